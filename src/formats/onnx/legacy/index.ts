@@ -1,0 +1,35 @@
+import type { Graph, Node } from '../../../ir/graph.js';
+import { LEGACY_ELEMENTWISE } from './elementwise.js';
+import { LEGACY_NN } from './nn.js';
+import { LEGACY_SHAPE } from './shape.js';
+import { LEGACY_REDUCE } from './reduce.js';
+import { LEGACY_QUANT } from './quant.js';
+
+/**
+ * Opset differences as data: each entry rewrites a node of an older opset into the form the op
+ * definitions implement (the newest ONNX form), e.g. Slice-1's attributes become Slice-10's inputs.
+ * `upTo`: the entry applies when the model's opset for the node's domain is ≤ upTo.
+ */
+export interface LegacyRule {
+  op: string;
+  domain?: string;
+  upTo: number;
+  /** return the replacement node(s); may add initializers to `g` (use uniqueName) */
+  upgrade(node: Node, g: Graph, opset: number): Node[];
+}
+
+const RULES: LegacyRule[] = [...LEGACY_ELEMENTWISE, ...LEGACY_NN, ...LEGACY_SHAPE, ...LEGACY_REDUCE, ...LEGACY_QUANT];
+
+export function upgradeNode(node: Node, opset: number, g: Graph): Node[] {
+  for (const r of RULES) {
+    if (r.op === node.op && (r.domain ?? '') === node.domain && opset <= r.upTo) return r.upgrade(node, g, opset);
+  }
+  return [node];
+}
+
+/** A value name not yet used in `g`, derived from `base`. */
+export function uniqueName(g: Graph, base: string): string {
+  let name = base;
+  for (let i = 1; g.initializers.has(name) || g.types.has(name); i++) name = `${base}_${i}`;
+  return name;
+}

@@ -1,0 +1,165 @@
+import protobuf from 'protobufjs';
+import { EdgeqError, ModelFormatError, UnsupportedError } from '../../errors.js';
+import { type AttrValue, type Dim, Graph, type GraphIO, type Node, type ValueType } from '../../ir/graph.js';
+import type { DType } from '../../tensor/dtype.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { ONNX_PROTO } from './onnx-schema.generated.js';
+import { ONNX_DTYPE, decodeTensor, int } from './tensor-proto.js';
+import { upgradeNode } from './legacy/index.js';
+
+let modelType: protobuf.Type | undefined;
+/** The protobufjs type for onnx.ModelProto, parsed once from the embedded schema. */
+export function onnxRoot(): protobuf.Root {
+  return protobuf.parse(ONNX_PROTO, { keepCase: true }).root;
+}
+function ModelProto(): protobuf.Type {
+  return (modelType ??= onnxRoot().lookupType('onnx.ModelProto'));
+}
+
+/** Limits that keep hostile files from causing huge work before any data is read. */
+const MAX_NODES = 1_000_000;
+
+/**
+ * Decode an ONNX ModelProto into the IR. Every length, dim and reference is validated; problems are
+ * ModelFormatError / UnsupportedError naming the tensor or node.
+ */
+export function readOnnx(bytes: Uint8Array): Graph {
+  let m: any;
+  try {
+    m = ModelProto().decode(bytes);
+  } catch (e) {
+    throw new ModelFormatError(`not a valid ONNX protobuf: ${(e as Error).message}`);
+  }
+  try {
+    return fromModel(m);
+  } catch (e) {
+    if (e instanceof EdgeqError) throw e;
+    throw new ModelFormatError(`malformed ONNX model: ${(e as Error).message}`);
+  }
+}
+
+function fromModel(m: any): Graph {
+  if (!m.graph) throw new ModelFormatError('ONNX model has no graph');
+  const g = new Graph();
+  g.source = 'onnx';
+  g.irVersion = int(m.ir_version, 'ir_version');
+  g.producer = m.producer_name ?? '';
+  g.opsets = {};
+  for (const o of m.opset_import ?? []) {
+    const dom = o.domain === 'ai.onnx' ? '' : (o.domain ?? '');
+    g.opsets[dom] = int(o.version, 'opset version');
+  }
+  if (!('' in g.opsets)) g.opsets[''] = 1; // IR < 3 had no opset_import: opset 1 semantics
+  for (const p of m.metadata_props ?? []) g.metadata[p.key] = p.value;
+  if ((m.functions ?? []).length) throw new UnsupportedError(`model-local functions are not supported (${m.functions.map((f: any) => f.name).join(', ')})`);
+  readGraph(m.graph, g);
+  return g;
+}
+
+function readGraph(gp: any, g: Graph): void {
+  g.name = gp.name || 'graph';
+  if ((gp.sparse_initializer ?? []).length)
+    throw new UnsupportedError(`sparse initializers are not supported (tensor '${gp.sparse_initializer[0].values?.name ?? '?'}')`);
+  for (const tp of gp.initializer ?? []) {
+    const name = tp.name ?? '';
+    if (!name) throw new ModelFormatError('initializer without a name');
+    if (g.initializers.has(name)) throw new ModelFormatError(`initializer '${name}' is defined twice`);
+    g.initializers.set(name, decodeTensor(tp, `initializer '${name}'`));
+  }
+  for (const vi of gp.input ?? []) {
+    if (g.initializers.has(vi.name)) continue; // initializer-backed inputs are constants (IR ≥ 4 semantics)
+    g.inputs.push(readIO(vi, 'graph input'));
+  }
+  for (const vi of gp.output ?? []) g.outputs.push(readIO(vi, 'graph output'));
+  for (const vi of gp.value_info ?? []) {
+    const t = readType(vi.type, `value_info '${vi.name}'`);
+    if (t) g.types.set(vi.name, t);
+  }
+  const nodes = gp.node ?? [];
+  if (nodes.length > MAX_NODES) throw new ModelFormatError(`graph has ${nodes.length} nodes (limit ${MAX_NODES})`);
+  const names = new Set<string>();
+  nodes.forEach((np: any, i: number) => {
+    let name = np.name || `${np.op_type || 'node'}_${i}`;
+    while (names.has(name)) name = `${name}_${i}`;
+    names.add(name);
+    if (!np.op_type) throw new ModelFormatError(`node ${i} ('${name}') has no op_type`);
+    const domain = np.domain === 'ai.onnx' ? '' : (np.domain ?? '');
+    const attrs: Record<string, AttrValue> = {};
+    for (const ap of np.attribute ?? []) attrs[ap.name] = readAttr(ap, `node '${name}' (${np.op_type}) attribute '${ap.name}'`);
+    const node: Node = { name, op: np.op_type, domain, inputs: [...(np.input ?? [])], outputs: [...(np.output ?? [])], attrs };
+    const opset = g.opsets[domain];
+    if (opset === undefined && domain !== '') throw new ModelFormatError(`node '${name}' uses domain '${domain}' which the model does not import`);
+    for (const n of upgradeNode(node, opset ?? g.opsets['']!, g)) g.nodes.push(n);
+  });
+}
+
+function readIO(vi: any, what: string): GraphIO {
+  if (!vi.name) throw new ModelFormatError(`${what} without a name`);
+  const t = readType(vi.type, `${what} '${vi.name}'`);
+  if (!t) throw new UnsupportedError(`${what} '${vi.name}' is not a tensor (sequence/map/optional types are not supported)`);
+  return { name: vi.name, type: t };
+}
+
+function readType(tp: any, what: string): ValueType | undefined {
+  if (!tp?.tensor_type) return undefined;
+  const et = tp.tensor_type.elem_type ?? 0;
+  const dtype = ONNX_DTYPE[et];
+  if (!dtype) throw new UnsupportedError(`${what}: element type ${et} is not supported`);
+  const sp = tp.tensor_type.shape;
+  if (!sp) return { dtype };
+  const shape: Dim[] = (sp.dim ?? []).map((d: any, k: number) => {
+    if (d.dim_value !== undefined && d.dim_value !== null && d.value === 'dim_value') {
+      const v = int(d.dim_value, `${what} dim ${k}`);
+      if (v < 0) throw new ModelFormatError(`${what}: negative dimension ${v}`);
+      return v;
+    }
+    if (d.dim_param) return String(d.dim_param);
+    return '?';
+  });
+  return { dtype, shape };
+}
+
+const utf8 = new TextDecoder();
+
+function readAttr(ap: any, what: string): AttrValue {
+  let type: number = ap.type ?? 0;
+  if (type === 0) {
+    // pre-IR-v3 attributes carry no type: infer from the field that is set
+    if (ap.floats?.length) type = 6;
+    else if (ap.ints?.length) type = 7;
+    else if (ap.strings?.length) type = 8;
+    else if (ap.t) type = 4;
+    else if (ap.g) type = 5;
+    else if (ap.s?.length) type = 3;
+    else if (Object.prototype.hasOwnProperty.call(ap, 'i')) type = 2;
+    else if (Object.prototype.hasOwnProperty.call(ap, 'f')) type = 1;
+    else type = 7; // empty list
+  }
+  switch (type) {
+    case 1:
+      return ap.f ?? 0;
+    case 2:
+      return int(ap.i ?? 0, what, true);
+    case 3:
+      return utf8.decode(ap.s ?? new Uint8Array());
+    case 4:
+      if (!ap.t) throw new ModelFormatError(`${what}: TENSOR attribute without a tensor`);
+      return decodeTensor(ap.t, what);
+    case 6:
+      return [...(ap.floats ?? [])];
+    case 7:
+      return (ap.ints ?? []).map((v: unknown) => int(v, what, true));
+    case 8:
+      return (ap.strings ?? []).map((s: Uint8Array) => utf8.decode(s));
+    case 5:
+    case 10:
+      throw new UnsupportedError(`${what}: control-flow subgraphs (If/Loop/Scan) are not supported yet`);
+    case 11:
+    case 12:
+      throw new UnsupportedError(`${what}: sparse tensor attributes are not supported`);
+    default:
+      throw new UnsupportedError(`${what}: attribute type ${type} is not supported`);
+  }
+}
+
+export type { DType, Tensor };

@@ -1,0 +1,110 @@
+import { ModelFormatError, UnsupportedError } from '../../errors.js';
+import { DTYPES, type DType } from '../../tensor/dtype.js';
+import { MAX_ELEMENTS } from '../../tensor/shape.js';
+import { Tensor } from '../../tensor/tensor.js';
+
+/** TensorProto.DataType -> edgeq dtype (official enum values). */
+export const ONNX_DTYPE: Record<number, DType> = {
+  1: 'float32',
+  2: 'uint8',
+  3: 'int8',
+  4: 'uint16',
+  5: 'int16',
+  6: 'int32',
+  7: 'int64',
+  8: 'string',
+  9: 'bool',
+  10: 'float16',
+  11: 'float64',
+  12: 'uint32',
+  13: 'uint64',
+};
+export const DTYPE_ONNX: Record<DType, number> = Object.fromEntries(Object.entries(ONNX_DTYPE).map(([k, v]) => [v, Number(k)])) as Record<DType, number>;
+
+/**
+ * An int64 protobuf field as a JS number. protobufjs yields number or Long; values beyond 2^53 are only
+ * allowed where `clamp` (attributes such as Slice's INT64_MAX ends), where they saturate.
+ */
+export function int(v: unknown, what: string, clamp = false): number {
+  if (typeof v === 'number') return v;
+  if (v && typeof v === 'object' && 'low' in v && 'high' in v) {
+    const l = v as { low: number; high: number; unsigned?: boolean };
+    const n = l.high * 4294967296 + (l.low >>> 0);
+    if (!Number.isSafeInteger(n) && !clamp) throw new ModelFormatError(`${what}: integer ${n} out of range`);
+    return n;
+  }
+  if (v === undefined || v === null) return 0;
+  throw new ModelFormatError(`${what}: expected an integer`);
+}
+
+function big(v: unknown): bigint {
+  if (typeof v === 'number') return BigInt(v);
+  const l = v as { low: number; high: number };
+  return (BigInt(l.high) << 32n) | BigInt(l.low >>> 0);
+}
+
+/** Decode a TensorProto (raw_data or typed fields), validating dims and lengths before allocating. */
+export function decodeTensor(tp: any, what: string): Tensor {
+  const name = tp.name ? `'${tp.name}'` : what;
+  if (tp.data_location === 1 || (tp.external_data ?? []).length) throw new UnsupportedError(`tensor ${name}: external data is not supported`);
+  if (tp.segment) throw new UnsupportedError(`tensor ${name}: segmented tensors are not supported`);
+  const dtype = ONNX_DTYPE[tp.data_type ?? 0];
+  if (!dtype) throw new UnsupportedError(`tensor ${name}: data type ${tp.data_type} is not supported`);
+  const dims: number[] = (tp.dims ?? []).map((d: unknown) => int(d, `tensor ${name} dims`));
+  let n = 1;
+  for (const d of dims) {
+    if (!Number.isSafeInteger(d) || d < 0) throw new ModelFormatError(`tensor ${name}: invalid dimension ${d} in [${dims.join(',')}]`);
+    n *= d;
+  }
+  if (n > MAX_ELEMENTS) throw new ModelFormatError(`tensor ${name}: [${dims.join(',')}] has ${n} elements (limit ${MAX_ELEMENTS})`);
+  const info = DTYPES[dtype];
+  const raw: Uint8Array | undefined = tp.raw_data && tp.raw_data.length ? tp.raw_data : undefined;
+  const mismatch = (got: number, field: string) =>
+    new ModelFormatError(`tensor ${name}: ${field} holds ${got} elements but dims [${dims.join(',')}] need ${n} (${dtype})`);
+  if (dtype === 'string') {
+    const sd = tp.string_data ?? [];
+    if (sd.length !== n) throw mismatch(sd.length, 'string_data');
+    const dec = new TextDecoder();
+    return new Tensor('string', sd.map((b: Uint8Array) => dec.decode(b)), dims);
+  }
+  const Ctor = info.array!;
+  if (raw) {
+    if (raw.length !== n * info.bytes) throw new ModelFormatError(`tensor ${name}: raw_data has ${raw.length} bytes but dims [${dims.join(',')}] of ${dtype} need ${n * info.bytes}`);
+    // copy into an aligned buffer (protobuf sub-arrays are not aligned); little-endian as ONNX specifies
+    const copy = new Uint8Array(raw.length);
+    copy.set(raw);
+    const data = new Ctor(copy.buffer, 0, n);
+    if (dtype === 'bool') for (let i = 0; i < n; i++) (data as Uint8Array)[i] = data[i] ? 1 : 0;
+    return new Tensor(dtype, data as never, dims);
+  }
+  const data = new Ctor(n);
+  const fill = (src: ArrayLike<unknown> | undefined, field: string, conv: (v: any) => any) => {
+    const len = src?.length ?? 0;
+    if (len !== n) throw mismatch(len, field);
+    for (let i = 0; i < n; i++) (data as any)[i] = conv(src![i]);
+  };
+  switch (dtype) {
+    case 'float32':
+      fill(tp.float_data, 'float_data', Number);
+      break;
+    case 'float64':
+      fill(tp.double_data, 'double_data', Number);
+      break;
+    case 'int64':
+      fill(tp.int64_data, 'int64_data', big);
+      break;
+    case 'uint64':
+      fill(tp.uint64_data, 'uint64_data', (v) => BigInt.asUintN(64, big(v)));
+      break;
+    case 'uint32':
+      fill(tp.uint64_data, 'uint64_data', (v) => Number(BigInt.asUintN(32, big(v))));
+      break;
+    case 'bool':
+      fill(tp.int32_data, 'int32_data', (v) => (v ? 1 : 0));
+      break;
+    default:
+      // int8/uint8/int16/uint16/int32/float16 live in int32_data (float16 as raw bits)
+      fill(tp.int32_data, 'int32_data', Number);
+  }
+  return new Tensor(dtype, data as never, dims);
+}

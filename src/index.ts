@@ -1,0 +1,12 @@
+/** edgeq public API: mirrors onnxruntime-web (InferenceSession, Tensor) plus edgeq's own tools. */
+export { EdgeqError, InputError, ModelFormatError, ShapeError, UnsupportedError, UnsupportedOpError } from './errors.js';
+export { Tensor } from './tensor/tensor.js';
+export type { DType, TensorData, TypedArray } from './tensor/dtype.js';
+export type { QuantParams } from './tensor/quant.js';
+export { f16ToF32, f32ToF16 } from './tensor/fp16.js';
+export { Graph } from './ir/graph.js';
+export type { Dim, Node, ValueType } from './ir/graph.js';
+export { readModel } from './formats/detect.js';
+export { readOnnx } from './formats/onnx/reader.js';
+export { InferenceSession } from './runtime/session.js';
+export type { SessionOptions, ValueMetadata } from './runtime/session.js';

@@ -1,0 +1,89 @@
+import { EdgeqError, ShapeError } from '../errors.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { Graph, Node, ValueType } from './graph.js';
+import { type Attrs, type OpDef, opFor, resolveAttrs } from './registry.js';
+import { topoSort } from './topo.js';
+
+export interface Analysis {
+  order: Node[];
+  defs: Map<Node, OpDef>;
+  attrs: Map<Node, Attrs>;
+  /** static type of every value reachable from the inputs */
+  types: Map<string, ValueType>;
+  /** values that are constant at load time (initializers and folded subgraphs) */
+  consts: Map<string, Tensor>;
+}
+
+/** Ops never folded (non-deterministic). */
+const NO_FOLD = new Set(['RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike', 'Multinomial', 'Bernoulli']);
+/** Fold only small constants: shape arithmetic, not whole weight transforms. */
+const FOLD_LIMIT = 1 << 16;
+
+/**
+ * Validate and type every node in topological order. Each op's inferShape is the one place its
+ * inputs are checked. Small all-constant subgraphs (Shape→Gather→Concat chains) are folded so data-
+ * dependent shapes (Reshape, Expand, …) can be inferred statically.
+ */
+export function analyze(g: Graph, opts: { fold?: boolean } = {}): Analysis {
+  const order = topoSort(g);
+  const types = new Map<string, ValueType>();
+  const consts = new Map<string, Tensor>();
+  for (const [name, t] of g.initializers) {
+    types.set(name, { dtype: t.type, shape: [...t.dims], ...(t.quant ? { quant: t.quant } : {}) });
+    consts.set(name, t);
+  }
+  for (const i of g.inputs) types.set(i.name, i.type);
+  const defs = new Map<Node, OpDef>();
+  const attrsOf = new Map<Node, Attrs>();
+  for (const node of order) {
+    const def = opFor(node, g.opsets[node.domain === 'ai.onnx' ? '' : node.domain]);
+    const attrs = resolveAttrs(def, node);
+    defs.set(node, def);
+    attrsOf.set(node, attrs);
+    const inTypes = node.inputs.map((x) => (x === '' ? undefined : types.get(x)));
+    const out = runInfer(def, node, attrs, inTypes, (i) => consts.get(node.inputs[i] ?? ''));
+    node.outputs.forEach((o, k) => {
+      if (o !== '' && out[k]) types.set(o, out[k]!);
+    });
+    if (opts.fold === false || NO_FOLD.has(node.op)) continue;
+    const allConst = node.inputs.every((x) => x === '' || (consts.has(x) && consts.get(x)!.size <= FOLD_LIMIT));
+    let res: (Tensor | undefined)[] | undefined;
+    if (allConst && (node.op === 'Constant' || node.inputs.some((x) => x !== ''))) {
+      const ins = node.inputs.map((x) => (x === '' ? undefined : consts.get(x)));
+      res = guard(node, () => def.reference({ node, attrs, inputs: ins, outputTypes: out }));
+    } else if (def.constantFromTypes) {
+      res = guard(node, () => def.constantFromTypes!({ node, attrs, inputs: inTypes, value: (i) => consts.get(node.inputs[i] ?? ''), numOutputs: node.outputs.length, fail: (m) => { throw new ShapeError(m); } }));
+    }
+    node.outputs.forEach((o, k) => {
+      const t = res?.[k];
+      if (o !== '' && t && t.size <= FOLD_LIMIT) consts.set(o, t);
+    });
+  }
+  return { order, defs, attrs: attrsOf, types, consts };
+}
+
+function guard<T>(node: Node, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof EdgeqError) {
+      if (!e.message.includes(`'${node.name}'`)) e.message = `node '${node.name}' (${node.op}): ${e.message}`;
+      throw e;
+    }
+    throw new ShapeError(`node '${node.name}' (${node.op}): ${(e as Error).message}`);
+  }
+}
+
+/** Run an op's shape rule, turning any failure into a ShapeError that names the node. */
+export function runInfer(
+  def: OpDef,
+  node: Node,
+  attrs: Attrs,
+  inputs: (ValueType | undefined)[],
+  value: (i: number) => Tensor | undefined,
+): ValueType[] {
+  const fail = (msg: string): never => {
+    throw new ShapeError(`node '${node.name}' (${node.op}): ${msg}`);
+  };
+  return guard(node, () => def.inferShape({ node, attrs, inputs, value, numOutputs: node.outputs.length, fail }));
+}

@@ -1,0 +1,2 @@
+/** Importing this module registers every op definition. One file per op family. */
+import './activation.js';

@@ -1,0 +1,53 @@
+import { ShapeError } from '../errors.js';
+import { type DType, isFloat } from '../tensor/dtype.js';
+import { f16ArrayToF32, f32ArrayToF16 } from '../tensor/fp16.js';
+import { sizeOf } from '../tensor/shape.js';
+import { Tensor } from '../tensor/tensor.js';
+import type { ShapeCtx } from '../ir/registry.js';
+import type { ValueType } from '../ir/graph.js';
+
+/** Shared helpers for op definitions. Keep ops boringly obvious; put the repetition here. */
+
+/**
+ * Elements of a float tensor as a Float32Array/Float64Array (float16 widened to float32).
+ * The returned array may alias the tensor's storage: treat it as read-only.
+ */
+export function floats(t: Tensor): Float32Array | Float64Array {
+  if (t.type === 'float32' || t.type === 'float64') return t.data as Float32Array | Float64Array;
+  if (t.type === 'float16') return f16ArrayToF32(t.data as Uint16Array);
+  throw new ShapeError(`expected a float tensor, got ${t.type}`);
+}
+
+/** Build a float tensor of `dtype` from computed values (narrowing to float16 when asked). */
+export function fromFloats(dtype: DType, dims: readonly number[], v: Float32Array | Float64Array): Tensor {
+  if (dtype === 'float16') return new Tensor('float16', f32ArrayToF16(v), dims);
+  if (dtype === 'float32') return new Tensor('float32', v instanceof Float32Array ? v : Float32Array.from(v), dims);
+  if (dtype === 'float64') return new Tensor('float64', v instanceof Float64Array ? v : Float64Array.from(v), dims);
+  throw new ShapeError(`expected a float dtype, got ${dtype}`);
+}
+
+/** A scratch array for computing `dtype` results at full precision (Float64 for float64, else Float32). */
+export function floatScratch(dtype: DType, dims: readonly number[]): Float32Array | Float64Array {
+  const n = sizeOf(dims);
+  return dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
+}
+
+/** Input type i, or a ShapeError naming what was expected. */
+export function need(ctx: ShapeCtx, i: number, what = `input ${i}`): ValueType {
+  const t = ctx.inputs[i];
+  if (!t) ctx.fail(`${what} is missing`);
+  return t!;
+}
+
+/** Fail unless input i has one of `dtypes`. */
+export function needType(ctx: ShapeCtx, i: number, dtypes: readonly DType[], what = `input ${i}`): ValueType {
+  const t = need(ctx, i, what);
+  if (!dtypes.includes(t.dtype)) ctx.fail(`${what} has type ${t.dtype}, expected one of ${dtypes.join(', ')}`);
+  return t;
+}
+
+export const FLOATS: readonly DType[] = ['float32', 'float16', 'float64'];
+export const INTS: readonly DType[] = ['int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64'];
+export const NUMERIC: readonly DType[] = [...FLOATS, ...INTS];
+export const ALL: readonly DType[] = [...NUMERIC, 'bool', 'string'];
+export { isFloat };

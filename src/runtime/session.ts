@@ -1,0 +1,86 @@
+import { InputError, ModelFormatError } from '../errors.js';
+import type { Dim, Graph } from '../ir/graph.js';
+import { readModel } from '../formats/detect.js';
+import type { DType } from '../tensor/dtype.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { Executor } from './executor.js';
+
+export interface SessionOptions {
+  /** accepted for onnxruntime-web compatibility; edgeq runs on the CPU/WASM */
+  executionProviders?: unknown[];
+  graphOptimizationLevel?: string;
+  logSeverityLevel?: number;
+}
+
+export interface ValueMetadata {
+  name: string;
+  isTensor: true;
+  type: DType;
+  shape: Dim[];
+}
+
+/** Read a path (Node, Deno, Bun) or URL (browsers) into bytes. */
+async function loadBytes(src: string): Promise<Uint8Array> {
+  if (/^(https?|blob|data):/.test(src) || typeof process === 'undefined' || !process.versions?.node) {
+    const res = await fetch(src);
+    if (!res.ok) throw new ModelFormatError(`cannot fetch model '${src}': HTTP ${res.status}`);
+    return new Uint8Array(await res.arrayBuffer());
+  }
+  const fs = await import('node:fs/promises');
+  try {
+    return new Uint8Array(await fs.readFile(src));
+  } catch (e) {
+    throw new InputError(`cannot read model file '${src}': ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Mirrors onnxruntime-web's InferenceSession: `await InferenceSession.create(model)`, then
+ * `await session.run({name: tensor})`.
+ */
+export class InferenceSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  readonly inputMetadata: readonly ValueMetadata[];
+  readonly outputMetadata: readonly ValueMetadata[];
+  private readonly exec: Executor;
+
+  private constructor(readonly graph: Graph) {
+    this.exec = new Executor(graph);
+    this.inputNames = graph.inputs.map((i) => i.name);
+    this.outputNames = graph.outputs.map((o) => o.name);
+    const meta = (name: string, fallback?: { dtype: DType; shape?: Dim[] }): ValueMetadata => {
+      const t = this.exec.analysis.types.get(name) ?? fallback;
+      return { name, isTensor: true, type: t?.dtype ?? 'float32', shape: t?.shape ?? [] };
+    };
+    this.inputMetadata = graph.inputs.map((i) => meta(i.name, i.type));
+    this.outputMetadata = graph.outputs.map((o) => meta(o.name, o.type));
+  }
+
+  static async create(model: string | Uint8Array | ArrayBuffer | Graph, _options: SessionOptions = {}): Promise<InferenceSession> {
+    if (typeof model === 'string') return new InferenceSession(readModel(await loadBytes(model)));
+    if (model instanceof ArrayBuffer) return new InferenceSession(readModel(new Uint8Array(model)));
+    if (model instanceof Uint8Array) return new InferenceSession(readModel(model));
+    if (model && typeof model === 'object' && 'nodes' in model) return new InferenceSession(model);
+    throw new InputError('InferenceSession.create expects a path/URL, bytes, or a Graph');
+  }
+
+  /** Synchronous variant for callers that already hold the graph (CLI, tests, passes). */
+  static fromGraph(graph: Graph): InferenceSession {
+    return new InferenceSession(graph);
+  }
+
+  async run(feeds: Record<string, Tensor>, fetches?: readonly string[] | Record<string, unknown>): Promise<Record<string, Tensor>> {
+    return this.runSync(feeds, fetches);
+  }
+
+  runSync(feeds: Record<string, Tensor>, fetches?: readonly string[] | Record<string, unknown>): Record<string, Tensor> {
+    let names: readonly string[] = this.outputNames;
+    if (Array.isArray(fetches)) names = fetches;
+    else if (fetches && typeof fetches === 'object') names = Object.keys(fetches);
+    for (const n of names) if (!this.exec.analysis.types.has(n) && !this.graph.initializers.has(n)) throw new InputError(`unknown output '${n}'`);
+    return this.exec.run(feeds, names);
+  }
+
+  async release(): Promise<void> {}
+}

@@ -1,0 +1,5 @@
+export * from './dtype.js';
+export * from './fp16.js';
+export * from './quant.js';
+export * from './shape.js';
+export * from './tensor.js';
