@@ -5,6 +5,13 @@ import { shapeStr } from '../ir/dims.js';
 import { sameShape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import '../ops/index.js';
+import { kernelsFor, type PreparedKernel } from '../kernels/index.js';
+import type { Node } from '../ir/graph.js';
+
+export interface ExecutorOptions {
+  /** 'wasm' (default): WASM SIMD kernels where one applies, reference ops elsewhere; 'reference': TS only */
+  backend?: 'wasm' | 'reference';
+}
 
 /**
  * Runs a graph with the TS reference ops. Built once per session: the analysis (order, attrs, types,
@@ -13,11 +20,32 @@ import '../ops/index.js';
 export class Executor {
   readonly analysis: Analysis;
   private readonly lastUse = new Map<string, number>();
+  /** the kernel chosen for each node at plan time (weights packed once here) */
+  readonly kernels = new Map<Node, PreparedKernel>();
 
-  constructor(readonly graph: Graph) {
+  constructor(
+    readonly graph: Graph,
+    opts: ExecutorOptions = {},
+  ) {
     this.analysis = analyze(graph);
+    if (opts.backend !== 'reference') this.chooseKernels();
     this.analysis.order.forEach((n, i) => n.inputs.forEach((x) => x && this.lastUse.set(x, i)));
     for (const o of graph.outputs) this.lastUse.set(o.name, Infinity);
+  }
+
+  private chooseKernels(): void {
+    const { order, attrs, types, consts } = this.analysis;
+    for (const node of order) {
+      if (node.outputs.every((o) => o === '' || consts.has(o))) continue; // folded
+      for (const k of kernelsFor(node.domain, node.op)) {
+        const inTypes = node.inputs.map((x) => (x === '' ? undefined : types.get(x)));
+        const prepared = k.prepare(node, attrs.get(node)!, inTypes, (i) => consts.get(node.inputs[i] ?? ''));
+        if (prepared) {
+          this.kernels.set(node, prepared);
+          break;
+        }
+      }
+    }
   }
 
   /** Validate feeds against the graph's declared inputs (InputError naming the tensor). */
@@ -70,7 +98,7 @@ export class Executor {
       const outTypes = runInfer(def, node, a, inTypes, (i) => inputs[i]);
       let outs: Tensor[];
       try {
-        outs = def.reference({ node, attrs: a, inputs, outputTypes: outTypes });
+        outs = this.kernels.get(node)?.run(inputs, outTypes) ?? def.reference({ node, attrs: a, inputs, outputTypes: outTypes });
       } catch (e) {
         if (e instanceof EdgeqError) {
           if (!e.message.includes(`'${node.name}'`)) e.message = `node '${node.name}' (${node.op}): ${e.message}`;

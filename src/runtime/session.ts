@@ -10,6 +10,8 @@ export interface SessionOptions {
   executionProviders?: unknown[];
   graphOptimizationLevel?: string;
   logSeverityLevel?: number;
+  /** 'wasm' (default) uses the WASM SIMD kernels where they apply; 'reference' runs only the TS reference ops */
+  backend?: 'wasm' | 'reference';
 }
 
 export interface ValueMetadata {
@@ -45,8 +47,11 @@ export class InferenceSession {
   readonly outputMetadata: readonly ValueMetadata[];
   private readonly exec: Executor;
 
-  private constructor(readonly graph: Graph) {
-    this.exec = new Executor(graph);
+  private constructor(
+    readonly graph: Graph,
+    options: SessionOptions = {},
+  ) {
+    this.exec = new Executor(graph, { backend: options.backend ?? 'wasm' });
     this.inputNames = graph.inputs.map((i) => i.name);
     this.outputNames = graph.outputs.map((o) => o.name);
     const meta = (name: string, fallback?: { dtype: DType; shape?: Dim[] }): ValueMetadata => {
@@ -57,17 +62,17 @@ export class InferenceSession {
     this.outputMetadata = graph.outputs.map((o) => meta(o.name, o.type));
   }
 
-  static async create(model: string | Uint8Array | ArrayBuffer | Graph, _options: SessionOptions = {}): Promise<InferenceSession> {
-    if (typeof model === 'string') return new InferenceSession(readModel(await loadBytes(model)));
-    if (model instanceof ArrayBuffer) return new InferenceSession(readModel(new Uint8Array(model)));
-    if (model instanceof Uint8Array) return new InferenceSession(readModel(model));
-    if (model && typeof model === 'object' && 'nodes' in model) return new InferenceSession(model);
+  static async create(model: string | Uint8Array | ArrayBuffer | Graph, options: SessionOptions = {}): Promise<InferenceSession> {
+    if (typeof model === 'string') return new InferenceSession(readModel(await loadBytes(model)), options);
+    if (model instanceof ArrayBuffer) return new InferenceSession(readModel(new Uint8Array(model)), options);
+    if (model instanceof Uint8Array) return new InferenceSession(readModel(model), options);
+    if (model && typeof model === 'object' && 'nodes' in model) return new InferenceSession(model as Graph, options);
     throw new InputError('InferenceSession.create expects a path/URL, bytes, or a Graph');
   }
 
   /** Synchronous variant for callers that already hold the graph (CLI, tests, passes). */
-  static fromGraph(graph: Graph): InferenceSession {
-    return new InferenceSession(graph);
+  static fromGraph(graph: Graph, options: SessionOptions = {}): InferenceSession {
+    return new InferenceSession(graph, options);
   }
 
   async run(feeds: Record<string, Tensor>, fetches?: readonly string[] | Record<string, unknown>): Promise<Record<string, Tensor>> {

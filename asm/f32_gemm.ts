@@ -1,0 +1,115 @@
+// f32 GEMM family (WebAssembly SIMD128). C[M×N] = clamp(A[M×K] · W + bias, min, max)
+//
+// W is packed once per session by f32_gemm_pack_8 into panels of NR = 8 columns (XNNPACK's "goi" packing):
+//   panel p: 8 bias floats, then K rows of 8 weights (columns n0..n0+7, zero-padded past N).
+// The micro-kernel keeps a 4×8 tile of C in eight v128 accumulators; A is read row-wise and broadcast.
+// All pointers are byte offsets into this module's linear memory; shape math stays in TypeScript.
+
+// @ts-ignore: decorator
+@inline
+function clampv(v: v128, lo: v128, hi: v128): v128 {
+  return f32x4.min(f32x4.max(v, lo), hi);
+}
+
+/** Pack W[K×N] (row-major, stride ldw floats) and bias[N] (0 = none) into 8-wide panels at `out`. */
+export function f32_gemm_pack_8(n: i32, k: i32, w: usize, ldw: i32, bias: usize, out: usize): void {
+  for (let n0 = 0; n0 < n; n0 += 8) {
+    const nc = min(8, n - n0);
+    for (let j = 0; j < 8; j++) {
+      f32.store(out + (j << 2), j < nc && bias != 0 ? f32.load(bias + ((n0 + j) << 2)) : 0);
+    }
+    out += 32;
+    for (let kk = 0; kk < k; kk++) {
+      const row = w + ((kk * ldw + n0) << 2);
+      for (let j = 0; j < 8; j++) f32.store(out + (j << 2), j < nc ? f32.load(row + (j << 2)) : 0);
+      out += 32;
+    }
+  }
+}
+
+/** Bytes f32_gemm_pack_8 writes for an N×K weight. */
+export function f32_gemm_packed_size_8(n: i32, k: i32): i32 {
+  return ((n + 7) >> 3) * (k + 1) * 32;
+}
+
+// @ts-ignore: decorator
+@inline
+function storeRow(c: usize, nc: i32, v0: v128, v1: v128): void {
+  if (nc == 8) {
+    v128.store(c, v0);
+    v128.store(c, v1, 16);
+  } else {
+    let v = v0;
+    let j = 0;
+    if (nc >= 4) {
+      v128.store(c, v0);
+      v = v1;
+      j = 4;
+    }
+    const r = nc - j;
+    const p = c + (j << 2);
+    if (r > 0) f32.store(p, f32x4.extract_lane(v, 0));
+    if (r > 1) f32.store(p, f32x4.extract_lane(v, 1), 4);
+    if (r > 2) f32.store(p, f32x4.extract_lane(v, 2), 8);
+  }
+}
+
+/**
+ * 4×8 micro-kernel: rows a..a+mr (mr ≤ 4, stride lda floats) times one packed panel w, writing nc ≤ 8 columns.
+ * Rows past mr alias the last valid row (their results are discarded), so the loop has no row branches.
+ */
+export function f32_gemm_4x8(mr: i32, nc: i32, k: i32, a: usize, lda: i32, w: usize, c: usize, ldc: i32, lo: f32, hi: f32): void {
+  const sa = (<usize>lda) << 2;
+  const sc = (<usize>ldc) << 2;
+  const a0 = a;
+  const a1 = mr > 1 ? a0 + sa : a0;
+  const a2 = mr > 2 ? a1 + sa : a1;
+  const a3 = mr > 3 ? a2 + sa : a2;
+  let acc00 = v128.load(w);
+  let acc01 = v128.load(w, 16);
+  let acc10 = acc00;
+  let acc11 = acc01;
+  let acc20 = acc00;
+  let acc21 = acc01;
+  let acc30 = acc00;
+  let acc31 = acc01;
+  let wp = w + 32;
+  for (let kk: usize = 0; kk < <usize>(k << 2); kk += 4) {
+    const b0 = v128.load(wp);
+    const b1 = v128.load(wp, 16);
+    wp += 32;
+    const x0 = f32x4.splat(f32.load(a0 + kk));
+    const x1 = f32x4.splat(f32.load(a1 + kk));
+    const x2 = f32x4.splat(f32.load(a2 + kk));
+    const x3 = f32x4.splat(f32.load(a3 + kk));
+    acc00 = f32x4.add(acc00, f32x4.mul(x0, b0));
+    acc01 = f32x4.add(acc01, f32x4.mul(x0, b1));
+    acc10 = f32x4.add(acc10, f32x4.mul(x1, b0));
+    acc11 = f32x4.add(acc11, f32x4.mul(x1, b1));
+    acc20 = f32x4.add(acc20, f32x4.mul(x2, b0));
+    acc21 = f32x4.add(acc21, f32x4.mul(x2, b1));
+    acc30 = f32x4.add(acc30, f32x4.mul(x3, b0));
+    acc31 = f32x4.add(acc31, f32x4.mul(x3, b1));
+  }
+  const vlo = f32x4.splat(lo);
+  const vhi = f32x4.splat(hi);
+  storeRow(c, nc, clampv(acc00, vlo, vhi), clampv(acc01, vlo, vhi));
+  if (mr > 1) storeRow(c + sc, nc, clampv(acc10, vlo, vhi), clampv(acc11, vlo, vhi));
+  if (mr > 2) storeRow(c + 2 * sc, nc, clampv(acc20, vlo, vhi), clampv(acc21, vlo, vhi));
+  if (mr > 3) storeRow(c + 3 * sc, nc, clampv(acc30, vlo, vhi), clampv(acc31, vlo, vhi));
+}
+
+/** Whole GEMM over packed weights: tiles of 4 rows × 8 columns. */
+export function f32_gemm(m: i32, n: i32, k: i32, a: usize, lda: i32, w: usize, c: usize, ldc: i32, lo: f32, hi: f32): void {
+  const panel = (<usize>(k + 1)) << 5;
+  for (let i = 0; i < m; i += 4) {
+    const mr = min(4, m - i);
+    const ai = a + ((<usize>i * lda) << 2);
+    const ci = c + ((<usize>i * ldc) << 2);
+    let wp = w;
+    for (let n0 = 0; n0 < n; n0 += 8) {
+      f32_gemm_4x8(mr, min(8, n - n0), k, ai, lda, wp, ci + (<usize>n0 << 2), ldc, lo, hi);
+      wp += panel;
+    }
+  }
+}

@@ -1,0 +1,2 @@
+// edgeq WASM kernels: one module, one linear memory. Each family lives in its own file.
+export * from './f32_gemm';

@@ -1,0 +1,4 @@
+/** Importing this module registers every WASM kernel with the kernel registry. */
+import './gemm.js';
+export { kernelsFor, registerKernel } from './registry.js';
+export type { KernelDef, PreparedKernel } from './registry.js';

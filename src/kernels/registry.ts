@@ -1,0 +1,33 @@
+import type { Node, ValueType } from '../ir/graph.js';
+import type { Attrs } from '../ir/registry.js';
+import type { Tensor } from '../tensor/tensor.js';
+
+/**
+ * Fast implementations of ops, registered per backend (TF.js style `op_backend`). The runtime asks each
+ * matching kernel at plan time whether it handles a node (given static types and constant inputs, e.g. to
+ * pack weights once); nodes no kernel takes run the TS reference, which stays the spec.
+ */
+export interface PreparedKernel {
+  name: string;
+  /** inputs were already validated by the op's inferShape; outputTypes are concrete */
+  run(inputs: (Tensor | undefined)[], outputTypes: ValueType[]): Tensor[] | undefined;
+}
+
+export interface KernelDef {
+  op: string;
+  domain?: string;
+  backend: 'wasm';
+  prepare(node: Node, attrs: Attrs, types: (ValueType | undefined)[], constant: (i: number) => Tensor | undefined): PreparedKernel | undefined;
+}
+
+const kernels = new Map<string, KernelDef[]>();
+const key = (domain: string, op: string) => `${domain}::${op}`;
+
+export function registerKernel(def: KernelDef): void {
+  const k = key(def.domain ?? '', def.op);
+  kernels.set(k, [...(kernels.get(k) ?? []), def]);
+}
+
+export function kernelsFor(domain: string, op: string): readonly KernelDef[] {
+  return kernels.get(key(domain, op)) ?? [];
+}
