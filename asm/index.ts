@@ -1,2 +1,3 @@
 // edgeq WASM kernels: one module, one linear memory. Each family lives in its own file.
 export * from './f32_gemm';
+export * from './peak';

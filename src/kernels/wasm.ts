@@ -6,6 +6,7 @@ export interface KernelExports {
   memory: WebAssembly.Memory;
   f32_gemm_pack_8(n: number, k: number, w: number, ldw: number, bias: number, out: number): void;
   f32_gemm_packed_size_8(n: number, k: number): number;
+  f32_peak_muladd(iters: number): number;
   f32_gemm(m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, lo: number, hi: number): void;
 }
 
