@@ -1,0 +1,50 @@
+// Shared bench plumbing: tinybench runs, onnxruntime-web (wasm, SIMD, 1 thread) as the in-process rival.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Bench } from 'tinybench';
+import * as ort from 'onnxruntime-web';
+
+ort.env.wasm.numThreads = 1;
+ort.env.wasm.simd = true;
+ort.env.logLevel = 'error';
+export { ort };
+
+export const args = process.argv.slice(2);
+export const quick = args.includes('--quick');
+export const json = args.includes('--json');
+
+export function dataDir() {
+  return process.env.EDGEQ_DATA ?? join(process.cwd(), '..', 'shared', 'models');
+}
+export function dataFile(rel) {
+  const p = join(dataDir(), rel);
+  if (!existsSync(p)) {
+    if (process.env.CI) throw new Error(`bench data missing: ${p}`);
+    return undefined;
+  }
+  return p;
+}
+
+/** Median ms of `fn` (async allowed) under tinybench; quick mode keeps CI fast. */
+export async function timeMs(name, fn) {
+  const bench = new Bench({ time: quick ? 100 : 1000, iterations: quick ? 3 : 10, warmupTime: quick ? 20 : 200, warmupIterations: quick ? 1 : 3 });
+  bench.add(name, fn);
+  await bench.run();
+  const r = bench.tasks[0].result;
+  if (!r || r.error) throw r?.error ?? new Error(`bench ${name} failed`);
+  const lat = r.latency ?? r;
+  return lat.p50 ?? lat.median ?? r.mean;
+}
+
+/** Print a table of rows (objects) with fixed columns. */
+export function table(title, rows) {
+  if (json) return;
+  console.log(`\n## ${title}`);
+  if (!rows.length) return console.log('(nothing ran)');
+  const cols = Object.keys(rows[0]);
+  const w = cols.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)));
+  console.log(cols.map((c, i) => c.padEnd(w[i])).join('  '));
+  for (const r of rows) console.log(cols.map((c, i) => String(r[c]).padEnd(w[i])).join('  '));
+}
+
+export const fmt = (x, d = 2) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(d) : String(x));

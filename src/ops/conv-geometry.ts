@@ -1,0 +1,93 @@
+import type { Dim } from '../ir/graph.js';
+import type { Attrs } from '../ir/registry.js';
+
+/**
+ * Spatial geometry shared by Conv, ConvTranspose, pooling and the quantized convs (QLinearConv,
+ * ConvInteger): one place for ONNX's auto_pad / pads / strides / dilations / ceil_mode rules.
+ */
+export interface Geometry {
+  /** spatial rank (1 for Conv1D, 2 for 2D …) */
+  rank: number;
+  kernel: number[];
+  strides: number[];
+  dilations: number[];
+  /** begin pads per spatial axis */
+  padBegin: number[];
+  padEnd: number[];
+  /** output spatial dims */
+  out: number[];
+}
+
+/**
+ * ONNX Conv/Pool output size (operator docs, "auto_pad"):
+ *  - NOTSET: out = floor((in + pad_begin + pad_end - ((k-1)·d + 1)) / s) + 1   (ceil with ceil_mode=1)
+ *  - VALID:  out = ceil((in - ((k-1)·d + 1) + 1) / s)
+ *  - SAME_UPPER/SAME_LOWER: out = ceil(in / s); total pad = max(0, (out-1)·s + (k-1)·d + 1 - in),
+ *    SAME_UPPER puts the extra pixel at the end, SAME_LOWER at the beginning.
+ * With ceil_mode, the last window must start inside the input or left padding (PyTorch/ONNX rule).
+ * Returns undefined when the input spatial dims are symbolic.
+ */
+export function convGeometry(
+  inSpatial: readonly Dim[],
+  kernel: readonly number[],
+  attrs: Attrs,
+  fail: (msg: string) => never,
+  opts: { ceilMode?: boolean } = {},
+): Geometry | undefined {
+  const rank = kernel.length;
+  const strides: number[] = attrs.strides ?? new Array(rank).fill(1);
+  const dilations: number[] = attrs.dilations ?? new Array(rank).fill(1);
+  const pads: number[] = attrs.pads ?? new Array(2 * rank).fill(0);
+  const autoPad: string = attrs.auto_pad ?? 'NOTSET';
+  if (inSpatial.length !== rank) fail(`input has ${inSpatial.length} spatial dims, kernel has ${rank}`);
+  if (strides.length !== rank || strides.some((s) => s < 1)) fail(`strides must be ${rank} positive ints, got [${strides}]`);
+  if (dilations.length !== rank || dilations.some((s) => s < 1)) fail(`dilations must be ${rank} positive ints, got [${dilations}]`);
+  if (pads.length !== 2 * rank || pads.some((p) => p < 0)) fail(`pads must be ${2 * rank} non-negative ints, got [${pads}]`);
+  if (kernel.some((k) => !(k >= 1))) fail(`kernel dims must be positive, got [${kernel}]`);
+  if (inSpatial.some((d) => typeof d !== 'number')) return undefined;
+  const ins = inSpatial as number[];
+  const padBegin: number[] = [];
+  const padEnd: number[] = [];
+  const out: number[] = [];
+  for (let i = 0; i < rank; i++) {
+    const s = strides[i]!;
+    const ek = (kernel[i]! - 1) * dilations[i]! + 1;
+    const n = ins[i]!;
+    let o: number;
+    if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
+      o = Math.ceil(n / s);
+      const total = Math.max(0, (o - 1) * s + ek - n);
+      const small = Math.floor(total / 2);
+      padBegin.push(autoPad === 'SAME_UPPER' ? small : total - small);
+      padEnd.push(autoPad === 'SAME_UPPER' ? total - small : small);
+    } else if (autoPad === 'VALID') {
+      o = Math.ceil((n - ek + 1) / s);
+      padBegin.push(0);
+      padEnd.push(0);
+    } else if (autoPad === 'NOTSET') {
+      const pb = pads[i]!;
+      const pe = pads[i + rank]!;
+      padBegin.push(pb);
+      padEnd.push(pe);
+      const span = n + pb + pe - ek;
+      if (opts.ceilMode) {
+        o = Math.ceil(span / s) + 1;
+        // the last window must start inside the input or the left padding
+        if ((o - 1) * s >= n + pb) o--;
+      } else o = Math.floor(span / s) + 1;
+    } else fail(`auto_pad '${autoPad}' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID`);
+    if (!(o! >= 1)) fail(`output spatial dim ${i} would be ${o!} (input ${n}, kernel ${kernel[i]}, stride ${s}, dilation ${dilations[i]}, pads ${padBegin[i]}+${padEnd[i]})`);
+    out.push(o!);
+  }
+  return { rank, kernel: [...kernel], strides, dilations, padBegin, padEnd, out };
+}
+
+/** Attribute specs shared by conv-like ops (merge into an op's `attrs`). */
+export const CONV_ATTRS = {
+  auto_pad: { type: 'string', default: 'NOTSET', oneOf: ['NOTSET', 'SAME_UPPER', 'SAME_LOWER', 'VALID'] },
+  dilations: { type: 'ints' },
+  group: { type: 'int', default: 1 },
+  kernel_shape: { type: 'ints' },
+  pads: { type: 'ints' },
+  strides: { type: 'ints' },
+} as const;

@@ -1,0 +1,2 @@
+// op family 'conv': definitions being written
+export {};

@@ -1,0 +1,2 @@
+// op family 'elementwise': definitions being written
+export {};

@@ -1,0 +1,2 @@
+// op family 'gather': definitions being written
+export {};

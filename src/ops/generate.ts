@@ -1,0 +1,2 @@
+// op family 'generate': definitions being written
+export {};

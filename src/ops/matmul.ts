@@ -1,0 +1,2 @@
+// op family 'matmul': definitions being written
+export {};

@@ -1,0 +1,2 @@
+// op family 'nn-misc': definitions being written
+export {};

@@ -1,0 +1,2 @@
+// op family 'norm': definitions being written
+export {};

@@ -1,0 +1,2 @@
+// op family 'pool': definitions being written
+export {};

@@ -1,0 +1,2 @@
+// op family 'quant': definitions being written
+export {};

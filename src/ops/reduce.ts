@@ -1,0 +1,2 @@
+// op family 'reduce': definitions being written
+export {};

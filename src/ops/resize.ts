@@ -1,0 +1,2 @@
+// op family 'resize': definitions being written
+export {};

@@ -1,0 +1,2 @@
+// op family 'rnn': definitions being written
+export {};

@@ -1,0 +1,2 @@
+// op family 'select': definitions being written
+export {};

@@ -1,0 +1,2 @@
+// op family 'sequence': definitions being written
+export {};

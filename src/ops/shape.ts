@@ -1,0 +1,2 @@
+// op family 'shape': definitions being written
+export {};

@@ -1,0 +1,2 @@
+// op family 'softmax': definitions being written
+export {};
