@@ -58,7 +58,7 @@ function storeRow(c: usize, nc: i32, v0: v128, v1: v128): void {
  * 4×8 micro-kernel: rows a..a+mr (mr ≤ 4, stride lda floats) times one packed panel w, writing nc ≤ 8 columns.
  * Rows past mr alias the last valid row (their results are discarded), so the loop has no row branches.
  */
-export function f32_gemm_4x8(mr: i32, nc: i32, k: i32, a: usize, lda: i32, w: usize, c: usize, ldc: i32, lo: f32, hi: f32): void {
+export function f32_gemm_4x8(mr: i32, nc: i32, k: i32, a: usize, lda: i32, w: usize, c: usize, ldc: i32, lo: f32, hi: f32, rb: usize): void {
   const sa = (<usize>lda) << 2;
   const sc = (<usize>ldc) << 2;
   const a0 = a;
@@ -73,6 +73,21 @@ export function f32_gemm_4x8(mr: i32, nc: i32, k: i32, a: usize, lda: i32, w: us
   let acc21 = acc01;
   let acc30 = acc00;
   let acc31 = acc01;
+  if (rb != 0) {
+    // per-row bias (conv output channels are rows): added on top of the panel's per-column bias
+    const r0 = f32x4.splat(f32.load(rb));
+    const r1 = f32x4.splat(mr > 1 ? f32.load(rb, 4) : 0);
+    const r2 = f32x4.splat(mr > 2 ? f32.load(rb, 8) : 0);
+    const r3 = f32x4.splat(mr > 3 ? f32.load(rb, 12) : 0);
+    acc00 = f32x4.add(acc00, r0);
+    acc01 = f32x4.add(acc01, r0);
+    acc10 = f32x4.add(acc10, r1);
+    acc11 = f32x4.add(acc11, r1);
+    acc20 = f32x4.add(acc20, r2);
+    acc21 = f32x4.add(acc21, r2);
+    acc30 = f32x4.add(acc30, r3);
+    acc31 = f32x4.add(acc31, r3);
+  }
   let wp = w + 32;
   for (let kk: usize = 0; kk < <usize>(k << 2); kk += 4) {
     const b0 = v128.load(wp);
@@ -99,8 +114,11 @@ export function f32_gemm_4x8(mr: i32, nc: i32, k: i32, a: usize, lda: i32, w: us
   if (mr > 3) storeRow(c + 3 * sc, nc, clampv(acc30, vlo, vhi), clampv(acc31, vlo, vhi));
 }
 
-/** Whole GEMM over packed weights: tiles of 4 rows × 8 columns. */
-export function f32_gemm(m: i32, n: i32, k: i32, a: usize, lda: i32, w: usize, c: usize, ldc: i32, lo: f32, hi: f32): void {
+/**
+ * Whole GEMM over packed weights: tiles of 4 rows × 8 columns. `rb` (0 = none) points at one bias per row
+ * of C, added to the packed per-column bias.
+ */
+export function f32_gemm(m: i32, n: i32, k: i32, a: usize, lda: i32, w: usize, c: usize, ldc: i32, lo: f32, hi: f32, rb: usize): void {
   const panel = (<usize>(k + 1)) << 5;
   for (let i = 0; i < m; i += 4) {
     const mr = min(4, m - i);
@@ -108,7 +126,7 @@ export function f32_gemm(m: i32, n: i32, k: i32, a: usize, lda: i32, w: usize, c
     const ci = c + ((<usize>i * ldc) << 2);
     let wp = w;
     for (let n0 = 0; n0 < n; n0 += 8) {
-      f32_gemm_4x8(mr, min(8, n - n0), k, ai, lda, wp, ci + (<usize>n0 << 2), ldc, lo, hi);
+      f32_gemm_4x8(mr, min(8, n - n0), k, ai, lda, wp, ci + (<usize>n0 << 2), ldc, lo, hi, rb != 0 ? rb + ((<usize>i) << 2) : 0);
       wp += panel;
     }
   }

@@ -1,3 +1,4 @@
 // edgeq WASM kernels: one module, one linear memory. Each family lives in its own file.
 export * from './f32_gemm';
 export * from './peak';
+export * from './f32_conv';

@@ -2,7 +2,8 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { EdgeqError } from '../errors.js';
 import { readOnnx } from '../formats/onnx/reader.js';
-import { readTensorProto } from '../formats/onnx/test-data.js';
+import { readSequenceProto, readTensorProto } from '../formats/onnx/test-data.js';
+import { TensorSequence, type Value } from '../tensor/sequence.js';
 import { InferenceSession } from '../runtime/session.js';
 import { f16ToF32 } from '../tensor/fp16.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -52,6 +53,16 @@ export function compareTensors(got: Tensor, want: Tensor, rtol = 1e-3, atol = 1e
   return undefined;
 }
 
+/** Compare sequences element by element (same length, each tensor within tolerance). */
+export function compareSequences(got: TensorSequence, want: TensorSequence): string | undefined {
+  if (got.length !== want.length) return `sequence length ${got.length}, expected ${want.length}`;
+  for (let i = 0; i < want.length; i++) {
+    const bad = compareTensors(got.tensors[i]!, want.tensors[i]!);
+    if (bad) return `sequence element ${i}: ${bad}`;
+  }
+  return undefined;
+}
+
 /** Run one backend-test folder: model.onnx against every test_data_set_N. */
 export async function runCase(suite: string, name: string, root = join(dataDir(), 'onnx-conformance')): Promise<CaseResult> {
   const dir = join(root, suite, name);
@@ -64,18 +75,18 @@ export async function runCase(suite: string, name: string, root = join(dataDir()
     const sets = readdirSync(dir).filter((d) => d.startsWith('test_data_set_')).sort();
     if (!sets.length) return { suite, name, ok: false, ops, message: 'no test data' };
     for (const set of sets) {
-      const feeds: Record<string, Tensor> = {};
+      const feeds: Record<string, Value> = {};
       session.inputNames.forEach((inName, k) => {
         const f = join(dir, set, `input_${k}.pb`);
-        if (existsSync(f)) feeds[inName] = readTensorProto(new Uint8Array(readFileSync(f)), f);
+        const it = session.graph.inputs[k]?.type;
+        if (existsSync(f)) feeds[inName] = it?.sequence ? readSequenceProto(new Uint8Array(readFileSync(f)), f, it.dtype) : readTensorProto(new Uint8Array(readFileSync(f)), f);
       });
-      const outs = await session.run(feeds);
+      const outs = await session.run(feeds as Record<string, Tensor>);
       for (let k = 0; k < session.outputNames.length; k++) {
         const f = join(dir, set, `output_${k}.pb`);
         if (!existsSync(f)) continue;
-        const want = readTensorProto(new Uint8Array(readFileSync(f)), f);
-        const got = outs[session.outputNames[k]!]!;
-        const bad = compareTensors(got, want);
+        const got: Value = outs[session.outputNames[k]!]!;
+        const bad = got instanceof TensorSequence ? compareSequences(got, readSequenceProto(new Uint8Array(readFileSync(f)), f, got.elemType)) : compareTensors(got, readTensorProto(new Uint8Array(readFileSync(f)), f));
         if (bad) return { suite, name, ok: false, ops, message: `${set} output '${session.outputNames[k]}': ${bad}` };
       }
     }

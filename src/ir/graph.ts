@@ -10,6 +10,11 @@ export interface ValueType {
   dtype: DType;
   shape?: Dim[];
   quant?: QuantParams;
+  /**
+   * Set when the value is a sequence of tensors (ONNX sequence type): `dtype` is the element type and
+   * `shape` the shape every element shares (undefined / '?' dims where elements may differ).
+   */
+  sequence?: true;
 }
 
 /** Attribute values as importers deliver them (ints/floats both as numbers). */

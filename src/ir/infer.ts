@@ -45,7 +45,7 @@ export function analyze(g: Graph, opts: { fold?: boolean } = {}): Analysis {
     node.outputs.forEach((o, k) => {
       if (o !== '' && out[k]) types.set(o, out[k]!);
     });
-    if (opts.fold === false || NO_FOLD.has(node.op)) continue;
+    if (opts.fold === false || NO_FOLD.has(node.op) || out.some((t) => t?.sequence)) continue;
     const allConst = node.inputs.every((x) => x === '' || (consts.has(x) && consts.get(x)!.size <= FOLD_LIMIT));
     let res: (Tensor | undefined)[] | undefined;
     if (allConst && (node.op === 'Constant' || node.inputs.some((x) => x !== ''))) {
@@ -85,5 +85,6 @@ export function runInfer(
   const fail = (msg: string): never => {
     throw new ShapeError(`node '${node.name}' (${node.op}): ${msg}`);
   };
+  if (!def.runValues) inputs.forEach((t, i) => t?.sequence && fail(`input ${i} ('${node.inputs[i]}') is a sequence; ${node.op} takes tensors`));
   return guard(node, () => def.inferShape({ node, attrs, inputs, value, numOutputs: node.outputs.length, fail }));
 }

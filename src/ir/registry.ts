@@ -1,4 +1,5 @@
 import { ShapeError, UnsupportedError, UnsupportedOpError } from '../errors.js';
+import type { Value } from '../tensor/sequence.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { AttrValue, Node, ValueType } from './graph.js';
 
@@ -39,6 +40,11 @@ export interface RunCtx {
   outputTypes: ValueType[];
 }
 
+/** RunCtx for ops that handle sequences: inputs may be TensorSequence (see OpDef.runValues). */
+export interface ValueRunCtx extends Omit<RunCtx, 'inputs'> {
+  inputs: (Value | undefined)[];
+}
+
 export interface OpDef {
   name: string;
   /** '' = ai.onnx */
@@ -53,6 +59,11 @@ export interface OpDef {
   inferShape(ctx: ShapeCtx): ValueType[];
   /** Plain TypeScript reference implementation: the spec the WASM kernels answer to. */
   reference(ctx: RunCtx): Tensor[];
+  /**
+   * Ops that take or produce tensor sequences (ValueType.sequence) implement this; the executor then
+   * calls it instead of `reference`/kernels. Ops without it never receive sequence inputs.
+   */
+  runValues?(ctx: ValueRunCtx): Value[];
   /**
    * Optional: outputs that are constant given only static input types (Shape, Size of a concretely
    * shaped tensor). Lets shape-computing subgraphs fold at load time.

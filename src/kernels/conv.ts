@@ -1,13 +1,15 @@
 import { Tensor } from '../tensor/tensor.js';
-import { PackedGemmF32 } from './gemm.js';
+import { convGeometry } from '../ops/conv-geometry.js';
 import { type KernelDef, registerKernel } from './registry.js';
-import { arena } from './wasm.js';
+import { arena, kernels } from './wasm.js';
 
 /**
- * Conv2D (NCHW, float32, group = 1, constant weights) as packed GEMM:
- *   out^T[pixel, m] = patches[pixel, c·kh·kw] · W^T[c·kh·kw, m] + bias[m]
- * Weights are transposed and packed once per session; per run the input is unrolled into patch rows
- * (1×1 stride-1 unpadded convs skip that: their patches are the input transposed).
+ * Conv2D, NCHW float32, constant weights, any group count.
+ *  - depthwise (one input channel per group, one output per group): direct kernel f32_dwconv2d;
+ *  - otherwise per group out[M×P] = W[M×K] · cols[K×P] + bias, with cols written by f32_im2col_pack_8 straight
+ *    into the GEMM's packed panels (1×1 stride-1 unpadded convs pack the input as is), so the result lands in
+ *    NCHW without a transpose. Weights live in kernel memory for the session; activations (Relu, Clip) fuse
+ *    into the clamp of either kernel.
  */
 const convWasm: KernelDef = {
   op: 'Conv',
@@ -16,69 +18,79 @@ const convWasm: KernelDef = {
     const w = constant(1);
     const b = node.inputs[2] ? constant(2) : undefined;
     const mem = arena();
+    const ex = kernels();
     const x = types[0];
-    if (!mem || !w || w.type !== 'float32' || w.dims.length !== 4 || x?.dtype !== 'float32' || (attrs.group ?? 1) !== 1) return undefined;
+    if (!mem || !ex || !w || w.type !== 'float32' || w.dims.length !== 4 || x?.dtype !== 'float32') return undefined;
+    if (x.shape && x.shape.length !== 4) return undefined;
     if (node.inputs[2] && (!b || b.type !== 'float32')) return undefined;
-    const [m, c, kh, kw] = w.dims as [number, number, number, number];
-    const k = c * kh * kw;
-    const wd = w.data as Float32Array;
-    const wt = new Float32Array(k * m);
-    for (let o = 0; o < m; o++) for (let j = 0; j < k; j++) wt[j * m + o] = wd[o * k + j]!;
-    const g = new PackedGemmF32(mem, k, m, wt, b ? (b.data as Float32Array) : undefined);
+    const group: number = attrs.group ?? 1;
+    const [m, cg, kh, kw] = w.dims as [number, number, number, number];
+    if (m % group !== 0) return undefined;
+    const mg = m / group;
+    const kg = cg * kh * kw;
+    const depthwise = cg === 1 && mg === 1;
+    const wp = mem.alloc(w.size * 4, 'conv weights');
+    mem.f32(wp, w.size).set(w.data as Float32Array);
+    const bp = mem.alloc(m * 4, 'conv bias');
+    mem.f32(bp, m).set(b ? (b.data as Float32Array) : new Float32Array(m));
     const [sh, sw] = (attrs.strides as number[] | undefined) ?? [1, 1];
     const [dh, dw] = (attrs.dilations as number[] | undefined) ?? [1, 1];
-    const autoPad: string = attrs.auto_pad ?? 'NOTSET';
+    let lo = -Infinity;
+    let hi = Infinity;
     return {
-      name: 'f32_conv2d_gemm_4x8',
+      name: depthwise ? 'f32_dwconv2d' : 'f32_conv2d_gemm_4x8',
+      fuseClamp(l: number, h: number) {
+        lo = Math.max(lo, l);
+        hi = Math.min(hi, h);
+        return true;
+      },
       run([input], [outType]) {
         const xt = input!;
-        const [n, , ih, iw] = xt.dims as [number, number, number, number];
-        const [, , oh, ow] = outType!.shape as [number, number, number, number];
-        let pt: number;
-        let pl: number;
-        if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
-          // ONNX: total pad = max(0, (out-1)·stride + (k-1)·dilation + 1 - in); SAME_UPPER puts the odd one at the end
-          const tot = (o: number, s: number, kk: number, d: number, i: number) => Math.max(0, (o - 1) * s + (kk - 1) * d + 1 - i);
-          const th = tot(oh, sh!, kh, dh!, ih);
-          const tw = tot(ow, sw!, kw, dw!, iw);
-          pt = autoPad === 'SAME_UPPER' ? Math.floor(th / 2) : Math.ceil(th / 2);
-          pl = autoPad === 'SAME_UPPER' ? Math.floor(tw / 2) : Math.ceil(tw / 2);
-        } else if (autoPad === 'VALID') {
-          pt = pl = 0;
-        } else {
-          const pads = (attrs.pads as number[] | undefined) ?? [0, 0, 0, 0];
-          pt = pads[0]!;
-          pl = pads[1]!;
-        }
-        const xd = xt.data as Float32Array;
+        const [n, c, ih, iw] = xt.dims as [number, number, number, number];
+        const geo = convGeometry([ih, iw], [kh, kw], attrs, (msg) => {
+          throw new Error(msg); // unreachable: inferShape validated the same geometry
+        })!;
+        const [oh, ow] = geo.out as [number, number];
+        const [pt, pl] = geo.padBegin as [number, number];
         const p = oh * ow;
-        const patches = new Float32Array(p * k);
-        const out = new Float32Array(n * m * p);
-        for (let b = 0; b < n; b++) {
-          const xb = b * c * ih * iw;
-          // unroll: row = output pixel, columns in (c, ky, kx) order to match W's layout
-          let r = 0;
-          for (let oy = 0; oy < oh; oy++)
-            for (let ox = 0; ox < ow; ox++) {
-              let q = r * k;
-              for (let ch = 0; ch < c; ch++) {
-                const xc = xb + ch * ih * iw;
-                for (let ky = 0; ky < kh; ky++) {
-                  const iy = oy * sh! - pt + ky * dh!;
-                  const inRow = iy >= 0 && iy < ih;
-                  for (let kx = 0; kx < kw; kx++) {
-                    const ix = ox * sw! - pl + kx * dw!;
-                    patches[q++] = inRow && ix >= 0 && ix < iw ? xd[xc + iy * iw + ix]! : 0;
-                  }
-                }
-              }
-              r++;
+        const inSize = c * ih * iw;
+        // a resident input (another kernel's output) is used in place; the output stays resident too
+        // (the arena pads every block, so the stride-2 depthwise path may read one float past a row)
+        const xin = mem.input(xt.data as Float32Array, 'conv input');
+        const xp = xin.ptr;
+        const op = mem.alloc(n * m * p * 4, 'conv output');
+        const pointwise = kh === 1 && kw === 1 && sh === 1 && sw === 1 && pt === 0 && pl === 0 && geo.padEnd.every((v) => v === 0);
+        const colBytes = depthwise ? 0 : ((p + 7) >> 3) * (kg + 1) * 32;
+        const cp = depthwise ? 0 : mem.alloc(colBytes, 'conv columns');
+        let ok = false;
+        try {
+          for (let bi = 0; bi < n; bi++) {
+            const xb = xp + bi * inSize * 4;
+            const ob = op + bi * m * p * 4;
+            if (depthwise) {
+              const bias = mem.f32(bp, m);
+              for (let ch = 0; ch < m; ch++)
+                ex.f32_dwconv2d(xb + ch * ih * iw * 4, ih, iw, wp + ch * kh * kw * 4, kh, kw, sh!, sw!, dh!, dw!, pt, pl, oh, ow, bias[ch]!, ob + ch * p * 4, lo, hi);
+              continue;
             }
-          const ct = g.run(patches, p); // [p × m]
-          const ob = b * m * p;
-          for (let i = 0; i < p; i++) for (let o = 0; o < m; o++) out[ob + o * p + i] = ct[i * m + o]!;
+            for (let gi = 0; gi < group; gi++) {
+              const xg = xb + gi * cg * ih * iw * 4;
+              if (pointwise) ex.f32_gemm_pack_8(p, cg, xg, p, 0, cp);
+              else ex.f32_im2col_pack_8(xg, cg, ih, iw, kh, kw, sh!, sw!, dh!, dw!, pt, pl, oh, ow, cp);
+              ex.f32_gemm(mg, p, kg, wp + gi * mg * kg * 4, kg, cp, ob + gi * mg * p * 4, p, lo, hi, bp + gi * mg * 4);
+            }
+          }
+          ok = true;
+          return [new Tensor('float32', mem.f32(op, n * m * p), outType!.shape as number[])];
+        } finally {
+          if (cp) mem.release(cp);
+          if (!ok) mem.release(op);
+          if (xin.copied) mem.release(xp);
         }
-        return [new Tensor('float32', out, outType!.shape as number[])];
+      },
+      dispose() {
+        mem.release(bp);
+        mem.release(wp);
       },
     };
   },

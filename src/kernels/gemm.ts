@@ -19,7 +19,6 @@ export class PackedGemmF32 {
     const ex = kernels()!;
     // the packed panels persist for the session; the row-major staging copies above them are freed at once
     this.packed = mem.alloc(ex.f32_gemm_packed_size_8(n, k), 'packed gemm weight');
-    const mark = mem.mark();
     const wp = mem.alloc(w.length * 4, 'gemm weight');
     mem.f32(wp, w.length).set(w);
     let bp = 0;
@@ -28,22 +27,41 @@ export class PackedGemmF32 {
       mem.f32(bp, n).set(bias);
     }
     ex.f32_gemm_pack_8(n, k, wp, n, bp, this.packed);
-    mem.reset(mark);
+    if (bp) mem.release(bp);
+    mem.release(wp);
   }
 
-  /** C[m×n] = A[m×k] · W + bias, clamped to [lo, hi]. */
+  /**
+   * C[m×n] = A[m×k] · W + bias, clamped to [lo, hi], as a view into kernel memory that the caller must
+   * `mem.release(ptr)` (the executor's residency does). A may itself be a resident view (no copy in).
+   */
+  runResident(a: Float32Array, m: number, lo = -Infinity, hi = Infinity): { view: Float32Array; ptr: number } {
+    const ex = kernels()!;
+    const ain = this.mem.input(a.subarray(0, m * this.k), 'gemm input');
+    const cp = this.mem.alloc(m * this.n * 4, 'gemm output');
+    ex.f32_gemm(m, this.n, this.k, ain.ptr, this.k, this.packed, cp, this.n, lo, hi, 0);
+    if (ain.copied) this.mem.release(ain.ptr);
+    return { view: this.mem.f32(cp, m * this.n), ptr: cp };
+  }
+
+  /** C[m×n] = A[m×k] · W + bias, clamped to [lo, hi], copied out to JS memory. */
   run(a: Float32Array, m: number, lo = -Infinity, hi = Infinity): Float32Array {
     const ex = kernels()!;
-    const mark = this.mem.mark();
+    const ap = this.mem.alloc(m * this.k * 4, 'gemm input');
+    const cp = this.mem.alloc(m * this.n * 4, 'gemm output');
     try {
-      const ap = this.mem.alloc(m * this.k * 4, 'gemm input');
-      const cp = this.mem.alloc(m * this.n * 4, 'gemm output');
       this.mem.f32(ap, m * this.k).set(a.subarray(0, m * this.k));
-      ex.f32_gemm(m, this.n, this.k, ap, this.k, this.packed, cp, this.n, lo, hi);
+      ex.f32_gemm(m, this.n, this.k, ap, this.k, this.packed, cp, this.n, lo, hi, 0);
       return this.mem.f32(cp, m * this.n).slice();
     } finally {
-      this.mem.reset(mark);
+      this.mem.release(cp);
+      this.mem.release(ap);
     }
+  }
+
+  /** Free the packed weights (session release). */
+  dispose(): void {
+    this.mem.release(this.packed);
   }
 }
 
@@ -60,13 +78,20 @@ const matmulWasm: KernelDef = {
     if (types[0].shape && types[0].shape.length < 2) return undefined; // 1-D A: leave to the reference
     const [k, n] = b.dims as [number, number];
     const g = new PackedGemmF32(mem, k, n, b.data as Float32Array);
+    let lo = -Infinity;
+    let hi = Infinity;
     return {
       name: 'f32_gemm_4x8',
+      fuseClamp(l, h) {
+        [lo, hi] = [Math.max(lo, l), Math.min(hi, h)];
+        return true;
+      },
       run([a], [out]) {
         if (!a || a.dims.length < 2) return undefined;
         const m = a.size / k;
-        return [new Tensor('float32', g.run(a.data as Float32Array, m), out!.shape as number[])];
+        return [new Tensor('float32', g.runResident(a.data as Float32Array, m, lo, hi).view, out!.shape as number[])];
       },
+      dispose: () => g.dispose(),
     };
   },
 };
@@ -95,12 +120,19 @@ const gemmWasm: KernelDef = {
       else return undefined; // full M×N C: reference handles it
     }
     const g = new PackedGemmF32(mem, k, n, w, bias);
+    let lo = -Infinity;
+    let hi = Infinity;
     return {
       name: 'f32_gemm_4x8',
+      fuseClamp(l, h) {
+        [lo, hi] = [Math.max(lo, l), Math.min(hi, h)];
+        return true;
+      },
       run([a], [out]) {
         const m = a!.dims[0]!;
-        return [new Tensor('float32', g.run(a!.data as Float32Array, m), out!.shape as number[])];
+        return [new Tensor('float32', g.runResident(a!.data as Float32Array, m, lo, hi).view, out!.shape as number[])];
       },
+      dispose: () => g.dispose(),
     };
   },
 };

@@ -11,6 +11,10 @@ export interface PreparedKernel {
   name: string;
   /** inputs were already validated by the op's inferShape; outputTypes are concrete */
   run(inputs: (Tensor | undefined)[], outputTypes: ValueType[]): Tensor[] | undefined;
+  /** Fold a following clamp (Relu = [0, ∞), Clip, Relu6) into this kernel's epilogue; false if it can't. */
+  fuseClamp?(lo: number, hi: number): boolean;
+  /** free what prepare allocated (packed weights) when the session is released */
+  dispose?(): void;
 }
 
 export interface KernelDef {

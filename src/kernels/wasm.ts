@@ -7,7 +7,10 @@ export interface KernelExports {
   f32_gemm_pack_8(n: number, k: number, w: number, ldw: number, bias: number, out: number): void;
   f32_gemm_packed_size_8(n: number, k: number): number;
   f32_peak_muladd(iters: number): number;
-  f32_gemm(m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, lo: number, hi: number): void;
+  /** rb: per-row bias pointer (0 = none) */
+  f32_gemm(m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, lo: number, hi: number, rb: number): void;
+  f32_im2col_pack_8(x: number, c: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, out: number): void;
+  f32_dwconv2d(x: number, ih: number, iw: number, w: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, bias: number, out: number, lo: number, hi: number): void;
 }
 
 function decodeBase64(s: string): Uint8Array {
@@ -37,33 +40,90 @@ export function kernels(): KernelExports | undefined {
 const MAX_BYTES = 2 ** 32 - 65536;
 
 /**
- * A bump arena in the kernel module's memory. Persistent blocks (packed weights) are allocated once per
- * session; `scratch` resets per run, so steady-state runs allocate no new WASM memory.
+ * The allocator of the one kernel memory: first-fit over a sorted free list with coalescing, 16-byte
+ * aligned. Sessions allocate packed weights once and free them on release; kernels take scratch for a run
+ * and free it after, so steady-state runs reuse the same blocks and the memory stops growing.
  */
 export class Arena {
-  private top = 0;
+  private top: number;
+  /** free blocks [start, size], sorted by start, never adjacent (coalesced) */
+  private free: [number, number][] = [];
+  private readonly sizes = new Map<number, number>();
   constructor(private readonly k: KernelExports) {
-    this.top = k.memory.buffer.byteLength; // never touch data the module placed below its initial size
+    this.top = (k.memory.buffer.byteLength + 15) & ~15; // never touch data the module placed below its initial size
   }
   get memory(): WebAssembly.Memory {
     return this.k.memory;
   }
-  /** Reserve `bytes` (16-byte aligned); grows memory as needed. Returns the byte offset. */
+  /** Reserve `bytes` (rounded up to 16); grows memory only when no free block fits. */
   alloc(bytes: number, what = 'buffer'): number {
-    const p = (this.top + 15) & ~15;
-    const end = p + bytes;
-    if (!Number.isSafeInteger(bytes) || bytes < 0 || end > MAX_BYTES) throw new ShapeError(`${what}: ${bytes} bytes do not fit in 4 GB of WASM memory`);
+    if (!Number.isSafeInteger(bytes) || bytes < 0 || bytes > MAX_BYTES) throw new ShapeError(`${what}: ${bytes} bytes do not fit in 4 GB of WASM memory`);
+    // +16: SIMD kernels may read (never write) up to one vector past the end of a buffer
+    const size = ((bytes + 15) & ~15) + 16;
+    for (let i = 0; i < this.free.length; i++) {
+      const blk = this.free[i]!;
+      if (blk[1] < size) continue;
+      const p = blk[0];
+      if (blk[1] === size) this.free.splice(i, 1);
+      else {
+        blk[0] += size;
+        blk[1] -= size;
+      }
+      this.sizes.set(p, size);
+      return p;
+    }
+    const p = this.top;
+    const end = p + size;
+    if (end > MAX_BYTES) throw new ShapeError(`${what}: ${bytes} bytes do not fit in 4 GB of WASM memory`);
     const have = this.k.memory.buffer.byteLength;
     if (end > have) this.k.memory.grow(Math.ceil((end - have) / 65536));
     this.top = end;
+    this.sizes.set(p, size);
     return p;
   }
-  /** Current top; pass to `reset` to free everything allocated after it. */
-  mark(): number {
-    return this.top;
+  /** Return a block from `alloc`. */
+  release(p: number): void {
+    const size = this.sizes.get(p);
+    if (size === undefined) return;
+    this.sizes.delete(p);
+    // insert sorted, then merge with neighbours
+    let i = 0;
+    while (i < this.free.length && this.free[i]![0] < p) i++;
+    this.free.splice(i, 0, [p, size]);
+    if (i + 1 < this.free.length && p + size === this.free[i + 1]![0]) {
+      this.free[i]![1] += this.free[i + 1]![1];
+      this.free.splice(i + 1, 1);
+    }
+    if (i > 0 && this.free[i - 1]![0] + this.free[i - 1]![1] === p) {
+      this.free[i - 1]![1] += this.free[i]![1];
+      this.free.splice(i, 1);
+      i--;
+    }
+    // a free block at the top shrinks the heap instead
+    const last = this.free[this.free.length - 1];
+    if (last && last[0] + last[1] === this.top) {
+      this.top = last[0];
+      this.free.pop();
+    }
   }
-  reset(mark: number): void {
-    this.top = mark;
+  /** Bytes currently handed out (for leak tests). */
+  get inUse(): number {
+    let n = 0;
+    for (const s of this.sizes.values()) n += s;
+    return n;
+  }
+  /** Byte offset of `t`'s data if it already lives in kernel memory (a resident view), else undefined. */
+  ptrOf(t: { data: unknown }): number | undefined {
+    const d = t.data as ArrayBufferView;
+    return ArrayBuffer.isView(d) && d.buffer === this.k.memory.buffer ? d.byteOffset : undefined;
+  }
+  /** Pointer to `a`'s elements in kernel memory: itself if resident, else a fresh copy (`copied` = true). */
+  input(a: Float32Array, what: string): { ptr: number; copied: boolean } {
+    const p = this.ptrOf({ data: a });
+    if (p !== undefined) return { ptr: p, copied: false };
+    const ptr = this.alloc(a.length * 4, what);
+    this.f32(ptr, a.length).set(a);
+    return { ptr, copied: true };
   }
   f32(ptr: number, n: number): Float32Array {
     return new Float32Array(this.k.memory.buffer, ptr, n);

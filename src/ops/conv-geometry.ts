@@ -91,3 +91,71 @@ export const CONV_ATTRS = {
   pads: { type: 'ints' },
   strides: { type: 'ints' },
 } as const;
+
+/**
+ * ONNX ConvTranspose output geometry (operator docs):
+ *  - output_shape given: total_padding[i] = stride[i]·(in[i]-1) + output_padding[i] + ((k[i]-1)·d[i]+1) - output_shape[i];
+ *    SAME_UPPER: pads_begin = total/2, pads_end = total - total/2; otherwise pads_begin = total - total/2, pads_end = total/2
+ *  - auto_pad SAME_UPPER/SAME_LOWER without output_shape: output_shape[i] = in[i]·stride[i], then as above
+ *  - otherwise: out[i] = stride[i]·(in[i]-1) + output_padding[i] + ((k[i]-1)·d[i]+1) - pads_begin[i] - pads_end[i]
+ * `outputShape` is the spatial part (callers strip a leading N, C). Returns undefined for symbolic inputs.
+ */
+export function convTransposeGeometry(
+  inSpatial: readonly Dim[],
+  kernel: readonly number[],
+  attrs: Attrs,
+  fail: (msg: string) => never,
+): Geometry | undefined {
+  const rank = kernel.length;
+  const strides: number[] = attrs.strides ?? new Array(rank).fill(1);
+  const dilations: number[] = attrs.dilations ?? new Array(rank).fill(1);
+  const pads: number[] = attrs.pads ?? new Array(2 * rank).fill(0);
+  const outPad: number[] = attrs.output_padding ?? new Array(rank).fill(0);
+  const autoPad: string = attrs.auto_pad ?? 'NOTSET';
+  let outputShape: number[] | undefined = attrs.output_shape;
+  if (inSpatial.length !== rank) fail(`input has ${inSpatial.length} spatial dims, kernel has ${rank}`);
+  if (strides.length !== rank || strides.some((s) => s < 1)) fail(`strides must be ${rank} positive ints, got [${strides}]`);
+  if (dilations.length !== rank || dilations.some((s) => s < 1)) fail(`dilations must be ${rank} positive ints, got [${dilations}]`);
+  if (pads.length !== 2 * rank || pads.some((p) => p < 0)) fail(`pads must be ${2 * rank} non-negative ints, got [${pads}]`);
+  if (outPad.length !== rank || outPad.some((p) => p < 0)) fail(`output_padding must be ${rank} non-negative ints, got [${outPad}]`);
+  if (kernel.some((k) => !(k >= 1))) fail(`kernel dims must be positive, got [${kernel}]`);
+  if (outputShape) {
+    if (outputShape.length === rank + 2) outputShape = outputShape.slice(2);
+    if (outputShape.length !== rank || outputShape.some((o) => o < 1)) fail(`output_shape must hold ${rank} positive spatial dims, got [${attrs.output_shape}]`);
+  }
+  if (!['NOTSET', 'SAME_UPPER', 'SAME_LOWER', 'VALID'].includes(autoPad)) fail(`auto_pad '${autoPad}' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID`);
+  if (inSpatial.some((d) => typeof d !== 'number')) return undefined;
+  const ins = inSpatial as number[];
+  const padBegin: number[] = [];
+  const padEnd: number[] = [];
+  const out: number[] = [];
+  for (let i = 0; i < rank; i++) {
+    const s = strides[i]!;
+    const ek = (kernel[i]! - 1) * dilations[i]! + 1;
+    const full = s * (ins[i]! - 1) + outPad[i]! + ek;
+    let o: number;
+    if (outputShape || autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
+      o = outputShape ? outputShape[i]! : ins[i]! * s;
+      const total = full - o;
+      const half = Math.floor(total / 2);
+      if (autoPad === 'SAME_UPPER') {
+        padBegin.push(half);
+        padEnd.push(total - half);
+      } else {
+        padBegin.push(total - half);
+        padEnd.push(half);
+      }
+    } else if (autoPad === 'VALID') {
+      padBegin.push(0);
+      padEnd.push(0);
+      o = full;
+    } else {
+      padBegin.push(pads[i]!);
+      padEnd.push(pads[i + rank]!);
+      o = full - pads[i]! - pads[i + rank]!;
+    }
+    if (!(o >= 1)) fail(`output spatial dim ${i} would be ${o} (input ${ins[i]}, kernel ${kernel[i]}, stride ${s})`);
+    out.push(o);
+  }
+  return { rank, kernel: [...kernel], strides, dilations, padBegin, padEnd, out };
+}

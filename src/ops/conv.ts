@@ -1,2 +1,234 @@
-// op family 'conv': definitions being written
-export {};
+import { UnsupportedError } from '../errors.js';
+import type { Dim, ValueType } from '../ir/graph.js';
+import { defineOp, type ShapeCtx } from '../ir/registry.js';
+import { sizeOf } from '../tensor/shape.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { CONV_ATTRS, convGeometry, convTransposeGeometry, type Geometry } from './conv-geometry.js';
+import { FLOATS, floats, fromFloats, needType } from './util.js';
+
+/**
+ * Conv and ConvTranspose (1-D/2-D/3-D, groups, dilations, auto_pad, output_padding, output_shape).
+ * Direct loops with float64 accumulators; spatial dims are padded to 3-D internally.
+ */
+
+const MAX_SPATIAL = 3;
+
+/** Shared validation of X / W / B for both ops. `wIn`: W's dim holding the per-group input channels. */
+function checkConvInputs(ctx: ShapeCtx, transpose: boolean): { x: ValueType; w: ValueType; kernel?: number[] } {
+  const x = needType(ctx, 0, FLOATS, 'X');
+  const w = needType(ctx, 1, FLOATS, 'W');
+  if (w.dtype !== x.dtype) ctx.fail(`W is ${w.dtype} but X is ${x.dtype}`);
+  const b = ctx.inputs[2];
+  if (b && b.dtype !== x.dtype) ctx.fail(`B is ${b.dtype} but X is ${x.dtype}`);
+  const group = ctx.attrs.group as number;
+  if (!(group >= 1)) ctx.fail(`group must be ≥ 1, got ${group}`);
+  const ks: number[] | undefined = ctx.attrs.kernel_shape;
+  if (x.shape && x.shape.length < 3) ctx.fail(`X must have rank ≥ 3 (N, C, spatial…), got [${x.shape.join(',')}]`);
+  if (w.shape && w.shape.length < 3) ctx.fail(`W must have rank ≥ 3, got [${w.shape.join(',')}]`);
+  if (x.shape && w.shape && x.shape.length !== w.shape.length) ctx.fail(`X [${x.shape.join(',')}] and W [${w.shape.join(',')}] differ in rank`);
+  const rank = x.shape ? x.shape.length - 2 : w.shape ? w.shape.length - 2 : ks?.length;
+  if (rank !== undefined && rank > MAX_SPATIAL) throw new UnsupportedError(`node '${ctx.node.name}' (${ctx.node.op}): ${rank}-D convolution is not supported (max ${MAX_SPATIAL})`);
+  if (ks && rank !== undefined && ks.length !== rank) ctx.fail(`kernel_shape [${ks.join(',')}] does not have ${rank} entries`);
+  if (ks && ks.some((k) => k < 1)) ctx.fail(`kernel_shape must be positive, got [${ks.join(',')}]`);
+  let kernel: number[] | undefined = ks ? [...ks] : undefined;
+  if (w.shape) {
+    const wk = w.shape.slice(2);
+    if (kernel) {
+      wk.forEach((d, i) => {
+        if (typeof d === 'number' && d !== kernel![i]) ctx.fail(`kernel_shape [${kernel!.join(',')}] does not match W [${w.shape!.join(',')}]`);
+      });
+    } else if (wk.every((d) => typeof d === 'number')) kernel = wk as number[];
+    const c = x.shape?.[1];
+    if (!transpose) {
+      // ONNX Conv: W is (M, C/group, k1, …, kn)
+      const cg = w.shape[1]!;
+      const m = w.shape[0]!;
+      if (typeof c === 'number' && typeof cg === 'number' && c !== cg * group) ctx.fail(`X has ${c} channels but W expects ${cg}×group(${group})`);
+      if (typeof m === 'number' && m % group !== 0) ctx.fail(`W's ${m} output channels are not divisible by group ${group}`);
+    } else {
+      // ONNX ConvTranspose: W is (C, M/group, k1, …, kn)
+      const wc = w.shape[0]!;
+      if (typeof c === 'number' && typeof wc === 'number' && c !== wc) ctx.fail(`X has ${c} channels but W has ${wc}`);
+      if (typeof wc === 'number' && wc % group !== 0) ctx.fail(`input channels ${wc} are not divisible by group ${group}`);
+    }
+  }
+  if (typeof x.shape?.[1] === 'number' && (x.shape[1] as number) % group !== 0) ctx.fail(`X's ${x.shape[1]} channels are not divisible by group ${group}`);
+  return { x, w, kernel };
+}
+
+function checkBias(ctx: ShapeCtx, m: Dim | undefined) {
+  const b = ctx.inputs[2];
+  if (!b?.shape) return;
+  if (b.shape.length !== 1) ctx.fail(`B must be 1-D, got [${b.shape.join(',')}]`);
+  const d = b.shape[0]!;
+  if (typeof d === 'number' && typeof m === 'number' && d !== m) ctx.fail(`B has ${d} elements, expected ${m} (output channels)`);
+}
+
+/** Pad spatial vectors to 3 entries (leading 1s / 0s) so one 3-D loop serves 1-D, 2-D and 3-D. */
+function to3(v: readonly number[], fill: number): [number, number, number] {
+  const r = [...new Array(MAX_SPATIAL - v.length).fill(fill), ...v];
+  return [r[0]!, r[1]!, r[2]!];
+}
+
+defineOp({
+  name: 'Conv',
+  inputs: [2, 3],
+  outputs: [1, 1],
+  attrs: { ...CONV_ATTRS },
+  doc: 'N-D convolution (NCHW…), groups, dilations, auto_pad',
+  inferShape(ctx) {
+    const { x, w, kernel } = checkConvInputs(ctx, false);
+    const m = w.shape?.[0];
+    checkBias(ctx, m);
+    if (!x.shape || !kernel) return [{ dtype: x.dtype, shape: undefined }];
+    const g = convGeometry(x.shape.slice(2), kernel, ctx.attrs, ctx.fail);
+    if (!g) return [{ dtype: x.dtype, shape: undefined }];
+    return [{ dtype: x.dtype, shape: [x.shape[0]!, m ?? `${ctx.node.name}_M`, ...g.out] }];
+  },
+  reference({ inputs, attrs }) {
+    const [X, W, B] = inputs as [Tensor, Tensor, Tensor | undefined];
+    const kernel = W.dims.slice(2);
+    const g = convGeometry(X.dims.slice(2), kernel, attrs, (msg) => {
+      throw new UnsupportedError(msg);
+    })!;
+    return [convRef(X, W, B, g, attrs.group)];
+  },
+});
+
+function convRef(X: Tensor, W: Tensor, B: Tensor | undefined, g: Geometry, group: number): Tensor {
+  const [n, c] = X.dims as number[];
+  const m = W.dims[0]!;
+  const cg = c! / group;
+  const mg = m / group;
+  const [ID, IH, IW] = to3(X.dims.slice(2), 1);
+  const [KD, KH, KW] = to3(g.kernel, 1);
+  const [OD, OH, OW] = to3(g.out, 1);
+  const [sD, sH, sW] = to3(g.strides, 1);
+  const [dD, dH, dW] = to3(g.dilations, 1);
+  const [pD, pH, pW] = to3(g.padBegin, 0);
+  const outDims = [n!, m, ...g.out];
+  const total = sizeOf(outDims, 'Conv output');
+  const x = floats(X);
+  const w = floats(W);
+  const b = B ? floats(B) : undefined;
+  const y = X.type === 'float64' ? new Float64Array(total) : new Float32Array(total);
+  const inSp = ID * IH * IW;
+  const kSp = KD * KH * KW;
+  const oSp = OD * OH * OW;
+  for (let ni = 0; ni < n!; ni++)
+    for (let mi = 0; mi < m; mi++) {
+      const gi = Math.floor(mi / mg);
+      const bias = b ? b[mi]! : 0;
+      const yo = (ni * m + mi) * oSp;
+      for (let od = 0; od < OD; od++)
+        for (let oh = 0; oh < OH; oh++)
+          for (let ow = 0; ow < OW; ow++) {
+            let acc = 0;
+            for (let ci = 0; ci < cg; ci++) {
+              const xo = (ni * c! + gi * cg + ci) * inSp;
+              const wo = (mi * cg + ci) * kSp;
+              for (let kd = 0; kd < KD; kd++) {
+                const id = od * sD - pD + kd * dD;
+                if (id < 0 || id >= ID) continue;
+                for (let kh = 0; kh < KH; kh++) {
+                  const ih = oh * sH - pH + kh * dH;
+                  if (ih < 0 || ih >= IH) continue;
+                  const xr = xo + (id * IH + ih) * IW;
+                  const wr = wo + (kd * KH + kh) * KW;
+                  for (let kw = 0; kw < KW; kw++) {
+                    const iw = ow * sW - pW + kw * dW;
+                    if (iw < 0 || iw >= IW) continue;
+                    acc += x[xr + iw]! * w[wr + kw]!;
+                  }
+                }
+              }
+            }
+            y[yo + (od * OH + oh) * OW + ow] = acc + bias;
+          }
+    }
+  return fromFloats(X.type, outDims, y);
+}
+
+defineOp({
+  name: 'ConvTranspose',
+  inputs: [2, 3],
+  outputs: [1, 1],
+  attrs: {
+    ...CONV_ATTRS,
+    output_padding: { type: 'ints' },
+    output_shape: { type: 'ints' },
+  },
+  doc: 'N-D transposed convolution (gradient of Conv), groups, dilations, output_padding, output_shape',
+  inferShape(ctx) {
+    const { x, w, kernel } = checkConvInputs(ctx, true);
+    const mg = w.shape?.[1];
+    const m = typeof mg === 'number' ? mg * ctx.attrs.group : undefined;
+    checkBias(ctx, m);
+    if (!x.shape || !kernel) return [{ dtype: x.dtype, shape: undefined }];
+    const g = convTransposeGeometry(x.shape.slice(2), kernel, ctx.attrs, ctx.fail);
+    if (!g) return [{ dtype: x.dtype, shape: undefined }];
+    return [{ dtype: x.dtype, shape: [x.shape[0]!, m ?? `${ctx.node.name}_M`, ...g.out] }];
+  },
+  reference({ inputs, attrs }) {
+    const [X, W, B] = inputs as [Tensor, Tensor, Tensor | undefined];
+    const g = convTransposeGeometry(X.dims.slice(2), W.dims.slice(2), attrs, (msg) => {
+      throw new UnsupportedError(msg);
+    })!;
+    return [convTransposeRef(X, W, B, g, attrs.group)];
+  },
+});
+
+/** Scatter form: every input pixel adds x·W[c, m, k] at output position i·stride - pad_begin + k·dilation. */
+function convTransposeRef(X: Tensor, W: Tensor, B: Tensor | undefined, g: Geometry, group: number): Tensor {
+  const [n, c] = X.dims as number[];
+  const cg = c! / group;
+  const mg = W.dims[1]!;
+  const m = mg * group;
+  const [ID, IH, IW] = to3(X.dims.slice(2), 1);
+  const [KD, KH, KW] = to3(g.kernel, 1);
+  const [OD, OH, OW] = to3(g.out, 1);
+  const [sD, sH, sW] = to3(g.strides, 1);
+  const [dD, dH, dW] = to3(g.dilations, 1);
+  const [pD, pH, pW] = to3(g.padBegin, 0);
+  const outDims = [n!, m, ...g.out];
+  const total = sizeOf(outDims, 'ConvTranspose output');
+  const x = floats(X);
+  const w = floats(W);
+  const b = B ? floats(B) : undefined;
+  const acc = new Float64Array(total);
+  const inSp = ID * IH * IW;
+  const kSp = KD * KH * KW;
+  const oSp = OD * OH * OW;
+  for (let ni = 0; ni < n!; ni++)
+    for (let ci = 0; ci < c!; ci++) {
+      const gi = Math.floor(ci / cg);
+      const xo = (ni * c! + ci) * inSp;
+      for (let mj = 0; mj < mg; mj++) {
+        const mi = gi * mg + mj;
+        const yo = (ni * m + mi) * oSp;
+        const wo = (ci * mg + mj) * kSp;
+        for (let id = 0; id < ID; id++)
+          for (let ih = 0; ih < IH; ih++)
+            for (let iw = 0; iw < IW; iw++) {
+              const xv = x[xo + (id * IH + ih) * IW + iw]!;
+              for (let kd = 0; kd < KD; kd++) {
+                const od = id * sD - pD + kd * dD;
+                if (od < 0 || od >= OD) continue;
+                for (let kh = 0; kh < KH; kh++) {
+                  const oh = ih * sH - pH + kh * dH;
+                  if (oh < 0 || oh >= OH) continue;
+                  const yr = yo + (od * OH + oh) * OW;
+                  const wr = wo + (kd * KH + kh) * KW;
+                  for (let kw = 0; kw < KW; kw++) {
+                    const ow = iw * sW - pW + kw * dW;
+                    if (ow < 0 || ow >= OW) continue;
+                    acc[yr + ow]! += xv * w[wr + kw]!;
+                  }
+                }
+              }
+            }
+      }
+    }
+  if (b) for (let ni = 0; ni < n!; ni++) for (let mi = 0; mi < m; mi++) for (let p = 0, o = (ni * m + mi) * oSp; p < oSp; p++) acc[o + p]! += b[mi]!;
+  return fromFloats(X.type, outDims, X.type === 'float64' ? acc : Float32Array.from(acc));
+}

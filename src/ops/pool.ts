@@ -1,2 +1,255 @@
-// op family 'pool': definitions being written
-export {};
+import { UnsupportedError } from '../errors.js';
+import type { Dim, ValueType } from '../ir/graph.js';
+import { defineOp, type ShapeCtx } from '../ir/registry.js';
+import type { DType } from '../tensor/dtype.js';
+import { sizeOf } from '../tensor/shape.js';
+import { Tensor } from '../tensor/tensor.js';
+import { convGeometry, type Geometry } from './conv-geometry.js';
+import { FLOATS, floats, fromFloats, needType } from './util.js';
+
+/**
+ * Pooling: MaxPool (with Indices), AveragePool, LpPool, GlobalAveragePool, GlobalMaxPool, GlobalLpPool.
+ * Spatial geometry comes from conv-geometry.ts; loops run on a 3-D view (1-D/2-D padded with leading 1s).
+ */
+
+const MAX_SPATIAL = 3;
+
+const POOL_ATTRS = {
+  auto_pad: { type: 'string', default: 'NOTSET', oneOf: ['NOTSET', 'SAME_UPPER', 'SAME_LOWER', 'VALID'] },
+  ceil_mode: { type: 'int', default: 0 },
+  dilations: { type: 'ints' },
+  kernel_shape: { type: 'ints', required: true },
+  pads: { type: 'ints' },
+  strides: { type: 'ints' },
+} as const;
+
+function to3(v: readonly number[], fill: number): [number, number, number] {
+  const r = [...new Array(MAX_SPATIAL - v.length).fill(fill), ...v];
+  return [r[0]!, r[1]!, r[2]!];
+}
+
+/** Validate X and the window attributes; returns X's type and the output shape (undefined if unknowable). */
+function poolShape(ctx: ShapeCtx, dtypes: readonly DType[]): { x: ValueType; shape?: Dim[] } {
+  const x = needType(ctx, 0, dtypes, 'X');
+  const kernel: number[] = ctx.attrs.kernel_shape;
+  const ceil = ctx.attrs.ceil_mode as number;
+  if (ceil !== 0 && ceil !== 1) ctx.fail(`ceil_mode must be 0 or 1, got ${ceil}`);
+  if (kernel.length === 0) ctx.fail('kernel_shape must not be empty');
+  if (kernel.length > MAX_SPATIAL) throw new UnsupportedError(`node '${ctx.node.name}' (${ctx.node.op}): ${kernel.length}-D pooling is not supported (max ${MAX_SPATIAL})`);
+  if (!x.shape) {
+    // still check the attribute lists against each other
+    convGeometry(new Array(kernel.length).fill('?'), kernel, ctx.attrs, ctx.fail);
+    return { x };
+  }
+  if (x.shape.length !== kernel.length + 2) ctx.fail(`X [${x.shape.join(',')}] must have rank ${kernel.length + 2} for kernel_shape [${kernel.join(',')}]`);
+  const g = convGeometry(x.shape.slice(2), kernel, ctx.attrs, ctx.fail, { ceilMode: ceil === 1 });
+  if (!g) return { x }; // symbolic spatial dims: output spatial dims unknowable
+  return { x, shape: [x.shape[0]!, x.shape[1]!, ...g.out] };
+}
+
+function geometryOf(X: Tensor, attrs: Record<string, any>): Geometry {
+  return convGeometry(
+    X.dims.slice(2),
+    attrs.kernel_shape,
+    attrs,
+    (msg) => {
+      throw new UnsupportedError(msg);
+    },
+    { ceilMode: attrs.ceil_mode === 1 },
+  )!;
+}
+
+type Mode = 'max' | 'avg' | 'avg_incl' | 'lp';
+
+interface PoolOut {
+  y: Float64Array;
+  idx?: BigInt64Array;
+}
+
+/**
+ * The window loop. For each output pixel visit the taps in bounds; `max` also records the flat input
+ * index of the first maximum (row-major, or column-major spatial part when storageOrder = 1).
+ */
+function poolLoop(x: ArrayLike<number>, dims: readonly number[], g: Geometry, mode: Mode, p: number, wantIdx: boolean, storageOrder: number): PoolOut {
+  const nc = dims[0]! * dims[1]!;
+  const [ID, IH, IW] = to3(dims.slice(2), 1);
+  const [KD, KH, KW] = to3(g.kernel, 1);
+  const [OD, OH, OW] = to3(g.out, 1);
+  const [sD, sH, sW] = to3(g.strides, 1);
+  const [dD, dH, dW] = to3(g.dilations, 1);
+  const [pD, pH, pW] = to3(g.padBegin, 0);
+  const [eD, eH, eW] = to3(g.padEnd, 0);
+  const oSp = OD * OH * OW;
+  const inSp = ID * IH * IW;
+  const y = new Float64Array(sizeOf([nc, oSp], 'pool output'));
+  const idx = wantIdx ? new BigInt64Array(y.length) : undefined;
+  // count of taps k in [0,K) whose position o·s - pad + k·d lies in [lo, hi)
+  const taps = (o: number, s: number, pad: number, K: number, d: number, lo: number, hi: number) => {
+    let c = 0;
+    for (let k = 0; k < K; k++) {
+      const q = o * s - pad + k * d;
+      if (q >= lo && q < hi) c++;
+    }
+    return c;
+  };
+  for (let b = 0; b < nc; b++) {
+    const xo = b * inSp;
+    for (let od = 0; od < OD; od++)
+      for (let oh = 0; oh < OH; oh++)
+        for (let ow = 0; ow < OW; ow++) {
+          let acc = mode === 'max' ? -Infinity : 0;
+          let best = -1;
+          let cnt = 0;
+          for (let kd = 0; kd < KD; kd++) {
+            const id = od * sD - pD + kd * dD;
+            if (id < 0 || id >= ID) continue;
+            for (let kh = 0; kh < KH; kh++) {
+              const ih = oh * sH - pH + kh * dH;
+              if (ih < 0 || ih >= IH) continue;
+              for (let kw = 0; kw < KW; kw++) {
+                const iw = ow * sW - pW + kw * dW;
+                if (iw < 0 || iw >= IW) continue;
+                const off = (id * IH + ih) * IW + iw;
+                const v = x[xo + off]!;
+                if (mode === 'max') {
+                  if (v > acc || best < 0) {
+                    acc = v;
+                    best = storageOrder === 1 ? id + ih * ID + iw * ID * IH : off;
+                  }
+                } else if (mode === 'lp') acc += Math.pow(Math.abs(v), p);
+                else {
+                  acc += v;
+                  cnt++;
+                }
+              }
+            }
+          }
+          const o = b * oSp + (od * OH + oh) * OW + ow;
+          if (mode === 'avg') y[o] = acc / cnt;
+          else if (mode === 'avg_incl') {
+            // ONNX count_include_pad=1: padded positions count in the divisor (but not the ceil_mode overhang)
+            const n =
+              taps(od, sD, pD, KD, dD, -pD, ID + eD) * taps(oh, sH, pH, KH, dH, -pH, IH + eH) * taps(ow, sW, pW, KW, dW, -pW, IW + eW);
+            y[o] = acc / n;
+          } else if (mode === 'lp') y[o] = Math.pow(acc, 1 / p);
+          else {
+            y[o] = acc;
+            if (idx) idx[o] = BigInt(b * inSp + (best < 0 ? 0 : best));
+          }
+        }
+  }
+  return { y, idx };
+}
+
+/** Values of X as plain numbers (floats widened; int8/uint8 used directly). */
+const numbersOf = (X: Tensor): ArrayLike<number> => (FLOATS.includes(X.type) ? floats(X) : (X.data as ArrayLike<number>));
+
+function outputOf(X: Tensor, dims: number[], y: Float64Array): Tensor {
+  if (FLOATS.includes(X.type)) return fromFloats(X.type, dims, X.type === 'float64' ? y : Float32Array.from(y));
+  return new Tensor(X.type, X.type === 'int8' ? Int8Array.from(y) : Uint8Array.from(y), dims);
+}
+
+defineOp({
+  name: 'MaxPool',
+  inputs: [1, 1],
+  outputs: [1, 2],
+  attrs: { ...POOL_ATTRS, storage_order: { type: 'int', default: 0 } },
+  doc: 'max over sliding windows; optional Indices output (flat input index of each maximum)',
+  inferShape(ctx) {
+    const { x, shape } = poolShape(ctx, [...FLOATS, 'int8', 'uint8']);
+    const so = ctx.attrs.storage_order as number;
+    if (so !== 0 && so !== 1) ctx.fail(`storage_order must be 0 or 1, got ${so}`);
+    const out: ValueType[] = [{ dtype: x.dtype, shape }];
+    if (ctx.numOutputs > 1) out.push({ dtype: 'int64', shape });
+    return out;
+  },
+  reference({ inputs, attrs, node }) {
+    const X = inputs[0]!;
+    const g = geometryOf(X, attrs);
+    const wantIdx = node.outputs.length > 1 && node.outputs[1] !== '';
+    const r = poolLoop(numbersOf(X), X.dims, g, 'max', 0, wantIdx, attrs.storage_order);
+    const dims = [X.dims[0]!, X.dims[1]!, ...g.out];
+    const outs = [outputOf(X, dims, r.y)];
+    if (node.outputs.length > 1) outs.push(new Tensor('int64', r.idx ?? new BigInt64Array(r.y.length), dims));
+    return outs;
+  },
+});
+
+defineOp({
+  name: 'AveragePool',
+  inputs: [1, 1],
+  outputs: [1, 1],
+  attrs: { ...POOL_ATTRS, count_include_pad: { type: 'int', default: 0 } },
+  doc: 'mean over sliding windows (count_include_pad decides whether padding counts)',
+  inferShape(ctx) {
+    const { x, shape } = poolShape(ctx, FLOATS);
+    const c = ctx.attrs.count_include_pad as number;
+    if (c !== 0 && c !== 1) ctx.fail(`count_include_pad must be 0 or 1, got ${c}`);
+    return [{ dtype: x.dtype, shape }];
+  },
+  reference({ inputs, attrs }) {
+    const X = inputs[0]!;
+    const g = geometryOf(X, attrs);
+    const r = poolLoop(floats(X), X.dims, g, attrs.count_include_pad ? 'avg_incl' : 'avg', 0, false, 0);
+    return [outputOf(X, [X.dims[0]!, X.dims[1]!, ...g.out], r.y)];
+  },
+});
+
+defineOp({
+  name: 'LpPool',
+  inputs: [1, 1],
+  outputs: [1, 1],
+  attrs: { ...POOL_ATTRS, p: { type: 'int', default: 2 } },
+  doc: 'Lp norm over sliding windows: (Σ|x|^p)^(1/p)',
+  inferShape(ctx) {
+    const { x, shape } = poolShape(ctx, FLOATS);
+    if (!(ctx.attrs.p >= 1)) ctx.fail(`p must be ≥ 1, got ${ctx.attrs.p}`);
+    return [{ dtype: x.dtype, shape }];
+  },
+  reference({ inputs, attrs }) {
+    const X = inputs[0]!;
+    const g = geometryOf(X, attrs);
+    const r = poolLoop(floats(X), X.dims, g, 'lp', attrs.p, false, 0);
+    return [outputOf(X, [X.dims[0]!, X.dims[1]!, ...g.out], r.y)];
+  },
+});
+
+/** Global pools reduce every spatial dim to 1: Y is (N, C, 1, …, 1). */
+function defineGlobal(name: string, mode: 'max' | 'avg' | 'lp', attrs: Record<string, any> = {}) {
+  defineOp({
+    name,
+    inputs: [1, 1],
+    outputs: [1, 1],
+    attrs,
+    doc: `${name}: pool over all spatial dims`,
+    inferShape(ctx) {
+      const x = needType(ctx, 0, FLOATS, 'X');
+      if (mode === 'lp' && !(ctx.attrs.p >= 1)) ctx.fail(`p must be ≥ 1, got ${ctx.attrs.p}`);
+      if (!x.shape) return [{ dtype: x.dtype, shape: undefined }];
+      if (x.shape.length < 3) ctx.fail(`X must have rank ≥ 3 (N, C, spatial…), got [${x.shape.join(',')}]`);
+      return [{ dtype: x.dtype, shape: [x.shape[0]!, x.shape[1]!, ...x.shape.slice(2).map(() => 1)] }];
+    },
+    reference({ inputs, attrs: a }) {
+      const X = inputs[0]!;
+      const x = floats(X);
+      const nc = X.dims[0]! * X.dims[1]!;
+      const sp = X.size / Math.max(1, nc);
+      const y = new Float64Array(nc);
+      for (let b = 0; b < nc; b++) {
+        let acc = mode === 'max' ? -Infinity : 0;
+        for (let i = b * sp, e = i + sp; i < e; i++) {
+          const v = x[i]!;
+          if (mode === 'max') acc = v > acc || v !== v ? v : acc;
+          else if (mode === 'lp') acc += Math.pow(Math.abs(v), a.p);
+          else acc += v;
+        }
+        y[b] = mode === 'avg' ? acc / sp : mode === 'lp' ? Math.pow(acc, 1 / a.p) : acc;
+      }
+      return [outputOf(X, [X.dims[0]!, X.dims[1]!, ...X.dims.slice(2).map(() => 1)], y)];
+    },
+  });
+}
+
+defineGlobal('GlobalAveragePool', 'avg');
+defineGlobal('GlobalMaxPool', 'max');
+defineGlobal('GlobalLpPool', 'lp', { p: { type: 'int', default: 2 } });

@@ -1,2 +1,733 @@
-// op family 'quant': definitions being written
-export {};
+import { UnsupportedError } from '../errors.js';
+import { broadcastDims, shapeStr } from '../ir/dims.js';
+import type { Dim, ValueType } from '../ir/graph.js';
+import { type Attrs, defineOp, type ShapeCtx } from '../ir/registry.js';
+import type { DType } from '../tensor/dtype.js';
+import { f16ToF32, f32ToF16 } from '../tensor/fp16.js';
+import { QRANGE, roundHalfToEven, saturate } from '../tensor/rounding.js';
+import { sizeOf } from '../tensor/shape.js';
+import { Tensor } from '../tensor/tensor.js';
+import { CONV_ATTRS, convGeometry, type Geometry } from './conv-geometry.js';
+import { FLOATS, floats, fromFloats, needType } from './util.js';
+
+/**
+ * Quantized ops: QuantizeLinear / DequantizeLinear (opset 25 form: per-tensor, per-axis, blocked),
+ * DynamicQuantizeLinear, MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv.
+ * Integer products accumulate exactly in int32; requantization follows the ONNX reference (float).
+ */
+
+/** TensorProto.DataType values the quantized ops accept in attributes (output_dtype, precision). */
+const ONNX_ENUM: Record<number, DType> = { 1: 'float32', 2: 'uint8', 3: 'int8', 4: 'uint16', 5: 'int16', 6: 'int32', 10: 'float16', 11: 'float64' };
+const Q8: readonly DType[] = ['int8', 'uint8'];
+const Q_QL: readonly DType[] = ['int8', 'uint8', 'int16', 'uint16'];
+const Q_DQ: readonly DType[] = ['int8', 'uint8', 'int16', 'uint16', 'int32'];
+
+function enumDType(ctx: ShapeCtx, name: string, v: number, allowed: readonly DType[]): DType {
+  const d = ONNX_ENUM[v];
+  if (!d || !allowed.includes(d)) throw new UnsupportedError(`node '${ctx.node.name}' (${ctx.node.op}): ${name}=${v} is not supported (edgeq supports ${allowed.join(', ')})`);
+  return d;
+}
+
+/** Elements of an integer tensor of at most 32 bits as numbers (int64 is never a quantized type here). */
+const ints = (t: Tensor): ArrayLike<number> => t.data as unknown as ArrayLike<number>;
+
+/** Round `v` to the precision of `dtype` (the precision ONNX prescribes for the scale arithmetic). */
+function rounder(dtype: DType): (v: number) => number {
+  if (dtype === 'float64') return (v) => v;
+  if (dtype === 'float16') return (v) => f16ToF32(f32ToF16(v));
+  return Math.fround;
+}
+
+// ---------------------------------------------------------------- QuantizeLinear / DequantizeLinear
+
+/**
+ * Validate scale/zero-point shapes against x (ONNX QuantizeLinear "quantization granularity"):
+ * per-tensor (scalar, or one element), per-axis (1-D of x.shape[axis]) or blocked (rank of x, with
+ * scale.shape[axis] = ceil(x.shape[axis] / block_size) and all other dims equal).
+ */
+function checkGranularity(ctx: ShapeCtx, x: ValueType, s: ValueType, zp: ValueType | undefined, attrs: Attrs, sName: string): void {
+  const blockSize: number = attrs.block_size;
+  if (blockSize < 0) ctx.fail(`block_size must be ≥ 0, got ${blockSize}`);
+  if (zp?.shape && s.shape) {
+    const a = zp.shape;
+    const b = s.shape;
+    if (a.length !== b.length || a.some((d, i) => typeof d === 'number' && typeof b[i] === 'number' && d !== b[i]))
+      ctx.fail(`zero point shape ${shapeStr(a)} must equal ${sName} shape ${shapeStr(b)}`);
+  }
+  if (!x.shape || !s.shape) return;
+  const r = x.shape.length;
+  const ss = s.shape;
+  if (blockSize > 0) {
+    if (ss.length !== r) ctx.fail(`blocked quantization needs ${sName} of rank ${r} (rank of x), got ${shapeStr(ss)}`);
+    if (!(attrs.axis >= -r && attrs.axis < r)) ctx.fail(`axis ${attrs.axis} out of range for rank ${r}`);
+    const axis = attrs.axis < 0 ? attrs.axis + r : attrs.axis;
+    for (let i = 0; i < r; i++) {
+      const xd = x.shape[i]!;
+      const sd = ss[i]!;
+      if (typeof xd !== 'number' || typeof sd !== 'number') continue;
+      // "scale.shape[axis] = ceil(x.shape[axis] / block_size)", other dims equal
+      const want = i === axis ? Math.ceil(xd / blockSize) : xd;
+      if (sd !== want) ctx.fail(`blocked quantization: ${sName} shape ${shapeStr(ss)} does not match x ${shapeStr(x.shape)} with axis ${axis}, block_size ${blockSize}`);
+    }
+    return;
+  }
+  if (ss.length === 0) return;
+  if (ss.length === 1 && ss[0] === 1 && r === 0) return;
+  if (ss.length !== 1) ctx.fail(`${sName} must be a scalar (per-tensor) or 1-D (per-axis) without block_size, got ${shapeStr(ss)}`);
+  if (r === 0) {
+    if (ss[0] === 1) return;
+    ctx.fail(`per-axis ${sName} ${shapeStr(ss)} needs x of rank ≥ 1`);
+  }
+  if (!(attrs.axis >= -r && attrs.axis < r)) ctx.fail(`axis ${attrs.axis} out of range for rank ${r}`);
+  const axis = attrs.axis < 0 ? attrs.axis + r : attrs.axis;
+  const xd = x.shape[axis]!;
+  // a one-element scale is per-tensor whatever x.shape[axis] is
+  if (typeof xd === 'number' && typeof ss[0] === 'number' && ss[0] !== xd && ss[0] !== 1)
+    ctx.fail(`per-axis ${sName} has ${ss[0]} elements, x.shape[${axis}] is ${xd}`);
+}
+
+/**
+ * For each element of x (row-major), the index into scale / zero point. Loops as outer × D × inner
+ * around the quantization axis.
+ */
+function forEachParam(xDims: readonly number[], sDims: readonly number[], axisAttr: number, blockSize: number, f: (i: number, p: number) => void): void {
+  const r = xDims.length;
+  const n = sizeOf(xDims);
+  const sSize = sizeOf(sDims);
+  if (sSize === 1 && blockSize === 0) {
+    for (let i = 0; i < n; i++) f(i, 0);
+    return;
+  }
+  const axis = axisAttr < 0 ? axisAttr + r : axisAttr;
+  let outer = 1;
+  for (let i = 0; i < axis; i++) outer *= xDims[i]!;
+  const D = xDims[axis]!;
+  const inner = n / Math.max(1, outer * D) || 0;
+  let i = 0;
+  if (blockSize > 0) {
+    const SD = sDims[axis]!;
+    for (let o = 0; o < outer; o++)
+      for (let d = 0; d < D; d++) {
+        const base = (o * SD + Math.floor(d / blockSize)) * inner;
+        for (let k = 0; k < inner; k++) f(i++, base + k);
+      }
+  } else {
+    for (let o = 0; o < outer; o++)
+      for (let d = 0; d < D; d++) for (let k = 0; k < inner; k++) f(i++, d);
+  }
+}
+
+defineOp({
+  name: 'QuantizeLinear',
+  inputs: [2, 3],
+  outputs: [1, 1],
+  attrs: {
+    axis: { type: 'int', default: 1 },
+    block_size: { type: 'int', default: 0 },
+    output_dtype: { type: 'int', default: 0 },
+    precision: { type: 'int', default: 0 },
+    // only meaningful for float8 outputs, which edgeq does not produce
+    saturate: { type: 'int', default: 1 },
+  },
+  inferShape(ctx) {
+    const x = needType(ctx, 0, [...FLOATS, 'int32'], 'x');
+    const s = needType(ctx, 1, [...FLOATS, 'int32'], 'y_scale');
+    const zp = ctx.inputs[2] ? needType(ctx, 2, Q_QL, 'y_zero_point') : undefined;
+    let out: DType = zp?.dtype ?? 'uint8';
+    if (ctx.attrs.output_dtype !== 0) {
+      out = enumDType(ctx, 'output_dtype', ctx.attrs.output_dtype, Q_QL);
+      if (zp && zp.dtype !== out) ctx.fail(`output_dtype ${out} differs from y_zero_point type ${zp.dtype}`);
+    }
+    if (ctx.attrs.precision !== 0) enumDType(ctx, 'precision', ctx.attrs.precision, FLOATS);
+    checkGranularity(ctx, x, s, zp, ctx.attrs, 'y_scale');
+    return [{ dtype: out, shape: x.shape }];
+  },
+  reference({ inputs, attrs, outputTypes }) {
+    const [x, s, zpT] = inputs as [Tensor, Tensor, Tensor | undefined];
+    const out = outputTypes[0]!.dtype;
+    const [lo, hi] = QRANGE[out]!;
+    const xv = x.type === 'int32' ? ints(x) : floats(x);
+    const sv = s.type === 'int32' ? ints(s) : floats(s);
+    const zv = zpT ? ints(zpT) : undefined;
+    // "The type of y_scale determines the precision of the division operation between x and y_scale,
+    // unless the precision attribute is specified."
+    const prec: DType = attrs.precision !== 0 ? ONNX_ENUM[attrs.precision]! : s.type === 'int32' ? 'float32' : s.type;
+    const rd = rounder(prec);
+    const y = Tensor.zeros(out, x.dims);
+    const yd = y.data as unknown as number[];
+    forEachParam(x.dims, s.dims, attrs.axis, attrs.block_size, (i, p) => {
+      // y = saturate(round_half_even(x / y_scale) + y_zero_point)
+      const q = roundHalfToEven(rd(rd(xv[i]!) / rd(sv[p]!)));
+      yd[i] = saturate(q + (zv ? zv[p]! : 0), lo, hi);
+    });
+    return [y];
+  },
+});
+
+defineOp({
+  name: 'DequantizeLinear',
+  inputs: [2, 3],
+  outputs: [1, 1],
+  attrs: {
+    axis: { type: 'int', default: 1 },
+    block_size: { type: 'int', default: 0 },
+    output_dtype: { type: 'int', default: 0 },
+  },
+  inferShape(ctx) {
+    const x = needType(ctx, 0, Q_DQ, 'x');
+    const s = needType(ctx, 1, FLOATS, 'x_scale');
+    const zp = ctx.inputs[2] ? needType(ctx, 2, [x.dtype], 'x_zero_point') : undefined;
+    // "If 'output_dtype' is not supplied then the output type is the same as x_scale."
+    const out = ctx.attrs.output_dtype !== 0 ? enumDType(ctx, 'output_dtype', ctx.attrs.output_dtype, FLOATS) : s.dtype;
+    checkGranularity(ctx, x, s, zp, ctx.attrs, 'x_scale');
+    return [{ dtype: out, shape: x.shape }];
+  },
+  reference({ inputs, attrs, outputTypes }) {
+    const [x, s, zpT] = inputs as [Tensor, Tensor, Tensor | undefined];
+    const out = outputTypes[0]!.dtype;
+    const xv = ints(x);
+    const sv = floats(s);
+    const zv = zpT ? ints(zpT) : undefined;
+    // "The output type also determines the precision of the multiplication."
+    const rd = rounder(out);
+    const y = out === 'float64' ? new Float64Array(x.size) : new Float32Array(x.size);
+    forEachParam(x.dims, s.dims, attrs.axis, attrs.block_size, (i, p) => {
+      // y = (x - x_zero_point) * x_scale; the integer difference is exact
+      y[i] = rd(rd(xv[i]! - (zv ? zv[p]! : 0)) * rd(sv[p]!));
+    });
+    return [fromFloats(out, x.dims, y)];
+  },
+});
+
+defineOp({
+  name: 'DynamicQuantizeLinear',
+  inputs: [1, 1],
+  outputs: [3, 3],
+  attrs: {},
+  inferShape(ctx) {
+    const x = needType(ctx, 0, ['float32'], 'x');
+    return [
+      { dtype: 'uint8', shape: x.shape },
+      { dtype: 'float32', shape: [] },
+      { dtype: 'uint8', shape: [] },
+    ];
+  },
+  reference({ inputs }) {
+    const x = inputs[0]!;
+    const v = floats(x);
+    // "data range is adjusted to include 0"
+    let mn = 0;
+    let mx = 0;
+    for (let i = 0; i < v.length; i++) {
+      const a = v[i]!;
+      if (a < mn) mn = a;
+      if (a > mx) mx = a;
+    }
+    // y_scale = (max - min) / (qmax - qmin), in float32. An all-zero x gives scale 0; the spec's 0/0
+    // below is NaN, which saturates to 0 (so y and the zero point are 0).
+    const scale = Math.fround((mx - mn) / 255);
+    // intermediate_zero_point = qmin - min(x)/y_scale; y_zero_point = round(saturate(...)), ties to even
+    const zp = saturate(roundHalfToEven(saturate(Math.fround(0 - Math.fround(mn / scale)), 0, 255)), 0, 255);
+    const y = new Uint8Array(v.length);
+    // y = saturate(round(x / y_scale) + y_zero_point)
+    for (let i = 0; i < v.length; i++) y[i] = saturate(roundHalfToEven(Math.fround(v[i]! / scale)) + zp, 0, 255);
+    return [new Tensor('uint8', y, x.dims), new Tensor('float32', Float32Array.of(scale), []), new Tensor('uint8', Uint8Array.of(zp), [])];
+  },
+});
+
+// ---------------------------------------------------------------- integer MatMul
+
+/** numpy matmul output shape (1-D operands promoted and the added dim removed), or a failure. */
+function matmulShape(ctx: ShapeCtx, a: Dim[] | undefined, b: Dim[] | undefined): { shape?: Dim[]; M?: Dim; K?: Dim; N?: Dim } {
+  if (!a || !b) return {};
+  if (a.length === 0 || b.length === 0) ctx.fail(`matmul operands must have rank ≥ 1, got ${shapeStr(a)} and ${shapeStr(b)}`);
+  const A = a.length === 1 ? [1, a[0]!] : a;
+  const B = b.length === 1 ? [b[0]!, 1] : b;
+  const K = A[A.length - 1]!;
+  const Kb = B[B.length - 2]!;
+  if (typeof K === 'number' && typeof Kb === 'number' && K !== Kb) ctx.fail(`matmul inner dims differ: ${shapeStr(a)} × ${shapeStr(b)}`);
+  const batch = broadcastDims(A.slice(0, -2), B.slice(0, -2));
+  if (!batch) ctx.fail(`matmul batch dims are not broadcastable: ${shapeStr(a)} × ${shapeStr(b)}`);
+  const M = A[A.length - 2]!;
+  const N = B[B.length - 1]!;
+  const shape = [...batch!, ...(a.length === 1 ? [] : [M]), ...(b.length === 1 ? [] : [N])];
+  return { shape, M, K, N };
+}
+
+/** Check a per-tensor / per-row (a) or per-column (b) quantization parameter of a matmul operand. */
+function checkVecParam(ctx: ShapeCtx, t: ValueType | undefined, len: Dim | undefined, what: string, rows: string): void {
+  if (!t?.shape) return;
+  const s = t.shape;
+  if (s.length === 0) return;
+  if (s.length === 1 && (s[0] === 1 || typeof s[0] !== 'number' || len === undefined || typeof len !== 'number' || s[0] === len)) return;
+  ctx.fail(`${what} must be a scalar or 1-D with one value per ${rows} (${String(len)}), got ${shapeStr(s)}`);
+}
+
+/**
+ * Batched integer matmul with numpy broadcasting: C = (A - a_zp) · (B - b_zp), int32 accumulation.
+ * a_zp is per tensor or per row (length M), b_zp per tensor or per column (length N).
+ */
+function matmulInt(a: Tensor, b: Tensor, azp: ArrayLike<number> | undefined, bzp: ArrayLike<number> | undefined, outDims: number[]): { c: Int32Array; M: number; N: number } {
+  const A = a.dims.length === 1 ? [1, a.dims[0]!] : [...a.dims];
+  const B = b.dims.length === 1 ? [b.dims[0]!, 1] : [...b.dims];
+  const M = A[A.length - 2]!;
+  const K = A[A.length - 1]!;
+  const N = B[B.length - 1]!;
+  const av = ints(a);
+  const bv = ints(b);
+  // subtract zero points once: A' is [.., M, K], B' is [.., K, N]
+  const a2 = new Int32Array(av.length);
+  for (let i = 0; i < av.length; i++) a2[i] = av[i]! - (azp ? (azp.length === 1 ? azp[0]! : azp[Math.floor(i / K) % M]!) : 0);
+  const b2 = new Int32Array(bv.length);
+  for (let i = 0; i < bv.length; i++) b2[i] = bv[i]! - (bzp ? (bzp.length === 1 ? bzp[0]! : bzp[i % N]!) : 0);
+  const batchA = A.slice(0, -2);
+  const batchB = B.slice(0, -2);
+  const batch = outDims.slice(0, outDims.length - (a.dims.length === 1 ? 0 : 1) - (b.dims.length === 1 ? 0 : 1));
+  const nb = sizeOf(batch);
+  const c = new Int32Array(sizeOf([nb, M, N]));
+  const r = batch.length;
+  const idx = new Array<number>(r).fill(0);
+  for (let bi = 0; bi < nb; bi++) {
+    // broadcast offsets of this batch element in A and B
+    let oa = 0;
+    let ob = 0;
+    for (let d = 0; d < r; d++) {
+      const da = batchA[batchA.length - r + d] ?? 1;
+      const db = batchB[batchB.length - r + d] ?? 1;
+      oa = oa * da + (da === 1 ? 0 : idx[d]!);
+      ob = ob * db + (db === 1 ? 0 : idx[d]!);
+    }
+    oa *= M * K;
+    ob *= K * N;
+    const oc = bi * M * N;
+    for (let i = 0; i < M; i++)
+      for (let k = 0; k < K; k++) {
+        const x = a2[oa + i * K + k]!;
+        if (x === 0) continue;
+        const rowB = ob + k * N;
+        const rowC = oc + i * N;
+        for (let j = 0; j < N; j++) c[rowC + j] = (c[rowC + j]! + Math.imul(x, b2[rowB + j]!)) | 0;
+      }
+    for (let d = r - 1; d >= 0; d--) {
+      if (++idx[d]! < batch[d]!) break;
+      idx[d] = 0;
+    }
+  }
+  return { c, M, N };
+}
+
+defineOp({
+  name: 'MatMulInteger',
+  inputs: [2, 4],
+  outputs: [1, 1],
+  attrs: {},
+  inferShape(ctx) {
+    const a = needType(ctx, 0, Q8, 'A');
+    const b = needType(ctx, 1, Q8, 'B');
+    const azp = ctx.inputs[2] ? needType(ctx, 2, [a.dtype], 'a_zero_point') : undefined;
+    const bzp = ctx.inputs[3] ? needType(ctx, 3, [b.dtype], 'b_zero_point') : undefined;
+    const { shape, M, N } = matmulShape(ctx, a.shape, b.shape);
+    checkVecParam(ctx, azp, M, 'a_zero_point', 'row of A');
+    checkVecParam(ctx, bzp, N, 'b_zero_point', 'column of B');
+    return [{ dtype: 'int32', shape }];
+  },
+  reference({ inputs, outputTypes }) {
+    const [a, b, azp, bzp] = inputs as [Tensor, Tensor, Tensor?, Tensor?];
+    const dims = outputTypes[0]!.shape as number[];
+    const { c } = matmulInt(a, b, azp && ints(azp), bzp && ints(bzp), dims);
+    return [new Tensor('int32', c, dims)];
+  },
+});
+
+defineOp({
+  name: 'QLinearMatMul',
+  inputs: [8, 8],
+  outputs: [1, 1],
+  attrs: {},
+  inferShape(ctx) {
+    const a = needType(ctx, 0, Q8, 'a');
+    const as = needType(ctx, 1, FLOATS, 'a_scale');
+    const azp = needType(ctx, 2, [a.dtype], 'a_zero_point');
+    const b = needType(ctx, 3, Q8, 'b');
+    const bs = needType(ctx, 4, [as.dtype], 'b_scale');
+    const bzp = needType(ctx, 5, [b.dtype], 'b_zero_point');
+    const ys = needType(ctx, 6, [as.dtype], 'y_scale');
+    const yzp = needType(ctx, 7, Q8, 'y_zero_point');
+    const { shape, M, N } = matmulShape(ctx, a.shape, b.shape);
+    checkVecParam(ctx, as, M, 'a_scale', 'row of a');
+    checkVecParam(ctx, azp, M, 'a_zero_point', 'row of a');
+    checkVecParam(ctx, bs, N, 'b_scale', 'column of b');
+    checkVecParam(ctx, bzp, N, 'b_zero_point', 'column of b');
+    for (const [t, w] of [[ys, 'y_scale'], [yzp, 'y_zero_point']] as const)
+      if (t.shape && !(t.shape.length === 0 || (t.shape.length === 1 && t.shape[0] === 1))) ctx.fail(`${w} must be a scalar, got ${shapeStr(t.shape)}`);
+    return [{ dtype: yzp.dtype, shape }];
+  },
+  reference({ inputs, outputTypes }) {
+    const [a, as, azp, b, bs, bzp, ys, yzp] = inputs as Tensor[];
+    const dims = outputTypes[0]!.shape as number[];
+    const out = outputTypes[0]!.dtype;
+    const { c, M, N } = matmulInt(a!, b!, ints(azp!), ints(bzp!), dims);
+    const rd = rounder(as!.type);
+    const asv = floats(as!);
+    const bsv = floats(bs!);
+    const ysv = rd(floats(ys!)[0]!);
+    const zp = ints(yzp!)[0]!;
+    const [lo, hi] = QRANGE[out]!;
+    // multiplier[i][j] = a_scale[i] · b_scale[j] / y_scale, in the scales' precision
+    const mult = new Float64Array(M * N);
+    for (let i = 0; i < M; i++)
+      for (let j = 0; j < N; j++) mult[i * N + j] = rd(rd(rd(asv[asv.length === 1 ? 0 : i]!) * rd(bsv[bsv.length === 1 ? 0 : j]!)) / ysv);
+    const y = Tensor.zeros(out, dims);
+    const yd = y.data as unknown as number[];
+    const mn = M * N;
+    // y = saturate(round_half_even(C · multiplier) + y_zero_point)
+    for (let i = 0; i < c.length; i++) yd[i] = saturate(roundHalfToEven(c[i]! * mult[i % mn]!) + zp, lo, hi);
+    return [y];
+  },
+});
+
+// ---------------------------------------------------------------- integer Conv
+
+interface ConvPlan {
+  geom?: Geometry;
+  shape?: Dim[];
+}
+
+/** Shared shape rule of ConvInteger / QLinearConv (the ONNX Conv rule on int8/uint8 tensors). */
+function convShape(ctx: ShapeCtx, x: ValueType, w: ValueType): ConvPlan {
+  const attrs = ctx.attrs;
+  if (attrs.group < 1) ctx.fail(`group must be ≥ 1, got ${attrs.group}`);
+  if (!x.shape || !w.shape) return {};
+  const r = x.shape.length;
+  if (r < 3) ctx.fail(`x must have rank ≥ 3 (N, C, spatial…), got ${shapeStr(x.shape)}`);
+  if (w.shape.length !== r) ctx.fail(`w must have rank ${r} like x, got ${shapeStr(w.shape)}`);
+  const [N, C] = x.shape as [Dim, Dim];
+  const [M, Cg] = w.shape as [Dim, Dim];
+  const g = attrs.group as number;
+  if (typeof C === 'number' && typeof Cg === 'number' && C !== Cg * g) ctx.fail(`x has ${C} channels, w expects ${Cg} × group ${g}`);
+  if (typeof M === 'number' && M % g !== 0) ctx.fail(`w has ${M} output channels, not a multiple of group ${g}`);
+  const kdims = w.shape.slice(2);
+  if (attrs.kernel_shape && (attrs.kernel_shape.length !== r - 2 || kdims.some((d, i) => typeof d === 'number' && d !== attrs.kernel_shape[i])))
+    ctx.fail(`kernel_shape [${attrs.kernel_shape}] does not match w ${shapeStr(w.shape)}`);
+  if (kdims.some((d) => typeof d !== 'number')) {
+    if (!attrs.kernel_shape) return {};
+  }
+  const kernel = kdims.map((d, i) => (typeof d === 'number' ? d : (attrs.kernel_shape[i] as number)));
+  const geom = convGeometry(x.shape.slice(2), kernel, attrs, ctx.fail);
+  if (!geom) return {};
+  return { geom, shape: [N, M, ...geom.out] };
+}
+
+/**
+ * Direct N-D integer convolution: out[n, m, o] = Σ_{c, k} x'[n, g·C/g + c, o·s - pb + k·d] · w'[m, c, k],
+ * where x' = x - x_zp (so padding contributes 0, exactly as padding with x_zero_point) and w' = w - w_zp[m].
+ * Accumulates exactly in int32.
+ */
+function convInt(x: Tensor, w: Tensor, xzp: number, wzp: ArrayLike<number> | undefined, geom: Geometry, group: number, bias?: ArrayLike<number>): { acc: Int32Array; dims: number[] } {
+  const [N, C] = x.dims as [number, number];
+  const [M, Cg] = w.dims as [number, number];
+  const sp = x.dims.slice(2);
+  const rank = sp.length;
+  const inSize = sizeOf(sp);
+  const outSize = sizeOf(geom.out);
+  const kSize = sizeOf(geom.kernel);
+  const xv = ints(x);
+  const wv = ints(w);
+  const x2 = new Int32Array(xv.length);
+  for (let i = 0; i < xv.length; i++) x2[i] = xv[i]! - xzp;
+  const w2 = new Int32Array(wv.length);
+  const perM = Cg * kSize;
+  for (let i = 0; i < wv.length; i++) w2[i] = wv[i]! - (wzp ? (wzp.length === 1 ? wzp[0]! : wzp[Math.floor(i / perM)]!) : 0);
+  // For every output position, the (kernel index, input spatial index) pairs that fall inside the input.
+  const pairStart = new Int32Array(outSize + 1);
+  const kIdx: number[] = [];
+  const inIdx: number[] = [];
+  const o = new Array<number>(rank).fill(0);
+  const k = new Array<number>(rank).fill(0);
+  for (let p = 0; p < outSize; p++) {
+    pairStart[p] = kIdx.length;
+    k.fill(0);
+    for (let kk = 0; kk < kSize; kk++) {
+      let flat = 0;
+      let ok = true;
+      for (let d = 0; d < rank; d++) {
+        const pos = o[d]! * geom.strides[d]! - geom.padBegin[d]! + k[d]! * geom.dilations[d]!;
+        if (pos < 0 || pos >= sp[d]!) {
+          ok = false;
+          break;
+        }
+        flat = flat * sp[d]! + pos;
+      }
+      if (ok) {
+        kIdx.push(kk);
+        inIdx.push(flat);
+      }
+      for (let d = rank - 1; d >= 0; d--) {
+        if (++k[d]! < geom.kernel[d]!) break;
+        k[d] = 0;
+      }
+    }
+    for (let d = rank - 1; d >= 0; d--) {
+      if (++o[d]! < geom.out[d]!) break;
+      o[d] = 0;
+    }
+  }
+  pairStart[outSize] = kIdx.length;
+  const dims = [N, M, ...geom.out];
+  const acc = new Int32Array(sizeOf(dims));
+  const mPerG = M / group;
+  for (let n = 0; n < N; n++)
+    for (let m = 0; m < M; m++) {
+      const g = Math.floor(m / mPerG);
+      const ob = (n * M + m) * outSize;
+      const b0 = bias ? bias[m]! | 0 : 0;
+      for (let p = 0; p < outSize; p++) {
+        let s = b0;
+        for (let c = 0; c < Cg; c++) {
+          const xb = (n * C + g * Cg + c) * inSize;
+          const wb = (m * Cg + c) * kSize;
+          for (let q = pairStart[p]!; q < pairStart[p + 1]!; q++) s = (s + Math.imul(x2[xb + inIdx[q]!]!, w2[wb + kIdx[q]!]!)) | 0;
+        }
+        acc[ob + p] = s;
+      }
+    }
+  return { acc, dims };
+}
+
+function checkScalar(ctx: ShapeCtx, t: ValueType | undefined, what: string): void {
+  if (t?.shape && !(t.shape.length === 0 || (t.shape.length === 1 && t.shape[0] === 1))) ctx.fail(`${what} must be a scalar (per-tensor), got ${shapeStr(t.shape)}`);
+}
+
+/** w zero point / scale: scalar or one per output channel (w.shape[0]). */
+function checkPerChannel(ctx: ShapeCtx, t: ValueType | undefined, w: ValueType, what: string): void {
+  if (!t?.shape) return;
+  const s = t.shape;
+  if (s.length === 0 || (s.length === 1 && s[0] === 1)) return;
+  const M = w.shape?.[0];
+  if (s.length === 1 && (typeof s[0] !== 'number' || typeof M !== 'number' || s[0] === M)) return;
+  ctx.fail(`${what} must be a scalar or 1-D with one value per output channel (${String(M)}), got ${shapeStr(s)}`);
+}
+
+defineOp({
+  name: 'ConvInteger',
+  inputs: [2, 4],
+  outputs: [1, 1],
+  attrs: { ...CONV_ATTRS },
+  inferShape(ctx) {
+    const x = needType(ctx, 0, Q8, 'x');
+    const w = needType(ctx, 1, Q8, 'w');
+    const xzp = ctx.inputs[2] ? needType(ctx, 2, [x.dtype], 'x_zero_point') : undefined;
+    const wzp = ctx.inputs[3] ? needType(ctx, 3, [w.dtype], 'w_zero_point') : undefined;
+    checkScalar(ctx, xzp, 'x_zero_point');
+    checkPerChannel(ctx, wzp, w, 'w_zero_point');
+    return [{ dtype: 'int32', shape: convShape(ctx, x, w).shape }];
+  },
+  reference({ inputs, attrs, outputTypes, node }) {
+    const [x, w, xzp, wzp] = inputs as [Tensor, Tensor, Tensor?, Tensor?];
+    const geom = plan(node.name, attrs, x, w, outputTypes);
+    const { acc, dims } = convInt(x, w, xzp ? ints(xzp)[0]! : 0, wzp && ints(wzp), geom, attrs.group);
+    return [new Tensor('int32', acc, dims)];
+  },
+});
+
+/** Recompute the geometry at run time (inferShape already validated these concrete shapes). */
+function plan(name: string, attrs: Attrs, x: Tensor, w: Tensor, outputTypes: ValueType[]): Geometry {
+  void outputTypes;
+  const fail = (m: string): never => {
+    throw new UnsupportedError(`node '${name}': ${m}`);
+  };
+  return convGeometry(x.dims.slice(2), w.dims.slice(2), attrs, fail)!;
+}
+
+defineOp({
+  name: 'QLinearConv',
+  inputs: [8, 9],
+  outputs: [1, 1],
+  attrs: { ...CONV_ATTRS },
+  inferShape(ctx) {
+    const x = needType(ctx, 0, Q8, 'x');
+    const xs = needType(ctx, 1, ['float32'], 'x_scale');
+    const xzp = needType(ctx, 2, [x.dtype], 'x_zero_point');
+    const w = needType(ctx, 3, Q8, 'w');
+    const ws = needType(ctx, 4, ['float32'], 'w_scale');
+    const wzp = needType(ctx, 5, [w.dtype], 'w_zero_point');
+    const ys = needType(ctx, 6, ['float32'], 'y_scale');
+    const yzp = needType(ctx, 7, Q8, 'y_zero_point');
+    const b = ctx.inputs[8] ? needType(ctx, 8, ['int32'], 'B') : undefined;
+    checkScalar(ctx, xs, 'x_scale');
+    checkScalar(ctx, xzp, 'x_zero_point');
+    checkScalar(ctx, ys, 'y_scale');
+    checkScalar(ctx, yzp, 'y_zero_point');
+    checkPerChannel(ctx, ws, w, 'w_scale');
+    checkPerChannel(ctx, wzp, w, 'w_zero_point');
+    if (b?.shape && (b.shape.length !== 1 || (typeof b.shape[0] === 'number' && typeof w.shape?.[0] === 'number' && b.shape[0] !== w.shape[0])))
+      ctx.fail(`B must be 1-D with one int32 per output channel (${String(w.shape?.[0])}), got ${shapeStr(b.shape)}`);
+    return [{ dtype: yzp.dtype, shape: convShape(ctx, x, w).shape }];
+  },
+  reference({ inputs, attrs, outputTypes, node }) {
+    const [x, xs, xzp, w, ws, wzp, ys, yzp, b] = inputs as Tensor[];
+    const out = outputTypes[0]!.dtype;
+    const geom = plan(node.name, attrs, x!, w!, outputTypes);
+    const { acc, dims } = convInt(x!, w!, ints(xzp!)[0]!, ints(wzp!), geom, attrs.group, b && ints(b));
+    const M = dims[1]!;
+    const xsv = floats(xs!)[0]!;
+    const wsv = floats(ws!);
+    const ysv = floats(ys!)[0]!;
+    // multiplier = x_scale · w_scale[m] / y_scale, in float32 (the scales' type)
+    const mult = new Float32Array(M);
+    for (let m = 0; m < M; m++) mult[m] = Math.fround(Math.fround(xsv * wsv[wsv.length === 1 ? 0 : m]!) / ysv);
+    const zp = ints(yzp!)[0]!;
+    const [lo, hi] = QRANGE[out]!;
+    const y = Tensor.zeros(out, dims);
+    const yd = y.data as unknown as number[];
+    const per = acc.length / Math.max(1, dims[0]! * M) || 0;
+    // y = saturate(round_half_even(acc · multiplier) + y_zero_point); the product is exact in float64, as
+    // in the ONNX reference (int32 array × float32 scalar promotes to float64 in numpy)
+    for (let i = 0; i < acc.length; i++) yd[i] = saturate(roundHalfToEven(acc[i]! * mult[Math.floor(i / per) % M]!) + zp, lo, hi);
+    return [y];
+  },
+});
+
+// ---------------------------------------------------------------- com.microsoft quantized elementwise ops
+// (onnxruntime contrib ops: real values are dequantized, combined in float32 and requantized.)
+
+/** Element offsets of `dims` broadcast to `out` (numpy rules; inferShape checked compatibility). */
+function broadcastIndex(dims: readonly number[], out: readonly number[]): Int32Array {
+  const n = sizeOf(out);
+  const idx = new Int32Array(n);
+  const r = out.length;
+  const strides = new Array<number>(r).fill(0);
+  for (let i = dims.length - 1, s = 1; i >= 0; i--) {
+    strides[r - dims.length + i] = dims[i] === 1 ? 0 : s;
+    s *= dims[i]!;
+  }
+  const pos = new Array<number>(r).fill(0);
+  let off = 0;
+  for (let i = 0; i < n; i++) {
+    idx[i] = off;
+    for (let d = r - 1; d >= 0; d--) {
+      pos[d]!++;
+      off += strides[d]!;
+      if (pos[d]! < out[d]!) break;
+      off -= strides[d]! * pos[d]!;
+      pos[d] = 0;
+    }
+  }
+  return idx;
+}
+
+const scalarParam = (t: Tensor | undefined, dflt: number) => (t ? (t.type === 'float32' || t.type === 'float16' || t.type === 'float64' ? floats(t)[0]! : ints(t)[0]!) : dflt);
+
+function qlinearBinary(name: string, f: (a: number, b: number) => number) {
+  defineOp({
+    name,
+    domain: 'com.microsoft',
+    inputs: [7, 8],
+    outputs: [1, 1],
+    attrs: {},
+    inferShape(ctx) {
+      const a = needType(ctx, 0, Q8, 'A');
+      const b = needType(ctx, 3, [a.dtype], 'B');
+      checkScalar(ctx, needType(ctx, 1, ['float32'], 'A_scale'), 'A_scale');
+      checkScalar(ctx, needType(ctx, 4, ['float32'], 'B_scale'), 'B_scale');
+      checkScalar(ctx, needType(ctx, 6, ['float32'], 'C_scale'), 'C_scale');
+      for (const [i, w] of [[2, 'A_zero_point'], [5, 'B_zero_point'], [7, 'C_zero_point']] as const)
+        if (ctx.inputs[i]) checkScalar(ctx, needType(ctx, i, [a.dtype], w), w);
+      if (!a.shape || !b.shape) return [{ dtype: a.dtype }];
+      const shape = broadcastDims(a.shape, b.shape);
+      if (!shape) ctx.fail(`A ${shapeStr(a.shape)} and B ${shapeStr(b.shape)} are not broadcastable`);
+      return [{ dtype: a.dtype, shape }];
+    },
+    reference({ inputs, outputTypes }) {
+      const [a, as, az, b, bs, bz, cs, cz] = inputs;
+      const dims = outputTypes[0]!.shape as number[];
+      const out = outputTypes[0]!.dtype;
+      const [lo, hi] = QRANGE[out]!;
+      const ia = broadcastIndex(a!.dims, dims);
+      const ib = broadcastIndex(b!.dims, dims);
+      const av = ints(a!);
+      const bv = ints(b!);
+      const [sa, za, sb, zb, sc, zc] = [scalarParam(as, 1), scalarParam(az, 0), scalarParam(bs, 1), scalarParam(bz, 0), scalarParam(cs, 1), scalarParam(cz, 0)];
+      const y = Tensor.zeros(out, dims);
+      const yd = y.data as unknown as number[];
+      for (let i = 0; i < yd.length; i++) {
+        const r = f(Math.fround(sa * (av[ia[i]!]! - za)), Math.fround(sb * (bv[ib[i]!]! - zb)));
+        yd[i] = saturate(roundHalfToEven(Math.fround(Math.fround(r) / sc)) + zc, lo, hi);
+      }
+      return [y];
+    },
+  });
+}
+qlinearBinary('QLinearAdd', (a, b) => a + b);
+qlinearBinary('QLinearMul', (a, b) => a * b);
+
+defineOp({
+  name: 'QLinearSigmoid',
+  domain: 'com.microsoft',
+  inputs: [4, 5],
+  outputs: [1, 1],
+  attrs: {},
+  inferShape(ctx) {
+    const x = needType(ctx, 0, Q8, 'X');
+    checkScalar(ctx, needType(ctx, 1, ['float32'], 'X_scale'), 'X_scale');
+    checkScalar(ctx, needType(ctx, 3, ['float32'], 'Y_scale'), 'Y_scale');
+    for (const [i, w] of [[2, 'X_zero_point'], [4, 'Y_zero_point']] as const) if (ctx.inputs[i]) checkScalar(ctx, needType(ctx, i, [x.dtype], w), w);
+    return [{ dtype: x.dtype, shape: x.shape }];
+  },
+  reference({ inputs }) {
+    const [x, xs, xz, ys, yz] = inputs;
+    const [lo, hi] = QRANGE[x!.type]!;
+    const [sx, zx, sy, zy] = [scalarParam(xs, 1), scalarParam(xz, 0), scalarParam(ys, 1), scalarParam(yz, 0)];
+    // y = quantize(sigmoid(dequantize(x))): a 256-entry table over every possible input
+    const table = new Map<number, number>();
+    for (let q = lo; q <= hi; q++) {
+      const v = Math.fround(1 / (1 + Math.exp(-Math.fround(sx * (q - zx)))));
+      table.set(q, saturate(roundHalfToEven(Math.fround(v / sy)) + zy, lo, hi));
+    }
+    const xv = ints(x!);
+    const y = Tensor.zeros(x!.type, x!.dims);
+    const yd = y.data as unknown as number[];
+    for (let i = 0; i < yd.length; i++) yd[i] = table.get(xv[i]!)!;
+    return [y];
+  },
+});
+
+defineOp({
+  name: 'QLinearGlobalAveragePool',
+  domain: 'com.microsoft',
+  inputs: [5, 5],
+  outputs: [1, 1],
+  attrs: { channels_last: { type: 'int', default: 0, oneOf: [0, 1] } },
+  inferShape(ctx) {
+    const x = needType(ctx, 0, Q8, 'X');
+    checkScalar(ctx, needType(ctx, 1, ['float32'], 'x_scale'), 'x_scale');
+    checkScalar(ctx, needType(ctx, 2, [x.dtype], 'x_zero_point'), 'x_zero_point');
+    checkScalar(ctx, needType(ctx, 3, ['float32'], 'y_scale'), 'y_scale');
+    checkScalar(ctx, needType(ctx, 4, [x.dtype], 'y_zero_point'), 'y_zero_point');
+    if (!x.shape) return [{ dtype: x.dtype }];
+    if (x.shape.length < 3) ctx.fail(`X must have rank ≥ 3, got ${shapeStr(x.shape)}`);
+    const s = x.shape.map((d, i) => (i === 0 ? d : ctx.attrs.channels_last ? (i === x.shape!.length - 1 ? d : 1) : i === 1 ? d : 1));
+    return [{ dtype: x.dtype, shape: s }];
+  },
+  reference({ inputs, attrs, outputTypes }) {
+    const [x, xs, xz, ys, yz] = inputs as Tensor[];
+    const dims = x!.dims;
+    const N = dims[0]!;
+    const C = attrs.channels_last ? dims[dims.length - 1]! : dims[1]!;
+    const S = sizeOf(dims) / Math.max(1, N * C) || 0;
+    const [lo, hi] = QRANGE[x!.type]!;
+    const [sx, zx, sy, zy] = [scalarParam(xs, 1), scalarParam(xz, 0), scalarParam(ys, 1), scalarParam(yz, 0)];
+    const xv = ints(x!);
+    const y = Tensor.zeros(x!.type, outputTypes[0]!.shape as number[]);
+    const yd = y.data as unknown as number[];
+    // y = round((Σx - S·x_zp) · x_scale / (S · y_scale)) + y_zp, the sum exact in integers
+    const mult = Math.fround(sx / Math.fround(S * sy));
+    for (let n = 0; n < N; n++)
+      for (let c = 0; c < C; c++) {
+        let sum = 0;
+        for (let s = 0; s < S; s++) sum += xv[attrs.channels_last ? (n * S + s) * C + c : (n * C + c) * S + s]!;
+        yd[n * C + c] = saturate(roundHalfToEven(Math.fround((sum - S * zx) * mult)) + zy, lo, hi);
+      }
+    return [y];
+  },
+});

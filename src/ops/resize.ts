@@ -1,2 +1,411 @@
-// op family 'resize': definitions being written
-export {};
+import { UnsupportedError } from '../errors.js';
+import type { Dim } from '../ir/graph.js';
+import { type Attrs, defineOp, type ShapeCtx } from '../ir/registry.js';
+import { DTYPES, allocData, isBig, isFloat } from '../tensor/dtype.js';
+import { sizeOf } from '../tensor/shape.js';
+import { Tensor } from '../tensor/tensor.js';
+import { FLOATS, NUMERIC, floats, fromFloats, needType } from './util.js';
+
+/**
+ * Resize (opset 19 form; Resize-10 and Upsample-7/9 are rewritten to it in formats/onnx/legacy/resize.ts).
+ * Interpolation is separable (the ONNX reference interpolates N-D as nested 1-D interpolations), so each
+ * resized axis is processed in one 1-D pass: O(output size × taps) per pass.
+ */
+
+const MODES = ['nearest', 'linear', 'cubic'];
+const CTMS = ['half_pixel', 'half_pixel_symmetric', 'pytorch_half_pixel', 'align_corners', 'asymmetric', 'tf_crop_and_resize', 'tf_half_pixel_for_nn'];
+const NEAREST = ['round_prefer_floor', 'round_prefer_ceil', 'floor', 'ceil'];
+
+/** Per-axis resize parameters after resolving scales/sizes/axes/keep_aspect_ratio_policy. */
+interface AxisPlan {
+  outLen: number;
+  scale: number;
+  roiStart: number;
+  roiEnd: number;
+  /** per-axis nearest rounding override (Upsample) */
+  nearest?: string;
+}
+
+/** Constant 1-D input i as numbers; null when omitted or empty ("" or a 0-element tensor), undefined when unknown. */
+function optVec(ctx: ShapeCtx, i: number): number[] | null | undefined {
+  const t = ctx.inputs[i];
+  if (!t) return null;
+  if (t.shape && t.shape.length !== 1) ctx.fail(`input ${i} must be 1-D, got rank ${t.shape.length}`);
+  if (t.shape && t.shape[0] === 0) return null;
+  const v = ctx.value(i);
+  if (!v) return undefined;
+  return v.size === 0 ? null : v.toNumbers();
+}
+
+function resolveAxes(ctx: ShapeCtx, r: number): number[] {
+  const axes = ctx.attrs.axes as number[] | undefined;
+  if (!axes) return Array.from({ length: r }, (_, i) => i);
+  const out: number[] = [];
+  for (const a of axes) {
+    if (a < -r || a >= r) ctx.fail(`axis ${a} out of range for rank ${r}`);
+    const n = a < 0 ? a + r : a;
+    if (out.includes(n)) ctx.fail(`axes [${axes}] repeat axis ${a}`);
+    out.push(n);
+  }
+  return out;
+}
+
+/**
+ * Output dims and per-axis parameters. Returns undefined when scales/sizes are not constant or input dims
+ * are symbolic (the output shape is then partly unknown).
+ */
+function plan(ctx: ShapeCtx, inShape: readonly Dim[]): { dims: Dim[]; axes: AxisPlan[] } | undefined {
+  const a = ctx.attrs;
+  const r = inShape.length;
+  const axes = resolveAxes(ctx, r);
+  const n = axes.length;
+  const scales = optVec(ctx, 2);
+  const sizes = optVec(ctx, 3);
+  const roi = optVec(ctx, 1);
+  const scalesT = ctx.inputs[2];
+  const sizesT = ctx.inputs[3];
+  const scalesGiven = scalesT && !(scalesT.shape && scalesT.shape[0] === 0) && scales !== null;
+  const sizesGiven = sizesT && !(sizesT.shape && sizesT.shape[0] === 0) && sizes !== null;
+  // ONNX: "Only one of 'scales' and 'sizes' can be specified."
+  if (scalesGiven && sizesGiven) ctx.fail('only one of scales and sizes may be given');
+  if (!scalesGiven && !sizesGiven) ctx.fail('one of scales or sizes must be given');
+  if (scales && scales.length !== n) ctx.fail(`scales must have ${n} elements, got ${scales.length}`);
+  if (sizes && sizes.length !== n) ctx.fail(`sizes must have ${n} elements, got ${sizes.length}`);
+  if (scales && scales.some((s) => !(s > 0) || !Number.isFinite(s))) ctx.fail(`scales must be positive, got [${scales}]`);
+  if (sizes && sizes.some((s) => !(s > 0))) ctx.fail(`sizes must be positive, got [${sizes}]`);
+  if (a.coordinate_transformation_mode === 'tf_crop_and_resize') {
+    if (roi === undefined && ctx.inputs[1]?.shape?.[0] !== undefined && ctx.inputs[1]!.shape![0] !== 2 * n)
+      ctx.fail(`roi must have ${2 * n} elements`);
+    if (roi && roi.length !== 2 * n) ctx.fail(`roi must have ${2 * n} elements, got ${roi.length}`);
+  }
+  if (scales === undefined || sizes === undefined) return undefined;
+  if (a.coordinate_transformation_mode === 'tf_crop_and_resize' && roi === undefined) return undefined;
+  const inputs = axes.map((ax) => inShape[ax]!);
+  const dims = [...inShape];
+  const out: AxisPlan[] = inShape.map((d) => ({ outLen: typeof d === 'number' ? d : -1, scale: 1, roiStart: 0, roiEnd: 1 }));
+  axes.forEach((ax, i) => {
+    if (roi) {
+      out[ax]!.roiStart = roi[i]!;
+      out[ax]!.roiEnd = roi[n + i]!;
+    }
+  });
+  if (inputs.some((d) => typeof d !== 'number')) {
+    // symbolic resized dims: known only for scale 1 (unchanged) or stretch sizes; the plan is shape-only
+    const fresh = (ax: number): Dim => `${ctx.node.name}:out${ax}`;
+    axes.forEach((ax, i) => {
+      if (scales) dims[ax] = scales[i] === 1 && a.coordinate_transformation_mode !== 'tf_crop_and_resize' ? inShape[ax]! : fresh(ax);
+      else dims[ax] = a.keep_aspect_ratio_policy === 'stretch' ? sizes![i]! : fresh(ax);
+    });
+    return { dims, axes: [] };
+  }
+  const ins = inputs as number[];
+  if (scales) {
+    // ONNX: "output_dimension = floor(input_dimension * (roi_end - roi_start) * scale)" (roi only for tf_crop_and_resize)
+    axes.forEach((ax, i) => {
+      const crop = a.coordinate_transformation_mode === 'tf_crop_and_resize' ? out[ax]!.roiEnd - out[ax]!.roiStart : 1;
+      const len = Math.floor(ins[i]! * crop * scales[i]!);
+      out[ax]!.outLen = len;
+      out[ax]!.scale = scales[i]!;
+      dims[ax] = len;
+    });
+  } else {
+    const sz = sizes!;
+    const policy = a.keep_aspect_ratio_policy as string;
+    if (policy === 'stretch') {
+      axes.forEach((ax, i) => {
+        out[ax]!.outLen = sz[i]!;
+        out[ax]!.scale = sz[i]! / ins[i]!;
+        dims[ax] = sz[i]!;
+      });
+    } else {
+      // ONNX: not_larger: scale = min(sizes[i] / in[i]); not_smaller: max; out = round(scale * in) (half up)
+      const ratios = axes.map((_, i) => sz[i]! / ins[i]!);
+      const s = policy === 'not_larger' ? Math.min(...ratios) : Math.max(...ratios);
+      axes.forEach((ax, i) => {
+        const len = Math.floor(s * ins[i]! + 0.5);
+        out[ax]!.outLen = len;
+        out[ax]!.scale = s;
+        dims[ax] = len;
+      });
+    }
+  }
+  for (const ax of axes) sizeOf([out[ax]!.outLen], 'Resize output');
+  return { dims, axes: out };
+}
+
+function validate(ctx: ShapeCtx) {
+  const a = ctx.attrs;
+  if (a.mode === 'cubic' && !Number.isFinite(a.cubic_coeff_a)) ctx.fail('cubic_coeff_a must be finite');
+}
+
+defineOp({
+  name: 'Resize',
+  inputs: [1, 4],
+  outputs: [1, 1],
+  attrs: {
+    antialias: { type: 'int', default: 0, oneOf: [0, 1] },
+    axes: { type: 'ints', required: false },
+    coordinate_transformation_mode: { type: 'string', default: 'half_pixel', oneOf: CTMS },
+    cubic_coeff_a: { type: 'float', default: -0.75 },
+    exclude_outside: { type: 'int', default: 0, oneOf: [0, 1] },
+    extrapolation_value: { type: 'float', default: 0 },
+    keep_aspect_ratio_policy: { type: 'string', default: 'stretch', oneOf: ['stretch', 'not_larger', 'not_smaller'] },
+    mode: { type: 'string', default: 'nearest', oneOf: MODES },
+    nearest_mode: { type: 'string', default: 'round_prefer_floor', oneOf: NEAREST },
+  },
+  inferShape(ctx) {
+    const x = needType(ctx, 0, ctx.attrs.mode === 'nearest' ? [...NUMERIC, 'bool', 'string'] : NUMERIC, 'X');
+    if (ctx.inputs[1]) needType(ctx, 1, FLOATS, 'roi');
+    if (ctx.inputs[2]) needType(ctx, 2, ['float32'], 'scales');
+    if (ctx.inputs[3]) needType(ctx, 3, ['int64'], 'sizes');
+    validate(ctx);
+    if (!x.shape) return [{ dtype: x.dtype }];
+    const p = plan(ctx, x.shape);
+    if (!p) {
+      // rank is known; resized dims are not
+      const axes = resolveAxes(ctx, x.shape.length);
+      return [{ dtype: x.dtype, shape: x.shape.map((d, i) => (axes.includes(i) ? `${ctx.node.name}:out${i}` : d)) }];
+    }
+    return [{ dtype: x.dtype, shape: p.dims }];
+  },
+  reference({ node, inputs, attrs, outputTypes }) {
+    const x = inputs[0]!;
+    const ctx: ShapeCtx = {
+      node,
+      attrs,
+      inputs: inputs.map((t) => (t ? { dtype: t.type, shape: [...t.dims] } : undefined)),
+      value: (i) => inputs[i],
+      numOutputs: 1,
+      fail: (m) => {
+        throw new UnsupportedError(m);
+      },
+    };
+    const p = plan(ctx, x.dims)!;
+    return [resize(x, p.axes, attrs, outputTypes[0]!.shape as number[])];
+  },
+});
+
+/** Interpolation taps for one output coordinate: input indices and weights, or extrapolate. */
+interface Taps {
+  idx: Int32Array;
+  w: Float64Array;
+  extrapolate: boolean;
+}
+
+function cubicCoeffs(ratio: number, A: number): number[] {
+  const r1 = ratio + 1;
+  const q = 1 - ratio;
+  const q1 = q + 1;
+  return [((A * r1 - 5 * A) * r1 + 8 * A) * r1 - 4 * A, ((A + 2) * ratio - (A + 3)) * ratio * ratio + 1, ((A + 2) * q - (A + 3)) * q * q + 1, ((A * q1 - 5 * A) * q1 + 8 * A) * q1 - 4 * A];
+}
+
+function cubicAntialias(ratio: number, scale: number, A: number): number[] {
+  const s = Math.min(scale, 1);
+  const k = (x: number) => {
+    x = Math.abs(x);
+    const x2 = x * x;
+    const x3 = x * x2;
+    if (x <= 1) return (A + 2) * x3 - (A + 3) * x2 + 1;
+    if (x < 2) return A * x3 - 5 * A * x2 + 8 * A * x - 4 * A;
+    return 0;
+  };
+  const start = Math.floor(-2 / s) + 1;
+  const end = 2 - start;
+  const c: number[] = [];
+  for (let i = start; i < end; i++) c.push(k(s * (i - ratio)));
+  const sum = c.reduce((p, v) => p + v, 0);
+  return c.map((v) => v / sum);
+}
+
+function linearAntialias(ratio: number, scale: number): number[] {
+  const s = Math.min(scale, 1);
+  const start = Math.floor(-1 / s) + 1;
+  const footprint = 2 - 2 * start;
+  const c: number[] = [];
+  for (let i = start; i < start + footprint; i++) c.push(Math.min(1, Math.max(0, 1 - Math.abs((i - ratio) * s))));
+  const sum = c.reduce((p, v) => p + v, 0);
+  return c.map((v) => v / sum);
+}
+
+function nearestCoeffs(ratio: number, integer: boolean, mode: string): number[] {
+  if (integer) return [0, 1];
+  switch (mode) {
+    case 'round_prefer_floor':
+      return ratio <= 0.5 ? [1, 0] : [0, 1];
+    case 'round_prefer_ceil':
+      return ratio < 0.5 ? [1, 0] : [0, 1];
+    case 'floor':
+      return [1, 0];
+    default:
+      return [0, 1];
+  }
+}
+
+/** Source coordinate of output index x along an axis (ONNX coordinate_transformation_mode). */
+function sourceCoord(x: number, inLen: number, p: AxisPlan, ctm: string): number {
+  const scale = p.scale;
+  const outW = scale * inLen; // the reference uses the unrounded output length here
+  switch (ctm) {
+    case 'align_corners':
+      return outW === 1 ? 0 : (x * (inLen - 1)) / (outW - 1);
+    case 'asymmetric':
+      return x / scale;
+    case 'tf_crop_and_resize': {
+      const x0 = outW === 1 ? ((p.roiEnd - p.roiStart) * (inLen - 1)) / 2 : (x * (p.roiEnd - p.roiStart) * (inLen - 1)) / (outW - 1);
+      return x0 + p.roiStart * (inLen - 1);
+    }
+    case 'pytorch_half_pixel':
+      return outW === 1 ? -0.5 : (x + 0.5) / scale - 0.5;
+    case 'half_pixel_symmetric': {
+      // ONNX: adjustment = output_width_int / output_width; offset = in/2 * (1 - adjustment)
+      const adj = p.outLen / outW;
+      const offset = (inLen / 2) * (1 - adj);
+      return offset + (x + 0.5) / scale - 0.5;
+    }
+    case 'tf_half_pixel_for_nn':
+      return (x + 0.5) / scale;
+    default:
+      return (x + 0.5) / scale - 0.5;
+  }
+}
+
+function axisTaps(inLen: number, p: AxisPlan, attrs: Attrs): Taps[] {
+  const ctm = attrs.coordinate_transformation_mode as string;
+  const mode = attrs.mode as string;
+  const A = attrs.cubic_coeff_a as number;
+  const aa = attrs.antialias === 1;
+  const out: Taps[] = [];
+  for (let x = 0; x < p.outLen; x++) {
+    const xo = sourceCoord(x, inLen, p, ctm);
+    // ONNX tf_crop_and_resize: "if x_original is outside [0, length_original - 1], use extrapolation_value"
+    if (ctm === 'tf_crop_and_resize' && (xo < 0 || xo > inLen - 1)) {
+      out.push({ idx: new Int32Array(0), w: new Float64Array(0), extrapolate: true });
+      continue;
+    }
+    const integer = Number.isInteger(xo);
+    // ratio in (0, 1]: the reference prefers the pixel left of x_original
+    const ratio = integer ? 1 : xo - Math.floor(xo);
+    let c: number[];
+    if (mode === 'nearest') c = nearestCoeffs(ratio, integer, p.nearest ?? attrs.nearest_mode);
+    else if (mode === 'linear') c = aa ? linearAntialias(ratio, p.scale) : [1 - ratio, ratio];
+    else c = aa ? cubicAntialias(ratio, p.scale, A) : cubicCoeffs(ratio, A);
+    const n = c.length;
+    const base = Math.ceil(xo) - 1; // nearest n indices are base-n/2+1 … base+n/2
+    const first = base - n / 2 + 1;
+    const idx = new Int32Array(n);
+    const w = new Float64Array(n);
+    let sum = 0;
+    for (let k = 0; k < n; k++) {
+      const i = first + k;
+      let wk = c[k]!;
+      if (attrs.exclude_outside === 1 && (i < 0 || i >= inLen)) wk = 0;
+      idx[k] = Math.min(inLen - 1, Math.max(0, i)); // edge padding
+      w[k] = wk;
+      sum += wk;
+    }
+    if (attrs.exclude_outside === 1 && sum !== 0) for (let k = 0; k < n; k++) w[k]! /= sum;
+    if (mode === 'nearest') {
+      // keep only the selected tap (exact copy, any dtype)
+      const k = w[0] ? 0 : 1;
+      out.push({ idx: Int32Array.of(idx[k]!), w: Float64Array.of(1), extrapolate: false });
+    } else out.push({ idx, w, extrapolate: false });
+  }
+  return out;
+}
+
+function resize(x: Tensor, axes: AxisPlan[], attrs: Attrs, outDims: number[]): Tensor {
+  const nearest = attrs.mode === 'nearest';
+  let dims = [...x.dims];
+  const ctm = attrs.coordinate_transformation_mode;
+  // nearest: raw element copy (exact for every dtype); else float64 working values
+  let cur: any = nearest ? x.data : isFloat(x.type) ? floats(x) : isBig(x.type) ? Float64Array.from(x.data as BigInt64Array, Number) : x.data;
+  for (let ax = 0; ax < dims.length; ax++) {
+    const p = axes[ax]!;
+    const inLen = dims[ax]!;
+    if (p.outLen === inLen && p.scale === 1 && ctm !== 'tf_crop_and_resize') continue;
+    const taps = axisTaps(inLen, p, attrs);
+    const outer = dims.slice(0, ax).reduce((q, d) => q * d, 1);
+    const inner = dims.slice(ax + 1).reduce((q, d) => q * d, 1);
+    const nd = dims.map((d, i) => (i === ax ? p.outLen : d));
+    const size = sizeOf(nd);
+    const next: any = nearest ? allocData(x.type, size) : new Float64Array(size);
+    const ev = attrs.extrapolation_value as number;
+    let q = 0;
+    for (let o = 0; o < outer; o++) {
+      const ob = o * inLen * inner;
+      for (let j = 0; j < p.outLen; j++) {
+        const t = taps[j]!;
+        if (t.extrapolate) {
+          for (let i = 0; i < inner; i++) next[q++] = nearest ? extrapolated(x, ev) : ev;
+        } else if (nearest) {
+          const s = ob + t.idx[0]! * inner;
+          for (let i = 0; i < inner; i++) next[q++] = cur[s + i];
+        } else {
+          for (let i = 0; i < inner; i++) {
+            let acc = 0;
+            for (let k = 0; k < t.idx.length; k++) acc += t.w[k]! * cur[ob + t.idx[k]! * inner + i];
+            next[q++] = acc;
+          }
+        }
+      }
+    }
+    cur = next;
+    dims = nd;
+  }
+  if (nearest) return new Tensor(x.type, cur === x.data ? (x.data as any).slice() : cur, outDims);
+  if (isFloat(x.type)) return fromFloats(x.type, outDims, x.type === 'float64' ? Float64Array.from(cur) : Float32Array.from(cur));
+  // integer outputs: round to nearest and saturate to the type's range
+  const out = allocData(x.type, sizeOf(outDims)) as any;
+  const info = DTYPES[x.type];
+  for (let i = 0; i < out.length; i++) {
+    const v = Math.min(info.max!, Math.max(info.min!, Math.round(cur[i])));
+    out[i] = isBig(x.type) ? BigInt(v) : v;
+  }
+  return new Tensor(x.type, out, outDims);
+}
+
+/** extrapolation_value in the element representation of x (nearest mode copies raw elements). */
+function extrapolated(x: Tensor, v: number): any {
+  if (x.type === 'float16') return fromFloats('float16', [1], Float32Array.of(v)).data[0];
+  if (isBig(x.type)) return BigInt(Math.trunc(v));
+  if (x.type === 'string') return '';
+  return v;
+}
+
+// ---------------------------------------------------------------------------------------------------
+/**
+ * Upsample-9 (also Resize-10, renamed on import): X, scales; "output_dimension = floor(input_dimension * scale)",
+ * asymmetric coordinates. Nearest rounding follows onnxruntime's opset ≤ 10 rule: floor when an axis is
+ * upsampled (the ONNX example: np.repeat), ceil when it is downsampled.
+ */
+defineOp({
+  name: 'Upsample',
+  inputs: [1, 2],
+  outputs: [1, 1],
+  attrs: { mode: { type: 'string', default: 'nearest', oneOf: ['nearest', 'linear', 'bilinear'] } },
+  inferShape(ctx) {
+    const x = needType(ctx, 0, ctx.attrs.mode === 'nearest' ? [...NUMERIC, 'bool', 'string'] : NUMERIC, 'X');
+    const st = ctx.inputs[1];
+    if (!st) ctx.fail('scales input is missing');
+    needType(ctx, 1, ['float32'], 'scales');
+    if (st!.shape && st!.shape.length !== 1) ctx.fail(`scales must be 1-D, got rank ${st!.shape.length}`);
+    if (!x.shape) return [{ dtype: x.dtype }];
+    const r = x.shape.length;
+    if (st!.shape && typeof st!.shape[0] === 'number' && st!.shape[0] !== r) ctx.fail(`scales must have ${r} elements, got ${st!.shape[0]}`);
+    const v = ctx.value(1);
+    if (!v) return [{ dtype: x.dtype, shape: x.shape.map((_, i) => `${ctx.node.name}:out${i}`) }];
+    const s = v.toNumbers();
+    if (s.some((a) => !(a > 0) || !Number.isFinite(a))) ctx.fail(`scales must be positive, got [${s}]`);
+    const dims = x.shape.map((d, i) => (typeof d === 'number' ? Math.floor(d * s[i]!) : s[i] === 1 ? d : `${ctx.node.name}:out${i}`));
+    for (const d of dims) if (typeof d === 'number') sizeOf([d], 'Upsample output');
+    return [{ dtype: x.dtype, shape: dims }];
+  },
+  reference({ inputs, attrs, outputTypes }) {
+    const x = inputs[0]!;
+    const s = inputs[1]!.toNumbers();
+    const axes: AxisPlan[] = x.dims.map((d, i) => ({ outLen: Math.floor(d * s[i]!), scale: s[i]!, roiStart: 0, roiEnd: 1, nearest: s[i]! < 1 ? 'ceil' : 'floor' }));
+    const mode = attrs.mode === 'nearest' ? 'nearest' : 'linear';
+    const ra: Attrs = { mode, coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor', cubic_coeff_a: -0.75, exclude_outside: 0, extrapolation_value: 0, antialias: 0 };
+    return [resize(x, axes, ra, outputTypes[0]!.shape as number[])];
+  },
+});

@@ -4,7 +4,10 @@ import { type Dim, Graph, type ValueType } from '../ir/graph.js';
 import { shapeStr } from '../ir/dims.js';
 import { sameShape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
+import { TensorSequence, type Value } from '../tensor/sequence.js';
 import '../ops/index.js';
+import { arena } from '../kernels/wasm.js';
+import { Residency } from './resident.js';
 import { kernelsFor, type PreparedKernel } from '../kernels/index.js';
 import type { Node } from '../ir/graph.js';
 
@@ -22,13 +25,20 @@ export class Executor {
   private readonly lastUse = new Map<string, number>();
   /** the kernel chosen for each node at plan time (weights packed once here) */
   readonly kernels = new Map<Node, PreparedKernel>();
+  /** when set, run() adds each node's wall time (ms) under its kernel name or `ref:<Op>` (for `--profile`) */
+  profile?: Map<string, number>;
+  /** activations folded into their producer's kernel: node → the producer's output it forwards */
+  readonly fusedInto = new Map<Node, string>();
 
   constructor(
     readonly graph: Graph,
     opts: ExecutorOptions = {},
   ) {
     this.analysis = analyze(graph);
-    if (opts.backend !== 'reference') this.chooseKernels();
+    if (opts.backend !== 'reference') {
+      this.chooseKernels();
+      this.fuseClamps();
+    }
     this.analysis.order.forEach((n, i) => n.inputs.forEach((x) => x && this.lastUse.set(x, i)));
     for (const o of graph.outputs) this.lastUse.set(o.name, Infinity);
   }
@@ -48,13 +58,61 @@ export class Executor {
     }
   }
 
+  /**
+   * Plan-time fusion: a Relu/Clip whose only input is the single-use output of a kernel with a clamp
+   * epilogue (Conv, Gemm, MatMul) is folded into that kernel; at run time the activation's output is the
+   * kernel's output.
+   */
+  private fuseClamps(): void {
+    const { order, consts } = this.analysis;
+    const uses = new Map<string, number>();
+    for (const n of order) for (const x of n.inputs) if (x) uses.set(x, (uses.get(x) ?? 0) + 1);
+    const graphOut = new Set(this.graph.outputs.map((o) => o.name));
+    const producer = new Map<string, Node>();
+    for (const n of order) for (const o of n.outputs) producer.set(o, n);
+    for (const act of order) {
+      if (act.op !== 'Relu' && act.op !== 'Clip') continue;
+      if (act.domain !== '' || this.kernels.has(act)) continue;
+      const y = act.inputs[0]!;
+      const prod = producer.get(y);
+      const k = prod && this.kernels.get(prod);
+      if (!prod || !k?.fuseClamp || uses.get(y) !== 1 || graphOut.has(y) || this.analysis.types.get(y)?.dtype !== 'float32') continue;
+      let lo = 0;
+      let hi = Infinity;
+      if (act.op === 'Clip') {
+        const bound = (i: number, dflt: number): number | undefined => {
+          const name = act.inputs[i];
+          if (!name) return dflt;
+          const t = consts.get(name);
+          return t && t.type === 'float32' && t.size === 1 ? (t.data as Float32Array)[0]! : undefined;
+        };
+        const l = bound(1, -Infinity);
+        const h = bound(2, Infinity);
+        if (l === undefined || h === undefined) continue;
+        [lo, hi] = [l, h];
+      }
+      if (k.fuseClamp(lo, hi)) this.fusedInto.set(act, y);
+    }
+  }
+
+  /** Free kernel memory (packed weights). The executor must not be used afterwards. */
+  dispose(): void {
+    for (const k of this.kernels.values()) k.dispose?.();
+    this.kernels.clear();
+  }
+
   /** Validate feeds against the graph's declared inputs (InputError naming the tensor). */
-  checkFeeds(feeds: Record<string, Tensor>): void {
+  checkFeeds(feeds: Record<string, Value>): void {
     if (feeds === null || typeof feeds !== 'object') throw new InputError('feeds must be an object mapping input names to Tensors');
     const symbols = new Map<string, number>();
     for (const input of this.graph.inputs) {
       const t = feeds[input.name];
       if (t === undefined) throw new InputError(`input '${input.name}' is missing (expected ${input.type.dtype}${shapeStr(input.type.shape)})`);
+      if (input.type.sequence || t instanceof TensorSequence) {
+        if (!input.type.sequence || !(t instanceof TensorSequence) || t.elemType !== input.type.dtype)
+          throw new InputError(`input '${input.name}' must be a ${input.type.sequence ? `TensorSequence of ${input.type.dtype}` : 'Tensor'}`);
+        continue;
+      }
       if (!(t instanceof Tensor) && !looksLikeTensor(t)) throw new InputError(`input '${input.name}' must be a Tensor`);
       if (t.type !== input.type.dtype) throw new InputError(`input '${input.name}' has type ${t.type}, expected ${input.type.dtype}`);
       const want = input.type.shape;
@@ -78,14 +136,42 @@ export class Executor {
     }
   }
 
-  run(feeds: Record<string, Tensor>, fetch: readonly string[] = this.graph.outputs.map((o) => o.name)): Record<string, Tensor> {
+  run(feeds: Record<string, Value>, fetch: readonly string[] = this.graph.outputs.map((o) => o.name)): Record<string, Value> {
     this.checkFeeds(feeds);
-    const { order, defs, attrs, consts } = this.analysis;
-    const values = new Map<string, Tensor>(consts);
-    for (const i of this.graph.inputs) values.set(i.name, toTensor(feeds[i.name]!));
+    const values = new Map<string, Value>(this.analysis.consts);
+    for (const i of this.graph.inputs) values.set(i.name, toValue(feeds[i.name]!));
     const keep = new Set(fetch);
+    const mem = this.kernels.size ? arena() : undefined;
+    const res = mem ? new Residency(mem) : undefined;
+    try {
+      this.step(values, keep, res);
+      const result: Record<string, Value> = {};
+      for (const name of fetch) {
+        const v = values.get(name);
+        if (!v) throw new InputError(`output '${name}' was not computed`);
+        result[name] = (res ? res.detach(v) : v) as Value;
+      }
+      return result;
+    } finally {
+      res?.releaseAll();
+    }
+  }
+
+  private step(values: Map<string, Value>, keep: Set<string>, res: Residency | undefined): void {
+    const { order, defs, attrs, consts } = this.analysis;
+    const drop = (x: string) => {
+      res?.drop(x);
+      values.delete(x);
+    };
     order.forEach((node, step) => {
       if (node.outputs.every((o) => o === '' || values.has(o))) return; // folded at load
+      const fused = this.fusedInto.get(node);
+      if (fused !== undefined) {
+        const v = values.get(fused)!;
+        values.set(node.outputs[0]!, res && v instanceof Tensor ? res.adopt(node.outputs[0]!, v, false) : v);
+        if (!keep.has(fused)) drop(fused);
+        return;
+      }
       const def = defs.get(node)!;
       const a = attrs.get(node)!;
       const inputs = node.inputs.map((x) => {
@@ -94,11 +180,22 @@ export class Executor {
         if (!v) throw new ShapeError(`node '${node.name}': input '${x}' has no value`);
         return v;
       });
-      const inTypes: (ValueType | undefined)[] = inputs.map((t) => (t ? { dtype: t.type, shape: [...t.dims], ...(t.quant ? { quant: t.quant } : {}) } : undefined));
-      const outTypes = runInfer(def, node, a, inTypes, (i) => inputs[i]);
-      let outs: Tensor[];
+      const inTypes: (ValueType | undefined)[] = inputs.map((t) => (t instanceof TensorSequence ? seqType(t) : t ? { dtype: t.type, shape: [...t.dims], ...(t.quant ? { quant: t.quant } : {}) } : undefined));
+      const outTypes = runInfer(def, node, a, inTypes, (i) => { const v = inputs[i]; return v instanceof Tensor ? v : undefined; });
+      let outs: Value[];
+      let fromKernel = false;
+      const t0 = this.profile ? performance.now() : 0;
       try {
-        outs = this.kernels.get(node)?.run(inputs, outTypes) ?? def.reference({ node, attrs: a, inputs, outputTypes: outTypes });
+        // runInfer rejects sequence inputs for ops without runValues, so `inputs` are tensors here
+        const tensors = inputs as (Tensor | undefined)[];
+        const kernelOuts = def.runValues ? undefined : this.kernels.get(node)?.run(tensors, outTypes);
+        fromKernel = kernelOuts !== undefined;
+        if (fromKernel) res?.rebind(values as Map<string, unknown>);
+        outs = kernelOuts ?? (def.runValues ? def.runValues({ node, attrs: a, inputs, outputTypes: outTypes }) : def.reference({ node, attrs: a, inputs: tensors, outputTypes: outTypes }));
+        if (this.profile) {
+          const key = this.kernels.get(node)?.name ?? `ref:${node.op}`;
+          this.profile.set(key, (this.profile.get(key) ?? 0) + performance.now() - t0);
+        }
       } catch (e) {
         if (e instanceof EdgeqError) {
           if (!e.message.includes(`'${node.name}'`)) e.message = `node '${node.name}' (${node.op}): ${e.message}`;
@@ -111,19 +208,13 @@ export class Executor {
         const t = outs[k];
         if (!t) throw new ShapeError(`node '${node.name}' (${node.op}) produced no output ${k}`);
         const want = outTypes[k];
-        if (want?.shape && want.shape.every((d) => typeof d === 'number') && !sameShape(want.shape as number[], t.dims))
+        if (!!want?.sequence !== t instanceof TensorSequence) throw new ShapeError(`node '${node.name}' (${node.op}): output '${o}' is ${t instanceof TensorSequence ? 'a sequence' : 'a tensor'}, the shape rule says otherwise`);
+        if (t instanceof Tensor && want?.shape && want.shape.every((d) => typeof d === 'number') && !sameShape(want.shape as number[], t.dims))
           throw new ShapeError(`node '${node.name}' (${node.op}): output '${o}' has shape [${t.dims.join(',')}] but the shape rule says ${shapeStr(want.shape)}`);
-        values.set(o, t);
+        values.set(o, res && t instanceof Tensor ? res.adopt(o, t, fromKernel) : t);
       });
-      for (const x of node.inputs) if (x && this.lastUse.get(x) === step && !keep.has(x) && !consts.has(x)) values.delete(x);
+      for (const x of node.inputs) if (x && this.lastUse.get(x) === step && !keep.has(x) && !consts.has(x)) drop(x);
     });
-    const result: Record<string, Tensor> = {};
-    for (const name of fetch) {
-      const v = values.get(name);
-      if (!v) throw new InputError(`output '${name}' was not computed`);
-      result[name] = v;
-    }
-    return result;
   }
 }
 
@@ -131,9 +222,15 @@ function looksLikeTensor(t: unknown): t is Tensor {
   return !!t && typeof t === 'object' && 'type' in t && 'data' in t && 'dims' in t;
 }
 
+/** Run-time type of a sequence value: element type plus the shape all elements share. */
+function seqType(s: TensorSequence): ValueType {
+  const shape = s.commonShape();
+  return { dtype: s.elemType, sequence: true, ...(shape ? { shape } : {}) };
+}
+
 /** Accept onnxruntime-web Tensors (same shape of object) by rewrapping them. */
-function toTensor(t: Tensor): Tensor {
-  if (t instanceof Tensor) return t;
+function toValue(t: Value): Value {
+  if (t instanceof Tensor || t instanceof TensorSequence) return t;
   const o = t as { type: Tensor['type']; data: never; dims: number[] };
   return new Tensor(o.type, o.data, o.dims);
 }

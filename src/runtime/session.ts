@@ -36,6 +36,9 @@ async function loadBytes(src: string): Promise<Uint8Array> {
   }
 }
 
+/** Sessions dropped without release() still hand their kernel memory back. */
+const finalizer = new FinalizationRegistry<Executor>((exec) => exec.dispose());
+
 /**
  * Mirrors onnxruntime-web's InferenceSession: `await InferenceSession.create(model)`, then
  * `await session.run({name: tensor})`.
@@ -46,12 +49,15 @@ export class InferenceSession {
   readonly inputMetadata: readonly ValueMetadata[];
   readonly outputMetadata: readonly ValueMetadata[];
   private readonly exec: Executor;
+  private released = false;
 
   private constructor(
     readonly graph: Graph,
     options: SessionOptions = {},
   ) {
     this.exec = new Executor(graph, { backend: options.backend ?? 'wasm' });
+    const exec = this.exec;
+    finalizer.register(this, exec, this);
     this.inputNames = graph.inputs.map((i) => i.name);
     this.outputNames = graph.outputs.map((o) => o.name);
     const meta = (name: string, fallback?: { dtype: DType; shape?: Dim[] }): ValueMetadata => {
@@ -80,12 +86,20 @@ export class InferenceSession {
   }
 
   runSync(feeds: Record<string, Tensor>, fetches?: readonly string[] | Record<string, unknown>): Record<string, Tensor> {
+    if (this.released) throw new InputError('session was released');
     let names: readonly string[] = this.outputNames;
     if (Array.isArray(fetches)) names = fetches;
     else if (fetches && typeof fetches === 'object') names = Object.keys(fetches);
     for (const n of names) if (!this.exec.analysis.types.has(n) && !this.graph.initializers.has(n)) throw new InputError(`unknown output '${n}'`);
-    return this.exec.run(feeds, names);
+    // sequence-typed outputs (ONNX sequence values) come back as TensorSequence
+    return this.exec.run(feeds, names) as Record<string, Tensor>;
   }
 
-  async release(): Promise<void> {}
+  /** Free the packed weights in kernel memory now (otherwise they are freed when the session is collected). */
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    finalizer.unregister(this);
+    this.exec.dispose();
+  }
 }

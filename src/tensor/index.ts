@@ -3,3 +3,4 @@ export * from './fp16.js';
 export * from './quant.js';
 export * from './shape.js';
 export * from './tensor.js';
+export * from './sequence.js';

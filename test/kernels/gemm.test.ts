@@ -28,9 +28,11 @@ describe('f32_gemm_4x8 (WASM SIMD) against the TS reference', () => {
         ([{ m, n, k, withBias, clamp }, a, w, b]) => {
           const bias = withBias ? b : undefined;
           const [lo, hi] = clamp ? [-1, 6] : [-Infinity, Infinity];
-          const mark = mem!.mark();
-          const got = new PackedGemmF32(mem!, k, n, w, bias).run(a, m, lo, hi);
-          mem!.reset(mark);
+          const before = mem!.inUse;
+          const g = new PackedGemmF32(mem!, k, n, w, bias);
+          const got = g.run(a, m, lo, hi);
+          g.dispose();
+          expect(mem!.inUse).toBe(before); // every block handed back
           expect(Array.from(got)).toEqual(Array.from(reference(a, w, bias, m, k, n, lo, hi)));
         },
       ),

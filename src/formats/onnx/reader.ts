@@ -96,11 +96,17 @@ function readGraph(gp: any, g: Graph): void {
 function readIO(vi: any, what: string): GraphIO {
   if (!vi.name) throw new ModelFormatError(`${what} without a name`);
   const t = readType(vi.type, `${what} '${vi.name}'`);
-  if (!t) throw new UnsupportedError(`${what} '${vi.name}' is not a tensor (sequence/map/optional types are not supported)`);
+  if (!t) throw new UnsupportedError(`${what} '${vi.name}' is not a tensor or a sequence of tensors (map/optional types are not supported)`);
   return { name: vi.name, type: t };
 }
 
 function readType(tp: any, what: string): ValueType | undefined {
+  if (tp?.sequence_type) {
+    // sequence of tensors: the element type/shape, marked as a sequence
+    const el = tp.sequence_type.elem_type ? readType(tp.sequence_type.elem_type, `${what} (sequence element)`) : undefined;
+    if (!el || el.sequence) throw new UnsupportedError(`${what}: only sequences of tensors are supported`);
+    return { ...el, sequence: true };
+  }
   if (!tp?.tensor_type) return undefined;
   const et = tp.tensor_type.elem_type ?? 0;
   const dtype = ONNX_DTYPE[et];

