@@ -62,14 +62,36 @@ export function axisIn(ctx: ShapeCtx, axis: number, rank: number, what = 'axis')
   return axis < 0 ? axis + rank : axis;
 }
 
-const prodDims = (s: readonly Dim[]): Dim => {
-  let n = 1;
+/** A product of dims as (constant factor, symbols) so symbolic batch dims survive Flatten/Reshape. */
+function symProduct(s: readonly Dim[]): { k: number; syms: string[] } | undefined {
+  let k = 1;
+  const syms: string[] = [];
   for (const d of s) {
-    if (typeof d !== 'number') return U;
-    n *= d;
+    if (typeof d === 'number') k *= d;
+    else if (d === U || d === '') return undefined;
+    else syms.push(d);
   }
-  return n;
-};
+  return { k, syms: syms.sort() };
+}
+const fromSym = (p: { k: number; syms: string[] } | undefined): Dim =>
+  !p ? U : p.syms.length === 0 ? p.k : p.syms.length === 1 && p.k === 1 ? p.syms[0]! : U;
+
+/** Product of dims: a number, the single symbol of [N, 1, …], or unknown. */
+const prodDims = (s: readonly Dim[]): Dim => fromSym(symProduct(s));
+
+/** total / others for Reshape's -1: exact when others' symbols are among total's and the constants divide. */
+function quotientDims(total: readonly Dim[], others: readonly Dim[]): Dim {
+  const t = symProduct(total);
+  const o = symProduct(others);
+  if (!t || !o || o.k === 0 || t.k % o.k !== 0) return U;
+  const rest = [...t.syms];
+  for (const sym of o.syms) {
+    const i = rest.indexOf(sym);
+    if (i < 0) return U;
+    rest.splice(i, 1);
+  }
+  return fromSym({ k: t.k / o.k, syms: rest });
+}
 
 /** Fail when a static shape already exceeds the element limit. */
 function checkSize(ctx: ShapeCtx, s: readonly Dim[]): void {
@@ -258,7 +280,7 @@ defineOp({
       if (typeof total === 'number' && typeof others === 'number') {
         if (others === 0 || total % others !== 0) ctx.fail(`cannot reshape [${x.shape!.join(',')}] into [${s.join(',')}]`);
         out[neg] = total / others;
-      } else out[neg] = U;
+      } else out[neg] = x.shape ? quotientDims(x.shape, out.filter((_, i) => i !== neg)) : U;
     }
     const prod = prodDims(out);
     if (typeof total === 'number' && typeof prod === 'number' && total !== prod) ctx.fail(`cannot reshape [${x.shape!.join(',')}] (${total} elements) into [${out.join(',')}] (${prod} elements)`);
