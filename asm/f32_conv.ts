@@ -25,16 +25,35 @@ export function f32_im2col_pack_8(
     for (let ky = 0; ky < kh; ky++) {
       for (let kx = 0; kx < kw; kx++) {
         const rowOff: usize = 32 + ((<usize>r) << 5);
-        let j = 0;
-        for (let oy = 0; oy < oh; oy++) {
+        // walk the output pixels 8 at a time (one panel row each); (oy, ox) tracks pixel j0 of the chunk
+        let oy = 0;
+        let ox = 0;
+        for (let q = 0; q < panels; q++) {
+          const dst = out + <usize>q * panelBytes + rowOff;
           const iy = oy * sh - pt + ky * dh;
-          const inRow = iy >= 0 && iy < ih;
-          const xr = xc + ((<usize>iy * iw) << 2);
-          for (let ox = 0; ox < ow; ox++) {
-            const ix = ox * sw - pl + kx * dw;
-            const v: f32 = inRow && ix >= 0 && ix < iw ? f32.load(xr + (<usize>ix << 2)) : 0;
-            f32.store(out + <usize>(j >> 3) * panelBytes + rowOff + (<usize>(j & 7) << 2), v);
-            j++;
+          const ix = ox * sw - pl + kx * dw;
+          if (sw == 1 && ox + 8 <= ow && iy >= 0 && iy < ih && ix >= 0 && ix + 8 <= iw) {
+            // fast path: 8 pixels in one output row, all taps inside the image, stride 1: a contiguous copy
+            const src = xc + ((<usize>(iy * iw + ix)) << 2);
+            v128.store(dst, v128.load(src));
+            v128.store(dst, v128.load(src, 16), 16);
+            ox += 8;
+            if (ox == ow) {
+              ox = 0;
+              oy++;
+            }
+          } else {
+            const nj = min(8, p - q * 8);
+            for (let t = 0; t < nj; t++) {
+              const yy = oy * sh - pt + ky * dh;
+              const xx = ox * sw - pl + kx * dw;
+              const v: f32 = yy >= 0 && yy < ih && xx >= 0 && xx < iw ? f32.load(xc + ((<usize>(yy * iw + xx)) << 2)) : 0;
+              f32.store(dst + (<usize>t << 2), v);
+              if (++ox == ow) {
+                ox = 0;
+                oy++;
+              }
+            }
           }
         }
         r++;
@@ -104,5 +123,108 @@ export function f32_dwconv2d(
         f32.store(po, min(max(f32.load(po), lo), hi));
       }
     }
+  }
+}
+
+// @ts-ignore: decorator
+@inline
+function dwPixel(x: usize, ih: i32, iw: i32, w: usize, s: i32, pt: i32, pl: i32, oy: i32, ox: i32, bias: f32): f32 {
+  let acc = bias;
+  for (let ky = 0; ky < 3; ky++) {
+    const iy = oy * s - pt + ky;
+    if (iy < 0 || iy >= ih) continue;
+    for (let kx = 0; kx < 3; kx++) {
+      const ix = ox * s - pl + kx;
+      if (ix < 0 || ix >= iw) continue;
+      acc += f32.load(w + (<usize>(ky * 3 + kx) << 2)) * f32.load(x + ((<usize>(iy * iw + ix)) << 2));
+    }
+  }
+  return acc;
+}
+
+/**
+ * Depthwise 3×3, dilation 1, stride 1 or 2, one channel. Interior pixels keep all nine taps and four outputs in
+ * registers (one store per four outputs instead of nine read-modify-writes); border pixels go through dwPixel.
+ * Each kernel row's three taps are summed first, then bias + row0 + (row1 + row2): a different order from
+ * f32_dwconv2d (agreement to float rounding, as for every f32 kernel), clamped to [lo, hi].
+ */
+export function f32_dwconv3x3(x: usize, ih: i32, iw: i32, w: usize, s: i32, pt: i32, pl: i32, oh: i32, ow: i32, bias: f32, out: usize, lo: f32, hi: f32): void {
+  const w0 = f32x4.splat(f32.load(w));
+  const w1 = f32x4.splat(f32.load(w, 4));
+  const w2 = f32x4.splat(f32.load(w, 8));
+  const w3 = f32x4.splat(f32.load(w, 12));
+  const w4 = f32x4.splat(f32.load(w, 16));
+  const w5 = f32x4.splat(f32.load(w, 20));
+  const w6 = f32x4.splat(f32.load(w, 24));
+  const w7 = f32x4.splat(f32.load(w, 28));
+  const w8 = f32x4.splat(f32.load(w, 32));
+  const vb = f32x4.splat(bias);
+  const vlo = f32x4.splat(lo);
+  const vhi = f32x4.splat(hi);
+  // interior columns: ox·s − pl ≥ 0 and ox·s − pl + 2 ≤ iw − 1
+  const oxLo = (pl + s - 1) / s;
+  let oxHi = (iw - 3 + pl) >= 0 ? (iw - 3 + pl) / s + 1 : 0; // exclusive
+  if (oxHi > ow) oxHi = ow;
+  for (let oy = 0; oy < oh; oy++) {
+    const orow = out + ((<usize>oy * ow) << 2);
+    const iy = oy * s - pt;
+    if (iy < 0 || iy + 2 >= ih || oxLo >= oxHi) {
+      for (let ox = 0; ox < ow; ox++) f32.store(orow + (<usize>ox << 2), min(max(dwPixel(x, ih, iw, w, s, pt, pl, oy, ox, bias), lo), hi));
+      continue;
+    }
+    const r0 = x + ((<usize>iy * iw) << 2);
+    const r1 = r0 + ((<usize>iw) << 2);
+    const r2 = r1 + ((<usize>iw) << 2);
+    let ox = 0;
+    for (; ox < oxLo; ox++) f32.store(orow + (<usize>ox << 2), min(max(dwPixel(x, ih, iw, w, s, pt, pl, oy, ox, bias), lo), hi));
+    if (s == 1) {
+      // 8 outputs per step in two independent chains, each row's three taps summed separately first:
+      // the adds no longer wait on one long dependency chain (the kernel was add-latency bound)
+      for (; ox + 7 < oxHi; ox += 8) {
+        const c = (<usize>(ox - pl)) << 2;
+        const a0 = f32x4.add(f32x4.add(f32x4.mul(w0, v128.load(r0 + c)), f32x4.mul(w1, v128.load(r0 + c, 4))), f32x4.mul(w2, v128.load(r0 + c, 8)));
+        const b0 = f32x4.add(f32x4.add(f32x4.mul(w0, v128.load(r0 + c, 16)), f32x4.mul(w1, v128.load(r0 + c, 20))), f32x4.mul(w2, v128.load(r0 + c, 24)));
+        const a1 = f32x4.add(f32x4.add(f32x4.mul(w3, v128.load(r1 + c)), f32x4.mul(w4, v128.load(r1 + c, 4))), f32x4.mul(w5, v128.load(r1 + c, 8)));
+        const b1 = f32x4.add(f32x4.add(f32x4.mul(w3, v128.load(r1 + c, 16)), f32x4.mul(w4, v128.load(r1 + c, 20))), f32x4.mul(w5, v128.load(r1 + c, 24)));
+        const a2 = f32x4.add(f32x4.add(f32x4.mul(w6, v128.load(r2 + c)), f32x4.mul(w7, v128.load(r2 + c, 4))), f32x4.mul(w8, v128.load(r2 + c, 8)));
+        const b2 = f32x4.add(f32x4.add(f32x4.mul(w6, v128.load(r2 + c, 16)), f32x4.mul(w7, v128.load(r2 + c, 20))), f32x4.mul(w8, v128.load(r2 + c, 24)));
+        const po = orow + (<usize>ox << 2);
+        v128.store(po, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, a0), f32x4.add(a1, a2)), vlo), vhi));
+        v128.store(po, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, b0), f32x4.add(b1, b2)), vlo), vhi), 16);
+      }
+      for (; ox + 3 < oxHi; ox += 4) {
+        const c = (<usize>(ox - pl)) << 2;
+        const a0 = f32x4.add(f32x4.add(f32x4.mul(w0, v128.load(r0 + c)), f32x4.mul(w1, v128.load(r0 + c, 4))), f32x4.mul(w2, v128.load(r0 + c, 8)));
+        const a1 = f32x4.add(f32x4.add(f32x4.mul(w3, v128.load(r1 + c)), f32x4.mul(w4, v128.load(r1 + c, 4))), f32x4.mul(w5, v128.load(r1 + c, 8)));
+        const a2 = f32x4.add(f32x4.add(f32x4.mul(w6, v128.load(r2 + c)), f32x4.mul(w7, v128.load(r2 + c, 4))), f32x4.mul(w8, v128.load(r2 + c, 8)));
+        v128.store(orow + (<usize>ox << 2), f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, a0), f32x4.add(a1, a2)), vlo), vhi));
+      }
+    } else if (s == 2) {
+      for (; ox + 3 < oxHi; ox += 4) {
+        const c = (<usize>(2 * ox - pl)) << 2;
+        // inputs c..c+8 of each row: evens e = x[c + 2j], odds o = x[c + 2j + 1], evens shifted e1 = x[c + 2j + 2]
+        let a = v128.load(r0 + c);
+        let b = v128.load(r0 + c, 16);
+        let e = v128.shuffle<f32>(a, b, 0, 2, 4, 6);
+        let o = v128.shuffle<f32>(a, b, 1, 3, 5, 7);
+        let e1 = v128.shuffle<f32>(e, f32x4.splat(f32.load(r0 + c, 32)), 1, 2, 3, 4);
+        const p0 = f32x4.add(f32x4.add(f32x4.mul(w0, e), f32x4.mul(w1, o)), f32x4.mul(w2, e1));
+        a = v128.load(r1 + c);
+        b = v128.load(r1 + c, 16);
+        e = v128.shuffle<f32>(a, b, 0, 2, 4, 6);
+        o = v128.shuffle<f32>(a, b, 1, 3, 5, 7);
+        e1 = v128.shuffle<f32>(e, f32x4.splat(f32.load(r1 + c, 32)), 1, 2, 3, 4);
+        const p1 = f32x4.add(f32x4.add(f32x4.mul(w3, e), f32x4.mul(w4, o)), f32x4.mul(w5, e1));
+        a = v128.load(r2 + c);
+        b = v128.load(r2 + c, 16);
+        e = v128.shuffle<f32>(a, b, 0, 2, 4, 6);
+        o = v128.shuffle<f32>(a, b, 1, 3, 5, 7);
+        e1 = v128.shuffle<f32>(e, f32x4.splat(f32.load(r2 + c, 32)), 1, 2, 3, 4);
+        const p2 = f32x4.add(f32x4.add(f32x4.mul(w6, e), f32x4.mul(w7, o)), f32x4.mul(w8, e1));
+        const acc = f32x4.add(f32x4.add(vb, p0), f32x4.add(p1, p2));
+        v128.store(orow + (<usize>ox << 2), f32x4.min(f32x4.max(acc, vlo), vhi));
+      }
+    }
+    for (; ox < ow; ox++) f32.store(orow + (<usize>ox << 2), min(max(dwPixel(x, ih, iw, w, s, pt, pl, oy, ox, bias), lo), hi));
   }
 }

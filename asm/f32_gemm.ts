@@ -93,10 +93,11 @@ export function f32_gemm_4x8(mr: i32, nc: i32, k: i32, a: usize, lda: i32, w: us
     const b0 = v128.load(wp);
     const b1 = v128.load(wp, 16);
     wp += 32;
-    const x0 = f32x4.splat(f32.load(a0 + kk));
-    const x1 = f32x4.splat(f32.load(a1 + kk));
-    const x2 = f32x4.splat(f32.load(a2 + kk));
-    const x3 = f32x4.splat(f32.load(a3 + kk));
+    // one load-and-broadcast instruction per A element
+    const x0 = v128.load32_splat(a0 + kk);
+    const x1 = v128.load32_splat(a1 + kk);
+    const x2 = v128.load32_splat(a2 + kk);
+    const x3 = v128.load32_splat(a3 + kk);
     acc00 = f32x4.add(acc00, f32x4.mul(x0, b0));
     acc01 = f32x4.add(acc01, f32x4.mul(x0, b1));
     acc10 = f32x4.add(acc10, f32x4.mul(x1, b0));

@@ -2,3 +2,5 @@
 export * from './f32_gemm';
 export * from './peak';
 export * from './f32_conv';
+export * from './f32_spmm';
+export * from './f32_pool';

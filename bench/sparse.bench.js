@@ -1,55 +1,110 @@
 // Sparse vs dense f32 GEMM against weight sparsity (0 … 0.95): Y[M×N] = X[M×K] · Wᵀ with W N×K pruned by
-// magnitude. Dense: the TS reference loop and edgeq's packed WASM SIMD kernel; sparse: the CSR TS kernel.
-// Prints the crossover (the lowest sparsity from which CSR beats each dense kernel) per shape.
-import { csrGemmNT, denseGemmNT, toCsr } from '../dist/prune/csr.js';
-import { PackedGemmF32 } from '../dist/kernels/gemm.js';
-import { arena } from '../dist/kernels/wasm.js';
+// magnitude. Dense: the TS reference loop and edgeq's packed WASM SIMD kernel (f32_gemm_4x8); sparse: the CSR
+// TS kernel (src/prune/csr.ts) and the WASM kernels of src/kernels/sparse.ts (asm/f32_spmm.ts): 1×4 blocked
+// CSR (f32_spmm_1x4) and scalar CSR with SIMD across 8 rows (f32_spmm_csr_8).
+// Prints the crossover (the lowest sparsity from which a sparse kernel beats dense WASM and stays ahead) per
+// shape; src/kernels/sparse.ts takes its SPARSE_MIN_* constants from these numbers.
+// The machine may be shared: every timing is the median of REPEATS tinybench medians.
+// Runs from dist/ (npm run bench) or straight from src/ with EDGEQ_SRC=1 node --import tsx bench/sparse.bench.js.
+import { pathToFileURL } from 'node:url';
 import { fmt, quick, table, timeMs } from './common.js';
 
-const SPARSITIES = [0, 0.5, 0.7, 0.8, 0.9, 0.95];
+const base = process.env.EDGEQ_SRC ? '../src/' : '../dist/';
+const load = (p) => import(new URL(base + p, import.meta.url).href);
+const { csrGemmNT, denseGemmNT, toCsr } = await load('prune/csr.js');
+const { PackedGemmF32 } = await load('kernels/gemm.js');
+const { SparseGemmF32, SMALL_M, SPARSE_MIN_SMALL_M, SPARSE_MIN_LARGE_M } = await load('kernels/sparse.js');
+const { arena } = await load('kernels/wasm.js');
 
-/** deterministic weights with every |w| distinct enough; the `s` fraction of smallest magnitudes zeroed */
+const SPARSITIES = [0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95];
+const REPEATS = quick ? 1 : 3;
+
+/** seeded uniform weights (unstructured, like magnitude pruning of a trained layer): the `s` fraction of
+ * smallest magnitudes zeroed */
 function prunedWeights(n, k, s) {
-  const w = Float32Array.from({ length: n * k }, (_, i) => ((i * 104729) % 1009) / 1009 - 0.5);
-  const mags = Float32Array.from(w, Math.abs).sort();
+  let r = 12345;
+  const w = Float32Array.from({ length: n * k }, () => ((r = (Math.imul(r, 1103515245) + 12345) >>> 0) / 2 ** 32) - 0.5);
+  const idx = Uint32Array.from({ length: w.length }, (_, i) => i).sort((a, b) => Math.abs(w[a]) - Math.abs(w[b]) || a - b);
   const cut = Math.round(s * w.length);
-  if (cut > 0) {
-    const t = mags[cut - 1];
-    let left = cut;
-    for (let i = 0; i < w.length && left > 0; i++) if (Math.abs(w[i]) <= t) (w[i] = 0), left--;
-  }
+  for (let i = 0; i < cut; i++) w[idx[i]] = 0;
   return w;
 }
 
+async function median(name, fn, repeats = REPEATS) {
+  const t = [];
+  for (let r = 0; r < repeats; r++) t.push(await timeMs(name, fn));
+  t.sort((a, b) => a - b);
+  return t[t.length >> 1];
+}
+/** lowest sparsity from which `ms(s) < dense(s)` holds for every larger measured sparsity */
+function crossover(results, key) {
+  let cross = NaN;
+  for (let i = results.length - 1; i >= 0; i--) {
+    if (results[i][key] < results[i].denseWasmMs) cross = results[i].sparsity;
+    else break;
+  }
+  return cross;
+}
+
 export async function run() {
-  // [M, K, N]: lenet f1 on a 64-image batch, a mid-size FC layer on batch 1 and 64, a conv as im2col GEMM
-  const shapes = quick ? [[64, 400, 120], [1, 1024, 1024]] : [[64, 400, 120], [1, 1024, 1024], [64, 1024, 1024], [784, 150, 16]];
+  // [M, K, N]: batch-1 and batch-64 FC layers (lenet f1 400→120, a 1024² layer, a 512→2048 expansion),
+  // and a conv as im2col GEMM (784 pixels, 150 = 6·5·5 taps, 16 filters)
+  const shapes = quick
+    ? [[1, 1024, 1024], [64, 400, 120]]
+    : [[1, 400, 120], [1, 1024, 1024], [4, 1024, 1024], [64, 400, 120], [64, 1024, 1024], [784, 150, 16]];
+  const mem = arena();
   const rows = [];
   const out = [];
+  const cross = { small: [], large: [] };
   for (const [m, k, n] of shapes) {
     const x = Float32Array.from({ length: m * k }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
     const ybuf = new Float32Array(m * n);
-    let crossTs = NaN;
-    let crossWasm = NaN;
+    const res = [];
     for (const s of SPARSITIES) {
       const w = prunedWeights(n, k, s);
       const csr = toCsr(w, n, k);
-      const denseMs = await timeMs('dense-ts', () => denseGemmNT(x, m, w, n, k, undefined, ybuf));
-      // the WASM kernel takes W as K×N
+      const big = m * k * n > 2e8; // the scalar TS loops would take seconds
+      const denseTsMs = big ? NaN : await median('dense-ts', () => denseGemmNT(x, m, w, n, k, undefined, ybuf), 1);
+      const csrTsMs = await median('csr-ts', () => csrGemmNT(x, m, csr, undefined, ybuf), 1);
+      // the dense WASM kernel takes W as K×N
       const wt = new Float32Array(k * n);
       for (let j = 0; j < n; j++) for (let t = 0; t < k; t++) wt[t * n + j] = w[j * k + t];
-      const packed = new PackedGemmF32(arena(), k, n, wt);
-      const wasmMs = await timeMs('dense-wasm', () => packed.run(x, m));
-      const csrMs = await timeMs('csr-ts', () => csrGemmNT(x, m, csr, undefined, ybuf));
-      if (Number.isNaN(crossTs) && csrMs < denseMs) crossTs = s;
-      if (Number.isNaN(crossWasm) && csrMs < wasmMs) crossWasm = s;
-      const r = { shape: `${m}x${k}x${n}`, sparsity: s, nnz: csr.values.length, denseTsMs: denseMs, denseWasmMs: wasmMs, csrMs };
+      const packed = new PackedGemmF32(mem, k, n, wt);
+      const sp = new SparseGemmF32(mem, k, n, w);
+      const denseWasmMs = await median('dense-wasm', () => packed.run(x, m));
+      const blk4Ms = await median('spmm-1x4', () => sp.run(x, m, -Infinity, Infinity, 'f32_spmm_1x4'));
+      const csr8Ms = await median('spmm-csr8', () => sp.run(x, m, -Infinity, Infinity, 'f32_spmm_csr_8'));
+      const blocks = sp.blocks;
+      packed.dispose();
+      sp.dispose();
+      const chosen = SparseGemmF32.kernelFor(m) === 'f32_spmm_1x4' ? blk4Ms : csr8Ms;
+      const r = { shape: `${m}x${k}x${n}`, sparsity: s, nnz: csr.values.length, blocks1x4: blocks, denseTsMs, denseWasmMs, csrTsMs, blk4Ms, csr8Ms, chosenMs: chosen };
+      res.push(r);
       out.push(r);
-      rows.push({ 'M×K×N': r.shape, sparsity: fmt(s, 2), nnz: r.nnz, 'dense TS ms': fmt(denseMs, 3), 'dense WASM ms': fmt(wasmMs, 3), 'CSR TS ms': fmt(csrMs, 3), 'TS/CSR': fmt(denseMs / csrMs, 2), 'WASM/CSR': fmt(wasmMs / csrMs, 2) });
+      rows.push({
+        'M×K×N': r.shape, sparsity: fmt(s, 2), nnz: r.nnz, '1×4 blocks': blocks, 'dense TS': fmt(denseTsMs, 3), 'CSR TS': fmt(csrTsMs, 3),
+        'dense WASM': fmt(denseWasmMs, 3), '1×4 WASM': fmt(blk4Ms, 3), 'CSR8 WASM': fmt(csr8Ms, 3), 'dense/sparse (chosen)': fmt(denseWasmMs / chosen, 2),
+      });
     }
-    rows.push({ 'M×K×N': `${m}x${k}x${n} crossover`, sparsity: '', nnz: '', 'dense TS ms': Number.isNaN(crossTs) ? 'none' : `≥ ${crossTs}`, 'dense WASM ms': Number.isNaN(crossWasm) ? 'none ≤ 0.95' : `≥ ${crossWasm}`, 'CSR TS ms': '', 'TS/CSR': '', 'WASM/CSR': '' });
-    out.push({ shape: `${m}x${k}x${n}`, crossoverVsTs: crossTs, crossoverVsWasm: crossWasm });
+    const c = { shape: `${m}x${k}x${n}`, crossover1x4: crossover(res, 'blk4Ms'), crossoverCsr8: crossover(res, 'csr8Ms'), crossoverChosen: crossover(res, 'chosenMs') };
+    (m < SMALL_M ? cross.small : cross.large).push(c.crossoverChosen);
+    out.push(c);
+    const show = (v) => (Number.isNaN(v) ? 'none ≤ 0.95' : `≥ ${v}`);
+    rows.push({
+      'M×K×N': `${c.shape} crossover`, sparsity: '', nnz: '', '1×4 blocks': '', 'dense TS': '', 'CSR TS': '', 'dense WASM': '',
+      '1×4 WASM': show(c.crossover1x4), 'CSR8 WASM': show(c.crossoverCsr8), 'dense/sparse (chosen)': show(c.crossoverChosen),
+    });
   }
-  table('sparse (CSR) vs dense f32 GEMM by weight sparsity, one thread', rows);
-  return { sparse: out };
+  table('sparse vs dense f32 GEMM by weight sparsity (ms, medians), one thread', rows);
+  const worst = (a) => (a.some(Number.isNaN) ? 'none' : Math.max(...a));
+  const summary = { measuredSmallM: worst(cross.small), measuredLargeM: worst(cross.large), usedSmallM: SPARSE_MIN_SMALL_M, usedLargeM: SPARSE_MIN_LARGE_M, smallMBelow: SMALL_M };
+  if (!process.argv.includes('--json'))
+    console.log(
+      `crossover (worst over shapes): m < ${SMALL_M}: ${summary.measuredSmallM}, m ≥ ${SMALL_M}: ${summary.measuredLargeM}; ` +
+        `src/kernels/sparse.ts uses ${SPARSE_MIN_SMALL_M} / ${SPARSE_MIN_LARGE_M}`,
+    );
+  return { sparse: out, sparseCrossover: summary };
 }
+
+// standalone: node bench/sparse.bench.js (or with EDGEQ_SRC=1 and --import tsx)
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await run();

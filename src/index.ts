@@ -10,3 +10,8 @@ export { readModel } from './formats/detect.js';
 export { readOnnx } from './formats/onnx/reader.js';
 export { InferenceSession } from './runtime/session.js';
 export type { SessionOptions, ValueMetadata } from './runtime/session.js';
+export { writeOnnx } from './formats/onnx/writer.js';
+export { readNpy, writeNpy } from './formats/npy.js';
+export { modelStats, type ModelStats } from './ir/stats.js';
+export { prune, applyMasks, NothingToPruneError, PruneOptionsError, type PruneOptions, type PruneResult } from './prune/index.js';
+export { split, PipelineSession, SplitError, PipelineError, WorkerCrashError, type SplitOptions, type SplitResult, type Manifest } from './split/index.js';

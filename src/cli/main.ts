@@ -9,7 +9,9 @@ import { demoMain } from './demo.js';
 import { evalMain } from './eval.js';
 import { type Io, inspectMain, stdio } from './inspect.js';
 import { pruneMain } from './prune.js';
+import { quantizeMain } from './quantize.js';
 import { runMain } from './run.js';
+import { splitMain } from './split.js';
 
 export const USAGE = `usage: edgeq <command> [options]
 
@@ -24,6 +26,15 @@ commands:
   prune IN OUT --sparsity S [--scope layer|global] [--structured channel|n:m] [--n 2 --m 4]
         [--threshold T] [--exclude A,B] [--sweep 0.5,0.7,…] [--data x.npy --labels y.npy] [--svg F] [--json]
                                                magnitude pruning (unstructured, N:M, channels) and sweeps
+  quantize IN OUT --calib x.npy|DIR [--method minmax|percentile|entropy|mse] [--per-channel|--per-tensor]
+        [--format qdq|qoperator] [--dynamic] [--fp16] [--weight-bits 2..8] [--sweep-bits 8,6,4]
+        [--exclude N,…] [--exclude-op Op,…] [--data x.npy --labels y.npy] [--report] [--json]
+                                               post-training quantization (QDQ/QOperator int8, n-bit,
+                                               dynamic, fp16) with calibration and per-layer report
+  split MODEL --parts K | --at T1,T2 [--objective balance|min-transfer|latency] [--device-speed 1,0.5]
+        [--link-mbps 100] [--keep-local N] --out DIR [--report] [--json]
+                                               cut a model into sub-models (+ manifest.json); --report
+                                               measures each part and the worker pipeline's throughput
   conformance [--suite S] [--filter RE] [--json] [-v] [--write-allow]
                                                run the ONNX backend test data
   help                                         this text
@@ -36,6 +47,8 @@ const COMMANDS: Record<string, (args: string[], io: Io) => Promise<number>> = {
   demo: demoMain,
   conformance: (args) => conformanceMain(args),
   prune: pruneMain,
+  quantize: quantizeMain,
+  split: splitMain,
 };
 
 /** Run the CLI with `argv` (without node and script); returns the exit status. */

@@ -35,10 +35,11 @@ const convWasm: KernelDef = {
     mem.f32(bp, m).set(b ? (b.data as Float32Array) : new Float32Array(m));
     const [sh, sw] = (attrs.strides as number[] | undefined) ?? [1, 1];
     const [dh, dw] = (attrs.dilations as number[] | undefined) ?? [1, 1];
+    const dw3x3 = depthwise && kh === 3 && kw === 3 && dh === 1 && dw === 1 && sh === sw && (sh === 1 || sh === 2);
     let lo = -Infinity;
     let hi = Infinity;
     return {
-      name: depthwise ? 'f32_dwconv2d' : 'f32_conv2d_gemm_4x8',
+      name: dw3x3 ? 'f32_dwconv3x3' : depthwise ? 'f32_dwconv2d' : 'f32_conv2d_gemm_4x8',
       fuseClamp(l: number, h: number) {
         lo = Math.max(lo, l);
         hi = Math.min(hi, h);
@@ -69,8 +70,12 @@ const convWasm: KernelDef = {
             const ob = op + bi * m * p * 4;
             if (depthwise) {
               const bias = mem.f32(bp, m);
-              for (let ch = 0; ch < m; ch++)
-                ex.f32_dwconv2d(xb + ch * ih * iw * 4, ih, iw, wp + ch * kh * kw * 4, kh, kw, sh!, sw!, dh!, dw!, pt, pl, oh, ow, bias[ch]!, ob + ch * p * 4, lo, hi);
+              if (dw3x3)
+                for (let ch = 0; ch < m; ch++)
+                  ex.f32_dwconv3x3(xb + ch * ih * iw * 4, ih, iw, wp + ch * 36, sh!, pt, pl, oh, ow, bias[ch]!, ob + ch * p * 4, lo, hi);
+              else
+                for (let ch = 0; ch < m; ch++)
+                  ex.f32_dwconv2d(xb + ch * ih * iw * 4, ih, iw, wp + ch * kh * kw * 4, kh, kw, sh!, sw!, dh!, dw!, pt, pl, oh, ow, bias[ch]!, ob + ch * p * 4, lo, hi);
               continue;
             }
             for (let gi = 0; gi < group; gi++) {

@@ -1,5 +1,7 @@
 /** Importing this module registers every WASM kernel with the kernel registry. */
+import './sparse.js'; // first: sparse kernels take pruned weights before the dense ones see them
 import './gemm.js';
 import './conv.js';
+import './pool.js';
 export { kernelsFor, registerKernel } from './registry.js';
 export type { KernelDef, PreparedKernel } from './registry.js';

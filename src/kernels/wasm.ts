@@ -10,7 +10,26 @@ export interface KernelExports {
   /** rb: per-row bias pointer (0 = none) */
   f32_gemm(m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, lo: number, hi: number, rb: number): void;
   f32_im2col_pack_8(x: number, c: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, out: number): void;
+  f32_dwconv3x3(x: number, ih: number, iw: number, w: number, s: number, pt: number, pl: number, oh: number, ow: number, bias: number, out: number, lo: number, hi: number): void;
+  f32_pool2d(mode: number, x: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, pb: number, pr: number, oh: number, ow: number, out: number): void;
   f32_dwconv2d(x: number, ih: number, iw: number, w: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, bias: number, out: number, lo: number, hi: number): void;
+  /** sparse (asm/f32_spmm.ts): 1×4 blocked CSR along N, rows of A 4 at a time */
+  f32_spmm_1x4(m: number, n: number, a: number, lda: number, bptr: number, kidx: number, vals: number, bias: number, c: number, ldc: number, lo: number, hi: number): void;
+  /** sparse: scalar CSR W[n×K] times 8-column panels of X[K×p]; output (j, col) at c + (j·csn + col·csp)·4 */
+  f32_spmm_csr_8(n: number, p: number, x: number, pstride: number, rowptr: number, kidx: number, vals: number, bias: number, c: number, csn: number, csp: number, lo: number, hi: number): void;
+  f32_spmm_pack_t8(m: number, k: number, a: number, lda: number, out: number): void;
+  /** sparse int: C (i32) = A' (i32, zero point subtracted) · W' in 1×4 blocked CSR of i32x4, wrapping */
+  i32_spmm_1x4(m: number, n: number, a: number, lda: number, bptr: number, kidx: number, vals: number, c: number, ldc: number): void;
+  /** int8 GEMM (asm/qs8_gemm.ts): B packed in c2 panels of 8 columns, K padded to 8 */
+  qs8_packed_size_8(n: number, k: number): number;
+  qs8_pack_b(n: number, k: number, b: number, ldb: number, flip: number, out: number, csum: number): void;
+  qs8_pack_a(m: number, k: number, a: number, lda: number, flip: number, out: number, rsum: number): void;
+  qs8_rowsum(m: number, k: number, a: number, lda: number, uns: number, out: number): void;
+  qs8_panel_colsum(n: number, k: number, w: number, out: number): void;
+  qs8_im2col_pack_8(x: number, c: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, xz: number, flip: number, out: number): void;
+  /** out: 0 = int32, 1 = int8, 2 = uint8; mrow: mult per row (1) or per column (0) */
+  qs8_gemm(m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, cb: number, rb: number, ru: number, cv: number, mult: number, mrow: number, yz: number, lo: number, hi: number, out: number, tmp: number): void;
+  qu8_gemm(m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, cb: number, rb: number, ru: number, cv: number, mult: number, mrow: number, yz: number, lo: number, hi: number, out: number, tmp: number): void;
 }
 
 function decodeBase64(s: string): Uint8Array {

@@ -185,10 +185,13 @@ export function concatTensors(type: DType, xs: readonly Tensor[], axis: number, 
   for (const x of xs) {
     const src = x.data as Arr;
     const rowIn = outer === 0 ? 0 : x.size / outer;
+    const typed = ArrayBuffer.isView(src) && ArrayBuffer.isView(out);
     for (let r = 0; r < outer; r++) {
       const so = r * rowIn;
       const dOff = r * rowOut + colOff;
-      for (let k = 0; k < rowIn; k++) out[dOff + k] = src[so + k];
+      // typed arrays: one block copy per row (memcpy), strings: element by element
+      if (typed) (out as Float32Array).set((src as Float32Array).subarray(so, so + rowIn), dOff);
+      else for (let k = 0; k < rowIn; k++) out[dOff + k] = src[so + k];
     }
     colOff += rowIn;
   }

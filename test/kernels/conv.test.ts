@@ -86,4 +86,34 @@ describe('WASM Conv kernels vs the TS reference', () => {
     );
     expect(kernelRuns).toBe(250);
   });
+
+  it('f32_dwconv3x3 (register-blocked depthwise 3×3, stride 1/2) agrees over sizes, pads and borders', () => {
+    const dwArb = fc.record({
+      n: fc.integer({ min: 1, max: 2 }),
+      c: fc.integer({ min: 1, max: 6 }),
+      h: fc.integer({ min: 1, max: 19 }),
+      w: fc.integer({ min: 1, max: 23 }),
+      s: fc.constantFrom(1, 2),
+      pads: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 4, maxLength: 4 }),
+      autoPad: fc.constantFrom('NOTSET', 'NOTSET', 'SAME_UPPER', 'SAME_LOWER'),
+      bias: fc.boolean(),
+      act: fc.constantFrom('none', 'relu', 'clip'),
+    }).filter((r) => r.autoPad !== 'NOTSET' || (r.h + r.pads[0]! + r.pads[2]! >= 3 && r.w + r.pads[1]! + r.pads[3]! >= 3));
+    fc.assert(
+      fc.property(dwArb, fc.integer(), (r, seed) => {
+        const k: Case = { n: r.n, c: r.c, h: r.h, w: r.w, group: r.c, mg: 1, kh: 3, kw: 3, s: [r.s, r.s], d: [1, 1], pads: r.pads, autoPad: r.autoPad, bias: r.bias, act: r.act as Case['act'] };
+        const { g, x } = build(k, seed);
+        const fast = new Executor(g);
+        expect(fast.kernels.get(g.nodes[0]!)?.name).toBe('f32_dwconv3x3');
+        const got = fast.run({ X: x }).Y!;
+        const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!;
+        fast.dispose();
+        expect(got.dims).toEqual(want.dims);
+        const a = got.data as Float32Array;
+        const b = want.data as Float32Array;
+        for (let i = 0; i < b.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(b[i]!)));
+      }),
+      { numRuns: 300, seed: 3 },
+    );
+  });
 });

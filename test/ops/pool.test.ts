@@ -2,21 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { Graph, InferenceSession, ShapeError, Tensor } from '../../src/index.js';
 import type { Dim, ValueType } from '../../src/index.js';
 import '../../src/ops/index.js';
+import { layerGraph as graph } from '../helpers/op-graph.js';
 
-function graph(op: string, ins: (string | Tensor | ValueType)[], attrs: Record<string, any> = {}, nOut = 1): Graph {
-  const g = new Graph();
-  const names = ins.map((v, i) => {
-    const name = `in${i}`;
-    if (v === '') return '';
-    if (v instanceof Tensor) g.initializers.set(name, v);
-    else g.inputs.push({ name, type: v as ValueType });
-    return name;
-  });
-  const outs = Array.from({ length: nOut }, (_, i) => `out${i}`);
-  g.nodes.push({ name: 'n0', op, domain: '', inputs: names, outputs: outs, attrs });
-  g.outputs = outs.map((name) => ({ name, type: { dtype: 'float32' } }));
-  return g;
-}
 const seq = (n: number, f = (i: number) => i + 1) => Array.from({ length: n }, (_, i) => f(i));
 const f32 = (dims: number[], v?: number[]) => new Tensor('float32', Float32Array.from(v ?? seq(dims.reduce((a, b) => a * b, 1))), dims);
 const t = (dtype: ValueType['dtype'], shape?: Dim[]): ValueType => ({ dtype, shape });

@@ -7,38 +7,8 @@ import { InferenceSession } from '../../src/runtime/session.js';
 import type { DType } from '../../src/tensor/dtype.js';
 import { f16ToF32, f32ToF16 } from '../../src/tensor/fp16.js';
 import { Tensor } from '../../src/tensor/tensor.js';
+import { type In, arr, graph, i64, run } from '../helpers/op-graph.js';
 
-/** Input spec: a runtime feed (`feed`), a constant (`init`), a symbolic-shape graph input, or omitted (''). */
-type In = { name: string; feed?: Tensor; init?: Tensor; dtype?: DType; shape?: Dim[] } | '';
-
-function graph(op: string, ins: In[], attrs: Record<string, any> = {}, nOut = 1, opset = 22): Graph {
-  const g = new Graph();
-  g.opsets = { '': opset };
-  for (const i of ins) {
-    if (i === '') continue;
-    if (i.init) g.initializers.set(i.name, i.init);
-    else {
-      const dtype = i.feed?.type ?? i.dtype!;
-      const shape = i.shape ?? (i.feed ? [...i.feed.dims] : undefined);
-      g.inputs.push({ name: i.name, type: { dtype, ...(shape ? { shape } : {}) } });
-    }
-  }
-  const outs = Array.from({ length: nOut }, (_, k) => `y${k}`);
-  g.nodes.push({ name: 'n0', op, domain: '', inputs: ins.map((i) => (i === '' ? '' : i.name)), outputs: outs, attrs });
-  for (const o of outs) g.outputs.push({ name: o, type: { dtype: 'float32' } });
-  return g;
-}
-
-async function run(op: string, ins: In[], attrs: Record<string, any> = {}, nOut = 1): Promise<Tensor[]> {
-  const s = await InferenceSession.create(graph(op, ins, attrs, nOut));
-  const feeds: Record<string, Tensor> = {};
-  for (const i of ins) if (i !== '' && i.feed) feeds[i.name] = i.feed;
-  const r = await s.run(feeds);
-  return Array.from({ length: nOut }, (_, k) => r[`y${k}`]!);
-}
-
-const arr = (t: Tensor) => Array.from(t.data as ArrayLike<number | bigint>);
-const i64 = (v: (number | bigint)[], dims = [v.length]) => new Tensor('int64', v.map((x) => BigInt(x)), dims);
 const f32 = (v: number[], dims = [v.length]) => new Tensor('float32', v, dims);
 
 describe('Reduce*', () => {

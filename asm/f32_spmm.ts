@@ -1,0 +1,274 @@
+// f32 sparse-weight × dense-activation kernels (WebAssembly SIMD128). The weight is pruned and constant, so it is
+// compressed once per session (in TypeScript, src/kernels/sparse.ts) into one of two layouts:
+//
+//  1×4 blocked CSR along N ("f32_spmm_1x4", for few activation rows, e.g. batch 1):
+//    C[M×N] = A[M×K] · W[K×N]. Columns of W are grouped 4 at a time; for column block b the entries
+//    bptr[b] … bptr[b+1]-1 each hold a byte offset k·4 into a row of A (kidx) and the 4 weights W[k, 4b…4b+3]
+//    (vals, 16 bytes, zero past N). A block is stored when any of its 4 weights is non-zero.
+//    Rows of A run 4 at a time and every stored block does one splat-multiply-add per row.
+//
+//  scalar CSR with SIMD across 8 activation columns ("f32_spmm_csr_8", for many rows / conv pixels):
+//    C[N×P] = W[N×K] · X[K×P], X in the 8-column panels of f32_gemm_pack_8 / f32_im2col_pack_8 (panel q at
+//    x + q·pstride, row k of the panel at +k·32). Row j of W holds entries rowptr[j] … rowptr[j+1]-1, each
+//    a byte offset k·32 (kidx) and one weight (vals). Every stored weight does two 4-lane multiply-adds.
+//    The output element (j, p) goes to c + (j·csn + p·csp)·4, so conv (csn = P, csp = 1) writes NCHW rows
+//    and MatMul (X = Aᵀ packed by f32_spmm_pack_t8; csn = 1, csp = N) writes C[M×N] row-major.
+//
+// No allocation here: every pointer is a byte offset into the one linear memory, sized by the caller.
+
+// @ts-ignore: decorator
+@inline
+function clampv(v: v128, lo: v128, hi: v128): v128 {
+  return f32x4.min(f32x4.max(v, lo), hi);
+}
+
+// @ts-ignore: decorator
+@inline
+function store4(c: usize, nc: i32, v: v128): void {
+  if (nc >= 4) v128.store(c, v);
+  else {
+    f32.store(c, f32x4.extract_lane(v, 0));
+    if (nc > 1) f32.store(c, f32x4.extract_lane(v, 1), 4);
+    if (nc > 2) f32.store(c, f32x4.extract_lane(v, 2), 8);
+  }
+}
+
+// @ts-ignore: decorator
+@inline
+function storei4(c: usize, nc: i32, v: v128): void {
+  if (nc >= 4) v128.store(c, v);
+  else {
+    store<i32>(c, i32x4.extract_lane(v, 0));
+    if (nc > 1) store<i32>(c, i32x4.extract_lane(v, 1), 4);
+    if (nc > 2) store<i32>(c, i32x4.extract_lane(v, 2), 8);
+  }
+}
+
+/**
+ * C[m×n] = clamp(A[m×k] · W + bias, lo, hi) with W in 1×4 blocked CSR (see above). `bias` (0 = none) holds
+ * ceil(n/4)·4 floats (zero-padded). lda / ldc are in floats.
+ */
+export function f32_spmm_1x4(m: i32, n: i32, a: usize, lda: i32, bptr: usize, kidx: usize, vals: usize, bias: usize, c: usize, ldc: i32, lo: f32, hi: f32): void {
+  const nb = (n + 3) >> 2;
+  const sa = (<usize>lda) << 2;
+  const sc = (<usize>ldc) << 2;
+  const vlo = f32x4.splat(lo);
+  const vhi = f32x4.splat(hi);
+  let i = 0;
+  for (; i + 3 < m; i += 4) {
+    const a0 = a + <usize>i * sa;
+    const a1 = a0 + sa;
+    const a2 = a1 + sa;
+    const a3 = a2 + sa;
+    const ci = c + <usize>i * sc;
+    for (let b = 0; b < nb; b++) {
+      let acc0 = bias != 0 ? v128.load(bias + ((<usize>b) << 4)) : f32x4.splat(0);
+      let acc1 = acc0;
+      let acc2 = acc0;
+      let acc3 = acc0;
+      const e1 = load<i32>(bptr + ((<usize>b + 1) << 2));
+      for (let e = load<i32>(bptr + ((<usize>b) << 2)); e < e1; e++) {
+        const ko = <usize>load<i32>(kidx + ((<usize>e) << 2));
+        const v = v128.load(vals + ((<usize>e) << 4));
+        acc0 = f32x4.add(acc0, f32x4.mul(f32x4.splat(f32.load(a0 + ko)), v));
+        acc1 = f32x4.add(acc1, f32x4.mul(f32x4.splat(f32.load(a1 + ko)), v));
+        acc2 = f32x4.add(acc2, f32x4.mul(f32x4.splat(f32.load(a2 + ko)), v));
+        acc3 = f32x4.add(acc3, f32x4.mul(f32x4.splat(f32.load(a3 + ko)), v));
+      }
+      const nc = min(4, n - (b << 2));
+      const cb = ci + ((<usize>b) << 4);
+      store4(cb, nc, clampv(acc0, vlo, vhi));
+      store4(cb + sc, nc, clampv(acc1, vlo, vhi));
+      store4(cb + 2 * sc, nc, clampv(acc2, vlo, vhi));
+      store4(cb + 3 * sc, nc, clampv(acc3, vlo, vhi));
+    }
+  }
+  // leftover rows one at a time; two accumulators over alternate blocks hide the add latency
+  for (; i < m; i++) {
+    const a0 = a + <usize>i * sa;
+    const ci = c + <usize>i * sc;
+    for (let b = 0; b < nb; b++) {
+      let acc0 = bias != 0 ? v128.load(bias + ((<usize>b) << 4)) : f32x4.splat(0);
+      let acc1 = f32x4.splat(0);
+      const e1 = load<i32>(bptr + ((<usize>b + 1) << 2));
+      let e = load<i32>(bptr + ((<usize>b) << 2));
+      for (; e + 1 < e1; e += 2) {
+        const k0 = <usize>load<i32>(kidx + ((<usize>e) << 2));
+        const k1 = <usize>load<i32>(kidx + ((<usize>e) << 2), 4);
+        const vp = vals + ((<usize>e) << 4);
+        acc0 = f32x4.add(acc0, f32x4.mul(f32x4.splat(f32.load(a0 + k0)), v128.load(vp)));
+        acc1 = f32x4.add(acc1, f32x4.mul(f32x4.splat(f32.load(a0 + k1)), v128.load(vp, 16)));
+      }
+      if (e < e1) {
+        const k0 = <usize>load<i32>(kidx + ((<usize>e) << 2));
+        acc0 = f32x4.add(acc0, f32x4.mul(f32x4.splat(f32.load(a0 + k0)), v128.load(vals + ((<usize>e) << 4))));
+      }
+      store4(ci + ((<usize>b) << 4), min(4, n - (b << 2)), clampv(f32x4.add(acc0, acc1), vlo, vhi));
+    }
+  }
+}
+
+/**
+ * C = clamp(W[n×K] · X[K×p] + bias, lo, hi) with W in scalar CSR and X in 8-column panels (see above).
+ * `bias` (0 = none) holds n floats. Output element (j, col) at c + (j·csn + col·csp)·4.
+ */
+export function f32_spmm_csr_8(n: i32, p: i32, x: usize, pstride: i32, rowptr: usize, kidx: usize, vals: usize, bias: usize, c: usize, csn: i32, csp: i32, lo: f32, hi: f32): void {
+  const vlo = f32x4.splat(lo);
+  const vhi = f32x4.splat(hi);
+  const panels = (p + 7) >> 3;
+  for (let q = 0; q < panels; q++) {
+    const xq = x + <usize>q * <usize>pstride;
+    const pc = min(8, p - (q << 3));
+    const cq = c + ((<usize>(q << 3) * <usize>csp) << 2);
+    let e = load<i32>(rowptr);
+    for (let j = 0; j < n; j++) {
+      const bj: f32 = bias != 0 ? f32.load(bias + ((<usize>j) << 2)) : 0;
+      let acc0 = f32x4.splat(bj);
+      let acc1 = acc0;
+      let acc2 = f32x4.splat(0);
+      let acc3 = acc2;
+      const e1 = load<i32>(rowptr + ((<usize>j + 1) << 2));
+      for (; e + 1 < e1; e += 2) {
+        const k0 = xq + <usize>load<i32>(kidx + ((<usize>e) << 2));
+        const k1 = xq + <usize>load<i32>(kidx + ((<usize>e) << 2), 4);
+        const v0 = f32x4.splat(f32.load(vals + ((<usize>e) << 2)));
+        const v1 = f32x4.splat(f32.load(vals + ((<usize>e) << 2), 4));
+        acc0 = f32x4.add(acc0, f32x4.mul(v0, v128.load(k0)));
+        acc1 = f32x4.add(acc1, f32x4.mul(v0, v128.load(k0, 16)));
+        acc2 = f32x4.add(acc2, f32x4.mul(v1, v128.load(k1)));
+        acc3 = f32x4.add(acc3, f32x4.mul(v1, v128.load(k1, 16)));
+      }
+      if (e < e1) {
+        const k0 = xq + <usize>load<i32>(kidx + ((<usize>e) << 2));
+        const v0 = f32x4.splat(f32.load(vals + ((<usize>e) << 2)));
+        acc0 = f32x4.add(acc0, f32x4.mul(v0, v128.load(k0)));
+        acc1 = f32x4.add(acc1, f32x4.mul(v0, v128.load(k0, 16)));
+        e++;
+      }
+      const r0 = clampv(f32x4.add(acc0, acc2), vlo, vhi);
+      const r1 = clampv(f32x4.add(acc1, acc3), vlo, vhi);
+      const cj = cq + ((<usize>j * <usize>csn) << 2);
+      if (csp == 1) {
+        if (pc == 8) {
+          v128.store(cj, r0);
+          v128.store(cj, r1, 16);
+        } else {
+          store4(cj, pc, r0);
+          if (pc > 4) store4(cj + 16, pc - 4, r1);
+        }
+      } else {
+        const s = (<usize>csp) << 2;
+        f32.store(cj, f32x4.extract_lane(r0, 0));
+        if (pc > 1) f32.store(cj + s, f32x4.extract_lane(r0, 1));
+        if (pc > 2) f32.store(cj + 2 * s, f32x4.extract_lane(r0, 2));
+        if (pc > 3) f32.store(cj + 3 * s, f32x4.extract_lane(r0, 3));
+        if (pc > 4) f32.store(cj + 4 * s, f32x4.extract_lane(r1, 0));
+        if (pc > 5) f32.store(cj + 5 * s, f32x4.extract_lane(r1, 1));
+        if (pc > 6) f32.store(cj + 6 * s, f32x4.extract_lane(r1, 2));
+        if (pc > 7) f32.store(cj + 7 * s, f32x4.extract_lane(r1, 3));
+      }
+    }
+  }
+}
+
+/**
+ * Pack Aᵀ for f32_spmm_csr_8: A is m×k (stride lda floats); panel q (rows 8q…8q+7 of A) at out + q·(k+1)·32
+ * holds 32 unused header bytes (the f32_gemm_pack_8 layout) then k rows of 8 floats, zero past m.
+ */
+export function f32_spmm_pack_t8(m: i32, k: i32, a: usize, lda: i32, out: usize): void {
+  const sa = (<usize>lda) << 2;
+  const panelBytes = (<usize>(k + 1)) << 5;
+  for (let i0 = 0; i0 < m; i0 += 8) {
+    const mc = min(8, m - i0);
+    const pq = out + <usize>(i0 >> 3) * panelBytes;
+    v128.store(pq, f32x4.splat(0));
+    v128.store(pq, f32x4.splat(0), 16);
+    const ai = a + <usize>i0 * sa;
+    if (mc == 8) {
+      // 4×4 transposes: rows i0…i0+3 and i0+4…i0+7, 4 columns of A at a time
+      let kk = 0;
+      for (; kk + 3 < k; kk += 4) {
+        const o = pq + 32 + ((<usize>kk) << 5);
+        const ko = (<usize>kk) << 2;
+        for (let h = 0; h < 2; h++) {
+          const ah = ai + <usize>(h * 4) * sa + ko;
+          const r0 = v128.load(ah);
+          const r1 = v128.load(ah + sa);
+          const r2 = v128.load(ah + 2 * sa);
+          const r3 = v128.load(ah + 3 * sa);
+          const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5);
+          const t1 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+          const t2 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+          const t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+          const oh = o + ((<usize>h) << 4);
+          v128.store(oh, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+          v128.store(oh + 32, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
+          v128.store(oh + 64, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5));
+          v128.store(oh + 96, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
+        }
+      }
+      for (; kk < k; kk++) {
+        const o = pq + 32 + ((<usize>kk) << 5);
+        for (let r = 0; r < 8; r++) f32.store(o + ((<usize>r) << 2), f32.load(ai + <usize>r * sa + ((<usize>kk) << 2)));
+      }
+    } else {
+      for (let kk = 0; kk < k; kk++) {
+        const o = pq + 32 + ((<usize>kk) << 5);
+        for (let r = 0; r < 8; r++) f32.store(o + ((<usize>r) << 2), r < mc ? f32.load(ai + <usize>r * sa + ((<usize>kk) << 2)) : 0);
+      }
+    }
+  }
+}
+
+/**
+ * Integer variant for MatMulInteger / QLinearMatMul: C[m×n] (i32) = A'[m×k] · W' with A' = A − a_zero_point
+ * (i32, widened by the caller) and W' = B − b_zero_point in 1×4 blocked CSR of i32x4 (same layout as
+ * f32_spmm_1x4). Wrapping i32 arithmetic, exactly like the reference's `(c + Math.imul(x, w)) | 0`.
+ */
+export function i32_spmm_1x4(m: i32, n: i32, a: usize, lda: i32, bptr: usize, kidx: usize, vals: usize, c: usize, ldc: i32): void {
+  const nb = (n + 3) >> 2;
+  const sa = (<usize>lda) << 2;
+  const sc = (<usize>ldc) << 2;
+  let i = 0;
+  for (; i + 3 < m; i += 4) {
+    const a0 = a + <usize>i * sa;
+    const a1 = a0 + sa;
+    const a2 = a1 + sa;
+    const a3 = a2 + sa;
+    const ci = c + <usize>i * sc;
+    for (let b = 0; b < nb; b++) {
+      let acc0 = i32x4.splat(0);
+      let acc1 = acc0;
+      let acc2 = acc0;
+      let acc3 = acc0;
+      const e1 = load<i32>(bptr + ((<usize>b + 1) << 2));
+      for (let e = load<i32>(bptr + ((<usize>b) << 2)); e < e1; e++) {
+        const ko = <usize>load<i32>(kidx + ((<usize>e) << 2));
+        const v = v128.load(vals + ((<usize>e) << 4));
+        acc0 = i32x4.add(acc0, i32x4.mul(i32x4.splat(load<i32>(a0 + ko)), v));
+        acc1 = i32x4.add(acc1, i32x4.mul(i32x4.splat(load<i32>(a1 + ko)), v));
+        acc2 = i32x4.add(acc2, i32x4.mul(i32x4.splat(load<i32>(a2 + ko)), v));
+        acc3 = i32x4.add(acc3, i32x4.mul(i32x4.splat(load<i32>(a3 + ko)), v));
+      }
+      const nc = min(4, n - (b << 2));
+      const cb = ci + ((<usize>b) << 4);
+      storei4(cb, nc, acc0);
+      storei4(cb + sc, nc, acc1);
+      storei4(cb + 2 * sc, nc, acc2);
+      storei4(cb + 3 * sc, nc, acc3);
+    }
+  }
+  for (; i < m; i++) {
+    const a0 = a + <usize>i * sa;
+    const ci = c + <usize>i * sc;
+    for (let b = 0; b < nb; b++) {
+      let acc0 = i32x4.splat(0);
+      const e1 = load<i32>(bptr + ((<usize>b + 1) << 2));
+      for (let e = load<i32>(bptr + ((<usize>b) << 2)); e < e1; e++) {
+        const ko = <usize>load<i32>(kidx + ((<usize>e) << 2));
+        acc0 = i32x4.add(acc0, i32x4.mul(i32x4.splat(load<i32>(a0 + ko)), v128.load(vals + ((<usize>e) << 4))));
+      }
+      storei4(ci + ((<usize>b) << 4), min(4, n - (b << 2)), acc0);
+    }
+  }
+}

@@ -1,0 +1,44 @@
+import { Tensor } from '../tensor/tensor.js';
+import { convGeometry } from '../ops/conv-geometry.js';
+import { type KernelDef, registerKernel } from './registry.js';
+import { arena, kernels } from './wasm.js';
+
+/**
+ * MaxPool (without the Indices output) and AveragePool, 2-D NCHW float32, via f32_pool2d one channel at a
+ * time. Geometry (pads, ceil_mode, dilations) comes from the same convGeometry the ops' shape rules use.
+ */
+function poolKernel(op: 'MaxPool' | 'AveragePool'): KernelDef {
+  return {
+    op,
+    backend: 'wasm',
+    prepare(node, attrs, types) {
+      const mem = arena();
+      const ex = kernels();
+      const x = types[0];
+      if (!mem || !ex || x?.dtype !== 'float32' || x.shape?.length !== 4 || (attrs.kernel_shape as number[]).length !== 2) return undefined;
+      if (node.outputs.length > 1 && node.outputs[1] !== '') return undefined; // Indices: reference
+      const mode = op === 'MaxPool' ? 0 : attrs.count_include_pad ? 2 : 1;
+      const [kh, kw] = attrs.kernel_shape as [number, number];
+      return {
+        name: op === 'MaxPool' ? 'f32_maxpool2d' : 'f32_avgpool2d',
+        run([input], [outType]) {
+          const xt = input!;
+          const [n, c, ih, iw] = xt.dims as [number, number, number, number];
+          const g = convGeometry([ih, iw], [kh, kw], attrs, (m) => {
+            throw new Error(m); // unreachable: inferShape checked the same geometry
+          }, { ceilMode: attrs.ceil_mode === 1 })!;
+          const [oh, ow] = g.out as [number, number];
+          const xin = mem.input(xt.data as Float32Array, 'pool input');
+          const op2 = mem.alloc(n * c * oh * ow * 4, 'pool output');
+          for (let i = 0; i < n * c; i++)
+            ex.f32_pool2d(mode, xin.ptr + i * ih * iw * 4, ih, iw, kh, kw, g.strides[0]!, g.strides[1]!, g.dilations[0]!, g.dilations[1]!, g.padBegin[0]!, g.padBegin[1]!, g.padEnd[0]!, g.padEnd[1]!, oh, ow, op2 + i * oh * ow * 4);
+          if (xin.copied) mem.release(xin.ptr);
+          return [new Tensor('float32', mem.f32(op2, n * c * oh * ow), outType!.shape as number[])];
+        },
+      };
+    },
+  };
+}
+
+registerKernel(poolKernel('MaxPool'));
+registerKernel(poolKernel('AveragePool'));

@@ -1,0 +1,573 @@
+import type { Tensor as TensorT } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
+import { convGeometry } from '../ops/conv-geometry.js';
+import { ShapeError } from '../errors.js';
+import type { DType } from '../tensor/dtype.js';
+import { f16ToF32, f32ToF16 } from '../tensor/fp16.js';
+import { QRANGE, roundHalfToEven, saturate } from '../tensor/rounding.js';
+import { floats } from '../ops/util.js';
+import { type Arena, arena, kernels } from './wasm.js';
+import { type KernelDef, registerKernel } from './registry.js';
+
+/**
+ * Sparse-weight kernels (asm/f32_spmm.ts) for MatMul, Gemm and Conv with a constant, pruned float32 weight.
+ * They register before the dense kernels (src/kernels/index.ts imports this file first) and take a node
+ * only when the weight's sparsity (fraction of exact zeros) reaches the measured crossover for its shape
+ * class; otherwise `prepare` returns undefined and the dense packed GEMM takes the node.
+ *
+ * Crossovers: measured by bench/sparse.bench.js (`node --import tsx bench/sparse.bench.js`, medians of
+ * repeated tinybench runs on the shared dev machine, WASM CSR vs WASM dense f32_gemm_4x8):
+ *  - few rows (m < SMALL_M, e.g. batch-1 FC layers): 1×4 blocked CSR (f32_spmm_1x4) beats dense from
+ *    SPARSE_MIN_SMALL_M on (1024×1024: 0.7 ≈ 1.0×, 0.8 ≈ 1.5×, 0.9 ≈ 2.6×, 0.95 ≈ 4×);
+ *  - many rows / conv pixels (m ≥ SMALL_M): scalar CSR with SIMD over 8 rows (f32_spmm_csr_8) beats
+ *    dense from SPARSE_MIN_LARGE_M on (see the bench table; numbers in the report).
+ * When the row count is not known at plan time (symbolic batch), the larger of the two thresholds applies.
+ */
+export const SMALL_M = 8;
+export const SPARSE_MIN_SMALL_M = 0.75;
+export const SPARSE_MIN_LARGE_M = 0.7;
+
+/** The sparsity from which the sparse kernel pays for `m` activation rows (undefined m = unknown). */
+export function sparseThreshold(m: number | undefined): number {
+  if (m === undefined) return Math.max(SPARSE_MIN_SMALL_M, SPARSE_MIN_LARGE_M);
+  return m < SMALL_M ? SPARSE_MIN_SMALL_M : SPARSE_MIN_LARGE_M;
+}
+
+/** Fraction of exact zeros in `w`. */
+export function sparsityOf(w: Float32Array): number {
+  let z = 0;
+  for (let i = 0; i < w.length; i++) if (w[i] === 0) z++;
+  return w.length ? z / w.length : 0;
+}
+
+function i32(mem: Arena, ptr: number, n: number): Int32Array {
+  return new Int32Array(mem.memory.buffer, ptr, n);
+}
+
+/** Scalar CSR of an n×k row-major matrix in kernel memory, column indices stored as byte offsets k·32. */
+class CsrBlock {
+  readonly rowptr: number;
+  readonly kidx: number;
+  readonly vals: number;
+  readonly nnz: number;
+  constructor(
+    private readonly mem: Arena,
+    w: Float32Array,
+    off: number,
+    n: number,
+    k: number,
+  ) {
+    let nnz = 0;
+    for (let i = 0; i < n * k; i++) if (w[off + i] !== 0) nnz++;
+    this.nnz = nnz;
+    this.rowptr = mem.alloc((n + 1) * 4, 'sparse rowptr');
+    this.kidx = mem.alloc(nnz * 4, 'sparse indices');
+    this.vals = mem.alloc(nnz * 4, 'sparse values');
+    const rp = i32(mem, this.rowptr, n + 1);
+    const ki = i32(mem, this.kidx, nnz);
+    const va = mem.f32(this.vals, nnz);
+    let p = 0;
+    rp[0] = 0;
+    for (let j = 0; j < n; j++) {
+      for (let t = 0; t < k; t++) {
+        const v = w[off + j * k + t]!;
+        if (v !== 0) {
+          ki[p] = t * 32;
+          va[p++] = v;
+        }
+      }
+      rp[j + 1] = p;
+    }
+  }
+  dispose(): void {
+    this.mem.release(this.vals);
+    this.mem.release(this.kidx);
+    this.mem.release(this.rowptr);
+  }
+}
+
+/**
+ * Y[m×n] = A[m×k] · W + bias with W given as Wᵀ (n×k row-major, `wt`), pruned. Keeps two compressed forms:
+ * 1×4 blocked CSR along n for m < SMALL_M and scalar CSR (SIMD over 8 rows of Aᵀ) for larger m.
+ */
+export class SparseGemmF32 {
+  private readonly csr: CsrBlock | undefined;
+  private readonly bptr: number = 0;
+  private readonly bkidx: number = 0;
+  private readonly bvals: number = 0;
+  private readonly bias4: number = 0;
+  private readonly bias: number = 0;
+  /** stored 1×4 blocks (-1 when that form was not built) */
+  readonly blocks: number = -1;
+  /**
+   * `rows`: the row count when it is known at plan time, so only the form its kernel uses is built
+   * (undefined = both, picked per run).
+   */
+  constructor(
+    private readonly mem: Arena,
+    readonly k: number,
+    readonly n: number,
+    wt: Float32Array,
+    bias?: Float32Array,
+    rows?: number,
+  ) {
+    const want = rows === undefined ? undefined : SparseGemmF32.kernelFor(rows);
+    if (want !== 'f32_spmm_1x4') this.csr = new CsrBlock(mem, wt, 0, n, k);
+    const nb = (n + 3) >> 2;
+    if (bias) {
+      this.bias = mem.alloc(n * 4, 'sparse bias');
+      mem.f32(this.bias, n).set(bias);
+    }
+    if (want === 'f32_spmm_csr_8') return;
+    if (bias) {
+      this.bias4 = mem.alloc(nb * 16, 'sparse bias');
+      const b4 = mem.f32(this.bias4, nb * 4);
+      b4.fill(0);
+      b4.set(bias);
+    }
+    // 1×4 blocks: for column block b, every k where one of W[k, 4b…4b+3] is non-zero
+    let blocks = 0;
+    for (let b = 0; b < nb; b++) {
+      const j1 = Math.min(n, 4 * b + 4);
+      for (let t = 0; t < k; t++) {
+        for (let j = 4 * b; j < j1; j++)
+          if (wt[j * k + t] !== 0) {
+            blocks++;
+            break;
+          }
+      }
+    }
+    this.blocks = blocks;
+    this.bptr = mem.alloc((nb + 1) * 4, 'sparse block ptr');
+    this.bkidx = mem.alloc(blocks * 4, 'sparse block indices');
+    this.bvals = mem.alloc(blocks * 16, 'sparse block values');
+    const bp = i32(mem, this.bptr, nb + 1);
+    const bk = i32(mem, this.bkidx, blocks);
+    const bv = mem.f32(this.bvals, blocks * 4);
+    let e = 0;
+    bp[0] = 0;
+    for (let b = 0; b < nb; b++) {
+      const j1 = Math.min(n, 4 * b + 4);
+      for (let t = 0; t < k; t++) {
+        let any = false;
+        for (let j = 4 * b; j < j1; j++) if (wt[j * k + t] !== 0) any = true;
+        if (!any) continue;
+        bk[e] = t * 4;
+        for (let j = 4 * b; j < 4 * b + 4; j++) bv[e * 4 + j - 4 * b] = j < n ? wt[j * k + t]! : 0;
+        e++;
+      }
+      bp[b + 1] = e;
+    }
+  }
+
+  /** Which kernel runs for m rows. */
+  static kernelFor(m: number): 'f32_spmm_1x4' | 'f32_spmm_csr_8' {
+    return m < SMALL_M ? 'f32_spmm_1x4' : 'f32_spmm_csr_8';
+  }
+
+  /** C[m×n] clamped to [lo, hi] as a view into kernel memory the caller must release (the executor does). */
+  runResident(a: Float32Array, m: number, lo = -Infinity, hi = Infinity, kernel = SparseGemmF32.kernelFor(m)): { view: Float32Array; ptr: number } {
+    const ex = kernels()!;
+    const { k, n, mem, csr } = this;
+    if (!csr) kernel = 'f32_spmm_1x4';
+    else if (this.blocks < 0) kernel = 'f32_spmm_csr_8';
+    const ain = mem.input(a.subarray(0, m * k), 'sparse gemm input');
+    let cp = 0;
+    let pp = 0;
+    try {
+      cp = mem.alloc(m * n * 4, 'sparse gemm output');
+      if (kernel === 'f32_spmm_1x4') ex.f32_spmm_1x4(m, n, ain.ptr, k, this.bptr, this.bkidx, this.bvals, this.bias4, cp, n, lo, hi);
+      else {
+        pp = mem.alloc(((m + 7) >> 3) * (k + 1) * 32, 'sparse gemm packed input');
+        ex.f32_spmm_pack_t8(m, k, ain.ptr, k, pp);
+        ex.f32_spmm_csr_8(n, m, pp + 32, (k + 1) * 32, csr!.rowptr, csr!.kidx, csr!.vals, this.bias, cp, 1, n, lo, hi);
+      }
+    } catch (e) {
+      if (cp) mem.release(cp);
+      throw e;
+    } finally {
+      if (pp) mem.release(pp);
+      if (ain.copied) mem.release(ain.ptr);
+    }
+    return { view: mem.f32(cp, m * n), ptr: cp };
+  }
+
+  /** Same product copied out to JS memory (benchmarks, tests). */
+  run(a: Float32Array, m: number, lo = -Infinity, hi = Infinity, kernel = SparseGemmF32.kernelFor(m)): Float32Array {
+    const { view, ptr } = this.runResident(a, m, lo, hi, kernel);
+    const out = view.slice();
+    this.mem.release(ptr);
+    return out;
+  }
+
+  dispose(): void {
+    this.csr?.dispose();
+    for (const p of [this.bptr, this.bkidx, this.bvals, this.bias, this.bias4]) if (p) this.mem.release(p);
+  }
+}
+
+const isF32Const = (t: TensorT | undefined): t is TensorT => !!t && t.type === 'float32';
+
+/** Static row count of A (all leading dims flattened), undefined when symbolic/unknown. */
+function staticRows(shape: readonly (number | string)[] | undefined, drop: number): number | undefined {
+  if (!shape) return undefined;
+  let m = 1;
+  for (let i = 0; i < shape.length - drop; i++) {
+    const d = shape[i];
+    if (typeof d !== 'number') return undefined;
+    m *= d;
+  }
+  return m;
+}
+
+function clampState() {
+  const s = { lo: -Infinity, hi: Infinity };
+  return {
+    s,
+    fuseClamp(l: number, h: number) {
+      s.lo = Math.max(s.lo, l);
+      s.hi = Math.min(s.hi, h);
+      return true;
+    },
+  };
+}
+
+/** MatMul(A, B) with constant pruned 2-D float32 B (K×N). */
+const matmulSparse: KernelDef = {
+  op: 'MatMul',
+  backend: 'wasm',
+  prepare(_node, _attrs, types, constant) {
+    const b = constant(1);
+    const mem = arena();
+    if (!mem || !isF32Const(b) || b.dims.length !== 2 || types[0]?.dtype !== 'float32') return undefined;
+    if (types[0].shape && types[0].shape.length < 2) return undefined;
+    const [k, n] = b.dims as [number, number];
+    if (k === 0 || n === 0) return undefined;
+    const bd = b.data as Float32Array;
+    if (sparsityOf(bd) < sparseThreshold(staticRows(types[0].shape, 1))) return undefined;
+    const wt = new Float32Array(k * n);
+    for (let t = 0; t < k; t++) for (let j = 0; j < n; j++) wt[j * k + t] = bd[t * n + j]!;
+    const g = new SparseGemmF32(mem, k, n, wt, undefined, staticRows(types[0].shape, 1));
+    const c = clampState();
+    return {
+      name: 'f32_spmm',
+      fuseClamp: c.fuseClamp,
+      run([a], [out]) {
+        if (!a || a.dims.length < 2) return undefined;
+        const m = a.size / k;
+        return [new Tensor('float32', g.runResident(a.data as Float32Array, m, c.s.lo, c.s.hi).view, out!.shape as number[])];
+      },
+      dispose: () => g.dispose(),
+    };
+  },
+};
+
+/** Gemm(A, B, C) with transA = 0, constant pruned B (either transB) and constant C broadcast along rows. */
+const gemmSparse: KernelDef = {
+  op: 'Gemm',
+  backend: 'wasm',
+  prepare(node, attrs, types, constant) {
+    const b = constant(1);
+    const cT = node.inputs[2] ? constant(2) : undefined;
+    const mem = arena();
+    if (!mem || !isF32Const(b) || b.dims.length !== 2 || types[0]?.dtype !== 'float32' || attrs.transA) return undefined;
+    const [k, n] = (attrs.transB ? [b.dims[1], b.dims[0]] : b.dims) as [number, number];
+    if (k === 0 || n === 0) return undefined;
+    const alpha: number = attrs.alpha ?? 1;
+    const bd = b.data as Float32Array;
+    // alpha = 0 zeroes the product: "Y = alpha * A' * B' + beta * C" — leave that odd case to the dense kernel
+    if (alpha === 0 || sparsityOf(bd) < sparseThreshold(staticRows(types[0].shape, 1))) return undefined;
+    let bias: Float32Array | undefined;
+    if (node.inputs[2]) {
+      if (!isF32Const(cT)) return undefined;
+      const beta: number = attrs.beta ?? 1;
+      const cd = cT.data as Float32Array;
+      if (cT.size === 1) bias = new Float32Array(n).fill(beta * cd[0]!);
+      else if (cT.size === n && (cT.dims.length === 1 || (cT.dims.length === 2 && cT.dims[0] === 1))) bias = cd.map((v) => beta * v);
+      else return undefined; // full M×N C: the dense kernel / reference handles it
+    }
+    const wt = new Float32Array(k * n);
+    for (let t = 0; t < k; t++) for (let j = 0; j < n; j++) wt[j * k + t] = alpha * (attrs.transB ? bd[j * k + t]! : bd[t * n + j]!);
+    const g = new SparseGemmF32(mem, k, n, wt, bias, staticRows(types[0].shape, 1));
+    const c = clampState();
+    return {
+      name: 'f32_spmm',
+      fuseClamp: c.fuseClamp,
+      run([a], [out]) {
+        const m = a!.dims[0]!;
+        return [new Tensor('float32', g.runResident(a!.data as Float32Array, m, c.s.lo, c.s.hi).view, out!.shape as number[])];
+      },
+      dispose: () => g.dispose(),
+    };
+  },
+};
+
+/**
+ * Conv2D NCHW float32 with a constant pruned weight, any group count except depthwise (which the dense
+ * direct kernel keeps): per group out[Mg×P] = W[Mg×K] · cols[K×P] + bias with W in scalar CSR and cols in
+ * the 8-column panels of f32_im2col_pack_8 (1×1 stride-1 unpadded: f32_gemm_pack_8 of the input as is).
+ */
+const convSparse: KernelDef = {
+  op: 'Conv',
+  backend: 'wasm',
+  prepare(node, attrs, types, constant) {
+    const w = constant(1);
+    const b = node.inputs[2] ? constant(2) : undefined;
+    const mem = arena();
+    const ex = kernels();
+    const x = types[0];
+    if (!mem || !ex || !w || w.type !== 'float32' || w.dims.length !== 4 || x?.dtype !== 'float32') return undefined;
+    if (x.shape && x.shape.length !== 4) return undefined;
+    if (node.inputs[2] && (!b || b.type !== 'float32')) return undefined;
+    const group: number = attrs.group ?? 1;
+    const [m, cg, kh, kw] = w.dims as [number, number, number, number];
+    if (m % group !== 0 || m === 0) return undefined;
+    const mg = m / group;
+    const kg = cg * kh * kw;
+    if (cg === 1 && mg === 1) return undefined; // depthwise: direct dense kernel
+    const wd = w.data as Float32Array;
+    // conv columns = output pixels: the many-rows class unless the output is known to be tiny
+    let pix: number | undefined;
+    if (x.shape && typeof x.shape[2] === 'number' && typeof x.shape[3] === 'number') {
+      try {
+        const geo = convGeometry([x.shape[2], x.shape[3]], [kh, kw], attrs, (msg) => {
+          throw new ShapeError(msg);
+        });
+        if (geo) pix = geo.out[0]! * geo.out[1]!;
+      } catch {
+        return undefined; // bad geometry: the op's inferShape reports it
+      }
+    }
+    if (sparsityOf(wd) < sparseThreshold(pix)) return undefined;
+    const csr: CsrBlock[] = [];
+    for (let gi = 0; gi < group; gi++) csr.push(new CsrBlock(mem, wd, gi * mg * kg, mg, kg));
+    const bp = mem.alloc(m * 4, 'conv bias');
+    mem.f32(bp, m).set(b ? (b.data as Float32Array) : new Float32Array(m));
+    const [sh, sw] = (attrs.strides as number[] | undefined) ?? [1, 1];
+    const [dh, dw] = (attrs.dilations as number[] | undefined) ?? [1, 1];
+    const c = clampState();
+    return {
+      name: 'f32_spmm_conv2d',
+      fuseClamp: c.fuseClamp,
+      run([input], [outType]) {
+        const xt = input!;
+        const [n, ch, ih, iw] = xt.dims as [number, number, number, number];
+        const geo = convGeometry([ih, iw], [kh, kw], attrs, (msg) => {
+          throw new ShapeError(msg); // unreachable: inferShape validated the same geometry
+        })!;
+        const [oh, ow] = geo.out as [number, number];
+        const [pt, pl] = geo.padBegin as [number, number];
+        const p = oh * ow;
+        const inSize = ch * ih * iw;
+        const xin = mem.input(xt.data as Float32Array, 'conv input');
+        const op = mem.alloc(n * m * p * 4, 'conv output');
+        const pointwise = kh === 1 && kw === 1 && sh === 1 && sw === 1 && pt === 0 && pl === 0 && geo.padEnd.every((v) => v === 0);
+        let cp = 0;
+        let ok = false;
+        try {
+          cp = mem.alloc(((p + 7) >> 3) * (kg + 1) * 32, 'conv columns');
+          for (let bi = 0; bi < n; bi++) {
+            const xb = xin.ptr + bi * inSize * 4;
+            const ob = op + bi * m * p * 4;
+            for (let gi = 0; gi < group; gi++) {
+              const xg = xb + gi * cg * ih * iw * 4;
+              if (pointwise) ex.f32_gemm_pack_8(p, cg, xg, p, 0, cp);
+              else ex.f32_im2col_pack_8(xg, cg, ih, iw, kh, kw, sh!, sw!, dh!, dw!, pt, pl, oh, ow, cp);
+              const s = csr[gi]!;
+              ex.f32_spmm_csr_8(mg, p, cp + 32, (kg + 1) * 32, s.rowptr, s.kidx, s.vals, bp + gi * mg * 4, ob + gi * mg * p * 4, p, 1, c.s.lo, c.s.hi);
+            }
+          }
+          ok = true;
+          return [new Tensor('float32', mem.f32(op, n * m * p), outType!.shape as number[])];
+        } finally {
+          if (cp) mem.release(cp);
+          if (!ok) mem.release(op);
+          if (xin.copied) mem.release(xin.ptr);
+        }
+      },
+      dispose() {
+        for (const s of csr) s.dispose();
+        mem.release(bp);
+      },
+    };
+  },
+};
+
+// ---------------------------------------------------------------- int8: MatMulInteger / QLinearMatMul
+
+/**
+ * Int8/uint8 MatMul with a constant 2-D B and constant b_zero_point: W' = B − b_zp in 1×4 blocked CSR of
+ * i32 (i32_spmm_1x4); A − a_zp is widened to i32 per run. int32 accumulation wraps exactly like the
+ * reference (src/ops/quant.ts matmulInt), so results are bit-identical. Sparsity = fraction of B == b_zp.
+ * Crossover: no dense WASM int8 GEMM exists, the competitor is the TS reference (see SPARSE_MIN_INT8).
+ */
+export const SPARSE_MIN_INT8 = 0.5;
+
+const ints = (t: TensorT): ArrayLike<number> => t.data as unknown as ArrayLike<number>;
+const Q8 = (d: DType | undefined) => d === 'int8' || d === 'uint8';
+
+class SparseMatMulInt {
+  private readonly bptr: number;
+  private readonly bkidx: number;
+  private readonly bvals: number;
+  readonly blocks: number;
+  constructor(
+    private readonly mem: Arena,
+    readonly k: number,
+    readonly n: number,
+    w: Int32Array, // K×N, zero point already subtracted
+  ) {
+    const nb = (n + 3) >> 2;
+    const rowAny = (b: number, t: number) => {
+      for (let j = 4 * b; j < Math.min(n, 4 * b + 4); j++) if (w[t * n + j] !== 0) return true;
+      return false;
+    };
+    let blocks = 0;
+    for (let b = 0; b < nb; b++) for (let t = 0; t < k; t++) if (rowAny(b, t)) blocks++;
+    this.blocks = blocks;
+    this.bptr = mem.alloc((nb + 1) * 4, 'sparse int block ptr');
+    this.bkidx = mem.alloc(blocks * 4, 'sparse int block indices');
+    this.bvals = mem.alloc(blocks * 16, 'sparse int block values');
+    const bp = i32(mem, this.bptr, nb + 1);
+    const bk = i32(mem, this.bkidx, blocks);
+    const bv = i32(mem, this.bvals, blocks * 4);
+    let e = 0;
+    bp[0] = 0;
+    for (let b = 0; b < nb; b++) {
+      for (let t = 0; t < k; t++) {
+        if (!rowAny(b, t)) continue;
+        bk[e] = t * 4;
+        for (let j = 4 * b; j < 4 * b + 4; j++) bv[e * 4 + j - 4 * b] = j < n ? w[t * n + j]! : 0;
+        e++;
+      }
+      bp[b + 1] = e;
+    }
+  }
+
+  /** C[m×n] (i32, resident: the caller releases `ptr`) = (A − a_zp) · W'; a_zp per tensor or per row (mod M). */
+  run(a: TensorT, azp: ArrayLike<number> | undefined): { ptr: number; m: number } {
+    const ex = kernels()!;
+    const { k, n, mem } = this;
+    const m = a.size / k;
+    const rowsM = a.dims[a.dims.length - 2]!;
+    const ap = mem.alloc(m * k * 4, 'sparse int input');
+    let cp = 0;
+    try {
+      const a2 = i32(mem, ap, m * k);
+      const av = ints(a);
+      for (let r = 0; r < m; r++) {
+        const z = azp ? (azp.length === 1 ? azp[0]! : azp[r % rowsM]!) : 0;
+        for (let t = 0; t < k; t++) a2[r * k + t] = av[r * k + t]! - z;
+      }
+      cp = mem.alloc(m * n * 4, 'sparse int output');
+      ex.i32_spmm_1x4(m, n, ap, k, this.bptr, this.bkidx, this.bvals, cp, n);
+    } finally {
+      mem.release(ap);
+    }
+    return { ptr: cp, m };
+  }
+
+  dispose(): void {
+    this.mem.release(this.bvals);
+    this.mem.release(this.bkidx);
+    this.mem.release(this.bptr);
+  }
+}
+
+/** W' = B − b_zp (per tensor or per column) of a constant 2-D int8/uint8 B, or undefined if not applicable. */
+function intWeight(b: TensorT | undefined, bzp: TensorT | undefined | null): Int32Array | undefined {
+  if (!b || !Q8(b.type) || b.dims.length !== 2 || bzp === null) return undefined;
+  const [k, n] = b.dims as [number, number];
+  if (k === 0 || n === 0) return undefined;
+  const z = bzp ? ints(bzp) : undefined;
+  if (z && z.length !== 1 && z.length !== n) return undefined;
+  const bv = ints(b);
+  const w = new Int32Array(k * n);
+  for (let i = 0; i < w.length; i++) w[i] = bv[i]! - (z ? (z.length === 1 ? z[0]! : z[i % n]!) : 0);
+  return w;
+}
+
+function zeroFraction(w: Int32Array): number {
+  let z = 0;
+  for (let i = 0; i < w.length; i++) if (w[i] === 0) z++;
+  return z / w.length;
+}
+
+const matmulIntegerSparse: KernelDef = {
+  op: 'MatMulInteger',
+  backend: 'wasm',
+  prepare(node, _attrs, types, constant) {
+    const mem = arena();
+    if (!mem || !Q8(types[0]?.dtype) || (types[0]!.shape && types[0]!.shape.length < 2)) return undefined;
+    const w = intWeight(constant(1), node.inputs[3] ? (constant(3) ?? null) : undefined);
+    if (!w || zeroFraction(w) < SPARSE_MIN_INT8) return undefined;
+    const [k, n] = constant(1)!.dims as [number, number];
+    const g = new SparseMatMulInt(mem, k, n, w);
+    return {
+      name: 'i32_spmm_1x4',
+      run([a, , azp], [out]) {
+        if (!a || a.dims.length < 2) return undefined;
+        const { ptr, m } = g.run(a, azp && ints(azp));
+        return [new Tensor('int32', new Int32Array(mem.memory.buffer, ptr, m * n), out!.shape as number[])];
+      },
+      dispose: () => g.dispose(),
+    };
+  },
+};
+
+/** Round to the precision of the scales' dtype (as the reference QLinearMatMul does). */
+function rounder(dtype: DType): (v: number) => number {
+  if (dtype === 'float64') return (v) => v;
+  if (dtype === 'float16') return (v) => f16ToF32(f32ToF16(v));
+  return Math.fround;
+}
+
+const qlinearMatmulSparse: KernelDef = {
+  op: 'QLinearMatMul',
+  backend: 'wasm',
+  prepare(_node, _attrs, types, constant) {
+    const mem = arena();
+    if (!mem || !Q8(types[0]?.dtype) || (types[0]!.shape && types[0]!.shape.length < 2)) return undefined;
+    const w = intWeight(constant(3), constant(5) ?? null);
+    if (!w || zeroFraction(w) < SPARSE_MIN_INT8) return undefined;
+    const [k, n] = constant(3)!.dims as [number, number];
+    const g = new SparseMatMulInt(mem, k, n, w);
+    return {
+      name: 'i32_spmm_1x4',
+      run([a, as, azp, , bs, , ys, yzp], [out]) {
+        if (!a || a.dims.length < 2) return undefined;
+        const rowsM = a.dims[a.dims.length - 2]!;
+        const { ptr, m } = g.run(a, ints(azp!));
+        try {
+          const c = i32(mem, ptr, m * n);
+          const dt = out!.dtype;
+          const rd = rounder(as!.type);
+          const asv = floats(as!);
+          const bsv = floats(bs!);
+          const ysv = rd(floats(ys!)[0]!);
+          const zp = ints(yzp!)[0]!;
+          const [lo, hi] = QRANGE[dt]!;
+          // multiplier[i][j] = a_scale[i] · b_scale[j] / y_scale, in the scales' precision (as the reference)
+          const mult = new Float64Array(rowsM * n);
+          for (let i = 0; i < rowsM; i++)
+            for (let j = 0; j < n; j++) mult[i * n + j] = rd(rd(rd(asv[asv.length === 1 ? 0 : i]!) * rd(bsv[bsv.length === 1 ? 0 : j]!)) / ysv);
+          const y = Tensor.zeros(dt, out!.shape as number[]);
+          const yd = y.data as unknown as number[];
+          const mn = rowsM * n;
+          // y = saturate(round_half_even(C · multiplier) + y_zero_point)
+          for (let i = 0; i < c.length; i++) yd[i] = saturate(roundHalfToEven(c[i]! * mult[i % mn]!) + zp, lo, hi);
+          return [y];
+        } finally {
+          mem.release(ptr);
+        }
+      },
+      dispose: () => g.dispose(),
+    };
+  },
+};
+
+registerKernel(matmulIntegerSparse);
+registerKernel(qlinearMatmulSparse);
+registerKernel(matmulSparse);
+registerKernel(gemmSparse);
+registerKernel(convSparse);

@@ -1,0 +1,10 @@
+export { quantize, toFp16, foldBatchNorms, pruneInitializers } from './quantize.js';
+export type { LayerQuant, QuantFormat, QuantMode, QuantizeOptions, QuantizeResult, TensorQuant } from './quantize.js';
+export { calibrate, calibFeeds, batches } from './calibrate.js';
+export type { CalibData, CalibOptions } from './calibrate.js';
+export { CALIB_METHODS, HistogramObserver, MinMaxObserver, makeObserver, entropyThreshold, mseHistThreshold, percentileThreshold } from './observers.js';
+export type { CalibMethod, Observer } from './observers.js';
+export { MIN_SCALE, dequantizeValue, gridOf, mseThreshold, qparams, quantize as quantizeBits, quantizeArray, quantizeValue, quantizeWeight, sqnrDb } from './params.js';
+export type { QParams, QType, WeightClip, WeightQuant } from './params.js';
+export { assertValidModel, checkModel } from './check.js';
+export type { CheckIssue } from './check.js';

@@ -1,0 +1,290 @@
+/**
+ * PipelineSession: the parts of a split, one node:worker_threads worker each, chained by MessagePorts
+ * (stage i posts straight to stage i+1; tensors travel as transferred ArrayBuffers). `runStream` keeps up
+ * to `maxInFlight` inputs inside the pipeline so every stage works on a different input at once.
+ * Optional simulated links (latency, bandwidth) delay each stage's outgoing messages.
+ *
+ * Failure model: a part that throws on one input rejects that input's result (PipelineError naming the
+ * part); a worker that dies (crash, terminate, uncaught error) rejects every pending result with
+ * WorkerCrashError, terminates the other workers and marks the session dead. No promise is left pending.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { MessageChannel, Worker } from 'node:worker_threads';
+import type { Graph } from '../ir/graph.js';
+import { Tensor } from '../tensor/tensor.js';
+import { PipelineError, WorkerCrashError } from './errors.js';
+import { graphToPlain } from './plain.js';
+import type { Manifest } from './split.js';
+import type { MainMsg, StageMsg, WireTensor, WorkerInit } from './worker.js';
+
+export interface LinkSpec {
+  /** one-way latency in ms */
+  latencyMs?: number;
+  /** bandwidth in Mbit/s (unset = unlimited) */
+  mbps?: number;
+}
+
+export interface PipelineOptions {
+  backend?: 'wasm' | 'reference';
+  /** simulated link after each stage (one spec = every link) */
+  links?: LinkSpec | LinkSpec[];
+  /** inputs kept inside the pipeline by runStream (default 2 × stages) */
+  maxInFlight?: number;
+  /** transfer (detach) the caller's input buffers instead of copying them (default false) */
+  transferInputs?: boolean;
+  /** override the worker script (default: worker.js beside this module, or worker.ts via tsx) */
+  workerUrl?: URL;
+}
+
+interface Deferred {
+  resolve(v: Record<string, Tensor>): void;
+  reject(e: Error): void;
+}
+
+/** Where the worker script lives: compiled JS beside this module, or the TS source run through tsx. */
+function workerSpec(override?: URL): { script: URL | string; eval: boolean } {
+  if (override) return { script: override, eval: false };
+  const js = new URL('./worker.js', import.meta.url);
+  if (js.protocol !== 'file:' || existsSync(fileURLToPath(js))) return { script: js, eval: false };
+  const ts = new URL('./worker.ts', import.meta.url);
+  if (!existsSync(fileURLToPath(ts))) throw new PipelineError(`pipeline worker script not found beside ${fileURLToPath(import.meta.url)}`, -1);
+  let api: string;
+  try {
+    // the ESM entry of tsx's API (require.resolve would pick the CJS one)
+    const pkgPath = createRequire(import.meta.url).resolve('tsx/package.json');
+    const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as { exports: Record<string, { import?: { default?: string } }> };
+    api = pathToFileURL(join(dirname(pkgPath), pkg.exports['./esm/api']!.import!.default!)).href;
+  } catch {
+    throw new PipelineError('running the pipeline from TypeScript sources needs tsx (or build first: worker.js is missing)', -1);
+  }
+  const code = `import(${JSON.stringify(api)}).then((m) => m.tsImport(${JSON.stringify(ts.href)}, ${JSON.stringify(import.meta.url)}))`;
+  return { script: code, eval: true };
+}
+
+function toWire(feeds: Record<string, Tensor>, names: readonly string[], transfer: boolean): { tensors: WireTensor[]; buffers: ArrayBuffer[] } {
+  const tensors: WireTensor[] = [];
+  const buffers = new Set<ArrayBuffer>();
+  for (const name of names) {
+    const t = feeds[name];
+    if (t === undefined) throw new PipelineError(`input '${name}' is missing`, 0);
+    if (!t || typeof t !== 'object' || !('data' in t) || !('dims' in t)) throw new PipelineError(`input '${name}' must be a Tensor`, 0);
+    let data = t.data;
+    if (!Array.isArray(data)) {
+      const d = data as Uint8Array;
+      if (!transfer || d.byteOffset !== 0 || d.byteLength !== d.buffer.byteLength || !(d.buffer instanceof ArrayBuffer)) data = d.slice() as unknown as Tensor['data'];
+      buffers.add((data as Uint8Array).buffer as ArrayBuffer);
+    }
+    tensors.push({ name, type: t.type, dims: [...t.dims], data });
+  }
+  return { tensors, buffers: [...buffers] };
+}
+
+function fromWire(ts: WireTensor[]): Record<string, Tensor> {
+  const out: Record<string, Tensor> = {};
+  for (const t of ts) out[t.name] = new Tensor(t.type, t.data, t.dims);
+  return out;
+}
+
+export class PipelineSession {
+  readonly stages: number;
+  private readonly workers: Worker[] = [];
+  private readonly exited: Promise<void>[] = [];
+  private live = 0;
+  private seq = 0;
+  private readonly pending = new Map<number, Deferred>();
+  private failure: Error | undefined;
+  private closing = false;
+
+  private constructor(
+    readonly inputNames: readonly string[],
+    readonly outputNames: readonly string[],
+    private readonly opts: PipelineOptions,
+    stages: number,
+  ) {
+    this.stages = stages;
+  }
+
+  /** Start one worker per part. `parts` are Graphs, or the path of a split directory / its manifest.json. */
+  static async create(parts: Graph[] | string, opts: PipelineOptions = {}): Promise<PipelineSession> {
+    let inits: Omit<WorkerInit, 'stage' | 'stages'>[];
+    let inputNames: string[];
+    let outputNames: string[];
+    if (typeof parts === 'string') {
+      const mpath = parts.endsWith('.json') ? parts : join(parts, 'manifest.json');
+      let m: Manifest;
+      try {
+        m = JSON.parse(readFileSync(mpath, 'utf8')) as Manifest;
+      } catch (e) {
+        throw new PipelineError(`cannot read split manifest '${mpath}': ${(e as Error).message}`, -1);
+      }
+      if (!Array.isArray(m?.parts) || !m.parts.length) throw new PipelineError(`manifest '${mpath}' lists no parts`, -1);
+      inits = m.parts.map((p) => ({ path: join(dirname(mpath), p.file) }));
+      inputNames = m.parts[0]!.inputs.map((i) => i.name);
+      outputNames = m.parts[m.parts.length - 1]!.outputs.map((o) => o.name);
+    } else {
+      if (!Array.isArray(parts) || !parts.length) throw new PipelineError('PipelineSession.create needs at least one part', -1);
+      inits = parts.map((g) => ({ graph: graphToPlain(g) }));
+      inputNames = parts[0]!.inputs.map((i) => i.name);
+      outputNames = parts[parts.length - 1]!.outputs.map((o) => o.name);
+    }
+    const mif = opts.maxInFlight ?? 2 * inits.length;
+    if (!(Number.isInteger(mif) && mif >= 1)) throw new PipelineError(`maxInFlight must be a positive integer, got ${opts.maxInFlight}`, -1);
+    const s = new PipelineSession(inputNames, outputNames, opts, inits.length);
+    await s.start(inits);
+    return s;
+  }
+
+  /** Workers still running (0 after close or a crash has been cleaned up). */
+  get liveWorkers(): number {
+    return this.live;
+  }
+
+  /** The worker of a stage (tests use it to kill a stage). */
+  workerAt(stage: number): Worker {
+    const w = this.workers[stage];
+    if (!w) throw new PipelineError(`no stage ${stage}`, stage);
+    return w;
+  }
+
+  /** Test hook: make a stage throw an uncaught error (its worker dies). */
+  crashStage(stage: number): void {
+    this.workerAt(stage).postMessage({ kind: 'crash' } satisfies StageMsg);
+  }
+
+  private async start(inits: Omit<WorkerInit, 'stage' | 'stages'>[]): Promise<void> {
+    const spec = workerSpec(this.opts.workerUrl);
+    const K = inits.length;
+    const links = this.opts.links;
+    const chans = Array.from({ length: K - 1 }, () => new MessageChannel());
+    let readyCount = 0;
+    let onReady!: () => void;
+    let onFail!: (e: Error) => void;
+    const ready = new Promise<void>((res, rej) => {
+      onReady = res;
+      onFail = rej;
+    });
+    for (let i = 0; i < K; i++) {
+      const link = i < K - 1 ? (Array.isArray(links) ? links[i] : links) : undefined;
+      const init: WorkerInit = {
+        ...inits[i],
+        stage: i,
+        stages: K,
+        ...(this.opts.backend ? { backend: this.opts.backend } : {}),
+        ...(i > 0 ? { prev: chans[i - 1]!.port2 } : {}),
+        ...(i < K - 1 ? { next: chans[i]!.port1 } : {}),
+        ...(link ? { link: { latencyMs: link.latencyMs ?? 0, ...(link.mbps ? { mbps: link.mbps } : {}) } } : {}),
+      };
+      const transferList = [init.prev, init.next].filter((p) => p !== undefined);
+      const w = new Worker(spec.script, { eval: spec.eval, workerData: init, transferList });
+      this.workers.push(w);
+      this.live++;
+      this.exited.push(
+        new Promise<void>((res) => {
+          w.once('exit', (code) => {
+            this.live--;
+            if (!this.closing) this.crash(new WorkerCrashError(`pipeline worker for part ${i + 1} exited unexpectedly (code ${code})`, i));
+            onFail(this.failure ?? new WorkerCrashError(`pipeline worker for part ${i + 1} exited during start-up`, i));
+            res();
+          });
+        }),
+      );
+      w.on('error', (e) => {
+        this.crash(new WorkerCrashError(`pipeline worker for part ${i + 1} crashed: ${e?.message ?? e}`, i));
+        onFail(this.failure!);
+      });
+      w.on('message', (m: MainMsg) => {
+        if (m.kind === 'ready') {
+          if (++readyCount === K) onReady();
+        } else if (m.kind === 'out') {
+          const d = this.pending.get(m.seq);
+          this.pending.delete(m.seq);
+          d?.resolve(fromWire(m.tensors));
+        } else if (m.kind === 'error') {
+          const e = new PipelineError(`part ${m.stage + 1} failed${m.seq >= 0 ? ` on input #${m.seq}` : ' to load'}: ${m.name}: ${m.message}`, m.stage);
+          if (m.seq < 0) {
+            this.crash(e);
+            onFail(e);
+            return;
+          }
+          const d = this.pending.get(m.seq);
+          this.pending.delete(m.seq);
+          d?.reject(e);
+        }
+      });
+    }
+    try {
+      await ready;
+    } catch (e) {
+      await this.close();
+      throw e;
+    }
+  }
+
+  /** A stage died: fail everything pending, stop the other workers. */
+  private crash(e: Error): void {
+    if (this.failure || this.closing) return;
+    this.failure = e;
+    for (const d of this.pending.values()) d.reject(e);
+    this.pending.clear();
+    void this.close();
+  }
+
+  private submit(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.closing) return Promise.reject(new PipelineError('pipeline is closed', -1));
+    const seq = this.seq++;
+    let wire: ReturnType<typeof toWire>;
+    try {
+      wire = toWire(feeds, this.inputNames, !!this.opts.transferInputs);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const p = new Promise<Record<string, Tensor>>((resolve, reject) => this.pending.set(seq, { resolve, reject }));
+    this.workers[0]!.postMessage({ kind: 'run', seq, tensors: wire.tensors } satisfies StageMsg, wire.buffers);
+    return p;
+  }
+
+  /** Run one input through every stage. */
+  run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+    return this.submit(feeds);
+  }
+
+  /**
+   * Stream inputs through the pipeline; yields outputs in input order. Rejects (throws from the
+   * iterator) with a PipelineError/WorkerCrashError when a part fails or a worker dies.
+   */
+  async *runStream(inputs: Iterable<Record<string, Tensor>> | AsyncIterable<Record<string, Tensor>>): AsyncGenerator<Record<string, Tensor>> {
+    const max = this.opts.maxInFlight ?? 2 * this.stages;
+    const queue: Promise<Record<string, Tensor>>[] = [];
+    const push = (feeds: Record<string, Tensor>) => {
+      const p = this.submit(feeds);
+      p.catch(() => {}); // observed when its turn comes; avoid unhandled-rejection noise meanwhile
+      queue.push(p);
+    };
+    for await (const feeds of inputs) {
+      if (this.failure) throw this.failure;
+      push(feeds);
+      while (queue.length >= max) yield await queue.shift()!;
+    }
+    while (queue.length) yield await queue.shift()!;
+  }
+
+  /** Stop every worker; resolves when all have exited. Pending results reject. */
+  async close(): Promise<void> {
+    if (!this.closing) {
+      this.closing = true;
+      const e = this.failure ?? new PipelineError('pipeline closed', -1);
+      for (const d of this.pending.values()) d.reject(e);
+      this.pending.clear();
+      await Promise.all(this.workers.map((w) => w.terminate().catch(() => undefined)));
+    }
+    await Promise.all(this.exited);
+  }
+
+  async release(): Promise<void> {
+    await this.close();
+  }
+}
