@@ -116,11 +116,53 @@ export function f32_gemm_4x8(mr: i32, nc: i32, k: i32, a: usize, lda: i32, w: us
 }
 
 /**
+ * 1×8 micro-kernel for single rows (batch-1 fully-connected layers, GEMV): the 4×8 tile would spend three
+ * quarters of its work on aliased rows. K is unrolled by two into independent accumulators (even and odd k,
+ * added at the end) so the adds do not wait on one dependency chain.
+ */
+export function f32_gemm_1x8(nc: i32, k: i32, a: usize, w: usize, c: usize, lo: f32, hi: f32, rb: f32): void {
+  const vr = f32x4.splat(rb);
+  let e0 = f32x4.add(v128.load(w), vr);
+  let e1 = f32x4.add(v128.load(w, 16), vr);
+  let o0 = f32x4.splat(0);
+  let o1 = f32x4.splat(0);
+  let wp = w + 32;
+  let kk = 0;
+  for (; kk + 1 < k; kk += 2) {
+    const x0 = v128.load32_splat(a + (<usize>kk << 2));
+    const x1 = v128.load32_splat(a + (<usize>kk << 2), 4);
+    e0 = f32x4.add(e0, f32x4.mul(x0, v128.load(wp)));
+    e1 = f32x4.add(e1, f32x4.mul(x0, v128.load(wp, 16)));
+    o0 = f32x4.add(o0, f32x4.mul(x1, v128.load(wp, 32)));
+    o1 = f32x4.add(o1, f32x4.mul(x1, v128.load(wp, 48)));
+    wp += 64;
+  }
+  if (kk < k) {
+    const x0 = v128.load32_splat(a + (<usize>kk << 2));
+    e0 = f32x4.add(e0, f32x4.mul(x0, v128.load(wp)));
+    e1 = f32x4.add(e1, f32x4.mul(x0, v128.load(wp, 16)));
+  }
+  const vlo = f32x4.splat(lo);
+  const vhi = f32x4.splat(hi);
+  storeRow(c, nc, clampv(f32x4.add(e0, o0), vlo, vhi), clampv(f32x4.add(e1, o1), vlo, vhi));
+}
+
+/**
  * Whole GEMM over packed weights: tiles of 4 rows × 8 columns. `rb` (0 = none) points at one bias per row
  * of C, added to the packed per-column bias.
  */
 export function f32_gemm(m: i32, n: i32, k: i32, a: usize, lda: i32, w: usize, c: usize, ldc: i32, lo: f32, hi: f32, rb: usize): void {
   const panel = (<usize>(k + 1)) << 5;
+  if (m == 1) {
+    // one row: the GEMV kernel (results agree with the tiled path to float rounding, not bit for bit)
+    let wp = w;
+    const r: f32 = rb != 0 ? f32.load(rb) : 0;
+    for (let n0 = 0; n0 < n; n0 += 8) {
+      f32_gemm_1x8(min(8, n - n0), k, a, wp, c + (<usize>n0 << 2), lo, hi, r);
+      wp += panel;
+    }
+    return;
+  }
   for (let i = 0; i < m; i += 4) {
     const mr = min(4, m - i);
     const ai = a + ((<usize>i * lda) << 2);

@@ -272,3 +272,78 @@ export function i32_spmm_1x4(m: i32, n: i32, a: usize, lda: i32, bptr: usize, ki
     }
   }
 }
+
+/**
+ * Direct sparse Conv2D for one image, no im2col: for output channel j, out[j] = clamp(bias[j] + Σ_e w_e ·
+ * x[c_e, oy·sh − pt + dy_e, ox·sw − pl + dx_e], lo, hi) over the stored (non-zero) weights e of filter j.
+ * Entries eptr[j] … eptr[j+1]−1 at `ent`, 16 bytes each: i32 input channel c (absolute, so groups need no
+ * special case), i32 dy = ky·dh, i32 dx = kx·dw, f32 weight. Each entry does one axpy per output row over the
+ * in-image range of ox (4 pixels per SIMD step for sw = 1 and 2, scalar otherwise), like f32_dwconv2d.
+ */
+export function f32_spconv2d(
+  x: usize, ih: i32, iw: i32, m: i32, eptr: usize, ent: usize, sh: i32, sw: i32, pt: i32, pl: i32, oh: i32, ow: i32, bias: usize, out: usize, lo: f32, hi: f32,
+): void {
+  const plane = (<usize>ih * <usize>iw) << 2;
+  const vlo = f32x4.splat(lo);
+  const vhi = f32x4.splat(hi);
+  const clamp = lo > -Infinity || hi < Infinity;
+  for (let j = 0; j < m; j++) {
+    const bj: f32 = bias != 0 ? f32.load(bias + ((<usize>j) << 2)) : 0;
+    const vb = f32x4.splat(bj);
+    const oj = out + ((<usize>j * <usize>oh * <usize>ow) << 2);
+    const e0 = load<i32>(eptr + ((<usize>j) << 2));
+    const e1 = load<i32>(eptr + ((<usize>j + 1) << 2));
+    for (let oy = 0; oy < oh; oy++) {
+      const orow = oj + ((<usize>oy * ow) << 2);
+      let ox = 0;
+      for (; ox + 3 < ow; ox += 4) v128.store(orow + (<usize>ox << 2), vb);
+      for (; ox < ow; ox++) f32.store(orow + (<usize>ox << 2), bj);
+      const iy0 = oy * sh - pt;
+      for (let e = e0; e < e1; e++) {
+        const ep = ent + ((<usize>e) << 4);
+        const iy = iy0 + load<i32>(ep, 4);
+        if (iy < 0 || iy >= ih) continue;
+        const xr = x + <usize>load<i32>(ep) * plane + ((<usize>iy * iw) << 2);
+        const off = load<i32>(ep, 8) - pl;
+        const wv = f32.load(ep, 12);
+        // ox range with 0 <= ox·sw + off < iw
+        let o0 = off >= 0 ? 0 : (-off + sw - 1) / sw;
+        let o1 = iw - 1 - off >= 0 ? (iw - 1 - off) / sw + 1 : 0;
+        if (o1 > ow) o1 = ow;
+        if (o0 >= o1) continue;
+        let o = o0;
+        const vw = f32x4.splat(wv);
+        if (sw == 1) {
+          for (; o + 3 < o1; o += 4) {
+            const po = orow + (<usize>o << 2);
+            v128.store(po, f32x4.add(v128.load(po), f32x4.mul(vw, v128.load(xr + (<usize>(o + off) << 2)))));
+          }
+        } else if (sw == 2) {
+          for (; o + 3 < o1; o += 4) {
+            const pi = xr + (<usize>(2 * o + off) << 2);
+            // lanes 0,2 of two loads: the even-indexed inputs of this 4-pixel run (reads at most one float past
+            // the last tap, inside the arena's padding)
+            const ev = v128.shuffle<f32>(v128.load(pi), v128.load(pi, 16), 0, 2, 4, 6);
+            const po = orow + (<usize>o << 2);
+            v128.store(po, f32x4.add(v128.load(po), f32x4.mul(vw, ev)));
+          }
+        }
+        for (; o < o1; o++) {
+          const po = orow + (<usize>o << 2);
+          f32.store(po, f32.load(po) + wv * f32.load(xr + (<usize>(o * sw + off) << 2)));
+        }
+      }
+      if (clamp) {
+        ox = 0;
+        for (; ox + 3 < ow; ox += 4) {
+          const po = orow + (<usize>ox << 2);
+          v128.store(po, f32x4.min(f32x4.max(v128.load(po), vlo), vhi));
+        }
+        for (; ox < ow; ox++) {
+          const po = orow + (<usize>ox << 2);
+          f32.store(po, min(max(f32.load(po), lo), hi));
+        }
+      }
+    }
+  }
+}

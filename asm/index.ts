@@ -4,3 +4,4 @@ export * from './peak';
 export * from './f32_conv';
 export * from './f32_spmm';
 export * from './f32_pool';
+export * from './qs8_gemm';

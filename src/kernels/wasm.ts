@@ -20,6 +20,8 @@ export interface KernelExports {
   f32_spmm_pack_t8(m: number, k: number, a: number, lda: number, out: number): void;
   /** sparse int: C (i32) = A' (i32, zero point subtracted) · W' in 1×4 blocked CSR of i32x4, wrapping */
   i32_spmm_1x4(m: number, n: number, a: number, lda: number, bptr: number, kidx: number, vals: number, c: number, ldc: number): void;
+  /** sparse direct Conv2D, one image: per filter j, taps eptr[j]…eptr[j+1]−1 of (c, dy, dx, w) at ent (16 bytes each) */
+  f32_spconv2d(x: number, ih: number, iw: number, m: number, eptr: number, ent: number, sh: number, sw: number, pt: number, pl: number, oh: number, ow: number, bias: number, out: number, lo: number, hi: number): void;
   /** int8 GEMM (asm/qs8_gemm.ts): B packed in c2 panels of 8 columns, K padded to 8 */
   qs8_packed_size_8(n: number, k: number): number;
   qs8_pack_b(n: number, k: number, b: number, ldb: number, flip: number, out: number, csum: number): void;
@@ -30,6 +32,8 @@ export interface KernelExports {
   /** out: 0 = int32, 1 = int8, 2 = uint8; mrow: mult per row (1) or per column (0) */
   qs8_gemm(m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, cb: number, rb: number, ru: number, cv: number, mult: number, mrow: number, yz: number, lo: number, hi: number, out: number, tmp: number): void;
   qu8_gemm(m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, cb: number, rb: number, ru: number, cv: number, mult: number, mrow: number, yz: number, lo: number, hi: number, out: number, tmp: number): void;
+  /** int8 peak probe: iters × 8 i32x4.dot_i16x8_s (64 multiply-adds each iteration) */
+  qs8_peak_dot(iters: number): number;
 }
 
 function decodeBase64(s: string): Uint8Array {

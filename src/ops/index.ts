@@ -16,3 +16,4 @@ import './resize.js';
 import './select.js';
 import './quant.js';
 import './rnn.js';
+import './tflite.js';

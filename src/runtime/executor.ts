@@ -8,12 +8,21 @@ import { TensorSequence, type Value } from '../tensor/sequence.js';
 import '../ops/index.js';
 import { arena } from '../kernels/wasm.js';
 import { Residency } from './resident.js';
+import { fuseQdq } from '../ir/passes/qdq-fuse.js';
 import { kernelsFor, type PreparedKernel } from '../kernels/index.js';
 import type { Node } from '../ir/graph.js';
 
 export interface ExecutorOptions {
   /** 'wasm' (default): WASM SIMD kernels where one applies, reference ops elsewhere; 'reference': TS only */
   backend?: 'wasm' | 'reference';
+  /**
+   * Rewrite DequantizeLinear→Conv/MatMul→QuantizeLinear into QLinearConv/QLinearMatMul (integer kernels), as
+   * onnxruntime does (default true on the wasm backend). The fused form requantizes once instead of
+   * dequantizing and requantizing, so an output code can differ by one from the unfused float path.
+   */
+  fuseQdq?: boolean;
+  /** fold Relu/Clip into the producing kernel's epilogue (default true on the wasm backend) */
+  fuseClamps?: boolean;
 }
 
 /**
@@ -29,16 +38,27 @@ export class Executor {
   profile?: Map<string, number>;
   /** activations folded into their producer's kernel: node → the producer's output it forwards */
   readonly fusedInto = new Map<Node, string>();
+  /** names of the original graph this plan cannot fetch faithfully (see constructor); the session falls back */
+  readonly altered = new Set<string>();
+  /** last run's output types per node, keyed by its input types (see inferRun) */
+  private readonly shapeCache = new Map<Node, { key: string; out: ValueType[] }>();
 
-  constructor(
-    readonly graph: Graph,
-    opts: ExecutorOptions = {},
-  ) {
+  /** the graph as planned: the caller's, with DQ→op→Q patterns fused into integer ops on the wasm backend */
+  readonly graph: Graph;
+
+  constructor(graph: Graph, opts: ExecutorOptions = {}) {
+    const original = graph;
+    const fuse = opts.backend !== 'reference' && opts.fuseQdq !== false && graph.nodes.some((n) => n.op === 'DequantizeLinear');
+    this.graph = graph = fuse ? fuseQdq(graph) : graph;
     this.analysis = analyze(graph);
     if (opts.backend !== 'reference') {
       this.chooseKernels();
-      this.fuseClamps();
+      if (opts.fuseClamps !== false) this.fuseClamps();
     }
+    // values whose contents this plan does not hold as the model defines them: removed by QDQ fusion, or
+    // pre-activation outputs whose activation was fused into the producing kernel
+    for (const n of original.nodes) for (const o of n.outputs) if (o && !this.analysis.types.has(o)) this.altered.add(o);
+    for (const y of this.fusedInto.values()) this.altered.add(y);
     this.analysis.order.forEach((n, i) => n.inputs.forEach((x) => x && this.lastUse.set(x, i)));
     for (const o of graph.outputs) this.lastUse.set(o.name, Infinity);
   }
@@ -93,6 +113,27 @@ export class Executor {
       }
       if (k.fuseClamp(lo, hi)) this.fusedInto.set(act, y);
     }
+  }
+
+  /**
+   * Concrete output types for this run. The shape rule runs again (it validates the actual inputs), except when
+   * the node saw exactly these input types last run and its rule read no run-time values (only constants): then
+   * the last answer is reused — small models spend most of their time here otherwise.
+   */
+  private inferRun(node: Node, inputs: (Value | undefined)[], consts: Map<string, Tensor>): ValueType[] {
+    let key = '';
+    for (const t of inputs) key += t instanceof TensorSequence ? 's;' : t ? `${t.type}${t.dims.join(',')}${t.quant ? 'q' : ''};` : '-;';
+    const hit = this.shapeCache.get(node);
+    if (hit && hit.key === key) return hit.out;
+    const inTypes: (ValueType | undefined)[] = inputs.map((t) => (t instanceof TensorSequence ? seqType(t) : t ? { dtype: t.type, shape: [...t.dims], ...(t.quant ? { quant: t.quant } : {}) } : undefined));
+    let readsValues = false;
+    const out = runInfer(this.analysis.defs.get(node)!, node, this.analysis.attrs.get(node)!, inTypes, (i) => {
+      const v = inputs[i];
+      if (!consts.has(node.inputs[i] ?? '')) readsValues = true;
+      return v instanceof Tensor ? v : undefined;
+    });
+    if (!readsValues && !inputs.some((t) => t instanceof TensorSequence || t?.quant)) this.shapeCache.set(node, { key, out });
+    return out;
   }
 
   /** Free kernel memory (packed weights). The executor must not be used afterwards. */
@@ -180,8 +221,7 @@ export class Executor {
         if (!v) throw new ShapeError(`node '${node.name}': input '${x}' has no value`);
         return v;
       });
-      const inTypes: (ValueType | undefined)[] = inputs.map((t) => (t instanceof TensorSequence ? seqType(t) : t ? { dtype: t.type, shape: [...t.dims], ...(t.quant ? { quant: t.quant } : {}) } : undefined));
-      const outTypes = runInfer(def, node, a, inTypes, (i) => { const v = inputs[i]; return v instanceof Tensor ? v : undefined; });
+      const outTypes = this.inferRun(node, inputs, consts);
       let outs: Value[];
       let fromKernel = false;
       const t0 = this.profile ? performance.now() : 0;

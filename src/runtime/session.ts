@@ -12,6 +12,8 @@ export interface SessionOptions {
   logSeverityLevel?: number;
   /** 'wasm' (default) uses the WASM SIMD kernels where they apply; 'reference' runs only the TS reference ops */
   backend?: 'wasm' | 'reference';
+  /** fuse DequantizeLinear→op→QuantizeLinear into integer kernels (default true; see ExecutorOptions) */
+  fuseQdq?: boolean;
 }
 
 export interface ValueMetadata {
@@ -37,7 +39,7 @@ async function loadBytes(src: string): Promise<Uint8Array> {
 }
 
 /** Sessions dropped without release() still hand their kernel memory back. */
-const finalizer = new FinalizationRegistry<Executor>((exec) => exec.dispose());
+const finalizer = new FinalizationRegistry<Executor[]>((execs) => execs.forEach((e) => e.dispose()));
 
 /**
  * Mirrors onnxruntime-web's InferenceSession: `await InferenceSession.create(model)`, then
@@ -50,14 +52,18 @@ export class InferenceSession {
   readonly outputMetadata: readonly ValueMetadata[];
   private readonly exec: Executor;
   private released = false;
+  /** unfused plan for fetches of intermediates that fusion removed (see runSync) */
+  private plain?: Executor;
+  /** every executor this session built (freed together) */
+  private readonly execs: Executor[] = [];
 
   private constructor(
     readonly graph: Graph,
-    options: SessionOptions = {},
+    private readonly options: SessionOptions = {},
   ) {
-    this.exec = new Executor(graph, { backend: options.backend ?? 'wasm' });
-    const exec = this.exec;
-    finalizer.register(this, exec, this);
+    this.exec = new Executor(graph, { backend: options.backend ?? 'wasm', fuseQdq: options.fuseQdq ?? true });
+    this.execs.push(this.exec);
+    finalizer.register(this, this.execs, this);
     this.inputNames = graph.inputs.map((i) => i.name);
     this.outputNames = graph.outputs.map((o) => o.name);
     const meta = (name: string, fallback?: { dtype: DType; shape?: Dim[] }): ValueMetadata => {
@@ -90,8 +96,17 @@ export class InferenceSession {
     let names: readonly string[] = this.outputNames;
     if (Array.isArray(fetches)) names = fetches;
     else if (fetches && typeof fetches === 'object') names = Object.keys(fetches);
-    for (const n of names) if (!this.exec.analysis.types.has(n) && !this.graph.initializers.has(n)) throw new InputError(`unknown output '${n}'`);
+    for (const n of names) if (!this.exec.analysis.types.has(n) && !this.exec.altered.has(n) && !this.graph.initializers.has(n)) throw new InputError(`unknown output '${n}'`);
     // sequence-typed outputs (ONNX sequence values) come back as TensorSequence
+    // fetching an intermediate that fusion folded away (a pre-activation conv output, a DQ→op→Q value) runs an
+    // unfused plan of the same graph, built once on first need
+    if (names.some((n) => this.exec.altered.has(n))) {
+      if (!this.plain) {
+        this.plain = new Executor(this.graph, { backend: this.options.backend ?? 'wasm', fuseQdq: false, fuseClamps: false });
+        this.execs.push(this.plain);
+      }
+      return this.plain.run(feeds, names) as Record<string, Tensor>;
+    }
     return this.exec.run(feeds, names) as Record<string, Tensor>;
   }
 
@@ -100,6 +115,6 @@ export class InferenceSession {
     if (this.released) return;
     this.released = true;
     finalizer.unregister(this);
-    this.exec.dispose();
+    for (const e of this.execs) e.dispose();
   }
 }

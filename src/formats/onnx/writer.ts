@@ -146,6 +146,10 @@ function graphProto(g: Graph, opts: WriteOptions): Record<string, unknown> {
 /** Encode `graph` as ONNX ModelProto bytes (readable by readOnnx and onnxruntime). */
 export function writeOnnx(graph: Graph, opts: WriteOptions = {}): Uint8Array {
   modelType ??= onnxRoot().lookupType('onnx.ModelProto');
+  // TFLite imports use edgeq's own NHWC ops (domain ai.edgeq.tflite) that no ONNX runtime knows: refuse
+  // rather than write a file onnxruntime would reject
+  const foreign = graph.nodes.find((n) => n.domain === 'ai.edgeq.tflite');
+  if (foreign) throw new UnsupportedError(`cannot write ONNX: node '${foreign.name}' is a TFLite op (${foreign.op}, NHWC layout); exporting TFLite graphs to ONNX is not supported yet`);
   const opsets = { ...graph.opsets };
   const domains = new Set(graph.nodes.map((n) => n.domain));
   for (const d of domains) opsets[d] = Math.max(opsets[d] ?? 1, newestFormOpset(d));

@@ -1,0 +1,455 @@
+// int8 / uint8 GEMM family (WebAssembly SIMD128, plain — no relaxed SIMD).
+//
+//   C[M×N] = epilogue( Σ_k A[i,k] · B[k,j] )        A: int8 (qs8) or uint8 (qu8) rows, B: packed int8 panels
+//
+// B is packed once (weights) or per run (im2col columns) into panels of NR = 8 columns in "c2" order: for each
+// pair of k (K padded to a multiple of 8 with zeros) 8 columns × 2 k = 16 bytes,
+//   byte (kp·16 + j·2 + s) = B[2·kp + s, n0 + j].
+// uint8 B is stored shifted to int8 (b − 128, with its zero point shifted the same way: (b − zb) is unchanged).
+// The micro-kernel widens 8 k of each A row at once (v128.load8x8_s/u), broadcasts one k pair per step
+// (i32 lane shuffle) and multiplies it against two i16x8 vectors of B with i32x4.dot_i16x8_s: 8 multiply-adds
+// per instruction, accumulated exactly in wrapping int32 (the TS reference also wraps: Math.imul, | 0).
+//
+// Zero points never enter the hot loop: Σ(a−za)(b−zb) = Σab − za·Σ_k b − zb·Σ_k a + K·za·zb, and the caller folds
+// the constant parts into a per-column bias `cb`, a per-row bias `rb` and one rank-1 term ru[i]·cv[j].
+// Epilogue (all optional, pointer 0 = absent):
+//   acc = dot + cb[j] + rb[i] + ru[i]·cv[j]                          (int32, wrapping)
+//   out = 0: store acc as int32
+//   out = 1 / 2: y = clamp(nearest_even(f64(acc) · mult) + yz, lo, hi) stored as int8 / uint8, where mult is a
+//     float64 per column (mrow = 0) or per row (mrow = 1) — the exact arithmetic of the TS reference
+//     (`roundHalfToEven(acc * mult)` on JS doubles), so results are bit-identical.
+
+/** Bytes of packed panels for an N×K operand. */
+export function qs8_packed_size_8(n: i32, k: i32): i32 {
+  return ((n + 7) >> 3) * (((k + 7) >> 3) << 3) * 8;
+}
+
+/**
+ * Pack B[K×N] (row-major, stride ldb bytes; int8, or uint8 when `flip` = 1, which stores b − 128) into c2
+ * panels at `out`. If `csum` ≠ 0, writes the column sums Σ_k b (of the stored, shifted values) as int32[Npad].
+ */
+export function qs8_pack_b(n: i32, k: i32, b: usize, ldb: i32, flip: i32, out: usize, csum: usize): void {
+  const k8 = ((k + 7) >> 3) << 3;
+  const x: i32 = flip ? 0x80 : 0;
+  for (let n0 = 0; n0 < n; n0 += 8) {
+    const nc = min(8, n - n0);
+    for (let kk = 0; kk < k8; kk++) {
+      const row = b + <usize>kk * ldb + n0;
+      const dst = out + ((<usize>(kk >> 1)) << 4) + (kk & 1);
+      for (let j = 0; j < 8; j++) {
+        const v: i32 = kk < k && j < nc ? <i32>load<u8>(row + j) ^ x : 0;
+        store<u8>(dst + (j << 1), v);
+      }
+    }
+    if (csum != 0) {
+      for (let j = 0; j < 8; j++) {
+        let s = 0;
+        for (let kk = 0; kk < k; kk++) s += <i32>load<i8>(out + ((<usize>(kk >> 1)) << 4) + (j << 1) + (kk & 1));
+        store<i32>(csum + ((<usize>(n0 + j)) << 2), s);
+      }
+    }
+    out += <usize>k8 << 3;
+  }
+}
+
+/**
+ * Copy A[M×K] (stride lda) into rows of K8 bytes (zero-padded), optionally flipping uint8 to int8 (flip = 1),
+ * and write the row sums Σ_k a (of the stored values) as int32[M] at `rsum` (0 = skip).
+ */
+export function qs8_pack_a(m: i32, k: i32, a: usize, lda: i32, flip: i32, out: usize, rsum: usize): void {
+  const k8 = ((k + 7) >> 3) << 3;
+  const x: i32 = flip ? 0x80 : 0;
+  for (let i = 0; i < m; i++) {
+    const src = a + <usize>i * lda;
+    const dst = out + <usize>i * k8;
+    let s = 0;
+    for (let kk = 0; kk < k8; kk++) {
+      const v: i32 = kk < k ? <i32>(<i8>(<i32>load<u8>(src + kk) ^ x)) : 0;
+      store<i8>(dst + kk, v);
+      s += v;
+    }
+    if (rsum != 0) store<i32>(rsum + ((<usize>i) << 2), s);
+  }
+}
+
+/** Row sums Σ_{k<K} A[i,k] (int8 when uns = 0, uint8 when uns = 1) into int32[M] at `out`. */
+export function qs8_rowsum(m: i32, k: i32, a: usize, lda: i32, uns: i32, out: usize): void {
+  for (let i = 0; i < m; i++) {
+    const row = a + <usize>i * lda;
+    let vs = i32x4.splat(0);
+    let kk = 0;
+    if (uns) {
+      for (; kk + 15 < k; kk += 16) vs = i32x4.add(vs, i32x4.extadd_pairwise_i16x8_u(i16x8.extadd_pairwise_i8x16_u(v128.load(row + kk))));
+    } else {
+      for (; kk + 15 < k; kk += 16) vs = i32x4.add(vs, i32x4.extadd_pairwise_i16x8_s(i16x8.extadd_pairwise_i8x16_s(v128.load(row + kk))));
+    }
+    let s = i32x4.extract_lane(vs, 0) + i32x4.extract_lane(vs, 1) + i32x4.extract_lane(vs, 2) + i32x4.extract_lane(vs, 3);
+    if (uns) for (; kk < k; kk++) s += <i32>load<u8>(row + kk);
+    else for (; kk < k; kk++) s += <i32>load<i8>(row + kk);
+    store<i32>(out + ((<usize>i) << 2), s);
+  }
+}
+
+/** Column sums over packed panels (int32[Npad] at `out`): Σ over all K8 rows (padding rows are 0). */
+export function qs8_panel_colsum(n: i32, k: i32, w: usize, out: usize): void {
+  const k8 = ((k + 7) >> 3) << 3;
+  const panels = (n + 7) >> 3;
+  for (let q = 0; q < panels; q++) {
+    let s0 = i32x4.splat(0);
+    let s1 = i32x4.splat(0);
+    const p = w + <usize>q * (<usize>k8 << 3);
+    for (let kp = 0; kp < (k8 >> 1); kp++) {
+      // pairwise add of the two k of each column: i16x8 lanes (k0 j, k1 j) → i32 per column
+      s0 = i32x4.add(s0, i32x4.extadd_pairwise_i16x8_s(v128.load8x8_s(p + (<usize>kp << 4))));
+      s1 = i32x4.add(s1, i32x4.extadd_pairwise_i16x8_s(v128.load8x8_s(p + (<usize>kp << 4), 8)));
+    }
+    v128.store(out + (<usize>q << 5), s0);
+    v128.store(out + (<usize>q << 5), s1, 16);
+  }
+}
+
+/**
+ * im2col of one NCHW image (c channels of ih×iw int8, or uint8 when flip = 1) into c2 panels of 8 output pixels:
+ * row r = (ch, ky, kx) of K = c·kh·kw, column j = oy·ow + ox. Out-of-image taps take the input zero point `xz`
+ * (raw, before flipping), so (x − xz) is 0 there as the ONNX spec's padding with x_zero_point requires.
+ */
+export function qs8_im2col_pack_8(
+  x: usize, c: i32, ih: i32, iw: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, pt: i32, pl: i32, oh: i32, ow: i32, xz: i32, flip: i32, out: usize,
+): void {
+  const k = c * kh * kw;
+  const k8 = ((k + 7) >> 3) << 3;
+  const p = oh * ow;
+  const panels = (p + 7) >> 3;
+  const panelBytes = <usize>k8 << 3;
+  const fx: i32 = flip ? 0x80 : 0;
+  const pad: u8 = <u8>(xz ^ fx);
+  // zero the K padding rows and the tail columns of the last panel
+  for (let q = 0; q < panels; q++) for (let kk = k; kk < k8; kk++) for (let j = 0; j < 8; j++) store<u8>(out + <usize>q * panelBytes + ((<usize>(kk >> 1)) << 4) + (j << 1) + (kk & 1), 0);
+  if ((p & 7) != 0) {
+    const last = out + <usize>(panels - 1) * panelBytes;
+    for (let kk = 0; kk < k; kk++) for (let j = p & 7; j < 8; j++) store<u8>(last + ((<usize>(kk >> 1)) << 4) + (j << 1) + (kk & 1), 0);
+  }
+  let r = 0;
+  for (let ch = 0; ch < c; ch++) {
+    const xc = x + <usize>ch * ih * iw;
+    for (let ky = 0; ky < kh; ky++) {
+      for (let kx = 0; kx < kw; kx++) {
+        const rowOff: usize = ((<usize>(r >> 1)) << 4) + (r & 1);
+        let j = 0;
+        for (let oy = 0; oy < oh; oy++) {
+          const iy = oy * sh - pt + ky * dh;
+          const inRow = iy >= 0 && iy < ih;
+          const xr = xc + <usize>iy * iw;
+          let ox = 0;
+          if (!inRow) {
+            for (; ox < ow; ox++, j++) store<u8>(out + <usize>(j >> 3) * panelBytes + rowOff + ((j & 7) << 1), pad);
+            continue;
+          }
+          for (; ox < ow; ox++, j++) {
+            const ix = ox * sw - pl + kx * dw;
+            const v: u8 = ix >= 0 && ix < iw ? <u8>(<i32>load<u8>(xr + ix) ^ fx) : pad;
+            store<u8>(out + <usize>(j >> 3) * panelBytes + rowOff + ((j & 7) << 1), v);
+          }
+        }
+        r++;
+      }
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline
+function loadA<T>(p: usize): v128 {
+  if (isSigned<T>()) return v128.load8x8_s(p);
+  return v128.load8x8_u(p);
+}
+
+// @ts-ignore: decorator
+@inline
+function requant4(acc: v128, m01: v128, m23: v128, yz: v128, lo: v128, hi: v128): v128 {
+  const d0 = f64x2.convert_low_i32x4_s(acc);
+  const d1 = f64x2.convert_low_i32x4_s(v128.shuffle<i32>(acc, acc, 2, 3, 2, 3));
+  const y0 = f64x2.min(f64x2.max(f64x2.add(f64x2.nearest(f64x2.mul(d0, m01)), yz), lo), hi);
+  const y1 = f64x2.min(f64x2.max(f64x2.add(f64x2.nearest(f64x2.mul(d1, m23)), yz), lo), hi);
+  const q0 = i32x4.trunc_sat_f64x2_s_zero(y0);
+  const q1 = i32x4.trunc_sat_f64x2_s_zero(y1);
+  return v128.shuffle<i32>(q0, q1, 0, 1, 4, 5);
+}
+
+/** Epilogue of one row of a tile: 8 accumulated columns (v0: j0..3, v1: j4..7), nc of them valid. */
+// @ts-ignore: decorator
+@inline
+function storeRowQ(
+  v0: v128, v1: v128, i: i32, n0: i32, nc: i32, c: usize, cb: usize, rb: usize, ru: usize, cv: usize,
+  mult: usize, mrow: i32, yz: v128, lo: v128, hi: v128, out: i32,
+): void {
+  if (cb != 0) {
+    v0 = i32x4.add(v0, v128.load(cb + (<usize>n0 << 2)));
+    v1 = i32x4.add(v1, v128.load(cb + (<usize>n0 << 2), 16));
+  }
+  if (rb != 0) {
+    const r = i32x4.splat(load<i32>(rb + (<usize>i << 2)));
+    v0 = i32x4.add(v0, r);
+    v1 = i32x4.add(v1, r);
+  }
+  if (ru != 0) {
+    const u = i32x4.splat(load<i32>(ru + (<usize>i << 2)));
+    v0 = i32x4.add(v0, i32x4.mul(u, v128.load(cv + (<usize>n0 << 2))));
+    v1 = i32x4.add(v1, i32x4.mul(u, v128.load(cv + (<usize>n0 << 2), 16)));
+  }
+  if (out == 0) {
+    // int32: always 8 lanes (the caller passes 32 bytes of scratch for a partial tile)
+    v128.store(c, v0);
+    v128.store(c, v1, 16);
+    return;
+  }
+  let m0: v128, m1: v128, m2: v128, m3: v128;
+  if (mrow) {
+    m0 = f64x2.splat(load<f64>(mult + (<usize>i << 3)));
+    m1 = m0;
+    m2 = m0;
+    m3 = m0;
+  } else {
+    const mp = mult + (<usize>n0 << 3);
+    m0 = v128.load(mp);
+    m1 = v128.load(mp, 16);
+    m2 = v128.load(mp, 32);
+    m3 = v128.load(mp, 48);
+  }
+  const q0 = requant4(v0, m0, m1, yz, lo, hi);
+  const q1 = requant4(v1, m2, m3, yz, lo, hi);
+  const h = i16x8.narrow_i32x4_s(q0, q1);
+  const b = out == 1 ? i8x16.narrow_i16x8_s(h, h) : i8x16.narrow_i16x8_u(h, h);
+  if (nc == 8) {
+    v128.store64_lane(c, b, 0);
+    return;
+  }
+  const lanes = i64x2.extract_lane(b, 0);
+  for (let j = 0; j < nc; j++) store<u8>(c + j, <u8>(lanes >> (<i64>(j << 3))));
+}
+
+/**
+ * 4×8 tile: rows a..a+mr (mr ≤ 4; stride lda bytes, K8 bytes readable per row — bytes past K meet zero
+ * weights) times one packed panel. Rows past mr alias the last valid row.
+ */
+// @ts-ignore: decorator
+@inline
+function tile<T>(
+  mr: i32, nc: i32, k8: i32, a: usize, lda: i32, w: usize, c: usize, ldc: i32, i: i32, n0: i32,
+  cb: usize, rb: usize, ru: usize, cv: usize, mult: usize, mrow: i32, yz: v128, lo: v128, hi: v128, out: i32, tmp: usize,
+): void {
+  const sa = <usize>lda;
+  const a0 = a;
+  const a1 = mr > 1 ? a0 + sa : a0;
+  const a2 = mr > 2 ? a1 + sa : a1;
+  const a3 = mr > 3 ? a2 + sa : a2;
+  let c00 = i32x4.splat(0);
+  let c01 = c00;
+  let c10 = c00;
+  let c11 = c00;
+  let c20 = c00;
+  let c21 = c00;
+  let c30 = c00;
+  let c31 = c00;
+  let wp = w;
+  for (let kk: usize = 0; kk < <usize>k8; kk += 8) {
+    const x0 = loadA<T>(a0 + kk);
+    const x1 = loadA<T>(a1 + kk);
+    const x2 = loadA<T>(a2 + kk);
+    const x3 = loadA<T>(a3 + kk);
+    // k pair 0
+    let b0 = v128.load8x8_s(wp);
+    let b1 = v128.load8x8_s(wp, 8);
+    let s = v128.shuffle<i32>(x0, x0, 0, 0, 0, 0);
+    c00 = i32x4.add(c00, i32x4.dot_i16x8_s(s, b0));
+    c01 = i32x4.add(c01, i32x4.dot_i16x8_s(s, b1));
+    s = v128.shuffle<i32>(x1, x1, 0, 0, 0, 0);
+    c10 = i32x4.add(c10, i32x4.dot_i16x8_s(s, b0));
+    c11 = i32x4.add(c11, i32x4.dot_i16x8_s(s, b1));
+    s = v128.shuffle<i32>(x2, x2, 0, 0, 0, 0);
+    c20 = i32x4.add(c20, i32x4.dot_i16x8_s(s, b0));
+    c21 = i32x4.add(c21, i32x4.dot_i16x8_s(s, b1));
+    s = v128.shuffle<i32>(x3, x3, 0, 0, 0, 0);
+    c30 = i32x4.add(c30, i32x4.dot_i16x8_s(s, b0));
+    c31 = i32x4.add(c31, i32x4.dot_i16x8_s(s, b1));
+    // k pair 1
+    b0 = v128.load8x8_s(wp, 16);
+    b1 = v128.load8x8_s(wp, 24);
+    s = v128.shuffle<i32>(x0, x0, 1, 1, 1, 1);
+    c00 = i32x4.add(c00, i32x4.dot_i16x8_s(s, b0));
+    c01 = i32x4.add(c01, i32x4.dot_i16x8_s(s, b1));
+    s = v128.shuffle<i32>(x1, x1, 1, 1, 1, 1);
+    c10 = i32x4.add(c10, i32x4.dot_i16x8_s(s, b0));
+    c11 = i32x4.add(c11, i32x4.dot_i16x8_s(s, b1));
+    s = v128.shuffle<i32>(x2, x2, 1, 1, 1, 1);
+    c20 = i32x4.add(c20, i32x4.dot_i16x8_s(s, b0));
+    c21 = i32x4.add(c21, i32x4.dot_i16x8_s(s, b1));
+    s = v128.shuffle<i32>(x3, x3, 1, 1, 1, 1);
+    c30 = i32x4.add(c30, i32x4.dot_i16x8_s(s, b0));
+    c31 = i32x4.add(c31, i32x4.dot_i16x8_s(s, b1));
+    // k pair 2
+    b0 = v128.load8x8_s(wp, 32);
+    b1 = v128.load8x8_s(wp, 40);
+    s = v128.shuffle<i32>(x0, x0, 2, 2, 2, 2);
+    c00 = i32x4.add(c00, i32x4.dot_i16x8_s(s, b0));
+    c01 = i32x4.add(c01, i32x4.dot_i16x8_s(s, b1));
+    s = v128.shuffle<i32>(x1, x1, 2, 2, 2, 2);
+    c10 = i32x4.add(c10, i32x4.dot_i16x8_s(s, b0));
+    c11 = i32x4.add(c11, i32x4.dot_i16x8_s(s, b1));
+    s = v128.shuffle<i32>(x2, x2, 2, 2, 2, 2);
+    c20 = i32x4.add(c20, i32x4.dot_i16x8_s(s, b0));
+    c21 = i32x4.add(c21, i32x4.dot_i16x8_s(s, b1));
+    s = v128.shuffle<i32>(x3, x3, 2, 2, 2, 2);
+    c30 = i32x4.add(c30, i32x4.dot_i16x8_s(s, b0));
+    c31 = i32x4.add(c31, i32x4.dot_i16x8_s(s, b1));
+    // k pair 3
+    b0 = v128.load8x8_s(wp, 48);
+    b1 = v128.load8x8_s(wp, 56);
+    s = v128.shuffle<i32>(x0, x0, 3, 3, 3, 3);
+    c00 = i32x4.add(c00, i32x4.dot_i16x8_s(s, b0));
+    c01 = i32x4.add(c01, i32x4.dot_i16x8_s(s, b1));
+    s = v128.shuffle<i32>(x1, x1, 3, 3, 3, 3);
+    c10 = i32x4.add(c10, i32x4.dot_i16x8_s(s, b0));
+    c11 = i32x4.add(c11, i32x4.dot_i16x8_s(s, b1));
+    s = v128.shuffle<i32>(x2, x2, 3, 3, 3, 3);
+    c20 = i32x4.add(c20, i32x4.dot_i16x8_s(s, b0));
+    c21 = i32x4.add(c21, i32x4.dot_i16x8_s(s, b1));
+    s = v128.shuffle<i32>(x3, x3, 3, 3, 3, 3);
+    c30 = i32x4.add(c30, i32x4.dot_i16x8_s(s, b0));
+    c31 = i32x4.add(c31, i32x4.dot_i16x8_s(s, b1));
+    wp += 64;
+  }
+  const esz: usize = out == 0 ? 4 : 1;
+  const sc = <usize>ldc * esz;
+  // partial int32 tiles go through `tmp` (8 ints) and are copied column by column
+  const direct = out != 0 || nc == 8;
+  let dst = direct ? c : tmp;
+  storeRowQ(c00, c01, i, n0, nc, dst, cb, rb, ru, cv, mult, mrow, yz, lo, hi, out);
+  if (!direct) copyI32(tmp, c, nc);
+  if (mr > 1) {
+    dst = direct ? c + sc : tmp;
+    storeRowQ(c10, c11, i + 1, n0, nc, dst, cb, rb, ru, cv, mult, mrow, yz, lo, hi, out);
+    if (!direct) copyI32(tmp, c + sc, nc);
+  }
+  if (mr > 2) {
+    dst = direct ? c + 2 * sc : tmp;
+    storeRowQ(c20, c21, i + 2, n0, nc, dst, cb, rb, ru, cv, mult, mrow, yz, lo, hi, out);
+    if (!direct) copyI32(tmp, c + 2 * sc, nc);
+  }
+  if (mr > 3) {
+    dst = direct ? c + 3 * sc : tmp;
+    storeRowQ(c30, c31, i + 3, n0, nc, dst, cb, rb, ru, cv, mult, mrow, yz, lo, hi, out);
+    if (!direct) copyI32(tmp, c + 3 * sc, nc);
+  }
+}
+
+// @ts-ignore: decorator
+@inline
+function copyI32(src: usize, dst: usize, n: i32): void {
+  for (let j = 0; j < n; j++) store<i32>(dst + (<usize>j << 2), load<i32>(src + (<usize>j << 2)));
+}
+
+/** 1×8 tile (single rows: batch-1 fully-connected layers) — four independent accumulator chains. */
+// @ts-ignore: decorator
+@inline
+function tile1<T>(
+  nc: i32, k8: i32, a: usize, w: usize, c: usize, i: i32, n0: i32,
+  cb: usize, rb: usize, ru: usize, cv: usize, mult: usize, mrow: i32, yz: v128, lo: v128, hi: v128, out: i32, tmp: usize,
+): void {
+  let p0 = i32x4.splat(0);
+  let p1 = p0;
+  let q0 = p0;
+  let q1 = p0;
+  let wp = w;
+  for (let kk: usize = 0; kk < <usize>k8; kk += 8) {
+    const x = loadA<T>(a + kk);
+    let s = v128.shuffle<i32>(x, x, 0, 0, 0, 0);
+    p0 = i32x4.add(p0, i32x4.dot_i16x8_s(s, v128.load8x8_s(wp)));
+    p1 = i32x4.add(p1, i32x4.dot_i16x8_s(s, v128.load8x8_s(wp, 8)));
+    s = v128.shuffle<i32>(x, x, 1, 1, 1, 1);
+    q0 = i32x4.add(q0, i32x4.dot_i16x8_s(s, v128.load8x8_s(wp, 16)));
+    q1 = i32x4.add(q1, i32x4.dot_i16x8_s(s, v128.load8x8_s(wp, 24)));
+    s = v128.shuffle<i32>(x, x, 2, 2, 2, 2);
+    p0 = i32x4.add(p0, i32x4.dot_i16x8_s(s, v128.load8x8_s(wp, 32)));
+    p1 = i32x4.add(p1, i32x4.dot_i16x8_s(s, v128.load8x8_s(wp, 40)));
+    s = v128.shuffle<i32>(x, x, 3, 3, 3, 3);
+    q0 = i32x4.add(q0, i32x4.dot_i16x8_s(s, v128.load8x8_s(wp, 48)));
+    q1 = i32x4.add(q1, i32x4.dot_i16x8_s(s, v128.load8x8_s(wp, 56)));
+    wp += 64;
+  }
+  const direct = out != 0 || nc == 8;
+  storeRowQ(i32x4.add(p0, q0), i32x4.add(p1, q1), i, n0, nc, direct ? c : tmp, cb, rb, ru, cv, mult, mrow, yz, lo, hi, out);
+  if (!direct) copyI32(tmp, c, nc);
+}
+
+function gemm<T>(
+  m: i32, n: i32, k: i32, a: usize, lda: i32, w: usize, c: usize, ldc: i32,
+  cb: usize, rb: usize, ru: usize, cv: usize, mult: usize, mrow: i32, yz: i32, lo: i32, hi: i32, out: i32, tmp: usize,
+): void {
+  const k8 = ((k + 7) >> 3) << 3;
+  const panel = <usize>k8 << 3;
+  const esz: usize = out == 0 ? 4 : 1;
+  const vyz = f64x2.splat(<f64>yz);
+  const vlo = f64x2.splat(<f64>lo);
+  const vhi = f64x2.splat(<f64>hi);
+  for (let i = 0; i < m; i += 4) {
+    const mr = min(4, m - i);
+    const ai = a + <usize>i * lda;
+    const ci = c + <usize>i * ldc * esz;
+    let wp = w;
+    for (let n0 = 0; n0 < n; n0 += 8) {
+      if (mr == 1) tile1<T>(min(8, n - n0), k8, ai, wp, ci + <usize>n0 * esz, i, n0, cb, rb, ru, cv, mult, mrow, vyz, vlo, vhi, out, tmp);
+      else tile<T>(mr, min(8, n - n0), k8, ai, lda, wp, ci + <usize>n0 * esz, ldc, i, n0, cb, rb, ru, cv, mult, mrow, vyz, vlo, vhi, out, tmp);
+      wp += panel;
+    }
+  }
+}
+
+/**
+ * C = epilogue(A · Bpacked) for A int8 (`qs8_gemm`) — see the file comment for the epilogue. `a` rows must
+ * have K8 = ceil(K/8)·8 readable bytes (whatever lies past K is multiplied by zero). cb, cv and (per-column)
+ * mult are read in whole panels of 8 (pad them to N8). `tmp` points at 32 bytes of scratch.
+ */
+export function qs8_gemm(
+  m: i32, n: i32, k: i32, a: usize, lda: i32, w: usize, c: usize, ldc: i32,
+  cb: usize, rb: usize, ru: usize, cv: usize, mult: usize, mrow: i32, yz: i32, lo: i32, hi: i32, out: i32, tmp: usize,
+): void {
+  gemm<i8>(m, n, k, a, lda, w, c, ldc, cb, rb, ru, cv, mult, mrow, yz, lo, hi, out, tmp);
+}
+
+/** As qs8_gemm with A uint8. */
+export function qu8_gemm(
+  m: i32, n: i32, k: i32, a: usize, lda: i32, w: usize, c: usize, ldc: i32,
+  cb: usize, rb: usize, ru: usize, cv: usize, mult: usize, mrow: i32, yz: i32, lo: i32, hi: i32, out: i32, tmp: usize,
+): void {
+  gemm<u8>(m, n, k, a, lda, w, c, ldc, cb, rb, ru, cv, mult, mrow, yz, lo, hi, out, tmp);
+}
+
+/**
+ * int8 peak probe for the benches: per iteration 8 independent i32x4.dot_i16x8_s (8 multiply-adds = 16 int ops
+ * each) accumulated into 8 registers, no memory traffic. One operand changes every iteration (one i16x8.add)
+ * so nothing is hoisted; the dots do not depend on each other, so this measures throughput, not latency.
+ */
+export function qs8_peak_dot(iters: i32): i32 {
+  let a0 = i32x4.splat(0), a1 = i32x4.splat(1), a2 = i32x4.splat(2), a3 = i32x4.splat(3);
+  let a4 = i32x4.splat(4), a5 = i32x4.splat(5), a6 = i32x4.splat(6), a7 = i32x4.splat(7);
+  let x = i16x8.splat(3);
+  let z = i16x8.splat(-4);
+  const inc = i16x8.splat(1);
+  // 8 accumulators + x, z, inc + 4 constants = 15 vector registers (x64 has 16: no spills)
+  const y0 = i16x8.splat(-2), y1 = i16x8.splat(5), y2 = i16x8.splat(7), y3 = i16x8.splat(-9);
+  for (let i = 0; i < iters; i++) {
+    x = i16x8.add(x, inc);
+    z = i16x8.sub(z, inc);
+    a0 = i32x4.add(a0, i32x4.dot_i16x8_s(x, y0));
+    a1 = i32x4.add(a1, i32x4.dot_i16x8_s(x, y1));
+    a2 = i32x4.add(a2, i32x4.dot_i16x8_s(x, y2));
+    a3 = i32x4.add(a3, i32x4.dot_i16x8_s(x, y3));
+    a4 = i32x4.add(a4, i32x4.dot_i16x8_s(z, y0));
+    a5 = i32x4.add(a5, i32x4.dot_i16x8_s(z, y1));
+    a6 = i32x4.add(a6, i32x4.dot_i16x8_s(z, y2));
+    a7 = i32x4.add(a7, i32x4.dot_i16x8_s(z, y3));
+  }
+  const s = i32x4.add(i32x4.add(i32x4.add(a0, a1), i32x4.add(a2, a3)), i32x4.add(i32x4.add(a4, a5), i32x4.add(a6, a7)));
+  return i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 3);
+}

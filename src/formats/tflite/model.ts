@@ -1,0 +1,147 @@
+import { ModelFormatError, UnsupportedError } from '../../errors.js';
+import { FbBuffer, type Table } from './flatbuf.js';
+import { BUILTIN_OPERATOR_NAMES, TFLITE_ENUMS } from './generated/tflite-schema.js';
+
+/** Plain, validated view of a .tflite flatbuffer (subgraph 0 only), before conversion to the IR. */
+export interface TflTensor {
+  index: number;
+  name: string;
+  shape: number[];
+  /** TensorType enum value */
+  type: number;
+  buffer: number;
+  scale?: number[];
+  zeroPoint?: bigint[];
+  quantizedDimension: number;
+  isVariable: boolean;
+}
+
+export interface TflOperator {
+  index: number;
+  opcode: number;
+  opName: string;
+  version: number;
+  customCode?: string;
+  inputs: number[];
+  outputs: number[];
+  intermediates: number[];
+  optionsType: number;
+  options?: Table<any>;
+}
+
+export interface TflModel {
+  version: number;
+  description: string;
+  tensors: TflTensor[];
+  inputs: number[];
+  outputs: number[];
+  operators: TflOperator[];
+  /** buffer index → data (zero-copy subarray of the file) */
+  buffers: Uint8Array[];
+  subgraphName: string;
+  numSubgraphs: number;
+}
+
+const MAX_ITEMS = 10_000_000;
+
+export function parseTflite(bytes: Uint8Array): TflModel {
+  if (bytes.length < 8) throw new ModelFormatError(`TFLite file is ${bytes.length} bytes, too short for a flatbuffer`);
+  const buf = new FbBuffer(bytes);
+  const m = buf.root('Model');
+  const version = m.int('version', 'u32');
+  if (version !== 3) throw new UnsupportedError(`TFLite schema version ${version} is not supported (expected 3)`);
+  // buffers
+  const bufs = m.tables('buffers', 'Buffer', (i) => `buffer ${i}`);
+  if (bufs.length > MAX_ITEMS) throw new ModelFormatError(`model has ${bufs.length} buffers`);
+  const buffers: Uint8Array[] = [];
+  for (let i = 0; i < bufs.length; i++) {
+    const b = bufs.at(i);
+    const off = b.u64('offset');
+    const size = b.u64('size');
+    if (off > 1n) {
+      // schema 3c: data outside the flatbuffer, offset from the start of the file
+      if (off + size > BigInt(bytes.length)) throw new ModelFormatError(`buffer ${i}: offset ${off} + size ${size} is past the end of the ${bytes.length}-byte file`);
+      buffers.push(bytes.subarray(Number(off), Number(off + size)));
+    } else buffers.push(b.bytes('data') ?? new Uint8Array(0));
+  }
+  // operator codes
+  const codes = m.tables('operator_codes', 'OperatorCode', (i) => `operator_code ${i}`);
+  const opcodes: { code: number; version: number; custom?: string }[] = [];
+  for (let i = 0; i < codes.length; i++) {
+    const c = codes.at(i);
+    const dep = c.int('deprecated_builtin_code', 'i8');
+    const nu = c.int('builtin_code', 'i32');
+    // schema 3a: "builtin_code" is authoritative; old files only set deprecated_builtin_code (< 127).
+    const code = Math.max(dep, nu);
+    const custom = c.string('custom_code');
+    opcodes.push({ code, version: c.int('version', 'i32', 1), ...(custom !== undefined ? { custom } : {}) });
+  }
+  const sgs = m.tables('subgraphs', 'SubGraph', (i) => `subgraph ${i}`);
+  if (sgs.length === 0) throw new ModelFormatError('TFLite model has no subgraphs');
+  const sg = sgs.at(0);
+  const tt = sg.tables('tensors', 'Tensor', (i) => `tensor ${i}`);
+  if (tt.length > MAX_ITEMS) throw new ModelFormatError(`subgraph 0 has ${tt.length} tensors`);
+  const tensors: TflTensor[] = [];
+  for (let i = 0; i < tt.length; i++) {
+    const t = tt.at(i);
+    const name = t.string('name') ?? `tensor_${i}`;
+    const what = `tensor ${i} ('${name}')`;
+    const shape = t.ints('shape') ?? [];
+    for (const d of shape) if (d < 0) throw new ModelFormatError(`${what}: negative dimension ${d} in shape [${shape.join(',')}]`);
+    const type = t.int('type', 'i8');
+    const buffer = t.int('buffer', 'u32');
+    if (buffer >= buffers.length && buffer !== 0) throw new ModelFormatError(`${what}: buffer index ${buffer} past the end (${buffers.length} buffers)`);
+    if (t.has('sparsity')) throw new UnsupportedError(`${what}: sparse tensors are not supported`);
+    const tensor: TflTensor = { index: i, name, shape, type, buffer, quantizedDimension: 0, isVariable: t.bool('is_variable') };
+    const q = t.table('quantization', 'QuantizationParameters', `${what} quantization`);
+    if (q) {
+      if (q.int('details_type', 'u8')) throw new UnsupportedError(`${what}: custom quantization is not supported`);
+      const scale = q.floats('scale');
+      const zp = q.longs('zero_point');
+      if (scale && scale.length) {
+        tensor.scale = scale;
+        tensor.zeroPoint = zp && zp.length ? zp : scale.map(() => 0n);
+        if (tensor.zeroPoint.length !== scale.length) throw new ModelFormatError(`${what}: ${scale.length} scales but ${tensor.zeroPoint.length} zero points`);
+        tensor.quantizedDimension = q.int('quantized_dimension', 'i32');
+        // TFLite converters write the weight's quantized_dimension on 1-D biases too; the only axis there is 0
+        if (shape.length === 1 && shape[0] === scale.length) tensor.quantizedDimension = 0;
+        if (scale.length > 1 && (tensor.quantizedDimension < 0 || tensor.quantizedDimension >= shape.length || shape[tensor.quantizedDimension] !== scale.length))
+          throw new ModelFormatError(`${what}: ${scale.length} per-channel scales do not match dimension ${tensor.quantizedDimension} of shape [${shape.join(',')}]`);
+      }
+    }
+    tensors.push(tensor);
+  }
+  const checkIdx = (list: number[], what: string, allowNeg: boolean): number[] => {
+    for (const x of list) if (x >= tensors.length || x < (allowNeg ? -1 : 0)) throw new ModelFormatError(`${what}: tensor index ${x} out of range (${tensors.length} tensors)`);
+    return list;
+  };
+  const inputs = checkIdx(sg.ints('inputs') ?? [], 'subgraph 0 inputs', false);
+  const outputs = checkIdx(sg.ints('outputs') ?? [], 'subgraph 0 outputs', false);
+  const ops = sg.tables('operators', 'Operator', (i) => `subgraph 0 operator ${i}`);
+  if (ops.length > MAX_ITEMS) throw new ModelFormatError(`subgraph 0 has ${ops.length} operators`);
+  const operators: TflOperator[] = [];
+  for (let i = 0; i < ops.length; i++) {
+    const o = ops.at(i);
+    const oi = o.int('opcode_index', 'u32');
+    if (oi >= opcodes.length) throw new ModelFormatError(`subgraph 0 operator ${i}: opcode_index ${oi} past the end (${opcodes.length} operator codes)`);
+    const oc = opcodes[oi]!;
+    const opName = BUILTIN_OPERATOR_NAMES[oc.code] ?? `BUILTIN_${oc.code}`;
+    const what = `subgraph 0 operator ${i} (${opName})`;
+    const op: TflOperator = {
+      index: i,
+      opcode: oc.code,
+      opName,
+      version: oc.version,
+      ...(oc.custom !== undefined ? { customCode: oc.custom } : {}),
+      inputs: checkIdx(o.ints('inputs') ?? [], `${what} inputs`, true),
+      outputs: checkIdx(o.ints('outputs') ?? [], `${what} outputs`, false),
+      intermediates: checkIdx(o.ints('intermediates') ?? [], `${what} intermediates`, true),
+      optionsType: o.int('builtin_options_type', 'u8'),
+    };
+    if (op.optionsType) op.options = o.table('builtin_options', 'Conv2DOptions' as any, `${what} options`);
+    operators.push(op);
+  }
+  return { version, description: m.string('description') ?? '', tensors, inputs, outputs, operators, buffers, subgraphName: sg.string('name') ?? '', numSubgraphs: sgs.length };
+}
+
+export const TensorTypeEnum = TFLITE_ENUMS.TensorType;

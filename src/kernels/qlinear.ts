@@ -1,0 +1,356 @@
+import { convGeometry } from '../ops/conv-geometry.js';
+import { Tensor } from '../tensor/tensor.js';
+import { type KernelDef, type PreparedKernel, registerKernel } from './registry.js';
+import { type Arena, arena, type KernelExports, kernels } from './wasm.js';
+
+/**
+ * int8 / uint8 kernels over asm/qs8_gemm.ts: QLinearMatMul, MatMulInteger (constant 2-D B) and QLinearConv,
+ * ConvInteger (NCHW 2-D, constant weights, any group). Weights are packed once per session; zero points are
+ * folded into per-row / per-column int32 terms from precomputed row / column sums, so the hot loop is a plain
+ * widening int8 dot product. Integer accumulation wraps in int32 exactly like the TS reference (src/ops/quant.ts),
+ * and requantization is the reference's own float64 arithmetic (`roundHalfToEven(acc · multiplier)` with the
+ * multiplier rounded as the reference rounds it), so every output is bit-identical to the reference.
+ * Cases outside these (per-row a scales / zero points, float16 scales, non-constant weights, 1-D or 3-D+ conv)
+ * stay with the reference: `prepare` declines, or `run` returns undefined.
+ */
+
+type QData = Int8Array | Uint8Array;
+const isQ8 = (d: string | undefined): d is 'int8' | 'uint8' => d === 'int8' || d === 'uint8';
+const pad8 = (n: number) => ((n + 7) >> 3) << 3;
+const ints = (t: Tensor): ArrayLike<number> => t.data as unknown as ArrayLike<number>;
+const scalarInt = (t: Tensor | undefined): number => (t ? ints(t)[0]! : 0);
+/** a per-tensor parameter: scalar or one element */
+const isScalar = (t: Tensor | undefined) => !t || t.size === 1;
+
+function i32(mem: Arena, p: number, n: number): Int32Array {
+  return new Int32Array(mem.memory.buffer, p, n);
+}
+function f64(mem: Arena, p: number, n: number): Float64Array {
+  return new Float64Array(mem.memory.buffer, p, n);
+}
+
+/** Pointer to byte tensor data in kernel memory: itself if resident, else a copy the caller must release. */
+function bytesIn(mem: Arena, d: QData, what: string): { ptr: number; copied: boolean } {
+  const p = mem.ptrOf({ data: d });
+  if (p !== undefined) return { ptr: p, copied: false };
+  const ptr = mem.alloc(d.length, what);
+  new Uint8Array(mem.memory.buffer, ptr, d.length).set(new Uint8Array(d.buffer, d.byteOffset, d.length));
+  return { ptr, copied: true };
+}
+
+/** Output code of qs8_gemm and the view constructor for it. */
+function outKind(dtype: string): { code: 0 | 1 | 2; esz: number; lo: number; hi: number } {
+  if (dtype === 'int8') return { code: 1, esz: 1, lo: -128, hi: 127 };
+  if (dtype === 'uint8') return { code: 2, esz: 1, lo: 0, hi: 255 };
+  return { code: 0, esz: 4, lo: 0, hi: 0 };
+}
+function outView(mem: Arena, code: 0 | 1 | 2, p: number, n: number): Int32Array | Int8Array | Uint8Array {
+  const b = mem.memory.buffer;
+  return code === 0 ? new Int32Array(b, p, n) : code === 1 ? new Int8Array(b, p, n) : new Uint8Array(b, p, n);
+}
+
+/** The rounding of the scale arithmetic (ONNX: the scales' type); undefined for types the kernel leaves alone. */
+function scaleRounder(dtype: string): ((v: number) => number) | undefined {
+  if (dtype === 'float32') return Math.fround;
+  if (dtype === 'float64') return (v) => v;
+  return undefined;
+}
+
+// ---------------------------------------------------------------- packed constant B (matmul)
+
+/**
+ * A constant K×N int8/uint8 matrix with per-tensor or per-column zero point, packed into c2 panels (uint8 is
+ * stored as b − 128 with its zero point shifted alike, so (b − zb) is unchanged).
+ */
+export class PackedQGemm {
+  readonly packed: number;
+  private readonly colsum: number;
+  /** zero point of the stored (shifted) B per column, padded to N8 */
+  readonly zbS: Int32Array;
+  private readonly cb: number;
+  private readonly cv: number;
+  private readonly mult: number;
+  private readonly tmp: number;
+  readonly needRowsum: boolean;
+  constructor(
+    private readonly mem: Arena,
+    readonly k: number,
+    readonly n: number,
+    b: Tensor,
+    bzp: ArrayLike<number> | undefined,
+  ) {
+    const ex = kernels()!;
+    const n8 = pad8(n);
+    const flip = b.type === 'uint8' ? 1 : 0;
+    this.packed = mem.alloc(ex.qs8_packed_size_8(n, k), 'packed int8 weight');
+    this.colsum = mem.alloc(n8 * 4, 'int8 column sums');
+    this.cb = mem.alloc(n8 * 4, 'int8 column bias');
+    this.cv = mem.alloc(n8 * 4, 'int8 rank-1 term');
+    this.mult = mem.alloc(n8 * 8, 'requant multipliers');
+    this.tmp = mem.alloc(32, 'int8 gemm scratch');
+    const src = bytesIn(mem, b.data as QData, 'int8 weight');
+    ex.qs8_pack_b(n, k, src.ptr, n, flip, this.packed, this.colsum);
+    if (src.copied) mem.release(src.ptr);
+    this.zbS = new Int32Array(n8);
+    for (let j = 0; j < n; j++) this.zbS[j] = (bzp ? (bzp.length === 1 ? bzp[0]! : bzp[j]!) : 0) - (flip ? 128 : 0);
+    this.needRowsum = this.zbS.some((v) => v !== 0);
+    const cv = i32(mem, this.cv, n8);
+    for (let j = 0; j < n8; j++) cv[j] = -this.zbS[j]!;
+  }
+
+  /**
+   * Y[m×n] from A[m×k] (int8/uint8 bytes, per-tensor zero point za): out = 'int32' for the raw accumulator
+   * (MatMulInteger), else requantized with per-column `mult` (QLinearMatMul). A resident view of kernel memory.
+   */
+  run(a: QData, m: number, aUnsigned: boolean, za: number, out: 'int32' | 'int8' | 'uint8', mult?: Float64Array, yz = 0): Int32Array | Int8Array | Uint8Array {
+    const ex = kernels()!;
+    const mem = this.mem;
+    const { k, n } = this;
+    const n8 = pad8(n);
+    const kind = outKind(out);
+    // cb[j] = −za·Σ_k b_s[k,j] + K·za·zb_s[j] (wrapping int32, as the reference's accumulator wraps)
+    const cs = i32(mem, this.colsum, n8);
+    const cb = i32(mem, this.cb, n8);
+    for (let j = 0; j < n8; j++) cb[j] = (Math.imul(-za, cs[j]!) + Math.imul(Math.imul(k, za), this.zbS[j]!)) | 0;
+    if (mult) f64(mem, this.mult, n8).set(mult.subarray(0, n8));
+    const ain = bytesIn(mem, a.subarray(0, m * k), 'int8 gemm input');
+    const rs = this.needRowsum ? mem.alloc(m * 4, 'int8 row sums') : 0;
+    const cp = mem.alloc(m * n * kind.esz, 'int8 gemm output');
+    try {
+      if (rs) ex.qs8_rowsum(m, k, ain.ptr, k, aUnsigned ? 1 : 0, rs);
+      const f = aUnsigned ? ex.qu8_gemm : ex.qs8_gemm;
+      f(m, n, k, ain.ptr, k, this.packed, cp, n, this.cb, 0, rs, rs ? this.cv : 0, this.mult, 0, yz, kind.lo, kind.hi, kind.code, this.tmp);
+    } finally {
+      if (rs) mem.release(rs);
+      if (ain.copied) mem.release(ain.ptr);
+    }
+    return outView(mem, kind.code, cp, m * n);
+  }
+
+  dispose(): void {
+    for (const p of [this.packed, this.colsum, this.cb, this.cv, this.mult, this.tmp]) this.mem.release(p);
+  }
+}
+
+/** Rows of A when B is a constant 2-D matrix and A has rank ≥ 2 (leading dims flattened), else undefined. */
+function matmulRows(a: Tensor, k: number): number | undefined {
+  if (a.dims.length < 2 || a.dims[a.dims.length - 1] !== k) return undefined;
+  return a.size / k;
+}
+
+const qlinearMatMulWasm: KernelDef = {
+  op: 'QLinearMatMul',
+  backend: 'wasm',
+  prepare(node, _attrs, types, constant) {
+    const mem = arena();
+    const b = constant(3);
+    const bs = constant(4);
+    const bz = constant(5);
+    const a = types[0];
+    if (!mem || !b || !bs || !bz || !isQ8(a?.dtype) || !isQ8(b.type) || b.dims.length !== 2) return undefined;
+    if (a.shape && a.shape.length < 2) return undefined;
+    const rd = scaleRounder(bs.type);
+    if (!rd) return undefined;
+    const [k, n] = b.dims as [number, number];
+    if (!(bs.size === 1 || bs.size === n) || !(bz.size === 1 || bz.size === n)) return undefined;
+    const g = new PackedQGemm(mem, k, n, b, ints(bz));
+    const bsv = bs.data as Float32Array | Float64Array;
+    const mult = new Float64Array(pad8(n));
+    return {
+      name: a.dtype === 'uint8' ? 'qu8_gemm_4x8c2' : 'qs8_gemm_4x8c2',
+      run(inputs, [outType]) {
+        const [x, as, az, , , , ys, yz] = inputs as Tensor[];
+        const m = matmulRows(x!, k);
+        // per-row a_scale / a_zero_point: the reference handles it
+        if (m === undefined || !isScalar(as) || !isScalar(az) || as!.type !== bs.type) return undefined;
+        // multiplier[j] = a_scale · b_scale[j] / y_scale, each step rounded to the scales' type (as the reference)
+        const asv = rd((as!.data as Float32Array)[0]!);
+        const ysv = rd((ys!.data as Float32Array)[0]!);
+        for (let j = 0; j < n; j++) mult[j] = rd(rd(asv * rd(bsv[bsv.length === 1 ? 0 : j]!)) / ysv);
+        const od = outType!.dtype as 'int8' | 'uint8';
+        const y = g.run(x!.data as QData, m, x!.type === 'uint8', scalarInt(az), od, mult, scalarInt(yz));
+        return [new Tensor(od, y, outType!.shape as number[])];
+      },
+      dispose: () => g.dispose(),
+    };
+  },
+};
+
+const matMulIntegerWasm: KernelDef = {
+  op: 'MatMulInteger',
+  backend: 'wasm',
+  prepare(node, _attrs, types, constant) {
+    const mem = arena();
+    const b = constant(1);
+    const bz = node.inputs[3] ? constant(3) : undefined;
+    const a = types[0];
+    if (!mem || !b || !isQ8(a?.dtype) || !isQ8(b.type) || b.dims.length !== 2) return undefined;
+    if (a.shape && a.shape.length < 2) return undefined;
+    if (node.inputs[3] && !bz) return undefined;
+    const [k, n] = b.dims as [number, number];
+    if (bz && !(bz.size === 1 || bz.size === n)) return undefined;
+    const g = new PackedQGemm(mem, k, n, b, bz && ints(bz));
+    return {
+      name: a.dtype === 'uint8' ? 'qu8_gemm_4x8c2' : 'qs8_gemm_4x8c2',
+      run(inputs, [outType]) {
+        const [x, , az] = inputs as Tensor[];
+        const m = matmulRows(x!, k);
+        if (m === undefined || !isScalar(az)) return undefined;
+        const y = g.run(x!.data as QData, m, x!.type === 'uint8', scalarInt(az), 'int32');
+        return [new Tensor('int32', y, outType!.shape as number[])];
+      },
+      dispose: () => g.dispose(),
+    };
+  },
+};
+
+// ---------------------------------------------------------------- convolution
+
+/**
+ * Integer Conv2D, NCHW: per image and group out[Mg×P] = W[Mg×Kg] · cols[Kg×P], with cols written by
+ * qs8_im2col_pack_8 straight into the c2 panels (padding taps hold x_zero_point) and W the kernel's "A" rows
+ * (stored once as int8, K padded to 8). Σ(w−wz)(x−xz) = Σwx − xz·Σ_k w − wz·Σ_k x + K·wz·xz: the first
+ * correction and the constant go into a per-row bias (with B), the second is the rank-1 term −wz[m]·colsum[p]
+ * (only when some weight zero point is nonzero).
+ */
+function prepareConv(
+  ex: KernelExports,
+  mem: Arena,
+  attrs: Record<string, unknown>,
+  xType: 'int8' | 'uint8',
+  w: Tensor,
+  wz: ArrayLike<number> | undefined,
+  bias: ArrayLike<number> | undefined,
+  ws: Float32Array | undefined,
+): PreparedKernel {
+  const group = (attrs.group as number | undefined) ?? 1;
+  const [m, cg, kh, kw] = w.dims as [number, number, number, number];
+  const mg = m / group;
+  const kg = cg * kh * kw;
+  const k8 = pad8(kg);
+  const fw = w.type === 'uint8' ? 128 : 0;
+  const fx = xType === 'uint8' ? 128 : 0;
+  const wp = mem.alloc(m * k8, 'int8 conv weights');
+  const rsum = mem.alloc(m * 4, 'int8 conv row sums');
+  const rb = mem.alloc(m * 4, 'int8 conv row bias');
+  const ru = mem.alloc(m * 4, 'int8 conv rank-1 term');
+  const mult = mem.alloc(m * 8, 'requant multipliers');
+  const tmp = mem.alloc(32, 'int8 gemm scratch');
+  const src = bytesIn(mem, w.data as QData, 'int8 conv weights');
+  ex.qs8_pack_a(m, kg, src.ptr, kg, fw ? 1 : 0, wp, rsum);
+  if (src.copied) mem.release(src.ptr);
+  const wzS = new Int32Array(m);
+  for (let i = 0; i < m; i++) wzS[i] = (wz ? (wz.length === 1 ? wz[0]! : wz[i]!) : 0) - fw;
+  const needColsum = wzS.some((v) => v !== 0);
+  const ruv = i32(mem, ru, m);
+  for (let i = 0; i < m; i++) ruv[i] = -wzS[i]!;
+  const strides = (attrs.strides as number[] | undefined) ?? [1, 1];
+  const dil = (attrs.dilations as number[] | undefined) ?? [1, 1];
+  const [sh, sw] = strides as [number, number];
+  const [dh, dw] = dil as [number, number];
+  return {
+    name: ws ? 'qs8_conv2d_gemm_4x8c2' : 'qs8_convinteger_gemm_4x8c2',
+    run(inputs, [ot]) {
+      const xt = inputs[0]!;
+      if (xt.dims.length !== 4) return undefined;
+      // QLinearConv: x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, B; ConvInteger: x, w, x_zp, w_zp
+      const xz = scalarInt(inputs[2]);
+      const xzS = xz - fx;
+      const kind = outKind(ot!.dtype);
+      let yz = 0;
+      if (ws) {
+        const xs = (inputs[1]!.data as Float32Array)[0]!;
+        const ys = (inputs[6]!.data as Float32Array)[0]!;
+        yz = scalarInt(inputs[7]);
+        // multiplier = x_scale · w_scale[m] / y_scale in float32, exactly as the reference computes it
+        const mv = f64(mem, mult, m);
+        for (let i = 0; i < m; i++) mv[i] = Math.fround(Math.fround(xs * ws[ws.length === 1 ? 0 : i]!) / ys);
+      }
+      // rb[m] = B[m] − xz_s·Σ_k w_s[m,k] + K·wz_s[m]·xz_s
+      const rs = i32(mem, rsum, m);
+      const rbv = i32(mem, rb, m);
+      for (let i = 0; i < m; i++) rbv[i] = ((bias ? bias[i]! | 0 : 0) - Math.imul(xzS, rs[i]!) + Math.imul(Math.imul(kg, wzS[i]!), xzS)) | 0;
+      const [n, c, ih, iw] = xt.dims as [number, number, number, number];
+      const geo = convGeometry([ih, iw], [kh, kw], attrs as never, (msg) => {
+        throw new Error(msg); // unreachable: inferShape validated the same geometry
+      })!;
+      const [oh, ow] = geo.out as [number, number];
+      const [pt, pl] = geo.padBegin as [number, number];
+      const p = oh * ow;
+      const inSize = c * ih * iw;
+      const pointwise = kh === 1 && kw === 1 && sh === 1 && sw === 1 && pt === 0 && pl === 0 && geo.padEnd.every((v) => v === 0);
+      const xin = bytesIn(mem, xt.data as QData, 'int8 conv input');
+      const op = mem.alloc(n * m * p * kind.esz, 'int8 conv output');
+      const cols = mem.alloc(ex.qs8_packed_size_8(p, kg), 'int8 conv columns');
+      const cv = needColsum ? mem.alloc(pad8(p) * 4, 'int8 conv column sums') : 0;
+      let ok = false;
+      try {
+        for (let bi = 0; bi < n; bi++) {
+          for (let gi = 0; gi < group; gi++) {
+            const xg = xin.ptr + bi * inSize + gi * cg * ih * iw;
+            if (pointwise) ex.qs8_pack_b(p, cg, xg, p, fx ? 1 : 0, cols, 0);
+            else ex.qs8_im2col_pack_8(xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, xz, fx ? 1 : 0, cols);
+            if (cv) ex.qs8_panel_colsum(p, kg, cols, cv);
+            const r0 = gi * mg;
+            ex.qs8_gemm(mg, p, kg, wp + r0 * k8, k8, cols, op + (bi * m + r0) * p * kind.esz, p, 0, rb + r0 * 4, cv ? ru + r0 * 4 : 0, cv, mult + r0 * 8, 1, yz, kind.lo, kind.hi, kind.code, tmp);
+          }
+        }
+        ok = true;
+        return [new Tensor(ot!.dtype, outView(mem, kind.code, op, n * m * p), ot!.shape as number[])];
+      } finally {
+        if (cv) mem.release(cv);
+        mem.release(cols);
+        if (!ok) mem.release(op);
+        if (xin.copied) mem.release(xin.ptr);
+      }
+    },
+    dispose() {
+      for (const q of [wp, rsum, rb, ru, mult, tmp]) mem.release(q);
+    },
+  };
+}
+
+function convOk(attrs: Record<string, unknown>, w: Tensor | undefined, xShape: readonly unknown[] | undefined): w is Tensor {
+  if (!w || !isQ8(w.type) || w.dims.length !== 4) return false;
+  if (xShape && xShape.length !== 4) return false;
+  const group = (attrs.group as number | undefined) ?? 1;
+  return Number.isInteger(group) && group >= 1 && w.dims[0]! % group === 0;
+}
+
+const qlinearConvWasm: KernelDef = {
+  op: 'QLinearConv',
+  backend: 'wasm',
+  prepare(node, attrs, types, constant) {
+    const mem = arena();
+    const ex = kernels();
+    const w = constant(3);
+    const ws = constant(4);
+    const wz = constant(5);
+    const b = node.inputs[8] ? constant(8) : undefined;
+    const x = types[0];
+    if (!mem || !ex || !isQ8(x?.dtype) || !convOk(attrs, w, x.shape) || !ws || ws.type !== 'float32' || !wz) return undefined;
+    if (node.inputs[8] && (!b || b.type !== 'int32')) return undefined;
+    if (types[1]?.dtype !== 'float32' || types[6]?.dtype !== 'float32') return undefined;
+    return prepareConv(ex, mem, attrs, x.dtype, w, ints(wz), b && ints(b), ws.data as Float32Array);
+  },
+};
+
+const convIntegerWasm: KernelDef = {
+  op: 'ConvInteger',
+  backend: 'wasm',
+  prepare(node, attrs, types, constant) {
+    const mem = arena();
+    const ex = kernels();
+    const w = constant(1);
+    const wz = node.inputs[3] ? constant(3) : undefined;
+    const x = types[0];
+    if (!mem || !ex || !isQ8(x?.dtype) || !convOk(attrs, w, x.shape)) return undefined;
+    if (node.inputs[3] && !wz) return undefined;
+    return prepareConv(ex, mem, attrs, x.dtype, w, wz && ints(wz), undefined, undefined);
+  },
+};
+
+registerKernel(qlinearMatMulWasm);
+registerKernel(matMulIntegerWasm);
+registerKernel(qlinearConvWasm);
+registerKernel(convIntegerWasm);

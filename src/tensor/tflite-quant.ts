@@ -1,0 +1,353 @@
+/**
+ * TFLite's integer arithmetic, bit for bit (tensorflow/lite/kernels/internal/common.h,
+ * quantization_util.cc and gemmlowp/fixedpoint). TFLite models run with these rules; ONNX models keep
+ * ONNX rounding (src/tensor/rounding.ts). All values are int32 unless the name says otherwise.
+ */
+
+const INT32_MIN = -2147483648;
+const INT32_MAX = 2147483647;
+const TWO31 = 2147483648;
+
+/** C/C++ std::round: halves away from zero (TfLiteRound). */
+export function roundAway(x: number): number {
+  return x < 0 ? -Math.round(-x) : Math.round(x);
+}
+
+/**
+ * QuantizeMultiplier(double m) → [multiplier, shift] with m ≈ multiplier · 2^(shift-31), multiplier in
+ * [2^30, 2^31). "q = frexp(m, &shift); q_fixed = round(q * (1 << 31)); if (q_fixed == (1 << 31)) { q_fixed /= 2; ++shift; }
+ * if (shift < -31) { shift = 0; q_fixed = 0; }" and (newer TFLite) "if (shift > 30) { shift = 30; q_fixed = (1 << 31) - 1; }".
+ */
+export function quantizeMultiplier(m: number): [number, number] {
+  if (m === 0 || !Number.isFinite(m)) return [0, 0];
+  let [q, shift] = frexp(m);
+  let qf = roundAway(q * TWO31);
+  if (qf === TWO31) {
+    qf /= 2;
+    shift++;
+  }
+  if (shift < -31) return [0, 0];
+  if (shift > 30) return [INT32_MAX, 30];
+  return [qf, shift];
+}
+
+/** frexp: m = q · 2^e with |q| in [0.5, 1). */
+export function frexp(m: number): [number, number] {
+  if (m === 0 || !Number.isFinite(m)) return [m, 0];
+  let e = Math.max(-1073, Math.floor(Math.log2(Math.abs(m))) + 1);
+  let q = m * 2 ** -e;
+  // correct log2 rounding at the edges
+  while (Math.abs(q) < 0.5) {
+    q *= 2;
+    e--;
+  }
+  while (Math.abs(q) >= 1) {
+    q /= 2;
+    e++;
+  }
+  return [q, e];
+}
+
+/**
+ * gemmlowp SaturatingRoundingDoublingHighMul: "(a*b + nudge) / 2^31" with nudge = 2^30 for a*b ≥ 0 and
+ * 1 - 2^30 otherwise, C division truncating toward zero; a == b == INT32_MIN saturates to INT32_MAX.
+ * Exact in doubles: b is split in 16-bit halves so no partial product exceeds 2^53.
+ */
+export function saturatingRoundingDoublingHighMul(a: number, b: number): number {
+  if (a === INT32_MIN && b === INT32_MIN) return INT32_MAX;
+  const neg = a !== 0 && b !== 0 && a < 0 !== b < 0;
+  const bh = b >> 16;
+  const bl = b & 0xffff;
+  const x = a * bh; // |x| < 2^46, exact
+  const y = a * bl + (neg ? 1 - 2 ** 30 : 2 ** 30); // |y| < 2^48, exact
+  // a*b + nudge = x·2^16 + y = xq·2^31 + r
+  const xq = Math.floor(x / 32768);
+  const xr = x - xq * 32768;
+  const r = xr * 65536 + y;
+  const rq = Math.floor(r / TWO31);
+  let res = xq + rq;
+  // C truncation toward zero: for a negative sum floor is one below unless exact
+  if (neg && r - rq * TWO31 !== 0) res += 1;
+  return res | 0;
+}
+
+/**
+ * gemmlowp RoundingDivideByPOT: "mask = (1 << exponent) - 1; remainder = x & mask; threshold = (mask >> 1) + (x < 0);
+ * return (x >> exponent) + (remainder > threshold)" — round half away from zero.
+ */
+export function roundingDivideByPOT(x: number, exponent: number): number {
+  if (exponent === 0) return x;
+  const mask = exponent >= 31 ? 0x7fffffff : (1 << exponent) - 1;
+  const remainder = x & mask;
+  const threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+  return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+/**
+ * MultiplyByQuantizedMultiplier(int32 x, multiplier, shift) (TFLite default, double rounding):
+ * "RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(x * (1 << left_shift), multiplier), right_shift)".
+ */
+export function multiplyByQuantizedMultiplier(x: number, multiplier: number, shift: number): number {
+  const left = shift > 0 ? shift : 0;
+  const right = shift > 0 ? 0 : -shift;
+  return roundingDivideByPOT(saturatingRoundingDoublingHighMul(Math.imul(x, 2 ** left), multiplier), right);
+}
+
+/**
+ * MultiplyByQuantizedMultiplier(int64 x, ...) used by 16x8 kernels with int64 accumulators:
+ * "reduced_multiplier = (quantized_multiplier < 0x7FFF0000) ? ((quantized_multiplier + (1 << 15)) >> 16) : 0x7FFF;
+ * total_shift = 15 - shift; x = (x * reduced_multiplier) + (1 << (total_shift - 1)); result = x >> total_shift".
+ */
+export function multiplyByQuantizedMultiplier64(x: bigint, multiplier: number, shift: number): number {
+  const reduced = multiplier < 0x7fff0000 ? (multiplier + (1 << 15)) >> 16 : 0x7fff;
+  const total = BigInt(15 - shift);
+  const v = (x * BigInt(reduced) + (1n << (total - 1n))) >> total;
+  return Number(BigInt.asIntN(32, v));
+}
+
+/** Fast path of multiplyByQuantizedMultiplier64 when |x| < 2^37 (result exact in doubles). */
+export function multiplyByQuantizedMultiplierAcc(x: number, multiplier: number, shift: number): number {
+  const reduced = multiplier < 0x7fff0000 ? (multiplier + (1 << 15)) >> 16 : 0x7fff;
+  const total = 15 - shift;
+  const p = x * reduced; // < 2^52 when |x| < 2^37
+  if (Math.abs(p) < 2 ** 52) return Math.floor((p + 2 ** (total - 1)) / 2 ** total) | 0;
+  return multiplyByQuantizedMultiplier64(BigInt(x), multiplier, shift);
+}
+
+/** Per-channel multipliers: effective scale_c = input_scale · filter_scale_c / output_scale (in double). */
+export function perChannelMultipliers(inputScale: number, filterScales: ArrayLike<number>, outputScale: number, channels: number): { mult: Int32Array; shift: Int32Array } {
+  const mult = new Int32Array(channels);
+  const shift = new Int32Array(channels);
+  for (let c = 0; c < channels; c++) {
+    const fs = filterScales.length === 1 ? filterScales[0]! : filterScales[c]!;
+    const [m, s] = quantizeMultiplier((inputScale * fs) / outputScale);
+    mult[c] = m;
+    shift[c] = s;
+  }
+  return { mult, shift };
+}
+
+/** Integer bounds of a quantized storage type. */
+export function qbounds(dtype: string): [number, number] {
+  switch (dtype) {
+    case 'int8':
+      return [-128, 127];
+    case 'uint8':
+      return [0, 255];
+    case 'int16':
+      return [-32768, 32767];
+    case 'int32':
+      return [INT32_MIN, INT32_MAX];
+    default:
+      return [-Infinity, Infinity];
+  }
+}
+
+/**
+ * CalculateActivationRangeQuantized: "act_min = max(qmin, zero_point + round(lo / scale))",
+ * "act_max = min(qmax, zero_point + round(hi / scale))" for RELU [0,∞), RELU6 [0,6], RELU_N1_TO_1 [-1,1].
+ * Quantize() there is `zero_point + static_cast<int32>(TfLiteRound(f / scale))` in float.
+ */
+export function activationRangeQuantized(act: 'NONE' | 'RELU' | 'RELU6' | 'RELU_N1_TO_1', dtype: string, scale: number, zeroPoint: number): [number, number] {
+  const [qmin, qmax] = qbounds(dtype);
+  const q = (f: number) => zeroPoint + roundAway(Math.fround(Math.fround(f) / Math.fround(scale)));
+  switch (act) {
+    case 'RELU':
+      return [Math.max(qmin, q(0)), qmax];
+    case 'RELU6':
+      return [Math.max(qmin, q(0)), Math.min(qmax, q(6))];
+    case 'RELU_N1_TO_1':
+      return [Math.max(qmin, q(-1)), Math.min(qmax, q(1))];
+    default:
+      return [qmin, qmax];
+  }
+}
+
+/** AffineQuantize: "static_cast<int32>(TfLiteRound(val / scale)) + zero_point", clamped (float division). */
+export function affineQuantize(v: number, scale: number, zeroPoint: number, lo: number, hi: number): number {
+  const q = roundAway(Math.fround(Math.fround(v) / Math.fround(scale))) + zeroPoint;
+  return q < lo ? lo : q > hi ? hi : q;
+}
+
+/** Dequantize: "static_cast<float>(scale * (val - zero_point))" with a double scale. */
+export function dequantize(q: number, scale: number, zeroPoint: number): number {
+  return Math.fround(Math.fround(scale) * (q - zeroPoint));
+}
+
+// ---------------------------------------------------------------- gemmlowp fixed point (softmax)
+
+/** gemmlowp SaturatingRoundingMultiplyByPOT<e>: saturating left shift for e > 0, RoundingDivideByPOT for e < 0. */
+export function saturatingRoundingMultiplyByPOT(x: number, e: number): number {
+  if (e === 0) return x;
+  if (e < 0) return roundingDivideByPOT(x, -e);
+  const threshold = 2 ** (31 - e) - 1;
+  if (x > threshold) return INT32_MAX;
+  if (x < -threshold) return INT32_MIN;
+  return (x << e) | 0;
+}
+
+const fmul = saturatingRoundingDoublingHighMul;
+
+/** gemmlowp exp_on_interval_between_negative_one_quarter_and_0_excl (FixedPoint<int32, 0>). */
+function expOnIntervalNegQuarter0(a: number): number {
+  const constantTerm = 1895147668; // exp(-1/8)
+  const oneOver3 = 715827883;
+  const x = (a + (1 << 28)) | 0; // x = a + 1/8
+  const x2 = fmul(x, x);
+  const x3 = fmul(x2, x);
+  const x4 = fmul(x2, x2);
+  const x4over4 = saturatingRoundingMultiplyByPOT(x4, -2);
+  const poly = saturatingRoundingMultiplyByPOT((fmul((x4over4 + x3) | 0, oneOver3) + x2) | 0, -1);
+  return (constantTerm + fmul(constantTerm, (x + poly) | 0)) | 0;
+}
+
+const EXP_BARREL: [number, number][] = [
+  [-2, 1672461947],
+  [-1, 1302514674],
+  [0, 790015084],
+  [1, 290630308],
+  [2, 39332535],
+  [3, 720401],
+  [4, 242],
+];
+
+/** gemmlowp exp_on_negative_values for FixedPoint<int32, integerBits> input (raw), result FixedPoint<int32, 0>. */
+export function expOnNegativeValues(a: number, integerBits: number): number {
+  const frac = 31 - integerBits;
+  const oneQuarter = 1 << (frac - 2);
+  const mask = oneQuarter - 1;
+  const aModQuarterMinusQuarter = ((a & mask) - oneQuarter) | 0;
+  let result = expOnIntervalNegQuarter0(saturatingRoundingMultiplyByPOT(aModQuarterMinusQuarter, integerBits)); // Rescale<0>
+  const remainder = (aModQuarterMinusQuarter - a) | 0;
+  for (const [exp, mult] of EXP_BARREL) {
+    if (integerBits > exp) {
+      const shift = frac + exp;
+      if (remainder & (1 << shift)) result = fmul(result, mult);
+    }
+  }
+  if (integerBits > 5) {
+    const clampRaw = -(1 << (36 - integerBits)) | 0; // -32.0
+    if (a < clampRaw) result = 0;
+  }
+  if (a === 0) result = INT32_MAX;
+  return result;
+}
+
+/** gemmlowp RoundingHalfSum for int32. */
+function roundingHalfSum(a: number, b: number): number {
+  const sum = a + b;
+  return Math.trunc((sum + (sum >= 0 ? 1 : -1)) / 2);
+}
+
+/** gemmlowp one_over_one_plus_x_for_x_in_0_1 (Newton-Raphson, FixedPoint<int32, 0> in and out). */
+export function oneOverOnePlusX(a: number): number {
+  const half = roundingHalfSum(a, INT32_MAX);
+  let x = (1515870810 + fmul(half, -1010580540)) | 0; // 48/17 - 32/17·d (F2)
+  const one2 = 1 << 29;
+  for (let i = 0; i < 3; i++) {
+    const hx = fmul(half, x);
+    const oneMinus = (one2 - hx) | 0;
+    x = (x + saturatingRoundingMultiplyByPOT(fmul(x, oneMinus), 2)) | 0;
+  }
+  return saturatingRoundingMultiplyByPOT(x, 1); // Rescale<0>(ExactMulByPot<-1>(x))
+}
+
+/** TFLite GetReciprocal: 1/x for FixedPoint<int32, integerDigits> x, with the shift it needs. */
+export function getReciprocal(x: number, integerDigits: number): [number, number] {
+  const headroomPlusOne = Math.clz32(x);
+  const numBitsOverUnit = integerDigits - headroomPlusOne;
+  const shiftedSumMinusOne = ((x << headroomPlusOne) - 0x80000000) | 0;
+  return [oneOverOnePlusX(shiftedSumMinusOne), numBitsOverUnit];
+}
+
+/**
+ * Softmax parameters (PreprocessSoftmaxScaling + CalculateInputRadius with kScaledDiffIntegerBits = 5):
+ * "input_beta_real_multiplier = min(beta * input_scale * (1 << (31 - 5)), (1 << 31) - 1.0)", "diff_min = -floor(((1 << 5) - 1) * (1 << 26) / (1 << left_shift))".
+ */
+export function softmaxParams(beta: number, inputScale: number): { multiplier: number; leftShift: number; diffMin: number } {
+  const real = Math.min(beta * inputScale * (1 << 26), 2 ** 31 - 1);
+  const [multiplier, leftShift] = quantizeMultiplier(real);
+  const radius = Math.floor((31 * 2 ** 26) / 2 ** leftShift);
+  return { multiplier, leftShift, diffMin: -radius };
+}
+
+/** reference_ops::Softmax for int8/uint8 input and int8/uint8/int16 output, one row. */
+export function softmaxQuantRow(input: ArrayLike<number>, off: number, depth: number, out: { [i: number]: number }, p: { multiplier: number; leftShift: number; diffMin: number }, outBits: number, outMin: number, outMax: number): void {
+  let max = -Infinity;
+  for (let c = 0; c < depth; c++) if (input[off + c]! > max) max = input[off + c]!;
+  let sum = 0;
+  const scaled = (d: number) => saturatingRoundingDoublingHighMul(Math.imul(d, 2 ** p.leftShift), p.multiplier);
+  for (let c = 0; c < depth; c++) {
+    const d = input[off + c]! - max;
+    if (d >= p.diffMin) sum = (sum + saturatingRoundingMultiplyByPOT(expOnNegativeValues(scaled(d), 5), -12)) | 0; // Rescale<12>
+  }
+  const [shiftedScale, bitsOverUnit] = getReciprocal(sum, 12);
+  for (let c = 0; c < depth; c++) {
+    const d = input[off + c]! - max;
+    if (d >= p.diffMin) {
+      const e = expOnNegativeValues(scaled(d), 5);
+      const unsat = roundingDivideByPOT(fmul(shiftedScale, e), bitsOverUnit + 31 - outBits);
+      const v = unsat + outMin;
+      out[off + c] = v < outMin ? outMin : v > outMax ? outMax : v;
+    } else out[off + c] = outMin;
+  }
+}
+
+/** gemmlowp one_minus_x_over_one_plus_x_for_x_in_0_1 (FixedPoint<int32, 0>). */
+function oneMinusXOverOnePlusX(a: number): number {
+  const half = roundingHalfSum(a, INT32_MAX);
+  let x = (1515870810 + fmul(half, -1010580540)) | 0;
+  const one2 = 1 << 29;
+  for (let i = 0; i < 3; i++) {
+    const oneMinus = (one2 - fmul(half, x)) | 0;
+    x = (x + saturatingRoundingMultiplyByPOT(fmul(x, oneMinus), 2)) | 0;
+  }
+  return saturatingRoundingMultiplyByPOT((x - one2) | 0, 2); // Rescale<0>(x - F2::One())
+}
+
+/** gemmlowp logistic(FixedPoint<int32, integerBits>) → FixedPoint<int32, 0>. */
+export function fixedLogistic(a: number, integerBits: number): number {
+  if (a === 0) return 1 << 30; // one half
+  const abs = a > 0 ? a : -a | 0;
+  const pos = oneOverOnePlusX(expOnNegativeValues(-abs | 0, integerBits));
+  return a > 0 ? pos : (INT32_MAX - pos) | 0;
+}
+
+/** gemmlowp tanh(FixedPoint<int32, integerBits>) → FixedPoint<int32, 0>: -tanh(n) = (1 - e^{2n}) / (1 + e^{2n}) for n = -|a|. */
+export function fixedTanh(a: number, integerBits: number): number {
+  if (a === 0) return 0;
+  const n = a < 0 ? a : -a | 0;
+  const t = oneMinusXOverOnePlusX(expOnNegativeValues(n, integerBits + 1)); // ExactMulByPot<1>
+  return a < 0 ? -t | 0 : t;
+}
+
+/**
+ * Int8 LOGISTIC / TANH parameters (kInputIntegerBits = 4): "input_real_multiplier = input_scale * (1 << 27);
+ * q = frexp(m, &left_shift); multiplier = round(q * 2^31); radius = CalculateInputRadius(4, left_shift, 31)".
+ */
+export function sigmoidTanhParams(inputScale: number): { multiplier: number; shift: number; radius: number } {
+  const [q, e] = frexp(Math.fround(inputScale) * 2 ** 27);
+  const multiplier = roundAway(q * TWO31);
+  const radius = Math.floor((15 * 2 ** 27) / 2 ** e);
+  return { multiplier, shift: e, radius };
+}
+
+/** reference_integer_ops::Logistic (int8, output scale 1/256, zero point -128). */
+export function logisticInt8(q: number, zp: number, p: { multiplier: number; shift: number; radius: number }): number {
+  const x = q - zp;
+  if (x <= -p.radius) return -128;
+  if (x >= p.radius) return 127;
+  const inQ4 = multiplyByQuantizedMultiplier(x, p.multiplier, p.shift);
+  const v = roundingDivideByPOT(fixedLogistic(inQ4, 4), 23) - 128;
+  return v < -128 ? -128 : v > 127 ? 127 : v;
+}
+
+/** reference_integer_ops::Tanh (int8, output scale 1/128, zero point 0). */
+export function tanhInt8(q: number, zp: number, p: { multiplier: number; shift: number; radius: number }): number {
+  const x = q - zp;
+  if (x <= -p.radius) return -128;
+  if (x >= p.radius) return 127;
+  const inQ4 = multiplyByQuantizedMultiplier(x, p.multiplier, p.shift);
+  const v = roundingDivideByPOT(fixedTanh(inQ4, 4), 24);
+  return v < -128 ? -128 : v > 127 ? 127 : v;
+}

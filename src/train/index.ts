@@ -1,0 +1,14 @@
+export { TrainableGraph, TRAINABLE_OPS } from './autodiff.js';
+export type { TrainableOptions, Val } from './autodiff.js';
+export { gemm, transpose } from './gemm.js';
+export type { GemmOptions } from './gemm.js';
+export { crossEntropy, distillLoss } from './loss.js';
+export type { LossResult } from './loss.js';
+export { Optimizer, validateOptimizer } from './optim.js';
+export type { OptimizerOptions } from './optim.js';
+export { UniformRng, buildPreset, isPresetSpec } from './presets.js';
+export type { PresetOptions } from './presets.js';
+export { accuracyOf, distill, logitsOf, makeDataset, train } from './train.js';
+export type { Dataset, DistillOptions, EpochStats, TrainOptions, TrainResult } from './train.js';
+export { MNIST_PIXELS, loadMnist, mnistSplit, mnistSubset } from './mnist.js';
+export type { Mnist, MnistSplit } from './mnist.js';
