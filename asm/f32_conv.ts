@@ -42,6 +42,16 @@ export function f32_im2col_pack_8(
               ox = 0;
               oy++;
             }
+          } else if (sw == 2 && ox + 8 <= ow && iy >= 0 && iy < ih && ix >= 0 && ix + 15 <= iw) {
+            // stride 2: the even elements of 16 contiguous inputs (the 16th is read, never used)
+            const src = xc + ((<usize>(iy * iw + ix)) << 2);
+            v128.store(dst, v128.shuffle<f32>(v128.load(src), v128.load(src, 16), 0, 2, 4, 6));
+            v128.store(dst, v128.shuffle<f32>(v128.load(src, 32), v128.load(src, 48), 0, 2, 4, 6), 16);
+            ox += 8;
+            if (ox == ow) {
+              ox = 0;
+              oy++;
+            }
           } else {
             const nj = min(8, p - q * 8);
             for (let t = 0; t < nj; t++) {

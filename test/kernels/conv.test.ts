@@ -116,4 +116,23 @@ describe('WASM Conv kernels vs the TS reference', () => {
       { numRuns: 300, seed: 3 },
     );
   });
+
+  it('im2col fast paths (8-pixel runs at stride 1 and 2) agree on wide inputs', () => {
+    fc.assert(
+      fc.property(
+        fc.record({ c: fc.integer({ min: 1, max: 4 }), mg: fc.integer({ min: 1, max: 9 }), k: fc.integer({ min: 1, max: 4 }), s: fc.constantFrom(1, 2), h: fc.integer({ min: 4, max: 9 }), w: fc.integer({ min: 16, max: 41 }), pad: fc.integer({ min: 0, max: 1 }) }),
+        fc.integer(),
+        (r, seed) => {
+          const k: Case = { n: 1, c: r.c, h: r.h, w: r.w, group: 1, mg: r.mg, kh: r.k, kw: r.k, s: [r.s, r.s], d: [1, 1], pads: [r.pad, r.pad, r.pad, r.pad], autoPad: 'NOTSET', bias: true, act: 'none' };
+          const { g, x } = build(k, seed);
+          const fast = new Executor(g);
+          const got = fast.run({ X: x }).Y!.data as Float32Array;
+          const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!.data as Float32Array;
+          fast.dispose();
+          for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(want[i]!)));
+        },
+      ),
+      { numRuns: 200, seed: 11 },
+    );
+  });
 });
