@@ -83,13 +83,19 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ')).join('\n') + '\n';
 }
 
-/** Bytes the weights would take packed at their bit width (n-bit codes, two 4-bit codes per byte, …). */
+/**
+ * Bytes the file would take with the weight codes bit-packed at their width. ≤ 4-bit QDQ weights are already
+ * INT4/UINT4 in the file (two per byte); what remains is 3/2-bit codes in 4-bit and 5–7-bit codes in 8-bit
+ * containers (and the QOperator/dynamic forms, whose integer ops need 8-bit weights).
+ */
 function packedBytes(r: QuantizeResult, fileBytes: number): number {
   let saved = 0;
   for (const l of r.layers) {
     if (!l.weight || !l.weightBits || l.weightBits >= 8) continue;
     const q = [...r.graph.initializers.entries()].find(([k]) => k.startsWith(`${l.weight}_quantized`))?.[1];
-    if (q) saved += q.size - Math.ceil((q.size * l.weightBits) / 8);
+    if (!q) continue;
+    const stored = q.type === 'int4' || q.type === 'uint4' ? Math.ceil(q.size / 2) : q.size;
+    saved += stored - Math.ceil((q.size * l.weightBits) / 8);
   }
   return fileBytes - saved;
 }
@@ -190,11 +196,11 @@ export async function quantizeMain(argv: string[], io: Io = stdio): Promise<numb
       io.out(`weight bits sweep for ${inPath} (${mode}, activations 8-bit) on ${evalSet!.y.length} samples; fp32 ${pct(fp32)}, ${fmtBytes(inBytes.length)}\n`);
       io.out(
         table([
-          ['bits', 'weight clip', 'top-1', 'Δ pt', 'file', 'packed', 'packed/fp32', 'gzip'],
-          ...rows.map((r) => [String(r.bits), r.clip === 'mse' ? 'mse-optimal' : 'round-to-nearest', pct(r.accuracy), ((r.accuracy - fp32) * 100).toFixed(2), fmtBytes(r.file), fmtBytes(r.packed), pct(r.packed / inBytes.length), fmtBytes(r.gzip)]),
+          ['bits', 'weight clip', 'top-1', 'Δ pt', 'file', 'file/fp32', 'packed', 'gzip'],
+          ...rows.map((r) => [String(r.bits), r.clip === 'mse' ? 'mse-optimal' : 'round-to-nearest', pct(r.accuracy), ((r.accuracy - fp32) * 100).toFixed(2), fmtBytes(r.file), pct(r.file / inBytes.length), fmtBytes(r.packed), fmtBytes(r.gzip)]),
         ]),
       );
-      io.out('packed = the file with the weight codes stored at their bit width (int8 containers are what the file holds below 8 bits)\n');
+      io.out('file = the written model (weights of ≤ 4 bits are ONNX INT4/UINT4, two per byte; 5–7 bits in int8 containers); packed = the same with every code stored at its exact bit width\n');
     }
     if (!outPath) return 0;
   }

@@ -330,11 +330,14 @@ export function castTensor(t: Tensor, to: DType): Tensor {
       // float → int truncates; integer stores wrap modulo 2^bits
       out[i] = typeof v === 'bigint' ? Number(BigInt.asIntN(32, v)) : Math.trunc(v);
     }
+    // int4/uint4 (held in 8-bit storage) wrap modulo 2^4 like the other integer targets (ONNX cast tests: -9 → 7)
+    if (to === 'int4') for (let i = 0; i < n; i++) out[i] = ((out[i] & 15) ^ 8) - 8;
+    else if (to === 'uint4') for (let i = 0; i < n; i++) out[i] &= 15;
   }
   return new Tensor(to, out as TensorData, t.dims);
 }
 
-const CAST_TYPES: readonly DType[] = [...NUMERIC, 'bool', 'string'];
+const CAST_TYPES: readonly DType[] = [...NUMERIC, 'bool', 'string', 'int4', 'uint4'];
 const CAST_ATTRS = {
   saturate: { type: 'int', default: 1 }, // only meaningful for float8 targets (not supported)
   round_mode: { type: 'string', default: 'up', oneOf: ['up', 'down', 'nearest'] }, // float8e8m0 only

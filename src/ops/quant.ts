@@ -17,10 +17,11 @@ import { FLOATS, floats, fromFloats, needType } from './util.js';
  */
 
 /** TensorProto.DataType values the quantized ops accept in attributes (output_dtype, precision). */
-const ONNX_ENUM: Record<number, DType> = { 1: 'float32', 2: 'uint8', 3: 'int8', 4: 'uint16', 5: 'int16', 6: 'int32', 10: 'float16', 11: 'float64' };
+const ONNX_ENUM: Record<number, DType> = { 1: 'float32', 2: 'uint8', 3: 'int8', 4: 'uint16', 5: 'int16', 6: 'int32', 10: 'float16', 11: 'float64', 21: 'uint4', 22: 'int4' };
 const Q8: readonly DType[] = ['int8', 'uint8'];
-const Q_QL: readonly DType[] = ['int8', 'uint8', 'int16', 'uint16'];
-const Q_DQ: readonly DType[] = ['int8', 'uint8', 'int16', 'uint16', 'int32'];
+// int4/uint4 (opset 21): QuantizeLinear saturates to [-8, 7] / [0, 15] (QRANGE)
+const Q_QL: readonly DType[] = ['int8', 'uint8', 'int16', 'uint16', 'int4', 'uint4'];
+const Q_DQ: readonly DType[] = ['int8', 'uint8', 'int16', 'uint16', 'int32', 'int4', 'uint4'];
 
 function enumDType(ctx: ShapeCtx, name: string, v: number, allowed: readonly DType[]): DType {
   const d = ONNX_ENUM[v];
@@ -51,7 +52,9 @@ function checkGranularity(ctx: ShapeCtx, x: ValueType, s: ValueType, zp: ValueTy
   if (zp?.shape && s.shape) {
     const a = zp.shape;
     const b = s.shape;
-    if (a.length !== b.length || a.some((d, i) => typeof d === 'number' && typeof b[i] === 'number' && d !== b[i]))
+    // a one-element zero point beside a one-element scale is per-tensor either way (ONNX int4/uint4 DQ tests: [1] vs [])
+    const one = (sh: readonly Dim[]) => sh.every((d) => d === 1);
+    if (!(one(a) && one(b)) && (a.length !== b.length || a.some((d, i) => typeof d === 'number' && typeof b[i] === 'number' && d !== b[i])))
       ctx.fail(`zero point shape ${shapeStr(a)} must equal ${sName} shape ${shapeStr(b)}`);
   }
   if (!x.shape || !s.shape) return;

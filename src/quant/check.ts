@@ -43,6 +43,13 @@ export function checkModel(g: Graph): CheckIssue[] {
     const have = dom === '' ? Math.max(g.opsets[''] ?? 0, newestFormOpset('')) : (g.opsets[dom] ?? 0);
     if (have < need) issues.push({ node: n.name, message: `domain '${dom || 'ai.onnx'}' must be imported at opset ≥ ${need} (have ${g.opsets[dom] ?? 'none'})` });
   }
+  // INT4/UINT4 values exist from ai.onnx opset 21 (IR version 10) on
+  const have = Math.max(g.opsets[''] ?? 0, newestFormOpset(''));
+  for (const [name, t] of g.initializers)
+    if ((t.type === 'int4' || t.type === 'uint4') && have < 21) {
+      issues.push({ message: `initializer '${name}' is ${t.type}, which needs ai.onnx opset ≥ 21 (have ${have})` });
+      break;
+    }
   for (const o of g.outputs) if (!defined.has(o.name)) issues.push({ message: `graph output '${o.name}' is never produced` });
   if (issues.length) return issues;
   let types;

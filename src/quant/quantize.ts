@@ -381,6 +381,19 @@ function codesTensor(t: QType, q: ArrayLike<number>, dims: readonly number[]): T
   return new Tensor(t, t === 'int8' ? Int8Array.from(q) : Uint8Array.from(q), dims);
 }
 
+/**
+ * QDQ weights of ≤ 4 bits are stored as ONNX INT4 (signed symmetric) / UINT4 initializers (opset 21,
+ * packed two per byte in the file); wider codes stay in int8/uint8 containers.
+ */
+function weightCodes(wi: WInfo, q: ArrayLike<number>, dims: readonly number[]): Tensor {
+  const t = codesTensor(wi.wq.qtype, q, dims);
+  if (wi.bits > 4) return t;
+  return new Tensor(wi.wq.qtype === 'int8' ? 'int4' : 'uint4', t.typed, dims);
+}
+
+/** Opset in which DequantizeLinear accepts INT4/UINT4 inputs. */
+const INT4_OPSET = 21;
+
 function zpTensor(t: QType, zp: ArrayLike<number>, dims: readonly number[]): Tensor {
   return codesTensor(t, zp, dims);
 }
@@ -462,8 +475,11 @@ function emitQdq(src: Graph, p: Plan, tq: Map<string, TensorQuant>, wq: Map<Node
       if (!wd) {
         const W = src.initializers.get(wi.w)!;
         const qn = names.take(`${wi.w}_quantized`);
-        g.initializers.set(qn, codesTensor(wi.wq.qtype, wi.wq.q, W.dims));
-        const { scale, zp } = weightParams(wi);
+        g.initializers.set(qn, weightCodes(wi, wi.wq.q, W.dims));
+        const { scale, zp: zp8 } = weightParams(wi);
+        // "x_zero_point ... must have the same type as x": a 4-bit weight gets a 4-bit zero point
+        const zp = weightCodes(wi, zp8.typed as Int8Array | Uint8Array, zp8.dims);
+        if (wi.bits <= 4) g.opsets[''] = Math.max(g.opsets[''] ?? 0, INT4_OPSET);
         const sn = names.take(`${wi.w}_scale`);
         const zn = names.take(`${wi.w}_zero_point`);
         g.initializers.set(sn, scale);

@@ -16,7 +16,9 @@ export type DType =
   | 'int64'
   | 'uint64'
   | 'bool'
-  | 'string';
+  | 'string'
+  | 'int4'
+  | 'uint4';
 
 export type TypedArray =
   | Float32Array
@@ -57,7 +59,14 @@ export const DTYPES: Record<DType, DTypeInfo> = {
   uint64: { bytes: 8, array: BigUint64Array as never, kind: 'uint', min: 0, max: 18446744073709551615 },
   bool: { bytes: 1, array: Uint8Array as never, kind: 'bool', min: 0, max: 1 },
   string: { bytes: 0, array: null, kind: 'string' },
+  // 4-bit integers: held unpacked in memory (one value per element, range-checked by Tensor); packed two per
+  // byte only in files (ONNX INT4/UINT4 raw_data). `bytes` is the in-memory element size.
+  int4: { bytes: 1, array: Int8Array as never, kind: 'int', min: -8, max: 7 },
+  uint4: { bytes: 1, array: Uint8Array as never, kind: 'uint', min: 0, max: 15 },
 };
+
+/** True for the 4-bit types (packed two per byte in files). */
+export const is4Bit = (t: DType): t is 'int4' | 'uint4' => t === 'int4' || t === 'uint4';
 
 export const isFloat = (t: DType): boolean => DTYPES[t].kind === 'float';
 export const isInteger = (t: DType): boolean => DTYPES[t].kind === 'int' || DTYPES[t].kind === 'uint';

@@ -22,6 +22,8 @@ export const QRANGE: Partial<Record<DType, readonly [number, number]>> = {
   uint16: [0, 65535],
   int32: [-2147483648, 2147483647],
   uint32: [0, 4294967295],
+  int4: [-8, 7],
+  uint4: [0, 15],
 };
 
 /** Clamp `x` (already integral, or ±inf) into [lo, hi]; NaN saturates to 0. */

@@ -1,5 +1,5 @@
 import { InputError } from '../errors.js';
-import { DTYPES, type DType, type TensorData, allocData, dtypeOfArray, isDType } from './dtype.js';
+import { DTYPES, type DType, type TensorData, allocData, dtypeOfArray, is4Bit, isDType } from './dtype.js';
 import type { QuantParams } from './quant.js';
 import { sizeOf } from './shape.js';
 
@@ -40,6 +40,7 @@ export class Tensor {
     const size = sizeOf(dims, 'tensor');
     this.type = type;
     this.data = coerce(type, data);
+    if (is4Bit(type)) check4(type, this.data as Int8Array | Uint8Array);
     if (this.data.length !== size) throw new InputError(`tensor of type ${type} with dims [${dims.join(',')}] needs ${size} elements, got ${this.data.length}`);
     this.dims = Object.freeze([...dims]);
     this.size = size;
@@ -80,6 +81,12 @@ export class Tensor {
   get byteLength(): number {
     return this.size * DTYPES[this.type].bytes;
   }
+}
+
+/** int4/uint4 are held one value per element: reject values outside [-8,7] / [0,15]. */
+function check4(type: DType, a: Int8Array | Uint8Array): void {
+  const { min, max } = DTYPES[type];
+  for (let i = 0; i < a.length; i++) if (a[i]! < min! || a[i]! > max!) throw new InputError(`${type} tensor element ${i} = ${a[i]} is out of range [${min},${max}]`);
 }
 
 function coerce(type: DType, data: DataInput): TensorData {

@@ -18,6 +18,8 @@ export const ONNX_DTYPE: Record<number, DType> = {
   11: 'float64',
   12: 'uint32',
   13: 'uint64',
+  21: 'uint4',
+  22: 'int4',
 };
 export const DTYPE_ONNX: Record<DType, number> = Object.fromEntries(Object.entries(ONNX_DTYPE).map(([k, v]) => [v, Number(k)])) as Record<DType, number>;
 
@@ -67,6 +69,7 @@ export function decodeTensor(tp: any, what: string): Tensor {
     const dec = new TextDecoder();
     return new Tensor('string', sd.map((b: Uint8Array) => dec.decode(b)), dims);
   }
+  if (dtype === 'int4' || dtype === 'uint4') return decode4(tp, dtype, dims, n, name, raw);
   const Ctor = info.array!;
   if (raw) {
     if (raw.length !== n * info.bytes) throw new ModelFormatError(`tensor ${name}: raw_data has ${raw.length} bytes but dims [${dims.join(',')}] of ${dtype} need ${n * info.bytes}`);
@@ -107,4 +110,36 @@ export function decodeTensor(tp: any, what: string): Tensor {
       fill(tp.int32_data, 'int32_data', Number);
   }
   return new Tensor(dtype, data as never, dims);
+}
+
+/**
+ * INT4/UINT4 (onnx.proto): "uint4 and int4 values must be packed to 4bitx2 prior to writing to the buffer,
+ * the first element is stored in the 4 LSB and the second element is stored in the 4 MSB." That holds for
+ * raw_data (one byte per pair) and int32_data (one packed byte per entry); an odd count leaves the last
+ * high nibble as padding. Unpacked in memory to one value per element (int4 sign-extended).
+ */
+function decode4(tp: any, dtype: 'int4' | 'uint4', dims: number[], n: number, name: string, raw: Uint8Array | undefined): Tensor {
+  const packed = Math.ceil(n / 2);
+  const src: ArrayLike<number> | undefined = raw ?? tp.int32_data;
+  const len = src?.length ?? 0;
+  if (len !== packed)
+    throw new ModelFormatError(`tensor ${name}: ${raw ? 'raw_data' : 'int32_data'} holds ${len} packed ${dtype} ${raw ? 'bytes' : 'entries'} but dims [${dims.join(',')}] need ${packed} (${n} elements, two per byte)`);
+  if (!raw)
+    for (let i = 0; i < len; i++) {
+      const v = Number(src![i]);
+      if (!Number.isInteger(v) || v < 0 || v > 255) throw new ModelFormatError(`tensor ${name}: int32_data[${i}] = ${v} is not a packed ${dtype} byte`);
+    }
+  const data = dtype === 'int4' ? new Int8Array(n) : new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const nib = (Number(src![i >> 1]) >> ((i & 1) * 4)) & 15;
+    data[i] = dtype === 'int4' && nib > 7 ? nib - 16 : nib;
+  }
+  return new Tensor(dtype, data, dims);
+}
+
+/** Pack int4/uint4 values two per byte, low nibble first; an odd count leaves the last high nibble 0. */
+export function pack4(data: Int8Array | Uint8Array): Uint8Array {
+  const out = new Uint8Array(Math.ceil(data.length / 2));
+  for (let i = 0; i < data.length; i++) out[i >> 1]! |= (data[i]! & 15) << ((i & 1) * 4);
+  return out;
 }

@@ -12,7 +12,7 @@ import '../../ops/index.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { newestFormOpset } from './legacy/index.js';
 import { onnxRoot } from './reader.js';
-import { DTYPE_ONNX } from './tensor-proto.js';
+import { DTYPE_ONNX, pack4 } from './tensor-proto.js';
 
 export interface WriteOptions {
   /** producer_name (default: the graph's producer, else 'edgeq') */
@@ -48,6 +48,10 @@ export function tensorProto(t: Tensor, name = ''): Record<string, unknown> {
     return tp;
   }
   const src = t.typed;
+  if (t.type === 'int4' || t.type === 'uint4') {
+    tp.raw_data = pack4(src as Int8Array | Uint8Array);
+    return tp;
+  }
   const raw = new Uint8Array(t.byteLength);
   raw.set(new Uint8Array(src.buffer, src.byteOffset, t.byteLength));
   if (!LITTLE_ENDIAN) {
@@ -143,6 +147,20 @@ function graphProto(g: Graph, opts: WriteOptions): Record<string, unknown> {
   };
 }
 
+/** Whether any initializer, typed value or graph input/output (subgraphs included) is int4/uint4. */
+function uses4Bit(g: Graph): boolean {
+  const is4 = (d: string | undefined) => d === 'int4' || d === 'uint4';
+  for (const t of g.initializers.values()) if (is4(t.type)) return true;
+  for (const t of g.types.values()) if (is4(t.dtype)) return true;
+  for (const v of [...g.inputs, ...g.outputs]) if (is4(v.type.dtype)) return true;
+  for (const n of g.nodes)
+    for (const v of Object.values(n.attrs)) {
+      if (v instanceof Tensor && is4(v.type)) return true;
+      if (v && typeof v === 'object' && 'nodes' in v && uses4Bit(v as Graph)) return true;
+    }
+  return false;
+}
+
 /** Encode `graph` as ONNX ModelProto bytes (readable by readOnnx and onnxruntime). */
 export function writeOnnx(graph: Graph, opts: WriteOptions = {}): Uint8Array {
   modelType ??= onnxRoot().lookupType('onnx.ModelProto');
@@ -154,8 +172,10 @@ export function writeOnnx(graph: Graph, opts: WriteOptions = {}): Uint8Array {
   const domains = new Set(graph.nodes.map((n) => n.domain));
   for (const d of domains) opsets[d] = Math.max(opsets[d] ?? 1, newestFormOpset(d));
   opsets[''] = Math.max(opsets[''] ?? 1, newestFormOpset(''));
+  // INT4/UINT4 exist from IR version 10 (ONNX 1.16, opset 21) on: readers reject them in older IR versions
+  const irMin = uses4Bit(graph) ? 10 : 3;
   const model = {
-    ir_version: long(Math.max(graph.irVersion || 8, 3)),
+    ir_version: long(Math.max(graph.irVersion || 8, irMin)),
     producer_name: opts.producer ?? (graph.producer || 'edgeq'),
     opset_import: Object.entries(opsets).map(([domain, version]) => ({ domain, version: long(version) })),
     metadata_props: Object.entries(graph.metadata).map(([key, value]) => ({ key, value })),
