@@ -179,4 +179,26 @@ describe('bad models', () => {
     expect(e).toBeInstanceOf(ShapeError);
     expect((e as Error).message).toContain('bad_add');
   });
+
+  it('external data, sparse initializers and control-flow subgraphs → UnsupportedError naming what', async () => {
+    const ext = await loadAndRun(
+      model({
+        nodes: [{ name: 'add', op_type: 'Add', input: ['X', 'W'], output: ['Y'] }],
+        initializer: [{ name: 'W', data_type: FLOAT, dims: [2, 3], data_location: 1, external_data: [{ key: 'location', value: 'w.bin' }] }],
+      }),
+    );
+    expect((ext as Error).name).toBe('UnsupportedError');
+    expect((ext as Error).message).toMatch(/W.*external data/);
+    const msg = ModelProto.decode(model({})) as unknown as { graph: { sparse_initializer: object[] } };
+    msg.graph.sparse_initializer = [{ values: { name: 'S', data_type: FLOAT, dims: [1], float_data: [1] }, indices: { data_type: 7, dims: [1], int64_data: [0] }, dims: [4] }];
+    const sparse = await loadAndRun(ModelProto.encode(ModelProto.fromObject(msg)).finish());
+    expect((sparse as Error).name).toBe('UnsupportedError');
+    expect((sparse as Error).message).toMatch(/sparse initializers.*'S'/);
+    const body = { name: 'body', node: [], output: [{ name: 'X' }] };
+    const iff = await loadAndRun(
+      model({ nodes: [{ name: 'branch', op_type: 'If', input: ['X'], output: ['Y'], attribute: [{ name: 'then_branch', type: 5, g: body }, { name: 'else_branch', type: 5, g: body }] }] }),
+    );
+    expect((iff as Error).name).toBe('UnsupportedError');
+    expect((iff as Error).message).toMatch(/branch/);
+  });
 });
