@@ -3,7 +3,10 @@ import type { Dim, ValueType } from './graph.js';
 /** Helpers for shape rules over possibly-symbolic dims (numbers are concrete, strings symbolic). */
 export const isConcrete = (s: readonly Dim[] | undefined): s is number[] => !!s && s.every((d) => typeof d === 'number');
 
-/** Broadcast dims numpy-style; returns undefined when two concrete dims clash. */
+/**
+ * Broadcast dims numpy-style; returns undefined when two concrete dims clash. A symbol against a concrete dim
+ * d ≠ 1 must equal d (else the model is invalid), so the result is d; two different symbols give '?'.
+ */
 export function broadcastDims(a: readonly Dim[], b: readonly Dim[]): Dim[] | undefined {
   const r = Math.max(a.length, b.length);
   const out: Dim[] = [];
@@ -13,7 +16,7 @@ export function broadcastDims(a: readonly Dim[], b: readonly Dim[]): Dim[] | und
     if (x === y || y === 1) out.push(x);
     else if (x === 1) out.push(y);
     else if (typeof x === 'number' && typeof y === 'number') return undefined;
-    else out.push(typeof x === 'number' ? x : typeof y === 'number' ? y : `${x}|${y}`);
+    else out.push(typeof x === 'number' ? x : typeof y === 'number' ? y : '?');
   }
   return out;
 }

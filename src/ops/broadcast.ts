@@ -4,6 +4,7 @@ import { type DType, type TensorData, allocData } from '../tensor/dtype.js';
 import { f16ArrayToF32, f32ToF16 } from '../tensor/fp16.js';
 import { broadcastShapes, sizeOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
+import { broadcastDims as staticBroadcast } from '../ir/dims.js';
 
 /**
  * Numpy-style (ONNX "multidirectional") broadcasting.
@@ -25,21 +26,7 @@ import { Tensor } from '../tensor/tensor.js';
 
 /** Broadcast two static shapes. Symbolic dims: equal names stay, 1 yields the other, a number n>1 wins over a name. */
 export function broadcastDims(a: readonly Dim[], b: readonly Dim[], fail: (msg: string) => never): Dim[] {
-  const r = Math.max(a.length, b.length);
-  const out = new Array<Dim>(r);
-  for (let i = 0; i < r; i++) {
-    const x = i - (r - a.length) >= 0 ? a[i - (r - a.length)]! : 1;
-    const y = i - (r - b.length) >= 0 ? b[i - (r - b.length)]! : 1;
-    if (x === y) out[i] = x;
-    else if (x === 1) out[i] = y;
-    else if (y === 1) out[i] = x;
-    else if (typeof x === 'number' && typeof y === 'number')
-      fail(`shapes [${a.join(',')}] and [${b.join(',')}] are not broadcastable (dim ${i}: ${x} vs ${y})`);
-    else if (typeof x === 'number') out[i] = x; // the name must be 1 or x
-    else if (typeof y === 'number') out[i] = y;
-    else out[i] = '?';
-  }
-  return out;
+  return staticBroadcast(a, b) ?? fail(`shapes [${a.join(',')}] and [${b.join(',')}] are not broadcastable`);
 }
 
 /** Broadcast shape of inputs `idxs` (omitted inputs skipped); undefined if any shape is unknown. */
@@ -167,10 +154,11 @@ function narrowF16(v: Float32Array): Uint16Array {
 
 /**
  * Gather `t` broadcast to `dims` (unidirectional: t's shape must broadcast to dims). Returns raw elements
- * (float16 widened to numbers). Handy for ternary ops (Clip bounds, Where, PRelu slopes).
+ * (float16 widened to numbers unless `raw`: then bits are copied as stored). Handy for ternary ops (Clip bounds,
+ * Where, PRelu slopes).
  */
-export function expandTo(t: Tensor, dims: readonly number[]): ArrayLike<any> {
-  const x = elems(t);
+export function expandTo(t: Tensor, dims: readonly number[], raw = false): ArrayLike<any> {
+  const x = raw ? (t.data as ArrayLike<any>) : elems(t);
   const n = sizeOf(dims);
   if (t.size === n) return x;
   const out: any[] = new Array(n);

@@ -4,23 +4,12 @@ import { defineOp, type ShapeCtx } from '../ir/registry.js';
 import { type DType, allocData, isFloat } from '../tensor/dtype.js';
 import { broadcastShapes, sizeOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { broadcastWalk, inferBroadcast } from './broadcast.js';
+import { expandTo, inferBroadcast } from './broadcast.js';
 import { ALL, FLOATS, NUMERIC, floats, fromFloats, need, needType } from './util.js';
 
 /** Where, TopK, NonZero, Compress, Unique, Einsum. */
 
 const prod = (d: readonly number[]) => d.reduce((p, x) => p * x, 1);
-
-/** Raw elements of `t` broadcast to `dims` (no float16 widening: bits copied as stored). */
-function rawExpand(t: Tensor, dims: readonly number[]): ArrayLike<any> {
-  const x = t.data as ArrayLike<any>;
-  const n = sizeOf(dims);
-  if (t.size === n) return x;
-  const out: any[] = new Array(n);
-  if (t.size === 1) return out.fill(x[0]);
-  broadcastWalk(dims, dims, t.dims, (i, _ia, ib) => (out[i] = x[ib]));
-  return out;
-}
 
 /** Comparable numeric view of a tensor (float16 widened). */
 function values(t: Tensor): ArrayLike<number | bigint> {
@@ -45,9 +34,9 @@ defineOp({
     const [c, x, y] = inputs as [Tensor, Tensor, Tensor];
     const dims = broadcastShapes(broadcastShapes(c.dims, x.dims), y.dims);
     const n = sizeOf(dims);
-    const cv = rawExpand(c, dims);
-    const xv = rawExpand(x, dims);
-    const yv = rawExpand(y, dims);
+    const cv = expandTo(c, dims, true);
+    const xv = expandTo(x, dims, true);
+    const yv = expandTo(y, dims, true);
     const out = allocData(x.type, n) as any;
     for (let i = 0; i < n; i++) out[i] = cv[i] ? xv[i] : yv[i];
     return [new Tensor(x.type, out, dims)];

@@ -6,6 +6,7 @@ import { DTYPES, type DType, type TensorData, allocData } from '../tensor/dtype.
 import { sizeOf, stridesOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { ALL, need, needType } from './util.js';
+import { broadcastDims } from './broadcast.js';
 
 /**
  * Shape and layout ops: Reshape, Flatten, Transpose, Squeeze, Unsqueeze, Concat, Split, Slice, Expand,
@@ -224,20 +225,6 @@ export function splitTensor(x: Tensor, axis: number, sizes: readonly number[]): 
   return res;
 }
 
-/** Numpy broadcast over possibly symbolic dims; fails on a concrete clash. */
-function broadcastStatic(ctx: ShapeCtx, a: readonly Dim[], b: readonly Dim[]): Dim[] {
-  const r = Math.max(a.length, b.length);
-  const out: Dim[] = [];
-  for (let i = 0; i < r; i++) {
-    const x = a[a.length - r + i] ?? 1;
-    const y = b[b.length - r + i] ?? 1;
-    if (x === y || y === 1) out.push(x);
-    else if (x === 1) out.push(y);
-    else if (typeof x === 'number' && typeof y === 'number') ctx.fail(`shapes [${a.join(',')}] and [${b.join(',')}] are not broadcastable`);
-    else out.push(typeof x === 'number' && typeof y !== 'number' ? U : typeof y === 'number' ? y : U);
-  }
-  return out;
-}
 
 const sameType = (x: ValueType, shape: Dim[] | undefined): ValueType => ({ dtype: x.dtype, ...(shape ? { shape } : {}) });
 
@@ -690,7 +677,7 @@ defineOp({
     if (s.some((d) => d < 0)) ctx.fail(`shape [${s.join(',')}] has a negative dim`);
     if (!x.shape) return [sameType(x, undefined)];
     // ONNX: "Broadcast the input tensor following the given shape and the broadcast rule" (bidirectional)
-    const out = broadcastStatic(ctx, x.shape, s);
+    const out = broadcastDims(x.shape, s, ctx.fail);
     checkSize(ctx, out);
     return [sameType(x, out)];
   },
