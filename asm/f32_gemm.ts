@@ -1,3 +1,4 @@
+import { madd } from './madd';
 // f32 GEMM family (WebAssembly SIMD128). C[M×N] = clamp(A[M×K] · W + bias, min, max)
 //
 // W is packed once per session by f32_gemm_pack_8 into panels of NR = 8 columns (XNNPACK's "goi" packing):
@@ -98,14 +99,14 @@ export function f32_gemm_4x8(mr: i32, nc: i32, k: i32, a: usize, lda: i32, w: us
     const x1 = v128.load32_splat(a1 + kk);
     const x2 = v128.load32_splat(a2 + kk);
     const x3 = v128.load32_splat(a3 + kk);
-    acc00 = f32x4.add(acc00, f32x4.mul(x0, b0));
-    acc01 = f32x4.add(acc01, f32x4.mul(x0, b1));
-    acc10 = f32x4.add(acc10, f32x4.mul(x1, b0));
-    acc11 = f32x4.add(acc11, f32x4.mul(x1, b1));
-    acc20 = f32x4.add(acc20, f32x4.mul(x2, b0));
-    acc21 = f32x4.add(acc21, f32x4.mul(x2, b1));
-    acc30 = f32x4.add(acc30, f32x4.mul(x3, b0));
-    acc31 = f32x4.add(acc31, f32x4.mul(x3, b1));
+    acc00 = madd(x0, b0, acc00);
+    acc01 = madd(x0, b1, acc01);
+    acc10 = madd(x1, b0, acc10);
+    acc11 = madd(x1, b1, acc11);
+    acc20 = madd(x2, b0, acc20);
+    acc21 = madd(x2, b1, acc21);
+    acc30 = madd(x3, b0, acc30);
+    acc31 = madd(x3, b1, acc31);
   }
   const vlo = f32x4.splat(lo);
   const vhi = f32x4.splat(hi);
@@ -131,16 +132,16 @@ export function f32_gemm_1x8(nc: i32, k: i32, a: usize, w: usize, c: usize, lo: 
   for (; kk + 1 < k; kk += 2) {
     const x0 = v128.load32_splat(a + (<usize>kk << 2));
     const x1 = v128.load32_splat(a + (<usize>kk << 2), 4);
-    e0 = f32x4.add(e0, f32x4.mul(x0, v128.load(wp)));
-    e1 = f32x4.add(e1, f32x4.mul(x0, v128.load(wp, 16)));
-    o0 = f32x4.add(o0, f32x4.mul(x1, v128.load(wp, 32)));
-    o1 = f32x4.add(o1, f32x4.mul(x1, v128.load(wp, 48)));
+    e0 = madd(x0, v128.load(wp), e0);
+    e1 = madd(x0, v128.load(wp, 16), e1);
+    o0 = madd(x1, v128.load(wp, 32), o0);
+    o1 = madd(x1, v128.load(wp, 48), o1);
     wp += 64;
   }
   if (kk < k) {
     const x0 = v128.load32_splat(a + (<usize>kk << 2));
-    e0 = f32x4.add(e0, f32x4.mul(x0, v128.load(wp)));
-    e1 = f32x4.add(e1, f32x4.mul(x0, v128.load(wp, 16)));
+    e0 = madd(x0, v128.load(wp), e0);
+    e1 = madd(x0, v128.load(wp, 16), e1);
   }
   const vlo = f32x4.splat(lo);
   const vhi = f32x4.splat(hi);
@@ -163,14 +164,21 @@ export function f32_gemm(m: i32, n: i32, k: i32, a: usize, lda: i32, w: usize, c
     }
     return;
   }
-  for (let i = 0; i < m; i += 4) {
-    const mr = min(4, m - i);
-    const ai = a + ((<usize>i * lda) << 2);
-    const ci = c + ((<usize>i * ldc) << 2);
-    let wp = w;
-    for (let n0 = 0; n0 < n; n0 += 8) {
-      f32_gemm_4x8(mr, min(8, n - n0), k, ai, lda, wp, ci + (<usize>n0 << 2), ldc, lo, hi, rb != 0 ? rb + ((<usize>i) << 2) : 0);
-      wp += panel;
+  // Cache blocking over N: a block of panels (≤ ~64 KB, L2-resident) is swept by every 4-row block of A before
+  // the next block is touched, so wide B (conv pixels: N = 12544 at 112×112) is read from L2 M/4 times instead
+  // of from memory. Each output element is still computed by the same micro-kernel call (bit-identical).
+  const block = <i32>max<usize>(8, (<usize>65536 / panel) << 3); // columns per block, a multiple of 8
+  for (let nb = 0; nb < n; nb += block) {
+    const ne = min(n, nb + block);
+    for (let i = 0; i < m; i += 4) {
+      const mr = min(4, m - i);
+      const ai = a + ((<usize>i * lda) << 2);
+      const ci = c + ((<usize>i * ldc) << 2);
+      let wp = w + (<usize>(nb >> 3)) * panel;
+      for (let n0 = nb; n0 < ne; n0 += 8) {
+        f32_gemm_4x8(mr, min(8, n - n0), k, ai, lda, wp, ci + (<usize>n0 << 2), ldc, lo, hi, rb != 0 ? rb + ((<usize>i) << 2) : 0);
+        wp += panel;
+      }
     }
   }
 }

@@ -47,3 +47,72 @@ export function f32_pool2d(
     }
   }
 }
+
+// @ts-ignore: decorator
+@inline
+function maxPixel(x: usize, ih: i32, iw: i32, kh: i32, kw: i32, y0: i32, x0: i32): f32 {
+  let acc: f32 = -Infinity;
+  let first = true;
+  for (let ky = 0; ky < kh; ky++) {
+    const iy = y0 + ky;
+    if (iy < 0 || iy >= ih) continue;
+    for (let kx = 0; kx < kw; kx++) {
+      const ix = x0 + kx;
+      if (ix < 0 || ix >= iw) continue;
+      const v = f32.load(x + ((<usize>(iy * iw + ix)) << 2));
+      if (first || v > acc) acc = v;
+      first = false;
+    }
+  }
+  return acc;
+}
+
+/**
+ * MaxPool 2-D, dilation 1, one channel, separable: for each output row whose window lies inside the image,
+ * a vertical pass takes the column maxima of the kh rows four columns at a time into `tmp` (iw floats), then
+ * each output is the maximum of kw column maxima. "Keep the first, replace only by a strictly greater value"
+ * (the reference's rule, so NaN taps after the first are skipped) holds in both passes; only which of +0/−0
+ * survives a tie can differ from the row-major reference. Border pixels take the scalar path.
+ */
+export function f32_maxpool2d_sep(x: usize, ih: i32, iw: i32, kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, oh: i32, ow: i32, out: usize, tmp: usize): void {
+  for (let oy = 0; oy < oh; oy++) {
+    const y0 = oy * sh - pt;
+    const orow = out + ((<usize>oy * ow) << 2);
+    if (y0 < 0 || y0 + kh > ih) {
+      for (let ox = 0; ox < ow; ox++) f32.store(orow + (<usize>ox << 2), maxPixel(x, ih, iw, kh, kw, y0, ox * sw - pl));
+      continue;
+    }
+    const r0 = x + ((<usize>y0 * iw) << 2);
+    let c = 0;
+    for (; c + 3 < iw; c += 4) {
+      let acc = v128.load(r0 + (<usize>c << 2));
+      for (let ky = 1; ky < kh; ky++) {
+        const v = v128.load(r0 + ((<usize>(ky * iw + c)) << 2));
+        acc = v128.bitselect(v, acc, f32x4.gt(v, acc));
+      }
+      v128.store(tmp + (<usize>c << 2), acc);
+    }
+    for (; c < iw; c++) {
+      let acc = f32.load(r0 + (<usize>c << 2));
+      for (let ky = 1; ky < kh; ky++) {
+        const v = f32.load(r0 + ((<usize>(ky * iw + c)) << 2));
+        if (v > acc) acc = v;
+      }
+      f32.store(tmp + (<usize>c << 2), acc);
+    }
+    for (let ox = 0; ox < ow; ox++) {
+      const x0 = ox * sw - pl;
+      if (x0 < 0 || x0 + kw > iw) {
+        f32.store(orow + (<usize>ox << 2), maxPixel(x, ih, iw, kh, kw, y0, x0));
+        continue;
+      }
+      const t = tmp + (<usize>x0 << 2);
+      let acc = f32.load(t);
+      for (let kx = 1; kx < kw; kx++) {
+        const v = f32.load(t + (<usize>kx << 2));
+        if (v > acc) acc = v;
+      }
+      f32.store(orow + (<usize>ox << 2), acc);
+    }
+  }
+}

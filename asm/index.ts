@@ -5,3 +5,5 @@ export * from './f32_conv';
 export * from './f32_spmm';
 export * from './f32_pool';
 export * from './qs8_gemm';
+export * from './f16_gemm';
+export * from './simd';

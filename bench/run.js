@@ -7,7 +7,7 @@ import { args, json } from './common.js';
 const filterIdx = args.indexOf('--filter');
 const filter = filterIdx >= 0 ? new RegExp(args[filterIdx + 1]) : /./;
 // peak first: the kernel benches report % of it
-const order = ['peak', 'gemm', 'qgemm', 'sparse', 'models', 'split'];
+const order = ['peak', 'gemm', 'conv', 'pool', 'fp16', 'qgemm', 'sparse', 'models', 'split'];
 const ctx = {};
 for (const name of order) {
   if (name !== 'peak' && !filter.test(name)) continue;
@@ -15,5 +15,6 @@ for (const name of order) {
   Object.assign(ctx, await mod.run(ctx));
 }
 ctx.wasmBytes = statSync(new URL('../dist/edgeq-simd.wasm', import.meta.url)).size;
+ctx.relaxedWasmBytes = statSync(new URL('../dist/edgeq-relaxed.wasm', import.meta.url)).size;
 if (json) console.log(JSON.stringify(ctx));
-else console.log(`\nshipped .wasm: dist/edgeq-simd.wasm ${ctx.wasmBytes} bytes (onnxruntime-web's ort-wasm-simd-threaded.wasm: 14.2 MB)`);
+else console.log(`\nshipped .wasm: dist/edgeq-simd.wasm ${ctx.wasmBytes} bytes + dist/edgeq-relaxed.wasm ${ctx.relaxedWasmBytes} bytes = ${ctx.wasmBytes + ctx.relaxedWasmBytes} (onnxruntime-web's ort-wasm-simd-threaded.wasm: 14.2 MB); kernels in this run: ${ctx.wasmFlavor}`);

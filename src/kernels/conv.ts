@@ -15,6 +15,7 @@ const convWasm: KernelDef = {
   op: 'Conv',
   backend: 'wasm',
   prepare(node, attrs, types, constant) {
+    if ((attrs.data_layout ?? 'NCHW') !== 'NCHW' || (attrs.weight_layout ?? 'OIHW') !== 'OIHW') return undefined; // NHWC / OHWI: reference
     const w = constant(1);
     const b = node.inputs[2] ? constant(2) : undefined;
     const mem = arena();

@@ -1,5 +1,6 @@
 /** Importing this module registers every WASM kernel with the kernel registry. */
 import './sparse.js'; // first: sparse kernels take pruned weights before the dense ones see them
+import './fp16.js'; // before gemm/conv: float16 weights (float16 nodes, or big float16 initializers behind a Cast) stay halves
 import './gemm.js';
 import './conv.js';
 import './pool.js';

@@ -1,5 +1,5 @@
 import { ShapeError } from '../errors.js';
-import { WASM_SIMD_BASE64 } from './wasm-binary.generated.js';
+import { WASM_RELAXED_BASE64, WASM_SIMD_BASE64 } from './wasm-binary.generated.js';
 
 /** Exports of asm/index.ts (pointers are byte offsets into `memory`). */
 export interface KernelExports {
@@ -11,6 +11,7 @@ export interface KernelExports {
   f32_gemm(m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, lo: number, hi: number, rb: number): void;
   f32_im2col_pack_8(x: number, c: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, out: number): void;
   f32_dwconv3x3(x: number, ih: number, iw: number, w: number, s: number, pt: number, pl: number, oh: number, ow: number, bias: number, out: number, lo: number, hi: number): void;
+  f32_maxpool2d_sep(x: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, oh: number, ow: number, out: number, tmp: number): void;
   f32_pool2d(mode: number, x: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, pb: number, pr: number, oh: number, ow: number, out: number): void;
   f32_dwconv2d(x: number, ih: number, iw: number, w: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, bias: number, out: number, lo: number, hi: number): void;
   /** sparse (asm/f32_spmm.ts): 1×4 blocked CSR along N, rows of A 4 at a time */
@@ -34,6 +35,15 @@ export interface KernelExports {
   qu8_gemm(m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, cb: number, rb: number, ru: number, cv: number, mult: number, mrow: number, yz: number, lo: number, hi: number, out: number, tmp: number): void;
   /** int8 peak probe: iters × 8 i32x4.dot_i16x8_s (64 multiply-adds each iteration) */
   qs8_peak_dot(iters: number): number;
+  /** fp16 weights (asm/f16_gemm.ts): panels of 8 f32 bias + K rows of 8 halves; pack returns 1 if any weight is Inf/NaN */
+  f16_to_f32(n: number, src: number, dst: number): void;
+  f16_gemm_pack_8(n: number, k: number, w: number, ldw: number, bias: number, out: number): number;
+  f16_gemm_packed_size_8(n: number, k: number): number;
+  f16_gemm_unpack_8(n: number, k: number, w: number, out: number): void;
+  /** asm/simd.ts: 1 in the relaxed-SIMD build; peak probe through madd (relaxed_madd there, mul+add in the plain build) */
+  simd_relaxed(): number;
+  f32_peak_madd(iters: number): number;
+  f16_gemm(m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, lo: number, hi: number): void;
 }
 
 function decodeBase64(s: string): Uint8Array {
@@ -46,17 +56,60 @@ function decodeBase64(s: string): Uint8Array {
 
 let instance: KernelExports | undefined;
 let unavailable = false;
+let flavor: 'relaxed' | 'simd' | undefined;
 
-/** The kernel module, instantiated on first use (undefined if this runtime lacks WASM SIMD). */
+/** (func (param v128 v128 v128) (result v128) f32x4.relaxed_madd): validates only where relaxed SIMD is on */
+const RELAXED_PROBE = [0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 8, 1, 0x60, 3, 0x7b, 0x7b, 0x7b, 1, 0x7b, 3, 2, 1, 0, 0x0a, 0x0d, 1, 0x0b, 0, 0x20, 0, 0x20, 1, 0x20, 2, 0xfd, 0x85, 0x02, 0x0b];
+
+/** Whether this runtime accepts relaxed SIMD (Chromium by default; Node 20 with --experimental-wasm-relaxed-simd). */
+export function relaxedSimdSupported(): boolean {
+  try {
+    return WebAssembly.validate(new Uint8Array(RELAXED_PROBE));
+  } catch {
+    return false;
+  }
+}
+
+/** EDGEQ_SIMD=plain (environment) keeps the plain SIMD build even where relaxed SIMD validates. */
+function plainForced(): boolean {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  return env?.EDGEQ_SIMD === 'plain';
+}
+
+function instantiate(base64: string): KernelExports {
+  const mod = new WebAssembly.Module(decodeBase64(base64) as BufferSource);
+  return new WebAssembly.Instance(mod, { env: { abort: () => { throw new ShapeError('WASM kernel aborted'); } } }).exports as unknown as KernelExports;
+}
+
+/**
+ * The kernel module, instantiated on first use (undefined if this runtime lacks WASM SIMD): the relaxed-SIMD
+ * build where the runtime validates relaxed SIMD (fused multiply-add: f32 results within 1e-5 relative of the
+ * plain build, not bit-identical), else the plain SIMD build, which is the default and complete.
+ */
 export function kernels(): KernelExports | undefined {
   if (instance || unavailable) return instance;
+  if (!plainForced() && relaxedSimdSupported()) {
+    try {
+      instance = instantiate(WASM_RELAXED_BASE64);
+      flavor = 'relaxed';
+      return instance;
+    } catch {
+      // fall through to the plain build
+    }
+  }
   try {
-    const mod = new WebAssembly.Module(decodeBase64(WASM_SIMD_BASE64) as BufferSource);
-    instance = new WebAssembly.Instance(mod, { env: { abort: () => { throw new ShapeError('WASM kernel aborted'); } } }).exports as unknown as KernelExports;
+    instance = instantiate(WASM_SIMD_BASE64);
+    flavor = 'simd';
   } catch {
     unavailable = true;
   }
   return instance;
+}
+
+/** Which build kernels() instantiated ('relaxed' or 'simd'; undefined before first use or without SIMD). */
+export function kernelFlavor(): 'relaxed' | 'simd' | undefined {
+  kernels();
+  return flavor;
 }
 
 /** WASM32 addresses: refuse anything that would not fit, before calling a kernel (never trap inside). */

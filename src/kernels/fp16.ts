@@ -1,0 +1,387 @@
+import type { Tensor as TensorT } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
+import { f16ArrayToF32, f32ArrayToF16, f32ToF16 } from '../tensor/fp16.js';
+import { convGeometry } from '../ops/conv-geometry.js';
+import { type Arena, arena, kernels } from './wasm.js';
+import { type KernelDef, type PreparedKernel, registerKernel } from './registry.js';
+
+/**
+ * fp16 weights: Conv / Gemm / MatMul whose constant weight is float16 — either the whole node is float16, or a
+ * float32 node whose weight is a float16 initializer behind a Cast (constant folding hands the kernel the
+ * widened float32 copy; every value of it is then exactly a half, which is what we test — storing such a weight
+ * as halves loses nothing, so the result is the float32 kernels' bit for bit).
+ * The weights live in kernel memory as halves (half the bytes of the f32 kernels):
+ *  - Gemm / MatMul: packed once into fp16 panels (f16_gemm_pack_8); the micro-kernels widen each row of 8 halves
+ *    in registers (f16_gemm) for M < 16 rows, or (M ≥ 16) the panels are widened per run into f32 scratch for f32_gemm.
+ *  - Conv: W[M×K] kept as halves, widened per run (M·K values, small next to the M·K·P multiply-adds) into f32
+ *    scratch for the same im2col-pack + f32_gemm / depthwise kernels the f32 Conv uses.
+ * Inf/NaN weights are left to the other kernels (the in-register widening is exact for finite halves only).
+ * float16 activations are widened on the way in and rounded to half (nearest-even) on the way out.
+ */
+
+/** Halves of `t` if it is float16, or of a float32 tensor whose every value is exactly a finite half; else undefined. */
+export function asHalves(t: TensorT | undefined): Uint16Array | undefined {
+  if (!t) return undefined;
+  if (t.type === 'float16') {
+    const h = t.data as Uint16Array;
+    for (let i = 0; i < h.length; i++) if ((h[i]! & 0x7c00) === 0x7c00) return undefined;
+    return h;
+  }
+  if (t.type !== 'float32' || t.size === 0) return undefined;
+  const f = t.data as Float32Array;
+  const h = new Uint16Array(f.length);
+  const back = new Float32Array(1);
+  for (let i = 0; i < f.length; i++) {
+    const v = f[i]!;
+    const b = f32ToF16(v);
+    if ((b & 0x7c00) === 0x7c00) return undefined;
+    back[0] = halfToF32(b);
+    // exact, including the sign of zero (Object.is): -0 and +0 give different sums only in corner cases, keep both
+    if (!Object.is(back[0], v)) return undefined;
+    h[i] = b;
+  }
+  return h;
+}
+
+function halfToF32(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const e = (h >>> 10) & 0x1f;
+  const m = h & 0x3ff;
+  return e === 0 ? sign * m * 2 ** -24 : sign * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+/**
+ * A float32 weight that is a float16 initializer behind a Cast too big for load-time folding reaches the
+ * consumers as a run-time value. The Cast kernel below notes its source at plan time (kernels are prepared in
+ * topological order, so before the consumers) and tags every tensor it produces; a consumer takes the halves
+ * only if, at run time, its input really is the tagged output of that Cast (else it returns undefined and the
+ * reference runs), so a stale note can never give a wrong answer.
+ */
+const castNotes = new Map<string, TensorT>();
+const castOutputs = new WeakMap<object, TensorT>();
+
+/** The float16 source behind input `i` if it is a noted Cast output whose shape matches. */
+function castSource(node: { inputs: string[] }, i: number, types: ({ dtype: string; shape?: (number | string)[] } | undefined)[]): TensorT | undefined {
+  const src = castNotes.get(node.inputs[i] ?? '');
+  const t = types[i];
+  if (!src || t?.dtype !== 'float32' || !t.shape || t.shape.length !== src.dims.length || t.shape.some((d, j) => d !== src.dims[j])) return undefined;
+  return src;
+}
+
+/** Weight `i`: constant (folded), or the float16 source of a noted Cast (checked again at run time). */
+function weight(node: { inputs: string[] }, i: number, types: ({ dtype: string; shape?: (number | string)[] } | undefined)[], constant: (i: number) => TensorT | undefined): { w: TensorT; viaCast: boolean } | undefined {
+  const c = constant(i);
+  // a folded constant only when it is float16 itself (a float16 node): a small float16 weight behind a Cast
+  // folds to float32, and for that the f32 kernels are faster (no widening in the loop) at a trivial memory cost
+  if (c) return c.type === 'float16' ? { w: c, viaCast: false } : undefined;
+  const s = castSource(node, i, types);
+  return s ? { w: s, viaCast: true } : undefined;
+}
+
+/** runs where a consumer found its input was not the noted Cast's output (e.g. views rebound after memory.grow) */
+export const fp16Stats = { castMisses: 0 };
+
+/** at run time: is `t` the Cast output made from `src`? */
+function fromCast(t: TensorT | undefined, src: TensorT): boolean {
+  if (t && castOutputs.get(t.data as object) === src) return true;
+  fp16Stats.castMisses++;
+  return false;
+}
+
+/** Cast(float16 constant → float32) too big to fold: widened in WASM each run, output tagged for the consumers. */
+const castF16: KernelDef = {
+  op: 'Cast',
+  backend: 'wasm',
+  prepare(node, attrs, _types, constant) {
+    const src = constant(0);
+    const mem = arena();
+    const ex = kernels();
+    if (!mem || !ex || !src || src.type !== 'float16' || attrs.to !== 1 || !node.outputs[0]) return undefined;
+    castNotes.set(node.outputs[0], src);
+    const h = src.data as Uint16Array;
+    return {
+      name: 'f16_to_f32',
+      run(_inputs, [out]) {
+        const hp = mem.alloc(h.length * 2, 'cast input');
+        const op = mem.alloc(h.length * 4, 'cast output');
+        new Uint16Array(mem.memory.buffer, hp, h.length).set(h);
+        ex.f16_to_f32(h.length, hp, op);
+        mem.release(hp);
+        const view = mem.f32(op, h.length);
+        castOutputs.set(view, src);
+        return [new Tensor('float32', view, out!.shape as number[])];
+      },
+    } satisfies PreparedKernel;
+  },
+};
+
+/** Floats of an activation tensor (float32 as is, float16 widened). */
+const actFloats = (t: TensorT): Float32Array => (t.type === 'float16' ? f16ArrayToF32(t.data as Uint16Array) : (t.data as Float32Array));
+
+export type F16Strategy = 'kernel' | 'unpack' | 'auto';
+/**
+ * 'auto': rows at which widening all panels once per run (K·N conversions) beats widening in the micro-kernel
+ * (K·N/4 conversions per 4-row tile). Measured with bench/fp16.bench.js: in-kernel widening costs ~1.4× f32 on
+ * compute-bound tiles, the per-run unpack ~1.05–1.2× at M ≥ 64 but 1.9× at M = 4 (see the README table).
+ */
+const UNPACK_MIN_ROWS = 16;
+
+/**
+ * GEMM against a constant fp16 weight packed once into kernel memory (f16_gemm_pack_8 panels, 16 bytes per k
+ * and 8 columns instead of 32). `w` is K×N row-major halves (finite); `bias` has N entries or is undefined.
+ */
+export class PackedGemmF16 {
+  private readonly packed: number;
+  readonly bytes: number;
+  constructor(
+    private readonly mem: Arena,
+    readonly k: number,
+    readonly n: number,
+    w: Uint16Array,
+    bias?: Float32Array,
+    /** 'kernel': widen in the micro-kernel; 'unpack': widen all panels to f32 scratch per run, then f32_gemm */
+    readonly strategy: F16Strategy = 'auto',
+  ) {
+    const ex = kernels()!;
+    this.bytes = ex.f16_gemm_packed_size_8(n, k);
+    this.packed = mem.alloc(this.bytes, 'packed fp16 gemm weight');
+    const wp = mem.alloc(w.length * 2, 'fp16 gemm weight');
+    new Uint16Array(mem.memory.buffer, wp, w.length).set(w);
+    let bp = 0;
+    if (bias) {
+      bp = mem.alloc(n * 4, 'gemm bias');
+      mem.f32(bp, n).set(bias);
+    }
+    ex.f16_gemm_pack_8(n, k, wp, n, bp, this.packed);
+    if (bp) mem.release(bp);
+    mem.release(wp);
+  }
+
+  private gemm(m: number, ap: number, cp: number, lo: number, hi: number): void {
+    const ex = kernels()!;
+    if (this.strategy === 'kernel' || (this.strategy === 'auto' && m < UNPACK_MIN_ROWS)) return ex.f16_gemm(m, this.n, this.k, ap, this.k, this.packed, cp, this.n, lo, hi);
+    const wf = this.mem.alloc(ex.f32_gemm_packed_size_8(this.n, this.k), 'widened gemm weight');
+    try {
+      ex.f16_gemm_unpack_8(this.n, this.k, this.packed, wf);
+      ex.f32_gemm(m, this.n, this.k, ap, this.k, wf, cp, this.n, lo, hi, 0);
+    } finally {
+      this.mem.release(wf);
+    }
+  }
+
+  /** C[m×n] = A[m×k] · W + bias, clamped, as a view into kernel memory the caller must `mem.release(ptr)`. */
+  runResident(a: Float32Array, m: number, lo = -Infinity, hi = Infinity): { view: Float32Array; ptr: number } {
+    const ain = this.mem.input(a.subarray(0, m * this.k), 'gemm input');
+    const cp = this.mem.alloc(m * this.n * 4, 'gemm output');
+    try {
+      this.gemm(m, ain.ptr, cp, lo, hi);
+    } finally {
+      if (ain.copied) this.mem.release(ain.ptr);
+    }
+    return { view: this.mem.f32(cp, m * this.n), ptr: cp };
+  }
+
+  /** C[m×n] = A[m×k] · W + bias, clamped, copied out to JS memory. */
+  run(a: Float32Array, m: number, lo = -Infinity, hi = Infinity): Float32Array {
+    const r = this.runResident(a, m, lo, hi);
+    try {
+      return r.view.slice();
+    } finally {
+      this.mem.release(r.ptr);
+    }
+  }
+
+  dispose(): void {
+    this.mem.release(this.packed);
+  }
+}
+
+/** Wrap a resident f32 result as the node's output: float32 stays resident, float16 is rounded and freed. */
+function output(mem: Arena, r: { view: Float32Array; ptr: number }, dtype: string, shape: number[]): Tensor {
+  if (dtype === 'float32') return new Tensor('float32', r.view, shape);
+  const h = f32ArrayToF16(r.view);
+  mem.release(r.ptr);
+  return new Tensor('float16', h, shape);
+}
+
+/** the activation dtype this file handles with the given weight: f32 activations, or all-float16 nodes */
+function actOk(xType: string | undefined, w: TensorT): boolean {
+  return xType === 'float32' ? w.type === 'float32' || w.type === 'float16' : xType === 'float16' && w.type === 'float16';
+}
+
+function clampFuser(): { lo: number; hi: number; fuse(l: number, h: number): boolean } {
+  const s = {
+    lo: -Infinity,
+    hi: Infinity,
+    fuse(l: number, h: number) {
+      s.lo = Math.max(s.lo, l);
+      s.hi = Math.min(s.hi, h);
+      return true;
+    },
+  };
+  return s;
+}
+
+const matmulF16: KernelDef = {
+  op: 'MatMul',
+  backend: 'wasm',
+  prepare(node, _attrs, types, constant) {
+    const wb = weight(node, 1, types, constant);
+    const b = wb?.w;
+    const mem = arena();
+    const xt = types[0]?.dtype;
+    if (!mem || !b || b.dims.length !== 2 || !actOk(xt, b)) return undefined;
+    if (types[0]!.shape && types[0]!.shape.length < 2) return undefined;
+    const h = asHalves(b);
+    if (!h) return undefined;
+    const [k, n] = b.dims as [number, number];
+    const g = new PackedGemmF16(mem, k, n, h);
+    const c = clampFuser();
+    return {
+      name: 'f16w_gemm_4x8',
+      fuseClamp: c.fuse,
+      run([a, bt], [out]) {
+        if (!a || a.dims.length < 2 || (wb!.viaCast && !fromCast(bt, b))) return undefined;
+        const m = a.size / k;
+        return [output(mem, g.runResident(actFloats(a), m, c.lo, c.hi), out!.dtype, out!.shape as number[])];
+      },
+      dispose: () => g.dispose(),
+    } satisfies PreparedKernel;
+  },
+};
+
+const gemmF16: KernelDef = {
+  op: 'Gemm',
+  backend: 'wasm',
+  prepare(node, attrs, types, constant) {
+    const wb = weight(node, 1, types, constant);
+    const b = wb?.w;
+    const mem = arena();
+    const xt = types[0]?.dtype;
+    // alpha·B is generally not a half any more: alpha ≠ 1 stays with the f32 kernel / reference
+    if (!mem || !b || b.dims.length !== 2 || !actOk(xt, b) || attrs.transA || (attrs.alpha ?? 1) !== 1) return undefined;
+    const h0 = asHalves(b);
+    if (!h0) return undefined;
+    const [k, n] = (attrs.transB ? [b.dims[1], b.dims[0]] : b.dims) as [number, number];
+    let h = h0;
+    if (attrs.transB) {
+      h = new Uint16Array(k * n);
+      for (let kk = 0; kk < k; kk++) for (let j = 0; j < n; j++) h[kk * n + j] = h0[j * k + kk]!;
+    }
+    let bias: Float32Array | undefined;
+    if (node.inputs[2]) {
+      const c = constant(2);
+      if (!c || (c.type !== 'float32' && c.type !== 'float16')) return undefined;
+      const beta = attrs.beta ?? 1;
+      const cd = actFloats(c);
+      // Y = alpha·A·B + beta·C, C unidirectionally broadcast to (M, N): only a row vector / scalar fits the panel bias
+      if (c.size === 1) bias = new Float32Array(n).fill(beta * cd[0]!);
+      else if (c.size === n && (c.dims.length === 1 || (c.dims.length === 2 && c.dims[0] === 1))) bias = cd.map((v) => beta * v);
+      else return undefined;
+    }
+    const g = new PackedGemmF16(mem, k, n, h, bias);
+    const c = clampFuser();
+    return {
+      name: 'f16w_gemm_4x8',
+      fuseClamp: c.fuse,
+      run([a, bt], [out]) {
+        if (wb!.viaCast && !fromCast(bt, b)) return undefined;
+        const m = a!.dims[0]!;
+        return [output(mem, g.runResident(actFloats(a!), m, c.lo, c.hi), out!.dtype, out!.shape as number[])];
+      },
+      dispose: () => g.dispose(),
+    } satisfies PreparedKernel;
+  },
+};
+
+/** Conv2D NCHW with fp16 weights kept as halves in kernel memory (any group count; see the file comment). */
+const convF16: KernelDef = {
+  op: 'Conv',
+  backend: 'wasm',
+  prepare(node, attrs, types, constant) {
+    const ww = weight(node, 1, types, constant);
+    const w = ww?.w;
+    const bt = node.inputs[2] ? constant(2) : undefined;
+    const mem = arena();
+    const ex = kernels();
+    const x = types[0];
+    if (!mem || !ex || !w || w.dims.length !== 4 || !actOk(x?.dtype, w)) return undefined;
+    if (x!.shape && x!.shape.length !== 4) return undefined;
+    if (node.inputs[2] && (!bt || (bt.type !== 'float32' && bt.type !== 'float16') || (x!.dtype === 'float16') !== (bt.type === 'float16'))) return undefined;
+    const h = asHalves(w);
+    if (!h) return undefined;
+    const group: number = attrs.group ?? 1;
+    const [m, cg, kh, kw] = w.dims as [number, number, number, number];
+    if (m % group !== 0) return undefined;
+    const mg = m / group;
+    const kg = cg * kh * kw;
+    const depthwise = cg === 1 && mg === 1;
+    const hp = mem.alloc(h.length * 2, 'fp16 conv weights');
+    new Uint16Array(mem.memory.buffer, hp, h.length).set(h);
+    const bias = bt ? Float32Array.from(actFloats(bt)) : new Float32Array(m);
+    const bp = mem.alloc(m * 4, 'conv bias');
+    mem.f32(bp, m).set(bias);
+    const [sh, sw] = (attrs.strides as number[] | undefined) ?? [1, 1];
+    const [dh, dw] = (attrs.dilations as number[] | undefined) ?? [1, 1];
+    const dw3x3 = depthwise && kh === 3 && kw === 3 && dh === 1 && dw === 1 && sh === sw && (sh === 1 || sh === 2);
+    const c = clampFuser();
+    return {
+      name: dw3x3 ? 'f16w_dwconv3x3' : depthwise ? 'f16w_dwconv2d' : 'f16w_conv2d_gemm_4x8',
+      fuseClamp: c.fuse,
+      run([input, wt], [outType]) {
+        if (ww!.viaCast && !fromCast(wt, w)) return undefined;
+        const xt = input!;
+        const [n, ch, ih, iw] = xt.dims as [number, number, number, number];
+        const geo = convGeometry([ih, iw], [kh, kw], attrs, (msg) => {
+          throw new Error(msg); // unreachable: inferShape validated the same geometry
+        })!;
+        const [oh, ow] = geo.out as [number, number];
+        const [pt, pl] = geo.padBegin as [number, number];
+        const p = oh * ow;
+        const inSize = ch * ih * iw;
+        const xin = mem.input(actFloats(xt), 'conv input');
+        const xp = xin.ptr;
+        const wf = mem.alloc(h.length * 4, 'widened conv weights');
+        const op = mem.alloc(n * m * p * 4, 'conv output');
+        const pointwise = kh === 1 && kw === 1 && sh === 1 && sw === 1 && pt === 0 && pl === 0 && geo.padEnd.every((v) => v === 0);
+        const cp = depthwise ? 0 : mem.alloc(((p + 7) >> 3) * (kg + 1) * 32, 'conv columns');
+        let ok = false;
+        try {
+          ex.f16_to_f32(h.length, hp, wf);
+          for (let bi = 0; bi < n; bi++) {
+            const xb = xp + bi * inSize * 4;
+            const ob = op + bi * m * p * 4;
+            if (depthwise) {
+              for (let j = 0; j < m; j++)
+                if (dw3x3) ex.f32_dwconv3x3(xb + j * ih * iw * 4, ih, iw, wf + j * 36, sh!, pt, pl, oh, ow, bias[j]!, ob + j * p * 4, c.lo, c.hi);
+                else ex.f32_dwconv2d(xb + j * ih * iw * 4, ih, iw, wf + j * kh * kw * 4, kh, kw, sh!, sw!, dh!, dw!, pt, pl, oh, ow, bias[j]!, ob + j * p * 4, c.lo, c.hi);
+              continue;
+            }
+            for (let gi = 0; gi < group; gi++) {
+              const xg = xb + gi * cg * ih * iw * 4;
+              if (pointwise) ex.f32_gemm_pack_8(p, cg, xg, p, 0, cp);
+              else ex.f32_im2col_pack_8(xg, cg, ih, iw, kh, kw, sh!, sw!, dh!, dw!, pt, pl, oh, ow, cp);
+              ex.f32_gemm(mg, p, kg, wf + gi * mg * kg * 4, kg, cp, ob + gi * mg * p * 4, p, c.lo, c.hi, bp + gi * mg * 4);
+            }
+          }
+          ok = true;
+          return [output(mem, { view: mem.f32(op, n * m * p), ptr: op }, outType!.dtype, outType!.shape as number[])];
+        } finally {
+          if (cp) mem.release(cp);
+          mem.release(wf);
+          if (!ok) mem.release(op);
+          if (xin.copied) mem.release(xp);
+        }
+      },
+      dispose() {
+        mem.release(bp);
+        mem.release(hp);
+      },
+    } satisfies PreparedKernel;
+  },
+};
+
+registerKernel(castF16);
+registerKernel(matmulF16);
+registerKernel(gemmF16);
+registerKernel(convF16);
