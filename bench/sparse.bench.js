@@ -1,7 +1,9 @@
 // Sparse vs dense f32 GEMM against weight sparsity (0 … 0.95): Y[M×N] = X[M×K] · Wᵀ with W N×K pruned by
 // magnitude. Dense: the TS reference loop and edgeq's packed WASM SIMD kernel (f32_gemm_4x8); sparse: the CSR
 // TS kernel (src/prune/csr.ts) and the WASM kernels of src/kernels/sparse.ts (asm/f32_spmm.ts): 1×4 blocked
-// CSR (f32_spmm_1x4) and scalar CSR with SIMD across 8 rows (f32_spmm_csr_8).
+// CSR (f32_spmm_1x4) and scalar CSR with SIMD across 8 rows (f32_spmm_csr_8). Then int8 MatMulInteger (sparse
+// i32_spmm_1x4 vs the dense qs8 GEMM vs the TS reference) and Conv (dense WASM vs direct sparse f32_spconv2d vs
+// im2col + CSR), both through the Executor with src/kernels/sparse.ts's sparseConfig switches.
 // Prints the crossover (the lowest sparsity from which a sparse kernel beats dense WASM and stays ahead) per
 // shape; src/kernels/sparse.ts takes its SPARSE_MIN_* constants from these numbers.
 // The machine may be shared: every timing is the median of REPEATS tinybench medians.
@@ -13,7 +15,7 @@ const base = process.env.EDGEQ_SRC ? '../src/' : '../dist/';
 const load = (p) => import(new URL(base + p, import.meta.url).href);
 const { csrGemmNT, denseGemmNT, toCsr } = await load('prune/csr.js');
 const { PackedGemmF32 } = await load('kernels/gemm.js');
-const { SparseGemmF32, SparseMatMulInt, SMALL_M, SPARSE_MIN_SMALL_M, SPARSE_MIN_LARGE_M, SPARSE_MIN_INT8 } = await load('kernels/sparse.js');
+const { SparseGemmF32, sparseConfig, sparseConvConfig, SMALL_M, SPARSE_MIN_SMALL_M, SPARSE_MIN_LARGE_M, SPARSE_MIN_INT8, SPARSE_MIN_CONV, SPARSE_DIRECT_CONV } = await load('kernels/sparse.js');
 const { arena } = await load('kernels/wasm.js');
 const { Graph } = await load('ir/graph.js');
 const { Executor } = await load('runtime/executor.js');
@@ -100,15 +102,16 @@ export async function run() {
   }
   table('sparse vs dense f32 GEMM by weight sparsity (ms, medians), one thread', rows);
 
-  // int8: MatMulInteger with a constant pruned int8 B (b_zero_point 0): the sparse WASM i32_spmm_1x4 against the
-  // TS reference op through the Executor (there is no dense WASM int8 GEMM).
+  // int8: MatMulInteger with a constant pruned int8 B (b_zero_point 0), all through the Executor: the TS reference
+  // op, the dense WASM int8 GEMM (src/kernels/qlinear.ts, sparse kernels disabled) and the sparse i32_spmm_1x4
+  // (forced at every sparsity).
   const irows = [];
   const icross = [];
-  for (const [m, k, n] of quick ? [[1, 1024, 1024]] : [[1, 1024, 1024], [64, 400, 120]]) {
+  for (const [m, k, n] of quick ? [[1, 1024, 1024]] : [[1, 1024, 1024], [4, 1024, 1024], [64, 400, 120]]) {
     const A = new Tensor('int8', Int8Array.from({ length: m * k }, (_, i) => ((i * 7919) % 255) - 127), [m, k]);
     let cross = NaN;
     const res = [];
-    for (const s of [0, 0.5, 0.7, 0.9]) {
+    for (const s of [0, 0.5, 0.7, 0.8, 0.9, 0.95]) {
       const w = prunedWeights(n, k, s); // N×K
       const b = new Int8Array(k * n);
       for (let j = 0; j < n; j++) for (let t = 0; t < k; t++) b[t * n + j] = Math.round(w[j * k + t] * 254);
@@ -118,30 +121,80 @@ export async function run() {
       g.nodes.push({ name: 'mmi', op: 'MatMulInteger', domain: '', inputs: ['A', 'B'], outputs: ['Y'], attrs: {} });
       g.outputs = [{ name: 'Y', type: { dtype: 'int32' } }];
       const ref = new Executor(g, { backend: 'reference' });
-      const refMs = await median('int8-ref', () => ref.run({ A }), 1);
-      // the sparse kernel directly (the plan only picks it from SPARSE_MIN_INT8 on), output copied out
-      const wi = Int32Array.from(b);
-      const sp = new SparseMatMulInt(mem, k, n, wi);
-      const fastMs = await median('int8-sparse', () => {
-        const { ptr } = sp.run(A, undefined);
-        new Int32Array(mem.memory.buffer, ptr, m * n).slice();
-        mem.release(ptr);
-      });
-      sp.dispose();
-      res.push({ s, refMs, fastMs });
-      irows.push({ 'M×K×N': `${m}x${k}x${n}`, sparsity: fmt(s, 2), 'TS reference ms': fmt(refMs, 3), 'i32_spmm_1x4 ms': fmt(fastMs, 3), 'plan picks it': s >= SPARSE_MIN_INT8 ? 'yes' : 'no', speedup: fmt(refMs / fastMs, 1) });
+      const refMs = m * k * n > 1e7 ? NaN : await median('int8-ref', () => ref.run({ A }), 1);
+      sparseConfig.enabled = false;
+      const dense = new Executor(g);
+      sparseConfig.enabled = true;
+      sparseConfig.force = true;
+      const sparse = new Executor(g);
+      sparseConfig.force = false;
+      const dname = dense.kernels.get(g.nodes[0])?.name ?? 'reference';
+      const sname = sparse.kernels.get(g.nodes[0])?.name;
+      const denseMs = await median('int8-dense', () => dense.run({ A }));
+      const sparseMs = await median('int8-sparse', () => sparse.run({ A }));
+      dense.dispose();
+      sparse.dispose();
+      res.push({ s, refMs, denseMs, sparseMs, dense: dname, sparse: sname });
+      irows.push({ 'M×K×N': `${m}x${k}x${n}`, sparsity: fmt(s, 2), 'TS reference': fmt(refMs, 3), [`dense WASM (${dname})`]: fmt(denseMs, 3), [`sparse (${sname})`]: fmt(sparseMs, 3), 'dense/sparse': fmt(denseMs / sparseMs, 2), 'plan picks sparse': s >= SPARSE_MIN_INT8 ? 'yes' : 'no' });
     }
-    for (let i = res.length - 1; i >= 0 && res[i].fastMs < res[i].refMs; i--) cross = res[i].s;
+    for (let i = res.length - 1; i >= 0 && res[i].sparseMs < res[i].denseMs; i--) cross = res[i].s;
     icross.push(cross);
     out.push({ shape: `int8 ${m}x${k}x${n}`, int8: res, crossoverInt8: cross });
+    irows.push({ 'M×K×N': `${m}x${k}x${n} crossover`, sparsity: Number.isNaN(cross) ? 'none ≤ 0.95' : `≥ ${cross}` });
   }
-  table('sparse int8 MatMulInteger (WASM) vs the TS reference (ms, medians)', irows);
+  table('sparse vs dense int8 MatMulInteger (ms, medians)', irows.map((r) => Object.fromEntries(Object.keys(irows[0]).map((c) => [c, r[c] ?? '']))));
+
+  // Conv (NCHW, batch 1): dense WASM conv (src/kernels/conv.ts) vs the sparse direct conv (f32_spconv2d) and
+  // im2col + CSR (f32_spmm_csr_8), all through the Executor.
+  const crows = [];
+  const ccross = [];
+  const convs = quick ? [[6, 12, 12, 16, 5, 1]] : [[6, 12, 12, 16, 5, 1], [32, 56, 56, 64, 3, 1], [64, 28, 28, 128, 3, 2], [64, 56, 56, 128, 1, 1]];
+  for (const [c, h, wd, mo, kk, st] of convs) {
+    const X = new Tensor('float32', Float32Array.from({ length: c * h * wd }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5), [1, c, h, wd]);
+    const res = [];
+    for (const s of [0, 0.5, 0.7, 0.8, 0.9, 0.95]) {
+      const w = prunedWeights(mo, c * kk * kk, s);
+      const g = new Graph();
+      g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [1, c, h, wd] } }];
+      g.initializers.set('W', new Tensor('float32', w, [mo, c, kk, kk]));
+      const pad = (kk - 1) >> 1;
+      g.nodes.push({ name: 'conv', op: 'Conv', domain: '', inputs: ['X', 'W'], outputs: ['Y'], attrs: { strides: [st, st], pads: [pad, pad, pad, pad], kernel_shape: [kk, kk] } });
+      g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+      sparseConfig.enabled = false;
+      const dense = new Executor(g);
+      sparseConfig.enabled = true;
+      sparseConfig.force = true;
+      sparseConvConfig.direct = 'always';
+      const direct = new Executor(g);
+      sparseConvConfig.direct = 'never';
+      const im2col = new Executor(g);
+      sparseConvConfig.direct = 'auto';
+      sparseConfig.force = false;
+      const names = [dense, direct, im2col].map((e) => e.kernels.get(g.nodes[0])?.name);
+      const t = [];
+      for (const e of [dense, direct, im2col]) t.push(await median('conv', () => e.run({ X })));
+      for (const e of [dense, direct, im2col]) e.dispose();
+      // the plan's pick: direct for stride 1 from SPARSE_DIRECT_CONV on (and never for a plain 1×1), else im2col + CSR
+      const planMs = names[1] === 'f32_spconv2d' && st === 1 && s >= SPARSE_DIRECT_CONV ? t[1] : t[2];
+      res.push({ s, denseMs: t[0], directMs: t[1], im2colMs: t[2], planMs });
+      crows.push({
+        conv: `${c}x${h}x${wd} → ${mo}, ${kk}x${kk}/${st}`, sparsity: fmt(s, 2), 'dense WASM': fmt(t[0], 3), [`direct (${names[1]})`]: fmt(t[1], 3),
+        'im2col + CSR8': fmt(t[2], 3), 'dense/plan pick': fmt(t[0] / planMs, 2), 'plan picks sparse': s >= SPARSE_MIN_CONV ? 'yes' : 'no',
+      });
+    }
+    let cross = NaN;
+    for (let i = res.length - 1; i >= 0 && res[i].planMs < res[i].denseMs; i--) cross = res[i].s;
+    ccross.push(cross);
+    out.push({ shape: `conv ${c}x${h}x${wd}->${mo} k${kk} s${st}`, conv: res, crossoverConv: cross });
+    crows.push({ conv: 'crossover (sparse path the plan picks)', sparsity: Number.isNaN(cross) ? 'none ≤ 0.95' : `≥ ${cross}` });
+  }
+  table('sparse vs dense f32 Conv, batch 1 (ms, medians)', crows.map((r) => Object.fromEntries(Object.keys(crows[0]).map((c) => [c, r[c] ?? '']))));
   const worst = (a) => (a.some(Number.isNaN) ? 'none' : Math.max(...a));
-  const summary = { measuredSmallM: worst(cross.small), measuredLargeM: worst(cross.large), measuredInt8: worst(icross), usedSmallM: SPARSE_MIN_SMALL_M, usedLargeM: SPARSE_MIN_LARGE_M, usedInt8: SPARSE_MIN_INT8, smallMBelow: SMALL_M };
+  const summary = { measuredSmallM: worst(cross.small), measuredLargeM: worst(cross.large), measuredInt8: worst(icross), measuredConv: worst(ccross), usedSmallM: SPARSE_MIN_SMALL_M, usedLargeM: SPARSE_MIN_LARGE_M, usedInt8: SPARSE_MIN_INT8, usedConv: SPARSE_MIN_CONV, usedDirectConv: SPARSE_DIRECT_CONV, smallMBelow: SMALL_M };
   if (!process.argv.includes('--json'))
     console.log(
       `crossover (worst over shapes): m < ${SMALL_M}: ${summary.measuredSmallM}, m ≥ ${SMALL_M}: ${summary.measuredLargeM}; ` +
-        `int8 vs TS reference: ${summary.measuredInt8}; src/kernels/sparse.ts uses ${SPARSE_MIN_SMALL_M} / ${SPARSE_MIN_LARGE_M} / int8 ${SPARSE_MIN_INT8}`,
+        `conv: ${summary.measuredConv}; int8 vs dense WASM: ${summary.measuredInt8}; src/kernels/sparse.ts uses ${SPARSE_MIN_SMALL_M} / ${SPARSE_MIN_LARGE_M} / conv ${SPARSE_MIN_CONV} (direct from ${SPARSE_DIRECT_CONV}) / int8 ${SPARSE_MIN_INT8}`,
     );
   return { sparse: out, sparseCrossover: summary };
 }

@@ -3,7 +3,8 @@
  *  [--per-channel|--per-tensor] [--symmetric-activations] [--activation-type uint8|int8]
  *  [--weight-type int8|uint8] [--format qdq|qoperator] [--exclude NODE,…] [--exclude-op Softmax,…]
  *  [--dynamic] [--fp16] [--keep-io-fp16] [--weight-bits N] [--weight-clip minmax|mse]
- *  [--sweep-bits 8,6,4,3,2] [--data x.npy --labels y.npy] [--limit N] [--batch N] [--report] [--json]`
+ *  [--sweep-bits 8,6,4,3,2] [--data x.npy --labels y.npy] [--max-accuracy-drop PT] [--bias-correction]
+ *  [--equalize] [--limit N] [--batch N] [--report] [--json]`
  *
  * Writes the quantized model (after a structural check), prints sizes, and with --data/--labels the fp32 and
  * quantized top-1 accuracy. --report prints per-layer scale / zero point / SQNR and the chosen setting.
@@ -26,7 +27,7 @@ import { type Io, fmtBytes, loadModelFile, readBytes, stdio } from './inspect.js
 import { Progress } from './progress.js';
 
 export const QUANTIZE_USAGE =
-  'edgeq quantize IN OUT --calib x.npy|DIR [--method minmax|percentile|entropy|mse] [--percentile 99.99] [--per-channel|--per-tensor] [--symmetric-activations] [--activation-type uint8|int8] [--weight-type int8|uint8] [--format qdq|qoperator] [--exclude NODE,...] [--exclude-op Softmax,...] [--dynamic] [--fp16] [--keep-io-fp16] [--weight-bits 2..8] [--weight-clip minmax|mse] [--sweep-bits 8,6,4,3,2] [--data x.npy --labels y.npy] [--limit N] [--batch N] [--report] [--json]';
+  'edgeq quantize IN OUT --calib x.npy|DIR [--method minmax|percentile|entropy|mse] [--percentile 99.99] [--per-channel|--per-tensor] [--symmetric-activations] [--activation-type uint8|int8] [--weight-type int8|uint8] [--format qdq|qoperator] [--exclude NODE,...] [--exclude-op Softmax,...] [--dynamic] [--fp16] [--keep-io-fp16] [--weight-bits 2..8] [--weight-clip minmax|mse] [--sweep-bits 8,6,4,3,2] [--data x.npy --labels y.npy] [--max-accuracy-drop PT] [--bias-correction] [--equalize] [--limit N] [--batch N] [--report] [--json]';
 
 function list(a: ReturnType<typeof parseArgs>, name: string): string[] {
   return a
@@ -102,8 +103,8 @@ function packedBytes(r: QuantizeResult, fileBytes: number): number {
 
 export async function quantizeMain(argv: string[], io: Io = stdio): Promise<number> {
   const a = parseArgs(argv, {
-    values: ['calib', 'method', 'percentile', 'activation-type', 'weight-type', 'format', 'exclude', 'exclude-op', 'weight-bits', 'weight-clip', 'sweep-bits', 'data', 'labels', 'limit', 'batch'],
-    booleans: ['per-channel', 'per-tensor', 'symmetric-activations', 'dynamic', 'fp16', 'keep-io-fp16', 'report', 'json', 'no-check'],
+    values: ['calib', 'method', 'percentile', 'activation-type', 'weight-type', 'format', 'exclude', 'exclude-op', 'weight-bits', 'weight-clip', 'sweep-bits', 'data', 'labels', 'limit', 'batch', 'max-accuracy-drop'],
+    booleans: ['per-channel', 'per-tensor', 'symmetric-activations', 'dynamic', 'fp16', 'keep-io-fp16', 'report', 'json', 'no-check', 'bias-correction', 'equalize'],
   });
   const sweep = list(a, 'sweep-bits').map((s) => {
     const b = Number(s);
@@ -151,7 +152,15 @@ export async function quantizeMain(argv: string[], io: Io = stdio): Promise<numb
     ...(wc ? { weightClip: wc as 'minmax' | 'mse' } : {}),
     ...(a.has('keep-io-fp16') ? { keepIoFp16: true } : {}),
     batch: a.int('batch', 100, 1, 1 << 20),
+    ...(a.has('bias-correction') ? { biasCorrection: true } : {}),
+    ...(a.has('equalize') ? { equalize: true } : {}),
   };
+  let maxDrop: number | undefined;
+  if (a.has('max-accuracy-drop')) {
+    maxDrop = Number(a.get('max-accuracy-drop'));
+    if (!(maxDrop >= 0) || !Number.isFinite(maxDrop)) throw new UsageError(`--max-accuracy-drop must be a number of percentage points ≥ 0, got '${a.get('max-accuracy-drop')}'`);
+    if (mode !== 'static') throw new UsageError('--max-accuracy-drop works with static quantization (not --dynamic / --fp16)');
+  }
 
   const dataPath = a.get('data');
   const labelPath = a.get('labels');
@@ -170,6 +179,12 @@ export async function quantizeMain(argv: string[], io: Io = stdio): Promise<numb
       }
     }
     evalSet = { x, y };
+  }
+  if (maxDrop !== undefined) {
+    if (!evalSet) throw new UsageError('--max-accuracy-drop needs --data x.npy and --labels y.npy');
+    if (sweep.length) throw new UsageError('give --max-accuracy-drop or --sweep-bits, not both');
+    base.maxAccuracyDrop = maxDrop;
+    base.evalData = { x: evalSet.x, labels: evalSet.y };
   }
   const accuracy = async (g: Graph) => (await evaluate(InferenceSession.fromGraph(g), evalSet!.x, evalSet!.y, { batch: 250 })).accuracy;
   const run = async (o: QuantizeOptions, label: string) => {
@@ -208,7 +223,8 @@ export async function quantizeMain(argv: string[], io: Io = stdio): Promise<numb
   const r = await run(base, 'calibrate');
   const outBytes = writeOnnx(r.graph);
   let acc: { fp32: number; quantized: number } | undefined;
-  if (evalSet && !sweep.length) acc = { fp32: await accuracy(graph), quantized: await accuracy(r.graph) };
+  if (r.accuracy) acc = { fp32: r.accuracy.fp32, quantized: r.accuracy.quantized };
+  else if (evalSet && !sweep.length) acc = { fp32: await accuracy(graph), quantized: await accuracy(r.graph) };
   try {
     writeFileSync(outPath!, outBytes);
   } catch (e) {
@@ -224,7 +240,10 @@ export async function quantizeMain(argv: string[], io: Io = stdio): Promise<numb
     weightBits: base.weightBits ?? (mode === 'fp16' ? 16 : 8),
     bytes: { before: inBytes.length, after: outBytes.length, packed: packedBytes(r, outBytes.length), gzipBefore: gzipSync(inBytes, { level: 9 }).length, gzipAfter: gzipSync(outBytes, { level: 9 }).length },
     foldedBatchNorms: r.foldedBatchNorms,
+    ...(r.equalized !== undefined ? { equalizedPairs: r.equalized } : {}),
+    ...(base.biasCorrection ? { biasCorrection: true } : {}),
     accuracy: acc,
+    ...(r.accuracy ? { accuracyAware: r.accuracy } : {}),
     layers: r.layers,
     skipped: r.skipped,
   };
@@ -235,6 +254,13 @@ export async function quantizeMain(argv: string[], io: Io = stdio): Promise<numb
   const what = mode === 'fp16' ? 'fp16' : mode === 'dynamic' ? `dynamic int8 (weights int${summary.weightBits})` : `static ${summary.format}, ${summary.method}, ${base.perChannel ? 'per-channel' : 'per-tensor'} int${summary.weightBits} weights`;
   io.out(`quantized ${inPath} -> ${outPath} (${what})\n`);
   if (r.foldedBatchNorms) io.out(`folded ${r.foldedBatchNorms} BatchNormalization node(s) into Conv\n`);
+  if (r.equalized !== undefined) io.out(`cross-layer equalisation: ${r.equalized} Conv pair(s) rescaled\n`);
+  if (base.biasCorrection) io.out(`bias correction: ${r.layers.filter((l) => l.biasError).length} layer(s) corrected\n`);
+  if (r.accuracy) {
+    const ra = r.accuracy;
+    const fb = r.layers.filter((l) => l.fallback);
+    io.out(`accuracy-aware: budget ${ra.maxDrop} pt on ${ra.samples} samples, fp32 ${pct(ra.fp32)}, all-quantized ${pct(ra.candidates[0]!.accuracy)}; ${ra.met ? 'met' : 'NOT met (best candidate kept)'} with ${fb.length ? fb.map((l) => `${l.node}→${l.fallback}`).join(', ') : 'every layer quantized'} (${ra.candidates.length} candidate(s) tried)\n`);
+  }
   const rows = [
     ['', 'fp32', 'quantized'],
     ['file', fmtBytes(inBytes.length), `${fmtBytes(outBytes.length)} (${pct(outBytes.length / inBytes.length)})`],
@@ -248,8 +274,8 @@ export async function quantizeMain(argv: string[], io: Io = stdio): Promise<numb
     io.out('\n');
     io.out(
       table([
-        ['layer', 'op', 'w SQNR dB', 'out SQNR dB', 'in scale', 'in zp', 'out scale', 'out zp', 'out range', 'setting'],
-        ...r.layers.map((l) => [l.node, l.op, f(l.weightSqnr), f(l.outputSqnr), l.input ? l.input.scale.toPrecision(4) : '', l.input ? String(l.input.zeroPoint) : '', l.output ? l.output.scale.toPrecision(4) : '', l.output ? String(l.output.zeroPoint) : '', l.output ? `[${l.output.min.toPrecision(3)}, ${l.output.max.toPrecision(3)}]` : '', l.setting]),
+        ['layer', 'op', 'w SQNR dB', 'out SQNR dB', ...(r.accuracy ? ['solo SQNR dB'] : []), ...(base.biasCorrection ? ['|ΔE[y]| before', 'after'] : []), 'in scale', 'in zp', 'out scale', 'out zp', 'out range', 'setting'],
+        ...r.layers.map((l) => [l.node, l.op, f(l.weightSqnr), f(l.outputSqnr), ...(r.accuracy ? [f(l.soloSqnr)] : []), ...(base.biasCorrection ? [l.biasError ? l.biasError.before.toPrecision(3) : '', l.biasError ? l.biasError.after.toPrecision(3) : ''] : []), l.input ? l.input.scale.toPrecision(4) : '', l.input ? String(l.input.zeroPoint) : '', l.output ? l.output.scale.toPrecision(4) : '', l.output ? String(l.output.zeroPoint) : '', l.output ? `[${l.output.min.toPrecision(3)}, ${l.output.max.toPrecision(3)}]` : '', l.setting]),
       ]),
     );
   }

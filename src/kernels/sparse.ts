@@ -15,26 +15,42 @@ import { type KernelDef, registerKernel } from './registry.js';
  * only when the weight's sparsity (fraction of exact zeros) reaches the measured crossover for its shape
  * class; otherwise `prepare` returns undefined and the dense packed GEMM takes the node.
  *
- * Crossovers: measured by bench/sparse.bench.js (`EDGEQ_SRC=1 node --import tsx bench/sparse.bench.js`; medians of
- * 3 tinybench medians on the shared dev machine, unstructured random magnitude pruning, WASM sparse vs the
- * dense WASM f32_gemm_4x8, copy-in/copy-out included for both):
- *  - one activation row (m = 1, batch-1 FC layers): 1×4 blocked CSR (f32_spmm_1x4) is faster than dense at
- *    every measured sparsity, 0 included (1×400×120: 1.7× at 0, 4.0× at 0.9; 1×1024×1024: 1.3× at 0,
- *    1.7× at 0.7, 4.3× at 0.9, 9.3× at 0.95) because the dense 4×8 tile computes 4 rows for 1. We still
- *    require half the weights to be zero (SPARSE_MIN_SMALL_M = 0.5): below that the compressed weight is larger
- *    than the dense one and the win is the dense kernel's m = 1 weakness, not sparsity.
- *  - m ≥ 2 rows (batches, conv pixels): scalar CSR with SIMD over 8 rows (f32_spmm_csr_8). Measured
- *    crossovers: 4×1024×1024 ≥ 0.7 (the worst: one 8-row panel half empty), 64×400×120 ≥ 0.5,
- *    784×150×16 (conv as im2col) ≥ 0.5, 64×1024×1024 ≥ 0 (dense is cache-bound there). SPARSE_MIN_LARGE_M = 0.7
- *    is the worst case over these shapes (m = 2, 3 cost the same as m = 4 in both kernels).
- * When the row count is not known at plan time (symbolic batch), the larger of the two thresholds applies.
+ * Crossovers: measured by bench/sparse.bench.js (`EDGEQ_SRC=1 node --import tsx bench/sparse.bench.js`, or `npm run
+ * bench -- --filter sparse` after a build; medians of 3 tinybench medians on the shared dev machine, unstructured
+ * random magnitude pruning, sparse vs the dense WASM kernels (f32_gemm with its GEMV row path, f32_conv2d_gemm,
+ * qs8_gemm), copy-in/copy-out included for both). Run of 2026-11-25:
+ *  - one activation row (m = 1, batch-1 FC layers), 1×4 blocked CSR (f32_spmm_1x4): 1×1024×1024 wins from 0.7
+ *    (1.07× at 0.7, 1.5× at 0.8, 2.7× at 0.9, 6× at 0.95); the tiny 1×400×120 (4 µs) only from 0.9 (0.9× at 0.8,
+ *    a 1 µs loss). SPARSE_MIN_SMALL_M = 0.8: the worst case would be 0.9, but 0.8 gains 60 µs on the big layer
+ *    for 1 µs on the tiny one.
+ *  - m ≥ 2 rows (batches), scalar CSR with SIMD over 8 rows (f32_spmm_csr_8): 4×1024×1024 ≥ 0.7 (the worst:
+ *    one 8-row panel half empty; 1.35× at 0.7, 3.7× at 0.9), 64×1024×1024 ≥ 0.6, 64×400×120 ≥ 0.5 (2.25× at 0.7,
+ *    4.8× at 0.9), 784×150×16 ≥ 0.5. SPARSE_MIN_LARGE_M = 0.7 (m = 2, 3 cost the same as m = 4 in both kernels).
+ *  - Conv (batch 1) through im2col + CSR: 6×12×12→16 5×5 ≥ 0.5, 32×56×56→64 3×3 ≥ 0.5 (2.4× at 0.8),
+ *    64×28×28→128 3×3/2 ≥ 0.5 (2.6× at 0.8), 1×1 64×56×56→128 ≥ 0.5 (1.85× at 0.8): SPARSE_MIN_CONV = 0.5.
+ *    The direct sparse conv (f32_spconv2d, no im2col) beats im2col + CSR only for stride 1 from 0.9
+ *    (32×56×56: 1.03 vs 1.56 ms at 0.95; lenet's 6×12×12: 0.023 vs 0.049 ms at 0.9): SPARSE_DIRECT_CONV = 0.9.
+ * When the row count is not known at plan time (symbolic batch), the larger of the two GEMM thresholds applies.
+ *
+ * Like every sparse kernel (XNNPACK's, onnxruntime's), a dropped zero weight never meets its activation: where
+ * the dense product has 0 · ±Inf = NaN the sparse one keeps the finite sum. Finite inputs agree to float
+ * rounding (the sums run in another order).
  */
 export const SMALL_M = 2;
-export const SPARSE_MIN_SMALL_M = 0.5;
+export const SPARSE_MIN_SMALL_M = 0.8;
 export const SPARSE_MIN_LARGE_M = 0.7;
+export const SPARSE_MIN_CONV = 0.5;
+export const SPARSE_DIRECT_CONV = 0.9;
+
+/**
+ * Switches for benchmarks and tests: `enabled = false` leaves every node to the dense kernels, `force = true`
+ * takes every eligible node whatever its sparsity (to time the sparse kernels below their crossover).
+ */
+export const sparseConfig = { enabled: true, force: false };
 
 /** The sparsity from which the sparse kernel pays for `m` activation rows (undefined m = unknown). */
 export function sparseThreshold(m: number | undefined): number {
+  if (sparseConfig.force) return 0;
   if (m === undefined) return Math.max(SPARSE_MIN_SMALL_M, SPARSE_MIN_LARGE_M);
   return m < SMALL_M ? SPARSE_MIN_SMALL_M : SPARSE_MIN_LARGE_M;
 }
@@ -244,7 +260,7 @@ const matmulSparse: KernelDef = {
   backend: 'wasm',
   prepare(_node, _attrs, types, constant) {
     const b = constant(1);
-    const mem = arena();
+    const mem = sparseConfig.enabled ? arena() : undefined;
     if (!mem || !isF32Const(b) || b.dims.length !== 2 || types[0]?.dtype !== 'float32') return undefined;
     if (types[0].shape && types[0].shape.length < 2) return undefined;
     const [k, n] = b.dims as [number, number];
@@ -275,7 +291,7 @@ const gemmSparse: KernelDef = {
   prepare(node, attrs, types, constant) {
     const b = constant(1);
     const cT = node.inputs[2] ? constant(2) : undefined;
-    const mem = arena();
+    const mem = sparseConfig.enabled ? arena() : undefined;
     if (!mem || !isF32Const(b) || b.dims.length !== 2 || types[0]?.dtype !== 'float32' || attrs.transA) return undefined;
     const [k, n] = (attrs.transB ? [b.dims[1], b.dims[0]] : b.dims) as [number, number];
     if (k === 0 || n === 0) return undefined;
@@ -313,8 +329,8 @@ const gemmSparse: KernelDef = {
  * direct kernel keeps): per group out[Mg×P] = W[Mg×K] · cols[K×P] + bias with W in scalar CSR and cols in
  * the 8-column panels of f32_im2col_pack_8 (1×1 stride-1 unpadded: f32_gemm_pack_8 of the input as is).
  */
-/** Conv path switch (benchmarks compare the two): direct sparse conv vs im2col + CSR. */
-export const sparseConvConfig = { direct: true };
+/** Conv path switch (benchmarks and tests compare the two): direct sparse conv vs im2col + CSR. */
+export const sparseConvConfig: { direct: 'auto' | 'always' | 'never' } = { direct: 'auto' };
 
 const convSparse: KernelDef = {
   op: 'Conv',
@@ -322,7 +338,7 @@ const convSparse: KernelDef = {
   prepare(node, attrs, types, constant) {
     const w = constant(1);
     const b = node.inputs[2] ? constant(2) : undefined;
-    const mem = arena();
+    const mem = sparseConfig.enabled ? arena() : undefined;
     const ex = kernels();
     const x = types[0];
     if (!mem || !ex || !w || w.type !== 'float32' || w.dims.length !== 4 || x?.dtype !== 'float32') return undefined;
@@ -335,12 +351,15 @@ const convSparse: KernelDef = {
     const kg = cg * kh * kw;
     if (cg === 1 && mg === 1) return undefined; // depthwise: direct dense kernel
     const wd = w.data as Float32Array;
-    // conv columns (output pixels) run through f32_spmm_csr_8 whatever their count: the many-rows threshold
-    if (sparsityOf(wd) < SPARSE_MIN_LARGE_M) return undefined;
+    const sparsity = sparsityOf(wd);
+    if (sparsity < (sparseConfig.force ? 0 : SPARSE_MIN_CONV)) return undefined;
     const [sh, sw] = (attrs.strides as number[] | undefined) ?? [1, 1];
     const [dh, dw] = (attrs.dilations as number[] | undefined) ?? [1, 1];
-    // direct (no im2col) unless the conv is a plain 1×1 (its "im2col" is a copy) or the width stride has no SIMD path
-    const direct = sparseConvConfig.direct && (kh * kw > 1 || sh !== 1 || sw !== 1) && (sw === 1 || sw === 2);
+    // direct (no im2col) for stride-1 convs from SPARSE_DIRECT_CONV on; never for a plain 1×1 (its "im2col" is a
+    // copy) or width strides without a SIMD path
+    const mode = sparseConvConfig.direct;
+    const canDirect = (kh * kw > 1 || sh !== 1 || sw !== 1) && (sw === 1 || sw === 2);
+    const direct = canDirect && (mode === 'always' || (mode === 'auto' && sh === 1 && sw === 1 && sparsity >= SPARSE_DIRECT_CONV));
     const csr: CsrBlock[] = [];
     let eptr = 0;
     let ent = 0;
@@ -437,9 +456,20 @@ const convSparse: KernelDef = {
  * Int8/uint8 MatMul with a constant 2-D B and constant b_zero_point: W' = B − b_zp in 1×4 blocked CSR of
  * i32 (i32_spmm_1x4); A − a_zp is widened to i32 per run. int32 accumulation wraps exactly like the
  * reference (src/ops/quant.ts matmulInt), so results are bit-identical. Sparsity = fraction of B == b_zp.
- * Crossover: no dense WASM int8 GEMM exists, the competitor is the TS reference (see SPARSE_MIN_INT8).
+ * Against the dense int8 WASM GEMM (qs8_gemm_4x8c2, src/kernels/qlinear.ts: packed int8, 16-bit dot products) this
+ * i32 path only wins at extreme sparsity and few rows (bench: 1×1024×1024 and 4×1024×1024 ≥ 0.95, 1.1–1.3×;
+ * 64×400×120 never, 0.88× at 0.95), so the plan takes a node only from SPARSE_MIN_INT8 with < INT8_MAX_ROWS
+ * static rows. It still handles what the dense kernel leaves to the reference (per-row a_scale / a_zero_point).
  */
-export const SPARSE_MIN_INT8 = 0.5;
+export const SPARSE_MIN_INT8 = 0.95;
+/** int8 sparse only for few static rows: at 64 rows it lost even at 0.95 (0.88×). */
+export const INT8_MAX_ROWS = 8;
+
+function int8Rows(shape: readonly (number | string)[] | undefined): boolean {
+  if (sparseConfig.force) return true;
+  const m = staticRows(shape, 1);
+  return m !== undefined && m < INT8_MAX_ROWS;
+}
 
 const ints = (t: TensorT): ArrayLike<number> => t.data as unknown as ArrayLike<number>;
 const Q8 = (d: DType | undefined) => d === 'int8' || d === 'uint8';
@@ -535,10 +565,11 @@ const matmulIntegerSparse: KernelDef = {
   op: 'MatMulInteger',
   backend: 'wasm',
   prepare(node, _attrs, types, constant) {
-    const mem = arena();
+    const mem = sparseConfig.enabled ? arena() : undefined;
     if (!mem || !Q8(types[0]?.dtype) || (types[0]!.shape && types[0]!.shape.length < 2)) return undefined;
+    if (!int8Rows(types[0]!.shape)) return undefined;
     const w = intWeight(constant(1), node.inputs[3] ? (constant(3) ?? null) : undefined);
-    if (!w || zeroFraction(w) < SPARSE_MIN_INT8) return undefined;
+    if (!w || zeroFraction(w) < (sparseConfig.force ? 0 : SPARSE_MIN_INT8)) return undefined;
     const [k, n] = constant(1)!.dims as [number, number];
     const g = new SparseMatMulInt(mem, k, n, w);
     return {
@@ -564,10 +595,11 @@ const qlinearMatmulSparse: KernelDef = {
   op: 'QLinearMatMul',
   backend: 'wasm',
   prepare(_node, _attrs, types, constant) {
-    const mem = arena();
+    const mem = sparseConfig.enabled ? arena() : undefined;
     if (!mem || !Q8(types[0]?.dtype) || (types[0]!.shape && types[0]!.shape.length < 2)) return undefined;
+    if (!int8Rows(types[0]!.shape)) return undefined;
     const w = intWeight(constant(3), constant(5) ?? null);
-    if (!w || zeroFraction(w) < SPARSE_MIN_INT8) return undefined;
+    if (!w || zeroFraction(w) < (sparseConfig.force ? 0 : SPARSE_MIN_INT8)) return undefined;
     const [k, n] = constant(3)!.dims as [number, number];
     const g = new SparseMatMulInt(mem, k, n, w);
     return {

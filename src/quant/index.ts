@@ -8,3 +8,7 @@ export { MIN_SCALE, dequantizeValue, gridOf, mseThreshold, qparams, quantize as 
 export type { QParams, QType, WeightClip, WeightQuant } from './params.js';
 export { assertValidModel, checkModel } from './check.js';
 export type { CheckIssue } from './check.js';
+export { equalize, resolveConstInputs } from './equalize.js';
+export { correctBiases, dequantizedWeights } from './bias-correction.js';
+export { fp16Weights, quantizeAccuracyAware } from './accuracy.js';
+export type { AccuracyCandidate, AccuracyReport, Fallback } from './accuracy.js';

@@ -25,6 +25,9 @@ import type { CalibMethod } from './observers.js';
 import { type QType, type WeightClip, type WeightQuant, qparams, quantizeValue, quantizeWeight, sqnrDb } from './params.js';
 import { InferenceSession } from '../runtime/session.js';
 import { floats } from '../ops/util.js';
+import { type AccuracyReport, type Fallback, quantizeAccuracyAware } from './accuracy.js';
+import { correctBiases } from './bias-correction.js';
+import { equalize } from './equalize.js';
 
 export type QuantFormat = 'qdq' | 'qoperator';
 export type QuantMode = 'static' | 'dynamic' | 'fp16';
@@ -59,6 +62,19 @@ export interface QuantizeOptions {
   onProgress?: CalibOptions['onProgress'];
   /** compute per-layer output SQNR on the first calibration batch (default true when calibrating) */
   report?: boolean;
+  /**
+   * Accuracy-aware mode: allowed top-1 drop in percentage points on `evalData`; the most sensitive layers
+   * (lowest model-output SQNR when quantized alone) fall back to fp16/fp32 until it holds (see accuracy.ts).
+   */
+  maxAccuracyDrop?: number;
+  evalData?: { x: Tensor; labels: ArrayLike<number> };
+  /**
+   * correct each quantized layer's bias by E[W_q x] − E[W x] on the calibration data (bias-correction.ts):
+   * true / 'sequential' layer by layer on the weight-quantized model, 'independent' each on the float input
+   */
+  biasCorrection?: boolean | 'sequential' | 'independent';
+  /** cross-layer equalisation of consecutive Conv layers through ReLU before quantizing (equalize.ts) */
+  equalize?: boolean;
 }
 
 export interface TensorQuant {
@@ -84,6 +100,12 @@ export interface LayerQuant {
   input?: TensorQuant;
   output?: TensorQuant;
   setting: string;
+  /** accuracy-aware mode: model-output SQNR (dB) vs fp32 with only this layer quantized */
+  soloSqnr?: number;
+  /** accuracy-aware mode: the layer was left float with fp16 or fp32 weights */
+  fallback?: Fallback;
+  /** bias correction: mean |E[y_q] − E[y]| over output channels before / after the correction (calib data) */
+  biasError?: { before: number; after: number };
 }
 
 export interface QuantizeResult {
@@ -95,6 +117,10 @@ export interface QuantizeResult {
   /** number of BatchNormalization nodes folded */
   foldedBatchNorms: number;
   options: QuantizeOptions;
+  /** accuracy-aware mode: budget, accuracies and the candidates tried */
+  accuracy?: AccuracyReport;
+  /** cross-layer equalisation: Conv pairs rescaled */
+  equalized?: number;
 }
 
 /** Ops with a quantized weight (second input constant). */
@@ -301,11 +327,13 @@ class Shared {
 
 export async function quantize(graph: Graph, options: QuantizeOptions = {}): Promise<QuantizeResult> {
   validate(options);
+  if (options.maxAccuracyDrop !== undefined) return quantizeAccuracyAware(graph, options, quantize);
   const mode = options.mode ?? 'static';
   if (mode === 'fp16') return { graph: toFp16(graph, options), layers: [], skipped: [], tensors: new Map(), foldedBatchNorms: 0, options };
   const g = graph.clone();
   g.nodes = g.nodes.map((n) => ({ ...n, inputs: [...n.inputs], outputs: [...n.outputs] }));
   const foldedBatchNorms = options.foldBatchNorm === false ? 0 : foldBatchNorms(g);
+  const equalized = options.equalize ? equalize(g) : undefined;
   if (mode === 'dynamic') return dynamicQuantize(g, options, foldedBatchNorms);
 
   const p = plan(g, options);
@@ -338,6 +366,7 @@ export async function quantize(graph: Graph, options: QuantizeOptions = {}): Pro
     tq.set(t, { name: t, min: lo, max: hi, scale: qp.scale, zeroPoint: qp.zeroPoint, type: actType });
   }
   const wq = quantizeWeights(g, p, options);
+  const biasErr = options.biasCorrection ? await correctBiases(g, wq, options.calib!, options.batch ?? 100, options.biasCorrection === 'independent' ? 'independent' : 'sequential') : undefined;
   const res: QuantizeResult = {
     graph: (options.format ?? 'qdq') === 'qdq' ? emitQdq(g, p, tq, wq) : emitQOperator(g, p, tq, wq),
     layers: [],
@@ -345,13 +374,15 @@ export async function quantize(graph: Graph, options: QuantizeOptions = {}): Pro
     tensors: tq,
     foldedBatchNorms,
     options,
+    ...(equalized !== undefined ? { equalized } : {}),
   };
   res.layers = layerReport(g, p, tq, wq, options);
+  if (biasErr) for (const l of res.layers) if (biasErr.has(l.node)) l.biasError = biasErr.get(l.node)!;
   if (options.report !== false) outputSqnr(g, res, options);
   return res;
 }
 
-interface WInfo {
+export interface WInfo {
   w: string;
   axis?: number;
   bias?: string;

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { Graph } from '../../src/ir/graph.js';
 import { Executor } from '../../src/runtime/executor.js';
 import { Tensor } from '../../src/tensor/tensor.js';
-import { SPARSE_MIN_INT8, SPARSE_MIN_LARGE_M, SPARSE_MIN_SMALL_M, SparseGemmF32, sparseConvConfig, sparseThreshold } from '../../src/kernels/sparse.js';
+import { SPARSE_MIN_CONV, SPARSE_MIN_LARGE_M, SPARSE_MIN_SMALL_M, SparseGemmF32, sparseConfig, sparseConvConfig, sparseThreshold } from '../../src/kernels/sparse.js';
 import { arena } from '../../src/kernels/wasm.js';
 
 const rng = (seed: number) => {
@@ -131,7 +131,7 @@ describe('sparse WASM kernels vs the TS reference', () => {
     );
   });
 
-  it.each([true, false])('Conv (direct = %s): pruned weights over groups, strides, dilations, 1×1 and im2col geometries, pixel counts around 8, empty filters', (direct) => {
+  it.each(['always', 'never', 'auto'] as const)('Conv (direct = %s): pruned weights over groups, strides, dilations, 1×1 and im2col geometries, pixel counts around 8, empty filters', (direct) => {
     sparseConvConfig.direct = direct;
     fc.assert(
       fc.property(
@@ -160,18 +160,18 @@ describe('sparse WASM kernels vs the TS reference', () => {
           const kg = c.cg * c.kh * c.kw;
           const g = new Graph();
           g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [c.n, ch, h, w] } }];
-          g.initializers.set('W', new Tensor('float32', sparseWeights(m * kg, Math.max(c.sp, sparseThreshold(undefined)), c.seed, (i) => Math.floor(i / kg), c.empty), [m, c.cg, c.kh, c.kw]));
+          g.initializers.set('W', new Tensor('float32', sparseWeights(m * kg, Math.max(c.sp, SPARSE_MIN_CONV), c.seed, (i) => Math.floor(i / kg), c.empty), [m, c.cg, c.kh, c.kw]));
           const rnd = rng(c.seed ^ 0x7777);
           if (c.bias) g.initializers.set('B', new Tensor('float32', Float32Array.from({ length: m }, rnd), [m]));
           g.nodes.push({ name: 'conv', op: 'Conv', domain: '', inputs: ['X', 'W', c.bias ? 'B' : ''], outputs: [c.act === 'none' ? 'Y' : 'T'], attrs: { group: c.group, strides: c.s, dilations: c.d, pads: c.pads, kernel_shape: [c.kh, c.kw] } });
           addAct(g, c.act);
           g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
-          check(g, { X: new Tensor('float32', Float32Array.from({ length: c.n * ch * h * w }, rnd), [c.n, ch, h, w]) }, direct ? ['f32_spconv2d', 'f32_spmm_conv2d'] : 'f32_spmm_conv2d');
+          check(g, { X: new Tensor('float32', Float32Array.from({ length: c.n * ch * h * w }, rnd), [c.n, ch, h, w]) }, direct !== 'never' ? ['f32_spconv2d', 'f32_spmm_conv2d'] : 'f32_spmm_conv2d');
         },
       ),
       { numRuns: 200, seed: 3 },
     );
-    sparseConvConfig.direct = true;
+    sparseConvConfig.direct = 'auto';
   });
 
   it('leaves weights below the crossover to the dense kernels', () => {
@@ -234,7 +234,7 @@ describe('sparse WASM kernels vs the TS reference', () => {
           lead: fc.constantFrom([1], [3], [4], [5], [9], [2, 3], [3, 4]),
           k: fc.integer({ min: 1, max: 30 }),
           n: fc.integer({ min: 1, max: 13 }),
-          s: fc.double({ min: SPARSE_MIN_INT8, max: 1, noNaN: true }),
+          s: fc.double({ min: 0.5, max: 1, noNaN: true }),
           at: fc.constantFrom('int8', 'uint8'),
           bt: fc.constantFrom('int8', 'uint8'),
           perRow: fc.boolean(),
@@ -278,7 +278,9 @@ describe('sparse WASM kernels vs the TS reference', () => {
           const A = new Tensor(at, q(at, m * k), [...lead, k]);
           const mem = arena()!;
           const before = mem.inUse;
+          sparseConfig.force = true; // the plan alone takes int8 only from 0.95 and < 8 rows
           const fast = new Executor(g);
+          sparseConfig.force = false;
           expect(fast.kernels.get(g.nodes[0]!)?.name).toBe('i32_spmm_1x4');
           const got = fast.run({ A }).Y as Tensor;
           const want = new Executor(g, { backend: 'reference' }).run({ A }).Y as Tensor;
@@ -291,5 +293,50 @@ describe('sparse WASM kernels vs the TS reference', () => {
       ),
       { numRuns: 150, seed: 5 },
     );
+  });
+
+  it('plan policy: the measured thresholds pick the kernel per shape class', () => {
+    const pick = (g: Graph) => {
+      const ex = new Executor(g);
+      const name = ex.kernels.get(g.nodes[0]!)?.name;
+      ex.dispose();
+      return name;
+    };
+    const conv = (s: number, stride: number) => {
+      const g = new Graph();
+      g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [1, 8, 12, 12] } }];
+      g.initializers.set('W', new Tensor('float32', sparseWeights(16 * 8 * 9, s, 1), [16, 8, 3, 3]));
+      g.nodes.push({ name: 'conv', op: 'Conv', domain: '', inputs: ['X', 'W'], outputs: ['Y'], attrs: { strides: [stride, stride], pads: [1, 1, 1, 1] } });
+      g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+      return pick(g);
+    };
+    expect(conv(0.3, 1)).toBe('f32_conv2d_gemm_4x8');
+    expect(conv(0.6, 1)).toBe('f32_spmm_conv2d');
+    expect(conv(0.95, 1)).toBe('f32_spconv2d');
+    expect(conv(0.95, 2)).toBe('f32_spmm_conv2d');
+    const mmi = (rows: number, s: number) => {
+      const g = new Graph();
+      g.inputs = [{ name: 'A', type: { dtype: 'int8', shape: [rows, 64] } }];
+      const mask = sparseWeights(64 * 32, s, 2);
+      g.initializers.set('B', new Tensor('int8', Int8Array.from(mask, (v) => (v === 0 ? 0 : v > 0 ? 5 : -5)), [64, 32]));
+      g.nodes.push({ name: 'mmi', op: 'MatMulInteger', domain: '', inputs: ['A', 'B'], outputs: ['Y'], attrs: {} });
+      g.outputs = [{ name: 'Y', type: { dtype: 'int32' } }];
+      return pick(g);
+    };
+    expect(mmi(1, 0.97)).toBe('i32_spmm_1x4');
+    expect(mmi(1, 0.8)).not.toBe('i32_spmm_1x4');
+    expect(mmi(64, 0.99)).not.toBe('i32_spmm_1x4');
+    const mm = (rows: number, s: number) => {
+      const g = new Graph();
+      g.inputs = [{ name: 'A', type: { dtype: 'float32', shape: [rows, 64] } }];
+      g.initializers.set('B', new Tensor('float32', sparseWeights(64 * 32, s, 3), [64, 32]));
+      g.nodes.push({ name: 'mm', op: 'MatMul', domain: '', inputs: ['A', 'B'], outputs: ['Y'], attrs: {} });
+      g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+      return pick(g);
+    };
+    expect(mm(1, SPARSE_MIN_SMALL_M)).toBe('f32_spmm');
+    expect(mm(1, SPARSE_MIN_SMALL_M - 0.1)).not.toBe('f32_spmm');
+    expect(mm(16, SPARSE_MIN_LARGE_M)).toBe('f32_spmm');
+    expect(mm(16, SPARSE_MIN_LARGE_M - 0.1)).not.toBe('f32_spmm');
   });
 });
