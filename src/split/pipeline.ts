@@ -1,5 +1,6 @@
 /**
- * PipelineSession: the parts of a split, one node:worker_threads worker each, chained by MessagePorts
+ * PipelineSession: the parts of a split, one worker each (node:worker_threads under Node, module Web
+ * Workers in browsers; see transport.ts), chained by MessagePorts
  * (stage i posts straight to stage i+1; tensors travel as transferred ArrayBuffers). `runStream` keeps up
  * to `maxInFlight` inputs inside the pipeline so every stage works on a different input at once.
  * Optional simulated links (latency, bandwidth) delay each stage's outgoing messages.
@@ -8,16 +9,12 @@
  * part); a worker that dies (crash, terminate, uncaught error) rejects every pending result with
  * WorkerCrashError, terminates the other workers and marks the session dead. No promise is left pending.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { MessageChannel, Worker } from 'node:worker_threads';
 import type { Graph } from '../ir/graph.js';
 import { Tensor } from '../tensor/tensor.js';
 import { PipelineError, WorkerCrashError } from './errors.js';
 import { graphToPlain } from './plain.js';
 import type { Manifest } from './split.js';
+import { createTransport, isNode, type StageWorker } from './transport.js';
 import type { MainMsg, StageMsg, WireTensor, WorkerInit } from './worker.js';
 
 export interface LinkSpec {
@@ -35,33 +32,16 @@ export interface PipelineOptions {
   maxInFlight?: number;
   /** transfer (detach) the caller's input buffers instead of copying them (default false) */
   transferInputs?: boolean;
-  /** override the worker script (default: worker.js beside this module, or worker.ts via tsx) */
+  /**
+   * override the worker script (default: worker.js beside this module, or worker.ts via tsx under Node).
+   * In browsers it must be an ES module worker (bundlers: point it at edgeq's dist/split/worker.js).
+   */
   workerUrl?: URL;
 }
 
 interface Deferred {
   resolve(v: Record<string, Tensor>): void;
   reject(e: Error): void;
-}
-
-/** Where the worker script lives: compiled JS beside this module, or the TS source run through tsx. */
-function workerSpec(override?: URL): { script: URL | string; eval: boolean } {
-  if (override) return { script: override, eval: false };
-  const js = new URL('./worker.js', import.meta.url);
-  if (js.protocol !== 'file:' || existsSync(fileURLToPath(js))) return { script: js, eval: false };
-  const ts = new URL('./worker.ts', import.meta.url);
-  if (!existsSync(fileURLToPath(ts))) throw new PipelineError(`pipeline worker script not found beside ${fileURLToPath(import.meta.url)}`, -1);
-  let api: string;
-  try {
-    // the ESM entry of tsx's API (require.resolve would pick the CJS one)
-    const pkgPath = createRequire(import.meta.url).resolve('tsx/package.json');
-    const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as { exports: Record<string, { import?: { default?: string } }> };
-    api = pathToFileURL(join(dirname(pkgPath), pkg.exports['./esm/api']!.import!.default!)).href;
-  } catch {
-    throw new PipelineError('running the pipeline from TypeScript sources needs tsx (or build first: worker.js is missing)', -1);
-  }
-  const code = `import(${JSON.stringify(api)}).then((m) => m.tsImport(${JSON.stringify(ts.href)}, ${JSON.stringify(import.meta.url)}))`;
-  return { script: code, eval: true };
 }
 
 function toWire(feeds: Record<string, Tensor>, names: readonly string[], transfer: boolean): { tensors: WireTensor[]; buffers: ArrayBuffer[] } {
@@ -90,7 +70,7 @@ function fromWire(ts: WireTensor[]): Record<string, Tensor> {
 
 export class PipelineSession {
   readonly stages: number;
-  private readonly workers: Worker[] = [];
+  private readonly workers: StageWorker[] = [];
   private readonly exited: Promise<void>[] = [];
   private live = 0;
   private seq = 0;
@@ -113,6 +93,9 @@ export class PipelineSession {
     let inputNames: string[];
     let outputNames: string[];
     if (typeof parts === 'string') {
+      if (!isNode) throw new PipelineError('a split directory needs Node; in browsers pass the parts as Graphs', -1);
+      const { readFileSync } = await import('node:fs');
+      const { dirname, join } = await import('node:path');
       const mpath = parts.endsWith('.json') ? parts : join(parts, 'manifest.json');
       let m: Manifest;
       try {
@@ -142,8 +125,8 @@ export class PipelineSession {
     return this.live;
   }
 
-  /** The worker of a stage (tests use it to kill a stage). */
-  workerAt(stage: number): Worker {
+  /** The worker of a stage (tests use it to kill a stage). Under Node it is the node:worker_threads Worker. */
+  workerAt(stage: number): StageWorker {
     const w = this.workers[stage];
     if (!w) throw new PipelineError(`no stage ${stage}`, stage);
     return w;
@@ -155,10 +138,10 @@ export class PipelineSession {
   }
 
   private async start(inits: Omit<WorkerInit, 'stage' | 'stages'>[]): Promise<void> {
-    const spec = workerSpec(this.opts.workerUrl);
+    const transport = await createTransport(this.opts.workerUrl);
     const K = inits.length;
     const links = this.opts.links;
-    const chans = Array.from({ length: K - 1 }, () => new MessageChannel());
+    const chans = Array.from({ length: K - 1 }, () => transport.channel());
     let readyCount = 0;
     let onReady!: () => void;
     let onFail!: (e: Error) => void;
@@ -173,47 +156,52 @@ export class PipelineSession {
         stage: i,
         stages: K,
         ...(this.opts.backend ? { backend: this.opts.backend } : {}),
-        ...(i > 0 ? { prev: chans[i - 1]!.port2 } : {}),
-        ...(i < K - 1 ? { next: chans[i]!.port1 } : {}),
+        ...(i > 0 ? { prev: chans[i - 1]!.port2 as WorkerInit['prev'] } : {}),
+        ...(i < K - 1 ? { next: chans[i]!.port1 as WorkerInit['next'] } : {}),
         ...(link ? { link: { latencyMs: link.latencyMs ?? 0, ...(link.mbps ? { mbps: link.mbps } : {}) } } : {}),
       };
-      const transferList = [init.prev, init.next].filter((p) => p !== undefined);
-      const w = new Worker(spec.script, { eval: spec.eval, workerData: init, transferList });
-      this.workers.push(w);
-      this.live++;
-      this.exited.push(
-        new Promise<void>((res) => {
-          w.once('exit', (code) => {
+      let resolveExit!: () => void;
+      const exited = new Promise<void>((res) => (resolveExit = res));
+      let w: StageWorker;
+      try {
+        w = transport.spawn(init, {
+          exit: (code) => {
             this.live--;
             if (!this.closing) this.crash(new WorkerCrashError(`pipeline worker for part ${i + 1} exited unexpectedly (code ${code})`, i));
             onFail(this.failure ?? new WorkerCrashError(`pipeline worker for part ${i + 1} exited during start-up`, i));
-            res();
-          });
-        }),
-      );
-      w.on('error', (e) => {
-        this.crash(new WorkerCrashError(`pipeline worker for part ${i + 1} crashed: ${e?.message ?? e}`, i));
-        onFail(this.failure!);
-      });
-      w.on('message', (m: MainMsg) => {
-        if (m.kind === 'ready') {
-          if (++readyCount === K) onReady();
-        } else if (m.kind === 'out') {
-          const d = this.pending.get(m.seq);
-          this.pending.delete(m.seq);
-          d?.resolve(fromWire(m.tensors));
-        } else if (m.kind === 'error') {
-          const e = new PipelineError(`part ${m.stage + 1} failed${m.seq >= 0 ? ` on input #${m.seq}` : ' to load'}: ${m.name}: ${m.message}`, m.stage);
-          if (m.seq < 0) {
-            this.crash(e);
-            onFail(e);
-            return;
-          }
-          const d = this.pending.get(m.seq);
-          this.pending.delete(m.seq);
-          d?.reject(e);
-        }
-      });
+            resolveExit();
+          },
+          error: (e) => {
+            this.crash(new WorkerCrashError(`pipeline worker for part ${i + 1} crashed: ${e?.message ?? e}`, i));
+            onFail(this.failure!);
+          },
+          message: (m: MainMsg) => {
+            if (m.kind === 'ready') {
+              if (++readyCount === K) onReady();
+            } else if (m.kind === 'out') {
+              const d = this.pending.get(m.seq);
+              this.pending.delete(m.seq);
+              d?.resolve(fromWire(m.tensors));
+            } else if (m.kind === 'error') {
+              const e = new PipelineError(`part ${m.stage + 1} failed${m.seq >= 0 ? ` on input #${m.seq}` : ' to load'}: ${m.name}: ${m.message}`, m.stage);
+              if (m.seq < 0) {
+                this.crash(e);
+                onFail(e);
+                return;
+              }
+              const d = this.pending.get(m.seq);
+              this.pending.delete(m.seq);
+              d?.reject(e);
+            }
+          },
+        });
+      } catch (e) {
+        await this.close();
+        throw e instanceof Error ? e : new PipelineError(String(e), i);
+      }
+      this.exited.push(exited);
+      this.workers.push(w);
+      this.live++;
     }
     try {
       await ready;

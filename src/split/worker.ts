@@ -1,9 +1,10 @@
 /**
- * Pipeline stage worker (node:worker_threads). Runs one part: reads inputs from the main thread (stage 0)
- * or from the previous stage's MessagePort, writes outputs to the next stage's port (after the simulated
+ * Pipeline stage worker (node:worker_threads under Node, a module Web Worker in browsers). Runs one part:
+ * reads inputs from the main thread (stage 0) or from the previous stage's MessagePort, writes outputs to the next stage's port (after the simulated
  * link delay) or, for the last stage, to the main thread. Failures go to the main thread as messages.
+ * Under Node the init arrives as workerData; in browsers it is the first message ({ kind: 'init' }).
  */
-import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
+import type { MessagePort as NodeMessagePort } from 'node:worker_threads';
 import { InferenceSession } from '../runtime/session.js';
 import type { DType } from '../tensor/dtype.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -23,12 +24,15 @@ export interface WorkerInit {
   path?: string;
   backend?: 'wasm' | 'reference';
   /** port to read inputs from (stages > 0) */
-  prev?: MessagePort;
+  prev?: WirePort;
   /** port to write outputs to (all but the last stage) */
-  next?: MessagePort;
+  next?: WirePort;
   /** simulated outgoing link */
   link?: { latencyMs: number; mbps?: number };
 }
+
+/** A MessagePort of node:worker_threads, or a DOM MessagePort in browsers. */
+export type WirePort = NodeMessagePort | MessagePort;
 
 export type StageMsg =
   | { kind: 'run'; seq: number; tensors: WireTensor[] }
@@ -39,8 +43,59 @@ export type MainMsg =
   | { kind: 'out'; seq: number; tensors: WireTensor[] }
   | { kind: 'error'; stage: number; seq: number; name: string; message: string };
 
-const init = workerData as WorkerInit;
-const port = parentPort!;
+/** The worker's view of one message endpoint, the same under Node and in browsers. */
+interface Endpoint {
+  postMessage(msg: unknown, transfer?: ArrayBuffer[]): void;
+  onMessage(fn: (m: StageMsg) => void): void;
+}
+
+function endpoint(p: WirePort): Endpoint {
+  if (typeof (p as NodeMessagePort).on === 'function') {
+    const n = p as NodeMessagePort;
+    return { postMessage: (m, t) => n.postMessage(m, t), onMessage: (fn) => n.on('message', fn) };
+  }
+  const w = p as MessagePort;
+  return {
+    postMessage: (m, t) => w.postMessage(m, t ?? []),
+    onMessage: (fn) => {
+      w.addEventListener('message', (e) => fn(e.data as StageMsg));
+      w.start();
+    },
+  };
+}
+
+interface WebScope {
+  postMessage(msg: unknown, transfer?: Transferable[]): void;
+  addEventListener(type: 'message', fn: (e: MessageEvent) => void): void;
+}
+
+let init: WorkerInit;
+let port: Endpoint;
+if (typeof process !== 'undefined' && typeof process.versions?.node === 'string') {
+  const wt = await import('node:worker_threads');
+  init = wt.workerData as WorkerInit;
+  port = endpoint(wt.parentPort!);
+} else {
+  // browser: the first message carries the init; later ones ('run', 'crash') are handled by main()
+  const scope = globalThis as unknown as WebScope;
+  const queued: StageMsg[] = [];
+  let deliver: ((m: StageMsg) => void) | undefined;
+  init = await new Promise<WorkerInit>((resolve) => {
+    scope.addEventListener('message', (e: MessageEvent) => {
+      const m = e.data as StageMsg | { kind: 'init'; init: WorkerInit };
+      if (m.kind === 'init') resolve(m.init);
+      else if (deliver) deliver(m);
+      else queued.push(m);
+    });
+  });
+  port = {
+    postMessage: (m, t) => scope.postMessage(m, t ?? []),
+    onMessage: (fn) => {
+      deliver = fn;
+      for (const m of queued.splice(0)) fn(m);
+    },
+  };
+}
 
 function fail(seq: number, e: unknown): void {
   const err = e as Error;
@@ -61,6 +116,7 @@ async function main(): Promise<void> {
   for (const t of session.graph.initializers.values()) if (!Array.isArray(t.data)) owned.add((t.data as Uint8Array).buffer);
 
   let linkFreeAt = 0;
+  const next = init.next ? endpoint(init.next) : undefined;
   const send = (msg: MainMsg | StageMsg, tensors: WireTensor[]) => {
     const transfer = new Set<ArrayBuffer>();
     for (const t of tensors) {
@@ -72,7 +128,7 @@ async function main(): Promise<void> {
       }
       transfer.add((t.data as Uint8Array).buffer as ArrayBuffer);
     }
-    const target = init.next ?? port;
+    const target = next ?? port;
     const post = () => {
       try {
         target.postMessage(msg, [...transfer]);
@@ -80,7 +136,7 @@ async function main(): Promise<void> {
         target.postMessage(msg); // e.g. a non-detachable buffer: fall back to copying
       }
     };
-    const link = init.next ? init.link : undefined;
+    const link = next ? init.link : undefined;
     if (!link || (link.latencyMs <= 0 && !link.mbps)) return post();
     let bytes = 0;
     for (const t of tensors) if (!Array.isArray(t.data)) bytes += (t.data as Uint8Array).byteLength;
@@ -94,7 +150,7 @@ async function main(): Promise<void> {
   const onRun = (m: StageMsg) => {
     if (m.kind === 'crash') {
       // test hook: an uncaught error kills this worker
-      setImmediate(() => {
+      (globalThis.setImmediate ?? setTimeout)(() => {
         throw new Error(`stage ${init.stage} crashed on request`);
       });
       return;
@@ -116,8 +172,8 @@ async function main(): Promise<void> {
     send(init.next ? { kind: 'run', seq: m.seq, tensors } : { kind: 'out', seq: m.seq, tensors }, tensors);
   };
 
-  port.on('message', onRun);
-  if (init.prev) init.prev.on('message', onRun);
+  port.onMessage(onRun);
+  if (init.prev) endpoint(init.prev).onMessage(onRun);
   port.postMessage({ kind: 'ready', stage: init.stage } satisfies MainMsg);
 }
 
