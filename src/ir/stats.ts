@@ -122,15 +122,16 @@ export function nodeMacs(n: Node, inT: TypeAt, outT: TypeAt): { macs: number; sy
       const w = shape(inT(wi));
       const y = shape(outT(0));
       if (!w || !y || w.length < 2 || y.length !== w.length) return undefined;
-      // each output element: C/group × prod(kernel) MACs
-      return res(prod(y) * prod(w.slice(1)));
+      // each output element: C/group × prod(kernel) MACs (W's dims past the first are those for OIHW and OHWI;
+      // 1HWO (TFLite depthwise, weight_layout attribute) has one input channel and M last)
+      return res(prod(y) * prod(n.attrs.weight_layout === '1HWO' ? w.slice(1, -1) : w.slice(1)));
     }
     case 'ConvTranspose': {
       const x = shape(inT(0));
       const w = shape(inT(1));
       if (!x || !w || w.length < 2 || x.length !== w.length) return undefined;
-      // each input element scatters into M/group × prod(kernel) outputs
-      return res(prod(x) * prod(w.slice(1)));
+      // each input element scatters into M/group × prod(kernel) outputs (W (C, M/group, k…); OHWI is (M, k…, C/group))
+      return res(prod(x) * (n.attrs.weight_layout === 'OHWI' ? prod(w.slice(0, -1)) / Number(n.attrs.group ?? 1) : prod(w.slice(1))));
     }
     case 'Gemm': {
       const a = shape(inT(0));

@@ -159,3 +159,28 @@ export function convTransposeGeometry(
   }
   return { rank, kernel: [...kernel], strides, dilations, padBegin, padEnd, out };
 }
+
+/**
+ * Layouts (edgeq extension; ONNX itself is always NCHW / OIHW): `data_layout` 'NHWC' puts channels last in X and
+ * Y, `weight_layout` 'OHWI' is W as (M, k…, C/group) and '1HWO' is W as (C/group = 1, k…, M) (TFLite depthwise).
+ * The reference does the index math for every layout; kernels only take the defaults.
+ */
+export const LAYOUT_ATTRS = {
+  data_layout: { type: 'string', default: 'NCHW', oneOf: ['NCHW', 'NHWC'] },
+  weight_layout: { type: 'string', default: 'OIHW', oneOf: ['OIHW', 'OHWI', '1HWO'] },
+} as const;
+
+export { nonOnnxAttr } from '../ir/layout.js';
+
+/** X viewed as (N, C, spatial…) whatever its layout. */
+export function xView<T>(shape: readonly T[], nhwc: boolean): { n: T; c: T; sp: T[] } {
+  return nhwc ? { n: shape[0]!, c: shape[shape.length - 1]!, sp: shape.slice(1, -1) } : { n: shape[0]!, c: shape[1]!, sp: shape.slice(2) };
+}
+
+/** W viewed as (M, C/group, k…) whatever its layout. */
+export function wView<T>(shape: readonly T[], wl: string): { m: T; cg: T; k: T[] } {
+  if (wl === 'OHWI') return { m: shape[0]!, cg: shape[shape.length - 1]!, k: shape.slice(1, -1) };
+  if (wl === '1HWO') return { m: shape[shape.length - 1]!, cg: shape[0]!, k: shape.slice(1, -1) };
+  return { m: shape[0]!, cg: shape[1]!, k: shape.slice(2) };
+}
+

@@ -3,7 +3,7 @@ import type { Dim, ValueType } from '../ir/graph.js';
 import { defineOp, type ShapeCtx } from '../ir/registry.js';
 import { sizeOf } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { CONV_ATTRS, convGeometry, convTransposeGeometry, type Geometry } from './conv-geometry.js';
+import { CONV_ATTRS, convGeometry, convTransposeGeometry, type Geometry, LAYOUT_ATTRS, wView, xView } from './conv-geometry.js';
 import { FLOATS, floats, fromFloats, needType } from './util.js';
 
 /**
@@ -17,6 +17,8 @@ const MAX_SPATIAL = 3;
 function checkConvInputs(ctx: ShapeCtx, transpose: boolean): { x: ValueType; w: ValueType; kernel?: number[] } {
   const x = needType(ctx, 0, FLOATS, 'X');
   const w = needType(ctx, 1, FLOATS, 'W');
+  const nhwc = ctx.attrs.data_layout === 'NHWC';
+  const wl: string = ctx.attrs.weight_layout ?? 'OIHW';
   if (w.dtype !== x.dtype) ctx.fail(`W is ${w.dtype} but X is ${x.dtype}`);
   const b = ctx.inputs[2];
   if (b && b.dtype !== x.dtype) ctx.fail(`B is ${b.dtype} but X is ${x.dtype}`);
@@ -32,16 +34,24 @@ function checkConvInputs(ctx: ShapeCtx, transpose: boolean): { x: ValueType; w: 
   if (ks && ks.some((k) => k < 1)) ctx.fail(`kernel_shape must be positive, got [${ks.join(',')}]`);
   let kernel: number[] | undefined = ks ? [...ks] : undefined;
   if (w.shape) {
-    const wk = w.shape.slice(2);
+    const wv = wView(w.shape, wl);
+    const wk = wv.k;
     if (kernel) {
       wk.forEach((d, i) => {
         if (typeof d === 'number' && d !== kernel![i]) ctx.fail(`kernel_shape [${kernel!.join(',')}] does not match W [${w.shape!.join(',')}]`);
       });
     } else if (wk.every((d) => typeof d === 'number')) kernel = wk as number[];
-    const c = x.shape?.[1];
+    const c = x.shape ? xView(x.shape, nhwc).c : undefined;
     if (!transpose) {
       // ONNX Conv: W is (M, C/group, k1, …, kn)
-      const cg = w.shape[1]!;
+      const cg = wv.cg;
+      const m = wv.m;
+      if (wl === '1HWO' && typeof cg === 'number' && cg !== 1) ctx.fail(`W in layout 1HWO must have a leading 1, got [${w.shape.join(',')}]`);
+      if (typeof c === 'number' && typeof cg === 'number' && c !== cg * group) ctx.fail(`X has ${c} channels but W expects ${cg}×group(${group})`);
+      if (typeof m === 'number' && m % group !== 0) ctx.fail(`W's ${m} output channels are not divisible by group ${group}`);
+    } else if (wl === 'OHWI') {
+      // TFLite TRANSPOSE_CONV: W is (M, k1, …, kn, C/group)
+      const cg = w.shape[w.shape.length - 1]!;
       const m = w.shape[0]!;
       if (typeof c === 'number' && typeof cg === 'number' && c !== cg * group) ctx.fail(`X has ${c} channels but W expects ${cg}×group(${group})`);
       if (typeof m === 'number' && m % group !== 0) ctx.fail(`W's ${m} output channels are not divisible by group ${group}`);
@@ -52,7 +62,8 @@ function checkConvInputs(ctx: ShapeCtx, transpose: boolean): { x: ValueType; w: 
       if (typeof wc === 'number' && wc % group !== 0) ctx.fail(`input channels ${wc} are not divisible by group ${group}`);
     }
   }
-  if (typeof x.shape?.[1] === 'number' && (x.shape[1] as number) % group !== 0) ctx.fail(`X's ${x.shape[1]} channels are not divisible by group ${group}`);
+  const xc = x.shape ? xView(x.shape, nhwc).c : undefined;
+  if (typeof xc === 'number' && xc % group !== 0) ctx.fail(`X's ${xc} channels are not divisible by group ${group}`);
   return { x, w, kernel };
 }
 
@@ -74,39 +85,46 @@ defineOp({
   name: 'Conv',
   inputs: [2, 3],
   outputs: [1, 1],
-  attrs: { ...CONV_ATTRS },
-  doc: 'N-D convolution (NCHW…), groups, dilations, auto_pad',
+  attrs: { ...CONV_ATTRS, ...LAYOUT_ATTRS },
+  doc: 'N-D convolution (NCHW…, or NHWC via data_layout; OIHW/OHWI/1HWO weights), groups, dilations, auto_pad',
   inferShape(ctx) {
     const { x, w, kernel } = checkConvInputs(ctx, false);
-    const m = w.shape?.[0];
+    const nhwc = ctx.attrs.data_layout === 'NHWC';
+    const m = w.shape ? wView(w.shape, ctx.attrs.weight_layout).m : undefined;
     checkBias(ctx, m);
     if (!x.shape || !kernel) return [{ dtype: x.dtype, shape: undefined }];
-    const g = convGeometry(x.shape.slice(2), kernel, ctx.attrs, ctx.fail);
+    const xv = xView(x.shape, nhwc);
+    const g = convGeometry(xv.sp, kernel, ctx.attrs, ctx.fail);
     if (!g) return [{ dtype: x.dtype, shape: undefined }];
-    return [{ dtype: x.dtype, shape: [x.shape[0]!, m ?? `${ctx.node.name}_M`, ...g.out] }];
+    const md = m ?? `${ctx.node.name}_M`;
+    return [{ dtype: x.dtype, shape: nhwc ? [xv.n, ...g.out, md] : [xv.n, md, ...g.out] }];
   },
   reference({ inputs, attrs }) {
     const [X, W, B] = inputs as [Tensor, Tensor, Tensor | undefined];
-    const kernel = W.dims.slice(2);
-    const g = convGeometry(X.dims.slice(2), kernel, attrs, (msg) => {
+    const nhwc = attrs.data_layout === 'NHWC';
+    const kernel = wView(W.dims, attrs.weight_layout).k;
+    const g = convGeometry(xView(X.dims, nhwc).sp, kernel, attrs, (msg) => {
       throw new UnsupportedError(msg);
     })!;
-    return [convRef(X, W, B, g, attrs.group)];
+    return [convRef(X, W, B, g, attrs.group, nhwc, attrs.weight_layout)];
   },
 });
 
-function convRef(X: Tensor, W: Tensor, B: Tensor | undefined, g: Geometry, group: number): Tensor {
-  const [n, c] = X.dims as number[];
-  const m = W.dims[0]!;
-  const cg = c! / group;
+function convRef(X: Tensor, W: Tensor, B: Tensor | undefined, g: Geometry, group: number, nhwc = false, wl = 'OIHW'): Tensor {
+  const xv = xView(X.dims, nhwc);
+  const wv = wView(W.dims, wl);
+  const n = xv.n;
+  const c = xv.c;
+  const m = wv.m;
+  const cg = c / group;
   const mg = m / group;
-  const [ID, IH, IW] = to3(X.dims.slice(2), 1);
+  const [ID, IH, IW] = to3(xv.sp, 1);
   const [KD, KH, KW] = to3(g.kernel, 1);
   const [OD, OH, OW] = to3(g.out, 1);
   const [sD, sH, sW] = to3(g.strides, 1);
   const [dD, dH, dW] = to3(g.dilations, 1);
   const [pD, pH, pW] = to3(g.padBegin, 0);
-  const outDims = [n!, m, ...g.out];
+  const outDims = nhwc ? [n, ...g.out, m] : [n, m, ...g.out];
   const total = sizeOf(outDims, 'Conv output');
   const x = floats(X);
   const w = floats(W);
@@ -115,35 +133,39 @@ function convRef(X: Tensor, W: Tensor, B: Tensor | undefined, g: Geometry, group
   const inSp = ID * IH * IW;
   const kSp = KD * KH * KW;
   const oSp = OD * OH * OW;
-  for (let ni = 0; ni < n!; ni++)
+  // element strides of (batch, channel, flat spatial) in X and Y, and of (M, C/group, flat kernel) in W
+  const [xN, xC, xS] = nhwc ? [inSp * c, 1, c] : [c * inSp, inSp, 1];
+  const [yN, yM, yS] = nhwc ? [oSp * m, 1, m] : [m * oSp, oSp, 1];
+  const [wM, wI, wK] = wl === 'OHWI' ? [kSp * cg, 1, cg] : wl === '1HWO' ? [1, kSp * m, m] : [cg * kSp, kSp, 1];
+  for (let ni = 0; ni < n; ni++)
     for (let mi = 0; mi < m; mi++) {
       const gi = Math.floor(mi / mg);
       const bias = b ? b[mi]! : 0;
-      const yo = (ni * m + mi) * oSp;
+      const yo = ni * yN + mi * yM;
       for (let od = 0; od < OD; od++)
         for (let oh = 0; oh < OH; oh++)
           for (let ow = 0; ow < OW; ow++) {
             let acc = 0;
             for (let ci = 0; ci < cg; ci++) {
-              const xo = (ni * c! + gi * cg + ci) * inSp;
-              const wo = (mi * cg + ci) * kSp;
+              const xo = ni * xN + (gi * cg + ci) * xC;
+              const wo = mi * wM + ci * wI;
               for (let kd = 0; kd < KD; kd++) {
                 const id = od * sD - pD + kd * dD;
                 if (id < 0 || id >= ID) continue;
                 for (let kh = 0; kh < KH; kh++) {
                   const ih = oh * sH - pH + kh * dH;
                   if (ih < 0 || ih >= IH) continue;
-                  const xr = xo + (id * IH + ih) * IW;
-                  const wr = wo + (kd * KH + kh) * KW;
+                  const xr = (id * IH + ih) * IW;
+                  const wr = (kd * KH + kh) * KW;
                   for (let kw = 0; kw < KW; kw++) {
                     const iw = ow * sW - pW + kw * dW;
                     if (iw < 0 || iw >= IW) continue;
-                    acc += x[xr + iw]! * w[wr + kw]!;
+                    acc += x[xo + (xr + iw) * xS]! * w[wo + (wr + kw) * wK]!;
                   }
                 }
               }
             }
-            y[yo + (od * OH + oh) * OW + ow] = acc + bias;
+            y[yo + ((od * OH + oh) * OW + ow) * yS] = acc + bias;
           }
     }
   return fromFloats(X.type, outDims, y);
@@ -157,40 +179,51 @@ defineOp({
     ...CONV_ATTRS,
     output_padding: { type: 'ints' },
     output_shape: { type: 'ints' },
+    // edgeq extension (TFLite TRANSPOSE_CONV): NHWC X/Y; weight_layout 'OHWI' = W as (M, k…, C/group). The default
+    // 'OIHW' names ONNX's own ConvTranspose layout, (C, M/group, k…).
+    data_layout: LAYOUT_ATTRS.data_layout,
+    weight_layout: { type: 'string', default: 'OIHW', oneOf: ['OIHW', 'OHWI'] },
   },
-  doc: 'N-D transposed convolution (gradient of Conv), groups, dilations, output_padding, output_shape',
+  doc: 'N-D transposed convolution (gradient of Conv), groups, dilations, output_padding, output_shape; NHWC / OHWI via layout attributes',
   inferShape(ctx) {
     const { x, w, kernel } = checkConvInputs(ctx, true);
+    const nhwc = ctx.attrs.data_layout === 'NHWC';
     const mg = w.shape?.[1];
-    const m = typeof mg === 'number' ? mg * ctx.attrs.group : undefined;
+    const m = ctx.attrs.weight_layout === 'OHWI' ? w.shape?.[0] : typeof mg === 'number' ? mg * ctx.attrs.group : undefined;
     checkBias(ctx, m);
     if (!x.shape || !kernel) return [{ dtype: x.dtype, shape: undefined }];
-    const g = convTransposeGeometry(x.shape.slice(2), kernel, ctx.attrs, ctx.fail);
+    const xv = xView(x.shape, nhwc);
+    const g = convTransposeGeometry(xv.sp, kernel, ctx.attrs, ctx.fail);
     if (!g) return [{ dtype: x.dtype, shape: undefined }];
-    return [{ dtype: x.dtype, shape: [x.shape[0]!, m ?? `${ctx.node.name}_M`, ...g.out] }];
+    const md = m ?? `${ctx.node.name}_M`;
+    return [{ dtype: x.dtype, shape: nhwc ? [xv.n, ...g.out, md] : [xv.n, md, ...g.out] }];
   },
   reference({ inputs, attrs }) {
     const [X, W, B] = inputs as [Tensor, Tensor, Tensor | undefined];
-    const g = convTransposeGeometry(X.dims.slice(2), W.dims.slice(2), attrs, (msg) => {
+    const nhwc = attrs.data_layout === 'NHWC';
+    const g = convTransposeGeometry(xView(X.dims, nhwc).sp, wView(W.dims, attrs.weight_layout).k, attrs, (msg) => {
       throw new UnsupportedError(msg);
     })!;
-    return [convTransposeRef(X, W, B, g, attrs.group)];
+    return [convTransposeRef(X, W, B, g, attrs.group, nhwc, attrs.weight_layout)];
   },
 });
 
 /** Scatter form: every input pixel adds x·W[c, m, k] at output position i·stride - pad_begin + k·dilation. */
-function convTransposeRef(X: Tensor, W: Tensor, B: Tensor | undefined, g: Geometry, group: number): Tensor {
-  const [n, c] = X.dims as number[];
-  const cg = c! / group;
-  const mg = W.dims[1]!;
+function convTransposeRef(X: Tensor, W: Tensor, B: Tensor | undefined, g: Geometry, group: number, nhwc = false, wl = 'OIHW'): Tensor {
+  const xv = xView(X.dims, nhwc);
+  const n = xv.n;
+  const c = xv.c;
+  const cg = c / group;
+  const ohwi = wl === 'OHWI';
+  const mg = ohwi ? W.dims[0]! / group : W.dims[1]!;
   const m = mg * group;
-  const [ID, IH, IW] = to3(X.dims.slice(2), 1);
+  const [ID, IH, IW] = to3(xv.sp, 1);
   const [KD, KH, KW] = to3(g.kernel, 1);
   const [OD, OH, OW] = to3(g.out, 1);
   const [sD, sH, sW] = to3(g.strides, 1);
   const [dD, dH, dW] = to3(g.dilations, 1);
   const [pD, pH, pW] = to3(g.padBegin, 0);
-  const outDims = [n!, m, ...g.out];
+  const outDims = nhwc ? [n, ...g.out, m] : [n, m, ...g.out];
   const total = sizeOf(outDims, 'ConvTranspose output');
   const x = floats(X);
   const w = floats(W);
@@ -199,36 +232,40 @@ function convTransposeRef(X: Tensor, W: Tensor, B: Tensor | undefined, g: Geomet
   const inSp = ID * IH * IW;
   const kSp = KD * KH * KW;
   const oSp = OD * OH * OW;
-  for (let ni = 0; ni < n!; ni++)
-    for (let ci = 0; ci < c!; ci++) {
+  // element strides of (batch, channel, flat spatial) in X and Y
+  const [xN, xC, xS] = nhwc ? [inSp * c, 1, c] : [c * inSp, inSp, 1];
+  const [yN, yM, yS] = nhwc ? [oSp * m, 1, m] : [m * oSp, oSp, 1];
+  for (let ni = 0; ni < n; ni++)
+    for (let ci = 0; ci < c; ci++) {
       const gi = Math.floor(ci / cg);
-      const xo = (ni * c! + ci) * inSp;
+      const xo = ni * xN + ci * xC;
       for (let mj = 0; mj < mg; mj++) {
         const mi = gi * mg + mj;
-        const yo = (ni * m + mi) * oSp;
-        const wo = (ci * mg + mj) * kSp;
+        const yo = ni * yN + mi * yM;
+        // W element of (input channel ci, output channel mi, flat kernel k) = w[wo + k·wK]
+        const [wo, wK] = ohwi ? [mi * kSp * cg + (ci - gi * cg), cg] : [(ci * mg + mj) * kSp, 1];
         for (let id = 0; id < ID; id++)
           for (let ih = 0; ih < IH; ih++)
             for (let iw = 0; iw < IW; iw++) {
-              const xv = x[xo + (id * IH + ih) * IW + iw]!;
+              const xv2 = x[xo + ((id * IH + ih) * IW + iw) * xS]!;
               for (let kd = 0; kd < KD; kd++) {
                 const od = id * sD - pD + kd * dD;
                 if (od < 0 || od >= OD) continue;
                 for (let kh = 0; kh < KH; kh++) {
                   const oh = ih * sH - pH + kh * dH;
                   if (oh < 0 || oh >= OH) continue;
-                  const yr = yo + (od * OH + oh) * OW;
-                  const wr = wo + (kd * KH + kh) * KW;
+                  const yr = (od * OH + oh) * OW;
+                  const wr = (kd * KH + kh) * KW;
                   for (let kw = 0; kw < KW; kw++) {
                     const ow = iw * sW - pW + kw * dW;
                     if (ow < 0 || ow >= OW) continue;
-                    acc[yr + ow]! += xv * w[wr + kw]!;
+                    acc[yo + (yr + ow) * yS]! += xv2 * w[wo + (wr + kw) * wK]!;
                   }
                 }
               }
             }
       }
     }
-  if (b) for (let ni = 0; ni < n!; ni++) for (let mi = 0; mi < m; mi++) for (let p = 0, o = (ni * m + mi) * oSp; p < oSp; p++) acc[o + p]! += b[mi]!;
+  if (b) for (let ni = 0; ni < n; ni++) for (let mi = 0; mi < m; mi++) for (let p = 0; p < oSp; p++) acc[ni * yN + mi * yM + p * yS]! += b[mi]!;
   return fromFloats(X.type, outDims, X.type === 'float64' ? acc : Float32Array.from(acc));
 }

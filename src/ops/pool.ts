@@ -23,6 +23,14 @@ const POOL_ATTRS = {
   strides: { type: 'ints' },
 } as const;
 
+/** edgeq extension: 'NHWC' puts channels last in X and Y (TFLite import); the loops do the index math. */
+const LAYOUT_ATTR = { data_layout: { type: 'string', default: 'NCHW', oneOf: ['NCHW', 'NHWC'] } } as const;
+
+/** X's dims viewed as (N, C, spatial…). */
+function nchwView<T>(dims: readonly T[], nhwc: boolean): T[] {
+  return nhwc ? [dims[0]!, dims[dims.length - 1]!, ...dims.slice(1, -1)] : [...dims];
+}
+
 function to3(v: readonly number[], fill: number): [number, number, number] {
   const r = [...new Array(MAX_SPATIAL - v.length).fill(fill), ...v];
   return [r[0]!, r[1]!, r[2]!];
@@ -42,14 +50,16 @@ function poolShape(ctx: ShapeCtx, dtypes: readonly DType[]): { x: ValueType; sha
     return { x };
   }
   if (x.shape.length !== kernel.length + 2) ctx.fail(`X [${x.shape.join(',')}] must have rank ${kernel.length + 2} for kernel_shape [${kernel.join(',')}]`);
-  const g = convGeometry(x.shape.slice(2), kernel, ctx.attrs, ctx.fail, { ceilMode: ceil === 1 });
+  const nhwc = ctx.attrs.data_layout === 'NHWC';
+  const v = nchwView(x.shape, nhwc);
+  const g = convGeometry(v.slice(2), kernel, ctx.attrs, ctx.fail, { ceilMode: ceil === 1 });
   if (!g) return { x }; // symbolic spatial dims: output spatial dims unknowable
-  return { x, shape: [x.shape[0]!, x.shape[1]!, ...g.out] };
+  return { x, shape: nhwc ? [v[0]!, ...g.out, v[1]!] : [v[0]!, v[1]!, ...g.out] };
 }
 
 function geometryOf(X: Tensor, attrs: Record<string, any>): Geometry {
   return convGeometry(
-    X.dims.slice(2),
+    nchwView(X.dims, attrs.data_layout === 'NHWC').slice(2),
     attrs.kernel_shape,
     attrs,
     (msg) => {
@@ -70,8 +80,10 @@ interface PoolOut {
  * The window loop. For each output pixel visit the taps in bounds; `max` also records the flat input
  * index of the first maximum (row-major, or column-major spatial part when storageOrder = 1).
  */
-function poolLoop(x: ArrayLike<number>, dims: readonly number[], g: Geometry, mode: Mode, p: number, wantIdx: boolean, storageOrder: number): PoolOut {
+function poolLoop(x: ArrayLike<number>, xdims: readonly number[], g: Geometry, mode: Mode, p: number, wantIdx: boolean, storageOrder: number, nhwc = false): PoolOut {
+  const dims = nchwView(xdims, nhwc);
   const nc = dims[0]! * dims[1]!;
+  const C = dims[1]!;
   const [ID, IH, IW] = to3(dims.slice(2), 1);
   const [KD, KH, KW] = to3(g.kernel, 1);
   const [OD, OH, OW] = to3(g.out, 1);
@@ -93,7 +105,10 @@ function poolLoop(x: ArrayLike<number>, dims: readonly number[], g: Geometry, mo
     return c;
   };
   for (let b = 0; b < nc; b++) {
-    const xo = b * inSp;
+    // element (batch, channel, flat spatial q): NCHW b·inSp + q; NHWC (n·inSp + q)·C + c
+    const xo = nhwc ? Math.floor(b / C) * inSp * C + (b % C) : b * inSp;
+    const xs = nhwc ? C : 1;
+    const yo = nhwc ? Math.floor(b / C) * oSp * C + (b % C) : b * oSp;
     for (let od = 0; od < OD; od++)
       for (let oh = 0; oh < OH; oh++)
         for (let ow = 0; ow < OW; ow++) {
@@ -110,7 +125,7 @@ function poolLoop(x: ArrayLike<number>, dims: readonly number[], g: Geometry, mo
                 const iw = ow * sW - pW + kw * dW;
                 if (iw < 0 || iw >= IW) continue;
                 const off = (id * IH + ih) * IW + iw;
-                const v = x[xo + off]!;
+                const v = x[xo + off * xs]!;
                 if (mode === 'max') {
                   if (v > acc || best < 0) {
                     acc = v;
@@ -124,7 +139,7 @@ function poolLoop(x: ArrayLike<number>, dims: readonly number[], g: Geometry, mo
               }
             }
           }
-          const o = b * oSp + (od * OH + oh) * OW + ow;
+          const o = yo + ((od * OH + oh) * OW + ow) * xs;
           if (mode === 'avg') y[o] = acc / cnt;
           else if (mode === 'avg_incl') {
             // ONNX count_include_pad=1: padded positions count in the divisor (but not the ceil_mode overhang)
@@ -153,12 +168,13 @@ defineOp({
   name: 'MaxPool',
   inputs: [1, 1],
   outputs: [1, 2],
-  attrs: { ...POOL_ATTRS, storage_order: { type: 'int', default: 0 } },
+  attrs: { ...POOL_ATTRS, storage_order: { type: 'int', default: 0 }, ...LAYOUT_ATTR },
   doc: 'max over sliding windows; optional Indices output (flat input index of each maximum)',
   inferShape(ctx) {
     const { x, shape } = poolShape(ctx, [...FLOATS, 'int8', 'uint8']);
     const so = ctx.attrs.storage_order as number;
     if (so !== 0 && so !== 1) ctx.fail(`storage_order must be 0 or 1, got ${so}`);
+    if (ctx.attrs.data_layout === 'NHWC' && ctx.numOutputs > 1 && ctx.node.outputs[1]) throw new UnsupportedError(`node '${ctx.node.name}' (MaxPool): the Indices output is not supported with data_layout NHWC`);
     const out: ValueType[] = [{ dtype: x.dtype, shape }];
     if (ctx.numOutputs > 1) out.push({ dtype: 'int64', shape });
     return out;
@@ -167,8 +183,9 @@ defineOp({
     const X = inputs[0]!;
     const g = geometryOf(X, attrs);
     const wantIdx = node.outputs.length > 1 && node.outputs[1] !== '';
-    const r = poolLoop(numbersOf(X), X.dims, g, 'max', 0, wantIdx, attrs.storage_order);
-    const dims = [X.dims[0]!, X.dims[1]!, ...g.out];
+    const nhwc = attrs.data_layout === 'NHWC';
+    const r = poolLoop(numbersOf(X), X.dims, g, 'max', 0, wantIdx, attrs.storage_order, nhwc);
+    const dims = nhwc ? [X.dims[0]!, ...g.out, X.dims[X.dims.length - 1]!] : [X.dims[0]!, X.dims[1]!, ...g.out];
     const outs = [outputOf(X, dims, r.y)];
     if (node.outputs.length > 1) outs.push(new Tensor('int64', r.idx ?? new BigInt64Array(r.y.length), dims));
     return outs;
@@ -179,7 +196,7 @@ defineOp({
   name: 'AveragePool',
   inputs: [1, 1],
   outputs: [1, 1],
-  attrs: { ...POOL_ATTRS, count_include_pad: { type: 'int', default: 0 } },
+  attrs: { ...POOL_ATTRS, count_include_pad: { type: 'int', default: 0 }, ...LAYOUT_ATTR },
   doc: 'mean over sliding windows (count_include_pad decides whether padding counts)',
   inferShape(ctx) {
     const { x, shape } = poolShape(ctx, FLOATS);
@@ -190,8 +207,9 @@ defineOp({
   reference({ inputs, attrs }) {
     const X = inputs[0]!;
     const g = geometryOf(X, attrs);
-    const r = poolLoop(floats(X), X.dims, g, attrs.count_include_pad ? 'avg_incl' : 'avg', 0, false, 0);
-    return [outputOf(X, [X.dims[0]!, X.dims[1]!, ...g.out], r.y)];
+    const nhwc = attrs.data_layout === 'NHWC';
+    const r = poolLoop(floats(X), X.dims, g, attrs.count_include_pad ? 'avg_incl' : 'avg', 0, false, 0, nhwc);
+    return [outputOf(X, nhwc ? [X.dims[0]!, ...g.out, X.dims[X.dims.length - 1]!] : [X.dims[0]!, X.dims[1]!, ...g.out], r.y)];
   },
 });
 

@@ -7,7 +7,8 @@ import { f16ToF32, f32ToF16 } from '../tensor/fp16.js';
 import { QRANGE, roundHalfToEven, saturate } from '../tensor/rounding.js';
 import { sizeOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { CONV_ATTRS, convGeometry, type Geometry } from './conv-geometry.js';
+import { CONV_ATTRS, convGeometry, type Geometry, LAYOUT_ATTRS, wView, xView } from './conv-geometry.js';
+import { multiplyByQuantizedMultiplier, multiplyByQuantizedMultiplierAcc, perChannelMultipliers, qbounds, tflAddSub, tflLeakyRelu, tflMul, type TflQ } from '../tensor/tflite-quant.js';
 import { FLOATS, floats, fromFloats, needType } from './util.js';
 
 /**
@@ -404,21 +405,26 @@ function convShape(ctx: ShapeCtx, x: ValueType, w: ValueType): ConvPlan {
   const r = x.shape.length;
   if (r < 3) ctx.fail(`x must have rank ≥ 3 (N, C, spatial…), got ${shapeStr(x.shape)}`);
   if (w.shape.length !== r) ctx.fail(`w must have rank ${r} like x, got ${shapeStr(w.shape)}`);
-  const [N, C] = x.shape as [Dim, Dim];
-  const [M, Cg] = w.shape as [Dim, Dim];
+  // data_layout / weight_layout (edgeq extension, see conv-geometry.ts): views as (N, C, spatial…) and (M, C/group, k…)
+  const nhwc = attrs.data_layout === 'NHWC';
+  const xv = xView(x.shape, nhwc);
+  const wv = wView(w.shape, attrs.weight_layout ?? 'OIHW');
+  const [N, C] = [xv.n, xv.c];
+  const [M, Cg] = [wv.m, wv.cg];
+  if (attrs.weight_layout === '1HWO' && typeof Cg === 'number' && Cg !== 1) ctx.fail(`w in layout 1HWO must have a leading 1, got ${shapeStr(w.shape)}`);
   const g = attrs.group as number;
   if (typeof C === 'number' && typeof Cg === 'number' && C !== Cg * g) ctx.fail(`x has ${C} channels, w expects ${Cg} × group ${g}`);
   if (typeof M === 'number' && M % g !== 0) ctx.fail(`w has ${M} output channels, not a multiple of group ${g}`);
-  const kdims = w.shape.slice(2);
+  const kdims = wv.k;
   if (attrs.kernel_shape && (attrs.kernel_shape.length !== r - 2 || kdims.some((d, i) => typeof d === 'number' && d !== attrs.kernel_shape[i])))
     ctx.fail(`kernel_shape [${attrs.kernel_shape}] does not match w ${shapeStr(w.shape)}`);
   if (kdims.some((d) => typeof d !== 'number')) {
     if (!attrs.kernel_shape) return {};
   }
   const kernel = kdims.map((d, i) => (typeof d === 'number' ? d : (attrs.kernel_shape[i] as number)));
-  const geom = convGeometry(x.shape.slice(2), kernel, attrs, ctx.fail);
+  const geom = convGeometry(xv.sp, kernel, attrs, ctx.fail);
   if (!geom) return {};
-  return { geom, shape: [N, M, ...geom.out] };
+  return { geom, shape: nhwc ? [N, ...geom.out, M] : [N, M, ...geom.out] };
 }
 
 /**
@@ -502,11 +508,11 @@ function checkScalar(ctx: ShapeCtx, t: ValueType | undefined, what: string): voi
 }
 
 /** w zero point / scale: scalar or one per output channel (w.shape[0]). */
-function checkPerChannel(ctx: ShapeCtx, t: ValueType | undefined, w: ValueType, what: string): void {
+function checkPerChannel(ctx: ShapeCtx, t: ValueType | undefined, w: ValueType, what: string, m?: Dim): void {
   if (!t?.shape) return;
   const s = t.shape;
   if (s.length === 0 || (s.length === 1 && s[0] === 1)) return;
-  const M = w.shape?.[0];
+  const M = m ?? w.shape?.[0];
   if (s.length === 1 && (typeof s[0] !== 'number' || typeof M !== 'number' || s[0] === M)) return;
   ctx.fail(`${what} must be a scalar or 1-D with one value per output channel (${String(M)}), got ${shapeStr(s)}`);
 }
@@ -539,46 +545,139 @@ function plan(name: string, attrs: Attrs, x: Tensor, w: Tensor, outputTypes: Val
   const fail = (m: string): never => {
     throw new UnsupportedError(`node '${name}': ${m}`);
   };
-  return convGeometry(x.dims.slice(2), w.dims.slice(2), attrs, fail)!;
+  return convGeometry(xView(x.dims, attrs.data_layout === 'NHWC').sp, wView(w.dims, attrs.weight_layout ?? 'OIHW').k, attrs, fail)!;
+}
+
+/**
+ * 2-D integer convolution in any layout (data_layout NCHW/NHWC, weight_layout OIHW/OHWI/1HWO): the exact
+ * accumulator acc = bias[m] + Σ (x - x_zp)·(w - w_zp[m]) per output element, in float64 (exact below 2^53, so
+ * TFLite's int64 accumulators for 16-bit activations are exact too). `wrap32` wraps it to int32 like convInt.
+ */
+function convIntLayout(x: Tensor, w: Tensor, xzp: number, wzp: ArrayLike<number>, geom: Geometry, group: number, nhwc: boolean, wl: string, bias: ArrayLike<number> | undefined, wrap32: boolean): { acc: Float64Array; dims: number[] } {
+  const xv = xView(x.dims, nhwc);
+  const wv = wView(w.dims, wl);
+  const [N, C, M, cg] = [xv.n, xv.c, wv.m, wv.cg];
+  const [H, W] = xv.sp as [number, number];
+  const [KH, KW] = geom.kernel as [number, number];
+  const [OH, OW] = geom.out as [number, number];
+  const [sh, sw] = geom.strides as [number, number];
+  const [dh, dw] = geom.dilations as [number, number];
+  const [ph, pw] = geom.padBegin as [number, number];
+  const mg = M / group;
+  const inSp = H * W, kSp = KH * KW, oSp = OH * OW;
+  const [xN, xC, xS] = nhwc ? [inSp * C, 1, C] : [C * inSp, inSp, 1];
+  const [yN, yM, yS] = nhwc ? [oSp * M, 1, M] : [M * oSp, oSp, 1];
+  const [wM, wI, wK] = wl === 'OHWI' ? [kSp * cg, 1, cg] : wl === '1HWO' ? [1, kSp * M, M] : [cg * kSp, kSp, 1];
+  const xd = ints(x);
+  const wd = ints(w);
+  const dims = nhwc ? [N, OH, OW, M] : [N, M, OH, OW];
+  const acc = new Float64Array(sizeOf(dims));
+  for (let n = 0; n < N; n++)
+    for (let m = 0; m < M; m++) {
+      const gi = Math.floor(m / mg);
+      const wz = wzp.length === 1 ? wzp[0]! : wzp[m]!;
+      for (let oy = 0; oy < OH; oy++)
+        for (let ox = 0; ox < OW; ox++) {
+          let s = bias ? bias[m]! : 0;
+          for (let ky = 0; ky < KH; ky++) {
+            const iy = oy * sh - ph + ky * dh;
+            if (iy < 0 || iy >= H) continue;
+            for (let kx = 0; kx < KW; kx++) {
+              const ix = ox * sw - pw + kx * dw;
+              if (ix < 0 || ix >= W) continue;
+              const xb = n * xN + (iy * W + ix) * xS + gi * cg * xC;
+              const wb = m * wM + (ky * KW + kx) * wK;
+              for (let c = 0; c < cg; c++) s += (xd[xb + c * xC]! - xzp) * (wd[wb + c * wI]! - wz);
+            }
+          }
+          acc[n * yN + m * yM + (oy * OW + ox) * yS] = wrap32 ? s | 0 : s;
+        }
+    }
+  return { acc, dims };
 }
 
 defineOp({
   name: 'QLinearConv',
   inputs: [8, 9],
   outputs: [1, 1],
-  attrs: { ...CONV_ATTRS },
+  attrs: {
+    ...CONV_ATTRS,
+    // edgeq extensions for the TFLite importer (defaults = ONNX): layouts, and `rounding: 'tflite'` = TFLite's
+    // integer requantization (QuantizeMultiplier + MultiplyByQuantizedMultiplier, src/tensor/tflite-quant.ts)
+    ...LAYOUT_ATTRS,
+    rounding: { type: 'string', default: 'onnx', oneOf: ['onnx', 'tflite'] },
+  },
   inferShape(ctx) {
-    const x = needType(ctx, 0, Q8, 'x');
+    const tfl = ctx.attrs.rounding === 'tflite';
+    // TFLite conv.cc: int8 (and uint8) activations, or int16 activations with int8 weights (16x8)
+    const x = needType(ctx, 0, tfl ? ['int8', 'uint8', 'int16'] : Q8, 'x');
     const xs = needType(ctx, 1, ['float32'], 'x_scale');
     const xzp = needType(ctx, 2, [x.dtype], 'x_zero_point');
-    const w = needType(ctx, 3, Q8, 'w');
+    const w = needType(ctx, 3, x.dtype === 'int16' ? ['int8'] : Q8, 'w');
     const ws = needType(ctx, 4, ['float32'], 'w_scale');
     const wzp = needType(ctx, 5, [w.dtype], 'w_zero_point');
     const ys = needType(ctx, 6, ['float32'], 'y_scale');
-    const yzp = needType(ctx, 7, Q8, 'y_zero_point');
-    const b = ctx.inputs[8] ? needType(ctx, 8, ['int32'], 'B') : undefined;
+    const yzp = needType(ctx, 7, tfl ? [x.dtype] : Q8, 'y_zero_point');
+    // 16x8: "bias is int64" (or int32 in older converters)
+    const b = ctx.inputs[8] ? needType(ctx, 8, x.dtype === 'int16' ? ['int64', 'int32'] : ['int32'], 'B') : undefined;
+    const wl: string = ctx.attrs.weight_layout;
+    const M = w.shape ? wView(w.shape, wl).m : undefined;
     checkScalar(ctx, xs, 'x_scale');
     checkScalar(ctx, xzp, 'x_zero_point');
     checkScalar(ctx, ys, 'y_scale');
     checkScalar(ctx, yzp, 'y_zero_point');
-    checkPerChannel(ctx, ws, w, 'w_scale');
-    checkPerChannel(ctx, wzp, w, 'w_zero_point');
-    if (b?.shape && (b.shape.length !== 1 || (typeof b.shape[0] === 'number' && typeof w.shape?.[0] === 'number' && b.shape[0] !== w.shape[0])))
-      ctx.fail(`B must be 1-D with one int32 per output channel (${String(w.shape?.[0])}), got ${shapeStr(b.shape)}`);
+    checkPerChannel(ctx, ws, w, 'w_scale', M);
+    checkPerChannel(ctx, wzp, w, 'w_zero_point', M);
+    if (b?.shape && (b.shape.length !== 1 || (typeof b.shape[0] === 'number' && typeof M === 'number' && b.shape[0] !== M)))
+      ctx.fail(`B must be 1-D with one ${b.dtype} per output channel (${String(M)}), got ${shapeStr(b.shape)}`);
+    const generic = tfl || nonDefault(ctx.attrs);
+    if (generic && x.shape && x.shape.length !== 4) throw new UnsupportedError(`node '${ctx.node.name}' (QLinearConv): rounding 'tflite' and non-default layouts support 2-D convolutions only, got x ${shapeStr(x.shape)}`);
+    if (tfl) {
+      for (const [i, what] of [[1, 'x_scale'], [4, 'w_scale'], [6, 'y_scale']] as const) {
+        const v = ctx.value(i);
+        if (v && floats(v).some((q) => !(q > 0 && Number.isFinite(q)))) ctx.fail(`${what} must be positive and finite for TFLite requantization`);
+      }
+      // TFLite: "int8 filters must be symmetric" (zero point 0) unless the activations are uint8
+      const wz = ctx.value(5);
+      if (wz && x.dtype !== 'uint8' && Array.from(ints(wz)).some((z) => z !== 0)) throw new UnsupportedError(`node '${ctx.node.name}' (QLinearConv): int8 filters must be symmetric (zero point 0) with rounding 'tflite'`);
+    }
     return [{ dtype: yzp.dtype, shape: convShape(ctx, x, w).shape }];
   },
   reference({ inputs, attrs, outputTypes, node }) {
     const [x, xs, xzp, w, ws, wzp, ys, yzp, b] = inputs as Tensor[];
     const out = outputTypes[0]!.dtype;
     const geom = plan(node.name, attrs, x!, w!, outputTypes);
+    const tfl = attrs.rounding === 'tflite';
+    if (tfl || nonDefault(attrs)) {
+      const nhwc = attrs.data_layout === 'NHWC';
+      const { acc, dims } = convIntLayout(x!, w!, ints(xzp!)[0]!, ints(wzp!), geom, attrs.group, nhwc, attrs.weight_layout, b && (b.type === 'int64' ? Float64Array.from(b.data as BigInt64Array, Number) : ints(b)), !tfl);
+      const M = nhwc ? dims[3]! : dims[1]!;
+      const per = nhwc ? 1 : dims[2]! * dims[3]!;
+      const chan = (i: number) => Math.floor(i / per) % M;
+      const zp = ints(yzp!)[0]!;
+      const y = Tensor.zeros(out, dims);
+      const yd = y.data as unknown as number[];
+      if (tfl) {
+        // TFLite: acc → MultiplyByQuantizedMultiplier(acc, mult[m], shift[m]) + output_offset, clamped to the type;
+        // 16-bit activations with an int64 (or no) bias use the int64 form (reference_integer_ops/conv.h)
+        const { mult, shift } = perChannelMultipliers(floats(xs!)[0]!, floats(ws!), floats(ys!)[0]!, M);
+        const rq = x!.type === 'int16' && (!b || b.type === 'int64') ? multiplyByQuantizedMultiplierAcc : multiplyByQuantizedMultiplier;
+        const [lo, hi] = qbounds(out);
+        for (let i = 0; i < acc.length; i++) {
+          const c = chan(i);
+          const v = rq(acc[i]!, mult[c]!, shift[c]!) + zp;
+          yd[i] = v < lo ? lo : v > hi ? hi : v;
+        }
+      } else {
+        const mult = onnxConvMultipliers(xs!, ws!, ys!, M);
+        const [lo, hi] = QRANGE[out]!;
+        for (let i = 0; i < acc.length; i++) yd[i] = saturate(roundHalfToEven(acc[i]! * mult[chan(i)]!) + zp, lo, hi);
+      }
+      return [y];
+    }
     const { acc, dims } = convInt(x!, w!, ints(xzp!)[0]!, ints(wzp!), geom, attrs.group, b && ints(b));
     const M = dims[1]!;
-    const xsv = floats(xs!)[0]!;
-    const wsv = floats(ws!);
-    const ysv = floats(ys!)[0]!;
-    // multiplier = x_scale · w_scale[m] / y_scale, in float32 (the scales' type)
-    const mult = new Float32Array(M);
-    for (let m = 0; m < M; m++) mult[m] = Math.fround(Math.fround(xsv * wsv[wsv.length === 1 ? 0 : m]!) / ysv);
+    const mult = onnxConvMultipliers(xs!, ws!, ys!, M);
     const zp = ints(yzp!)[0]!;
     const [lo, hi] = QRANGE[out]!;
     const y = Tensor.zeros(out, dims);
@@ -587,6 +686,128 @@ defineOp({
     // y = saturate(round_half_even(acc · multiplier) + y_zero_point); the product is exact in float64, as
     // in the ONNX reference (int32 array × float32 scalar promotes to float64 in numpy)
     for (let i = 0; i < acc.length; i++) yd[i] = saturate(roundHalfToEven(acc[i]! * mult[Math.floor(i / per) % M]!) + zp, lo, hi);
+    return [y];
+  },
+});
+
+const nonDefault = (a: Attrs) => (a.data_layout ?? 'NCHW') !== 'NCHW' || (a.weight_layout ?? 'OIHW') !== 'OIHW';
+
+/** ONNX QLinearConv multiplier = x_scale · w_scale[m] / y_scale, in float32 (the scales' type). */
+function onnxConvMultipliers(xs: Tensor, ws: Tensor, ys: Tensor, M: number): Float32Array {
+  const xsv = floats(xs)[0]!;
+  const wsv = floats(ws);
+  const ysv = floats(ys)[0]!;
+  const mult = new Float32Array(M);
+  for (let m = 0; m < M; m++) mult[m] = Math.fround(Math.fround(xsv * wsv[wsv.length === 1 ? 0 : m]!) / ysv);
+  return mult;
+}
+
+// ---------------------------------------------------------------- com.microsoft QGemm
+
+/**
+ * onnxruntime's QGemm (com.microsoft): Y = alpha·(A' - a_zp)·(B' - b_zp) + C, C being int32 in units of
+ * a_scale·b_scale; quantized with y_scale / y_zero_point when given, else float32. b_scale / b_zero_point are
+ * per tensor or per column of Y. `rounding: 'tflite'` (edgeq extension, the TFLite importer's FULLY_CONNECTED)
+ * requantizes as TFLite does: MultiplyByQuantizedMultiplier(acc + C, QuantizeMultiplier(a_scale·b_scale[j] /
+ * y_scale)) + y_zero_point, clamped; there A may be int16 (16x8, int8 B, int64 or int32 C) and alpha must be 1.
+ */
+defineOp({
+  name: 'QGemm',
+  domain: 'com.microsoft',
+  inputs: [6, 9],
+  outputs: [1, 1],
+  attrs: {
+    alpha: { type: 'float', default: 1 },
+    transA: { type: 'int', default: 0, oneOf: [0, 1] },
+    transB: { type: 'int', default: 0, oneOf: [0, 1] },
+    rounding: { type: 'string', default: 'onnx', oneOf: ['onnx', 'tflite'] },
+  },
+  inferShape(ctx) {
+    const tfl = ctx.attrs.rounding === 'tflite';
+    const a = needType(ctx, 0, tfl ? ['int8', 'uint8', 'int16'] : Q8, 'A');
+    const as = needType(ctx, 1, ['float32'], 'a_scale');
+    const azp = needType(ctx, 2, [a.dtype], 'a_zero_point');
+    const b = needType(ctx, 3, a.dtype === 'int16' ? ['int8'] : Q8, 'B');
+    const bs = needType(ctx, 4, ['float32'], 'b_scale');
+    const bzp = needType(ctx, 5, [b.dtype], 'b_zero_point');
+    const c = ctx.inputs[6] ? needType(ctx, 6, a.dtype === 'int16' ? ['int32', 'int64'] : ['int32'], 'C') : undefined;
+    const ys = ctx.inputs[7] ? needType(ctx, 7, ['float32'], 'y_scale') : undefined;
+    const yzp = ctx.inputs[8] ? needType(ctx, 8, tfl ? [a.dtype] : Q8, 'y_zero_point') : undefined;
+    if (!!ys !== !!yzp) ctx.fail('y_scale and y_zero_point must be given together');
+    if (tfl && !ys) ctx.fail("rounding 'tflite' needs y_scale and y_zero_point");
+    if (tfl && ctx.attrs.alpha !== 1) throw new UnsupportedError(`node '${ctx.node.name}' (QGemm): rounding 'tflite' needs alpha = 1, got ${ctx.attrs.alpha}`);
+    checkScalar(ctx, as, 'a_scale');
+    checkScalar(ctx, azp, 'a_zero_point');
+    checkScalar(ctx, ys, 'y_scale');
+    checkScalar(ctx, yzp, 'y_zero_point');
+    if (a.shape && a.shape.length !== 2) ctx.fail(`A must be 2-D, got ${shapeStr(a.shape)}`);
+    if (b.shape && b.shape.length !== 2) ctx.fail(`B must be 2-D, got ${shapeStr(b.shape)}`);
+    const M = a.shape?.[ctx.attrs.transA ? 1 : 0];
+    const K = a.shape?.[ctx.attrs.transA ? 0 : 1];
+    const Kb = b.shape?.[ctx.attrs.transB ? 1 : 0];
+    const N = b.shape?.[ctx.attrs.transB ? 0 : 1];
+    if (typeof K === 'number' && typeof Kb === 'number' && K !== Kb) ctx.fail(`inner dims differ: A ${shapeStr(a.shape!)}${ctx.attrs.transA ? 'ᵀ' : ''} × B ${shapeStr(b.shape!)}${ctx.attrs.transB ? 'ᵀ' : ''}`);
+    checkVecParam(ctx, bs, N, 'b_scale', 'column of Y');
+    checkVecParam(ctx, bzp, N, 'b_zero_point', 'column of Y');
+    // C: scalar, [N], [1, N] or [M, N]
+    if (c?.shape) {
+      const cs = c.shape;
+      const ok = (d: Dim | undefined, want: Dim | undefined) => typeof d !== 'number' || typeof want !== 'number' || d === want;
+      const fits = cs.length === 0 || (cs.length === 1 && (cs[0] === 1 || ok(cs[0], N))) || (cs.length === 2 && (cs[0] === 1 || ok(cs[0], M)) && ok(cs[1], N));
+      if (!fits) ctx.fail(`C must be a scalar, [N], [1, N] or [M, N] for Y [${String(M)}, ${String(N)}], got ${shapeStr(cs)}`);
+    }
+    if (tfl) {
+      for (const [i, what] of [[1, 'a_scale'], [4, 'b_scale'], [7, 'y_scale']] as const) {
+        const v = ctx.value(i);
+        if (v && floats(v).some((q) => !(q > 0 && Number.isFinite(q)))) ctx.fail(`${what} must be positive and finite for TFLite requantization`);
+      }
+    }
+    const shape = a.shape && b.shape ? [M!, N!] : undefined;
+    return [{ dtype: yzp ? yzp.dtype : 'float32', shape }];
+  },
+  reference({ inputs, attrs, outputTypes }) {
+    const [A, as, azp, B, bs, bzp, C, ys, yzp] = inputs as (Tensor | undefined)[];
+    const tfl = attrs.rounding === 'tflite';
+    const [M, N] = outputTypes[0]!.shape as [number, number];
+    const K = A!.dims[attrs.transA ? 0 : 1]!;
+    const av = ints(A!);
+    const bv = ints(B!);
+    const az = ints(azp!)[0]!;
+    const bz = ints(bzp!);
+    const cv = C ? (C.type === 'int64' ? Float64Array.from(C.data as BigInt64Array, Number) : ints(C)) : undefined;
+    const cAt = (i: number, j: number) => (!cv ? 0 : cv.length === 1 ? cv[0]! : cv.length === N && C!.dims.length < 2 ? cv[j]! : C!.dims[0] === 1 ? cv[j]! : cv[i * N + j]!);
+    const asv = floats(as!)[0]!;
+    const bsv = floats(bs!);
+    const out = outputTypes[0]!.dtype;
+    const y = Tensor.zeros(out, [M, N]);
+    const yd = y.data as unknown as number[];
+    const [lo, hi] = out === 'float32' ? [0, 0] : tfl ? qbounds(out) : QRANGE[out]!;
+    const zp = yzp ? ints(yzp)[0]! : 0;
+    const tq = tfl ? perChannelMultipliers(asv, bsv, floats(ys!)[0]!, N) : undefined;
+    // TFLite fully_connected: 16-bit activations with an int64 (or no) bias use the int64 MultiplyByQuantizedMultiplier
+    const rq = A!.type === 'int16' && (!C || C.type === 'int64') ? multiplyByQuantizedMultiplierAcc : multiplyByQuantizedMultiplier;
+    for (let i = 0; i < M; i++)
+      for (let j = 0; j < N; j++) {
+        const bzj = bz.length === 1 ? bz[0]! : bz[j]!;
+        let s = 0;
+        for (let k = 0; k < K; k++) {
+          const x = av[attrs.transA ? k * M + i : i * K + k]! - az;
+          const w = bv[attrs.transB ? j * K + k : k * N + j]! - bzj;
+          s += x * w;
+        }
+        const o = i * N + j;
+        if (tfl) {
+          // exact in float64 (TFLite accumulates in int32, or int64 for 16x8)
+          const v = rq(s + cAt(i, j), tq!.mult[j]!, tq!.shift[j]!) + zp;
+          yd[o] = v < lo ? lo : v > hi ? hi : v;
+          continue;
+        }
+        // int32 accumulator; real value = (alpha·acc + C)·a_scale·b_scale[j]
+        const acc = attrs.alpha * (s | 0) + cAt(i, j);
+        const scale = Math.fround(asv * bsv[bsv.length === 1 ? 0 : j]!);
+        if (out === 'float32') yd[o] = Math.fround(acc * scale);
+        else yd[o] = saturate(roundHalfToEven(acc * Math.fround(scale / floats(ys!)[0]!)) + zp, lo, hi);
+      }
     return [y];
   },
 });
@@ -621,27 +842,39 @@ function broadcastIndex(dims: readonly number[], out: readonly number[]): Int32A
 
 const scalarParam = (t: Tensor | undefined, dflt: number) => (t ? (t.type === 'float32' || t.type === 'float16' || t.type === 'float64' ? floats(t)[0]! : ints(t)[0]!) : dflt);
 
-function qlinearBinary(name: string, f: (a: number, b: number) => number) {
+type TflBinary = (dtype: string, q1: TflQ, q2: TflQ, oq: TflQ, potScaleInt16: boolean) => ((a: number, b: number) => number) | string;
+
+function qlinearBinary(name: string, f: (a: number, b: number) => number, tflite: TflBinary) {
   defineOp({
     name,
     domain: 'com.microsoft',
     inputs: [7, 8],
     outputs: [1, 1],
-    attrs: {},
+    attrs: {
+      // edgeq extensions for the TFLite importer (defaults = onnxruntime): `rounding: 'tflite'` is TFLite's integer
+      // kernel (add.cc / mul.cc, src/tensor/tflite-quant.ts), also for int16; pot_scale_int16 is AddOptions'
+      rounding: { type: 'string', default: 'onnx', oneOf: ['onnx', 'tflite'] },
+      pot_scale_int16: { type: 'int', default: 1, oneOf: [0, 1] },
+    },
     inferShape(ctx) {
-      const a = needType(ctx, 0, Q8, 'A');
+      const a = needType(ctx, 0, ctx.attrs.rounding === 'tflite' ? ['int8', 'uint8', 'int16'] : Q8, 'A');
       const b = needType(ctx, 3, [a.dtype], 'B');
       checkScalar(ctx, needType(ctx, 1, ['float32'], 'A_scale'), 'A_scale');
       checkScalar(ctx, needType(ctx, 4, ['float32'], 'B_scale'), 'B_scale');
       checkScalar(ctx, needType(ctx, 6, ['float32'], 'C_scale'), 'C_scale');
       for (const [i, w] of [[2, 'A_zero_point'], [5, 'B_zero_point'], [7, 'C_zero_point']] as const)
         if (ctx.inputs[i]) checkScalar(ctx, needType(ctx, i, [a.dtype], w), w);
+      if (ctx.attrs.rounding === 'tflite')
+        for (const [i, w] of [[1, 'A_scale'], [4, 'B_scale'], [6, 'C_scale']] as const) {
+          const v = ctx.value(i);
+          if (v && !(floats(v)[0]! > 0 && Number.isFinite(floats(v)[0]!))) ctx.fail(`${w} must be positive and finite for TFLite requantization`);
+        }
       if (!a.shape || !b.shape) return [{ dtype: a.dtype }];
       const shape = broadcastDims(a.shape, b.shape);
       if (!shape) ctx.fail(`A ${shapeStr(a.shape)} and B ${shapeStr(b.shape)} are not broadcastable`);
       return [{ dtype: a.dtype, shape }];
     },
-    reference({ inputs, outputTypes }) {
+    reference({ inputs, outputTypes, attrs, node }) {
       const [a, as, az, b, bs, bz, cs, cz] = inputs;
       const dims = outputTypes[0]!.shape as number[];
       const out = outputTypes[0]!.dtype;
@@ -653,6 +886,12 @@ function qlinearBinary(name: string, f: (a: number, b: number) => number) {
       const [sa, za, sb, zb, sc, zc] = [scalarParam(as, 1), scalarParam(az, 0), scalarParam(bs, 1), scalarParam(bz, 0), scalarParam(cs, 1), scalarParam(cz, 0)];
       const y = Tensor.zeros(out, dims);
       const yd = y.data as unknown as number[];
+      if (attrs.rounding === 'tflite') {
+        const g = tflite(out, { scale: sa, zp: za }, { scale: sb, zp: zb }, { scale: sc, zp: zc }, attrs.pot_scale_int16 === 1);
+        if (typeof g === 'string') throw new UnsupportedError(`node '${node.name}' (${name}): ${g}`);
+        for (let i = 0; i < yd.length; i++) yd[i] = g(av[ia[i]!]!, bv[ib[i]!]!);
+        return [y];
+      }
       for (let i = 0; i < yd.length; i++) {
         const r = f(Math.fround(sa * (av[ia[i]!]! - za)), Math.fround(sb * (bv[ib[i]!]! - zb)));
         yd[i] = saturate(roundHalfToEven(Math.fround(Math.fround(r) / sc)) + zc, lo, hi);
@@ -661,8 +900,60 @@ function qlinearBinary(name: string, f: (a: number, b: number) => number) {
     },
   });
 }
-qlinearBinary('QLinearAdd', (a, b) => a + b);
-qlinearBinary('QLinearMul', (a, b) => a * b);
+qlinearBinary('QLinearAdd', (a, b) => a + b, (d, q1, q2, oq, pot) => tflAddSub(d, q1, q2, oq, pot, 1));
+qlinearBinary('QLinearMul', (a, b) => a * b, (d, q1, q2, oq) => tflMul(d, q1, q2, oq));
+
+// onnxruntime's QLinearLeakyRelu: y = quantize(x ≥ 0 ? x : alpha·x) of the dequantized x (a table over every
+// input value). `rounding: 'tflite'` (edgeq extension, the TFLite importer's quantized LEAKY_RELU, also int16):
+// TFLite's identity / alpha multipliers with MultiplyByQuantizedMultiplier (tflLeakyRelu).
+defineOp({
+  name: 'QLinearLeakyRelu',
+  domain: 'com.microsoft',
+  inputs: [4, 5],
+  outputs: [1, 1],
+  attrs: {
+    alpha: { type: 'float', default: 0.01 },
+    rounding: { type: 'string', default: 'onnx', oneOf: ['onnx', 'tflite'] },
+  },
+  inferShape(ctx) {
+    const tfl = ctx.attrs.rounding === 'tflite';
+    const x = needType(ctx, 0, tfl ? ['int8', 'uint8', 'int16'] : Q8, 'X');
+    checkScalar(ctx, needType(ctx, 1, ['float32'], 'X_scale'), 'X_scale');
+    checkScalar(ctx, needType(ctx, 3, ['float32'], 'Y_scale'), 'Y_scale');
+    for (const [i, w] of [[2, 'X_zero_point'], [4, 'Y_zero_point']] as const) if (ctx.inputs[i]) checkScalar(ctx, needType(ctx, i, [x.dtype], w), w);
+    if (tfl)
+      for (const [i, w] of [[1, 'X_scale'], [3, 'Y_scale']] as const) {
+        const v = ctx.value(i);
+        if (v && !(floats(v)[0]! > 0 && Number.isFinite(floats(v)[0]!))) ctx.fail(`${w} must be positive and finite for TFLite requantization`);
+      }
+    return [{ dtype: x.dtype, shape: x.shape }];
+  },
+  reference({ inputs, attrs }) {
+    const [x, xs, xz, ys, yz] = inputs;
+    const [sx, zx, sy, zy] = [scalarParam(xs, 1), scalarParam(xz, 0), scalarParam(ys, 1), scalarParam(yz, 0)];
+    const tf = attrs.rounding === 'tflite' ? tflLeakyRelu(x!.type, { scale: sx, zp: zx }, { scale: sy, zp: zy }, attrs.alpha) : undefined;
+    const [lo, hi] = QRANGE[x!.type]!;
+    const alpha = Math.fround(attrs.alpha);
+    const xv = ints(x!);
+    const y = Tensor.zeros(x!.type, x!.dims);
+    const yd = y.data as unknown as number[];
+    const table = new Map<number, number>();
+    for (let i = 0; i < yd.length; i++) {
+      const q = xv[i]!;
+      let r = table.get(q);
+      if (r === undefined) {
+        if (tf) r = tf(q);
+        else {
+          const v = Math.fround(sx * (q - zx));
+          r = saturate(roundHalfToEven(Math.fround((v >= 0 ? v : Math.fround(alpha * v)) / sy)) + zy, lo, hi);
+        }
+        table.set(q, r);
+      }
+      yd[i] = r;
+    }
+    return [y];
+  },
+});
 
 defineOp({
   name: 'QLinearSigmoid',

@@ -1,5 +1,6 @@
 import { UnsupportedError } from '../errors.js';
 import type { Dim, ValueType } from '../ir/graph.js';
+import { TFL_DOMAIN } from '../ir/layout.js';
 import { type Attrs, type AttrSpec, defineOp, type RunCtx, type ShapeCtx } from '../ir/registry.js';
 import type { DType } from '../tensor/dtype.js';
 import { sizeOf } from '../tensor/shape.js';
@@ -13,27 +14,43 @@ import {
   perChannelMultipliers,
   qbounds,
   quantizeMultiplier,
-  roundingDivideByPOT,
   logisticInt8,
   sigmoidTanhParams,
   softmaxParams,
   softmaxQuantRow,
   tanhInt8,
+  tflAddSub,
 } from '../tensor/tflite-quant.js';
 import { need } from './util.js';
 
 /**
- * TFLite builtin operators with TFLite's own semantics: NHWC activations, OHWI / 1HWO weights and, for
- * int8 / int16 tensors, TFLite's integer arithmetic bit for bit (src/tensor/tflite-quant.ts). Domain
- * `ai.edgeq.tflite`; op names are the TFLite BuiltinOperator names. Only the TFLite importer creates these
- * nodes; layout-neutral TFLite ops (RESHAPE, SQUEEZE, TRANSPOSE, CONCATENATION, PAD, SPLIT, STRIDED_SLICE,
- * fused activations) are imported as the ordinary ONNX ops instead.
+ * TFLite builtin operators that have no exact ONNX-family counterpart yet, with TFLite's own semantics (NHWC
+ * activations, OHWI weights, TFLite's integer arithmetic bit for bit from src/tensor/tflite-quant.ts). Domain
+ * `ai.edgeq.tflite`; op names are the TFLite BuiltinOperator names. Only the TFLite importer creates these nodes.
+ *
+ * Everything else is imported as the ONE definition ONNX models use (src/formats/tflite/reader.ts):
+ *  - float32 CONV_2D / DEPTHWISE_CONV_2D → Conv (data_layout NHWC, weight_layout OHWI / 1HWO); MAX/AVERAGE_POOL_2D →
+ *    MaxPool / AveragePool (NHWC); FULLY_CONNECTED → Gemm(transB); ADD / SUB / MUL → Add / Sub / Mul; SOFTMAX
+ *    (beta 1) → Softmax; MEAN → ReduceMean; RESIZE_BILINEAR → Resize; TRANSPOSE_CONV → ConvTranspose (NHWC,
+ *    OHWI); LOGISTIC / TANH / RELU / RELU6 / RELU_N1_TO_1 / LEAKY_RELU / HARD_SWISH → Sigmoid / Tanh / Relu / Clip /
+ *    LeakyRelu / HardSwish; DEQUANTIZE float16 → Cast; layout-neutral ops → their ONNX ops;
+ *  - int8 / uint8 / 16x8 CONV_2D / DEPTHWISE_CONV_2D → QLinearConv, FULLY_CONNECTED → com.microsoft QGemm,
+ *    ADD / MUL / LEAKY_RELU → com.microsoft QLinearAdd / QLinearMul / QLinearLeakyRelu, all with
+ *    `rounding: 'tflite'` (the same integer kernels); int8 MAX_POOL_2D → MaxPool (NHWC).
+ * What stays here, and why:
+ *  - quantized TRANSPOSE_CONV (float maps to ConvTranspose NHWC/OHWI): no quantized ConvTranspose in ONNX;
+ *  - quantized AVERAGE_POOL_2D, int16 MAX_POOL_2D, SUB, LOGISTIC, TANH, HARD_SWISH, RELU*, SOFTMAX, MEAN, RESIZE_*, QUANTIZE,
+ *    DEQUANTIZE (int): TFLite-specific fixed-point kernels (LUT / gemmlowp exp / rounding half away) that no
+ *    QLinear* op defines, and (SUB) no quantized ONNX-family op at all;
+ *  - float SOFTMAX with beta ≠ 1, RESIZE_NEAREST_NEIGHBOR (TFLite's x·(in/out) ≠ ONNX's x/(out/in) at exact
+ *    integers): no exact ONNX spelling;
+ *  - SVDF, UNIDIRECTIONAL_SEQUENCE_LSTM: no ONNX counterpart with TFLite's state and integer semantics.
  *
  * Quantization parameters of activations ride on the node as attributes (one entry per input/output;
  * scale 0 = not quantized) so kernels never depend on run-time metadata; per-channel weight scales come
  * from the weight initializer's `quant`.
  */
-export const TFL_DOMAIN = 'ai.edgeq.tflite';
+export { TFL_DOMAIN };
 
 const QUANT_ATTRS: Record<string, AttrSpec> = {
   in_scale: { type: 'floats', default: [] },
@@ -134,125 +151,8 @@ function checkBias(ctx: ShapeCtx, i: number, channels: number | undefined, xType
   if (b.shape && (b.shape.length !== 1 || (channels !== undefined && typeof b.shape[0] === 'number' && b.shape[0] !== channels))) ctx.fail(`bias must have shape [${channels}], got [${b.shape}]`);
 }
 
-// ---------------------------------------------------------------- CONV_2D / DEPTHWISE_CONV_2D
-
-function convInfer(ctx: ShapeCtx, depthwise: boolean): ValueType[] {
-  checkConvAttrs(ctx);
-  const x = rank(ctx, 0, 4, 'input');
-  const w = rank(ctx, 1, 4, 'filter');
-  if (!['float32', 'int8', 'int16', 'uint8'].includes(x.dtype)) ctx.fail(`input type ${x.dtype} not supported`);
-  const wantW: DType[] = x.dtype === 'float32' ? ['float32'] : ['int8', 'uint8'];
-  if (!wantW.includes(w.dtype)) ctx.fail(`filter type ${w.dtype} does not match input ${x.dtype}`);
-  needQ(ctx, qin(ctx.attrs, 0), x.dtype, 'input');
-  const ws = w.shape?.map(num);
-  const xs = x.shape;
-  const oc = depthwise ? ws?.[3] : ws?.[0];
-  if (depthwise && ws && ws[0] !== undefined && ws[0] !== 1) ctx.fail(`depthwise filter must be 1HWO, got [${w.shape}]`);
-  const ic = num(xs?.[3]);
-  if (ic !== undefined && ws) {
-    if (depthwise) {
-      if (oc !== undefined && (ic === 0 || oc % ic !== 0)) ctx.fail(`depthwise output channels ${oc} not a multiple of input channels ${ic}`);
-    } else if (ws[3] !== undefined && (ws[3] === 0 || ic % ws[3] !== 0)) ctx.fail(`input channels ${ic} not a multiple of filter input channels ${ws[3]}`);
-    else if (oc !== undefined && ws[3] !== undefined && oc % (ic / ws[3]) !== 0) ctx.fail(`output channels ${oc} not divisible into ${ic / ws[3]} groups`);
-  }
-  checkBias(ctx, 2, oc, x.dtype);
-  if (!xs || !ws || ws.some((d) => d === undefined)) return [outType(ctx, x.dtype, undefined)];
-  const a = ctx.attrs;
-  const ih = num(xs[1]);
-  const iw = num(xs[2]);
-  const oh = ih === undefined ? `${ctx.node.name}_h` : tflPadding(a.padding, ih, ws[1]!, a.stride_h, a.dilation_h_factor).out;
-  const ow = iw === undefined ? `${ctx.node.name}_w` : tflPadding(a.padding, iw, ws[2]!, a.stride_w, a.dilation_w_factor).out;
-  return [outType(ctx, x.dtype, [xs[0]!, oh, ow, oc!])];
-}
-
-function convRun(ctx: RunCtx, depthwise: boolean): Tensor[] {
-  const [x, w, b] = ctx.inputs as [Tensor, Tensor, Tensor | undefined];
-  const a = ctx.attrs;
-  const [N, H, W, C] = x.dims as number[];
-  const [w0, KH, KW, w3] = w.dims as number[];
-  const O = depthwise ? w3! : w0!;
-  const WI = depthwise ? 1 : w3!; // filter input channels per group
-  const M = depthwise ? O / C! : 0;
-  const groups = depthwise ? C! : C! / WI;
-  const opg = O / groups;
-  const ph = tflPadding(a.padding, H!, KH!, a.stride_h, a.dilation_h_factor);
-  const pw = tflPadding(a.padding, W!, KW!, a.stride_w, a.dilation_w_factor);
-  const OH = ph.out;
-  const OW = pw.out;
-  const dims = [N!, OH, OW, O];
-  const quant = x.type !== 'float32';
-  const xd = x.data as ArrayLike<number>;
-  const wd = w.data as ArrayLike<number>;
-  const bd = b ? intData(b) : undefined;
-  const out = quant ? Tensor.zeros(x.type, dims) : Tensor.zeros('float32', dims);
-  const od = out.data as Float32Array | Int8Array | Int16Array;
-  let xOff = 0;
-  let mult: Int32Array | undefined, shift: Int32Array | undefined, oq: QP | undefined, lo = 0, hi = 0, rq: ReturnType<typeof requantizer> | undefined;
-  if (quant) {
-    const iq = qin(a, 0)!;
-    oq = qout(a)!;
-    xOff = -iq.zp;
-    const fs = filterScales({ fail: (m) => { throw new UnsupportedError(`node '${ctx.node.name}': ${m}`); } }, w.quant, O, depthwise ? 3 : 0);
-    if (w.quant && w.quant.zeroPoint.some((z) => z !== 0) && x.type !== 'uint8') throw new UnsupportedError(`node '${ctx.node.name}': int8 filters must be symmetric (zero point 0)`);
-    ({ mult, shift } = perChannelMultipliers(iq.scale, fs, oq.scale, O));
-    [lo, hi] = qbounds(x.type);
-    rq = requantizer(x, b);
-  }
-  const wOff = quant && w.quant && x.type === 'uint8' ? -w.quant.zeroPoint[0]! : 0;
-  const { stride_h: sh, stride_w: sw, dilation_h_factor: dh, dilation_w_factor: dw } = a;
-  let o = 0;
-  for (let n = 0; n < N!; n++)
-    for (let oy = 0; oy < OH; oy++)
-      for (let ox = 0; ox < OW; ox++)
-        for (let oc = 0; oc < O; oc++, o++) {
-          let acc = bd ? bd[oc]! : 0;
-          const g = depthwise ? Math.floor(oc / M) : Math.floor(oc / opg);
-          for (let ky = 0; ky < KH!; ky++) {
-            const iy = oy * sh - ph.pad + ky * dh;
-            if (iy < 0 || iy >= H!) continue;
-            for (let kx = 0; kx < KW!; kx++) {
-              const ix = ox * sw - pw.pad + kx * dw;
-              if (ix < 0 || ix >= W!) continue;
-              const xb = ((n * H! + iy) * W! + ix) * C!;
-              if (depthwise) {
-                acc += (xd[xb + g]! + xOff) * (wd[(ky * KW! + kx) * O + oc]! + wOff);
-              } else {
-                const wb = ((oc * KH! + ky) * KW! + kx) * WI;
-                const cb = xb + g * WI;
-                for (let ic = 0; ic < WI; ic++) acc += (xd[cb + ic]! + xOff) * (wd[wb + ic]! + wOff);
-              }
-            }
-          }
-          if (quant) {
-            let v = rq!(acc, mult![oc]!, shift![oc]!) + oq!.zp;
-            od[o] = v < lo ? lo : v > hi ? hi : v;
-          } else od[o] = acc;
-        }
-  out.quant = ctx.outputTypes[0]?.quant;
-  return [out];
-}
-
-defineOp({
-  name: 'CONV_2D',
-  domain: TFL_DOMAIN,
-  inputs: [2, 3],
-  outputs: [1, 1],
-  attrs: { ...CONV_ATTRS, ...layout('OHWI'), ...QUANT_ATTRS },
-  doc: 'TFLite CONV_2D: NHWC input, OHWI filter, TFLite SAME/VALID padding and integer rescaling',
-  inferShape: (ctx) => convInfer(ctx, false),
-  reference: (ctx) => convRun(ctx, false),
-});
-
-defineOp({
-  name: 'DEPTHWISE_CONV_2D',
-  domain: TFL_DOMAIN,
-  inputs: [2, 3],
-  outputs: [1, 1],
-  attrs: { ...CONV_ATTRS, depth_multiplier: { type: 'int', default: 0 }, ...layout('1HWO'), ...QUANT_ATTRS },
-  doc: 'TFLite DEPTHWISE_CONV_2D: NHWC input, 1HWO filter (O = C·multiplier)',
-  inferShape: (ctx) => convInfer(ctx, true),
-  reference: (ctx) => convRun(ctx, true),
-});
+// CONV_2D / DEPTHWISE_CONV_2D: imported as ONNX Conv (float) or QLinearConv with rounding 'tflite' (int8/uint8/16x8),
+// with data_layout NHWC and weight_layout OHWI / 1HWO (src/formats/tflite/reader.ts)
 
 // ---------------------------------------------------------------- TRANSPOSE_CONV
 
@@ -341,72 +241,7 @@ defineOp({
   },
 });
 
-// ---------------------------------------------------------------- FULLY_CONNECTED
-
-defineOp({
-  name: 'FULLY_CONNECTED',
-  domain: TFL_DOMAIN,
-  inputs: [2, 3],
-  outputs: [1, 1],
-  attrs: { keep_num_dims: { type: 'int', default: 0 }, ...QUANT_ATTRS },
-  doc: 'TFLite FULLY_CONNECTED: y = x·Wᵀ + b with W [units, K]',
-  inferShape(ctx) {
-    const x = need(ctx, 0, 'input');
-    const w = rank(ctx, 1, 2, 'weights');
-    if (!['float32', 'int8', 'int16', 'uint8'].includes(x.dtype)) ctx.fail(`input type ${x.dtype} not supported`);
-    if ((x.dtype === 'float32') !== (w.dtype === 'float32')) ctx.fail(`weights type ${w.dtype} does not match input ${x.dtype} (hybrid models are not supported)`);
-    needQ(ctx, qin(ctx.attrs, 0), x.dtype, 'input');
-    const units = num(w.shape?.[0]);
-    const K = num(w.shape?.[1]);
-    checkBias(ctx, 2, units, x.dtype);
-    if (!x.shape || units === undefined || K === undefined) return [outType(ctx, x.dtype, undefined)];
-    if (ctx.attrs.keep_num_dims) {
-      if (typeof x.shape.at(-1) === 'number' && x.shape.at(-1) !== K) ctx.fail(`input last dim ${String(x.shape.at(-1))} ≠ weights depth ${K}`);
-      return [outType(ctx, x.dtype, [...x.shape.slice(0, -1), units])];
-    }
-    if (x.shape.some((d) => typeof d !== 'number')) return [outType(ctx, x.dtype, ['batch', units])];
-    const n = sizeOf(x.shape as number[]);
-    if (K === 0 || n % K !== 0) ctx.fail(`input of ${n} elements is not a multiple of weights depth ${K}`);
-    return [outType(ctx, x.dtype, [n / K, units])];
-  },
-  reference(ctx) {
-    const [x, w, b] = ctx.inputs as [Tensor, Tensor, Tensor | undefined];
-    const a = ctx.attrs;
-    const [U, K] = w.dims as [number, number];
-    const B = x.size / K;
-    const dims = ctx.outputTypes[0]!.shape as number[];
-    const xd = x.data as ArrayLike<number>;
-    const wd = w.data as ArrayLike<number>;
-    const bd = b ? intData(b) : undefined;
-    const out = Tensor.zeros(x.type, dims);
-    const od = out.data as Float32Array | Int8Array | Int16Array;
-    const quant = x.type !== 'float32';
-    let xOff = 0, wOff = 0, lo = 0, hi = 0, oq: QP | undefined, mult: Int32Array | undefined, shift: Int32Array | undefined;
-    if (quant) {
-      const iq = qin(a, 0)!;
-      oq = qout(a)!;
-      xOff = -iq.zp;
-      if (!w.quant) throw new UnsupportedError(`node '${ctx.node.name}': quantized weights have no quantization parameters`);
-      wOff = w.quant.scale.length === 1 ? -w.quant.zeroPoint[0]! : 0;
-      ({ mult, shift } = perChannelMultipliers(iq.scale, w.quant.scale, oq.scale, U));
-      [lo, hi] = qbounds(x.type);
-    }
-    const rq = requantizer(x, b);
-    for (let r = 0; r < B; r++)
-      for (let u = 0; u < U; u++) {
-        let acc = bd ? bd[u]! : 0;
-        const xb = r * K;
-        const wb = u * K;
-        for (let k = 0; k < K; k++) acc += (xd[xb + k]! + xOff) * (wd[wb + k]! + wOff);
-        if (quant) {
-          const v = rq(acc, mult![u]!, shift![u]!) + oq!.zp;
-          od[r * U + u] = v < lo ? lo : v > hi ? hi : v;
-        } else od[r * U + u] = acc;
-      }
-    out.quant = ctx.outputTypes[0]?.quant;
-    return [out];
-  },
-});
+// FULLY_CONNECTED: imported as ONNX Gemm(transB = 1) (float) or com.microsoft QGemm with rounding 'tflite'
 
 // ---------------------------------------------------------------- pooling
 
@@ -538,13 +373,6 @@ function arithInfer(ctx: ShapeCtx): ValueType[] {
   return [outType(ctx, t, shape)];
 }
 
-/** TFLite CheckedLog2: "x_log2 = log(x) * (1 / log(2)); rounded = round(x_log2); is POT if |x_log2 - rounded| < 1e-3" (float). */
-function checkedLog2(x: number): number | undefined {
-  const l = Math.fround(Math.fround(Math.log(x)) * Math.fround(1 / Math.fround(Math.log(2))));
-  const r = Math.round(l);
-  return Math.abs(l - r) < 1e-3 ? r : undefined;
-}
-
 function addSub(ctx: RunCtx, sign: 1 | -1): Tensor[] {
   const [x, y] = ctx.inputs as [Tensor, Tensor];
   const dims = ctx.outputTypes[0]!.shape as number[];
@@ -556,79 +384,18 @@ function addSub(ctx: RunCtx, sign: 1 | -1): Tensor[] {
     return [out];
   }
   const a = ctx.attrs;
-  const q1 = qin(a, 0)!, q2 = qin(a, 1)!, oq = qout(a)!;
-  const [lo, hi] = qbounds(x.type);
-  if (x.type === 'int16' && a.pot_scale_int16) {
-    // add.cc/sub.cc: with pot_scale_int16 and power-of-two scales (CheckedLog2) the 16-bit path shifts one input:
-    // "scaled_input = RoundingDivideByPOT(shift_input, -shift); result = SaturatingAdd/Sub(...)"; otherwise the general path.
-    const l1 = checkedLog2(q1.scale), l2 = checkedLog2(q2.scale), lo2 = checkedLog2(oq.scale);
-    if (l1 !== undefined && l2 !== undefined && lo2 !== undefined) {
-      const s1 = l1 - lo2, s2 = l2 - lo2;
-      if (q1.zp || q2.zp || oq.zp || (s1 !== 0 && s2 !== 0) || s1 > 0 || s2 > 0)
-        throw new UnsupportedError(`node '${ctx.node.name}': int16 ${ctx.node.op} with power-of-two scales needs zero points 0 and one input at the output scale`);
-      broadcastIndex(x.dims, y.dims, dims, (o, i, j) => {
-        const v1 = roundingDivideByPOT(xd[i]!, -s1);
-        const v2 = roundingDivideByPOT(yd[j]!, -s2);
-        const r = v1 + sign * v2;
-        od[o] = r < lo ? lo : r > hi ? hi : r;
-      });
-      out.quant = ctx.outputTypes[0]?.quant;
-      return [out];
-    }
-  }
-  // add.cc / sub.cc Prepare: "left_shift = (output->type == kTfLiteInt16) ? 15 : 20;
-  // twice_max_input_scale = 2 * max(input1_scale, input2_scale); real_input_multiplier = input_scale / twice_max_input_scale;
-  // real_output_multiplier = twice_max_input_scale / ((1 << left_shift) * output_scale)"
-  const leftShift = x.type === 'int16' ? 15 : 20;
-  const twiceMax = 2 * Math.max(q1.scale, q2.scale);
-  const [m1, s1] = quantizeMultiplier(q1.scale / twiceMax);
-  const [m2, s2] = quantizeMultiplier(q2.scale / twiceMax);
-  const [mo, so] = quantizeMultiplier(twiceMax / Math.fround((1 << leftShift) * oq.scale));
-  const off1 = -q1.zp, off2 = -q2.zp, ls = 1 << leftShift;
-  broadcastIndex(x.dims, y.dims, dims, (o, i, j) => {
-    const v1 = multiplyByQuantizedMultiplier((xd[i]! + off1) * ls, m1, s1);
-    const v2 = multiplyByQuantizedMultiplier((yd[j]! + off2) * ls, m2, s2);
-    const r = multiplyByQuantizedMultiplier((v1 + sign * v2) | 0, mo, so) + oq.zp;
-    od[o] = r < lo ? lo : r > hi ? hi : r;
-  });
+  // the integer kernel of add.cc / sub.cc (shared with com.microsoft QLinearAdd's rounding 'tflite')
+  const f = tflAddSub(x.type, qin(a, 0)!, qin(a, 1)!, qout(a)!, !!a.pot_scale_int16, sign);
+  if (typeof f === 'string') throw new UnsupportedError(`node '${ctx.node.name}': ${f}`);
+  broadcastIndex(x.dims, y.dims, dims, (o, i, j) => (od[o] = f(xd[i]!, yd[j]!)));
   out.quant = ctx.outputTypes[0]?.quant;
   return [out];
 }
 
 const ARITH_ATTRS: Record<string, AttrSpec> = { pot_scale_int16: { type: 'int', default: 1 }, ...QUANT_ATTRS };
-defineOp({ name: 'ADD', domain: TFL_DOMAIN, inputs: [2, 2], outputs: [1, 1], attrs: ARITH_ATTRS, doc: 'TFLite ADD (broadcasting; int8/int16 rescaled per add.cc)', inferShape: arithInfer, reference: (c) => addSub(c, 1) });
+// ADD / MUL: imported as ONNX Add / Mul (float, int32) or com.microsoft QLinearAdd / QLinearMul with rounding 'tflite';
+// SUB has no quantized ONNX-family op and stays here (sharing tflAddSub with QLinearAdd)
 defineOp({ name: 'SUB', domain: TFL_DOMAIN, inputs: [2, 2], outputs: [1, 1], attrs: ARITH_ATTRS, doc: 'TFLite SUB (broadcasting; int8/int16 rescaled per sub.cc)', inferShape: arithInfer, reference: (c) => addSub(c, -1) });
-defineOp({
-  name: 'MUL',
-  domain: TFL_DOMAIN,
-  inputs: [2, 2],
-  outputs: [1, 1],
-  attrs: QUANT_ATTRS,
-  doc: 'TFLite MUL (broadcasting; int8/int16: one rescale by s1·s2/so)',
-  inferShape: arithInfer,
-  reference(ctx) {
-    const [x, y] = ctx.inputs as [Tensor, Tensor];
-    const dims = ctx.outputTypes[0]!.shape as number[];
-    const out = Tensor.zeros(x.type, dims);
-    const xd = x.data as ArrayLike<number>, yd = y.data as ArrayLike<number>;
-    const od = out.data as Float32Array | Int8Array | Int16Array | Int32Array;
-    if (!isQ(x.type)) {
-      broadcastIndex(x.dims, y.dims, dims, (o, i, j) => (od[o] = x.type === 'int32' ? Math.imul(xd[i]!, yd[j]!) : xd[i]! * yd[j]!));
-      return [out];
-    }
-    const a = ctx.attrs;
-    const q1 = qin(a, 0)!, q2 = qin(a, 1)!, oq = qout(a)!;
-    // mul.cc: "real_multiplier = input1_scale * input2_scale / output_scale" (float arithmetic), then QuantizeMultiplier
-    const [m, s] = quantizeMultiplier(Math.fround(Math.fround(q1.scale * q2.scale) / oq.scale));
-    const [lo, hi] = qbounds(x.type);
-    broadcastIndex(x.dims, y.dims, dims, (o, i, j) => {
-      const r = multiplyByQuantizedMultiplier((xd[i]! - q1.zp) * (yd[j]! - q2.zp), m, s) + oq.zp;
-      od[o] = r < lo ? lo : r > hi ? hi : r;
-    });
-    out.quant = ctx.outputTypes[0]?.quant;
-    return [out];
-  },
-});
 
 // ---------------------------------------------------------------- element-wise activations
 
@@ -712,36 +479,7 @@ defineOp({ name: 'RELU', domain: TFL_DOMAIN, inputs: [1, 1], outputs: [1, 1], at
 defineOp({ name: 'RELU6', domain: TFL_DOMAIN, inputs: [1, 1], outputs: [1, 1], attrs: QUANT_ATTRS, inferShape: unaryInfer, reference: (c) => reluRun(c, 0, 6) });
 defineOp({ name: 'RELU_N1_TO_1', domain: TFL_DOMAIN, inputs: [1, 1], outputs: [1, 1], attrs: QUANT_ATTRS, inferShape: unaryInfer, reference: (c) => reluRun(c, -1, 1) });
 
-defineOp({
-  name: 'LEAKY_RELU',
-  domain: TFL_DOMAIN,
-  inputs: [1, 1],
-  outputs: [1, 1],
-  attrs: { alpha: { type: 'float', default: 0 }, ...QUANT_ATTRS },
-  doc: 'TFLite LEAKY_RELU; int8/int16 per QuantizeLeakyRelu with identity and alpha multipliers',
-  inferShape: unaryInfer,
-  reference(ctx) {
-    const x = ctx.inputs[0]!;
-    const alpha = Math.fround(ctx.attrs.alpha);
-    if (x.type === 'float32') return unaryRun(ctx, (v) => (v > 0 ? v : Math.fround(v * alpha)));
-    const iq = qin(ctx.attrs, 0)!, oq = qout(ctx.attrs)!;
-    // LeakyReluPrepare: "alpha_multiplier = input->params.scale * params->alpha / output->params.scale" (float
-    // expression) and "identity_multiplier = input->params.scale / output->params.scale"
-    const [ma, sa] = quantizeMultiplier(Math.fround(Math.fround(iq.scale * alpha) / oq.scale));
-    const [mi, si] = quantizeMultiplier(Math.fround(iq.scale / oq.scale));
-    const [lo, hi] = qbounds(x.type);
-    const out = Tensor.zeros(x.type, x.dims);
-    const xd = x.data as ArrayLike<number>;
-    const od = out.data as Int8Array | Int16Array;
-    for (let i = 0; i < x.size; i++) {
-      const v = xd[i]! - iq.zp;
-      const r = oq.zp + (v >= 0 ? multiplyByQuantizedMultiplier(v, mi, si) : multiplyByQuantizedMultiplier(v, ma, sa));
-      od[i] = r < lo ? lo : r > hi ? hi : r;
-    }
-    out.quant = ctx.outputTypes[0]?.quant;
-    return [out];
-  },
-});
+// LEAKY_RELU: imported as ONNX LeakyRelu (float) or com.microsoft QLinearLeakyRelu with rounding 'tflite'
 
 // ---------------------------------------------------------------- QUANTIZE / DEQUANTIZE
 

@@ -11,6 +11,7 @@ import { Residency } from './resident.js';
 import { fuseQdq } from '../ir/passes/qdq-fuse.js';
 import { kernelsFor, type PreparedKernel } from '../kernels/index.js';
 import type { Node } from '../ir/graph.js';
+import { nonOnnxAttr } from '../ir/layout.js';
 
 export interface ExecutorOptions {
   /** 'wasm' (default): WASM SIMD kernels where one applies, reference ops elsewhere; 'reference': TS only */
@@ -67,6 +68,7 @@ export class Executor {
     const { order, attrs, types, consts } = this.analysis;
     for (const node of order) {
       if (node.outputs.every((o) => o === '' || consts.has(o))) continue; // folded
+      if (nonOnnxAttr(attrs.get(node)!)) continue; // kernels implement plain ONNX only: NHWC, TFLite rounding etc. run the reference
       for (const k of kernelsFor(node.domain, node.op)) {
         const inTypes = node.inputs.map((x) => (x === '' ? undefined : types.get(x)));
         const prepared = k.prepare(node, attrs.get(node)!, inTypes, (i) => consts.get(node.inputs[i] ?? ''));

@@ -33,15 +33,15 @@ export function nodeMacs(node: Node, typeOf: (name: string) => ValueType | undef
     case 'QLinearConv': {
       const w = t(node.op === 'QLinearConv' ? 3 : 1)?.shape;
       if (!w || !out?.shape) break;
-      // out [N, M, spatial…]; W [M, C/g, k…]
-      return prod(out.shape, batch) * prod(w, batch, 1);
+      // out [N, M, spatial…]; W [M, C/g, k…] (or OHWI; 1HWO, the weight_layout of TFLite depthwise, has M last)
+      return prod(out.shape, batch) * prod(w, batch, 1, node.attrs.weight_layout === '1HWO' ? w.length - 1 : undefined);
     }
     case 'ConvTranspose': {
       const x = t(0)?.shape;
       const w = t(1)?.shape;
       if (!x || !w) break;
-      // X [N, C, in…]; W [C, M/g, k…]: every input pixel scatters into M/g·∏k outputs
-      return prod(x, batch) * prod(w, batch, 1);
+      // X [N, C, in…]; W [C, M/g, k…]: every input pixel scatters into M/g·∏k outputs (OHWI W is (M, k…, C/g))
+      return prod(x, batch) * (node.attrs.weight_layout === 'OHWI' ? prod(w, batch, 0, w.length - 1) / Number(node.attrs.group ?? 1) : prod(w, batch, 1));
     }
     case 'Gemm': {
       const a = t(0)?.shape;

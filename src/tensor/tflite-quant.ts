@@ -351,3 +351,79 @@ export function tanhInt8(q: number, zp: number, p: { multiplier: number; shift: 
   const v = roundingDivideByPOT(fixedTanh(inQ4, 4), 24);
   return v < -128 ? -128 : v > 127 ? 127 : v;
 }
+
+/** TFLite CheckedLog2: "x_log2 = log(x) * (1 / log(2)); rounded = round(x_log2); is POT if |x_log2 - rounded| < 1e-3" (float). */
+export function checkedLog2(x: number): number | undefined {
+  const l = Math.fround(Math.fround(Math.log(x)) * Math.fround(1 / Math.fround(Math.log(2))));
+  const r = Math.round(l);
+  return Math.abs(l - r) < 1e-3 ? r : undefined;
+}
+
+/** Per-tensor quantization of one operand: real = scale · (q - zeroPoint). */
+export interface TflQ {
+  scale: number;
+  zp: number;
+}
+
+/**
+ * Element kernel of quantized ADD (sign 1) / SUB (sign -1), add.cc / sub.cc, for storage type `dtype`
+ * (int8/uint8/int16): returns f(q1, q2) → clamped output, or a string saying why the case is unsupported.
+ *  - int16 with pot_scale_int16 and power-of-two scales: "scaled_input = RoundingDivideByPOT(shift_input, -shift)",
+ *    then a saturating add/sub (zero points 0, one input at the output scale);
+ *  - otherwise: "left_shift = (output->type == kTfLiteInt16) ? 15 : 20; twice_max_input_scale = 2 * max(s1, s2);
+ *    real_input_multiplier = s / twice_max_input_scale; real_output_multiplier = twice_max_input_scale / ((1 << left_shift) * so)".
+ */
+export function tflAddSub(dtype: string, q1: TflQ, q2: TflQ, oq: TflQ, potScaleInt16: boolean, sign: 1 | -1): ((a: number, b: number) => number) | string {
+  const [lo, hi] = qbounds(dtype);
+  if (dtype === 'int16' && potScaleInt16) {
+    const l1 = checkedLog2(q1.scale), l2 = checkedLog2(q2.scale), lo2 = checkedLog2(oq.scale);
+    if (l1 !== undefined && l2 !== undefined && lo2 !== undefined) {
+      const s1 = l1 - lo2, s2 = l2 - lo2;
+      if (q1.zp || q2.zp || oq.zp || (s1 !== 0 && s2 !== 0) || s1 > 0 || s2 > 0) return 'int16 ADD/SUB with power-of-two scales needs zero points 0 and one input at the output scale';
+      return (a, b) => {
+        const r = roundingDivideByPOT(a, -s1) + sign * roundingDivideByPOT(b, -s2);
+        return r < lo ? lo : r > hi ? hi : r;
+      };
+    }
+  }
+  const leftShift = dtype === 'int16' ? 15 : 20;
+  const twiceMax = 2 * Math.max(q1.scale, q2.scale);
+  const [m1, s1] = quantizeMultiplier(q1.scale / twiceMax);
+  const [m2, s2] = quantizeMultiplier(q2.scale / twiceMax);
+  const [mo, so] = quantizeMultiplier(twiceMax / Math.fround((1 << leftShift) * oq.scale));
+  const off1 = -q1.zp, off2 = -q2.zp, ls = 1 << leftShift;
+  return (a, b) => {
+    const v1 = multiplyByQuantizedMultiplier((a + off1) * ls, m1, s1);
+    const v2 = multiplyByQuantizedMultiplier((b + off2) * ls, m2, s2);
+    const r = multiplyByQuantizedMultiplier((v1 + sign * v2) | 0, mo, so) + oq.zp;
+    return r < lo ? lo : r > hi ? hi : r;
+  };
+}
+
+/** Element kernel of quantized MUL (mul.cc): "real_multiplier = input1_scale * input2_scale / output_scale" (float), then QuantizeMultiplier. */
+export function tflMul(dtype: string, q1: TflQ, q2: TflQ, oq: TflQ): (a: number, b: number) => number {
+  const [m, s] = quantizeMultiplier(Math.fround(Math.fround(q1.scale * q2.scale) / oq.scale));
+  const [lo, hi] = qbounds(dtype);
+  return (a, b) => {
+    const r = multiplyByQuantizedMultiplier((a - q1.zp) * (b - q2.zp), m, s) + oq.zp;
+    return r < lo ? lo : r > hi ? hi : r;
+  };
+}
+
+/**
+ * Element kernel of quantized LEAKY_RELU (leaky_relu.cc / reference_ops::QuantizeLeakyRelu): LeakyReluPrepare's
+ * "alpha_multiplier = input->params.scale * params->alpha / output->params.scale" and "identity_multiplier =
+ * input->params.scale / output->params.scale" (float expressions), then per element
+ * "output_zero_point + MultiplyByQuantizedMultiplier(input - input_zero_point, input >= 0 ? identity : alpha)", clamped.
+ */
+export function tflLeakyRelu(dtype: string, iq: TflQ, oq: TflQ, alpha: number): (q: number) => number {
+  const a = Math.fround(alpha);
+  const [ma, sa] = quantizeMultiplier(Math.fround(Math.fround(iq.scale * a) / oq.scale));
+  const [mi, si] = quantizeMultiplier(Math.fround(iq.scale / oq.scale));
+  const [lo, hi] = qbounds(dtype);
+  return (q) => {
+    const v = q - iq.zp;
+    const r = oq.zp + (v >= 0 ? multiplyByQuantizedMultiplier(v, mi, si) : multiplyByQuantizedMultiplier(v, ma, sa));
+    return r < lo ? lo : r > hi ? hi : r;
+  };
+}

@@ -12,6 +12,7 @@ import '../../ops/index.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { newestFormOpset } from './legacy/index.js';
 import { onnxRoot } from './reader.js';
+import { nonOnnxAttr } from '../../ir/layout.js';
 import { DTYPE_ONNX, pack4 } from './tensor-proto.js';
 
 export interface WriteOptions {
@@ -168,6 +169,11 @@ export function writeOnnx(graph: Graph, opts: WriteOptions = {}): Uint8Array {
   // rather than write a file onnxruntime would reject
   const foreign = graph.nodes.find((n) => n.domain === 'ai.edgeq.tflite');
   if (foreign) throw new UnsupportedError(`cannot write ONNX: node '${foreign.name}' is a TFLite op (${foreign.op}, NHWC layout); exporting TFLite graphs to ONNX is not supported yet`);
+  // data_layout / weight_layout are edgeq extensions ONNX does not have: only their defaults (ONNX's layouts) can be written
+  for (const n of graph.nodes) {
+    const lay = nonOnnxAttr(n.attrs);
+    if (lay) throw new UnsupportedError(`cannot write ONNX: node '${n.name}' (${n.op}) uses ${lay}, which ONNX cannot express; exporting TFLite graphs to ONNX is not supported yet`);
+  }
   const opsets = { ...graph.opsets };
   const domains = new Set(graph.nodes.map((n) => n.domain));
   for (const d of domains) opsets[d] = Math.max(opsets[d] ?? 1, newestFormOpset(d));

@@ -1,6 +1,6 @@
 import { EdgeqError, ModelFormatError, UnsupportedError, UnsupportedOpError } from '../../errors.js';
 import { type AttrValue, type Dim, Graph, type Node, type ValueType } from '../../ir/graph.js';
-import { TFL_DOMAIN } from '../../ops/tflite.js';
+import { TFL_DOMAIN } from '../../ir/layout.js';
 import { DTYPES, type DType } from '../../tensor/dtype.js';
 import type { QuantParams } from '../../tensor/quant.js';
 import { sizeOf } from '../../tensor/shape.js';
@@ -18,9 +18,11 @@ const ACT = ['NONE', 'RELU', 'RELU_N1_TO_1', 'RELU6', 'TANH', 'SIGN_BIT'] as con
 const PAD = ['SAME', 'VALID'] as const;
 
 /**
- * Decode a .tflite flatbuffer into the IR (subgraph 0). TFLite ops with NHWC/OHWI semantics become nodes of
- * the `ai.edgeq.tflite` domain (src/ops/tflite.ts); layout-neutral ones become ONNX ops; fused activations
- * become separate Relu/Clip/Tanh nodes (on quantized tensors Clip gets the bounds of TFLite's
+ * Decode a .tflite flatbuffer into the IR (subgraph 0). Ops map onto the same definitions ONNX models use
+ * wherever one computes exactly what TFLite does: layouts become attributes (data_layout NHWC, weight_layout
+ * OHWI / 1HWO) and TFLite's integer requantization is `rounding: 'tflite'` on QLinearConv / QGemm / QLinearAdd /
+ * QLinearMul (mapFloat, mapQuant). The rest become `ai.edgeq.tflite` nodes (src/ops/tflite.ts says which and why).
+ * Fused activations become separate Relu/Clip/Tanh nodes (on quantized tensors Clip gets the bounds of TFLite's
  * CalculateActivationRangeQuantized, which is exactly the clamp the fused kernel applies).
  */
 export function readTflite(bytes: Uint8Array): Graph {
@@ -37,7 +39,7 @@ function build(m: TflModel): Graph {
   g.source = 'tflite';
   g.name = m.subgraphName || 'main';
   g.producer = m.description;
-  g.opsets = { '': 18, [TFL_DOMAIN]: 1 };
+  g.opsets = { '': 18, [TFL_DOMAIN]: 1, 'com.microsoft': 1 };
   g.metadata['tflite.schema_version'] = String(m.version);
   if (m.numSubgraphs > 1) g.metadata['tflite.ignored_subgraphs'] = String(m.numSubgraphs - 1);
   const names: string[] = [];
@@ -242,36 +244,22 @@ class Builder {
       if (op.outputs.length < 1) throw new ModelFormatError(`${this.where(op)}: no outputs`);
     };
     const t = (k: number) => this.m.tensors[op.inputs[k]!]!;
+    if (this.mapFloat(op, ins) || this.mapQuant(op, ins)) return;
     switch (op.opName) {
       case 'CONV_2D':
-      case 'DEPTHWISE_CONV_2D': {
-        nIn(2, 3);
-        const dw = op.opName === 'DEPTHWISE_CONV_2D';
-        const o = this.opts(op, dw ? 'DepthwiseConv2DOptions' : 'Conv2DOptions');
-        const attrs: Record<string, AttrValue> = {
-          padding: this.pad(op, o),
-          stride_w: o?.int('stride_w', 'i32') ?? 1,
-          stride_h: o?.int('stride_h', 'i32') ?? 1,
-          dilation_w_factor: o?.int('dilation_w_factor', 'i32', 1) ?? 1,
-          dilation_h_factor: o?.int('dilation_h_factor', 'i32', 1) ?? 1,
-          ...(dw ? { depth_multiplier: o?.int('depth_multiplier', 'i32') ?? 0 } : {}),
-          data_layout: 'NHWC',
-          weight_layout: dw ? '1HWO' : 'OHWI',
-          ...q,
-        };
-        return this.emit(op, op.opName, T, ins, attrs, this.act(op, o));
-      }
+      case 'DEPTHWISE_CONV_2D':
+      case 'FULLY_CONNECTED':
+      case 'MUL':
+        // mapped onto ONNX Conv / Gemm / Mul or QLinearConv / com.microsoft QGemm / QLinearMul above (mapFloat,
+        // mapQuant); what reaches here has no exact counterpart (hybrid float/int8, non-constant quantized
+        // weights, mismatched types or quantization axes)
+        nIn(2, op.opName === 'MUL' ? 2 : 3);
+        throw this.unmapped(op);
       case 'TRANSPOSE_CONV': {
         nIn(3, 4);
         const o = this.opts(op, 'TransposeConvOptions');
         const attrs = { padding: this.pad(op, o), stride_w: o?.int('stride_w', 'i32') ?? 1, stride_h: o?.int('stride_h', 'i32') ?? 1, data_layout: 'NHWC', weight_layout: 'OHWI', ...q };
         return this.emit(op, op.opName, T, ins, attrs, this.act(op, o));
-      }
-      case 'FULLY_CONNECTED': {
-        nIn(2, 3);
-        const o = this.opts(op, 'FullyConnectedOptions');
-        if (o && o.int('weights_format', 'i8') !== 0) throw new UnsupportedError(`${this.where(op)}: shuffled weights format is not supported`);
-        return this.emit(op, op.opName, T, ins, { keep_num_dims: o?.bool('keep_num_dims') ? 1 : 0, ...q }, this.act(op, o));
       }
       case 'AVERAGE_POOL_2D':
       case 'MAX_POOL_2D': {
@@ -289,16 +277,13 @@ class Builder {
         return this.emit(op, op.opName, T, ins, attrs, this.act(op, o));
       }
       case 'ADD':
+        nIn(2);
+        throw this.unmapped(op);
       case 'SUB': {
         nIn(2);
-        const o = this.opts(op, op.opName === 'ADD' ? 'AddOptions' : 'SubOptions');
+        const o = this.opts(op, 'SubOptions');
         // "pot_scale_int16:bool = true" — only meaningful for int16
         return this.emit(op, op.opName, T, ins, { pot_scale_int16: (o ? o.bool('pot_scale_int16', true) : true) ? 1 : 0, ...q }, this.act(op, o));
-      }
-      case 'MUL': {
-        nIn(2);
-        const o = this.opts(op, 'MulOptions');
-        return this.emit(op, op.opName, T, ins, q, this.act(op, o));
       }
       case 'LOGISTIC':
       case 'TANH':
@@ -316,11 +301,10 @@ class Builder {
           if (op.opName === 'HARD_SWISH') return this.node('HardSwish', '', ins, out, {}, nm);
         }
         return this.emit(op, op.opName, T, ins, q);
-      case 'LEAKY_RELU': {
+      case 'LEAKY_RELU':
+        // float → LeakyRelu, int8 / uint8 / int16 → com.microsoft QLinearLeakyRelu (mapFloat, mapQuant)
         nIn(1);
-        const o = this.opts(op, 'LeakyReluOptions');
-        return this.emit(op, op.opName, T, ins, { alpha: o?.float('alpha') ?? 0, ...q });
-      }
+        throw this.unmapped(op);
       case 'SOFTMAX': {
         nIn(1);
         const o = this.opts(op, 'SoftmaxOptions');
@@ -434,6 +418,393 @@ class Builder {
       default:
         throw new UnsupportedOpError(op.opName, `TFLite builtin code ${op.opcode}${op.customCode !== undefined ? ` custom '${op.customCode}'` : ''}, ${this.where(op)}, output '${this.names[op.outputs[0]!] ?? '?'}'`);
     }
+  }
+
+  /** The error for a TFLite op whose every supported form maps onto an ONNX-family op, in a form that does not. */
+  private unmapped(op: TflOperator): UnsupportedOpError {
+    const types = [...op.inputs, ...op.outputs].map((i) => (i < 0 ? '-' : this.dtype(this.m.tensors[i]!))).join(', ');
+    return new UnsupportedOpError(op.opName, `TFLite builtin code ${op.opcode}, ${this.where(op)}`, `no exact edgeq op for this form (tensor types ${types}; quantized forms need per-tensor activation scales and constant weights quantized along the output channels)`);
+  }
+
+  /** True when every input and output tensor of `op` is float32 (TFLite's float kernels; no hybrid/quantized math). */
+  private allF32(op: TflOperator): boolean {
+    return [...op.inputs, ...op.outputs].every((i) => i < 0 || this.dtype(this.m.tensors[i]!) === 'float32');
+  }
+
+  /**
+   * Float32 TFLite ops that ONNX ops express exactly: emitted as those ONNX ops (with `data_layout: 'NHWC'` /
+   * `weight_layout` where the layout matters), so float TFLite and ONNX models run the same op definitions.
+   * Returns false to leave the op to the ai.edgeq.tflite definitions (quantized, or a form ONNX lacks).
+   */
+  private mapFloat(op: TflOperator, ins: string[]): boolean {
+    if (op.opName === 'DEQUANTIZE' && op.inputs.length === 1 && op.outputs.length === 1 && op.inputs[0]! >= 0) {
+      // dequantize.cc: a float16 input is just widened to float32 (no scale / zero point) = ONNX Cast(to = FLOAT)
+      if (this.dtype(this.m.tensors[op.inputs[0]!]!) !== 'float16' || this.dtype(this.m.tensors[op.outputs[0]!]!) !== 'float32') return false;
+      this.emit(op, 'Cast', '', ins, { to: 1 });
+      return true;
+    }
+    if ((op.opName === 'ADD' || op.opName === 'SUB' || op.opName === 'MUL') && op.inputs.length === 2 && op.outputs.length === 1 && op.inputs.every((i) => i >= 0)) {
+      // int32 / int64 arithmetic without quantization and without a fused activation is plain ONNX Add / Sub / Mul
+      const ts = [...op.inputs, ...op.outputs].map((i) => this.m.tensors[i]!);
+      const it = this.dtype(ts[0]!);
+      const o = this.opts(op, op.opName === 'ADD' ? 'AddOptions' : op.opName === 'SUB' ? 'SubOptions' : 'MulOptions');
+      if ((it === 'int32' || it === 'int64') && ts.every((q) => this.dtype(q) === it && !q.scale) && this.act(op, o) === 'NONE') {
+        this.emit(op, op.opName === 'ADD' ? 'Add' : op.opName === 'SUB' ? 'Sub' : 'Mul', '', ins, {});
+        return true;
+      }
+    }
+    const NAMES = ['CONV_2D', 'DEPTHWISE_CONV_2D', 'AVERAGE_POOL_2D', 'MAX_POOL_2D', 'FULLY_CONNECTED', 'ADD', 'SUB', 'MUL', 'SOFTMAX', 'MEAN', 'RESIZE_BILINEAR', 'RELU6', 'RELU_N1_TO_1', 'LEAKY_RELU', 'TRANSPOSE_CONV'];
+    if (!NAMES.includes(op.opName) || op.outputs.length !== 1) return false;
+    // MEAN's axes and RESIZE's size are int32, so is TRANSPOSE_CONV's output_shape; every other tensor must be float32
+    const intSecond = op.opName === 'MEAN' || op.opName === 'RESIZE_BILINEAR';
+    const f32ins = intSecond ? op.inputs.slice(0, 1) : op.opName === 'TRANSPOSE_CONV' ? op.inputs.slice(1) : op.inputs;
+    if (!this.allF32({ ...op, inputs: f32ins })) return false;
+    const nm = `${op.opName}_${op.index}`;
+    const tt = (k: number) => this.m.tensors[op.inputs[k]!]!;
+    const trim = (v: string[]) => {
+      const r = [...v];
+      while (r.length && r[r.length - 1] === '') r.pop();
+      return r;
+    };
+    // TFLite padding.h: SAME → out = ceil(in/s), pad_before = total/2 (= ONNX SAME_UPPER); VALID = ONNX VALID
+    const autoPad = (o: Table<any> | undefined) => (this.pad(op, o) === 'SAME' ? 'SAME_UPPER' : 'VALID');
+    switch (op.opName) {
+      case 'RELU6':
+      case 'RELU_N1_TO_1': {
+        if (op.inputs.length !== 1) return false;
+        // activations.cc: min(max(x, 0), 6) / min(max(x, -1), 1)
+        const [lo, hi] = op.opName === 'RELU6' ? [0, 6] : [-1, 1];
+        const lt = this.addConst(`${nm}_min`, new Tensor('float32', Float32Array.of(lo), []));
+        const ht = this.addConst(`${nm}_max`, new Tensor('float32', Float32Array.of(hi), []));
+        this.emit(op, 'Clip', '', [ins[0]!, lt, ht], {});
+        return true;
+      }
+      case 'LEAKY_RELU': {
+        if (op.inputs.length !== 1) return false;
+        const o = this.opts(op, 'LeakyReluOptions');
+        // leaky_relu: "x > 0 ? x : alpha * x" = ONNX LeakyRelu
+        this.emit(op, 'LeakyRelu', '', ins, { alpha: o?.float('alpha') ?? 0 });
+        return true;
+      }
+      case 'CONV_2D':
+      case 'DEPTHWISE_CONV_2D': {
+        if (op.inputs.length < 2 || op.inputs.length > 3 || op.inputs[1]! < 0) return false;
+        const dw = op.opName === 'DEPTHWISE_CONV_2D';
+        const x = tt(0), w = tt(1);
+        const C = x.shape[3];
+        if (x.shape.length !== 4 || w.shape.length !== 4 || !(C! > 0)) return false;
+        // CONV_2D: filter OHWI, groups = C / filter input channels; DEPTHWISE_CONV_2D: filter 1HWO, one group per input channel
+        const group = dw ? C! : w.shape[3]! > 0 && C! % w.shape[3]! === 0 ? C! / w.shape[3]! : 0;
+        if (!(group >= 1)) return false;
+        const o = this.opts(op, dw ? 'DepthwiseConv2DOptions' : 'Conv2DOptions');
+        const attrs: Record<string, AttrValue> = {
+          auto_pad: autoPad(o),
+          strides: [o?.int('stride_h', 'i32') ?? 1, o?.int('stride_w', 'i32') ?? 1],
+          dilations: [o?.int('dilation_h_factor', 'i32', 1) ?? 1, o?.int('dilation_w_factor', 'i32', 1) ?? 1],
+          group,
+          data_layout: 'NHWC',
+          weight_layout: dw ? '1HWO' : 'OHWI',
+        };
+        this.emit(op, 'Conv', '', trim(ins), attrs, this.act(op, o));
+        return true;
+      }
+      case 'TRANSPOSE_CONV': {
+        // transpose_conv.cc: inputs (output_shape, weights OHWI, input NHWC, bias); every input pixel scatters to
+        // oy = iy·stride - pad_top + ky, with pad from padding.h computed with the output as "input"
+        if (op.inputs.length < 3 || op.inputs.length > 4 || op.inputs.slice(0, 3).some((i) => i < 0)) return false;
+        const osT = this.g.initializers.get(this.names[op.inputs[0]!]!);
+        const w = tt(1), x = tt(2);
+        if (!osT || osT.size !== 4 || w.shape.length !== 4 || x.shape.length !== 4) return false;
+        const os = osT.toNumbers();
+        const [KH, KW] = [w.shape[1]!, w.shape[2]!];
+        const [H, W] = [x.shape[1]!, x.shape[2]!];
+        if (!(os.every((d) => Number.isInteger(d) && d >= 1) && H >= 1 && W >= 1 && KH >= 1 && KW >= 1 && w.shape[3] === x.shape[3] && os[3] === w.shape[0])) return false;
+        const o = this.opts(op, 'TransposeConvOptions');
+        const pad = this.pad(op, o);
+        const sh = o?.int('stride_h', 'i32') ?? 1, sw = o?.int('stride_w', 'i32') ?? 1;
+        if (!(sh >= 1 && sw >= 1)) return false;
+        const tfp = (inSize: number, k: number, s: number) => {
+          // padding.h ComputePaddingHeightWidth with dilation 1 (the output size as "in_size")
+          const out = pad === 'SAME' ? Math.floor((inSize + s - 1) / s) : Math.floor((inSize + s - k) / s);
+          return Math.floor(Math.max(0, (out - 1) * s + k - inSize) / 2);
+        };
+        const pt = tfp(os[1]!, KH, sh), pl = tfp(os[2]!, KW, sw);
+        // ONNX ConvTranspose: out = s·(in - 1) + output_padding + k - pad_begin - pad_end; choose pad_end (or
+        // output_padding, for outputs past the last scattered pixel, which get the bias only) to give TFLite's size
+        const pb = sh * (H - 1) + KH - pt - os[1]!, pr = sw * (W - 1) + KW - pl - os[2]!;
+        const attrs: Record<string, AttrValue> = {
+          strides: [sh, sw],
+          pads: [pt, pl, Math.max(0, pb), Math.max(0, pr)],
+          output_padding: [Math.max(0, -pb), Math.max(0, -pr)],
+          data_layout: 'NHWC',
+          weight_layout: 'OHWI',
+        };
+        const bias = op.inputs.length === 4 && op.inputs[3]! >= 0 ? [ins[3]!] : [];
+        this.emit(op, 'ConvTranspose', '', [ins[2]!, ins[1]!, ...bias], attrs, this.act(op, o));
+        return true;
+      }
+      case 'AVERAGE_POOL_2D':
+      case 'MAX_POOL_2D': {
+        if (op.inputs.length !== 1) return false;
+        const o = this.opts(op, 'Pool2DOptions');
+        const attrs: Record<string, AttrValue> = {
+          auto_pad: autoPad(o),
+          strides: [o?.int('stride_h', 'i32') ?? 1, o?.int('stride_w', 'i32') ?? 1],
+          kernel_shape: [o?.int('filter_height', 'i32') ?? 0, o?.int('filter_width', 'i32') ?? 0],
+          data_layout: 'NHWC',
+        };
+        // TFLite averages over the in-bounds taps only (pooling.h: "filter_count") = ONNX count_include_pad 0
+        this.emit(op, op.opName === 'MAX_POOL_2D' ? 'MaxPool' : 'AveragePool', '', ins, attrs, this.act(op, o));
+        return true;
+      }
+      case 'FULLY_CONNECTED': {
+        if (op.inputs.length < 2 || op.inputs.length > 3 || op.inputs[1]! < 0) return false;
+        const o = this.opts(op, 'FullyConnectedOptions');
+        if (o && o.int('weights_format', 'i8') !== 0) return false;
+        const x = tt(0), w = tt(1);
+        const K = w.shape[1];
+        if (w.shape.length !== 2 || !(K! > 0) || x.shape.length < 1) return false;
+        const keep = o?.bool('keep_num_dims') ?? false;
+        const outT = this.m.tensors[op.outputs[0]!]!;
+        // fully_connected.cc: y[b, u] = Σ_k x[b, k]·W[u, k] + bias[u], x viewed as [size/K, K] → Gemm(transB = 1)
+        let a = ins[0]!;
+        if (x.shape.length !== 2) {
+          a = this.fresh(`${nm}_2d`);
+          this.node('Reshape', '', [ins[0]!, this.i64(`${nm}_2d_shape`, [-1, K!])], [a], {}, `${nm}_2d`);
+        }
+        const gemmIns = trim([a, ins[1]!, ins[2] ?? '']);
+        if (!keep || x.shape.length === 2) {
+          this.emit(op, 'Gemm', '', gemmIns, { transB: 1 }, this.act(op, o));
+          return true;
+        }
+        // keep_num_dims: y keeps x's leading dims ([..., K] → [..., units])
+        const y2 = this.fresh(`${nm}_gemm`);
+        this.node('Gemm', '', gemmIns, [y2], { transB: 1 }, `${nm}_gemm`);
+        this.emit(op, 'Reshape', '', [y2, this.i64(`${nm}_shape`, outT.shape.length ? outT.shape : [...x.shape.slice(0, -1), w.shape[0]!])], {}, this.act(op, o));
+        return true;
+      }
+      case 'ADD':
+      case 'SUB':
+      case 'MUL': {
+        if (op.inputs.length !== 2) return false;
+        const o = this.opts(op, op.opName === 'ADD' ? 'AddOptions' : op.opName === 'SUB' ? 'SubOptions' : 'MulOptions');
+        this.emit(op, op.opName === 'ADD' ? 'Add' : op.opName === 'SUB' ? 'Sub' : 'Mul', '', ins, {}, this.act(op, o));
+        return true;
+      }
+      case 'SOFTMAX': {
+        if (op.inputs.length !== 1) return false;
+        const o = this.opts(op, 'SoftmaxOptions');
+        const beta = o?.float('beta') ?? 0;
+        // softmax.h: y = exp(beta·(x - max)) / Σ exp(beta·(x - max)) over the last axis; only beta = 1 is ONNX Softmax as is
+        if (beta !== 1) return false;
+        this.emit(op, 'Softmax', '', ins, { axis: -1 });
+        return true;
+      }
+      case 'MEAN': {
+        if (op.inputs.length !== 2) return false;
+        const ax = op.inputs[1]! >= 0 ? this.g.initializers.get(this.names[op.inputs[1]!]!) : undefined;
+        const r = tt(0).shape.length;
+        if (!ax) return false;
+        const axes: number[] = [];
+        for (const v of ax.toNumbers()) {
+          if (!(v >= -r && v < r)) return false; // let the TFLite definition report it
+          const a = v < 0 ? v + r : v;
+          if (!axes.includes(a)) axes.push(a); // TFLite reduces a repeated axis once
+        }
+        // TFLite MEAN over no axes is the identity; ONNX ReduceMean with empty axes reduces everything
+        if (!axes.length) return false;
+        const o = this.opts(op, 'ReducerOptions');
+        this.emit(op, 'ReduceMean', '', [ins[0]!, this.i64(`${nm}_axes`, axes)], { keepdims: o?.bool('keep_dims') ? 1 : 0 });
+        return true;
+      }
+      case 'RESIZE_BILINEAR': {
+        if (op.inputs.length !== 2 || tt(0).shape.length !== 4) return false;
+        const sz = op.inputs[1]! >= 0 ? this.g.initializers.get(this.names[op.inputs[1]!]!) : undefined;
+        const o = this.opts(op, 'ResizeBilinearOptions');
+        const ac = o?.bool('align_corners') ?? false, hp = o?.bool('half_pixel_centers') ?? false;
+        if (!sz || sz.size !== 2 || (ac && hp)) return false;
+        const size = sz.toNumbers();
+        if (size.some((d) => !(Number.isInteger(d) && d >= 1))) return false;
+        // resize_bilinear.h: in = (out + 0.5)·scale - 0.5 with half_pixel_centers (ONNX half_pixel), out·(in-1)/(out-1)
+        // with align_corners (ONNX align_corners), else out·scale (ONNX asymmetric); taps clamp to the edge as in ONNX.
+        // (RESIZE_NEAREST_NEIGHBOR stays a TFLite op: ONNX's x/(out/in) and TFLite's x·(in/out) pick different
+        // pixels where the product is an exact integer.)
+        const ctm = hp ? 'half_pixel' : ac ? 'align_corners' : 'asymmetric';
+        this.emit(op, 'Resize', '', [ins[0]!, '', '', this.i64(`${nm}_sizes`, size)], { mode: 'linear', coordinate_transformation_mode: ctm, axes: [1, 2] });
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** A scalar or 1-D constant of `dtype` (quantization parameters as ONNX QLinear* inputs). */
+  private qconst(base: string, dtype: DType, v: ArrayLike<number>, vector: boolean): string {
+    const arr = dtype === 'float32' ? Float32Array.from(v) : dtype === 'int8' ? Int8Array.from(v) : dtype === 'uint8' ? Uint8Array.from(v) : Int16Array.from(v);
+    return this.addConst(base, new Tensor(dtype, arr as never, vector ? [v.length] : []));
+  }
+
+  /**
+   * Quantized TFLite ops that an ONNX QLinear* definition computes bit for bit with `rounding: 'tflite'`
+   * (TFLite's QuantizeMultiplier / MultiplyByQuantizedMultiplier requantization) and explicit layouts.
+   * Returns false to leave the op to the ai.edgeq.tflite definitions.
+   */
+  private mapQuant(op: TflOperator, ins: string[]): boolean {
+    if (op.opName === 'FULLY_CONNECTED') return this.mapQuantFC(op, ins);
+    if (op.opName === 'ADD' || op.opName === 'MUL') return this.mapQuantBinary(op, ins);
+    if (op.opName === 'LEAKY_RELU') {
+      // leaky_relu.cc int8 / int16 → com.microsoft QLinearLeakyRelu with TFLite's identity / alpha multipliers
+      if (op.inputs.length !== 1 || op.outputs.length !== 1 || op.inputs[0]! < 0) return false;
+      const x = this.m.tensors[op.inputs[0]!]!, y = this.m.tensors[op.outputs[0]!]!;
+      const t = this.dtype(x);
+      if (!(t === 'int8' || t === 'uint8' || t === 'int16') || this.dtype(y) !== t || !x.scale || !y.scale || x.scale.length !== 1 || y.scale.length !== 1) return false;
+      const o = this.opts(op, 'LeakyReluOptions');
+      const nm = `${op.opName}_${op.index}`;
+      const qins = [
+        ins[0]!,
+        this.qconst(`${nm}_x_scale`, 'float32', x.scale, false),
+        this.qconst(`${nm}_x_zero_point`, t, [Number(x.zeroPoint![0]!)], false),
+        this.qconst(`${nm}_y_scale`, 'float32', y.scale, false),
+        this.qconst(`${nm}_y_zero_point`, t, [Number(y.zeroPoint![0]!)], false),
+      ];
+      this.emit(op, 'QLinearLeakyRelu', 'com.microsoft', qins, { alpha: o?.float('alpha') ?? 0, rounding: 'tflite' });
+      return true;
+    }
+    if (op.opName === 'MAX_POOL_2D') {
+      // pooling.cc MaxEvalQuantized: a plain max (input and output share scale and zero point) = ONNX MaxPool
+      // on int8 / uint8 (ONNX MaxPool has no int16)
+      if (op.inputs.length !== 1 || op.outputs.length !== 1 || op.inputs[0]! < 0) return false;
+      const x = this.m.tensors[op.inputs[0]!]!, y = this.m.tensors[op.outputs[0]!]!;
+      const t = this.dtype(x);
+      if ((t !== 'int8' && t !== 'uint8') || this.dtype(y) !== t || !x.scale || !y.scale || x.scale.length !== 1 || y.scale.length !== 1) return false;
+      if (x.scale[0] !== y.scale[0] || x.zeroPoint![0] !== y.zeroPoint![0]) return false;
+      const o = this.opts(op, 'Pool2DOptions');
+      const attrs: Record<string, AttrValue> = {
+        auto_pad: this.pad(op, o) === 'SAME' ? 'SAME_UPPER' : 'VALID',
+        strides: [o?.int('stride_h', 'i32') ?? 1, o?.int('stride_w', 'i32') ?? 1],
+        kernel_shape: [o?.int('filter_height', 'i32') ?? 0, o?.int('filter_width', 'i32') ?? 0],
+        data_layout: 'NHWC',
+      };
+      this.emit(op, 'MaxPool', '', ins, attrs, this.act(op, o));
+      return true;
+    }
+    if (op.opName !== 'CONV_2D' && op.opName !== 'DEPTHWISE_CONV_2D') return false;
+    if (op.inputs.length < 2 || op.inputs.length > 3 || op.outputs.length !== 1 || op.inputs[1]! < 0) return false;
+    const dw = op.opName === 'DEPTHWISE_CONV_2D';
+    const x = this.m.tensors[op.inputs[0]!]!, w = this.m.tensors[op.inputs[1]!]!, y = this.m.tensors[op.outputs[0]!]!;
+    const xt = this.dtype(x), wt = this.dtype(w), yt = this.dtype(y);
+    // conv.cc / depthwise_conv.cc: int8 or uint8 activations with same-type filters, or 16x8 (int16 activations, int8 filters)
+    if (!(xt === 'int8' || xt === 'uint8' || xt === 'int16') || yt !== xt || wt !== (xt === 'uint8' ? 'uint8' : 'int8')) return false;
+    if (!x.scale || !y.scale || !w.scale || x.scale.length !== 1 || y.scale.length !== 1) return false;
+    const wc = this.g.initializers.get(this.names[op.inputs[1]!]!);
+    if (!wc || x.shape.length !== 4 || w.shape.length !== 4 || !(x.shape[3]! > 0)) return false;
+    const C = x.shape[3]!;
+    const O = dw ? w.shape[3]! : w.shape[0]!;
+    // per-channel scales run along the output-channel dim of the filter (quantized_dimension 0 for OHWI, 3 for 1HWO)
+    if (w.scale.length !== 1 && (w.scale.length !== O || w.quantizedDimension !== (dw ? 3 : 0))) return false;
+    const group = dw ? C : w.shape[3]! > 0 && C % w.shape[3]! === 0 ? C / w.shape[3]! : 0;
+    if (!(group >= 1)) return false;
+    if (op.inputs.length === 3 && op.inputs[2]! >= 0) {
+      const bt = this.dtype(this.m.tensors[op.inputs[2]!]!);
+      if (bt !== 'int32' && !(bt === 'int64' && xt === 'int16')) return false;
+    }
+    const o = this.opts(op, dw ? 'DepthwiseConv2DOptions' : 'Conv2DOptions');
+    const nm = `${op.opName}_${op.index}`;
+    const vec = w.scale.length > 1;
+    const qins = [
+      ins[0]!,
+      this.qconst(`${nm}_x_scale`, 'float32', x.scale, false),
+      this.qconst(`${nm}_x_zero_point`, xt, [Number(x.zeroPoint![0]!)], false),
+      ins[1]!,
+      this.qconst(`${nm}_w_scale`, 'float32', w.scale, vec),
+      this.qconst(`${nm}_w_zero_point`, wt, Array.from(w.zeroPoint!.length === w.scale.length ? w.zeroPoint! : w.scale.map(() => 0n), Number), vec),
+      this.qconst(`${nm}_y_scale`, 'float32', y.scale, false),
+      this.qconst(`${nm}_y_zero_point`, yt, [Number(y.zeroPoint![0]!)], false),
+      ...(op.inputs.length === 3 && op.inputs[2]! >= 0 ? [ins[2]!] : []),
+    ];
+    const attrs: Record<string, AttrValue> = {
+      auto_pad: this.pad(op, o) === 'SAME' ? 'SAME_UPPER' : 'VALID',
+      strides: [o?.int('stride_h', 'i32') ?? 1, o?.int('stride_w', 'i32') ?? 1],
+      dilations: [o?.int('dilation_h_factor', 'i32', 1) ?? 1, o?.int('dilation_w_factor', 'i32', 1) ?? 1],
+      group,
+      data_layout: 'NHWC',
+      weight_layout: dw ? '1HWO' : 'OHWI',
+      rounding: 'tflite',
+    };
+    this.emit(op, 'QLinearConv', '', qins, attrs, this.act(op, o));
+    return true;
+  }
+
+  /**
+   * Quantized FULLY_CONNECTED → com.microsoft QGemm(transB = 1, rounding 'tflite') on x viewed as [size/K, K]
+   * (+ Reshape back for keep_num_dims): fully_connected.cc's acc = bias[u] + Σ_k (x - x_zp)·(W[u, k] - w_zp),
+   * requantized with MultiplyByQuantizedMultiplier.
+   */
+  private mapQuantFC(op: TflOperator, ins: string[]): boolean {
+    if (op.inputs.length < 2 || op.inputs.length > 3 || op.outputs.length !== 1 || op.inputs[1]! < 0) return false;
+    const x = this.m.tensors[op.inputs[0]!]!, w = this.m.tensors[op.inputs[1]!]!, y = this.m.tensors[op.outputs[0]!]!;
+    const xt = this.dtype(x), wt = this.dtype(w), yt = this.dtype(y);
+    if (!(xt === 'int8' || xt === 'uint8' || xt === 'int16') || yt !== xt || wt !== (xt === 'uint8' ? 'uint8' : 'int8')) return false;
+    if (!x.scale || !y.scale || !w.scale || x.scale.length !== 1 || y.scale.length !== 1) return false;
+    if (!this.g.initializers.get(this.names[op.inputs[1]!]!) || w.shape.length !== 2 || x.shape.length < 1) return false;
+    const [U, K] = w.shape as [number, number];
+    if (!(K > 0) || (w.scale.length !== 1 && (w.scale.length !== U || w.quantizedDimension !== 0 || w.zeroPoint!.some((z) => z !== 0n)))) return false;
+    if (op.inputs.length === 3 && op.inputs[2]! >= 0) {
+      const bt = this.dtype(this.m.tensors[op.inputs[2]!]!);
+      if (bt !== 'int32' && !(bt === 'int64' && xt === 'int16')) return false;
+    }
+    const o = this.opts(op, 'FullyConnectedOptions');
+    if (o && o.int('weights_format', 'i8') !== 0) return false;
+    const keep = o?.bool('keep_num_dims') ?? false;
+    const nm = `${op.opName}_${op.index}`;
+    let a = ins[0]!;
+    if (x.shape.length !== 2) {
+      a = this.fresh(`${nm}_2d`);
+      this.node('Reshape', '', [ins[0]!, this.i64(`${nm}_2d_shape`, [-1, K])], [a], {}, `${nm}_2d`);
+    }
+    const vec = w.scale.length > 1;
+    const qins = [
+      a,
+      this.qconst(`${nm}_a_scale`, 'float32', x.scale, false),
+      this.qconst(`${nm}_a_zero_point`, xt, [Number(x.zeroPoint![0]!)], false),
+      ins[1]!,
+      this.qconst(`${nm}_b_scale`, 'float32', w.scale, vec),
+      this.qconst(`${nm}_b_zero_point`, wt, Array.from(w.zeroPoint!, Number), vec),
+      op.inputs.length === 3 && op.inputs[2]! >= 0 ? ins[2]! : '',
+      this.qconst(`${nm}_y_scale`, 'float32', y.scale, false),
+      this.qconst(`${nm}_y_zero_point`, yt, [Number(y.zeroPoint![0]!)], false),
+    ];
+    const attrs = { transB: 1, rounding: 'tflite' };
+    if (!keep || x.shape.length === 2) {
+      this.emit(op, 'QGemm', 'com.microsoft', qins, attrs, this.act(op, o));
+      return true;
+    }
+    const y2 = this.fresh(`${nm}_gemm`);
+    this.node('QGemm', 'com.microsoft', qins, [y2], attrs, `${nm}_gemm`);
+    this.emit(op, 'Reshape', '', [y2, this.i64(`${nm}_shape`, y.shape.length ? y.shape : [...x.shape.slice(0, -1), U])], {}, this.act(op, o));
+    return true;
+  }
+
+  /**
+   * Quantized ADD / MUL → com.microsoft QLinearAdd / QLinearMul with rounding 'tflite' (add.cc / mul.cc integer
+   * kernels). SUB has no ONNX-family counterpart and stays an ai.edgeq.tflite op.
+   */
+  private mapQuantBinary(op: TflOperator, ins: string[]): boolean {
+    if (op.inputs.length !== 2 || op.outputs.length !== 1 || op.inputs.some((i) => i < 0)) return false;
+    const [x1, x2] = op.inputs.map((i) => this.m.tensors[i]!) as [TflTensor, TflTensor];
+    const y = this.m.tensors[op.outputs[0]!]!;
+    const t = this.dtype(x1);
+    if (!(t === 'int8' || t === 'uint8' || t === 'int16') || this.dtype(x2) !== t || this.dtype(y) !== t) return false;
+    if ([x1, x2, y].some((q) => !q.scale || q.scale.length !== 1)) return false;
+    const add = op.opName === 'ADD';
+    const o = this.opts(op, add ? 'AddOptions' : 'MulOptions');
+    const nm = `${op.opName}_${op.index}`;
+    const sc = (q: TflTensor, k: string) => this.qconst(`${nm}_${k}_scale`, 'float32', q.scale!, false);
+    const zp = (q: TflTensor, k: string) => this.qconst(`${nm}_${k}_zero_point`, t, [Number(q.zeroPoint![0]!)], false);
+    const qins = [ins[0]!, sc(x1, 'A'), zp(x1, 'A'), ins[1]!, sc(x2, 'B'), zp(x2, 'B'), sc(y, 'C'), zp(y, 'C')];
+    // "pot_scale_int16:bool = true" (AddOptions; MUL has none)
+    const attrs: Record<string, AttrValue> = { rounding: 'tflite', ...(add ? { pot_scale_int16: (o ? o.bool('pot_scale_int16', true) : true) ? 1 : 0 } : {}) };
+    this.emit(op, add ? 'QLinearAdd' : 'QLinearMul', 'com.microsoft', qins, attrs, this.act(op, o));
+    return true;
   }
 
   /** STRIDED_SLICE with constant begin/end/strides → ONNX Slice (+ Reshape for shrink_axis_mask). */
