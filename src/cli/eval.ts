@@ -2,7 +2,7 @@
 import { readNpy } from '../formats/npy.js';
 import { InferenceSession } from '../runtime/session.js';
 import { Tensor } from '../tensor/tensor.js';
-import { UsageError, parseArgs } from './args.js';
+import { type ParsedArgs, UsageError, parseArgs } from './args.js';
 import { type Io, loadModelFile, readBytes, stdio } from './inspect.js';
 import { Progress } from './progress.js';
 
@@ -42,4 +42,26 @@ export async function evalMain(argv: string[], io: Io = stdio): Promise<number> 
       `speed     ${r.imagesPerSec.toFixed(1)} images/s (${r.msPerImage.toFixed(3)} ms/image, batch ${r.batch})\n`,
   );
   return 0;
+}
+
+/**
+ * The labelled set named by `--data x.npy --labels y.npy [--limit N]` (both or neither), for commands that
+ * report accuracy (prune and quantize sweeps); undefined when no data was given.
+ */
+export function loadEvalSet(a: ParsedArgs): { x: Tensor; y: Int32Array } | undefined {
+  const dataPath = a.get('data');
+  const labelPath = a.get('labels');
+  if (!!dataPath !== !!labelPath) throw new UsageError('--data and --labels go together');
+  if (!dataPath || !labelPath) return undefined;
+  let x = readNpy(readBytes(dataPath, 'data'), dataPath);
+  let y = labelsOf(readNpy(readBytes(labelPath, 'labels'), labelPath), labelPath);
+  if (a.has('limit')) {
+    const lim = a.int('limit', 0, 0);
+    if (lim < (x.dims[0] ?? 0)) {
+      const per = x.dims.slice(1).reduce((p, d) => p * d, 1);
+      x = new Tensor(x.type, x.typed.slice(0, lim * per) as never, [lim, ...x.dims.slice(1)]);
+      y = y.slice(0, lim);
+    }
+  }
+  return { x, y };
 }

@@ -12,16 +12,14 @@
 import { writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { InputError } from '../errors.js';
-import { readNpy } from '../formats/npy.js';
 import { writeOnnx } from '../formats/onnx/writer.js';
 import type { Graph } from '../ir/graph.js';
 import { modelStats } from '../ir/stats.js';
 import { type PruneOptions, type PruneResult, prune } from '../prune/index.js';
 import { InferenceSession } from '../runtime/session.js';
-import { Tensor } from '../tensor/tensor.js';
 import { UsageError, parseArgs } from './args.js';
-import { evaluate, labelsOf } from './eval.js';
-import { type Io, fmtBytes, fmtCount, loadModelFile, readBytes, stdio } from './inspect.js';
+import { evaluate, loadEvalSet } from './eval.js';
+import { type Io, fmtBytes, fmtCount, loadModelFile, stdio } from './inspect.js';
 
 export const PRUNE_USAGE =
   'edgeq prune IN OUT --sparsity S [--scope layer|global] [--structured channel|n:m] [--n 2 --m 4] [--norm l1|l2] [--threshold T] [--exclude A,B] [--exclude-first] [--exclude-last] [--sweep 0.5,0.7,...] [--modes layer,global,channel,2:4] [--data x.npy --labels y.npy] [--limit N] [--svg out.svg] [--json]';
@@ -171,24 +169,8 @@ export async function pruneMain(argv: string[], io: Io = stdio): Promise<number>
   const json = a.has('json');
   const { graph, bytes: inBytes } = loadModelFile(inPath);
 
-  const dataPath = a.get('data');
-  const labelPath = a.get('labels');
-  if (!!dataPath !== !!labelPath) throw new UsageError('--data and --labels go together');
-  if (sweep.length && !dataPath) throw new UsageError('--sweep needs --data x.npy and --labels y.npy');
-  let evalSet: { x: Tensor; y: Int32Array } | undefined;
-  if (dataPath && labelPath) {
-    let x = readNpy(readBytes(dataPath, 'data'), dataPath);
-    let y = labelsOf(readNpy(readBytes(labelPath, 'labels'), labelPath), labelPath);
-    if (a.has('limit')) {
-      const lim = a.int('limit', 0, 0);
-      if (lim < (x.dims[0] ?? 0)) {
-        const per = x.dims.slice(1).reduce((p, d) => p * d, 1);
-        x = new Tensor(x.type, x.typed.slice(0, lim * per) as never, [lim, ...x.dims.slice(1)]);
-        y = y.slice(0, lim);
-      }
-    }
-    evalSet = { x, y };
-  }
+  const evalSet = loadEvalSet(a);
+  if (sweep.length && !evalSet) throw new UsageError('--sweep needs --data x.npy and --labels y.npy');
   const batch = a.int('batch', 250, 1, 1 << 20);
   const accuracy = async (g: Graph) => (await evaluate(InferenceSession.fromGraph(g), evalSet!.x, evalSet!.y, { batch })).accuracy;
 

@@ -22,7 +22,7 @@ import { CALIB_METHODS, type CalibData, type CalibMethod, type QuantizeOptions, 
 import { InferenceSession } from '../runtime/session.js';
 import { Tensor } from '../tensor/tensor.js';
 import { UsageError, parseArgs } from './args.js';
-import { evaluate, labelsOf } from './eval.js';
+import { evaluate, loadEvalSet } from './eval.js';
 import { type Io, fmtBytes, loadModelFile, readBytes, stdio } from './inspect.js';
 import { Progress } from './progress.js';
 
@@ -162,24 +162,8 @@ export async function quantizeMain(argv: string[], io: Io = stdio): Promise<numb
     if (mode !== 'static') throw new UsageError('--max-accuracy-drop works with static quantization (not --dynamic / --fp16)');
   }
 
-  const dataPath = a.get('data');
-  const labelPath = a.get('labels');
-  if (!!dataPath !== !!labelPath) throw new UsageError('--data and --labels go together');
-  if (sweep.length && !dataPath) throw new UsageError('--sweep-bits needs --data x.npy and --labels y.npy');
-  let evalSet: { x: Tensor; y: Int32Array } | undefined;
-  if (dataPath && labelPath) {
-    let x = readNpy(readBytes(dataPath, 'data'), dataPath);
-    let y = labelsOf(readNpy(readBytes(labelPath, 'labels'), labelPath), labelPath);
-    if (a.has('limit')) {
-      const lim = a.int('limit', 0, 0);
-      if (lim < (x.dims[0] ?? 0)) {
-        const per = x.dims.slice(1).reduce((p, d) => p * d, 1);
-        x = new Tensor(x.type, x.typed.slice(0, lim * per) as never, [lim, ...x.dims.slice(1)]);
-        y = y.slice(0, lim);
-      }
-    }
-    evalSet = { x, y };
-  }
+  const evalSet = loadEvalSet(a);
+  if (sweep.length && !evalSet) throw new UsageError('--sweep-bits needs --data x.npy and --labels y.npy');
   if (maxDrop !== undefined) {
     if (!evalSet) throw new UsageError('--max-accuracy-drop needs --data x.npy and --labels y.npy');
     if (sweep.length) throw new UsageError('give --max-accuracy-drop or --sweep-bits, not both');
