@@ -116,3 +116,20 @@ export function f32_maxpool2d_sep(x: usize, ih: i32, iw: i32, kh: i32, kw: i32, 
     }
   }
 }
+
+/**
+ * GlobalAveragePool over `count` channels of `hw` pixels each: out[c] = (Σ x[c, ·]) / hw. Four partial sums per
+ * channel in one vector, added pairwise at the end (float rounding differs from a sequential sum).
+ */
+export function f32_global_avgpool(x: usize, count: i32, hw: i32, out: usize): void {
+  const inv: f32 = 1.0 / <f32>hw;
+  for (let c = 0; c < count; c++) {
+    const p = x + ((<usize>c * hw) << 2);
+    let acc = f32x4.splat(0);
+    let i = 0;
+    for (; i + 3 < hw; i += 4) acc = f32x4.add(acc, v128.load(p + (<usize>i << 2)));
+    let s: f32 = (f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1)) + (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3));
+    for (; i < hw; i++) s += f32.load(p + (<usize>i << 2));
+    f32.store(out + (<usize>c << 2), s * inv);
+  }
+}

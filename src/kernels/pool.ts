@@ -48,3 +48,31 @@ function poolKernel(op: 'MaxPool' | 'AveragePool'): KernelDef {
 
 registerKernel(poolKernel('MaxPool'));
 registerKernel(poolKernel('AveragePool'));
+
+/** GlobalAveragePool, float32, any rank ≥ 3 (N, C, spatial…): one SIMD sum per (n, c). */
+const globalAvgWasm: KernelDef = {
+  op: 'GlobalAveragePool',
+  backend: 'wasm',
+  prepare(_node, _attrs, types) {
+    const mem = arena();
+    const ex = kernels();
+    const x = types[0];
+    if (!mem || !ex || x?.dtype !== 'float32' || (x.shape && x.shape.length < 3)) return undefined;
+    return {
+      name: 'f32_global_avgpool',
+      run([input], [outType]) {
+        const xt = input!;
+        const count = xt.dims[0]! * xt.dims[1]!;
+        const hw = count ? xt.size / count : 0;
+        if (hw === 0) return undefined; // empty spatial dims: the reference defines the result
+        const xin = mem.input(xt.data as Float32Array, 'pool input');
+        const op = mem.alloc(count * 4, 'pool output');
+        ex.f32_global_avgpool(xin.ptr, count, hw, op);
+        if (xin.copied) mem.release(xin.ptr);
+        return [new Tensor('float32', mem.f32(op, count), outType!.shape as number[])];
+      },
+    };
+  },
+};
+
+registerKernel(globalAvgWasm);

@@ -12,6 +12,7 @@ export interface KernelExports {
   f32_im2col_pack_8(x: number, c: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, out: number): void;
   f32_dwconv3x3(x: number, ih: number, iw: number, w: number, s: number, pt: number, pl: number, oh: number, ow: number, bias: number, out: number, lo: number, hi: number): void;
   f32_maxpool2d_sep(x: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, oh: number, ow: number, out: number, tmp: number): void;
+  f32_global_avgpool(x: number, count: number, hw: number, out: number): void;
   f32_pool2d(mode: number, x: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, pb: number, pr: number, oh: number, ow: number, out: number): void;
   f32_dwconv2d(x: number, ih: number, iw: number, w: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, bias: number, out: number, lo: number, hi: number): void;
   /** sparse (asm/f32_spmm.ts): 1×4 blocked CSR along N, rows of A 4 at a time */

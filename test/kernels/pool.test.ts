@@ -53,4 +53,28 @@ describe('WASM pooling vs the TS reference', () => {
       { numRuns: 300, seed: 5 },
     );
   });
+
+  it('GlobalAveragePool agrees to 1e-6 relative over ranks, channel counts and pixel counts around 4', () => {
+    fc.assert(
+      fc.property(fc.record({ n: fc.integer({ min: 1, max: 2 }), c: fc.integer({ min: 1, max: 9 }), sp: fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 3 }) }), fc.integer(), (r, seed) => {
+        const dims = [r.n, r.c, ...r.sp];
+        const g = new Graph();
+        g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: dims } }];
+        g.nodes = [{ name: 'gap', op: 'GlobalAveragePool', domain: '', inputs: ['X'], outputs: ['Y'], attrs: {} }];
+        g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+        let q = seed;
+        const size = dims.reduce((a, b) => a * b, 1);
+        const x = new Tensor('float32', Float32Array.from({ length: size }, () => ((q = (Math.imul(q, 1103515245) + 12345) >>> 0) / 2 ** 31) - 1), dims);
+        const fast = new Executor(g);
+        expect(fast.kernels.get(g.nodes[0]!)?.name).toBe('f32_global_avgpool');
+        const got = fast.run({ X: x }).Y!;
+        const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!;
+        expect(got.dims).toEqual(want.dims);
+        const a = got.data as Float32Array;
+        const b = want.data as Float32Array;
+        for (let i = 0; i < b.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThanOrEqual(1e-6 * (1 + Math.abs(b[i]!)));
+      }),
+      { numRuns: 200, seed: 13 },
+    );
+  });
 });
