@@ -1,5 +1,5 @@
 import { Tensor } from '../tensor/tensor.js';
-import { convGeometry } from '../ops/conv-geometry.js';
+import { conv2dAt } from '../ops/conv-geometry.js';
 import { type KernelDef, registerKernel } from './registry.js';
 import { arena, kernels } from './wasm.js';
 
@@ -49,19 +49,13 @@ const convWasm: KernelDef = {
       run([input], [outType]) {
         const xt = input!;
         const [n, c, ih, iw] = xt.dims as [number, number, number, number];
-        const geo = convGeometry([ih, iw], [kh, kw], attrs, (msg) => {
-          throw new Error(msg); // unreachable: inferShape validated the same geometry
-        })!;
-        const [oh, ow] = geo.out as [number, number];
-        const [pt, pl] = geo.padBegin as [number, number];
-        const p = oh * ow;
+        const { oh, ow, pt, pl, p, pointwise } = conv2dAt(ih, iw, kh, kw, attrs);
         const inSize = c * ih * iw;
         // a resident input (another kernel's output) is used in place; the output stays resident too
         // (the arena pads every block, so the stride-2 depthwise path may read one float past a row)
         const xin = mem.input(xt.data as Float32Array, 'conv input');
         const xp = xin.ptr;
         const op = mem.alloc(n * m * p * 4, 'conv output');
-        const pointwise = kh === 1 && kw === 1 && sh === 1 && sw === 1 && pt === 0 && pl === 0 && geo.padEnd.every((v) => v === 0);
         const colBytes = depthwise ? 0 : ((p + 7) >> 3) * (kg + 1) * 32;
         const cp = depthwise ? 0 : mem.alloc(colBytes, 'conv columns');
         let ok = false;

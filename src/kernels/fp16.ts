@@ -1,7 +1,7 @@
 import type { Tensor as TensorT } from '../tensor/tensor.js';
 import { Tensor } from '../tensor/tensor.js';
 import { f16ArrayToF32, f32ArrayToF16, f32ToF16 } from '../tensor/fp16.js';
-import { convGeometry } from '../ops/conv-geometry.js';
+import { conv2dAt } from '../ops/conv-geometry.js';
 import { type Arena, arena, kernels } from './wasm.js';
 import { type KernelDef, type PreparedKernel, registerKernel } from './registry.js';
 
@@ -332,18 +332,12 @@ const convF16: KernelDef = {
         if (ww!.viaCast && !fromCast(wt, w)) return undefined;
         const xt = input!;
         const [n, ch, ih, iw] = xt.dims as [number, number, number, number];
-        const geo = convGeometry([ih, iw], [kh, kw], attrs, (msg) => {
-          throw new Error(msg); // unreachable: inferShape validated the same geometry
-        })!;
-        const [oh, ow] = geo.out as [number, number];
-        const [pt, pl] = geo.padBegin as [number, number];
-        const p = oh * ow;
+        const { oh, ow, pt, pl, p, pointwise } = conv2dAt(ih, iw, kh, kw, attrs);
         const inSize = ch * ih * iw;
         const xin = mem.input(actFloats(xt), 'conv input');
         const xp = xin.ptr;
         const wf = mem.alloc(h.length * 4, 'widened conv weights');
         const op = mem.alloc(n * m * p * 4, 'conv output');
-        const pointwise = kh === 1 && kw === 1 && sh === 1 && sw === 1 && pt === 0 && pl === 0 && geo.padEnd.every((v) => v === 0);
         const cp = depthwise ? 0 : mem.alloc(((p + 7) >> 3) * (kg + 1) * 32, 'conv columns');
         let ok = false;
         try {

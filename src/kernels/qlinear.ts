@@ -1,4 +1,4 @@
-import { convGeometry } from '../ops/conv-geometry.js';
+import { conv2dAt } from '../ops/conv-geometry.js';
 import { Tensor } from '../tensor/tensor.js';
 import { type KernelDef, type PreparedKernel, registerKernel } from './registry.js';
 import { type Arena, arena, type KernelExports, kernels } from './wasm.js';
@@ -271,14 +271,8 @@ function prepareConv(
       const rbv = i32(mem, rb, m);
       for (let i = 0; i < m; i++) rbv[i] = ((bias ? bias[i]! | 0 : 0) - Math.imul(xzS, rs[i]!) + Math.imul(Math.imul(kg, wzS[i]!), xzS)) | 0;
       const [n, c, ih, iw] = xt.dims as [number, number, number, number];
-      const geo = convGeometry([ih, iw], [kh, kw], attrs as never, (msg) => {
-        throw new Error(msg); // unreachable: inferShape validated the same geometry
-      })!;
-      const [oh, ow] = geo.out as [number, number];
-      const [pt, pl] = geo.padBegin as [number, number];
-      const p = oh * ow;
+      const { oh, ow, pt, pl, p, pointwise } = conv2dAt(ih, iw, kh, kw, attrs as never);
       const inSize = c * ih * iw;
-      const pointwise = kh === 1 && kw === 1 && sh === 1 && sw === 1 && pt === 0 && pl === 0 && geo.padEnd.every((v) => v === 0);
       const xin = bytesIn(mem, xt.data as QData, 'int8 conv input');
       const op = mem.alloc(n * m * p * kind.esz, 'int8 conv output');
       const cols = mem.alloc(ex.qs8_packed_size_8(p, kg), 'int8 conv columns');

@@ -1,7 +1,6 @@
 import type { Tensor as TensorT } from '../tensor/tensor.js';
 import { Tensor } from '../tensor/tensor.js';
-import { convGeometry } from '../ops/conv-geometry.js';
-import { ShapeError } from '../errors.js';
+import { conv2dAt } from '../ops/conv-geometry.js';
 import type { DType } from '../tensor/dtype.js';
 import { f16ToF32, f32ToF16 } from '../tensor/fp16.js';
 import { QRANGE, roundHalfToEven, saturate } from '../tensor/rounding.js';
@@ -399,16 +398,10 @@ const convSparse: KernelDef = {
       run([input], [outType]) {
         const xt = input!;
         const [n, ch, ih, iw] = xt.dims as [number, number, number, number];
-        const geo = convGeometry([ih, iw], [kh, kw], attrs, (msg) => {
-          throw new ShapeError(msg); // unreachable: inferShape validated the same geometry
-        })!;
-        const [oh, ow] = geo.out as [number, number];
-        const [pt, pl] = geo.padBegin as [number, number];
-        const p = oh * ow;
+        const { oh, ow, pt, pl, p, pointwise } = conv2dAt(ih, iw, kh, kw, attrs);
         const inSize = ch * ih * iw;
         const xin = mem.input(xt.data as Float32Array, 'conv input');
         const op = mem.alloc(n * m * p * 4, 'conv output');
-        const pointwise = kh === 1 && kw === 1 && sh === 1 && sw === 1 && pt === 0 && pl === 0 && geo.padEnd.every((v) => v === 0);
         let cp = 0;
         let ok = false;
         try {

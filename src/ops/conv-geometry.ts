@@ -184,3 +184,30 @@ export function wView<T>(shape: readonly T[], wl: string): { m: T; cg: T; k: T[]
   return { m: shape[0]!, cg: shape[1]!, k: shape.slice(2) };
 }
 
+
+/** Concrete 2-D conv geometry for a kernel's run: output size, begin pads, pixels, and whether it is a plain 1×1. */
+export interface Conv2dAt {
+  oh: number;
+  ow: number;
+  /** begin pads (top, left) */
+  pt: number;
+  pl: number;
+  /** output pixels oh·ow */
+  p: number;
+  /** 1×1, stride 1, no padding: the input already is the column matrix */
+  pointwise: boolean;
+}
+
+/**
+ * The WASM conv kernels' per-run geometry. `inferShape` has already validated the same attributes for these
+ * dims, so a failure here is a bug (plain Error), never a user-input error.
+ */
+export function conv2dAt(ih: number, iw: number, kh: number, kw: number, attrs: Attrs): Conv2dAt {
+  const g = convGeometry([ih, iw], [kh, kw], attrs, (msg) => {
+    throw new Error(`unreachable: ${msg}`);
+  })!;
+  const [oh, ow] = g.out as [number, number];
+  const [pt, pl] = g.padBegin as [number, number];
+  const pointwise = kh === 1 && kw === 1 && g.strides.every((s) => s === 1) && [...g.padBegin, ...g.padEnd].every((v) => v === 0);
+  return { oh, ow, pt, pl, p: oh * ow, pointwise };
+}
