@@ -1,3 +1,4 @@
+import { clampv, storeRow } from './vec';
 import { madd } from './madd';
 // fp16-weight GEMM family (WebAssembly SIMD128). C[M×N] = clamp(A[M×K] · W + bias, lo, hi), A and C float32,
 // W stored as IEEE binary16 (half the bytes of f32 in kernel memory).
@@ -9,12 +10,6 @@ import { madd } from './madd';
 //   f = f32(bits) · 2^112                                     → exact for every finite half, subnormals included
 // Infinities and NaNs would come out wrong that way, so the packer reports them and callers use f16_to_f32 +
 // the f32 kernels instead (f16_to_f32 is exact for every half, including Inf/NaN).
-
-// @ts-ignore: decorator
-@inline
-function clampv(v: v128, lo: v128, hi: v128): v128 {
-  return f32x4.min(f32x4.max(v, lo), hi);
-}
 
 // @ts-ignore: decorator
 @inline
@@ -101,28 +96,6 @@ export function f16_gemm_unpack_8(n: i32, k: i32, w: usize, out: usize): void {
       w += 16;
       out += 32;
     }
-  }
-}
-
-// @ts-ignore: decorator
-@inline
-function storeRow(c: usize, nc: i32, v0: v128, v1: v128): void {
-  if (nc == 8) {
-    v128.store(c, v0);
-    v128.store(c, v1, 16);
-  } else {
-    let v = v0;
-    let j = 0;
-    if (nc >= 4) {
-      v128.store(c, v0);
-      v = v1;
-      j = 4;
-    }
-    const r = nc - j;
-    const p = c + (j << 2);
-    if (r > 0) f32.store(p, f32x4.extract_lane(v, 0));
-    if (r > 1) f32.store(p, f32x4.extract_lane(v, 1), 4);
-    if (r > 2) f32.store(p, f32x4.extract_lane(v, 2), 8);
   }
 }
 

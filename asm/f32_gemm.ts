@@ -1,3 +1,4 @@
+import { clampv, storeRow } from './vec';
 import { madd } from './madd';
 // f32 GEMM family (WebAssembly SIMD128). C[M×N] = clamp(A[M×K] · W + bias, min, max)
 //
@@ -5,12 +6,6 @@ import { madd } from './madd';
 //   panel p: 8 bias floats, then K rows of 8 weights (columns n0..n0+7, zero-padded past N).
 // The micro-kernel keeps a 4×8 tile of C in eight v128 accumulators; A is read row-wise and broadcast.
 // All pointers are byte offsets into this module's linear memory; shape math stays in TypeScript.
-
-// @ts-ignore: decorator
-@inline
-function clampv(v: v128, lo: v128, hi: v128): v128 {
-  return f32x4.min(f32x4.max(v, lo), hi);
-}
 
 /** Pack W[K×N] (row-major, stride ldw floats) and bias[N] (0 = none) into 8-wide panels at `out`. */
 export function f32_gemm_pack_8(n: i32, k: i32, w: usize, ldw: i32, bias: usize, out: usize): void {
@@ -31,28 +26,6 @@ export function f32_gemm_pack_8(n: i32, k: i32, w: usize, ldw: i32, bias: usize,
 /** Bytes f32_gemm_pack_8 writes for an N×K weight. */
 export function f32_gemm_packed_size_8(n: i32, k: i32): i32 {
   return ((n + 7) >> 3) * (k + 1) * 32;
-}
-
-// @ts-ignore: decorator
-@inline
-function storeRow(c: usize, nc: i32, v0: v128, v1: v128): void {
-  if (nc == 8) {
-    v128.store(c, v0);
-    v128.store(c, v1, 16);
-  } else {
-    let v = v0;
-    let j = 0;
-    if (nc >= 4) {
-      v128.store(c, v0);
-      v = v1;
-      j = 4;
-    }
-    const r = nc - j;
-    const p = c + (j << 2);
-    if (r > 0) f32.store(p, f32x4.extract_lane(v, 0));
-    if (r > 1) f32.store(p, f32x4.extract_lane(v, 1), 4);
-    if (r > 2) f32.store(p, f32x4.extract_lane(v, 2), 8);
-  }
 }
 
 /**

@@ -1,3 +1,4 @@
+import { clampv } from './vec';
 // f32 sparse-weight × dense-activation kernels (WebAssembly SIMD128). The weight is pruned and constant, so it is
 // compressed once per session (in TypeScript, src/kernels/sparse.ts) into one of two layouts:
 //
@@ -15,12 +16,6 @@
 //    and MatMul (X = Aᵀ packed by f32_spmm_pack_t8; csn = 1, csp = N) writes C[M×N] row-major.
 //
 // No allocation here: every pointer is a byte offset into the one linear memory, sized by the caller.
-
-// @ts-ignore: decorator
-@inline
-function clampv(v: v128, lo: v128, hi: v128): v128 {
-  return f32x4.min(f32x4.max(v, lo), hi);
-}
 
 // @ts-ignore: decorator
 @inline
