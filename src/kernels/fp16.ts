@@ -3,7 +3,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { f16ArrayToF32, f32ArrayToF16, f32ToF16 } from '../tensor/fp16.js';
 import { conv2dAt } from '../ops/conv-geometry.js';
 import { type Arena, arena, kernels } from './wasm.js';
-import { type KernelDef, type PreparedKernel, registerKernel } from './registry.js';
+import { type KernelDef, type PreparedKernel, type Producer, registerKernel } from './registry.js';
 
 /**
  * fp16 weights: Conv / Gemm / MatMul whose constant weight is float16 — either the whole node is float16, or a
@@ -52,29 +52,31 @@ function halfToF32(h: number): number {
 
 /**
  * A float32 weight that is a float16 initializer behind a Cast too big for load-time folding reaches the
- * consumers as a run-time value. The Cast kernel below notes its source at plan time (kernels are prepared in
- * topological order, so before the consumers) and tags every tensor it produces; a consumer takes the halves
- * only if, at run time, its input really is the tagged output of that Cast (else it returns undefined and the
- * reference runs), so a stale note can never give a wrong answer.
+ * consumers as a run-time value. A consumer sees the Cast through the plan's `producer` view and keeps the halves;
+ * the Cast kernel below tags every tensor it produces, and a consumer uses the halves only if, at run time, its
+ * input really is the tagged output made from that source (else it returns undefined and the reference runs).
  */
-const castNotes = new Map<string, TensorT>();
 const castOutputs = new WeakMap<object, TensorT>();
 
-/** The float16 source behind input `i` if it is a noted Cast output whose shape matches. */
-function castSource(node: { inputs: string[] }, i: number, types: ({ dtype: string; shape?: (number | string)[] } | undefined)[]): TensorT | undefined {
-  const src = castNotes.get(node.inputs[i] ?? '');
+type Types = ({ dtype: string; shape?: (number | string)[] } | undefined)[];
+
+/** The float16 initializer behind input `i` when its producer is Cast(to float32) of one. */
+function castSource(i: number, types: Types, producer: ((i: number) => Producer | undefined) | undefined): TensorT | undefined {
+  const p = producer?.(i);
+  if (!p || p.node.op !== 'Cast' || p.node.domain !== '' || p.attrs.to !== 1) return undefined;
+  const src = p.constant(0);
   const t = types[i];
-  if (!src || t?.dtype !== 'float32' || !t.shape || t.shape.length !== src.dims.length || t.shape.some((d, j) => d !== src.dims[j])) return undefined;
+  if (!src || src.type !== 'float16' || t?.dtype !== 'float32' || !t.shape || t.shape.length !== src.dims.length || t.shape.some((d, j) => d !== src.dims[j])) return undefined;
   return src;
 }
 
-/** Weight `i`: constant (folded), or the float16 source of a noted Cast (checked again at run time). */
-function weight(node: { inputs: string[] }, i: number, types: ({ dtype: string; shape?: (number | string)[] } | undefined)[], constant: (i: number) => TensorT | undefined): { w: TensorT; viaCast: boolean } | undefined {
+/** Weight `i`: a float16 constant (float16 node), or the float16 source of a Cast (checked again at run time). */
+function weight(i: number, types: Types, constant: (i: number) => TensorT | undefined, producer: ((i: number) => Producer | undefined) | undefined): { w: TensorT; viaCast: boolean } | undefined {
   const c = constant(i);
   // a folded constant only when it is float16 itself (a float16 node): a small float16 weight behind a Cast
   // folds to float32, and for that the f32 kernels are faster (no widening in the loop) at a trivial memory cost
   if (c) return c.type === 'float16' ? { w: c, viaCast: false } : undefined;
-  const s = castSource(node, i, types);
+  const s = castSource(i, types, producer);
   return s ? { w: s, viaCast: true } : undefined;
 }
 
@@ -97,7 +99,6 @@ const castF16: KernelDef = {
     const mem = arena();
     const ex = kernels();
     if (!mem || !ex || !src || src.type !== 'float16' || attrs.to !== 1 || !node.outputs[0]) return undefined;
-    castNotes.set(node.outputs[0], src);
     const h = src.data as Uint16Array;
     return {
       name: 'f16_to_f32',
@@ -225,8 +226,8 @@ function clampFuser(): { lo: number; hi: number; fuse(l: number, h: number): boo
 const matmulF16: KernelDef = {
   op: 'MatMul',
   backend: 'wasm',
-  prepare(node, _attrs, types, constant) {
-    const wb = weight(node, 1, types, constant);
+  prepare(node, _attrs, types, constant, producer) {
+    const wb = weight(1, types, constant, producer);
     const b = wb?.w;
     const mem = arena();
     const xt = types[0]?.dtype;
@@ -253,8 +254,8 @@ const matmulF16: KernelDef = {
 const gemmF16: KernelDef = {
   op: 'Gemm',
   backend: 'wasm',
-  prepare(node, attrs, types, constant) {
-    const wb = weight(node, 1, types, constant);
+  prepare(node, attrs, types, constant, producer) {
+    const wb = weight(1, types, constant, producer);
     const b = wb?.w;
     const mem = arena();
     const xt = types[0]?.dtype;
@@ -298,8 +299,8 @@ const gemmF16: KernelDef = {
 const convF16: KernelDef = {
   op: 'Conv',
   backend: 'wasm',
-  prepare(node, attrs, types, constant) {
-    const ww = weight(node, 1, types, constant);
+  prepare(node, attrs, types, constant, producer) {
+    const ww = weight(1, types, constant, producer);
     const w = ww?.w;
     const bt = node.inputs[2] ? constant(2) : undefined;
     const mem = arena();

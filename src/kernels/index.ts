@@ -6,4 +6,4 @@ import './conv.js';
 import './pool.js';
 import './qlinear.js';
 export { kernelsFor, registerKernel } from './registry.js';
-export type { KernelDef, PreparedKernel } from './registry.js';
+export type { KernelDef, PreparedKernel, Producer } from './registry.js';

@@ -17,11 +17,24 @@ export interface PreparedKernel {
   dispose?(): void;
 }
 
+/** The node computing a kernel's input, with its resolved attributes and constant inputs (plan-time view). */
+export interface Producer {
+  node: Node;
+  attrs: Attrs;
+  constant(j: number): Tensor | undefined;
+}
+
 export interface KernelDef {
   op: string;
   domain?: string;
   backend: 'wasm';
-  prepare(node: Node, attrs: Attrs, types: (ValueType | undefined)[], constant: (i: number) => Tensor | undefined): PreparedKernel | undefined;
+  prepare(
+    node: Node,
+    attrs: Attrs,
+    types: (ValueType | undefined)[],
+    constant: (i: number) => Tensor | undefined,
+    producer?: (i: number) => Producer | undefined,
+  ): PreparedKernel | undefined;
 }
 
 const kernels = new Map<string, KernelDef[]>();

@@ -66,12 +66,17 @@ export class Executor {
 
   private chooseKernels(): void {
     const { order, attrs, types, consts } = this.analysis;
+    const producerOf = new Map<string, Node>();
+    for (const n of order) for (const o of n.outputs) if (o) producerOf.set(o, n);
     for (const node of order) {
       if (node.outputs.every((o) => o === '' || consts.has(o))) continue; // folded
       if (nonOnnxAttr(attrs.get(node)!)) continue; // kernels implement plain ONNX only: NHWC, TFLite rounding etc. run the reference
       for (const k of kernelsFor(node.domain, node.op)) {
         const inTypes = node.inputs.map((x) => (x === '' ? undefined : types.get(x)));
-        const prepared = k.prepare(node, attrs.get(node)!, inTypes, (i) => consts.get(node.inputs[i] ?? ''));
+        const prepared = k.prepare(node, attrs.get(node)!, inTypes, (i) => consts.get(node.inputs[i] ?? ''), (i) => {
+          const p = producerOf.get(node.inputs[i] ?? '');
+          return p && { node: p, attrs: attrs.get(p)!, constant: (j: number) => consts.get(p.inputs[j] ?? '') };
+        });
         if (prepared) {
           this.kernels.set(node, prepared);
           break;
