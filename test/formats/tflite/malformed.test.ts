@@ -2,7 +2,6 @@
 // broken flatbuffers, naming the tensor/operator) or a correct run — never a RangeError or a hang.
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
-import * as flatbuffers from 'flatbuffers';
 import { describe, expect, it } from 'vitest';
 import { EdgeqError, ModelFormatError, UnsupportedOpError } from '../../../src/errors.js';
 import { detectFormat, readModel } from '../../../src/formats/detect.js';
@@ -10,91 +9,10 @@ import { Interpreter } from '../../../src/runtime/interpreter.js';
 import { InferenceSession } from '../../../src/runtime/session.js';
 import { Tensor } from '../../../src/tensor/tensor.js';
 import { dataPath, hasData } from '../../helpers/data.js';
+import { type TflSpec, buildTflite } from '../../helpers/tflite-builder.js';
 
-interface Spec {
-  tensors: { shape: number[]; type: number; buffer: number; name: string; scale?: number; zp?: number }[];
-  buffers: Uint8Array[];
-  opcodes: number[];
-  ops: { opcode: number; inputs: number[]; outputs: number[] }[];
-  inputs: number[];
-  outputs: number[];
-}
-
-/** Build a .tflite flatbuffer with the official field ids (see schemas/tflite.fbs). */
-function build(s: Spec): Uint8Array {
-  const b = new flatbuffers.Builder(1024);
-  const ints = (v: number[]) => {
-    b.startVector(4, v.length, 4);
-    for (let i = v.length - 1; i >= 0; i--) b.addInt32(v[i]!);
-    return b.endVector();
-  };
-  const offs = (v: number[]) => {
-    b.startVector(4, v.length, 4);
-    for (let i = v.length - 1; i >= 0; i--) b.addOffset(v[i]!);
-    return b.endVector();
-  };
-  const bufs = s.buffers.map((d) => {
-    const data = b.createByteVector(d);
-    b.startObject(3);
-    b.addFieldOffset(0, data, 0);
-    return b.endObject();
-  });
-  const tensors = s.tensors.map((t) => {
-    const name = b.createString(t.name);
-    const shape = ints(t.shape);
-    let q = 0;
-    if (t.scale !== undefined) {
-      b.startVector(4, 1, 4);
-      b.addFloat32(t.scale);
-      const sc = b.endVector();
-      b.startVector(8, 1, 8);
-      b.addInt64(BigInt(t.zp ?? 0));
-      const zp = b.endVector();
-      b.startObject(7);
-      b.addFieldOffset(2, sc, 0);
-      b.addFieldOffset(3, zp, 0);
-      q = b.endObject();
-    }
-    b.startObject(10);
-    b.addFieldOffset(0, shape, 0);
-    b.addFieldInt8(1, t.type, -1);
-    b.addFieldInt32(2, t.buffer, -1);
-    b.addFieldOffset(3, name, 0);
-    if (q) b.addFieldOffset(4, q, 0);
-    return b.endObject();
-  });
-  const ops = s.ops.map((o) => {
-    const i = ints(o.inputs);
-    const out = ints(o.outputs);
-    b.startObject(13);
-    b.addFieldInt32(0, o.opcode, -1);
-    b.addFieldOffset(1, i, 0);
-    b.addFieldOffset(2, out, 0);
-    return b.endObject();
-  });
-  const codes = s.opcodes.map((c) => {
-    b.startObject(4);
-    b.addFieldInt8(0, Math.min(c, 127), -1);
-    b.addFieldInt32(2, 1, 0);
-    b.addFieldInt32(3, c, -1);
-    return b.endObject();
-  });
-  const tv = offs(tensors), iv = ints(s.inputs), ov = ints(s.outputs), opv = offs(ops);
-  b.startObject(5);
-  b.addFieldOffset(0, tv, 0);
-  b.addFieldOffset(1, iv, 0);
-  b.addFieldOffset(2, ov, 0);
-  b.addFieldOffset(3, opv, 0);
-  const sg = b.endObject();
-  const sgv = offs([sg]), cv = offs(codes), bv = offs(bufs);
-  b.startObject(8);
-  b.addFieldInt32(0, 3, -1);
-  b.addFieldOffset(1, cv, 0);
-  b.addFieldOffset(2, sgv, 0);
-  b.addFieldOffset(4, bv, 0);
-  b.finish(b.endObject(), 'TFL3');
-  return b.asUint8Array().slice();
-}
+type Spec = TflSpec;
+const build = buildTflite;
 
 const F32 = 0;
 const bias = new Uint8Array(new Float32Array([0.5, -1]).buffer);

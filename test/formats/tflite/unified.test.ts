@@ -1,7 +1,6 @@
 // The TFLite importer maps float32 ops onto the ONNX op definitions (issue 4's "define each op once" rule):
 // hand-built one-op .tflite models are imported and run, and compared with the ai.edgeq.tflite definitions
 // (TFLite's own semantics, NHWC) where they remain, else with naive NHWC / OHWI / 1HWO formulas, on the same inputs.
-import * as flatbuffers from 'flatbuffers';
 import { describe, expect, it } from 'vitest';
 import { readTflite } from '../../../src/formats/tflite/reader.js';
 import { Graph } from '../../../src/ir/graph.js';
@@ -9,10 +8,10 @@ import { TFL_DOMAIN, tflPadding } from '../../../src/ops/tflite.js';
 import { writeOnnx } from '../../../src/formats/onnx/writer.js';
 import { readFileSync } from 'node:fs';
 import { dataPath, hasData } from '../../helpers/data.js';
+import { type OptionField, buildTflite } from '../../helpers/tflite-builder.js';
 import { InferenceSession } from '../../../src/runtime/session.js';
 import { Tensor } from '../../../src/tensor/tensor.js';
 
-type Field = [id: number, kind: 'i8' | 'i32' | 'bool' | 'f32', value: number];
 interface T {
   shape: number[];
   type?: number; // TensorType, float32 by default
@@ -22,102 +21,23 @@ interface T {
 interface Spec {
   tensors: T[];
   opcode: number;
-  options?: { type: number; fields: Field[] };
+  options?: { type: number; fields: OptionField[] };
   inputs: number[];
   outputs: number[];
 }
 
-/** One-operator .tflite flatbuffer (official field ids, see schemas/tflite.fbs); tensors with data are constants. */
+/** One-operator model: tensors with data are constants (one buffer each); the others are graph inputs/outputs. */
 function build(s: Spec): Uint8Array {
-  const b = new flatbuffers.Builder(1024);
-  const ints = (v: number[]) => {
-    b.startVector(4, v.length, 4);
-    for (let i = v.length - 1; i >= 0; i--) b.addInt32(v[i]!);
-    return b.endVector();
-  };
-  const offs = (v: number[]) => {
-    b.startVector(4, v.length, 4);
-    for (let i = v.length - 1; i >= 0; i--) b.addOffset(v[i]!);
-    return b.endVector();
-  };
-  const bufData = [new Uint8Array(0), ...s.tensors.filter((t) => t.data).map((t) => new Uint8Array(t.data!.buffer, t.data!.byteOffset, t.data!.byteLength))];
-  const bufs = bufData.map((d) => {
-    b.startVector(1, d.length, 16);
-    for (let i = d.length - 1; i >= 0; i--) b.addInt8(d[i]!);
-    const data = b.endVector();
-    b.startObject(3);
-    b.addFieldOffset(0, data, 0);
-    return b.endObject();
-  });
   let nb = 0;
-  const tensors = s.tensors.map((t, k) => {
-    const name = b.createString(`t${k}`);
-    const shape = ints(t.shape);
-    let q = 0;
-    if (t.q) {
-      b.startVector(4, 1, 4);
-      b.addFloat32(t.q[0]);
-      const sc = b.endVector();
-      b.startVector(8, 1, 8);
-      b.addInt64(BigInt(t.q[1]));
-      const zp = b.endVector();
-      b.startObject(7);
-      b.addFieldOffset(2, sc, 0);
-      b.addFieldOffset(3, zp, 0);
-      q = b.endObject();
-    }
-    b.startObject(10);
-    b.addFieldOffset(0, shape, 0);
-    b.addFieldInt8(1, t.type ?? 0, -1);
-    b.addFieldInt32(2, t.data ? ++nb : 0, -1);
-    b.addFieldOffset(3, name, 0);
-    if (q) b.addFieldOffset(4, q, 0);
-    return b.endObject();
+  const dataTensors = s.tensors.filter((t) => t.data);
+  return buildTflite({
+    tensors: s.tensors.map((t, k) => ({ shape: t.shape, type: t.type ?? 0, buffer: t.data ? ++nb : 0, name: `t${k}`, ...(t.q ? { scale: t.q[0], zp: t.q[1] } : {}) })),
+    buffers: [new Uint8Array(0), ...dataTensors.map((t) => new Uint8Array(t.data!.buffer, t.data!.byteOffset, t.data!.byteLength))],
+    opcodes: [s.opcode],
+    ops: [{ opcode: 0, inputs: s.inputs, outputs: s.outputs, ...(s.options ? { options: s.options } : {}) }],
+    inputs: s.tensors.flatMap((t, k) => (t.data ? [] : [k])).filter((k) => !s.outputs.includes(k)),
+    outputs: s.outputs,
   });
-  let opts = 0;
-  if (s.options) {
-    const n = Math.max(0, ...s.options.fields.map((f) => f[0] + 1));
-    b.startObject(n);
-    for (const [id, kind, v] of s.options.fields) {
-      if (kind === 'i8' || kind === 'bool') b.addFieldInt8(id, v, -1);
-      else if (kind === 'i32') b.addFieldInt32(id, v, -1);
-      else b.addFieldFloat32(id, v, -1);
-    }
-    opts = b.endObject();
-  }
-  const i = ints(s.inputs);
-  const out = ints(s.outputs);
-  b.startObject(13);
-  b.addFieldInt32(0, 0, -1);
-  b.addFieldOffset(1, i, 0);
-  b.addFieldOffset(2, out, 0);
-  if (s.options) {
-    b.addFieldInt8(3, s.options.type, 0);
-    b.addFieldOffset(4, opts, 0);
-  }
-  const op = b.endObject();
-  b.startObject(4);
-  b.addFieldInt8(0, Math.min(s.opcode, 127), -1);
-  b.addFieldInt32(2, 1, 0);
-  b.addFieldInt32(3, s.opcode, -1);
-  const code = b.endObject();
-  const tv = offs(tensors);
-  const graphIns = s.tensors.flatMap((t, k) => (t.data ? [] : [k])).filter((k) => !s.outputs.includes(k));
-  const iv = ints(graphIns), ov = ints(s.outputs), opv = offs([op]);
-  b.startObject(5);
-  b.addFieldOffset(0, tv, 0);
-  b.addFieldOffset(1, iv, 0);
-  b.addFieldOffset(2, ov, 0);
-  b.addFieldOffset(3, opv, 0);
-  const sg = b.endObject();
-  const sgv = offs([sg]), cv = offs([code]), bv = offs(bufs);
-  b.startObject(8);
-  b.addFieldInt32(0, 3, -1);
-  b.addFieldOffset(1, cv, 0);
-  b.addFieldOffset(2, sgv, 0);
-  b.addFieldOffset(4, bv, 0);
-  b.finish(b.endObject(), 'TFL3');
-  return b.asUint8Array().slice();
 }
 
 const rnd = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + seed * 78.233) * 3);
@@ -352,7 +272,7 @@ describe('float TFLite ops import as ONNX ops', () => {
       expect(g.nodes[0]!.op).toBe('ConvTranspose');
     });
   it('RELU6 / RELU_N1_TO_1 → Clip, LEAKY_RELU → LeakyRelu', async () => {
-    for (const [opcode, name, options] of [[21, 'RELU6', undefined], [20, 'RELU_N1_TO_1', undefined], [98, 'LEAKY_RELU', { type: 75, fields: [[0, 'f32', 0.2]] as Field[] }]] as const) {
+    for (const [opcode, name, options] of [[21, 'RELU6', undefined], [20, 'RELU_N1_TO_1', undefined], [98, 'LEAKY_RELU', { type: 75, fields: [[0, 'f32', 0.2]] as OptionField[] }]] as const) {
       const s: Spec = { tensors: [{ shape: [2, 9] }, { shape: [2, 9] }], opcode, ...(options ? { options } : {}), inputs: [0], outputs: [1] };
       const f = name === 'LEAKY_RELU' ? (v: number) => (v > 0 ? v : Math.fround(v * Math.fround(0.2))) : name === 'RELU6' ? (v: number) => Math.min(Math.max(v, 0), 6) : (v: number) => Math.min(Math.max(v, -1), 1);
       const g = await check(s, ([x]) => new Tensor('float32', (x!.data as Float32Array).map(f), [...x!.dims]));
