@@ -287,14 +287,18 @@ function geometry2d(node: Node, x: Val, kernel: number[], ceilMode = false) {
 }
 
 /** cols[k·(N·P) + b·P + p] = x[b, c, oy·sh − pt + i·dh, ox·sw − pl + j·dw] with k = (c·kh + i)·kw + j (0 in padding). */
-function im2col(x: Float32Array, N: number, C: number, H: number, W: number, kh: number, kw: number, geo: ReturnType<typeof geometry2d>): Float32Array {
+/**
+ * Walk the patch matrix [C·kh·kw, N·P] of a 2-D conv row segment by row segment: for each (channel, tap, image,
+ * output row) inside the image, `seg(o, xr, x0, x1, sw)` covers cols[o + ox] ↔ x[xr + ox·sw] for ox in [x0, x1).
+ * im2col gathers along it and col2im scatter-adds along it (its adjoint), in the same order.
+ */
+function walkPatches(N: number, C: number, H: number, W: number, kh: number, kw: number, geo: ReturnType<typeof geometry2d>, seg: (o: number, xr: number, x0: number, x1: number, sw: number) => void): void {
   const [oh, ow] = geo.out as [number, number];
   const [sh, sw] = geo.strides as [number, number];
   const [dh, dw] = geo.dilations as [number, number];
   const [pt, pl] = geo.padBegin as [number, number];
   const P = oh * ow;
   const NP = N * P;
-  const cols = new Float32Array(sizeOf([C * kh * kw, NP], 'im2col'));
   for (let c = 0; c < C; c++)
     for (let i = 0; i < kh; i++)
       for (let j = 0; j < kw; j++) {
@@ -307,40 +311,26 @@ function im2col(x: Float32Array, N: number, C: number, H: number, W: number, kh:
           for (let oy = 0; oy < oh; oy++) {
             const iy = oy * sh - pt + i * dh;
             if (iy < 0 || iy >= H) continue;
-            const o = row + b * P + oy * ow;
-            const xr = xc + iy * W - pl + j * dw;
-            for (let ox = x0; ox < x1; ox++) cols[o + ox] = x[xr + ox * sw]!;
+            seg(row + b * P + oy * ow, xc + iy * W - pl + j * dw, x0, x1, sw);
           }
         }
       }
+}
+
+function im2col(x: Float32Array, N: number, C: number, H: number, W: number, kh: number, kw: number, geo: ReturnType<typeof geometry2d>): Float32Array {
+  const [oh, ow] = geo.out as [number, number];
+  const cols = new Float32Array(sizeOf([C * kh * kw, N * oh * ow], 'im2col'));
+  walkPatches(N, C, H, W, kh, kw, geo, (o, xr, x0, x1, sw) => {
+    for (let ox = x0; ox < x1; ox++) cols[o + ox] = x[xr + ox * sw]!;
+  });
   return cols;
 }
 
 function col2im(cols: Float32Array, N: number, C: number, H: number, W: number, kh: number, kw: number, geo: ReturnType<typeof geometry2d>): Float32Array {
-  const [oh, ow] = geo.out as [number, number];
-  const [sh, sw] = geo.strides as [number, number];
-  const [dh, dw] = geo.dilations as [number, number];
-  const [pt, pl] = geo.padBegin as [number, number];
-  const P = oh * ow;
-  const NP = N * P;
   const x = new Float32Array(N * C * H * W);
-  for (let c = 0; c < C; c++)
-    for (let i = 0; i < kh; i++)
-      for (let j = 0; j < kw; j++) {
-        const row = ((c * kh + i) * kw + j) * NP;
-        const x0 = Math.max(0, Math.ceil((pl - j * dw) / sw));
-        const x1 = Math.min(ow, Math.floor((W - 1 + pl - j * dw) / sw) + 1);
-        for (let b = 0; b < N; b++) {
-          const xc = (b * C + c) * H * W;
-          for (let oy = 0; oy < oh; oy++) {
-            const iy = oy * sh - pt + i * dh;
-            if (iy < 0 || iy >= H) continue;
-            const o = row + b * P + oy * ow;
-            const xr = xc + iy * W - pl + j * dw;
-            for (let ox = x0; ox < x1; ox++) x[xr + ox * sw] += cols[o + ox]!;
-          }
-        }
-      }
+  walkPatches(N, C, H, W, kh, kw, geo, (o, xr, x0, x1, sw) => {
+    for (let ox = x0; ox < x1; ox++) x[xr + ox * sw] += cols[o + ox]!;
+  });
   return x;
 }
 
