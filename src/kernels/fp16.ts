@@ -1,9 +1,9 @@
 import type { Tensor as TensorT } from '../tensor/tensor.js';
 import { Tensor } from '../tensor/tensor.js';
 import { f16ArrayToF32, f32ArrayToF16, f32ToF16 } from '../tensor/fp16.js';
-import { conv2dAt } from '../ops/conv-geometry.js';
 import { type Arena, arena, kernels } from './wasm.js';
 import { type KernelDef, type PreparedKernel, type Producer, registerKernel } from './registry.js';
+import { convF32Shape, runConvF32 } from './conv-run.js';
 
 /**
  * fp16 weights: Conv / Gemm / MatMul whose constant weight is float16 — either the whole node is float16, or a
@@ -311,20 +311,14 @@ const convF16: KernelDef = {
     if (node.inputs[2] && (!bt || (bt.type !== 'float32' && bt.type !== 'float16') || (x!.dtype === 'float16') !== (bt.type === 'float16'))) return undefined;
     const h = asHalves(w);
     if (!h) return undefined;
-    const group: number = attrs.group ?? 1;
-    const [m, cg, kh, kw] = w.dims as [number, number, number, number];
-    if (m % group !== 0) return undefined;
-    const mg = m / group;
-    const kg = cg * kh * kw;
-    const depthwise = cg === 1 && mg === 1;
+    const shape = convF32Shape(w.dims, attrs);
+    if (!shape) return undefined;
+    const { m, depthwise, dw3x3 } = shape;
     const hp = mem.alloc(h.length * 2, 'fp16 conv weights');
     new Uint16Array(mem.memory.buffer, hp, h.length).set(h);
     const bias = bt ? Float32Array.from(actFloats(bt)) : new Float32Array(m);
     const bp = mem.alloc(m * 4, 'conv bias');
     mem.f32(bp, m).set(bias);
-    const [sh, sw] = (attrs.strides as number[] | undefined) ?? [1, 1];
-    const [dh, dw] = (attrs.dilations as number[] | undefined) ?? [1, 1];
-    const dw3x3 = depthwise && kh === 3 && kw === 3 && dh === 1 && dw === 1 && sh === sw && (sh === 1 || sh === 2);
     const c = clampFuser();
     return {
       name: dw3x3 ? 'f16w_dwconv3x3' : depthwise ? 'f16w_dwconv2d' : 'f16w_conv2d_gemm_4x8',
@@ -332,40 +326,17 @@ const convF16: KernelDef = {
       run([input, wt], [outType]) {
         if (ww!.viaCast && !fromCast(wt, w)) return undefined;
         const xt = input!;
-        const [n, ch, ih, iw] = xt.dims as [number, number, number, number];
-        const { oh, ow, pt, pl, p, pointwise } = conv2dAt(ih, iw, kh, kw, attrs);
-        const inSize = ch * ih * iw;
         const xin = mem.input(actFloats(xt), 'conv input');
-        const xp = xin.ptr;
+        // the weights stay halves between runs; widened into a scratch block for this run (M·K values)
         const wf = mem.alloc(h.length * 4, 'widened conv weights');
-        const op = mem.alloc(n * m * p * 4, 'conv output');
-        const cp = depthwise ? 0 : mem.alloc(((p + 7) >> 3) * (kg + 1) * 32, 'conv columns');
-        let ok = false;
         try {
           ex.f16_to_f32(h.length, hp, wf);
-          for (let bi = 0; bi < n; bi++) {
-            const xb = xp + bi * inSize * 4;
-            const ob = op + bi * m * p * 4;
-            if (depthwise) {
-              for (let j = 0; j < m; j++)
-                if (dw3x3) ex.f32_dwconv3x3(xb + j * ih * iw * 4, ih, iw, wf + j * 36, sh!, pt, pl, oh, ow, bias[j]!, ob + j * p * 4, c.lo, c.hi);
-                else ex.f32_dwconv2d(xb + j * ih * iw * 4, ih, iw, wf + j * kh * kw * 4, kh, kw, sh!, sw!, dh!, dw!, pt, pl, oh, ow, bias[j]!, ob + j * p * 4, c.lo, c.hi);
-              continue;
-            }
-            for (let gi = 0; gi < group; gi++) {
-              const xg = xb + gi * cg * ih * iw * 4;
-              if (pointwise) ex.f32_gemm_pack_8(p, cg, xg, p, 0, cp);
-              else ex.f32_im2col_pack_8(xg, cg, ih, iw, kh, kw, sh!, sw!, dh!, dw!, pt, pl, oh, ow, cp);
-              ex.f32_gemm(mg, p, kg, wf + gi * mg * kg * 4, kg, cp, ob + gi * mg * p * 4, p, c.lo, c.hi, bp + gi * mg * 4);
-            }
-          }
-          ok = true;
-          return [output(mem, { view: mem.f32(op, n * m * p), ptr: op }, outType!.dtype, outType!.shape as number[])];
+          const op = runConvF32(mem, ex, shape, attrs, xt.dims, xin.ptr, wf, bp, c.lo, c.hi);
+          const out = outType!.shape as number[];
+          return [output(mem, { view: mem.f32(op, out.reduce((a, d) => a * d, 1)), ptr: op }, outType!.dtype, out)];
         } finally {
-          if (cp) mem.release(cp);
           mem.release(wf);
-          if (!ok) mem.release(op);
-          if (xin.copied) mem.release(xp);
+          if (xin.copied) mem.release(xin.ptr);
         }
       },
       dispose() {

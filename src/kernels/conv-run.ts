@@ -1,0 +1,77 @@
+import { conv2dAt } from '../ops/conv-geometry.js';
+import type { Arena, KernelExports } from './wasm.js';
+
+/**
+ * The f32 conv driver shared by the float32-weight kernel (conv.ts) and the fp16-weight kernel (fp16.ts, which
+ * widens its halves first): depthwise convs run the direct kernels, the rest per group as packed GEMM over columns
+ * written straight into the panel layout. No registration here, so importing it does not change kernel order.
+ */
+
+/** The static shape of a 2-D NCHW conv with OIHW weights, as both the f32 and the fp16-weight kernels run it. */
+export interface ConvF32Shape {
+  m: number;
+  cg: number;
+  kh: number;
+  kw: number;
+  group: number;
+  sh: number;
+  sw: number;
+  dh: number;
+  dw: number;
+  /** one input channel and one output per group */
+  depthwise: boolean;
+  /** depthwise 3×3, dilation 1, stride 1 or 2: the register-blocked kernel */
+  dw3x3: boolean;
+}
+
+/** Shape of a 2-D conv with weight dims [m, cg, kh, kw], or undefined when group does not divide m. */
+export function convF32Shape(wDims: readonly number[], attrs: Record<string, any>): ConvF32Shape | undefined {
+  const group: number = attrs.group ?? 1;
+  const [m, cg, kh, kw] = wDims as [number, number, number, number];
+  if (m % group !== 0) return undefined;
+  const [sh, sw] = (attrs.strides as number[] | undefined) ?? [1, 1];
+  const [dh, dw] = (attrs.dilations as number[] | undefined) ?? [1, 1];
+  const depthwise = cg === 1 && m / group === 1;
+  const dw3x3 = depthwise && kh === 3 && kw === 3 && dh === 1 && dw === 1 && sh === sw && (sh === 1 || sh === 2);
+  return { m, cg, kh, kw, group, sh: sh!, sw: sw!, dh: dh!, dw: dw!, depthwise, dw3x3 };
+}
+
+/**
+ * Run one conv over kernel memory: input X (NCHW, `dims`) at `xp`, f32 OIHW weights at `wp`, bias (m floats) at
+ * `bp`, clamped to [lo, hi]. Returns the output block (n·m·oh·ow floats), which the caller owns.
+ */
+export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs: Record<string, any>, dims: readonly number[], xp: number, wp: number, bp: number, lo: number, hi: number): number {
+  const [n, c, ih, iw] = dims as [number, number, number, number];
+  const { m, cg, kh, kw, group, sh, sw, dh, dw } = s;
+  const mg = m / group;
+  const kg = cg * kh * kw;
+  const { oh, ow, pt, pl, p, pointwise } = conv2dAt(ih, iw, kh, kw, attrs);
+  const inSize = c * ih * iw;
+  const op = mem.alloc(n * m * p * 4, 'conv output');
+  const cp = s.depthwise ? 0 : mem.alloc(((p + 7) >> 3) * (kg + 1) * 32, 'conv columns');
+  let ok = false;
+  try {
+    const bias = mem.f32(bp, m);
+    for (let bi = 0; bi < n; bi++) {
+      const xb = xp + bi * inSize * 4;
+      const ob = op + bi * m * p * 4;
+      if (s.depthwise) {
+        for (let ch = 0; ch < m; ch++)
+          if (s.dw3x3) ex.f32_dwconv3x3(xb + ch * ih * iw * 4, ih, iw, wp + ch * 36, sh, pt, pl, oh, ow, bias[ch]!, ob + ch * p * 4, lo, hi);
+          else ex.f32_dwconv2d(xb + ch * ih * iw * 4, ih, iw, wp + ch * kh * kw * 4, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, bias[ch]!, ob + ch * p * 4, lo, hi);
+        continue;
+      }
+      for (let gi = 0; gi < group; gi++) {
+        const xg = xb + gi * cg * ih * iw * 4;
+        if (pointwise) ex.f32_gemm_pack_8(p, cg, xg, p, 0, cp);
+        else ex.f32_im2col_pack_8(xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cp);
+        ex.f32_gemm(mg, p, kg, wp + gi * mg * kg * 4, kg, cp, ob + gi * mg * p * 4, p, lo, hi, bp + gi * mg * 4);
+      }
+    }
+    ok = true;
+    return op;
+  } finally {
+    if (cp) mem.release(cp);
+    if (!ok) mem.release(op);
+  }
+}
