@@ -5,6 +5,11 @@
 /**
  * im2col into packed 8-column panels for f32_gemm: column j = output pixel (oy·ow + ox), row r = (c, ky, kx).
  * Panel p at out + p·(K+1)·32: 8 zero "bias" floats, then K rows of 8 floats. Out-of-image taps are 0.
+ *
+ * Each row r is written as one pass over the output rows: for tap (ky, kx) the in-image pixels of an output row
+ * are one contiguous range [oxa, oxb) (fixed per kx), so a row is zeros, a strided copy, zeros. The writes walk
+ * the panel lanes with a cursor; whole panel rows (8 lanes) and aligned half rows (4 lanes) go as vectors, so
+ * output widths that are not multiples of 8 (55, 111, 28 …) stay on the vector path.
  */
 export function f32_im2col_pack_8(
   x: usize, c: i32, ih: i32, iw: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, pt: i32, pl: i32, oh: i32, ow: i32, out: usize,
@@ -13,8 +18,10 @@ export function f32_im2col_pack_8(
   const p = oh * ow;
   const panels = (p + 7) >> 3;
   const panelBytes = (<usize>(k + 1)) << 5;
+  const skip = panelBytes - 32; // from past lane 7 of a panel row to lane 0 of the same row in the next panel
+  const zero = f32x4.splat(0);
   // zero bias rows and the tail columns of the last panel
-  for (let q = 0; q < panels; q++) v128.store(out + <usize>q * panelBytes, f32x4.splat(0)), v128.store(out + <usize>q * panelBytes, f32x4.splat(0), 16);
+  for (let q = 0; q < panels; q++) v128.store(out + <usize>q * panelBytes, zero), v128.store(out + <usize>q * panelBytes, zero, 16);
   if ((p & 7) != 0) {
     const last = out + <usize>(panels - 1) * panelBytes + 32;
     for (let r = 0; r < k; r++) for (let j = p & 7; j < 8; j++) f32.store(last + ((<usize>r) << 5) + (<usize>j << 2), 0);
@@ -24,44 +31,117 @@ export function f32_im2col_pack_8(
     const xc = x + ((<usize>ch * ih * iw) << 2);
     for (let ky = 0; ky < kh; ky++) {
       for (let kx = 0; kx < kw; kx++) {
-        const rowOff: usize = 32 + ((<usize>r) << 5);
-        // walk the output pixels 8 at a time (one panel row each); (oy, ox) tracks pixel j0 of the chunk
-        let oy = 0;
-        let ox = 0;
-        for (let q = 0; q < panels; q++) {
-          const dst = out + <usize>q * panelBytes + rowOff;
+        // input column of output column ox: ix = ox·sw − off; in the image for ox in [oxa, oxb)
+        const off = pl - kx * dw;
+        const oxa = off > 0 ? min(ow, (off + sw - 1) / sw) : 0;
+        const oxb = max(oxa, min(ow, iw + off > 0 ? (iw + off + sw - 1) / sw : 0));
+        let d = out + 32 + ((<usize>r) << 5);
+        let lane = 0;
+        for (let oy = 0; oy < oh; oy++) {
           const iy = oy * sh - pt + ky * dh;
-          const ix = ox * sw - pl + kx * dw;
-          if (sw == 1 && ox + 8 <= ow && iy >= 0 && iy < ih && ix >= 0 && ix + 8 <= iw) {
-            // fast path: 8 pixels in one output row, all taps inside the image, stride 1: a contiguous copy
-            const src = xc + ((<usize>(iy * iw + ix)) << 2);
-            v128.store(dst, v128.load(src));
-            v128.store(dst, v128.load(src, 16), 16);
-            ox += 8;
-            if (ox == ow) {
-              ox = 0;
-              oy++;
-            }
-          } else if (sw == 2 && ox + 8 <= ow && iy >= 0 && iy < ih && ix >= 0 && ix + 15 <= iw) {
-            // stride 2: the even elements of 16 contiguous inputs (the 16th is read, never used)
-            const src = xc + ((<usize>(iy * iw + ix)) << 2);
-            v128.store(dst, v128.shuffle<f32>(v128.load(src), v128.load(src, 16), 0, 2, 4, 6));
-            v128.store(dst, v128.shuffle<f32>(v128.load(src, 32), v128.load(src, 48), 0, 2, 4, 6), 16);
-            ox += 8;
-            if (ox == ow) {
-              ox = 0;
-              oy++;
-            }
-          } else {
-            const nj = min(8, p - q * 8);
-            for (let t = 0; t < nj; t++) {
-              const yy = oy * sh - pt + ky * dh;
-              const xx = ox * sw - pl + kx * dw;
-              const v: f32 = yy >= 0 && yy < ih && xx >= 0 && xx < iw ? f32.load(xc + ((<usize>(yy * iw + xx)) << 2)) : 0;
-              f32.store(dst + (<usize>t << 2), v);
-              if (++ox == ow) {
-                ox = 0;
-                oy++;
+          const inside = iy >= 0 && iy < ih;
+          // three segments: zeros [0, oxa), copy [oxa, oxb), zeros [oxb, ow); a row outside the image is all zeros
+          for (let seg = 0; seg < 3; seg++) {
+            let n = seg == 0 ? (inside ? oxa : ow) : seg == 1 ? (inside ? oxb - oxa : 0) : inside ? ow - oxb : 0;
+            if (seg == 1) {
+              let s = xc + ((<usize>(iy * iw + oxa * sw - off)) << 2);
+              if (sw == 1) {
+                while (n > 0) {
+                  if (lane == 0 && n >= 8) {
+                    v128.store(d, v128.load(s));
+                    v128.store(d, v128.load(s, 16), 16);
+                    s += 32;
+                    d += panelBytes;
+                    n -= 8;
+                  } else if ((lane & 3) == 0 && n >= 4) {
+                    v128.store(d, v128.load(s));
+                    s += 16;
+                    d += 16;
+                    n -= 4;
+                    lane += 4;
+                    if (lane == 8) {
+                      lane = 0;
+                      d += skip;
+                    }
+                  } else {
+                    f32.store(d, f32.load(s));
+                    s += 4;
+                    d += 4;
+                    n--;
+                    if (++lane == 8) {
+                      lane = 0;
+                      d += skip;
+                    }
+                  }
+                }
+              } else if (sw == 2) {
+                // even elements of contiguous runs (reads one float past the last tap: arena blocks are padded)
+                while (n > 0) {
+                  if (lane == 0 && n >= 8) {
+                    v128.store(d, v128.shuffle<f32>(v128.load(s), v128.load(s, 16), 0, 2, 4, 6));
+                    v128.store(d, v128.shuffle<f32>(v128.load(s, 32), v128.load(s, 48), 0, 2, 4, 6), 16);
+                    s += 64;
+                    d += panelBytes;
+                    n -= 8;
+                  } else if ((lane & 3) == 0 && n >= 4) {
+                    v128.store(d, v128.shuffle<f32>(v128.load(s), v128.load(s, 16), 0, 2, 4, 6));
+                    s += 32;
+                    d += 16;
+                    n -= 4;
+                    lane += 4;
+                    if (lane == 8) {
+                      lane = 0;
+                      d += skip;
+                    }
+                  } else {
+                    f32.store(d, f32.load(s));
+                    s += 8;
+                    d += 4;
+                    n--;
+                    if (++lane == 8) {
+                      lane = 0;
+                      d += skip;
+                    }
+                  }
+                }
+              } else {
+                const step = (<usize>sw) << 2;
+                while (n > 0) {
+                  f32.store(d, f32.load(s));
+                  s += step;
+                  d += 4;
+                  n--;
+                  if (++lane == 8) {
+                    lane = 0;
+                    d += skip;
+                  }
+                }
+              }
+            } else {
+              while (n > 0) {
+                if (lane == 0 && n >= 8) {
+                  v128.store(d, zero);
+                  v128.store(d, zero, 16);
+                  d += panelBytes;
+                  n -= 8;
+                } else if ((lane & 3) == 0 && n >= 4) {
+                  v128.store(d, zero);
+                  d += 16;
+                  n -= 4;
+                  lane += 4;
+                  if (lane == 8) {
+                    lane = 0;
+                    d += skip;
+                  }
+                } else {
+                  f32.store(d, 0);
+                  d += 4;
+                  n--;
+                  if (++lane == 8) {
+                    lane = 0;
+                    d += skip;
+                  }
+                }
               }
             }
           }
