@@ -38,16 +38,17 @@ export function convF32Shape(wDims: readonly number[], attrs: Record<string, any
 
 /**
  * Run one conv over kernel memory: input X (NCHW, `dims`) at `xp`, f32 OIHW weights at `wp`, bias (m floats) at
- * `bp`, clamped to [lo, hi]. Returns the output block (n·m·oh·ow floats), which the caller owns.
+ * `bp`, clamped to [lo, hi]. Returns the output block (n·m·oh·ow floats), which the caller owns — or writes it at
+ * `dst` when given (a block the caller sized) and returns `dst`.
  */
-export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs: Record<string, any>, dims: readonly number[], xp: number, wp: number, bp: number, lo: number, hi: number): number {
+export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs: Record<string, any>, dims: readonly number[], xp: number, wp: number, bp: number, lo: number, hi: number, dst?: number): number {
   const [n, c, ih, iw] = dims as [number, number, number, number];
   const { m, cg, kh, kw, group, sh, sw, dh, dw } = s;
   const mg = m / group;
   const kg = cg * kh * kw;
   const { oh, ow, pt, pl, p, pointwise } = conv2dAt(ih, iw, kh, kw, attrs);
   const inSize = c * ih * iw;
-  const op = mem.alloc(n * m * p * 4, 'conv output');
+  const op = dst ?? mem.alloc(n * m * p * 4, 'conv output');
   const cp = s.depthwise ? 0 : mem.alloc(((p + 7) >> 3) * (kg + 1) * 32, 'conv columns');
   let ok = false;
   try {
@@ -72,6 +73,6 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
     return op;
   } finally {
     if (cp) mem.release(cp);
-    if (!ok) mem.release(op);
+    if (!ok && dst === undefined) mem.release(op);
   }
 }

@@ -40,13 +40,14 @@ const convWasm: KernelDef = {
         hi = Math.min(hi, h);
         return true;
       },
-      run([input], [outType]) {
+      writesInto: true,
+      run([input], [outType], dst) {
         const xt = input!;
         // a resident input (another kernel's output) is used in place; the output stays resident too
         // (the arena pads every block, so the stride-2 depthwise path may read one float past a row)
         const xin = mem.input(xt.data as Float32Array, 'conv input');
         try {
-          const op = runConvF32(mem, ex, shape, attrs, xt.dims, xin.ptr, wp, bp, lo, hi);
+          const op = runConvF32(mem, ex, shape, attrs, xt.dims, xin.ptr, wp, bp, lo, hi, dst);
           const out = outType!.shape as number[];
           return [new Tensor('float32', mem.f32(op, out.reduce((a, d) => a * d, 1)), out)];
         } finally {

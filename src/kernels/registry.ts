@@ -10,7 +10,12 @@ import type { Tensor } from '../tensor/tensor.js';
 export interface PreparedKernel {
   name: string;
   /** inputs were already validated by the op's inferShape; outputTypes are concrete */
-  run(inputs: (Tensor | undefined)[], outputTypes: ValueType[]): Tensor[] | undefined;
+  run(inputs: (Tensor | undefined)[], outputTypes: ValueType[], dst?: number): Tensor[] | undefined;
+  /**
+   * true if run() honours `dst`: a byte offset in kernel memory, sized by the caller for the single output, where
+   * the kernel writes that output instead of a fresh block (the plan points it into a Concat's output block)
+   */
+  writesInto?: boolean;
   /** Fold a following clamp (Relu = [0, ∞), Clip, Relu6) into this kernel's epilogue; false if it can't. */
   fuseClamp?(lo: number, hi: number): boolean;
   /** free what prepare allocated (packed weights) when the session is released */

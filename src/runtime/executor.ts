@@ -24,6 +24,14 @@ export interface ExecutorOptions {
   fuseQdq?: boolean;
   /** fold Relu/Clip into the producing kernel's epilogue (default true on the wasm backend) */
   fuseClamps?: boolean;
+  /** let kernels write Concat inputs straight into the Concat's output block (default true on the wasm backend) */
+  concatInPlace?: boolean;
+}
+
+/** A Concat whose inputs the producing kernels write in place: its output block and each input's byte offset. */
+interface ConcatPlan {
+  bytes: number;
+  shape: number[];
 }
 
 /**
@@ -41,6 +49,9 @@ export class Executor {
   readonly fusedInto = new Map<Node, string>();
   /** names of the original graph this plan cannot fetch faithfully (see constructor); the session falls back */
   readonly altered = new Set<string>();
+  /** Concats planned in place (see planConcats) and, per producing kernel node, where its output goes */
+  readonly concatPlans = new Map<Node, ConcatPlan>();
+  private readonly concatSlots = new Map<Node, { concat: Node; offset: number; bytes: number }>();
   /** last run's output types per node, keyed by its input types (see inferRun) */
   private readonly shapeCache = new Map<Node, { key: string; out: ValueType[] }>();
 
@@ -55,6 +66,7 @@ export class Executor {
     if (opts.backend !== 'reference') {
       this.chooseKernels();
       if (opts.fuseClamps !== false) this.fuseClamps();
+      if (opts.concatInPlace !== false) this.planConcats();
     }
     // values whose contents this plan does not hold as the model defines them: removed by QDQ fusion, or
     // pre-activation outputs whose activation was fused into the producing kernel
@@ -119,6 +131,53 @@ export class Executor {
         [lo, hi] = [l, h];
       }
       if (k.fuseClamp(lo, hi)) this.fusedInto.set(act, y);
+    }
+  }
+
+  /**
+   * Plan-time buffer sharing for Concat: when the concatenated parts are contiguous runs of the output (every dim
+   * before the axis is 1, e.g. a batch-1 channel concat in NCHW) and each part is the single-use output of a kernel
+   * (possibly through a fused activation), the Concat's output block is allocated when its first part is computed
+   * and each producing kernel writes its part at its offset (kernels with `writesInto`; others are copied there).
+   * The Concat itself then costs nothing: squeezenet's eight fire-module concats no longer copy.
+   */
+  private planConcats(): void {
+    const { order, types, consts, attrs } = this.analysis;
+    const uses = new Map<string, number>();
+    for (const n of order) for (const x of n.inputs) if (x) uses.set(x, (uses.get(x) ?? 0) + 1);
+    const graphIo = new Set([...this.graph.outputs.map((o) => o.name), ...this.graph.inputs.map((i) => i.name)]);
+    const producer = new Map<string, Node>();
+    for (const n of order) for (const o of n.outputs) if (o) producer.set(o, n);
+    const claimed = new Set<Node>();
+    const staticShape = (name: string): number[] | undefined => {
+      const t = types.get(name);
+      return t && t.dtype === 'float32' && !t.sequence && t.shape?.every((d) => typeof d === 'number') ? (t.shape as number[]) : undefined;
+    };
+    for (const cat of order) {
+      if (cat.op !== 'Concat' || cat.domain !== '' || this.kernels.has(cat)) continue;
+      const shape = staticShape(cat.outputs[0]!);
+      if (!shape || graphIo.has(cat.outputs[0]!)) continue;
+      const axis = ((attrs.get(cat)!.axis as number) + shape.length) % shape.length;
+      if (shape.slice(0, axis).some((d) => d !== 1)) continue;
+      const slots: { kernel: Node; bytes: number }[] = [];
+      for (const x of cat.inputs) {
+        const xs = x ? staticShape(x) : undefined;
+        if (!x || !xs || consts.has(x) || graphIo.has(x) || uses.get(x) !== 1) break;
+        // through a fused activation to the kernel that computes the values
+        let p = producer.get(x);
+        const via = p && this.fusedInto.get(p);
+        if (via !== undefined) p = producer.get(via);
+        if (!p || !this.kernels.has(p) || claimed.has(p) || p.outputs.filter((o) => o).length !== 1 || slots.some((s) => s.kernel === p)) break;
+        slots.push({ kernel: p, bytes: xs.reduce((a, d) => a * d, 4) });
+      }
+      if (slots.length !== cat.inputs.length || slots.length < 2) continue;
+      let offset = 0;
+      for (const s of slots) {
+        claimed.add(s.kernel);
+        this.concatSlots.set(s.kernel, { concat: cat, offset, bytes: s.bytes });
+        offset += s.bytes;
+      }
+      this.concatPlans.set(cat, { bytes: offset, shape });
     }
   }
 
@@ -191,8 +250,9 @@ export class Executor {
     const keep = new Set(fetch);
     const mem = this.kernels.size ? arena() : undefined;
     const res = mem ? new Residency(mem) : undefined;
+    const blocks = new Map<Node, number>(); // planned Concat outputs allocated this run, not yet owned by a value
     try {
-      this.step(values, keep, res);
+      this.step(values, keep, res, blocks);
       const result: Record<string, Value> = {};
       for (const name of fetch) {
         const v = values.get(name);
@@ -202,10 +262,11 @@ export class Executor {
       return result;
     } finally {
       res?.releaseAll();
+      for (const p of blocks.values()) mem!.release(p);
     }
   }
 
-  private step(values: Map<string, Value>, keep: Set<string>, res: Residency | undefined): void {
+  private step(values: Map<string, Value>, keep: Set<string>, res: Residency | undefined, blocks: Map<Node, number>): void {
     const { order, defs, attrs, consts } = this.analysis;
     const drop = (x: string) => {
       res?.drop(x);
@@ -216,7 +277,8 @@ export class Executor {
       const fused = this.fusedInto.get(node);
       if (fused !== undefined) {
         const v = values.get(fused)!;
-        values.set(node.outputs[0]!, res && v instanceof Tensor ? res.adopt(node.outputs[0]!, v, false) : v);
+        const out = node.outputs[0]!;
+        values.set(out, res && v instanceof Tensor ? (res.isSlice(fused) ? res.slice(out, v) : res.adopt(out, v, false)) : v);
         if (!keep.has(fused)) drop(fused);
         return;
       }
@@ -232,13 +294,30 @@ export class Executor {
       let outs: Value[];
       let fromKernel = false;
       const t0 = this.profile ? performance.now() : 0;
+      // in-place Concat: this node's output goes to `dst` inside the Concat's block (allocated by its first part)
+      const slot = res ? this.concatSlots.get(node) : undefined;
+      let dst: number | undefined;
+      if (slot) {
+        let blk = blocks.get(slot.concat);
+        if (blk === undefined) blocks.set(slot.concat, (blk = res!.mem.alloc(this.concatPlans.get(slot.concat)!.bytes, 'concat output')));
+        dst = blk + slot.offset;
+      }
+      const plan = res && this.concatPlans.get(node);
+      const blk = plan && blocks.get(node);
       try {
         // runInfer rejects sequence inputs for ops without runValues, so `inputs` are tensors here
         const tensors = inputs as (Tensor | undefined)[];
-        const kernelOuts = def.runValues ? undefined : this.kernels.get(node)?.run(tensors, outTypes);
+        const kernel = this.kernels.get(node);
+        let kernelOuts = def.runValues ? undefined : kernel?.run(tensors, outTypes, kernel.writesInto ? dst : undefined);
+        if (blk !== undefined) {
+          // every part is already in place: the output is the block
+          blocks.delete(node);
+          kernelOuts = [new Tensor('float32', res!.mem.f32(blk, plan!.bytes / 4), plan!.shape)];
+        }
         fromKernel = kernelOuts !== undefined;
         if (fromKernel) res?.rebind(values as Map<string, unknown>);
         outs = kernelOuts ?? (def.runValues ? def.runValues({ node, attrs: a, inputs, outputTypes: outTypes }) : def.reference({ node, attrs: a, inputs: tensors, outputTypes: outTypes }));
+        if (dst !== undefined) outs = [res!.place(outs[0] as Tensor, dst, fromKernel)];
         if (this.profile) {
           const key = this.kernels.get(node)?.name ?? `ref:${node.op}`;
           this.profile.set(key, (this.profile.get(key) ?? 0) + performance.now() - t0);
@@ -258,7 +337,7 @@ export class Executor {
         if (!!want?.sequence !== t instanceof TensorSequence) throw new ShapeError(`node '${node.name}' (${node.op}): output '${o}' is ${t instanceof TensorSequence ? 'a sequence' : 'a tensor'}, the shape rule says otherwise`);
         if (t instanceof Tensor && want?.shape && want.shape.every((d) => typeof d === 'number') && !sameShape(want.shape as number[], t.dims))
           throw new ShapeError(`node '${node.name}' (${node.op}): output '${o}' has shape [${t.dims.join(',')}] but the shape rule says ${shapeStr(want.shape)}`);
-        values.set(o, res && t instanceof Tensor ? res.adopt(o, t, fromKernel) : t);
+        values.set(o, res && t instanceof Tensor ? (dst !== undefined ? res.slice(o, t) : res.adopt(o, t, fromKernel)) : t);
       });
       for (const x of node.inputs) if (x && this.lastUse.get(x) === step && !keep.has(x) && !consts.has(x)) drop(x);
     });

@@ -13,9 +13,11 @@ export class Residency {
   private readonly refs = new Map<number, number>();
   /** value name → block start */
   private readonly ptrOf = new Map<string, number>();
+  /** values that view part of a block another value owns (written in place into a planned Concat): never freed */
+  private readonly slices = new Set<string>();
   private buffer: ArrayBuffer;
 
-  constructor(private readonly mem: Arena) {
+  constructor(readonly mem: Arena) {
     this.buffer = mem.memory.buffer;
   }
 
@@ -40,11 +42,42 @@ export class Residency {
     return t;
   }
 
+  /**
+   * Record value `name` = `t`, a view of part of a block that a later value will own (a Concat input written in
+   * place). It is rebound after memory growth like any view but never freed on its own.
+   */
+  slice(name: string, t: Tensor): Tensor {
+    const p = this.view(t);
+    if (p === undefined) return t;
+    this.ptrOf.set(name, p);
+    this.slices.add(name);
+    return t;
+  }
+
+  /**
+   * `t` as a view at `dst` (a slot in a planned Concat block): kernels that honour `dst` already wrote it there;
+   * anything else (a reference op, a kernel without `writesInto`) is copied there, and a block a kernel handed out
+   * for it is freed.
+   */
+  place(t: Tensor, dst: number, fromKernel: boolean): Tensor {
+    const p = this.view(t);
+    if (p === dst) return t;
+    const at = new Float32Array(this.mem.memory.buffer, dst, t.size);
+    at.set(t.data as Float32Array);
+    if (p !== undefined && fromKernel) this.mem.release(p);
+    return new Tensor('float32', at, t.dims);
+  }
+
+  isSlice(name: string): boolean {
+    return this.slices.has(name);
+  }
+
   /** Value `name` is dead: free its block when no alias is left. */
   drop(name: string): void {
     const p = this.ptrOf.get(name);
     if (p === undefined) return;
     this.ptrOf.delete(name);
+    if (this.slices.delete(name)) return;
     const n = this.refs.get(p)! - 1;
     if (n > 0) this.refs.set(p, n);
     else {
@@ -76,6 +109,7 @@ export class Residency {
     for (const p of this.refs.keys()) this.mem.release(p);
     this.refs.clear();
     this.ptrOf.clear();
+    this.slices.clear();
   }
 }
 
