@@ -15,8 +15,18 @@ export function f32_gemm_pack_8(n: i32, k: i32, w: usize, ldw: i32, bias: usize,
       f32.store(out + (j << 2), j < nc && bias != 0 ? f32.load(bias + ((n0 + j) << 2)) : 0);
     }
     out += 32;
+    if (nc == 8) {
+      // full panels: two vectors per row
+      for (let kk = 0; kk < k; kk++) {
+        const row = w + ((<usize>kk * ldw + n0) << 2);
+        v128.store(out, v128.load(row));
+        v128.store(out, v128.load(row, 16), 16);
+        out += 32;
+      }
+      continue;
+    }
     for (let kk = 0; kk < k; kk++) {
-      const row = w + ((kk * ldw + n0) << 2);
+      const row = w + ((<usize>kk * ldw + n0) << 2);
       for (let j = 0; j < 8; j++) f32.store(out + (j << 2), j < nc ? f32.load(row + (j << 2)) : 0);
       out += 32;
     }
@@ -155,3 +165,4 @@ export function f32_gemm(m: i32, n: i32, k: i32, a: usize, lda: i32, w: usize, c
     }
   }
 }
+
