@@ -3,150 +3,106 @@
 // Depthwise convs (one input channel per group) run direct: no GEMM pays for K = kh·kw.
 
 /**
+ * Zero-padded copy of `c` planes of ih×iw floats into planes of ihp×iwp, the image at row pt, column pl: im2col then
+ * reads every tap without bounds checks.
+ */
+export function f32_pad_planes(x: usize, c: i32, ih: i32, iw: i32, pt: i32, pl: i32, ihp: i32, iwp: i32, out: usize): void {
+  const plane = (<usize>ihp * iwp) << 2;
+  memory.fill(out, 0, plane * c);
+  for (let ch = 0; ch < c; ch++) {
+    for (let y = 0; y < ih; y++) {
+      memory.copy(out + <usize>ch * plane + ((<usize>(y + pt) * iwp + pl) << 2), x + ((<usize>(ch * ih + y) * iw) << 2), (<usize>iw) << 2);
+    }
+  }
+}
+
+/** Scratch bytes f32_im2col_pack_8 needs: one offset per row of the column matrix, plus 8 lane offsets. */
+export function f32_im2col_scratch_size(c: i32, kh: i32, kw: i32): i32 {
+  return (c * kh * kw + 8) << 2;
+}
+
+/**
  * im2col into packed 8-column panels for f32_gemm: column j = output pixel (oy·ow + ox), row r = (c, ky, kx).
- * Panel p at out + p·(K+1)·32: 8 zero "bias" floats, then K rows of 8 floats. Out-of-image taps are 0.
+ * Panel p at out + p·(K+1)·32: 8 zero "bias" floats, then K rows of 8 floats. Lanes past the last pixel repeat
+ * pixel 0 (the GEMM computes and drops them).
  *
- * Each row r is written as one pass over the output rows: for tap (ky, kx) the in-image pixels of an output row
- * are one contiguous range [oxa, oxb) (fixed per kx), so a row is zeros, a strided copy, zeros. The writes walk
- * the panel lanes with a cursor; whole panel rows (8 lanes) and aligned half rows (4 lanes) go as vectors, so
- * output widths that are not multiples of 8 (55, 111, 28 …) stay on the vector path.
+ * `x` holds every tap (the caller pads it: f32_pad_planes), so there are no bounds checks. The panels are written in
+ * order, one at a time: the 8 lanes' pixel offsets are computed once per panel and every row r = (c, ky, kx) adds
+ * its own offset (a table in `scratch`). Lanes that are 8 consecutive pixels of one output row read 8 contiguous
+ * floats (stride 1) or the even floats of 16 (stride 2); other panels (rows that wrap, narrow images) gather.
  */
 export function f32_im2col_pack_8(
-  x: usize, c: i32, ih: i32, iw: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, pt: i32, pl: i32, oh: i32, ow: i32, out: usize,
+  x: usize, c: i32, ih: i32, iw: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, oh: i32, ow: i32, out: usize, scratch: usize,
 ): void {
   const k = c * kh * kw;
   const p = oh * ow;
   const panels = (p + 7) >> 3;
   const panelBytes = (<usize>(k + 1)) << 5;
-  const skip = panelBytes - 32; // from past lane 7 of a panel row to lane 0 of the same row in the next panel
   const zero = f32x4.splat(0);
-  // zero bias rows and the tail columns of the last panel
-  for (let q = 0; q < panels; q++) v128.store(out + <usize>q * panelBytes, zero), v128.store(out + <usize>q * panelBytes, zero, 16);
-  if ((p & 7) != 0) {
-    const last = out + <usize>(panels - 1) * panelBytes + 32;
-    for (let r = 0; r < k; r++) for (let j = p & 7; j < 8; j++) f32.store(last + ((<usize>r) << 5) + (<usize>j << 2), 0);
-  }
   let r = 0;
-  for (let ch = 0; ch < c; ch++) {
-    const xc = x + ((<usize>ch * ih * iw) << 2);
-    for (let ky = 0; ky < kh; ky++) {
+  for (let ch = 0; ch < c; ch++)
+    for (let ky = 0; ky < kh; ky++)
       for (let kx = 0; kx < kw; kx++) {
-        // input column of output column ox: ix = ox·sw − off; in the image for ox in [oxa, oxb)
-        const off = pl - kx * dw;
-        const oxa = off > 0 ? min(ow, (off + sw - 1) / sw) : 0;
-        const oxb = max(oxa, min(ow, iw + off > 0 ? (iw + off + sw - 1) / sw : 0));
-        let d = out + 32 + ((<usize>r) << 5);
-        let lane = 0;
-        for (let oy = 0; oy < oh; oy++) {
-          const iy = oy * sh - pt + ky * dh;
-          const inside = iy >= 0 && iy < ih;
-          // three segments: zeros [0, oxa), copy [oxa, oxb), zeros [oxb, ow); a row outside the image is all zeros
-          for (let seg = 0; seg < 3; seg++) {
-            let n = seg == 0 ? (inside ? oxa : ow) : seg == 1 ? (inside ? oxb - oxa : 0) : inside ? ow - oxb : 0;
-            if (seg == 1) {
-              let s = xc + ((<usize>(iy * iw + oxa * sw - off)) << 2);
-              if (sw == 1) {
-                while (n > 0) {
-                  if (lane == 0 && n >= 8) {
-                    v128.store(d, v128.load(s));
-                    v128.store(d, v128.load(s, 16), 16);
-                    s += 32;
-                    d += panelBytes;
-                    n -= 8;
-                  } else if ((lane & 3) == 0 && n >= 4) {
-                    v128.store(d, v128.load(s));
-                    s += 16;
-                    d += 16;
-                    n -= 4;
-                    lane += 4;
-                    if (lane == 8) {
-                      lane = 0;
-                      d += skip;
-                    }
-                  } else {
-                    f32.store(d, f32.load(s));
-                    s += 4;
-                    d += 4;
-                    n--;
-                    if (++lane == 8) {
-                      lane = 0;
-                      d += skip;
-                    }
-                  }
-                }
-              } else if (sw == 2) {
-                // even elements of contiguous runs (reads one float past the last tap: arena blocks are padded)
-                while (n > 0) {
-                  if (lane == 0 && n >= 8) {
-                    v128.store(d, v128.shuffle<f32>(v128.load(s), v128.load(s, 16), 0, 2, 4, 6));
-                    v128.store(d, v128.shuffle<f32>(v128.load(s, 32), v128.load(s, 48), 0, 2, 4, 6), 16);
-                    s += 64;
-                    d += panelBytes;
-                    n -= 8;
-                  } else if ((lane & 3) == 0 && n >= 4) {
-                    v128.store(d, v128.shuffle<f32>(v128.load(s), v128.load(s, 16), 0, 2, 4, 6));
-                    s += 32;
-                    d += 16;
-                    n -= 4;
-                    lane += 4;
-                    if (lane == 8) {
-                      lane = 0;
-                      d += skip;
-                    }
-                  } else {
-                    f32.store(d, f32.load(s));
-                    s += 8;
-                    d += 4;
-                    n--;
-                    if (++lane == 8) {
-                      lane = 0;
-                      d += skip;
-                    }
-                  }
-                }
-              } else {
-                const step = (<usize>sw) << 2;
-                while (n > 0) {
-                  f32.store(d, f32.load(s));
-                  s += step;
-                  d += 4;
-                  n--;
-                  if (++lane == 8) {
-                    lane = 0;
-                    d += skip;
-                  }
-                }
-              }
-            } else {
-              while (n > 0) {
-                if (lane == 0 && n >= 8) {
-                  v128.store(d, zero);
-                  v128.store(d, zero, 16);
-                  d += panelBytes;
-                  n -= 8;
-                } else if ((lane & 3) == 0 && n >= 4) {
-                  v128.store(d, zero);
-                  d += 16;
-                  n -= 4;
-                  lane += 4;
-                  if (lane == 8) {
-                    lane = 0;
-                    d += skip;
-                  }
-                } else {
-                  f32.store(d, 0);
-                  d += 4;
-                  n--;
-                  if (++lane == 8) {
-                    lane = 0;
-                    d += skip;
-                  }
-                }
-              }
-            }
-          }
-        }
+        store<i32>(scratch + ((<usize>r) << 2), ((ch * ih + ky * dh) * iw + kx * dw) << 2);
         r++;
+      }
+  const lanes = scratch + ((<usize>k) << 2);
+  const rowEnd = scratch + ((<usize>k) << 2);
+  let oy = 0;
+  let ox = 0;
+  for (let q = 0; q < panels; q++) {
+    const base = out + <usize>q * panelBytes;
+    v128.store(base, zero);
+    v128.store(base, zero, 16);
+    const nj = min(8, p - q * 8);
+    // one output row holds all 8 lanes: a contiguous (stride 1) or even-element (stride 2) run
+    const run = nj == 8 && ox + 8 <= ow;
+    const first = (oy * sh * iw + ox * sw) << 2;
+    for (let j = 0; j < 8; j++) {
+      store<i32>(lanes + ((<usize>j) << 2), j < nj ? (oy * sh * iw + ox * sw) << 2 : first);
+      if (j < nj && ++ox == ow) {
+        ox = 0;
+        oy++;
+      }
+    }
+    let d = base + 32;
+    if (run && sw == 1) {
+      const src = x + <usize>first;
+      for (let t = scratch; t < rowEnd; t += 4) {
+        const s = src + <usize>load<i32>(t);
+        v128.store(d, v128.load(s));
+        v128.store(d, v128.load(s, 16), 16);
+        d += 32;
+      }
+    } else if (run && sw == 2) {
+      // reads one float past the last tap: the caller's buffer has room (arena blocks are padded)
+      const src = x + <usize>first;
+      for (let t = scratch; t < rowEnd; t += 4) {
+        const s = src + <usize>load<i32>(t);
+        v128.store(d, v128.shuffle<f32>(v128.load(s), v128.load(s, 16), 0, 2, 4, 6));
+        v128.store(d, v128.shuffle<f32>(v128.load(s, 32), v128.load(s, 48), 0, 2, 4, 6), 16);
+        d += 32;
+      }
+    } else {
+      const o0 = x + <usize>load<i32>(lanes);
+      const o1 = x + <usize>load<i32>(lanes, 4);
+      const o2 = x + <usize>load<i32>(lanes, 8);
+      const o3 = x + <usize>load<i32>(lanes, 12);
+      const o4 = x + <usize>load<i32>(lanes, 16);
+      const o5 = x + <usize>load<i32>(lanes, 20);
+      const o6 = x + <usize>load<i32>(lanes, 24);
+      const o7 = x + <usize>load<i32>(lanes, 28);
+      for (let t = scratch; t < rowEnd; t += 4) {
+        const ro = <usize>load<i32>(t);
+        f32.store(d, f32.load(o0 + ro));
+        f32.store(d, f32.load(o1 + ro), 4);
+        f32.store(d, f32.load(o2 + ro), 8);
+        f32.store(d, f32.load(o3 + ro), 12);
+        f32.store(d, f32.load(o4 + ro), 16);
+        f32.store(d, f32.load(o5 + ro), 20);
+        f32.store(d, f32.load(o6 + ro), 24);
+        f32.store(d, f32.load(o7 + ro), 28);
+        d += 32;
       }
     }
   }

@@ -1,3 +1,4 @@
+import { im2colPack } from './im2col.js';
 import { conv2dAt } from '../ops/conv-geometry.js';
 import type { Arena, KernelExports } from './wasm.js';
 
@@ -65,7 +66,7 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
       for (let gi = 0; gi < group; gi++) {
         const xg = xb + gi * cg * ih * iw * 4;
         if (pointwise) ex.f32_gemm_pack_8(p, cg, xg, p, 0, cp);
-        else ex.f32_im2col_pack_8(xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cp);
+        else im2colPack(mem, ex, xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cp);
         ex.f32_gemm(mg, p, kg, wp + gi * mg * kg * 4, kg, cp, ob + gi * mg * p * 4, p, lo, hi, bp + gi * mg * 4);
       }
     }

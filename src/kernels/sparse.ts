@@ -1,3 +1,4 @@
+import { im2colPack } from './im2col.js';
 import type { Tensor as TensorT } from '../tensor/tensor.js';
 import { Tensor } from '../tensor/tensor.js';
 import { conv2dAt } from '../ops/conv-geometry.js';
@@ -418,7 +419,7 @@ const convSparse: KernelDef = {
             for (let gi = 0; gi < group; gi++) {
               const xg = xb + gi * cg * ih * iw * 4;
               if (pointwise) ex.f32_gemm_pack_8(p, cg, xg, p, 0, cp);
-              else ex.f32_im2col_pack_8(xg, cg, ih, iw, kh, kw, sh!, sw!, dh!, dw!, pt, pl, oh, ow, cp);
+              else im2colPack(mem, ex, xg, cg, ih, iw, kh, kw, sh!, sw!, dh!, dw!, pt, pl, oh, ow, cp);
               const s = csr[gi]!;
               ex.f32_spmm_csr_8(mg, p, cp + 32, (kg + 1) * 32, s.rowptr, s.kidx, s.vals, bp + gi * mg * 4, ob + gi * mg * p * 4, p, 1, c.s.lo, c.s.hi);
             }
