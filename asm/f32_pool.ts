@@ -69,8 +69,9 @@ function maxPixel(x: usize, ih: i32, iw: i32, kh: i32, kw: i32, y0: i32, x0: i32
 
 /**
  * MaxPool 2-D, dilation 1, one channel, separable: for each output row whose window lies inside the image,
- * a vertical pass takes the column maxima of the kh rows four columns at a time into `tmp` (iw floats), then
- * each output is the maximum of kw column maxima. "Keep the first, replace only by a strictly greater value"
+ * a vertical pass takes the column maxima of the kh rows four columns at a time into `tmp` (iw + 4 floats), then
+ * each output is the maximum of kw column maxima, four outputs at a time for strides 1 and 2 (branch-free
+ * selects elsewhere: the comparisons are data-dependent and mispredict). "Keep the first, replace only by a strictly greater value"
  * (the reference's rule, so NaN taps after the first are skipped) holds in both passes; only which of +0/−0
  * survives a tie can differ from the row-major reference. Border pixels take the scalar path.
  */
@@ -100,9 +101,36 @@ export function f32_maxpool2d_sep(x: usize, ih: i32, iw: i32, kh: i32, kw: i32, 
       }
       f32.store(tmp + (<usize>c << 2), acc);
     }
-    for (let ox = 0; ox < ow; ox++) {
+    let ox = 0;
+    // windows cut by the left pad
+    for (; ox < ow && ox * sw - pl < 0; ox++) f32.store(orow + (<usize>ox << 2), maxPixel(x, ih, iw, kh, kw, y0, ox * sw - pl));
+    // four outputs at a time while their windows are inside the row: lane i takes tmp[x0 + i·sw + kx] over kx
+    // (stride 2: the even lanes of two loads; the second load may read past the row into tmp's slack)
+    if (sw == 1) {
+      for (; ox + 3 < ow && (ox + 3) * sw - pl + kw <= iw; ox += 4) {
+        const t = tmp + (<usize>(ox - pl) << 2);
+        let acc = v128.load(t);
+        for (let kx = 1; kx < kw; kx++) {
+          const v = v128.load(t + (<usize>kx << 2));
+          acc = v128.bitselect(v, acc, f32x4.gt(v, acc));
+        }
+        v128.store(orow + (<usize>ox << 2), acc);
+      }
+    } else if (sw == 2) {
+      for (; ox + 3 < ow && (ox + 3) * sw - pl + kw <= iw; ox += 4) {
+        const t = tmp + (<usize>(ox * 2 - pl) << 2);
+        let acc = v128.shuffle<f32>(v128.load(t), v128.load(t, 16), 0, 2, 4, 6);
+        for (let kx = 1; kx < kw; kx++) {
+          const tk = t + (<usize>kx << 2);
+          const v = v128.shuffle<f32>(v128.load(tk), v128.load(tk, 16), 0, 2, 4, 6);
+          acc = v128.bitselect(v, acc, f32x4.gt(v, acc));
+        }
+        v128.store(orow + (<usize>ox << 2), acc);
+      }
+    }
+    for (; ox < ow; ox++) {
       const x0 = ox * sw - pl;
-      if (x0 < 0 || x0 + kw > iw) {
+      if (x0 + kw > iw) {
         f32.store(orow + (<usize>ox << 2), maxPixel(x, ih, iw, kh, kw, y0, x0));
         continue;
       }
@@ -110,7 +138,7 @@ export function f32_maxpool2d_sep(x: usize, ih: i32, iw: i32, kh: i32, kw: i32, 
       let acc = f32.load(t);
       for (let kx = 1; kx < kw; kx++) {
         const v = f32.load(t + (<usize>kx << 2));
-        if (v > acc) acc = v;
+        acc = select<f32>(v, acc, v > acc);
       }
       f32.store(orow + (<usize>ox << 2), acc);
     }

@@ -32,7 +32,7 @@ function poolKernel(op: 'MaxPool' | 'AveragePool'): KernelDef {
           const xin = mem.input(xt.data as Float32Array, 'pool input');
           const op2 = mem.alloc(n * c * oh * ow * 4, 'pool output');
           const sep = mode === 0 && g.dilations[0] === 1 && g.dilations[1] === 1;
-          const tmp = sep ? mem.alloc(iw * 4, 'pool column maxima') : 0;
+          const tmp = sep ? mem.alloc((iw + 4) * 4, 'pool column maxima') : 0;
           for (let i = 0; i < n * c; i++) {
             if (sep) ex.f32_maxpool2d_sep(xin.ptr + i * ih * iw * 4, ih, iw, kh, kw, g.strides[0]!, g.strides[1]!, g.padBegin[0]!, g.padBegin[1]!, oh, ow, op2 + i * oh * ow * 4, tmp);
             else ex.f32_pool2d(mode, xin.ptr + i * ih * iw * 4, ih, iw, kh, kw, g.strides[0]!, g.strides[1]!, g.dilations[0]!, g.dilations[1]!, g.padBegin[0]!, g.padBegin[1]!, g.padEnd[0]!, g.padEnd[1]!, oh, ow, op2 + i * oh * ow * 4);
