@@ -7,3 +7,4 @@ export * from './f32_pool';
 export * from './qs8_gemm';
 export * from './f16_gemm';
 export * from './simd';
+export * from './f32_eltwise';

@@ -4,6 +4,7 @@ import './fp16.js'; // before gemm/conv: float16 weights (float16 nodes, or big 
 import './gemm.js';
 import './conv.js';
 import './pool.js';
+import './eltwise.js';
 import './qlinear.js';
 export { kernelsFor, registerKernel } from './registry.js';
 export type { KernelDef, PreparedKernel, Producer } from './registry.js';

@@ -1,0 +1,56 @@
+import { clampv } from './vec';
+// f32 elementwise binary ops (Add, Sub, Mul, Div) with the fused clamp epilogue (Relu/Clip after a residual Add).
+// Each operand is either n floats or one scalar broadcast to all (step 0). IEEE single arithmetic per lane, which
+// is what the TS reference computes (the double result of two floats' +, −, ×, ÷ rounds to the same float).
+
+// @ts-ignore: decorator
+@inline
+function apply(op: i32, a: v128, b: v128): v128 {
+  if (op == 0) return f32x4.add(a, b);
+  if (op == 1) return f32x4.sub(a, b);
+  if (op == 2) return f32x4.mul(a, b);
+  return f32x4.div(a, b);
+}
+
+// @ts-ignore: decorator
+@inline
+function apply1(op: i32, a: f32, b: f32): f32 {
+  if (op == 0) return a + b;
+  if (op == 1) return a - b;
+  if (op == 2) return a * b;
+  return a / b;
+}
+
+// @ts-ignore: decorator
+@inline
+function run(op: i32, a: usize, as: usize, b: usize, bs: usize, out: usize, n: i32, lo: f32, hi: f32): void {
+  const vlo = f32x4.splat(lo);
+  const vhi = f32x4.splat(hi);
+  const sa = f32x4.splat(f32.load(a));
+  const sb = f32x4.splat(f32.load(b));
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    const o = (<usize>i) << 2;
+    const va = as ? v128.load(a + o) : sa;
+    const vb = bs ? v128.load(b + o) : sb;
+    v128.store(out + o, clampv(apply(op, va, vb), vlo, vhi));
+  }
+  for (; i < n; i++) {
+    const o = (<usize>i) << 2;
+    const y = apply1(op, f32.load(a + o * as), f32.load(b + o * bs));
+    f32.store(out + o, max(lo, min(hi, y)));
+  }
+}
+
+/**
+ * out[i] = clamp(a[i·sa] op b[i·sb], lo, hi) for i < n; op 0 = add, 1 = sub, 2 = mul, 3 = div; sa / sb are 1 (a
+ * tensor of n floats) or 0 (a scalar). The clamp with lo = −∞, hi = +∞ passes NaN through unchanged.
+ */
+export function f32_binary(op: i32, a: usize, sa: i32, b: usize, sb: i32, out: usize, n: i32, lo: f32, hi: f32): void {
+  const as = <usize>sa;
+  const bs = <usize>sb;
+  if (op == 0) run(0, a, as, b, bs, out, n, lo, hi);
+  else if (op == 1) run(1, a, as, b, bs, out, n, lo, hi);
+  else if (op == 2) run(2, a, as, b, bs, out, n, lo, hi);
+  else run(3, a, as, b, bs, out, n, lo, hi);
+}
