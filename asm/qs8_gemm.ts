@@ -453,3 +453,176 @@ export function qs8_peak_dot(iters: i32): i32 {
   const s = i32x4.add(i32x4.add(i32x4.add(a0, a1), i32x4.add(a2, a3)), i32x4.add(i32x4.add(a4, a5), i32x4.add(a6, a7)));
   return i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 3);
 }
+
+// ---------------------------------------------------------------- relaxed SIMD: c4 panels, one dot per 16 MACs
+//
+// i32x4.relaxed_dot_i8x16_i7x16_add_s(s, u, acc) adds, per i32 lane, the four products of the lane's bytes of
+// s (int8) and u (the "i7" operand). It is exact on every engine only for u in [0, 127]; outside that, engines
+// differ: ARM sdot reads u as int8, x86 vpdpbusd reads it as uint8, and x86 pmaddubsw+pmaddwd reads it as uint8
+// but saturates each pair sum to int16. So the host (src/kernels/qlinear.ts) probes the engine once through
+// qs8_gemm_c4 itself and stores the weights the way the engine reads them exactly — int8 (mode "signed") or
+// uint8 (mode "unsigned") — or keeps the plain kernels above when neither reading is exact (pmaddubsw: a pair
+// 255·(−128)·2 saturates). The zero-point algebra absorbs the ±128 shift of the stored weights.
+//
+// c4 layout: panels of NR = 8 columns, K padded to a multiple of 8; per k quad 32 bytes,
+//   byte (kq·32 + h·16 + jj·4 + s) = B[4·kq + s, n0 + 4·h + jj] ^ x       (x = 0 or 0x80)
+// Same panel size as the c2 layout (qs8_packed_size_8). A is the int8 operand: rows of int8 (uint8 inputs are
+// flipped by the host with qs8_pack_a first), four k broadcast to all lanes with one v128.load32_splat.
+// The plain build compiles none of this (RELAXED = 0 leaves `unreachable` stubs, never called).
+
+/**
+ * Pack B[K×N] (stride ldb bytes) into c4 panels, storing each byte XOR `x`. If `csum` ≠ 0, writes the column
+ * sums of the stored bytes — read as uint8 when `uns` = 1, else as int8 — as int32[Npad].
+ */
+export function qs8_pack_b_c4(n: i32, k: i32, b: usize, ldb: i32, x: i32, uns: i32, out: usize, csum: usize): void {
+  // @ts-ignore: RELAXED is defined on the asc command line
+  if (!RELAXED) unreachable();
+  const k8 = ((k + 7) >> 3) << 3;
+  for (let n0 = 0; n0 < n; n0 += 8) {
+    const nc = min(8, n - n0);
+    for (let kk = 0; kk < k8; kk++) {
+      const row = b + <usize>kk * ldb + n0;
+      const dst = out + ((<usize>(kk >> 2)) << 5) + (kk & 3);
+      for (let j = 0; j < 8; j++) {
+        const v: i32 = kk < k && j < nc ? (<i32>load<u8>(row + j) ^ x) : 0;
+        store<u8>(dst + ((<usize>(j >> 2)) << 4) + ((j & 3) << 2), v);
+      }
+    }
+    if (csum != 0) {
+      for (let j = 0; j < 8; j++) {
+        let s = 0;
+        const col = out + ((<usize>(j >> 2)) << 4) + ((j & 3) << 2);
+        for (let kk = 0; kk < k; kk++) {
+          const p = col + ((<usize>(kk >> 2)) << 5) + (kk & 3);
+          s += uns ? <i32>load<u8>(p) : <i32>load<i8>(p);
+        }
+        store<i32>(csum + ((<usize>(n0 + j)) << 2), s);
+      }
+    }
+    out += <usize>k8 << 3;
+  }
+}
+
+// @ts-ignore: decorator
+@inline
+function rdot(s: v128, u: v128, acc: v128): v128 {
+  // @ts-ignore: RELAXED is defined on the asc command line
+  if (RELAXED) return i32x4.relaxed_dot_i8x16_i7x16_add_s(s, u, acc);
+  else return acc; // never reached: the host calls the c4 kernels only in the relaxed build
+}
+
+/** 4×8 c4 tile (see `tile` for the row / store conventions). */
+// @ts-ignore: decorator
+@inline
+function tileC4(
+  mr: i32, nc: i32, k8: i32, a: usize, lda: i32, w: usize, c: usize, ldc: i32, i: i32, n0: i32,
+  cb: usize, rb: usize, ru: usize, cv: usize, mult: usize, mrow: i32, yz: v128, lo: v128, hi: v128, out: i32, tmp: usize,
+): void {
+  const sa = <usize>lda;
+  const a0 = a;
+  const a1 = mr > 1 ? a0 + sa : a0;
+  const a2 = mr > 2 ? a1 + sa : a1;
+  const a3 = mr > 3 ? a2 + sa : a2;
+  let c00 = i32x4.splat(0);
+  let c01 = c00;
+  let c10 = c00;
+  let c11 = c00;
+  let c20 = c00;
+  let c21 = c00;
+  let c30 = c00;
+  let c31 = c00;
+  let wp = w;
+  for (let kk: usize = 0; kk < <usize>k8; kk += 4) {
+    const b0 = v128.load(wp);
+    const b1 = v128.load(wp, 16);
+    let s = v128.load32_splat(a0 + kk);
+    c00 = rdot(s, b0, c00);
+    c01 = rdot(s, b1, c01);
+    s = v128.load32_splat(a1 + kk);
+    c10 = rdot(s, b0, c10);
+    c11 = rdot(s, b1, c11);
+    s = v128.load32_splat(a2 + kk);
+    c20 = rdot(s, b0, c20);
+    c21 = rdot(s, b1, c21);
+    s = v128.load32_splat(a3 + kk);
+    c30 = rdot(s, b0, c30);
+    c31 = rdot(s, b1, c31);
+    wp += 32;
+  }
+  const esz: usize = out == 0 ? 4 : 1;
+  const sc = <usize>ldc * esz;
+  const direct = out != 0 || nc == 8;
+  let dst = direct ? c : tmp;
+  storeRowQ(c00, c01, i, n0, nc, dst, cb, rb, ru, cv, mult, mrow, yz, lo, hi, out);
+  if (!direct) copyI32(tmp, c, nc);
+  if (mr > 1) {
+    dst = direct ? c + sc : tmp;
+    storeRowQ(c10, c11, i + 1, n0, nc, dst, cb, rb, ru, cv, mult, mrow, yz, lo, hi, out);
+    if (!direct) copyI32(tmp, c + sc, nc);
+  }
+  if (mr > 2) {
+    dst = direct ? c + 2 * sc : tmp;
+    storeRowQ(c20, c21, i + 2, n0, nc, dst, cb, rb, ru, cv, mult, mrow, yz, lo, hi, out);
+    if (!direct) copyI32(tmp, c + 2 * sc, nc);
+  }
+  if (mr > 3) {
+    dst = direct ? c + 3 * sc : tmp;
+    storeRowQ(c30, c31, i + 3, n0, nc, dst, cb, rb, ru, cv, mult, mrow, yz, lo, hi, out);
+    if (!direct) copyI32(tmp, c + 3 * sc, nc);
+  }
+}
+
+/** 1×8 c4 tile: two k quads per step into separate accumulators (four independent chains). */
+// @ts-ignore: decorator
+@inline
+function tile1C4(
+  nc: i32, k8: i32, a: usize, w: usize, c: usize, i: i32, n0: i32,
+  cb: usize, rb: usize, ru: usize, cv: usize, mult: usize, mrow: i32, yz: v128, lo: v128, hi: v128, out: i32, tmp: usize,
+): void {
+  let p0 = i32x4.splat(0);
+  let p1 = p0;
+  let q0 = p0;
+  let q1 = p0;
+  let wp = w;
+  for (let kk: usize = 0; kk < <usize>k8; kk += 8) {
+    let s = v128.load32_splat(a + kk);
+    p0 = rdot(s, v128.load(wp), p0);
+    p1 = rdot(s, v128.load(wp, 16), p1);
+    s = v128.load32_splat(a + kk + 4);
+    q0 = rdot(s, v128.load(wp, 32), q0);
+    q1 = rdot(s, v128.load(wp, 48), q1);
+    wp += 64;
+  }
+  const direct = out != 0 || nc == 8;
+  storeRowQ(i32x4.add(p0, q0), i32x4.add(p1, q1), i, n0, nc, direct ? c : tmp, cb, rb, ru, cv, mult, mrow, yz, lo, hi, out);
+  if (!direct) copyI32(tmp, c, nc);
+}
+
+/**
+ * As qs8_gemm (A int8, same epilogue and arguments) over c4 panels from qs8_pack_b_c4, with one
+ * i32x4.relaxed_dot_i8x16_i7x16_add_s per 16 multiply-adds. Relaxed build only (the plain build traps).
+ */
+export function qs8_gemm_c4(
+  m: i32, n: i32, k: i32, a: usize, lda: i32, w: usize, c: usize, ldc: i32,
+  cb: usize, rb: usize, ru: usize, cv: usize, mult: usize, mrow: i32, yz: i32, lo: i32, hi: i32, out: i32, tmp: usize,
+): void {
+  // @ts-ignore: RELAXED is defined on the asc command line
+  if (!RELAXED) unreachable();
+  const k8 = ((k + 7) >> 3) << 3;
+  const panel = <usize>k8 << 3;
+  const esz: usize = out == 0 ? 4 : 1;
+  const vyz = f64x2.splat(<f64>yz);
+  const vlo = f64x2.splat(<f64>lo);
+  const vhi = f64x2.splat(<f64>hi);
+  for (let i = 0; i < m; i += 4) {
+    const mr = min(4, m - i);
+    const ai = a + <usize>i * lda;
+    const ci = c + <usize>i * ldc * esz;
+    let wp = w;
+    for (let n0 = 0; n0 < n; n0 += 8) {
+      if (mr == 1) tile1C4(min(8, n - n0), k8, ai, wp, ci + <usize>n0 * esz, i, n0, cb, rb, ru, cv, mult, mrow, vyz, vlo, vhi, out, tmp);
+      else tileC4(mr, min(8, n - n0), k8, ai, lda, wp, ci + <usize>n0 * esz, ldc, i, n0, cb, rb, ru, cv, mult, mrow, vyz, vlo, vhi, out, tmp);
+      wp += panel;
+    }
+  }
+}

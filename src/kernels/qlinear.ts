@@ -1,7 +1,7 @@
 import { conv2dAt } from '../ops/conv-geometry.js';
 import { Tensor } from '../tensor/tensor.js';
 import { type KernelDef, type PreparedKernel, registerKernel } from './registry.js';
-import { type Arena, arena, type KernelExports, kernels } from './wasm.js';
+import { type Arena, arena, type KernelExports, kernelFlavor, kernels } from './wasm.js';
 
 /**
  * int8 / uint8 kernels over asm/qs8_gemm.ts: QLinearMatMul, MatMulInteger (constant 2-D B) and QLinearConv,
@@ -56,6 +56,81 @@ function scaleRounder(dtype: string): ((v: number) => number) | undefined {
   return undefined;
 }
 
+// ---------------------------------------------------------------- relaxed-SIMD int8 dot: which packing is exact
+
+/**
+ * How constant int8 GEMM weights are packed and multiplied: 'plain' = c2 panels and i32x4.dot_i16x8_s (exact
+ * everywhere), 'signed' / 'unsigned' = c4 panels and i32x4.relaxed_dot_i8x16_i7x16_add_s (relaxed build only)
+ * with the weights stored as int8 / as uint8 (w + 128) — the reading of the "i7" operand this engine performs
+ * exactly. The relaxed dot is exact by the spec only for i7 bytes in [0, 127]; ARM sdot reads them as int8,
+ * x86 vpdpbusd as uint8, and x86 pmaddubsw as uint8 with each pair sum saturated to int16 (no exact packing:
+ * 'plain' is kept).
+ */
+export type QDotMode = 'plain' | 'signed' | 'unsigned';
+let detectedMode: QDotMode | undefined;
+let forcedMode: QDotMode | undefined;
+
+/** Force a mode for packings made from now on (tests and benches; undefined = the probed mode). */
+export function setQDotMode(mode: QDotMode | undefined): void {
+  forcedMode = mode;
+}
+
+/** The probed mode of this engine (cached), or the forced one. */
+export function qdotMode(): QDotMode {
+  return forcedMode ?? (detectedMode ??= probeQDot());
+}
+
+/**
+ * Probe (like MLAS's HasUSDot): run qs8_gemm_c4 itself — both tiles, several k quads — on extreme int8 inputs
+ * (−128 and 127 rows and columns, so a pair sum reaches ±65280 and 4·16384 = 65536 in a lane) with the weights
+ * stored each way, and keep the first storage whose int32 results are exactly Σ a·w_stored.
+ */
+function probeQDot(): QDotMode {
+  const ex = kernels();
+  const mem = arena();
+  if (!ex || !mem || kernelFlavor() !== 'relaxed') return 'plain';
+  const m = 5;
+  const k = 24;
+  const n = 8;
+  let seed = 1;
+  const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 24) - 128;
+  const a = new Int8Array(m * k);
+  const w = new Int8Array(k * n);
+  const rowOf = [() => -128, () => 127, (kk: number) => (kk & 1 ? 127 : -128), rnd, () => -128];
+  for (let i = 0; i < m; i++) for (let kk = 0; kk < k; kk++) a[i * k + kk] = rowOf[i]!(kk);
+  const colOf = [() => -128, () => 127, (kk: number) => (kk & 1 ? -128 : 127), () => -1, rnd, (kk: number) => (kk & 2 ? 127 : -128), () => 1, rnd];
+  for (let kk = 0; kk < k; kk++) for (let j = 0; j < n; j++) w[kk * n + j] = colOf[j]!(kk);
+  const pa = mem.alloc(m * k, 'qdot probe');
+  const pw = mem.alloc(k * n, 'qdot probe');
+  const pp = mem.alloc(ex.qs8_packed_size_8(n, k), 'qdot probe');
+  const pc = mem.alloc(m * n * 4, 'qdot probe');
+  const tmp = mem.alloc(32, 'qdot probe');
+  try {
+    new Int8Array(mem.memory.buffer, pa, m * k).set(a);
+    new Int8Array(mem.memory.buffer, pw, k * n).set(w);
+    for (const mode of ['signed', 'unsigned'] as const) {
+      const x = mode === 'unsigned' ? 0x80 : 0;
+      ex.qs8_pack_b_c4(n, k, pw, n, x, x ? 1 : 0, pp, 0);
+      ex.qs8_gemm_c4(m, n, k, pa, k, pp, pc, n, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, tmp);
+      const got = i32(mem, pc, m * n);
+      let ok = true;
+      for (let i = 0; i < m && ok; i++)
+        for (let j = 0; j < n; j++) {
+          let s = 0;
+          for (let kk = 0; kk < k; kk++) s += a[i * k + kk]! * (w[kk * n + j]! + (x ? 128 : 0));
+          if (got[i * n + j] !== s) {
+            ok = false;
+            break;
+          }
+        }
+      if (ok) return mode;
+    }
+    return 'plain';
+  } finally {
+    for (const p of [pa, pw, pp, pc, tmp]) mem.release(p);
+  }
+}
+
 // ---------------------------------------------------------------- packed constant B (matmul)
 
 /**
@@ -72,16 +147,21 @@ export class PackedQGemm {
   private readonly mult: number;
   private readonly tmp: number;
   readonly needRowsum: boolean;
+  /** packing and kernel: c2 + qs8_gemm / qu8_gemm ('plain') or c4 + qs8_gemm_c4 (relaxed dot) */
+  readonly mode: QDotMode;
   constructor(
     private readonly mem: Arena,
     readonly k: number,
     readonly n: number,
     b: Tensor,
     bzp: ArrayLike<number> | undefined,
+    mode: QDotMode = qdotMode(),
   ) {
     const ex = kernels()!;
     const n8 = pad8(n);
-    const flip = b.type === 'uint8' ? 1 : 0;
+    this.mode = mode;
+    // stored − raw value of every weight byte: c2 / 'signed' store int8 (uint8 − 128), 'unsigned' stores uint8
+    const shift = mode === 'unsigned' ? (b.type === 'uint8' ? 0 : 128) : b.type === 'uint8' ? -128 : 0;
     this.packed = mem.alloc(ex.qs8_packed_size_8(n, k), 'packed int8 weight');
     this.colsum = mem.alloc(n8 * 4, 'int8 column sums');
     this.cb = mem.alloc(n8 * 4, 'int8 column bias');
@@ -89,10 +169,11 @@ export class PackedQGemm {
     this.mult = mem.alloc(n8 * 8, 'requant multipliers');
     this.tmp = mem.alloc(32, 'int8 gemm scratch');
     const src = bytesIn(mem, b.data as QData, 'int8 weight');
-    ex.qs8_pack_b(n, k, src.ptr, n, flip, this.packed, this.colsum);
+    if (mode === 'plain') ex.qs8_pack_b(n, k, src.ptr, n, shift ? 1 : 0, this.packed, this.colsum);
+    else ex.qs8_pack_b_c4(n, k, src.ptr, n, shift ? 0x80 : 0, mode === 'unsigned' ? 1 : 0, this.packed, this.colsum);
     if (src.copied) mem.release(src.ptr);
     this.zbS = new Int32Array(n8);
-    for (let j = 0; j < n; j++) this.zbS[j] = (bzp ? (bzp.length === 1 ? bzp[0]! : bzp[j]!) : 0) - (flip ? 128 : 0);
+    for (let j = 0; j < n; j++) this.zbS[j] = (bzp ? (bzp.length === 1 ? bzp[0]! : bzp[j]!) : 0) + shift;
     this.needRowsum = this.zbS.some((v) => v !== 0);
     const cv = i32(mem, this.cv, n8);
     for (let j = 0; j < n8; j++) cv[j] = -this.zbS[j]!;
@@ -108,19 +189,31 @@ export class PackedQGemm {
     const { k, n } = this;
     const n8 = pad8(n);
     const kind = outKind(out);
+    // the c4 kernel multiplies int8 A: uint8 A is flipped (a − 128, and its zero point alike) by qs8_pack_a
+    const flipA = this.mode !== 'plain' && aUnsigned;
+    const zaS = flipA ? za - 128 : za;
     // cb[j] = −za·Σ_k b_s[k,j] + K·za·zb_s[j] (wrapping int32, as the reference's accumulator wraps)
     const cs = i32(mem, this.colsum, n8);
     const cb = i32(mem, this.cb, n8);
-    for (let j = 0; j < n8; j++) cb[j] = (Math.imul(-za, cs[j]!) + Math.imul(Math.imul(k, za), this.zbS[j]!)) | 0;
+    for (let j = 0; j < n8; j++) cb[j] = (Math.imul(-zaS, cs[j]!) + Math.imul(Math.imul(k, zaS), this.zbS[j]!)) | 0;
     if (mult) f64(mem, this.mult, n8).set(mult.subarray(0, n8));
     const ain = bytesIn(mem, a.subarray(0, m * k), 'int8 gemm input');
     const rs = this.needRowsum ? mem.alloc(m * 4, 'int8 row sums') : 0;
+    const af = flipA ? mem.alloc(m * pad8(k), 'int8 gemm flipped input') : 0;
     const cp = mem.alloc(m * n * kind.esz, 'int8 gemm output');
     try {
-      if (rs) ex.qs8_rowsum(m, k, ain.ptr, k, aUnsigned ? 1 : 0, rs);
-      const f = aUnsigned ? ex.qu8_gemm : ex.qs8_gemm;
-      f(m, n, k, ain.ptr, k, this.packed, cp, n, this.cb, 0, rs, rs ? this.cv : 0, this.mult, 0, yz, kind.lo, kind.hi, kind.code, this.tmp);
+      if (this.mode === 'plain') {
+        if (rs) ex.qs8_rowsum(m, k, ain.ptr, k, aUnsigned ? 1 : 0, rs);
+        const f = aUnsigned ? ex.qu8_gemm : ex.qs8_gemm;
+        f(m, n, k, ain.ptr, k, this.packed, cp, n, this.cb, 0, rs, rs ? this.cv : 0, this.mult, 0, yz, kind.lo, kind.hi, kind.code, this.tmp);
+      } else {
+        if (af) ex.qs8_pack_a(m, k, ain.ptr, k, 1, af, rs);
+        else if (rs) ex.qs8_rowsum(m, k, ain.ptr, k, 0, rs);
+        const ap = af || ain.ptr;
+        ex.qs8_gemm_c4(m, n, k, ap, af ? pad8(k) : k, this.packed, cp, n, this.cb, 0, rs, rs ? this.cv : 0, this.mult, 0, yz, kind.lo, kind.hi, kind.code, this.tmp);
+      }
     } finally {
+      if (af) mem.release(af);
       if (rs) mem.release(rs);
       if (ain.copied) mem.release(ain.ptr);
     }
@@ -157,7 +250,7 @@ const qlinearMatMulWasm: KernelDef = {
     const bsv = bs.data as Float32Array | Float64Array;
     const mult = new Float64Array(pad8(n));
     return {
-      name: a.dtype === 'uint8' ? 'qu8_gemm_4x8c2' : 'qs8_gemm_4x8c2',
+      name: g.mode === 'plain' ? (a.dtype === 'uint8' ? 'qu8_gemm_4x8c2' : 'qs8_gemm_4x8c2') : `qs8_gemm_4x8c4_rdot_${g.mode}`,
       run(inputs, [outType]) {
         const [x, as, az, , , , ys, yz] = inputs as Tensor[];
         const m = matmulRows(x!, k);
@@ -191,7 +284,7 @@ const matMulIntegerWasm: KernelDef = {
     if (bz && !(bz.size === 1 || bz.size === n)) return undefined;
     const g = new PackedQGemm(mem, k, n, b, bz && ints(bz));
     return {
-      name: a.dtype === 'uint8' ? 'qu8_gemm_4x8c2' : 'qs8_gemm_4x8c2',
+      name: g.mode === 'plain' ? (a.dtype === 'uint8' ? 'qu8_gemm_4x8c2' : 'qs8_gemm_4x8c2') : `qs8_gemm_4x8c4_rdot_${g.mode}`,
       run(inputs, [outType]) {
         const [x, , az] = inputs as Tensor[];
         const m = matmulRows(x!, k);

@@ -37,6 +37,9 @@ export interface KernelExports {
   /** out: 0 = int32, 1 = int8, 2 = uint8; mrow: mult per row (1) or per column (0) */
   qs8_gemm(m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, cb: number, rb: number, ru: number, cv: number, mult: number, mrow: number, yz: number, lo: number, hi: number, out: number, tmp: number): void;
   qu8_gemm(m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, cb: number, rb: number, ru: number, cv: number, mult: number, mrow: number, yz: number, lo: number, hi: number, out: number, tmp: number): void;
+  /** relaxed build only (asm/qs8_gemm.ts, c4 panels, i32x4.relaxed_dot_i8x16_i7x16_add_s); the plain build traps */
+  qs8_pack_b_c4(n: number, k: number, b: number, ldb: number, x: number, uns: number, out: number, csum: number): void;
+  qs8_gemm_c4(m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, cb: number, rb: number, ru: number, cv: number, mult: number, mrow: number, yz: number, lo: number, hi: number, out: number, tmp: number): void;
   /** int8 peak probe: iters × 8 i32x4.dot_i16x8_s (64 multiply-adds each iteration) */
   qs8_peak_dot(iters: number): number;
   /** fp16 weights (asm/f16_gemm.ts): panels of 8 f32 bias + K rows of 8 halves; pack returns 1 if any weight is Inf/NaN */
