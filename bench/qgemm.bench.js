@@ -1,12 +1,16 @@
 // int8 GEMM: edgeq's packed WASM SIMD int8 kernel (asm/qs8_gemm.ts) vs edgeq's own f32 kernel on the same
 // shape, and a whole QLinearMatMul session vs onnxruntime-web running the same model (written with writeOnnx).
 // GOP/s counts 2·M·N·K integer ops; % peak is against the int8 dot_i16x8 probe measured here (qs8_peak_dot)
-// and against the f32 peak of bench/peak.bench.js when it ran first.
+// and against the f32 peak of bench/peak.bench.js when it ran first. The relaxed-SIMD build's int8 kernel is timed
+// in a child node with --experimental-wasm-relaxed-simd (bench/qgemm-relaxed.child.js) on the same operands and
+// compared with the plain build's f32 and int8 kernels timed here.
 import { Graph, InferenceSession, Tensor } from '../dist/index.js';
 import { PackedGemmF32 } from '../dist/kernels/gemm.js';
 import { PackedQGemm } from '../dist/kernels/qlinear.js';
 import { arena, kernels } from '../dist/kernels/wasm.js';
 import { writeOnnx } from '../dist/formats/onnx/writer.js';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { fmt, ort, quick, table, timeMs } from './common.js';
 
 function qmatmulGraph(m, k, n, b) {
@@ -90,5 +94,32 @@ export async function run(ctx) {
     });
   }
   table(`int8 GEMM (QLinearMatMul, uint8 × int8, constant B), one thread — int8 dot_i16x8 peak ${fmt(peak, 1)} GOP/s`, rows);
-  return { qgemm: out, int8PeakGops: peak };
+  const relaxed = relaxedRows(out);
+  return { qgemm: out, int8PeakGops: peak, qgemmRelaxed: relaxed };
+}
+
+/** Relaxed-SIMD int8 rows from the child process, against this process's plain f32 and int8 timings. */
+function relaxedRows(out) {
+  const wanted = quick ? ['256x256x256', '1x1024x1024'] : ['512x512x512', '1x1024x1024', '256x1152x128'];
+  const plain = new Map(out.map((r) => [r.shape, r]));
+  const shapes = wanted.filter((s) => plain.has(s)).map((s) => s.split('x').map(Number));
+  const child = fileURLToPath(new URL('./qgemm-relaxed.child.js', import.meta.url));
+  const res = JSON.parse(
+    execFileSync(process.execPath, ['--experimental-wasm-relaxed-simd', child, JSON.stringify(shapes), ...(quick ? ['--quick'] : [])], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .pop(),
+  );
+  const rows = res.rows.map((r) => {
+    const p = plain.get(r.shape);
+    return { ...r, flavor: res.flavor, packing: res.probed, f32KernelMs: p.f32KernelMs, int8KernelMs: p.int8KernelMs, relaxedVsF32: p.f32KernelMs / r.relaxedMs, c4VsF32: p.f32KernelMs / r.c4Ms };
+  });
+  table(
+    `int8 GEMM, relaxed-SIMD build (child node --experimental-wasm-relaxed-simd: ${res.flavor} kernels, probed packing '${res.probed}') vs the plain build here`,
+    rows.map((r) => ({
+      'M×K×N': r.shape, packing: r.packing, 'relaxed int8 ms': fmt(r.relaxedMs, 3), 'GOP/s': fmt(r.gops, 1), 'plain f32 ms': fmt(r.f32KernelMs, 3), 'plain int8 ms': fmt(r.int8KernelMs, 3),
+      'relaxed int8 vs plain f32': fmt(r.relaxedVsF32, 2), 'c4 rdot ms (forced, timing only)': fmt(r.c4Ms, 3), 'c4 vs plain f32': fmt(r.c4VsF32, 2),
+    })),
+  );
+  return rows;
 }
