@@ -172,105 +172,109 @@ export function f32_dwconv2d(
   }
 }
 
+/** Padded plane f32_dwconv3x3 works on: rows × columns holding every tap of the output (zeros outside the image). */
 // @ts-ignore: decorator
 @inline
-function dwPixel(x: usize, ih: i32, iw: i32, w: usize, s: i32, pt: i32, pl: i32, oy: i32, ox: i32, bias: f32): f32 {
-  let acc = bias;
-  for (let ky = 0; ky < 3; ky++) {
-    const iy = oy * s - pt + ky;
-    if (iy < 0 || iy >= ih) continue;
-    for (let kx = 0; kx < 3; kx++) {
-      const ix = ox * s - pl + kx;
-      if (ix < 0 || ix >= iw) continue;
-      acc += f32.load(w + (<usize>(ky * 3 + kx) << 2)) * f32.load(x + ((<usize>(iy * iw + ix)) << 2));
-    }
-  }
-  return acc;
+function dwPlaneRows(ih: i32, s: i32, pt: i32, oh: i32): i32 {
+  return max(ih + pt, (oh - 1) * s + 3);
+}
+
+/** Scratch bytes f32_dwconv3x3 needs (one zero-padded input plane). */
+export function f32_dwconv3x3_scratch_size(ih: i32, iw: i32, s: i32, pt: i32, pl: i32, oh: i32, ow: i32): i32 {
+  return (dwPlaneRows(ih, s, pt, oh) * dwPlaneRows(iw, s, pl, ow)) << 2;
 }
 
 /**
- * Depthwise 3×3, dilation 1, stride 1 or 2, one channel. Interior pixels keep all nine taps and four outputs in
- * registers (one store per four outputs instead of nine read-modify-writes); border pixels go through dwPixel.
- * Each kernel row's three taps are summed first, then bias + row0 + (row1 + row2): a different order from
- * f32_dwconv2d (agreement to float rounding, as for every f32 kernel), clamped to [lo, hi].
+ * Depthwise 3×3, dilation 1, stride 1 or 2, over `c` channels (weights 9 per channel at w, biases at `bias`).
+ * Each channel is copied into a zero-padded plane in `tmp` first (its border stays zero across channels), so every
+ * output pixel takes the same branch-free path: scalar per-pixel border handling used to cost more than the
+ * interior on 56×56 planes. Interior pixels keep all nine taps and four or eight outputs in registers. Each kernel
+ * row's three taps are summed first, then bias + row0 + (row1 + row2), clamped to [lo, hi].
  */
-export function f32_dwconv3x3(x: usize, ih: i32, iw: i32, w: usize, s: i32, pt: i32, pl: i32, oh: i32, ow: i32, bias: f32, out: usize, lo: f32, hi: f32): void {
-  const w0 = f32x4.splat(f32.load(w));
-  const w1 = f32x4.splat(f32.load(w, 4));
-  const w2 = f32x4.splat(f32.load(w, 8));
-  const w3 = f32x4.splat(f32.load(w, 12));
-  const w4 = f32x4.splat(f32.load(w, 16));
-  const w5 = f32x4.splat(f32.load(w, 20));
-  const w6 = f32x4.splat(f32.load(w, 24));
-  const w7 = f32x4.splat(f32.load(w, 28));
-  const w8 = f32x4.splat(f32.load(w, 32));
-  const vb = f32x4.splat(bias);
+export function f32_dwconv3x3(x: usize, c: i32, ih: i32, iw: i32, w: usize, s: i32, pt: i32, pl: i32, oh: i32, ow: i32, bias: usize, out: usize, lo: f32, hi: f32, tmp: usize): void {
+  const hp = dwPlaneRows(ih, s, pt, oh);
+  const wp = dwPlaneRows(iw, s, pl, ow);
+  const rowBytes = (<usize>wp) << 2;
+  memory.fill(tmp, 0, <usize>hp * rowBytes);
   const vlo = f32x4.splat(lo);
   const vhi = f32x4.splat(hi);
-  // interior columns: ox·s − pl ≥ 0 and ox·s − pl + 2 ≤ iw − 1
-  const oxLo = (pl + s - 1) / s;
-  let oxHi = (iw - 3 + pl) >= 0 ? (iw - 3 + pl) / s + 1 : 0; // exclusive
-  if (oxHi > ow) oxHi = ow;
-  for (let oy = 0; oy < oh; oy++) {
-    const orow = out + ((<usize>oy * ow) << 2);
-    const iy = oy * s - pt;
-    if (iy < 0 || iy + 2 >= ih || oxLo >= oxHi) {
-      for (let ox = 0; ox < ow; ox++) f32.store(orow + (<usize>ox << 2), min(max(dwPixel(x, ih, iw, w, s, pt, pl, oy, ox, bias), lo), hi));
-      continue;
+  for (let ch = 0; ch < c; ch++) {
+    const xc = x + ((<usize>ch * ih * iw) << 2);
+    for (let y = 0; y < ih; y++) memory.copy(tmp + <usize>(y + pt) * rowBytes + ((<usize>pl) << 2), xc + ((<usize>y * iw) << 2), (<usize>iw) << 2);
+    const wc = w + <usize>ch * 36;
+    const w0 = f32x4.splat(f32.load(wc));
+    const w1 = f32x4.splat(f32.load(wc, 4));
+    const w2 = f32x4.splat(f32.load(wc, 8));
+    const w3 = f32x4.splat(f32.load(wc, 12));
+    const w4 = f32x4.splat(f32.load(wc, 16));
+    const w5 = f32x4.splat(f32.load(wc, 20));
+    const w6 = f32x4.splat(f32.load(wc, 24));
+    const w7 = f32x4.splat(f32.load(wc, 28));
+    const w8 = f32x4.splat(f32.load(wc, 32));
+    const b: f32 = f32.load(bias + ((<usize>ch) << 2));
+    const vb = f32x4.splat(b);
+    const oc = out + ((<usize>ch * oh * ow) << 2);
+    for (let oy = 0; oy < oh; oy++) {
+      const orow = oc + ((<usize>oy * ow) << 2);
+      const r0 = tmp + <usize>(oy * s) * rowBytes;
+      const r1 = r0 + rowBytes;
+      const r2 = r1 + rowBytes;
+      let ox = 0;
+      if (s == 1) {
+        // 8 outputs per step in two independent chains, each row's three taps summed separately first:
+        // the adds no longer wait on one long dependency chain (the kernel was add-latency bound)
+        for (; ox + 7 < ow; ox += 8) {
+          const c0 = (<usize>ox) << 2;
+          const a0 = f32x4.add(f32x4.add(f32x4.mul(w0, v128.load(r0 + c0)), f32x4.mul(w1, v128.load(r0 + c0, 4))), f32x4.mul(w2, v128.load(r0 + c0, 8)));
+          const b0 = f32x4.add(f32x4.add(f32x4.mul(w0, v128.load(r0 + c0, 16)), f32x4.mul(w1, v128.load(r0 + c0, 20))), f32x4.mul(w2, v128.load(r0 + c0, 24)));
+          const a1 = f32x4.add(f32x4.add(f32x4.mul(w3, v128.load(r1 + c0)), f32x4.mul(w4, v128.load(r1 + c0, 4))), f32x4.mul(w5, v128.load(r1 + c0, 8)));
+          const b1 = f32x4.add(f32x4.add(f32x4.mul(w3, v128.load(r1 + c0, 16)), f32x4.mul(w4, v128.load(r1 + c0, 20))), f32x4.mul(w5, v128.load(r1 + c0, 24)));
+          const a2 = f32x4.add(f32x4.add(f32x4.mul(w6, v128.load(r2 + c0)), f32x4.mul(w7, v128.load(r2 + c0, 4))), f32x4.mul(w8, v128.load(r2 + c0, 8)));
+          const b2 = f32x4.add(f32x4.add(f32x4.mul(w6, v128.load(r2 + c0, 16)), f32x4.mul(w7, v128.load(r2 + c0, 20))), f32x4.mul(w8, v128.load(r2 + c0, 24)));
+          const po = orow + c0;
+          v128.store(po, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, a0), f32x4.add(a1, a2)), vlo), vhi));
+          v128.store(po, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, b0), f32x4.add(b1, b2)), vlo), vhi), 16);
+        }
+        for (; ox + 3 < ow; ox += 4) {
+          const c0 = (<usize>ox) << 2;
+          const a0 = f32x4.add(f32x4.add(f32x4.mul(w0, v128.load(r0 + c0)), f32x4.mul(w1, v128.load(r0 + c0, 4))), f32x4.mul(w2, v128.load(r0 + c0, 8)));
+          const a1 = f32x4.add(f32x4.add(f32x4.mul(w3, v128.load(r1 + c0)), f32x4.mul(w4, v128.load(r1 + c0, 4))), f32x4.mul(w5, v128.load(r1 + c0, 8)));
+          const a2 = f32x4.add(f32x4.add(f32x4.mul(w6, v128.load(r2 + c0)), f32x4.mul(w7, v128.load(r2 + c0, 4))), f32x4.mul(w8, v128.load(r2 + c0, 8)));
+          v128.store(orow + c0, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, a0), f32x4.add(a1, a2)), vlo), vhi));
+        }
+      } else {
+        for (; ox + 3 < ow; ox += 4) {
+          const c0 = (<usize>(2 * ox)) << 2;
+          // inputs c..c+8 of each row: evens e = x[c + 2j], odds o = x[c + 2j + 1], evens shifted e1 = x[c + 2j + 2]
+          let a = v128.load(r0 + c0);
+          let bb = v128.load(r0 + c0, 16);
+          let e = v128.shuffle<f32>(a, bb, 0, 2, 4, 6);
+          let o = v128.shuffle<f32>(a, bb, 1, 3, 5, 7);
+          let e1 = v128.shuffle<f32>(e, f32x4.splat(f32.load(r0 + c0, 32)), 1, 2, 3, 4);
+          const p0 = f32x4.add(f32x4.add(f32x4.mul(w0, e), f32x4.mul(w1, o)), f32x4.mul(w2, e1));
+          a = v128.load(r1 + c0);
+          bb = v128.load(r1 + c0, 16);
+          e = v128.shuffle<f32>(a, bb, 0, 2, 4, 6);
+          o = v128.shuffle<f32>(a, bb, 1, 3, 5, 7);
+          e1 = v128.shuffle<f32>(e, f32x4.splat(f32.load(r1 + c0, 32)), 1, 2, 3, 4);
+          const p1 = f32x4.add(f32x4.add(f32x4.mul(w3, e), f32x4.mul(w4, o)), f32x4.mul(w5, e1));
+          a = v128.load(r2 + c0);
+          bb = v128.load(r2 + c0, 16);
+          e = v128.shuffle<f32>(a, bb, 0, 2, 4, 6);
+          o = v128.shuffle<f32>(a, bb, 1, 3, 5, 7);
+          e1 = v128.shuffle<f32>(e, f32x4.splat(f32.load(r2 + c0, 32)), 1, 2, 3, 4);
+          const p2 = f32x4.add(f32x4.add(f32x4.mul(w6, e), f32x4.mul(w7, o)), f32x4.mul(w8, e1));
+          v128.store(orow + (<usize>ox << 2), f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, p0), f32x4.add(p1, p2)), vlo), vhi));
+        }
+      }
+      // the last ow mod 4 pixels: nine taps each, same sums as the vector lanes
+      for (; ox < ow; ox++) {
+        const c0 = (<usize>(ox * s)) << 2;
+        const t0 = f32.load(wc) * f32.load(r0 + c0) + f32.load(wc, 4) * f32.load(r0 + c0, 4) + f32.load(wc, 8) * f32.load(r0 + c0, 8);
+        const t1 = f32.load(wc, 12) * f32.load(r1 + c0) + f32.load(wc, 16) * f32.load(r1 + c0, 4) + f32.load(wc, 20) * f32.load(r1 + c0, 8);
+        const t2 = f32.load(wc, 24) * f32.load(r2 + c0) + f32.load(wc, 28) * f32.load(r2 + c0, 4) + f32.load(wc, 32) * f32.load(r2 + c0, 8);
+        f32.store(orow + (<usize>ox << 2), min(max(b + t0 + (t1 + t2), lo), hi));
+      }
     }
-    const r0 = x + ((<usize>iy * iw) << 2);
-    const r1 = r0 + ((<usize>iw) << 2);
-    const r2 = r1 + ((<usize>iw) << 2);
-    let ox = 0;
-    for (; ox < oxLo; ox++) f32.store(orow + (<usize>ox << 2), min(max(dwPixel(x, ih, iw, w, s, pt, pl, oy, ox, bias), lo), hi));
-    if (s == 1) {
-      // 8 outputs per step in two independent chains, each row's three taps summed separately first:
-      // the adds no longer wait on one long dependency chain (the kernel was add-latency bound)
-      for (; ox + 7 < oxHi; ox += 8) {
-        const c = (<usize>(ox - pl)) << 2;
-        const a0 = f32x4.add(f32x4.add(f32x4.mul(w0, v128.load(r0 + c)), f32x4.mul(w1, v128.load(r0 + c, 4))), f32x4.mul(w2, v128.load(r0 + c, 8)));
-        const b0 = f32x4.add(f32x4.add(f32x4.mul(w0, v128.load(r0 + c, 16)), f32x4.mul(w1, v128.load(r0 + c, 20))), f32x4.mul(w2, v128.load(r0 + c, 24)));
-        const a1 = f32x4.add(f32x4.add(f32x4.mul(w3, v128.load(r1 + c)), f32x4.mul(w4, v128.load(r1 + c, 4))), f32x4.mul(w5, v128.load(r1 + c, 8)));
-        const b1 = f32x4.add(f32x4.add(f32x4.mul(w3, v128.load(r1 + c, 16)), f32x4.mul(w4, v128.load(r1 + c, 20))), f32x4.mul(w5, v128.load(r1 + c, 24)));
-        const a2 = f32x4.add(f32x4.add(f32x4.mul(w6, v128.load(r2 + c)), f32x4.mul(w7, v128.load(r2 + c, 4))), f32x4.mul(w8, v128.load(r2 + c, 8)));
-        const b2 = f32x4.add(f32x4.add(f32x4.mul(w6, v128.load(r2 + c, 16)), f32x4.mul(w7, v128.load(r2 + c, 20))), f32x4.mul(w8, v128.load(r2 + c, 24)));
-        const po = orow + (<usize>ox << 2);
-        v128.store(po, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, a0), f32x4.add(a1, a2)), vlo), vhi));
-        v128.store(po, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, b0), f32x4.add(b1, b2)), vlo), vhi), 16);
-      }
-      for (; ox + 3 < oxHi; ox += 4) {
-        const c = (<usize>(ox - pl)) << 2;
-        const a0 = f32x4.add(f32x4.add(f32x4.mul(w0, v128.load(r0 + c)), f32x4.mul(w1, v128.load(r0 + c, 4))), f32x4.mul(w2, v128.load(r0 + c, 8)));
-        const a1 = f32x4.add(f32x4.add(f32x4.mul(w3, v128.load(r1 + c)), f32x4.mul(w4, v128.load(r1 + c, 4))), f32x4.mul(w5, v128.load(r1 + c, 8)));
-        const a2 = f32x4.add(f32x4.add(f32x4.mul(w6, v128.load(r2 + c)), f32x4.mul(w7, v128.load(r2 + c, 4))), f32x4.mul(w8, v128.load(r2 + c, 8)));
-        v128.store(orow + (<usize>ox << 2), f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, a0), f32x4.add(a1, a2)), vlo), vhi));
-      }
-    } else if (s == 2) {
-      for (; ox + 3 < oxHi; ox += 4) {
-        const c = (<usize>(2 * ox - pl)) << 2;
-        // inputs c..c+8 of each row: evens e = x[c + 2j], odds o = x[c + 2j + 1], evens shifted e1 = x[c + 2j + 2]
-        let a = v128.load(r0 + c);
-        let b = v128.load(r0 + c, 16);
-        let e = v128.shuffle<f32>(a, b, 0, 2, 4, 6);
-        let o = v128.shuffle<f32>(a, b, 1, 3, 5, 7);
-        let e1 = v128.shuffle<f32>(e, f32x4.splat(f32.load(r0 + c, 32)), 1, 2, 3, 4);
-        const p0 = f32x4.add(f32x4.add(f32x4.mul(w0, e), f32x4.mul(w1, o)), f32x4.mul(w2, e1));
-        a = v128.load(r1 + c);
-        b = v128.load(r1 + c, 16);
-        e = v128.shuffle<f32>(a, b, 0, 2, 4, 6);
-        o = v128.shuffle<f32>(a, b, 1, 3, 5, 7);
-        e1 = v128.shuffle<f32>(e, f32x4.splat(f32.load(r1 + c, 32)), 1, 2, 3, 4);
-        const p1 = f32x4.add(f32x4.add(f32x4.mul(w3, e), f32x4.mul(w4, o)), f32x4.mul(w5, e1));
-        a = v128.load(r2 + c);
-        b = v128.load(r2 + c, 16);
-        e = v128.shuffle<f32>(a, b, 0, 2, 4, 6);
-        o = v128.shuffle<f32>(a, b, 1, 3, 5, 7);
-        e1 = v128.shuffle<f32>(e, f32x4.splat(f32.load(r2 + c, 32)), 1, 2, 3, 4);
-        const p2 = f32x4.add(f32x4.add(f32x4.mul(w6, e), f32x4.mul(w7, o)), f32x4.mul(w8, e1));
-        const acc = f32x4.add(f32x4.add(vb, p0), f32x4.add(p1, p2));
-        v128.store(orow + (<usize>ox << 2), f32x4.min(f32x4.max(acc, vlo), vhi));
-      }
-    }
-    for (; ox < ow; ox++) f32.store(orow + (<usize>ox << 2), min(max(dwPixel(x, ih, iw, w, s, pt, pl, oy, ox, bias), lo), hi));
   }
 }

@@ -50,17 +50,20 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
   const { oh, ow, pt, pl, p, pointwise } = conv2dAt(ih, iw, kh, kw, attrs);
   const inSize = c * ih * iw;
   const op = dst ?? mem.alloc(n * m * p * 4, 'conv output');
-  const cp = s.depthwise ? 0 : mem.alloc(((p + 7) >> 3) * (kg + 1) * 32, 'conv columns');
+  // scratch: im2col panels, or the depthwise 3×3 kernel's zero-padded plane
+  const cp = s.dw3x3 ? mem.alloc(ex.f32_dwconv3x3_scratch_size(ih, iw, sh, pt, pl, oh, ow), 'dwconv plane') : s.depthwise ? 0 : mem.alloc(((p + 7) >> 3) * (kg + 1) * 32, 'conv columns');
   let ok = false;
   try {
     const bias = mem.f32(bp, m);
     for (let bi = 0; bi < n; bi++) {
       const xb = xp + bi * inSize * 4;
       const ob = op + bi * m * p * 4;
+      if (s.dw3x3) {
+        ex.f32_dwconv3x3(xb, m, ih, iw, wp, sh, pt, pl, oh, ow, bp, ob, lo, hi, cp);
+        continue;
+      }
       if (s.depthwise) {
-        for (let ch = 0; ch < m; ch++)
-          if (s.dw3x3) ex.f32_dwconv3x3(xb + ch * ih * iw * 4, ih, iw, wp + ch * 36, sh, pt, pl, oh, ow, bias[ch]!, ob + ch * p * 4, lo, hi);
-          else ex.f32_dwconv2d(xb + ch * ih * iw * 4, ih, iw, wp + ch * kh * kw * 4, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, bias[ch]!, ob + ch * p * 4, lo, hi);
+        for (let ch = 0; ch < m; ch++) ex.f32_dwconv2d(xb + ch * ih * iw * 4, ih, iw, wp + ch * kh * kw * 4, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, bias[ch]!, ob + ch * p * 4, lo, hi);
         continue;
       }
       for (let gi = 0; gi < group; gi++) {
