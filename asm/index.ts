@@ -8,3 +8,4 @@ export * from './qs8_gemm';
 export * from './f16_gemm';
 export * from './simd';
 export * from './f32_eltwise';
+export * from './f32_act';

@@ -2,6 +2,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { type KernelDef, registerKernel } from './registry.js';
 import { convF32Shape, runConvF32 } from './conv-run.js';
 import { arena, kernels } from './wasm.js';
+import { Epilogue } from './epilogue.js';
 
 /**
  * Conv2D, NCHW float32, constant weights, any group count.
@@ -31,15 +32,11 @@ const convWasm: KernelDef = {
     mem.f32(wp, w.size).set(w.data as Float32Array);
     const bp = mem.alloc(m * 4, 'conv bias');
     mem.f32(bp, m).set(b ? (b.data as Float32Array) : new Float32Array(m));
-    let lo = -Infinity;
-    let hi = Infinity;
+    const epi = new Epilogue();
     return {
       name: dw3x3 ? 'f32_dwconv3x3' : depthwise ? 'f32_dwconv2d' : 'f32_conv2d_gemm_4x8',
-      fuseClamp(l: number, h: number) {
-        lo = Math.max(lo, l);
-        hi = Math.min(hi, h);
-        return true;
-      },
+      fuseClamp: epi.fuseClamp,
+      fusePost: epi.fusePost,
       writesInto: true,
       run([input], [outType], dst) {
         const xt = input!;
@@ -47,9 +44,11 @@ const convWasm: KernelDef = {
         // (the arena pads every block, so the stride-2 depthwise path may read one float past a row)
         const xin = mem.input(xt.data as Float32Array, 'conv input');
         try {
-          const op = runConvF32(mem, ex, shape, attrs, xt.dims, xin.ptr, wp, bp, lo, hi, dst);
+          const op = runConvF32(mem, ex, shape, attrs, xt.dims, xin.ptr, wp, bp, epi.lo, epi.hi, dst);
           const out = outType!.shape as number[];
-          return [new Tensor('float32', mem.f32(op, out.reduce((a, d) => a * d, 1)), out)];
+          const y = mem.f32(op, out.reduce((a, d) => a * d, 1));
+          epi.apply(y);
+          return [new Tensor('float32', y, out)];
         } finally {
           if (xin.copied) mem.release(xin.ptr);
         }

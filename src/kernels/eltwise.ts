@@ -2,6 +2,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { sameShape } from '../tensor/shape.js';
 import { type KernelDef, registerKernel } from './registry.js';
 import { arena, kernels } from './wasm.js';
+import { Epilogue } from './epilogue.js';
 
 /**
  * Add, Sub, Mul, Div on float32 where both operands have the output's shape or one is a single value (residual
@@ -17,9 +18,8 @@ function binaryKernel(op: 'Add' | 'Sub' | 'Mul' | 'Div', code: number): KernelDe
       const mem = arena();
       const ex = kernels();
       if (!mem || !ex || types[0]?.dtype !== 'float32' || types[1]?.dtype !== 'float32') return undefined;
-      let lo = -Infinity;
-      let hi = Infinity;
-      // a clamp may fold in only when run() can never fall back to the reference (which would skip it): both
+      const epi = new Epilogue();
+      // a clamp or activation may fold in only when run() can never fall back to the reference (which would skip it): both
       // shapes static, each the other's shape or a single value
       const a = types[0].shape;
       const b = types[1].shape;
@@ -28,12 +28,8 @@ function binaryKernel(op: 'Add' | 'Sub' | 'Mul' | 'Div', code: number): KernelDe
       const fits = numeric(a) && numeric(b) && (sameShape(a, b) || (size(a) === 1 && a.length <= b.length) || (size(b) === 1 && b.length <= a.length));
       return {
         name: 'f32_binary',
-        fuseClamp(l: number, h: number) {
-          if (!fits) return false;
-          lo = Math.max(lo, l);
-          hi = Math.min(hi, h);
-          return true;
-        },
+        fuseClamp: (l: number, h: number) => fits && epi.fuseClamp(l, h),
+        fusePost: (op: string, attrs: Record<string, unknown>) => fits && epi.fusePost(op, attrs),
         run([a, b], [outType]) {
           const out = outType!.shape as number[];
           const n = out.reduce((x, d) => x * d, 1);
@@ -46,8 +42,10 @@ function binaryKernel(op: 'Add' | 'Sub' | 'Mul' | 'Div', code: number): KernelDe
           try {
             bin = mem.input(b!.data as Float32Array, `${op} input B`);
             const op2 = mem.alloc(n * 4, `${op} output`);
-            ex.f32_binary(code, ain.ptr, sa, bin.ptr, sb, op2, n, lo, hi);
-            return [new Tensor('float32', mem.f32(op2, n), out)];
+            ex.f32_binary(code, ain.ptr, sa, bin.ptr, sb, op2, n, epi.lo, epi.hi);
+            const y = mem.f32(op2, n);
+            epi.apply(y);
+            return [new Tensor('float32', y, out)];
           } finally {
             if (ain.copied) mem.release(ain.ptr);
             if (bin?.copied) mem.release(bin.ptr);

@@ -1,3 +1,4 @@
+import { Epilogue } from './epilogue.js';
 import type { Tensor as TensorT } from '../tensor/tensor.js';
 import { Tensor } from '../tensor/tensor.js';
 import { f16ArrayToF32, f32ArrayToF16, f32ToF16 } from '../tensor/fp16.js';
@@ -210,18 +211,6 @@ function actOk(xType: string | undefined, w: TensorT): boolean {
   return xType === 'float32' ? w.type === 'float32' || w.type === 'float16' : xType === 'float16' && w.type === 'float16';
 }
 
-function clampFuser(): { lo: number; hi: number; fuse(l: number, h: number): boolean } {
-  const s = {
-    lo: -Infinity,
-    hi: Infinity,
-    fuse(l: number, h: number) {
-      s.lo = Math.max(s.lo, l);
-      s.hi = Math.min(s.hi, h);
-      return true;
-    },
-  };
-  return s;
-}
 
 const matmulF16: KernelDef = {
   op: 'MatMul',
@@ -237,10 +226,10 @@ const matmulF16: KernelDef = {
     if (!h) return undefined;
     const [k, n] = b.dims as [number, number];
     const g = new PackedGemmF16(mem, k, n, h);
-    const c = clampFuser();
+    const c = new Epilogue();
     return {
       name: 'f16w_gemm_4x8',
-      fuseClamp: c.fuse,
+      fuseClamp: c.fuseClamp,
       run([a, bt], [out]) {
         if (!a || a.dims.length < 2 || (wb!.viaCast && !fromCast(bt, b))) return undefined;
         const m = a.size / k;
@@ -281,10 +270,10 @@ const gemmF16: KernelDef = {
       else return undefined;
     }
     const g = new PackedGemmF16(mem, k, n, h, bias);
-    const c = clampFuser();
+    const c = new Epilogue();
     return {
       name: 'f16w_gemm_4x8',
-      fuseClamp: c.fuse,
+      fuseClamp: c.fuseClamp,
       run([a, bt], [out]) {
         if (wb!.viaCast && !fromCast(bt, b)) return undefined;
         const m = a!.dims[0]!;
@@ -319,10 +308,10 @@ const convF16: KernelDef = {
     const bias = bt ? Float32Array.from(actFloats(bt)) : new Float32Array(m);
     const bp = mem.alloc(m * 4, 'conv bias');
     mem.f32(bp, m).set(bias);
-    const c = clampFuser();
+    const c = new Epilogue();
     return {
       name: dw3x3 ? 'f16w_dwconv3x3' : depthwise ? 'f16w_dwconv2d' : 'f16w_conv2d_gemm_4x8',
-      fuseClamp: c.fuse,
+      fuseClamp: c.fuseClamp,
       run([input, wt], [outType]) {
         if (ww!.viaCast && !fromCast(wt, w)) return undefined;
         const xt = input!;

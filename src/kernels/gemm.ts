@@ -1,3 +1,4 @@
+import { Epilogue } from './epilogue.js';
 import type { Tensor as TensorT } from '../tensor/tensor.js';
 import { Tensor } from '../tensor/tensor.js';
 import { type Arena, arena, kernels } from './wasm.js';
@@ -78,18 +79,17 @@ const matmulWasm: KernelDef = {
     if (types[0].shape && types[0].shape.length < 2) return undefined; // 1-D A: leave to the reference
     const [k, n] = b.dims as [number, number];
     const g = new PackedGemmF32(mem, k, n, b.data as Float32Array);
-    let lo = -Infinity;
-    let hi = Infinity;
+    const epi = new Epilogue();
     return {
       name: 'f32_gemm_4x8',
-      fuseClamp(l, h) {
-        [lo, hi] = [Math.max(lo, l), Math.min(hi, h)];
-        return true;
-      },
+      fuseClamp: epi.fuseClamp,
+      fusePost: epi.fusePost,
       run([a], [out]) {
         if (!a || a.dims.length < 2) return undefined;
         const m = a.size / k;
-        return [new Tensor('float32', g.runResident(a.data as Float32Array, m, lo, hi).view, out!.shape as number[])];
+        const y = g.runResident(a.data as Float32Array, m, epi.lo, epi.hi).view;
+        epi.apply(y);
+        return [new Tensor('float32', y, out!.shape as number[])];
       },
       dispose: () => g.dispose(),
     };
@@ -120,17 +120,16 @@ const gemmWasm: KernelDef = {
       else return undefined; // full M×N C: reference handles it
     }
     const g = new PackedGemmF32(mem, k, n, w, bias);
-    let lo = -Infinity;
-    let hi = Infinity;
+    const epi = new Epilogue();
     return {
       name: 'f32_gemm_4x8',
-      fuseClamp(l, h) {
-        [lo, hi] = [Math.max(lo, l), Math.min(hi, h)];
-        return true;
-      },
+      fuseClamp: epi.fuseClamp,
+      fusePost: epi.fusePost,
       run([a], [out]) {
         const m = a!.dims[0]!;
-        return [new Tensor('float32', g.runResident(a!.data as Float32Array, m, lo, hi).view, out!.shape as number[])];
+        const y = g.runResident(a!.data as Float32Array, m, epi.lo, epi.hi).view;
+        epi.apply(y);
+        return [new Tensor('float32', y, out!.shape as number[])];
       },
       dispose: () => g.dispose(),
     };

@@ -5,6 +5,7 @@ import './gemm.js';
 import './conv.js';
 import './pool.js';
 import './eltwise.js';
+import './act.js';
 import './qlinear.js';
 export { kernelsFor, registerKernel } from './registry.js';
 export type { KernelDef, PreparedKernel, Producer } from './registry.js';

@@ -1,3 +1,4 @@
+import { Epilogue } from './epilogue.js';
 import { im2colPack } from './im2col.js';
 import type { Tensor as TensorT } from '../tensor/tensor.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -242,17 +243,6 @@ function staticRows(shape: readonly (number | string)[] | undefined, drop: numbe
   return m;
 }
 
-function clampState() {
-  const s = { lo: -Infinity, hi: Infinity };
-  return {
-    s,
-    fuseClamp(l: number, h: number) {
-      s.lo = Math.max(s.lo, l);
-      s.hi = Math.min(s.hi, h);
-      return true;
-    },
-  };
-}
 
 /** MatMul(A, B) with constant pruned 2-D float32 B (K×N). */
 const matmulSparse: KernelDef = {
@@ -270,14 +260,14 @@ const matmulSparse: KernelDef = {
     const wt = new Float32Array(k * n);
     for (let t = 0; t < k; t++) for (let j = 0; j < n; j++) wt[j * k + t] = bd[t * n + j]!;
     const g = new SparseGemmF32(mem, k, n, wt, undefined, staticRows(types[0].shape, 1));
-    const c = clampState();
+    const c = new Epilogue();
     return {
       name: 'f32_spmm',
       fuseClamp: c.fuseClamp,
       run([a], [out]) {
         if (!a || a.dims.length < 2) return undefined;
         const m = a.size / k;
-        return [new Tensor('float32', g.runResident(a.data as Float32Array, m, c.s.lo, c.s.hi).view, out!.shape as number[])];
+        return [new Tensor('float32', g.runResident(a.data as Float32Array, m, c.lo, c.hi).view, out!.shape as number[])];
       },
       dispose: () => g.dispose(),
     };
@@ -311,13 +301,13 @@ const gemmSparse: KernelDef = {
     const wt = new Float32Array(k * n);
     for (let t = 0; t < k; t++) for (let j = 0; j < n; j++) wt[j * k + t] = alpha * (attrs.transB ? bd[j * k + t]! : bd[t * n + j]!);
     const g = new SparseGemmF32(mem, k, n, wt, bias, staticRows(types[0].shape, 1));
-    const c = clampState();
+    const c = new Epilogue();
     return {
       name: 'f32_spmm',
       fuseClamp: c.fuseClamp,
       run([a], [out]) {
         const m = a!.dims[0]!;
-        return [new Tensor('float32', g.runResident(a!.data as Float32Array, m, c.s.lo, c.s.hi).view, out!.shape as number[])];
+        return [new Tensor('float32', g.runResident(a!.data as Float32Array, m, c.lo, c.hi).view, out!.shape as number[])];
       },
       dispose: () => g.dispose(),
     };
@@ -392,7 +382,7 @@ const convSparse: KernelDef = {
     } else for (let gi = 0; gi < group; gi++) csr.push(new CsrBlock(mem, wd, gi * mg * kg, mg, kg));
     const bp = mem.alloc(m * 4, 'conv bias');
     mem.f32(bp, m).set(b ? (b.data as Float32Array) : new Float32Array(m));
-    const c = clampState();
+    const c = new Epilogue();
     return {
       name: direct ? 'f32_spconv2d' : 'f32_spmm_conv2d',
       fuseClamp: c.fuseClamp,
@@ -408,7 +398,7 @@ const convSparse: KernelDef = {
         try {
           if (direct) {
             for (let bi = 0; bi < n; bi++)
-              ex.f32_spconv2d(xin.ptr + bi * inSize * 4, ih, iw, m, eptr, ent, sh!, sw!, pt, pl, oh, ow, bp, op + bi * m * p * 4, c.s.lo, c.s.hi);
+              ex.f32_spconv2d(xin.ptr + bi * inSize * 4, ih, iw, m, eptr, ent, sh!, sw!, pt, pl, oh, ow, bp, op + bi * m * p * 4, c.lo, c.hi);
             ok = true;
             return [new Tensor('float32', mem.f32(op, n * m * p), outType!.shape as number[])];
           }
@@ -421,7 +411,7 @@ const convSparse: KernelDef = {
               if (pointwise) ex.f32_gemm_pack_8(p, cg, xg, p, 0, cp);
               else im2colPack(mem, ex, xg, cg, ih, iw, kh, kw, sh!, sw!, dh!, dw!, pt, pl, oh, ow, cp);
               const s = csr[gi]!;
-              ex.f32_spmm_csr_8(mg, p, cp + 32, (kg + 1) * 32, s.rowptr, s.kidx, s.vals, bp + gi * mg * 4, ob + gi * mg * p * 4, p, 1, c.s.lo, c.s.hi);
+              ex.f32_spmm_csr_8(mg, p, cp + 32, (kg + 1) * 32, s.rowptr, s.kidx, s.vals, bp + gi * mg * 4, ob + gi * mg * p * 4, p, 1, c.lo, c.hi);
             }
           }
           ok = true;

@@ -10,6 +10,7 @@ import { arena } from '../kernels/wasm.js';
 import { Residency } from './resident.js';
 import { fuseQdq } from '../ir/passes/qdq-fuse.js';
 import { kernelsFor, type PreparedKernel } from '../kernels/index.js';
+import { POST_OPS } from '../kernels/epilogue.js';
 import type { Node } from '../ir/graph.js';
 import { nonOnnxAttr } from '../ir/layout.js';
 
@@ -99,8 +100,9 @@ export class Executor {
 
   /**
    * Plan-time fusion: a Relu/Clip whose only input is the single-use output of a kernel with a clamp
-   * epilogue (Conv, Gemm, MatMul) is folded into that kernel; at run time the activation's output is the
-   * kernel's output.
+   * epilogue (Conv, Gemm, MatMul, Add …) is folded into that kernel; so is a LeakyRelu/HardSigmoid/HardSwish/Sigmoid
+   * into a kernel that runs it over its output block (kernels/epilogue.ts). At run time the activation's output is
+   * the kernel's output.
    */
   private fuseClamps(): void {
     const { order, consts } = this.analysis;
@@ -110,12 +112,22 @@ export class Executor {
     const producer = new Map<string, Node>();
     for (const n of order) for (const o of n.outputs) producer.set(o, n);
     for (const act of order) {
-      if (act.op !== 'Relu' && act.op !== 'Clip') continue;
-      if (act.domain !== '' || this.kernels.has(act)) continue;
+      const post = POST_OPS[act.op] !== undefined;
+      if (act.op !== 'Relu' && act.op !== 'Clip' && !post) continue;
+      if (act.domain !== '') continue;
       const y = act.inputs[0]!;
       const prod = producer.get(y);
       const k = prod && this.kernels.get(prod);
-      if (!prod || !k?.fuseClamp || uses.get(y) !== 1 || graphOut.has(y) || this.analysis.types.get(y)?.dtype !== 'float32') continue;
+      if (!prod || !k || uses.get(y) !== 1 || graphOut.has(y) || this.analysis.types.get(y)?.dtype !== 'float32') continue;
+      if (post) {
+        if (k.fusePost?.(act.op, this.analysis.attrs.get(act)!)) {
+          this.fusedInto.set(act, y);
+          this.kernels.get(act)?.dispose?.();
+          this.kernels.delete(act);
+        }
+        continue;
+      }
+      if (!k.fuseClamp || this.kernels.has(act)) continue;
       let lo = 0;
       let hi = Infinity;
       if (act.op === 'Clip') {

@@ -1,0 +1,71 @@
+// f32 pointwise activations (LeakyRelu, HardSigmoid, HardSwish, Sigmoid) over n floats, in place or not. Kernels
+// with a fused activation run this on their output block right after computing it (the plan folds the node away).
+//
+// Sigmoid needs exp, which WebAssembly lacks: e = exp(−|x|) by Cody–Waite reduction (x = n·ln2 + r, |r| ≤ ln2/2)
+// and a degree-7 Taylor polynomial (truncation < 1e-8 relative), then 1/(1+e) for x ≥ 0 and e/(1+e) for x < 0 —
+// neither form cancels. Agreement with the reference's double-precision Math.exp is to a few float ulps.
+
+// @ts-ignore: decorator
+@inline
+function expNeg(z: v128): v128 {
+  // z ≤ 0; below −87.33 the result would leave the normal range (the sigmoid is then 0 to float precision)
+  const zc = f32x4.max(z, f32x4.splat(-87.33));
+  const n = f32x4.nearest(f32x4.mul(zc, f32x4.splat(1.44269504)));
+  let r = f32x4.sub(zc, f32x4.mul(n, f32x4.splat(0.693145752)));
+  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(1.42860677e-6)));
+  let p = f32x4.splat(1.0 / 5040.0);
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 720.0));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 120.0));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 24.0));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 6.0));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(0.5));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0));
+  // 2^n through the exponent bits (n in [−126, 0])
+  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  return f32x4.mul(p, scale);
+}
+
+// @ts-ignore: decorator
+@inline
+function act(op: i32, x: v128, alpha: v128, beta: v128): v128 {
+  const zero = f32x4.splat(0);
+  const one = f32x4.splat(1);
+  if (op == 0) return v128.bitselect(f32x4.mul(x, alpha), x, f32x4.lt(x, zero)); // LeakyRelu
+  if (op == 1) return f32x4.max(zero, f32x4.min(one, f32x4.add(f32x4.mul(alpha, x), beta))); // HardSigmoid
+  if (op == 2) return f32x4.mul(x, f32x4.max(zero, f32x4.min(one, f32x4.add(f32x4.div(x, f32x4.splat(6)), f32x4.splat(0.5))))); // HardSwish
+  // Sigmoid
+  const e = expNeg(f32x4.neg(f32x4.abs(x)));
+  const r = f32x4.div(one, f32x4.add(one, e));
+  return v128.bitselect(f32x4.mul(e, r), r, f32x4.lt(x, zero));
+}
+
+// @ts-ignore: decorator
+@inline
+function runAct(op: i32, x: usize, out: usize, n: i32, alpha: f32, beta: f32): void {
+  const va = f32x4.splat(alpha);
+  const vb = f32x4.splat(beta);
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    const o = (<usize>i) << 2;
+    v128.store(out + o, act(op, v128.load(x + o), va, vb));
+  }
+  if (i < n) {
+    // the last 1–3 floats: one vector load (arena blocks are padded: reading past the end is safe, the extra lanes are
+    // computed and dropped), so the tail gets the same arithmetic as the full vectors
+    const o = (<usize>i) << 2;
+    const v = v128.load(x + o);
+    const y = act(op, v, va, vb);
+    f32.store(out + o, f32x4.extract_lane(y, 0));
+    if (n - i > 1) f32.store(out + o, f32x4.extract_lane(y, 1), 4);
+    if (n - i > 2) f32.store(out + o, f32x4.extract_lane(y, 2), 8);
+  }
+}
+
+/** out[i] = act(x[i]) for i < n; op 0 = LeakyRelu(alpha), 1 = HardSigmoid(alpha, beta), 2 = HardSwish, 3 = Sigmoid. */
+export function f32_unary(op: i32, x: usize, out: usize, n: i32, alpha: f32, beta: f32): void {
+  if (op == 0) runAct(0, x, out, n, alpha, beta);
+  else if (op == 1) runAct(1, x, out, n, alpha, beta);
+  else if (op == 2) runAct(2, x, out, n, alpha, beta);
+  else runAct(3, x, out, n, alpha, beta);
+}
