@@ -9,6 +9,7 @@ import '../ops/index.js';
 import { arena } from '../kernels/wasm.js';
 import { Residency } from './resident.js';
 import { fuseQdq } from '../ir/passes/qdq-fuse.js';
+import { foldBatchNorms } from '../ir/passes/fold-bn.js';
 import { kernelsFor, type PreparedKernel } from '../kernels/index.js';
 import { POST_OPS } from '../kernels/epilogue.js';
 import type { Node } from '../ir/graph.js';
@@ -27,6 +28,8 @@ export interface ExecutorOptions {
   fuseClamps?: boolean;
   /** let kernels write Concat inputs straight into the Concat's output block (default true on the wasm backend) */
   concatInPlace?: boolean;
+  /** fold inference BatchNormalization into the preceding Conv's weights (default true on the wasm backend) */
+  foldBatchNorm?: boolean;
 }
 
 /** A Concat whose inputs the producing kernels write in place: its output block and each input's byte offset. */
@@ -61,7 +64,9 @@ export class Executor {
 
   constructor(graph: Graph, opts: ExecutorOptions = {}) {
     const original = graph;
-    const fuse = opts.backend !== 'reference' && opts.fuseQdq !== false && graph.nodes.some((n) => n.op === 'DequantizeLinear');
+    const wasm = opts.backend !== 'reference';
+    if (wasm && opts.foldBatchNorm !== false) graph = foldBatchNorms(graph);
+    const fuse = wasm && opts.fuseQdq !== false && graph.nodes.some((n) => n.op === 'DequantizeLinear');
     this.graph = graph = fuse ? fuseQdq(graph) : graph;
     this.analysis = analyze(graph);
     if (opts.backend !== 'reference') {
