@@ -122,7 +122,7 @@ export function kernelFlavor(): 'relaxed' | 'simd' | undefined {
 }
 
 /** WASM32 addresses: refuse anything that would not fit, before calling a kernel (never trap inside). */
-const MAX_BYTES = 2 ** 32 - 65536;
+export const MAX_BYTES = 2 ** 32 - 65536;
 
 /**
  * The allocator of the one kernel memory: first-fit over a sorted free list with coalescing, 16-byte

@@ -6,7 +6,8 @@ import { sameShape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { TensorSequence, type Value } from '../tensor/sequence.js';
 import '../ops/index.js';
-import { arena } from '../kernels/wasm.js';
+import { MAX_BYTES, arena } from '../kernels/wasm.js';
+import { DTYPES } from '../tensor/dtype.js';
 import { Residency } from './resident.js';
 import { fuseQdq } from '../ir/passes/qdq-fuse.js';
 import { foldBatchNorms } from '../ir/passes/fold-bn.js';
@@ -89,7 +90,9 @@ export class Executor {
     for (const node of order) {
       if (node.outputs.every((o) => o === '' || consts.has(o))) continue; // folded
       if (nonOnnxAttr(attrs.get(node)!)) continue; // kernels implement plain ONNX only: NHWC, TFLite rounding etc. run the reference
-      for (const k of kernelsFor(node.domain, node.op)) {
+      const candidates = kernelsFor(node.domain, node.op);
+      if (candidates.length) this.checkFits(node);
+      for (const k of candidates) {
         const inTypes = node.inputs.map((x) => (x === '' ? undefined : types.get(x)));
         const prepared = k.prepare(node, attrs.get(node)!, inTypes, (i) => consts.get(node.inputs[i] ?? ''), (i) => {
           const p = producerOf.get(node.inputs[i] ?? '');
@@ -100,6 +103,20 @@ export class Executor {
           break;
         }
       }
+    }
+  }
+
+  /**
+   * Refuse at create, not inside WASM: a kernel-backed node whose static input or output would not fit in the 4 GB
+   * of 32-bit WASM memory. (Symbolic shapes are checked when the run allocates them: Arena.alloc throws ShapeError.)
+   */
+  private checkFits(node: Node): void {
+    for (const x of [...node.inputs, ...node.outputs]) {
+      const t = x ? this.analysis.types.get(x) : undefined;
+      if (!t?.shape || !t.shape.every((d) => typeof d === 'number')) continue;
+      const bytes = (t.shape as number[]).reduce((a, d) => a * d, DTYPES[t.dtype].bytes);
+      if (bytes > MAX_BYTES)
+        throw new ShapeError(`node '${node.name}' (${node.op}): '${x}' ${t.dtype}[${t.shape.join(',')}] needs ${bytes} bytes, more than the 4 GB of WASM memory the kernels address`);
     }
   }
 

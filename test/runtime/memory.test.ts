@@ -44,3 +44,17 @@ describe('kernel memory', () => {
     await expect(s.run({ X: x })).rejects.toThrow(/released/);
   });
 });
+
+describe('shapes past 32-bit WASM memory', () => {
+  it('are refused at create with ShapeError naming the node and tensor, before any kernel runs', async () => {
+    // MatMul [65536 × 16384] · [16384 × 8]: A alone is 4 GiB of float32 — more than WASM32 can address
+    const g = new Graph();
+    g.inputs = [{ name: 'A', type: { dtype: 'float32', shape: [65536, 16384] } }];
+    g.initializers.set('B', new Tensor('float32', new Float32Array(16384 * 8), [16384, 8]));
+    g.nodes = [{ name: 'mm', op: 'MatMul', domain: '', inputs: ['A', 'B'], outputs: ['Y'], attrs: {} }];
+    g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+    await expect(InferenceSession.create(g)).rejects.toThrow(/node 'mm' \(MatMul\): 'A' float32\[65536,16384\] needs 4294967296 bytes/);
+    const { ShapeError } = await import('../../src/errors.js');
+    await expect(InferenceSession.create(g)).rejects.toBeInstanceOf(ShapeError);
+  });
+});
