@@ -71,7 +71,12 @@ export class Executor {
     this.graph = graph = fuse ? fuseQdq(graph) : graph;
     this.analysis = analyze(graph);
     if (opts.backend !== 'reference') {
-      this.chooseKernels();
+      try {
+        this.chooseKernels();
+      } catch (e) {
+        this.dispose(); // weights already packed for earlier nodes go back to the arena
+        throw e;
+      }
       if (opts.fuseClamps !== false) this.fuseClamps();
       if (opts.concatInPlace !== false) this.planConcats();
     }

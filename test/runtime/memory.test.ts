@@ -51,10 +51,19 @@ describe('shapes past 32-bit WASM memory', () => {
     const g = new Graph();
     g.inputs = [{ name: 'A', type: { dtype: 'float32', shape: [65536, 16384] } }];
     g.initializers.set('B', new Tensor('float32', new Float32Array(16384 * 8), [16384, 8]));
-    g.nodes = [{ name: 'mm', op: 'MatMul', domain: '', inputs: ['A', 'B'], outputs: ['Y'], attrs: {} }];
-    g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+    // a first node whose weights get packed before the refusal: they must go back to the arena
+    g.inputs.push({ name: 'X', type: { dtype: 'float32', shape: [4, 64] } });
+    g.initializers.set('W', new Tensor('float32', new Float32Array(64 * 64), [64, 64]));
+    g.nodes = [
+      { name: 'small', op: 'MatMul', domain: '', inputs: ['X', 'W'], outputs: ['Z'], attrs: {} },
+      { name: 'mm', op: 'MatMul', domain: '', inputs: ['A', 'B'], outputs: ['Y'], attrs: {} },
+    ];
+    g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }, { name: 'Z', type: { dtype: 'float32' } }];
+    const mem = arena()!;
+    const before = mem.inUse;
     await expect(InferenceSession.create(g)).rejects.toThrow(/node 'mm' \(MatMul\): 'A' float32\[65536,16384\] needs 4294967296 bytes/);
     const { ShapeError } = await import('../../src/errors.js');
     await expect(InferenceSession.create(g)).rejects.toBeInstanceOf(ShapeError);
+    expect(mem.inUse).toBe(before);
   });
 });
