@@ -1,5 +1,7 @@
 // Whole models: edgeq InferenceSession vs onnxruntime-web (wasm, SIMD, numThreads = 1) in the same process.
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { InferenceSession, Tensor } from '../dist/index.js';
 import { dataFile, fmt, ort, quick, table, timeMs } from './common.js';
 
@@ -31,9 +33,22 @@ export async function run() {
     const ofeed = { [m.input]: new ort.Tensor('float32', x, m.dims) };
     const ortMs = await timeMs(m.name + ' ort', () => osess.run(ofeed));
     out.push({ model: m.name, edgeqMs, ortMs, ratio: edgeqMs / ortMs, createAndFirstRunMs: firstMs });
-    rows.push({ model: m.name, 'edgeq ms': fmt(edgeqMs), 'ORT-web ms': fmt(ortMs), 'edgeq/ORT': fmt(edgeqMs / ortMs), 'create+1st run ms': fmt(firstMs, 1) });
-    if (quick && m.name.startsWith('squeezenet')) continue;
+    rows.push({ model: m.name, 'edgeq ms': fmt(edgeqMs), 'ORT-web ms': fmt(ortMs), 'edgeq/ORT': fmt(edgeqMs / ortMs), 'create+1st run ms': fmt(firstMs, 1), path });
+    await sess.release();
   }
-  table('Models, one thread (lower edgeq/ORT is better)', rows);
+  // the relaxed-SIMD build on the same models, in a child node with the flag (Chromium enables relaxed SIMD by default)
+  const ran = rows.filter((r) => r.path);
+  const child = fileURLToPath(new URL('./models-relaxed.child.js', import.meta.url));
+  const spec = ran.map((r) => ({ ...MODELS.find((m) => m.name === r.model), path: r.path }));
+  const res = JSON.parse(execFileSync(process.execPath, ['--experimental-wasm-relaxed-simd', child, JSON.stringify(spec), ...(quick ? ['--quick'] : [])], { encoding: 'utf8' }).trim().split('\n').pop());
+  for (const r of rows) {
+    const rel = res.rows.find((x) => x.model === r.model);
+    const o = out.find((x) => x.model === r.model);
+    delete r.path;
+    r[`edgeq ${res.flavor} ms`] = rel ? fmt(rel.ms) : '';
+    r[`${res.flavor}/ORT`] = rel && o ? fmt(rel.ms / o.ortMs) : '';
+    if (rel && o) Object.assign(o, { relaxedMs: rel.ms, relaxedFlavor: res.flavor, relaxedRatio: rel.ms / o.ortMs });
+  }
+  table('Models, one thread (lower edgeq/ORT is better; the relaxed columns come from a child node --experimental-wasm-relaxed-simd)', rows);
   return { models: out };
 }
