@@ -54,3 +54,38 @@ export function f32_binary(op: i32, a: usize, sa: i32, b: usize, sb: i32, out: u
   else if (op == 2) run(2, a, as, b, bs, out, n, lo, hi);
   else run(3, a, as, b, bs, out, n, lo, hi);
 }
+
+/**
+ * Broadcasting form: out (row-major, dims `shape[rank]`, i32 at `shape`) = clamp(a op b) where a and b are read with
+ * element strides astr / bstr (i32 arrays; 0 along broadcast dims). The innermost dim must have stride 0 or 1 for
+ * both (true of any NumPy broadcast; the caller merges contiguous dims so rows are long). `idx` is rank i32s scratch.
+ */
+export function f32_binary_nd(op: i32, a: usize, b: usize, out: usize, rank: i32, shape: usize, astr: usize, bstr: usize, idx: usize, lo: f32, hi: f32): void {
+  const last = (<usize>(rank - 1)) << 2;
+  const inner = load<i32>(shape + last);
+  const sa = load<i32>(astr + last);
+  const sb = load<i32>(bstr + last);
+  let outer = 1;
+  for (let d = 0; d < rank - 1; d++) {
+    outer *= load<i32>(shape + ((<usize>d) << 2));
+    store<i32>(idx + ((<usize>d) << 2), 0);
+  }
+  let ao: usize = 0;
+  let bo: usize = 0;
+  for (let o = 0; o < outer; o++) {
+    f32_binary(op, a + (ao << 2), sa, b + (bo << 2), sb, out + ((<usize>o * inner) << 2), inner, lo, hi);
+    for (let d = rank - 2; d >= 0; d--) {
+      const p = (<usize>d) << 2;
+      const i = load<i32>(idx + p) + 1;
+      ao += <usize>load<i32>(astr + p);
+      bo += <usize>load<i32>(bstr + p);
+      if (i < load<i32>(shape + p)) {
+        store<i32>(idx + p, i);
+        break;
+      }
+      store<i32>(idx + p, 0);
+      ao -= <usize>(load<i32>(astr + p) * load<i32>(shape + p));
+      bo -= <usize>(load<i32>(bstr + p) * load<i32>(shape + p));
+    }
+  }
+}

@@ -9,6 +9,7 @@ export interface KernelExports {
   f32_peak_muladd(iters: number): number;
   /** rb: per-row bias pointer (0 = none) */
   f32_unary(op: number, x: number, out: number, n: number, alpha: number, beta: number): void;
+  f32_binary_nd(op: number, a: number, b: number, out: number, rank: number, shape: number, astr: number, bstr: number, idx: number, lo: number, hi: number): void;
   f32_binary(op: number, a: number, sa: number, b: number, sb: number, out: number, n: number, lo: number, hi: number): void;
   f32_gemm(m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, lo: number, hi: number, rb: number): void;
   f32_im2col_pack_8(x: number, c: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, oh: number, ow: number, out: number, scratch: number): void;
