@@ -9,3 +9,4 @@ export * from './f16_gemm';
 export * from './simd';
 export * from './f32_eltwise';
 export * from './f32_act';
+export * from './f32_winograd';

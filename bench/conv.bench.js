@@ -49,6 +49,8 @@ const out2 = (i, k, s, p) => Math.floor((i + 2 * p - k) / s) + 1;
 const LAYERS = [
   ['mbv2 stem 3x3 s2', 3, 224, 32, 3, 2, 1, 1],
   ['sqz fire2 expand3x3', 16, 55, 64, 3, 1, 1, 1],
+  ['sqz fire4 expand3x3', 32, 27, 128, 3, 1, 1, 1],
+  ['sqz fire6 expand3x3', 48, 13, 192, 3, 1, 1, 1],
   ['sqz fire9 expand3x3', 64, 13, 256, 3, 1, 1, 1],
   ['mbv2 1x1 expand 24→144', 24, 56, 144, 1, 1, 0, 1],
   ['mbv2 1x1 project 144→24', 144, 56, 24, 1, 1, 0, 1],

@@ -3,6 +3,7 @@ import { type KernelDef, registerKernel } from './registry.js';
 import { convF32Shape, runConvF32 } from './conv-run.js';
 import { arena, kernels } from './wasm.js';
 import { Epilogue } from './epilogue.js';
+import { prepareWinograd } from './winograd.js';
 
 /**
  * Conv2D, NCHW float32, constant weights, any group count.
@@ -32,9 +33,10 @@ const convWasm: KernelDef = {
     mem.f32(wp, w.size).set(w.data as Float32Array);
     const bp = mem.alloc(m * 4, 'conv bias');
     mem.f32(bp, m).set(b ? (b.data as Float32Array) : new Float32Array(m));
+    const wino = prepareWinograd(mem, w.data as Float32Array, shape, attrs, x.shape); // 3×3 stride 1 where it wins
     const epi = new Epilogue();
     return {
-      name: dw3x3 ? 'f32_dwconv3x3' : depthwise ? 'f32_dwconv2d' : 'f32_conv2d_gemm_4x8',
+      name: wino ? 'f32_conv3x3_winograd_2x2' : dw3x3 ? 'f32_dwconv3x3' : depthwise ? 'f32_dwconv2d' : 'f32_conv2d_gemm_4x8',
       fuseClamp: epi.fuseClamp,
       fusePost: epi.fusePost,
       writesInto: true,
@@ -44,7 +46,7 @@ const convWasm: KernelDef = {
         // (the arena pads every block, so the stride-2 depthwise path may read one float past a row)
         const xin = mem.input(xt.data as Float32Array, 'conv input');
         try {
-          const op = runConvF32(mem, ex, shape, attrs, xt.dims, xin.ptr, wp, bp, epi.lo, epi.hi, dst);
+          const op = wino?.wins(xt.dims) ? wino.run(mem, ex, attrs, xt.dims, xin.ptr, bp, epi.lo, epi.hi, dst) : runConvF32(mem, ex, shape, attrs, xt.dims, xin.ptr, wp, bp, epi.lo, epi.hi, dst);
           const out = outType!.shape as number[];
           const y = mem.f32(op, out.reduce((a, d) => a * d, 1));
           epi.apply(y);
@@ -56,6 +58,7 @@ const convWasm: KernelDef = {
       dispose() {
         mem.release(bp);
         mem.release(wp);
+        wino?.dispose();
       },
     };
   },

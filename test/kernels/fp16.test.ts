@@ -10,6 +10,7 @@ import { Tensor } from '../../src/tensor/tensor.js';
 import { f16ToF32, f32ArrayToF16, f16ArrayToF32 } from '../../src/tensor/fp16.js';
 import { PackedGemmF16, asHalves, fp16Stats } from '../../src/kernels/fp16.js';
 import { arena, kernels } from '../../src/kernels/wasm.js';
+import { winogradWins } from '../../src/kernels/winograd.js';
 
 function reference(a: Float32Array, w: Float32Array, bias: Float32Array | undefined, m: number, k: number, n: number, lo: number, hi: number) {
   const c = new Float32Array(m * n);
@@ -184,7 +185,8 @@ describe('fp16 weights in graphs', () => {
         const x = half ? new Tensor('float16', halfRnd(n), [2, c, h, h]) : new Tensor('float32', Float32Array.from({ length: n }, rnd), [2, c, h, h]);
         // all-fp16 nodes keep halves; float32 nodes get the small Cast folded and run the f32 kernels
         const pre = half ? 'f16w' : 'f32';
-        const want = c / group === 1 && m === group ? (k === 3 && d === 1 ? `${pre}_dwconv3x3` : `${pre}_dwconv2d`) : `${pre}_conv2d_gemm_4x8`;
+        const wino = !half && group === 1 && k === 3 && s === 1 && d === 1 && winogradWins(c, m, h + 2 * p - 2, h + 2 * p - 2); // f32: Winograd where it wins
+        const want = wino ? 'f32_conv3x3_winograd_2x2' : c / group === 1 && m === group ? (k === 3 && d === 1 ? `${pre}_dwconv3x3` : `${pre}_dwconv2d`) : `${pre}_conv2d_gemm_4x8`;
         compare(g, { X: x }, want, half);
       }
   });

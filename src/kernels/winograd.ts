@@ -1,0 +1,147 @@
+import { conv2dAt } from '../ops/conv-geometry.js';
+import type { ConvF32Shape } from './conv-run.js';
+import type { Arena, KernelExports } from './wasm.js';
+
+/**
+ * Winograd F(2×2, 3×3) for float32 3×3 convs with stride 1, dilation 1, group 1 (any pads): per 2×2 output tile
+ * and (m, c) pair 16 multiplies instead of 36. Weights are transformed once (U = G g Gᵀ, here); per block of
+ * tiles asm/f32_winograd.ts transforms the input (V = Bᵀ d B) into 16 packed GEMM operands, f32_gemm forms the 16
+ * products M_ξ = U_ξ · V_ξ, and the output transform (Aᵀ M A) adds bias and clamps. Not bit-identical to the
+ * direct sum: the transforms reorder and rescale the arithmetic (error stays within 1e-5 of Σ|x·w|, see the test).
+ */
+
+/** asm/f32_winograd.ts exports (pointers are byte offsets into kernel memory). */
+interface WinogradExports {
+  f32_wino_pad(x: number, c: number, ih: number, iw: number, pt: number, pl: number, hp: number, wp: number, out: number): void;
+  f32_wino_input(xp: number, c: number, hp: number, wp: number, tw: number, t0: number, nb: number, out: number, xiBytes: number): void;
+  f32_wino_output(mb: number, m: number, ldm: number, xiBytes: number, bias: number, oh: number, ow: number, tw: number, t0: number, nb: number, out: number, lo: number, hi: number): void;
+}
+
+/** G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1] */
+const G = [
+  [1, 0, 0],
+  [0.5, 0.5, 0.5],
+  [0.5, -0.5, 0.5],
+  [0, 0, 1],
+] as const;
+
+/** U_ξ = (G g Gᵀ)[i][j], ξ = 4i + j, for OIHW 3×3 weights w[m×c×3×3]: 16 row-major m×c matrices. */
+export function winogradWeights(w: Float32Array, m: number, c: number): Float32Array {
+  const u = new Float32Array(16 * m * c);
+  const t = new Float64Array(12); // G g: 4×3
+  for (let mm = 0; mm < m; mm++) {
+    for (let cc = 0; cc < c; cc++) {
+      const g = (mm * c + cc) * 9;
+      for (let i = 0; i < 4; i++) for (let k = 0; k < 3; k++) t[i * 3 + k] = G[i]![0]! * w[g + k]! + G[i]![1]! * w[g + 3 + k]! + G[i]![2]! * w[g + 6 + k]!;
+      for (let i = 0; i < 4; i++)
+        for (let j = 0; j < 4; j++) u[((i * 4 + j) * m + mm) * c + cc] = t[i * 3]! * G[j]![0]! + t[i * 3 + 1]! * G[j]![1]! + t[i * 3 + 2]! * G[j]![2]!;
+    }
+  }
+  return u;
+}
+
+/** Whether the conv has the Winograd kernel's geometry (3×3, stride 1, dilation 1, group 1). */
+export function winogradShape(s: ConvF32Shape): boolean {
+  return s.group === 1 && s.kh === 3 && s.kw === 3 && s.sh === 1 && s.sw === 1 && s.dh === 1 && s.dw === 1;
+}
+
+/**
+ * Whether Winograd beats im2col + GEMM for c input channels, m outputs and an oh×ow output: a cost model fitted
+ * (least squares, relative error) to 474 timings of both paths, oh = ow ∈ {3, 5…8, 10, 14, 28, 56}, c ∈ 1…64,
+ * m ∈ 1…128, one thread, in units of one 4×8 micro-kernel k-step. The GEMMs pay for whole 8-column panels and
+ * 4-row blocks plus ~4 k-steps of fixed cost per micro-kernel call, so Winograd loses where c is small (short
+ * K = c) or the image is a few tiles (T = ⌈oh/2⌉·⌈ow/2⌉ columns in mostly empty panels). Its choice is at most
+ * 1.29× slower than the better path on those points for c ≥ 2 (mean 1.01×); c = 1 stays on im2col (1.5× worst:
+ * a 3×3 single-channel image, microseconds).
+ */
+export function winogradWins(c: number, m: number, oh: number, ow: number): boolean {
+  if (c < 2) return false;
+  const p = oh * ow;
+  const t = ((oh + 1) >> 1) * ((ow + 1) >> 1);
+  const mb = Math.ceil(m / 4);
+  const im2col = Math.ceil(p / 8) * mb * (9 * c + 4) + 0.47 * 9 * c * p + 400;
+  const wino = 1.08 * 16 * Math.ceil(t / 8) * mb * (c + 4) + 0.16 * 16 * c * t + 0.15 * 16 * m * t + 470;
+  return wino < im2col;
+}
+
+/** Tiles per block: V and M of one block (16·(c+1+m)·nb floats) stay within ~512 KB of L2; a multiple of 8. */
+export function tileBlock(c: number, m: number, tiles: number): number {
+  const nb = Math.max(8, Math.floor(131072 / (16 * (c + 1 + m)) / 8) * 8);
+  return Math.min(nb, ((tiles + 7) >> 3) << 3);
+}
+
+/**
+ * Run the conv over kernel memory: X (NCHW, `dims`) at `xp`, transformed weights (winogradWeights) at `up`, bias
+ * (m floats) at `bp`, clamped to [lo, hi]. Returns the output block (n·m·oh·ow floats), which the caller owns.
+ */
+export function runConvWinograd(mem: Arena, ex: KernelExports, m: number, attrs: Record<string, any>, dims: readonly number[], xp: number, up: number, bp: number, lo: number, hi: number, block?: number): number {
+  const wx = ex as unknown as KernelExports & WinogradExports;
+  const [n, c, ih, iw] = dims as [number, number, number, number];
+  const { oh, ow, pt, pl } = conv2dAt(ih, iw, 3, 3, attrs);
+  const th = (oh + 1) >> 1;
+  const tw = (ow + 1) >> 1;
+  const tiles = th * tw;
+  const hp = 2 * th + 2;
+  const wp = 2 * (((tw + 3) >> 2) << 2) + 2; // four-tile groups never read past a padded row
+  const nb = block ?? tileBlock(c, m, tiles);
+  const vBytes = ((nb + 7) >> 3) * (c + 1) * 32; // one packed V_ξ
+  const mBytes = m * nb * 4; // one M_ξ
+  const op = mem.alloc(n * m * oh * ow * 4, 'conv output');
+  let pad = 0;
+  let vp = 0;
+  let mp = 0;
+  let ok = false;
+  try {
+    pad = mem.alloc(c * hp * wp * 4, 'winograd padded input');
+    vp = mem.alloc(16 * vBytes, 'winograd V');
+    mp = mem.alloc(16 * mBytes, 'winograd M');
+    for (let bi = 0; bi < n; bi++) {
+      wx.f32_wino_pad(xp + bi * c * ih * iw * 4, c, ih, iw, pt, pl, hp, wp, pad);
+      const ob = op + bi * m * oh * ow * 4;
+      for (let t0 = 0; t0 < tiles; t0 += nb) {
+        const cnt = Math.min(nb, tiles - t0);
+        wx.f32_wino_input(pad, c, hp, wp, tw, t0, cnt, vp, vBytes);
+        for (let xi = 0; xi < 16; xi++) ex.f32_gemm(m, cnt, c, up + xi * m * c * 4, c, vp + xi * vBytes, mp + xi * mBytes, nb, -Infinity, Infinity, 0);
+        wx.f32_wino_output(mp, m, nb, mBytes, bp, oh, ow, tw, t0, cnt, ob, lo, hi);
+      }
+    }
+    ok = true;
+    return op;
+  } finally {
+    if (mp) mem.release(mp);
+    if (vp) mem.release(vp);
+    if (pad) mem.release(pad);
+    if (!ok) mem.release(op);
+  }
+}
+
+/** A conv prepared for Winograd: transformed weights in kernel memory, and the per-run choice. */
+export interface PreparedWinograd {
+  /** whether this input (NCHW dims) runs Winograd (else the caller's im2col path) */
+  wins(dims: readonly number[]): boolean;
+  run(mem: Arena, ex: KernelExports, attrs: Record<string, any>, dims: readonly number[], xp: number, bp: number, lo: number, hi: number): number;
+  dispose(): void;
+}
+
+/**
+ * Transform the weights when the conv has Winograd's geometry and the (static, if known) input size is one where
+ * it wins (56×56 when the spatial dims are symbolic); undefined otherwise. The choice is made again per run.
+ */
+export function prepareWinograd(mem: Arena, w: Float32Array, s: ConvF32Shape, attrs: Record<string, any>, xShape: readonly (number | string)[] | undefined): PreparedWinograd | undefined {
+  if (!winogradShape(s)) return undefined;
+  const { m, cg: c } = s;
+  const sizeWins = (ih: number, iw: number) => {
+    const { oh, ow } = conv2dAt(ih, iw, 3, 3, attrs);
+    return winogradWins(c, m, oh, ow);
+  };
+  const [ih, iw] = [xShape?.[2], xShape?.[3]];
+  if (typeof ih === 'number' && typeof iw === 'number' ? !sizeWins(ih, iw) : !winogradWins(c, m, 56, 56)) return undefined;
+  const u = winogradWeights(w, m, c);
+  const up = mem.alloc(u.length * 4, 'winograd weights');
+  mem.f32(up, u.length).set(u);
+  return {
+    wins: (dims) => sizeWins(dims[2]!, dims[3]!),
+    run: (mem, ex, attrs, dims, xp, bp, lo, hi) => runConvWinograd(mem, ex, m, attrs, dims, xp, up, bp, lo, hi),
+    dispose: () => mem.release(up),
+  };
+}
