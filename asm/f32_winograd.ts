@@ -1,10 +1,12 @@
+import { madd } from './madd';
 import { clampv, storeRow } from './vec';
 // Winograd F(2×2, 3×3) f32 convolution (NCHW, 3×3, stride 1, dilation 1, group 1), Lavin & Gray 2015:
 //   Y = Aᵀ [ Σ_c (G g Gᵀ) ⊙ (Bᵀ d B) ] A   per 2×2 output tile, d = the 4×4 input tile at (2·ty − pt, 2·tx − pl),
 //   Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1],  G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1],  Aᵀ = [1 1 1 0; 0 1 −1 −1].
 // The weight transform U = G g Gᵀ is done once in TypeScript (src/kernels/winograd.ts). Per block of tiles:
 //   f32_wino_input writes V_ξ = (Bᵀ d B)_ξ, ξ = 4i + j, straight into f32_gemm_pack_8's panel layout (tiles are
-//   columns, channels rows), the 16 products M_ξ[m × tiles] = U_ξ[m × C] · V_ξ run on f32_gemm, and
+//   columns, channels rows), the 16 products M_ξ[m × tiles] = U_ξ[m × C] · V_ξ run on f32_wino_gemm (f32_gemm's
+//   4×8 micro-kernel in the same panel layout, k unrolled by two, no epilogue), and
 //   f32_wino_output folds them back with Aᵀ M A, adds the bias, clamps and writes the in-image part of each tile.
 // Tiles t = ty·tw + tx are processed four at a time (one v128 lane per tile) within a tile row; the input comes
 // from a zero-padded copy (f32_wino_pad), so neither transform has a bounds check.
@@ -184,6 +186,107 @@ export function f32_wino_output(mb: usize, m: i32, ldm: i32, xiBytes: usize, bia
         const o = orow + ((<usize>(2 * tx)) << 2);
         storeRow(o, nc, v128.shuffle<f32>(y00, y01, 0, 4, 1, 5), v128.shuffle<f32>(y00, y01, 2, 6, 3, 7));
         if (second) storeRow(o + owBytes, nc, v128.shuffle<f32>(y10, y11, 0, 4, 1, 5), v128.shuffle<f32>(y10, y11, 2, 6, 3, 7));
+      }
+    }
+  }
+}
+
+/**
+ * The 16 products M_ξ[m × nb] = U_ξ[m × c] · V_ξ for one block: U_ξ row-major at u + ξ·m·c·4, V_ξ packed at
+ * v + ξ·vBytes (f32_wino_input), M_ξ row-major (ldm floats, ldm ≥ ⌈nb/8⌉·8) at mo + ξ·mBytes. f32_gemm's 4×8
+ * micro-kernel without its bias and clamp epilogue (neither applies before the output transform) and always
+ * storing whole 8-column panels (M's rows are padded to ldm), so a short K = c spends less outside its loop.
+ */
+export function f32_wino_gemm(m: i32, nb: i32, c: i32, u: usize, v: usize, vBytes: usize, mo: usize, mBytes: usize, ldm: i32): void {
+  const panels = (nb + 7) >> 3;
+  const panelBytes = (<usize>(c + 1)) << 5;
+  const sa = (<usize>c) << 2;
+  const sc = (<usize>ldm) << 2;
+  const kb = (<usize>c) << 2;
+  for (let xi = 0; xi < 16; xi++) {
+    const ux = u + <usize>xi * (<usize>m) * sa;
+    const vx = v + <usize>xi * vBytes + 32;
+    const mx = mo + <usize>xi * mBytes;
+    for (let i = 0; i < m; i += 4) {
+      const a0 = ux + <usize>i * sa;
+      const a1 = i + 1 < m ? a0 + sa : a0;
+      const a2 = i + 2 < m ? a1 + sa : a1;
+      const a3 = i + 3 < m ? a2 + sa : a2;
+      const c0 = mx + <usize>i * sc;
+      for (let q = 0; q < panels; q++) {
+        let wp = vx + <usize>q * panelBytes;
+        let acc00 = f32x4.splat(0);
+        let acc01 = acc00;
+        let acc10 = acc00;
+        let acc11 = acc00;
+        let acc20 = acc00;
+        let acc21 = acc00;
+        let acc30 = acc00;
+        let acc31 = acc00;
+        let kk: usize = 0;
+        // two k-steps per iteration (half the loop overhead), then the odd one
+        for (; kk + 4 < kb; kk += 8) {
+          const b0 = v128.load(wp);
+          const b1 = v128.load(wp, 16);
+          let x0 = v128.load32_splat(a0 + kk);
+          let x1 = v128.load32_splat(a1 + kk);
+          let x2 = v128.load32_splat(a2 + kk);
+          let x3 = v128.load32_splat(a3 + kk);
+          acc00 = madd(x0, b0, acc00);
+          acc01 = madd(x0, b1, acc01);
+          acc10 = madd(x1, b0, acc10);
+          acc11 = madd(x1, b1, acc11);
+          acc20 = madd(x2, b0, acc20);
+          acc21 = madd(x2, b1, acc21);
+          acc30 = madd(x3, b0, acc30);
+          acc31 = madd(x3, b1, acc31);
+          const b2 = v128.load(wp, 32);
+          const b3 = v128.load(wp, 48);
+          wp += 64;
+          x0 = v128.load32_splat(a0 + kk, 4);
+          x1 = v128.load32_splat(a1 + kk, 4);
+          x2 = v128.load32_splat(a2 + kk, 4);
+          x3 = v128.load32_splat(a3 + kk, 4);
+          acc00 = madd(x0, b2, acc00);
+          acc01 = madd(x0, b3, acc01);
+          acc10 = madd(x1, b2, acc10);
+          acc11 = madd(x1, b3, acc11);
+          acc20 = madd(x2, b2, acc20);
+          acc21 = madd(x2, b3, acc21);
+          acc30 = madd(x3, b2, acc30);
+          acc31 = madd(x3, b3, acc31);
+        }
+        if (kk < kb) {
+          const b0 = v128.load(wp);
+          const b1 = v128.load(wp, 16);
+          const x0 = v128.load32_splat(a0 + kk);
+          const x1 = v128.load32_splat(a1 + kk);
+          const x2 = v128.load32_splat(a2 + kk);
+          const x3 = v128.load32_splat(a3 + kk);
+          acc00 = madd(x0, b0, acc00);
+          acc01 = madd(x0, b1, acc01);
+          acc10 = madd(x1, b0, acc10);
+          acc11 = madd(x1, b1, acc11);
+          acc20 = madd(x2, b0, acc20);
+          acc21 = madd(x2, b1, acc21);
+          acc30 = madd(x3, b0, acc30);
+          acc31 = madd(x3, b1, acc31);
+        }
+        const cp = c0 + ((<usize>q) << 5);
+        v128.store(cp, acc00);
+        v128.store(cp, acc01, 16);
+        if (i + 1 < m) {
+          v128.store(cp + sc, acc10);
+          v128.store(cp + sc, acc11, 16);
+        }
+        if (i + 2 < m) {
+          v128.store(cp + 2 * sc, acc20);
+          v128.store(cp + 2 * sc, acc21, 16);
+        }
+        if (i + 3 < m) {
+          v128.store(cp + 3 * sc, acc30);
+          v128.store(cp + 3 * sc, acc31, 16);
+        }
       }
     }
   }

@@ -5,7 +5,7 @@ import type { Arena, KernelExports } from './wasm.js';
 /**
  * Winograd F(2×2, 3×3) for float32 3×3 convs with stride 1, dilation 1, group 1 (any pads): per 2×2 output tile
  * and (m, c) pair 16 multiplies instead of 36. Weights are transformed once (U = G g Gᵀ, here); per block of
- * tiles asm/f32_winograd.ts transforms the input (V = Bᵀ d B) into 16 packed GEMM operands, f32_gemm forms the 16
+ * tiles asm/f32_winograd.ts transforms the input (V = Bᵀ d B) into 16 packed GEMM operands, f32_wino_gemm forms the 16
  * products M_ξ = U_ξ · V_ξ, and the output transform (Aᵀ M A) adds bias and clamps. Not bit-identical to the
  * direct sum: the transforms reorder and rescale the arithmetic (error stays within 1e-5 of Σ|x·w|, see the test).
  */
@@ -14,6 +14,7 @@ import type { Arena, KernelExports } from './wasm.js';
 interface WinogradExports {
   f32_wino_pad(x: number, c: number, ih: number, iw: number, pt: number, pl: number, hp: number, wp: number, out: number): void;
   f32_wino_input(xp: number, c: number, hp: number, wp: number, tw: number, t0: number, nb: number, out: number, xiBytes: number): void;
+  f32_wino_gemm(m: number, nb: number, c: number, u: number, v: number, vBytes: number, mo: number, mBytes: number, ldm: number): void;
   f32_wino_output(mb: number, m: number, ldm: number, xiBytes: number, bias: number, oh: number, ow: number, tw: number, t0: number, nb: number, out: number, lo: number, hi: number): void;
 }
 
@@ -47,20 +48,20 @@ export function winogradShape(s: ConvF32Shape): boolean {
 
 /**
  * Whether Winograd beats im2col + GEMM for c input channels, m outputs and an oh×ow output: a cost model fitted
- * (least squares, relative error) to 474 timings of both paths, oh = ow ∈ {3, 5…8, 10, 14, 28, 56}, c ∈ 1…64,
- * m ∈ 1…128, one thread, in units of one 4×8 micro-kernel k-step. The GEMMs pay for whole 8-column panels and
- * 4-row blocks plus ~4 k-steps of fixed cost per micro-kernel call, so Winograd loses where c is small (short
- * K = c) or the image is a few tiles (T = ⌈oh/2⌉·⌈ow/2⌉ columns in mostly empty panels). Its choice is at most
- * 1.29× slower than the better path on those points for c ≥ 2 (mean 1.01×); c = 1 stays on im2col (1.5× worst:
- * a 3×3 single-channel image, microseconds).
+ * (least squares, relative error) to 474 timings of both paths, oh = ow ∈
+ * {3, 5…8, 10, 14, 28, 56}, c ∈ 1…64, m ∈ 1…128, one thread, in units of one 4×8 micro-kernel k-step. The GEMMs
+ * pay for whole 8-column panels and 4-row blocks plus ~4 k-steps of fixed cost per micro-kernel call, so
+ * Winograd loses where c is small and m large (short K = c) or the image is a few tiles (T = ⌈oh/2⌉·⌈ow/2⌉
+ * columns in mostly empty panels). On those 474 points its pick is at most 1.2× slower than the better path
+ * (mean 1.002×). c = m = 1 stays on im2col (the GEMV row kernel, which the model does not describe).
  */
 export function winogradWins(c: number, m: number, oh: number, ow: number): boolean {
-  if (c < 2) return false;
+  if (c * m === 1) return false;
   const p = oh * ow;
   const t = ((oh + 1) >> 1) * ((ow + 1) >> 1);
   const mb = Math.ceil(m / 4);
-  const im2col = Math.ceil(p / 8) * mb * (9 * c + 4) + 0.47 * 9 * c * p + 400;
-  const wino = 1.08 * 16 * Math.ceil(t / 8) * mb * (c + 4) + 0.16 * 16 * c * t + 0.15 * 16 * m * t + 470;
+  const im2col = Math.ceil(p / 8) * mb * (9 * c + 4) + 0.46 * 9 * c * p + 400;
+  const wino = 0.98 * 16 * Math.ceil(t / 8) * mb * (c + 4) + 0.18 * 16 * c * t + 0.03 * 16 * m * t + 430;
   return wino < im2col;
 }
 
@@ -84,8 +85,12 @@ export function runConvWinograd(mem: Arena, ex: KernelExports, m: number, attrs:
   const hp = 2 * th + 2;
   const wp = 2 * (((tw + 3) >> 2) << 2) + 2; // four-tile groups never read past a padded row
   const nb = block ?? tileBlock(c, m, tiles);
-  const vBytes = ((nb + 7) >> 3) * (c + 1) * 32; // one packed V_ξ
-  const mBytes = m * nb * 4; // one M_ξ
+  // the 16 planes of V and of M are read/written as 16 concurrent streams: a plane stride of an odd multiple of
+  // 64 bytes puts them in 16 different L1 sets (a multiple of 4 KB would put all 16 in one 12-way set)
+  const stride = (bytes: number) => (Math.ceil(bytes / 128) * 128) + 64;
+  const vBytes = stride(((nb + 7) >> 3) * (c + 1) * 32); // one packed V_ξ
+  const ldm = ((nb + 7) >> 3) << 3; // M rows hold whole 8-column panels
+  const mBytes = stride(m * ldm * 4); // one M_ξ
   const op = mem.alloc(n * m * oh * ow * 4, 'conv output');
   let pad = 0;
   let vp = 0;
@@ -101,8 +106,8 @@ export function runConvWinograd(mem: Arena, ex: KernelExports, m: number, attrs:
       for (let t0 = 0; t0 < tiles; t0 += nb) {
         const cnt = Math.min(nb, tiles - t0);
         wx.f32_wino_input(pad, c, hp, wp, tw, t0, cnt, vp, vBytes);
-        for (let xi = 0; xi < 16; xi++) ex.f32_gemm(m, cnt, c, up + xi * m * c * 4, c, vp + xi * vBytes, mp + xi * mBytes, nb, -Infinity, Infinity, 0);
-        wx.f32_wino_output(mp, m, nb, mBytes, bp, oh, ow, tw, t0, cnt, ob, lo, hi);
+        wx.f32_wino_gemm(m, cnt, c, up, vp, vBytes, mp, mBytes, ldm);
+        wx.f32_wino_output(mp, m, ldm, mBytes, bp, oh, ow, tw, t0, cnt, ob, lo, hi);
       }
     }
     ok = true;

@@ -48,7 +48,7 @@ for (let t = 0; t < 200; t++) {
   }
 }
 
-// a Conv graph through the executor (im2col + GEMM) against the reference backend
+// a Conv graph through the executor (3×3 stride 1: Winograd or im2col + GEMM, as winogradWins picks) against the reference backend
 const g = new Graph();
 g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [1, 5, 9, 9] } }];
 g.initializers.set('W', new Tensor('float32', arr(7 * 5 * 9), [7, 5, 3, 3]));
