@@ -74,9 +74,9 @@ export function tileBlock(c: number, m: number, tiles: number): number {
 
 /**
  * Run the conv over kernel memory: X (NCHW, `dims`) at `xp`, transformed weights (winogradWeights) at `up`, bias
- * (m floats) at `bp`, clamped to [lo, hi]. Returns the output block (n·m·oh·ow floats), which the caller owns.
+ * (m floats) at `bp`, clamped to [lo, hi]. Returns the output block (n·m·oh·ow floats), which the caller owns, or writes it at `dst` when given.
  */
-export function runConvWinograd(mem: Arena, ex: KernelExports, m: number, attrs: Record<string, any>, dims: readonly number[], xp: number, up: number, bp: number, lo: number, hi: number, block?: number): number {
+export function runConvWinograd(mem: Arena, ex: KernelExports, m: number, attrs: Record<string, any>, dims: readonly number[], xp: number, up: number, bp: number, lo: number, hi: number, block?: number, dst?: number): number {
   const wx = ex as unknown as KernelExports & WinogradExports;
   const [n, c, ih, iw] = dims as [number, number, number, number];
   const { oh, ow, pt, pl } = conv2dAt(ih, iw, 3, 3, attrs);
@@ -92,7 +92,7 @@ export function runConvWinograd(mem: Arena, ex: KernelExports, m: number, attrs:
   const vBytes = stride(((nb + 7) >> 3) * (c + 1) * 32); // one packed V_ξ
   const ldm = ((nb + 7) >> 3) << 3; // M rows hold whole 8-column panels
   const mBytes = stride(m * ldm * 4); // one M_ξ
-  const op = mem.alloc(n * m * oh * ow * 4, 'conv output');
+  const op = dst ?? mem.alloc(n * m * oh * ow * 4, 'conv output');
   let pad = 0;
   let vp = 0;
   let mp = 0;
@@ -117,7 +117,7 @@ export function runConvWinograd(mem: Arena, ex: KernelExports, m: number, attrs:
     if (mp) mem.release(mp);
     if (vp) mem.release(vp);
     if (pad) mem.release(pad);
-    if (!ok) mem.release(op);
+    if (!ok && dst === undefined) mem.release(op);
   }
 }
 
@@ -125,7 +125,8 @@ export function runConvWinograd(mem: Arena, ex: KernelExports, m: number, attrs:
 export interface PreparedWinograd {
   /** whether this input (NCHW dims) runs Winograd (else the caller's im2col path) */
   wins(dims: readonly number[]): boolean;
-  run(mem: Arena, ex: KernelExports, attrs: Record<string, any>, dims: readonly number[], xp: number, bp: number, lo: number, hi: number): number;
+  /** the output block (fresh, or `dst` when given: a block the caller sized) */
+  run(mem: Arena, ex: KernelExports, attrs: Record<string, any>, dims: readonly number[], xp: number, bp: number, lo: number, hi: number, dst?: number): number;
   dispose(): void;
 }
 
@@ -147,7 +148,7 @@ export function prepareWinograd(mem: Arena, w: Float32Array, s: ConvF32Shape, at
   mem.f32(up, u.length).set(u);
   return {
     wins: (dims) => sizeWins(dims[2]!, dims[3]!),
-    run: (mem, ex, attrs, dims, xp, bp, lo, hi) => runConvWinograd(mem, ex, m, attrs, dims, xp, up, bp, lo, hi),
+    run: (mem, ex, attrs, dims, xp, bp, lo, hi, dst) => runConvWinograd(mem, ex, m, attrs, dims, xp, up, bp, lo, hi, undefined, dst),
     dispose: () => mem.release(up),
   };
 }
