@@ -73,11 +73,44 @@ export function f32_gemm_4x8(mr: i32, nc: i32, k: i32, a: usize, lda: i32, w: us
     acc31 = f32x4.add(acc31, r3);
   }
   let wp = w + 32;
-  for (let kk: usize = 0; kk < <usize>(k << 2); kk += 4) {
+  const kb = (<usize>k) << 2;
+  let kk: usize = 0;
+  // two k-steps per iteration (half the loop overhead; same order of adds per accumulator), then the odd one.
+  // One load-and-broadcast instruction per A element.
+  for (; kk + 4 < kb; kk += 8) {
     const b0 = v128.load(wp);
     const b1 = v128.load(wp, 16);
-    wp += 32;
-    // one load-and-broadcast instruction per A element
+    let x0 = v128.load32_splat(a0 + kk);
+    let x1 = v128.load32_splat(a1 + kk);
+    let x2 = v128.load32_splat(a2 + kk);
+    let x3 = v128.load32_splat(a3 + kk);
+    acc00 = madd(x0, b0, acc00);
+    acc01 = madd(x0, b1, acc01);
+    acc10 = madd(x1, b0, acc10);
+    acc11 = madd(x1, b1, acc11);
+    acc20 = madd(x2, b0, acc20);
+    acc21 = madd(x2, b1, acc21);
+    acc30 = madd(x3, b0, acc30);
+    acc31 = madd(x3, b1, acc31);
+    const b2 = v128.load(wp, 32);
+    const b3 = v128.load(wp, 48);
+    wp += 64;
+    x0 = v128.load32_splat(a0 + kk, 4);
+    x1 = v128.load32_splat(a1 + kk, 4);
+    x2 = v128.load32_splat(a2 + kk, 4);
+    x3 = v128.load32_splat(a3 + kk, 4);
+    acc00 = madd(x0, b2, acc00);
+    acc01 = madd(x0, b3, acc01);
+    acc10 = madd(x1, b2, acc10);
+    acc11 = madd(x1, b3, acc11);
+    acc20 = madd(x2, b2, acc20);
+    acc21 = madd(x2, b3, acc21);
+    acc30 = madd(x3, b2, acc30);
+    acc31 = madd(x3, b3, acc31);
+  }
+  if (kk < kb) {
+    const b0 = v128.load(wp);
+    const b1 = v128.load(wp, 16);
     const x0 = v128.load32_splat(a0 + kk);
     const x1 = v128.load32_splat(a1 + kk);
     const x2 = v128.load32_splat(a2 + kk);
