@@ -232,7 +232,8 @@ function weightOf(g: Graph, n: Node): { w: string; axis: number; bias?: string }
 
 function plan(g: Graph, o: QuantizeOptions): Plan {
   const an = analyze(g);
-  const isFloatAct = (x: string) => !!x && !g.initializers.has(x) && an.types.get(x)?.dtype === 'float32';
+  // values folded at load (Constant nodes, e.g. a Clip's min / max) are constants, not activations
+  const isFloatAct = (x: string) => !!x && !g.initializers.has(x) && !an.consts.has(x) && an.types.get(x)?.dtype === 'float32';
   const cons = consumersOf(g);
   const outputs = new Set(g.outputs.map((x) => x.name));
   const exclude = new Set(o.exclude ?? []);
@@ -283,7 +284,7 @@ function plan(g: Graph, o: QuantizeOptions): Plan {
   for (const [n, k] of kind) {
     const y = n.outputs[0]!;
     const cs = cons.get(y) ?? [];
-    if (k === 'compute' && canFuse && cs.length === 1 && FUSABLE.has(cs[0]!.op) && kind.has(cs[0]!) && !outputs.has(y) && (cs[0]!.op === 'Relu' || isClipRelu(g, cs[0]!))) {
+    if (k === 'compute' && canFuse && cs.length === 1 && FUSABLE.has(cs[0]!.op) && kind.has(cs[0]!) && !outputs.has(y) && (cs[0]!.op === 'Relu' || isClipRelu(an.consts, cs[0]!))) {
       fused.add(cs[0]!);
       continue;
     }
@@ -302,8 +303,8 @@ function plan(g: Graph, o: QuantizeOptions): Plan {
 }
 
 /** Clip with min 0 (a ReLU6-like clamp) can be fused: the Q after it saturates at the zero point. */
-function isClipRelu(g: Graph, n: Node): boolean {
-  const lo = n.inputs[1] ? g.initializers.get(n.inputs[1]) : undefined;
+function isClipRelu(consts: ReadonlyMap<string, Tensor>, n: Node): boolean {
+  const lo = n.inputs[1] ? consts.get(n.inputs[1]) : undefined;
   return !!lo && lo.size === 1 && floats(lo)[0] === 0;
 }
 
