@@ -1,6 +1,10 @@
 import { Graph, type Node, type ValueType } from '../graph.js';
 import { analyze } from '../infer.js';
 import { Tensor } from '../../tensor/tensor.js';
+import { roundHalfToEven } from '../../tensor/rounding.js';
+
+/** Ops that commute with DQ / Q when input and output share scale and zero point (max and data movement). */
+const SAME_PARAMS = new Set(['MaxPool', 'Concat', 'Flatten', 'Reshape', 'Squeeze', 'Unsqueeze', 'Transpose', 'Identity']);
 
 /**
  * QDQ fusion: rewrite the ONNX "QDQ format" (what onnxruntime's static quantizer writes)
@@ -26,7 +30,22 @@ import { Tensor } from '../../tensor/tensor.js';
  * of the terms, the sum and the multiplier, so they agree except where that real number lies within the
  * accumulated rounding error of a .5 boundary: outputs then differ by exactly 1 (onnxruntime's own QDQ→QLinear
  * fusion has the same property; the fused form is the more accurate one). The tests accept |Δ| ≤ 1 and check
- * that mismatches are rare. Q(Relu(v)) = max(Q(v), Q(0)) = max(Q(v), yz) exactly (Q is monotone and Q(0) = yz).
+ * that mismatches are rare. Q(Relu(v)) = max(Q(v), Q(0)) = max(Q(v), yz) exactly (Q is monotone and Q(0) = yz);
+ * likewise Q(Clip(v, lo, hi)) = clamp(Q(v), Q(lo), Q(hi)), which is no op at all when Q(lo) and Q(hi) are the
+ * ends of the output range (ReLU6 calibrated on its own output).
+ *
+ * The other ops of a QDQ model (what onnxruntime's QDQ selectors also rewrite):
+ *  - DQ→Add→Q (both inputs DQ'd per tensor, one 8-bit type throughout) → QLinearAdd (com.microsoft), whose
+ *    definition (dequantize in float32, add, divide by the output scale in float32, round half to even) is the
+ *    unfused float path exactly: bit-identical;
+ *  - DQ→GlobalAveragePool→Q → QLinearGlobalAveragePool (com.microsoft): the sum is exact in integers, the
+ *    unfused path averages in float32, so outputs may differ by one code as above;
+ *  - DQ→{MaxPool, Concat, Flatten, Reshape, Squeeze, Unsqueeze, Transpose, Identity}→Q where every DQ and the Q
+ *    use the same scale and zero point → the same op on the 8-bit codes. Exact: DQ is monotone, so
+ *    max(DQ(x)) = DQ(max(x)), data movement commutes with it, and Q(DQ(c)) = c for every code c (the float32
+ *    error of c·s/s is far below the .5 rounding margin). MaxPool pads with −∞ (ignored), not with zero;
+ *  - DQ(x)→Gemm(DQ(w), DQ(b))(→Relu)→Q and a Gemm with such a bias whose float output is not quantized →
+ *    QGemm (com.microsoft) with the int32 bias as C (same bias rule as Conv), quantized or float32 output.
  */
 export function fuseQdq(graph: Graph): Graph {
   const g = graph.clone();
@@ -45,7 +64,14 @@ export function fuseQdq(graph: Graph): Graph {
     names.add(n);
     return n;
   };
-  const constant = (name: string | undefined): Tensor | undefined => (name ? g.initializers.get(name) : undefined);
+  const constant = (name: string | undefined): Tensor | undefined => {
+    if (!name) return undefined;
+    const t = g.initializers.get(name);
+    if (t) return t;
+    // a Constant node's value (exporters emit Clip's min / max this way)
+    const p = producer.get(name);
+    return p && p.op === 'Constant' && p.domain === '' && p.attrs.value instanceof Tensor ? p.attrs.value : undefined;
+  };
   const addInit = (base: string, t: Tensor): string => {
     const n = fresh(base);
     g.initializers.set(n, t);
@@ -96,6 +122,53 @@ export function fuseQdq(graph: Graph): Graph {
   /** per-tensor scale / zero point (scalar or one element) */
   const perTensor = (d: DQ) => d.s.size === 1;
 
+  const qScalar = (dtype: 'int8' | 'uint8', v: number): Tensor => new Tensor(dtype, dtype === 'int8' ? Int8Array.of(v) : Uint8Array.of(v), []);
+  /**
+   * The int32 codes of a bias DQ'd with zero point 0 and scale[m] == fround(xs · ws[m]) (then DQ(b) = b·xs·ws is
+   * what the integer op adds to its accumulator), or undefined.
+   */
+  const biasOf = (b: string, xs: number, dw: DQ, m: number): string | undefined => {
+    const db = dq(b);
+    const bT = db && constant(db.q);
+    if (!db || !bT || bT.type !== 'int32' || bT.dims.length !== 1 || bT.size !== m) return undefined;
+    if (db.z && Array.from(db.z.data as Int32Array).some((z) => z !== 0)) return undefined;
+    if (db.s.size !== 1 && db.s.size !== m) return undefined;
+    const wsv = dw.s.data as Float32Array;
+    const bsv = db.s.data as Float32Array;
+    for (let i = 0; i < m; i++) if (bsv[bsv.length === 1 ? 0 : i] !== Math.fround(xs * wsv[wsv.length === 1 ? 0 : i]!)) return undefined;
+    return db.q;
+  };
+  /**
+   * MatMul / Gemm: the 2-D constant B as [K×N] (Gemm transB = 1: a transposed copy) with its scale per tensor
+   * or per column, and Gemm's C as an int32 bias (beta = 1); undefined when the op is not expressible.
+   */
+  const matmulB = (op: Node, dw: DQ, wT: Tensor, _xType: string): { name: string; bias?: string } | undefined => {
+    if (wT.dims.length !== 2) return undefined;
+    let nAxis = 1;
+    let bias: string | undefined;
+    if (op.op === 'Gemm') {
+      const a = op.attrs;
+      if ((a.alpha ?? 1) !== 1 || (a.transA ?? 0) !== 0) return undefined;
+      if (a.transB) nAxis = 0;
+      if (op.inputs[2]) {
+        if ((a.beta ?? 1) !== 1) return undefined;
+        bias = biasOf(op.inputs[2], ((dq(op.inputs[0]!)!.s.data as Float32Array)[0]!), dw, wT.dims[nAxis]!);
+        if (!bias) return undefined;
+      }
+    }
+    if (!perTensor(dw)) {
+      const ax = dw.axis < 0 ? dw.axis + 2 : dw.axis;
+      if (ax !== nAxis || dw.s.size !== wT.dims[nAxis]) return undefined;
+    }
+    if (nAxis === 1) return { name: dw.q, ...(bias ? { bias } : {}) };
+    // B is [N×K]: store its transpose as a new initializer
+    const [n, k] = wT.dims as [number, number];
+    const src = wT.data as Int8Array | Uint8Array;
+    const dst = wT.type === 'int8' ? new Int8Array(k * n) : new Uint8Array(k * n);
+    for (let j = 0; j < n; j++) for (let kk = 0; kk < k; kk++) dst[kk * n + j] = src[j * k + kk]!;
+    return { name: addInit(`${dw.q}_t`, new Tensor(wT.type, dst, [k, n])), ...(bias ? { bias } : {}) };
+  };
+
   const remove = new Set<Node>();
   const replace = new Map<Node, Node[]>();
 
@@ -111,18 +184,90 @@ export function fuseQdq(graph: Graph): Graph {
     const yType = yzT ? yzT.type : odAttr === 3 ? 'int8' : odAttr === 0 || odAttr === 2 ? 'uint8' : undefined;
     if (yType !== 'int8' && yType !== 'uint8') continue;
     if (odAttr !== 0 && odAttr !== (yType === 'int8' ? 3 : 2)) continue;
-    // walk back: Q ← (Relu) ← op
+    const out = q.outputs[0]!;
+    const ysName = q.inputs[1]!;
+    const yzName0 = q.inputs[2] || undefined;
+    const yzv = yzT ? (yzT.data as Int8Array | Uint8Array)[0]! : 0;
+    const [qmin, qmax] = yType === 'int8' ? [-128, 127] : [0, 255];
+    const ysv = (ys.data as Float32Array)[0]!;
+    /** Q's own arithmetic on a float32 constant (QuantizeLinear reference): saturate(rhe(x / ys) + yz) */
+    const quant = (x: number) => Math.min(qmax, Math.max(qmin, roundHalfToEven(Math.fround(Math.fround(x) / ysv)) + yzv));
+    const yzName = () => yzName0 ?? addInit('qdq_zero_point', zeroZp(yType));
+    /** a DQ input with exactly Q's scale, zero point and type (Q(DQ(c)) = c) */
+    const sameAsQ = (x: string): DQ | undefined => {
+      const d = dq(x);
+      if (!d || !perTensor(d) || (d.s.data as Float32Array)[0] !== ysv || qType(d.q) !== yType) return undefined;
+      const dz = d.z ? (d.z.data as Int8Array | Uint8Array)[0]! : 0;
+      return dz === yzv && (!d.z || d.z.type === yType) ? d : undefined;
+    };
+    const commit = (op: Node, nodes: Node[], act?: Node) => {
+      remove.add(op);
+      if (act) remove.add(act);
+      replace.set(q, nodes);
+      for (const x of op.inputs) if (x) uses.set(x, uses.get(x)! - 1);
+      for (const y of [...op.outputs, ...(act ? act.outputs : [])]) if (y) g.types.delete(y);
+      if (g.opsets['com.microsoft'] === undefined && nodes.some((n) => n.domain === 'com.microsoft')) g.opsets['com.microsoft'] = 1;
+    };
+    // walk back: Q ← (Relu / Clip) ← op
     let v = q.inputs[0]!;
-    let relu: Node | undefined;
+    let act: Node | undefined;
     let op = producer.get(v);
-    if (op?.op === 'Relu' && op.domain === '') {
+    let qlo = qmin;
+    let qhi = qmax;
+    if ((op?.op === 'Relu' || op?.op === 'Clip') && op.domain === '') {
       if (uses.get(v) !== 1) continue;
-      relu = op;
+      act = op;
+      if (op.op === 'Relu') qlo = quant(0);
+      else {
+        const bound = (i: number, dflt: number) => {
+          if (!act!.inputs[i]) return dflt;
+          const t = constant(act!.inputs[i]);
+          return t && t.type === 'float32' && t.size === 1 ? quant((t.data as Float32Array)[0]!) : undefined;
+        };
+        const lo = bound(1, qmin);
+        const hi = bound(2, qmax);
+        if (lo === undefined || hi === undefined) continue;
+        [qlo, qhi] = [lo, hi];
+      }
       v = op.inputs[0]!;
       op = producer.get(v);
     }
-    if (!op || op.domain !== '' || !['Conv', 'MatMul', 'Gemm'].includes(op.op) || uses.get(v) !== 1 || remove.has(op)) continue;
+    if (!op || op.domain !== '' || uses.get(v) !== 1 || remove.has(op)) continue;
     if (g.typeOf(v) && g.typeOf(v)!.dtype !== 'float32') continue;
+
+    if (!act && op.op === 'Add' && op.inputs.length === 2) {
+      // QLinearAdd(a, as, az, b, bs, bz, ys, yz): the same float32 arithmetic as DQ → Add → Q
+      const da = dq(op.inputs[0]!);
+      const db = dq(op.inputs[1]!);
+      if (!da || !db || !perTensor(da) || !perTensor(db) || qType(da.q) !== yType || qType(db.q) !== yType) continue;
+      if ((da.z && da.z.type !== yType) || (db.z && db.z.type !== yType)) continue;
+      commit(op, [{
+        name: fresh(`${op.name}_qlinear`), op: 'QLinearAdd', domain: 'com.microsoft', attrs: {},
+        inputs: [da.q, da.sName, zpName(da, yType), db.q, db.sName, zpName(db, yType), ysName, yzName()], outputs: [out],
+      }]);
+      continue;
+    }
+    if (!act && op.op === 'GlobalAveragePool') {
+      const dx = dq(op.inputs[0]!);
+      if (!dx || !perTensor(dx) || qType(dx.q) !== yType || (dx.z && dx.z.type !== yType)) continue;
+      commit(op, [{
+        name: fresh(`${op.name}_qlinear`), op: 'QLinearGlobalAveragePool', domain: 'com.microsoft', attrs: {},
+        inputs: [dx.q, dx.sName, zpName(dx, yType), ysName, yzName()], outputs: [out],
+      }]);
+      continue;
+    }
+    if (!act && SAME_PARAMS.has(op.op)) {
+      // the float inputs (Concat: all; the others: the first) come from DQs with Q's parameters
+      const floatIns = op.op === 'Concat' ? op.inputs.map((_, i) => i) : [0];
+      if (op.outputs.filter(Boolean).length !== 1) continue; // MaxPool's Indices
+      const ds = floatIns.map((i) => sameAsQ(op!.inputs[i]!));
+      if (ds.some((d) => !d)) continue;
+      const inputs = [...op.inputs];
+      floatIns.forEach((i, k) => (inputs[i] = ds[k]!.q));
+      commit(op, [{ ...op, name: fresh(`${op.name}_q8`), inputs, outputs: [out] }]);
+      continue;
+    }
+    if (!['Conv', 'MatMul', 'Gemm'].includes(op.op)) continue;
     const dx = dq(op.inputs[0]!);
     const dw = dq(op.inputs[1]!);
     if (!dx || !dw || !perTensor(dx)) continue;
@@ -130,86 +275,82 @@ export function fuseQdq(graph: Graph): Graph {
     const wT = constant(dw.q);
     if (!xType || !wT || (wT.type !== 'int8' && wT.type !== 'uint8')) continue;
     if (dx.z && dx.z.type !== xType) continue;
-    const yzName = q.inputs[2] ? q.inputs[2] : addInit('qdq_zero_point', zeroZp(yType));
-    const yzv = yzT ? (yzT.data as Int8Array | Uint8Array)[0]! : 0;
-    const out = q.outputs[0]!;
-    // the integer op writes to Q's output; with a Relu that is not a no-op, through Max(·, yz)
-    const needMax = relu !== undefined && yzv !== (yType === 'int8' ? -128 : 0);
-    const opOut = needMax ? fresh(`${out}_qlinear`) : out;
+    // the integer op writes to Q's output; with a Relu / Clip that is not a no-op, through Max / Clip
+    const needClamp = qlo > qmin || qhi < qmax;
+    const opOut = needClamp ? fresh(`${out}_qlinear`) : out;
     const nodes: Node[] = [];
     const xs = (dx.s.data as Float32Array)[0]!;
+    const m = op.op === 'Conv' ? wT.dims[0]! : undefined;
+    let biasName: string | undefined;
+    if (op.op === 'Conv' && op.inputs[2]) {
+      biasName = biasOf(op.inputs[2], xs, dw, m!);
+      if (!biasName) continue;
+    }
 
     if (op.op === 'Conv') {
-      const m = wT.dims[0]!;
       if (wT.dims.length < 3) continue;
       // per-channel weights: axis 0 (output channels)
       if (!perTensor(dw)) {
         const ax = dw.axis < 0 ? dw.axis + wT.dims.length : dw.axis;
         if (ax !== 0 || dw.s.size !== m) continue;
       }
-      let biasName: string | undefined;
-      if (op.inputs[2]) {
-        const db = dq(op.inputs[2]);
-        const bT = db && constant(db.q);
-        if (!db || !bT || bT.type !== 'int32' || bT.dims.length !== 1 || bT.size !== m) continue;
-        if (db.z && Array.from(db.z.data as Int32Array).some((z) => z !== 0)) continue;
-        if (db.s.size !== 1 && db.s.size !== m) continue;
-        const wsv = dw.s.data as Float32Array;
-        const bsv = db.s.data as Float32Array;
-        let ok = true;
-        for (let i = 0; i < m && ok; i++) ok = bsv[bsv.length === 1 ? 0 : i] === Math.fround(xs * wsv[wsv.length === 1 ? 0 : i]!);
-        if (!ok) continue;
-        biasName = db.q;
-      }
       const attrs = { ...op.attrs };
       nodes.push({
         name: fresh(`${op.name}_qlinear`), op: 'QLinearConv', domain: '', attrs,
-        inputs: [dx.q, dx.sName, zpName(dx, xType), dw.q, dw.sName, zpName(dw, wT.type), q.inputs[1]!, yzName, ...(biasName ? [biasName] : [])],
+        inputs: [dx.q, dx.sName, zpName(dx, xType), dw.q, dw.sName, zpName(dw, wT.type), ysName, yzName(), ...(biasName ? [biasName] : [])],
         outputs: [opOut],
       });
     } else {
-      // MatMul / Gemm → QLinearMatMul with a 2-D constant B [K×N]; b scale per tensor or per column
-      let bName = dw.q;
-      let nAxis = 1;
-      if (op.op === 'Gemm') {
-        const a = op.attrs;
-        if ((a.alpha ?? 1) !== 1 || (a.transA ?? 0) !== 0 || op.inputs[2]) continue;
-        if (wT.dims.length !== 2) continue;
-        if (a.transB) {
-          nAxis = 0;
-          // B is [N×K]: store its transpose as a new initializer
-          const [n, k] = wT.dims as [number, number];
-          const src = wT.data as Int8Array | Uint8Array;
-          const dst = wT.type === 'int8' ? new Int8Array(k * n) : new Uint8Array(k * n);
-          for (let j = 0; j < n; j++) for (let kk = 0; kk < k; kk++) dst[kk * n + j] = src[j * k + kk]!;
-          bName = addInit(`${dw.q}_t`, new Tensor(wT.type, dst, [k, n]));
-        }
-      }
-      if (wT.dims.length !== 2) continue;
-      if (!perTensor(dw)) {
-        const ax = dw.axis < 0 ? dw.axis + 2 : dw.axis;
-        if (ax !== nAxis || dw.s.size !== wT.dims[nAxis]) continue;
-      }
-      nodes.push({
-        name: fresh(`${op.name}_qlinear`), op: 'QLinearMatMul', domain: '', attrs: {},
-        inputs: [dx.q, dx.sName, zpName(dx, xType), bName, dw.sName, zpName(dw, wT.type), q.inputs[1]!, yzName],
-        outputs: [opOut],
-      });
+      const b = matmulB(op, dw, wT, xType);
+      if (!b) continue;
+      if (b.bias) {
+        // Gemm with C: QGemm (com.microsoft) adds the int32 bias to the accumulator
+        nodes.push({
+          name: fresh(`${op.name}_qgemm`), op: 'QGemm', domain: 'com.microsoft', attrs: {},
+          inputs: [dx.q, dx.sName, zpName(dx, xType), b.name, dw.sName, zpName(dw, wT.type), b.bias, ysName, yzName()],
+          outputs: [opOut],
+        });
+      } else
+        nodes.push({
+          name: fresh(`${op.name}_qlinear`), op: 'QLinearMatMul', domain: '', attrs: {},
+          inputs: [dx.q, dx.sName, zpName(dx, xType), b.name, dw.sName, zpName(dw, wT.type), ysName, yzName()],
+          outputs: [opOut],
+        });
     }
-    if (needMax) nodes.push({ name: fresh(`${relu!.name}_qmax`), op: 'Max', domain: '', attrs: {}, inputs: [opOut, yzName], outputs: [out] });
+    if (needClamp) {
+      const name = fresh(`${act!.name}_q${qhi < qmax ? 'clip' : 'max'}`);
+      const lo = addInit('qdq_clamp', qScalar(yType, qlo));
+      if (qhi < qmax) nodes.push({ name, op: 'Clip', domain: '', attrs: {}, inputs: [opOut, lo, addInit('qdq_clamp', qScalar(yType, qhi))], outputs: [out] });
+      else nodes.push({ name, op: 'Max', domain: '', attrs: {}, inputs: [opOut, lo], outputs: [out] });
+    }
+    commit(op, nodes, act);
+  }
+  // Gemm with an int32 bias whose float32 output is not quantized (a classifier's logits): QGemm, float output
+  for (const op of g.nodes) {
+    if (op.op !== 'Gemm' || op.domain !== '' || remove.has(op) || !op.inputs[2]) continue;
+    const dx = dq(op.inputs[0]!);
+    const dw = dq(op.inputs[1]!);
+    if (!dx || !dw || !perTensor(dx)) continue;
+    const xType = qType(dx.q);
+    const wT = constant(dw.q);
+    if (!xType || !wT || (wT.type !== 'int8' && wT.type !== 'uint8') || (dx.z && dx.z.type !== xType)) continue;
+    if (g.typeOf(op.outputs[0]!) && g.typeOf(op.outputs[0]!)!.dtype !== 'float32') continue;
+    const b = matmulB(op, dw, wT, xType);
+    if (!b?.bias) continue;
     remove.add(op);
-    if (relu) remove.add(relu);
-    replace.set(q, nodes);
+    replace.set(op, [{
+      name: fresh(`${op.name}_qgemm`), op: 'QGemm', domain: 'com.microsoft', attrs: {},
+      inputs: [dx.q, dx.sName, zpName(dx, xType), b.name, dw.sName, zpName(dw, wT.type), b.bias], outputs: [op.outputs[0]!],
+    }]);
     for (const x of op.inputs) if (x) uses.set(x, uses.get(x)! - 1);
-    if (relu) g.types.delete(relu.inputs[0]!);
-    g.types.delete(v);
-    if (relu) g.types.delete(relu.outputs[0]!);
+    g.opsets['com.microsoft'] ??= 1;
   }
   if (!replace.size) return g;
   const nodes: Node[] = [];
   for (const n of g.nodes) {
-    if (remove.has(n)) continue;
-    nodes.push(...(replace.get(n) ?? [n]));
+    const r = replace.get(n);
+    if (r) nodes.push(...r);
+    else if (!remove.has(n)) nodes.push(n);
   }
   // drop DequantizeLinear nodes nobody reads any more
   g.nodes = nodes.filter((n) => {
