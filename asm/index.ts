@@ -10,3 +10,6 @@ export * from './simd';
 export * from './f32_eltwise';
 export * from './f32_act';
 export * from './f32_winograd';
+export * from './qs8_dwconv';
+export * from './qs8_eltwise';
+export * from './qs8_pool';

@@ -18,6 +18,9 @@
 //   out = 1 / 2: y = clamp(nearest_even(f64(acc) · mult) + yz, lo, hi) stored as int8 / uint8, where mult is a
 //     float64 per column (mrow = 0) or per row (mrow = 1) — the exact arithmetic of the TS reference
 //     (`roundHalfToEven(acc * mult)` on JS doubles), so results are bit-identical.
+//   out | 4 (5 / 6): the same, computed with integer clamping (asm/q8.ts requant4i); only when every |mult| < 0.5.
+
+import { requant4, requant4i } from './q8';
 
 /** Bytes of packed panels for an N×K operand. */
 export function qs8_packed_size_8(n: i32, k: i32): i32 {
@@ -164,18 +167,6 @@ function loadA<T>(p: usize): v128 {
   return v128.load8x8_u(p);
 }
 
-// @ts-ignore: decorator
-@inline
-function requant4(acc: v128, m01: v128, m23: v128, yz: v128, lo: v128, hi: v128): v128 {
-  const d0 = f64x2.convert_low_i32x4_s(acc);
-  const d1 = f64x2.convert_low_i32x4_s(v128.shuffle<i32>(acc, acc, 2, 3, 2, 3));
-  const y0 = f64x2.min(f64x2.max(f64x2.add(f64x2.nearest(f64x2.mul(d0, m01)), yz), lo), hi);
-  const y1 = f64x2.min(f64x2.max(f64x2.add(f64x2.nearest(f64x2.mul(d1, m23)), yz), lo), hi);
-  const q0 = i32x4.trunc_sat_f64x2_s_zero(y0);
-  const q1 = i32x4.trunc_sat_f64x2_s_zero(y1);
-  return v128.shuffle<i32>(q0, q1, 0, 1, 4, 5);
-}
-
 /** Epilogue of one row of a tile: 8 accumulated columns (v0: j0..3, v1: j4..7), nc of them valid. */
 // @ts-ignore: decorator
 @inline
@@ -216,10 +207,11 @@ function storeRowQ(
     m2 = v128.load(mp, 32);
     m3 = v128.load(mp, 48);
   }
-  const q0 = requant4(v0, m0, m1, yz, lo, hi);
-  const q1 = requant4(v1, m2, m3, yz, lo, hi);
+  const fast = (out & 4) != 0;
+  const q0 = fast ? requant4i(v0, m0, m1, yz, lo, hi) : requant4(v0, m0, m1, yz, lo, hi);
+  const q1 = fast ? requant4i(v1, m2, m3, yz, lo, hi) : requant4(v1, m2, m3, yz, lo, hi);
   const h = i16x8.narrow_i32x4_s(q0, q1);
-  const b = out == 1 ? i8x16.narrow_i16x8_s(h, h) : i8x16.narrow_i16x8_u(h, h);
+  const b = (out & 3) == 1 ? i8x16.narrow_i16x8_s(h, h) : i8x16.narrow_i16x8_u(h, h);
   if (nc == 8) {
     v128.store64_lane(c, b, 0);
     return;
@@ -389,9 +381,10 @@ function gemm<T>(
   const k8 = ((k + 7) >> 3) << 3;
   const panel = <usize>k8 << 3;
   const esz: usize = out == 0 ? 4 : 1;
-  const vyz = f64x2.splat(<f64>yz);
-  const vlo = f64x2.splat(<f64>lo);
-  const vhi = f64x2.splat(<f64>hi);
+  const fast = (out & 4) != 0;
+  const vyz = fast ? i32x4.splat(yz) : f64x2.splat(<f64>yz);
+  const vlo = fast ? i32x4.splat(lo) : f64x2.splat(<f64>lo);
+  const vhi = fast ? i32x4.splat(hi) : f64x2.splat(<f64>hi);
   for (let i = 0; i < m; i += 4) {
     const mr = min(4, m - i);
     const ai = a + <usize>i * lda;

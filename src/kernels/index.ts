@@ -7,5 +7,6 @@ import './pool.js';
 import './eltwise.js';
 import './act.js';
 import './qlinear.js';
+import './qlinear-ops.js';
 export { kernelsFor, registerKernel } from './registry.js';
 export type { KernelDef, PreparedKernel, Producer } from './registry.js';

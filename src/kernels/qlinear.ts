@@ -14,23 +14,23 @@ import { type Arena, arena, type KernelExports, kernelFlavor, kernels } from './
  * stay with the reference: `prepare` declines, or `run` returns undefined.
  */
 
-type QData = Int8Array | Uint8Array;
-const isQ8 = (d: string | undefined): d is 'int8' | 'uint8' => d === 'int8' || d === 'uint8';
-const pad8 = (n: number) => ((n + 7) >> 3) << 3;
-const ints = (t: Tensor): ArrayLike<number> => t.data as unknown as ArrayLike<number>;
-const scalarInt = (t: Tensor | undefined): number => (t ? ints(t)[0]! : 0);
+export type QData = Int8Array | Uint8Array;
+export const isQ8 = (d: string | undefined): d is 'int8' | 'uint8' => d === 'int8' || d === 'uint8';
+export const pad8 = (n: number) => ((n + 7) >> 3) << 3;
+export const ints = (t: Tensor): ArrayLike<number> => t.data as unknown as ArrayLike<number>;
+export const scalarInt = (t: Tensor | undefined): number => (t ? ints(t)[0]! : 0);
 /** a per-tensor parameter: scalar or one element */
 const isScalar = (t: Tensor | undefined) => !t || t.size === 1;
 
-function i32(mem: Arena, p: number, n: number): Int32Array {
+export function i32(mem: Arena, p: number, n: number): Int32Array {
   return new Int32Array(mem.memory.buffer, p, n);
 }
-function f64(mem: Arena, p: number, n: number): Float64Array {
+export function f64(mem: Arena, p: number, n: number): Float64Array {
   return new Float64Array(mem.memory.buffer, p, n);
 }
 
 /** Pointer to byte tensor data in kernel memory: itself if resident, else a copy the caller must release. */
-function bytesIn(mem: Arena, d: QData, what: string): { ptr: number; copied: boolean } {
+export function bytesIn(mem: Arena, d: QData, what: string): { ptr: number; copied: boolean } {
   const p = mem.ptrOf({ data: d });
   if (p !== undefined) return { ptr: p, copied: false };
   const ptr = mem.alloc(d.length, what);
@@ -39,14 +39,23 @@ function bytesIn(mem: Arena, d: QData, what: string): { ptr: number; copied: boo
 }
 
 /** Output code of qs8_gemm and the view constructor for it. */
-function outKind(dtype: string): { code: 0 | 1 | 2; esz: number; lo: number; hi: number } {
+export function outKind(dtype: string): { code: 0 | 1 | 2; esz: number; lo: number; hi: number } {
   if (dtype === 'int8') return { code: 1, esz: 1, lo: -128, hi: 127 };
   if (dtype === 'uint8') return { code: 2, esz: 1, lo: 0, hi: 255 };
   return { code: 0, esz: 4, lo: 0, hi: 0 };
 }
-function outView(mem: Arena, code: 0 | 1 | 2, p: number, n: number): Int32Array | Int8Array | Uint8Array {
+export function outView(mem: Arena, code: 0 | 1 | 2, p: number, n: number): Int32Array | Int8Array | Uint8Array {
   const b = mem.memory.buffer;
   return code === 0 ? new Int32Array(b, p, n) : code === 1 ? new Int8Array(b, p, n) : new Uint8Array(b, p, n);
+}
+
+/**
+ * Whether every requantization multiplier is below 0.5 in magnitude, so |acc · mult| < 2^30 for any int32 acc:
+ * the kernels then requantize with integer clamping (asm/q8.ts requant4i, output code | 4), exactly as otherwise.
+ */
+export function smallMultipliers(mult: ArrayLike<number>): boolean {
+  for (let i = 0; i < mult.length; i++) if (!(Math.abs(mult[i]!) < 0.5)) return false;
+  return true;
 }
 
 /** The rounding of the scale arithmetic (ONNX: the scales' type); undefined for types the kernel leaves alone. */
@@ -181,9 +190,10 @@ export class PackedQGemm {
 
   /**
    * Y[m×n] from A[m×k] (int8/uint8 bytes, per-tensor zero point za): out = 'int32' for the raw accumulator
-   * (MatMulInteger), else requantized with per-column `mult` (QLinearMatMul). A resident view of kernel memory.
+   * (MatMulInteger), else requantized with per-column `mult` (QLinearMatMul); `bias` (int32 per column) is added
+   * to the accumulator (QGemm's C). A resident view of kernel memory.
    */
-  run(a: QData, m: number, aUnsigned: boolean, za: number, out: 'int32' | 'int8' | 'uint8', mult?: Float64Array, yz = 0): Int32Array | Int8Array | Uint8Array {
+  run(a: QData, m: number, aUnsigned: boolean, za: number, out: 'int32' | 'int8' | 'uint8', mult?: Float64Array, yz = 0, bias?: ArrayLike<number>): Int32Array | Int8Array | Uint8Array {
     const ex = kernels()!;
     const mem = this.mem;
     const { k, n } = this;
@@ -195,7 +205,7 @@ export class PackedQGemm {
     // cb[j] = −za·Σ_k b_s[k,j] + K·za·zb_s[j] (wrapping int32, as the reference's accumulator wraps)
     const cs = i32(mem, this.colsum, n8);
     const cb = i32(mem, this.cb, n8);
-    for (let j = 0; j < n8; j++) cb[j] = (Math.imul(-zaS, cs[j]!) + Math.imul(Math.imul(k, zaS), this.zbS[j]!)) | 0;
+    for (let j = 0; j < n8; j++) cb[j] = (Math.imul(-zaS, cs[j]!) + Math.imul(Math.imul(k, zaS), this.zbS[j]!) + (bias && j < n ? bias[j]! : 0)) | 0;
     if (mult) f64(mem, this.mult, n8).set(mult.subarray(0, n8));
     const ain = bytesIn(mem, a.subarray(0, m * k), 'int8 gemm input');
     const rs = this.needRowsum ? mem.alloc(m * 4, 'int8 row sums') : 0;
@@ -205,7 +215,8 @@ export class PackedQGemm {
       if (this.mode === 'plain') {
         if (rs) ex.qs8_rowsum(m, k, ain.ptr, k, aUnsigned ? 1 : 0, rs);
         const f = aUnsigned ? ex.qu8_gemm : ex.qs8_gemm;
-        f(m, n, k, ain.ptr, k, this.packed, cp, n, this.cb, 0, rs, rs ? this.cv : 0, this.mult, 0, yz, kind.lo, kind.hi, kind.code, this.tmp);
+        const code = kind.code && mult && smallMultipliers(mult.subarray(0, n)) ? kind.code | 4 : kind.code;
+        f(m, n, k, ain.ptr, k, this.packed, cp, n, this.cb, 0, rs, rs ? this.cv : 0, this.mult, 0, yz, kind.lo, kind.hi, code, this.tmp);
       } else {
         if (af) ex.qs8_pack_a(m, k, ain.ptr, k, 1, af, rs);
         else if (rs) ex.qs8_rowsum(m, k, ain.ptr, k, 0, rs);
@@ -350,6 +361,7 @@ function prepareConv(
       const xz = scalarInt(inputs[2]);
       const xzS = xz - fx;
       const kind = outKind(ot!.dtype);
+      let code: number = kind.code;
       let yz = 0;
       if (ws) {
         const xs = (inputs[1]!.data as Float32Array)[0]!;
@@ -358,6 +370,7 @@ function prepareConv(
         // multiplier = x_scale · w_scale[m] / y_scale in float32, exactly as the reference computes it
         const mv = f64(mem, mult, m);
         for (let i = 0; i < m; i++) mv[i] = Math.fround(Math.fround(xs * ws[ws.length === 1 ? 0 : i]!) / ys);
+        if (smallMultipliers(mv)) code |= 4;
       }
       // rb[m] = B[m] − xz_s·Σ_k w_s[m,k] + K·wz_s[m]·xz_s
       const rs = i32(mem, rsum, m);
@@ -379,7 +392,7 @@ function prepareConv(
             else ex.qs8_im2col_pack_8(xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, xz, fx ? 1 : 0, cols);
             if (cv) ex.qs8_panel_colsum(p, kg, cols, cv);
             const r0 = gi * mg;
-            ex.qs8_gemm(mg, p, kg, wp + r0 * k8, k8, cols, op + (bi * m + r0) * p * kind.esz, p, 0, rb + r0 * 4, cv ? ru + r0 * 4 : 0, cv, mult + r0 * 8, 1, yz, kind.lo, kind.hi, kind.code, tmp);
+            ex.qs8_gemm(mg, p, kg, wp + r0 * k8, k8, cols, op + (bi * m + r0) * p * kind.esz, p, 0, rb + r0 * 4, cv ? ru + r0 * 4 : 0, cv, mult + r0 * 8, 1, yz, kind.lo, kind.hi, code, tmp);
           }
         }
         ok = true;
@@ -393,6 +406,53 @@ function prepareConv(
     },
     dispose() {
       for (const q of [wp, rsum, rb, ru, mult, tmp]) mem.release(q);
+    },
+  };
+}
+
+/**
+ * Depthwise QLinearConv (group = C = M, one input channel per filter), 2-D NCHW: the direct kernel
+ * asm/qs8_dwconv.ts (no im2col, no GEMM of one-row matrices). Taps are stored once as int16 w − w_zero_point[m].
+ */
+function prepareDwConv(ex: KernelExports, mem: Arena, attrs: Record<string, unknown>, xType: 'int8' | 'uint8', w: Tensor, wz: ArrayLike<number>, bias: ArrayLike<number> | undefined, ws: Float32Array): PreparedKernel {
+  const [m, , kh, kw] = w.dims as [number, number, number, number];
+  const taps = kh * kw;
+  const wt = mem.alloc(m * taps * 2, 'int8 depthwise taps');
+  const bp = mem.alloc(m * 4, 'int8 depthwise bias');
+  const mult = mem.alloc(m * 8, 'requant multipliers');
+  const wv = ints(w);
+  const wtv = new Int16Array(mem.memory.buffer, wt, m * taps);
+  for (let i = 0; i < m; i++) for (let t = 0; t < taps; t++) wtv[i * taps + t] = wv[i * taps + t]! - (wz.length === 1 ? wz[0]! : wz[i]!);
+  i32(mem, bp, m).set(Int32Array.from({ length: m }, (_, i) => (bias ? bias[i]! | 0 : 0)));
+  const [sh, sw] = ((attrs.strides as number[] | undefined) ?? [1, 1]) as [number, number];
+  const [dh, dw] = ((attrs.dilations as number[] | undefined) ?? [1, 1]) as [number, number];
+  return {
+    name: 'qs8_dwconv2d',
+    run(inputs, [ot]) {
+      const xt = inputs[0]!;
+      if (xt.dims.length !== 4) return undefined;
+      const xs = (inputs[1]!.data as Float32Array)[0]!;
+      const ys = (inputs[6]!.data as Float32Array)[0]!;
+      const kind = outKind(ot!.dtype);
+      const mv = f64(mem, mult, m);
+      for (let i = 0; i < m; i++) mv[i] = Math.fround(Math.fround(xs * ws[ws.length === 1 ? 0 : i]!) / ys);
+      const code = kind.code | (smallMultipliers(mv) ? 4 : 0);
+      const [n, c, ih, iw] = xt.dims as [number, number, number, number];
+      const { oh, ow, pt, pl } = conv2dAt(ih, iw, kh, kw, attrs as never);
+      const xin = bytesIn(mem, xt.data as QData, 'int8 conv input');
+      const op = mem.alloc(n * m * oh * ow, 'int8 conv output');
+      const scratch = mem.alloc(ex.qs8_dwconv_scratch(kh, kw, sh, sw, dh, dw, oh, ow), 'int8 depthwise scratch');
+      try {
+        for (let bi = 0; bi < n; bi++)
+          ex.qs8_dwconv2d(xin.ptr + bi * c * ih * iw, c, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, scalarInt(inputs[2]), xType === 'uint8' ? 1 : 0, wt, bp, mult, scalarInt(inputs[7]), kind.lo, kind.hi, code, op + bi * m * oh * ow, scratch);
+      } finally {
+        mem.release(scratch);
+        if (xin.copied) mem.release(xin.ptr);
+      }
+      return [new Tensor(ot!.dtype, outView(mem, kind.code, op, n * m * oh * ow), ot!.shape as number[])];
+    },
+    dispose() {
+      for (const q of [wt, bp, mult]) mem.release(q);
     },
   };
 }
@@ -418,6 +478,8 @@ const qlinearConvWasm: KernelDef = {
     if (!mem || !ex || !isQ8(x?.dtype) || !convOk(attrs, w, x.shape) || !ws || ws.type !== 'float32' || !wz) return undefined;
     if (node.inputs[8] && (!b || b.type !== 'int32')) return undefined;
     if (types[1]?.dtype !== 'float32' || types[6]?.dtype !== 'float32') return undefined;
+    const group = (attrs.group as number | undefined) ?? 1;
+    if (group > 1 && group === w.dims[0] && w.dims[1] === 1) return prepareDwConv(ex, mem, attrs, x.dtype, w, ints(wz), b && ints(b), ws.data as Float32Array);
     return prepareConv(ex, mem, attrs, x.dtype, w, ints(wz), b && ints(b), ws.data as Float32Array);
   },
 };

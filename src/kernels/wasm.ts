@@ -43,6 +43,14 @@ export interface KernelExports {
   /** relaxed build only (asm/qs8_gemm.ts, c4 panels, i32x4.relaxed_dot_i8x16_i7x16_add_s); the plain build traps */
   qs8_pack_b_c4(n: number, k: number, b: number, ldb: number, x: number, uns: number, out: number, csum: number): void;
   qs8_gemm_c4(m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, cb: number, rb: number, ru: number, cv: number, mult: number, mrow: number, yz: number, lo: number, hi: number, out: number, tmp: number): void;
+  /** depthwise int8 conv (asm/qs8_dwconv.ts): scratch bytes per channel, and the kernel over c channels of one image */
+  qs8_dwconv_scratch(kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, oh: number, ow: number): number;
+  qs8_dwconv2d(x: number, c: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, xz: number, uns: number, wt: number, bias: number, mult: number, yz: number, lo: number, hi: number, code: number, out: number, scratch: number): void;
+  /** asm/qs8_eltwise.ts: QuantizeLinear float32 → 8-bit and QLinearAdd, per tensor (uns = 1: uint8) */
+  qs8_quantize_f32(x: number, n: number, s: number, z: number, uns: number, y: number): void;
+  qs8_qlinear_add(a: number, sa: number, za: number, b: number, sb: number, zb: number, n: number, sc: number, zc: number, uns: number, y: number): void;
+  /** asm/qs8_pool.ts: 8-bit MaxPool 2-D over `planes` planes (dilation 1); tmp: iw bytes */
+  qs8_maxpool2d(x: number, planes: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, oh: number, ow: number, uns: number, out: number, tmp: number): void;
   /** int8 peak probe: iters × 8 i32x4.dot_i16x8_s (64 multiply-adds each iteration) */
   qs8_peak_dot(iters: number): number;
   /** fp16 weights (asm/f16_gemm.ts): panels of 8 f32 bias + K rows of 8 halves; pack returns 1 if any weight is Inf/NaN */
