@@ -34,9 +34,21 @@ export function qs8_packed_size_8(n: i32, k: i32): i32 {
 export function qs8_pack_b(n: i32, k: i32, b: usize, ldb: i32, flip: i32, out: usize, csum: usize): void {
   const k8 = ((k + 7) >> 3) << 3;
   const x: i32 = flip ? 0x80 : 0;
+  const vx = i8x16.splat(<i8>x);
   for (let n0 = 0; n0 < n; n0 += 8) {
     const nc = min(8, n - n0);
-    for (let kk = 0; kk < k8; kk++) {
+    let kk = 0;
+    if (nc == 8) {
+      // whole panel rows, two k at a time: 8 bytes of row kk and of row kk + 1, interleaved
+      for (; kk + 1 < k; kk += 2) {
+        const row = b + <usize>kk * ldb + n0;
+        const r0 = v128.load64_zero(row);
+        const r1 = v128.load64_zero(row + ldb);
+        const v = i8x16.shuffle(r0, r1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        v128.store(out + ((<usize>(kk >> 1)) << 4), v128.xor(v, vx));
+      }
+    }
+    for (; kk < k8; kk++) {
       const row = b + <usize>kk * ldb + n0;
       const dst = out + ((<usize>(kk >> 1)) << 4) + (kk & 1);
       for (let j = 0; j < 8; j++) {
@@ -111,50 +123,79 @@ export function qs8_panel_colsum(n: i32, k: i32, w: usize, out: usize): void {
   }
 }
 
+/** Row r = (ch, ky, kx) of the im2col matrix as P = oh·ow raw bytes at `dst` (out-of-image taps: `pad`). */
+// @ts-ignore: decorator
+@inline
+function im2colRow(
+  dst: usize, r: i32, x: usize, ih: i32, iw: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, pt: i32, pl: i32, oh: i32, ow: i32, pad: u8,
+): void {
+  const kx = r % kw;
+  const ky = (r / kw) % kh;
+  const ch = r / (kw * kh);
+  const xc = x + <usize>ch * ih * iw;
+  // output columns ox0 ≤ ox < ox1 read inside the image: 0 ≤ ox·sw − pl + kx·dw < iw
+  const off = kx * dw - pl;
+  let ox0 = off >= 0 ? 0 : (-off + sw - 1) / sw;
+  let ox1 = iw - off <= 0 ? 0 : (iw - off + sw - 1) / sw;
+  if (ox1 > ow) ox1 = ow;
+  if (ox0 > ox1) ox0 = ox1;
+  for (let oy = 0; oy < oh; oy++) {
+    const d = dst + <usize>oy * ow;
+    const iy = oy * sh - pt + ky * dh;
+    if (iy < 0 || iy >= ih) {
+      memory.fill(d, pad, ow);
+      continue;
+    }
+    const xr = xc + <usize>iy * iw;
+    if (ox0 > 0) memory.fill(d, pad, ox0);
+    if (sw == 1) memory.copy(d + ox0, xr + (ox0 + off), ox1 - ox0);
+    else for (let ox = ox0; ox < ox1; ox++) store<u8>(d + ox, load<u8>(xr + (ox * sw + off)));
+    if (ox1 < ow) memory.fill(d + ox1, pad, ow - ox1);
+  }
+}
+
 /**
  * im2col of one NCHW image (c channels of ih×iw int8, or uint8 when flip = 1) into c2 panels of 8 output pixels:
  * row r = (ch, ky, kx) of K = c·kh·kw, column j = oy·ow + ox. Out-of-image taps take the input zero point `xz`
  * (raw, before flipping), so (x − xz) is 0 there as the ONNX spec's padding with x_zero_point requires.
+ * Two rows at a time are written plainly into `tmp` (2·P + 16 bytes: runs of input bytes, memory.copy for
+ * stride 1), then interleaved into the panels 8 columns per vector; rows K … K8 − 1 and the columns past P of
+ * the last panel are zero.
  */
 export function qs8_im2col_pack_8(
-  x: usize, c: i32, ih: i32, iw: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, pt: i32, pl: i32, oh: i32, ow: i32, xz: i32, flip: i32, out: usize,
+  x: usize, c: i32, ih: i32, iw: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, pt: i32, pl: i32, oh: i32, ow: i32, xz: i32, flip: i32, out: usize, tmp: usize,
 ): void {
   const k = c * kh * kw;
   const k8 = ((k + 7) >> 3) << 3;
   const p = oh * ow;
-  const panels = (p + 7) >> 3;
+  const full = p >> 3;
+  const tail = p & 7;
   const panelBytes = <usize>k8 << 3;
-  const fx: i32 = flip ? 0x80 : 0;
-  const pad: u8 = <u8>(xz ^ fx);
-  // zero the K padding rows and the tail columns of the last panel
-  for (let q = 0; q < panels; q++) for (let kk = k; kk < k8; kk++) for (let j = 0; j < 8; j++) store<u8>(out + <usize>q * panelBytes + ((<usize>(kk >> 1)) << 4) + (j << 1) + (kk & 1), 0);
-  if ((p & 7) != 0) {
-    const last = out + <usize>(panels - 1) * panelBytes;
-    for (let kk = 0; kk < k; kk++) for (let j = p & 7; j < 8; j++) store<u8>(last + ((<usize>(kk >> 1)) << 4) + (j << 1) + (kk & 1), 0);
-  }
-  let r = 0;
-  for (let ch = 0; ch < c; ch++) {
-    const xc = x + <usize>ch * ih * iw;
-    for (let ky = 0; ky < kh; ky++) {
-      for (let kx = 0; kx < kw; kx++) {
-        const rowOff: usize = ((<usize>(r >> 1)) << 4) + (r & 1);
-        let j = 0;
-        for (let oy = 0; oy < oh; oy++) {
-          const iy = oy * sh - pt + ky * dh;
-          const inRow = iy >= 0 && iy < ih;
-          const xr = xc + <usize>iy * iw;
-          let ox = 0;
-          if (!inRow) {
-            for (; ox < ow; ox++, j++) store<u8>(out + <usize>(j >> 3) * panelBytes + rowOff + ((j & 7) << 1), pad);
-            continue;
-          }
-          for (; ox < ow; ox++, j++) {
-            const ix = ox * sw - pl + kx * dw;
-            const v: u8 = ix >= 0 && ix < iw ? <u8>(<i32>load<u8>(xr + ix) ^ fx) : pad;
-            store<u8>(out + <usize>(j >> 3) * panelBytes + rowOff + ((j & 7) << 1), v);
-          }
-        }
-        r++;
+  const vx = i8x16.splat(<i8>(flip ? 0x80 : 0));
+  const pad: u8 = <u8>xz;
+  const t0 = tmp;
+  const t1 = tmp + <usize>((p + 15) & ~7);
+  for (let r = 0; r < k8; r += 2) {
+    if (r < k) im2colRow(t0, r, x, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, pad);
+    if (r + 1 < k) im2colRow(t1, r + 1, x, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, pad);
+    const base = out + ((<usize>(r >> 1)) << 4);
+    if (r >= k) {
+      for (let q = 0; q <= full - (tail ? 0 : 1); q++) v128.store(base + <usize>q * panelBytes, i32x4.splat(0));
+      continue;
+    }
+    const second = r + 1 < k;
+    for (let q = 0; q < full; q++) {
+      const r0 = v128.load64_zero(t0 + (<usize>q << 3));
+      const r1 = second ? v128.load64_zero(t1 + (<usize>q << 3)) : vx; // a zero row: vx ^ vx = 0 after the flip
+      const v = i8x16.shuffle(r0, r1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+      v128.store(base + <usize>q * panelBytes, v128.xor(v, vx));
+    }
+    if (tail) {
+      const d = base + <usize>full * panelBytes;
+      const fx: u8 = flip ? 0x80 : 0;
+      for (let j = 0; j < 8; j++) {
+        store<u8>(d + (j << 1), j < tail ? load<u8>(t0 + (full << 3) + j) ^ fx : 0);
+        store<u8>(d + (j << 1) + 1, j < tail && second ? load<u8>(t1 + (full << 3) + j) ^ fx : 0);
       }
     }
   }

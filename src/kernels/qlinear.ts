@@ -382,6 +382,7 @@ function prepareConv(
       const xin = bytesIn(mem, xt.data as QData, 'int8 conv input');
       const op = mem.alloc(n * m * p * kind.esz, 'int8 conv output');
       const cols = mem.alloc(ex.qs8_packed_size_8(p, kg), 'int8 conv columns');
+      const rowTmp = pointwise ? 0 : mem.alloc(2 * pad8(p) + 32, 'int8 im2col rows');
       const cv = needColsum ? mem.alloc(pad8(p) * 4, 'int8 conv column sums') : 0;
       let ok = false;
       try {
@@ -389,7 +390,7 @@ function prepareConv(
           for (let gi = 0; gi < group; gi++) {
             const xg = xin.ptr + bi * inSize + gi * cg * ih * iw;
             if (pointwise) ex.qs8_pack_b(p, cg, xg, p, fx ? 1 : 0, cols, 0);
-            else ex.qs8_im2col_pack_8(xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, xz, fx ? 1 : 0, cols);
+            else ex.qs8_im2col_pack_8(xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, xz, fx ? 1 : 0, cols, rowTmp);
             if (cv) ex.qs8_panel_colsum(p, kg, cols, cv);
             const r0 = gi * mg;
             ex.qs8_gemm(mg, p, kg, wp + r0 * k8, k8, cols, op + (bi * m + r0) * p * kind.esz, p, 0, rb + r0 * 4, cv ? ru + r0 * 4 : 0, cv, mult + r0 * 8, 1, yz, kind.lo, kind.hi, code, tmp);
@@ -399,6 +400,7 @@ function prepareConv(
         return [new Tensor(ot!.dtype, outView(mem, kind.code, op, n * m * p), ot!.shape as number[])];
       } finally {
         if (cv) mem.release(cv);
+        if (rowTmp) mem.release(rowTmp);
         mem.release(cols);
         if (!ok) mem.release(op);
         if (xin.copied) mem.release(xin.ptr);

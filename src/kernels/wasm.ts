@@ -36,7 +36,8 @@ export interface KernelExports {
   qs8_pack_a(m: number, k: number, a: number, lda: number, flip: number, out: number, rsum: number): void;
   qs8_rowsum(m: number, k: number, a: number, lda: number, uns: number, out: number): void;
   qs8_panel_colsum(n: number, k: number, w: number, out: number): void;
-  qs8_im2col_pack_8(x: number, c: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, xz: number, flip: number, out: number): void;
+  /** tmp: 2·ceil8(oh·ow) + 16 bytes of scratch */
+  qs8_im2col_pack_8(x: number, c: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, xz: number, flip: number, out: number, tmp: number): void;
   /** out: 0 = int32, 1 = int8, 2 = uint8; mrow: mult per row (1) or per column (0) */
   qs8_gemm(m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, cb: number, rb: number, ru: number, cv: number, mult: number, mrow: number, yz: number, lo: number, hi: number, out: number, tmp: number): void;
   qu8_gemm(m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, cb: number, rb: number, ru: number, cv: number, mult: number, mrow: number, yz: number, lo: number, hi: number, out: number, tmp: number): void;
