@@ -173,3 +173,112 @@ describe('fuseQdq', () => {
     expect(f.nodes.map((n) => n.op)).toEqual(['DequantizeLinear', 'QLinearMatMul', 'Identity']);
   });
 });
+
+// The rest of a QDQ model (what onnxruntime's QDQ selectors also rewrite): Add, GlobalAveragePool, MaxPool,
+// Concat, Clip after Conv, Gemm with an int32 bias. Add / MaxPool / Concat are exact rewrites (bit-identical to
+// the unfused graph under the reference semantics); the others requantize once, so |Δ| ≤ 1 as above.
+describe('fuseQdq: Add, GlobalAveragePool, MaxPool, Concat, Clip, Gemm with bias', () => {
+  type Kind = 'Add' | 'GlobalAveragePool' | 'MaxPool' | 'Concat' | 'MaxPoolOtherScale' | 'ConvClip' | 'GemmBias' | 'GemmBiasFloat';
+  const kindArb = fc.constantFrom<Kind>('Add', 'GlobalAveragePool', 'MaxPool', 'Concat', 'MaxPoolOtherScale', 'ConvClip', 'GemmBias', 'GemmBiasFloat');
+
+  function build(kind: Kind, t: Q, seed: number, clipHi: number) {
+    const rnd = rng(seed);
+    const g = new Graph();
+    g.opsets = { '': 13 };
+    const dims = kind.startsWith('Gemm') ? [3, 10] : [1, 4, 5, 6];
+    const zp = () => (t === 'int8' ? Math.floor(rnd() * 60) - 30 : 100 + Math.floor(rnd() * 50));
+    const xs = Math.fround(0.01 + rnd() * 0.05);
+    g.initializers.set('xs', f32(xs));
+    g.initializers.set('xz', scalarQ(t, zp()));
+    g.initializers.set('x2s', f32(0.01 + rnd() * 0.05));
+    g.initializers.set('x2z', scalarQ(t, zp()));
+    // MaxPool / Concat share the input's parameters (the quantizer gives pass-through ops one range)
+    const same = kind === 'MaxPool' || kind === 'Concat';
+    g.initializers.set('ys', same ? f32(xs) : f32(0.02 + rnd() * 0.1));
+    g.initializers.set('yz', same ? g.initializers.get('xz')! : scalarQ(t, zp()));
+    g.inputs = [{ name: 'xq', type: { dtype: t, shape: dims } }, { name: 'x2q', type: { dtype: t, shape: dims } }];
+    g.outputs = [{ name: 'y', type: { dtype: kind === 'GemmBiasFloat' ? 'float32' : t } }];
+    const nodes: Node[] = [
+      { name: 'dq1', op: 'DequantizeLinear', domain: '', inputs: ['xq', 'xs', 'xz'], outputs: ['x'], attrs: {} },
+      { name: 'dq2', op: 'DequantizeLinear', domain: '', inputs: ['x2q', same ? 'xs' : 'x2s', same ? 'xz' : 'x2z'], outputs: ['x2'], attrs: {} },
+    ];
+    const q = (v: string): Node => ({ name: 'q', op: 'QuantizeLinear', domain: '', inputs: [v, 'ys', 'yz'], outputs: ['y'], attrs: {} });
+    if (kind === 'Add') nodes.push({ name: 'op', op: 'Add', domain: '', inputs: ['x', 'x2'], outputs: ['v'], attrs: {} }, q('v'));
+    if (kind === 'GlobalAveragePool') nodes.push({ name: 'op', op: 'GlobalAveragePool', domain: '', inputs: ['x'], outputs: ['v'], attrs: {} }, q('v'));
+    if (kind === 'MaxPool' || kind === 'MaxPoolOtherScale') nodes.push({ name: 'op', op: 'MaxPool', domain: '', inputs: ['x'], outputs: ['v'], attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] } }, q('v'));
+    if (kind === 'Concat') nodes.push({ name: 'op', op: 'Concat', domain: '', inputs: ['x', 'x2'], outputs: ['v'], attrs: { axis: 1 } }, q('v'));
+    if (kind === 'ConvClip') {
+      g.initializers.set('wq', new Tensor('int8', qdata('int8', 3 * 4 * 9, rnd), [3, 4, 3, 3]));
+      g.initializers.set('ws', f32(Array.from({ length: 3 }, () => 0.002 + rnd() * 0.01), [3]));
+      g.initializers.set('lo', f32(0));
+      g.initializers.set('hi', f32(clipHi));
+      nodes.push(
+        { name: 'dqw', op: 'DequantizeLinear', domain: '', inputs: ['wq', 'ws'], outputs: ['w'], attrs: { axis: 0 } },
+        { name: 'op', op: 'Conv', domain: '', inputs: ['x', 'w'], outputs: ['r'], attrs: { pads: [1, 1, 1, 1] } },
+        { name: 'clip', op: 'Clip', domain: '', inputs: ['r', 'lo', 'hi'], outputs: ['v'], attrs: {} },
+        q('v'),
+      );
+    }
+    if (kind.startsWith('Gemm')) {
+      const ws = Array.from({ length: 7 }, () => Math.fround(0.002 + rnd() * 0.01));
+      g.initializers.set('wq', new Tensor('int8', qdata('int8', 7 * 10, rnd), [7, 10]));
+      g.initializers.set('ws', f32(ws, [7]));
+      g.initializers.set('bq', new Tensor('int32', Int32Array.from({ length: 7 }, () => Math.floor(rnd() * 4000) - 2000), [7]));
+      g.initializers.set('bs', f32(ws.map((w) => Math.fround(xs * w)), [7]));
+      nodes.push(
+        { name: 'dqw', op: 'DequantizeLinear', domain: '', inputs: ['wq', 'ws'], outputs: ['w'], attrs: { axis: 0 } },
+        { name: 'dqb', op: 'DequantizeLinear', domain: '', inputs: ['bq', 'bs'], outputs: ['b'], attrs: { axis: 0 } },
+        { name: 'op', op: 'Gemm', domain: '', inputs: ['x', 'w', 'b'], outputs: [kind === 'GemmBias' ? 'v' : 'y'], attrs: { transB: 1 } },
+      );
+      if (kind === 'GemmBias') nodes.push(q('v'));
+    }
+    g.nodes = nodes;
+    const feeds = { xq: new Tensor(t, qdata(t, dims.reduce((a, b) => a * b, 1), rnd), dims), x2q: new Tensor(t, qdata(t, dims.reduce((a, b) => a * b, 1), rnd), dims) };
+    return { g, feeds };
+  }
+  const runY = (g: Graph, feeds: Record<string, Tensor>, backend: 'wasm' | 'reference') => {
+    const e = new Executor(g, { backend, fuseQdq: false });
+    try {
+      return e.run(feeds).y as Tensor;
+    } finally {
+      e.dispose();
+    }
+  };
+
+  it('rewrites each pattern to its integer op and matches the unfused graph (exactly where the rewrite is exact)', () => {
+    fc.assert(
+      fc.property(kindArb, fc.constantFrom<Q>('int8', 'uint8'), fc.integer(), fc.constantFrom(1000, 6, 0.05), (kind, t, seed, clipHi) => {
+        const { g, feeds } = build(kind, t, seed, clipHi);
+        const f = fuseQdq(g);
+        const ops = f.nodes.map((n) => n.op);
+        const want: Record<Kind, string> = {
+          Add: 'QLinearAdd', GlobalAveragePool: 'QLinearGlobalAveragePool', MaxPool: 'MaxPool', Concat: 'Concat', MaxPoolOtherScale: 'DequantizeLinear',
+          ConvClip: 'QLinearConv', GemmBias: 'QGemm', GemmBiasFloat: 'QGemm',
+        };
+        expect(ops).toContain(want[kind]);
+        if (kind !== 'MaxPoolOtherScale') {
+          expect(ops).not.toContain('DequantizeLinear');
+          expect(ops).not.toContain('QuantizeLinear');
+        } else expect(ops).toContain('QuantizeLinear'); // different scales: Q(DQ(c)) ≠ c, left alone
+        // ReLU6 calibrated to its range: no clamp node; a tighter max: an integer Clip at Q(hi)
+        if (kind === 'ConvClip') expect(ops.includes('Clip')).toBe(Math.round(clipHi / (g.initializers.get('ys')!.data as Float32Array)[0]!) + (g.initializers.get('yz')!.data as Int8Array)[0]! < (t === 'int8' ? 127 : 255));
+        const ref = runY(g, feeds, 'reference');
+        const fusedRef = runY(f, feeds, 'reference');
+        const fusedWasm = runY(f, feeds, 'wasm');
+        expect(Array.from(fusedWasm.data as Float32Array)).toEqual(Array.from(fusedRef.data as Float32Array));
+        expect(fusedRef.dims).toEqual(ref.dims);
+        const a = ref.data as Float32Array;
+        const b = fusedRef.data as Float32Array;
+        const exact = kind === 'Add' || kind === 'MaxPool' || kind === 'Concat' || kind === 'MaxPoolOtherScale';
+        let scale = 0;
+        for (const v of a) scale = Math.max(scale, Math.abs(v));
+        for (let i = 0; i < a.length; i++) {
+          if (exact) expect(b[i]).toBe(a[i]);
+          else if (kind === 'GemmBiasFloat') expect(Math.abs(a[i]! - b[i]!)).toBeLessThanOrEqual(1e-5 * scale + 1e-7); // float32 rounding of the unfused sum only
+          else expect(Math.abs(a[i]! - b[i]!)).toBeLessThanOrEqual(1);
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
