@@ -91,19 +91,19 @@ describe('depthwise QLinearConv (qs8_dwconv2d)', () => {
   });
 });
 
-describe('GEMM-based QLinearConv / QLinearMatMul with multipliers ≥ 0.5 (float64 requantization path)', () => {
-  it('QLinearConv 3×3 and QLinearMatMul are bit-exact with large and mixed multipliers', () => {
+describe('GEMM-based QLinearConv with multipliers ≥ 0.5 (float64 requantization path)', () => {
+  it('QLinearConv 3×3 (stride 1 and 2, wide rows: vector im2col runs) is bit-exact with large and mixed multipliers', () => {
     fc.assert(
-      fc.property(fc.record({ c: fc.integer({ min: 1, max: 9 }), m: fc.integer({ min: 1, max: 11 }), h: fc.integer({ min: 3, max: 9 }), tx: qArb, tw: qArb, ty: qArb, seed: fc.integer() }), (k) => {
+      fc.property(fc.record({ c: fc.integer({ min: 1, max: 9 }), m: fc.integer({ min: 1, max: 11 }), h: fc.integer({ min: 3, max: 9 }), w: fc.integer({ min: 3, max: 41 }), s: fc.integer({ min: 1, max: 2 }), tx: qArb, tw: qArb, ty: qArb, seed: fc.integer() }), (k) => {
         const rnd = rng(k.seed);
-        const xDims = [1, k.c, k.h, k.h];
+        const xDims = [1, k.c, k.h, k.w];
         const inits = {
           xs: f32s(0.05), xz: scalarQ(k.tx, zpv(k.tx, rnd)), W: qt(k.tw, qdata(k.tw, k.m * k.c * 9, rnd), [k.m, k.c, 3, 3]),
           // per-channel: some multipliers below 0.5, some above
           ws: new Tensor('float32', Float32Array.from({ length: k.m }, () => (rnd() < 0.5 ? 1e-6 : 0.5) * (1 + rnd())), [k.m]), wz: scalarQ(k.tw, zpv(k.tw, rnd)),
           ys: f32s(0.01 + rnd() * 0.01), yz: scalarQ(k.ty, zpv(k.ty, rnd)),
         };
-        const g = graph([{ name: 'X', dtype: k.tx, shape: xDims }], { op: 'QLinearConv', domain: '', inputs: ['X', 'xs', 'xz', 'W', 'ws', 'wz', 'ys', 'yz'], attrs: { pads: [1, 1, 1, 1] } }, inits);
+        const g = graph([{ name: 'X', dtype: k.tx, shape: xDims }], { op: 'QLinearConv', domain: '', inputs: ['X', 'xs', 'xz', 'W', 'ws', 'wz', 'ys', 'yz'], attrs: { pads: [1, 1, 1, 1], strides: [k.s, k.s] } }, inits);
         check(g, { X: qt(k.tx, qdata(k.tx, size(xDims), rnd), xDims) }, 'qs8_conv2d_gemm_4x8c2');
       }),
       { numRuns: 100 },
