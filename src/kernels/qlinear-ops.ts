@@ -192,7 +192,45 @@ const qgemmWasm: KernelDef = {
   },
 };
 
+/** Concat of 8-bit tensors (the codes between quantized ops): one block copy per input and outer index. */
+const concatQ8: KernelDef = {
+  op: 'Concat',
+  backend: 'wasm',
+  prepare(_node, _attrs, types) {
+    const mem = arena();
+    if (!mem || !isQ8(types[0]?.dtype)) return undefined;
+    return {
+      name: 'q8_concat',
+      run(inputs, [ot]) {
+        const ins = inputs as Tensor[];
+        const shape = ot!.shape as number[];
+        const r = shape.length;
+        const ax = ((_attrs.axis as number) + r) % r;
+        let outer = 1;
+        for (let i = 0; i < ax; i++) outer *= shape[i]!;
+        const total = shape.reduce((a, b) => a * b, 1);
+        // inputs in kernel memory by pointer: growing the memory below detaches views of it
+        const ptrs = ins.map((t) => mem.ptrOf(t));
+        const y = mem.alloc(total, 'concat output');
+        const dst = new Uint8Array(mem.memory.buffer, y, total);
+        const row = total / Math.max(1, outer) || 0;
+        let off = 0;
+        for (let i = 0; i < ins.length; i++) {
+          const t = ins[i]!;
+          const chunk = t.size / Math.max(1, outer) || 0;
+          const p = ptrs[i];
+          const src = p !== undefined ? new Uint8Array(mem.memory.buffer, p, t.size) : new Uint8Array((t.data as QData).buffer, (t.data as QData).byteOffset, t.size);
+          for (let o = 0; o < outer; o++) dst.set(src.subarray(o * chunk, (o + 1) * chunk), o * row + off);
+          off += chunk;
+        }
+        return [new Tensor(ot!.dtype, outView(mem, outKind(ot!.dtype).code, y, total), shape)];
+      },
+    };
+  },
+};
+
 registerKernel(quantizeLinearWasm);
+registerKernel(concatQ8);
 registerKernel(qlinearAddWasm);
 registerKernel(maxPoolQ8Wasm);
 registerKernel(qlinearGapWasm);

@@ -208,3 +208,24 @@ describe('QGemm (PackedQGemm with the bias in the column terms)', () => {
     );
   });
 });
+
+describe('Concat of 8-bit codes (q8_concat)', () => {
+  // ONNX Concat: "Concatenate a list of tensors into a single tensor … along the given axis"
+  it('is bit-exact over ranks, axes (negative too) and input counts', () => {
+    fc.assert(
+      fc.property(
+        fc.record({ dims: fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 4 }), k: fc.integer({ min: 1, max: 4 }), axisSeed: fc.integer({ min: 0, max: 100 }), neg: fc.boolean(), t: qArb, seed: fc.integer() }),
+        (c) => {
+          const rnd = rng(c.seed);
+          const r = c.dims.length;
+          const axis = c.axisSeed % r;
+          const shapes = Array.from({ length: c.k }, () => c.dims.map((d, i) => (i === axis ? 1 + Math.floor(rnd() * 4) : d)));
+          const names = shapes.map((_, i) => `X${i}`);
+          const g = graph(shapes.map((s, i) => ({ name: names[i]!, dtype: c.t, shape: s })), { op: 'Concat', domain: '', inputs: names, attrs: { axis: c.neg ? axis - r : axis } }, {});
+          check(g, Object.fromEntries(shapes.map((s, i) => [names[i]!, qt(c.t, qdata(c.t, size(s), rnd), s)])), 'q8_concat');
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
