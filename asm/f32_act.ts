@@ -8,8 +8,8 @@
 // @ts-ignore: decorator
 @inline
 function expNeg(z: v128): v128 {
-  // z ≤ 0; below −87.33 the result would leave the normal range (the sigmoid is then 0 to float precision)
-  const zc = f32x4.max(z, f32x4.splat(-87.33));
+  // z ≤ 0; below −104 the result rounds to 0 in float (e^−104 < half the smallest subnormal)
+  const zc = f32x4.max(z, f32x4.splat(-104));
   const n = f32x4.nearest(f32x4.mul(zc, f32x4.splat(1.44269504)));
   let r = f32x4.sub(zc, f32x4.mul(n, f32x4.splat(0.693145752)));
   r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(1.42860677e-6)));
@@ -21,9 +21,13 @@ function expNeg(z: v128): v128 {
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(0.5));
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0));
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0));
-  // 2^n through the exponent bits (n in [−126, 0])
-  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
-  return f32x4.mul(p, scale);
+  // 2^n through the exponent bits, as two normal factors 2^h · 2^(n−h) (n in [−150, 0]) so results below 2^−126
+  // round into the subnormals as the reference's do
+  const ni = i32x4.trunc_sat_f32x4_s(n);
+  const h = i32x4.shr_s(ni, 1);
+  const s1 = i32x4.shl(i32x4.add(h, i32x4.splat(127)), 23);
+  const s2 = i32x4.shl(i32x4.add(i32x4.sub(ni, h), i32x4.splat(127)), 23);
+  return f32x4.mul(f32x4.mul(p, s1), s2);
 }
 
 // @ts-ignore: decorator
