@@ -1,3 +1,5 @@
+import { winogradShape, winogradWins } from './winograd.js';
+import { convF32Shape } from './conv-run.js';
 import { Epilogue } from './epilogue.js';
 import { im2colPack } from './im2col.js';
 import type { Tensor as TensorT } from '../tensor/tensor.js';
@@ -29,6 +31,9 @@ import { type KernelDef, registerKernel } from './registry.js';
  *    4.8× at 0.9), 784×150×16 ≥ 0.5. SPARSE_MIN_LARGE_M = 0.7 (m = 2, 3 cost the same as m = 4 in both kernels).
  *  - Conv (batch 1) through im2col + CSR: 6×12×12→16 5×5 ≥ 0.5, 32×56×56→64 3×3 ≥ 0.5 (2.4× at 0.8),
  *    64×28×28→128 3×3/2 ≥ 0.5 (2.6× at 0.8), 1×1 64×56×56→128 ≥ 0.5 (1.85× at 0.8): SPARSE_MIN_CONV = 0.5.
+ *    Against the dense Winograd path (3×3 stride-1 convs where winogradWins) the crossover moves up: 32×56×56→64
+ *    sparse 2.64 vs Winograd 2.05 ms at 0.7, 2.21 vs 2.31 at 0.8; 16×55×55→64 1.26 vs 1.47 at 0.8:
+ *    SPARSE_MIN_CONV_WINOGRAD = 0.8.
  *    The direct sparse conv (f32_spconv2d, no im2col) beats im2col + CSR only for stride 1 from 0.9
  *    (32×56×56: 1.03 vs 1.56 ms at 0.95; lenet's 6×12×12: 0.023 vs 0.049 ms at 0.9): SPARSE_DIRECT_CONV = 0.9.
  * When the row count is not known at plan time (symbolic batch), the larger of the two GEMM thresholds applies.
@@ -41,6 +46,7 @@ export const SMALL_M = 2;
 export const SPARSE_MIN_SMALL_M = 0.8;
 export const SPARSE_MIN_LARGE_M = 0.7;
 export const SPARSE_MIN_CONV = 0.5;
+export const SPARSE_MIN_CONV_WINOGRAD = 0.8;
 export const SPARSE_DIRECT_CONV = 0.9;
 
 /**
@@ -342,7 +348,11 @@ const convSparse: KernelDef = {
     if (cg === 1 && mg === 1) return undefined; // depthwise: direct dense kernel
     const wd = w.data as Float32Array;
     const sparsity = sparsityOf(wd);
-    if (sparsity < (sparseConfig.force ? 0 : SPARSE_MIN_CONV)) return undefined;
+    const cs = convF32Shape(w.dims, attrs);
+    const [ih, iw] = [x.shape?.[2], x.shape?.[3]];
+    const { oh, ow } = typeof ih === 'number' && typeof iw === 'number' ? conv2dAt(ih, iw, kh, kw, attrs) : { oh: 56, ow: 56 };
+    const wino = !!cs && winogradShape(cs) && winogradWins(cg, m, oh, ow);
+    if (sparsity < (sparseConfig.force ? 0 : wino ? SPARSE_MIN_CONV_WINOGRAD : SPARSE_MIN_CONV)) return undefined;
     const [sh, sw] = (attrs.strides as number[] | undefined) ?? [1, 1];
     const [dh, dw] = (attrs.dilations as number[] | undefined) ?? [1, 1];
     // direct (no im2col) for stride-1 convs from SPARSE_DIRECT_CONV on; never for a plain 1×1 (its "im2col" is a

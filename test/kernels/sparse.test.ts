@@ -312,7 +312,10 @@ describe('sparse WASM kernels vs the TS reference', () => {
     };
     expect(conv(0.3, 1)).toBe('f32_conv3x3_winograd_2x2'); // dense 3×3 stride 1: Winograd (src/kernels/winograd.ts)
     expect(conv(0.3, 2)).toBe('f32_conv2d_gemm_4x8');
-    expect(conv(0.6, 1)).toBe('f32_spmm_conv2d');
+    // against Winograd the sparse conv pays only from SPARSE_MIN_CONV_WINOGRAD (0.8); against im2col from 0.5
+    expect(conv(0.6, 1)).toBe('f32_conv3x3_winograd_2x2');
+    expect(conv(0.85, 1)).toBe('f32_spmm_conv2d');
+    expect(conv(0.6, 2)).toBe('f32_spmm_conv2d');
     expect(conv(0.95, 1)).toBe('f32_spconv2d');
     expect(conv(0.95, 2)).toBe('f32_spmm_conv2d');
     const mmi = (rows: number, s: number) => {
