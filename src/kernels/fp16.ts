@@ -103,6 +103,7 @@ const castF16: KernelDef = {
     const h = src.data as Uint16Array;
     return {
       name: 'f16_to_f32',
+      elidable: true,
       run(_inputs, [out]) {
         const hp = mem.alloc(h.length * 2, 'cast input');
         const op = mem.alloc(h.length * 4, 'cast output');
@@ -230,8 +231,10 @@ const matmulF16: KernelDef = {
     return {
       name: 'f16w_gemm_4x8',
       fuseClamp: c.fuseClamp,
+      // the weight's Cast output is never read (the halves are here); A's rank is known, so no fallback either
+      ignoresInput: (i) => i === 1 && wb.viaCast && !!types[0]!.shape,
       run([a, bt], [out]) {
-        if (!a || a.dims.length < 2 || (wb!.viaCast && !fromCast(bt, b))) return undefined;
+        if (!a || a.dims.length < 2 || (wb!.viaCast && bt !== undefined && !fromCast(bt, b))) return undefined;
         const m = a.size / k;
         return [output(mem, g.runResident(actFloats(a), m, c.lo, c.hi), out!.dtype, out!.shape as number[])];
       },
@@ -274,8 +277,9 @@ const gemmF16: KernelDef = {
     return {
       name: 'f16w_gemm_4x8',
       fuseClamp: c.fuseClamp,
+      ignoresInput: (i) => i === 1 && wb.viaCast,
       run([a, bt], [out]) {
-        if (wb!.viaCast && !fromCast(bt, b)) return undefined;
+        if (wb!.viaCast && bt !== undefined && !fromCast(bt, b)) return undefined;
         const m = a!.dims[0]!;
         return [output(mem, g.runResident(actFloats(a!), m, c.lo, c.hi), out!.dtype, out!.shape as number[])];
       },
@@ -312,8 +316,9 @@ const convF16: KernelDef = {
     return {
       name: dw3x3 ? 'f16w_dwconv3x3' : depthwise ? 'f16w_dwconv2d' : 'f16w_conv2d_gemm_4x8',
       fuseClamp: c.fuseClamp,
+      ignoresInput: (i) => i === 1 && ww.viaCast,
       run([input, wt], [outType]) {
-        if (ww!.viaCast && !fromCast(wt, w)) return undefined;
+        if (ww!.viaCast && wt !== undefined && !fromCast(wt, w)) return undefined;
         const xt = input!;
         const xin = mem.input(actFloats(xt), 'conv input');
         // the weights stay halves between runs; widened into a scratch block for this run (M·K values)

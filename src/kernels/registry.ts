@@ -20,6 +20,16 @@ export interface PreparedKernel {
   fuseClamp?(lo: number, hi: number): boolean;
   /** Fold a following pointwise activation (an op of kernels/epilogue.ts POST_OPS, with its attributes); false if it can't. */
   fusePost?(op: string, attrs: Record<string, unknown>): boolean;
+  /**
+   * A kernel whose output its consumers may not need (Cast of a float16 weight, whose consumers keep the halves):
+   * the plan skips it when every consumer's `ignoresInput` is true for that value (and nobody fetches it).
+   */
+  elidable?: boolean;
+  /**
+   * true if run() never reads input `i` (it took what it needs at plan time): the plan may then pass `undefined`
+   * for it, and run() must not return undefined (fall back to the reference) in that case.
+   */
+  ignoresInput?(i: number): boolean;
   /** free what prepare allocated (packed weights) when the session is released */
   dispose?(): void;
 }

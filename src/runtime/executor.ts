@@ -31,6 +31,8 @@ export interface ExecutorOptions {
   concatInPlace?: boolean;
   /** fold inference BatchNormalization into the preceding Conv's weights (default true on the wasm backend) */
   foldBatchNorm?: boolean;
+  /** skip kernels whose output no consumer reads (a float16 weight's Cast; default true on the wasm backend) */
+  elideUnread?: boolean;
 }
 
 /** A Concat whose inputs the producing kernels write in place: its output block and each input's byte offset. */
@@ -57,6 +59,9 @@ export class Executor {
   /** Concats planned in place (see planConcats) and, per producing kernel node, where its output goes */
   readonly concatPlans = new Map<Node, ConcatPlan>();
   private readonly concatSlots = new Map<Node, { concat: Node; offset: number; bytes: number }>();
+  /** nodes skipped unless their output is fetched, and those outputs (see planElisions) */
+  private readonly elided = new Set<Node>();
+  private readonly unread = new Set<string>();
   /** last run's output types per node, keyed by its input types (see inferRun) */
   private readonly shapeCache = new Map<Node, { key: string; out: ValueType[] }>();
 
@@ -79,6 +84,7 @@ export class Executor {
       }
       if (opts.fuseClamps !== false) this.fuseClamps();
       if (opts.concatInPlace !== false) this.planConcats();
+      if (opts.elideUnread !== false) this.planElisions();
     }
     // values whose contents this plan does not hold as the model defines them: removed by QDQ fusion, or
     // pre-activation outputs whose activation was fused into the producing kernel
@@ -108,6 +114,26 @@ export class Executor {
           break;
         }
       }
+    }
+  }
+
+  /**
+   * A kernel marked `elidable` (Cast of a float16 weight) whose single output every consumer ignores (its kernel
+   * kept the halves at plan time) does not run: widening a 1000×1280 weight every run cost more than the GEMV
+   * that uses its halves. Fetching the value still computes it.
+   */
+  private planElisions(): void {
+    const { order } = this.analysis;
+    const consumers = new Map<string, Node[]>();
+    for (const n of order) for (const x of n.inputs) if (x) consumers.set(x, [...(consumers.get(x) ?? []), n]);
+    const graphOut = new Set(this.graph.outputs.map((o) => o.name));
+    for (const node of order) {
+      const out = node.outputs[0];
+      if (!this.kernels.get(node)?.elidable || node.outputs.length !== 1 || !out || graphOut.has(out)) continue;
+      const cs = consumers.get(out) ?? [];
+      if (!cs.length || !cs.every((c) => c.inputs.every((x, i) => x !== out || !!this.kernels.get(c)?.ignoresInput?.(i)))) continue;
+      this.elided.add(node);
+      this.unread.add(out);
     }
   }
 
@@ -230,7 +256,9 @@ export class Executor {
     for (const t of inputs) key += t instanceof TensorSequence ? 's;' : t ? `${t.type}${t.dims.join(',')}${t.quant ? 'q' : ''};` : '-;';
     const hit = this.shapeCache.get(node);
     if (hit && hit.key === key) return hit.out;
-    const inTypes: (ValueType | undefined)[] = inputs.map((t) => (t instanceof TensorSequence ? seqType(t) : t ? { dtype: t.type, shape: [...t.dims], ...(t.quant ? { quant: t.quant } : {}) } : undefined));
+    const inTypes: (ValueType | undefined)[] = inputs.map((t, i) =>
+      t instanceof TensorSequence ? seqType(t) : t ? { dtype: t.type, shape: [...t.dims], ...(t.quant ? { quant: t.quant } : {}) } : this.unread.has(node.inputs[i] ?? '') ? this.analysis.types.get(node.inputs[i]!) : undefined,
+    );
     let readsValues = false;
     const out = runInfer(this.analysis.defs.get(node)!, node, this.analysis.attrs.get(node)!, inTypes, (i) => {
       const v = inputs[i];
@@ -313,6 +341,7 @@ export class Executor {
     };
     order.forEach((node, step) => {
       if (node.outputs.every((o) => o === '' || values.has(o))) return; // folded at load
+      if (this.elided.has(node) && !keep.has(node.outputs[0]!)) return; // no consumer reads it (planElisions)
       const fused = this.fusedInto.get(node);
       if (fused !== undefined) {
         const v = values.get(fused)!;
@@ -326,7 +355,10 @@ export class Executor {
       const inputs = node.inputs.map((x) => {
         if (x === '') return undefined;
         const v = values.get(x);
-        if (!v) throw new ShapeError(`node '${node.name}': input '${x}' has no value`);
+        if (!v) {
+          if (this.unread.has(x)) return undefined; // skipped: this node's kernel ignores it
+          throw new ShapeError(`node '${node.name}': input '${x}' has no value`);
+        }
         return v;
       });
       const outTypes = this.inferRun(node, inputs, consts);

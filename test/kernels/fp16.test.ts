@@ -218,6 +218,19 @@ describe('fp16 weights in graphs', () => {
       }
       // steady state: the kernel ran (no fallback to the reference once memory stopped growing)
       expect(fp16Stats.castMisses).toBe(misses);
+      // the Cast itself does not run: its only consumer keeps the halves (the plan elides it) …
+      fast.profile = new Map();
+      fast.run({ A: a });
+      expect([...fast.profile.keys()]).toEqual([conv ? 'f16w_conv2d_gemm_4x8' : 'f16w_gemm_4x8']);
+      // … unless its output is fetched, which computes it (ONNX Cast: float16 → float32 is exact)
+      const w = fast.run({ A: a }, ['W', 'Y']).W as Tensor;
+      const halves = (g.initializers.get('Wh')!.data as Uint16Array);
+      expect(Array.from(w.data as Float32Array)).toEqual(Array.from(f16ArrayToF32(halves)));
+      const eager = new Executor(g, { elideUnread: false });
+      eager.profile = new Map();
+      eager.run({ A: a });
+      expect(eager.profile.has('f16_to_f32')).toBe(true);
+      eager.dispose();
       fast.dispose();
     }
   });
