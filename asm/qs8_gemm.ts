@@ -357,6 +357,16 @@ function tile<T>(
     c31 = i32x4.add(c31, i32x4.dot_i16x8_s(s, b1));
     wp += 64;
   }
+  store4x8(c00, c01, c10, c11, c20, c21, c30, c31, mr, nc, i, n0, c, ldc, cb, rb, ru, cv, mult, mrow, yz, lo, hi, out, tmp);
+}
+
+/** The epilogue of a 4×8 int32 tile (rows past mr dropped): partial int32 tiles go through `tmp` (8 ints). */
+// @ts-ignore: decorator
+@inline
+function store4x8(
+  c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128, mr: i32, nc: i32, i: i32, n0: i32, c: usize, ldc: i32,
+  cb: usize, rb: usize, ru: usize, cv: usize, mult: usize, mrow: i32, yz: v128, lo: v128, hi: v128, out: i32, tmp: usize,
+): void {
   const esz: usize = out == 0 ? 4 : 1;
   const sc = <usize>ldc * esz;
   // partial int32 tiles go through `tmp` (8 ints) and are copied column by column
@@ -588,27 +598,7 @@ function tileC4(
     c31 = rdot(s, b1, c31);
     wp += 32;
   }
-  const esz: usize = out == 0 ? 4 : 1;
-  const sc = <usize>ldc * esz;
-  const direct = out != 0 || nc == 8;
-  let dst = direct ? c : tmp;
-  storeRowQ(c00, c01, i, n0, nc, dst, cb, rb, ru, cv, mult, mrow, yz, lo, hi, out);
-  if (!direct) copyI32(tmp, c, nc);
-  if (mr > 1) {
-    dst = direct ? c + sc : tmp;
-    storeRowQ(c10, c11, i + 1, n0, nc, dst, cb, rb, ru, cv, mult, mrow, yz, lo, hi, out);
-    if (!direct) copyI32(tmp, c + sc, nc);
-  }
-  if (mr > 2) {
-    dst = direct ? c + 2 * sc : tmp;
-    storeRowQ(c20, c21, i + 2, n0, nc, dst, cb, rb, ru, cv, mult, mrow, yz, lo, hi, out);
-    if (!direct) copyI32(tmp, c + 2 * sc, nc);
-  }
-  if (mr > 3) {
-    dst = direct ? c + 3 * sc : tmp;
-    storeRowQ(c30, c31, i + 3, n0, nc, dst, cb, rb, ru, cv, mult, mrow, yz, lo, hi, out);
-    if (!direct) copyI32(tmp, c + 3 * sc, nc);
-  }
+  store4x8(c00, c01, c10, c11, c20, c21, c30, c31, mr, nc, i, n0, c, ldc, cb, rb, ru, cv, mult, mrow, yz, lo, hi, out, tmp);
 }
 
 /** 1×8 c4 tile: two k quads per step into separate accumulators (four independent chains). */
