@@ -196,6 +196,8 @@ export function f32_wino_output(mb: usize, m: i32, ldm: i32, xiBytes: usize, bia
  * v + ξ·vBytes (f32_wino_input), M_ξ row-major (ldm floats, ldm ≥ ⌈nb/8⌉·8) at mo + ξ·mBytes. f32_gemm's 4×8
  * micro-kernel without its bias and clamp epilogue (neither applies before the output transform) and always
  * storing whole 8-column panels (M's rows are padded to ldm), so a short K = c spends less outside its loop.
+ * A copy on purpose: calling f32_gemm_4x8 per panel instead made squeezenet's fire2 expand3x3 (c = 16) 1.31 → 1.8 ms
+ * and fire9 (c = 64) 1.04 → 1.22 ms (bench/conv.bench.js, same machine, both builds).
  */
 export function f32_wino_gemm(m: i32, nb: i32, c: i32, u: usize, v: usize, vBytes: usize, mo: usize, mBytes: usize, ldm: i32): void {
   const panels = (nb + 7) >> 3;
