@@ -8,18 +8,7 @@ import { Graph, type Node } from '../../src/ir/graph.js';
 import { fuseQdq } from '../../src/ir/passes/qdq-fuse.js';
 import { Executor } from '../../src/runtime/executor.js';
 import { Tensor } from '../../src/tensor/tensor.js';
-
-type Q = 'int8' | 'uint8';
-function rng(seed: number) {
-  let r = seed >>> 0;
-  return () => (r = (Math.imul(r, 1103515245) + 12345) >>> 0) / 2 ** 32;
-}
-function qdata(t: Q, n: number, rnd: () => number): Int8Array | Uint8Array {
-  const a = t === 'int8' ? new Int8Array(n) : new Uint8Array(n);
-  for (let i = 0; i < n; i++) a[i] = t === 'int8' ? Math.floor(rnd() * 256) - 128 : Math.floor(rnd() * 256);
-  return a;
-}
-const scalarQ = (t: Q, v: number) => new Tensor(t, t === 'int8' ? Int8Array.of(v) : Uint8Array.of(v), []);
+import { type Q, rng, qdata, scalarQ } from '../helpers/quant-data.js';
 const f32 = (v: number[] | number, dims: number[] = []) => new Tensor('float32', Float32Array.from(Array.isArray(v) ? v : [v]), dims);
 
 interface Opts {

@@ -8,21 +8,7 @@ import { Graph, type Node } from '../../src/ir/graph.js';
 import { arena } from '../../src/kernels/wasm.js';
 import { Executor } from '../../src/runtime/executor.js';
 import { Tensor } from '../../src/tensor/tensor.js';
-
-type Q = 'int8' | 'uint8';
-const qArb = fc.constantFrom<Q>('int8', 'uint8');
-function rng(seed: number) {
-  let r = seed >>> 0;
-  return () => (r = (Math.imul(r, 1103515245) + 12345) >>> 0) / 2 ** 32;
-}
-function qdata(t: Q, n: number, rnd: () => number): Int8Array | Uint8Array {
-  const a = t === 'int8' ? new Int8Array(n) : new Uint8Array(n);
-  for (let i = 0; i < n; i++) a[i] = t === 'int8' ? Math.floor(rnd() * 256) - 128 : Math.floor(rnd() * 256);
-  return a;
-}
-const qt = (t: Q, d: Int8Array | Uint8Array, dims: number[]) => new Tensor(t, d, dims);
-const scalarQ = (t: Q, v: number) => new Tensor(t, t === 'int8' ? Int8Array.of(v) : Uint8Array.of(v), []);
-const zpv = (t: Q, rnd: () => number) => (t === 'int8' ? Math.floor(rnd() * 256) - 128 : Math.floor(rnd() * 256));
+import { type Q, qArb, rng, qdata, qt, scalarQ, zpv } from '../helpers/quant-data.js';
 const f32s = (v: number) => new Tensor('float32', Float32Array.of(v), []);
 const size = (d: number[]) => d.reduce((a, b) => a * b, 1);
 
