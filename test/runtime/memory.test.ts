@@ -1,5 +1,7 @@
 // Steady state: after the first run, runs reuse the same kernel-memory blocks (issue 5: memory must not
 // grow across 1,000 runs), and release() hands every packed weight back.
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Graph } from '../../src/ir/graph.js';
 import { arena } from '../../src/kernels/wasm.js';
@@ -65,5 +67,19 @@ describe('shapes past 32-bit WASM memory', () => {
     const { ShapeError } = await import('../../src/errors.js');
     await expect(InferenceSession.create(g)).rejects.toBeInstanceOf(ShapeError);
     expect(mem.inUse).toBe(before);
+  });
+});
+
+describe('JS heap', () => {
+  it('does not grow across 1,000 runs either (child node --expose-gc, heap measured after full GCs)', () => {
+    const child = fileURLToPath(new URL('./heap-child.ts', import.meta.url));
+    const out = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', child], { encoding: 'utf8', timeout: 120_000 });
+    const r = JSON.parse(out.trim().split('\n').pop()!) as { heap0: number; heap1: number; wasm0: number; wasm1: number; kernels: string[] };
+    // the run went through the kernels (not the reference ops) …
+    expect(r.kernels).toEqual(expect.arrayContaining(['f32_conv2d_gemm_4x8', 'f32_binary', 'f32_maxpool2d']));
+    // … WASM memory is flat, and the heap moved by less than 1 MB over 1,000 runs (a leak of one output per run,
+    // 4 × 8 × 10 × 10 floats, would be 12.8 MB)
+    expect(r.wasm1).toBe(r.wasm0);
+    expect(Math.abs(r.heap1 - r.heap0)).toBeLessThan(1 << 20);
   });
 });
