@@ -13,3 +13,4 @@ export * from './f32_winograd';
 export * from './qs8_dwconv';
 export * from './qs8_eltwise';
 export * from './qs8_pool';
+export * from './tfl_requant';

@@ -317,7 +317,7 @@ const matMulIntegerWasm: KernelDef = {
  * correction and the constant go into a per-row bias (with B), the second is the rank-1 term −wz[m]·colsum[p]
  * (only when some weight zero point is nonzero).
  */
-function prepareConv(
+export function prepareConv(
   ex: KernelExports,
   mem: Arena,
   attrs: Record<string, unknown>,

@@ -45,6 +45,8 @@ export interface KernelDef {
   op: string;
   domain?: string;
   backend: 'wasm';
+  /** prepares nodes with non-ONNX attributes too (NHWC / OHWI layouts, TFLite rounding); others never see them */
+  layouts?: boolean;
   prepare(
     node: Node,
     attrs: Attrs,

@@ -8,6 +8,8 @@ export interface KernelExports {
   f32_gemm_packed_size_8(n: number, k: number): number;
   f32_peak_muladd(iters: number): number;
   /** rb: per-row bias pointer (0 = none) */
+  tfl_requant_i8_nhwc(acc: number, n: number, m: number, p: number, mult: number, shift: number, zp: number, lo: number, hi: number, out: number): void;
+  x8_nhwc_to_nchw(x: number, n: number, hw: number, c: number, out: number): void;
   f32_unary(op: number, x: number, out: number, n: number, alpha: number, beta: number): void;
   f32_binary_nd(op: number, a: number, b: number, out: number, rank: number, shape: number, astr: number, bstr: number, idx: number, lo: number, hi: number): void;
   f32_binary(op: number, a: number, sa: number, b: number, sb: number, out: number, n: number, lo: number, hi: number): void;

@@ -100,8 +100,9 @@ export class Executor {
     for (const n of order) for (const o of n.outputs) if (o) producerOf.set(o, n);
     for (const node of order) {
       if (node.outputs.every((o) => o === '' || consts.has(o))) continue; // folded
-      if (nonOnnxAttr(attrs.get(node)!)) continue; // kernels implement plain ONNX only: NHWC, TFLite rounding etc. run the reference
-      const candidates = kernelsFor(node.domain, node.op);
+      // NHWC layouts, TFLite rounding etc.: only kernels that say they implement them (else the reference)
+      const layouts = !!nonOnnxAttr(attrs.get(node)!);
+      const candidates = kernelsFor(node.domain, node.op).filter((k) => !layouts || k.layouts);
       if (candidates.length) this.checkFits(node);
       for (const k of candidates) {
         const inTypes = node.inputs.map((x) => (x === '' ? undefined : types.get(x)));

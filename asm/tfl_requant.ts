@@ -1,0 +1,60 @@
+// TFLite integer requantization (the `rounding: 'tflite'` int8 conv kernels): int32 accumulators in NCHW order to
+// int8 outputs in NHWC order, with TFLite's MultiplyByQuantizedMultiplier — the same integer steps as
+// src/tensor/tflite-quant.ts (the TS reference), so results are bit-identical. Plus the NHWC → NCHW byte transpose
+// that feeds the NCHW int8 conv kernels.
+
+/** gemmlowp SaturatingRoundingDoublingHighMul: (a·b + nudge) / 2^31, truncating; INT32_MIN² saturates. */
+// @ts-ignore: decorator
+@inline
+function srdhm(a: i32, b: i32): i32 {
+  if (a == b && a == i32.MIN_VALUE) return i32.MAX_VALUE;
+  const ab = <i64>a * <i64>b;
+  const nudge: i64 = ab >= 0 ? 1 << 30 : 1 - (1 << 30);
+  return <i32>((ab + nudge) / (1 << 31));
+}
+
+/** gemmlowp RoundingDivideByPOT: round half away from zero. */
+// @ts-ignore: decorator
+@inline
+function rdbp(x: i32, e: i32): i32 {
+  if (e == 0) return x;
+  const mask = e >= 31 ? 0x7fffffff : (1 << e) - 1;
+  const rem = x & mask;
+  const thr = (mask >> 1) + (x < 0 ? 1 : 0);
+  return (x >> e) + (rem > thr ? 1 : 0);
+}
+
+/**
+ * out[b, p, m] = clamp(MultiplyByQuantizedMultiplier(acc[b, m, p], mult[m], shift[m]) + zp, lo, hi) as int8, for
+ * n images of m channels × p pixels (acc int32 NCHW, out int8 NHWC; mult/shift int32 per channel).
+ */
+export function tfl_requant_i8_nhwc(acc: usize, n: i32, m: i32, p: i32, mult: usize, shift: usize, zp: i32, lo: i32, hi: i32, out: usize): void {
+  for (let b = 0; b < n; b++) {
+    const ab = acc + ((<usize>b * m * p) << 2);
+    const ob = out + <usize>b * m * p;
+    for (let c = 0; c < m; c++) {
+      const q = load<i32>(mult + ((<usize>c) << 2));
+      const s = load<i32>(shift + ((<usize>c) << 2));
+      const left = s > 0 ? s : 0;
+      const right = s > 0 ? 0 : -s;
+      const row = ab + ((<usize>c * p) << 2);
+      for (let i = 0; i < p; i++) {
+        let v = rdbp(srdhm(load<i32>(row + ((<usize>i) << 2)) << left, q), right) + zp;
+        v = v < lo ? lo : v > hi ? hi : v;
+        store<i8>(ob + <usize>i * m + c, <i8>v);
+      }
+    }
+  }
+}
+
+/** out (NCHW bytes) = x (NHWC bytes) for n images of hw pixels × c channels. */
+export function x8_nhwc_to_nchw(x: usize, n: i32, hw: i32, c: i32, out: usize): void {
+  for (let b = 0; b < n; b++) {
+    const xb = x + <usize>b * hw * c;
+    const ob = out + <usize>b * hw * c;
+    for (let ch = 0; ch < c; ch++) {
+      const o = ob + <usize>ch * hw;
+      for (let i = 0; i < hw; i++) store<u8>(o + i, load<u8>(xb + <usize>i * c + ch));
+    }
+  }
+}

@@ -1,0 +1,87 @@
+import { Tensor } from '../tensor/tensor.js';
+import { perChannelMultipliers, qbounds } from '../tensor/tflite-quant.js';
+import { prepareConv, scalarInt } from './qlinear.js';
+import { type KernelDef, registerKernel } from './registry.js';
+import { arena, kernels } from './wasm.js';
+
+/**
+ * TFLite's int8 CONV_2D / DEPTHWISE_CONV_2D (the importer's QLinearConv with data_layout NHWC, weight_layout
+ * OHWI or 1HWO, rounding 'tflite'): the input is transposed to NCHW, the NCHW int8 conv kernel (prepareConv, int32
+ * accumulators with the zero-point corrections and bias) computes acc, and asm/tfl_requant.ts requantizes it with
+ * TFLite's MultiplyByQuantizedMultiplier while writing NHWC — bit-identical to the reference
+ * (reference_integer_ops/conv.h, depthwise_conv.h; src/ops/quant.ts). int8 activations only (16x8 stays on the
+ * reference); the filters are symmetric (zero point 0), which the op's shape rule enforces for rounding 'tflite'.
+ */
+const tfliteConvWasm: KernelDef = {
+  op: 'QLinearConv',
+  backend: 'wasm',
+  layouts: true,
+  prepare(node, attrs, types, constant) {
+    const mem = arena();
+    const ex = kernels();
+    const w = constant(3);
+    const ws = constant(4);
+    const xs = constant(1);
+    const ys = constant(6);
+    const b = node.inputs[8] ? constant(8) : undefined;
+    const x = types[0];
+    if (!mem || !ex || attrs.rounding !== 'tflite' || attrs.data_layout !== 'NHWC') return undefined;
+    if (x?.dtype !== 'int8' || types[7]?.dtype !== 'int8' || !w || w.type !== 'int8' || w.dims.length !== 4 || x.shape?.length !== 4) return undefined;
+    if (!ws || ws.type !== 'float32' || !xs || xs.type !== 'float32' || !ys || ys.type !== 'float32') return undefined;
+    if (node.inputs[8] && (!b || b.type !== 'int32')) return undefined;
+    const layout = attrs.weight_layout as string;
+    const wd = w.data as Int8Array;
+    let oihw: Tensor;
+    if (layout === 'OHWI') {
+      const [o, kh, kw, i] = w.dims as [number, number, number, number];
+      const t = new Int8Array(w.size);
+      for (let a = 0; a < o; a++) for (let c = 0; c < i; c++) for (let y = 0; y < kh; y++) for (let z = 0; z < kw; z++) t[((a * i + c) * kh + y) * kw + z] = wd[((a * kh + y) * kw + z) * i + c]!;
+      oihw = new Tensor('int8', t, [o, i, kh, kw]);
+    } else if (layout === '1HWO') {
+      const [, kh, kw, o] = w.dims as [number, number, number, number];
+      const t = new Int8Array(w.size);
+      for (let a = 0; a < o; a++) for (let y = 0; y < kh; y++) for (let z = 0; z < kw; z++) t[(a * kh + y) * kw + z] = wd[(y * kw + z) * o + a]!;
+      oihw = new Tensor('int8', t, [o, 1, kh, kw]);
+    } else return undefined;
+    const m = oihw.dims[0]!;
+    const group = (attrs.group as number | undefined) ?? 1;
+    if (group < 1 || m % group !== 0) return undefined;
+    const inner = prepareConv(ex, mem, { ...attrs, data_layout: 'NCHW', weight_layout: 'OIHW' }, 'int8', oihw, [0], b && (b.data as Int32Array), undefined);
+    const { mult, shift } = perChannelMultipliers((xs.data as Float32Array)[0]!, ws.data as Float32Array, (ys.data as Float32Array)[0]!, m);
+    const mp = mem.alloc(m * 8, 'tflite requant multipliers');
+    new Int32Array(mem.memory.buffer, mp, m).set(mult);
+    new Int32Array(mem.memory.buffer, mp + m * 4, m).set(shift);
+    const [lo, hi] = qbounds('int8');
+    return {
+      name: 'qs8_conv2d_tflite',
+      run(inputs, [ot]) {
+        const xt = inputs[0]!;
+        const [n, h, wi, c] = xt.dims as [number, number, number, number];
+        const out = ot!.shape as number[];
+        const [, oh, ow] = out as [number, number, number, number];
+        const xin = mem.alloc(xt.size, 'tflite conv input');
+        const xp = mem.alloc(xt.size, 'tflite conv input NCHW');
+        let acc: Tensor | undefined;
+        try {
+          new Int8Array(mem.memory.buffer, xin, xt.size).set(xt.data as Int8Array);
+          ex.x8_nhwc_to_nchw(xin, n, h * wi, c, xp);
+          const xn = new Tensor('int8', new Int8Array(mem.memory.buffer, xp, xt.size), [n, c, h, wi]);
+          acc = inner.run([xn, undefined, inputs[2], undefined], [{ dtype: 'int32', shape: [n, m, oh!, ow!] }])![0]!;
+          const op = mem.alloc(n * m * oh! * ow!, 'tflite conv output');
+          ex.tfl_requant_i8_nhwc((acc.data as Int32Array).byteOffset, n, m, oh! * ow!, mp, mp + m * 4, scalarInt(inputs[7]), lo, hi, op);
+          return [new Tensor('int8', new Int8Array(mem.memory.buffer, op, n * m * oh! * ow!), out)];
+        } finally {
+          if (acc) mem.release((acc.data as Int32Array).byteOffset);
+          mem.release(xp);
+          mem.release(xin);
+        }
+      },
+      dispose() {
+        inner.dispose?.();
+        mem.release(mp);
+      },
+    };
+  },
+};
+
+registerKernel(tfliteConvWasm);

@@ -1,0 +1,71 @@
+// TFLite int8 CONV_2D / DEPTHWISE_CONV_2D as the importer maps them (QLinearConv, data_layout NHWC, weight_layout
+// OHWI / 1HWO, rounding 'tflite'): the WASM kernel (src/kernels/tflite-conv.ts) against the TS reference, BIT-EXACT.
+// TFLite quantization spec / reference_integer_ops/conv.h: acc = bias[c] + Σ (x − x_zp)·w (int8 filters symmetric),
+// out = clamp(MultiplyByQuantizedMultiplier(acc, M[c], shift[c]) + y_zp), M·2^shift = x_scale·w_scale[c]/y_scale.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { Graph } from '../../src/ir/graph.js';
+import { Executor } from '../../src/runtime/executor.js';
+import { Tensor } from '../../src/tensor/tensor.js';
+import { rng } from '../helpers/quant-data.js';
+
+describe('TFLite int8 conv kernel vs the TS reference', () => {
+  it('is bit-exact over conv / grouped / depthwise (multiplier 1–2), strides, dilations, SAME/VALID, scales and zero points', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          kind: fc.constantFrom('conv', 'conv', 'grouped', 'depthwise'),
+          n: fc.integer({ min: 1, max: 2 }),
+          c: fc.integer({ min: 1, max: 6 }),
+          mg: fc.integer({ min: 1, max: 9 }),
+          mult: fc.integer({ min: 1, max: 2 }),
+          h: fc.integer({ min: 1, max: 11 }),
+          w: fc.integer({ min: 1, max: 13 }),
+          k: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
+          s: fc.integer({ min: 1, max: 2 }),
+          d: fc.integer({ min: 1, max: 2 }),
+          pad: fc.constantFrom('SAME_UPPER', 'VALID'),
+          yscale: fc.constantFrom(0.5, 0.02, 0.0007, 3),
+          bias: fc.boolean(),
+          perChannel: fc.boolean(),
+        }),
+        fc.integer(),
+        (r, seed) => {
+          const [kh, kw] = r.k;
+          const h = Math.max(r.h, (kh - 1) * r.d + 1);
+          const w = Math.max(r.w, (kw - 1) * r.d + 1);
+          const group = r.kind === 'conv' ? 1 : r.kind === 'grouped' ? (r.c % 2 === 0 ? 2 : 1) : r.c;
+          const dw = r.kind === 'depthwise';
+          const m = dw ? r.c * r.mult : r.mg * group;
+          const cg = r.c / group;
+          const rnd = rng(seed);
+          const i8 = (n: number) => Int8Array.from({ length: n }, () => Math.floor(rnd() * 256) - 128);
+          const g = new Graph();
+          g.inputs = [{ name: 'X', type: { dtype: 'int8', shape: [r.n, h, w, r.c] } }];
+          const f32 = (v: number[] | Float32Array, dims: number[]) => new Tensor('float32', Float32Array.from(v), dims);
+          g.initializers.set('xs', f32([0.05], []));
+          g.initializers.set('xz', new Tensor('int8', Int8Array.of(Math.floor(rnd() * 40) - 20), []));
+          g.initializers.set('W', new Tensor('int8', i8(m * kh * kw * (dw ? 1 : cg)), dw ? [1, kh, kw, m] : [m, kh, kw, cg]));
+          const wsc = Float32Array.from({ length: r.perChannel ? m : 1 }, () => 0.002 + rnd() * 0.05);
+          g.initializers.set('ws', f32(wsc, r.perChannel ? [m] : []));
+          g.initializers.set('wz', new Tensor('int8', new Int8Array(r.perChannel ? m : 1), r.perChannel ? [m] : []));
+          g.initializers.set('ys', f32([r.yscale], []));
+          g.initializers.set('yz', new Tensor('int8', Int8Array.of(Math.floor(rnd() * 60) - 30), []));
+          if (r.bias) g.initializers.set('B', new Tensor('int32', Int32Array.from({ length: m }, () => Math.floor(rnd() * 20000) - 10000), [m]));
+          const attrs = { auto_pad: r.pad, strides: [r.s, r.s], dilations: [r.d, r.d], group, data_layout: 'NHWC', weight_layout: dw ? '1HWO' : 'OHWI', rounding: 'tflite' };
+          g.nodes = [{ name: 'conv', op: 'QLinearConv', domain: '', inputs: ['X', 'xs', 'xz', 'W', 'ws', 'wz', 'ys', 'yz', ...(r.bias ? ['B'] : [])], outputs: ['Y'], attrs }];
+          g.outputs = [{ name: 'Y', type: { dtype: 'int8' } }];
+          const x = new Tensor('int8', i8(r.n * h * w * r.c), [r.n, h, w, r.c]);
+          const fast = new Executor(g);
+          expect(fast.kernels.get(g.nodes[0]!)?.name).toBe('qs8_conv2d_tflite');
+          const got = fast.run({ X: x }).Y!;
+          const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!;
+          fast.dispose();
+          expect(got.dims).toEqual(want.dims);
+          expect(Array.from(got.data as Int8Array)).toEqual(Array.from(want.data as Int8Array));
+        },
+      ),
+      { numRuns: 250, seed: 51 },
+    );
+  });
+});
