@@ -18,6 +18,8 @@ export interface PreparedKernel {
   writesInto?: boolean;
   /** Fold a following clamp (Relu = [0, ∞), Clip, Relu6) into this kernel's epilogue; false if it can't. */
   fuseClamp?(lo: number, hi: number): boolean;
+  /** Fold a following Clip/Relu on this kernel's 8-bit output codes (integer bounds); false if it can't. */
+  fuseClampQ?(lo: number, hi: number): boolean;
   /** Fold a following pointwise activation (an op of kernels/epilogue.ts POST_OPS, with its attributes); false if it can't. */
   fusePost?(op: string, attrs: Record<string, unknown>): boolean;
   /**

@@ -1,6 +1,6 @@
 import { Tensor } from '../tensor/tensor.js';
 import { perChannelMultipliers, qbounds } from '../tensor/tflite-quant.js';
-import { prepareConv, scalarInt } from './qlinear.js';
+import { bytesIn, prepareConv, scalarInt } from './qlinear.js';
 import { type KernelDef, registerKernel } from './registry.js';
 import { arena, kernels } from './wasm.js';
 
@@ -51,29 +51,37 @@ const tfliteConvWasm: KernelDef = {
     const mp = mem.alloc(m * 8, 'tflite requant multipliers');
     new Int32Array(mem.memory.buffer, mp, m).set(mult);
     new Int32Array(mem.memory.buffer, mp + m * 4, m).set(shift);
-    const [lo, hi] = qbounds('int8');
+    let [lo, hi] = qbounds('int8');
     return {
       name: 'qs8_conv2d_tflite',
+      // the importer's fused activation (a Clip on the int8 output) clamps the codes in the requantization
+      fuseClampQ(l, h) {
+        const [nl, nh] = [Math.max(lo, Math.ceil(l)), Math.min(hi, Math.floor(h))];
+        if (nl > nh) return false; // an empty range (Clip min > max): the reference defines it
+        [lo, hi] = [nl, nh];
+        return true;
+      },
       run(inputs, [ot]) {
         const xt = inputs[0]!;
         const [n, h, wi, c] = xt.dims as [number, number, number, number];
         const out = ot!.shape as number[];
         const [, oh, ow] = out as [number, number, number, number];
-        const xin = mem.alloc(xt.size, 'tflite conv input');
-        const xp = mem.alloc(xt.size, 'tflite conv input NCHW');
-        let acc: Tensor | undefined;
+        // a resident input (the previous kernel's output) is read in place: only pointers survive a memory.grow
+        const xin = bytesIn(mem, xt.data as Int8Array, 'tflite conv input');
+        let xp = 0;
+        let ap = 0; // the accumulators' pointer, taken at once: a later alloc may grow memory and detach their view
         try {
-          new Int8Array(mem.memory.buffer, xin, xt.size).set(xt.data as Int8Array);
-          ex.x8_nhwc_to_nchw(xin, n, h * wi, c, xp);
+          xp = mem.alloc(xt.size, 'tflite conv input NCHW');
+          ex.x8_nhwc_to_nchw(xin.ptr, n, h * wi, c, xp);
           const xn = new Tensor('int8', new Int8Array(mem.memory.buffer, xp, xt.size), [n, c, h, wi]);
-          acc = inner.run([xn, undefined, inputs[2], undefined], [{ dtype: 'int32', shape: [n, m, oh!, ow!] }])![0]!;
+          ap = (inner.run([xn, undefined, inputs[2], undefined], [{ dtype: 'int32', shape: [n, m, oh!, ow!] }])![0]!.data as Int32Array).byteOffset;
           const op = mem.alloc(n * m * oh! * ow!, 'tflite conv output');
-          ex.tfl_requant_i8_nhwc((acc.data as Int32Array).byteOffset, n, m, oh! * ow!, mp, mp + m * 4, scalarInt(inputs[7]), lo, hi, op);
+          ex.tfl_requant_i8_nhwc(ap, n, m, oh! * ow!, mp, mp + m * 4, scalarInt(inputs[7]), lo, hi, op);
           return [new Tensor('int8', new Int8Array(mem.memory.buffer, op, n * m * oh! * ow!), out)];
         } finally {
-          if (acc) mem.release((acc.data as Int32Array).byteOffset);
-          mem.release(xp);
-          mem.release(xin);
+          if (ap) mem.release(ap);
+          if (xp) mem.release(xp);
+          if (xin.copied) mem.release(xin.ptr);
         }
       },
       dispose() {

@@ -172,7 +172,21 @@ export class Executor {
       const y = act.inputs[0]!;
       const prod = producer.get(y);
       const k = prod && this.kernels.get(prod);
-      if (!prod || !k || uses.get(y) !== 1 || graphOut.has(y) || this.analysis.types.get(y)?.dtype !== 'float32') continue;
+      const dt = this.analysis.types.get(y)?.dtype;
+      if (!prod || !k || uses.get(y) !== 1 || graphOut.has(y)) continue;
+      // 8-bit codes (a TFLite conv's fused activation is a Clip on its int8 output): clamp the codes in the kernel
+      if ((dt === 'int8' || dt === 'uint8') && !post && k.fuseClampQ && !this.kernels.has(act)) {
+        const q = (i: number, dflt: number): number | undefined => {
+          const name = act.inputs[i];
+          if (!name) return dflt;
+          const t = consts.get(name);
+          return t && t.type === dt && t.size === 1 ? Number((t.data as Int8Array)[0]) : undefined;
+        };
+        const [l, h] = act.op === 'Clip' ? [q(1, -Infinity), q(2, Infinity)] : [0, Infinity];
+        if (l !== undefined && h !== undefined && k.fuseClampQ(l, h)) this.fusedInto.set(act, y);
+        continue;
+      }
+      if (dt !== 'float32') continue;
       if (post) {
         if (k.fusePost?.(act.op, this.analysis.attrs.get(act)!)) {
           this.fusedInto.set(act, y);

@@ -28,6 +28,8 @@ describe('TFLite int8 conv kernel vs the TS reference', () => {
           yscale: fc.constantFrom(0.5, 0.02, 0.0007, 3),
           bias: fc.boolean(),
           perChannel: fc.boolean(),
+          // the importer's fused activation: a Clip on the int8 codes (folded into the kernel), or none
+          clip: fc.constantFrom(undefined, [-128, 127], [-5, 127], [-20, 40]),
         }),
         fc.integer(),
         (r, seed) => {
@@ -53,11 +55,17 @@ describe('TFLite int8 conv kernel vs the TS reference', () => {
           g.initializers.set('yz', new Tensor('int8', Int8Array.of(Math.floor(rnd() * 60) - 30), []));
           if (r.bias) g.initializers.set('B', new Tensor('int32', Int32Array.from({ length: m }, () => Math.floor(rnd() * 20000) - 10000), [m]));
           const attrs = { auto_pad: r.pad, strides: [r.s, r.s], dilations: [r.d, r.d], group, data_layout: 'NHWC', weight_layout: dw ? '1HWO' : 'OHWI', rounding: 'tflite' };
-          g.nodes = [{ name: 'conv', op: 'QLinearConv', domain: '', inputs: ['X', 'xs', 'xz', 'W', 'ws', 'wz', 'ys', 'yz', ...(r.bias ? ['B'] : [])], outputs: ['Y'], attrs }];
+          g.nodes = [{ name: 'conv', op: 'QLinearConv', domain: '', inputs: ['X', 'xs', 'xz', 'W', 'ws', 'wz', 'ys', 'yz', ...(r.bias ? ['B'] : [])], outputs: [r.clip ? 'T' : 'Y'], attrs }];
+          if (r.clip) {
+            g.initializers.set('lo', new Tensor('int8', Int8Array.of(r.clip[0]!), []));
+            g.initializers.set('hi', new Tensor('int8', Int8Array.of(r.clip[1]!), []));
+            g.nodes.push({ name: 'act', op: 'Clip', domain: '', inputs: ['T', 'lo', 'hi'], outputs: ['Y'], attrs: {} });
+          }
           g.outputs = [{ name: 'Y', type: { dtype: 'int8' } }];
           const x = new Tensor('int8', i8(r.n * h * w * r.c), [r.n, h, w, r.c]);
           const fast = new Executor(g);
           expect(fast.kernels.get(g.nodes[0]!)?.name).toBe('qs8_conv2d_tflite');
+          if (r.clip) expect(fast.fusedInto.has(g.nodes[1]!)).toBe(true);
           const got = fast.run({ X: x }).Y!;
           const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!;
           fast.dispose();
