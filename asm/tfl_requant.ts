@@ -58,3 +58,22 @@ export function x8_nhwc_to_nchw(x: usize, n: i32, hw: i32, c: i32, out: usize): 
     }
   }
 }
+
+/**
+ * out[i, j] = clamp(MultiplyByQuantizedMultiplier(acc[i, j], mult[j], shift[j]) + zp, lo, hi) as int8 for an m×n
+ * row-major int32 matrix (TFLite FULLY_CONNECTED: the channel is the column).
+ */
+export function tfl_requant_i8_rows(acc: usize, m: i32, n: i32, mult: usize, shift: usize, zp: i32, lo: i32, hi: i32, out: usize): void {
+  for (let i = 0; i < m; i++) {
+    const row = acc + ((<usize>i * n) << 2);
+    const orow = out + <usize>i * n;
+    for (let j = 0; j < n; j++) {
+      const s = load<i32>(shift + ((<usize>j) << 2));
+      const left = s > 0 ? s : 0;
+      const right = s > 0 ? 0 : -s;
+      let v = rdbp(srdhm(load<i32>(row + ((<usize>j) << 2)) << left, load<i32>(mult + ((<usize>j) << 2))), right) + zp;
+      v = v < lo ? lo : v > hi ? hi : v;
+      store<i8>(orow + j, <i8>v);
+    }
+  }
+}

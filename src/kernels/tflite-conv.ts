@@ -1,6 +1,6 @@
 import { Tensor } from '../tensor/tensor.js';
 import { perChannelMultipliers, qbounds } from '../tensor/tflite-quant.js';
-import { bytesIn, prepareConv, scalarInt } from './qlinear.js';
+import { PackedQGemm, bytesIn, prepareConv, scalarInt } from './qlinear.js';
 import { type KernelDef, registerKernel } from './registry.js';
 import { arena, kernels } from './wasm.js';
 
@@ -93,3 +93,70 @@ const tfliteConvWasm: KernelDef = {
 };
 
 registerKernel(tfliteConvWasm);
+
+/**
+ * TFLite's int8 FULLY_CONNECTED (the importer's com.microsoft QGemm with transB = 1, rounding 'tflite'): the int8
+ * GEMM (PackedQGemm, int32 accumulators with the zero-point corrections and bias) and TFLite's
+ * MultiplyByQuantizedMultiplier per output column (fully_connected.cc), bit-identical to the reference. int8 only.
+ */
+const tfliteFcWasm: KernelDef = {
+  op: 'QGemm',
+  domain: 'com.microsoft',
+  backend: 'wasm',
+  layouts: true,
+  prepare(node, attrs, types, constant) {
+    const mem = arena();
+    const ex = kernels();
+    const [as, bs, ys] = [constant(1), constant(4), constant(7)];
+    const b = constant(3);
+    const bz = constant(5);
+    const c = node.inputs[6] ? constant(6) : undefined;
+    if (!mem || !ex || attrs.rounding !== 'tflite' || attrs.transA || !attrs.transB || (attrs.alpha ?? 1) !== 1) return undefined;
+    if (types[0]?.dtype !== 'int8' || types[8]?.dtype !== 'int8' || !b || b.type !== 'int8' || b.dims.length !== 2) return undefined;
+    if (!as || as.type !== 'float32' || !bs || bs.type !== 'float32' || !ys || ys.type !== 'float32' || !bz) return undefined;
+    if (node.inputs[6] && (!c || c.type !== 'int32')) return undefined;
+    const [n, k] = b.dims as [number, number];
+    if (c && !(c.size === n && (c.dims.length === 1 || c.dims[0] === 1))) return undefined;
+    // tiny layers stay on the reference: hello_world_int8 (1→16→16→1) ran 120 µs on this kernel against 88 µs on
+    // the reference, while micro_speech's 4000×4 FC took it from 3.0 ms to 0.19 ms (with the conv kernel)
+    if (k * n < 1024) return undefined;
+    const bd = b.data as Int8Array;
+    const bt = new Int8Array(k * n);
+    for (let j = 0; j < n; j++) for (let kk = 0; kk < k; kk++) bt[kk * n + j] = bd[j * k + kk]!;
+    const g = new PackedQGemm(mem, k, n, new Tensor('int8', bt, [k, n]), Array.from(bz.data as Int8Array));
+    const { mult, shift } = perChannelMultipliers((as.data as Float32Array)[0]!, bs.data as Float32Array, (ys.data as Float32Array)[0]!, n);
+    const mp = mem.alloc(n * 8, 'tflite requant multipliers');
+    new Int32Array(mem.memory.buffer, mp, n).set(mult);
+    new Int32Array(mem.memory.buffer, mp + n * 4, n).set(shift);
+    const bias = c ? (c.data as Int32Array) : undefined;
+    let [lo, hi] = qbounds('int8');
+    return {
+      name: 'qs8_gemm_tflite',
+      fuseClampQ(l, h) {
+        const [nl, nh] = [Math.max(lo, Math.ceil(l)), Math.min(hi, Math.floor(h))];
+        if (nl > nh) return false;
+        [lo, hi] = [nl, nh];
+        return true;
+      },
+      run(inputs, [ot]) {
+        const a = inputs[0]!;
+        const m = a.dims[0]!;
+        // the accumulators' pointer at once: the output alloc below may grow memory and detach their view
+        const ap = (g.run(a.data as Int8Array, m, false, scalarInt(inputs[2]), 'int32', undefined, 0, bias) as Int32Array).byteOffset;
+        try {
+          const op = mem.alloc(m * n, 'tflite fc output');
+          ex.tfl_requant_i8_rows(ap, m, n, mp, mp + n * 4, scalarInt(inputs[8]), lo, hi, op);
+          return [new Tensor('int8', new Int8Array(mem.memory.buffer, op, m * n), ot!.shape as number[])];
+        } finally {
+          mem.release(ap);
+        }
+      },
+      dispose() {
+        g.dispose();
+        mem.release(mp);
+      },
+    };
+  },
+};
+
+registerKernel(tfliteFcWasm);

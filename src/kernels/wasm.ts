@@ -9,6 +9,7 @@ export interface KernelExports {
   f32_peak_muladd(iters: number): number;
   /** rb: per-row bias pointer (0 = none) */
   tfl_requant_i8_nhwc(acc: number, n: number, m: number, p: number, mult: number, shift: number, zp: number, lo: number, hi: number, out: number): void;
+  tfl_requant_i8_rows(acc: number, m: number, n: number, mult: number, shift: number, zp: number, lo: number, hi: number, out: number): void;
   x8_nhwc_to_nchw(x: number, n: number, hw: number, c: number, out: number): void;
   f32_unary(op: number, x: number, out: number, n: number, alpha: number, beta: number): void;
   f32_binary_nd(op: number, a: number, b: number, out: number, rank: number, shape: number, astr: number, bstr: number, idx: number, lo: number, hi: number): void;

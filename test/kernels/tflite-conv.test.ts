@@ -77,3 +77,58 @@ describe('TFLite int8 conv kernel vs the TS reference', () => {
     );
   });
 });
+
+describe('TFLite int8 FULLY_CONNECTED kernel vs the TS reference', () => {
+  // fully_connected.cc: acc = bias[u] + Σ_k (x − x_zp)·(W[u, k] − w_zp); out = clamp(MultiplyByQuantizedMultiplier(acc) + y_zp)
+  it('is bit-exact over rows, units, depth, per-tensor / per-channel scales, weight zero points, bias and a fused Clip', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          m: fc.integer({ min: 1, max: 9 }),
+          n: fc.integer({ min: 26, max: 41 }),
+          k: fc.integer({ min: 40, max: 77 }),
+          perChannel: fc.boolean(),
+          wz: fc.constantFrom(0, 0, 3, -7),
+          yscale: fc.constantFrom(0.5, 0.02, 0.0007, 3),
+          bias: fc.boolean(),
+          clip: fc.constantFrom(undefined, [-128, 127], [-20, 40]),
+        }),
+        fc.integer(),
+        (r, seed) => {
+          const rnd = rng(seed);
+          const i8 = (n: number) => Int8Array.from({ length: n }, () => Math.floor(rnd() * 256) - 128);
+          const f32 = (v: number[] | Float32Array, dims: number[]) => new Tensor('float32', Float32Array.from(v), dims);
+          const g = new Graph();
+          g.inputs = [{ name: 'A', type: { dtype: 'int8', shape: [r.m, r.k] } }];
+          const per = r.perChannel;
+          g.initializers.set('as', f32([0.04], []));
+          g.initializers.set('az', new Tensor('int8', Int8Array.of(Math.floor(rnd() * 40) - 20), []));
+          g.initializers.set('B', new Tensor('int8', i8(r.n * r.k), [r.n, r.k]));
+          g.initializers.set('bs', f32(Float32Array.from({ length: per ? r.n : 1 }, () => 0.002 + rnd() * 0.05), per ? [r.n] : []));
+          g.initializers.set('bz', new Tensor('int8', per ? new Int8Array(r.n) : Int8Array.of(r.wz), per ? [r.n] : []));
+          g.initializers.set('ys', f32([r.yscale], []));
+          g.initializers.set('yz', new Tensor('int8', Int8Array.of(Math.floor(rnd() * 60) - 30), []));
+          if (r.bias) g.initializers.set('C', new Tensor('int32', Int32Array.from({ length: r.n }, () => Math.floor(rnd() * 20000) - 10000), [r.n]));
+          g.nodes = [{ name: 'fc', op: 'QGemm', domain: 'com.microsoft', inputs: ['A', 'as', 'az', 'B', 'bs', 'bz', r.bias ? 'C' : '', 'ys', 'yz'], outputs: [r.clip ? 'T' : 'Y'], attrs: { transB: 1, rounding: 'tflite' } }];
+          if (r.clip) {
+            g.initializers.set('lo', new Tensor('int8', Int8Array.of(r.clip[0]!), []));
+            g.initializers.set('hi', new Tensor('int8', Int8Array.of(r.clip[1]!), []));
+            g.nodes.push({ name: 'act', op: 'Clip', domain: '', inputs: ['T', 'lo', 'hi'], outputs: ['Y'], attrs: {} });
+          }
+          g.outputs = [{ name: 'Y', type: { dtype: 'int8' } }];
+          g.opsets = { '': 21, 'com.microsoft': 1 };
+          const a = new Tensor('int8', i8(r.m * r.k), [r.m, r.k]);
+          const fast = new Executor(g);
+          expect(fast.kernels.get(g.nodes[0]!)?.name).toBe('qs8_gemm_tflite');
+          if (r.clip) expect(fast.fusedInto.has(g.nodes[1]!)).toBe(true);
+          const got = fast.run({ A: a }).Y!;
+          const want = new Executor(g, { backend: 'reference' }).run({ A: a }).Y!;
+          fast.dispose();
+          expect(got.dims).toEqual(want.dims);
+          expect(Array.from(got.data as Int8Array)).toEqual(Array.from(want.data as Int8Array));
+        },
+      ),
+      { numRuns: 250, seed: 52 },
+    );
+  });
+});
