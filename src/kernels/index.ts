@@ -7,7 +7,7 @@ import './pool.js';
 import './eltwise.js';
 import './act.js';
 import './qlinear.js';
-import './tflite-conv.js';
+import './tflite-int8.js';
 import './qlinear-ops.js';
 export { kernelsFor, registerKernel } from './registry.js';
 export type { KernelDef, PreparedKernel, Producer } from './registry.js';

@@ -1,5 +1,5 @@
 // TFLite int8 CONV_2D / DEPTHWISE_CONV_2D as the importer maps them (QLinearConv, data_layout NHWC, weight_layout
-// OHWI / 1HWO, rounding 'tflite'): the WASM kernel (src/kernels/tflite-conv.ts) against the TS reference, BIT-EXACT.
+// OHWI / 1HWO, rounding 'tflite'): the WASM kernel (src/kernels/tflite-int8.ts) against the TS reference, BIT-EXACT.
 // TFLite quantization spec / reference_integer_ops/conv.h: acc = bias[c] + Σ (x − x_zp)·w (int8 filters symmetric),
 // out = clamp(MultiplyByQuantizedMultiplier(acc, M[c], shift[c]) + y_zp), M·2^shift = x_scale·w_scale[c]/y_scale.
 import fc from 'fast-check';

@@ -1,3 +1,4 @@
+// TFLite int8 kernels with TFLite's integer requantization: CONV_2D / DEPTHWISE_CONV_2D and FULLY_CONNECTED.
 import { Tensor } from '../tensor/tensor.js';
 import { perChannelMultipliers, qbounds } from '../tensor/tflite-quant.js';
 import { PackedQGemm, bytesIn, prepareConv, scalarInt } from './qlinear.js';
