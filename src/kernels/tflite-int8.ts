@@ -13,6 +13,18 @@ import { arena, kernels } from './wasm.js';
  * (reference_integer_ops/conv.h, depthwise_conv.h; src/ops/quant.ts). int8 activations only (16x8 stays on the
  * reference); the filters are symmetric (zero point 0), which the op's shape rule enforces for rounding 'tflite'.
  */
+/** The int8 output range, narrowed by a fused Clip on the codes (the importer's fused activation). */
+class CodeClamp {
+  lo = qbounds('int8')[0];
+  hi = qbounds('int8')[1];
+  readonly fuse = (l: number, h: number): boolean => {
+    const [nl, nh] = [Math.max(this.lo, Math.ceil(l)), Math.min(this.hi, Math.floor(h))];
+    if (nl > nh) return false; // an empty range (Clip min > max): the reference defines it
+    [this.lo, this.hi] = [nl, nh];
+    return true;
+  };
+}
+
 const tfliteConvWasm: KernelDef = {
   op: 'QLinearConv',
   backend: 'wasm',
@@ -52,16 +64,11 @@ const tfliteConvWasm: KernelDef = {
     const mp = mem.alloc(m * 8, 'tflite requant multipliers');
     new Int32Array(mem.memory.buffer, mp, m).set(mult);
     new Int32Array(mem.memory.buffer, mp + m * 4, m).set(shift);
-    let [lo, hi] = qbounds('int8');
+    const clamp = new CodeClamp();
     return {
       name: 'qs8_conv2d_tflite',
       // the importer's fused activation (a Clip on the int8 output) clamps the codes in the requantization
-      fuseClampQ(l, h) {
-        const [nl, nh] = [Math.max(lo, Math.ceil(l)), Math.min(hi, Math.floor(h))];
-        if (nl > nh) return false; // an empty range (Clip min > max): the reference defines it
-        [lo, hi] = [nl, nh];
-        return true;
-      },
+      fuseClampQ: clamp.fuse,
       run(inputs, [ot]) {
         const xt = inputs[0]!;
         const [n, h, wi, c] = xt.dims as [number, number, number, number];
@@ -77,7 +84,7 @@ const tfliteConvWasm: KernelDef = {
           const xn = new Tensor('int8', new Int8Array(mem.memory.buffer, xp, xt.size), [n, c, h, wi]);
           ap = (inner.run([xn, undefined, inputs[2], undefined], [{ dtype: 'int32', shape: [n, m, oh!, ow!] }])![0]!.data as Int32Array).byteOffset;
           const op = mem.alloc(n * m * oh! * ow!, 'tflite conv output');
-          ex.tfl_requant_i8_nhwc(ap, n, m, oh! * ow!, mp, mp + m * 4, scalarInt(inputs[7]), lo, hi, op);
+          ex.tfl_requant_i8_nhwc(ap, n, m, oh! * ow!, mp, mp + m * 4, scalarInt(inputs[7]), clamp.lo, clamp.hi, op);
           return [new Tensor('int8', new Int8Array(mem.memory.buffer, op, n * m * oh! * ow!), out)];
         } finally {
           if (ap) mem.release(ap);
@@ -130,15 +137,10 @@ const tfliteFcWasm: KernelDef = {
     new Int32Array(mem.memory.buffer, mp, n).set(mult);
     new Int32Array(mem.memory.buffer, mp + n * 4, n).set(shift);
     const bias = c ? (c.data as Int32Array) : undefined;
-    let [lo, hi] = qbounds('int8');
+    const clamp = new CodeClamp();
     return {
       name: 'qs8_gemm_tflite',
-      fuseClampQ(l, h) {
-        const [nl, nh] = [Math.max(lo, Math.ceil(l)), Math.min(hi, Math.floor(h))];
-        if (nl > nh) return false;
-        [lo, hi] = [nl, nh];
-        return true;
-      },
+      fuseClampQ: clamp.fuse,
       run(inputs, [ot]) {
         const a = inputs[0]!;
         const m = a.dims[0]!;
@@ -146,7 +148,7 @@ const tfliteFcWasm: KernelDef = {
         const ap = (g.run(a.data as Int8Array, m, false, scalarInt(inputs[2]), 'int32', undefined, 0, bias) as Int32Array).byteOffset;
         try {
           const op = mem.alloc(m * n, 'tflite fc output');
-          ex.tfl_requant_i8_rows(ap, m, n, mp, mp + n * 4, scalarInt(inputs[8]), lo, hi, op);
+          ex.tfl_requant_i8_rows(ap, m, n, mp, mp + n * 4, scalarInt(inputs[8]), clamp.lo, clamp.hi, op);
           return [new Tensor('int8', new Int8Array(mem.memory.buffer, op, m * n), ot!.shape as number[])];
         } finally {
           mem.release(ap);
