@@ -29,11 +29,21 @@ const convWasm: KernelDef = {
     const shape = convF32Shape(w.dims, attrs);
     if (!shape) return undefined;
     const { m, depthwise, dw3x3 } = shape;
-    const wp = mem.alloc(w.size * 4, 'conv weights');
-    mem.f32(wp, w.size).set(w.data as Float32Array);
     const bp = mem.alloc(m * 4, 'conv bias');
     mem.f32(bp, m).set(b ? (b.data as Float32Array) : new Float32Array(m));
     const wino = prepareWinograd(mem, w.data as Float32Array, shape, attrs, x.shape); // 3×3 stride 1 where it wins
+    // the OIHW weights for the im2col path: packed now, unless Winograd takes every run (static H and W), in which
+    // case they would only double the weight memory — then copied in on the first run that needs them, if any
+    const staticHW = typeof x.shape?.[2] === 'number' && typeof x.shape?.[3] === 'number';
+    let wp = 0;
+    const weights = (): number => {
+      if (!wp) {
+        wp = mem.alloc(w.size * 4, 'conv weights');
+        mem.f32(wp, w.size).set(w.data as Float32Array);
+      }
+      return wp;
+    };
+    if (!wino || !staticHW) weights();
     const epi = new Epilogue();
     return {
       name: wino ? 'f32_conv3x3_winograd_2x2' : dw3x3 ? 'f32_dwconv3x3' : depthwise ? 'f32_dwconv2d' : 'f32_conv2d_gemm_4x8',
@@ -46,7 +56,7 @@ const convWasm: KernelDef = {
         // (the arena pads every block, so the stride-2 depthwise path may read one float past a row)
         const xin = mem.input(xt.data as Float32Array, 'conv input');
         try {
-          const op = wino?.wins(xt.dims) ? wino.run(mem, ex, attrs, xt.dims, xin.ptr, bp, epi.lo, epi.hi, dst) : runConvF32(mem, ex, shape, attrs, xt.dims, xin.ptr, wp, bp, epi.lo, epi.hi, dst);
+          const op = wino?.wins(xt.dims) ? wino.run(mem, ex, attrs, xt.dims, xin.ptr, bp, epi.lo, epi.hi, dst) : runConvF32(mem, ex, shape, attrs, xt.dims, xin.ptr, weights(), bp, epi.lo, epi.hi, dst);
           const out = outType!.shape as number[];
           const y = mem.f32(op, out.reduce((a, d) => a * d, 1));
           epi.apply(y);
@@ -57,7 +67,7 @@ const convWasm: KernelDef = {
       },
       dispose() {
         mem.release(bp);
-        mem.release(wp);
+        if (wp) mem.release(wp);
         wino?.dispose();
       },
     };
