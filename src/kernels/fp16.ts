@@ -1,3 +1,4 @@
+import { gemmRowBias } from './gemm-bias.js';
 import { Epilogue } from './epilogue.js';
 import type { Tensor as TensorT } from '../tensor/tensor.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -266,11 +267,8 @@ const gemmF16: KernelDef = {
       const c = constant(2);
       if (!c || (c.type !== 'float32' && c.type !== 'float16')) return undefined;
       const beta = attrs.beta ?? 1;
-      const cd = actFloats(c);
-      // Y = alpha·A·B + beta·C, C unidirectionally broadcast to (M, N): only a row vector / scalar fits the panel bias
-      if (c.size === 1) bias = new Float32Array(n).fill(beta * cd[0]!);
-      else if (c.size === n && (c.dims.length === 1 || (c.dims.length === 2 && c.dims[0] === 1))) bias = cd.map((v) => beta * v);
-      else return undefined;
+      bias = gemmRowBias(actFloats(c), c.dims, n, beta);
+      if (!bias) return undefined;
     }
     const g = new PackedGemmF16(mem, k, n, h, bias);
     const c = new Epilogue();

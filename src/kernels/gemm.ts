@@ -1,3 +1,4 @@
+import { gemmRowBias } from './gemm-bias.js';
 import { Epilogue } from './epilogue.js';
 import type { Tensor as TensorT } from '../tensor/tensor.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -114,10 +115,8 @@ const gemmWasm: KernelDef = {
     if (node.inputs[2]) {
       if (!isF32Const(c)) return undefined;
       const beta = attrs.beta ?? 1;
-      const cd = c.data as Float32Array;
-      if (c.size === 1) bias = new Float32Array(n).fill(beta * cd[0]!);
-      else if (c.size === n && (c.dims.length === 1 || (c.dims.length === 2 && c.dims[0] === 1))) bias = cd.map((v) => beta * v);
-      else return undefined; // full M×N C: reference handles it
+      bias = gemmRowBias(c.data as Float32Array, c.dims, n, beta);
+      if (!bias) return undefined; // full M×N C: reference handles it
     }
     const g = new PackedGemmF32(mem, k, n, w, bias);
     const epi = new Epilogue();

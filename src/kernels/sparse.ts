@@ -1,3 +1,4 @@
+import { gemmRowBias } from './gemm-bias.js';
 import { winogradShape, winogradWins } from './winograd.js';
 import { convF32Shape } from './conv-run.js';
 import { Epilogue } from './epilogue.js';
@@ -299,10 +300,8 @@ const gemmSparse: KernelDef = {
     if (node.inputs[2]) {
       if (!isF32Const(cT)) return undefined;
       const beta: number = attrs.beta ?? 1;
-      const cd = cT.data as Float32Array;
-      if (cT.size === 1) bias = new Float32Array(n).fill(beta * cd[0]!);
-      else if (cT.size === n && (cT.dims.length === 1 || (cT.dims.length === 2 && cT.dims[0] === 1))) bias = cd.map((v) => beta * v);
-      else return undefined; // full M×N C: the dense kernel / reference handles it
+      bias = gemmRowBias(cT.data as Float32Array, cT.dims, n, beta);
+      if (!bias) return undefined; // full M×N C: the dense kernel / reference handles it
     }
     const wt = new Float32Array(k * n);
     for (let t = 0; t < k; t++) for (let j = 0; j < n; j++) wt[j * k + t] = alpha * (attrs.transB ? bd[j * k + t]! : bd[t * n + j]!);
