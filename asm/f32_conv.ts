@@ -1,3 +1,4 @@
+import { tapRow } from './vec';
 // f32 convolution helpers (NCHW). Conv runs as GEMM: out[M×P] = W[M×K] · cols[K×P] (+ row bias), with the
 // column matrix written straight into f32_gemm_pack_8's panel layout (no separate im2col + pack pass).
 // Depthwise convs (one input channel per group) run direct: no GEMM pays for K = kh·kw.
@@ -128,32 +129,7 @@ export function f32_dwconv2d(
       for (let kx = 0; kx < kw; kx++) {
         const wv = f32.load(w + ((<usize>(ky * kw + kx)) << 2));
         const off = kx * dw - pl;
-        // ox range with 0 <= ox·sw + off < iw
-        let o0 = off >= 0 ? 0 : (-off + sw - 1) / sw;
-        let o1 = (iw - 1 - off) >= 0 ? (iw - 1 - off) / sw + 1 : 0;
-        if (o1 > ow) o1 = ow;
-        if (o0 >= o1) continue;
-        let o = o0;
-        if (sw == 1) {
-          const vw = f32x4.splat(wv);
-          for (; o + 3 < o1; o += 4) {
-            const po = orow + (<usize>o << 2);
-            v128.store(po, f32x4.add(v128.load(po), f32x4.mul(vw, v128.load(xr + (<usize>(o + off) << 2)))));
-          }
-        } else if (sw == 2) {
-          const vw = f32x4.splat(wv);
-          for (; o + 3 < o1; o += 4) {
-            const pi = xr + (<usize>(2 * o + off) << 2);
-            // lanes 0,2 of two loads: the even-indexed inputs of this 4-pixel run (the 8th float is never read past o1)
-            const ev = v128.shuffle<f32>(v128.load(pi), v128.load(pi, 16), 0, 2, 4, 6);
-            const po = orow + (<usize>o << 2);
-            v128.store(po, f32x4.add(v128.load(po), f32x4.mul(vw, ev)));
-          }
-        }
-        for (; o < o1; o++) {
-          const po = orow + (<usize>o << 2);
-          f32.store(po, f32.load(po) + wv * f32.load(xr + (<usize>(o * sw + off) << 2)));
-        }
+        tapRow(orow, xr, wv, off, sw, iw, ow);
       }
     }
     if (lo > -Infinity || hi < Infinity) {

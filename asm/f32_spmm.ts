@@ -1,4 +1,4 @@
-import { clampv } from './vec';
+import { clampv, tapRow } from './vec';
 // f32 sparse-weight × dense-activation kernels (WebAssembly SIMD128). The weight is pruned and constant, so it is
 // compressed once per session (in TypeScript, src/kernels/sparse.ts) into one of two layouts:
 //
@@ -301,32 +301,7 @@ export function f32_spconv2d(
         const xr = x + <usize>load<i32>(ep) * plane + ((<usize>iy * iw) << 2);
         const off = load<i32>(ep, 8) - pl;
         const wv = f32.load(ep, 12);
-        // ox range with 0 <= ox·sw + off < iw
-        let o0 = off >= 0 ? 0 : (-off + sw - 1) / sw;
-        let o1 = iw - 1 - off >= 0 ? (iw - 1 - off) / sw + 1 : 0;
-        if (o1 > ow) o1 = ow;
-        if (o0 >= o1) continue;
-        let o = o0;
-        const vw = f32x4.splat(wv);
-        if (sw == 1) {
-          for (; o + 3 < o1; o += 4) {
-            const po = orow + (<usize>o << 2);
-            v128.store(po, f32x4.add(v128.load(po), f32x4.mul(vw, v128.load(xr + (<usize>(o + off) << 2)))));
-          }
-        } else if (sw == 2) {
-          for (; o + 3 < o1; o += 4) {
-            const pi = xr + (<usize>(2 * o + off) << 2);
-            // lanes 0,2 of two loads: the even-indexed inputs of this 4-pixel run (reads at most one float past
-            // the last tap, inside the arena's padding)
-            const ev = v128.shuffle<f32>(v128.load(pi), v128.load(pi, 16), 0, 2, 4, 6);
-            const po = orow + (<usize>o << 2);
-            v128.store(po, f32x4.add(v128.load(po), f32x4.mul(vw, ev)));
-          }
-        }
-        for (; o < o1; o++) {
-          const po = orow + (<usize>o << 2);
-          f32.store(po, f32.load(po) + wv * f32.load(xr + (<usize>(o * sw + off) << 2)));
-        }
+        tapRow(orow, xr, wv, off, sw, iw, ow);
       }
       if (clamp) {
         ox = 0;
