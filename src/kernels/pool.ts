@@ -1,11 +1,11 @@
 import { Tensor } from '../tensor/tensor.js';
-import { convGeometry } from '../ops/conv-geometry.js';
+import { pool2dAt } from '../ops/conv-geometry.js';
 import { type KernelDef, registerKernel } from './registry.js';
 import { arena, kernels } from './wasm.js';
 
 /**
  * MaxPool (without the Indices output) and AveragePool, 2-D NCHW float32, via f32_pool2d one channel at a
- * time. Geometry (pads, ceil_mode, dilations) comes from the same convGeometry the ops' shape rules use.
+ * time. Geometry (pads, ceil_mode, dilations) comes from pool2dAt, the convGeometry the ops' shape rules use.
  */
 function poolKernel(op: 'MaxPool' | 'AveragePool'): KernelDef {
   return {
@@ -25,9 +25,7 @@ function poolKernel(op: 'MaxPool' | 'AveragePool'): KernelDef {
         run([input], [outType]) {
           const xt = input!;
           const [n, c, ih, iw] = xt.dims as [number, number, number, number];
-          const g = convGeometry([ih, iw], [kh, kw], attrs, (m) => {
-            throw new Error(m); // unreachable: inferShape checked the same geometry
-          }, { ceilMode: attrs.ceil_mode === 1 })!;
+          const g = pool2dAt(ih, iw, kh, kw, attrs);
           const [oh, ow] = g.out as [number, number];
           const xin = mem.input(xt.data as Float32Array, 'pool input');
           const op2 = mem.alloc(n * c * oh * ow * 4, 'pool output');

@@ -1,4 +1,4 @@
-import { convGeometry } from '../ops/conv-geometry.js';
+import { pool2dAt } from '../ops/conv-geometry.js';
 import { roundHalfToEven } from '../tensor/rounding.js';
 import { Tensor } from '../tensor/tensor.js';
 import { type KernelDef, registerKernel } from './registry.js';
@@ -82,9 +82,7 @@ const maxPoolQ8Wasm: KernelDef = {
       run([input], [ot]) {
         const xt = input!;
         const [n, c, ih, iw] = xt.dims as [number, number, number, number];
-        const g = convGeometry([ih, iw], [kh, kw], attrs, (m) => {
-          throw new Error(m); // unreachable: inferShape checked the same geometry
-        }, { ceilMode: attrs.ceil_mode === 1 })!;
+        const g = pool2dAt(ih, iw, kh, kw, attrs);
         const [oh, ow] = g.out as [number, number];
         const xin = bytesIn(mem, xt.data as QData, 'pool input');
         const y = mem.alloc(n * c * oh * ow, 'pool output');

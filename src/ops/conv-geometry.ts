@@ -211,3 +211,13 @@ export function conv2dAt(ih: number, iw: number, kh: number, kw: number, attrs: 
   const pointwise = kh === 1 && kw === 1 && g.strides.every((s) => s === 1) && [...g.padBegin, ...g.padEnd].every((v) => v === 0);
   return { oh, ow, pt, pl, p: oh * ow, pointwise };
 }
+
+/**
+ * The WASM pooling kernels' per-run geometry (MaxPool / AveragePool, with ceil_mode), like conv2dAt: `inferShape`
+ * has already validated it for these dims, so a failure here is a bug.
+ */
+export function pool2dAt(ih: number, iw: number, kh: number, kw: number, attrs: Attrs): Geometry {
+  return convGeometry([ih, iw], [kh, kw], attrs, (msg) => {
+    throw new Error(`unreachable: ${msg}`);
+  }, { ceilMode: attrs.ceil_mode === 1 })!;
+}
