@@ -62,6 +62,13 @@ export class Executor {
   /** nodes skipped unless their output is fetched, and those outputs (see planElisions) */
   private readonly elided = new Set<Node>();
   private readonly unread = new Set<string>();
+  /** plan-time links of the analysed graph: the node computing each value, and the nodes reading it (once per use) */
+  private producer = new Map<string, Node>();
+  private consumers = new Map<string, Node[]>();
+  /** how many inputs read value `x` */
+  private uses(x: string): number {
+    return this.consumers.get(x)?.length ?? 0;
+  }
   /** last run's output types per node, keyed by its input types (see inferRun) */
   private readonly shapeCache = new Map<Node, { key: string; out: ValueType[] }>();
 
@@ -75,6 +82,10 @@ export class Executor {
     const fuse = wasm && opts.fuseQdq !== false && graph.nodes.some((n) => n.op === 'DequantizeLinear');
     this.graph = graph = fuse ? fuseQdq(graph) : graph;
     this.analysis = analyze(graph);
+    for (const n of this.analysis.order) {
+      for (const o of n.outputs) if (o) this.producer.set(o, n);
+      for (const x of n.inputs) if (x) (this.consumers.get(x) ?? this.consumers.set(x, []).get(x)!).push(n);
+    }
     if (opts.backend !== 'reference') {
       try {
         this.chooseKernels();
@@ -96,8 +107,7 @@ export class Executor {
 
   private chooseKernels(): void {
     const { order, attrs, types, consts } = this.analysis;
-    const producerOf = new Map<string, Node>();
-    for (const n of order) for (const o of n.outputs) if (o) producerOf.set(o, n);
+    const producerOf = this.producer;
     for (const node of order) {
       if (node.outputs.every((o) => o === '' || consts.has(o))) continue; // folded
       // NHWC layouts, TFLite rounding etc.: only kernels that say they implement them (else the reference)
@@ -125,8 +135,7 @@ export class Executor {
    */
   private planElisions(): void {
     const { order } = this.analysis;
-    const consumers = new Map<string, Node[]>();
-    for (const n of order) for (const x of n.inputs) if (x) consumers.set(x, [...(consumers.get(x) ?? []), n]);
+    const consumers = this.consumers;
     const graphOut = new Set(this.graph.outputs.map((o) => o.name));
     for (const node of order) {
       const out = node.outputs[0];
@@ -160,11 +169,8 @@ export class Executor {
    */
   private fuseClamps(): void {
     const { order, consts } = this.analysis;
-    const uses = new Map<string, number>();
-    for (const n of order) for (const x of n.inputs) if (x) uses.set(x, (uses.get(x) ?? 0) + 1);
     const graphOut = new Set(this.graph.outputs.map((o) => o.name));
-    const producer = new Map<string, Node>();
-    for (const n of order) for (const o of n.outputs) producer.set(o, n);
+    const producer = this.producer;
     for (const act of order) {
       const post = POST_OPS[act.op] !== undefined;
       if (act.op !== 'Relu' && act.op !== 'Clip' && !post) continue;
@@ -173,7 +179,7 @@ export class Executor {
       const prod = producer.get(y);
       const k = prod && this.kernels.get(prod);
       const dt = this.analysis.types.get(y)?.dtype;
-      if (!prod || !k || uses.get(y) !== 1 || graphOut.has(y)) continue;
+      if (!prod || !k || this.uses(y) !== 1 || graphOut.has(y)) continue;
       // 8-bit codes (a TFLite conv's fused activation is a Clip on its int8 output): clamp the codes in the kernel
       if ((dt === 'int8' || dt === 'uint8') && !post && k.fuseClampQ && !this.kernels.has(act)) {
         const q = (i: number, dflt: number): number | undefined => {
@@ -223,11 +229,8 @@ export class Executor {
    */
   private planConcats(): void {
     const { order, types, consts, attrs } = this.analysis;
-    const uses = new Map<string, number>();
-    for (const n of order) for (const x of n.inputs) if (x) uses.set(x, (uses.get(x) ?? 0) + 1);
     const graphIo = new Set([...this.graph.outputs.map((o) => o.name), ...this.graph.inputs.map((i) => i.name)]);
-    const producer = new Map<string, Node>();
-    for (const n of order) for (const o of n.outputs) if (o) producer.set(o, n);
+    const producer = this.producer;
     const claimed = new Set<Node>();
     const staticShape = (name: string): number[] | undefined => {
       const t = types.get(name);
@@ -242,7 +245,7 @@ export class Executor {
       const slots: { kernel: Node; bytes: number }[] = [];
       for (const x of cat.inputs) {
         const xs = x ? staticShape(x) : undefined;
-        if (!x || !xs || consts.has(x) || graphIo.has(x) || uses.get(x) !== 1) break;
+        if (!x || !xs || consts.has(x) || graphIo.has(x) || this.uses(x) !== 1) break;
         // through a fused activation to the kernel that computes the values
         let p = producer.get(x);
         const via = p && this.fusedInto.get(p);
