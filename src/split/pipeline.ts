@@ -11,6 +11,7 @@
  */
 import { platform } from '#platform';
 import type { Graph } from '../ir/graph.js';
+import { relaxedSimdAllowed } from '../kernels/wasm.js';
 import { Tensor } from '../tensor/tensor.js';
 import { PipelineError, WorkerCrashError } from './errors.js';
 import { graphToPlain } from './plain.js';
@@ -155,6 +156,7 @@ export class PipelineSession {
         stage: i,
         stages: K,
         ...(this.opts.backend ? { backend: this.opts.backend } : {}),
+        ...(relaxedSimdAllowed() ? {} : { relaxedSimd: false }),
         ...(i > 0 ? { prev: chans[i - 1]!.port2 as WorkerInit['prev'] } : {}),
         ...(i < K - 1 ? { next: chans[i]!.port1 as WorkerInit['next'] } : {}),
         ...(link ? { link: { latencyMs: link.latencyMs ?? 0, ...(link.mbps ? { mbps: link.mbps } : {}) } } : {}),

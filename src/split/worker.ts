@@ -6,6 +6,7 @@
  * src/platform/). No top-level await: bundlers may emit this worker as a classic script.
  */
 import { platform } from '#platform';
+import { allowRelaxedSimd } from '../kernels/wasm.js';
 import { InferenceSession } from '../runtime/session.js';
 import type { DType } from '../tensor/dtype.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -24,6 +25,8 @@ export interface WorkerInit {
   graph?: PlainGraph;
   path?: string;
   backend?: 'wasm' | 'reference';
+  /** false: keep the plain SIMD build, as the main thread does (env.wasm.relaxedSimd = false) */
+  relaxedSimd?: boolean;
   /** port to read inputs from (stages > 0) */
   prev?: WirePort;
   /** port to write outputs to (all but the last stage) */
@@ -84,6 +87,7 @@ async function main(): Promise<void> {
   const self = await platform.workerSelf();
   init = self.init as WorkerInit;
   port = { postMessage: self.postMessage, onMessage: (fn) => self.onMessage(fn as (m: unknown) => void) };
+  if (init.relaxedSimd === false) allowRelaxedSimd(false);
   let session: InferenceSession;
   try {
     const opts = { backend: init.backend ?? 'wasm' } as const;
