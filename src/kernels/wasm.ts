@@ -110,8 +110,13 @@ export function relaxedSimdAllowed(): boolean {
 
 /** EDGEQ_SIMD=plain (environment) or allowRelaxedSimd(false) keeps the plain SIMD build even where relaxed SIMD validates. */
 function plainForced(): boolean {
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
-  return !relaxedAllowed || env?.EDGEQ_SIMD === 'plain';
+  if (!relaxedAllowed) return true;
+  try {
+    const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+    return env?.EDGEQ_SIMD === 'plain';
+  } catch {
+    return false; // Deno without --allow-env throws on reading the environment
+  }
 }
 
 function instantiate(base64: string): KernelExports {

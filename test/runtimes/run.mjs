@@ -1,5 +1,5 @@
 // Runs smoke.mjs against the built package (dist/) in whatever runtime executes this file: Node, Deno
-// (`deno run -A`) or Bun. Usage: <runtime> test/runtimes/run.mjs <models dir>; prints the result as JSON.
+// (`deno run --allow-read`) or Bun. Usage: <runtime> test/runtimes/run.mjs <models dir>; prints the result as JSON.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as edgeq from '../../dist/index.js';

@@ -15,7 +15,7 @@ const ready = MODELS.every((m) => hasData(m)) && !browserBlocker('test/runtimes/
 
 const RUNTIMES: Record<string, string[]> = {
   node: [process.execPath],
-  deno: [join(root, 'node_modules', '.bin', 'deno'), 'run', '-A'],
+  deno: [join(root, 'node_modules', '.bin', 'deno'), 'run', '--allow-read'], // no other permission needed
   bun: [join(root, 'node_modules', '.bin', 'bun')],
 };
 
