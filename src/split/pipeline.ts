@@ -9,7 +9,9 @@
  * part); a worker that dies (crash, terminate, uncaught error) rejects every pending result with
  * WorkerCrashError, terminates the other workers and marks the session dead. No promise is left pending.
  */
+import { platform } from '#platform';
 import type { Graph } from '../ir/graph.js';
+import { relaxedSimdAllowed } from '../kernels/wasm.js';
 import { Tensor } from '../tensor/tensor.js';
 import { PipelineError, WorkerCrashError } from './errors.js';
 import { graphToPlain } from './plain.js';
@@ -93,18 +95,16 @@ export class PipelineSession {
     let inputNames: string[];
     let outputNames: string[];
     if (typeof parts === 'string') {
-      if (!isNode) throw new PipelineError('a split directory needs Node; in browsers pass the parts as Graphs', -1);
-      const { readFileSync } = await import('node:fs');
-      const { dirname, join } = await import('node:path');
-      const mpath = parts.endsWith('.json') ? parts : join(parts, 'manifest.json');
+      if (!isNode) throw new PipelineError('a split directory needs a file system (Node, Deno, Bun); in browsers pass the parts as Graphs', -1);
+      const mpath = parts.endsWith('.json') ? parts : platform.join(parts, 'manifest.json');
       let m: Manifest;
       try {
-        m = JSON.parse(readFileSync(mpath, 'utf8')) as Manifest;
+        m = JSON.parse(new TextDecoder().decode(await platform.readFile(mpath))) as Manifest;
       } catch (e) {
         throw new PipelineError(`cannot read split manifest '${mpath}': ${(e as Error).message}`, -1);
       }
       if (!Array.isArray(m?.parts) || !m.parts.length) throw new PipelineError(`manifest '${mpath}' lists no parts`, -1);
-      inits = m.parts.map((p) => ({ path: join(dirname(mpath), p.file) }));
+      inits = m.parts.map((p) => ({ path: platform.join(platform.dirname(mpath), p.file) }));
       inputNames = m.parts[0]!.inputs.map((i) => i.name);
       outputNames = m.parts[m.parts.length - 1]!.outputs.map((o) => o.name);
     } else {
@@ -156,6 +156,7 @@ export class PipelineSession {
         stage: i,
         stages: K,
         ...(this.opts.backend ? { backend: this.opts.backend } : {}),
+        ...(relaxedSimdAllowed() ? {} : { relaxedSimd: false }),
         ...(i > 0 ? { prev: chans[i - 1]!.port2 as WorkerInit['prev'] } : {}),
         ...(i < K - 1 ? { next: chans[i]!.port1 as WorkerInit['next'] } : {}),
         ...(link ? { link: { latencyMs: link.latencyMs ?? 0, ...(link.mbps ? { mbps: link.mbps } : {}) } } : {}),
