@@ -66,6 +66,8 @@ export class Executor {
   private readonly concatSlots = new Map<Node, { concat: Node; offset: number; bytes: number }>();
   /** nodes skipped unless their output is fetched, and those outputs (see planElisions) */
   private readonly elided = new Set<Node>();
+  /** kernel inputs read through a Transpose the kernel undoes in place (PreparedKernel.readsInstead), per node */
+  private readonly bypass = new Map<Node, { i: number; x: string; perm: number[] | undefined }[]>();
   private readonly unread = new Set<string>();
   /** plan-time links of the analysed graph: the node computing each value, and the nodes reading it (once per use) */
   private producer = new Map<string, Node>();
@@ -94,6 +96,7 @@ export class Executor {
     if (opts.backend !== 'reference') {
       try {
         this.chooseKernels();
+        this.planBypass();
       } catch (e) {
         this.dispose(); // weights already packed for earlier nodes go back to the arena
         throw e;
@@ -106,7 +109,10 @@ export class Executor {
     // pre-activation outputs whose activation was fused into the producing kernel
     for (const n of original.nodes) for (const o of n.outputs) if (o && !this.analysis.types.has(o)) this.altered.add(o);
     for (const y of this.fusedInto.values()) this.altered.add(y);
-    this.analysis.order.forEach((n, i) => n.inputs.forEach((x) => x && this.lastUse.set(x, i)));
+    this.analysis.order.forEach((n, i) => {
+      n.inputs.forEach((x) => x && this.lastUse.set(x, i));
+      this.bypass.get(n)?.forEach((b) => this.lastUse.set(b.x, i));
+    });
     for (const o of graph.outputs) this.lastUse.set(o.name, Infinity);
   }
 
@@ -139,6 +145,35 @@ export class Executor {
       if (!all.length) this.fallbacks.set(node, `no WASM kernel for ${node.domain ? `${node.domain}.` : ''}${node.op}`);
       else if (!candidates.length) this.fallbacks.set(node, `${layouts}: no kernel implements it`);
       else this.fallbacks.set(node, [...new Set(reasons)].join('; '));
+    }
+  }
+
+  /**
+   * Kernels that read a Transpose's input in place of its output (MatMul packing Kᵀ from K): record the value they
+   * read, and skip the Transpose when only such kernels read its output (fetching it still computes it).
+   */
+  private planBypass(): void {
+    const graphOut = new Set(this.graph.outputs.map((o) => o.name));
+    const skip = new Set<Node>();
+    for (const [node, k] of this.kernels) {
+      if (!k.readsInstead) continue;
+      const list: { i: number; x: string; perm: number[] | undefined }[] = [];
+      node.inputs.forEach((name, i) => {
+        const x = name ? k.readsInstead!(i) : undefined;
+        if (!x) return;
+        const t = this.producer.get(name);
+        if (!t || t.op !== 'Transpose' || t.domain !== '' || t.inputs[0] !== x) throw new ShapeError(`node '${node.name}': kernel ${k.name} reads '${x}' for '${name}', which is not a Transpose of it`);
+        list.push({ i, x, perm: this.analysis.attrs.get(t)!.perm as number[] | undefined });
+        skip.add(t);
+      });
+      if (list.length) this.bypass.set(node, list);
+    }
+    for (const t of skip) {
+      const out = t.outputs[0]!;
+      const readers = this.consumers.get(out) ?? [];
+      if (graphOut.has(out) || !readers.every((c) => c.inputs.every((x, i) => x !== out || !!this.bypass.get(c)?.some((b) => b.i === i)))) continue;
+      this.elided.add(t);
+      this.unread.add(out);
     }
   }
 
@@ -393,7 +428,21 @@ export class Executor {
         }
         return v;
       });
-      const outTypes = this.inferRun(node, inputs, consts);
+      // an input read through a skipped Transpose: the kernel gets the Transpose's input, the shape rule its dims permuted
+      const through = this.bypass.get(node);
+      let kin = inputs;
+      let tin = inputs;
+      if (through) {
+        kin = [...inputs];
+        tin = [...inputs];
+        for (const { i, x, perm } of through) {
+          const v = values.get(x) as Tensor;
+          const p = perm ?? v.dims.map((_, j) => v.dims.length - 1 - j);
+          kin[i] = v;
+          tin[i] = new Tensor(v.type, v.data, p.map((j) => v.dims[j]!));
+        }
+      }
+      const outTypes = this.inferRun(node, tin, consts);
       let outs: Value[];
       let fromKernel = false;
       const t0 = this.profile ? performance.now() : 0;
@@ -409,7 +458,7 @@ export class Executor {
       const blk = plan && blocks.get(node);
       try {
         // runInfer rejects sequence inputs for ops without runValues, so `inputs` are tensors here
-        const tensors = inputs as (Tensor | undefined)[];
+        const tensors = kin as (Tensor | undefined)[];
         const kernel = this.kernels.get(node);
         let kernelOuts = def.runValues ? undefined : kernel?.run(tensors, outTypes, kernel.writesInto ? dst : undefined);
         if (blk !== undefined) {
@@ -444,6 +493,7 @@ export class Executor {
         values.set(o, res && t instanceof Tensor ? (dst !== undefined ? res.slice(o, t) : res.adopt(o, t, fromKernel)) : t);
       });
       for (const x of node.inputs) if (x && this.lastUse.get(x) === step && !keep.has(x) && !consts.has(x)) drop(x);
+      through?.forEach(({ x }) => this.lastUse.get(x) === step && !keep.has(x) && !consts.has(x) && drop(x));
     });
   }
 }
