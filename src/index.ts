@@ -11,6 +11,7 @@ export { readOnnx } from './formats/onnx/reader.js';
 export { InferenceSession } from './runtime/session.js';
 export type { SessionOptions, ValueMetadata } from './runtime/session.js';
 export { Interpreter, type TensorDetails } from './runtime/interpreter.js';
+export { type DecoderIo, type GenerateOptions, decoderIo, generate } from './runtime/generate.js';
 export { readTflite } from './formats/tflite/reader.js';
 export { writeOnnx } from './formats/onnx/writer.js';
 export { readNpy, writeNpy } from './formats/npy.js';

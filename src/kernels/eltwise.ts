@@ -2,6 +2,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
 import { arena, kernels } from './wasm.js';
 import { Epilogue } from './epilogue.js';
+import { pinInputs } from './gemm.js';
 
 /**
  * Add, Sub, Mul, Div on float32 with NumPy broadcasting ("multidirectional broadcasting" in the ONNX spec). The
@@ -32,11 +33,12 @@ function binaryKernel(op: 'Add' | 'Sub' | 'Mul' | 'Div', code: number): KernelDe
           const key = `${a!.dims.join(',')};${b!.dims.join(',')}`;
           if (cached?.key !== key) cached = { key, plan: broadcastPlan(a!.dims, b!.dims, out) };
           const { shape, sa, sb } = cached.plan;
-          const ain = mem.input(a!.data as Float32Array, `${op} input A`);
-          let bin: { ptr: number; copied: boolean } | undefined;
+          // both operands pinned before any allocation (growing memory would detach a resident B while A is copied in)
+          const pins = pinInputs(mem, [a!.data as Float32Array, b!.data as Float32Array], `${op} input`);
+          const ain = { ptr: pins.ptrs[0]! };
+          const bin = { ptr: pins.ptrs[1]! };
           let meta = 0;
           try {
-            bin = mem.input(b!.data as Float32Array, `${op} input B`);
             const op2 = mem.alloc(n * 4, `${op} output`);
             if (shape.length === 1) ex.f32_binary(code, ain.ptr, sa[0]!, bin.ptr, sb[0]!, op2, n, epi.lo, epi.hi);
             else {
@@ -53,8 +55,7 @@ function binaryKernel(op: 'Add' | 'Sub' | 'Mul' | 'Div', code: number): KernelDe
             return [new Tensor('float32', y, out)];
           } finally {
             if (meta) mem.release(meta);
-            if (ain.copied) mem.release(ain.ptr);
-            if (bin?.copied) mem.release(bin.ptr);
+            for (const p of pins.copied) mem.release(p);
           }
         },
       };

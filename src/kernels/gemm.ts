@@ -213,9 +213,13 @@ export function runBatchedMatMul(mem: Arena, a: TensorT, b: TensorT, bT: boolean
   const nb = out.length - 2;
   const bdims = out.slice(0, nb);
   const batches = bdims.reduce((x, d) => x * d, 1);
-  const cp = mem.alloc(batches * m * n * 4, 'MatMul output');
-  if (batches * m * n === 0) return mem.f32(cp, 0);
+  // inputs first: an allocation may grow memory, which detaches views (a resident input would look foreign)
   const { ptrs, copied } = pinInputs(mem, [a.data as Float32Array, b.data as Float32Array], 'MatMul input');
+  const cp = mem.alloc(batches * m * n * 4, 'MatMul output');
+  if (batches * m * n === 0) {
+    for (const p of copied) mem.release(p);
+    return mem.f32(cp, 0);
+  }
   const packed = mem.alloc(ex.f32_gemm_packed_size_8(n, k), 'MatMul packed B');
   try {
     const sa = batchStrides(a.dims, nb);

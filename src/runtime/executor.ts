@@ -377,13 +377,20 @@ export class Executor {
     }
   }
 
-  run(feeds: Record<string, Value>, fetch: readonly string[] = this.graph.outputs.map((o) => o.name)): Record<string, Value> {
+  /**
+   * `resident`: fetched outputs to hand over in kernel memory instead of copying them out (a decoder's KV cache fed
+   * back next step): the caller owns those blocks (`arena().release(t.data.byteOffset)`). Feeds that are such views
+   * are read in place.
+   */
+  run(feeds: Record<string, Value>, fetch: readonly string[] = this.graph.outputs.map((o) => o.name), resident?: ReadonlySet<string>): Record<string, Value> {
     this.checkFeeds(feeds);
     const values = new Map<string, Value>(this.analysis.consts);
     for (const i of this.graph.inputs) values.set(i.name, toValue(feeds[i.name]!));
     const keep = new Set(fetch);
     const mem = this.kernels.size ? arena() : undefined;
     const res = mem ? new Residency(mem) : undefined;
+    // feeds already in kernel memory: rebound if memory grows, never freed by this run
+    if (res) for (const i of this.graph.inputs) values.set(i.name, res.slice(i.name, values.get(i.name) as Tensor));
     const blocks = new Map<Node, number>(); // planned Concat outputs allocated this run, not yet owned by a value
     try {
       this.step(values, keep, res, blocks);
@@ -391,7 +398,7 @@ export class Executor {
       for (const name of fetch) {
         const v = values.get(name);
         if (!v) throw new InputError(`output '${name}' was not computed`);
-        result[name] = (res ? res.detach(v) : v) as Value;
+        result[name] = (res ? (resident?.has(name) && res.keep(name) !== undefined ? v : res.detach(v)) : v) as Value;
       }
       return result;
     } finally {

@@ -110,6 +110,12 @@ export class InferenceSession {
     return this.exec.run(feeds, names) as Record<string, Tensor>;
   }
 
+  /** The plan run() executes (kernels, fallbacks, profile); runtime helpers such as generate() drive it directly. */
+  get executor(): Executor {
+    if (this.released) throw new InputError('session was released');
+    return this.exec;
+  }
+
   /** Free the packed weights in kernel memory now (otherwise they are freed when the session is collected). */
   async release(): Promise<void> {
     if (this.released) return;

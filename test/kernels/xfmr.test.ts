@@ -191,3 +191,69 @@ describe('row kernels', () => {
     );
   });
 });
+
+describe('layout kernels (x32_strided_copy): Transpose, Slice, Concat, Split', () => {
+  const shapeArb = fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 4 });
+  const sz = (d: number[]) => d.reduce((a, b) => a * b, 1);
+  function run1(g: Graph, feeds: Record<string, Tensor>, kernel: string): void {
+    const fast = new Executor(g);
+    expect(fast.kernels.get(g.nodes[0]!)?.name).toBe(kernel);
+    const got = fast.run(feeds);
+    fast.dispose();
+    const want = new Executor(g, { backend: 'reference' }).run(feeds);
+    for (const o of g.outputs) {
+      expect(got[o.name]!.dims).toEqual(want[o.name]!.dims);
+      expect(Array.from(got[o.name]!.data as Float32Array)).toEqual(Array.from(want[o.name]!.data as Float32Array)); // a copy: bit-exact
+    }
+  }
+  function g1(op: string, ins: [string, number[]][], inits: [string, Tensor][], attrs: Record<string, unknown>, outs = ['Y']): Graph {
+    const g = new Graph();
+    g.opsets = { '': 18 };
+    g.inputs = ins.map(([name, shape]) => ({ name, type: { dtype: 'float32', shape } }));
+    for (const [n, t] of inits) g.initializers.set(n, t);
+    g.nodes = [{ name: 'n', op, domain: '', inputs: [...ins.map(([n]) => n), ...inits.map(([n]) => n)], outputs: outs, attrs }];
+    g.outputs = outs.map((name) => ({ name, type: { dtype: 'float32' } }));
+    return g;
+  }
+
+  // ONNX Transpose: "the output shape is input.shape[perm[i]]"
+  it('Transpose over every permutation of rank ≤ 4', () => {
+    fc.assert(
+      fc.property(shapeArb.chain((d) => fc.tuple(fc.constant(d), fc.shuffledSubarray([...d.keys()], { minLength: d.length, maxLength: d.length }), fc.integer())), ([d, perm, seed]) => {
+        run1(g1('Transpose', [['X', d]], [], { perm }), { X: new Tensor('float32', values(sz(d), seed), d) }, 'x32_transpose');
+      }),
+      { numRuns: 120, seed: 17 },
+    );
+  });
+
+  // ONNX Slice: "starts, ends, axes, steps ... negative value means counting dimensions from the back ... clamped"
+  it('Slice with negative and out-of-range starts/ends and steps ±1…3', () => {
+    fc.assert(
+      fc.property(
+        shapeArb.chain((d) => fc.tuple(fc.constant(d), fc.integer({ min: 0, max: d.length - 1 }), fc.integer({ min: -7, max: 7 }), fc.integer({ min: -7, max: 7 }), fc.constantFrom(1, 2, 3, -1, -2), fc.integer())),
+        ([d, axis, start, end, step, seed]) => {
+          const i64 = (v: number) => new Tensor('int64', BigInt64Array.from([BigInt(v)]), [1]);
+          const g = g1('Slice', [['X', d]], [['s', i64(start)], ['e', i64(end)], ['a', i64(axis)], ['p', i64(step)]], {});
+          run1(g, { X: new Tensor('float32', values(sz(d), seed), d) }, 'x32_slice');
+        },
+      ),
+      { numRuns: 150, seed: 19 },
+    );
+  });
+
+  // ONNX Concat: "All input tensors must have the same shape, except for the dimension size of the axis to concatenate on"
+  // ONNX Split: "Split a tensor into a list of tensors, along the specified 'axis'"
+  it('Concat along an inner axis and Split into uneven parts', () => {
+    fc.assert(
+      fc.property(fc.record({ lead: fc.integer({ min: 2, max: 4 }), a: fc.integer({ min: 1, max: 5 }), b: fc.integer({ min: 1, max: 5 }), inner: fc.integer({ min: 1, max: 9 }), seed: fc.integer() }), (r) => {
+        const da = [r.lead, r.a, r.inner];
+        const db = [r.lead, r.b, r.inner];
+        run1(g1('Concat', [['A', da], ['B', db]], [], { axis: 1 }), { A: new Tensor('float32', values(sz(da), r.seed), da), B: new Tensor('float32', values(sz(db), r.seed + 1), db) }, 'x32_concat');
+        const dx = [r.lead, r.a + r.b, r.inner];
+        const split = new Tensor('int64', BigInt64Array.from([BigInt(r.a), BigInt(r.b)]), [2]);
+        run1(g1('Split', [['X', dx]], [['sp', split]], { axis: -2 }, ['Y0', 'Y1']), { X: new Tensor('float32', values(sz(dx), r.seed), dx) }, 'x32_split');
+      }),
+      { numRuns: 100, seed: 23 },
+    );
+  });
+});
