@@ -11,6 +11,7 @@ import { DTYPES } from '../tensor/dtype.js';
 import { Residency } from './resident.js';
 import { fuseQdq } from '../ir/passes/qdq-fuse.js';
 import { foldBatchNorms } from '../ir/passes/fold-bn.js';
+import { fuseTransformerPatterns } from '../ir/passes/fuse-xfmr.js';
 import { collectDeclines, kernelsFor, type PreparedKernel } from '../kernels/index.js';
 import { POST_OPS } from '../kernels/epilogue.js';
 import type { Node } from '../ir/graph.js';
@@ -31,6 +32,8 @@ export interface ExecutorOptions {
   concatInPlace?: boolean;
   /** fold inference BatchNormalization into the preceding Conv's weights (default true on the wasm backend) */
   foldBatchNorm?: boolean;
+  /** rewrite decomposed GELU / LayerNorm patterns into Gelu / LayerNormalization (default true on the wasm backend) */
+  fusePatterns?: boolean;
   /** skip kernels whose output no consumer reads (a float16 weight's Cast; default true on the wasm backend) */
   elideUnread?: boolean;
 }
@@ -85,6 +88,7 @@ export class Executor {
   constructor(graph: Graph, opts: ExecutorOptions = {}) {
     const original = graph;
     const wasm = opts.backend !== 'reference';
+    if (wasm && opts.fusePatterns !== false) graph = fuseTransformerPatterns(graph);
     if (wasm && opts.foldBatchNorm !== false) graph = foldBatchNorms(graph);
     const fuse = wasm && opts.fuseQdq !== false && graph.nodes.some((n) => n.op === 'DequantizeLinear');
     this.graph = graph = fuse ? fuseQdq(graph) : graph;
