@@ -194,6 +194,49 @@ const splitWasm: KernelDef = {
   },
 };
 
+/**
+ * Gather of float32 rows (embedding lookup: Gather(weight[V, D], ids) on axis 0, or any axis with the rows after it
+ * contiguous): each index copies one block of `inner` floats into kernel memory, so the embeddings start the
+ * network resident. Indices were range-checked by the op's shape rule (ONNX: "values must be within bounds [-s, s-1]").
+ */
+const gatherWasm: KernelDef = {
+  op: 'Gather',
+  backend: 'wasm',
+  prepare(_node, attrs, types) {
+    const mem = arena();
+    if (!mem) return decline('no WASM memory');
+    const bad = needF32(types);
+    if (bad) return decline(bad);
+    const a0: number = attrs.axis ?? 0;
+    return {
+      name: 'x32_gather',
+      run([x, ind], [out]) {
+        const dims = x!.dims;
+        const ax = a0 < 0 ? a0 + dims.length : a0;
+        const { outer, inner } = axisGeometry(dims, ax);
+        const len = dims[ax]!;
+        const idx = ind!.toNumbers();
+        const shape = out!.shape as number[];
+        const total = outer * idx.length * inner;
+        // a constant table (JS memory) is read where it is: only the gathered rows enter kernel memory
+        const xp = mem.ptrOf(x!);
+        const y = mem.alloc(total * 4, 'Gather output');
+        const src = xp !== undefined ? mem.f32(xp, x!.size) : (x!.data as Float32Array);
+        const dst = mem.f32(y, total);
+        let p = 0;
+        for (let o = 0; o < outer; o++)
+          for (const i of idx) {
+            const b = (o * len + (i < 0 ? i + len : i)) * inner;
+            dst.set(src.subarray(b, b + inner), p);
+            p += inner;
+          }
+        return [new Tensor('float32', dst, shape)];
+      },
+    };
+  },
+};
+
+registerKernel(gatherWasm);
 registerKernel(transposeWasm);
 registerKernel(sliceWasm);
 registerKernel(concatWasm);

@@ -241,6 +241,25 @@ describe('layout kernels (x32_strided_copy): Transpose, Slice, Concat, Split', (
     );
   });
 
+  // ONNX Gather: "Given data tensor of rank r >= 1, and indices tensor of rank q, gather entries of the axis
+  // dimension of data (by default outer-most one as axis=0) indexed by indices" — negative indices count from the back
+  it('Gather of rows (embeddings) on any axis, negative indices', () => {
+    fc.assert(
+      fc.property(shapeArb.chain((d) => fc.tuple(fc.constant(d), fc.integer({ min: 0, max: d.length - 1 }), fc.array(fc.integer({ min: -5, max: 4 }), { minLength: 0, maxLength: 6 }), fc.integer())), ([d, axis, raw, seed]) => {
+        const len = d[axis]!;
+        const idx = raw.map((i) => ((i % len) + len) % len - (i < 0 ? len : 0));
+        const g = new Graph();
+        g.opsets = { '': 18 };
+        g.initializers.set('W', new Tensor('float32', values(sz(d), seed), d));
+        g.inputs = [{ name: 'I', type: { dtype: 'int64', shape: [idx.length] } }];
+        g.nodes = [{ name: 'n', op: 'Gather', domain: '', inputs: ['W', 'I'], outputs: ['Y'], attrs: { axis } }];
+        g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+        run1(g, { I: new Tensor('int64', BigInt64Array.from(idx, BigInt), [idx.length]) }, 'x32_gather');
+      }),
+      { numRuns: 120, seed: 37 },
+    );
+  });
+
   // ONNX Concat: "All input tensors must have the same shape, except for the dimension size of the axis to concatenate on"
   // ONNX Split: "Split a tensor into a list of tensors, along the specified 'axis'"
   it('Concat along an inner axis and Split into uneven parts', () => {
