@@ -56,16 +56,20 @@ function pin(mem: Arena, t: TensorT, what: string): { ptr: number; copied: boole
 
 const pinAll = (mem: Arena, ts: TensorT[], what: string) => pinInputs(mem, ts.map((t) => t.data as Float32Array), what);
 
-const needF32 = (types: ({ dtype: string } | undefined)[], i = 0) => (types[i]?.dtype === 'float32' ? undefined : `input is ${types[i]?.dtype ?? 'of unknown type'}, not float32`);
+/** The kernel memory for a kernel over a float32 input 0, or undefined after declining (no WASM, another type). */
+function f32Arena(types: readonly ({ dtype: string } | undefined)[]): Arena | undefined {
+  const mem = arena();
+  if (!mem) return decline('no WASM memory');
+  if (types[0]?.dtype !== 'float32') return decline(`input is ${types[0]?.dtype ?? 'of unknown type'}, not float32`);
+  return mem;
+}
 
 const transposeWasm: KernelDef = {
   op: 'Transpose',
   backend: 'wasm',
   prepare(_node, attrs, types) {
-    const mem = arena();
-    if (!mem) return decline('no WASM memory');
-    const bad = needF32(types);
-    if (bad) return decline(bad);
+    const mem = f32Arena(types);
+    if (!mem) return undefined;
     const perm = attrs.perm as number[] | undefined;
     return {
       name: 'x32_transpose',
@@ -89,10 +93,8 @@ const sliceWasm: KernelDef = {
   op: 'Slice',
   backend: 'wasm',
   prepare(node, attrs, types) {
-    const mem = arena();
-    if (!mem) return decline('no WASM memory');
-    const bad = needF32(types);
-    if (bad) return decline(bad);
+    const mem = f32Arena(types);
+    if (!mem) return undefined;
     return {
       name: 'x32_slice',
       run(inputs, [out]) {
@@ -163,10 +165,8 @@ const splitWasm: KernelDef = {
   op: 'Split',
   backend: 'wasm',
   prepare(_node, attrs, types) {
-    const mem = arena();
-    if (!mem) return decline('no WASM memory');
-    const bad = needF32(types);
-    if (bad) return decline(bad);
+    const mem = f32Arena(types);
+    if (!mem) return undefined;
     const a0: number = attrs.axis ?? 0;
     return {
       name: 'x32_split',
@@ -203,10 +203,8 @@ const gatherWasm: KernelDef = {
   op: 'Gather',
   backend: 'wasm',
   prepare(_node, attrs, types) {
-    const mem = arena();
-    if (!mem) return decline('no WASM memory');
-    const bad = needF32(types);
-    if (bad) return decline(bad);
+    const mem = f32Arena(types);
+    if (!mem) return undefined;
     const a0: number = attrs.axis ?? 0;
     return {
       name: 'x32_gather',

@@ -5,7 +5,7 @@ import { isConcrete } from '../ir/dims.js';
 import { DTYPES, type DType, type TensorData, allocData } from '../tensor/dtype.js';
 import { sizeOf, stridesOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { ALL, need, needType } from './util.js';
+import { ALL, need, needType, runShapeCtx } from './util.js';
 import { broadcastDims } from './broadcast.js';
 
 /**
@@ -644,17 +644,7 @@ defineOp({
 /** Per axis of the data, the first index and the step a Slice with these concrete inputs reads (also for kernels). */
 export function sliceStartSteps(node: Node, attrs: Attrs, inputs: readonly (Tensor | undefined)[]): { start: number; step: number }[] {
   const x = inputs[0]!;
-  const shapeCtx: ShapeCtx = {
-    node,
-    attrs,
-    inputs: inputs.map((t) => (t ? { dtype: t.type, shape: [...t.dims] } : undefined)),
-    value: (i) => inputs[i],
-    numOutputs: 1,
-    fail: (m) => {
-      throw new ShapeError(m);
-    },
-  };
-  const spec = sliceSpec(shapeCtx, x.dims.length)!;
+  const spec = sliceSpec(runShapeCtx(node, attrs, inputs), x.dims.length)!;
   const per = x.dims.map(() => ({ start: 0, step: 1 }));
   spec.axes.forEach((a, i) => {
     const s = sliceAxis(x.dims[a]!, spec.starts[i]!, spec.ends[i]!, spec.steps[i]!);

@@ -1,6 +1,7 @@
 import { InputError } from '../errors.js';
 import { arena } from '../kernels/wasm.js';
 import { Tensor } from '../tensor/tensor.js';
+import { mulberry32 } from '../ops/nn-misc.js';
 import type { InferenceSession } from './session.js';
 
 /**
@@ -62,18 +63,6 @@ export function decoderIo(session: InferenceSession): DecoderIo {
   return { ids: ids.name, logits, cache, ...(attentionMask ? { attentionMask } : {}), ...(positionIds ? { positionIds } : {}) };
 }
 
-/** mulberry32: a small seeded PRNG, so sampling is reproducible across runs and engines. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Next token from one row of logits: argmax (first maximum) when greedy, else top-k / temperature sampling. */
 export function pickToken(row: Float32Array, temperature: number | undefined, topK: number | undefined, rand: () => number): number {
   let best = 0;
@@ -96,7 +85,7 @@ export async function* generate(session: InferenceSession, opts: GenerateOptions
   const io = decoderIo(session);
   if (!opts.ids.length) throw new InputError('generate: the prompt has no tokens');
   const maxTokens = opts.maxTokens ?? 32;
-  const rand = rng(opts.seed ?? 0);
+  const rand = mulberry32(opts.seed ?? 0);
   const resident = (opts.cache ?? 'resident') === 'resident';
   const exec = session.executor;
   const mem = resident ? arena() : undefined;
