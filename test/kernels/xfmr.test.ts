@@ -192,6 +192,43 @@ describe('row kernels', () => {
   });
 });
 
+describe('Where (masked fill)', () => {
+  // ONNX Where: "Return elements, either from X or Y, depending on condition. Where behaves like numpy.where with
+  // three parameters" and "supports multidirectional (i.e., Numpy-style) broadcasting"
+  it('equals the reference over broadcast condition / X / Y shapes', () => {
+    const sub = (d: number[], mask: number) => d.map((v, i) => ((mask >> i) & 1 ? 1 : v)).slice(mask & 16 ? 1 : 0);
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 4 }), fc.integer({ min: 0, max: 31 }), fc.integer({ min: 0, max: 31 }), fc.integer({ min: 0, max: 31 }), fc.integer(), (d, mc, mx, my, seed) => {
+        const [dc, dx, dy] = [sub(d, mc), sub(d, mx), sub(d, my)];
+        const g = new Graph();
+        g.opsets = { '': 17 };
+        g.inputs = [
+          { name: 'C', type: { dtype: 'bool', shape: dc } },
+          { name: 'X', type: { dtype: 'float32', shape: dx } },
+          { name: 'Y', type: { dtype: 'float32', shape: dy } },
+        ];
+        g.nodes = [{ name: 'n', op: 'Where', domain: '', inputs: ['C', 'X', 'Y'], outputs: ['O'], attrs: {} }];
+        g.outputs = [{ name: 'O', type: { dtype: 'float32' } }];
+        const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+        const cv = values(size(dc), seed);
+        const feeds = {
+          C: new Tensor('bool', Uint8Array.from(cv, (v) => (v > 0 ? 1 : 0)), dc),
+          X: new Tensor('float32', values(size(dx), seed + 1), dx),
+          Y: new Tensor('float32', values(size(dy), seed + 2).map((v) => (v > 0.5 ? -Infinity : v)), dy),
+        };
+        const fast = new Executor(g);
+        expect(fast.kernels.get(g.nodes[0]!)?.name).toBe('f32_where');
+        const got = fast.run(feeds).O!;
+        fast.dispose();
+        const want = new Executor(g, { backend: 'reference' }).run(feeds).O!;
+        expect(got.dims).toEqual(want.dims);
+        expect(Array.from(got.data as Float32Array)).toEqual(Array.from(want.data as Float32Array));
+      }),
+      { numRuns: 150, seed: 41 },
+    );
+  });
+});
+
 describe('layout kernels (x32_strided_copy): Transpose, Slice, Concat, Split', () => {
   const shapeArb = fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 4 });
   const sz = (d: number[]) => d.reduce((a, b) => a * b, 1);
