@@ -1,34 +1,10 @@
-// f32 pointwise activations (LeakyRelu, HardSigmoid, HardSwish, Sigmoid) over n floats, in place or not. Kernels
+import { erfv, expNeg, tanhv } from './vec';
+// f32 pointwise activations (LeakyRelu, HardSigmoid, HardSwish, Sigmoid, Erf, Tanh, Gelu) over n floats, in place or not. Kernels
 // with a fused activation run this on their output block right after computing it (the plan folds the node away).
 //
 // Sigmoid needs exp, which WebAssembly lacks: e = exp(−|x|) by Cody–Waite reduction (x = n·ln2 + r, |r| ≤ ln2/2)
 // and a degree-7 Taylor polynomial (truncation < 1e-8 relative), then 1/(1+e) for x ≥ 0 and e/(1+e) for x < 0 —
 // neither form cancels. Agreement with the reference's double-precision Math.exp is to a few float ulps.
-
-// @ts-ignore: decorator
-@inline
-function expNeg(z: v128): v128 {
-  // z ≤ 0; below −104 the result rounds to 0 in float (e^−104 < half the smallest subnormal)
-  const zc = f32x4.max(z, f32x4.splat(-104));
-  const n = f32x4.nearest(f32x4.mul(zc, f32x4.splat(1.44269504)));
-  let r = f32x4.sub(zc, f32x4.mul(n, f32x4.splat(0.693145752)));
-  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(1.42860677e-6)));
-  let p = f32x4.splat(1.0 / 5040.0);
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 720.0));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 120.0));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 24.0));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 6.0));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(0.5));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0));
-  // 2^n through the exponent bits, as two normal factors 2^h · 2^(n−h) (n in [−150, 0]) so results below 2^−126
-  // round into the subnormals as the reference's do
-  const ni = i32x4.trunc_sat_f32x4_s(n);
-  const h = i32x4.shr_s(ni, 1);
-  const s1 = i32x4.shl(i32x4.add(h, i32x4.splat(127)), 23);
-  const s2 = i32x4.shl(i32x4.add(i32x4.sub(ni, h), i32x4.splat(127)), 23);
-  return f32x4.mul(f32x4.mul(p, s1), s2);
-}
 
 // @ts-ignore: decorator
 @inline
@@ -38,6 +14,9 @@ function act(op: i32, x: v128, alpha: v128, beta: v128): v128 {
   if (op == 0) return v128.bitselect(f32x4.mul(x, alpha), x, f32x4.lt(x, zero)); // LeakyRelu
   if (op == 1) return f32x4.max(zero, f32x4.min(one, f32x4.add(f32x4.mul(alpha, x), beta))); // HardSigmoid
   if (op == 2) return f32x4.mul(x, f32x4.max(zero, f32x4.min(one, f32x4.add(f32x4.div(x, f32x4.splat(6)), f32x4.splat(0.5))))); // HardSwish
+  if (op == 4) return erfv(x); // Erf
+  if (op == 5) return tanhv(x); // Tanh
+  if (op == 6) return f32x4.mul(f32x4.mul(x, f32x4.splat(0.5)), f32x4.add(one, erfv(f32x4.mul(x, f32x4.splat(0.70710678118654752))))); // Gelu (erf form)
   // Sigmoid
   const e = expNeg(f32x4.neg(f32x4.abs(x)));
   const r = f32x4.div(one, f32x4.add(one, e));
@@ -66,10 +45,16 @@ function runAct(op: i32, x: usize, out: usize, n: i32, alpha: f32, beta: f32): v
   }
 }
 
-/** out[i] = act(x[i]) for i < n; op 0 = LeakyRelu(alpha), 1 = HardSigmoid(alpha, beta), 2 = HardSwish, 3 = Sigmoid. */
+/**
+ * out[i] = act(x[i]) for i < n; op 0 = LeakyRelu(alpha), 1 = HardSigmoid(alpha, beta), 2 = HardSwish, 3 = Sigmoid,
+ * 4 = Erf, 5 = Tanh, 6 = Gelu (0.5·x·(1 + erf(x/√2))).
+ */
 export function f32_unary(op: i32, x: usize, out: usize, n: i32, alpha: f32, beta: f32): void {
   if (op == 0) runAct(0, x, out, n, alpha, beta);
   else if (op == 1) runAct(1, x, out, n, alpha, beta);
   else if (op == 2) runAct(2, x, out, n, alpha, beta);
+  else if (op == 4) runAct(4, x, out, n, alpha, beta);
+  else if (op == 5) runAct(5, x, out, n, alpha, beta);
+  else if (op == 6) runAct(6, x, out, n, alpha, beta);
   else runAct(3, x, out, n, alpha, beta);
 }

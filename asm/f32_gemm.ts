@@ -33,6 +33,23 @@ export function f32_gemm_pack_8(n: i32, k: i32, w: usize, ldw: i32, bias: usize,
   }
 }
 
+/**
+ * Pack a transposed operand: element (kk, j) of the K×N weight is read at w[j·ldw + kk] (Bᵀ stored N×K, row stride ldw
+ * floats), so MatMul(A, Transpose(X)) — Q·Kᵀ — packs X in place without materializing the transpose. No bias.
+ */
+export function f32_gemm_pack_8_t(n: i32, k: i32, w: usize, ldw: i32, out: usize): void {
+  for (let n0 = 0; n0 < n; n0 += 8) {
+    const nc = min(8, n - n0);
+    v128.store(out, f32x4.splat(0));
+    v128.store(out, f32x4.splat(0), 16);
+    out += 32;
+    for (let kk = 0; kk < k; kk++) {
+      for (let j = 0; j < 8; j++) f32.store(out + (j << 2), j < nc ? f32.load(w + ((<usize>(n0 + j) * ldw + kk) << 2)) : 0);
+      out += 32;
+    }
+  }
+}
+
 /** Bytes f32_gemm_pack_8 writes for an N×K weight. */
 export function f32_gemm_packed_size_8(n: i32, k: i32): i32 {
   return ((n + 7) >> 3) * (k + 1) * 32;

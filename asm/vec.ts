@@ -63,3 +63,72 @@ export function tapRow(orow: usize, xr: usize, wv: f32, off: i32, sw: i32, iw: i
     f32.store(po, f32.load(po) + wv * f32.load(xr + (<usize>(o * sw + off) << 2)));
   }
 }
+
+// exp(z) for z ≤ 0, by Cody–Waite reduction (z = n·ln2 + r, |r| ≤ ln2/2) and a degree-7 Taylor polynomial (truncation
+// < 1e-8 relative); shared by Sigmoid/Tanh (asm/f32_act.ts) and Softmax (asm/f32_norm.ts).
+// @ts-ignore: decorator
+@inline
+export function expNeg(z: v128): v128 {
+  // z ≤ 0; below −104 the result rounds to 0 in float (e^−104 < half the smallest subnormal)
+  const zc = f32x4.max(z, f32x4.splat(-104));
+  const n = f32x4.nearest(f32x4.mul(zc, f32x4.splat(1.44269504)));
+  let r = f32x4.sub(zc, f32x4.mul(n, f32x4.splat(0.693145752)));
+  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(1.42860677e-6)));
+  let p = f32x4.splat(1.0 / 5040.0);
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 720.0));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 120.0));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 24.0));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 6.0));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(0.5));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0));
+  // 2^n through the exponent bits, as two normal factors 2^h · 2^(n−h) (n in [−150, 0]) so results below 2^−126
+  // round into the subnormals as the reference's do
+  const ni = i32x4.trunc_sat_f32x4_s(n);
+  const h = i32x4.shr_s(ni, 1);
+  const s1 = i32x4.shl(i32x4.add(h, i32x4.splat(127)), 23);
+  const s2 = i32x4.shl(i32x4.add(i32x4.sub(ni, h), i32x4.splat(127)), 23);
+  return f32x4.mul(f32x4.mul(p, s1), s2);
+}
+
+
+/**
+ * erf(x), Eigen's / XLA's float rational approximation (odd degree-13 numerator over degree-8 even denominator in x,
+ * x clamped to [−4, 4] where erf rounds to ±1 in float): a few float ulps from the exact value.
+ */
+// @ts-ignore: decorator
+@inline
+export function erfv(x0: v128): v128 {
+  const x = f32x4.min(f32x4.max(x0, f32x4.splat(-4)), f32x4.splat(4));
+  const x2 = f32x4.mul(x, x);
+  let p = f32x4.splat(-2.72614225801306e-10);
+  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(2.77068142495902e-8));
+  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(-2.10102402082508e-6));
+  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(-5.69250639462346e-5));
+  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(-7.34990630326855e-4));
+  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(-2.9545998085402e-3));
+  p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(-1.60960333262415e-2));
+  p = f32x4.mul(p, x);
+  let q = f32x4.splat(-1.45660718464996e-5);
+  q = f32x4.add(f32x4.mul(q, x2), f32x4.splat(-2.13374055278905e-4));
+  q = f32x4.add(f32x4.mul(q, x2), f32x4.splat(-1.68282697438203e-3));
+  q = f32x4.add(f32x4.mul(q, x2), f32x4.splat(-7.37332916720468e-3));
+  q = f32x4.add(f32x4.mul(q, x2), f32x4.splat(-1.42647390514189e-2));
+  // NaN propagates through the min/max clamp (f32x4.min/max return NaN for a NaN lane)
+  return f32x4.div(p, q);
+}
+
+/** tanh(x) = sign(x)·(1 − e)/(1 + e) with e = exp(−2|x|) (no overflow, no cancellation in the large-|x| tail). */
+// @ts-ignore: decorator
+@inline
+export function tanhv(x: v128): v128 {
+  const ax = f32x4.abs(x);
+  const e = expNeg(f32x4.mul(ax, f32x4.splat(-2)));
+  const one = f32x4.splat(1);
+  let t = f32x4.div(f32x4.sub(one, e), f32x4.add(one, e));
+  // small |x|: 1 − e cancels; x − x³/3 + 2x⁵/15 is exact to float there
+  const x2 = f32x4.mul(ax, ax);
+  const s = f32x4.mul(ax, f32x4.add(one, f32x4.mul(x2, f32x4.add(f32x4.splat(-1.0 / 3.0), f32x4.mul(x2, f32x4.splat(2.0 / 15.0))))));
+  t = v128.bitselect(s, t, f32x4.lt(ax, f32x4.splat(0.0625)));
+  return v128.bitselect(f32x4.neg(t), t, f32x4.lt(x, f32x4.splat(0)));
+}

@@ -12,6 +12,7 @@ export { InferenceSession } from './runtime/session.js';
 export type { ModelSource, SessionOptions, ValueMetadata } from './runtime/session.js';
 export { env, type Env } from './runtime/env.js';
 export { Interpreter, type TensorDetails } from './runtime/interpreter.js';
+export { type DecoderIo, type GenerateOptions, decoderIo, generate } from './runtime/generate.js';
 export { readTflite } from './formats/tflite/reader.js';
 export { writeOnnx } from './formats/onnx/writer.js';
 export { readNpy, writeNpy } from './formats/npy.js';

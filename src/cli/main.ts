@@ -7,6 +7,7 @@ import { UsageError } from './args.js';
 import { conformanceMain } from './conformance.js';
 import { demoMain } from './demo.js';
 import { evalMain } from './eval.js';
+import { generateMain } from './generate.js';
 import { type Io, inspectMain, stdio } from './inspect.js';
 import { distillMain } from './distill.js';
 import { pipelineMain } from './pipeline.js';
@@ -46,6 +47,9 @@ commands:
         [--link-mbps 100] [--keep-local N] --out DIR [--report] [--json]
                                                cut a model into sub-models (+ manifest.json); --report
                                                measures each part and the worker pipeline's throughput
+  generate MODEL [--prompt TEXT | --ids 1,2,3] [--max-tokens N] [--temperature T --top-k K --seed S]
+        [--cache resident|plain] [--json]      KV-cache generation with a decoder that has past_*/present_*
+                                               cache inputs/outputs (byte-level ids); prints tokens/s
   conformance [--suite S] [--filter RE] [--json] [-v] [--write-allow]
                                                run the ONNX backend test data
   help                                         this text
@@ -63,6 +67,7 @@ const COMMANDS: Record<string, (args: string[], io: Io) => Promise<number>> = {
   prune: pruneMain,
   quantize: quantizeMain,
   split: splitMain,
+  generate: generateMain,
 };
 
 /** Run the CLI with `argv` (without node and script); returns the exit status. */

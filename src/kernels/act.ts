@@ -1,10 +1,10 @@
 import { Tensor } from '../tensor/tensor.js';
-import { POST_OPS } from './epilogue.js';
+import { POST_OPS, postSupported } from './epilogue.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
 import { arena, kernels } from './wasm.js';
 
 /**
- * LeakyRelu, HardSigmoid, HardSwish, Sigmoid on float32 as standalone kernels (asm/f32_act.ts), for activations the
+ * LeakyRelu, HardSigmoid, HardSwish, Sigmoid, Erf, Tanh, Gelu (erf form) on float32 as standalone kernels (asm/f32_act.ts), for activations the
  * plan could not fold into their producer: the output stays in kernel memory for the next kernel.
  */
 function actKernel(op: string, code: number): KernelDef {
@@ -16,6 +16,7 @@ function actKernel(op: string, code: number): KernelDef {
       const ex = kernels();
       if (!mem || !ex) return decline('no WASM memory');
       if (types[0]?.dtype !== 'float32') return decline(`input is ${types[0]?.dtype ?? 'of unknown type'}, not float32`);
+      if (!postSupported(op, attrs)) return decline(`${op} approximate='${attrs.approximate}' is not implemented`);
       const alpha: number = attrs.alpha ?? (op === 'LeakyRelu' ? 0.01 : 0.2);
       const beta: number = attrs.beta ?? 0.5;
       return {

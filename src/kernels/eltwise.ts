@@ -2,6 +2,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
 import { arena, kernels } from './wasm.js';
 import { Epilogue } from './epilogue.js';
+import { pinInputs } from './gemm.js';
 
 /**
  * Add, Sub, Mul, Div on float32 with NumPy broadcasting ("multidirectional broadcasting" in the ONNX spec). The
@@ -32,11 +33,12 @@ function binaryKernel(op: 'Add' | 'Sub' | 'Mul' | 'Div', code: number): KernelDe
           const key = `${a!.dims.join(',')};${b!.dims.join(',')}`;
           if (cached?.key !== key) cached = { key, plan: broadcastPlan(a!.dims, b!.dims, out) };
           const { shape, sa, sb } = cached.plan;
-          const ain = mem.input(a!.data as Float32Array, `${op} input A`);
-          let bin: { ptr: number; copied: boolean } | undefined;
+          // both operands pinned before any allocation (growing memory would detach a resident B while A is copied in)
+          const pins = pinInputs(mem, [a!.data as Float32Array, b!.data as Float32Array], `${op} input`);
+          const ain = { ptr: pins.ptrs[0]! };
+          const bin = { ptr: pins.ptrs[1]! };
           let meta = 0;
           try {
-            bin = mem.input(b!.data as Float32Array, `${op} input B`);
             const op2 = mem.alloc(n * 4, `${op} output`);
             if (shape.length === 1) ex.f32_binary(code, ain.ptr, sa[0]!, bin.ptr, sb[0]!, op2, n, epi.lo, epi.hi);
             else {
@@ -53,8 +55,7 @@ function binaryKernel(op: 'Add' | 'Sub' | 'Mul' | 'Div', code: number): KernelDe
             return [new Tensor('float32', y, out)];
           } finally {
             if (meta) mem.release(meta);
-            if (ain.copied) mem.release(ain.ptr);
-            if (bin?.copied) mem.release(bin.ptr);
+            for (const p of pins.copied) mem.release(p);
           }
         },
       };
@@ -105,6 +106,72 @@ export function broadcastPlan(a: readonly number[], b: readonly number[], out: r
   return { shape, sa, sb };
 }
 
+/** Element strides of `d` (right-aligned) over the output dims `out`; 0 where `d` broadcasts. */
+function bstrides(d: readonly number[], out: readonly number[]): number[] {
+  const r = out.length;
+  const pad = [...new Array<number>(r - d.length).fill(1), ...d];
+  const st = new Array<number>(r).fill(0);
+  let acc = 1;
+  for (let i = r - 1; i >= 0; i--) {
+    st[i] = pad[i] === 1 ? 0 : acc;
+    acc *= pad[i]!;
+  }
+  return st;
+}
+
+/**
+ * Where(condition, X, Y) on float32 X/Y with NumPy broadcasting of all three (ONNX: "Where supports
+ * multidirectional (i.e., Numpy-style) broadcasting"): attention's masked fill (Where(mask, −inf, scores)). The output
+ * is written in kernel memory; the odometer runs over the output with one stride per operand.
+ */
+const whereWasm: KernelDef = {
+  op: 'Where',
+  backend: 'wasm',
+  prepare(_node, _attrs, types) {
+    const mem = arena();
+    if (!mem) return decline('no WASM memory');
+    if (types[1]?.dtype !== 'float32') return decline(`X is ${types[1]?.dtype ?? 'of unknown type'}, not float32`);
+    return {
+      name: 'f32_where',
+      run([c, x, y], [outType]) {
+        const out = outType!.shape as number[];
+        const n = out.reduce((a, d) => a * d, 1);
+        const cp = mem.ptrOf(c!);
+        const pins = pinInputs(mem, [x!.data as Float32Array, y!.data as Float32Array], 'Where input');
+        const op = mem.alloc(n * 4, 'Where output');
+        const cd = cp !== undefined ? new Uint8Array(mem.memory.buffer, cp, c!.size) : (c!.data as Uint8Array);
+        const xd = mem.f32(pins.ptrs[0]!, x!.size);
+        const yd = mem.f32(pins.ptrs[1]!, y!.size);
+        const o = mem.f32(op, n);
+        const r = out.length;
+        const sc = bstrides(c!.dims, out);
+        const sx = bstrides(x!.dims, out);
+        const sy = bstrides(y!.dims, out);
+        const idx = new Array<number>(r).fill(0);
+        let ic = 0;
+        let ix = 0;
+        let iy = 0;
+        for (let k = 0; k < n; k++) {
+          o[k] = cd[ic] ? xd[ix]! : yd[iy]!;
+          for (let d = r - 1; d >= 0; d--) {
+            ic += sc[d]!;
+            ix += sx[d]!;
+            iy += sy[d]!;
+            if (++idx[d]! < out[d]!) break;
+            ic -= sc[d]! * out[d]!;
+            ix -= sx[d]! * out[d]!;
+            iy -= sy[d]! * out[d]!;
+            idx[d] = 0;
+          }
+        }
+        for (const p of pins.copied) mem.release(p);
+        return [new Tensor('float32', o, out)];
+      },
+    };
+  },
+};
+
+registerKernel(whereWasm);
 registerKernel(binaryKernel('Add', 0));
 registerKernel(binaryKernel('Sub', 1));
 registerKernel(binaryKernel('Mul', 2));

@@ -3,7 +3,7 @@ import { Epilogue } from './epilogue.js';
 import type { Tensor as TensorT } from '../tensor/tensor.js';
 import { Tensor } from '../tensor/tensor.js';
 import { type Arena, arena, kernels } from './wasm.js';
-import { type KernelDef, decline, registerKernel } from './registry.js';
+import { type KernelDef, type Producer, decline, registerKernel } from './registry.js';
 
 /**
  * f32 GEMM against a constant weight packed once into WASM memory (f32_gemm_pack_8 panels).
@@ -69,12 +69,36 @@ export class PackedGemmF32 {
 
 const isF32Const = (t: TensorT | undefined): t is TensorT => !!t && t.type === 'float32';
 
+/**
+ * The constant weight behind MatMul's B: the initializer itself, or one reaching it through an Identity (PyTorch
+ * exports shared weights so) or a 2-D Transpose of an initializer (transposed once here). The canonicalize pass folds
+ * these in general; this keeps the weight packed when the plan sees the unfolded graph.
+ */
+function weightOf(constant: (i: number) => TensorT | undefined, producer?: (i: number) => Producer | undefined): TensorT | undefined {
+  const b = constant(1);
+  if (b) return b;
+  const p = producer?.(1);
+  if (!p || p.node.domain !== '') return undefined;
+  const x = p.constant(0);
+  if (p.node.op === 'Identity') return x;
+  if (p.node.op === 'Transpose' && x?.type === 'float32' && x.dims.length === 2) {
+    const perm = p.attrs.perm as number[] | undefined;
+    if (perm && !(perm[0] === 1 && perm[1] === 0)) return undefined;
+    const [r, c] = x.dims as [number, number];
+    const src = x.data as Float32Array;
+    const t = new Float32Array(r * c);
+    for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) t[j * r + i] = src[i * c + j]!;
+    return new Tensor('float32', t, [c, r]);
+  }
+  return undefined;
+}
+
 /** MatMul(A, B) with constant 2-D float32 B: rows of A (all leading dims flattened) times packed B. */
 const matmulWasm: KernelDef = {
   op: 'MatMul',
   backend: 'wasm',
-  prepare(node, _attrs, types, constant) {
-    const b = constant(1);
+  prepare(node, _attrs, types, constant, producer) {
+    const b = weightOf(constant, producer);
     const mem = arena();
     if (!mem) return decline('no WASM memory');
     if (!isF32Const(b)) return decline(b ? `B is a constant ${(b as TensorT).type}, not float32` : 'B is not a constant (activation × activation)');
@@ -143,3 +167,128 @@ const gemmWasm: KernelDef = {
 
 registerKernel(matmulWasm);
 registerKernel(gemmWasm);
+
+/**
+ * Pointers to float32 tensors in kernel memory: resident views first (before any allocation can grow memory and
+ * detach them), then copies of the rest. Release the `copied` ones after the kernel ran.
+ */
+export function pinInputs(mem: Arena, ts: Float32Array[], what: string): { ptrs: number[]; copied: number[] } {
+  const ptrs = ts.map((t) => mem.ptrOf({ data: t }) ?? -1);
+  const copied: number[] = [];
+  ts.forEach((t, i) => {
+    if (ptrs[i]! >= 0) return;
+    const p = mem.alloc(t.length * 4, what);
+    mem.f32(p, t.length).set(t);
+    ptrs[i] = p;
+    copied.push(p);
+  });
+  return { ptrs, copied };
+}
+
+/** Element strides of the batch dims (all but the last two) of `dims` over `nb` output batch dims; 0 where broadcast. */
+function batchStrides(dims: readonly number[], nb: number): number[] {
+  const lead = dims.slice(0, -2);
+  const pad = [...new Array<number>(nb - lead.length).fill(1), ...lead];
+  const st = new Array<number>(nb).fill(0);
+  let acc = dims.at(-1)! * dims.at(-2)!;
+  for (let i = nb - 1; i >= 0; i--) {
+    st[i] = pad[i] === 1 ? 0 : acc;
+    acc *= pad[i]!;
+  }
+  return st;
+}
+
+/**
+ * MatMul of two activations, A[…, M, K] · B[…, K, N] with NumPy broadcasting of the batch dims (attention's Q·Kᵀ and
+ * softmax·V). Per batch, B is packed into 8-column panels (K·N work against M·K·N for the product; a B broadcast over
+ * batches is packed once) and the f32_gemm micro-kernels run on it — the GEMV kernel when M = 1 (a decoder step).
+ * When B reaches the node through a Transpose that swaps its last two axes (Kᵀ), `transposedB` is true and the plan
+ * hands the Transpose's input instead: the panels are packed from it in place (f32_gemm_pack_8_t), no transpose is
+ * materialized.
+ */
+export function runBatchedMatMul(mem: Arena, a: TensorT, b: TensorT, bT: boolean, out: number[], lo: number, hi: number): Float32Array {
+  const ex = kernels()!;
+  const [m, k] = a.dims.slice(-2) as [number, number];
+  const n = bT ? b.dims.at(-2)! : b.dims.at(-1)!;
+  const nb = out.length - 2;
+  const bdims = out.slice(0, nb);
+  const batches = bdims.reduce((x, d) => x * d, 1);
+  // inputs first: an allocation may grow memory, which detaches views (a resident input would look foreign)
+  const { ptrs, copied } = pinInputs(mem, [a.data as Float32Array, b.data as Float32Array], 'MatMul input');
+  const cp = mem.alloc(batches * m * n * 4, 'MatMul output');
+  if (batches * m * n === 0) {
+    for (const p of copied) mem.release(p);
+    return mem.f32(cp, 0);
+  }
+  const packed = mem.alloc(ex.f32_gemm_packed_size_8(n, k), 'MatMul packed B');
+  try {
+    const sa = batchStrides(a.dims, nb);
+    const sb = batchStrides(b.dims, nb);
+    const idx = new Array<number>(nb).fill(0);
+    let lastB = -1;
+    for (let bi = 0; bi < batches; bi++) {
+      let offA = 0;
+      let offB = 0;
+      for (let d = 0; d < nb; d++) {
+        offA += idx[d]! * sa[d]!;
+        offB += idx[d]! * sb[d]!;
+      }
+      if (offB !== lastB) {
+        if (bT) ex.f32_gemm_pack_8_t(n, k, ptrs[1]! + offB * 4, k, packed);
+        else ex.f32_gemm_pack_8(n, k, ptrs[1]! + offB * 4, n, 0, packed);
+        lastB = offB;
+      }
+      ex.f32_gemm(m, n, k, ptrs[0]! + offA * 4, k, packed, cp + bi * m * n * 4, n, lo, hi, 0);
+      for (let d = nb - 1; d >= 0; d--) {
+        if (++idx[d]! < bdims[d]!) break;
+        idx[d] = 0;
+      }
+    }
+  } finally {
+    mem.release(packed);
+    for (const p of copied) mem.release(p);
+  }
+  return mem.f32(cp, batches * m * n);
+}
+
+/** True if `perm` swaps the last two axes and keeps the others (Kᵀ in attention). */
+export function swapsLastTwo(perm: readonly number[] | undefined, rank: number): boolean {
+  if (rank < 2) return false;
+  const p = perm ?? [...Array(rank).keys()].reverse();
+  if (p.length !== rank) return false;
+  for (let i = 0; i < rank - 2; i++) if (p[i] !== i) return false;
+  return p[rank - 2] === rank - 1 && p[rank - 1] === rank - 2;
+}
+
+const bmmWasm: KernelDef = {
+  op: 'MatMul',
+  backend: 'wasm',
+  prepare(_node, _attrs, types, _constant, producer) {
+    const mem = arena();
+    if (!mem) return decline('no WASM memory');
+    if (types[0]?.dtype !== 'float32' || types[1]?.dtype !== 'float32') return decline(`inputs are ${types[0]?.dtype}/${types[1]?.dtype}, not float32`);
+    if ((types[0].shape && types[0].shape.length < 2) || (types[1].shape && types[1].shape.length < 2)) return decline('an operand is 1-D');
+    // B = Transpose(X) swapping X's last two axes: read X in place
+    const p = producer?.(1);
+    const xt = p?.node.op === 'Transpose' && p.node.domain === '' ? types[1].shape?.length : undefined;
+    const bypass = xt !== undefined && swapsLastTwo(p!.attrs.perm as number[] | undefined, xt) ? p!.node.inputs[0]! : undefined;
+    const epi = new Epilogue();
+    return {
+      name: 'f32_bmm',
+      fuseClamp: epi.fuseClamp,
+      fusePost: epi.fusePost,
+      ...(bypass ? { readsInstead: (i: number) => (i === 1 ? bypass : undefined) } : {}),
+      run([a, b], [out]) {
+        // with a bypass, b is the Transpose's input (never fall back then: the reference would need the transpose)
+        const bT = !!bypass;
+        if (!bT && (!a || !b || a.dims.length < 2 || b.dims.length < 2)) return undefined;
+        const shape = out!.shape as number[];
+        const y = runBatchedMatMul(mem, a!, b!, bT, shape, epi.lo, epi.hi);
+        epi.apply(y);
+        return [new Tensor('float32', y, shape)];
+      },
+    };
+  },
+};
+
+registerKernel(bmmWasm);

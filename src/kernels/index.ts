@@ -6,6 +6,8 @@ import './conv.js';
 import './pool.js';
 import './eltwise.js';
 import './act.js';
+import './norm.js';
+import './layout.js';
 import './qlinear.js';
 import './tflite-int8.js';
 import './qlinear-ops.js';

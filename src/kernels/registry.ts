@@ -32,6 +32,13 @@ export interface PreparedKernel {
    * for it, and run() must not return undefined (fall back to the reference) in that case.
    */
   ignoresInput?(i: number): boolean;
+  /**
+   * Input `i` is the output of a layout-only producer (a Transpose) whose input the kernel reads in place instead:
+   * the name of that value. The plan then hands the kernel that value for input `i` (types for the shape rule still
+   * come from the real input's dims), and skips the producer when no one else reads its output. A kernel with a
+   * bypass must not return undefined from run() (the reference would need the real input).
+   */
+  readsInstead?(i: number): string | undefined;
   /** free what prepare allocated (packed weights) when the session is released */
   dispose?(): void;
 }

@@ -6,6 +6,13 @@ export interface KernelExports {
   memory: WebAssembly.Memory;
   f32_gemm_pack_8(n: number, k: number, w: number, ldw: number, bias: number, out: number): void;
   f32_gemm_packed_size_8(n: number, k: number): number;
+  /** the K×N operand stored transposed (N×K, row stride ldw): packs Bᵀ in place, no bias */
+  f32_gemm_pack_8_t(n: number, k: number, w: number, ldw: number, out: number): void;
+  /** asm/f32_norm.ts: per row of n floats; beta 0 = none; out may equal x for softmax */
+  f32_layernorm(x: number, rows: number, n: number, gamma: number, beta: number, eps: number, out: number): void;
+  f32_softmax(x: number, rows: number, n: number, out: number): void;
+  /** asm/x32_layout.ts: out (contiguous over shape) = src at element strides st (may be negative); idx: rank i32s scratch */
+  x32_strided_copy(src: number, out: number, rank: number, shape: number, st: number, idx: number): void;
   f32_peak_muladd(iters: number): number;
   /** rb: per-row bias pointer (0 = none) */
   tfl_requant_i8_nhwc(acc: number, n: number, m: number, p: number, mult: number, shift: number, zp: number, lo: number, hi: number, out: number): void;

@@ -6,7 +6,7 @@ import { FLOATS, floats, fromFloats, needType } from './util.js';
 /** Dropout (inference and training mode), NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss. */
 
 /** Small deterministic PRNG (mulberry32) for seeded training-mode Dropout. */
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

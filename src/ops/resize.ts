@@ -4,7 +4,7 @@ import { type Attrs, defineOp, type ShapeCtx } from '../ir/registry.js';
 import { DTYPES, allocData, isBig, isFloat } from '../tensor/dtype.js';
 import { sizeOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { FLOATS, NUMERIC, floats, fromFloats, needType } from './util.js';
+import { FLOATS, NUMERIC, floats, fromFloats, needType, runShapeCtx } from './util.js';
 
 /**
  * Resize (opset 19 form; Resize-10 and Upsample-7/9 are rewritten to it in formats/onnx/legacy/resize.ts).
@@ -170,16 +170,7 @@ defineOp({
   },
   reference({ node, inputs, attrs, outputTypes }) {
     const x = inputs[0]!;
-    const ctx: ShapeCtx = {
-      node,
-      attrs,
-      inputs: inputs.map((t) => (t ? { dtype: t.type, shape: [...t.dims] } : undefined)),
-      value: (i) => inputs[i],
-      numOutputs: 1,
-      fail: (m) => {
-        throw new UnsupportedError(m);
-      },
-    };
+    const ctx = runShapeCtx(node, attrs, inputs, UnsupportedError);
     const p = plan(ctx, x.dims)!;
     return [resize(x, p.axes, attrs, outputTypes[0]!.shape as number[])];
   },

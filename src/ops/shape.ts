@@ -1,11 +1,11 @@
 import { ShapeError } from '../errors.js';
-import type { Dim, ValueType } from '../ir/graph.js';
-import { type RunCtx, type ShapeCtx, defineOp } from '../ir/registry.js';
+import type { Dim, Node, ValueType } from '../ir/graph.js';
+import { type Attrs, type RunCtx, type ShapeCtx, defineOp } from '../ir/registry.js';
 import { isConcrete } from '../ir/dims.js';
 import { DTYPES, type DType, type TensorData, allocData } from '../tensor/dtype.js';
 import { sizeOf, stridesOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { ALL, need, needType } from './util.js';
+import { ALL, need, needType, runShapeCtx } from './util.js';
 import { broadcastDims } from './broadcast.js';
 
 /**
@@ -634,27 +634,24 @@ defineOp({
   },
   reference(ctx) {
     const x = ctx.inputs[0]!;
-    const shapeCtx: ShapeCtx = {
-      node: ctx.node,
-      attrs: ctx.attrs,
-      inputs: ctx.inputs.map((t) => (t ? { dtype: t.type, shape: [...t.dims] } : undefined)),
-      value: (i) => ctx.inputs[i],
-      numOutputs: 1,
-      fail: (m) => {
-        throw new ShapeError(m);
-      },
-    };
-    const spec = sliceSpec(shapeCtx, x.dims.length)!;
+    const per = sliceStartSteps(ctx.node, ctx.attrs, ctx.inputs);
     const out = outDims(ctx);
-    const maps = x.dims.map((_, a) => Int32Array.from({ length: out[a]! }, (_, k) => k));
-    spec.axes.forEach((a, i) => {
-      const s = sliceAxis(x.dims[a]!, spec.starts[i]!, spec.ends[i]!, spec.steps[i]!);
-      const m = maps[a]!;
-      for (let k = 0; k < m.length; k++) m[k] = s.start + k * s.step;
-    });
+    const maps = x.dims.map((_, a) => Int32Array.from({ length: out[a]! }, (_, k) => per[a]!.start + k * per[a]!.step));
     return [gatherAxes(x, maps, out)];
   },
 });
+
+/** Per axis of the data, the first index and the step a Slice with these concrete inputs reads (also for kernels). */
+export function sliceStartSteps(node: Node, attrs: Attrs, inputs: readonly (Tensor | undefined)[]): { start: number; step: number }[] {
+  const x = inputs[0]!;
+  const spec = sliceSpec(runShapeCtx(node, attrs, inputs), x.dims.length)!;
+  const per = x.dims.map(() => ({ start: 0, step: 1 }));
+  spec.axes.forEach((a, i) => {
+    const s = sliceAxis(x.dims[a]!, spec.starts[i]!, spec.ends[i]!, spec.steps[i]!);
+    per[a] = { start: s.start, step: s.step };
+  });
+  return per;
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // Expand, Tile

@@ -3,8 +3,8 @@ import { type DType, isFloat } from '../tensor/dtype.js';
 import { f16ArrayToF32, f32ArrayToF16 } from '../tensor/fp16.js';
 import { sizeOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import type { ShapeCtx } from '../ir/registry.js';
-import type { ValueType } from '../ir/graph.js';
+import type { Attrs, ShapeCtx } from '../ir/registry.js';
+import type { Node, ValueType } from '../ir/graph.js';
 
 /** Shared helpers for op definitions. Keep ops boringly obvious; put the repetition here. */
 
@@ -33,6 +33,23 @@ export function floatScratch(dtype: DType, dims: readonly number[]): Float32Arra
 }
 
 /** Input type i, or a ShapeError naming what was expected. */
+/**
+ * A shape context over a run's concrete inputs, for references and kernels that reuse an op's spec parsing at run
+ * time; `fail` throws `err` (ShapeError by default).
+ */
+export function runShapeCtx(node: Node, attrs: Attrs, inputs: readonly (Tensor | undefined)[], err: new (m: string) => Error = ShapeError): ShapeCtx {
+  return {
+    node,
+    attrs,
+    inputs: inputs.map((t) => (t ? { dtype: t.type, shape: [...t.dims] } : undefined)),
+    value: (i) => inputs[i],
+    numOutputs: 1,
+    fail: (m) => {
+      throw new err(m);
+    },
+  };
+}
+
 export function need(ctx: ShapeCtx, i: number, what = `input ${i}`): ValueType {
   const t = ctx.inputs[i];
   if (!t) ctx.fail(`${what} is missing`);

@@ -11,6 +11,7 @@ import { DTYPES } from '../tensor/dtype.js';
 import { Residency } from './resident.js';
 import { fuseQdq } from '../ir/passes/qdq-fuse.js';
 import { foldBatchNorms } from '../ir/passes/fold-bn.js';
+import { fuseTransformerPatterns } from '../ir/passes/fuse-xfmr.js';
 import { collectDeclines, kernelsFor, type PreparedKernel } from '../kernels/index.js';
 import { POST_OPS } from '../kernels/epilogue.js';
 import type { Node } from '../ir/graph.js';
@@ -31,6 +32,8 @@ export interface ExecutorOptions {
   concatInPlace?: boolean;
   /** fold inference BatchNormalization into the preceding Conv's weights (default true on the wasm backend) */
   foldBatchNorm?: boolean;
+  /** rewrite decomposed GELU / LayerNorm patterns into Gelu / LayerNormalization (default true on the wasm backend) */
+  fusePatterns?: boolean;
   /** skip kernels whose output no consumer reads (a float16 weight's Cast; default true on the wasm backend) */
   elideUnread?: boolean;
 }
@@ -66,6 +69,8 @@ export class Executor {
   private readonly concatSlots = new Map<Node, { concat: Node; offset: number; bytes: number }>();
   /** nodes skipped unless their output is fetched, and those outputs (see planElisions) */
   private readonly elided = new Set<Node>();
+  /** kernel inputs read through a Transpose the kernel undoes in place (PreparedKernel.readsInstead), per node */
+  private readonly bypass = new Map<Node, { i: number; x: string; perm: number[] | undefined }[]>();
   private readonly unread = new Set<string>();
   /** plan-time links of the analysed graph: the node computing each value, and the nodes reading it (once per use) */
   private producer = new Map<string, Node>();
@@ -83,6 +88,7 @@ export class Executor {
   constructor(graph: Graph, opts: ExecutorOptions = {}) {
     const original = graph;
     const wasm = opts.backend !== 'reference';
+    if (wasm && opts.fusePatterns !== false) graph = fuseTransformerPatterns(graph);
     if (wasm && opts.foldBatchNorm !== false) graph = foldBatchNorms(graph);
     const fuse = wasm && opts.fuseQdq !== false && graph.nodes.some((n) => n.op === 'DequantizeLinear');
     this.graph = graph = fuse ? fuseQdq(graph) : graph;
@@ -94,6 +100,7 @@ export class Executor {
     if (opts.backend !== 'reference') {
       try {
         this.chooseKernels();
+        this.planBypass();
       } catch (e) {
         this.dispose(); // weights already packed for earlier nodes go back to the arena
         throw e;
@@ -106,7 +113,10 @@ export class Executor {
     // pre-activation outputs whose activation was fused into the producing kernel
     for (const n of original.nodes) for (const o of n.outputs) if (o && !this.analysis.types.has(o)) this.altered.add(o);
     for (const y of this.fusedInto.values()) this.altered.add(y);
-    this.analysis.order.forEach((n, i) => n.inputs.forEach((x) => x && this.lastUse.set(x, i)));
+    this.analysis.order.forEach((n, i) => {
+      n.inputs.forEach((x) => x && this.lastUse.set(x, i));
+      this.bypass.get(n)?.forEach((b) => this.lastUse.set(b.x, i));
+    });
     for (const o of graph.outputs) this.lastUse.set(o.name, Infinity);
   }
 
@@ -139,6 +149,35 @@ export class Executor {
       if (!all.length) this.fallbacks.set(node, `no WASM kernel for ${node.domain ? `${node.domain}.` : ''}${node.op}`);
       else if (!candidates.length) this.fallbacks.set(node, `${layouts}: no kernel implements it`);
       else this.fallbacks.set(node, [...new Set(reasons)].join('; '));
+    }
+  }
+
+  /**
+   * Kernels that read a Transpose's input in place of its output (MatMul packing Kᵀ from K): record the value they
+   * read, and skip the Transpose when only such kernels read its output (fetching it still computes it).
+   */
+  private planBypass(): void {
+    const graphOut = new Set(this.graph.outputs.map((o) => o.name));
+    const skip = new Set<Node>();
+    for (const [node, k] of this.kernels) {
+      if (!k.readsInstead) continue;
+      const list: { i: number; x: string; perm: number[] | undefined }[] = [];
+      node.inputs.forEach((name, i) => {
+        const x = name ? k.readsInstead!(i) : undefined;
+        if (!x) return;
+        const t = this.producer.get(name);
+        if (!t || t.op !== 'Transpose' || t.domain !== '' || t.inputs[0] !== x) throw new ShapeError(`node '${node.name}': kernel ${k.name} reads '${x}' for '${name}', which is not a Transpose of it`);
+        list.push({ i, x, perm: this.analysis.attrs.get(t)!.perm as number[] | undefined });
+        skip.add(t);
+      });
+      if (list.length) this.bypass.set(node, list);
+    }
+    for (const t of skip) {
+      const out = t.outputs[0]!;
+      const readers = this.consumers.get(out) ?? [];
+      if (graphOut.has(out) || !readers.every((c) => c.inputs.every((x, i) => x !== out || !!this.bypass.get(c)?.some((b) => b.i === i)))) continue;
+      this.elided.add(t);
+      this.unread.add(out);
     }
   }
 
@@ -342,13 +381,20 @@ export class Executor {
     }
   }
 
-  run(feeds: Record<string, Value>, fetch: readonly string[] = this.graph.outputs.map((o) => o.name)): Record<string, Value> {
+  /**
+   * `resident`: fetched outputs to hand over in kernel memory instead of copying them out (a decoder's KV cache fed
+   * back next step): the caller owns those blocks (`arena().release(t.data.byteOffset)`). Feeds that are such views
+   * are read in place.
+   */
+  run(feeds: Record<string, Value>, fetch: readonly string[] = this.graph.outputs.map((o) => o.name), resident?: ReadonlySet<string>): Record<string, Value> {
     this.checkFeeds(feeds);
     const values = new Map<string, Value>(this.analysis.consts);
     for (const i of this.graph.inputs) values.set(i.name, toValue(feeds[i.name]!));
     const keep = new Set(fetch);
     const mem = this.kernels.size ? arena() : undefined;
     const res = mem ? new Residency(mem) : undefined;
+    // feeds already in kernel memory: rebound if memory grows, never freed by this run
+    if (res) for (const i of this.graph.inputs) values.set(i.name, res.slice(i.name, values.get(i.name) as Tensor));
     const blocks = new Map<Node, number>(); // planned Concat outputs allocated this run, not yet owned by a value
     try {
       this.step(values, keep, res, blocks);
@@ -356,7 +402,7 @@ export class Executor {
       for (const name of fetch) {
         const v = values.get(name);
         if (!v) throw new InputError(`output '${name}' was not computed`);
-        result[name] = (res ? res.detach(v) : v) as Value;
+        result[name] = (res ? (resident?.has(name) && res.keep(name) !== undefined ? v : res.detach(v)) : v) as Value;
       }
       return result;
     } finally {
@@ -393,7 +439,21 @@ export class Executor {
         }
         return v;
       });
-      const outTypes = this.inferRun(node, inputs, consts);
+      // an input read through a skipped Transpose: the kernel gets the Transpose's input, the shape rule its dims permuted
+      const through = this.bypass.get(node);
+      let kin = inputs;
+      let tin = inputs;
+      if (through) {
+        kin = [...inputs];
+        tin = [...inputs];
+        for (const { i, x, perm } of through) {
+          const v = values.get(x) as Tensor;
+          const p = perm ?? v.dims.map((_, j) => v.dims.length - 1 - j);
+          kin[i] = v;
+          tin[i] = new Tensor(v.type, v.data, p.map((j) => v.dims[j]!));
+        }
+      }
+      const outTypes = this.inferRun(node, tin, consts);
       let outs: Value[];
       let fromKernel = false;
       const t0 = this.profile ? performance.now() : 0;
@@ -409,7 +469,7 @@ export class Executor {
       const blk = plan && blocks.get(node);
       try {
         // runInfer rejects sequence inputs for ops without runValues, so `inputs` are tensors here
-        const tensors = inputs as (Tensor | undefined)[];
+        const tensors = kin as (Tensor | undefined)[];
         const kernel = this.kernels.get(node);
         let kernelOuts = def.runValues ? undefined : kernel?.run(tensors, outTypes, kernel.writesInto ? dst : undefined);
         if (blk !== undefined) {
@@ -444,6 +504,7 @@ export class Executor {
         values.set(o, res && t instanceof Tensor ? (dst !== undefined ? res.slice(o, t) : res.adopt(o, t, fromKernel)) : t);
       });
       for (const x of node.inputs) if (x && this.lastUse.get(x) === step && !keep.has(x) && !consts.has(x)) drop(x);
+      through?.forEach(({ x }) => this.lastUse.get(x) === step && !keep.has(x) && !consts.has(x) && drop(x));
     });
   }
 }

@@ -99,6 +99,18 @@ export class Residency {
     }
   }
 
+  /**
+   * Hand value `name`'s block to the caller: it is not freed when the run ends. Returns its pointer, or undefined
+   * when `name` is not a whole block of its own (not resident, or part of another block): then copy it out instead.
+   */
+  keep(name: string): number | undefined {
+    const p = this.ptrOf.get(name);
+    if (p === undefined || this.slices.has(name) || !this.refs.has(p)) return undefined;
+    this.refs.delete(p);
+    this.ptrOf.delete(name);
+    return p;
+  }
+
   /** A copy of `t` in JS memory if it is a view into kernel memory. */
   detach(t: unknown): unknown {
     return this.view(t) === undefined ? t : copyOut(t as Tensor);

@@ -130,12 +130,18 @@ export class InferenceSession {
     // unfused plan of the same graph, built once on first need
     if (names.some((n) => this.exec.altered.has(n))) {
       if (!this.plain) {
-        this.plain = new Executor(this.graph, { backend: this.options.backend ?? 'wasm', fuseQdq: false, fuseClamps: false, foldBatchNorm: false, elideUnread: false });
+        this.plain = new Executor(this.graph, { backend: this.options.backend ?? 'wasm', fuseQdq: false, fuseClamps: false, foldBatchNorm: false, fusePatterns: false, elideUnread: false });
         this.execs.push(this.plain);
       }
       return this.plain.run(feeds, names) as Record<string, Tensor>;
     }
     return this.exec.run(feeds, names) as Record<string, Tensor>;
+  }
+
+  /** The plan run() executes (kernels, fallbacks, profile); runtime helpers such as generate() drive it directly. */
+  get executor(): Executor {
+    if (this.released) throw new InputError('session was released');
+    return this.exec;
   }
 
   /** Free the packed weights in kernel memory now (otherwise they are freed when the session is collected). */

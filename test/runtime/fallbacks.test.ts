@@ -10,14 +10,16 @@ function graph(): Graph {
   g.inputs = [
     { name: 'A', type: { dtype: 'float32', shape: [2, 3] } },
     { name: 'B', type: { dtype: 'float32', shape: [3, 4] } },
+    { name: 'V', type: { dtype: 'float32', shape: [3] } },
   ];
   g.initializers.set('W', new Tensor('float32', new Float32Array(12).fill(0.5), [4, 3]));
   g.nodes = [
     { name: 'act_x_act', op: 'MatMul', domain: '', inputs: ['A', 'B'], outputs: ['C'], attrs: {} },
     { name: 'by_weight', op: 'MatMul', domain: '', inputs: ['C', 'W'], outputs: ['D'], attrs: {} },
     { name: 'floor', op: 'Floor', domain: '', inputs: ['D'], outputs: ['Y'], attrs: {} },
+    { name: 'vec_x_act', op: 'MatMul', domain: '', inputs: ['V', 'B'], outputs: ['Z'], attrs: {} },
   ];
-  g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+  g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }, { name: 'Z', type: { dtype: 'float32' } }];
   return g;
 }
 
@@ -25,7 +27,9 @@ describe('plan fallbacks', () => {
   it('names why each node runs on the reference', () => {
     const ex = new Executor(graph());
     const byName = new Map([...ex.fallbacks].map(([n, why]) => [n.name, why]));
-    expect(byName.get('act_x_act')).toMatch(/B is not a constant/);
+    expect(byName.get('vec_x_act')).toMatch(/B is not a constant.*an operand is 1-D/);
+    expect(byName.has('act_x_act')).toBe(false); // batched activation × activation kernel (f32_bmm)
+    expect(ex.kernels.get(ex.graph.nodes[0]!)?.name).toBe('f32_bmm');
     expect(byName.get('floor')).toBe('no WASM kernel for Floor');
     expect(byName.has('by_weight')).toBe(false);
     expect(ex.kernels.get(ex.graph.nodes[1]!)?.name).toBe('f32_gemm_4x8');

@@ -1,0 +1,90 @@
+import { expNeg } from './vec';
+// f32 row normalizations (WebAssembly SIMD128): LayerNormalization and Softmax over the last `n` floats of each of
+// `rows` contiguous rows. Statistics accumulate in four f32 lanes plus a scalar tail, then in f64 across lanes.
+
+/**
+ * y = (x − mean) / sqrt(var + eps) · gamma + beta per row of n floats (ONNX LayerNormalization with the normalized
+ * dims flattened to n; gamma: n floats; beta: n floats or 0 = none). Two passes over x: mean, then the variance of
+ * x − mean (no E[x²] − mean² cancellation).
+ */
+export function f32_layernorm(x: usize, rows: i32, n: i32, gamma: usize, beta: usize, eps: f32, out: usize): void {
+  const nv = n & ~3;
+  for (let r = 0; r < rows; r++) {
+    const xr = x + ((<usize>r * n) << 2);
+    const yr = out + ((<usize>r * n) << 2);
+    let acc = f32x4.splat(0);
+    let i = 0;
+    for (; i < nv; i += 4) acc = f32x4.add(acc, v128.load(xr + (<usize>i << 2)));
+    let s: f64 = <f64>f32x4.extract_lane(acc, 0) + <f64>f32x4.extract_lane(acc, 1) + <f64>f32x4.extract_lane(acc, 2) + <f64>f32x4.extract_lane(acc, 3);
+    for (; i < n; i++) s += <f64>f32.load(xr + (<usize>i << 2));
+    const mean = <f32>(s / <f64>n);
+    const vm = f32x4.splat(mean);
+    acc = f32x4.splat(0);
+    for (i = 0; i < nv; i += 4) {
+      const d = f32x4.sub(v128.load(xr + (<usize>i << 2)), vm);
+      acc = f32x4.add(acc, f32x4.mul(d, d));
+    }
+    let q: f64 = <f64>f32x4.extract_lane(acc, 0) + <f64>f32x4.extract_lane(acc, 1) + <f64>f32x4.extract_lane(acc, 2) + <f64>f32x4.extract_lane(acc, 3);
+    for (; i < n; i++) {
+      const d = f32.load(xr + (<usize>i << 2)) - mean;
+      q += <f64>(d * d);
+    }
+    const inv = <f32>(1.0 / Math.sqrt(q / <f64>n + <f64>eps));
+    const vi = f32x4.splat(inv);
+    for (i = 0; i < nv; i += 4) {
+      const o = <usize>i << 2;
+      let y = f32x4.mul(f32x4.mul(f32x4.sub(v128.load(xr + o), vm), vi), v128.load(gamma + o));
+      if (beta != 0) y = f32x4.add(y, v128.load(beta + o));
+      v128.store(yr + o, y);
+    }
+    for (; i < n; i++) {
+      const o = <usize>i << 2;
+      let y = (f32.load(xr + o) - mean) * inv * f32.load(gamma + o);
+      if (beta != 0) y += f32.load(beta + o);
+      f32.store(yr + o, y);
+    }
+  }
+}
+
+/**
+ * Softmax along each row of n floats: exp(x − max) / Σ exp(x − max) (ONNX Softmax, opset 13, on the last axis).
+ * `out` may equal `x`. A row whose max is −∞ (every entry masked) gives NaN, as the reference's 0/0 does.
+ */
+export function f32_softmax(x: usize, rows: i32, n: i32, out: usize): void {
+  const nv = n & ~3;
+  for (let r = 0; r < rows; r++) {
+    const xr = x + ((<usize>r * n) << 2);
+    const yr = out + ((<usize>r * n) << 2);
+    let vm = f32x4.splat(-Infinity);
+    let i = 0;
+    for (; i < nv; i += 4) vm = f32x4.max(vm, v128.load(xr + (<usize>i << 2)));
+    let mx = max(max(f32x4.extract_lane(vm, 0), f32x4.extract_lane(vm, 1)), max(f32x4.extract_lane(vm, 2), f32x4.extract_lane(vm, 3)));
+    for (; i < n; i++) mx = max(mx, f32.load(xr + (<usize>i << 2)));
+    vm = f32x4.splat(mx);
+    let acc = f32x4.splat(0);
+    for (i = 0; i < nv; i += 4) {
+      const o = <usize>i << 2;
+      const e = expNeg(f32x4.sub(v128.load(xr + o), vm));
+      v128.store(yr + o, e);
+      acc = f32x4.add(acc, e);
+    }
+    let s: f64 = <f64>f32x4.extract_lane(acc, 0) + <f64>f32x4.extract_lane(acc, 1) + <f64>f32x4.extract_lane(acc, 2) + <f64>f32x4.extract_lane(acc, 3);
+    for (; i < n; i++) {
+      const o = <usize>i << 2;
+      // the tail through the same vector exp (one lane used), so every entry gets identical arithmetic
+      const e = f32x4.extract_lane(expNeg(f32x4.splat(f32.load(xr + o) - mx)), 0);
+      f32.store(yr + o, e);
+      s += <f64>e;
+    }
+    const vi = f32x4.splat(<f32>(1.0 / s));
+    for (i = 0; i < nv; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(yr + o, f32x4.mul(v128.load(yr + o), vi));
+    }
+    const inv = <f32>(1.0 / s);
+    for (; i < n; i++) {
+      const o = <usize>i << 2;
+      f32.store(yr + o, f32.load(yr + o) * inv);
+    }
+  }
+}

@@ -1,0 +1,64 @@
+// Transformers: the shared encoder (1×128 tokens) and one decoder step (one new token after 16 cached) against
+// onnxruntime-web (wasm, SIMD, numThreads = 1) in the same process. Runs alternate edgeq / ORT round by round so both
+// see the same machine load; the medians and their ratio are printed.
+import { readFileSync } from 'node:fs';
+import { InferenceSession, Tensor } from '../dist/index.js';
+import { dataFile, fmt, ort, quick, table } from './common.js';
+
+function encoderFeeds(T, seq) {
+  const ids = BigInt64Array.from({ length: seq }, (_, i) => BigInt((i * 7 + 3) % 1000));
+  const mask = new BigInt64Array(seq).fill(1n);
+  return { input_ids: new T('int64', ids, [1, seq]), attention_mask: new T('int64', mask, [1, seq]) };
+}
+
+function decoderFeeds(T, past) {
+  const f = { input_ids: new T('int64', BigInt64Array.from([42n]), [1, 1]) };
+  for (let i = 0; i < 4; i++)
+    for (const kv of ['key', 'value']) f[`past_${kv}_${i}`] = new T('float32', Float32Array.from({ length: 4 * past * 64 }, (_, j) => Math.sin(j * 0.37 + i) * 0.5), [1, 4, past, 64]);
+  return f;
+}
+
+const MODELS = [
+  { name: 'encoder_d256_l4, 1×128', file: 'transformer/encoder_d256_l4.onnx', feeds: (T) => encoderFeeds(T, 128), rounds: [3, 15] },
+  { name: 'decoder_kv_d256_l4 step (past 16)', file: 'transformer/decoder_kv_d256_l4.onnx', feeds: (T) => decoderFeeds(T, 16), rounds: [10, 60] },
+];
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+export async function run() {
+  const rows = [];
+  const out = [];
+  for (const m of MODELS) {
+    const path = dataFile(m.file);
+    if (!path) {
+      rows.push({ model: m.name, 'edgeq ms': 'skipped (no ../shared data)', 'ORT-web ms': '', 'edgeq/ORT': '' });
+      continue;
+    }
+    const bytes = new Uint8Array(readFileSync(path));
+    const sess = await InferenceSession.create(bytes);
+    const osess = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
+    const feeds = m.feeds(Tensor);
+    const ofeeds = m.feeds(ort.Tensor);
+    await sess.run(feeds);
+    await osess.run(ofeeds);
+    const te = [];
+    const to = [];
+    const n = quick ? m.rounds[0] : m.rounds[1];
+    for (let r = 0; r < n; r++) {
+      let t = performance.now();
+      await sess.run(feeds);
+      te.push(performance.now() - t);
+      t = performance.now();
+      await osess.run(ofeeds);
+      to.push(performance.now() - t);
+    }
+    const e = median(te);
+    const o = median(to);
+    out.push({ model: m.name, edgeqMs: e, ortMs: o, ratio: e / o });
+    rows.push({ model: m.name, 'edgeq ms': fmt(e), 'ORT-web ms': fmt(o), 'edgeq/ORT': fmt(e / o) });
+    await sess.release();
+    await osess.release();
+  }
+  table('Transformers, one thread, alternating runs (lower edgeq/ORT is better)', rows);
+  return { transformers: out };
+}

@@ -1,0 +1,144 @@
+import { Graph, type Node } from '../graph.js';
+import { Tensor } from '../../tensor/tensor.js';
+
+/**
+ * Plan-time rewrites of the decomposed forms transformer exports use into the single ops the kernels run in one pass
+ * (wasm backend; the reference plan keeps the graph as written):
+ *
+ * - GELU, erf form, as PyTorch writes nn.GELU(): `Div(x, √2) → Erf → Add(·, 1) → Mul(x, ·) → Mul(·, 0.5)` (the Div
+ *   may be a Mul by 1/√2, and operands of the commutative ops come in either order) becomes `Gelu(x)` — ONNX Gelu
+ *   (opset 20, approximate = 'none'): "y = 0.5 * x * (1 + erf(x/sqrt(2)))". Its kernel then folds into the producing
+ *   bias Add's epilogue.
+ * - LayerNorm over the last axis, as older exporters write it: `m = ReduceMean(x); d = Sub(x, m);
+ *   v = ReduceMean(Pow(d, 2)); y = Div(d, Sqrt(Add(v, eps)))`, optionally `· γ + β`, becomes
+ *   `LayerNormalization(x, γ, β, axis = -1, epsilon = eps)` — ONNX LayerNormalization's own function body.
+ *
+ * Only values used once inside the pattern (and not graph outputs) are rewritten. Returns the graph unchanged when
+ * nothing matches.
+ */
+export function fuseTransformerPatterns(graph: Graph): Graph {
+  const producer = new Map<string, Node>();
+  const uses = new Map<string, Node[]>();
+  for (const n of graph.nodes) {
+    for (const o of n.outputs) if (o) producer.set(o, n);
+    for (const x of n.inputs) if (x) (uses.get(x) ?? uses.set(x, []).get(x)!).push(n);
+  }
+  const graphOut = new Set(graph.outputs.map((o) => o.name));
+  const only = (v: string, n = 1): Node[] | undefined => {
+    const u = uses.get(v) ?? [];
+    return u.length === n && !graphOut.has(v) ? u : undefined;
+  };
+  /** a float constant's value when it is a scalar (initializer or Constant node), else undefined */
+  const scalar = (name: string): number | undefined => {
+    const t = constTensor(graph, producer, name);
+    return t && t.size === 1 && (t.type === 'float32' || t.type === 'float64' || t.type === 'float16') ? Number(t.data[0]) : undefined;
+  };
+  const near = (v: number | undefined, want: number) => v !== undefined && Math.abs(v - want) <= 1e-6 * Math.abs(want);
+  const is = (n: Node | undefined, op: string): n is Node => !!n && n.op === op && n.domain === '';
+  /** the other input of a binary node, given one */
+  const other = (n: Node, x: string): string | undefined => (n.inputs[0] === x ? n.inputs[1] : n.inputs[1] === x ? n.inputs[0] : undefined);
+
+  const drop = new Set<Node>();
+  const add: { at: Node; node: Node }[] = [];
+  let k = 0;
+  for (const erf of graph.nodes) {
+    if (!is(erf, 'Erf')) continue;
+    const scale = producer.get(erf.inputs[0]!);
+    if (!scale || !only(erf.inputs[0]!)) continue;
+    let x: string | undefined;
+    if (is(scale, 'Div') && near(scalar(scale.inputs[1]!), Math.SQRT2)) x = scale.inputs[0];
+    else if (is(scale, 'Mul')) {
+      const c = [0, 1].find((i) => near(scalar(scale.inputs[i]!), Math.SQRT1_2));
+      if (c !== undefined) x = scale.inputs[1 - c];
+    }
+    if (!x) continue;
+    const plus = only(erf.outputs[0]!)?.[0];
+    if (!is(plus, 'Add') || !near(scalar(other(plus, erf.outputs[0]!) ?? ''), 1)) continue;
+    const m1 = only(plus.outputs[0]!)?.[0];
+    if (!is(m1, 'Mul') || other(m1, plus.outputs[0]!) !== x) continue;
+    const m2 = only(m1.outputs[0]!)?.[0];
+    if (!is(m2, 'Mul') || !near(scalar(other(m2, m1.outputs[0]!) ?? ''), 0.5)) continue;
+    for (const n of [scale, erf, plus, m1, m2]) drop.add(n);
+    add.push({ at: m2, node: { name: `${m2.name}/gelu_fused`, op: 'Gelu', domain: '', inputs: [x], outputs: [m2.outputs[0]!], attrs: {} } });
+    k++;
+  }
+
+  const lastAxis = (n: Node): boolean => {
+    if (n.attrs.keepdims !== undefined && n.attrs.keepdims !== 1) return false;
+    const axes = (n.attrs.axes as number[] | undefined) ?? (n.inputs[1] ? intsOf(constTensor(graph, producer, n.inputs[1])) : undefined);
+    return !!axes && axes.length === 1 && axes[0] === -1;
+  };
+  for (const mean of graph.nodes) {
+    if (!is(mean, 'ReduceMean') || !lastAxis(mean)) continue;
+    const x = mean.inputs[0]!;
+    const sub = only(mean.outputs[0]!)?.[0];
+    if (!is(sub, 'Sub') || sub.inputs[0] !== x || sub.inputs[1] !== mean.outputs[0]) continue;
+    const d = sub.outputs[0]!;
+    const du = only(d, 2);
+    if (!du) continue;
+    const pow = du.find((n) => is(n, 'Pow'));
+    const div = du.find((n) => is(n, 'Div'));
+    if (!pow || !div || pow.inputs[0] !== d || !near(scalar(pow.inputs[1]!), 2) || div.inputs[0] !== d) continue;
+    const vmean = only(pow.outputs[0]!)?.[0];
+    if (!is(vmean, 'ReduceMean') || !lastAxis(vmean)) continue;
+    const addEps = only(vmean.outputs[0]!)?.[0];
+    const eps = addEps && is(addEps, 'Add') ? scalar(other(addEps, vmean.outputs[0]!) ?? '') : undefined;
+    if (!addEps || eps === undefined) continue;
+    const sqrt = only(addEps.outputs[0]!)?.[0];
+    if (!is(sqrt, 'Sqrt') || only(sqrt.outputs[0]!)?.[0] !== div || div.inputs[1] !== sqrt.outputs[0]) continue;
+    // optional affine: Mul(γ) then Add(β), γ and β constants over the last axis
+    const nodes = [mean, sub, pow, vmean, addEps, sqrt, div];
+    let y = div.outputs[0]!;
+    let gamma: string | undefined;
+    let beta: string | undefined;
+    const mul = only(y)?.[0];
+    const g = mul && is(mul, 'Mul') ? other(mul, y) : undefined;
+    if (mul && g && constTensor(graph, producer, g)?.dims.length === 1) {
+      gamma = g;
+      nodes.push(mul);
+      y = mul.outputs[0]!;
+      const plus = only(y)?.[0];
+      const b = plus && is(plus, 'Add') ? other(plus, y) : undefined;
+      if (plus && b && constTensor(graph, producer, b)?.dims.length === 1) {
+        beta = b;
+        nodes.push(plus);
+        y = plus.outputs[0]!;
+      }
+    }
+    if (nodes.some((n) => drop.has(n))) continue;
+    let gname = gamma;
+    if (!gname) {
+      // LayerNormalization needs a Scale: 1s over the normalized axis (its size is only known at run time: the kernel
+      // takes a Scale of the row's size, so an all-ones scalar broadcasts through the reference instead)
+      gname = `${div.name}/ln_fused_scale`;
+      add.push({ at: div, node: { name: `${gname}_const`, op: 'Constant', domain: '', inputs: [], outputs: [gname], attrs: { value: new Tensor('float32', Float32Array.of(1), [1]) } } });
+    }
+    for (const n of nodes) drop.add(n);
+    const last = nodes[nodes.length - 1]!;
+    add.push({ at: last, node: { name: `${last.name}/layernorm_fused`, op: 'LayerNormalization', domain: '', inputs: beta ? [x, gname, beta] : [x, gname], outputs: [y], attrs: { axis: -1, epsilon: eps } } });
+    k++;
+  }
+  if (!k) return graph;
+  const g = graph.clone();
+  const at = new Map<Node, Node[]>();
+  for (const a of add) (at.get(a.at) ?? at.set(a.at, []).get(a.at)!).push(a.node);
+  // each fused node takes the place of the pattern's last node (the clone keeps the original order otherwise)
+  g.nodes = graph.nodes.flatMap((n, i) => (drop.has(n) ? (at.get(n) ?? []) : [g.nodes[i]!]));
+  if (!g.opsets['']) g.opsets[''] = 17;
+  return g;
+}
+
+function constTensor(graph: Graph, producer: Map<string, Node>, name: string): Tensor | undefined {
+  const t = graph.initializers.get(name);
+  if (t) return t;
+  const p = producer.get(name);
+  if (!p || p.op !== 'Constant' || p.domain !== '') return undefined;
+  const v = p.attrs.value;
+  if (v instanceof Tensor) return v;
+  if (typeof p.attrs.value_float === 'number') return new Tensor('float32', Float32Array.of(p.attrs.value_float), []);
+  return undefined;
+}
+
+function intsOf(t: Tensor | undefined): number[] | undefined {
+  return t && (t.type === 'int64' || t.type === 'int32') ? Array.from(t.data as ArrayLike<number | bigint>, Number) : undefined;
+}

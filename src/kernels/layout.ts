@@ -1,0 +1,241 @@
+import { Tensor } from '../tensor/tensor.js';
+import type { Tensor as TensorT } from '../tensor/tensor.js';
+import { sliceStartSteps } from '../ops/shape.js';
+import { type Arena, arena, kernels } from './wasm.js';
+import { type KernelDef, decline, registerKernel } from './registry.js';
+import { pinInputs } from './gemm.js';
+
+/**
+ * Data movement on float32 in kernel memory (asm/x32_layout.ts x32_strided_copy): Transpose, Slice, Concat along an
+ * axis with non-unit dims before it, and Split. Attention graphs reshuffle heads between every pair of MatMuls; on the
+ * reference each shuffle left kernel memory and came back.
+ */
+
+/** Row-major element strides of `dims`. */
+function strides(dims: readonly number[]): number[] {
+  const st = new Array<number>(dims.length).fill(1);
+  for (let i = dims.length - 2; i >= 0; i--) st[i] = st[i + 1]! * dims[i + 1]!;
+  return st;
+}
+
+/**
+ * Copy the view of `srcPtr` (element strides `st`, element offset `off`) over `shape` into `dst`, contiguous. Size-1
+ * dims are dropped and neighbours that step together merged, so a plain block is one memory.copy.
+ */
+function stridedCopy(mem: Arena, srcPtr: number, off: number, shape: readonly number[], st: readonly number[], dst: number): void {
+  const sh: number[] = [];
+  const ss: number[] = [];
+  shape.forEach((d, i) => {
+    if (d === 1) return;
+    const k = sh.length - 1;
+    if (k >= 0 && ss[k] === st[i]! * d) {
+      sh[k]! *= d;
+      ss[k] = st[i]!;
+    } else {
+      sh.push(d);
+      ss.push(st[i]!);
+    }
+  });
+  if (!sh.length) {
+    sh.push(1);
+    ss.push(1);
+  }
+  const r = sh.length;
+  const meta = mem.alloc(12 * r, 'strided copy meta');
+  const m = new Int32Array(mem.memory.buffer, meta, 3 * r);
+  m.set(sh, 0);
+  m.set(ss, r);
+  kernels()!.x32_strided_copy(srcPtr + off * 4, dst, r, meta, meta + 4 * r, meta + 8 * r);
+  mem.release(meta);
+}
+
+/** Pointer to t's floats in kernel memory (a copy if not resident; release it if `copied`). */
+function pin(mem: Arena, t: TensorT, what: string): { ptr: number; copied: boolean } {
+  return mem.input(t.data as Float32Array, what);
+}
+
+const pinAll = (mem: Arena, ts: TensorT[], what: string) => pinInputs(mem, ts.map((t) => t.data as Float32Array), what);
+
+/** The kernel memory for a kernel over a float32 input 0, or undefined after declining (no WASM, another type). */
+function f32Arena(types: readonly ({ dtype: string } | undefined)[]): Arena | undefined {
+  const mem = arena();
+  if (!mem) return decline('no WASM memory');
+  if (types[0]?.dtype !== 'float32') return decline(`input is ${types[0]?.dtype ?? 'of unknown type'}, not float32`);
+  return mem;
+}
+
+const transposeWasm: KernelDef = {
+  op: 'Transpose',
+  backend: 'wasm',
+  prepare(_node, attrs, types) {
+    const mem = f32Arena(types);
+    if (!mem) return undefined;
+    const perm = attrs.perm as number[] | undefined;
+    return {
+      name: 'x32_transpose',
+      run([x], [out]) {
+        const dims = x!.dims;
+        const p = perm ?? dims.map((_, i) => dims.length - 1 - i);
+        const st = strides(dims);
+        const shape = out!.shape as number[];
+        // inputs first: an allocation may grow memory, which detaches views (a resident input would look foreign)
+        const xin = pin(mem, x!, 'Transpose input');
+        const y = mem.alloc(x!.size * 4, 'Transpose output');
+        if (x!.size) stridedCopy(mem, xin.ptr, 0, shape, p.map((a) => st[a]!), y);
+        if (xin.copied) mem.release(xin.ptr);
+        return [new Tensor('float32', mem.f32(y, x!.size), shape)];
+      },
+    };
+  },
+};
+
+const sliceWasm: KernelDef = {
+  op: 'Slice',
+  backend: 'wasm',
+  prepare(node, attrs, types) {
+    const mem = f32Arena(types);
+    if (!mem) return undefined;
+    return {
+      name: 'x32_slice',
+      run(inputs, [out]) {
+        const x = inputs[0]!;
+        const per = sliceStartSteps(node, attrs, inputs);
+        const st = strides(x.dims);
+        const shape = out!.shape as number[];
+        const n = shape.reduce((a, d) => a * d, 1);
+        const xin = pin(mem, x, 'Slice input');
+        const y = mem.alloc(n * 4, 'Slice output');
+        if (n) {
+          const off = per.reduce((a, s, i) => a + s.start * st[i]!, 0);
+          stridedCopy(mem, xin.ptr, off, shape, per.map((s, i) => s.step * st[i]!), y);
+        }
+        if (xin.copied) mem.release(xin.ptr);
+        return [new Tensor('float32', mem.f32(y, n), shape)];
+      },
+    };
+  },
+};
+
+/** Concat / Split geometry: the parts are blocks of `len_i · inner` floats repeated `outer` times along the axis. */
+function axisGeometry(dims: readonly number[], axis: number): { outer: number; inner: number } {
+  let outer = 1;
+  for (let i = 0; i < axis; i++) outer *= dims[i]!;
+  let inner = 1;
+  for (let i = axis + 1; i < dims.length; i++) inner *= dims[i]!;
+  return { outer, inner };
+}
+
+const concatWasm: KernelDef = {
+  op: 'Concat',
+  backend: 'wasm',
+  prepare(_node, attrs, types) {
+    const mem = arena();
+    if (!mem) return decline('no WASM memory');
+    if (types.some((t) => t?.dtype !== 'float32')) return decline('inputs are not all float32');
+    const shape = types[0]?.shape;
+    const a0: number = attrs.axis;
+    const axis = shape ? (a0 + shape.length) % shape.length : undefined;
+    // parts that are contiguous runs of the output: the plan writes them in place (planConcats), no kernel needed
+    if (!shape || axis === undefined || shape.slice(0, axis).every((d) => d === 1)) return decline('parts are contiguous runs of the output (concat in place)');
+    return {
+      name: 'x32_concat',
+      run(inputs, [out]) {
+        const oshape = out!.shape as number[];
+        const ax = (a0 + oshape.length) % oshape.length;
+        const { outer, inner } = axisGeometry(oshape, ax);
+        const n = oshape.reduce((a, d) => a * d, 1);
+        const pins = pinAll(mem, inputs as TensorT[], 'Concat input');
+        const y = mem.alloc(n * 4, 'Concat output');
+        const rowOut = oshape[ax]! * inner;
+        let at = 0;
+        inputs.forEach((x, i) => {
+          const w = x!.dims[ax]! * inner;
+          // outer rows of w floats, written at stride rowOut
+          for (let o = 0; o < outer && w; o++) mem.f32(y + (o * rowOut + at) * 4, w).set(mem.f32(pins.ptrs[i]! + o * w * 4, w));
+          at += w;
+        });
+        for (const p of pins.copied) mem.release(p);
+        return [new Tensor('float32', mem.f32(y, n), oshape)];
+      },
+    };
+  },
+};
+
+const splitWasm: KernelDef = {
+  op: 'Split',
+  backend: 'wasm',
+  prepare(_node, attrs, types) {
+    const mem = f32Arena(types);
+    if (!mem) return undefined;
+    const a0: number = attrs.axis ?? 0;
+    return {
+      name: 'x32_split',
+      run([x], outs) {
+        const dims = x!.dims;
+        const ax = (a0 + dims.length) % dims.length;
+        const { outer, inner } = axisGeometry(dims, ax);
+        const st = strides(dims);
+        const xin = pin(mem, x!, 'Split input');
+        const blocks: [number, number, number[]][] = [];
+        let at = 0;
+        for (const o of outs) {
+          const shape = o!.shape as number[];
+          const n = shape.reduce((a, d) => a * d, 1);
+          const y = mem.alloc(n * 4, 'Split output');
+          if (n && outer) stridedCopy(mem, xin.ptr, at * inner, shape, st, y);
+          blocks.push([y, n, shape]);
+          at += shape[ax]!;
+        }
+        if (xin.copied) mem.release(xin.ptr);
+        // views last: a later allocation may have grown (and detached) memory
+        return blocks.map(([y, n, shape]) => new Tensor('float32', mem.f32(y, n), shape));
+      },
+    };
+  },
+};
+
+/**
+ * Gather of float32 rows (embedding lookup: Gather(weight[V, D], ids) on axis 0, or any axis with the rows after it
+ * contiguous): each index copies one block of `inner` floats into kernel memory, so the embeddings start the
+ * network resident. Indices were range-checked by the op's shape rule (ONNX: "values must be within bounds [-s, s-1]").
+ */
+const gatherWasm: KernelDef = {
+  op: 'Gather',
+  backend: 'wasm',
+  prepare(_node, attrs, types) {
+    const mem = f32Arena(types);
+    if (!mem) return undefined;
+    const a0: number = attrs.axis ?? 0;
+    return {
+      name: 'x32_gather',
+      run([x, ind], [out]) {
+        const dims = x!.dims;
+        const ax = a0 < 0 ? a0 + dims.length : a0;
+        const { outer, inner } = axisGeometry(dims, ax);
+        const len = dims[ax]!;
+        const idx = ind!.toNumbers();
+        const shape = out!.shape as number[];
+        const total = outer * idx.length * inner;
+        // a constant table (JS memory) is read where it is: only the gathered rows enter kernel memory
+        const xp = mem.ptrOf(x!);
+        const y = mem.alloc(total * 4, 'Gather output');
+        const src = xp !== undefined ? mem.f32(xp, x!.size) : (x!.data as Float32Array);
+        const dst = mem.f32(y, total);
+        let p = 0;
+        for (let o = 0; o < outer; o++)
+          for (const i of idx) {
+            const b = (o * len + (i < 0 ? i + len : i)) * inner;
+            dst.set(src.subarray(b, b + inner), p);
+            p += inner;
+          }
+        return [new Tensor('float32', dst, shape)];
+      },
+    };
+  },
+};
+
+registerKernel(gatherWasm);
+registerKernel(transposeWasm);
+registerKernel(sliceWasm);
+registerKernel(concatWasm);
+registerKernel(splitWasm);

@@ -1,0 +1,131 @@
+import { InputError } from '../errors.js';
+import { arena } from '../kernels/wasm.js';
+import { Tensor } from '../tensor/tensor.js';
+import { mulberry32 } from '../ops/nn-misc.js';
+import type { InferenceSession } from './session.js';
+
+/**
+ * Autoregressive generation with a KV cache for decoders exported with explicit cache inputs and outputs
+ * (`past_key_i`/`past_value_i` in, `present_key_i`/`present_value_i` out, as the shared decoder and HF-style
+ * `past_key_values.i.key` → `present.i.key` exports have): the prompt runs once, then one token per step, each step
+ * feeding the previous step's present_* as past_*.
+ *
+ * With `cache: 'resident'` (default) the present_* tensors are never copied out of kernel memory: the executor hands
+ * their blocks over and the next step reads them in place (the Concat(past, new) kernel writes the grown cache into a
+ * fresh block and the old one is freed). `cache: 'plain'` round-trips them through JS tensors like any session.run —
+ * the two give identical tokens (tested).
+ */
+export interface GenerateOptions {
+  /** prompt token ids (at least one) */
+  ids: readonly number[];
+  /** tokens to generate (default 32) */
+  maxTokens?: number;
+  /** ≤ 0 or undefined: greedy (argmax); else sample from softmax(logits / temperature) */
+  temperature?: number;
+  /** sample among the k most likely tokens only (with temperature > 0) */
+  topK?: number;
+  /** seed of the sampler (default 0) */
+  seed?: number;
+  /** stop after emitting one of these ids */
+  stopIds?: readonly number[];
+  cache?: 'resident' | 'plain';
+}
+
+/** The cache inputs/outputs of a KV decoder. */
+export interface DecoderIo {
+  ids: string;
+  logits: string;
+  /** past input → present output, with the input's declared dims (the past axis symbolic) */
+  cache: { past: string; present: string; dims: (number | string)[] }[];
+  attentionMask?: string;
+  positionIds?: string;
+}
+
+/** Find a decoder's cache wiring; InputError naming what is missing when `session` is not such a decoder. */
+export function decoderIo(session: InferenceSession): DecoderIo {
+  const ins = session.inputMetadata;
+  const outs = new Set(session.outputNames);
+  const ids = ins.find((i) => i.name === 'input_ids') ?? ins.find((i) => i.type === 'int64' && !/past|mask|position/.test(i.name));
+  if (!ids) throw new InputError(`generate: no token-id input (int64 'input_ids') among ${session.inputNames.join(', ')}`);
+  const logits = session.outputNames.find((o) => o === 'logits') ?? session.outputNames.find((o) => !/present/.test(o));
+  if (!logits) throw new InputError('generate: no logits output');
+  const cache: DecoderIo['cache'] = [];
+  for (const i of ins) {
+    if (!/past/.test(i.name)) continue;
+    const present = [i.name.replace('past_key_values', 'present'), i.name.replace('past', 'present')].find((o) => outs.has(o));
+    if (!present) throw new InputError(`generate: cache input '${i.name}' has no matching present output`);
+    if (i.type !== 'float32') throw new InputError(`generate: cache input '${i.name}' is ${i.type}, expected float32`);
+    cache.push({ past: i.name, present, dims: [...i.shape] });
+  }
+  if (!cache.length) throw new InputError(`generate: '${[...session.inputNames].join(', ')}' has no past_* cache inputs (a decoder exported with its KV cache is needed)`);
+  const attentionMask = ins.find((i) => i.name === 'attention_mask')?.name;
+  const positionIds = ins.find((i) => i.name === 'position_ids')?.name;
+  return { ids: ids.name, logits, cache, ...(attentionMask ? { attentionMask } : {}), ...(positionIds ? { positionIds } : {}) };
+}
+
+/** Next token from one row of logits: argmax (first maximum) when greedy, else top-k / temperature sampling. */
+export function pickToken(row: Float32Array, temperature: number | undefined, topK: number | undefined, rand: () => number): number {
+  let best = 0;
+  for (let i = 1; i < row.length; i++) if (row[i]! > row[best]!) best = i;
+  if (!temperature || temperature <= 0) return best;
+  let idx = [...row.keys()];
+  if (topK && topK > 0 && topK < row.length) idx = idx.sort((a, b) => row[b]! - row[a]! || a - b).slice(0, topK);
+  const mx = row[best]!;
+  const w = idx.map((i) => Math.exp((row[i]! - mx) / temperature));
+  let r = rand() * w.reduce((a, b) => a + b, 0);
+  for (let j = 0; j < idx.length; j++) {
+    r -= w[j]!;
+    if (r < 0) return idx[j]!;
+  }
+  return idx[idx.length - 1]!;
+}
+
+/** Generate tokens one at a time (see GenerateOptions); the session must stay alive while iterating. */
+export async function* generate(session: InferenceSession, opts: GenerateOptions): AsyncGenerator<number, void, undefined> {
+  const io = decoderIo(session);
+  if (!opts.ids.length) throw new InputError('generate: the prompt has no tokens');
+  const maxTokens = opts.maxTokens ?? 32;
+  const rand = mulberry32(opts.seed ?? 0);
+  const resident = (opts.cache ?? 'resident') === 'resident';
+  const exec = session.executor;
+  const mem = resident ? arena() : undefined;
+  const fetch = [io.logits, ...io.cache.map((c) => c.present)];
+  const keep = mem ? new Set(io.cache.map((c) => c.present)) : undefined;
+  // the cache between steps: JS tensors (plain) or blocks in kernel memory, as pointer + dims (views are re-made each
+  // step: another session's allocation may have grown, and so detached, the memory in between)
+  let past: { ptr?: number; t?: Tensor; dims: number[] }[] = io.cache.map((c) => ({ dims: c.dims.map((d, i) => (typeof d === 'number' ? d : i === 0 ? 1 : 0)) }));
+  let pastLen = 0;
+  let step: number[] = [...opts.ids];
+  const free = () => {
+    for (const p of past) if (p.ptr !== undefined) mem!.release(p.ptr);
+  };
+  try {
+    for (let n = 0; n < maxTokens; n++) {
+      const feeds: Record<string, Tensor> = { [io.ids]: new Tensor('int64', BigInt64Array.from(step, BigInt), [1, step.length]) };
+      io.cache.forEach((c, i) => {
+        const p = past[i]!;
+        const size = p.dims.reduce((a, d) => a * d, 1);
+        feeds[c.past] = p.t ?? new Tensor('float32', p.ptr !== undefined ? mem!.f32(p.ptr, size) : new Float32Array(size), p.dims);
+      });
+      if (io.attentionMask) feeds[io.attentionMask] = new Tensor('int64', new BigInt64Array(pastLen + step.length).fill(1n), [1, pastLen + step.length]);
+      if (io.positionIds) feeds[io.positionIds] = new Tensor('int64', BigInt64Array.from(step, (_, j) => BigInt(pastLen + j)), [1, step.length]);
+      const out = exec.run(feeds, fetch, keep) as Record<string, Tensor>;
+      const logits = out[io.logits]!;
+      const v = logits.dims.at(-1)!;
+      const row = (logits.data as Float32Array).subarray(logits.size - v);
+      free();
+      past = io.cache.map((c) => {
+        const t = out[c.present]!;
+        const p = mem ? arena()!.ptrOf(t) : undefined;
+        return p !== undefined ? { ptr: p, dims: [...t.dims] } : { t, dims: [...t.dims] };
+      });
+      pastLen += step.length;
+      const id = pickToken(row, opts.temperature, opts.topK, rand);
+      yield id;
+      if (opts.stopIds?.includes(id)) return;
+      step = [id];
+    }
+  } finally {
+    free();
+  }
+}
