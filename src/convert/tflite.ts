@@ -1,0 +1,341 @@
+/**
+ * ONNX (NCHW) → the TFLite form of the IR (NHWC), ready for writeTflite. Layer: beside quant/prune (uses ir,
+ * formats, ops, runtime and quant's calibration).
+ *
+ * Layout: every rank-4 activation becomes NHWC. The layout change is folded into constants — conv weights become
+ * OHWI (or 1HWO for depthwise), broadcast constants of binary ops are permuted, and a Flatten of an NHWC map
+ * feeding FULLY_CONNECTED layers permutes those layers' weight columns — so no TRANSPOSE is left around convs.
+ * Graph inputs of rank 4 become NHWC (TFLite's convention); rank-4 graph outputs are transposed back to NCHW so
+ * outputs keep the ONNX meaning. ONNX explicit pads that are not TFLite's SAME become a PAD (PADV2 with -FLT_MAX
+ * before a max pool, which also expresses ceil_mode) followed by a VALID op. An op with no NHWC form gets its NHWC
+ * inputs transposed back to NCHW and is copied as is; what the writer cannot express then fails there with an
+ * UnsupportedOpError naming the node.
+ */
+import { InputError, UnsupportedOpError } from '../errors.js';
+import type { AttrValue, Graph as G, Node, ValueType } from '../ir/graph.js';
+import { Graph } from '../ir/graph.js';
+import { analyze } from '../ir/infer.js';
+import { floats } from '../ops/util.js';
+import { foldBatchNorms } from '../quant/quantize.js';
+import { Tensor } from '../tensor/tensor.js';
+
+const TO_NHWC = [0, 2, 3, 1];
+const TO_NCHW = [0, 3, 1, 2];
+/** NCHW axis → NHWC axis */
+const AXIS_NHWC = [0, 3, 1, 2];
+
+function permute(t: Tensor, perm: number[]): Tensor {
+  const d = t.dims;
+  const r = d.length;
+  const out = perm.map((p) => d[p]!);
+  const src = t.data as unknown as ArrayLike<number>;
+  const dst = new (src.constructor as Float32ArrayConstructor)(t.size);
+  const inStr = new Array<number>(r);
+  inStr[r - 1] = 1;
+  for (let i = r - 2; i >= 0; i--) inStr[i] = inStr[i + 1]! * d[i + 1]!;
+  const idx = new Array<number>(r).fill(0);
+  for (let o = 0; o < t.size; o++) {
+    let s = 0;
+    for (let k = 0; k < r; k++) s += idx[k]! * inStr[perm[k]!]!;
+    dst[o] = src[s]!;
+    for (let k = r - 1; k >= 0; k--) {
+      if (++idx[k]! < out[k]!) break;
+      idx[k] = 0;
+    }
+  }
+  return new Tensor(t.type, dst as never, out);
+}
+
+export interface ToTfliteResult {
+  graph: G;
+  /** per input name: true when the input was turned from NCHW into NHWC */
+  nhwcInputs: Record<string, boolean>;
+}
+
+/** Lower a float ONNX graph to the NHWC TFLite form of the IR (see the file comment). */
+export function onnxToTfliteGraph(src: G): ToTfliteResult {
+  if (src.source === 'tflite') return { graph: src, nhwcInputs: {} };
+  const g0 = src.clone();
+  foldBatchNorms(g0);
+  const an = analyze(g0);
+  const types = an.types;
+  const consts = an.consts;
+  const out = new Graph();
+  out.name = src.name;
+  out.producer = src.producer || 'onnx';
+  out.opsets = { ...src.opsets };
+  out.metadata = { ...src.metadata };
+  out.source = 'edgeq';
+  const nhwc = new Set<string>();
+  const alias = new Map<string, string>();
+  const real = (v: string) => alias.get(v) ?? v;
+  const used = new Set<string>([...g0.initializers.keys(), ...types.keys()]);
+  const fresh = (base: string) => {
+    let n = base;
+    for (let i = 1; used.has(n); i++) n = `${base}_${i}`;
+    used.add(n);
+    return n;
+  };
+  const rank = (v: string) => types.get(v)?.shape?.length ?? -1;
+  const isConst = (v: string) => consts.has(v) && !src.inputs.some((i) => i.name === v);
+  const constIn = (v: string): string => {
+    if (!out.initializers.has(v)) out.initializers.set(v, consts.get(v)!);
+    return v;
+  };
+  const addConst = (base: string, t: Tensor) => {
+    const n = fresh(base);
+    out.initializers.set(n, t);
+    return n;
+  };
+  const i64 = (base: string, v: number[]) => addConst(base, new Tensor('int64', BigInt64Array.from(v, (x) => BigInt(x)), [v.length]));
+  const node = (op: string, inputs: string[], outputs: string[], attrs: Record<string, AttrValue>, name: string, domain = '') => {
+    out.nodes.push({ name: fresh(name), op, domain, inputs, outputs, attrs });
+  };
+  /** A value in NCHW (transposing an NHWC one back). */
+  const asNchw = (v: string, n: Node): string => {
+    v = real(v);
+    if (!nhwc.has(v)) return isConst(v) ? constIn(v) : v;
+    const t = fresh(`${v}_nchw`);
+    node('Transpose', [v], [t], { perm: TO_NCHW }, `${n.name}_to_nchw`);
+    return t;
+  };
+  /** A rank-4 value in NHWC (transposing an NCHW one). */
+  const asNhwc = (v: string, n: Node): string => {
+    v = real(v);
+    if (nhwc.has(v)) return v;
+    if (isConst(v)) return addConst(`${v}_nhwc`, permute(consts.get(v)!, TO_NHWC));
+    const t = fresh(`${v}_nhwc`);
+    node('Transpose', [v], [t], { perm: TO_NHWC }, `${n.name}_to_nhwc`);
+    nhwc.add(t);
+    return t;
+  };
+
+  for (const i of g0.inputs) {
+    const s = i.type.shape;
+    if (s && s.length === 4 && i.type.dtype === 'float32') {
+      out.inputs.push({ name: i.name, type: { ...i.type, shape: TO_NHWC.map((p) => s[p]!) } });
+      nhwc.add(i.name);
+    } else out.inputs.push({ name: i.name, type: { ...i.type } });
+  }
+  const nhwcInputs = Object.fromEntries(out.inputs.map((i) => [i.name, nhwc.has(i.name)]));
+  /** Flatten outputs of NHWC maps: [C, H, W] of the map, for consumers that fold the permutation into weights */
+  const flatPerm = new Map<string, [number, number, number]>();
+  const consumers = new Map<string, Node[]>();
+  for (const n of an.order) for (const i of n.inputs) if (i) (consumers.get(i) ?? consumers.set(i, []).get(i)!).push(n);
+
+  /** Explicit ONNX pads → TFLite padding (SAME_UPPER | VALID), inserting a Pad node when neither fits. */
+  const lowerPads = (n: Node, x: string, k: [number, number], s: [number, number], d: [number, number], padValue: number, ceil: boolean): { x: string; autoPad: string } => {
+    const ap = (n.attrs.auto_pad as string | undefined) ?? 'NOTSET';
+    if (ap === 'VALID' || ap === 'SAME_UPPER') {
+      if (!ceil) return { x, autoPad: ap };
+    }
+    const xs = types.get(n.inputs[0]!)?.shape;
+    if (!xs || typeof xs[2] !== 'number' || typeof xs[3] !== 'number') throw new UnsupportedOpError(n.op, `node '${n.name}'`, 'TFLite needs the input spatial size to lower explicit pads');
+    const [H, W] = [xs[2] as number, xs[3] as number];
+    let pads = (n.attrs.pads as number[] | undefined) ?? [0, 0, 0, 0];
+    if (ap === 'SAME_LOWER' || ap === 'SAME_UPPER') {
+      pads = [0, 0, 0, 0];
+      [H, W].forEach((inn, i) => {
+        const o = Math.ceil(inn / s[i]!);
+        const tot = Math.max(0, (o - 1) * s[i]! + (k[i]! - 1) * d[i]! + 1 - inn);
+        const lo = ap === 'SAME_UPPER' ? Math.floor(tot / 2) : Math.ceil(tot / 2);
+        pads[i] = lo;
+        pads[i + 2] = tot - lo;
+      });
+    }
+    const [pt, pl, pb0, pr0] = pads as [number, number, number, number];
+    let pb = pb0, pr = pr0;
+    if (ceil) {
+      // ceil_mode: one more output where a last window starts inside the (padded) input; its missing taps are pad
+      const extra = (inn: number, k0: number, s0: number, p0: number, p1: number) => {
+        const span = inn + p0 + p1 - k0;
+        const oc = Math.ceil(span / s0) + 1;
+        const of = Math.floor(span / s0) + 1;
+        const o = oc > of && (oc - 1) * s0 >= inn + p0 ? of : oc;
+        return Math.max(0, (o - 1) * s0 + k0 - (inn + p0 + p1));
+      };
+      pb += extra(H, k[0], s[0], pt, pb0);
+      pr += extra(W, k[1], s[1], pl, pr0);
+    }
+    if (pt === 0 && pl === 0 && pb === 0 && pr === 0) return { x, autoPad: 'VALID' };
+    // TFLite SAME (padding.h): out = ceil(in / s), pad_before = total / 2
+    const same = [H, W].map((inn, i) => {
+      const o = Math.ceil(inn / s[i]!);
+      const tot = Math.max(0, (o - 1) * s[i]! + (k[i]! - 1) * d[i]! + 1 - inn);
+      return [Math.floor(tot / 2), tot - Math.floor(tot / 2)];
+    });
+    if (!ceil && same[0]![0] === pt && same[0]![1] === pb && same[1]![0] === pl && same[1]![1] === pr && padValue !== -Infinity) return { x, autoPad: 'SAME_UPPER' };
+    const padded = fresh(`${x}_padded`);
+    const cv = addConst(`${n.name}_pad_value`, new Tensor('float32', Float32Array.of(padValue === -Infinity ? -3.4028234663852886e38 : padValue), []));
+    node('Pad', [x, i64(`${n.name}_pads`, [0, pt, pl, 0, 0, pb, pr, 0]), cv], [padded], { mode: 'constant' }, `${n.name}_pad`);
+    nhwc.add(padded);
+    return { x: padded, autoPad: 'VALID' };
+  };
+  const pairAttr = (n: Node, key: string, d: number): [number, number] => {
+    const v = n.attrs[key] as number[] | undefined;
+    return v && v.length === 2 ? [v[0]!, v[1]!] : [d, d];
+  };
+
+  for (const n of an.order) {
+    if (n.outputs.length && n.outputs.every((o) => o === '' || consts.has(o))) continue; // folded constant
+    const o0 = n.outputs[0]!;
+    const D = n.domain;
+    if (D === '' && n.op === 'Identity') {
+      alias.set(o0, real(n.inputs[0]!));
+      continue;
+    }
+    if (D === '' && n.op === 'Conv' && rank(n.inputs[0]!) === 4) {
+      const W = consts.get(n.inputs[1]!);
+      if (!W || W.dims.length !== 4) throw new UnsupportedOpError('Conv', `node '${n.name}'`, 'TFLite needs constant 4-D conv weights');
+      const x = asNhwc(n.inputs[0]!, n);
+      const C = (types.get(n.inputs[0]!)?.shape?.[1] as number | undefined) ?? W.dims[1]!;
+      const group = (n.attrs.group as number | undefined) ?? 1;
+      const [O, , KH, KW] = W.dims as [number, number, number, number];
+      const dw = group > 1 && group === C && W.dims[1] === 1;
+      // OIHW → OHWI; depthwise [O, 1, KH, KW] → 1HWO
+      const w = dw ? permute(W, [1, 2, 3, 0]) : permute(W, TO_NHWC);
+      const wn = addConst(`${n.inputs[1]}_${dw ? '1hwo' : 'ohwi'}`, w);
+      const s = pairAttr(n, 'strides', 1), d = pairAttr(n, 'dilations', 1);
+      const p = lowerPads(n, x, [KH, KW], s, d, 0, false);
+      const ins = [p.x, wn, ...(n.inputs[2] ? [constIn(n.inputs[2])] : [])];
+      node('Conv', ins, [o0], { auto_pad: p.autoPad, strides: s, dilations: d, group, data_layout: 'NHWC', weight_layout: dw ? '1HWO' : 'OHWI' }, n.name);
+      void O;
+      nhwc.add(o0);
+      continue;
+    }
+    if (D === '' && (n.op === 'MaxPool' || n.op === 'AveragePool') && rank(n.inputs[0]!) === 4) {
+      const x = asNhwc(n.inputs[0]!, n);
+      const k = pairAttr(n, 'kernel_shape', 1), s = pairAttr(n, 'strides', 1), d = pairAttr(n, 'dilations', 1);
+      const max = n.op === 'MaxPool';
+      const cip = (n.attrs.count_include_pad as number | undefined) ?? 0;
+      const p = lowerPads(n, x, k, s, d, max ? -Infinity : 0, (n.attrs.ceil_mode as number | undefined) === 1);
+      if (!max && p.x !== x && cip === 0) throw new UnsupportedOpError(n.op, `node '${n.name}'`, 'AveragePool with pads that are not TFLite SAME and count_include_pad 0 has no TFLite form');
+      node(n.op, [p.x], [o0], { auto_pad: p.autoPad, strides: s, kernel_shape: k, data_layout: 'NHWC' }, n.name);
+      nhwc.add(o0);
+      continue;
+    }
+    if (D === '' && n.op === 'GlobalAveragePool' && rank(n.inputs[0]!) === 4) {
+      const x = asNhwc(n.inputs[0]!, n);
+      node('ReduceMean', [x, i64(`${n.name}_axes`, [1, 2])], [o0], { keepdims: 1 }, n.name);
+      nhwc.add(o0);
+      continue;
+    }
+    if (D === '' && ['Relu', 'Clip', 'Sigmoid', 'Tanh', 'HardSwish', 'LeakyRelu'].includes(n.op)) {
+      const x = real(n.inputs[0]!);
+      node(n.op, [x, ...n.inputs.slice(1).map((c) => (c ? constIn(c) : ''))], [o0], { ...n.attrs }, n.name);
+      if (nhwc.has(x)) nhwc.add(o0);
+      continue;
+    }
+    if (D === '' && ['Add', 'Sub', 'Mul', 'Div'].includes(n.op)) {
+      const [a0, b0] = n.inputs.map(real) as [string, string];
+      const anyNhwc = nhwc.has(a0) || nhwc.has(b0);
+      const fix = (v: string): string => {
+        if (!anyNhwc) return isConst(v) ? constIn(v) : v;
+        if (nhwc.has(v)) return v;
+        if (isConst(v)) {
+          const c = consts.get(v)!;
+          if (c.size === 1) return constIn(v);
+          const r4 = c.dims.length < 4 ? c.reshape([...new Array(4 - c.dims.length).fill(1), ...c.dims]) : c;
+          return addConst(`${v}_nhwc`, permute(r4, TO_NHWC));
+        }
+        if (rank(v) === 4) return asNhwc(v, n);
+        throw new UnsupportedOpError(n.op, `node '${n.name}'`, `broadcasting a rank-${rank(v)} value against an NHWC map`);
+      };
+      node(n.op, [fix(a0), fix(b0)], [o0], {}, n.name);
+      if (anyNhwc) nhwc.add(o0);
+      continue;
+    }
+    if (D === '' && (n.op === 'Flatten' || n.op === 'Reshape') && nhwc.has(real(n.inputs[0]!))) {
+      const x = real(n.inputs[0]!);
+      const xs0 = types.get(n.inputs[0]!)?.shape;
+      const xs = xs0 && xs0.slice(1).every((d) => typeof d === 'number') ? (xs0 as number[]) : undefined;
+      const ys = types.get(o0)?.shape;
+      const flat = n.op === 'Flatten' ? ((n.attrs.axis as number | undefined) ?? 1) === 1 : ys?.length === 2 && ys[1] === (xs ? xs[1]! * xs[2]! * xs[3]! : -1);
+      if (xs && flat) {
+        const trivial = xs[2]! * xs[3]! === 1 || xs[1] === 1;
+        const cs = consumers.get(o0) ?? [];
+        const gemmOnly = cs.length > 0 && cs.every((c) => c.op === 'Gemm' && c.inputs[0] === o0 && isConst(c.inputs[1]!) && ((c.attrs.transB as number | undefined) ?? 0) === 1);
+        if (trivial || gemmOnly) {
+          node('Flatten', [x], [o0], { axis: 1 }, n.name);
+          if (!trivial) flatPerm.set(o0, [xs[1]!, xs[2]!, xs[3]!]);
+          continue;
+        }
+      }
+      node(n.op, [asNchw(x, n), ...n.inputs.slice(1).map((c) => (c ? constIn(c) : ''))], [o0], { ...n.attrs }, n.name);
+      continue;
+    }
+    if (D === '' && n.op === 'Gemm' && flatPerm.has(real(n.inputs[0]!))) {
+      const [C, H, W] = flatPerm.get(real(n.inputs[0]!))!;
+      const B = consts.get(n.inputs[1]!)!;
+      const U = B.dims[0]!;
+      const b = floats(B);
+      const nb = new Float32Array(B.size);
+      // column (c, h, w) of the NCHW flatten is column (h, w, c) of the NHWC one
+      for (let u = 0; u < U; u++)
+        for (let c = 0; c < C; c++) for (let h = 0; h < H; h++) for (let w = 0; w < W; w++) nb[u * C * H * W + (h * W + w) * C + c] = b[u * C * H * W + (c * H + h) * W + w]!;
+      const bn = addConst(`${n.inputs[1]}_nhwc_cols`, new Tensor('float32', nb, [...B.dims]));
+      node('Gemm', [real(n.inputs[0]!), bn, ...(n.inputs[2] ? [constIn(n.inputs[2])] : [])], [o0], { ...n.attrs }, n.name);
+      continue;
+    }
+    if (D === '' && n.op === 'Concat' && n.inputs.some((i) => nhwc.has(real(i)))) {
+      const r = rank(o0);
+      let ax = n.attrs.axis as number;
+      if (ax < 0) ax += r;
+      node('Concat', n.inputs.map((i) => asNhwc(i, n)), [o0], { axis: AXIS_NHWC[ax]! }, n.name);
+      nhwc.add(o0);
+      continue;
+    }
+    if (D === '' && n.op === 'Softmax' && nhwc.has(real(n.inputs[0]!)) && ((n.attrs.axis as number | undefined) ?? -1) === 1) {
+      node('Softmax', [real(n.inputs[0]!)], [o0], { axis: -1 }, n.name);
+      nhwc.add(o0);
+      continue;
+    }
+    if (D === '' && n.op === 'ReduceMean' && nhwc.has(real(n.inputs[0]!))) {
+      const axT = n.inputs[1] ? consts.get(n.inputs[1]) : undefined;
+      const axes = (axT ? axT.toNumbers() : ((n.attrs.axes as number[] | undefined) ?? [])).map((a) => (a < 0 ? a + 4 : a));
+      const keep = ((n.attrs.keepdims as number | undefined) ?? 1) === 1;
+      if (axes.length && (keep || (axes.includes(2) && axes.includes(3)))) {
+        node('ReduceMean', [real(n.inputs[0]!), i64(`${n.name}_axes`, axes.map((a) => AXIS_NHWC[a]!))], [o0], { keepdims: keep ? 1 : 0 }, n.name);
+        if (keep) nhwc.add(o0);
+        continue;
+      }
+    }
+    if (D === '' && n.op === 'Transpose' && nhwc.has(real(n.inputs[0]!))) {
+      const perm = (n.attrs.perm as number[] | undefined) ?? [3, 2, 1, 0];
+      node('Transpose', [real(n.inputs[0]!)], [o0], { perm: perm.map((p) => AXIS_NHWC[p]!) }, n.name);
+      continue;
+    }
+    if (D === '' && n.op === 'Pad' && nhwc.has(real(n.inputs[0]!)) && n.inputs[1] && consts.has(n.inputs[1]) && !n.inputs[3]) {
+      const p = consts.get(n.inputs[1])!.toNumbers();
+      const q = [...TO_NHWC.map((a) => p[a]!), ...TO_NHWC.map((a) => p[a + 4]!)];
+      node('Pad', [real(n.inputs[0]!), i64(`${n.name}_pads`, q), ...(n.inputs[2] ? [constIn(n.inputs[2])] : [])], [o0], { ...n.attrs }, n.name);
+      nhwc.add(o0);
+      continue;
+    }
+    // no NHWC form: run it on NCHW values
+    node(n.op, n.inputs.map((i) => (i ? asNchw(i, n) : '')), n.outputs, { ...n.attrs }, n.name, D);
+  }
+  for (const o of src.outputs) {
+    let v = real(o.name);
+    if (nhwc.has(v)) {
+      const t = fresh(`${v}_nhwc_out`);
+      // rename the NHWC producer output so the graph output keeps its name and NCHW meaning
+      for (const n of out.nodes) n.outputs = n.outputs.map((x) => (x === v ? t : x));
+      for (const n of out.nodes) n.inputs = n.inputs.map((x) => (x === v ? t : x));
+      node('Transpose', [t], [o.name], { perm: TO_NCHW }, `${o.name}_to_nchw`);
+      v = o.name;
+    } else if (v !== o.name) node('Identity', [v], [o.name], {}, `${o.name}_identity`);
+    out.outputs.push({ name: o.name, type: { ...o.type } });
+  }
+  const a2 = analyze(out);
+  for (const [k, t] of a2.types) if (!out.initializers.has(k)) out.types.set(k, t as ValueType);
+  return { graph: out, nhwcInputs };
+}
+
+/** NCHW samples [N, C, H, W] → NHWC [N, H, W, C] (what a converted model's rank-4 input takes). */
+export function nchwToNhwc(t: Tensor): Tensor {
+  if (t.dims.length !== 4) throw new InputError(`expected a rank-4 NCHW tensor, got [${t.dims.join(',')}]`);
+  return permute(t, TO_NHWC);
+}
+
+export { permute as permuteTensor };
