@@ -16,7 +16,12 @@ import type { AttrValue, Graph as G, Node, ValueType } from '../ir/graph.js';
 import { Graph } from '../ir/graph.js';
 import { analyze } from '../ir/infer.js';
 import { floats } from '../ops/util.js';
+import { TFL_DOMAIN } from '../ir/layout.js';
+import { calibrate } from '../quant/calibrate.js';
+import { qparams } from '../quant/params.js';
 import { foldBatchNorms } from '../quant/quantize.js';
+import { activationRangeQuantized } from '../tensor/tflite-quant.js';
+import { f32ArrayToF16 } from '../tensor/fp16.js';
 import { Tensor } from '../tensor/tensor.js';
 
 const TO_NHWC = [0, 2, 3, 1];
@@ -339,3 +344,292 @@ export function nchwToNhwc(t: Tensor): Tensor {
 }
 
 export { permute as permuteTensor };
+
+// ---- full-integer int8 (as TFLite's converter writes it) ----------------------------------------------------
+
+export interface Int8Options {
+  /** calibration data (float, the converted graph's input layout — NHWC for rank-4 inputs) */
+  calib: Tensor | Record<string, Tensor>;
+  /** int8 graph inputs/outputs instead of float ones with QUANTIZE / DEQUANTIZE */
+  int8Io?: boolean;
+  /** calibration batch (default 64) */
+  batch?: number;
+}
+
+interface QP {
+  scale: number;
+  zp: number;
+}
+
+/** TFLite's std::round (half away from zero). */
+const roundAway = (x: number) => (x < 0 ? -Math.round(-x) : Math.round(x));
+
+/**
+ * Quantize the float NHWC TFLite IR (from onnxToTfliteGraph) to full-integer int8 in the reader's form:
+ * Conv → QLinearConv (rounding 'tflite') with per-channel symmetric int8 weights (scale max|w|/127 per output
+ * channel, zero point 0) and int32 bias at s_in·s_w; Gemm → com.microsoft QGemm likewise; Add → QLinearAdd;
+ * MaxPool / Reshape / Flatten / Pad keep their input's parameters; ReduceMean → TFLite MEAN; Softmax / Sigmoid →
+ * TFLite SOFTMAX / LOGISTIC at 1/256, -128. Activations are int8 asymmetric from min/max calibration (range widened
+ * to include 0). A Relu / Clip after a conv / FC / add shares the producer's output parameters (calibrated after
+ * the activation) and is a Clip at TFLite's CalculateActivationRangeQuantized bounds — the writer fuses it.
+ */
+export async function quantizeTfliteGraph(g: G, o: Int8Options): Promise<G> {
+  const an = analyze(g);
+  const consts = an.consts;
+  const floatsV = [...g.inputs.map((i) => i.name), ...an.order.flatMap((n) => n.outputs)].filter((v) => v && !consts.has(v) && an.types.get(v)?.dtype === 'float32');
+  const obs = await calibrate(g, o.calib, floatsV, { batch: o.batch ?? 64 });
+  const qpOf = new Map<string, QP>();
+  const calQ = (v: string): QP => {
+    const ob = obs.get(v);
+    const [lo, hi] = ob ? ob.range() : [0, 0];
+    const p = qparams(lo, hi, 'int8', false);
+    return { scale: p.scale, zp: p.zeroPoint };
+  };
+  const out = new Graph();
+  out.name = g.name;
+  out.producer = g.producer;
+  out.opsets = { ...g.opsets, [TFL_DOMAIN]: 1, 'com.microsoft': 1 };
+  out.metadata = { ...g.metadata };
+  const used = new Set<string>([...g.initializers.keys(), ...an.types.keys()]);
+  const fresh = (base: string) => {
+    let n = base;
+    for (let i = 1; used.has(n); i++) n = `${base}_${i}`;
+    used.add(n);
+    return n;
+  };
+  const addConst = (base: string, t: Tensor) => {
+    const n = fresh(base);
+    out.initializers.set(n, t);
+    return n;
+  };
+  const f32 = (base: string, v: number[], vec = false) => addConst(base, new Tensor('float32', Float32Array.from(v), vec ? [v.length] : []));
+  const i8 = (base: string, v: number[], vec = false) => addConst(base, new Tensor('int8', Int8Array.from(v), vec ? [v.length] : []));
+  const node = (op: string, inputs: string[], outputs: string[], attrs: Record<string, AttrValue>, name: string, domain = '') => out.nodes.push({ name: fresh(name), op, domain, inputs, outputs, attrs });
+  const qname = new Map<string, string>(); // float value → its int8 value
+  const q = (v: string, n: Node): string => {
+    const r = qname.get(v);
+    if (!r) throw new UnsupportedOpError(n.op, `node '${n.name}'`, `input '${v}' has no int8 form (unsupported producer)`);
+    return r;
+  };
+  const consumers = new Map<string, Node[]>();
+  for (const n of an.order) for (const i of n.inputs) if (i) (consumers.get(i) ?? consumers.set(i, []).get(i)!).push(n);
+  const outNames = new Set(g.outputs.map((x) => x.name));
+  const actOf = (n: Node): 'RELU' | 'RELU6' | 'RELU_N1_TO_1' | undefined => {
+    if (n.op === 'Relu') return 'RELU';
+    if (n.op !== 'Clip') return undefined;
+    const lo = n.inputs[1] ? consts.get(n.inputs[1])?.num(0) : -Infinity;
+    const hi = n.inputs[2] ? consts.get(n.inputs[2])?.num(0) : Infinity;
+    return lo === 0 && hi === Infinity ? 'RELU' : lo === 0 && hi === 6 ? 'RELU6' : lo === -1 && hi === 1 ? 'RELU_N1_TO_1' : undefined;
+  };
+  /** The output of `n` (int8), absorbing a following Relu / Clip: returns [pre-activation name, fused node]. */
+  const withAct = (n: Node): { pre: string; qp: QP; act?: Node; actName?: 'RELU' | 'RELU6' | 'RELU_N1_TO_1' } => {
+    const v = n.outputs[0]!;
+    const cs = consumers.get(v) ?? [];
+    const a = cs.length === 1 && !outNames.has(v) ? cs[0]! : undefined;
+    const an2 = a ? actOf(a) : undefined;
+    if (a && an2) {
+      const qp = calQ(a.outputs[0]!);
+      return { pre: fresh(`${a.outputs[0]}_int8_pre`), qp, act: a, actName: an2 };
+    }
+    const qp = calQ(v);
+    const name = fresh(`${v}_int8`);
+    return { pre: name, qp };
+  };
+  const finish = (r: ReturnType<typeof withAct>, n: Node) => {
+    const v = n.outputs[0]!;
+    if (!r.act) {
+      qname.set(v, r.pre);
+      qpOf.set(r.pre, r.qp);
+      return;
+    }
+    const [lo, hi] = activationRangeQuantized(r.actName!, 'int8', r.qp.scale, r.qp.zp);
+    const y = fresh(`${r.act.outputs[0]}_int8`);
+    node('Clip', [r.pre, i8(`${r.act.name}_min`, [lo]), i8(`${r.act.name}_max`, [hi])], [y], {}, r.act.name);
+    qpOf.set(r.pre, r.qp);
+    qpOf.set(y, r.qp);
+    qname.set(r.act.outputs[0]!, y);
+    done.add(r.act);
+  };
+  const done = new Set<Node>();
+  const qattrs = (ins: (QP | undefined)[], outs: QP[]) => ({ in_scale: ins.map((p) => p?.scale ?? 0), in_zero_point: ins.map((p) => p?.zp ?? 0), out_scale: outs.map((p) => p.scale), out_zero_point: outs.map((p) => p.zp) });
+
+  for (const i of g.inputs) {
+    const qp = calQ(i.name);
+    if (i.type.dtype !== 'float32') {
+      out.inputs.push({ name: i.name, type: { ...i.type } });
+      continue;
+    }
+    if (o.int8Io) {
+      out.inputs.push({ name: i.name, type: { ...i.type, dtype: 'int8', quant: { scale: Float32Array.of(qp.scale), zeroPoint: Int32Array.of(qp.zp) } } });
+      qname.set(i.name, i.name);
+      qpOf.set(i.name, qp);
+    } else {
+      out.inputs.push({ name: i.name, type: { ...i.type } });
+      const y = fresh(`${i.name}_int8`);
+      node('QUANTIZE', [i.name], [y], { output_type: 'int8', ...qattrs([undefined], [qp]) }, `${i.name}_quantize`, TFL_DOMAIN);
+      qname.set(i.name, y);
+      qpOf.set(y, qp);
+    }
+  }
+
+  /** per-channel symmetric int8 weights along `axis` and the int32 bias at s_in·s_w */
+  const qWeights = (W: Tensor, axis: number, bias: Tensor | undefined, sIn: number, base: string) => {
+    const w = floats(W);
+    const O = W.dims[axis]!;
+    const inner = W.dims.slice(axis + 1).reduce((a, b) => a * b, 1);
+    const scales = new Float32Array(O);
+    for (let i = 0; i < w.length; i++) {
+      const c = Math.floor(i / inner) % O;
+      scales[c] = Math.max(scales[c]!, Math.abs(w[i]!));
+    }
+    for (let c = 0; c < O; c++) scales[c] = Math.fround(scales[c]! > 0 ? scales[c]! / 127 : 1e-8);
+    const wq = new Int8Array(w.length);
+    for (let i = 0; i < w.length; i++) {
+      const c = Math.floor(i / inner) % O;
+      wq[i] = Math.max(-127, Math.min(127, roundAway(w[i]! / scales[c]!)));
+    }
+    const bq = new Int32Array(O);
+    if (bias) {
+      const b = floats(bias);
+      for (let c = 0; c < O; c++) bq[c] = Math.max(-2147483648, Math.min(2147483647, roundAway(b[c]! / Math.fround(sIn * scales[c]!))));
+    }
+    return {
+      w: addConst(`${base}_int8`, new Tensor('int8', wq, [...W.dims])),
+      ws: f32(`${base}_scale`, Array.from(scales), true),
+      wz: i8(`${base}_zero_point`, new Array(O).fill(0), true),
+      b: addConst(`${base}_bias_int32`, new Tensor('int32', bq, [O])),
+    };
+  };
+
+  for (const n of an.order) {
+    if (done.has(n)) continue;
+    if (n.outputs.every((x) => !x || consts.has(x))) continue;
+    const D = n.domain;
+    const where = `node '${n.name}'`;
+    if (D === '' && n.op === 'Conv') {
+      const x = q(n.inputs[0]!, n);
+      const px = qpOf.get(x)!;
+      const W = consts.get(n.inputs[1]!)!;
+      const dw = n.attrs.weight_layout === '1HWO';
+      const wq = qWeights(W, dw ? 3 : 0, n.inputs[2] ? consts.get(n.inputs[2]) : undefined, px.scale, n.inputs[1]!);
+      const r = withAct(n);
+      node('QLinearConv', [x, f32(`${n.name}_x_scale`, [px.scale]), i8(`${n.name}_x_zero_point`, [px.zp]), wq.w, wq.ws, wq.wz, f32(`${n.name}_y_scale`, [r.qp.scale]), i8(`${n.name}_y_zero_point`, [r.qp.zp]), wq.b], [r.pre], { ...n.attrs, rounding: 'tflite' }, n.name);
+      finish(r, n);
+      continue;
+    }
+    if (D === '' && n.op === 'Gemm') {
+      const x = q(n.inputs[0]!, n);
+      const px = qpOf.get(x)!;
+      const W = consts.get(n.inputs[1]!);
+      if (!W || (n.attrs.transB ?? 0) !== 1) throw new UnsupportedOpError('Gemm', where, 'int8 FULLY_CONNECTED needs constant weights with transB = 1');
+      const wq = qWeights(W, 0, n.inputs[2] ? consts.get(n.inputs[2]) : undefined, px.scale, n.inputs[1]!);
+      const r = withAct(n);
+      node('QGemm', [x, f32(`${n.name}_a_scale`, [px.scale]), i8(`${n.name}_a_zero_point`, [px.zp]), wq.w, wq.ws, wq.wz, wq.b, f32(`${n.name}_y_scale`, [r.qp.scale]), i8(`${n.name}_y_zero_point`, [r.qp.zp])], [r.pre], { transB: 1, rounding: 'tflite' }, n.name, 'com.microsoft');
+      finish(r, n);
+      continue;
+    }
+    if (D === '' && n.op === 'Add') {
+      const [a, b] = n.inputs.map((v) => q(v, n)) as [string, string];
+      const pa = qpOf.get(a)!, pb = qpOf.get(b)!;
+      const r = withAct(n);
+      node('QLinearAdd', [a, f32(`${n.name}_A_scale`, [pa.scale]), i8(`${n.name}_A_zero_point`, [pa.zp]), b, f32(`${n.name}_B_scale`, [pb.scale]), i8(`${n.name}_B_zero_point`, [pb.zp]), f32(`${n.name}_C_scale`, [r.qp.scale]), i8(`${n.name}_C_zero_point`, [r.qp.zp])], [r.pre], { rounding: 'tflite' }, n.name, 'com.microsoft');
+      finish(r, n);
+      continue;
+    }
+    if (D === '' && ['MaxPool', 'Flatten', 'Reshape', 'Squeeze', 'Unsqueeze', 'Transpose'].includes(n.op)) {
+      const x = q(n.inputs[0]!, n);
+      const y = fresh(`${n.outputs[0]}_int8`);
+      const rest = n.inputs.slice(1).map((c) => {
+        if (!c) return '';
+        if (!out.initializers.has(c)) out.initializers.set(c, consts.get(c)!);
+        return c;
+      });
+      node(n.op, [x, ...rest], [y], { ...n.attrs }, n.name);
+      qname.set(n.outputs[0]!, y);
+      qpOf.set(y, qpOf.get(x)!);
+      continue;
+    }
+    if (D === '' && n.op === 'Pad') {
+      const x = q(n.inputs[0]!, n);
+      const px = qpOf.get(x)!;
+      const cv = n.inputs[2] ? consts.get(n.inputs[2])!.num(0) : 0;
+      const qv = Math.max(-128, Math.min(127, roundAway(Math.max(cv, -1e30) / px.scale) + px.zp));
+      const pads = addConst(`${n.name}_pads`, consts.get(n.inputs[1]!)!);
+      const y = fresh(`${n.outputs[0]}_int8`);
+      node('Pad', [x, pads, i8(`${n.name}_value`, [cv < -1e30 ? -128 : qv])], [y], { mode: 'constant' }, n.name);
+      qname.set(n.outputs[0]!, y);
+      qpOf.set(y, px);
+      continue;
+    }
+    if (D === '' && n.op === 'ReduceMean') {
+      const x = q(n.inputs[0]!, n);
+      const px = qpOf.get(x)!;
+      const axT = consts.get(n.inputs[1]!);
+      if (!axT) throw new UnsupportedOpError('ReduceMean', where, 'axes must be constant');
+      const axes = addConst(`${n.name}_axes`, new Tensor('int32', Int32Array.from(axT.toNumbers()), [axT.size]));
+      const qp = calQ(n.outputs[0]!);
+      const y = fresh(`${n.outputs[0]}_int8`);
+      node('MEAN', [x, axes], [y], { keep_dims: (n.attrs.keepdims ?? 1) ? 1 : 0, ...qattrs([px, undefined], [qp]) }, n.name, TFL_DOMAIN);
+      qname.set(n.outputs[0]!, y);
+      qpOf.set(y, qp);
+      continue;
+    }
+    if (D === '' && (n.op === 'Softmax' || n.op === 'Sigmoid')) {
+      const x = q(n.inputs[0]!, n);
+      const px = qpOf.get(x)!;
+      const qp = { scale: 1 / 256, zp: -128 };
+      const y = fresh(`${n.outputs[0]}_int8`);
+      if (n.op === 'Softmax') node('SOFTMAX', [x], [y], { beta: 1, output_type: 'int8', ...qattrs([px], [qp]) }, n.name, TFL_DOMAIN);
+      else node('LOGISTIC', [x], [y], qattrs([px], [qp]), n.name, TFL_DOMAIN);
+      qname.set(n.outputs[0]!, y);
+      qpOf.set(y, qp);
+      continue;
+    }
+    throw new UnsupportedOpError(D ? `${D}.${n.op}` : n.op, where, 'no int8 TFLite form in the converter');
+  }
+  for (const oo of g.outputs) {
+    const y = q(oo.name, { name: oo.name, op: 'output', domain: '', inputs: [], outputs: [], attrs: {} });
+    const qp = qpOf.get(y)!;
+    if (o.int8Io) {
+      // the int8 value becomes the output under the output's name
+      for (const n of out.nodes) n.outputs = n.outputs.map((x) => (x === y ? oo.name : x));
+      for (const n of out.nodes) n.inputs = n.inputs.map((x) => (x === y ? oo.name : x));
+      out.outputs.push({ name: oo.name, type: { ...oo.type, dtype: 'int8', quant: { scale: Float32Array.of(qp.scale), zeroPoint: Int32Array.of(qp.zp) } } });
+    } else {
+      node('DEQUANTIZE', [y], [oo.name], qattrs([qp], [{ scale: 0, zp: 0 }]), `${oo.name}_dequantize`, TFL_DOMAIN);
+      out.outputs.push({ name: oo.name, type: { ...oo.type } });
+    }
+  }
+  const a2 = analyze(out);
+  for (const [k, t] of a2.types) if (!out.initializers.has(k)) out.types.set(k, t as ValueType);
+  return out;
+}
+
+/** float16 weights: every float32 conv / FC weight and bias constant becomes float16 behind a Cast (DEQUANTIZE). */
+export function fp16Weights(g: G): G {
+  const out = g.clone();
+  const cast = new Map<string, string>();
+  const nodes: Node[] = [];
+  for (const n of out.nodes) {
+    if ((n.op === 'Conv' || n.op === 'Gemm' || n.op === 'MatMul') && n.domain === '') {
+      n.inputs = n.inputs.map((v, k) => {
+        if (k === 0 || !v) return v;
+        const t = out.initializers.get(v);
+        if (!t || t.type !== 'float32') return v;
+        if (!cast.has(v)) {
+          const h = `${v}_fp16`;
+          out.initializers.set(h, new Tensor('float16', f32ArrayToF16(floats(t)) as never, [...t.dims]));
+          const f = `${v}_dequantized`;
+          nodes.push({ name: `${v}_dequantize`, op: 'Cast', domain: '', inputs: [h], outputs: [f], attrs: { to: 1 } });
+          cast.set(v, f);
+        }
+        return cast.get(v)!;
+      });
+    }
+  }
+  out.nodes = [...nodes, ...out.nodes];
+  for (const v of cast.keys()) if (!out.nodes.some((n) => n.inputs.includes(v))) out.initializers.delete(v);
+  const a2 = analyze(out);
+  for (const [k, t] of a2.types) if (!out.initializers.has(k)) out.types.set(k, t as ValueType);
+  return out;
+}
