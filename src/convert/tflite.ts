@@ -354,6 +354,12 @@ export interface Int8Options {
   int8Io?: boolean;
   /** calibration batch (default 64) */
   batch?: number;
+  /**
+   * Run calibration on this graph instead — the ONNX model the TFLite graph was converted from, with `calib` in its
+   * (NCHW) layout. Min/max ranges do not depend on the layout and the conversion keeps value names, so the ranges
+   * are the same, and the source graph runs on edgeq's fast NCHW kernels.
+   */
+  calibGraph?: G;
 }
 
 interface QP {
@@ -377,7 +383,15 @@ export async function quantizeTfliteGraph(g: G, o: Int8Options): Promise<G> {
   const an = analyze(g);
   const consts = an.consts;
   const floatsV = [...g.inputs.map((i) => i.name), ...an.order.flatMap((n) => n.outputs)].filter((v) => v && !consts.has(v) && an.types.get(v)?.dtype === 'float32');
-  const obs = await calibrate(g, o.calib, floatsV, { batch: o.batch ?? 64 });
+  // a model with a fixed batch dimension (torchvision exports: [1, 3, 224, 224]) is calibrated that many samples at a time
+  const cg = o.calibGraph ?? g;
+  const fixed = cg.inputs.map((i) => i.type.shape?.[0]).find((d) => typeof d === 'number') as number | undefined;
+  let names = floatsV;
+  if (o.calibGraph) {
+    const have = new Set([...cg.inputs.map((i) => i.name), ...cg.nodes.flatMap((n) => n.outputs)]);
+    names = floatsV.filter((v) => have.has(v));
+  }
+  const obs = await calibrate(cg, o.calib, names, { batch: fixed ?? o.batch ?? 64 });
   const qpOf = new Map<string, QP>();
   const calQ = (v: string): QP => {
     const ob = obs.get(v);
@@ -632,4 +646,53 @@ export function fp16Weights(g: G): G {
   const a2 = analyze(out);
   for (const [k, t] of a2.types) if (!out.initializers.has(k)) out.types.set(k, t as ValueType);
   return out;
+}
+
+// ---- TFLite (NHWC IR) → ONNX --------------------------------------------------------------------------------
+
+/**
+ * The float NHWC TFLite IR (readTflite's output, or onnxToTfliteGraph's) as plain ONNX: each NHWC Conv / MaxPool /
+ * AveragePool runs on NCHW between two Transposes, with OHWI / 1HWO weights permuted back to OIHW. Ops without an
+ * ONNX counterpart (ai.edgeq.tflite, TFLite's integer rounding) make writeOnnx fail with a typed error.
+ */
+export function tfliteToOnnxGraph(src: G): G {
+  const g = src.clone();
+  const nodes: Node[] = [];
+  let k = 0;
+  const fresh = (b: string) => {
+    let n: string;
+    do n = `${b}__onnx${k++}`;
+    while (g.initializers.has(n) || g.types.has(n));
+    return n;
+  };
+  for (const n of g.nodes) {
+    const lay = n.attrs.data_layout;
+    if (n.domain !== '' || lay !== 'NHWC' || !['Conv', 'MaxPool', 'AveragePool'].includes(n.op)) {
+      nodes.push(n);
+      continue;
+    }
+    const x = fresh(`${n.inputs[0]}_nchw`);
+    const y = fresh(`${n.outputs[0]}_nchw`);
+    nodes.push({ name: `${n.name}_to_nchw`, op: 'Transpose', domain: '', inputs: [n.inputs[0]!], outputs: [x], attrs: { perm: TO_NCHW } });
+    const attrs = { ...n.attrs };
+    delete attrs.data_layout;
+    delete attrs.weight_layout;
+    const ins = [x, ...n.inputs.slice(1)];
+    if (n.op === 'Conv') {
+      const W = g.initializers.get(n.inputs[1]!);
+      if (!W) throw new UnsupportedOpError('Conv', `node '${n.name}'`, 'NHWC conv with non-constant weights');
+      // OHWI → OIHW; 1HWO → [O, 1, H, W]
+      const w = n.attrs.weight_layout === '1HWO' ? permute(W, [3, 0, 1, 2]) : permute(W, TO_NCHW);
+      const wn = fresh(`${n.inputs[1]}_oihw`);
+      g.initializers.set(wn, w);
+      ins[1] = wn;
+    }
+    nodes.push({ ...n, inputs: ins, outputs: [y], attrs });
+    nodes.push({ name: `${n.name}_to_nhwc`, op: 'Transpose', domain: '', inputs: [y], outputs: [n.outputs[0]!], attrs: { perm: TO_NHWC } });
+  }
+  g.nodes = nodes;
+  g.types = new Map();
+  g.source = 'edgeq';
+  g.opsets = { '': Math.max(13, g.opsets[''] ?? 13) };
+  return g;
 }

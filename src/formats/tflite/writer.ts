@@ -71,6 +71,9 @@ export function writeTflite(graph: Graph, opts: WriteTfliteOptions = {}): Uint8A
   const producer = new Map<string, Node>();
   for (const n of an.order) for (const o of n.outputs) producer.set(o, n);
 
+  // float16 weights behind Cast(to FLOAT) stay float16 + DEQUANTIZE (analyze may have folded the small ones)
+  const dequantized = new Set<string>();
+  for (const n of an.order) if (n.op === 'Cast' && n.domain === '' && n.attrs.to === 1 && graph.initializers.get(n.inputs[0]!)?.type === 'float16') dequantized.add(n.outputs[0]!);
   const buffers: Uint8Array[] = [new Uint8Array(0)];
   const tensors: TTensor[] = [];
   const index = new Map<string, number>();
@@ -135,7 +138,7 @@ export function writeTflite(graph: Graph, opts: WriteTfliteOptions = {}): Uint8A
   const tensorOf = (v: string, n?: Node, q?: QuantParams, as?: Tensor): number => {
     v = real(v);
     const c = as ?? consts.get(v);
-    const isConst = !!c && !graph.inputs.some((i) => i.name === v);
+    const isConst = !!c && !graph.inputs.some((i) => i.name === v) && !dequantized.has(v);
     // a constant may be written twice with different quantization; an activation is always one tensor
     const key = isConst && (q || as) ? `${v}#${tensors.length}` : v;
     const have = index.get(key);
@@ -232,9 +235,8 @@ export function writeTflite(graph: Graph, opts: WriteTfliteOptions = {}): Uint8A
     const wl = n.attrs.weight_layout;
     const dw = wl === '1HWO';
     if (wl !== 'OHWI' && !dw) unsupported(n, `weight_layout ${String(wl)} (OHWI or 1HWO expected)`);
-    const wt = consts.get(w);
-    if (!wt) unsupported(n, 'weights must be constant');
-    const O = dw ? wt!.dims[3]! : wt!.dims[0]!;
+    const wdims = (dequantized.has(w) ? (types.get(w)?.shape as number[] | undefined) : consts.get(w)?.dims) ?? unsupported(n, 'weights must be constant (or float16 constants behind a Cast)');
+    const O = dw ? wdims[3]! : wdims[0]!;
     const [sh, sw] = pair(n, 'strides', 1);
     const [dh, dwl] = pair(n, 'dilations', 1);
     const xi = tensorOf(x, n);
@@ -265,7 +267,7 @@ export function writeTflite(graph: Graph, opts: WriteTfliteOptions = {}): Uint8A
     if (fused.has(n)) continue;
     const ins = n.inputs;
     const D = n.domain;
-    const allConst = n.outputs.every((o) => consts.has(o));
+    const allConst = n.outputs.every((o) => consts.has(o)) && !dequantized.has(n.outputs[0]!);
     if (allConst) continue; // folded at load time (shape arithmetic, Constant nodes)
     if (D === '' && n.op === 'Identity') {
       alias.set(n.outputs[0]!, ins[0]!);
@@ -285,11 +287,13 @@ export function writeTflite(graph: Graph, opts: WriteTfliteOptions = {}): Uint8A
       const q = n.op === 'QGemm';
       if (q && n.attrs.rounding !== 'tflite') unsupported(n, "QGemm needs rounding 'tflite' to be a TFLite FULLY_CONNECTED");
       const [a, w, b] = q ? [ins[0]!, ins[3]!, ins[6] || undefined] : [ins[0]!, ins[1]!, ins[2] || undefined];
-      const wt = consts.get(w);
-      if (!wt || wt.dims.length !== 2) unsupported(n, 'FULLY_CONNECTED needs constant 2-D weights');
+      const wt = dequantized.has(w) ? undefined : consts.get(w);
+      const wdims = wt?.dims ?? (dequantized.has(w) ? (types.get(w)?.shape as number[] | undefined) : undefined);
+      if (!wdims || wdims.length !== 2) unsupported(n, 'FULLY_CONNECTED needs constant 2-D weights');
       if ((n.attrs.transA ?? 0) !== 0 || (n.attrs.alpha ?? 1) !== 1 || (n.attrs.beta ?? 1) !== 1) unsupported(n, 'transA / alpha / beta other than 0 / 1 / 1');
       const tb = (n.attrs.transB ?? 0) === 1;
-      const U = tb ? wt!.dims[0]! : wt!.dims[1]!;
+      const U = tb ? wdims![0]! : wdims![1]!;
+      if (!tb && !wt) unsupported(n, 'float16 FULLY_CONNECTED weights need transB = 1');
       const qx = q ? qparamsFrom(n, 1, 2) : undefined;
       const qw = q ? qparamsFrom(n, 4, 5, 0) : undefined;
       let wi: number;
@@ -481,10 +485,18 @@ function serialize(p: Program): Uint8Array {
     for (let i = v.length - 1; i >= 0; i--) b.addFloat32(v[i]!);
     return b.endVector();
   };
+  // zero-point vectors are shared between tensors with the same values (per-channel weights and their biases
+  // all have all-zero ones): a flatbuffer may reference one vector from many tables
+  const zpCache = new Map<string, number>();
   const i64vec = (v: ArrayLike<number>) => {
+    const key = Array.prototype.every.call(v, (x: number) => x === 0) ? `0x${v.length}` : Array.prototype.join.call(v, ',');
+    const have = zpCache.get(key);
+    if (have !== undefined) return have;
     b.startVector(8, v.length, 8);
     for (let i = v.length - 1; i >= 0; i--) b.addInt64(BigInt(v[i]!));
-    return b.endVector();
+    const off = b.endVector();
+    zpCache.set(key, off);
+    return off;
   };
   const ovec = (v: number[]) => {
     b.startVector(4, v.length, 4);
