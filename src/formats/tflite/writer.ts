@@ -596,13 +596,13 @@ function serialize(p: Program): Uint8Array {
   const iv = ivec(p.inputs);
   const ov = ivec(p.outputs);
   const opv = ovec(opOffs);
-  b.startObject(nf(F.SubGraph));
-  b.addFieldOffset(F.SubGraph.tensors, tv, 0);
-  b.addFieldOffset(F.SubGraph.inputs, iv, 0);
-  b.addFieldOffset(F.SubGraph.outputs, ov, 0);
-  b.addFieldOffset(F.SubGraph.operators, opv, 0);
-  b.addFieldOffset(F.SubGraph.name, sgName, 0);
-  const sg = b.endObject();
+  /** a table whose fields are all offsets (vectors, strings, tables) */
+  const offsets = (T: Record<string, number>, fields: Record<string, number>) => {
+    b.startObject(nf(T));
+    for (const [k, v] of Object.entries(fields)) b.addFieldOffset(T[k]!, v, 0);
+    return b.endObject();
+  };
+  const sg = offsets(F.SubGraph, { tensors: tv, inputs: iv, outputs: ov, operators: opv, name: sgName });
   const tmap = (idx: number[]) =>
     ovec(
       idx.map((t) => {
@@ -635,12 +635,8 @@ function serialize(p: Program): Uint8Array {
   const sigV = ovec([sdef]);
   b.startObject(nf(F.Model));
   b.addFieldInt32(F.Model.version, 3, 0);
-  b.addFieldOffset(F.Model.operator_codes, codesV, 0);
-  b.addFieldOffset(F.Model.subgraphs, sgV, 0);
-  b.addFieldOffset(F.Model.description, desc, 0);
-  b.addFieldOffset(F.Model.buffers, bufV, 0);
-  b.addFieldOffset(F.Model.metadata, metaV, 0);
-  b.addFieldOffset(F.Model.signature_defs, sigV, 0);
+  const modelFields = { operator_codes: codesV, subgraphs: sgV, description: desc, buffers: bufV, metadata: metaV, signature_defs: sigV };
+  for (const [k, v] of Object.entries(modelFields)) b.addFieldOffset(F.Model[k as keyof typeof modelFields], v, 0);
   const model = b.endObject();
   b.finish(model, 'TFL3');
   return b.asUint8Array().slice();

@@ -12,6 +12,7 @@ import { writeTflite } from '../../../src/formats/tflite/writer.js';
 import '../../../src/ops/index.js';
 import { InferenceSession } from '../../../src/runtime/session.js';
 import { Tensor } from '../../../src/tensor/tensor.js';
+import { relErr } from '../../helpers/compare.js';
 import { dataPath, hasData } from '../../helpers/data.js';
 // @ts-expect-error plain ESM JS without types
 import { openTflitePage, tfliteWebAvailable } from '../../../scripts/tflite-web.mjs';
@@ -20,14 +21,6 @@ const avail = tfliteWebAvailable();
 if (!avail.ok && process.env.CI) throw new Error(`TFLite web oracle cannot run under CI: ${avail.why}`);
 const ready = avail.ok && hasData('mnist/lenet.onnx') && hasData('bench/mobilenet_v2.onnx');
 
-const relErr = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let d = 0, m = 0;
-  for (let i = 0; i < b.length; i++) {
-    d = Math.max(d, Math.abs(Number(a[i]) - Number(b[i])));
-    m = Math.max(m, Math.abs(Number(b[i])));
-  }
-  return d / Math.max(m, 1e-30);
-};
 const argmax = (a: ArrayLike<number>, off = 0, n = a.length) => {
   let b = 0;
   for (let i = 1; i < n; i++) if (Number(a[off + i]) > Number(a[off + b])) b = i;

@@ -15,17 +15,10 @@ import { Graph } from '../../../src/ir/graph.js';
 import '../../../src/ops/index.js';
 import { InferenceSession } from '../../../src/runtime/session.js';
 import { Tensor } from '../../../src/tensor/tensor.js';
+import { relErr } from '../../helpers/compare.js';
 import { dataPath, hasData } from '../../helpers/data.js';
 
 const run = async (s: InferenceSession, x: Tensor) => (await s.run({ [s.inputNames[0]!]: x }))[s.outputNames[0]!]!;
-const relErr = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let d = 0, m = 0;
-  for (let i = 0; i < b.length; i++) {
-    d = Math.max(d, Math.abs(Number(a[i]) - Number(b[i])));
-    m = Math.max(m, Math.abs(Number(b[i])));
-  }
-  return d / Math.max(m, 1e-30);
-};
 const sameBytes = (a: Tensor, b: Tensor) => {
   const x = new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength);
   const y = new Uint8Array(b.data.buffer, b.data.byteOffset, b.data.byteLength);
