@@ -11,6 +11,7 @@ import { onnxToTfliteGraph, quantizeTfliteGraph, fp16Weights, tfliteToOnnxGraph 
 import { InputError } from '../errors.js';
 import { writeOnnx } from '../formats/onnx/writer.js';
 import { writeTflite } from '../formats/tflite/writer.js';
+import { parseTflite } from '../formats/tflite/model.js';
 import { readTflite } from '../formats/tflite/reader.js';
 import type { Graph } from '../ir/graph.js';
 import { UsageError, parseArgs } from './args.js';
@@ -22,6 +23,12 @@ export const CONVERT_USAGE = 'edgeq convert IN.onnx|IN.tflite OUT.tflite|OUT.onn
 const histogram = (g: Graph) => {
   const h: Record<string, number> = {};
   for (const n of g.nodes) h[n.op] = (h[n.op] ?? 0) + 1;
+  return h;
+};
+
+const builtins = (bytes: Uint8Array) => {
+  const h: Record<string, number> = {};
+  for (const o of parseTflite(bytes).operators) h[o.opName] = (h[o.opName] ?? 0) + 1;
   return h;
 };
 
@@ -57,7 +64,8 @@ export async function convertMain(argv: string[], io: Io = stdio): Promise<numbe
     bytes = writeOnnx(written);
   }
   writeFileSync(outPath, bytes);
-  const ops = histogram(written);
+  // for a .tflite: the builtin operators as written (fused activations are gone)
+  const ops = toTflite ? builtins(bytes) : histogram(written);
   const info = { in: inPath, inFormat: format, inBytes: inBytes.length, out: outPath, outFormat: toTflite ? 'tflite' : 'onnx', outBytes: bytes.length, ratio: bytes.length / inBytes.length, int8, int8Io: a.has('int8-io'), fp16: a.has('fp16'), nhwcInputs: Object.keys(nhwcInputs).filter((k) => nhwcInputs[k]), ops };
   if (a.has('json')) {
     io.out(JSON.stringify(info, null, 2) + '\n');
