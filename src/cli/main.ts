@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { EdgeqError } from '../errors.js';
 import { UsageError } from './args.js';
 import { conformanceMain } from './conformance.js';
+import { convertMain } from './convert.js';
 import { demoMain } from './demo.js';
 import { evalMain } from './eval.js';
 import { generateMain } from './generate.js';
@@ -43,6 +44,9 @@ commands:
         [--exclude N,…] [--exclude-op Op,…] [--data x.npy --labels y.npy] [--report] [--json]
                                                post-training quantization (QDQ/QOperator int8, n-bit,
                                                dynamic, fp16) with calibration and per-layer report
+  convert IN.onnx|IN.tflite OUT.tflite|OUT.onnx [--int8 --calib x.npy] [--int8-io] [--fp16] [--json]
+                                               ONNX → TFLite (NHWC, builtins, full-integer int8, fp16
+                                               weights) and TFLite → ONNX
   split MODEL --parts K | --at T1,T2 [--objective balance|min-transfer|latency] [--device-speed 1,0.5]
         [--link-mbps 100] [--keep-local N] --out DIR [--report] [--json]
                                                cut a model into sub-models (+ manifest.json); --report
@@ -66,6 +70,7 @@ const COMMANDS: Record<string, (args: string[], io: Io) => Promise<number>> = {
   distill: distillMain,
   prune: pruneMain,
   quantize: quantizeMain,
+  convert: convertMain,
   split: splitMain,
   generate: generateMain,
 };
