@@ -10,6 +10,7 @@ export { readModel } from './formats/detect.js';
 export { readOnnx } from './formats/onnx/reader.js';
 export { InferenceSession } from './runtime/session.js';
 export type { SessionOptions, ValueMetadata } from './runtime/session.js';
+export { StatefulStream, type StatefulStreamOptions } from './runtime/stream.js';
 export { Interpreter, type TensorDetails } from './runtime/interpreter.js';
 export { readTflite } from './formats/tflite/reader.js';
 export { writeOnnx } from './formats/onnx/writer.js';
