@@ -13,7 +13,8 @@ import { Tensor } from '../../tensor/tensor.js';
 import { newestFormOpset } from './legacy/index.js';
 import { onnxRoot } from './reader.js';
 import { nonOnnxAttr } from '../../ir/layout.js';
-import { DTYPE_ONNX, pack4 } from './tensor-proto.js';
+import { DTYPE_ONNX, packBits } from './tensor-proto.js';
+import { packedPerByte } from '../../tensor/dtype.js';
 
 export interface WriteOptions {
   /** producer_name (default: the graph's producer, else 'edgeq') */
@@ -49,8 +50,9 @@ export function tensorProto(t: Tensor, name = ''): Record<string, unknown> {
     return tp;
   }
   const src = t.typed;
-  if (t.type === 'int4' || t.type === 'uint4') {
-    tp.raw_data = pack4(src as Int8Array | Uint8Array);
+  const per = packedPerByte(t.type);
+  if (per) {
+    tp.raw_data = packBits(src as Int8Array | Uint8Array, per);
     return tp;
   }
   const raw = new Uint8Array(t.byteLength);
@@ -63,7 +65,7 @@ export function tensorProto(t: Tensor, name = ''): Record<string, unknown> {
   tp.raw_data = raw;
   return tp;
 }
-const DTYPES_BYTES: Record<string, number> = { float16: 2, uint16: 2, int16: 2, float32: 4, int32: 4, uint32: 4, float64: 8, int64: 8, uint64: 8 };
+const DTYPES_BYTES: Record<string, number> = { float16: 2, bfloat16: 2, uint16: 2, int16: 2, float32: 4, int32: 4, uint32: 4, float64: 8, int64: 8, uint64: 8 };
 
 function typeProto(t: ValueType): Record<string, unknown> {
   const et = DTYPE_ONNX[t.dtype];
