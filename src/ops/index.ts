@@ -18,3 +18,4 @@ import './quant.js';
 import './rnn.js';
 import './tflite.js';
 import './control.js';
+import './attention.js';
