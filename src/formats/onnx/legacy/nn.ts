@@ -89,13 +89,14 @@ export const LEGACY_NN: LegacyRule[] = [
       if (!mask || opset >= 10) return [up];
       const dt = typeOf(g, node.inputs[0]!)?.dtype;
       const to = dt ? FLOAT_CODE[dt] : undefined;
-      if (to === undefined) throw new UnsupportedError(`${where(node)}: Dropout-${opset} mask output needs a known float input type`);
       const m = temp(g, node, 'mask');
       g.types.set(m, { dtype: 'bool' });
-      return [
-        { ...up, outputs: [node.outputs[0]!, m] },
-        { name: `${node.name}__mask_cast`, op: 'Cast', domain: '', inputs: [m], outputs: [mask], attrs: { to } },
-      ];
+      // the input's type is usually only known after inference (an intermediate value): CastLike takes it then
+      const cast: Node =
+        to !== undefined
+          ? { name: `${node.name}__mask_cast`, op: 'Cast', domain: '', inputs: [m], outputs: [mask], attrs: { to } }
+          : { name: `${node.name}__mask_cast`, op: 'CastLike', domain: '', inputs: [m, node.inputs[0]!], outputs: [mask], attrs: {} };
+      return [{ ...up, outputs: [node.outputs[0]!, m] }, cast];
     },
   },
   coerce2D('Softmax'),
