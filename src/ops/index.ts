@@ -19,3 +19,4 @@ import './rnn.js';
 import './tflite.js';
 import './control.js';
 import './attention.js';
+import './string.js';
