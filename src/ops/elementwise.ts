@@ -2,7 +2,7 @@ import { UnsupportedError } from '../errors.js';
 import { ONNX_DTYPE } from '../formats/onnx/tensor-proto.js';
 import type { Dim } from '../ir/graph.js';
 import { type Attrs, type AttrSpec, type ShapeCtx, defineOp } from '../ir/registry.js';
-import { type DType, type TensorData, DTYPES, allocData, isBig, isFloat } from '../tensor/dtype.js';
+import { type DType, type TensorData, DTYPES, allocData, isBig, isFloat, packedPerByte } from '../tensor/dtype.js';
 import { f16ToF32, f32ToF16 } from '../tensor/fp16.js';
 import { type E8M0Round, floatsToMini, isMiniFloat } from '../tensor/minifloat.js';
 import { sizeOf } from '../tensor/shape.js';
@@ -369,6 +369,31 @@ defineOp({
   },
   reference({ inputs, outputTypes, attrs }) {
     return [castTensor(inputs[0]!, outputTypes[0]!.dtype, attrs.saturate !== 0, attrs.round_mode)];
+  },
+});
+
+// ONNX BitCast (opset 26): "Reinterprets the binary representation of a tensor as a different data type ...
+// the input and output types must have the same bit-width"; the shape is unchanged
+defineOp({
+  name: 'BitCast',
+  inputs: [1, 1],
+  outputs: [1, 1],
+  attrs: { to: { type: 'int', required: true } },
+  inferShape(ctx) {
+    const x = needType(ctx, 0, [...NUMERIC, 'bool', 'bfloat16'], 'input');
+    const to = castTarget(ctx, ctx.attrs.to);
+    if (to === 'string' || DTYPES[to].bytes !== DTYPES[x.dtype].bytes || packedPerByte(to) || packedPerByte(x.dtype))
+      ctx.fail(`cannot reinterpret ${x.dtype} as ${to}: the element types must have the same bit width`);
+    return [{ dtype: to, shape: x.shape }];
+  },
+  reference({ inputs, outputTypes }) {
+    const x = inputs[0]!;
+    const to = outputTypes[0]!.dtype;
+    const src = x.typed;
+    const bytes = new Uint8Array(src.buffer, src.byteOffset, x.byteLength).slice();
+    const out = new DTYPES[to].array!(bytes.buffer, 0, x.size);
+    if (to === 'bool') for (let i = 0; i < out.length; i++) out[i] = out[i] ? 1 : 0;
+    return [new Tensor(to, out as TensorData, x.dims)];
   },
 });
 
