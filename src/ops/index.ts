@@ -20,3 +20,4 @@ import './tflite.js';
 import './control.js';
 import './attention.js';
 import './string.js';
+import './signal.js';

@@ -99,6 +99,18 @@ export const LEGACY_NN: LegacyRule[] = [
       return [{ ...up, outputs: [node.outputs[0]!, m] }, cast];
     },
   },
+  {
+    // DFT-17/19: `axis` attribute (default 1) became the third input in DFT-20 (default -2)
+    op: 'DFT',
+    upTo: 19,
+    upgrade(node, g) {
+      const axis = (node.attrs.axis as number | undefined) ?? 1;
+      const name = uniqueName(g, `${node.name}_axis`);
+      g.initializers.set(name, new Tensor('int64', new BigInt64Array([BigInt(axis)]), []));
+      const inputs = [node.inputs[0]!, node.inputs[1] ?? '', name];
+      return [{ ...node, inputs, attrs: without(node.attrs, 'axis') }];
+    },
+  },
   coerce2D('Softmax'),
   coerce2D('LogSoftmax'),
   coerce2D('Hardmax'),
