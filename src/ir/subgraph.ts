@@ -15,7 +15,7 @@ import { Graph, type GraphIO, type Node, type ValueType } from './graph.js';
 export const UNTYPED = new WeakSet<GraphIO>();
 
 /** Deepest nesting of bodies the reader accepts (untrusted files). */
-export const MAX_BODY_DEPTH = 32;
+export const MAX_BODY_DEPTH = 16;
 
 /** The graph attributes of a node, in attribute order. */
 export function bodies(node: Node): Graph[] {

@@ -149,7 +149,7 @@ defineOp({
 // condition, loop carried dependencies, scan_outputs ... scan_outputs are concatenated along a new first axis"
 defineOp({
   name: 'Loop',
-  inputs: [2, Infinity],
+  inputs: [0, Infinity], // M and cond are optional (''); their count is checked in inferShape
   outputs: [0, Infinity],
   attrs: { body: { type: 'graph', required: true } },
   inferShape(ctx) {

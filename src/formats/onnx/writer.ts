@@ -13,6 +13,7 @@ import { Tensor } from '../../tensor/tensor.js';
 import { newestFormOpset } from './legacy/index.js';
 import { onnxRoot } from './reader.js';
 import { nonOnnxAttr } from '../../ir/layout.js';
+import { UNTYPED, bodies, splitCaptured } from '../../ir/subgraph.js';
 import { DTYPE_ONNX, packBits } from './tensor-proto.js';
 import { packedPerByte } from '../../tensor/dtype.js';
 
@@ -139,13 +140,14 @@ function graphProto(g: Graph, opts: WriteOptions): Record<string, unknown> {
       name: n.name,
       op_type: n.op,
       domain: n.domain,
-      input: [...n.inputs],
+      // the captured tail the reader appended (ir/subgraph.ts) is implicit in ONNX: bodies read outer values by name
+      input: bodies(n).length ? n.inputs.slice(0, splitCaptured(n).own) : [...n.inputs],
       output: [...n.outputs],
       attribute: Object.entries(n.attrs).map(([k, v]) => attrProto(n, k, v, opts)),
     })),
     initializer: [...g.initializers].map(([name, t]) => tensorProto(t, name)),
-    input: g.inputs.map((i) => valueInfo(i.name, i.type)),
-    output: g.outputs.map((o) => valueInfo(o.name, g.types.get(o.name) ?? o.type)),
+    input: g.inputs.map((i) => (UNTYPED.has(i) ? { name: i.name } : valueInfo(i.name, i.type))),
+    output: g.outputs.map((o) => (UNTYPED.has(o) && !g.types.has(o.name) ? { name: o.name } : valueInfo(o.name, g.types.get(o.name) ?? o.type))),
     value_info: vi,
   };
 }
