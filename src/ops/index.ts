@@ -21,3 +21,4 @@ import './control.js';
 import './attention.js';
 import './string.js';
 import './signal.js';
+import './detection.js';
