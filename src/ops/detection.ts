@@ -1,8 +1,10 @@
 import { defineOp } from '../ir/registry.js';
+import { allocData } from '../tensor/dtype.js';
+import { sizeOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { floats, needType } from './util.js';
+import { NUMERIC, floats, needType } from './util.js';
 
-/** Detection post-processing: NonMaxSuppression. */
+/** Detection and image-geometry ops: NonMaxSuppression, CenterCropPad. */
 
 // ONNX NonMaxSuppression: "Filter out boxes that have high intersection-over-union (IOU) overlap with previously
 // selected boxes. Bounding boxes with score less than score_threshold are removed ... center_point_box 0: [y1, x1,
@@ -71,5 +73,68 @@ defineOp({
       }
     }
     return [new Tensor('int64', BigInt64Array.from(out), [out.length / 3, 3])];
+  },
+});
+
+// ONNX CenterCropPad (opset 18): "Center crop or pad an input to given dimensions ... for each axis: crop when
+// the target is smaller (centered, the extra element on the start side being dropped last), pad with zeros when
+// larger (centered)"
+defineOp({
+  name: 'CenterCropPad',
+  inputs: [2, 2],
+  outputs: [1, 1],
+  attrs: { axes: { type: 'ints', default: undefined } },
+  inferShape(ctx) {
+    const x = needType(ctx, 0, [...NUMERIC, 'bool', 'string'], 'input_data');
+    needType(ctx, 1, ['int32', 'int64'], 'shape');
+    if (!x.shape) return [{ dtype: x.dtype }];
+    const r = x.shape.length;
+    const axes = ((ctx.attrs.axes as number[] | undefined) ?? x.shape.map((_, i) => i)).map((a) => {
+      if (a < -r || a >= r) ctx.fail(`axis ${a} out of range for rank ${r}`);
+      return a < 0 ? a + r : a;
+    });
+    if (new Set(axes).size !== axes.length) ctx.fail(`axes [${axes.join(',')}] repeat an axis`);
+    const sv = ctx.value(1);
+    if (!sv) return [{ dtype: x.dtype, shape: x.shape.map((d, i) => (axes.includes(i) ? '?' : d)) }];
+    if (sv.size !== axes.length) ctx.fail(`shape has ${sv.size} values for ${axes.length} axes`);
+    const out = [...x.shape];
+    axes.forEach((a, k) => {
+      const v = sv.num(k);
+      if (!Number.isInteger(v) || v < 0) ctx.fail(`target size ${v} must be a non-negative integer`);
+      out[a] = v;
+    });
+    try {
+      sizeOf(out as number[]);
+    } catch (e) {
+      ctx.fail((e as Error).message);
+    }
+    return [{ dtype: x.dtype, shape: out }];
+  },
+  reference({ inputs, outputTypes }) {
+    const x = inputs[0]!;
+    const out = outputTypes[0]!.shape as number[];
+    const r = x.dims.length;
+    // per axis: offset of the output window in the input (crop: start = (d - t) / 2 floored; pad: -(t - d) / 2 floored)
+    const off = x.dims.map((d, i) => (out[i]! <= d ? Math.floor((d - out[i]!) / 2) : -Math.floor((out[i]! - d) / 2)));
+    const n = out.reduce((a, b) => a * b, 1);
+    const data = allocData(x.type, n) as any;
+    const src = x.data as any;
+    const inStr = x.dims.map((_, i) => x.dims.slice(i + 1).reduce((a, b) => a * b, 1));
+    const idx = new Array<number>(r).fill(0);
+    for (let o = 0; o < n; o++) {
+      let p = 0;
+      let inside = true;
+      for (let i = 0; i < r; i++) {
+        const j = idx[i]! + off[i]!;
+        if (j < 0 || j >= x.dims[i]!) {
+          inside = false;
+          break;
+        }
+        p += j * inStr[i]!;
+      }
+      if (inside) data[o] = src[p];
+      for (let i = r - 1; i >= 0 && ++idx[i]! === out[i]!; i--) idx[i] = 0;
+    }
+    return [new Tensor(x.type, data, out)];
   },
 });
