@@ -556,3 +556,60 @@ defineOp({
   },
 });
 
+
+// ONNX AffineGrid (opset 20): "Generates a 2D or 3D flow field (sampling grid), given a batch of affine matrices
+// theta ... size (N, C, H, W) / (N, C, D, H, W) ... grid (N, H, W, 2) / (N, D, H, W, 3)"; base coordinates are
+// linspace(-1, 1) over pixel centers (align_corners=0) or over corner pixels (align_corners=1), grid = theta·[x, y, (z,) 1]
+defineOp({
+  name: 'AffineGrid',
+  inputs: [2, 2],
+  outputs: [1, 1],
+  attrs: { align_corners: { type: 'int', default: 0 } },
+  inferShape(ctx) {
+    const th = needType(ctx, 0, FLOATS, 'theta');
+    needType(ctx, 1, ['int64'], 'size');
+    const sv = ctx.value(1);
+    if (th.shape && (th.shape.length !== 3 || !((th.shape[1] === 2 && th.shape[2] === 3) || (th.shape[1] === 3 && th.shape[2] === 4) || typeof th.shape[1] === 'string')))
+      ctx.fail(`theta must be [N, 2, 3] or [N, 3, 4], got [${th.shape.join(',')}]`);
+    if (!sv) return [{ dtype: th.dtype }];
+    const s = sv.toNumbers();
+    if (s.length !== 4 && s.length !== 5) ctx.fail(`size must have 4 or 5 values, got ${s.length}`);
+    if (s.some((d) => !Number.isInteger(d) || d < 0)) ctx.fail(`size [${s.join(',')}] must be non-negative`);
+    const r = s.length - 2;
+    if (th.shape && typeof th.shape[1] === 'number' && th.shape[1] !== r) ctx.fail(`theta is for ${th.shape[1]}-D grids, size is ${r}-D`);
+    const out = [s[0]!, ...s.slice(2), r];
+    try {
+      sizeOf(out);
+    } catch (e) {
+      ctx.fail((e as Error).message);
+    }
+    return [{ dtype: th.dtype, shape: out }];
+  },
+  reference({ inputs, attrs, outputTypes }) {
+    const th = floats(inputs[0]!);
+    const s = inputs[1]!.toNumbers();
+    const N = s[0]!;
+    const sp = s.slice(2); // (H, W) or (D, H, W)
+    const r = sp.length;
+    const ac = attrs.align_corners !== 0;
+    const base = (n: number, i: number) => (ac ? (n <= 1 ? 0 : -1 + (2 * i) / (n - 1)) : (2 * i + 1) / n - 1);
+    const P = sp.reduce((a, b) => a * b, 1);
+    const y = new Float64Array(N * P * r);
+    const idx = new Array<number>(r).fill(0);
+    for (let n = 0; n < N; n++) {
+      idx.fill(0);
+      for (let p = 0; p < P; p++) {
+        // homogeneous coordinate (x, y, [z], 1): x along the last (W) dim
+        const c = idx.map((i, d) => base(sp[d]!, i)).reverse();
+        c.push(1);
+        for (let row = 0; row < r; row++) {
+          let acc = 0;
+          for (let k = 0; k <= r; k++) acc += th[(n * r + row) * (r + 1) + k]! * c[k]!;
+          y[(n * P + p) * r + row] = acc;
+        }
+        for (let d = r - 1; d >= 0 && ++idx[d]! === sp[d]!; d--) idx[d] = 0;
+      }
+    }
+    return [fromFloats(outputTypes[0]!.dtype, [N, ...sp, r], y)];
+  },
+});
