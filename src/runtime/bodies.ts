@@ -1,8 +1,11 @@
 import { ShapeError } from '../errors.js';
 import type { Graph, Node } from '../ir/graph.js';
 import { type BodyRunner, bindBody, freeVars, looseType, splitCaptured } from '../ir/subgraph.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
 import { TensorSequence, type Value } from '../tensor/sequence.js';
+
+/** Plans per body for exact input shapes before the body gets one shape-agnostic plan. */
+const MAX_EXACT_PLANS = 4;
 
 /** What the executor gives this module: an executor over a bound body (kept out to avoid an import cycle). */
 export interface BodyExecutor {
@@ -48,22 +51,31 @@ export class Bodies {
           if (i === undefined) throw new ShapeError(`node '${node.name}' (${node.op}): body '${g.name}' reads '${x}', which the node does not capture`);
           return { name: x, i, value: this.constant(node.inputs[i]!) };
         });
-        const sig = (v: Value) => (v instanceof TensorSequence ? `s${v.elemType}` : `${v.type}${v.dims.length}`);
-        let key = formal.map(sig).join(',') + '|';
-        for (const f of free) if (!f.value) key += sig(input(f.i)) + ',';
+        // first bodies are planned for the exact input shapes (kernels get static shapes, as outside); a body
+        // that keeps seeing new shapes (a Loop growing its state) gets one plan with every dim open
+        const sig = (v: Value, exact: boolean) => (v instanceof TensorSequence ? `s${v.elemType}` : `${v.type}${exact ? `[${v.dims.join(',')}]` : v.dims.length}`);
+        const keyOf = (exact: boolean) => {
+          let k = formal.map((v) => sig(v, exact)).join(',') + '|';
+          for (const f of free) if (!f.value) k += sig(input(f.i), exact) + ',';
+          return k;
+        };
         let per = this.cache.get(g);
         if (!per) this.cache.set(g, (per = new Map()));
-        let ex = per.get(key);
+        const exactKey = keyOf(true);
+        let ex = per.get(exactKey);
+        const exact = !ex && per.size < MAX_EXACT_PLANS;
+        const key = ex ? exactKey : exact ? exactKey : keyOf(false);
+        ex ??= per.get(key);
         if (!ex) {
           const byName = new Map(free.map((f) => [f.name, f]));
+          const typeOf = (v: Value) => (exact && v instanceof Tensor ? { dtype: v.type, shape: [...v.dims] } : looseType(v, v instanceof TensorSequence));
           const bound = bindBody(
             g,
-            formal.map((v) => looseType(v, v instanceof TensorSequence)),
+            formal.map(typeOf),
             (x) => {
               const f = byName.get(x)!;
               if (f.value) return { value: f.value };
-              const v = input(f.i);
-              return { type: looseType(v, v instanceof TensorSequence) };
+              return { type: typeOf(input(f.i)) };
             },
           );
           per.set(key, (ex = this.make(bound)));
