@@ -8,6 +8,14 @@ import { floats, fromFloats, needType } from './util.js';
 
 const MAX_WINDOW = 1 << 24;
 
+/** Computed values as a tensor of `output_datatype` (floats rounded once, integers truncated). */
+function numeric(dt: DType, dims: number[], v: Float64Array): Tensor {
+  if (DTYPES[dt].kind === 'float') return fromFloats(dt, dims, v);
+  const out = new DTYPES[dt].array!(v.length);
+  for (let i = 0; i < v.length; i++) (out as any)[i] = dt === 'int64' || dt === 'uint64' ? BigInt(Math.trunc(v[i]!)) : Math.trunc(v[i]!);
+  return new Tensor(dt, out as never, dims);
+}
+
 /**
  * A window op. ONNX (opset 17): "periodic: If 1, returns a window to be used as periodic function. If 0, return a
  * symmetric window" — the cosine period is size (periodic) or size - 1 (symmetric).
@@ -34,11 +42,7 @@ function windowOp(name: string, w: (n: number, N: number) => number): void {
       const N = attrs.periodic ? size : size - 1;
       const v = new Float64Array(size);
       for (let n = 0; n < size; n++) v[n] = w(n, N);
-      const dt = outputTypes[0]!.dtype;
-      if (DTYPES[dt].kind === 'float') return [fromFloats(dt, [size], v)];
-      const out = new DTYPES[dt].array!(size);
-      for (let i = 0; i < size; i++) (out as any)[i] = dt === 'int64' || dt === 'uint64' ? BigInt(Math.trunc(v[i]!)) : Math.trunc(v[i]!);
-      return [new Tensor(dt, out as never, [size])];
+      return [numeric(outputTypes[0]!.dtype, [size], v)];
     },
   });
 }
@@ -247,10 +251,6 @@ defineOp({
       } else for (let j = l; j <= c; j++) if (j >= 0 && j < bins) out[j * m + i] = (j - l) / (c - l);
       if (h > c) for (let j = c; j < h; j++) if (j >= 0 && j < bins) out[j * m + i] = (h - j) / (h - c);
     }
-    const dt = outputTypes[0]!.dtype;
-    if (DTYPES[dt].kind === 'float') return [fromFloats(dt, [bins, m], out)];
-    const o = new DTYPES[dt].array!(bins * m);
-    for (let i = 0; i < o.length; i++) (o as any)[i] = dt === 'int64' || dt === 'uint64' ? BigInt(Math.trunc(out[i]!)) : Math.trunc(out[i]!);
-    return [new Tensor(dt, o as never, [bins, m])];
+    return [numeric(outputTypes[0]!.dtype, [bins, m], out)];
   },
 });
