@@ -11,6 +11,7 @@ export { readOnnx } from './formats/onnx/reader.js';
 export { InferenceSession } from './runtime/session.js';
 export type { ModelSource, SessionOptions, ValueMetadata } from './runtime/session.js';
 export { env, type Env } from './runtime/env.js';
+export { StatefulStream, type StatefulStreamOptions } from './runtime/stream.js';
 export { Interpreter, type TensorDetails } from './runtime/interpreter.js';
 export { type DecoderIo, type GenerateOptions, decoderIo, generate } from './runtime/generate.js';
 export { readTflite } from './formats/tflite/reader.js';

@@ -6,6 +6,7 @@ import { readSequenceProto, readTensorProto } from '../formats/onnx/test-data.js
 import { TensorSequence, type Value } from '../tensor/sequence.js';
 import { InferenceSession } from '../runtime/session.js';
 import { f16ToF32 } from '../tensor/fp16.js';
+import { isMiniFloat, miniToNumber } from '../tensor/minifloat.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 export const SUITES = ['node', 'simple', 'pytorch-converted', 'pytorch-operator'] as const;
@@ -35,13 +36,18 @@ export function listCases(suite: string, root = join(dataDir(), 'onnx-conformanc
 export function compareTensors(got: Tensor, want: Tensor, rtol = 1e-3, atol = 1e-7): string | undefined {
   if (got.type !== want.type) return `dtype ${got.type}, expected ${want.type}`;
   if (got.dims.length !== want.dims.length || got.dims.some((d, i) => d !== want.dims[i])) return `shape [${got.dims}], expected [${want.dims}]`;
-  const isF = got.type === 'float32' || got.type === 'float64' || got.type === 'float16';
+  const mini = isMiniFloat(got.type) ? got.type : undefined;
+  const isF = got.type === 'float32' || got.type === 'float64' || got.type === 'float16' || !!mini;
   for (let i = 0; i < want.size; i++) {
     let a: unknown = got.data[i];
     let b: unknown = want.data[i];
     if (got.type === 'float16') {
       a = f16ToF32(a as number);
       b = f16ToF32(b as number);
+    } else if (mini) {
+      // narrow floats compare as values (every NaN code is NaN)
+      a = miniToNumber(mini, a as number);
+      b = miniToNumber(mini, b as number);
     }
     if (isF) {
       const x = a as number;

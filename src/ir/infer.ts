@@ -1,6 +1,6 @@
 import { EdgeqError, ShapeError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
-import type { Graph, Node, ValueType } from './graph.js';
+import { Graph, type Node, type ValueType } from './graph.js';
 import { type Attrs, type OpDef, opFor, resolveAttrs } from './registry.js';
 import { topoSort } from './topo.js';
 
@@ -45,7 +45,8 @@ export function analyze(g: Graph, opts: { fold?: boolean } = {}): Analysis {
     node.outputs.forEach((o, k) => {
       if (o !== '' && out[k]) types.set(o, out[k]!);
     });
-    if (opts.fold === false || NO_FOLD.has(node.op) || out.some((t) => t?.sequence)) continue;
+    // control flow (graph attributes) runs its bodies through an executor: never folded here
+    if (opts.fold === false || NO_FOLD.has(node.op) || out.some((t) => t?.sequence) || Object.values(node.attrs).some((v) => v instanceof Graph)) continue;
     const allConst = node.inputs.every((x) => x === '' || (consts.has(x) && consts.get(x)!.size <= FOLD_LIMIT));
     let res: (Tensor | undefined)[] | undefined;
     if (allConst && (node.op === 'Constant' || node.inputs.some((x) => x !== ''))) {

@@ -1,9 +1,10 @@
 import { ShapeError, UnsupportedError, UnsupportedOpError } from '../errors.js';
 import type { Value } from '../tensor/sequence.js';
 import type { Tensor } from '../tensor/tensor.js';
-import type { AttrValue, Node, ValueType } from './graph.js';
+import { type AttrValue, Graph, type Node, type ValueType } from './graph.js';
+import type { BodyRunner } from './subgraph.js';
 
-export type AttrType = 'int' | 'float' | 'string' | 'ints' | 'floats' | 'strings' | 'tensor';
+export type AttrType = 'int' | 'float' | 'string' | 'ints' | 'floats' | 'strings' | 'tensor' | 'graph';
 
 export interface AttrSpec {
   type: AttrType;
@@ -43,6 +44,8 @@ export interface RunCtx {
 /** RunCtx for ops that handle sequences: inputs may be TensorSequence (see OpDef.runValues). */
 export interface ValueRunCtx extends Omit<RunCtx, 'inputs'> {
   inputs: (Value | undefined)[];
+  /** runs the node's graph attributes (If/Loop/Scan bodies); given by the executor */
+  bodies?: BodyRunner;
 }
 
 export interface OpDef {
@@ -161,6 +164,9 @@ function checkAttr(where: string, name: string, spec: AttrSpec, v: AttrValue): A
       break;
     case 'tensor':
       if (typeof v !== 'object' || Array.isArray(v) || !('dims' in v)) bad('a tensor');
+      break;
+    case 'graph':
+      if (!(v instanceof Graph)) bad('a graph');
       break;
   }
   if (spec.oneOf && !spec.oneOf.includes(v as number | string)) throw new UnsupportedError(`${where}: attribute ${name}=${String(v)} not supported (expected one of ${spec.oneOf.join(', ')})`);

@@ -77,7 +77,9 @@ unary('Selu', (x, a) => (x > 0 ? a.gamma * x : a.gamma * (a.alpha * Math.exp(x) 
   gamma: { type: 'float', default: 1.05070102214813232421875 },
 });
 // ONNX Celu: max(0,x) + min(0, alpha * (exp(x/alpha) - 1))
-unary('Celu', (x, a) => Math.max(0, x) + Math.min(0, a.alpha * Math.expm1(x / a.alpha)), { alpha: { type: 'float', default: 1.0 } });
+unary('Celu', (x, a) => Math.max(0, x) + Math.min(0, a.alpha * Math.expm1(x / a.alpha)), { alpha: { type: 'float', default: 1.0 } }, [...FLOATS, 'bfloat16']);
+// ONNX Swish (opset 24): y = x * sigmoid(alpha * x)
+unary('Swish', (x, a) => x * sigmoid(a.alpha * x), { alpha: { type: 'float', default: 1.0 } });
 // ONNX Gelu: 0.5x(1+erf(x/√2)); approximate='tanh': 0.5x(1+tanh(√(2/π)(x+0.044715x³)))
 unary(
   'Gelu',

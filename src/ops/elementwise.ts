@@ -2,12 +2,13 @@ import { UnsupportedError } from '../errors.js';
 import { ONNX_DTYPE } from '../formats/onnx/tensor-proto.js';
 import type { Dim } from '../ir/graph.js';
 import { type Attrs, type AttrSpec, type ShapeCtx, defineOp } from '../ir/registry.js';
-import { type DType, type TensorData, DTYPES, allocData, isBig, isFloat } from '../tensor/dtype.js';
+import { type DType, type TensorData, DTYPES, allocData, isBig, isFloat, packedPerByte } from '../tensor/dtype.js';
 import { f16ToF32, f32ToF16 } from '../tensor/fp16.js';
+import { type E8M0Round, floatsToMini, isMiniFloat } from '../tensor/minifloat.js';
 import { sizeOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { broadcastBinary, broadcastDims } from './broadcast.js';
-import { FLOATS, INTS, NUMERIC, floats, fromFloats, needType } from './util.js';
+import { FLOATS, INTS, MINI_FLOATS, NUMERIC, floats, fromFloats, needType } from './util.js';
 
 /**
  * Elementwise ops: binary arithmetic/bitwise/logic/comparison with multidirectional broadcasting, the variadic
@@ -283,7 +284,7 @@ function formatNumber(v: number, dtype: DType): string {
 }
 
 /** Convert t to dtype `to` with C static_cast semantics (float→int truncates, ints wrap, x≠0 → true). */
-export function castTensor(t: Tensor, to: DType): Tensor {
+export function castTensor(t: Tensor, to: DType, saturate = true, round: E8M0Round = 'up'): Tensor {
   const from = t.type;
   const n = t.size;
   if (from === to) return t;
@@ -295,6 +296,11 @@ export function castTensor(t: Tensor, to: DType): Tensor {
       for (let i = 0; i < n; i++) out[i] = formatNumber(v[i]!, from);
     } else for (let i = 0; i < n; i++) out[i] = String(t.data[i]);
     return new Tensor('string', out, t.dims);
+  }
+  if (isMiniFloat(to)) {
+    // ONNX Cast: to float8 "saturate ... any value out of range ... becomes the maximum"/NaN/Inf; RNE otherwise
+    const v = from === 'string' ? (t.data as string[]).map(parseNumber) : from === 'bool' || !isFloat(from) ? Array.from(t.data as ArrayLike<number | bigint>, Number) : floats(t);
+    return new Tensor(to, floatsToMini(to, v, saturate, round), t.dims);
   }
   const out = allocData(to, n) as any;
   // source values as numbers (or bigint for 64-bit ints, parsed strings as numbers)
@@ -309,7 +315,7 @@ export function castTensor(t: Tensor, to: DType): Tensor {
       return new Tensor(to, out as TensorData, t.dims);
     }
     src = ss.map(parseNumber);
-  } else src = from === 'float16' ? floats(t) : (t.data as ArrayLike<number | bigint>);
+  } else src = from === 'float16' || isMiniFloat(from) ? floats(t) : (t.data as ArrayLike<number | bigint>);
   if (to === 'bool') {
     for (let i = 0; i < n; i++) {
       const v = src[i]!;
@@ -333,13 +339,15 @@ export function castTensor(t: Tensor, to: DType): Tensor {
     // int4/uint4 (held in 8-bit storage) wrap modulo 2^4 like the other integer targets (ONNX cast tests: -9 → 7)
     if (to === 'int4') for (let i = 0; i < n; i++) out[i] = ((out[i] & 15) ^ 8) - 8;
     else if (to === 'uint4') for (let i = 0; i < n; i++) out[i] &= 15;
+    else if (to === 'int2') for (let i = 0; i < n; i++) out[i] = ((out[i] & 3) ^ 2) - 2;
+    else if (to === 'uint2') for (let i = 0; i < n; i++) out[i] &= 3;
   }
   return new Tensor(to, out as TensorData, t.dims);
 }
 
-const CAST_TYPES: readonly DType[] = [...NUMERIC, 'bool', 'string', 'int4', 'uint4'];
+const CAST_TYPES: readonly DType[] = [...NUMERIC, 'bool', 'string', 'int4', 'uint4', 'int2', 'uint2', ...MINI_FLOATS];
 const CAST_ATTRS = {
-  saturate: { type: 'int', default: 1 }, // only meaningful for float8 targets (not supported)
+  saturate: { type: 'int', default: 1 }, // only meaningful for float8 targets
   round_mode: { type: 'string', default: 'up', oneOf: ['up', 'down', 'nearest'] }, // float8e8m0 only
 } as const;
 
@@ -359,8 +367,33 @@ defineOp({
     const x = needType(ctx, 0, CAST_TYPES, 'input');
     return [{ dtype: castTarget(ctx, ctx.attrs.to), shape: x.shape }];
   },
+  reference({ inputs, outputTypes, attrs }) {
+    return [castTensor(inputs[0]!, outputTypes[0]!.dtype, attrs.saturate !== 0, attrs.round_mode)];
+  },
+});
+
+// ONNX BitCast (opset 26): "Reinterprets the binary representation of a tensor as a different data type ...
+// the input and output types must have the same bit-width"; the shape is unchanged
+defineOp({
+  name: 'BitCast',
+  inputs: [1, 1],
+  outputs: [1, 1],
+  attrs: { to: { type: 'int', required: true } },
+  inferShape(ctx) {
+    const x = needType(ctx, 0, [...NUMERIC, 'bool', 'bfloat16'], 'input');
+    const to = castTarget(ctx, ctx.attrs.to);
+    if (to === 'string' || DTYPES[to].bytes !== DTYPES[x.dtype].bytes || packedPerByte(to) || packedPerByte(x.dtype))
+      ctx.fail(`cannot reinterpret ${x.dtype} as ${to}: the element types must have the same bit width`);
+    return [{ dtype: to, shape: x.shape }];
+  },
   reference({ inputs, outputTypes }) {
-    return [castTensor(inputs[0]!, outputTypes[0]!.dtype)];
+    const x = inputs[0]!;
+    const to = outputTypes[0]!.dtype;
+    const src = x.typed;
+    const bytes = new Uint8Array(src.buffer, src.byteOffset, x.byteLength).slice();
+    const out = new DTYPES[to].array!(bytes.buffer, 0, x.size);
+    if (to === 'bool') for (let i = 0; i < out.length; i++) out[i] = out[i] ? 1 : 0;
+    return [new Tensor(to, out as TensorData, x.dims)];
   },
 });
 
@@ -374,8 +407,8 @@ defineOp({
     const t = needType(ctx, 1, CAST_TYPES, 'target_type');
     return [{ dtype: t.dtype, shape: x.shape }];
   },
-  reference({ inputs }) {
-    return [castTensor(inputs[0]!, inputs[1]!.type)];
+  reference({ inputs, attrs }) {
+    return [castTensor(inputs[0]!, inputs[1]!.type, attrs.saturate !== 0, attrs.round_mode)];
   },
 });
 

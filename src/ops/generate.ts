@@ -135,8 +135,10 @@ const RANGE_TYPES: readonly DType[] = [...FLOATS, 'int16', 'int32', 'int64'];
 
 function scalarOf(ctx: ShapeCtx, i: number, what: string): number | undefined {
   const t = ctx.inputs[i]!;
-  if (t.shape && !(t.shape.length === 0 || (t.shape.length === 1 && t.shape[0] === 1))) ctx.fail(`${what} must be a scalar, got shape [${t.shape.join(',')}]`);
+  // a [1] is accepted as exporters emit it; an open dim ('?', e.g. an If output) is checked once it is concrete
+  if (t.shape && !(t.shape.length === 0 || (t.shape.length === 1 && (t.shape[0] === 1 || typeof t.shape[0] === 'string')))) ctx.fail(`${what} must be a scalar, got shape [${t.shape.join(',')}]`);
   const v = ctx.value(i);
+  if (v && v.size !== 1) ctx.fail(`${what} must be a scalar, got shape [${v.dims.join(',')}]`);
   return v ? numAt(v, 0) : undefined;
 }
 

@@ -17,3 +17,8 @@ import './select.js';
 import './quant.js';
 import './rnn.js';
 import './tflite.js';
+import './control.js';
+import './attention.js';
+import './string.js';
+import './signal.js';
+import './detection.js';

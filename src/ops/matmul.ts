@@ -234,3 +234,54 @@ defineOp({
     return [fromFloats(A!.type, [m!, n!], out)];
   },
 });
+
+// ONNX Det: "Det calculates determinant of a square matrix or batches of square matrices ... X [*, M, M] → Y [*]"
+// (LU decomposition with partial pivoting, in float64)
+defineOp({
+  name: 'Det',
+  inputs: [1, 1],
+  outputs: [1, 1],
+  attrs: {},
+  inferShape(ctx) {
+    const x = needType(ctx, 0, FLOATS, 'X');
+    if (!x.shape) return [{ dtype: x.dtype }];
+    const r = x.shape.length;
+    if (r < 2) ctx.fail(`X must have rank ≥ 2, got ${r}`);
+    const [a, b] = [x.shape[r - 2], x.shape[r - 1]];
+    if (typeof a === 'number' && typeof b === 'number' && a !== b) ctx.fail(`X must hold square matrices, got ${a}×${b}`);
+    return [{ dtype: x.dtype, shape: x.shape.slice(0, -2) }];
+  },
+  reference({ inputs, outputTypes }) {
+    const x = inputs[0]!;
+    const r = x.dims.length;
+    const M = x.dims[r - 1]!;
+    const v = floats(x);
+    const batch = M ? x.size / (M * M) : sizeOf(x.dims.slice(0, -2));
+    const out = new Float64Array(batch);
+    const a = new Float64Array(M * M);
+    for (let b = 0; b < batch; b++) {
+      for (let i = 0; i < M * M; i++) a[i] = v[b * M * M + i]!;
+      let det = 1;
+      for (let c = 0; c < M; c++) {
+        let piv = c;
+        for (let i = c + 1; i < M; i++) if (Math.abs(a[i * M + c]!) > Math.abs(a[piv * M + c]!)) piv = i;
+        if (a[piv * M + c] === 0) {
+          det = 0;
+          break;
+        }
+        if (piv !== c) {
+          for (let k = 0; k < M; k++) [a[c * M + k], a[piv * M + k]] = [a[piv * M + k]!, a[c * M + k]!];
+          det = -det;
+        }
+        const d = a[c * M + c]!;
+        det *= d;
+        for (let i = c + 1; i < M; i++) {
+          const f = a[i * M + c]! / d;
+          for (let k = c; k < M; k++) a[i * M + k]! -= f * a[c * M + k]!;
+        }
+      }
+      out[b] = det;
+    }
+    return [fromFloats(outputTypes[0]!.dtype, x.dims.slice(0, -2), out)];
+  },
+});

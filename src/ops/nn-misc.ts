@@ -196,3 +196,105 @@ defineOp({
     return outs;
   },
 });
+
+// ONNX Col2Im (opset 18): "The operator rearranges column blocks back into a multidimensional image ... input
+// [N, C * prod(block_shape), L] ... output [N, C, image_shape...]"; overlapping block values are summed
+defineOp({
+  name: 'Col2Im',
+  inputs: [3, 3],
+  outputs: [1, 1],
+  attrs: { dilations: { type: 'ints', default: undefined }, pads: { type: 'ints', default: undefined }, strides: { type: 'ints', default: undefined } },
+  inferShape(ctx) {
+    const x = needType(ctx, 0, FLOATS, 'input');
+    needType(ctx, 1, ['int64'], 'image_shape');
+    needType(ctx, 2, ['int64'], 'block_shape');
+    const img = ctx.value(1);
+    const blk = ctx.value(2);
+    if (x.shape && x.shape.length !== 3) ctx.fail(`input must be [N, C·prod(block), L], got rank ${x.shape.length}`);
+    if (!img || !blk || !x.shape) return [{ dtype: x.dtype }];
+    const r = img.size;
+    if (blk.size !== r || r < 1) ctx.fail(`image_shape and block_shape must have the same length ≥ 1 (${img.size}, ${blk.size})`);
+    const g = col2imGeometry(ctx.attrs, img.toNumbers(), blk.toNumbers());
+    if (typeof g === 'string') ctx.fail(g);
+    const geo = g as Col2ImGeometry;
+    const cb = x.shape[1];
+    const L = x.shape[2];
+    if (typeof cb === 'number' && cb % geo.kernel !== 0) ctx.fail(`input dim 1 (${cb}) is not a multiple of prod(block_shape) = ${geo.kernel}`);
+    if (typeof L === 'number' && L !== geo.blocks) ctx.fail(`input has ${L} blocks, the geometry gives ${geo.blocks}`);
+    return [{ dtype: x.dtype, shape: [x.shape[0]!, typeof cb === 'number' ? cb / geo.kernel : '?', ...geo.image] }];
+  },
+  reference({ inputs, attrs, outputTypes }) {
+    const x = inputs[0]!;
+    const geo = col2imGeometry(attrs, inputs[1]!.toNumbers(), inputs[2]!.toNumbers()) as Col2ImGeometry;
+    const [N, CB, L] = x.dims as [number, number, number];
+    const C = CB / geo.kernel;
+    const r = geo.image.length;
+    const xv = floats(x);
+    const imgSize = geo.image.reduce((a, b) => a * b, 1);
+    const y = new Float64Array(N * C * imgSize);
+    const kIdx = new Array<number>(r).fill(0);
+    const bIdx = new Array<number>(r).fill(0);
+    for (let n = 0; n < N; n++)
+      for (let c = 0; c < C; c++)
+        for (let k = 0; k < geo.kernel; k++) {
+          // kernel offset k → per-dim kernel index (row-major over block_shape)
+          let rem = k;
+          for (let i = r - 1; i >= 0; i--) {
+            kIdx[i] = rem % geo.block[i]!;
+            rem = Math.floor(rem / geo.block[i]!);
+          }
+          for (let l = 0; l < L; l++) {
+            let rl = l;
+            for (let i = r - 1; i >= 0; i--) {
+              bIdx[i] = rl % geo.counts[i]!;
+              rl = Math.floor(rl / geo.counts[i]!);
+            }
+            let p = 0;
+            let inside = true;
+            for (let i = 0; i < r; i++) {
+              const pos = bIdx[i]! * geo.strides[i]! + kIdx[i]! * geo.dilations[i]! - geo.pads[i]!;
+              if (pos < 0 || pos >= geo.image[i]!) {
+                inside = false;
+                break;
+              }
+              p = p * geo.image[i]! + pos;
+            }
+            if (inside) y[(n * C + c) * imgSize + p] += xv[(n * CB + c * geo.kernel + k) * L + l]!;
+          }
+        }
+    return [fromFloats(outputTypes[0]!.dtype, [N, C, ...geo.image], y)];
+  },
+});
+
+interface Col2ImGeometry {
+  image: number[];
+  block: number[];
+  dilations: number[];
+  pads: number[];
+  strides: number[];
+  /** blocks per spatial dim, their product, and prod(block_shape) */
+  counts: number[];
+  blocks: number;
+  kernel: number;
+}
+
+/** Col2Im's sliding-window geometry, or a message naming what is invalid. */
+function col2imGeometry(attrs: Record<string, any>, image: number[], block: number[]): Col2ImGeometry | string {
+  const r = image.length;
+  const dilations: number[] = attrs.dilations ?? new Array(r).fill(1);
+  const pads: number[] = attrs.pads ?? new Array(2 * r).fill(0);
+  const strides: number[] = attrs.strides ?? new Array(r).fill(1);
+  if (dilations.length !== r || strides.length !== r || pads.length !== 2 * r) return `dilations/strides need ${r} values and pads ${2 * r}`;
+  const counts: number[] = [];
+  for (let i = 0; i < r; i++) {
+    if (!(image[i]! >= 1) || !(block[i]! >= 1) || !(dilations[i]! >= 1) || !(strides[i]! >= 1) || pads[i]! < 0 || pads[i + r]! < 0) return `invalid geometry in dim ${i}`;
+    const eff = dilations[i]! * (block[i]! - 1) + 1;
+    const n = Math.floor((image[i]! + pads[i]! + pads[i + r]! - eff) / strides[i]!) + 1;
+    if (n < 1) return `block ${block[i]} (dilation ${dilations[i]}) does not fit image dim ${image[i]} with its pads`;
+    counts.push(n);
+  }
+  const blocks = counts.reduce((a, b) => a * b, 1);
+  const kernel = block.reduce((a, b) => a * b, 1);
+  if (image.reduce((a, b) => a * b, 1) > 2 ** 28) return `image_shape [${image.join(',')}] is too large`;
+  return { image, block, dilations, pads, strides, counts, blocks, kernel };
+}

@@ -4,6 +4,7 @@ import type { Dim, ValueType } from '../ir/graph.js';
 import { type Attrs, defineOp, type ShapeCtx } from '../ir/registry.js';
 import type { DType } from '../tensor/dtype.js';
 import { f16ToF32, f32ToF16 } from '../tensor/fp16.js';
+import { floatsToMini, isMiniFloat } from '../tensor/minifloat.js';
 import { QRANGE, roundHalfToEven, saturate } from '../tensor/rounding.js';
 import { sizeOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -18,11 +19,16 @@ import { FLOATS, floats, fromFloats, needType } from './util.js';
  */
 
 /** TensorProto.DataType values the quantized ops accept in attributes (output_dtype, precision). */
-const ONNX_ENUM: Record<number, DType> = { 1: 'float32', 2: 'uint8', 3: 'int8', 4: 'uint16', 5: 'int16', 6: 'int32', 10: 'float16', 11: 'float64', 21: 'uint4', 22: 'int4' };
+const ONNX_ENUM: Record<number, DType> = {
+  1: 'float32', 2: 'uint8', 3: 'int8', 4: 'uint16', 5: 'int16', 6: 'int32', 10: 'float16', 11: 'float64', 16: 'bfloat16',
+  17: 'float8e4m3fn', 18: 'float8e4m3fnuz', 19: 'float8e5m2', 20: 'float8e5m2fnuz', 21: 'uint4', 22: 'int4', 23: 'float4e2m1', 25: 'uint2', 26: 'int2',
+};
+/** float8/float4 quantized types (opset 19/23): "y = saturate(cast(x / y_scale + y_zero_point))", no integer rounding */
+const Q_FLOAT: readonly DType[] = ['float8e4m3fn', 'float8e4m3fnuz', 'float8e5m2', 'float8e5m2fnuz', 'float4e2m1'];
 const Q8: readonly DType[] = ['int8', 'uint8'];
 // int4/uint4 (opset 21): QuantizeLinear saturates to [-8, 7] / [0, 15] (QRANGE)
-const Q_QL: readonly DType[] = ['int8', 'uint8', 'int16', 'uint16', 'int4', 'uint4'];
-const Q_DQ: readonly DType[] = ['int8', 'uint8', 'int16', 'uint16', 'int32', 'int4', 'uint4'];
+const Q_QL: readonly DType[] = ['int8', 'uint8', 'int16', 'uint16', 'int4', 'uint4', 'int2', 'uint2', ...Q_FLOAT];
+const Q_DQ: readonly DType[] = ['int8', 'uint8', 'int16', 'uint16', 'int32', 'int4', 'uint4', 'int2', 'uint2', ...Q_FLOAT];
 
 function enumDType(ctx: ShapeCtx, name: string, v: number, allowed: readonly DType[]): DType {
   const d = ONNX_ENUM[v];
@@ -130,7 +136,7 @@ defineOp({
     block_size: { type: 'int', default: 0 },
     output_dtype: { type: 'int', default: 0 },
     precision: { type: 'int', default: 0 },
-    // only meaningful for float8 outputs, which edgeq does not produce
+    // float8 outputs: out-of-range values become ±max (1) or NaN/±Inf (0), as in Cast
     saturate: { type: 'int', default: 1 },
   },
   inferShape(ctx) {
@@ -149,9 +155,20 @@ defineOp({
   reference({ inputs, attrs, outputTypes }) {
     const [x, s, zpT] = inputs as [Tensor, Tensor, Tensor | undefined];
     const out = outputTypes[0]!.dtype;
-    const [lo, hi] = QRANGE[out]!;
     const xv = x.type === 'int32' ? ints(x) : floats(x);
     const sv = s.type === 'int32' ? ints(s) : floats(s);
+    if (isMiniFloat(out)) {
+      // "y = saturate(cast(x / y_scale + y_zero_point))": the float8 cast rounds to nearest even, `saturate` as in Cast
+      const zf = zpT ? floats(zpT) : undefined;
+      const prec: DType = attrs.precision !== 0 ? ONNX_ENUM[attrs.precision]! : s.type === 'int32' ? 'float32' : s.type;
+      const rd = rounder(prec);
+      const v = new Float64Array(x.size);
+      forEachParam(x.dims, s.dims, attrs.axis, attrs.block_size, (i, p) => {
+        v[i] = rd(rd(xv[i]!) / rd(sv[p]!)) + (zf ? zf[p]! : 0);
+      });
+      return [new Tensor(out, floatsToMini(out, v, attrs.saturate !== 0), x.dims)];
+    }
+    const [lo, hi] = QRANGE[out]!;
     const zv = zpT ? ints(zpT) : undefined;
     // "The type of y_scale determines the precision of the division operation between x and y_scale,
     // unless the precision attribute is specified."
@@ -189,9 +206,10 @@ defineOp({
   reference({ inputs, attrs, outputTypes }) {
     const [x, s, zpT] = inputs as [Tensor, Tensor, Tensor | undefined];
     const out = outputTypes[0]!.dtype;
-    const xv = ints(x);
+    // float8/float4 codes dequantize through their values
+    const xv = isMiniFloat(x.type) ? floats(x) : ints(x);
     const sv = floats(s);
-    const zv = zpT ? ints(zpT) : undefined;
+    const zv = zpT ? (isMiniFloat(zpT.type) ? floats(zpT) : ints(zpT)) : undefined;
     // "The output type also determines the precision of the multiplication."
     const rd = rounder(out);
     const y = out === 'float64' ? new Float64Array(x.size) : new Float32Array(x.size);

@@ -336,61 +336,68 @@ defineArg('ArgMin');
 
 const CUMSUM_TYPES: readonly DType[] = [...FLOATS, 'int32', 'int64', 'uint32', 'uint64'];
 
-defineOp({
-  name: 'CumSum',
-  inputs: [2, 2],
-  outputs: [1, 1],
-  attrs: {
-    exclusive: { type: 'int', default: 0, oneOf: [0, 1] },
-    reverse: { type: 'int', default: 0, oneOf: [0, 1] },
-  },
-  inferShape(ctx) {
-    const x = needType(ctx, 0, CUMSUM_TYPES, 'x');
-    const a: ValueType = needType(ctx, 1, ['int32', 'int64'], 'axis');
-    if (a.shape && !(a.shape.length === 0 || (a.shape.length === 1 && (a.shape[0] === 1 || typeof a.shape[0] === 'string'))))
-      ctx.fail(`axis must be a scalar, got shape [${a.shape}]`);
-    const av = ctx.value(1);
-    if (av && av.size !== 1) ctx.fail('axis must hold one value');
-    if (av && x.shape) {
-      const r = x.shape.length;
-      const ax = av.num(0);
-      if (ax < -r || ax >= r) ctx.fail(`axis ${ax} out of range for rank ${r}`);
-    }
-    return [{ dtype: x.dtype, shape: x.shape }];
-  },
-  reference({ inputs, attrs }) {
-    const x = inputs[0]!;
-    const r = x.dims.length;
-    let axis = inputs[1]!.num(0);
-    if (axis < 0) axis += r;
-    const n = x.dims[axis]!;
-    const inner = x.dims.slice(axis + 1).reduce((p, d) => p * d, 1);
-    const outer = x.dims.slice(0, axis).reduce((p, d) => p * d, 1);
-    const big = isBig(x.type);
-    const src: ArrayLike<number | bigint> = isFloat(x.type) ? floats(x) : (x.data as ArrayLike<number | bigint>);
-    const dst: any = isFloat(x.type) ? (x.type === 'float64' ? new Float64Array(x.size) : new Float32Array(x.size)) : allocData(x.type, x.size);
-    const excl = attrs.exclusive === 1;
-    const rev = attrs.reverse === 1;
-    for (let o = 0; o < outer; o++) {
-      for (let i = 0; i < inner; i++) {
-        const base = o * n * inner + i;
-        let acc: any = big ? 0n : 0;
-        for (let s = 0; s < n; s++) {
-          const k = rev ? n - 1 - s : s;
-          const p = base + k * inner;
-          // exclusive: "the j-th output element would be the sum of the first (j-1) elements"
-          if (excl) {
-            dst[p] = acc;
-            acc += src[p];
-          } else {
-            acc += src[p];
-            dst[p] = acc;
+/** CumSum / CumProd: one scan along `axis` with `op` (ints of 64 bits as bigint). */
+function cumulative(name: string, one: 0 | 1, op: (a: any, b: any) => any): void {
+  defineOp({
+    name,
+    inputs: [2, 2],
+    outputs: [1, 1],
+    attrs: {
+      exclusive: { type: 'int', default: 0, oneOf: [0, 1] },
+      reverse: { type: 'int', default: 0, oneOf: [0, 1] },
+    },
+    inferShape(ctx) {
+      const x = needType(ctx, 0, CUMSUM_TYPES, 'x');
+      const a: ValueType = needType(ctx, 1, ['int32', 'int64'], 'axis');
+      if (a.shape && !(a.shape.length === 0 || (a.shape.length === 1 && (a.shape[0] === 1 || typeof a.shape[0] === 'string'))))
+        ctx.fail(`axis must be a scalar, got shape [${a.shape}]`);
+      const av = ctx.value(1);
+      if (av && av.size !== 1) ctx.fail('axis must hold one value');
+      if (av && x.shape) {
+        const r = x.shape.length;
+        const ax = av.num(0);
+        if (ax < -r || ax >= r) ctx.fail(`axis ${ax} out of range for rank ${r}`);
+      }
+      return [{ dtype: x.dtype, shape: x.shape }];
+    },
+    reference({ inputs, attrs }) {
+      const x = inputs[0]!;
+      const r = x.dims.length;
+      let axis = inputs[1]!.num(0);
+      if (axis < 0) axis += r;
+      const n = x.dims[axis]!;
+      const inner = x.dims.slice(axis + 1).reduce((p, d) => p * d, 1);
+      const outer = x.dims.slice(0, axis).reduce((p, d) => p * d, 1);
+      const big = isBig(x.type);
+      const src: ArrayLike<number | bigint> = isFloat(x.type) ? floats(x) : (x.data as ArrayLike<number | bigint>);
+      const dst: any = isFloat(x.type) ? (x.type === 'float64' ? new Float64Array(x.size) : new Float32Array(x.size)) : allocData(x.type, x.size);
+      const excl = attrs.exclusive === 1;
+      const rev = attrs.reverse === 1;
+      for (let o = 0; o < outer; o++) {
+        for (let i = 0; i < inner; i++) {
+          const base = o * n * inner + i;
+          let acc: any = big ? BigInt(one) : one;
+          for (let s = 0; s < n; s++) {
+            const k = rev ? n - 1 - s : s;
+            const p = base + k * inner;
+            // exclusive: "the j-th output element would be the sum of the first (j-1) elements"
+            if (excl) {
+              dst[p] = acc;
+              acc = op(acc, src[p]);
+            } else {
+              acc = op(acc, src[p]);
+              dst[p] = acc;
+            }
           }
         }
       }
-    }
-    if (isFloat(x.type)) return [fromFloats(x.type, x.dims, dst)];
-    return [new Tensor(x.type, dst, x.dims)];
-  },
-});
+      if (isFloat(x.type)) return [fromFloats(x.type, x.dims, dst)];
+      return [new Tensor(x.type, dst, x.dims)];
+    },
+  });
+}
+cumulative('CumSum', 0, (a, b) => a + b);
+// ONNX CumProd (opset 26): "Performs cumulative product of the input elements along the given axis"; exclusive
+// starts from 1
+cumulative('CumProd', 1, (a, b) => a * b);
 

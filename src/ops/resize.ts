@@ -2,6 +2,7 @@ import { UnsupportedError } from '../errors.js';
 import type { Dim } from '../ir/graph.js';
 import { type Attrs, defineOp, type ShapeCtx } from '../ir/registry.js';
 import { DTYPES, allocData, isBig, isFloat } from '../tensor/dtype.js';
+import { roundHalfToEven } from '../tensor/rounding.js';
 import { sizeOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { FLOATS, NUMERIC, floats, fromFloats, needType, runShapeCtx } from './util.js';
@@ -398,5 +399,208 @@ defineOp({
     const mode = attrs.mode === 'nearest' ? 'nearest' : 'linear';
     const ra: Attrs = { mode, coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor', cubic_coeff_a: -0.75, exclude_outside: 0, extrapolation_value: 0, antialias: 0 };
     return [resize(x, axes, ra, outputTypes[0]!.shape as number[])];
+  },
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// GridSample (opset 16 2-D, opset 20+ N-D)
+// ---------------------------------------------------------------------------------------------------------
+
+/** Keys cubic convolution weights (A = -0.75) for the four taps around a fractional offset t ∈ [0, 1). */
+function cubicWeights(t: number): number[] {
+  const A = -0.75;
+  const w = (x: number) => {
+    x = Math.abs(x);
+    if (x <= 1) return ((A + 2) * x - (A + 3)) * x * x + 1;
+    if (x < 2) return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A;
+    return 0;
+  };
+  return [w(t + 1), w(t), w(1 - t), w(2 - t)];
+}
+
+/** Reflect x into [lo, hi] by the nearer border, repeatedly (ONNX GridSample reference `_gs_reflect`). */
+function reflect(x: number, lo: number, hi: number): number {
+  const rng = hi - lo;
+  if (x < lo) {
+    const dx = lo - x;
+    const n = Math.trunc(dx / rng);
+    const r = dx - n * rng;
+    return n % 2 === 0 ? lo + r : hi - r;
+  }
+  if (x > hi) {
+    const dx = x - hi;
+    const n = Math.trunc(dx / rng);
+    const r = dx - n * rng;
+    return n % 2 === 0 ? hi - r : lo + r;
+  }
+  return x;
+}
+
+// ONNX GridSample: "Given an input X and a flow-field grid, computes the output Y using X values and pixel
+// locations from the grid ... grid[..., 0] is the x (innermost, W) coordinate, normalized to [-1, 1] ...
+// align_corners=1: -1 and 1 are the centers of the corner pixels; 0: their outer edges ... padding_mode zeros /
+// border (clamp) / reflection for locations outside the input"
+defineOp({
+  name: 'GridSample',
+  inputs: [2, 2],
+  outputs: [1, 1],
+  attrs: {
+    align_corners: { type: 'int', default: 0 },
+    mode: { type: 'string', default: 'linear', oneOf: ['linear', 'nearest', 'cubic', 'bilinear', 'bicubic'] },
+    padding_mode: { type: 'string', default: 'zeros', oneOf: ['zeros', 'border', 'reflection'] },
+  },
+  inferShape(ctx) {
+    const x = needType(ctx, 0, FLOATS, 'X');
+    const g = needType(ctx, 1, FLOATS, 'grid');
+    if (!x.shape || !g.shape) return [{ dtype: x.dtype }];
+    const r = x.shape.length - 2;
+    if (r < 1) ctx.fail(`X must have rank ≥ 3 (N, C, spatial…), got ${x.shape.length}`);
+    if (g.shape.length !== r + 2) ctx.fail(`grid must have rank ${r + 2} (N, spatial out…, ${r}), got ${g.shape.length}`);
+    const last = g.shape[r + 1]!;
+    if (typeof last === 'number' && last !== r) ctx.fail(`grid's last dim must be ${r} (one coordinate per spatial dim), got ${last}`);
+    if (typeof x.shape[0] === 'number' && typeof g.shape[0] === 'number' && x.shape[0] !== g.shape[0]) ctx.fail(`X batch ${x.shape[0]} differs from grid batch ${g.shape[0]}`);
+    const mode = ctx.attrs.mode as string;
+    if ((mode === 'cubic' || mode === 'bicubic') && r !== 2) throw new UnsupportedError(`node '${ctx.node.name}' (GridSample): cubic mode is defined for 2-D inputs only`);
+    return [{ dtype: x.dtype, shape: [x.shape[0]!, x.shape[1]!, ...g.shape.slice(1, r + 1)] }];
+  },
+  reference({ inputs, attrs, outputTypes }) {
+    const [X, G] = inputs as [Tensor, Tensor];
+    const xv = floats(X);
+    const gv = floats(G);
+    const N = X.dims[0]!;
+    const C = X.dims[1]!;
+    const dims = X.dims.slice(2);
+    const r = dims.length;
+    const outSp = G.dims.slice(1, r + 1);
+    const P = outSp.reduce((a, b) => a * b, 1);
+    const inSize = dims.reduce((a, b) => a * b, 1);
+    const strides = dims.map((_, i) => dims.slice(i + 1).reduce((a, b) => a * b, 1));
+    const mode = attrs.mode === 'bilinear' ? 'linear' : attrs.mode === 'bicubic' ? 'cubic' : (attrs.mode as string);
+    const pad = attrs.padding_mode as string;
+    const ac = attrs.align_corners !== 0;
+    const lo = dims.map(() => (ac ? 0 : -0.5));
+    const hi = dims.map((d) => (ac ? d - 1 : d - 0.5));
+    /** input index along dim i for integer position p (-1: a zero of padding_mode=zeros) */
+    const at = (i: number, p: number): number => {
+      const d = dims[i]!;
+      if (pad === 'zeros') return p >= 0 && p < d ? p : -1;
+      if (pad === 'border') return Math.min(Math.max(p, 0), d - 1);
+      return Math.trunc(reflect(p, lo[i]!, hi[i]!));
+    };
+    const Y = new Float64Array(N * C * P);
+    const coord = new Float64Array(r);
+    const taps: { idx: number[]; w: number[] }[] = Array.from({ length: r }, () => ({ idx: [], w: [] }));
+    for (let n = 0; n < N; n++)
+      for (let p = 0; p < P; p++) {
+        for (let i = 0; i < r; i++) {
+          // grid's last axis holds (x, y, z…): the innermost spatial dim first
+          const g = gv[(n * P + p) * r + (r - 1 - i)]!;
+          const d = dims[i]!;
+          let x = Math.fround(ac ? ((g + 1) / 2) * (d - 1) : ((g + 1) * d - 1) / 2);
+          if (mode === 'nearest') x = roundHalfToEven(x); // nearbyint, as the ONNX tests expect in 2-D and 3-D
+          if (x < lo[i]! || x > hi[i]!) {
+            if (pad === 'border') x = Math.min(Math.max(x, 0), d - 1);
+            else if (pad === 'reflection') x = reflect(x, lo[i]!, hi[i]!);
+          }
+          coord[i] = x;
+          const t = taps[i]!;
+          if (mode === 'nearest') {
+            t.idx = [at(i, Math.trunc(x))];
+            t.w = [1];
+          } else if (mode === 'linear') {
+            const x0 = Math.floor(x);
+            t.idx = [at(i, x0), at(i, x0 + 1)];
+            t.w = [1 - (x - x0), x - x0];
+          } else {
+            const x0 = Math.floor(x);
+            t.idx = [at(i, x0 - 1), at(i, x0), at(i, x0 + 1), at(i, x0 + 2)];
+            t.w = cubicWeights(x - x0);
+          }
+        }
+        // tensor product of the per-dim taps
+        const k = new Array<number>(r).fill(0);
+        for (let c = 0; c < C; c++) {
+          const base = (n * C + c) * inSize;
+          let acc = 0;
+          k.fill(0);
+          for (;;) {
+            let w = 1;
+            let off = 0;
+            for (let i = 0; i < r; i++) {
+              const ix = taps[i]!.idx[k[i]!]!;
+              if (ix < 0) {
+                w = 0;
+                break;
+              }
+              w *= taps[i]!.w[k[i]!]!;
+              off += ix * strides[i]!;
+            }
+            if (w !== 0) acc += w * xv[base + off]!;
+            let j = r - 1;
+            while (j >= 0 && ++k[j]! === taps[j]!.idx.length) k[j--] = 0;
+            if (j < 0) break;
+          }
+          Y[(n * C + c) * P + p] = acc;
+        }
+      }
+    return [fromFloats(outputTypes[0]!.dtype, [N, C, ...outSp], Y)];
+  },
+});
+
+
+// ONNX AffineGrid (opset 20): "Generates a 2D or 3D flow field (sampling grid), given a batch of affine matrices
+// theta ... size (N, C, H, W) / (N, C, D, H, W) ... grid (N, H, W, 2) / (N, D, H, W, 3)"; base coordinates are
+// linspace(-1, 1) over pixel centers (align_corners=0) or over corner pixels (align_corners=1), grid = theta·[x, y, (z,) 1]
+defineOp({
+  name: 'AffineGrid',
+  inputs: [2, 2],
+  outputs: [1, 1],
+  attrs: { align_corners: { type: 'int', default: 0 } },
+  inferShape(ctx) {
+    const th = needType(ctx, 0, FLOATS, 'theta');
+    needType(ctx, 1, ['int64'], 'size');
+    const sv = ctx.value(1);
+    if (th.shape && (th.shape.length !== 3 || !((th.shape[1] === 2 && th.shape[2] === 3) || (th.shape[1] === 3 && th.shape[2] === 4) || typeof th.shape[1] === 'string')))
+      ctx.fail(`theta must be [N, 2, 3] or [N, 3, 4], got [${th.shape.join(',')}]`);
+    if (!sv) return [{ dtype: th.dtype }];
+    const s = sv.toNumbers();
+    if (s.length !== 4 && s.length !== 5) ctx.fail(`size must have 4 or 5 values, got ${s.length}`);
+    if (s.some((d) => !Number.isInteger(d) || d < 0)) ctx.fail(`size [${s.join(',')}] must be non-negative`);
+    const r = s.length - 2;
+    if (th.shape && typeof th.shape[1] === 'number' && th.shape[1] !== r) ctx.fail(`theta is for ${th.shape[1]}-D grids, size is ${r}-D`);
+    const out = [s[0]!, ...s.slice(2), r];
+    try {
+      sizeOf(out);
+    } catch (e) {
+      ctx.fail((e as Error).message);
+    }
+    return [{ dtype: th.dtype, shape: out }];
+  },
+  reference({ inputs, attrs, outputTypes }) {
+    const th = floats(inputs[0]!);
+    const s = inputs[1]!.toNumbers();
+    const N = s[0]!;
+    const sp = s.slice(2); // (H, W) or (D, H, W)
+    const r = sp.length;
+    const ac = attrs.align_corners !== 0;
+    const base = (n: number, i: number) => (ac ? (n <= 1 ? 0 : -1 + (2 * i) / (n - 1)) : (2 * i + 1) / n - 1);
+    const P = sp.reduce((a, b) => a * b, 1);
+    const y = new Float64Array(N * P * r);
+    const idx = new Array<number>(r).fill(0);
+    for (let n = 0; n < N; n++) {
+      idx.fill(0);
+      for (let p = 0; p < P; p++) {
+        // homogeneous coordinate (x, y, [z], 1): x along the last (W) dim
+        const c = idx.map((i, d) => base(sp[d]!, i)).reverse();
+        c.push(1);
+        for (let row = 0; row < r; row++) {
+          let acc = 0;
+          for (let k = 0; k <= r; k++) acc += th[(n * r + row) * (r + 1) + k]! * c[k]!;
+          y[(n * P + p) * r + row] = acc;
+        }
+        for (let d = r - 1; d >= 0 && ++idx[d]! === sp[d]!; d--) idx[d] = 0;
+      }
+    }
+    return [fromFloats(outputTypes[0]!.dtype, [N, ...sp, r], y)];
   },
 });

@@ -1,6 +1,7 @@
 import { ShapeError } from '../errors.js';
 import { type DType, isFloat } from '../tensor/dtype.js';
 import { f16ArrayToF32, f32ArrayToF16 } from '../tensor/fp16.js';
+import { floatsToMini, isMiniFloat, miniToFloats } from '../tensor/minifloat.js';
 import { sizeOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Attrs, ShapeCtx } from '../ir/registry.js';
@@ -15,6 +16,7 @@ import type { Node, ValueType } from '../ir/graph.js';
 export function floats(t: Tensor): Float32Array | Float64Array {
   if (t.type === 'float32' || t.type === 'float64') return t.data as Float32Array | Float64Array;
   if (t.type === 'float16') return f16ArrayToF32(t.data as Uint16Array);
+  if (isMiniFloat(t.type)) return miniToFloats(t.type, t.data as Uint8Array | Uint16Array);
   throw new ShapeError(`expected a float tensor, got ${t.type}`);
 }
 
@@ -23,6 +25,7 @@ export function fromFloats(dtype: DType, dims: readonly number[], v: Float32Arra
   if (dtype === 'float16') return new Tensor('float16', f32ArrayToF16(v), dims);
   if (dtype === 'float32') return new Tensor('float32', v instanceof Float32Array ? v : Float32Array.from(v), dims);
   if (dtype === 'float64') return new Tensor('float64', v instanceof Float64Array ? v : Float64Array.from(v), dims);
+  if (isMiniFloat(dtype)) return new Tensor(dtype, floatsToMini(dtype, v), dims); // round to nearest even, saturating
   throw new ShapeError(`expected a float dtype, got ${dtype}`);
 }
 
@@ -64,6 +67,8 @@ export function needType(ctx: ShapeCtx, i: number, dtypes: readonly DType[], wha
 }
 
 export const FLOATS: readonly DType[] = ['float32', 'float16', 'float64'];
+/** The narrow float types (held as codes; computed through floats()/fromFloats()). */
+export const MINI_FLOATS: readonly DType[] = ['bfloat16', 'float8e4m3fn', 'float8e4m3fnuz', 'float8e5m2', 'float8e5m2fnuz', 'float4e2m1', 'float8e8m0'];
 export const INTS: readonly DType[] = ['int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64'];
 export const NUMERIC: readonly DType[] = [...FLOATS, ...INTS];
 export const ALL: readonly DType[] = [...NUMERIC, 'bool', 'string'];

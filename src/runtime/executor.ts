@@ -16,6 +16,7 @@ import { collectDeclines, kernelsFor, type PreparedKernel } from '../kernels/ind
 import { POST_OPS } from '../kernels/epilogue.js';
 import type { Node } from '../ir/graph.js';
 import { nonOnnxAttr } from '../ir/layout.js';
+import { Bodies } from './bodies.js';
 
 export interface ExecutorOptions {
   /** 'wasm' (default): WASM SIMD kernels where one applies, reference ops elsewhere; 'reference': TS only */
@@ -84,6 +85,8 @@ export class Executor {
 
   /** the graph as planned: the caller's, with DQ→op→Q patterns fused into integer ops on the wasm backend */
   readonly graph: Graph;
+  /** child executors of control-flow bodies (If/Loop/Scan), built on first use */
+  private readonly bodies: Bodies;
 
   constructor(graph: Graph, opts: ExecutorOptions = {}) {
     const original = graph;
@@ -93,6 +96,7 @@ export class Executor {
     const fuse = wasm && opts.fuseQdq !== false && graph.nodes.some((n) => n.op === 'DequantizeLinear');
     this.graph = graph = fuse ? fuseQdq(graph) : graph;
     this.analysis = analyze(graph);
+    this.bodies = new Bodies((g) => new Executor(g, opts), (x) => this.analysis.consts.get(x));
     for (const n of this.analysis.order) {
       for (const o of n.outputs) if (o) this.producer.set(o, n);
       for (const x of n.inputs) if (x) (this.consumers.get(x) ?? this.consumers.set(x, []).get(x)!).push(n);
@@ -344,6 +348,7 @@ export class Executor {
   dispose(): void {
     for (const k of this.kernels.values()) k.dispose?.();
     this.kernels.clear();
+    this.bodies?.dispose();
   }
 
   /** Validate feeds against the graph's declared inputs (InputError naming the tensor). */
@@ -480,7 +485,12 @@ export class Executor {
         fromKernel = kernelOuts !== undefined;
         if (kernel && !fromKernel && !def.runValues) this.fallbacks.set(node, `kernel ${kernel.name} declined this run (inputs ${tensors.map((t) => (t ? `${t.type}[${t.dims.join(',')}]` : '-')).join(', ')})`);
         if (fromKernel) res?.rebind(values as Map<string, unknown>);
-        outs = kernelOuts ?? (def.runValues ? def.runValues({ node, attrs: a, inputs, outputTypes: outTypes }) : def.reference({ node, attrs: a, inputs: tensors, outputTypes: outTypes }));
+        outs = kernelOuts ?? (def.runValues ? def.runValues({ node, attrs: a, inputs, outputTypes: outTypes, bodies: this.bodies.runner(node, inputs, (v) => (res ? (res.detach(v) as Value) : v)) }) : def.reference({ node, attrs: a, inputs: tensors, outputTypes: outTypes }));
+        if (def.runValues && res) {
+          res.rebind(values as Map<string, unknown>); // a body's kernels may have grown the memory
+          // a sequence must not hold views of kernel memory: their blocks are freed when the viewed value dies
+          outs = outs.map((v) => (v instanceof TensorSequence && v.tensors.some((t) => res.detach(t) !== t) ? new TensorSequence(v.elemType, v.tensors.map((t) => res.detach(t) as Tensor)) : v));
+        }
         if (dst !== undefined) outs = [res!.place(outs[0] as Tensor, dst, fromKernel)];
         if (this.profile) {
           const key = this.kernels.get(node)?.name ?? `ref:${node.op}`;

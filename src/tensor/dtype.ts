@@ -18,7 +18,16 @@ export type DType =
   | 'bool'
   | 'string'
   | 'int4'
-  | 'uint4';
+  | 'uint4'
+  | 'int2'
+  | 'uint2'
+  | 'bfloat16'
+  | 'float8e4m3fn'
+  | 'float8e4m3fnuz'
+  | 'float8e5m2'
+  | 'float8e5m2fnuz'
+  | 'float4e2m1'
+  | 'float8e8m0';
 
 export type TypedArray =
   | Float32Array
@@ -63,7 +72,21 @@ export const DTYPES: Record<DType, DTypeInfo> = {
   // byte only in files (ONNX INT4/UINT4 raw_data). `bytes` is the in-memory element size.
   int4: { bytes: 1, array: Int8Array as never, kind: 'int', min: -8, max: 7 },
   uint4: { bytes: 1, array: Uint8Array as never, kind: 'uint', min: 0, max: 15 },
+  // 2-bit integers (ONNX INT2/UINT2): like the 4-bit ones, unpacked in memory, four per byte in files
+  int2: { bytes: 1, array: Int8Array as never, kind: 'int', min: -2, max: 1 },
+  uint2: { bytes: 1, array: Uint8Array as never, kind: 'uint', min: 0, max: 3 },
+  // narrow floats held as raw codes (tensor/minifloat.ts converts); float4e2m1 is packed two per byte in files
+  bfloat16: { bytes: 2, array: Uint16Array as never, kind: 'float' },
+  float8e4m3fn: { bytes: 1, array: Uint8Array as never, kind: 'float' },
+  float8e4m3fnuz: { bytes: 1, array: Uint8Array as never, kind: 'float' },
+  float8e5m2: { bytes: 1, array: Uint8Array as never, kind: 'float' },
+  float8e5m2fnuz: { bytes: 1, array: Uint8Array as never, kind: 'float' },
+  float4e2m1: { bytes: 1, array: Uint8Array as never, kind: 'float' },
+  float8e8m0: { bytes: 1, array: Uint8Array as never, kind: 'float' },
 };
+
+/** Elements per byte in ONNX files for the sub-byte types (packed low bits first), else undefined. */
+export const packedPerByte = (t: DType): number | undefined => (t === 'int4' || t === 'uint4' || t === 'float4e2m1' ? 2 : t === 'int2' || t === 'uint2' ? 4 : undefined);
 
 /** True for the 4-bit types (packed two per byte in files). */
 export const is4Bit = (t: DType): t is 'int4' | 'uint4' => t === 'int4' || t === 'uint4';

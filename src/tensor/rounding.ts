@@ -24,6 +24,8 @@ export const QRANGE: Partial<Record<DType, readonly [number, number]>> = {
   uint32: [0, 4294967295],
   int4: [-8, 7],
   uint4: [0, 15],
+  int2: [-2, 1],
+  uint2: [0, 3],
 };
 
 /** Clamp `x` (already integral, or ±inf) into [lo, hi]; NaN saturates to 0. */

@@ -40,7 +40,7 @@ export class Tensor {
     const size = sizeOf(dims, 'tensor');
     this.type = type;
     this.data = coerce(type, data);
-    if (is4Bit(type)) check4(type, this.data as Int8Array | Uint8Array);
+    if (is4Bit(type) || type === 'int2' || type === 'uint2' || type === 'float4e2m1') check4(type, this.data as Int8Array | Uint8Array);
     if (this.data.length !== size) throw new InputError(`tensor of type ${type} with dims [${dims.join(',')}] needs ${size} elements, got ${this.data.length}`);
     this.dims = Object.freeze([...dims]);
     this.size = size;
@@ -83,9 +83,9 @@ export class Tensor {
   }
 }
 
-/** int4/uint4 are held one value per element: reject values outside [-8,7] / [0,15]. */
+/** int4/uint4/int2/uint2 (float4e2m1 codes) are held one per element: reject values outside their range. */
 function check4(type: DType, a: Int8Array | Uint8Array): void {
-  const { min, max } = DTYPES[type];
+  const { min, max } = type === 'float4e2m1' ? { min: 0, max: 15 } : DTYPES[type];
   for (let i = 0; i < a.length; i++) if (a[i]! < min! || a[i]! > max!) throw new InputError(`${type} tensor element ${i} = ${a[i]} is out of range [${min},${max}]`);
 }
 

@@ -119,6 +119,20 @@ describe('Dropout and losses', () => {
     expect(r.out1!.type).toBe('float32');
     expect(vals(r.out1!)).toEqual([1, 1]);
   });
+  it('legacy Dropout-9 mask of an intermediate value (type known only after inference) is cast like the data', async () => {
+    // old CNN exports: Relu → Dropout(opset 9) with its mask output; the Relu output has no value_info
+    const g = new Graph();
+    g.opsets = { '': 9 };
+    g.inputs.push({ name: 'x', type: t('float32', [3]) });
+    g.nodes.push({ name: 'r', op: 'Relu', domain: '', inputs: ['x'], outputs: ['h'], attrs: {} });
+    const drop: Node = { name: 'd', op: 'Dropout', domain: '', inputs: ['h'], outputs: ['y', 'm'], attrs: { ratio: 0.5 } };
+    g.nodes.push(...upgradeNode(drop, 9, g));
+    g.outputs.push({ name: 'y', type: t('float32') }, { name: 'm', type: t('float32') });
+    const r = (await create(g)).runSync({ x: f32([3], [-1, 2, 3]) });
+    expect(vals(r.y!)).toEqual([0, 2, 3]);
+    expect(r.m!.type).toBe('float32');
+    expect(vals(r.m!)).toEqual([1, 1, 1]);
+  });
   it('losses: mean divides by applied weights; out-of-range targets fail at run time', async () => {
     const s = await create(graph('NegativeLogLikelihoodLoss', [t('float32', [2, 3]), t('int64', [2]), f32([3], [1, 2, 3])], { ignore_index: 0 }));
     const X = f32([2, 3], [-1, -2, -3, -4, -5, -6]);

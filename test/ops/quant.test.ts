@@ -75,7 +75,7 @@ describe('QuantizeLinear', () => {
     await rejects(run('QuantizeLinear', [f32([1, 2, 3, 4], [2, 2]), f32([1, 1], [2, 1])], { axis: 1, block_size: -1 }), ShapeError, /block_size/);
     await rejects(run('QuantizeLinear', [f32([1, 2]), f32([1, 1]), u8([1, 1])], { axis: 3 }), ShapeError, /axis/);
     await rejects(run('QuantizeLinear', [f32([1]), f32([1], []), u8([1], [])], { output_dtype: 3 }), ShapeError, /output_dtype/);
-    await rejects(run('QuantizeLinear', [f32([1]), f32([1], [])], { output_dtype: 17 }), UnsupportedError, /output_dtype=17/);
+    await rejects(run('QuantizeLinear', [f32([1]), f32([1], [])], { output_dtype: 24 }), UnsupportedError, /output_dtype=24/);
     await rejects(run('QuantizeLinear', [u8([1]), f32([1], [])]), ShapeError, /x has type uint8/);
   });
 });

@@ -6,6 +6,7 @@ import { Tensor } from '../../tensor/tensor.js';
 import { ONNX_PROTO } from './onnx-schema.generated.js';
 import { ONNX_DTYPE, decodeTensor, int } from './tensor-proto.js';
 import { upgradeNode } from './legacy/index.js';
+import { MAX_BODY_DEPTH, UNTYPED, capturedBy } from '../../ir/subgraph.js';
 
 let modelType: protobuf.Type | undefined;
 /** The protobufjs type for onnx.ModelProto, parsed once from the embedded schema. */
@@ -52,11 +53,12 @@ function fromModel(m: any): Graph {
   if (!('' in g.opsets)) g.opsets[''] = 1; // IR < 3 had no opset_import: opset 1 semantics
   for (const p of m.metadata_props ?? []) g.metadata[p.key] = p.value;
   if ((m.functions ?? []).length) throw new UnsupportedError(`model-local functions are not supported (${m.functions.map((f: any) => f.name).join(', ')})`);
-  readGraph(m.graph, g);
+  readGraph(m.graph, g, 0);
   return g;
 }
 
-function readGraph(gp: any, g: Graph): void {
+/** `depth` > 0: a control-flow body, whose inputs/outputs may be untyped and which may read outer values. */
+function readGraph(gp: any, g: Graph, depth: number): void {
   g.name = gp.name || 'graph';
   if ((gp.sparse_initializer ?? []).length)
     throw new UnsupportedError(`sparse initializers are not supported (tensor '${gp.sparse_initializer[0].values?.name ?? '?'}')`);
@@ -68,9 +70,9 @@ function readGraph(gp: any, g: Graph): void {
   }
   for (const vi of gp.input ?? []) {
     if (g.initializers.has(vi.name)) continue; // initializer-backed inputs are constants (IR ≥ 4 semantics)
-    g.inputs.push(readIO(vi, 'graph input'));
+    g.inputs.push(readIO(vi, depth ? `body '${g.name}' input` : 'graph input', depth > 0));
   }
-  for (const vi of gp.output ?? []) g.outputs.push(readIO(vi, 'graph output'));
+  for (const vi of gp.output ?? []) g.outputs.push(readIO(vi, depth ? `body '${g.name}' output` : 'graph output', depth > 0));
   for (const vi of gp.value_info ?? []) {
     const t = readType(vi.type, `value_info '${vi.name}'`);
     if (t) g.types.set(vi.name, t);
@@ -85,16 +87,24 @@ function readGraph(gp: any, g: Graph): void {
     if (!np.op_type) throw new ModelFormatError(`node ${i} ('${name}') has no op_type`);
     const domain = np.domain === 'ai.onnx' ? '' : (np.domain ?? '');
     const attrs: Record<string, AttrValue> = {};
-    for (const ap of np.attribute ?? []) attrs[ap.name] = readAttr(ap, `node '${name}' (${np.op_type}) attribute '${ap.name}'`);
+    for (const ap of np.attribute ?? []) attrs[ap.name] = readAttr(ap, `node '${name}' (${np.op_type}) attribute '${ap.name}'`, g, depth);
     const node: Node = { name, op: np.op_type, domain, inputs: [...(np.input ?? [])], outputs: [...(np.output ?? [])], attrs };
+    // values the node's bodies read from enclosing graphs become explicit inputs (see ir/subgraph.ts)
+    node.inputs.push(...capturedBy(node));
     const opset = g.opsets[domain];
     if (opset === undefined && domain !== '') throw new ModelFormatError(`node '${name}' uses domain '${domain}' which the model does not import`);
     for (const n of upgradeNode(node, opset ?? g.opsets['']!, g)) g.nodes.push(n);
   });
 }
 
-function readIO(vi: any, what: string): GraphIO {
+function readIO(vi: any, what: string, body = false): GraphIO {
   if (!vi.name) throw new ModelFormatError(`${what} without a name`);
+  if (body && !vi.type?.tensor_type && !vi.type?.sequence_type && !vi.type?.optional_type && !vi.type?.map_type) {
+    // bodies may leave types to inference: typed from the values bound at run time (ir/subgraph.ts bindBody)
+    const io: GraphIO = { name: vi.name, type: { dtype: 'float32' } };
+    UNTYPED.add(io);
+    return io;
+  }
   const t = readType(vi.type, `${what} '${vi.name}'`);
   if (!t) throw new UnsupportedError(`${what} '${vi.name}' is not a tensor or a sequence of tensors (map/optional types are not supported)`);
   return { name: vi.name, type: t };
@@ -127,7 +137,7 @@ function readType(tp: any, what: string): ValueType | undefined {
 
 const utf8 = new TextDecoder();
 
-function readAttr(ap: any, what: string): AttrValue {
+function readAttr(ap: any, what: string, outer: Graph, depth: number): AttrValue {
   let type: number = ap.type ?? 0;
   if (type === 0) {
     // pre-IR-v3 attributes carry no type: infer from the field that is set
@@ -157,9 +167,18 @@ function readAttr(ap: any, what: string): AttrValue {
       return (ap.ints ?? []).map((v: unknown) => int(v, what, true));
     case 8:
       return (ap.strings ?? []).map((s: Uint8Array) => utf8.decode(s));
-    case 5:
+    case 5: {
+      if (!ap.g) throw new ModelFormatError(`${what}: GRAPH attribute without a graph`);
+      if (depth + 1 > MAX_BODY_DEPTH) throw new ModelFormatError(`${what}: bodies nested deeper than ${MAX_BODY_DEPTH}`);
+      const b = new Graph();
+      b.source = outer.source;
+      b.opsets = outer.opsets;
+      b.irVersion = outer.irVersion;
+      readGraph(ap.g, b, depth + 1);
+      return b;
+    }
     case 10:
-      throw new UnsupportedError(`${what}: control-flow subgraphs (If/Loop/Scan) are not supported yet`);
+      throw new UnsupportedError(`${what}: lists of graphs (GRAPHS attributes) are not supported`);
     case 11:
     case 12:
       throw new UnsupportedError(`${what}: sparse tensor attributes are not supported`);

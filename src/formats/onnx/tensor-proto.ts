@@ -1,5 +1,5 @@
 import { ModelFormatError, UnsupportedError } from '../../errors.js';
-import { DTYPES, type DType } from '../../tensor/dtype.js';
+import { DTYPES, type DType, packedPerByte } from '../../tensor/dtype.js';
 import { MAX_ELEMENTS } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 
@@ -18,8 +18,17 @@ export const ONNX_DTYPE: Record<number, DType> = {
   11: 'float64',
   12: 'uint32',
   13: 'uint64',
+  16: 'bfloat16',
+  17: 'float8e4m3fn',
+  18: 'float8e4m3fnuz',
+  19: 'float8e5m2',
+  20: 'float8e5m2fnuz',
   21: 'uint4',
   22: 'int4',
+  23: 'float4e2m1',
+  24: 'float8e8m0',
+  25: 'uint2',
+  26: 'int2',
 };
 export const DTYPE_ONNX: Record<DType, number> = Object.fromEntries(Object.entries(ONNX_DTYPE).map(([k, v]) => [v, Number(k)])) as Record<DType, number>;
 
@@ -69,7 +78,7 @@ export function decodeTensor(tp: any, what: string): Tensor {
     const dec = new TextDecoder();
     return new Tensor('string', sd.map((b: Uint8Array) => dec.decode(b)), dims);
   }
-  if (dtype === 'int4' || dtype === 'uint4') return decode4(tp, dtype, dims, n, name, raw);
+  if (packedPerByte(dtype)) return decodePacked(tp, dtype, dims, n, name, raw);
   const Ctor = info.array!;
   if (raw) {
     if (raw.length !== n * info.bytes) throw new ModelFormatError(`tensor ${name}: raw_data has ${raw.length} bytes but dims [${dims.join(',')}] of ${dtype} need ${n * info.bytes}`);
@@ -106,7 +115,7 @@ export function decodeTensor(tp: any, what: string): Tensor {
       fill(tp.int32_data, 'int32_data', (v) => (v ? 1 : 0));
       break;
     default:
-      // int8/uint8/int16/uint16/int32/float16 live in int32_data (float16 as raw bits)
+      // int8/uint8/int16/uint16/int32/float16/bfloat16/float8 live in int32_data (the float types as raw bits)
       fill(tp.int32_data, 'int32_data', Number);
   }
   return new Tensor(dtype, data as never, dims);
@@ -116,30 +125,41 @@ export function decodeTensor(tp: any, what: string): Tensor {
  * INT4/UINT4 (onnx.proto): "uint4 and int4 values must be packed to 4bitx2 prior to writing to the buffer,
  * the first element is stored in the 4 LSB and the second element is stored in the 4 MSB." That holds for
  * raw_data (one byte per pair) and int32_data (one packed byte per entry); an odd count leaves the last
- * high nibble as padding. Unpacked in memory to one value per element (int4 sign-extended).
+ * high nibble as padding. FLOAT4E2M1 packs the same way; INT2/UINT2 pack four per byte, first in the 2 LSB.
+ * Unpacked in memory to one value per element (int4/int2 sign-extended, float4e2m1 as its 4-bit code).
  */
-function decode4(tp: any, dtype: 'int4' | 'uint4', dims: number[], n: number, name: string, raw: Uint8Array | undefined): Tensor {
-  const packed = Math.ceil(n / 2);
+function decodePacked(tp: any, dtype: DType, dims: number[], n: number, name: string, raw: Uint8Array | undefined): Tensor {
+  const per = packedPerByte(dtype)!;
+  const bits = 8 / per;
+  const packed = Math.ceil(n / per);
   const src: ArrayLike<number> | undefined = raw ?? tp.int32_data;
   const len = src?.length ?? 0;
   if (len !== packed)
-    throw new ModelFormatError(`tensor ${name}: ${raw ? 'raw_data' : 'int32_data'} holds ${len} packed ${dtype} ${raw ? 'bytes' : 'entries'} but dims [${dims.join(',')}] need ${packed} (${n} elements, two per byte)`);
+    throw new ModelFormatError(`tensor ${name}: ${raw ? 'raw_data' : 'int32_data'} holds ${len} packed ${dtype} ${raw ? 'bytes' : 'entries'} but dims [${dims.join(',')}] need ${packed} (${n} elements, ${per} per byte)`);
   if (!raw)
     for (let i = 0; i < len; i++) {
       const v = Number(src![i]);
       if (!Number.isInteger(v) || v < 0 || v > 255) throw new ModelFormatError(`tensor ${name}: int32_data[${i}] = ${v} is not a packed ${dtype} byte`);
     }
-  const data = dtype === 'int4' ? new Int8Array(n) : new Uint8Array(n);
+  const signed = dtype === 'int4' || dtype === 'int2';
+  const data = signed ? new Int8Array(n) : new Uint8Array(n);
+  const mask = (1 << bits) - 1;
   for (let i = 0; i < n; i++) {
-    const nib = (Number(src![i >> 1]) >> ((i & 1) * 4)) & 15;
-    data[i] = dtype === 'int4' && nib > 7 ? nib - 16 : nib;
+    const v = (Number(src![Math.floor(i / per)]) >> ((i % per) * bits)) & mask;
+    data[i] = signed && v >= 1 << (bits - 1) ? v - (1 << bits) : v;
   }
   return new Tensor(dtype, data, dims);
 }
 
-/** Pack int4/uint4 values two per byte, low nibble first; an odd count leaves the last high nibble 0. */
-export function pack4(data: Int8Array | Uint8Array): Uint8Array {
-  const out = new Uint8Array(Math.ceil(data.length / 2));
-  for (let i = 0; i < data.length; i++) out[i >> 1]! |= (data[i]! & 15) << ((i & 1) * 4);
+/** int4/uint4 two per byte (see packBits). */
+export const pack4 = (data: Int8Array | Uint8Array): Uint8Array => packBits(data, 2);
+
+/** Pack sub-byte values (int4/uint4/float4e2m1 two per byte, int2/uint2 four), low bits first; padding 0. */
+export function packBits(data: Int8Array | Uint8Array, per: number): Uint8Array {
+  const bits = 8 / per;
+  const mask = (1 << bits) - 1;
+  const out = new Uint8Array(Math.ceil(data.length / per));
+  for (let i = 0; i < data.length; i++) out[Math.floor(i / per)]! |= (data[i]! & mask) << ((i % per) * bits);
   return out;
 }
+

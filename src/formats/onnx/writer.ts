@@ -13,7 +13,9 @@ import { Tensor } from '../../tensor/tensor.js';
 import { newestFormOpset } from './legacy/index.js';
 import { onnxRoot } from './reader.js';
 import { nonOnnxAttr } from '../../ir/layout.js';
-import { DTYPE_ONNX, pack4 } from './tensor-proto.js';
+import { UNTYPED, bodies, splitCaptured } from '../../ir/subgraph.js';
+import { DTYPE_ONNX, packBits } from './tensor-proto.js';
+import { packedPerByte } from '../../tensor/dtype.js';
 
 export interface WriteOptions {
   /** producer_name (default: the graph's producer, else 'edgeq') */
@@ -49,8 +51,9 @@ export function tensorProto(t: Tensor, name = ''): Record<string, unknown> {
     return tp;
   }
   const src = t.typed;
-  if (t.type === 'int4' || t.type === 'uint4') {
-    tp.raw_data = pack4(src as Int8Array | Uint8Array);
+  const per = packedPerByte(t.type);
+  if (per) {
+    tp.raw_data = packBits(src as Int8Array | Uint8Array, per);
     return tp;
   }
   const raw = new Uint8Array(t.byteLength);
@@ -63,7 +66,7 @@ export function tensorProto(t: Tensor, name = ''): Record<string, unknown> {
   tp.raw_data = raw;
   return tp;
 }
-const DTYPES_BYTES: Record<string, number> = { float16: 2, uint16: 2, int16: 2, float32: 4, int32: 4, uint32: 4, float64: 8, int64: 8, uint64: 8 };
+const DTYPES_BYTES: Record<string, number> = { float16: 2, bfloat16: 2, uint16: 2, int16: 2, float32: 4, int32: 4, uint32: 4, float64: 8, int64: 8, uint64: 8 };
 
 function typeProto(t: ValueType): Record<string, unknown> {
   const et = DTYPE_ONNX[t.dtype];
@@ -137,13 +140,14 @@ function graphProto(g: Graph, opts: WriteOptions): Record<string, unknown> {
       name: n.name,
       op_type: n.op,
       domain: n.domain,
-      input: [...n.inputs],
+      // the captured tail the reader appended (ir/subgraph.ts) is implicit in ONNX: bodies read outer values by name
+      input: bodies(n).length ? n.inputs.slice(0, splitCaptured(n).own) : [...n.inputs],
       output: [...n.outputs],
       attribute: Object.entries(n.attrs).map(([k, v]) => attrProto(n, k, v, opts)),
     })),
     initializer: [...g.initializers].map(([name, t]) => tensorProto(t, name)),
-    input: g.inputs.map((i) => valueInfo(i.name, i.type)),
-    output: g.outputs.map((o) => valueInfo(o.name, g.types.get(o.name) ?? o.type)),
+    input: g.inputs.map((i) => (UNTYPED.has(i) ? { name: i.name } : valueInfo(i.name, i.type))),
+    output: g.outputs.map((o) => (UNTYPED.has(o) && !g.types.has(o.name) ? { name: o.name } : valueInfo(o.name, g.types.get(o.name) ?? o.type))),
     value_info: vi,
   };
 }

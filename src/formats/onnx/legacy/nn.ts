@@ -89,13 +89,26 @@ export const LEGACY_NN: LegacyRule[] = [
       if (!mask || opset >= 10) return [up];
       const dt = typeOf(g, node.inputs[0]!)?.dtype;
       const to = dt ? FLOAT_CODE[dt] : undefined;
-      if (to === undefined) throw new UnsupportedError(`${where(node)}: Dropout-${opset} mask output needs a known float input type`);
       const m = temp(g, node, 'mask');
       g.types.set(m, { dtype: 'bool' });
-      return [
-        { ...up, outputs: [node.outputs[0]!, m] },
-        { name: `${node.name}__mask_cast`, op: 'Cast', domain: '', inputs: [m], outputs: [mask], attrs: { to } },
-      ];
+      // the input's type is usually only known after inference (an intermediate value): CastLike takes it then
+      const cast: Node =
+        to !== undefined
+          ? { name: `${node.name}__mask_cast`, op: 'Cast', domain: '', inputs: [m], outputs: [mask], attrs: { to } }
+          : { name: `${node.name}__mask_cast`, op: 'CastLike', domain: '', inputs: [m, node.inputs[0]!], outputs: [mask], attrs: {} };
+      return [{ ...up, outputs: [node.outputs[0]!, m] }, cast];
+    },
+  },
+  {
+    // DFT-17/19: `axis` attribute (default 1) became the third input in DFT-20 (default -2)
+    op: 'DFT',
+    upTo: 19,
+    upgrade(node, g) {
+      const axis = (node.attrs.axis as number | undefined) ?? 1;
+      const name = uniqueName(g, `${node.name}_axis`);
+      g.initializers.set(name, new Tensor('int64', new BigInt64Array([BigInt(axis)]), []));
+      const inputs = [node.inputs[0]!, node.inputs[1] ?? '', name];
+      return [{ ...node, inputs, attrs: without(node.attrs, 'axis') }];
     },
   },
   coerce2D('Softmax'),

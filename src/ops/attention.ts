@@ -1,0 +1,368 @@
+import { UnsupportedError } from '../errors.js';
+import { broadcastDims } from '../ir/dims.js';
+import type { Dim, ValueType } from '../ir/graph.js';
+import { defineOp, type ShapeCtx } from '../ir/registry.js';
+import { Tensor } from '../tensor/tensor.js';
+import { FLOATS, floats, fromFloats, needType } from './util.js';
+
+/**
+ * Transformer building blocks of opset 23+: Attention, RMSNormalization, RotaryEmbedding. Plain TS references,
+ * computed in float64 and rounded once to the output type (exact to the ONNX reference up to that rounding).
+ */
+
+const num = (d: Dim | undefined): number | undefined => (typeof d === 'number' ? d : undefined);
+
+// ---------------------------------------------------------------------------------------------------------
+// Attention (opset 23, 24)
+// ---------------------------------------------------------------------------------------------------------
+
+interface AttnDims {
+  B: Dim;
+  qh: number | undefined;
+  kvh: number | undefined;
+  qs: Dim;
+  kvs: Dim;
+  hs: Dim;
+  vhs: Dim;
+  rank: number;
+}
+
+/** Q/K/V in 4-D (B, heads, seq, head) or 3-D (B, seq, heads·head) with q_num_heads / kv_num_heads. */
+function attnDims(ctx: ShapeCtx): AttnDims {
+  const q = needType(ctx, 0, FLOATS, 'Q');
+  const k = needType(ctx, 1, [q.dtype], 'K');
+  const v = needType(ctx, 2, [q.dtype], 'V');
+  const r = q.shape?.length ?? k.shape?.length ?? v.shape?.length ?? 4;
+  for (const [t, n] of [[q, 'Q'], [k, 'K'], [v, 'V']] as const) if (t.shape && t.shape.length !== r) ctx.fail(`Q, K and V must have the same rank (3 or 4); ${n} has rank ${t.shape.length}`);
+  if (r !== 3 && r !== 4) ctx.fail(`Q, K and V must be 3-D or 4-D, got rank ${r}`);
+  const qs = q.shape ?? ['?', '?', '?', '?'].slice(0, r);
+  const ks = k.shape ?? ['?', '?', '?', '?'].slice(0, r);
+  const vs = v.shape ?? ['?', '?', '?', '?'].slice(0, r);
+  if (r === 4) {
+    const qh = num(qs[1]);
+    const kvh = num(ks[1]);
+    if (qh !== undefined && kvh !== undefined && (kvh === 0 || qh % kvh !== 0)) ctx.fail(`q heads ${qh} must be a multiple of kv heads ${kvh}`);
+    if (num(qs[3]) !== undefined && num(ks[3]) !== undefined && qs[3] !== ks[3]) ctx.fail(`Q head size ${qs[3]} differs from K head size ${ks[3]}`);
+    return { B: qs[0]!, qh, kvh, qs: qs[2]!, kvs: ks[2]!, hs: qs[3]!, vhs: vs[3]!, rank: 4 };
+  }
+  const qh: number = ctx.attrs.q_num_heads;
+  const kvh: number = ctx.attrs.kv_num_heads;
+  if (!(qh > 0) || !(kvh > 0)) ctx.fail('3-D Q/K/V need q_num_heads and kv_num_heads');
+  if (qh % kvh !== 0) ctx.fail(`q_num_heads ${qh} must be a multiple of kv_num_heads ${kvh}`);
+  const split = (d: Dim | undefined, h: number, what: string): Dim => {
+    const n = num(d);
+    if (n === undefined) return '?';
+    if (n % h !== 0) ctx.fail(`${what} hidden size ${n} is not a multiple of ${h} heads`);
+    return n / h;
+  };
+  return { B: qs[0]!, qh, kvh, qs: qs[1]!, kvs: ks[1]!, hs: split(qs[2], qh, 'Q'), vhs: split(vs[2], kvh, 'V'), rank: 3 };
+}
+
+const addDim = (a: Dim, b: Dim): Dim => (typeof a === 'number' && typeof b === 'number' ? a + b : '?');
+
+defineOp({
+  name: 'Attention',
+  inputs: [3, 7],
+  outputs: [1, 4],
+  attrs: {
+    is_causal: { type: 'int', default: 0 },
+    kv_num_heads: { type: 'int', default: 0 },
+    q_num_heads: { type: 'int', default: 0 },
+    qk_matmul_output_mode: { type: 'int', default: 0, oneOf: [0, 1, 2, 3] },
+    scale: { type: 'float', default: undefined },
+    softcap: { type: 'float', default: 0 },
+    softmax_precision: { type: 'int', default: 0 },
+  },
+  inferShape(ctx) {
+    const d = attnDims(ctx);
+    const q = ctx.inputs[0]!;
+    const m = ctx.inputs[3];
+    if (m && m.dtype !== 'bool' && m.dtype !== q.dtype) ctx.fail(`attn_mask must be bool or ${q.dtype}, got ${m.dtype}`);
+    const pk = ctx.inputs[4];
+    const pv = ctx.inputs[5];
+    if (!!pk !== !!pv) ctx.fail('past_key and past_value come together');
+    if (pk) needType(ctx, 4, [q.dtype], 'past_key');
+    if (pv) needType(ctx, 5, [q.dtype], 'past_value');
+    if (pk?.shape && pk.shape.length !== 4) ctx.fail(`past_key must be 4-D, got rank ${pk.shape.length}`);
+    if (pv?.shape && pv.shape.length !== 4) ctx.fail(`past_value must be 4-D, got rank ${pv.shape.length}`);
+    if (ctx.inputs[6]) needType(ctx, 6, ['int64'], 'nonpad_kv_seqlen');
+    const past: Dim = pk?.shape?.[2] ?? (pk ? '?' : 0);
+    const total = addDim(past, d.kvs);
+    if (m?.shape) {
+      // "attn_mask: shape must be broadcastable to (batch_size, q_num_heads, q_sequence_length, total_sequence_length)"
+      // (opset 24: a shorter last dim is padded with -inf / false)
+      const ms = m.shape;
+      const last = num(ms[ms.length - 1]);
+      if (ms.length < 2 || ms.length > 4) ctx.fail(`attn_mask must have rank 2..4, got ${ms.length}`);
+      if (last !== undefined && typeof total === 'number' && last > total) ctx.fail(`attn_mask last dim ${last} exceeds the total sequence length ${total}`);
+      if (!broadcastDims(ms.slice(0, -1), [d.B, d.qh ?? '?', d.qs])) ctx.fail(`attn_mask [${ms.join(',')}] does not broadcast to (batch, q_heads, q_seq, total_seq)`);
+    }
+    const Y: ValueType = { dtype: q.dtype, shape: d.rank === 4 ? [d.B, d.qh ?? '?', d.qs, d.vhs] : [d.B, d.qs, typeof d.vhs === 'number' && d.qh ? d.vhs * d.qh : '?'] };
+    return [
+      Y,
+      { dtype: q.dtype, shape: [d.B, d.kvh ?? '?', total, d.hs] },
+      { dtype: q.dtype, shape: [d.B, d.kvh ?? '?', total, d.vhs] },
+      { dtype: q.dtype, shape: [d.B, d.qh ?? '?', d.qs, total] },
+    ].slice(0, ctx.numOutputs);
+  },
+  reference({ inputs, attrs, outputTypes }) {
+    const [Qt, Kt, Vt, mask, pastK, pastV, nonpad] = inputs;
+    const r = Qt!.dims.length;
+    // to 4-D (B, H, S, D): 3-D inputs are (B, S, H·D)
+    const to4 = (t: Tensor, h: number) => {
+      const v = floats(t);
+      if (r === 4) return { v, H: t.dims[1]!, S: t.dims[2]!, D: t.dims[3]! };
+      const [B, S, HD] = t.dims as [number, number, number];
+      const D = HD / h;
+      const out = new Float64Array(v.length);
+      for (let b = 0; b < B; b++) for (let s = 0; s < S; s++) for (let hh = 0; hh < h; hh++) for (let dd = 0; dd < D; dd++) out[((b * h + hh) * S + s) * D + dd] = v[(b * S + s) * HD + hh * D + dd]!;
+      return { v: out, H: h, S, D };
+    };
+    const B = Qt!.dims[0]!;
+    const q = to4(Qt!, attrs.q_num_heads);
+    const k0 = to4(Kt!, attrs.kv_num_heads);
+    const v0 = to4(Vt!, attrs.kv_num_heads);
+    const qh = q.H;
+    const kvh = k0.H;
+    const hs = q.D;
+    const vhs = v0.D;
+    // "present_key = concat(past_key, K) along the sequence axis"
+    const cat = (past: Tensor | undefined, cur: { v: ArrayLike<number>; H: number; S: number; D: number }) => {
+      if (!past) return { v: cur.v, S: cur.S };
+      const P = past.dims[2]!;
+      const pv = floats(past);
+      const S = P + cur.S;
+      const D = cur.D;
+      const out = new Float64Array(B * cur.H * S * D);
+      for (let bh = 0; bh < B * cur.H; bh++) {
+        for (let i = 0; i < P * D; i++) out[bh * S * D + i] = pv[bh * P * D + i]!;
+        for (let i = 0; i < cur.S * D; i++) out[bh * S * D + P * D + i] = cur.v[bh * cur.S * D + i]!;
+      }
+      return { v: out, S };
+    };
+    const K = cat(pastK, k0);
+    const V = cat(pastV, v0);
+    const T = K.S;
+    const P = pastK ? pastK.dims[2]! : 0;
+    const S = q.S;
+    const scale = attrs.scale ?? 1 / Math.sqrt(hs);
+    const sq = Math.sqrt(scale);
+    const softcap: number = attrs.softcap;
+    // attention bias (B, qh, S, T): mask (bool → 0 / -inf, float added; a short last dim padded with -inf), causal
+    const bias = new Float64Array(B * qh * S * T);
+    if (mask) {
+      const md = mask.dims;
+      const mr = md.length;
+      const ml = md[mr - 1]!;
+      const mv = mask.type === 'bool' ? undefined : floats(mask);
+      const full = [B, qh, S, T].slice(4 - mr);
+      const strides = new Array<number>(mr);
+      let st = 1;
+      for (let i = mr - 1; i >= 0; i--) {
+        strides[i] = md[i] === 1 && full[i] !== 1 ? 0 : st;
+        st *= md[i]!;
+      }
+      for (let b = 0; b < B; b++)
+        for (let h = 0; h < qh; h++)
+          for (let i = 0; i < S; i++)
+            for (let j = 0; j < T; j++) {
+              const o = ((b * qh + h) * S + i) * T + j;
+              if (j >= ml) {
+                bias[o] = -Infinity;
+                continue;
+              }
+              const idx = [b, h, i, j].slice(4 - mr);
+              let p = 0;
+              for (let a = 0; a < mr; a++) p += (md[a] === 1 ? 0 : idx[a]!) * strides[a]!;
+              bias[o] = mv ? mv[p]! : mask.data[p] ? 0 : -Infinity;
+            }
+    }
+    if (attrs.is_causal) {
+      // "a query at in-block index i attends key j iff j <= i + offset"; offset = past length, or per batch
+      // nonpad_kv_seqlen[b] - q_len when only nonpad_kv_seqlen describes the cache
+      for (let b = 0; b < B; b++) {
+        const off = !pastK && nonpad ? Number(nonpad.data[b]) - S : P;
+        for (let h = 0; h < qh; h++) for (let i = 0; i < S; i++) for (let j = 0; j < T; j++) if (j > i + off) bias[((b * qh + h) * S + i) * T + j] = -Infinity;
+      }
+    }
+    if (nonpad) {
+      for (let b = 0; b < B; b++) {
+        const n = Number(nonpad.data[b]);
+        for (let h = 0; h < qh; h++) for (let i = 0; i < S; i++) for (let j = n; j < T; j++) bias[((b * qh + h) * S + i) * T + j] = -Infinity;
+      }
+    }
+    const rep = qh / kvh; // GQA: "interleave-repeat each KV head: [h0, h0, h1, h1, ...]"
+    const Y = new Float64Array(B * qh * S * vhs);
+    const mode: number = attrs.qk_matmul_output_mode;
+    const qkOut = outputTypes.length > 3 ? new Float64Array(B * qh * S * T) : undefined;
+    const row = new Float64Array(T);
+    for (let b = 0; b < B; b++)
+      for (let h = 0; h < qh; h++) {
+        const kh = Math.floor(h / rep);
+        const qo = (b * qh + h) * S * hs;
+        const ko = (b * kvh + kh) * T * hs;
+        const vo = (b * kvh + kh) * T * vhs;
+        for (let i = 0; i < S; i++) {
+          const o = ((b * qh + h) * S + i) * T;
+          let mx = -Infinity;
+          for (let j = 0; j < T; j++) {
+            let acc = 0;
+            for (let dd = 0; dd < hs; dd++) acc += q.v[qo + i * hs + dd]! * sq * (K.v[ko + j * hs + dd]! * sq);
+            // softcap before the mask so that -inf stays -inf
+            if (softcap > 0) acc = Math.tanh(acc / softcap) * softcap;
+            if (qkOut && mode <= 1) qkOut[o + j] = acc;
+            acc += bias[o + j]!;
+            if (qkOut && mode === 2) qkOut[o + j] = acc;
+            row[j] = acc;
+            if (acc > mx) mx = acc;
+          }
+          if (mx === -Infinity) row.fill(0); // a fully masked row attends to nothing: zeros, not NaN (ONNX tests *_nan_robustness)
+          else {
+            let sum = 0;
+            for (let j = 0; j < T; j++) sum += row[j] = Math.exp(row[j]! - mx);
+            for (let j = 0; j < T; j++) row[j] = row[j]! / sum;
+          }
+          if (qkOut && mode === 3) for (let j = 0; j < T; j++) qkOut[o + j] = row[j]!;
+          const yo = ((b * qh + h) * S + i) * vhs;
+          for (let dd = 0; dd < vhs; dd++) {
+            let acc = 0;
+            for (let j = 0; j < T; j++) acc += row[j]! * V.v[vo + j * vhs + dd]!;
+            Y[yo + dd] = acc;
+          }
+        }
+      }
+    const dt = Qt!.type;
+    let y: Float64Array = Y;
+    let ydims = [B, qh, S, vhs];
+    if (r === 3) {
+      y = new Float64Array(Y.length);
+      for (let b = 0; b < B; b++) for (let h = 0; h < qh; h++) for (let i = 0; i < S; i++) for (let dd = 0; dd < vhs; dd++) y[(b * S + i) * qh * vhs + h * vhs + dd] = Y[((b * qh + h) * S + i) * vhs + dd]!;
+      ydims = [B, S, qh * vhs];
+    }
+    const outs = [fromFloats(dt, ydims, y), fromFloats(dt, [B, kvh, T, hs], Float64Array.from(K.v)), fromFloats(dt, [B, kvh, T, vhs], Float64Array.from(V.v))];
+    if (qkOut) outs.push(fromFloats(dt, [B, qh, S, T], qkOut));
+    return outs.slice(0, outputTypes.length);
+  },
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// RMSNormalization (opset 23)
+// ---------------------------------------------------------------------------------------------------------
+
+// ONNX RMSNormalization: "XSquared = Mul(X, X); XSquaredMean = ReduceMean<axes=normalized_axes>(XSquared);
+// MeanSquareEpsilon = Add(XSquaredMean, epsilon); RMS = Sqrt(MeanSquareEpsilon); Normalized = Div(X, RMS);
+// Y = Mul(Normalized, Scale)" — normalized axes are [axis, ..., rank-1]; stash_type sets the compute precision
+defineOp({
+  name: 'RMSNormalization',
+  inputs: [2, 2],
+  outputs: [1, 1],
+  attrs: { axis: { type: 'int', default: -1 }, epsilon: { type: 'float', default: 1e-5 }, stash_type: { type: 'int', default: 1, oneOf: [1, 11] } },
+  inferShape(ctx) {
+    const x = needType(ctx, 0, FLOATS, 'X');
+    const s = needType(ctx, 1, FLOATS, 'scale');
+    if (x.shape) {
+      const r = x.shape.length;
+      const a: number = ctx.attrs.axis;
+      if (a < -r || a >= r) ctx.fail(`axis ${a} out of range for rank ${r}`);
+      const ax = a < 0 ? a + r : a;
+      if (s.shape && !broadcastDims(x.shape.slice(ax), s.shape)) ctx.fail(`scale [${s.shape.join(',')}] does not broadcast to the normalized shape [${x.shape.slice(ax).join(',')}]`);
+      if (s.shape && s.shape.length > r - ax) ctx.fail(`scale has rank ${s.shape.length}, more than the ${r - ax} normalized axes`);
+    }
+    return [{ dtype: x.dtype, shape: x.shape }];
+  },
+  reference({ inputs, attrs }) {
+    const [x, s] = inputs as [Tensor, Tensor];
+    const r = x.dims.length;
+    const ax = attrs.axis < 0 ? attrs.axis + r : attrs.axis;
+    const inner = x.dims.slice(ax).reduce((a, b) => a * b, 1);
+    const outer = inner ? x.size / inner : 0;
+    const xv = floats(x);
+    const sv = floats(s);
+    // scale broadcast over the normalized block (right-aligned)
+    const nd = x.dims.slice(ax);
+    const sd = [...new Array<number>(nd.length - s.dims.length).fill(1), ...s.dims];
+    const sIdx = new Int32Array(inner);
+    for (let i = 0; i < inner; i++) {
+      let rem = i;
+      let p = 0;
+      let st = 1;
+      for (let a = nd.length - 1; a >= 0; a--) {
+        const c = rem % nd[a]!;
+        rem = Math.floor(rem / nd[a]!);
+        if (sd[a] !== 1) p += c * st;
+        st *= sd[a]!;
+      }
+      sIdx[i] = p;
+    }
+    const f32 = attrs.stash_type === 1 ? Math.fround : (v: number) => v;
+    const y = new Float64Array(x.size);
+    for (let o = 0; o < outer; o++) {
+      let ss = 0;
+      for (let i = 0; i < inner; i++) ss += xv[o * inner + i]! * xv[o * inner + i]!;
+      const rms = f32(Math.sqrt(f32(f32(ss / inner) + attrs.epsilon)));
+      for (let i = 0; i < inner; i++) y[o * inner + i] = (xv[o * inner + i]! / rms) * sv[sIdx[i]!]!;
+    }
+    return [fromFloats(x.type, x.dims, y)];
+  },
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// RotaryEmbedding (opset 23)
+// ---------------------------------------------------------------------------------------------------------
+
+// ONNX RotaryEmbedding: rotate the first rotary_embedding_dim features of each head: with x1, x2 the two halves
+// (or the even/odd features when interleaved), "real = cos * x1 - sin * x2; imag = sin * x1 + cos * x2"; cos/sin
+// are cos_cache[position_ids] (or the caches themselves, (batch, seq, dim/2), without position_ids)
+defineOp({
+  name: 'RotaryEmbedding',
+  inputs: [3, 4],
+  outputs: [1, 1],
+  attrs: { interleaved: { type: 'int', default: 0 }, num_heads: { type: 'int', default: 0 }, rotary_embedding_dim: { type: 'int', default: 0 } },
+  inferShape(ctx) {
+    const x = needType(ctx, 0, FLOATS, 'X');
+    const c = needType(ctx, 1, [x.dtype], 'cos_cache');
+    const s = needType(ctx, 2, [x.dtype], 'sin_cache');
+    const p = ctx.inputs[3] ? needType(ctx, 3, ['int64'], 'position_ids') : undefined;
+    if (x.shape && x.shape.length !== 3 && x.shape.length !== 4) ctx.fail(`X must be 3-D or 4-D, got rank ${x.shape.length}`);
+    if (x.shape?.length === 3 && !(ctx.attrs.num_heads > 0)) ctx.fail('3-D X needs num_heads');
+    const want = p ? 2 : 3;
+    for (const [t, n] of [[c, 'cos_cache'], [s, 'sin_cache']] as const) if (t.shape && t.shape.length !== want) ctx.fail(`${n} must be ${want}-D ${p ? 'with' : 'without'} position_ids, got rank ${t.shape.length}`);
+    if (p?.shape && p.shape.length !== 2) ctx.fail(`position_ids must be 2-D (batch, seq), got rank ${p.shape.length}`);
+    return [{ dtype: x.dtype, shape: x.shape }];
+  },
+  reference({ inputs, attrs }) {
+    const [x, cc, sc, pos] = inputs as [Tensor, Tensor, Tensor, Tensor | undefined];
+    const four = x.dims.length === 4;
+    const B = x.dims[0]!;
+    const S = four ? x.dims[2]! : x.dims[1]!;
+    const H = four ? x.dims[1]! : attrs.num_heads;
+    const D = four ? x.dims[3]! : x.dims[2]! / H;
+    if (!Number.isInteger(D)) throw new UnsupportedError(`hidden size ${x.dims[2]} is not a multiple of num_heads ${H}`);
+    const rot: number = attrs.rotary_embedding_dim || D;
+    const half = rot >> 1;
+    const xv = floats(x);
+    const cv = floats(cc);
+    const sv = floats(sc);
+    const cw = cc.dims[cc.dims.length - 1]!;
+    const y = Float64Array.from(xv);
+    // element (b, h, s, d) offset in X's layout
+    const at = (b: number, h: number, s: number, d: number) => (four ? ((b * H + h) * S + s) * D + d : (b * S + s) * H * D + h * D + d);
+    for (let b = 0; b < B; b++)
+      for (let s = 0; s < S; s++) {
+        const row = pos ? Number(pos.data[b * S + s]) : b * S + s;
+        if (pos && (row < 0 || row >= cc.dims[0]!)) throw new UnsupportedError(`position_ids[${b},${s}] = ${row} is outside the cache of ${cc.dims[0]} positions`);
+        for (let h = 0; h < H; h++)
+          for (let i = 0; i < half; i++) {
+            const c = cv[row * cw + i]!;
+            const sn = sv[row * cw + i]!;
+            const i1 = attrs.interleaved ? at(b, h, s, 2 * i) : at(b, h, s, i);
+            const i2 = attrs.interleaved ? at(b, h, s, 2 * i + 1) : at(b, h, s, i + half);
+            const x1 = xv[i1]!;
+            const x2 = xv[i2]!;
+            y[i1] = c * x1 - sn * x2;
+            y[i2] = sn * x1 + c * x2;
+          }
+      }
+    return [fromFloats(x.type, x.dims, y)];
+  },
+});

@@ -1,0 +1,96 @@
+import { ShapeError } from '../errors.js';
+import type { Graph, Node } from '../ir/graph.js';
+import { type BodyRunner, bindBody, freeVars, looseType, splitCaptured } from '../ir/subgraph.js';
+import { Tensor } from '../tensor/tensor.js';
+import { TensorSequence, type Value } from '../tensor/sequence.js';
+
+/** Plans per body for exact input shapes before the body gets one shape-agnostic plan. */
+const MAX_EXACT_PLANS = 4;
+
+/** What the executor gives this module: an executor over a bound body (kept out to avoid an import cycle). */
+export interface BodyExecutor {
+  run(feeds: Record<string, Value>, fetch?: readonly string[]): Record<string, Value>;
+  dispose(): void;
+}
+
+/**
+ * Child executors of control-flow bodies (If/Loop/Scan/SequenceMap graph attributes), one per body and input-type
+ * signature, built on first use and kept for the session: kernels run inside bodies as they do outside (weights the
+ * body captures from the outer graph are constants of the child, so kernels pack them once).
+ */
+export class Bodies {
+  private readonly cache = new Map<Graph, Map<string, BodyExecutor>>();
+
+  constructor(
+    private readonly make: (g: Graph) => BodyExecutor,
+    /** the outer plan's constant value of a name, if it has one */
+    private readonly constant: (name: string) => Tensor | undefined,
+  ) {}
+
+  /**
+   * The runner handed to `node`'s op for one run. `detach` copies a value out of kernel memory (bodies run their own
+   * kernels, which may grow the memory and detach views the outer run still holds).
+   */
+  runner(node: Node, inputs: readonly (Value | undefined)[], detach: (v: Value) => Value): BodyRunner {
+    const copies = new Map<number, Value>();
+    const input = (i: number): Value => {
+      let v = copies.get(i);
+      if (!v) {
+        const x = inputs[i];
+        if (!x) throw new ShapeError(`node '${node.name}' (${node.op}): captured value '${node.inputs[i]}' has no value`);
+        copies.set(i, (v = detach(x)));
+      }
+      return v;
+    };
+    return {
+      run: (g, formal) => {
+        if (formal.length !== g.inputs.length) throw new ShapeError(`node '${node.name}' (${node.op}): body '${g.name}' takes ${g.inputs.length} inputs, given ${formal.length}`);
+        const { captured } = splitCaptured(node);
+        const free = freeVars(g).map((x) => {
+          const i = captured.get(x);
+          if (i === undefined) throw new ShapeError(`node '${node.name}' (${node.op}): body '${g.name}' reads '${x}', which the node does not capture`);
+          return { name: x, i, value: this.constant(node.inputs[i]!) };
+        });
+        // first bodies are planned for the exact input shapes (kernels get static shapes, as outside); a body
+        // that keeps seeing new shapes (a Loop growing its state) gets one plan with every dim open
+        const sig = (v: Value, exact: boolean) => (v instanceof TensorSequence ? `s${v.elemType}` : `${v.type}${exact ? `[${v.dims.join(',')}]` : v.dims.length}`);
+        const keyOf = (exact: boolean) => {
+          let k = formal.map((v) => sig(v, exact)).join(',') + '|';
+          for (const f of free) if (!f.value) k += sig(input(f.i), exact) + ',';
+          return k;
+        };
+        let per = this.cache.get(g);
+        if (!per) this.cache.set(g, (per = new Map()));
+        const exactKey = keyOf(true);
+        let ex = per.get(exactKey);
+        const exact = !ex && per.size < MAX_EXACT_PLANS;
+        const key = ex ? exactKey : exact ? exactKey : keyOf(false);
+        ex ??= per.get(key);
+        if (!ex) {
+          const byName = new Map(free.map((f) => [f.name, f]));
+          const typeOf = (v: Value) => (exact && v instanceof Tensor ? { dtype: v.type, shape: [...v.dims] } : looseType(v, v instanceof TensorSequence));
+          const bound = bindBody(
+            g,
+            formal.map(typeOf),
+            (x) => {
+              const f = byName.get(x)!;
+              if (f.value) return { value: f.value };
+              return { type: typeOf(input(f.i)) };
+            },
+          );
+          per.set(key, (ex = this.make(bound)));
+        }
+        const feeds: Record<string, Value> = {};
+        g.inputs.forEach((io, k) => (feeds[io.name] = detach(formal[k]!)));
+        for (const f of free) if (!f.value) feeds[f.name] = input(f.i);
+        const out = ex.run(feeds, g.outputs.map((o) => o.name));
+        return g.outputs.map((o) => out[o.name]!);
+      },
+    };
+  }
+
+  dispose(): void {
+    for (const per of this.cache.values()) for (const ex of per.values()) ex.dispose();
+    this.cache.clear();
+  }
+}
