@@ -77,3 +77,26 @@ export function tfl_requant_i8_rows(acc: usize, m: i32, n: i32, mult: usize, shi
     }
   }
 }
+
+/**
+ * out[b, m, p] = clamp(MultiplyByQuantizedMultiplier(acc[b, m, p], mult[m], shift[m]) + zp, lo, hi) as int8: the
+ * NCHW form of tfl_requant_i8_nhwc (the layout pass keeps int8 activations NCHW between kernels).
+ */
+export function tfl_requant_i8_nchw(acc: usize, n: i32, m: i32, p: i32, mult: usize, shift: usize, zp: i32, lo: i32, hi: i32, out: usize): void {
+  for (let b = 0; b < n; b++) {
+    for (let c = 0; c < m; c++) {
+      const q = load<i32>(mult + ((<usize>c) << 2));
+      const s = load<i32>(shift + ((<usize>c) << 2));
+      const left = s > 0 ? s : 0;
+      const right = s > 0 ? 0 : -s;
+      const o = (<usize>b * m + c) * p;
+      const row = acc + (o << 2);
+      const orow = out + o;
+      for (let i = 0; i < p; i++) {
+        let v = rdbp(srdhm(load<i32>(row + ((<usize>i) << 2)) << left, q), right) + zp;
+        v = v < lo ? lo : v > hi ? hi : v;
+        store<i8>(orow + i, <i8>v);
+      }
+    }
+  }
+}

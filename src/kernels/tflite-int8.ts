@@ -38,7 +38,9 @@ const tfliteConvWasm: KernelDef = {
     const ys = constant(6);
     const b = node.inputs[8] ? constant(8) : undefined;
     const x = types[0];
-    if (!mem || !ex || attrs.rounding !== 'tflite' || attrs.data_layout !== 'NHWC') return undefined;
+    // NHWC (the importer's form) or NCHW / OIHW (what the layout pass, src/ir/passes/layout.ts, makes of it)
+    const nhwc = attrs.data_layout === 'NHWC';
+    if (!mem || !ex || attrs.rounding !== 'tflite') return undefined;
     if (x?.dtype !== 'int8' || types[7]?.dtype !== 'int8' || !w || w.type !== 'int8' || w.dims.length !== 4 || x.shape?.length !== 4) return undefined;
     if (!ws || ws.type !== 'float32' || !xs || xs.type !== 'float32' || !ys || ys.type !== 'float32') return undefined;
     if (node.inputs[8] && (!b || b.type !== 'int32')) return undefined;
@@ -55,7 +57,8 @@ const tfliteConvWasm: KernelDef = {
       const t = new Int8Array(w.size);
       for (let a = 0; a < o; a++) for (let y = 0; y < kh; y++) for (let z = 0; z < kw; z++) t[(a * kh + y) * kw + z] = wd[(y * kw + z) * o + a]!;
       oihw = new Tensor('int8', t, [o, 1, kh, kw]);
-    } else return undefined;
+    } else if (!nhwc && (layout ?? 'OIHW') === 'OIHW') oihw = w;
+    else return undefined;
     const m = oihw.dims[0]!;
     const group = (attrs.group as number | undefined) ?? 1;
     if (group < 1 || m % group !== 0) return undefined;
@@ -71,25 +74,28 @@ const tfliteConvWasm: KernelDef = {
       fuseClampQ: clamp.fuse,
       run(inputs, [ot]) {
         const xt = inputs[0]!;
-        const [n, h, wi, c] = xt.dims as [number, number, number, number];
+        const [n, h, wi, c] = (nhwc ? xt.dims : [xt.dims[0], xt.dims[2], xt.dims[3], xt.dims[1]]) as [number, number, number, number];
         const out = ot!.shape as number[];
-        const [, oh, ow] = out as [number, number, number, number];
+        const [oh, ow] = (nhwc ? out.slice(1, 3) : out.slice(2, 4)) as [number, number];
         // a resident input (the previous kernel's output) is read in place: only pointers survive a memory.grow
-        const xin = bytesIn(mem, xt.data as Int8Array, 'tflite conv input');
+        const xin = nhwc ? bytesIn(mem, xt.data as Int8Array, 'tflite conv input') : undefined;
         let xp = 0;
         let ap = 0; // the accumulators' pointer, taken at once: a later alloc may grow memory and detach their view
         try {
-          xp = mem.alloc(xt.size, 'tflite conv input NCHW');
-          ex.x8_nhwc_to_nchw(xin.ptr, n, h * wi, c, xp);
-          const xn = new Tensor('int8', new Int8Array(mem.memory.buffer, xp, xt.size), [n, c, h, wi]);
-          ap = (inner.run([xn, undefined, inputs[2], undefined], [{ dtype: 'int32', shape: [n, m, oh!, ow!] }])![0]!.data as Int32Array).byteOffset;
-          const op = mem.alloc(n * m * oh! * ow!, 'tflite conv output');
-          ex.tfl_requant_i8_nhwc(ap, n, m, oh! * ow!, mp, mp + m * 4, scalarInt(inputs[7]), clamp.lo, clamp.hi, op);
-          return [new Tensor('int8', new Int8Array(mem.memory.buffer, op, n * m * oh! * ow!), out)];
+          let xn = xt;
+          if (nhwc) {
+            xp = mem.alloc(xt.size, 'tflite conv input NCHW');
+            ex.x8_nhwc_to_nchw(xin!.ptr, n, h * wi, c, xp);
+            xn = new Tensor('int8', new Int8Array(mem.memory.buffer, xp, xt.size), [n, c, h, wi]);
+          }
+          ap = (inner.run([xn, undefined, inputs[2], undefined], [{ dtype: 'int32', shape: [n, m, oh, ow] }])![0]!.data as Int32Array).byteOffset;
+          const op = mem.alloc(n * m * oh * ow, 'tflite conv output');
+          (nhwc ? ex.tfl_requant_i8_nhwc : ex.tfl_requant_i8_nchw)(ap, n, m, oh * ow, mp, mp + m * 4, scalarInt(inputs[7]), clamp.lo, clamp.hi, op);
+          return [new Tensor('int8', new Int8Array(mem.memory.buffer, op, n * m * oh * ow), out)];
         } finally {
           if (ap) mem.release(ap);
           if (xp) mem.release(xp);
-          if (xin.copied) mem.release(xin.ptr);
+          if (xin?.copied) mem.release(xin.ptr);
         }
       },
       dispose() {

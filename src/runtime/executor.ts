@@ -11,6 +11,7 @@ import { DTYPES } from '../tensor/dtype.js';
 import { Residency } from './resident.js';
 import { fuseQdq } from '../ir/passes/qdq-fuse.js';
 import { foldBatchNorms } from '../ir/passes/fold-bn.js';
+import { nhwcToNchw } from '../ir/passes/layout.js';
 import { collectDeclines, kernelsFor, type PreparedKernel } from '../kernels/index.js';
 import { POST_OPS } from '../kernels/epilogue.js';
 import type { Node } from '../ir/graph.js';
@@ -31,6 +32,8 @@ export interface ExecutorOptions {
   concatInPlace?: boolean;
   /** fold inference BatchNormalization into the preceding Conv's weights (default true on the wasm backend) */
   foldBatchNorm?: boolean;
+  /** rewrite NHWC convs/pools (TFLite) to NCHW with tensors kept NCHW between kernels (default true on the wasm backend; src/ir/passes/layout.ts) */
+  layout?: boolean;
   /** skip kernels whose output no consumer reads (a float16 weight's Cast; default true on the wasm backend) */
   elideUnread?: boolean;
 }
@@ -83,6 +86,7 @@ export class Executor {
   constructor(graph: Graph, opts: ExecutorOptions = {}) {
     const original = graph;
     const wasm = opts.backend !== 'reference';
+    if (wasm && opts.layout !== false) graph = nhwcToNchw(graph);
     if (wasm && opts.foldBatchNorm !== false) graph = foldBatchNorms(graph);
     const fuse = wasm && opts.fuseQdq !== false && graph.nodes.some((n) => n.op === 'DequantizeLinear');
     this.graph = graph = fuse ? fuseQdq(graph) : graph;
