@@ -72,6 +72,11 @@ describe('TFLite int8 conv kernel vs the TS reference', () => {
           fast.dispose();
           expect(got.dims).toEqual(want.dims);
           expect(Array.from(got.data as Int8Array)).toEqual(Array.from(want.data as Int8Array));
+          // the kernel's NHWC form (plans without the layout pass)
+          const nhwc = new Executor(g, { layout: false });
+          expect(nhwc.kernels.get(g.nodes[0]!)?.name).toBe('qs8_conv2d_tflite');
+          expect(Array.from(nhwc.run({ X: x }).Y!.data as Int8Array)).toEqual(Array.from(want.data as Int8Array));
+          nhwc.dispose();
         },
       ),
       { numRuns: 250, seed: 51 },
