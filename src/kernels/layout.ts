@@ -140,5 +140,48 @@ const padWasm: KernelDef = {
   },
 };
 
+/**
+ * Concat of 4-byte elements (float32 / int32; 8-bit codes have q8_concat): per outer index one block copy per input
+ * (TFLite detectors concatenate their per-scale box and score heads).
+ */
+const concat32: KernelDef = {
+  op: 'Concat',
+  backend: 'wasm',
+  prepare(_node, attrs, types) {
+    const mem = arena();
+    if (!mem) return decline('no WASM memory');
+    if (types.some((t) => !t || BYTES[t.dtype] !== 4)) return decline(`dtype ${types[0]?.dtype}: this kernel moves 4-byte elements`);
+    return {
+      name: 'x32_concat',
+      run(inputs, [ot]) {
+        const ins = inputs as Tensor[];
+        const shape = ot!.shape as number[];
+        const r = shape.length;
+        const ax = (((attrs.axis as number) % r) + r) % r;
+        let outer = 1;
+        for (let i = 0; i < ax; i++) outer *= shape[i]!;
+        const total = shape.reduce((a, b) => a * b, 1);
+        const srcs = ins.map((t) => inBytes(mem, t, 'concat input'));
+        try {
+          const y = mem.alloc(total * 4, 'concat output');
+          const bytes = new Uint8Array(mem.memory.buffer);
+          const row = outer ? (total / outer) * 4 : 0;
+          let off = 0;
+          for (let i = 0; i < ins.length; i++) {
+            const chunk = outer ? (ins[i]!.size / outer) * 4 : 0;
+            const p = srcs[i]!.ptr;
+            for (let o = 0; o < outer; o++) bytes.copyWithin(y + o * row + off, p + o * chunk, p + (o + 1) * chunk);
+            off += chunk;
+          }
+          return [view(mem, ot!.dtype, y, total, shape)];
+        } finally {
+          for (const s of srcs) if (s.copied) mem.release(s.ptr);
+        }
+      },
+    };
+  },
+};
+
 registerKernel(transposeWasm);
 registerKernel(padWasm);
+registerKernel(concat32);

@@ -58,4 +58,26 @@ describe('data movement kernels vs the reference', () => {
       { numRuns: 150, seed: 5 },
     );
   });
+
+  it('Concat (4-byte elements): any axis, 1–3 inputs of differing extent along it', () => {
+    fc.assert(
+      fc.property(dims, fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 1000 }), (d, k, seed) => {
+        const ax = seed % d.length;
+        const g = new Graph();
+        const shapes = Array.from({ length: k }, (_, i) => d.map((v, j) => (j === ax ? ((v + i * seed) % 4) + 1 : v)));
+        g.inputs = shapes.map((s, i) => ({ name: `X${i}`, type: { dtype: 'float32' as const, shape: s } }));
+        g.nodes = [{ name: 'c', op: 'Concat', domain: '', inputs: shapes.map((_, i) => `X${i}`), outputs: ['Y'], attrs: { axis: seed % 2 ? ax : ax - d.length } }];
+        g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+        const feeds = Object.fromEntries(shapes.map((s, i) => [`X${i}`, data('float32', s.reduce((a, v) => a * v, 1), seed + i).reshape(s)]));
+        const fast = new Executor(g);
+        expect([...fast.kernels.values()].map((x) => x.name)).toEqual(['x32_concat']);
+        const got = fast.run(feeds).Y!;
+        const want = new Executor(g, { backend: 'reference' }).run(feeds).Y!;
+        fast.dispose();
+        expect(got.dims).toEqual(want.dims);
+        expect(Array.from(got.data as Float32Array)).toEqual(Array.from(want.data as Float32Array));
+      }),
+      { numRuns: 100, seed: 11 },
+    );
+  });
 });
