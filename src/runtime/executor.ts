@@ -255,7 +255,8 @@ export class Executor {
       return t && t.dtype === 'float32' && !t.sequence && t.shape?.every((d) => typeof d === 'number') ? (t.shape as number[]) : undefined;
     };
     for (const cat of order) {
-      if (cat.op !== 'Concat' || cat.domain !== '' || this.kernels.has(cat)) continue;
+      // (a float32 Concat may have the copying kernel x32_concat: dropped below when planned in place)
+      if (cat.op !== 'Concat' || cat.domain !== '' || (this.kernels.has(cat) && this.kernels.get(cat)!.name !== 'x32_concat')) continue;
       const shape = staticShape(cat.outputs[0]!);
       if (!shape || graphIo.has(cat.outputs[0]!)) continue;
       const axis = ((attrs.get(cat)!.axis as number) + shape.length) % shape.length;
@@ -279,6 +280,7 @@ export class Executor {
         offset += s.bytes;
       }
       this.concatPlans.set(cat, { bytes: offset, shape });
+      this.kernels.delete(cat);
     }
   }
 
