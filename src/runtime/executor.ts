@@ -12,6 +12,7 @@ import { Residency } from './resident.js';
 import { fuseQdq } from '../ir/passes/qdq-fuse.js';
 import { foldBatchNorms } from '../ir/passes/fold-bn.js';
 import { nhwcToNchw } from '../ir/passes/layout.js';
+import { foldPads } from '../ir/passes/fold-pad.js';
 import { collectDeclines, kernelsFor, type PreparedKernel } from '../kernels/index.js';
 import { POST_OPS } from '../kernels/epilogue.js';
 import type { Node } from '../ir/graph.js';
@@ -32,7 +33,10 @@ export interface ExecutorOptions {
   concatInPlace?: boolean;
   /** fold inference BatchNormalization into the preceding Conv's weights (default true on the wasm backend) */
   foldBatchNorm?: boolean;
-  /** rewrite NHWC convs/pools (TFLite) to NCHW with tensors kept NCHW between kernels (default true on the wasm backend; src/ir/passes/layout.ts) */
+  /**
+   * rewrite NHWC convs/pools (TFLite) to NCHW with tensors kept NCHW between kernels, then fold explicit Pads into
+   * the following conv (default true on the wasm backend; src/ir/passes/layout.ts, fold-pad.ts)
+   */
   layout?: boolean;
   /** skip kernels whose output no consumer reads (a float16 weight's Cast; default true on the wasm backend) */
   elideUnread?: boolean;
@@ -86,7 +90,7 @@ export class Executor {
   constructor(graph: Graph, opts: ExecutorOptions = {}) {
     const original = graph;
     const wasm = opts.backend !== 'reference';
-    if (wasm && opts.layout !== false) graph = nhwcToNchw(graph);
+    if (wasm && opts.layout !== false) graph = foldPads(nhwcToNchw(graph));
     if (wasm && opts.foldBatchNorm !== false) graph = foldBatchNorms(graph);
     const fuse = wasm && opts.fuseQdq !== false && graph.nodes.some((n) => n.op === 'DequantizeLinear');
     this.graph = graph = fuse ? fuseQdq(graph) : graph;

@@ -181,3 +181,72 @@ describe('layout pass on real TFLite models', () => {
     for (const k of Object.keys(ref)) expect(Array.from(got[k]!.data as Int8Array)).toEqual(Array.from(ref[k]!.data as Int8Array));
   });
 });
+
+// Explicit PAD before a conv (TFLite pads explicitly before stride-2 VALID convs) folds into the conv's pads: exact
+// when the pad value is what the conv's own padding reads — 0 for float Conv; for QLinearConv the input zero point
+// (TFLite reference_integer_ops/conv.h adds input_offset = −x_zp to every tap inside the image and skips padded taps,
+// i.e. a padded tap counts as the code x_zp; PAD of a quantized tensor pads with its zero point).
+describe('explicit Pad folded into the following conv', () => {
+  it('float and int8 (rounding tflite): folded iff the pad value is 0 / the input zero point; outputs unchanged', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          int8: fc.boolean(),
+          c: fc.integer({ min: 1, max: 4 }),
+          m: fc.integer({ min: 1, max: 5 }),
+          h: fc.integer({ min: 3, max: 9 }),
+          w: fc.integer({ min: 3, max: 9 }),
+          k: fc.constantFrom(1, 2, 3),
+          s: fc.constantFrom(1, 2),
+          dw: fc.boolean(),
+          pads: fc.tuple(fc.nat(2), fc.nat(2), fc.nat(2), fc.nat(2)),
+          auto: fc.constantFrom('VALID', 'SAME_UPPER'),
+          matching: fc.boolean(),
+        }),
+        fc.integer(),
+        (r, seed) => {
+          const [t, l, b, rr] = r.pads;
+          const m = r.dw ? r.c : r.m;
+          const g = new Graph();
+          const dt = r.int8 ? 'int8' : 'float32';
+          g.inputs = [{ name: 'X', type: { dtype: dt, shape: [1, r.h, r.w, r.c] } }];
+          const zp = r.int8 ? (seed & 15) - 8 : 0;
+          const value = r.matching ? zp : zp + 1;
+          g.initializers.set('pads', new Tensor('int64', BigInt64Array.from([0, t, l, 0, 0, b, rr, 0], BigInt), [8]));
+          g.initializers.set('v', r.int8 ? new Tensor('int8', Int8Array.of(value), []) : new Tensor('float32', Float32Array.of(value), []));
+          const wn = m * r.k * r.k * (r.dw ? 1 : r.c);
+          const wdims = r.dw ? [1, r.k, r.k, m] : [m, r.k, r.k, r.c];
+          const attrs = { auto_pad: r.auto, strides: [r.s, r.s], group: r.dw ? r.c : 1, data_layout: 'NHWC', weight_layout: r.dw ? '1HWO' : 'OHWI', ...(r.int8 ? { rounding: 'tflite' } : {}) };
+          g.nodes = [{ name: 'pad', op: 'Pad', domain: '', inputs: ['X', 'pads', 'v'], outputs: ['P'], attrs: { mode: 'constant' } }];
+          if (r.int8) {
+            const f = (v: number) => new Tensor('float32', Float32Array.of(v), []);
+            g.initializers.set('xs', f(0.05));
+            g.initializers.set('xz', new Tensor('int8', Int8Array.of(zp), []));
+            g.initializers.set('W', new Tensor('int8', Int8Array.from({ length: wn }, (_, i) => ((i * 53 + seed) % 255) - 127), wdims));
+            g.initializers.set('ws', f(0.01));
+            g.initializers.set('wz', new Tensor('int8', Int8Array.of(0), []));
+            g.initializers.set('ys', f(0.1));
+            g.initializers.set('yz', new Tensor('int8', Int8Array.of(3), []));
+            g.nodes.push({ name: 'conv', op: 'QLinearConv', domain: '', inputs: ['P', 'xs', 'xz', 'W', 'ws', 'wz', 'ys', 'yz'], outputs: ['Y'], attrs });
+          } else {
+            g.initializers.set('W', new Tensor('float32', rnd(wn, seed), wdims));
+            g.nodes.push({ name: 'conv', op: 'Conv', domain: '', inputs: ['P', 'W'], outputs: ['Y'], attrs });
+          }
+          g.outputs = [{ name: 'Y', type: { dtype: dt } }];
+          const n = r.h * r.w * r.c;
+          const x = r.int8 ? new Tensor('int8', Int8Array.from({ length: n }, (_, i) => ((i * 97 + seed) % 256) - 128), [1, r.h, r.w, r.c]) : new Tensor('float32', rnd(n, seed + 1, -2, 2), [1, r.h, r.w, r.c]);
+          const ex = new Executor(g);
+          const folded = !ex.graph.nodes.some((nd) => nd.op === 'Pad');
+          expect(folded).toBe(r.matching);
+          const got = ex.run({ X: x }).Y!;
+          const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!;
+          ex.dispose();
+          expect(got.dims).toEqual(want.dims);
+          if (r.int8) expect(Array.from(got.data as Int8Array)).toEqual(Array.from(want.data as Int8Array));
+          else expect(relErr(got.data as Float32Array, want.data as Float32Array)).toBeLessThanOrEqual(1e-5);
+        },
+      ),
+      { numRuns: 120, seed: 13 },
+    );
+  });
+});

@@ -37,6 +37,13 @@ export function nhwcToNchw(graph: Graph): Graph {
     names.add(n);
     return n;
   };
+  const readers = new Map<string, Node[]>();
+  for (const n of g.nodes) for (const x of n.inputs) if (x) (readers.get(x) ?? readers.set(x, []).get(x)!).push(n);
+  /** every reader of n's output is a layout-sensitive node (it would transpose n's output anyway) */
+  const feedsSensitive = (n: Node): boolean => {
+    const rs = readers.get(n.outputs[0] ?? '') ?? [];
+    return rs.length > 0 && rs.every(isSensitive) && !g.outputs.some((o) => o.name === n.outputs[0]);
+  };
   /** NCHW form of a 4-D value (a renamed value) */
   const nchw = new Map<string, string>();
   /** values whose NHWC form exists (graph inputs, initializers, outputs of nodes left as they are) */
@@ -109,7 +116,7 @@ export function nhwcToNchw(graph: Graph): Graph {
     }
     let n: Node | undefined;
     if (isSensitive(n0) && n0.outputs.filter((o) => o).length === 1 && rank(n0.inputs[0]!) === 4) n = rewriteSensitive(n0, needNchw, permuteConst);
-    else if (agnostic(n0, types, consts, nchw)) n = rewriteAgnostic(n0, types, consts, needNchw, permuteConst, addConst);
+    else if (agnostic(n0, types, consts, nchw, feedsSensitive)) n = rewriteAgnostic(n0, types, consts, needNchw, permuteConst, addConst);
     if (n) {
       out.push(makeNchw(n));
       continue;
@@ -185,10 +192,11 @@ function dataInputs(n: Node): number[] | undefined {
 /** NHWC axis a → NCHW axis */
 const AXIS = [0, 2, 3, 1];
 
-function agnostic(n: Node, types: Types, consts: Map<string, unknown>, nchw: Map<string, string>): boolean {
+function agnostic(n: Node, types: Types, consts: Map<string, unknown>, nchw: Map<string, string>, feedsSensitive: (n: Node) => boolean): boolean {
   const data = dataInputs(n);
   if (!data || n.outputs.filter((o) => o).length !== 1 || types.get(n.outputs[0]!)?.shape?.length !== 4) return false;
-  if (!data.some((i) => nchw.has(n.inputs[i] ?? ''))) return false; // nothing NCHW to gain
+  // something NCHW to gain: an input held in NCHW, or a layout-sensitive reader (a Pad before the first conv)
+  if (!data.some((i) => nchw.has(n.inputs[i] ?? '')) && !feedsSensitive(n)) return false;
   const size = (x: string) => (types.get(x)?.shape ?? [2]).reduce<number>((a, d) => a * (typeof d === 'number' ? d : 2), 1);
   for (let i = 0; i < n.inputs.length; i++) {
     const x = n.inputs[i]!;
