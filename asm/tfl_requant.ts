@@ -100,3 +100,38 @@ export function tfl_requant_i8_nchw(acc: usize, n: i32, m: i32, p: i32, mult: us
     }
   }
 }
+
+/**
+ * TFLite int8 / int16 AVERAGE_POOL_2D on NHWC (reference_integer_ops/pooling.h AveragePool): per output the sum of
+ * the taps inside the image, then "acc > 0 ? (acc + filter_count / 2) / filter_count : (acc - filter_count / 2) /
+ * filter_count" with C's truncating division, clamped to [lo, hi]. esz: 1 (int8) or 2 (int16).
+ */
+export function tfl_avgpool_nhwc(x: usize, esz: i32, n: i32, h: i32, w: i32, c: i32, fh: i32, fw: i32, sh: i32, sw: i32, pt: i32, pl: i32, oh: i32, ow: i32, lo: i32, hi: i32, out: usize): void {
+  let o: usize = 0;
+  for (let b = 0; b < n; b++)
+    for (let oy = 0; oy < oh; oy++)
+      for (let ox = 0; ox < ow; ox++) {
+        const y0 = oy * sh - pt;
+        const x0 = ox * sw - pl;
+        const fy0 = y0 < 0 ? -y0 : 0;
+        const fy1 = fh < h - y0 ? fh : h - y0;
+        const fx0 = x0 < 0 ? -x0 : 0;
+        const fx1 = fw < w - x0 ? fw : w - x0;
+        const cnt = (fy1 > fy0 ? fy1 - fy0 : 0) * (fx1 > fx0 ? fx1 - fx0 : 0);
+        for (let ch = 0; ch < c; ch++, o++) {
+          let acc: i32 = 0;
+          for (let fy = fy0; fy < fy1; fy++) {
+            const row = ((<usize>b * h + y0 + fy) * w + x0) * c + ch;
+            for (let fx = fx0; fx < fx1; fx++) {
+              const i = row + <usize>fx * c;
+              acc += esz == 1 ? <i32>load<i8>(x + i) : <i32>load<i16>(x + (i << 1));
+            }
+          }
+          let v: i32 = 0;
+          if (cnt) v = acc > 0 ? (acc + cnt / 2) / cnt : (acc - cnt / 2) / cnt;
+          v = v < lo ? lo : v > hi ? hi : v;
+          if (esz == 1) store<i8>(out + o, <i8>v);
+          else store<i16>(out + (o << 1), <i16>v);
+        }
+      }
+}

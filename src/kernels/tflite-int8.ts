@@ -2,8 +2,10 @@
 import { Tensor } from '../tensor/tensor.js';
 import { perChannelMultipliers, qbounds } from '../tensor/tflite-quant.js';
 import { PackedQGemm, bytesIn, prepareConv, scalarInt } from './qlinear.js';
-import { type KernelDef, registerKernel } from './registry.js';
+import { type KernelDef, decline, registerKernel } from './registry.js';
 import { arena, kernels } from './wasm.js';
+import { TFL_DOMAIN } from '../ir/layout.js';
+import { tflPadding } from '../ops/tflite.js';
 
 /**
  * TFLite's int8 CONV_2D / DEPTHWISE_CONV_2D (the importer's QLinearConv with data_layout NHWC, weight_layout
@@ -169,3 +171,55 @@ const tfliteFcWasm: KernelDef = {
 };
 
 registerKernel(tfliteFcWasm);
+
+/**
+ * TFLite's quantized AVERAGE_POOL_2D (int8, and int16 of the 16x8 mode) on NHWC, as the importer maps it (domain
+ * ai.edgeq.tflite): asm tfl_avgpool_nhwc with TFLite's rounded integer mean (reference_integer_ops/pooling.h),
+ * bit-identical to the reference (src/ops/tflite.ts poolRun). A following Clip on the codes (the fused activation)
+ * folds into its clamp.
+ */
+const tflAvgPoolWasm: KernelDef = {
+  op: 'AVERAGE_POOL_2D',
+  domain: TFL_DOMAIN,
+  backend: 'wasm',
+  layouts: true,
+  prepare(_node, attrs, types) {
+    const mem = arena();
+    const ex = kernels();
+    const x = types[0];
+    if (!mem || !ex) return decline('no WASM memory');
+    const esz = x?.dtype === 'int8' ? 1 : x?.dtype === 'int16' ? 2 : 0;
+    if (!esz) return decline(`input ${x?.dtype}: the kernel is int8 / int16`);
+    const clamp = new CodeClamp();
+    if (esz === 2) [clamp.lo, clamp.hi] = qbounds('int16');
+    return {
+      name: 'tfl_avgpool_nhwc',
+      fuseClampQ: clamp.fuse,
+      run([xt], [ot]) {
+        const [n, h, w, c] = xt!.dims as [number, number, number, number];
+        const ph = tflPadding(attrs.padding as string, h, attrs.filter_height as number, attrs.stride_h as number, 1);
+        const pw = tflPadding(attrs.padding as string, w, attrs.filter_width as number, attrs.stride_w as number, 1);
+        const d = xt!.data as Int8Array | Int16Array;
+        const p = mem.ptrOf(xt!);
+        let xp = p ?? 0;
+        try {
+          if (p === undefined) {
+            xp = mem.alloc(d.byteLength, 'avgpool input');
+            new Uint8Array(mem.memory.buffer, xp, d.byteLength).set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+          }
+          const size = n * ph.out * pw.out * c;
+          const op = mem.alloc(size * esz, 'avgpool output');
+          ex.tfl_avgpool_nhwc(xp, esz, n, h, w, c, attrs.filter_height as number, attrs.filter_width as number, attrs.stride_h as number, attrs.stride_w as number, ph.pad, pw.pad, ph.out, pw.out, clamp.lo, clamp.hi, op);
+          const y = esz === 1 ? new Int8Array(mem.memory.buffer, op, size) : new Int16Array(mem.memory.buffer, op, size);
+          const t = new Tensor(xt!.type, y, ot!.shape as number[]);
+          t.quant = ot!.quant;
+          return [t];
+        } finally {
+          if (p === undefined && xp) mem.release(xp);
+        }
+      },
+    };
+  },
+};
+
+registerKernel(tflAvgPoolWasm);

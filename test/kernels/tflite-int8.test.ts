@@ -138,3 +138,57 @@ describe('TFLite int8 FULLY_CONNECTED kernel vs the TS reference', () => {
     );
   });
 });
+
+// TFLite quantized AVERAGE_POOL_2D (reference_integer_ops/pooling.h): the mean over the taps inside the image,
+// "acc > 0 ? (acc + filter_count / 2) / filter_count : (acc - filter_count / 2) / filter_count" (C division),
+// clamped to the activation range; int8, and int16 in the 16x8 mode. The kernel must match the reference bit for bit.
+describe('TFLite quantized AVERAGE_POOL_2D kernel vs the TS reference', () => {
+  it('is bit-exact over int8 / int16, filters, strides, SAME / VALID, batch, channels and a fused Clip', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          int16: fc.boolean(),
+          n: fc.integer({ min: 1, max: 2 }),
+          h: fc.integer({ min: 1, max: 12 }),
+          w: fc.integer({ min: 1, max: 12 }),
+          c: fc.integer({ min: 1, max: 9 }),
+          fh: fc.integer({ min: 1, max: 4 }),
+          fw: fc.integer({ min: 1, max: 4 }),
+          sh: fc.integer({ min: 1, max: 3 }),
+          sw: fc.integer({ min: 1, max: 3 }),
+          padding: fc.constantFrom('SAME', 'VALID'),
+          clip: fc.constantFrom(undefined, [-10, 60]),
+        }),
+        fc.integer(),
+        (r, seed) => {
+          const h = Math.max(r.h, r.fh);
+          const w = Math.max(r.w, r.fw);
+          const dt = r.int16 ? 'int16' : 'int8';
+          const rnd = rng(seed);
+          const size = r.n * h * w * r.c;
+          const x = r.int16 ? new Tensor('int16', Int16Array.from({ length: size }, () => Math.floor(rnd() * 65536) - 32768), [r.n, h, w, r.c]) : new Tensor('int8', Int8Array.from({ length: size }, () => Math.floor(rnd() * 256) - 128), [r.n, h, w, r.c]);
+          const g = new Graph();
+          g.inputs = [{ name: 'X', type: { dtype: dt, shape: [r.n, h, w, r.c] } }];
+          const q = { in_scale: [0.1], in_zero_point: [r.int16 ? 0 : 3], out_scale: [0.1], out_zero_point: [r.int16 ? 0 : 3] };
+          g.nodes = [{ name: 'pool', op: 'AVERAGE_POOL_2D', domain: 'ai.edgeq.tflite', inputs: ['X'], outputs: [r.clip ? 'T' : 'Y'], attrs: { padding: r.padding, filter_height: r.fh, filter_width: r.fw, stride_h: r.sh, stride_w: r.sw, ...q } }];
+          if (r.clip) {
+            const b = (v: number) => (r.int16 ? new Tensor('int16', Int16Array.of(v), []) : new Tensor('int8', Int8Array.of(v), []));
+            g.initializers.set('lo', b(r.clip[0]!));
+            g.initializers.set('hi', b(r.clip[1]!));
+            g.nodes.push({ name: 'act', op: 'Clip', domain: '', inputs: ['T', 'lo', 'hi'], outputs: ['Y'], attrs: {} });
+          }
+          g.outputs = [{ name: 'Y', type: { dtype: dt } }];
+          g.opsets['ai.edgeq.tflite'] = 1;
+          const fast = new Executor(g);
+          expect(fast.kernels.get(g.nodes[0]!)?.name).toBe('tfl_avgpool_nhwc');
+          const got = fast.run({ X: x }).Y!;
+          const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!;
+          fast.dispose();
+          expect(got.dims).toEqual(want.dims);
+          expect(Array.from(got.data as Int8Array)).toEqual(Array.from(want.data as Int8Array));
+        },
+      ),
+      { numRuns: 250, seed: 17 },
+    );
+  });
+});
