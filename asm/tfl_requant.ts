@@ -135,3 +135,27 @@ export function tfl_avgpool_nhwc(x: usize, esz: i32, n: i32, h: i32, w: i32, c: 
         }
       }
 }
+
+/** MultiplyByQuantizedMultiplier(int32 x, multiplier, shift) (TFLite's default, double rounding). */
+// @ts-ignore: decorator
+@inline
+function mbqm(x: i32, q: i32, s: i32): i32 {
+  return rdbp(srdhm(x << (s > 0 ? s : 0), q), s > 0 ? 0 : -s);
+}
+
+/**
+ * TFLite quantized ADD / SUB, general form (add.cc / sub.cc, non power-of-two): per element
+ * v1 = MBQM((a − a_zp) << ls, m1, s1), v2 = MBQM((b − b_zp) << ls, m2, s2),
+ * out = clamp(MBQM(v1 ± v2, mo, so) + out_zp, lo, hi). int8 elements; sa / sb are element strides (0 = a scalar).
+ */
+export function tfl_add_i8(a: usize, sa: i32, b: usize, sb: i32, n: i32, az: i32, bz: i32, ls: i32, m1: i32, s1: i32, m2: i32, s2: i32, mo: i32, so: i32, oz: i32, lo: i32, hi: i32, sign: i32, out: usize): void {
+  for (let i = 0; i < n; i++) {
+    const x = <i32>load<i8>(a + <usize>(i * sa)) - az;
+    const y = <i32>load<i8>(b + <usize>(i * sb)) - bz;
+    const v1 = mbqm(x << ls, m1, s1);
+    const v2 = mbqm(y << ls, m2, s2);
+    let r = mbqm(sign > 0 ? v1 + v2 : v1 - v2, mo, so) + oz;
+    r = r < lo ? lo : r > hi ? hi : r;
+    store<i8>(out + i, <i8>r);
+  }
+}
