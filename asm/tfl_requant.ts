@@ -159,3 +159,14 @@ export function tfl_add_i8(a: usize, sa: i32, b: usize, sb: i32, n: i32, az: i32
     store<i8>(out + i, <i8>r);
   }
 }
+
+/** TFLite quantized MUL (mul.cc): out = clamp(MBQM((a − a_zp)·(b − b_zp), m, s) + out_zp, lo, hi); int8, strides as tfl_add_i8. */
+export function tfl_mul_i8(a: usize, sa: i32, b: usize, sb: i32, n: i32, az: i32, bz: i32, m: i32, s: i32, oz: i32, lo: i32, hi: i32, out: usize): void {
+  for (let i = 0; i < n; i++) {
+    const x = <i32>load<i8>(a + <usize>(i * sa)) - az;
+    const y = <i32>load<i8>(b + <usize>(i * sb)) - bz;
+    let r = mbqm(x * y, m, s) + oz;
+    r = r < lo ? lo : r > hi ? hi : r;
+    store<i8>(out + i, <i8>r);
+  }
+}

@@ -1,6 +1,6 @@
 // TFLite int8 kernels with TFLite's integer requantization: CONV_2D / DEPTHWISE_CONV_2D and FULLY_CONNECTED.
 import { Tensor } from '../tensor/tensor.js';
-import { perChannelMultipliers, qbounds, tflAddParams } from '../tensor/tflite-quant.js';
+import { perChannelMultipliers, qbounds, tflAddParams, tflMulParams } from '../tensor/tflite-quant.js';
 import { PackedQGemm, bytesIn, prepareConv, scalarInt } from './qlinear.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
 import { arena, kernels } from './wasm.js';
@@ -225,48 +225,59 @@ const tflAvgPoolWasm: KernelDef = {
 registerKernel(tflAvgPoolWasm);
 
 /**
- * TFLite's int8 ADD (the importer's com.microsoft QLinearAdd with rounding 'tflite'; add.cc's general form): asm
- * tfl_add_i8 with the same integer steps as src/tensor/tflite-quant.ts tflAddSub, bit-identical. Same shapes or one
- * scalar operand (other broadcasts: the reference). A following Clip on the codes folds into the clamp.
+ * TFLite's int8 ADD and MUL (the importer's com.microsoft QLinearAdd / QLinearMul with rounding 'tflite'; add.cc's
+ * general form, mul.cc): asm tfl_add_i8 / tfl_mul_i8 with the same integer steps as src/tensor/tflite-quant.ts
+ * (tflAddSub, tflMul), bit-identical. Same shapes or one scalar operand (other broadcasts: the reference). A
+ * following Clip on the codes folds into the clamp.
  */
-const tflAddWasm: KernelDef = {
-  op: 'QLinearAdd',
-  domain: 'com.microsoft',
-  backend: 'wasm',
-  layouts: true,
-  prepare(_node, attrs, types, constant) {
-    const mem = arena();
-    const ex = kernels();
-    if (!mem || !ex) return decline('no WASM memory');
-    if (attrs.rounding !== 'tflite') return decline("rounding is not 'tflite'");
-    if (types[0]?.dtype !== 'int8' || types[3]?.dtype !== 'int8') return decline(`inputs ${types[0]?.dtype}: the kernel is int8`);
-    const sc = [1, 2, 4, 5, 6, 7].map((i) => constant(i));
-    if (sc.some((t) => !t || t.size !== 1)) return decline('scales / zero points are not constant scalars');
-    const [as, az, bs, bz, cs, cz] = sc.map((t) => Number((t!.data as ArrayLike<number>)[0])) as [number, number, number, number, number, number];
-    const p = tflAddParams('int8', { scale: as, zp: az }, { scale: bs, zp: bz }, { scale: cs, zp: cz });
-    const clamp = new CodeClamp();
-    return {
-      name: 'tfl_add_i8',
-      fuseClampQ: clamp.fuse,
-      run([a, , , b], [ot]) {
-        const n = (ot!.shape as number[]).reduce((x, d) => x * d, 1);
-        const sa = a!.size === n ? 1 : a!.size === 1 ? 0 : -1;
-        const sb = b!.size === n ? 1 : b!.size === 1 ? 0 : -1;
-        if (sa < 0 || sb < 0 || (sa && a!.dims.length !== ot!.shape!.length) || (sb && b!.dims.length !== ot!.shape!.length)) return undefined; // broadcasting: the reference
-        const pa = bytesIn(mem, a!.data as Int8Array, 'add input A');
-        let pb: { ptr: number; copied: boolean } | undefined;
-        try {
-          pb = bytesIn(mem, b!.data as Int8Array, 'add input B');
-          const y = mem.alloc(n, 'add output');
-          ex.tfl_add_i8(pa.ptr, sa, pb.ptr, sb, n, az, bz, p.leftShift, p.m1, p.s1, p.m2, p.s2, p.mo, p.so, cz, clamp.lo, clamp.hi, 1, y);
-          return [new Tensor('int8', new Int8Array(mem.memory.buffer, y, n), ot!.shape as number[])];
-        } finally {
-          if (pa.copied) mem.release(pa.ptr);
-          if (pb?.copied) mem.release(pb.ptr);
-        }
-      },
-    };
-  },
-};
+function tflBinaryWasm(op: 'QLinearAdd' | 'QLinearMul'): KernelDef {
+  return {
+    op,
+    domain: 'com.microsoft',
+    backend: 'wasm',
+    layouts: true,
+    prepare(_node, attrs, types, constant) {
+      const mem = arena();
+      const ex = kernels();
+      if (!mem || !ex) return decline('no WASM memory');
+      if (attrs.rounding !== 'tflite') return decline("rounding is not 'tflite'");
+      if (types[0]?.dtype !== 'int8' || types[3]?.dtype !== 'int8') return decline(`inputs ${types[0]?.dtype}: the kernel is int8`);
+      // same-size operands or a scalar one, known at plan time: run() never falls back (a fused Clip lives here)
+      const size = (i: number) => (types[i]?.shape?.every((d) => typeof d === 'number') ? (types[i]!.shape as number[]).reduce((x, d) => x * d, 1) : -1);
+      const [na, nb] = [size(0), size(3)];
+      if (na < 0 || nb < 0 || (na !== nb && na !== 1 && nb !== 1)) return decline('broadcasting other than a scalar operand (or symbolic shapes)');
+      const sc = [1, 2, 4, 5, 6, 7].map((i) => constant(i));
+      if (sc.some((t) => !t || t.size !== 1)) return decline('scales / zero points are not constant scalars');
+      const [as, az, bs, bz, cs, cz] = sc.map((t) => Number((t!.data as ArrayLike<number>)[0])) as [number, number, number, number, number, number];
+      const [q1, q2, oq] = [{ scale: as, zp: az }, { scale: bs, zp: bz }, { scale: cs, zp: cz }];
+      const p = op === 'QLinearAdd' ? tflAddParams('int8', q1, q2, oq) : undefined;
+      const [mm, ms] = op === 'QLinearMul' ? tflMulParams(q1, q2, oq) : [0, 0];
+      const clamp = new CodeClamp();
+      return {
+        name: op === 'QLinearAdd' ? 'tfl_add_i8' : 'tfl_mul_i8',
+        fuseClampQ: clamp.fuse,
+        run([a, , , b], [ot]) {
+          const n = (ot!.shape as number[]).reduce((x, d) => x * d, 1);
+          // an operand of the output's size is the output's shape up to leading 1s (same element order)
+          const sa = a!.size === 1 ? 0 : 1;
+          const sb = b!.size === 1 ? 0 : 1;
+          const pa = bytesIn(mem, a!.data as Int8Array, `${op} input A`);
+          let pb: { ptr: number; copied: boolean } | undefined;
+          try {
+            pb = bytesIn(mem, b!.data as Int8Array, `${op} input B`);
+            const y = mem.alloc(n, `${op} output`);
+            if (p) ex.tfl_add_i8(pa.ptr, sa, pb.ptr, sb, n, az, bz, p.leftShift, p.m1, p.s1, p.m2, p.s2, p.mo, p.so, cz, clamp.lo, clamp.hi, 1, y);
+            else ex.tfl_mul_i8(pa.ptr, sa, pb.ptr, sb, n, az, bz, mm, ms, cz, clamp.lo, clamp.hi, y);
+            return [new Tensor('int8', new Int8Array(mem.memory.buffer, y, n), ot!.shape as number[])];
+          } finally {
+            if (pa.copied) mem.release(pa.ptr);
+            if (pb?.copied) mem.release(pb.ptr);
+          }
+        },
+      };
+    },
+  };
+}
 
-registerKernel(tflAddWasm);
+registerKernel(tflBinaryWasm('QLinearAdd'));
+registerKernel(tflBinaryWasm('QLinearMul'));

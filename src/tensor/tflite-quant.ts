@@ -406,9 +406,14 @@ export function tflAddParams(dtype: string, q1: TflQ, q2: TflQ, oq: TflQ): { lef
   return { leftShift, m1, s1, m2, s2, mo, so };
 }
 
+/** MUL's quantized multiplier and shift (mul.cc: input1_scale · input2_scale / output_scale in float). */
+export function tflMulParams(q1: TflQ, q2: TflQ, oq: TflQ): [number, number] {
+  return quantizeMultiplier(Math.fround(Math.fround(q1.scale * q2.scale) / oq.scale));
+}
+
 /** Element kernel of quantized MUL (mul.cc): "real_multiplier = input1_scale * input2_scale / output_scale" (float), then QuantizeMultiplier. */
 export function tflMul(dtype: string, q1: TflQ, q2: TflQ, oq: TflQ): (a: number, b: number) => number {
-  const [m, s] = quantizeMultiplier(Math.fround(Math.fround(q1.scale * q2.scale) / oq.scale));
+  const [m, s] = tflMulParams(q1, q2, oq);
   const [lo, hi] = qbounds(dtype);
   return (a, b) => {
     const r = multiplyByQuantizedMultiplier((a - q1.zp) * (b - q2.zp), m, s) + oq.zp;

@@ -196,12 +196,15 @@ describe('TFLite quantized AVERAGE_POOL_2D kernel vs the TS reference', () => {
 // TFLite quantized ADD, general form (add.cc): "left_shift = 20 (int8); twice_max_input_scale = 2 * max(s1, s2);
 // real_input_multiplier = s / twice_max_input_scale; real_output_multiplier = twice_max_input_scale / ((1 << left_shift)
 // * so)", each quantized with QuantizeMultiplier and applied with MultiplyByQuantizedMultiplier. Bit-exact.
-describe('TFLite int8 ADD kernel (QLinearAdd, rounding tflite) vs the TS reference', () => {
-  it('is bit-exact over scales, zero points, sizes, a scalar operand and a fused Clip', () => {
+// MUL (mul.cc): "real_multiplier = input1_scale * input2_scale / output_scale", then per element
+// MultiplyByQuantizedMultiplier((a − a_zp)·(b − b_zp)) + output_zp, clamped.
+describe('TFLite int8 ADD / MUL kernels (QLinearAdd / QLinearMul, rounding tflite) vs the TS reference', () => {
+  it('are bit-exact over scales, zero points, sizes, a scalar operand and a fused Clip', () => {
     fc.assert(
       fc.property(
         fc.record({
           n: fc.integer({ min: 1, max: 300 }),
+          mul: fc.boolean(),
           scalar: fc.constantFrom('none', 'none', 'a', 'b'),
           s: fc.tuple(fc.double({ min: 0.001, max: 2, noNaN: true }), fc.double({ min: 0.001, max: 2, noNaN: true }), fc.double({ min: 0.001, max: 4, noNaN: true })),
           z: fc.tuple(fc.integer({ min: -128, max: 127 }), fc.integer({ min: -128, max: 127 }), fc.integer({ min: -128, max: 127 })),
@@ -221,7 +224,7 @@ describe('TFLite int8 ADD kernel (QLinearAdd, rounding tflite) vs the TS referen
           const f = (v: number) => new Tensor('float32', Float32Array.of(v), []);
           const z = (v: number) => new Tensor('int8', Int8Array.of(v), []);
           [['as', f(r.s[0])], ['az', z(r.z[0])], ['bs', f(r.s[1])], ['bz', z(r.z[1])], ['cs', f(r.s[2])], ['cz', z(r.z[2])]].forEach(([k, t]) => g.initializers.set(k as string, t as Tensor));
-          g.nodes = [{ name: 'add', op: 'QLinearAdd', domain: 'com.microsoft', inputs: ['A', 'as', 'az', 'B', 'bs', 'bz', 'cs', 'cz'], outputs: [r.clip ? 'T' : 'Y'], attrs: { rounding: 'tflite' } }];
+          g.nodes = [{ name: 'add', op: r.mul ? 'QLinearMul' : 'QLinearAdd', domain: 'com.microsoft', inputs: ['A', 'as', 'az', 'B', 'bs', 'bz', 'cs', 'cz'], outputs: [r.clip ? 'T' : 'Y'], attrs: { rounding: 'tflite' } }];
           if (r.clip) {
             g.initializers.set('lo', z(r.clip[0]!));
             g.initializers.set('hi', z(r.clip[1]!));
@@ -231,7 +234,7 @@ describe('TFLite int8 ADD kernel (QLinearAdd, rounding tflite) vs the TS referen
           g.opsets['com.microsoft'] = 1;
           const feeds = { A: new Tensor('int8', i8(da.reduce((a, d) => a * d, 1)), da), B: new Tensor('int8', i8(db.reduce((a, d) => a * d, 1)), db) };
           const fast = new Executor(g);
-          expect(fast.kernels.get(g.nodes[0]!)?.name).toBe('tfl_add_i8');
+          expect(fast.kernels.get(g.nodes[0]!)?.name).toBe(r.mul ? 'tfl_mul_i8' : 'tfl_add_i8');
           const got = fast.run(feeds).Y!;
           const want = new Executor(g, { backend: 'reference' }).run(feeds).Y!;
           fast.dispose();
@@ -239,7 +242,7 @@ describe('TFLite int8 ADD kernel (QLinearAdd, rounding tflite) vs the TS referen
           expect(Array.from(got.data as Int8Array)).toEqual(Array.from(want.data as Int8Array));
         },
       ),
-      { numRuns: 250, seed: 19 },
+      { numRuns: 400, seed: 19 },
     );
   });
 });
