@@ -1,4 +1,5 @@
 import type { Graph, Node } from '../graph.js';
+import { freshNames } from './names.js';
 import { analyze } from '../infer.js';
 import { TFL_DOMAIN } from '../layout.js';
 import { Tensor } from '../../tensor/tensor.js';
@@ -30,13 +31,7 @@ export function nhwcToNchw(graph: Graph): Graph {
   const rank = (x: string) => types.get(x)?.shape?.length;
   const producer = new Map<string, Node>();
   for (const n of g.nodes) for (const o of n.outputs) if (o) producer.set(o, n);
-  const names = new Set<string>([...g.initializers.keys(), ...g.inputs.map((i) => i.name), ...g.nodes.flatMap((n) => n.outputs)]);
-  const fresh = (base: string): string => {
-    let n = base;
-    for (let i = 1; names.has(n); i++) n = `${base}_${i}`;
-    names.add(n);
-    return n;
-  };
+  const fresh = freshNames(g);
   const readers = new Map<string, Node[]>();
   for (const n of g.nodes) for (const x of n.inputs) if (x) (readers.get(x) ?? readers.set(x, []).get(x)!).push(n);
   /** every reader of n's output is a layout-sensitive node (it would transpose n's output anyway) */
