@@ -16,3 +16,4 @@ export * from './qs8_pool';
 export * from './tfl_requant';
 export * from './f32_norm';
 export * from './x32_layout';
+export * from './x_layout';

@@ -77,3 +77,96 @@ export function tfl_requant_i8_rows(acc: usize, m: i32, n: i32, mult: usize, shi
     }
   }
 }
+
+/**
+ * out[b, m, p] = clamp(MultiplyByQuantizedMultiplier(acc[b, m, p], mult[m], shift[m]) + zp, lo, hi) as int8: the
+ * NCHW form of tfl_requant_i8_nhwc (the layout pass keeps int8 activations NCHW between kernels).
+ */
+export function tfl_requant_i8_nchw(acc: usize, n: i32, m: i32, p: i32, mult: usize, shift: usize, zp: i32, lo: i32, hi: i32, out: usize): void {
+  for (let b = 0; b < n; b++) {
+    for (let c = 0; c < m; c++) {
+      const q = load<i32>(mult + ((<usize>c) << 2));
+      const s = load<i32>(shift + ((<usize>c) << 2));
+      const left = s > 0 ? s : 0;
+      const right = s > 0 ? 0 : -s;
+      const o = (<usize>b * m + c) * p;
+      const row = acc + (o << 2);
+      const orow = out + o;
+      for (let i = 0; i < p; i++) {
+        let v = rdbp(srdhm(load<i32>(row + ((<usize>i) << 2)) << left, q), right) + zp;
+        v = v < lo ? lo : v > hi ? hi : v;
+        store<i8>(orow + i, <i8>v);
+      }
+    }
+  }
+}
+
+/**
+ * TFLite int8 / int16 AVERAGE_POOL_2D on NHWC (reference_integer_ops/pooling.h AveragePool): per output the sum of
+ * the taps inside the image, then "acc > 0 ? (acc + filter_count / 2) / filter_count : (acc - filter_count / 2) /
+ * filter_count" with C's truncating division, clamped to [lo, hi]. esz: 1 (int8) or 2 (int16).
+ */
+export function tfl_avgpool_nhwc(x: usize, esz: i32, n: i32, h: i32, w: i32, c: i32, fh: i32, fw: i32, sh: i32, sw: i32, pt: i32, pl: i32, oh: i32, ow: i32, lo: i32, hi: i32, out: usize): void {
+  let o: usize = 0;
+  for (let b = 0; b < n; b++)
+    for (let oy = 0; oy < oh; oy++)
+      for (let ox = 0; ox < ow; ox++) {
+        const y0 = oy * sh - pt;
+        const x0 = ox * sw - pl;
+        const fy0 = y0 < 0 ? -y0 : 0;
+        const fy1 = fh < h - y0 ? fh : h - y0;
+        const fx0 = x0 < 0 ? -x0 : 0;
+        const fx1 = fw < w - x0 ? fw : w - x0;
+        const cnt = (fy1 > fy0 ? fy1 - fy0 : 0) * (fx1 > fx0 ? fx1 - fx0 : 0);
+        for (let ch = 0; ch < c; ch++, o++) {
+          let acc: i32 = 0;
+          for (let fy = fy0; fy < fy1; fy++) {
+            const row = ((<usize>b * h + y0 + fy) * w + x0) * c + ch;
+            for (let fx = fx0; fx < fx1; fx++) {
+              const i = row + <usize>fx * c;
+              acc += esz == 1 ? <i32>load<i8>(x + i) : <i32>load<i16>(x + (i << 1));
+            }
+          }
+          let v: i32 = 0;
+          if (cnt) v = acc > 0 ? (acc + cnt / 2) / cnt : (acc - cnt / 2) / cnt;
+          v = v < lo ? lo : v > hi ? hi : v;
+          if (esz == 1) store<i8>(out + o, <i8>v);
+          else store<i16>(out + (o << 1), <i16>v);
+        }
+      }
+}
+
+/** MultiplyByQuantizedMultiplier(int32 x, multiplier, shift) (TFLite's default, double rounding). */
+// @ts-ignore: decorator
+@inline
+function mbqm(x: i32, q: i32, s: i32): i32 {
+  return rdbp(srdhm(x << (s > 0 ? s : 0), q), s > 0 ? 0 : -s);
+}
+
+/**
+ * TFLite quantized ADD / SUB, general form (add.cc / sub.cc, non power-of-two): per element
+ * v1 = MBQM((a − a_zp) << ls, m1, s1), v2 = MBQM((b − b_zp) << ls, m2, s2),
+ * out = clamp(MBQM(v1 ± v2, mo, so) + out_zp, lo, hi). int8 elements; sa / sb are element strides (0 = a scalar).
+ */
+export function tfl_add_i8(a: usize, sa: i32, b: usize, sb: i32, n: i32, az: i32, bz: i32, ls: i32, m1: i32, s1: i32, m2: i32, s2: i32, mo: i32, so: i32, oz: i32, lo: i32, hi: i32, sign: i32, out: usize): void {
+  for (let i = 0; i < n; i++) {
+    const x = <i32>load<i8>(a + <usize>(i * sa)) - az;
+    const y = <i32>load<i8>(b + <usize>(i * sb)) - bz;
+    const v1 = mbqm(x << ls, m1, s1);
+    const v2 = mbqm(y << ls, m2, s2);
+    let r = mbqm(sign > 0 ? v1 + v2 : v1 - v2, mo, so) + oz;
+    r = r < lo ? lo : r > hi ? hi : r;
+    store<i8>(out + i, <i8>r);
+  }
+}
+
+/** TFLite quantized MUL (mul.cc): out = clamp(MBQM((a − a_zp)·(b − b_zp), m, s) + out_zp, lo, hi); int8, strides as tfl_add_i8. */
+export function tfl_mul_i8(a: usize, sa: i32, b: usize, sb: i32, n: i32, az: i32, bz: i32, m: i32, s: i32, oz: i32, lo: i32, hi: i32, out: usize): void {
+  for (let i = 0; i < n; i++) {
+    const x = <i32>load<i8>(a + <usize>(i * sa)) - az;
+    const y = <i32>load<i8>(b + <usize>(i * sb)) - bz;
+    let r = mbqm(x * y, m, s) + oz;
+    r = r < lo ? lo : r > hi ? hi : r;
+    store<i8>(out + i, <i8>r);
+  }
+}

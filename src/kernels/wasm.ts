@@ -18,6 +18,12 @@ export interface KernelExports {
   tfl_requant_i8_nhwc(acc: number, n: number, m: number, p: number, mult: number, shift: number, zp: number, lo: number, hi: number, out: number): void;
   tfl_requant_i8_rows(acc: number, m: number, n: number, mult: number, shift: number, zp: number, lo: number, hi: number, out: number): void;
   x8_nhwc_to_nchw(x: number, n: number, hw: number, c: number, out: number): void;
+  tfl_avgpool_nhwc(x: number, esz: number, n: number, h: number, w: number, c: number, fh: number, fw: number, sh: number, sw: number, pt: number, pl: number, oh: number, ow: number, lo: number, hi: number, out: number): void;
+  tfl_add_i8(a: number, sa: number, b: number, sb: number, n: number, az: number, bz: number, ls: number, m1: number, s1: number, m2: number, s2: number, mo: number, so: number, oz: number, lo: number, hi: number, sign: number, out: number): void;
+  tfl_mul_i8(a: number, sa: number, b: number, sb: number, n: number, az: number, bz: number, m: number, s: number, oz: number, lo: number, hi: number, out: number): void;
+  tfl_requant_i8_nchw(acc: number, n: number, m: number, p: number, mult: number, shift: number, zp: number, lo: number, hi: number, out: number): void;
+  x32_permute4(x: number, d0: number, d1: number, d2: number, d3: number, s0: number, s1: number, s2: number, s3: number, out: number): void;
+  x8_permute4(x: number, d0: number, d1: number, d2: number, d3: number, s0: number, s1: number, s2: number, s3: number, out: number): void;
   f32_unary(op: number, x: number, out: number, n: number, alpha: number, beta: number): void;
   f32_binary_nd(op: number, a: number, b: number, out: number, rank: number, shape: number, astr: number, bstr: number, idx: number, lo: number, hi: number): void;
   f32_binary(op: number, a: number, sa: number, b: number, sb: number, out: number, n: number, lo: number, hi: number): void;

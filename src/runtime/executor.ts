@@ -12,6 +12,8 @@ import { Residency } from './resident.js';
 import { fuseQdq } from '../ir/passes/qdq-fuse.js';
 import { foldBatchNorms } from '../ir/passes/fold-bn.js';
 import { fuseTransformerPatterns } from '../ir/passes/fuse-xfmr.js';
+import { nhwcToNchw } from '../ir/passes/layout.js';
+import { foldPads } from '../ir/passes/fold-pad.js';
 import { collectDeclines, kernelsFor, type PreparedKernel } from '../kernels/index.js';
 import { POST_OPS } from '../kernels/epilogue.js';
 import type { Node } from '../ir/graph.js';
@@ -35,6 +37,11 @@ export interface ExecutorOptions {
   foldBatchNorm?: boolean;
   /** rewrite decomposed GELU / LayerNorm patterns into Gelu / LayerNormalization (default true on the wasm backend) */
   fusePatterns?: boolean;
+  /**
+   * rewrite NHWC convs/pools (TFLite) to NCHW with tensors kept NCHW between kernels, then fold explicit Pads into
+   * the following conv (default true on the wasm backend; src/ir/passes/layout.ts, fold-pad.ts)
+   */
+  layout?: boolean;
   /** skip kernels whose output no consumer reads (a float16 weight's Cast; default true on the wasm backend) */
   elideUnread?: boolean;
 }
@@ -91,6 +98,7 @@ export class Executor {
   constructor(graph: Graph, opts: ExecutorOptions = {}) {
     const original = graph;
     const wasm = opts.backend !== 'reference';
+    if (wasm && opts.layout !== false) graph = foldPads(nhwcToNchw(graph));
     if (wasm && opts.fusePatterns !== false) graph = fuseTransformerPatterns(graph);
     if (wasm && opts.foldBatchNorm !== false) graph = foldBatchNorms(graph);
     const fuse = wasm && opts.fuseQdq !== false && graph.nodes.some((n) => n.op === 'DequantizeLinear');
@@ -294,7 +302,8 @@ export class Executor {
       return t && t.dtype === 'float32' && !t.sequence && t.shape?.every((d) => typeof d === 'number') ? (t.shape as number[]) : undefined;
     };
     for (const cat of order) {
-      if (cat.op !== 'Concat' || cat.domain !== '' || this.kernels.has(cat)) continue;
+      // (a float32 Concat may have the copying kernel x32_concat: dropped below when planned in place)
+      if (cat.op !== 'Concat' || cat.domain !== '' || (this.kernels.has(cat) && this.kernels.get(cat)!.name !== 'x32_concat')) continue;
       const shape = staticShape(cat.outputs[0]!);
       if (!shape || graphIo.has(cat.outputs[0]!)) continue;
       const axis = ((attrs.get(cat)!.axis as number) + shape.length) % shape.length;
@@ -318,6 +327,7 @@ export class Executor {
         offset += s.bytes;
       }
       this.concatPlans.set(cat, { bytes: offset, shape });
+      this.kernels.delete(cat);
     }
   }
 

@@ -130,7 +130,7 @@ export class InferenceSession {
     // unfused plan of the same graph, built once on first need
     if (names.some((n) => this.exec.altered.has(n))) {
       if (!this.plain) {
-        this.plain = new Executor(this.graph, { backend: this.options.backend ?? 'wasm', fuseQdq: false, fuseClamps: false, foldBatchNorm: false, fusePatterns: false, elideUnread: false });
+        this.plain = new Executor(this.graph, { backend: this.options.backend ?? 'wasm', fuseQdq: false, fuseClamps: false, foldBatchNorm: false, fusePatterns: false, elideUnread: false, layout: false });
         this.execs.push(this.plain);
       }
       return this.plain.run(feeds, names) as Record<string, Tensor>;

@@ -386,11 +386,7 @@ export function tflAddSub(dtype: string, q1: TflQ, q2: TflQ, oq: TflQ, potScaleI
       };
     }
   }
-  const leftShift = dtype === 'int16' ? 15 : 20;
-  const twiceMax = 2 * Math.max(q1.scale, q2.scale);
-  const [m1, s1] = quantizeMultiplier(q1.scale / twiceMax);
-  const [m2, s2] = quantizeMultiplier(q2.scale / twiceMax);
-  const [mo, so] = quantizeMultiplier(twiceMax / Math.fround((1 << leftShift) * oq.scale));
+  const { leftShift, m1, s1, m2, s2, mo, so } = tflAddParams(dtype, q1, q2, oq);
   const off1 = -q1.zp, off2 = -q2.zp, ls = 1 << leftShift;
   return (a, b) => {
     const v1 = multiplyByQuantizedMultiplier((a + off1) * ls, m1, s1);
@@ -400,9 +396,24 @@ export function tflAddSub(dtype: string, q1: TflQ, q2: TflQ, oq: TflQ, potScaleI
   };
 }
 
+/** The general (non power-of-two) ADD/SUB requantization of add.cc: left shift and the three quantized multipliers. */
+export function tflAddParams(dtype: string, q1: TflQ, q2: TflQ, oq: TflQ): { leftShift: number; m1: number; s1: number; m2: number; s2: number; mo: number; so: number } {
+  const leftShift = dtype === 'int16' ? 15 : 20;
+  const twiceMax = 2 * Math.max(q1.scale, q2.scale);
+  const [m1, s1] = quantizeMultiplier(q1.scale / twiceMax);
+  const [m2, s2] = quantizeMultiplier(q2.scale / twiceMax);
+  const [mo, so] = quantizeMultiplier(twiceMax / Math.fround((1 << leftShift) * oq.scale));
+  return { leftShift, m1, s1, m2, s2, mo, so };
+}
+
+/** MUL's quantized multiplier and shift (mul.cc: input1_scale · input2_scale / output_scale in float). */
+export function tflMulParams(q1: TflQ, q2: TflQ, oq: TflQ): [number, number] {
+  return quantizeMultiplier(Math.fround(Math.fround(q1.scale * q2.scale) / oq.scale));
+}
+
 /** Element kernel of quantized MUL (mul.cc): "real_multiplier = input1_scale * input2_scale / output_scale" (float), then QuantizeMultiplier. */
 export function tflMul(dtype: string, q1: TflQ, q2: TflQ, oq: TflQ): (a: number, b: number) => number {
-  const [m, s] = quantizeMultiplier(Math.fround(Math.fround(q1.scale * q2.scale) / oq.scale));
+  const [m, s] = tflMulParams(q1, q2, oq);
   const [lo, hi] = qbounds(dtype);
   return (a, b) => {
     const r = multiplyByQuantizedMultiplier((a - q1.zp) * (b - q2.zp), m, s) + oq.zp;

@@ -64,13 +64,19 @@ describe('TFLite int8 conv kernel vs the TS reference', () => {
           g.outputs = [{ name: 'Y', type: { dtype: 'int8' } }];
           const x = new Tensor('int8', i8(r.n * h * w * r.c), [r.n, h, w, r.c]);
           const fast = new Executor(g);
-          expect(fast.kernels.get(g.nodes[0]!)?.name).toBe('qs8_conv2d_tflite');
-          if (r.clip) expect(fast.fusedInto.has(g.nodes[1]!)).toBe(true);
+          // the plan's nodes (the layout pass rewrote the conv to NCHW: src/ir/passes/layout.ts)
+          expect(fast.kernels.get(fast.graph.nodes.find((n) => n.op === 'QLinearConv')!)?.name).toBe('qs8_conv2d_tflite');
+          if (r.clip) expect(fast.fusedInto.has(fast.graph.nodes.find((n) => n.op === 'Clip')!)).toBe(true);
           const got = fast.run({ X: x }).Y!;
           const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!;
           fast.dispose();
           expect(got.dims).toEqual(want.dims);
           expect(Array.from(got.data as Int8Array)).toEqual(Array.from(want.data as Int8Array));
+          // the kernel's NHWC form (plans without the layout pass)
+          const nhwc = new Executor(g, { layout: false });
+          expect(nhwc.kernels.get(g.nodes[0]!)?.name).toBe('qs8_conv2d_tflite');
+          expect(Array.from(nhwc.run({ X: x }).Y!.data as Int8Array)).toEqual(Array.from(want.data as Int8Array));
+          nhwc.dispose();
         },
       ),
       { numRuns: 250, seed: 51 },
@@ -129,6 +135,114 @@ describe('TFLite int8 FULLY_CONNECTED kernel vs the TS reference', () => {
         },
       ),
       { numRuns: 250, seed: 52 },
+    );
+  });
+});
+
+// TFLite quantized AVERAGE_POOL_2D (reference_integer_ops/pooling.h): the mean over the taps inside the image,
+// "acc > 0 ? (acc + filter_count / 2) / filter_count : (acc - filter_count / 2) / filter_count" (C division),
+// clamped to the activation range; int8, and int16 in the 16x8 mode. The kernel must match the reference bit for bit.
+describe('TFLite quantized AVERAGE_POOL_2D kernel vs the TS reference', () => {
+  it('is bit-exact over int8 / int16, filters, strides, SAME / VALID, batch, channels and a fused Clip', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          int16: fc.boolean(),
+          n: fc.integer({ min: 1, max: 2 }),
+          h: fc.integer({ min: 1, max: 12 }),
+          w: fc.integer({ min: 1, max: 12 }),
+          c: fc.integer({ min: 1, max: 9 }),
+          fh: fc.integer({ min: 1, max: 4 }),
+          fw: fc.integer({ min: 1, max: 4 }),
+          sh: fc.integer({ min: 1, max: 3 }),
+          sw: fc.integer({ min: 1, max: 3 }),
+          padding: fc.constantFrom('SAME', 'VALID'),
+          clip: fc.constantFrom(undefined, [-10, 60]),
+        }),
+        fc.integer(),
+        (r, seed) => {
+          const h = Math.max(r.h, r.fh);
+          const w = Math.max(r.w, r.fw);
+          const dt = r.int16 ? 'int16' : 'int8';
+          const rnd = rng(seed);
+          const size = r.n * h * w * r.c;
+          const x = r.int16 ? new Tensor('int16', Int16Array.from({ length: size }, () => Math.floor(rnd() * 65536) - 32768), [r.n, h, w, r.c]) : new Tensor('int8', Int8Array.from({ length: size }, () => Math.floor(rnd() * 256) - 128), [r.n, h, w, r.c]);
+          const g = new Graph();
+          g.inputs = [{ name: 'X', type: { dtype: dt, shape: [r.n, h, w, r.c] } }];
+          const q = { in_scale: [0.1], in_zero_point: [r.int16 ? 0 : 3], out_scale: [0.1], out_zero_point: [r.int16 ? 0 : 3] };
+          g.nodes = [{ name: 'pool', op: 'AVERAGE_POOL_2D', domain: 'ai.edgeq.tflite', inputs: ['X'], outputs: [r.clip ? 'T' : 'Y'], attrs: { padding: r.padding, filter_height: r.fh, filter_width: r.fw, stride_h: r.sh, stride_w: r.sw, ...q } }];
+          if (r.clip) {
+            const b = (v: number) => (r.int16 ? new Tensor('int16', Int16Array.of(v), []) : new Tensor('int8', Int8Array.of(v), []));
+            g.initializers.set('lo', b(r.clip[0]!));
+            g.initializers.set('hi', b(r.clip[1]!));
+            g.nodes.push({ name: 'act', op: 'Clip', domain: '', inputs: ['T', 'lo', 'hi'], outputs: ['Y'], attrs: {} });
+          }
+          g.outputs = [{ name: 'Y', type: { dtype: dt } }];
+          g.opsets['ai.edgeq.tflite'] = 1;
+          const fast = new Executor(g);
+          expect(fast.kernels.get(g.nodes[0]!)?.name).toBe('tfl_avgpool_nhwc');
+          const got = fast.run({ X: x }).Y!;
+          const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!;
+          fast.dispose();
+          expect(got.dims).toEqual(want.dims);
+          expect(Array.from(got.data as Int8Array)).toEqual(Array.from(want.data as Int8Array));
+        },
+      ),
+      { numRuns: 250, seed: 17 },
+    );
+  });
+});
+
+// TFLite quantized ADD, general form (add.cc): "left_shift = 20 (int8); twice_max_input_scale = 2 * max(s1, s2);
+// real_input_multiplier = s / twice_max_input_scale; real_output_multiplier = twice_max_input_scale / ((1 << left_shift)
+// * so)", each quantized with QuantizeMultiplier and applied with MultiplyByQuantizedMultiplier. Bit-exact.
+// MUL (mul.cc): "real_multiplier = input1_scale * input2_scale / output_scale", then per element
+// MultiplyByQuantizedMultiplier((a − a_zp)·(b − b_zp)) + output_zp, clamped.
+describe('TFLite int8 ADD / MUL kernels (QLinearAdd / QLinearMul, rounding tflite) vs the TS reference', () => {
+  it('are bit-exact over scales, zero points, sizes, a scalar operand and a fused Clip', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          n: fc.integer({ min: 1, max: 300 }),
+          mul: fc.boolean(),
+          scalar: fc.constantFrom('none', 'none', 'a', 'b'),
+          s: fc.tuple(fc.double({ min: 0.001, max: 2, noNaN: true }), fc.double({ min: 0.001, max: 2, noNaN: true }), fc.double({ min: 0.001, max: 4, noNaN: true })),
+          z: fc.tuple(fc.integer({ min: -128, max: 127 }), fc.integer({ min: -128, max: 127 }), fc.integer({ min: -128, max: 127 })),
+          clip: fc.constantFrom(undefined, [-128, 127], [-30, 90]),
+        }),
+        fc.integer(),
+        (r, seed) => {
+          const rnd = rng(seed);
+          const i8 = (n: number) => Int8Array.from({ length: n }, () => Math.floor(rnd() * 256) - 128);
+          const da = r.scalar === 'a' ? [1] : [1, r.n];
+          const db = r.scalar === 'b' ? [1] : [1, r.n];
+          const g = new Graph();
+          g.inputs = [
+            { name: 'A', type: { dtype: 'int8', shape: da } },
+            { name: 'B', type: { dtype: 'int8', shape: db } },
+          ];
+          const f = (v: number) => new Tensor('float32', Float32Array.of(v), []);
+          const z = (v: number) => new Tensor('int8', Int8Array.of(v), []);
+          [['as', f(r.s[0])], ['az', z(r.z[0])], ['bs', f(r.s[1])], ['bz', z(r.z[1])], ['cs', f(r.s[2])], ['cz', z(r.z[2])]].forEach(([k, t]) => g.initializers.set(k as string, t as Tensor));
+          g.nodes = [{ name: 'add', op: r.mul ? 'QLinearMul' : 'QLinearAdd', domain: 'com.microsoft', inputs: ['A', 'as', 'az', 'B', 'bs', 'bz', 'cs', 'cz'], outputs: [r.clip ? 'T' : 'Y'], attrs: { rounding: 'tflite' } }];
+          if (r.clip) {
+            g.initializers.set('lo', z(r.clip[0]!));
+            g.initializers.set('hi', z(r.clip[1]!));
+            g.nodes.push({ name: 'act', op: 'Clip', domain: '', inputs: ['T', 'lo', 'hi'], outputs: ['Y'], attrs: {} });
+          }
+          g.outputs = [{ name: 'Y', type: { dtype: 'int8' } }];
+          g.opsets['com.microsoft'] = 1;
+          const feeds = { A: new Tensor('int8', i8(da.reduce((a, d) => a * d, 1)), da), B: new Tensor('int8', i8(db.reduce((a, d) => a * d, 1)), db) };
+          const fast = new Executor(g);
+          expect(fast.kernels.get(g.nodes[0]!)?.name).toBe(r.mul ? 'tfl_mul_i8' : 'tfl_add_i8');
+          const got = fast.run(feeds).Y!;
+          const want = new Executor(g, { backend: 'reference' }).run(feeds).Y!;
+          fast.dispose();
+          expect(got.dims).toEqual(want.dims);
+          expect(Array.from(got.data as Int8Array)).toEqual(Array.from(want.data as Int8Array));
+        },
+      ),
+      { numRuns: 400, seed: 19 },
     );
   });
 });

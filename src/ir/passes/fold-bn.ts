@@ -1,4 +1,5 @@
 import { Graph, type Node } from '../graph.js';
+import { freshNames } from './names.js';
 import { Tensor } from '../../tensor/tensor.js';
 
 /**
@@ -39,13 +40,7 @@ export function foldBatchNorms(graph: Graph): Graph {
   }
   if (!pairs.length) return graph;
   const g = graph.clone();
-  const names = new Set<string>([...g.initializers.keys(), ...g.inputs.map((i) => i.name), ...g.nodes.flatMap((n) => n.outputs)]);
-  const fresh = (base: string): string => {
-    let n = base;
-    for (let i = 1; names.has(n); i++) n = `${base}_${i}`;
-    names.add(n);
-    return n;
-  };
+  const fresh = freshNames(g);
   const dropped = new Set<string>();
   for (const [conv0, bn0] of pairs) {
     const conv = g.nodes[graph.nodes.indexOf(conv0)]!;

@@ -1,0 +1,187 @@
+import { Tensor } from '../tensor/tensor.js';
+import { DTYPES, type DType } from '../tensor/dtype.js';
+import { type KernelDef, decline, registerKernel } from './registry.js';
+import { type Arena, arena, kernels } from './wasm.js';
+
+/**
+ * Data movement the layout pass (src/ir/passes/layout.ts) leaves between kernels: Transpose at the graph's edges
+ * and constant-mode Pad (TFLite's channel pads before a residual Add, spatial pads it did not fold into a conv).
+ * 1- and 4-byte elements; outputs stay in kernel memory.
+ */
+const BYTES: Partial<Record<DType, 1 | 4>> = { float32: 4, int32: 4, uint32: 4, int8: 1, uint8: 1, bool: 1 };
+
+/** Byte offset of t's data in kernel memory (copied in when it is not resident) and whether it was copied. */
+function inBytes(mem: Arena, t: Tensor, what: string): { ptr: number; copied: boolean } {
+  const d = t.data as unknown as ArrayBufferView;
+  const p = mem.ptrOf(t);
+  if (p !== undefined) return { ptr: p, copied: false };
+  const ptr = mem.alloc(d.byteLength, what);
+  new Uint8Array(mem.memory.buffer, ptr, d.byteLength).set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+  return { ptr, copied: true };
+}
+
+function view(mem: Arena, type: DType, ptr: number, n: number, dims: number[]): Tensor {
+  return new Tensor(type, new (DTYPES[type].array as unknown as new (b: ArrayBuffer, o: number, n: number) => never)(mem.memory.buffer, ptr, n), dims);
+}
+
+/** Merge adjacent axes that stay adjacent under perm; returns the merged input dims and the merged perm. */
+export function mergePerm(dims: readonly number[], perm: readonly number[]): { dims: number[]; perm: number[] } {
+  // drop size-1 axes, then merge runs where perm[i+1] = perm[i] + 1
+  const keep = perm.filter((p) => dims[p] !== 1);
+  const runs: number[][] = [];
+  for (const p of keep) {
+    const last = runs[runs.length - 1];
+    if (last && last[last.length - 1]! + 1 === p) last.push(p);
+    else runs.push([p]);
+  }
+  const order = [...runs].sort((a, b) => a[0]! - b[0]!);
+  const md = order.map((r) => r.reduce((a, p) => a * dims[p]!, 1));
+  const mp = runs.map((r) => order.indexOf(r));
+  return { dims: md, perm: mp };
+}
+
+const transposeWasm: KernelDef = {
+  op: 'Transpose',
+  backend: 'wasm',
+  prepare(_node, attrs, types) {
+    const mem = arena();
+    const ex = kernels();
+    const x = types[0];
+    if (!mem || !ex) return decline('no WASM memory');
+    const esz = x && BYTES[x.dtype];
+    if (!esz) return decline(`dtype ${x?.dtype}: the kernel moves 1- or 4-byte elements`);
+    return {
+      name: esz === 4 ? 'x32_permute4' : 'x8_permute4',
+      run([xt], [outType]) {
+        const rank = xt!.dims.length;
+        const perm = (attrs.perm as number[] | undefined) ?? [...Array(rank).keys()].reverse();
+        const m = mergePerm(xt!.dims, perm);
+        if (m.dims.length > 4) return undefined; // the reference handles it
+        const pad = 4 - m.dims.length;
+        const d = [...Array(pad).fill(1), ...m.dims];
+        const p = [...Array(pad).keys(), ...m.perm.map((q) => q + pad)];
+        const st = [d[1]! * d[2]! * d[3]!, d[2]! * d[3]!, d[3]!, 1];
+        const od = p.map((q) => d[q]!);
+        const os = p.map((q) => st[q]!);
+        const out = outType!.shape as number[];
+        const xin = inBytes(mem, xt!, 'transpose input');
+        try {
+          const op = mem.alloc(xt!.size * esz, 'transpose output');
+          (esz === 4 ? ex.x32_permute4 : ex.x8_permute4)(xin.ptr, od[0]!, od[1]!, od[2]!, od[3]!, os[0]!, os[1]!, os[2]!, os[3]!, op);
+          return [view(mem, xt!.type, op, xt!.size, out)];
+        } finally {
+          if (xin.copied) mem.release(xin.ptr);
+        }
+      },
+    };
+  },
+};
+
+/**
+ * Pad, mode constant, with constant non-negative pads and a constant value: the output is filled with the value and
+ * the input copied in as contiguous blocks (every axis after the last padded one is merged into the block).
+ */
+const padWasm: KernelDef = {
+  op: 'Pad',
+  backend: 'wasm',
+  prepare(node, attrs, types, constant) {
+    const mem = arena();
+    const x = types[0];
+    if (!mem) return decline('no WASM memory');
+    if ((attrs.mode ?? 'constant') !== 'constant') return decline(`mode ${attrs.mode}`);
+    const esz = x && BYTES[x.dtype];
+    if (!esz || !x.shape) return decline(`dtype ${x?.dtype}: the kernel moves 1- or 4-byte elements`);
+    const pads = constant(1);
+    if (!pads || node.inputs[3]) return decline('pads are not a constant (or axes are given)');
+    const p = Array.from(pads.data as BigInt64Array, Number);
+    const r = x.shape.length;
+    if (p.length !== 2 * r || p.some((v) => v < 0)) return decline('negative pads (a crop)');
+    const cv = node.inputs[2] ? constant(2) : undefined;
+    if (node.inputs[2] && !cv) return decline('the pad value is not a constant');
+    const value = cv ? Number((cv.data as ArrayLike<number>)[0] ?? 0) : 0;
+    const last = p.reduce((k, v, i) => (v ? Math.max(k, i % r) : k), -1);
+    return {
+      name: 'x_pad_constant',
+      run([xt], [outType]) {
+        const dims = xt!.dims;
+        const out = outType!.shape as number[];
+        const n = out.reduce((a, d) => a * d, 1);
+        const xin = inBytes(mem, xt!, 'pad input');
+        try {
+          const op = mem.alloc(n * esz, 'pad output');
+          const y = view(mem, xt!.type, op, n, out);
+          (y.data as unknown as { fill(v: number): void }).fill(value);
+          const bytes = new Uint8Array(mem.memory.buffer);
+          // block = the input's axes last..r-1 (axes after `last` unpadded): one copy per index of axes 0..last-1
+          const k = Math.max(last, 0);
+          let block = esz;
+          for (let a = k; a < r; a++) block *= dims[a]!;
+          const ostr = new Array<number>(r).fill(esz);
+          for (let a = r - 2; a >= 0; a--) ostr[a] = ostr[a + 1]! * out[a + 1]!;
+          let base = op;
+          for (let a = 0; a < r; a++) base += p[a]! * ostr[a]!;
+          const rows = dims.slice(0, k).reduce((a, d) => a * d, 1);
+          const idx = new Array<number>(k).fill(0);
+          for (let i = 0; i < rows; i++) {
+            let o = base;
+            for (let a = 0; a < k; a++) o += idx[a]! * ostr[a]!;
+            bytes.copyWithin(o, xin.ptr + i * block, xin.ptr + (i + 1) * block);
+            for (let a = k - 1; a >= 0; a--) {
+              if (++idx[a]! < dims[a]!) break;
+              idx[a] = 0;
+            }
+          }
+          return [y];
+        } finally {
+          if (xin.copied) mem.release(xin.ptr);
+        }
+      },
+    };
+  },
+};
+
+/**
+ * Concat of 4-byte elements (float32 / int32; 8-bit codes have q8_concat): per outer index one block copy per input
+ * (TFLite detectors concatenate their per-scale box and score heads).
+ */
+const concat32: KernelDef = {
+  op: 'Concat',
+  backend: 'wasm',
+  prepare(_node, attrs, types) {
+    const mem = arena();
+    if (!mem) return decline('no WASM memory');
+    if (types.some((t) => !t || BYTES[t.dtype] !== 4)) return decline(`dtype ${types[0]?.dtype}: this kernel moves 4-byte elements`);
+    return {
+      name: 'x32_concat',
+      run(inputs, [ot]) {
+        const ins = inputs as Tensor[];
+        const shape = ot!.shape as number[];
+        const r = shape.length;
+        const ax = (((attrs.axis as number) % r) + r) % r;
+        let outer = 1;
+        for (let i = 0; i < ax; i++) outer *= shape[i]!;
+        const total = shape.reduce((a, b) => a * b, 1);
+        const srcs = ins.map((t) => inBytes(mem, t, 'concat input'));
+        try {
+          const y = mem.alloc(total * 4, 'concat output');
+          const bytes = new Uint8Array(mem.memory.buffer);
+          const row = outer ? (total / outer) * 4 : 0;
+          let off = 0;
+          for (let i = 0; i < ins.length; i++) {
+            const chunk = outer ? (ins[i]!.size / outer) * 4 : 0;
+            const p = srcs[i]!.ptr;
+            for (let o = 0; o < outer; o++) bytes.copyWithin(y + o * row + off, p + o * chunk, p + (o + 1) * chunk);
+            off += chunk;
+          }
+          return [view(mem, ot!.dtype, y, total, shape)];
+        } finally {
+          for (const s of srcs) if (s.copied) mem.release(s.ptr);
+        }
+      },
+    };
+  },
+};
+
+registerKernel(transposeWasm);
+registerKernel(padWasm);
+registerKernel(concat32);

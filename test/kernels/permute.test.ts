@@ -1,0 +1,83 @@
+// Transpose and constant-mode Pad kernels (src/kernels/permute.ts, asm/x_layout.ts; float32 Transpose is layout.ts x32_transpose) against the TS reference: pure
+// data movement, so bit-exact. ONNX Transpose: "output dims = input dims permuted by perm" (default: reversed);
+// ONNX Pad, mode constant: "pads [x1_begin, x2_begin, …, x1_end, x2_end, …] … pad with constant_value (default 0)".
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { Graph } from '../../src/ir/graph.js';
+import { Executor } from '../../src/runtime/executor.js';
+import { Tensor } from '../../src/tensor/tensor.js';
+
+const dims = fc.integer({ min: 1, max: 4 }).chain((r) => fc.array(fc.integer({ min: 1, max: 7 }), { minLength: r, maxLength: r }));
+const data = (type: 'float32' | 'int8', n: number, seed: number) =>
+  type === 'float32' ? new Tensor('float32', Float32Array.from({ length: n }, (_, i) => Math.sin(i * 1.3 + seed)), undefined) : new Tensor('int8', Int8Array.from({ length: n }, (_, i) => ((i * 37 + seed) % 256) - 128), undefined);
+
+function both(g: Graph, x: Tensor, kernel: string): void {
+  const fast = new Executor(g);
+  expect([...fast.kernels.values()].map((k) => k.name)).toEqual([kernel]);
+  const got = fast.run({ X: x }).Y!;
+  const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!;
+  fast.dispose();
+  expect(got.dims).toEqual(want.dims);
+  expect(Array.from(got.data as Float32Array)).toEqual(Array.from(want.data as Float32Array));
+}
+
+describe('data movement kernels vs the reference', () => {
+  it('Transpose: any perm of rank ≤ 4, 4- and 1-byte elements', () => {
+    fc.assert(
+      fc.property(dims, fc.constantFrom('float32' as const, 'int8' as const), fc.integer({ min: 0, max: 1000 }), fc.boolean(), (d, type, seed, dflt) => {
+        // a pseudo-random permutation of 0..r-1 from the seed
+        const p = [...d.keys()];
+        for (let i = p.length - 1; i > 0; i--) {
+          const j = (seed * 31 + i * 7) % (i + 1);
+          [p[i], p[j]] = [p[j]!, p[i]!];
+        }
+        const g = new Graph();
+        g.inputs = [{ name: 'X', type: { dtype: type, shape: d } }];
+        g.nodes = [{ name: 't', op: 'Transpose', domain: '', inputs: ['X'], outputs: ['Y'], attrs: dflt ? {} : { perm: p } }];
+        g.outputs = [{ name: 'Y', type: { dtype: type } }];
+        const n = d.reduce((a, v) => a * v, 1);
+        both(g, data(type, n, seed).reshape(d), type === 'float32' ? 'x32_transpose' : 'x8_permute4');
+      }),
+      { numRuns: 150, seed: 3 },
+    );
+  });
+
+  it('Pad (constant): non-negative pads on any axes, pad value, 4- and 1-byte elements', () => {
+    fc.assert(
+      fc.property(dims, fc.constantFrom('float32' as const, 'int8' as const), fc.integer({ min: 0, max: 1000 }), fc.boolean(), (d, type, seed, withValue) => {
+        const pads = Array.from({ length: 2 * d.length }, (_, i) => (seed >> i) % 3);
+        const g = new Graph();
+        g.inputs = [{ name: 'X', type: { dtype: type, shape: d } }];
+        g.initializers.set('pads', new Tensor('int64', BigInt64Array.from(pads, BigInt), [pads.length]));
+        if (withValue) g.initializers.set('v', type === 'float32' ? new Tensor('float32', Float32Array.of(-1.5), []) : new Tensor('int8', Int8Array.of(-7), []));
+        g.nodes = [{ name: 'p', op: 'Pad', domain: '', inputs: ['X', 'pads', ...(withValue ? ['v'] : [])], outputs: ['Y'], attrs: { mode: 'constant' } }];
+        g.outputs = [{ name: 'Y', type: { dtype: type } }];
+        const n = d.reduce((a, v) => a * v, 1);
+        both(g, data(type, n, seed).reshape(d), 'x_pad_constant');
+      }),
+      { numRuns: 150, seed: 5 },
+    );
+  });
+
+  it('Concat (4-byte elements): any axis, 1–3 inputs of differing extent along it', () => {
+    fc.assert(
+      fc.property(dims, fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 1000 }), (d, k, seed) => {
+        const ax = seed % d.length;
+        const g = new Graph();
+        const shapes = Array.from({ length: k }, (_, i) => d.map((v, j) => (j === ax ? ((v + i * seed) % 4) + 1 : v)));
+        g.inputs = shapes.map((s, i) => ({ name: `X${i}`, type: { dtype: 'float32' as const, shape: s } }));
+        g.nodes = [{ name: 'c', op: 'Concat', domain: '', inputs: shapes.map((_, i) => `X${i}`), outputs: ['Y'], attrs: { axis: seed % 2 ? ax : ax - d.length } }];
+        g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+        const feeds = Object.fromEntries(shapes.map((s, i) => [`X${i}`, data('float32', s.reduce((a, v) => a * v, 1), seed + i).reshape(s)]));
+        const fast = new Executor(g);
+        expect([...fast.kernels.values()].map((x) => x.name)).toEqual(['x32_concat']);
+        const got = fast.run(feeds).Y!;
+        const want = new Executor(g, { backend: 'reference' }).run(feeds).Y!;
+        fast.dispose();
+        expect(got.dims).toEqual(want.dims);
+        expect(Array.from(got.data as Float32Array)).toEqual(Array.from(want.data as Float32Array));
+      }),
+      { numRuns: 100, seed: 11 },
+    );
+  });
+});
