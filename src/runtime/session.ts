@@ -1,11 +1,11 @@
 import { InputError, ModelFormatError } from '../errors.js';
 import type { Dim, Graph } from '../ir/graph.js';
-import { readModel } from '../formats/detect.js';
 import type { DType } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Executor } from './executor.js';
+import { type SealedLoadOptions, openModel } from './open-model.js';
 
-export interface SessionOptions {
+export interface SessionOptions extends SealedLoadOptions {
   /** accepted for onnxruntime-web compatibility; edgeq runs on the CPU/WASM */
   executionProviders?: unknown[];
   graphOptimizationLevel?: string;
@@ -75,9 +75,13 @@ export class InferenceSession {
   }
 
   static async create(model: string | Uint8Array | ArrayBuffer | Graph, options: SessionOptions = {}): Promise<InferenceSession> {
-    if (typeof model === 'string') return new InferenceSession(readModel(await loadBytes(model)), options);
-    if (model instanceof ArrayBuffer) return new InferenceSession(readModel(new Uint8Array(model)), options);
-    if (model instanceof Uint8Array) return new InferenceSession(readModel(model), options);
+    if (typeof model === 'string' || model instanceof ArrayBuffer || model instanceof Uint8Array) {
+      const bytes = typeof model === 'string' ? await loadBytes(model) : model instanceof ArrayBuffer ? new Uint8Array(model) : model;
+      const { graph, event } = await openModel(bytes, options, typeof model === 'string' ? model : undefined);
+      const session = new InferenceSession(graph, options);
+      if (event) options.onModelLoaded?.(event);
+      return session;
+    }
     if (model && typeof model === 'object' && 'nodes' in model) return new InferenceSession(model as Graph, options);
     throw new InputError('InferenceSession.create expects a path/URL, bytes, or a Graph');
   }
