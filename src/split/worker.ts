@@ -22,6 +22,10 @@ export interface WorkerInit {
   stages: number;
   graph?: PlainGraph;
   path?: string;
+  /** content key of a sealed part file (only this part's) */
+  decryptionKey?: Uint8Array | string;
+  /** public key its signature must verify with */
+  verifyKey?: Uint8Array | string;
   backend?: 'wasm' | 'reference';
   /** port to read inputs from (stages > 0) */
   prev?: WirePort;
@@ -106,7 +110,9 @@ async function main(): Promise<void> {
   let session: InferenceSession;
   try {
     const opts = { backend: init.backend ?? 'wasm' } as const;
-    session = init.graph ? InferenceSession.fromGraph(graphFromPlain(init.graph), opts) : await InferenceSession.create(init.path!, opts);
+    session = init.graph
+      ? InferenceSession.fromGraph(graphFromPlain(init.graph), opts)
+      : await InferenceSession.create(init.path!, { ...opts, ...(init.decryptionKey !== undefined ? { decryptionKey: init.decryptionKey } : {}), ...(init.verifyKey !== undefined ? { verifyKey: init.verifyKey } : {}) });
   } catch (e) {
     fail(-1, e);
     return;
