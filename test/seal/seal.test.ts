@@ -13,6 +13,7 @@ import type { ModelLoadedEvent } from '../../src/runtime/open-model.js';
 import { InferenceSession } from '../../src/runtime/session.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { dataPath, hasData } from '../helpers/data.js';
+import { bmpInt8 } from '../helpers/bmp.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'edgeq-seal-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -115,16 +116,6 @@ describe.skipIf(!hasData('mnist/lenet.onnx'))('sealed ONNX (LeNet)', () => {
 
 function readModelInput(): Tensor {
   return new Tensor('float32', new Float32Array(3 * 784).map((_, i) => Math.abs(Math.sin(i * 0.37))), [3, 1, 28, 28]);
-}
-
-/** 96x96 8-bit BMP → int8 as TFLM's person_detection_test feeds it (see test/formats/tflite/models.test.ts). */
-function bmpInt8(path: string): Tensor {
-  const b = readFileSync(path);
-  const off = b.readUInt32LE(10), w = b.readInt32LE(18), h = b.readInt32LE(22);
-  const rows = Math.abs(h);
-  const px = new Int8Array(w * rows);
-  for (let y = 0; y < rows; y++) for (let x = 0; x < w; x++) px[(h > 0 ? rows - 1 - y : y) * w + x] = (b[off + y * w + x]! << 24) >> 24;
-  return new Tensor('int8', px, [1, rows, w, 1]);
 }
 
 describe.skipIf(!hasData('tflite/person_detection'))('sealed TFLite', () => {
