@@ -78,7 +78,9 @@ export class InferenceSession {
     if (typeof model === 'string' || model instanceof ArrayBuffer || model instanceof Uint8Array) {
       const bytes = typeof model === 'string' ? await loadBytes(model) : model instanceof ArrayBuffer ? new Uint8Array(model) : model;
       const { graph, event } = await openModel(bytes, options, typeof model === 'string' ? model : undefined);
-      const session = new InferenceSession(graph, options);
+      // the session keeps its options: not the keys
+      const { decryptionKey: _k, verifyKey: _v, onModelLoaded: _h, ...kept } = options;
+      const session = new InferenceSession(graph, kept);
       if (event) options.onModelLoaded?.(event);
       return session;
     }
