@@ -324,11 +324,22 @@ export interface OpenOptions extends VerifyOptions {
 
 /**
  * Verify and decrypt a sealed model. The plaintext is decrypted once into a fresh buffer (returned; the caller
- * owns the only copy). Order: structure → signature → key id → AES-GCM (tag over header + ciphertext).
+ * owns the only copy). Checks: structure, then signature and (concurrently, on WebCrypto's worker threads) key
+ * id + AES-GCM tag over header + ciphertext. A signature failure wins over a decryption failure, and the
+ * plaintext of a file whose signature fails is wiped, never returned.
  */
 export async function openSealed(bytes: Uint8Array, opts: OpenOptions): Promise<{ plaintext: Uint8Array; info: SealedInfo }> {
   const l = layout(bytes);
-  const verified = await checkSignature(bytes, l, opts.verifyKey);
+  const [sig, dec] = await Promise.allSettled([checkSignature(bytes, l, opts.verifyKey), decrypt(bytes, l, opts)]);
+  if (sig.status === 'rejected') {
+    if (dec.status === 'fulfilled') dec.value.fill(0);
+    throw sig.reason;
+  }
+  if (dec.status === 'rejected') throw dec.reason;
+  return { plaintext: dec.value, info: infoOf(l, sig.value, bytes.length) };
+}
+
+async function decrypt(bytes: Uint8Array, l: Layout, opts: OpenOptions): Promise<Uint8Array> {
   if (opts.decryptionKey === undefined || opts.decryptionKey === null) throw new SealError('key-required', `the model is sealed (key id ${l.header.keyId}); pass decryptionKey`);
   const ck = await importContentKey(opts.decryptionKey);
   if (ck.keyId !== undefined && ck.keyId !== l.header.keyId) throw new SealError('wrong-key', `the file is sealed for key id ${l.header.keyId}, the given key has id ${ck.keyId}`);
@@ -347,5 +358,5 @@ export async function openSealed(bytes: Uint8Array, opts: OpenOptions): Promise<
     plaintext.fill(0);
     throw new SealError('tampered', 'the decrypted model does not match the size and SHA-256 in the header');
   }
-  return { plaintext, info: infoOf(l, verified, bytes.length) };
+  return plaintext;
 }
