@@ -1,6 +1,6 @@
 import { Tensor } from '../tensor/tensor.js';
 import { POST_OPS } from './epilogue.js';
-import { type KernelDef, registerKernel } from './registry.js';
+import { type KernelDef, decline, registerKernel } from './registry.js';
 import { arena, kernels } from './wasm.js';
 
 /**
@@ -14,7 +14,8 @@ function actKernel(op: string, code: number): KernelDef {
     prepare(_node, attrs, types) {
       const mem = arena();
       const ex = kernels();
-      if (!mem || !ex || types[0]?.dtype !== 'float32') return undefined;
+      if (!mem || !ex) return decline('no WASM memory');
+      if (types[0]?.dtype !== 'float32') return decline(`input is ${types[0]?.dtype ?? 'of unknown type'}, not float32`);
       const alpha: number = attrs.alpha ?? (op === 'LeakyRelu' ? 0.01 : 0.2);
       const beta: number = attrs.beta ?? 0.5;
       return {

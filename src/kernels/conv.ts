@@ -1,5 +1,5 @@
 import { Tensor } from '../tensor/tensor.js';
-import { type KernelDef, registerKernel } from './registry.js';
+import { type KernelDef, decline, registerKernel } from './registry.js';
 import { convF32Shape, runConvF32 } from './conv-run.js';
 import { arena, kernels } from './wasm.js';
 import { Epilogue } from './epilogue.js';
@@ -17,17 +17,19 @@ const convWasm: KernelDef = {
   op: 'Conv',
   backend: 'wasm',
   prepare(node, attrs, types, constant) {
-    if ((attrs.data_layout ?? 'NCHW') !== 'NCHW' || (attrs.weight_layout ?? 'OIHW') !== 'OIHW') return undefined; // NHWC / OHWI: reference
+    if ((attrs.data_layout ?? 'NCHW') !== 'NCHW' || (attrs.weight_layout ?? 'OIHW') !== 'OIHW') return decline(`layout ${attrs.data_layout ?? 'NCHW'}/${attrs.weight_layout ?? 'OIHW'}`); // NHWC / OHWI: reference
     const w = constant(1);
     const b = node.inputs[2] ? constant(2) : undefined;
     const mem = arena();
     const ex = kernels();
     const x = types[0];
-    if (!mem || !ex || !w || w.type !== 'float32' || w.dims.length !== 4 || x?.dtype !== 'float32') return undefined;
-    if (x.shape && x.shape.length !== 4) return undefined;
-    if (node.inputs[2] && (!b || b.type !== 'float32')) return undefined;
+    if (!mem || !ex) return decline('no WASM memory');
+    if (!w) return decline('W is not a constant');
+    if (w.type !== 'float32' || x?.dtype !== 'float32') return decline(`X ${x?.dtype ?? 'unknown'} / W ${w.type}: the kernel is float32`);
+    if (w.dims.length !== 4 || (x.shape && x.shape.length !== 4)) return decline(`only 2-D convs (W rank ${w.dims.length})`);
+    if (node.inputs[2] && (!b || b.type !== 'float32')) return decline('B is not a float32 constant');
     const shape = convF32Shape(w.dims, attrs);
-    if (!shape) return undefined;
+    if (!shape) return decline(`group ${attrs.group} does not divide ${w.dims[0]} output channels`);
     const { m, depthwise, dw3x3 } = shape;
     const bp = mem.alloc(m * 4, 'conv bias');
     mem.f32(bp, m).set(b ? (b.data as Float32Array) : new Float32Array(m));

@@ -1,5 +1,5 @@
 import { Tensor } from '../tensor/tensor.js';
-import { type KernelDef, registerKernel } from './registry.js';
+import { type KernelDef, decline, registerKernel } from './registry.js';
 import { arena, kernels } from './wasm.js';
 import { Epilogue } from './epilogue.js';
 
@@ -17,7 +17,8 @@ function binaryKernel(op: 'Add' | 'Sub' | 'Mul' | 'Div', code: number): KernelDe
     prepare(_node, _attrs, types) {
       const mem = arena();
       const ex = kernels();
-      if (!mem || !ex || types[0]?.dtype !== 'float32' || types[1]?.dtype !== 'float32') return undefined;
+      if (!mem || !ex) return decline('no WASM memory');
+      if (types[0]?.dtype !== 'float32' || types[1]?.dtype !== 'float32') return decline(`inputs are ${types[0]?.dtype}/${types[1]?.dtype}, not float32`);
       const epi = new Epilogue();
       let cached: { key: string; plan: BroadcastPlan } | undefined;
       return {

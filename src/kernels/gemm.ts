@@ -3,7 +3,7 @@ import { Epilogue } from './epilogue.js';
 import type { Tensor as TensorT } from '../tensor/tensor.js';
 import { Tensor } from '../tensor/tensor.js';
 import { type Arena, arena, kernels } from './wasm.js';
-import { type KernelDef, registerKernel } from './registry.js';
+import { type KernelDef, decline, registerKernel } from './registry.js';
 
 /**
  * f32 GEMM against a constant weight packed once into WASM memory (f32_gemm_pack_8 panels).
@@ -76,8 +76,11 @@ const matmulWasm: KernelDef = {
   prepare(node, _attrs, types, constant) {
     const b = constant(1);
     const mem = arena();
-    if (!mem || !isF32Const(b) || b.dims.length !== 2 || types[0]?.dtype !== 'float32') return undefined;
-    if (types[0].shape && types[0].shape.length < 2) return undefined; // 1-D A: leave to the reference
+    if (!mem) return decline('no WASM memory');
+    if (!isF32Const(b)) return decline(b ? `B is a constant ${(b as TensorT).type}, not float32` : 'B is not a constant (activation × activation)');
+    if (b.dims.length !== 2) return decline(`B is ${b.dims.length}-D, the kernel takes a 2-D weight`);
+    if (types[0]?.dtype !== 'float32') return decline(`A is ${types[0]?.dtype ?? 'of unknown type'}, not float32`);
+    if (types[0].shape && types[0].shape.length < 2) return decline('A is 1-D'); // leave to the reference
     const [k, n] = b.dims as [number, number];
     const g = new PackedGemmF32(mem, k, n, b.data as Float32Array);
     const epi = new Epilogue();
@@ -105,7 +108,10 @@ const gemmWasm: KernelDef = {
     const b = constant(1);
     const c = node.inputs[2] ? constant(2) : undefined;
     const mem = arena();
-    if (!mem || !isF32Const(b) || b.dims.length !== 2 || types[0]?.dtype !== 'float32' || attrs.transA) return undefined;
+    if (!mem) return decline('no WASM memory');
+    if (!isF32Const(b)) return decline(b ? `B is a constant ${(b as TensorT).type}, not float32` : 'B is not a constant');
+    if (b.dims.length !== 2 || types[0]?.dtype !== 'float32') return decline(`needs float32 A and 2-D B (A ${types[0]?.dtype}, B ${b.dims.length}-D)`);
+    if (attrs.transA) return decline('transA = 1');
     const [k, n] = (attrs.transB ? [b.dims[1], b.dims[0]] : b.dims) as [number, number];
     const w = new Float32Array(k * n);
     const bd = b.data as Float32Array;
@@ -113,10 +119,10 @@ const gemmWasm: KernelDef = {
     for (let kk = 0; kk < k; kk++) for (let j = 0; j < n; j++) w[kk * n + j] = alpha * (attrs.transB ? bd[j * k + kk]! : bd[kk * n + j]!);
     let bias: Float32Array | undefined;
     if (node.inputs[2]) {
-      if (!isF32Const(c)) return undefined;
+      if (!isF32Const(c)) return decline('C is not a float32 constant');
       const beta = attrs.beta ?? 1;
       bias = gemmRowBias(c.data as Float32Array, c.dims, n, beta);
-      if (!bias) return undefined; // full M×N C: reference handles it
+      if (!bias) return decline(`C [${c.dims.join(',')}] is not broadcast along rows`); // full M×N C: reference handles it
     }
     const g = new PackedGemmF32(mem, k, n, w, bias);
     const epi = new Epilogue();

@@ -9,5 +9,5 @@ import './act.js';
 import './qlinear.js';
 import './tflite-int8.js';
 import './qlinear-ops.js';
-export { kernelsFor, registerKernel } from './registry.js';
+export { collectDeclines, decline, kernelsFor, registerKernel } from './registry.js';
 export type { KernelDef, PreparedKernel, Producer } from './registry.js';

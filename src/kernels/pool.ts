@@ -1,6 +1,6 @@
 import { Tensor } from '../tensor/tensor.js';
 import { pool2dAt } from '../ops/conv-geometry.js';
-import { type KernelDef, registerKernel } from './registry.js';
+import { type KernelDef, decline, registerKernel } from './registry.js';
 import { arena, kernels } from './wasm.js';
 
 /**
@@ -12,12 +12,14 @@ function poolKernel(op: 'MaxPool' | 'AveragePool'): KernelDef {
     op,
     backend: 'wasm',
     prepare(node, attrs, types) {
-      if ((attrs.data_layout ?? 'NCHW') !== 'NCHW') return undefined; // NHWC: reference
+      if ((attrs.data_layout ?? 'NCHW') !== 'NCHW') return decline(`data_layout ${attrs.data_layout}`); // NHWC: reference
       const mem = arena();
       const ex = kernels();
       const x = types[0];
-      if (!mem || !ex || x?.dtype !== 'float32' || x.shape?.length !== 4 || (attrs.kernel_shape as number[]).length !== 2) return undefined;
-      if (node.outputs.length > 1 && node.outputs[1] !== '') return undefined; // Indices: reference
+      if (!mem || !ex) return decline('no WASM memory');
+      if (x?.dtype !== 'float32') return decline(`input is ${x?.dtype ?? 'of unknown type'}, not float32`);
+      if (x.shape?.length !== 4 || (attrs.kernel_shape as number[]).length !== 2) return decline(`only 2-D pooling (input rank ${x.shape?.length ?? 'unknown'})`);
+      if (node.outputs.length > 1 && node.outputs[1] !== '') return decline('Indices output requested'); // reference
       const mode = op === 'MaxPool' ? 0 : attrs.count_include_pad ? 2 : 1;
       const [kh, kw] = attrs.kernel_shape as [number, number];
       return {
@@ -55,7 +57,8 @@ const globalAvgWasm: KernelDef = {
     const mem = arena();
     const ex = kernels();
     const x = types[0];
-    if (!mem || !ex || x?.dtype !== 'float32' || (x.shape && x.shape.length < 3)) return undefined;
+    if (!mem || !ex) return decline('no WASM memory');
+    if (x?.dtype !== 'float32' || (x.shape && x.shape.length < 3)) return decline(`needs float32 rank >= 3 (got ${x?.dtype} rank ${x?.shape?.length})`);
     return {
       name: 'f32_global_avgpool',
       run([input], [outType]) {

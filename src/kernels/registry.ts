@@ -58,6 +58,30 @@ export interface KernelDef {
   ): PreparedKernel | undefined;
 }
 
+/**
+ * Why kernels decline nodes. `prepare` says `return decline('weights are not constant')` instead of a bare
+ * `return undefined`; the plan collects the reasons of every candidate that declined a node, so a heavy op on the
+ * reference is never silent (`edgeq profile`, `session.profile()`).
+ */
+let declineSink: string[] | undefined;
+
+export function decline(reason: string): undefined {
+  declineSink?.push(reason);
+  return undefined;
+}
+
+/** Run `f` (a kernel's prepare) and collect the reasons it declined with. */
+export function collectDeclines<T>(f: () => T): { value: T; reasons: string[] } {
+  const prev = declineSink;
+  const reasons: string[] = [];
+  declineSink = reasons;
+  try {
+    return { value: f(), reasons };
+  } finally {
+    declineSink = prev;
+  }
+}
+
 const kernels = new Map<string, KernelDef[]>();
 const key = (domain: string, op: string) => `${domain}::${op}`;
 

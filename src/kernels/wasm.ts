@@ -92,10 +92,31 @@ export function relaxedSimdSupported(): boolean {
   }
 }
 
-/** EDGEQ_SIMD=plain (environment) keeps the plain SIMD build even where relaxed SIMD validates. */
+let relaxedAllowed = true;
+
+/**
+ * env.wasm.relaxedSimd = false: keep the plain SIMD build (bit-identical across runtimes). Takes effect only
+ * before the kernels are first used; returns whether the build in use (or to be used) honours it.
+ */
+export function allowRelaxedSimd(on: boolean): boolean {
+  relaxedAllowed = on;
+  return !instance || flavor === (on && !plainForced() && relaxedSimdSupported() ? 'relaxed' : 'simd');
+}
+
+/** Whether allowRelaxedSimd(false) was called (pipeline workers inherit it). */
+export function relaxedSimdAllowed(): boolean {
+  return relaxedAllowed;
+}
+
+/** EDGEQ_SIMD=plain (environment) or allowRelaxedSimd(false) keeps the plain SIMD build even where relaxed SIMD validates. */
 function plainForced(): boolean {
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
-  return env?.EDGEQ_SIMD === 'plain';
+  if (!relaxedAllowed) return true;
+  try {
+    const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+    return env?.EDGEQ_SIMD === 'plain';
+  } catch {
+    return false; // Deno without --allow-env throws on reading the environment
+  }
 }
 
 function instantiate(base64: string): KernelExports {

@@ -11,7 +11,7 @@ import { DTYPES } from '../tensor/dtype.js';
 import { Residency } from './resident.js';
 import { fuseQdq } from '../ir/passes/qdq-fuse.js';
 import { foldBatchNorms } from '../ir/passes/fold-bn.js';
-import { kernelsFor, type PreparedKernel } from '../kernels/index.js';
+import { collectDeclines, kernelsFor, type PreparedKernel } from '../kernels/index.js';
 import { POST_OPS } from '../kernels/epilogue.js';
 import type { Node } from '../ir/graph.js';
 import { nonOnnxAttr } from '../ir/layout.js';
@@ -50,6 +50,11 @@ export class Executor {
   private readonly lastUse = new Map<string, number>();
   /** the kernel chosen for each node at plan time (weights packed once here) */
   readonly kernels = new Map<Node, PreparedKernel>();
+  /**
+   * Why each node that is not folded and has no kernel runs on the reference (plan time: no kernel for the op, or
+   * every candidate's `decline` reasons), and, per node, why its kernel fell back at the last run that did.
+   */
+  readonly fallbacks = new Map<Node, string>();
   /** when set, run() adds each node's wall time (ms) under its kernel name or `ref:<Op>` (for `--profile`) */
   profile?: Map<string, number>;
   /** activations folded into their producer's kernel: node → the producer's output it forwards */
@@ -111,20 +116,29 @@ export class Executor {
     for (const node of order) {
       if (node.outputs.every((o) => o === '' || consts.has(o))) continue; // folded
       // NHWC layouts, TFLite rounding etc.: only kernels that say they implement them (else the reference)
-      const layouts = !!nonOnnxAttr(attrs.get(node)!);
-      const candidates = kernelsFor(node.domain, node.op).filter((k) => !layouts || k.layouts);
+      const layouts = nonOnnxAttr(attrs.get(node)!);
+      const all = kernelsFor(node.domain, node.op);
+      const candidates = all.filter((k) => !layouts || k.layouts);
       if (candidates.length) this.checkFits(node);
+      const reasons: string[] = [];
       for (const k of candidates) {
         const inTypes = node.inputs.map((x) => (x === '' ? undefined : types.get(x)));
-        const prepared = k.prepare(node, attrs.get(node)!, inTypes, (i) => consts.get(node.inputs[i] ?? ''), (i) => {
-          const p = producerOf.get(node.inputs[i] ?? '');
-          return p && { node: p, attrs: attrs.get(p)!, constant: (j: number) => consts.get(p.inputs[j] ?? '') };
-        });
+        const { value: prepared, reasons: why } = collectDeclines(() =>
+          k.prepare(node, attrs.get(node)!, inTypes, (i) => consts.get(node.inputs[i] ?? ''), (i) => {
+            const p = producerOf.get(node.inputs[i] ?? '');
+            return p && { node: p, attrs: attrs.get(p)!, constant: (j: number) => consts.get(p.inputs[j] ?? '') };
+          }),
+        );
         if (prepared) {
           this.kernels.set(node, prepared);
           break;
         }
+        reasons.push(...(why.length ? why : ['a kernel declined without a reason']));
       }
+      if (this.kernels.has(node)) continue;
+      if (!all.length) this.fallbacks.set(node, `no WASM kernel for ${node.domain ? `${node.domain}.` : ''}${node.op}`);
+      else if (!candidates.length) this.fallbacks.set(node, `${layouts}: no kernel implements it`);
+      else this.fallbacks.set(node, [...new Set(reasons)].join('; '));
     }
   }
 
@@ -404,6 +418,7 @@ export class Executor {
           kernelOuts = [new Tensor('float32', res!.mem.f32(blk, plan!.bytes / 4), plan!.shape)];
         }
         fromKernel = kernelOuts !== undefined;
+        if (kernel && !fromKernel && !def.runValues) this.fallbacks.set(node, `kernel ${kernel.name} declined this run (inputs ${tensors.map((t) => (t ? `${t.type}[${t.dims.join(',')}]` : '-')).join(', ')})`);
         if (fromKernel) res?.rebind(values as Map<string, unknown>);
         outs = kernelOuts ?? (def.runValues ? def.runValues({ node, attrs: a, inputs, outputTypes: outTypes }) : def.reference({ node, attrs: a, inputs: tensors, outputTypes: outTypes }));
         if (dst !== undefined) outs = [res!.place(outs[0] as Tensor, dst, fromKernel)];

@@ -1,3 +1,4 @@
+import { platform } from '#platform';
 import { InputError, ModelFormatError } from '../errors.js';
 import type { Dim, Graph } from '../ir/graph.js';
 import type { DType } from '../tensor/dtype.js';
@@ -23,19 +24,46 @@ export interface ValueMetadata {
   shape: Dim[];
 }
 
-/** Read a path (Node, Deno, Bun) or URL (browsers) into bytes. */
-async function loadBytes(src: string): Promise<Uint8Array> {
-  if (/^(https?|blob|data):/.test(src) || typeof process === 'undefined' || !process.versions?.node) {
-    const res = await fetch(src);
-    if (!res.ok) throw new ModelFormatError(`cannot fetch model '${src}': HTTP ${res.status}`);
-    return new Uint8Array(await res.arrayBuffer());
+/** A model: a file path (Node, Deno, Bun) or URL string, a URL, a fetch Response, a Blob/File, bytes, or a Graph. */
+export type ModelSource = string | URL | Response | Blob | Uint8Array | ArrayBuffer | Graph;
+
+/** Read a path (Node, Deno, Bun) or URL (every runtime with fetch) into bytes. */
+async function loadBytes(src: string | URL): Promise<Uint8Array> {
+  const s = String(src);
+  if (src instanceof URL || /^(https?|blob|data):/.test(s) || platform.kind === 'web') {
+    if (src instanceof URL && src.protocol === 'file:' && platform.kind === 'node') return readPath(decodeURIComponent(src.pathname));
+    let res: Response;
+    try {
+      res = await fetch(s);
+    } catch (e) {
+      throw new InputError(`cannot fetch model '${s}': ${(e as Error).message}`);
+    }
+    return responseBytes(res, s);
   }
-  const fs = await import('node:fs/promises');
+  return readPath(s);
+}
+
+async function readPath(p: string): Promise<Uint8Array> {
   try {
-    return new Uint8Array(await fs.readFile(src));
+    return await platform.readFile(p);
   } catch (e) {
-    throw new InputError(`cannot read model file '${src}': ${(e as Error).message}`);
+    throw new InputError(`cannot read model file '${p}': ${(e as Error).message}`);
   }
+}
+
+async function responseBytes(res: Response, what: string): Promise<Uint8Array> {
+  if (!res.ok) throw new ModelFormatError(`cannot fetch model '${what}': HTTP ${res.status}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+/** The bytes of any non-Graph ModelSource. */
+async function modelBytes(model: Exclude<ModelSource, Graph>): Promise<Uint8Array> {
+  if (typeof model === 'string' || model instanceof URL) return loadBytes(model);
+  if (model instanceof Uint8Array) return model;
+  if (model instanceof ArrayBuffer) return new Uint8Array(model);
+  if (typeof Response !== 'undefined' && model instanceof Response) return responseBytes(model, model.url || 'Response');
+  if (typeof Blob !== 'undefined' && model instanceof Blob) return new Uint8Array(await model.arrayBuffer());
+  throw new InputError(`InferenceSession.create: unsupported model source ${Object.prototype.toString.call(model)}`);
 }
 
 /** Sessions dropped without release() still hand their kernel memory back. */
@@ -74,18 +102,17 @@ export class InferenceSession {
     this.outputMetadata = graph.outputs.map((o) => meta(o.name, o.type));
   }
 
-  static async create(model: string | Uint8Array | ArrayBuffer | Graph, options: SessionOptions = {}): Promise<InferenceSession> {
-    if (typeof model === 'string' || model instanceof ArrayBuffer || model instanceof Uint8Array) {
-      const bytes = typeof model === 'string' ? await loadBytes(model) : model instanceof ArrayBuffer ? new Uint8Array(model) : model;
-      const { graph, event } = await openModel(bytes, options, typeof model === 'string' ? model : undefined);
-      // the session keeps its options: not the keys
-      const { decryptionKey: _k, verifyKey: _v, onModelLoaded: _h, ...kept } = options;
-      const session = new InferenceSession(graph, kept);
-      if (event) options.onModelLoaded?.(event);
-      return session;
-    }
+  static async create(model: ModelSource, options: SessionOptions = {}): Promise<InferenceSession> {
     if (model && typeof model === 'object' && 'nodes' in model) return new InferenceSession(model as Graph, options);
-    throw new InputError('InferenceSession.create expects a path/URL, bytes, or a Graph');
+    if (model === null || (typeof model !== 'string' && typeof model !== 'object')) {
+      throw new InputError('InferenceSession.create expects a path/URL, a Response, a Blob, bytes, or a Graph');
+    }
+    // sealed models (docs/sealed-format.md) are opened here; the session keeps its options, not the keys
+    const { graph, event } = await openModel(await modelBytes(model), options, typeof model === 'string' || model instanceof URL ? String(model) : undefined);
+    const { decryptionKey: _k, verifyKey: _v, onModelLoaded: _h, ...kept } = options;
+    const session = new InferenceSession(graph, kept);
+    if (event) options.onModelLoaded?.(event);
+    return session;
   }
 
   /** Synchronous variant for callers that already hold the graph (CLI, tests, passes). */

@@ -9,7 +9,9 @@
  * part); a worker that dies (crash, terminate, uncaught error) rejects every pending result with
  * WorkerCrashError, terminates the other workers and marks the session dead. No promise is left pending.
  */
+import { platform } from '#platform';
 import type { Graph } from '../ir/graph.js';
+import { relaxedSimdAllowed } from '../kernels/wasm.js';
 import { Tensor } from '../tensor/tensor.js';
 import { PipelineError, WorkerCrashError } from './errors.js';
 import { graphToPlain } from './plain.js';
@@ -100,13 +102,11 @@ export class PipelineSession {
     let inputNames: string[];
     let outputNames: string[];
     if (typeof parts === 'string') {
-      if (!isNode) throw new PipelineError('a split directory needs Node; in browsers pass the parts as Graphs', -1);
-      const { readFileSync } = await import('node:fs');
-      const { dirname, join } = await import('node:path');
-      const mpath = parts.endsWith('.json') ? parts : join(parts, 'manifest.json');
+      if (!isNode) throw new PipelineError('a split directory needs a file system (Node, Deno, Bun); in browsers pass the parts as Graphs', -1);
+      const mpath = parts.endsWith('.json') ? parts : platform.join(parts, 'manifest.json');
       let m: Manifest;
       try {
-        m = JSON.parse(readFileSync(mpath, 'utf8')) as Manifest;
+        m = JSON.parse(new TextDecoder().decode(await platform.readFile(mpath))) as Manifest;
       } catch (e) {
         throw new PipelineError(`cannot read split manifest '${mpath}': ${(e as Error).message}`, -1);
       }
@@ -114,7 +114,7 @@ export class PipelineSession {
       inits = m.parts.map((p, i) => {
         const key = opts.partKeys?.[i];
         if (p.sealed && key === undefined) throw new PipelineError(`part ${i + 1} (${p.file}) is sealed for key id ${p.sealed.keyId}; pass partKeys[${i}]`, i);
-        return { path: join(dirname(mpath), p.file), ...(key !== undefined ? { decryptionKey: key } : {}), ...(opts.verifyKey !== undefined ? { verifyKey: opts.verifyKey } : {}) };
+        return { path: platform.join(platform.dirname(mpath), p.file), ...(key !== undefined ? { decryptionKey: key } : {}), ...(opts.verifyKey !== undefined ? { verifyKey: opts.verifyKey } : {}) };
       });
       inputNames = m.parts[0]!.inputs.map((i) => i.name);
       outputNames = m.parts[m.parts.length - 1]!.outputs.map((o) => o.name);
@@ -167,6 +167,7 @@ export class PipelineSession {
         stage: i,
         stages: K,
         ...(this.opts.backend ? { backend: this.opts.backend } : {}),
+        ...(relaxedSimdAllowed() ? {} : { relaxedSimd: false }),
         ...(i > 0 ? { prev: chans[i - 1]!.port2 as WorkerInit['prev'] } : {}),
         ...(i < K - 1 ? { next: chans[i]!.port1 as WorkerInit['next'] } : {}),
         ...(link ? { link: { latencyMs: link.latencyMs ?? 0, ...(link.mbps ? { mbps: link.mbps } : {}) } } : {}),

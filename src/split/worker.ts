@@ -2,9 +2,11 @@
  * Pipeline stage worker (node:worker_threads under Node, a module Web Worker in browsers). Runs one part:
  * reads inputs from the main thread (stage 0) or from the previous stage's MessagePort, writes outputs to the next stage's port (after the simulated
  * link delay) or, for the last stage, to the main thread. Failures go to the main thread as messages.
- * Under Node the init arrives as workerData; in browsers it is the first message ({ kind: 'init' }).
+ * Under Node the init arrives as workerData; in browsers it is the first message ({ kind: 'init' }) (see
+ * src/platform/). No top-level await: bundlers may emit this worker as a classic script.
  */
-import type { MessagePort as NodeMessagePort } from 'node:worker_threads';
+import { platform } from '#platform';
+import { allowRelaxedSimd } from '../kernels/wasm.js';
 import { InferenceSession } from '../runtime/session.js';
 import type { DType } from '../tensor/dtype.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -27,12 +29,20 @@ export interface WorkerInit {
   /** public key its signature must verify with */
   verifyKey?: Uint8Array | string;
   backend?: 'wasm' | 'reference';
+  /** false: keep the plain SIMD build, as the main thread does (env.wasm.relaxedSimd = false) */
+  relaxedSimd?: boolean;
   /** port to read inputs from (stages > 0) */
   prev?: WirePort;
   /** port to write outputs to (all but the last stage) */
   next?: WirePort;
   /** simulated outgoing link */
   link?: { latencyMs: number; mbps?: number };
+}
+
+/** node:worker_threads' MessagePort, as far as the worker uses it (no `node:` import, even of types). */
+interface NodeMessagePort {
+  on(event: 'message', fn: (m: StageMsg) => void): unknown;
+  postMessage(m: unknown, transfer?: readonly ArrayBuffer[]): void;
 }
 
 /** A MessagePort of node:worker_threads, or a DOM MessagePort in browsers. */
@@ -68,38 +78,8 @@ function endpoint(p: WirePort): Endpoint {
   };
 }
 
-interface WebScope {
-  postMessage(msg: unknown, transfer?: Transferable[]): void;
-  addEventListener(type: 'message', fn: (e: MessageEvent) => void): void;
-}
-
 let init: WorkerInit;
 let port: Endpoint;
-if (typeof process !== 'undefined' && typeof process.versions?.node === 'string') {
-  const wt = await import('node:worker_threads');
-  init = wt.workerData as WorkerInit;
-  port = endpoint(wt.parentPort!);
-} else {
-  // browser: the first message carries the init; later ones ('run', 'crash') are handled by main()
-  const scope = globalThis as unknown as WebScope;
-  const queued: StageMsg[] = [];
-  let deliver: ((m: StageMsg) => void) | undefined;
-  init = await new Promise<WorkerInit>((resolve) => {
-    scope.addEventListener('message', (e: MessageEvent) => {
-      const m = e.data as StageMsg | { kind: 'init'; init: WorkerInit };
-      if (m.kind === 'init') resolve(m.init);
-      else if (deliver) deliver(m);
-      else queued.push(m);
-    });
-  });
-  port = {
-    postMessage: (m, t) => scope.postMessage(m, t ?? []),
-    onMessage: (fn) => {
-      deliver = fn;
-      for (const m of queued.splice(0)) fn(m);
-    },
-  };
-}
 
 function fail(seq: number, e: unknown): void {
   const err = e as Error;
@@ -107,6 +87,11 @@ function fail(seq: number, e: unknown): void {
 }
 
 async function main(): Promise<void> {
+  // the init arrives as workerData (node:worker_threads) or as the first message (Web Workers)
+  const self = await platform.workerSelf();
+  init = self.init as WorkerInit;
+  port = { postMessage: self.postMessage, onMessage: (fn) => self.onMessage(fn as (m: unknown) => void) };
+  if (init.relaxedSimd === false) allowRelaxedSimd(false);
   let session: InferenceSession;
   try {
     const opts = { backend: init.backend ?? 'wasm' } as const;

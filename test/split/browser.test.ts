@@ -2,9 +2,10 @@
 // EDGEQ_BROWSER_DIST to use another build) from a tiny static server on 127.0.0.1; the page imports
 // dist/index.js, splits a graph built in the page into 2 parts and streams inputs through module Web Workers.
 //
-// The server stands in for a bundler in one respect only: dist/ imports the CommonJS package 'protobufjs'
+// The server stands in for a bundler in two respects only: dist/ imports the CommonJS package 'protobufjs'
 // by its bare name, which browsers (and module workers, which have no import maps) cannot resolve, so the
-// server rewrites that specifier to a small ES-module wrapper around protobufjs's UMD build.
+// server rewrites that specifier to a small ES-module wrapper around protobufjs's UMD build; and it resolves
+// the package-internal '#platform' import (package.json "imports") by its "browser" condition.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -51,7 +52,9 @@ function serve(): Promise<Server> {
     if (!file.startsWith(dist + sep) || !existsSync(file) || !statSync(file).isFile()) return send(404, 'text/plain', 'not found');
     const type = TYPES[extname(file)] ?? 'application/octet-stream';
     if (type !== 'text/javascript') return send(200, type, readFileSync(file));
-    const js = readFileSync(file, 'utf8').replace(/(from\s*)(['"])protobufjs\2/g, '$1"/shim/protobufjs.js"');
+    const js = readFileSync(file, 'utf8')
+      .replace(/(from\s*)(['"])protobufjs\2/g, '$1"/shim/protobufjs.js"')
+      .replace(/(from\s*)(['"])#platform\2/g, '$1"/dist/platform/web.js"');
     send(200, type, js);
   });
   return new Promise((res, rej) => {

@@ -1,0 +1,72 @@
+/**
+ * The Node platform (package.json "imports" #platform, "node" condition: Node, Deno, Bun): node:fs for
+ * files, node:worker_threads for the pipeline. Static `node:` imports are fine here: only runtimes with
+ * them resolve this module.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import * as wt from 'node:worker_threads';
+import type { Platform, WorkerScript, WorkerSelf, Workers } from './types.js';
+
+/** The compiled worker, or (from a source checkout) its TypeScript source run through tsx. */
+function workerSpec(s: WorkerScript): { script: URL | string; eval: boolean } {
+  const { js, ts } = s;
+  if (js.protocol !== 'file:' || existsSync(fileURLToPath(js)) || !ts) return { script: js, eval: false };
+  if (!existsSync(fileURLToPath(ts))) throw new Error(`worker script not found: ${fileURLToPath(js)}`);
+  let api: string;
+  try {
+    // the ESM entry of tsx's API (require.resolve would pick the CJS one)
+    const pkgPath = createRequire(ts).resolve('tsx/package.json');
+    const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as { exports: Record<string, { import?: { default?: string } }> };
+    api = pathToFileURL(join(dirname(pkgPath), pkg.exports['./esm/api']!.import!.default!)).href;
+  } catch {
+    throw new Error(`running workers from TypeScript sources needs tsx (or build first: ${fileURLToPath(js)} is missing)`);
+  }
+  const code = `import(${JSON.stringify(api)}).then((m) => m.tsImport(${JSON.stringify(ts.href)}, ${JSON.stringify(ts.href)}))`;
+  return { script: code, eval: true };
+}
+
+async function workers(s: WorkerScript): Promise<Workers> {
+  const spec = workerSpec(s);
+  return {
+    kind: 'node',
+    channel: () => new wt.MessageChannel(),
+    spawn(init, ports, ev, name) {
+      const w = new wt.Worker(spec.script, { eval: spec.eval, workerData: init, transferList: ports as wt.MessagePort[], name });
+      w.once('exit', (code) => ev.exit(code));
+      w.on('error', (e) => ev.error(e));
+      w.on('message', (m) => ev.message(m));
+      return w;
+    },
+  };
+}
+
+async function workerSelf(): Promise<WorkerSelf> {
+  const port = wt.parentPort;
+  if (!port) throw new Error('not inside a worker');
+  return {
+    init: wt.workerData,
+    postMessage: (m, t) => port.postMessage(m, t),
+    onMessage: (fn) => port.on('message', fn),
+  };
+}
+
+export const platform: Platform = {
+  kind: 'node',
+  readFile: async (p) => new Uint8Array(await readFile(p)),
+  join,
+  dirname,
+  writeFiles(dir, files) {
+    mkdirSync(dir, { recursive: true });
+    return files.map(({ name, data, mode }) => {
+      const f = join(dir, name);
+      writeFileSync(f, data, mode !== undefined ? { mode } : undefined);
+      return f;
+    });
+  },
+  workers,
+  workerSelf,
+};

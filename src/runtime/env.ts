@@ -1,0 +1,50 @@
+/**
+ * `env`, like onnxruntime-web's `ort.env`: what this runtime picked. One thread today; the SIMD build is the
+ * relaxed one where the runtime validates relaxed SIMD, unless EDGEQ_SIMD=plain (Node/Deno/Bun) or
+ * `env.wasm.relaxedSimd = false` before the first run.
+ */
+import { platform } from '#platform';
+import { InputError } from '../errors.js';
+import { allowRelaxedSimd, kernelFlavor, relaxedSimdSupported } from '../kernels/wasm.js';
+import { VERSION } from '../version.js';
+
+export interface Env {
+  /** edgeq's version */
+  readonly version: string;
+  /** 'node' (Node, Deno, Bun: file paths, node:worker_threads) or 'web' (browsers: fetch, Web Workers) */
+  readonly platform: 'node' | 'web';
+  readonly wasm: {
+    /** the WASM SIMD kernels run (false: this runtime lacks WASM SIMD and only the TS reference ops run) */
+    readonly simd: boolean;
+    /**
+     * the relaxed-SIMD build of the kernels was picked (fused multiply-add; within 1e-5 relative of the plain
+     * build). Set it to false before the first session runs to keep the plain build, whose results are
+     * bit-identical in every runtime.
+     */
+    relaxedSimd: boolean;
+    /** whether the runtime validates relaxed SIMD at all (relaxedSimd is false anyway under EDGEQ_SIMD=plain) */
+    readonly relaxedSimdSupported: boolean;
+    /** kernel threads per session: 1 (multi-threaded kernels are not implemented yet) */
+    readonly numThreads: number;
+  };
+}
+
+export const env: Env = {
+  version: VERSION,
+  platform: platform.kind,
+  wasm: {
+    get simd() {
+      return kernelFlavor() !== undefined;
+    },
+    get relaxedSimd() {
+      return kernelFlavor() === 'relaxed';
+    },
+    set relaxedSimd(on: boolean) {
+      if (!allowRelaxedSimd(!!on)) throw new InputError('env.wasm.relaxedSimd can only change before the first session runs (the kernels are already instantiated)');
+    },
+    get relaxedSimdSupported() {
+      return relaxedSimdSupported();
+    },
+    numThreads: 1,
+  },
+};
