@@ -28,6 +28,32 @@ export class ShapeError extends EdgeqError {}
 /** A feed passed to `session.run` (or user data) is missing or has the wrong dtype/shape. */
 export class InputError extends EdgeqError {}
 
+/** Why a sealed model could not be opened (see docs/sealed-format.md). */
+export type SealReason =
+  | 'not-sealed'
+  | 'truncated'
+  | 'malformed'
+  | 'unknown-version'
+  | 'key-required'
+  | 'bad-key'
+  | 'wrong-key'
+  | 'tampered'
+  | 'signature-missing'
+  | 'signature-invalid'
+  | 'unsupported-algorithm';
+/**
+ * A sealed (encrypted / signed) model failed to open or to seal. `reason` is machine-readable. Messages never
+ * contain key bytes, plaintext or decrypted bytes: only key ids, fingerprints, lengths and offsets.
+ */
+export class SealError extends EdgeqError {
+  constructor(
+    readonly reason: SealReason,
+    message: string,
+  ) {
+    super(`${reason}: ${message}`);
+  }
+}
+
 /** Throw `ShapeError` with `msg` unless `cond`. */
 export function check(cond: unknown, msg: string | (() => string), Err: new (m: string) => EdgeqError = ShapeError): asserts cond {
   if (!cond) throw new Err(typeof msg === 'function' ? msg() : msg);

@@ -1,5 +1,5 @@
 /** edgeq public API: mirrors onnxruntime-web (InferenceSession, Tensor) plus edgeq's own tools. */
-export { EdgeqError, InputError, ModelFormatError, ShapeError, UnsupportedError, UnsupportedOpError } from './errors.js';
+export { EdgeqError, InputError, ModelFormatError, SealError, ShapeError, UnsupportedError, UnsupportedOpError, type SealReason } from './errors.js';
 export { Tensor } from './tensor/tensor.js';
 export type { DType, TensorData, TypedArray } from './tensor/dtype.js';
 export type { QuantParams } from './tensor/quant.js';
@@ -10,6 +10,7 @@ export { readModel } from './formats/detect.js';
 export { readOnnx } from './formats/onnx/reader.js';
 export { InferenceSession } from './runtime/session.js';
 export type { ModelSource, SessionOptions, ValueMetadata } from './runtime/session.js';
+export type { ModelLoadedEvent } from './runtime/open-model.js';
 export { env, type Env } from './runtime/env.js';
 export { StatefulStream, type StatefulStreamOptions } from './runtime/stream.js';
 export { Interpreter, type TensorDetails } from './runtime/interpreter.js';
@@ -21,3 +22,4 @@ export { modelStats, type ModelStats } from './ir/stats.js';
 export { quantize, type QuantizeOptions, type QuantizeResult } from './quant/index.js';
 export { prune, applyMasks, NothingToPruneError, PruneOptionsError, type PruneOptions, type PruneResult } from './prune/index.js';
 export { split, PipelineSession, SplitError, PipelineError, WorkerCrashError, type SplitOptions, type SplitResult, type Manifest } from './split/index.js';
+export * from './seal/index.js';

@@ -16,6 +16,7 @@ import { pruneMain } from './prune.js';
 import { trainMain } from './train.js';
 import { quantizeMain } from './quantize.js';
 import { runMain } from './run.js';
+import { keygenMain, sealMain, verifyMain } from './seal.js';
 import { splitMain } from './split.js';
 
 export const USAGE = `usage: edgeq <command> [options]
@@ -48,9 +49,16 @@ commands:
                                                ONNX → TFLite (NHWC, builtins, full-integer int8, fp16
                                                weights) and TFLite → ONNX
   split MODEL --parts K | --at T1,T2 [--objective balance|min-transfer|latency] [--device-speed 1,0.5]
-        [--link-mbps 100] [--keep-local N] --out DIR [--report] [--json]
-                                               cut a model into sub-models (+ manifest.json); --report
-                                               measures each part and the worker pipeline's throughput
+        [--link-mbps 100] [--keep-local N] --out DIR [--seal-keys KEYDIR [--sign-key PRIV.pem]]
+        [--report] [--json]                    cut a model into sub-models (+ manifest.json); --report
+                                               measures each part and the worker pipeline's throughput;
+                                               --seal-keys seals each part with its own key
+  seal IN OUT --key-file K [--sign-key PRIV.pem] [--meta k=v …] [--json]
+                                               encrypt (AES-256-GCM) and sign a model (docs/sealed-format.md)
+  verify FILE [--verify-key PUB.pem] [--key-file K] [--json]
+                                               check a sealed model's structure, signature and content
+  keygen OUT [--sign ed25519|p256] [--force] [--json]
+                                               write a content key (hex), or a signing key pair (PEM)
   generate MODEL [--prompt TEXT | --ids 1,2,3] [--max-tokens N] [--temperature T --top-k K --seed S]
         [--cache resident|plain] [--json]      KV-cache generation with a decoder that has past_*/present_*
                                                cache inputs/outputs (byte-level ids); prints tokens/s
@@ -73,6 +81,9 @@ const COMMANDS: Record<string, (args: string[], io: Io) => Promise<number>> = {
   convert: convertMain,
   split: splitMain,
   generate: generateMain,
+  seal: sealMain,
+  verify: verifyMain,
+  keygen: keygenMain,
 };
 
 /** Run the CLI with `argv` (without node and script); returns the exit status. */

@@ -10,6 +10,7 @@ import type { Graph } from '../ir/graph.js';
 import { modelStats } from '../ir/stats.js';
 import '../ops/index.js';
 import { InferenceSession } from '../runtime/session.js';
+import { writeSealedSplit } from '../seal/split.js';
 import { writeSplit } from '../split/io.js';
 import { measuredSplit } from '../split/profile.js';
 import { type LinkSpec, PipelineSession } from '../split/pipeline.js';
@@ -17,7 +18,7 @@ import { type Objective, type SplitOptions, type SplitResult, split } from '../s
 import { DTYPES } from '../tensor/dtype.js';
 import { Tensor } from '../tensor/tensor.js';
 import { UsageError, parseArgs } from './args.js';
-import { type Io, fmtBytes, fmtCount, loadModelFile, stdio } from './inspect.js';
+import { type Io, fmtBytes, fmtCount, loadModelFile, readBytes, stdio } from './inspect.js';
 
 function numList(s: string | undefined, name: string): number[] | undefined {
   if (s === undefined) return undefined;
@@ -82,7 +83,7 @@ export async function streamThroughput(parts: Graph[], n: number, links?: LinkSp
 
 export async function splitMain(argv: string[], io: Io = stdio): Promise<number> {
   const a = parseArgs(argv, {
-    values: ['parts', 'at', 'objective', 'device-speed', 'link-mbps', 'link-latency-ms', 'keep-local', 'out', 'report-inputs', 'batch'],
+    values: ['parts', 'at', 'objective', 'device-speed', 'link-mbps', 'link-latency-ms', 'keep-local', 'out', 'report-inputs', 'batch', 'seal-keys', 'sign-key'],
     booleans: ['report', 'json', 'measure'],
   });
   if (a.positional.length !== 1) throw new UsageError('split needs exactly one MODEL path');
@@ -109,7 +110,13 @@ export async function splitMain(argv: string[], io: Io = stdio): Promise<number>
   // --measure: measured node and part times on sample inputs, not MACs, drive the cost model
   const result: SplitResult = a.has('measure') && opts.parts !== undefined ? measuredSplit(graph, opts, sampleFeeds(graph)) : split(graph, opts);
   result.manifest.model = a.positional[0]!;
-  const files = writeSplit(result, out);
+  // --seal-keys KEYDIR: every part sealed under its own key (KEYDIR/part<i>.key); no plaintext part is written
+  const keysDir = a.get('seal-keys');
+  if (a.has('sign-key') && !keysDir) throw new UsageError('--sign-key needs --seal-keys KEYDIR');
+  const signKey = a.get('sign-key');
+  const files = keysDir
+    ? (await writeSealedSplit(result, out, keysDir, signKey ? { signingKey: new TextDecoder().decode(readBytes(signKey, 'signing key')) } : {})).files
+    : writeSplit(result, out);
 
   let report: { parts: { part: number; nodes: number; params: number; macs: number; latencyMs: number; cutBytes: number }[]; throughput?: { pipeline: number; single: number; speedup: number; inputs: number } } | undefined;
   if (a.has('report')) {
@@ -136,6 +143,7 @@ export async function splitMain(argv: string[], io: Io = stdio): Promise<number>
     const cut = i < result.info.length - 1 ? `  → ${p.outputs.map((o) => o.name).join(', ')} (${fmtBytes(p.cutBytes)})` : '';
     io.out(`  ${result.manifest.parts[i]!.file}: ${p.nodes} nodes, ${fmtCount(p.macs)} MACs, ${fmtCount(p.params)} params${cut}\n`);
   });
+  if (keysDir) io.out(`  sealed: one key per part in ${keysDir} (part<i>.key); give each device only its part's key\n`);
   io.out(`  manifest: ${join(out, 'manifest.json')}\n`);
   if (report) {
     io.out('\npart  nodes      params        MACs   latency     cut bytes\n');

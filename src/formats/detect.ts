@@ -1,6 +1,7 @@
-import { ModelFormatError } from '../errors.js';
+import { ModelFormatError, SealError } from '../errors.js';
 import type { Graph } from '../ir/graph.js';
 import { readOnnx } from './onnx/reader.js';
+import { isSealed } from './sealed.js';
 import { readTflite } from './tflite/reader.js';
 
 export type ModelFormat = 'onnx' | 'tflite';
@@ -15,6 +16,7 @@ export function detectFormat(bytes: Uint8Array): ModelFormat {
 export function readModel(bytes: Uint8Array): Graph {
   if (!(bytes instanceof Uint8Array)) throw new ModelFormatError('model must be given as bytes (Uint8Array/ArrayBuffer) or a path');
   if (bytes.length === 0) throw new ModelFormatError('model file is empty');
+  if (isSealed(bytes)) throw new SealError('key-required', 'the model is sealed; open it with InferenceSession.create(bytes, { decryptionKey }) or `edgeq verify --key-file`');
   const fmt = detectFormat(bytes);
   if (fmt === 'tflite') return readTflite(bytes);
   return readOnnx(bytes);

@@ -61,9 +61,9 @@ export const platform: Platform = {
   dirname,
   writeFiles(dir, files) {
     mkdirSync(dir, { recursive: true });
-    return files.map(({ name, data }) => {
+    return files.map(({ name, data, mode }) => {
       const f = join(dir, name);
-      writeFileSync(f, data);
+      writeFileSync(f, data, mode !== undefined ? { mode } : undefined);
       return f;
     });
   },

@@ -52,7 +52,7 @@ export interface Platform {
   join(...parts: string[]): string;
   dirname(path: string): string;
   /** write files into dir (created if missing); returns their paths. Throws on 'web' (no file system). */
-  writeFiles(dir: string, files: { name: string; data: Uint8Array | string }[]): string[];
+  writeFiles(dir: string, files: { name: string; data: Uint8Array | string; mode?: number }[]): string[];
   /** worker_threads or Web Workers running `script`; rejects (plain Error) when the runtime has neither */
   workers(script: WorkerScript): Promise<Workers>;
   /** inside a worker spawned by workers(): its init and parent port */

@@ -1,12 +1,12 @@
 import { platform } from '#platform';
 import { InputError, ModelFormatError } from '../errors.js';
 import type { Dim, Graph } from '../ir/graph.js';
-import { readModel } from '../formats/detect.js';
 import type { DType } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Executor } from './executor.js';
+import { type SealedLoadOptions, openModel } from './open-model.js';
 
-export interface SessionOptions {
+export interface SessionOptions extends SealedLoadOptions {
   /** accepted for onnxruntime-web compatibility; edgeq runs on the CPU/WASM */
   executionProviders?: unknown[];
   graphOptimizationLevel?: string;
@@ -107,7 +107,12 @@ export class InferenceSession {
     if (model === null || (typeof model !== 'string' && typeof model !== 'object')) {
       throw new InputError('InferenceSession.create expects a path/URL, a Response, a Blob, bytes, or a Graph');
     }
-    return new InferenceSession(readModel(await modelBytes(model)), options);
+    // sealed models (docs/sealed-format.md) are opened here; the session keeps its options, not the keys
+    const { graph, event } = await openModel(await modelBytes(model), options, typeof model === 'string' || model instanceof URL ? String(model) : undefined);
+    const { decryptionKey: _k, verifyKey: _v, onModelLoaded: _h, ...kept } = options;
+    const session = new InferenceSession(graph, kept);
+    if (event) options.onModelLoaded?.(event);
+    return session;
   }
 
   /** Synchronous variant for callers that already hold the graph (CLI, tests, passes). */

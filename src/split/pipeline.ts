@@ -39,6 +39,13 @@ export interface PipelineOptions {
    * In browsers it must be an ES module worker (bundlers: point it at edgeq's dist/split/worker.js).
    */
   workerUrl?: URL;
+  /**
+   * content keys of sealed parts (a split written with --seal-keys), by part index: 32 bytes or hex/base64 text.
+   * Each worker receives only its own part's key.
+   */
+  partKeys?: readonly (Uint8Array | string | undefined)[];
+  /** require every sealed part to be signed by this public key (SPKI PEM text or DER bytes) */
+  verifyKey?: string | Uint8Array;
 }
 
 interface Deferred {
@@ -104,7 +111,11 @@ export class PipelineSession {
         throw new PipelineError(`cannot read split manifest '${mpath}': ${(e as Error).message}`, -1);
       }
       if (!Array.isArray(m?.parts) || !m.parts.length) throw new PipelineError(`manifest '${mpath}' lists no parts`, -1);
-      inits = m.parts.map((p) => ({ path: platform.join(platform.dirname(mpath), p.file) }));
+      inits = m.parts.map((p, i) => {
+        const key = opts.partKeys?.[i];
+        if (p.sealed && key === undefined) throw new PipelineError(`part ${i + 1} (${p.file}) is sealed for key id ${p.sealed.keyId}; pass partKeys[${i}]`, i);
+        return { path: platform.join(platform.dirname(mpath), p.file), ...(key !== undefined ? { decryptionKey: key } : {}), ...(opts.verifyKey !== undefined ? { verifyKey: opts.verifyKey } : {}) };
+      });
       inputNames = m.parts[0]!.inputs.map((i) => i.name);
       outputNames = m.parts[m.parts.length - 1]!.outputs.map((o) => o.name);
     } else {

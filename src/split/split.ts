@@ -79,6 +79,8 @@ export interface ManifestPart {
   macs: number;
   params: number;
   cutBytes: number;
+  /** set when the part file is sealed (edgeq split --seal-keys): its content key's id and signature */
+  sealed?: { keyId: string; sigAlg: string; signer?: string };
 }
 
 export interface Manifest {

@@ -24,6 +24,10 @@ export interface WorkerInit {
   stages: number;
   graph?: PlainGraph;
   path?: string;
+  /** content key of a sealed part file (only this part's) */
+  decryptionKey?: Uint8Array | string;
+  /** public key its signature must verify with */
+  verifyKey?: Uint8Array | string;
   backend?: 'wasm' | 'reference';
   /** false: keep the plain SIMD build, as the main thread does (env.wasm.relaxedSimd = false) */
   relaxedSimd?: boolean;
@@ -91,7 +95,9 @@ async function main(): Promise<void> {
   let session: InferenceSession;
   try {
     const opts = { backend: init.backend ?? 'wasm' } as const;
-    session = init.graph ? InferenceSession.fromGraph(graphFromPlain(init.graph), opts) : await InferenceSession.create(init.path!, opts);
+    session = init.graph
+      ? InferenceSession.fromGraph(graphFromPlain(init.graph), opts)
+      : await InferenceSession.create(init.path!, { ...opts, ...(init.decryptionKey !== undefined ? { decryptionKey: init.decryptionKey } : {}), ...(init.verifyKey !== undefined ? { verifyKey: init.verifyKey } : {}) });
   } catch (e) {
     fail(-1, e);
     return;

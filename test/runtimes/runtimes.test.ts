@@ -33,7 +33,11 @@ interface Smoke {
   pipelineMatchesWhole: boolean;
   pipelineStages: number;
   urlAgrees?: boolean;
+  sealed: Record<string, { same: boolean; verified: boolean; tampered: string }>;
 }
+
+/** every runtime seals and opens LeNet with WebCrypto alone (issue 19) */
+const SEALED = { ed25519: { same: true, verified: true, tampered: 'signature-invalid' }, 'ecdsa-p256': { same: true, verified: true, tampered: 'signature-invalid' } };
 
 function runIn(name: string): Smoke {
   const [bin, ...args] = RUNTIMES[name]!;
@@ -59,6 +63,7 @@ describe.skipIf(!ready)('the smoke test in Node, Deno, Bun and Chromium', () => 
     expect(r.quantized.hex).not.toBe(r.onnx.hex); // really quantized
     expect(r.pipeline).toHaveLength(3);
     expect(r).toMatchObject({ sourcesAgree: true, pipelineMatchesWhole: true, pipelineStages: 2 });
+    expect(r.sealed).toEqual(SEALED);
   });
 
   for (const name of ['deno', 'bun']) {
@@ -68,6 +73,7 @@ describe.skipIf(!ready)('the smoke test in Node, Deno, Bun and Chromium', () => 
       expect(r.env).toMatchObject({ platform: 'node', simd: true, relaxedSimd: false, numThreads: 1 });
       expect(r).toMatchObject({ sourcesAgree: true, pipelineMatchesWhole: true, pipelineStages: 2 });
       for (const k of STEPS) expect(r[k], `${name} ${k}`).toEqual(got.node![k]);
+      expect(r.sealed, name).toEqual(SEALED);
     });
   }
 
@@ -115,6 +121,7 @@ globalThis.runSmoke = async () => {
       expect(r.env).toMatchObject({ platform: 'web', simd: true, relaxedSimd: false, numThreads: 1 });
       expect(r).toMatchObject({ sourcesAgree: true, urlAgrees: true, pipelineMatchesWhole: true, pipelineStages: 2 });
       for (const k of STEPS) expect(r[k], `chromium ${k}`).toEqual(got.node![k]);
+      expect(r.sealed, 'chromium').toEqual(SEALED);
     });
   });
 });

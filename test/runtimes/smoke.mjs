@@ -1,7 +1,8 @@
 // The runtime smoke test, one plain-JS module run unchanged in Node, Deno, Bun (run.mjs) and headless
 // Chromium (a page bundled with esbuild; see runtimes.test.ts, which drives all four and compares them).
 // It loads an ONNX model (LeNet) and a TFLite model (int8 micro_speech, float hello_world), runs them,
-// quantizes LeNet in memory, splits it in two and streams inputs through a two-worker PipelineSession.
+// quantizes LeNet in memory, splits it in two and streams inputs through a two-worker PipelineSession, and
+// seals LeNet (AES-256-GCM + Ed25519 / P-256) and opens it again.
 // Every output is returned as exact bytes (hex), so the driver can demand bit-identical results across
 // runtimes; the plain SIMD build is used everywhere (env.wasm.relaxedSimd = false: relaxed SIMD's fused
 // multiply-add is allowed to differ from the plain build in the last bits, and only V8 has it).
@@ -64,5 +65,24 @@ export async function smoke(edgeq, models, opts = {}) {
   }
   r.pipelineStages = p.stages;
   await p.close();
+
+  // 5. sealed models (WebCrypto only): LeNet sealed with AES-256-GCM and an Ed25519 / ECDSA P-256 signature opens
+  // with its keys to the same logits; one flipped byte near the end is a SealError
+  const { sealModel, generateContentKey, generateSigningKeyPair, SealError } = edgeq;
+  r.sealed = {};
+  for (const alg of ['ed25519', 'ecdsa-p256']) {
+    const key = generateContentKey();
+    const kp = await generateSigningKeyPair(alg);
+    const sealed = await sealModel(models.lenet, { key, signingKey: kp.privatePem });
+    let verified = false;
+    const s = await InferenceSession.create(sealed, { decryptionKey: key, verifyKey: kp.publicPem, onModelLoaded: (e) => (verified = e.verified) });
+    const bad = sealed.slice();
+    bad[bad.length - 100] ^= 1;
+    const tampered = await InferenceSession.create(bad, { decryptionKey: key }).then(
+      () => 'loaded',
+      (e) => (e instanceof SealError ? e.reason : String(e)),
+    );
+    r.sealed[alg] = { same: hex((await s.run({ input: x })).logits).hex === r.onnx.hex, verified, tampered };
+  }
   return r;
 }

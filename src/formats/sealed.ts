@@ -1,0 +1,362 @@
+/**
+ * The sealed model container (format described in docs/sealed-format.md):
+ *
+ *   0   6  magic "EQSEAL"
+ *   6   1  version (1)
+ *   7   1  flags (0; reserved)
+ *   8  12  AES-GCM IV (random)
+ *   20  4  H = header length (u32 LE, 2 ≤ H ≤ 65536)
+ *   24  8  C = ciphertext length incl. the 16-byte GCM tag (u64 LE)
+ *   32  H  header: UTF-8 JSON (model SHA-256, format, size, key id, signature algorithm, signer, metadata)
+ *   …   C  AES-256-GCM ciphertext ‖ tag; additional data = bytes [0, 32 + H)
+ *   …   2  S = signature length (u16 LE)       ┐ only when the header's sigAlg is not "none"
+ *   …   S  signature over bytes [0, 32 + H + C) ┘
+ *
+ * WebCrypto only (no node:*), so it runs in Node, Deno, Bun and browsers. Lives in formats/ (not seal/)
+ * because the runtime opens sealed files and may import only lower layers.
+ */
+import { SealError } from '../errors.js';
+import {
+  ALG_PARAMS,
+  type ContentKeyInput,
+  type SigAlg,
+  type SigningKeyInput,
+  type VerifyKeyInput,
+  fromBase64,
+  importContentKey,
+  importSigningKey,
+  importVerifyKey,
+  sha256,
+  spkiFingerprint,
+  subtle,
+  toBase64,
+  toHex,
+} from './sealed-keys.js';
+
+export const SEAL_MAGIC = new Uint8Array([0x45, 0x51, 0x53, 0x45, 0x41, 0x4c]); // "EQSEAL"
+export const SEAL_VERSION = 1;
+const FIXED = 32;
+const IV_AT = 8;
+const IV_LEN = 12;
+const TAG_LEN = 16;
+const MAX_HEADER = 65536;
+const MAX_META = 64;
+const SIG_LEN = 64;
+
+export type SealedFormat = 'onnx' | 'tflite';
+
+/** The JSON header of a sealed file (authenticated as AES-GCM additional data, covered by the signature). */
+export interface SealHeader {
+  /** SHA-256 (hex) of the plaintext model */
+  sha256: string;
+  format: SealedFormat;
+  /** plaintext bytes */
+  size: number;
+  /** id of the content key (16 hex digits; see sealed-keys.ts) */
+  keyId: string;
+  sigAlg: 'none' | SigAlg;
+  /** the signer's public key (SPKI DER, base64) and its SHA-256 fingerprint, when signed */
+  signer?: { spki: string; fingerprint: string };
+  /** free-form text metadata (name=value) */
+  meta: Record<string, string>;
+  /** ISO-8601 time of sealing (optional) */
+  sealedAt?: string;
+}
+
+/** What a sealed file says about itself, and what was checked. Never contains key or model bytes. */
+export interface SealedInfo {
+  version: number;
+  sha256: string;
+  format: SealedFormat;
+  size: number;
+  keyId: string;
+  sigAlg: 'none' | SigAlg;
+  /** fingerprint of the key that signed it (SHA-256 of its SPKI, hex) */
+  signer?: string;
+  /** the signature was checked against a verify key the caller gave (origin), not only the embedded one */
+  verified: boolean;
+  meta: Record<string, string>;
+  sealedAt?: string;
+  /** total bytes of the sealed file */
+  sealedBytes: number;
+}
+
+interface Layout {
+  version: number;
+  header: SealHeader;
+  /** end of the authenticated header (32 + H) */
+  aadEnd: number;
+  /** end of the ciphertext (32 + H + C): the signed range is [0, signedEnd) */
+  signedEnd: number;
+  sig?: Uint8Array;
+}
+
+/** True when `bytes` start with the sealed-model magic (whatever follows). */
+export function isSealed(bytes: Uint8Array): boolean {
+  if (!(bytes instanceof Uint8Array) || bytes.length < SEAL_MAGIC.length) return false;
+  for (let i = 0; i < SEAL_MAGIC.length; i++) if (bytes[i] !== SEAL_MAGIC[i]) return false;
+  return true;
+}
+
+function u32(b: Uint8Array, at: number): number {
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+}
+
+function malformed(msg: string): never {
+  throw new SealError('malformed', msg);
+}
+
+function validateHeader(h: unknown): SealHeader {
+  if (!h || typeof h !== 'object' || Array.isArray(h)) malformed('header is not a JSON object');
+  const o = h as Record<string, unknown>;
+  const allowed = new Set(['sha256', 'format', 'size', 'keyId', 'sigAlg', 'signer', 'meta', 'sealedAt']);
+  for (const k of Object.keys(o)) if (!allowed.has(k)) malformed(`header has an unknown field '${k.slice(0, 40)}'`);
+  if (typeof o.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(o.sha256)) malformed('header.sha256 must be 64 lowercase hex digits');
+  if (o.format !== 'onnx' && o.format !== 'tflite') malformed(`header.format must be 'onnx' or 'tflite'`);
+  if (typeof o.size !== 'number' || !Number.isSafeInteger(o.size) || o.size < 0) malformed('header.size must be a non-negative integer');
+  if (typeof o.keyId !== 'string' || !/^[0-9a-f]{16}$/.test(o.keyId)) malformed('header.keyId must be 16 lowercase hex digits');
+  if (o.sigAlg !== 'none' && o.sigAlg !== 'ed25519' && o.sigAlg !== 'ecdsa-p256') {
+    throw new SealError('unsupported-algorithm', `header.sigAlg '${String(o.sigAlg).slice(0, 20)}' is not none, ed25519 or ecdsa-p256`);
+  }
+  if (o.sigAlg === 'none') {
+    if (o.signer !== undefined) malformed('header.signer given for an unsigned file');
+  } else {
+    const s = o.signer as Record<string, unknown> | undefined;
+    if (!s || typeof s !== 'object' || typeof s.spki !== 'string' || typeof s.fingerprint !== 'string' || !/^[0-9a-f]{64}$/.test(s.fingerprint) || Object.keys(s).length !== 2) {
+      malformed('header.signer must be { spki: base64, fingerprint: 64 hex digits }');
+    }
+  }
+  const m = o.meta;
+  if (!m || typeof m !== 'object' || Array.isArray(m)) malformed('header.meta must be an object');
+  const entries = Object.entries(m as object);
+  if (entries.length > MAX_META) malformed(`header.meta has ${entries.length} entries (at most ${MAX_META})`);
+  for (const [, v] of entries) if (typeof v !== 'string') malformed('header.meta values must be strings');
+  if (o.sealedAt !== undefined && (typeof o.sealedAt !== 'string' || o.sealedAt.length > 64)) malformed('header.sealedAt must be an ISO-8601 string');
+  return o as unknown as SealHeader;
+}
+
+/** Check the container's structure (no crypto). Throws SealError naming what is wrong. */
+function layout(bytes: Uint8Array): Layout {
+  if (!(bytes instanceof Uint8Array)) throw new SealError('not-sealed', 'a sealed model must be given as bytes');
+  if (!isSealed(bytes)) throw new SealError('not-sealed', 'the file does not start with the sealed-model magic "EQSEAL"');
+  if (bytes.length < FIXED) throw new SealError('truncated', `the file has ${bytes.length} bytes, less than the ${FIXED}-byte fixed header`);
+  const version = bytes[6]!;
+  if (version !== SEAL_VERSION) throw new SealError('unknown-version', `container version ${version} (this edgeq reads version ${SEAL_VERSION})`);
+  if (bytes[7] !== 0) malformed(`flags byte is 0x${bytes[7]!.toString(16)} (reserved, must be 0)`);
+  const H = u32(bytes, 20);
+  const cLo = u32(bytes, 24);
+  const cHi = u32(bytes, 28);
+  if (H < 2 || H > MAX_HEADER) malformed(`header length ${H} is outside [2, ${MAX_HEADER}]`);
+  if (cHi > 0x1fffff) malformed('ciphertext length does not fit in 53 bits');
+  const C = cHi * 2 ** 32 + cLo;
+  if (C < TAG_LEN) malformed(`ciphertext length ${C} is shorter than the ${TAG_LEN}-byte GCM tag`);
+  const aadEnd = FIXED + H;
+  if (bytes.length < aadEnd) throw new SealError('truncated', `the file has ${bytes.length} bytes; its header ends at byte ${aadEnd}`);
+  let header: SealHeader;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(FIXED, aadEnd))) as SealHeader;
+  } catch {
+    malformed(`the ${H}-byte header is not UTF-8 JSON`);
+  }
+  header = validateHeader(header);
+  const signedEnd = aadEnd + C;
+  if (bytes.length < signedEnd) throw new SealError('truncated', `the file has ${bytes.length} bytes; its ciphertext ends at byte ${signedEnd}`);
+  if (header.size !== C - TAG_LEN) malformed(`header.size ${header.size} does not match the ciphertext (${C - TAG_LEN} bytes)`);
+  let sig: Uint8Array | undefined;
+  if (header.sigAlg !== 'none') {
+    if (bytes.length < signedEnd + 2) throw new SealError('truncated', `the file has ${bytes.length} bytes; the header announces a ${header.sigAlg} signature after byte ${signedEnd}`);
+    const S = bytes[signedEnd]! | (bytes[signedEnd + 1]! << 8);
+    if (S !== SIG_LEN) malformed(`signature length ${S} (a ${header.sigAlg} signature has ${SIG_LEN} bytes)`);
+    const end = signedEnd + 2 + S;
+    if (bytes.length < end) throw new SealError('truncated', `the file has ${bytes.length} bytes; its signature ends at byte ${end}`);
+    if (bytes.length > end) throw new SealError('tampered', `${bytes.length - end} unexpected bytes after the signature`);
+    sig = bytes.subarray(signedEnd + 2, end);
+  } else if (bytes.length > signedEnd) {
+    throw new SealError('tampered', `${bytes.length - signedEnd} unexpected bytes after the ciphertext of an unsigned file`);
+  }
+  return { version, header, aadEnd, signedEnd, ...(sig ? { sig } : {}) };
+}
+
+function infoOf(l: Layout, verified: boolean, sealedBytes: number): SealedInfo {
+  const h = l.header;
+  return {
+    version: l.version,
+    sha256: h.sha256,
+    format: h.format,
+    size: h.size,
+    keyId: h.keyId,
+    sigAlg: h.sigAlg,
+    ...(h.signer ? { signer: h.signer.fingerprint } : {}),
+    verified,
+    meta: { ...h.meta },
+    ...(h.sealedAt ? { sealedAt: h.sealedAt } : {}),
+    sealedBytes,
+  };
+}
+
+/** Read what a sealed file says about itself (structure only: nothing is verified or decrypted). */
+export function readSealedHeader(bytes: Uint8Array): SealedInfo {
+  return infoOf(layout(bytes), false, bytes.length);
+}
+
+export interface SealOptions {
+  /** the content key (AES-256) */
+  key: ContentKeyInput;
+  /** sign header + ciphertext with this Ed25519 / ECDSA P-256 private key */
+  signingKey?: SigningKeyInput;
+  meta?: Record<string, string>;
+  /** the plaintext's format (default: detected — TFLite by its "TFL3" identifier, else ONNX) */
+  format?: SealedFormat;
+  /** recorded in the header (default: now; null leaves it out) */
+  sealedAt?: Date | null;
+}
+
+/** Encrypt (and optionally sign) a model's bytes into a sealed container. */
+export async function sealModel(model: Uint8Array, opts: SealOptions): Promise<Uint8Array> {
+  if (!(model instanceof Uint8Array)) throw new SealError('malformed', 'the model to seal must be bytes');
+  if (isSealed(model)) throw new SealError('malformed', 'the model is already sealed');
+  const s = subtle();
+  const ck = await importContentKey(opts.key);
+  if (!ck.keyId) throw new SealError('bad-key', 'sealing needs an extractable content key (its key id is written to the header)');
+  const sk = opts.signingKey !== undefined ? await importSigningKey(opts.signingKey) : undefined;
+  const meta: Record<string, string> = {};
+  for (const [k, v] of Object.entries(opts.meta ?? {})) {
+    if (typeof v !== 'string') throw new SealError('malformed', `metadata '${k}' must be a string`);
+    meta[k] = v;
+  }
+  if (Object.keys(meta).length > MAX_META) throw new SealError('malformed', `at most ${MAX_META} metadata entries`);
+  const format = opts.format ?? (model.length >= 8 && model[4] === 0x54 && model[5] === 0x46 && model[6] === 0x4c && model[7] === 0x33 ? 'tflite' : 'onnx');
+  const header: SealHeader = {
+    sha256: toHex(await sha256(model)),
+    format,
+    size: model.length,
+    keyId: ck.keyId,
+    sigAlg: sk ? sk.alg : 'none',
+    ...(sk ? { signer: { spki: toBase64(sk.spki), fingerprint: sk.fingerprint } } : {}),
+    meta,
+    ...(opts.sealedAt !== null ? { sealedAt: (opts.sealedAt ?? new Date()).toISOString() } : {}),
+  };
+  const hbytes = new TextEncoder().encode(JSON.stringify(header));
+  if (hbytes.length > MAX_HEADER) throw new SealError('malformed', `header is ${hbytes.length} bytes (at most ${MAX_HEADER}); use less metadata`);
+  const C = model.length + TAG_LEN;
+  const aadEnd = FIXED + hbytes.length;
+  const signedEnd = aadEnd + C;
+  const out = new Uint8Array(signedEnd + (sk ? 2 + SIG_LEN : 0));
+  out.set(SEAL_MAGIC, 0);
+  out[6] = SEAL_VERSION;
+  out[7] = 0;
+  const iv = globalThis.crypto.getRandomValues(new Uint8Array(IV_LEN));
+  out.set(iv, IV_AT);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(20, hbytes.length, true);
+  dv.setUint32(24, C % 2 ** 32, true);
+  dv.setUint32(28, Math.floor(C / 2 ** 32), true);
+  out.set(hbytes, FIXED);
+  const ct = new Uint8Array(await s.encrypt({ name: 'AES-GCM', iv, additionalData: out.subarray(0, aadEnd), tagLength: 128 }, ck.key, model as Uint8Array<ArrayBuffer>));
+  if (ct.length !== C) throw new SealError('malformed', `AES-GCM returned ${ct.length} bytes, expected ${C}`);
+  out.set(ct, aadEnd);
+  if (sk) {
+    const sig = new Uint8Array(await s.sign(ALG_PARAMS[sk.alg].sign, sk.privateKey, out.subarray(0, signedEnd)));
+    if (sig.length !== SIG_LEN) throw new SealError('unsupported-algorithm', `${sk.alg} signature has ${sig.length} bytes, expected ${SIG_LEN}`);
+    dv.setUint16(signedEnd, SIG_LEN, true);
+    out.set(sig, signedEnd + 2);
+  }
+  return out;
+}
+
+/**
+ * Check a sealed file's signature: against `verifyKey` when given (origin: signed by that key), otherwise
+ * against the public key embedded in its header (integrity only). Does not decrypt.
+ * SealError 'signature-missing' when a verify key is given and the file is unsigned.
+ */
+async function checkSignature(bytes: Uint8Array, l: Layout, verifyKey: VerifyKeyInput | undefined): Promise<boolean> {
+  const h = l.header;
+  const vk = verifyKey !== undefined ? await importVerifyKey(verifyKey) : undefined;
+  if (h.sigAlg === 'none') {
+    if (vk) throw new SealError('signature-missing', 'a verify key was given but the file is not signed');
+    return false;
+  }
+  const alg = h.sigAlg;
+  let publicKey: CryptoKey;
+  let given = false;
+  if (vk) {
+    if (vk.fingerprint !== h.signer!.fingerprint) throw new SealError('signature-invalid', `signed by key ${h.signer!.fingerprint.slice(0, 16)}…, not by the verify key ${vk.fingerprint.slice(0, 16)}…`);
+    if (vk.alg !== alg) throw new SealError('signature-invalid', `the file is signed with ${alg}, the verify key is ${vk.alg}`);
+    publicKey = vk.publicKey;
+    given = true;
+  } else {
+    const spki = fromBase64(h.signer!.spki);
+    if (!spki || (await spkiFingerprint(spki)) !== h.signer!.fingerprint) throw new SealError('signature-invalid', 'the embedded signer key does not match its fingerprint');
+    try {
+      publicKey = await subtle().importKey('spki', spki as Uint8Array<ArrayBuffer>, ALG_PARAMS[alg].import, false, ['verify']);
+    } catch (e) {
+      throw new SealError('signature-invalid', `the embedded signer key is not a valid ${alg} public key (${(e as Error).name})`);
+    }
+  }
+  let ok: boolean;
+  try {
+    ok = await subtle().verify(ALG_PARAMS[alg].sign, publicKey, l.sig! as Uint8Array<ArrayBuffer>, bytes.subarray(0, l.signedEnd) as Uint8Array<ArrayBuffer>);
+  } catch (e) {
+    throw new SealError('signature-invalid', `${alg} verification failed (${(e as Error).name})`);
+  }
+  if (!ok) throw new SealError('signature-invalid', `the ${alg} signature of key ${h.signer!.fingerprint.slice(0, 16)}… does not match the file (altered, or signed by another key)`);
+  return given;
+}
+
+export interface VerifyOptions {
+  /** check the signature against this public key (origin); without it the embedded key is used (integrity only) */
+  verifyKey?: VerifyKeyInput;
+}
+
+/** Check structure and signature without decrypting. */
+export async function verifySealed(bytes: Uint8Array, opts: VerifyOptions = {}): Promise<SealedInfo> {
+  const l = layout(bytes);
+  const verified = await checkSignature(bytes, l, opts.verifyKey);
+  return infoOf(l, verified, bytes.length);
+}
+
+export interface OpenOptions extends VerifyOptions {
+  /** the content key (AES-256) */
+  decryptionKey?: ContentKeyInput;
+  /** recompute the plaintext's SHA-256 and compare it with the header (default false: AES-GCM already authenticates the header and the plaintext) */
+  checkDigest?: boolean;
+}
+
+/**
+ * Verify and decrypt a sealed model. The plaintext is decrypted once into a fresh buffer (returned; the caller
+ * owns the only copy). Checks: structure, then signature and (concurrently, on WebCrypto's worker threads) key
+ * id + AES-GCM tag over header + ciphertext. A signature failure wins over a decryption failure, and the
+ * plaintext of a file whose signature fails is wiped, never returned.
+ */
+export async function openSealed(bytes: Uint8Array, opts: OpenOptions): Promise<{ plaintext: Uint8Array; info: SealedInfo }> {
+  const l = layout(bytes);
+  const [sig, dec] = await Promise.allSettled([checkSignature(bytes, l, opts.verifyKey), decrypt(bytes, l, opts)]);
+  if (sig.status === 'rejected') {
+    if (dec.status === 'fulfilled') dec.value.fill(0);
+    throw sig.reason;
+  }
+  if (dec.status === 'rejected') throw dec.reason;
+  return { plaintext: dec.value, info: infoOf(l, sig.value, bytes.length) };
+}
+
+async function decrypt(bytes: Uint8Array, l: Layout, opts: OpenOptions): Promise<Uint8Array> {
+  if (opts.decryptionKey === undefined || opts.decryptionKey === null) throw new SealError('key-required', `the model is sealed (key id ${l.header.keyId}); pass decryptionKey`);
+  const ck = await importContentKey(opts.decryptionKey);
+  if (ck.keyId !== undefined && ck.keyId !== l.header.keyId) throw new SealError('wrong-key', `the file is sealed for key id ${l.header.keyId}, the given key has id ${ck.keyId}`);
+  let pt: ArrayBuffer;
+  try {
+    pt = await subtle().decrypt(
+      { name: 'AES-GCM', iv: bytes.subarray(IV_AT, IV_AT + IV_LEN) as Uint8Array<ArrayBuffer>, additionalData: bytes.subarray(0, l.aadEnd) as Uint8Array<ArrayBuffer>, tagLength: 128 },
+      ck.key,
+      bytes.subarray(l.aadEnd, l.signedEnd) as Uint8Array<ArrayBuffer>,
+    );
+  } catch {
+    throw new SealError(ck.keyId === undefined ? 'wrong-key' : 'tampered', ck.keyId === undefined ? 'AES-GCM authentication failed: wrong key, or the file was altered' : 'AES-GCM authentication failed: the header or ciphertext was altered');
+  }
+  const plaintext = new Uint8Array(pt);
+  if (plaintext.length !== l.header.size || (opts.checkDigest && toHex(await sha256(plaintext)) !== l.header.sha256)) {
+    plaintext.fill(0);
+    throw new SealError('tampered', 'the decrypted model does not match the size and SHA-256 in the header');
+  }
+  return plaintext;
+}

@@ -1,0 +1,78 @@
+/**
+ * Model bytes → Graph for InferenceSession.create / Interpreter.create, opening sealed containers
+ * (docs/sealed-format.md) and reporting each load to the app's `onModelLoaded` audit hook.
+ */
+import { SealError } from '../errors.js';
+import { detectFormat, readModel } from '../formats/detect.js';
+import { type SealedFormat, isSealed, openSealed } from '../formats/sealed.js';
+import { type ContentKeyInput, type VerifyKeyInput, sha256, toHex } from '../formats/sealed-keys.js';
+import type { Graph } from '../ir/graph.js';
+
+/** One model load, for an audit log. Holds digests, ids and fingerprints only — never key or model bytes. */
+export interface ModelLoadedEvent {
+  /** SHA-256 (hex) of the plaintext model: from the authenticated header of a sealed file, computed for a plain one */
+  sha256: string;
+  format: SealedFormat;
+  /** plaintext model bytes */
+  size: number;
+  sealed: boolean;
+  /** id of the content key that opened it (sealed files) */
+  keyId?: string;
+  /** fingerprint (SHA-256 of the SPKI, hex) of the key that signed it */
+  signer?: string;
+  /** the signature was checked against the caller's verifyKey (origin), not only its embedded key */
+  verified: boolean;
+  /** ISO-8601 time the load finished */
+  time: string;
+  /** the sealed header's metadata ({} for plain files) */
+  meta: Record<string, string>;
+  /** the path/URL it came from, when given one */
+  source?: string;
+}
+
+export interface SealedLoadOptions {
+  /** content key of a sealed model: 32 raw bytes, hex/base64 text or an AES-GCM CryptoKey. When given, plain models are refused. */
+  decryptionKey?: ContentKeyInput;
+  /** require a signature by this Ed25519 / ECDSA P-256 public key (SPKI PEM/DER or CryptoKey). When given, plain and unsigned models are refused. */
+  verifyKey?: VerifyKeyInput;
+  /** called once per loaded model with its digest, signer and time (for the app's audit log) */
+  onModelLoaded?: (e: ModelLoadedEvent) => void;
+}
+
+/** Parse model bytes (sealed or plain) into a Graph; sealed bytes are decrypted once into a fresh buffer the graph may alias. */
+export async function openModel(bytes: Uint8Array, opts: SealedLoadOptions, source?: string): Promise<{ graph: Graph; event: ModelLoadedEvent | undefined }> {
+  const src = source !== undefined ? { source } : {};
+  if (isSealed(bytes)) {
+    const { plaintext, info } = await openSealed(bytes, opts);
+    const graph = readModel(plaintext);
+    const event: ModelLoadedEvent = {
+      sha256: info.sha256,
+      format: info.format,
+      size: info.size,
+      sealed: true,
+      keyId: info.keyId,
+      ...(info.signer ? { signer: info.signer } : {}),
+      verified: info.verified,
+      time: new Date().toISOString(),
+      meta: info.meta,
+      ...src,
+    };
+    return { graph, event };
+  }
+  if (opts.decryptionKey !== undefined || opts.verifyKey !== undefined) {
+    throw new SealError('not-sealed', `a ${opts.decryptionKey !== undefined ? 'decryptionKey' : 'verifyKey'} was given but the model is not sealed; refusing to load it unprotected`);
+  }
+  const graph = readModel(bytes);
+  if (!opts.onModelLoaded) return { graph, event: undefined };
+  const event: ModelLoadedEvent = {
+    sha256: toHex(await sha256(bytes)),
+    format: detectFormat(bytes),
+    size: bytes.length,
+    sealed: false,
+    verified: false,
+    time: new Date().toISOString(),
+    meta: {},
+    ...src,
+  };
+  return { graph, event };
+}

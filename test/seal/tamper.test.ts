@@ -1,0 +1,174 @@
+// Issue 19, "done when": 1,000 random tamperings of a sealed LeNet — byte flips anywhere, truncations, headers
+// swapped between two sealed files, signatures from another key, a wrong content key, unknown versions, appended
+// bytes — each end in SealError from InferenceSession.create, no model is parsed or run (onModelLoaded never
+// fires), and no error message contains the key (hex or base64).
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { SealError } from '../../src/errors.js';
+import { sealModel } from '../../src/formats/sealed.js';
+import { generateContentKey, generateSigningKeyPair, toBase64, toHex } from '../../src/formats/sealed-keys.js';
+import { InferenceSession } from '../../src/runtime/session.js';
+import { dataPath, hasData } from '../helpers/data.js';
+
+/** Offsets from docs/sealed-format.md: fixed part 32 bytes, header length at 20 (u32 LE), ciphertext length at 24. */
+function aadEnd(b: Uint8Array): number {
+  return 32 + (b[20]! | (b[21]! << 8) | (b[22]! << 16) | (b[23]! << 24));
+}
+
+describe.skipIf(!hasData('mnist/lenet.onnx'))('tampered sealed models', () => {
+  let model: Uint8Array;
+  let key: Uint8Array;
+  let legit: Awaited<ReturnType<typeof generateSigningKeyPair>>;
+  let other: Awaited<ReturnType<typeof generateSigningKeyPair>>;
+  /** signed by `legit` */
+  let a: Uint8Array;
+  /** unsigned (only AES-GCM guards it) */
+  let u: Uint8Array;
+  /** the same model, same content key, sealed again (different IV) and signed by `legit` */
+  let b: Uint8Array;
+  /** the same model and content key, signed by `other` (an attacker who holds the content key but not the signing key) */
+  let forged: Uint8Array;
+
+  beforeAll(async () => {
+    model = new Uint8Array(readFileSync(dataPath('mnist/lenet.onnx')));
+    key = generateContentKey();
+    legit = await generateSigningKeyPair('ed25519');
+    other = await generateSigningKeyPair('ed25519');
+    a = await sealModel(model, { key, signingKey: legit.privatePem, meta: { name: 'lenet' } });
+    u = await sealModel(model, { key, meta: { name: 'lenet' } });
+    b = await sealModel(model, { key, signingKey: legit.privatePem, meta: { name: 'lenet' } });
+    forged = await sealModel(model, { key, signingKey: other.privatePem, meta: { name: 'lenet' } });
+    // sanity: the untampered file loads with every option set the property uses
+    for (const verifyKey of [undefined, legit.publicPem]) {
+      const s = await InferenceSession.create(a, { decryptionKey: key, ...(verifyKey ? { verifyKey } : {}) });
+      await s.release();
+    }
+    await (await InferenceSession.create(u, { decryptionKey: key })).release();
+  });
+
+  type Case =
+    | { kind: 'flip'; unsigned: boolean; at: number; mask: number }
+    | { kind: 'truncate'; unsigned: boolean; len: number }
+    | { kind: 'swap-header' }
+    | { kind: 'swap-iv' }
+    | { kind: 'other-signature'; embed: boolean }
+    | { kind: 'wrong-key'; k: Uint8Array }
+    | { kind: 'version'; v: number }
+    | { kind: 'append'; unsigned: boolean; extra: Uint8Array };
+
+  /** A position in a file of `n` bytes: anywhere, in the fixed part + header, or in the last 100 bytes (tag, signature). */
+  const position = (n: number, hdr: number) => fc.oneof(fc.integer({ min: 0, max: n - 1 }), fc.integer({ min: 0, max: hdr - 1 }), fc.integer({ min: n - 100, max: n - 1 }));
+
+  function caseArb(): fc.Arbitrary<Case> {
+    const n = Math.min(a.length, u.length);
+    const hdr = Math.min(aadEnd(a), aadEnd(u));
+    return fc.oneof(
+      { weight: 6, arbitrary: fc.record({ kind: fc.constant('flip' as const), unsigned: fc.boolean(), at: position(n, hdr), mask: fc.integer({ min: 1, max: 255 }) }) },
+      { weight: 2, arbitrary: fc.record({ kind: fc.constant('truncate' as const), unsigned: fc.boolean(), len: position(n, hdr) }) },
+      { weight: 1, arbitrary: fc.constant({ kind: 'swap-header' as const }) },
+      { weight: 1, arbitrary: fc.constant({ kind: 'swap-iv' as const }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('other-signature' as const), embed: fc.boolean() }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('wrong-key' as const), k: fc.uint8Array({ minLength: 32, maxLength: 32 }) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('version' as const), v: fc.integer({ min: 0, max: 255 }).filter((v) => v !== 1) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('append' as const), unsigned: fc.boolean(), extra: fc.uint8Array({ minLength: 1, maxLength: 64 }) }) },
+    ) as fc.Arbitrary<Case>;
+  }
+
+  /** The tampered file and the content key the loader is given. */
+  function apply(c: Case): { bytes: Uint8Array; key: Uint8Array } {
+    switch (c.kind) {
+      case 'flip': {
+        const x = (c.unsigned ? u : a).slice();
+        x[c.at] ^= c.mask;
+        return { bytes: x, key };
+      }
+      case 'truncate':
+        return { bytes: (c.unsigned ? u : a).slice(0, c.len), key };
+      case 'swap-header': {
+        // b's fixed part + header (its IV, lengths, JSON) over a's ciphertext and signature
+        const hb = aadEnd(b);
+        const x = new Uint8Array(a.length);
+        x.set(b.subarray(0, hb));
+        x.set(a.subarray(aadEnd(a)), hb);
+        return { bytes: x, key };
+      }
+      case 'swap-iv': {
+        const x = a.slice();
+        x.set(b.subarray(8, 20), 8);
+        return { bytes: x, key };
+      }
+      case 'other-signature': {
+        // embed: the attacker's whole file (its own signer in the header); else a's bytes with the attacker's signature
+        if (c.embed) return { bytes: forged, key };
+        const x = a.slice();
+        x.set(forged.subarray(forged.length - 64), x.length - 64);
+        return { bytes: x, key };
+      }
+      case 'wrong-key':
+        return { bytes: a, key: c.k.every((v, i) => v === key[i]) ? generateContentKey() : c.k };
+      case 'version': {
+        const x = a.slice();
+        x[6] = c.v;
+        return { bytes: x, key };
+      }
+      case 'append': {
+        const base = c.unsigned ? u : a;
+        const x = new Uint8Array(base.length + c.extra.length);
+        x.set(base);
+        x.set(c.extra, base.length);
+        return { bytes: x, key };
+      }
+    }
+  }
+
+  it('1,000 tamperings: every one is a SealError, nothing loads, no key in any message', async () => {
+    const seen = new Map<string, number>();
+    let loaded = 0;
+    await fc.assert(
+      fc.asyncProperty(caseArb(), fc.boolean(), async (c, withVerifyKey) => {
+        const { bytes, key: k } = apply(c);
+        // a forged file with only the content key is indistinguishable from a legitimate one: origin needs the verify key
+        const verifyKey = withVerifyKey || c.kind === 'other-signature' ? legit.publicPem : undefined;
+        let err: unknown;
+        try {
+          const s = await InferenceSession.create(bytes, { decryptionKey: k, ...(verifyKey ? { verifyKey } : {}), onModelLoaded: () => void loaded++ });
+          await s.release();
+        } catch (e) {
+          err = e;
+        }
+        expect(err, `${c.kind} did not fail`).toBeInstanceOf(SealError);
+        const e = err as SealError;
+        for (const kk of [key, k]) {
+          expect(e.message).not.toContain(toHex(kk));
+          expect(e.message).not.toContain(toBase64(kk));
+        }
+        seen.set(`${c.kind}:${e.reason}`, (seen.get(`${c.kind}:${e.reason}`) ?? 0) + 1);
+      }),
+      { numRuns: 1000, seed: 19 },
+    );
+    if (process.env.SEAL_TAMPER_STATS) console.log(JSON.stringify(Object.fromEntries([...seen].sort())));
+    expect(loaded).toBe(0);
+    // every tampering kind was exercised, and each maps to the reasons it should
+    const kinds = new Set([...seen.keys()].map((s) => s.split(':')[0]));
+    expect([...kinds].sort()).toEqual(['append', 'flip', 'other-signature', 'swap-header', 'swap-iv', 'truncate', 'version', 'wrong-key']);
+    for (const [k, n] of seen) {
+      const [kind, reason] = k.split(':') as [string, string];
+      const allowed: Record<string, string[]> = {
+        version: ['unknown-version'],
+        'wrong-key': ['wrong-key'],
+        'swap-iv': ['signature-invalid'],
+        'swap-header': ['signature-invalid'],
+        'other-signature': ['signature-invalid'],
+        append: ['tampered'],
+      };
+      if (allowed[kind]) expect(allowed[kind], `${kind} → ${reason} (${n}×)`).toContain(reason);
+    }
+  });
+
+  it('a signature from another key is refused even when it is the only change', async () => {
+    // the attacker's file with the legit verify key: signature-invalid, naming fingerprints only
+    await expect(InferenceSession.create(forged, { decryptionKey: key, verifyKey: legit.publicPem })).rejects.toMatchObject({ reason: 'signature-invalid' });
+    await expect(InferenceSession.create(forged, { decryptionKey: key, verifyKey: other.publicPem })).resolves.toBeDefined();
+  });
+});
