@@ -11,6 +11,7 @@ import { DTYPES } from '../tensor/dtype.js';
 import { Residency } from './resident.js';
 import { fuseQdq } from '../ir/passes/qdq-fuse.js';
 import { foldBatchNorms } from '../ir/passes/fold-bn.js';
+import { type CanonicalizeStats, canonicalize, canonicalizeStats } from '../ir/passes/canonicalize.js';
 import { collectDeclines, kernelsFor, type PreparedKernel } from '../kernels/index.js';
 import { POST_OPS } from '../kernels/epilogue.js';
 import type { Node } from '../ir/graph.js';
@@ -33,6 +34,8 @@ export interface ExecutorOptions {
   foldBatchNorm?: boolean;
   /** skip kernels whose output no consumer reads (a float16 weight's Cast; default true on the wasm backend) */
   elideUnread?: boolean;
+  /** run ir/passes/canonicalize first: fold constant subgraphs, bypass Identity/Dropout, drop dead nodes (default true) */
+  canonicalize?: boolean;
 }
 
 /** A Concat whose inputs the producing kernels write in place: its output block and each input's byte offset. */
@@ -55,8 +58,13 @@ export class Executor {
    * every candidate's `decline` reasons), and, per node, why its kernel fell back at the last run that did.
    */
   readonly fallbacks = new Map<Node, string>();
-  /** when set, run() adds each node's wall time (ms) under its kernel name or `ref:<Op>` (for `--profile`) */
+  /** when set, run() adds each node's wall time (ms) under its kernel name or `ref:<Op>` (from `nodeTimes`) */
   profile?: Map<string, number>;
+  /**
+   * When set, run() records per node of `analysis.order` its wall time (input lookup, shape rule, kernel or
+   * reference op, output binding) and how it ran (`RAN`); session.profile() and `edgeq profile` read it.
+   */
+  nodeTimes?: NodeTimes;
   /** activations folded into their producer's kernel: node → the producer's output it forwards */
   readonly fusedInto = new Map<Node, string>();
   /** names of the original graph this plan cannot fetch faithfully (see constructor); the session falls back */
@@ -79,13 +87,21 @@ export class Executor {
 
   /** the graph as planned: the caller's, with DQ→op→Q patterns fused into integer ops on the wasm backend */
   readonly graph: Graph;
+  /** what canonicalize changed before planning (undefined: nothing, or not run) */
+  readonly canonicalized?: CanonicalizeStats;
 
   constructor(graph: Graph, opts: ExecutorOptions = {}) {
     const original = graph;
     const wasm = opts.backend !== 'reference';
-    if (wasm && opts.foldBatchNorm !== false) graph = foldBatchNorms(graph);
+    const canon = opts.canonicalize !== false;
     const fuse = wasm && opts.fuseQdq !== false && graph.nodes.some((n) => n.op === 'DequantizeLinear');
-    this.graph = graph = fuse ? fuseQdq(graph) : graph;
+    // DequantizeLinear of weights stays for QDQ fusion; what fusion leaves is folded after it
+    if (canon) graph = canonicalize(graph, { foldDequantize: !fuse });
+    this.canonicalized = canonicalizeStats(graph);
+    if (wasm && opts.foldBatchNorm !== false) graph = foldBatchNorms(graph);
+    graph = fuse ? fuseQdq(graph) : graph;
+    if (canon && fuse && graph.nodes.some((n) => n.op === 'DequantizeLinear' && n.inputs.every((x) => !x || graph.initializers.has(x)))) graph = canonicalize(graph);
+    this.graph = graph;
     this.analysis = analyze(graph);
     for (const n of this.analysis.order) {
       for (const o of n.outputs) if (o) this.producer.set(o, n);
@@ -350,8 +366,10 @@ export class Executor {
     const mem = this.kernels.size ? arena() : undefined;
     const res = mem ? new Residency(mem) : undefined;
     const blocks = new Map<Node, number>(); // planned Concat outputs allocated this run, not yet owned by a value
+    const prof = this.nodeTimes ?? (this.profile ? (this.nodeTimes = newNodeTimes(this.analysis.order.length)) : undefined);
     try {
-      this.step(values, keep, res, blocks);
+      this.step(values, keep, res, blocks, prof);
+      if (this.profile) this.addProfile(this.profile, prof!);
       const result: Record<string, Value> = {};
       for (const name of fetch) {
         const v = values.get(name);
@@ -365,21 +383,36 @@ export class Executor {
     }
   }
 
-  private step(values: Map<string, Value>, keep: Set<string>, res: Residency | undefined, blocks: Map<Node, number>): void {
+  /** Per-kernel-name totals of one run (the `profile` map) from its per-node times. */
+  private addProfile(into: Map<string, number>, prof: NodeTimes): void {
+    this.analysis.order.forEach((node, i) => {
+      if (prof.ran[i] !== RAN.kernel && prof.ran[i] !== RAN.reference) return;
+      const key = prof.ran[i] === RAN.kernel ? this.kernels.get(node)!.name : `ref:${node.op}`;
+      into.set(key, (into.get(key) ?? 0) + prof.ms[i]!);
+    });
+  }
+
+  private step(values: Map<string, Value>, keep: Set<string>, res: Residency | undefined, blocks: Map<Node, number>, prof?: NodeTimes): void {
     const { order, defs, attrs, consts } = this.analysis;
     const drop = (x: string) => {
       res?.drop(x);
       values.delete(x);
     };
+    if (prof) prof.ran.fill(RAN.skipped);
     order.forEach((node, step) => {
       if (node.outputs.every((o) => o === '' || values.has(o))) return; // folded at load
       if (this.elided.has(node) && !keep.has(node.outputs[0]!)) return; // no consumer reads it (planElisions)
+      const t0 = prof ? performance.now() : 0;
       const fused = this.fusedInto.get(node);
       if (fused !== undefined) {
         const v = values.get(fused)!;
         const out = node.outputs[0]!;
         values.set(out, res && v instanceof Tensor ? (res.isSlice(fused) ? res.slice(out, v) : res.adopt(out, v, false)) : v);
         if (!keep.has(fused)) drop(fused);
+        if (prof) {
+          prof.ran[step] = RAN.fused;
+          prof.ms[step] = performance.now() - t0;
+        }
         return;
       }
       const def = defs.get(node)!;
@@ -396,7 +429,6 @@ export class Executor {
       const outTypes = this.inferRun(node, inputs, consts);
       let outs: Value[];
       let fromKernel = false;
-      const t0 = this.profile ? performance.now() : 0;
       // in-place Concat: this node's output goes to `dst` inside the Concat's block (allocated by its first part)
       const slot = res ? this.concatSlots.get(node) : undefined;
       let dst: number | undefined;
@@ -422,10 +454,6 @@ export class Executor {
         if (fromKernel) res?.rebind(values as Map<string, unknown>);
         outs = kernelOuts ?? (def.runValues ? def.runValues({ node, attrs: a, inputs, outputTypes: outTypes }) : def.reference({ node, attrs: a, inputs: tensors, outputTypes: outTypes }));
         if (dst !== undefined) outs = [res!.place(outs[0] as Tensor, dst, fromKernel)];
-        if (this.profile) {
-          const key = this.kernels.get(node)?.name ?? `ref:${node.op}`;
-          this.profile.set(key, (this.profile.get(key) ?? 0) + performance.now() - t0);
-        }
       } catch (e) {
         if (e instanceof EdgeqError) {
           if (!e.message.includes(`'${node.name}'`)) e.message = `node '${node.name}' (${node.op}): ${e.message}`;
@@ -444,8 +472,25 @@ export class Executor {
         values.set(o, res && t instanceof Tensor ? (dst !== undefined ? res.slice(o, t) : res.adopt(o, t, fromKernel)) : t);
       });
       for (const x of node.inputs) if (x && this.lastUse.get(x) === step && !keep.has(x) && !consts.has(x)) drop(x);
+      if (prof) {
+        prof.ran[step] = fromKernel ? RAN.kernel : RAN.reference;
+        prof.ms[step] = performance.now() - t0;
+      }
     });
   }
+}
+
+/** How a node ran in the last profiled run (NodeTimes.ran). */
+export const RAN = { skipped: 0, kernel: 1, reference: 2, fused: 3 } as const;
+
+/** Per node of `analysis.order`: wall ms of the last run and how it ran (a RAN value). */
+export interface NodeTimes {
+  ms: Float64Array;
+  ran: Uint8Array;
+}
+
+export function newNodeTimes(n: number): NodeTimes {
+  return { ms: new Float64Array(n), ran: new Uint8Array(n) };
 }
 
 function looksLikeTensor(t: unknown): t is Tensor {

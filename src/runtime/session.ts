@@ -4,6 +4,8 @@ import { readModel } from '../formats/detect.js';
 import type { DType } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Executor } from './executor.js';
+import { type ProfileSummary, Profiler } from './profile.js';
+import { type Specializations, specializations } from './specialize.js';
 
 export interface SessionOptions {
   /** accepted for onnxruntime-web compatibility; edgeq runs on the CPU/WASM */
@@ -14,6 +16,8 @@ export interface SessionOptions {
   backend?: 'wasm' | 'reference';
   /** fuse DequantizeLinear→op→QuantizeLinear into integer kernels (default true; see ExecutorOptions) */
   fuseQdq?: boolean;
+  /** record per-node times of every run for `session.profile()` (default false) */
+  profile?: boolean;
 }
 
 export interface ValueMetadata {
@@ -56,13 +60,22 @@ export class InferenceSession {
   private plain?: Executor;
   /** every executor this session built (freed together) */
   private readonly execs: Executor[] = [];
+  /** plans per concrete input shape when the graph's inputs have symbolic dims (see specialize.ts) */
+  private readonly specs?: Specializations;
+  /** per-executor run records when created with `profile: true`; `lastProfiled` ran most recently */
+  private readonly profilers = new Map<Executor, Profiler>();
+  private lastProfiled?: Profiler;
 
   private constructor(
     readonly graph: Graph,
     private readonly options: SessionOptions = {},
   ) {
-    this.exec = new Executor(graph, { backend: options.backend ?? 'wasm', fuseQdq: options.fuseQdq ?? true });
+    const backend = options.backend ?? 'wasm';
+    const symbolic = backend === 'wasm' && graph.inputs.some((i) => !i.type.sequence && i.type.shape?.some((d) => typeof d !== 'number'));
+    // symbolic input dims: runs use a plan per concrete shape; this one (reference, no packed weights) types and checks
+    this.exec = new Executor(graph, { backend: symbolic ? 'reference' : backend, fuseQdq: options.fuseQdq ?? true });
     this.execs.push(this.exec);
+    if (symbolic) this.specs = specializations(graph, { backend, fuseQdq: options.fuseQdq ?? true }, this.execs, undefined, (e) => this.profilers.delete(e));
     finalizer.register(this, this.execs, this);
     this.inputNames = graph.inputs.map((i) => i.name);
     this.outputNames = graph.outputs.map((o) => o.name);
@@ -102,12 +115,39 @@ export class InferenceSession {
     // unfused plan of the same graph, built once on first need
     if (names.some((n) => this.exec.altered.has(n))) {
       if (!this.plain) {
-        this.plain = new Executor(this.graph, { backend: this.options.backend ?? 'wasm', fuseQdq: false, fuseClamps: false, foldBatchNorm: false, elideUnread: false });
+        this.plain = new Executor(this.graph, { backend: this.options.backend ?? 'wasm', fuseQdq: false, fuseClamps: false, foldBatchNorm: false, elideUnread: false, canonicalize: false });
         this.execs.push(this.plain);
       }
       return this.plain.run(feeds, names) as Record<string, Tensor>;
     }
-    return this.exec.run(feeds, names) as Record<string, Tensor>;
+    let exec = this.exec;
+    if (this.specs) {
+      exec.checkFeeds(feeds);
+      exec = this.specs.get(feeds);
+    }
+    if (!this.options.profile) return exec.run(feeds, names) as Record<string, Tensor>;
+    const prof = this.profilers.get(exec) ?? this.profilers.set(exec, new Profiler(exec)).get(exec)!;
+    const t0 = performance.now();
+    const out = exec.run(feeds, names) as Record<string, Tensor>;
+    prof.record(performance.now() - t0);
+    this.lastProfiled = prof;
+    return out;
+  }
+
+  /**
+   * Per-node times of the runs since create (or `resetProfile()`), of the plan that ran last (with symbolic input
+   * dims, the plan for the last run's shapes): median ms, the reference ops' share of the run time, and per node
+   * the kernel that ran it or `reference` with every kernel's reason for declining. Needs `{ profile: true }`.
+   */
+  profile(): ProfileSummary {
+    if (!this.options.profile) throw new InputError('profile() needs InferenceSession.create(model, { profile: true })');
+    if (!this.lastProfiled) throw new InputError('profile(): no run yet');
+    return this.lastProfiled.summary();
+  }
+
+  /** Forget the profiled runs so far (e.g. after warm-up). */
+  resetProfile(): void {
+    for (const p of this.profilers.values()) p.reset();
   }
 
   /** Free the packed weights in kernel memory now (otherwise they are freed when the session is collected). */
