@@ -60,11 +60,11 @@ export function formatProfile(model: string, p: ProfileSummary, all = false): st
   const planned = p.nodes.filter((n) => n.kernel !== 'skipped');
   const c = p.canonicalized;
   lines.push(`${model}: ${p.nodes.length} nodes planned (canonicalize: ${c.folded} folded, ${c.bypassed} bypassed, ${c.dead} dead)`);
-  lines.push(`median ${ms(p.ms)} ms over ${p.runs} runs; reference ops ${pct(p.reference_share)} of run time`);
+  lines.push(`median ${ms(p.ms)} ms over ${p.runs} runs (nodes ${ms(p.nodes_ms)} ms: sum of per-node medians); reference ops ${pct(p.reference_share)} of node time`);
   lines.push('', 'per op:');
   const w = Math.max(4, ...p.ops.map((o) => o.op.length));
   const wk = Math.max(6, ...p.ops.map((o) => o.kernel.length));
-  for (const o of p.ops) lines.push(`  ${o.op.padEnd(w)}  ${o.kernel.padEnd(wk)}  ${String(o.count).padStart(4)}  ${ms(o.ms).padStart(8)} ms  ${pct(p.ms ? o.ms / p.ms : 0).padStart(7)}`);
+  for (const o of p.ops) lines.push(`  ${o.op.padEnd(w)}  ${o.kernel.padEnd(wk)}  ${String(o.count).padStart(4)}  ${ms(o.ms).padStart(8)} ms  ${pct(p.nodes_ms ? o.ms / p.nodes_ms : 0).padStart(7)}`);
   const slow = [...planned].sort((a, b) => b.ms - a.ms).slice(0, all ? planned.length : 15);
   lines.push('', all ? 'nodes (slowest first):' : `slowest nodes (${slow.length} of ${planned.length}; --all for every node):`);
   for (const n of slow) lines.push(`  ${ms(n.ms).padStart(8)} ms  ${n.op.padEnd(w)}  ${n.kernel.padEnd(wk)}  ${n.name}`);

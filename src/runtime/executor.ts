@@ -383,11 +383,16 @@ export class Executor {
     }
   }
 
+  /** The kernel that computes `node`'s output: its own, or `concat-in-place` (a planned Concat its producers wrote). */
+  kernelName(node: Node): string {
+    return this.kernels.get(node)?.name ?? (this.concatPlans.has(node) ? 'concat-in-place' : 'kernel');
+  }
+
   /** Per-kernel-name totals of one run (the `profile` map) from its per-node times. */
   private addProfile(into: Map<string, number>, prof: NodeTimes): void {
     this.analysis.order.forEach((node, i) => {
       if (prof.ran[i] !== RAN.kernel && prof.ran[i] !== RAN.reference) return;
-      const key = prof.ran[i] === RAN.kernel ? this.kernels.get(node)!.name : `ref:${node.op}`;
+      const key = prof.ran[i] === RAN.kernel ? this.kernelName(node) : `ref:${node.op}`;
       into.set(key, (into.get(key) ?? 0) + prof.ms[i]!);
     });
   }

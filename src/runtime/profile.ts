@@ -26,8 +26,10 @@ export interface ProfileSummary {
   runs: number;
   /** median wall ms of a run */
   ms: number;
-  /** median over runs of (time in reference ops) / (run wall time), 0..1 */
+  /** share of the run spent in reference ops, 0..1: Σ reference nodes' median ms / Σ every node's median ms */
   reference_share: number;
+  /** Σ every node's median ms (the run minus per-run setup: feeds check, arena, copying outputs out) */
+  nodes_ms: number;
   /** the plan's nodes in execution order */
   nodes: NodeProfile[];
   /** per op and kernel totals, slowest first */
@@ -74,18 +76,18 @@ export class Profiler {
     order.forEach((node, i) => {
       for (let r = 0; r < runs; r++) col[r] = this.times[r]![i]!;
       const how = this.ran?.[i] ?? RAN.skipped;
-      const kernel = how === RAN.kernel ? this.exec.kernels.get(node)!.name : how === RAN.reference ? 'reference' : how === RAN.fused ? 'fused' : 'skipped';
+      const kernel = how === RAN.kernel ? this.exec.kernelName(node) : how === RAN.reference ? 'reference' : how === RAN.fused ? 'fused' : 'skipped';
       const p: NodeProfile = { name: node.name, op: opName(node), kernel, ms: median(col) };
       if (how === RAN.reference) p.reason = this.exec.fallbacks.get(node) ?? (this.exec.analysis.defs.get(node)!.runValues ? 'control-flow/sequence op (runs on the reference by design)' : 'reference backend');
       nodes.push(p);
     });
-    const shares = this.walls.map((w, r) => {
-      let ref = 0;
-      order.forEach((_, i) => {
-        if (this.ran?.[i] === RAN.reference) ref += this.times[r]![i]!;
-      });
-      return w > 0 ? Math.min(1, ref / w) : 0;
-    });
+    // share of the nodes' time, from per-node medians: robust to a run being descheduled on a loaded machine
+    let ref = 0;
+    let all = 0;
+    for (const n of nodes) {
+      all += n.ms;
+      if (n.kernel === 'reference') ref += n.ms;
+    }
     const ops = new Map<string, OpProfile>();
     for (const n of nodes) {
       if (n.kernel === 'skipped') continue;
@@ -95,7 +97,7 @@ export class Profiler {
       o.ms += n.ms;
     }
     const canonicalized = this.exec.canonicalized ?? { folded: 0, bypassed: 0, dead: 0 };
-    return { runs, ms: median(this.walls), reference_share: median(shares), nodes, ops: [...ops.values()].sort((a, b) => b.ms - a.ms), canonicalized };
+    return { runs, ms: median(this.walls), reference_share: all > 0 ? ref / all : 0, nodes_ms: all, nodes, ops: [...ops.values()].sort((a, b) => b.ms - a.ms), canonicalized };
   }
 }
 

@@ -111,19 +111,19 @@ export class InferenceSession {
     else if (fetches && typeof fetches === 'object') names = Object.keys(fetches);
     for (const n of names) if (!this.exec.analysis.types.has(n) && !this.exec.altered.has(n) && !this.graph.initializers.has(n)) throw new InputError(`unknown output '${n}'`);
     // sequence-typed outputs (ONNX sequence values) come back as TensorSequence
-    // fetching an intermediate that fusion folded away (a pre-activation conv output, a DQ→op→Q value) runs an
-    // unfused plan of the same graph, built once on first need
-    if (names.some((n) => this.exec.altered.has(n))) {
-      if (!this.plain) {
-        this.plain = new Executor(this.graph, { backend: this.options.backend ?? 'wasm', fuseQdq: false, fuseClamps: false, foldBatchNorm: false, elideUnread: false, canonicalize: false });
-        this.execs.push(this.plain);
-      }
-      return this.plain.run(feeds, names) as Record<string, Tensor>;
-    }
     let exec = this.exec;
     if (this.specs) {
       exec.checkFeeds(feeds);
       exec = this.specs.get(feeds);
+    }
+    // fetching an intermediate that fusion folded away (a pre-activation conv output, a DQ→op→Q value) runs an
+    // unfused plan of the same graph, built once on first need
+    if (names.some((n) => exec.altered.has(n))) {
+      if (!this.plain) {
+        this.plain = new Executor(this.graph, { backend: this.options.backend ?? 'wasm', fuseQdq: false, fuseClamps: false, foldBatchNorm: false, elideUnread: false, canonicalize: false });
+        this.execs.push(this.plain);
+      }
+      exec = this.plain;
     }
     if (!this.options.profile) return exec.run(feeds, names) as Record<string, Tensor>;
     const prof = this.profilers.get(exec) ?? this.profilers.set(exec, new Profiler(exec)).get(exec)!;

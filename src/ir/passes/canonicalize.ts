@@ -1,3 +1,4 @@
+import { EdgeqError } from '../../errors.js';
 import { Graph, type Node } from '../graph.js';
 import { analyze } from '../infer.js';
 
@@ -9,6 +10,8 @@ export interface CanonicalizeOptions {
    * integer kernels (the executor folds what fusion left afterwards). Default true.
    */
   foldDequantize?: boolean;
+  /** value names that stay computed by their node (not bypassed): e.g. split points a caller names */
+  keep?: readonly string[];
 }
 
 /** What canonicalize changed (for `edgeq profile` and tests). */
@@ -48,7 +51,7 @@ export function canonicalize(graph: Graph, opts: CanonicalizeOptions = {}): Grap
   const g = graph.clone();
   const st: CanonicalizeStats = { folded: 0, bypassed: 0, dead: 0 };
   const hasSubgraphs = g.nodes.some((n) => Object.values(n.attrs).some((v) => v instanceof Graph));
-  const graphOut = new Set(g.outputs.map((o) => o.name));
+  const graphOut = new Set([...g.outputs.map((o) => o.name), ...(opts.keep ?? [])]);
 
   // 1. bypass Identity / inference Dropout (not when subgraphs may read a bypassed name from the outer scope)
   if (!hasSubgraphs) {
@@ -109,6 +112,19 @@ export function canonicalize(graph: Graph, opts: CanonicalizeOptions = {}): Grap
   g.initializers = inits;
   stats.set(g, st);
   return g;
+}
+
+/**
+ * canonicalize for passes that also accept graphs edgeq cannot type (unknown ops, inconsistent dtypes the pass
+ * reports itself): such a graph is returned unchanged instead of throwing.
+ */
+export function canonicalizeIfValid(graph: Graph, opts: CanonicalizeOptions = {}): Graph {
+  try {
+    return canonicalize(graph, opts);
+  } catch (e) {
+    if (e instanceof EdgeqError) return graph;
+    throw e;
+  }
 }
 
 function isFalse(t: { size: number; num(i: number): number } | undefined): boolean {
