@@ -6,6 +6,8 @@ import './conv.js';
 import './pool.js';
 import './eltwise.js';
 import './act.js';
+import './clip.js';
+import './view.js';
 import './qlinear.js';
 import './tflite-int8.js';
 import './qlinear-ops.js';

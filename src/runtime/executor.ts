@@ -83,7 +83,10 @@ export class Executor {
     return this.consumers.get(x)?.length ?? 0;
   }
   /** last run's output types per node, keyed by its input types (see inferRun) */
-  private readonly shapeCache = new Map<Node, { key: string; out: ValueType[] }>();
+  private readonly shapeCache = new Map<Node, { sig: InputSig[]; out: ValueType[] }>();
+  /** per step of analysis.order: folded at load (nothing to run), and the values whose last reader it is */
+  private readonly foldedAt: boolean[] = [];
+  private readonly dropAt: string[][] = [];
 
   /** the graph as planned: the caller's, with DQ→op→Q patterns fused into integer ops on the wasm backend */
   readonly graph: Graph;
@@ -124,6 +127,11 @@ export class Executor {
     for (const y of this.fusedInto.values()) this.altered.add(y);
     this.analysis.order.forEach((n, i) => n.inputs.forEach((x) => x && this.lastUse.set(x, i)));
     for (const o of graph.outputs) this.lastUse.set(o.name, Infinity);
+    const consts = this.analysis.consts;
+    this.analysis.order.forEach((n, i) => {
+      this.foldedAt.push(n.outputs.every((o) => o === '' || consts.has(o)));
+      this.dropAt.push([...new Set(n.inputs.filter((x) => x && this.lastUse.get(x) === i && !consts.has(x)))]);
+    });
   }
 
   private chooseKernels(): void {
@@ -231,7 +239,7 @@ export class Executor {
         }
         continue;
       }
-      if (!k.fuseClamp || this.kernels.has(act)) continue;
+      if (!k.fuseClamp) continue;
       let lo = 0;
       let hi = Infinity;
       if (act.op === 'Clip') {
@@ -246,7 +254,11 @@ export class Executor {
         if (l === undefined || h === undefined) continue;
         [lo, hi] = [l, h];
       }
-      if (k.fuseClamp(lo, hi)) this.fusedInto.set(act, y);
+      if (k.fuseClamp(lo, hi)) {
+        this.fusedInto.set(act, y);
+        this.kernels.get(act)?.dispose?.(); // its standalone kernel (kernels/clip.ts) is not needed
+        this.kernels.delete(act);
+      }
     }
   }
 
@@ -300,10 +312,8 @@ export class Executor {
    * the last answer is reused — small models spend most of their time here otherwise.
    */
   private inferRun(node: Node, inputs: (Value | undefined)[], consts: Map<string, Tensor>): ValueType[] {
-    let key = '';
-    for (const t of inputs) key += t instanceof TensorSequence ? 's;' : t ? `${t.type}${t.dims.join(',')}${t.quant ? 'q' : ''};` : '-;';
     const hit = this.shapeCache.get(node);
-    if (hit && hit.key === key) return hit.out;
+    if (hit && sameSig(hit.sig, inputs)) return hit.out;
     const inTypes: (ValueType | undefined)[] = inputs.map((t, i) =>
       t instanceof TensorSequence ? seqType(t) : t ? { dtype: t.type, shape: [...t.dims], ...(t.quant ? { quant: t.quant } : {}) } : this.unread.has(node.inputs[i] ?? '') ? this.analysis.types.get(node.inputs[i]!) : undefined,
     );
@@ -313,7 +323,8 @@ export class Executor {
       if (!consts.has(node.inputs[i] ?? '')) readsValues = true;
       return v instanceof Tensor ? v : undefined;
     });
-    if (!readsValues && !inputs.some((t) => t instanceof TensorSequence || t?.quant)) this.shapeCache.set(node, { key, out });
+    if (!readsValues && !inputs.some((t) => t instanceof TensorSequence || t?.quant))
+      this.shapeCache.set(node, { sig: inputs.map((t) => t && { type: (t as Tensor).type, dims: [...(t as Tensor).dims] }), out });
     return out;
   }
 
@@ -404,9 +415,11 @@ export class Executor {
       values.delete(x);
     };
     if (prof) prof.ran.fill(RAN.skipped);
-    order.forEach((node, step) => {
-      if (node.outputs.every((o) => o === '' || values.has(o))) return; // folded at load
-      if (this.elided.has(node) && !keep.has(node.outputs[0]!)) return; // no consumer reads it (planElisions)
+    const { foldedAt, dropAt } = this;
+    for (let step = 0; step < order.length; step++) {
+      const node = order[step]!;
+      if (foldedAt[step]) continue; // folded at load
+      if (this.elided.has(node) && !keep.has(node.outputs[0]!)) continue; // no consumer reads it (planElisions)
       const t0 = prof ? performance.now() : 0;
       const fused = this.fusedInto.get(node);
       if (fused !== undefined) {
@@ -418,7 +431,7 @@ export class Executor {
           prof.ran[step] = RAN.fused;
           prof.ms[step] = performance.now() - t0;
         }
-        return;
+        continue;
       }
       const def = defs.get(node)!;
       const a = attrs.get(node)!;
@@ -476,12 +489,12 @@ export class Executor {
           throw new ShapeError(`node '${node.name}' (${node.op}): output '${o}' has shape [${t.dims.join(',')}] but the shape rule says ${shapeStr(want.shape)}`);
         values.set(o, res && t instanceof Tensor ? (dst !== undefined ? res.slice(o, t) : res.adopt(o, t, fromKernel)) : t);
       });
-      for (const x of node.inputs) if (x && this.lastUse.get(x) === step && !keep.has(x) && !consts.has(x)) drop(x);
+      for (const x of dropAt[step]!) if (!keep.has(x)) drop(x);
       if (prof) {
         prof.ran[step] = fromKernel ? RAN.kernel : RAN.reference;
         prof.ms[step] = performance.now() - t0;
       }
-    });
+    }
   }
 }
 
@@ -496,6 +509,24 @@ export interface NodeTimes {
 
 export function newNodeTimes(n: number): NodeTimes {
   return { ms: new Float64Array(n), ran: new Uint8Array(n) };
+}
+
+/** A cached shape-rule answer's input: dtype and dims of a plain tensor (no sequence, no quant), or absent. */
+type InputSig = { type: string; dims: number[] } | undefined;
+
+function sameSig(sig: InputSig[], inputs: (Value | undefined)[]): boolean {
+  if (sig.length !== inputs.length) return false;
+  for (let i = 0; i < sig.length; i++) {
+    const s = sig[i];
+    const t = inputs[i];
+    if (!s || !t) {
+      if (s || t) return false;
+      continue;
+    }
+    if (!(t instanceof Tensor) || t.quant || t.type !== s.type || t.dims.length !== s.dims.length) return false;
+    for (let k = 0; k < s.dims.length; k++) if (t.dims[k] !== s.dims[k]) return false;
+  }
+  return true;
 }
 
 function looksLikeTensor(t: unknown): t is Tensor {
