@@ -10,6 +10,8 @@ export { readModel } from './formats/detect.js';
 export { readOnnx } from './formats/onnx/reader.js';
 export { InferenceSession } from './runtime/session.js';
 export type { SessionOptions, ValueMetadata } from './runtime/session.js';
+export type { NodeProfile, OpProfile, ProfileSummary } from './runtime/profile.js';
+export { canonicalize, type CanonicalizeOptions } from './ir/passes/canonicalize.js';
 export { Interpreter, type TensorDetails } from './runtime/interpreter.js';
 export { readTflite } from './formats/tflite/reader.js';
 export { writeOnnx } from './formats/onnx/writer.js';
