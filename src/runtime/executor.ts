@@ -11,6 +11,7 @@ import { DTYPES } from '../tensor/dtype.js';
 import { Residency } from './resident.js';
 import { fuseQdq } from '../ir/passes/qdq-fuse.js';
 import { foldBatchNorms } from '../ir/passes/fold-bn.js';
+import { fuseLayerNorms } from '../ir/passes/fuse-layernorm.js';
 import { type CanonicalizeStats, canonicalize, canonicalizeStats } from '../ir/passes/canonicalize.js';
 import { collectDeclines, kernelsFor, type PreparedKernel } from '../kernels/index.js';
 import { POST_OPS } from '../kernels/epilogue.js';
@@ -34,6 +35,8 @@ export interface ExecutorOptions {
   foldBatchNorm?: boolean;
   /** skip kernels whose output no consumer reads (a float16 weight's Cast; default true on the wasm backend) */
   elideUnread?: boolean;
+  /** rewrite layer norms written out op by op into LayerNormalization (ir/passes/fuse-layernorm; default true on wasm) */
+  fuseLayerNorm?: boolean;
   /** run ir/passes/canonicalize first: fold constant subgraphs, bypass Identity/Dropout, drop dead nodes (default true) */
   canonicalize?: boolean;
 }
@@ -101,6 +104,7 @@ export class Executor {
     // DequantizeLinear of weights stays for QDQ fusion; what fusion leaves is folded after it
     if (canon) graph = canonicalize(graph, { foldDequantize: !fuse });
     this.canonicalized = canonicalizeStats(graph);
+    if (wasm && opts.fuseLayerNorm !== false) graph = fuseLayerNorms(graph);
     if (wasm && opts.foldBatchNorm !== false) graph = foldBatchNorms(graph);
     graph = fuse ? fuseQdq(graph) : graph;
     if (canon && fuse && graph.nodes.some((n) => n.op === 'DequantizeLinear' && n.inputs.every((x) => !x || graph.initializers.has(x)))) graph = canonicalize(graph);

@@ -120,7 +120,7 @@ export class InferenceSession {
     // unfused plan of the same graph, built once on first need
     if (names.some((n) => exec.altered.has(n))) {
       if (!this.plain) {
-        this.plain = new Executor(this.graph, { backend: this.options.backend ?? 'wasm', fuseQdq: false, fuseClamps: false, foldBatchNorm: false, elideUnread: false, canonicalize: false });
+        this.plain = new Executor(this.graph, { backend: this.options.backend ?? 'wasm', fuseQdq: false, fuseClamps: false, foldBatchNorm: false, elideUnread: false, canonicalize: false, fuseLayerNorm: false });
         this.execs.push(this.plain);
       }
       exec = this.plain;
