@@ -38,7 +38,8 @@ export function canonicalizeStats(g: Graph): CanonicalizeStats | undefined {
  * 1. Identity, and Dropout in inference (no training_mode, or a constant false one; the mask output unread), are
  *    bypassed: their readers read the input directly (a graph output keeps its node, its name is the interface).
  * 2. Every node whose inputs are all constant is evaluated once with the reference op and becomes an initializer
- *    (never the random ops; outputs up to `maxElements`), and so is shape arithmetic the op's `constantFromTypes`
+ *    (never the random ops, nor a big float16 weight's Cast to float32 the fp16 kernels read as halves; outputs up
+ *    to `maxElements`), and so is shape arithmetic the op's `constantFromTypes`
  *    answers from static types (Shape, Size … of inputs whose dims are known). Weights computed by constant
  *    subgraphs — ConstantOfShape, Cast, Transpose, DequantizeLinear of initializers — then reach kernels, the
  *    quantizer and the pruner as initializers.
@@ -80,7 +81,8 @@ export function canonicalize(graph: Graph, opts: CanonicalizeOptions = {}): Grap
 
   // 2. fold constants with the analysis the executor uses (one reference evaluation per node)
   const keepDq = opts.foldDequantize === false;
-  const a = analyze(g, { foldLimit: opts.maxElements ?? 1 << 24, keep: keepDq ? (n) => n.op === 'DequantizeLinear' : undefined });
+  const keep = (n: Node): boolean => (keepDq && n.op === 'DequantizeLinear') || halfWeightCast(g, n);
+  const a = analyze(g, { foldLimit: opts.maxElements ?? 1 << 24, keep });
   const inits = new Map(g.initializers);
   const nodes: Node[] = [];
   for (const n of a.order) {
@@ -125,6 +127,15 @@ export function canonicalizeIfValid(graph: Graph, opts: CanonicalizeOptions = {}
     if (e instanceof EdgeqError) return graph;
     throw e;
   }
+}
+
+/**
+ * A Cast to float32 of a big float16 initializer stays: the fp16 kernels read the halves behind it (half the weight
+ * memory) and the plan skips the Cast (kernels/fp16.ts). Small ones (≤ 65536 elements, analyze()'s own limit) fold.
+ */
+function halfWeightCast(g: Graph, n: Node): boolean {
+  const src = n.op === 'Cast' && n.domain === '' ? g.initializers.get(n.inputs[0] ?? '') : undefined;
+  return !!src && src.type === 'float16' && src.size > 1 << 16 && n.attrs.to === 1;
 }
 
 function isFalse(t: { size: number; num(i: number): number } | undefined): boolean {
