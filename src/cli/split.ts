@@ -27,13 +27,13 @@ function numList(s: string | undefined, name: string): number[] | undefined {
   return xs;
 }
 
-/** Deterministic sample feeds for a graph's inputs (symbolic dims = 1, floats in [-1, 1), ints 0). */
-export function sampleFeeds(g: Graph, seed = 1): Record<string, Tensor> {
+/** Deterministic sample feeds for a graph's inputs (symbolic dims = 1 unless `shapes` names the input, floats in [-1, 1), ints 0). */
+export function sampleFeeds(g: Graph, seed = 1, shapes?: ReadonlyMap<string, readonly number[]>): Record<string, Tensor> {
   let s = seed >>> 0 || 1;
   const rnd = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
   const feeds: Record<string, Tensor> = {};
   for (const i of g.inputs) {
-    const dims = (i.type.shape ?? []).map((d) => (typeof d === 'number' ? d : 1));
+    const dims = shapes?.get(i.name)?.slice() ?? (i.type.shape ?? []).map((d) => (typeof d === 'number' ? d : 1));
     const t = Tensor.zeros(i.type.dtype, dims);
     if (DTYPES[i.type.dtype].kind === 'float') {
       const d = t.data as Float32Array;

@@ -19,12 +19,22 @@ const NO_FOLD = new Set(['RandomNormal', 'RandomUniform', 'RandomNormalLike', 'R
 /** Fold only small constants: shape arithmetic, not whole weight transforms. */
 const FOLD_LIMIT = 1 << 16;
 
+export interface AnalyzeOptions {
+  /** fold all-constant nodes (default true) */
+  fold?: boolean;
+  /** largest constant (elements) folded or folded from (default 65536: shape arithmetic, not weight transforms) */
+  foldLimit?: number;
+  /** nodes never folded even when their inputs are constant */
+  keep?: (node: Node) => boolean;
+}
+
 /**
  * Validate and type every node in topological order. Each op's inferShape is the one place its
  * inputs are checked. Small all-constant subgraphs (Shape→Gather→Concat chains) are folded so data-
  * dependent shapes (Reshape, Expand, …) can be inferred statically.
  */
-export function analyze(g: Graph, opts: { fold?: boolean } = {}): Analysis {
+export function analyze(g: Graph, opts: AnalyzeOptions = {}): Analysis {
+  const limit = opts.foldLimit ?? FOLD_LIMIT;
   const order = topoSort(g);
   const types = new Map<string, ValueType>();
   const consts = new Map<string, Tensor>();
@@ -46,8 +56,8 @@ export function analyze(g: Graph, opts: { fold?: boolean } = {}): Analysis {
       if (o !== '' && out[k]) types.set(o, out[k]!);
     });
     // control flow (graph attributes) runs its bodies through an executor: never folded here
-    if (opts.fold === false || NO_FOLD.has(node.op) || out.some((t) => t?.sequence) || Object.values(node.attrs).some((v) => v instanceof Graph)) continue;
-    const allConst = node.inputs.every((x) => x === '' || (consts.has(x) && consts.get(x)!.size <= FOLD_LIMIT));
+    if (opts.fold === false || NO_FOLD.has(node.op) || out.some((t) => t?.sequence) || opts.keep?.(node) || Object.values(node.attrs).some((v) => v instanceof Graph)) continue;
+    const allConst = node.inputs.every((x) => x === '' || (consts.has(x) && consts.get(x)!.size <= limit));
     let res: (Tensor | undefined)[] | undefined;
     if (allConst && (node.op === 'Constant' || node.inputs.some((x) => x !== ''))) {
       const ins = node.inputs.map((x) => (x === '' ? undefined : consts.get(x)));
@@ -57,7 +67,7 @@ export function analyze(g: Graph, opts: { fold?: boolean } = {}): Analysis {
     }
     node.outputs.forEach((o, k) => {
       const t = res?.[k];
-      if (o !== '' && t && t.size <= FOLD_LIMIT) consts.set(o, t);
+      if (o !== '' && t && t.size <= limit) consts.set(o, t);
     });
   }
   return { order, defs, attrs: attrsOf, types, consts };

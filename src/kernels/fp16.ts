@@ -4,7 +4,7 @@ import type { Tensor as TensorT } from '../tensor/tensor.js';
 import { Tensor } from '../tensor/tensor.js';
 import { f16ArrayToF32, f32ArrayToF16, f32ToF16 } from '../tensor/fp16.js';
 import { type Arena, arena, kernels } from './wasm.js';
-import { type KernelDef, type PreparedKernel, type Producer, registerKernel } from './registry.js';
+import { type KernelDef, type PreparedKernel, type Producer, decline, registerKernel } from './registry.js';
 import { convF32Shape, runConvF32 } from './conv-run.js';
 
 /**
@@ -100,7 +100,7 @@ const castF16: KernelDef = {
     const src = constant(0);
     const mem = arena();
     const ex = kernels();
-    if (!mem || !ex || !src || src.type !== 'float16' || attrs.to !== 1 || !node.outputs[0]) return undefined;
+    if (!mem || !ex || !src || src.type !== 'float16' || attrs.to !== 1 || !node.outputs[0]) return decline('needs WASM and a constant float16 input cast to float32');
     const h = src.data as Uint16Array;
     return {
       name: 'f16_to_f32',
@@ -222,10 +222,10 @@ const matmulF16: KernelDef = {
     const b = wb?.w;
     const mem = arena();
     const xt = types[0]?.dtype;
-    if (!mem || !b || b.dims.length !== 2 || !actOk(xt, b)) return undefined;
-    if (types[0]!.shape && types[0]!.shape.length < 2) return undefined;
+    if (!mem || !b || b.dims.length !== 2 || !actOk(xt, b)) return decline("needs WASM and a constant 2-D float16 weight (or a float16 weight's Cast) with float32/float16 activations");
+    if (types[0]!.shape && types[0]!.shape.length < 2) return decline('A has rank < 2');
     const h = asHalves(b);
-    if (!h) return undefined;
+    if (!h) return decline('weight is not exactly representable as float16');
     const [k, n] = b.dims as [number, number];
     const g = new PackedGemmF16(mem, k, n, h);
     const c = new Epilogue();
@@ -253,9 +253,9 @@ const gemmF16: KernelDef = {
     const mem = arena();
     const xt = types[0]?.dtype;
     // alpha·B is generally not a half any more: alpha ≠ 1 stays with the f32 kernel / reference
-    if (!mem || !b || b.dims.length !== 2 || !actOk(xt, b) || attrs.transA || (attrs.alpha ?? 1) !== 1) return undefined;
+    if (!mem || !b || b.dims.length !== 2 || !actOk(xt, b) || attrs.transA || (attrs.alpha ?? 1) !== 1) return decline('needs WASM, a constant 2-D float16 weight, no transA and alpha = 1');
     const h0 = asHalves(b);
-    if (!h0) return undefined;
+    if (!h0) return decline('weight is not exactly representable as float16');
     const [k, n] = (attrs.transB ? [b.dims[1], b.dims[0]] : b.dims) as [number, number];
     let h = h0;
     if (attrs.transB) {
@@ -265,10 +265,10 @@ const gemmF16: KernelDef = {
     let bias: Float32Array | undefined;
     if (node.inputs[2]) {
       const c = constant(2);
-      if (!c || (c.type !== 'float32' && c.type !== 'float16')) return undefined;
+      if (!c || (c.type !== 'float32' && c.type !== 'float16')) return decline('C is not a constant float32/float16');
       const beta = attrs.beta ?? 1;
       bias = gemmRowBias(actFloats(c), c.dims, n, beta);
-      if (!bias) return undefined;
+      if (!bias) return decline('C does not broadcast as a row bias');
     }
     const g = new PackedGemmF16(mem, k, n, h, bias);
     const c = new Epilogue();
@@ -297,13 +297,13 @@ const convF16: KernelDef = {
     const mem = arena();
     const ex = kernels();
     const x = types[0];
-    if (!mem || !ex || !w || w.dims.length !== 4 || !actOk(x?.dtype, w)) return undefined;
-    if (x!.shape && x!.shape.length !== 4) return undefined;
-    if (node.inputs[2] && (!bt || (bt.type !== 'float32' && bt.type !== 'float16') || (x!.dtype === 'float16') !== (bt.type === 'float16'))) return undefined;
+    if (!mem || !ex || !w || w.dims.length !== 4 || !actOk(x?.dtype, w)) return decline("needs WASM and a constant 4-D float16 weight (or a float16 weight's Cast) with float32/float16 activations");
+    if (x!.shape && x!.shape.length !== 4) return decline('only 2-D convs (X rank is not 4)');
+    if (node.inputs[2] && (!bt || (bt.type !== 'float32' && bt.type !== 'float16') || (x!.dtype === 'float16') !== (bt.type === 'float16'))) return decline("bias is not a constant of the activation's float type");
     const h = asHalves(w);
-    if (!h) return undefined;
+    if (!h) return decline('weight is not exactly representable as float16');
     const shape = convF32Shape(w.dims, attrs);
-    if (!shape) return undefined;
+    if (!shape) return decline('attributes not supported by the f32 conv geometry');
     const { m, depthwise, dw3x3 } = shape;
     const hp = mem.alloc(h.length * 2, 'fp16 conv weights');
     new Uint16Array(mem.memory.buffer, hp, h.length).set(h);

@@ -8,6 +8,8 @@ import './eltwise.js';
 import './act.js';
 import './norm.js';
 import './layout.js';
+import './clip.js';
+import './view.js';
 import './qlinear.js';
 import './tflite-int8.js';
 import './qlinear-ops.js';

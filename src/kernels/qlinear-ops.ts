@@ -1,7 +1,7 @@
 import { pool2dAt } from '../ops/conv-geometry.js';
 import { roundHalfToEven } from '../tensor/rounding.js';
 import { Tensor } from '../tensor/tensor.js';
-import { type KernelDef, registerKernel } from './registry.js';
+import { type KernelDef, decline, registerKernel } from './registry.js';
 import { PackedQGemm, bytesIn, i32, ints, isQ8, outKind, outView, type QData, scalarInt } from './qlinear.js';
 import { arena, kernels } from './wasm.js';
 
@@ -21,9 +21,9 @@ const quantizeLinearWasm: KernelDef = {
   prepare(node, attrs, types) {
     const mem = arena();
     const ex = kernels();
-    if (!mem || !ex || types[0]?.dtype !== 'float32' || types[1]?.dtype !== 'float32') return undefined;
-    if ((attrs.block_size ?? 0) !== 0 || ![0, 1].includes((attrs.precision as number | undefined) ?? 0)) return undefined;
-    if (node.inputs[2] && !isQ8(types[2]?.dtype)) return undefined;
+    if (!mem || !ex || types[0]?.dtype !== 'float32' || types[1]?.dtype !== 'float32') return decline('needs WASM with float32 X and scale');
+    if ((attrs.block_size ?? 0) !== 0 || ![0, 1].includes((attrs.precision as number | undefined) ?? 0)) return decline('blocked quantization or an unsupported precision');
+    if (node.inputs[2] && !isQ8(types[2]?.dtype)) return decline('zero point is not 8-bit');
     return {
       name: 'qs8_quantize_f32',
       run([x, s, z], [ot]) {
@@ -46,7 +46,7 @@ const qlinearAddWasm: KernelDef = {
   prepare(_node, _attrs, types) {
     const mem = arena();
     const ex = kernels();
-    if (!mem || !ex || !isQ8(types[0]?.dtype)) return undefined;
+    if (!mem || !ex || !isQ8(types[0]?.dtype)) return decline('needs WASM and 8-bit input');
     return {
       name: 'qs8_qlinear_add',
       run([a, as, az, b, bs, bz, cs, cz], [ot]) {
@@ -73,9 +73,9 @@ const maxPoolQ8Wasm: KernelDef = {
     const mem = arena();
     const ex = kernels();
     const x = types[0];
-    if (!mem || !ex || !isQ8(x?.dtype) || x.shape?.length !== 4 || (attrs.kernel_shape as number[]).length !== 2) return undefined;
-    if ((attrs.data_layout ?? 'NCHW') !== 'NCHW' || (node.outputs.length > 1 && node.outputs[1] !== '')) return undefined;
-    if (((attrs.dilations as number[] | undefined) ?? [1, 1]).some((d) => d !== 1)) return undefined;
+    if (!mem || !ex || !isQ8(x?.dtype) || x.shape?.length !== 4 || (attrs.kernel_shape as number[]).length !== 2) return decline('needs WASM, 8-bit 4-D X and a 2-D window');
+    if ((attrs.data_layout ?? 'NCHW') !== 'NCHW' || (node.outputs.length > 1 && node.outputs[1] !== '')) return decline('NHWC layout or an Indices output');
+    if (((attrs.dilations as number[] | undefined) ?? [1, 1]).some((d) => d !== 1)) return decline('dilated pooling');
     const [kh, kw] = attrs.kernel_shape as [number, number];
     return {
       name: 'qs8_maxpool2d',
@@ -104,7 +104,7 @@ const qlinearGapWasm: KernelDef = {
   prepare(_node, attrs, types) {
     const mem = arena();
     const ex = kernels();
-    if (!mem || !ex || !isQ8(types[0]?.dtype) || attrs.channels_last) return undefined;
+    if (!mem || !ex || !isQ8(types[0]?.dtype) || attrs.channels_last) return decline('needs WASM, 8-bit input and channels_first');
     return {
       name: 'qs8_global_avgpool',
       run([x, xs, xz, ys, yz], [ot]) {
@@ -151,15 +151,15 @@ const qgemmWasm: KernelDef = {
     const bz = constant(5);
     const c = node.inputs[6] ? constant(6) : undefined;
     const a = types[0];
-    if (!mem || !kernels() || !b || !bs || !bz || !isQ8(a?.dtype) || !isQ8(b.type) || b.dims.length !== 2 || bs.type !== 'float32') return undefined;
-    if (attrs.alpha !== 1 || attrs.transA || attrs.transB || (attrs.rounding ?? 'onnx') !== 'onnx') return undefined;
+    if (!mem || !kernels() || !b || !bs || !bz || !isQ8(a?.dtype) || !isQ8(b.type) || b.dims.length !== 2 || bs.type !== 'float32') return decline('needs WASM, 8-bit A, a constant 2-D 8-bit B and constant float32 scales');
+    if (attrs.alpha !== 1 || attrs.transA || attrs.transB || (attrs.rounding ?? 'onnx') !== 'onnx') return decline('alpha != 1, transposes or non-ONNX rounding');
     const [k, n] = b.dims as [number, number];
-    if (!(bs.size === 1 || bs.size === n) || !(bz.size === 1 || bz.size === n)) return undefined;
-    if (node.inputs[6] && (!c || c.type !== 'int32' || !(c.dims.length === 1 || (c.dims.length === 2 && c.dims[0] === 1)) || c.size !== n)) return undefined;
+    if (!(bs.size === 1 || bs.size === n) || !(bz.size === 1 || bz.size === n)) return decline("B's scale/zero point are neither per-tensor nor per-column");
+    if (node.inputs[6] && (!c || c.type !== 'int32' || !(c.dims.length === 1 || (c.dims.length === 2 && c.dims[0] === 1)) || c.size !== n)) return decline('C is not a constant int32 row of N');
     const cv = c ? (c.data as Int32Array) : undefined;
     let cmax = 0;
     if (cv) for (let j = 0; j < n; j++) cmax = Math.max(cmax, Math.abs(cv[j]!));
-    if (k * 255 * 255 + cmax >= 2 ** 31) return undefined;
+    if (k * 255 * 255 + cmax >= 2 ** 31) return decline('int32 accumulator could overflow for this K');
     const g = new PackedQGemm(mem, k, n, b, ints(bz));
     const bsv = bs.data as Float32Array;
     const mult = new Float64Array(((n + 7) >> 3) << 3);
@@ -196,7 +196,7 @@ const concatQ8: KernelDef = {
   backend: 'wasm',
   prepare(_node, _attrs, types) {
     const mem = arena();
-    if (!mem || !isQ8(types[0]?.dtype)) return undefined;
+    if (!mem || !isQ8(types[0]?.dtype)) return decline('needs WASM and 8-bit input');
     return {
       name: 'q8_concat',
       run(inputs, [ot]) {

@@ -1,6 +1,6 @@
 import { conv2dAt } from '../ops/conv-geometry.js';
 import { Tensor } from '../tensor/tensor.js';
-import { type KernelDef, type PreparedKernel, registerKernel } from './registry.js';
+import { type KernelDef, type PreparedKernel, decline, registerKernel } from './registry.js';
 import { type Arena, arena, type KernelExports, kernelFlavor, kernels } from './wasm.js';
 
 /**
@@ -251,12 +251,12 @@ const qlinearMatMulWasm: KernelDef = {
     const bs = constant(4);
     const bz = constant(5);
     const a = types[0];
-    if (!mem || !b || !bs || !bz || !isQ8(a?.dtype) || !isQ8(b.type) || b.dims.length !== 2) return undefined;
-    if (a.shape && a.shape.length < 2) return undefined;
+    if (!mem || !b || !bs || !bz || !isQ8(a?.dtype) || !isQ8(b.type) || b.dims.length !== 2) return decline('needs WASM, 8-bit A and constant 2-D 8-bit B with constant scale/zero point');
+    if (a.shape && a.shape.length < 2) return decline('A has rank < 2');
     const rd = scaleRounder(bs.type);
-    if (!rd) return undefined;
+    if (!rd) return decline("B's scale type has no rounding rule");
     const [k, n] = b.dims as [number, number];
-    if (!(bs.size === 1 || bs.size === n) || !(bz.size === 1 || bz.size === n)) return undefined;
+    if (!(bs.size === 1 || bs.size === n) || !(bz.size === 1 || bz.size === n)) return decline("B's scale/zero point are neither per-tensor nor per-column");
     const g = new PackedQGemm(mem, k, n, b, ints(bz));
     const bsv = bs.data as Float32Array | Float64Array;
     const mult = new Float64Array(pad8(n));
@@ -288,11 +288,11 @@ const matMulIntegerWasm: KernelDef = {
     const b = constant(1);
     const bz = node.inputs[3] ? constant(3) : undefined;
     const a = types[0];
-    if (!mem || !b || !isQ8(a?.dtype) || !isQ8(b.type) || b.dims.length !== 2) return undefined;
-    if (a.shape && a.shape.length < 2) return undefined;
-    if (node.inputs[3] && !bz) return undefined;
+    if (!mem || !b || !isQ8(a?.dtype) || !isQ8(b.type) || b.dims.length !== 2) return decline('needs WASM, 8-bit A and a constant 2-D 8-bit B');
+    if (a.shape && a.shape.length < 2) return decline('A has rank < 2');
+    if (node.inputs[3] && !bz) return decline("B's zero point is not a constant");
     const [k, n] = b.dims as [number, number];
-    if (bz && !(bz.size === 1 || bz.size === n)) return undefined;
+    if (bz && !(bz.size === 1 || bz.size === n)) return decline("B's zero point is neither per-tensor nor per-column");
     const g = new PackedQGemm(mem, k, n, b, bz && ints(bz));
     return {
       name: g.mode === 'plain' ? (a.dtype === 'uint8' ? 'qu8_gemm_4x8c2' : 'qs8_gemm_4x8c2') : `qs8_gemm_4x8c4_rdot_${g.mode}`,
@@ -477,9 +477,9 @@ const qlinearConvWasm: KernelDef = {
     const wz = constant(5);
     const b = node.inputs[8] ? constant(8) : undefined;
     const x = types[0];
-    if (!mem || !ex || !isQ8(x?.dtype) || !convOk(attrs, w, x.shape) || !ws || ws.type !== 'float32' || !wz) return undefined;
-    if (node.inputs[8] && (!b || b.type !== 'int32')) return undefined;
-    if (types[1]?.dtype !== 'float32' || types[6]?.dtype !== 'float32') return undefined;
+    if (!mem || !ex || !isQ8(x?.dtype) || !convOk(attrs, w, x.shape) || !ws || ws.type !== 'float32' || !wz) return decline('needs WASM, 8-bit X, a constant 8-bit 2-D conv weight the kernel supports, constant float32 scale and zero point');
+    if (node.inputs[8] && (!b || b.type !== 'int32')) return decline('bias is not a constant int32');
+    if (types[1]?.dtype !== 'float32' || types[6]?.dtype !== 'float32') return decline('scales are not float32');
     const group = (attrs.group as number | undefined) ?? 1;
     if (group > 1 && group === w.dims[0] && w.dims[1] === 1) return prepareDwConv(ex, mem, attrs, x.dtype, w, ints(wz), b && ints(b), ws.data as Float32Array);
     return prepareConv(ex, mem, attrs, x.dtype, w, ints(wz), b && ints(b), ws.data as Float32Array);
@@ -495,8 +495,8 @@ const convIntegerWasm: KernelDef = {
     const w = constant(1);
     const wz = node.inputs[3] ? constant(3) : undefined;
     const x = types[0];
-    if (!mem || !ex || !isQ8(x?.dtype) || !convOk(attrs, w, x.shape)) return undefined;
-    if (node.inputs[3] && !wz) return undefined;
+    if (!mem || !ex || !isQ8(x?.dtype) || !convOk(attrs, w, x.shape)) return decline('needs WASM, 8-bit X and a constant 8-bit 2-D conv weight the kernel supports');
+    if (node.inputs[3] && !wz) return decline("W's zero point is not a constant");
     return prepareConv(ex, mem, attrs, x.dtype, w, wz && ints(wz), undefined, undefined);
   },
 };

@@ -11,7 +11,7 @@ import { f16ToF32, f32ToF16 } from '../tensor/fp16.js';
 import { QRANGE, roundHalfToEven, saturate } from '../tensor/rounding.js';
 import { floats } from '../ops/util.js';
 import { type Arena, arena, kernels } from './wasm.js';
-import { type KernelDef, registerKernel } from './registry.js';
+import { type KernelDef, decline, registerKernel } from './registry.js';
 
 /**
  * Sparse-weight kernels (asm/f32_spmm.ts) for MatMul, Gemm and Conv with a constant, pruned float32 weight.
@@ -258,12 +258,12 @@ const matmulSparse: KernelDef = {
   prepare(_node, _attrs, types, constant) {
     const b = constant(1);
     const mem = sparseConfig.enabled ? arena() : undefined;
-    if (!mem || !isF32Const(b) || b.dims.length !== 2 || types[0]?.dtype !== 'float32') return undefined;
-    if (types[0].shape && types[0].shape.length < 2) return undefined;
+    if (!mem || !isF32Const(b) || b.dims.length !== 2 || types[0]?.dtype !== 'float32') return decline('sparse kernels off, or B is not a constant 2-D float32 with float32 A');
+    if (types[0].shape && types[0].shape.length < 2) return decline('A has rank < 2');
     const [k, n] = b.dims as [number, number];
-    if (k === 0 || n === 0) return undefined;
+    if (k === 0 || n === 0) return decline('empty weight');
     const bd = b.data as Float32Array;
-    if (sparsityOf(bd) < sparseThreshold(staticRows(types[0].shape, 1))) return undefined;
+    if (sparsityOf(bd) < sparseThreshold(staticRows(types[0].shape, 1))) return decline('B is not sparse enough for the sparse kernel');
     const wt = new Float32Array(k * n);
     for (let t = 0; t < k; t++) for (let j = 0; j < n; j++) wt[j * k + t] = bd[t * n + j]!;
     const g = new SparseGemmF32(mem, k, n, wt, undefined, staticRows(types[0].shape, 1));
@@ -289,19 +289,19 @@ const gemmSparse: KernelDef = {
     const b = constant(1);
     const cT = node.inputs[2] ? constant(2) : undefined;
     const mem = sparseConfig.enabled ? arena() : undefined;
-    if (!mem || !isF32Const(b) || b.dims.length !== 2 || types[0]?.dtype !== 'float32' || attrs.transA) return undefined;
+    if (!mem || !isF32Const(b) || b.dims.length !== 2 || types[0]?.dtype !== 'float32' || attrs.transA) return decline('sparse kernels off, or B is not a constant 2-D float32 with float32 A (no transA)');
     const [k, n] = (attrs.transB ? [b.dims[1], b.dims[0]] : b.dims) as [number, number];
-    if (k === 0 || n === 0) return undefined;
+    if (k === 0 || n === 0) return decline('empty weight');
     const alpha: number = attrs.alpha ?? 1;
     const bd = b.data as Float32Array;
     // alpha = 0 zeroes the product: "Y = alpha * A' * B' + beta * C" — leave that odd case to the dense kernel
-    if (alpha === 0 || sparsityOf(bd) < sparseThreshold(staticRows(types[0].shape, 1))) return undefined;
+    if (alpha === 0 || sparsityOf(bd) < sparseThreshold(staticRows(types[0].shape, 1))) return decline('alpha = 0 or B is not sparse enough for the sparse kernel');
     let bias: Float32Array | undefined;
     if (node.inputs[2]) {
-      if (!isF32Const(cT)) return undefined;
+      if (!isF32Const(cT)) return decline('C is not a constant float32');
       const beta: number = attrs.beta ?? 1;
       bias = gemmRowBias(cT.data as Float32Array, cT.dims, n, beta);
-      if (!bias) return undefined; // full M×N C: the dense kernel / reference handles it
+      if (!bias) return decline('C is a full M\u00d7N matrix, not a row bias'); // full M×N C: the dense kernel / reference handles it
     }
     const wt = new Float32Array(k * n);
     for (let t = 0; t < k; t++) for (let j = 0; j < n; j++) wt[j * k + t] = alpha * (attrs.transB ? bd[j * k + t]! : bd[t * n + j]!);
@@ -336,22 +336,22 @@ const convSparse: KernelDef = {
     const mem = sparseConfig.enabled ? arena() : undefined;
     const ex = kernels();
     const x = types[0];
-    if (!mem || !ex || !w || w.type !== 'float32' || w.dims.length !== 4 || x?.dtype !== 'float32') return undefined;
-    if (x.shape && x.shape.length !== 4) return undefined;
-    if (node.inputs[2] && (!b || b.type !== 'float32')) return undefined;
+    if (!mem || !ex || !w || w.type !== 'float32' || w.dims.length !== 4 || x?.dtype !== 'float32') return decline('sparse kernels off, or W is not a constant 4-D float32 with float32 X');
+    if (x.shape && x.shape.length !== 4) return decline('only 2-D convs (X rank is not 4)');
+    if (node.inputs[2] && (!b || b.type !== 'float32')) return decline('bias is not a constant float32');
     const group: number = attrs.group ?? 1;
     const [m, cg, kh, kw] = w.dims as [number, number, number, number];
-    if (m % group !== 0 || m === 0) return undefined;
+    if (m % group !== 0 || m === 0) return decline('output channels not divisible by group');
     const mg = m / group;
     const kg = cg * kh * kw;
-    if (cg === 1 && mg === 1) return undefined; // depthwise: direct dense kernel
+    if (cg === 1 && mg === 1) return decline('depthwise conv: the dense direct kernel takes it'); // depthwise: direct dense kernel
     const wd = w.data as Float32Array;
     const sparsity = sparsityOf(wd);
     const cs = convF32Shape(w.dims, attrs);
     const [ih, iw] = [x.shape?.[2], x.shape?.[3]];
     const { oh, ow } = typeof ih === 'number' && typeof iw === 'number' ? conv2dAt(ih, iw, kh, kw, attrs) : { oh: 56, ow: 56 };
     const wino = !!cs && winogradShape(cs) && winogradWins(cg, m, oh, ow);
-    if (sparsity < (sparseConfig.force ? 0 : wino ? SPARSE_MIN_CONV_WINOGRAD : SPARSE_MIN_CONV)) return undefined;
+    if (sparsity < (sparseConfig.force ? 0 : wino ? SPARSE_MIN_CONV_WINOGRAD : SPARSE_MIN_CONV)) return decline('W is not sparse enough for the sparse kernel');
     const [sh, sw] = (attrs.strides as number[] | undefined) ?? [1, 1];
     const [dh, dw] = (attrs.dilations as number[] | undefined) ?? [1, 1];
     // direct (no im2col) for stride-1 convs from SPARSE_DIRECT_CONV on; never for a plain 1×1 (its "im2col" is a
@@ -559,10 +559,10 @@ const matmulIntegerSparse: KernelDef = {
   backend: 'wasm',
   prepare(node, _attrs, types, constant) {
     const mem = sparseConfig.enabled ? arena() : undefined;
-    if (!mem || !Q8(types[0]?.dtype) || (types[0]!.shape && types[0]!.shape.length < 2)) return undefined;
-    if (!int8Rows(types[0]!.shape)) return undefined;
+    if (!mem || !Q8(types[0]?.dtype) || (types[0]!.shape && types[0]!.shape.length < 2)) return decline('sparse kernels off, or A is not 8-bit of rank >= 2');
+    if (!int8Rows(types[0]!.shape)) return decline("A's row count is not static");
     const w = intWeight(constant(1), node.inputs[3] ? (constant(3) ?? null) : undefined);
-    if (!w || zeroFraction(w) < (sparseConfig.force ? 0 : SPARSE_MIN_INT8)) return undefined;
+    if (!w || zeroFraction(w) < (sparseConfig.force ? 0 : SPARSE_MIN_INT8)) return decline('B is not a sparse constant 8-bit weight');
     const [k, n] = constant(1)!.dims as [number, number];
     const g = new SparseMatMulInt(mem, k, n, w);
     return {
@@ -589,10 +589,10 @@ const qlinearMatmulSparse: KernelDef = {
   backend: 'wasm',
   prepare(_node, _attrs, types, constant) {
     const mem = sparseConfig.enabled ? arena() : undefined;
-    if (!mem || !Q8(types[0]?.dtype) || (types[0]!.shape && types[0]!.shape.length < 2)) return undefined;
-    if (!int8Rows(types[0]!.shape)) return undefined;
+    if (!mem || !Q8(types[0]?.dtype) || (types[0]!.shape && types[0]!.shape.length < 2)) return decline('sparse kernels off, or A is not 8-bit of rank >= 2');
+    if (!int8Rows(types[0]!.shape)) return decline("A's row count is not static");
     const w = intWeight(constant(3), constant(5) ?? null);
-    if (!w || zeroFraction(w) < (sparseConfig.force ? 0 : SPARSE_MIN_INT8)) return undefined;
+    if (!w || zeroFraction(w) < (sparseConfig.force ? 0 : SPARSE_MIN_INT8)) return decline('B is not a sparse constant 8-bit weight');
     const [k, n] = constant(3)!.dims as [number, number];
     const g = new SparseMatMulInt(mem, k, n, w);
     return {

@@ -42,10 +42,10 @@ const tfliteConvWasm: KernelDef = {
     const x = types[0];
     // NHWC (the importer's form) or NCHW / OIHW (what the layout pass, src/ir/passes/layout.ts, makes of it)
     const nhwc = attrs.data_layout === 'NHWC';
-    if (!mem || !ex || attrs.rounding !== 'tflite') return undefined;
-    if (x?.dtype !== 'int8' || types[7]?.dtype !== 'int8' || !w || w.type !== 'int8' || w.dims.length !== 4 || x.shape?.length !== 4) return undefined;
-    if (!ws || ws.type !== 'float32' || !xs || xs.type !== 'float32' || !ys || ys.type !== 'float32') return undefined;
-    if (node.inputs[8] && (!b || b.type !== 'int32')) return undefined;
+    if (!mem || !ex || attrs.rounding !== 'tflite') return decline('needs WASM and a TFLite conv (rounding tflite)');
+    if (x?.dtype !== 'int8' || types[7]?.dtype !== 'int8' || !w || w.type !== 'int8' || w.dims.length !== 4 || x.shape?.length !== 4) return decline('needs int8 4-D X/Y and a constant 4-D int8 W');
+    if (!ws || ws.type !== 'float32' || !xs || xs.type !== 'float32' || !ys || ys.type !== 'float32') return decline('scales are not constant float32');
+    if (node.inputs[8] && (!b || b.type !== 'int32')) return decline('bias is not a constant int32');
     const layout = attrs.weight_layout as string;
     const wd = w.data as Int8Array;
     let oihw: Tensor;
@@ -60,10 +60,10 @@ const tfliteConvWasm: KernelDef = {
       for (let a = 0; a < o; a++) for (let y = 0; y < kh; y++) for (let z = 0; z < kw; z++) t[(a * kh + y) * kw + z] = wd[(y * kw + z) * o + a]!;
       oihw = new Tensor('int8', t, [o, 1, kh, kw]);
     } else if (!nhwc && (layout ?? 'OIHW') === 'OIHW') oihw = w;
-    else return undefined;
+    else return decline(`weight layout ${layout} does not match data layout ${attrs.data_layout ?? 'NCHW'}`);
     const m = oihw.dims[0]!;
     const group = (attrs.group as number | undefined) ?? 1;
-    if (group < 1 || m % group !== 0) return undefined;
+    if (group < 1 || m % group !== 0) return decline('output channels not divisible by group');
     const inner = prepareConv(ex, mem, { ...attrs, data_layout: 'NCHW', weight_layout: 'OIHW' }, 'int8', oihw, [0], b && (b.data as Int32Array), undefined);
     const { mult, shift } = perChannelMultipliers((xs.data as Float32Array)[0]!, ws.data as Float32Array, (ys.data as Float32Array)[0]!, m);
     const mp = mem.alloc(m * 8, 'tflite requant multipliers');
@@ -127,15 +127,15 @@ const tfliteFcWasm: KernelDef = {
     const b = constant(3);
     const bz = constant(5);
     const c = node.inputs[6] ? constant(6) : undefined;
-    if (!mem || !ex || attrs.rounding !== 'tflite' || attrs.transA || !attrs.transB || (attrs.alpha ?? 1) !== 1) return undefined;
-    if (types[0]?.dtype !== 'int8' || types[8]?.dtype !== 'int8' || !b || b.type !== 'int8' || b.dims.length !== 2) return undefined;
-    if (!as || as.type !== 'float32' || !bs || bs.type !== 'float32' || !ys || ys.type !== 'float32' || !bz) return undefined;
-    if (node.inputs[6] && (!c || c.type !== 'int32')) return undefined;
+    if (!mem || !ex || attrs.rounding !== 'tflite' || attrs.transA || !attrs.transB || (attrs.alpha ?? 1) !== 1) return decline('needs WASM and a TFLite FULLY_CONNECTED (rounding tflite, transB, alpha 1)');
+    if (types[0]?.dtype !== 'int8' || types[8]?.dtype !== 'int8' || !b || b.type !== 'int8' || b.dims.length !== 2) return decline('needs int8 A/Y and a constant 2-D int8 B');
+    if (!as || as.type !== 'float32' || !bs || bs.type !== 'float32' || !ys || ys.type !== 'float32' || !bz) return decline("scales are not constant float32 or B's zero point is not constant");
+    if (node.inputs[6] && (!c || c.type !== 'int32')) return decline('bias is not a constant int32');
     const [n, k] = b.dims as [number, number];
-    if (c && !(c.size === n && (c.dims.length === 1 || c.dims[0] === 1))) return undefined;
+    if (c && !(c.size === n && (c.dims.length === 1 || c.dims[0] === 1))) return decline('bias is not a row of N');
     // tiny layers stay on the reference: hello_world_int8 (1→16→16→1) ran 120 µs on this kernel against 88 µs on
     // the reference, while micro_speech's 4000×4 FC took it from 3.0 ms to 0.19 ms (with the conv kernel)
-    if (k * n < 1024) return undefined;
+    if (k * n < 1024) return decline('layer too small (K\u00b7N < 1024): the reference is faster');
     const bd = b.data as Int8Array;
     const bt = new Int8Array(k * n);
     for (let j = 0; j < n; j++) for (let kk = 0; kk < k; kk++) bt[kk * n + j] = bd[j * k + kk]!;

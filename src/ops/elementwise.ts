@@ -407,6 +407,13 @@ defineOp({
     const t = needType(ctx, 1, CAST_TYPES, 'target_type');
     return [{ dtype: t.dtype, shape: x.shape }];
   },
+  // only target_type's dtype is read: a constant input casts at load even when target_type is a run-time value
+  // (paddle2onnx writes Clip bounds as CastLike(constant, activation))
+  constantFromTypes(ctx) {
+    const x = ctx.value(0);
+    const t = ctx.inputs[1];
+    return x && t ? [castTensor(x, t.dtype, ctx.attrs.saturate !== 0, ctx.attrs.round_mode)] : undefined;
+  },
   reference({ inputs, attrs }) {
     return [castTensor(inputs[0]!, inputs[1]!.type, attrs.saturate !== 0, attrs.round_mode)];
   },

@@ -5,6 +5,7 @@
  * fine-tuning: re-apply with `applyMasks` after each optimizer step) and a per-layer report.
  */
 import type { Graph, Node } from '../ir/graph.js';
+import { canonicalizeIfValid } from '../ir/passes/canonicalize.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { pruneChannels } from './channel.js';
 import { NothingToPruneError, PruneOptionsError, type WeightRef, orderByMagnitude, weightOf, weightValues, withValues } from './weights.js';
@@ -140,7 +141,8 @@ function nothing(skipped: SkippedLayer[]): never {
  */
 export function prune(graph: Graph, options: PruneOptions = {}): PruneResult {
   const opts = normalizeOptions(options);
-  const g = graph.clone();
+  // weights computed by constant subgraphs become initializers first (they are what pruning selects)
+  const g = canonicalizeIfValid(graph).clone();
   g.initializers = new Map(graph.initializers);
   if (opts.structured === 'channel') {
     if (opts.scope === 'global') throw new PruneOptionsError("channel pruning ranks filters per layer; use scope 'layer'");

@@ -15,6 +15,7 @@
 import { InputError, UnsupportedError } from '../errors.js';
 import type { Graph, Node } from '../ir/graph.js';
 import { analyze } from '../ir/infer.js';
+import { canonicalizeIfValid } from '../ir/passes/canonicalize.js';
 import '../ops/index.js';
 import { f32ArrayToF16 } from '../tensor/fp16.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -330,6 +331,8 @@ export async function quantize(graph: Graph, options: QuantizeOptions = {}): Pro
   validate(options);
   if (options.maxAccuracyDrop !== undefined) return quantizeAccuracyAware(graph, options, quantize);
   const mode = options.mode ?? 'static';
+  // weights computed by constant subgraphs (Cast/Transpose/DequantizeLinear of initializers) become initializers first
+  graph = canonicalizeIfValid(graph);
   if (mode === 'fp16') return { graph: toFp16(graph, options), layers: [], skipped: [], tensors: new Map(), foldedBatchNorms: 0, options };
   const g = graph.clone();
   g.nodes = g.nodes.map((n) => ({ ...n, inputs: [...n.inputs], outputs: [...n.outputs] }));

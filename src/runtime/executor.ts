@@ -14,6 +14,8 @@ import { foldBatchNorms } from '../ir/passes/fold-bn.js';
 import { fuseTransformerPatterns } from '../ir/passes/fuse-xfmr.js';
 import { nhwcToNchw } from '../ir/passes/layout.js';
 import { foldPads } from '../ir/passes/fold-pad.js';
+import { fuseLayerNorms } from '../ir/passes/fuse-layernorm.js';
+import { type CanonicalizeStats, canonicalize, canonicalizeStats } from '../ir/passes/canonicalize.js';
 import { collectDeclines, kernelsFor, type PreparedKernel } from '../kernels/index.js';
 import { POST_OPS } from '../kernels/epilogue.js';
 import type { Node } from '../ir/graph.js';
@@ -44,6 +46,10 @@ export interface ExecutorOptions {
   layout?: boolean;
   /** skip kernels whose output no consumer reads (a float16 weight's Cast; default true on the wasm backend) */
   elideUnread?: boolean;
+  /** rewrite layer norms written out op by op into LayerNormalization (ir/passes/fuse-layernorm; default true on wasm) */
+  fuseLayerNorm?: boolean;
+  /** run ir/passes/canonicalize first: fold constant subgraphs, bypass Identity/Dropout, drop dead nodes (default true) */
+  canonicalize?: boolean;
 }
 
 /** A Concat whose inputs the producing kernels write in place: its output block and each input's byte offset. */
@@ -66,8 +72,13 @@ export class Executor {
    * every candidate's `decline` reasons), and, per node, why its kernel fell back at the last run that did.
    */
   readonly fallbacks = new Map<Node, string>();
-  /** when set, run() adds each node's wall time (ms) under its kernel name or `ref:<Op>` (for `--profile`) */
+  /** when set, run() adds each node's wall time (ms) under its kernel name or `ref:<Op>` (from `nodeTimes`) */
   profile?: Map<string, number>;
+  /**
+   * When set, run() records per node of `analysis.order` its wall time (input lookup, shape rule, kernel or
+   * reference op, output binding) and how it ran (`RAN`); session.profile() and `edgeq profile` read it.
+   */
+  nodeTimes?: NodeTimes;
   /** activations folded into their producer's kernel: node → the producer's output it forwards */
   readonly fusedInto = new Map<Node, string>();
   /** names of the original graph this plan cannot fetch faithfully (see constructor); the session falls back */
@@ -88,21 +99,33 @@ export class Executor {
     return this.consumers.get(x)?.length ?? 0;
   }
   /** last run's output types per node, keyed by its input types (see inferRun) */
-  private readonly shapeCache = new Map<Node, { key: string; out: ValueType[] }>();
+  private readonly shapeCache = new Map<Node, { sig: InputSig[]; out: ValueType[] }>();
+  /** per step of analysis.order: folded at load (nothing to run), and the values whose last reader it is */
+  private readonly foldedAt: boolean[] = [];
+  private readonly dropAt: string[][] = [];
 
   /** the graph as planned: the caller's, with DQ→op→Q patterns fused into integer ops on the wasm backend */
   readonly graph: Graph;
   /** child executors of control-flow bodies (If/Loop/Scan), built on first use */
   private readonly bodies: Bodies;
+  /** what canonicalize changed before planning (undefined: nothing, or not run) */
+  readonly canonicalized?: CanonicalizeStats;
 
   constructor(graph: Graph, opts: ExecutorOptions = {}) {
     const original = graph;
     const wasm = opts.backend !== 'reference';
+    const canon = opts.canonicalize !== false;
+    const fuse = wasm && opts.fuseQdq !== false && graph.nodes.some((n) => n.op === 'DequantizeLinear');
+    // DequantizeLinear of weights stays for QDQ fusion; what fusion leaves is folded after it
+    if (canon) graph = canonicalize(graph, { foldDequantize: !fuse });
+    this.canonicalized = canonicalizeStats(graph);
     if (wasm && opts.layout !== false) graph = foldPads(nhwcToNchw(graph));
     if (wasm && opts.fusePatterns !== false) graph = fuseTransformerPatterns(graph);
+    if (wasm && opts.fuseLayerNorm !== false) graph = fuseLayerNorms(graph);
     if (wasm && opts.foldBatchNorm !== false) graph = foldBatchNorms(graph);
-    const fuse = wasm && opts.fuseQdq !== false && graph.nodes.some((n) => n.op === 'DequantizeLinear');
-    this.graph = graph = fuse ? fuseQdq(graph) : graph;
+    graph = fuse ? fuseQdq(graph) : graph;
+    if (canon && fuse && graph.nodes.some((n) => n.op === 'DequantizeLinear' && n.inputs.every((x) => !x || graph.initializers.has(x)))) graph = canonicalize(graph);
+    this.graph = graph;
     this.analysis = analyze(graph);
     this.bodies = new Bodies((g) => new Executor(g, opts), (x) => this.analysis.consts.get(x));
     for (const n of this.analysis.order) {
@@ -130,6 +153,12 @@ export class Executor {
       this.bypass.get(n)?.forEach((b) => this.lastUse.set(b.x, i));
     });
     for (const o of graph.outputs) this.lastUse.set(o.name, Infinity);
+    const consts = this.analysis.consts;
+    this.analysis.order.forEach((n, i) => {
+      this.foldedAt.push(n.outputs.every((o) => o === '' || consts.has(o)));
+      const read = [...n.inputs, ...(this.bypass.get(n)?.map((b) => b.x) ?? [])];
+      this.dropAt.push([...new Set(read.filter((x) => x && this.lastUse.get(x) === i && !consts.has(x)))]);
+    });
   }
 
   private chooseKernels(): void {
@@ -266,7 +295,7 @@ export class Executor {
         }
         continue;
       }
-      if (!k.fuseClamp || this.kernels.has(act)) continue;
+      if (!k.fuseClamp) continue;
       let lo = 0;
       let hi = Infinity;
       if (act.op === 'Clip') {
@@ -281,7 +310,11 @@ export class Executor {
         if (l === undefined || h === undefined) continue;
         [lo, hi] = [l, h];
       }
-      if (k.fuseClamp(lo, hi)) this.fusedInto.set(act, y);
+      if (k.fuseClamp(lo, hi)) {
+        this.fusedInto.set(act, y);
+        this.kernels.get(act)?.dispose?.(); // its standalone kernel (kernels/clip.ts) is not needed
+        this.kernels.delete(act);
+      }
     }
   }
 
@@ -337,10 +370,8 @@ export class Executor {
    * the last answer is reused — small models spend most of their time here otherwise.
    */
   private inferRun(node: Node, inputs: (Value | undefined)[], consts: Map<string, Tensor>): ValueType[] {
-    let key = '';
-    for (const t of inputs) key += t instanceof TensorSequence ? 's;' : t ? `${t.type}${t.dims.join(',')}${t.quant ? 'q' : ''};` : '-;';
     const hit = this.shapeCache.get(node);
-    if (hit && hit.key === key) return hit.out;
+    if (hit && sameSig(hit.sig, inputs)) return hit.out;
     const inTypes: (ValueType | undefined)[] = inputs.map((t, i) =>
       t instanceof TensorSequence ? seqType(t) : t ? { dtype: t.type, shape: [...t.dims], ...(t.quant ? { quant: t.quant } : {}) } : this.unread.has(node.inputs[i] ?? '') ? this.analysis.types.get(node.inputs[i]!) : undefined,
     );
@@ -350,7 +381,8 @@ export class Executor {
       if (!consts.has(node.inputs[i] ?? '')) readsValues = true;
       return v instanceof Tensor ? v : undefined;
     });
-    if (!readsValues && !inputs.some((t) => t instanceof TensorSequence || t?.quant)) this.shapeCache.set(node, { key, out });
+    if (!readsValues && !inputs.some((t) => t instanceof TensorSequence || t?.quant))
+      this.shapeCache.set(node, { sig: inputs.map((t) => t && { type: (t as Tensor).type, dims: [...(t as Tensor).dims] }), out });
     return out;
   }
 
@@ -411,8 +443,10 @@ export class Executor {
     // feeds already in kernel memory: rebound if memory grows, never freed by this run
     if (res) for (const i of this.graph.inputs) values.set(i.name, res.slice(i.name, values.get(i.name) as Tensor));
     const blocks = new Map<Node, number>(); // planned Concat outputs allocated this run, not yet owned by a value
+    const prof = this.nodeTimes ?? (this.profile ? (this.nodeTimes = newNodeTimes(this.analysis.order.length)) : undefined);
     try {
-      this.step(values, keep, res, blocks);
+      this.step(values, keep, res, blocks, prof);
+      if (this.profile) this.addProfile(this.profile, prof!);
       const result: Record<string, Value> = {};
       for (const name of fetch) {
         const v = values.get(name);
@@ -426,22 +460,44 @@ export class Executor {
     }
   }
 
-  private step(values: Map<string, Value>, keep: Set<string>, res: Residency | undefined, blocks: Map<Node, number>): void {
+  /** The kernel that computes `node`'s output: its own, or `concat-in-place` (a planned Concat its producers wrote). */
+  kernelName(node: Node): string {
+    return this.kernels.get(node)?.name ?? (this.concatPlans.has(node) ? 'concat-in-place' : 'kernel');
+  }
+
+  /** Per-kernel-name totals of one run (the `profile` map) from its per-node times. */
+  private addProfile(into: Map<string, number>, prof: NodeTimes): void {
+    this.analysis.order.forEach((node, i) => {
+      if (prof.ran[i] !== RAN.kernel && prof.ran[i] !== RAN.reference) return;
+      const key = prof.ran[i] === RAN.kernel ? this.kernelName(node) : `ref:${node.op}`;
+      into.set(key, (into.get(key) ?? 0) + prof.ms[i]!);
+    });
+  }
+
+  private step(values: Map<string, Value>, keep: Set<string>, res: Residency | undefined, blocks: Map<Node, number>, prof?: NodeTimes): void {
     const { order, defs, attrs, consts } = this.analysis;
     const drop = (x: string) => {
       res?.drop(x);
       values.delete(x);
     };
-    order.forEach((node, step) => {
-      if (node.outputs.every((o) => o === '' || values.has(o))) return; // folded at load
-      if (this.elided.has(node) && !keep.has(node.outputs[0]!)) return; // no consumer reads it (planElisions)
+    if (prof) prof.ran.fill(RAN.skipped);
+    const { foldedAt, dropAt } = this;
+    for (let step = 0; step < order.length; step++) {
+      const node = order[step]!;
+      if (foldedAt[step]) continue; // folded at load
+      if (this.elided.has(node) && !keep.has(node.outputs[0]!)) continue; // no consumer reads it (planElisions)
+      const t0 = prof ? performance.now() : 0;
       const fused = this.fusedInto.get(node);
       if (fused !== undefined) {
         const v = values.get(fused)!;
         const out = node.outputs[0]!;
         values.set(out, res && v instanceof Tensor ? (res.isSlice(fused) ? res.slice(out, v) : res.adopt(out, v, false)) : v);
         if (!keep.has(fused)) drop(fused);
-        return;
+        if (prof) {
+          prof.ran[step] = RAN.fused;
+          prof.ms[step] = performance.now() - t0;
+        }
+        continue;
       }
       const def = defs.get(node)!;
       const a = attrs.get(node)!;
@@ -471,7 +527,6 @@ export class Executor {
       const outTypes = this.inferRun(node, tin, consts);
       let outs: Value[];
       let fromKernel = false;
-      const t0 = this.profile ? performance.now() : 0;
       // in-place Concat: this node's output goes to `dst` inside the Concat's block (allocated by its first part)
       const slot = res ? this.concatSlots.get(node) : undefined;
       let dst: number | undefined;
@@ -502,10 +557,6 @@ export class Executor {
           outs = outs.map((v) => (v instanceof TensorSequence && v.tensors.some((t) => res.detach(t) !== t) ? new TensorSequence(v.elemType, v.tensors.map((t) => res.detach(t) as Tensor)) : v));
         }
         if (dst !== undefined) outs = [res!.place(outs[0] as Tensor, dst, fromKernel)];
-        if (this.profile) {
-          const key = this.kernels.get(node)?.name ?? `ref:${node.op}`;
-          this.profile.set(key, (this.profile.get(key) ?? 0) + performance.now() - t0);
-        }
       } catch (e) {
         if (e instanceof EdgeqError) {
           if (!e.message.includes(`'${node.name}'`)) e.message = `node '${node.name}' (${node.op}): ${e.message}`;
@@ -523,10 +574,44 @@ export class Executor {
           throw new ShapeError(`node '${node.name}' (${node.op}): output '${o}' has shape [${t.dims.join(',')}] but the shape rule says ${shapeStr(want.shape)}`);
         values.set(o, res && t instanceof Tensor ? (dst !== undefined ? res.slice(o, t) : res.adopt(o, t, fromKernel)) : t);
       });
-      for (const x of node.inputs) if (x && this.lastUse.get(x) === step && !keep.has(x) && !consts.has(x)) drop(x);
-      through?.forEach(({ x }) => this.lastUse.get(x) === step && !keep.has(x) && !consts.has(x) && drop(x));
-    });
+      for (const x of dropAt[step]!) if (!keep.has(x)) drop(x);
+      if (prof) {
+        prof.ran[step] = fromKernel ? RAN.kernel : RAN.reference;
+        prof.ms[step] = performance.now() - t0;
+      }
+    }
   }
+}
+
+/** How a node ran in the last profiled run (NodeTimes.ran). */
+export const RAN = { skipped: 0, kernel: 1, reference: 2, fused: 3 } as const;
+
+/** Per node of `analysis.order`: wall ms of the last run and how it ran (a RAN value). */
+export interface NodeTimes {
+  ms: Float64Array;
+  ran: Uint8Array;
+}
+
+export function newNodeTimes(n: number): NodeTimes {
+  return { ms: new Float64Array(n), ran: new Uint8Array(n) };
+}
+
+/** A cached shape-rule answer's input: dtype and dims of a plain tensor (no sequence, no quant), or absent. */
+type InputSig = { type: string; dims: number[] } | undefined;
+
+function sameSig(sig: InputSig[], inputs: (Value | undefined)[]): boolean {
+  if (sig.length !== inputs.length) return false;
+  for (let i = 0; i < sig.length; i++) {
+    const s = sig[i];
+    const t = inputs[i];
+    if (!s || !t) {
+      if (s || t) return false;
+      continue;
+    }
+    if (!(t instanceof Tensor) || t.quant || t.type !== s.type || t.dims.length !== s.dims.length) return false;
+    for (let k = 0; k < s.dims.length; k++) if (t.dims[k] !== s.dims[k]) return false;
+  }
+  return true;
 }
 
 function looksLikeTensor(t: unknown): t is Tensor {

@@ -5,6 +5,8 @@ import type { DType } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Executor } from './executor.js';
 import { type SealedLoadOptions, openModel } from './open-model.js';
+import { type ProfileSummary, Profiler } from './profile.js';
+import { type Specializations, specializations } from './specialize.js';
 
 export interface SessionOptions extends SealedLoadOptions {
   /** accepted for onnxruntime-web compatibility; edgeq runs on the CPU/WASM */
@@ -15,6 +17,8 @@ export interface SessionOptions extends SealedLoadOptions {
   backend?: 'wasm' | 'reference';
   /** fuse DequantizeLinear→op→QuantizeLinear into integer kernels (default true; see ExecutorOptions) */
   fuseQdq?: boolean;
+  /** record per-node times of every run for `session.profile()` (default false) */
+  profile?: boolean;
 }
 
 export interface ValueMetadata {
@@ -84,13 +88,22 @@ export class InferenceSession {
   private plain?: Executor;
   /** every executor this session built (freed together) */
   private readonly execs: Executor[] = [];
+  /** plans per concrete input shape when the graph's inputs have symbolic dims (see specialize.ts) */
+  private readonly specs?: Specializations;
+  /** per-executor run records when created with `profile: true`; `lastProfiled` ran most recently */
+  private readonly profilers = new Map<Executor, Profiler>();
+  private lastProfiled?: Profiler;
 
   private constructor(
     readonly graph: Graph,
     private readonly options: SessionOptions = {},
   ) {
-    this.exec = new Executor(graph, { backend: options.backend ?? 'wasm', fuseQdq: options.fuseQdq ?? true });
+    const backend = options.backend ?? 'wasm';
+    const symbolic = backend === 'wasm' && graph.inputs.some((i) => !i.type.sequence && i.type.shape?.some((d) => typeof d !== 'number'));
+    // symbolic input dims: runs use a plan per concrete shape; this one (reference, no packed weights) types and checks
+    this.exec = new Executor(graph, { backend: symbolic ? 'reference' : backend, fuseQdq: options.fuseQdq ?? true });
     this.execs.push(this.exec);
+    if (symbolic) this.specs = specializations(graph, { backend, fuseQdq: options.fuseQdq ?? true }, this.execs, undefined, (e) => this.profilers.delete(e));
     finalizer.register(this, this.execs, this);
     this.inputNames = graph.inputs.map((i) => i.name);
     this.outputNames = graph.outputs.map((o) => o.name);
@@ -131,16 +144,43 @@ export class InferenceSession {
     else if (fetches && typeof fetches === 'object') names = Object.keys(fetches);
     for (const n of names) if (!this.exec.analysis.types.has(n) && !this.exec.altered.has(n) && !this.graph.initializers.has(n)) throw new InputError(`unknown output '${n}'`);
     // sequence-typed outputs (ONNX sequence values) come back as TensorSequence
+    let exec = this.exec;
+    if (this.specs) {
+      exec.checkFeeds(feeds);
+      exec = this.specs.get(feeds);
+    }
     // fetching an intermediate that fusion folded away (a pre-activation conv output, a DQ→op→Q value) runs an
     // unfused plan of the same graph, built once on first need
-    if (names.some((n) => this.exec.altered.has(n))) {
+    if (names.some((n) => exec.altered.has(n))) {
       if (!this.plain) {
-        this.plain = new Executor(this.graph, { backend: this.options.backend ?? 'wasm', fuseQdq: false, fuseClamps: false, foldBatchNorm: false, fusePatterns: false, elideUnread: false, layout: false });
+        this.plain = new Executor(this.graph, { backend: this.options.backend ?? 'wasm', fuseQdq: false, fuseClamps: false, foldBatchNorm: false, fusePatterns: false, elideUnread: false, layout: false, canonicalize: false, fuseLayerNorm: false });
         this.execs.push(this.plain);
       }
-      return this.plain.run(feeds, names) as Record<string, Tensor>;
+      exec = this.plain;
     }
-    return this.exec.run(feeds, names) as Record<string, Tensor>;
+    if (!this.options.profile) return exec.run(feeds, names) as Record<string, Tensor>;
+    const prof = this.profilers.get(exec) ?? this.profilers.set(exec, new Profiler(exec)).get(exec)!;
+    const t0 = performance.now();
+    const out = exec.run(feeds, names) as Record<string, Tensor>;
+    prof.record(performance.now() - t0);
+    this.lastProfiled = prof;
+    return out;
+  }
+
+  /**
+   * Per-node times of the runs since create (or `resetProfile()`), of the plan that ran last (with symbolic input
+   * dims, the plan for the last run's shapes): median ms, the reference ops' share of the run time, and per node
+   * the kernel that ran it or `reference` with every kernel's reason for declining. Needs `{ profile: true }`.
+   */
+  profile(): ProfileSummary {
+    if (!this.options.profile) throw new InputError('profile() needs InferenceSession.create(model, { profile: true })');
+    if (!this.lastProfiled) throw new InputError('profile(): no run yet');
+    return this.lastProfiled.summary();
+  }
+
+  /** Forget the profiled runs so far (e.g. after warm-up). */
+  resetProfile(): void {
+    for (const p of this.profilers.values()) p.reset();
   }
 
   /** The plan run() executes (kernels, fallbacks, profile); runtime helpers such as generate() drive it directly. */

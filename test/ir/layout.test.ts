@@ -116,7 +116,8 @@ describe('layout pass: NHWC graphs on NCHW kernels', () => {
           // Reshape, and for the graph output Y
           expect(planned.filter((n) => n.attrs.data_layout === 'NHWC')).toEqual([]);
           expect(planned.filter((n) => n.op === 'Transpose').map((n) => (n.attrs.perm as number[]).join(''))).toEqual(['0312', '0231', '0231']);
-          expect([...ex.kernels.keys()].filter((n) => n.op === 'Conv').length).toBe(2);
+          // conv2 feeds the Concat only when the branches' shapes agree; otherwise it is dead and canonicalize drops it
+          expect([...ex.kernels.keys()].filter((n) => n.op === 'Conv').length).toBe(r.s === 1 && r.pad === 'channel' ? 2 : 1);
           const x = new Tensor('float32', rnd(r.n * r.h * r.w * r.c, seed + 9, -2, 2), [r.n, r.h, r.w, r.c]);
           const got = ex.run({ X: x });
           const ref = new Executor(g, { backend: 'reference' }).run({ X: x });

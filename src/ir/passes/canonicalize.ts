@@ -1,0 +1,153 @@
+import { EdgeqError } from '../../errors.js';
+import { Graph, type Node } from '../graph.js';
+import { analyze } from '../infer.js';
+
+export interface CanonicalizeOptions {
+  /** largest folded output, in elements (default 16 M: 64 MB of float32); bigger constant subgraphs stay nodes */
+  maxElements?: number;
+  /**
+   * false: leave DequantizeLinear nodes (and what they feed) in place, so DQ→op→Q patterns can still be fused into
+   * integer kernels (the executor folds what fusion left afterwards). Default true.
+   */
+  foldDequantize?: boolean;
+  /** value names that stay computed by their node (not bypassed): e.g. split points a caller names */
+  keep?: readonly string[];
+}
+
+/** What canonicalize changed (for `edgeq profile` and tests). */
+export interface CanonicalizeStats {
+  /** nodes replaced by initializers (all inputs constant, or shape arithmetic on known dims) */
+  folded: number;
+  /** Identity and inference Dropout nodes bypassed */
+  bypassed: number;
+  /** nodes whose outputs nothing reads */
+  dead: number;
+}
+
+const stats = new WeakMap<Graph, CanonicalizeStats>();
+
+/** The counts of the canonicalize call that produced `g`, if it did. */
+export function canonicalizeStats(g: Graph): CanonicalizeStats | undefined {
+  return stats.get(g);
+}
+
+/**
+ * The one pass pipeline every consumer runs first (the executor before planning; quantize, prune and split before
+ * they look at weights):
+ *
+ * 1. Identity, and Dropout in inference (no training_mode, or a constant false one; the mask output unread), are
+ *    bypassed: their readers read the input directly (a graph output keeps its node, its name is the interface).
+ * 2. Every node whose inputs are all constant is evaluated once with the reference op and becomes an initializer
+ *    (never the random ops, nor a big float16 weight's Cast to float32 the fp16 kernels read as halves; outputs up
+ *    to `maxElements`), and so is shape arithmetic the op's `constantFromTypes`
+ *    answers from static types (Shape, Size … of inputs whose dims are known). Weights computed by constant
+ *    subgraphs — ConstantOfShape, Cast, Transpose, DequantizeLinear of initializers — then reach kernels, the
+ *    quantizer and the pruner as initializers.
+ * 3. Nodes no graph output depends on are removed, and initializers nothing reads (unless a graph input too).
+ *
+ * Returns a new graph (tensors shared with the input's; `graph` is not modified) or `graph` itself when nothing
+ * changes. Values the result no longer computes can be fetched from the original graph only.
+ */
+export function canonicalize(graph: Graph, opts: CanonicalizeOptions = {}): Graph {
+  const g = graph.clone();
+  const st: CanonicalizeStats = { folded: 0, bypassed: 0, dead: 0 };
+  const hasSubgraphs = g.nodes.some((n) => Object.values(n.attrs).some((v) => v instanceof Graph));
+  const graphOut = new Set([...g.outputs.map((o) => o.name), ...(opts.keep ?? [])]);
+
+  // 1. bypass Identity / inference Dropout (not when subgraphs may read a bypassed name from the outer scope)
+  if (!hasSubgraphs) {
+    const rename = new Map<string, string>();
+    const resolve = (x: string): string => {
+      let y = x;
+      while (rename.has(y)) y = rename.get(y)!;
+      return y;
+    };
+    const readers = new Set<string>();
+    for (const n of g.nodes) for (const x of n.inputs) readers.add(x);
+    g.nodes = g.nodes.filter((n) => {
+      if (n.domain !== '' || !n.outputs[0] || graphOut.has(n.outputs[0]) || !n.inputs[0]) return true;
+      const identity = n.op === 'Identity';
+      const dropout =
+        n.op === 'Dropout' &&
+        (!n.outputs[1] || !readers.has(n.outputs[1])) &&
+        (!n.inputs[2] || isFalse(g.initializers.get(n.inputs[2])));
+      if (!identity && !dropout) return true;
+      rename.set(n.outputs[0], n.inputs[0]);
+      st.bypassed++;
+      return false;
+    });
+    if (rename.size) for (const n of g.nodes) n.inputs = n.inputs.map((x) => (x ? resolve(x) : x));
+  }
+
+  // 2. fold constants with the analysis the executor uses (one reference evaluation per node)
+  const keepDq = opts.foldDequantize === false;
+  const keep = (n: Node): boolean => (keepDq && n.op === 'DequantizeLinear') || halfWeightCast(g, n);
+  const a = analyze(g, { foldLimit: opts.maxElements ?? 1 << 24, keep });
+  const inits = new Map(g.initializers);
+  const nodes: Node[] = [];
+  for (const n of a.order) {
+    if (n.outputs.some((o) => o) && n.outputs.every((o) => o === '' || a.consts.has(o))) {
+      for (const o of n.outputs) if (o) inits.set(o, a.consts.get(o)!);
+      st.folded++;
+    } else nodes.push(n);
+  }
+
+  // 3. dead nodes and unread initializers
+  const live = new Set<string>(graphOut);
+  const kept: Node[] = [];
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const n = nodes[i]!;
+    if (!n.outputs.some((o) => o && live.has(o))) {
+      st.dead++;
+      continue;
+    }
+    kept.push(n);
+    for (const x of n.inputs) if (x) live.add(x);
+    for (const v of Object.values(n.attrs)) if (v instanceof Graph) for (const x of outerReads(v)) live.add(x);
+  }
+  kept.reverse();
+  const inputs = new Set(g.inputs.map((i) => i.name));
+  for (const k of [...inits.keys()]) if (!live.has(k) && !inputs.has(k)) inits.delete(k);
+
+  if (!st.folded && !st.bypassed && !st.dead && inits.size === graph.initializers.size) return graph;
+  g.nodes = kept;
+  g.initializers = inits;
+  stats.set(g, st);
+  return g;
+}
+
+/**
+ * canonicalize for passes that also accept graphs edgeq cannot type (unknown ops, inconsistent dtypes the pass
+ * reports itself): such a graph is returned unchanged instead of throwing.
+ */
+export function canonicalizeIfValid(graph: Graph, opts: CanonicalizeOptions = {}): Graph {
+  try {
+    return canonicalize(graph, opts);
+  } catch (e) {
+    if (e instanceof EdgeqError) return graph;
+    throw e;
+  }
+}
+
+/**
+ * A Cast to float32 of a big float16 initializer stays: the fp16 kernels read the halves behind it (half the weight
+ * memory) and the plan skips the Cast (kernels/fp16.ts). Small ones (≤ 65536 elements, analyze()'s own limit) fold.
+ */
+function halfWeightCast(g: Graph, n: Node): boolean {
+  const src = n.op === 'Cast' && n.domain === '' ? g.initializers.get(n.inputs[0] ?? '') : undefined;
+  return !!src && src.type === 'float16' && src.size > 1 << 16 && n.attrs.to === 1;
+}
+
+function isFalse(t: { size: number; num(i: number): number } | undefined): boolean {
+  return !!t && t.size === 1 && t.num(0) === 0;
+}
+
+/** Every value name a subgraph (and its nested subgraphs) reads: outer-scope reads are among them. */
+function outerReads(g: Graph): string[] {
+  const out: string[] = g.outputs.map((o) => o.name);
+  for (const n of g.nodes) {
+    out.push(...n.inputs.filter((x) => x));
+    for (const v of Object.values(n.attrs)) if (v instanceof Graph) out.push(...outerReads(v));
+  }
+  return out;
+}
