@@ -14,3 +14,4 @@ export * from './qs8_dwconv';
 export * from './qs8_eltwise';
 export * from './qs8_pool';
 export * from './tfl_requant';
+export * from './f32_resize';

@@ -215,7 +215,7 @@ export class Executor {
         }
         continue;
       }
-      if (!k.fuseClamp || this.kernels.has(act)) continue;
+      if (!k.fuseClamp) continue;
       let lo = 0;
       let hi = Infinity;
       if (act.op === 'Clip') {
@@ -230,7 +230,12 @@ export class Executor {
         if (l === undefined || h === undefined) continue;
         [lo, hi] = [l, h];
       }
-      if (k.fuseClamp(lo, hi)) this.fusedInto.set(act, y);
+      if (k.fuseClamp(lo, hi)) {
+        this.fusedInto.set(act, y);
+        // the standalone Clip/Relu kernel (kernels/act.ts) is not needed any more
+        this.kernels.get(act)?.dispose?.();
+        this.kernels.delete(act);
+      }
     }
   }
 

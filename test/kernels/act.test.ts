@@ -106,3 +106,123 @@ describe('WASM activations vs the TS reference', () => {
     );
   });
 });
+
+// ONNX Clip: "min(max(input, min), max)", min/max optional scalars ("When 'min' is greater than 'max', the clip
+// operator sets all the 'input' values to the value of 'max'"); Relu: "max(0, x)". Both are exact (no rounding).
+describe('WASM standalone Clip / Relu vs the TS reference', () => {
+  it('bit-exact over lengths, bounds (omitted, crossed, run-time) and special values, with a folded activation after', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          op: fc.constantFrom('Clip', 'Relu'),
+          n: fc.integer({ min: 1, max: 37 }),
+          lo: fc.constantFrom<number | null>(null, -0.5, 0, 0.25),
+          hi: fc.constantFrom<number | null>(null, 0.5, 6, -1),
+          runtime: fc.boolean(),
+          post: fc.constantFrom<string | null>(null, null, 'HardSigmoid', 'Relu'),
+        }),
+        fc.integer(),
+        (r, seed) => {
+          const g = new Graph();
+          g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [r.n] } }];
+          const feeds: Record<string, Tensor> = { X: new Tensor('float32', values(r.n, seed, 8), [r.n]) };
+          const ins = ['X'];
+          if (r.op === 'Clip') {
+            for (const [name, v] of [['lo', r.lo], ['hi', r.hi]] as const) {
+              if (v === null) {
+                ins.push('');
+                continue;
+              }
+              const t = new Tensor('float32', Float32Array.of(v), []);
+              ins.push(name);
+              // run-time bounds: a graph input (as exporters' CastLike(min, x) is to the plan)
+              if (r.runtime) {
+                g.inputs.push({ name, type: { dtype: 'float32', shape: [] } });
+                feeds[name] = t;
+              } else g.initializers.set(name, t);
+            }
+          }
+          g.nodes = [{ name: 'c', op: r.op, domain: '', inputs: ins, outputs: [r.post ? 'T' : 'Y'], attrs: {} }];
+          if (r.post) g.nodes.push({ name: 'p', op: r.post, domain: '', inputs: ['T'], outputs: ['Y'], attrs: {} });
+          g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+          const fast = new Executor(g);
+          expect(fast.kernels.get(g.nodes[0]!)?.name).toBe('f32_clamp');
+          if (r.post) expect(fast.fusedInto.has(g.nodes[1]!)).toBe(true);
+          const got = fast.run(feeds).Y!.data as Float32Array;
+          const want = new Executor(g, { backend: 'reference' }).run(feeds).Y!.data as Float32Array;
+          fast.dispose();
+          check(r.post === 'HardSigmoid' ? 'HardSigmoid' : 'exact', got, want, feeds.X!.data as Float32Array);
+        },
+      ),
+      { numRuns: 300, seed: 37 },
+    );
+  });
+
+  it('a Relu after a Conv still folds into the conv (the standalone kernel is dropped)', () => {
+    const g = new Graph();
+    g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [1, 2, 5, 5] } }];
+    g.initializers.set('W', new Tensor('float32', values(2 * 2 * 9, 3, 1), [2, 2, 3, 3]));
+    g.nodes = [
+      { name: 'conv', op: 'Conv', domain: '', inputs: ['X', 'W'], outputs: ['T'], attrs: { pads: [1, 1, 1, 1] } },
+      { name: 'relu', op: 'Relu', domain: '', inputs: ['T'], outputs: ['Y'], attrs: {} },
+    ];
+    g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+    const ex = new Executor(g);
+    expect(ex.fusedInto.has(g.nodes[1]!)).toBe(true);
+    expect(ex.kernels.has(g.nodes[1]!)).toBe(false);
+    const x = new Tensor('float32', values(50, 9, 1), [1, 2, 5, 5]);
+    const got = ex.run({ X: x }).Y!.data as Float32Array;
+    const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!.data as Float32Array;
+    for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(want[i]!)));
+    ex.dispose();
+  });
+});
+
+// ONNX BatchNormalization (training_mode = 0): "Y = (X - input_mean) / sqrt(input_var + epsilon) * scale + B", per
+// channel (axis 1). The kernel evaluates it as x·s + t in float (s, t from doubles), so agreement is to float rounding
+// of the operands: |err| ≤ 1e-6·(1 + |x·s| + |t|).
+describe('WASM BatchNormalization (inference) vs the TS reference', () => {
+  it('agrees over ranks 2–5, channel counts, plane sizes around the vector width, constant or run-time parameters, fused Relu', () => {
+    fc.assert(
+      fc.property(
+        fc.record({ n: fc.integer({ min: 1, max: 2 }), c: fc.integer({ min: 1, max: 7 }), sp: fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 0, maxLength: 3 }), eps: fc.constantFrom(1e-5, 1e-3).map(Math.fround), runtime: fc.boolean(), relu: fc.boolean() }),
+        fc.integer(),
+        (r, seed) => {
+          const dims = [r.n, r.c, ...r.sp];
+          const size = dims.reduce((a, b) => a * b, 1);
+          const g = new Graph();
+          g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: dims } }];
+          const feeds: Record<string, Tensor> = { X: new Tensor('float32', values(size, seed, 4), dims) };
+          const params = ['scale', 'B', 'mean', 'var'];
+          params.forEach((name, i) => {
+            const v = values(r.c, seed + i + 1, 2);
+            if (name === 'var') for (let j = 0; j < v.length; j++) v[j] = Math.abs(v[j]!) + 0.01;
+            const t = new Tensor('float32', v, [r.c]);
+            if (r.runtime) {
+              g.inputs.push({ name, type: { dtype: 'float32', shape: [r.c] } });
+              feeds[name] = t;
+            } else g.initializers.set(name, t);
+          });
+          g.nodes = [{ name: 'bn', op: 'BatchNormalization', domain: '', inputs: ['X', ...params], outputs: [r.relu ? 'T' : 'Y'], attrs: { epsilon: r.eps } }];
+          if (r.relu) g.nodes.push({ name: 'relu', op: 'Relu', domain: '', inputs: ['T'], outputs: ['Y'], attrs: {} });
+          g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+          const fast = new Executor(g);
+          expect(fast.kernels.get(g.nodes[0]!)?.name).toBe('f32_channel_affine');
+          if (r.relu) expect(fast.fusedInto.has(g.nodes[1]!)).toBe(true);
+          const got = fast.run(feeds).Y!.data as Float32Array;
+          const want = new Executor(g, { backend: 'reference' }).run(feeds).Y!.data as Float32Array;
+          fast.dispose();
+          const x = feeds.X!.data as Float32Array;
+          const [sc, b, mean, vr] = params.map((p) => (feeds[p] ?? g.initializers.get(p)!).data as Float32Array);
+          const hw = size / (r.n * r.c);
+          for (let i = 0; i < want.length; i++) {
+            const ch = Math.floor(i / hw) % r.c;
+            const s = sc![ch]! / Math.sqrt(vr![ch]! + r.eps);
+            expect(Math.abs(got[i]! - want[i]!)).toBeLessThanOrEqual(1e-6 * (1 + Math.abs(x[i]! * s) + Math.abs(b![ch]! - mean![ch]! * s)));
+          }
+        },
+      ),
+      { numRuns: 300, seed: 41 },
+    );
+  });
+});
