@@ -6,6 +6,7 @@ import './conv.js';
 import './pool.js';
 import './eltwise.js';
 import './act.js';
+import './conv-transpose.js';
 import './qlinear.js';
 import './tflite-int8.js';
 import './qlinear-ops.js';
