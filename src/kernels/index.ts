@@ -7,6 +7,7 @@ import './pool.js';
 import './eltwise.js';
 import './act.js';
 import './conv-transpose.js';
+import './resize.js';
 import './qlinear.js';
 import './tflite-int8.js';
 import './qlinear-ops.js';

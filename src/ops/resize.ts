@@ -1,5 +1,5 @@
 import { UnsupportedError } from '../errors.js';
-import type { Dim } from '../ir/graph.js';
+import type { Dim, Node } from '../ir/graph.js';
 import { type Attrs, defineOp, type ShapeCtx } from '../ir/registry.js';
 import { DTYPES, allocData, isBig, isFloat } from '../tensor/dtype.js';
 import { sizeOf } from '../tensor/shape.js';
@@ -170,20 +170,40 @@ defineOp({
   },
   reference({ node, inputs, attrs, outputTypes }) {
     const x = inputs[0]!;
-    const ctx: ShapeCtx = {
-      node,
-      attrs,
-      inputs: inputs.map((t) => (t ? { dtype: t.type, shape: [...t.dims] } : undefined)),
-      value: (i) => inputs[i],
-      numOutputs: 1,
-      fail: (m) => {
-        throw new UnsupportedError(m);
-      },
-    };
-    const p = plan(ctx, x.dims)!;
-    return [resize(x, p.axes, attrs, outputTypes[0]!.shape as number[])];
+    return [resize(x, runPlan(node, attrs, inputs), attrs, outputTypes[0]!.shape as number[])];
   },
 });
+
+/** The per-axis plan of a Resize for concrete inputs (already validated by inferShape). */
+function runPlan(node: Node, attrs: Attrs, inputs: readonly (Tensor | undefined)[]): AxisPlan[] {
+  const ctx: ShapeCtx = {
+    node,
+    attrs,
+    inputs: inputs.map((t) => (t ? { dtype: t.type, shape: [...t.dims] } : undefined)),
+    value: (i) => inputs[i],
+    numOutputs: 1,
+    fail: (m) => {
+      throw new UnsupportedError(m);
+    },
+  };
+  return plan(ctx, inputs[0]!.dims)!.axes;
+}
+
+/**
+ * What the reference does along each axis of a Resize for these concrete inputs, for kernels that gather with
+ * tables: `null` for an axis it leaves as is, else per output index the input indices (edge-clamped) and weights
+ * it combines (one tap for nearest, two for linear …), or `extrapolate` (tf_crop_and_resize outside the roi).
+ */
+export function resizeAxisTaps(node: Node, attrs: Attrs, inputs: readonly (Tensor | undefined)[]): ({ idx: Int32Array; w: Float64Array; extrapolate: boolean }[] | null)[] {
+  const x = inputs[0]!;
+  const axes = runPlan(node, attrs, inputs);
+  const ctm = attrs.coordinate_transformation_mode;
+  return x.dims.map((inLen, ax) => {
+    const p = axes[ax]!;
+    if (p.outLen === inLen && p.scale === 1 && ctm !== 'tf_crop_and_resize') return null; // as resize() skips it
+    return axisTaps(inLen, p, attrs);
+  });
+}
 
 /** Interpolation taps for one output coordinate: input indices and weights, or extrapolate. */
 interface Taps {
