@@ -11,6 +11,7 @@ import { DTYPES } from '../tensor/dtype.js';
 import { Residency } from './resident.js';
 import { fuseQdq } from '../ir/passes/qdq-fuse.js';
 import { foldBatchNorms } from '../ir/passes/fold-bn.js';
+import { fuseHardSwish } from '../ir/passes/fuse-hardswish.js';
 import { collectDeclines, kernelsFor, type PreparedKernel } from '../kernels/index.js';
 import { POST_OPS } from '../kernels/epilogue.js';
 import type { Node } from '../ir/graph.js';
@@ -83,7 +84,8 @@ export class Executor {
   constructor(graph: Graph, opts: ExecutorOptions = {}) {
     const original = graph;
     const wasm = opts.backend !== 'reference';
-    if (wasm && opts.foldBatchNorm !== false) graph = foldBatchNorms(graph);
+    // Conv→BN/Mul/Add folding and HardSwish recognition (kernel-side rewrites; the unfused plan skips them too)
+    if (wasm && opts.foldBatchNorm !== false) graph = fuseHardSwish(foldBatchNorms(graph));
     const fuse = wasm && opts.fuseQdq !== false && graph.nodes.some((n) => n.op === 'DequantizeLinear');
     this.graph = graph = fuse ? fuseQdq(graph) : graph;
     this.analysis = analyze(graph);
