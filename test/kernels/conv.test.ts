@@ -7,6 +7,14 @@ import { Graph } from '../../src/ir/graph.js';
 import { Executor } from '../../src/runtime/executor.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 
+/** Same dims, and every value within 1e-5 relative (the sums run in another order than the reference's). */
+function expectClose(got: Tensor, want: Tensor): void {
+  expect(got.dims).toEqual(want.dims);
+  const a = got.data as Float32Array;
+  const b = want.data as Float32Array;
+  for (let i = 0; i < b.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(b[i]!)));
+}
+
 interface Case {
   n: number; c: number; h: number; w: number; group: number; mg: number; kh: number; kw: number;
   s: [number, number]; d: [number, number]; pads: number[]; autoPad: string; bias: boolean; act: 'none' | 'relu' | 'clip';
@@ -77,10 +85,7 @@ describe('WASM Conv kernels vs the TS reference', () => {
         const got = fast.run({ X: x }).Y!;
         const want = ref.run({ X: x }).Y!;
         fast.dispose();
-        expect(got.dims).toEqual(want.dims);
-        const a = got.data as Float32Array;
-        const b = want.data as Float32Array;
-        for (let i = 0; i < b.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(b[i]!)));
+        expectClose(got, want);
       }),
       { numRuns: 250, seed: 1 },
     );
@@ -108,10 +113,7 @@ describe('WASM Conv kernels vs the TS reference', () => {
         const got = fast.run({ X: x }).Y!;
         const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!;
         fast.dispose();
-        expect(got.dims).toEqual(want.dims);
-        const a = got.data as Float32Array;
-        const b = want.data as Float32Array;
-        for (let i = 0; i < b.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(b[i]!)));
+        expectClose(got, want);
       }),
       { numRuns: 300, seed: 3 },
     );
@@ -186,10 +188,7 @@ describe('WASM Conv 1-D (as 2-D with H = 1) vs the TS reference', () => {
           const got = fast.run({ X: x }).Y!;
           const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!;
           fast.dispose();
-          expect(got.dims).toEqual(want.dims);
-          const a = got.data as Float32Array;
-          const b = want.data as Float32Array;
-          for (let i = 0; i < b.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(b[i]!)));
+          expectClose(got, want);
         },
       ),
       { numRuns: 250, seed: 17 },
