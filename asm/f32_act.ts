@@ -40,6 +40,10 @@ function act(op: i32, x: v128, alpha: v128, beta: v128): v128 {
   if (op == 2) return f32x4.mul(x, f32x4.max(zero, f32x4.min(one, f32x4.add(f32x4.div(x, f32x4.splat(6)), f32x4.splat(0.5))))); // HardSwish
   // Clip / Relu: min(max(x, lo), hi) with lo = alpha, hi = beta; NaN stays NaN (wasm min/max propagate it)
   if (op == 4) return f32x4.min(f32x4.max(x, alpha), beta);
+  // Mul / Add by a scalar folded in (each rounds once, as the separate ops do)
+  if (op == 5) return f32x4.mul(x, alpha);
+  if (op == 6) return f32x4.add(f32x4.mul(x, alpha), beta);
+  if (op == 7) return f32x4.add(x, beta);
   // Sigmoid
   const e = expNeg(f32x4.neg(f32x4.abs(x)));
   const r = f32x4.div(one, f32x4.add(one, e));
@@ -70,10 +74,13 @@ function runAct(op: i32, x: usize, out: usize, n: i32, alpha: f32, beta: f32): v
 
 /**
  * out[i] = act(x[i]) for i < n; op 0 = LeakyRelu(alpha), 1 = HardSigmoid(alpha, beta), 2 = HardSwish, 3 = Sigmoid,
- * 4 = clamp to [alpha, beta] (Clip, Relu).
+ * 4 = clamp to [alpha, beta] (Clip, Relu), 5 = x·alpha, 6 = x·alpha + beta, 7 = x + beta.
  */
 export function f32_unary(op: i32, x: usize, out: usize, n: i32, alpha: f32, beta: f32): void {
   if (op == 4) runAct(4, x, out, n, alpha, beta);
+  else if (op == 5) runAct(5, x, out, n, alpha, beta);
+  else if (op == 6) runAct(6, x, out, n, alpha, beta);
+  else if (op == 7) runAct(7, x, out, n, alpha, beta);
   else if (op == 0) runAct(0, x, out, n, alpha, beta);
   else if (op == 1) runAct(1, x, out, n, alpha, beta);
   else if (op == 2) runAct(2, x, out, n, alpha, beta);

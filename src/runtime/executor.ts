@@ -13,7 +13,7 @@ import { fuseQdq } from '../ir/passes/qdq-fuse.js';
 import { foldBatchNorms } from '../ir/passes/fold-bn.js';
 import { fuseHardSwish } from '../ir/passes/fuse-hardswish.js';
 import { collectDeclines, kernelsFor, type PreparedKernel } from '../kernels/index.js';
-import { POST_OPS } from '../kernels/epilogue.js';
+import { AFFINE, POST_OPS } from '../kernels/epilogue.js';
 import type { Node } from '../ir/graph.js';
 import { nonOnnxAttr } from '../ir/layout.js';
 
@@ -183,16 +183,41 @@ export class Executor {
    * into a kernel that runs it over its output block (kernels/epilogue.ts). At run time the activation's output is
    * the kernel's output.
    */
+  /**
+   * A Mul / Add / Sub of a float32 value y by a float32 scalar constant c, as y·alpha + beta (ONNX broadcasting of a
+   * one-element constant keeps y's shape); undefined for anything else. x − c is y + (−c) and c − y is y·(−1) + c,
+   * exactly (IEEE subtraction is addition of the negation).
+   */
+  private scalarAffine(n: Node): { y: string; alpha: number; beta: number } | undefined {
+    if ((n.op !== 'Mul' && n.op !== 'Add' && n.op !== 'Sub') || n.domain !== '' || n.inputs.length !== 2) return undefined;
+    const { consts, types } = this.analysis;
+    const k = n.inputs.findIndex((x) => {
+      const t = consts.get(x);
+      return t?.type === 'float32' && t.size === 1 && t.dims.length <= (types.get(n.inputs[1 - n.inputs.indexOf(x)]!)?.shape?.length ?? -1);
+    });
+    if (k < 0) return undefined;
+    const y = n.inputs[1 - k]!;
+    if (consts.has(y) || types.get(y)?.dtype !== 'float32') return undefined;
+    const c = (consts.get(n.inputs[k]!)!.data as Float32Array)[0]!;
+    if (n.op === 'Mul') return { y, alpha: c, beta: -0 }; // −0: the additive identity for every float, −0 included
+    if (n.op === 'Add') return { y, alpha: 1, beta: c };
+    return k === 1 ? { y, alpha: 1, beta: -c } : { y, alpha: -1, beta: c };
+  }
+
   private fuseClamps(): void {
     const { order, consts } = this.analysis;
     const graphOut = new Set(this.graph.outputs.map((o) => o.name));
     const producer = this.producer;
     for (const act of order) {
-      const post = POST_OPS[act.op] !== undefined;
+      const affine = this.scalarAffine(act);
+      const post = POST_OPS[act.op] !== undefined || affine !== undefined;
       if (act.op !== 'Relu' && act.op !== 'Clip' && !post) continue;
       if (act.domain !== '') continue;
-      const y = act.inputs[0]!;
-      const prod = producer.get(y);
+      const y = affine ? affine.y : act.inputs[0]!;
+      // an activation already folded away forwards its producer's output: chains (Conv → HardSwish → Mul → Add) fold
+      // into the one kernel at the start
+      let prod = producer.get(y);
+      while (prod && this.fusedInto.has(prod)) prod = producer.get(this.fusedInto.get(prod)!);
       const k = prod && this.kernels.get(prod);
       const dt = this.analysis.types.get(y)?.dtype;
       if (!prod || !k || this.uses(y) !== 1 || graphOut.has(y)) continue;
@@ -210,7 +235,7 @@ export class Executor {
       }
       if (dt !== 'float32') continue;
       if (post) {
-        if (k.fusePost?.(act.op, this.analysis.attrs.get(act)!)) {
+        if (k.fusePost?.(affine ? AFFINE : act.op, affine ?? this.analysis.attrs.get(act)!)) {
           this.fusedInto.set(act, y);
           this.kernels.get(act)?.dispose?.();
           this.kernels.delete(act);

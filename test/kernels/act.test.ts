@@ -94,8 +94,8 @@ describe('WASM activations vs the TS reference', () => {
           const x = new Tensor('float32', values(xDims.reduce((a, b) => a * b, 1), seed, 4), xDims);
           const fast = new Executor(g);
           const act = g.nodes[g.nodes.length - 1]!;
-          // the clamp folds first; the activation folds only straight after the producer (order is kept)
-          expect(fast.fusedInto.has(act)).toBe(!r.clampFirst);
+          // the clamp folds into the kernel's store, the activation after it (graph order is kept: clamp, then steps)
+          expect(fast.fusedInto.has(act)).toBe(true);
           const got = fast.run({ X: x }).Y!.data as Float32Array;
           const unfused = new Executor(g, { fuseClamps: false }).run({ X: x }).Y!.data as Float32Array;
           fast.dispose();
@@ -223,6 +223,63 @@ describe('WASM BatchNormalization (inference) vs the TS reference', () => {
         },
       ),
       { numRuns: 300, seed: 41 },
+    );
+  });
+});
+
+// ONNX Mul / Add / Sub with a one-element constant broadcast over the other operand: each result rounds once, as
+// the folded step does (x·a, then + b), so chains after a kernel (Conv → HardSwish → Mul → Add, PaddleOCR's
+// "whswish") fold into it bit for bit against the unfused plan.
+describe('scalar Mul / Add / Sub folded into the producing kernel', () => {
+  it('agrees bit for bit with the unfused plan over chains, operand order and producers', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          producer: fc.constantFrom('Conv', 'Add', 'MatMul'),
+          chain: fc.array(fc.record({ op: fc.constantFrom('Mul', 'Add', 'Sub', 'HardSwish', 'Relu'), swap: fc.boolean(), c: fc.constantFrom(0.5, -1.25, 3, 0) }), { minLength: 1, maxLength: 4 }),
+          c: fc.integer({ min: 1, max: 4 }),
+          hw: fc.integer({ min: 1, max: 9 }),
+        }),
+        fc.integer(),
+        (r, seed) => {
+          const g = new Graph();
+          const xDims = r.producer === 'MatMul' ? [r.hw, r.c] : [1, r.c, r.hw, r.hw];
+          if (r.producer === 'Conv') {
+            g.initializers.set('W', new Tensor('float32', values(r.c * r.c * 9, seed + 1, 1), [r.c, r.c, 3, 3]));
+            g.nodes.push({ name: 'p', op: 'Conv', domain: '', inputs: ['X', 'W'], outputs: ['t0'], attrs: { pads: [1, 1, 1, 1] } });
+          } else if (r.producer === 'Add') {
+            g.initializers.set('W', new Tensor('float32', values(r.c * r.hw * r.hw, seed + 1, 1), xDims));
+            g.nodes.push({ name: 'p', op: 'Add', domain: '', inputs: ['X', 'W'], outputs: ['t0'], attrs: {} });
+          } else {
+            g.initializers.set('W', new Tensor('float32', values(r.c * 3, seed + 1, 1), [r.c, 3]));
+            g.nodes.push({ name: 'p', op: 'MatMul', domain: '', inputs: ['X', 'W'], outputs: ['t0'], attrs: {} });
+          }
+          r.chain.forEach((s, i) => {
+            const y = `t${i}`;
+            const z = i === r.chain.length - 1 ? 'Y' : `t${i + 1}`;
+            if (s.op === 'HardSwish' || s.op === 'Relu') g.nodes.push({ name: `n${i}`, op: s.op, domain: '', inputs: [y], outputs: [z], attrs: {} });
+            else {
+              g.initializers.set(`c${i}`, new Tensor('float32', Float32Array.of(s.c), []));
+              g.nodes.push({ name: `n${i}`, op: s.op, domain: '', inputs: s.swap ? [`c${i}`, y] : [y, `c${i}`], outputs: [z], attrs: {} });
+            }
+          });
+          g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: xDims } }];
+          g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+          const x = new Tensor('float32', values(xDims.reduce((a, b) => a * b, 1), seed, 4), xDims);
+          // (without the plan-time conv rewrites, which would fold a Mul/Add straight after the conv into its weights)
+          const fast = new Executor(g, { foldBatchNorm: false });
+          // every step up to the first clamp after a step folds (a clamp cannot follow a step in the kernel)
+          const firstArith = r.chain.findIndex((s) => s.op !== 'Relu');
+          const stop = r.chain.findIndex((s, i) => s.op === 'Relu' && i > firstArith && firstArith >= 0);
+          const expectFused = stop < 0 ? r.chain.length : stop;
+          for (let i = 0; i < expectFused; i++) expect(fast.fusedInto.has(g.nodes[i + 1]!)).toBe(true);
+          const got = fast.run({ X: x }).Y!.data as Float32Array;
+          const unfused = new Executor(g, { fuseClamps: false, foldBatchNorm: false }).run({ X: x }).Y!.data as Float32Array;
+          fast.dispose();
+          for (let i = 0; i < unfused.length; i++) expect(Object.is(got[i], unfused[i])).toBe(true);
+        },
+      ),
+      { numRuns: 200, seed: 47 },
     );
   });
 });
