@@ -17,6 +17,12 @@ function act(op: i32, x: v128, alpha: v128, beta: v128): v128 {
   if (op == 4) return erfv(x); // Erf
   if (op == 5) return tanhv(x); // Tanh
   if (op == 6) return f32x4.mul(f32x4.mul(x, f32x4.splat(0.5)), f32x4.add(one, erfv(f32x4.mul(x, f32x4.splat(0.70710678118654752))))); // Gelu (erf form)
+  // Clip / Relu: min(max(x, lo), hi) with lo = alpha, hi = beta; NaN stays NaN (wasm min/max propagate it)
+  if (op == 7) return f32x4.min(f32x4.max(x, alpha), beta);
+  // Mul / Add by a scalar folded in (each rounds once, as the separate ops do)
+  if (op == 8) return f32x4.mul(x, alpha);
+  if (op == 9) return f32x4.add(f32x4.mul(x, alpha), beta);
+  if (op == 10) return f32x4.add(x, beta);
   // Sigmoid
   const e = expNeg(f32x4.neg(f32x4.abs(x)));
   const r = f32x4.div(one, f32x4.add(one, e));
@@ -47,14 +53,47 @@ function runAct(op: i32, x: usize, out: usize, n: i32, alpha: f32, beta: f32): v
 
 /**
  * out[i] = act(x[i]) for i < n; op 0 = LeakyRelu(alpha), 1 = HardSigmoid(alpha, beta), 2 = HardSwish, 3 = Sigmoid,
- * 4 = Erf, 5 = Tanh, 6 = Gelu (0.5·x·(1 + erf(x/√2))).
+ * 4 = Erf, 5 = Tanh, 6 = Gelu (0.5·x·(1 + erf(x/√2))), 7 = clamp to [alpha, beta] (Clip, Relu), 8 = x·alpha,
+ * 9 = x·alpha + beta, 10 = x + beta.
  */
 export function f32_unary(op: i32, x: usize, out: usize, n: i32, alpha: f32, beta: f32): void {
+  // each op a separate instantiation of the inlined loop (a constant op: no per-element dispatch)
   if (op == 0) runAct(0, x, out, n, alpha, beta);
   else if (op == 1) runAct(1, x, out, n, alpha, beta);
   else if (op == 2) runAct(2, x, out, n, alpha, beta);
   else if (op == 4) runAct(4, x, out, n, alpha, beta);
   else if (op == 5) runAct(5, x, out, n, alpha, beta);
   else if (op == 6) runAct(6, x, out, n, alpha, beta);
+  else if (op == 7) runAct(7, x, out, n, alpha, beta);
+  else if (op == 8) runAct(8, x, out, n, alpha, beta);
+  else if (op == 9) runAct(9, x, out, n, alpha, beta);
+  else if (op == 10) runAct(10, x, out, n, alpha, beta);
   else runAct(3, x, out, n, alpha, beta);
+}
+
+/**
+ * Per-channel affine over NC·hw floats (BatchNormalization in inference, folded to y = x·scale[c] + shift[c]),
+ * clamped to [lo, hi] (a fused Relu/Clip): plane i (of `planes` = N·C planes of hw floats) uses channel i mod c.
+ */
+export function f32_channel_affine(x: usize, out: usize, planes: i32, c: i32, hw: i32, scale: usize, shift: usize, lo: f32, hi: f32): void {
+  const vlo = f32x4.splat(lo);
+  const vhi = f32x4.splat(hi);
+  for (let p = 0; p < planes; p++) {
+    const ch = <usize>(p % c) << 2;
+    const s = f32.load(scale + ch);
+    const t = f32.load(shift + ch);
+    const vs = f32x4.splat(s);
+    const vt = f32x4.splat(t);
+    const base = (<usize>p * <usize>hw) << 2;
+    let i = 0;
+    for (; i + 3 < hw; i += 4) {
+      const o = base + ((<usize>i) << 2);
+      v128.store(out + o, f32x4.min(f32x4.max(f32x4.add(f32x4.mul(v128.load(x + o), vs), vt), vlo), vhi));
+    }
+    for (; i < hw; i++) {
+      const o = base + ((<usize>i) << 2);
+      const y = f32.load(x + o) * s + t;
+      f32.store(out + o, y < lo ? lo : y > hi ? hi : y);
+    }
+  }
 }

@@ -254,3 +254,49 @@ export function f32_dwconv3x3(x: usize, c: i32, ih: i32, iw: i32, w: usize, s: i
     }
   }
 }
+
+/**
+ * ConvTranspose's scatter (col2im), one group of one image: out[oc, oy, ox] = bias[oc] + Σ col[(oc·kh + ky)·kw + kx,
+ * iy·iw + ix] over every (iy, ix, ky, kx) with oy = iy·sh − pt + ky·dh and ox = ix·sw − pl + kx·dw inside the
+ * output. `col` holds m·kh·kw rows of ih·iw floats (Wᵀ·X from f32_gemm); `bias` may be 0 (none).
+ */
+export function f32_col2im(col: usize, m: i32, kh: i32, kw: i32, ih: i32, iw: i32, sh: i32, sw: i32, dh: i32, dw: i32, pt: i32, pl: i32, oh: i32, ow: i32, bias: usize, out: usize): void {
+  const plane = oh * ow;
+  const ip = ih * iw;
+  for (let oc = 0; oc < m; oc++) {
+    const op = out + ((<usize>oc * plane) << 2);
+    const b: f32 = bias ? f32.load(bias + ((<usize>oc) << 2)) : 0;
+    const vb = f32x4.splat(b);
+    let i = 0;
+    for (; i + 3 < plane; i += 4) v128.store(op + ((<usize>i) << 2), vb);
+    for (; i < plane; i++) f32.store(op + ((<usize>i) << 2), b);
+    for (let ky = 0; ky < kh; ky++) {
+      for (let kx = 0; kx < kw; kx++) {
+        const row = col + ((<usize>((oc * kh + ky) * kw + kx) * ip) << 2);
+        const ox0 = kx * dw - pl; // output column of input column 0
+        // input columns whose output column lies in [0, ow)
+        let ixa = ox0 >= 0 ? 0 : (-ox0 + sw - 1) / sw;
+        let ixb = ow - 1 - ox0 < 0 ? -1 : (ow - 1 - ox0) / sw;
+        if (ixb > iw - 1) ixb = iw - 1;
+        if (ixa > ixb) continue;
+        for (let iy = 0; iy < ih; iy++) {
+          const oy = iy * sh - pt + ky * dh;
+          if (oy < 0 || oy >= oh) continue;
+          const src = row + ((<usize>iy * iw) << 2);
+          const dst = op + ((<usize>(oy * ow + ox0)) << 2);
+          let ix = ixa;
+          if (sw == 1) {
+            for (; ix + 3 <= ixb; ix += 4) {
+              const d = dst + ((<usize>ix) << 2);
+              v128.store(d, f32x4.add(v128.load(d), v128.load(src + ((<usize>ix) << 2))));
+            }
+          }
+          for (; ix <= ixb; ix++) {
+            const d = dst + ((<usize>(ix * sw)) << 2);
+            f32.store(d, f32.load(d) + f32.load(src + ((<usize>ix) << 2)));
+          }
+        }
+      }
+    }
+  }
+}

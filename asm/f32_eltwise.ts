@@ -9,6 +9,7 @@ function apply(op: i32, a: v128, b: v128): v128 {
   if (op == 0) return f32x4.add(a, b);
   if (op == 1) return f32x4.sub(a, b);
   if (op == 2) return f32x4.mul(a, b);
+  if (op == 4) return v128.bitselect(f32x4.mul(a, b), a, f32x4.lt(a, f32x4.splat(0))); // PRelu: a < 0 ? a·slope : a
   return f32x4.div(a, b);
 }
 
@@ -18,6 +19,7 @@ function apply1(op: i32, a: f32, b: f32): f32 {
   if (op == 0) return a + b;
   if (op == 1) return a - b;
   if (op == 2) return a * b;
+  if (op == 4) return a < 0 ? a * b : a;
   return a / b;
 }
 
@@ -43,7 +45,8 @@ function run(op: i32, a: usize, as: usize, b: usize, bs: usize, out: usize, n: i
 }
 
 /**
- * out[i] = clamp(a[i·sa] op b[i·sb], lo, hi) for i < n; op 0 = add, 1 = sub, 2 = mul, 3 = div; sa / sb are 1 (a
+ * out[i] = clamp(a[i·sa] op b[i·sb], lo, hi) for i < n; op 0 = add, 1 = sub, 2 = mul, 3 = div, 4 = PRelu (a < 0 ?
+ * a·b : a, b the slope); sa / sb are 1 (a
  * tensor of n floats) or 0 (a scalar). The clamp with lo = −∞, hi = +∞ passes NaN through unchanged.
  */
 export function f32_binary(op: i32, a: usize, sa: i32, b: usize, sb: i32, out: usize, n: i32, lo: f32, hi: f32): void {
@@ -52,6 +55,7 @@ export function f32_binary(op: i32, a: usize, sa: i32, b: usize, sb: i32, out: u
   if (op == 0) run(0, a, as, b, bs, out, n, lo, hi);
   else if (op == 1) run(1, a, as, b, bs, out, n, lo, hi);
   else if (op == 2) run(2, a, as, b, bs, out, n, lo, hi);
+  else if (op == 4) run(4, a, as, b, bs, out, n, lo, hi);
   else run(3, a, as, b, bs, out, n, lo, hi);
 }
 

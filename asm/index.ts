@@ -17,3 +17,4 @@ export * from './tfl_requant';
 export * from './f32_norm';
 export * from './x32_layout';
 export * from './x_layout';
+export * from './f32_resize';

@@ -17,13 +17,13 @@ export function seeded(n, seed) {
 }
 
 /** A graph of one node `op` over input X (float32, dims `xDims`) with float32 initializers `inits` → Y. */
-export function oneOpGraph(op, xDims, yDims, attrs, inits = []) {
+export function oneOpGraph(op, xDims, yDims, attrs, inits = [], inputs = ['X', ...inits.map((i) => i[0])]) {
   const g = new Graph();
   g.opsets = { '': 13 };
   g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: xDims } }];
   g.outputs = [{ name: 'Y', type: { dtype: 'float32', shape: yDims } }];
   for (const [name, data, dims] of inits) g.initializers.set(name, new Tensor('float32', data, dims));
-  g.nodes = [{ name: op.toLowerCase(), op, domain: '', inputs: ['X', ...inits.map((i) => i[0])], outputs: ['Y'], attrs }];
+  g.nodes = [{ name: op.toLowerCase(), op, domain: '', inputs, outputs: ['Y'], attrs }];
   return g;
 }
 
@@ -84,5 +84,41 @@ export async function run(ctx) {
     rows.push({ layer: label, shape: r.shape, 'GFLOP/s': fmt(gflops, 1), '% peak': fmt(r.pctPeak, 0), 'edgeq ms': fmt(edgeqMs, 3), 'ORT-web ms': fmt(ortMs, 3), 'edgeq/ORT': fmt(r.ratio, 2), '|Δ| max': maxDiff.toExponential(1) });
   }
   table('f32 Conv layers (one-op models), one thread', rows);
-  return { conv: out };
+  const others = await runOthers();
+  return { conv: out, cnnOps: others };
+}
+
+// The other NCHW CNN ops (PP-OCR det / cls shapes where they come from there): [label, op, X dims, Y dims, attrs,
+// initializers [name, dims, values?], node inputs]
+const f32 = (v) => Float32Array.from(v);
+const OTHERS = [
+  ['ppocr det ConvTranspose k2 s2 24@80', 'ConvTranspose', [1, 24, 80, 80], [1, 24, 160, 160], { kernel_shape: [2, 2], strides: [2, 2] }, [['W', [24, 24, 2, 2]]]],
+  ['ppocr det ConvTranspose k2 s2 24→1 @160', 'ConvTranspose', [1, 24, 160, 160], [1, 1, 320, 320], { kernel_shape: [2, 2], strides: [2, 2] }, [['W', [24, 1, 2, 2]]]],
+  ['ConvTranspose k4 s2 p1 64→32 @40', 'ConvTranspose', [1, 64, 40, 40], [1, 32, 80, 80], { kernel_shape: [4, 4], strides: [2, 2], pads: [1, 1, 1, 1] }, [['W', [64, 32, 4, 4]], ['B', [32]]]],
+  ['Conv 1-D k3 p1 64→64 L256', 'Conv', [1, 64, 256], [1, 64, 256], { kernel_shape: [3], pads: [1, 1] }, [['W', [64, 64, 3]], ['B', [64]]]],
+  ['Conv asym pads (0,0,1,1) 3x3 s2 32→64 @56', 'Conv', [1, 32, 56, 56], [1, 64, 28, 28], { kernel_shape: [3, 3], strides: [2, 2], pads: [0, 0, 1, 1] }, [['W', [64, 32, 3, 3]]]],
+  ['ppocr det Resize nearest x2 96@40', 'Resize', [1, 96, 40, 40], [1, 96, 80, 80], { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' }, [['scales', [4], [1, 1, 2, 2]]], ['X', '', 'scales']],
+  ['Resize linear x2 half_pixel 64@40', 'Resize', [1, 64, 40, 40], [1, 64, 80, 80], { mode: 'linear', coordinate_transformation_mode: 'half_pixel' }, [['scales', [4], [1, 1, 2, 2]]], ['X', '', 'scales']],
+  ['ppocr det BatchNormalization 16@160', 'BatchNormalization', [1, 16, 160, 160], [1, 16, 160, 160], { epsilon: 1e-5 }, [['scale', [16]], ['Bn', [16]], ['mean', [16]], ['var', [16], Array.from({ length: 16 }, (_, i) => 0.5 + i / 16)]]],
+  ['PRelu per-channel 64@56', 'PRelu', [1, 64, 56, 56], [1, 64, 56, 56], {}, [['slope', [64, 1, 1]]]],
+  ['ppocr cls Clip 0..6 88x3x96', 'Clip', [1, 88, 3, 96], [1, 88, 3, 96], {}, [['lo', [], [0]], ['hi', [], [6]]]],
+  ['Relu 64@56', 'Relu', [1, 64, 56, 56], [1, 64, 56, 56], {}, []],
+];
+const QUICK_OTHERS = new Set(['ppocr det ConvTranspose k2 s2 24@80', 'ppocr det Resize nearest x2 96@40', 'ppocr det BatchNormalization 16@160']);
+
+async function runOthers() {
+  const rows = [];
+  const out = [];
+  for (const [label, op, xDims, yDims, attrs, inits, inputs] of OTHERS) {
+    if (quick && !QUICK_OTHERS.has(label)) continue;
+    const size = (d) => d.reduce((a, b) => a * b, 1);
+    const tensors = inits.map(([name, dims, v], i) => [name, v ? f32(v) : seeded(size(dims), 97 * i + size(dims)), dims]);
+    const g = oneOpGraph(op, xDims, yDims, attrs, tensors, inputs);
+    const x = seeded(size(xDims), size(xDims) + 5);
+    const { edgeqMs, ortMs, maxDiff } = await compareOneOp(g, xDims, x);
+    out.push({ layer: label, op, edgeqMs, ortMs, ratio: edgeqMs / ortMs, maxDiff });
+    rows.push({ layer: label, shape: `${xDims.join('x')}→${yDims.join('x')}`, 'edgeq ms': fmt(edgeqMs, 3), 'ORT-web ms': fmt(ortMs, 3), 'edgeq/ORT': fmt(edgeqMs / ortMs, 2), '|Δ| max': maxDiff.toExponential(1) });
+  }
+  table('f32 NCHW CNN ops beside Conv (one-op models), one thread', rows);
+  return out;
 }

@@ -67,7 +67,9 @@ export function analyze(g: Graph, opts: AnalyzeOptions = {}): Analysis {
     }
     node.outputs.forEach((o, k) => {
       const t = res?.[k];
-      if (o !== '' && t && t.size <= limit) consts.set(o, t);
+      // a Constant node's value already exists (its attribute): kept whatever its size, so weights exported as
+      // Constant nodes reach the kernels as constants; computed values stay capped
+      if (o !== '' && t && (t.size <= limit || node.op === 'Constant')) consts.set(o, t);
     });
   }
   return { order, defs, attrs: attrsOf, types, consts };

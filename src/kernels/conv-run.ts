@@ -80,3 +80,27 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
     if (!ok && dst === undefined) mem.release(op);
   }
 }
+
+/**
+ * A 1-D conv / conv-transpose / pool as the 2-D one with H = 1: ONNX's per-axis rules (strides, dilations, pads
+ * "[x1_begin, x2_begin…, x1_end, x2_end…]", output_padding, output_shape, kernel_shape) gain a leading axis of
+ * stride 1, dilation 1, no padding and kernel 1, which leaves every output index as it was. auto_pad keeps its
+ * meaning (the added axis needs no padding under any mode). 2-D attributes pass through unchanged.
+ */
+export function attrs2d(attrs: Record<string, any>, rank: number): Record<string, any> {
+  if (rank !== 1) return attrs;
+  const a = { ...attrs };
+  const lift = (k: string, v0: number) => {
+    if (Array.isArray(attrs[k])) a[k] = [v0, ...attrs[k]];
+  };
+  lift('strides', 1);
+  lift('dilations', 1);
+  lift('kernel_shape', 1);
+  lift('output_padding', 0);
+  if (Array.isArray(attrs.pads)) a.pads = [0, attrs.pads[0], 0, attrs.pads[1]];
+  if (Array.isArray(attrs.output_shape)) a.output_shape = [1, attrs.output_shape[attrs.output_shape.length - 1]];
+  return a;
+}
+
+/** dims of a rank-3 (N, C, W) tensor as the rank-4 (N, C, 1, W) the 2-D kernels take; rank 4 as is. */
+export const dims2d = (d: readonly number[]): number[] => (d.length === 3 ? [d[0]!, d[1]!, 1, d[2]!] : [...d]);

@@ -1,12 +1,13 @@
 import { Tensor } from '../tensor/tensor.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
-import { convF32Shape, runConvF32 } from './conv-run.js';
+import { attrs2d, convF32Shape, dims2d, runConvF32 } from './conv-run.js';
 import { arena, kernels } from './wasm.js';
 import { Epilogue } from './epilogue.js';
 import { prepareWinograd } from './winograd.js';
 
 /**
- * Conv2D, NCHW float32, constant weights, any group count.
+ * Conv 2-D (and 1-D as 2-D with H = 1), NCHW float32, constant weights, any group count, pads (asymmetric too),
+ * auto_pad, strides, dilations.
  *  - depthwise (one input channel per group, one output per group): direct kernel f32_dwconv2d;
  *  - otherwise per group out[M×P] = W[M×K] · cols[K×P] + bias, with cols written by f32_im2col_pack_8 straight
  *    into the GEMM's packed panels (1×1 stride-1 unpadded convs pack the input as is), so the result lands in
@@ -16,19 +17,23 @@ import { prepareWinograd } from './winograd.js';
 const convWasm: KernelDef = {
   op: 'Conv',
   backend: 'wasm',
-  prepare(node, attrs, types, constant) {
-    if ((attrs.data_layout ?? 'NCHW') !== 'NCHW' || (attrs.weight_layout ?? 'OIHW') !== 'OIHW') return decline(`layout ${attrs.data_layout ?? 'NCHW'}/${attrs.weight_layout ?? 'OIHW'}`); // NHWC / OHWI: reference
+  prepare(node, attrs0, types, constant) {
     const w = constant(1);
+    // spatial rank from the weight (the input's shape may be unknown: a control-flow body planned with open dims)
+    const attrs = attrs2d(attrs0, (w?.dims.length ?? types[0]?.shape?.length ?? 4) - 2);
+    if ((attrs.data_layout ?? 'NCHW') !== 'NCHW' || (attrs.weight_layout ?? 'OIHW') !== 'OIHW') return decline(`layout ${attrs.data_layout ?? 'NCHW'}/${attrs.weight_layout ?? 'OIHW'}`); // NHWC / OHWI: reference
     const b = node.inputs[2] ? constant(2) : undefined;
     const mem = arena();
     const ex = kernels();
-    const x = types[0];
+    const x0 = types[0];
+    // a 1-D conv (X [N, C, W], W [M, C/group, k]) runs as the 2-D one with H = 1 (attrs2d)
+    const x = x0?.shape?.length === 3 ? { ...x0, shape: [x0.shape[0]!, x0.shape[1]!, 1, x0.shape[2]!] } : x0;
     if (!mem || !ex) return decline('no WASM memory');
     if (!w) return decline('W is not a constant');
     if (w.type !== 'float32' || x?.dtype !== 'float32') return decline(`X ${x?.dtype ?? 'unknown'} / W ${w.type}: the kernel is float32`);
-    if (w.dims.length !== 4 || (x.shape && x.shape.length !== 4)) return decline(`only 2-D convs (W rank ${w.dims.length})`);
+    if ((w.dims.length !== 4 && w.dims.length !== 3) || (x.shape && x.shape.length !== 4) || (x0?.shape && x0.shape.length !== w.dims.length)) return decline(`only 1-D and 2-D convs (X rank ${x0?.shape?.length ?? 'unknown'}, W rank ${w.dims.length}); 3-D runs on the reference`);
     if (node.inputs[2] && (!b || b.type !== 'float32')) return decline('B is not a float32 constant');
-    const shape = convF32Shape(w.dims, attrs);
+    const shape = convF32Shape(dims2d(w.dims), attrs);
     if (!shape) return decline(`group ${attrs.group} does not divide ${w.dims[0]} output channels`);
     const { m, depthwise, dw3x3 } = shape;
     const bp = mem.alloc(m * 4, 'conv bias');
@@ -54,11 +59,12 @@ const convWasm: KernelDef = {
       writesInto: true,
       run([input], [outType], dst) {
         const xt = input!;
+        const xd = dims2d(xt.dims);
         // a resident input (another kernel's output) is used in place; the output stays resident too
         // (the arena pads every block, so the stride-2 depthwise path may read one float past a row)
         const xin = mem.input(xt.data as Float32Array, 'conv input');
         try {
-          const op = wino?.wins(xt.dims) ? wino.run(mem, ex, attrs, xt.dims, xin.ptr, bp, epi.lo, epi.hi, dst) : runConvF32(mem, ex, shape, attrs, xt.dims, xin.ptr, weights(), bp, epi.lo, epi.hi, dst);
+          const op = wino?.wins(xd) ? wino.run(mem, ex, attrs, xd, xin.ptr, bp, epi.lo, epi.hi, dst) : runConvF32(mem, ex, shape, attrs, xd, xin.ptr, weights(), bp, epi.lo, epi.hi, dst);
           const out = outType!.shape as number[];
           const y = mem.f32(op, out.reduce((a, d) => a * d, 1));
           epi.apply(y);

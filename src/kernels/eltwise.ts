@@ -11,7 +11,7 @@ import { pinInputs } from './gemm.js';
  * broadcast, so a same-shape or scalar op is one flat loop and a per-channel bias [C,1,1] on [N,C,H,W] runs rows of
  * H·W with a scalar per row.
  */
-function binaryKernel(op: 'Add' | 'Sub' | 'Mul' | 'Div', code: number): KernelDef {
+function binaryKernel(op: 'Add' | 'Sub' | 'Mul' | 'Div' | 'PRelu', code: number): KernelDef {
   return {
     op,
     backend: 'wasm',
@@ -176,3 +176,6 @@ registerKernel(binaryKernel('Add', 0));
 registerKernel(binaryKernel('Sub', 1));
 registerKernel(binaryKernel('Mul', 2));
 registerKernel(binaryKernel('Div', 3));
+// ONNX PRelu: "f(x) = slope * x for x < 0, f(x) = x for x >= 0", slope unidirectionally broadcast to X (per-channel
+// slopes [C,1,1] become rows with a scalar each)
+registerKernel(binaryKernel('PRelu', 4));

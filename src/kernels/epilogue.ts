@@ -2,35 +2,58 @@ import { kernels } from './wasm.js';
 
 /**
  * What a kernel folds in after its arithmetic: a clamp (Relu, Relu6/Clip) applied inside the micro-kernel's store,
- * and optionally one pointwise activation (LeakyRelu, HardSigmoid, HardSwish, Sigmoid, Erf, Tanh, Gelu) run over the output block
- * in place right after it is written (asm/f32_act.ts). The plan (runtime/executor.ts) folds the activation node away.
- * Order is the graph's: a clamp can fold in only before the activation, so once one is taken nothing else is.
+ * then pointwise steps — activations (LeakyRelu, HardSigmoid, HardSwish, Sigmoid, Erf, Tanh, Gelu) and Mul/Add/Sub
+ * by a scalar constant — each run over the output block in place right after it is written (asm/f32_act.ts
+ * f32_unary). The plan (runtime/executor.ts) folds those nodes away. Order is the graph's: a clamp can fold in only
+ * before any step.
  */
 export class Epilogue {
   lo = -Infinity;
   hi = Infinity;
-  private post: [code: number, alpha: number, beta: number] | undefined;
+  /** pointwise steps after the clamp, in graph order: activations (POST_OPS) and scalar Mul/Add steps (AFFINE) */
+  private posts: [code: number, alpha: number, beta: number][] = [];
 
   readonly fuseClamp = (l: number, h: number): boolean => {
-    if (this.post) return false;
+    if (this.posts.length) return false;
     this.lo = Math.max(this.lo, l);
     this.hi = Math.min(this.hi, h);
     return true;
   };
 
   readonly fusePost = (op: string, attrs: Record<string, unknown>): boolean => {
+    if (op === AFFINE) {
+      // y·alpha + beta (the plan passes a Mul or an Add/Sub by a float32 scalar constant); a Mul then an Add merge
+      // into one step, which rounds exactly as the two ops do (x·a, then + b)
+      const a = attrs.alpha as number;
+      const b = attrs.beta as number;
+      const last = this.posts[this.posts.length - 1];
+      if (last && last[0] === UNARY.mul && a === 1) last.splice(0, 3, UNARY.affine, last[1], b);
+      // beta = −0 marks a pure multiply (x·a + (−0) = x·a for every x, signed zeros included); alpha = 1 an add
+      else this.posts.push(Object.is(b, -0) ? [UNARY.mul, a, 0] : a === 1 ? [UNARY.add, 1, b] : [UNARY.affine, a, b]);
+      return true;
+    }
     const code = POST_OPS[op];
-    if (this.post || code === undefined || !postSupported(op, attrs)) return false;
+    if (code === undefined || !postSupported(op, attrs)) return false;
     const f = (k: string, d: number) => (typeof attrs[k] === 'number' ? (attrs[k] as number) : d);
-    this.post = [code, f('alpha', op === 'LeakyRelu' ? 0.01 : 0.2), f('beta', 0.5)];
+    this.posts.push([code, f('alpha', op === 'LeakyRelu' ? 0.01 : 0.2), f('beta', 0.5)]);
     return true;
   };
 
-  /** Run the folded activation (if any) over a kernel output, in place. */
+  /** Run the folded activation and scalar steps (if any) over a kernel output, in place. */
   apply(out: Float32Array): void {
-    if (this.post && out.length) kernels()!.f32_unary(this.post[0], out.byteOffset, out.byteOffset, out.length, this.post[1], this.post[2]);
+    if (!out.length) return;
+    for (const [code, alpha, beta] of this.posts) kernels()!.f32_unary(code, out.byteOffset, out.byteOffset, out.length, alpha, beta);
   }
 }
+
+/**
+ * The pseudo-op name the plan passes to `fusePost` for a Mul / Add / Sub of the kernel's output by a float32 scalar
+ * constant, with attrs { alpha, beta }: y·alpha + beta (a Mul passes beta = −0, an Add/Sub alpha = 1: one op each).
+ */
+export const AFFINE = 'edgeq.Affine';
+
+/** f32_unary's other op codes (asm/f32_act.ts): clamp to [alpha, beta], x·alpha, x·alpha + beta, x + beta. */
+export const UNARY = { clamp: 7, mul: 8, affine: 9, add: 10 } as const;
 
 /** Activations f32_unary implements, by ONNX op name (its `op` code). */
 export const POST_OPS: Readonly<Record<string, number>> = { LeakyRelu: 0, HardSigmoid: 1, HardSwish: 2, Sigmoid: 3, Erf: 4, Tanh: 5, Gelu: 6 };

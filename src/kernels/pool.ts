@@ -2,6 +2,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { pool2dAt } from '../ops/conv-geometry.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
 import { arena, kernels } from './wasm.js';
+import { attrs2d, dims2d } from './conv-run.js';
 
 /**
  * MaxPool (without the Indices output) and AveragePool, 2-D NCHW float32, via f32_pool2d one channel at a
@@ -11,14 +12,16 @@ function poolKernel(op: 'MaxPool' | 'AveragePool'): KernelDef {
   return {
     op,
     backend: 'wasm',
-    prepare(node, attrs, types) {
+    prepare(node, attrs0, types) {
+      // 1-D pooling (X [N, C, W]) runs as 2-D with H = 1 (attrs2d)
+      const attrs = attrs2d(attrs0, (attrs0.kernel_shape as number[]).length);
       if ((attrs.data_layout ?? 'NCHW') !== 'NCHW') return decline(`data_layout ${attrs.data_layout}`); // NHWC: reference
       const mem = arena();
       const ex = kernels();
       const x = types[0];
       if (!mem || !ex) return decline('no WASM memory');
       if (x?.dtype !== 'float32') return decline(`input is ${x?.dtype ?? 'of unknown type'}, not float32`);
-      if (x.shape?.length !== 4 || (attrs.kernel_shape as number[]).length !== 2) return decline(`only 2-D pooling (input rank ${x.shape?.length ?? 'unknown'})`);
+      if ((x.shape?.length !== 4 && x.shape?.length !== 3) || x.shape.length !== (attrs0.kernel_shape as number[]).length + 2) return decline(`only 1-D and 2-D pooling (input rank ${x.shape?.length ?? 'unknown'}); 3-D runs on the reference`);
       if (node.outputs.length > 1 && node.outputs[1] !== '') return decline('Indices output requested'); // reference
       const mode = op === 'MaxPool' ? 0 : attrs.count_include_pad ? 2 : 1;
       const [kh, kw] = attrs.kernel_shape as [number, number];
@@ -26,7 +29,7 @@ function poolKernel(op: 'MaxPool' | 'AveragePool'): KernelDef {
         name: op === 'MaxPool' ? 'f32_maxpool2d' : 'f32_avgpool2d',
         run([input], [outType]) {
           const xt = input!;
-          const [n, c, ih, iw] = xt.dims as [number, number, number, number];
+          const [n, c, ih, iw] = dims2d(xt.dims) as [number, number, number, number];
           const g = pool2dAt(ih, iw, kh, kw, attrs);
           const [oh, ow] = g.out as [number, number];
           const xin = mem.input(xt.data as Float32Array, 'pool input');

@@ -79,6 +79,13 @@ export interface KernelExports {
   simd_relaxed(): number;
   f32_peak_madd(iters: number): number;
   f16_gemm(m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, lo: number, hi: number): void;
+  /** asm/f32_act.ts: y = clamp(x·scale[c] + shift[c]) over planes of hw floats, channel = plane mod c (BatchNormalization) */
+  f32_channel_affine(x: number, out: number, planes: number, c: number, hw: number, scale: number, shift: number, lo: number, hi: number): void;
+  /** asm/f32_conv.ts: ConvTranspose scatter of m·kh·kw rows of ih·iw floats into m output planes (bias 0 = none) */
+  f32_col2im(col: number, m: number, kh: number, kw: number, ih: number, iw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, bias: number, out: number): void;
+  /** asm/f32_resize.ts: NCHW Resize from per-row / per-column tables (i32 indices, f32 weight pairs for linear) */
+  f32_resize_nearest(x: number, planes: number, ih: number, iw: number, oh: number, ow: number, yi: number, xi: number, out: number): void;
+  f32_resize_linear(x: number, planes: number, ih: number, iw: number, oh: number, ow: number, y: number, wy: number, xs: number, wx: number, out: number, tmp: number): void;
 }
 
 function decodeBase64(s: string): Uint8Array {

@@ -1,5 +1,5 @@
 import { UnsupportedError } from '../errors.js';
-import type { Dim } from '../ir/graph.js';
+import type { Dim, Node } from '../ir/graph.js';
 import { type Attrs, defineOp, type ShapeCtx } from '../ir/registry.js';
 import { DTYPES, allocData, isBig, isFloat } from '../tensor/dtype.js';
 import { roundHalfToEven } from '../tensor/rounding.js';
@@ -171,11 +171,30 @@ defineOp({
   },
   reference({ node, inputs, attrs, outputTypes }) {
     const x = inputs[0]!;
-    const ctx = runShapeCtx(node, attrs, inputs, UnsupportedError);
-    const p = plan(ctx, x.dims)!;
-    return [resize(x, p.axes, attrs, outputTypes[0]!.shape as number[])];
+    return [resize(x, runPlan(node, attrs, inputs), attrs, outputTypes[0]!.shape as number[])];
   },
 });
+
+/** The per-axis plan of a Resize for concrete inputs (already validated by inferShape). */
+function runPlan(node: Node, attrs: Attrs, inputs: readonly (Tensor | undefined)[]): AxisPlan[] {
+  return plan(runShapeCtx(node, attrs, inputs, UnsupportedError), inputs[0]!.dims)!.axes;
+}
+
+/**
+ * What the reference does along each axis of a Resize for these concrete inputs, for kernels that gather with
+ * tables: `null` for an axis it leaves as is, else per output index the input indices (edge-clamped) and weights
+ * it combines (one tap for nearest, two for linear …), or `extrapolate` (tf_crop_and_resize outside the roi).
+ */
+export function resizeAxisTaps(node: Node, attrs: Attrs, inputs: readonly (Tensor | undefined)[]): ({ idx: Int32Array; w: Float64Array; extrapolate: boolean }[] | null)[] {
+  const x = inputs[0]!;
+  const axes = runPlan(node, attrs, inputs);
+  const ctm = attrs.coordinate_transformation_mode;
+  return x.dims.map((inLen, ax) => {
+    const p = axes[ax]!;
+    if (p.outLen === inLen && p.scale === 1 && ctm !== 'tf_crop_and_resize') return null; // as resize() skips it
+    return axisTaps(inLen, p, attrs);
+  });
+}
 
 /** Interpolation taps for one output coordinate: input indices and weights, or extrapolate. */
 interface Taps {

@@ -16,8 +16,9 @@ import { nhwcToNchw } from '../ir/passes/layout.js';
 import { foldPads } from '../ir/passes/fold-pad.js';
 import { fuseLayerNorms } from '../ir/passes/fuse-layernorm.js';
 import { type CanonicalizeStats, canonicalize, canonicalizeStats } from '../ir/passes/canonicalize.js';
+import { fuseHardSwish } from '../ir/passes/fuse-hardswish.js';
 import { collectDeclines, kernelsFor, type PreparedKernel } from '../kernels/index.js';
-import { POST_OPS } from '../kernels/epilogue.js';
+import { AFFINE, POST_OPS } from '../kernels/epilogue.js';
 import type { Node } from '../ir/graph.js';
 import { nonOnnxAttr } from '../ir/layout.js';
 import { Bodies } from './bodies.js';
@@ -122,7 +123,8 @@ export class Executor {
     if (wasm && opts.layout !== false) graph = foldPads(nhwcToNchw(graph));
     if (wasm && opts.fusePatterns !== false) graph = fuseTransformerPatterns(graph);
     if (wasm && opts.fuseLayerNorm !== false) graph = fuseLayerNorms(graph);
-    if (wasm && opts.foldBatchNorm !== false) graph = foldBatchNorms(graph);
+    // Conv→BN/Mul/Add folding and HardSwish recognition (kernel-side rewrites; the unfused plan skips them too)
+    if (wasm && opts.foldBatchNorm !== false) graph = fuseHardSwish(foldBatchNorms(graph));
     graph = fuse ? fuseQdq(graph) : graph;
     if (canon && fuse && graph.nodes.some((n) => n.op === 'DequantizeLinear' && n.inputs.every((x) => !x || graph.initializers.has(x)))) graph = canonicalize(graph);
     this.graph = graph;
@@ -261,16 +263,41 @@ export class Executor {
    * into a kernel that runs it over its output block (kernels/epilogue.ts). At run time the activation's output is
    * the kernel's output.
    */
+  /**
+   * A Mul / Add / Sub of a float32 value y by a float32 scalar constant c, as y·alpha + beta (ONNX broadcasting of a
+   * one-element constant keeps y's shape); undefined for anything else. x − c is y + (−c) and c − y is y·(−1) + c,
+   * exactly (IEEE subtraction is addition of the negation).
+   */
+  private scalarAffine(n: Node): { y: string; alpha: number; beta: number } | undefined {
+    if ((n.op !== 'Mul' && n.op !== 'Add' && n.op !== 'Sub') || n.domain !== '' || n.inputs.length !== 2) return undefined;
+    const { consts, types } = this.analysis;
+    const k = n.inputs.findIndex((x) => {
+      const t = consts.get(x);
+      return t?.type === 'float32' && t.size === 1 && t.dims.length <= (types.get(n.inputs[1 - n.inputs.indexOf(x)]!)?.shape?.length ?? -1);
+    });
+    if (k < 0) return undefined;
+    const y = n.inputs[1 - k]!;
+    if (consts.has(y) || types.get(y)?.dtype !== 'float32') return undefined;
+    const c = (consts.get(n.inputs[k]!)!.data as Float32Array)[0]!;
+    if (n.op === 'Mul') return { y, alpha: c, beta: -0 }; // −0: the additive identity for every float, −0 included
+    if (n.op === 'Add') return { y, alpha: 1, beta: c };
+    return k === 1 ? { y, alpha: 1, beta: -c } : { y, alpha: -1, beta: c };
+  }
+
   private fuseClamps(): void {
     const { order, consts } = this.analysis;
     const graphOut = new Set(this.graph.outputs.map((o) => o.name));
     const producer = this.producer;
     for (const act of order) {
-      const post = POST_OPS[act.op] !== undefined;
+      const affine = this.scalarAffine(act);
+      const post = POST_OPS[act.op] !== undefined || affine !== undefined;
       if (act.op !== 'Relu' && act.op !== 'Clip' && !post) continue;
       if (act.domain !== '') continue;
-      const y = act.inputs[0]!;
-      const prod = producer.get(y);
+      const y = affine ? affine.y : act.inputs[0]!;
+      // an activation already folded away forwards its producer's output: chains (Conv → HardSwish → Mul → Add) fold
+      // into the one kernel at the start
+      let prod = producer.get(y);
+      while (prod && this.fusedInto.has(prod)) prod = producer.get(this.fusedInto.get(prod)!);
       const k = prod && this.kernels.get(prod);
       const dt = this.analysis.types.get(y)?.dtype;
       if (!prod || !k || this.uses(y) !== 1 || graphOut.has(y)) continue;
@@ -288,7 +315,7 @@ export class Executor {
       }
       if (dt !== 'float32') continue;
       if (post) {
-        if (k.fusePost?.(act.op, this.analysis.attrs.get(act)!)) {
+        if (k.fusePost?.(affine ? AFFINE : act.op, affine ?? this.analysis.attrs.get(act)!)) {
           this.fusedInto.set(act, y);
           this.kernels.get(act)?.dispose?.();
           this.kernels.delete(act);
@@ -312,7 +339,7 @@ export class Executor {
       }
       if (k.fuseClamp(lo, hi)) {
         this.fusedInto.set(act, y);
-        this.kernels.get(act)?.dispose?.(); // its standalone kernel (kernels/clip.ts) is not needed
+        this.kernels.get(act)?.dispose?.(); // its standalone kernel (kernels/act.ts f32_clamp) is not needed
         this.kernels.delete(act);
       }
     }

@@ -70,3 +70,77 @@ describe('Conv + BatchNormalization folding', () => {
     for (let i = 0; i < want.length; i++) expect(Math.abs(y[i]! - want[i]!)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(want[i]!)));
   });
 });
+
+// ONNX Mul / Add / Sub: multidirectional broadcasting; a scalar or [M, 1, 1] constant after a conv is per-channel affine
+// (y·s + t), so it folds into W and B like a BatchNormalization (PaddleOCR's "mobile_one_block" Mul + Add per conv).
+describe('Conv + Mul/Add/Sub (scalar or per-channel constant) folding', () => {
+  it('folds chains (Mul→Add→BN, Sub, constants from Constant nodes) and agrees with the reference to 1e-5', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          c: fc.constantFrom(1, 2, 3),
+          m: fc.integer({ min: 1, max: 5 }),
+          chain: fc.array(fc.constantFrom('Mul', 'Add', 'Sub', 'BN'), { minLength: 1, maxLength: 3 }),
+          perChannel: fc.boolean(),
+          asConstantNode: fc.boolean(),
+          swap: fc.boolean(),
+          oneD: fc.boolean(),
+        }),
+        fc.integer(),
+        (r, seed) => {
+          const g = new Graph();
+          const sp = r.oneD ? [7] : [6, 5];
+          const k = r.oneD ? [3] : [3, 3];
+          g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [1, r.c, ...sp] } }];
+          g.initializers.set('W', new Tensor('float32', rnd(r.m * r.c * (r.oneD ? 3 : 9), seed), [r.m, r.c, ...k]));
+          g.nodes = [{ name: 'conv', op: 'Conv', domain: '', inputs: ['X', 'W'], outputs: ['y0'], attrs: { pads: r.oneD ? [1, 1] : [1, 1, 1, 1] } }];
+          const put = (name: string, t: Tensor) => {
+            if (r.asConstantNode) g.nodes.unshift({ name: `const_${name}`, op: 'Constant', domain: '', inputs: [], outputs: [name], attrs: { value: t } });
+            else g.initializers.set(name, t);
+          };
+          r.chain.forEach((op, i) => {
+            const y = `y${i}`;
+            const z = i === r.chain.length - 1 ? 'Y' : `y${i + 1}`;
+            if (op === 'BN') {
+              put(`s${i}`, new Tensor('float32', rnd(r.m, seed + i, 0.5, 2), [r.m]));
+              put(`b${i}`, new Tensor('float32', rnd(r.m, seed + i + 1), [r.m]));
+              put(`mu${i}`, new Tensor('float32', rnd(r.m, seed + i + 2), [r.m]));
+              put(`v${i}`, new Tensor('float32', rnd(r.m, seed + i + 3, 0.1, 3), [r.m]));
+              g.nodes.push({ name: `bn${i}`, op: 'BatchNormalization', domain: '', inputs: [y, `s${i}`, `b${i}`, `mu${i}`, `v${i}`], outputs: [z], attrs: {} });
+            } else {
+              const dims = r.perChannel ? [r.m, ...sp.map(() => 1)] : [];
+              put(`k${i}`, new Tensor('float32', rnd(r.perChannel ? r.m : 1, seed + 7 * i, 0.5, 1.5), dims));
+              const ins = r.swap && op !== 'Sub' ? [`k${i}`, y] : [y, `k${i}`];
+              g.nodes.push({ name: `op${i}`, op, domain: '', inputs: ins, outputs: [z], attrs: {} });
+            }
+          });
+          g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+          const folded = new Executor(g);
+          expect(folded.graph.nodes.filter((n) => n.op !== 'Constant').map((n) => n.op)).toEqual(['Conv']);
+          const x = new Tensor('float32', rnd(r.c * sp.reduce((a, b) => a * b, 1), seed + 9, -2, 2), [1, r.c, ...sp]);
+          const got = folded.run({ X: x }).Y!.data as Float32Array;
+          const ref = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!.data as Float32Array;
+          folded.dispose();
+          for (let i = 0; i < ref.length; i++) expect(Math.abs(got[i]! - ref[i]!)).toBeLessThanOrEqual(2e-5 * (1 + Math.abs(ref[i]!)));
+        },
+      ),
+      { numRuns: 80, seed: 43 },
+    );
+  });
+
+  it('does not fold a constant that broadcasts beyond the channel axis, or x − conv', () => {
+    const g = new Graph();
+    g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [1, 2, 4, 4] } }];
+    g.initializers.set('W', new Tensor('float32', rnd(36, 1), [2, 2, 3, 3]));
+    g.initializers.set('K', new Tensor('float32', rnd(4, 2), [4, 1])); // varies along H
+    g.initializers.set('S', new Tensor('float32', Float32Array.of(1.5), []));
+    g.nodes = [
+      { name: 'conv', op: 'Conv', domain: '', inputs: ['X', 'W'], outputs: ['y'], attrs: {} },
+      { name: 'mul', op: 'Mul', domain: '', inputs: ['y', 'K'], outputs: ['z'], attrs: {} },
+      { name: 'conv2', op: 'Conv', domain: '', inputs: ['X', 'W'], outputs: ['y2'], attrs: {} },
+      { name: 'sub', op: 'Sub', domain: '', inputs: ['S', 'y2'], outputs: ['z2'], attrs: {} },
+    ];
+    g.outputs = [{ name: 'z', type: { dtype: 'float32' } }, { name: 'z2', type: { dtype: 'float32' } }];
+    expect(foldBatchNorms(g)).toBe(g);
+  });
+});

@@ -94,8 +94,8 @@ describe('WASM activations vs the TS reference', () => {
           const x = new Tensor('float32', values(xDims.reduce((a, b) => a * b, 1), seed, 4), xDims);
           const fast = new Executor(g);
           const act = g.nodes[g.nodes.length - 1]!;
-          // the clamp folds first; the activation folds only straight after the producer (order is kept)
-          expect(fast.fusedInto.has(act)).toBe(!r.clampFirst);
+          // the clamp folds into the kernel's store, the activation after it (graph order is kept: clamp, then steps)
+          expect(fast.fusedInto.has(act)).toBe(true);
           const got = fast.run({ X: x }).Y!.data as Float32Array;
           const unfused = new Executor(g, { fuseClamps: false }).run({ X: x }).Y!.data as Float32Array;
           fast.dispose();
@@ -103,6 +103,183 @@ describe('WASM activations vs the TS reference', () => {
         },
       ),
       { numRuns: 200, seed: 32 },
+    );
+  });
+});
+
+// ONNX Clip: "min(max(input, min), max)", min/max optional scalars ("When 'min' is greater than 'max', the clip
+// operator sets all the 'input' values to the value of 'max'"); Relu: "max(0, x)". Both are exact (no rounding).
+describe('WASM standalone Clip / Relu vs the TS reference', () => {
+  it('bit-exact over lengths, bounds (omitted, crossed, run-time) and special values, with a folded activation after', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          op: fc.constantFrom('Clip', 'Relu'),
+          n: fc.integer({ min: 1, max: 37 }),
+          lo: fc.constantFrom<number | null>(null, -0.5, 0, 0.25),
+          hi: fc.constantFrom<number | null>(null, 0.5, 6, -1),
+          runtime: fc.boolean(),
+          post: fc.constantFrom<string | null>(null, null, 'HardSigmoid', 'Relu'),
+        }),
+        fc.integer(),
+        (r, seed) => {
+          const g = new Graph();
+          g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [r.n] } }];
+          const feeds: Record<string, Tensor> = { X: new Tensor('float32', values(r.n, seed, 8), [r.n]) };
+          const ins = ['X'];
+          if (r.op === 'Clip') {
+            for (const [name, v] of [['lo', r.lo], ['hi', r.hi]] as const) {
+              if (v === null) {
+                ins.push('');
+                continue;
+              }
+              const t = new Tensor('float32', Float32Array.of(v), []);
+              ins.push(name);
+              // run-time bounds: a graph input (as exporters' CastLike(min, x) is to the plan)
+              if (r.runtime) {
+                g.inputs.push({ name, type: { dtype: 'float32', shape: [] } });
+                feeds[name] = t;
+              } else g.initializers.set(name, t);
+            }
+          }
+          g.nodes = [{ name: 'c', op: r.op, domain: '', inputs: ins, outputs: [r.post ? 'T' : 'Y'], attrs: {} }];
+          if (r.post) g.nodes.push({ name: 'p', op: r.post, domain: '', inputs: ['T'], outputs: ['Y'], attrs: {} });
+          g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+          const fast = new Executor(g);
+          expect(fast.kernels.get(g.nodes[0]!)?.name).toBe('f32_clamp');
+          if (r.post) expect(fast.fusedInto.has(g.nodes[1]!)).toBe(true);
+          const got = fast.run(feeds).Y!.data as Float32Array;
+          const want = new Executor(g, { backend: 'reference' }).run(feeds).Y!.data as Float32Array;
+          fast.dispose();
+          check(r.post === 'HardSigmoid' ? 'HardSigmoid' : 'exact', got, want, feeds.X!.data as Float32Array);
+        },
+      ),
+      { numRuns: 300, seed: 37 },
+    );
+  });
+
+  it('a Relu after a Conv still folds into the conv (the standalone kernel is dropped)', () => {
+    const g = new Graph();
+    g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [1, 2, 5, 5] } }];
+    g.initializers.set('W', new Tensor('float32', values(2 * 2 * 9, 3, 1), [2, 2, 3, 3]));
+    g.nodes = [
+      { name: 'conv', op: 'Conv', domain: '', inputs: ['X', 'W'], outputs: ['T'], attrs: { pads: [1, 1, 1, 1] } },
+      { name: 'relu', op: 'Relu', domain: '', inputs: ['T'], outputs: ['Y'], attrs: {} },
+    ];
+    g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+    const ex = new Executor(g);
+    expect(ex.fusedInto.has(g.nodes[1]!)).toBe(true);
+    expect(ex.kernels.has(g.nodes[1]!)).toBe(false);
+    const x = new Tensor('float32', values(50, 9, 1), [1, 2, 5, 5]);
+    const got = ex.run({ X: x }).Y!.data as Float32Array;
+    const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!.data as Float32Array;
+    for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(want[i]!)));
+    ex.dispose();
+  });
+});
+
+// ONNX BatchNormalization (training_mode = 0): "Y = (X - input_mean) / sqrt(input_var + epsilon) * scale + B", per
+// channel (axis 1). The kernel evaluates it as x·s + t in float (s, t from doubles), so agreement is to float rounding
+// of the operands: |err| ≤ 1e-6·(1 + |x·s| + |t|).
+describe('WASM BatchNormalization (inference) vs the TS reference', () => {
+  it('agrees over ranks 2–5, channel counts, plane sizes around the vector width, constant or run-time parameters, fused Relu', () => {
+    fc.assert(
+      fc.property(
+        fc.record({ n: fc.integer({ min: 1, max: 2 }), c: fc.integer({ min: 1, max: 7 }), sp: fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 0, maxLength: 3 }), eps: fc.constantFrom(1e-5, 1e-3).map(Math.fround), runtime: fc.boolean(), relu: fc.boolean() }),
+        fc.integer(),
+        (r, seed) => {
+          const dims = [r.n, r.c, ...r.sp];
+          const size = dims.reduce((a, b) => a * b, 1);
+          const g = new Graph();
+          g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: dims } }];
+          const feeds: Record<string, Tensor> = { X: new Tensor('float32', values(size, seed, 4), dims) };
+          const params = ['scale', 'B', 'mean', 'var'];
+          params.forEach((name, i) => {
+            const v = values(r.c, seed + i + 1, 2);
+            if (name === 'var') for (let j = 0; j < v.length; j++) v[j] = Math.abs(v[j]!) + 0.01;
+            const t = new Tensor('float32', v, [r.c]);
+            if (r.runtime) {
+              g.inputs.push({ name, type: { dtype: 'float32', shape: [r.c] } });
+              feeds[name] = t;
+            } else g.initializers.set(name, t);
+          });
+          g.nodes = [{ name: 'bn', op: 'BatchNormalization', domain: '', inputs: ['X', ...params], outputs: [r.relu ? 'T' : 'Y'], attrs: { epsilon: r.eps } }];
+          if (r.relu) g.nodes.push({ name: 'relu', op: 'Relu', domain: '', inputs: ['T'], outputs: ['Y'], attrs: {} });
+          g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+          const fast = new Executor(g);
+          expect(fast.kernels.get(g.nodes[0]!)?.name).toBe('f32_channel_affine');
+          if (r.relu) expect(fast.fusedInto.has(g.nodes[1]!)).toBe(true);
+          const got = fast.run(feeds).Y!.data as Float32Array;
+          const want = new Executor(g, { backend: 'reference' }).run(feeds).Y!.data as Float32Array;
+          fast.dispose();
+          const x = feeds.X!.data as Float32Array;
+          const [sc, b, mean, vr] = params.map((p) => (feeds[p] ?? g.initializers.get(p)!).data as Float32Array);
+          const hw = size / (r.n * r.c);
+          for (let i = 0; i < want.length; i++) {
+            const ch = Math.floor(i / hw) % r.c;
+            const s = sc![ch]! / Math.sqrt(vr![ch]! + r.eps);
+            expect(Math.abs(got[i]! - want[i]!)).toBeLessThanOrEqual(1e-6 * (1 + Math.abs(x[i]! * s) + Math.abs(b![ch]! - mean![ch]! * s)));
+          }
+        },
+      ),
+      { numRuns: 300, seed: 41 },
+    );
+  });
+});
+
+// ONNX Mul / Add / Sub with a one-element constant broadcast over the other operand: each result rounds once, as
+// the folded step does (x·a, then + b), so chains after a kernel (Conv → HardSwish → Mul → Add, PaddleOCR's
+// "whswish") fold into it bit for bit against the unfused plan.
+describe('scalar Mul / Add / Sub folded into the producing kernel', () => {
+  it('agrees bit for bit with the unfused plan over chains, operand order and producers', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          producer: fc.constantFrom('Conv', 'Add', 'MatMul'),
+          chain: fc.array(fc.record({ op: fc.constantFrom('Mul', 'Add', 'Sub', 'HardSwish', 'Relu'), swap: fc.boolean(), c: fc.constantFrom(0.5, -1.25, 3, 0) }), { minLength: 1, maxLength: 4 }),
+          c: fc.integer({ min: 1, max: 4 }),
+          hw: fc.integer({ min: 1, max: 9 }),
+        }),
+        fc.integer(),
+        (r, seed) => {
+          const g = new Graph();
+          const xDims = r.producer === 'MatMul' ? [r.hw, r.c] : [1, r.c, r.hw, r.hw];
+          if (r.producer === 'Conv') {
+            g.initializers.set('W', new Tensor('float32', values(r.c * r.c * 9, seed + 1, 1), [r.c, r.c, 3, 3]));
+            g.nodes.push({ name: 'p', op: 'Conv', domain: '', inputs: ['X', 'W'], outputs: ['t0'], attrs: { pads: [1, 1, 1, 1] } });
+          } else if (r.producer === 'Add') {
+            g.initializers.set('W', new Tensor('float32', values(r.c * r.hw * r.hw, seed + 1, 1), xDims));
+            g.nodes.push({ name: 'p', op: 'Add', domain: '', inputs: ['X', 'W'], outputs: ['t0'], attrs: {} });
+          } else {
+            g.initializers.set('W', new Tensor('float32', values(r.c * 3, seed + 1, 1), [r.c, 3]));
+            g.nodes.push({ name: 'p', op: 'MatMul', domain: '', inputs: ['X', 'W'], outputs: ['t0'], attrs: {} });
+          }
+          r.chain.forEach((s, i) => {
+            const y = `t${i}`;
+            const z = i === r.chain.length - 1 ? 'Y' : `t${i + 1}`;
+            if (s.op === 'HardSwish' || s.op === 'Relu') g.nodes.push({ name: `n${i}`, op: s.op, domain: '', inputs: [y], outputs: [z], attrs: {} });
+            else {
+              g.initializers.set(`c${i}`, new Tensor('float32', Float32Array.of(s.c), []));
+              g.nodes.push({ name: `n${i}`, op: s.op, domain: '', inputs: s.swap ? [`c${i}`, y] : [y, `c${i}`], outputs: [z], attrs: {} });
+            }
+          });
+          g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: xDims } }];
+          g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+          const x = new Tensor('float32', values(xDims.reduce((a, b) => a * b, 1), seed, 4), xDims);
+          // (without the plan-time conv rewrites, which would fold a Mul/Add straight after the conv into its weights)
+          const fast = new Executor(g, { foldBatchNorm: false });
+          // every step up to the first clamp after a step folds (a clamp cannot follow a step in the kernel)
+          const firstArith = r.chain.findIndex((s) => s.op !== 'Relu');
+          const stop = r.chain.findIndex((s, i) => s.op === 'Relu' && i > firstArith && firstArith >= 0);
+          const expectFused = stop < 0 ? r.chain.length : stop;
+          for (let i = 0; i < expectFused; i++) expect(fast.fusedInto.has(g.nodes[i + 1]!)).toBe(true);
+          const got = fast.run({ X: x }).Y!.data as Float32Array;
+          const unfused = new Executor(g, { fuseClamps: false, foldBatchNorm: false }).run({ X: x }).Y!.data as Float32Array;
+          fast.dispose();
+          for (let i = 0; i < unfused.length; i++) expect(Object.is(got[i], unfused[i])).toBe(true);
+        },
+      ),
+      { numRuns: 200, seed: 47 },
     );
   });
 });

@@ -7,6 +7,14 @@ import { Graph } from '../../src/ir/graph.js';
 import { Executor } from '../../src/runtime/executor.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 
+/** Same dims, and every value within 1e-5 relative (the sums run in another order than the reference's). */
+function expectClose(got: Tensor, want: Tensor): void {
+  expect(got.dims).toEqual(want.dims);
+  const a = got.data as Float32Array;
+  const b = want.data as Float32Array;
+  for (let i = 0; i < b.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(b[i]!)));
+}
+
 interface Case {
   n: number; c: number; h: number; w: number; group: number; mg: number; kh: number; kw: number;
   s: [number, number]; d: [number, number]; pads: number[]; autoPad: string; bias: boolean; act: 'none' | 'relu' | 'clip';
@@ -77,10 +85,7 @@ describe('WASM Conv kernels vs the TS reference', () => {
         const got = fast.run({ X: x }).Y!;
         const want = ref.run({ X: x }).Y!;
         fast.dispose();
-        expect(got.dims).toEqual(want.dims);
-        const a = got.data as Float32Array;
-        const b = want.data as Float32Array;
-        for (let i = 0; i < b.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(b[i]!)));
+        expectClose(got, want);
       }),
       { numRuns: 250, seed: 1 },
     );
@@ -108,10 +113,7 @@ describe('WASM Conv kernels vs the TS reference', () => {
         const got = fast.run({ X: x }).Y!;
         const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!;
         fast.dispose();
-        expect(got.dims).toEqual(want.dims);
-        const a = got.data as Float32Array;
-        const b = want.data as Float32Array;
-        for (let i = 0; i < b.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(b[i]!)));
+        expectClose(got, want);
       }),
       { numRuns: 300, seed: 3 },
     );
@@ -134,5 +136,74 @@ describe('WASM Conv kernels vs the TS reference', () => {
       ),
       { numRuns: 200, seed: 11 },
     );
+  });
+});
+
+// ONNX Conv 1-D: X (N, C, W), W (M, C/group, k); "pads format should be as follow [x1_begin, x2_begin...x1_end,
+// x2_end,...]" — here [begin, end], asymmetric allowed. The kernel runs it as the 2-D conv with H = 1.
+describe('WASM Conv 1-D (as 2-D with H = 1) vs the TS reference', () => {
+  it('agrees to 1e-5 over groups, depthwise, strides, dilations, asymmetric pads, auto_pad, no bias, fused activations', () => {
+    let kernelRuns = 0;
+    fc.assert(
+      fc.property(
+        fc.record({
+          n: fc.integer({ min: 1, max: 2 }),
+          group: fc.constantFrom(1, 1, 2, 3),
+          cg: fc.integer({ min: 1, max: 5 }),
+          mg: fc.integer({ min: 1, max: 9 }),
+          depthwise: fc.boolean(),
+          k: fc.integer({ min: 1, max: 7 }),
+          s: fc.integer({ min: 1, max: 3 }),
+          d: fc.integer({ min: 1, max: 3 }),
+          pads: fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 })),
+          autoPad: fc.constantFrom('NOTSET', 'NOTSET', 'SAME_UPPER', 'SAME_LOWER', 'VALID'),
+          extra: fc.integer({ min: 0, max: 21 }),
+          bias: fc.boolean(),
+          act: fc.constantFrom('none', 'Relu', 'HardSigmoid', 'LeakyRelu'),
+        }),
+        fc.integer(),
+        (r, seed) => {
+          let q = seed;
+          const rnd = () => ((q = (Math.imul(q, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+          const group = r.depthwise ? r.cg * r.group : r.group;
+          const c = r.depthwise ? group : r.cg * r.group;
+          const cg = c / group;
+          const m = (r.depthwise ? 1 : r.mg) * group;
+          const w = (r.k - 1) * r.d + 1 + r.extra;
+          const g = new Graph();
+          g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [r.n, c, w] } }];
+          g.initializers.set('W', new Tensor('float32', Float32Array.from({ length: m * cg * r.k }, rnd), [m, cg, r.k]));
+          if (r.bias) g.initializers.set('B', new Tensor('float32', Float32Array.from({ length: m }, rnd), [m]));
+          const attrs: Record<string, number | number[] | string> = { group, strides: [r.s], dilations: [r.d], kernel_shape: [r.k] };
+          if (r.autoPad === 'NOTSET') attrs.pads = [...r.pads];
+          else attrs.auto_pad = r.autoPad;
+          g.nodes.push({ name: 'conv', op: 'Conv', domain: '', inputs: ['X', 'W', r.bias ? 'B' : ''], outputs: [r.act === 'none' ? 'Y' : 'T'], attrs });
+          if (r.act !== 'none') g.nodes.push({ name: 'act', op: r.act, domain: '', inputs: ['T'], outputs: ['Y'], attrs: {} });
+          g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+          const x = new Tensor('float32', Float32Array.from({ length: r.n * c * w }, rnd), [r.n, c, w]);
+          const fast = new Executor(g);
+          expect(fast.kernels.has(g.nodes[0]!)).toBe(true);
+          if (r.act !== 'none') expect(fast.fusedInto.has(g.nodes[1]!)).toBe(true);
+          kernelRuns++;
+          const got = fast.run({ X: x }).Y!;
+          const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!;
+          fast.dispose();
+          expectClose(got, want);
+        },
+      ),
+      { numRuns: 250, seed: 17 },
+    );
+    expect(kernelRuns).toBe(250);
+  });
+
+  it('3-D convs stay on the reference with a reason', () => {
+    const g = new Graph();
+    g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [1, 1, 3, 3, 3] } }];
+    g.initializers.set('W', new Tensor('float32', new Float32Array(8).fill(0.5), [1, 1, 2, 2, 2]));
+    g.nodes = [{ name: 'conv', op: 'Conv', domain: '', inputs: ['X', 'W'], outputs: ['Y'], attrs: {} }];
+    g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+    const ex = new Executor(g);
+    expect(ex.kernels.has(g.nodes[0]!)).toBe(false);
+    expect(ex.fallbacks.get(g.nodes[0]!)).toContain('3-D runs on the reference');
   });
 });

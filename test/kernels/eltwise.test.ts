@@ -87,3 +87,35 @@ describe('WASM elementwise binary ops vs the TS reference', () => {
     expect(broadcastPlan([6, 10], [10], [6, 10])).toEqual({ shape: [6, 10], sa: [10, 1], sb: [0, 1] });
   });
 });
+
+// ONNX PRelu: "f(x) = slope * x for x < 0, f(x) = x for x >= 0", slope unidirectionally broadcastable to X (a
+// per-channel slope is [C, 1, 1] on NCHW). One float multiply: bit-exact.
+describe('WASM PRelu vs the TS reference', () => {
+  it('agrees bit for bit with per-channel, scalar and full slopes', () => {
+    fc.assert(
+      fc.property(
+        fc.record({ n: fc.integer({ min: 1, max: 2 }), c: fc.integer({ min: 1, max: 6 }), h: fc.integer({ min: 1, max: 6 }), w: fc.integer({ min: 1, max: 9 }), slope: fc.constantFrom('channel', 'scalar', 'full', 'row') }),
+        fc.integer(),
+        (r, seed) => {
+          let q = seed;
+          const rnd = () => ((q = (Math.imul(q, 1103515245) + 12345) >>> 0) / 2 ** 31) - 1;
+          const dims = [r.n, r.c, r.h, r.w];
+          const sd = r.slope === 'channel' ? [r.c, 1, 1] : r.slope === 'scalar' ? [1] : r.slope === 'row' ? [r.w] : dims;
+          const g = new Graph();
+          g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: dims } }];
+          g.initializers.set('S', new Tensor('float32', Float32Array.from({ length: sd.reduce((a, b) => a * b, 1) }, rnd), sd));
+          g.nodes = [{ name: 'p', op: 'PRelu', domain: '', inputs: ['X', 'S'], outputs: ['Y'], attrs: {} }];
+          g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+          const x = new Tensor('float32', Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, rnd), dims);
+          const fast = new Executor(g);
+          expect(fast.kernels.get(g.nodes[0]!)?.name).toBe('f32_binary');
+          const got = fast.run({ X: x }).Y!.data as Float32Array;
+          const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!.data as Float32Array;
+          fast.dispose();
+          expect(Array.from(got)).toEqual(Array.from(want));
+        },
+      ),
+      { numRuns: 200, seed: 43 },
+    );
+  });
+});

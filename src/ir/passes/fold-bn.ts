@@ -3,75 +3,133 @@ import { freshNames } from './names.js';
 import { Tensor } from '../../tensor/tensor.js';
 
 /**
- * Fold an inference-mode BatchNormalization into the Conv that feeds it (plan time, wasm backend):
+ * Fold per-channel affine ops that follow a Conv into its weights (plan time, wasm backend):
  *
- *     y = Conv(x, W, B);  z = BN(y, scale, beta, mean, var)   →   z = Conv(x, W', B')
- *     s = scale / √(var + ε),  W'[m, …] = W[m, …] · s[m],  B'[m] = (B[m] − mean[m]) · s[m] + beta[m]
+ *     y = Conv(x, W, B);  z = y·s + t   →   z = Conv(x, W', B'),  W'[m, …] = W[m, …]·s[m],  B'[m] = B[m]·s[m] + t[m]
  *
- * ONNX BatchNormalization (training_mode = 0): "Y = (X - input_mean) / sqrt(input_var + epsilon) * scale + B" per
- * channel (axis 1), which is affine in the conv's output channel, so it moves into the weights exactly up to float
- * rounding (s and B' are computed in double and rounded once). Only rewrites: float32 NCHW Conv with constant W (and
- * B), its output used only by the BN and not a graph output; BN with constant float32 [M] parameters, one output.
- * Returns the graph unchanged when nothing matches.
+ * where the op after the conv is
+ *  - BatchNormalization (training_mode = 0): ONNX "Y = (X - input_mean) / sqrt(input_var + epsilon) * scale + B" per
+ *    channel (axis 1): s = scale / √(var + ε), t = B − mean·s;
+ *  - Mul / Add by a constant, or Sub of a constant (ONNX multidirectional broadcasting), when the constant is a scalar
+ *    or per channel ([M, 1, 1] / [1, M, 1, 1] on a 2-D conv's output): s = c or t = ±c. PaddleOCR exports scale and
+ *    shift every conv this way ("mobile_one_block" Mul + Add).
+ * Chains fold one op per round (Conv→Mul→Add→BN …). s and t are computed in double and rounded once, so the result
+ * is exact up to float rounding. Only rewrites: float32 NCHW Conv with constant W (and B), its output used only by
+ * the folded op and not a graph output. Constants are initializers or Constant nodes. Returns the graph unchanged
+ * when nothing matches.
  */
 export function foldBatchNorms(graph: Graph): Graph {
-  const uses = new Map<string, number>();
-  for (const n of graph.nodes) for (const x of n.inputs) if (x) uses.set(x, (uses.get(x) ?? 0) + 1);
-  for (const o of graph.outputs) uses.set(o.name, (uses.get(o.name) ?? 0) + 1);
-  const producer = new Map<string, Node>();
-  for (const n of graph.nodes) for (const o of n.outputs) if (o) producer.set(o, n);
-  const f32 = (name: string | undefined, len?: number): Float32Array | undefined => {
-    const t = name ? graph.initializers.get(name) : undefined;
-    return t && t.type === 'float32' && (len === undefined || (t.dims.length === 1 && t.size === len)) ? (t.data as Float32Array) : undefined;
+  let g = graph;
+  for (let round = 0; round < 16; round++) {
+    const next = foldOnce(g);
+    if (next === g) break;
+    g = next;
+  }
+  return g;
+}
+
+/** A float32 constant by value name: an initializer or the value of a Constant node. */
+function constants(graph: Graph): (name: string | undefined) => Tensor | undefined {
+  const fromNodes = new Map<string, Tensor>();
+  for (const n of graph.nodes) if (n.op === 'Constant' && n.domain === '' && n.attrs.value instanceof Tensor && n.outputs[0]) fromNodes.set(n.outputs[0], n.attrs.value);
+  return (name) => (name ? (graph.initializers.get(name) ?? fromNodes.get(name)) : undefined);
+}
+
+/** The per-channel affine (s, t) of `op` applied to a conv output with m channels and rank r, or undefined. */
+function affineOf(op: Node, y: string, m: number, r: number, constant: (name: string | undefined) => Tensor | undefined): [Float64Array, Float64Array] | undefined {
+  const f32 = (name: string | undefined): Float32Array | undefined => {
+    const t = constant(name);
+    return t && t.type === 'float32' && t.dims.length === 1 && t.size === m ? (t.data as Float32Array) : undefined;
   };
-  const pairs: [Node, Node][] = [];
-  for (const bn of graph.nodes) {
-    if (bn.op !== 'BatchNormalization' || bn.domain !== '' || (bn.attrs.training_mode ?? 0) !== 0) continue;
-    if (bn.outputs.filter((o) => o).length !== 1) continue;
-    const conv = producer.get(bn.inputs[0] ?? '');
-    if (!conv || conv.op !== 'Conv' || conv.domain !== '' || uses.get(conv.outputs[0]!) !== 1) continue;
+  const s = new Float64Array(m).fill(1);
+  const t = new Float64Array(m);
+  if (op.op === 'BatchNormalization') {
+    if ((op.attrs.training_mode ?? 0) !== 0 || op.inputs[0] !== y || op.outputs.filter((o) => o).length !== 1) return undefined;
+    const [scale, beta, mean, vr] = [1, 2, 3, 4].map((i) => f32(op.inputs[i]));
+    if (!scale || !beta || !mean || !vr) return undefined;
+    const eps: number = typeof op.attrs.epsilon === 'number' ? op.attrs.epsilon : 1e-5;
+    for (let o = 0; o < m; o++) {
+      s[o] = scale[o]! / Math.sqrt(vr[o]! + eps);
+      t[o] = beta[o]! - mean[o]! * s[o]!;
+    }
+    return [s, t];
+  }
+  if (op.op !== 'Mul' && op.op !== 'Add' && op.op !== 'Sub') return undefined;
+  if (op.inputs.length !== 2 || op.outputs.length !== 1) return undefined;
+  const k = op.inputs[0] === y ? 1 : 0;
+  if (op.inputs[1 - k] !== y || op.inputs[k] === y || (op.op === 'Sub' && k !== 1)) return undefined;
+  const c = constant(op.inputs[k]);
+  // ONNX broadcasting: the constant, right-aligned to the conv output's rank, must be 1 everywhere but the channel axis
+  if (!c || c.type !== 'float32' || c.dims.length > r) return undefined;
+  const pad = [...new Array<number>(r - c.dims.length).fill(1), ...c.dims];
+  if (pad.some((d, i) => d !== 1 && !(i === 1 && d === m))) return undefined;
+  const v = c.data as Float32Array;
+  for (let o = 0; o < m; o++) {
+    const cv = v[c.size === 1 ? 0 : o]!;
+    if (op.op === 'Mul') s[o] = cv;
+    else t[o] = op.op === 'Add' ? cv : -cv;
+  }
+  return [s, t];
+}
+
+function foldOnce(graph: Graph): Graph {
+  const uses = new Map<string, number>();
+  const consumer = new Map<string, Node>();
+  for (const n of graph.nodes)
+    for (const x of n.inputs)
+      if (x) {
+        uses.set(x, (uses.get(x) ?? 0) + 1);
+        consumer.set(x, n);
+      }
+  for (const o of graph.outputs) uses.set(o.name, (uses.get(o.name) ?? 0) + 1);
+  const constant = constants(graph);
+  const pairs: [Node, Node, Float64Array, Float64Array][] = [];
+  for (const conv of graph.nodes) {
+    if (conv.op !== 'Conv' || conv.domain !== '' || uses.get(conv.outputs[0]!) !== 1) continue;
     if ((conv.attrs.data_layout ?? 'NCHW') !== 'NCHW' || (conv.attrs.weight_layout ?? 'OIHW') !== 'OIHW') continue;
-    const w = graph.initializers.get(conv.inputs[1] ?? '');
+    const w = constant(conv.inputs[1]);
     if (!w || w.type !== 'float32' || w.dims.length < 3) continue;
     const m = w.dims[0]!;
-    if (conv.inputs[2] && !f32(conv.inputs[2], m)) continue;
-    if ([1, 2, 3, 4].some((i) => !f32(bn.inputs[i], m))) continue;
-    pairs.push([conv, bn]);
+    const b = conv.inputs[2] ? constant(conv.inputs[2]) : undefined;
+    if (conv.inputs[2] && !(b && b.type === 'float32' && b.dims.length === 1 && b.size === m)) continue;
+    const op = consumer.get(conv.outputs[0]!);
+    if (!op || op.domain !== '') continue; // a graph output
+    const st = affineOf(op, conv.outputs[0]!, m, w.dims.length, constant);
+    if (st) pairs.push([conv, op, ...st]);
   }
   if (!pairs.length) return graph;
   const g = graph.clone();
   const fresh = freshNames(g);
   const dropped = new Set<string>();
-  for (const [conv0, bn0] of pairs) {
+  for (const [conv0, op0, s, t] of pairs) {
     const conv = g.nodes[graph.nodes.indexOf(conv0)]!;
-    const bn = g.nodes[graph.nodes.indexOf(bn0)]!;
-    const w = g.initializers.get(conv.inputs[1]!)!;
+    const op = g.nodes[graph.nodes.indexOf(op0)]!;
+    const w = constant(conv.inputs[1])!;
     const m = w.dims[0]!;
     const per = w.size / m;
     const wd = w.data as Float32Array;
-    const b = conv.inputs[2] ? f32(conv.inputs[2], m)! : new Float32Array(m);
-    const [scale, beta, mean, vr] = [1, 2, 3, 4].map((i) => f32(bn.inputs[i], m)!) as [Float32Array, Float32Array, Float32Array, Float32Array];
-    const eps: number = typeof bn.attrs.epsilon === 'number' ? bn.attrs.epsilon : 1e-5;
+    const b = conv.inputs[2] ? (constant(conv.inputs[2])!.data as Float32Array) : new Float32Array(m);
     const w2 = new Float32Array(w.size);
     const b2 = new Float32Array(m);
     for (let o = 0; o < m; o++) {
-      const s = scale[o]! / Math.sqrt(vr[o]! + eps);
-      for (let i = o * per; i < (o + 1) * per; i++) w2[i] = wd[i]! * s;
-      b2[o] = (b[o]! - mean[o]!) * s + beta[o]!;
+      for (let i = o * per; i < (o + 1) * per; i++) w2[i] = wd[i]! * s[o]!;
+      b2[o] = b[o]! * s[o]! + t[o]!;
     }
-    const wName = fresh(`${conv.inputs[1]}_bnfolded`);
-    const bName = fresh(`${conv.name || 'conv'}_bnfolded_bias`);
+    const wName = fresh(`${conv.inputs[1]}_folded`);
+    const bName = fresh(`${conv.name || 'conv'}_folded_bias`);
     g.initializers.set(wName, new Tensor('float32', w2, [...w.dims]));
     g.initializers.set(bName, new Tensor('float32', b2, [m]));
     dropped.add(conv.inputs[1]!);
     if (conv.inputs[2]) dropped.add(conv.inputs[2]);
     conv.inputs = [conv.inputs[0]!, wName, bName];
-    conv.outputs = [bn.outputs.find((o) => o)!];
+    conv.outputs = [op.outputs.find((o) => o)!];
   }
-  const bns = new Set(pairs.map(([, bn]) => g.nodes[graph.nodes.indexOf(bn)]!));
-  g.nodes = g.nodes.filter((n) => !bns.has(n));
-  // the original weights are garbage now unless something else reads them
+  const gone = new Set(pairs.map(([, op]) => g.nodes[graph.nodes.indexOf(op)]!));
+  g.nodes = g.nodes.filter((n) => !gone.has(n));
+  // the original weights (and the folded ops' constants) are garbage now unless something else reads them
   const still = new Set(g.nodes.flatMap((n) => n.inputs));
-  for (const d of dropped) if (!still.has(d) && !g.outputs.some((o) => o.name === d)) g.initializers.delete(d);
+  for (const o of g.outputs) still.add(o.name);
+  for (const d of dropped) if (!still.has(d)) g.initializers.delete(d);
+  g.nodes = g.nodes.filter((n) => !(n.op === 'Constant' && n.outputs.every((o) => !o || !still.has(o))));
   return g;
 }

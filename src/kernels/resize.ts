@@ -1,0 +1,97 @@
+import { Tensor } from '../tensor/tensor.js';
+import { resizeAxisTaps } from '../ops/resize.js';
+import { type KernelDef, decline, registerKernel } from './registry.js';
+import { arena, kernels } from './wasm.js';
+
+/**
+ * Resize of float32 NCHW (rank 4) over H and W, N and C kept: mode nearest (every nearest_mode and
+ * coordinate_transformation_mode) and linear (bilinear, no antialias); scales or sizes, constant or run-time. The
+ * tables come from the reference's own per-axis taps (ops/resize.ts resizeAxisTaps), rebuilt only when the input
+ * dims or the scales/sizes/roi values change; asm/f32_resize.ts gathers. Cubic, antialias, tf_crop_and_resize
+ * extrapolation and resizing N or C stay on the reference.
+ */
+const resizeWasm: KernelDef = {
+  op: 'Resize',
+  backend: 'wasm',
+  prepare(node, attrs, types) {
+    const mem = arena();
+    const ex = kernels();
+    const x = types[0];
+    if (!mem || !ex) return decline('no WASM memory');
+    if (x?.dtype !== 'float32') return decline(`X is ${x?.dtype ?? 'of unknown type'}, not float32`);
+    if (x.shape && x.shape.length !== 4) return decline(`only rank-4 NCHW (X rank ${x.shape.length})`);
+    const mode = attrs.mode as string;
+    if (mode !== 'nearest' && mode !== 'linear') return decline(`mode ${mode}`);
+    if (mode === 'linear' && attrs.antialias === 1) return decline('linear with antialias');
+    if (attrs.coordinate_transformation_mode === 'tf_crop_and_resize') return decline('tf_crop_and_resize');
+    const linear = mode === 'linear';
+    let cached: { key: string; tab: number; oh: number; ow: number } | undefined;
+    const drop = () => {
+      if (cached) mem.release(cached.tab);
+      cached = undefined;
+    };
+    return {
+      name: linear ? 'f32_resize_linear' : 'f32_resize_nearest',
+      run(inputs, [outType]) {
+        const xt = inputs[0]!;
+        const [n, c, ih, iw] = xt.dims as [number, number, number, number];
+        const key = `${xt.dims.join(',')}|${inputs.slice(1).map((t) => (t ? t.toNumbers().join(',') : '-')).join('|')}`;
+        if (cached?.key !== key) {
+          const taps = resizeAxisTaps(node, attrs, inputs);
+          if (taps[0] || taps[1]) return undefined; // N or C resized: the reference
+          const ty = taps[2];
+          const tx = taps[3];
+          const oh = ty ? ty.length : ih;
+          const ow = tx ? tx.length : iw;
+          if ([ty, tx].some((t) => t?.some((k) => k.extrapolate || k.idx.length !== (linear ? 2 : 1)))) return undefined;
+          drop();
+          // nearest: yi[oh], xi[ow] (i32); linear: y pairs, wy pairs, x pairs, wx pairs
+          const per = linear ? 4 : 1;
+          const tab = mem.alloc((oh + ow) * per * 4, 'resize tables');
+          const i32 = new Int32Array(mem.memory.buffer, tab, (oh + ow) * per);
+          const f32 = new Float32Array(mem.memory.buffer, tab, (oh + ow) * per);
+          const fill = (t: typeof ty, len: number, at: number, wAt: number) => {
+            for (let o = 0; o < len; o++) {
+              if (!linear) i32[at + o] = t ? t[o]!.idx[0]! : o;
+              else {
+                // an unresized axis: both taps on the same pixel (the kernel reads it once)
+                i32[at + 2 * o] = t ? t[o]!.idx[0]! : o;
+                i32[at + 2 * o + 1] = t ? t[o]!.idx[1]! : o;
+                f32[wAt + 2 * o] = t ? t[o]!.w[0]! : 1;
+                f32[wAt + 2 * o + 1] = t ? t[o]!.w[1]! : 0;
+              }
+            }
+          };
+          if (linear) {
+            fill(ty, oh, 0, 2 * oh);
+            fill(tx, ow, 4 * oh, 4 * oh + 2 * ow);
+          } else {
+            fill(ty, oh, 0, 0);
+            fill(tx, ow, oh, 0);
+          }
+          cached = { key, tab, oh, ow };
+        }
+        const { tab, oh, ow } = cached;
+        const size = n * c * oh * ow;
+        const xin = mem.input(xt.data as Float32Array, 'resize input');
+        let tmp = 0;
+        try {
+          const op = mem.alloc(size * 4, 'resize output');
+          if (size) {
+            if (linear) {
+              tmp = mem.alloc(iw * 4, 'resize row');
+              ex.f32_resize_linear(xin.ptr, n * c, ih, iw, oh, ow, tab, tab + 8 * oh, tab + 16 * oh, tab + 16 * oh + 8 * ow, op, tmp);
+            } else ex.f32_resize_nearest(xin.ptr, n * c, ih, iw, oh, ow, tab, tab + 4 * oh, op);
+          }
+          return [new Tensor('float32', mem.f32(op, size), outType!.shape as number[])];
+        } finally {
+          if (tmp) mem.release(tmp);
+          if (xin.copied) mem.release(xin.ptr);
+        }
+      },
+      dispose: drop,
+    };
+  },
+};
+
+registerKernel(resizeWasm);
