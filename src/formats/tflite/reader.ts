@@ -8,6 +8,7 @@ import { Tensor } from '../../tensor/tensor.js';
 import { activationRangeQuantized } from '../../tensor/tflite-quant.js';
 import type { Table } from './flatbuf.js';
 import { TFLITE_ENUMS, TFLITE_UNIONS } from './generated/tflite-schema.js';
+import { densify } from './sparse.js';
 import { parseTflite, type TflModel, type TflOperator, type TflTensor } from './model.js';
 
 /** TensorType → edgeq dtype (others: UnsupportedError). */
@@ -72,6 +73,8 @@ function build(m: TflModel): Graph {
       g.initializers.set(names[t.index]!, z);
     }
   }
+  for (const t of m.tensors)
+    if (t.sparsity && !g.initializers.has(names[t.index]!)) throw new UnsupportedError(`tensor ${t.index} ('${t.name}'): sparse tensors must be constants (TFLite only stores sparse weights)`);
   for (const i of m.inputs) {
     if (g.initializers.has(names[i]!)) continue;
     g.inputs.push({ name: names[i]!, type: b.valueType(m.tensors[i]!) });
@@ -128,6 +131,17 @@ class Builder {
     if (dtype === 'string') throw new UnsupportedError(`${what}: string tensors are not supported`);
     const n = sizeOf(t.shape, what);
     const info = DTYPES[dtype];
+    if (t.sparsity) {
+      // sparse constant: the buffer holds the stored values only; densified here (sparse.ts validates every index)
+      if (data.length % info.bytes) throw new ModelFormatError(`${what}: sparse buffer ${t.buffer} has ${data.length} bytes, not a whole number of ${TT_NAME[t.type]}`);
+      const values = new info.array!(data.slice().buffer, 0, data.length / info.bytes);
+      const dense = new info.array!(n);
+      densify(values as never, t.shape, t.sparsity, dense as never, what);
+      const tensor = new Tensor(dtype, dense as never, t.shape);
+      const q = this.quant(t);
+      if (q) tensor.quant = q;
+      return tensor;
+    }
     if (data.length !== n * info.bytes) throw new ModelFormatError(`${what}: buffer ${t.buffer} has ${data.length} bytes, shape [${t.shape.join(',')}] of ${TT_NAME[t.type]} needs ${n * info.bytes}`);
     let arr;
     if ((data.byteOffset % info.bytes) === 0) arr = new info.array!(data.buffer, data.byteOffset, n);
@@ -415,9 +429,68 @@ class Builder {
       }
       case 'STRIDED_SLICE':
         return this.stridedSlice(op, ins);
+      case 'DEPTH_TO_SPACE': {
+        // depth_to_space.h (NHWC): out[b, h·bs + i, w·bs + j, c] = in[b, h, w, (i·bs + j)·C + c] — ONNX DCR order, as
+        // Reshape [N, H, W, bs, bs, C] → Transpose [0, 1, 3, 2, 4, 5] → Reshape [N, H·bs, W·bs, C]
+        nIn(1);
+        const o = this.opts(op, 'DepthToSpaceOptions');
+        const bs = o?.int('block_size', 'i32') ?? 0;
+        const [N, H, W, D] = t(0).shape as [number, number, number, number];
+        if (t(0).shape.length !== 4 || !(bs >= 1) || D % (bs * bs) !== 0) throw new ModelFormatError(`${this.where(op)}: block_size ${bs} does not fit input [${t(0).shape.join(',')}]`);
+        const C = D / (bs * bs);
+        this.sameQuant(op, [op.inputs[0]!, op.outputs[0]!]);
+        const nm = `${op.opName}_${op.index}`;
+        const r6 = this.fresh(`${nm}_6d`), t6 = this.fresh(`${nm}_6dt`);
+        this.node('Reshape', '', [ins[0]!, this.i64(`${nm}_6d_shape`, [N, H, W, bs, bs, C])], [r6], {}, `${nm}_6d`);
+        this.node('Transpose', '', [r6], [t6], { perm: [0, 1, 3, 2, 4, 5] }, `${nm}_perm`);
+        return this.emit(op, 'Reshape', '', [t6, this.i64(`${nm}_shape`, [N, H * bs, W * bs, C])], {});
+      }
+      case 'DENSIFY':
+        // densify.cc: sparse constant → dense; the reader densified the constant at load (sparse.ts), so this is a copy
+        nIn(1);
+        if (!t(0).sparsity || !this.g.initializers.has(ins[0]!)) throw new UnsupportedError(`${this.where(op)}: DENSIFY needs a sparse constant input`);
+        return this.emit(op, 'Identity', '', ins, {});
+      case 'CUSTOM':
+        return this.custom(op, ins);
       default:
         throw new UnsupportedOpError(op.opName, `TFLite builtin code ${op.opcode}${op.customCode !== undefined ? ` custom '${op.customCode}'` : ''}, ${this.where(op)}, output '${this.names[op.outputs[0]!] ?? '?'}'`);
     }
+  }
+
+  /** MediaPipe's custom ops (mediapipe/util/tflite/operations/*.cc). */
+  private custom(op: TflOperator, ins: string[]): void {
+    const code = op.customCode ?? '';
+    const w = `${this.where(op)} custom '${code}'`;
+    if (code === 'Convolution2DTransposeBias') {
+      // transpose_conv_bias.cc: inputs (input NHWC, weights OHWI, bias [O]), float32 only; custom_options is a raw
+      // TfLiteTransposeConvParams { TfLitePadding padding (1 SAME, 2 VALID); int stride_width; int stride_height; … }.
+      // Prepare: P = SAME ? max(0, K - (in - 1) % s - 1) : 0; out = s·(in - 1) + K - P; Eval scatters every input pixel
+      // to oy = iy·s - floor(P/2) + ky over bias-initialised outputs, skipping taps outside the output. That is ONNX
+      // ConvTranspose with pads [floor(P/2), P - floor(P/2)] (out = s·(in - 1) + K - pad_begin - pad_end), NHWC / OHWI.
+      if (op.inputs.length !== 3 || op.outputs.length !== 1 || op.inputs.some((i) => i < 0)) throw new ModelFormatError(`${w}: expected 3 inputs and 1 output, got ${op.inputs.length} and ${op.outputs.length}`);
+      if (!this.allF32(op)) throw new UnsupportedError(`${w}: only float32 is supported (as in MediaPipe's kernel)`);
+      const co = op.customOptions;
+      if (!co || co.length < 12) throw new ModelFormatError(`${w}: custom_options has ${co?.length ?? 0} bytes, TfLiteTransposeConvParams needs 12`);
+      const dv = new DataView(co.buffer, co.byteOffset, co.byteLength);
+      const padding = dv.getInt32(0, true), sw = dv.getInt32(4, true), sh = dv.getInt32(8, true);
+      if (padding !== 1 && padding !== 2) throw new ModelFormatError(`${w}: padding ${padding} is neither SAME (1) nor VALID (2)`);
+      if (!(sw >= 1 && sh >= 1)) throw new ModelFormatError(`${w}: strides ${sh}x${sw} must be ≥ 1`);
+      const x = this.m.tensors[op.inputs[0]!]!, wt = this.m.tensors[op.inputs[1]!]!, b = this.m.tensors[op.inputs[2]!]!;
+      if (x.shape.length !== 4 || wt.shape.length !== 4 || b.shape.length !== 1) throw new ModelFormatError(`${w}: expected 4-D input and weights and 1-D bias, got [${x.shape}] [${wt.shape}] [${b.shape}]`);
+      if (wt.shape[3] !== x.shape[3] || b.shape[0] !== wt.shape[0]) throw new ModelFormatError(`${w}: weights [${wt.shape}] do not match input channels ${x.shape[3]} / bias [${b.shape}]`);
+      const [H, W] = [x.shape[1]!, x.shape[2]!], [KH, KW] = [wt.shape[1]!, wt.shape[2]!];
+      if (!(H >= 1 && W >= 1 && KH >= 1 && KW >= 1)) throw new ModelFormatError(`${w}: empty input or filter`);
+      const P = (K: number, inS: number, s: number) => (padding === 1 ? Math.max(0, K - ((inS - 1) % s) - 1) : 0);
+      const ph = P(KH, H, sh), pw = P(KW, W, sw);
+      const attrs: Record<string, AttrValue> = {
+        strides: [sh, sw],
+        pads: [Math.floor(ph / 2), Math.floor(pw / 2), ph - Math.floor(ph / 2), pw - Math.floor(pw / 2)],
+        data_layout: 'NHWC',
+        weight_layout: 'OHWI',
+      };
+      return this.emit(op, 'ConvTranspose', '', ins, attrs);
+    }
+    throw new UnsupportedOpError(`CUSTOM '${code}'`, `TFLite builtin code ${op.opcode}, ${this.where(op)}, output '${this.names[op.outputs[0]!] ?? '?'}'`);
   }
 
   /** The error for a TFLite op whose every supported form maps onto an ONNX-family op, in a form that does not. */
