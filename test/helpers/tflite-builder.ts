@@ -5,14 +5,23 @@ import * as flatbuffers from 'flatbuffers';
 export type OptionField = [id: number, kind: 'i8' | 'i32' | 'bool' | 'f32', value: number];
 
 export interface TflSpec {
-  tensors: { shape: number[]; type: number; buffer: number; name: string; scale?: number; zp?: number }[];
+  tensors: { shape: number[]; type: number; buffer: number; name: string; scale?: number; zp?: number; sparsity?: SparsitySpec }[];
   /** buffer 0 is conventionally empty (tensors without data) */
   buffers: Uint8Array[];
   /** builtin op codes, indexed by the operators' `opcode` */
   opcodes: number[];
-  ops: { opcode: number; inputs: number[]; outputs: number[]; options?: { type: number; fields: OptionField[] } }[];
+  /** custom_code of opcode entries (index into `opcodes`) whose code is CUSTOM (32) */
+  customCodes?: Record<number, string>;
+  ops: { opcode: number; inputs: number[]; outputs: number[]; options?: { type: number; fields: OptionField[] }; customOptions?: Uint8Array }[];
   inputs: number[];
   outputs: number[];
+}
+
+/** SparsityParameters: index vectors as [SparseIndexVector type (1 Int32Vector, 2 Uint16Vector, 3 Uint8Vector), values]. */
+export interface SparsitySpec {
+  traversalOrder: number[];
+  blockMap: number[];
+  dims: { format: 0 | 1; denseSize?: number; segments?: [1 | 2 | 3, number[]]; indices?: [1 | 2 | 3, number[]] }[];
 }
 
 /** One subgraph; buffers are 16-byte aligned, as TFLite's converter writes them. */
@@ -36,7 +45,35 @@ export function buildTflite(s: TflSpec): Uint8Array {
     b.addFieldOffset(0, data, 0);
     return b.endObject();
   });
+  const indexVector = ([type, v]: [1 | 2 | 3, number[]]) => {
+    const size = type === 1 ? 4 : type === 2 ? 2 : 1;
+    b.startVector(size, v.length, size);
+    for (let i = v.length - 1; i >= 0; i--) (type === 1 ? b.addInt32(v[i]!) : type === 2 ? b.addInt16(v[i]!) : b.addInt8(v[i]!));
+    const vec = b.endVector();
+    b.startObject(1);
+    b.addFieldOffset(0, vec, 0);
+    return b.endObject();
+  };
+  const sparsity = (sp: SparsitySpec) => {
+    const dims = sp.dims.map((d) => {
+      const seg = d.segments ? indexVector(d.segments) : 0;
+      const idx = d.indices ? indexVector(d.indices) : 0;
+      b.startObject(6);
+      b.addFieldInt8(0, d.format, -1);
+      b.addFieldInt32(1, d.denseSize ?? 0, -1);
+      if (d.segments) (b.addFieldInt8(2, d.segments[0], 0), b.addFieldOffset(3, seg, 0));
+      if (d.indices) (b.addFieldInt8(4, d.indices[0], 0), b.addFieldOffset(5, idx, 0));
+      return b.endObject();
+    });
+    const to = ints(sp.traversalOrder), bm = ints(sp.blockMap), dm = offs(dims);
+    b.startObject(3);
+    b.addFieldOffset(0, to, 0);
+    b.addFieldOffset(1, bm, 0);
+    b.addFieldOffset(2, dm, 0);
+    return b.endObject();
+  };
   const tensors = s.tensors.map((t) => {
+    const sp = t.sparsity ? sparsity(t.sparsity) : 0;
     const name = b.createString(t.name);
     const shape = ints(t.shape);
     let q = 0;
@@ -58,6 +95,7 @@ export function buildTflite(s: TflSpec): Uint8Array {
     b.addFieldInt32(2, t.buffer, -1);
     b.addFieldOffset(3, name, 0);
     if (q) b.addFieldOffset(4, q, 0);
+    if (sp) b.addFieldOffset(6, sp, 0);
     return b.endObject();
   });
   const ops = s.ops.map((o) => {
@@ -71,9 +109,16 @@ export function buildTflite(s: TflSpec): Uint8Array {
       }
       opts = b.endObject();
     }
+    let co = 0;
+    if (o.customOptions) {
+      b.startVector(1, o.customOptions.length, 1);
+      for (let k = o.customOptions.length - 1; k >= 0; k--) b.addInt8(o.customOptions[k]!);
+      co = b.endVector();
+    }
     const i = ints(o.inputs);
     const out = ints(o.outputs);
     b.startObject(13);
+    if (co) b.addFieldOffset(5, co, 0);
     b.addFieldInt32(0, o.opcode, -1);
     b.addFieldOffset(1, i, 0);
     b.addFieldOffset(2, out, 0);
@@ -83,8 +128,10 @@ export function buildTflite(s: TflSpec): Uint8Array {
     }
     return b.endObject();
   });
-  const codes = s.opcodes.map((c) => {
+  const codes = s.opcodes.map((c, k) => {
+    const custom = s.customCodes?.[k] !== undefined ? b.createString(s.customCodes[k]!) : 0;
     b.startObject(4);
+    if (custom) b.addFieldOffset(1, custom, 0);
     b.addFieldInt8(0, Math.min(c, 127), -1);
     b.addFieldInt32(2, 1, 0);
     b.addFieldInt32(3, c, -1);
