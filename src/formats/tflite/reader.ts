@@ -490,6 +490,23 @@ class Builder {
       };
       return this.emit(op, 'ConvTranspose', '', ins, attrs);
     }
+    if (code === 'MaxPoolingWithArgmax2D' || code === 'MaxUnpooling2D') {
+      // max_pool_argmax.cc / max_unpooling.cc: float32 only; custom_options is a raw TfLitePoolParams { TfLitePadding
+      // padding; int stride_width, stride_height, filter_width, filter_height; TfLiteFusedActivation activation; … }
+      const pool = code === 'MaxPoolingWithArgmax2D';
+      if (op.inputs.length !== (pool ? 1 : 2) || op.outputs.length !== (pool ? 2 : 1) || op.inputs.some((i) => i < 0)) throw new ModelFormatError(`${w}: expected ${pool ? '1 input and 2 outputs' : '2 inputs and 1 output'}, got ${op.inputs.length} and ${op.outputs.length}`);
+      if (!this.allF32(op)) throw new UnsupportedError(`${w}: only float32 is supported (as in MediaPipe's kernel)`);
+      const co = op.customOptions;
+      if (!co || co.length < 24) throw new ModelFormatError(`${w}: custom_options has ${co?.length ?? 0} bytes, TfLitePoolParams needs 24`);
+      const dv = new DataView(co.buffer, co.byteOffset, co.byteLength);
+      const [padding, sw, sh, fw, fh, act] = [0, 4, 8, 12, 16, 20].map((o) => dv.getInt32(o, true)) as [number, number, number, number, number, number];
+      if (padding !== 1 && padding !== 2) throw new ModelFormatError(`${w}: padding ${padding} is neither SAME (1) nor VALID (2)`);
+      const ACTS = ['NONE', 'RELU', 'RELU_N1_TO_1', 'RELU6', 'TANH', 'SIGN_BIT', 'SIGMOID'];
+      if (ACTS[act] === undefined) throw new ModelFormatError(`${w}: unknown fused activation ${act}`);
+      if (![sw, sh, fw, fh].every((v) => v >= 1 && v <= 1 << 16)) throw new ModelFormatError(`${w}: strides ${sh}x${sw} / filter ${fh}x${fw} must be in 1..65536`);
+      const attrs = { padding: padding === 1 ? 'SAME' : 'VALID', stride_w: sw, stride_h: sh, filter_width: fw, filter_height: fh, activation: ACTS[act]! };
+      return this.emit(op, code, TFL_DOMAIN, ins, attrs);
+    }
     throw new UnsupportedOpError(`CUSTOM '${code}'`, `TFLite builtin code ${op.opcode}, ${this.where(op)}, output '${this.names[op.outputs[0]!] ?? '?'}'`);
   }
 

@@ -234,3 +234,103 @@ describe("MediaPipe's Convolution2DTransposeBias", () => {
       expect(() => readTflite(customModel([1, 2, 2, 1], [1, 2, 2, 1], [1, 1, 1, 1], [0], [1, 4, 4, 1], opts))).toThrow(re);
     });
 });
+
+const poolParams = (padding: number, sw: number, sh: number, fw: number, fh: number, act = 0) => new Uint8Array(Int32Array.of(padding, sw, sh, fw, fh, act, 0, 0, 0, 0).buffer);
+
+/** x → MaxPoolingWithArgmax2D → (y, idx) → MaxUnpooling2D → u; plus the builtin MAX_POOL_2D of x as m */
+function poolModel(xs: number[], ys: number[], p: { padding: number; s: number; f: number; act?: number }): Uint8Array {
+  const us = [xs[0]!, ys[1]! * p.f, ys[2]! * p.f, xs[3]!];
+  return buildTflite({
+    tensors: [
+      { shape: xs, type: 0, buffer: 0, name: 'x' },
+      { shape: ys, type: 0, buffer: 0, name: 'y' },
+      { shape: ys, type: 0, buffer: 0, name: 'idx' },
+      { shape: us, type: 0, buffer: 0, name: 'u' },
+      { shape: ys, type: 0, buffer: 0, name: 'm' },
+    ],
+    buffers: [new Uint8Array(0)],
+    opcodes: [32, 32, 17],
+    customCodes: { 0: 'MaxPoolingWithArgmax2D', 1: 'MaxUnpooling2D' },
+    ops: [
+      { opcode: 0, inputs: [0], outputs: [1, 2], customOptions: poolParams(p.padding, p.s, p.s, p.f, p.f, p.act ?? 0) },
+      { opcode: 1, inputs: [1, 2], outputs: [3], customOptions: poolParams(p.padding, p.s, p.s, p.f, p.f) },
+      // Pool2DOptions: padding (SAME 0 / VALID 1), stride_w, stride_h, filter_width, filter_height, activation
+      { opcode: 2, inputs: [0], outputs: [4], options: { type: 5, fields: [[0, 'i8', p.padding === 1 ? 0 : 1], [1, 'i32', p.s], [2, 'i32', p.s], [3, 'i32', p.f], [4, 'i32', p.f], [5, 'i8', p.act ?? 0]] } },
+    ],
+    inputs: [0],
+    outputs: [1, 2, 3, 4],
+  });
+}
+
+describe("MediaPipe's MaxPoolingWithArgmax2D / MaxUnpooling2D", () => {
+  it('property: the pooled values are TFLite MAX_POOL_2D, each index names its max in the window, and unpooling puts every max back there', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.record({ h: fc.integer({ min: 1, max: 4 }), w: fc.integer({ min: 1, max: 4 }), C: fc.integer({ min: 1, max: 3 }), f: fc.integer({ min: 1, max: 3 }), same: fc.boolean(), relu: fc.boolean(), seed: fc.integer() }), async (p) => {
+        // unpooling inverts pooling when windows tile the input: stride = filter, H and W multiples of it
+        const [H, W] = [p.h * p.f, p.w * p.f];
+        const xs = [1, H, W, p.C], ys = [1, p.h, p.w, p.C];
+        let seed = p.seed >>> 0;
+        const x = Float32Array.from({ length: H * W * p.C }, () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 4 - 2);
+        const act = p.relu ? 1 : 0;
+        const s = await InferenceSession.create(poolModel(xs, ys, { padding: p.same ? 1 : 2, s: p.f, f: p.f, act }));
+        const r = await s.run({ x: new Tensor('float32', x, xs) });
+        const [y, idx, u, m] = ['y', 'idx', 'u', 'm'].map((k) => r[k]!.data as Float32Array) as [Float32Array, Float32Array, Float32Array, Float32Array];
+        expect(Array.from(y)).toEqual(Array.from(m));
+        expect(r.u!.dims).toEqual([1, H, W, p.C]);
+        const kept = new Set<number>();
+        for (let oy = 0; oy < p.h; oy++)
+          for (let ox = 0; ox < p.w; ox++)
+            for (let c = 0; c < p.C; c++) {
+              const o = (oy * p.w + ox) * p.C + c;
+              // "indices = max_y * filter_width + max_x + 0.1f"
+              const k = idx[o]! - 0.1;
+              expect(Math.abs(k - Math.round(k))).toBeLessThan(1e-5);
+              const [fy, fx] = [Math.floor(Math.round(k) / p.f), Math.round(k) % p.f];
+              const at = ((oy * p.f + fy) * W + ox * p.f + fx) * p.C + c;
+              expect(Math.max(act ? 0 : -Infinity, x[at]!)).toBe(y[o]);
+              for (let a = 0; a < p.f; a++) for (let b = 0; b < p.f; b++) expect(x[((oy * p.f + a) * W + ox * p.f + b) * p.C + c]!).toBeLessThanOrEqual(x[at]!);
+              expect(u[at]).toBe(y[o]);
+              kept.add(at);
+            }
+        for (let i = 0; i < u.length; i++) if (!kept.has(i)) expect(u[i]).toBe(0);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('rejects short custom_options (ModelFormatError) and an index outside the window at run time (ShapeError)', async () => {
+    const bad = buildTflite({
+      tensors: [
+        { shape: [1, 2, 2, 1], type: 0, buffer: 0, name: 'x' },
+        { shape: [1, 2, 2, 1], type: 0, buffer: 0, name: 'i' },
+        { shape: [1, 4, 4, 1], type: 0, buffer: 0, name: 'u' },
+      ],
+      buffers: [new Uint8Array(0)],
+      opcodes: [32],
+      customCodes: { 0: 'MaxUnpooling2D' },
+      ops: [{ opcode: 0, inputs: [0, 1], outputs: [2], customOptions: poolParams(2, 2, 2, 2, 2).subarray(0, 20) }],
+      inputs: [0, 1],
+      outputs: [2],
+    });
+    expect(() => readTflite(bad)).toThrow(/TfLitePoolParams needs 24/);
+    const ok = buildTflite({
+      tensors: [
+        { shape: [1, 2, 2, 1], type: 0, buffer: 0, name: 'x' },
+        { shape: [1, 2, 2, 1], type: 0, buffer: 0, name: 'i' },
+        { shape: [1, 4, 4, 1], type: 0, buffer: 0, name: 'u' },
+      ],
+      buffers: [new Uint8Array(0)],
+      opcodes: [32],
+      customCodes: { 0: 'MaxUnpooling2D' },
+      ops: [{ opcode: 0, inputs: [0, 1], outputs: [2], customOptions: poolParams(2, 2, 2, 2, 2) }],
+      inputs: [0, 1],
+      outputs: [2],
+    });
+    const s = await InferenceSession.create(ok);
+    const x = new Tensor('float32', Float32Array.of(1, 2, 3, 4), [1, 2, 2, 1]);
+    const good = await s.run({ x, i: new Tensor('float32', Float32Array.of(0.1, 1.1, 2.1, 3.1), [1, 2, 2, 1]) });
+    // max_unpooling.cc: idx → (idx / filter_width, idx % filter_width) inside the window at (in_y·s, in_x·s)
+    expect(Array.from(good.u!.data as Float32Array)).toEqual([1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 4]);
+    await expect(s.run({ x, i: new Tensor('float32', Float32Array.of(0, 1, 2, 7), [1, 2, 2, 1]) })).rejects.toThrow(/index 7 .* outside the 2x2 window/);
+  });
+});
