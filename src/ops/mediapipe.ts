@@ -126,3 +126,149 @@ defineOp({
     return [y];
   },
 });
+
+// ---------------------------------------------------------------- face mesh attention ops (version 2 registrations)
+
+/** Validate a [1, 4, 4] float matrix input; inferShape. */
+function matrix(ctx: ShapeCtx, i: number): void {
+  const m = needType(ctx, i, ['float32'], 'transform matrix');
+  if (m.shape && (m.shape.length !== 3 || m.shape.some((d, k) => typeof d === 'number' && d !== [1, 4, 4][k]))) ctx.fail(`transform matrix must be [1,4,4], got [${m.shape}]`);
+}
+
+// landmarks_to_transform_matrix.cc v2: rotation r = target - atan2(right.y - left.y, right.x - left.x); the subset's
+// landmarks rotated by r give the crop box (size, centre rotated back); T = shift(centre) · rot(-r) · scale(scale_x ·
+// crop_w / out_w, scale_y · crop_h / out_h) · shift(-out_w / 2, -out_h / 2), row-major [1, 4, 4]
+defineOp({
+  name: 'Landmarks2TransformMatrix',
+  domain: TFL_DOMAIN,
+  inputs: [1, 1],
+  outputs: [1, 1],
+  attrs: {
+    left_rotation_idx: { type: 'int', required: true },
+    right_rotation_idx: { type: 'int', required: true },
+    target_rotation_radians: { type: 'float', default: 0 },
+    output_height: { type: 'int', required: true },
+    output_width: { type: 'int', required: true },
+    scale_x: { type: 'float', required: true },
+    scale_y: { type: 'float', required: true },
+    /** landmark index pairs, flattened */
+    subset_idxs: { type: 'ints', required: true },
+  },
+  doc: "MediaPipe Landmarks2TransformMatrix (v2): the crop transform of a landmark subset, [1, N, 3] → [1, 4, 4]",
+  inferShape(ctx) {
+    const a = ctx.attrs;
+    const x = needType(ctx, 0, ['float32'], 'landmarks');
+    if (x.shape && (x.shape.length !== 3 || (typeof x.shape[2] === 'number' && x.shape[2] !== 3))) ctx.fail(`landmarks must be [1, N, 3], got [${x.shape}]`);
+    if (!(a.output_height > 0 && a.output_width > 0 && a.scale_x > 0 && a.scale_y > 0)) ctx.fail('output_height, output_width, scale_x and scale_y must be > 0');
+    const idx = [a.left_rotation_idx, a.right_rotation_idx, ...(a.subset_idxs as number[])];
+    if ((a.subset_idxs as number[]).length < 2) ctx.fail('subset_idxs has no pair');
+    const N = x.shape?.[1];
+    for (const i of idx) if (!(i >= 0) || (typeof N === 'number' && i >= N)) ctx.fail(`landmark index ${i} outside 0..${typeof N === 'number' ? N - 1 : '?'}`);
+    return [{ dtype: 'float32', shape: [1, 4, 4] }];
+  },
+  reference(ctx) {
+    const a = ctx.attrs;
+    const x = ctx.inputs[0]!;
+    const d = x.data as Float32Array;
+    const N = x.dims[1]!;
+    const at = (i: number, k: number) => {
+      if (!(i >= 0 && i < N)) throw new ShapeError(`node '${ctx.node.name}' (Landmarks2TransformMatrix): landmark index ${i} outside 0..${N - 1}`);
+      return d[i * 3 + k]!;
+    };
+    const L = a.left_rotation_idx, R = a.right_rotation_idx;
+    const r = a.target_rotation_radians - Math.atan2(at(R, 1) - at(L, 1), at(R, 0) - at(L, 0));
+    const [c, s] = [Math.cos(r), Math.sin(r)];
+    const idx = a.subset_idxs as number[];
+    let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
+    // "subset_idxs" is read as int2 pairs: an odd trailing index is not part of a pair
+    for (let k = 0; k + 1 < idx.length; k += 2)
+      for (const i of [idx[k]!, idx[k + 1]!]) {
+        const px = c * at(i, 0) - s * at(i, 1), py = s * at(i, 0) + c * at(i, 1);
+        (x0 = Math.min(x0, px)), (x1 = Math.max(x1, px)), (y0 = Math.min(y0, py)), (y1 = Math.max(y1, py));
+      }
+    const [cw, ch] = [x1 - x0, y1 - y0];
+    const [mx, my] = [(x0 + x1) / 2, (y0 + y1) / 2];
+    // the centre rotated back by -r
+    const cx = Math.cos(-r) * mx - Math.sin(-r) * my, cy = Math.sin(-r) * mx + Math.cos(-r) * my;
+    const sx = (a.scale_x * cw) / a.output_width, sy = (a.scale_y * ch) / a.output_height;
+    const [rc, rs] = [Math.cos(-r), Math.sin(-r)];
+    // shift(c) · rot(-r) · scale(sx, sy) · shift(-w/2, -h/2), 2-D affine part of the 4x4
+    const [hx, hy] = [-a.output_width / 2, -a.output_height / 2];
+    const m = [rc * sx, -rs * sy, 0, rc * sx * hx - rs * sy * hy + cx, rs * sx, rc * sy, 0, rs * sx * hx + rc * sy * hy + cy, 0, 0, 1, 0, 0, 0, 0, 1];
+    return [new Tensor('float32', Float32Array.from(m), [1, 4, 4])];
+  },
+});
+
+// transform_tensor_bilinear.cc v2: x_t = row 0 of T, y_t = row 1, with the align-corners correction
+// t[3] += t[0]·0.5 + t[1]·0.5 - 0.5; each output pixel (ox, oy) samples the input at (x_t·(ox, oy, 0, 1), y_t·…)
+// bilinearly (taps outside the input read 0; a sample point outside [0, W-1] × [0, H-1] gives 0)
+defineOp({
+  name: 'TransformTensorBilinear',
+  domain: TFL_DOMAIN,
+  inputs: [2, 2],
+  outputs: [1, 1],
+  attrs: { output_height: { type: 'int', required: true }, output_width: { type: 'int', required: true } },
+  doc: 'MediaPipe TransformTensorBilinear (v2): affine bilinear resampling of an NHWC tensor by a [1, 4, 4] matrix',
+  inferShape(ctx) {
+    const x = nhwc(ctx, 0, 'input');
+    matrix(ctx, 1);
+    const a = ctx.attrs;
+    if (!(a.output_height >= 1 && a.output_width >= 1 && a.output_height * a.output_width <= 1 << 26)) ctx.fail(`output size ${a.output_height}x${a.output_width} out of range`);
+    if (x.shape && typeof x.shape[0] === 'number' && x.shape[0] !== 1) ctx.fail(`batch must be 1, got ${x.shape[0]}`);
+    return [{ dtype: 'float32', shape: [1, a.output_height, a.output_width, x.shape?.[3] ?? `${ctx.node.name}_c`] }];
+  },
+  reference(ctx) {
+    const [x, t] = ctx.inputs as [Tensor, Tensor];
+    const [, H, W, C] = x.dims as [number, number, number, number];
+    const { output_height: OH, output_width: OW } = ctx.attrs;
+    const m = t.data as Float32Array, xd = x.data as Float32Array;
+    const xt = [m[0]!, m[1]!, m[2]!, m[3]! + m[0]! * 0.5 + m[1]! * 0.5 - 0.5];
+    const yt = [m[4]!, m[5]!, m[6]!, m[7]! + m[4]! * 0.5 + m[5]! * 0.5 - 0.5];
+    const y = Tensor.zeros('float32', [1, OH, OW, C]);
+    const yd = y.data as Float32Array;
+    const read = (h: number, w: number, c: number) => (h < 0 || w < 0 || h >= H || w >= W ? 0 : xd[(h * W + w) * C + c]!);
+    for (let oy = 0; oy < OH; oy++)
+      for (let ox = 0; ox < OW; ox++) {
+        const tx = Math.fround(xt[0]! * ox + xt[1]! * oy + xt[3]!), ty = Math.fround(yt[0]! * ox + yt[1]! * oy + yt[3]!);
+        if (tx < 0 || tx > W - 1 || ty < 0 || ty > H - 1) continue;
+        const [fx, fy] = [Math.floor(tx), Math.floor(ty)];
+        const [rx, ly] = [tx - fx, ty - fy];
+        for (let c = 0; c < C; c++) {
+          const upper = (1 - rx) * read(fy, fx, c) + rx * read(fy, fx + 1, c);
+          const lower = (1 - rx) * read(fy + 1, fx, c) + rx * read(fy + 1, fx + 1, c);
+          yd[(oy * OW + ox) * C + c] = ly * lower + (1 - ly) * upper;
+        }
+      }
+    return [y];
+  },
+});
+
+// transform_landmarks.cc v2: each landmark (x, y[, z]) of [1, N, d] becomes (x_t·(x, y, 0, 1), y_t·(x, y, 0, 1)[, z])
+defineOp({
+  name: 'TransformLandmarks',
+  domain: TFL_DOMAIN,
+  inputs: [2, 2],
+  outputs: [1, 1],
+  attrs: {},
+  doc: 'MediaPipe TransformLandmarks (v2): 2-D affine transform of [1, N, 2|3] landmarks by a [1, 4, 4] matrix (z kept)',
+  inferShape(ctx) {
+    const x = needType(ctx, 0, ['float32'], 'landmarks');
+    matrix(ctx, 1);
+    if (x.shape && (x.shape.length !== 3 || (typeof x.shape[2] === 'number' && x.shape[2] !== 2 && x.shape[2] !== 3) || (typeof x.shape[0] === 'number' && x.shape[0] !== 1))) ctx.fail(`landmarks must be [1, N, 2|3], got [${x.shape}]`);
+    return [{ dtype: 'float32', ...(x.shape ? { shape: x.shape } : {}) }];
+  },
+  reference(ctx) {
+    const [x, t] = ctx.inputs as [Tensor, Tensor];
+    const [, N, D] = x.dims as [number, number, number];
+    const m = t.data as Float32Array, xd = x.data as Float32Array;
+    const y = Tensor.zeros('float32', x.dims);
+    const yd = y.data as Float32Array;
+    for (let i = 0; i < N; i++) {
+      const [px, py] = [xd[i * D]!, xd[i * D + 1]!];
+      yd[i * D] = m[0]! * px + m[1]! * py + m[3]!;
+      yd[i * D + 1] = m[4]! * px + m[5]! * py + m[7]!;
+      if (D === 3) yd[i * D + 2] = xd[i * D + 2]!;
+    }
+    return [y];
+  },
+});

@@ -12,6 +12,8 @@ export interface TflSpec {
   opcodes: number[];
   /** custom_code of opcode entries (index into `opcodes`) whose code is CUSTOM (32) */
   customCodes?: Record<number, string>;
+  /** OperatorCode.version of opcode entries (default 1) */
+  opcodeVersions?: Record<number, number>;
   ops: { opcode: number; inputs: number[]; outputs: number[]; options?: { type: number; fields: OptionField[] }; customOptions?: Uint8Array }[];
   inputs: number[];
   outputs: number[];
@@ -133,7 +135,7 @@ export function buildTflite(s: TflSpec): Uint8Array {
     b.startObject(4);
     if (custom) b.addFieldOffset(1, custom, 0);
     b.addFieldInt8(0, Math.min(c, 127), -1);
-    b.addFieldInt32(2, 1, 0);
+    b.addFieldInt32(2, s.opcodeVersions?.[k] ?? 1, 0);
     b.addFieldInt32(3, c, -1);
     return b.endObject();
   });

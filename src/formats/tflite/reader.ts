@@ -8,6 +8,7 @@ import { Tensor } from '../../tensor/tensor.js';
 import { activationRangeQuantized } from '../../tensor/tflite-quant.js';
 import type { Table } from './flatbuf.js';
 import { TFLITE_ENUMS, TFLITE_UNIONS } from './generated/tflite-schema.js';
+import { readFlexbuffer } from './flexbuffers.js';
 import { densify } from './sparse.js';
 import { parseTflite, type TflModel, type TflOperator, type TflTensor } from './model.js';
 
@@ -445,6 +446,14 @@ class Builder {
         this.node('Transpose', '', [r6], [t6], { perm: [0, 1, 3, 2, 4, 5] }, `${nm}_perm`);
         return this.emit(op, 'Reshape', '', [t6, this.i64(`${nm}_shape`, [N, H * bs, W * bs, C])], {});
       }
+      case 'PRELU': {
+        // prelu.cc (float): x ≥ 0 ? x : alpha·x with alpha broadcast to x = ONNX PRelu (slope broadcasts to X)
+        nIn(2);
+        const x = t(0), al = t(1);
+        const fits = al.shape.length <= x.shape.length && al.shape.every((d, k) => d === 1 || d === x.shape[x.shape.length - al.shape.length + k]);
+        if (!this.allF32(op) || !fits) throw new UnsupportedOpError(op.opName, `TFLite builtin code ${op.opcode}, ${this.where(op)}`, `only float32 with alpha [${al.shape}] broadcastable to the input [${x.shape}] is supported`);
+        return this.emit(op, 'PRelu', '', ins, {});
+      }
       case 'DENSIFY':
         // densify.cc: sparse constant → dense; the reader densified the constant at load (sparse.ts), so this is a copy
         nIn(1);
@@ -505,6 +514,35 @@ class Builder {
       if (ACTS[act] === undefined) throw new ModelFormatError(`${w}: unknown fused activation ${act}`);
       if (![sw, sh, fw, fh].every((v) => v >= 1 && v <= 1 << 16)) throw new ModelFormatError(`${w}: strides ${sh}x${sw} / filter ${fh}x${fw} must be in 1..65536`);
       const attrs = { padding: padding === 1 ? 'SAME' : 'VALID', stride_w: sw, stride_h: sh, filter_width: fw, filter_height: fh, activation: ACTS[act]! };
+      return this.emit(op, code, TFL_DOMAIN, ins, attrs);
+    }
+    if (code === 'Landmarks2TransformMatrix' || code === 'TransformTensorBilinear' || code === 'TransformLandmarks') {
+      // MediaPipe's face-mesh ops, registered as version 2 (version 1 had other shapes and options); float32 only
+      if (op.version !== 2) throw new UnsupportedOpError(`CUSTOM '${code}'`, `${this.where(op)}`, `version ${op.version}; only version 2 is supported`);
+      const nin = code === 'Landmarks2TransformMatrix' ? 1 : 2;
+      if (op.inputs.length !== nin || op.outputs.length !== 1 || op.inputs.some((i) => i < 0)) throw new ModelFormatError(`${w}: expected ${nin} input(s) and 1 output, got ${op.inputs.length} and ${op.outputs.length}`);
+      if (!this.allF32(op)) throw new UnsupportedError(`${w}: only float32 is supported (as in MediaPipe's kernel)`);
+      if (code === 'TransformLandmarks') return this.emit(op, code, TFL_DOMAIN, ins, {});
+      const o = op.customOptions ? readFlexbuffer(op.customOptions, `${w} custom_options`) : undefined;
+      if (!o || typeof o !== 'object' || Array.isArray(o)) throw new ModelFormatError(`${w}: custom_options must be a flexbuffer map`);
+      const num = (k: string): number => {
+        const v = o[k];
+        if (typeof v !== 'number' || !Number.isFinite(v)) throw new ModelFormatError(`${w}: custom option '${k}' must be a number, got ${JSON.stringify(v)}`);
+        return v;
+      };
+      if (code === 'TransformTensorBilinear') return this.emit(op, code, TFL_DOMAIN, ins, { output_height: num('output_height'), output_width: num('output_width') });
+      const sub = o.subset_idxs;
+      if (!Array.isArray(sub) || !sub.every((v) => typeof v === 'number' && Number.isInteger(v))) throw new ModelFormatError(`${w}: custom option 'subset_idxs' must be a vector of integers`);
+      const attrs: Record<string, AttrValue> = {
+        left_rotation_idx: num('left_rotation_idx'),
+        right_rotation_idx: num('right_rotation_idx'),
+        target_rotation_radians: 'target_rotation_radians' in o ? num('target_rotation_radians') : 0,
+        output_height: num('output_height'),
+        output_width: num('output_width'),
+        scale_x: num('scale_x'),
+        scale_y: num('scale_y'),
+        subset_idxs: sub as number[],
+      };
       return this.emit(op, code, TFL_DOMAIN, ins, attrs);
     }
     throw new UnsupportedOpError(`CUSTOM '${code}'`, `TFLite builtin code ${op.opcode}, ${this.where(op)}, output '${this.names[op.outputs[0]!] ?? '?'}'`);
