@@ -9,14 +9,14 @@ import { TFLITE_UNIONS } from '../../src/formats/tflite/generated/tflite-schema.
 import { buildTflite, type OptionField, type TflSpec } from './tflite-builder.js';
 
 const OPTS = TFLITE_UNIONS.BuiltinOptions as Record<string, number>;
-/** field id → kind for the builtin options tables copied through (schemas/tflite.fbs order) */
-const KINDS: Record<string, OptionField[1][]> = {
-  Conv2DOptions: ['i8', 'i32', 'i32', 'i8', 'i32', 'i32'],
-  DepthwiseConv2DOptions: ['i8', 'i32', 'i32', 'i32', 'i8', 'i32', 'i32'],
-  Pool2DOptions: ['i8', 'i32', 'i32', 'i32', 'i32', 'i8'],
-  AddOptions: ['i8', 'bool'],
-  MulOptions: ['i8'],
-  ResizeBilinearOptions: ['i32', 'i32', 'bool', 'bool'],
+/** field id → [name, kind] for the builtin options tables copied through (schemas/tflite.fbs order) */
+const FIELDS: Record<string, [string, OptionField[1]][]> = {
+  Conv2DOptions: [['padding', 'i8'], ['stride_w', 'i32'], ['stride_h', 'i32'], ['fused_activation_function', 'i8'], ['dilation_w_factor', 'i32'], ['dilation_h_factor', 'i32']],
+  DepthwiseConv2DOptions: [['padding', 'i8'], ['stride_w', 'i32'], ['stride_h', 'i32'], ['depth_multiplier', 'i32'], ['fused_activation_function', 'i8'], ['dilation_w_factor', 'i32'], ['dilation_h_factor', 'i32']],
+  Pool2DOptions: [['padding', 'i8'], ['stride_w', 'i32'], ['stride_h', 'i32'], ['filter_width', 'i32'], ['filter_height', 'i32'], ['fused_activation_function', 'i8']],
+  AddOptions: [['fused_activation_function', 'i8'], ['pot_scale_int16', 'bool']],
+  MulOptions: [['fused_activation_function', 'i8']],
+  ResizeBilinearOptions: [['new_height', 'i32'], ['new_width', 'i32'], ['align_corners', 'bool'], ['half_pixel_centers', 'bool']],
 };
 const DEFAULTS: Record<string, number[]> = { Conv2DOptions: [0, 0, 0, 0, 1, 1], DepthwiseConv2DOptions: [0, 0, 0, 0, 0, 1, 1], AddOptions: [0, 1] };
 
@@ -61,12 +61,11 @@ export function replaceTransposeConvBias(bytes: Uint8Array): Uint8Array {
     const name = Object.entries(OPTS).find(([, v]) => v === op.optionsType)?.[0];
     let options: TflSpec['ops'][number]['options'];
     if (op.optionsType && name) {
-      const kinds = KINDS[name];
-      if (!kinds) throw new Error(`options ${name} are not copied`);
+      const fl = FIELDS[name];
+      if (!fl) throw new Error(`options ${name} are not copied`);
       const o = op.options!.as(name as never) as any;
       const fields: OptionField[] = [];
-      kinds.forEach((k, id) => {
-        const fname = FIELD_NAMES[name]![id]!;
+      fl.forEach(([fname, k], id) => {
         const def = DEFAULTS[name]?.[id] ?? 0;
         const v = k === 'bool' ? (o.bool(fname, def !== 0) ? 1 : 0) : o.int(fname, k, def);
         fields.push([id, k, v]);
@@ -77,12 +76,3 @@ export function replaceTransposeConvBias(bytes: Uint8Array): Uint8Array {
   }
   return buildTflite(spec);
 }
-
-const FIELD_NAMES: Record<string, string[]> = {
-  Conv2DOptions: ['padding', 'stride_w', 'stride_h', 'fused_activation_function', 'dilation_w_factor', 'dilation_h_factor'],
-  DepthwiseConv2DOptions: ['padding', 'stride_w', 'stride_h', 'depth_multiplier', 'fused_activation_function', 'dilation_w_factor', 'dilation_h_factor'],
-  Pool2DOptions: ['padding', 'stride_w', 'stride_h', 'filter_width', 'filter_height', 'fused_activation_function'],
-  AddOptions: ['fused_activation_function', 'pot_scale_int16'],
-  MulOptions: ['fused_activation_function'],
-  ResizeBilinearOptions: ['new_height', 'new_width', 'align_corners', 'half_pixel_centers'],
-};

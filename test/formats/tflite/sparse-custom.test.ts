@@ -122,7 +122,7 @@ describe('TFLite sparse tensors', () => {
         const shape = [p.r * p.b0, p.c * p.b1];
         let seed = p.seed >>> 0;
         const rnd = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-        const dense = Array.from({ length: shape[0]! * shape[1]! }, () => (rnd() < p.density ? Math.round(rnd() * 200 - 100) : 0));
+        const dense = Array.from({ length: shape[0]! * shape[1]! }, () => (rnd() < p.density ? Math.round(rnd() * 200 - 100) || 0 : 0));
         // block: 0 none, 1 dim 1 blocked by b1, 2 both dims blocked
         const blockMap = p.block === 0 ? [] : p.block === 1 ? [1] : [0, 1];
         const blocks = p.block === 0 ? [] : p.block === 1 ? [p.b1] : [p.b0, p.b1];
@@ -299,33 +299,22 @@ describe("MediaPipe's MaxPoolingWithArgmax2D / MaxUnpooling2D", () => {
   });
 
   it('rejects short custom_options (ModelFormatError) and an index outside the window at run time (ShapeError)', async () => {
-    const bad = buildTflite({
-      tensors: [
-        { shape: [1, 2, 2, 1], type: 0, buffer: 0, name: 'x' },
-        { shape: [1, 2, 2, 1], type: 0, buffer: 0, name: 'i' },
-        { shape: [1, 4, 4, 1], type: 0, buffer: 0, name: 'u' },
-      ],
-      buffers: [new Uint8Array(0)],
-      opcodes: [32],
-      customCodes: { 0: 'MaxUnpooling2D' },
-      ops: [{ opcode: 0, inputs: [0, 1], outputs: [2], customOptions: poolParams(2, 2, 2, 2, 2).subarray(0, 20) }],
-      inputs: [0, 1],
-      outputs: [2],
-    });
-    expect(() => readTflite(bad)).toThrow(/TfLitePoolParams needs 24/);
-    const ok = buildTflite({
-      tensors: [
-        { shape: [1, 2, 2, 1], type: 0, buffer: 0, name: 'x' },
-        { shape: [1, 2, 2, 1], type: 0, buffer: 0, name: 'i' },
-        { shape: [1, 4, 4, 1], type: 0, buffer: 0, name: 'u' },
-      ],
-      buffers: [new Uint8Array(0)],
-      opcodes: [32],
-      customCodes: { 0: 'MaxUnpooling2D' },
-      ops: [{ opcode: 0, inputs: [0, 1], outputs: [2], customOptions: poolParams(2, 2, 2, 2, 2) }],
-      inputs: [0, 1],
-      outputs: [2],
-    });
+    const unpool = (options: Uint8Array) =>
+      buildTflite({
+        tensors: [
+          { shape: [1, 2, 2, 1], type: 0, buffer: 0, name: 'x' },
+          { shape: [1, 2, 2, 1], type: 0, buffer: 0, name: 'i' },
+          { shape: [1, 4, 4, 1], type: 0, buffer: 0, name: 'u' },
+        ],
+        buffers: [new Uint8Array(0)],
+        opcodes: [32],
+        customCodes: { 0: 'MaxUnpooling2D' },
+        ops: [{ opcode: 0, inputs: [0, 1], outputs: [2], customOptions: options }],
+        inputs: [0, 1],
+        outputs: [2],
+      });
+    expect(() => readTflite(unpool(poolParams(2, 2, 2, 2, 2).subarray(0, 20)))).toThrow(/TfLitePoolParams needs 24/);
+    const ok = unpool(poolParams(2, 2, 2, 2, 2));
     const s = await InferenceSession.create(ok);
     const x = new Tensor('float32', Float32Array.of(1, 2, 3, 4), [1, 2, 2, 1]);
     const good = await s.run({ x, i: new Tensor('float32', Float32Array.of(0.1, 1.1, 2.1, 3.1), [1, 2, 2, 1]) });
