@@ -2,7 +2,7 @@ import { ModelFormatError, UnsupportedError } from '../../errors.js';
 import { FbBuffer, type Table } from './flatbuf.js';
 import { BUILTIN_OPERATOR_NAMES, TFLITE_ENUMS } from './generated/tflite-schema.js';
 
-/** Plain, validated view of a .tflite flatbuffer (subgraph 0 only), before conversion to the IR. */
+/** Plain, validated view of a .tflite flatbuffer, before conversion to the IR. */
 export interface TflTensor {
   index: number;
   name: string;
@@ -52,6 +52,16 @@ export interface TflModel {
   buffers: Uint8Array[];
   subgraphName: string;
   numSubgraphs: number;
+  /** every subgraph (subgraph 0 is also spread above); control flow / CALL_ONCE name them by index */
+  subgraphs: TflSubgraph[];
+}
+
+export interface TflSubgraph {
+  tensors: TflTensor[];
+  inputs: number[];
+  outputs: number[];
+  operators: TflOperator[];
+  name: string;
 }
 
 const MAX_ITEMS = 10_000_000;
@@ -90,14 +100,21 @@ export function parseTflite(bytes: Uint8Array): TflModel {
   }
   const sgs = m.tables('subgraphs', 'SubGraph', (i) => `subgraph ${i}`);
   if (sgs.length === 0) throw new ModelFormatError('TFLite model has no subgraphs');
-  const sg = sgs.at(0);
+  const subgraphs: TflSubgraph[] = [];
+  for (let k = 0; k < sgs.length; k++) subgraphs.push(parseSubgraph(sgs.at(k), k, buffers, opcodes));
+  const { tensors, inputs, outputs, operators, name } = subgraphs[0]!;
+  return { version, description: m.string('description') ?? '', tensors, inputs, outputs, operators, buffers, subgraphName: name, numSubgraphs: sgs.length, subgraphs };
+}
+
+/** One subgraph's tensors and operators, validated against the model's buffers and operator codes. */
+function parseSubgraph(sg: Table<'SubGraph'>, k: number, buffers: Uint8Array[], opcodes: { code: number; version: number; custom?: string }[]): TflSubgraph {
   const tt = sg.tables('tensors', 'Tensor', (i) => `tensor ${i}`);
-  if (tt.length > MAX_ITEMS) throw new ModelFormatError(`subgraph 0 has ${tt.length} tensors`);
+  if (tt.length > MAX_ITEMS) throw new ModelFormatError(`subgraph ${k} has ${tt.length} tensors`);
   const tensors: TflTensor[] = [];
   for (let i = 0; i < tt.length; i++) {
     const t = tt.at(i);
     const name = t.string('name') ?? `tensor_${i}`;
-    const what = `tensor ${i} ('${name}')`;
+    const what = `${k ? `subgraph ${k} ` : ''}tensor ${i} ('${name}')`;
     const shape = t.ints('shape') ?? [];
     for (const d of shape) if (d < 0) throw new ModelFormatError(`${what}: negative dimension ${d} in shape [${shape.join(',')}]`);
     const type = t.int('type', 'i8');
@@ -128,18 +145,18 @@ export function parseTflite(bytes: Uint8Array): TflModel {
     for (const x of list) if (x >= tensors.length || x < (allowNeg ? -1 : 0)) throw new ModelFormatError(`${what}: tensor index ${x} out of range (${tensors.length} tensors)`);
     return list;
   };
-  const inputs = checkIdx(sg.ints('inputs') ?? [], 'subgraph 0 inputs', false);
-  const outputs = checkIdx(sg.ints('outputs') ?? [], 'subgraph 0 outputs', false);
-  const ops = sg.tables('operators', 'Operator', (i) => `subgraph 0 operator ${i}`);
-  if (ops.length > MAX_ITEMS) throw new ModelFormatError(`subgraph 0 has ${ops.length} operators`);
+  const inputs = checkIdx(sg.ints('inputs') ?? [], `subgraph ${k} inputs`, false);
+  const outputs = checkIdx(sg.ints('outputs') ?? [], `subgraph ${k} outputs`, false);
+  const ops = sg.tables('operators', 'Operator', (i) => `subgraph ${k} operator ${i}`);
+  if (ops.length > MAX_ITEMS) throw new ModelFormatError(`subgraph ${k} has ${ops.length} operators`);
   const operators: TflOperator[] = [];
   for (let i = 0; i < ops.length; i++) {
     const o = ops.at(i);
     const oi = o.int('opcode_index', 'u32');
-    if (oi >= opcodes.length) throw new ModelFormatError(`subgraph 0 operator ${i}: opcode_index ${oi} past the end (${opcodes.length} operator codes)`);
+    if (oi >= opcodes.length) throw new ModelFormatError(`subgraph ${k} operator ${i}: opcode_index ${oi} past the end (${opcodes.length} operator codes)`);
     const oc = opcodes[oi]!;
     const opName = BUILTIN_OPERATOR_NAMES[oc.code] ?? `BUILTIN_${oc.code}`;
-    const what = `subgraph 0 operator ${i} (${opName})`;
+    const what = `subgraph ${k} operator ${i} (${opName})`;
     const op: TflOperator = {
       index: i,
       opcode: oc.code,
@@ -156,8 +173,9 @@ export function parseTflite(bytes: Uint8Array): TflModel {
     if (co) op.customOptions = co;
     operators.push(op);
   }
-  return { version, description: m.string('description') ?? '', tensors, inputs, outputs, operators, buffers, subgraphName: sg.string('name') ?? '', numSubgraphs: sgs.length };
+  return { tensors, inputs, outputs, operators, name: sg.string('name') ?? '' };
 }
+
 
 /** SparseIndexVector union member → its values (validated to lie in the buffer), widened to Int32Array. */
 function indexVector(dm: Table<'DimensionMetadata'>, field: 'array_segments' | 'array_indices', what: string): Int32Array {

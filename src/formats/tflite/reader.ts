@@ -101,6 +101,10 @@ function build(m: TflModel): Graph {
 
 class Builder {
   private counter = 0;
+  /** resource tensor (VAR_HANDLE output) → variable shared_name */
+  private readonly resources = new Map<number, string>();
+  /** variable shared_name → the IR value holding its current content */
+  private readonly varValues = new Map<string, string>();
   constructor(
     readonly g: Graph,
     readonly m: TflModel,
@@ -454,6 +458,29 @@ class Builder {
         if (!this.allF32(op) || !fits) throw new UnsupportedOpError(op.opName, `TFLite builtin code ${op.opcode}, ${this.where(op)}`, `only float32 with alpha [${al.shape}] broadcastable to the input [${x.shape}] is supported`);
         return this.emit(op, 'PRelu', '', ins, {});
       }
+      // ---- resource variables: TFLite's CALL_ONCE runs the init subgraph on the first invoke and variables then
+      // persist across invokes. Here the init subgraph (VAR_HANDLE + ASSIGN_VARIABLE of constants) is evaluated at
+      // load, and in the main subgraph READ_VARIABLE / ASSIGN_VARIABLE become SSA values: every run computes
+      // what TFLite's first invoke computes (state does not persist across runs, as for variable tensors above).
+      case 'CALL_ONCE':
+        return this.callOnce(op);
+      case 'VAR_HANDLE':
+        this.resources.set(op.outputs[0]!, this.varName(op, 0));
+        return;
+      case 'ASSIGN_VARIABLE': {
+        if (op.inputs.length !== 2 || op.inputs.some((i) => i < 0)) throw new ModelFormatError(`${this.where(op)}: expected 2 inputs, got ${op.inputs.length}`);
+        const v = this.resources.get(op.inputs[0]!);
+        if (v === undefined) throw new UnsupportedError(`${this.where(op)}: the resource is not a VAR_HANDLE of this subgraph`);
+        this.varValues.set(v, ins[1]!);
+        return;
+      }
+      case 'READ_VARIABLE': {
+        nIn(1);
+        const v = this.resources.get(op.inputs[0]!);
+        const cur = v === undefined ? undefined : this.varValues.get(v);
+        if (cur === undefined) throw new UnsupportedError(`${this.where(op)}: variable ${v === undefined ? '(not a VAR_HANDLE)' : `'${v}'`} is read before any CALL_ONCE or ASSIGN_VARIABLE gives it a value`);
+        return this.emit(op, 'Identity', '', [cur], {});
+      }
       case 'DENSIFY':
         // densify.cc: sparse constant → dense; the reader densified the constant at load (sparse.ts), so this is a copy
         nIn(1);
@@ -463,6 +490,35 @@ class Builder {
         return this.custom(op, ins);
       default:
         throw new UnsupportedOpError(op.opName, `TFLite builtin code ${op.opcode}${op.customCode !== undefined ? ` custom '${op.customCode}'` : ''}, ${this.where(op)}, output '${this.names[op.outputs[0]!] ?? '?'}'`);
+    }
+  }
+
+  /** VAR_HANDLE's variable name: shared_name, or container/shared_name when a container is given. */
+  private varName(op: TflOperator, k: number): string {
+    if (op.outputs.length !== 1 || op.inputs.length !== 0) throw new ModelFormatError(`${this.where(op)}${k ? ` (subgraph ${k})` : ''}: VAR_HANDLE takes no inputs and has 1 output`);
+    const o = this.opts(op, 'VarHandleOptions');
+    const c = o?.string('container') ?? '', n = o?.string('shared_name') ?? '';
+    return c ? `${c}/${n}` : n;
+  }
+
+  /** CALL_ONCE: evaluate the init subgraph, which may only bind variables to constants (what converters emit). */
+  private callOnce(op: TflOperator): void {
+    const o = this.opts(op, 'CallOnceOptions');
+    const k = o?.int('init_subgraph_index', 'i32') ?? -1;
+    const sg = this.m.subgraphs[k];
+    if (!sg || k === 0) throw new ModelFormatError(`${this.where(op)}: init_subgraph_index ${k} is not a subgraph other than 0 (${this.m.subgraphs.length} subgraphs)`);
+    if (this.m.subgraphs.indexOf(sg) !== k) throw new ModelFormatError(`${this.where(op)}: bad init subgraph`);
+    const handles = new Map<number, string>();
+    for (const iop of sg.operators) {
+      const w = `subgraph ${k} operator ${iop.index} (${iop.opName})`;
+      if (iop.opName === 'VAR_HANDLE') handles.set(iop.outputs[0]!, this.varName(iop, k));
+      else if (iop.opName === 'ASSIGN_VARIABLE' && iop.inputs.length === 2) {
+        const v = handles.get(iop.inputs[0]!);
+        const t = iop.inputs[1]! >= 0 ? sg.tensors[iop.inputs[1]!] : undefined;
+        const data = t ? this.m.buffers[t.buffer] : undefined;
+        if (v === undefined || !t || !t.buffer || !data || !data.length) throw new UnsupportedError(`${w}: only constants assigned to VAR_HANDLE variables are supported in a CALL_ONCE init subgraph`);
+        this.varValues.set(v, this.addConst(`${v.replace(/[^A-Za-z0-9_]/g, '_')}_init`, this.constant(t, data)));
+      } else throw new UnsupportedError(`${w}: a CALL_ONCE init subgraph may only hold VAR_HANDLE and ASSIGN_VARIABLE of constants`);
     }
   }
 
