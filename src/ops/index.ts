@@ -22,3 +22,4 @@ import './attention.js';
 import './string.js';
 import './signal.js';
 import './detection.js';
+import './mediapipe.js';

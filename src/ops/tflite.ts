@@ -45,6 +45,8 @@ import { need } from './util.js';
  *  - float SOFTMAX with beta ≠ 1, RESIZE_NEAREST_NEIGHBOR (TFLite's x·(in/out) ≠ ONNX's x/(out/in) at exact
  *    integers): no exact ONNX spelling;
  *  - SVDF, UNIDIRECTIONAL_SEQUENCE_LSTM: no ONNX counterpart with TFLite's state and integer semantics.
+ * MediaPipe's custom ops (MaxPoolingWithArgmax2D, MaxUnpooling2D, Landmarks2TransformMatrix, TransformTensorBilinear,
+ * TransformLandmarks) are defined in src/ops/mediapipe.ts; Convolution2DTransposeBias maps onto ConvTranspose.
  *
  * Quantization parameters of activations ride on the node as attributes (one entry per input/output;
  * scale 0 = not quantized) so kernels never depend on run-time metadata; per-channel weight scales come

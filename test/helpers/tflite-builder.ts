@@ -2,17 +2,30 @@
 import * as flatbuffers from 'flatbuffers';
 
 /** A builtin-options field: [field id, kind, value]. */
-export type OptionField = [id: number, kind: 'i8' | 'i32' | 'bool' | 'f32', value: number];
+export type OptionField = [id: number, kind: 'i8' | 'i32' | 'bool' | 'f32', value: number] | [id: number, kind: 'str', value: string];
 
 export interface TflSpec {
-  tensors: { shape: number[]; type: number; buffer: number; name: string; scale?: number; zp?: number }[];
+  tensors: { shape: number[]; type: number; buffer: number; name: string; scale?: number; zp?: number; sparsity?: SparsitySpec }[];
   /** buffer 0 is conventionally empty (tensors without data) */
   buffers: Uint8Array[];
   /** builtin op codes, indexed by the operators' `opcode` */
   opcodes: number[];
-  ops: { opcode: number; inputs: number[]; outputs: number[]; options?: { type: number; fields: OptionField[] } }[];
+  /** custom_code of opcode entries (index into `opcodes`) whose code is CUSTOM (32) */
+  customCodes?: Record<number, string>;
+  /** OperatorCode.version of opcode entries (default 1) */
+  opcodeVersions?: Record<number, number>;
+  ops: { opcode: number; inputs: number[]; outputs: number[]; options?: { type: number; fields: OptionField[] }; customOptions?: Uint8Array }[];
   inputs: number[];
   outputs: number[];
+  /** subgraphs 1.. (sharing buffers and opcodes with the main one) */
+  subgraphs?: Pick<TflSpec, 'tensors' | 'ops' | 'inputs' | 'outputs'>[];
+}
+
+/** SparsityParameters: index vectors as [SparseIndexVector type (1 Int32Vector, 2 Uint16Vector, 3 Uint8Vector), values]. */
+export interface SparsitySpec {
+  traversalOrder: number[];
+  blockMap: number[];
+  dims: { format: 0 | 1; denseSize?: number; segments?: [1 | 2 | 3, number[]]; indices?: [1 | 2 | 3, number[]] }[];
 }
 
 /** One subgraph; buffers are 16-byte aligned, as TFLite's converter writes them. */
@@ -36,68 +49,112 @@ export function buildTflite(s: TflSpec): Uint8Array {
     b.addFieldOffset(0, data, 0);
     return b.endObject();
   });
-  const tensors = s.tensors.map((t) => {
-    const name = b.createString(t.name);
-    const shape = ints(t.shape);
-    let q = 0;
-    if (t.scale !== undefined) {
-      b.startVector(4, 1, 4);
-      b.addFloat32(t.scale);
-      const sc = b.endVector();
-      b.startVector(8, 1, 8);
-      b.addInt64(BigInt(t.zp ?? 0));
-      const zp = b.endVector();
-      b.startObject(7);
-      b.addFieldOffset(2, sc, 0);
-      b.addFieldOffset(3, zp, 0);
-      q = b.endObject();
-    }
-    b.startObject(10);
-    b.addFieldOffset(0, shape, 0);
-    b.addFieldInt8(1, t.type, -1);
-    b.addFieldInt32(2, t.buffer, -1);
-    b.addFieldOffset(3, name, 0);
-    if (q) b.addFieldOffset(4, q, 0);
+  const indexVector = ([type, v]: [1 | 2 | 3, number[]]) => {
+    const size = type === 1 ? 4 : type === 2 ? 2 : 1;
+    b.startVector(size, v.length, size);
+    for (let i = v.length - 1; i >= 0; i--) (type === 1 ? b.addInt32(v[i]!) : type === 2 ? b.addInt16(v[i]!) : b.addInt8(v[i]!));
+    const vec = b.endVector();
+    b.startObject(1);
+    b.addFieldOffset(0, vec, 0);
     return b.endObject();
-  });
-  const ops = s.ops.map((o) => {
-    let opts = 0;
-    if (o.options) {
-      b.startObject(Math.max(0, ...o.options.fields.map((f) => f[0] + 1)));
-      for (const [id, kind, v] of o.options.fields) {
-        if (kind === 'i8' || kind === 'bool') b.addFieldInt8(id, v, -1);
-        else if (kind === 'i32') b.addFieldInt32(id, v, -1);
-        else b.addFieldFloat32(id, v, -1);
+  };
+  const sparsity = (sp: SparsitySpec) => {
+    const dims = sp.dims.map((d) => {
+      const seg = d.segments ? indexVector(d.segments) : 0;
+      const idx = d.indices ? indexVector(d.indices) : 0;
+      b.startObject(6);
+      b.addFieldInt8(0, d.format, -1);
+      b.addFieldInt32(1, d.denseSize ?? 0, -1);
+      if (d.segments) (b.addFieldInt8(2, d.segments[0], 0), b.addFieldOffset(3, seg, 0));
+      if (d.indices) (b.addFieldInt8(4, d.indices[0], 0), b.addFieldOffset(5, idx, 0));
+      return b.endObject();
+    });
+    const to = ints(sp.traversalOrder), bm = ints(sp.blockMap), dm = offs(dims);
+    b.startObject(3);
+    b.addFieldOffset(0, to, 0);
+    b.addFieldOffset(1, bm, 0);
+    b.addFieldOffset(2, dm, 0);
+    return b.endObject();
+  };
+  const subgraph = (g: Pick<TflSpec, 'tensors' | 'ops' | 'inputs' | 'outputs'>) => {
+    const tensors = g.tensors.map((t) => {
+      const sp = t.sparsity ? sparsity(t.sparsity) : 0;
+      const name = b.createString(t.name);
+      const shape = ints(t.shape);
+      let q = 0;
+      if (t.scale !== undefined) {
+        b.startVector(4, 1, 4);
+        b.addFloat32(t.scale);
+        const sc = b.endVector();
+        b.startVector(8, 1, 8);
+        b.addInt64(BigInt(t.zp ?? 0));
+        const zp = b.endVector();
+        b.startObject(7);
+        b.addFieldOffset(2, sc, 0);
+        b.addFieldOffset(3, zp, 0);
+        q = b.endObject();
       }
-      opts = b.endObject();
-    }
-    const i = ints(o.inputs);
-    const out = ints(o.outputs);
-    b.startObject(13);
-    b.addFieldInt32(0, o.opcode, -1);
-    b.addFieldOffset(1, i, 0);
-    b.addFieldOffset(2, out, 0);
-    if (o.options) {
-      b.addFieldInt8(3, o.options.type, 0);
-      b.addFieldOffset(4, opts, 0);
-    }
+      b.startObject(10);
+      b.addFieldOffset(0, shape, 0);
+      b.addFieldInt8(1, t.type, -1);
+      b.addFieldInt32(2, t.buffer, -1);
+      b.addFieldOffset(3, name, 0);
+      if (q) b.addFieldOffset(4, q, 0);
+      if (sp) b.addFieldOffset(6, sp, 0);
+      return b.endObject();
+    });
+    const ops = g.ops.map((o) => {
+      let opts = 0;
+      if (o.options) {
+        const strs = o.options.fields.map((f) => (f[1] === 'str' ? b.createString(f[2]) : 0));
+        b.startObject(Math.max(0, ...o.options.fields.map((f) => f[0] + 1)));
+        o.options.fields.forEach((f, k) => {
+          const [id, kind, v] = f;
+          if (kind === 'str') b.addFieldOffset(id, strs[k]!, 0);
+          else if (kind === 'i8' || kind === 'bool') b.addFieldInt8(id, v, -1);
+          else if (kind === 'i32') b.addFieldInt32(id, v, -1);
+          else b.addFieldFloat32(id, v, -1);
+        });
+        opts = b.endObject();
+      }
+      let co = 0;
+      if (o.customOptions) {
+        b.startVector(1, o.customOptions.length, 1);
+        for (let k = o.customOptions.length - 1; k >= 0; k--) b.addInt8(o.customOptions[k]!);
+        co = b.endVector();
+      }
+      const i = ints(o.inputs);
+      const out = ints(o.outputs);
+      b.startObject(13);
+      if (co) b.addFieldOffset(5, co, 0);
+      b.addFieldInt32(0, o.opcode, -1);
+      b.addFieldOffset(1, i, 0);
+      b.addFieldOffset(2, out, 0);
+      if (o.options) {
+        b.addFieldInt8(3, o.options.type, 0);
+        b.addFieldOffset(4, opts, 0);
+      }
+      return b.endObject();
+    });
+    const tv = offs(tensors), iv = ints(g.inputs), ov = ints(g.outputs), opv = offs(ops);
+    b.startObject(5);
+    b.addFieldOffset(0, tv, 0);
+    b.addFieldOffset(1, iv, 0);
+    b.addFieldOffset(2, ov, 0);
+    b.addFieldOffset(3, opv, 0);
     return b.endObject();
-  });
-  const codes = s.opcodes.map((c) => {
+  };
+  const codes = s.opcodes.map((c, k) => {
+    const custom = s.customCodes?.[k] !== undefined ? b.createString(s.customCodes[k]!) : 0;
     b.startObject(4);
+    if (custom) b.addFieldOffset(1, custom, 0);
     b.addFieldInt8(0, Math.min(c, 127), -1);
-    b.addFieldInt32(2, 1, 0);
+    b.addFieldInt32(2, s.opcodeVersions?.[k] ?? 1, 0);
     b.addFieldInt32(3, c, -1);
     return b.endObject();
   });
-  const tv = offs(tensors), iv = ints(s.inputs), ov = ints(s.outputs), opv = offs(ops);
-  b.startObject(5);
-  b.addFieldOffset(0, tv, 0);
-  b.addFieldOffset(1, iv, 0);
-  b.addFieldOffset(2, ov, 0);
-  b.addFieldOffset(3, opv, 0);
-  const sg = b.endObject();
-  const sgv = offs([sg]), cv = offs(codes), bv = offs(bufs);
+  const sgs = [s, ...(s.subgraphs ?? [])].map(subgraph);
+  const sgv = offs(sgs), cv = offs(codes), bv = offs(bufs);
   b.startObject(8);
   b.addFieldInt32(0, 3, -1);
   b.addFieldOffset(1, cv, 0);

@@ -2,7 +2,7 @@ import { ModelFormatError, UnsupportedError } from '../../errors.js';
 import { FbBuffer, type Table } from './flatbuf.js';
 import { BUILTIN_OPERATOR_NAMES, TFLITE_ENUMS } from './generated/tflite-schema.js';
 
-/** Plain, validated view of a .tflite flatbuffer (subgraph 0 only), before conversion to the IR. */
+/** Plain, validated view of a .tflite flatbuffer, before conversion to the IR. */
 export interface TflTensor {
   index: number;
   name: string;
@@ -14,6 +14,16 @@ export interface TflTensor {
   zeroPoint?: bigint[];
   quantizedDimension: number;
   isVariable: boolean;
+  /** SparsityParameters (the buffer holds only the stored values; reader.ts densifies it) */
+  sparsity?: TflSparsity;
+}
+
+/** A TFLite sparse tensor's format (schema.fbs SparsityParameters), index vectors widened to Int32Array. */
+export interface TflSparsity {
+  traversalOrder: number[];
+  blockMap: number[];
+  /** one entry per level of traversalOrder: DENSE (dense size) or SPARSE_CSR (segments + indices) */
+  dims: ({ format: 'DENSE'; denseSize: number } | { format: 'SPARSE_CSR'; segments: Int32Array; indices: Int32Array })[];
 }
 
 export interface TflOperator {
@@ -27,6 +37,8 @@ export interface TflOperator {
   intermediates: number[];
   optionsType: number;
   options?: Table<any>;
+  /** custom_options bytes (zero-copy view of the file) for CUSTOM ops */
+  customOptions?: Uint8Array;
 }
 
 export interface TflModel {
@@ -40,6 +52,16 @@ export interface TflModel {
   buffers: Uint8Array[];
   subgraphName: string;
   numSubgraphs: number;
+  /** every subgraph (subgraph 0 is also spread above); control flow / CALL_ONCE name them by index */
+  subgraphs: TflSubgraph[];
+}
+
+export interface TflSubgraph {
+  tensors: TflTensor[];
+  inputs: number[];
+  outputs: number[];
+  operators: TflOperator[];
+  name: string;
 }
 
 const MAX_ITEMS = 10_000_000;
@@ -78,21 +100,29 @@ export function parseTflite(bytes: Uint8Array): TflModel {
   }
   const sgs = m.tables('subgraphs', 'SubGraph', (i) => `subgraph ${i}`);
   if (sgs.length === 0) throw new ModelFormatError('TFLite model has no subgraphs');
-  const sg = sgs.at(0);
+  const subgraphs: TflSubgraph[] = [];
+  for (let k = 0; k < sgs.length; k++) subgraphs.push(parseSubgraph(sgs.at(k), k, buffers, opcodes));
+  const { tensors, inputs, outputs, operators, name } = subgraphs[0]!;
+  return { version, description: m.string('description') ?? '', tensors, inputs, outputs, operators, buffers, subgraphName: name, numSubgraphs: sgs.length, subgraphs };
+}
+
+/** One subgraph's tensors and operators, validated against the model's buffers and operator codes. */
+function parseSubgraph(sg: Table<'SubGraph'>, k: number, buffers: Uint8Array[], opcodes: { code: number; version: number; custom?: string }[]): TflSubgraph {
   const tt = sg.tables('tensors', 'Tensor', (i) => `tensor ${i}`);
-  if (tt.length > MAX_ITEMS) throw new ModelFormatError(`subgraph 0 has ${tt.length} tensors`);
+  if (tt.length > MAX_ITEMS) throw new ModelFormatError(`subgraph ${k} has ${tt.length} tensors`);
   const tensors: TflTensor[] = [];
   for (let i = 0; i < tt.length; i++) {
     const t = tt.at(i);
     const name = t.string('name') ?? `tensor_${i}`;
-    const what = `tensor ${i} ('${name}')`;
+    const what = `${k ? `subgraph ${k} ` : ''}tensor ${i} ('${name}')`;
     const shape = t.ints('shape') ?? [];
     for (const d of shape) if (d < 0) throw new ModelFormatError(`${what}: negative dimension ${d} in shape [${shape.join(',')}]`);
     const type = t.int('type', 'i8');
     const buffer = t.int('buffer', 'u32');
     if (buffer >= buffers.length && buffer !== 0) throw new ModelFormatError(`${what}: buffer index ${buffer} past the end (${buffers.length} buffers)`);
-    if (t.has('sparsity')) throw new UnsupportedError(`${what}: sparse tensors are not supported`);
     const tensor: TflTensor = { index: i, name, shape, type, buffer, quantizedDimension: 0, isVariable: t.bool('is_variable') };
+    const sp = t.table('sparsity', 'SparsityParameters', `${what} sparsity`);
+    if (sp) tensor.sparsity = readSparsity(sp, what);
     const q = t.table('quantization', 'QuantizationParameters', `${what} quantization`);
     if (q) {
       if (q.int('details_type', 'u8')) throw new UnsupportedError(`${what}: custom quantization is not supported`);
@@ -115,18 +145,18 @@ export function parseTflite(bytes: Uint8Array): TflModel {
     for (const x of list) if (x >= tensors.length || x < (allowNeg ? -1 : 0)) throw new ModelFormatError(`${what}: tensor index ${x} out of range (${tensors.length} tensors)`);
     return list;
   };
-  const inputs = checkIdx(sg.ints('inputs') ?? [], 'subgraph 0 inputs', false);
-  const outputs = checkIdx(sg.ints('outputs') ?? [], 'subgraph 0 outputs', false);
-  const ops = sg.tables('operators', 'Operator', (i) => `subgraph 0 operator ${i}`);
-  if (ops.length > MAX_ITEMS) throw new ModelFormatError(`subgraph 0 has ${ops.length} operators`);
+  const inputs = checkIdx(sg.ints('inputs') ?? [], `subgraph ${k} inputs`, false);
+  const outputs = checkIdx(sg.ints('outputs') ?? [], `subgraph ${k} outputs`, false);
+  const ops = sg.tables('operators', 'Operator', (i) => `subgraph ${k} operator ${i}`);
+  if (ops.length > MAX_ITEMS) throw new ModelFormatError(`subgraph ${k} has ${ops.length} operators`);
   const operators: TflOperator[] = [];
   for (let i = 0; i < ops.length; i++) {
     const o = ops.at(i);
     const oi = o.int('opcode_index', 'u32');
-    if (oi >= opcodes.length) throw new ModelFormatError(`subgraph 0 operator ${i}: opcode_index ${oi} past the end (${opcodes.length} operator codes)`);
+    if (oi >= opcodes.length) throw new ModelFormatError(`subgraph ${k} operator ${i}: opcode_index ${oi} past the end (${opcodes.length} operator codes)`);
     const oc = opcodes[oi]!;
     const opName = BUILTIN_OPERATOR_NAMES[oc.code] ?? `BUILTIN_${oc.code}`;
-    const what = `subgraph 0 operator ${i} (${opName})`;
+    const what = `subgraph ${k} operator ${i} (${opName})`;
     const op: TflOperator = {
       index: i,
       opcode: oc.code,
@@ -139,9 +169,45 @@ export function parseTflite(bytes: Uint8Array): TflModel {
       optionsType: o.int('builtin_options_type', 'u8'),
     };
     if (op.optionsType) op.options = o.table('builtin_options', 'Conv2DOptions' as any, `${what} options`);
+    const co = o.bytes('custom_options');
+    if (co) op.customOptions = co;
     operators.push(op);
   }
-  return { version, description: m.string('description') ?? '', tensors, inputs, outputs, operators, buffers, subgraphName: sg.string('name') ?? '', numSubgraphs: sgs.length };
+  return { tensors, inputs, outputs, operators, name: sg.string('name') ?? '' };
+}
+
+
+/** SparseIndexVector union member → its values (validated to lie in the buffer), widened to Int32Array. */
+function indexVector(dm: Table<'DimensionMetadata'>, field: 'array_segments' | 'array_indices', what: string): Int32Array {
+  const kind = dm.int(`${field}_type`, 'u8');
+  const member = (['', 'Int32Vector', 'Uint16Vector', 'Uint8Vector'] as const)[kind];
+  const t = member ? dm.table(field, member, `${what}.${field}`) : undefined;
+  if (!member || !t) throw new ModelFormatError(`${what}: SPARSE_CSR dimension without ${field} (union type ${kind})`);
+  const size = member === 'Int32Vector' ? 4 : member === 'Uint16Vector' ? 2 : 1;
+  const v = (t as Table<'Int32Vector'>).vector('values', size);
+  if (!v) throw new ModelFormatError(`${what}: ${field} has no values`);
+  if (v.length > MAX_ITEMS) throw new ModelFormatError(`${what}: ${field} has ${v.length} values`);
+  const out = new Int32Array(v.length);
+  const view = t.buf.view;
+  for (let i = 0; i < v.length; i++) out[i] = size === 4 ? view.getInt32(v.start + 4 * i, true) : size === 2 ? view.getUint16(v.start + 2 * i, true) : view.getUint8(v.start + i);
+  return out;
+}
+
+function readSparsity(sp: Table<'SparsityParameters'>, what: string): TflSparsity {
+  const traversalOrder = sp.ints('traversal_order') ?? [];
+  const blockMap = sp.ints('block_map') ?? [];
+  const dm = sp.tables('dim_metadata', 'DimensionMetadata', (i) => `${what} sparsity dim_metadata ${i}`);
+  if (dm.length !== traversalOrder.length) throw new ModelFormatError(`${what}: sparsity has ${dm.length} dim_metadata for ${traversalOrder.length} traversal levels`);
+  const dims: TflSparsity['dims'] = [];
+  for (let i = 0; i < dm.length; i++) {
+    const d = dm.at(i);
+    const w = `${what} sparsity dim_metadata ${i}`;
+    const f = d.int('format', 'i8');
+    if (f === 0) dims.push({ format: 'DENSE', denseSize: d.int('dense_size', 'i32') });
+    else if (f === 1) dims.push({ format: 'SPARSE_CSR', segments: indexVector(d, 'array_segments', w), indices: indexVector(d, 'array_indices', w) });
+    else throw new ModelFormatError(`${w}: unknown DimensionType ${f}`);
+  }
+  return { traversalOrder, blockMap, dims };
 }
 
 export const TensorTypeEnum = TFLITE_ENUMS.TensorType;

@@ -8,6 +8,8 @@ import { Tensor } from '../../tensor/tensor.js';
 import { activationRangeQuantized } from '../../tensor/tflite-quant.js';
 import type { Table } from './flatbuf.js';
 import { TFLITE_ENUMS, TFLITE_UNIONS } from './generated/tflite-schema.js';
+import { readFlexbuffer } from './flexbuffers.js';
+import { densify } from './sparse.js';
 import { parseTflite, type TflModel, type TflOperator, type TflTensor } from './model.js';
 
 /** TensorType → edgeq dtype (others: UnsupportedError). */
@@ -72,6 +74,8 @@ function build(m: TflModel): Graph {
       g.initializers.set(names[t.index]!, z);
     }
   }
+  for (const t of m.tensors)
+    if (t.sparsity && !g.initializers.has(names[t.index]!)) throw new UnsupportedError(`tensor ${t.index} ('${t.name}'): sparse tensors must be constants (TFLite only stores sparse weights)`);
   for (const i of m.inputs) {
     if (g.initializers.has(names[i]!)) continue;
     g.inputs.push({ name: names[i]!, type: b.valueType(m.tensors[i]!) });
@@ -97,6 +101,10 @@ function build(m: TflModel): Graph {
 
 class Builder {
   private counter = 0;
+  /** resource tensor (VAR_HANDLE output) → variable shared_name */
+  private readonly resources = new Map<number, string>();
+  /** variable shared_name → the IR value holding its current content */
+  private readonly varValues = new Map<string, string>();
   constructor(
     readonly g: Graph,
     readonly m: TflModel,
@@ -128,6 +136,17 @@ class Builder {
     if (dtype === 'string') throw new UnsupportedError(`${what}: string tensors are not supported`);
     const n = sizeOf(t.shape, what);
     const info = DTYPES[dtype];
+    if (t.sparsity) {
+      // sparse constant: the buffer holds the stored values only; densified here (sparse.ts validates every index)
+      if (data.length % info.bytes) throw new ModelFormatError(`${what}: sparse buffer ${t.buffer} has ${data.length} bytes, not a whole number of ${TT_NAME[t.type]}`);
+      const values = new info.array!(data.slice().buffer, 0, data.length / info.bytes);
+      const dense = new info.array!(n);
+      densify(values as never, t.shape, t.sparsity, dense as never, what);
+      const tensor = new Tensor(dtype, dense as never, t.shape);
+      const q = this.quant(t);
+      if (q) tensor.quant = q;
+      return tensor;
+    }
     if (data.length !== n * info.bytes) throw new ModelFormatError(`${what}: buffer ${t.buffer} has ${data.length} bytes, shape [${t.shape.join(',')}] of ${TT_NAME[t.type]} needs ${n * info.bytes}`);
     let arr;
     if ((data.byteOffset % info.bytes) === 0) arr = new info.array!(data.buffer, data.byteOffset, n);
@@ -415,9 +434,174 @@ class Builder {
       }
       case 'STRIDED_SLICE':
         return this.stridedSlice(op, ins);
+      case 'DEPTH_TO_SPACE': {
+        // depth_to_space.h (NHWC): out[b, h·bs + i, w·bs + j, c] = in[b, h, w, (i·bs + j)·C + c] — ONNX DCR order, as
+        // Reshape [N, H, W, bs, bs, C] → Transpose [0, 1, 3, 2, 4, 5] → Reshape [N, H·bs, W·bs, C]
+        nIn(1);
+        const o = this.opts(op, 'DepthToSpaceOptions');
+        const bs = o?.int('block_size', 'i32') ?? 0;
+        const [N, H, W, D] = t(0).shape as [number, number, number, number];
+        if (t(0).shape.length !== 4 || !(bs >= 1) || D % (bs * bs) !== 0) throw new ModelFormatError(`${this.where(op)}: block_size ${bs} does not fit input [${t(0).shape.join(',')}]`);
+        const C = D / (bs * bs);
+        this.sameQuant(op, [op.inputs[0]!, op.outputs[0]!]);
+        const nm = `${op.opName}_${op.index}`;
+        const r6 = this.fresh(`${nm}_6d`), t6 = this.fresh(`${nm}_6dt`);
+        this.node('Reshape', '', [ins[0]!, this.i64(`${nm}_6d_shape`, [N, H, W, bs, bs, C])], [r6], {}, `${nm}_6d`);
+        this.node('Transpose', '', [r6], [t6], { perm: [0, 1, 3, 2, 4, 5] }, `${nm}_perm`);
+        return this.emit(op, 'Reshape', '', [t6, this.i64(`${nm}_shape`, [N, H * bs, W * bs, C])], {});
+      }
+      case 'PRELU': {
+        // prelu.cc (float): x ≥ 0 ? x : alpha·x with alpha broadcast to x = ONNX PRelu (slope broadcasts to X)
+        nIn(2);
+        const x = t(0), al = t(1);
+        const fits = al.shape.length <= x.shape.length && al.shape.every((d, k) => d === 1 || d === x.shape[x.shape.length - al.shape.length + k]);
+        if (!this.allF32(op) || !fits) throw new UnsupportedOpError(op.opName, `TFLite builtin code ${op.opcode}, ${this.where(op)}`, `only float32 with alpha [${al.shape}] broadcastable to the input [${x.shape}] is supported`);
+        return this.emit(op, 'PRelu', '', ins, {});
+      }
+      // ---- resource variables: TFLite's CALL_ONCE runs the init subgraph on the first invoke and variables then
+      // persist across invokes. Here the init subgraph (VAR_HANDLE + ASSIGN_VARIABLE of constants) is evaluated at
+      // load, and in the main subgraph READ_VARIABLE / ASSIGN_VARIABLE become SSA values: every run computes
+      // what TFLite's first invoke computes (state does not persist across runs, as for variable tensors above).
+      case 'CALL_ONCE':
+        return this.callOnce(op);
+      case 'VAR_HANDLE':
+        this.resources.set(op.outputs[0]!, this.varName(op, 0));
+        return;
+      case 'ASSIGN_VARIABLE': {
+        if (op.inputs.length !== 2 || op.inputs.some((i) => i < 0)) throw new ModelFormatError(`${this.where(op)}: expected 2 inputs, got ${op.inputs.length}`);
+        const v = this.resources.get(op.inputs[0]!);
+        if (v === undefined) throw new UnsupportedError(`${this.where(op)}: the resource is not a VAR_HANDLE of this subgraph`);
+        this.varValues.set(v, ins[1]!);
+        return;
+      }
+      case 'READ_VARIABLE': {
+        nIn(1);
+        const v = this.resources.get(op.inputs[0]!);
+        const cur = v === undefined ? undefined : this.varValues.get(v);
+        if (cur === undefined) throw new UnsupportedError(`${this.where(op)}: variable ${v === undefined ? '(not a VAR_HANDLE)' : `'${v}'`} is read before any CALL_ONCE or ASSIGN_VARIABLE gives it a value`);
+        return this.emit(op, 'Identity', '', [cur], {});
+      }
+      case 'DENSIFY':
+        // densify.cc: sparse constant → dense; the reader densified the constant at load (sparse.ts), so this is a copy
+        nIn(1);
+        if (!t(0).sparsity || !this.g.initializers.has(ins[0]!)) throw new UnsupportedError(`${this.where(op)}: DENSIFY needs a sparse constant input`);
+        return this.emit(op, 'Identity', '', ins, {});
+      case 'CUSTOM':
+        return this.custom(op, ins);
       default:
         throw new UnsupportedOpError(op.opName, `TFLite builtin code ${op.opcode}${op.customCode !== undefined ? ` custom '${op.customCode}'` : ''}, ${this.where(op)}, output '${this.names[op.outputs[0]!] ?? '?'}'`);
     }
+  }
+
+  /** VAR_HANDLE's variable name: shared_name, or container/shared_name when a container is given. */
+  private varName(op: TflOperator, k: number): string {
+    if (op.outputs.length !== 1 || op.inputs.length !== 0) throw new ModelFormatError(`${this.where(op)}${k ? ` (subgraph ${k})` : ''}: VAR_HANDLE takes no inputs and has 1 output`);
+    const o = this.opts(op, 'VarHandleOptions');
+    const c = o?.string('container') ?? '', n = o?.string('shared_name') ?? '';
+    return c ? `${c}/${n}` : n;
+  }
+
+  /** CALL_ONCE: evaluate the init subgraph, which may only bind variables to constants (what converters emit). */
+  private callOnce(op: TflOperator): void {
+    const o = this.opts(op, 'CallOnceOptions');
+    const k = o?.int('init_subgraph_index', 'i32') ?? -1;
+    const sg = this.m.subgraphs[k];
+    if (!sg || k === 0) throw new ModelFormatError(`${this.where(op)}: init_subgraph_index ${k} is not a subgraph other than 0 (${this.m.subgraphs.length} subgraphs)`);
+    if (this.m.subgraphs.indexOf(sg) !== k) throw new ModelFormatError(`${this.where(op)}: bad init subgraph`);
+    const handles = new Map<number, string>();
+    for (const iop of sg.operators) {
+      const w = `subgraph ${k} operator ${iop.index} (${iop.opName})`;
+      if (iop.opName === 'VAR_HANDLE') handles.set(iop.outputs[0]!, this.varName(iop, k));
+      else if (iop.opName === 'ASSIGN_VARIABLE' && iop.inputs.length === 2) {
+        const v = handles.get(iop.inputs[0]!);
+        const t = iop.inputs[1]! >= 0 ? sg.tensors[iop.inputs[1]!] : undefined;
+        const data = t ? this.m.buffers[t.buffer] : undefined;
+        if (v === undefined || !t || !t.buffer || !data || !data.length) throw new UnsupportedError(`${w}: only constants assigned to VAR_HANDLE variables are supported in a CALL_ONCE init subgraph`);
+        this.varValues.set(v, this.addConst(`${v.replace(/[^A-Za-z0-9_]/g, '_')}_init`, this.constant(t, data)));
+      } else throw new UnsupportedError(`${w}: a CALL_ONCE init subgraph may only hold VAR_HANDLE and ASSIGN_VARIABLE of constants`);
+    }
+  }
+
+  /** MediaPipe's custom ops (mediapipe/util/tflite/operations/*.cc). */
+  private custom(op: TflOperator, ins: string[]): void {
+    const code = op.customCode ?? '';
+    const w = `${this.where(op)} custom '${code}'`;
+    if (code === 'Convolution2DTransposeBias') {
+      // transpose_conv_bias.cc: inputs (input NHWC, weights OHWI, bias [O]), float32 only; custom_options is a raw
+      // TfLiteTransposeConvParams { TfLitePadding padding (1 SAME, 2 VALID); int stride_width; int stride_height; … }.
+      // Prepare: P = SAME ? max(0, K - (in - 1) % s - 1) : 0; out = s·(in - 1) + K - P; Eval scatters every input pixel
+      // to oy = iy·s - floor(P/2) + ky over bias-initialised outputs, skipping taps outside the output. That is ONNX
+      // ConvTranspose with pads [floor(P/2), P - floor(P/2)] (out = s·(in - 1) + K - pad_begin - pad_end), NHWC / OHWI.
+      if (op.inputs.length !== 3 || op.outputs.length !== 1 || op.inputs.some((i) => i < 0)) throw new ModelFormatError(`${w}: expected 3 inputs and 1 output, got ${op.inputs.length} and ${op.outputs.length}`);
+      if (!this.allF32(op)) throw new UnsupportedError(`${w}: only float32 is supported (as in MediaPipe's kernel)`);
+      const co = op.customOptions;
+      if (!co || co.length < 12) throw new ModelFormatError(`${w}: custom_options has ${co?.length ?? 0} bytes, TfLiteTransposeConvParams needs 12`);
+      const dv = new DataView(co.buffer, co.byteOffset, co.byteLength);
+      const padding = dv.getInt32(0, true), sw = dv.getInt32(4, true), sh = dv.getInt32(8, true);
+      if (padding !== 1 && padding !== 2) throw new ModelFormatError(`${w}: padding ${padding} is neither SAME (1) nor VALID (2)`);
+      if (!(sw >= 1 && sh >= 1)) throw new ModelFormatError(`${w}: strides ${sh}x${sw} must be ≥ 1`);
+      const x = this.m.tensors[op.inputs[0]!]!, wt = this.m.tensors[op.inputs[1]!]!, b = this.m.tensors[op.inputs[2]!]!;
+      if (x.shape.length !== 4 || wt.shape.length !== 4 || b.shape.length !== 1) throw new ModelFormatError(`${w}: expected 4-D input and weights and 1-D bias, got [${x.shape}] [${wt.shape}] [${b.shape}]`);
+      if (wt.shape[3] !== x.shape[3] || b.shape[0] !== wt.shape[0]) throw new ModelFormatError(`${w}: weights [${wt.shape}] do not match input channels ${x.shape[3]} / bias [${b.shape}]`);
+      const [H, W] = [x.shape[1]!, x.shape[2]!], [KH, KW] = [wt.shape[1]!, wt.shape[2]!];
+      if (!(H >= 1 && W >= 1 && KH >= 1 && KW >= 1)) throw new ModelFormatError(`${w}: empty input or filter`);
+      const P = (K: number, inS: number, s: number) => (padding === 1 ? Math.max(0, K - ((inS - 1) % s) - 1) : 0);
+      const ph = P(KH, H, sh), pw = P(KW, W, sw);
+      const attrs: Record<string, AttrValue> = {
+        strides: [sh, sw],
+        pads: [Math.floor(ph / 2), Math.floor(pw / 2), ph - Math.floor(ph / 2), pw - Math.floor(pw / 2)],
+        data_layout: 'NHWC',
+        weight_layout: 'OHWI',
+      };
+      return this.emit(op, 'ConvTranspose', '', ins, attrs);
+    }
+    if (code === 'MaxPoolingWithArgmax2D' || code === 'MaxUnpooling2D') {
+      // max_pool_argmax.cc / max_unpooling.cc: float32 only; custom_options is a raw TfLitePoolParams { TfLitePadding
+      // padding; int stride_width, stride_height, filter_width, filter_height; TfLiteFusedActivation activation; … }
+      const pool = code === 'MaxPoolingWithArgmax2D';
+      if (op.inputs.length !== (pool ? 1 : 2) || op.outputs.length !== (pool ? 2 : 1) || op.inputs.some((i) => i < 0)) throw new ModelFormatError(`${w}: expected ${pool ? '1 input and 2 outputs' : '2 inputs and 1 output'}, got ${op.inputs.length} and ${op.outputs.length}`);
+      if (!this.allF32(op)) throw new UnsupportedError(`${w}: only float32 is supported (as in MediaPipe's kernel)`);
+      const co = op.customOptions;
+      if (!co || co.length < 24) throw new ModelFormatError(`${w}: custom_options has ${co?.length ?? 0} bytes, TfLitePoolParams needs 24`);
+      const dv = new DataView(co.buffer, co.byteOffset, co.byteLength);
+      const [padding, sw, sh, fw, fh, act] = [0, 4, 8, 12, 16, 20].map((o) => dv.getInt32(o, true)) as [number, number, number, number, number, number];
+      if (padding !== 1 && padding !== 2) throw new ModelFormatError(`${w}: padding ${padding} is neither SAME (1) nor VALID (2)`);
+      const ACTS = ['NONE', 'RELU', 'RELU_N1_TO_1', 'RELU6', 'TANH', 'SIGN_BIT', 'SIGMOID'];
+      if (ACTS[act] === undefined) throw new ModelFormatError(`${w}: unknown fused activation ${act}`);
+      if (![sw, sh, fw, fh].every((v) => v >= 1 && v <= 1 << 16)) throw new ModelFormatError(`${w}: strides ${sh}x${sw} / filter ${fh}x${fw} must be in 1..65536`);
+      const attrs = { padding: padding === 1 ? 'SAME' : 'VALID', stride_w: sw, stride_h: sh, filter_width: fw, filter_height: fh, activation: ACTS[act]! };
+      return this.emit(op, code, TFL_DOMAIN, ins, attrs);
+    }
+    if (code === 'Landmarks2TransformMatrix' || code === 'TransformTensorBilinear' || code === 'TransformLandmarks') {
+      // MediaPipe's face-mesh ops, registered as version 2 (version 1 had other shapes and options); float32 only
+      if (op.version !== 2) throw new UnsupportedOpError(`CUSTOM '${code}'`, `${this.where(op)}`, `version ${op.version}; only version 2 is supported`);
+      const nin = code === 'Landmarks2TransformMatrix' ? 1 : 2;
+      if (op.inputs.length !== nin || op.outputs.length !== 1 || op.inputs.some((i) => i < 0)) throw new ModelFormatError(`${w}: expected ${nin} input(s) and 1 output, got ${op.inputs.length} and ${op.outputs.length}`);
+      if (!this.allF32(op)) throw new UnsupportedError(`${w}: only float32 is supported (as in MediaPipe's kernel)`);
+      if (code === 'TransformLandmarks') return this.emit(op, code, TFL_DOMAIN, ins, {});
+      const o = op.customOptions ? readFlexbuffer(op.customOptions, `${w} custom_options`) : undefined;
+      if (!o || typeof o !== 'object' || Array.isArray(o)) throw new ModelFormatError(`${w}: custom_options must be a flexbuffer map`);
+      const num = (k: string): number => {
+        const v = o[k];
+        if (typeof v !== 'number' || !Number.isFinite(v)) throw new ModelFormatError(`${w}: custom option '${k}' must be a number, got ${JSON.stringify(v)}`);
+        return v;
+      };
+      if (code === 'TransformTensorBilinear') return this.emit(op, code, TFL_DOMAIN, ins, { output_height: num('output_height'), output_width: num('output_width') });
+      const sub = o.subset_idxs;
+      if (!Array.isArray(sub) || !sub.every((v) => typeof v === 'number' && Number.isInteger(v))) throw new ModelFormatError(`${w}: custom option 'subset_idxs' must be a vector of integers`);
+      const attrs: Record<string, AttrValue> = {
+        left_rotation_idx: num('left_rotation_idx'),
+        right_rotation_idx: num('right_rotation_idx'),
+        target_rotation_radians: 'target_rotation_radians' in o ? num('target_rotation_radians') : 0,
+        output_height: num('output_height'),
+        output_width: num('output_width'),
+        scale_x: num('scale_x'),
+        scale_y: num('scale_y'),
+        subset_idxs: sub as number[],
+      };
+      return this.emit(op, code, TFL_DOMAIN, ins, attrs);
+    }
+    throw new UnsupportedOpError(`CUSTOM '${code}'`, `TFLite builtin code ${op.opcode}, ${this.where(op)}, output '${this.names[op.outputs[0]!] ?? '?'}'`);
   }
 
   /** The error for a TFLite op whose every supported form maps onto an ONNX-family op, in a form that does not. */
