@@ -17,3 +17,4 @@ import './select.js';
 import './quant.js';
 import './rnn.js';
 import './tflite.js';
+import './contrib.js';
