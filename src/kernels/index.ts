@@ -13,3 +13,4 @@ import './tflite-int8.js';
 import './qlinear-ops.js';
 export { collectDeclines, decline, kernelsFor, registerKernel } from './registry.js';
 export type { KernelDef, PreparedKernel, Producer } from './registry.js';
+import './nbits.js';
