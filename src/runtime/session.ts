@@ -2,11 +2,14 @@ import { platform } from '#platform';
 import { InputError, ModelFormatError } from '../errors.js';
 import type { Dim, Graph } from '../ir/graph.js';
 import { readModel } from '../formats/detect.js';
+import type { ExternalDataEntries } from '../formats/onnx/tensor-proto.js';
 import type { DType } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Executor } from './executor.js';
 
 export interface SessionOptions {
+  /** ONNX external data files as bytes (onnxruntime-web's option): `[{ path: 'model.onnx.data', data }]` */
+  externalData?: ExternalDataEntries;
   /** accepted for onnxruntime-web compatibility; edgeq runs on the CPU/WASM */
   executionProviders?: unknown[];
   graphOptimizationLevel?: string;
@@ -107,7 +110,7 @@ export class InferenceSession {
     if (model === null || (typeof model !== 'string' && typeof model !== 'object')) {
       throw new InputError('InferenceSession.create expects a path/URL, a Response, a Blob, bytes, or a Graph');
     }
-    return new InferenceSession(readModel(await modelBytes(model)), options);
+    return new InferenceSession(readModel(await modelBytes(model), options.externalData ? { externalData: options.externalData } : {}), options);
   }
 
   /** Synchronous variant for callers that already hold the graph (CLI, tests, passes). */
