@@ -105,7 +105,7 @@ function externalBytes(tp: any, name: string): Uint8Array {
   const loc = kv.get('location');
   if (loc === undefined) throw new ModelFormatError(`tensor ${name}: external data without a location`);
   const location = checkLocation(loc, name);
-  if (!external) throw new UnsupportedError(`tensor ${name}: data is in external file '${location}'; load the model from a path (Node) or pass { externalData: [{ path: '${location}', data }] }`);
+  if (!external) throw new UnsupportedError(`tensor ${name}: external data in '${location}' was not provided: load the model from a path (Node) or pass { externalData: [{ path: '${location}', data }] }`);
   const num = (k: string): number | undefined => {
     const v = kv.get(k);
     if (v === undefined) return undefined;
