@@ -14,3 +14,4 @@ import './qlinear-ops.js';
 export { collectDeclines, decline, kernelsFor, registerKernel } from './registry.js';
 export type { KernelDef, PreparedKernel, Producer } from './registry.js';
 import './nbits.js';
+import './dynq.js';
