@@ -4,6 +4,7 @@
 // Prints medians, file sizes, edgeq/ORT per variant and every variant's speed relative to edgeq fp32.
 import { readFileSync } from 'node:fs';
 import { InferenceSession, Tensor, readOnnx, writeOnnx, quantize } from '../dist/index.js';
+import { foldWeightChains } from '../dist/quant/index.js';
 import { dataFile, fmt, ort, quick, table } from './common.js';
 
 function encoderFeeds(T, seq) {
@@ -14,6 +15,8 @@ function encoderFeeds(T, seq) {
 
 const VARIANTS = [
   { name: 'fp32', opts: undefined },
+  // the quantizers fold weights behind Identity / Transpose first; this isolates that effect
+  { name: 'fp32, weights folded', opts: 'fold' },
   { name: 'dynamic int8', opts: { mode: 'dynamic' } },
   { name: 'MatMulNBits int8', opts: { mode: 'weight-only', weightBits: 8 } },
   { name: 'MatMulNBits int4', opts: { mode: 'weight-only', weightBits: 4 } },
@@ -33,7 +36,13 @@ export async function run() {
   const out = [];
   let fp32Ms;
   for (const v of VARIANTS) {
-    const bytes = v.opts ? writeOnnx((await quantize(g, v.opts)).graph) : src;
+    let bytes = src;
+    if (v.opts === 'fold') {
+      const f = g.clone();
+      f.nodes = f.nodes.map((n) => ({ ...n, inputs: [...n.inputs] }));
+      foldWeightChains(f);
+      bytes = writeOnnx(f);
+    } else if (v.opts) bytes = writeOnnx((await quantize(g, v.opts)).graph);
     const sess = await InferenceSession.create(bytes);
     const osess = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
     const feeds = encoderFeeds(Tensor, 128);
