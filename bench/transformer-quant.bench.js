@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { InferenceSession, Tensor, readOnnx, writeOnnx, quantize } from '../dist/index.js';
 import { foldWeightChains } from '../dist/quant/index.js';
-import { dataFile, fmt, ort, quick, table } from './common.js';
+import { alternating, dataFile, fmt, ort, quick, table } from './common.js';
 
 function encoderFeeds(T, seq) {
   const ids = BigInt64Array.from({ length: seq }, (_, i) => BigInt((i * 7 + 3) % 1000));
@@ -21,8 +21,6 @@ const VARIANTS = [
   { name: 'MatMulNBits int8', opts: { mode: 'weight-only', weightBits: 8 } },
   { name: 'MatMulNBits int4', opts: { mode: 'weight-only', weightBits: 4 } },
 ];
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 export async function run() {
   const path = dataFile('transformer/encoder_d256_l4.onnx');
@@ -47,21 +45,7 @@ export async function run() {
     const osess = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
     const feeds = encoderFeeds(Tensor, 128);
     const ofeeds = encoderFeeds(ort.Tensor, 128);
-    await sess.run(feeds);
-    await osess.run(ofeeds);
-    const te = [];
-    const to = [];
-    const n = quick ? 3 : 15;
-    for (let r = 0; r < n; r++) {
-      let t = performance.now();
-      await sess.run(feeds);
-      te.push(performance.now() - t);
-      t = performance.now();
-      await osess.run(ofeeds);
-      to.push(performance.now() - t);
-    }
-    const e = median(te);
-    const o = median(to);
+    const [e, o] = await alternating(sess, feeds, osess, ofeeds, quick ? 3 : 15);
     fp32Ms ??= e;
     out.push({ variant: v.name, bytes: bytes.length, edgeqMs: e, ortMs: o, ratio: e / o, vsFp32: e / fp32Ms });
     rows.push({ variant: v.name, file: `${(bytes.length / src.length * 100).toFixed(1)} %`, 'edgeq ms': fmt(e), 'ORT-web ms': fmt(o), 'edgeq/ORT': fmt(e / o), 'edgeq / edgeq fp32': fmt(e / fp32Ms) });

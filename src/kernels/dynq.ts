@@ -3,7 +3,7 @@
  * the generic references spent more time here than the integer GEMM. Results are bit-exact with the references
  * (src/ops/quant.ts DynamicQuantizeLinear, src/ops/elementwise.ts Cast).
  */
-import { roundHalfToEven, saturate } from '../tensor/rounding.js';
+import { dynamicQuantParams } from '../ops/quant.js';
 import { Tensor } from '../tensor/tensor.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
 
@@ -27,16 +27,8 @@ const dynamicQuantizeLinearJs: KernelDef = {
       name: 'js_dynamic_quantize_u8',
       run([x]) {
         const v = x!.data as Float32Array;
-        let mn = 0;
-        let mx = 0;
-        for (let i = 0; i < v.length; i++) {
-          const a = v[i]!;
-          if (a < mn) mn = a;
-          if (a > mx) mx = a;
-        }
-        const scale = Math.fround((mx - mn) / 255);
+        const { scale, zp } = dynamicQuantParams(v);
         if (!(scale > 0) || !Number.isFinite(scale)) return undefined; // all zeros / non-finite: the reference's rules
-        const zp = saturate(roundHalfToEven(saturate(Math.fround(0 - Math.fround(mn / scale)), 0, 255)), 0, 255);
         const y = new Uint8Array(v.length);
         dynQuantU8(v, scale, zp, y);
         return [new Tensor('uint8', y, x!.dims), new Tensor('float32', Float32Array.of(scale), []), new Tensor('uint8', Uint8Array.of(zp), [])];
