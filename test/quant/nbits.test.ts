@@ -1,6 +1,9 @@
 // Weight-only MatMulNBits (com.microsoft) and dynamic int8 on transformer-style graphs, checked against
 // onnxruntime-node (the oracle for ONNX / contrib outputs).
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { quantizeMain } from '../../src/cli/quantize.js';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { writeOnnx } from '../../src/formats/onnx/writer.js';
@@ -101,4 +104,25 @@ describe('transformer encoder (shared data)', () => {
       const o = (await ortRun(out, feeds)).embedding!;
       expect(cosine(e, o)).toBeGreaterThan(0.99999);
     });
+});
+
+describe('edgeq quantize CLI on the encoder (shared data)', () => {
+  const rel = 'transformer/encoder_d256_l4.onnx';
+  it.skipIf(!hasData(rel))('--weight-bits 4 --block-size 64 writes MatMulNBits and reports cosine per output; --exclude keeps a layer float', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edgeq-nbits-'));
+    const out = join(dir, 'q4.onnx');
+    let text = '';
+    const code = await quantizeMain([dataPath(rel), out, '--weight-bits', '4', '--block-size', '64', '--exclude', '/enc/layers.0/linear1/MatMul', '--json'], { out: (s: string) => (text += s), err: () => {} } as never);
+    expect(code).toBe(0);
+    const j = JSON.parse(text);
+    expect(j.mode).toBe('weight-only');
+    expect(j.outputs[0].name).toBe('embedding');
+    expect(j.outputs[0].cosine).toBeGreaterThan(0.99);
+    expect(j.skipped.some((s: { node: string; reason: string }) => s.node === '/enc/layers.0/linear1/MatMul' && s.reason === 'excluded')).toBe(true);
+    expect(j.bytes.after).toBe(statSync(out).size);
+    const g = readOnnx(readFileSync(out));
+    const nb = g.nodes.filter((n) => n.op === 'MatMulNBits');
+    expect(nb.length).toBe(15);
+    expect(nb.every((n) => n.attrs.block_size === 64 && n.attrs.bits === 4)).toBe(true);
+  });
 });
