@@ -48,3 +48,21 @@ export function table(title, rows) {
 }
 
 export const fmt = (x, d = 2) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(d) : String(x));
+
+/** Medians (ms) of `rounds` runs of two sessions alternating round by round, after one warm-up each. */
+export async function alternating(a, feedsA, b, feedsB, rounds) {
+  await a.run(feedsA);
+  await b.run(feedsB);
+  const ta = [];
+  const tb = [];
+  for (let r = 0; r < rounds; r++) {
+    let t = performance.now();
+    await a.run(feedsA);
+    ta.push(performance.now() - t);
+    t = performance.now();
+    await b.run(feedsB);
+    tb.push(performance.now() - t);
+  }
+  const med = (xs) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
+  return [med(ta), med(tb)];
+}

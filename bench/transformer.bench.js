@@ -3,7 +3,7 @@
 // see the same machine load; the medians and their ratio are printed.
 import { readFileSync } from 'node:fs';
 import { InferenceSession, Tensor } from '../dist/index.js';
-import { dataFile, fmt, ort, quick, table } from './common.js';
+import { alternating, dataFile, fmt, ort, quick, table } from './common.js';
 
 function encoderFeeds(T, seq) {
   const ids = BigInt64Array.from({ length: seq }, (_, i) => BigInt((i * 7 + 3) % 1000));
@@ -23,8 +23,6 @@ const MODELS = [
   { name: 'decoder_kv_d256_l4 step (past 16)', file: 'transformer/decoder_kv_d256_l4.onnx', feeds: (T) => decoderFeeds(T, 16), rounds: [10, 60] },
 ];
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-
 export async function run() {
   const rows = [];
   const out = [];
@@ -39,21 +37,7 @@ export async function run() {
     const osess = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
     const feeds = m.feeds(Tensor);
     const ofeeds = m.feeds(ort.Tensor);
-    await sess.run(feeds);
-    await osess.run(ofeeds);
-    const te = [];
-    const to = [];
-    const n = quick ? m.rounds[0] : m.rounds[1];
-    for (let r = 0; r < n; r++) {
-      let t = performance.now();
-      await sess.run(feeds);
-      te.push(performance.now() - t);
-      t = performance.now();
-      await osess.run(ofeeds);
-      to.push(performance.now() - t);
-    }
-    const e = median(te);
-    const o = median(to);
+    const [e, o] = await alternating(sess, feeds, osess, ofeeds, quick ? m.rounds[0] : m.rounds[1]);
     out.push({ model: m.name, edgeqMs: e, ortMs: o, ratio: e / o });
     rows.push({ model: m.name, 'edgeq ms': fmt(e), 'ORT-web ms': fmt(o), 'edgeq/ORT': fmt(e / o) });
     await sess.release();

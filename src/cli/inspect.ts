@@ -1,4 +1,5 @@
 /** `edgeq inspect MODEL [--json]`: format, IR version, producer, opsets, I/O, op histogram, sizes, MACs. */
+import { isSealed } from '../formats/sealed.js';
 import { readFileSync, statSync } from 'node:fs';
 import { InputError } from '../errors.js';
 import { detectFormat, readModel } from '../formats/detect.js';
@@ -30,11 +31,15 @@ export function readBytes(path: string, what = 'file'): Uint8Array {
   }
 }
 
+import { readOnnxFile } from '../formats/onnx/external-node.js';
+
 /** Load a model file into the IR; errors name the file. */
 export function loadModelFile(path: string): { graph: Graph; bytes: Uint8Array; format: string } {
   const bytes = readBytes(path, 'model');
   try {
-    return { graph: readModel(bytes), bytes, format: detectFormat(bytes) };
+    const format = detectFormat(bytes);
+    // ONNX external data (model.onnx + model.onnx.data) resolves beside the model file; readModel refuses sealed bytes
+    return { graph: format === 'onnx' && !isSealed(bytes) ? readOnnxFile(path, bytes) : readModel(bytes), bytes, format };
   } catch (e) {
     if (e instanceof Error && !e.message.includes(path)) e.message = `${path}: ${e.message}`;
     throw e;

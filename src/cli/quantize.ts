@@ -18,7 +18,7 @@ import { InputError } from '../errors.js';
 import { readNpy } from '../formats/npy.js';
 import { writeOnnx } from '../formats/onnx/writer.js';
 import type { Graph } from '../ir/graph.js';
-import { CALIB_METHODS, type CalibData, type CalibMethod, type QuantizeOptions, type QuantizeResult, assertValidModel, quantize } from '../quant/index.js';
+import { CALIB_METHODS, type CalibData, type CalibMethod, type QuantizeOptions, type QuantizeResult, assertValidModel, compareOutputs, quantize } from '../quant/index.js';
 import { InferenceSession } from '../runtime/session.js';
 import { Tensor } from '../tensor/tensor.js';
 import { UsageError, parseArgs } from './args.js';
@@ -27,7 +27,7 @@ import { type Io, fmtBytes, loadModelFile, readBytes, stdio } from './inspect.js
 import { Progress } from './progress.js';
 
 export const QUANTIZE_USAGE =
-  'edgeq quantize IN OUT --calib x.npy|DIR [--method minmax|percentile|entropy|mse] [--percentile 99.99] [--per-channel|--per-tensor] [--symmetric-activations] [--activation-type uint8|int8] [--weight-type int8|uint8] [--format qdq|qoperator] [--exclude NODE,...] [--exclude-op Softmax,...] [--dynamic] [--fp16] [--keep-io-fp16] [--weight-bits 2..8] [--weight-clip minmax|mse] [--sweep-bits 8,6,4,3,2] [--data x.npy --labels y.npy] [--max-accuracy-drop PT] [--bias-correction] [--equalize] [--limit N] [--batch N] [--report] [--json]';
+  'edgeq quantize IN OUT --calib x.npy|DIR [--method minmax|percentile|entropy|mse] [--percentile 99.99] [--per-channel|--per-tensor] [--symmetric-activations] [--activation-type uint8|int8] [--weight-type int8|uint8] [--format qdq|qoperator] [--exclude NODE,...] [--exclude-op Softmax,...] [--dynamic] [--fp16] [--keep-io-fp16] [--weight-bits 2..8] [--weight-clip minmax|mse] [--block-size 32] [--no-zero-points] [--no-compare] [--sweep-bits 8,6,4,3,2] [--data x.npy --labels y.npy] [--max-accuracy-drop PT] [--bias-correction] [--equalize] [--limit N] [--batch N] [--report] [--json]';
 
 function list(a: ReturnType<typeof parseArgs>, name: string): string[] {
   return a
@@ -103,8 +103,8 @@ function packedBytes(r: QuantizeResult, fileBytes: number): number {
 
 export async function quantizeMain(argv: string[], io: Io = stdio): Promise<number> {
   const a = parseArgs(argv, {
-    values: ['calib', 'method', 'percentile', 'activation-type', 'weight-type', 'format', 'exclude', 'exclude-op', 'weight-bits', 'weight-clip', 'sweep-bits', 'data', 'labels', 'limit', 'batch', 'max-accuracy-drop'],
-    booleans: ['per-channel', 'per-tensor', 'symmetric-activations', 'dynamic', 'fp16', 'keep-io-fp16', 'report', 'json', 'no-check', 'bias-correction', 'equalize'],
+    values: ['calib', 'method', 'percentile', 'activation-type', 'weight-type', 'format', 'exclude', 'exclude-op', 'weight-bits', 'weight-clip', 'sweep-bits', 'data', 'labels', 'limit', 'batch', 'max-accuracy-drop', 'block-size'],
+    booleans: ['per-channel', 'per-tensor', 'symmetric-activations', 'dynamic', 'fp16', 'keep-io-fp16', 'report', 'json', 'no-check', 'bias-correction', 'equalize', 'no-zero-points', 'no-compare'],
   });
   const sweep = list(a, 'sweep-bits').map((s) => {
     const b = Number(s);
@@ -130,7 +130,10 @@ export async function quantizeMain(argv: string[], io: Io = stdio): Promise<numb
     percentile = Number(a.get('percentile'));
     if (!(percentile > 0 && percentile <= 100)) throw new UsageError(`--percentile must be a number in (0, 100], got '${a.get('percentile')}'`);
   }
-  const mode = a.has('dynamic') ? 'dynamic' : a.has('fp16') ? 'fp16' : 'static';
+  // --weight-bits 4|8 without --calib / --dynamic / --fp16: weight-only com.microsoft MatMulNBits
+  const weightOnly = !a.has('dynamic') && !a.has('fp16') && !a.has('calib') && a.has('weight-bits');
+  const mode = a.has('dynamic') ? 'dynamic' : a.has('fp16') ? 'fp16' : weightOnly ? 'weight-only' : 'static';
+  if (!weightOnly && (a.has('block-size') || a.has('no-zero-points'))) throw new UsageError('--block-size / --no-zero-points go with weight-only quantization (--weight-bits 4|8 without --calib)');
   const json = a.has('json');
   const { graph, bytes: inBytes } = loadModelFile(inPath);
   const calibPath = a.get('calib');
@@ -154,6 +157,7 @@ export async function quantizeMain(argv: string[], io: Io = stdio): Promise<numb
     batch: a.int('batch', 100, 1, 1 << 20),
     ...(a.has('bias-correction') ? { biasCorrection: true } : {}),
     ...(a.has('equalize') ? { equalize: true } : {}),
+    ...(weightOnly ? { blockSize: a.int('block-size', 32, 16, 1 << 16), zeroPoints: !a.has('no-zero-points') } : {}),
   };
   let maxDrop: number | undefined;
   if (a.has('max-accuracy-drop')) {
@@ -214,6 +218,8 @@ export async function quantizeMain(argv: string[], io: Io = stdio): Promise<numb
   } catch (e) {
     throw new InputError(`cannot write '${outPath}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
+  // max |Δ| and cosine per output vs fp32 on probe inputs (dynamic / weight-only / fp16 have no eval data)
+  const agreement = mode !== 'static' && !a.has('no-compare') ? compareOutputs(graph, r.graph) : undefined;
   const summary = {
     input: inPath,
     output: outPath,
@@ -227,6 +233,7 @@ export async function quantizeMain(argv: string[], io: Io = stdio): Promise<numb
     ...(r.equalized !== undefined ? { equalizedPairs: r.equalized } : {}),
     ...(base.biasCorrection ? { biasCorrection: true } : {}),
     accuracy: acc,
+    ...(agreement ? { outputs: agreement } : {}),
     ...(r.accuracy ? { accuracyAware: r.accuracy } : {}),
     layers: r.layers,
     skipped: r.skipped,
@@ -235,7 +242,7 @@ export async function quantizeMain(argv: string[], io: Io = stdio): Promise<numb
     io.out(JSON.stringify(summary, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 1) + '\n');
     return 0;
   }
-  const what = mode === 'fp16' ? 'fp16' : mode === 'dynamic' ? `dynamic int8 (weights int${summary.weightBits})` : `static ${summary.format}, ${summary.method}, ${base.perChannel ? 'per-channel' : 'per-tensor'} int${summary.weightBits} weights`;
+  const what = mode === 'fp16' ? 'fp16' : mode === 'weight-only' ? `weight-only int${summary.weightBits} MatMulNBits, block ${base.blockSize}${base.zeroPoints ? ', zero points' : ', symmetric'}` : mode === 'dynamic' ? `dynamic int8 (weights int${summary.weightBits})` : `static ${summary.format}, ${summary.method}, ${base.perChannel ? 'per-channel' : 'per-tensor'} int${summary.weightBits} weights`;
   io.out(`quantized ${inPath} -> ${outPath} (${what})\n`);
   if (r.foldedBatchNorms) io.out(`folded ${r.foldedBatchNorms} BatchNormalization node(s) into Conv\n`);
   if (r.equalized !== undefined) io.out(`cross-layer equalisation: ${r.equalized} Conv pair(s) rescaled\n`);
@@ -251,6 +258,7 @@ export async function quantizeMain(argv: string[], io: Io = stdio): Promise<numb
     ['gzip -9', fmtBytes(summary.bytes.gzipBefore), fmtBytes(summary.bytes.gzipAfter)],
   ];
   if (summary.bytes.packed !== outBytes.length) rows.push(['packed weights', '', fmtBytes(summary.bytes.packed)]);
+  for (const o of agreement ?? []) rows.push([`${o.name} vs fp32`, '', `cosine ${o.cosine.toFixed(5)}, max |Δ| ${o.maxAbsError.toPrecision(3)}`]);
   if (acc) rows.push(['top-1', pct(acc.fp32), `${pct(acc.quantized)} (${((acc.quantized - acc.fp32) * 100).toFixed(2)} pt)`]);
   io.out(table(rows));
   if (a.has('report') && r.layers.length) {

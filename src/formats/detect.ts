@@ -1,6 +1,6 @@
 import { ModelFormatError, SealError } from '../errors.js';
 import type { Graph } from '../ir/graph.js';
-import { readOnnx } from './onnx/reader.js';
+import { type ReadOnnxOptions, readOnnx } from './onnx/reader.js';
 import { isSealed } from './sealed.js';
 import { readTflite } from './tflite/reader.js';
 
@@ -13,11 +13,11 @@ export function detectFormat(bytes: Uint8Array): ModelFormat {
 }
 
 /** Parse model bytes of either format into the IR. */
-export function readModel(bytes: Uint8Array): Graph {
+export function readModel(bytes: Uint8Array, opts: ReadOnnxOptions = {}): Graph {
   if (!(bytes instanceof Uint8Array)) throw new ModelFormatError('model must be given as bytes (Uint8Array/ArrayBuffer) or a path');
   if (bytes.length === 0) throw new ModelFormatError('model file is empty');
   if (isSealed(bytes)) throw new SealError('key-required', 'the model is sealed; open it with InferenceSession.create(bytes, { decryptionKey }) or `edgeq verify --key-file`');
   const fmt = detectFormat(bytes);
   if (fmt === 'tflite') return readTflite(bytes);
-  return readOnnx(bytes);
+  return readOnnx(bytes, opts);
 }

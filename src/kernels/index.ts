@@ -17,3 +17,5 @@ import './qlinear-ops.js';
 import './permute.js'; // after layout.js: 8-bit Transpose, constant Pad, and Concat of what layout.js declines
 export { collectDeclines, decline, kernelsFor, registerKernel } from './registry.js';
 export type { KernelDef, PreparedKernel, Producer } from './registry.js';
+import './nbits.js';
+import './dynq.js';

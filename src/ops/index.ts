@@ -23,3 +23,4 @@ import './string.js';
 import './signal.js';
 import './detection.js';
 import './mediapipe.js';
+import './contrib.js';

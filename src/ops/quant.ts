@@ -237,25 +237,31 @@ defineOp({
   reference({ inputs }) {
     const x = inputs[0]!;
     const v = floats(x);
-    // "data range is adjusted to include 0"
-    let mn = 0;
-    let mx = 0;
-    for (let i = 0; i < v.length; i++) {
-      const a = v[i]!;
-      if (a < mn) mn = a;
-      if (a > mx) mx = a;
-    }
-    // y_scale = (max - min) / (qmax - qmin), in float32. An all-zero x gives scale 0; the spec's 0/0
-    // below is NaN, which saturates to 0 (so y and the zero point are 0).
-    const scale = Math.fround((mx - mn) / 255);
-    // intermediate_zero_point = qmin - min(x)/y_scale; y_zero_point = round(saturate(...)), ties to even
-    const zp = saturate(roundHalfToEven(saturate(Math.fround(0 - Math.fround(mn / scale)), 0, 255)), 0, 255);
+    const { scale, zp } = dynamicQuantParams(v);
     const y = new Uint8Array(v.length);
     // y = saturate(round(x / y_scale) + y_zero_point)
     for (let i = 0; i < v.length; i++) y[i] = saturate(roundHalfToEven(Math.fround(v[i]! / scale)) + zp, 0, 255);
     return [new Tensor('uint8', y, x.dims), new Tensor('float32', Float32Array.of(scale), []), new Tensor('uint8', Uint8Array.of(zp), [])];
   },
 });
+
+/** DynamicQuantizeLinear's y_scale and y_zero_point for the values `v` (shared with the JS kernel). */
+export function dynamicQuantParams(v: ArrayLike<number>): { scale: number; zp: number } {
+  // "data range is adjusted to include 0"
+  let mn = 0;
+  let mx = 0;
+  for (let i = 0; i < v.length; i++) {
+    const a = v[i]!;
+    if (a < mn) mn = a;
+    if (a > mx) mx = a;
+  }
+  // y_scale = (max - min) / (qmax - qmin), in float32. An all-zero x gives scale 0; the spec's 0/0
+  // below is NaN, which saturates to 0 (so y and the zero point are 0).
+  const scale = Math.fround((mx - mn) / 255);
+  // intermediate_zero_point = qmin - min(x)/y_scale; y_zero_point = round(saturate(...)), ties to even
+  const zp = saturate(roundHalfToEven(saturate(Math.fround(0 - Math.fround(mn / scale)), 0, 255)), 0, 255);
+  return { scale, zp };
+}
 
 // ---------------------------------------------------------------- integer MatMul
 

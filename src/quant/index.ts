@@ -12,3 +12,7 @@ export { equalize, resolveConstInputs } from './equalize.js';
 export { correctBiases, dequantizedWeights } from './bias-correction.js';
 export { fp16Weights, quantizeAccuracyAware } from './accuracy.js';
 export type { AccuracyCandidate, AccuracyReport, Fallback } from './accuracy.js';
+export { foldWeightChains } from './fold-weights.js';
+export { quantizeNBits, weightOnlyQuantize } from './nbits.js';
+export { compareOutputs, cosine, probeFeeds } from './compare.js';
+export type { OutputAgreement } from './compare.js';

@@ -29,9 +29,12 @@ import { floats } from '../ops/util.js';
 import { type AccuracyReport, type Fallback, quantizeAccuracyAware } from './accuracy.js';
 import { correctBiases } from './bias-correction.js';
 import { equalize } from './equalize.js';
+import { foldWeightChains } from './fold-weights.js';
+import { quantizeTables } from './tables.js';
+import { weightOnlyQuantize } from './nbits.js';
 
 export type QuantFormat = 'qdq' | 'qoperator';
-export type QuantMode = 'static' | 'dynamic' | 'fp16';
+export type QuantMode = 'static' | 'dynamic' | 'fp16' | 'weight-only';
 
 export interface QuantizeOptions {
   mode?: QuantMode;
@@ -76,6 +79,12 @@ export interface QuantizeOptions {
   biasCorrection?: boolean | 'sequential' | 'independent';
   /** cross-layer equalisation of consecutive Conv layers through ReLU before quantizing (equalize.ts) */
   equalize?: boolean;
+  /** weight-only (MatMulNBits): quantization block size along K (power of two ≥ 16, default 32) */
+  blockSize?: number;
+  /** weight-only (MatMulNBits): asymmetric blocks with packed zero points (default true) */
+  zeroPoints?: boolean;
+  /** dynamic / weight-only: large float tables (embeddings) read by Gather / Slice / Add become int8 per row + DequantizeLinear (default true) */
+  quantizeTables?: boolean;
 }
 
 export interface TensorQuant {
@@ -138,7 +147,9 @@ const KEEP_FLOAT = new Set(['Softmax', 'LogSoftmax', 'LayerNormalization', 'Exp'
 function validate(o: QuantizeOptions): void {
   if (o === null || typeof o !== 'object') throw new InputError('quantize options must be an object');
   const mode = o.mode ?? 'static';
-  if (!['static', 'dynamic', 'fp16'].includes(mode)) throw new InputError(`mode must be static, dynamic or fp16, got '${String(mode)}'`);
+  if (!['static', 'dynamic', 'fp16', 'weight-only'].includes(mode)) throw new InputError(`mode must be static, dynamic, fp16 or weight-only, got '${String(mode)}'`);
+  if (mode === 'weight-only' && o.weightBits !== undefined && o.weightBits !== 4 && o.weightBits !== 8) throw new InputError(`weight-only quantization (MatMulNBits) takes 4 or 8 weight bits, got ${o.weightBits}`);
+  if (o.blockSize !== undefined && (!Number.isInteger(o.blockSize) || o.blockSize < 16 || (o.blockSize & (o.blockSize - 1)) !== 0)) throw new InputError(`block size must be a power of two ≥ 16, got ${o.blockSize}`);
   if (o.format !== undefined && o.format !== 'qdq' && o.format !== 'qoperator') throw new InputError(`format must be qdq or qoperator, got '${String(o.format)}'`);
   if (o.activationType !== undefined && o.activationType !== 'uint8' && o.activationType !== 'int8') throw new InputError(`activation type must be uint8 or int8, got '${String(o.activationType)}'`);
   if (o.weightType !== undefined && o.weightType !== 'uint8' && o.weightType !== 'int8') throw new InputError(`weight type must be uint8 or int8, got '${String(o.weightType)}'`);
@@ -213,7 +224,7 @@ interface Plan {
 /** Weight info of a compute node: initializer, per-channel axis, whether bias can be quantized. */
 function weightOf(g: Graph, n: Node): { w: string; axis: number; bias?: string } | string {
   const w = n.inputs[1];
-  if (!w || !isF32Init(g, w)) return 'weight is not a float32 initializer';
+  if (!w || !isF32Init(g, w)) return g.initializers.has(w ?? '') ? 'weight is not a float32 initializer' : 'second input is not constant (activation × activation)';
   const W = g.initializers.get(w)!;
   const b = n.inputs[2] || undefined;
   if (n.op === 'Conv') {
@@ -337,6 +348,9 @@ export async function quantize(graph: Graph, options: QuantizeOptions = {}): Pro
   const g = graph.clone();
   g.nodes = g.nodes.map((n) => ({ ...n, inputs: [...n.inputs], outputs: [...n.outputs] }));
   const foldedBatchNorms = options.foldBatchNorm === false ? 0 : foldBatchNorms(g);
+  // weights behind Transpose / Cast / Constant (PyTorch exports) become initializers first
+  if (mode !== 'static' || g.nodes.some((n) => n.op === 'MatMul' || n.op === 'Gemm')) foldWeightChains(g);
+  if (mode === 'weight-only') return weightOnlyQuantize(g, options, foldedBatchNorms, finish);
   const equalized = options.equalize ? equalize(g) : undefined;
   if (mode === 'dynamic') return dynamicQuantize(g, options, foldedBatchNorms);
 
@@ -737,6 +751,7 @@ function dynamicQuantize(g: Graph, o: QuantizeOptions, foldedBatchNorms: number)
   const skipped: QuantizeResult['skipped'] = [];
   const bits = o.weightBits ?? 8;
   const dq = new Map<string, [string, string, string]>();
+  const wcache = new Map<string, { wq: ReturnType<typeof quantizeWeight>; wn: string; ws: string }>();
   for (const n of g.nodes) {
     const x = n.inputs[0]!;
     const can = (n.op === 'MatMul' || n.op === 'Gemm') && n.domain === '' && an.types.get(x)?.dtype === 'float32' && !g.initializers.has(x);
@@ -758,6 +773,9 @@ function dynamicQuantize(g: Graph, o: QuantizeOptions, foldedBatchNorms: number)
     }
     const W = g.initializers.get(info.w)!;
     const transpose = n.op === 'Gemm' && attr(n, 'transB', 0) === 1;
+    // one quantized copy per weight (layers sharing a weight share its codes)
+    const key = `${info.w}\u0000${transpose}`;
+    const cached = wcache.get(key);
     // per output column of the [K, N] weight MatMulInteger takes
     let vals = floats(W) as ArrayLike<number>;
     let dims = W.dims;
@@ -769,11 +787,14 @@ function dynamicQuantize(g: Graph, o: QuantizeOptions, foldedBatchNorms: number)
       dims = [c, r];
     }
     const perChannel = o.perChannel ?? true;
-    const wq = quantizeWeight(vals, dims, perChannel ? 1 : undefined, bits, o.weightClip ?? (bits < 8 ? 'mse' : 'minmax'), 'int8');
-    const wn = names.take(`${info.w}_quantized`);
-    g.initializers.set(wn, codesTensor('int8', wq.q, dims));
-    const ws = names.take(`${info.w}_scale`);
-    g.initializers.set(ws, perChannel ? f32([wq.scales.length], wq.scales) : scalarF32(wq.scales[0]!));
+    const wq = cached?.wq ?? quantizeWeight(vals, dims, perChannel ? 1 : undefined, bits, o.weightClip ?? (bits < 8 ? 'mse' : 'minmax'), 'int8');
+    const wn = cached?.wn ?? names.take(`${info.w}_quantized`);
+    const ws = cached?.ws ?? names.take(`${info.w}_scale`);
+    if (!cached) {
+      g.initializers.set(wn, codesTensor('int8', wq.q, dims));
+      g.initializers.set(ws, perChannel ? f32([wq.scales.length], wq.scales) : scalarF32(wq.scales[0]!));
+      wcache.set(key, { wq, wn, ws });
+    }
     let xq = dq.get(x);
     if (!xq) {
       xq = [names.take(`${x}_quantized`), names.take(`${x}_scale`), names.take(`${x}_zero_point`)];
@@ -812,6 +833,8 @@ function dynamicQuantize(g: Graph, o: QuantizeOptions, foldedBatchNorms: number)
     layers.push({ node: n.name, op: n.op, weight: info.w, weightBits: bits, perChannel, weightSqnr: wq.sqnr, setting: `dynamic int8 activations, int${bits} weights${perChannel ? ' per column' : ''}` });
   }
   g.nodes = out;
+  if (o.quantizeTables ?? true)
+    for (const t of quantizeTables(g, exclude)) layers.push({ node: t.name, op: 'table', weight: t.name, weightBits: 8, perChannel: true, setting: 'int8 per-row table + DequantizeLinear' });
   return { graph: finish(g), layers, skipped, tensors: new Map(), foldedBatchNorms, options: o };
 }
 

@@ -7,6 +7,7 @@ import { detectFormat, readModel } from '../formats/detect.js';
 import { type SealedFormat, isSealed, openSealed } from '../formats/sealed.js';
 import { type ContentKeyInput, type VerifyKeyInput, sha256, toHex } from '../formats/sealed-keys.js';
 import type { Graph } from '../ir/graph.js';
+import type { ExternalDataEntries } from '../formats/onnx/tensor-proto.js';
 
 /** One model load, for an audit log. Holds digests, ids and fingerprints only — never key or model bytes. */
 export interface ModelLoadedEvent {
@@ -40,11 +41,12 @@ export interface SealedLoadOptions {
 }
 
 /** Parse model bytes (sealed or plain) into a Graph; sealed bytes are decrypted once into a fresh buffer the graph may alias. */
-export async function openModel(bytes: Uint8Array, opts: SealedLoadOptions, source?: string): Promise<{ graph: Graph; event: ModelLoadedEvent | undefined }> {
+export async function openModel(bytes: Uint8Array, opts: SealedLoadOptions & { externalData?: ExternalDataEntries }, source?: string): Promise<{ graph: Graph; event: ModelLoadedEvent | undefined }> {
   const src = source !== undefined ? { source } : {};
+  const read = opts.externalData ? { externalData: opts.externalData } : {};
   if (isSealed(bytes)) {
     const { plaintext, info } = await openSealed(bytes, opts);
-    const graph = readModel(plaintext);
+    const graph = readModel(plaintext, read);
     const event: ModelLoadedEvent = {
       sha256: info.sha256,
       format: info.format,
@@ -62,7 +64,7 @@ export async function openModel(bytes: Uint8Array, opts: SealedLoadOptions, sour
   if (opts.decryptionKey !== undefined || opts.verifyKey !== undefined) {
     throw new SealError('not-sealed', `a ${opts.decryptionKey !== undefined ? 'decryptionKey' : 'verifyKey'} was given but the model is not sealed; refusing to load it unprotected`);
   }
-  const graph = readModel(bytes);
+  const graph = readModel(bytes, read);
   if (!opts.onModelLoaded) return { graph, event: undefined };
   const event: ModelLoadedEvent = {
     sha256: toHex(await sha256(bytes)),

@@ -1,6 +1,7 @@
 import { platform } from '#platform';
 import { InputError, ModelFormatError } from '../errors.js';
 import type { Dim, Graph } from '../ir/graph.js';
+import type { ExternalDataEntries } from '../formats/onnx/tensor-proto.js';
 import type { DType } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Executor } from './executor.js';
@@ -9,6 +10,8 @@ import { type ProfileSummary, Profiler } from './profile.js';
 import { type Specializations, specializations } from './specialize.js';
 
 export interface SessionOptions extends SealedLoadOptions {
+  /** ONNX external data files as bytes (onnxruntime-web's option): `[{ path: 'model.onnx.data', data }]` */
+  externalData?: ExternalDataEntries;
   /** accepted for onnxruntime-web compatibility; edgeq runs on the CPU/WASM */
   executionProviders?: unknown[];
   graphOptimizationLevel?: string;

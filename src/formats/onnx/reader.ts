@@ -1,10 +1,10 @@
 import protobuf from 'protobufjs';
-import { EdgeqError, ModelFormatError, UnsupportedError } from '../../errors.js';
+import { EdgeqError, InputError, ModelFormatError, UnsupportedError } from '../../errors.js';
 import { type AttrValue, type Dim, Graph, type GraphIO, type Node, type ValueType } from '../../ir/graph.js';
 import type { DType } from '../../tensor/dtype.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { ONNX_PROTO } from './onnx-schema.generated.js';
-import { ONNX_DTYPE, decodeTensor, int } from './tensor-proto.js';
+import { type ExternalDataEntries, type ExternalDataSource, ONNX_DTYPE, decodeTensor, entriesSource, int, withExternalData } from './tensor-proto.js';
 import { upgradeNode } from './legacy/index.js';
 import { MAX_BODY_DEPTH, UNTYPED, capturedBy } from '../../ir/subgraph.js';
 
@@ -24,7 +24,19 @@ const MAX_NODES = 1_000_000;
  * Decode an ONNX ModelProto into the IR. Every length, dim and reference is validated; problems are
  * ModelFormatError / UnsupportedError naming the tensor or node.
  */
-export function readOnnx(bytes: Uint8Array): Graph {
+export interface ReadOnnxOptions {
+  /** bytes of the external data files (`[{ path, data }]`, onnxruntime-web's form) or a resolver (Node: the model's folder) */
+  externalData?: ExternalDataEntries | ExternalDataSource;
+}
+
+export function readOnnx(bytes: Uint8Array, opts: ReadOnnxOptions = {}): Graph {
+  const ed = opts.externalData;
+  const src = ed === undefined ? undefined : Array.isArray(ed) ? entriesSource(ed) : (ed as ExternalDataSource);
+  if (src && typeof src.file !== 'function') throw new InputError('externalData must be [{ path, data }] or { file(location) }');
+  return withExternalData(src, () => readOnnxBytes(bytes));
+}
+
+function readOnnxBytes(bytes: Uint8Array): Graph {
   let m: any;
   try {
     m = ModelProto().decode(bytes);

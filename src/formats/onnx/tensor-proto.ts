@@ -1,4 +1,4 @@
-import { ModelFormatError, UnsupportedError } from '../../errors.js';
+import { InputError, ModelFormatError, UnsupportedError } from '../../errors.js';
 import { DTYPES, type DType, packedPerByte } from '../../tensor/dtype.js';
 import { MAX_ELEMENTS } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
@@ -54,10 +54,86 @@ function big(v: unknown): bigint {
   return (BigInt(l.high) << 32n) | BigInt(l.low >>> 0);
 }
 
+/**
+ * Where EXTERNAL tensor bytes come from (ONNX external data: TensorProto.external_data keys location / offset /
+ * length). `file(location)` returns the whole file named by a validated, relative location.
+ */
+export interface ExternalDataSource {
+  file(location: string, tensor: string): Uint8Array;
+}
+
+/** The browser form (onnxruntime-web's option name): `[{ path, data }]`, matched on the normalized path. */
+export type ExternalDataEntries = readonly { path: string; data: Uint8Array | ArrayBuffer }[];
+
+/** 4 GiB: a single wasm32 linear memory cannot hold more. */
+export const WASM_MEMORY_LIMIT = 2 ** 32;
+
+let external: ExternalDataSource | undefined;
+
+/** Decode with `src` resolving external data (synchronous, so a module-level slot is safe). */
+export function withExternalData<T>(src: ExternalDataSource | undefined, fn: () => T): T {
+  const prev = external;
+  external = src;
+  try {
+    return fn();
+  } finally {
+    external = prev;
+  }
+}
+
+/**
+ * Validate an external-data location (untrusted input): relative, '/'-separated, no '..' segment, no drive or
+ * scheme, so it can never name a file outside the model's folder. Returns it without './' segments.
+ */
+export function checkLocation(loc: string, tensor: string): string {
+  if (typeof loc !== 'string' || !loc || loc.includes('\0') || loc.includes('\\') || loc.startsWith('/') || /^[a-zA-Z]:/.test(loc) || /^[a-z]+:\/\//i.test(loc))
+    throw new ModelFormatError(`tensor ${tensor}: external data location '${loc}' must be a relative path inside the model's folder`);
+  const parts = loc.split('/').filter((x) => x !== '' && x !== '.');
+  if (!parts.length || parts.some((x) => x === '..')) throw new ModelFormatError(`tensor ${tensor}: external data location '${loc}' escapes the model's folder`);
+  return parts.join('/');
+}
+
+export function entriesSource(entries: ExternalDataEntries): ExternalDataSource {
+  const m = new Map<string, Uint8Array>();
+  for (const e of entries) {
+    if (!e || typeof e.path !== 'string' || !(e.data instanceof Uint8Array || e.data instanceof ArrayBuffer)) throw new InputError('externalData entries must be { path: string, data: Uint8Array | ArrayBuffer }');
+    m.set(checkLocation(e.path, `'${e.path}'`), e.data instanceof Uint8Array ? e.data : new Uint8Array(e.data));
+  }
+  return {
+    file(location, tensor) {
+      const d = m.get(location);
+      if (!d) throw new ModelFormatError(`tensor ${tensor}: external data file '${location}' was not given (externalData has ${[...m.keys()].map((k) => `'${k}'`).join(', ') || 'no entries'})`);
+      return d;
+    },
+  };
+}
+
+function externalBytes(tp: any, name: string): Uint8Array {
+  const kv = new Map<string, string>();
+  for (const e of tp.external_data ?? []) kv.set(String(e.key ?? ''), String(e.value ?? ''));
+  const loc = kv.get('location');
+  if (loc === undefined) throw new ModelFormatError(`tensor ${name}: external data without a location`);
+  const location = checkLocation(loc, name);
+  if (!external) throw new UnsupportedError(`tensor ${name}: external data in '${location}' was not provided: load the model from a path (Node) or pass { externalData: [{ path: '${location}', data }] }`);
+  const num = (k: string): number | undefined => {
+    const v = kv.get(k);
+    if (v === undefined) return undefined;
+    const n = /^\d+$/.test(v) ? Number(v) : NaN;
+    if (!Number.isSafeInteger(n)) throw new ModelFormatError(`tensor ${name}: external data ${k} '${v}' is not a non-negative integer`);
+    return n;
+  };
+  const offset = num('offset') ?? 0;
+  const file = external.file(location, name);
+  const length = num('length') ?? file.length - offset;
+  if (length >= WASM_MEMORY_LIMIT) throw new ModelFormatError(`tensor ${name}: ${length} bytes of external data exceed the 4 GiB WASM memory limit`);
+  if (offset > file.length || length < 0 || offset + length > file.length) throw new ModelFormatError(`tensor ${name}: external data [${offset}, ${offset + length}) lies outside '${location}' (${file.length} bytes)`);
+  return file.subarray(offset, offset + length);
+}
+
 /** Decode a TensorProto (raw_data or typed fields), validating dims and lengths before allocating. */
 export function decodeTensor(tp: any, what: string): Tensor {
   const name = tp.name ? `'${tp.name}'` : what;
-  if (tp.data_location === 1 || (tp.external_data ?? []).length) throw new UnsupportedError(`tensor ${name}: external data is not supported`);
+  if (tp.data_location === 1 || (tp.external_data ?? []).length) tp = { ...tp, raw_data: externalBytes(tp, name), data_location: 0, external_data: [] };
   if (tp.segment) throw new UnsupportedError(`tensor ${name}: segmented tensors are not supported`);
   const dtype = ONNX_DTYPE[tp.data_type ?? 0];
   if (!dtype) throw new UnsupportedError(`tensor ${name}: data type ${tp.data_type} is not supported`);

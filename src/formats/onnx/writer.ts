@@ -22,6 +22,8 @@ export interface WriteOptions {
   producer?: string;
   /** write value_info for intermediate values whose type is known (default true) */
   valueInfo?: boolean;
+  /** store large initializers in an external data file: its bytes are returned in `externalData.data` */
+  externalData?: ExternalDataWrite;
 }
 
 let modelType: protobuf.Type | undefined;
@@ -191,6 +193,40 @@ export function writeOnnx(graph: Graph, opts: WriteOptions = {}): Uint8Array {
     metadata_props: Object.entries(graph.metadata).map(([key, value]) => ({ key, value })),
     graph: graphProto(graph, opts),
   };
+  if (opts.externalData) moveExternal(model.graph, opts.externalData);
   const msg = modelType.fromObject(model);
   return modelType.encode(msg).finish();
+}
+
+export interface ExternalDataWrite {
+  /** file name written into the model, relative to it (e.g. 'model.onnx.data') */
+  location: string;
+  /** initializers with at least this many bytes go external (default 1024) */
+  minBytes?: number;
+  /** filled by writeOnnx: the bytes of the external data file */
+  data?: Uint8Array;
+}
+
+/** Move large top-level initializers' raw_data into one external blob (64-byte aligned offsets, as onnx does). */
+function moveExternal(gp: Record<string, unknown>, ed: ExternalDataWrite): void {
+  const min = ed.minBytes ?? 1024;
+  const parts: [Uint8Array, number][] = [];
+  let size = 0;
+  for (const tp of (gp.initializer as Record<string, unknown>[]) ?? []) {
+    const raw = tp.raw_data as Uint8Array | undefined;
+    if (!raw || raw.length < min) continue;
+    const offset = Math.ceil(size / 64) * 64;
+    parts.push([raw, offset]);
+    size = offset + raw.length;
+    delete tp.raw_data;
+    tp.data_location = 1;
+    tp.external_data = [
+      { key: 'location', value: ed.location },
+      { key: 'offset', value: String(offset) },
+      { key: 'length', value: String(raw.length) },
+    ];
+  }
+  const data = new Uint8Array(size);
+  for (const [raw, off] of parts) data.set(raw, off);
+  ed.data = data;
 }
