@@ -251,3 +251,46 @@ describe('explicit Pad folded into the following conv', () => {
     );
   });
 });
+
+// TFLite's RESIZE_* (Resize over NHWC axes 1 and 2) and TRANSPOSE_CONV / Convolution2DTransposeBias (ConvTranspose,
+// NHWC data, OHWI weights) stay NCHW between kernels too. ONNX Resize: "axes … If provided, it specifies a subset of
+// axes that 'roi', 'scales' and 'sizes' refer to"; ONNX ConvTranspose: W is (C, M/group, kH, kW).
+describe('layout pass: Resize and ConvTranspose of NHWC values', () => {
+  it('run on the NCHW kernels and match the reference (1e-5 of the output scale)', () => {
+    fc.assert(
+      fc.property(
+        fc.record({ h: fc.integer({ min: 1, max: 7 }), w: fc.integer({ min: 1, max: 7 }), c: fc.integer({ min: 1, max: 5 }), m: fc.integer({ min: 1, max: 5 }), k: fc.constantFrom(2, 3), s: fc.constantFrom(1, 2), f: fc.constantFrom(2, 3), mode: fc.constantFrom('nearest', 'linear'), full: fc.boolean() }),
+        fc.integer(),
+        (r, seed) => {
+          const g = new Graph();
+          g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [1, r.h, r.w, r.c] } }];
+          g.initializers.set('W', new Tensor('float32', rnd(r.c * r.c, seed), [r.c, 1, 1, r.c]));
+          g.initializers.set('Wt', new Tensor('float32', rnd(r.m * r.k * r.k * r.c, seed + 1), [r.m, r.k, r.k, r.c]));
+          g.initializers.set('Bt', new Tensor('float32', rnd(r.m, seed + 2), [r.m]));
+          const oh = (r.h - 1) * r.s + r.k;
+          const ow = (r.w - 1) * r.s + r.k;
+          const sizes = r.full ? [1n, BigInt(oh * r.f), BigInt(ow * r.f), BigInt(r.m)] : [BigInt(oh * r.f), BigInt(ow * r.f)];
+          g.initializers.set('sizes', new Tensor('int64', BigInt64Array.from(sizes), [sizes.length]));
+          g.nodes = [
+            { name: 'conv', op: 'Conv', domain: '', inputs: ['X', 'W'], outputs: ['a'], attrs: { kernel_shape: [1, 1], data_layout: 'NHWC', weight_layout: 'OHWI' } },
+            { name: 'up', op: 'ConvTranspose', domain: '', inputs: ['a', 'Wt', 'Bt'], outputs: ['b'], attrs: { kernel_shape: [r.k, r.k], strides: [r.s, r.s], data_layout: 'NHWC', weight_layout: 'OHWI' } },
+            { name: 'resize', op: 'Resize', domain: '', inputs: ['b', '', '', 'sizes'], outputs: ['Y'], attrs: { mode: r.mode, ...(r.full ? {} : { axes: [1, 2] }) } },
+          ];
+          g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+          const ex = new Executor(g);
+          const byOp = (op: string) => ex.graph.nodes.find((n) => n.op === op)!;
+          expect(ex.graph.nodes.filter((n) => n.attrs.data_layout === 'NHWC')).toEqual([]);
+          expect(ex.kernels.get(byOp('ConvTranspose'))?.name).toBe('f32_conv_transpose_gemm');
+          const x = new Tensor('float32', rnd(r.h * r.w * r.c, seed + 3), [1, r.h, r.w, r.c]);
+          const got = ex.run({ X: x }).Y as Tensor;
+          expect(ex.fallbacks.get(byOp('Resize'))).toBeUndefined();
+          ex.dispose();
+          const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y as Tensor;
+          expect(got.dims).toEqual(want.dims);
+          expect(relErr(got.data as Float32Array, want.data as Float32Array)).toBeLessThanOrEqual(1e-5);
+        },
+      ),
+      { numRuns: 60, seed: 11 },
+    );
+  });
+});

@@ -30,26 +30,10 @@ const QGEMM_SMALL = 'com.microsoft.QGemm: layer too small (K·N < 1024): the ref
 
 /** Observed after merging the issue-14/15/16 kernel branches (2026-12-06); shrink it as kernels land. */
 const KNOWN_GAPS: Record<string, Gap> = {
-  // Resize of an NHWC tensor (the layout pass leaves RESIZE_BILINEAR in NHWC): the NCHW kernel declines at run time
-  'face-full': {
-    reference: [
-      'Resize: kernel f32_resize_linear declined this run (inputs float32[1,12,12,64], -, -, int64[2])',
-      'Resize: kernel f32_resize_linear declined this run (inputs float32[1,24,24,48], -, -, int64[2])',
-      'Resize: kernel f32_resize_linear declined this run (inputs float32[1,6,6,96], -, -, int64[2])',
-    ],
-  },
-  // the same head as face-full (its sparse weights are densified at load)
-  'face-full-sparse': {
-    reference: [
-      'Resize: kernel f32_resize_linear declined this run (inputs float32[1,12,12,64], -, -, int64[2])',
-      'Resize: kernel f32_resize_linear declined this run (inputs float32[1,24,24,48], -, -, int64[2])',
-      'Resize: kernel f32_resize_linear declined this run (inputs float32[1,6,6,96], -, -, int64[2])',
-    ],
-  },
   // the attention mask path (Equal/Expand/ReduceSum/Cast on int64/bool) and int64 shape ops
   'encoder': {
     reference: [
-      'Cast: needs WASM and a constant float16 input cast to float32',
+      'Cast: needs WASM and a constant float16 input cast to float32; only int32 → float32',
       'Equal: no WASM kernel for Equal',
       'Expand: no WASM kernel for Expand',
       'ReduceSum: no WASM kernel for ReduceSum',

@@ -143,11 +143,13 @@ function globalMean(n: Node, rank: (x: string) => number | undefined, consts: Ma
   return set.has(1) && set.has(2);
 }
 
-const CONV_W: Record<string, number> = { Conv: 1, QLinearConv: 3 };
+const CONV_W: Record<string, number> = { Conv: 1, QLinearConv: 3, ConvTranspose: 1 };
 
 function isSensitive(n: Node): boolean {
   if (n.domain !== '' || n.attrs.data_layout !== 'NHWC') return false;
   if (n.op === 'Conv' || n.op === 'QLinearConv') return n.attrs.weight_layout === 'OHWI' || n.attrs.weight_layout === '1HWO';
+  // TFLite TRANSPOSE_CONV / MediaPipe Convolution2DTransposeBias: W (M, kH, kW, C) → ONNX (C, M, kH, kW), group 1
+  if (n.op === 'ConvTranspose') return n.attrs.weight_layout === 'OHWI' && (n.attrs.group ?? 1) === 1;
   return n.op === 'MaxPool' || n.op === 'AveragePool';
 }
 
@@ -157,8 +159,8 @@ function rewriteSensitive(n: Node, needNchw: (x: string) => string, permuteConst
   const inputs = [...n.inputs];
   const wi = CONV_W[n.op];
   if (wi !== undefined) {
-    // OHWI → OIHW is perm [0,3,1,2]; 1HWO → [O,1,H,W] is perm [3,0,1,2]
-    const w = permuteConst(n.inputs[wi]!, attrs.weight_layout === 'OHWI' ? [0, 3, 1, 2] : [3, 0, 1, 2]);
+    // OHWI → OIHW is perm [0,3,1,2]; 1HWO → [O,1,H,W] is perm [3,0,1,2]; ConvTranspose's OHWI → IOHW is [3,0,1,2]
+    const w = permuteConst(n.inputs[wi]!, attrs.weight_layout === 'OHWI' && n.op !== 'ConvTranspose' ? [0, 3, 1, 2] : [3, 0, 1, 2]);
     if (!w) return undefined;
     delete attrs.weight_layout;
     inputs[wi] = w;
@@ -181,6 +183,7 @@ function dataInputs(n: Node): number[] | undefined {
   if ((n.domain === '' && UNARY.has(n.op)) || (n.domain === TFL_DOMAIN && UNARY_TFL.has(n.op))) return [0];
   if (n.domain === '' && n.op === 'Concat') return n.inputs.map((_, i) => i);
   if (n.domain === '' && n.op === 'Pad') return [0];
+  if (n.domain === '' && n.op === 'Resize') return [0];
   return undefined;
 }
 
@@ -199,6 +202,7 @@ function agnostic(n: Node, types: Types, consts: Map<string, unknown>, nchw: Map
     const r = types.get(x)?.shape?.length;
     if (!data.includes(i)) {
       if (n.op === 'Pad' && i === 1) continue; // checked below
+      if (n.op === 'Resize') continue; // checked below
       if (!consts.has(x) || size(x) !== 1) return false;
       continue;
     }
@@ -209,6 +213,7 @@ function agnostic(n: Node, types: Types, consts: Map<string, unknown>, nchw: Map
     const pads = consts.get(n.inputs[1] ?? '') as Tensor | undefined;
     if (!pads || pads.size !== 8 || pads.type !== 'int64' || n.inputs[3]) return false;
   }
+  if (n.op === 'Resize') return resizeRemappable(n, consts);
   return true;
 }
 
@@ -241,12 +246,38 @@ function rewriteAgnostic(
     const a = n.attrs.axis as number;
     attrs.axis = AXIS[a < 0 ? a + 4 : a]!;
   }
+  if (n.op === 'Resize') {
+    // per-axis scales/sizes: with `axes` the axes are renamed; over all four axes the constants are permuted
+    const axes = n.attrs.axes as number[] | undefined;
+    if (axes) attrs.axes = axes.map((a) => AXIS[a < 0 ? a + 4 : a]!);
+    else
+      for (const i of [2, 3]) {
+        const x = n.inputs[i];
+        if (!x) continue;
+        const t = consts.get(x)!;
+        const v = t.data as Float32Array | BigInt64Array;
+        const data = t.type === 'int64' ? BigInt64Array.from([v[0], v[3], v[1], v[2]] as bigint[]) : Float32Array.from([v[0], v[3], v[1], v[2]] as number[]);
+        inputs[i] = addConst(`${x}_nchw`, new Tensor(t.type, data, [4]));
+      }
+  }
   if (n.op === 'Pad') {
     // NHWC pads [b_N, b_H, b_W, b_C, e_N, e_H, e_W, e_C] → NCHW order
     const p = consts.get(n.inputs[1]!)!.data as BigInt64Array;
     inputs[1] = addConst(`${n.inputs[1]}_nchw`, new Tensor('int64', BigInt64Array.from([0, 3, 1, 2, 4, 7, 5, 6], (i) => p[i]!), [8]));
   }
   return { ...n, inputs, attrs };
+}
+
+/**
+ * A Resize the pass can hold in NCHW: no roi (or tf_crop_and_resize not used), scales/sizes constant, and either an
+ * `axes` attribute (renamed) or scales/sizes over all four axes (permuted).
+ */
+function resizeRemappable(n: Node, consts: Map<string, unknown>): boolean {
+  if (n.attrs.coordinate_transformation_mode === 'tf_crop_and_resize') return false;
+  const ins = [2, 3].map((i) => n.inputs[i]).filter((x): x is string => !!x);
+  if (!ins.length || !ins.every((x) => consts.has(x))) return false;
+  if (n.attrs.axes) return true;
+  return ins.every((x) => (consts.get(x) as Tensor).size === 4);
 }
 
 /** A 4-D tensor with its axes permuted (out dims = dims[perm[i]]). */
