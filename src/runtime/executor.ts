@@ -14,7 +14,6 @@ import { foldBatchNorms } from '../ir/passes/fold-bn.js';
 import { fuseTransformerPatterns } from '../ir/passes/fuse-xfmr.js';
 import { nhwcToNchw } from '../ir/passes/layout.js';
 import { foldPads } from '../ir/passes/fold-pad.js';
-import { fuseLayerNorms } from '../ir/passes/fuse-layernorm.js';
 import { type CanonicalizeStats, canonicalize, canonicalizeStats } from '../ir/passes/canonicalize.js';
 import { fuseHardSwish } from '../ir/passes/fuse-hardswish.js';
 import { collectDeclines, kernelsFor, type PreparedKernel } from '../kernels/index.js';
@@ -47,8 +46,6 @@ export interface ExecutorOptions {
   layout?: boolean;
   /** skip kernels whose output no consumer reads (a float16 weight's Cast; default true on the wasm backend) */
   elideUnread?: boolean;
-  /** rewrite layer norms written out op by op into LayerNormalization (ir/passes/fuse-layernorm; default true on wasm) */
-  fuseLayerNorm?: boolean;
   /** run ir/passes/canonicalize first: fold constant subgraphs, bypass Identity/Dropout, drop dead nodes (default true) */
   canonicalize?: boolean;
 }
@@ -122,7 +119,6 @@ export class Executor {
     this.canonicalized = canonicalizeStats(graph);
     if (wasm && opts.layout !== false) graph = foldPads(nhwcToNchw(graph));
     if (wasm && opts.fusePatterns !== false) graph = fuseTransformerPatterns(graph);
-    if (wasm && opts.fuseLayerNorm !== false) graph = fuseLayerNorms(graph);
     // Conv→BN/Mul/Add folding and HardSwish recognition (kernel-side rewrites; the unfused plan skips them too)
     if (wasm && opts.foldBatchNorm !== false) graph = fuseHardSwish(foldBatchNorms(graph));
     graph = fuse ? fuseQdq(graph) : graph;

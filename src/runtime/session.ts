@@ -156,7 +156,7 @@ export class InferenceSession {
     // unfused plan of the same graph, built once on first need
     if (names.some((n) => exec.altered.has(n))) {
       if (!this.plain) {
-        this.plain = new Executor(this.graph, { backend: this.options.backend ?? 'wasm', fuseQdq: false, fuseClamps: false, foldBatchNorm: false, fusePatterns: false, elideUnread: false, layout: false, canonicalize: false, fuseLayerNorm: false });
+        this.plain = new Executor(this.graph, { backend: this.options.backend ?? 'wasm', fuseQdq: false, fuseClamps: false, foldBatchNorm: false, fusePatterns: false, elideUnread: false, layout: false, canonicalize: false });
         this.execs.push(this.plain);
       }
       exec = this.plain;

@@ -1,11 +1,12 @@
-// ir/passes/fuse-layernorm.ts: a layer norm written out op by op becomes one LayerNormalization.
+// ir/passes/fuse-xfmr.ts: a layer norm written out op by op (PyTorch's opset-13 nn.LayerNorm) becomes one
+// LayerNormalization.
 // ONNX LayerNormalization: "Mean = ReduceMean<axes=normalized_axes>(X); D = Sub(X, Mean); DD = Mul(D, D);
 // Var = ReduceMean(DD); VarEps = Add(Var, epsilon); StdDev = Sqrt(VarEps); InvStdDev = Reciprocal(StdDev);
 // Normalized = Mul(D, InvStdDev); ... Y = Add(Mul(Normalized, Scale), B)".
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Graph, type Node } from '../../src/ir/graph.js';
-import { fuseLayerNorms } from '../../src/ir/passes/fuse-layernorm.js';
+import { fuseTransformerPatterns } from '../../src/ir/passes/fuse-xfmr.js';
 import { Executor } from '../../src/runtime/executor.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 
@@ -42,12 +43,12 @@ function writtenOut(rows: number, d: number, seed: number, beta = true, extraRea
   return g;
 }
 
-describe('fuseLayerNorms', () => {
+describe('fuseTransformerPatterns: written-out LayerNorm', () => {
   it('rewrites the written-out form into one LayerNormalization that agrees with it (1e-5 of the range)', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 7 }), fc.integer({ min: 1, max: 40 }), fc.integer(), fc.boolean(), (rows, d, seed, beta) => {
         const g = writtenOut(rows, d, seed, beta);
-        const f = fuseLayerNorms(g);
+        const f = fuseTransformerPatterns(g);
         expect(f.nodes.map((n) => n.op)).toEqual(['LayerNormalization']);
         expect(f.nodes[0]!.inputs).toEqual(beta ? ['X', 'gamma', 'beta'] : ['X', 'gamma']);
         const x = f32(rand(rows * d, seed), [rows, d]);
@@ -66,6 +67,6 @@ describe('fuseLayerNorms', () => {
 
   it('leaves the pattern alone when an intermediate has another reader', () => {
     const g = writtenOut(2, 8, 1, true, true);
-    expect(fuseLayerNorms(g)).toBe(g);
+    expect(fuseTransformerPatterns(g)).toBe(g);
   });
 });
