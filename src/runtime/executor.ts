@@ -505,13 +505,18 @@ export class Executor {
     };
     if (prof) prof.ran.fill(RAN.skipped);
     const { foldedAt, dropAt } = this;
+    /** values computed without the epilogue their consumers were folded into (kernel declined), and their Concat slot */
+    const raw = new Map<string, number | undefined>();
     for (let step = 0; step < order.length; step++) {
       const node = order[step]!;
       if (foldedAt[step]) continue; // folded at load
       if (this.elided.has(node) && !keep.has(node.outputs[0]!)) continue; // no consumer reads it (planElisions)
       const t0 = prof ? performance.now() : 0;
       const fused = this.fusedInto.get(node);
-      if (fused !== undefined) {
+      // a producer that fell back to the reference this run did not apply the activations folded into its kernel:
+      // they run as themselves (their output goes where the raw value went, e.g. into a Concat's block)
+      const rerun = fused !== undefined && raw.has(fused);
+      if (fused !== undefined && !rerun) {
         const v = values.get(fused)!;
         const out = node.outputs[0]!;
         values.set(out, res && v instanceof Tensor ? (res.isSlice(fused) ? res.slice(out, v) : res.adopt(out, v, false)) : v);
@@ -552,7 +557,7 @@ export class Executor {
       let fromKernel = false;
       // in-place Concat: this node's output goes to `dst` inside the Concat's block (allocated by its first part)
       const slot = res ? this.concatSlots.get(node) : undefined;
-      let dst: number | undefined;
+      let dst: number | undefined = rerun ? raw.get(fused!) : undefined;
       if (slot) {
         let blk = blocks.get(slot.concat);
         if (blk === undefined) blocks.set(slot.concat, (blk = res!.mem.alloc(this.concatPlans.get(slot.concat)!.bytes, 'concat output')));
@@ -580,6 +585,7 @@ export class Executor {
           outs = outs.map((v) => (v instanceof TensorSequence && v.tensors.some((t) => res.detach(t) !== t) ? new TensorSequence(v.elemType, v.tensors.map((t) => res.detach(t) as Tensor)) : v));
         }
         if (dst !== undefined) outs = [res!.place(outs[0] as Tensor, dst, fromKernel)];
+        if (this.fusedInto.size && (rerun || (kernel && !fromKernel && !def.runValues))) for (const o of node.outputs) if (o) raw.set(o, dst);
       } catch (e) {
         if (e instanceof EdgeqError) {
           if (!e.message.includes(`'${node.name}'`)) e.message = `node '${node.name}' (${node.op}): ${e.message}`;

@@ -36,3 +36,33 @@ describe('plan fallbacks', () => {
     ex.dispose();
   });
 });
+
+describe('a kernel that falls back at run time', () => {
+  // ONNX Relu: "y = max(0, x)". The Relu was folded into the MatMul kernel's epilogue at plan time (A's rank unknown);
+  // a 1-D A at run time sends the MatMul to the reference, so the Relu must run as itself, not be skipped.
+  it('still applies the activations that were folded into it', () => {
+    const g = new Graph();
+    g.inputs = [{ name: 'A', type: { dtype: 'float32' } }];
+    g.initializers.set('W', new Tensor('float32', Float32Array.from({ length: 12 }, (_, i) => (i % 3) - 1), [4, 3]));
+    g.nodes = [
+      { name: 'mm', op: 'MatMul', domain: '', inputs: ['A', 'W'], outputs: ['C'], attrs: {} },
+      { name: 'relu', op: 'Relu', domain: '', inputs: ['C'], outputs: ['Y'], attrs: {} },
+    ];
+    g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+    const ex = new Executor(g);
+    expect(ex.kernels.get(ex.graph.nodes.find((n) => n.name === 'mm')!)?.name).toBe('f32_gemm_4x8');
+    expect(ex.fusedInto.size).toBe(1);
+    const a1 = new Tensor('float32', Float32Array.of(1, 2, -3, 4), [4]);
+    const got = ex.run({ A: a1 }).Y as Tensor;
+    const want = new Executor(g, { backend: 'reference' }).run({ A: a1 }).Y as Tensor;
+    expect(Array.from(want.data as Float32Array).some((v) => v === 0)).toBe(true); // the Relu matters here
+    expect(Array.from(got.data as Float32Array)).toEqual(Array.from(want.data as Float32Array));
+    expect(ex.fallbacks.get(ex.graph.nodes.find((n) => n.name === 'mm')!)).toMatch(/declined this run/);
+    // a 2-D A takes the kernel (Relu in its epilogue) again
+    const a2 = new Tensor('float32', Float32Array.of(1, 2, -3, 4, -1, 0, 2, 1), [2, 4]);
+    const got2 = ex.run({ A: a2 }).Y as Tensor;
+    const want2 = new Executor(g, { backend: 'reference' }).run({ A: a2 }).Y as Tensor;
+    expect(Array.from(got2.data as Float32Array)).toEqual(Array.from(want2.data as Float32Array));
+    ex.dispose();
+  });
+});
