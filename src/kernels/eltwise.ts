@@ -73,18 +73,8 @@ interface BroadcastPlan {
 /** Strides of a and b over the output dims, with size-1 output dims dropped and mergeable neighbours merged. */
 export function broadcastPlan(a: readonly number[], b: readonly number[], out: readonly number[]): BroadcastPlan {
   const r = out.length;
-  const strides = (d: readonly number[]): number[] => {
-    const pad = [...new Array<number>(r - d.length).fill(1), ...d];
-    const st = new Array<number>(r).fill(0);
-    let acc = 1;
-    for (let i = r - 1; i >= 0; i--) {
-      st[i] = pad[i] === 1 ? 0 : acc;
-      acc *= pad[i]!;
-    }
-    return st;
-  };
-  const ta = strides(a);
-  const tb = strides(b);
+  const ta = bstrides(a, out);
+  const tb = bstrides(b, out);
   const shape: number[] = [];
   const sa: number[] = [];
   const sb: number[] = [];
