@@ -1,5 +1,5 @@
 import { im2colPack } from './im2col.js';
-import { conv2dAt } from '../ops/conv-geometry.js';
+import { conv2dAt } from '../ir/conv-geometry.js';
 import type { Arena, KernelExports } from './wasm.js';
 
 /**

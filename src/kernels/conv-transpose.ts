@@ -1,5 +1,5 @@
 import { Tensor } from '../tensor/tensor.js';
-import { convTransposeGeometry } from '../ops/conv-geometry.js';
+import { convTransposeGeometry } from '../ir/conv-geometry.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
 import { attrs2d, dims2d } from './conv-run.js';
 import { arena, kernels } from './wasm.js';
@@ -7,7 +7,7 @@ import { Epilogue, UNARY } from './epilogue.js';
 
 /**
  * ConvTranspose, NCHW float32, 1-D or 2-D, constant weights, any group count, pads, output_padding, output_shape,
- * auto_pad, dilations (ONNX operator doc; geometry from ops/conv-geometry.ts convTransposeGeometry, the reference's).
+ * auto_pad, dilations (ONNX operator doc; geometry from ir/conv-geometry.ts convTransposeGeometry, the reference's).
  * Per image and group: cols[(M/g·kh·kw) × (ih·iw)] = Wgᵀ · Xg with f32_gemm (Wgᵀ transposed once at plan time,
  * Xg packed as the GEMM's panels as a pointwise conv does), then f32_col2im scatter-adds the columns into the
  * output planes initialised with the bias. A following Relu/Clip or activation folds in (applied over the output).

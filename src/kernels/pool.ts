@@ -1,5 +1,5 @@
 import { Tensor } from '../tensor/tensor.js';
-import { pool2dAt } from '../ops/conv-geometry.js';
+import { pool2dAt } from '../ir/conv-geometry.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
 import { arena, kernels } from './wasm.js';
 import { attrs2d, dims2d } from './conv-run.js';

@@ -1,4 +1,4 @@
-import { pool2dAt } from '../ops/conv-geometry.js';
+import { pool2dAt } from '../ir/conv-geometry.js';
 import { roundHalfToEven } from '../tensor/rounding.js';
 import { Tensor } from '../tensor/tensor.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';

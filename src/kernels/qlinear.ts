@@ -1,4 +1,4 @@
-import { conv2dAt } from '../ops/conv-geometry.js';
+import { conv2dAt } from '../ir/conv-geometry.js';
 import { Tensor } from '../tensor/tensor.js';
 import { type KernelDef, type PreparedKernel, decline, registerKernel } from './registry.js';
 import { type Arena, arena, type KernelExports, kernelFlavor, kernels } from './wasm.js';

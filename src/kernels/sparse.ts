@@ -5,7 +5,7 @@ import { Epilogue } from './epilogue.js';
 import { im2colPack } from './im2col.js';
 import type { Tensor as TensorT } from '../tensor/tensor.js';
 import { Tensor } from '../tensor/tensor.js';
-import { conv2dAt } from '../ops/conv-geometry.js';
+import { conv2dAt } from '../ir/conv-geometry.js';
 import type { DType } from '../tensor/dtype.js';
 import { f16ToF32, f32ToF16 } from '../tensor/fp16.js';
 import { QRANGE, roundHalfToEven, saturate } from '../tensor/rounding.js';

@@ -1,4 +1,4 @@
-import { conv2dAt } from '../ops/conv-geometry.js';
+import { conv2dAt } from '../ir/conv-geometry.js';
 import type { ConvF32Shape } from './conv-run.js';
 import type { Arena, KernelExports } from './wasm.js';
 

@@ -3,7 +3,7 @@ import type { Dim, ValueType } from '../ir/graph.js';
 import { defineOp, type ShapeCtx } from '../ir/registry.js';
 import { sizeOf } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { CONV_ATTRS, convGeometry, convTransposeGeometry, type Geometry, LAYOUT_ATTRS, wView, xView } from './conv-geometry.js';
+import { CONV_ATTRS, convGeometry, convTransposeGeometry, type Geometry, LAYOUT_ATTRS, wView, xView } from '../ir/conv-geometry.js';
 import { FLOATS, floats, fromFloats, needType } from './util.js';
 
 /**

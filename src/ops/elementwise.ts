@@ -1,5 +1,5 @@
 import { UnsupportedError } from '../errors.js';
-import { ONNX_DTYPE } from '../formats/onnx/tensor-proto.js';
+import { ONNX_DTYPE } from '../tensor/onnx-dtype.js';
 import type { Dim } from '../ir/graph.js';
 import { type Attrs, type AttrSpec, type ShapeCtx, defineOp } from '../ir/registry.js';
 import { type DType, type TensorData, DTYPES, allocData, isBig, isFloat, packedPerByte } from '../tensor/dtype.js';

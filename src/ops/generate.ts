@@ -2,7 +2,7 @@ import { UnsupportedError } from '../errors.js';
 import type { Dim } from '../ir/graph.js';
 import { type ShapeCtx, defineOp } from '../ir/registry.js';
 import { isConcrete } from '../ir/dims.js';
-import { ONNX_DTYPE } from '../formats/onnx/tensor-proto.js';
+import { ONNX_DTYPE } from '../tensor/onnx-dtype.js';
 import { type DType, type TensorData, allocData, isBig } from '../tensor/dtype.js';
 import { f16ToF32, f32ToF16 } from '../tensor/fp16.js';
 import { sizeOf } from '../tensor/shape.js';

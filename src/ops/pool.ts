@@ -4,12 +4,12 @@ import { defineOp, type ShapeCtx } from '../ir/registry.js';
 import type { DType } from '../tensor/dtype.js';
 import { sizeOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { convGeometry, type Geometry } from './conv-geometry.js';
+import { convGeometry, type Geometry } from '../ir/conv-geometry.js';
 import { FLOATS, floats, fromFloats, needType } from './util.js';
 
 /**
  * Pooling: MaxPool (with Indices), AveragePool, LpPool, GlobalAveragePool, GlobalMaxPool, GlobalLpPool.
- * Spatial geometry comes from conv-geometry.ts; loops run on a 3-D view (1-D/2-D padded with leading 1s).
+ * Spatial geometry comes from ir/conv-geometry.ts; loops run on a 3-D view (1-D/2-D padded with leading 1s).
  */
 
 const MAX_SPATIAL = 3;

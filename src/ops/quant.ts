@@ -8,7 +8,7 @@ import { floatsToMini, isMiniFloat } from '../tensor/minifloat.js';
 import { QRANGE, roundHalfToEven, saturate } from '../tensor/rounding.js';
 import { sizeOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { CONV_ATTRS, convGeometry, type Geometry, LAYOUT_ATTRS, wView, xView } from './conv-geometry.js';
+import { CONV_ATTRS, convGeometry, type Geometry, LAYOUT_ATTRS, wView, xView } from '../ir/conv-geometry.js';
 import { multiplyByQuantizedMultiplier, multiplyByQuantizedMultiplierAcc, perChannelMultipliers, qbounds, tflAddSub, tflLeakyRelu, tflMul, type TflQ } from '../tensor/tflite-quant.js';
 import { FLOATS, floats, fromFloats, needType } from './util.js';
 
@@ -429,7 +429,7 @@ function convShape(ctx: ShapeCtx, x: ValueType, w: ValueType): ConvPlan {
   const r = x.shape.length;
   if (r < 3) ctx.fail(`x must have rank ≥ 3 (N, C, spatial…), got ${shapeStr(x.shape)}`);
   if (w.shape.length !== r) ctx.fail(`w must have rank ${r} like x, got ${shapeStr(w.shape)}`);
-  // data_layout / weight_layout (edgeq extension, see conv-geometry.ts): views as (N, C, spatial…) and (M, C/group, k…)
+  // data_layout / weight_layout (edgeq extension, see ir/conv-geometry.ts): views as (N, C, spatial…) and (M, C/group, k…)
   const nhwc = attrs.data_layout === 'NHWC';
   const xv = xView(x.shape, nhwc);
   const wv = wView(w.shape, attrs.weight_layout ?? 'OIHW');

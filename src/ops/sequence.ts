@@ -1,7 +1,7 @@
 import { ShapeError, UnsupportedError } from '../errors.js';
 import type { Dim, ValueType } from '../ir/graph.js';
 import { type ShapeCtx, type ValueRunCtx, defineOp } from '../ir/registry.js';
-import { ONNX_DTYPE } from '../formats/onnx/tensor-proto.js';
+import { ONNX_DTYPE } from '../tensor/onnx-dtype.js';
 import type { DType } from '../tensor/dtype.js';
 import { TensorSequence, type Value } from '../tensor/sequence.js';
 import { Tensor } from '../tensor/tensor.js';

@@ -1,7 +1,7 @@
 import { defineOp } from '../ir/registry.js';
 import { DTYPES, type DType } from '../tensor/dtype.js';
 import { Tensor } from '../tensor/tensor.js';
-import { ONNX_DTYPE } from '../formats/onnx/tensor-proto.js';
+import { ONNX_DTYPE } from '../tensor/onnx-dtype.js';
 import { floats, fromFloats, needType } from './util.js';
 
 /** Signal ops: HannWindow, HammingWindow, BlackmanWindow. */

@@ -9,7 +9,7 @@
 import { InputError, UnsupportedError } from '../errors.js';
 import type { Graph, Node } from '../ir/graph.js';
 import { topoSort } from '../ir/topo.js';
-import { convGeometry } from '../ops/conv-geometry.js';
+import { convGeometry } from '../ir/conv-geometry.js';
 import { sizeOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { gemm, transpose } from './gemm.js';

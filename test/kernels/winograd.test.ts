@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Graph } from '../../src/ir/graph.js';
-import { conv2dAt } from '../../src/ops/conv-geometry.js';
+import { conv2dAt } from '../../src/ir/conv-geometry.js';
 import { Executor } from '../../src/runtime/executor.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { arena, kernels } from '../../src/kernels/wasm.js';

@@ -1,5 +1,5 @@
-import type { Dim } from '../ir/graph.js';
-import type { Attrs } from '../ir/registry.js';
+import type { Dim } from './graph.js';
+import type { Attrs } from './registry.js';
 
 /**
  * Spatial geometry shared by Conv, ConvTranspose, pooling and the quantized convs (QLinearConv,
