@@ -14,7 +14,7 @@ import './resize.js';
 import './qlinear.js';
 import './tflite-int8.js';
 import './qlinear-ops.js';
-import './permute.js'; // after layout.js: 8-bit Transpose, constant Pad, and Concat of what layout.js declines
+import './permute.js'; // after layout.js: 8-bit Transpose, constant Pad, and Concat of 4-byte elements
 export { collectDeclines, decline, kernelsFor, registerKernel } from './registry.js';
 export type { KernelDef, PreparedKernel, Producer } from './registry.js';
 import './nbits.js';

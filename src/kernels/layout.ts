@@ -3,11 +3,10 @@ import type { Tensor as TensorT } from '../tensor/tensor.js';
 import { sliceStartSteps } from '../ops/shape.js';
 import { type Arena, arena, kernels } from './wasm.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
-import { pinInputs } from './gemm.js';
 
 /**
- * Data movement on float32 in kernel memory (asm/x32_layout.ts x32_strided_copy): Transpose, Slice, Concat along an
- * axis with non-unit dims before it, and Split. Attention graphs reshuffle heads between every pair of MatMuls; on the
+ * Data movement on float32 in kernel memory (asm/x32_layout.ts x32_strided_copy): Transpose, Slice and Split
+ * (Concat of 4-byte elements is permute.ts's x32_concat). Attention graphs reshuffle heads between every pair of MatMuls; on the
  * reference each shuffle left kernel memory and came back.
  */
 
@@ -53,8 +52,6 @@ function stridedCopy(mem: Arena, srcPtr: number, off: number, shape: readonly nu
 function pin(mem: Arena, t: TensorT, what: string): { ptr: number; copied: boolean } {
   return mem.input(t.data as Float32Array, what);
 }
-
-const pinAll = (mem: Arena, ts: TensorT[], what: string) => pinInputs(mem, ts.map((t) => t.data as Float32Array), what);
 
 /** The kernel memory for a kernel over a float32 input 0, or undefined after declining (no WASM, another type). */
 function f32Arena(types: readonly ({ dtype: string } | undefined)[]): Arena | undefined {
@@ -124,42 +121,6 @@ function axisGeometry(dims: readonly number[], axis: number): { outer: number; i
   for (let i = axis + 1; i < dims.length; i++) inner *= dims[i]!;
   return { outer, inner };
 }
-
-const concatWasm: KernelDef = {
-  op: 'Concat',
-  backend: 'wasm',
-  prepare(_node, attrs, types) {
-    const mem = arena();
-    if (!mem) return decline('no WASM memory');
-    if (types.some((t) => t?.dtype !== 'float32')) return decline('inputs are not all float32');
-    const shape = types[0]?.shape;
-    const a0: number = attrs.axis;
-    const axis = shape ? (a0 + shape.length) % shape.length : undefined;
-    // parts that are contiguous runs of the output: the plan writes them in place (planConcats), no kernel needed
-    if (!shape || axis === undefined || shape.slice(0, axis).every((d) => d === 1)) return decline('parts are contiguous runs of the output (concat in place)');
-    return {
-      name: 'x32_concat',
-      run(inputs, [out]) {
-        const oshape = out!.shape as number[];
-        const ax = (a0 + oshape.length) % oshape.length;
-        const { outer, inner } = axisGeometry(oshape, ax);
-        const n = oshape.reduce((a, d) => a * d, 1);
-        const pins = pinAll(mem, inputs as TensorT[], 'Concat input');
-        const y = mem.alloc(n * 4, 'Concat output');
-        const rowOut = oshape[ax]! * inner;
-        let at = 0;
-        inputs.forEach((x, i) => {
-          const w = x!.dims[ax]! * inner;
-          // outer rows of w floats, written at stride rowOut
-          for (let o = 0; o < outer && w; o++) mem.f32(y + (o * rowOut + at) * 4, w).set(mem.f32(pins.ptrs[i]! + o * w * 4, w));
-          at += w;
-        });
-        for (const p of pins.copied) mem.release(p);
-        return [new Tensor('float32', mem.f32(y, n), oshape)];
-      },
-    };
-  },
-};
 
 const splitWasm: KernelDef = {
   op: 'Split',
@@ -237,5 +198,4 @@ const gatherWasm: KernelDef = {
 registerKernel(gatherWasm);
 registerKernel(transposeWasm);
 registerKernel(sliceWasm);
-registerKernel(concatWasm);
 registerKernel(splitWasm);
