@@ -43,6 +43,19 @@ export interface WorkerSelf {
   onMessage(fn: (m: unknown) => void): void;
 }
 
+/**
+ * The host's own synchronous AES-256-GCM (Node: node:crypto, OpenSSL with AES-NI), used by sealed models
+ * (src/formats/sealed.ts) where it is faster than WebCrypto's — Node's WebCrypto copies the data in and out and
+ * ran 2–10× slower on whole models. Absent on 'web'; `key()` returns undefined when the host cannot use a
+ * CryptoKey (then WebCrypto does the work).
+ */
+export interface HostAesGcm {
+  /** a handle for an AES-256-GCM CryptoKey, or undefined when this host cannot take it */
+  key(k: CryptoKey): unknown;
+  /** the plaintext of `ct` (a fresh buffer the caller owns), or false when the 16-byte `tag` does not verify */
+  decrypt(key: unknown, iv: Uint8Array, aad: Uint8Array, ct: Uint8Array, tag: Uint8Array): Uint8Array | false;
+}
+
 export interface Platform {
   /** 'node' (Node, Deno, Bun: file system and node:worker_threads) or 'web' (browsers, Web Workers, fetch) */
   readonly kind: 'node' | 'web';
@@ -57,4 +70,6 @@ export interface Platform {
   workers(script: WorkerScript): Promise<Workers>;
   /** inside a worker spawned by workers(): its init and parent port */
   workerSelf(): Promise<WorkerSelf>;
+  /** synchronous AES-256-GCM of the host, when it has a faster one than WebCrypto (Node) */
+  readonly aesGcm?: HostAesGcm;
 }
