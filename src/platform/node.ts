@@ -3,14 +3,14 @@
  * files, node:worker_threads for the pipeline. Static `node:` imports are fine here: only runtimes with
  * them resolve this module.
  */
-import { KeyObject, createDecipheriv } from 'node:crypto';
+import { KeyObject, createDecipheriv, createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as wt from 'node:worker_threads';
-import type { HostAesGcm, Platform, WorkerScript, WorkerSelf, Workers } from './types.js';
+import type { HostCrypto, Platform, WorkerScript, WorkerSelf, Workers } from './types.js';
 
 /** The compiled worker, or (from a source checkout) its TypeScript source run through tsx. */
 function workerSpec(s: WorkerScript): { script: URL | string; eval: boolean } {
@@ -55,9 +55,9 @@ async function workerSelf(): Promise<WorkerSelf> {
   };
 }
 
-/** node:crypto AES-256-GCM for sealed models (see HostAesGcm). Deno and Bun take this module too: any gap there → undefined → WebCrypto. */
-const aesGcm: HostAesGcm = {
-  key(k) {
+/** node:crypto for sealed models (see HostCrypto). Deno and Bun take this module too: any gap there → undefined → WebCrypto. */
+const hostCrypto: HostCrypto = {
+  aesGcmKey(k) {
     try {
       const ko = KeyObject.from(k);
       return ko.type === 'secret' && ko.symmetricKeySize === 32 ? ko : undefined;
@@ -65,7 +65,7 @@ const aesGcm: HostAesGcm = {
       return undefined;
     }
   },
-  decrypt(key, iv, aad, ct, tag) {
+  aesGcmDecrypt(key, iv, aad, ct, tag) {
     const d = createDecipheriv('aes-256-gcm', key as KeyObject, iv, { authTagLength: 16 });
     d.setAAD(aad);
     d.setAuthTag(tag);
@@ -78,6 +78,10 @@ const aesGcm: HostAesGcm = {
     }
     // a view, not Node's Buffer: model readers take plain Uint8Arrays
     return new Uint8Array(p.buffer, p.byteOffset, p.length);
+  },
+  sha256(data) {
+    const h = createHash('sha256').update(data).digest();
+    return new Uint8Array(h.buffer, h.byteOffset, h.length);
   },
 };
 
@@ -96,5 +100,5 @@ export const platform: Platform = {
   },
   workers,
   workerSelf,
-  aesGcm,
+  crypto: hostCrypto,
 };
