@@ -11,6 +11,7 @@
  * No error message here ever contains key material (only lengths, labels, ids and fingerprints).
  * Lives in formats/ (not seal/) because the runtime needs it to open sealed files and may not import seal/.
  */
+import { platform } from '#platform';
 import { SealError } from '../errors.js';
 
 export type SigAlg = 'ed25519' | 'ecdsa-p256';
@@ -96,7 +97,16 @@ export function fromBase64(s: string): Uint8Array | undefined {
   return out;
 }
 
+/** SHA-256: the host's synchronous one when it has one (Node: node:crypto, no thread-pool hop), else WebCrypto's. */
 export async function sha256(data: Uint8Array): Promise<Uint8Array> {
+  const host = platform.crypto;
+  if (host) {
+    try {
+      return host.sha256(data);
+    } catch {
+      // a runtime whose node:crypto lacks it: WebCrypto below
+    }
+  }
   return new Uint8Array(await subtle().digest('SHA-256', data as Uint8Array<ArrayBuffer>));
 }
 

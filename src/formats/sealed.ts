@@ -1,20 +1,25 @@
 /**
- * The sealed model container (format described in docs/sealed-format.md):
+ * The sealed model container (format described in docs/sealed-format.md). Version 2 (written by default):
  *
  *   0   6  magic "EQSEAL"
- *   6   1  version (1)
+ *   6   1  version (2; version 1 is still read)
  *   7   1  flags (0; reserved)
- *   8  12  AES-GCM IV (random)
+ *   8  12  base nonce (random)
  *   20  4  H = header length (u32 LE, 2 ≤ H ≤ 65536)
- *   24  8  C = ciphertext length incl. the 16-byte GCM tag (u64 LE)
- *   32  H  header: UTF-8 JSON (model SHA-256, format, size, key id, signature algorithm, signer, metadata)
- *   …   C  AES-256-GCM ciphertext ‖ tag; additional data = bytes [0, 32 + H)
- *   …   2  S = signature length (u16 LE)       ┐ only when the header's sigAlg is not "none"
- *   …   S  signature over bytes [0, 32 + H + C) ┘
+ *   24  8  C = length of the chunks (u64 LE) = size + 16 · n
+ *   32  H  header: UTF-8 JSON (model SHA-256, format, size, chunk size, key id, signature algorithm, signer, metadata)
+ *   …   C  n chunks, chunk i = AES-256-GCM(plaintext[i·chunk, (i+1)·chunk)) ‖ 16-byte tag, nonce = base nonce with its
+ *          last 4 bytes XOR i (big-endian), additional data = bytes [0, 32 + H) ‖ u32 LE i ‖ u8 (i = n − 1)
+ *   …   2  S = signature length (u16 LE)      ┐ only when the header's sigAlg is not "none"
+ *   …   S  signature over bytes [0, 32 + H) ‖ SHA-256(chunk 0) ‖ … ‖ SHA-256(chunk n − 1)   ┘
  *
- * WebCrypto only (no node:*), so it runs in Node, Deno, Bun and browsers. Lives in formats/ (not seal/)
- * because the runtime opens sealed files and may import only lower layers.
+ * Version 1 is one chunk (the whole model, additional data = bytes [0, 32 + H)) and signs bytes [0, 32 + H + C).
+ * Chunks decrypt independently (WebCrypto runs them concurrently on its threads; Node uses node:crypto through
+ * `#platform`, which is several times faster than Node's WebCrypto), and a signature is checked over 32-byte
+ * chunk digests computed concurrently with decryption. Lives in formats/ (not seal/) because the runtime opens
+ * sealed files and may import only lower layers.
  */
+import { platform } from '#platform';
 import { SealError } from '../errors.js';
 import {
   ALG_PARAMS,
@@ -34,7 +39,18 @@ import {
 } from './sealed-keys.js';
 
 export const SEAL_MAGIC = new Uint8Array([0x45, 0x51, 0x53, 0x45, 0x41, 0x4c]); // "EQSEAL"
-export const SEAL_VERSION = 1;
+/** the version sealModel writes by default */
+export const SEAL_VERSION = 2;
+/** the versions this edgeq reads */
+export const SEAL_VERSIONS: readonly number[] = [1, 2];
+/**
+ * default plaintext bytes per chunk (version 2): 64 MiB, so most edge models are one chunk — Node then decrypts
+ * straight into the buffer the reader parses (several chunks cost a gather copy there; node:crypto has no
+ * decrypt-into); larger models are split so WebCrypto's in/out copies stay bounded and chunks run concurrently
+ */
+export const SEAL_CHUNK = 1 << 26;
+const MIN_CHUNK = 1024;
+const MAX_CHUNK = 1 << 30;
 const FIXED = 32;
 const IV_AT = 8;
 const IV_LEN = 12;
@@ -42,6 +58,7 @@ const TAG_LEN = 16;
 const MAX_HEADER = 65536;
 const MAX_META = 64;
 const SIG_LEN = 64;
+const DIGEST_LEN = 32;
 
 export type SealedFormat = 'onnx' | 'tflite';
 
@@ -52,6 +69,8 @@ export interface SealHeader {
   format: SealedFormat;
   /** plaintext bytes */
   size: number;
+  /** plaintext bytes per chunk (version 2 only; the last chunk may be shorter) */
+  chunk?: number;
   /** id of the content key (16 hex digits; see sealed-keys.ts) */
   keyId: string;
   sigAlg: 'none' | SigAlg;
@@ -69,6 +88,8 @@ export interface SealedInfo {
   sha256: string;
   format: SealedFormat;
   size: number;
+  /** plaintext bytes per chunk (version 2) */
+  chunk?: number;
   keyId: string;
   sigAlg: 'none' | SigAlg;
   /** fingerprint of the key that signed it (SHA-256 of its SPKI, hex) */
@@ -86,8 +107,11 @@ interface Layout {
   header: SealHeader;
   /** end of the authenticated header (32 + H) */
   aadEnd: number;
-  /** end of the ciphertext (32 + H + C): the signed range is [0, signedEnd) */
+  /** end of the ciphertext (32 + H + C) */
   signedEnd: number;
+  /** plaintext bytes per chunk and number of chunks (version 1: one chunk of the whole model) */
+  chunk: number;
+  n: number;
   sig?: Uint8Array;
 }
 
@@ -106,14 +130,17 @@ function malformed(msg: string): never {
   throw new SealError('malformed', msg);
 }
 
-function validateHeader(h: unknown): SealHeader {
+function validateHeader(h: unknown, version: number): SealHeader {
   if (!h || typeof h !== 'object' || Array.isArray(h)) malformed('header is not a JSON object');
   const o = h as Record<string, unknown>;
-  const allowed = new Set(['sha256', 'format', 'size', 'keyId', 'sigAlg', 'signer', 'meta', 'sealedAt']);
+  const allowed = new Set(['sha256', 'format', 'size', 'keyId', 'sigAlg', 'signer', 'meta', 'sealedAt', ...(version >= 2 ? ['chunk'] : [])]);
   for (const k of Object.keys(o)) if (!allowed.has(k)) malformed(`header has an unknown field '${k.slice(0, 40)}'`);
   if (typeof o.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(o.sha256)) malformed('header.sha256 must be 64 lowercase hex digits');
   if (o.format !== 'onnx' && o.format !== 'tflite') malformed(`header.format must be 'onnx' or 'tflite'`);
   if (typeof o.size !== 'number' || !Number.isSafeInteger(o.size) || o.size < 0) malformed('header.size must be a non-negative integer');
+  if (version >= 2 && (typeof o.chunk !== 'number' || !Number.isSafeInteger(o.chunk) || o.chunk < MIN_CHUNK || o.chunk > MAX_CHUNK)) {
+    malformed(`header.chunk must be an integer in [${MIN_CHUNK}, ${MAX_CHUNK}]`);
+  }
   if (typeof o.keyId !== 'string' || !/^[0-9a-f]{16}$/.test(o.keyId)) malformed('header.keyId must be 16 lowercase hex digits');
   if (o.sigAlg !== 'none' && o.sigAlg !== 'ed25519' && o.sigAlg !== 'ecdsa-p256') {
     throw new SealError('unsupported-algorithm', `header.sigAlg '${String(o.sigAlg).slice(0, 20)}' is not none, ed25519 or ecdsa-p256`);
@@ -135,13 +162,18 @@ function validateHeader(h: unknown): SealHeader {
   return o as unknown as SealHeader;
 }
 
+/** Number of chunks of a `size`-byte model in `chunk`-byte chunks (an empty model is one empty chunk). */
+function chunkCount(size: number, chunk: number): number {
+  return Math.max(1, Math.ceil(size / chunk));
+}
+
 /** Check the container's structure (no crypto). Throws SealError naming what is wrong. */
 function layout(bytes: Uint8Array): Layout {
   if (!(bytes instanceof Uint8Array)) throw new SealError('not-sealed', 'a sealed model must be given as bytes');
   if (!isSealed(bytes)) throw new SealError('not-sealed', 'the file does not start with the sealed-model magic "EQSEAL"');
   if (bytes.length < FIXED) throw new SealError('truncated', `the file has ${bytes.length} bytes, less than the ${FIXED}-byte fixed header`);
   const version = bytes[6]!;
-  if (version !== SEAL_VERSION) throw new SealError('unknown-version', `container version ${version} (this edgeq reads version ${SEAL_VERSION})`);
+  if (!SEAL_VERSIONS.includes(version)) throw new SealError('unknown-version', `container version ${version} (this edgeq reads versions ${SEAL_VERSIONS.join(' and ')})`);
   if (bytes[7] !== 0) malformed(`flags byte is 0x${bytes[7]!.toString(16)} (reserved, must be 0)`);
   const H = u32(bytes, 20);
   const cLo = u32(bytes, 24);
@@ -158,10 +190,13 @@ function layout(bytes: Uint8Array): Layout {
   } catch {
     malformed(`the ${H}-byte header is not UTF-8 JSON`);
   }
-  header = validateHeader(header);
+  header = validateHeader(header, version);
+  const chunk = version >= 2 ? header.chunk! : Math.max(1, header.size);
+  const n = chunkCount(header.size, chunk);
+  if (n > 2 ** 32) malformed(`${n} chunks (at most 2^32)`);
+  if (header.size + n * TAG_LEN !== C) malformed(`header.size ${header.size} in ${n} chunk(s) does not match the ciphertext length ${C}`);
   const signedEnd = aadEnd + C;
   if (bytes.length < signedEnd) throw new SealError('truncated', `the file has ${bytes.length} bytes; its ciphertext ends at byte ${signedEnd}`);
-  if (header.size !== C - TAG_LEN) malformed(`header.size ${header.size} does not match the ciphertext (${C - TAG_LEN} bytes)`);
   let sig: Uint8Array | undefined;
   if (header.sigAlg !== 'none') {
     if (bytes.length < signedEnd + 2) throw new SealError('truncated', `the file has ${bytes.length} bytes; the header announces a ${header.sigAlg} signature after byte ${signedEnd}`);
@@ -174,7 +209,31 @@ function layout(bytes: Uint8Array): Layout {
   } else if (bytes.length > signedEnd) {
     throw new SealError('tampered', `${bytes.length - signedEnd} unexpected bytes after the ciphertext of an unsigned file`);
   }
-  return { version, header, aadEnd, signedEnd, ...(sig ? { sig } : {}) };
+  return { version, header, aadEnd, signedEnd, chunk, n, ...(sig ? { sig } : {}) };
+}
+
+/** Chunk i: its ciphertext ‖ tag in the file, where its plaintext goes, its nonce and its additional data. */
+function chunkAt(bytes: Uint8Array, l: Layout, i: number): { stored: Uint8Array; at: number; len: number; iv: Uint8Array; aad: Uint8Array } {
+  const at = i * l.chunk;
+  const len = Math.min(l.chunk, l.header.size - at);
+  const start = l.aadEnd + i * (l.chunk + TAG_LEN);
+  const stored = bytes.subarray(start, start + len + TAG_LEN);
+  return { stored, at, len, ...nonceAad(bytes.subarray(0, l.aadEnd), bytes.subarray(IV_AT, IV_AT + IV_LEN), l.version, i, l.n) };
+}
+
+/** Version 2: nonce = base XOR i (big-endian, last 4 bytes); additional data = header ‖ u32 LE i ‖ u8 last. Version 1: as stored. */
+function nonceAad(header: Uint8Array, base: Uint8Array, version: number, i: number, n: number): { iv: Uint8Array; aad: Uint8Array } {
+  if (version === 1) return { iv: base, aad: header };
+  const iv = base.slice();
+  iv[8]! ^= (i >>> 24) & 255;
+  iv[9]! ^= (i >>> 16) & 255;
+  iv[10]! ^= (i >>> 8) & 255;
+  iv[11]! ^= i & 255;
+  const aad = new Uint8Array(header.length + 5);
+  aad.set(header);
+  new DataView(aad.buffer).setUint32(header.length, i, true);
+  aad[header.length + 4] = i === n - 1 ? 1 : 0;
+  return { iv, aad };
 }
 
 function infoOf(l: Layout, verified: boolean, sealedBytes: number): SealedInfo {
@@ -184,6 +243,7 @@ function infoOf(l: Layout, verified: boolean, sealedBytes: number): SealedInfo {
     sha256: h.sha256,
     format: h.format,
     size: h.size,
+    ...(h.chunk !== undefined ? { chunk: h.chunk } : {}),
     keyId: h.keyId,
     sigAlg: h.sigAlg,
     ...(h.signer ? { signer: h.signer.fingerprint } : {}),
@@ -202,19 +262,27 @@ export function readSealedHeader(bytes: Uint8Array): SealedInfo {
 export interface SealOptions {
   /** the content key (AES-256) */
   key: ContentKeyInput;
-  /** sign header + ciphertext with this Ed25519 / ECDSA P-256 private key */
+  /** sign the file with this Ed25519 / ECDSA P-256 private key */
   signingKey?: SigningKeyInput;
   meta?: Record<string, string>;
   /** the plaintext's format (default: detected — TFLite by its "TFL3" identifier, else ONNX) */
   format?: SealedFormat;
   /** recorded in the header (default: now; null leaves it out) */
   sealedAt?: Date | null;
+  /** container version (default 2; 1 for readers older than chunked files) */
+  version?: 1 | 2;
+  /** plaintext bytes per chunk, version 2 (default 64 MiB; 1 KiB … 1 GiB) */
+  chunkSize?: number;
 }
 
 /** Encrypt (and optionally sign) a model's bytes into a sealed container. */
 export async function sealModel(model: Uint8Array, opts: SealOptions): Promise<Uint8Array> {
   if (!(model instanceof Uint8Array)) throw new SealError('malformed', 'the model to seal must be bytes');
   if (isSealed(model)) throw new SealError('malformed', 'the model is already sealed');
+  const version = opts.version ?? SEAL_VERSION;
+  if (!SEAL_VERSIONS.includes(version)) throw new SealError('unknown-version', `cannot write container version ${version} (versions ${SEAL_VERSIONS.join(', ')})`);
+  const chunkSize = opts.chunkSize ?? SEAL_CHUNK;
+  if (version >= 2 && (!Number.isSafeInteger(chunkSize) || chunkSize < MIN_CHUNK || chunkSize > MAX_CHUNK)) throw new SealError('malformed', `chunkSize must be an integer in [${MIN_CHUNK}, ${MAX_CHUNK}]`);
   const s = subtle();
   const ck = await importContentKey(opts.key);
   if (!ck.keyId) throw new SealError('bad-key', 'sealing needs an extractable content key (its key id is written to the header)');
@@ -230,6 +298,7 @@ export async function sealModel(model: Uint8Array, opts: SealOptions): Promise<U
     sha256: toHex(await sha256(model)),
     format,
     size: model.length,
+    ...(version >= 2 ? { chunk: chunkSize } : {}),
     keyId: ck.keyId,
     sigAlg: sk ? sk.alg : 'none',
     ...(sk ? { signer: { spki: toBase64(sk.spki), fingerprint: sk.fingerprint } } : {}),
@@ -238,30 +307,54 @@ export async function sealModel(model: Uint8Array, opts: SealOptions): Promise<U
   };
   const hbytes = new TextEncoder().encode(JSON.stringify(header));
   if (hbytes.length > MAX_HEADER) throw new SealError('malformed', `header is ${hbytes.length} bytes (at most ${MAX_HEADER}); use less metadata`);
-  const C = model.length + TAG_LEN;
+  const chunk = version >= 2 ? chunkSize : Math.max(1, model.length);
+  const n = chunkCount(model.length, chunk);
+  const C = model.length + n * TAG_LEN;
   const aadEnd = FIXED + hbytes.length;
   const signedEnd = aadEnd + C;
   const out = new Uint8Array(signedEnd + (sk ? 2 + SIG_LEN : 0));
   out.set(SEAL_MAGIC, 0);
-  out[6] = SEAL_VERSION;
+  out[6] = version;
   out[7] = 0;
-  const iv = globalThis.crypto.getRandomValues(new Uint8Array(IV_LEN));
-  out.set(iv, IV_AT);
+  out.set(globalThis.crypto.getRandomValues(new Uint8Array(IV_LEN)), IV_AT);
   const dv = new DataView(out.buffer);
   dv.setUint32(20, hbytes.length, true);
   dv.setUint32(24, C % 2 ** 32, true);
   dv.setUint32(28, Math.floor(C / 2 ** 32), true);
   out.set(hbytes, FIXED);
-  const ct = new Uint8Array(await s.encrypt({ name: 'AES-GCM', iv, additionalData: out.subarray(0, aadEnd), tagLength: 128 }, ck.key, model as Uint8Array<ArrayBuffer>));
-  if (ct.length !== C) throw new SealError('malformed', `AES-GCM returned ${ct.length} bytes, expected ${C}`);
-  out.set(ct, aadEnd);
+  const l: Layout = { version, header, aadEnd, signedEnd, chunk, n };
+  await Promise.all(
+    Array.from({ length: n }, async (_, i) => {
+      const c = chunkAt(out, l, i);
+      const ct = new Uint8Array(await s.encrypt({ name: 'AES-GCM', iv: c.iv as Uint8Array<ArrayBuffer>, additionalData: c.aad as Uint8Array<ArrayBuffer>, tagLength: 128 }, ck.key, model.subarray(c.at, c.at + c.len) as Uint8Array<ArrayBuffer>));
+      if (ct.length !== c.stored.length) throw new SealError('malformed', `AES-GCM returned ${ct.length} bytes, expected ${c.stored.length}`);
+      c.stored.set(ct);
+    }),
+  );
   if (sk) {
-    const sig = new Uint8Array(await s.sign(ALG_PARAMS[sk.alg].sign, sk.privateKey, out.subarray(0, signedEnd)));
+    const sig = new Uint8Array(await s.sign(ALG_PARAMS[sk.alg].sign, sk.privateKey, (await signedMessage(out, l)) as Uint8Array<ArrayBuffer>));
     if (sig.length !== SIG_LEN) throw new SealError('unsupported-algorithm', `${sk.alg} signature has ${sig.length} bytes, expected ${SIG_LEN}`);
     dv.setUint16(signedEnd, SIG_LEN, true);
     out.set(sig, signedEnd + 2);
   }
   return out;
+}
+
+/**
+ * What the signature covers. Version 1: bytes [0, 32 + H + C). Version 2: bytes [0, 32 + H) followed by the
+ * SHA-256 of every stored chunk (ciphertext ‖ tag) in order — the digests run concurrently on WebCrypto's threads.
+ */
+async function signedMessage(bytes: Uint8Array, l: Layout): Promise<Uint8Array> {
+  if (l.version === 1) return bytes.subarray(0, l.signedEnd);
+  const msg = new Uint8Array(l.aadEnd + l.n * DIGEST_LEN);
+  msg.set(bytes.subarray(0, l.aadEnd));
+  await Promise.all(
+    Array.from({ length: l.n }, async (_, i) => {
+      // WebCrypto's digest on purpose: it runs on the runtime's threads while this one decrypts
+      msg.set(new Uint8Array(await subtle().digest('SHA-256', chunkAt(bytes, l, i).stored as Uint8Array<ArrayBuffer>)), l.aadEnd + i * DIGEST_LEN);
+    }),
+  );
+  return msg;
 }
 
 /**
@@ -271,6 +364,9 @@ export async function sealModel(model: Uint8Array, opts: SealOptions): Promise<U
  */
 async function checkSignature(bytes: Uint8Array, l: Layout, verifyKey: VerifyKeyInput | undefined): Promise<boolean> {
   const h = l.header;
+  // start hashing the chunks first: it is the long part and runs off this thread
+  const message = h.sigAlg === 'none' ? undefined : signedMessage(bytes, l);
+  message?.catch(() => undefined);
   const vk = verifyKey !== undefined ? await importVerifyKey(verifyKey) : undefined;
   if (h.sigAlg === 'none') {
     if (vk) throw new SealError('signature-missing', 'a verify key was given but the file is not signed');
@@ -295,7 +391,7 @@ async function checkSignature(bytes: Uint8Array, l: Layout, verifyKey: VerifyKey
   }
   let ok: boolean;
   try {
-    ok = await subtle().verify(ALG_PARAMS[alg].sign, publicKey, l.sig! as Uint8Array<ArrayBuffer>, bytes.subarray(0, l.signedEnd) as Uint8Array<ArrayBuffer>);
+    ok = await subtle().verify(ALG_PARAMS[alg].sign, publicKey, l.sig! as Uint8Array<ArrayBuffer>, (await message!) as Uint8Array<ArrayBuffer>);
   } catch (e) {
     throw new SealError('signature-invalid', `${alg} verification failed (${(e as Error).name})`);
   }
@@ -324,9 +420,9 @@ export interface OpenOptions extends VerifyOptions {
 
 /**
  * Verify and decrypt a sealed model. The plaintext is decrypted once into a fresh buffer (returned; the caller
- * owns the only copy). Checks: structure, then signature and (concurrently, on WebCrypto's worker threads) key
- * id + AES-GCM tag over header + ciphertext. A signature failure wins over a decryption failure, and the
- * plaintext of a file whose signature fails is wiped, never returned.
+ * owns the only copy). Checks: structure, then signature and (concurrently) key id + AES-GCM tags over header
+ * + ciphertext. A signature failure wins over a decryption failure, and the plaintext of a file whose signature
+ * fails is wiped, never returned.
  */
 export async function openSealed(bytes: Uint8Array, opts: OpenOptions): Promise<{ plaintext: Uint8Array; info: SealedInfo }> {
   const l = layout(bytes);
@@ -343,18 +439,62 @@ async function decrypt(bytes: Uint8Array, l: Layout, opts: OpenOptions): Promise
   if (opts.decryptionKey === undefined || opts.decryptionKey === null) throw new SealError('key-required', `the model is sealed (key id ${l.header.keyId}); pass decryptionKey`);
   const ck = await importContentKey(opts.decryptionKey);
   if (ck.keyId !== undefined && ck.keyId !== l.header.keyId) throw new SealError('wrong-key', `the file is sealed for key id ${l.header.keyId}, the given key has id ${ck.keyId}`);
-  let pt: ArrayBuffer;
-  try {
-    pt = await subtle().decrypt(
-      { name: 'AES-GCM', iv: bytes.subarray(IV_AT, IV_AT + IV_LEN) as Uint8Array<ArrayBuffer>, additionalData: bytes.subarray(0, l.aadEnd) as Uint8Array<ArrayBuffer>, tagLength: 128 },
-      ck.key,
-      bytes.subarray(l.aadEnd, l.signedEnd) as Uint8Array<ArrayBuffer>,
-    );
-  } catch {
-    throw new SealError(ck.keyId === undefined ? 'wrong-key' : 'tampered', ck.keyId === undefined ? 'AES-GCM authentication failed: wrong key, or the file was altered' : 'AES-GCM authentication failed: the header or ciphertext was altered');
+  const fail = () =>
+    new SealError(ck.keyId === undefined ? 'wrong-key' : 'tampered', ck.keyId === undefined ? 'AES-GCM authentication failed: wrong key, or the file was altered' : 'AES-GCM authentication failed: the header or ciphertext was altered');
+  const size = l.header.size;
+  // one chunk is returned as decrypted; several are gathered into one buffer (their pieces wiped)
+  const out = l.n === 1 ? undefined : new Uint8Array(size);
+  let plaintext: Uint8Array | undefined;
+  const place = (pt: Uint8Array, at: number) => {
+    if (!out) plaintext = pt;
+    else {
+      out.set(pt, at);
+      pt.fill(0);
+    }
+  };
+  const wipe = () => {
+    out?.fill(0);
+    plaintext?.fill(0);
+  };
+  // the host's synchronous AES-GCM (node:crypto) when it takes this key; WebCrypto otherwise, or when the host fails
+  // for any reason but a tag mismatch (a runtime whose node:crypto lacks something)
+  const host = platform.crypto;
+  const hk = host?.aesGcmKey(ck.key);
+  let done = false;
+  if (host && hk !== undefined) {
+    let authentic = true;
+    try {
+      for (let i = 0; i < l.n && authentic; i++) {
+        const c = chunkAt(bytes, l, i);
+        const pt = host.aesGcmDecrypt(hk, c.iv, c.aad, c.stored.subarray(0, c.len), c.stored.subarray(c.len));
+        if (pt === false) authentic = false;
+        else place(pt, c.at);
+      }
+      done = true;
+    } catch {
+      wipe();
+    }
+    if (!authentic) {
+      wipe();
+      throw fail();
+    }
   }
-  const plaintext = new Uint8Array(pt);
-  if (plaintext.length !== l.header.size || (opts.checkDigest && toHex(await sha256(plaintext)) !== l.header.sha256)) {
+  if (!done) {
+    // WebCrypto: every chunk at once (they run concurrently on the runtime's crypto threads)
+    const s = subtle();
+    const parts = await Promise.allSettled(
+      Array.from({ length: l.n }, async (_, i) => {
+        const c = chunkAt(bytes, l, i);
+        place(new Uint8Array(await s.decrypt({ name: 'AES-GCM', iv: c.iv as Uint8Array<ArrayBuffer>, additionalData: c.aad as Uint8Array<ArrayBuffer>, tagLength: 128 }, ck.key, c.stored as Uint8Array<ArrayBuffer>)), c.at);
+      }),
+    );
+    if (parts.some((p) => p.status === 'rejected')) {
+      wipe();
+      throw fail();
+    }
+  }
+  plaintext = out ?? plaintext!;
+  if (plaintext.length !== size || (opts.checkDigest && toHex(await sha256(plaintext)) !== l.header.sha256)) {
     plaintext.fill(0);
     throw new SealError('tampered', 'the decrypted model does not match the size and SHA-256 in the header');
   }

@@ -3,13 +3,14 @@
  * files, node:worker_threads for the pipeline. Static `node:` imports are fine here: only runtimes with
  * them resolve this module.
  */
+import { KeyObject, createDecipheriv, createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as wt from 'node:worker_threads';
-import type { Platform, WorkerScript, WorkerSelf, Workers } from './types.js';
+import type { HostCrypto, Platform, WorkerScript, WorkerSelf, Workers } from './types.js';
 
 /** The compiled worker, or (from a source checkout) its TypeScript source run through tsx. */
 function workerSpec(s: WorkerScript): { script: URL | string; eval: boolean } {
@@ -54,6 +55,36 @@ async function workerSelf(): Promise<WorkerSelf> {
   };
 }
 
+/** node:crypto for sealed models (see HostCrypto). Deno and Bun take this module too: any gap there → undefined → WebCrypto. */
+const hostCrypto: HostCrypto = {
+  aesGcmKey(k) {
+    try {
+      const ko = KeyObject.from(k);
+      return ko.type === 'secret' && ko.symmetricKeySize === 32 ? ko : undefined;
+    } catch {
+      return undefined;
+    }
+  },
+  aesGcmDecrypt(key, iv, aad, ct, tag) {
+    const d = createDecipheriv('aes-256-gcm', key as KeyObject, iv, { authTagLength: 16 });
+    d.setAAD(aad);
+    d.setAuthTag(tag);
+    const p = d.update(ct);
+    try {
+      d.final();
+    } catch {
+      p.fill(0);
+      return false;
+    }
+    // a view, not Node's Buffer: model readers take plain Uint8Arrays
+    return new Uint8Array(p.buffer, p.byteOffset, p.length);
+  },
+  sha256(data) {
+    const h = createHash('sha256').update(data).digest();
+    return new Uint8Array(h.buffer, h.byteOffset, h.length);
+  },
+};
+
 export const platform: Platform = {
   kind: 'node',
   readFile: async (p) => new Uint8Array(await readFile(p)),
@@ -69,4 +100,5 @@ export const platform: Platform = {
   },
   workers,
   workerSelf,
+  crypto: hostCrypto,
 };

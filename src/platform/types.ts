@@ -43,6 +43,20 @@ export interface WorkerSelf {
   onMessage(fn: (m: unknown) => void): void;
 }
 
+/**
+ * The host's own synchronous crypto (Node: node:crypto, OpenSSL with AES-NI and SHA-NI), used by sealed models
+ * (src/formats/sealed.ts, sealed-keys.ts) where it beats WebCrypto: Node's WebCrypto copies the data in and out,
+ * hops to the thread pool for every call, and ran AES-GCM 2–10× slower on whole models. Absent on 'web';
+ * `aesGcmKey()` returns undefined when the host cannot take a CryptoKey (then WebCrypto does the work).
+ */
+export interface HostCrypto {
+  /** a handle for an AES-256-GCM CryptoKey, or undefined when this host cannot take it */
+  aesGcmKey(k: CryptoKey): unknown;
+  /** the plaintext of `ct` (a fresh buffer the caller owns), or false when the 16-byte `tag` does not verify */
+  aesGcmDecrypt(key: unknown, iv: Uint8Array, aad: Uint8Array, ct: Uint8Array, tag: Uint8Array): Uint8Array | false;
+  sha256(data: Uint8Array): Uint8Array;
+}
+
 export interface Platform {
   /** 'node' (Node, Deno, Bun: file system and node:worker_threads) or 'web' (browsers, Web Workers, fetch) */
   readonly kind: 'node' | 'web';
@@ -57,4 +71,6 @@ export interface Platform {
   workers(script: WorkerScript): Promise<Workers>;
   /** inside a worker spawned by workers(): its init and parent port */
   workerSelf(): Promise<WorkerSelf>;
+  /** synchronous AES-256-GCM and SHA-256 of the host, when it has faster ones than WebCrypto (Node) */
+  readonly crypto?: HostCrypto;
 }

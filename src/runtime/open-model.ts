@@ -46,7 +46,8 @@ export async function openModel(bytes: Uint8Array, opts: SealedLoadOptions & { e
   const read = opts.externalData ? { externalData: opts.externalData } : {};
   if (isSealed(bytes)) {
     const { plaintext, info } = await openSealed(bytes, opts);
-    const graph = readModel(plaintext, read);
+    // the plaintext is ours alone: the reader may alias its aligned weights instead of copying them
+    const graph = readModel(plaintext, { ...read, owned: true });
     const event: ModelLoadedEvent = {
       sha256: info.sha256,
       format: info.format,

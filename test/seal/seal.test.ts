@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SealError } from '../../src/errors.js';
 import { readModel } from '../../src/formats/detect.js';
+import { platform } from '#platform';
 import { isSealed, openSealed, readSealedHeader, sealModel, verifySealed } from '../../src/formats/sealed.js';
 import { generateContentKey, generateSigningKeyPair, importSigningKey, toBase64, toHex } from '../../src/formats/sealed-keys.js';
 import { Interpreter } from '../../src/runtime/interpreter.js';
@@ -111,6 +112,76 @@ describe.skipIf(!hasData('mnist/lenet.onnx'))('sealed ONNX (LeNet)', () => {
     const { plaintext } = await openSealed(sealed, { decryptionKey: ck });
     expect(Buffer.compare(plaintext, model)).toBe(0);
     expect((await sealErr(openSealed(sealed, { decryptionKey: await crypto.subtle.importKey('raw', generateContentKey(), 'AES-GCM', false, ['decrypt']) }))).reason).toBe('wrong-key');
+  });
+});
+
+describe.skipIf(!hasData('mnist/lenet.onnx'))('container versions and decryption paths', () => {
+  it('version 1 and version 2 (one chunk, 16 chunks, 243 chunks) open to the same bytes through node:crypto and through WebCrypto; a bad chunk fails on both', async () => {
+    const model = new Uint8Array(readFileSync(dataPath('mnist/lenet.onnx')));
+    const key = generateContentKey();
+    const kp = await generateSigningKeyPair('ecdsa-p256');
+    const files = [
+      await sealModel(model, { key, version: 1, signingKey: kp.privatePem }),
+      await sealModel(model, { key, signingKey: kp.privatePem }),
+      await sealModel(model, { key, chunkSize: 16384, signingKey: kp.privatePem }),
+      await sealModel(model, { key, chunkSize: 1024 }),
+      await sealModel(new Uint8Array(0), { key, format: 'onnx' }),
+    ];
+    expect(files.map((f) => readSealedHeader(f).version)).toEqual([1, 2, 2, 2, 2]);
+    expect(files.map((f) => readSealedHeader(f).chunk)).toEqual([undefined, 1 << 26, 16384, 1024, 1 << 26]);
+    const host = platform.crypto;
+    expect(host, 'Node has the node:crypto path').toBeDefined();
+    const p = platform as { crypto?: unknown };
+    try {
+      for (const useHost of [true, false]) {
+        p.crypto = useHost ? host : undefined;
+        for (const f of files) {
+          const want = f === files.at(-1) ? new Uint8Array(0) : model;
+          const signed = readSealedHeader(f).sigAlg !== 'none';
+          const { plaintext, info } = await openSealed(f, { decryptionKey: key, checkDigest: true, ...(signed ? { verifyKey: kp.publicPem } : {}) });
+          expect(Buffer.compare(plaintext, want), `v${info.version} chunk ${info.chunk} host ${useHost}`).toBe(0);
+          expect(info.verified).toBe(signed);
+          if (!want.length) continue;
+          // a flipped bit in the middle of the ciphertext
+          const bad = f.slice();
+          bad[bad.length >> 1] ^= 4;
+          expect((await sealErr(openSealed(bad, { decryptionKey: key }))).reason).toMatch(/^(tampered|signature-invalid)$/);
+        }
+      }
+    } finally {
+      p.crypto = host;
+    }
+  });
+
+  it.each(['mnist/lenet.onnx', 'bench/mobilenet_v2.onnx'])('owned plaintext (%s): the reader aliases aligned weights, moving the others down over their own field header, and every initializer equals the copying read', (rel) => {
+    if (!hasData(rel)) return;
+    const model = new Uint8Array(readFileSync(dataPath(rel)));
+    const ref = readModel(model);
+    const mine = model.slice();
+    const g = readModel(mine, { owned: true });
+    let aliased = 0;
+    let bytes = 0;
+    for (const [name, t] of ref.initializers) {
+      const u = g.initializers.get(name)!;
+      expect(u.dims).toEqual(t.dims);
+      const a = t.data as Uint8Array;
+      const b = u.data as Uint8Array;
+      expect(Buffer.compare(new Uint8Array(b.buffer, b.byteOffset, b.byteLength), new Uint8Array(a.buffer, a.byteOffset, a.byteLength)), name).toBe(0);
+      bytes += b.byteLength;
+      if (b.buffer === mine.buffer) aliased += b.byteLength;
+    }
+    // the copying read never aliases the caller's bytes
+    for (const t of ref.initializers.values()) expect((t.data as Uint8Array).buffer).not.toBe(model.buffer);
+    // all but tensors too small for their field header to absorb the move (or 8-byte types) are aliased
+    expect(aliased / bytes).toBeGreaterThan(0.95);
+  });
+
+  it('bad chunk sizes and versions are refused when sealing', async () => {
+    const key = generateContentKey();
+    const m = new Uint8Array(4096);
+    expect((await sealErr(sealModel(m, { key, chunkSize: 512 }))).reason).toBe('malformed');
+    expect((await sealErr(sealModel(m, { key, chunkSize: 1.5 * 1024 + 0.5 }))).reason).toBe('malformed');
+    expect((await sealErr(sealModel(m, { key, version: 3 as 2 }))).reason).toBe('unknown-version');
   });
 });
 

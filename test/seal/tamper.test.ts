@@ -1,12 +1,15 @@
 // Issue 19, "done when": 1,000 random tamperings of a sealed LeNet — byte flips anywhere, truncations, headers
 // swapped between two sealed files, signatures from another key, a wrong content key, unknown versions, appended
 // bytes — each end in SealError from InferenceSession.create, no model is parsed or run (onModelLoaded never
-// fires), and no error message contains the key (hex or base64).
+// fires), and no error message contains the key (hex or base64). Run for container version 1 (one AES-GCM
+// message) and version 2 (16 KiB chunks, so LeNet has 16), where chunks are also reordered, dropped and the last
+// one shortened — with the lengths in the fixed part and the header rewritten to match, so only the
+// authentication (GCM tags over index/last-flag and header, signature over chunk digests) can catch them.
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SealError } from '../../src/errors.js';
-import { sealModel } from '../../src/formats/sealed.js';
+import { SEAL_VERSIONS, sealModel } from '../../src/formats/sealed.js';
 import { generateContentKey, generateSigningKeyPair, toBase64, toHex } from '../../src/formats/sealed-keys.js';
 import { InferenceSession } from '../../src/runtime/session.js';
 import { dataPath, hasData } from '../helpers/data.js';
@@ -16,7 +19,44 @@ function aadEnd(b: Uint8Array): number {
   return 32 + (b[20]! | (b[21]! << 8) | (b[22]! << 16) | (b[23]! << 24));
 }
 
-describe.skipIf(!hasData('mnist/lenet.onnx'))('tampered sealed models', () => {
+/** Container pieces by docs/sealed-format.md: fixed part, JSON header, stored chunks (ciphertext ‖ tag), signature (with its length). */
+function pieces(b: Uint8Array) {
+  const end = aadEnd(b);
+  const header = JSON.parse(new TextDecoder().decode(b.subarray(32, end))) as { size: number; chunk?: number; sigAlg: string };
+  const chunk = header.chunk ?? Math.max(1, header.size);
+  const n = Math.max(1, Math.ceil(header.size / chunk));
+  const chunks: Uint8Array[] = [];
+  let at = end;
+  for (let i = 0; i < n; i++) {
+    const len = Math.min(chunk, header.size - i * chunk) + 16;
+    chunks.push(b.subarray(at, at + len));
+    at += len;
+  }
+  return { fixed: b.subarray(0, 32), header, chunks, tail: b.subarray(at) };
+}
+
+/** A container from pieces, with H, C and header.size rewritten to match the chunks given. */
+function rebuild(p: ReturnType<typeof pieces>, chunks: Uint8Array[], size: number): Uint8Array {
+  const h = new TextEncoder().encode(JSON.stringify({ ...p.header, size }));
+  const C = chunks.reduce((s, c) => s + c.length, 0);
+  const out = new Uint8Array(32 + h.length + C + p.tail.length);
+  out.set(p.fixed);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(20, h.length, true);
+  dv.setUint32(24, C, true);
+  dv.setUint32(28, 0, true);
+  out.set(h, 32);
+  let at = 32 + h.length;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  out.set(p.tail, at);
+  return out;
+}
+
+describe.skipIf(!hasData('mnist/lenet.onnx')).each([1, 2] as const)('tampered sealed models (container version %i)', (version) => {
+  const sealOpts = version === 1 ? { version } : { version, chunkSize: 16384 };
   let model: Uint8Array;
   let key: Uint8Array;
   let legit: Awaited<ReturnType<typeof generateSigningKeyPair>>;
@@ -35,10 +75,10 @@ describe.skipIf(!hasData('mnist/lenet.onnx'))('tampered sealed models', () => {
     key = generateContentKey();
     legit = await generateSigningKeyPair('ed25519');
     other = await generateSigningKeyPair('ed25519');
-    a = await sealModel(model, { key, signingKey: legit.privatePem, meta: { name: 'lenet' } });
-    u = await sealModel(model, { key, meta: { name: 'lenet' } });
-    b = await sealModel(model, { key, signingKey: legit.privatePem, meta: { name: 'lenet' } });
-    forged = await sealModel(model, { key, signingKey: other.privatePem, meta: { name: 'lenet' } });
+    a = await sealModel(model, { key, signingKey: legit.privatePem, meta: { name: 'lenet' }, ...sealOpts });
+    u = await sealModel(model, { key, meta: { name: 'lenet' }, ...sealOpts });
+    b = await sealModel(model, { key, signingKey: legit.privatePem, meta: { name: 'lenet' }, ...sealOpts });
+    forged = await sealModel(model, { key, signingKey: other.privatePem, meta: { name: 'lenet' }, ...sealOpts });
     // sanity: the untampered file loads with every option set the property uses
     for (const verifyKey of [undefined, legit.publicPem]) {
       const s = await InferenceSession.create(a, { decryptionKey: key, ...(verifyKey ? { verifyKey } : {}) });
@@ -55,7 +95,11 @@ describe.skipIf(!hasData('mnist/lenet.onnx'))('tampered sealed models', () => {
     | { kind: 'other-signature'; embed: boolean }
     | { kind: 'wrong-key'; k: Uint8Array }
     | { kind: 'version'; v: number }
-    | { kind: 'append'; unsigned: boolean; extra: Uint8Array };
+    | { kind: 'append'; unsigned: boolean; extra: Uint8Array }
+    | { kind: 'reorder'; unsigned: boolean; i: number; j: number }
+    | { kind: 'drop'; unsigned: boolean; i: number }
+    | { kind: 'shorten-last'; unsigned: boolean; cut: number }
+    | { kind: 'downgrade' };
 
   /** A position in a file of `n` bytes: anywhere, in the fixed part + header, or in the last 100 bytes (tag, signature). */
   const position = (n: number, hdr: number) => fc.oneof(fc.integer({ min: 0, max: n - 1 }), fc.integer({ min: 0, max: hdr - 1 }), fc.integer({ min: n - 100, max: n - 1 }));
@@ -70,8 +114,17 @@ describe.skipIf(!hasData('mnist/lenet.onnx'))('tampered sealed models', () => {
       { weight: 1, arbitrary: fc.constant({ kind: 'swap-iv' as const }) },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('other-signature' as const), embed: fc.boolean() }) },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('wrong-key' as const), k: fc.uint8Array({ minLength: 32, maxLength: 32 }) }) },
-      { weight: 1, arbitrary: fc.record({ kind: fc.constant('version' as const), v: fc.integer({ min: 0, max: 255 }).filter((v) => v !== 1) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('version' as const), v: fc.integer({ min: 0, max: 255 }).filter((v) => !SEAL_VERSIONS.includes(v)) }) },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('append' as const), unsigned: fc.boolean(), extra: fc.uint8Array({ minLength: 1, maxLength: 64 }) }) },
+      ...(version === 2
+        ? [
+            // full-size chunks 0 … n − 2 have equal lengths, so a swap keeps every length right
+            { weight: 2, arbitrary: fc.record({ kind: fc.constant('reorder' as const), unsigned: fc.boolean(), i: fc.nat(pieces(a).chunks.length - 2), j: fc.nat(pieces(a).chunks.length - 2) }).filter((c) => c.i !== c.j) },
+            { weight: 2, arbitrary: fc.record({ kind: fc.constant('drop' as const), unsigned: fc.boolean(), i: fc.nat(pieces(a).chunks.length - 1) }) },
+            { weight: 2, arbitrary: fc.record({ kind: fc.constant('shorten-last' as const), unsigned: fc.boolean(), cut: fc.integer({ min: 1, max: pieces(a).chunks.at(-1)!.length - 16 }) }) },
+            { weight: 1, arbitrary: fc.constant({ kind: 'downgrade' as const }) },
+          ]
+        : []),
     ) as fc.Arbitrary<Case>;
   }
 
@@ -110,6 +163,31 @@ describe.skipIf(!hasData('mnist/lenet.onnx'))('tampered sealed models', () => {
       case 'version': {
         const x = a.slice();
         x[6] = c.v;
+        return { bytes: x, key };
+      }
+      case 'reorder': {
+        const p = pieces(c.unsigned ? u : a);
+        const chunks = [...p.chunks];
+        [chunks[c.i], chunks[c.j]] = [chunks[c.j]!, chunks[c.i]!];
+        return { bytes: rebuild(p, chunks, p.header.size), key };
+      }
+      case 'drop': {
+        const p = pieces(c.unsigned ? u : a);
+        const gone = p.chunks[c.i]!.length - 16;
+        return { bytes: rebuild(p, p.chunks.filter((_, k) => k !== c.i), p.header.size - gone), key };
+      }
+      case 'shorten-last': {
+        // the last chunk loses `cut` ciphertext bytes (its tag kept); size and lengths say so
+        const p = pieces(c.unsigned ? u : a);
+        const last = p.chunks.at(-1)!;
+        const short = new Uint8Array(last.length - c.cut);
+        short.set(last.subarray(0, last.length - 16 - c.cut));
+        short.set(last.subarray(last.length - 16), short.length - 16);
+        return { bytes: rebuild(p, [...p.chunks.slice(0, -1), short], p.header.size - c.cut), key };
+      }
+      case 'downgrade': {
+        const x = a.slice();
+        x[6] = 1;
         return { bytes: x, key };
       }
       case 'append': {
@@ -151,7 +229,8 @@ describe.skipIf(!hasData('mnist/lenet.onnx'))('tampered sealed models', () => {
     expect(loaded).toBe(0);
     // every tampering kind was exercised, and each maps to the reasons it should
     const kinds = new Set([...seen.keys()].map((s) => s.split(':')[0]));
-    expect([...kinds].sort()).toEqual(['append', 'flip', 'other-signature', 'swap-header', 'swap-iv', 'truncate', 'version', 'wrong-key']);
+    const v2kinds = version === 2 ? ['downgrade', 'drop', 'reorder', 'shorten-last'] : [];
+    expect([...kinds].sort()).toEqual(['append', 'flip', 'other-signature', 'swap-header', 'swap-iv', 'truncate', 'version', 'wrong-key', ...v2kinds].sort());
     for (const [k, n] of seen) {
       const [kind, reason] = k.split(':') as [string, string];
       const allowed: Record<string, string[]> = {
@@ -161,6 +240,13 @@ describe.skipIf(!hasData('mnist/lenet.onnx'))('tampered sealed models', () => {
         'swap-header': ['signature-invalid'],
         'other-signature': ['signature-invalid'],
         append: ['tampered'],
+        // the GCM tags (index and last flag in the additional data, header with the size) or the signature (chunk
+        // digests); signature-missing: an unsigned file given a verify key
+        reorder: ['tampered', 'signature-invalid', 'signature-missing'],
+        drop: ['tampered', 'signature-invalid', 'signature-missing'],
+        // malformed: the whole last chunk cut, so the size implies one chunk fewer than are stored
+        'shorten-last': ['tampered', 'signature-invalid', 'signature-missing', 'malformed'],
+        downgrade: ['malformed'],
       };
       if (allowed[kind]) expect(allowed[kind], `${kind} → ${reason} (${n}×)`).toContain(reason);
     }

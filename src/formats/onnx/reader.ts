@@ -4,7 +4,7 @@ import { type AttrValue, type Dim, Graph, type GraphIO, type Node, type ValueTyp
 import type { DType } from '../../tensor/dtype.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { ONNX_PROTO } from './onnx-schema.generated.js';
-import { type ExternalDataEntries, type ExternalDataSource, ONNX_DTYPE, decodeTensor, entriesSource, int, withExternalData } from './tensor-proto.js';
+import { type ExternalDataEntries, type ExternalDataSource, ONNX_DTYPE, decodeTensor, entriesSource, int, withExternalData, withOwnedBytes } from './tensor-proto.js';
 import { upgradeNode } from './legacy/index.js';
 import { MAX_BODY_DEPTH, UNTYPED, capturedBy } from '../../ir/subgraph.js';
 
@@ -27,13 +27,15 @@ const MAX_NODES = 1_000_000;
 export interface ReadOnnxOptions {
   /** bytes of the external data files (`[{ path, data }]`, onnxruntime-web's form) or a resolver (Node: the model's folder) */
   externalData?: ExternalDataEntries | ExternalDataSource;
+  /** the bytes are handed over (nobody else reads or writes them, e.g. a decrypted sealed model): aligned raw_data is aliased, not copied */
+  owned?: boolean;
 }
 
 export function readOnnx(bytes: Uint8Array, opts: ReadOnnxOptions = {}): Graph {
   const ed = opts.externalData;
   const src = ed === undefined ? undefined : Array.isArray(ed) ? entriesSource(ed) : (ed as ExternalDataSource);
   if (src && typeof src.file !== 'function') throw new InputError('externalData must be [{ path, data }] or { file(location) }');
-  return withExternalData(src, () => readOnnxBytes(bytes));
+  return withExternalData(src, () => withOwnedBytes(opts.owned ? bytes.buffer : undefined, () => readOnnxBytes(bytes)));
 }
 
 function readOnnxBytes(bytes: Uint8Array): Graph {

@@ -56,6 +56,51 @@ export function withExternalData<T>(src: ExternalDataSource | undefined, fn: () 
   }
 }
 
+let owned: ArrayBufferLike | undefined;
+
+/**
+ * Decode with the bytes of `buf` handed over to the graph (a decrypted sealed model nobody else holds): raw_data
+ * lying in it at an offset aligned for its type is aliased instead of copied.
+ */
+export function withOwnedBytes<T>(buf: ArrayBufferLike | undefined, fn: () => T): T {
+  const prev = owned;
+  owned = buf;
+  try {
+    return fn();
+  } finally {
+    owned = prev;
+  }
+}
+
+/**
+ * Where an owned raw_data can be viewed as an aligned typed array without a copy: its own offset when aligned,
+ * else (after moving it down in place) the aligned offset at most `k` bytes lower, where k is the size of its
+ * own field tag and length varint, which sit right before it and are no part of any value once parsed. -1 when
+ * neither works (then it is copied). Moving within memory already touched costs a memmove instead of fresh pages.
+ */
+function alignInPlace(raw: Uint8Array, size: number): number {
+  const o = raw.byteOffset;
+  const shift = o % size;
+  if (shift === 0) return o;
+  const len = raw.length;
+  // the framing before the bytes: tag of TensorProto.raw_data (field 9, length-delimited: 0x4a), then varint(len)
+  let varint = 1;
+  for (let v = len; v >= 128; v = Math.floor(v / 128)) varint++;
+  const framing = 1 + varint;
+  if (shift > framing || o < framing) return -1;
+  const all = new Uint8Array(raw.buffer, 0, o);
+  if (all[o - framing] !== 0x4a) return -1;
+  let v = 0;
+  let mul = 1;
+  for (let i = o - varint; i < o; i++, mul *= 128) {
+    if ((all[i]! >= 128) !== i < o - 1) return -1;
+    v += (all[i]! & 127) * mul;
+  }
+  if (v !== len) return -1;
+  new Uint8Array(raw.buffer).copyWithin(o - shift, o, o + len);
+  return o - shift;
+}
+
 /**
  * Validate an external-data location (untrusted input): relative, '/'-separated, no '..' segment, no drive or
  * scheme, so it can never name a file outside the model's folder. Returns it without './' segments.
@@ -133,10 +178,20 @@ export function decodeTensor(tp: any, what: string): Tensor {
   const Ctor = info.array!;
   if (raw) {
     if (raw.length !== n * info.bytes) throw new ModelFormatError(`tensor ${name}: raw_data has ${raw.length} bytes but dims [${dims.join(',')}] of ${dtype} need ${n * info.bytes}`);
-    // copy into an aligned buffer (protobuf sub-arrays are not aligned); little-endian as ONNX specifies
-    const copy = new Uint8Array(raw.length);
-    copy.set(raw);
-    const data = new Ctor(copy.buffer, 0, n);
+    // copy into an aligned buffer (protobuf sub-arrays are not aligned) unless the bytes are handed over and this
+    // one is aligned; little-endian as ONNX specifies
+    let data;
+    const at = owned !== undefined && raw.buffer === owned ? alignInPlace(raw, info.bytes) : -1;
+    if (at >= 0) {
+      data = new Ctor(raw.buffer as ArrayBuffer, at, n);
+      // the bytes may have moved: a second decode of this TensorProto must find them
+      tp.raw_data = new Uint8Array(raw.buffer, at, raw.length);
+    }
+    else {
+      const copy = new Uint8Array(raw.length);
+      copy.set(raw);
+      data = new Ctor(copy.buffer, 0, n);
+    }
     if (dtype === 'bool') for (let i = 0; i < n; i++) (data as Uint8Array)[i] = data[i] ? 1 : 0;
     return new Tensor(dtype, data as never, dims);
   }
