@@ -43,11 +43,18 @@ export interface WorkerSelf {
   onMessage(fn: (m: unknown) => void): void;
 }
 
+import type { ExternalDataSource } from '../formats/onnx/tensor-proto.js';
+
 export interface Platform {
   /** 'node' (Node, Deno, Bun: file system and node:worker_threads) or 'web' (browsers, Web Workers, fetch) */
   readonly kind: 'node' | 'web';
   /** the bytes of a file path ('node') or of a URL fetched relative to the page ('web') */
   readFile(path: string): Promise<Uint8Array>;
+  /**
+   * ONNX external data files resolved beside a model file path (confined to its folder), or undefined where the
+   * runtime has no file system ('web': pass the bytes as `externalData: [{ path, data }]` instead)
+   */
+  externalDataBeside(modelPath: string): ExternalDataSource | undefined;
   /** path join / dirname ('/'-separated URLs on 'web') */
   join(...parts: string[]): string;
   dirname(path: string): string;
