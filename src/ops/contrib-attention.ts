@@ -190,7 +190,8 @@ export function attendRef(
           for (let t = 0; t < hs; t++) acc += q[qo + t]! * k[ko + j * hs + t]!;
           acc *= scale;
           if (d.softcap && d.softcap > 0) acc = d.softcap * Math.tanh(acc / d.softcap);
-          if (mask) acc += mask(b, h, i, j);
+          // the masked score is a float32 sum, as in onnxruntime (a −10000 filter value leaves ~1e-3 of precision)
+          if (mask) acc = Math.fround(Math.fround(acc) + mask(b, h, i, j));
           row[j] = acc;
           if (acc > mx) mx = acc;
         }

@@ -12,9 +12,10 @@ const TOL = 1e-4;
 
 async function check(op: string, ins: OIn[], attrs: Record<string, unknown>, outs: string[], what = op, ortIns = ins) {
   const g = oneNode(op, MS, ins, attrs, outs);
-  const { ref, wasm } = await compareWithOrt(g, feedsOf(ins), outs.filter((o) => o), oneNode(op, MS, ortIns, attrs, outs));
+  const { ref, wasm, fallbacks } = await compareWithOrt(g, feedsOf(ins), outs.filter((o) => o), oneNode(op, MS, ortIns, attrs, outs));
   expect(ref, `${what} reference`).toBeLessThan(TOL);
   expect(wasm, `${what} wasm`).toBeLessThan(TOL);
+  expect(fallbacks, `${what} on kernels`).toEqual([]);
 }
 
 function caches(r: () => number, rows: number, half: number): [OIn, OIn] {

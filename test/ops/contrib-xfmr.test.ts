@@ -12,9 +12,10 @@ const TOL = 1e-4;
 
 async function check(op: string, domain: string, ins: OIn[], attrs: Record<string, unknown>, outs: string[]) {
   const g = oneNode(op, domain, ins, attrs, outs);
-  const { ref, wasm } = await compareWithOrt(g, feedsOf(ins), outs.filter((o) => o));
+  const { ref, wasm, fallbacks } = await compareWithOrt(g, feedsOf(ins), outs.filter((o) => o));
   expect(ref, `${op} reference`).toBeLessThan(TOL);
   expect(wasm, `${op} wasm`).toBeLessThan(TOL);
+  expect(fallbacks, `${op} on kernels`).toEqual([]);
 }
 
 describe('SkipLayerNormalization / SkipSimplifiedLayerNormalization', () => {
