@@ -88,3 +88,37 @@ export function f32_softmax(x: usize, rows: i32, n: i32, out: usize): void {
     }
   }
 }
+
+/**
+ * RMS normalization: y = x / sqrt(mean(x²) + eps) · gamma per row of n floats (onnxruntime SimplifiedLayerNormalization,
+ * SkipSimplifiedLayerNormalization; ONNX RMSNormalization with the normalized dims flattened to n). The sum of
+ * squares accumulates in four f32 lanes plus a scalar tail, then in f64.
+ */
+export function f32_rmsnorm(x: usize, rows: i32, n: i32, gamma: usize, eps: f32, out: usize): void {
+  const nv = n & ~3;
+  for (let r = 0; r < rows; r++) {
+    const xr = x + ((<usize>r * n) << 2);
+    const yr = out + ((<usize>r * n) << 2);
+    let acc = f32x4.splat(0);
+    let i = 0;
+    for (; i < nv; i += 4) {
+      const v = v128.load(xr + (<usize>i << 2));
+      acc = f32x4.add(acc, f32x4.mul(v, v));
+    }
+    let q: f64 = <f64>f32x4.extract_lane(acc, 0) + <f64>f32x4.extract_lane(acc, 1) + <f64>f32x4.extract_lane(acc, 2) + <f64>f32x4.extract_lane(acc, 3);
+    for (; i < n; i++) {
+      const v = f32.load(xr + (<usize>i << 2));
+      q += <f64>(v * v);
+    }
+    const inv = <f32>(1.0 / Math.sqrt(q / <f64>n + <f64>eps));
+    const vi = f32x4.splat(inv);
+    for (i = 0; i < nv; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(yr + o, f32x4.mul(f32x4.mul(v128.load(xr + o), vi), v128.load(gamma + o)));
+    }
+    for (; i < n; i++) {
+      const o = <usize>i << 2;
+      f32.store(yr + o, f32.load(xr + o) * inv * f32.load(gamma + o));
+    }
+  }
+}

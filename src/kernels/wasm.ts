@@ -11,6 +11,7 @@ export interface KernelExports {
   /** asm/f32_norm.ts: per row of n floats; beta 0 = none; out may equal x for softmax */
   f32_layernorm(x: number, rows: number, n: number, gamma: number, beta: number, eps: number, out: number): void;
   f32_softmax(x: number, rows: number, n: number, out: number): void;
+  f32_rmsnorm(x: number, rows: number, n: number, gamma: number, eps: number, out: number): void;
   /** asm/x32_layout.ts: out (contiguous over shape) = src at element strides st (may be negative); idx: rank i32s scratch */
   x32_strided_copy(src: number, out: number, rank: number, shape: number, st: number, idx: number): void;
   f32_peak_muladd(iters: number): number;

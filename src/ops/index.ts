@@ -24,3 +24,5 @@ import './signal.js';
 import './detection.js';
 import './mediapipe.js';
 import './contrib.js';
+import './contrib-xfmr.js';
+import './contrib-attention.js';

@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as wt from 'node:worker_threads';
+import { folderSource } from '../formats/onnx/external-node.js';
 import type { HostCrypto, Platform, WorkerScript, WorkerSelf, Workers } from './types.js';
 
 /** The compiled worker, or (from a source checkout) its TypeScript source run through tsx. */
@@ -88,6 +89,7 @@ const hostCrypto: HostCrypto = {
 export const platform: Platform = {
   kind: 'node',
   readFile: async (p) => new Uint8Array(await readFile(p)),
+  externalDataBeside: (p) => folderSource(dirname(p)),
   join,
   dirname,
   writeFiles(dir, files) {

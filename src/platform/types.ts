@@ -1,3 +1,4 @@
+import type { ExternalDataSource } from '../formats/onnx/tensor-proto.js';
 /**
  * What edgeq needs from its host runtime. `import { platform } from '#platform'` (package.json "imports")
  * resolves to platform/node.ts under Node, Deno and Bun and to platform/web.ts in browsers and bundles
@@ -62,6 +63,11 @@ export interface Platform {
   readonly kind: 'node' | 'web';
   /** the bytes of a file path ('node') or of a URL fetched relative to the page ('web') */
   readFile(path: string): Promise<Uint8Array>;
+  /**
+   * ONNX external data files resolved beside a model file path (confined to its folder), or undefined where the
+   * runtime has no file system ('web': pass the bytes as `externalData: [{ path, data }]` instead)
+   */
+  externalDataBeside(modelPath: string): ExternalDataSource | undefined;
   /** path join / dirname ('/'-separated URLs on 'web') */
   join(...parts: string[]): string;
   dirname(path: string): string;

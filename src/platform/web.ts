@@ -85,6 +85,7 @@ async function workerSelf(): Promise<WorkerSelf> {
 export const platform: Platform = {
   kind: 'web',
   readFile,
+  externalDataBeside: () => undefined,
   join: (...parts) => parts.filter((p) => p !== '').join('/').replace(/([^:/])\/{2,}/g, '$1/'),
   dirname: (p) => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) || '/' : '.'),
   writeFiles() {

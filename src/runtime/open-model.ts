@@ -7,7 +7,7 @@ import { detectFormat, readModel } from '../formats/detect.js';
 import { type SealedFormat, isSealed, openSealed } from '../formats/sealed.js';
 import { type ContentKeyInput, type VerifyKeyInput, sha256, toHex } from '../formats/sealed-keys.js';
 import type { Graph } from '../ir/graph.js';
-import type { ExternalDataEntries } from '../formats/onnx/tensor-proto.js';
+import type { ExternalDataEntries, ExternalDataSource } from '../formats/onnx/tensor-proto.js';
 
 /** One model load, for an audit log. Holds digests, ids and fingerprints only — never key or model bytes. */
 export interface ModelLoadedEvent {
@@ -41,7 +41,7 @@ export interface SealedLoadOptions {
 }
 
 /** Parse model bytes (sealed or plain) into a Graph; sealed bytes are decrypted once into a fresh buffer the graph may alias. */
-export async function openModel(bytes: Uint8Array, opts: SealedLoadOptions & { externalData?: ExternalDataEntries }, source?: string): Promise<{ graph: Graph; event: ModelLoadedEvent | undefined }> {
+export async function openModel(bytes: Uint8Array, opts: SealedLoadOptions & { externalData?: ExternalDataEntries | ExternalDataSource }, source?: string): Promise<{ graph: Graph; event: ModelLoadedEvent | undefined }> {
   const src = source !== undefined ? { source } : {};
   const read = opts.externalData ? { externalData: opts.externalData } : {};
   if (isSealed(bytes)) {

@@ -34,6 +34,9 @@ export interface ValueMetadata {
 /** A model: a file path (Node, Deno, Bun) or URL string, a URL, a fetch Response, a Blob/File, bytes, or a Graph. */
 export type ModelSource = string | URL | Response | Blob | Uint8Array | ArrayBuffer | Graph;
 
+/** A string naming a local file (not an http/blob/data/file URL) on a runtime with a file system. */
+const isFilePath = (s: string) => platform.kind === 'node' && !/^[a-z][a-z0-9+.-]*:\/\//i.test(s) && !/^(blob|data):/.test(s);
+
 /** Read a path (Node, Deno, Bun) or URL (every runtime with fetch) into bytes. */
 async function loadBytes(src: string | URL): Promise<Uint8Array> {
   const s = String(src);
@@ -124,7 +127,11 @@ export class InferenceSession {
       throw new InputError('InferenceSession.create expects a path/URL, a Response, a Blob, bytes, or a Graph');
     }
     // sealed models (docs/sealed-format.md) are opened here; the session keeps its options, not the keys
-    const { graph, event } = await openModel(await modelBytes(model), options, typeof model === 'string' || model instanceof URL ? String(model) : undefined);
+    // a file path in Node: TensorProto external data (data_location EXTERNAL) resolves beside the model, confined
+    // to its folder; explicit `externalData` bytes win (onnxruntime-web's option)
+    const bytes = await modelBytes(model);
+    const beside = !options.externalData && typeof model === 'string' && isFilePath(model) ? platform.externalDataBeside(model) : undefined;
+    const { graph, event } = await openModel(bytes, beside ? { ...options, externalData: beside } : options, typeof model === 'string' || model instanceof URL ? String(model) : undefined);
     const { decryptionKey: _k, verifyKey: _v, onModelLoaded: _h, ...kept } = options;
     const session = new InferenceSession(graph, kept);
     if (event) options.onModelLoaded?.(event);

@@ -69,6 +69,27 @@ describe('ONNX external data', () => {
     for (let i = 0; i < r.length; i++) expect(r[i]).toBeCloseTo(want[i]!, 4);
   });
 
+  it("InferenceSession.create('model.onnx') resolves the data beside the model (offsets into a shared .data file), equal to onnxruntime-node", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edgeq-ext-'));
+    mkdirSync(join(dir, 'w'));
+    const { path } = pair(dir, 'w/weights.bin');
+    const feeds = { x: new Tensor('float32', x, [2, 64]) };
+    const o = await ort.InferenceSession.create(path);
+    const want = (await o.run({ x: new ort.Tensor('float32', x, [2, 64]) })).y!.data as Float32Array;
+    for (const backend of ['wasm', 'reference'] as const) {
+      const got = (await (await InferenceSession.create(path, { backend })).run(feeds)).y!.data as Float32Array;
+      for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-4 * Math.max(1, Math.abs(want[i]!)));
+    }
+    // explicit bytes still win over the folder (onnxruntime-web's option), and a wrong entry is refused by name
+    await expect(InferenceSession.create(path, { externalData: [{ path: 'other.bin', data: new Uint8Array(4) }] })).rejects.toThrow(/'W'/);
+    // a location escaping the folder is refused when loading by path, too
+    writeFileSync(join(dir, 'evil.onnx'), patch(readFileSync(path), 'W', { location: '../w/weights.bin' }));
+    await expect(InferenceSession.create(join(dir, 'evil.onnx'))).rejects.toThrow(ModelFormatError);
+    // a missing data file names the tensor and the file
+    writeFileSync(join(dir, 'gone.onnx'), patch(readFileSync(path), 'W', { location: 'w/missing.bin' }));
+    await expect(InferenceSession.create(join(dir, 'gone.onnx'))).rejects.toThrow(/tensor 'W'.*missing\.bin/);
+  });
+
   it('without the data, or with locations escaping the folder, reading fails with a typed error naming the tensor', () => {
     const dir = mkdtempSync(join(tmpdir(), 'edgeq-ext-'));
     const { model: bytes } = pair(dir);

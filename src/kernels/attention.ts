@@ -1,0 +1,349 @@
+import { UnsupportedError } from '../errors.js';
+import { catSeq, gqaLengths, rotateInPlace } from '../ops/contrib-attention.js';
+import { Tensor } from '../tensor/tensor.js';
+import type { Tensor as TensorT } from '../tensor/tensor.js';
+import { PackedGemmF32, runBatchedMatMul } from './gemm.js';
+import { type KernelDef, decline, registerKernel } from './registry.js';
+import { type Arena, arena, kernels } from './wasm.js';
+
+/**
+ * float32 kernels for the com.microsoft attention ops (src/ops/contrib-attention.ts): per batch and kv head,
+ * scores = (scale·Q)·Kᵀ through the batched matmul (Kᵀ packed in place from K, runBatchedMatMul), the additive mask
+ * on the scores, f32_softmax on the last axis in place, then scores·V through the batched matmul again. Heads
+ * sharing a kv head (GroupQueryAttention) are stacked as rows of one matmul. Attention's packed Q/K/V projection runs
+ * on the packed f32 GEMM. RotaryEmbedding runs in float32 TypeScript (a pointwise rotation; no reference fallback).
+ */
+
+const MS = 'com.microsoft';
+
+/** (B, S, H·D) rows of width `ld` from column `col0` → (B, H, S, D) float32, each value ·scale (+ bias[col]). */
+function heads(x: ArrayLike<number>, B: number, S: number, H: number, D: number, ld: number, col0: number, scale = 1, bias?: ArrayLike<number>, bcol0 = 0): Float32Array {
+  const o = new Float32Array(B * H * S * D);
+  for (let b = 0; b < B; b++)
+    for (let s = 0; s < S; s++) {
+      const src = (b * S + s) * ld + col0;
+      for (let h = 0; h < H; h++) {
+        const dst = ((b * H + h) * S + s) * D;
+        const sh = src + h * D;
+        if (bias) {
+          const bo = bcol0 + h * D;
+          for (let t = 0; t < D; t++) o[dst + t] = Math.fround(x[sh + t]! + bias[bo + t]!) * scale;
+        } else if (scale !== 1) for (let t = 0; t < D; t++) o[dst + t] = x[sh + t]! * scale;
+        else for (let t = 0; t < D; t++) o[dst + t] = x[sh + t]!;
+      }
+    }
+  return o;
+}
+
+/** Additive mask writer: adds to (or sets −∞ in) the score row (b, h, i) of T floats. */
+type RowMask = (row: Float32Array, b: number, h: number, i: number) => void;
+
+/**
+ * Y (B, S, N·vhs) in kernel memory = softmax((Q·Kᵀ) + mask) · V with Q (B, N, S, hs) already scaled, K (B, Nkv, T,
+ * hs), V (B, Nkv, T, vhs) float32; q heads h use kv head ⌊h / (N/Nkv)⌋. A row whose every score is −∞ gives zeros.
+ */
+export function attendF32(mem: Arena, q: Float32Array, k: Float32Array, v: Float32Array, B: number, N: number, Nkv: number, S: number, T: number, hs: number, vhs: number, mask: RowMask | undefined, softcap = 0): Float32Array {
+  const ex = kernels()!;
+  const g = N / Nkv;
+  // heads of one group are contiguous in q: (B, Nkv, g·S, hs) rows against that kv head's K
+  const qT = new Tensor('float32', q, [B, Nkv, g * S, hs]);
+  const kT = new Tensor('float32', k, [B, Nkv, T, hs]);
+  const sc = runBatchedMatMul(mem, qT, kT, true, [B, Nkv, g * S, T], -Infinity, Infinity);
+  const sp = sc.byteOffset;
+  const rows = B * N * S;
+  let ctxp = 0;
+  try {
+    if (softcap > 0 || mask) {
+      const view = mem.f32(sp, rows * T);
+      for (let r = 0; r < rows; r++) {
+        const row = view.subarray(r * T, (r + 1) * T);
+        if (softcap > 0) for (let j = 0; j < T; j++) row[j] = softcap * Math.tanh(row[j]! / softcap);
+        if (mask) {
+          const i = r % S;
+          const bh = (r - i) / S;
+          mask(row, Math.floor(bh / N), bh % N, i);
+        }
+      }
+    }
+    if (rows && T) ex.f32_softmax(sp, rows, T, sp);
+    if (mask) {
+      // f32_softmax gives NaN for a row of −∞ (0/0): such a row attends to nothing
+      const view = mem.f32(sp, rows * T);
+      for (let r = 0; r < rows; r++) if (Number.isNaN(view[r * T]!)) view.fill(0, r * T, (r + 1) * T);
+    }
+    const pT = new Tensor('float32', mem.f32(sp, rows * T), [B, Nkv, g * S, T]);
+    const vT = new Tensor('float32', v, [B, Nkv, T, vhs]);
+    ctxp = runBatchedMatMul(mem, pT, vT, false, [B, Nkv, g * S, vhs], -Infinity, Infinity).byteOffset;
+  } finally {
+    mem.release(sp);
+  }
+  // (B, N, S, vhs) → (B, S, N·vhs), in kernel memory for the next kernel
+  const n = B * S * N * vhs;
+  const yp = mem.alloc(n * 4, 'attention output');
+  const ctx = mem.f32(ctxp, n);
+  const y = mem.f32(yp, n);
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < N; h++)
+      for (let s = 0; s < S; s++) {
+        const src = ((b * N + h) * S + s) * vhs;
+        const dst = (b * S + s) * N * vhs + h * vhs;
+        y.set(ctx.subarray(src, src + vhs), dst);
+      }
+  mem.release(ctxp);
+  return y;
+}
+
+/**
+ * The Attention / MultiHeadAttention mask on a score row (see attnMask in src/ops/contrib-attention.ts): mask_index
+ * (1-D end / end+start positions, 2-D or 3-D raw, 0 = masked → mask_filter_value), causal keys j > past + i → −∞,
+ * then attention_bias added.
+ */
+function msMask(mask: TensorT | undefined, bias: TensorT | undefined, B: number, N: number, S: number, T: number, past: number, causal: boolean, filter: number): RowMask | undefined {
+  if (!mask && !bias && !causal) return undefined;
+  const md = mask?.data as Int32Array | undefined;
+  const mdims = mask?.dims ?? [];
+  const bv = bias?.data as Float32Array | undefined;
+  const bd = bias?.dims ?? [];
+  return (row, b, h, i) => {
+    if (md) {
+      if (mdims.length === 1) {
+        const end = Math.max(0, Math.min(md[b]!, T));
+        for (let j = end; j < T; j++) row[j] = row[j]! + filter;
+        if (mdims[0] === 2 * B) {
+          const start = Math.max(0, Math.min(md[b + B]!, T));
+          for (let j = 0; j < Math.min(start, end); j++) row[j] = row[j]! + filter;
+        }
+      } else {
+        const o = mdims.length === 2 ? b * T : (b * S + i) * T;
+        for (let j = 0; j < T; j++) if (!(md[o + j]! > 0)) row[j] = row[j]! + filter;
+      }
+    }
+    if (causal) for (let j = past + i + 1; j < T; j++) row[j] = -Infinity;
+    if (bv) {
+      const o = ((bd[0] === 1 ? 0 : b) * (bd[1] === 1 ? 1 : N) + (bd[1] === 1 ? 0 : h)) * S * T + i * T;
+      for (let j = 0; j < T; j++) row[j] = row[j]! + bv[o + j]!;
+    }
+  };
+}
+
+const f32 = (t: TensorT | undefined): Float32Array => t!.data as Float32Array;
+
+// ---------------------------------------------------------------------------------------------------------
+
+const msAttentionKernel: KernelDef = {
+  op: 'Attention',
+  domain: MS,
+  backend: 'wasm',
+  prepare(node, attrs, types, constant) {
+    const mem = arena();
+    if (!mem || !kernels()) return decline('no WASM memory');
+    if (types[0]?.dtype !== 'float32') return decline(`input is ${types[0]?.dtype ?? 'of unknown type'}, not float32`);
+    const w = constant(1);
+    if (!w || w.type !== 'float32' || w.dims.length !== 2) return decline('weights are not a 2-D float32 constant');
+    const bias = node.inputs[2] ? constant(2) : undefined;
+    if (node.inputs[2] && (!bias || bias.type !== 'float32')) return decline('bias is not a float32 constant');
+    const [In, total] = w.dims as [number, number];
+    const N: number = attrs.num_heads;
+    const qkv: number[] | undefined = attrs.qkv_hidden_sizes?.length ? attrs.qkv_hidden_sizes : undefined;
+    const H = qkv ? qkv[0]! : total / 3;
+    const Hv = qkv ? qkv[2]! : total / 3;
+    const hs = H / N;
+    const vhs = Hv / N;
+    const gemm = new PackedGemmF32(mem, In, total, w.data as Float32Array, bias?.data as Float32Array | undefined);
+    const scale: number = attrs.scale ?? 1 / Math.sqrt(hs);
+    return {
+      name: 'f32_attention',
+      run([x, , , mask, past, abias], outTypes) {
+        const [B, S] = x!.dims as [number, number];
+        const proj = gemm.runResident(x!.data as Float32Array, B * S);
+        let q: Float32Array;
+        let k: Float32Array;
+        let v: Float32Array;
+        try {
+          q = heads(proj.view, B, S, N, hs, total, 0, scale);
+          k = heads(proj.view, B, S, N, hs, total, H);
+          v = heads(proj.view, B, S, N, vhs, total, 2 * H);
+        } finally {
+          mem.release(proj.ptr);
+        }
+        const P = past ? past.dims[3]! : 0;
+        if (past) {
+          const pv = f32(past);
+          const half = B * N * P * hs;
+          k = catSeq(pv.subarray(0, half), P, k, S, B * N, hs, new Float32Array(B * N * (P + S) * hs)) as Float32Array;
+          v = catSeq(pv.subarray(half), P, v, S, B * N, vhs, new Float32Array(B * N * (P + S) * vhs)) as Float32Array;
+        }
+        const T = P + S;
+        const y = attendF32(mem, q, k, v, B, N, N, S, T, hs, vhs, msMask(mask, abias, B, N, S, T, P, !!attrs.unidirectional, attrs.mask_filter_value));
+        const outs = [new Tensor('float32', y, [B, S, Hv])];
+        if (outTypes.length > 1) {
+          const pres = new Float32Array(2 * B * N * T * hs);
+          pres.set(k, 0);
+          pres.set(v, B * N * T * hs);
+          outs.push(new Tensor('float32', pres, [2, B, N, T, hs]));
+        }
+        return outs;
+      },
+      dispose: () => gemm.dispose(),
+    };
+  },
+};
+
+const mhaKernel: KernelDef = {
+  op: 'MultiHeadAttention',
+  domain: MS,
+  backend: 'wasm',
+  prepare(node, attrs, types, constant) {
+    const mem = arena();
+    if (!mem || !kernels()) return decline('no WASM memory');
+    if (types[0]?.dtype !== 'float32') return decline(`query is ${types[0]?.dtype ?? 'of unknown type'}, not float32`);
+    const N: number = attrs.num_heads;
+    return {
+      name: 'f32_attention',
+      run([q0, k0, v0, bias, mask, abias, pk, pv], outTypes) {
+        const [B, S, H] = q0!.dims as [number, number, number];
+        const hs = H / N;
+        const scale: number = attrs.scale ?? 1 / Math.sqrt(hs);
+        const bv = bias ? f32(bias) : undefined;
+        const q = heads(f32(q0), B, S, N, hs, H, 0, scale, bv, 0);
+        let k: Float32Array;
+        let v: Float32Array;
+        let L: number;
+        let vhs: number;
+        if (k0!.dims.length === 4) {
+          L = k0!.dims[2]!;
+          vhs = v0!.dims[3]!;
+          k = f32(k0);
+          v = f32(v0);
+        } else {
+          L = k0!.dims[1]!;
+          const Hv = v0!.dims[2]!;
+          vhs = Hv / N;
+          k = heads(f32(k0), B, L, N, hs, H, 0, 1, bv, H);
+          v = heads(f32(v0), B, L, N, vhs, Hv, 0, 1, bv, 2 * H);
+        }
+        const P = pk ? pk.dims[2]! : 0;
+        if (pk) {
+          k = catSeq(f32(pk), P, k, L, B * N, hs, new Float32Array(B * N * (P + L) * hs)) as Float32Array;
+          v = catSeq(f32(pv), P, v, L, B * N, vhs, new Float32Array(B * N * (P + L) * vhs)) as Float32Array;
+        }
+        const T = P + L;
+        const y = attendF32(mem, q, k, v, B, N, N, S, T, hs, vhs, msMask(mask, abias, B, N, S, T, P, !!attrs.unidirectional, attrs.mask_filter_value));
+        const outs = [new Tensor('float32', y, [B, S, N * vhs]), new Tensor('float32', k, [B, N, T, hs]), new Tensor('float32', v, [B, N, T, vhs])];
+        return outs.slice(0, outTypes.length);
+      },
+    };
+  },
+};
+
+const gqaKernel: KernelDef = {
+  op: 'GroupQueryAttention',
+  domain: MS,
+  backend: 'wasm',
+  prepare(gnode, attrs, types) {
+    const mem = arena();
+    if (!mem || !kernels()) return decline('no WASM memory');
+    if (types[0]?.dtype !== 'float32') return decline(`query is ${types[0]?.dtype ?? 'of unknown type'}, not float32`);
+    const N: number = attrs.num_heads;
+    const Nkv: number = attrs.kv_num_heads;
+    return {
+      name: 'f32_attention',
+      run([q0, k0, v0, pk, pv, sk, tl, cc, sc, pos, abias], outTypes) {
+        const [B, S, D] = q0!.dims as [number, number, number];
+        const packed = !k0;
+        const hs = D / (packed ? N + 2 * Nkv : N);
+        const Pbuf = pk ? pk.dims[2]! : 0;
+        const totalLen = (tl!.data as Int32Array)[0]!;
+        const node = { name: gnode.name };
+        const { first, past, total, Tp } = gqaLengths(node, sk!.data as Int32Array, totalLen, B, S, Pbuf, (m) => {
+          throw new UnsupportedError(m);
+        });
+        const scale: number = attrs.scale ?? 1 / Math.sqrt(hs);
+        const qv = f32(q0);
+        const q = heads(qv, B, S, N, hs, packed ? D : N * hs, 0);
+        const kn = packed ? heads(qv, B, S, Nkv, hs, D, N * hs) : heads(f32(k0), B, S, Nkv, hs, Nkv * hs, 0);
+        const vn = packed ? heads(qv, B, S, Nkv, hs, D, (N + Nkv) * hs) : heads(f32(v0), B, S, Nkv, hs, Nkv * hs, 0);
+        if (attrs.do_rotary) {
+          const rot = cc!.dims[1]! * 2;
+          const pd = pos?.data as BigInt64Array | undefined;
+          const posOf = pd ? (b: number, s: number) => Number(pd[b * S + s]) : (b: number, s: number) => (first ? s : past[b]! + s);
+          const what = `node '${gnode.name}'`;
+          rotateInPlace(q, B, N, S, rot, !!attrs.rotary_interleaved, f32(cc), f32(sc), cc!.dims[0]!, (b, h, s) => ((b * N + h) * S + s) * hs, posOf, what);
+          rotateInPlace(kn, B, Nkv, S, rot, !!attrs.rotary_interleaved, f32(cc), f32(sc), cc!.dims[0]!, (b, h, s) => ((b * Nkv + h) * S + s) * hs, posOf, what);
+        }
+        if (scale !== 1) for (let i = 0; i < q.length; i++) q[i]! *= scale;
+        const PK = new Float32Array(B * Nkv * Tp * hs);
+        const PV = new Float32Array(B * Nkv * Tp * hs);
+        const pkv = pk ? f32(pk) : undefined;
+        const pvv = pv ? f32(pv) : undefined;
+        for (let b = 0; b < B; b++)
+          for (let h = 0; h < Nkv; h++) {
+            const bh = b * Nkv + h;
+            const n = past[b]! * hs;
+            if (n) {
+              PK.set(pkv!.subarray(bh * Pbuf * hs, bh * Pbuf * hs + n), bh * Tp * hs);
+              PV.set(pvv!.subarray(bh * Pbuf * hs, bh * Pbuf * hs + n), bh * Tp * hs);
+            }
+            PK.set(kn.subarray(bh * S * hs, (bh + 1) * S * hs), bh * Tp * hs + n);
+            PV.set(vn.subarray(bh * S * hs, (bh + 1) * S * hs), bh * Tp * hs + n);
+          }
+        const W: number = attrs.local_window_size;
+        const bv = abias ? f32(abias) : undefined;
+        const bd = abias?.dims ?? [];
+        // causal (and windowed) rows; keys past this batch entry's total length are −∞ too
+        const mask: RowMask = (row, b, h, i) => {
+          const c = past[b]! + i;
+          const hi = Math.min(c + 1, total[b]!);
+          if (bv) {
+            const o = ((bd[0] === 1 ? 0 : b) * (bd[1] === 1 ? 1 : N) + (bd[1] === 1 ? 0 : h)) * S * totalLen + i * totalLen;
+            for (let j = 0; j < Math.min(hi, totalLen); j++) row[j] = row[j]! + bv[o + j]!;
+          }
+          row.fill(-Infinity, hi);
+          if (W > 0) row.fill(-Infinity, 0, Math.max(0, c - W + 1));
+        };
+        const y = attendF32(mem, q, PK, PV, B, N, Nkv, S, Tp, hs, hs, mask, attrs.softcap);
+        const outs = [new Tensor('float32', y, [B, S, N * hs]), new Tensor('float32', PK, [B, Nkv, Tp, hs]), new Tensor('float32', PV, [B, Nkv, Tp, hs])];
+        return outs.slice(0, outTypes.length);
+      },
+    };
+  },
+};
+
+const rotaryKernel: KernelDef = {
+  op: 'RotaryEmbedding',
+  domain: MS,
+  backend: 'wasm',
+  prepare(node, attrs, types) {
+    if (types[0]?.dtype !== 'float32') return decline(`input is ${types[0]?.dtype ?? 'of unknown type'}, not float32`);
+    return {
+      name: 'ts_rotary_f32',
+      run([x, p, cc, sc]) {
+        const four = x!.dims.length === 4;
+        const [B] = x!.dims as [number];
+        const S = four ? x!.dims[2]! : x!.dims[1]!;
+        const half = cc!.dims[1]!;
+        let H: number;
+        let D: number;
+        if (four) {
+          H = x!.dims[1]!;
+          D = x!.dims[3]!;
+        } else {
+          H = attrs.num_heads > 0 ? attrs.num_heads : x!.dims[2]! / (2 * half);
+          D = x!.dims[2]! / H;
+        }
+        const rot = attrs.rotary_embedding_dim > 0 ? attrs.rotary_embedding_dim : D;
+        const y = Float32Array.from(f32(x));
+        const pv = p!.data as BigInt64Array;
+        const pos = p!.dims.length === 1 ? (_b: number, s: number) => Number(pv[0]) + s : (b: number, s: number) => Number(pv[b * S + s]);
+        const at = four ? (b: number, h: number, s: number) => ((b * H + h) * S + s) * D : (b: number, h: number, s: number) => (b * S + s) * H * D + h * D;
+        rotateInPlace(y, B, H, S, rot, !!attrs.interleaved, f32(cc), f32(sc), cc!.dims[0]!, at, pos, `node '${node.name}' (RotaryEmbedding)`);
+        return [new Tensor('float32', y, [...x!.dims])];
+      },
+    };
+  },
+};
+
+registerKernel(msAttentionKernel);
+registerKernel(mhaKernel);
+registerKernel(gqaKernel);
+registerKernel(rotaryKernel);
