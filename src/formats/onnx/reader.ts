@@ -1,17 +1,18 @@
-import protobuf from 'protobufjs';
+// protobufjs/light: decoding and encoding from a JSON descriptor, without the .proto text parser
+import protobuf from 'protobufjs/light.js';
 import { EdgeqError, InputError, ModelFormatError, UnsupportedError } from '../../errors.js';
 import { type AttrValue, type Dim, Graph, type GraphIO, type Node, type ValueType } from '../../ir/graph.js';
 import type { DType } from '../../tensor/dtype.js';
 import { Tensor } from '../../tensor/tensor.js';
-import { ONNX_PROTO } from './onnx-schema.generated.js';
+import { ONNX_DESCRIPTOR } from './onnx-schema.generated.js';
 import { type ExternalDataEntries, type ExternalDataSource, ONNX_DTYPE, decodeTensor, entriesSource, int, withExternalData, withOwnedBytes } from './tensor-proto.js';
 import { upgradeNode } from './legacy/index.js';
 import { MAX_BODY_DEPTH, UNTYPED, capturedBy } from '../../ir/subgraph.js';
 
 let modelType: protobuf.Type | undefined;
-/** The protobufjs type for onnx.ModelProto, parsed once from the embedded schema. */
+/** The protobufjs root of onnx.proto, built from the embedded descriptor (npm run gen:schemas). */
 export function onnxRoot(): protobuf.Root {
-  return protobuf.parse(ONNX_PROTO, { keepCase: true }).root;
+  return protobuf.Root.fromJSON(ONNX_DESCRIPTOR);
 }
 function ModelProto(): protobuf.Type {
   return (modelType ??= onnxRoot().lookupType('onnx.ModelProto'));

@@ -4,7 +4,7 @@
  * written as value_info with symbolic dims as dim_param. Nodes are in the newest ONNX form (the importer
  * upgrades old opsets), so the default-domain opset written is at least `newestFormOpset()`.
  */
-import type protobuf from 'protobufjs';
+import type protobuf from 'protobufjs/light.js';
 import { UnsupportedError } from '../../errors.js';
 import type { AttrValue, Graph, Node, ValueType } from '../../ir/graph.js';
 import { type AttrType, getOp } from '../../ir/registry.js';
