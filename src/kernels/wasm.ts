@@ -139,9 +139,62 @@ function plainForced(): boolean {
   }
 }
 
+/** The import entry of env.memory in both builds (scripts/build-asm.mjs checks it occurs once); its last byte is the limits flag. */
+const MEMORY_IMPORT = [3, 0x65, 0x6e, 0x76, 6, 0x6d, 0x65, 0x6d, 0x6f, 0x72, 0x79, 2, 1];
+
+/** The module bytes with the memory import's limits flag set to 0x03 (shared, has maximum); undefined if not found. */
+export function sharedMemoryBytes(bytes: Uint8Array): Uint8Array | undefined {
+  const n = MEMORY_IMPORT.length;
+  for (let i = 8; i + n <= bytes.length; i++) {
+    let j = 0;
+    while (j < n && bytes[i + j] === MEMORY_IMPORT[j]) j++;
+    if (j < n) continue;
+    const out = bytes.slice();
+    out[i + n - 1] = 3;
+    return out;
+  }
+  return undefined;
+}
+
+/** 65536 pages = 4 GB (the module's declared maximum); a shared memory reserves its maximum up front, so smaller ones are tried next. */
+const MAX_PAGES = [65536, 16384, 4096];
+
+/** Kernel threads wanted (env.wasm.numThreads / the platform default); a shared memory is made only when > 1. */
+let threadsWanted: () => number = () => 1;
+
+/** threads.ts installs the thread-count policy (kept out of this file so wasm.ts has no platform import). */
+export function setThreadsWanted(f: () => number): void {
+  threadsWanted = f;
+}
+
+/** The bytes the instance was compiled from and its memory, when that memory is shared (kernel threads compile the same bytes). */
+let sharedModule: { bytes: Uint8Array; memory: WebAssembly.Memory } | undefined;
+
+/** The shared kernel module (bytes and memory) when kernels() made one, else undefined (single-threaded). */
+export function sharedKernelModule(): { bytes: Uint8Array; memory: WebAssembly.Memory } | undefined {
+  kernels();
+  return sharedModule;
+}
+
+const imports = (memory: WebAssembly.Memory) => ({ env: { memory, abort: () => { throw new ShapeError('WASM kernel aborted'); } } });
+
 function instantiate(base64: string): KernelExports {
-  const mod = new WebAssembly.Module(decodeBase64(base64) as BufferSource);
-  return new WebAssembly.Instance(mod, { env: { abort: () => { throw new ShapeError('WASM kernel aborted'); } } }).exports as unknown as KernelExports;
+  const bytes = decodeBase64(base64);
+  if (typeof SharedArrayBuffer !== 'undefined' && threadsWanted() > 1) {
+    const sb = sharedMemoryBytes(bytes);
+    for (const maximum of sb ? MAX_PAGES : []) {
+      try {
+        const memory = new WebAssembly.Memory({ initial: 1, maximum, shared: true } as WebAssembly.MemoryDescriptor);
+        const ex = new WebAssembly.Instance(new WebAssembly.Module(sb as BufferSource), imports(memory)).exports as unknown as KernelExports;
+        sharedModule = { bytes: sb!, memory };
+        return ex;
+      } catch {
+        // no shared memory of this size here: try a smaller one, then the unshared memory
+      }
+    }
+  }
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
+  return new WebAssembly.Instance(new WebAssembly.Module(bytes as BufferSource), imports(memory)).exports as unknown as KernelExports;
 }
 
 /**

@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as wt from 'node:worker_threads';
@@ -54,6 +55,18 @@ async function workerSelf(): Promise<WorkerSelf> {
   };
 }
 
+function kernelThread(code: string, data: unknown): { terminate(): unknown } | undefined {
+  const w = new wt.Worker(code, { eval: true, workerData: data, name: 'edgeq-kernels' });
+  w.unref();
+  w.on('error', () => {}); // a failed thread never reports ready: the pool runs without it
+  return w;
+}
+
+function defaultThreads(): number {
+  if (!wt.isMainThread || typeof SharedArrayBuffer === 'undefined') return 1;
+  return Math.max(1, Math.min(4, availableParallelism()));
+}
+
 export const platform: Platform = {
   kind: 'node',
   readFile: async (p) => new Uint8Array(await readFile(p)),
@@ -69,4 +82,6 @@ export const platform: Platform = {
   },
   workers,
   workerSelf,
+  kernelThread,
+  defaultThreads,
 };

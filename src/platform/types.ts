@@ -57,4 +57,15 @@ export interface Platform {
   workers(script: WorkerScript): Promise<Workers>;
   /** inside a worker spawned by workers(): its init and parent port */
   workerSelf(): Promise<WorkerSelf>;
+  /**
+   * A kernel thread (src/kernels/threads.ts): runs the self-contained script `code` with `data` as its start-up data
+   * (Node: `workerData` through node:worker_threads, unref'd so it never keeps the process alive; browsers, Deno,
+   * Bun: the first message to a Blob-URL module Worker). Undefined where the runtime has no workers.
+   */
+  kernelThread(code: string, data: unknown): { terminate(): unknown } | undefined;
+  /**
+   * Kernel threads to run by default: min(cores, 4) on the main thread where shared memory exists (browsers only when
+   * crossOriginIsolated), 1 inside a worker (pipeline workers already run one per core) or without SharedArrayBuffer.
+   */
+  defaultThreads(): number;
 }
