@@ -62,7 +62,7 @@ else self.onmessage = (e) => { self.onmessage = null; start(e.data); };
 `;
 
 /** A call of a kernel export: its name and numeric arguments. */
-export type KernelCall = [name: keyof KernelExports & string, args: number[]];
+export type KernelCall = [name: string, args: number[]];
 
 interface Pool {
   readonly ex: KernelExports;
@@ -181,7 +181,14 @@ export function threadsFor(work: number): number {
   while (n > 1 && !ready(pool, n - 2)) n--;
   return Math.max(1, n);
 }
-const MIN_SHARE = 150_000;
+let MIN_SHARE = 150_000;
+
+/** Work per thread below which kernels stay on one thread; returns the previous value (tests set 1 to split everything). */
+export function setMinShare(work: number): number {
+  const prev = MIN_SHARE;
+  MIN_SHARE = work;
+  return prev;
+}
 
 let seq = 0;
 
@@ -193,7 +200,7 @@ let seq = 0;
 export function forkJoin(ex: KernelExports, shares: KernelCall[][]): void {
   const p = pool;
   const run = (calls: KernelCall[]) => {
-    for (const [f, a] of calls) (ex[f] as (...a: number[]) => unknown)(...a);
+    for (const [f, a] of calls) ((ex as unknown as Record<string, (...a: number[]) => unknown>)[f]!)(...a);
   };
   if (!p || shares.length <= 1) {
     for (const s of shares) run(s);

@@ -1,0 +1,130 @@
+// Kernel threads (src/kernels/threads.ts): the GEMM/conv kernels split their output over threads that share the
+// one WASM memory. The contract is bit-identity with one thread — every output element is computed by the same
+// kernel calls in the same order — so these tests compare raw float bits, 1 thread vs 2 (and 3), over random
+// shapes that hit panel edges (pixels not a multiple of 8), strides, pads, groups, depthwise and Winograd.
+// ONNX Conv: Y[n, m, oy, ox] = B[m] + Σ_{c, ky, kx} X[n, c, oy·s − pad + ky·d, ox·s − pad + kx·d] · W[m, c, ky, kx]
+// (per group): the split is over (m, oy, ox) only, never over the Σ.
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Graph } from '../../src/ir/graph.js';
+import { Executor } from '../../src/runtime/executor.js';
+import { Tensor } from '../../src/tensor/tensor.js';
+import { acquireThreads, releaseThreads, setActiveThreads, setMinShare, threadsAvailable } from '../../src/kernels/threads.js';
+import { arena, kernels } from '../../src/kernels/wasm.js';
+import { runConvWinograd, winogradWeights } from '../../src/kernels/winograd.js';
+
+let threads = 1;
+let minShare = 0;
+beforeAll(async () => {
+  threads = await acquireThreads(3);
+  minShare = setMinShare(1); // split even the smallest kernels
+});
+afterAll(() => {
+  setMinShare(minShare);
+  if (threads > 1) releaseThreads();
+});
+
+interface Case {
+  n: number; c: number; m: number; h: number; w: number; k: number; s: number; d: number; pad: number; group: 'one' | 'dw' | 'two'; act: boolean;
+}
+
+function rng(seed: number) {
+  let r = seed >>> 0 || 1;
+  return () => ((r = (Math.imul(r, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+}
+
+function convGraph(k: Case, seed: number) {
+  const rnd = rng(seed);
+  const group = k.group === 'dw' ? k.c : k.group === 'two' ? 2 : 1;
+  const c = k.group === 'two' ? k.c * 2 : k.c;
+  const m = k.group === 'dw' ? k.c : k.group === 'two' ? k.m * 2 : k.m;
+  const g = new Graph();
+  g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [k.n, c, k.h, k.w] } }];
+  g.initializers.set('W', new Tensor('float32', Float32Array.from({ length: m * (c / group) * k.k * k.k }, rnd), [m, c / group, k.k, k.k]));
+  g.initializers.set('B', new Tensor('float32', Float32Array.from({ length: m }, rnd), [m]));
+  const attrs = { group, strides: [k.s, k.s], dilations: [k.d, k.d], kernel_shape: [k.k, k.k], pads: [k.pad, k.pad, k.pad, k.pad] };
+  g.nodes.push({ name: 'conv', op: 'Conv', domain: '', inputs: ['X', 'W', 'B'], outputs: [k.act ? 'T' : 'Y'], attrs });
+  if (k.act) g.nodes.push({ name: 'relu', op: 'Relu', domain: '', inputs: ['T'], outputs: ['Y'], attrs: {} });
+  g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+  const X = new Tensor('float32', Float32Array.from({ length: k.n * c * k.h * k.w }, rnd), [k.n, c, k.h, k.w]);
+  return { g, X };
+}
+
+const bits = (t: Tensor) => new Uint32Array(Float32Array.from(t.data as Float32Array).buffer);
+
+function runWith(exec: Executor, feeds: Record<string, Tensor>, n: number): Tensor {
+  const prev = setActiveThreads(n);
+  try {
+    return exec.run(feeds).Y as Tensor;
+  } finally {
+    setActiveThreads(prev);
+  }
+}
+
+const caseArb: fc.Arbitrary<Case> = fc
+  .record({
+    n: fc.integer({ min: 1, max: 2 }),
+    c: fc.integer({ min: 1, max: 12 }),
+    m: fc.integer({ min: 1, max: 20 }),
+    h: fc.integer({ min: 1, max: 19 }),
+    w: fc.integer({ min: 1, max: 19 }),
+    k: fc.constantFrom(1, 3, 3, 5),
+    s: fc.constantFrom(1, 1, 2),
+    d: fc.constantFrom(1, 1, 2),
+    pad: fc.integer({ min: 0, max: 2 }),
+    group: fc.constantFrom('one', 'one', 'dw', 'two'),
+    act: fc.boolean(),
+  })
+  .filter((k) => k.h + 2 * k.pad >= (k.k - 1) * k.d + 1 && k.w + 2 * k.pad >= (k.k - 1) * k.d + 1) as fc.Arbitrary<Case>;
+
+describe('kernel threads', () => {
+  it('start in Node (shared memory, worker_threads)', () => {
+    expect(threadsAvailable()).toBe(true);
+    expect(threads).toBe(3);
+  });
+
+  it('f32 Conv (im2col GEMM, pointwise, depthwise 3×3, Winograd, groups): 2 and 3 threads bit-identical to 1', () => {
+    fc.assert(
+      fc.property(caseArb, fc.integer(), (k, seed) => {
+        const { g, X } = convGraph(k, seed);
+        const exec = new Executor(g, { backend: 'wasm' });
+        try {
+          const one = bits(runWith(exec, { X }, 1));
+          expect(bits(runWith(exec, { X }, 2))).toEqual(one);
+          expect(bits(runWith(exec, { X }, 3))).toEqual(one);
+        } finally {
+          exec.dispose();
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('Winograd: every tile comes out the same in any tile block (threads give each a smaller block)', () => {
+    const ex = kernels()!;
+    const mem = arena()!;
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 24 }), fc.integer({ min: 1, max: 24 }), fc.integer({ min: 3, max: 30 }), fc.integer({ min: 3, max: 30 }), fc.integer(), (c, m, h, w, seed) => {
+        const rnd = rng(seed);
+        const x = Float32Array.from({ length: c * h * w }, rnd);
+        const u = winogradWeights(Float32Array.from({ length: m * c * 9 }, rnd), m, c);
+        const xp = mem.alloc(x.length * 4);
+        const up = mem.alloc(u.length * 4);
+        const bp = mem.alloc(m * 4);
+        mem.f32(xp, x.length).set(x);
+        mem.f32(up, u.length).set(u);
+        mem.f32(bp, m).set(Float32Array.from({ length: m }, rnd));
+        const attrs = { pads: [1, 1, 1, 1] };
+        const outs: Uint32Array[] = [];
+        for (const block of [undefined, 8, 16, 24]) {
+          const op = runConvWinograd(mem, ex, m, attrs, [1, c, h, w], xp, up, bp, -Infinity, Infinity, block);
+          outs.push(new Uint32Array(mem.memory.buffer.slice(op, op + m * h * w * 4)));
+          mem.release(op);
+        }
+        for (const o of [xp, up, bp]) mem.release(o);
+        for (const o of outs.slice(1)) expect(o).toEqual(outs[0]);
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
