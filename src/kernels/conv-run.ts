@@ -78,14 +78,15 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
         const wg = wp + gi * mg * kg * 4;
         const og = ob + gi * mg * p * 4;
         if (nt > 1) {
-          // each thread packs (pointwise) and multiplies its own panels: no barrier between the two
+          // each thread packs and multiplies its own panels: no barrier between the two
           const panel = (kg + 1) * 32;
-          if (!pointwise) im2colPack(mem, ex, xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cp);
-          forkJoin(ex, shares(p, 8, nt).map(([c0, c1]): KernelCall[] => {
-            const pc = cp + (c0 >> 3) * panel;
-            const gemm: KernelCall = ['f32_gemm', [mg, c1 - c0, kg, wg, kg, pc, og + c0 * 4, p, lo, hi, bp + gi * mg * 4]];
-            return pointwise ? [['f32_gemm_pack_8', [c1 - c0, cg, xg + c0 * 4, p, 0, pc]], gemm] : [gemm];
-          }));
+          const cols = shares(p, 8, nt);
+          const gemm = (c0: number, c1: number): KernelCall => ['f32_gemm', [mg, c1 - c0, kg, wg, kg, cp + (c0 >> 3) * panel, og + c0 * 4, p, lo, hi, bp + gi * mg * 4]];
+          if (pointwise) forkJoin(ex, cols.map(([c0, c1]): KernelCall[] => [['f32_gemm_pack_8', [c1 - c0, cg, xg + c0 * 4, p, 0, cp + (c0 >> 3) * panel]], gemm(c0, c1)]));
+          else {
+            const panels = cols.map(([c0, c1]): [number, number] => [c0 >> 3, (c1 + 7) >> 3]);
+            im2colPack(mem, ex, xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cp, { panels, gemm: (q0, q1) => gemm(q0 * 8, Math.min(p, q1 * 8)) });
+          }
           continue;
         }
         if (pointwise) ex.f32_gemm_pack_8(p, cg, xg, p, 0, cp);

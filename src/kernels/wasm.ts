@@ -29,6 +29,8 @@ export interface KernelExports {
   f32_binary(op: number, a: number, sa: number, b: number, sb: number, out: number, n: number, lo: number, hi: number): void;
   f32_gemm(m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, lo: number, hi: number, rb: number): void;
   f32_im2col_pack_8(x: number, c: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, oh: number, ow: number, out: number, scratch: number): void;
+  /** f32_im2col_pack_8 of panels q0 ≤ q < q1 only (kernel threads pack their own) */
+  f32_im2col_pack_8_range(x: number, c: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, oh: number, ow: number, q0: number, q1: number, out: number, scratch: number): void;
   f32_im2col_scratch_size(c: number, kh: number, kw: number): number;
   f32_pad_planes(x: number, c: number, ih: number, iw: number, pt: number, pl: number, ihp: number, iwp: number, out: number): void;
   f32_dwconv3x3(x: number, c: number, ih: number, iw: number, w: number, s: number, pt: number, pl: number, oh: number, ow: number, bias: number, out: number, lo: number, hi: number, tmp: number): void;
