@@ -92,11 +92,54 @@ describe('kernel threads', () => {
           const one = bits(runWith(exec, { X }, 1));
           expect(bits(runWith(exec, { X }, 2))).toEqual(one);
           expect(bits(runWith(exec, { X }, 3))).toEqual(one);
+          expect([...exec.fallbacks.values()]).toEqual([]); // the WASM kernels ran, not the reference
         } finally {
           exec.dispose();
         }
       }),
       { numRuns: 150 },
+    );
+  });
+
+  // ONNX QLinearConv: y = saturate(round(x_scale·w_scale/y_scale · Σ (x − x_zp)(w − w_zp) + B) + y_zp): integer
+  // kernels, so 2 threads must give the same bytes as 1 (pointwise, im2col, depthwise, per-channel w_scale/w_zp).
+  it('int8 QLinearConv (GEMM and depthwise): 2 and 3 threads give the same bytes as 1', () => {
+    fc.assert(
+      fc.property(caseArb, fc.boolean(), fc.boolean(), fc.integer(), (k, uns, perChannel, seed) => {
+        const rnd = rng(seed);
+        const group = k.group === 'dw' ? k.c : k.group === 'two' ? 2 : 1;
+        const c = k.group === 'two' ? k.c * 2 : k.c;
+        const m = k.group === 'dw' ? k.c : k.group === 'two' ? k.m * 2 : k.m;
+        const xt = uns ? 'uint8' : 'int8';
+        const q = (n: number, lo: number, hi: number) => Array.from({ length: n }, () => Math.round(lo + ((rnd() + 1) / 2) * (hi - lo)));
+        const xArr = uns ? Uint8Array : Int8Array;
+        const g = new Graph();
+        g.inputs = [{ name: 'X', type: { dtype: xt, shape: [k.n, c, k.h, k.w] } }];
+        const sc = (v: number, n = 1) => new Tensor('float32', Float32Array.from({ length: n }, () => v * (1 + 0.5 * rnd())), n === 1 ? [] : [n]);
+        g.initializers.set('xs', sc(0.05));
+        g.initializers.set('xz', new Tensor(xt, xArr.of(uns ? 128 : 3), []));
+        g.initializers.set('W', new Tensor('int8', Int8Array.from(q(m * (c / group) * k.k * k.k, -127, 127)), [m, c / group, k.k, k.k]));
+        g.initializers.set('ws', sc(0.01, perChannel ? m : 1));
+        g.initializers.set('wz', new Tensor('int8', perChannel ? new Int8Array(m) : Int8Array.of(0), perChannel ? [m] : []));
+        g.initializers.set('ys', sc(0.2));
+        g.initializers.set('yz', new Tensor(xt, xArr.of(uns ? 120 : -2), []));
+        g.initializers.set('B', new Tensor('int32', Int32Array.from(q(m, -500, 500)), [m]));
+        const attrs = { group, strides: [k.s, k.s], dilations: [k.d, k.d], kernel_shape: [k.k, k.k], pads: [k.pad, k.pad, k.pad, k.pad] };
+        g.nodes.push({ name: 'qconv', op: 'QLinearConv', domain: '', inputs: ['X', 'xs', 'xz', 'W', 'ws', 'wz', 'ys', 'yz', 'B'], outputs: ['Y'], attrs });
+        g.outputs = [{ name: 'Y', type: { dtype: xt } }];
+        const X = new Tensor(xt, xArr.from(q(k.n * c * k.h * k.w, uns ? 0 : -128, uns ? 255 : 127)), [k.n, c, k.h, k.w]);
+        const exec = new Executor(g, { backend: 'wasm' });
+        try {
+          const y = (n: number) => Array.from(runWith(exec, { X }, n).data as Int8Array);
+          const one = y(1);
+          expect(y(2)).toEqual(one);
+          expect(y(3)).toEqual(one);
+          expect([...exec.fallbacks.values()]).toEqual([]);
+        } finally {
+          exec.dispose();
+        }
+      }),
+      { numRuns: 100 },
     );
   });
 
