@@ -268,3 +268,14 @@ export function shares(count: number, grain: number, n: number): [number, number
   }
   return out;
 }
+
+/**
+ * ex.f32_gemm(m, n, k, a, lda, w, c, ldc, lo, hi, rb) split by 8-column panels of C over the threads its work
+ * earns: each share is the same micro-kernel calls on the same panels, so C is bit-identical.
+ */
+export function f32GemmThreaded(ex: KernelExports, m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, lo: number, hi: number, rb: number): void {
+  const nt = threadsFor(m * n * k);
+  if (nt <= 1) return ex.f32_gemm(m, n, k, a, lda, w, c, ldc, lo, hi, rb);
+  const panel = (k + 1) * 32;
+  forkJoin(ex, shares(n, 8, nt).map(([c0, c1]): KernelCall[] => [['f32_gemm', [m, c1 - c0, k, a, lda, w + (c0 >> 3) * panel, c + c0 * 4, ldc, lo, hi, rb]]]));
+}

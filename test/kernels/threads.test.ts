@@ -101,6 +101,41 @@ describe('kernel threads', () => {
     );
   });
 
+  // ONNX Gemm: Y = A·B + C and MatMul (batched, numpy semantics): split over column panels of Y, never over K.
+  it('f32 Gemm (constant B) and MatMul (batched, both operands computed): 2 and 3 threads bit-identical to 1', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 21 }), fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 40 }), fc.boolean(), fc.integer(), (b, m, n, k, matmul, seed) => {
+        const rnd = rng(seed);
+        const t = (dims: number[]) => new Tensor('float32', Float32Array.from({ length: dims.reduce((x, y) => x * y, 1) }, rnd), dims);
+        const g = new Graph();
+        const feeds: Record<string, Tensor> = {};
+        if (matmul) {
+          g.inputs = [{ name: 'A', type: { dtype: 'float32', shape: [b, m, k] } }, { name: 'B', type: { dtype: 'float32', shape: [b, k, n] } }];
+          g.nodes.push({ name: 'mm', op: 'MatMul', domain: '', inputs: ['A', 'B'], outputs: ['Y'], attrs: {} });
+          feeds.A = t([b, m, k]);
+          feeds.B = t([b, k, n]);
+        } else {
+          g.inputs = [{ name: 'A', type: { dtype: 'float32', shape: [m, k] } }];
+          g.initializers.set('B', t([k, n]));
+          g.initializers.set('C', t([n]));
+          g.nodes.push({ name: 'gemm', op: 'Gemm', domain: '', inputs: ['A', 'B', 'C'], outputs: ['Y'], attrs: {} });
+          feeds.A = t([m, k]);
+        }
+        g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+        const exec = new Executor(g, { backend: 'wasm' });
+        try {
+          const one = bits(runWith(exec, feeds, 1));
+          expect(bits(runWith(exec, feeds, 2))).toEqual(one);
+          expect(bits(runWith(exec, feeds, 3))).toEqual(one);
+          expect([...exec.fallbacks.values()]).toEqual([]);
+        } finally {
+          exec.dispose();
+        }
+      }),
+      { numRuns: 100 },
+    );
+  });
+
   // ONNX QLinearConv: y = saturate(round(x_scale·w_scale/y_scale · Σ (x − x_zp)(w − w_zp) + B) + y_zp): integer
   // kernels, so 2 threads must give the same bytes as 1 (pointwise, im2col, depthwise, per-channel w_scale/w_zp).
   it('int8 QLinearConv (GEMM and depthwise): 2 and 3 threads give the same bytes as 1', () => {
