@@ -57,7 +57,7 @@ const start = (d) => {
     Atomics.notify(i32, 1);
   }
 };
-if (typeof require === 'function') start(require('node:worker_threads').workerData);
+if (typeof require === 'function') start(require('worker_threads').workerData); // not 'node:…': browser bundles are checked for that
 else self.onmessage = (e) => { self.onmessage = null; start(e.data); };
 `;
 
@@ -87,7 +87,9 @@ export function threadsConfigured(): number {
   const n = configured ?? platform.defaultThreads();
   return Math.max(1, Math.min(MAX_THREADS, Math.floor(n) || 1));
 }
-setThreadsWanted(threadsConfigured);
+// the kernel memory is made shared where threads can run at all (even on one core: sessions may still ask for
+// numThreads 2), unless env.wasm.numThreads was set to 1 before the first kernel use
+setThreadsWanted(() => (configured !== undefined ? configured > 1 : platform.defaultThreads() > 0));
 
 /** env.wasm.numThreads = n (0 or undefined: the default). More than 1 needs a shared memory, made on first kernel use only. */
 export function configureThreads(n: number | undefined): void {

@@ -161,11 +161,11 @@ export function sharedMemoryBytes(bytes: Uint8Array): Uint8Array | undefined {
 /** 65536 pages = 4 GB (the module's declared maximum); a shared memory reserves its maximum up front, so smaller ones are tried next. */
 const MAX_PAGES = [65536, 16384, 4096];
 
-/** Kernel threads wanted (env.wasm.numThreads / the platform default); a shared memory is made only when > 1. */
-let threadsWanted: () => number = () => 1;
+/** Whether kernel threads may run (env.wasm.numThreads, the platform): only then is the kernel memory made shared. */
+let threadsWanted: () => boolean = () => false;
 
-/** threads.ts installs the thread-count policy (kept out of this file so wasm.ts has no platform import). */
-export function setThreadsWanted(f: () => number): void {
+/** threads.ts installs the thread policy (kept out of this file so wasm.ts has no platform import). */
+export function setThreadsWanted(f: () => boolean): void {
   threadsWanted = f;
 }
 
@@ -182,7 +182,7 @@ const imports = (memory: WebAssembly.Memory) => ({ env: { memory, abort: () => {
 
 function instantiate(base64: string): KernelExports {
   const bytes = decodeBase64(base64);
-  if (typeof SharedArrayBuffer !== 'undefined' && threadsWanted() > 1) {
+  if (typeof SharedArrayBuffer !== 'undefined' && threadsWanted()) {
     const sb = sharedMemoryBytes(bytes);
     for (const maximum of sb ? MAX_PAGES : []) {
       try {

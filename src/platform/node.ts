@@ -63,7 +63,7 @@ function kernelThread(code: string, data: unknown): { terminate(): unknown } | u
 }
 
 function defaultThreads(): number {
-  if (!wt.isMainThread || typeof SharedArrayBuffer === 'undefined') return 1;
+  if (!wt.isMainThread || typeof SharedArrayBuffer === 'undefined') return 0;
   return Math.max(1, Math.min(4, availableParallelism()));
 }
 

@@ -65,7 +65,8 @@ export interface Platform {
   kernelThread(code: string, data: unknown): { terminate(): unknown } | undefined;
   /**
    * Kernel threads to run by default: min(cores, 4) on the main thread where shared memory exists (browsers only when
-   * crossOriginIsolated), 1 inside a worker (pipeline workers already run one per core) or without SharedArrayBuffer.
+   * crossOriginIsolated); 0 (none: no shared kernel memory unless asked for) inside a worker (pipeline workers
+   * already run one per core) or without SharedArrayBuffer.
    */
   defaultThreads(): number;
 }

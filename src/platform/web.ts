@@ -99,7 +99,7 @@ function kernelThread(code: string, data: unknown): { terminate(): unknown } | u
 function defaultThreads(): number {
   const g = globalThis as { crossOriginIsolated?: boolean; navigator?: { hardwareConcurrency?: number }; document?: unknown };
   // only where SharedArrayBuffer is usable (browsers: cross-origin isolated) and on a page's main thread
-  if (typeof SharedArrayBuffer === 'undefined' || g.crossOriginIsolated === false || g.document === undefined) return 1;
+  if (typeof SharedArrayBuffer === 'undefined' || g.crossOriginIsolated === false || g.document === undefined) return 0;
   return Math.max(1, Math.min(4, g.navigator?.hardwareConcurrency ?? 1));
 }
 
