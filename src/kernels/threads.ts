@@ -72,6 +72,8 @@ interface Pool {
   readonly names: string[];
   readonly index: Map<string, number>;
   readonly handles: { terminate(): unknown }[];
+  /** workers that failed or ended (never ready: acquire stops waiting for them) */
+  dead: number;
   /** sessions holding the pool */
   users: number;
 }
@@ -132,13 +134,17 @@ export async function acquireThreads(n: number): Promise<number> {
   if (!pool) {
     const ctrl = new SharedArrayBuffer(SLOT * (MAX_THREADS - 1));
     const names = Object.keys(ex).filter((k) => typeof (ex as unknown as Record<string, unknown>)[k] === 'function');
-    pool = { ex, ctrl, i32: new Int32Array(ctrl), f64: new Float64Array(ctrl), names, index: new Map(names.map((k, i) => [k, i])), handles: [], users: 0 };
+    pool = { ex, ctrl, i32: new Int32Array(ctrl), f64: new Float64Array(ctrl), names, index: new Map(names.map((k, i) => [k, i])), handles: [], users: 0, dead: 0 };
   }
   const p = pool;
   p.users++;
   try {
     while (p.handles.length < n - 1) {
-      const h = platform.kernelThread(WORKER, { bytes: shared.bytes, memory: shared.memory, ctrl: p.ctrl, base: p.handles.length * SLOT, names: p.names });
+      let gone = false;
+      const h = platform.kernelThread(WORKER, { bytes: shared.bytes, memory: shared.memory, ctrl: p.ctrl, base: p.handles.length * SLOT, names: p.names }, () => {
+        if (!gone) p.dead++;
+        gone = true;
+      });
       if (!h) break;
       p.handles.push(h);
     }
@@ -149,13 +155,18 @@ export async function acquireThreads(n: number): Promise<number> {
   for (let t = 0; t < 5000; t += 2) {
     let k = 0;
     while (k < want && ready(p, k)) k++;
-    if (k === want) break;
+    if (k === want || k + p.dead >= want) break;
     await new Promise((r) => setTimeout(r, 2));
   }
   let k = 0;
   while (k < want && ready(p, k)) k++;
   if (k === 0) releaseThreads();
   return k + 1;
+}
+
+/** Live kernel workers (0 once the last session holding them is released). */
+export function threadWorkers(): number {
+  return pool?.handles.length ?? 0;
 }
 
 /** A session that acquired more than one thread is done: the last one out terminates the workers. */

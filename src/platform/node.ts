@@ -55,10 +55,13 @@ async function workerSelf(): Promise<WorkerSelf> {
   };
 }
 
-function kernelThread(code: string, data: unknown): { terminate(): unknown } | undefined {
-  const w = new wt.Worker(code, { eval: true, workerData: data, name: 'edgeq-kernels' });
+function kernelThread(code: string, data: unknown, onExit: () => void): { terminate(): unknown } | undefined {
+  // the script is CommonJS: drop an inherited --input-type=module (node -e), keep flags such as relaxed SIMD
+  const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+  const w = new wt.Worker(code, { eval: true, workerData: data, name: 'edgeq-kernels', execArgv });
   w.unref();
-  w.on('error', () => {}); // a failed thread never reports ready: the pool runs without it
+  w.on('error', onExit); // a failed thread never reports ready: the pool runs without it
+  w.on('exit', onExit);
   return w;
 }
 

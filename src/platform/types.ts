@@ -60,9 +60,10 @@ export interface Platform {
   /**
    * A kernel thread (src/kernels/threads.ts): runs the self-contained script `code` with `data` as its start-up data
    * (Node: `workerData` through node:worker_threads, unref'd so it never keeps the process alive; browsers, Deno,
-   * Bun: the first message to a Blob-URL module Worker). Undefined where the runtime has no workers.
+   * Bun: the first message to a Blob-URL module Worker). `onExit` is called if it fails or ends. Undefined where the
+   * runtime has no workers.
    */
-  kernelThread(code: string, data: unknown): { terminate(): unknown } | undefined;
+  kernelThread(code: string, data: unknown, onExit: () => void): { terminate(): unknown } | undefined;
   /**
    * Kernel threads to run by default: min(cores, 4) on the main thread where shared memory exists (browsers only when
    * crossOriginIsolated); 0 (none: no shared kernel memory unless asked for) inside a worker (pipeline workers

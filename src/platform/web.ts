@@ -82,12 +82,15 @@ async function workerSelf(): Promise<WorkerSelf> {
   };
 }
 
-function kernelThread(code: string, data: unknown): { terminate(): unknown } | undefined {
+function kernelThread(code: string, data: unknown, onExit: () => void): { terminate(): unknown } | undefined {
   if (typeof Worker === 'undefined' || typeof Blob === 'undefined' || typeof URL.createObjectURL !== 'function') return undefined;
   const url = URL.createObjectURL(new Blob([code], { type: 'text/javascript' }));
   try {
     const w = new Worker(url, { type: 'module', name: 'edgeq-kernels' });
-    w.onerror = (e: ErrorEvent) => e.preventDefault(); // a failed thread never reports ready: the pool runs without it
+    w.onerror = (e: ErrorEvent) => {
+      e.preventDefault(); // a failed thread never reports ready: the pool runs without it
+      onExit();
+    };
     w.postMessage(data);
     return w;
   } finally {

@@ -4,10 +4,14 @@
 // shapes that hit panel edges (pixels not a multiple of 8), strides, pads, groups, depthwise and Winograd.
 // ONNX Conv: Y[n, m, oy, ox] = B[m] + Σ_{c, ky, kx} X[n, c, oy·s − pad + ky·d, ox·s − pad + kx·d] · W[m, c, ky, kx]
 // (per group): the split is over (m, oy, ox) only, never over the Σ.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Graph } from '../../src/ir/graph.js';
 import { Executor } from '../../src/runtime/executor.js';
+import { InferenceSession } from '../../src/runtime/session.js';
+import { dataPath, hasData } from '../helpers/data.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { acquireThreads, releaseThreads, setActiveThreads, setMinShare, threadsAvailable } from '../../src/kernels/threads.js';
 import { arena, kernels } from '../../src/kernels/wasm.js';
@@ -204,5 +208,52 @@ describe('kernel threads', () => {
       }),
       { numRuns: 60 },
     );
+  });
+
+  for (const name of ['squeezenet1_1', 'mobilenet_v2']) {
+    it.skipIf(!hasData(`bench/${name}.onnx`))(`${name}: numThreads 2 gives the same output bits as 1 (default work threshold)`, async () => {
+      setMinShare(minShare); // the real threshold: the split the benchmarks run
+      try {
+        const bytes = new Uint8Array(readFileSync(dataPath(`bench/${name}.onnx`)));
+        const s1 = await InferenceSession.create(bytes, { numThreads: 1 });
+        const s2 = await InferenceSession.create(bytes, { numThreads: 2 });
+        expect(s2.numThreads).toBe(2);
+        const x = new Tensor('float32', Float32Array.from({ length: 3 * 224 * 224 }, (_, i) => Math.sin(i * 0.37)), [1, 3, 224, 224]);
+        const feeds = { [s1.inputNames[0]!]: x };
+        const y1 = (await s1.run(feeds))[s1.outputNames[0]!]!;
+        const y2 = (await s2.run(feeds))[s2.outputNames[0]!]!;
+        expect(bits(y2)).toEqual(bits(y1));
+        await s1.release();
+        await s2.release();
+      } finally {
+        setMinShare(1);
+      }
+    });
+  }
+
+  it('a session holds the workers until release(); a process that never releases still exits', () => {
+    // a fresh Node on the built package: its own pool, nothing else holding it
+    const code = `
+      import { InferenceSession, Graph, Tensor } from './dist/index.js';
+      import { threadWorkers } from './dist/kernels/threads.js';
+      const g = new Graph();
+      g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [1, 4] } }];
+      g.initializers.set('W', new Tensor('float32', new Float32Array(16).fill(1), [4, 4]));
+      g.nodes.push({ name: 'mm', op: 'MatMul', domain: '', inputs: ['X', 'W'], outputs: ['Y'], attrs: {} });
+      g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+      const a = await InferenceSession.create(g, { numThreads: 2 });
+      const b = await InferenceSession.create(g, { numThreads: 2 });
+      const seen = [a.numThreads, threadWorkers()];
+      await a.release();
+      seen.push(threadWorkers());
+      await b.release();
+      seen.push(threadWorkers());
+      const c = await InferenceSession.create(g, { numThreads: 2 }); // never released
+      seen.push(c.numThreads);
+      console.log(JSON.stringify(seen));
+    `;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 60_000 });
+    // [threads of a, workers with a and b, after a's release, after b's release, threads of c] — and the process exited
+    expect(JSON.parse(out.trim())).toEqual([2, 1, 1, 0, 2]);
   });
 });
