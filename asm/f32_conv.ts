@@ -35,9 +35,16 @@ export function f32_im2col_scratch_size(c: i32, kh: i32, kw: i32): i32 {
 export function f32_im2col_pack_8(
   x: usize, c: i32, ih: i32, iw: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, oh: i32, ow: i32, out: usize, scratch: usize,
 ): void {
+  f32_im2col_pack_8_range(x, c, ih, iw, kh, kw, sh, sw, dh, dw, oh, ow, 0, (oh * ow + 7) >> 3, out, scratch);
+}
+
+/** f32_im2col_pack_8 of panels q0 ≤ q < q1 only (still at out + q·(K+1)·32): kernel threads pack their own panels. */
+export function f32_im2col_pack_8_range(
+  x: usize, c: i32, ih: i32, iw: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, oh: i32, ow: i32, q0: i32, q1: i32, out: usize, scratch: usize,
+): void {
   const k = c * kh * kw;
   const p = oh * ow;
-  const panels = (p + 7) >> 3;
+  const panels = min(q1, (p + 7) >> 3);
   const panelBytes = (<usize>(k + 1)) << 5;
   const zero = f32x4.splat(0);
   let r = 0;
@@ -49,9 +56,9 @@ export function f32_im2col_pack_8(
       }
   const lanes = scratch + ((<usize>k) << 2);
   const rowEnd = scratch + ((<usize>k) << 2);
-  let oy = 0;
-  let ox = 0;
-  for (let q = 0; q < panels; q++) {
+  let oy = (q0 << 3) / ow;
+  let ox = (q0 << 3) % ow;
+  for (let q = q0; q < panels; q++) {
     const base = out + <usize>q * panelBytes;
     v128.store(base, zero);
     v128.store(base, zero, 16);

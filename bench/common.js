@@ -1,13 +1,16 @@
-// Shared bench plumbing: tinybench runs, onnxruntime-web (wasm, SIMD, 1 thread) as the in-process rival.
+// Shared bench plumbing: tinybench runs, onnxruntime-web (wasm, SIMD, 1 thread) as the in-process rival; edgeq at 1 thread.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Bench } from 'tinybench';
 import * as ort from 'onnxruntime-web';
+import { env } from '../dist/index.js';
 
 ort.env.wasm.numThreads = 1;
 ort.env.wasm.simd = true;
 ort.env.logLevel = 'error';
 export { ort };
+// edgeq on one kernel thread too, like ORT above (bench/threads.child.js sets 2 before its first session)
+env.wasm.numThreads = 1;
 
 export const args = process.argv.slice(2);
 export const quick = args.includes('--quick');

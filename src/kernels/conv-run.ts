@@ -1,5 +1,6 @@
 import { im2colPack } from './im2col.js';
 import { conv2dAt } from '../ir/conv-geometry.js';
+import { type KernelCall, forkJoin, shares, threadsFor } from './threads.js';
 import type { Arena, KernelExports } from './wasm.js';
 
 /**
@@ -50,8 +51,11 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
   const { oh, ow, pt, pl, p, pointwise } = conv2dAt(ih, iw, kh, kw, attrs);
   const inSize = c * ih * iw;
   const op = dst ?? mem.alloc(n * m * p * 4, 'conv output');
-  // scratch: im2col panels, or the depthwise 3×3 kernel's zero-padded plane
-  const cp = s.dw3x3 ? mem.alloc(ex.f32_dwconv3x3_scratch_size(ih, iw, sh, pt, pl, oh, ow), 'dwconv plane') : s.depthwise ? 0 : mem.alloc(((p + 7) >> 3) * (kg + 1) * 32, 'conv columns');
+  // kernel threads: depthwise 3×3 by channels (a plane of scratch each), GEMM by 8-column panels of output pixels
+  const nt = threadsFor(s.depthwise ? m * p * kh * kw : mg * p * kg);
+  const dwPlane = s.dw3x3 ? ex.f32_dwconv3x3_scratch_size(ih, iw, sh, pt, pl, oh, ow) : 0;
+  // scratch: im2col panels, or the depthwise 3×3 kernel's zero-padded plane (one per thread)
+  const cp = s.dw3x3 ? mem.alloc(dwPlane * nt, 'dwconv plane') : s.depthwise ? 0 : mem.alloc(((p + 7) >> 3) * (kg + 1) * 32, 'conv columns');
   let ok = false;
   try {
     const bias = mem.f32(bp, m);
@@ -59,7 +63,10 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
       const xb = xp + bi * inSize * 4;
       const ob = op + bi * m * p * 4;
       if (s.dw3x3) {
-        ex.f32_dwconv3x3(xb, m, ih, iw, wp, sh, pt, pl, oh, ow, bp, ob, lo, hi, cp);
+        if (nt > 1) {
+          const plane = ih * iw * 4;
+          forkJoin(ex, shares(m, 1, nt).map(([c0, c1], t): KernelCall[] => [['f32_dwconv3x3', [xb + c0 * plane, c1 - c0, ih, iw, wp + c0 * 36, sh, pt, pl, oh, ow, bp + c0 * 4, ob + c0 * p * 4, lo, hi, cp + t * dwPlane]]]));
+        } else ex.f32_dwconv3x3(xb, m, ih, iw, wp, sh, pt, pl, oh, ow, bp, ob, lo, hi, cp);
         continue;
       }
       if (s.depthwise) {
@@ -68,9 +75,23 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
       }
       for (let gi = 0; gi < group; gi++) {
         const xg = xb + gi * cg * ih * iw * 4;
+        const wg = wp + gi * mg * kg * 4;
+        const og = ob + gi * mg * p * 4;
+        if (nt > 1) {
+          // each thread packs and multiplies its own panels: no barrier between the two
+          const panel = (kg + 1) * 32;
+          const cols = shares(p, 8, nt);
+          const gemm = (c0: number, c1: number): KernelCall => ['f32_gemm', [mg, c1 - c0, kg, wg, kg, cp + (c0 >> 3) * panel, og + c0 * 4, p, lo, hi, bp + gi * mg * 4]];
+          if (pointwise) forkJoin(ex, cols.map(([c0, c1]): KernelCall[] => [['f32_gemm_pack_8', [c1 - c0, cg, xg + c0 * 4, p, 0, cp + (c0 >> 3) * panel]], gemm(c0, c1)]));
+          else {
+            const panels = cols.map(([c0, c1]): [number, number] => [c0 >> 3, (c1 + 7) >> 3]);
+            im2colPack(mem, ex, xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cp, { panels, gemm: (q0, q1) => gemm(q0 * 8, Math.min(p, q1 * 8)) });
+          }
+          continue;
+        }
         if (pointwise) ex.f32_gemm_pack_8(p, cg, xg, p, 0, cp);
         else im2colPack(mem, ex, xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cp);
-        ex.f32_gemm(mg, p, kg, wp + gi * mg * kg * 4, kg, cp, ob + gi * mg * p * 4, p, lo, hi, bp + gi * mg * 4);
+        ex.f32_gemm(mg, p, kg, wg, kg, cp, og, p, lo, hi, bp + gi * mg * 4);
       }
     }
     ok = true;

@@ -2,6 +2,7 @@ import { gemmRowBias } from './gemm-bias.js';
 import { Epilogue } from './epilogue.js';
 import type { Tensor as TensorT } from '../tensor/tensor.js';
 import { Tensor } from '../tensor/tensor.js';
+import { f32GemmThreaded } from './threads.js';
 import { type Arena, arena, kernels } from './wasm.js';
 import { type KernelDef, type Producer, decline, registerKernel } from './registry.js';
 
@@ -41,7 +42,7 @@ export class PackedGemmF32 {
     const ex = kernels()!;
     const ain = this.mem.input(a.subarray(0, m * this.k), 'gemm input');
     const cp = this.mem.alloc(m * this.n * 4, 'gemm output');
-    ex.f32_gemm(m, this.n, this.k, ain.ptr, this.k, this.packed, cp, this.n, lo, hi, 0);
+    f32GemmThreaded(ex, m, this.n, this.k, ain.ptr, this.k, this.packed, cp, this.n, lo, hi, 0);
     if (ain.copied) this.mem.release(ain.ptr);
     return { view: this.mem.f32(cp, m * this.n), ptr: cp };
   }
@@ -53,7 +54,7 @@ export class PackedGemmF32 {
     const cp = this.mem.alloc(m * this.n * 4, 'gemm output');
     try {
       this.mem.f32(ap, m * this.k).set(a.subarray(0, m * this.k));
-      ex.f32_gemm(m, this.n, this.k, ap, this.k, this.packed, cp, this.n, lo, hi, 0);
+      f32GemmThreaded(ex, m, this.n, this.k, ap, this.k, this.packed, cp, this.n, lo, hi, 0);
       return this.mem.f32(cp, m * this.n).slice();
     } finally {
       this.mem.release(cp);
@@ -238,7 +239,7 @@ export function runBatchedMatMul(mem: Arena, a: TensorT, b: TensorT, bT: boolean
         else ex.f32_gemm_pack_8(n, k, ptrs[1]! + offB * 4, n, 0, packed);
         lastB = offB;
       }
-      ex.f32_gemm(m, n, k, ptrs[0]! + offA * 4, k, packed, cp + bi * m * n * 4, n, lo, hi, 0);
+      f32GemmThreaded(ex, m, n, k, ptrs[0]! + offA * 4, k, packed, cp + bi * m * n * 4, n, lo, hi, 0);
       for (let d = nb - 1; d >= 0; d--) {
         if (++idx[d]! < bdims[d]!) break;
         idx[d] = 0;

@@ -1,3 +1,4 @@
+import { type KernelCall, forkJoin } from './threads.js';
 import type { Arena, KernelExports } from './wasm.js';
 
 /**
@@ -8,18 +9,25 @@ import type { Arena, KernelExports } from './wasm.js';
 export function im2colPack(
   mem: Arena, ex: KernelExports, xg: number, cg: number, ih: number, iw: number, kh: number, kw: number,
   sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, cp: number,
+  /** kernel threads: the GEMM of panels [q0, q1) to run after packing them (the caller's calls per share) */
+  split?: { panels: [number, number][]; gemm(q0: number, q1: number): KernelCall },
 ): void {
   const ihp = Math.max(pt + ih, (oh - 1) * sh + (kh - 1) * dh + 1);
   const iwp = Math.max(pl + iw, (ow - 1) * sw + (kw - 1) * dw + 1);
   const padded = pt > 0 || pl > 0 || ihp > ih || iwp > iw;
-  const tab = mem.alloc(ex.f32_im2col_scratch_size(cg, kh, kw), 'im2col offsets');
+  const tabBytes = ex.f32_im2col_scratch_size(cg, kh, kw);
+  const tab = mem.alloc(tabBytes * (split?.panels.length ?? 1), 'im2col offsets');
   let xp = xg;
   try {
     if (padded) {
       xp = mem.alloc(cg * ihp * iwp * 4, 'padded conv input');
       ex.f32_pad_planes(xg, cg, ih, iw, pt, pl, ihp, iwp, xp);
     }
-    ex.f32_im2col_pack_8(xp, cg, padded ? ihp : ih, padded ? iwp : iw, kh, kw, sh, sw, dh, dw, oh, ow, cp, tab);
+    const [h, w] = padded ? [ihp, iwp] : [ih, iw];
+    if (split) {
+      // each thread packs its own panels (its own offset table) and multiplies them: no barrier in between
+      forkJoin(ex, split.panels.map(([q0, q1], t): KernelCall[] => [['f32_im2col_pack_8_range', [xp, cg, h, w, kh, kw, sh, sw, dh, dw, oh, ow, q0, q1, cp, tab + t * tabBytes]], split.gemm(q0, q1)]));
+    } else ex.f32_im2col_pack_8(xp, cg, h, w, kh, kw, sh, sw, dh, dw, oh, ow, cp, tab);
   } finally {
     if (xp !== xg) mem.release(xp);
     mem.release(tab);

@@ -1,6 +1,7 @@
 import { conv2dAt } from '../ir/conv-geometry.js';
 import { Tensor } from '../tensor/tensor.js';
 import { type KernelDef, type PreparedKernel, decline, registerKernel } from './registry.js';
+import { type KernelCall, MAX_THREADS, forkJoin, shares, threadsFor } from './threads.js';
 import { type Arena, arena, type KernelExports, kernelFlavor, kernels } from './wasm.js';
 
 /**
@@ -339,7 +340,7 @@ export function prepareConv(
   const rb = mem.alloc(m * 4, 'int8 conv row bias');
   const ru = mem.alloc(m * 4, 'int8 conv rank-1 term');
   const mult = mem.alloc(m * 8, 'requant multipliers');
-  const tmp = mem.alloc(32, 'int8 gemm scratch');
+  const tmp = mem.alloc(32 * MAX_THREADS, 'int8 gemm scratch');
   const src = bytesIn(mem, w.data as QData, 'int8 conv weights');
   ex.qs8_pack_a(m, kg, src.ptr, kg, fw ? 1 : 0, wp, rsum);
   if (src.copied) mem.release(src.ptr);
@@ -386,13 +387,27 @@ export function prepareConv(
       const cv = needColsum ? mem.alloc(pad8(p) * 4, 'int8 conv column sums') : 0;
       let ok = false;
       try {
+        // kernel threads: each packs (pointwise), sums and multiplies its own 8-column panels of output pixels
+        const nt = threadsFor(mg * p * kg);
         for (let bi = 0; bi < n; bi++) {
           for (let gi = 0; gi < group; gi++) {
             const xg = xin.ptr + bi * inSize + gi * cg * ih * iw;
+            const r0 = gi * mg;
+            if (nt > 1) {
+              if (!pointwise) ex.qs8_im2col_pack_8(xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, xz, fx ? 1 : 0, cols, rowTmp);
+              const og = op + (bi * m + r0) * p * kind.esz;
+              forkJoin(ex, shares(p, 8, nt).map(([c0, c1], t): KernelCall[] => {
+                const pc = cols + (c0 >> 3) * k8 * 8;
+                const calls: KernelCall[] = pointwise ? [['qs8_pack_b', [c1 - c0, cg, xg + c0, p, fx ? 1 : 0, pc, 0]]] : [];
+                if (cv) calls.push(['qs8_panel_colsum', [c1 - c0, kg, pc, cv + c0 * 4]]);
+                calls.push(['qs8_gemm', [mg, c1 - c0, kg, wp + r0 * k8, k8, pc, og + c0 * kind.esz, p, 0, rb + r0 * 4, cv ? ru + r0 * 4 : 0, cv ? cv + c0 * 4 : 0, mult + r0 * 8, 1, yz, kind.lo, kind.hi, code, tmp + t * 32]]);
+                return calls;
+              }));
+              continue;
+            }
             if (pointwise) ex.qs8_pack_b(p, cg, xg, p, fx ? 1 : 0, cols, 0);
             else ex.qs8_im2col_pack_8(xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, xz, fx ? 1 : 0, cols, rowTmp);
             if (cv) ex.qs8_panel_colsum(p, kg, cols, cv);
-            const r0 = gi * mg;
             ex.qs8_gemm(mg, p, kg, wp + r0 * k8, k8, cols, op + (bi * m + r0) * p * kind.esz, p, 0, rb + r0 * 4, cv ? ru + r0 * 4 : 0, cv, mult + r0 * 8, 1, yz, kind.lo, kind.hi, code, tmp);
           }
         }
@@ -443,10 +458,16 @@ function prepareDwConv(ex: KernelExports, mem: Arena, attrs: Record<string, unkn
       const { oh, ow, pt, pl } = conv2dAt(ih, iw, kh, kw, attrs as never);
       const xin = bytesIn(mem, xt.data as QData, 'int8 conv input');
       const op = mem.alloc(n * m * oh * ow, 'int8 conv output');
-      const scratch = mem.alloc(ex.qs8_dwconv_scratch(kh, kw, sh, sw, dh, dw, oh, ow), 'int8 depthwise scratch');
+      // kernel threads: channels split, a scratch block each
+      const nt = threadsFor(m * oh * ow * taps);
+      const scr = ex.qs8_dwconv_scratch(kh, kw, sh, sw, dh, dw, oh, ow);
+      const scratch = mem.alloc(scr * nt, 'int8 depthwise scratch');
       try {
-        for (let bi = 0; bi < n; bi++)
-          ex.qs8_dwconv2d(xin.ptr + bi * c * ih * iw, c, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, scalarInt(inputs[2]), xType === 'uint8' ? 1 : 0, wt, bp, mult, scalarInt(inputs[7]), kind.lo, kind.hi, code, op + bi * m * oh * ow, scratch);
+        const [xz, uns, yz] = [scalarInt(inputs[2]), xType === 'uint8' ? 1 : 0, scalarInt(inputs[7])];
+        for (let bi = 0; bi < n; bi++) {
+          const [xb, ob] = [xin.ptr + bi * c * ih * iw, op + bi * m * oh * ow];
+          forkJoin(ex, shares(c, 1, nt).map(([c0, c1], t): KernelCall[] => [['qs8_dwconv2d', [xb + c0 * ih * iw, c1 - c0, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, xz, uns, wt + c0 * taps * 2, bp + c0 * 4, mult + c0 * 8, yz, kind.lo, kind.hi, code, ob + c0 * oh * ow, scratch + t * scr]]]));
+        }
       } finally {
         mem.release(scratch);
         if (xin.copied) mem.release(xin.ptr);

@@ -1,5 +1,6 @@
 import { ShapeError } from '../errors.js';
-import { WASM_RELAXED_BASE64, WASM_SIMD_BASE64 } from './wasm-binary.generated.js';
+import { WASM_RELAXED_DELTA_BASE64, WASM_SIMD_BASE64 } from './wasm-binary.generated.js';
+import { applyDelta } from './wasm-delta.js';
 
 /** Exports of asm/index.ts (pointers are byte offsets into `memory`). */
 export interface KernelExports {
@@ -30,6 +31,8 @@ export interface KernelExports {
   f32_binary(op: number, a: number, sa: number, b: number, sb: number, out: number, n: number, lo: number, hi: number): void;
   f32_gemm(m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, lo: number, hi: number, rb: number): void;
   f32_im2col_pack_8(x: number, c: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, oh: number, ow: number, out: number, scratch: number): void;
+  /** f32_im2col_pack_8 of panels q0 ≤ q < q1 only (kernel threads pack their own) */
+  f32_im2col_pack_8_range(x: number, c: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, oh: number, ow: number, q0: number, q1: number, out: number, scratch: number): void;
   f32_im2col_scratch_size(c: number, kh: number, kw: number): number;
   f32_pad_planes(x: number, c: number, ih: number, iw: number, pt: number, pl: number, ihp: number, iwp: number, out: number): void;
   f32_dwconv3x3(x: number, c: number, ih: number, iw: number, w: number, s: number, pt: number, pl: number, oh: number, ow: number, bias: number, out: number, lo: number, hi: number, tmp: number): void;
@@ -140,9 +143,67 @@ function plainForced(): boolean {
   }
 }
 
-function instantiate(base64: string): KernelExports {
-  const mod = new WebAssembly.Module(decodeBase64(base64) as BufferSource);
-  return new WebAssembly.Instance(mod, { env: { abort: () => { throw new ShapeError('WASM kernel aborted'); } } }).exports as unknown as KernelExports;
+/** The import entry of env.memory in both builds (scripts/build-asm.mjs checks it occurs once); its last byte is the limits flag. */
+const MEMORY_IMPORT = [3, 0x65, 0x6e, 0x76, 6, 0x6d, 0x65, 0x6d, 0x6f, 0x72, 0x79, 2, 1];
+
+/** The module bytes with the memory import's limits flag set to 0x03 (shared, has maximum); undefined if not found. */
+export function sharedMemoryBytes(bytes: Uint8Array): Uint8Array | undefined {
+  const n = MEMORY_IMPORT.length;
+  for (let i = 8; i + n <= bytes.length; i++) {
+    let j = 0;
+    while (j < n && bytes[i + j] === MEMORY_IMPORT[j]) j++;
+    if (j < n) continue;
+    const out = bytes.slice();
+    out[i + n - 1] = 3;
+    return out;
+  }
+  return undefined;
+}
+
+/** 65536 pages = 4 GB (the module's declared maximum); a shared memory reserves its maximum up front, so smaller ones are tried next. */
+const MAX_PAGES = [65536, 16384, 4096];
+
+/** Whether kernel threads may run (env.wasm.numThreads, the platform): only then is the kernel memory made shared. */
+let threadsWanted: () => boolean = () => false;
+
+/** threads.ts installs the thread policy (kept out of this file so wasm.ts has no platform import). */
+export function setThreadsWanted(f: () => boolean): void {
+  threadsWanted = f;
+}
+
+/** The bytes the instance was compiled from and its memory, when that memory is shared (kernel threads compile the same bytes). */
+let sharedModule: { bytes: Uint8Array; memory: WebAssembly.Memory } | undefined;
+
+/** The shared kernel module (bytes and memory) when kernels() made one, else undefined (single-threaded). */
+export function sharedKernelModule(): { bytes: Uint8Array; memory: WebAssembly.Memory } | undefined {
+  kernels();
+  return sharedModule;
+}
+
+const imports = (memory: WebAssembly.Memory) => ({ env: { memory, abort: () => { throw new ShapeError('WASM kernel aborted'); } } });
+
+/** The embedded kernel module of a flavor (the relaxed build is rebuilt from its delta against the plain one). */
+export function kernelBinary(flavor: 'simd' | 'relaxed'): Uint8Array {
+  const plain = decodeBase64(WASM_SIMD_BASE64);
+  return flavor === 'simd' ? plain : applyDelta(plain, decodeBase64(WASM_RELAXED_DELTA_BASE64));
+}
+
+function instantiate(bytes: Uint8Array): KernelExports {
+  if (typeof SharedArrayBuffer !== 'undefined' && threadsWanted()) {
+    const sb = sharedMemoryBytes(bytes);
+    for (const maximum of sb ? MAX_PAGES : []) {
+      try {
+        const memory = new WebAssembly.Memory({ initial: 1, maximum, shared: true } as WebAssembly.MemoryDescriptor);
+        const ex = new WebAssembly.Instance(new WebAssembly.Module(sb as BufferSource), imports(memory)).exports as unknown as KernelExports;
+        sharedModule = { bytes: sb!, memory };
+        return ex;
+      } catch {
+        // no shared memory of this size here: try a smaller one, then the unshared memory
+      }
+    }
+  }
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
+  return new WebAssembly.Instance(new WebAssembly.Module(bytes as BufferSource), imports(memory)).exports as unknown as KernelExports;
 }
 
 /**
@@ -154,7 +215,7 @@ export function kernels(): KernelExports | undefined {
   if (instance || unavailable) return instance;
   if (!plainForced() && relaxedSimdSupported()) {
     try {
-      instance = instantiate(WASM_RELAXED_BASE64);
+      instance = instantiate(kernelBinary('relaxed'));
       flavor = 'relaxed';
       return instance;
     } catch {
@@ -162,7 +223,7 @@ export function kernels(): KernelExports | undefined {
     }
   }
   try {
-    instance = instantiate(WASM_SIMD_BASE64);
+    instance = instantiate(kernelBinary('simd'));
     flavor = 'simd';
   } catch {
     unavailable = true;

@@ -7,6 +7,7 @@ import { KeyObject, createDecipheriv, createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as wt from 'node:worker_threads';
@@ -85,6 +86,20 @@ const hostCrypto: HostCrypto = {
     return new Uint8Array(h.buffer, h.byteOffset, h.length);
   },
 };
+function kernelThread(code: string, data: unknown, onExit: () => void): { terminate(): unknown } | undefined {
+  // the script is CommonJS: drop an inherited --input-type=module (node -e), keep flags such as relaxed SIMD
+  const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+  const w = new wt.Worker(code, { eval: true, workerData: data, name: 'edgeq-kernels', execArgv });
+  w.unref();
+  w.on('error', onExit); // a failed thread never reports ready: the pool runs without it
+  w.on('exit', onExit);
+  return w;
+}
+
+function defaultThreads(): number {
+  if (!wt.isMainThread || typeof SharedArrayBuffer === 'undefined') return 0;
+  return Math.max(1, Math.min(4, availableParallelism()));
+}
 
 export const platform: Platform = {
   kind: 'node',
@@ -103,4 +118,6 @@ export const platform: Platform = {
   workers,
   workerSelf,
   crypto: hostCrypto,
+  kernelThread,
+  defaultThreads,
 };

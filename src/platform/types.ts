@@ -79,4 +79,17 @@ export interface Platform {
   workerSelf(): Promise<WorkerSelf>;
   /** synchronous AES-256-GCM and SHA-256 of the host, when it has faster ones than WebCrypto (Node) */
   readonly crypto?: HostCrypto;
+  /**
+   * A kernel thread (src/kernels/threads.ts): runs the self-contained script `code` with `data` as its start-up data
+   * (Node: `workerData` through node:worker_threads, unref'd so it never keeps the process alive; browsers, Deno,
+   * Bun: the first message to a Blob-URL module Worker). `onExit` is called if it fails or ends. Undefined where the
+   * runtime has no workers.
+   */
+  kernelThread(code: string, data: unknown, onExit: () => void): { terminate(): unknown } | undefined;
+  /**
+   * Kernel threads to run by default: min(cores, 4) on the main thread where shared memory exists (browsers only when
+   * crossOriginIsolated); 0 (none: no shared kernel memory unless asked for) inside a worker (pipeline workers
+   * already run one per core) or without SharedArrayBuffer.
+   */
+  defaultThreads(): number;
 }

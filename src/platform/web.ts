@@ -82,6 +82,30 @@ async function workerSelf(): Promise<WorkerSelf> {
   };
 }
 
+function kernelThread(code: string, data: unknown, onExit: () => void): { terminate(): unknown } | undefined {
+  if (typeof Worker === 'undefined' || typeof Blob === 'undefined' || typeof URL.createObjectURL !== 'function') return undefined;
+  const url = URL.createObjectURL(new Blob([code], { type: 'text/javascript' }));
+  try {
+    const w = new Worker(url, { type: 'module', name: 'edgeq-kernels' });
+    w.onerror = (e: ErrorEvent) => {
+      e.preventDefault(); // a failed thread never reports ready: the pool runs without it
+      onExit();
+    };
+    w.postMessage(data);
+    return w;
+  } finally {
+    // the worker has fetched its script by the time it runs; revoking later keeps Blob URLs from piling up
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  }
+}
+
+function defaultThreads(): number {
+  const g = globalThis as { crossOriginIsolated?: boolean; navigator?: { hardwareConcurrency?: number }; document?: unknown };
+  // only where SharedArrayBuffer is usable (browsers: cross-origin isolated) and on a page's main thread
+  if (typeof SharedArrayBuffer === 'undefined' || g.crossOriginIsolated === false || g.document === undefined) return 0;
+  return Math.max(1, Math.min(4, g.navigator?.hardwareConcurrency ?? 1));
+}
+
 export const platform: Platform = {
   kind: 'web',
   readFile,
@@ -93,4 +117,6 @@ export const platform: Platform = {
   },
   workers: async (script) => webWorkers(script.js),
   workerSelf,
+  kernelThread,
+  defaultThreads,
 };

@@ -1,10 +1,11 @@
 /**
- * `env`, like onnxruntime-web's `ort.env`: what this runtime picked. One thread today; the SIMD build is the
+ * `env`, like onnxruntime-web's `ort.env`: what this runtime picked (SIMD build, kernel threads); the SIMD build is the
  * relaxed one where the runtime validates relaxed SIMD, unless EDGEQ_SIMD=plain (Node/Deno/Bun) or
  * `env.wasm.relaxedSimd = false` before the first run.
  */
 import { platform } from '#platform';
 import { InputError } from '../errors.js';
+import { configureThreads, threadsAvailable, threadsConfigured } from '../kernels/threads.js';
 import { allowRelaxedSimd, kernelFlavor, relaxedSimdSupported } from '../kernels/wasm.js';
 import { VERSION } from '../version.js';
 
@@ -24,8 +25,12 @@ export interface Env {
     relaxedSimd: boolean;
     /** whether the runtime validates relaxed SIMD at all (relaxedSimd is false anyway under EDGEQ_SIMD=plain) */
     readonly relaxedSimdSupported: boolean;
-    /** kernel threads per session: 1 (multi-threaded kernels are not implemented yet) */
-    readonly numThreads: number;
+    /**
+     * kernel threads per session (GEMM and conv kernels; bit-identical to one thread): default min(cores, 4) on a
+     * main thread where SharedArrayBuffer exists (browsers: only when crossOriginIsolated), else 1. Set it before
+     * the first session runs: more than 1 needs the kernel memory to be created shared. Reads 1 when it is not.
+     */
+    numThreads: number;
   };
 }
 
@@ -45,6 +50,12 @@ export const env: Env = {
     get relaxedSimdSupported() {
       return relaxedSimdSupported();
     },
-    numThreads: 1,
+    get numThreads() {
+      return threadsAvailable() ? threadsConfigured() : 1;
+    },
+    set numThreads(n: number) {
+      if (!(Number.isInteger(n) && n >= 0)) throw new InputError(`env.wasm.numThreads must be a non-negative integer, got ${n}`);
+      configureThreads(n);
+    },
   },
 };

@@ -4,6 +4,7 @@ import type { Dim, Graph } from '../ir/graph.js';
 import type { ExternalDataEntries } from '../formats/onnx/tensor-proto.js';
 import type { DType } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { acquireThreads, releaseThreads, setActiveThreads, threadsConfigured } from '../kernels/threads.js';
 import { Executor } from './executor.js';
 import { type SealedLoadOptions, openModel } from './open-model.js';
 import { type ProfileSummary, Profiler } from './profile.js';
@@ -22,6 +23,12 @@ export interface SessionOptions extends SealedLoadOptions {
   fuseQdq?: boolean;
   /** record per-node times of every run for `session.profile()` (default false) */
   profile?: boolean;
+  /**
+   * kernel threads (onnxruntime-web's env.wasm.numThreads, per session): GEMM and conv kernels split their output
+   * over this many threads sharing one WASM memory, bit-identical to one thread. Default `env.wasm.numThreads`
+   * (min(cores, 4) where shared memory exists); 1 where it does not (browsers without cross-origin isolation).
+   */
+  numThreads?: number;
 }
 
 export interface ValueMetadata {
@@ -76,8 +83,11 @@ async function modelBytes(model: Exclude<ModelSource, Graph>): Promise<Uint8Arra
   throw new InputError(`InferenceSession.create: unsupported model source ${Object.prototype.toString.call(model)}`);
 }
 
-/** Sessions dropped without release() still hand their kernel memory back. */
-const finalizer = new FinalizationRegistry<Executor[]>((execs) => execs.forEach((e) => e.dispose()));
+/** Sessions dropped without release() still hand their kernel memory (and kernel threads) back. */
+const finalizer = new FinalizationRegistry<{ execs: Executor[]; threads: { held: boolean } }>(({ execs, threads }) => {
+  execs.forEach((e) => e.dispose());
+  if (threads.held) releaseThreads();
+});
 
 /**
  * Mirrors onnxruntime-web's InferenceSession: `await InferenceSession.create(model)`, then
@@ -99,6 +109,10 @@ export class InferenceSession {
   /** per-executor run records when created with `profile: true`; `lastProfiled` ran most recently */
   private readonly profilers = new Map<Executor, Profiler>();
   private lastProfiled?: Profiler;
+  /** kernel threads this session runs with (1 until the workers are ready), and whether it holds the pool */
+  private threads = 1;
+  private readonly threadsHeld = { held: false };
+  private readonly threadsReady: Promise<void>;
 
   private constructor(
     readonly graph: Graph,
@@ -110,7 +124,20 @@ export class InferenceSession {
     this.exec = new Executor(graph, { backend: symbolic ? 'reference' : backend, fuseQdq: options.fuseQdq ?? true });
     this.execs.push(this.exec);
     if (symbolic) this.specs = specializations(graph, { backend, fuseQdq: options.fuseQdq ?? true }, this.execs, undefined, (e) => this.profilers.delete(e));
-    finalizer.register(this, this.execs, this);
+    const want = backend === 'wasm' ? (options.numThreads ?? threadsConfigured()) : 1;
+    if (options.numThreads !== undefined && !(Number.isInteger(want) && want >= 0)) throw new InputError(`numThreads must be a non-negative integer, got ${options.numThreads}`);
+    const held = this.threadsHeld;
+    this.threadsReady = want > 1
+      ? acquireThreads(want).then((n) => {
+          if (n <= 1) return;
+          if (this.released) releaseThreads();
+          else {
+            held.held = true;
+            this.threads = n;
+          }
+        })
+      : Promise.resolve();
+    finalizer.register(this, { execs: this.execs, threads: held }, this);
     this.inputNames = graph.inputs.map((i) => i.name);
     this.outputNames = graph.outputs.map((o) => o.name);
     const meta = (name: string, fallback?: { dtype: DType; shape?: Dim[] }): ValueMetadata => {
@@ -122,7 +149,11 @@ export class InferenceSession {
   }
 
   static async create(model: ModelSource, options: SessionOptions = {}): Promise<InferenceSession> {
-    if (model && typeof model === 'object' && 'nodes' in model) return new InferenceSession(model as Graph, options);
+    if (model && typeof model === 'object' && 'nodes' in model) {
+      const session = new InferenceSession(model as Graph, options);
+      await session.threadsReady;
+      return session;
+    }
     if (model === null || (typeof model !== 'string' && typeof model !== 'object')) {
       throw new InputError('InferenceSession.create expects a path/URL, a Response, a Blob, bytes, or a Graph');
     }
@@ -134,11 +165,12 @@ export class InferenceSession {
     const { graph, event } = await openModel(bytes, beside ? { ...options, externalData: beside } : options, typeof model === 'string' || model instanceof URL ? String(model) : undefined);
     const { decryptionKey: _k, verifyKey: _v, onModelLoaded: _h, ...kept } = options;
     const session = new InferenceSession(graph, kept);
+    await session.threadsReady;
     if (event) options.onModelLoaded?.(event);
     return session;
   }
 
-  /** Synchronous variant for callers that already hold the graph (CLI, tests, passes). */
+  /** Synchronous variant for callers that already hold the graph (CLI, tests, passes); its kernel threads join once started. */
   static fromGraph(graph: Graph, options: SessionOptions = {}): InferenceSession {
     return new InferenceSession(graph, options);
   }
@@ -168,13 +200,23 @@ export class InferenceSession {
       }
       exec = this.plain;
     }
-    if (!this.options.profile) return exec.run(feeds, names) as Record<string, Tensor>;
-    const prof = this.profilers.get(exec) ?? this.profilers.set(exec, new Profiler(exec)).get(exec)!;
-    const t0 = performance.now();
-    const out = exec.run(feeds, names) as Record<string, Tensor>;
-    prof.record(performance.now() - t0);
-    this.lastProfiled = prof;
-    return out;
+    const prevThreads = setActiveThreads(this.threads);
+    try {
+      if (!this.options.profile) return exec.run(feeds, names) as Record<string, Tensor>;
+      const prof = this.profilers.get(exec) ?? this.profilers.set(exec, new Profiler(exec)).get(exec)!;
+      const t0 = performance.now();
+      const out = exec.run(feeds, names) as Record<string, Tensor>;
+      prof.record(performance.now() - t0);
+      this.lastProfiled = prof;
+      return out;
+    } finally {
+      setActiveThreads(prevThreads);
+    }
+  }
+
+  /** Kernel threads this session's runs use (see SessionOptions.numThreads). */
+  get numThreads(): number {
+    return this.threads;
   }
 
   /**
@@ -205,5 +247,9 @@ export class InferenceSession {
     this.released = true;
     finalizer.unregister(this);
     for (const e of this.execs) e.dispose();
+    if (this.threadsHeld.held) {
+      this.threadsHeld.held = false;
+      releaseThreads();
+    }
   }
 }

@@ -42,15 +42,19 @@ export function esbuild(dir: string, entry: string, out: string, extra: string[]
 
 const TYPES: Record<string, string> = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css', '.map': 'application/json', '.wasm': 'application/wasm', '.html': 'text/html', '.json': 'application/json', '.png': 'image/png' };
 
-/** Serve folders on 127.0.0.1: `mounts` maps a URL prefix ('/' or '/models/') to a directory. */
-export function serve(mounts: Record<string, string>): Promise<{ server: Server; url: string }> {
+/**
+ * Serve folders on 127.0.0.1: `mounts` maps a URL prefix ('/' or '/models/') to a directory. `isolated`: every
+ * response carries COOP same-origin + COEP require-corp, so pages are crossOriginIsolated (SharedArrayBuffer, threads).
+ */
+export function serve(mounts: Record<string, string>, isolated = false): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://127.0.0.1').pathname);
     const prefix = Object.keys(mounts)
       .sort((a, b) => b.length - a.length)
       .find((p) => path.startsWith(p));
     const send = (code: number, type: string, body: string | Buffer) => {
-      res.writeHead(code, { 'content-type': type, 'cache-control': 'no-store' });
+      const coi = isolated ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } : {};
+      res.writeHead(code, { 'content-type': type, 'cache-control': 'no-store', ...coi });
       res.end(body);
     };
     if (prefix === undefined) return send(404, 'text/plain', 'not found');

@@ -4,8 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { kernelFlavor, kernels, relaxedSimdSupported } from '../../src/kernels/wasm.js';
-import { WASM_RELAXED_BASE64, WASM_SIMD_BASE64 } from '../../src/kernels/wasm-binary.generated.js';
+import { kernelBinary, kernelFlavor, kernels, relaxedSimdSupported } from '../../src/kernels/wasm.js';
 
 const child = fileURLToPath(new URL('./relaxed-child.ts', import.meta.url));
 const qs8Child = fileURLToPath(new URL('./relaxed-qs8-child.ts', import.meta.url));
@@ -14,8 +13,8 @@ const run = (flags: string[], env: Record<string, string> = {}, file = child, ar
 
 describe('relaxed SIMD build', () => {
   it('the plain build validates without relaxed SIMD; this process picks whichever the runtime accepts', () => {
-    expect(WebAssembly.validate(Buffer.from(WASM_SIMD_BASE64, 'base64'))).toBe(true);
-    expect(WebAssembly.validate(Buffer.from(WASM_RELAXED_BASE64, 'base64'))).toBe(relaxedSimdSupported());
+    expect(WebAssembly.validate(kernelBinary('simd'))).toBe(true);
+    expect(WebAssembly.validate(kernelBinary('relaxed'))).toBe(relaxedSimdSupported());
     expect(kernelFlavor()).toBe(relaxedSimdSupported() ? 'relaxed' : 'simd');
     expect(kernels()!.simd_relaxed()).toBe(relaxedSimdSupported() ? 1 : 0);
   });

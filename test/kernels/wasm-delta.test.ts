@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 // @ts-expect-error — a build script (plain .mjs, no types)
 import { encodeDelta } from '../../scripts/wasm-delta.mjs';
 import { applyDelta } from '../../src/kernels/wasm-delta.js';
+import { kernelBinary } from '../../src/kernels/wasm.js';
 
 const enc = encodeDelta as (a: Uint8Array, b: Uint8Array) => Uint8Array;
 
@@ -37,6 +38,9 @@ describe('wasm delta', () => {
     const d = enc(plain, relaxed);
     expect(d.length).toBeLessThan(relaxed.length / 4);
     expect(applyDelta(plain, d)).toEqual(relaxed);
+    // what the runtime instantiates is the build the compiler wrote
+    expect(kernelBinary('simd')).toEqual(plain);
+    expect(kernelBinary('relaxed')).toEqual(relaxed);
     expect(() => applyDelta(plain, d.subarray(0, d.length - 1))).toThrow(/wasm delta/);
     expect(() => applyDelta(plain.subarray(0, 100), d)).toThrow(/wasm delta/);
   });

@@ -1,10 +1,12 @@
 // The smoke test (smoke.mjs) in Node, Deno and Bun (npm packages `deno` and `bun`, pinned devDependencies,
 // each running the built dist/ through package.json "imports") and in headless Chromium (the same module
 // bundled into an app by the esbuild CLI with only --bundle --platform=browser, its pipeline stages in a
-// bundle of 'edgeq/worker'). Every runtime must give bit-identical outputs to Node's on every step.
+// bundle of 'edgeq/worker'; the page is served cross-origin isolated, so it has SharedArrayBuffer and kernel
+// threads). Every runtime must give bit-identical outputs to Node's on every step, at 1 and 2 kernel threads.
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import type { Server } from 'node:http';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appDir, browserBlocker, esbuild, openPage, root, serve, type Browser } from '../helpers/browser.js';
@@ -34,7 +36,12 @@ interface Smoke {
   pipelineStages: number;
   urlAgrees?: boolean;
   sealed: Record<string, { same: boolean; verified: boolean; tampered: string }>;
+  /** a conv model at numThreads 1 and 2: threads the 2-thread session got, its output's hash, whether 1T = 2T */
+  threads: { numThreads: number; dims: number[]; sha256: string; same: boolean };
 }
+
+/** env.wasm.numThreads by default on this machine (min(cores, 4)); every runtime here has shared memory */
+const THREADS = Math.min(4, availableParallelism());
 
 /** every runtime seals and opens LeNet with WebCrypto alone (issue 19) */
 const SEALED = { ed25519: { same: true, verified: true, tampered: 'signature-invalid' }, 'ecdsa-p256': { same: true, verified: true, tampered: 'signature-invalid' } };
@@ -45,7 +52,7 @@ function runIn(name: string): Smoke {
   return JSON.parse(out.trim().split('\n').pop()!) as Smoke;
 }
 
-const STEPS = ['onnx', 'tfliteInt8', 'tfliteFloat', 'quantized', 'pipeline', 'quantizedBytes'] as const;
+const STEPS = ['onnx', 'tfliteInt8', 'tfliteFloat', 'quantized', 'pipeline', 'quantizedBytes', 'threads'] as const;
 
 describe.skipIf(!ready)('the smoke test in Node, Deno, Bun and Chromium', () => {
   const got: Record<string, Smoke> = {};
@@ -53,9 +60,10 @@ describe.skipIf(!ready)('the smoke test in Node, Deno, Bun and Chromium', () => 
     got.node = runIn('node');
   });
 
-  it('Node: every step runs; the pipeline equals the whole model; Blob and Response load the same model', () => {
+  it('Node: every step runs; the pipeline equals the whole model; Blob and Response load the same model; 2 kernel threads = 1', () => {
     const r = got.node!;
-    expect(r.env).toMatchObject({ platform: 'node', simd: true, relaxedSimd: false, numThreads: 1 });
+    expect(r.env).toMatchObject({ platform: 'node', simd: true, relaxedSimd: false, numThreads: THREADS });
+    expect(r.threads).toMatchObject({ numThreads: 2, dims: [1, 64, 20, 20], same: true });
     expect(r.onnx.dims).toEqual([2, 10]);
     expect(r.tfliteInt8).toMatchObject({ type: 'int8', dims: [1, 4] });
     expect(r.tfliteFloat).toMatchObject({ type: 'float32', dims: [1, 1] });
@@ -67,10 +75,10 @@ describe.skipIf(!ready)('the smoke test in Node, Deno, Bun and Chromium', () => 
   });
 
   for (const name of ['deno', 'bun']) {
-    it(`${name}: bit-identical to Node on every step`, () => {
+    it(`${name}: bit-identical to Node on every step (kernel threads too)`, () => {
       const r = runIn(name);
       expect(r.runtime).toMatch(new RegExp(`^${name} `));
-      expect(r.env).toMatchObject({ platform: 'node', simd: true, relaxedSimd: false, numThreads: 1 });
+      expect(r.env).toMatchObject({ platform: 'node', simd: true, relaxedSimd: false, numThreads: THREADS });
       expect(r).toMatchObject({ sourcesAgree: true, pipelineMatchesWhole: true, pipelineStages: 2 });
       for (const k of STEPS) expect(r[k], `${name} ${k}`).toEqual(got.node![k]);
       expect(r.sealed, name).toEqual(SEALED);
@@ -87,7 +95,7 @@ describe.skipIf(!ready)('the smoke test in Node, Deno, Bun and Chromium', () => 
       if (dir) rmSync(dir, { recursive: true, force: true });
     });
 
-    it('bit-identical to Node on every step, its pipeline on Web Workers; a URL string loads the same model', async () => {
+    it('bit-identical to Node on every step, its pipeline on Web Workers, 2 kernel threads (cross-origin isolated); a URL string loads the same model', async () => {
       dir = appDir({
         'app.js': `import * as edgeq from 'edgeq';
 import { smoke } from ${JSON.stringify(join(root, 'test', 'runtimes', 'smoke.mjs'))};
@@ -109,7 +117,7 @@ globalThis.runSmoke = async () => {
       });
       esbuild(dir, 'app.js', 'app.bundle.js');
       esbuild(dir, 'worker.js', 'worker.bundle.js');
-      const s = await serve({ '/': dir, '/models/': dataDir() });
+      const s = await serve({ '/': dir, '/models/': dataDir() }, true);
       server = s.server;
       const o = await openPage();
       browser = o.browser;
@@ -118,7 +126,9 @@ globalThis.runSmoke = async () => {
         throw new Error(`${(e as Error).message}\npage log:\n${o.logs.join('\n')}`);
       })) as Smoke;
       expect(r.runtime).toMatch(/Chrome/);
-      expect(r.env).toMatchObject({ platform: 'web', simd: true, relaxedSimd: false, numThreads: 1 });
+      expect(r.env).toMatchObject({ platform: 'web', simd: true, relaxedSimd: false });
+      expect(r.env.numThreads).toBeGreaterThanOrEqual(1); // min(navigator.hardwareConcurrency, 4)
+      expect(r.threads.numThreads).toBe(2); // shared memory (crossOriginIsolated) and a Blob-URL Web Worker
       expect(r).toMatchObject({ sourcesAgree: true, urlAgrees: true, pipelineMatchesWhole: true, pipelineStages: 2 });
       for (const k of STEPS) expect(r[k], `chromium ${k}`).toEqual(got.node![k]);
       expect(r.sealed, 'chromium').toEqual(SEALED);

@@ -2,7 +2,7 @@
 // Chromium (a page bundled with esbuild; see runtimes.test.ts, which drives all four and compares them).
 // It loads an ONNX model (LeNet) and a TFLite model (int8 micro_speech, float hello_world), runs them,
 // quantizes LeNet in memory, splits it in two and streams inputs through a two-worker PipelineSession, and
-// seals LeNet (AES-256-GCM + Ed25519 / P-256) and opens it again.
+// seals LeNet (AES-256-GCM + Ed25519 / P-256) and opens it again, and runs a conv model at 1 and 2 kernel threads.
 // Every output is returned as exact bytes (hex), so the driver can demand bit-identical results across
 // runtimes; the plain SIMD build is used everywhere (env.wasm.relaxedSimd = false: relaxed SIMD's fused
 // multiply-add is allowed to differ from the plain build in the last bits, and only V8 has it).
@@ -84,5 +84,28 @@ export async function smoke(edgeq, models, opts = {}) {
     );
     r.sealed[alg] = { same: hex((await s.run({ input: x })).logits).hex === r.onnx.hex, verified, tampered };
   }
+
+  // 6. kernel threads: a 3×3 conv big enough to split (24→32 channels on 40×40, 11 M multiply-adds), then a
+  // pointwise and a depthwise one, at numThreads 1 and 2 over the shared kernel memory; outputs must be the same bits
+  const { Graph } = edgeq;
+  const cg = new Graph();
+  cg.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [1, 24, 40, 40] } }];
+  cg.initializers.set('W', new Tensor('float32', floats(32 * 24 * 9, 3), [32, 24, 3, 3]));
+  cg.initializers.set('B', new Tensor('float32', floats(32, 4), [32]));
+  cg.initializers.set('W2', new Tensor('float32', floats(64 * 32, 5), [64, 32, 1, 1]));
+  cg.initializers.set('W3', new Tensor('float32', floats(64 * 9, 6), [64, 1, 3, 3]));
+  const conv = (name, inputs, output, attrs) => cg.nodes.push({ name, op: 'Conv', domain: '', inputs, outputs: [output], attrs });
+  conv('c1', ['X', 'W', 'B'], 'T1', { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] });
+  conv('c2', ['T1', 'W2'], 'T2', { kernel_shape: [1, 1] });
+  conv('c3', ['T2', 'W3'], 'Y', { kernel_shape: [3, 3], group: 64, pads: [1, 1, 1, 1] });
+  cg.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+  const cx = { X: new Tensor('float32', floats(24 * 1600, 8), [1, 24, 40, 40]) };
+  const t1 = await InferenceSession.create(cg, { numThreads: 1 });
+  const t2 = await InferenceSession.create(cg, { numThreads: 2 });
+  const one = hex((await t1.run(cx)).Y);
+  const sha = async (h) => hex({ type: 'sha256', dims: [32], data: new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(h.hex))) }).hex;
+  r.threads = { numThreads: t2.numThreads, dims: one.dims, sha256: await sha(one), same: hex((await t2.run(cx)).Y).hex === one.hex };
+  await t1.release();
+  await t2.release();
   return r;
 }

@@ -1,0 +1,37 @@
+// Kernel threads: squeezenet1_1 and mobilenet_v2 at 1 and 2 threads against onnxruntime-web at numThreads = 2, in
+// one child process (bench/threads.child.js). Issue 17's targets: 2T/1T ≥ 1.7× speedup, edgeq-2T/ORT-2T ≤ 1.0.
+// "CPU/wall" is process CPU time over wall time during the timed runs: ≈ 2 means both threads worked (on a quiet
+// machine). "new OS threads" counts /proc/self/task growth at session create: each worker thread adds one, so
+// edgeq's kernel worker and ORT's pthread pool worker both show (on the first model; later ones reuse them).
+import { execFileSync } from 'node:child_process';
+import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { dataFile, fmt, quick, table } from './common.js';
+
+const MODELS = [
+  { name: 'squeezenet1_1 (fp32)', file: 'bench/squeezenet1_1.onnx', input: 'input', dims: [1, 3, 224, 224] },
+  { name: 'mobilenet_v2 (fp32)', file: 'bench/mobilenet_v2.onnx', input: 'input', dims: [1, 3, 224, 224] },
+];
+
+export async function run() {
+  const spec = MODELS.map((m) => ({ ...m, path: dataFile(m.file) })).filter((m) => m.path);
+  if (!spec.length) {
+    table('Kernel threads', [{ model: 'skipped (no ../shared data)' }]);
+    return {};
+  }
+  const child = fileURLToPath(new URL('./threads.child.js', import.meta.url));
+  const load = loadavg()[0];
+  const res = JSON.parse(execFileSync(process.execPath, [child, JSON.stringify(spec), ...(quick ? ['--quick'] : [])], { encoding: 'utf8' }).trim().split('\n').pop());
+  const rows = res.rows.map((r) => ({
+    model: r.model,
+    'edgeq 1T ms': fmt(r.ms1),
+    [`edgeq ${r.threads}T ms`]: fmt(r.ms2),
+    'speedup': fmt(r.ms1 / r.ms2),
+    'ORT-web 2T ms': fmt(r.ort2),
+    'edgeq-2T/ORT-2T': fmt(r.ms2 / r.ort2),
+    'CPU/wall 1T, 2T, ORT': `${fmt(r.cpu1, 1)}, ${fmt(r.cpu2, 1)}, ${fmt(r.cpuOrt, 1)}`,
+    'new OS threads edgeq, ORT': `${r.osThreadsEdgeq}, ${r.osThreadsOrt} (ORT numThreads ${r.ortNumThreads})`,
+  }));
+  table(`Kernel threads (numThreads 1 vs 2; onnxruntime-web numThreads = 2; load average ${fmt(load, 1)} at start)`, rows);
+  return { threads: res.rows.map((r) => ({ ...r, speedup: r.ms1 / r.ms2, vsOrt: r.ms2 / r.ort2, load })) };
+}

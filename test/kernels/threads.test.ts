@@ -1,0 +1,259 @@
+// Kernel threads (src/kernels/threads.ts): the GEMM/conv kernels split their output over threads that share the
+// one WASM memory. The contract is bit-identity with one thread — every output element is computed by the same
+// kernel calls in the same order — so these tests compare raw float bits, 1 thread vs 2 (and 3), over random
+// shapes that hit panel edges (pixels not a multiple of 8), strides, pads, groups, depthwise and Winograd.
+// ONNX Conv: Y[n, m, oy, ox] = B[m] + Σ_{c, ky, kx} X[n, c, oy·s − pad + ky·d, ox·s − pad + kx·d] · W[m, c, ky, kx]
+// (per group): the split is over (m, oy, ox) only, never over the Σ.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Graph } from '../../src/ir/graph.js';
+import { Executor } from '../../src/runtime/executor.js';
+import { InferenceSession } from '../../src/runtime/session.js';
+import { dataPath, hasData } from '../helpers/data.js';
+import { Tensor } from '../../src/tensor/tensor.js';
+import { acquireThreads, releaseThreads, setActiveThreads, setMinShare, threadsAvailable } from '../../src/kernels/threads.js';
+import { arena, kernels } from '../../src/kernels/wasm.js';
+import { runConvWinograd, winogradWeights } from '../../src/kernels/winograd.js';
+
+let threads = 1;
+let minShare = 0;
+beforeAll(async () => {
+  threads = await acquireThreads(3);
+  minShare = setMinShare(1); // split even the smallest kernels
+});
+afterAll(() => {
+  setMinShare(minShare);
+  if (threads > 1) releaseThreads();
+});
+
+interface Case {
+  n: number; c: number; m: number; h: number; w: number; k: number; s: number; d: number; pad: number; group: 'one' | 'dw' | 'two'; act: boolean;
+}
+
+function rng(seed: number) {
+  let r = seed >>> 0 || 1;
+  return () => ((r = (Math.imul(r, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+}
+
+function convGraph(k: Case, seed: number) {
+  const rnd = rng(seed);
+  const group = k.group === 'dw' ? k.c : k.group === 'two' ? 2 : 1;
+  const c = k.group === 'two' ? k.c * 2 : k.c;
+  const m = k.group === 'dw' ? k.c : k.group === 'two' ? k.m * 2 : k.m;
+  const g = new Graph();
+  g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [k.n, c, k.h, k.w] } }];
+  g.initializers.set('W', new Tensor('float32', Float32Array.from({ length: m * (c / group) * k.k * k.k }, rnd), [m, c / group, k.k, k.k]));
+  g.initializers.set('B', new Tensor('float32', Float32Array.from({ length: m }, rnd), [m]));
+  const attrs = { group, strides: [k.s, k.s], dilations: [k.d, k.d], kernel_shape: [k.k, k.k], pads: [k.pad, k.pad, k.pad, k.pad] };
+  g.nodes.push({ name: 'conv', op: 'Conv', domain: '', inputs: ['X', 'W', 'B'], outputs: [k.act ? 'T' : 'Y'], attrs });
+  if (k.act) g.nodes.push({ name: 'relu', op: 'Relu', domain: '', inputs: ['T'], outputs: ['Y'], attrs: {} });
+  g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+  const X = new Tensor('float32', Float32Array.from({ length: k.n * c * k.h * k.w }, rnd), [k.n, c, k.h, k.w]);
+  return { g, X };
+}
+
+const bits = (t: Tensor) => new Uint32Array(Float32Array.from(t.data as Float32Array).buffer);
+
+function runWith(exec: Executor, feeds: Record<string, Tensor>, n: number): Tensor {
+  const prev = setActiveThreads(n);
+  try {
+    return exec.run(feeds).Y as Tensor;
+  } finally {
+    setActiveThreads(prev);
+  }
+}
+
+const caseArb: fc.Arbitrary<Case> = fc
+  .record({
+    n: fc.integer({ min: 1, max: 2 }),
+    c: fc.integer({ min: 1, max: 12 }),
+    m: fc.integer({ min: 1, max: 20 }),
+    h: fc.integer({ min: 1, max: 19 }),
+    w: fc.integer({ min: 1, max: 19 }),
+    k: fc.constantFrom(1, 3, 3, 5),
+    s: fc.constantFrom(1, 1, 2),
+    d: fc.constantFrom(1, 1, 2),
+    pad: fc.integer({ min: 0, max: 2 }),
+    group: fc.constantFrom('one', 'one', 'dw', 'two'),
+    act: fc.boolean(),
+  })
+  .filter((k) => k.h + 2 * k.pad >= (k.k - 1) * k.d + 1 && k.w + 2 * k.pad >= (k.k - 1) * k.d + 1) as fc.Arbitrary<Case>;
+
+describe('kernel threads', () => {
+  it('start in Node (shared memory, worker_threads)', () => {
+    expect(threadsAvailable()).toBe(true);
+    expect(threads).toBe(3);
+  });
+
+  it('f32 Conv (im2col GEMM, pointwise, depthwise 3×3, Winograd, groups): 2 and 3 threads bit-identical to 1', () => {
+    fc.assert(
+      fc.property(caseArb, fc.integer(), (k, seed) => {
+        const { g, X } = convGraph(k, seed);
+        const exec = new Executor(g, { backend: 'wasm' });
+        try {
+          const one = bits(runWith(exec, { X }, 1));
+          expect(bits(runWith(exec, { X }, 2))).toEqual(one);
+          expect(bits(runWith(exec, { X }, 3))).toEqual(one);
+          expect([...exec.fallbacks.values()]).toEqual([]); // the WASM kernels ran, not the reference
+        } finally {
+          exec.dispose();
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  // ONNX Gemm: Y = A·B + C and MatMul (batched, numpy semantics): split over column panels of Y, never over K.
+  it('f32 Gemm (constant B) and MatMul (batched, both operands computed): 2 and 3 threads bit-identical to 1', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 21 }), fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 40 }), fc.boolean(), fc.integer(), (b, m, n, k, matmul, seed) => {
+        const rnd = rng(seed);
+        const t = (dims: number[]) => new Tensor('float32', Float32Array.from({ length: dims.reduce((x, y) => x * y, 1) }, rnd), dims);
+        const g = new Graph();
+        const feeds: Record<string, Tensor> = {};
+        if (matmul) {
+          g.inputs = [{ name: 'A', type: { dtype: 'float32', shape: [b, m, k] } }, { name: 'B', type: { dtype: 'float32', shape: [b, k, n] } }];
+          g.nodes.push({ name: 'mm', op: 'MatMul', domain: '', inputs: ['A', 'B'], outputs: ['Y'], attrs: {} });
+          feeds.A = t([b, m, k]);
+          feeds.B = t([b, k, n]);
+        } else {
+          g.inputs = [{ name: 'A', type: { dtype: 'float32', shape: [m, k] } }];
+          g.initializers.set('B', t([k, n]));
+          g.initializers.set('C', t([n]));
+          g.nodes.push({ name: 'gemm', op: 'Gemm', domain: '', inputs: ['A', 'B', 'C'], outputs: ['Y'], attrs: {} });
+          feeds.A = t([m, k]);
+        }
+        g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+        const exec = new Executor(g, { backend: 'wasm' });
+        try {
+          const one = bits(runWith(exec, feeds, 1));
+          expect(bits(runWith(exec, feeds, 2))).toEqual(one);
+          expect(bits(runWith(exec, feeds, 3))).toEqual(one);
+          expect([...exec.fallbacks.values()]).toEqual([]);
+        } finally {
+          exec.dispose();
+        }
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  // ONNX QLinearConv: y = saturate(round(x_scale·w_scale/y_scale · Σ (x − x_zp)(w − w_zp) + B) + y_zp): integer
+  // kernels, so 2 threads must give the same bytes as 1 (pointwise, im2col, depthwise, per-channel w_scale/w_zp).
+  it('int8 QLinearConv (GEMM and depthwise): 2 and 3 threads give the same bytes as 1', () => {
+    fc.assert(
+      fc.property(caseArb, fc.boolean(), fc.boolean(), fc.integer(), (k, uns, perChannel, seed) => {
+        const rnd = rng(seed);
+        const group = k.group === 'dw' ? k.c : k.group === 'two' ? 2 : 1;
+        const c = k.group === 'two' ? k.c * 2 : k.c;
+        const m = k.group === 'dw' ? k.c : k.group === 'two' ? k.m * 2 : k.m;
+        const xt = uns ? 'uint8' : 'int8';
+        const q = (n: number, lo: number, hi: number) => Array.from({ length: n }, () => Math.round(lo + ((rnd() + 1) / 2) * (hi - lo)));
+        const xArr = uns ? Uint8Array : Int8Array;
+        const g = new Graph();
+        g.inputs = [{ name: 'X', type: { dtype: xt, shape: [k.n, c, k.h, k.w] } }];
+        const sc = (v: number, n = 1) => new Tensor('float32', Float32Array.from({ length: n }, () => v * (1 + 0.5 * rnd())), n === 1 ? [] : [n]);
+        g.initializers.set('xs', sc(0.05));
+        g.initializers.set('xz', new Tensor(xt, xArr.of(uns ? 128 : 3), []));
+        g.initializers.set('W', new Tensor('int8', Int8Array.from(q(m * (c / group) * k.k * k.k, -127, 127)), [m, c / group, k.k, k.k]));
+        g.initializers.set('ws', sc(0.01, perChannel ? m : 1));
+        g.initializers.set('wz', new Tensor('int8', perChannel ? new Int8Array(m) : Int8Array.of(0), perChannel ? [m] : []));
+        g.initializers.set('ys', sc(0.2));
+        g.initializers.set('yz', new Tensor(xt, xArr.of(uns ? 120 : -2), []));
+        g.initializers.set('B', new Tensor('int32', Int32Array.from(q(m, -500, 500)), [m]));
+        const attrs = { group, strides: [k.s, k.s], dilations: [k.d, k.d], kernel_shape: [k.k, k.k], pads: [k.pad, k.pad, k.pad, k.pad] };
+        g.nodes.push({ name: 'qconv', op: 'QLinearConv', domain: '', inputs: ['X', 'xs', 'xz', 'W', 'ws', 'wz', 'ys', 'yz', 'B'], outputs: ['Y'], attrs });
+        g.outputs = [{ name: 'Y', type: { dtype: xt } }];
+        const X = new Tensor(xt, xArr.from(q(k.n * c * k.h * k.w, uns ? 0 : -128, uns ? 255 : 127)), [k.n, c, k.h, k.w]);
+        const exec = new Executor(g, { backend: 'wasm' });
+        try {
+          const y = (n: number) => Array.from(runWith(exec, { X }, n).data as Int8Array);
+          const one = y(1);
+          expect(y(2)).toEqual(one);
+          expect(y(3)).toEqual(one);
+          expect([...exec.fallbacks.values()]).toEqual([]);
+        } finally {
+          exec.dispose();
+        }
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('Winograd: every tile comes out the same in any tile block (threads give each a smaller block)', () => {
+    const ex = kernels()!;
+    const mem = arena()!;
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 24 }), fc.integer({ min: 1, max: 24 }), fc.integer({ min: 3, max: 30 }), fc.integer({ min: 3, max: 30 }), fc.integer(), (c, m, h, w, seed) => {
+        const rnd = rng(seed);
+        const x = Float32Array.from({ length: c * h * w }, rnd);
+        const u = winogradWeights(Float32Array.from({ length: m * c * 9 }, rnd), m, c);
+        const xp = mem.alloc(x.length * 4);
+        const up = mem.alloc(u.length * 4);
+        const bp = mem.alloc(m * 4);
+        mem.f32(xp, x.length).set(x);
+        mem.f32(up, u.length).set(u);
+        mem.f32(bp, m).set(Float32Array.from({ length: m }, rnd));
+        const attrs = { pads: [1, 1, 1, 1] };
+        const outs: Uint32Array[] = [];
+        for (const block of [undefined, 8, 16, 24]) {
+          const op = runConvWinograd(mem, ex, m, attrs, [1, c, h, w], xp, up, bp, -Infinity, Infinity, block);
+          outs.push(new Uint32Array(mem.memory.buffer.slice(op, op + m * h * w * 4)));
+          mem.release(op);
+        }
+        for (const o of [xp, up, bp]) mem.release(o);
+        for (const o of outs.slice(1)) expect(o).toEqual(outs[0]);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  for (const name of ['squeezenet1_1', 'mobilenet_v2']) {
+    it.skipIf(!hasData(`bench/${name}.onnx`))(`${name}: numThreads 2 gives the same output bits as 1 (default work threshold)`, async () => {
+      setMinShare(minShare); // the real threshold: the split the benchmarks run
+      try {
+        const bytes = new Uint8Array(readFileSync(dataPath(`bench/${name}.onnx`)));
+        const s1 = await InferenceSession.create(bytes, { numThreads: 1 });
+        const s2 = await InferenceSession.create(bytes, { numThreads: 2 });
+        expect(s2.numThreads).toBe(2);
+        const x = new Tensor('float32', Float32Array.from({ length: 3 * 224 * 224 }, (_, i) => Math.sin(i * 0.37)), [1, 3, 224, 224]);
+        const feeds = { [s1.inputNames[0]!]: x };
+        const y1 = (await s1.run(feeds))[s1.outputNames[0]!]!;
+        const y2 = (await s2.run(feeds))[s2.outputNames[0]!]!;
+        expect(bits(y2)).toEqual(bits(y1));
+        await s1.release();
+        await s2.release();
+      } finally {
+        setMinShare(1);
+      }
+    });
+  }
+
+  it('a session holds the workers until release(); a process that never releases still exits', () => {
+    // a fresh Node on the built package: its own pool, nothing else holding it
+    const code = `
+      import { InferenceSession, Graph, Tensor } from './dist/index.js';
+      import { threadWorkers } from './dist/kernels/threads.js';
+      const g = new Graph();
+      g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [1, 4] } }];
+      g.initializers.set('W', new Tensor('float32', new Float32Array(16).fill(1), [4, 4]));
+      g.nodes.push({ name: 'mm', op: 'MatMul', domain: '', inputs: ['X', 'W'], outputs: ['Y'], attrs: {} });
+      g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+      const a = await InferenceSession.create(g, { numThreads: 2 });
+      const b = await InferenceSession.create(g, { numThreads: 2 });
+      const seen = [a.numThreads, threadWorkers()];
+      await a.release();
+      seen.push(threadWorkers());
+      await b.release();
+      seen.push(threadWorkers());
+      const c = await InferenceSession.create(g, { numThreads: 2 }); // never released
+      seen.push(c.numThreads);
+      console.log(JSON.stringify(seen));
+    `;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 60_000 });
+    // [threads of a, workers with a and b, after a's release, after b's release, threads of c] — and the process exited
+    expect(JSON.parse(out.trim())).toEqual([2, 1, 1, 0, 2]);
+  });
+});
