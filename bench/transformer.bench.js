@@ -1,9 +1,15 @@
 // Transformers: the shared encoder (1×128 tokens) and one decoder step (one new token after 16 cached) against
 // onnxruntime-web (wasm, SIMD, numThreads = 1) in the same process. Runs alternate edgeq / ORT round by round so both
 // see the same machine load; the medians and their ratio are printed.
-import { readFileSync } from 'node:fs';
+// `--large` adds generated configurations larger than the shared ones (scripts/make-transformer.mjs, written once to
+// tmp/transformer, git-ignored): encoder and decoder step at d512/l6/h8 and d768/l12/h12.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { InferenceSession, Tensor } from '../dist/index.js';
-import { alternating, dataFile, fmt, ort, quick, table } from './common.js';
+import { alternating, args, dataFile, fmt, ort, quick, table } from './common.js';
+import { PRESETS, writeTransformers } from '../scripts/make-transformer.mjs';
+
+const large = args.includes('--large');
 
 function encoderFeeds(T, seq) {
   const ids = BigInt64Array.from({ length: seq }, (_, i) => BigInt((i * 7 + 3) % 1000));
@@ -11,11 +17,22 @@ function encoderFeeds(T, seq) {
   return { input_ids: new T('int64', ids, [1, seq]), attention_mask: new T('int64', mask, [1, seq]) };
 }
 
-function decoderFeeds(T, past) {
+function decoderFeeds(T, past, layers = 4, heads = 4, hd = 64) {
   const f = { input_ids: new T('int64', BigInt64Array.from([42n]), [1, 1]) };
-  for (let i = 0; i < 4; i++)
-    for (const kv of ['key', 'value']) f[`past_${kv}_${i}`] = new T('float32', Float32Array.from({ length: 4 * past * 64 }, (_, j) => Math.sin(j * 0.37 + i) * 0.5), [1, 4, past, 64]);
+  for (let i = 0; i < layers; i++)
+    for (const kv of ['key', 'value']) f[`past_${kv}_${i}`] = new T('float32', Float32Array.from({ length: heads * past * hd }, (_, j) => Math.sin(j * 0.37 + i) * 0.5), [1, heads, past, hd]);
   return f;
+}
+
+/** the generated configurations (written on first use) as MODELS entries with absolute paths */
+function largeModels() {
+  const dir = join('tmp', 'transformer');
+  const missing = PRESETS.filter((c) => !existsSync(join(dir, `encoder_d${c.d}_l${c.layers}.onnx`)) || !existsSync(join(dir, `decoder_kv_d${c.d}_l${c.layers}.onnx`)));
+  if (missing.length) writeTransformers(dir, missing);
+  return PRESETS.flatMap((c) => [
+    { name: `encoder_d${c.d}_l${c.layers} (generated), 1×128`, path: join(dir, `encoder_d${c.d}_l${c.layers}.onnx`), feeds: (T) => encoderFeeds(T, 128), rounds: [2, 8] },
+    { name: `decoder_kv_d${c.d}_l${c.layers} (generated) step (past 64)`, path: join(dir, `decoder_kv_d${c.d}_l${c.layers}.onnx`), feeds: (T) => decoderFeeds(T, 64, c.layers, c.heads, c.d / c.heads), rounds: [5, 30] },
+  ]);
 }
 
 const MODELS = [
@@ -26,8 +43,8 @@ const MODELS = [
 export async function run() {
   const rows = [];
   const out = [];
-  for (const m of MODELS) {
-    const path = dataFile(m.file);
+  for (const m of large ? [...MODELS, ...largeModels()] : MODELS) {
+    const path = m.path ?? dataFile(m.file);
     if (!path) {
       rows.push({ model: m.name, 'edgeq ms': 'skipped (no ../shared data)', 'ORT-web ms': '', 'edgeq/ORT': '' });
       continue;
