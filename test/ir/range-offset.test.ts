@@ -65,3 +65,55 @@ describe('Range(x, x + k) canonicalization', () => {
     expect(c.nodes.some((n) => n.op === 'Range')).toBe(true);
   });
 });
+
+/** A decoder's one-row causal mask: ConstantOfShape([rows, P + b]) → Trilu(·, P, upper 0) → Cast → Not → Cast → y */
+function causal(rows: number, b: number): Graph {
+  const g = new Graph();
+  g.opsets = { '': 17 };
+  g.inputs = [{ name: 'past', type: { dtype: 'float32', shape: [1, 2, 'past', 4] } }];
+  g.outputs = [{ name: 'y', type: { dtype: 'float32' } }];
+  g.initializers.set('two', new Tensor('int64', BigInt64Array.of(2n), []));
+  g.initializers.set('b', new Tensor('int64', BigInt64Array.of(BigInt(b)), []));
+  g.initializers.set('rows', new Tensor('int64', BigInt64Array.of(BigInt(rows)), [1]));
+  g.initializers.set('axes', new Tensor('int64', BigInt64Array.of(0n), [1]));
+  g.nodes = [
+    node('shape', 'Shape', ['past'], ['s']),
+    node('gather', 'Gather', ['s', 'two'], ['P'], { axis: 0 }),
+    node('add', 'Add', ['P', 'b'], ['T']),
+    node('unsq', 'Unsqueeze', ['T', 'axes'], ['Tu']),
+    node('cat', 'Concat', ['rows', 'Tu'], ['dims'], { axis: 0 }),
+    node('ones', 'ConstantOfShape', ['dims'], ['o'], { value: new Tensor('float32', Float32Array.of(1), [1]) }),
+    node('tri', 'Trilu', ['o', 'P'], ['t'], { upper: 0 }),
+    node('c0', 'Cast', ['t'], ['tb'], { to: 9 }),
+    node('not', 'Not', ['tb'], ['nb']),
+    node('c1', 'Cast', ['nb'], ['mb'], { to: 9 }),
+    node('c2', 'Cast', ['mb'], ['y'], { to: 1 }),
+  ];
+  return g;
+}
+
+describe('one-row causal mask canonicalization', () => {
+  // ONNX Trilu: "If upper is set to false, a lower triangular matrix is retained"; element (i, j) is kept iff
+  // j ≤ i + k. With columns = k + b, b ≤ 1, every element is kept; the Cast/Not chain of a constant fill is a fill.
+  it.each([
+    [1, 1],
+    [3, 1],
+    [1, 0],
+    [1, 2],
+    [2, 3],
+  ])('rows %i, columns past + %i: same values as the reference', (rows, b) => {
+    const g = causal(rows, b);
+    const c = canonicalize(g);
+    expect(c.nodes.some((n) => n.op === 'Trilu')).toBe(b > 1);
+    if (b <= 1) expect(c.nodes.some((n) => n.op === 'Not' || (n.op === 'Cast' && n.name !== 'c2'))).toBe(false);
+    const plain = new Executor(g, { backend: 'reference', canonicalize: false });
+    const canon = new Executor(g, { backend: 'reference' });
+    for (const past of [0, 1, 5]) {
+      const feeds = { past: new Tensor('float32', new Float32Array(8 * past), [1, 2, past, 4]) };
+      const want = plain.run(feeds).y as Tensor;
+      const got = canon.run(feeds).y as Tensor;
+      expect(got.dims).toEqual(want.dims);
+      expect([...(got.data as Float32Array)]).toEqual([...(want.data as Float32Array)]);
+    }
+  });
+});
