@@ -20,17 +20,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Graph, Tensor, writeOnnx } from '../dist/index.js';
-
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../dist/ops/nn-misc.js';
 
 /** A tiny graph builder: node names and value names follow PyTorch's `/scope/Op_k` scheme. */
 class Builder {
@@ -40,7 +30,7 @@ class Builder {
     this.g.producer = 'pytorch';
     this.g.irVersion = 8;
     this.counts = new Map();
-    this.rand = rng(seed);
+    this.rand = mulberry32(seed);
     this.constN = 0;
   }
   name(scope, op) {

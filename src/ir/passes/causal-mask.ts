@@ -1,6 +1,7 @@
 import type { Node, ValueType } from '../graph.js';
 import { runInfer } from '../infer.js';
 import { opFor, resolveAttrs } from '../registry.js';
+import { stripNoopCasts } from './range-offset.js';
 import type { Tensor } from '../../tensor/tensor.js';
 
 /**
@@ -28,10 +29,7 @@ export function trivialMasks(nodes: Node[], inits: Map<string, Tensor>, types: R
     }
   };
   index();
-  const strip = (x: string): string => {
-    for (let p = producer.get(x); p && p.op === 'Cast' && p.domain === '' && types.get(p.inputs[0] ?? '')?.dtype === types.get(x)?.dtype; p = producer.get(x)) x = p.inputs[0]!;
-    return x;
-  };
+  const strip = stripNoopCasts(producer, types);
   const scalar = (x: string | undefined): number | undefined => {
     const t = x ? inits.get(x) : undefined;
     return t && t.size === 1 && (t.type === 'int64' || t.type === 'int32') ? t.num(0) : undefined;

@@ -12,11 +12,7 @@ import { Tensor } from '../../tensor/tensor.js';
 export function rangeOffsets(nodes: Node[], inits: Map<string, Tensor>, types: ReadonlyMap<string, ValueType>): boolean {
   const producer = new Map<string, Node>();
   for (const n of nodes) for (const o of n.outputs) if (o) producer.set(o, n);
-  /** x with no-op Casts (to the dtype it already has) peeled off */
-  const strip = (x: string): string => {
-    for (let p = producer.get(x); p && p.op === 'Cast' && p.domain === '' && types.get(p.inputs[0] ?? '')?.dtype === types.get(x)?.dtype; p = producer.get(x)) x = p.inputs[0]!;
-    return x;
-  };
+  const strip = stripNoopCasts(producer, types);
   const scalarInt = (x: string): number | undefined => {
     const t = inits.get(x);
     return t && t.size === 1 && (t.type === 'int64' || t.type === 'int32') ? t.num(0) : undefined;
@@ -44,4 +40,12 @@ export function rangeOffsets(nodes: Node[], inits: Map<string, Tensor>, types: R
     changed = true;
   });
   return changed;
+}
+
+/** `x` with no-op Casts (to the dtype it already has, e.g. int64 → int64) peeled off, given the graph's producers. */
+export function stripNoopCasts(producer: ReadonlyMap<string, Node>, types: ReadonlyMap<string, ValueType>): (x: string) => string {
+  return (x) => {
+    for (let p = producer.get(x); p && p.op === 'Cast' && p.domain === '' && types.get(p.inputs[0] ?? '')?.dtype === types.get(x)?.dtype; p = producer.get(x)) x = p.inputs[0]!;
+    return x;
+  };
 }
