@@ -126,7 +126,7 @@ export async function run() {
     if (!path) continue;
     const n = quick ? g.tokens[0] : g.tokens[1];
     const { e, o, same } = await generation(new Uint8Array(readFileSync(path)), g.prompt, n, quick ? g.rounds[0] : g.rounds[1]);
-    const name = `${g.name.replace('generate', `generate ${n}`)}${same ? '' : ' (tokens differ!)'}`;
+    const name = `${g.name.replace(' generate (', ` generate ${n} (`)}${same ? '' : ' (tokens differ!)'}`;
     out.push({ model: name, edgeqMs: e, ortMs: o, ratio: e / o });
     rows.push({ model: name, 'edgeq ms': fmt(e), 'ORT-web ms': fmt(o), 'edgeq/ORT': fmt(e / o) });
   }
