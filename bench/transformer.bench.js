@@ -1,9 +1,15 @@
 // Transformers: the shared encoder (1×128 tokens) and one decoder step (one new token after 16 cached) against
 // onnxruntime-web (wasm, SIMD, numThreads = 1) in the same process. Runs alternate edgeq / ORT round by round so both
 // see the same machine load; the medians and their ratio are printed.
-import { readFileSync } from 'node:fs';
-import { InferenceSession, Tensor } from '../dist/index.js';
-import { alternating, dataFile, fmt, ort, quick, table } from './common.js';
+// `--large` adds generated configurations larger than the shared ones (scripts/make-transformer.mjs, written once to
+// tmp/transformer, git-ignored): encoder and decoder step at d512/l6/h8 and d768/l12/h12.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { InferenceSession, Tensor, generate } from '../dist/index.js';
+import { alternating, args, dataFile, fmt, ort, quick, table } from './common.js';
+import { PRESETS, writeTransformers } from '../scripts/make-transformer.mjs';
+
+const large = args.includes('--large');
 
 function encoderFeeds(T, seq) {
   const ids = BigInt64Array.from({ length: seq }, (_, i) => BigInt((i * 7 + 3) % 1000));
@@ -11,12 +17,83 @@ function encoderFeeds(T, seq) {
   return { input_ids: new T('int64', ids, [1, seq]), attention_mask: new T('int64', mask, [1, seq]) };
 }
 
-function decoderFeeds(T, past) {
+function decoderFeeds(T, past, layers = 4, heads = 4, hd = 64) {
   const f = { input_ids: new T('int64', BigInt64Array.from([42n]), [1, 1]) };
-  for (let i = 0; i < 4; i++)
-    for (const kv of ['key', 'value']) f[`past_${kv}_${i}`] = new T('float32', Float32Array.from({ length: 4 * past * 64 }, (_, j) => Math.sin(j * 0.37 + i) * 0.5), [1, 4, past, 64]);
+  for (let i = 0; i < layers; i++)
+    for (const kv of ['key', 'value']) f[`past_${kv}_${i}`] = new T('float32', Float32Array.from({ length: heads * past * hd }, (_, j) => Math.sin(j * 0.37 + i) * 0.5), [1, heads, past, hd]);
   return f;
 }
+
+/** the generated configurations (written on first use) as MODELS entries with absolute paths */
+function largeModels() {
+  const dir = join('tmp', 'transformer');
+  const missing = PRESETS.filter((c) => !existsSync(join(dir, `encoder_d${c.d}_l${c.layers}.onnx`)) || !existsSync(join(dir, `decoder_kv_d${c.d}_l${c.layers}.onnx`)));
+  if (missing.length) writeTransformers(dir, missing);
+  return PRESETS.flatMap((c) => [
+    { name: `encoder_d${c.d}_l${c.layers} (generated), 1×128`, path: join(dir, `encoder_d${c.d}_l${c.layers}.onnx`), feeds: (T) => encoderFeeds(T, 128), rounds: [2, 8] },
+    { name: `decoder_kv_d${c.d}_l${c.layers} (generated) step (past 64)`, path: join(dir, `decoder_kv_d${c.d}_l${c.layers}.onnx`), feeds: (T) => decoderFeeds(T, 64, c.layers, c.heads, c.d / c.heads), rounds: [5, 30] },
+  ]);
+}
+
+/**
+ * Greedy generation of `n` tokens after a `prompt`-token prompt: edgeq's generate() (prompt plan + one step plan, cache
+ * resident in kernel memory) against the same loop on onnxruntime-web (present_* fed back as past_*), alternating
+ * round by round. Returns the medians of ms per token after the first, and the tokens (they must agree).
+ */
+async function generation(bytes, prompt, n, rounds) {
+  const sess = await InferenceSession.create(bytes);
+  const osess = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
+  const cache = osess.inputNames.filter((x) => /past/.test(x)).map((x) => [x, x.replace('past', 'present')]);
+  const dims = sess.inputMetadata.find((i) => /past/.test(i.name)).shape;
+  const ids = Array.from({ length: prompt }, (_, i) => (i * 37 + 11) % 256);
+  const ours = async () => {
+    const toks = [];
+    let t1 = 0;
+    const t0 = performance.now();
+    for await (const id of generate(sess, { ids, maxTokens: n })) {
+      if (!toks.length) t1 = performance.now();
+      toks.push(id);
+    }
+    return { ms: (performance.now() - t1) / (n - 1), toks, total: performance.now() - t0 };
+  };
+  const theirs = async () => {
+    const toks = [];
+    let t1 = 0;
+    let step = ids;
+    let past = Object.fromEntries(cache.map(([p]) => [p, new ort.Tensor('float32', new Float32Array(0), [1, dims[1], 0, dims[3]])]));
+    for (let k = 0; k < n; k++) {
+      const r = await osess.run({ input_ids: new ort.Tensor('int64', BigInt64Array.from(step, BigInt), [1, step.length]), ...past });
+      const row = r.logits.data.subarray(r.logits.data.length - r.logits.dims.at(-1));
+      let best = 0;
+      for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
+      if (!toks.length) t1 = performance.now();
+      toks.push(best);
+      past = Object.fromEntries(cache.map(([p, q]) => [p, r[q]]));
+      step = [best];
+    }
+    return { ms: (performance.now() - t1) / (n - 1), toks };
+  };
+  await ours();
+  await theirs();
+  const a = [];
+  const b = [];
+  let same = true;
+  for (let r = 0; r < rounds; r++) {
+    const x = await ours();
+    const y = await theirs();
+    a.push(x.ms);
+    b.push(y.ms);
+    same &&= x.toks.join() === y.toks.join();
+  }
+  await sess.release();
+  await osess.release();
+  const med = (xs) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
+  return { e: med(a), o: med(b), same };
+}
+
+const GENERATE = [
+  { name: 'decoder_kv_d256_l4 generate (ms/token, prompt 8)', file: 'transformer/decoder_kv_d256_l4.onnx', prompt: 8, tokens: [16, 64], rounds: [1, 3] },
+];
 
 const MODELS = [
   { name: 'encoder_d256_l4, 1×128', file: 'transformer/encoder_d256_l4.onnx', feeds: (T) => encoderFeeds(T, 128), rounds: [3, 15] },
@@ -26,8 +103,8 @@ const MODELS = [
 export async function run() {
   const rows = [];
   const out = [];
-  for (const m of MODELS) {
-    const path = dataFile(m.file);
+  for (const m of large ? [...MODELS, ...largeModels()] : MODELS) {
+    const path = m.path ?? dataFile(m.file);
     if (!path) {
       rows.push({ model: m.name, 'edgeq ms': 'skipped (no ../shared data)', 'ORT-web ms': '', 'edgeq/ORT': '' });
       continue;
@@ -42,6 +119,16 @@ export async function run() {
     rows.push({ model: m.name, 'edgeq ms': fmt(e), 'ORT-web ms': fmt(o), 'edgeq/ORT': fmt(e / o) });
     await sess.release();
     await osess.release();
+  }
+  const gens = [...GENERATE, ...(large ? PRESETS.map((c) => ({ name: `decoder_kv_d${c.d}_l${c.layers} (generated) generate (ms/token, prompt 8)`, path: join('tmp', 'transformer', `decoder_kv_d${c.d}_l${c.layers}.onnx`), prompt: 8, tokens: [16, 48], rounds: [1, 2] })) : [])];
+  for (const g of gens) {
+    const path = g.path ?? dataFile(g.file);
+    if (!path) continue;
+    const n = quick ? g.tokens[0] : g.tokens[1];
+    const { e, o, same } = await generation(new Uint8Array(readFileSync(path)), g.prompt, n, quick ? g.rounds[0] : g.rounds[1]);
+    const name = `${g.name.replace(' generate (', ` generate ${n} (`)}${same ? '' : ' (tokens differ!)'}`;
+    out.push({ model: name, edgeqMs: e, ortMs: o, ratio: e / o });
+    rows.push({ model: name, 'edgeq ms': fmt(e), 'ORT-web ms': fmt(o), 'edgeq/ORT': fmt(e / o) });
   }
   table('Transformers, one thread, alternating runs (lower edgeq/ORT is better)', rows);
   return { transformers: out };

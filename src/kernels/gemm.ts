@@ -107,12 +107,22 @@ const matmulWasm: KernelDef = {
     if (types[0]?.dtype !== 'float32') return decline(`A is ${types[0]?.dtype ?? 'of unknown type'}, not float32`);
     if (types[0].shape && types[0].shape.length < 2) return decline('A is 1-D'); // leave to the reference
     const [k, n] = b.dims as [number, number];
-    const g = new PackedGemmF32(mem, k, n, b.data as Float32Array);
+    let g = new PackedGemmF32(mem, k, n, b.data as Float32Array);
     const epi = new Epilogue();
+    let clamped = false;
     return {
       name: 'f32_gemm_4x8',
-      fuseClamp: epi.fuseClamp,
-      fusePost: epi.fusePost,
+      fuseClamp: (lo, hi) => epi.fuseClamp(lo, hi) && (clamped = true),
+      fusePost: (op, attrs) => epi.fusePost(op, attrs) && (clamped = true),
+      // Add(bias, MatMul(x, W)) as PyTorch exports nn.Linear: the bias goes into the packed panels (added in the
+      // micro-kernel), so the output block is written once; only before any clamp/activation (they act on x·W + bias)
+      fuseBias(bias) {
+        if (clamped || bias.length !== n) return false;
+        const biased = new PackedGemmF32(mem, k, n, b.data as Float32Array, bias);
+        g.dispose();
+        g = biased;
+        return true;
+      },
       run([a], [out]) {
         if (!a || a.dims.length < 2) return undefined;
         const m = a.size / k;

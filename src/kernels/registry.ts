@@ -20,6 +20,11 @@ export interface PreparedKernel {
   fuseClamp?(lo: number, hi: number): boolean;
   /** Fold a following Clip/Relu on this kernel's 8-bit output codes (integer bounds); false if it can't. */
   fuseClampQ?(lo: number, hi: number): boolean;
+  /**
+   * Fold a following Add of a constant float32 row (`bias`: one value per column of the output's last dim, broadcast
+   * over all rows) into this kernel's arithmetic, before any clamp or activation; false if it can't.
+   */
+  fuseBias?(bias: Float32Array): boolean;
   /** Fold a following pointwise activation (an op of kernels/epilogue.ts POST_OPS, with its attributes); false if it can't. */
   fusePost?(op: string, attrs: Record<string, unknown>): boolean;
   /**

@@ -280,11 +280,35 @@ export class Executor {
     return k === 1 ? { y, alpha: 1, beta: -c } : { y, alpha: -1, beta: c };
   }
 
+  /**
+   * Add(c, y) / Add(y, c) with c a float32 constant row — [N] or [1, …, 1, N], N = y's last dim, so broadcasting
+   * keeps y's shape — folded into y's producing kernel (`fuseBias`: a MatMul packs it with its weight).
+   */
+  private fuseRowBias(act: Node, graphOut: ReadonlySet<string>): boolean {
+    if (act.op !== 'Add' || act.domain !== '' || act.inputs.length !== 2) return false;
+    const { consts, types } = this.analysis;
+    const k = act.inputs.findIndex((x) => consts.get(x)?.type === 'float32' && !consts.has(act.inputs[1 - act.inputs.indexOf(x)]!));
+    if (k < 0) return false;
+    const c = consts.get(act.inputs[k]!)!;
+    const y = act.inputs[1 - k]!;
+    const ys = types.get(y)?.shape;
+    const n = ys?.at(-1);
+    if (typeof n !== 'number' || c.size !== n || c.dims.length > ys!.length || c.dims.slice(0, -1).some((d) => d !== 1) || types.get(y)?.dtype !== 'float32') return false;
+    const prod = this.producer.get(y);
+    const kernel = prod && !this.fusedInto.has(prod) ? this.kernels.get(prod) : undefined;
+    if (!kernel?.fuseBias || this.uses(y) !== 1 || graphOut.has(y) || !kernel.fuseBias(c.data as Float32Array)) return false;
+    this.fusedInto.set(act, y);
+    this.kernels.get(act)?.dispose?.();
+    this.kernels.delete(act);
+    return true;
+  }
+
   private fuseClamps(): void {
     const { order, consts } = this.analysis;
     const graphOut = new Set(this.graph.outputs.map((o) => o.name));
     const producer = this.producer;
     for (const act of order) {
+      if (this.fuseRowBias(act, graphOut)) continue;
       const affine = this.scalarAffine(act);
       const post = POST_OPS[act.op] !== undefined || affine !== undefined;
       if (act.op !== 'Relu' && act.op !== 'Clip' && !post) continue;

@@ -80,6 +80,8 @@ export function pickToken(row: Float32Array, temperature: number | undefined, to
   return idx[idx.length - 1]!;
 }
 
+const NONE: ReadonlySet<string> = new Set();
+
 /** Generate tokens one at a time (see GenerateOptions); the session must stay alive while iterating. */
 export async function* generate(session: InferenceSession, opts: GenerateOptions): AsyncGenerator<number, void, undefined> {
   const io = decoderIo(session);
@@ -87,7 +89,10 @@ export async function* generate(session: InferenceSession, opts: GenerateOptions
   const maxTokens = opts.maxTokens ?? 32;
   const rand = mulberry32(opts.seed ?? 0);
   const resident = (opts.cache ?? 'resident') === 'resident';
-  const exec = session.executor;
+  // one plan for the prompt, one for every later step: its dims are concrete (seq = 1, the batch) except the cache
+  // length, which stays symbolic — the shape arithmetic that depends on seq folds, and no plan is made per length
+  const idsDims = new Set(session.inputMetadata.find((i) => i.name === io.ids)?.shape.filter((d) => typeof d === 'string'));
+  const grows = new Set(io.cache.flatMap((c) => c.dims.filter((d): d is string => typeof d === 'string' && !idsDims.has(d))));
   const mem = resident ? arena() : undefined;
   const fetch = [io.logits, ...io.cache.map((c) => c.present)];
   const keep = mem ? new Set(io.cache.map((c) => c.present)) : undefined;
@@ -109,6 +114,12 @@ export async function* generate(session: InferenceSession, opts: GenerateOptions
       });
       if (io.attentionMask) feeds[io.attentionMask] = new Tensor('int64', new BigInt64Array(pastLen + step.length).fill(1n), [1, pastLen + step.length]);
       if (io.positionIds) feeds[io.positionIds] = new Tensor('int64', BigInt64Array.from(step, (_, j) => BigInt(pastLen + j)), [1, step.length]);
+      const exec = session.executorFor(feeds, n > 0 ? grows : NONE);
+      // making a plan packs weights and may grow (so detach) the memory the cache views point into: view it again
+      if (mem) io.cache.forEach((c, i) => {
+        const p = past[i]!;
+        if (p.ptr !== undefined) feeds[c.past] = new Tensor('float32', mem.f32(p.ptr, p.dims.reduce((a, d) => a * d, 1)), p.dims);
+      });
       const out = exec.run(feeds, fetch, keep) as Record<string, Tensor>;
       const logits = out[io.logits]!;
       const v = logits.dims.at(-1)!;

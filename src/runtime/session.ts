@@ -241,6 +241,16 @@ export class InferenceSession {
     return this.exec;
   }
 
+  /**
+   * The plan that runs these feeds (checked): with symbolic input dims the one for their shapes, where dims named in
+   * `keep` stay symbolic (generate.ts: one plan for every cache length); else the session's only plan.
+   */
+  executorFor(feeds: Record<string, Tensor>, keep?: ReadonlySet<string>): Executor {
+    if (this.released) throw new InputError('session was released');
+    this.exec.checkFeeds(feeds);
+    return this.specs ? this.specs.get(feeds, keep) : this.exec;
+  }
+
   /** Free the packed weights in kernel memory now (otherwise they are freed when the session is collected). */
   async release(): Promise<void> {
     if (this.released) return;

@@ -47,6 +47,8 @@ describe.runIf(hasData(MODEL))('generate with a KV cache', () => {
   it('the resident cache gives the plain path’s tokens (greedy and sampled) and frees its blocks', async () => {
     const sess = await InferenceSession.create(dataPath(MODEL));
     const mem = arena()!;
+    // the session's plans (prompt, and one step plan for every cache length) pack their weights on first use
+    await collect(generate(sess, { ids: PROMPT, maxTokens: 3 }));
     const before = mem.inUse;
     for (const o of [{}, { temperature: 0.9, topK: 40, seed: 7 }]) {
       const a = await collect(generate(sess, { ids: PROMPT, maxTokens: 20, cache: 'resident', ...o }));

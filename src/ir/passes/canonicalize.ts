@@ -1,6 +1,8 @@
 import { EdgeqError } from '../../errors.js';
 import { Graph, type Node } from '../graph.js';
 import { analyze } from '../infer.js';
+import { rangeOffsets } from './range-offset.js';
+import { trivialMasks } from './causal-mask.js';
 
 export interface CanonicalizeOptions {
   /** largest folded output, in elements (default 16 M: 64 MB of float32); bigger constant subgraphs stay nodes */
@@ -42,7 +44,9 @@ export function canonicalizeStats(g: Graph): CanonicalizeStats | undefined {
  *    to `maxElements`), and so is shape arithmetic the op's `constantFromTypes`
  *    answers from static types (Shape, Size … of inputs whose dims are known). Weights computed by constant
  *    subgraphs — ConstantOfShape, Cast, Transpose, DequantizeLinear of initializers — then reach kernels, the
- *    quantizer and the pruner as initializers.
+ *    quantizer and the pruner as initializers. A `Range(x, x + k)` with k folded becomes `x + Range(0, k)` and the
+ *    graph is folded once more (range-offset.ts: a KV decoder's position ids, so a seq = 1 plan knows its shapes); so
+ *    is it after a one-row causal mask that keeps everything became a constant fill (causal-mask.ts).
  * 3. Nodes no graph output depends on are removed, and initializers nothing reads (unless a graph input too).
  *
  * Returns a new graph (tensors shared with the input's; `graph` is not modified) or `graph` itself when nothing
@@ -82,14 +86,27 @@ export function canonicalize(graph: Graph, opts: CanonicalizeOptions = {}): Grap
   // 2. fold constants with the analysis the executor uses (one reference evaluation per node)
   const keepDq = opts.foldDequantize === false;
   const keep = (n: Node): boolean => (keepDq && n.op === 'DequantizeLinear') || halfWeightCast(g, n);
-  const a = analyze(g, { foldLimit: opts.maxElements ?? 1 << 24, keep });
-  const inits = new Map(g.initializers);
-  const nodes: Node[] = [];
-  for (const n of a.order) {
-    if (n.outputs.some((o) => o) && n.outputs.every((o) => o === '' || a.consts.has(o))) {
-      for (const o of n.outputs) if (o) inits.set(o, a.consts.get(o)!);
-      st.folded++;
-    } else nodes.push(n);
+  let inits = new Map(g.initializers);
+  let nodes: Node[] = [];
+  let rewritten = false;
+  for (let round = 0; ; round++) {
+    const a = analyze(g, { foldLimit: opts.maxElements ?? 1 << 24, keep });
+    inits = new Map(g.initializers);
+    nodes = [];
+    for (const n of a.order) {
+      if (n.outputs.some((o) => o) && n.outputs.every((o) => o === '' || a.consts.has(o))) {
+        for (const o of n.outputs) if (o) inits.set(o, a.consts.get(o)!);
+        st.folded++;
+      } else nodes.push(n);
+    }
+    // Range(x, x + k) → x + const (range-offset.ts): its length becomes static; a one-row causal mask that keeps
+    // everything → a constant fill (causal-mask.ts): fold again after either (a few rounds at most)
+    const ranges = rangeOffsets(nodes, inits, a.types);
+    const masks = trivialMasks(nodes, inits, a.types, graphOut, g.opsets['']);
+    if (ranges || masks) rewritten = true;
+    if (round >= 3 || (!ranges && !masks)) break;
+    g.nodes = nodes;
+    g.initializers = inits;
   }
 
   // 3. dead nodes and unread initializers
@@ -109,7 +126,7 @@ export function canonicalize(graph: Graph, opts: CanonicalizeOptions = {}): Grap
   const inputs = new Set(g.inputs.map((i) => i.name));
   for (const k of [...inits.keys()]) if (!live.has(k) && !inputs.has(k)) inits.delete(k);
 
-  if (!st.folded && !st.bypassed && !st.dead && inits.size === graph.initializers.size) return graph;
+  if (!st.folded && !st.bypassed && !st.dead && !rewritten && inits.size === graph.initializers.size) return graph;
   g.nodes = kept;
   g.initializers = inits;
   stats.set(g, st);
