@@ -5,6 +5,7 @@ export * from './f32_conv';
 export * from './f32_spmm';
 export * from './f32_pool';
 export * from './qs8_gemm';
+export * from './q8_dynamic';
 export * from './f16_gemm';
 export * from './simd';
 export * from './f32_eltwise';

@@ -255,6 +255,11 @@ export function dynamicQuantParams(v: ArrayLike<number>): { scale: number; zp: n
     if (a < mn) mn = a;
     if (a > mx) mx = a;
   }
+  return dynamicQuantParamsOf(mn, mx);
+}
+
+/** dynamicQuantParams from min(0, x…) and max(0, x…) (the WASM kernel finds those in one SIMD pass). */
+export function dynamicQuantParamsOf(mn: number, mx: number): { scale: number; zp: number } {
   // y_scale = (max - min) / (qmax - qmin), in float32. An all-zero x gives scale 0; the spec's 0/0
   // below is NaN, which saturates to 0 (so y and the zero point are 0).
   const scale = Math.fround((mx - mn) / 255);
@@ -365,6 +370,56 @@ defineOp({
     const { c } = matmulInt(a, b, azp && ints(azp), bzp && ints(bzp), dims);
     return [new Tensor('int32', c, dims)];
   },
+});
+
+/**
+ * com.microsoft DynamicQuantizeMatMul (onnxruntime ContribOperators.md): A is quantized as DynamicQuantizeLinear does
+ * (uint8, per tensor), multiplied by the 8-bit B as MatMulInteger does, and "Y = (A_q − a_zp)·(B − b_zp)·(a_scale ·
+ * b_scale) + bias" — b_scale / b_zero_point per tensor or per column of B, bias [N]. Every float step rounds to float32
+ * in the order of the graph the quantizer writes (Cast(acc) · fround(a_scale · b_scale[j]), then + bias[j]), so the
+ * plan-time fusion (src/ir/passes/fuse-dynq.ts) of DynamicQuantizeLinear → MatMulInteger → Cast → Mul (→ Add)
+ * into this op changes no bit of the result.
+ */
+defineOp({
+  name: 'DynamicQuantizeMatMul',
+  domain: 'com.microsoft',
+  inputs: [3, 5],
+  outputs: [1, 1],
+  attrs: {},
+  inferShape(ctx) {
+    const a = needType(ctx, 0, ['float32'], 'A');
+    const b = needType(ctx, 1, Q8, 'B');
+    const bs = needType(ctx, 2, ['float32'], 'b_scale');
+    const bzp = ctx.inputs[3] ? needType(ctx, 3, [b.dtype], 'b_zero_point') : undefined;
+    const { shape, N } = matmulShape(ctx, a.shape, b.shape);
+    checkVecParam(ctx, bs, N, 'b_scale', 'column of B');
+    checkVecParam(ctx, bzp, N, 'b_zero_point', 'column of B');
+    if (ctx.inputs[4]) {
+      const bias = needType(ctx, 4, ['float32'], 'bias');
+      if (bias.shape && (bias.shape.length !== 1 || (typeof bias.shape[0] === 'number' && typeof N === 'number' && bias.shape[0] !== N))) ctx.fail(`bias must be 1-D [N = ${String(N)}], got ${shapeStr(bias.shape)}`);
+    }
+    return [{ dtype: 'float32', shape }];
+  },
+  reference({ inputs, outputTypes }) {
+    const [a, b, bs, bzp, bias] = inputs as [Tensor, Tensor, Tensor, Tensor?, Tensor?];
+    const v = floats(a);
+    const { scale, zp } = dynamicQuantParams(v);
+    const q = new Uint8Array(v.length);
+    for (let i = 0; i < v.length; i++) q[i] = saturate(roundHalfToEven(Math.fround(v[i]! / scale)) + zp, 0, 255);
+    const dims = outputTypes[0]!.shape as number[];
+    const { c, N } = matmulInt(new Tensor('uint8', q, a.dims), b, [zp], bzp && ints(bzp), dims);
+    const sv = floats(bs);
+    const mult = Float32Array.from({ length: N }, (_, j) => scale * sv[sv.length === 1 ? 0 : j]!);
+    const bv = bias ? floats(bias) : undefined;
+    const y = new Float32Array(c.length);
+    for (let i = 0; i < c.length; i++) {
+      const j = i % N;
+      y[i] = Math.fround(c[i]!) * mult[j]!;
+      if (bv) y[i] = y[i]! + bv[j]!;
+    }
+    return [new Tensor('float32', y, dims)];
+  },
+  doc: 'com.microsoft DynamicQuantizeMatMul: dynamic uint8 quantization of A, 8-bit B, float32 Y with scales and bias',
 });
 
 defineOp({
