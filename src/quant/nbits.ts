@@ -1,7 +1,8 @@
 /**
  * Weight-only block quantization to onnxruntime's com.microsoft MatMulNBits (4 or 8 bits): each MatMul
  * (and Gemm with transA = 0, alpha = beta = 1) whose weight is a float32 2-D initializer becomes
- * MatMulNBits(A, B, scales[, zero_points]) (+ Add for a Gemm bias). Activations stay float.
+ * MatMulNBits(A, B, scales[, zero_points]) (+ Add for a Gemm bias), accuracy_level 4 unless asked otherwise (runtimes
+ * may then multiply with int8 activations: src/kernels/nbits.ts). Activations stay float in the file.
  * Layout (see src/ops/contrib.ts): B uint8 [N, k_blocks, blob_size], scales [N·k_blocks], zero points
  * packed per row of N. Blocks run along K; the last block is padded with the zero point's code.
  */
@@ -81,6 +82,7 @@ export function weightOnlyQuantize(g: Graph, o: QuantizeOptions, foldedBatchNorm
   const bits = (o.weightBits ?? 4) as 4 | 8;
   const blockSize = o.blockSize ?? 32;
   const zeroPoints = o.zeroPoints ?? true;
+  const accuracyLevel = o.accuracyLevel ?? 4;
   const exclude = new Set(o.exclude ?? []);
   const excludeOps = new Set(o.excludeOps ?? []);
   const layers: LayerQuant[] = [];
@@ -139,7 +141,7 @@ export function weightOnlyQuantize(g: Graph, o: QuantizeOptions, foldedBatchNorm
     const c = n.op === 'Gemm' ? n.inputs[2] : '';
     const y = n.outputs[0]!;
     const mm = c ? names.take(`${n.name}_nbits_out`) : y;
-    out.push(mkNode(names.take(`${n.name}_MatMulNBits`), 'MatMulNBits', ins, [mm], { K, N, bits, block_size: blockSize }, 'com.microsoft'));
+    out.push(mkNode(names.take(`${n.name}_MatMulNBits`), 'MatMulNBits', ins, [mm], { K, N, bits, block_size: blockSize, accuracy_level: accuracyLevel }, 'com.microsoft'));
     if (c) out.push(mkNode(names.take(`${n.name}_Add`), 'Add', [mm, c], [y]));
     layers.push({ node: n.name, op: n.op, weight: w, weightBits: bits, perChannel: true, weightSqnr: q.sqnr, setting: `weight-only int${bits} MatMulNBits, block ${blockSize}${zeroPoints ? ', zero points' : ', symmetric'}` });
   }

@@ -8,6 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { Graph } from '../../src/ir/graph.js';
 import { Executor } from '../../src/runtime/executor.js';
 import { quantizeNBits } from '../../src/quant/nbits.js';
+import { dequantNBits } from '../../src/ops/contrib.js';
+import { unpackNBitsInt8 } from '../../src/kernels/nbits.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 
 function dqlGraph(n: number): Graph {
@@ -204,5 +206,68 @@ describe('DynamicQuantizeMatMul (fused dynamic int8 MatMul)', () => {
     shared.nodes.push({ name: 'id', op: 'Identity', domain: '', inputs: ['xs'], outputs: ['S2'], attrs: {} });
     shared.outputs.push({ name: 'S2', type: { dtype: 'float32' } });
     expect(fuseDynamicQuantMatMul(shared).nodes.map((nd) => nd.op)).toEqual(['DynamicQuantizeLinear', 'DynamicQuantizeMatMul', 'Identity']);
+  });
+});
+
+// ---------------------------------------------------------------- MatMulNBits, accuracy_level 4 (int8 compute)
+
+describe('MatMulNBits int8 kernel (accuracy_level = 4)', () => {
+  // ContribOperators.md MatMulNBits: accuracy_level 4 = "int8" minimum accuracy of the A operand. The kernel quantizes each
+  // row of A to symmetric int8 (scale max|A[i,·]|/127, so |ΔA| ≤ scale/2) and multiplies the exact int8 weight codes
+  // (code − zero point) block by block, so |ΔY[i,j]| ≤ ½·scale_i·Σ_k |W[k,j]| (+ float32 rounding of the block sums).
+  it('is within the int8 rounding bound of the reference over tile edges, partial blocks, 4 / 8 bits, zero points, bias', () => {
+    const mem = arena()!;
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 2 }), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 90 }), fc.integer({ min: 1, max: 27 }),
+        fc.constantFrom(4, 8), fc.constantFrom(16, 32, 64), fc.boolean(), fc.boolean(), fc.integer({ min: 0, max: 2 ** 30 }),
+        (batch, M, K, N, bits, bs, zp, withBias, seed) => {
+          const rnd = rng(seed);
+          const r = () => rnd() * 2 - 1;
+          const q = quantizeNBits(Float32Array.from({ length: K * N }, r), K, N, bits as 4 | 8, bs, zp);
+          const g = new Graph();
+          g.opsets = { '': 13, 'com.microsoft': 1 };
+          const aDims = batch ? [batch, M, K] : [M, K];
+          g.inputs.push({ name: 'A', type: { dtype: 'float32', shape: aDims } });
+          g.initializers.set('B', new Tensor('uint8', q.b, [N, q.gm.kBlocks, q.gm.blobSize]));
+          g.initializers.set('S', new Tensor('float32', q.scales, [q.scales.length]));
+          if (q.zp) g.initializers.set('Z', new Tensor('uint8', q.zp, [q.zp.length]));
+          if (withBias) g.initializers.set('bias', new Tensor('float32', Float32Array.from({ length: N }, r), [N]));
+          g.nodes.push({ name: 'n', op: 'MatMulNBits', domain: 'com.microsoft', inputs: ['A', 'B', 'S', q.zp ? 'Z' : '', '', withBias ? 'bias' : ''], outputs: ['Y'], attrs: { K, N, bits, block_size: bs, accuracy_level: 4 } });
+          g.outputs.push({ name: 'Y', type: { dtype: 'float32' } });
+          const rows = aDims.slice(0, -1).reduce((p, c) => p * c, 1);
+          const x = Float32Array.from({ length: rows * K }, (_, i) => (i % 13 === 5 ? 0 : r() * (1 + (i % 3))));
+          if (seed % 5 === 0) x.fill(0, 0, K); // a zero row: scale 0, outputs = bias
+          const a = { A: new Tensor('float32', x, aDims) };
+          const before = mem.inUse;
+          const ex = new Executor(g);
+          // 4-bit codes minus their zero point always fit int8; 8-bit ones only when every code − zero point does
+          const fits = bits === 4 || unpackNBitsInt8(q.gm, q.b, q.zp) !== undefined;
+          if (bits === 4) expect(fits).toBe(true);
+          expect(ex.kernels.get(g.nodes[0]!)?.name).toBe(fits ? 'nbits_qs8_gemm_4x8_blockscaled' : 'nbits_dequant_f32_gemm_4x8');
+          const got = Float32Array.from(ex.run(a).Y!.data as Float32Array);
+          ex.dispose();
+          expect(mem.inUse).toBe(before);
+          const want = new Executor(g, { backend: 'reference' }).run(a).Y!.data as Float32Array;
+          const w = dequantNBits(q.gm, q.b, q.scales, q.zp);
+          for (let i = 0; i < rows; i++) {
+            let amax = 0;
+            for (let k = 0; k < K; k++) amax = Math.max(amax, Math.abs(x[i * K + k]!));
+            const sa = amax / 127;
+            for (let j = 0; j < N; j++) {
+              let wsum = 0;
+              let mag = 0;
+              for (let k = 0; k < K; k++) {
+                wsum += Math.abs(w[k * N + j]!);
+                mag += Math.abs(w[k * N + j]! * x[i * K + k]!);
+              }
+              const bound = 0.5 * sa * wsum * (1 + 1e-4) + 1e-5 * (mag + Math.abs(want[i * N + j]!)) + 1e-6;
+              expect(Math.abs(got[i * N + j]! - want[i * N + j]!)).toBeLessThanOrEqual(bound);
+            }
+          }
+        },
+      ),
+      { numRuns: 80 },
+    );
   });
 });
