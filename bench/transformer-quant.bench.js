@@ -3,7 +3,7 @@
 // onnxruntime-web (wasm, SIMD, numThreads = 1) in the same process, runs alternating round by round.
 // Prints medians, file sizes, edgeq/ORT per variant and every variant's speed relative to edgeq fp32.
 import { readFileSync } from 'node:fs';
-import { InferenceSession, Tensor, readOnnx, writeOnnx, quantize } from '../dist/index.js';
+import { Graph, InferenceSession, Tensor, readOnnx, writeOnnx, quantize } from '../dist/index.js';
 import { foldWeightChains } from '../dist/quant/index.js';
 import { alternating, dataFile, fmt, ort, quick, table } from './common.js';
 
@@ -22,11 +22,71 @@ const VARIANTS = [
   { name: 'MatMulNBits int4', opts: { mode: 'weight-only', weightBits: 4 } },
 ];
 
+/** x [M, K] · W [K, N] + b: one transformer linear layer (seeded random weights). */
+function linearGraph(M, K, N) {
+  let s = M * 7919 + K * 31 + N;
+  const r = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+  const g = new Graph();
+  g.opsets = { '': 17 };
+  g.inputs.push({ name: 'x', type: { dtype: 'float32', shape: [M, K] } });
+  g.initializers.set('W', new Tensor('float32', Float32Array.from({ length: K * N }, () => r() / Math.sqrt(K)), [K, N]));
+  g.initializers.set('b', new Tensor('float32', Float32Array.from({ length: N }, r), [N]));
+  g.nodes.push({ name: 'mm', op: 'MatMul', domain: '', inputs: ['x', 'W'], outputs: ['h'], attrs: {} });
+  g.nodes.push({ name: 'add', op: 'Add', domain: '', inputs: ['h', 'b'], outputs: ['y'], attrs: {} });
+  g.outputs.push({ name: 'y', type: { dtype: 'float32' } });
+  return { g, x: Float32Array.from({ length: M * K }, r) };
+}
+
+const med = (xs) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
+
+/**
+ * One linear layer as fp32, dynamic int8 and int4 MatMulNBits (accuracy_level 4), each in edgeq and onnxruntime-web,
+ * all six sessions run round-robin in every round (so machine load drifts over all of them alike).
+ */
+async function linearLayers() {
+  const shapes = quick ? [[1, 768, 768], [128, 768, 768]] : [[1, 768, 768], [1, 768, 3072], [1, 3072, 768], [128, 768, 768], [128, 768, 3072], [128, 3072, 768]];
+  const rows = [];
+  const out = [];
+  for (const [M, K, N] of shapes) {
+    const { g, x } = linearGraph(M, K, N);
+    const variants = [
+      ['fp32', writeOnnx(g)],
+      ['dynamic int8', writeOnnx((await quantize(g, { mode: 'dynamic' })).graph)],
+      ['int4 MatMulNBits', writeOnnx((await quantize(g, { mode: 'weight-only', weightBits: 4 })).graph)],
+    ];
+    const sess = [];
+    for (const [name, bytes] of variants) {
+      sess.push({ name, kind: 'edgeq', s: await InferenceSession.create(bytes), feeds: { x: new Tensor('float32', x, [M, K]) }, t: [] });
+      sess.push({ name, kind: 'ort', s: await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] }), feeds: { x: new ort.Tensor('float32', x, [M, K]) }, t: [] });
+    }
+    const reps = M === 1 ? 20 : 2;
+    for (const z of sess) await z.s.run(z.feeds);
+    for (let round = 0; round < (quick ? 5 : 25); round++)
+      for (const z of sess) {
+        const t = performance.now();
+        for (let i = 0; i < reps; i++) await z.s.run(z.feeds);
+        z.t.push((performance.now() - t) / reps);
+      }
+    const ms = (name, kind) => med(sess.find((z) => z.name === name && z.kind === kind).t);
+    const f32 = ms('fp32', 'edgeq');
+    for (const [name, bytes] of variants) {
+      const e = ms(name, 'edgeq');
+      const o = ms(name, 'ort');
+      out.push({ M, K, N, variant: name, bytes: bytes.length, edgeqMs: e, ortMs: o, vsFp32: e / f32 });
+      rows.push({ 'M×K×N': `${M}×${K}×${N}`, variant: name, file: `${((bytes.length / variants[0][1].length) * 100).toFixed(1)} %`, 'edgeq ms': fmt(e, 3), 'ORT-web ms': fmt(o, 3), 'edgeq/ORT': fmt(e / o), 'edgeq / edgeq fp32': fmt(e / f32) });
+    }
+    for (const z of sess) await z.s.release();
+  }
+  table('Quantized linear layer x·W + b, one thread, all variants round-robin (lower is better)', rows);
+  return out;
+}
+
 export async function run() {
+  const linear = await linearLayers();
   const path = dataFile('transformer/encoder_d256_l4.onnx');
   if (!path) {
     table('Quantized transformer', [{ variant: 'skipped (no ../shared data)' }]);
-    return { transformerQuant: [] };
+    return { transformerQuant: [], transformerQuantLinear: linear };
   }
   const src = new Uint8Array(readFileSync(path));
   const g = readOnnx(src);
@@ -53,5 +113,5 @@ export async function run() {
     await osess.release();
   }
   table('Quantized encoder_d256_l4, 1×128, one thread, alternating runs (lower is better)', rows);
-  return { transformerQuant: out };
+  return { transformerQuant: out, transformerQuantLinear: linear };
 }
