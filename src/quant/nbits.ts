@@ -89,7 +89,12 @@ export function weightOnlyQuantize(g: Graph, o: QuantizeOptions, foldedBatchNorm
   const skipped: QuantizeResult['skipped'] = [];
   const out: Node[] = [];
   const cache = new Map<string, { ins: string[]; sqnr: number }>();
+  const uses = consumersOf(g);
+  const graphOut = new Set(g.outputs.map((o) => o.name));
+  /** bias Adds folded into the MatMulNBits before them */
+  const absorbed = new Set<Node>();
   for (const n of g.nodes) {
+    if (absorbed.has(n)) continue;
     if ((n.op !== 'MatMul' && n.op !== 'Gemm') || n.domain !== '') {
       out.push(n);
       continue;
@@ -138,9 +143,30 @@ export function weightOnlyQuantize(g: Graph, o: QuantizeOptions, foldedBatchNorm
     }
     const q = c0;
     const ins = [x, ...c0.ins];
-    const c = n.op === 'Gemm' ? n.inputs[2] : '';
-    const y = n.outputs[0]!;
+    let c = n.op === 'Gemm' ? n.inputs[2] : '';
+    let y = n.outputs[0]!;
+    // a bias [N] — Gemm's C, or the Add(MatMul, b) that exporters write after MatMul — becomes MatMulNBits' bias input
+    const isBias = (b: string | undefined) => {
+      const t = b ? g.initializers.get(b) : undefined;
+      return !!t && t.type === 'float32' && t.dims.length === 1 && t.dims[0] === N;
+    };
+    let bias = '';
+    if (c && isBias(c)) [bias, c] = [c, ''];
+    else if (!c) {
+      const u = uses.get(y) ?? [];
+      const add = u.length === 1 && !graphOut.has(y) && u[0]!.op === 'Add' && u[0]!.domain === '' && !exclude.has(u[0]!.name) ? u[0]! : undefined;
+      const b = add ? (add.inputs[0] === y ? add.inputs[1] : add.inputs[0]) : undefined;
+      if (add && b !== y && isBias(b)) {
+        bias = b!;
+        absorbed.add(add);
+        y = add.outputs[0]!;
+      }
+    }
     const mm = c ? names.take(`${n.name}_nbits_out`) : y;
+    if (bias) {
+      while (ins.length < 5) ins.push('');
+      ins.push(bias);
+    }
     out.push(mkNode(names.take(`${n.name}_MatMulNBits`), 'MatMulNBits', ins, [mm], { K, N, bits, block_size: blockSize, accuracy_level: accuracyLevel }, 'com.microsoft'));
     if (c) out.push(mkNode(names.take(`${n.name}_Add`), 'Add', [mm, c], [y]));
     layers.push({ node: n.name, op: n.op, weight: w, weightBits: bits, perChannel: true, weightSqnr: q.sqnr, setting: `weight-only int${bits} MatMulNBits, block ${blockSize}${zeroPoints ? ', zero points' : ', symmetric'}` });
