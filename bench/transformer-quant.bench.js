@@ -1,11 +1,13 @@
-// Quantized transformers: the shared encoder (1×128 tokens) as fp32, dynamic int8 (DynamicQuantizeLinear +
-// MatMulInteger) and weight-only int4 / int8 (com.microsoft MatMulNBits, block 32), each in edgeq and in
-// onnxruntime-web (wasm, SIMD, numThreads = 1) in the same process, runs alternating round by round.
+// Quantized transformers: one linear layer (M = 1 decoder step, M = 128 tokens), a generated d512 × 6-layer encoder
+// (full mode) and the shared encoder (1×128 tokens) as fp32, dynamic int8 (DynamicQuantizeLinear + MatMulInteger,
+// fused by edgeq into DynamicQuantizeMatMul) and weight-only int4 / int8 (com.microsoft MatMulNBits, block 32,
+// accuracy_level 4), each in edgeq and in onnxruntime-web (wasm, SIMD, numThreads = 1) in the same process.
 // Prints medians, file sizes, edgeq/ORT per variant and every variant's speed relative to edgeq fp32.
 import { readFileSync } from 'node:fs';
 import { Graph, InferenceSession, Tensor, readOnnx, writeOnnx, quantize } from '../dist/index.js';
 import { foldWeightChains } from '../dist/quant/index.js';
 import { alternating, dataFile, fmt, ort, quick, table } from './common.js';
+import { encoderGraph } from './transformer-gen.js';
 
 function encoderFeeds(T, seq) {
   const ids = BigInt64Array.from({ length: seq }, (_, i) => BigInt((i * 7 + 3) % 1000));
@@ -59,9 +61,9 @@ async function linearLayers() {
       sess.push({ name, kind: 'edgeq', s: await InferenceSession.create(bytes), feeds: { x: new Tensor('float32', x, [M, K]) }, t: [] });
       sess.push({ name, kind: 'ort', s: await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] }), feeds: { x: new ort.Tensor('float32', x, [M, K]) }, t: [] });
     }
-    const reps = M === 1 ? 20 : 2;
+    const reps = M === 1 ? 20 : quick ? 1 : 2;
     for (const z of sess) await z.s.run(z.feeds);
-    for (let round = 0; round < (quick ? 5 : 25); round++)
+    for (let round = 0; round < (quick ? 3 : 25); round++)
       for (const z of sess) {
         const t = performance.now();
         for (let i = 0; i < reps; i++) await z.s.run(z.feeds);
@@ -81,12 +83,54 @@ async function linearLayers() {
   return out;
 }
 
+/**
+ * A generated encoder larger than the shared one (d_model 512, 6 layers, 8 heads, FFN 2048, 128 tokens; seeded random
+ * weights, bench/transformer-gen.js): fp32 / dynamic int8 / int4 in edgeq and ORT-web, round-robin. Full mode only.
+ */
+async function generatedEncoder() {
+  if (quick) return [];
+  const seq = 128;
+  const g = encoderGraph({ d: 512, layers: 6, heads: 8, seq });
+  const ids = BigInt64Array.from({ length: seq }, (_, i) => BigInt((i * 7 + 3) % 1000));
+  const variants = [
+    ['fp32', writeOnnx(g)],
+    ['dynamic int8', writeOnnx((await quantize(g, { mode: 'dynamic' })).graph)],
+    ['int4 MatMulNBits', writeOnnx((await quantize(g, { mode: 'weight-only', weightBits: 4 })).graph)],
+  ];
+  const sess = [];
+  for (const [name, bytes] of variants) {
+    sess.push({ name, kind: 'edgeq', s: await InferenceSession.create(bytes), feeds: { input_ids: new Tensor('int64', ids, [seq]) }, t: [] });
+    sess.push({ name, kind: 'ort', s: await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] }), feeds: { input_ids: new ort.Tensor('int64', ids, [seq]) }, t: [] });
+  }
+  for (const z of sess) await z.s.run(z.feeds);
+  for (let round = 0; round < 5; round++)
+    for (const z of sess) {
+      const t = performance.now();
+      await z.s.run(z.feeds);
+      z.t.push(performance.now() - t);
+    }
+  const ms = (name, kind) => med(sess.find((z) => z.name === name && z.kind === kind).t);
+  const f32 = ms('fp32', 'edgeq');
+  const rows = [];
+  const out = [];
+  for (const [name, bytes] of variants) {
+    const e = ms(name, 'edgeq');
+    const o = ms(name, 'ort');
+    out.push({ variant: name, bytes: bytes.length, edgeqMs: e, ortMs: o, vsFp32: e / f32 });
+    rows.push({ variant: name, file: `${((bytes.length / variants[0][1].length) * 100).toFixed(1)} %`, 'edgeq ms': fmt(e), 'ORT-web ms': fmt(o), 'edgeq/ORT': fmt(e / o), 'edgeq / edgeq fp32': fmt(e / f32) });
+  }
+  for (const z of sess) await z.s.release();
+  table('Generated encoder d512 L6 (FFN 2048), 128 tokens, one thread, round-robin (lower is better)', rows);
+  return out;
+}
+
 export async function run() {
   const linear = await linearLayers();
+  const generated = await generatedEncoder();
   const path = dataFile('transformer/encoder_d256_l4.onnx');
   if (!path) {
     table('Quantized transformer', [{ variant: 'skipped (no ../shared data)' }]);
-    return { transformerQuant: [], transformerQuantLinear: linear };
+    return { transformerQuant: [], transformerQuantLinear: linear, transformerQuantGenerated: generated };
   }
   const src = new Uint8Array(readFileSync(path));
   const g = readOnnx(src);
@@ -113,5 +157,5 @@ export async function run() {
     await osess.release();
   }
   table('Quantized encoder_d256_l4, 1×128, one thread, alternating runs (lower is better)', rows);
-  return { transformerQuant: out, transformerQuantLinear: linear };
+  return { transformerQuant: out, transformerQuantLinear: linear, transformerQuantGenerated: generated };
 }
