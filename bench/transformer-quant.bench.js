@@ -42,56 +42,11 @@ function linearGraph(M, K, N) {
 const med = (xs) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
 
 /**
- * One linear layer as fp32, dynamic int8 and int4 MatMulNBits (accuracy_level 4), each in edgeq and onnxruntime-web,
- * all six sessions run round-robin in every round (so machine load drifts over all of them alike).
+ * `g` as fp32, dynamic int8 and int4 MatMulNBits (accuracy_level 4), each in edgeq and onnxruntime-web; all six
+ * sessions run round-robin in every round (so machine load drifts over all of them alike). Per variant: median ms
+ * (of `reps` runs per round), file bytes and the ratios.
  */
-async function linearLayers() {
-  const shapes = quick ? [[1, 768, 768], [128, 768, 768]] : [[1, 768, 768], [1, 768, 3072], [1, 3072, 768], [128, 768, 768], [128, 768, 3072], [128, 3072, 768]];
-  const rows = [];
-  const out = [];
-  for (const [M, K, N] of shapes) {
-    const { g, x } = linearGraph(M, K, N);
-    const variants = [
-      ['fp32', writeOnnx(g)],
-      ['dynamic int8', writeOnnx((await quantize(g, { mode: 'dynamic' })).graph)],
-      ['int4 MatMulNBits', writeOnnx((await quantize(g, { mode: 'weight-only', weightBits: 4 })).graph)],
-    ];
-    const sess = [];
-    for (const [name, bytes] of variants) {
-      sess.push({ name, kind: 'edgeq', s: await InferenceSession.create(bytes), feeds: { x: new Tensor('float32', x, [M, K]) }, t: [] });
-      sess.push({ name, kind: 'ort', s: await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] }), feeds: { x: new ort.Tensor('float32', x, [M, K]) }, t: [] });
-    }
-    const reps = M === 1 ? 20 : quick ? 1 : 2;
-    for (const z of sess) await z.s.run(z.feeds);
-    for (let round = 0; round < (quick ? 3 : 25); round++)
-      for (const z of sess) {
-        const t = performance.now();
-        for (let i = 0; i < reps; i++) await z.s.run(z.feeds);
-        z.t.push((performance.now() - t) / reps);
-      }
-    const ms = (name, kind) => med(sess.find((z) => z.name === name && z.kind === kind).t);
-    const f32 = ms('fp32', 'edgeq');
-    for (const [name, bytes] of variants) {
-      const e = ms(name, 'edgeq');
-      const o = ms(name, 'ort');
-      out.push({ M, K, N, variant: name, bytes: bytes.length, edgeqMs: e, ortMs: o, vsFp32: e / f32 });
-      rows.push({ 'M×K×N': `${M}×${K}×${N}`, variant: name, file: `${((bytes.length / variants[0][1].length) * 100).toFixed(1)} %`, 'edgeq ms': fmt(e, 3), 'ORT-web ms': fmt(o, 3), 'edgeq/ORT': fmt(e / o), 'edgeq / edgeq fp32': fmt(e / f32) });
-    }
-    for (const z of sess) await z.s.release();
-  }
-  table('Quantized linear layer x·W + b, one thread, all variants round-robin (lower is better)', rows);
-  return out;
-}
-
-/**
- * A generated encoder larger than the shared one (d_model 512, 6 layers, 8 heads, FFN 2048, 128 tokens; seeded random
- * weights, bench/transformer-gen.js): fp32 / dynamic int8 / int4 in edgeq and ORT-web, round-robin. Full mode only.
- */
-async function generatedEncoder() {
-  if (quick) return [];
-  const seq = 128;
-  const g = encoderGraph({ d: 512, layers: 6, heads: 8, seq });
-  const ids = BigInt64Array.from({ length: seq }, (_, i) => BigInt((i * 7 + 3) % 1000));
+async function variantsRoundRobin(g, feeds, rounds, reps) {
   const variants = [
     ['fp32', writeOnnx(g)],
     ['dynamic int8', writeOnnx((await quantize(g, { mode: 'dynamic' })).graph)],
@@ -99,29 +54,57 @@ async function generatedEncoder() {
   ];
   const sess = [];
   for (const [name, bytes] of variants) {
-    sess.push({ name, kind: 'edgeq', s: await InferenceSession.create(bytes), feeds: { input_ids: new Tensor('int64', ids, [seq]) }, t: [] });
-    sess.push({ name, kind: 'ort', s: await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] }), feeds: { input_ids: new ort.Tensor('int64', ids, [seq]) }, t: [] });
+    sess.push({ name, kind: 'edgeq', s: await InferenceSession.create(bytes), feeds: feeds(Tensor), t: [] });
+    sess.push({ name, kind: 'ort', s: await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] }), feeds: feeds(ort.Tensor), t: [] });
   }
   for (const z of sess) await z.s.run(z.feeds);
-  for (let round = 0; round < 5; round++)
+  for (let round = 0; round < rounds; round++)
     for (const z of sess) {
       const t = performance.now();
-      await z.s.run(z.feeds);
-      z.t.push(performance.now() - t);
+      for (let i = 0; i < reps; i++) await z.s.run(z.feeds);
+      z.t.push((performance.now() - t) / reps);
     }
   const ms = (name, kind) => med(sess.find((z) => z.name === name && z.kind === kind).t);
   const f32 = ms('fp32', 'edgeq');
+  const res = variants.map(([variant, bytes]) => {
+    const e = ms(variant, 'edgeq');
+    const o = ms(variant, 'ort');
+    return { variant, bytes: bytes.length, file: `${((bytes.length / variants[0][1].length) * 100).toFixed(1)} %`, edgeqMs: e, ortMs: o, vsFp32: e / f32 };
+  });
+  for (const z of sess) await z.s.release();
+  return res;
+}
+
+const row = (r, d = 2) => ({ variant: r.variant, file: r.file, 'edgeq ms': fmt(r.edgeqMs, d), 'ORT-web ms': fmt(r.ortMs, d), 'edgeq/ORT': fmt(r.edgeqMs / r.ortMs), 'edgeq / edgeq fp32': fmt(r.vsFp32) });
+
+/** One linear layer: M = 1 (a decoder step, memory-bound) and M = 128 (an encoder pass). */
+async function linearLayers() {
+  const shapes = quick ? [[1, 768, 768], [128, 768, 768]] : [[1, 768, 768], [1, 768, 3072], [1, 3072, 768], [128, 768, 768], [128, 768, 3072], [128, 3072, 768]];
   const rows = [];
   const out = [];
-  for (const [name, bytes] of variants) {
-    const e = ms(name, 'edgeq');
-    const o = ms(name, 'ort');
-    out.push({ variant: name, bytes: bytes.length, edgeqMs: e, ortMs: o, vsFp32: e / f32 });
-    rows.push({ variant: name, file: `${((bytes.length / variants[0][1].length) * 100).toFixed(1)} %`, 'edgeq ms': fmt(e), 'ORT-web ms': fmt(o), 'edgeq/ORT': fmt(e / o), 'edgeq / edgeq fp32': fmt(e / f32) });
+  for (const [M, K, N] of shapes) {
+    const { g, x } = linearGraph(M, K, N);
+    const res = await variantsRoundRobin(g, (T) => ({ x: new T('float32', x, [M, K]) }), quick ? 3 : 25, M === 1 ? 20 : quick ? 1 : 2);
+    for (const r of res) {
+      out.push({ M, K, N, ...r });
+      rows.push({ 'M×K×N': `${M}×${K}×${N}`, ...row(r, 3) });
+    }
   }
-  for (const z of sess) await z.s.release();
-  table('Generated encoder d512 L6 (FFN 2048), 128 tokens, one thread, round-robin (lower is better)', rows);
+  table('Quantized linear layer x·W + b, one thread, all variants round-robin (lower is better)', rows);
   return out;
+}
+
+/**
+ * A generated encoder larger than the shared one (d_model 512, 6 layers, 8 heads, FFN 2048, 128 tokens; seeded random
+ * weights, bench/transformer-gen.js). Full mode only.
+ */
+async function generatedEncoder() {
+  if (quick) return [];
+  const seq = 128;
+  const ids = BigInt64Array.from({ length: seq }, (_, i) => BigInt((i * 7 + 3) % 1000));
+  const res = await variantsRoundRobin(encoderGraph({ d: 512, layers: 6, heads: 8, seq }), (T) => ({ input_ids: new T('int64', ids, [seq]) }), 5, 1);
+  table('Generated encoder d512 L6 (FFN 2048), 128 tokens, one thread, round-robin (lower is better)', res.map((r) => row(r)));
+  return res;
 }
 
 export async function run() {

@@ -10,7 +10,7 @@
  * - otherwise (accuracy_level 0–3 ask for float compute): the blocks are dequantized once at prepare into packed f32
  *   GEMM panels (f32_gemm_4x8) — fp32 speed and fp32 weight memory.
  */
-import { nbitsGeom, dequantNBits, type NBitsGeom } from '../ops/contrib.js';
+import { nbitsGeom, dequantNBits, forEachNBitsCode, type NBitsGeom } from '../ops/contrib.js';
 import { floats } from '../ops/util.js';
 import { Tensor } from '../tensor/tensor.js';
 import { PackedGemmF32 } from './gemm.js';
@@ -20,24 +20,12 @@ import { type Arena, arena, kernels } from './wasm.js';
 
 /** The weight as int8 (code − zero point), [K, N] row-major; undefined if some value leaves int8 (8-bit codes). */
 export function unpackNBitsInt8(gm: NBitsGeom, b: Uint8Array, zp: Uint8Array | undefined): Int8Array | undefined {
-  const { K, N, bits, blockSize, kBlocks, blobSize, zpRow } = gm;
-  const w = new Int8Array(K * N);
-  const def = 1 << (bits - 1);
-  for (let n = 0; n < N; n++)
-    for (let blk = 0; blk < kBlocks; blk++) {
-      let z = def;
-      if (zp) z = bits === 8 ? zp[n * zpRow + blk]! : (zp[n * zpRow + (blk >> 1)]! >> ((blk & 1) * 4)) & 15;
-      const base = (n * kBlocks + blk) * blobSize;
-      const k0 = blk * blockSize;
-      const kEnd = Math.min(K, k0 + blockSize);
-      for (let k = k0; k < kEnd; k++) {
-        const i = k - k0;
-        const v = (bits === 8 ? b[base + i]! : (b[base + (i >> 1)]! >> ((i & 1) * 4)) & 15) - z;
-        if (v < -128 || v > 127) return undefined;
-        w[k * N + n] = v;
-      }
-    }
-  return w;
+  const w = new Int8Array(gm.K * gm.N);
+  const fits = forEachNBitsCode(gm, b, zp, (k, n, q) => {
+    if (q < -128 || q > 127) return false;
+    w[k * gm.N + n] = q;
+  });
+  return fits ? w : undefined;
 }
 
 function int8Kernel(mem: Arena, gm: NBitsGeom, w: Int8Array, scales: ArrayLike<number>, bias: ArrayLike<number> | undefined): PreparedKernel {
