@@ -5,6 +5,8 @@ export * from './f32_conv';
 export * from './f32_spmm';
 export * from './f32_pool';
 export * from './qs8_gemm';
+export * from './q8_dynamic';
+export * from './qs8_nbits';
 export * from './f16_gemm';
 export * from './simd';
 export * from './f32_eltwise';

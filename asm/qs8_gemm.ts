@@ -19,6 +19,8 @@
 //     float64 per column (mrow = 0) or per row (mrow = 1) — the exact arithmetic of the TS reference
 //     (`roundHalfToEven(acc * mult)` on JS doubles), so results are bit-identical.
 //   out | 4 (5 / 6): the same, computed with integer clamping (asm/q8.ts requant4i); only when every |mult| < 0.5.
+//   out = 3: float32 y = f32(acc) · s[j] + t[j] (DynamicQuantizeMatMul's dequantize + bias), with `mult` holding per
+//     panel of 8 columns 8 float32 scales then 8 float32 addends (the 64 bytes the panel's float64 multipliers take).
 
 import { requant4, requant4i } from './q8';
 
@@ -240,6 +242,14 @@ function storeRowQ(
     v128.store(c, v1, 16);
     return;
   }
+  if (out == 3) {
+    // float32: y = f32(acc) · s[j] + t[j], the panel's 8 scales then 8 addends at mult + n0·8 (two roundings, no
+    // fused multiply-add: the same float32 steps as Cast → Mul → Add); 8 lanes like int32
+    const mp = mult + (<usize>n0 << 3);
+    v128.store(c, f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(v0), v128.load(mp)), v128.load(mp, 32)));
+    v128.store(c, f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(v1), v128.load(mp, 16)), v128.load(mp, 48)), 16);
+    return;
+  }
   let m0: v128, m1: v128, m2: v128, m3: v128;
   if (mrow) {
     m0 = f64x2.splat(load<f64>(mult + (<usize>i << 3)));
@@ -367,10 +377,10 @@ function store4x8(
   c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128, mr: i32, nc: i32, i: i32, n0: i32, c: usize, ldc: i32,
   cb: usize, rb: usize, ru: usize, cv: usize, mult: usize, mrow: i32, yz: v128, lo: v128, hi: v128, out: i32, tmp: usize,
 ): void {
-  const esz: usize = out == 0 ? 4 : 1;
+  const esz: usize = out == 0 || out == 3 ? 4 : 1;
   const sc = <usize>ldc * esz;
   // partial int32 tiles go through `tmp` (8 ints) and are copied column by column
-  const direct = out != 0 || nc == 8;
+  const direct = (out != 0 && out != 3) || nc == 8;
   let dst = direct ? c : tmp;
   storeRowQ(c00, c01, i, n0, nc, dst, cb, rb, ru, cv, mult, mrow, yz, lo, hi, out);
   if (!direct) copyI32(tmp, c, nc);
@@ -425,7 +435,7 @@ function tile1<T>(
     q1 = i32x4.add(q1, i32x4.dot_i16x8_s(s, v128.load8x8_s(wp, 56)));
     wp += 64;
   }
-  const direct = out != 0 || nc == 8;
+  const direct = (out != 0 && out != 3) || nc == 8;
   storeRowQ(i32x4.add(p0, q0), i32x4.add(p1, q1), i, n0, nc, direct ? c : tmp, cb, rb, ru, cv, mult, mrow, yz, lo, hi, out);
   if (!direct) copyI32(tmp, c, nc);
 }
@@ -436,7 +446,7 @@ function gemm<T>(
 ): void {
   const k8 = ((k + 7) >> 3) << 3;
   const panel = <usize>k8 << 3;
-  const esz: usize = out == 0 ? 4 : 1;
+  const esz: usize = out == 0 || out == 3 ? 4 : 1;
   const fast = (out & 4) != 0;
   const vyz = fast ? i32x4.splat(yz) : f64x2.splat(<f64>yz);
   const vlo = fast ? i32x4.splat(lo) : f64x2.splat(<f64>lo);
@@ -622,7 +632,7 @@ function tile1C4(
     q1 = rdot(s, v128.load(wp, 48), q1);
     wp += 64;
   }
-  const direct = out != 0 || nc == 8;
+  const direct = (out != 0 && out != 3) || nc == 8;
   storeRowQ(i32x4.add(p0, q0), i32x4.add(p1, q1), i, n0, nc, direct ? c : tmp, cb, rb, ru, cv, mult, mrow, yz, lo, hi, out);
   if (!direct) copyI32(tmp, c, nc);
 }
@@ -639,7 +649,7 @@ export function qs8_gemm_c4(
   if (!RELAXED) unreachable();
   const k8 = ((k + 7) >> 3) << 3;
   const panel = <usize>k8 << 3;
-  const esz: usize = out == 0 ? 4 : 1;
+  const esz: usize = out == 0 || out == 3 ? 4 : 1;
   const vyz = f64x2.splat(<f64>yz);
   const vlo = f64x2.splat(<f64>lo);
   const vhi = f64x2.splat(<f64>hi);

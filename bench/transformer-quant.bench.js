@@ -1,11 +1,13 @@
-// Quantized transformers: the shared encoder (1×128 tokens) as fp32, dynamic int8 (DynamicQuantizeLinear +
-// MatMulInteger) and weight-only int4 / int8 (com.microsoft MatMulNBits, block 32), each in edgeq and in
-// onnxruntime-web (wasm, SIMD, numThreads = 1) in the same process, runs alternating round by round.
+// Quantized transformers: one linear layer (M = 1 decoder step, M = 128 tokens), a generated d512 × 6-layer encoder
+// (full mode) and the shared encoder (1×128 tokens) as fp32, dynamic int8 (DynamicQuantizeLinear + MatMulInteger,
+// fused by edgeq into DynamicQuantizeMatMul) and weight-only int4 / int8 (com.microsoft MatMulNBits, block 32,
+// accuracy_level 4), each in edgeq and in onnxruntime-web (wasm, SIMD, numThreads = 1) in the same process.
 // Prints medians, file sizes, edgeq/ORT per variant and every variant's speed relative to edgeq fp32.
 import { readFileSync } from 'node:fs';
-import { InferenceSession, Tensor, readOnnx, writeOnnx, quantize } from '../dist/index.js';
+import { Graph, InferenceSession, Tensor, readOnnx, writeOnnx, quantize } from '../dist/index.js';
 import { foldWeightChains } from '../dist/quant/index.js';
 import { alternating, dataFile, fmt, ort, quick, table } from './common.js';
+import { encoderGraph } from './transformer-gen.js';
 
 function encoderFeeds(T, seq) {
   const ids = BigInt64Array.from({ length: seq }, (_, i) => BigInt((i * 7 + 3) % 1000));
@@ -22,11 +24,96 @@ const VARIANTS = [
   { name: 'MatMulNBits int4', opts: { mode: 'weight-only', weightBits: 4 } },
 ];
 
+/** x [M, K] · W [K, N] + b: one transformer linear layer (seeded random weights). */
+function linearGraph(M, K, N) {
+  let s = M * 7919 + K * 31 + N;
+  const r = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+  const g = new Graph();
+  g.opsets = { '': 17 };
+  g.inputs.push({ name: 'x', type: { dtype: 'float32', shape: [M, K] } });
+  g.initializers.set('W', new Tensor('float32', Float32Array.from({ length: K * N }, () => r() / Math.sqrt(K)), [K, N]));
+  g.initializers.set('b', new Tensor('float32', Float32Array.from({ length: N }, r), [N]));
+  g.nodes.push({ name: 'mm', op: 'MatMul', domain: '', inputs: ['x', 'W'], outputs: ['h'], attrs: {} });
+  g.nodes.push({ name: 'add', op: 'Add', domain: '', inputs: ['h', 'b'], outputs: ['y'], attrs: {} });
+  g.outputs.push({ name: 'y', type: { dtype: 'float32' } });
+  return { g, x: Float32Array.from({ length: M * K }, r) };
+}
+
+const med = (xs) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
+
+/**
+ * `g` as fp32, dynamic int8 and int4 MatMulNBits (accuracy_level 4), each in edgeq and onnxruntime-web; all six
+ * sessions run round-robin in every round (so machine load drifts over all of them alike). Per variant: median ms
+ * (of `reps` runs per round), file bytes and the ratios.
+ */
+async function variantsRoundRobin(g, feeds, rounds, reps) {
+  const variants = [
+    ['fp32', writeOnnx(g)],
+    ['dynamic int8', writeOnnx((await quantize(g, { mode: 'dynamic' })).graph)],
+    ['int4 MatMulNBits', writeOnnx((await quantize(g, { mode: 'weight-only', weightBits: 4 })).graph)],
+  ];
+  const sess = [];
+  for (const [name, bytes] of variants) {
+    sess.push({ name, kind: 'edgeq', s: await InferenceSession.create(bytes), feeds: feeds(Tensor), t: [] });
+    sess.push({ name, kind: 'ort', s: await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] }), feeds: feeds(ort.Tensor), t: [] });
+  }
+  for (const z of sess) await z.s.run(z.feeds);
+  for (let round = 0; round < rounds; round++)
+    for (const z of sess) {
+      const t = performance.now();
+      for (let i = 0; i < reps; i++) await z.s.run(z.feeds);
+      z.t.push((performance.now() - t) / reps);
+    }
+  const ms = (name, kind) => med(sess.find((z) => z.name === name && z.kind === kind).t);
+  const f32 = ms('fp32', 'edgeq');
+  const res = variants.map(([variant, bytes]) => {
+    const e = ms(variant, 'edgeq');
+    const o = ms(variant, 'ort');
+    return { variant, bytes: bytes.length, file: `${((bytes.length / variants[0][1].length) * 100).toFixed(1)} %`, edgeqMs: e, ortMs: o, vsFp32: e / f32 };
+  });
+  for (const z of sess) await z.s.release();
+  return res;
+}
+
+const row = (r, d = 2) => ({ variant: r.variant, file: r.file, 'edgeq ms': fmt(r.edgeqMs, d), 'ORT-web ms': fmt(r.ortMs, d), 'edgeq/ORT': fmt(r.edgeqMs / r.ortMs), 'edgeq / edgeq fp32': fmt(r.vsFp32) });
+
+/** One linear layer: M = 1 (a decoder step, memory-bound) and M = 128 (an encoder pass). */
+async function linearLayers() {
+  const shapes = quick ? [[1, 768, 768], [128, 768, 768]] : [[1, 768, 768], [1, 768, 3072], [1, 3072, 768], [128, 768, 768], [128, 768, 3072], [128, 3072, 768]];
+  const rows = [];
+  const out = [];
+  for (const [M, K, N] of shapes) {
+    const { g, x } = linearGraph(M, K, N);
+    const res = await variantsRoundRobin(g, (T) => ({ x: new T('float32', x, [M, K]) }), quick ? 3 : 25, M === 1 ? 20 : quick ? 1 : 2);
+    for (const r of res) {
+      out.push({ M, K, N, ...r });
+      rows.push({ 'M×K×N': `${M}×${K}×${N}`, ...row(r, 3) });
+    }
+  }
+  table('Quantized linear layer x·W + b, one thread, all variants round-robin (lower is better)', rows);
+  return out;
+}
+
+/**
+ * A generated encoder larger than the shared one (d_model 512, 6 layers, 8 heads, FFN 2048, 128 tokens; seeded random
+ * weights, bench/transformer-gen.js). Full mode only.
+ */
+async function generatedEncoder() {
+  if (quick) return [];
+  const seq = 128;
+  const ids = BigInt64Array.from({ length: seq }, (_, i) => BigInt((i * 7 + 3) % 1000));
+  const res = await variantsRoundRobin(encoderGraph({ d: 512, layers: 6, heads: 8, seq }), (T) => ({ input_ids: new T('int64', ids, [seq]) }), 5, 1);
+  table('Generated encoder d512 L6 (FFN 2048), 128 tokens, one thread, round-robin (lower is better)', res.map((r) => row(r)));
+  return res;
+}
+
 export async function run() {
+  const linear = await linearLayers();
+  const generated = await generatedEncoder();
   const path = dataFile('transformer/encoder_d256_l4.onnx');
   if (!path) {
     table('Quantized transformer', [{ variant: 'skipped (no ../shared data)' }]);
-    return { transformerQuant: [] };
+    return { transformerQuant: [], transformerQuantLinear: linear, transformerQuantGenerated: generated };
   }
   const src = new Uint8Array(readFileSync(path));
   const g = readOnnx(src);
@@ -53,5 +140,5 @@ export async function run() {
     await osess.release();
   }
   table('Quantized encoder_d256_l4, 1×128, one thread, alternating runs (lower is better)', rows);
-  return { transformerQuant: out };
+  return { transformerQuant: out, transformerQuantLinear: linear, transformerQuantGenerated: generated };
 }

@@ -46,7 +46,7 @@ commands:
                                                magnitude pruning (unstructured, N:M, channels) and sweeps
   quantize IN OUT --calib x.npy|DIR [--method minmax|percentile|entropy|mse] [--per-channel|--per-tensor]
         [--format qdq|qoperator] [--dynamic] [--fp16] [--weight-bits 2..8] [--sweep-bits 8,6,4]
-        [--weight-bits 4|8 [--block-size 32] [--no-zero-points]: weight-only com.microsoft MatMulNBits, no --calib]
+        [--weight-bits 4|8 [--block-size 32] [--no-zero-points] [--accuracy-level 4|0]: weight-only com.microsoft MatMulNBits, no --calib]
         [--exclude N,…] [--exclude-op Op,…] [--data x.npy --labels y.npy] [--report] [--json]
                                                post-training quantization (QDQ/QOperator int8, n-bit,
                                                dynamic, fp16) with calibration and per-layer report

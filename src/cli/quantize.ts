@@ -27,7 +27,7 @@ import { type Io, fmtBytes, loadModelFile, readBytes, stdio } from './inspect.js
 import { Progress } from './progress.js';
 
 export const QUANTIZE_USAGE =
-  'edgeq quantize IN OUT --calib x.npy|DIR [--method minmax|percentile|entropy|mse] [--percentile 99.99] [--per-channel|--per-tensor] [--symmetric-activations] [--activation-type uint8|int8] [--weight-type int8|uint8] [--format qdq|qoperator] [--exclude NODE,...] [--exclude-op Softmax,...] [--dynamic] [--fp16] [--keep-io-fp16] [--weight-bits 2..8] [--weight-clip minmax|mse] [--block-size 32] [--no-zero-points] [--no-compare] [--sweep-bits 8,6,4,3,2] [--data x.npy --labels y.npy] [--max-accuracy-drop PT] [--bias-correction] [--equalize] [--limit N] [--batch N] [--report] [--json]';
+  'edgeq quantize IN OUT --calib x.npy|DIR [--method minmax|percentile|entropy|mse] [--percentile 99.99] [--per-channel|--per-tensor] [--symmetric-activations] [--activation-type uint8|int8] [--weight-type int8|uint8] [--format qdq|qoperator] [--exclude NODE,...] [--exclude-op Softmax,...] [--dynamic] [--fp16] [--keep-io-fp16] [--weight-bits 2..8] [--weight-clip minmax|mse] [--block-size 32] [--no-zero-points] [--accuracy-level 4|0] [--no-compare] [--sweep-bits 8,6,4,3,2] [--data x.npy --labels y.npy] [--max-accuracy-drop PT] [--bias-correction] [--equalize] [--limit N] [--batch N] [--report] [--json]';
 
 function list(a: ReturnType<typeof parseArgs>, name: string): string[] {
   return a
@@ -103,7 +103,7 @@ function packedBytes(r: QuantizeResult, fileBytes: number): number {
 
 export async function quantizeMain(argv: string[], io: Io = stdio): Promise<number> {
   const a = parseArgs(argv, {
-    values: ['calib', 'method', 'percentile', 'activation-type', 'weight-type', 'format', 'exclude', 'exclude-op', 'weight-bits', 'weight-clip', 'sweep-bits', 'data', 'labels', 'limit', 'batch', 'max-accuracy-drop', 'block-size'],
+    values: ['calib', 'method', 'percentile', 'activation-type', 'weight-type', 'format', 'exclude', 'exclude-op', 'weight-bits', 'weight-clip', 'sweep-bits', 'data', 'labels', 'limit', 'batch', 'max-accuracy-drop', 'block-size', 'accuracy-level'],
     booleans: ['per-channel', 'per-tensor', 'symmetric-activations', 'dynamic', 'fp16', 'keep-io-fp16', 'report', 'json', 'no-check', 'bias-correction', 'equalize', 'no-zero-points', 'no-compare'],
   });
   const sweep = list(a, 'sweep-bits').map((s) => {
@@ -133,7 +133,7 @@ export async function quantizeMain(argv: string[], io: Io = stdio): Promise<numb
   // --weight-bits 4|8 without --calib / --dynamic / --fp16: weight-only com.microsoft MatMulNBits
   const weightOnly = !a.has('dynamic') && !a.has('fp16') && !a.has('calib') && a.has('weight-bits');
   const mode = a.has('dynamic') ? 'dynamic' : a.has('fp16') ? 'fp16' : weightOnly ? 'weight-only' : 'static';
-  if (!weightOnly && (a.has('block-size') || a.has('no-zero-points'))) throw new UsageError('--block-size / --no-zero-points go with weight-only quantization (--weight-bits 4|8 without --calib)');
+  if (!weightOnly && (a.has('block-size') || a.has('no-zero-points') || a.has('accuracy-level'))) throw new UsageError('--block-size / --no-zero-points / --accuracy-level go with weight-only quantization (--weight-bits 4|8 without --calib)');
   const json = a.has('json');
   const { graph, bytes: inBytes } = loadModelFile(inPath);
   const calibPath = a.get('calib');
@@ -157,7 +157,7 @@ export async function quantizeMain(argv: string[], io: Io = stdio): Promise<numb
     batch: a.int('batch', 100, 1, 1 << 20),
     ...(a.has('bias-correction') ? { biasCorrection: true } : {}),
     ...(a.has('equalize') ? { equalize: true } : {}),
-    ...(weightOnly ? { blockSize: a.int('block-size', 32, 16, 1 << 16), zeroPoints: !a.has('no-zero-points') } : {}),
+    ...(weightOnly ? { blockSize: a.int('block-size', 32, 16, 1 << 16), zeroPoints: !a.has('no-zero-points'), accuracyLevel: a.int('accuracy-level', 4, 0, 4) } : {}),
   };
   let maxDrop: number | undefined;
   if (a.has('max-accuracy-drop')) {

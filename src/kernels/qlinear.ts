@@ -232,6 +232,38 @@ export class PackedQGemm {
     return outView(mem, kind.code, cp, m * n);
   }
 
+  /**
+   * Y[m×n] float32 = f32(Σ (a − za)(b − zb)) · scale[j] + add[j] for int8 A rows already in kernel memory at `ap`
+   * (stride k, K8 bytes readable per row) — the GEMM's float epilogue (qs8_gemm out = 3). `scaleAdd` is written into
+   * the multiplier buffer in the kernel's layout (per panel of 8 columns: 8 scales, 8 addends). A resident view.
+   */
+  runFloat(ap: number, m: number, za: number, scale: ArrayLike<number>, add: ArrayLike<number> | undefined): Float32Array {
+    const ex = kernels()!;
+    const mem = this.mem;
+    const { k, n } = this;
+    const n8 = pad8(n);
+    const cs = i32(mem, this.colsum, n8);
+    const cb = i32(mem, this.cb, n8);
+    for (let j = 0; j < n8; j++) cb[j] = (Math.imul(-za, cs[j]!) + Math.imul(Math.imul(k, za), this.zbS[j]!)) | 0;
+    const sa = new Float32Array(mem.memory.buffer, this.mult, n8 * 2);
+    for (let j = 0; j < n8; j++) {
+      const o = ((j >> 3) << 4) + (j & 7);
+      sa[o] = j < n ? scale[j]! : 0;
+      // −0 is the additive identity for every float (+0 would turn a −0 product into +0)
+      sa[o + 8] = add && j < n ? add[j]! : -0;
+    }
+    const rs = this.needRowsum ? mem.alloc(m * 4, 'int8 row sums') : 0;
+    const cp = mem.alloc(m * n * 4, 'int8 gemm float output');
+    try {
+      if (rs) ex.qs8_rowsum(m, k, ap, k, 0, rs);
+      const f = this.mode === 'plain' ? ex.qs8_gemm : ex.qs8_gemm_c4;
+      f(m, n, k, ap, k, this.packed, cp, n, this.cb, 0, rs, rs ? this.cv : 0, this.mult, 0, 0, 0, 0, 3, this.tmp);
+    } finally {
+      if (rs) mem.release(rs);
+    }
+    return mem.f32(cp, m * n);
+  }
+
   dispose(): void {
     for (const p of [this.packed, this.colsum, this.cb, this.cv, this.mult, this.tmp]) this.mem.release(p);
   }

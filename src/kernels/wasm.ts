@@ -58,7 +58,13 @@ export interface KernelExports {
   qs8_panel_colsum(n: number, k: number, w: number, out: number): void;
   /** tmp: 2·ceil8(oh·ow) + 16 bytes of scratch */
   qs8_im2col_pack_8(x: number, c: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, xz: number, flip: number, out: number, tmp: number): void;
-  /** out: 0 = int32, 1 = int8, 2 = uint8; mrow: mult per row (1) or per column (0) */
+  /** asm/q8_dynamic.ts: DynamicQuantizeLinear's two passes ([min(0, x…), max(0, x…)] as 2 float32 at out; codes ^ flip) */
+  f32_minmax0(x: number, n: number, out: number): void;
+  f32_dynquant_u8(x: number, n: number, scale: number, zp: number, flip: number, y: number): void;
+  /** asm/qs8_nbits.ts: MatMulNBits with int8 compute (per-row symmetric int8 A, block-scaled int8 weight panels) */
+  f32_rowquant_s8(x: number, m: number, k: number, out: number, sa: number): void;
+  qs8_nbits_gemm(m: number, n: number, k: number, a: number, lda: number, sa: number, w: number, bs: number, ws: number, bias: number, c: number, ldc: number, tmp: number): void;
+  /** out: 0 = int32, 1 = int8, 2 = uint8, 3 = float32 (mult: per panel 8 f32 scales + 8 f32 addends); mrow: mult per row (1) or per column (0) */
   qs8_gemm(m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, cb: number, rb: number, ru: number, cv: number, mult: number, mrow: number, yz: number, lo: number, hi: number, out: number, tmp: number): void;
   qu8_gemm(m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, cb: number, rb: number, ru: number, cv: number, mult: number, mrow: number, yz: number, lo: number, hi: number, out: number, tmp: number): void;
   /** relaxed build only (asm/qs8_gemm.ts, c4 panels, i32x4.relaxed_dot_i8x16_i7x16_add_s); the plain build traps */

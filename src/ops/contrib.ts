@@ -41,14 +41,15 @@ export function nbitsGeom(attrs: { K: number; N: number; bits: number; block_siz
   return { K, N, bits, blockSize, kBlocks, blobSize: (blockSize * bits) / 8, zpRow: Math.ceil((kBlocks * bits) / 8) };
 }
 
-/** Dequantized weight, transposed to [K, N] (the MatMul B layout). */
-export function dequantNBits(gm: NBitsGeom, b: Uint8Array, scales: ArrayLike<number>, zp: Uint8Array | undefined): Float32Array {
+/**
+ * Every weight's code minus its zero point: f(k, n, code − zp, scale index n·k_blocks + blk) for k < K, n < N;
+ * stops early (returning false) when f returns false.
+ */
+export function forEachNBitsCode(gm: NBitsGeom, b: Uint8Array, zp: Uint8Array | undefined, f: (k: number, n: number, q: number, si: number) => boolean | void): boolean {
   const { K, N, bits, blockSize, kBlocks, blobSize, zpRow } = gm;
-  const w = new Float32Array(K * N);
   const def = 1 << (bits - 1);
   for (let n = 0; n < N; n++)
     for (let blk = 0; blk < kBlocks; blk++) {
-      const s = scales[n * kBlocks + blk]!;
       let z = def;
       if (zp) z = bits === 8 ? zp[n * zpRow + blk]! : (zp[n * zpRow + (blk >> 1)]! >> ((blk & 1) * 4)) & 15;
       const base = (n * kBlocks + blk) * blobSize;
@@ -57,9 +58,18 @@ export function dequantNBits(gm: NBitsGeom, b: Uint8Array, scales: ArrayLike<num
       for (let k = k0; k < kEnd; k++) {
         const i = k - k0;
         const code = bits === 8 ? b[base + i]! : (b[base + (i >> 1)]! >> ((i & 1) * 4)) & 15;
-        w[k * N + n] = (code - z) * s;
+        if (f(k, n, code - z, n * kBlocks + blk) === false) return false;
       }
     }
+  return true;
+}
+
+/** Dequantized weight, transposed to [K, N] (the MatMul B layout). */
+export function dequantNBits(gm: NBitsGeom, b: Uint8Array, scales: ArrayLike<number>, zp: Uint8Array | undefined): Float32Array {
+  const w = new Float32Array(gm.K * gm.N);
+  forEachNBitsCode(gm, b, zp, (k, n, q, si) => {
+    w[k * gm.N + n] = q * scales[si]!;
+  });
   return w;
 }
 

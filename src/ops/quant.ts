@@ -255,6 +255,11 @@ export function dynamicQuantParams(v: ArrayLike<number>): { scale: number; zp: n
     if (a < mn) mn = a;
     if (a > mx) mx = a;
   }
+  return dynamicQuantParamsOf(mn, mx);
+}
+
+/** dynamicQuantParams from min(0, x…) and max(0, x…) (the WASM kernel finds those in one SIMD pass). */
+export function dynamicQuantParamsOf(mn: number, mx: number): { scale: number; zp: number } {
   // y_scale = (max - min) / (qmax - qmin), in float32. An all-zero x gives scale 0; the spec's 0/0
   // below is NaN, which saturates to 0 (so y and the zero point are 0).
   const scale = Math.fround((mx - mn) / 255);
@@ -365,6 +370,141 @@ defineOp({
     const { c } = matmulInt(a, b, azp && ints(azp), bzp && ints(bzp), dims);
     return [new Tensor('int32', c, dims)];
   },
+});
+
+/**
+ * com.microsoft GatherBlockQuantized (onnxruntime ContribOperators.md), the form onnxruntime's quantizers write for
+ * embedding tables: Gather along axis 0 of a constant table quantized in blocks of `block_size` along its last axis,
+ * then dequantized — uint8 `data` [rows, cols·bits/8] (bits = 4: two codes per byte, low nibble first), `scales`
+ * [rows, ceil(cols / block_size)], optional `zero_points` packed like data (default 8 for 4 bits, 128 for 8 bits):
+ * out[…idx, c] = (code[idx, c] − zp[idx, c / block_size]) · scale[idx, c / block_size]. Only gather_axis = 0 and
+ * quantize_axis = last (uint8 data requires both) are supported.
+ */
+function gbqGeom(ctx: { fail(m: string): never }, attrs: Attrs, rank: number): { bits: number; bs: number } {
+  const bits = (attrs.bits as number | undefined) ?? 4;
+  const bs = (attrs.block_size as number | undefined) ?? 128;
+  if (bits !== 4 && bits !== 8) ctx.fail(`bits must be 4 or 8, got ${bits}`);
+  if (!(Number.isInteger(bs) && bs >= 16 && (bs & (bs - 1)) === 0)) ctx.fail(`block_size must be a power of two ≥ 16, got ${bs}`);
+  const ga = (attrs.gather_axis as number | undefined) ?? 0;
+  const qa = (attrs.quantize_axis as number | undefined) ?? 1;
+  if (ga !== 0 || (qa !== rank - 1 && qa !== -1)) throw new UnsupportedError(`GatherBlockQuantized: only gather_axis 0 and quantize_axis = last (${rank - 1}) are supported, got ${ga} and ${qa}`);
+  return { bits, bs };
+}
+
+defineOp({
+  name: 'GatherBlockQuantized',
+  domain: 'com.microsoft',
+  inputs: [3, 4],
+  outputs: [1, 1],
+  attrs: {
+    bits: { type: 'int', default: 4 },
+    block_size: { type: 'int', default: 128 },
+    gather_axis: { type: 'int', default: 0 },
+    quantize_axis: { type: 'int', default: 1 },
+  },
+  inferShape(ctx) {
+    const d = needType(ctx, 0, ['uint8'], 'data');
+    const ind = needType(ctx, 1, ['int32', 'int64'], 'indices');
+    const sc = needType(ctx, 2, ['float32'], 'scales');
+    if (ctx.inputs[3]) needType(ctx, 3, ['uint8'], 'zero_points');
+    if (!d.shape) return [{ dtype: sc.dtype }];
+    if (d.shape.length < 2) ctx.fail('data must have rank ≥ 2');
+    const { bits, bs } = gbqGeom(ctx, ctx.attrs, d.shape.length);
+    const last = d.shape[d.shape.length - 1]!;
+    const cols = typeof last === 'number' ? (last * 8) / bits : last;
+    const rows = d.shape[0]!;
+    if (sc.shape && typeof cols === 'number') {
+      const want = [...d.shape.slice(0, -1), Math.ceil(cols / bs)];
+      if (sc.shape.length !== want.length || sc.shape.some((x, i) => typeof x === 'number' && x !== want[i])) ctx.fail(`scales must be [${want.join(', ')}], got ${shapeStr(sc.shape)}`);
+    }
+    const v = ctx.value(1);
+    if (v && typeof rows === 'number')
+      for (let k = 0; k < v.size; k++) if (v.num(k) < -rows || v.num(k) >= rows) ctx.fail(`indices[${k}] = ${v.num(k)} out of range [${-rows}, ${rows - 1}]`);
+    if (!ind.shape) return [{ dtype: sc.dtype }];
+    return [{ dtype: sc.dtype, shape: [...ind.shape, ...d.shape.slice(1, -1), cols] }];
+  },
+  reference({ inputs, attrs, outputTypes }) {
+    const [d, ind, sc, zp] = inputs as [Tensor, Tensor, Tensor, Tensor?];
+    const { bits, bs } = gbqGeom({ fail: (m) => { throw new UnsupportedError(`GatherBlockQuantized: ${m}`); } }, attrs, d.dims.length);
+    const rows = d.dims[0]!;
+    const bytesRow = d.size / rows;
+    const cols = (d.dims[d.dims.length - 1]! * 8) / bits;
+    const inner = bytesRow / d.dims[d.dims.length - 1]!; // lines of `cols` per gathered row (middle dims)
+    const nb = Math.ceil(cols / bs);
+    const zpLine = bits === 4 ? Math.ceil(nb / 2) : nb;
+    const data = d.data as Uint8Array;
+    const s = floats(sc);
+    const z = zp?.data as Uint8Array | undefined;
+    const def = bits === 4 ? 8 : 128;
+    const idx = ind.toNumbers();
+    const out = new Float32Array(idx.length * inner * cols);
+    let p = 0;
+    for (const i0 of idx) {
+      const r = i0 < 0 ? i0 + rows : i0;
+      for (let l = 0; l < inner; l++) {
+        const line = r * inner + l;
+        const base = line * (cols * bits) / 8;
+        for (let c = 0; c < cols; c++) {
+          const code = bits === 8 ? data[base + c]! : (data[base + (c >> 1)]! >> ((c & 1) * 4)) & 15;
+          const b = Math.floor(c / bs);
+          const zz = z ? (bits === 8 ? z[line * zpLine + b]! : (z[line * zpLine + (b >> 1)]! >> ((b & 1) * 4)) & 15) : def;
+          out[p++] = (code - zz) * s[line * nb + b]!;
+        }
+      }
+    }
+    return [new Tensor('float32', out, outputTypes[0]!.shape as number[])];
+  },
+  doc: 'com.microsoft GatherBlockQuantized: Gather of a 4/8-bit block-quantized table (axis 0, blocks along the last axis)',
+});
+
+/**
+ * com.microsoft DynamicQuantizeMatMul (onnxruntime ContribOperators.md): A is quantized as DynamicQuantizeLinear does
+ * (uint8, per tensor), multiplied by the 8-bit B as MatMulInteger does, and "Y = (A_q − a_zp)·(B − b_zp)·(a_scale ·
+ * b_scale) + bias" — b_scale / b_zero_point per tensor or per column of B, bias [N]. Every float step rounds to float32
+ * in the order of the graph the quantizer writes (Cast(acc) · fround(a_scale · b_scale[j]), then + bias[j]), so the
+ * plan-time fusion (src/ir/passes/fuse-dynq.ts) of DynamicQuantizeLinear → MatMulInteger → Cast → Mul (→ Add)
+ * into this op changes no bit of the result.
+ */
+defineOp({
+  name: 'DynamicQuantizeMatMul',
+  domain: 'com.microsoft',
+  inputs: [3, 5],
+  outputs: [1, 1],
+  attrs: {},
+  inferShape(ctx) {
+    const a = needType(ctx, 0, ['float32'], 'A');
+    const b = needType(ctx, 1, Q8, 'B');
+    const bs = needType(ctx, 2, ['float32'], 'b_scale');
+    const bzp = ctx.inputs[3] ? needType(ctx, 3, [b.dtype], 'b_zero_point') : undefined;
+    const { shape, N } = matmulShape(ctx, a.shape, b.shape);
+    checkVecParam(ctx, bs, N, 'b_scale', 'column of B');
+    checkVecParam(ctx, bzp, N, 'b_zero_point', 'column of B');
+    if (ctx.inputs[4]) {
+      const bias = needType(ctx, 4, ['float32'], 'bias');
+      if (bias.shape && (bias.shape.length !== 1 || (typeof bias.shape[0] === 'number' && typeof N === 'number' && bias.shape[0] !== N))) ctx.fail(`bias must be 1-D [N = ${String(N)}], got ${shapeStr(bias.shape)}`);
+    }
+    return [{ dtype: 'float32', shape }];
+  },
+  reference({ inputs, outputTypes }) {
+    const [a, b, bs, bzp, bias] = inputs as [Tensor, Tensor, Tensor, Tensor?, Tensor?];
+    const v = floats(a);
+    const { scale, zp } = dynamicQuantParams(v);
+    const q = new Uint8Array(v.length);
+    for (let i = 0; i < v.length; i++) q[i] = saturate(roundHalfToEven(Math.fround(v[i]! / scale)) + zp, 0, 255);
+    const dims = outputTypes[0]!.shape as number[];
+    const { c, N } = matmulInt(new Tensor('uint8', q, a.dims), b, [zp], bzp && ints(bzp), dims);
+    const sv = floats(bs);
+    const mult = Float32Array.from({ length: N }, (_, j) => scale * sv[sv.length === 1 ? 0 : j]!);
+    const bv = bias ? floats(bias) : undefined;
+    const y = new Float32Array(c.length);
+    for (let i = 0; i < c.length; i++) {
+      const j = i % N;
+      y[i] = Math.fround(c[i]!) * mult[j]!;
+      if (bv) y[i] = y[i]! + bv[j]!;
+    }
+    return [new Tensor('float32', y, dims)];
+  },
+  doc: 'com.microsoft DynamicQuantizeMatMul: dynamic uint8 quantization of A, 8-bit B, float32 Y with scales and bias',
 });
 
 defineOp({

@@ -1,7 +1,8 @@
 /**
  * Weight-only block quantization to onnxruntime's com.microsoft MatMulNBits (4 or 8 bits): each MatMul
  * (and Gemm with transA = 0, alpha = beta = 1) whose weight is a float32 2-D initializer becomes
- * MatMulNBits(A, B, scales[, zero_points]) (+ Add for a Gemm bias). Activations stay float.
+ * MatMulNBits(A, B, scales[, zero_points]) (+ Add for a Gemm bias), accuracy_level 4 unless asked otherwise (runtimes
+ * may then multiply with int8 activations: src/kernels/nbits.ts). Activations stay float in the file.
  * Layout (see src/ops/contrib.ts): B uint8 [N, k_blocks, blob_size], scales [N·k_blocks], zero points
  * packed per row of N. Blocks run along K; the last block is padded with the zero point's code.
  */
@@ -11,7 +12,7 @@ import type { NBitsGeom } from '../ops/contrib.js';
 import { floats } from '../ops/util.js';
 import { Tensor } from '../tensor/tensor.js';
 import { quantizeTables } from './tables.js';
-import { Names, f32, mkNode } from './graph-util.js';
+import { Names, consumersOf, f32, mkNode } from './graph-util.js';
 import { sqnrDb } from './params.js';
 import type { LayerQuant, QuantizeOptions, QuantizeResult } from './quantize.js';
 
@@ -81,13 +82,19 @@ export function weightOnlyQuantize(g: Graph, o: QuantizeOptions, foldedBatchNorm
   const bits = (o.weightBits ?? 4) as 4 | 8;
   const blockSize = o.blockSize ?? 32;
   const zeroPoints = o.zeroPoints ?? true;
+  const accuracyLevel = o.accuracyLevel ?? 4;
   const exclude = new Set(o.exclude ?? []);
   const excludeOps = new Set(o.excludeOps ?? []);
   const layers: LayerQuant[] = [];
   const skipped: QuantizeResult['skipped'] = [];
   const out: Node[] = [];
   const cache = new Map<string, { ins: string[]; sqnr: number }>();
+  const uses = consumersOf(g);
+  const graphOut = new Set(g.outputs.map((o) => o.name));
+  /** bias Adds folded into the MatMulNBits before them */
+  const absorbed = new Set<Node>();
   for (const n of g.nodes) {
+    if (absorbed.has(n)) continue;
     if ((n.op !== 'MatMul' && n.op !== 'Gemm') || n.domain !== '') {
       out.push(n);
       continue;
@@ -136,16 +143,88 @@ export function weightOnlyQuantize(g: Graph, o: QuantizeOptions, foldedBatchNorm
     }
     const q = c0;
     const ins = [x, ...c0.ins];
-    const c = n.op === 'Gemm' ? n.inputs[2] : '';
-    const y = n.outputs[0]!;
+    let c = n.op === 'Gemm' ? n.inputs[2] : '';
+    let y = n.outputs[0]!;
+    // a bias [N] — Gemm's C, or the Add(MatMul, b) that exporters write after MatMul — becomes MatMulNBits' bias input
+    const isBias = (b: string | undefined) => {
+      const t = b ? g.initializers.get(b) : undefined;
+      return !!t && t.type === 'float32' && t.dims.length === 1 && t.dims[0] === N;
+    };
+    let bias = '';
+    if (c && isBias(c)) [bias, c] = [c, ''];
+    else if (!c) {
+      const u = uses.get(y) ?? [];
+      const add = u.length === 1 && !graphOut.has(y) && u[0]!.op === 'Add' && u[0]!.domain === '' && !exclude.has(u[0]!.name) ? u[0]! : undefined;
+      const b = add ? (add.inputs[0] === y ? add.inputs[1] : add.inputs[0]) : undefined;
+      if (add && b !== y && isBias(b)) {
+        bias = b!;
+        absorbed.add(add);
+        y = add.outputs[0]!;
+      }
+    }
     const mm = c ? names.take(`${n.name}_nbits_out`) : y;
-    out.push(mkNode(names.take(`${n.name}_MatMulNBits`), 'MatMulNBits', ins, [mm], { K, N, bits, block_size: blockSize }, 'com.microsoft'));
+    if (bias) {
+      while (ins.length < 5) ins.push('');
+      ins.push(bias);
+    }
+    out.push(mkNode(names.take(`${n.name}_MatMulNBits`), 'MatMulNBits', ins, [mm], { K, N, bits, block_size: blockSize, accuracy_level: accuracyLevel }, 'com.microsoft'));
     if (c) out.push(mkNode(names.take(`${n.name}_Add`), 'Add', [mm, c], [y]));
     layers.push({ node: n.name, op: n.op, weight: w, weightBits: bits, perChannel: true, weightSqnr: q.sqnr, setting: `weight-only int${bits} MatMulNBits, block ${blockSize}${zeroPoints ? ', zero points' : ', symmetric'}` });
   }
   g.nodes = out;
   if (layers.length) g.opsets['com.microsoft'] = Math.max(g.opsets['com.microsoft'] ?? 0, 1);
+  if (o.quantizeTables ?? true) {
+    // tables only Gather reads (token embeddings) take the weights' bits as GatherBlockQuantized; the rest go int8
+    for (const t of quantizeGatherTables(g, exclude, bits, blockSize, zeroPoints))
+      layers.push({ node: t.name, op: 'table', weight: t.name, weightBits: bits, perChannel: true, weightSqnr: t.sqnr, setting: `int${bits} blocks of ${blockSize} per row, GatherBlockQuantized` });
+  }
   if (o.quantizeTables ?? true)
     for (const t of quantizeTables(g, exclude)) layers.push({ node: t.name, op: 'table', weight: t.name, weightBits: 8, perChannel: true, setting: 'int8 per-row table + DequantizeLinear' });
   return { graph: finish(g), layers, skipped, tensors: new Map(), foldedBatchNorms, options: o };
+}
+
+/**
+ * Float32 2-D tables (≥ `minElements`) whose every reader is a Gather along axis 0 of the table (token embeddings) become
+ * com.microsoft GatherBlockQuantized nodes over `bits`-bit codes in blocks of `blockSize` along each row — the layout
+ * MatMulNBits uses for one weight column, so quantizeNBits of the transposed table writes it: data uint8
+ * [rows, cols·bits/8], scales [rows, cols / blockSize], zero points packed per row. Rows whose length is not a multiple
+ * of the block size are left to quantizeTables (int8).
+ */
+export function quantizeGatherTables(g: Graph, exclude: ReadonlySet<string>, bits: 4 | 8, blockSize: number, zeroPoints: boolean, minElements = 16384): { name: string; elements: number; sqnr: number }[] {
+  const cons = consumersOf(g);
+  const names = new Names(g);
+  const graphOut = new Set(g.outputs.map((o) => o.name));
+  const done: { name: string; elements: number; sqnr: number }[] = [];
+  const replace = new Map<Node, Node>();
+  for (const [name, t] of [...g.initializers]) {
+    if (g.inputs.some((i) => i.name === name)) continue;
+    if (t.type !== 'float32' || t.size < minElements || t.dims.length !== 2 || graphOut.has(name) || exclude.has(name)) continue;
+    const [rows, cols] = t.dims as [number, number];
+    if (cols % blockSize !== 0) continue;
+    const cs = cons.get(name) ?? [];
+    if (!cs.length || cs.some((n) => n.op !== 'Gather' || n.domain !== '' || n.inputs[0] !== name || n.inputs[1] === name || attr(n, 'axis', 0) !== 0 || exclude.has(n.name))) continue;
+    // the table transposed is a [K = cols, N = rows] weight whose columns are the table's rows
+    const v = floats(t);
+    const kn = new Float32Array(t.size);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) kn[c * rows + r] = v[r * cols + c]!;
+    const q = quantizeNBits(kn, cols, rows, bits, blockSize, zeroPoints);
+    const dn = names.take(`${name}_q${bits}`);
+    const sn = names.take(`${name}_scales`);
+    g.initializers.delete(name);
+    g.initializers.set(dn, new Tensor('uint8', q.b, [rows, (cols * bits) / 8]));
+    g.initializers.set(sn, f32([rows, q.gm.kBlocks], q.scales));
+    const ins = [dn, '', sn];
+    if (q.zp) {
+      const zn = names.take(`${name}_zero_points`);
+      g.initializers.set(zn, new Tensor('uint8', q.zp, [rows, q.gm.zpRow]));
+      ins.push(zn);
+    }
+    for (const n of cs) replace.set(n, mkNode(names.take(`${n.name}_GatherBlockQuantized`), 'GatherBlockQuantized', [ins[0]!, n.inputs[1]!, ...ins.slice(2)], [...n.outputs], { bits, block_size: blockSize, gather_axis: 0, quantize_axis: 1 }, 'com.microsoft'));
+    done.push({ name, elements: t.size, sqnr: q.sqnr });
+  }
+  if (replace.size) {
+    g.nodes = g.nodes.map((n) => replace.get(n) ?? n);
+    g.opsets['com.microsoft'] = Math.max(g.opsets['com.microsoft'] ?? 0, 1);
+  }
+  return done;
 }

@@ -83,6 +83,11 @@ export interface QuantizeOptions {
   blockSize?: number;
   /** weight-only (MatMulNBits): asymmetric blocks with packed zero points (default true) */
   zeroPoints?: boolean;
+  /**
+   * weight-only (MatMulNBits): the node's accuracy_level — 4 (default) lets runtimes compute with int8 activations
+   * (edgeq's int8 kernel, onnxruntime's CompInt8); 0 asks for float compute (weights dequantized to fp32)
+   */
+  accuracyLevel?: number;
   /** dynamic / weight-only: large float tables (embeddings) read by Gather / Slice / Add become int8 per row + DequantizeLinear (default true) */
   quantizeTables?: boolean;
 }

@@ -12,6 +12,7 @@ import { Residency } from './resident.js';
 import { fuseQdq } from '../ir/passes/qdq-fuse.js';
 import { foldBatchNorms } from '../ir/passes/fold-bn.js';
 import { fuseTransformerPatterns } from '../ir/passes/fuse-xfmr.js';
+import { fuseDynamicQuantMatMul } from '../ir/passes/fuse-dynq.js';
 import { nhwcToNchw } from '../ir/passes/layout.js';
 import { foldPads } from '../ir/passes/fold-pad.js';
 import { type CanonicalizeStats, canonicalize, canonicalizeStats } from '../ir/passes/canonicalize.js';
@@ -118,7 +119,7 @@ export class Executor {
     if (canon) graph = canonicalize(graph, { foldDequantize: !fuse });
     this.canonicalized = canonicalizeStats(graph);
     if (wasm && opts.layout !== false) graph = foldPads(nhwcToNchw(graph));
-    if (wasm && opts.fusePatterns !== false) graph = fuseTransformerPatterns(graph);
+    if (wasm && opts.fusePatterns !== false) graph = fuseDynamicQuantMatMul(fuseTransformerPatterns(graph));
     // Conv→BN/Mul/Add folding and HardSwish recognition (kernel-side rewrites; the unfused plan skips them too)
     if (wasm && opts.foldBatchNorm !== false) graph = fuseHardSwish(foldBatchNorms(graph));
     graph = fuse ? fuseQdq(graph) : graph;

@@ -8,6 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { Graph } from '../../src/ir/graph.js';
 import { Executor } from '../../src/runtime/executor.js';
 import { quantizeNBits } from '../../src/quant/nbits.js';
+import { dequantNBits } from '../../src/ops/contrib.js';
+import { unpackNBitsInt8 } from '../../src/kernels/nbits.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 
 function dqlGraph(n: number): Graph {
@@ -70,6 +72,202 @@ describe('dynamic quantization kernels vs the reference', () => {
         for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(want[i]!)) * K);
       }),
       { numRuns: 60 },
+    );
+  });
+});
+
+// ---------------------------------------------------------------- fused DynamicQuantizeMatMul
+
+import * as ort from 'onnxruntime-node';
+import { writeOnnx } from '../../src/formats/onnx/writer.js';
+import { fuseDynamicQuantMatMul } from '../../src/ir/passes/fuse-dynq.js';
+import { arena } from '../../src/kernels/wasm.js';
+import { type Q, qdata, rng } from '../helpers/quant-data.js';
+
+interface ChainCase {
+  batch: number;
+  m: number;
+  k: number;
+  n: number;
+  tb: Q;
+  perCol: boolean;
+  zp: boolean;
+  bias: boolean;
+  seed: number;
+  range: number;
+}
+
+/** The chain `edgeq quantize --dynamic` writes: DynamicQuantizeLinear → MatMulInteger → Cast → Mul(·, a_s·b_s) (→ Add bias). */
+function chainGraph(c: ChainCase): { g: Graph; feeds: Record<string, Tensor> } {
+  const rnd = rng(c.seed);
+  const aDims = c.batch ? [c.batch, c.m, c.k] : [c.m, c.k];
+  const g = new Graph();
+  g.opsets = { '': 13 };
+  g.inputs.push({ name: 'X', type: { dtype: 'float32', shape: aDims } });
+  g.initializers.set('W', new Tensor(c.tb, qdata(c.tb, c.k * c.n, rnd), [c.k, c.n]));
+  g.initializers.set('ws', c.perCol ? new Tensor('float32', Float32Array.from({ length: c.n }, () => 1e-3 + rnd() * 0.05), [c.n]) : new Tensor('float32', Float32Array.of(0.02), []));
+  if (c.zp) g.initializers.set('wz', c.tb === 'int8' ? new Tensor('int8', Int8Array.from({ length: c.n }, () => Math.floor(rnd() * 256) - 128), [c.n]) : new Tensor('uint8', Uint8Array.from({ length: c.n }, () => Math.floor(rnd() * 256)), [c.n]));
+  g.nodes.push({ name: 'dql', op: 'DynamicQuantizeLinear', domain: '', inputs: ['X'], outputs: ['xq', 'xs', 'xz'], attrs: {} });
+  g.nodes.push({ name: 'mmi', op: 'MatMulInteger', domain: '', inputs: ['xq', 'W', 'xz', ...(c.zp ? ['wz'] : [])], outputs: ['acc'], attrs: {} });
+  g.nodes.push({ name: 'cast', op: 'Cast', domain: '', inputs: ['acc'], outputs: ['accf'], attrs: { to: 1 } });
+  g.nodes.push({ name: 'ms', op: 'Mul', domain: '', inputs: ['xs', 'ws'], outputs: ['sc'], attrs: {} });
+  g.nodes.push({ name: 'mul', op: 'Mul', domain: '', inputs: c.seed & 1 ? ['accf', 'sc'] : ['sc', 'accf'], outputs: [c.bias ? 'y0' : 'Y'], attrs: {} });
+  if (c.bias) {
+    g.initializers.set('b', new Tensor('float32', Float32Array.from({ length: c.n }, () => rnd() * 2 - 1), [c.n]));
+    g.nodes.push({ name: 'add', op: 'Add', domain: '', inputs: c.seed & 2 ? ['y0', 'b'] : ['b', 'y0'], outputs: ['Y'], attrs: {} });
+  }
+  g.outputs.push({ name: 'Y', type: { dtype: 'float32' } });
+  const x = Float32Array.from({ length: aDims.reduce((p, q) => p * q, 1) }, (_, i) => (i % 11 === 0 ? 0 : (rnd() * 2 - 0.7) * c.range));
+  return { g, feeds: { X: new Tensor('float32', x, aDims) } };
+}
+
+const chainArb = fc.record({
+  batch: fc.integer({ min: 0, max: 2 }),
+  m: fc.integer({ min: 1, max: 11 }),
+  k: fc.integer({ min: 1, max: 70 }),
+  n: fc.integer({ min: 1, max: 27 }),
+  tb: fc.constantFrom<Q>('int8', 'uint8'),
+  perCol: fc.boolean(),
+  zp: fc.boolean(),
+  bias: fc.boolean(),
+  seed: fc.integer({ min: 0, max: 2 ** 30 }),
+  range: fc.constantFrom(1e-3, 1, 300),
+});
+
+describe('DynamicQuantizeMatMul (fused dynamic int8 MatMul)', () => {
+  // The fused op follows the chain's float32 steps (ONNX DynamicQuantizeLinear, MatMulInteger "(A − a_zp)·(B − b_zp)"
+  // in int32, Cast int32 → float, Mul, Add), so the fused WASM kernel (one SIMD quantize pass + qs8 GEMM with a float
+  // epilogue) must equal the unfused chain on the reference BIT FOR BIT, over tile edges (m, n not multiples of 4 / 8,
+  // k not a multiple of 8), both weight signednesses, zero points, per-tensor / per-column scales, with and without bias.
+  it('the fused kernel is bit-identical to the unfused chain on the reference', () => {
+    const mem = arena()!;
+    fc.assert(
+      fc.property(chainArb, (c) => {
+        const { g, feeds } = chainGraph(c);
+        const before = mem.inUse;
+        const fast = new Executor(g);
+        const fused = fast.graph.nodes.filter((nd) => nd.op === 'DynamicQuantizeMatMul');
+        expect(fused.length).toBe(1);
+        expect(fast.graph.nodes.length).toBe(1); // the DynamicQuantizeLinear went too: nothing else reads it
+        expect(fast.kernels.get(fused[0]!)?.name).toMatch(/^dynq_qs8_gemm_4x8c/);
+        const got = fast.run(feeds).Y!;
+        const got2 = fast.run(feeds).Y!;
+        fast.dispose();
+        expect(mem.inUse).toBe(before);
+        const want = new Executor(g, { backend: 'reference' }).run(feeds).Y!;
+        expect(got.dims).toEqual(want.dims);
+        // an all-zero A has y_scale 0 (the spec's 0/0 zero point): the kernel leaves that run to the reference
+        expect(fast.fallbacks.size).toBe((feeds.X!.data as Float32Array).every((v) => v === 0) ? 1 : 0);
+        expect(Array.from(got.data as Float32Array)).toEqual(Array.from(want.data as Float32Array));
+        expect(Array.from(got2.data as Float32Array)).toEqual(Array.from(want.data as Float32Array));
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('the op reference equals the chain it replaces (reference backend, fused graph vs unfused graph)', () => {
+    fc.assert(
+      fc.property(chainArb, (c) => {
+        const { g, feeds } = chainGraph(c);
+        const f = fuseDynamicQuantMatMul(g);
+        expect(f.nodes.map((nd) => nd.op)).toEqual(['DynamicQuantizeMatMul']);
+        const got = new Executor(f, { backend: 'reference' }).run(feeds).Y!;
+        const want = new Executor(g, { backend: 'reference' }).run(feeds).Y!;
+        expect(Array.from(got.data as Float32Array)).toEqual(Array.from(want.data as Float32Array));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  // onnxruntime ContribOperators.md, com.microsoft.DynamicQuantizeMatMul: "Y = (A quantized dynamically) · B, with
+  // b_scale, b_zero_point, bias". onnxruntime runs the op itself: results agree to float rounding of the scale product.
+  it('agrees with onnxruntime-node running com.microsoft DynamicQuantizeMatMul', async () => {
+    for (let seed = 1; seed <= 6; seed++) {
+      const c: ChainCase = { batch: seed % 2, m: 3 + seed, k: 17 * seed, n: 5 + 3 * seed, tb: seed % 3 ? 'int8' : 'uint8', perCol: seed % 2 === 0, zp: seed % 3 === 0, bias: seed > 2, seed, range: 2 };
+      const { g, feeds } = chainGraph(c);
+      const f = fuseDynamicQuantMatMul(g);
+      f.opsets = { '': 13, 'com.microsoft': 1 };
+      const s = await ort.InferenceSession.create(writeOnnx(f));
+      const o = (await s.run({ X: new ort.Tensor('float32', feeds.X!.data as Float32Array, feeds.X!.dims) })).Y!.data as Float32Array;
+      const y = new Executor(f).run(feeds).Y!.data as Float32Array;
+      let scale = 0;
+      for (const v of o) scale = Math.max(scale, Math.abs(v));
+      for (let i = 0; i < o.length; i++) expect(Math.abs(y[i]! - o[i]!)).toBeLessThanOrEqual(1e-5 * scale + 1e-6);
+    }
+  });
+
+  it('is not fused when an intermediate value is a graph output or has another reader', () => {
+    const { g } = chainGraph({ batch: 0, m: 2, k: 8, n: 3, tb: 'int8', perCol: true, zp: false, bias: true, seed: 3, range: 1 });
+    const withOut = g.clone();
+    withOut.outputs.push({ name: 'accf', type: { dtype: 'float32' } });
+    expect(fuseDynamicQuantMatMul(withOut)).toBe(withOut);
+    // xs read elsewhere: the DynamicQuantizeLinear stays beside the fused node
+    const shared = g.clone();
+    shared.nodes.push({ name: 'id', op: 'Identity', domain: '', inputs: ['xs'], outputs: ['S2'], attrs: {} });
+    shared.outputs.push({ name: 'S2', type: { dtype: 'float32' } });
+    expect(fuseDynamicQuantMatMul(shared).nodes.map((nd) => nd.op)).toEqual(['DynamicQuantizeLinear', 'DynamicQuantizeMatMul', 'Identity']);
+  });
+});
+
+// ---------------------------------------------------------------- MatMulNBits, accuracy_level 4 (int8 compute)
+
+describe('MatMulNBits int8 kernel (accuracy_level = 4)', () => {
+  // ContribOperators.md MatMulNBits: accuracy_level 4 = "int8" minimum accuracy of the A operand. The kernel quantizes each
+  // row of A to symmetric int8 (scale max|A[i,·]|/127, so |ΔA| ≤ scale/2) and multiplies the exact int8 weight codes
+  // (code − zero point) block by block, so |ΔY[i,j]| ≤ ½·scale_i·Σ_k |W[k,j]| (+ float32 rounding of the block sums).
+  it('is within the int8 rounding bound of the reference over tile edges, partial blocks, 4 / 8 bits, zero points, bias', () => {
+    const mem = arena()!;
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 2 }), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 90 }), fc.integer({ min: 1, max: 27 }),
+        fc.constantFrom(4, 8), fc.constantFrom(16, 32, 64), fc.boolean(), fc.boolean(), fc.integer({ min: 0, max: 2 ** 30 }),
+        (batch, M, K, N, bits, bs, zp, withBias, seed) => {
+          const rnd = rng(seed);
+          const r = () => rnd() * 2 - 1;
+          const q = quantizeNBits(Float32Array.from({ length: K * N }, r), K, N, bits as 4 | 8, bs, zp);
+          const g = new Graph();
+          g.opsets = { '': 13, 'com.microsoft': 1 };
+          const aDims = batch ? [batch, M, K] : [M, K];
+          g.inputs.push({ name: 'A', type: { dtype: 'float32', shape: aDims } });
+          g.initializers.set('B', new Tensor('uint8', q.b, [N, q.gm.kBlocks, q.gm.blobSize]));
+          g.initializers.set('S', new Tensor('float32', q.scales, [q.scales.length]));
+          if (q.zp) g.initializers.set('Z', new Tensor('uint8', q.zp, [q.zp.length]));
+          if (withBias) g.initializers.set('bias', new Tensor('float32', Float32Array.from({ length: N }, r), [N]));
+          g.nodes.push({ name: 'n', op: 'MatMulNBits', domain: 'com.microsoft', inputs: ['A', 'B', 'S', q.zp ? 'Z' : '', '', withBias ? 'bias' : ''], outputs: ['Y'], attrs: { K, N, bits, block_size: bs, accuracy_level: 4 } });
+          g.outputs.push({ name: 'Y', type: { dtype: 'float32' } });
+          const rows = aDims.slice(0, -1).reduce((p, c) => p * c, 1);
+          const x = Float32Array.from({ length: rows * K }, (_, i) => (i % 13 === 5 ? 0 : r() * (1 + (i % 3))));
+          if (seed % 5 === 0) x.fill(0, 0, K); // a zero row: scale 0, outputs = bias
+          const a = { A: new Tensor('float32', x, aDims) };
+          const before = mem.inUse;
+          const ex = new Executor(g);
+          // 4-bit codes minus their zero point always fit int8; 8-bit ones only when every code − zero point does
+          const fits = bits === 4 || unpackNBitsInt8(q.gm, q.b, q.zp) !== undefined;
+          if (bits === 4) expect(fits).toBe(true);
+          expect(ex.kernels.get(g.nodes[0]!)?.name).toBe(fits ? 'nbits_qs8_gemm_4x8_blockscaled' : 'nbits_dequant_f32_gemm_4x8');
+          const got = Float32Array.from(ex.run(a).Y!.data as Float32Array);
+          ex.dispose();
+          expect(mem.inUse).toBe(before);
+          const want = new Executor(g, { backend: 'reference' }).run(a).Y!.data as Float32Array;
+          const w = dequantNBits(q.gm, q.b, q.scales, q.zp);
+          for (let i = 0; i < rows; i++) {
+            let amax = 0;
+            for (let k = 0; k < K; k++) amax = Math.max(amax, Math.abs(x[i * K + k]!));
+            const sa = amax / 127;
+            for (let j = 0; j < N; j++) {
+              let wsum = 0;
+              let mag = 0;
+              for (let k = 0; k < K; k++) {
+                wsum += Math.abs(w[k * N + j]!);
+                mag += Math.abs(w[k * N + j]! * x[i * K + k]!);
+              }
+              const bound = 0.5 * sa * wsum * (1 + 1e-4) + 1e-5 * (mag + Math.abs(want[i * N + j]!)) + 1e-6;
+              expect(Math.abs(got[i * N + j]! - want[i * N + j]!)).toBeLessThanOrEqual(bound);
+            }
+          }
+        },
+      ),
+      { numRuns: 80 },
     );
   });
 });

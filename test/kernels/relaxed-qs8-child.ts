@@ -2,7 +2,8 @@
 // tsx` process: the int8 GEMM of the relaxed-SIMD build (src/kernels/qlinear.ts, asm/qs8_gemm.ts qs8_gemm_c4)
 // against the TS reference ops, BIT-EXACT, through the executor (QLinearMatMul and MatMulInteger graphs).
 //   argv[2] = 'auto'    : the packing this engine's probe picked (qdotMode()), full-range data — weights −128…127,
-//                         uint8 and int8 activations, zero points, per-column scales.
+//                         uint8 and int8 activations, zero points, per-column scales; and the fused
+//                         DynamicQuantizeMatMul (float32 epilogue) against its reference.
 //   argv[2] = 'signed' / 'unsigned': that packing forced, with the data limited to where the relaxed dot is exact
 //                         on EVERY engine for that packing (so the kernel, packing and zero-point algebra are checked
 //                         even on an engine that reads the "i7" operand another way):
@@ -116,6 +117,39 @@ try {
     ),
     { numRuns: 150 },
   );
+  // com.microsoft DynamicQuantizeMatMul (the fused dynamic int8 MatMul, float32 epilogue f32(acc)·scale + bias): the
+  // activation codes span the whole uint8 range, so only the probed packing (exact on this engine) is checked
+  if (which === 'auto')
+    fc.assert(
+      fc.property(
+        fc.record({ m: fc.integer({ min: 1, max: 13 }), k: fc.integer({ min: 1, max: 70 }), n: fc.integer({ min: 1, max: 25 }), tb: qArb, bzp: fc.boolean(), bias: fc.boolean(), seed: fc.integer() }),
+        (c) => {
+          runs++;
+          const rnd = rng(c.seed);
+          const g = new Graph();
+          g.opsets = { '': 13, 'com.microsoft': 1 };
+          g.inputs = [{ name: 'A', type: { dtype: 'float32', shape: [c.m, c.k] } }];
+          g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+          g.initializers.set('B', new Tensor(c.tb, qvals(c.tb, c.k * c.n, wRange[0], wRange[1], rnd), [c.k, c.n]));
+          g.initializers.set('bs', new Tensor('float32', Float32Array.from({ length: c.n }, () => 0.001 + rnd() * 0.05), [c.n]));
+          if (c.bzp) g.initializers.set('bz', new Tensor(c.tb, qvals(c.tb, c.n, -128, 127, rnd), [c.n]));
+          if (c.bias) g.initializers.set('bias', new Tensor('float32', Float32Array.from({ length: c.n }, () => rnd() - 0.5), [c.n]));
+          g.nodes = [{ name: 'dqmm', op: 'DynamicQuantizeMatMul', domain: 'com.microsoft', inputs: ['A', 'B', 'bs', c.bzp ? 'bz' : '', c.bias ? 'bias' : ''], outputs: ['Y'], attrs: {} }];
+          const feeds = { A: new Tensor('float32', Float32Array.from({ length: c.m * c.k }, () => rnd() * 4 - 1.5), [c.m, c.k]) };
+          const mem = arena()!;
+          const before = mem.inUse;
+          const wasm = new Executor(g, { backend: 'wasm' });
+          const name = [...wasm.kernels.values()][0]?.name ?? '';
+          if (!(mode === 'plain' ? name === 'dynq_qs8_gemm_4x8c2_f32' : name === `dynq_qs8_gemm_4x8c4_rdot_${mode}_f32`)) throw new Error(`kernel ${name} is not the ${mode} one`);
+          const want = new Executor(g, { backend: 'reference' }).run(feeds).Y!.data as Float32Array;
+          const got = wasm.run(feeds).Y!.data as Float32Array;
+          for (let i = 0; i < want.length; i++) if (!Object.is(got[i], want[i])) throw new Error(`DynamicQuantizeMatMul element ${i}: got ${got[i]}, reference ${want[i]}`);
+          wasm.dispose();
+          if (mem.inUse !== before) throw new Error('kernel memory leaked');
+        },
+      ),
+      { numRuns: 100 },
+    );
 } catch (e) {
   failure = String((e as Error).message).slice(0, 2000);
 }
