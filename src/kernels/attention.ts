@@ -42,7 +42,7 @@ type RowMask = (row: Float32Array, b: number, h: number, i: number) => void;
  * Y (B, S, N·vhs) in kernel memory = softmax((Q·Kᵀ) + mask) · V with Q (B, N, S, hs) already scaled, K (B, Nkv, T,
  * hs), V (B, Nkv, T, vhs) float32; q heads h use kv head ⌊h / (N/Nkv)⌋. A row whose every score is −∞ gives zeros.
  */
-export function attendF32(mem: Arena, q: Float32Array, k: Float32Array, v: Float32Array, B: number, N: number, Nkv: number, S: number, T: number, hs: number, vhs: number, mask: RowMask | undefined, softcap = 0): Float32Array {
+export function attendF32(mem: Arena, q: Float32Array, k: Float32Array, v: Float32Array, B: number, N: number, Nkv: number, S: number, T: number, hs: number, vhs: number, mask: RowMask | undefined, softcap = 0, merge = true): Float32Array {
   const ex = kernels()!;
   const g = N / Nkv;
   // heads of one group are contiguous in q: (B, Nkv, g·S, hs) rows against that kv head's K
@@ -77,8 +77,9 @@ export function attendF32(mem: Arena, q: Float32Array, k: Float32Array, v: Float
   } finally {
     mem.release(sp);
   }
-  // (B, N, S, vhs) → (B, S, N·vhs), in kernel memory for the next kernel
   const n = B * S * N * vhs;
+  if (!merge) return mem.f32(ctxp, n); // (B, N, S, vhs) as it is
+  // (B, N, S, vhs) → (B, S, N·vhs), in kernel memory for the next kernel
   const yp = mem.alloc(n * 4, 'attention output');
   const ctx = mem.f32(ctxp, n);
   const y = mem.f32(yp, n);
@@ -128,6 +129,15 @@ function msMask(mask: TensorT | undefined, bias: TensorT | undefined, B: number,
 
 const f32 = (t: TensorT | undefined): Float32Array => t!.data as Float32Array;
 
+/**
+ * `t` with its data copied out if it is a view of kernel memory: the matmuls allocate, which may grow the memory
+ * and detach such views, so inputs read after them (K, V, masks) must not be views.
+ */
+function stable<T extends TensorT | undefined>(mem: Arena, t: T): T {
+  if (!t || mem.ptrOf(t) === undefined) return t;
+  return new Tensor(t.type, (t.data as Float32Array).slice(), [...t.dims]) as T;
+}
+
 // ---------------------------------------------------------------------------------------------------------
 
 const msAttentionKernel: KernelDef = {
@@ -153,7 +163,9 @@ const msAttentionKernel: KernelDef = {
     const scale: number = attrs.scale ?? 1 / Math.sqrt(hs);
     return {
       name: 'f32_attention',
-      run([x, , , mask, past, abias], outTypes) {
+      run([x, , , mask0, past, abias0], outTypes) {
+        const mask = stable(mem, mask0);
+        const abias = stable(mem, abias0);
         const [B, S] = x!.dims as [number, number];
         const proj = gemm.runResident(x!.data as Float32Array, B * S);
         let q: Float32Array;
@@ -200,7 +212,8 @@ const mhaKernel: KernelDef = {
     const N: number = attrs.num_heads;
     return {
       name: 'f32_attention',
-      run([q0, k0, v0, bias, mask, abias, pk, pv], outTypes) {
+      run([q0, k1, v1, bias, mask1, abias1, pk, pv], outTypes) {
+        const [k0, v0, mask, abias] = [k1, v1, mask1, abias1].map((t) => stable(mem, t));
         const [B, S, H] = q0!.dims as [number, number, number];
         const hs = H / N;
         const scale: number = attrs.scale ?? 1 / Math.sqrt(hs);
@@ -248,7 +261,8 @@ const gqaKernel: KernelDef = {
     const Nkv: number = attrs.kv_num_heads;
     return {
       name: 'f32_attention',
-      run([q0, k0, v0, pk, pv, sk, tl, cc, sc, pos, abias], outTypes) {
+      run([q0, k0, v0, pk, pv, sk, tl, cc, sc, pos, abias1], outTypes) {
+        const abias = stable(mem, abias1);
         const [B, S, D] = q0!.dims as [number, number, number];
         const packed = !k0;
         const hs = D / (packed ? N + 2 * Nkv : N);
@@ -343,6 +357,168 @@ const rotaryKernel: KernelDef = {
   },
 };
 
+// ---------------------------------------------------------------------------------------------------------
+// ONNX (opset 23) Attention, RMSNormalization, RotaryEmbedding (src/ops/attention.ts)
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * ONNX Attention's attn_mask on a score row: "broadcastable to (batch_size, q_num_heads, q_sequence_length,
+ * total_sequence_length)", bool (true = attend, false = −∞) or added as floats; a shorter last dim is padded with
+ * −∞; is_causal: "a query at in-block index i attends key j iff j <= i + offset" (offset = past length).
+ */
+function onnxMask(mask: TensorT | undefined, B: number, N: number, S: number, T: number, past: number, causal: boolean): RowMask | undefined {
+  if (!mask && !causal) return undefined;
+  const md = mask?.dims ?? [];
+  const mr = md.length;
+  const ml = mask ? md[mr - 1]! : T;
+  const full = [B, N, S, T].slice(4 - mr);
+  const st = new Array<number>(mr);
+  let acc = 1;
+  for (let i = mr - 1; i >= 0; i--) {
+    st[i] = md[i] === 1 && full[i] !== 1 ? 0 : acc;
+    acc *= md[i]!;
+  }
+  const isBool = mask?.type === 'bool';
+  const mv = mask ? (mask.data as Float32Array | Uint8Array) : undefined;
+  return (row, b, h, i) => {
+    if (mv) {
+      const idx = [b, h, i].slice(4 - mr);
+      let base = 0;
+      for (let a = 0; a < mr - 1; a++) base += (md[a] === 1 ? 0 : idx[a]!) * st[a]!;
+      const sj = st[mr - 1]!;
+      const n = Math.min(ml, T);
+      if (isBool) for (let j = 0; j < n; j++) row[j] = mv[base + j * sj] ? row[j]! : -Infinity;
+      else for (let j = 0; j < n; j++) row[j] = row[j]! + (mv[base + j * sj] as number);
+      if (ml < T) row.fill(-Infinity, ml);
+    }
+    if (causal) row.fill(-Infinity, Math.min(T, i + past + 1));
+  };
+}
+
+const onnxAttentionKernel: KernelDef = {
+  op: 'Attention',
+  backend: 'wasm',
+  prepare(node, attrs, types) {
+    const mem = arena();
+    if (!mem || !kernels()) return decline('no WASM memory');
+    if (types[0]?.dtype !== 'float32') return decline(`Q is ${types[0]?.dtype ?? 'of unknown type'}, not float32`);
+    if (node.outputs[3]) return decline('qk_matmul_output is requested');
+    if (node.inputs[6]) return decline('nonpad_kv_seqlen is given');
+    if (attrs.softmax_precision && attrs.softmax_precision !== 1) return decline(`softmax_precision ${attrs.softmax_precision}`);
+    return {
+      name: 'f32_attention',
+      run([Q, K1, V1, mask1, pk, pv], outTypes) {
+        const [K, V, mask] = [K1, V1, mask1].map((t) => stable(mem, t));
+        const r = Q!.dims.length;
+        const B = Q!.dims[0]!;
+        let q: Float32Array;
+        let k: Float32Array;
+        let v: Float32Array;
+        let N: number;
+        let Nkv: number;
+        let S: number;
+        let L: number;
+        let hs: number;
+        let vhs: number;
+        if (r === 4) {
+          [, N, S, hs] = Q!.dims as [number, number, number, number];
+          [, Nkv, L] = K!.dims as [number, number, number];
+          vhs = V!.dims[3]!;
+          q = f32(Q);
+          k = f32(K);
+          v = f32(V);
+        } else {
+          N = attrs.q_num_heads;
+          Nkv = attrs.kv_num_heads;
+          S = Q!.dims[1]!;
+          L = K!.dims[1]!;
+          hs = Q!.dims[2]! / N;
+          vhs = V!.dims[2]! / Nkv;
+          q = heads(f32(Q), B, S, N, hs, N * hs, 0);
+          k = heads(f32(K), B, L, Nkv, hs, Nkv * hs, 0);
+          v = heads(f32(V), B, L, Nkv, vhs, Nkv * vhs, 0);
+        }
+        const scale: number = attrs.scale ?? 1 / Math.sqrt(hs);
+        const qs = new Float32Array(q.length);
+        for (let i = 0; i < q.length; i++) qs[i] = q[i]! * scale;
+        const P = pk ? pk.dims[2]! : 0;
+        if (pk) {
+          k = catSeq(f32(pk), P, k, L, B * Nkv, hs, new Float32Array(B * Nkv * (P + L) * hs)) as Float32Array;
+          v = catSeq(f32(pv), P, v, L, B * Nkv, vhs, new Float32Array(B * Nkv * (P + L) * vhs)) as Float32Array;
+        }
+        const T = P + L;
+        const y = attendF32(mem, qs, k, v, B, N, Nkv, S, T, hs, vhs, onnxMask(mask, B, N, S, T, P, !!attrs.is_causal), attrs.softcap, r === 3);
+        const outs = [new Tensor('float32', y, r === 4 ? [B, N, S, vhs] : [B, S, N * vhs]), new Tensor('float32', k, [B, Nkv, T, hs]), new Tensor('float32', v, [B, Nkv, T, vhs])];
+        return outs.slice(0, outTypes.length);
+      },
+    };
+  },
+};
+
+const rmsNormKernel: KernelDef = {
+  op: 'RMSNormalization',
+  backend: 'wasm',
+  prepare(_node, attrs, types, constant) {
+    const mem = arena();
+    const ex = kernels();
+    if (!mem || !ex) return decline('no WASM memory');
+    if (types[0]?.dtype !== 'float32') return decline(`X is ${types[0]?.dtype ?? 'of unknown type'}, not float32`);
+    const s = constant(1);
+    if (!s || s.type !== 'float32') return decline('scale is not a float32 constant');
+    const gp = mem.alloc(s.size * 4, 'RMSNormalization scale');
+    mem.f32(gp, s.size).set(s.data as Float32Array);
+    const axisAttr: number = attrs.axis;
+    return {
+      name: 'f32_rmsnorm',
+      run([x], [out]) {
+        const dims = x!.dims;
+        const ax = axisAttr < 0 ? axisAttr + dims.length : axisAttr;
+        const inner = dims.slice(ax).reduce((a, d) => a * d, 1);
+        if (inner !== s.size) return undefined; // a broadcast scale: the reference
+        const xin = mem.input(x!.data as Float32Array, 'RMSNormalization input');
+        try {
+          const yp = mem.alloc(x!.size * 4, 'RMSNormalization output');
+          if (x!.size) ex.f32_rmsnorm(xin.ptr, x!.size / inner, inner, gp, attrs.epsilon, yp);
+          return [new Tensor('float32', mem.f32(yp, x!.size), out!.shape as number[])];
+        } finally {
+          if (xin.copied) mem.release(xin.ptr);
+        }
+      },
+      dispose: () => mem.release(gp),
+    };
+  },
+};
+
+const onnxRotaryKernel: KernelDef = {
+  op: 'RotaryEmbedding',
+  backend: 'wasm',
+  prepare(node, attrs, types) {
+    if (types[0]?.dtype !== 'float32') return decline(`X is ${types[0]?.dtype ?? 'of unknown type'}, not float32`);
+    return {
+      name: 'ts_rotary_f32',
+      run([x, cc, sc, p]) {
+        const four = x!.dims.length === 4;
+        const B = x!.dims[0]!;
+        const S = four ? x!.dims[2]! : x!.dims[1]!;
+        const H = four ? x!.dims[1]! : attrs.num_heads;
+        const D = four ? x!.dims[3]! : x!.dims[2]! / H;
+        const rot: number = attrs.rotary_embedding_dim || D;
+        if (!Number.isInteger(D) || cc!.dims[cc!.dims.length - 1] !== rot / 2) return undefined; // the reference says why
+        const y = Float32Array.from(f32(x));
+        const pv = p?.data as BigInt64Array | undefined;
+        const pos = pv ? (b: number, s: number) => Number(pv[b * S + s]) : (b: number, s: number) => b * S + s;
+        const rows = pv ? cc!.dims[0]! : B * S;
+        const at = four ? (b: number, h: number, s: number) => ((b * H + h) * S + s) * D : (b: number, h: number, s: number) => (b * S + s) * H * D + h * D;
+        rotateInPlace(y, B, H, S, rot, !!attrs.interleaved, f32(cc), f32(sc), rows, at, pos, `node '${node.name}' (RotaryEmbedding)`);
+        return [new Tensor('float32', y, [...x!.dims])];
+      },
+    };
+  },
+};
+
+registerKernel(onnxAttentionKernel);
+registerKernel(rmsNormKernel);
+registerKernel(onnxRotaryKernel);
 registerKernel(msAttentionKernel);
 registerKernel(mhaKernel);
 registerKernel(gqaKernel);
