@@ -1,5 +1,6 @@
 import { UnsupportedError } from '../errors.js';
-import { catSeq, gqaLengths, rotateInPlace } from '../ops/contrib-attention.js';
+import { type MaskFn, attnMask, catSeq, gqaLengths, gqaMask, msRotary, rotateInPlace, splitHeads } from '../ops/contrib-attention.js';
+import { attentionBias } from '../ops/attention.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Tensor as TensorT } from '../tensor/tensor.js';
 import { PackedGemmF32, runBatchedMatMul } from './gemm.js';
@@ -16,24 +17,24 @@ import { type Arena, arena, kernels } from './wasm.js';
 
 const MS = 'com.microsoft';
 
-/** (B, S, H·D) rows of width `ld` from column `col0` → (B, H, S, D) float32, each value ·scale (+ bias[col]). */
-function heads(x: ArrayLike<number>, B: number, S: number, H: number, D: number, ld: number, col0: number, scale = 1, bias?: ArrayLike<number>, bcol0 = 0): Float32Array {
-  const o = new Float32Array(B * H * S * D);
-  for (let b = 0; b < B; b++)
-    for (let s = 0; s < S; s++) {
-      const src = (b * S + s) * ld + col0;
-      for (let h = 0; h < H; h++) {
-        const dst = ((b * H + h) * S + s) * D;
-        const sh = src + h * D;
-        if (bias) {
-          const bo = bcol0 + h * D;
-          for (let t = 0; t < D; t++) o[dst + t] = Math.fround(x[sh + t]! + bias[bo + t]!) * scale;
-        } else if (scale !== 1) for (let t = 0; t < D; t++) o[dst + t] = x[sh + t]! * scale;
-        else for (let t = 0; t < D; t++) o[dst + t] = x[sh + t]!;
-      }
-    }
-  return o;
-}
+/** (B, S, H·D) rows of width `ld` from column `col0` → (B, H, S, D) float32, ·scale (+ bias[bcol0 + col]). */
+const heads = (x: ArrayLike<number>, B: number, S: number, H: number, D: number, ld: number, col0: number, scale = 1, bias?: ArrayLike<number>, bcol0 = 0): Float32Array =>
+  splitHeads(x, B, S, H, D, ld, col0, new Float32Array(B * H * S * D), scale, bias, bcol0);
+
+/** Add row (b, h, i) of a (B, N, S, T) bias to a score row. */
+const biasRows = (bias: Float64Array, N: number, S: number, T: number): RowMask => (row, b, h, i) => {
+  const o = ((b * N + h) * S + i) * T;
+  for (let j = 0; j < T; j++) row[j] = row[j]! + bias[o + j]!;
+};
+
+/** A reference MaskFn (b, h, i, j) as a row writer over the first `T(b)` keys; keys from T(b) on are −∞. */
+const rowMask = (fn: MaskFn | undefined, T?: (b: number) => number): RowMask | undefined =>
+  fn &&
+  ((row, b, h, i) => {
+    const n = T ? T(b) : row.length;
+    for (let j = 0; j < n; j++) row[j] = row[j]! + fn(b, h, i, j);
+    row.fill(-Infinity, n);
+  });
 
 /** Additive mask writer: adds to (or sets −∞ in) the score row (b, h, i) of T floats. */
 type RowMask = (row: Float32Array, b: number, h: number, i: number) => void;
@@ -92,39 +93,6 @@ export function attendF32(mem: Arena, q: Float32Array, k: Float32Array, v: Float
       }
   mem.release(ctxp);
   return y;
-}
-
-/**
- * The Attention / MultiHeadAttention mask on a score row (see attnMask in src/ops/contrib-attention.ts): mask_index
- * (1-D end / end+start positions, 2-D or 3-D raw, 0 = masked → mask_filter_value), causal keys j > past + i → −∞,
- * then attention_bias added.
- */
-function msMask(mask: TensorT | undefined, bias: TensorT | undefined, B: number, N: number, S: number, T: number, past: number, causal: boolean, filter: number): RowMask | undefined {
-  if (!mask && !bias && !causal) return undefined;
-  const md = mask?.data as Int32Array | undefined;
-  const mdims = mask?.dims ?? [];
-  const bv = bias?.data as Float32Array | undefined;
-  const bd = bias?.dims ?? [];
-  return (row, b, h, i) => {
-    if (md) {
-      if (mdims.length === 1) {
-        const end = Math.max(0, Math.min(md[b]!, T));
-        for (let j = end; j < T; j++) row[j] = row[j]! + filter;
-        if (mdims[0] === 2 * B) {
-          const start = Math.max(0, Math.min(md[b + B]!, T));
-          for (let j = 0; j < Math.min(start, end); j++) row[j] = row[j]! + filter;
-        }
-      } else {
-        const o = mdims.length === 2 ? b * T : (b * S + i) * T;
-        for (let j = 0; j < T; j++) if (!(md[o + j]! > 0)) row[j] = row[j]! + filter;
-      }
-    }
-    if (causal) for (let j = past + i + 1; j < T; j++) row[j] = -Infinity;
-    if (bv) {
-      const o = ((bd[0] === 1 ? 0 : b) * (bd[1] === 1 ? 1 : N) + (bd[1] === 1 ? 0 : h)) * S * T + i * T;
-      for (let j = 0; j < T; j++) row[j] = row[j]! + bv[o + j]!;
-    }
-  };
 }
 
 const f32 = (t: TensorT | undefined): Float32Array => t!.data as Float32Array;
@@ -186,7 +154,7 @@ const msAttentionKernel: KernelDef = {
           v = catSeq(pv.subarray(half), P, v, S, B * N, vhs, new Float32Array(B * N * (P + S) * vhs)) as Float32Array;
         }
         const T = P + S;
-        const y = attendF32(mem, q, k, v, B, N, N, S, T, hs, vhs, msMask(mask, abias, B, N, S, T, P, !!attrs.unidirectional, attrs.mask_filter_value));
+        const y = attendF32(mem, q, k, v, B, N, N, S, T, hs, vhs, rowMask(attnMask(mask, abias, B, N, S, T, P, !!attrs.unidirectional, attrs.mask_filter_value)));
         const outs = [new Tensor('float32', y, [B, S, Hv])];
         if (outTypes.length > 1) {
           const pres = new Float32Array(2 * B * N * T * hs);
@@ -241,7 +209,7 @@ const mhaKernel: KernelDef = {
           v = catSeq(f32(pv), P, v, L, B * N, vhs, new Float32Array(B * N * (P + L) * vhs)) as Float32Array;
         }
         const T = P + L;
-        const y = attendF32(mem, q, k, v, B, N, N, S, T, hs, vhs, msMask(mask, abias, B, N, S, T, P, !!attrs.unidirectional, attrs.mask_filter_value));
+        const y = attendF32(mem, q, k, v, B, N, N, S, T, hs, vhs, rowMask(attnMask(mask, abias, B, N, S, T, P, !!attrs.unidirectional, attrs.mask_filter_value)));
         const outs = [new Tensor('float32', y, [B, S, N * vhs]), new Tensor('float32', k, [B, N, T, hs]), new Tensor('float32', v, [B, N, T, vhs])];
         return outs.slice(0, outTypes.length);
       },
@@ -301,20 +269,7 @@ const gqaKernel: KernelDef = {
             PK.set(kn.subarray(bh * S * hs, (bh + 1) * S * hs), bh * Tp * hs + n);
             PV.set(vn.subarray(bh * S * hs, (bh + 1) * S * hs), bh * Tp * hs + n);
           }
-        const W: number = attrs.local_window_size;
-        const bv = abias ? f32(abias) : undefined;
-        const bd = abias?.dims ?? [];
-        // causal (and windowed) rows; keys past this batch entry's total length are −∞ too
-        const mask: RowMask = (row, b, h, i) => {
-          const c = past[b]! + i;
-          const hi = Math.min(c + 1, total[b]!);
-          if (bv) {
-            const o = ((bd[0] === 1 ? 0 : b) * (bd[1] === 1 ? 1 : N) + (bd[1] === 1 ? 0 : h)) * S * totalLen + i * totalLen;
-            for (let j = 0; j < Math.min(hi, totalLen); j++) row[j] = row[j]! + bv[o + j]!;
-          }
-          row.fill(-Infinity, hi);
-          if (W > 0) row.fill(-Infinity, 0, Math.max(0, c - W + 1));
-        };
+        const mask = rowMask(gqaMask(past, attrs.local_window_size, abias, N, S, totalLen), (b) => total[b]!);
         const y = attendF32(mem, q, PK, PV, B, N, Nkv, S, Tp, hs, hs, mask, attrs.softcap);
         const outs = [new Tensor('float32', y, [B, S, N * hs]), new Tensor('float32', PK, [B, Nkv, Tp, hs]), new Tensor('float32', PV, [B, Nkv, Tp, hs])];
         return outs.slice(0, outTypes.length);
@@ -331,69 +286,17 @@ const rotaryKernel: KernelDef = {
     if (types[0]?.dtype !== 'float32') return decline(`input is ${types[0]?.dtype ?? 'of unknown type'}, not float32`);
     return {
       name: 'ts_rotary_f32',
-      run([x, p, cc, sc]) {
-        const four = x!.dims.length === 4;
-        const [B] = x!.dims as [number];
-        const S = four ? x!.dims[2]! : x!.dims[1]!;
-        const half = cc!.dims[1]!;
-        let H: number;
-        let D: number;
-        if (four) {
-          H = x!.dims[1]!;
-          D = x!.dims[3]!;
-        } else {
-          H = attrs.num_heads > 0 ? attrs.num_heads : x!.dims[2]! / (2 * half);
-          D = x!.dims[2]! / H;
-        }
-        const rot = attrs.rotary_embedding_dim > 0 ? attrs.rotary_embedding_dim : D;
-        const y = Float32Array.from(f32(x));
-        const pv = p!.data as BigInt64Array;
-        const pos = p!.dims.length === 1 ? (_b: number, s: number) => Number(pv[0]) + s : (b: number, s: number) => Number(pv[b * S + s]);
-        const at = four ? (b: number, h: number, s: number) => ((b * H + h) * S + s) * D : (b: number, h: number, s: number) => (b * S + s) * H * D + h * D;
-        rotateInPlace(y, B, H, S, rot, !!attrs.interleaved, f32(cc), f32(sc), cc!.dims[0]!, at, pos, `node '${node.name}' (RotaryEmbedding)`);
-        return [new Tensor('float32', y, [...x!.dims])];
+      run(inputs) {
+        const x = inputs[0]!;
+        return [new Tensor('float32', msRotary(node.name, inputs as TensorT[], attrs, Float32Array.from(f32(x))), [...x.dims])];
       },
     };
   },
 };
 
 // ---------------------------------------------------------------------------------------------------------
-// ONNX (opset 23) Attention, RMSNormalization, RotaryEmbedding (src/ops/attention.ts)
+// ONNX (opset 23) Attention, RotaryEmbedding (src/ops/attention.ts); RMSNormalization is in kernels/contrib.ts
 // ---------------------------------------------------------------------------------------------------------
-
-/**
- * ONNX Attention's attn_mask on a score row: "broadcastable to (batch_size, q_num_heads, q_sequence_length,
- * total_sequence_length)", bool (true = attend, false = −∞) or added as floats; a shorter last dim is padded with
- * −∞; is_causal: "a query at in-block index i attends key j iff j <= i + offset" (offset = past length).
- */
-function onnxMask(mask: TensorT | undefined, B: number, N: number, S: number, T: number, past: number, causal: boolean): RowMask | undefined {
-  if (!mask && !causal) return undefined;
-  const md = mask?.dims ?? [];
-  const mr = md.length;
-  const ml = mask ? md[mr - 1]! : T;
-  const full = [B, N, S, T].slice(4 - mr);
-  const st = new Array<number>(mr);
-  let acc = 1;
-  for (let i = mr - 1; i >= 0; i--) {
-    st[i] = md[i] === 1 && full[i] !== 1 ? 0 : acc;
-    acc *= md[i]!;
-  }
-  const isBool = mask?.type === 'bool';
-  const mv = mask ? (mask.data as Float32Array | Uint8Array) : undefined;
-  return (row, b, h, i) => {
-    if (mv) {
-      const idx = [b, h, i].slice(4 - mr);
-      let base = 0;
-      for (let a = 0; a < mr - 1; a++) base += (md[a] === 1 ? 0 : idx[a]!) * st[a]!;
-      const sj = st[mr - 1]!;
-      const n = Math.min(ml, T);
-      if (isBool) for (let j = 0; j < n; j++) row[j] = mv[base + j * sj] ? row[j]! : -Infinity;
-      else for (let j = 0; j < n; j++) row[j] = row[j]! + (mv[base + j * sj] as number);
-      if (ml < T) row.fill(-Infinity, ml);
-    }
-    if (causal) row.fill(-Infinity, Math.min(T, i + past + 1));
-  };
-}
 
 const onnxAttentionKernel: KernelDef = {
   op: 'Attention',
@@ -403,11 +306,10 @@ const onnxAttentionKernel: KernelDef = {
     if (!mem || !kernels()) return decline('no WASM memory');
     if (types[0]?.dtype !== 'float32') return decline(`Q is ${types[0]?.dtype ?? 'of unknown type'}, not float32`);
     if (node.outputs[3]) return decline('qk_matmul_output is requested');
-    if (node.inputs[6]) return decline('nonpad_kv_seqlen is given');
     if (attrs.softmax_precision && attrs.softmax_precision !== 1) return decline(`softmax_precision ${attrs.softmax_precision}`);
     return {
       name: 'f32_attention',
-      run([Q, K1, V1, mask1, pk, pv], outTypes) {
+      run([Q, K1, V1, mask1, pk, pv, nonpad], outTypes) {
         const [K, V, mask] = [K1, V1, mask1].map((t) => stable(mem, t));
         const r = Q!.dims.length;
         const B = Q!.dims[0]!;
@@ -447,44 +349,10 @@ const onnxAttentionKernel: KernelDef = {
           v = catSeq(f32(pv), P, v, L, B * Nkv, vhs, new Float32Array(B * Nkv * (P + L) * vhs)) as Float32Array;
         }
         const T = P + L;
-        const y = attendF32(mem, qs, k, v, B, N, Nkv, S, T, hs, vhs, onnxMask(mask, B, N, S, T, P, !!attrs.is_causal), attrs.softcap, r === 3);
+        const y = attendF32(mem, qs, k, v, B, N, Nkv, S, T, hs, vhs, mask || nonpad || attrs.is_causal ? biasRows(attentionBias(mask, nonpad, B, N, S, T, P, !!attrs.is_causal, !!pk), N, S, T) : undefined, attrs.softcap, r === 3);
         const outs = [new Tensor('float32', y, r === 4 ? [B, N, S, vhs] : [B, S, N * vhs]), new Tensor('float32', k, [B, Nkv, T, hs]), new Tensor('float32', v, [B, Nkv, T, vhs])];
         return outs.slice(0, outTypes.length);
       },
-    };
-  },
-};
-
-const rmsNormKernel: KernelDef = {
-  op: 'RMSNormalization',
-  backend: 'wasm',
-  prepare(_node, attrs, types, constant) {
-    const mem = arena();
-    const ex = kernels();
-    if (!mem || !ex) return decline('no WASM memory');
-    if (types[0]?.dtype !== 'float32') return decline(`X is ${types[0]?.dtype ?? 'of unknown type'}, not float32`);
-    const s = constant(1);
-    if (!s || s.type !== 'float32') return decline('scale is not a float32 constant');
-    const gp = mem.alloc(s.size * 4, 'RMSNormalization scale');
-    mem.f32(gp, s.size).set(s.data as Float32Array);
-    const axisAttr: number = attrs.axis;
-    return {
-      name: 'f32_rmsnorm',
-      run([x], [out]) {
-        const dims = x!.dims;
-        const ax = axisAttr < 0 ? axisAttr + dims.length : axisAttr;
-        const inner = dims.slice(ax).reduce((a, d) => a * d, 1);
-        if (inner !== s.size) return undefined; // a broadcast scale: the reference
-        const xin = mem.input(x!.data as Float32Array, 'RMSNormalization input');
-        try {
-          const yp = mem.alloc(x!.size * 4, 'RMSNormalization output');
-          if (x!.size) ex.f32_rmsnorm(xin.ptr, x!.size / inner, inner, gp, attrs.epsilon, yp);
-          return [new Tensor('float32', mem.f32(yp, x!.size), out!.shape as number[])];
-        } finally {
-          if (xin.copied) mem.release(xin.ptr);
-        }
-      },
-      dispose: () => mem.release(gp),
     };
   },
 };
@@ -517,7 +385,6 @@ const onnxRotaryKernel: KernelDef = {
 };
 
 registerKernel(onnxAttentionKernel);
-registerKernel(rmsNormKernel);
 registerKernel(onnxRotaryKernel);
 registerKernel(msAttentionKernel);
 registerKernel(mhaKernel);
