@@ -23,19 +23,6 @@ function act(op: i32, x: v128, alpha: v128, beta: v128): v128 {
   if (op == 8) return f32x4.mul(x, alpha);
   if (op == 9) return f32x4.add(f32x4.mul(x, alpha), beta);
   if (op == 10) return f32x4.add(x, beta);
-  // Gelu, tanh form (com.microsoft FastGelu, ONNX Gelu approximate='tanh'): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
-  if (op == 11) {
-    const x3 = f32x4.mul(f32x4.mul(x, x), x);
-    const t = tanhv(f32x4.mul(f32x4.splat(0.7978845608028654), f32x4.add(x, f32x4.mul(f32x4.splat(0.044715), x3))));
-    return f32x4.mul(f32x4.mul(x, f32x4.splat(0.5)), f32x4.add(one, t));
-  }
-  // QuickGelu (com.microsoft): x·sigmoid(alpha·x)
-  if (op == 12) {
-    const ax = f32x4.mul(x, alpha);
-    const e2 = expNeg(f32x4.neg(f32x4.abs(ax)));
-    const r2 = f32x4.div(one, f32x4.add(one, e2));
-    return f32x4.mul(x, v128.bitselect(f32x4.mul(e2, r2), r2, f32x4.lt(ax, zero)));
-  }
   // Sigmoid
   const e = expNeg(f32x4.neg(f32x4.abs(x)));
   const r = f32x4.div(one, f32x4.add(one, e));
@@ -67,7 +54,7 @@ function runAct(op: i32, x: usize, out: usize, n: i32, alpha: f32, beta: f32): v
 /**
  * out[i] = act(x[i]) for i < n; op 0 = LeakyRelu(alpha), 1 = HardSigmoid(alpha, beta), 2 = HardSwish, 3 = Sigmoid,
  * 4 = Erf, 5 = Tanh, 6 = Gelu (0.5·x·(1 + erf(x/√2))), 7 = clamp to [alpha, beta] (Clip, Relu), 8 = x·alpha,
- * 9 = x·alpha + beta, 10 = x + beta, 11 = Gelu tanh form, 12 = QuickGelu x·sigmoid(alpha·x).
+ * 9 = x·alpha + beta, 10 = x + beta.
  */
 export function f32_unary(op: i32, x: usize, out: usize, n: i32, alpha: f32, beta: f32): void {
   // each op a separate instantiation of the inlined loop (a constant op: no per-element dispatch)
@@ -81,8 +68,6 @@ export function f32_unary(op: i32, x: usize, out: usize, n: i32, alpha: f32, bet
   else if (op == 8) runAct(8, x, out, n, alpha, beta);
   else if (op == 9) runAct(9, x, out, n, alpha, beta);
   else if (op == 10) runAct(10, x, out, n, alpha, beta);
-  else if (op == 11) runAct(11, x, out, n, alpha, beta);
-  else if (op == 12) runAct(12, x, out, n, alpha, beta);
   else runAct(3, x, out, n, alpha, beta);
 }
 

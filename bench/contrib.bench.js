@@ -33,7 +33,7 @@ class Builder {
   }
 }
 
-function encoder(layers, S, D, N) {
+export function encoder(layers, S, D, N) {
   const b = new Builder(1);
   b.g.inputs.push({ name: 'x', type: { dtype: 'float32', shape: [1, S, D] } }, { name: 'mask', type: { dtype: 'int32', shape: [1, S] } });
   let x = 'x';
@@ -49,7 +49,7 @@ function encoder(layers, S, D, N) {
   return { g: b.g, feeds };
 }
 
-function decoderStep(layers, P, D, N, Nkv) {
+export function decoderStep(layers, P, D, N, Nkv) {
   const hs = D / N;
   const b = new Builder(3);
   const rows = P + 16;

@@ -1,5 +1,6 @@
 import { UnsupportedError } from '../errors.js';
-import { catSeq, gqaLengths, rotateInPlace } from '../ops/contrib-attention.js';
+import { type MaskFn, attnMask, catSeq, gqaLengths, gqaMask, msRotary, rotateInPlace, splitHeads } from '../ops/contrib-attention.js';
+import { attentionBias } from '../ops/attention.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Tensor as TensorT } from '../tensor/tensor.js';
 import { PackedGemmF32, runBatchedMatMul } from './gemm.js';
@@ -16,24 +17,24 @@ import { type Arena, arena, kernels } from './wasm.js';
 
 const MS = 'com.microsoft';
 
-/** (B, S, H·D) rows of width `ld` from column `col0` → (B, H, S, D) float32, each value ·scale (+ bias[col]). */
-function heads(x: ArrayLike<number>, B: number, S: number, H: number, D: number, ld: number, col0: number, scale = 1, bias?: ArrayLike<number>, bcol0 = 0): Float32Array {
-  const o = new Float32Array(B * H * S * D);
-  for (let b = 0; b < B; b++)
-    for (let s = 0; s < S; s++) {
-      const src = (b * S + s) * ld + col0;
-      for (let h = 0; h < H; h++) {
-        const dst = ((b * H + h) * S + s) * D;
-        const sh = src + h * D;
-        if (bias) {
-          const bo = bcol0 + h * D;
-          for (let t = 0; t < D; t++) o[dst + t] = Math.fround(x[sh + t]! + bias[bo + t]!) * scale;
-        } else if (scale !== 1) for (let t = 0; t < D; t++) o[dst + t] = x[sh + t]! * scale;
-        else for (let t = 0; t < D; t++) o[dst + t] = x[sh + t]!;
-      }
-    }
-  return o;
-}
+/** (B, S, H·D) rows of width `ld` from column `col0` → (B, H, S, D) float32, ·scale (+ bias[bcol0 + col]). */
+const heads = (x: ArrayLike<number>, B: number, S: number, H: number, D: number, ld: number, col0: number, scale = 1, bias?: ArrayLike<number>, bcol0 = 0): Float32Array =>
+  splitHeads(x, B, S, H, D, ld, col0, new Float32Array(B * H * S * D), scale, bias, bcol0);
+
+/** Add row (b, h, i) of a (B, N, S, T) bias to a score row. */
+const biasRows = (bias: Float64Array, N: number, S: number, T: number): RowMask => (row, b, h, i) => {
+  const o = ((b * N + h) * S + i) * T;
+  for (let j = 0; j < T; j++) row[j] = row[j]! + bias[o + j]!;
+};
+
+/** A reference MaskFn (b, h, i, j) as a row writer over the first `T(b)` keys; keys from T(b) on are −∞. */
+const rowMask = (fn: MaskFn | undefined, T?: (b: number) => number): RowMask | undefined =>
+  fn &&
+  ((row, b, h, i) => {
+    const n = T ? T(b) : row.length;
+    for (let j = 0; j < n; j++) row[j] = row[j]! + fn(b, h, i, j);
+    row.fill(-Infinity, n);
+  });
 
 /** Additive mask writer: adds to (or sets −∞ in) the score row (b, h, i) of T floats. */
 type RowMask = (row: Float32Array, b: number, h: number, i: number) => void;
@@ -42,7 +43,7 @@ type RowMask = (row: Float32Array, b: number, h: number, i: number) => void;
  * Y (B, S, N·vhs) in kernel memory = softmax((Q·Kᵀ) + mask) · V with Q (B, N, S, hs) already scaled, K (B, Nkv, T,
  * hs), V (B, Nkv, T, vhs) float32; q heads h use kv head ⌊h / (N/Nkv)⌋. A row whose every score is −∞ gives zeros.
  */
-export function attendF32(mem: Arena, q: Float32Array, k: Float32Array, v: Float32Array, B: number, N: number, Nkv: number, S: number, T: number, hs: number, vhs: number, mask: RowMask | undefined, softcap = 0): Float32Array {
+export function attendF32(mem: Arena, q: Float32Array, k: Float32Array, v: Float32Array, B: number, N: number, Nkv: number, S: number, T: number, hs: number, vhs: number, mask: RowMask | undefined, softcap = 0, merge = true): Float32Array {
   const ex = kernels()!;
   const g = N / Nkv;
   // heads of one group are contiguous in q: (B, Nkv, g·S, hs) rows against that kv head's K
@@ -77,8 +78,9 @@ export function attendF32(mem: Arena, q: Float32Array, k: Float32Array, v: Float
   } finally {
     mem.release(sp);
   }
-  // (B, N, S, vhs) → (B, S, N·vhs), in kernel memory for the next kernel
   const n = B * S * N * vhs;
+  if (!merge) return mem.f32(ctxp, n); // (B, N, S, vhs) as it is
+  // (B, N, S, vhs) → (B, S, N·vhs), in kernel memory for the next kernel
   const yp = mem.alloc(n * 4, 'attention output');
   const ctx = mem.f32(ctxp, n);
   const y = mem.f32(yp, n);
@@ -93,40 +95,16 @@ export function attendF32(mem: Arena, q: Float32Array, k: Float32Array, v: Float
   return y;
 }
 
-/**
- * The Attention / MultiHeadAttention mask on a score row (see attnMask in src/ops/contrib-attention.ts): mask_index
- * (1-D end / end+start positions, 2-D or 3-D raw, 0 = masked → mask_filter_value), causal keys j > past + i → −∞,
- * then attention_bias added.
- */
-function msMask(mask: TensorT | undefined, bias: TensorT | undefined, B: number, N: number, S: number, T: number, past: number, causal: boolean, filter: number): RowMask | undefined {
-  if (!mask && !bias && !causal) return undefined;
-  const md = mask?.data as Int32Array | undefined;
-  const mdims = mask?.dims ?? [];
-  const bv = bias?.data as Float32Array | undefined;
-  const bd = bias?.dims ?? [];
-  return (row, b, h, i) => {
-    if (md) {
-      if (mdims.length === 1) {
-        const end = Math.max(0, Math.min(md[b]!, T));
-        for (let j = end; j < T; j++) row[j] = row[j]! + filter;
-        if (mdims[0] === 2 * B) {
-          const start = Math.max(0, Math.min(md[b + B]!, T));
-          for (let j = 0; j < Math.min(start, end); j++) row[j] = row[j]! + filter;
-        }
-      } else {
-        const o = mdims.length === 2 ? b * T : (b * S + i) * T;
-        for (let j = 0; j < T; j++) if (!(md[o + j]! > 0)) row[j] = row[j]! + filter;
-      }
-    }
-    if (causal) for (let j = past + i + 1; j < T; j++) row[j] = -Infinity;
-    if (bv) {
-      const o = ((bd[0] === 1 ? 0 : b) * (bd[1] === 1 ? 1 : N) + (bd[1] === 1 ? 0 : h)) * S * T + i * T;
-      for (let j = 0; j < T; j++) row[j] = row[j]! + bv[o + j]!;
-    }
-  };
-}
-
 const f32 = (t: TensorT | undefined): Float32Array => t!.data as Float32Array;
+
+/**
+ * `t` with its data copied out if it is a view of kernel memory: the matmuls allocate, which may grow the memory
+ * and detach such views, so inputs read after them (K, V, masks) must not be views.
+ */
+function stable<T extends TensorT | undefined>(mem: Arena, t: T): T {
+  if (!t || mem.ptrOf(t) === undefined) return t;
+  return new Tensor(t.type, (t.data as Float32Array).slice(), [...t.dims]) as T;
+}
 
 // ---------------------------------------------------------------------------------------------------------
 
@@ -153,7 +131,9 @@ const msAttentionKernel: KernelDef = {
     const scale: number = attrs.scale ?? 1 / Math.sqrt(hs);
     return {
       name: 'f32_attention',
-      run([x, , , mask, past, abias], outTypes) {
+      run([x, , , mask0, past, abias0], outTypes) {
+        const mask = stable(mem, mask0);
+        const abias = stable(mem, abias0);
         const [B, S] = x!.dims as [number, number];
         const proj = gemm.runResident(x!.data as Float32Array, B * S);
         let q: Float32Array;
@@ -174,7 +154,7 @@ const msAttentionKernel: KernelDef = {
           v = catSeq(pv.subarray(half), P, v, S, B * N, vhs, new Float32Array(B * N * (P + S) * vhs)) as Float32Array;
         }
         const T = P + S;
-        const y = attendF32(mem, q, k, v, B, N, N, S, T, hs, vhs, msMask(mask, abias, B, N, S, T, P, !!attrs.unidirectional, attrs.mask_filter_value));
+        const y = attendF32(mem, q, k, v, B, N, N, S, T, hs, vhs, rowMask(attnMask(mask, abias, B, N, S, T, P, !!attrs.unidirectional, attrs.mask_filter_value)));
         const outs = [new Tensor('float32', y, [B, S, Hv])];
         if (outTypes.length > 1) {
           const pres = new Float32Array(2 * B * N * T * hs);
@@ -200,7 +180,8 @@ const mhaKernel: KernelDef = {
     const N: number = attrs.num_heads;
     return {
       name: 'f32_attention',
-      run([q0, k0, v0, bias, mask, abias, pk, pv], outTypes) {
+      run([q0, k1, v1, bias, mask1, abias1, pk, pv], outTypes) {
+        const [k0, v0, mask, abias] = [k1, v1, mask1, abias1].map((t) => stable(mem, t));
         const [B, S, H] = q0!.dims as [number, number, number];
         const hs = H / N;
         const scale: number = attrs.scale ?? 1 / Math.sqrt(hs);
@@ -228,7 +209,7 @@ const mhaKernel: KernelDef = {
           v = catSeq(f32(pv), P, v, L, B * N, vhs, new Float32Array(B * N * (P + L) * vhs)) as Float32Array;
         }
         const T = P + L;
-        const y = attendF32(mem, q, k, v, B, N, N, S, T, hs, vhs, msMask(mask, abias, B, N, S, T, P, !!attrs.unidirectional, attrs.mask_filter_value));
+        const y = attendF32(mem, q, k, v, B, N, N, S, T, hs, vhs, rowMask(attnMask(mask, abias, B, N, S, T, P, !!attrs.unidirectional, attrs.mask_filter_value)));
         const outs = [new Tensor('float32', y, [B, S, N * vhs]), new Tensor('float32', k, [B, N, T, hs]), new Tensor('float32', v, [B, N, T, vhs])];
         return outs.slice(0, outTypes.length);
       },
@@ -248,7 +229,8 @@ const gqaKernel: KernelDef = {
     const Nkv: number = attrs.kv_num_heads;
     return {
       name: 'f32_attention',
-      run([q0, k0, v0, pk, pv, sk, tl, cc, sc, pos, abias], outTypes) {
+      run([q0, k0, v0, pk, pv, sk, tl, cc, sc, pos, abias1], outTypes) {
+        const abias = stable(mem, abias1);
         const [B, S, D] = q0!.dims as [number, number, number];
         const packed = !k0;
         const hs = D / (packed ? N + 2 * Nkv : N);
@@ -287,20 +269,7 @@ const gqaKernel: KernelDef = {
             PK.set(kn.subarray(bh * S * hs, (bh + 1) * S * hs), bh * Tp * hs + n);
             PV.set(vn.subarray(bh * S * hs, (bh + 1) * S * hs), bh * Tp * hs + n);
           }
-        const W: number = attrs.local_window_size;
-        const bv = abias ? f32(abias) : undefined;
-        const bd = abias?.dims ?? [];
-        // causal (and windowed) rows; keys past this batch entry's total length are −∞ too
-        const mask: RowMask = (row, b, h, i) => {
-          const c = past[b]! + i;
-          const hi = Math.min(c + 1, total[b]!);
-          if (bv) {
-            const o = ((bd[0] === 1 ? 0 : b) * (bd[1] === 1 ? 1 : N) + (bd[1] === 1 ? 0 : h)) * S * totalLen + i * totalLen;
-            for (let j = 0; j < Math.min(hi, totalLen); j++) row[j] = row[j]! + bv[o + j]!;
-          }
-          row.fill(-Infinity, hi);
-          if (W > 0) row.fill(-Infinity, 0, Math.max(0, c - W + 1));
-        };
+        const mask = rowMask(gqaMask(past, attrs.local_window_size, abias, N, S, totalLen), (b) => total[b]!);
         const y = attendF32(mem, q, PK, PV, B, N, Nkv, S, Tp, hs, hs, mask, attrs.softcap);
         const outs = [new Tensor('float32', y, [B, S, N * hs]), new Tensor('float32', PK, [B, Nkv, Tp, hs]), new Tensor('float32', PV, [B, Nkv, Tp, hs])];
         return outs.slice(0, outTypes.length);
@@ -317,32 +286,106 @@ const rotaryKernel: KernelDef = {
     if (types[0]?.dtype !== 'float32') return decline(`input is ${types[0]?.dtype ?? 'of unknown type'}, not float32`);
     return {
       name: 'ts_rotary_f32',
-      run([x, p, cc, sc]) {
-        const four = x!.dims.length === 4;
-        const [B] = x!.dims as [number];
-        const S = four ? x!.dims[2]! : x!.dims[1]!;
-        const half = cc!.dims[1]!;
-        let H: number;
-        let D: number;
-        if (four) {
-          H = x!.dims[1]!;
-          D = x!.dims[3]!;
+      run(inputs) {
+        const x = inputs[0]!;
+        return [new Tensor('float32', msRotary(node.name, inputs as TensorT[], attrs, Float32Array.from(f32(x))), [...x.dims])];
+      },
+    };
+  },
+};
+
+// ---------------------------------------------------------------------------------------------------------
+// ONNX (opset 23) Attention, RotaryEmbedding (src/ops/attention.ts); RMSNormalization is in kernels/contrib.ts
+// ---------------------------------------------------------------------------------------------------------
+
+const onnxAttentionKernel: KernelDef = {
+  op: 'Attention',
+  backend: 'wasm',
+  prepare(node, attrs, types) {
+    const mem = arena();
+    if (!mem || !kernels()) return decline('no WASM memory');
+    if (types[0]?.dtype !== 'float32') return decline(`Q is ${types[0]?.dtype ?? 'of unknown type'}, not float32`);
+    if (node.outputs[3]) return decline('qk_matmul_output is requested');
+    if (attrs.softmax_precision && attrs.softmax_precision !== 1) return decline(`softmax_precision ${attrs.softmax_precision}`);
+    return {
+      name: 'f32_attention',
+      run([Q, K1, V1, mask1, pk, pv, nonpad], outTypes) {
+        const [K, V, mask] = [K1, V1, mask1].map((t) => stable(mem, t));
+        const r = Q!.dims.length;
+        const B = Q!.dims[0]!;
+        let q: Float32Array;
+        let k: Float32Array;
+        let v: Float32Array;
+        let N: number;
+        let Nkv: number;
+        let S: number;
+        let L: number;
+        let hs: number;
+        let vhs: number;
+        if (r === 4) {
+          [, N, S, hs] = Q!.dims as [number, number, number, number];
+          [, Nkv, L] = K!.dims as [number, number, number];
+          vhs = V!.dims[3]!;
+          q = f32(Q);
+          k = f32(K);
+          v = f32(V);
         } else {
-          H = attrs.num_heads > 0 ? attrs.num_heads : x!.dims[2]! / (2 * half);
-          D = x!.dims[2]! / H;
+          N = attrs.q_num_heads;
+          Nkv = attrs.kv_num_heads;
+          S = Q!.dims[1]!;
+          L = K!.dims[1]!;
+          hs = Q!.dims[2]! / N;
+          vhs = V!.dims[2]! / Nkv;
+          q = heads(f32(Q), B, S, N, hs, N * hs, 0);
+          k = heads(f32(K), B, L, Nkv, hs, Nkv * hs, 0);
+          v = heads(f32(V), B, L, Nkv, vhs, Nkv * vhs, 0);
         }
-        const rot = attrs.rotary_embedding_dim > 0 ? attrs.rotary_embedding_dim : D;
+        const scale: number = attrs.scale ?? 1 / Math.sqrt(hs);
+        const qs = new Float32Array(q.length);
+        for (let i = 0; i < q.length; i++) qs[i] = q[i]! * scale;
+        const P = pk ? pk.dims[2]! : 0;
+        if (pk) {
+          k = catSeq(f32(pk), P, k, L, B * Nkv, hs, new Float32Array(B * Nkv * (P + L) * hs)) as Float32Array;
+          v = catSeq(f32(pv), P, v, L, B * Nkv, vhs, new Float32Array(B * Nkv * (P + L) * vhs)) as Float32Array;
+        }
+        const T = P + L;
+        const y = attendF32(mem, qs, k, v, B, N, Nkv, S, T, hs, vhs, mask || nonpad || attrs.is_causal ? biasRows(attentionBias(mask, nonpad, B, N, S, T, P, !!attrs.is_causal, !!pk), N, S, T) : undefined, attrs.softcap, r === 3);
+        const outs = [new Tensor('float32', y, r === 4 ? [B, N, S, vhs] : [B, S, N * vhs]), new Tensor('float32', k, [B, Nkv, T, hs]), new Tensor('float32', v, [B, Nkv, T, vhs])];
+        return outs.slice(0, outTypes.length);
+      },
+    };
+  },
+};
+
+const onnxRotaryKernel: KernelDef = {
+  op: 'RotaryEmbedding',
+  backend: 'wasm',
+  prepare(node, attrs, types) {
+    if (types[0]?.dtype !== 'float32') return decline(`X is ${types[0]?.dtype ?? 'of unknown type'}, not float32`);
+    return {
+      name: 'ts_rotary_f32',
+      run([x, cc, sc, p]) {
+        const four = x!.dims.length === 4;
+        const B = x!.dims[0]!;
+        const S = four ? x!.dims[2]! : x!.dims[1]!;
+        const H = four ? x!.dims[1]! : attrs.num_heads;
+        const D = four ? x!.dims[3]! : x!.dims[2]! / H;
+        const rot: number = attrs.rotary_embedding_dim || D;
+        if (!Number.isInteger(D) || cc!.dims[cc!.dims.length - 1] !== rot / 2) return undefined; // the reference says why
         const y = Float32Array.from(f32(x));
-        const pv = p!.data as BigInt64Array;
-        const pos = p!.dims.length === 1 ? (_b: number, s: number) => Number(pv[0]) + s : (b: number, s: number) => Number(pv[b * S + s]);
+        const pv = p?.data as BigInt64Array | undefined;
+        const pos = pv ? (b: number, s: number) => Number(pv[b * S + s]) : (b: number, s: number) => b * S + s;
+        const rows = pv ? cc!.dims[0]! : B * S;
         const at = four ? (b: number, h: number, s: number) => ((b * H + h) * S + s) * D : (b: number, h: number, s: number) => (b * S + s) * H * D + h * D;
-        rotateInPlace(y, B, H, S, rot, !!attrs.interleaved, f32(cc), f32(sc), cc!.dims[0]!, at, pos, `node '${node.name}' (RotaryEmbedding)`);
+        rotateInPlace(y, B, H, S, rot, !!attrs.interleaved, f32(cc), f32(sc), rows, at, pos, `node '${node.name}' (RotaryEmbedding)`);
         return [new Tensor('float32', y, [...x!.dims])];
       },
     };
   },
 };
 
+registerKernel(onnxAttentionKernel);
+registerKernel(onnxRotaryKernel);
 registerKernel(msAttentionKernel);
 registerKernel(mhaKernel);
 registerKernel(gqaKernel);

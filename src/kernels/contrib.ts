@@ -8,7 +8,7 @@ import { type Arena, arena, kernels } from './wasm.js';
 /**
  * Kernels for the com.microsoft normalizations and activations of transformer exports (src/ops/contrib-xfmr.ts),
  * built from the existing row-normalization and pointwise kernels: x + skip (+ bias) through f32_binary, then
- * f32_layernorm / f32_rmsnorm (asm/f32_norm.ts); (x + bias) then f32_unary's Gelu / tanh-Gelu / QuickGelu codes.
+ * f32_layernorm / f32_rmsnorm (asm/f32_norm.ts); (x + bias) then f32_unary / f32_binary steps (see `act`).
  * Outputs stay in kernel memory for the next kernel.
  */
 
@@ -92,46 +92,74 @@ function skipNormKernel(simplified: boolean): KernelDef {
   };
 }
 
-/** onnxruntime SimplifiedLayerNormalization (ONNX domain) over the trailing dims from `axis`, constant scale. */
-const simplifiedLnKernel: KernelDef = {
-  op: 'SimplifiedLayerNormalization',
-  backend: 'wasm',
-  prepare(node, attrs, types, constant) {
-    const mem = arena();
-    const ex = kernels();
-    if (!mem || !ex) return decline('no WASM memory');
-    if (types[0]?.dtype !== 'float32') return decline(`X is ${types[0]?.dtype ?? 'of unknown type'}, not float32`);
-    if (node.outputs[1]) return decline('inv_std_var output is requested');
-    const s = constant(1);
-    if (!f32Const(s)) return decline('scale is not a float32 constant');
-    const gp = keep(mem, s, 'SimplifiedLayerNormalization scale');
-    const axisAttr: number = attrs.axis;
-    return {
-      name: 'f32_rmsnorm',
-      run([x], [out]) {
-        const dims = x!.dims;
-        const ax = axisAttr < 0 ? axisAttr + dims.length : axisAttr;
-        const inner = dims.slice(ax).reduce((a, d) => a * d, 1);
-        if (inner !== s.size) return undefined;
-        const xin = mem.input(x!.data as Float32Array, 'SimplifiedLayerNormalization input');
-        try {
-          const yp = mem.alloc(x!.size * 4, 'SimplifiedLayerNormalization output');
-          if (x!.size) ex.f32_rmsnorm(xin.ptr, x!.size / inner, inner, gp, attrs.epsilon, yp);
-          return [new Tensor('float32', mem.f32(yp, x!.size), out!.shape as number[])];
-        } finally {
-          if (xin.copied) mem.release(xin.ptr);
-        }
-      },
-      dispose: () => mem.release(gp),
-    };
-  },
-};
+/**
+ * RMS norm over the trailing dims from `axis` with a constant scale of that block's size: onnxruntime's
+ * SimplifiedLayerNormalization (ONNX domain) and ONNX RMSNormalization (opset 23). A scale broadcast over the block
+ * runs the reference.
+ */
+function rmsKernel(op: 'SimplifiedLayerNormalization' | 'RMSNormalization'): KernelDef {
+  return {
+    op,
+    backend: 'wasm',
+    prepare(node, attrs, types, constant) {
+      const mem = arena();
+      const ex = kernels();
+      if (!mem || !ex) return decline('no WASM memory');
+      if (types[0]?.dtype !== 'float32') return decline(`X is ${types[0]?.dtype ?? 'of unknown type'}, not float32`);
+      if (node.outputs[1]) return decline('inv_std_var output is requested');
+      const s = constant(1);
+      if (!f32Const(s)) return decline('scale is not a float32 constant');
+      const gp = keep(mem, s, `${op} scale`);
+      const axisAttr: number = attrs.axis;
+      return {
+        name: 'f32_rmsnorm',
+        run([x], [out]) {
+          const dims = x!.dims;
+          const ax = axisAttr < 0 ? axisAttr + dims.length : axisAttr;
+          const inner = dims.slice(ax).reduce((a, d) => a * d, 1);
+          if (inner !== s.size) return undefined;
+          const xin = mem.input(x!.data as Float32Array, `${op} input`);
+          try {
+            const yp = mem.alloc(x!.size * 4, `${op} output`);
+            if (x!.size) ex.f32_rmsnorm(xin.ptr, x!.size / inner, inner, gp, attrs.epsilon, yp);
+            return [new Tensor('float32', mem.f32(yp, x!.size), out!.shape as number[])];
+          } finally {
+            if (xin.copied) mem.release(xin.ptr);
+          }
+        },
+        dispose: () => mem.release(gp),
+      };
+    },
+  };
+}
+
+const MUL = 2; // f32_binary op code
+const SQRT_2_PI = Math.sqrt(2 / Math.PI);
 
 /**
- * act(x (+ bias over the last axis)) with f32_unary code `code`; `alphaOf` reads the code's alpha from the attrs.
- * A bias must be a float32 constant of the last dim's size.
+ * The activation in place over n floats at y (x = y): Gelu is f32_unary's erf Gelu; FastGelu's
+ * 0.5·x·(1 + tanh(√(2/π)·x·(1 + 0.044715·x²))) and QuickGelu's x·sigmoid(alpha·x) are composed from f32_unary's
+ * affine / Tanh / Sigmoid and f32_binary's multiply through the scratch block t.
  */
-function actKernel(op: string, code: number, biasInput: boolean, alphaOf: (a: Record<string, any>) => number = () => 0): KernelDef {
+function act(kind: 'gelu' | 'fast' | 'quick', y: number, t: number, n: number, alpha: number): void {
+  const ex = kernels()!;
+  const mul = (a: number, b: number, o: number) => ex.f32_binary(MUL, a, 1, b, 1, o, n, -Infinity, Infinity);
+  if (kind === 'gelu') return ex.f32_unary(POST_OPS.Gelu!, y, y, n, 0, 0);
+  if (kind === 'quick') {
+    ex.f32_unary(UNARY.mul, y, t, n, alpha, 0);
+    ex.f32_unary(POST_OPS.Sigmoid!, t, t, n, 0, 0);
+  } else {
+    mul(y, y, t);
+    ex.f32_unary(UNARY.affine, t, t, n, 0.044715 * SQRT_2_PI, SQRT_2_PI);
+    mul(t, y, t);
+    ex.f32_unary(POST_OPS.Tanh!, t, t, n, 0, 0);
+    ex.f32_unary(UNARY.affine, t, t, n, 0.5, 0.5);
+  }
+  mul(y, t, y);
+}
+
+/** act(x (+ bias over the last axis)); a bias must be a float32 constant of the last dim's size. */
+function actKernel(op: string, kind: 'gelu' | 'fast' | 'quick', biasInput: boolean): KernelDef {
   return {
     op,
     domain: MS,
@@ -145,7 +173,7 @@ function actKernel(op: string, code: number, biasInput: boolean, alphaOf: (a: Re
       if (biasInput && node.inputs[1] && !f32Const(b)) return decline('bias is not a float32 constant');
       const bp = b ? keep(mem, b, `${op} bias`) : 0;
       const h = b?.size ?? 0;
-      const alpha = alphaOf(attrs);
+      const alpha: number = attrs.alpha ?? 0;
       return {
         name: 'f32_unary',
         run([x], [outType]) {
@@ -153,14 +181,13 @@ function actKernel(op: string, code: number, biasInput: boolean, alphaOf: (a: Re
           const xin = mem.input(x!.data as Float32Array, `${op} input`);
           try {
             const yp = mem.alloc(n * 4, `${op} output`);
+            const tp = kind === 'gelu' ? 0 : mem.alloc(n * 4, `${op} scratch`);
             if (n) {
-              let src = xin.ptr;
-              if (bp) {
-                for (let o = 0; o < n; o += h) ex.f32_binary(ADD, xin.ptr + o * 4, 1, bp, 1, yp + o * 4, h, -Infinity, Infinity);
-                src = yp;
-              }
-              ex.f32_unary(code, src, yp, n, alpha, 0);
+              if (bp) for (let o = 0; o < n; o += h) ex.f32_binary(ADD, xin.ptr + o * 4, 1, bp, 1, yp + o * 4, h, -Infinity, Infinity);
+              else mem.f32(yp, n).set(mem.f32(xin.ptr, n));
+              act(kind, yp, tp, n, alpha);
             }
+            if (tp) mem.release(tp);
             return [new Tensor('float32', mem.f32(yp, n), outType!.shape as number[])];
           } finally {
             if (xin.copied) mem.release(xin.ptr);
@@ -209,9 +236,10 @@ const biasAddKernel: KernelDef = {
 
 registerKernel(skipNormKernel(false));
 registerKernel(skipNormKernel(true));
-registerKernel(simplifiedLnKernel);
-registerKernel(actKernel('Gelu', POST_OPS.Gelu!, false));
-registerKernel(actKernel('BiasGelu', POST_OPS.Gelu!, true));
-registerKernel(actKernel('FastGelu', UNARY.geluTanh, true));
-registerKernel(actKernel('QuickGelu', UNARY.quickGelu, false, (a) => a.alpha));
+registerKernel(rmsKernel('SimplifiedLayerNormalization'));
+registerKernel(rmsKernel('RMSNormalization'));
+registerKernel(actKernel('Gelu', 'gelu', false));
+registerKernel(actKernel('BiasGelu', 'gelu', true));
+registerKernel(actKernel('FastGelu', 'fast', true));
+registerKernel(actKernel('QuickGelu', 'quick', false));
 registerKernel(biasAddKernel);

@@ -60,6 +60,56 @@ function attnDims(ctx: ShapeCtx): AttnDims {
 
 const addDim = (a: Dim, b: Dim): Dim => (typeof a === 'number' && typeof b === 'number' ? a + b : '?');
 
+/**
+ * ONNX Attention's additive bias (B, qh, S, T): attn_mask (bool → 0 / -inf, float added; a short last dim padded with
+ * -inf), is_causal, nonpad_kv_seqlen. Shared by the reference and the kernel (src/kernels/attention.ts).
+ */
+export function attentionBias(mask: Tensor | undefined, nonpad: Tensor | undefined, B: number, qh: number, S: number, T: number, P: number, causal: boolean, hasPast: boolean): Float64Array {
+  const bias = new Float64Array(B * qh * S * T);
+  if (mask) {
+    const md = mask.dims;
+    const mr = md.length;
+    const ml = md[mr - 1]!;
+    const mv = mask.type === 'bool' ? undefined : floats(mask);
+    const full = [B, qh, S, T].slice(4 - mr);
+    const strides = new Array<number>(mr);
+    let st = 1;
+    for (let i = mr - 1; i >= 0; i--) {
+      strides[i] = md[i] === 1 && full[i] !== 1 ? 0 : st;
+      st *= md[i]!;
+    }
+    for (let b = 0; b < B; b++)
+      for (let h = 0; h < qh; h++)
+        for (let i = 0; i < S; i++)
+          for (let j = 0; j < T; j++) {
+            const o = ((b * qh + h) * S + i) * T + j;
+            if (j >= ml) {
+              bias[o] = -Infinity;
+              continue;
+            }
+            const idx = [b, h, i, j].slice(4 - mr);
+            let p = 0;
+            for (let a = 0; a < mr; a++) p += (md[a] === 1 ? 0 : idx[a]!) * strides[a]!;
+            bias[o] = mv ? mv[p]! : mask.data[p] ? 0 : -Infinity;
+          }
+  }
+  if (causal) {
+    // "a query at in-block index i attends key j iff j <= i + offset"; offset = past length, or per batch
+    // nonpad_kv_seqlen[b] - q_len when only nonpad_kv_seqlen describes the cache
+    for (let b = 0; b < B; b++) {
+      const off = !hasPast && nonpad ? Number(nonpad.data[b]) - S : P;
+      for (let h = 0; h < qh; h++) for (let i = 0; i < S; i++) for (let j = 0; j < T; j++) if (j > i + off) bias[((b * qh + h) * S + i) * T + j] = -Infinity;
+    }
+  }
+  if (nonpad) {
+    for (let b = 0; b < B; b++) {
+      const n = Number(nonpad.data[b]);
+      for (let h = 0; h < qh; h++) for (let i = 0; i < S; i++) for (let j = n; j < T; j++) bias[((b * qh + h) * S + i) * T + j] = -Infinity;
+    }
+  }
+  return bias;
+}
+
 defineOp({
   name: 'Attention',
   inputs: [3, 7],
@@ -149,48 +199,7 @@ defineOp({
     const sq = Math.sqrt(scale);
     const softcap: number = attrs.softcap;
     // attention bias (B, qh, S, T): mask (bool → 0 / -inf, float added; a short last dim padded with -inf), causal
-    const bias = new Float64Array(B * qh * S * T);
-    if (mask) {
-      const md = mask.dims;
-      const mr = md.length;
-      const ml = md[mr - 1]!;
-      const mv = mask.type === 'bool' ? undefined : floats(mask);
-      const full = [B, qh, S, T].slice(4 - mr);
-      const strides = new Array<number>(mr);
-      let st = 1;
-      for (let i = mr - 1; i >= 0; i--) {
-        strides[i] = md[i] === 1 && full[i] !== 1 ? 0 : st;
-        st *= md[i]!;
-      }
-      for (let b = 0; b < B; b++)
-        for (let h = 0; h < qh; h++)
-          for (let i = 0; i < S; i++)
-            for (let j = 0; j < T; j++) {
-              const o = ((b * qh + h) * S + i) * T + j;
-              if (j >= ml) {
-                bias[o] = -Infinity;
-                continue;
-              }
-              const idx = [b, h, i, j].slice(4 - mr);
-              let p = 0;
-              for (let a = 0; a < mr; a++) p += (md[a] === 1 ? 0 : idx[a]!) * strides[a]!;
-              bias[o] = mv ? mv[p]! : mask.data[p] ? 0 : -Infinity;
-            }
-    }
-    if (attrs.is_causal) {
-      // "a query at in-block index i attends key j iff j <= i + offset"; offset = past length, or per batch
-      // nonpad_kv_seqlen[b] - q_len when only nonpad_kv_seqlen describes the cache
-      for (let b = 0; b < B; b++) {
-        const off = !pastK && nonpad ? Number(nonpad.data[b]) - S : P;
-        for (let h = 0; h < qh; h++) for (let i = 0; i < S; i++) for (let j = 0; j < T; j++) if (j > i + off) bias[((b * qh + h) * S + i) * T + j] = -Infinity;
-      }
-    }
-    if (nonpad) {
-      for (let b = 0; b < B; b++) {
-        const n = Number(nonpad.data[b]);
-        for (let h = 0; h < qh; h++) for (let i = 0; i < S; i++) for (let j = n; j < T; j++) bias[((b * qh + h) * S + i) * T + j] = -Infinity;
-      }
-    }
+    const bias = attentionBias(mask, nonpad, B, qh, S, T, P, !!attrs.is_causal, !!pastK);
     const rep = qh / kvh; // GQA: "interleave-repeat each KV head: [h0, h0, h1, h1, ...]"
     const Y = new Float64Array(B * qh * S * vhs);
     const mode: number = attrs.qk_matmul_output_mode;

@@ -104,6 +104,19 @@ function rotGeom(dims: readonly Dim[], attrs: Attrs, cacheHalf: Dim | undefined,
   return { B: num(dims[0]), S: num(four ? dims[2] : dims[1]), H, D, rot, four };
 }
 
+/** com.microsoft RotaryEmbedding of inputs (input, position_ids, cos_cache, sin_cache) into `y` (a copy of input). */
+export function msRotary<Y extends Float64Array | Float32Array>(name: string, [x, p, cc, sc]: Tensor[], attrs: Attrs, y: Y): Y {
+  const g = rotGeom(x!.dims, attrs, cc!.dims[1], (m) => {
+    throw new UnsupportedError(m);
+  }) as RotGeom;
+  const { B, S, H, D, rot, four } = g;
+  const pv = p!.data as BigInt64Array;
+  const pos = p!.dims.length === 1 ? (_b: number, s: number) => Number(pv[0]) + s : (b: number, s: number) => Number(pv[b * S + s]);
+  const at = four ? (b: number, h: number, s: number) => ((b * H + h) * S + s) * D : (b: number, h: number, s: number) => (b * S + s) * H * D + h * D;
+  rotateInPlace(y, B, H, S, rot, !!attrs.interleaved, floats(cc!), floats(sc!), cc!.dims[0]!, at, pos, `node '${name}' (RotaryEmbedding)`);
+  return y;
+}
+
 defineOp({
   name: 'RotaryEmbedding',
   domain: MS,
@@ -138,17 +151,8 @@ defineOp({
     return [{ dtype: x.dtype, shape: x.shape }];
   },
   reference({ node, inputs, attrs }) {
-    const [x, p, cc, sc] = inputs as [Tensor, Tensor, Tensor, Tensor];
-    const g = rotGeom(x.dims, attrs, cc.dims[1], (m) => {
-      throw new UnsupportedError(m);
-    }) as RotGeom;
-    const { B, S, H, D, rot, four } = g;
-    const y = Float64Array.from(floats(x));
-    const pv = p.data as BigInt64Array;
-    const pos = p.dims.length === 1 ? (_b: number, s: number) => Number(pv[0]) + s : (b: number, s: number) => Number(pv[b * S + s]);
-    const at = four ? (b: number, h: number, s: number) => ((b * H + h) * S + s) * D : (b: number, h: number, s: number) => (b * S + s) * H * D + h * D;
-    rotateInPlace(y, B, H, S, rot, !!attrs.interleaved, floats(cc), floats(sc), cc.dims[0]!, at, pos, `node '${node.name}' (RotaryEmbedding)`);
-    return [fromFloats(x.type, x.dims, y)];
+    const x = inputs[0]!;
+    return [fromFloats(x.type, x.dims, msRotary(node.name, inputs as Tensor[], attrs, Float64Array.from(floats(x))))];
   },
   doc: 'com.microsoft RotaryEmbedding: RoPE of 3-D (B, S, hidden) or 4-D (B, N, S, head) input by position_ids into cos/sin caches',
 });
@@ -210,16 +214,20 @@ export function attendRef(
   return Y;
 }
 
-/** (B, S, H·D) with heads packed in the last dim, starting at column `col0` of rows `ld` wide → (B, H, S, D). */
-export function splitHeads(x: ArrayLike<number>, B: number, S: number, H: number, D: number, ld: number, col0: number, out?: Float64Array | Float32Array): Float64Array | Float32Array {
-  const o = out ?? new Float64Array(B * H * S * D);
+/**
+ * (B, S, H·D) with heads packed in the last dim, starting at column `col0` of rows `ld` wide → (B, H, S, D), each
+ * value (+ bias[bcol0 + h·D + t], rounded to float32 like a separate Add) · scale.
+ */
+export function splitHeads<O extends Float64Array | Float32Array = Float64Array>(x: ArrayLike<number>, B: number, S: number, H: number, D: number, ld: number, col0: number, out?: O, scale = 1, bias?: ArrayLike<number>, bcol0 = 0): O {
+  const o = out ?? (new Float64Array(B * H * S * D) as O);
   for (let b = 0; b < B; b++)
     for (let s = 0; s < S; s++) {
       const src = (b * S + s) * ld + col0;
       for (let h = 0; h < H; h++) {
         const dst = ((b * H + h) * S + s) * D;
         const sh = src + h * D;
-        for (let t = 0; t < D; t++) o[dst + t] = x[sh + t]!;
+        const bo = bcol0 + h * D;
+        for (let t = 0; t < D; t++) o[dst + t] = (bias ? Math.fround(x[sh + t]! + bias[bo + t]!) : x[sh + t]!) * scale;
       }
     }
   return o;
@@ -566,15 +574,7 @@ defineOp({
     const [B, S, H] = q!.dims as [number, number, number];
     const hs = H / N;
     const bv = bias ? floats(bias) : undefined;
-    const addBias = (t: Tensor, off: number) => {
-      const x = floats(t);
-      if (!bv) return x;
-      const w = t.dims[2]!;
-      const o = new Float64Array(x.length);
-      for (let i = 0; i < x.length; i++) o[i] = Math.fround(x[i]! + bv[off + (i % w)]!);
-      return o;
-    };
-    const Q = splitHeads(addBias(q!, 0), B, S, N, hs, H, 0);
+    const Q = splitHeads(floats(q!), B, S, N, hs, H, 0, undefined, 1, bv, 0);
     let K: ArrayLike<number>;
     let V: ArrayLike<number>;
     let L: number;
@@ -590,8 +590,8 @@ defineOp({
       L = k!.dims[1]!;
       Hv = v!.dims[2]!;
       vhs = Hv / N;
-      K = splitHeads(addBias(k!, H), B, L, N, hs, H, 0);
-      V = splitHeads(addBias(v!, 2 * H), B, L, N, vhs, Hv, 0);
+      K = splitHeads(floats(k!), B, L, N, hs, H, 0, undefined, 1, bv, H);
+      V = splitHeads(floats(v!), B, L, N, vhs, Hv, 0, undefined, 1, bv, 2 * H);
     }
     const P = pk ? pk.dims[2]! : 0;
     if (pk) {
@@ -705,6 +705,21 @@ export function gqaLengths(node: { name: string }, seqlens: Int32Array, totalLen
   return { first, past, total, Tp };
 }
 
+/**
+ * GroupQueryAttention's mask: query s of batch b sees keys j ≤ past_b + s, with local_window_size W only the last W
+ * of them (onnxruntime's CPU kernel: [past_b + s + 1 − W, past_b + s]); plus attention_bias (last dim
+ * total_sequence_length).
+ */
+export function gqaMask(past: number[], W: number, abias: Tensor | undefined, N: number, S: number, totalLen: number): MaskFn {
+  const bv = abias ? floats(abias) : undefined;
+  const bd = abias?.dims ?? [];
+  return (b, h, i, j) => {
+    const c = past[b]! + i;
+    if (j > c || (W > 0 && j <= c - W)) return -Infinity;
+    return bv ? bv[((bd[0] === 1 ? 0 : b) * (bd[1] === 1 ? 1 : N) + (bd[1] === 1 ? 0 : h)) * S * totalLen + i * totalLen + j]! : 0;
+  };
+}
+
 defineOp({
   name: 'GroupQueryAttention',
   domain: MS,
@@ -789,16 +804,7 @@ defineOp({
         }
       }
     const scale = attrs.scale ?? 1 / Math.sqrt(hs);
-    const W: number = attrs.local_window_size;
-    const bv = abias ? floats(abias) : undefined;
-    const bd = abias?.dims ?? [];
-    // causal: query s of batch b sees keys j ≤ past_b + s, and with local_window_size W only the last W of them
-    // (onnxruntime's CPU kernel: the window is [past_b + s + 1 − W, past_b + s])
-    const mask: MaskFn = (b, h, i, j) => {
-      const c = past[b]! + i;
-      if (j > c || (W > 0 && j <= c - W)) return -Infinity;
-      return bv ? bv[((bd[0] === 1 ? 0 : b) * (bd[1] === 1 ? 1 : N) + (bd[1] === 1 ? 0 : h)) * S * totalLen + i * totalLen + j]! : 0;
-    };
+    const mask = gqaMask(past, attrs.local_window_size, abias, N, S, totalLen);
     const Y = attendRef(Q, PK, PV, { B, N, Nkv, S, Tk: Tp, hs, vhs: hs, scale, softcap: attrs.softcap, T: (b) => total[b]! }, mask);
     const dt = q!.type;
     const outs = [fromFloats(dt, [B, S, N * hs], mergeHeads(Y, B, N, S, hs) as Float64Array), fromFloats(dt, [B, Nkv, Tp, hs], PK), fromFloats(dt, [B, Nkv, Tp, hs], PV)];

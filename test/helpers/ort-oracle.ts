@@ -58,8 +58,8 @@ export async function edgeqRun(g: Graph, feeds: Record<string, Tensor>, opts: Se
   return s.run(feeds);
 }
 
-/** max |a − b| / max |b| (b the oracle). */
-export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+/** max |a − b| / max(max |b|, floor) (b the oracle). */
+export function relErr(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-30): number {
   if (a.length !== b.length) return Infinity;
   let d = 0;
   let m = 0;
@@ -67,14 +67,14 @@ export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
     d = Math.max(d, Math.abs(Number(a[i]) - Number(b[i])));
     m = Math.max(m, Math.abs(Number(b[i])));
   }
-  return d / Math.max(m, 1e-30);
+  return d / Math.max(m, floor);
 }
 
 /**
  * Run the graph in both engines (edgeq on the reference backend and on the wasm kernels) and return the worst
  * relative error over the named outputs, per backend.
  */
-export async function compareWithOrt(g: Graph, feeds: Record<string, Tensor>, outs: string[], ortGraph = g): Promise<{ ref: number; wasm: number; ort: Record<string, Float32Array>; fallbacks: string[] }> {
+export async function compareWithOrt(g: Graph, feeds: Record<string, Tensor>, outs: string[], ortGraph = g, floor = 1e-30): Promise<{ ref: number; wasm: number; ort: Record<string, Float32Array>; fallbacks: string[] }> {
   const o = await ortRun(ortGraph, feeds);
   let ref = 0;
   let wasm = 0;
@@ -84,8 +84,8 @@ export async function compareWithOrt(g: Graph, feeds: Record<string, Tensor>, ou
   // every node of the wasm run on a kernel (no decline at plan or run time)
   const fallbacks = [...s2.executor.fallbacks].map(([n, why]) => `${n.name} (${n.op}): ${why}`);
   for (const n of outs) {
-    ref = Math.max(ref, relErr(r1[n]!.data as Float32Array, o[n]!));
-    wasm = Math.max(wasm, relErr(r2[n]!.data as Float32Array, o[n]!));
+    ref = Math.max(ref, relErr(r1[n]!.data as Float32Array, o[n]!, floor));
+    wasm = Math.max(wasm, relErr(r2[n]!.data as Float32Array, o[n]!, floor));
   }
   return { ref, wasm, ort: o, fallbacks };
 }
