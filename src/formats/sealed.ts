@@ -11,12 +11,12 @@
  *   …   C  n chunks, chunk i = AES-256-GCM(plaintext[i·chunk, (i+1)·chunk)) ‖ 16-byte tag, nonce = base nonce with its
  *          last 4 bytes XOR i (big-endian), additional data = bytes [0, 32 + H) ‖ u32 LE i ‖ u8 (i = n − 1)
  *   …   2  S = signature length (u16 LE)      ┐ only when the header's sigAlg is not "none"
- *   …   S  signature over bytes [0, 32 + H) ‖ SHA-256(chunk 0) ‖ … ‖ SHA-256(chunk n − 1)   ┘
+ *   …   S  signature over bytes [0, 32 + H) ‖ SHA-256 of each 1 MiB block of the chunks, in order   ┘
  *
  * Version 1 is one chunk (the whole model, additional data = bytes [0, 32 + H)) and signs bytes [0, 32 + H + C).
  * Chunks decrypt independently (WebCrypto runs them concurrently on its threads; Node uses node:crypto through
  * `#platform`, which is several times faster than Node's WebCrypto), and a signature is checked over 32-byte
- * chunk digests computed concurrently with decryption. Lives in formats/ (not seal/) because the runtime opens
+ * block digests computed concurrently with decryption. Lives in formats/ (not seal/) because the runtime opens
  * sealed files and may import only lower layers.
  */
 import { platform } from '#platform';
@@ -59,6 +59,8 @@ const MAX_HEADER = 65536;
 const MAX_META = 64;
 const SIG_LEN = 64;
 const DIGEST_LEN = 32;
+/** bytes of chunk data per digest in a version 2 signature */
+const SIGN_BLOCK = 1 << 20;
 
 export type SealedFormat = 'onnx' | 'tflite';
 
@@ -342,16 +344,20 @@ export async function sealModel(model: Uint8Array, opts: SealOptions): Promise<U
 
 /**
  * What the signature covers. Version 1: bytes [0, 32 + H + C). Version 2: bytes [0, 32 + H) followed by the
- * SHA-256 of every stored chunk (ciphertext ‖ tag) in order — the digests run concurrently on WebCrypto's threads.
+ * SHA-256 of every 1 MiB block of the chunks [32 + H, 32 + H + C) in order (the last block shorter) — fixed-size
+ * blocks, whatever the chunk size, so the digests run concurrently on WebCrypto's threads while this one decrypts.
  */
 async function signedMessage(bytes: Uint8Array, l: Layout): Promise<Uint8Array> {
   if (l.version === 1) return bytes.subarray(0, l.signedEnd);
-  const msg = new Uint8Array(l.aadEnd + l.n * DIGEST_LEN);
+  const blocks = Math.max(1, Math.ceil((l.signedEnd - l.aadEnd) / SIGN_BLOCK));
+  const msg = new Uint8Array(l.aadEnd + blocks * DIGEST_LEN);
   msg.set(bytes.subarray(0, l.aadEnd));
+  const s = subtle();
   await Promise.all(
-    Array.from({ length: l.n }, async (_, i) => {
-      // WebCrypto's digest on purpose: it runs on the runtime's threads while this one decrypts
-      msg.set(new Uint8Array(await subtle().digest('SHA-256', chunkAt(bytes, l, i).stored as Uint8Array<ArrayBuffer>)), l.aadEnd + i * DIGEST_LEN);
+    Array.from({ length: blocks }, async (_, i) => {
+      const at = l.aadEnd + i * SIGN_BLOCK;
+      const block = bytes.subarray(at, Math.min(l.signedEnd, at + SIGN_BLOCK));
+      msg.set(new Uint8Array(await s.digest('SHA-256', block as Uint8Array<ArrayBuffer>)), l.aadEnd + i * DIGEST_LEN);
     }),
   );
   return msg;
