@@ -73,6 +73,8 @@ export async function run() {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+  // per-round ratios (each round's sealed load over the same round's plain load): slow drifts of machine load cancel
+  const paired = (m, k, base) => median(m[k].map((x, r) => x / m[base][r]));
   const w = Object.fromEntries(Object.entries(wall).map(([k, v]) => [k, median(v)]));
   const c = Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, median(v)]));
   const res = {
@@ -90,6 +92,8 @@ export async function run() {
     v1CpuRatio: c.v1 / c.plain,
     fileCpuRatio: c.sealedFile / c.plainFile,
     aesGcmMBps: model.length / 1e6 / (c.decrypt / 1e3),
+    pairedWall: { sealed: paired(wall, 'sealed', 'plain'), signed: paired(wall, 'signed', 'plain'), v1: paired(wall, 'v1', 'plain'), file: paired(wall, 'sealedFile', 'plainFile') },
+    pairedCpu: { sealed: paired(cpu, 'sealed', 'plain'), signed: paired(cpu, 'signed', 'plain'), v1: paired(cpu, 'v1', 'plain'), file: paired(cpu, 'sealedFile', 'plainFile') },
   };
   const row = (time, m, r) => ({
     time,
@@ -108,6 +112,11 @@ export async function run() {
   table(`Sealed model load overhead: mobilenet_v2 InferenceSession.create (ms), median of ${reps} interleaved loads (target sealed/plain ≤ 1.05)`, [
     row('wall', w, [res.sealedRatio, res.signedRatio, res.fileRatio, res.v1Ratio]),
     row('cpu', c, [res.sealedCpuRatio, res.signedCpuRatio, res.fileCpuRatio, res.v1CpuRatio]),
+  ]);
+  const pr = (m) => ({ 'sealed/plain': fmt(m.sealed, 3), 'signed/plain': fmt(m.signed, 3), 'v1 sealed/plain': fmt(m.v1, 3), 'file sealed/plain': fmt(m.file, 3) });
+  table('Same, as the median of per-round ratios (steadier when the machine load drifts)', [
+    { time: 'wall', ...pr(res.pairedWall) },
+    { time: 'cpu', ...pr(res.pairedCpu) },
   ]);
   return { seal: res };
 }
