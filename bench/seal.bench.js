@@ -1,12 +1,11 @@
-// Sealed-model load overhead (issue 19): InferenceSession.create on mobilenet_v2 from sealed input (AES-256-GCM;
-// and AES + Ed25519 signature checked against a verify key) vs from the plain model, from bytes in memory and
-// from a file, interleaved in one process (plain, sealed, signed, plain file, sealed file, …) so all see the same
-// machine load; medians and ratios. Target sealed/plain ≤ 1.05.
-// Wall time and process CPU time (all threads: WebCrypto runs on libuv's pool) are both reported — on a loaded
-// machine the CPU-time ratio is the steadier measure of the work sealing adds. The last column is this runtime's
-// WebCrypto AES-256-GCM throughput (model bytes / decrypt-only CPU time): the ratio is set by it. (On the
-// development machine Node 20.20's bundled OpenSSL ran AES-GCM at ~0.1–0.2 GB/s, the speed of OpenSSL without
-// AES-NI, while the system `openssl speed -evp aes-256-gcm` did 3.8 GB/s on the same CPU.)
+// Sealed-model load overhead (issue 19): InferenceSession.create on mobilenet_v2 from a sealed container (v2,
+// AES-256-GCM; and AES + Ed25519 signature checked against a verify key; and the older v1 container) vs from the
+// plain model, from bytes in memory and from a file, interleaved in one process so all see the same machine load —
+// in a fresh shuffled order every round so no case always follows the same one (each load leaves garbage the next
+// one's GC pays for); medians and ratios. Target sealed/plain ≤ 1.05.
+// Wall time and process CPU time (all threads: GC helpers, the crypto thread pool) are both reported. The last
+// column is AES-256-GCM throughput of openSealed alone (model bytes / its CPU time; Node: node:crypto through
+// #platform — Node's WebCrypto ran 2–10× slower on whole models).
 //   node bench/seal.bench.js [--quick] [--json]
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,6 +38,7 @@ export async function run() {
   const kp = await generateSigningKeyPair('ed25519');
   const sealed = await sealModel(model, { key });
   const signed = await sealModel(model, { key, signingKey: kp.privatePem });
+  const sealedV1 = await sealModel(model, { key, version: 1 });
   const dir = mkdtempSync(join(tmpdir(), 'edgeq-seal-bench-'));
   const sealedPath = join(dir, 'mobilenet_v2.onnx.eqs');
   writeFileSync(sealedPath, sealed);
@@ -46,17 +46,25 @@ export async function run() {
     plain: () => InferenceSession.create(model),
     sealed: () => InferenceSession.create(sealed, { decryptionKey: key }),
     signed: () => InferenceSession.create(signed, { decryptionKey: key, verifyKey: kp.publicPem }),
+    v1: () => InferenceSession.create(sealedV1, { decryptionKey: key }),
     plainFile: () => InferenceSession.create(path),
     sealedFile: () => InferenceSession.create(sealedPath, { decryptionKey: key }),
     decrypt: () => openSealed(sealed, { decryptionKey: key }),
   };
-  const reps = quick ? 3 : 15;
+  const reps = quick ? 3 : 31;
   const wall = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
   const cpu = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
   try {
     for (const f of Object.values(cases)) await timed(f); // warm-up: WASM instantiation, JIT
+    const order = Object.entries(cases);
+    let seed = 19;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
     for (let r = 0; r < reps; r++) {
-      for (const [k, f] of Object.entries(cases)) {
+      for (let j = order.length - 1; j > 0; j--) {
+        const i = Math.floor(rand() * (j + 1));
+        [order[i], order[j]] = [order[j], order[i]];
+      }
+      for (const [k, f] of order) {
         const t = await timed(f);
         wall[k].push(t.ms);
         cpu[k].push(t.cpu);
@@ -65,6 +73,8 @@ export async function run() {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+  // per-round ratios (each round's sealed load over the same round's plain load): slow drifts of machine load cancel
+  const paired = (m, k, base) => median(m[k].map((x, r) => x / m[base][r]));
   const w = Object.fromEntries(Object.entries(wall).map(([k, v]) => [k, median(v)]));
   const c = Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, median(v)]));
   const res = {
@@ -75,11 +85,15 @@ export async function run() {
     cpuMs: c,
     sealedRatio: w.sealed / w.plain,
     signedRatio: w.signed / w.plain,
+    v1Ratio: w.v1 / w.plain,
     fileRatio: w.sealedFile / w.plainFile,
     sealedCpuRatio: c.sealed / c.plain,
     signedCpuRatio: c.signed / c.plain,
+    v1CpuRatio: c.v1 / c.plain,
     fileCpuRatio: c.sealedFile / c.plainFile,
     aesGcmMBps: model.length / 1e6 / (c.decrypt / 1e3),
+    pairedWall: { sealed: paired(wall, 'sealed', 'plain'), signed: paired(wall, 'signed', 'plain'), v1: paired(wall, 'v1', 'plain'), file: paired(wall, 'sealedFile', 'plainFile') },
+    pairedCpu: { sealed: paired(cpu, 'sealed', 'plain'), signed: paired(cpu, 'signed', 'plain'), v1: paired(cpu, 'v1', 'plain'), file: paired(cpu, 'sealedFile', 'plainFile') },
   };
   const row = (time, m, r) => ({
     time,
@@ -88,6 +102,7 @@ export async function run() {
     'sealed/plain': fmt(r[0], 3),
     'signed': fmt(m.signed, 1),
     'signed/plain': fmt(r[1], 3),
+    'v1 sealed/plain': fmt(r[3], 3),
     'plain file': fmt(m.plainFile, 1),
     'sealed file': fmt(m.sealedFile, 1),
     'file sealed/plain': fmt(r[2], 3),
@@ -95,8 +110,13 @@ export async function run() {
     'AES-GCM MB/s': time === 'cpu' ? fmt(res.aesGcmMBps, 0) : '',
   });
   table(`Sealed model load overhead: mobilenet_v2 InferenceSession.create (ms), median of ${reps} interleaved loads (target sealed/plain ≤ 1.05)`, [
-    row('wall', w, [res.sealedRatio, res.signedRatio, res.fileRatio]),
-    row('cpu', c, [res.sealedCpuRatio, res.signedCpuRatio, res.fileCpuRatio]),
+    row('wall', w, [res.sealedRatio, res.signedRatio, res.fileRatio, res.v1Ratio]),
+    row('cpu', c, [res.sealedCpuRatio, res.signedCpuRatio, res.fileCpuRatio, res.v1CpuRatio]),
+  ]);
+  const pr = (m) => ({ 'sealed/plain': fmt(m.sealed, 3), 'signed/plain': fmt(m.signed, 3), 'v1 sealed/plain': fmt(m.v1, 3), 'file sealed/plain': fmt(m.file, 3) });
+  table('Same, as the median of per-round ratios (steadier when the machine load drifts)', [
+    { time: 'wall', ...pr(res.pairedWall) },
+    { time: 'cpu', ...pr(res.pairedCpu) },
   ]);
   return { seal: res };
 }

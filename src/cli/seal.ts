@@ -1,5 +1,5 @@
 /**
- * `edgeq seal IN OUT --key-file K [--sign-key PRIV.pem] [--meta k=v …] [--json]`
+ * `edgeq seal IN OUT --key-file K [--sign-key PRIV.pem] [--meta k=v …] [--chunk BYTES] [--container 1|2] [--json]`
  * `edgeq verify FILE [--verify-key PUB.pem] [--key-file K] [--json]`
  * `edgeq keygen OUT [--sign ed25519|p256] [--force] [--json]`
  * Sealed models (docs/sealed-format.md). Output names keys by id / fingerprint only, never by their bytes.
@@ -28,8 +28,12 @@ function readText(path: string, what: string): string {
 }
 
 export async function sealMain(argv: string[], io: Io = stdio): Promise<number> {
-  const a = parseArgs(argv, { values: ['key-file', 'sign-key', 'meta'], booleans: ['json'] });
+  const a = parseArgs(argv, { values: ['key-file', 'sign-key', 'meta', 'chunk', 'container'], booleans: ['json'] });
   if (a.positional.length !== 2) throw new UsageError('seal needs IN and OUT paths');
+  const chunk = a.get('chunk');
+  const container = a.get('container');
+  if (chunk !== undefined && !/^[0-9]+$/.test(chunk)) throw new UsageError(`--chunk must be a number of bytes, got '${chunk}'`);
+  if (container !== undefined && container !== '1' && container !== '2') throw new UsageError(`--container must be 1 or 2, got '${container}'`);
   const keyFile = a.get('key-file');
   if (!keyFile) throw new UsageError('seal needs --key-file K (make one with `edgeq keygen K`)');
   const [inPath, outPath] = a.positional as [string, string];
@@ -37,7 +41,13 @@ export async function sealMain(argv: string[], io: Io = stdio): Promise<number> 
   readModel(model); // refuse to seal something that is not a model edgeq can read
   const key = readBytes(keyFile, 'key file');
   const signKey = a.get('sign-key');
-  const sealed = await sealModel(model, { key, ...(signKey ? { signingKey: readText(signKey, 'signing key') } : {}), meta: parseMeta(a.all('meta')) });
+  const sealed = await sealModel(model, {
+    key,
+    ...(signKey ? { signingKey: readText(signKey, 'signing key') } : {}),
+    meta: parseMeta(a.all('meta')),
+    ...(chunk !== undefined ? { chunkSize: Number(chunk) } : {}),
+    ...(container !== undefined ? { version: Number(container) as 1 | 2 } : {}),
+  });
   key.fill(0);
   writeFileSync(outPath, sealed);
   const info = await verifySealed(sealed);
@@ -53,6 +63,7 @@ export async function sealMain(argv: string[], io: Io = stdio): Promise<number> 
 function printInfo(info: SealedInfo, io: Io): void {
   io.out(`  sha256:    ${info.sha256}\n`);
   io.out(`  key id:    ${info.keyId}\n`);
+  if (info.chunk !== undefined) io.out(`  chunks:    ${Math.max(1, Math.ceil(info.size / info.chunk))} of ≤ ${fmtBytes(info.chunk)}\n`);
   io.out(`  signature: ${info.sigAlg === 'none' ? 'none' : `${info.sigAlg}, signer ${info.signer}`}\n`);
   if (info.sealedAt) io.out(`  sealed at: ${info.sealedAt}\n`);
   for (const [k, v] of Object.entries(info.meta)) io.out(`  meta:      ${k}=${v}\n`);

@@ -11,12 +11,12 @@
  *   …   C  n chunks, chunk i = AES-256-GCM(plaintext[i·chunk, (i+1)·chunk)) ‖ 16-byte tag, nonce = base nonce with its
  *          last 4 bytes XOR i (big-endian), additional data = bytes [0, 32 + H) ‖ u32 LE i ‖ u8 (i = n − 1)
  *   …   2  S = signature length (u16 LE)      ┐ only when the header's sigAlg is not "none"
- *   …   S  signature over bytes [0, 32 + H) ‖ SHA-256(chunk 0) ‖ … ‖ SHA-256(chunk n − 1)   ┘
+ *   …   S  signature over bytes [0, 32 + H) ‖ SHA-256 of each 1 MiB block of the chunks, in order   ┘
  *
  * Version 1 is one chunk (the whole model, additional data = bytes [0, 32 + H)) and signs bytes [0, 32 + H + C).
  * Chunks decrypt independently (WebCrypto runs them concurrently on its threads; Node uses node:crypto through
  * `#platform`, which is several times faster than Node's WebCrypto), and a signature is checked over 32-byte
- * chunk digests computed concurrently with decryption. Lives in formats/ (not seal/) because the runtime opens
+ * block digests computed concurrently with decryption. Lives in formats/ (not seal/) because the runtime opens
  * sealed files and may import only lower layers.
  */
 import { platform } from '#platform';
@@ -44,11 +44,10 @@ export const SEAL_VERSION = 2;
 /** the versions this edgeq reads */
 export const SEAL_VERSIONS: readonly number[] = [1, 2];
 /**
- * default plaintext bytes per chunk (version 2): 64 MiB, so most edge models are one chunk — Node then decrypts
- * straight into the buffer the reader parses (several chunks cost a gather copy there; node:crypto has no
- * decrypt-into); larger models are split so WebCrypto's in/out copies stay bounded and chunks run concurrently
+ * default plaintext bytes per chunk (version 2): 4 MiB. Node decrypts every chunk into the one buffer the reader
+ * parses whatever the size; WebCrypto (browsers) decrypts chunks concurrently and its in/out copies stay bounded.
  */
-export const SEAL_CHUNK = 1 << 26;
+export const SEAL_CHUNK = 1 << 22;
 const MIN_CHUNK = 1024;
 const MAX_CHUNK = 1 << 30;
 const FIXED = 32;
@@ -59,6 +58,8 @@ const MAX_HEADER = 65536;
 const MAX_META = 64;
 const SIG_LEN = 64;
 const DIGEST_LEN = 32;
+/** bytes of chunk data per digest in a version 2 signature */
+const SIGN_BLOCK = 1 << 20;
 
 export type SealedFormat = 'onnx' | 'tflite';
 
@@ -271,7 +272,7 @@ export interface SealOptions {
   sealedAt?: Date | null;
   /** container version (default 2; 1 for readers older than chunked files) */
   version?: 1 | 2;
-  /** plaintext bytes per chunk, version 2 (default 64 MiB; 1 KiB … 1 GiB) */
+  /** plaintext bytes per chunk, version 2 (default 4 MiB; 1 KiB … 1 GiB) */
   chunkSize?: number;
 }
 
@@ -342,16 +343,20 @@ export async function sealModel(model: Uint8Array, opts: SealOptions): Promise<U
 
 /**
  * What the signature covers. Version 1: bytes [0, 32 + H + C). Version 2: bytes [0, 32 + H) followed by the
- * SHA-256 of every stored chunk (ciphertext ‖ tag) in order — the digests run concurrently on WebCrypto's threads.
+ * SHA-256 of every 1 MiB block of the chunks [32 + H, 32 + H + C) in order (the last block shorter) — fixed-size
+ * blocks, whatever the chunk size, so the digests run concurrently on WebCrypto's threads while this one decrypts.
  */
 async function signedMessage(bytes: Uint8Array, l: Layout): Promise<Uint8Array> {
   if (l.version === 1) return bytes.subarray(0, l.signedEnd);
-  const msg = new Uint8Array(l.aadEnd + l.n * DIGEST_LEN);
+  const blocks = Math.max(1, Math.ceil((l.signedEnd - l.aadEnd) / SIGN_BLOCK));
+  const msg = new Uint8Array(l.aadEnd + blocks * DIGEST_LEN);
   msg.set(bytes.subarray(0, l.aadEnd));
+  const s = subtle();
   await Promise.all(
-    Array.from({ length: l.n }, async (_, i) => {
-      // WebCrypto's digest on purpose: it runs on the runtime's threads while this one decrypts
-      msg.set(new Uint8Array(await subtle().digest('SHA-256', chunkAt(bytes, l, i).stored as Uint8Array<ArrayBuffer>)), l.aadEnd + i * DIGEST_LEN);
+    Array.from({ length: blocks }, async (_, i) => {
+      const at = l.aadEnd + i * SIGN_BLOCK;
+      const block = bytes.subarray(at, Math.min(l.signedEnd, at + SIGN_BLOCK));
+      msg.set(new Uint8Array(await s.digest('SHA-256', block as Uint8Array<ArrayBuffer>)), l.aadEnd + i * DIGEST_LEN);
     }),
   );
   return msg;
@@ -442,20 +447,8 @@ async function decrypt(bytes: Uint8Array, l: Layout, opts: OpenOptions): Promise
   const fail = () =>
     new SealError(ck.keyId === undefined ? 'wrong-key' : 'tampered', ck.keyId === undefined ? 'AES-GCM authentication failed: wrong key, or the file was altered' : 'AES-GCM authentication failed: the header or ciphertext was altered');
   const size = l.header.size;
-  // one chunk is returned as decrypted; several are gathered into one buffer (their pieces wiped)
-  const out = l.n === 1 ? undefined : new Uint8Array(size);
-  let plaintext: Uint8Array | undefined;
-  const place = (pt: Uint8Array, at: number) => {
-    if (!out) plaintext = pt;
-    else {
-      out.set(pt, at);
-      pt.fill(0);
-    }
-  };
-  const wipe = () => {
-    out?.fill(0);
-    plaintext?.fill(0);
-  };
+  // every chunk is decrypted into this one buffer, which the model reader then parses and aliases
+  const plaintext = new Uint8Array(size);
   // the host's synchronous AES-GCM (node:crypto) when it takes this key; WebCrypto otherwise, or when the host fails
   // for any reason but a tag mismatch (a runtime whose node:crypto lacks something)
   const host = platform.crypto;
@@ -466,34 +459,34 @@ async function decrypt(bytes: Uint8Array, l: Layout, opts: OpenOptions): Promise
     try {
       for (let i = 0; i < l.n && authentic; i++) {
         const c = chunkAt(bytes, l, i);
-        const pt = host.aesGcmDecrypt(hk, c.iv, c.aad, c.stored.subarray(0, c.len), c.stored.subarray(c.len));
-        if (pt === false) authentic = false;
-        else place(pt, c.at);
+        authentic = host.aesGcmDecryptInto(hk, c.iv, c.aad, c.stored.subarray(0, c.len), c.stored.subarray(c.len), plaintext, c.at);
       }
       done = true;
     } catch {
-      wipe();
+      plaintext.fill(0);
     }
     if (!authentic) {
-      wipe();
+      plaintext.fill(0);
       throw fail();
     }
   }
   if (!done) {
-    // WebCrypto: every chunk at once (they run concurrently on the runtime's crypto threads)
+    // WebCrypto: every chunk at once (they run concurrently on the runtime's crypto threads); it returns new
+    // buffers, gathered here and wiped
     const s = subtle();
     const parts = await Promise.allSettled(
       Array.from({ length: l.n }, async (_, i) => {
         const c = chunkAt(bytes, l, i);
-        place(new Uint8Array(await s.decrypt({ name: 'AES-GCM', iv: c.iv as Uint8Array<ArrayBuffer>, additionalData: c.aad as Uint8Array<ArrayBuffer>, tagLength: 128 }, ck.key, c.stored as Uint8Array<ArrayBuffer>)), c.at);
+        const pt = new Uint8Array(await s.decrypt({ name: 'AES-GCM', iv: c.iv as Uint8Array<ArrayBuffer>, additionalData: c.aad as Uint8Array<ArrayBuffer>, tagLength: 128 }, ck.key, c.stored as Uint8Array<ArrayBuffer>));
+        plaintext.set(pt, c.at);
+        pt.fill(0);
       }),
     );
     if (parts.some((p) => p.status === 'rejected')) {
-      wipe();
+      plaintext.fill(0);
       throw fail();
     }
   }
-  plaintext = out ?? plaintext!;
   if (plaintext.length !== size || (opts.checkDigest && toHex(await sha256(plaintext)) !== l.header.sha256)) {
     plaintext.fill(0);
     throw new SealError('tampered', 'the decrypted model does not match the size and SHA-256 in the header');

@@ -57,6 +57,8 @@ async function workerSelf(): Promise<WorkerSelf> {
   };
 }
 
+const SLICE = 1 << 18;
+
 /** node:crypto for sealed models (see HostCrypto). Deno and Bun take this module too: any gap there → undefined → WebCrypto. */
 const hostCrypto: HostCrypto = {
   aesGcmKey(k) {
@@ -67,19 +69,25 @@ const hostCrypto: HostCrypto = {
       return undefined;
     }
   },
-  aesGcmDecrypt(key, iv, aad, ct, tag) {
+  aesGcmDecryptInto(key, iv, aad, ct, tag, out, at) {
     const d = createDecipheriv('aes-256-gcm', key as KeyObject, iv, { authTagLength: 16 });
     d.setAAD(aad);
     d.setAuthTag(tag);
-    const p = d.update(ct);
+    // node:crypto has no decrypt-into: update() returns a new buffer. In 256 KiB slices those come from malloc's
+    // reused arena (hot, no page faults) instead of a fresh mapping the size of the model, and the only fresh
+    // memory written is `out` — where the model reader then finds the weights.
+    for (let i = 0; i < ct.length; i += SLICE) {
+      const p = d.update(ct.subarray(i, Math.min(ct.length, i + SLICE)));
+      out.set(p, at + i);
+      p.fill(0);
+    }
     try {
       d.final();
     } catch {
-      p.fill(0);
+      out.fill(0, at, at + ct.length);
       return false;
     }
-    // a view, not Node's Buffer: model readers take plain Uint8Arrays
-    return new Uint8Array(p.buffer, p.byteOffset, p.length);
+    return true;
   },
   sha256(data) {
     const h = createHash('sha256').update(data).digest();

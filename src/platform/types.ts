@@ -53,8 +53,8 @@ export interface WorkerSelf {
 export interface HostCrypto {
   /** a handle for an AES-256-GCM CryptoKey, or undefined when this host cannot take it */
   aesGcmKey(k: CryptoKey): unknown;
-  /** the plaintext of `ct` (a fresh buffer the caller owns), or false when the 16-byte `tag` does not verify */
-  aesGcmDecrypt(key: unknown, iv: Uint8Array, aad: Uint8Array, ct: Uint8Array, tag: Uint8Array): Uint8Array | false;
+  /** decrypt `ct` into `out` from byte `at`; false when the 16-byte `tag` does not verify (that range is then zeroed) */
+  aesGcmDecryptInto(key: unknown, iv: Uint8Array, aad: Uint8Array, ct: Uint8Array, tag: Uint8Array, out: Uint8Array, at: number): boolean;
   sha256(data: Uint8Array): Uint8Array;
 }
 

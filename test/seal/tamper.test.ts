@@ -4,7 +4,7 @@
 // fires), and no error message contains the key (hex or base64). Run for container version 1 (one AES-GCM
 // message) and version 2 (16 KiB chunks, so LeNet has 16), where chunks are also reordered, dropped and the last
 // one shortened — with the lengths in the fixed part and the header rewritten to match, so only the
-// authentication (GCM tags over index/last-flag and header, signature over chunk digests) can catch them.
+// authentication (GCM tags over index/last-flag and header, signature over block digests) can catch them.
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
