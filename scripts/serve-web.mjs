@@ -14,7 +14,8 @@ const server = createServer((req, res) => {
     res.writeHead(404, { 'content-type': 'text/plain' });
     return res.end('not found');
   }
-  res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' });
+  // COOP + COEP: the page is crossOriginIsolated, so it gets SharedArrayBuffer and kernel threads (env.wasm.numThreads)
+  res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream', 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' });
   res.end(readFileSync(file));
 });
 const port = Number(process.env.PORT ?? 8080);

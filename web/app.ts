@@ -151,7 +151,7 @@ async function run(): Promise<void> {
     const t = outs[name]!;
     lines.push(`output ${name}  ${t.type} [${t.dims.join(',')}]  ${first(t)}`);
   }
-  lines.push(`ran in ${ms.toFixed(2)} ms (${env.wasm.relaxedSimd ? 'relaxed SIMD' : env.wasm.simd ? 'WASM SIMD' : 'reference'} kernels, ${env.wasm.numThreads} thread)`);
+  lines.push(`ran in ${ms.toFixed(2)} ms (${env.wasm.relaxedSimd ? 'relaxed SIMD' : env.wasm.simd ? 'WASM SIMD' : 'reference'} kernels, ${env.wasm.numThreads} thread${env.wasm.numThreads > 1 ? 's' : ''})`);
   const pre = $('outputs');
   pre.textContent = lines.join('\n');
   pre.hidden = false;
@@ -285,7 +285,7 @@ async function compare(): Promise<void> {
 
 // ---- wiring -------------------------------------------------------------------------------------------
 
-$('env').textContent = `edgeq ${env.version} · ${env.wasm.simd ? (env.wasm.relaxedSimd ? 'WASM relaxed SIMD' : 'WASM SIMD') : 'no WASM SIMD (reference ops)'} · ${env.wasm.numThreads} thread`;
+$('env').textContent = `edgeq ${env.version} · ${env.wasm.simd ? (env.wasm.relaxedSimd ? 'WASM relaxed SIMD' : 'WASM SIMD') : 'no WASM SIMD (reference ops)'} · ${env.wasm.numThreads} thread${env.wasm.numThreads > 1 ? 's' : ''}`;
 $<HTMLInputElement>('model').addEventListener('change', (e) => {
   const f = (e.target as HTMLInputElement).files?.[0];
   if (f) void load(f);
