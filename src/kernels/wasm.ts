@@ -33,6 +33,8 @@ export interface KernelExports {
   f32_pad_planes(x: number, c: number, ih: number, iw: number, pt: number, pl: number, ihp: number, iwp: number, out: number): void;
   f32_dwconv3x3(x: number, c: number, ih: number, iw: number, w: number, s: number, pt: number, pl: number, oh: number, ow: number, bias: number, out: number, lo: number, hi: number, tmp: number): void;
   f32_dwconv3x3_scratch_size(ih: number, iw: number, s: number, pt: number, pl: number, oh: number, ow: number): number;
+  f32_dwconv5x5_scratch_size(ih: number, iw: number, s: number, pt: number, pl: number, oh: number, ow: number): number;
+  f32_dwconv5x5(x: number, c: number, ih: number, iw: number, w: number, s: number, pt: number, pl: number, oh: number, ow: number, bias: number, out: number, lo: number, hi: number, tmp: number): void;
   f32_maxpool2d_sep(x: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, oh: number, ow: number, out: number, tmp: number): void;
   f32_global_avgpool(x: number, count: number, hw: number, out: number): void;
   f32_pool2d(mode: number, x: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, pb: number, pr: number, oh: number, ow: number, out: number): void;
