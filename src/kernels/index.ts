@@ -19,3 +19,4 @@ export { collectDeclines, decline, kernelsFor, registerKernel } from './registry
 export type { KernelDef, PreparedKernel, Producer } from './registry.js';
 import './nbits.js';
 import './dynq.js';
+import './rnn.js';
