@@ -100,3 +100,55 @@ describe('WASM LSTM (f32_lstm) vs the TS reference', () => {
     }
   });
 });
+
+// TFLite UNIDIRECTIONAL_SEQUENCE_LSTM (lstm.cc, float path): gates from input_to_*_weights · x + recurrent_to_*_weights ·
+// h + *_gate_bias; "cell_clip: the clipping threshold for the cell state" (applied to the stored C); output h =
+// o ⊙ activation(C); time_major picks [T, B, I] vs [B, T, I]. Inputs 18/19 are the initial output and cell states.
+describe('WASM TFLite UNIDIRECTIONAL_SEQUENCE_LSTM (f32_lstm) vs the TS reference', () => {
+  it('agrees to 1e-5 over seq, batch, sizes, time_major and cell_clip', () => {
+    const arb = fc.record({
+      seq: fc.integer({ min: 1, max: 6 }),
+      batch: fc.integer({ min: 1, max: 3 }),
+      I: fc.integer({ min: 1, max: 11 }),
+      H: fc.integer({ min: 1, max: 13 }),
+      timeMajor: fc.constantFrom(0, 1),
+      cellClip: fc.constantFrom(0, 0.5, 3),
+    });
+    fc.assert(
+      fc.property(arb, fc.integer(), (k, seed) => {
+        const rnd = rng(seed);
+        const { seq, batch, I, H } = k;
+        const f = (n: number, scale = 1) => Float32Array.from({ length: n }, () => scale * rnd());
+        const g = new Graph();
+        const xDims = k.timeMajor ? [seq, batch, I] : [batch, seq, I];
+        g.inputs = [
+          { name: 'X', type: { dtype: 'float32', shape: xDims } },
+          { name: 'h0', type: { dtype: 'float32', shape: [batch, H] } },
+          { name: 'c0', type: { dtype: 'float32', shape: [batch, H] } },
+        ];
+        const inputs = ['X'];
+        for (let i = 1; i <= 17; i++) {
+          const name = `t${i}`;
+          if (i <= 4) g.initializers.set(name, new Tensor('float32', f(H * I), [H, I]));
+          else if (i <= 8) g.initializers.set(name, new Tensor('float32', f(H * H), [H, H]));
+          else if (i >= 12 && i <= 15) g.initializers.set(name, new Tensor('float32', f(H), [H]));
+          inputs.push(g.initializers.has(name) ? name : '');
+        }
+        inputs.push('h0', 'c0');
+        g.nodes.push({ name: 'lstm', op: 'UNIDIRECTIONAL_SEQUENCE_LSTM', domain: 'ai.edgeq.tflite', inputs, outputs: ['Y'], attrs: { fused_activation_function: 'TANH', cell_clip: k.cellClip, time_major: k.timeMajor } });
+        g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+        const feeds = { X: new Tensor('float32', f(seq * batch * I, 2), xDims), h0: new Tensor('float32', f(batch * H), [batch, H]), c0: new Tensor('float32', f(batch * H, 2), [batch, H]) };
+        const fast = new Executor(g);
+        expect(fast.kernels.get(g.nodes[0]!)?.name).toBe('f32_lstm');
+        const a = fast.run(feeds).Y as Tensor;
+        fast.dispose();
+        const b = new Executor(g, { backend: 'reference' }).run(feeds).Y as Tensor;
+        expect(a.dims).toEqual(b.dims);
+        const av = a.data as Float32Array;
+        const bv = b.data as Float32Array;
+        for (let i = 0; i < bv.length; i++) expect(Math.abs(av[i]! - bv[i]!)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(bv[i]!)));
+      }),
+      { numRuns: 150, seed: 15 },
+    );
+  });
+});

@@ -80,12 +80,6 @@ const KNOWN_GAPS: Record<string, Gap> = {
       'ai.edgeq.tflite.SOFTMAX: no WASM kernel for ai.edgeq.tflite.SOFTMAX',
     ],
   },
-  // UNIDIRECTIONAL_SEQUENCE_LSTM has no kernel
-  'lstm-float': {
-    reference: [
-      'ai.edgeq.tflite.UNIDIRECTIONAL_SEQUENCE_LSTM: no WASM kernel for ai.edgeq.tflite.UNIDIRECTIONAL_SEQUENCE_LSTM',
-    ],
-  },
   // int8 UNIDIRECTIONAL_SEQUENCE_LSTM is not implemented
   'lstm-int8': { load: /unsupported operator UNIDIRECTIONAL_SEQUENCE_LSTM \(TFLite bu/ },
 };
