@@ -36,6 +36,9 @@ export interface KernelExports {
   f32_dwconv5x5_scratch_size(ih: number, iw: number, s: number, pt: number, pl: number, oh: number, ow: number): number;
   /** one LSTM step of one batch row (asm/f32_rnn.ts): gates i,o,f,c from gx + gh, c and h in place, h copied to y */
   f32_lstm_cell(gx: number, gh: number, h: number, c: number, y: number, hs: number, clip: number, cclip: number): void;
+  /** separable AveragePool (asm/f32_pool.ts): scratch floats, and the kernel over one channel */
+  f32_avgpool2d_sep_scratch(iw: number, kw: number, sw: number, pl: number, pr: number, ow: number): number;
+  f32_avgpool2d_sep(mode: number, x: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, pb: number, pr: number, oh: number, ow: number, out: number, tmp: number): void;
   f32_dwconv5x5(x: number, c: number, ih: number, iw: number, w: number, s: number, pt: number, pl: number, oh: number, ow: number, bias: number, out: number, lo: number, hi: number, tmp: number): void;
   f32_maxpool2d_sep(x: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, oh: number, ow: number, out: number, tmp: number): void;
   f32_global_avgpool(x: number, count: number, hw: number, out: number): void;
