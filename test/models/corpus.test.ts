@@ -37,14 +37,11 @@ const KNOWN_GAPS: Record<string, Gap> = {
       'Equal: no WASM kernel for Equal',
       'Expand: no WASM kernel for Expand',
       'ReduceSum: no WASM kernel for ReduceSum',
-      'Reshape: input is bool, not float32',
-      'Unsqueeze: input is int64, not float32',
     ],
   },
-  // TFLite int8 SOFTMAX and the int8 Reshape before it
+  // TFLite int8 SOFTMAX
   'person-detect': {
     reference: [
-      'Reshape: input is int8, not float32',
       'ai.edgeq.tflite.SOFTMAX: no WASM kernel for ai.edgeq.tflite.SOFTMAX',
     ],
   },
@@ -73,10 +70,9 @@ const KNOWN_GAPS: Record<string, Gap> = {
       QGEMM_SMALL,
     ],
   },
-  // TFLite int8 SOFTMAX and the int8 Reshape before it
+  // TFLite int8 SOFTMAX
   'micro-speech-int8': {
     reference: [
-      'Reshape: input is int8, not float32',
       'ai.edgeq.tflite.SOFTMAX: no WASM kernel for ai.edgeq.tflite.SOFTMAX',
     ],
   },
