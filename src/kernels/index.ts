@@ -20,3 +20,4 @@ export type { KernelDef, PreparedKernel, Producer } from './registry.js';
 import './nbits.js';
 import './dynq.js';
 import './rnn.js';
+import './reduce.js';

@@ -39,6 +39,8 @@ export interface KernelExports {
   /** separable AveragePool (asm/f32_pool.ts): scratch floats, and the kernel over one channel */
   f32_avgpool2d_sep_scratch(iw: number, kw: number, sw: number, pl: number, pr: number, ow: number): number;
   f32_avgpool2d_sep(mode: number, x: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, pb: number, pr: number, oh: number, ow: number, out: number, tmp: number): void;
+  /** ReduceSum / ReduceMean over the middle axis of [outer, r, inner] (asm/f32_norm.ts), times scale */
+  f32_reduce_sum(x: number, outer: number, r: number, inner: number, out: number, scale: number): void;
   f32_dwconv5x5(x: number, c: number, ih: number, iw: number, w: number, s: number, pt: number, pl: number, oh: number, ow: number, bias: number, out: number, lo: number, hi: number, tmp: number): void;
   f32_maxpool2d_sep(x: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, oh: number, ow: number, out: number, tmp: number): void;
   f32_global_avgpool(x: number, count: number, hw: number, out: number): void;
