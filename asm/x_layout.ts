@@ -41,3 +41,76 @@ export function x8_permute4(x: usize, d0: i32, d1: i32, d2: i32, d3: i32, s0: i3
         }
       }
 }
+
+/**
+ * out (contiguous, row-major over shape[0..rank)) = src viewed with BYTE strides st[0..rank): x32_strided_copy for
+ * elements of any width (the caller appends the element's bytes as a last axis of stride 1, so each innermost run
+ * is one memory.copy). Expand of bool / int64 / float16 data (broadcast axes have stride 0). rank ≥ 1.
+ */
+export function x8_strided_copy(src: usize, out: usize, rank: i32, shape: usize, st: usize, idx: usize): void {
+  const last = <usize>(rank - 1) << 2;
+  const inner = load<i32>(shape + last);
+  const ist = load<i32>(st + last);
+  let outer = 1;
+  for (let d = 0; d < rank - 1; d++) {
+    outer *= load<i32>(shape + (<usize>d << 2));
+    store<i32>(idx + (<usize>d << 2), 0);
+  }
+  if (inner <= 0 || outer <= 0) return;
+  let off: i32 = 0;
+  let o = out;
+  for (let r = 0; r < outer; r++) {
+    const base = <usize>(<i32>src + off);
+    if (ist == 1) memory.copy(o, base, <usize>inner);
+    else {
+      let p = base;
+      for (let j = 0; j < inner; j++) {
+        store<u8>(o + <usize>j, load<u8>(p));
+        p += <usize>ist;
+      }
+    }
+    o += <usize>inner;
+    for (let d = rank - 2; d >= 0; d--) {
+      const pi = idx + (<usize>d << 2);
+      const sd = load<i32>(st + (<usize>d << 2));
+      const i = load<i32>(pi) + 1;
+      off += sd;
+      if (i < load<i32>(shape + (<usize>d << 2))) {
+        store<i32>(pi, i);
+        break;
+      }
+      off -= sd * i;
+      store<i32>(pi, 0);
+    }
+  }
+}
+
+/**
+ * Cast to float32 of n elements: kind 0 int64 (f32.convert_i64_s: round to nearest), 1 bool / uint8, 2 int8,
+ * 3 int32 — the mask arithmetic of attention graphs (attention_mask int64 → float).
+ */
+export function x_cast_f32(kind: i32, x: usize, n: i32, out: usize): void {
+  for (let i = 0; i < n; i++) {
+    const o = out + ((<usize>i) << 2);
+    if (kind == 0) f32.store(o, <f32>load<i64>(x + ((<usize>i) << 3)));
+    else if (kind == 1) f32.store(o, <f32>load<u8>(x + <usize>i));
+    else if (kind == 2) f32.store(o, <f32>load<i8>(x + <usize>i));
+    else f32.store(o, <f32>load<i32>(x + ((<usize>i) << 2)));
+  }
+}
+
+/**
+ * Equal → bool (one byte per element) of n elements of width `bytes` (8: int64, 4: int32 / float32 with `float`
+ * set so NaN ≠ NaN and +0 = −0, 1: bool / int8 / uint8); sa / sb are 0 for a one-element operand, 1 otherwise.
+ */
+export function x_equal(bytes: i32, float: i32, a: usize, sa: i32, b: usize, sb: i32, out: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const ia = <usize>(i * sa);
+    const ib = <usize>(i * sb);
+    let e: bool;
+    if (bytes == 8) e = load<i64>(a + (ia << 3)) == load<i64>(b + (ib << 3));
+    else if (bytes == 4) e = float ? f32.load(a + (ia << 2)) == f32.load(b + (ib << 2)) : load<i32>(a + (ia << 2)) == load<i32>(b + (ib << 2));
+    else e = load<u8>(a + ia) == load<u8>(b + ib);
+    store<u8>(out + <usize>i, e ? 1 : 0);
+  }
+}

@@ -21,3 +21,4 @@ import './nbits.js';
 import './dynq.js';
 import './rnn.js';
 import './reduce.js';
+import './anytype.js';

@@ -30,14 +30,6 @@ const QGEMM_SMALL = 'com.microsoft.QGemm: layer too small (K·N < 1024): the ref
 
 /** Observed after merging the issue-14/15/16 kernel branches (2026-12-06); shrink it as kernels land. */
 const KNOWN_GAPS: Record<string, Gap> = {
-  // the attention mask path (Equal/Expand/Cast on int64/bool)
-  'encoder': {
-    reference: [
-      'Cast: needs WASM and a constant float16 input cast to float32; only int32 → float32',
-      'Equal: no WASM kernel for Equal',
-      'Expand: no WASM kernel for Expand',
-    ],
-  },
   // TFLite int8 SOFTMAX
   'person-detect': {
     reference: [
