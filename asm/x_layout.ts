@@ -1,5 +1,6 @@
 // Data movement for the layout pass (src/ir/passes/layout.ts): 4-D permuted copies of 4-byte and 1-byte elements.
 // The TS kernel (src/kernels/layout.ts) merges and pads dims to 4; strides are in elements.
+// Also the byte-wise Cast / Equal of integer and bool tensors (src/kernels/anytype.ts).
 
 /** out[i0, i1, i2, i3] (dense, dims d0..d3) = x[i0·s0 + i1·s1 + i2·s2 + i3·s3], 4-byte elements. */
 export function x32_permute4(x: usize, d0: i32, d1: i32, d2: i32, d3: i32, s0: i32, s1: i32, s2: i32, s3: i32, out: usize): void {
@@ -40,49 +41,6 @@ export function x8_permute4(x: usize, d0: i32, d1: i32, d2: i32, d3: i32, s0: i3
           src += <usize>s3;
         }
       }
-}
-
-/**
- * out (contiguous, row-major over shape[0..rank)) = src viewed with BYTE strides st[0..rank): x32_strided_copy for
- * elements of any width (the caller appends the element's bytes as a last axis of stride 1, so each innermost run
- * is one memory.copy). Expand of bool / int64 / float16 data (broadcast axes have stride 0). rank ≥ 1.
- */
-export function x8_strided_copy(src: usize, out: usize, rank: i32, shape: usize, st: usize, idx: usize): void {
-  const last = <usize>(rank - 1) << 2;
-  const inner = load<i32>(shape + last);
-  const ist = load<i32>(st + last);
-  let outer = 1;
-  for (let d = 0; d < rank - 1; d++) {
-    outer *= load<i32>(shape + (<usize>d << 2));
-    store<i32>(idx + (<usize>d << 2), 0);
-  }
-  if (inner <= 0 || outer <= 0) return;
-  let off: i32 = 0;
-  let o = out;
-  for (let r = 0; r < outer; r++) {
-    const base = <usize>(<i32>src + off);
-    if (ist == 1) memory.copy(o, base, <usize>inner);
-    else {
-      let p = base;
-      for (let j = 0; j < inner; j++) {
-        store<u8>(o + <usize>j, load<u8>(p));
-        p += <usize>ist;
-      }
-    }
-    o += <usize>inner;
-    for (let d = rank - 2; d >= 0; d--) {
-      const pi = idx + (<usize>d << 2);
-      const sd = load<i32>(st + (<usize>d << 2));
-      const i = load<i32>(pi) + 1;
-      off += sd;
-      if (i < load<i32>(shape + (<usize>d << 2))) {
-        store<i32>(pi, i);
-        break;
-      }
-      off -= sd * i;
-      store<i32>(pi, 0);
-    }
-  }
 }
 
 /**

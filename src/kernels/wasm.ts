@@ -41,7 +41,7 @@ export interface KernelExports {
   f32_avgpool2d_sep(mode: number, x: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, pb: number, pr: number, oh: number, ow: number, out: number, tmp: number): void;
   /** ReduceSum / ReduceMean over the middle axis of [outer, r, inner] (asm/f32_norm.ts), times scale */
   f32_reduce_sum(x: number, outer: number, r: number, inner: number, out: number, scale: number): void;
-  /** byte-strided gather (asm/x_layout.ts): Expand of 1/2/8-byte elements */
+  /** byte-strided gather (asm/x32_layout.ts): Expand of 1/2/8-byte elements */
   x8_strided_copy(src: number, out: number, rank: number, shape: number, st: number, idx: number): void;
   /** Cast to float32 (kind 0 int64, 1 bool/uint8, 2 int8, 3 int32) and Equal → bool bytes (asm/x_layout.ts) */
   x_cast_f32(kind: number, x: number, n: number, out: number): void;
