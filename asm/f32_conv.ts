@@ -307,3 +307,107 @@ export function f32_col2im(col: usize, m: i32, kh: i32, kw: i32, ih: i32, iw: i3
     }
   }
 }
+
+/** Scratch bytes f32_dwconv5x5 needs: one zero-padded plane, 4 spare columns so stride 2 reads whole vectors. */
+export function f32_dwconv5x5_scratch_size(ih: i32, iw: i32, s: i32, pt: i32, pl: i32, oh: i32, ow: i32): i32 {
+  return (max(ih + pt, (oh - 1) * s + 5) * (max(iw + pl, (ow - 1) * s + 5) + 4)) << 2;
+}
+
+/** Five taps of one kernel row at stride 1 for four outputs: Σ w_k·x[c + j + k], summed as two pairs plus one. */
+// @ts-ignore: decorator
+@inline
+function dwRow5s1(p: usize, wa: v128, wb: v128, wc: v128, wd: v128, we: v128): v128 {
+  return f32x4.add(f32x4.add(f32x4.add(f32x4.mul(wa, v128.load(p)), f32x4.mul(wb, v128.load(p, 4))), f32x4.add(f32x4.mul(wc, v128.load(p, 8)), f32x4.mul(wd, v128.load(p, 12)))), f32x4.mul(we, v128.load(p, 16)));
+}
+
+/** Five taps of one kernel row for one output (stride applied by the caller), in dwRow5s1's order. */
+// @ts-ignore: decorator
+@inline
+function dwRow5Scalar(r: usize, wr: usize): f32 {
+  return f32.load(wr) * f32.load(r) + f32.load(wr, 4) * f32.load(r, 4) + (f32.load(wr, 8) * f32.load(r, 8) + f32.load(wr, 12) * f32.load(r, 12)) + f32.load(wr, 16) * f32.load(r, 16);
+}
+
+/** Five taps of one kernel row at stride 2 for four outputs: Σ w_k·x[c + 2j + k] from three vector loads (12 floats). */
+// @ts-ignore: decorator
+@inline
+function dwRow5s2(p: usize, wa: v128, wb: v128, wc: v128, wd: v128, we: v128): v128 {
+  const a = v128.load(p);
+  const b = v128.load(p, 16);
+  const c = v128.load(p, 32);
+  const e0 = v128.shuffle<f32>(a, b, 0, 2, 4, 6); // x[c + 2j]
+  const o0 = v128.shuffle<f32>(a, b, 1, 3, 5, 7); // x[c + 2j + 1]
+  const e2 = v128.shuffle<f32>(b, c, 0, 2, 4, 6); // x[c + 2j + 4]
+  const o2 = v128.shuffle<f32>(b, c, 1, 3, 5, 7); // x[c + 2j + 5]
+  const e1 = v128.shuffle<f32>(e0, e2, 1, 2, 3, 6); // x[c + 2j + 2]: e0 lanes 1..3, then x[c + 8]
+  const o1 = v128.shuffle<f32>(o0, o2, 1, 2, 3, 6); // x[c + 2j + 3]: o0 lanes 1..3, then x[c + 9]
+  return f32x4.add(f32x4.add(f32x4.add(f32x4.mul(wa, e0), f32x4.mul(wb, o0)), f32x4.add(f32x4.mul(wc, e1), f32x4.mul(wd, o1))), f32x4.mul(we, e2));
+}
+
+/**
+ * Depthwise 5×5, dilation 1, stride 1 or 2, over `c` channels (weights 25 per channel at w, biases at `bias`), the
+ * f32_dwconv3x3 scheme one size up: each channel is copied into a zero-padded plane in `tmp` (border zero across
+ * channels), so every output pixel takes the same branch-free path; the 25 taps stay splatted in locals and each
+ * kernel row's five taps are summed first, then bias + (row0 + row1) + (row2 + (row3 + row4)), clamped to [lo, hi].
+ */
+export function f32_dwconv5x5(x: usize, c: i32, ih: i32, iw: i32, w: usize, s: i32, pt: i32, pl: i32, oh: i32, ow: i32, bias: usize, out: usize, lo: f32, hi: f32, tmp: usize): void {
+  const hp = max(ih + pt, (oh - 1) * s + 5);
+  const wp = max(iw + pl, (ow - 1) * s + 5) + 4;
+  const rowBytes = (<usize>wp) << 2;
+  memory.fill(tmp, 0, <usize>hp * rowBytes);
+  const vlo = f32x4.splat(lo);
+  const vhi = f32x4.splat(hi);
+  for (let ch = 0; ch < c; ch++) {
+    const xc = x + ((<usize>ch * ih * iw) << 2);
+    for (let y = 0; y < ih; y++) memory.copy(tmp + <usize>(y + pt) * rowBytes + ((<usize>pl) << 2), xc + ((<usize>y * iw) << 2), (<usize>iw) << 2);
+    const wc = w + <usize>ch * 100;
+    const k00 = v128.load32_splat(wc, 0), k01 = v128.load32_splat(wc, 4), k02 = v128.load32_splat(wc, 8), k03 = v128.load32_splat(wc, 12), k04 = v128.load32_splat(wc, 16);
+    const k10 = v128.load32_splat(wc, 20), k11 = v128.load32_splat(wc, 24), k12 = v128.load32_splat(wc, 28), k13 = v128.load32_splat(wc, 32), k14 = v128.load32_splat(wc, 36);
+    const k20 = v128.load32_splat(wc, 40), k21 = v128.load32_splat(wc, 44), k22 = v128.load32_splat(wc, 48), k23 = v128.load32_splat(wc, 52), k24 = v128.load32_splat(wc, 56);
+    const k30 = v128.load32_splat(wc, 60), k31 = v128.load32_splat(wc, 64), k32 = v128.load32_splat(wc, 68), k33 = v128.load32_splat(wc, 72), k34 = v128.load32_splat(wc, 76);
+    const k40 = v128.load32_splat(wc, 80), k41 = v128.load32_splat(wc, 84), k42 = v128.load32_splat(wc, 88), k43 = v128.load32_splat(wc, 92), k44 = v128.load32_splat(wc, 96);
+    const b: f32 = f32.load(bias + ((<usize>ch) << 2));
+    const vb = f32x4.splat(b);
+    const oc = out + ((<usize>ch * oh * ow) << 2);
+    for (let oy = 0; oy < oh; oy++) {
+      const orow = oc + ((<usize>oy * ow) << 2);
+      const r0 = tmp + <usize>(oy * s) * rowBytes;
+      const r1 = r0 + rowBytes;
+      const r2 = r1 + rowBytes;
+      const r3 = r2 + rowBytes;
+      const r4 = r3 + rowBytes;
+      let ox = 0;
+      if (s == 1) {
+        for (; ox + 3 < ow; ox += 4) {
+          const c0 = (<usize>ox) << 2;
+          const a0 = dwRow5s1(r0 + c0, k00, k01, k02, k03, k04);
+          const a1 = dwRow5s1(r1 + c0, k10, k11, k12, k13, k14);
+          const a2 = dwRow5s1(r2 + c0, k20, k21, k22, k23, k24);
+          const a3 = dwRow5s1(r3 + c0, k30, k31, k32, k33, k34);
+          const a4 = dwRow5s1(r4 + c0, k40, k41, k42, k43, k44);
+          v128.store(orow + c0, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, f32x4.add(a0, a1)), f32x4.add(a2, f32x4.add(a3, a4))), vlo), vhi));
+        }
+      } else {
+        for (; ox + 3 < ow; ox += 4) {
+          const c0 = (<usize>(2 * ox)) << 2;
+          const a0 = dwRow5s2(r0 + c0, k00, k01, k02, k03, k04);
+          const a1 = dwRow5s2(r1 + c0, k10, k11, k12, k13, k14);
+          const a2 = dwRow5s2(r2 + c0, k20, k21, k22, k23, k24);
+          const a3 = dwRow5s2(r3 + c0, k30, k31, k32, k33, k34);
+          const a4 = dwRow5s2(r4 + c0, k40, k41, k42, k43, k44);
+          v128.store(orow + (<usize>ox << 2), f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, f32x4.add(a0, a1)), f32x4.add(a2, f32x4.add(a3, a4))), vlo), vhi));
+        }
+      }
+      // the last ow mod 4 pixels: 25 taps each, summed in the vector lanes' order
+      for (; ox < ow; ox++) {
+        const c0 = (<usize>(ox * s)) << 2;
+        const t0 = dwRow5Scalar(r0 + c0, wc);
+        const t1 = dwRow5Scalar(r1 + c0, wc + 20);
+        const t2 = dwRow5Scalar(r2 + c0, wc + 40);
+        const t3 = dwRow5Scalar(r3 + c0, wc + 60);
+        const t4 = dwRow5Scalar(r4 + c0, wc + 80);
+        const t: f32 = b + (t0 + t1) + (t2 + (t3 + t4));
+        f32.store(orow + (<usize>ox << 2), min(max(t, lo), hi));
+      }
+    }
+  }
+}

@@ -122,3 +122,71 @@ export function f32_rmsnorm(x: usize, rows: i32, n: i32, gamma: usize, eps: f32,
     }
   }
 }
+
+/**
+ * Sum over the middle axis of x viewed as [outer, r, inner] (the reduced axes of a ReduceSum / ReduceMean, one
+ * contiguous run of axes), times `scale` (1, or 1/r for the mean): out[o, i] = scale · Σ_k x[o, k, i]. inner = 1
+ * sums contiguous rows in four lanes (added pairwise at the end); otherwise four or sixteen output columns at a
+ * time walk down the rows. Float sums in another order than the reference's doubles: agreement to rounding.
+ */
+export function f32_reduce_sum(x: usize, outer: i32, r: i32, inner: i32, out: usize, scale: f32): void {
+  const vs = f32x4.splat(scale);
+  const rowBytes = (<usize>inner) << 2;
+  for (let o = 0; o < outer; o++) {
+    const xo = x + ((<usize>o * r * inner) << 2);
+    const oo = out + ((<usize>o * inner) << 2);
+    if (inner == 1) {
+      let a0 = f32x4.splat(0);
+      let a1 = f32x4.splat(0);
+      let k = 0;
+      for (; k + 7 < r; k += 8) {
+        a0 = f32x4.add(a0, v128.load(xo + (<usize>k << 2)));
+        a1 = f32x4.add(a1, v128.load(xo + (<usize>k << 2), 16));
+      }
+      for (; k + 3 < r; k += 4) a0 = f32x4.add(a0, v128.load(xo + (<usize>k << 2)));
+      const a = f32x4.add(a0, a1);
+      let s: f32 = (f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 1)) + (f32x4.extract_lane(a, 2) + f32x4.extract_lane(a, 3));
+      for (; k < r; k++) s += f32.load(xo + (<usize>k << 2));
+      f32.store(oo, s * scale);
+      continue;
+    }
+    let i = 0;
+    for (; i + 15 < inner; i += 16) {
+      let a0 = f32x4.splat(0);
+      let a1 = f32x4.splat(0);
+      let a2 = f32x4.splat(0);
+      let a3 = f32x4.splat(0);
+      let p = xo + (<usize>i << 2);
+      for (let k = 0; k < r; k++) {
+        a0 = f32x4.add(a0, v128.load(p));
+        a1 = f32x4.add(a1, v128.load(p, 16));
+        a2 = f32x4.add(a2, v128.load(p, 32));
+        a3 = f32x4.add(a3, v128.load(p, 48));
+        p += rowBytes;
+      }
+      const q = oo + (<usize>i << 2);
+      v128.store(q, f32x4.mul(a0, vs));
+      v128.store(q, f32x4.mul(a1, vs), 16);
+      v128.store(q, f32x4.mul(a2, vs), 32);
+      v128.store(q, f32x4.mul(a3, vs), 48);
+    }
+    for (; i + 3 < inner; i += 4) {
+      let a0 = f32x4.splat(0);
+      let p = xo + (<usize>i << 2);
+      for (let k = 0; k < r; k++) {
+        a0 = f32x4.add(a0, v128.load(p));
+        p += rowBytes;
+      }
+      v128.store(oo + (<usize>i << 2), f32x4.mul(a0, vs));
+    }
+    for (; i < inner; i++) {
+      let s: f32 = 0;
+      let p = xo + (<usize>i << 2);
+      for (let k = 0; k < r; k++) {
+        s += f32.load(p);
+        p += rowBytes;
+      }
+      f32.store(oo + (<usize>i << 2), s * scale);
+    }
+  }
+}

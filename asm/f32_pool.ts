@@ -161,3 +161,74 @@ export function f32_global_avgpool(x: usize, count: i32, hw: i32, out: usize): v
     f32.store(out + (<usize>c << 2), s * inv);
   }
 }
+
+/** Scratch floats f32_avgpool2d_sep needs: one zero-bordered row of column sums, then one divisor per output column. */
+export function f32_avgpool2d_sep_scratch(iw: i32, kw: i32, sw: i32, pl: i32, pr: i32, ow: i32): i32 {
+  return pl + iw + pr + kw + 2 * sw + 8 + ow + 4;
+}
+
+/**
+ * AveragePool 2-D, dilation 1, one channel, separable (mode 1: in-bounds taps only; mode 2: count_include_pad):
+ * per output row the in-bounds input rows of its window are summed column-wise into tmp[pl + ix] (zero left and
+ * right of the image, so padded taps add nothing), then each output sums kw of those column sums — four outputs
+ * at a time for strides 1 and 2 — and divides by its tap count (the same counts f32_pool2d uses: valid rows ×
+ * valid columns, or the taps inside the padded input without the ceil_mode overhang). Sums run in another order
+ * than the row-major reference (float rounding, not bit for bit).
+ */
+export function f32_avgpool2d_sep(mode: i32, x: usize, ih: i32, iw: i32, kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, pb: i32, pr: i32, oh: i32, ow: i32, out: usize, tmp: usize): void {
+  const rowFloats = pl + iw + pr + kw + 2 * sw + 8;
+  memory.fill(tmp, 0, (<usize>rowFloats) << 2);
+  const cnt = tmp + ((<usize>rowFloats) << 2);
+  for (let ox = 0; ox < ow; ox++) {
+    const x0 = ox * sw - pl;
+    const c = mode == 1 ? min(iw, x0 + kw) - max(0, x0) : min(iw + pr, x0 + kw) - max(-pl, x0);
+    f32.store(cnt + (<usize>ox << 2), <f32>c);
+  }
+  const col = tmp + ((<usize>pl) << 2); // column sums of image column ix at col[ix]
+  for (let oy = 0; oy < oh; oy++) {
+    const y0 = oy * sh - pt;
+    const r0 = max(0, y0);
+    const r1 = min(ih, y0 + kh);
+    const rows = mode == 1 ? r1 - r0 : min(ih + pb, y0 + kh) - max(-pt, y0);
+    // column sums of rows r0..r1 (none in range: zeros)
+    let c = 0;
+    for (; c + 3 < iw; c += 4) {
+      let acc = f32x4.splat(0);
+      for (let r = r0; r < r1; r++) acc = f32x4.add(acc, v128.load(x + ((<usize>(r * iw + c)) << 2)));
+      v128.store(col + (<usize>c << 2), acc);
+    }
+    for (; c < iw; c++) {
+      let acc: f32 = 0;
+      for (let r = r0; r < r1; r++) acc += f32.load(x + ((<usize>(r * iw + c)) << 2));
+      f32.store(col + (<usize>c << 2), acc);
+    }
+    const orow = out + ((<usize>oy * ow) << 2);
+    const vr = f32x4.splat(<f32>rows);
+    let ox = 0;
+    // output ox sums tmp[ox·sw + kx], kx < kw (tmp index = image column + pl)
+    if (sw == 1) {
+      for (; ox + 3 < ow; ox += 4) {
+        const t = tmp + (<usize>ox << 2);
+        let acc = v128.load(t);
+        for (let kx = 1; kx < kw; kx++) acc = f32x4.add(acc, v128.load(t + (<usize>kx << 2)));
+        v128.store(orow + (<usize>ox << 2), f32x4.div(acc, f32x4.mul(vr, v128.load(cnt + (<usize>ox << 2)))));
+      }
+    } else if (sw == 2) {
+      for (; ox + 3 < ow; ox += 4) {
+        const t = tmp + (<usize>(ox * 2) << 2);
+        let acc = v128.shuffle<f32>(v128.load(t), v128.load(t, 16), 0, 2, 4, 6);
+        for (let kx = 1; kx < kw; kx++) {
+          const tk = t + (<usize>kx << 2);
+          acc = f32x4.add(acc, v128.shuffle<f32>(v128.load(tk), v128.load(tk, 16), 0, 2, 4, 6));
+        }
+        v128.store(orow + (<usize>ox << 2), f32x4.div(acc, f32x4.mul(vr, v128.load(cnt + (<usize>ox << 2)))));
+      }
+    }
+    for (; ox < ow; ox++) {
+      const t = tmp + ((<usize>(ox * sw)) << 2);
+      let acc: f32 = f32.load(t);
+      for (let kx = 1; kx < kw; kx++) acc += f32.load(t + (<usize>kx << 2));
+      f32.store(orow + (<usize>ox << 2), acc / (<f32>rows * f32.load(cnt + (<usize>ox << 2))));
+    }
+  }
+}

@@ -20,3 +20,4 @@ export * from './f32_norm';
 export * from './x32_layout';
 export * from './x_layout';
 export * from './f32_resize';
+export * from './f32_rnn';

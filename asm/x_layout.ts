@@ -1,5 +1,6 @@
 // Data movement for the layout pass (src/ir/passes/layout.ts): 4-D permuted copies of 4-byte and 1-byte elements.
 // The TS kernel (src/kernels/layout.ts) merges and pads dims to 4; strides are in elements.
+// Also the byte-wise Cast / Equal of integer and bool tensors (src/kernels/anytype.ts).
 
 /** out[i0, i1, i2, i3] (dense, dims d0..d3) = x[i0·s0 + i1·s1 + i2·s2 + i3·s3], 4-byte elements. */
 export function x32_permute4(x: usize, d0: i32, d1: i32, d2: i32, d3: i32, s0: i32, s1: i32, s2: i32, s3: i32, out: usize): void {
@@ -40,4 +41,34 @@ export function x8_permute4(x: usize, d0: i32, d1: i32, d2: i32, d3: i32, s0: i3
           src += <usize>s3;
         }
       }
+}
+
+/**
+ * Cast to float32 of n elements: kind 0 int64 (f32.convert_i64_s: round to nearest), 1 bool / uint8, 2 int8,
+ * 3 int32 — the mask arithmetic of attention graphs (attention_mask int64 → float).
+ */
+export function x_cast_f32(kind: i32, x: usize, n: i32, out: usize): void {
+  for (let i = 0; i < n; i++) {
+    const o = out + ((<usize>i) << 2);
+    if (kind == 0) f32.store(o, <f32>load<i64>(x + ((<usize>i) << 3)));
+    else if (kind == 1) f32.store(o, <f32>load<u8>(x + <usize>i));
+    else if (kind == 2) f32.store(o, <f32>load<i8>(x + <usize>i));
+    else f32.store(o, <f32>load<i32>(x + ((<usize>i) << 2)));
+  }
+}
+
+/**
+ * Equal → bool (one byte per element) of n elements of width `bytes` (8: int64, 4: int32 / float32 with `float`
+ * set so NaN ≠ NaN and +0 = −0, 1: bool / int8 / uint8); sa / sb are 0 for a one-element operand, 1 otherwise.
+ */
+export function x_equal(bytes: i32, float: i32, a: usize, sa: i32, b: usize, sb: i32, out: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const ia = <usize>(i * sa);
+    const ib = <usize>(i * sb);
+    let e: bool;
+    if (bytes == 8) e = load<i64>(a + (ia << 3)) == load<i64>(b + (ib << 3));
+    else if (bytes == 4) e = float ? f32.load(a + (ia << 2)) == f32.load(b + (ib << 2)) : load<i32>(a + (ia << 2)) == load<i32>(b + (ib << 2));
+    else e = load<u8>(a + ia) == load<u8>(b + ib);
+    store<u8>(out + <usize>i, e ? 1 : 0);
+  }
 }

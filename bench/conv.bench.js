@@ -1,4 +1,4 @@
-// Conv family: one-op ONNX models (3×3, 1×1, depthwise 3×3 stride 1 and 2) at MobileNetV2 / SqueezeNet layer
+// Conv family: one-op ONNX models (3×3, 1×1, depthwise 3×3 and 5×5 stride 1 and 2) at MobileNetV2 / SqueezeNet layer
 // shapes, edgeq InferenceSession vs onnxruntime-web (wasm, SIMD, numThreads = 1) in the same process.
 // GFLOP/s counts 2·N·M·(C/group)·kh·kw·oh·ow from the edgeq time; % peak is against bench/peak.bench.js's probe.
 import { Graph, InferenceSession, Tensor } from '../dist/index.js';
@@ -60,8 +60,10 @@ const LAYERS = [
   ['mbv2 dw3x3 s1 576@14', 576, 14, 576, 3, 1, 1, 576],
   ['mbv2 dw3x3 s2 96@112', 96, 112, 96, 3, 2, 1, 96],
   ['mbv2 dw3x3 s2 144@56', 144, 56, 144, 3, 2, 1, 144],
+  ['hand_landmark dw5x5 s1 144@28', 144, 28, 144, 5, 1, 2, 144],
+  ['hand_landmark dw5x5 s2 96@56', 96, 56, 96, 5, 2, 2, 96],
 ];
-const QUICK = new Set(['mbv2 stem 3x3 s2', 'mbv2 1x1 expand 24→144', 'mbv2 dw3x3 s1 144@56', 'mbv2 dw3x3 s2 96@112']);
+const QUICK = new Set(['mbv2 stem 3x3 s2', 'mbv2 1x1 expand 24→144', 'mbv2 dw3x3 s1 144@56', 'mbv2 dw3x3 s2 96@112', 'hand_landmark dw5x5 s1 144@28']);
 
 export async function run(ctx) {
   const rows = [];

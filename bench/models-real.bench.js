@@ -25,8 +25,13 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 export async function run() {
   const rows = [];
   const out = [];
-  for (const m of MODELS) {
-    const path = pkgFile(m.pkg, m.file);
+  // EDGEQ_ONNX_MODELS="a.onnx=1,3,224,224;b.onnx=1,16,96": more models (outside the corpus) in the same table
+  const extra = (process.env.EDGEQ_ONNX_MODELS ?? '').split(';').filter(Boolean).map((e) => {
+    const [file, dims] = e.split('=');
+    return { name: file.split('/').pop(), file, dims: dims.split(',').map(Number) };
+  });
+  for (const m of [...MODELS, ...extra]) {
+    const path = m.pkg ? pkgFile(m.pkg, m.file) : existsSync(m.file) ? m.file : undefined;
     if (!path) {
       rows.push({ model: m.name, 'edgeq ms': 'skipped (package not installed)', 'ORT-web ms': '', 'edgeq/ORT': '', 'edgeq reference share': '' });
       continue;

@@ -26,6 +26,8 @@ function models() {
     { name: 'face_detection_short_range (float)', path: nm('@mediapipe/face_detection/face_detection_short_range.tflite') },
     { name: 'hand_landmark_lite (float)', path: nm('@mediapipe/hands/hand_landmark_lite.tflite') },
     { name: 'person_detection (int8)', path: dataFile('tflite/person_detection/person_detect.tflite') },
+    // EDGEQ_TFLITE_MODELS=a.tflite,b.tflite: more models (outside the corpus) in the same table
+    ...(process.env.EDGEQ_TFLITE_MODELS ?? '').split(',').filter(Boolean).map((path) => ({ name: path.split('/').pop(), path })),
   ].filter((m) => m.path && existsSync(m.path));
 }
 

@@ -24,6 +24,8 @@ export interface ConvF32Shape {
   depthwise: boolean;
   /** depthwise 3×3, dilation 1, stride 1 or 2: the register-blocked kernel */
   dw3x3: boolean;
+  /** depthwise 5×5, dilation 1, stride 1 or 2: the padded-plane kernel f32_dwconv5x5 */
+  dw5x5: boolean;
 }
 
 /** Shape of a 2-D conv with weight dims [m, cg, kh, kw], or undefined when group does not divide m. */
@@ -35,7 +37,8 @@ export function convF32Shape(wDims: readonly number[], attrs: Record<string, any
   const [dh, dw] = (attrs.dilations as number[] | undefined) ?? [1, 1];
   const depthwise = cg === 1 && m / group === 1;
   const dw3x3 = depthwise && kh === 3 && kw === 3 && dh === 1 && dw === 1 && sh === sw && (sh === 1 || sh === 2);
-  return { m, cg, kh, kw, group, sh: sh!, sw: sw!, dh: dh!, dw: dw!, depthwise, dw3x3 };
+  const dw5x5 = depthwise && kh === 5 && kw === 5 && dh === 1 && dw === 1 && sh === sw && (sh === 1 || sh === 2);
+  return { m, cg, kh, kw, group, sh: sh!, sw: sw!, dh: dh!, dw: dw!, depthwise, dw3x3, dw5x5 };
 }
 
 /**
@@ -54,8 +57,14 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
   // kernel threads: depthwise 3×3 by channels (a plane of scratch each), GEMM by 8-column panels of output pixels
   const nt = threadsFor(s.depthwise ? m * p * kh * kw : mg * p * kg);
   const dwPlane = s.dw3x3 ? ex.f32_dwconv3x3_scratch_size(ih, iw, sh, pt, pl, oh, ow) : 0;
-  // scratch: im2col panels, or the depthwise 3×3 kernel's zero-padded plane (one per thread)
-  const cp = s.dw3x3 ? mem.alloc(dwPlane * nt, 'dwconv plane') : s.depthwise ? 0 : mem.alloc(((p + 7) >> 3) * (kg + 1) * 32, 'conv columns');
+  // scratch: im2col panels, or the depthwise 3×3 (one per thread) / 5×5 kernel's zero-padded plane
+  const cp = s.dw3x3
+    ? mem.alloc(dwPlane * nt, 'dwconv plane')
+    : s.dw5x5
+      ? mem.alloc(ex.f32_dwconv5x5_scratch_size(ih, iw, sh, pt, pl, oh, ow), 'dwconv plane')
+      : s.depthwise
+        ? 0
+        : mem.alloc(((p + 7) >> 3) * (kg + 1) * 32, 'conv columns');
   let ok = false;
   try {
     const bias = mem.f32(bp, m);
@@ -67,6 +76,10 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
           const plane = ih * iw * 4;
           forkJoin(ex, shares(m, 1, nt).map(([c0, c1], t): KernelCall[] => [['f32_dwconv3x3', [xb + c0 * plane, c1 - c0, ih, iw, wp + c0 * 36, sh, pt, pl, oh, ow, bp + c0 * 4, ob + c0 * p * 4, lo, hi, cp + t * dwPlane]]]));
         } else ex.f32_dwconv3x3(xb, m, ih, iw, wp, sh, pt, pl, oh, ow, bp, ob, lo, hi, cp);
+        continue;
+      }
+      if (s.dw5x5) {
+        ex.f32_dwconv5x5(xb, m, ih, iw, wp, sh, pt, pl, oh, ow, bp, ob, lo, hi, cp);
         continue;
       }
       if (s.depthwise) {

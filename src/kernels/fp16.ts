@@ -304,7 +304,7 @@ const convF16: KernelDef = {
     if (!h) return decline('weight is not exactly representable as float16');
     const shape = convF32Shape(w.dims, attrs);
     if (!shape) return decline('attributes not supported by the f32 conv geometry');
-    const { m, depthwise, dw3x3 } = shape;
+    const { m, depthwise, dw3x3, dw5x5 } = shape;
     const hp = mem.alloc(h.length * 2, 'fp16 conv weights');
     new Uint16Array(mem.memory.buffer, hp, h.length).set(h);
     const bias = bt ? Float32Array.from(actFloats(bt)) : new Float32Array(m);
@@ -312,7 +312,7 @@ const convF16: KernelDef = {
     mem.f32(bp, m).set(bias);
     const c = new Epilogue();
     return {
-      name: dw3x3 ? 'f16w_dwconv3x3' : depthwise ? 'f16w_dwconv2d' : 'f16w_conv2d_gemm_4x8',
+      name: dw3x3 ? 'f16w_dwconv3x3' : dw5x5 ? 'f16w_dwconv5x5' : depthwise ? 'f16w_dwconv2d' : 'f16w_conv2d_gemm_4x8',
       fuseClamp: c.fuseClamp,
       ignoresInput: (i) => i === 1 && ww.viaCast,
       run([input, wt], [outType]) {

@@ -21,3 +21,6 @@ import './nbits.js';
 import './dynq.js';
 import './contrib.js';
 import './attention.js';
+import './rnn.js';
+import './reduce.js';
+import './anytype.js';

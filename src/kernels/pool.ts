@@ -5,8 +5,8 @@ import { arena, kernels } from './wasm.js';
 import { attrs2d, dims2d } from './conv-run.js';
 
 /**
- * MaxPool (without the Indices output) and AveragePool, 2-D NCHW float32, via f32_pool2d one channel at a
- * time. Geometry (pads, ceil_mode, dilations) comes from pool2dAt, the convGeometry the ops' shape rules use.
+ * MaxPool (without the Indices output) and AveragePool, 2-D NCHW float32, one channel at a time: separable
+ * kernels at dilation 1 (f32_maxpool2d_sep, f32_avgpool2d_sep), f32_pool2d otherwise. Geometry (pads, ceil_mode, dilations) comes from pool2dAt, the convGeometry the ops' shape rules use.
  */
 function poolKernel(op: 'MaxPool' | 'AveragePool'): KernelDef {
   return {
@@ -34,10 +34,13 @@ function poolKernel(op: 'MaxPool' | 'AveragePool'): KernelDef {
           const [oh, ow] = g.out as [number, number];
           const xin = mem.input(xt.data as Float32Array, 'pool input');
           const op2 = mem.alloc(n * c * oh * ow * 4, 'pool output');
-          const sep = mode === 0 && g.dilations[0] === 1 && g.dilations[1] === 1;
-          const tmp = sep ? mem.alloc((iw + 4) * 4, 'pool column maxima') : 0;
+          const d1 = g.dilations[0] === 1 && g.dilations[1] === 1;
+          const sep = mode === 0 && d1;
+          const avgSep = mode !== 0 && d1;
+          const tmp = sep ? mem.alloc((iw + 4) * 4, 'pool column maxima') : avgSep ? mem.alloc(ex.f32_avgpool2d_sep_scratch(iw, kw, g.strides[1]!, g.padBegin[1]!, g.padEnd[1]!, ow) * 4, 'pool column sums') : 0;
           for (let i = 0; i < n * c; i++) {
-            if (sep) ex.f32_maxpool2d_sep(xin.ptr + i * ih * iw * 4, ih, iw, kh, kw, g.strides[0]!, g.strides[1]!, g.padBegin[0]!, g.padBegin[1]!, oh, ow, op2 + i * oh * ow * 4, tmp);
+            if (avgSep) ex.f32_avgpool2d_sep(mode, xin.ptr + i * ih * iw * 4, ih, iw, kh, kw, g.strides[0]!, g.strides[1]!, g.padBegin[0]!, g.padBegin[1]!, g.padEnd[0]!, g.padEnd[1]!, oh, ow, op2 + i * oh * ow * 4, tmp);
+            else if (sep) ex.f32_maxpool2d_sep(xin.ptr + i * ih * iw * 4, ih, iw, kh, kw, g.strides[0]!, g.strides[1]!, g.padBegin[0]!, g.padBegin[1]!, oh, ow, op2 + i * oh * ow * 4, tmp);
             else ex.f32_pool2d(mode, xin.ptr + i * ih * iw * 4, ih, iw, kh, kw, g.strides[0]!, g.strides[1]!, g.dilations[0]!, g.dilations[1]!, g.padBegin[0]!, g.padBegin[1]!, g.padEnd[0]!, g.padEnd[1]!, oh, ow, op2 + i * oh * ow * 4);
           }
           if (tmp) mem.release(tmp);

@@ -3,7 +3,7 @@ import { type KernelDef, decline, registerKernel } from './registry.js';
 import { arena } from './wasm.js';
 
 /**
- * Reshape, Flatten, Squeeze, Unsqueeze on float32: the output is the input's data under the new dims (the ops only
+ * Reshape, Flatten, Squeeze, Unsqueeze on any element type: the output is the input's data under the new dims (the ops only
  * relabel dims: ONNX Reshape "the data is not changed, only the shape"), so a block in kernel memory stays there as an
  * alias (Residency counts it) instead of a reference op that round-trips through a JS copy. The shape rule already
  * validated the target dims, and `outputTypes` carry them concretely.
@@ -14,11 +14,15 @@ function viewKernel(op: string): KernelDef {
     backend: 'wasm',
     prepare(_node, _attrs, types) {
       if (!arena()) return decline('no WASM memory');
-      if (types[0]?.dtype !== 'float32') return decline(`input is ${types[0]?.dtype ?? 'of unknown type'}, not float32`);
+      const t = types[0];
+      if (!t || t.sequence) return decline(`input is ${t ? 'a sequence' : 'of unknown type'}`);
       return {
         name: 'view',
         run([x], [outType]) {
-          return [new Tensor('float32', x!.data as Float32Array, outType!.shape as number[])];
+          // any element type: only the dims change (quantization parameters ride along, as in the reference)
+          const y = new Tensor(x!.type, x!.data, outType!.shape as number[]);
+          if (x!.quant) y.quant = x!.quant;
+          return [y];
         },
       };
     },

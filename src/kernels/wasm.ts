@@ -37,6 +37,20 @@ export interface KernelExports {
   f32_pad_planes(x: number, c: number, ih: number, iw: number, pt: number, pl: number, ihp: number, iwp: number, out: number): void;
   f32_dwconv3x3(x: number, c: number, ih: number, iw: number, w: number, s: number, pt: number, pl: number, oh: number, ow: number, bias: number, out: number, lo: number, hi: number, tmp: number): void;
   f32_dwconv3x3_scratch_size(ih: number, iw: number, s: number, pt: number, pl: number, oh: number, ow: number): number;
+  f32_dwconv5x5_scratch_size(ih: number, iw: number, s: number, pt: number, pl: number, oh: number, ow: number): number;
+  /** one LSTM step of one batch row (asm/f32_rnn.ts): gates i,o,f,c from gx + gh, c and h in place, h copied to y */
+  f32_lstm_cell(gx: number, gh: number, h: number, c: number, y: number, hs: number, clip: number, cclip: number): void;
+  /** separable AveragePool (asm/f32_pool.ts): scratch floats, and the kernel over one channel */
+  f32_avgpool2d_sep_scratch(iw: number, kw: number, sw: number, pl: number, pr: number, ow: number): number;
+  f32_avgpool2d_sep(mode: number, x: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, pb: number, pr: number, oh: number, ow: number, out: number, tmp: number): void;
+  /** ReduceSum / ReduceMean over the middle axis of [outer, r, inner] (asm/f32_norm.ts), times scale */
+  f32_reduce_sum(x: number, outer: number, r: number, inner: number, out: number, scale: number): void;
+  /** byte-strided gather (asm/x32_layout.ts): Expand of 1/2/8-byte elements */
+  x8_strided_copy(src: number, out: number, rank: number, shape: number, st: number, idx: number): void;
+  /** Cast to float32 (kind 0 int64, 1 bool/uint8, 2 int8, 3 int32) and Equal → bool bytes (asm/x_layout.ts) */
+  x_cast_f32(kind: number, x: number, n: number, out: number): void;
+  x_equal(bytes: number, float: number, a: number, sa: number, b: number, sb: number, out: number, n: number): void;
+  f32_dwconv5x5(x: number, c: number, ih: number, iw: number, w: number, s: number, pt: number, pl: number, oh: number, ow: number, bias: number, out: number, lo: number, hi: number, tmp: number): void;
   f32_maxpool2d_sep(x: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, oh: number, ow: number, out: number, tmp: number): void;
   f32_global_avgpool(x: number, count: number, hw: number, out: number): void;
   f32_pool2d(mode: number, x: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, pb: number, pr: number, oh: number, ow: number, out: number): void;

@@ -13,6 +13,13 @@ export interface BodyExecutor {
   dispose(): void;
 }
 
+/** A value a body reads from the enclosing graph (see Bodies.freeOf). */
+interface Free {
+  name: string;
+  i: number;
+  value: Tensor | undefined;
+}
+
 /**
  * Child executors of control-flow bodies (If/Loop/Scan/SequenceMap graph attributes), one per body and input-type
  * signature, built on first use and kept for the session: kernels run inside bodies as they do outside (weights the
@@ -20,6 +27,7 @@ export interface BodyExecutor {
  */
 export class Bodies {
   private readonly cache = new Map<Graph, Map<string, BodyExecutor>>();
+  private readonly frees = new Map<Node, Map<Graph, Free[]>>();
 
   constructor(
     private readonly make: (g: Graph) => BodyExecutor,
@@ -45,12 +53,7 @@ export class Bodies {
     return {
       run: (g, formal) => {
         if (formal.length !== g.inputs.length) throw new ShapeError(`node '${node.name}' (${node.op}): body '${g.name}' takes ${g.inputs.length} inputs, given ${formal.length}`);
-        const { captured } = splitCaptured(node);
-        const free = freeVars(g).map((x) => {
-          const i = captured.get(x);
-          if (i === undefined) throw new ShapeError(`node '${node.name}' (${node.op}): body '${g.name}' reads '${x}', which the node does not capture`);
-          return { name: x, i, value: this.constant(node.inputs[i]!) };
-        });
+        const free = this.freeOf(node, g);
         // first bodies are planned for the exact input shapes (kernels get static shapes, as outside); a body
         // that keeps seeing new shapes (a Loop growing its state) gets one plan with every dim open
         const sig = (v: Value, exact: boolean) => (v instanceof TensorSequence ? `s${v.elemType}` : `${v.type}${exact ? `[${v.dims.join(',')}]` : v.dims.length}`);
@@ -89,8 +92,28 @@ export class Bodies {
     };
   }
 
+  /**
+   * What body `g` of `node` reads from outside: name, index into node.inputs, and the outer constant if any. Fixed
+   * for the plan (graphs are not edited after planning), so computed once per body instead of walking it per run.
+   */
+  private freeOf(node: Node, g: Graph): Free[] {
+    let per = this.frees.get(node);
+    if (!per) this.frees.set(node, (per = new Map()));
+    let free = per.get(g);
+    if (free) return free;
+    const { captured } = splitCaptured(node);
+    free = freeVars(g).map((x) => {
+      const i = captured.get(x);
+      if (i === undefined) throw new ShapeError(`node '${node.name}' (${node.op}): body '${g.name}' reads '${x}', which the node does not capture`);
+      return { name: x, i, value: this.constant(node.inputs[i]!) };
+    });
+    per.set(g, free);
+    return free;
+  }
+
   dispose(): void {
     for (const per of this.cache.values()) for (const ex of per.values()) ex.dispose();
     this.cache.clear();
+    this.frees.clear();
   }
 }

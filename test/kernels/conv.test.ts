@@ -1,4 +1,4 @@
-// WASM Conv kernels (f32_im2col_pack_8 + f32_gemm, f32_dwconv2d, fused Relu/Clip) against the TS reference Conv.
+// WASM Conv kernels (f32_im2col_pack_8 + f32_gemm, f32_dwconv2d / 3x3 / 5x5, fused Relu/Clip) against the TS reference Conv.
 // ONNX Conv: Y[n, m, oy, ox] = B[m] + Σ_{c in group(m), ky, kx} X[n, c, oy·s − pad + ky·d, ox·s − pad + kx·d] · W[m, c, ky, kx]
 // Float sums run in another order, so results agree to 1e-5 relative (issue 5), not bit for bit.
 import fc from 'fast-check';
@@ -92,32 +92,36 @@ describe('WASM Conv kernels vs the TS reference', () => {
     expect(kernelRuns).toBe(250);
   });
 
-  it('f32_dwconv3x3 (register-blocked depthwise 3×3, stride 1/2) agrees over sizes, pads and borders', () => {
-    const dwArb = fc.record({
-      n: fc.integer({ min: 1, max: 2 }),
-      c: fc.integer({ min: 1, max: 6 }),
-      h: fc.integer({ min: 1, max: 19 }),
-      w: fc.integer({ min: 1, max: 23 }),
-      s: fc.constantFrom(1, 2),
-      pads: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 4, maxLength: 4 }),
-      autoPad: fc.constantFrom('NOTSET', 'NOTSET', 'SAME_UPPER', 'SAME_LOWER'),
-      bias: fc.boolean(),
-      act: fc.constantFrom('none', 'relu', 'clip'),
-    }).filter((r) => r.autoPad !== 'NOTSET' || (r.h + r.pads[0]! + r.pads[2]! >= 3 && r.w + r.pads[1]! + r.pads[3]! >= 3));
-    fc.assert(
-      fc.property(dwArb, fc.integer(), (r, seed) => {
-        const k: Case = { n: r.n, c: r.c, h: r.h, w: r.w, group: r.c, mg: 1, kh: 3, kw: 3, s: [r.s, r.s], d: [1, 1], pads: r.pads, autoPad: r.autoPad, bias: r.bias, act: r.act as Case['act'] };
-        const { g, x } = build(k, seed);
-        const fast = new Executor(g);
-        expect(fast.kernels.get(g.nodes[0]!)?.name).toBe('f32_dwconv3x3');
-        const got = fast.run({ X: x }).Y!;
-        const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!;
-        fast.dispose();
-        expectClose(got, want);
-      }),
-      { numRuns: 300, seed: 3 },
-    );
-  });
+  // ONNX Conv with group = C = M and W [C, 1, k, k]: each output channel convolves only its own input channel
+  // ("group: number of groups input channels and output channels are divided into"); pads and auto_pad as above.
+  for (const [kk, name, runs] of [[3, 'f32_dwconv3x3', 300], [5, 'f32_dwconv5x5', 250]] as const) {
+    it(`${name} (padded-plane depthwise ${kk}×${kk}, stride 1/2) agrees over sizes, pads and borders`, () => {
+      const dwArb = fc.record({
+        n: fc.integer({ min: 1, max: 2 }),
+        c: fc.integer({ min: 1, max: 6 }),
+        h: fc.integer({ min: 1, max: 19 }),
+        w: fc.integer({ min: 1, max: 23 }),
+        s: fc.constantFrom(1, 2),
+        pads: fc.array(fc.integer({ min: 0, max: kk - 1 }), { minLength: 4, maxLength: 4 }),
+        autoPad: fc.constantFrom('NOTSET', 'NOTSET', 'SAME_UPPER', 'SAME_LOWER'),
+        bias: fc.boolean(),
+        act: fc.constantFrom('none', 'relu', 'clip'),
+      }).filter((r) => r.autoPad !== 'NOTSET' || (r.h + r.pads[0]! + r.pads[2]! >= kk && r.w + r.pads[1]! + r.pads[3]! >= kk));
+      fc.assert(
+        fc.property(dwArb, fc.integer(), (r, seed) => {
+          const k: Case = { n: r.n, c: r.c, h: r.h, w: r.w, group: r.c, mg: 1, kh: kk, kw: kk, s: [r.s, r.s], d: [1, 1], pads: r.pads, autoPad: r.autoPad, bias: r.bias, act: r.act as Case['act'] };
+          const { g, x } = build(k, seed);
+          const fast = new Executor(g);
+          expect(fast.kernels.get(g.nodes[0]!)?.name).toBe(name);
+          const got = fast.run({ X: x }).Y!;
+          const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!;
+          fast.dispose();
+          expectClose(got, want);
+        }),
+        { numRuns: runs, seed: kk },
+      );
+    });
+  }
 
   it('im2col fast paths (8-pixel runs at stride 1 and 2) agree on wide inputs', () => {
     fc.assert(

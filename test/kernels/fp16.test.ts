@@ -186,7 +186,7 @@ describe('fp16 weights in graphs', () => {
         // all-fp16 nodes keep halves; float32 nodes get the small Cast folded and run the f32 kernels
         const pre = half ? 'f16w' : 'f32';
         const wino = !half && group === 1 && k === 3 && s === 1 && d === 1 && winogradWins(c, m, h + 2 * p - 2, h + 2 * p - 2); // f32: Winograd where it wins
-        const want = wino ? 'f32_conv3x3_winograd_2x2' : c / group === 1 && m === group ? (k === 3 && d === 1 ? `${pre}_dwconv3x3` : `${pre}_dwconv2d`) : `${pre}_conv2d_gemm_4x8`;
+        const want = wino ? 'f32_conv3x3_winograd_2x2' : c / group === 1 && m === group ? ((k === 3 || k === 5) && d === 1 ? `${pre}_dwconv${k}x${k}` : `${pre}_dwconv2d`) : `${pre}_conv2d_gemm_4x8`;
         compare(g, { X: x }, want, half);
       }
   });

@@ -30,21 +30,9 @@ const QGEMM_SMALL = 'com.microsoft.QGemm: layer too small (K·N < 1024): the ref
 
 /** Observed after merging the issue-14/15/16 kernel branches (2026-12-06); shrink it as kernels land. */
 const KNOWN_GAPS: Record<string, Gap> = {
-  // the attention mask path (Equal/Expand/ReduceSum/Cast on int64/bool) and int64 shape ops
-  'encoder': {
-    reference: [
-      'Cast: needs WASM and a constant float16 input cast to float32; only int32 → float32',
-      'Equal: no WASM kernel for Equal',
-      'Expand: no WASM kernel for Expand',
-      'ReduceSum: no WASM kernel for ReduceSum',
-      'Reshape: input is bool, not float32',
-      'Unsqueeze: input is int64, not float32',
-    ],
-  },
-  // TFLite int8 SOFTMAX and the int8 Reshape before it
+  // TFLite int8 SOFTMAX
   'person-detect': {
     reference: [
-      'Reshape: input is int8, not float32',
       'ai.edgeq.tflite.SOFTMAX: no WASM kernel for ai.edgeq.tflite.SOFTMAX',
     ],
   },
@@ -73,17 +61,10 @@ const KNOWN_GAPS: Record<string, Gap> = {
       QGEMM_SMALL,
     ],
   },
-  // TFLite int8 SOFTMAX and the int8 Reshape before it
+  // TFLite int8 SOFTMAX
   'micro-speech-int8': {
     reference: [
-      'Reshape: input is int8, not float32',
       'ai.edgeq.tflite.SOFTMAX: no WASM kernel for ai.edgeq.tflite.SOFTMAX',
-    ],
-  },
-  // UNIDIRECTIONAL_SEQUENCE_LSTM has no kernel
-  'lstm-float': {
-    reference: [
-      'ai.edgeq.tflite.UNIDIRECTIONAL_SEQUENCE_LSTM: no WASM kernel for ai.edgeq.tflite.UNIDIRECTIONAL_SEQUENCE_LSTM',
     ],
   },
   // int8 UNIDIRECTIONAL_SEQUENCE_LSTM is not implemented

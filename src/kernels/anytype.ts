@@ -1,0 +1,163 @@
+import type { DType, TypedArray } from '../tensor/dtype.js';
+import { Tensor } from '../tensor/tensor.js';
+import { type KernelDef, decline, registerKernel } from './registry.js';
+import { type Arena, arena, kernels } from './wasm.js';
+
+/**
+ * Small ops on integer / bool tensors that attention-mask paths are made of (attention_mask int64 → Equal → bool →
+ * Expand → Where; Cast int64 → float32 for mean pooling), in kernel memory (asm/x_layout.ts): Cast to float32 or to
+ * the input's own type, Equal with a one-element or same-shape operand, Expand of any element width. They move
+ * few bytes; being kernels keeps the values in kernel memory between the float kernels around them.
+ */
+
+/** ONNX TensorProto data types these kernels meet */
+const ONNX_TYPE: Record<number, DType> = { 1: 'float32', 2: 'uint8', 3: 'int8', 6: 'int32', 7: 'int64', 9: 'bool', 10: 'float16', 11: 'float64' };
+
+/** x_cast_f32's kind per source type */
+const TO_F32: Partial<Record<DType, number>> = { int64: 0, bool: 1, uint8: 1, int8: 2, int32: 3 };
+
+/** Byte pointer of `d` in kernel memory, copying it in unless it already lives there (then `copied` is false). */
+function pinBytes(mem: Arena, d: TypedArray, what: string): { ptr: number; copied: boolean } {
+  if (d.buffer === mem.memory.buffer) return { ptr: d.byteOffset, copied: false };
+  const ptr = mem.alloc(d.byteLength, what);
+  new Uint8Array(mem.memory.buffer, ptr, d.byteLength).set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+  return { ptr, copied: true };
+}
+
+/** A view of `n` elements of type `t` at `ptr` in kernel memory. */
+function viewOf(mem: Arena, t: DType, ptr: number, n: number): TypedArray {
+  const buf = mem.memory.buffer;
+  if (t === 'int64') return new BigInt64Array(buf, ptr, n);
+  if (t === 'int32') return new Int32Array(buf, ptr, n);
+  if (t === 'float32') return new Float32Array(buf, ptr, n);
+  if (t === 'int8') return new Int8Array(buf, ptr, n);
+  if (t === 'float16') return new Uint16Array(buf, ptr, n);
+  if (t === 'float64') return new Float64Array(buf, ptr, n);
+  return new Uint8Array(buf, ptr, n); // bool, uint8
+}
+
+const castWasm: KernelDef = {
+  op: 'Cast',
+  backend: 'wasm',
+  prepare(_node, attrs, types) {
+    const mem = arena();
+    const ex = kernels();
+    if (!mem || !ex) return decline('no WASM memory');
+    const from = types[0]?.dtype;
+    const to = ONNX_TYPE[attrs.to as number];
+    if (!from) return decline('input type unknown');
+    if (from === to && from !== 'string') {
+      // "Casting to the same type is a no-op": the data under the same dims
+      return { name: 'view', run: ([x]) => [new Tensor(x!.type, x!.data, x!.dims)] };
+    }
+    const kind = TO_F32[from];
+    if (to !== 'float32' || kind === undefined) return decline(`${from} → ${to ?? attrs.to}: only int64/int32/int8/uint8/bool → float32 and same-type casts`);
+    return {
+      name: 'x_cast_f32',
+      run([x]) {
+        const xin = pinBytes(mem, x!.data as TypedArray, 'Cast input');
+        try {
+          const yp = mem.alloc(x!.size * 4, 'Cast output');
+          if (x!.size) ex.x_cast_f32(kind, xin.ptr, x!.size, yp);
+          return [new Tensor('float32', mem.f32(yp, x!.size), x!.dims)];
+        } finally {
+          if (xin.copied) mem.release(xin.ptr);
+        }
+      },
+    };
+  },
+};
+
+const EQ_BYTES: Partial<Record<DType, number>> = { int64: 8, int32: 4, float32: 4, bool: 1, uint8: 1, int8: 1 };
+
+const equalWasm: KernelDef = {
+  op: 'Equal',
+  backend: 'wasm',
+  prepare(_node, _attrs, types) {
+    const mem = arena();
+    const ex = kernels();
+    if (!mem || !ex) return decline('no WASM memory');
+    const t = types[0]?.dtype;
+    const bytes = t && EQ_BYTES[t];
+    if (!bytes || types[1]?.dtype !== t) return decline(`inputs ${t ?? '?'} / ${types[1]?.dtype ?? '?'}: only int64, int32, float32, bool, int8, uint8 of one type`);
+    return {
+      name: 'x_equal',
+      run([a, b], [outType]) {
+        const shape = outType!.shape as number[];
+        const n = shape.reduce((p, d) => p * d, 1);
+        // one operand of one element, or both of the output's size (other broadcasts: the reference)
+        if ((a!.size !== n && a!.size !== 1) || (b!.size !== n && b!.size !== 1)) return undefined;
+        // both residency checks before any allocation (growing the memory would detach a resident B's view)
+        const bd = b!.data as TypedArray;
+        const bRes = bd.buffer === mem.memory.buffer ? bd.byteOffset : undefined;
+        const ap = pinBytes(mem, a!.data as TypedArray, 'Equal A');
+        let bp: { ptr: number; copied: boolean } | undefined;
+        try {
+          bp = bRes !== undefined ? { ptr: bRes, copied: false } : pinBytes(mem, bd, 'Equal B');
+          const yp = mem.alloc(Math.max(n, 1), 'Equal output');
+          if (n) ex.x_equal(bytes, t === 'float32' ? 1 : 0, ap.ptr, a!.size === 1 ? 0 : 1, bp.ptr, b!.size === 1 ? 0 : 1, yp, n);
+          return [new Tensor('bool', new Uint8Array(mem.memory.buffer, yp, n), shape)];
+        } finally {
+          if (ap.copied) mem.release(ap.ptr);
+          if (bp?.copied) mem.release(bp.ptr);
+        }
+      },
+    };
+  },
+};
+
+const expandWasm: KernelDef = {
+  op: 'Expand',
+  backend: 'wasm',
+  prepare(_node, _attrs, types) {
+    const mem = arena();
+    const ex = kernels();
+    if (!mem || !ex) return decline('no WASM memory');
+    const t = types[0]?.dtype;
+    if (!t || t === 'string' || types[0]?.sequence) return decline(`input is ${t ?? 'of unknown type'}`);
+    return {
+      name: 'x_expand',
+      run([x], [outType]) {
+        const shape = outType!.shape as number[];
+        const n = shape.reduce((p, d) => p * d, 1);
+        const data = x!.data as TypedArray;
+        const e = data.BYTES_PER_ELEMENT;
+        if (!e || x!.size * e !== data.byteLength) return undefined; // packed sub-byte types: the reference
+        // input dims right-aligned under the output's; broadcast axes read with stride 0
+        const r = shape.length;
+        const xd = [...new Array<number>(r - x!.dims.length).fill(1), ...x!.dims];
+        const st = new Array<number>(r).fill(0);
+        for (let i = r - 1, s = 1; i >= 0; i--) {
+          st[i] = xd[i] === 1 ? 0 : s;
+          s *= xd[i]!;
+        }
+        const xin = pinBytes(mem, data, 'Expand input');
+        try {
+          const yp = mem.alloc(Math.max(n * e, 1), 'Expand output');
+          if (n) {
+            const wide = e === 4;
+            const dims = wide ? shape : [...shape, e];
+            const strides = wide ? st : [...st.map((v) => v * e), 1];
+            const rk = Math.max(dims.length, 1);
+            const meta = mem.alloc(12 * rk, 'Expand meta');
+            const m = new Int32Array(mem.memory.buffer, meta, 3 * rk);
+            m.set(dims.length ? dims : [1], 0);
+            m.set(strides.length ? strides : [1], rk);
+            if (wide) ex.x32_strided_copy(xin.ptr, yp, rk, meta, meta + 4 * rk, meta + 8 * rk);
+            else ex.x8_strided_copy(xin.ptr, yp, rk, meta, meta + 4 * rk, meta + 8 * rk);
+            mem.release(meta);
+          }
+          const y = new Tensor(x!.type, viewOf(mem, x!.type, yp, n), shape);
+          if (x!.quant) y.quant = x!.quant;
+          return [y];
+        } finally {
+          if (xin.copied) mem.release(xin.ptr);
+        }
+      },
+    };
+  },
+};
+
+registerKernel(castWasm);
+registerKernel(equalWasm);
+registerKernel(expandWasm);

@@ -1,0 +1,71 @@
+import { Tensor } from '../tensor/tensor.js';
+import { type KernelDef, decline, registerKernel } from './registry.js';
+import { arena, kernels } from './wasm.js';
+
+/**
+ * ReduceSum / ReduceMean on float32 over one contiguous run of axes (constant `axes`, or all axes): the input is
+ * viewed as [outer, r, inner] and asm/f32_norm.ts f32_reduce_sum sums the middle axis (times 1/r for the mean).
+ * Mean pooling over a sequence (a sentence embedding's ReduceSum / ReduceMean over tokens), ReduceMean over the
+ * last axis (hand-written norms) and the global reductions all have that form; axes with gaps run on the reference.
+ */
+function reduceKernel(op: 'ReduceSum' | 'ReduceMean'): KernelDef {
+  return {
+    op,
+    backend: 'wasm',
+    prepare(node, attrs, types, constant) {
+      const mem = arena();
+      const ex = kernels();
+      if (!mem || !ex) return decline('no WASM memory');
+      const x = types[0];
+      if (x?.dtype !== 'float32') return decline(`input is ${x?.dtype ?? 'of unknown type'}, not float32`);
+      const rank = x.shape?.length;
+      if (rank === undefined) return decline('input rank unknown');
+      let axes: number[] = [];
+      if (node.inputs[1]) {
+        const a = constant(1);
+        if (!a) return decline('axes is not a constant');
+        axes = a.toNumbers().map((v) => (v < 0 ? v + rank : v));
+      }
+      if (axes.length === 0) {
+        if (attrs.noop_with_empty_axes) return decline('noop_with_empty_axes: nothing to reduce');
+        axes = Array.from({ length: rank }, (_, i) => i);
+      }
+      axes.sort((a, b) => a - b);
+      if (axes.some((a, i) => i > 0 && a !== axes[i - 1]! + 1)) return decline(`axes [${axes}] are not one contiguous run`);
+      const a0 = axes[0]!;
+      const a1 = axes[axes.length - 1]!;
+      return {
+        name: op === 'ReduceSum' ? 'f32_reduce_sum' : 'f32_reduce_mean',
+        run([t], [outType]) {
+          const dims = t!.dims;
+          let outer = 1;
+          let r = 1;
+          let inner = 1;
+          dims.forEach((d, i) => {
+            if (i < a0) outer *= d;
+            else if (i <= a1) r *= d;
+            else inner *= d;
+          });
+          const n = outer * inner;
+          const shape = outType!.shape as number[];
+          // ReduceMean of an empty axis is 0/0 in the reference: leave that to it
+          if (!r && op === 'ReduceMean') return undefined;
+          const xin = mem.input(t!.data as Float32Array, `${op} input`);
+          try {
+            const yp = mem.alloc(n * 4, `${op} output`);
+            if (n) {
+              if (r) ex.f32_reduce_sum(xin.ptr, outer, r, inner, yp, op === 'ReduceMean' ? 1 / r : 1);
+              else mem.f32(yp, n).fill(0);
+            }
+            return [new Tensor('float32', mem.f32(yp, n), shape)];
+          } finally {
+            if (xin.copied) mem.release(xin.ptr);
+          }
+        },
+      };
+    },
+  };
+}
+
+registerKernel(reduceKernel('ReduceSum'));
+registerKernel(reduceKernel('ReduceMean'));

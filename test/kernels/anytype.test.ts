@@ -1,0 +1,95 @@
+// WASM Cast / Equal / Expand on integer and bool tensors (src/kernels/anytype.ts, asm/x_layout.ts) against the TS
+// reference, bit for bit (no float arithmetic beyond the int → float32 conversion, which rounds to nearest as the
+// reference's Math.fround does).
+// ONNX Cast: "The operator casts the elements of a given input tensor to a data type specified by the 'to' argument";
+// Equal: "Returns the tensor resulted from performing the equal logical operation elementwise on the input tensors
+// A and B (with Numpy-style broadcasting support)"; Expand: "Broadcast the input tensor following the given shape
+// and the broadcast rule … Dimensions are right alignment".
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { Graph } from '../../src/ir/graph.js';
+import { Executor } from '../../src/runtime/executor.js';
+import type { DType } from '../../src/tensor/dtype.js';
+import { Tensor } from '../../src/tensor/tensor.js';
+
+const ONNX: Record<string, number> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9 };
+
+function values(t: DType, n: number, rnd: () => number): Tensor['data'] {
+  const v = Array.from({ length: n }, () => Math.floor(rnd() * 7) - 3);
+  if (t === 'int64') return BigInt64Array.from(v.map((x) => BigInt(x * 1e12 + x)));
+  if (t === 'int32') return Int32Array.from(v.map((x) => x * 123457));
+  if (t === 'int8') return Int8Array.from(v);
+  if (t === 'float32') return Float32Array.from(v.map((x) => (x === 3 ? NaN : x / 2)));
+  return Uint8Array.from(v.map((x) => (t === 'bool' ? (x > 0 ? 1 : 0) : x + 3)));
+}
+
+function check(g: Graph, feeds: Record<string, Tensor>, kernel: string): void {
+  const fast = new Executor(g);
+  expect(fast.kernels.get(g.nodes[0]!)?.name).toBe(kernel);
+  const got = fast.run(feeds).Y as Tensor;
+  fast.dispose();
+  const want = new Executor(g, { backend: 'reference' }).run(feeds).Y as Tensor;
+  expect(got.type).toBe(want.type);
+  expect(got.dims).toEqual(want.dims);
+  expect(Array.from(got.data as ArrayLike<unknown>)).toEqual(Array.from(want.data as ArrayLike<unknown>));
+}
+
+const rng = (seed: number) => {
+  let q = seed >>> 0 || 1;
+  return () => (q = (Math.imul(q, 1103515245) + 12345) >>> 0) / 2 ** 32;
+};
+
+describe('WASM Cast / Equal / Expand on any element type vs the TS reference', () => {
+  it('Cast int64/int32/int8/uint8/bool → float32 and same-type casts', () => {
+    fc.assert(
+      fc.property(fc.constantFrom<DType>('int64', 'int32', 'int8', 'uint8', 'bool'), fc.boolean(), fc.array(fc.integer({ min: 1, max: 5 }), { maxLength: 3 }), fc.integer(), (t, same, dims, seed) => {
+        const g = new Graph();
+        g.inputs = [{ name: 'X', type: { dtype: t, shape: dims } }];
+        g.nodes = [{ name: 'c', op: 'Cast', domain: '', inputs: ['X'], outputs: ['Y'], attrs: { to: same ? ONNX[t]! : 1 } }];
+        g.outputs = [{ name: 'Y', type: { dtype: same ? t : 'float32' } }];
+        const n = dims.reduce((a, b) => a * b, 1);
+        check(g, { X: new Tensor(t, values(t, n, rng(seed)) as never, dims) }, same ? 'view' : t === 'int32' ? 'js_cast_i32_f32' : 'x_cast_f32'); // int32: the existing kernel (registered first)
+      }),
+      { numRuns: 150, seed: 31 },
+    );
+  });
+
+  it('Equal with a one-element or same-shape operand (NaN ≠ NaN for float32)', () => {
+    fc.assert(
+      fc.property(fc.constantFrom<DType>('int64', 'int32', 'float32', 'bool', 'int8', 'uint8'), fc.constantFrom('same', 'scalarB', 'scalarA'), fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 3 }), fc.integer(), (t, mode, dims, seed) => {
+        const rnd = rng(seed);
+        const n = dims.reduce((a, b) => a * b, 1);
+        const ad = mode === 'scalarA' ? [] : dims;
+        const bd = mode === 'scalarB' ? [] : dims;
+        const g = new Graph();
+        g.inputs = [{ name: 'A', type: { dtype: t, shape: ad } }, { name: 'B', type: { dtype: t, shape: bd } }];
+        g.nodes = [{ name: 'e', op: 'Equal', domain: '', inputs: ['A', 'B'], outputs: ['Y'], attrs: {} }];
+        g.outputs = [{ name: 'Y', type: { dtype: 'bool' } }];
+        check(g, { A: new Tensor(t, values(t, ad.length ? n : 1, rnd) as never, ad), B: new Tensor(t, values(t, bd.length ? n : 1, rnd) as never, bd) }, 'x_equal');
+      }),
+      { numRuns: 150, seed: 32 },
+    );
+  });
+
+  it('Expand of 1-, 4- and 8-byte elements over right-aligned broadcasts', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom<DType>('int64', 'int32', 'float32', 'bool', 'int8'),
+        fc.array(fc.record({ out: fc.integer({ min: 1, max: 5 }), one: fc.boolean() }), { minLength: 1, maxLength: 4 }),
+        fc.nat(3),
+        fc.integer(),
+        (t, ax, drop, seed) => {
+          const out = ax.map((a) => a.out);
+          const xd = ax.map((a) => (a.one ? 1 : a.out)).slice(Math.min(drop, ax.length - 1));
+          const g = new Graph();
+          g.inputs = [{ name: 'X', type: { dtype: t, shape: xd } }];
+          g.initializers.set('S', new Tensor('int64', BigInt64Array.from(out.map(BigInt)), [out.length]));
+          g.nodes = [{ name: 'x', op: 'Expand', domain: '', inputs: ['X', 'S'], outputs: ['Y'], attrs: {} }];
+          g.outputs = [{ name: 'Y', type: { dtype: t } }];
+          check(g, { X: new Tensor(t, values(t, xd.reduce((a, b) => a * b, 1), rng(seed)) as never, xd) }, 'x_expand');
+        },
+      ),
+      { numRuns: 200, seed: 33 },
+    );
+  });
+});
