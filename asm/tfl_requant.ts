@@ -170,3 +170,141 @@ export function tfl_mul_i8(a: usize, sa: i32, b: usize, sb: i32, n: i32, az: i32
     store<i8>(out + i, <i8>r);
   }
 }
+
+/**
+ * TFLite int8 FULLY_CONNECTED for small layers (K·N under the packed GEMM's break-even): direct dot products,
+ * acc = bias[j] + Σ_k (a[i, k] − az)·(w[j, k] − wz[j]) (w: N×K int8 rows as TFLite stores them; bias / wz: N
+ * int32s, bias 0 = none), then MultiplyByQuantizedMultiplier per column as in tfl_requant_i8_rows.
+ */
+export function tfl_fc_i8_small(a: usize, m: i32, k: i32, az: i32, w: usize, wz: usize, bias: usize, n: i32, mult: usize, shift: usize, zp: i32, lo: i32, hi: i32, out: usize): void {
+  for (let i = 0; i < m; i++) {
+    const ar = a + <usize>i * k;
+    const orow = out + <usize>i * n;
+    for (let j = 0; j < n; j++) {
+      const wr = w + <usize>j * k;
+      const z = load<i32>(wz + ((<usize>j) << 2));
+      let acc: i32 = bias ? load<i32>(bias + ((<usize>j) << 2)) : 0;
+      for (let kk = 0; kk < k; kk++) acc += (<i32>load<i8>(ar + kk) - az) * (<i32>load<i8>(wr + kk) - z);
+      const s = load<i32>(shift + ((<usize>j) << 2));
+      const left = s > 0 ? s : 0;
+      const right = s > 0 ? 0 : -s;
+      let v = rdbp(srdhm(acc << left, load<i32>(mult + ((<usize>j) << 2))), right) + zp;
+      v = v < lo ? lo : v > hi ? hi : v;
+      store<i8>(orow + j, <i8>v);
+    }
+  }
+}
+
+/** out[i] = table[x[i] & 255] for n bytes: any per-code op on 8-bit input (a 256-byte table built from the reference). */
+export function x8_lut(x: usize, n: i32, table: usize, out: usize): void {
+  for (let i = 0; i < n; i++) store<u8>(out + i, load<u8>(table + load<u8>(x + i)));
+}
+
+/** out[i] = table[x[i] & 255] as f32 for n bytes (TFLite DEQUANTIZE of 8-bit codes: a 256-float table). */
+export function x8_lut_f32(x: usize, n: i32, table: usize, out: usize): void {
+  for (let i = 0; i < n; i++) store<f32>(out + ((<usize>i) << 2), load<f32>(table + ((<usize>load<u8>(x + i)) << 2)));
+}
+
+/**
+ * TFLite QUANTIZE float → 8-bit (AffineQuantize): "static_cast<int32>(TfLiteRound(val / scale)) + zero_point",
+ * clamped to [lo, hi]; the division in f32, TfLiteRound halves away from zero. NaN stores 0 (as a JS typed array does).
+ */
+export function tfl_quantize_f32_x8(x: usize, n: i32, scale: f32, zp: i32, lo: i32, hi: i32, out: usize): void {
+  for (let i = 0; i < n; i++) {
+    const q = <f64>(load<f32>(x + ((<usize>i) << 2)) / scale);
+    if (q != q) {
+      store<u8>(out + i, 0);
+      continue;
+    }
+    const a = Math.abs(q);
+    let r = Math.floor(a);
+    if (a - r >= 0.5) r += 1;
+    const v = (q < 0 ? -r : r) + <f64>zp;
+    store<u8>(out + i, <u8>(<i32>(v < <f64>lo ? <f64>lo : v > <f64>hi ? <f64>hi : v)));
+  }
+}
+
+/** gemmlowp SaturatingRoundingMultiplyByPOT for exponent e (> 0: saturating left shift; < 0: RoundingDivideByPOT). */
+// @ts-ignore: decorator
+@inline
+function srmpot(x: i32, e: i32): i32 {
+  if (e == 0) return x;
+  if (e < 0) return rdbp(x, -e);
+  const thr: i32 = (1 << (31 - e)) - 1;
+  if (x > thr) return i32.MAX_VALUE;
+  if (x < -thr) return i32.MIN_VALUE;
+  return x << e;
+}
+
+/** gemmlowp one_over_one_plus_x_for_x_in_0_1 (Newton-Raphson; FixedPoint<int32, 0> in and out). */
+function oneOverOnePlusX(a: i32): i32 {
+  const sum = <i64>a + <i64>i32.MAX_VALUE;
+  const half = <i32>((sum + (sum >= 0 ? 1 : -1)) / 2); // RoundingHalfSum
+  let x: i32 = 1515870810 + srdhm(half, -1010580540);
+  for (let i = 0; i < 3; i++) {
+    const oneMinus: i32 = (1 << 29) - srdhm(half, x);
+    x = x + srmpot(srdhm(x, oneMinus), 2);
+  }
+  return srmpot(x, 1);
+}
+
+/**
+ * TFLite reference_ops::Softmax for 8-bit input (int8 or uint8, `signed` 1/0), one row of `depth` codes at a time:
+ * max, Σ exp of the differences (Rescale<12>), GetReciprocal, then "RoundingDivideByPOT(shifted_scale · exp,
+ * num_bits_over_unit + 31 − out_bits) + out_min" clamped. expt / sumt: 256 int32s indexed by max − x, the
+ * exp_on_negative_values of the scaled difference and its Rescale<12> (zero below diff_min), built in TS by the
+ * reference's own functions. Output elements of oesz bytes (1 or 2).
+ */
+export function tfl_softmax_x8(x: usize, signed: i32, rows: i32, depth: i32, expt: usize, sumt: usize, outBits: i32, outMin: i32, outMax: i32, oesz: i32, out: usize): void {
+  for (let r = 0; r < rows; r++) {
+    const xr = x + <usize>r * depth;
+    let mx: i32 = -1000;
+    for (let c = 0; c < depth; c++) {
+      const v: i32 = signed ? <i32>load<i8>(xr + c) : <i32>load<u8>(xr + c);
+      if (v > mx) mx = v;
+    }
+    let sum: i32 = 0;
+    for (let c = 0; c < depth; c++) {
+      const v: i32 = signed ? <i32>load<i8>(xr + c) : <i32>load<u8>(xr + c);
+      sum += load<i32>(sumt + ((<usize>(mx - v)) << 2));
+    }
+    // GetReciprocal(sum, 12)
+    const headroom: i32 = <i32>clz<u32>(<u32>sum);
+    const bitsOverUnit: i32 = 12 - headroom;
+    const scale = oneOverOnePlusX(<i32>((<u32>sum << headroom) - 0x80000000));
+    const e = bitsOverUnit + 31 - outBits;
+    for (let c = 0; c < depth; c++) {
+      const v: i32 = signed ? <i32>load<i8>(xr + c) : <i32>load<u8>(xr + c);
+      let o = rdbp(srdhm(scale, load<i32>(expt + ((<usize>(mx - v)) << 2))), e) + outMin;
+      o = o < outMin ? outMin : o > outMax ? outMax : o;
+      const i = <usize>r * depth + c;
+      if (oesz == 1) store<u8>(out + i, <u8>o);
+      else store<i16>(out + (i << 1), <i16>o);
+    }
+  }
+}
+
+/** Load element i of esz bytes (1: int8 or uint8 by `signed`, 2: int16, 4: int32). */
+// @ts-ignore: decorator
+@inline
+function loadq(p: usize, i: i32, esz: i32, signed: i32): i32 {
+  if (esz == 1) return signed ? <i32>load<i8>(p + i) : <i32>load<u8>(p + i);
+  if (esz == 2) return <i32>load<i16>(p + ((<usize>i) << 1));
+  return load<i32>(p + ((<usize>i) << 2));
+}
+
+/**
+ * TFLite QUANTIZE between integer types (quantize.cc Requantize): "output = MultiplyByQuantizedMultiplier(input −
+ * input_zeropoint, multiplier, shift) + output_zeropoint", clamped to [lo, hi]; elements of iesz / oesz bytes (1, 2, 4).
+ */
+export function tfl_requantize(x: usize, iesz: i32, isigned: i32, n: i32, izp: i32, mult: i32, shift: i32, ozp: i32, lo: i32, hi: i32, oesz: i32, out: usize): void {
+  const left = shift > 0 ? shift : 0;
+  const right = shift > 0 ? 0 : -shift;
+  for (let i = 0; i < n; i++) {
+    let v = rdbp(srdhm((loadq(x, i, iesz, isigned) - izp) << left, mult), right) + ozp;
+    v = v < lo ? lo : v > hi ? hi : v;
+    if (oesz == 1) store<u8>(out + i, <u8>v);
+    else if (oesz == 2) store<i16>(out + ((<usize>i) << 1), <i16>v);
+    else store<i32>(out + ((<usize>i) << 2), v);
+  }
+}

@@ -26,8 +26,6 @@ interface Gap {
   reference?: string[];
 }
 
-const QGEMM_SMALL = 'com.microsoft.QGemm: layer too small (K·N < 1024): the reference is faster';
-
 /** Observed after merging the issue-14/15/16 kernel branches (2026-12-06); shrink it as kernels land. */
 const KNOWN_GAPS: Record<string, Gap> = {
   // the attention mask path (Equal/Expand/ReduceSum/Cast on int64/bool) and int64 shape ops
@@ -37,48 +35,17 @@ const KNOWN_GAPS: Record<string, Gap> = {
       'Equal: no WASM kernel for Equal',
       'Expand: no WASM kernel for Expand',
       'ReduceSum: no WASM kernel for ReduceSum',
-      'Reshape: input is bool, not float32',
-      'Unsqueeze: input is int64, not float32',
+      'Reshape: input is bool, not float32 / int8 / uint8',
+      'Unsqueeze: input is int64, not float32 / int8 / uint8',
     ],
   },
-  // TFLite int8 SOFTMAX and the int8 Reshape before it
-  'person-detect': {
-    reference: [
-      'Reshape: input is int8, not float32',
-      'ai.edgeq.tflite.SOFTMAX: no WASM kernel for ai.edgeq.tflite.SOFTMAX',
-    ],
-  },
-  // layers below the measured kernel/reference crossover
-  'hello-world-int8': {
-    reference: [
-      'Clip: input is int8, not float32',
-      QGEMM_SMALL,
-    ],
-  },
-  // SVDF, QUANTIZE, SOFTMAX in TFLite's own arithmetic
+  // integer SVDF has no kernel (QUANTIZE, SOFTMAX and the small FULLY_CONNECTED run on kernels)
   'keyword-float': {
-    reference: [
-      'ai.edgeq.tflite.QUANTIZE: no WASM kernel for ai.edgeq.tflite.QUANTIZE',
-      'ai.edgeq.tflite.SOFTMAX: no WASM kernel for ai.edgeq.tflite.SOFTMAX',
-      'ai.edgeq.tflite.SVDF: no WASM kernel for ai.edgeq.tflite.SVDF',
-      QGEMM_SMALL,
-    ],
+    reference: ['ai.edgeq.tflite.SVDF: no WASM kernel for ai.edgeq.tflite.SVDF'],
   },
-  // SVDF, QUANTIZE, SOFTMAX in TFLite's own arithmetic
+  // integer SVDF has no kernel (QUANTIZE, SOFTMAX and the small FULLY_CONNECTED run on kernels)
   'keyword-int8': {
-    reference: [
-      'ai.edgeq.tflite.QUANTIZE: no WASM kernel for ai.edgeq.tflite.QUANTIZE',
-      'ai.edgeq.tflite.SOFTMAX: no WASM kernel for ai.edgeq.tflite.SOFTMAX',
-      'ai.edgeq.tflite.SVDF: no WASM kernel for ai.edgeq.tflite.SVDF',
-      QGEMM_SMALL,
-    ],
-  },
-  // TFLite int8 SOFTMAX and the int8 Reshape before it
-  'micro-speech-int8': {
-    reference: [
-      'Reshape: input is int8, not float32',
-      'ai.edgeq.tflite.SOFTMAX: no WASM kernel for ai.edgeq.tflite.SOFTMAX',
-    ],
+    reference: ['ai.edgeq.tflite.SVDF: no WASM kernel for ai.edgeq.tflite.SVDF'],
   },
   // UNIDIRECTIONAL_SEQUENCE_LSTM has no kernel
   'lstm-float': {
