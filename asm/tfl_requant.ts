@@ -10,7 +10,8 @@ function srdhm(a: i32, b: i32): i32 {
   if (a == b && a == i32.MIN_VALUE) return i32.MAX_VALUE;
   const ab = <i64>a * <i64>b;
   const nudge: i64 = ab >= 0 ? 1 << 30 : 1 - (1 << 30);
-  return <i32>((ab + nudge) / (1 << 31));
+  const s = ab + nudge;
+  return <i32>((s + (s < 0 ? (<i64>1 << 31) - 1 : 0)) >> 31); // "/ 2^31" truncating, without an i64 division
 }
 
 /** gemmlowp RoundingDivideByPOT: round half away from zero. */
@@ -22,6 +23,37 @@ function rdbp(x: i32, e: i32): i32 {
   const rem = x & mask;
   const thr = (mask >> 1) + (x < 0 ? 1 : 0);
   return (x >> e) + (rem > thr ? 1 : 0);
+}
+
+/**
+ * MultiplyByQuantizedMultiplier + zp, clamped, on 4 int32 lanes (q ≠ INT32_MIN), as 4 int8 codes in the low lane:
+ * srdhm's "(a·b + nudge) / 2^31" truncating is "(s + (s < 0 ? 2^31 − 1 : 0)) >> 31" on the i64 products, and
+ * rdbp's "(x >> e) + (rem > thr)" with thr = (mask >> 1) + (x < 0).
+ */
+// @ts-ignore: decorator
+@inline
+function tflRequant4(acc: v128, left: i32, q: i32, right: i32, zp: i32, lo: i32, hi: i32): v128 {
+  const x = i32x4.shl(acc, left);
+  const qv = i32x4.splat(q);
+  const half = i64x2.splat(1 << 30);
+  const negNudge = i64x2.splat(1 - (<i64>1 << 31)); // (1 − 2^30) − 2^30
+  const bias = i64x2.splat((<i64>1 << 31) - 1);
+  let pl = i64x2.extmul_low_i32x4_s(x, qv);
+  let ph = i64x2.extmul_high_i32x4_s(x, qv);
+  pl = i64x2.add(pl, i64x2.add(half, v128.and(i64x2.shr_s(pl, 63), negNudge)));
+  ph = i64x2.add(ph, i64x2.add(half, v128.and(i64x2.shr_s(ph, 63), negNudge)));
+  pl = i64x2.shr_s(i64x2.add(pl, v128.and(i64x2.shr_s(pl, 63), bias)), 31);
+  ph = i64x2.shr_s(i64x2.add(ph, v128.and(i64x2.shr_s(ph, 63), bias)), 31);
+  let v = v128.shuffle<i32>(pl, ph, 0, 2, 4, 6);
+  if (right != 0) {
+    const mask = right >= 31 ? 0x7fffffff : (1 << right) - 1;
+    const rem = v128.and(v, i32x4.splat(mask));
+    const thr = i32x4.sub(i32x4.splat(mask >> 1), i32x4.shr_s(v, 31));
+    v = i32x4.sub(i32x4.shr_s(v, right), i32x4.gt_s(rem, thr));
+  }
+  v = i32x4.min_s(i32x4.max_s(i32x4.add(v, i32x4.splat(zp)), i32x4.splat(lo)), i32x4.splat(hi));
+  const h = i16x8.narrow_i32x4_s(v, v);
+  return i8x16.narrow_i16x8_s(h, h);
 }
 
 /**
@@ -92,7 +124,10 @@ export function tfl_requant_i8_nchw(acc: usize, n: i32, m: i32, p: i32, mult: us
       const o = (<usize>b * m + c) * p;
       const row = acc + (o << 2);
       const orow = out + o;
-      for (let i = 0; i < p; i++) {
+      let i = 0;
+      // four lanes at a time: the same integer steps (the multiplier is never INT32_MIN, so srdhm cannot saturate)
+      if (q != i32.MIN_VALUE) for (; i + 4 <= p; i += 4) store<i32>(orow + i, i32x4.extract_lane(tflRequant4(v128.load(row + ((<usize>i) << 2)), left, q, right, zp, lo, hi), 0));
+      for (; i < p; i++) {
         let v = rdbp(srdhm(load<i32>(row + ((<usize>i) << 2)) << left, q), right) + zp;
         v = v < lo ? lo : v > hi ? hi : v;
         store<i8>(orow + i, <i8>v);
