@@ -343,3 +343,40 @@ export function tfl_requantize(x: usize, iesz: i32, isigned: i32, n: i32, izp: i
     else store<i32>(out + ((<usize>i) << 2), v);
   }
 }
+
+/**
+ * TFLite reference_integer_ops::Mean over H and W of NHWC int8 (esz 1) / int16 (esz 2): per image and channel
+ * acc = Σ (x − izp) (int32), MultiplyByQuantizedMultiplier(acc, mult, shift), then "acc > 0 ? (acc + n / 2) / n :
+ * (acc − n / 2) / n" (C division, n = H·W) + ozp, clamped to [lo, hi]. Channels are summed 8 at a time into int32
+ * lanes; acc: c int32s of scratch.
+ */
+export function tfl_mean_hw(x: usize, esz: i32, nb: i32, hw: i32, c: i32, izp: i32, mult: i32, shift: i32, ozp: i32, lo: i32, hi: i32, acc: usize, out: usize): void {
+  const left = shift > 0 ? shift : 0;
+  const right = shift > 0 ? 0 : -shift;
+  const half = hw / 2;
+  for (let b = 0; b < nb; b++) {
+    memory.fill(acc, 0, <usize>c << 2);
+    const xb = x + <usize>b * hw * c * esz;
+    for (let i = 0; i < hw; i++) {
+      const row = xb + <usize>i * c * esz;
+      let ch = 0;
+      if (esz == 1) {
+        for (; ch + 8 <= c; ch += 8) {
+          const p = acc + ((<usize>ch) << 2);
+          const w = v128.load8x8_s(row + ch);
+          v128.store(p, i32x4.add(v128.load(p), i32x4.extend_low_i16x8_s(w)));
+          v128.store(p + 16, i32x4.add(v128.load(p + 16), i32x4.extend_high_i16x8_s(w)));
+        }
+        for (; ch < c; ch++) store<i32>(acc + ((<usize>ch) << 2), load<i32>(acc + ((<usize>ch) << 2)) + <i32>load<i8>(row + ch));
+      } else for (; ch < c; ch++) store<i32>(acc + ((<usize>ch) << 2), load<i32>(acc + ((<usize>ch) << 2)) + <i32>load<i16>(row + ((<usize>ch) << 1)));
+    }
+    for (let ch = 0; ch < c; ch++) {
+      // Σ (x − izp) = Σ x − hw·izp (int32 wrapping either way)
+      let v = rdbp(srdhm((load<i32>(acc + ((<usize>ch) << 2)) - hw * izp) << left, mult), right);
+      v = (v > 0 ? (v + half) / hw : (v - half) / hw) + ozp;
+      v = v < lo ? lo : v > hi ? hi : v;
+      if (esz == 1) store<i8>(out + <usize>b * c + ch, <i8>v);
+      else store<i16>(out + ((<usize>(b * c + ch)) << 1), <i16>v);
+    }
+  }
+}

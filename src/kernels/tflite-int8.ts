@@ -7,7 +7,7 @@ import { PackedQGemm, bytesIn, prepareConv, scalarInt } from './qlinear.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
 import { arena, kernels } from './wasm.js';
 import { TFL_DOMAIN } from '../ir/layout.js';
-import { tflPadding } from '../ops/tflite.js';
+import { tflMeanHW, tflPadding } from '../ops/tflite.js';
 
 /**
  * TFLite's int8 CONV_2D / DEPTHWISE_CONV_2D (the importer's QLinearConv with data_layout NHWC, weight_layout
@@ -519,3 +519,54 @@ const tflSoftmaxWasm: KernelDef = {
 };
 
 registerKernel(tflSoftmaxWasm);
+
+/**
+ * TFLite MEAN of int8 / int16 over H and W with keep_dims (the global average pool of quantized CNNs): asm tfl_mean_hw
+ * with reference_integer_ops::Mean's integer steps (src/ops/tflite.ts MEAN), bit-identical. Other axes and uint8 stay
+ * on the reference.
+ */
+const tflMeanWasm: KernelDef = {
+  op: 'MEAN',
+  domain: TFL_DOMAIN,
+  backend: 'wasm',
+  layouts: true,
+  prepare(_node, attrs, types, constant) {
+    const mem = arena();
+    const ex = kernels();
+    if (!mem || !ex) return decline('no WASM memory');
+    const x = types[0];
+    const ax = constant(1);
+    const shape = x?.shape;
+    if (!x || !ax || !shape || shape.length !== 4 || !shape.every((d) => typeof d === 'number')) return decline('needs a 4-D input of known shape and constant axes');
+    const axes = new Set(ax.toNumbers().map((a) => (a < 0 ? a + 4 : a)));
+    if (!tflMeanHW({ type: x.dtype, dims: shape as number[] }, axes, attrs)) return decline('not int8 / int16 over axes 1 and 2 with keep_dims (reference_integer_ops::Mean)');
+    const [mult, shift] = quantizeMultiplier((attrs.in_scale as number[])[0]! / (attrs.out_scale as number[])[0]!);
+    const izp = (attrs.in_zero_point as number[])[0] ?? 0;
+    const ozp = (attrs.out_zero_point as number[])[0] ?? 0;
+    const esz = x.dtype === 'int8' ? 1 : 2;
+    const [lo, hi] = qbounds(x.dtype);
+    return {
+      name: 'tfl_mean_hw',
+      run([xt], [o]) {
+        const [n, h, w, c] = xt!.dims as [number, number, number, number];
+        const d = xt!.data as Int8Array | Int16Array;
+        const resident = mem.ptrOf(xt!);
+        const xp = resident ?? mem.alloc(d.byteLength, 'MEAN input');
+        const acc = mem.alloc(c * 4, 'MEAN sums');
+        try {
+          if (resident === undefined) new Uint8Array(mem.memory.buffer, xp, d.byteLength).set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+          const y = mem.alloc(n * c * esz, 'MEAN output');
+          ex.tfl_mean_hw(xp, esz, n, h * w, c, izp, mult, shift, ozp, lo, hi, acc, y);
+          const t = new Tensor(x.dtype, (esz === 1 ? new Int8Array(mem.memory.buffer, y, n * c) : new Int16Array(mem.memory.buffer, y, n * c)) as Int8Array, o!.shape as number[]);
+          t.quant = o!.quant;
+          return [t];
+        } finally {
+          mem.release(acc);
+          if (resident === undefined) mem.release(xp);
+        }
+      },
+    };
+  },
+};
+
+registerKernel(tflMeanWasm);

@@ -212,3 +212,47 @@ describe('int8 Reshape is a view', () => {
     expect(Array.from(y.data as Int8Array)).toEqual(Array.from(x.data as Int8Array));
   });
 });
+
+describe('TFLite quantized MEAN over H and W vs the TS reference', () => {
+  // reference_integer_ops/mean.h (reduce.cc EvalMeanReferenceOps: int8 / int16, keep_dims, 4-D, axes {1, 2}):
+  // "acc += input_data[...] - input_zero_point"; "acc = MultiplyByQuantizedMultiplier(acc, multiplier, shift); acc =
+  // acc > 0 ? (acc + num_elements_in_axis / 2) / num_elements_in_axis : (acc - num_elements_in_axis / 2) /
+  // num_elements_in_axis; acc += output_zero_point", clamped; multiplier of input_scale / output_scale.
+  it('is bit-exact over int8 / int16, batch, H, W, channels (vector and tail), scales and zero points', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          dt: fc.constantFrom<DType>('int8', 'int8', 'int16'),
+          n: fc.integer({ min: 1, max: 2 }),
+          h: fc.integer({ min: 1, max: 9 }),
+          w: fc.integer({ min: 1, max: 9 }),
+          c: fc.integer({ min: 1, max: 37 }),
+          is: scaleArb,
+          os: scaleArb,
+          axes: fc.constantFrom([1, 2], [2, 1], [-3, -2]),
+        }),
+        fc.integer(),
+        (r, seed) => {
+          const rnd = rng(seed);
+          const dims = [r.n, r.h, r.w, r.c];
+          const zp = () => (r.dt === 'int16' ? 0 : Math.floor(rnd() * 60) - 30);
+          const g = new Graph();
+          g.inputs = [{ name: 'X', type: { dtype: r.dt, shape: dims } }];
+          g.initializers.set('ax', new Tensor('int32', Int32Array.from(r.axes), [2]));
+          g.nodes = [{ name: 'm', op: 'MEAN', domain: T, inputs: ['X', 'ax'], outputs: ['Y'], attrs: { keep_dims: 1, in_scale: [r.is], in_zero_point: [zp()], out_scale: [r.os], out_zero_point: [zp()] } as never }];
+          g.outputs = [{ name: 'Y', type: { dtype: r.dt } }];
+          g.opsets[T] = 1;
+          const x = new Tensor(r.dt, codes(r.dt, r.n * r.h * r.w * r.c, rnd), dims);
+          const fast = new Executor(g);
+          expect(fast.kernels.get(g.nodes[0]!)?.name).toBe('tfl_mean_hw');
+          const got = fast.run({ X: x }).Y!;
+          const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!;
+          fast.dispose();
+          expect(got.dims).toEqual([r.n, 1, 1, r.c]);
+          expect(Array.from(got.data as Int8Array)).toEqual(Array.from(want.data as Int8Array));
+        },
+      ),
+      { numRuns: 200, seed: 87 },
+    );
+  });
+});
