@@ -380,3 +380,43 @@ export function tfl_mean_hw(x: usize, esz: i32, nb: i32, hw: i32, c: i32, izp: i
     }
   }
 }
+
+/**
+ * TFLite integer SVDF (svdf.cc EvalIntegerSVDF as the TS reference computes it), one run from the initial state:
+ * the state (B×F×M, elements of sesz bytes) shifted left by one, its newest column the feature dot
+ * clamp(MultiplyByQuantizedMultiplier(Σ_c wf[f, c]·(x[b, c] − izp), m1, s1) + szp, slo, shi); then per unit u
+ * clamp(MultiplyByQuantizedMultiplier(bias[u] + Σ_{r, j} wt[u·R + r, j]·(state[b, u·R + r, j] − szp), m2, s2) + ozp, lo, hi)
+ * as int8. wt elements of tesz bytes; bias 0 = none; st: B·F·M int32s of scratch. Sums wrap in int32.
+ */
+export function tfl_svdf_i8(x: usize, b: i32, ii: i32, izp: i32, wf: usize, f: i32, m: i32, wt: usize, tesz: i32, state: usize, sesz: i32, szp: i32, m1: i32, s1: i32, slo: i32, shi: i32, bias: usize, r: i32, m2: i32, s2: i32, ozp: i32, lo: i32, hi: i32, st: usize, out: usize): void {
+  const n = b * f * m;
+  for (let i = 0; i + 1 < n; i++) store<i32>(st + ((<usize>i) << 2), loadq(state, i + 1, sesz, 1));
+  const l1 = s1 > 0 ? s1 : 0;
+  const r1 = s1 > 0 ? 0 : -s1;
+  for (let bb = 0; bb < b; bb++) {
+    const xr = x + <usize>bb * ii;
+    for (let ff = 0; ff < f; ff++) {
+      const wr = wf + <usize>ff * ii;
+      let dot: i32 = 0;
+      for (let c = 0; c < ii; c++) dot += <i32>load<i8>(wr + c) * (<i32>load<i8>(xr + c) - izp);
+      let v = rdbp(srdhm(dot << l1, m1), r1) + szp;
+      v = v < slo ? slo : v > shi ? shi : v;
+      store<i32>(st + ((<usize>((bb * f + ff) * m + m - 1)) << 2), v);
+    }
+  }
+  const u = f / r;
+  const l2 = s2 > 0 ? s2 : 0;
+  const r2 = s2 > 0 ? 0 : -s2;
+  for (let bb = 0; bb < b; bb++)
+    for (let uu = 0; uu < u; uu++) {
+      let acc: i32 = bias ? load<i32>(bias + ((<usize>uu) << 2)) : 0;
+      for (let rr = 0; rr < r; rr++) {
+        const ff = uu * r + rr;
+        const srow = st + ((<usize>((bb * f + ff) * m)) << 2);
+        for (let j = 0; j < m; j++) acc += loadq(wt, ff * m + j, tesz, 1) * (load<i32>(srow + ((<usize>j) << 2)) - szp);
+      }
+      let v = rdbp(srdhm(acc << l2, m2), r2) + ozp;
+      v = v < lo ? lo : v > hi ? hi : v;
+      store<i8>(out + <usize>(bb * u + uu), <i8>v);
+    }
+}

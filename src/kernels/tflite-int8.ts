@@ -570,3 +570,78 @@ const tflMeanWasm: KernelDef = {
 };
 
 registerKernel(tflMeanWasm);
+
+/**
+ * TFLite integer SVDF (int8 input / weights_feature / output, int8 or int16 weights_time and state): asm tfl_svdf_i8
+ * with the reference's integer steps (src/ops/tflite.ts SVDF: svdf.cc's effective_scale_1 / effective_scale_2 and
+ * MultiplyByQuantizedMultiplier), bit-identical; the state starts from its initial value each run, as in the
+ * reference. Weights and bias must be constant.
+ */
+const tflSvdfWasm: KernelDef = {
+  op: 'SVDF',
+  domain: TFL_DOMAIN,
+  backend: 'wasm',
+  layouts: true,
+  prepare(node, attrs, types, constant) {
+    const mem = arena();
+    const ex = kernels();
+    if (!mem || !ex) return decline('no WASM memory');
+    const [wf, wt] = [constant(1), constant(2)];
+    const bias = node.inputs[3] ? constant(3) : undefined;
+    if (types[0]?.dtype !== 'int8' || !wf || wf.type !== 'int8' || !wt || (wt.type !== 'int8' && wt.type !== 'int16')) return decline('needs int8 input and constant int8 weights_feature, int8 / int16 weights_time (integer SVDF)');
+    if (node.inputs[3] && (!bias || bias.type !== 'int32')) return decline('bias is not a constant int32');
+    const st = types[4]?.dtype;
+    if (st !== 'int8' && st !== 'int16') return decline(`state is ${st}`);
+    const q = (k: string, i: number) => (attrs[k] as number[])[i]!;
+    const [F, I] = wf.dims as [number, number];
+    const M = wt.dims[1]!;
+    const R = attrs.rank as number;
+    const U = F / R;
+    // the reference's multipliers: "effective_scale_1 = input_scale * weights_feature_scale / state_scale",
+    // "effective_scale_2 = state_scale * weights_time_scale / output_scale" (float products)
+    const [m1, s1] = quantizeMultiplier(Math.fround(Math.fround(q('in_scale', 0) * q('in_scale', 1)) / q('in_scale', 4)));
+    const [m2, s2] = quantizeMultiplier(Math.fround(Math.fround(q('in_scale', 4) * q('in_scale', 2)) / q('out_scale', 0)));
+    const [slo, shi] = qbounds(st);
+    const tesz = wt.type === 'int8' ? 1 : 2;
+    const sesz = st === 'int8' ? 1 : 2;
+    const wb = (F * I + 15) & ~15;
+    const tb = (F * M * tesz + 15) & ~15;
+    const p = mem.alloc(wb + tb + U * 4, 'SVDF weights');
+    const buf = mem.memory.buffer;
+    new Int8Array(buf, p, F * I).set(wf.data as Int8Array);
+    new Uint8Array(buf, p + wb, F * M * tesz).set(new Uint8Array((wt.data as Int8Array).buffer, (wt.data as Int8Array).byteOffset, F * M * tesz));
+    if (bias) new Int32Array(buf, p + wb + tb, U).set((bias.data as Int32Array).subarray(0, U));
+    const izp = q('in_zero_point', 0) ?? 0;
+    const szp = (attrs.in_zero_point as number[])[4] ?? 0;
+    const ozp = (attrs.out_zero_point as number[])[0] ?? 0;
+    return {
+      name: 'tfl_svdf_i8',
+      run(inputs, [o]) {
+        const [x, , , , state] = inputs as Tensor[];
+        const B = x!.dims[0]!;
+        if (state!.size !== B * F * M) return undefined; // the shape rule checks it when the dims are known
+        const xin = bytesIn(mem, x!.data as Int8Array, 'SVDF input');
+        const sd = state!.data as Int8Array | Int16Array;
+        const sp = mem.alloc(sd.byteLength, 'SVDF state');
+        const scratch = mem.alloc(B * F * M * 4, 'SVDF state scratch');
+        try {
+          new Uint8Array(mem.memory.buffer, sp, sd.byteLength).set(new Uint8Array(sd.buffer, sd.byteOffset, sd.byteLength));
+          const y = mem.alloc(B * U, 'SVDF output');
+          ex.tfl_svdf_i8(xin.ptr, B, I, izp, p, F, M, p + wb, tesz, sp, sesz, szp, m1, s1, slo, shi, bias ? p + wb + tb : 0, R, m2, s2, ozp, -128, 127, scratch, y);
+          const t = new Tensor('int8', new Int8Array(mem.memory.buffer, y, B * U), o!.shape as number[]);
+          t.quant = o!.quant;
+          return [t];
+        } finally {
+          mem.release(scratch);
+          mem.release(sp);
+          if (xin.copied) mem.release(xin.ptr);
+        }
+      },
+      dispose() {
+        mem.release(p);
+      },
+    };
+  },
+};
+
+registerKernel(tflSvdfWasm);

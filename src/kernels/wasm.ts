@@ -21,6 +21,7 @@ export interface KernelExports {
   /** asm/tfl_requant.ts: small TFLite FULLY_CONNECTED (direct dots), 8-bit tables, QUANTIZE, int8 SOFTMAX */
   tfl_fc_i8_small(a: number, m: number, k: number, az: number, w: number, wz: number, bias: number, n: number, mult: number, shift: number, zp: number, lo: number, hi: number, out: number): void;
   x8_lut(x: number, n: number, table: number, out: number): void;
+  tfl_svdf_i8(x: number, b: number, ii: number, izp: number, wf: number, f: number, m: number, wt: number, tesz: number, state: number, sesz: number, szp: number, m1: number, s1: number, slo: number, shi: number, bias: number, r: number, m2: number, s2: number, ozp: number, lo: number, hi: number, st: number, out: number): void;
   tfl_mean_hw(x: number, esz: number, nb: number, hw: number, c: number, izp: number, mult: number, shift: number, ozp: number, lo: number, hi: number, acc: number, out: number): void;
   tfl_requantize(x: number, iesz: number, isigned: number, n: number, izp: number, mult: number, shift: number, ozp: number, lo: number, hi: number, oesz: number, out: number): void;
   x8_lut_f32(x: number, n: number, table: number, out: number): void;

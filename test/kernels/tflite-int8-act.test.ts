@@ -256,3 +256,51 @@ describe('TFLite quantized MEAN over H and W vs the TS reference', () => {
     );
   });
 });
+
+describe('TFLite integer SVDF kernel vs the TS reference', () => {
+  // svdf.cc EvalIntegerSVDF: the state shifts left by one; "effective_scale_1 = input_scale * weights_feature_scale /
+  // state_scale" requantizes each filter's dot product Σ w_f·(x − x_zp) into the newest state column (clamped to the
+  // state type); "effective_scale_2 = state_scale * weights_time_scale / output_scale" requantizes bias + Σ over the
+  // rank's filters and memory of w_t·(state − state_zp) into the int8 output.
+  it('is bit-exact over batch, input depth, filters, rank, memory, int8 / int16 weights_time and state', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          b: fc.integer({ min: 1, max: 3 }),
+          i: fc.integer({ min: 1, max: 20 }),
+          u: fc.integer({ min: 1, max: 6 }),
+          r: fc.integer({ min: 1, max: 3 }),
+          m: fc.integer({ min: 1, max: 10 }),
+          wt: fc.constantFrom<DType>('int8', 'int16'),
+          st: fc.constantFrom<DType>('int8', 'int16'),
+          os: scaleArb,
+        }),
+        fc.integer(),
+        (p, seed) => {
+          const rnd = rng(seed);
+          const F = p.u * p.r;
+          const g = new Graph();
+          g.inputs = [{ name: 'X', type: { dtype: 'int8', shape: [p.b, p.i] } }];
+          g.initializers.set('wf', new Tensor('int8', codes('int8', F * p.i, rnd), [F, p.i]));
+          g.initializers.set('wt', new Tensor(p.wt, codes(p.wt, F * p.m, rnd), [F, p.m]));
+          g.initializers.set('bias', new Tensor('int32', Int32Array.from({ length: p.u }, () => Math.floor(rnd() * 20000) - 10000), [p.u]));
+          g.initializers.set('state', new Tensor(p.st, codes(p.st, p.b * F * p.m, rnd), [p.b, F * p.m]));
+          const szp = p.st === 'int8' ? Math.floor(rnd() * 20) - 10 : 0;
+          const attrs = { rank: p.r, in_scale: [0.05, 0.01, 0.002, 0, 0.03], in_zero_point: [Math.floor(rnd() * 20) - 10, 0, 0, 0, szp], out_scale: [p.os], out_zero_point: [Math.floor(rnd() * 20) - 10] };
+          g.nodes = [{ name: 's', op: 'SVDF', domain: T, inputs: ['X', 'wf', 'wt', 'bias', 'state'], outputs: ['Y'], attrs: attrs as never }];
+          g.outputs = [{ name: 'Y', type: { dtype: 'int8' } }];
+          g.opsets[T] = 1;
+          const x = new Tensor('int8', codes('int8', p.b * p.i, rnd), [p.b, p.i]);
+          const fast = new Executor(g);
+          expect(fast.kernels.get(g.nodes[0]!)?.name).toBe('tfl_svdf_i8');
+          const got = fast.run({ X: x }).Y!;
+          const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!;
+          fast.dispose();
+          expect(got.dims).toEqual(want.dims);
+          expect(Array.from(got.data as Int8Array)).toEqual(Array.from(want.data as Int8Array));
+        },
+      ),
+      { numRuns: 200, seed: 88 },
+    );
+  });
+});

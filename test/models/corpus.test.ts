@@ -39,14 +39,6 @@ const KNOWN_GAPS: Record<string, Gap> = {
       'Unsqueeze: input is int64, not float32 / int8 / uint8',
     ],
   },
-  // integer SVDF has no kernel (QUANTIZE, SOFTMAX and the small FULLY_CONNECTED run on kernels)
-  'keyword-float': {
-    reference: ['ai.edgeq.tflite.SVDF: no WASM kernel for ai.edgeq.tflite.SVDF'],
-  },
-  // integer SVDF has no kernel (QUANTIZE, SOFTMAX and the small FULLY_CONNECTED run on kernels)
-  'keyword-int8': {
-    reference: ['ai.edgeq.tflite.SVDF: no WASM kernel for ai.edgeq.tflite.SVDF'],
-  },
   // UNIDIRECTIONAL_SEQUENCE_LSTM has no kernel
   'lstm-float': {
     reference: [
