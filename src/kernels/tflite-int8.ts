@@ -319,6 +319,24 @@ registerKernel(tflBinaryWasm('QLinearMul'));
 
 // ---------------------------------------------------------------- per-code ops on 8-bit inputs: 256-entry tables
 
+/** Any typed array's bytes in kernel memory: in place when resident, else a copy (`copied`: the caller releases it). */
+function anyIn(mem: NonNullable<ReturnType<typeof arena>>, d: ArrayBufferView, what: string): { ptr: number; copied: boolean } {
+  const p = mem.ptrOf({ data: d });
+  if (p !== undefined) return { ptr: p, copied: false };
+  const ptr = mem.alloc(d.byteLength, what);
+  new Uint8Array(mem.memory.buffer, ptr, d.byteLength).set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+  return { ptr, copied: true };
+}
+
+/** The kernel's output: n elements of `dtype` at ptr in kernel memory, under the output type's shape and quantization. */
+function outAt(mem: NonNullable<ReturnType<typeof arena>>, dtype: string, ptr: number, n: number, o: ValueType): Tensor {
+  const b = mem.memory.buffer;
+  const d = dtype === 'float32' ? new Float32Array(b, ptr, n) : dtype === 'int8' ? new Int8Array(b, ptr, n) : dtype === 'uint8' ? new Uint8Array(b, ptr, n) : dtype === 'int16' ? new Int16Array(b, ptr, n) : new Int32Array(b, ptr, n);
+  const t = new Tensor(dtype as 'int8', d as Int8Array, o.shape as number[]);
+  t.quant = o.quant;
+  return t;
+}
+
 /** A tensor of every 8-bit code in byte order (entry i holds the code whose byte is i). */
 function allCodes(dtype: 'int8' | 'uint8'): Tensor {
   return dtype === 'int8' ? new Tensor('int8', Int8Array.from({ length: 256 }, (_, i) => (i << 24) >> 24), [256]) : new Tensor('uint8', Uint8Array.from({ length: 256 }, (_, i) => i), [256]);
@@ -381,10 +399,7 @@ function tflLutKernel(op: string, domain: string, inputs: number): KernelDef {
           try {
             const y = mem.alloc(n * esz, `${op} output`);
             (esz === 1 ? ex.x8_lut : ex.x8_lut_f32)(xin.ptr, n, tp, y);
-            const data = ot === 'float32' ? new Float32Array(mem.memory.buffer, y, n) : ot === 'int8' ? new Int8Array(mem.memory.buffer, y, n) : new Uint8Array(mem.memory.buffer, y, n);
-            const t = new Tensor(ot, data, o!.shape as number[]);
-            t.quant = o!.quant;
-            return [t];
+            return [outAt(mem, ot, y, n, o!)];
           } finally {
             if (xin.copied) mem.release(xin.ptr);
           }
@@ -401,8 +416,6 @@ for (const op of ['LOGISTIC', 'TANH', 'HARD_SWISH', 'RELU', 'RELU6', 'RELU_N1_TO
 registerKernel(tflLutKernel('Clip', '', 3));
 
 const ESZ: Record<string, number> = { int8: 1, uint8: 1, int16: 2, int32: 4 };
-const viewOf = (dtype: string, buf: ArrayBuffer, p: number, n: number) =>
-  dtype === 'int8' ? new Int8Array(buf, p, n) : dtype === 'uint8' ? new Uint8Array(buf, p, n) : dtype === 'int16' ? new Int16Array(buf, p, n) : new Int32Array(buf, p, n);
 
 /**
  * TFLite QUANTIZE (quantize.cc), bit-identical to the reference: float32 → int8 / uint8 is AffineQuantize
@@ -435,19 +448,14 @@ const tflQuantizeWasm: KernelDef = {
       name: iesz ? 'tfl_requantize' : 'tfl_quantize_f32_x8',
       run([xt], [o]) {
         const n = xt!.size;
-        const d = xt!.data as ArrayBufferView;
-        const resident = mem.ptrOf(xt!);
-        const xp = resident ?? mem.alloc(d.byteLength, 'QUANTIZE input');
+        const xin = anyIn(mem, xt!.data as ArrayBufferView, 'QUANTIZE input');
         try {
-          if (resident === undefined) new Uint8Array(mem.memory.buffer, xp, d.byteLength).set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
           const y = mem.alloc(n * oesz, 'QUANTIZE output');
-          if (iesz) ex.tfl_requantize(xp, iesz, it === 'uint8' ? 0 : 1, n, izp, mult, shift, zp, lo, hi, oesz, y);
-          else ex.tfl_quantize_f32_x8(xp, n, scale, zp, lo, hi, y);
-          const t = new Tensor(ot as 'int8', viewOf(ot, mem.memory.buffer, y, n) as Int8Array, o!.shape as number[]);
-          t.quant = o!.quant;
-          return [t];
+          if (iesz) ex.tfl_requantize(xin.ptr, iesz, it === 'uint8' ? 0 : 1, n, izp, mult, shift, zp, lo, hi, oesz, y);
+          else ex.tfl_quantize_f32_x8(xin.ptr, n, scale, zp, lo, hi, y);
+          return [outAt(mem, ot, y, n, o!)];
         } finally {
-          if (resident === undefined) mem.release(xp);
+          if (xin.copied) mem.release(xin.ptr);
         }
       },
     };
@@ -503,10 +511,7 @@ const tflSoftmaxWasm: KernelDef = {
         try {
           const y = mem.alloc(n * oesz, 'SOFTMAX output');
           ex.tfl_softmax_x8(xin.ptr, dt === 'int8' ? 1 : 0, rows, depth, tp, tp + 1024, bits, lo, hi, oesz, y);
-          const b = mem.memory.buffer;
-          const t = new Tensor(ot, ot === 'int8' ? new Int8Array(b, y, n) : ot === 'uint8' ? new Uint8Array(b, y, n) : new Int16Array(b, y, n), o!.shape as number[]);
-          t.quant = o!.quant;
-          return [t];
+          return [outAt(mem, ot, y, n, o!)];
         } finally {
           if (xin.copied) mem.release(xin.ptr);
         }
@@ -549,20 +554,15 @@ const tflMeanWasm: KernelDef = {
       name: 'tfl_mean_hw',
       run([xt], [o]) {
         const [n, h, w, c] = xt!.dims as [number, number, number, number];
-        const d = xt!.data as Int8Array | Int16Array;
-        const resident = mem.ptrOf(xt!);
-        const xp = resident ?? mem.alloc(d.byteLength, 'MEAN input');
+        const xin = anyIn(mem, xt!.data as ArrayBufferView, 'MEAN input');
         const acc = mem.alloc(c * 4, 'MEAN sums');
         try {
-          if (resident === undefined) new Uint8Array(mem.memory.buffer, xp, d.byteLength).set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
           const y = mem.alloc(n * c * esz, 'MEAN output');
-          ex.tfl_mean_hw(xp, esz, n, h * w, c, izp, mult, shift, ozp, lo, hi, acc, y);
-          const t = new Tensor(x.dtype, (esz === 1 ? new Int8Array(mem.memory.buffer, y, n * c) : new Int16Array(mem.memory.buffer, y, n * c)) as Int8Array, o!.shape as number[]);
-          t.quant = o!.quant;
-          return [t];
+          ex.tfl_mean_hw(xin.ptr, esz, n, h * w, c, izp, mult, shift, ozp, lo, hi, acc, y);
+          return [outAt(mem, x.dtype, y, n * c, o!)];
         } finally {
           mem.release(acc);
-          if (resident === undefined) mem.release(xp);
+          if (xin.copied) mem.release(xin.ptr);
         }
       },
     };
@@ -620,20 +620,18 @@ const tflSvdfWasm: KernelDef = {
         const [x, , , , state] = inputs as Tensor[];
         const B = x!.dims[0]!;
         if (state!.size !== B * F * M) return undefined; // the shape rule checks it when the dims are known
+        // both inputs pinned before any allocation (a memory.grow detaches views of resident inputs)
+        const sres = mem.ptrOf(state!);
         const xin = bytesIn(mem, x!.data as Int8Array, 'SVDF input');
-        const sd = state!.data as Int8Array | Int16Array;
-        const sp = mem.alloc(sd.byteLength, 'SVDF state');
+        const sin = sres !== undefined ? { ptr: sres, copied: false } : anyIn(mem, state!.data as ArrayBufferView, 'SVDF state');
         const scratch = mem.alloc(B * F * M * 4, 'SVDF state scratch');
         try {
-          new Uint8Array(mem.memory.buffer, sp, sd.byteLength).set(new Uint8Array(sd.buffer, sd.byteOffset, sd.byteLength));
           const y = mem.alloc(B * U, 'SVDF output');
-          ex.tfl_svdf_i8(xin.ptr, B, I, izp, p, F, M, p + wb, tesz, sp, sesz, szp, m1, s1, slo, shi, bias ? p + wb + tb : 0, R, m2, s2, ozp, -128, 127, scratch, y);
-          const t = new Tensor('int8', new Int8Array(mem.memory.buffer, y, B * U), o!.shape as number[]);
-          t.quant = o!.quant;
-          return [t];
+          ex.tfl_svdf_i8(xin.ptr, B, I, izp, p, F, M, p + wb, tesz, sin.ptr, sesz, szp, m1, s1, slo, shi, bias ? p + wb + tb : 0, R, m2, s2, ozp, -128, 127, scratch, y);
+          return [outAt(mem, 'int8', y, B * U, o!)];
         } finally {
           mem.release(scratch);
-          mem.release(sp);
+          if (sin.copied) mem.release(sin.ptr);
           if (xin.copied) mem.release(xin.ptr);
         }
       },
