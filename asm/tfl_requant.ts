@@ -10,7 +10,8 @@ function srdhm(a: i32, b: i32): i32 {
   if (a == b && a == i32.MIN_VALUE) return i32.MAX_VALUE;
   const ab = <i64>a * <i64>b;
   const nudge: i64 = ab >= 0 ? 1 << 30 : 1 - (1 << 30);
-  return <i32>((ab + nudge) / (1 << 31));
+  const s = ab + nudge;
+  return <i32>((s + (s < 0 ? (<i64>1 << 31) - 1 : 0)) >> 31); // "/ 2^31" truncating, without an i64 division
 }
 
 /** gemmlowp RoundingDivideByPOT: round half away from zero. */
@@ -22,6 +23,37 @@ function rdbp(x: i32, e: i32): i32 {
   const rem = x & mask;
   const thr = (mask >> 1) + (x < 0 ? 1 : 0);
   return (x >> e) + (rem > thr ? 1 : 0);
+}
+
+/**
+ * MultiplyByQuantizedMultiplier + zp, clamped, on 4 int32 lanes (q ≠ INT32_MIN), as 4 int8 codes in the low lane:
+ * srdhm's "(a·b + nudge) / 2^31" truncating is "(s + (s < 0 ? 2^31 − 1 : 0)) >> 31" on the i64 products, and
+ * rdbp's "(x >> e) + (rem > thr)" with thr = (mask >> 1) + (x < 0).
+ */
+// @ts-ignore: decorator
+@inline
+function tflRequant4(acc: v128, left: i32, q: i32, right: i32, zp: i32, lo: i32, hi: i32): v128 {
+  const x = i32x4.shl(acc, left);
+  const qv = i32x4.splat(q);
+  const half = i64x2.splat(1 << 30);
+  const negNudge = i64x2.splat(1 - (<i64>1 << 31)); // (1 − 2^30) − 2^30
+  const bias = i64x2.splat((<i64>1 << 31) - 1);
+  let pl = i64x2.extmul_low_i32x4_s(x, qv);
+  let ph = i64x2.extmul_high_i32x4_s(x, qv);
+  pl = i64x2.add(pl, i64x2.add(half, v128.and(i64x2.shr_s(pl, 63), negNudge)));
+  ph = i64x2.add(ph, i64x2.add(half, v128.and(i64x2.shr_s(ph, 63), negNudge)));
+  pl = i64x2.shr_s(i64x2.add(pl, v128.and(i64x2.shr_s(pl, 63), bias)), 31);
+  ph = i64x2.shr_s(i64x2.add(ph, v128.and(i64x2.shr_s(ph, 63), bias)), 31);
+  let v = v128.shuffle<i32>(pl, ph, 0, 2, 4, 6);
+  if (right != 0) {
+    const mask = right >= 31 ? 0x7fffffff : (1 << right) - 1;
+    const rem = v128.and(v, i32x4.splat(mask));
+    const thr = i32x4.sub(i32x4.splat(mask >> 1), i32x4.shr_s(v, 31));
+    v = i32x4.sub(i32x4.shr_s(v, right), i32x4.gt_s(rem, thr));
+  }
+  v = i32x4.min_s(i32x4.max_s(i32x4.add(v, i32x4.splat(zp)), i32x4.splat(lo)), i32x4.splat(hi));
+  const h = i16x8.narrow_i32x4_s(v, v);
+  return i8x16.narrow_i16x8_s(h, h);
 }
 
 /**
@@ -92,7 +124,10 @@ export function tfl_requant_i8_nchw(acc: usize, n: i32, m: i32, p: i32, mult: us
       const o = (<usize>b * m + c) * p;
       const row = acc + (o << 2);
       const orow = out + o;
-      for (let i = 0; i < p; i++) {
+      let i = 0;
+      // four lanes at a time: the same integer steps (the multiplier is never INT32_MIN, so srdhm cannot saturate)
+      if (q != i32.MIN_VALUE) for (; i + 4 <= p; i += 4) store<i32>(orow + i, i32x4.extract_lane(tflRequant4(v128.load(row + ((<usize>i) << 2)), left, q, right, zp, lo, hi), 0));
+      for (; i < p; i++) {
         let v = rdbp(srdhm(load<i32>(row + ((<usize>i) << 2)) << left, q), right) + zp;
         v = v < lo ? lo : v > hi ? hi : v;
         store<i8>(orow + i, <i8>v);
@@ -169,4 +204,219 @@ export function tfl_mul_i8(a: usize, sa: i32, b: usize, sb: i32, n: i32, az: i32
     r = r < lo ? lo : r > hi ? hi : r;
     store<i8>(out + i, <i8>r);
   }
+}
+
+/**
+ * TFLite int8 FULLY_CONNECTED for small layers (K·N under the packed GEMM's break-even): direct dot products,
+ * acc = bias[j] + Σ_k (a[i, k] − az)·(w[j, k] − wz[j]) (w: N×K int8 rows as TFLite stores them; bias / wz: N
+ * int32s, bias 0 = none), then MultiplyByQuantizedMultiplier per column as in tfl_requant_i8_rows.
+ */
+export function tfl_fc_i8_small(a: usize, m: i32, k: i32, az: i32, w: usize, wz: usize, bias: usize, n: i32, mult: usize, shift: usize, zp: i32, lo: i32, hi: i32, out: usize): void {
+  for (let i = 0; i < m; i++) {
+    const ar = a + <usize>i * k;
+    const orow = out + <usize>i * n;
+    for (let j = 0; j < n; j++) {
+      const wr = w + <usize>j * k;
+      const z = load<i32>(wz + ((<usize>j) << 2));
+      let acc: i32 = bias ? load<i32>(bias + ((<usize>j) << 2)) : 0;
+      for (let kk = 0; kk < k; kk++) acc += (<i32>load<i8>(ar + kk) - az) * (<i32>load<i8>(wr + kk) - z);
+      const s = load<i32>(shift + ((<usize>j) << 2));
+      const left = s > 0 ? s : 0;
+      const right = s > 0 ? 0 : -s;
+      let v = rdbp(srdhm(acc << left, load<i32>(mult + ((<usize>j) << 2))), right) + zp;
+      v = v < lo ? lo : v > hi ? hi : v;
+      store<i8>(orow + j, <i8>v);
+    }
+  }
+}
+
+/** out[i] = table[x[i] & 255] for n bytes: any per-code op on 8-bit input (a 256-byte table built from the reference). */
+export function x8_lut(x: usize, n: i32, table: usize, out: usize): void {
+  for (let i = 0; i < n; i++) store<u8>(out + i, load<u8>(table + load<u8>(x + i)));
+}
+
+/** out[i] = table[x[i] & 255] as f32 for n bytes (TFLite DEQUANTIZE of 8-bit codes: a 256-float table). */
+export function x8_lut_f32(x: usize, n: i32, table: usize, out: usize): void {
+  for (let i = 0; i < n; i++) store<f32>(out + ((<usize>i) << 2), load<f32>(table + ((<usize>load<u8>(x + i)) << 2)));
+}
+
+/**
+ * TFLite QUANTIZE float → 8-bit (AffineQuantize): "static_cast<int32>(TfLiteRound(val / scale)) + zero_point",
+ * clamped to [lo, hi]; the division in f32, TfLiteRound halves away from zero. NaN stores 0 (as a JS typed array does).
+ */
+export function tfl_quantize_f32_x8(x: usize, n: i32, scale: f32, zp: i32, lo: i32, hi: i32, out: usize): void {
+  for (let i = 0; i < n; i++) {
+    const q = <f64>(load<f32>(x + ((<usize>i) << 2)) / scale);
+    if (q != q) {
+      store<u8>(out + i, 0);
+      continue;
+    }
+    const a = Math.abs(q);
+    let r = Math.floor(a);
+    if (a - r >= 0.5) r += 1;
+    const v = (q < 0 ? -r : r) + <f64>zp;
+    store<u8>(out + i, <u8>(<i32>(v < <f64>lo ? <f64>lo : v > <f64>hi ? <f64>hi : v)));
+  }
+}
+
+/** gemmlowp SaturatingRoundingMultiplyByPOT for exponent e (> 0: saturating left shift; < 0: RoundingDivideByPOT). */
+// @ts-ignore: decorator
+@inline
+function srmpot(x: i32, e: i32): i32 {
+  if (e == 0) return x;
+  if (e < 0) return rdbp(x, -e);
+  const thr: i32 = (1 << (31 - e)) - 1;
+  if (x > thr) return i32.MAX_VALUE;
+  if (x < -thr) return i32.MIN_VALUE;
+  return x << e;
+}
+
+/** gemmlowp one_over_one_plus_x_for_x_in_0_1 (Newton-Raphson; FixedPoint<int32, 0> in and out). */
+function oneOverOnePlusX(a: i32): i32 {
+  const sum = <i64>a + <i64>i32.MAX_VALUE;
+  const half = <i32>((sum + (sum >= 0 ? 1 : -1)) / 2); // RoundingHalfSum
+  let x: i32 = 1515870810 + srdhm(half, -1010580540);
+  for (let i = 0; i < 3; i++) {
+    const oneMinus: i32 = (1 << 29) - srdhm(half, x);
+    x = x + srmpot(srdhm(x, oneMinus), 2);
+  }
+  return srmpot(x, 1);
+}
+
+/**
+ * TFLite reference_ops::Softmax for 8-bit input (int8 or uint8, `signed` 1/0), one row of `depth` codes at a time:
+ * max, Σ exp of the differences (Rescale<12>), GetReciprocal, then "RoundingDivideByPOT(shifted_scale · exp,
+ * num_bits_over_unit + 31 − out_bits) + out_min" clamped. expt / sumt: 256 int32s indexed by max − x, the
+ * exp_on_negative_values of the scaled difference and its Rescale<12> (zero below diff_min), built in TS by the
+ * reference's own functions. Output elements of oesz bytes (1 or 2).
+ */
+export function tfl_softmax_x8(x: usize, signed: i32, rows: i32, depth: i32, expt: usize, sumt: usize, outBits: i32, outMin: i32, outMax: i32, oesz: i32, out: usize): void {
+  for (let r = 0; r < rows; r++) {
+    const xr = x + <usize>r * depth;
+    let mx: i32 = -1000;
+    for (let c = 0; c < depth; c++) {
+      const v: i32 = signed ? <i32>load<i8>(xr + c) : <i32>load<u8>(xr + c);
+      if (v > mx) mx = v;
+    }
+    let sum: i32 = 0;
+    for (let c = 0; c < depth; c++) {
+      const v: i32 = signed ? <i32>load<i8>(xr + c) : <i32>load<u8>(xr + c);
+      sum += load<i32>(sumt + ((<usize>(mx - v)) << 2));
+    }
+    // GetReciprocal(sum, 12)
+    const headroom: i32 = <i32>clz<u32>(<u32>sum);
+    const bitsOverUnit: i32 = 12 - headroom;
+    const scale = oneOverOnePlusX(<i32>((<u32>sum << headroom) - 0x80000000));
+    const e = bitsOverUnit + 31 - outBits;
+    for (let c = 0; c < depth; c++) {
+      const v: i32 = signed ? <i32>load<i8>(xr + c) : <i32>load<u8>(xr + c);
+      let o = rdbp(srdhm(scale, load<i32>(expt + ((<usize>(mx - v)) << 2))), e) + outMin;
+      o = o < outMin ? outMin : o > outMax ? outMax : o;
+      const i = <usize>r * depth + c;
+      if (oesz == 1) store<u8>(out + i, <u8>o);
+      else store<i16>(out + (i << 1), <i16>o);
+    }
+  }
+}
+
+/** Load element i of esz bytes (1: int8 or uint8 by `signed`, 2: int16, 4: int32). */
+// @ts-ignore: decorator
+@inline
+function loadq(p: usize, i: i32, esz: i32, signed: i32): i32 {
+  if (esz == 1) return signed ? <i32>load<i8>(p + i) : <i32>load<u8>(p + i);
+  if (esz == 2) return <i32>load<i16>(p + ((<usize>i) << 1));
+  return load<i32>(p + ((<usize>i) << 2));
+}
+
+/**
+ * TFLite QUANTIZE between integer types (quantize.cc Requantize): "output = MultiplyByQuantizedMultiplier(input −
+ * input_zeropoint, multiplier, shift) + output_zeropoint", clamped to [lo, hi]; elements of iesz / oesz bytes (1, 2, 4).
+ */
+export function tfl_requantize(x: usize, iesz: i32, isigned: i32, n: i32, izp: i32, mult: i32, shift: i32, ozp: i32, lo: i32, hi: i32, oesz: i32, out: usize): void {
+  const left = shift > 0 ? shift : 0;
+  const right = shift > 0 ? 0 : -shift;
+  for (let i = 0; i < n; i++) {
+    let v = rdbp(srdhm((loadq(x, i, iesz, isigned) - izp) << left, mult), right) + ozp;
+    v = v < lo ? lo : v > hi ? hi : v;
+    if (oesz == 1) store<u8>(out + i, <u8>v);
+    else if (oesz == 2) store<i16>(out + ((<usize>i) << 1), <i16>v);
+    else store<i32>(out + ((<usize>i) << 2), v);
+  }
+}
+
+/**
+ * TFLite reference_integer_ops::Mean over H and W of NHWC int8 (esz 1) / int16 (esz 2): per image and channel
+ * acc = Σ (x − izp) (int32), MultiplyByQuantizedMultiplier(acc, mult, shift), then "acc > 0 ? (acc + n / 2) / n :
+ * (acc − n / 2) / n" (C division, n = H·W) + ozp, clamped to [lo, hi]. Channels are summed 8 at a time into int32
+ * lanes; acc: c int32s of scratch.
+ */
+export function tfl_mean_hw(x: usize, esz: i32, nb: i32, hw: i32, c: i32, izp: i32, mult: i32, shift: i32, ozp: i32, lo: i32, hi: i32, acc: usize, out: usize): void {
+  const left = shift > 0 ? shift : 0;
+  const right = shift > 0 ? 0 : -shift;
+  const half = hw / 2;
+  for (let b = 0; b < nb; b++) {
+    memory.fill(acc, 0, <usize>c << 2);
+    const xb = x + <usize>b * hw * c * esz;
+    for (let i = 0; i < hw; i++) {
+      const row = xb + <usize>i * c * esz;
+      let ch = 0;
+      if (esz == 1) {
+        for (; ch + 8 <= c; ch += 8) {
+          const p = acc + ((<usize>ch) << 2);
+          const w = v128.load8x8_s(row + ch);
+          v128.store(p, i32x4.add(v128.load(p), i32x4.extend_low_i16x8_s(w)));
+          v128.store(p + 16, i32x4.add(v128.load(p + 16), i32x4.extend_high_i16x8_s(w)));
+        }
+        for (; ch < c; ch++) store<i32>(acc + ((<usize>ch) << 2), load<i32>(acc + ((<usize>ch) << 2)) + <i32>load<i8>(row + ch));
+      } else for (; ch < c; ch++) store<i32>(acc + ((<usize>ch) << 2), load<i32>(acc + ((<usize>ch) << 2)) + <i32>load<i16>(row + ((<usize>ch) << 1)));
+    }
+    for (let ch = 0; ch < c; ch++) {
+      // Σ (x − izp) = Σ x − hw·izp (int32 wrapping either way)
+      let v = rdbp(srdhm((load<i32>(acc + ((<usize>ch) << 2)) - hw * izp) << left, mult), right);
+      v = (v > 0 ? (v + half) / hw : (v - half) / hw) + ozp;
+      v = v < lo ? lo : v > hi ? hi : v;
+      if (esz == 1) store<i8>(out + <usize>b * c + ch, <i8>v);
+      else store<i16>(out + ((<usize>(b * c + ch)) << 1), <i16>v);
+    }
+  }
+}
+
+/**
+ * TFLite integer SVDF (svdf.cc EvalIntegerSVDF as the TS reference computes it), one run from the initial state:
+ * the state (B×F×M, elements of sesz bytes) shifted left by one, its newest column the feature dot
+ * clamp(MultiplyByQuantizedMultiplier(Σ_c wf[f, c]·(x[b, c] − izp), m1, s1) + szp, slo, shi); then per unit u
+ * clamp(MultiplyByQuantizedMultiplier(bias[u] + Σ_{r, j} wt[u·R + r, j]·(state[b, u·R + r, j] − szp), m2, s2) + ozp, lo, hi)
+ * as int8. wt elements of tesz bytes; bias 0 = none; st: B·F·M int32s of scratch. Sums wrap in int32.
+ */
+export function tfl_svdf_i8(x: usize, b: i32, ii: i32, izp: i32, wf: usize, f: i32, m: i32, wt: usize, tesz: i32, state: usize, sesz: i32, szp: i32, m1: i32, s1: i32, slo: i32, shi: i32, bias: usize, r: i32, m2: i32, s2: i32, ozp: i32, lo: i32, hi: i32, st: usize, out: usize): void {
+  const n = b * f * m;
+  for (let i = 0; i + 1 < n; i++) store<i32>(st + ((<usize>i) << 2), loadq(state, i + 1, sesz, 1));
+  const l1 = s1 > 0 ? s1 : 0;
+  const r1 = s1 > 0 ? 0 : -s1;
+  for (let bb = 0; bb < b; bb++) {
+    const xr = x + <usize>bb * ii;
+    for (let ff = 0; ff < f; ff++) {
+      const wr = wf + <usize>ff * ii;
+      let dot: i32 = 0;
+      for (let c = 0; c < ii; c++) dot += <i32>load<i8>(wr + c) * (<i32>load<i8>(xr + c) - izp);
+      let v = rdbp(srdhm(dot << l1, m1), r1) + szp;
+      v = v < slo ? slo : v > shi ? shi : v;
+      store<i32>(st + ((<usize>((bb * f + ff) * m + m - 1)) << 2), v);
+    }
+  }
+  const u = f / r;
+  const l2 = s2 > 0 ? s2 : 0;
+  const r2 = s2 > 0 ? 0 : -s2;
+  for (let bb = 0; bb < b; bb++)
+    for (let uu = 0; uu < u; uu++) {
+      let acc: i32 = bias ? load<i32>(bias + ((<usize>uu) << 2)) : 0;
+      for (let rr = 0; rr < r; rr++) {
+        const ff = uu * r + rr;
+        const srow = st + ((<usize>((bb * f + ff) * m)) << 2);
+        for (let j = 0; j < m; j++) acc += loadq(wt, ff * m + j, tesz, 1) * (load<i32>(srow + ((<usize>j) << 2)) - szp);
+      }
+      let v = rdbp(srdhm(acc << l2, m2), r2) + ozp;
+      v = v < lo ? lo : v > hi ? hi : v;
+      store<i8>(out + <usize>(bb * u + uu), <i8>v);
+    }
 }

@@ -22,13 +22,27 @@ const nm = (rel) => {
 };
 
 function models() {
+  const mnv2 = dataFile('bench/mobilenet_v2.onnx');
   return [
     { name: 'face_detection_short_range (float)', path: nm('@mediapipe/face_detection/face_detection_short_range.tflite') },
     { name: 'hand_landmark_lite (float)', path: nm('@mediapipe/hands/hand_landmark_lite.tflite') },
     { name: 'person_detection (int8)', path: dataFile('tflite/person_detection/person_detect.tflite') },
+    // int8 models TFLite-web loads: TFLite Micro's speech / sine models, and mobilenet_v2 quantized to full-integer
+    // int8 by edgeq's own converter (float in / out through QUANTIZE / DEQUANTIZE, as `edgeq convert --int8` writes it)
+    { name: 'micro_speech (int8)', path: dataFile('tflite/micro_speech_quantized.tflite') },
+    { name: 'hello_world (int8)', path: dataFile('tflite/hello_world_int8.tflite') },
+    { name: 'mobilenet_v2 (int8, edgeq convert)', path: mnv2, make: () => int8MobilenetV2(mnv2) },
     // EDGEQ_TFLITE_MODELS=a.tflite,b.tflite: more models (outside the corpus) in the same table
     ...(process.env.EDGEQ_TFLITE_MODELS ?? '').split(',').filter(Boolean).map((path) => ({ name: path.split('/').pop(), path })),
   ].filter((m) => m.path && existsSync(m.path));
+}
+
+/** bench/mobilenet_v2.onnx → full-integer int8 .tflite, calibrated on two fixed inputs (the weights are random) */
+async function int8MobilenetV2(path) {
+  const [{ onnxToTfliteGraph, quantizeTfliteGraph }, { readOnnx }, { writeTflite }] = await Promise.all([import('../dist/convert/tflite.js'), import('../dist/formats/onnx/reader.js'), import('../dist/formats/tflite/writer.js')]);
+  const g = readOnnx(new Uint8Array(readFileSync(path)));
+  const calib = new Tensor('float32', Float32Array.from({ length: 2 * 3 * 224 * 224 }, (_, i) => Math.sin(i * 0.37)), [2, 3, 224, 224]);
+  return writeTflite(await quantizeTfliteGraph(onnxToTfliteGraph(g).graph, { calib, calibGraph: g }));
 }
 
 /** edgeq as one browser ES module (the page imports it as the global `edgeq`) */
@@ -113,7 +127,7 @@ export async function run() {
     const rounds = quick ? 1 : 3;
     const runs = quick ? 3 : 7;
     for (const m of list) {
-      const bytes = new Uint8Array(readFileSync(m.path));
+      const bytes = m.make ? await m.make() : new Uint8Array(readFileSync(m.path));
       // input shapes and dtypes as edgeq reads them (the same .tflite tensors TFLite allocates)
       const s = await InferenceSession.create(bytes);
       const infos = s.inputMetadata.map((x) => ({ dtype: x.type, dims: x.shape.map((d) => (typeof d === 'number' ? d : 1)) }));

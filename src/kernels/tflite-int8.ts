@@ -1,11 +1,13 @@
 // TFLite int8 kernels with TFLite's integer requantization: CONV_2D / DEPTHWISE_CONV_2D and FULLY_CONNECTED.
 import { Tensor } from '../tensor/tensor.js';
-import { perChannelMultipliers, qbounds, tflAddParams, tflMulParams } from '../tensor/tflite-quant.js';
+import { expOnNegativeValues, perChannelMultipliers, qbounds, quantizeMultiplier, saturatingRoundingDoublingHighMul, saturatingRoundingMultiplyByPOT, softmaxParams, tflAddParams, tflMulParams } from '../tensor/tflite-quant.js';
+import type { ValueType } from '../ir/graph.js';
+import { getOp } from '../ir/registry.js';
 import { PackedQGemm, bytesIn, prepareConv, scalarInt } from './qlinear.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
 import { arena, kernels } from './wasm.js';
 import { TFL_DOMAIN } from '../ir/layout.js';
-import { tflPadding } from '../ops/tflite.js';
+import { tflMeanHW, tflPadding } from '../ops/tflite.js';
 
 /**
  * TFLite's int8 CONV_2D / DEPTHWISE_CONV_2D (the importer's QLinearConv with data_layout NHWC, weight_layout
@@ -133,19 +135,20 @@ const tfliteFcWasm: KernelDef = {
     if (node.inputs[6] && (!c || c.type !== 'int32')) return decline('bias is not a constant int32');
     const [n, k] = b.dims as [number, number];
     if (c && !(c.size === n && (c.dims.length === 1 || c.dims[0] === 1))) return decline('bias is not a row of N');
-    // tiny layers stay on the reference: hello_world_int8 (1→16→16→1) ran 120 µs on this kernel against 88 µs on
-    // the reference, while micro_speech's 4000×4 FC took it from 3.0 ms to 0.19 ms (with the conv kernel)
-    if (k * n < 1024) return decline('layer too small (K\u00b7N < 1024): the reference is faster');
     const bd = b.data as Int8Array;
+    const { mult, shift } = perChannelMultipliers((as.data as Float32Array)[0]!, bs.data as Float32Array, (ys.data as Float32Array)[0]!, n);
+    const bias = c ? (c.data as Int32Array) : undefined;
+    const clamp = new CodeClamp();
+    // tiny layers (hello_world_int8's 1→16→16→1) on direct dot products: packing, the packed GEMM's setup and its
+    // rank-1 zero-point terms cost more than the whole layer there (the packed path ran the model in 120 µs against
+    // 88 µs on the reference); micro_speech's 4000×4 FC is K·N = 16000, well past this line
+    if (k * n < 1024) return tflFcSmall(mem, ex, k, n, bd, Array.from(bz.data as Int8Array), bias, mult, shift, clamp);
     const bt = new Int8Array(k * n);
     for (let j = 0; j < n; j++) for (let kk = 0; kk < k; kk++) bt[kk * n + j] = bd[j * k + kk]!;
     const g = new PackedQGemm(mem, k, n, new Tensor('int8', bt, [k, n]), Array.from(bz.data as Int8Array));
-    const { mult, shift } = perChannelMultipliers((as.data as Float32Array)[0]!, bs.data as Float32Array, (ys.data as Float32Array)[0]!, n);
     const mp = mem.alloc(n * 8, 'tflite requant multipliers');
     new Int32Array(mem.memory.buffer, mp, n).set(mult);
     new Int32Array(mem.memory.buffer, mp + n * 4, n).set(shift);
-    const bias = c ? (c.data as Int32Array) : undefined;
-    const clamp = new CodeClamp();
     return {
       name: 'qs8_gemm_tflite',
       fuseClampQ: clamp.fuse,
@@ -171,6 +174,38 @@ const tfliteFcWasm: KernelDef = {
 };
 
 registerKernel(tfliteFcWasm);
+
+/** The small-layer FULLY_CONNECTED: asm tfl_fc_i8_small over W as stored (N×K rows), same accumulators and requantization. */
+function tflFcSmall(mem: NonNullable<ReturnType<typeof arena>>, ex: NonNullable<ReturnType<typeof kernels>>, k: number, n: number, w: Int8Array, wz: number[], bias: Int32Array | undefined, mult: Int32Array, shift: Int32Array, clamp: CodeClamp): ReturnType<KernelDef['prepare']> {
+  // one block: W (N·K bytes, rounded to 4), then N int32s each of zero points, bias, multipliers, shifts
+  const wb = (n * k + 3) & ~3;
+  const p = mem.alloc(wb + n * 16, 'tflite small fc weights');
+  const b = mem.memory.buffer;
+  new Int8Array(b, p, n * k).set(w);
+  new Int32Array(b, p + wb, n).set(Int32Array.from({ length: n }, (_, j) => wz[wz.length === 1 ? 0 : j] ?? 0));
+  if (bias) new Int32Array(b, p + wb + n * 4, n).set(bias.subarray(0, n));
+  new Int32Array(b, p + wb + n * 8, n).set(mult);
+  new Int32Array(b, p + wb + n * 12, n).set(shift);
+  return {
+    name: 'tfl_fc_i8_small',
+    fuseClampQ: clamp.fuse,
+    run(inputs, [ot]) {
+      const a = inputs[0]!;
+      const m = a.dims[0]!;
+      const xin = bytesIn(mem, a.data as Int8Array, 'tflite fc input');
+      try {
+        const op = mem.alloc(m * n, 'tflite fc output');
+        ex.tfl_fc_i8_small(xin.ptr, m, k, scalarInt(inputs[2]), p, p + wb, bias ? p + wb + n * 4 : 0, n, p + wb + n * 8, p + wb + n * 12, scalarInt(inputs[8]), clamp.lo, clamp.hi, op);
+        return [new Tensor('int8', new Int8Array(mem.memory.buffer, op, m * n), ot!.shape as number[])];
+      } finally {
+        if (xin.copied) mem.release(xin.ptr);
+      }
+    },
+    dispose() {
+      mem.release(p);
+    },
+  };
+}
 
 /**
  * TFLite's quantized AVERAGE_POOL_2D (int8, and int16 of the 16x8 mode) on NHWC, as the importer maps it (domain
@@ -281,3 +316,330 @@ function tflBinaryWasm(op: 'QLinearAdd' | 'QLinearMul'): KernelDef {
 
 registerKernel(tflBinaryWasm('QLinearAdd'));
 registerKernel(tflBinaryWasm('QLinearMul'));
+
+// ---------------------------------------------------------------- per-code ops on 8-bit inputs: 256-entry tables
+
+/** Any typed array's bytes in kernel memory: in place when resident, else a copy (`copied`: the caller releases it). */
+function anyIn(mem: NonNullable<ReturnType<typeof arena>>, d: ArrayBufferView, what: string): { ptr: number; copied: boolean } {
+  const p = mem.ptrOf({ data: d });
+  if (p !== undefined) return { ptr: p, copied: false };
+  const ptr = mem.alloc(d.byteLength, what);
+  new Uint8Array(mem.memory.buffer, ptr, d.byteLength).set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+  return { ptr, copied: true };
+}
+
+/** The kernel's output: n elements of `dtype` at ptr in kernel memory, under the output type's shape and quantization. */
+function outAt(mem: NonNullable<ReturnType<typeof arena>>, dtype: string, ptr: number, n: number, o: ValueType): Tensor {
+  const b = mem.memory.buffer;
+  const d = dtype === 'float32' ? new Float32Array(b, ptr, n) : dtype === 'int8' ? new Int8Array(b, ptr, n) : dtype === 'uint8' ? new Uint8Array(b, ptr, n) : dtype === 'int16' ? new Int16Array(b, ptr, n) : new Int32Array(b, ptr, n);
+  const t = new Tensor(dtype as 'int8', d as Int8Array, o.shape as number[]);
+  t.quant = o.quant;
+  return t;
+}
+
+/** A tensor of every 8-bit code in byte order (entry i holds the code whose byte is i). */
+function allCodes(dtype: 'int8' | 'uint8'): Tensor {
+  return dtype === 'int8' ? new Tensor('int8', Int8Array.from({ length: 256 }, (_, i) => (i << 24) >> 24), [256]) : new Tensor('uint8', Uint8Array.from({ length: 256 }, (_, i) => i), [256]);
+}
+
+/**
+ * A pointwise op on 8-bit codes is a function of the code: its table is the op's own reference run once over the 256
+ * codes at plan time, so the kernel (asm x8_lut / x8_lut_f32) is bit-identical to the reference by construction and
+ * the arithmetic stays TFLite's (LOGISTIC / TANH: reference_integer_ops fixed point; RELU*: "output_offset +
+ * MultiplyByQuantizedMultiplier(input − input_zero_point, …)"; QUANTIZE requantize; DEQUANTIZE; HARD_SWISH; a
+ * standalone Clip on codes). TFLite's optimized kernels use 256-entry tables for int8 LOGISTIC / TANH / HARD_SWISH too
+ * (activations.cc PopulateLookupTable). A following Clip on 8-bit output codes folds into the table.
+ */
+function tflLutKernel(op: string, domain: string, inputs: number): KernelDef {
+  return {
+    op,
+    domain,
+    backend: 'wasm',
+    layouts: true,
+    prepare(node, attrs, types, constant) {
+      const mem = arena();
+      const ex = kernels();
+      const def = getOp(domain, op);
+      if (!mem || !ex || !def) return decline('no WASM memory');
+      const dt = types[0]?.dtype;
+      if (dt !== 'int8' && dt !== 'uint8') return decline(`input is ${dt ?? 'of unknown type'}, not int8 / uint8`);
+      const extra: (Tensor | undefined)[] = [];
+      for (let i = 1; i < inputs; i++) {
+        if (!node.inputs[i]) extra.push(undefined);
+        else {
+          const c = constant(i);
+          if (!c) return decline(`input ${i} is not a constant`);
+          extra.push(c);
+        }
+      }
+      const outTypes: ValueType[] = [{ dtype: dt, shape: [256] }];
+      const table = def.reference({ node, attrs, inputs: [allCodes(dt), ...extra], outputTypes: outTypes })[0]!;
+      const ot = table.type;
+      if (ot !== 'int8' && ot !== 'uint8' && ot !== 'float32') return decline(`output is ${ot}: the tables are 8-bit or float32`);
+      const esz = ot === 'float32' ? 4 : 1;
+      const tp = mem.alloc(256 * esz, `${op} table`);
+      const put = () => new Uint8Array(mem.memory.buffer, tp, 256 * esz).set(new Uint8Array((table.data as ArrayBufferView).buffer, (table.data as ArrayBufferView).byteOffset, 256 * esz));
+      put();
+      return {
+        name: esz === 1 ? 'x8_lut' : 'x8_lut_f32',
+        fuseClampQ:
+          esz === 1
+            ? (l, h) => {
+                const [lo, hi] = [Math.ceil(l), Math.floor(h)];
+                if (lo > hi) return false;
+                const d = table.data as Int8Array | Uint8Array;
+                for (let i = 0; i < 256; i++) d[i] = Math.min(hi, Math.max(lo, d[i]!));
+                put();
+                return true;
+              }
+            : undefined,
+        run([xt], [o]) {
+          const n = xt!.size;
+          const xin = bytesIn(mem, xt!.data as Int8Array, `${op} input`);
+          try {
+            const y = mem.alloc(n * esz, `${op} output`);
+            (esz === 1 ? ex.x8_lut : ex.x8_lut_f32)(xin.ptr, n, tp, y);
+            return [outAt(mem, ot, y, n, o!)];
+          } finally {
+            if (xin.copied) mem.release(xin.ptr);
+          }
+        },
+        dispose() {
+          mem.release(tp);
+        },
+      };
+    },
+  };
+}
+
+for (const op of ['LOGISTIC', 'TANH', 'HARD_SWISH', 'RELU', 'RELU6', 'RELU_N1_TO_1', 'QUANTIZE', 'DEQUANTIZE']) registerKernel(tflLutKernel(op, TFL_DOMAIN, 1));
+registerKernel(tflLutKernel('Clip', '', 3));
+
+const ESZ: Record<string, number> = { int8: 1, uint8: 1, int16: 2, int32: 4 };
+
+/**
+ * TFLite QUANTIZE (quantize.cc), bit-identical to the reference: float32 → int8 / uint8 is AffineQuantize
+ * ("static_cast<int32>(TfLiteRound(val / scale)) + zero_point" clamped; asm tfl_quantize_f32_x8, f32 division, halves
+ * away from zero); integer → integer is Requantize ("MultiplyByQuantizedMultiplier(input − input_zeropoint,
+ * multiplier, shift) + output_zeropoint" with the multiplier of input_scale / output_scale; asm tfl_requantize) — the
+ * 16x8 models' int16 ↔ int8 / int32 steps. 8-bit → 8-bit takes the table kernel above first.
+ */
+const tflQuantizeWasm: KernelDef = {
+  op: 'QUANTIZE',
+  domain: TFL_DOMAIN,
+  backend: 'wasm',
+  layouts: true,
+  prepare(_node, attrs, types) {
+    const mem = arena();
+    const ex = kernels();
+    if (!mem || !ex) return decline('no WASM memory');
+    const ot = attrs.output_type as string;
+    const it = types[0]?.dtype ?? 'unknown';
+    const scale = (attrs.out_scale as number[])[0]!;
+    const zp = (attrs.out_zero_point as number[])[0] ?? 0;
+    const [lo, hi] = qbounds(ot);
+    const oesz = ESZ[ot]!;
+    const iesz = ESZ[it];
+    if (it !== 'float32' && !iesz) return decline(`${it} → ${ot}`);
+    if (it === 'float32' && oesz !== 1) return decline(`float32 → ${ot} (the kernel quantizes to int8 / uint8)`);
+    const [mult, shift] = iesz ? quantizeMultiplier((attrs.in_scale as number[])[0]! / scale) : [0, 0];
+    const izp = (attrs.in_zero_point as number[])[0] ?? 0;
+    return {
+      name: iesz ? 'tfl_requantize' : 'tfl_quantize_f32_x8',
+      run([xt], [o]) {
+        const n = xt!.size;
+        const xin = anyIn(mem, xt!.data as ArrayBufferView, 'QUANTIZE input');
+        try {
+          const y = mem.alloc(n * oesz, 'QUANTIZE output');
+          if (iesz) ex.tfl_requantize(xin.ptr, iesz, it === 'uint8' ? 0 : 1, n, izp, mult, shift, zp, lo, hi, oesz, y);
+          else ex.tfl_quantize_f32_x8(xin.ptr, n, scale, zp, lo, hi, y);
+          return [outAt(mem, ot, y, n, o!)];
+        } finally {
+          if (xin.copied) mem.release(xin.ptr);
+        }
+      },
+    };
+  },
+};
+
+registerKernel(tflQuantizeWasm);
+
+/**
+ * TFLite SOFTMAX on int8 / uint8 input (int8 / uint8 / int16 output): reference_ops::Softmax's gemmlowp fixed point
+ * (the TS reference, src/tensor/tflite-quant.ts softmaxQuantRow). exp_on_negative_values of the scaled difference
+ * depends only on max − x (0…255), so its 256 values and their Rescale<12> are tabulated here with the reference's
+ * own functions; asm tfl_softmax_x8 does the per-row max, sum, GetReciprocal and the final RoundingDivideByPOT.
+ */
+const tflSoftmaxWasm: KernelDef = {
+  op: 'SOFTMAX',
+  domain: TFL_DOMAIN,
+  backend: 'wasm',
+  layouts: true,
+  prepare(_node, attrs, types) {
+    const mem = arena();
+    const ex = kernels();
+    if (!mem || !ex) return decline('no WASM memory');
+    const dt = types[0]?.dtype;
+    const inScale = (attrs.in_scale as number[])[0];
+    const outScale = (attrs.out_scale as number[])[0];
+    if ((dt !== 'int8' && dt !== 'uint8') || !inScale || !outScale) return decline(`input is ${dt ?? 'of unknown type'}: the kernel is quantized int8 / uint8`);
+    const ot = ((attrs.output_type as string) || dt) as 'int8' | 'uint8' | 'int16';
+    if (ot !== 'int8' && ot !== 'uint8' && ot !== 'int16') return decline(`output ${ot}`);
+    const p = softmaxParams(attrs.beta as number, inScale);
+    const expt = new Int32Array(256);
+    const sumt = new Int32Array(256);
+    for (let k = 0; k < 256; k++) {
+      const d = -k;
+      if (d < p.diffMin) continue; // below diff_min: no exp term, output out_min (the row loop's else branch)
+      const e = expOnNegativeValues(saturatingRoundingDoublingHighMul(Math.imul(d, 2 ** p.leftShift), p.multiplier), 5);
+      expt[k] = e;
+      sumt[k] = saturatingRoundingMultiplyByPOT(e, -12);
+    }
+    const tp = mem.alloc(256 * 8, 'softmax exp tables');
+    new Int32Array(mem.memory.buffer, tp, 256).set(expt);
+    new Int32Array(mem.memory.buffer, tp + 1024, 256).set(sumt);
+    const [lo, hi] = qbounds(ot);
+    const bits = ot === 'int16' ? 16 : 8;
+    const oesz = ot === 'int16' ? 2 : 1;
+    return {
+      name: 'tfl_softmax_x8',
+      run([xt], [o]) {
+        const n = xt!.size;
+        const depth = xt!.dims.at(-1) ?? 1;
+        const rows = depth ? n / depth : 0;
+        const xin = bytesIn(mem, xt!.data as Int8Array, 'SOFTMAX input');
+        try {
+          const y = mem.alloc(n * oesz, 'SOFTMAX output');
+          ex.tfl_softmax_x8(xin.ptr, dt === 'int8' ? 1 : 0, rows, depth, tp, tp + 1024, bits, lo, hi, oesz, y);
+          return [outAt(mem, ot, y, n, o!)];
+        } finally {
+          if (xin.copied) mem.release(xin.ptr);
+        }
+      },
+      dispose() {
+        mem.release(tp);
+      },
+    };
+  },
+};
+
+registerKernel(tflSoftmaxWasm);
+
+/**
+ * TFLite MEAN of int8 / int16 over H and W with keep_dims (the global average pool of quantized CNNs): asm tfl_mean_hw
+ * with reference_integer_ops::Mean's integer steps (src/ops/tflite.ts MEAN), bit-identical. Other axes and uint8 stay
+ * on the reference.
+ */
+const tflMeanWasm: KernelDef = {
+  op: 'MEAN',
+  domain: TFL_DOMAIN,
+  backend: 'wasm',
+  layouts: true,
+  prepare(_node, attrs, types, constant) {
+    const mem = arena();
+    const ex = kernels();
+    if (!mem || !ex) return decline('no WASM memory');
+    const x = types[0];
+    const ax = constant(1);
+    const shape = x?.shape;
+    if (!x || !ax || !shape || shape.length !== 4 || !shape.every((d) => typeof d === 'number')) return decline('needs a 4-D input of known shape and constant axes');
+    const axes = new Set(ax.toNumbers().map((a) => (a < 0 ? a + 4 : a)));
+    if (!tflMeanHW({ type: x.dtype, dims: shape as number[] }, axes, attrs)) return decline('not int8 / int16 over axes 1 and 2 with keep_dims (reference_integer_ops::Mean)');
+    const [mult, shift] = quantizeMultiplier((attrs.in_scale as number[])[0]! / (attrs.out_scale as number[])[0]!);
+    const izp = (attrs.in_zero_point as number[])[0] ?? 0;
+    const ozp = (attrs.out_zero_point as number[])[0] ?? 0;
+    const esz = x.dtype === 'int8' ? 1 : 2;
+    const [lo, hi] = qbounds(x.dtype);
+    return {
+      name: 'tfl_mean_hw',
+      run([xt], [o]) {
+        const [n, h, w, c] = xt!.dims as [number, number, number, number];
+        const xin = anyIn(mem, xt!.data as ArrayBufferView, 'MEAN input');
+        const acc = mem.alloc(c * 4, 'MEAN sums');
+        try {
+          const y = mem.alloc(n * c * esz, 'MEAN output');
+          ex.tfl_mean_hw(xin.ptr, esz, n, h * w, c, izp, mult, shift, ozp, lo, hi, acc, y);
+          return [outAt(mem, x.dtype, y, n * c, o!)];
+        } finally {
+          mem.release(acc);
+          if (xin.copied) mem.release(xin.ptr);
+        }
+      },
+    };
+  },
+};
+
+registerKernel(tflMeanWasm);
+
+/**
+ * TFLite integer SVDF (int8 input / weights_feature / output, int8 or int16 weights_time and state): asm tfl_svdf_i8
+ * with the reference's integer steps (src/ops/tflite.ts SVDF: svdf.cc's effective_scale_1 / effective_scale_2 and
+ * MultiplyByQuantizedMultiplier), bit-identical; the state starts from its initial value each run, as in the
+ * reference. Weights and bias must be constant.
+ */
+const tflSvdfWasm: KernelDef = {
+  op: 'SVDF',
+  domain: TFL_DOMAIN,
+  backend: 'wasm',
+  layouts: true,
+  prepare(node, attrs, types, constant) {
+    const mem = arena();
+    const ex = kernels();
+    if (!mem || !ex) return decline('no WASM memory');
+    const [wf, wt] = [constant(1), constant(2)];
+    const bias = node.inputs[3] ? constant(3) : undefined;
+    if (types[0]?.dtype !== 'int8' || !wf || wf.type !== 'int8' || !wt || (wt.type !== 'int8' && wt.type !== 'int16')) return decline('needs int8 input and constant int8 weights_feature, int8 / int16 weights_time (integer SVDF)');
+    if (node.inputs[3] && (!bias || bias.type !== 'int32')) return decline('bias is not a constant int32');
+    const st = types[4]?.dtype;
+    if (st !== 'int8' && st !== 'int16') return decline(`state is ${st}`);
+    const q = (k: string, i: number) => (attrs[k] as number[])[i]!;
+    const [F, I] = wf.dims as [number, number];
+    const M = wt.dims[1]!;
+    const R = attrs.rank as number;
+    const U = F / R;
+    // the reference's multipliers: "effective_scale_1 = input_scale * weights_feature_scale / state_scale",
+    // "effective_scale_2 = state_scale * weights_time_scale / output_scale" (float products)
+    const [m1, s1] = quantizeMultiplier(Math.fround(Math.fround(q('in_scale', 0) * q('in_scale', 1)) / q('in_scale', 4)));
+    const [m2, s2] = quantizeMultiplier(Math.fround(Math.fround(q('in_scale', 4) * q('in_scale', 2)) / q('out_scale', 0)));
+    const [slo, shi] = qbounds(st);
+    const tesz = wt.type === 'int8' ? 1 : 2;
+    const sesz = st === 'int8' ? 1 : 2;
+    const wb = (F * I + 15) & ~15;
+    const tb = (F * M * tesz + 15) & ~15;
+    const p = mem.alloc(wb + tb + U * 4, 'SVDF weights');
+    const buf = mem.memory.buffer;
+    new Int8Array(buf, p, F * I).set(wf.data as Int8Array);
+    new Uint8Array(buf, p + wb, F * M * tesz).set(new Uint8Array((wt.data as Int8Array).buffer, (wt.data as Int8Array).byteOffset, F * M * tesz));
+    if (bias) new Int32Array(buf, p + wb + tb, U).set((bias.data as Int32Array).subarray(0, U));
+    const izp = q('in_zero_point', 0) ?? 0;
+    const szp = (attrs.in_zero_point as number[])[4] ?? 0;
+    const ozp = (attrs.out_zero_point as number[])[0] ?? 0;
+    return {
+      name: 'tfl_svdf_i8',
+      run(inputs, [o]) {
+        const [x, , , , state] = inputs as Tensor[];
+        const B = x!.dims[0]!;
+        if (state!.size !== B * F * M) return undefined; // the shape rule checks it when the dims are known
+        // both inputs pinned before any allocation (a memory.grow detaches views of resident inputs)
+        const sres = mem.ptrOf(state!);
+        const xin = bytesIn(mem, x!.data as Int8Array, 'SVDF input');
+        const sin = sres !== undefined ? { ptr: sres, copied: false } : anyIn(mem, state!.data as ArrayBufferView, 'SVDF state');
+        const scratch = mem.alloc(B * F * M * 4, 'SVDF state scratch');
+        try {
+          const y = mem.alloc(B * U, 'SVDF output');
+          ex.tfl_svdf_i8(xin.ptr, B, I, izp, p, F, M, p + wb, tesz, sin.ptr, sesz, szp, m1, s1, slo, shi, bias ? p + wb + tb : 0, R, m2, s2, ozp, -128, 127, scratch, y);
+          return [outAt(mem, 'int8', y, B * U, o!)];
+        } finally {
+          mem.release(scratch);
+          if (sin.copied) mem.release(sin.ptr);
+          if (xin.copied) mem.release(xin.ptr);
+        }
+      },
+      dispose() {
+        mem.release(p);
+      },
+    };
+  },
+};
+
+registerKernel(tflSvdfWasm);

@@ -20,6 +20,15 @@ export interface KernelExports {
   tfl_requant_i8_nhwc(acc: number, n: number, m: number, p: number, mult: number, shift: number, zp: number, lo: number, hi: number, out: number): void;
   tfl_requant_i8_rows(acc: number, m: number, n: number, mult: number, shift: number, zp: number, lo: number, hi: number, out: number): void;
   x8_nhwc_to_nchw(x: number, n: number, hw: number, c: number, out: number): void;
+  /** asm/tfl_requant.ts: small TFLite FULLY_CONNECTED (direct dots), 8-bit tables, QUANTIZE, int8 SOFTMAX */
+  tfl_fc_i8_small(a: number, m: number, k: number, az: number, w: number, wz: number, bias: number, n: number, mult: number, shift: number, zp: number, lo: number, hi: number, out: number): void;
+  x8_lut(x: number, n: number, table: number, out: number): void;
+  tfl_svdf_i8(x: number, b: number, ii: number, izp: number, wf: number, f: number, m: number, wt: number, tesz: number, state: number, sesz: number, szp: number, m1: number, s1: number, slo: number, shi: number, bias: number, r: number, m2: number, s2: number, ozp: number, lo: number, hi: number, st: number, out: number): void;
+  tfl_mean_hw(x: number, esz: number, nb: number, hw: number, c: number, izp: number, mult: number, shift: number, ozp: number, lo: number, hi: number, acc: number, out: number): void;
+  tfl_requantize(x: number, iesz: number, isigned: number, n: number, izp: number, mult: number, shift: number, ozp: number, lo: number, hi: number, oesz: number, out: number): void;
+  x8_lut_f32(x: number, n: number, table: number, out: number): void;
+  tfl_quantize_f32_x8(x: number, n: number, scale: number, zp: number, lo: number, hi: number, out: number): void;
+  tfl_softmax_x8(x: number, signed: number, rows: number, depth: number, expt: number, sumt: number, outBits: number, outMin: number, outMax: number, oesz: number, out: number): void;
   tfl_avgpool_nhwc(x: number, esz: number, n: number, h: number, w: number, c: number, fh: number, fw: number, sh: number, sw: number, pt: number, pl: number, oh: number, ow: number, lo: number, hi: number, out: number): void;
   tfl_add_i8(a: number, sa: number, b: number, sb: number, n: number, az: number, bz: number, ls: number, m1: number, s1: number, m2: number, s2: number, mo: number, so: number, oz: number, lo: number, hi: number, sign: number, out: number): void;
   tfl_mul_i8(a: number, sa: number, b: number, sb: number, n: number, az: number, bz: number, m: number, s: number, oz: number, lo: number, hi: number, out: number): void;

@@ -615,7 +615,7 @@ defineOp({
   inputs: [2, 2],
   outputs: [1, 1],
   attrs: { keep_dims: { type: 'int', default: 0 }, ...QUANT_ATTRS },
-  doc: 'TFLite MEAN over constant axes (quantized: float reference)',
+  doc: 'TFLite MEAN over constant axes (int8 / int16 over H and W with keep_dims: reference_integer_ops::Mean; other quantized cases: float reference)',
   inferShape(ctx) {
     const x = need(ctx, 0, 'input');
     needQ(ctx, qin(ctx.attrs, 0), x.dtype, 'input');
@@ -634,6 +634,31 @@ defineOp({
     const axes = new Set(ax.toNumbers().map((a) => (a < 0 ? a + r : a)));
     const dims = ctx.outputTypes[0]!.shape as number[];
     const iq = qin(ctx.attrs, 0), oq = qout(ctx.attrs);
+    const hw = tflMeanHW(x, axes, ctx.attrs);
+    if (hw) {
+      const [mult, shift] = quantizeMultiplier(iq!.scale / oq!.scale);
+      const [N, H, W, C] = x.dims as [number, number, number, number];
+      const n = H * W;
+      const [lo, hi] = qbounds(x.type);
+      const out = Tensor.zeros(x.type, dims);
+      const xd = x.data as Int8Array | Int16Array;
+      const od = out.data as Int8Array | Int16Array;
+      // reference_integer_ops/mean.h: "acc += input_data[...] - input_zero_point" over H·W; "acc =
+      // MultiplyByQuantizedMultiplier(acc, multiplier, shift); acc = acc > 0 ? (acc + num_elements_in_axis / 2) /
+      // num_elements_in_axis : (acc - num_elements_in_axis / 2) / num_elements_in_axis; acc += output_zero_point",
+      // clamped; multiplier from "input->params.scale / output->params.scale" (PrepareMeanOrSum)
+      for (let b = 0; b < N; b++)
+        for (let c = 0; c < C; c++) {
+          let acc = 0;
+          for (let i = 0; i < n; i++) acc = (acc + xd[(b * n + i) * C + c]! - iq!.zp) | 0;
+          acc = multiplyByQuantizedMultiplier(acc, mult, shift);
+          const half = Math.trunc(n / 2);
+          acc = Math.trunc(acc > 0 ? ((acc + half) | 0) / n : ((acc - half) | 0) / n) + oq!.zp; // int32 sums, C division
+          od[b * C + c] = acc < lo ? lo : acc > hi ? hi : acc;
+        }
+      out.quant = ctx.outputTypes[0]?.quant;
+      return [out];
+    }
     const acc = new Float64Array(sizeOf(dims));
     const ostr: number[] = [];
     let s = 1;
@@ -663,6 +688,14 @@ defineOp({
     return [out];
   },
 });
+
+/**
+ * The MEAN TFLite computes with reference_integer_ops::Mean (reduce.cc EvalMeanReferenceOps): int8 / int16, keep_dims,
+ * a 4-D input reduced over axes 1 and 2 exactly, quantized input and output.
+ */
+export function tflMeanHW(x: { type: string; dims: readonly number[] }, axes: Set<number>, attrs: Attrs): boolean {
+  return (x.type === 'int8' || x.type === 'int16') && !!attrs.keep_dims && x.dims.length === 4 && axes.size === 2 && axes.has(1) && axes.has(2) && !!qin(attrs, 0) && !!qout(attrs);
+}
 
 function resizeInfer(ctx: ShapeCtx): ValueType[] {
   const x = rank(ctx, 0, 4, 'input');

@@ -323,7 +323,7 @@ export class Executor {
       const dt = this.analysis.types.get(y)?.dtype;
       if (!prod || !k || this.uses(y) !== 1 || graphOut.has(y)) continue;
       // 8-bit codes (a TFLite conv's fused activation is a Clip on its int8 output): clamp the codes in the kernel
-      if ((dt === 'int8' || dt === 'uint8') && !post && k.fuseClampQ && !this.kernels.has(act)) {
+      if ((dt === 'int8' || dt === 'uint8') && !post && k.fuseClampQ) {
         const q = (i: number, dflt: number): number | undefined => {
           const name = act.inputs[i];
           if (!name) return dflt;
@@ -331,7 +331,11 @@ export class Executor {
           return t && t.type === dt && t.size === 1 ? Number((t.data as Int8Array)[0]) : undefined;
         };
         const [l, h] = act.op === 'Clip' ? [q(1, -Infinity), q(2, Infinity)] : [0, Infinity];
-        if (l !== undefined && h !== undefined && k.fuseClampQ(l, h)) this.fusedInto.set(act, y);
+        if (l !== undefined && h !== undefined && k.fuseClampQ(l, h)) {
+          this.fusedInto.set(act, y);
+          this.kernels.get(act)?.dispose?.(); // a standalone 8-bit Clip kernel (the table kernel) is not needed then
+          this.kernels.delete(act);
+        }
         continue;
       }
       if (dt !== 'float32') continue;

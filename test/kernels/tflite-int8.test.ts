@@ -86,13 +86,14 @@ describe('TFLite int8 conv kernel vs the TS reference', () => {
 
 describe('TFLite int8 FULLY_CONNECTED kernel vs the TS reference', () => {
   // fully_connected.cc: acc = bias[u] + Σ_k (x − x_zp)·(W[u, k] − w_zp); out = clamp(MultiplyByQuantizedMultiplier(acc) + y_zp)
-  it('is bit-exact over rows, units, depth, per-tensor / per-channel scales, weight zero points, bias and a fused Clip', () => {
+  it('is bit-exact over rows, units, depth (small and packed paths), per-tensor / per-channel scales, weight zero points, bias and a fused Clip', () => {
     fc.assert(
       fc.property(
         fc.record({
           m: fc.integer({ min: 1, max: 9 }),
-          n: fc.integer({ min: 26, max: 41 }),
-          k: fc.integer({ min: 40, max: 77 }),
+          // K·N below 1024 runs the direct small-layer path (hello_world_int8's 1→16→16→1), above it the packed GEMM
+          n: fc.oneof(fc.integer({ min: 1, max: 16 }), fc.integer({ min: 26, max: 41 })),
+          k: fc.oneof(fc.integer({ min: 1, max: 16 }), fc.integer({ min: 40, max: 77 })),
           perChannel: fc.boolean(),
           wz: fc.constantFrom(0, 0, 3, -7),
           yscale: fc.constantFrom(0.5, 0.02, 0.0007, 3),
@@ -125,7 +126,7 @@ describe('TFLite int8 FULLY_CONNECTED kernel vs the TS reference', () => {
           g.opsets = { '': 21, 'com.microsoft': 1 };
           const a = new Tensor('int8', i8(r.m * r.k), [r.m, r.k]);
           const fast = new Executor(g);
-          expect(fast.kernels.get(g.nodes[0]!)?.name).toBe('qs8_gemm_tflite');
+          expect(fast.kernels.get(g.nodes[0]!)?.name).toBe(r.k * r.n < 1024 ? 'tfl_fc_i8_small' : 'qs8_gemm_tflite');
           if (r.clip) expect(fast.fusedInto.has(g.nodes[1]!)).toBe(true);
           const got = fast.run({ A: a }).Y!;
           const want = new Executor(g, { backend: 'reference' }).run({ A: a }).Y!;

@@ -26,47 +26,8 @@ interface Gap {
   reference?: string[];
 }
 
-const QGEMM_SMALL = 'com.microsoft.QGemm: layer too small (K·N < 1024): the reference is faster';
-
 /** Observed after merging the issue-14/15/16 kernel branches (2026-12-06); shrink it as kernels land. */
 const KNOWN_GAPS: Record<string, Gap> = {
-  // TFLite int8 SOFTMAX
-  'person-detect': {
-    reference: [
-      'ai.edgeq.tflite.SOFTMAX: no WASM kernel for ai.edgeq.tflite.SOFTMAX',
-    ],
-  },
-  // layers below the measured kernel/reference crossover
-  'hello-world-int8': {
-    reference: [
-      'Clip: input is int8, not float32',
-      QGEMM_SMALL,
-    ],
-  },
-  // SVDF, QUANTIZE, SOFTMAX in TFLite's own arithmetic
-  'keyword-float': {
-    reference: [
-      'ai.edgeq.tflite.QUANTIZE: no WASM kernel for ai.edgeq.tflite.QUANTIZE',
-      'ai.edgeq.tflite.SOFTMAX: no WASM kernel for ai.edgeq.tflite.SOFTMAX',
-      'ai.edgeq.tflite.SVDF: no WASM kernel for ai.edgeq.tflite.SVDF',
-      QGEMM_SMALL,
-    ],
-  },
-  // SVDF, QUANTIZE, SOFTMAX in TFLite's own arithmetic
-  'keyword-int8': {
-    reference: [
-      'ai.edgeq.tflite.QUANTIZE: no WASM kernel for ai.edgeq.tflite.QUANTIZE',
-      'ai.edgeq.tflite.SOFTMAX: no WASM kernel for ai.edgeq.tflite.SOFTMAX',
-      'ai.edgeq.tflite.SVDF: no WASM kernel for ai.edgeq.tflite.SVDF',
-      QGEMM_SMALL,
-    ],
-  },
-  // TFLite int8 SOFTMAX
-  'micro-speech-int8': {
-    reference: [
-      'ai.edgeq.tflite.SOFTMAX: no WASM kernel for ai.edgeq.tflite.SOFTMAX',
-    ],
-  },
   // int8 UNIDIRECTIONAL_SEQUENCE_LSTM is not implemented
   'lstm-int8': { load: /unsupported operator UNIDIRECTIONAL_SEQUENCE_LSTM \(TFLite bu/ },
 };
