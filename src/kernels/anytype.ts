@@ -1,7 +1,7 @@
 import type { DType, TypedArray } from '../tensor/dtype.js';
 import { Tensor } from '../tensor/tensor.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
-import { type Arena, arena, kernels } from './wasm.js';
+import { arena, kernels } from './wasm.js';
 
 /**
  * Small ops on integer / bool tensors that attention-mask paths are made of (attention_mask int64 → Equal → bool →
@@ -15,26 +15,6 @@ const ONNX_TYPE: Record<number, DType> = { 1: 'float32', 2: 'uint8', 3: 'int8', 
 
 /** x_cast_f32's kind per source type */
 const TO_F32: Partial<Record<DType, number>> = { int64: 0, bool: 1, uint8: 1, int8: 2, int32: 3 };
-
-/** Byte pointer of `d` in kernel memory, copying it in unless it already lives there (then `copied` is false). */
-function pinBytes(mem: Arena, d: TypedArray, what: string): { ptr: number; copied: boolean } {
-  if (d.buffer === mem.memory.buffer) return { ptr: d.byteOffset, copied: false };
-  const ptr = mem.alloc(d.byteLength, what);
-  new Uint8Array(mem.memory.buffer, ptr, d.byteLength).set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
-  return { ptr, copied: true };
-}
-
-/** A view of `n` elements of type `t` at `ptr` in kernel memory. */
-function viewOf(mem: Arena, t: DType, ptr: number, n: number): TypedArray {
-  const buf = mem.memory.buffer;
-  if (t === 'int64') return new BigInt64Array(buf, ptr, n);
-  if (t === 'int32') return new Int32Array(buf, ptr, n);
-  if (t === 'float32') return new Float32Array(buf, ptr, n);
-  if (t === 'int8') return new Int8Array(buf, ptr, n);
-  if (t === 'float16') return new Uint16Array(buf, ptr, n);
-  if (t === 'float64') return new Float64Array(buf, ptr, n);
-  return new Uint8Array(buf, ptr, n); // bool, uint8
-}
 
 const castWasm: KernelDef = {
   op: 'Cast',
@@ -55,7 +35,7 @@ const castWasm: KernelDef = {
     return {
       name: 'x_cast_f32',
       run([x]) {
-        const xin = pinBytes(mem, x!.data as TypedArray, 'Cast input');
+        const xin = mem.inputBytes(x!.data as TypedArray, 'Cast input');
         try {
           const yp = mem.alloc(x!.size * 4, 'Cast output');
           if (x!.size) ex.x_cast_f32(kind, xin.ptr, x!.size, yp);
@@ -90,10 +70,10 @@ const equalWasm: KernelDef = {
         // both residency checks before any allocation (growing the memory would detach a resident B's view)
         const bd = b!.data as TypedArray;
         const bRes = bd.buffer === mem.memory.buffer ? bd.byteOffset : undefined;
-        const ap = pinBytes(mem, a!.data as TypedArray, 'Equal A');
+        const ap = mem.inputBytes(a!.data as TypedArray, 'Equal A');
         let bp: { ptr: number; copied: boolean } | undefined;
         try {
-          bp = bRes !== undefined ? { ptr: bRes, copied: false } : pinBytes(mem, bd, 'Equal B');
+          bp = bRes !== undefined ? { ptr: bRes, copied: false } : mem.inputBytes(bd, 'Equal B');
           const yp = mem.alloc(Math.max(n, 1), 'Equal output');
           if (n) ex.x_equal(bytes, t === 'float32' ? 1 : 0, ap.ptr, a!.size === 1 ? 0 : 1, bp.ptr, b!.size === 1 ? 0 : 1, yp, n);
           return [new Tensor('bool', new Uint8Array(mem.memory.buffer, yp, n), shape)];
@@ -131,7 +111,7 @@ const expandWasm: KernelDef = {
           st[i] = xd[i] === 1 ? 0 : s;
           s *= xd[i]!;
         }
-        const xin = pinBytes(mem, data, 'Expand input');
+        const xin = mem.inputBytes(data, 'Expand input');
         try {
           const yp = mem.alloc(Math.max(n * e, 1), 'Expand output');
           if (n) {
@@ -147,7 +127,7 @@ const expandWasm: KernelDef = {
             else ex.x8_strided_copy(xin.ptr, yp, rk, meta, meta + 4 * rk, meta + 8 * rk);
             mem.release(meta);
           }
-          const y = new Tensor(x!.type, viewOf(mem, x!.type, yp, n), shape);
+          const y = new Tensor(x!.type, mem.view(x!.type, yp, n), shape);
           if (x!.quant) y.quant = x!.quant;
           return [y];
         } finally {

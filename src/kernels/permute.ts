@@ -1,7 +1,7 @@
 import { Tensor } from '../tensor/tensor.js';
-import { DTYPES, type DType } from '../tensor/dtype.js';
+import type { DType, TypedArray } from '../tensor/dtype.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
-import { type Arena, arena, kernels } from './wasm.js';
+import { arena, kernels } from './wasm.js';
 
 /**
  * Data movement the layout pass (src/ir/passes/layout.ts) leaves between kernels: Transpose at the graph's edges
@@ -9,20 +9,6 @@ import { type Arena, arena, kernels } from './wasm.js';
  * 1- and 4-byte elements; outputs stay in kernel memory.
  */
 const BYTES: Partial<Record<DType, 1 | 4>> = { float32: 4, int32: 4, uint32: 4, int8: 1, uint8: 1, bool: 1 };
-
-/** Byte offset of t's data in kernel memory (copied in when it is not resident) and whether it was copied. */
-function inBytes(mem: Arena, t: Tensor, what: string): { ptr: number; copied: boolean } {
-  const d = t.data as unknown as ArrayBufferView;
-  const p = mem.ptrOf(t);
-  if (p !== undefined) return { ptr: p, copied: false };
-  const ptr = mem.alloc(d.byteLength, what);
-  new Uint8Array(mem.memory.buffer, ptr, d.byteLength).set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
-  return { ptr, copied: true };
-}
-
-function view(mem: Arena, type: DType, ptr: number, n: number, dims: number[]): Tensor {
-  return new Tensor(type, new (DTYPES[type].array as unknown as new (b: ArrayBuffer, o: number, n: number) => never)(mem.memory.buffer, ptr, n), dims);
-}
 
 /** Merge adjacent axes that stay adjacent under perm; returns the merged input dims and the merged perm. */
 export function mergePerm(dims: readonly number[], perm: readonly number[]): { dims: number[]; perm: number[] } {
@@ -64,11 +50,11 @@ const transposeWasm: KernelDef = {
         const od = p.map((q) => d[q]!);
         const os = p.map((q) => st[q]!);
         const out = outType!.shape as number[];
-        const xin = inBytes(mem, xt!, 'transpose input');
+        const xin = mem.inputBytes(xt!.data as TypedArray, 'transpose input');
         try {
           const op = mem.alloc(xt!.size * esz, 'transpose output');
           (esz === 4 ? ex.x32_permute4 : ex.x8_permute4)(xin.ptr, od[0]!, od[1]!, od[2]!, od[3]!, os[0]!, os[1]!, os[2]!, os[3]!, op);
-          return [view(mem, xt!.type, op, xt!.size, out)];
+          return [new Tensor(xt!.type, mem.view(xt!.type, op, xt!.size), out)];
         } finally {
           if (xin.copied) mem.release(xin.ptr);
         }
@@ -106,10 +92,10 @@ const padWasm: KernelDef = {
         const dims = xt!.dims;
         const out = outType!.shape as number[];
         const n = out.reduce((a, d) => a * d, 1);
-        const xin = inBytes(mem, xt!, 'pad input');
+        const xin = mem.inputBytes(xt!.data as TypedArray, 'pad input');
         try {
           const op = mem.alloc(n * esz, 'pad output');
-          const y = view(mem, xt!.type, op, n, out);
+          const y = new Tensor(xt!.type, mem.view(xt!.type, op, n), out);
           (y.data as unknown as { fill(v: number): void }).fill(value);
           const bytes = new Uint8Array(mem.memory.buffer);
           // block = the input's axes last..r-1 (axes after `last` unpadded): one copy per index of axes 0..last-1
@@ -161,7 +147,7 @@ const concat32: KernelDef = {
         let outer = 1;
         for (let i = 0; i < ax; i++) outer *= shape[i]!;
         const total = shape.reduce((a, b) => a * b, 1);
-        const srcs = ins.map((t) => inBytes(mem, t, 'concat input'));
+        const srcs = ins.map((t) => mem.inputBytes(t.data as TypedArray, 'concat input'));
         try {
           const y = mem.alloc(total * 4, 'concat output');
           const bytes = new Uint8Array(mem.memory.buffer);
@@ -173,7 +159,7 @@ const concat32: KernelDef = {
             for (let o = 0; o < outer; o++) bytes.copyWithin(y + o * row + off, p + o * chunk, p + (o + 1) * chunk);
             off += chunk;
           }
-          return [view(mem, ot!.dtype, y, total, shape)];
+          return [new Tensor(ot!.dtype, mem.view(ot!.dtype, y, total), shape)];
         } finally {
           for (const s of srcs) if (s.copied) mem.release(s.ptr);
         }

@@ -2,7 +2,7 @@ import { pool2dAt } from '../ir/conv-geometry.js';
 import { roundHalfToEven } from '../tensor/rounding.js';
 import { Tensor } from '../tensor/tensor.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
-import { PackedQGemm, bytesIn, i32, ints, isQ8, outKind, outView, type QData, scalarInt } from './qlinear.js';
+import { PackedQGemm, i32, ints, isQ8, outKind, outView, type QData, scalarInt } from './qlinear.js';
 import { arena, kernels } from './wasm.js';
 
 /**
@@ -54,8 +54,8 @@ const qlinearAddWasm: KernelDef = {
         // broadcasting: the reference
         if (sa === undefined || sb === undefined || sc === undefined || a!.size !== b!.size || a!.dims.length !== b!.dims.length || a!.dims.some((d, i) => d !== b!.dims[i])) return undefined;
         const n = a!.size;
-        const pa = bytesIn(mem, a!.data as QData, 'add input');
-        const pb = bytesIn(mem, b!.data as QData, 'add input');
+        const pa = mem.inputBytes(a!.data as QData, 'add input');
+        const pb = mem.inputBytes(b!.data as QData, 'add input');
         const y = mem.alloc(n, 'add output');
         ex.qs8_qlinear_add(pa.ptr, sa, scalarInt(az), pb.ptr, sb, scalarInt(bz), n, sc, scalarInt(cz), a!.type === 'uint8' ? 1 : 0, y);
         if (pa.copied) mem.release(pa.ptr);
@@ -84,7 +84,7 @@ const maxPoolQ8Wasm: KernelDef = {
         const [n, c, ih, iw] = xt.dims as [number, number, number, number];
         const g = pool2dAt(ih, iw, kh, kw, attrs);
         const [oh, ow] = g.out as [number, number];
-        const xin = bytesIn(mem, xt.data as QData, 'pool input');
+        const xin = mem.inputBytes(xt.data as QData, 'pool input');
         const y = mem.alloc(n * c * oh * ow, 'pool output');
         const tmp = mem.alloc(iw + 16, 'pool column maxima');
         ex.qs8_maxpool2d(xin.ptr, n * c, ih, iw, kh, kw, g.strides[0]!, g.strides[1]!, g.padBegin[0]!, g.padBegin[1]!, oh, ow, xt.type === 'uint8' ? 1 : 0, y, tmp);
@@ -112,7 +112,7 @@ const qlinearGapWasm: KernelDef = {
         const rows = x!.dims[0]! * x!.dims[1]!;
         const S = rows ? x!.size / rows : 0;
         if (sx === undefined || sy === undefined || S === 0) return undefined;
-        const xin = bytesIn(mem, x!.data as QData, 'pool input');
+        const xin = mem.inputBytes(x!.data as QData, 'pool input');
         const sums = mem.alloc(rows * 4, 'pool sums');
         ex.qs8_rowsum(rows, S, xin.ptr, S, x!.type === 'uint8' ? 1 : 0, sums);
         if (xin.copied) mem.release(xin.ptr);

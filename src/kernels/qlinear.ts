@@ -30,15 +30,6 @@ export function f64(mem: Arena, p: number, n: number): Float64Array {
   return new Float64Array(mem.memory.buffer, p, n);
 }
 
-/** Pointer to byte tensor data in kernel memory: itself if resident, else a copy the caller must release. */
-export function bytesIn(mem: Arena, d: QData, what: string): { ptr: number; copied: boolean } {
-  const p = mem.ptrOf({ data: d });
-  if (p !== undefined) return { ptr: p, copied: false };
-  const ptr = mem.alloc(d.length, what);
-  new Uint8Array(mem.memory.buffer, ptr, d.length).set(new Uint8Array(d.buffer, d.byteOffset, d.length));
-  return { ptr, copied: true };
-}
-
 /** Output code of qs8_gemm and the view constructor for it. */
 export function outKind(dtype: string): { code: 0 | 1 | 2; esz: number; lo: number; hi: number } {
   if (dtype === 'int8') return { code: 1, esz: 1, lo: -128, hi: 127 };
@@ -178,7 +169,7 @@ export class PackedQGemm {
     this.cv = mem.alloc(n8 * 4, 'int8 rank-1 term');
     this.mult = mem.alloc(n8 * 8, 'requant multipliers');
     this.tmp = mem.alloc(32, 'int8 gemm scratch');
-    const src = bytesIn(mem, b.data as QData, 'int8 weight');
+    const src = mem.inputBytes(b.data as QData, 'int8 weight');
     if (mode === 'plain') ex.qs8_pack_b(n, k, src.ptr, n, shift ? 1 : 0, this.packed, this.colsum);
     else ex.qs8_pack_b_c4(n, k, src.ptr, n, shift ? 0x80 : 0, mode === 'unsigned' ? 1 : 0, this.packed, this.colsum);
     if (src.copied) mem.release(src.ptr);
@@ -208,7 +199,7 @@ export class PackedQGemm {
     const cb = i32(mem, this.cb, n8);
     for (let j = 0; j < n8; j++) cb[j] = (Math.imul(-zaS, cs[j]!) + Math.imul(Math.imul(k, zaS), this.zbS[j]!) + (bias && j < n ? bias[j]! : 0)) | 0;
     if (mult) f64(mem, this.mult, n8).set(mult.subarray(0, n8));
-    const ain = bytesIn(mem, a.subarray(0, m * k), 'int8 gemm input');
+    const ain = mem.inputBytes(a.subarray(0, m * k), 'int8 gemm input');
     const rs = this.needRowsum ? mem.alloc(m * 4, 'int8 row sums') : 0;
     const af = flipA ? mem.alloc(m * pad8(k), 'int8 gemm flipped input') : 0;
     const cp = mem.alloc(m * n * kind.esz, 'int8 gemm output');
@@ -373,7 +364,7 @@ export function prepareConv(
   const ru = mem.alloc(m * 4, 'int8 conv rank-1 term');
   const mult = mem.alloc(m * 8, 'requant multipliers');
   const tmp = mem.alloc(32 * MAX_THREADS, 'int8 gemm scratch');
-  const src = bytesIn(mem, w.data as QData, 'int8 conv weights');
+  const src = mem.inputBytes(w.data as QData, 'int8 conv weights');
   ex.qs8_pack_a(m, kg, src.ptr, kg, fw ? 1 : 0, wp, rsum);
   if (src.copied) mem.release(src.ptr);
   const wzS = new Int32Array(m);
@@ -412,7 +403,7 @@ export function prepareConv(
       const [n, c, ih, iw] = xt.dims as [number, number, number, number];
       const { oh, ow, pt, pl, p, pointwise } = conv2dAt(ih, iw, kh, kw, attrs as never);
       const inSize = c * ih * iw;
-      const xin = bytesIn(mem, xt.data as QData, 'int8 conv input');
+      const xin = mem.inputBytes(xt.data as QData, 'int8 conv input');
       const op = mem.alloc(n * m * p * kind.esz, 'int8 conv output');
       const cols = mem.alloc(ex.qs8_packed_size_8(p, kg), 'int8 conv columns');
       const rowTmp = pointwise ? 0 : mem.alloc(2 * pad8(p) + 32, 'int8 im2col rows');
@@ -488,7 +479,7 @@ function prepareDwConv(ex: KernelExports, mem: Arena, attrs: Record<string, unkn
       const code = kind.code | (smallMultipliers(mv) ? 4 : 0);
       const [n, c, ih, iw] = xt.dims as [number, number, number, number];
       const { oh, ow, pt, pl } = conv2dAt(ih, iw, kh, kw, attrs as never);
-      const xin = bytesIn(mem, xt.data as QData, 'int8 conv input');
+      const xin = mem.inputBytes(xt.data as QData, 'int8 conv input');
       const op = mem.alloc(n * m * oh * ow, 'int8 conv output');
       // kernel threads: channels split, a scratch block each
       const nt = threadsFor(m * oh * ow * taps);

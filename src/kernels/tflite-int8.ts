@@ -2,8 +2,9 @@
 import { Tensor } from '../tensor/tensor.js';
 import { expOnNegativeValues, perChannelMultipliers, qbounds, quantizeMultiplier, saturatingRoundingDoublingHighMul, saturatingRoundingMultiplyByPOT, softmaxParams, tflAddParams, tflMulParams } from '../tensor/tflite-quant.js';
 import type { ValueType } from '../ir/graph.js';
+import type { DType } from '../tensor/dtype.js';
 import { getOp } from '../ir/registry.js';
-import { PackedQGemm, bytesIn, prepareConv, scalarInt } from './qlinear.js';
+import { PackedQGemm, prepareConv, scalarInt } from './qlinear.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
 import { arena, kernels } from './wasm.js';
 import { TFL_DOMAIN } from '../ir/layout.js';
@@ -82,7 +83,7 @@ const tfliteConvWasm: KernelDef = {
         const out = ot!.shape as number[];
         const [oh, ow] = (nhwc ? out.slice(1, 3) : out.slice(2, 4)) as [number, number];
         // a resident input (the previous kernel's output) is read in place: only pointers survive a memory.grow
-        const xin = nhwc ? bytesIn(mem, xt.data as Int8Array, 'tflite conv input') : undefined;
+        const xin = nhwc ? mem.inputBytes(xt.data as Int8Array, 'tflite conv input') : undefined;
         let xp = 0;
         let ap = 0; // the accumulators' pointer, taken at once: a later alloc may grow memory and detach their view
         try {
@@ -192,7 +193,7 @@ function tflFcSmall(mem: NonNullable<ReturnType<typeof arena>>, ex: NonNullable<
     run(inputs, [ot]) {
       const a = inputs[0]!;
       const m = a.dims[0]!;
-      const xin = bytesIn(mem, a.data as Int8Array, 'tflite fc input');
+      const xin = mem.inputBytes(a.data as Int8Array, 'tflite fc input');
       try {
         const op = mem.alloc(m * n, 'tflite fc output');
         ex.tfl_fc_i8_small(xin.ptr, m, k, scalarInt(inputs[2]), p, p + wb, bias ? p + wb + n * 4 : 0, n, p + wb + n * 8, p + wb + n * 12, scalarInt(inputs[8]), clamp.lo, clamp.hi, op);
@@ -234,23 +235,14 @@ const tflAvgPoolWasm: KernelDef = {
         const [n, h, w, c] = xt!.dims as [number, number, number, number];
         const ph = tflPadding(attrs.padding as string, h, attrs.filter_height as number, attrs.stride_h as number, 1);
         const pw = tflPadding(attrs.padding as string, w, attrs.filter_width as number, attrs.stride_w as number, 1);
-        const d = xt!.data as Int8Array | Int16Array;
-        const p = mem.ptrOf(xt!);
-        let xp = p ?? 0;
+        const xin = mem.inputBytes(xt!.data as Int8Array | Int16Array, 'avgpool input');
         try {
-          if (p === undefined) {
-            xp = mem.alloc(d.byteLength, 'avgpool input');
-            new Uint8Array(mem.memory.buffer, xp, d.byteLength).set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
-          }
           const size = n * ph.out * pw.out * c;
           const op = mem.alloc(size * esz, 'avgpool output');
-          ex.tfl_avgpool_nhwc(xp, esz, n, h, w, c, attrs.filter_height as number, attrs.filter_width as number, attrs.stride_h as number, attrs.stride_w as number, ph.pad, pw.pad, ph.out, pw.out, clamp.lo, clamp.hi, op);
-          const y = esz === 1 ? new Int8Array(mem.memory.buffer, op, size) : new Int16Array(mem.memory.buffer, op, size);
-          const t = new Tensor(xt!.type, y, ot!.shape as number[]);
-          t.quant = ot!.quant;
-          return [t];
+          ex.tfl_avgpool_nhwc(xin.ptr, esz, n, h, w, c, attrs.filter_height as number, attrs.filter_width as number, attrs.stride_h as number, attrs.stride_w as number, ph.pad, pw.pad, ph.out, pw.out, clamp.lo, clamp.hi, op);
+          return [outAt(mem, xt!.type, op, size, ot!)];
         } finally {
-          if (p === undefined && xp) mem.release(xp);
+          if (xin.copied) mem.release(xin.ptr);
         }
       },
     };
@@ -296,10 +288,10 @@ function tflBinaryWasm(op: 'QLinearAdd' | 'QLinearMul'): KernelDef {
           // an operand of the output's size is the output's shape up to leading 1s (same element order)
           const sa = a!.size === 1 ? 0 : 1;
           const sb = b!.size === 1 ? 0 : 1;
-          const pa = bytesIn(mem, a!.data as Int8Array, `${op} input A`);
+          const pa = mem.inputBytes(a!.data as Int8Array, `${op} input A`);
           let pb: { ptr: number; copied: boolean } | undefined;
           try {
-            pb = bytesIn(mem, b!.data as Int8Array, `${op} input B`);
+            pb = mem.inputBytes(b!.data as Int8Array, `${op} input B`);
             const y = mem.alloc(n, `${op} output`);
             if (p) ex.tfl_add_i8(pa.ptr, sa, pb.ptr, sb, n, az, bz, p.leftShift, p.m1, p.s1, p.m2, p.s2, p.mo, p.so, cz, clamp.lo, clamp.hi, 1, y);
             else ex.tfl_mul_i8(pa.ptr, sa, pb.ptr, sb, n, az, bz, mm, ms, cz, clamp.lo, clamp.hi, y);
@@ -319,20 +311,9 @@ registerKernel(tflBinaryWasm('QLinearMul'));
 
 // ---------------------------------------------------------------- per-code ops on 8-bit inputs: 256-entry tables
 
-/** Any typed array's bytes in kernel memory: in place when resident, else a copy (`copied`: the caller releases it). */
-function anyIn(mem: NonNullable<ReturnType<typeof arena>>, d: ArrayBufferView, what: string): { ptr: number; copied: boolean } {
-  const p = mem.ptrOf({ data: d });
-  if (p !== undefined) return { ptr: p, copied: false };
-  const ptr = mem.alloc(d.byteLength, what);
-  new Uint8Array(mem.memory.buffer, ptr, d.byteLength).set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
-  return { ptr, copied: true };
-}
-
 /** The kernel's output: n elements of `dtype` at ptr in kernel memory, under the output type's shape and quantization. */
-function outAt(mem: NonNullable<ReturnType<typeof arena>>, dtype: string, ptr: number, n: number, o: ValueType): Tensor {
-  const b = mem.memory.buffer;
-  const d = dtype === 'float32' ? new Float32Array(b, ptr, n) : dtype === 'int8' ? new Int8Array(b, ptr, n) : dtype === 'uint8' ? new Uint8Array(b, ptr, n) : dtype === 'int16' ? new Int16Array(b, ptr, n) : new Int32Array(b, ptr, n);
-  const t = new Tensor(dtype as 'int8', d as Int8Array, o.shape as number[]);
+function outAt(mem: NonNullable<ReturnType<typeof arena>>, dtype: DType, ptr: number, n: number, o: ValueType): Tensor {
+  const t = new Tensor(dtype, mem.view(dtype, ptr, n), o.shape as number[]);
   t.quant = o.quant;
   return t;
 }
@@ -395,7 +376,7 @@ function tflLutKernel(op: string, domain: string, inputs: number): KernelDef {
             : undefined,
         run([xt], [o]) {
           const n = xt!.size;
-          const xin = bytesIn(mem, xt!.data as Int8Array, `${op} input`);
+          const xin = mem.inputBytes(xt!.data as Int8Array, `${op} input`);
           try {
             const y = mem.alloc(n * esz, `${op} output`);
             (esz === 1 ? ex.x8_lut : ex.x8_lut_f32)(xin.ptr, n, tp, y);
@@ -433,7 +414,7 @@ const tflQuantizeWasm: KernelDef = {
     const mem = arena();
     const ex = kernels();
     if (!mem || !ex) return decline('no WASM memory');
-    const ot = attrs.output_type as string;
+    const ot = attrs.output_type as DType;
     const it = types[0]?.dtype ?? 'unknown';
     const scale = (attrs.out_scale as number[])[0]!;
     const zp = (attrs.out_zero_point as number[])[0] ?? 0;
@@ -448,7 +429,7 @@ const tflQuantizeWasm: KernelDef = {
       name: iesz ? 'tfl_requantize' : 'tfl_quantize_f32_x8',
       run([xt], [o]) {
         const n = xt!.size;
-        const xin = anyIn(mem, xt!.data as ArrayBufferView, 'QUANTIZE input');
+        const xin = mem.inputBytes(xt!.data as ArrayBufferView, 'QUANTIZE input');
         try {
           const y = mem.alloc(n * oesz, 'QUANTIZE output');
           if (iesz) ex.tfl_requantize(xin.ptr, iesz, it === 'uint8' ? 0 : 1, n, izp, mult, shift, zp, lo, hi, oesz, y);
@@ -507,7 +488,7 @@ const tflSoftmaxWasm: KernelDef = {
         const n = xt!.size;
         const depth = xt!.dims.at(-1) ?? 1;
         const rows = depth ? n / depth : 0;
-        const xin = bytesIn(mem, xt!.data as Int8Array, 'SOFTMAX input');
+        const xin = mem.inputBytes(xt!.data as Int8Array, 'SOFTMAX input');
         try {
           const y = mem.alloc(n * oesz, 'SOFTMAX output');
           ex.tfl_softmax_x8(xin.ptr, dt === 'int8' ? 1 : 0, rows, depth, tp, tp + 1024, bits, lo, hi, oesz, y);
@@ -554,7 +535,7 @@ const tflMeanWasm: KernelDef = {
       name: 'tfl_mean_hw',
       run([xt], [o]) {
         const [n, h, w, c] = xt!.dims as [number, number, number, number];
-        const xin = anyIn(mem, xt!.data as ArrayBufferView, 'MEAN input');
+        const xin = mem.inputBytes(xt!.data as ArrayBufferView, 'MEAN input');
         const acc = mem.alloc(c * 4, 'MEAN sums');
         try {
           const y = mem.alloc(n * c * esz, 'MEAN output');
@@ -622,8 +603,8 @@ const tflSvdfWasm: KernelDef = {
         if (state!.size !== B * F * M) return undefined; // the shape rule checks it when the dims are known
         // both inputs pinned before any allocation (a memory.grow detaches views of resident inputs)
         const sres = mem.ptrOf(state!);
-        const xin = bytesIn(mem, x!.data as Int8Array, 'SVDF input');
-        const sin = sres !== undefined ? { ptr: sres, copied: false } : anyIn(mem, state!.data as ArrayBufferView, 'SVDF state');
+        const xin = mem.inputBytes(x!.data as Int8Array, 'SVDF input');
+        const sin = sres !== undefined ? { ptr: sres, copied: false } : mem.inputBytes(state!.data as ArrayBufferView, 'SVDF state');
         const scratch = mem.alloc(B * F * M * 4, 'SVDF state scratch');
         try {
           const y = mem.alloc(B * U, 'SVDF output');

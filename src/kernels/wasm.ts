@@ -1,4 +1,5 @@
 import { ShapeError } from '../errors.js';
+import { DTYPES, type DType, type TypedArray } from '../tensor/dtype.js';
 import { WASM_RELAXED_DELTA_BASE64, WASM_SIMD_BASE64 } from './wasm-binary.generated.js';
 import { applyDelta } from './wasm-delta.js';
 
@@ -355,8 +356,22 @@ export class Arena {
     this.f32(ptr, a.length).set(a);
     return { ptr, copied: true };
   }
+  /** Byte pointer to any typed array's data in kernel memory: itself if resident, else a fresh byte copy. */
+  inputBytes(d: ArrayBufferView, what: string): { ptr: number; copied: boolean } {
+    const p = this.ptrOf({ data: d });
+    if (p !== undefined) return { ptr: p, copied: false };
+    const ptr = this.alloc(d.byteLength, what);
+    new Uint8Array(this.k.memory.buffer, ptr, d.byteLength).set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+    return { ptr, copied: true };
+  }
   f32(ptr: number, n: number): Float32Array {
     return new Float32Array(this.k.memory.buffer, ptr, n);
+  }
+  /** n elements of `type` at ptr, as the typed array a tensor of that type holds (a view into kernel memory). */
+  view(type: DType, ptr: number, n: number): TypedArray {
+    const A = DTYPES[type].array;
+    if (!A) throw new ShapeError(`no kernel-memory view for ${type} tensors`);
+    return new A(this.k.memory.buffer, ptr, n);
   }
 }
 

@@ -19,6 +19,7 @@ function values(t: DType, n: number, rnd: () => number): Tensor['data'] {
   if (t === 'int64') return BigInt64Array.from(v.map((x) => BigInt(x * 1e12 + x)));
   if (t === 'int32') return Int32Array.from(v.map((x) => x * 123457));
   if (t === 'int8') return Int8Array.from(v);
+  if (t === 'int16') return Int16Array.from(v.map((x) => x * 1001));
   if (t === 'float32') return Float32Array.from(v.map((x) => (x === 3 ? NaN : x / 2)));
   return Uint8Array.from(v.map((x) => (t === 'bool' ? (x > 0 ? 1 : 0) : x + 3)));
 }
@@ -71,10 +72,10 @@ describe('WASM Cast / Equal / Expand on any element type vs the TS reference', (
     );
   });
 
-  it('Expand of 1-, 4- and 8-byte elements over right-aligned broadcasts', () => {
+  it('Expand of 1-, 2-, 4- and 8-byte elements over right-aligned broadcasts', () => {
     fc.assert(
       fc.property(
-        fc.constantFrom<DType>('int64', 'int32', 'float32', 'bool', 'int8'),
+        fc.constantFrom<DType>('int64', 'int32', 'float32', 'bool', 'int8', 'int16'),
         fc.array(fc.record({ out: fc.integer({ min: 1, max: 5 }), one: fc.boolean() }), { minLength: 1, maxLength: 4 }),
         fc.nat(3),
         fc.integer(),
