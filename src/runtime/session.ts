@@ -6,7 +6,7 @@ import type { DType } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { acquireThreads, releaseThreads, setActiveThreads, threadsConfigured } from '../kernels/threads.js';
 import { Executor } from './executor.js';
-import { type SealedLoadOptions, openModel } from './open-model.js';
+import { type SealedLoadOptions, openModel, openModelFile } from './open-model.js';
 import { type ProfileSummary, Profiler } from './profile.js';
 import { type Specializations, specializations } from './specialize.js';
 
@@ -160,9 +160,13 @@ export class InferenceSession {
     // sealed models (docs/sealed-format.md) are opened here; the session keeps its options, not the keys
     // a file path in Node: TensorProto external data (data_location EXTERNAL) resolves beside the model, confined
     // to its folder; explicit `externalData` bytes win (onnxruntime-web's option)
-    const bytes = await modelBytes(model);
-    const beside = !options.externalData && typeof model === 'string' && isFilePath(model) ? platform.externalDataBeside(model) : undefined;
-    const { graph, event } = await openModel(bytes, beside ? { ...options, externalData: beside } : options, typeof model === 'string' || model instanceof URL ? String(model) : undefined);
+    const path = typeof model === 'string' && isFilePath(model) ? model : undefined;
+    const beside = !options.externalData && path !== undefined ? platform.externalDataBeside(path) : undefined;
+    const opts = beside ? { ...options, externalData: beside } : options;
+    // a sealed file is decrypted while it is read; anything else (or any failure there) reads the whole file first
+    const { graph, event } =
+      (path !== undefined ? await openModelFile(path, opts) : undefined) ??
+      (await openModel(await modelBytes(model), opts, typeof model === 'string' || model instanceof URL ? String(model) : undefined));
     const { decryptionKey: _k, verifyKey: _v, onModelLoaded: _h, ...kept } = options;
     const session = new InferenceSession(graph, kept);
     await session.threadsReady;
