@@ -16,7 +16,8 @@
  * Version 1 is one chunk (the whole model, additional data = bytes [0, 32 + H)) and signs bytes [0, 32 + H + C).
  * Chunks decrypt independently (WebCrypto runs them concurrently on its threads; Node uses node:crypto through
  * `#platform`, which is several times faster than Node's WebCrypto), and a signature is checked over 32-byte
- * block digests computed concurrently with decryption. Lives in formats/ (not seal/) because the runtime opens
+ * block digests (the host's SHA-256 where it has one, else WebCrypto's, concurrently with decryption). A file is
+ * decrypted while it is read (openSealedSource). Lives in formats/ (not seal/) because the runtime opens
  * sealed files and may import only lower layers.
  */
 import { platform } from '#platform';
