@@ -1,7 +1,7 @@
 // Sealed-model load overhead (issue 19): InferenceSession.create on mobilenet_v2 from a sealed container (v2,
 // AES-256-GCM; and AES + Ed25519 signature checked against a verify key; and the older v1 container) vs from the
-// plain model, from bytes in memory and from a file, interleaved in one process so all see the same machine load —
-// in a fresh shuffled order every round so no case always follows the same one (each load leaves garbage the next
+// plain model, from bytes in memory and from files (a sealed file is decrypted while it is read), interleaved in one
+// process so all see the same machine load — in a fresh shuffled order every round so no case always follows the same one (each load leaves garbage the next
 // one's GC pays for); medians and ratios. Target sealed/plain ≤ 1.05.
 // Wall time and process CPU time (all threads: GC helpers, the crypto thread pool) are both reported. The last
 // column is AES-256-GCM throughput of openSealed alone (model bytes / its CPU time; Node: node:crypto through
@@ -42,6 +42,8 @@ export async function run() {
   const dir = mkdtempSync(join(tmpdir(), 'edgeq-seal-bench-'));
   const sealedPath = join(dir, 'mobilenet_v2.onnx.eqs');
   writeFileSync(sealedPath, sealed);
+  const signedPath = join(dir, 'mobilenet_v2.signed.eqs');
+  writeFileSync(signedPath, signed);
   const cases = {
     plain: () => InferenceSession.create(model),
     sealed: () => InferenceSession.create(sealed, { decryptionKey: key }),
@@ -49,6 +51,7 @@ export async function run() {
     v1: () => InferenceSession.create(sealedV1, { decryptionKey: key }),
     plainFile: () => InferenceSession.create(path),
     sealedFile: () => InferenceSession.create(sealedPath, { decryptionKey: key }),
+    signedFile: () => InferenceSession.create(signedPath, { decryptionKey: key, verifyKey: kp.publicPem }),
     decrypt: () => openSealed(sealed, { decryptionKey: key }),
   };
   const reps = quick ? 3 : 31;
@@ -87,13 +90,15 @@ export async function run() {
     signedRatio: w.signed / w.plain,
     v1Ratio: w.v1 / w.plain,
     fileRatio: w.sealedFile / w.plainFile,
+    signedFileRatio: w.signedFile / w.plainFile,
     sealedCpuRatio: c.sealed / c.plain,
     signedCpuRatio: c.signed / c.plain,
     v1CpuRatio: c.v1 / c.plain,
     fileCpuRatio: c.sealedFile / c.plainFile,
+    signedFileCpuRatio: c.signedFile / c.plainFile,
     aesGcmMBps: model.length / 1e6 / (c.decrypt / 1e3),
-    pairedWall: { sealed: paired(wall, 'sealed', 'plain'), signed: paired(wall, 'signed', 'plain'), v1: paired(wall, 'v1', 'plain'), file: paired(wall, 'sealedFile', 'plainFile') },
-    pairedCpu: { sealed: paired(cpu, 'sealed', 'plain'), signed: paired(cpu, 'signed', 'plain'), v1: paired(cpu, 'v1', 'plain'), file: paired(cpu, 'sealedFile', 'plainFile') },
+    pairedWall: { sealed: paired(wall, 'sealed', 'plain'), signed: paired(wall, 'signed', 'plain'), v1: paired(wall, 'v1', 'plain'), file: paired(wall, 'sealedFile', 'plainFile'), signedFile: paired(wall, 'signedFile', 'plainFile') },
+    pairedCpu: { sealed: paired(cpu, 'sealed', 'plain'), signed: paired(cpu, 'signed', 'plain'), v1: paired(cpu, 'v1', 'plain'), file: paired(cpu, 'sealedFile', 'plainFile'), signedFile: paired(cpu, 'signedFile', 'plainFile') },
   };
   const row = (time, m, r) => ({
     time,
@@ -106,14 +111,16 @@ export async function run() {
     'plain file': fmt(m.plainFile, 1),
     'sealed file': fmt(m.sealedFile, 1),
     'file sealed/plain': fmt(r[2], 3),
+    'signed file': fmt(m.signedFile, 1),
+    'file signed/plain': fmt(r[4], 3),
     'decrypt only': fmt(m.decrypt, 1),
     'AES-GCM MB/s': time === 'cpu' ? fmt(res.aesGcmMBps, 0) : '',
   });
   table(`Sealed model load overhead: mobilenet_v2 InferenceSession.create (ms), median of ${reps} interleaved loads (target sealed/plain ≤ 1.05)`, [
-    row('wall', w, [res.sealedRatio, res.signedRatio, res.fileRatio, res.v1Ratio]),
-    row('cpu', c, [res.sealedCpuRatio, res.signedCpuRatio, res.fileCpuRatio, res.v1CpuRatio]),
+    row('wall', w, [res.sealedRatio, res.signedRatio, res.fileRatio, res.v1Ratio, res.signedFileRatio]),
+    row('cpu', c, [res.sealedCpuRatio, res.signedCpuRatio, res.fileCpuRatio, res.v1CpuRatio, res.signedFileCpuRatio]),
   ]);
-  const pr = (m) => ({ 'sealed/plain': fmt(m.sealed, 3), 'signed/plain': fmt(m.signed, 3), 'v1 sealed/plain': fmt(m.v1, 3), 'file sealed/plain': fmt(m.file, 3) });
+  const pr = (m) => ({ 'sealed/plain': fmt(m.sealed, 3), 'signed/plain': fmt(m.signed, 3), 'v1 sealed/plain': fmt(m.v1, 3), 'file sealed/plain': fmt(m.file, 3), 'file signed/plain': fmt(m.signedFile, 3) });
   table('Same, as the median of per-round ratios (steadier when the machine load drifts)', [
     { time: 'wall', ...pr(res.pairedWall) },
     { time: 'cpu', ...pr(res.pairedCpu) },

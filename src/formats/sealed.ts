@@ -16,13 +16,15 @@
  * Version 1 is one chunk (the whole model, additional data = bytes [0, 32 + H)) and signs bytes [0, 32 + H + C).
  * Chunks decrypt independently (WebCrypto runs them concurrently on its threads; Node uses node:crypto through
  * `#platform`, which is several times faster than Node's WebCrypto), and a signature is checked over 32-byte
- * block digests computed concurrently with decryption. Lives in formats/ (not seal/) because the runtime opens
+ * block digests (the host's SHA-256 where it has one, else WebCrypto's, concurrently with decryption). A file is
+ * decrypted while it is read (openSealedSource). Lives in formats/ (not seal/) because the runtime opens
  * sealed files and may import only lower layers.
  */
 import { platform } from '#platform';
 import { SealError } from '../errors.js';
 import {
   ALG_PARAMS,
+  type ContentKey,
   type ContentKeyInput,
   type SigAlg,
   type SigningKeyInput,
@@ -171,23 +173,32 @@ function chunkCount(size: number, chunk: number): number {
 /** Check the container's structure (no crypto). Throws SealError naming what is wrong. */
 function layout(bytes: Uint8Array): Layout {
   if (!(bytes instanceof Uint8Array)) throw new SealError('not-sealed', 'a sealed model must be given as bytes');
-  if (!isSealed(bytes)) throw new SealError('not-sealed', 'the file does not start with the sealed-model magic "EQSEAL"');
-  if (bytes.length < FIXED) throw new SealError('truncated', `the file has ${bytes.length} bytes, less than the ${FIXED}-byte fixed header`);
-  const version = bytes[6]!;
+  const l = layoutHead(bytes, bytes.length);
+  return layoutTail(l, bytes.subarray(l.signedEnd, l.signedEnd + 2 + SIG_LEN), bytes.length);
+}
+
+/**
+ * The structure up to the end of the ciphertext, from the first bytes of a `total`-byte file: `head` holds bytes
+ * [0, min(total, 32 + H)) at least (a file read piece by piece needs only its first 32 + 65536 bytes).
+ */
+function layoutHead(head: Uint8Array, total: number): Layout {
+  if (!isSealed(head)) throw new SealError('not-sealed', 'the file does not start with the sealed-model magic "EQSEAL"');
+  if (total < FIXED) throw new SealError('truncated', `the file has ${total} bytes, less than the ${FIXED}-byte fixed header`);
+  const version = head[6]!;
   if (!SEAL_VERSIONS.includes(version)) throw new SealError('unknown-version', `container version ${version} (this edgeq reads versions ${SEAL_VERSIONS.join(' and ')})`);
-  if (bytes[7] !== 0) malformed(`flags byte is 0x${bytes[7]!.toString(16)} (reserved, must be 0)`);
-  const H = u32(bytes, 20);
-  const cLo = u32(bytes, 24);
-  const cHi = u32(bytes, 28);
+  if (head[7] !== 0) malformed(`flags byte is 0x${head[7]!.toString(16)} (reserved, must be 0)`);
+  const H = u32(head, 20);
+  const cLo = u32(head, 24);
+  const cHi = u32(head, 28);
   if (H < 2 || H > MAX_HEADER) malformed(`header length ${H} is outside [2, ${MAX_HEADER}]`);
   if (cHi > 0x1fffff) malformed('ciphertext length does not fit in 53 bits');
   const C = cHi * 2 ** 32 + cLo;
   if (C < TAG_LEN) malformed(`ciphertext length ${C} is shorter than the ${TAG_LEN}-byte GCM tag`);
   const aadEnd = FIXED + H;
-  if (bytes.length < aadEnd) throw new SealError('truncated', `the file has ${bytes.length} bytes; its header ends at byte ${aadEnd}`);
+  if (total < aadEnd) throw new SealError('truncated', `the file has ${total} bytes; its header ends at byte ${aadEnd}`);
   let header: SealHeader;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(FIXED, aadEnd))) as SealHeader;
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(head.subarray(FIXED, aadEnd))) as SealHeader;
   } catch {
     malformed(`the ${H}-byte header is not UTF-8 JSON`);
   }
@@ -197,20 +208,24 @@ function layout(bytes: Uint8Array): Layout {
   if (n > 2 ** 32) malformed(`${n} chunks (at most 2^32)`);
   if (header.size + n * TAG_LEN !== C) malformed(`header.size ${header.size} in ${n} chunk(s) does not match the ciphertext length ${C}`);
   const signedEnd = aadEnd + C;
-  if (bytes.length < signedEnd) throw new SealError('truncated', `the file has ${bytes.length} bytes; its ciphertext ends at byte ${signedEnd}`);
-  let sig: Uint8Array | undefined;
+  if (total < signedEnd) throw new SealError('truncated', `the file has ${total} bytes; its ciphertext ends at byte ${signedEnd}`);
+  return { version, header, aadEnd, signedEnd, chunk, n };
+}
+
+/** The signature part: `tail` holds bytes [signedEnd, min(total, signedEnd + 2 + 64)) of the `total`-byte file. */
+function layoutTail(l: Layout, tail: Uint8Array, total: number): Layout {
+  const { header, signedEnd } = l;
   if (header.sigAlg !== 'none') {
-    if (bytes.length < signedEnd + 2) throw new SealError('truncated', `the file has ${bytes.length} bytes; the header announces a ${header.sigAlg} signature after byte ${signedEnd}`);
-    const S = bytes[signedEnd]! | (bytes[signedEnd + 1]! << 8);
+    if (total < signedEnd + 2) throw new SealError('truncated', `the file has ${total} bytes; the header announces a ${header.sigAlg} signature after byte ${signedEnd}`);
+    const S = tail[0]! | (tail[1]! << 8);
     if (S !== SIG_LEN) malformed(`signature length ${S} (a ${header.sigAlg} signature has ${SIG_LEN} bytes)`);
     const end = signedEnd + 2 + S;
-    if (bytes.length < end) throw new SealError('truncated', `the file has ${bytes.length} bytes; its signature ends at byte ${end}`);
-    if (bytes.length > end) throw new SealError('tampered', `${bytes.length - end} unexpected bytes after the signature`);
-    sig = bytes.subarray(signedEnd + 2, end);
-  } else if (bytes.length > signedEnd) {
-    throw new SealError('tampered', `${bytes.length - signedEnd} unexpected bytes after the ciphertext of an unsigned file`);
+    if (total < end) throw new SealError('truncated', `the file has ${total} bytes; its signature ends at byte ${end}`);
+    if (total > end) throw new SealError('tampered', `${total - end} unexpected bytes after the signature`);
+    return { ...l, sig: tail.subarray(2, 2 + S) };
   }
-  return { version, header, aadEnd, signedEnd, chunk, n, ...(sig ? { sig } : {}) };
+  if (total > signedEnd) throw new SealError('tampered', `${total - signedEnd} unexpected bytes after the ciphertext of an unsigned file`);
+  return l;
 }
 
 /** Chunk i: its ciphertext ‖ tag in the file, where its plaintext goes, its nonce and its additional data. */
@@ -351,12 +366,22 @@ async function signedMessage(bytes: Uint8Array, l: Layout): Promise<Uint8Array> 
   const blocks = Math.max(1, Math.ceil((l.signedEnd - l.aadEnd) / SIGN_BLOCK));
   const msg = new Uint8Array(l.aadEnd + blocks * DIGEST_LEN);
   msg.set(bytes.subarray(0, l.aadEnd));
+  const block = (i: number) => bytes.subarray(l.aadEnd + i * SIGN_BLOCK, Math.min(l.signedEnd, l.aadEnd + (i + 1) * SIGN_BLOCK));
+  // the host's SHA-256 (Node: node:crypto, SHA-NI) on this thread: Node's WebCrypto digests on its thread pool cost
+  // several times the CPU (a copy of every block into fresh memory, thread hand-offs) and were slower in wall time too
+  const host = platform.crypto;
+  if (host) {
+    try {
+      for (let i = 0; i < blocks; i++) msg.set(host.sha256(block(i)), l.aadEnd + i * DIGEST_LEN);
+      return msg;
+    } catch {
+      // a runtime whose node:crypto lacks it: WebCrypto below
+    }
+  }
   const s = subtle();
   await Promise.all(
     Array.from({ length: blocks }, async (_, i) => {
-      const at = l.aadEnd + i * SIGN_BLOCK;
-      const block = bytes.subarray(at, Math.min(l.signedEnd, at + SIGN_BLOCK));
-      msg.set(new Uint8Array(await s.digest('SHA-256', block as Uint8Array<ArrayBuffer>)), l.aadEnd + i * DIGEST_LEN);
+      msg.set(new Uint8Array(await s.digest('SHA-256', block(i) as Uint8Array<ArrayBuffer>)), l.aadEnd + i * DIGEST_LEN);
     }),
   );
   return msg;
@@ -367,10 +392,10 @@ async function signedMessage(bytes: Uint8Array, l: Layout): Promise<Uint8Array> 
  * against the public key embedded in its header (integrity only). Does not decrypt.
  * SealError 'signature-missing' when a verify key is given and the file is unsigned.
  */
-async function checkSignature(bytes: Uint8Array, l: Layout, verifyKey: VerifyKeyInput | undefined): Promise<boolean> {
+async function checkSignature(l: Layout, verifyKey: VerifyKeyInput | undefined, signed: () => Promise<Uint8Array>): Promise<boolean> {
   const h = l.header;
   // start hashing the chunks first: it is the long part and runs off this thread
-  const message = h.sigAlg === 'none' ? undefined : signedMessage(bytes, l);
+  const message = h.sigAlg === 'none' ? undefined : signed();
   message?.catch(() => undefined);
   const vk = verifyKey !== undefined ? await importVerifyKey(verifyKey) : undefined;
   if (h.sigAlg === 'none') {
@@ -412,7 +437,7 @@ export interface VerifyOptions {
 /** Check structure and signature without decrypting. */
 export async function verifySealed(bytes: Uint8Array, opts: VerifyOptions = {}): Promise<SealedInfo> {
   const l = layout(bytes);
-  const verified = await checkSignature(bytes, l, opts.verifyKey);
+  const verified = await checkSignature(l, opts.verifyKey, () => signedMessage(bytes, l));
   return infoOf(l, verified, bytes.length);
 }
 
@@ -431,7 +456,7 @@ export interface OpenOptions extends VerifyOptions {
  */
 export async function openSealed(bytes: Uint8Array, opts: OpenOptions): Promise<{ plaintext: Uint8Array; info: SealedInfo }> {
   const l = layout(bytes);
-  const [sig, dec] = await Promise.allSettled([checkSignature(bytes, l, opts.verifyKey), decrypt(bytes, l, opts)]);
+  const [sig, dec] = await Promise.allSettled([checkSignature(l, opts.verifyKey, () => signedMessage(bytes, l)), decrypt(bytes, l, opts)]);
   if (sig.status === 'rejected') {
     if (dec.status === 'fulfilled') dec.value.fill(0);
     throw sig.reason;
@@ -440,10 +465,16 @@ export async function openSealed(bytes: Uint8Array, opts: OpenOptions): Promise<
   return { plaintext: dec.value, info: infoOf(l, sig.value, bytes.length) };
 }
 
-async function decrypt(bytes: Uint8Array, l: Layout, opts: OpenOptions): Promise<Uint8Array> {
+/** The content key given in `opts`, checked against the file's key id when it has one. */
+async function contentKeyOf(l: Layout, opts: OpenOptions): Promise<ContentKey> {
   if (opts.decryptionKey === undefined || opts.decryptionKey === null) throw new SealError('key-required', `the model is sealed (key id ${l.header.keyId}); pass decryptionKey`);
   const ck = await importContentKey(opts.decryptionKey);
   if (ck.keyId !== undefined && ck.keyId !== l.header.keyId) throw new SealError('wrong-key', `the file is sealed for key id ${l.header.keyId}, the given key has id ${ck.keyId}`);
+  return ck;
+}
+
+async function decrypt(bytes: Uint8Array, l: Layout, opts: OpenOptions): Promise<Uint8Array> {
+  const ck = await contentKeyOf(l, opts);
   const fail = () =>
     new SealError(ck.keyId === undefined ? 'wrong-key' : 'tampered', ck.keyId === undefined ? 'AES-GCM authentication failed: wrong key, or the file was altered' : 'AES-GCM authentication failed: the header or ciphertext was altered');
   const size = l.header.size;
@@ -492,4 +523,109 @@ async function decrypt(bytes: Uint8Array, l: Layout, opts: OpenOptions): Promise
     throw new SealError('tampered', 'the decrypted model does not match the size and SHA-256 in the header');
   }
   return plaintext;
+}
+
+
+/** A sealed file read piece by piece (Node: a file handle; see platform OpenedFile). */
+export interface SealedSource {
+  /** bytes in the file */
+  readonly size: number;
+  /** read up to `into.length` bytes from `position`; resolves to the bytes read */
+  read(into: Uint8Array, position: number): Promise<number>;
+}
+
+/** largest chunk read and decrypted piece by piece (two of them are buffered); files with larger chunks are read whole */
+const STREAM_MAX_CHUNK = 1 << 26;
+
+async function readExactly(src: SealedSource, into: Uint8Array, position: number): Promise<void> {
+  if ((await src.read(into, position)) !== into.length) throw new SealError('truncated', `the file ended before byte ${position + into.length} while it was read`);
+}
+
+/**
+ * Open a version 2 sealed file chunk by chunk while it is read: chunk i + 1 is read (the runtime's I/O threads)
+ * while chunk i is decrypted into the plaintext (the host's synchronous AES-GCM) and, when signed, its 1 MiB
+ * blocks are hashed — so decryption overlaps reading, and the ciphertext is never held whole. Only the fast path:
+ * it resolves to undefined — after wiping anything decrypted — whenever the file is not a version 2 container with
+ * chunks ≤ 64 MiB, the host has no synchronous AES-GCM for this key, or ANY check fails (structure, key, tag,
+ * signature, a short read); the caller then reads the whole file and opens it with `openSealed`, which reports the
+ * failure exactly as it does for bytes (and re-checks everything on what it read).
+ */
+export async function openSealedSource(src: SealedSource, opts: OpenOptions): Promise<{ plaintext: Uint8Array; info: SealedInfo } | undefined> {
+  const host = platform.crypto;
+  if (!host || !(src.size >= FIXED)) return undefined;
+  let plaintext: Uint8Array | undefined;
+  try {
+    const head = new Uint8Array(Math.min(src.size, FIXED + MAX_HEADER));
+    await readExactly(src, head, 0);
+    if (!isSealed(head) || head[6] !== 2) return undefined;
+    const l0 = layoutHead(head, src.size);
+    if (l0.chunk > STREAM_MAX_CHUNK) return undefined;
+    const tail = new Uint8Array(Math.min(src.size - l0.signedEnd, 2 + SIG_LEN));
+    await readExactly(src, tail, l0.signedEnd);
+    const l = layoutTail(l0, tail, src.size);
+    const size = l.header.size;
+    const signed = l.header.sigAlg !== 'none';
+    // the signature check waits for the block digests this loop computes; it imports the keys meanwhile
+    let message: (m: Uint8Array) => void = () => undefined;
+    const digestsReady = new Promise<Uint8Array>((resolve) => (message = resolve));
+    const sig = checkSignature(l, opts.verifyKey, () => digestsReady);
+    sig.catch(() => undefined);
+    const ck = await contentKeyOf(l, opts);
+    const hk = host.aesGcmKey(ck.key);
+    if (hk === undefined) return undefined;
+    plaintext = new Uint8Array(size);
+    const msg = signed ? new Uint8Array(l.aadEnd + Math.max(1, Math.ceil((l.signedEnd - l.aadEnd) / SIGN_BLOCK)) * DIGEST_LEN) : undefined;
+    msg?.set(head.subarray(0, l.aadEnd));
+    let hash = signed ? host.sha256Stream() : undefined;
+    let inBlock = 0;
+    let digestAt = l.aadEnd;
+    const hashStored = (b: Uint8Array) => {
+      for (let o = 0; o < b.length; ) {
+        const take = Math.min(SIGN_BLOCK - inBlock, b.length - o);
+        hash!.update(b.subarray(o, o + take));
+        inBlock += take;
+        o += take;
+        if (inBlock === SIGN_BLOCK) {
+          msg!.set(hash!.digest(), digestAt);
+          digestAt += DIGEST_LEN;
+          hash = host.sha256Stream();
+          inBlock = 0;
+        }
+      }
+    };
+    const stride = l.chunk + TAG_LEN;
+    const lenOf = (i: number) => Math.min(l.chunk, size - i * l.chunk);
+    const bufs = [new Uint8Array(Math.min(stride, l.signedEnd - l.aadEnd)), new Uint8Array(l.n > 1 ? stride : 0)];
+    const readChunk = (i: number) => {
+      const p = readExactly(src, bufs[i & 1]!.subarray(0, lenOf(i) + TAG_LEN), l.aadEnd + i * stride);
+      p.catch(() => undefined);
+      return p;
+    };
+    const hdr = head.subarray(0, l.aadEnd);
+    const base = head.subarray(IV_AT, IV_AT + IV_LEN);
+    let next = readChunk(0);
+    for (let i = 0; i < l.n; i++) {
+      await next;
+      if (i + 1 < l.n) next = readChunk(i + 1);
+      const len = lenOf(i);
+      const stored = bufs[i & 1]!.subarray(0, len + TAG_LEN);
+      if (signed) hashStored(stored);
+      const { iv, aad } = nonceAad(hdr, base, l.version, i, l.n);
+      if (!host.aesGcmDecryptInto(hk, iv, aad, stored.subarray(0, len), stored.subarray(len), plaintext, i * l.chunk)) throw new SealError('tampered', 'chunk');
+    }
+    if (signed) {
+      if (inBlock > 0) {
+        msg!.set(hash!.digest(), digestAt);
+        digestAt += DIGEST_LEN;
+      }
+      if (digestAt !== msg!.length) throw new SealError('malformed', 'block count');
+      message(msg!);
+    } else message(new Uint8Array(0));
+    const verified = await sig;
+    if (opts.checkDigest && toHex(await sha256(plaintext)) !== l.header.sha256) throw new SealError('tampered', 'digest');
+    return { plaintext, info: infoOf(l, verified, src.size) };
+  } catch {
+    plaintext?.fill(0);
+    return undefined;
+  }
 }

@@ -5,14 +5,14 @@
  */
 import { KeyObject, createDecipheriv, createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as wt from 'node:worker_threads';
 import { folderSource } from '../formats/onnx/external-node.js';
-import type { HostCrypto, Platform, WorkerScript, WorkerSelf, Workers } from './types.js';
+import type { HostCrypto, OpenedFile, Platform, WorkerScript, WorkerSelf, Workers } from './types.js';
 
 /** The compiled worker, or (from a source checkout) its TypeScript source run through tsx. */
 function workerSpec(s: WorkerScript): { script: URL | string; eval: boolean } {
@@ -93,7 +93,40 @@ const hostCrypto: HostCrypto = {
     const h = createHash('sha256').update(data).digest();
     return new Uint8Array(h.buffer, h.byteOffset, h.length);
   },
+  sha256Stream() {
+    const h = createHash('sha256');
+    return {
+      update: (d) => void h.update(d),
+      digest: () => {
+        const b = h.digest();
+        return new Uint8Array(b.buffer, b.byteOffset, b.length);
+      },
+    };
+  },
 };
+
+async function openFile(p: string): Promise<OpenedFile> {
+  const fh = await open(p, 'r');
+  try {
+    const { size } = await fh.stat();
+    return {
+      size,
+      read: async (into, position) => {
+        let got = 0;
+        while (got < into.length) {
+          const { bytesRead } = await fh.read(into, got, into.length - got, position + got);
+          if (bytesRead === 0) break;
+          got += bytesRead;
+        }
+        return got;
+      },
+      close: () => fh.close(),
+    };
+  } catch (e) {
+    await fh.close();
+    throw e;
+  }
+}
 function kernelThread(code: string, data: unknown, onExit: () => void): { terminate(): unknown } | undefined {
   // the script is CommonJS: drop an inherited --input-type=module (node -e), keep flags such as relaxed SIMD
   const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
@@ -112,6 +145,7 @@ function defaultThreads(): number {
 export const platform: Platform = {
   kind: 'node',
   readFile: async (p) => new Uint8Array(await readFile(p)),
+  openFile,
   externalDataBeside: (p) => folderSource(dirname(p)),
   join,
   dirname,

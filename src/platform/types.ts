@@ -56,6 +56,17 @@ export interface HostCrypto {
   /** decrypt `ct` into `out` from byte `at`; false when the 16-byte `tag` does not verify (that range is then zeroed) */
   aesGcmDecryptInto(key: unknown, iv: Uint8Array, aad: Uint8Array, ct: Uint8Array, tag: Uint8Array, out: Uint8Array, at: number): boolean;
   sha256(data: Uint8Array): Uint8Array;
+  /** an incremental SHA-256 (fed piece by piece, e.g. while a file is read) */
+  sha256Stream(): { update(data: Uint8Array): void; digest(): Uint8Array };
+}
+
+/** A file opened for positioned reads (Node, Deno, Bun): sealed files are read and decrypted chunk by chunk. */
+export interface OpenedFile {
+  /** bytes in the file when it was opened */
+  readonly size: number;
+  /** read up to `into.length` bytes from `position` into `into`; resolves to the bytes read (fewer only at the end) */
+  read(into: Uint8Array, position: number): Promise<number>;
+  close(): Promise<void>;
 }
 
 export interface Platform {
@@ -63,6 +74,8 @@ export interface Platform {
   readonly kind: 'node' | 'web';
   /** the bytes of a file path ('node') or of a URL fetched relative to the page ('web') */
   readFile(path: string): Promise<Uint8Array>;
+  /** open a file path for positioned reads (absent on 'web': there readFile fetches) */
+  openFile?(path: string): Promise<OpenedFile>;
   /**
    * ONNX external data files resolved beside a model file path (confined to its folder), or undefined where the
    * runtime has no file system ('web': pass the bytes as `externalData: [{ path, data }]` instead)

@@ -2,9 +2,10 @@
  * Model bytes → Graph for InferenceSession.create / Interpreter.create, opening sealed containers
  * (docs/sealed-format.md) and reporting each load to the app's `onModelLoaded` audit hook.
  */
+import { platform } from '#platform';
 import { SealError } from '../errors.js';
 import { detectFormat, readModel } from '../formats/detect.js';
-import { type SealedFormat, isSealed, openSealed } from '../formats/sealed.js';
+import { type SealedFormat, type SealedInfo, isSealed, openSealed, openSealedSource } from '../formats/sealed.js';
 import { type ContentKeyInput, type VerifyKeyInput, sha256, toHex } from '../formats/sealed-keys.js';
 import type { Graph } from '../ir/graph.js';
 import type { ExternalDataEntries, ExternalDataSource } from '../formats/onnx/tensor-proto.js';
@@ -40,27 +41,51 @@ export interface SealedLoadOptions {
   onModelLoaded?: (e: ModelLoadedEvent) => void;
 }
 
+/** The decrypted model parsed (the plaintext is ours alone: the reader may alias its aligned weights instead of copying them). */
+function opened({ plaintext, info }: { plaintext: Uint8Array; info: SealedInfo }, read: { externalData?: ExternalDataEntries | ExternalDataSource }, src: { source?: string }): { graph: Graph; event: ModelLoadedEvent } {
+  const graph = readModel(plaintext, { ...read, owned: true });
+  const event: ModelLoadedEvent = {
+    sha256: info.sha256,
+    format: info.format,
+    size: info.size,
+    sealed: true,
+    keyId: info.keyId,
+    ...(info.signer ? { signer: info.signer } : {}),
+    verified: info.verified,
+    time: new Date().toISOString(),
+    meta: info.meta,
+    ...src,
+  };
+  return { graph, event };
+}
+
+/**
+ * A sealed model file opened while it is read (formats/sealed.ts openSealedSource: chunk i + 1 is read while chunk
+ * i is decrypted), or undefined when that does not apply or anything fails — then the caller reads the whole file
+ * and goes through `openModel`, which opens it (or reports the failure) exactly as it does bytes.
+ */
+export async function openModelFile(path: string, opts: SealedLoadOptions & { externalData?: ExternalDataEntries | ExternalDataSource }): Promise<{ graph: Graph; event: ModelLoadedEvent } | undefined> {
+  if (!platform.openFile || opts.decryptionKey === undefined) return undefined;
+  let file;
+  try {
+    file = await platform.openFile(path);
+  } catch {
+    return undefined;
+  }
+  try {
+    const r = await openSealedSource(file, opts);
+    return r && opened(r, opts.externalData ? { externalData: opts.externalData } : {}, { source: path });
+  } finally {
+    await file.close().catch(() => undefined);
+  }
+}
+
 /** Parse model bytes (sealed or plain) into a Graph; sealed bytes are decrypted once into a fresh buffer the graph may alias. */
 export async function openModel(bytes: Uint8Array, opts: SealedLoadOptions & { externalData?: ExternalDataEntries | ExternalDataSource }, source?: string): Promise<{ graph: Graph; event: ModelLoadedEvent | undefined }> {
   const src = source !== undefined ? { source } : {};
   const read = opts.externalData ? { externalData: opts.externalData } : {};
   if (isSealed(bytes)) {
-    const { plaintext, info } = await openSealed(bytes, opts);
-    // the plaintext is ours alone: the reader may alias its aligned weights instead of copying them
-    const graph = readModel(plaintext, { ...read, owned: true });
-    const event: ModelLoadedEvent = {
-      sha256: info.sha256,
-      format: info.format,
-      size: info.size,
-      sealed: true,
-      keyId: info.keyId,
-      ...(info.signer ? { signer: info.signer } : {}),
-      verified: info.verified,
-      time: new Date().toISOString(),
-      meta: info.meta,
-      ...src,
-    };
-    return { graph, event };
+    return opened(await openSealed(bytes, opts), read, src);
   }
   if (opts.decryptionKey !== undefined || opts.verifyKey !== undefined) {
     throw new SealError('not-sealed', `a ${opts.decryptionKey !== undefined ? 'decryptionKey' : 'verifyKey'} was given but the model is not sealed; refusing to load it unprotected`);

@@ -6,7 +6,7 @@ import type { DType } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { acquireThreads, releaseThreads, setActiveThreads, threadsConfigured } from '../kernels/threads.js';
 import { Executor } from './executor.js';
-import { type SealedLoadOptions, openModel } from './open-model.js';
+import { type SealedLoadOptions, openModel, openModelFile } from './open-model.js';
 import { type ProfileSummary, Profiler } from './profile.js';
 import { type Specializations, specializations } from './specialize.js';
 
@@ -83,6 +83,13 @@ async function modelBytes(model: Exclude<ModelSource, Graph>): Promise<Uint8Arra
   throw new InputError(`InferenceSession.create: unsupported model source ${Object.prototype.toString.call(model)}`);
 }
 
+/** Kernel threads a session with these options runs with (validated): see SessionOptions.numThreads. */
+function threadsWanted(options: SessionOptions): number {
+  const want = (options.backend ?? 'wasm') === 'wasm' ? (options.numThreads ?? threadsConfigured()) : 1;
+  if (options.numThreads !== undefined && !(Number.isInteger(want) && want >= 0)) throw new InputError(`numThreads must be a non-negative integer, got ${options.numThreads}`);
+  return want;
+}
+
 /** Sessions dropped without release() still hand their kernel memory (and kernel threads) back. */
 const finalizer = new FinalizationRegistry<{ execs: Executor[]; threads: { held: boolean } }>(({ execs, threads }) => {
   execs.forEach((e) => e.dispose());
@@ -124,8 +131,7 @@ export class InferenceSession {
     this.exec = new Executor(graph, { backend: symbolic ? 'reference' : backend, fuseQdq: options.fuseQdq ?? true });
     this.execs.push(this.exec);
     if (symbolic) this.specs = specializations(graph, { backend, fuseQdq: options.fuseQdq ?? true }, this.execs, undefined, (e) => this.profilers.delete(e));
-    const want = backend === 'wasm' ? (options.numThreads ?? threadsConfigured()) : 1;
-    if (options.numThreads !== undefined && !(Number.isInteger(want) && want >= 0)) throw new InputError(`numThreads must be a non-negative integer, got ${options.numThreads}`);
+    const want = threadsWanted(options);
     const held = this.threadsHeld;
     this.threadsReady = want > 1
       ? acquireThreads(want).then((n) => {
@@ -157,12 +163,28 @@ export class InferenceSession {
     if (model === null || (typeof model !== 'string' && typeof model !== 'object')) {
       throw new InputError('InferenceSession.create expects a path/URL, a Response, a Blob, bytes, or a Graph');
     }
+    // the kernel threads start (worker boot, WASM instantiation) while the model is read, decrypted and parsed; the
+    // session takes its own hold on them, this one is let go once it has
+    const want = threadsWanted(options);
+    const early = want > 1 ? acquireThreads(want) : undefined;
+    try {
+      return await InferenceSession.open(model, options);
+    } finally {
+      void early?.then((n) => n > 1 && releaseThreads());
+    }
+  }
+
+  private static async open(model: Exclude<ModelSource, Graph>, options: SessionOptions): Promise<InferenceSession> {
     // sealed models (docs/sealed-format.md) are opened here; the session keeps its options, not the keys
     // a file path in Node: TensorProto external data (data_location EXTERNAL) resolves beside the model, confined
     // to its folder; explicit `externalData` bytes win (onnxruntime-web's option)
-    const bytes = await modelBytes(model);
-    const beside = !options.externalData && typeof model === 'string' && isFilePath(model) ? platform.externalDataBeside(model) : undefined;
-    const { graph, event } = await openModel(bytes, beside ? { ...options, externalData: beside } : options, typeof model === 'string' || model instanceof URL ? String(model) : undefined);
+    const path = typeof model === 'string' && isFilePath(model) ? model : undefined;
+    const beside = !options.externalData && path !== undefined ? platform.externalDataBeside(path) : undefined;
+    const opts = beside ? { ...options, externalData: beside } : options;
+    // a sealed file is decrypted while it is read; anything else (or any failure there) reads the whole file first
+    const { graph, event } =
+      (path !== undefined ? await openModelFile(path, opts) : undefined) ??
+      (await openModel(await modelBytes(model), opts, typeof model === 'string' || model instanceof URL ? String(model) : undefined));
     const { decryptionKey: _k, verifyKey: _v, onModelLoaded: _h, ...kept } = options;
     const session = new InferenceSession(graph, kept);
     await session.threadsReady;
