@@ -434,8 +434,11 @@ export class Executor {
       if (s.consts[i] === undefined) readsValues = true;
       return v instanceof Tensor ? v : undefined;
     });
-    if (!readsValues && !inputs.some((t) => t instanceof TensorSequence || t?.quant))
-      s.shapes = { sig: inputs.map((t) => t && { type: (t as Tensor).type, dims: [...(t as Tensor).dims] }), out };
+    if (!readsValues && !inputs.some((t) => t instanceof TensorSequence || t?.quant)) {
+      // the cached answer's shapes are frozen copies: tensors made with them share the array instead of copying it
+      const frozen = out.map((t) => (t?.shape ? { ...t, shape: Object.freeze([...t.shape]) as Dim[] } : t));
+      s.shapes = { sig: inputs.map((t) => t && { type: (t as Tensor).type, dims: [...(t as Tensor).dims] }), out: frozen };
+    }
     return out;
   }
 
@@ -450,7 +453,7 @@ export class Executor {
   /** Validate feeds against the graph's declared inputs (InputError naming the tensor). */
   checkFeeds(feeds: Record<string, Value>): void {
     if (feeds === null || typeof feeds !== 'object') throw new InputError('feeds must be an object mapping input names to Tensors');
-    const symbols = new Map<string, number>();
+    let symbols: Map<string, number> | undefined;
     for (const input of this.graph.inputs) {
       const t = feeds[input.name];
       if (t === undefined) throw new InputError(`input '${input.name}' is missing (expected ${input.type.dtype}${shapeStr(input.type.shape)})`);
@@ -465,21 +468,36 @@ export class Executor {
       if (want) {
         const bad = () => new InputError(`input '${input.name}' has shape [${t.dims.join(',')}], expected ${shapeStr(want)}`);
         if (t.dims.length !== want.length) throw bad();
-        want.forEach((d: Dim, i) => {
+        for (let i = 0; i < want.length; i++) {
+          const d: Dim = want[i]!;
           const got = t.dims[i]!;
           if (typeof d === 'number') {
             if (d !== got) throw bad();
           } else if (d !== '' && d !== '?') {
-            const seen = symbols.get(d);
+            const seen = (symbols ??= new Map()).get(d);
             if (seen !== undefined && seen !== got) throw new InputError(`input '${input.name}' dim ${i} ('${d}') is ${got} but another input has '${d}' = ${seen}`);
             symbols.set(d, got);
           }
-        });
+        }
       }
     }
-    for (const k of Object.keys(feeds)) {
-      if (!this.graph.inputs.some((i) => i.name === k)) throw new InputError(`unknown input '${k}' (model inputs: ${this.graph.inputs.map((i) => i.name).join(', ')})`);
+    const names = (this.inputSet ??= new Set(this.graph.inputs.map((i) => i.name)));
+    for (const k in feeds) {
+      if (Object.prototype.hasOwnProperty.call(feeds, k) && !names.has(k)) throw new InputError(`unknown input '${k}' (model inputs: ${this.graph.inputs.map((i) => i.name).join(', ')})`);
     }
+  }
+
+  /** the graph's input names (checkFeeds), and the last run's fetch list with its set (run) */
+  private inputSet?: Set<string>;
+  private lastFetch?: { fetch: readonly string[]; keep: Set<string> };
+
+  /** `fetch` as a set, reused while callers fetch the same names (a session's output names every run). */
+  private keepSet(fetch: readonly string[]): Set<string> {
+    const last = this.lastFetch;
+    if (last && (last.fetch === fetch || (last.fetch.length === fetch.length && last.fetch.every((x, i) => x === fetch[i])))) return last.keep;
+    const keep = new Set(fetch);
+    this.lastFetch = { fetch: [...fetch], keep };
+    return keep;
   }
 
   /**
@@ -492,7 +510,7 @@ export class Executor {
     // constants are bound into the plan's steps (compile); the map holds only what this run computes
     const values = new Map<string, Value>();
     for (const i of this.graph.inputs) values.set(i.name, toValue(feeds[i.name]!));
-    const keep = new Set(fetch);
+    const keep = this.keepSet(fetch);
     const mem = this.kernels.size ? arena() : undefined;
     const res = mem ? new Residency(mem) : undefined;
     // feeds already in kernel memory: rebound if memory grows, never freed by this run
