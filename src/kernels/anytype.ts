@@ -69,14 +69,14 @@ const equalWasm: KernelDef = {
         if ((a!.size !== n && a!.size !== 1) || (b!.size !== n && b!.size !== 1)) return undefined;
         // both residency checks before any allocation (growing the memory would detach a resident B's view)
         const bd = b!.data as TypedArray;
-        const bRes = bd.buffer === mem.memory.buffer ? bd.byteOffset : undefined;
+        const bRes = bd.buffer === mem.buffer ? bd.byteOffset : undefined;
         const ap = mem.inputBytes(a!.data as TypedArray, 'Equal A');
         let bp: { ptr: number; copied: boolean } | undefined;
         try {
           bp = bRes !== undefined ? { ptr: bRes, copied: false } : mem.inputBytes(bd, 'Equal B');
           const yp = mem.alloc(Math.max(n, 1), 'Equal output');
           if (n) ex.x_equal(bytes, t === 'float32' ? 1 : 0, ap.ptr, a!.size === 1 ? 0 : 1, bp.ptr, b!.size === 1 ? 0 : 1, yp, n);
-          return [new Tensor('bool', new Uint8Array(mem.memory.buffer, yp, n), shape)];
+          return [new Tensor('bool', new Uint8Array(mem.buffer, yp, n), shape)];
         } finally {
           if (ap.copied) mem.release(ap.ptr);
           if (bp?.copied) mem.release(bp.ptr);
@@ -120,7 +120,7 @@ const expandWasm: KernelDef = {
             const strides = wide ? st : [...st.map((v) => v * e), 1];
             const rk = Math.max(dims.length, 1);
             const meta = mem.alloc(12 * rk, 'Expand meta');
-            const m = new Int32Array(mem.memory.buffer, meta, 3 * rk);
+            const m = new Int32Array(mem.buffer, meta, 3 * rk);
             m.set(dims.length ? dims : [1], 0);
             m.set(strides.length ? strides : [1], rk);
             if (wide) ex.x32_strided_copy(xin.ptr, yp, rk, meta, meta + 4 * rk, meta + 8 * rk);

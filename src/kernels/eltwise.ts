@@ -44,7 +44,7 @@ function binaryKernel(op: 'Add' | 'Sub' | 'Mul' | 'Div' | 'PRelu', code: number)
             else {
               const r = shape.length;
               meta = mem.alloc(16 * r, `${op} broadcast strides`);
-              const m = new Int32Array(mem.memory.buffer, meta, 4 * r);
+              const m = new Int32Array(mem.buffer, meta, 4 * r);
               m.set(shape, 0);
               m.set(sa, r);
               m.set(sb, 2 * r);
@@ -129,7 +129,7 @@ const whereWasm: KernelDef = {
         const cp = mem.ptrOf(c!);
         const pins = pinInputs(mem, [x!.data as Float32Array, y!.data as Float32Array], 'Where input');
         const op = mem.alloc(n * 4, 'Where output');
-        const cd = cp !== undefined ? new Uint8Array(mem.memory.buffer, cp, c!.size) : (c!.data as Uint8Array);
+        const cd = cp !== undefined ? new Uint8Array(mem.buffer, cp, c!.size) : (c!.data as Uint8Array);
         const xd = mem.f32(pins.ptrs[0]!, x!.size);
         const yd = mem.f32(pins.ptrs[1]!, y!.size);
         const o = mem.f32(op, n);

@@ -108,7 +108,7 @@ const castF16: KernelDef = {
       run(_inputs, [out]) {
         const hp = mem.alloc(h.length * 2, 'cast input');
         const op = mem.alloc(h.length * 4, 'cast output');
-        new Uint16Array(mem.memory.buffer, hp, h.length).set(h);
+        new Uint16Array(mem.buffer, hp, h.length).set(h);
         ex.f16_to_f32(h.length, hp, op);
         mem.release(hp);
         const view = mem.f32(op, h.length);
@@ -150,7 +150,7 @@ export class PackedGemmF16 {
     this.bytes = ex.f16_gemm_packed_size_8(n, k);
     this.packed = mem.alloc(this.bytes, 'packed fp16 gemm weight');
     const wp = mem.alloc(w.length * 2, 'fp16 gemm weight');
-    new Uint16Array(mem.memory.buffer, wp, w.length).set(w);
+    new Uint16Array(mem.buffer, wp, w.length).set(w);
     let bp = 0;
     if (bias) {
       bp = mem.alloc(n * 4, 'gemm bias');
@@ -306,7 +306,7 @@ const convF16: KernelDef = {
     if (!shape) return decline('attributes not supported by the f32 conv geometry');
     const { m, depthwise, dw3x3, dw5x5 } = shape;
     const hp = mem.alloc(h.length * 2, 'fp16 conv weights');
-    new Uint16Array(mem.memory.buffer, hp, h.length).set(h);
+    new Uint16Array(mem.buffer, hp, h.length).set(h);
     const bias = bt ? Float32Array.from(actFloats(bt)) : new Float32Array(m);
     const bp = mem.alloc(m * 4, 'conv bias');
     mem.f32(bp, m).set(bias);

@@ -41,7 +41,7 @@ function stridedCopy(mem: Arena, srcPtr: number, off: number, shape: readonly nu
   }
   const r = sh.length;
   const meta = mem.alloc(12 * r, 'strided copy meta');
-  const m = new Int32Array(mem.memory.buffer, meta, 3 * r);
+  const m = new Int32Array(mem.buffer, meta, 3 * r);
   m.set(sh, 0);
   m.set(ss, r);
   kernels()!.x32_strided_copy(srcPtr + off * 4, dst, r, meta, meta + 4 * r, meta + 8 * r);

@@ -39,7 +39,7 @@ function int8Kernel(mem: Arena, gm: NBitsGeom, w: Int8Array, scales: ArrayLike<n
   const bp = bias ? mem.alloc(n8 * 4, 'MatMulNBits bias') : 0;
   const tmp = mem.alloc(32, 'MatMulNBits scratch');
   const src = mem.alloc(K * N, 'MatMulNBits unpacked codes');
-  new Int8Array(mem.memory.buffer, src, K * N).set(w);
+  new Int8Array(mem.buffer, src, K * N).set(w);
   ex.qs8_pack_b(N, K, src, N, 0, packed, 0);
   mem.release(src);
   const sv = mem.f32(ws, panels * kBlocks * 8);

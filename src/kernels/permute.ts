@@ -97,7 +97,7 @@ const padWasm: KernelDef = {
           const op = mem.alloc(n * esz, 'pad output');
           const y = new Tensor(xt!.type, mem.view(xt!.type, op, n), out);
           (y.data as unknown as { fill(v: number): void }).fill(value);
-          const bytes = new Uint8Array(mem.memory.buffer);
+          const bytes = new Uint8Array(mem.buffer);
           // block = the input's axes last..r-1 (axes after `last` unpadded): one copy per index of axes 0..last-1
           const k = Math.max(last, 0);
           let block = esz;
@@ -150,7 +150,7 @@ const concat32: KernelDef = {
         const srcs = ins.map((t) => mem.inputBytes(t.data as TypedArray, 'concat input'));
         try {
           const y = mem.alloc(total * 4, 'concat output');
-          const bytes = new Uint8Array(mem.memory.buffer);
+          const bytes = new Uint8Array(mem.buffer);
           const row = outer ? (total / outer) * 4 : 0;
           let off = 0;
           for (let i = 0; i < ins.length; i++) {

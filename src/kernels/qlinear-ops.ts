@@ -210,14 +210,14 @@ const concatQ8: KernelDef = {
         // inputs in kernel memory by pointer: growing the memory below detaches views of it
         const ptrs = ins.map((t) => mem.ptrOf(t));
         const y = mem.alloc(total, 'concat output');
-        const dst = new Uint8Array(mem.memory.buffer, y, total);
+        const dst = new Uint8Array(mem.buffer, y, total);
         const row = total / Math.max(1, outer) || 0;
         let off = 0;
         for (let i = 0; i < ins.length; i++) {
           const t = ins[i]!;
           const chunk = t.size / Math.max(1, outer) || 0;
           const p = ptrs[i];
-          const src = p !== undefined ? new Uint8Array(mem.memory.buffer, p, t.size) : new Uint8Array((t.data as QData).buffer, (t.data as QData).byteOffset, t.size);
+          const src = p !== undefined ? new Uint8Array(mem.buffer, p, t.size) : new Uint8Array((t.data as QData).buffer, (t.data as QData).byteOffset, t.size);
           for (let o = 0; o < outer; o++) dst.set(src.subarray(o * chunk, (o + 1) * chunk), o * row + off);
           off += chunk;
         }

@@ -24,10 +24,10 @@ export const scalarInt = (t: Tensor | undefined): number => (t ? ints(t)[0]! : 0
 const isScalar = (t: Tensor | undefined) => !t || t.size === 1;
 
 export function i32(mem: Arena, p: number, n: number): Int32Array {
-  return new Int32Array(mem.memory.buffer, p, n);
+  return new Int32Array(mem.buffer, p, n);
 }
 export function f64(mem: Arena, p: number, n: number): Float64Array {
-  return new Float64Array(mem.memory.buffer, p, n);
+  return new Float64Array(mem.buffer, p, n);
 }
 
 /** Output code of qs8_gemm and the view constructor for it. */
@@ -37,7 +37,7 @@ export function outKind(dtype: string): { code: 0 | 1 | 2; esz: number; lo: numb
   return { code: 0, esz: 4, lo: 0, hi: 0 };
 }
 export function outView(mem: Arena, code: 0 | 1 | 2, p: number, n: number): Int32Array | Int8Array | Uint8Array {
-  const b = mem.memory.buffer;
+  const b = mem.buffer;
   return code === 0 ? new Int32Array(b, p, n) : code === 1 ? new Int8Array(b, p, n) : new Uint8Array(b, p, n);
 }
 
@@ -107,8 +107,8 @@ function probeQDot(): QDotMode {
   const pc = mem.alloc(m * n * 4, 'qdot probe');
   const tmp = mem.alloc(32, 'qdot probe');
   try {
-    new Int8Array(mem.memory.buffer, pa, m * k).set(a);
-    new Int8Array(mem.memory.buffer, pw, k * n).set(w);
+    new Int8Array(mem.buffer, pa, m * k).set(a);
+    new Int8Array(mem.buffer, pw, k * n).set(w);
     for (const mode of ['signed', 'unsigned'] as const) {
       const x = mode === 'unsigned' ? 0x80 : 0;
       ex.qs8_pack_b_c4(n, k, pw, n, x, x ? 1 : 0, pp, 0);
@@ -236,7 +236,7 @@ export class PackedQGemm {
     const cs = i32(mem, this.colsum, n8);
     const cb = i32(mem, this.cb, n8);
     for (let j = 0; j < n8; j++) cb[j] = (Math.imul(-za, cs[j]!) + Math.imul(Math.imul(k, za), this.zbS[j]!)) | 0;
-    const sa = new Float32Array(mem.memory.buffer, this.mult, n8 * 2);
+    const sa = new Float32Array(mem.buffer, this.mult, n8 * 2);
     for (let j = 0; j < n8; j++) {
       const o = ((j >> 3) << 4) + (j & 7);
       sa[o] = j < n ? scale[j]! : 0;
@@ -461,7 +461,7 @@ function prepareDwConv(ex: KernelExports, mem: Arena, attrs: Record<string, unkn
   const bp = mem.alloc(m * 4, 'int8 depthwise bias');
   const mult = mem.alloc(m * 8, 'requant multipliers');
   const wv = ints(w);
-  const wtv = new Int16Array(mem.memory.buffer, wt, m * taps);
+  const wtv = new Int16Array(mem.buffer, wt, m * taps);
   for (let i = 0; i < m; i++) for (let t = 0; t < taps; t++) wtv[i * taps + t] = wv[i * taps + t]! - (wz.length === 1 ? wz[0]! : wz[i]!);
   i32(mem, bp, m).set(Int32Array.from({ length: m }, (_, i) => (bias ? bias[i]! | 0 : 0)));
   const [sh, sw] = ((attrs.strides as number[] | undefined) ?? [1, 1]) as [number, number];

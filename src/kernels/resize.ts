@@ -48,8 +48,8 @@ const resizeWasm: KernelDef = {
           // nearest: yi[oh], xi[ow] (i32); linear: y pairs, wy pairs, x pairs, wx pairs
           const per = linear ? 4 : 1;
           const tab = mem.alloc((oh + ow) * per * 4, 'resize tables');
-          const i32 = new Int32Array(mem.memory.buffer, tab, (oh + ow) * per);
-          const f32 = new Float32Array(mem.memory.buffer, tab, (oh + ow) * per);
+          const i32 = new Int32Array(mem.buffer, tab, (oh + ow) * per);
+          const f32 = new Float32Array(mem.buffer, tab, (oh + ow) * per);
           const fill = (t: typeof ty, len: number, at: number, wAt: number) => {
             for (let o = 0; o < len; o++) {
               if (!linear) i32[at + o] = t ? t[o]!.idx[0]! : o;

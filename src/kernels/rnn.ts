@@ -96,7 +96,7 @@ function prepareLstm(mem: Arena, ex: KernelExports, lw: LstmWeights, name: strin
         const yp = alloc(seq * dirs * batch * H, 'LSTM Y', want[0] ? outputs : scratch);
         const yh = want[1] ? alloc(dirs * batch * H, 'LSTM Y_h', outputs) : 0;
         const yc = want[2] ? alloc(dirs * batch * H, 'LSTM Y_c', outputs) : 0;
-        const f = new Float32Array(mem.memory.buffer);
+        const f = new Float32Array(mem.buffer);
         const so = (d: number, bi: number) => (layout === 0 ? (d * batch + bi) * H : (bi * dirs + d) * H);
         for (let d = 0; d < dirs; d++) {
           ex.f32_gemm(rows, 4 * H, I, xin.ptr, I, wp[d]!, gx, 4 * H, -Infinity, Infinity, 0);

@@ -71,7 +71,7 @@ export function sparsityOf(w: Float32Array): number {
 }
 
 function i32(mem: Arena, ptr: number, n: number): Int32Array {
-  return new Int32Array(mem.memory.buffer, ptr, n);
+  return new Int32Array(mem.buffer, ptr, n);
 }
 
 /** Scalar CSR of an n×k row-major matrix in kernel memory, column indices stored as byte offsets k·32. */
@@ -570,7 +570,7 @@ const matmulIntegerSparse: KernelDef = {
       run([a, , azp], [out]) {
         if (!a || a.dims.length < 2) return undefined;
         const { ptr, m } = g.run(a, azp && ints(azp));
-        return [new Tensor('int32', new Int32Array(mem.memory.buffer, ptr, m * n), out!.shape as number[])];
+        return [new Tensor('int32', new Int32Array(mem.buffer, ptr, m * n), out!.shape as number[])];
       },
       dispose: () => g.dispose(),
     };

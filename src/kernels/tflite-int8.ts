@@ -70,8 +70,8 @@ const tfliteConvWasm: KernelDef = {
     const inner = prepareConv(ex, mem, { ...attrs, data_layout: 'NCHW', weight_layout: 'OIHW' }, 'int8', oihw, [0], b && (b.data as Int32Array), undefined);
     const { mult, shift } = perChannelMultipliers((xs.data as Float32Array)[0]!, ws.data as Float32Array, (ys.data as Float32Array)[0]!, m);
     const mp = mem.alloc(m * 8, 'tflite requant multipliers');
-    new Int32Array(mem.memory.buffer, mp, m).set(mult);
-    new Int32Array(mem.memory.buffer, mp + m * 4, m).set(shift);
+    new Int32Array(mem.buffer, mp, m).set(mult);
+    new Int32Array(mem.buffer, mp + m * 4, m).set(shift);
     const clamp = new CodeClamp();
     return {
       name: 'qs8_conv2d_tflite',
@@ -91,12 +91,12 @@ const tfliteConvWasm: KernelDef = {
           if (nhwc) {
             xp = mem.alloc(xt.size, 'tflite conv input NCHW');
             ex.x8_nhwc_to_nchw(xin!.ptr, n, h * wi, c, xp);
-            xn = new Tensor('int8', new Int8Array(mem.memory.buffer, xp, xt.size), [n, c, h, wi]);
+            xn = new Tensor('int8', new Int8Array(mem.buffer, xp, xt.size), [n, c, h, wi]);
           }
           ap = (inner.run([xn, undefined, inputs[2], undefined], [{ dtype: 'int32', shape: [n, m, oh, ow] }])![0]!.data as Int32Array).byteOffset;
           const op = mem.alloc(n * m * oh * ow, 'tflite conv output');
           (nhwc ? ex.tfl_requant_i8_nhwc : ex.tfl_requant_i8_nchw)(ap, n, m, oh * ow, mp, mp + m * 4, scalarInt(inputs[7]), clamp.lo, clamp.hi, op);
-          return [new Tensor('int8', new Int8Array(mem.memory.buffer, op, n * m * oh * ow), out)];
+          return [new Tensor('int8', new Int8Array(mem.buffer, op, n * m * oh * ow), out)];
         } finally {
           if (ap) mem.release(ap);
           if (xp) mem.release(xp);
@@ -148,8 +148,8 @@ const tfliteFcWasm: KernelDef = {
     for (let j = 0; j < n; j++) for (let kk = 0; kk < k; kk++) bt[kk * n + j] = bd[j * k + kk]!;
     const g = new PackedQGemm(mem, k, n, new Tensor('int8', bt, [k, n]), Array.from(bz.data as Int8Array));
     const mp = mem.alloc(n * 8, 'tflite requant multipliers');
-    new Int32Array(mem.memory.buffer, mp, n).set(mult);
-    new Int32Array(mem.memory.buffer, mp + n * 4, n).set(shift);
+    new Int32Array(mem.buffer, mp, n).set(mult);
+    new Int32Array(mem.buffer, mp + n * 4, n).set(shift);
     return {
       name: 'qs8_gemm_tflite',
       fuseClampQ: clamp.fuse,
@@ -161,7 +161,7 @@ const tfliteFcWasm: KernelDef = {
         try {
           const op = mem.alloc(m * n, 'tflite fc output');
           ex.tfl_requant_i8_rows(ap, m, n, mp, mp + n * 4, scalarInt(inputs[8]), clamp.lo, clamp.hi, op);
-          return [new Tensor('int8', new Int8Array(mem.memory.buffer, op, m * n), ot!.shape as number[])];
+          return [new Tensor('int8', new Int8Array(mem.buffer, op, m * n), ot!.shape as number[])];
         } finally {
           mem.release(ap);
         }
@@ -181,7 +181,7 @@ function tflFcSmall(mem: NonNullable<ReturnType<typeof arena>>, ex: NonNullable<
   // one block: W (N·K bytes, rounded to 4), then N int32s each of zero points, bias, multipliers, shifts
   const wb = (n * k + 3) & ~3;
   const p = mem.alloc(wb + n * 16, 'tflite small fc weights');
-  const b = mem.memory.buffer;
+  const b = mem.buffer;
   new Int8Array(b, p, n * k).set(w);
   new Int32Array(b, p + wb, n).set(Int32Array.from({ length: n }, (_, j) => wz[wz.length === 1 ? 0 : j] ?? 0));
   if (bias) new Int32Array(b, p + wb + n * 4, n).set(bias.subarray(0, n));
@@ -197,7 +197,7 @@ function tflFcSmall(mem: NonNullable<ReturnType<typeof arena>>, ex: NonNullable<
       try {
         const op = mem.alloc(m * n, 'tflite fc output');
         ex.tfl_fc_i8_small(xin.ptr, m, k, scalarInt(inputs[2]), p, p + wb, bias ? p + wb + n * 4 : 0, n, p + wb + n * 8, p + wb + n * 12, scalarInt(inputs[8]), clamp.lo, clamp.hi, op);
-        return [new Tensor('int8', new Int8Array(mem.memory.buffer, op, m * n), ot!.shape as number[])];
+        return [new Tensor('int8', new Int8Array(mem.buffer, op, m * n), ot!.shape as number[])];
       } finally {
         if (xin.copied) mem.release(xin.ptr);
       }
@@ -295,7 +295,7 @@ function tflBinaryWasm(op: 'QLinearAdd' | 'QLinearMul'): KernelDef {
             const y = mem.alloc(n, `${op} output`);
             if (p) ex.tfl_add_i8(pa.ptr, sa, pb.ptr, sb, n, az, bz, p.leftShift, p.m1, p.s1, p.m2, p.s2, p.mo, p.so, cz, clamp.lo, clamp.hi, 1, y);
             else ex.tfl_mul_i8(pa.ptr, sa, pb.ptr, sb, n, az, bz, mm, ms, cz, clamp.lo, clamp.hi, y);
-            return [new Tensor('int8', new Int8Array(mem.memory.buffer, y, n), ot!.shape as number[])];
+            return [new Tensor('int8', new Int8Array(mem.buffer, y, n), ot!.shape as number[])];
           } finally {
             if (pa.copied) mem.release(pa.ptr);
             if (pb?.copied) mem.release(pb.ptr);
@@ -359,7 +359,7 @@ function tflLutKernel(op: string, domain: string, inputs: number): KernelDef {
       if (ot !== 'int8' && ot !== 'uint8' && ot !== 'float32') return decline(`output is ${ot}: the tables are 8-bit or float32`);
       const esz = ot === 'float32' ? 4 : 1;
       const tp = mem.alloc(256 * esz, `${op} table`);
-      const put = () => new Uint8Array(mem.memory.buffer, tp, 256 * esz).set(new Uint8Array((table.data as ArrayBufferView).buffer, (table.data as ArrayBufferView).byteOffset, 256 * esz));
+      const put = () => new Uint8Array(mem.buffer, tp, 256 * esz).set(new Uint8Array((table.data as ArrayBufferView).buffer, (table.data as ArrayBufferView).byteOffset, 256 * esz));
       put();
       return {
         name: esz === 1 ? 'x8_lut' : 'x8_lut_f32',
@@ -477,8 +477,8 @@ const tflSoftmaxWasm: KernelDef = {
       sumt[k] = saturatingRoundingMultiplyByPOT(e, -12);
     }
     const tp = mem.alloc(256 * 8, 'softmax exp tables');
-    new Int32Array(mem.memory.buffer, tp, 256).set(expt);
-    new Int32Array(mem.memory.buffer, tp + 1024, 256).set(sumt);
+    new Int32Array(mem.buffer, tp, 256).set(expt);
+    new Int32Array(mem.buffer, tp + 1024, 256).set(sumt);
     const [lo, hi] = qbounds(ot);
     const bits = ot === 'int16' ? 16 : 8;
     const oesz = ot === 'int16' ? 2 : 1;
@@ -588,7 +588,7 @@ const tflSvdfWasm: KernelDef = {
     const wb = (F * I + 15) & ~15;
     const tb = (F * M * tesz + 15) & ~15;
     const p = mem.alloc(wb + tb + U * 4, 'SVDF weights');
-    const buf = mem.memory.buffer;
+    const buf = mem.buffer;
     new Int8Array(buf, p, F * I).set(wf.data as Int8Array);
     new Uint8Array(buf, p + wb, F * M * tesz).set(new Uint8Array((wt.data as Int8Array).buffer, (wt.data as Int8Array).byteOffset, F * M * tesz));
     if (bias) new Int32Array(buf, p + wb + tb, U).set((bias.data as Int32Array).subarray(0, U));

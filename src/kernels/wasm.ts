@@ -280,11 +280,21 @@ export class Arena {
   /** free blocks [start, size], sorted by start, never adjacent (coalesced) */
   private free: [number, number][] = [];
   private readonly sizes = new Map<number, number>();
+  /**
+   * The memory's buffer, cached: only `alloc` grows the memory (the kernels are built with the stub runtime and never
+   * grow it), so this is `memory.buffer` without the accessor's cost on every view a run makes.
+   */
+  private buf: ArrayBuffer;
   constructor(private readonly k: KernelExports) {
-    this.top = (k.memory.buffer.byteLength + 15) & ~15; // never touch data the module placed below its initial size
+    this.buf = k.memory.buffer;
+    this.top = (this.buf.byteLength + 15) & ~15; // never touch data the module placed below its initial size
   }
   get memory(): WebAssembly.Memory {
     return this.k.memory;
+  }
+  /** `memory.buffer` (cached; views made before a growth are detached or stale, see Residency.rebind) */
+  get buffer(): ArrayBuffer {
+    return this.buf;
   }
   /** Reserve `bytes` (rounded up to 16); grows memory only when no free block fits. */
   alloc(bytes: number, what = 'buffer'): number {
@@ -306,8 +316,11 @@ export class Arena {
     const p = this.top;
     const end = p + size;
     if (end > MAX_BYTES) throw new ShapeError(`${what}: ${bytes} bytes do not fit in 4 GB of WASM memory`);
-    const have = this.k.memory.buffer.byteLength;
-    if (end > have) this.k.memory.grow(Math.ceil((end - have) / 65536));
+    const have = this.buf.byteLength;
+    if (end > have) {
+      this.k.memory.grow(Math.ceil((end - have) / 65536));
+      this.buf = this.k.memory.buffer;
+    }
     this.top = end;
     this.sizes.set(p, size);
     return p;
@@ -346,7 +359,7 @@ export class Arena {
   /** Byte offset of `t`'s data if it already lives in kernel memory (a resident view), else undefined. */
   ptrOf(t: { data: unknown }): number | undefined {
     const d = t.data as ArrayBufferView;
-    return ArrayBuffer.isView(d) && d.buffer === this.k.memory.buffer ? d.byteOffset : undefined;
+    return ArrayBuffer.isView(d) && d.buffer === this.buf ? d.byteOffset : undefined;
   }
   /** Pointer to `a`'s elements in kernel memory: itself if resident, else a fresh copy (`copied` = true). */
   input(a: Float32Array, what: string): { ptr: number; copied: boolean } {
@@ -361,17 +374,17 @@ export class Arena {
     const p = this.ptrOf({ data: d });
     if (p !== undefined) return { ptr: p, copied: false };
     const ptr = this.alloc(d.byteLength, what);
-    new Uint8Array(this.k.memory.buffer, ptr, d.byteLength).set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+    new Uint8Array(this.buf, ptr, d.byteLength).set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
     return { ptr, copied: true };
   }
   f32(ptr: number, n: number): Float32Array {
-    return new Float32Array(this.k.memory.buffer, ptr, n);
+    return new Float32Array(this.buf, ptr, n);
   }
   /** n elements of `type` at ptr, as the typed array a tensor of that type holds (a view into kernel memory). */
   view(type: DType, ptr: number, n: number): TypedArray {
     const A = DTYPES[type].array;
     if (!A) throw new ShapeError(`no kernel-memory view for ${type} tensors`);
-    return new A(this.k.memory.buffer, ptr, n);
+    return new A(this.buf, ptr, n);
   }
 }
 

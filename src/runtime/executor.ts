@@ -2,7 +2,6 @@ import { EdgeqError, InputError, ShapeError } from '../errors.js';
 import { type Analysis, analyze, runInfer } from '../ir/infer.js';
 import { type Dim, Graph, type ValueType } from '../ir/graph.js';
 import { shapeStr } from '../ir/dims.js';
-import { sameShape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { TensorSequence, type Value } from '../tensor/sequence.js';
 import '../ops/index.js';
@@ -20,6 +19,7 @@ import { fuseHardSwish } from '../ir/passes/fuse-hardswish.js';
 import { collectDeclines, kernelsFor, type PreparedKernel } from '../kernels/index.js';
 import { AFFINE, POST_OPS } from '../kernels/epilogue.js';
 import type { Node } from '../ir/graph.js';
+import type { Attrs, OpDef } from '../ir/registry.js';
 import { nonOnnxAttr } from '../ir/layout.js';
 import { Bodies } from './bodies.js';
 
@@ -97,8 +97,8 @@ export class Executor {
   private uses(x: string): number {
     return this.consumers.get(x)?.length ?? 0;
   }
-  /** last run's output types per node, keyed by its input types (see inferRun) */
-  private readonly shapeCache = new Map<Node, { sig: InputSig[]; out: ValueType[] }>();
+  /** the plan as a flat list of steps (compile), built on the first run */
+  private steps?: Step[];
   /** per step of analysis.order: folded at load (nothing to run), and the values whose last reader it is */
   private readonly foldedAt: boolean[] = [];
   private readonly dropAt: string[][] = [];
@@ -421,20 +421,24 @@ export class Executor {
    * the node saw exactly these input types last run and its rule read no run-time values (only constants): then
    * the last answer is reused — small models spend most of their time here otherwise.
    */
-  private inferRun(node: Node, inputs: (Value | undefined)[], consts: Map<string, Tensor>): ValueType[] {
-    const hit = this.shapeCache.get(node);
+  private inferRun(s: Step, inputs: (Value | undefined)[]): ValueType[] {
+    const hit = s.shapes;
     if (hit && sameSig(hit.sig, inputs)) return hit.out;
+    const node = s.node;
     const inTypes: (ValueType | undefined)[] = inputs.map((t, i) =>
       t instanceof TensorSequence ? seqType(t) : t ? { dtype: t.type, shape: [...t.dims], ...(t.quant ? { quant: t.quant } : {}) } : this.unread.has(node.inputs[i] ?? '') ? this.analysis.types.get(node.inputs[i]!) : undefined,
     );
     let readsValues = false;
-    const out = runInfer(this.analysis.defs.get(node)!, node, this.analysis.attrs.get(node)!, inTypes, (i) => {
+    const out = runInfer(s.def, node, s.attrs, inTypes, (i) => {
       const v = inputs[i];
-      if (!consts.has(node.inputs[i] ?? '')) readsValues = true;
+      if (s.consts[i] === undefined) readsValues = true;
       return v instanceof Tensor ? v : undefined;
     });
-    if (!readsValues && !inputs.some((t) => t instanceof TensorSequence || t?.quant))
-      this.shapeCache.set(node, { sig: inputs.map((t) => t && { type: (t as Tensor).type, dims: [...(t as Tensor).dims] }), out });
+    if (!readsValues && !inputs.some((t) => t instanceof TensorSequence || t?.quant)) {
+      // the cached answer's shapes are frozen copies: tensors made with them share the array instead of copying it
+      const frozen = out.map((t) => (t?.shape ? { ...t, shape: Object.freeze([...t.shape]) as Dim[] } : t));
+      s.shapes = { sig: inputs.map((t) => t && { type: (t as Tensor).type, dims: [...(t as Tensor).dims] }), out: frozen };
+    }
     return out;
   }
 
@@ -442,13 +446,14 @@ export class Executor {
   dispose(): void {
     for (const k of this.kernels.values()) k.dispose?.();
     this.kernels.clear();
+    this.steps = undefined;
     this.bodies?.dispose();
   }
 
   /** Validate feeds against the graph's declared inputs (InputError naming the tensor). */
   checkFeeds(feeds: Record<string, Value>): void {
     if (feeds === null || typeof feeds !== 'object') throw new InputError('feeds must be an object mapping input names to Tensors');
-    const symbols = new Map<string, number>();
+    let symbols: Map<string, number> | undefined;
     for (const input of this.graph.inputs) {
       const t = feeds[input.name];
       if (t === undefined) throw new InputError(`input '${input.name}' is missing (expected ${input.type.dtype}${shapeStr(input.type.shape)})`);
@@ -463,21 +468,36 @@ export class Executor {
       if (want) {
         const bad = () => new InputError(`input '${input.name}' has shape [${t.dims.join(',')}], expected ${shapeStr(want)}`);
         if (t.dims.length !== want.length) throw bad();
-        want.forEach((d: Dim, i) => {
+        for (let i = 0; i < want.length; i++) {
+          const d: Dim = want[i]!;
           const got = t.dims[i]!;
           if (typeof d === 'number') {
             if (d !== got) throw bad();
           } else if (d !== '' && d !== '?') {
-            const seen = symbols.get(d);
+            const seen = (symbols ??= new Map()).get(d);
             if (seen !== undefined && seen !== got) throw new InputError(`input '${input.name}' dim ${i} ('${d}') is ${got} but another input has '${d}' = ${seen}`);
             symbols.set(d, got);
           }
-        });
+        }
       }
     }
-    for (const k of Object.keys(feeds)) {
-      if (!this.graph.inputs.some((i) => i.name === k)) throw new InputError(`unknown input '${k}' (model inputs: ${this.graph.inputs.map((i) => i.name).join(', ')})`);
+    const names = (this.inputSet ??= new Set(this.graph.inputs.map((i) => i.name)));
+    for (const k in feeds) {
+      if (Object.prototype.hasOwnProperty.call(feeds, k) && !names.has(k)) throw new InputError(`unknown input '${k}' (model inputs: ${this.graph.inputs.map((i) => i.name).join(', ')})`);
     }
+  }
+
+  /** the graph's input names (checkFeeds), and the last run's fetch list with its set (run) */
+  private inputSet?: Set<string>;
+  private lastFetch?: { fetch: readonly string[]; keep: Set<string> };
+
+  /** `fetch` as a set, reused while callers fetch the same names (a session's output names every run). */
+  private keepSet(fetch: readonly string[]): Set<string> {
+    const last = this.lastFetch;
+    if (last && (last.fetch === fetch || (last.fetch.length === fetch.length && last.fetch.every((x, i) => x === fetch[i])))) return last.keep;
+    const keep = new Set(fetch);
+    this.lastFetch = { fetch: [...fetch], keep };
+    return keep;
   }
 
   /**
@@ -487,9 +507,10 @@ export class Executor {
    */
   run(feeds: Record<string, Value>, fetch: readonly string[] = this.graph.outputs.map((o) => o.name), resident?: ReadonlySet<string>): Record<string, Value> {
     this.checkFeeds(feeds);
-    const values = new Map<string, Value>(this.analysis.consts);
+    // constants are bound into the plan's steps (compile); the map holds only what this run computes
+    const values = new Map<string, Value>();
     for (const i of this.graph.inputs) values.set(i.name, toValue(feeds[i.name]!));
-    const keep = new Set(fetch);
+    const keep = this.keepSet(fetch);
     const mem = this.kernels.size ? arena() : undefined;
     const res = mem ? new Residency(mem) : undefined;
     // feeds already in kernel memory: rebound if memory grows, never freed by this run
@@ -501,7 +522,7 @@ export class Executor {
       if (this.profile) this.addProfile(this.profile, prof!);
       const result: Record<string, Value> = {};
       for (const name of fetch) {
-        const v = values.get(name);
+        const v = values.get(name) ?? this.analysis.consts.get(name);
         if (!v) throw new InputError(`output '${name}' was not computed`);
         result[name] = (res ? (resident?.has(name) && res.keep(name) !== undefined ? v : res.detach(v)) : v) as Value;
       }
@@ -526,78 +547,110 @@ export class Executor {
     });
   }
 
-  private step(values: Map<string, Value>, keep: Set<string>, res: Residency | undefined, blocks: Map<Node, number>, prof?: NodeTimes): void {
+  /**
+   * The plan as a flat list, built once after planning: per node that runs (not folded at load), its op, attributes,
+   * kernel, constant inputs, fusion/Concat/bypass links and the values it is the last reader of — so a run does no
+   * per-node map lookups of the plan and allocates only the input list and the outputs.
+   */
+  private compile(): Step[] {
     const { order, defs, attrs, consts } = this.analysis;
+    const fed = new Set(this.graph.inputs.map((i) => i.name));
+    const steps: Step[] = [];
+    order.forEach((node, at) => {
+      if (this.foldedAt[at]) return;
+      steps.push({
+        at,
+        node,
+        def: defs.get(node)!,
+        attrs: attrs.get(node)!,
+        kernel: this.kernels.get(node),
+        // constants bound now (a graph input with an initializer default is fed, not constant)
+        consts: node.inputs.map((x) => (x && !fed.has(x) ? consts.get(x) : undefined)),
+        fused: this.fusedInto.get(node),
+        elided: this.elided.has(node),
+        slot: this.concatSlots.get(node),
+        concat: this.concatPlans.get(node),
+        through: this.bypass.get(node),
+        drop: this.dropAt[at]!,
+      });
+    });
+    return steps;
+  }
+
+  private step(values: Map<string, Value>, keep: Set<string>, res: Residency | undefined, blocks: Map<Node, number>, prof?: NodeTimes): void {
     const drop = (x: string) => {
       res?.drop(x);
       values.delete(x);
     };
     if (prof) prof.ran.fill(RAN.skipped);
-    const { foldedAt, dropAt } = this;
     /** values computed without the epilogue their consumers were folded into (kernel declined), and their Concat slot */
-    const raw = new Map<string, number | undefined>();
-    for (let step = 0; step < order.length; step++) {
-      const node = order[step]!;
-      if (foldedAt[step]) continue; // folded at load
-      if (this.elided.has(node) && !keep.has(node.outputs[0]!)) continue; // no consumer reads it (planElisions)
+    const raw = this.fusedInto.size ? new Map<string, number | undefined>() : undefined;
+    const steps = (this.steps ??= this.compile());
+    for (let si = 0; si < steps.length; si++) {
+      const s = steps[si]!;
+      const node = s.node;
+      if (s.elided && !keep.has(node.outputs[0]!)) continue; // no consumer reads it (planElisions)
       const t0 = prof ? performance.now() : 0;
-      const fused = this.fusedInto.get(node);
+      const fused = s.fused;
       // a producer that fell back to the reference this run did not apply the activations folded into its kernel:
       // they run as themselves (their output goes where the raw value went, e.g. into a Concat's block)
-      const rerun = fused !== undefined && raw.has(fused);
+      const rerun = fused !== undefined && raw!.has(fused);
       if (fused !== undefined && !rerun) {
         const v = values.get(fused)!;
         const out = node.outputs[0]!;
         values.set(out, res && v instanceof Tensor ? (res.isSlice(fused) ? res.slice(out, v) : res.adopt(out, v, false)) : v);
         if (!keep.has(fused)) drop(fused);
         if (prof) {
-          prof.ran[step] = RAN.fused;
-          prof.ms[step] = performance.now() - t0;
+          prof.ran[s.at] = RAN.fused;
+          prof.ms[s.at] = performance.now() - t0;
         }
         continue;
       }
-      const def = defs.get(node)!;
-      const a = attrs.get(node)!;
-      const inputs = node.inputs.map((x) => {
-        if (x === '') return undefined;
-        const v = values.get(x);
-        if (!v) {
-          if (this.unread.has(x)) return undefined; // skipped: this node's kernel ignores it
-          throw new ShapeError(`node '${node.name}': input '${x}' has no value`);
+      const def = s.def;
+      const names = node.inputs;
+      const inputs: (Value | undefined)[] = new Array(names.length);
+      for (let j = 0; j < names.length; j++) {
+        const x = names[j]!;
+        const c = s.consts[j];
+        if (c !== undefined || x === '') {
+          inputs[j] = c;
+          continue;
         }
-        return v;
-      });
+        const v = values.get(x);
+        if (v === undefined && !this.unread.has(x)) throw new ShapeError(`node '${node.name}': input '${x}' has no value`);
+        inputs[j] = v; // undefined when unread: skipped, this node's kernel ignores it
+      }
       // an input read through a skipped Transpose: the kernel gets the Transpose's input, the shape rule its dims permuted
-      const through = this.bypass.get(node);
+      const through = s.through;
       let kin = inputs;
       let tin = inputs;
       if (through) {
         kin = [...inputs];
         tin = [...inputs];
         for (const { i, x, perm } of through) {
-          const v = values.get(x) as Tensor;
+          const v = (values.get(x) ?? this.analysis.consts.get(x)) as Tensor;
           const p = perm ?? v.dims.map((_, j) => v.dims.length - 1 - j);
           kin[i] = v;
           tin[i] = new Tensor(v.type, v.data, p.map((j) => v.dims[j]!));
         }
       }
-      const outTypes = this.inferRun(node, tin, consts);
+      const outTypes = this.inferRun(s, tin);
       let outs: Value[];
       let fromKernel = false;
       // in-place Concat: this node's output goes to `dst` inside the Concat's block (allocated by its first part)
-      const slot = res ? this.concatSlots.get(node) : undefined;
-      let dst: number | undefined = rerun ? raw.get(fused!) : undefined;
+      const slot = res ? s.slot : undefined;
+      let dst: number | undefined = rerun ? raw!.get(fused!) : undefined;
       if (slot) {
         let blk = blocks.get(slot.concat);
         if (blk === undefined) blocks.set(slot.concat, (blk = res!.mem.alloc(this.concatPlans.get(slot.concat)!.bytes, 'concat output')));
         dst = blk + slot.offset;
       }
-      const plan = res && this.concatPlans.get(node);
+      const plan = res && s.concat;
       const blk = plan && blocks.get(node);
       try {
         // runInfer rejects sequence inputs for ops without runValues, so `inputs` are tensors here
         const tensors = kin as (Tensor | undefined)[];
-        const kernel = this.kernels.get(node);
+        const kernel = s.kernel;
         let kernelOuts = def.runValues ? undefined : kernel?.run(tensors, outTypes, kernel.writesInto ? dst : undefined);
         if (blk !== undefined) {
           // every part is already in place: the output is the block
@@ -607,14 +660,14 @@ export class Executor {
         fromKernel = kernelOuts !== undefined;
         if (kernel && !fromKernel && !def.runValues) this.fallbacks.set(node, `kernel ${kernel.name} declined this run (inputs ${tensors.map((t) => (t ? `${t.type}[${t.dims.join(',')}]` : '-')).join(', ')})`);
         if (fromKernel) res?.rebind(values as Map<string, unknown>);
-        outs = kernelOuts ?? (def.runValues ? def.runValues({ node, attrs: a, inputs, outputTypes: outTypes, bodies: this.bodies.runner(node, inputs, (v) => (res ? (res.detach(v) as Value) : v)) }) : def.reference({ node, attrs: a, inputs: tensors, outputTypes: outTypes }));
+        outs = kernelOuts ?? (def.runValues ? def.runValues({ node, attrs: s.attrs, inputs, outputTypes: outTypes, bodies: this.bodies.runner(node, inputs, (v) => (res ? (res.detach(v) as Value) : v)) }) : def.reference({ node, attrs: s.attrs, inputs: tensors, outputTypes: outTypes }));
         if (def.runValues && res) {
           res.rebind(values as Map<string, unknown>); // a body's kernels may have grown the memory
           // a sequence must not hold views of kernel memory: their blocks are freed when the viewed value dies
           outs = outs.map((v) => (v instanceof TensorSequence && v.tensors.some((t) => res.detach(t) !== t) ? new TensorSequence(v.elemType, v.tensors.map((t) => res.detach(t) as Tensor)) : v));
         }
         if (dst !== undefined) outs = [res!.place(outs[0] as Tensor, dst, fromKernel)];
-        if (this.fusedInto.size && (rerun || (kernel && !fromKernel && !def.runValues))) for (const o of node.outputs) if (o) raw.set(o, dst);
+        if (raw && (rerun || (kernel && !fromKernel && !def.runValues))) for (const o of node.outputs) if (o) raw.set(o, dst);
       } catch (e) {
         if (e instanceof EdgeqError) {
           if (!e.message.includes(`'${node.name}'`)) e.message = `node '${node.name}' (${node.op}): ${e.message}`;
@@ -622,23 +675,59 @@ export class Executor {
         }
         throw new EdgeqError(`node '${node.name}' (${node.op}) failed: ${(e as Error).message}`);
       }
-      node.outputs.forEach((o, k) => {
-        if (o === '') return;
+      const outNames = node.outputs;
+      for (let k = 0; k < outNames.length; k++) {
+        const o = outNames[k]!;
+        if (o === '') continue;
         const t = outs[k];
         if (!t) throw new ShapeError(`node '${node.name}' (${node.op}) produced no output ${k}`);
         const want = outTypes[k];
         if (!!want?.sequence !== t instanceof TensorSequence) throw new ShapeError(`node '${node.name}' (${node.op}): output '${o}' is ${t instanceof TensorSequence ? 'a sequence' : 'a tensor'}, the shape rule says otherwise`);
-        if (t instanceof Tensor && want?.shape && want.shape.every((d) => typeof d === 'number') && !sameShape(want.shape as number[], t.dims))
+        if (t instanceof Tensor && want?.shape && wrongDims(want.shape, t.dims))
           throw new ShapeError(`node '${node.name}' (${node.op}): output '${o}' has shape [${t.dims.join(',')}] but the shape rule says ${shapeStr(want.shape)}`);
         values.set(o, res && t instanceof Tensor ? (dst !== undefined ? res.slice(o, t) : res.adopt(o, t, fromKernel)) : t);
-      });
-      for (const x of dropAt[step]!) if (!keep.has(x)) drop(x);
+      }
+      const dead = s.drop;
+      for (let k = 0; k < dead.length; k++) if (!keep.has(dead[k]!)) drop(dead[k]!);
       if (prof) {
-        prof.ran[step] = fromKernel ? RAN.kernel : RAN.reference;
-        prof.ms[step] = performance.now() - t0;
+        prof.ran[s.at] = fromKernel ? RAN.kernel : RAN.reference;
+        prof.ms[s.at] = performance.now() - t0;
       }
     }
   }
+}
+
+/** One node of the compiled plan (Executor.compile). */
+interface Step {
+  /** index in analysis.order (profile arrays) */
+  at: number;
+  node: Node;
+  def: OpDef;
+  attrs: Attrs;
+  kernel: PreparedKernel | undefined;
+  /** per input: its constant value, bound at plan time (undefined: read from the run's values) */
+  consts: (Tensor | undefined)[];
+  /** the producer output this fused activation forwards */
+  fused: string | undefined;
+  elided: boolean;
+  slot: { concat: Node; offset: number; bytes: number } | undefined;
+  concat: ConcatPlan | undefined;
+  through: { i: number; x: string; perm: number[] | undefined }[] | undefined;
+  /** values this node reads last */
+  drop: string[];
+  /** the last run's output types, keyed by its input types (see inferRun) */
+  shapes?: { sig: InputSig[]; out: ValueType[] };
+}
+
+/** True if `want` is fully static and differs from `got` (a shape with a symbolic dim is not checked). */
+function wrongDims(want: readonly Dim[], got: readonly number[]): boolean {
+  let bad = want.length !== got.length;
+  for (let i = 0; i < want.length; i++) {
+    const d = want[i];
+    if (typeof d !== 'number') return false;
+    if (d !== got[i]) bad = true;
+  }
+  return bad;
 }
 
 /** How a node ran in the last profiled run (NodeTimes.ran). */

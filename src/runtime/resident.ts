@@ -18,13 +18,13 @@ export class Residency {
   private buffer: ArrayBuffer;
 
   constructor(readonly mem: Arena) {
-    this.buffer = mem.memory.buffer;
+    this.buffer = mem.buffer;
   }
 
   /** Pointer of `t` if it is a view into kernel memory. */
   private view(t: unknown): number | undefined {
     if (!(t instanceof Tensor) || !ArrayBuffer.isView(t.data)) return undefined;
-    return (t.data as ArrayBufferView).buffer === this.mem.memory.buffer ? (t.data as ArrayBufferView).byteOffset : undefined;
+    return (t.data as ArrayBufferView).buffer === this.mem.buffer ? (t.data as ArrayBufferView).byteOffset : undefined;
   }
 
   /**
@@ -62,7 +62,7 @@ export class Residency {
   place(t: Tensor, dst: number, fromKernel: boolean): Tensor {
     const p = this.view(t);
     if (p === dst) return t;
-    const at = new Float32Array(this.mem.memory.buffer, dst, t.size);
+    const at = new Float32Array(this.mem.buffer, dst, t.size);
     at.set(t.data as Float32Array);
     if (p !== undefined && fromKernel) this.mem.release(p);
     return new Tensor('float32', at, t.dims);
@@ -88,8 +88,8 @@ export class Residency {
 
   /** After a kernel ran: if memory grew, re-create the views of every live value. */
   rebind(values: Map<string, unknown>): void {
-    if (this.mem.memory.buffer === this.buffer) return;
-    this.buffer = this.mem.memory.buffer;
+    if (this.mem.buffer === this.buffer) return;
+    this.buffer = this.mem.buffer;
     for (const [name, p] of this.ptrOf) {
       const t = values.get(name) as Tensor;
       const Ctor = (t.data as unknown as { constructor: new (b: ArrayBuffer, o: number, n: number) => Tensor['data'] }).constructor;

@@ -42,7 +42,8 @@ export class Tensor {
     this.data = coerce(type, data);
     if (is4Bit(type) || type === 'int2' || type === 'uint2' || type === 'float4e2m1') check4(type, this.data as Int8Array | Uint8Array);
     if (this.data.length !== size) throw new InputError(`tensor of type ${type} with dims [${dims.join(',')}] needs ${size} elements, got ${this.data.length}`);
-    this.dims = Object.freeze([...dims]);
+    // a frozen dims array (another tensor's, or a plan's cached output shape) is shared, not copied
+    this.dims = Object.isFrozen(dims) ? dims : Object.freeze([...dims]);
     this.size = size;
   }
 
