@@ -215,12 +215,13 @@ function batchStrides(dims: readonly number[], nb: number): number[] {
  * batches is packed once) and the f32_gemm micro-kernels run on it — the GEMV kernel when M = 1 (a decoder step).
  * When B reaches the node through a Transpose that swaps its last two axes (Kᵀ), `transposedB` is true and the plan
  * hands the Transpose's input instead: the panels are packed from it in place (f32_gemm_pack_8_t), no transpose is
- * materialized.
+ * materialized. `bRows`: only B's first rows are in use (a KV cache with spare capacity, kernels/kv-cache.ts: its batch
+ * strides stay those of the whole block; with `bT` they are the N columns, else the K rows, which A's K already says).
  */
-export function runBatchedMatMul(mem: Arena, a: TensorT, b: TensorT, bT: boolean, out: number[], lo: number, hi: number): Float32Array {
+export function runBatchedMatMul(mem: Arena, a: TensorT, b: TensorT, bT: boolean, out: number[], lo: number, hi: number, bRows?: number): Float32Array {
   const ex = kernels()!;
   const [m, k] = a.dims.slice(-2) as [number, number];
-  const n = bT ? b.dims.at(-2)! : b.dims.at(-1)!;
+  const n = bT ? (bRows ?? b.dims.at(-2)!) : b.dims.at(-1)!;
   const nb = out.length - 2;
   const bdims = out.slice(0, nb);
   const batches = bdims.reduce((x, d) => x * d, 1);
