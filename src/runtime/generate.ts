@@ -86,6 +86,54 @@ export function pickToken(row: Float32Array, temperature: number | undefined, to
 }
 
 const NONE: ReadonlySet<string> = new Set();
+
+/** A step's token ids, and its attention mask / position ids when the decoder takes them. */
+function stepFeeds(io: DecoderIo, step: readonly number[], pastLen: number): Record<string, Tensor> {
+  const total = pastLen + step.length;
+  const feeds: Record<string, Tensor> = { [io.ids]: new Tensor('int64', BigInt64Array.from(step, BigInt), [1, step.length]) };
+  if (io.attentionMask) feeds[io.attentionMask] = new Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]);
+  if (io.positionIds) feeds[io.positionIds] = new Tensor('int64', BigInt64Array.from(step, (_, j) => BigInt(pastLen + j)), [1, step.length]);
+  return feeds;
+}
+
+/** The last row of the logits. */
+function lastRow(logits: Tensor): Float32Array {
+  return (logits.data as Float32Array).subarray(logits.size - logits.dims.at(-1)!);
+}
+
+/**
+ * generate() over any step runner — a PipelineSession of a decoder split into parts (`(f) => pipe.run(f)`: each step
+ * streams through the workers), a remote session — with the cache round-tripping as plain tensors (present_* fed back
+ * as past_*, as `cache: 'plain'`). `io` is the whole decoder's wiring: decoderIo() of a session of the unsplit model.
+ */
+export async function* generateWith(run: (feeds: Record<string, Tensor>) => Promise<Record<string, Tensor>>, io: DecoderIo, opts: GenerateOptions): AsyncGenerator<number, void, undefined> {
+  if (!opts.ids.length) throw new InputError('generate: the prompt has no tokens');
+  const maxTokens = opts.maxTokens ?? 32;
+  const rand = mulberry32(opts.seed ?? 0);
+  let past: Tensor[] = io.cache.map((c) => {
+    const dims = c.dims.map((d, i) => (typeof d === 'number' ? d : i === 0 ? 1 : 0));
+    return new Tensor('float32', new Float32Array(0), dims);
+  });
+  let pastLen = 0;
+  let step: number[] = [...opts.ids];
+  for (let n = 0; n < maxTokens; n++) {
+    const feeds = stepFeeds(io, step, pastLen);
+    io.cache.forEach((c, i) => (feeds[c.past] = past[i]!));
+    const out = await run(feeds);
+    const logits = out[io.logits];
+    if (!logits) throw new InputError(`generate: the runner returned no '${io.logits}'`);
+    past = io.cache.map((c) => {
+      const t = out[c.present];
+      if (!t) throw new InputError(`generate: the runner returned no '${c.present}'`);
+      return t;
+    });
+    pastLen += step.length;
+    const id = pickToken(lastRow(logits), opts.temperature, opts.topK, rand);
+    yield id;
+    if (opts.stopIds?.includes(id)) return;
+    step = [id];
+  }
+}
 const KEEP_CAPACITY: ReadonlySet<string> = new Set([CAPACITY]);
 
 /** The session's KV-append plans (see GenerateOptions.cache), or undefined when its graph does not fit the rewrite. */
@@ -122,13 +170,9 @@ async function* generateAppend(io: DecoderIo, kv: { specs: Specializations; pair
     let step: number[] = [...opts.ids];
     for (let n = 0; n < maxTokens; n++) {
       const total = pastLen + step.length;
-      const feeds: Record<string, Tensor> = {
-        [io.ids]: new Tensor('int64', BigInt64Array.from(step, BigInt), [1, step.length]),
-        [PAST_LEN]: new Tensor('int64', BigInt64Array.of(BigInt(pastLen)), [1]),
-        [TOTAL_LEN]: new Tensor('int64', BigInt64Array.of(BigInt(total)), [1]),
-      };
-      if (io.attentionMask) feeds[io.attentionMask] = new Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]);
-      if (io.positionIds) feeds[io.positionIds] = new Tensor('int64', BigInt64Array.from(step, (_, j) => BigInt(pastLen + j)), [1, step.length]);
+      const feeds = stepFeeds(io, step, pastLen);
+      feeds[PAST_LEN] = new Tensor('int64', BigInt64Array.of(BigInt(pastLen)), [1]);
+      feeds[TOTAL_LEN] = new Tensor('int64', BigInt64Array.of(BigInt(total)), [1]);
       const views = () => io.cache.forEach((c, i) => (feeds[c.past] = new Tensor('float32', mem.f32(blocks[i]!, sizes[i]!), dims[i]!)));
       views();
       const exec = kv.specs.get(feeds, KEEP_CAPACITY);
@@ -136,11 +180,8 @@ async function* generateAppend(io: DecoderIo, kv: { specs: Specializations; pair
       const out = exec.run(feeds, [io.logits]) as Record<string, Tensor>;
       // a KvAppend on the reference wrote a copy, not the cache: never expected (the blocks are in kernel memory)
       for (const node of exec.fallbacks.keys()) if (node.op === 'KvAppend') throw new EdgeqError(`generate: KV append '${node.name}' did not run in place (${exec.fallbacks.get(node)})`);
-      const logits = out[io.logits]!;
-      const v = logits.dims.at(-1)!;
-      const row = (logits.data as Float32Array).subarray(logits.size - v);
       pastLen = total;
-      const id = pickToken(row, opts.temperature, opts.topK, rand);
+      const id = pickToken(lastRow(out[io.logits]!), opts.temperature, opts.topK, rand);
       yield id;
       if (opts.stopIds?.includes(id)) return;
       step = [id];
@@ -180,14 +221,12 @@ export async function* generate(session: InferenceSession, opts: GenerateOptions
   };
   try {
     for (let n = 0; n < maxTokens; n++) {
-      const feeds: Record<string, Tensor> = { [io.ids]: new Tensor('int64', BigInt64Array.from(step, BigInt), [1, step.length]) };
+      const feeds = stepFeeds(io, step, pastLen);
       io.cache.forEach((c, i) => {
         const p = past[i]!;
         const size = p.dims.reduce((a, d) => a * d, 1);
         feeds[c.past] = p.t ?? new Tensor('float32', p.ptr !== undefined ? mem!.f32(p.ptr, size) : new Float32Array(size), p.dims);
       });
-      if (io.attentionMask) feeds[io.attentionMask] = new Tensor('int64', new BigInt64Array(pastLen + step.length).fill(1n), [1, pastLen + step.length]);
-      if (io.positionIds) feeds[io.positionIds] = new Tensor('int64', BigInt64Array.from(step, (_, j) => BigInt(pastLen + j)), [1, step.length]);
       const exec = session.executorFor(feeds, n > 0 ? grows : NONE);
       // making a plan packs weights and may grow (so detach) the memory the cache views point into: view it again
       if (mem) io.cache.forEach((c, i) => {
@@ -195,9 +234,7 @@ export async function* generate(session: InferenceSession, opts: GenerateOptions
         if (p.ptr !== undefined) feeds[c.past] = new Tensor('float32', mem.f32(p.ptr, p.dims.reduce((a, d) => a * d, 1)), p.dims);
       });
       const out = exec.run(feeds, fetch, keep) as Record<string, Tensor>;
-      const logits = out[io.logits]!;
-      const v = logits.dims.at(-1)!;
-      const row = (logits.data as Float32Array).subarray(logits.size - v);
+      const row = lastRow(out[io.logits]!);
       free();
       past = io.cache.map((c) => {
         const t = out[c.present]!;
