@@ -2,50 +2,23 @@
 // export pattern at another size than the shared one (scripts/make-transformer.mjs, d 64, 2 layers, 2 heads): tokens
 // equal onnxruntime-node's step-by-step argmax and the copying path's; a graph whose cache is read by anything else is
 // left alone (the reason is returned) and generate() keeps copying, with the same tokens.
-import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { readOnnx } from '../../src/formats/onnx/reader.js';
 import { writeOnnx } from '../../src/formats/onnx/writer.js';
 import { type KvPair, kvAppendGraph } from '../../src/ir/passes/kv-append.js';
 import { generate } from '../../src/runtime/generate.js';
 import { InferenceSession } from '../../src/runtime/session.js';
-// @ts-expect-error untyped script (built on dist/, as `npm run gen:transformer` runs it): only its bytes cross into src/
-import { makeDecoder } from '../../scripts/make-transformer.mjs';
-// @ts-expect-error untyped build output
-import { writeOnnx as distWriter } from '../../dist/index.js';
+import { collect, decoderBytes, ortGreedy } from '../helpers/decoder.js';
 
 const CONFIG = { d: 64, layers: 2, heads: 2, ffn: 128, seed: 5 };
 const PROMPT = [5, 80, 33, 200, 7];
 
-async function collect(it: AsyncIterable<number>): Promise<number[]> {
-  const out: number[] = [];
-  for await (const id of it) out.push(id);
-  return out;
-}
-
-async function ortTokens(bytes: Uint8Array, n: number): Promise<number[]> {
-  const o = await ort.InferenceSession.create(bytes);
-  const past: Record<string, ort.Tensor> = {};
-  for (const name of o.inputNames) if (name.startsWith('past_')) past[name] = new ort.Tensor('float32', new Float32Array(0), [1, CONFIG.heads, 0, CONFIG.d / CONFIG.heads]);
-  let step = PROMPT;
-  const want: number[] = [];
-  for (let k = 0; k < n; k++) {
-    const r = await o.run({ input_ids: new ort.Tensor('int64', BigInt64Array.from(step, BigInt), [1, step.length]), ...past });
-    const logits = r.logits!.data as Float32Array;
-    const row = logits.subarray(logits.length - 256);
-    let best = 0;
-    for (let i = 1; i < 256; i++) if (row[i]! > row[best]!) best = i;
-    want.push(best);
-    for (const name of Object.keys(past)) past[name] = r[name.replace('past', 'present')]!;
-    step = [best];
-  }
-  return want;
-}
+const ortTokens = (bytes: Uint8Array, n: number) => ortGreedy(bytes, PROMPT, n, CONFIG.heads, CONFIG.d / CONFIG.heads);
 
 const pairs = (layers: number): KvPair[] => [...Array(layers).keys()].flatMap((l) => ['key', 'value'].map((kv) => ({ past: `past_${kv}_${l}`, present: `present_${kv}_${l}`, bhd: [1, CONFIG.heads, CONFIG.d / CONFIG.heads] as [number, number, number] })));
 
 describe('KV-append rewrite of a generated decoder', () => {
-  const bytes = (distWriter as (g: unknown) => Uint8Array)((makeDecoder as (c: typeof CONFIG) => { graph: unknown })(CONFIG).graph);
+  const bytes = decoderBytes(CONFIG);
 
   it('appends in place and generates onnxruntime-node’s tokens and the copying path’s', async () => {
     const g = readOnnx(bytes);

@@ -2,7 +2,6 @@
 // onnxruntime-node's logits run step by step with the same cache protocol (present_* fed back as past_*); the append
 // path (cache in capacity blocks, new rows written in place: ir/passes/kv-append.ts), the resident path (present_*
 // kept in kernel memory and read in place, Concat copying) and the plain path give the same tokens.
-import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { arena } from '../../src/kernels/wasm.js';
@@ -10,15 +9,10 @@ import { decoderIo, generate } from '../../src/runtime/generate.js';
 import type { Executor } from '../../src/runtime/executor.js';
 import { InferenceSession } from '../../src/runtime/session.js';
 import { dataPath, hasData } from '../helpers/data.js';
+import { collect, ortGreedy } from '../helpers/decoder.js';
 
 const MODEL = 'transformer/decoder_kv_d256_l4.onnx';
 const PROMPT = [...new TextEncoder().encode('The cache ')];
-
-async function collect(it: AsyncIterable<number>): Promise<number[]> {
-  const out: number[] = [];
-  for await (const id of it) out.push(id);
-  return out;
-}
 
 describe.runIf(hasData(MODEL))('generate with a KV cache', () => {
   it('greedy tokens equal step-by-step onnxruntime-node argmax (12 tokens), the cache appended in place', async () => {
@@ -39,21 +33,7 @@ describe.runIf(hasData(MODEL))('generate with a KV cache', () => {
     const io = decoderIo(sess);
     await sess.release();
     expect(io.cache.length).toBe(8);
-    const o = await ort.InferenceSession.create(dataPath(MODEL));
-    const past: Record<string, ort.Tensor> = {};
-    for (const c of io.cache) past[c.past] = new ort.Tensor('float32', new Float32Array(0), [1, 4, 0, 64]);
-    let step = PROMPT;
-    const want: number[] = [];
-    for (let n = 0; n < N; n++) {
-      const r = await o.run({ input_ids: new ort.Tensor('int64', BigInt64Array.from(step, BigInt), [1, step.length]), ...past });
-      const logits = r.logits!.data as Float32Array;
-      const row = logits.subarray(logits.length - 256);
-      let best = 0;
-      for (let i = 1; i < 256; i++) if (row[i]! > row[best]!) best = i;
-      want.push(best);
-      for (const c of io.cache) past[c.past] = r[c.present]!;
-      step = [best];
-    }
+    const want = await ortGreedy(dataPath(MODEL), PROMPT, N, 4, 64);
     expect(ours).toEqual(want);
   });
 

@@ -7,23 +7,14 @@ import { decoderIo, generate, generateWith } from '../../src/runtime/generate.js
 import { InferenceSession } from '../../src/runtime/session.js';
 import { PipelineSession } from '../../src/split/pipeline.js';
 import { split } from '../../src/split/split.js';
-// @ts-expect-error untyped script (built on dist/, as `npm run gen:transformer` runs it): only its bytes cross into src/
-import { makeDecoder } from '../../scripts/make-transformer.mjs';
-// @ts-expect-error untyped build output
-import { writeOnnx as distWriter } from '../../dist/index.js';
+import { collect, decoderBytes } from '../helpers/decoder.js';
 
 const CONFIG = { d: 64, layers: 4, heads: 2, ffn: 128, seed: 9 };
 const PROMPT = [72, 101, 108, 108, 111];
 
-async function collect(it: AsyncIterable<number>): Promise<number[]> {
-  const out: number[] = [];
-  for await (const id of it) out.push(id);
-  return out;
-}
-
 describe('split decoder streaming tokens through PipelineSession', () => {
   it('2 parts, one worker each: the whole model’s tokens (greedy and sampled)', { timeout: 240_000 }, async () => {
-    const bytes = (distWriter as (g: unknown) => Uint8Array)((makeDecoder as (c: typeof CONFIG) => { graph: unknown })(CONFIG).graph);
+    const bytes = decoderBytes(CONFIG);
     const whole = await InferenceSession.create(bytes);
     const io = decoderIo(whole);
     const r = split(readOnnx(bytes), { parts: 2 });
