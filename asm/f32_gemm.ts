@@ -216,3 +216,69 @@ export function f32_gemm(m: i32, n: i32, k: i32, a: usize, lda: i32, w: usize, c
   }
 }
 
+
+/**
+ * One row times the transpose of N rows, unpacked: y[j] = Σ_k x[k]·b[j·ldb + k] for j < n. A decoder step's q·Kᵀ
+ * over a KV cache (k = head size, rows = cached positions, ldb ≥ k): each score reads its cache row once, where packing
+ * Kᵀ into panels first would read and write every row an extra time for a single use.
+ */
+export function f32_gemv_t(n: i32, k: i32, x: usize, b: usize, ldb: i32, y: usize): void {
+  const k4 = k & ~3;
+  for (let j = 0; j < n; j++) {
+    const row = b + ((<usize>j * ldb) << 2);
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    let kk = 0;
+    for (; kk + 8 <= k; kk += 8) {
+      const o = <usize>kk << 2;
+      a0 = madd(v128.load(x + o), v128.load(row + o), a0);
+      a1 = madd(v128.load(x + o, 16), v128.load(row + o, 16), a1);
+    }
+    if (kk < k4) {
+      const o = <usize>kk << 2;
+      a0 = madd(v128.load(x + o), v128.load(row + o), a0);
+      kk += 4;
+    }
+    const s = f32x4.add(a0, a1);
+    let acc = f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1) + (f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3));
+    for (; kk < k; kk++) acc += f32.load(x + (<usize>kk << 2)) * f32.load(row + (<usize>kk << 2));
+    f32.store(y + (<usize>j << 2), acc);
+  }
+}
+
+/**
+ * One row times K unpacked rows: y[c] = Σ_r x[r]·b[r·ldb + c] for c < n. A decoder step's softmax·V over a KV cache
+ * (r = cached positions, n = head size, ldb ≥ n): 16 columns are accumulated in registers across all rows, then stored.
+ */
+export function f32_gemv_n(n: i32, k: i32, x: usize, b: usize, ldb: i32, y: usize): void {
+  let c0 = 0;
+  for (; c0 + 16 <= n; c0 += 16) {
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    let a2 = f32x4.splat(0);
+    let a3 = f32x4.splat(0);
+    for (let r = 0; r < k; r++) {
+      const xv = v128.load32_splat(x + (<usize>r << 2));
+      const row = b + ((<usize>r * ldb + c0) << 2);
+      a0 = madd(xv, v128.load(row), a0);
+      a1 = madd(xv, v128.load(row, 16), a1);
+      a2 = madd(xv, v128.load(row, 32), a2);
+      a3 = madd(xv, v128.load(row, 48), a3);
+    }
+    const yo = y + (<usize>c0 << 2);
+    v128.store(yo, a0);
+    v128.store(yo, a1, 16);
+    v128.store(yo, a2, 32);
+    v128.store(yo, a3, 48);
+  }
+  for (; c0 + 4 <= n; c0 += 4) {
+    let a0 = f32x4.splat(0);
+    for (let r = 0; r < k; r++) a0 = madd(v128.load32_splat(x + (<usize>r << 2)), v128.load(b + ((<usize>r * ldb + c0) << 2)), a0);
+    v128.store(y + (<usize>c0 << 2), a0);
+  }
+  for (; c0 < n; c0++) {
+    let acc: f32 = 0;
+    for (let r = 0; r < k; r++) acc += f32.load(x + (<usize>r << 2)) * f32.load(b + ((<usize>r * ldb + c0) << 2));
+    f32.store(y + (<usize>c0 << 2), acc);
+  }
+}

@@ -91,6 +91,69 @@ async function generation(bytes, prompt, n, rounds) {
   return { e: med(a), o: med(b), same };
 }
 
+/**
+ * Step time as the cache grows: greedy generation of `n` tokens after an 8-token prompt by edgeq's append path (cache in
+ * capacity blocks, new rows written in place), its copying path (cache: 'resident': Concat(past, new) into a fresh
+ * block every step) and onnxruntime-web (present fed back as past), advanced one token at a time in turn (rotating
+ * the order) so the three see the same machine load at every cache length. Per window of 32 steps, early (cache
+ * ≈ 9–40) and late (≈ n−24 … n+7): the median step time of each, and the median of the per-step edgeq/ORT ratios.
+ */
+async function growth(bytes, n, rounds) {
+  const sess = await InferenceSession.create(bytes);
+  const osess = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
+  const cache = osess.inputNames.filter((x) => /past/.test(x)).map((x) => [x, x.replace('past', 'present')]);
+  const dims = sess.inputMetadata.find((i) => /past/.test(i.name)).shape;
+  const ids = Array.from({ length: 8 }, (_, i) => (i * 37 + 11) % 256);
+  const ortSteps = () => {
+    let step = ids;
+    let past = Object.fromEntries(cache.map(([p]) => [p, new ort.Tensor('float32', new Float32Array(0), [1, dims[1], 0, dims[3]])]));
+    return async () => {
+      const r = await osess.run({ input_ids: new ort.Tensor('int64', BigInt64Array.from(step, BigInt), [1, step.length]), ...past });
+      const row = r.logits.data.subarray(r.logits.data.length - r.logits.dims.at(-1));
+      let best = 0;
+      for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
+      past = Object.fromEntries(cache.map(([p, q]) => [p, r[q]]));
+      step = [best];
+      return best;
+    };
+  };
+  const modes = ['append', 'resident', 'ort'];
+  const t = Object.fromEntries(modes.map((m) => [m, []]));
+  let same = true;
+  for (let r = -1; r < rounds; r++) {
+    const a = generate(sess, { ids, maxTokens: n, cache: 'append' });
+    const c = generate(sess, { ids, maxTokens: n, cache: 'resident' });
+    const o = ortSteps();
+    const next = { append: async () => (await a.next()).value, resident: async () => (await c.next()).value, ort: o };
+    for (let k = 0; k < n; k++) {
+      const got = {};
+      for (let j = 0; j < 3; j++) {
+        const m = modes[(k + j) % 3];
+        const t0 = performance.now();
+        got[m] = await next[m]();
+        if (r >= 0) (t[m][k] ??= []).push(performance.now() - t0);
+      }
+      same &&= got.append === got.ort && got.resident === got.ort;
+    }
+    await a.return();
+    await c.return();
+  }
+  await sess.release();
+  await osess.release();
+  const med = (xs) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
+  const steps = (a, b) => [...Array(b - a).keys()].map((i) => a + i);
+  const win = { early: steps(1, 33), late: steps(n - 32, n) };
+  const res = { same };
+  for (const [w, ks] of Object.entries(win)) {
+    res[w] = {};
+    for (const m of modes) res[w][m] = med(ks.flatMap((k) => t[m][k]));
+    for (const m of ['append', 'resident']) res[w][`${m}Ratio`] = med(ks.flatMap((k) => t[m][k].map((x, i) => x / t.ort[k][i])));
+  }
+  return res;
+}
+
+const GROWTH = [{ name: 'decoder_kv_d256_l4', file: 'transformer/decoder_kv_d256_l4.onnx', tokens: [128, 480], rounds: [1, 3] }];
+
 const GENERATE = [
   { name: 'decoder_kv_d256_l4 generate (ms/token, prompt 8)', file: 'transformer/decoder_kv_d256_l4.onnx', prompt: 8, tokens: [16, 64], rounds: [1, 3] },
 ];
@@ -129,6 +192,20 @@ export async function run() {
     const name = `${g.name.replace(' generate (', ` generate ${n} (`)}${same ? '' : ' (tokens differ!)'}`;
     out.push({ model: name, edgeqMs: e, ortMs: o, ratio: e / o });
     rows.push({ model: name, 'edgeq ms': fmt(e), 'ORT-web ms': fmt(o), 'edgeq/ORT': fmt(e / o) });
+  }
+  const grows = [...GROWTH, ...(large ? PRESETS.slice(0, 1).map((c) => ({ name: `decoder_kv_d${c.d}_l${c.layers} (generated)`, path: join('tmp', 'transformer', `decoder_kv_d${c.d}_l${c.layers}.onnx`), tokens: [96, 320], rounds: [1, 2] })) : [])];
+  for (const g of grows) {
+    const path = g.path ?? dataFile(g.file);
+    if (!path) continue;
+    const n = quick ? g.tokens[0] : g.tokens[1];
+    const r = await growth(new Uint8Array(readFileSync(path)), n, quick ? g.rounds[0] : g.rounds[1]);
+    for (const [w, at] of [['early', 'cache 9–40'], ['late', `cache ${n - 24}–${n + 7}`]])
+      for (const mode of ['append', 'resident']) {
+        const name = `${g.name} step, ${at}, ${mode === 'append' ? 'append in place' : 'copying Concat'}${r.same ? '' : ' (tokens differ!)'}`;
+        const x = r[w];
+        out.push({ model: name, edgeqMs: x[mode], ortMs: x.ort, ratio: x[`${mode}Ratio`] });
+        rows.push({ model: name, 'edgeq ms': fmt(x[mode]), 'ORT-web ms': fmt(x.ort), 'edgeq/ORT': fmt(x[`${mode}Ratio`]) });
+      }
   }
   table('Transformers, one thread, alternating runs (lower edgeq/ORT is better)', rows);
   return { transformers: out };

@@ -16,7 +16,7 @@ export { StatefulStream, type StatefulStreamOptions } from './runtime/stream.js'
 export type { NodeProfile, OpProfile, ProfileSummary } from './runtime/profile.js';
 export { canonicalize, type CanonicalizeOptions } from './ir/passes/canonicalize.js';
 export { Interpreter, type TensorDetails } from './runtime/interpreter.js';
-export { type DecoderIo, type GenerateOptions, decoderIo, generate } from './runtime/generate.js';
+export { type DecoderIo, type GenerateOptions, decoderIo, generate, generateWith } from './runtime/generate.js';
 export { readTflite } from './formats/tflite/reader.js';
 export { writeOnnx } from './formats/onnx/writer.js';
 export { readNpy, writeNpy } from './formats/npy.js';

@@ -212,15 +212,17 @@ function batchStrides(dims: readonly number[], nb: number): number[] {
 /**
  * MatMul of two activations, A[…, M, K] · B[…, K, N] with NumPy broadcasting of the batch dims (attention's Q·Kᵀ and
  * softmax·V). Per batch, B is packed into 8-column panels (K·N work against M·K·N for the product; a B broadcast over
- * batches is packed once) and the f32_gemm micro-kernels run on it — the GEMV kernel when M = 1 (a decoder step).
+ * batches is packed once) and the f32_gemm micro-kernels run on it. With M = 1 (a decoder step) and no clamp, B is not
+ * packed: f32_gemv_t / f32_gemv_n read its rows once in place.
  * When B reaches the node through a Transpose that swaps its last two axes (Kᵀ), `transposedB` is true and the plan
  * hands the Transpose's input instead: the panels are packed from it in place (f32_gemm_pack_8_t), no transpose is
- * materialized.
+ * materialized. `bRows`: only B's first rows are in use (a KV cache with spare capacity, kernels/kv-cache.ts: its batch
+ * strides stay those of the whole block; with `bT` they are the N columns, else the K rows, which A's K already says).
  */
-export function runBatchedMatMul(mem: Arena, a: TensorT, b: TensorT, bT: boolean, out: number[], lo: number, hi: number): Float32Array {
+export function runBatchedMatMul(mem: Arena, a: TensorT, b: TensorT, bT: boolean, out: number[], lo: number, hi: number, bRows?: number): Float32Array {
   const ex = kernels()!;
   const [m, k] = a.dims.slice(-2) as [number, number];
-  const n = bT ? b.dims.at(-2)! : b.dims.at(-1)!;
+  const n = bT ? (bRows ?? b.dims.at(-2)!) : b.dims.at(-1)!;
   const nb = out.length - 2;
   const bdims = out.slice(0, nb);
   const batches = bdims.reduce((x, d) => x * d, 1);
@@ -231,7 +233,10 @@ export function runBatchedMatMul(mem: Arena, a: TensorT, b: TensorT, bT: boolean
     for (const p of copied) mem.release(p);
     return mem.f32(cp, 0);
   }
-  const packed = mem.alloc(ex.f32_gemm_packed_size_8(n, k), 'MatMul packed B');
+  // one row per batch (a decoder step's q·Kᵀ and softmax·V): B's rows are read once, unpacked, by the GEMV kernels
+  const gemv = m === 1 && lo === -Infinity && hi === Infinity;
+  const ldb = b.dims.at(-1)!;
+  const packed = gemv ? undefined : mem.alloc(ex.f32_gemm_packed_size_8(n, k), 'MatMul packed B');
   try {
     const sa = batchStrides(a.dims, nb);
     const sb = batchStrides(b.dims, nb);
@@ -244,19 +249,22 @@ export function runBatchedMatMul(mem: Arena, a: TensorT, b: TensorT, bT: boolean
         offA += idx[d]! * sa[d]!;
         offB += idx[d]! * sb[d]!;
       }
-      if (offB !== lastB) {
-        if (bT) ex.f32_gemm_pack_8_t(n, k, ptrs[1]! + offB * 4, k, packed);
-        else ex.f32_gemm_pack_8(n, k, ptrs[1]! + offB * 4, n, 0, packed);
+      if (gemv) {
+        if (bT) ex.f32_gemv_t(n, k, ptrs[0]! + offA * 4, ptrs[1]! + offB * 4, ldb, cp + bi * n * 4);
+        else ex.f32_gemv_n(n, k, ptrs[0]! + offA * 4, ptrs[1]! + offB * 4, ldb, cp + bi * n * 4);
+      } else if (offB !== lastB) {
+        if (bT) ex.f32_gemm_pack_8_t(n, k, ptrs[1]! + offB * 4, k, packed!);
+        else ex.f32_gemm_pack_8(n, k, ptrs[1]! + offB * 4, n, 0, packed!);
         lastB = offB;
       }
-      f32GemmThreaded(ex, m, n, k, ptrs[0]! + offA * 4, k, packed, cp + bi * m * n * 4, n, lo, hi, 0);
+      if (!gemv) f32GemmThreaded(ex, m, n, k, ptrs[0]! + offA * 4, k, packed!, cp + bi * m * n * 4, n, lo, hi, 0);
       for (let d = nb - 1; d >= 0; d--) {
         if (++idx[d]! < bdims[d]!) break;
         idx[d] = 0;
       }
     }
   } finally {
-    mem.release(packed);
+    if (packed !== undefined) mem.release(packed);
     for (const p of copied) mem.release(p);
   }
   return mem.f32(cp, batches * m * n);

@@ -24,3 +24,4 @@ import './attention.js';
 import './rnn.js';
 import './reduce.js';
 import './anytype.js';
+import './kv-cache.js';

@@ -10,6 +10,10 @@ export interface KernelExports {
   f32_gemm_packed_size_8(n: number, k: number): number;
   /** the K×N operand stored transposed (N×K, row stride ldw): packs Bᵀ in place, no bias */
   f32_gemm_pack_8_t(n: number, k: number, w: number, ldw: number, out: number): void;
+  /** one row x[k] times N unpacked rows of b (stride ldb floats) transposed: y[j] = x · b_j (q·Kᵀ of a decoder step) */
+  f32_gemv_t(n: number, k: number, x: number, b: number, ldb: number, y: number): void;
+  /** one row x[k] times K unpacked rows of b (stride ldb floats): y = Σ_r x[r]·b_r (softmax·V of a decoder step) */
+  f32_gemv_n(n: number, k: number, x: number, b: number, ldb: number, y: number): void;
   /** asm/f32_norm.ts: per row of n floats; beta 0 = none; out may equal x for softmax */
   f32_layernorm(x: number, rows: number, n: number, gamma: number, beta: number, eps: number, out: number): void;
   f32_softmax(x: number, rows: number, n: number, out: number): void;

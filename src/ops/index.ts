@@ -26,3 +26,4 @@ import './mediapipe.js';
 import './contrib.js';
 import './contrib-xfmr.js';
 import './contrib-attention.js';
+import './kv-cache.js';

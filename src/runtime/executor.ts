@@ -514,7 +514,7 @@ export class Executor {
     const mem = this.kernels.size ? arena() : undefined;
     const res = mem ? new Residency(mem) : undefined;
     // feeds already in kernel memory: rebound if memory grows, never freed by this run
-    if (res) for (const i of this.graph.inputs) values.set(i.name, res.slice(i.name, values.get(i.name) as Tensor));
+    if (res) for (const i of this.graph.inputs) values.set(i.name, res.feed(i.name, values.get(i.name) as Tensor));
     const blocks = new Map<Node, number>(); // planned Concat outputs allocated this run, not yet owned by a value
     const prof = this.nodeTimes ?? (this.profile ? (this.nodeTimes = newNodeTimes(this.analysis.order.length)) : undefined);
     try {

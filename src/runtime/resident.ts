@@ -15,6 +15,8 @@ export class Residency {
   private readonly ptrOf = new Map<string, number>();
   /** values that view part of a block another value owns (written in place into a planned Concat): never freed */
   private readonly slices = new Set<string>();
+  /** block starts of feeds in kernel memory (the caller's blocks, alive for the whole run) */
+  private readonly fed = new Set<number>();
   private buffer: ArrayBuffer;
 
   constructor(readonly mem: Arena) {
@@ -36,6 +38,7 @@ export class Residency {
     if (p === undefined) return t;
     const n = this.refs.get(p);
     if (n !== undefined) this.refs.set(p, n + 1);
+    else if (this.fed.has(p)) this.slices.add(name); // a view of a feed (Reshape, KvAppend in place): the caller's block
     else if (fromKernel) this.refs.set(p, 1);
     else return copyOut(t);
     this.ptrOf.set(name, p);
@@ -66,6 +69,13 @@ export class Residency {
     at.set(t.data as Float32Array);
     if (p !== undefined && fromKernel) this.mem.release(p);
     return new Tensor('float32', at, t.dims);
+  }
+
+  /** Record feed `name` = `t` (see slice): a view a kernel returns of it aliases the caller's block, never freed here. */
+  feed(name: string, t: Tensor): Tensor {
+    const p = this.view(t);
+    if (p !== undefined) this.fed.add(p);
+    return this.slice(name, t);
   }
 
   isSlice(name: string): boolean {

@@ -273,6 +273,20 @@ export class InferenceSession {
     return this.specs ? this.specs.get(feeds, keep) : this.exec;
   }
 
+  private readonly derived = new Map<string, Specializations | undefined>();
+  /**
+   * Plans of a rewritten copy of this graph (generate.ts: the KV-append step graph), made once per `key` (undefined
+   * when `make` returns no graph) and freed with the session.
+   */
+  derivedPlans(key: string, make: (g: Graph) => Graph | undefined): Specializations | undefined {
+    if (this.released) throw new InputError('session was released');
+    if (!this.derived.has(key)) {
+      const g = make(this.graph);
+      this.derived.set(key, g && specializations(g, { backend: this.options.backend ?? 'wasm', fuseQdq: this.options.fuseQdq ?? true }, this.execs, undefined, (e) => this.profilers.delete(e)));
+    }
+    return this.derived.get(key);
+  }
+
   /** Free the packed weights in kernel memory now (otherwise they are freed when the session is collected). */
   async release(): Promise<void> {
     if (this.released) return;
