@@ -2,6 +2,39 @@ import { expNeg } from './vec';
 // f32 row normalizations (WebAssembly SIMD128): LayerNormalization and Softmax over the last `n` floats of each of
 // `rows` contiguous rows. Statistics accumulate in four f32 lanes plus a scalar tail, then in f64 across lanes.
 
+// @ts-ignore: decorator
+@inline
+/** mean of n floats at xr: four f32 lanes plus a scalar tail, lanes summed in f64 */
+function rowMean(xr: usize, n: i32): f32 {
+  const nv = n & ~3;
+  let acc = f32x4.splat(0);
+  let i = 0;
+  for (; i < nv; i += 4) acc = f32x4.add(acc, v128.load(xr + (<usize>i << 2)));
+  let s: f64 = <f64>f32x4.extract_lane(acc, 0) + <f64>f32x4.extract_lane(acc, 1) + <f64>f32x4.extract_lane(acc, 2) + <f64>f32x4.extract_lane(acc, 3);
+  for (; i < n; i++) s += <f64>f32.load(xr + (<usize>i << 2));
+  return <f32>(s / <f64>n);
+}
+
+// @ts-ignore: decorator
+@inline
+/** 1 / sqrt(variance + eps) of n floats at xr around `mean` (the variance of x − mean: no E[x²] − mean² cancellation) */
+function rowInvStd(xr: usize, n: i32, mean: f32, eps: f32): f64 {
+  const nv = n & ~3;
+  const vm = f32x4.splat(mean);
+  let acc = f32x4.splat(0);
+  let i = 0;
+  for (; i < nv; i += 4) {
+    const d = f32x4.sub(v128.load(xr + (<usize>i << 2)), vm);
+    acc = f32x4.add(acc, f32x4.mul(d, d));
+  }
+  let q: f64 = <f64>f32x4.extract_lane(acc, 0) + <f64>f32x4.extract_lane(acc, 1) + <f64>f32x4.extract_lane(acc, 2) + <f64>f32x4.extract_lane(acc, 3);
+  for (; i < n; i++) {
+    const d = f32.load(xr + (<usize>i << 2)) - mean;
+    q += <f64>(d * d);
+  }
+  return 1.0 / Math.sqrt(q / <f64>n + <f64>eps);
+}
+
 /**
  * y = (x − mean) / sqrt(var + eps) · gamma + beta per row of n floats (ONNX LayerNormalization with the normalized
  * dims flattened to n; gamma: n floats; beta: n floats or 0 = none). Two passes over x: mean, then the variance of
@@ -12,26 +45,12 @@ export function f32_layernorm(x: usize, rows: i32, n: i32, gamma: usize, beta: u
   for (let r = 0; r < rows; r++) {
     const xr = x + ((<usize>r * n) << 2);
     const yr = out + ((<usize>r * n) << 2);
-    let acc = f32x4.splat(0);
-    let i = 0;
-    for (; i < nv; i += 4) acc = f32x4.add(acc, v128.load(xr + (<usize>i << 2)));
-    let s: f64 = <f64>f32x4.extract_lane(acc, 0) + <f64>f32x4.extract_lane(acc, 1) + <f64>f32x4.extract_lane(acc, 2) + <f64>f32x4.extract_lane(acc, 3);
-    for (; i < n; i++) s += <f64>f32.load(xr + (<usize>i << 2));
-    const mean = <f32>(s / <f64>n);
+    const mean = rowMean(xr, n);
     const vm = f32x4.splat(mean);
-    acc = f32x4.splat(0);
-    for (i = 0; i < nv; i += 4) {
-      const d = f32x4.sub(v128.load(xr + (<usize>i << 2)), vm);
-      acc = f32x4.add(acc, f32x4.mul(d, d));
-    }
-    let q: f64 = <f64>f32x4.extract_lane(acc, 0) + <f64>f32x4.extract_lane(acc, 1) + <f64>f32x4.extract_lane(acc, 2) + <f64>f32x4.extract_lane(acc, 3);
-    for (; i < n; i++) {
-      const d = f32.load(xr + (<usize>i << 2)) - mean;
-      q += <f64>(d * d);
-    }
-    const inv = <f32>(1.0 / Math.sqrt(q / <f64>n + <f64>eps));
+    const inv = <f32>rowInvStd(xr, n, mean, eps);
     const vi = f32x4.splat(inv);
-    for (i = 0; i < nv; i += 4) {
+    let i = 0;
+    for (; i < nv; i += 4) {
       const o = <usize>i << 2;
       let y = f32x4.mul(f32x4.mul(f32x4.sub(v128.load(xr + o), vm), vi), v128.load(gamma + o));
       if (beta != 0) y = f32x4.add(y, v128.load(beta + o));
@@ -255,28 +274,13 @@ export function f32_instancenorm(x: usize, planes: i32, c: i32, hw: i32, scale: 
     const xr = x + ((<usize>p * hw) << 2);
     const yr = out + ((<usize>p * hw) << 2);
     const ch = p % c;
-    let acc = f32x4.splat(0);
-    let i = 0;
-    for (; i < nv; i += 4) acc = f32x4.add(acc, v128.load(xr + (<usize>i << 2)));
-    let s: f64 = <f64>f32x4.extract_lane(acc, 0) + <f64>f32x4.extract_lane(acc, 1) + <f64>f32x4.extract_lane(acc, 2) + <f64>f32x4.extract_lane(acc, 3);
-    for (; i < hw; i++) s += <f64>f32.load(xr + (<usize>i << 2));
-    const mean = <f32>(s / <f64>hw);
-    const vm = f32x4.splat(mean);
-    acc = f32x4.splat(0);
-    for (i = 0; i < nv; i += 4) {
-      const d = f32x4.sub(v128.load(xr + (<usize>i << 2)), vm);
-      acc = f32x4.add(acc, f32x4.mul(d, d));
-    }
-    let q: f64 = <f64>f32x4.extract_lane(acc, 0) + <f64>f32x4.extract_lane(acc, 1) + <f64>f32x4.extract_lane(acc, 2) + <f64>f32x4.extract_lane(acc, 3);
-    for (; i < hw; i++) {
-      const d = f32.load(xr + (<usize>i << 2)) - mean;
-      q += <f64>(d * d);
-    }
-    const k = <f32>(<f64>f32.load(scale + ((<usize>ch) << 2)) / Math.sqrt(q / <f64>hw + <f64>eps));
+    const mean = rowMean(xr, hw);
+    const k = <f32>(<f64>f32.load(scale + ((<usize>ch) << 2)) * rowInvStd(xr, hw, mean, eps));
     const t = f32.load(bias + ((<usize>ch) << 2)) - mean * k;
     const vk = f32x4.splat(k);
     const vt = f32x4.splat(t);
-    for (i = 0; i < nv; i += 4) {
+    let i = 0;
+    for (; i < nv; i += 4) {
       const o = <usize>i << 2;
       v128.store(yr + o, f32x4.min(f32x4.max(f32x4.add(f32x4.mul(v128.load(xr + o), vk), vt), vlo), vhi));
     }

@@ -19,22 +19,23 @@ function actKernel(op: string, code: number): KernelDef {
       if (!postSupported(op, attrs)) return decline(`${op} approximate='${attrs.approximate}' is not implemented`);
       const alpha: number = attrs.alpha ?? (op === 'LeakyRelu' ? 0.01 : 0.2);
       const beta: number = attrs.beta ?? 0.5;
-      return {
-        name: 'f32_unary',
-        run([x], [outType]) {
-          const n = x!.size;
-          const xin = mem.input(x!.data as Float32Array, `${op} input`);
-          try {
-            const op2 = mem.alloc(n * 4, `${op} output`);
-            if (n) ex.f32_unary(code, xin.ptr, op2, n, alpha, beta);
-            return [new Tensor('float32', mem.f32(op2, n), outType!.shape as number[])];
-          } finally {
-            if (xin.copied) mem.release(xin.ptr);
-          }
-        },
-      };
+      return { name: 'f32_unary', run: ([x], [outType]) => unary(op, code, x!, outType!.shape as number[], alpha, beta) };
     },
   };
+}
+
+/** f32_unary `code` over x into a new kernel-memory block (x's element count; dims `shape`). */
+function unary(op: string, code: number, x: Tensor, shape: number[], alpha: number, beta: number): Tensor[] {
+  const mem = arena()!;
+  const n = x.size;
+  const xin = mem.input(x.data as Float32Array, `${op} input`);
+  try {
+    const op2 = mem.alloc(n * 4, `${op} output`);
+    if (n) kernels()!.f32_unary(code, xin.ptr, op2, n, alpha, beta);
+    return [new Tensor('float32', mem.f32(op2, n), shape)];
+  } finally {
+    if (xin.copied) mem.release(xin.ptr);
+  }
 }
 
 for (const [op, code] of Object.entries(POST_OPS)) registerKernel(actKernel(op, code));
@@ -58,16 +59,9 @@ const powWasm: KernelDef = {
     return {
       name: 'f32_unary',
       run([x], [outType]) {
-        const n = x!.size;
-        if (n !== (outType!.shape as number[]).reduce((a, d) => a * d, 1)) return undefined; // Y broadcast X up (rank > X's)
-        const xin = mem.input(x!.data as Float32Array, 'Pow input');
-        try {
-          const op2 = mem.alloc(n * 4, 'Pow output');
-          if (n) ex.f32_unary(UNARY.square, xin.ptr, op2, n, 0, 0);
-          return [new Tensor('float32', mem.f32(op2, n), outType!.shape as number[])];
-        } finally {
-          if (xin.copied) mem.release(xin.ptr);
-        }
+        const shape = outType!.shape as number[];
+        if (x!.size !== shape.reduce((a, d) => a * d, 1)) return undefined; // Y broadcast X up (rank > X's)
+        return unary('Pow', UNARY.square, x!, shape, 0, 0);
       },
     };
   },
