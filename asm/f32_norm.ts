@@ -290,3 +290,37 @@ export function f32_instancenorm(x: usize, planes: i32, c: i32, hw: i32, scale: 
     }
   }
 }
+
+/**
+ * Max (isMin = 0) or min (isMin = 1) over the middle axis of x viewed as [outer, r, inner] (ReduceMax / ReduceMin
+ * over one contiguous run of axes), r ≥ 1. Each output takes its values in the reference's order with its rule —
+ * acc = a when a > acc (a < acc) or a is NaN — so NaN and which of ±0 wins agree bit for bit: four inner positions
+ * at a time walk down the rows; inner = 1 (a contiguous row) is a scalar loop.
+ */
+export function f32_reduce_max(x: usize, outer: i32, r: i32, inner: i32, out: usize, isMin: i32): void {
+  const rowBytes = (<usize>inner) << 2;
+  for (let o = 0; o < outer; o++) {
+    const xo = x + ((<usize>o * r * inner) << 2);
+    const oo = out + ((<usize>o * inner) << 2);
+    let i = 0;
+    for (; i + 3 < inner; i += 4) {
+      const p = xo + ((<usize>i) << 2);
+      let acc = v128.load(p);
+      for (let k = 1; k < r; k++) {
+        const a = v128.load(p + <usize>k * rowBytes);
+        const take = isMin ? f32x4.lt(a, acc) : f32x4.gt(a, acc);
+        acc = v128.bitselect(a, acc, v128.or(take, f32x4.ne(a, a)));
+      }
+      v128.store(oo + ((<usize>i) << 2), acc);
+    }
+    for (; i < inner; i++) {
+      const p = xo + ((<usize>i) << 2);
+      let acc = f32.load(p);
+      for (let k = 1; k < r; k++) {
+        const a = f32.load(p + <usize>k * rowBytes);
+        if ((isMin ? a < acc : a > acc) || a != a) acc = a;
+      }
+      f32.store(oo + ((<usize>i) << 2), acc);
+    }
+  }
+}

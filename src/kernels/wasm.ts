@@ -14,6 +14,7 @@ export interface KernelExports {
   f32_layernorm(x: number, rows: number, n: number, gamma: number, beta: number, eps: number, out: number): void;
   f32_softmax(x: number, rows: number, n: number, out: number): void;
   f32_softmax_strided(x: number, outer: number, n: number, inner: number, out: number): void;
+  f32_reduce_max(x: number, outer: number, r: number, inner: number, out: number, isMin: number): void;
   f32_instancenorm(x: number, planes: number, c: number, hw: number, scale: number, bias: number, eps: number, lo: number, hi: number, out: number): void;
   f32_rmsnorm(x: number, rows: number, n: number, gamma: number, eps: number, out: number): void;
   /** asm/x32_layout.ts: out (contiguous over shape) = src at element strides st (may be negative); idx: rank i32s scratch */
