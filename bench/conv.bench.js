@@ -128,6 +128,8 @@ const OTHERS = [
   ['ppocr det Resize nearest x2 96@40', 'Resize', [1, 96, 40, 40], [1, 96, 80, 80], { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' }, [['scales', [4], [1, 1, 2, 2]]], ['X', '', 'scales']],
   ['Resize linear x2 half_pixel 64@40', 'Resize', [1, 64, 40, 40], [1, 64, 80, 80], { mode: 'linear', coordinate_transformation_mode: 'half_pixel' }, [['scales', [4], [1, 1, 2, 2]]], ['X', '', 'scales']],
   ['ppocr det BatchNormalization 16@160', 'BatchNormalization', [1, 16, 160, 160], [1, 16, 160, 160], { epsilon: 1e-5 }, [['scale', [16]], ['Bn', [16]], ['mean', [16]], ['var', [16], Array.from({ length: 16 }, (_, i) => 0.5 + i / 16)]]],
+  ['InstanceNormalization 64@56 (style transfer)', 'InstanceNormalization', [1, 64, 56, 56], [1, 64, 56, 56], { epsilon: 1e-5 }, [['scale', [64]], ['Bn', [64]]]],
+  ['Softmax over channels 21@64 (segmentation head)', 'Softmax', [1, 21, 64, 64], [1, 21, 64, 64], { axis: 1 }, []],
   ['PRelu per-channel 64@56', 'PRelu', [1, 64, 56, 56], [1, 64, 56, 56], {}, [['slope', [64, 1, 1]]]],
   ['ppocr cls Clip 0..6 88x3x96', 'Clip', [1, 88, 3, 96], [1, 88, 3, 96], {}, [['lo', [], [0]], ['hi', [], [6]]]],
   ['Relu 64@56', 'Relu', [1, 64, 56, 56], [1, 64, 56, 56], {}, []],
