@@ -411,3 +411,51 @@ export function f32_dwconv5x5(x: usize, c: i32, ih: i32, iw: i32, w: usize, s: i
     }
   }
 }
+
+/**
+ * ConvTranspose's scatter when stride = kernel, dilation 1 and no pads (kernel windows tile the output without
+ * overlap: PP-OCR det's and U-Nets' k2 s2 upsampling): out[oc, iy·kh + ky, ix·kw + kx] = bias[oc] + col[(oc·kh + ky)
+ * ·kw + kx, iy·iw + ix], every output pixel written once (a pixel shuffle; no bias pre-fill, no read-add). ow = iw·kw;
+ * oh ≥ ih·kh, rows past ih·kh (output_padding) get the bias alone. kw = 2 interleaves two column rows with shuffles.
+ */
+export function f32_col2im_tiled(col: usize, m: i32, kh: i32, kw: i32, ih: i32, iw: i32, oh: i32, bias: usize, out: usize): void {
+  const ow = iw * kw;
+  const plane = oh * ow;
+  const ip = ih * iw;
+  const iv = iw & ~3;
+  for (let oc = 0; oc < m; oc++) {
+    const op = out + ((<usize>oc * plane) << 2);
+    const b: f32 = bias ? f32.load(bias + ((<usize>oc) << 2)) : 0;
+    const vb = f32x4.splat(b);
+    for (let ky = 0; ky < kh; ky++) {
+      const rows = col + ((<usize>((oc * kh + ky) * kw) * ip) << 2);
+      for (let iy = 0; iy < ih; iy++) {
+        const dst = op + ((<usize>((iy * kh + ky) * ow)) << 2);
+        const src = rows + ((<usize>(iy * iw)) << 2);
+        if (kw == 2) {
+          const src1 = src + ((<usize>ip) << 2);
+          let ix = 0;
+          for (; ix < iv; ix += 4) {
+            const a = f32x4.add(v128.load(src + ((<usize>ix) << 2)), vb);
+            const c = f32x4.add(v128.load(src1 + ((<usize>ix) << 2)), vb);
+            const d = dst + ((<usize>ix) << 3);
+            v128.store(d, i32x4.shuffle(a, c, 0, 4, 1, 5));
+            v128.store(d + 16, i32x4.shuffle(a, c, 2, 6, 3, 7));
+          }
+          for (; ix < iw; ix++) {
+            const d = dst + ((<usize>ix) << 3);
+            f32.store(d, f32.load(src + ((<usize>ix) << 2)) + b);
+            f32.store(d + 4, f32.load(src1 + ((<usize>ix) << 2)) + b);
+          }
+        } else {
+          for (let kx = 0; kx < kw; kx++) {
+            const s = src + ((<usize>(kx * ip)) << 2);
+            for (let ix = 0; ix < iw; ix++) f32.store(dst + ((<usize>(ix * kw + kx)) << 2), f32.load(s + ((<usize>ix) << 2)) + b);
+          }
+        }
+      }
+    }
+    // output_padding rows below the last window: bias only
+    for (let i = ih * kh * ow; i < plane; i++) f32.store(op + ((<usize>i) << 2), b);
+  }
+}

@@ -10,6 +10,9 @@ function apply(op: i32, a: v128, b: v128): v128 {
   if (op == 1) return f32x4.sub(a, b);
   if (op == 2) return f32x4.mul(a, b);
   if (op == 4) return v128.bitselect(f32x4.mul(a, b), a, f32x4.lt(a, f32x4.splat(0))); // PRelu: a < 0 ? a·slope : a
+  // Max / Min as the reference picks: a when a > b (a < b) or a is NaN, else b (so NaN wins, and of ±0 the second)
+  if (op == 5) return v128.bitselect(a, b, v128.or(f32x4.gt(a, b), f32x4.ne(a, a)));
+  if (op == 6) return v128.bitselect(a, b, v128.or(f32x4.lt(a, b), f32x4.ne(a, a)));
   return f32x4.div(a, b);
 }
 
@@ -20,6 +23,8 @@ function apply1(op: i32, a: f32, b: f32): f32 {
   if (op == 1) return a - b;
   if (op == 2) return a * b;
   if (op == 4) return a < 0 ? a * b : a;
+  if (op == 5) return a > b || a != a ? a : b;
+  if (op == 6) return a < b || a != a ? a : b;
   return a / b;
 }
 
@@ -46,7 +51,7 @@ function run(op: i32, a: usize, as: usize, b: usize, bs: usize, out: usize, n: i
 
 /**
  * out[i] = clamp(a[i·sa] op b[i·sb], lo, hi) for i < n; op 0 = add, 1 = sub, 2 = mul, 3 = div, 4 = PRelu (a < 0 ?
- * a·b : a, b the slope); sa / sb are 1 (a
+ * a·b : a, b the slope), 5 = max, 6 = min (two-input Max / Min); sa / sb are 1 (a
  * tensor of n floats) or 0 (a scalar). The clamp with lo = −∞, hi = +∞ passes NaN through unchanged.
  */
 export function f32_binary(op: i32, a: usize, sa: i32, b: usize, sb: i32, out: usize, n: i32, lo: f32, hi: f32): void {
@@ -56,6 +61,8 @@ export function f32_binary(op: i32, a: usize, sa: i32, b: usize, sb: i32, out: u
   else if (op == 1) run(1, a, as, b, bs, out, n, lo, hi);
   else if (op == 2) run(2, a, as, b, bs, out, n, lo, hi);
   else if (op == 4) run(4, a, as, b, bs, out, n, lo, hi);
+  else if (op == 5) run(5, a, as, b, bs, out, n, lo, hi);
+  else if (op == 6) run(6, a, as, b, bs, out, n, lo, hi);
   else run(3, a, as, b, bs, out, n, lo, hi);
 }
 

@@ -45,10 +45,14 @@ export function x8_permute4(x: usize, d0: i32, d1: i32, d2: i32, d3: i32, s0: i3
 
 /**
  * Cast to float32 of n elements: kind 0 int64 (f32.convert_i64_s: round to nearest), 1 bool / uint8, 2 int8,
- * 3 int32 — the mask arithmetic of attention graphs (attention_mask int64 → float).
+ * 3 int32 — the mask arithmetic of attention graphs (attention_mask int64 → float), integer-kernel accumulators.
  */
 export function x_cast_f32(kind: i32, x: usize, n: i32, out: usize): void {
-  for (let i = 0; i < n; i++) {
+  let i = 0;
+  // int32, four at a time (f32x4.convert_i32x4_s rounds to nearest even as f32.convert_i32_s does): ConvInteger /
+  // MatMulInteger accumulators of dynamically quantized models
+  if (kind == 3) for (; i + 4 <= n; i += 4) v128.store(out + ((<usize>i) << 2), f32x4.convert_i32x4_s(v128.load(x + ((<usize>i) << 2))));
+  for (; i < n; i++) {
     const o = out + ((<usize>i) << 2);
     if (kind == 0) f32.store(o, <f32>load<i64>(x + ((<usize>i) << 3)));
     else if (kind == 1) f32.store(o, <f32>load<u8>(x + <usize>i));

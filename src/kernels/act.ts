@@ -19,25 +19,54 @@ function actKernel(op: string, code: number): KernelDef {
       if (!postSupported(op, attrs)) return decline(`${op} approximate='${attrs.approximate}' is not implemented`);
       const alpha: number = attrs.alpha ?? (op === 'LeakyRelu' ? 0.01 : 0.2);
       const beta: number = attrs.beta ?? 0.5;
-      return {
-        name: 'f32_unary',
-        run([x], [outType]) {
-          const n = x!.size;
-          const xin = mem.input(x!.data as Float32Array, `${op} input`);
-          try {
-            const op2 = mem.alloc(n * 4, `${op} output`);
-            if (n) ex.f32_unary(code, xin.ptr, op2, n, alpha, beta);
-            return [new Tensor('float32', mem.f32(op2, n), outType!.shape as number[])];
-          } finally {
-            if (xin.copied) mem.release(xin.ptr);
-          }
-        },
-      };
+      return { name: 'f32_unary', run: ([x], [outType]) => unary(op, code, x!, outType!.shape as number[], alpha, beta) };
     },
   };
 }
 
+/** f32_unary `code` over x into a new kernel-memory block (x's element count; dims `shape`). */
+function unary(op: string, code: number, x: Tensor, shape: number[], alpha: number, beta: number): Tensor[] {
+  const mem = arena()!;
+  const n = x.size;
+  const xin = mem.input(x.data as Float32Array, `${op} input`);
+  try {
+    const op2 = mem.alloc(n * 4, `${op} output`);
+    if (n) kernels()!.f32_unary(code, xin.ptr, op2, n, alpha, beta);
+    return [new Tensor('float32', mem.f32(op2, n), shape)];
+  } finally {
+    if (xin.copied) mem.release(xin.ptr);
+  }
+}
+
 for (const [op, code] of Object.entries(POST_OPS)) registerKernel(actKernel(op, code));
+// ONNX Sqrt: "y = x^0.5 … If x is negative, then it will return NaN" — f32x4.sqrt, correctly rounded (bit-exact)
+registerKernel(actKernel('Sqrt', UNARY.sqrt));
+
+/**
+ * Pow(X, Y) with Y a float32 constant scalar 2 (the power spectra and variances of exported audio front ends and
+ * norms): X·X, one correctly rounded multiply, bit-exact with the reference's double pow rounded to float.
+ */
+const powWasm: KernelDef = {
+  op: 'Pow',
+  backend: 'wasm',
+  prepare(_node, _attrs, types, constant) {
+    const mem = arena();
+    const ex = kernels();
+    if (!mem || !ex) return decline('no WASM memory');
+    if (types[0]?.dtype !== 'float32') return decline(`X is ${types[0]?.dtype ?? 'of unknown type'}, not float32`);
+    const y = constant(1);
+    if (!y || y.size !== 1 || (y.type !== 'float32' && y.type !== 'float64' && y.type !== 'int64' && y.type !== 'int32') || Number(y.data[0]) !== 2) return decline('exponent is not the constant scalar 2');
+    return {
+      name: 'f32_unary',
+      run([x], [outType]) {
+        const shape = outType!.shape as number[];
+        if (x!.size !== shape.reduce((a, d) => a * d, 1)) return undefined; // Y broadcast X up (rank > X's)
+        return unary('Pow', UNARY.square, x!, shape, 0, 0);
+      },
+    };
+  },
+};
+registerKernel(powWasm);
 
 /** A float32 scalar input of a Clip (min / max): its value, `dflt` when omitted, undefined when not a float scalar. */
 function clipBound(t: Tensor | undefined, dflt: number): number | undefined {

@@ -10,7 +10,8 @@ import { Epilogue, UNARY } from './epilogue.js';
  * auto_pad, dilations (ONNX operator doc; geometry from ir/conv-geometry.ts convTransposeGeometry, the reference's).
  * Per image and group: cols[(M/g·kh·kw) × (ih·iw)] = Wgᵀ · Xg with f32_gemm (Wgᵀ transposed once at plan time,
  * Xg packed as the GEMM's panels as a pointwise conv does), then f32_col2im scatter-adds the columns into the
- * output planes initialised with the bias. A following Relu/Clip or activation folds in (applied over the output).
+ * output planes initialised with the bias (when stride = kernel without pads the windows do not overlap and
+ * f32_col2im_tiled writes each output pixel once, bias included). A following Relu/Clip or activation folds in (applied over the output).
  */
 const convTransposeWasm: KernelDef = {
   op: 'ConvTranspose',
@@ -59,6 +60,8 @@ const convTransposeWasm: KernelDef = {
         const [oh, ow] = geo.out as [number, number];
         const [pt, pl] = geo.padBegin as [number, number];
         const p = ih * iw;
+        // stride = kernel, no pads, no dilation: windows tile the output without overlap — one write per pixel
+        const tiled = sh === kh && sw === kw && (kh === 1 || dh === 1) && (kw === 1 || dw === 1) && pt === 0 && pl === 0 && ow === iw * kw && oh >= ih * kh;
         const size = n * m * oh * ow;
         const xin = mem.input(xt.data as Float32Array, 'conv-transpose input');
         const cp = mem.alloc(((p + 7) >> 3) * (cg + 1) * 32, 'conv-transpose panels');
@@ -71,7 +74,8 @@ const convTransposeWasm: KernelDef = {
               const xg = xin.ptr + ((bi * c + g * cg) * p) * 4;
               ex.f32_gemm_pack_8(p, cg, xg, p, 0, cp);
               ex.f32_gemm(kk, p, cg, wp + g * kk * cg * 4, cg, cp, colp, p, -Infinity, Infinity, 0);
-              ex.f32_col2im(colp, mg, kh, kw, ih, iw, sh!, sw!, dh!, dw!, pt, pl, oh, ow, bp + g * mg * 4, op + ((bi * m + g * mg) * oh * ow) * 4);
+              if (tiled) ex.f32_col2im_tiled(colp, mg, kh, kw, ih, iw, oh, bp + g * mg * 4, op + ((bi * m + g * mg) * oh * ow) * 4);
+              else ex.f32_col2im(colp, mg, kh, kw, ih, iw, sh!, sw!, dh!, dw!, pt, pl, oh, ow, bp + g * mg * 4, op + ((bi * m + g * mg) * oh * ow) * 4);
             }
           }
           if (size && (epi.lo > -Infinity || epi.hi < Infinity)) ex.f32_unary(UNARY.clamp, op, op, size, epi.lo, epi.hi);

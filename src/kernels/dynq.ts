@@ -1,56 +1,49 @@
 /**
- * The float glue of dynamic quantization (DynamicQuantizeLinear → MatMulInteger → Cast → Mul) as tight JS loops:
- * the generic references spent more time here than the integer GEMM. Results are bit-exact with the references
- * (src/ops/quant.ts DynamicQuantizeLinear, src/ops/elementwise.ts Cast).
+ * Dynamic quantization on WASM: DynamicQuantizeLinear (the glue the generic reference spent more time in than the
+ * integer GEMM) and the fused DynamicQuantizeMatMul. Results are bit-exact with the references
+ * (src/ops/quant.ts DynamicQuantizeLinear).
  */
-import { dynamicQuantParams, dynamicQuantParamsOf } from '../ops/quant.js';
+import { dynamicQuantParamsOf } from '../ops/quant.js';
 import { floats } from '../ops/util.js';
 import { Tensor } from '../tensor/tensor.js';
 import { ints, isQ8, PackedQGemm } from './qlinear.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
 import { arena, kernels } from './wasm.js';
 
-/** y = saturate(round_half_even(fround(x / scale)) + zp) over float32 x; the caller handles scale 0. */
-export function dynQuantU8(v: Float32Array, scale: number, zp: number, y: Uint8Array): void {
-  for (let i = 0; i < v.length; i++) {
-    const q = Math.fround(v[i]! / scale);
-    let r = Math.round(q); // ties up: fix odd ties to even
-    if (r - q === 0.5 && (r & 1) !== 0) r -= 1;
-    const t = r + zp;
-    y[i] = t < 0 ? 0 : t > 255 ? 255 : t;
-  }
-}
-
-const dynamicQuantizeLinearJs: KernelDef = {
+/**
+ * DynamicQuantizeLinear on float32 (left alone when fuse-dynq folds it into DynamicQuantizeMatMul: the chains
+ * onnxruntime's quantize_dynamic writes around ConvInteger keep it): x's range and its uint8 codes in two SIMD
+ * passes (asm/q8_dynamic.ts f32_minmax0, f32_dynquant_u8 without the int8 flip), codes left in kernel memory for
+ * the ConvInteger / MatMulInteger kernel that reads them. Bit-exact with the reference (src/ops/quant.ts).
+ * (The Cast int32 → float32 after the integer kernel is anytype.ts's x_cast_f32.)
+ */
+const dynamicQuantizeLinearWasm: KernelDef = {
   op: 'DynamicQuantizeLinear',
   backend: 'wasm',
   prepare(_node, _attrs, types) {
+    const mem = arena();
+    const ex = kernels();
+    if (!mem || !ex) return decline('no WASM memory');
     if (types[0]?.dtype !== 'float32') return decline(`x is ${types[0]?.dtype ?? 'of unknown type'}, not float32`);
+    const mm = mem.alloc(8, 'dynamic quantization range');
     return {
-      name: 'js_dynamic_quantize_u8',
+      name: 'u8_dynamic_quantize',
       run([x]) {
         const v = x!.data as Float32Array;
-        const { scale, zp } = dynamicQuantParams(v);
-        if (!(scale > 0) || !Number.isFinite(scale)) return undefined; // all zeros / non-finite: the reference's rules
-        const y = new Uint8Array(v.length);
-        dynQuantU8(v, scale, zp, y);
-        return [new Tensor('uint8', y, x!.dims), new Tensor('float32', Float32Array.of(scale), []), new Tensor('uint8', Uint8Array.of(zp), [])];
+        const xin = mem.input(v, 'DynamicQuantizeLinear input');
+        try {
+          ex.f32_minmax0(xin.ptr, v.length, mm);
+          const r = mem.f32(mm, 2);
+          const { scale, zp } = dynamicQuantParamsOf(r[0]!, r[1]!);
+          if (!(scale > 0) || !Number.isFinite(scale)) return undefined; // all zeros / non-finite: the reference's rules
+          const yp = mem.alloc(v.length, 'DynamicQuantizeLinear codes');
+          if (v.length) ex.f32_dynquant_u8(xin.ptr, v.length, scale, zp, 0, yp);
+          return [new Tensor('uint8', mem.view('uint8', yp, v.length), x!.dims), new Tensor('float32', Float32Array.of(scale), []), new Tensor('uint8', Uint8Array.of(zp), [])];
+        } finally {
+          if (xin.copied) mem.release(xin.ptr);
+        }
       },
-    };
-  },
-};
-
-/** Cast int32 → float32 (MatMulInteger's accumulator): exact rounding to the nearest float32, as the reference. */
-const castI32F32: KernelDef = {
-  op: 'Cast',
-  backend: 'wasm',
-  prepare(_node, attrs, types) {
-    if (types[0]?.dtype !== 'int32' || attrs.to !== 1) return decline('only int32 → float32');
-    return {
-      name: 'js_cast_i32_f32',
-      run([x]) {
-        return [new Tensor('float32', Float32Array.from(x!.data as Int32Array), x!.dims)];
-      },
+      dispose: () => mem.release(mm),
     };
   },
 };
@@ -116,6 +109,5 @@ const dynamicQuantizeMatMulWasm: KernelDef = {
   },
 };
 
-registerKernel(dynamicQuantizeLinearJs);
+registerKernel(dynamicQuantizeLinearWasm);
 registerKernel(dynamicQuantizeMatMulWasm);
-registerKernel(castI32F32);

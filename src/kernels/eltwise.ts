@@ -5,20 +5,21 @@ import { Epilogue } from './epilogue.js';
 import { pinInputs } from './gemm.js';
 
 /**
- * Add, Sub, Mul, Div on float32 with NumPy broadcasting ("multidirectional broadcasting" in the ONNX spec). The
+ * Add, Sub, Mul, Div, PRelu and two-input Max / Min on float32 with NumPy broadcasting ("multidirectional broadcasting" in the ONNX spec). The
  * output stays in kernel memory (a residual Add between convs no longer copies activations out and back), and a
  * following Relu/Clip or activation folds into it. Dims are merged where both operands are contiguous or both
  * broadcast, so a same-shape or scalar op is one flat loop and a per-channel bias [C,1,1] on [N,C,H,W] runs rows of
  * H·W with a scalar per row.
  */
-function binaryKernel(op: 'Add' | 'Sub' | 'Mul' | 'Div' | 'PRelu', code: number): KernelDef {
+function binaryKernel(op: 'Add' | 'Sub' | 'Mul' | 'Div' | 'PRelu' | 'Max' | 'Min', code: number): KernelDef {
   return {
     op,
     backend: 'wasm',
-    prepare(_node, _attrs, types) {
+    prepare(node, _attrs, types) {
       const mem = arena();
       const ex = kernels();
       if (!mem || !ex) return decline('no WASM memory');
+      if (node.inputs.length !== 2) return decline(`${node.inputs.length} inputs: the kernel takes two`);
       if (types[0]?.dtype !== 'float32' || types[1]?.dtype !== 'float32') return decline(`inputs are ${types[0]?.dtype}/${types[1]?.dtype}, not float32`);
       const epi = new Epilogue();
       let cached: { key: string; plan: BroadcastPlan } | undefined;
@@ -169,3 +170,7 @@ registerKernel(binaryKernel('Div', 3));
 // ONNX PRelu: "f(x) = slope * x for x < 0, f(x) = x for x >= 0", slope unidirectionally broadcast to X (per-channel
 // slopes [C,1,1] become rows with a scalar each)
 registerKernel(binaryKernel('PRelu', 4));
+// ONNX Max / Min: "Element-wise max (min) of each of the input tensors (with Numpy-style broadcasting support)" —
+// the two-input form (tf2onnx writes LeakyRelu as Max(x, αx) chains in openWakeWord's embedding CNN)
+registerKernel(binaryKernel('Max', 5));
+registerKernel(binaryKernel('Min', 6));

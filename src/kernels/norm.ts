@@ -2,10 +2,13 @@ import { Tensor } from '../tensor/tensor.js';
 import type { Tensor as TensorT } from '../tensor/tensor.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
 import { arena, kernels } from './wasm.js';
+import { Epilogue } from './epilogue.js';
 
 /**
- * Row normalizations of transformer graphs on float32 (asm/f32_norm.ts): LayerNormalization over the trailing dims
- * and Softmax on the last axis. Outputs stay in kernel memory for the next kernel.
+ * Normalizations on float32 (asm/f32_norm.ts): LayerNormalization over the trailing dims, Softmax on any axis (the
+ * last one as contiguous rows, another — e.g. the channels of NCHW — four inner positions at a time), and
+ * InstanceNormalization with a following Relu/Clip or activation folded in. Outputs stay in kernel memory for the
+ * next kernel.
  */
 
 const f32Const = (t: TensorT | undefined): t is TensorT => !!t && t.type === 'float32';
@@ -65,17 +68,22 @@ const softmaxWasm: KernelDef = {
     const ex = kernels();
     if (!mem || !ex) return decline('no WASM memory');
     if (types[0]?.dtype !== 'float32') return decline(`input is ${types[0]?.dtype ?? 'of unknown type'}, not float32`);
-    const axis: number = attrs.axis ?? -1;
+    const axisAttr: number = attrs.axis ?? -1;
     const rank = types[0].shape?.length;
-    if (axis !== -1 && (rank === undefined || axis !== rank - 1)) return decline(`axis ${axis} is not the last axis`);
+    const last = axisAttr === -1 || (rank !== undefined && axisAttr === rank - 1);
     return {
-      name: 'f32_softmax',
+      name: last ? 'f32_softmax' : 'f32_softmax_strided',
       run([x], [out]) {
-        const n = x!.dims.at(-1) ?? 1;
+        const dims = x!.dims;
+        // inferShape checked axis ∈ [−rank, rank − 1]
+        const axis = axisAttr < 0 ? axisAttr + dims.length : axisAttr;
+        const n = dims[axis] ?? 1;
+        const inner = dims.slice(axis + 1).reduce((a, d) => a * d, 1);
         const xin = mem.input(x!.data as Float32Array, 'Softmax input');
         try {
           const yp = mem.alloc(x!.size * 4, 'Softmax output');
-          if (x!.size) ex.f32_softmax(xin.ptr, x!.size / n, n, yp);
+          if (x!.size && inner === 1) ex.f32_softmax(xin.ptr, x!.size / n, n, yp);
+          else if (x!.size) ex.f32_softmax_strided(xin.ptr, x!.size / (n * inner), n, inner, yp);
           return [new Tensor('float32', mem.f32(yp, x!.size), out!.shape as number[])];
         } finally {
           if (xin.copied) mem.release(xin.ptr);
@@ -85,5 +93,55 @@ const softmaxWasm: KernelDef = {
   },
 };
 
+/**
+ * InstanceNormalization, float32, constant scale and B: per (instance, channel) plane mean and variance, then
+ * y = x·k + t with k = scale/sqrt(var + ε), t = B − mean·k (asm f32_instancenorm); a following Relu/Clip clamps in
+ * the same pass, other activations run over the output (Epilogue).
+ */
+const instanceNormWasm: KernelDef = {
+  op: 'InstanceNormalization',
+  backend: 'wasm',
+  prepare(_node, attrs, types, constant) {
+    const mem = arena();
+    const ex = kernels();
+    if (!mem || !ex) return decline('no WASM memory');
+    if (types[0]?.dtype !== 'float32') return decline(`input is ${types[0]?.dtype ?? 'of unknown type'}, not float32`);
+    const scale = constant(1);
+    const bias = constant(2);
+    if (!f32Const(scale) || !f32Const(bias)) return decline('scale / B are not float32 constants');
+    const c = scale.size;
+    if (bias.size !== c) return decline(`B has ${bias.size} elements, scale ${c}`);
+    const sp = mem.alloc(c * 8, 'InstanceNormalization scale/B');
+    mem.f32(sp, c).set(scale.data as Float32Array);
+    mem.f32(sp + c * 4, c).set(bias.data as Float32Array);
+    const eps: number = attrs.epsilon ?? 1e-5;
+    const epi = new Epilogue();
+    return {
+      name: 'f32_instancenorm',
+      fuseClamp: epi.fuseClamp,
+      fusePost: epi.fusePost,
+      run([x], [out]) {
+        const dims = x!.dims;
+        const planes = dims[0]! * dims[1]!;
+        const hw = planes ? x!.size / planes : 0;
+        const xin = mem.input(x!.data as Float32Array, 'InstanceNormalization input');
+        try {
+          const yp = mem.alloc(x!.size * 4, 'InstanceNormalization output');
+          if (x!.size) ex.f32_instancenorm(xin.ptr, planes, c, hw, sp, sp + c * 4, eps, epi.lo, epi.hi, yp);
+          const y = mem.f32(yp, x!.size);
+          epi.apply(y);
+          return [new Tensor('float32', y, out!.shape as number[])];
+        } finally {
+          if (xin.copied) mem.release(xin.ptr);
+        }
+      },
+      dispose() {
+        mem.release(sp);
+      },
+    };
+  },
+};
+
 registerKernel(layerNormWasm);
+registerKernel(instanceNormWasm);
 registerKernel(softmaxWasm);

@@ -3,12 +3,13 @@ import { type KernelDef, decline, registerKernel } from './registry.js';
 import { arena, kernels } from './wasm.js';
 
 /**
- * ReduceSum / ReduceMean on float32 over one contiguous run of axes (constant `axes`, or all axes): the input is
- * viewed as [outer, r, inner] and asm/f32_norm.ts f32_reduce_sum sums the middle axis (times 1/r for the mean).
+ * ReduceSum / ReduceMean / ReduceMax / ReduceMin on float32 over one contiguous run of axes (constant `axes`, or all
+ * axes): the input is viewed as [outer, r, inner] and asm/f32_norm.ts f32_reduce_sum sums the middle axis (times 1/r
+ * for the mean), f32_reduce_max takes its max / min.
  * Mean pooling over a sequence (a sentence embedding's ReduceSum / ReduceMean over tokens), ReduceMean over the
  * last axis (hand-written norms) and the global reductions all have that form; axes with gaps run on the reference.
  */
-function reduceKernel(op: 'ReduceSum' | 'ReduceMean'): KernelDef {
+function reduceKernel(op: 'ReduceSum' | 'ReduceMean' | 'ReduceMax' | 'ReduceMin'): KernelDef {
   return {
     op,
     backend: 'wasm',
@@ -35,7 +36,7 @@ function reduceKernel(op: 'ReduceSum' | 'ReduceMean'): KernelDef {
       const a0 = axes[0]!;
       const a1 = axes[axes.length - 1]!;
       return {
-        name: op === 'ReduceSum' ? 'f32_reduce_sum' : 'f32_reduce_mean',
+        name: op === 'ReduceSum' ? 'f32_reduce_sum' : op === 'ReduceMean' ? 'f32_reduce_mean' : 'f32_reduce_max',
         run([t], [outType]) {
           const dims = t!.dims;
           let outer = 1;
@@ -49,12 +50,14 @@ function reduceKernel(op: 'ReduceSum' | 'ReduceMean'): KernelDef {
           const n = outer * inner;
           const shape = outType!.shape as number[];
           // ReduceMean of an empty axis is 0/0 in the reference: leave that to it
-          if (!r && op === 'ReduceMean') return undefined;
+          // (and ReduceMax / ReduceMin of an empty set: ∓∞)
+          if (!r && op !== 'ReduceSum') return undefined;
           const xin = mem.input(t!.data as Float32Array, `${op} input`);
           try {
             const yp = mem.alloc(n * 4, `${op} output`);
             if (n) {
-              if (r) ex.f32_reduce_sum(xin.ptr, outer, r, inner, yp, op === 'ReduceMean' ? 1 / r : 1);
+              if (op === 'ReduceMax' || op === 'ReduceMin') ex.f32_reduce_max(xin.ptr, outer, r, inner, yp, op === 'ReduceMin' ? 1 : 0);
+              else if (r) ex.f32_reduce_sum(xin.ptr, outer, r, inner, yp, op === 'ReduceMean' ? 1 / r : 1);
               else mem.f32(yp, n).fill(0);
             }
             return [new Tensor('float32', mem.f32(yp, n), shape)];
@@ -69,3 +72,7 @@ function reduceKernel(op: 'ReduceSum' | 'ReduceMean'): KernelDef {
 
 registerKernel(reduceKernel('ReduceSum'));
 registerKernel(reduceKernel('ReduceMean'));
+// ONNX ReduceMax / ReduceMin: "Computes the max (min) of the input tensor's elements along the provided axes"
+// (openWakeWord's melspectrogram front end: a ReduceMax for its dB floor)
+registerKernel(reduceKernel('ReduceMax'));
+registerKernel(reduceKernel('ReduceMin'));

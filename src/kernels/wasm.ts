@@ -17,6 +17,9 @@ export interface KernelExports {
   /** asm/f32_norm.ts: per row of n floats; beta 0 = none; out may equal x for softmax */
   f32_layernorm(x: number, rows: number, n: number, gamma: number, beta: number, eps: number, out: number): void;
   f32_softmax(x: number, rows: number, n: number, out: number): void;
+  f32_softmax_strided(x: number, outer: number, n: number, inner: number, out: number): void;
+  f32_reduce_max(x: number, outer: number, r: number, inner: number, out: number, isMin: number): void;
+  f32_instancenorm(x: number, planes: number, c: number, hw: number, scale: number, bias: number, eps: number, lo: number, hi: number, out: number): void;
   f32_rmsnorm(x: number, rows: number, n: number, gamma: number, eps: number, out: number): void;
   /** asm/x32_layout.ts: out (contiguous over shape) = src at element strides st (may be negative); idx: rank i32s scratch */
   x32_strided_copy(src: number, out: number, rank: number, shape: number, st: number, idx: number): void;
@@ -121,6 +124,8 @@ export interface KernelExports {
   f32_channel_affine(x: number, out: number, planes: number, c: number, hw: number, scale: number, shift: number, lo: number, hi: number): void;
   /** asm/f32_conv.ts: ConvTranspose scatter of m·kh·kw rows of ih·iw floats into m output planes (bias 0 = none) */
   f32_col2im(col: number, m: number, kh: number, kw: number, ih: number, iw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, bias: number, out: number): void;
+  /** the same when stride = kernel, no pads, dilation 1 (no overlap): each output pixel written once, ow = iw·kw */
+  f32_col2im_tiled(col: number, m: number, kh: number, kw: number, ih: number, iw: number, oh: number, bias: number, out: number): void;
   /** asm/f32_resize.ts: NCHW Resize from per-row / per-column tables (i32 indices, f32 weight pairs for linear) */
   f32_resize_nearest(x: number, planes: number, ih: number, iw: number, oh: number, ow: number, yi: number, xi: number, out: number): void;
   f32_resize_linear(x: number, planes: number, ih: number, iw: number, oh: number, ow: number, y: number, wy: number, xs: number, wx: number, out: number, tmp: number): void;

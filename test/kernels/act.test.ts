@@ -283,3 +283,38 @@ describe('scalar Mul / Add / Sub folded into the producing kernel', () => {
     );
   });
 });
+
+// ONNX Sqrt: "Square root takes one input data (Tensor<T>) and produces one output data (Tensor<T>) where the square
+// root is, y = x^0.5, is applied to the tensor elementwise. If x is negative, then it will return NaN."
+// ONNX Pow: "Pow takes input data (Tensor<T>) and exponent Tensor, and produces one output data (Tensor<T>) where the
+// function f(x) = x^exponent, is applied to the data tensor elementwise." — the kernel takes a constant exponent 2.
+// Both are one correctly rounded float op: bit-exact with the reference's double result rounded to float.
+describe('WASM Sqrt and Pow(x, 2) vs the TS reference', () => {
+  it('bit-exact over lengths around the vector width and special values; other exponents decline', () => {
+    fc.assert(
+      fc.property(fc.constantFrom('Sqrt', 'Pow'), fc.integer({ min: 1, max: 23 }), fc.constantFrom(1, 1e3, 1e20), fc.constantFrom('float32', 'int64'), fc.integer(), (op, n, scale, et, seed) => {
+        const g = new Graph();
+        g.opsets = { '': 15 };
+        g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [n] } }];
+        if (op === 'Pow') g.initializers.set('E', et === 'int64' ? new Tensor('int64', BigInt64Array.of(2n), []) : new Tensor('float32', Float32Array.of(2), []));
+        g.nodes = [{ name: 'u', op, domain: '', inputs: op === 'Pow' ? ['X', 'E'] : ['X'], outputs: ['Y'], attrs: {} }];
+        g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+        const x = values(n, seed, scale);
+        if (n > 3) x.set([NaN, Infinity, -Infinity], 0);
+        const fast = new Executor(g);
+        expect(fast.kernels.get(g.nodes[0]!)?.name).toBe('f32_unary');
+        const got = fast.run({ X: new Tensor('float32', x, [n]) }).Y!.data as Float32Array;
+        fast.dispose();
+        const want = new Executor(g, { backend: 'reference' }).run({ X: new Tensor('float32', x, [n]) }).Y!.data as Float32Array;
+        for (let i = 0; i < n; i++) expect(Object.is(got[i], want[i]) || (Number.isNaN(got[i]) && Number.isNaN(want[i]))).toBe(true);
+      }),
+      { numRuns: 150, seed: 31 },
+    );
+    const g = new Graph();
+    g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [4] } }];
+    g.initializers.set('E', new Tensor('float32', Float32Array.of(3), []));
+    g.nodes = [{ name: 'u', op: 'Pow', domain: '', inputs: ['X', 'E'], outputs: ['Y'], attrs: {} }];
+    g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+    expect(new Executor(g).fallbacks.get(g.nodes[0]!)).toContain('exponent is not the constant scalar 2');
+  });
+});

@@ -86,6 +86,49 @@ describe('WASM ConvTranspose vs the TS reference', () => {
     expect(kernelRuns).toBeGreaterThan(200);
   });
 
+  // ONNX ConvTranspose with strides = kernel_shape, pads 0, dilations 1: output = stride·in + output_padding, and
+  // each output pixel gets exactly one product sum (the windows tile the output): f32_col2im_tiled's case, widths
+  // 1…13 to hit its 4-lane interleave tail; output_padding rows / columns get the bias alone.
+  it('stride = kernel (no overlap, pixel-shuffle write) agrees to 1e-5, with output_padding and groups', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          kh: fc.integer({ min: 1, max: 3 }),
+          kw: fc.constantFrom(1, 2, 2, 3),
+          group: fc.constantFrom(1, 1, 2),
+          cg: fc.integer({ min: 1, max: 9 }),
+          mg: fc.integer({ min: 1, max: 5 }),
+          hw: fc.tuple(fc.integer({ min: 1, max: 7 }), fc.integer({ min: 1, max: 13 })),
+          outPad: fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 })),
+          bias: fc.boolean(),
+          n: fc.integer({ min: 1, max: 2 }),
+        }),
+        fc.integer(),
+        (r, seed) => {
+          const rnd = rng(seed);
+          const k = [r.kh, r.kw];
+          const op = r.outPad.map((v, i) => Math.min(v, k[i]! - 1));
+          const c = r.cg * r.group;
+          const m = r.mg * r.group;
+          const g = new Graph();
+          g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [r.n, c, ...r.hw] } }];
+          g.initializers.set('W', new Tensor('float32', Float32Array.from({ length: c * r.mg * r.kh * r.kw }, rnd), [c, r.mg, ...k]));
+          if (r.bias) g.initializers.set('B', new Tensor('float32', Float32Array.from({ length: m }, rnd), [m]));
+          g.nodes.push({ name: 'ct', op: 'ConvTranspose', domain: '', inputs: ['X', 'W', r.bias ? 'B' : ''], outputs: ['Y'], attrs: { group: r.group, strides: k, kernel_shape: k, output_padding: op } });
+          g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+          const x = new Tensor('float32', Float32Array.from({ length: r.n * c * r.hw[0] * r.hw[1] }, rnd), [r.n, c, ...r.hw]);
+          const fast = new Executor(g);
+          expect(fast.kernels.get(g.nodes[0]!)?.name).toBe('f32_conv_transpose_gemm');
+          const got = fast.run({ X: x }).Y!;
+          const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!;
+          fast.dispose();
+          close(got, want);
+        },
+      ),
+      { numRuns: 200, seed: 11 },
+    );
+  });
+
   it('declines 3-D and non-constant weights with a reason (the reference runs them)', () => {
     const g = new Graph();
     g.inputs = [

@@ -23,7 +23,9 @@ describe('WASM elementwise binary ops vs the TS reference', () => {
     fc.assert(
       fc.property(
         fc.record({
-          op: fc.constantFrom('Add', 'Sub', 'Mul', 'Div'),
+          // ONNX Max / Min: "Element-wise max (min) of each of the input tensors (with Numpy-style broadcasting
+          // support)" — two inputs on the kernel; NaN and which zero wins follow the reference's comparison
+          op: fc.constantFrom('Add', 'Sub', 'Mul', 'Div', 'Max', 'Min'),
           dims: fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 0, maxLength: 5 }),
           // per output dim: 0 = both have it, 1 = a broadcasts it (1), 2 = b broadcasts it
           mask: fc.array(fc.constantFrom(0, 0, 1, 2), { minLength: 5, maxLength: 5 }),

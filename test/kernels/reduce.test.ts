@@ -1,4 +1,5 @@
-// WASM ReduceSum / ReduceMean (f32_reduce_sum over [outer, r, inner]) against the TS reference.
+// WASM ReduceSum / ReduceMean (f32_reduce_sum over [outer, r, inner]) and ReduceMax / ReduceMin (f32_reduce_max)
+// against the TS reference.
 // ONNX ReduceSum: "Computes the sum of the input tensor's elements along the provided axes. The resulting tensor has
 // the same rank as the input if keepdims equals 1 … Input tensors of rank zero are valid. … The default is to reduce
 // over all the dimensions of the input tensor if 'noop_with_empty_axes' is false"; ReduceMean: the mean likewise.
@@ -59,6 +60,47 @@ describe('WASM ReduceSum / ReduceMean vs the TS reference', () => {
       { numRuns: 300, seed: 21 },
     );
     expect(runs).toBe(300);
+  });
+
+  // ONNX ReduceMax / ReduceMin: "Computes the max (min) of the input tensor's elements along the provided axes …
+  // If the input data type is Boolean, the comparison should consider False < True" — float32 here; exact
+  // comparisons, so bit for bit with the reference, NaN and which of ±0 wins included.
+  it('ReduceMax / ReduceMin agree bit for bit over contiguous axis runs, with NaN and ±0', () => {
+    const specials = [0, -0, NaN, Infinity, -Infinity];
+    fc.assert(
+      fc.property(
+        fc.constantFrom('ReduceMax', 'ReduceMin'),
+        fc.array(fc.integer({ min: 1, max: 11 }), { minLength: 1, maxLength: 4 }),
+        fc.nat(),
+        fc.nat(),
+        fc.boolean(),
+        fc.constantFrom(0, 1),
+        fc.integer(),
+        (op, dims, start, len, all, keepdims, seed) => {
+          const rank = dims.length;
+          const a0 = start % rank;
+          const axes = all ? undefined : Array.from({ length: 1 + (len % (rank - a0)) }, (_, i) => a0 + i);
+          let q = seed;
+          const size = dims.reduce((a, b) => a * b, 1);
+          const x = new Tensor('float32', Float32Array.from({ length: size }, () => {
+            q = (Math.imul(q, 1103515245) + 12345) >>> 0;
+            return q % 7 === 0 ? specials[(q >>> 8) % specials.length]! : q / 2 ** 31 - 1;
+          }), dims);
+          const g = graph(op, dims, axes, keepdims);
+          g.opsets = { '': 18 };
+          const fast = new Executor(g);
+          expect(fast.kernels.get(g.nodes[0]!)?.name).toBe('f32_reduce_max');
+          const got = fast.run({ X: x }).Y!;
+          fast.dispose();
+          const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!;
+          expect(got.dims).toEqual(want.dims);
+          const a = got.data as Float32Array;
+          const b = want.data as Float32Array;
+          for (let i = 0; i < b.length; i++) expect(Object.is(a[i], b[i]) || (Number.isNaN(a[i]) && Number.isNaN(b[i]))).toBe(true);
+        },
+      ),
+      { numRuns: 300, seed: 23 },
+    );
   });
 
   it('axes with a gap stay on the reference, with the reason', () => {
