@@ -19,10 +19,12 @@
 //     float64 per column (mrow = 0) or per row (mrow = 1) — the exact arithmetic of the TS reference
 //     (`roundHalfToEven(acc * mult)` on JS doubles), so results are bit-identical.
 //   out | 4 (5 / 6): the same, computed with integer clamping (asm/q8.ts requant4i); only when every |mult| < 0.5.
+//   out | 8 (9 / 10, mrow = 1 only): TFLite's MultiplyByQuantizedMultiplier (asm/q8.ts tflRequant4) with `mult`
+//     holding per row an int32 multiplier and an int32 shift (8 bytes, the float64's place), + yz, clamped.
 //   out = 3: float32 y = f32(acc) · s[j] + t[j] (DynamicQuantizeMatMul's dequantize + bias), with `mult` holding per
 //     panel of 8 columns 8 float32 scales then 8 float32 addends (the 64 bytes the panel's float64 multipliers take).
 
-import { requant4, requant4i } from './q8';
+import { narrow8, requant4, requant4i, store8, tflMask, tflRequant4 } from './q8';
 
 /** Bytes of packed panels for an N×K operand. */
 export function qs8_packed_size_8(n: i32, k: i32): i32 {
@@ -250,6 +252,19 @@ function storeRowQ(
     v128.store(c, f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(v1), v128.load(mp, 16)), v128.load(mp, 48)), 16);
     return;
   }
+  if (out & 8) {
+    // TFLite's MultiplyByQuantizedMultiplier per row (mrow = 1): q and shift as two int32 at mult + i·8
+    const q = load<i32>(mult + (<usize>i << 3));
+    const s = load<i32>(mult + (<usize>i << 3), 4);
+    const right = s > 0 ? 0 : -s;
+    const mask = tflMask(right);
+    const vq = i32x4.splat(q);
+    const vm = i32x4.splat(mask);
+    const vh = i32x4.splat(mask >> 1);
+    const left = s > 0 ? s : 0;
+    store8(c, narrow8(tflRequant4(v0, vq, left, right, vm, vh, yz, lo, hi), tflRequant4(v1, vq, left, right, vm, vh, yz, lo, hi), out & 3), nc);
+    return;
+  }
   let m0: v128, m1: v128, m2: v128, m3: v128;
   if (mrow) {
     m0 = f64x2.splat(load<f64>(mult + (<usize>i << 3)));
@@ -447,7 +462,7 @@ function gemm<T>(
   const k8 = ((k + 7) >> 3) << 3;
   const panel = <usize>k8 << 3;
   const esz: usize = out == 0 || out == 3 ? 4 : 1;
-  const fast = (out & 4) != 0;
+  const fast = (out & 12) != 0; // integer yz / lo / hi splats for requant4i (4) and TFLite's requantization (8)
   const vyz = fast ? i32x4.splat(yz) : f64x2.splat(<f64>yz);
   const vlo = fast ? i32x4.splat(lo) : f64x2.splat(<f64>lo);
   const vhi = fast ? i32x4.splat(hi) : f64x2.splat(<f64>hi);
@@ -650,9 +665,10 @@ export function qs8_gemm_c4(
   const k8 = ((k + 7) >> 3) << 3;
   const panel = <usize>k8 << 3;
   const esz: usize = out == 0 || out == 3 ? 4 : 1;
-  const vyz = f64x2.splat(<f64>yz);
-  const vlo = f64x2.splat(<f64>lo);
-  const vhi = f64x2.splat(<f64>hi);
+  const fast = (out & 12) != 0;
+  const vyz = fast ? i32x4.splat(yz) : f64x2.splat(<f64>yz);
+  const vlo = fast ? i32x4.splat(lo) : f64x2.splat(<f64>lo);
+  const vhi = fast ? i32x4.splat(hi) : f64x2.splat(<f64>hi);
   for (let i = 0; i < m; i += 4) {
     const mr = min(4, m - i);
     const ai = a + <usize>i * lda;

@@ -1,7 +1,7 @@
-// TFLite integer requantization (the `rounding: 'tflite'` int8 conv kernels): int32 accumulators in NCHW order to
-// int8 outputs in NHWC order, with TFLite's MultiplyByQuantizedMultiplier — the same integer steps as
-// src/tensor/tflite-quant.ts (the TS reference), so results are bit-identical. Plus the NHWC → NCHW byte transpose
-// that feeds the NCHW int8 conv kernels.
+// TFLite integer arithmetic for the `rounding: 'tflite'` / ai.edgeq.tflite kernels (FULLY_CONNECTED's
+// requantization, pooling, ADD / MUL, QUANTIZE, tables, SOFTMAX …) with TFLite's MultiplyByQuantizedMultiplier — the
+// same integer steps as src/tensor/tflite-quant.ts (the TS reference), so results are bit-identical. The int8 convs
+// requantize inside their tiles (asm/q8.ts tflRequant4).
 
 /** gemmlowp SaturatingRoundingDoublingHighMul: (a·b + nudge) / 2^31, truncating; INT32_MIN² saturates. */
 // @ts-ignore: decorator
@@ -26,72 +26,6 @@ function rdbp(x: i32, e: i32): i32 {
 }
 
 /**
- * MultiplyByQuantizedMultiplier + zp, clamped, on 4 int32 lanes (q ≠ INT32_MIN), as 4 int8 codes in the low lane:
- * srdhm's "(a·b + nudge) / 2^31" truncating is "(s + (s < 0 ? 2^31 − 1 : 0)) >> 31" on the i64 products, and
- * rdbp's "(x >> e) + (rem > thr)" with thr = (mask >> 1) + (x < 0).
- */
-// @ts-ignore: decorator
-@inline
-function tflRequant4(acc: v128, left: i32, q: i32, right: i32, zp: i32, lo: i32, hi: i32): v128 {
-  const x = i32x4.shl(acc, left);
-  const qv = i32x4.splat(q);
-  const half = i64x2.splat(1 << 30);
-  const negNudge = i64x2.splat(1 - (<i64>1 << 31)); // (1 − 2^30) − 2^30
-  const bias = i64x2.splat((<i64>1 << 31) - 1);
-  let pl = i64x2.extmul_low_i32x4_s(x, qv);
-  let ph = i64x2.extmul_high_i32x4_s(x, qv);
-  pl = i64x2.add(pl, i64x2.add(half, v128.and(i64x2.shr_s(pl, 63), negNudge)));
-  ph = i64x2.add(ph, i64x2.add(half, v128.and(i64x2.shr_s(ph, 63), negNudge)));
-  pl = i64x2.shr_s(i64x2.add(pl, v128.and(i64x2.shr_s(pl, 63), bias)), 31);
-  ph = i64x2.shr_s(i64x2.add(ph, v128.and(i64x2.shr_s(ph, 63), bias)), 31);
-  let v = v128.shuffle<i32>(pl, ph, 0, 2, 4, 6);
-  if (right != 0) {
-    const mask = right >= 31 ? 0x7fffffff : (1 << right) - 1;
-    const rem = v128.and(v, i32x4.splat(mask));
-    const thr = i32x4.sub(i32x4.splat(mask >> 1), i32x4.shr_s(v, 31));
-    v = i32x4.sub(i32x4.shr_s(v, right), i32x4.gt_s(rem, thr));
-  }
-  v = i32x4.min_s(i32x4.max_s(i32x4.add(v, i32x4.splat(zp)), i32x4.splat(lo)), i32x4.splat(hi));
-  const h = i16x8.narrow_i32x4_s(v, v);
-  return i8x16.narrow_i16x8_s(h, h);
-}
-
-/**
- * out[b, p, m] = clamp(MultiplyByQuantizedMultiplier(acc[b, m, p], mult[m], shift[m]) + zp, lo, hi) as int8, for
- * n images of m channels × p pixels (acc int32 NCHW, out int8 NHWC; mult/shift int32 per channel).
- */
-export function tfl_requant_i8_nhwc(acc: usize, n: i32, m: i32, p: i32, mult: usize, shift: usize, zp: i32, lo: i32, hi: i32, out: usize): void {
-  for (let b = 0; b < n; b++) {
-    const ab = acc + ((<usize>b * m * p) << 2);
-    const ob = out + <usize>b * m * p;
-    for (let c = 0; c < m; c++) {
-      const q = load<i32>(mult + ((<usize>c) << 2));
-      const s = load<i32>(shift + ((<usize>c) << 2));
-      const left = s > 0 ? s : 0;
-      const right = s > 0 ? 0 : -s;
-      const row = ab + ((<usize>c * p) << 2);
-      for (let i = 0; i < p; i++) {
-        let v = rdbp(srdhm(load<i32>(row + ((<usize>i) << 2)) << left, q), right) + zp;
-        v = v < lo ? lo : v > hi ? hi : v;
-        store<i8>(ob + <usize>i * m + c, <i8>v);
-      }
-    }
-  }
-}
-
-/** out (NCHW bytes) = x (NHWC bytes) for n images of hw pixels × c channels. */
-export function x8_nhwc_to_nchw(x: usize, n: i32, hw: i32, c: i32, out: usize): void {
-  for (let b = 0; b < n; b++) {
-    const xb = x + <usize>b * hw * c;
-    const ob = out + <usize>b * hw * c;
-    for (let ch = 0; ch < c; ch++) {
-      const o = ob + <usize>ch * hw;
-      for (let i = 0; i < hw; i++) store<u8>(o + i, load<u8>(xb + <usize>i * c + ch));
-    }
-  }
-}
-
-/**
  * out[i, j] = clamp(MultiplyByQuantizedMultiplier(acc[i, j], mult[j], shift[j]) + zp, lo, hi) as int8 for an m×n
  * row-major int32 matrix (TFLite FULLY_CONNECTED: the channel is the column).
  */
@@ -106,32 +40,6 @@ export function tfl_requant_i8_rows(acc: usize, m: i32, n: i32, mult: usize, shi
       let v = rdbp(srdhm(load<i32>(row + ((<usize>j) << 2)) << left, load<i32>(mult + ((<usize>j) << 2))), right) + zp;
       v = v < lo ? lo : v > hi ? hi : v;
       store<i8>(orow + j, <i8>v);
-    }
-  }
-}
-
-/**
- * out[b, m, p] = clamp(MultiplyByQuantizedMultiplier(acc[b, m, p], mult[m], shift[m]) + zp, lo, hi) as int8: the
- * NCHW form of tfl_requant_i8_nhwc (the layout pass keeps int8 activations NCHW between kernels).
- */
-export function tfl_requant_i8_nchw(acc: usize, n: i32, m: i32, p: i32, mult: usize, shift: usize, zp: i32, lo: i32, hi: i32, out: usize): void {
-  for (let b = 0; b < n; b++) {
-    for (let c = 0; c < m; c++) {
-      const q = load<i32>(mult + ((<usize>c) << 2));
-      const s = load<i32>(shift + ((<usize>c) << 2));
-      const left = s > 0 ? s : 0;
-      const right = s > 0 ? 0 : -s;
-      const o = (<usize>b * m + c) * p;
-      const row = acc + (o << 2);
-      const orow = out + o;
-      let i = 0;
-      // four lanes at a time: the same integer steps (the multiplier is never INT32_MIN, so srdhm cannot saturate)
-      if (q != i32.MIN_VALUE) for (; i + 4 <= p; i += 4) store<i32>(orow + i, i32x4.extract_lane(tflRequant4(v128.load(row + ((<usize>i) << 2)), left, q, right, zp, lo, hi), 0));
-      for (; i < p; i++) {
-        let v = rdbp(srdhm(load<i32>(row + ((<usize>i) << 2)) << left, q), right) + zp;
-        v = v < lo ? lo : v > hi ? hi : v;
-        store<i8>(orow + i, <i8>v);
-      }
     }
   }
 }
