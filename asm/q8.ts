@@ -65,14 +65,20 @@ export function store8(p: usize, b: v128, nc: i32): void {
 // @ts-ignore: decorator
 @inline
 export function tflRequant4(acc: v128, q: v128, left: i32, right: i32, mask: v128, half: v128, yz: v128, lo: v128, hi: v128): v128 {
+  return i32x4.min_s(i32x4.max_s(i32x4.add(tflMbqm4(acc, q, left, right, mask, half), yz), lo), hi);
+}
+
+/** MultiplyByQuantizedMultiplier alone on 4 int32 lanes (the steps of tflRequant4 before + yz and the clamp). */
+// @ts-ignore: decorator
+@inline
+export function tflMbqm4(acc: v128, q: v128, left: i32, right: i32, mask: v128, half: v128): v128 {
   const x = i32x4.shl(acc, left);
   const r2 = i64x2.splat(1 << 30);
   const pl = i64x2.shr_u(i64x2.add(i64x2.extmul_low_i32x4_s(x, q), r2), 31);
   const ph = i64x2.shr_u(i64x2.add(i64x2.extmul_high_i32x4_s(x, q), r2), 31);
   const v = v128.shuffle<i32>(pl, ph, 0, 2, 4, 6);
   const thr = i32x4.sub(half, i32x4.shr_s(v, 31));
-  const k = i32x4.sub(i32x4.shr_s(v, right), i32x4.gt_s(v128.and(v, mask), thr));
-  return i32x4.min_s(i32x4.max_s(i32x4.add(k, yz), lo), hi);
+  return i32x4.sub(i32x4.shr_s(v, right), i32x4.gt_s(v128.and(v, mask), thr));
 }
 
 /** The rounding mask of RoundingDivideByPOT for exponent r (0 … 31), as a scalar. */

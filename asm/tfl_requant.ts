@@ -3,6 +3,8 @@
 // same integer steps as src/tensor/tflite-quant.ts (the TS reference), so results are bit-identical. The int8 convs
 // requantize inside their tiles (asm/q8.ts tflRequant4).
 
+import { tflMask, tflMbqm4 } from './q8';
+
 /** gemmlowp SaturatingRoundingDoublingHighMul: (a·b + nudge) / 2^31, truncating; INT32_MIN² saturates. */
 // @ts-ignore: decorator
 @inline
@@ -92,7 +94,18 @@ function mbqm(x: i32, q: i32, s: i32): i32 {
  * out = clamp(MBQM(v1 ± v2, mo, so) + out_zp, lo, hi). int8 elements; sa / sb are element strides (0 = a scalar).
  */
 export function tfl_add_i8(a: usize, sa: i32, b: usize, sb: i32, n: i32, az: i32, bz: i32, ls: i32, m1: i32, s1: i32, m2: i32, s2: i32, mo: i32, so: i32, oz: i32, lo: i32, hi: i32, sign: i32, out: usize): void {
-  for (let i = 0; i < n; i++) {
+  let i = 0;
+  // four lanes at a time (asm/q8.ts tflMbqm4: the same integer steps; no multiplier may be INT32_MIN there)
+  if (m1 != i32.MIN_VALUE && m2 != i32.MIN_VALUE && mo != i32.MIN_VALUE) {
+    const vaz = i32x4.splat(az), vbz = i32x4.splat(bz), voz = i32x4.splat(oz), vlo = i32x4.splat(lo), vhi = i32x4.splat(hi);
+    for (; i + 4 <= n; i += 4) {
+      const v1 = mbqm4(i32x4.shl(i32x4.sub(load4(a, i, sa), vaz), ls), m1, s1);
+      const v2 = mbqm4(i32x4.shl(i32x4.sub(load4(b, i, sb), vbz), ls), m2, s2);
+      const r = mbqm4(sign > 0 ? i32x4.add(v1, v2) : i32x4.sub(v1, v2), mo, so);
+      store4(out + i, i32x4.min_s(i32x4.max_s(i32x4.add(r, voz), vlo), vhi));
+    }
+  }
+  for (; i < n; i++) {
     const x = <i32>load<i8>(a + <usize>(i * sa)) - az;
     const y = <i32>load<i8>(b + <usize>(i * sb)) - bz;
     const v1 = mbqm(x << ls, m1, s1);
@@ -105,13 +118,46 @@ export function tfl_add_i8(a: usize, sa: i32, b: usize, sb: i32, n: i32, az: i32
 
 /** TFLite quantized MUL (mul.cc): out = clamp(MBQM((a − a_zp)·(b − b_zp), m, s) + out_zp, lo, hi); int8, strides as tfl_add_i8. */
 export function tfl_mul_i8(a: usize, sa: i32, b: usize, sb: i32, n: i32, az: i32, bz: i32, m: i32, s: i32, oz: i32, lo: i32, hi: i32, out: usize): void {
-  for (let i = 0; i < n; i++) {
+  let i = 0;
+  if (m != i32.MIN_VALUE) {
+    const vaz = i32x4.splat(az), vbz = i32x4.splat(bz), voz = i32x4.splat(oz), vlo = i32x4.splat(lo), vhi = i32x4.splat(hi);
+    for (; i + 4 <= n; i += 4) {
+      const r = mbqm4(i32x4.mul(i32x4.sub(load4(a, i, sa), vaz), i32x4.sub(load4(b, i, sb), vbz)), m, s);
+      store4(out + i, i32x4.min_s(i32x4.max_s(i32x4.add(r, voz), vlo), vhi));
+    }
+  }
+  for (; i < n; i++) {
     const x = <i32>load<i8>(a + <usize>(i * sa)) - az;
     const y = <i32>load<i8>(b + <usize>(i * sb)) - bz;
     let r = mbqm(x * y, m, s) + oz;
     r = r < lo ? lo : r > hi ? hi : r;
     store<i8>(out + i, <i8>r);
   }
+}
+
+/** tflMbqm4 with the multiplier's scalar shift split and rounding constants computed here (hoisted by the caller's loop). */
+// @ts-ignore: decorator
+@inline
+function mbqm4(x: v128, q: i32, s: i32): v128 {
+  const right = s > 0 ? 0 : -s;
+  const mask = tflMask(right);
+  return tflMbqm4(x, i32x4.splat(q), s > 0 ? s : 0, right, i32x4.splat(mask), i32x4.splat(mask >> 1));
+}
+
+/** 4 int8 elements i … i + 3 at stride s (0: one element broadcast, 1: contiguous) as int32 lanes. */
+// @ts-ignore: decorator
+@inline
+function load4(p: usize, i: i32, s: i32): v128 {
+  if (s == 0) return i32x4.splat(<i32>load<i8>(p));
+  return i32x4.extend_low_i16x8_s(i16x8.extend_low_i8x16_s(v128.load32_zero(p + <usize>i)));
+}
+
+/** Store 4 int32 lanes (inside int8) as 4 bytes. */
+// @ts-ignore: decorator
+@inline
+function store4(p: usize, v: v128): void {
+  const h = i16x8.narrow_i32x4_s(v, v);
+  v128.store32_lane(p, i8x16.narrow_i16x8_s(h, h), 0);
 }
 
 /**
