@@ -374,3 +374,54 @@ export function tfl_svdf_i8(x: usize, b: i32, ii: i32, izp: i32, wf: usize, f: i
       store<i8>(out + <usize>(bb * u + uu), <i8>v);
     }
 }
+
+/**
+ * TFLite RESIZE_NEAREST_NEIGHBOR on NHWC of any element type: output pixel (oy, ox) is a copy of the `pix` bytes
+ * (C · element size) of input pixel (ytab[oy], xtab[ox]); the int32 index tables come from the reference's
+ * GetNearestNeighbor (src/ops/tflite.ts tflNearestIndex).
+ */
+export function tfl_resize_nearest_nhwc(x: usize, pix: i32, n: i32, ih: i32, iw: i32, oh: i32, ow: i32, ytab: usize, xtab: usize, out: usize): void {
+  let o = out;
+  for (let b = 0; b < n; b++)
+    for (let oy = 0; oy < oh; oy++) {
+      const row = x + <usize>(b * ih + load<i32>(ytab + ((<usize>oy) << 2))) * iw * pix;
+      for (let ox = 0; ox < ow; ox++) {
+        memory.copy(o, row + <usize>load<i32>(xtab + ((<usize>ox) << 2)) * pix, <usize>pix);
+        o += <usize>pix;
+      }
+    }
+}
+
+/**
+ * TFLite int8 / int16 RESIZE_BILINEAR on NHWC (reference_ops::ResizeBilinearInteger): per output row / column the
+ * table entries (scaled 10-bit coordinate, lower, upper) from src/ops/tflite.ts tflBilinearCoords, then per channel
+ * output_20 = Σ code · weight_y · weight_x and (output_20 ± 2^19) / 2^20 truncating, stored without a clamp.
+ */
+export function tfl_resize_bilinear_nhwc(x: usize, esz: i32, n: i32, ih: i32, iw: i32, c: i32, oh: i32, ow: i32, ty: usize, tx: usize, out: usize): void {
+  let o: usize = 0;
+  for (let b = 0; b < n; b++)
+    for (let oy = 0; oy < oh; oy++) {
+      const yp = ty + <usize>oy * 12;
+      const y0 = load<i32>(yp, 4);
+      const dy = <i64>(load<i32>(yp) - 1024 * y0);
+      const r0 = <usize>(b * ih + y0) * iw * c;
+      const r1 = <usize>(b * ih + load<i32>(yp, 8)) * iw * c;
+      for (let ox = 0; ox < ow; ox++) {
+        const xp = tx + <usize>ox * 12;
+        const x0 = load<i32>(xp, 4);
+        const dx = <i64>(load<i32>(xp) - 1024 * x0);
+        const c0 = <usize>x0 * c;
+        const c1 = <usize>load<i32>(xp, 8) * c;
+        const wll = (1024 - dy) * (1024 - dx), wlu = dy * (1024 - dx), wrl = (1024 - dy) * dx, wru = dy * dx;
+        for (let ch = 0; ch < c; ch++, o++) {
+          const e = <usize>ch;
+          let v: i64;
+          if (esz == 1) v = <i64>load<i8>(x + r0 + c0 + e) * wll + <i64>load<i8>(x + r1 + c0 + e) * wlu + <i64>load<i8>(x + r0 + c1 + e) * wrl + <i64>load<i8>(x + r1 + c1 + e) * wru;
+          else v = <i64>load<i16>(x + ((r0 + c0 + e) << 1)) * wll + <i64>load<i16>(x + ((r1 + c0 + e) << 1)) * wlu + <i64>load<i16>(x + ((r0 + c1 + e) << 1)) * wrl + <i64>load<i16>(x + ((r1 + c1 + e) << 1)) * wru;
+          const r = (v + (v > 0 ? 1 << 19 : -(1 << 19))) / (1 << 20);
+          if (esz == 1) store<i8>(out + o, <i8>r);
+          else store<i16>(out + (o << 1), <i16>r);
+        }
+      }
+    }
+}

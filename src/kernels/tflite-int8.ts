@@ -8,7 +8,7 @@ import { PackedQGemm, prepareConv, prepareDwConv, scalarInt } from './qlinear.js
 import { type KernelDef, decline, registerKernel } from './registry.js';
 import { arena, kernels } from './wasm.js';
 import { TFL_DOMAIN } from '../ir/layout.js';
-import { tflMeanHW, tflPadding } from '../ops/tflite.js';
+import { tflBilinearCoords, tflMeanHW, tflNearestIndex, tflPadding } from '../ops/tflite.js';
 
 const INT32_MIN = -2147483648;
 
@@ -255,6 +255,63 @@ const tflAvgPoolWasm: KernelDef = {
 };
 
 registerKernel(tflAvgPoolWasm);
+
+/**
+ * TFLite's RESIZE_NEAREST_NEIGHBOR (any element type: a copy of whole NHWC pixels) and int8 / int16 RESIZE_BILINEAR
+ * (reference_ops::ResizeBilinearInteger) as the importer keeps them (domain ai.edgeq.tflite, NHWC): the source
+ * indices / 10-bit coordinates come from the reference's own helpers (src/ops/tflite.ts tflNearestIndex,
+ * tflBilinearCoords), the per-channel integer interpolation from asm tfl_resize_bilinear_nhwc — bit-identical to the
+ * reference. The output size must be a constant (the importer's second input).
+ */
+function tflResizeWasm(op: 'RESIZE_NEAREST_NEIGHBOR' | 'RESIZE_BILINEAR'): KernelDef {
+  const bilinear = op === 'RESIZE_BILINEAR';
+  return {
+    op,
+    domain: TFL_DOMAIN,
+    backend: 'wasm',
+    layouts: true,
+    prepare(_node, attrs, types, constant) {
+      const mem = arena();
+      const ex = kernels();
+      const x = types[0];
+      const size = constant(1);
+      if (!mem || !ex) return decline('no WASM memory');
+      const esz = x ? ({ int8: 1, uint8: 1, int16: 2, float32: 4, int32: 4 } as Record<string, number>)[x.dtype] : undefined;
+      if (!esz || (bilinear && x!.dtype !== 'int8' && x!.dtype !== 'int16')) return decline(`input ${x?.dtype}: the kernel is ${bilinear ? 'int8 / int16 (float RESIZE_BILINEAR is an ONNX Resize)' : '8-, 16- or 32-bit'}`);
+      if (!size || size.size !== 2) return decline('the output size is not a constant pair');
+      const [oh, ow] = Array.from(size.data as Int32Array) as [number, number];
+      const [ac, hp] = [!!attrs.align_corners, !!attrs.half_pixel_centers];
+      return {
+        name: bilinear ? 'tfl_resize_bilinear_nhwc' : 'tfl_resize_nearest_nhwc',
+        run([xt], [ot]) {
+          const [n, h, w, c] = xt!.dims as [number, number, number, number];
+          const total = n * oh * ow * c;
+          const xin = mem.inputBytes(xt!.data as ArrayBufferView, `${op} input`);
+          let tab = 0;
+          try {
+            const ty = bilinear ? tflBilinearCoords(oh, h, ac, hp) : Int32Array.from({ length: oh }, (_, v) => tflNearestIndex(v, h, oh, ac, hp));
+            const tx = bilinear ? tflBilinearCoords(ow, w, ac, hp) : Int32Array.from({ length: ow }, (_, v) => tflNearestIndex(v, w, ow, ac, hp));
+            tab = mem.alloc((ty.length + tx.length) * 4, `${op} tables`);
+            new Int32Array(mem.memory.buffer, tab, ty.length).set(ty);
+            new Int32Array(mem.memory.buffer, tab + ty.length * 4, tx.length).set(tx);
+            const op_ = mem.alloc(total * esz, `${op} output`);
+            if (bilinear) ex.tfl_resize_bilinear_nhwc(xin.ptr, esz, n, h, w, c, oh, ow, tab, tab + ty.length * 4, op_);
+            else ex.tfl_resize_nearest_nhwc(xin.ptr, c * esz, n, h, w, oh, ow, tab, tab + ty.length * 4, op_);
+            const y = new Tensor(xt!.type, mem.view(xt!.type, op_, total), [n, oh, ow, c]);
+            y.quant = ot!.quant;
+            return [y];
+          } finally {
+            if (tab) mem.release(tab);
+            if (xin.copied) mem.release(xin.ptr);
+          }
+        },
+      };
+    },
+  };
+}
+
+registerKernel(tflResizeWasm('RESIZE_NEAREST_NEIGHBOR'));
+registerKernel(tflResizeWasm('RESIZE_BILINEAR'));
 
 /**
  * TFLite's int8 ADD and MUL (the importer's com.microsoft QLinearAdd / QLinearMul with rounding 'tflite'; add.cc's

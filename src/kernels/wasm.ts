@@ -28,6 +28,8 @@ export interface KernelExports {
   x8_lut_f32(x: number, n: number, table: number, out: number): void;
   tfl_quantize_f32_x8(x: number, n: number, scale: number, zp: number, lo: number, hi: number, out: number): void;
   tfl_softmax_x8(x: number, signed: number, rows: number, depth: number, expt: number, sumt: number, outBits: number, outMin: number, outMax: number, oesz: number, out: number): void;
+  tfl_resize_nearest_nhwc(x: number, pix: number, n: number, ih: number, iw: number, oh: number, ow: number, ytab: number, xtab: number, out: number): void;
+  tfl_resize_bilinear_nhwc(x: number, esz: number, n: number, ih: number, iw: number, c: number, oh: number, ow: number, ty: number, tx: number, out: number): void;
   tfl_avgpool_nhwc(x: number, esz: number, n: number, h: number, w: number, c: number, fh: number, fw: number, sh: number, sw: number, pt: number, pl: number, oh: number, ow: number, lo: number, hi: number, out: number): void;
   tfl_add_i8(a: number, sa: number, b: number, sb: number, n: number, az: number, bz: number, ls: number, m1: number, s1: number, m2: number, s2: number, mo: number, so: number, oz: number, lo: number, hi: number, sign: number, out: number): void;
   tfl_mul_i8(a: number, sa: number, b: number, sb: number, n: number, az: number, bz: number, m: number, s: number, oz: number, lo: number, hi: number, out: number): void;
