@@ -199,7 +199,22 @@ export function x8_lut_f32(x: usize, n: i32, table: usize, out: usize): void {
  * clamped to [lo, hi]; the division in f32, TfLiteRound halves away from zero. NaN stores 0 (as a JS typed array does).
  */
 export function tfl_quantize_f32_x8(x: usize, n: i32, scale: f32, zp: i32, lo: i32, hi: i32, out: usize): void {
-  for (let i = 0; i < n; i++) {
+  let i = 0;
+  // four lanes at a time, the same steps in f32: |q| − floor(|q|) is exact, so the half test is; r + zp is exact
+  // wherever it is not clamped anyway (|r| < 2^24); NaN passes min / max and truncates to 0; ±∞ clamps
+  const vs = f32x4.splat(scale), half = f32x4.splat(0.5), one = f32x4.splat(1), sign = i32x4.splat(0x80000000);
+  const vzp = f32x4.splat(<f32>zp), vlo = f32x4.splat(<f32>lo), vhi = f32x4.splat(<f32>hi);
+  for (; i + 4 <= n; i += 4) {
+    const q = f32x4.div(v128.load(x + ((<usize>i) << 2)), vs);
+    const a = f32x4.abs(q);
+    let r = f32x4.floor(a);
+    r = f32x4.add(r, v128.and(f32x4.ge(f32x4.sub(a, r), half), one));
+    const v = f32x4.min(f32x4.max(f32x4.add(v128.or(r, v128.and(q, sign)), vzp), vlo), vhi);
+    const k = i32x4.trunc_sat_f32x4_s(v);
+    const h = i16x8.narrow_i32x4_s(k, k);
+    v128.store32_lane(out + i, lo >= 0 ? i8x16.narrow_i16x8_u(h, h) : i8x16.narrow_i16x8_s(h, h), 0);
+  }
+  for (; i < n; i++) {
     const q = <f64>(load<f32>(x + ((<usize>i) << 2)) / scale);
     if (q != q) {
       store<u8>(out + i, 0);
