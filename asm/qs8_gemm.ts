@@ -455,9 +455,11 @@ function tile1<T>(
   if (!direct) copyI32(tmp, c, nc);
 }
 
+// @ts-ignore: decorator
+@inline
 function gemm<T>(
   m: i32, n: i32, k: i32, a: usize, lda: i32, w: usize, c: usize, ldc: i32,
-  cb: usize, rb: usize, ru: usize, cv: usize, mult: usize, mrow: i32, yz: i32, lo: i32, hi: i32, out: i32, tmp: usize,
+  cb: usize, rb: usize, ru: usize, cv: usize, mult: usize, mrow: i32, yz: i32, lo: i32, hi: i32, out: i32, tmp: usize, c4: bool,
 ): void {
   const k8 = ((k + 7) >> 3) << 3;
   const panel = <usize>k8 << 3;
@@ -477,7 +479,11 @@ function gemm<T>(
       const ci = c + <usize>i * ldc * esz;
       let wp = w + <usize>(nb >> 3) * panel;
       for (let n0 = nb; n0 < ne; n0 += 8) {
-        if (mr == 1) tile1<T>(min(8, n - n0), k8, ai, wp, ci + <usize>n0 * esz, i, n0, cb, rb, ru, cv, mult, mrow, vyz, vlo, vhi, out, tmp);
+        // c4: the relaxed-dot tiles over c4 panels (a constant per caller: each exported kernel inlines one kind)
+        if (c4) {
+          if (mr == 1) tile1C4(min(8, n - n0), k8, ai, wp, ci + <usize>n0 * esz, i, n0, cb, rb, ru, cv, mult, mrow, vyz, vlo, vhi, out, tmp);
+          else tileC4(mr, min(8, n - n0), k8, ai, lda, wp, ci + <usize>n0 * esz, ldc, i, n0, cb, rb, ru, cv, mult, mrow, vyz, vlo, vhi, out, tmp);
+        } else if (mr == 1) tile1<T>(min(8, n - n0), k8, ai, wp, ci + <usize>n0 * esz, i, n0, cb, rb, ru, cv, mult, mrow, vyz, vlo, vhi, out, tmp);
         else tile<T>(mr, min(8, n - n0), k8, ai, lda, wp, ci + <usize>n0 * esz, ldc, i, n0, cb, rb, ru, cv, mult, mrow, vyz, vlo, vhi, out, tmp);
         wp += panel;
       }
@@ -505,7 +511,7 @@ export function qs8_gemm(
   m: i32, n: i32, k: i32, a: usize, lda: i32, w: usize, c: usize, ldc: i32,
   cb: usize, rb: usize, ru: usize, cv: usize, mult: usize, mrow: i32, yz: i32, lo: i32, hi: i32, out: i32, tmp: usize,
 ): void {
-  gemm<i8>(m, n, k, a, lda, w, c, ldc, cb, rb, ru, cv, mult, mrow, yz, lo, hi, out, tmp);
+  gemm<i8>(m, n, k, a, lda, w, c, ldc, cb, rb, ru, cv, mult, mrow, yz, lo, hi, out, tmp, false);
 }
 
 /** As qs8_gemm with A uint8. */
@@ -513,7 +519,7 @@ export function qu8_gemm(
   m: i32, n: i32, k: i32, a: usize, lda: i32, w: usize, c: usize, ldc: i32,
   cb: usize, rb: usize, ru: usize, cv: usize, mult: usize, mrow: i32, yz: i32, lo: i32, hi: i32, out: i32, tmp: usize,
 ): void {
-  gemm<u8>(m, n, k, a, lda, w, c, ldc, cb, rb, ru, cv, mult, mrow, yz, lo, hi, out, tmp);
+  gemm<u8>(m, n, k, a, lda, w, c, ldc, cb, rb, ru, cv, mult, mrow, yz, lo, hi, out, tmp, false);
 }
 
 /**
@@ -679,26 +685,5 @@ export function qs8_gemm_c4(
 ): void {
   // @ts-ignore: RELAXED is defined on the asc command line
   if (!RELAXED) unreachable();
-  const k8 = ((k + 7) >> 3) << 3;
-  const panel = <usize>k8 << 3;
-  const esz: usize = out == 0 || out == 3 ? 4 : 1;
-  const fast = (out & 12) != 0;
-  const vyz = fast ? i32x4.splat(yz) : f64x2.splat(<f64>yz);
-  const vlo = fast ? i32x4.splat(lo) : f64x2.splat(<f64>lo);
-  const vhi = fast ? i32x4.splat(hi) : f64x2.splat(<f64>hi);
-  const bn = blockCols(panel);
-  for (let nb = 0; nb < n; nb += bn) {
-    const ne = min(n, nb + bn);
-    for (let i = 0; i < m; i += 4) {
-      const mr = min(4, m - i);
-      const ai = a + <usize>i * lda;
-      const ci = c + <usize>i * ldc * esz;
-      let wp = w + <usize>(nb >> 3) * panel;
-      for (let n0 = nb; n0 < ne; n0 += 8) {
-        if (mr == 1) tile1C4(min(8, n - n0), k8, ai, wp, ci + <usize>n0 * esz, i, n0, cb, rb, ru, cv, mult, mrow, vyz, vlo, vhi, out, tmp);
-        else tileC4(mr, min(8, n - n0), k8, ai, lda, wp, ci + <usize>n0 * esz, ldc, i, n0, cb, rb, ru, cv, mult, mrow, vyz, vlo, vhi, out, tmp);
-        wp += panel;
-      }
-    }
-  }
+  gemm<i8>(m, n, k, a, lda, w, c, ldc, cb, rb, ru, cv, mult, mrow, yz, lo, hi, out, tmp, true);
 }
