@@ -51,3 +51,39 @@ export function store8(p: usize, b: v128, nc: i32): void {
   const lanes = i64x2.extract_lane(b, 0);
   for (let j = 0; j < nc; j++) store<u8>(p + j, <u8>(lanes >> (<i64>(j << 3))));
 }
+
+/**
+ * TFLite's MultiplyByQuantizedMultiplier (double rounding, the reference_integer_ops requantization) + yz, clamped,
+ * on 4 int32 lanes with one multiplier q (never INT32_MIN: the caller checks) and shift s for all lanes:
+ *   x = acc << max(s, 0)                                              (wrapping, as Math.imul in the TS reference)
+ *   SaturatingRoundingDoublingHighMul(x, q) = (x·q + nudge) / 2^31 truncating, nudge = 2^30 or 1 − 2^30 by sign,
+ *     which is floor((x·q + 2^30) / 2^31) in both cases: bits 31…62 of the i64 sum, taken by a logical shift
+ *     (the result fits 32 bits unless x = q = INT32_MIN, excluded)
+ *   RoundingDivideByPOT(v, r = max(−s, 0)): (v >> r) + (v & mask > (mask >> 1) + (v < 0)), branch-free for r = 0
+ * Returns the 4 int32 results inside [lo, hi]. `yz`, `lo`, `hi` are i32x4 splats.
+ */
+// @ts-ignore: decorator
+@inline
+export function tflRequant4(acc: v128, q: v128, left: i32, right: i32, mask: v128, half: v128, yz: v128, lo: v128, hi: v128): v128 {
+  return i32x4.min_s(i32x4.max_s(i32x4.add(tflMbqm4(acc, q, left, right, mask, half), yz), lo), hi);
+}
+
+/** MultiplyByQuantizedMultiplier alone on 4 int32 lanes (the steps of tflRequant4 before + yz and the clamp). */
+// @ts-ignore: decorator
+@inline
+export function tflMbqm4(acc: v128, q: v128, left: i32, right: i32, mask: v128, half: v128): v128 {
+  const x = i32x4.shl(acc, left);
+  const r2 = i64x2.splat(1 << 30);
+  const pl = i64x2.shr_u(i64x2.add(i64x2.extmul_low_i32x4_s(x, q), r2), 31);
+  const ph = i64x2.shr_u(i64x2.add(i64x2.extmul_high_i32x4_s(x, q), r2), 31);
+  const v = v128.shuffle<i32>(pl, ph, 0, 2, 4, 6);
+  const thr = i32x4.sub(half, i32x4.shr_s(v, 31));
+  return i32x4.sub(i32x4.shr_s(v, right), i32x4.gt_s(v128.and(v, mask), thr));
+}
+
+/** The rounding mask of RoundingDivideByPOT for exponent r (0 … 31), as a scalar. */
+// @ts-ignore: decorator
+@inline
+export function tflMask(right: i32): i32 {
+  return right >= 31 ? 0x7fffffff : (1 << right) - 1;
+}

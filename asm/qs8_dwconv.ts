@@ -8,9 +8,21 @@
 // x − xz, zero-padded, split into sw column phases (phase p holds padded column sw·j + p), so every tap of 8
 // consecutive outputs is one unaligned 8 × int16 load: products by i32x4.extmul_{low,high}_i16x8_s are exact
 // (|x − xz|, |wt| ≤ 255) and the sums wrap in int32 like the TS reference. Requantization is the reference's
-// float64 arithmetic (asm/q8.ts requant4), so outputs are bit-identical.
+// float64 arithmetic (asm/q8.ts requant4), or TFLite's fixed-point one (code & 8, asm/q8.ts tflRequant4), so outputs
+// are bit-identical.
 
-import { narrow8, requant4, requant4i, store8 } from './q8';
+import { narrow8, requant4, requant4i, store8, tflMask, tflRequant4 } from './q8';
+
+/** Requantize and store 8 accumulators (a0: outputs 0–3, a1: 4–7), nc of them, by the channel's mode (see below). */
+// @ts-ignore: decorator
+@inline
+function dwStore(
+  p: usize, a0: v128, a1: v128, nc: i32, tfl: bool, fast: bool, m: v128, q: v128, left: i32, right: i32, mask: v128, half: v128, yz: v128, lo: v128, hi: v128, code: i32,
+): void {
+  if (tfl) store8(p, narrow8(tflRequant4(a0, q, left, right, mask, half, yz, lo, hi), tflRequant4(a1, q, left, right, mask, half, yz, lo, hi), code), nc);
+  else if (fast) store8(p, narrow8(requant4i(a0, m, m, yz, lo, hi), requant4i(a1, m, m, yz, lo, hi), code), nc);
+  else store8(p, narrow8(requant4(a0, m, m, yz, lo, hi), requant4(a1, m, m, yz, lo, hi), code), nc);
+}
 
 /** Bytes of scratch qs8_dwconv2d needs for one channel. */
 export function qs8_dwconv_scratch(kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, oh: i32, ow: i32): i32 {
@@ -45,10 +57,14 @@ export function qs8_dwconv2d(
   const taps = kh * kw;
   // code & 4: every |mult| < 0.5, the integer-clamp requantization (asm/q8.ts requant4i) is exact
   const fast = (code & 4) != 0;
+  // code & 8: TFLite's MultiplyByQuantizedMultiplier (asm/q8.ts tflRequant4), `mult` holding per channel an int32
+  // multiplier and an int32 shift (8 bytes, the float64's place) — TFLite's DEPTHWISE_CONV_2D arithmetic
+  const tfl = (code & 8) != 0;
+  const ints = fast || tfl;
   code &= 3;
-  const vyz = fast ? i32x4.splat(yz) : f64x2.splat(<f64>yz);
-  const vlo = fast ? i32x4.splat(lo) : f64x2.splat(<f64>lo);
-  const vhi = fast ? i32x4.splat(hi) : f64x2.splat(<f64>hi);
+  const vyz = ints ? i32x4.splat(yz) : f64x2.splat(<f64>yz);
+  const vlo = ints ? i32x4.splat(lo) : f64x2.splat(<f64>lo);
+  const vhi = ints ? i32x4.splat(hi) : f64x2.splat(<f64>hi);
   const vxz = i16x8.splat(<i16>xz);
   for (let ch = 0; ch < c; ch++) {
     const xc = x + <usize>ch * ih * iw;
@@ -82,6 +98,13 @@ export function qs8_dwconv2d(
     // ---- 8 outputs of a row at a time
     const b = i32x4.splat(load<i32>(bias + (<usize>ch << 2)));
     const m = f64x2.splat(load<f64>(mult + (<usize>ch << 3)));
+    const tq = load<i32>(mult + (<usize>ch << 3));
+    const ts = load<i32>(mult + (<usize>ch << 3), 4);
+    const left = ts > 0 ? ts : 0;
+    const right = ts > 0 ? 0 : -ts;
+    const vq = i32x4.splat(tq);
+    const vmask = i32x4.splat(tflMask(right));
+    const vhalf = i32x4.splat(tflMask(right) >> 1);
     const wc = wt + ((<usize>ch * taps) << 1);
     const oc = out + <usize>ch * oh * ow;
     if (kh == 3 && kw == 3) {
@@ -125,8 +148,7 @@ export function qs8_dwconv2d(
           u = v128.load(p + r2 + c2);
           a0 = i32x4.add(a0, i32x4.extmul_low_i16x8_s(u, w8));
           a1 = i32x4.add(a1, i32x4.extmul_high_i16x8_s(u, w8));
-          if (fast) store8(oc + <usize>oy * ow + ox, narrow8(requant4i(a0, m, m, vyz, vlo, vhi), requant4i(a1, m, m, vyz, vlo, vhi), code), min(8, ow - ox));
-          else store8(oc + <usize>oy * ow + ox, narrow8(requant4(a0, m, m, vyz, vlo, vhi), requant4(a1, m, m, vyz, vlo, vhi), code), min(8, ow - ox));
+          dwStore(oc + <usize>oy * ow + ox, a0, a1, min(8, ow - ox), tfl, fast, m, vq, left, right, vmask, vhalf, vyz, vlo, vhi, code);
         }
       }
       continue;
@@ -146,8 +168,7 @@ export function qs8_dwconv2d(
             a1 = i32x4.add(a1, i32x4.extmul_high_i16x8_s(v, wv));
           }
         }
-        if (fast) store8(oc + <usize>oy * ow + ox, narrow8(requant4i(a0, m, m, vyz, vlo, vhi), requant4i(a1, m, m, vyz, vlo, vhi), code), min(8, ow - ox));
-          else store8(oc + <usize>oy * ow + ox, narrow8(requant4(a0, m, m, vyz, vlo, vhi), requant4(a1, m, m, vyz, vlo, vhi), code), min(8, ow - ox));
+        dwStore(oc + <usize>oy * ow + ox, a0, a1, min(8, ow - ox), tfl, fast, m, vq, left, right, vmask, vhalf, vyz, vlo, vhi, code);
       }
     }
   }

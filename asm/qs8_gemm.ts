@@ -19,10 +19,12 @@
 //     float64 per column (mrow = 0) or per row (mrow = 1) — the exact arithmetic of the TS reference
 //     (`roundHalfToEven(acc * mult)` on JS doubles), so results are bit-identical.
 //   out | 4 (5 / 6): the same, computed with integer clamping (asm/q8.ts requant4i); only when every |mult| < 0.5.
+//   out | 8 (9 / 10, mrow = 1 only): TFLite's MultiplyByQuantizedMultiplier (asm/q8.ts tflRequant4) with `mult`
+//     holding per row an int32 multiplier and an int32 shift (8 bytes, the float64's place), + yz, clamped.
 //   out = 3: float32 y = f32(acc) · s[j] + t[j] (DynamicQuantizeMatMul's dequantize + bias), with `mult` holding per
 //     panel of 8 columns 8 float32 scales then 8 float32 addends (the 64 bytes the panel's float64 multipliers take).
 
-import { requant4, requant4i } from './q8';
+import { narrow8, requant4, requant4i, store8, tflMask, tflRequant4 } from './q8';
 
 /** Bytes of packed panels for an N×K operand. */
 export function qs8_packed_size_8(n: i32, k: i32): i32 {
@@ -250,6 +252,19 @@ function storeRowQ(
     v128.store(c, f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(v1), v128.load(mp, 16)), v128.load(mp, 48)), 16);
     return;
   }
+  if (out & 8) {
+    // TFLite's MultiplyByQuantizedMultiplier per row (mrow = 1): q and shift as two int32 at mult + i·8
+    const q = load<i32>(mult + (<usize>i << 3));
+    const s = load<i32>(mult + (<usize>i << 3), 4);
+    const right = s > 0 ? 0 : -s;
+    const mask = tflMask(right);
+    const vq = i32x4.splat(q);
+    const vm = i32x4.splat(mask);
+    const vh = i32x4.splat(mask >> 1);
+    const left = s > 0 ? s : 0;
+    store8(c, narrow8(tflRequant4(v0, vq, left, right, vm, vh, yz, lo, hi), tflRequant4(v1, vq, left, right, vm, vh, yz, lo, hi), out & 3), nc);
+    return;
+  }
   let m0: v128, m1: v128, m2: v128, m3: v128;
   if (mrow) {
     m0 = f64x2.splat(load<f64>(mult + (<usize>i << 3)));
@@ -440,28 +455,51 @@ function tile1<T>(
   if (!direct) copyI32(tmp, c, nc);
 }
 
+// @ts-ignore: decorator
+@inline
 function gemm<T>(
   m: i32, n: i32, k: i32, a: usize, lda: i32, w: usize, c: usize, ldc: i32,
-  cb: usize, rb: usize, ru: usize, cv: usize, mult: usize, mrow: i32, yz: i32, lo: i32, hi: i32, out: i32, tmp: usize,
+  cb: usize, rb: usize, ru: usize, cv: usize, mult: usize, mrow: i32, yz: i32, lo: i32, hi: i32, out: i32, tmp: usize, c4: bool,
 ): void {
   const k8 = ((k + 7) >> 3) << 3;
   const panel = <usize>k8 << 3;
   const esz: usize = out == 0 || out == 3 ? 4 : 1;
-  const fast = (out & 4) != 0;
+  const fast = (out & 12) != 0; // integer yz / lo / hi splats for requant4i (4) and TFLite's requantization (8)
   const vyz = fast ? i32x4.splat(yz) : f64x2.splat(<f64>yz);
   const vlo = fast ? i32x4.splat(lo) : f64x2.splat(<f64>lo);
   const vhi = fast ? i32x4.splat(hi) : f64x2.splat(<f64>hi);
-  for (let i = 0; i < m; i += 4) {
-    const mr = min(4, m - i);
-    const ai = a + <usize>i * lda;
-    const ci = c + <usize>i * ldc * esz;
-    let wp = w;
-    for (let n0 = 0; n0 < n; n0 += 8) {
-      if (mr == 1) tile1<T>(min(8, n - n0), k8, ai, wp, ci + <usize>n0 * esz, i, n0, cb, rb, ru, cv, mult, mrow, vyz, vlo, vhi, out, tmp);
-      else tile<T>(mr, min(8, n - n0), k8, ai, lda, wp, ci + <usize>n0 * esz, ldc, i, n0, cb, rb, ru, cv, mult, mrow, vyz, vlo, vhi, out, tmp);
-      wp += panel;
+  // columns in blocks of about B_BLOCK bytes of panels, every row tile over one block before the next: the block
+  // stays in L1 while the rows pass over it (a conv's im2col panels of 112×112 pixels are ~200 KB per 16 k)
+  const bn = blockCols(panel);
+  for (let nb = 0; nb < n; nb += bn) {
+    const ne = min(n, nb + bn);
+    for (let i = 0; i < m; i += 4) {
+      const mr = min(4, m - i);
+      const ai = a + <usize>i * lda;
+      const ci = c + <usize>i * ldc * esz;
+      let wp = w + <usize>(nb >> 3) * panel;
+      for (let n0 = nb; n0 < ne; n0 += 8) {
+        // c4: the relaxed-dot tiles over c4 panels (a constant per caller: each exported kernel inlines one kind)
+        if (c4) {
+          if (mr == 1) tile1C4(min(8, n - n0), k8, ai, wp, ci + <usize>n0 * esz, i, n0, cb, rb, ru, cv, mult, mrow, vyz, vlo, vhi, out, tmp);
+          else tileC4(mr, min(8, n - n0), k8, ai, lda, wp, ci + <usize>n0 * esz, ldc, i, n0, cb, rb, ru, cv, mult, mrow, vyz, vlo, vhi, out, tmp);
+        } else if (mr == 1) tile1<T>(min(8, n - n0), k8, ai, wp, ci + <usize>n0 * esz, i, n0, cb, rb, ru, cv, mult, mrow, vyz, vlo, vhi, out, tmp);
+        else tile<T>(mr, min(8, n - n0), k8, ai, lda, wp, ci + <usize>n0 * esz, ldc, i, n0, cb, rb, ru, cv, mult, mrow, vyz, vlo, vhi, out, tmp);
+        wp += panel;
+      }
     }
   }
+}
+
+/** Bytes of B panels a column block of the GEMMs spans (L1 data caches are 32–48 KB). */
+const B_BLOCK: usize = 24576;
+
+/** Columns per block: whole panels of 8 columns, at least one. */
+// @ts-ignore: decorator
+@inline
+function blockCols(panel: usize): i32 {
+  const np = B_BLOCK / panel;
+  return <i32>(np > 1 ? np : 1) << 3;
 }
 
 /**
@@ -473,7 +511,7 @@ export function qs8_gemm(
   m: i32, n: i32, k: i32, a: usize, lda: i32, w: usize, c: usize, ldc: i32,
   cb: usize, rb: usize, ru: usize, cv: usize, mult: usize, mrow: i32, yz: i32, lo: i32, hi: i32, out: i32, tmp: usize,
 ): void {
-  gemm<i8>(m, n, k, a, lda, w, c, ldc, cb, rb, ru, cv, mult, mrow, yz, lo, hi, out, tmp);
+  gemm<i8>(m, n, k, a, lda, w, c, ldc, cb, rb, ru, cv, mult, mrow, yz, lo, hi, out, tmp, false);
 }
 
 /** As qs8_gemm with A uint8. */
@@ -481,7 +519,7 @@ export function qu8_gemm(
   m: i32, n: i32, k: i32, a: usize, lda: i32, w: usize, c: usize, ldc: i32,
   cb: usize, rb: usize, ru: usize, cv: usize, mult: usize, mrow: i32, yz: i32, lo: i32, hi: i32, out: i32, tmp: usize,
 ): void {
-  gemm<u8>(m, n, k, a, lda, w, c, ldc, cb, rb, ru, cv, mult, mrow, yz, lo, hi, out, tmp);
+  gemm<u8>(m, n, k, a, lda, w, c, ldc, cb, rb, ru, cv, mult, mrow, yz, lo, hi, out, tmp, false);
 }
 
 /**
@@ -647,21 +685,5 @@ export function qs8_gemm_c4(
 ): void {
   // @ts-ignore: RELAXED is defined on the asc command line
   if (!RELAXED) unreachable();
-  const k8 = ((k + 7) >> 3) << 3;
-  const panel = <usize>k8 << 3;
-  const esz: usize = out == 0 || out == 3 ? 4 : 1;
-  const vyz = f64x2.splat(<f64>yz);
-  const vlo = f64x2.splat(<f64>lo);
-  const vhi = f64x2.splat(<f64>hi);
-  for (let i = 0; i < m; i += 4) {
-    const mr = min(4, m - i);
-    const ai = a + <usize>i * lda;
-    const ci = c + <usize>i * ldc * esz;
-    let wp = w;
-    for (let n0 = 0; n0 < n; n0 += 8) {
-      if (mr == 1) tile1C4(min(8, n - n0), k8, ai, wp, ci + <usize>n0 * esz, i, n0, cb, rb, ru, cv, mult, mrow, vyz, vlo, vhi, out, tmp);
-      else tileC4(mr, min(8, n - n0), k8, ai, lda, wp, ci + <usize>n0 * esz, ldc, i, n0, cb, rb, ru, cv, mult, mrow, vyz, vlo, vhi, out, tmp);
-      wp += panel;
-    }
-  }
+  gemm<i8>(m, n, k, a, lda, w, c, ldc, cb, rb, ru, cv, mult, mrow, yz, lo, hi, out, tmp, true);
 }

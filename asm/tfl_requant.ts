@@ -1,7 +1,9 @@
-// TFLite integer requantization (the `rounding: 'tflite'` int8 conv kernels): int32 accumulators in NCHW order to
-// int8 outputs in NHWC order, with TFLite's MultiplyByQuantizedMultiplier — the same integer steps as
-// src/tensor/tflite-quant.ts (the TS reference), so results are bit-identical. Plus the NHWC → NCHW byte transpose
-// that feeds the NCHW int8 conv kernels.
+// TFLite integer arithmetic for the `rounding: 'tflite'` / ai.edgeq.tflite kernels (FULLY_CONNECTED's
+// requantization, pooling, ADD / MUL, QUANTIZE, tables, SOFTMAX …) with TFLite's MultiplyByQuantizedMultiplier — the
+// same integer steps as src/tensor/tflite-quant.ts (the TS reference), so results are bit-identical. The int8 convs
+// requantize inside their tiles (asm/q8.ts tflRequant4).
+
+import { tflMask, tflMbqm4 } from './q8';
 
 /** gemmlowp SaturatingRoundingDoublingHighMul: (a·b + nudge) / 2^31, truncating; INT32_MIN² saturates. */
 // @ts-ignore: decorator
@@ -26,72 +28,6 @@ function rdbp(x: i32, e: i32): i32 {
 }
 
 /**
- * MultiplyByQuantizedMultiplier + zp, clamped, on 4 int32 lanes (q ≠ INT32_MIN), as 4 int8 codes in the low lane:
- * srdhm's "(a·b + nudge) / 2^31" truncating is "(s + (s < 0 ? 2^31 − 1 : 0)) >> 31" on the i64 products, and
- * rdbp's "(x >> e) + (rem > thr)" with thr = (mask >> 1) + (x < 0).
- */
-// @ts-ignore: decorator
-@inline
-function tflRequant4(acc: v128, left: i32, q: i32, right: i32, zp: i32, lo: i32, hi: i32): v128 {
-  const x = i32x4.shl(acc, left);
-  const qv = i32x4.splat(q);
-  const half = i64x2.splat(1 << 30);
-  const negNudge = i64x2.splat(1 - (<i64>1 << 31)); // (1 − 2^30) − 2^30
-  const bias = i64x2.splat((<i64>1 << 31) - 1);
-  let pl = i64x2.extmul_low_i32x4_s(x, qv);
-  let ph = i64x2.extmul_high_i32x4_s(x, qv);
-  pl = i64x2.add(pl, i64x2.add(half, v128.and(i64x2.shr_s(pl, 63), negNudge)));
-  ph = i64x2.add(ph, i64x2.add(half, v128.and(i64x2.shr_s(ph, 63), negNudge)));
-  pl = i64x2.shr_s(i64x2.add(pl, v128.and(i64x2.shr_s(pl, 63), bias)), 31);
-  ph = i64x2.shr_s(i64x2.add(ph, v128.and(i64x2.shr_s(ph, 63), bias)), 31);
-  let v = v128.shuffle<i32>(pl, ph, 0, 2, 4, 6);
-  if (right != 0) {
-    const mask = right >= 31 ? 0x7fffffff : (1 << right) - 1;
-    const rem = v128.and(v, i32x4.splat(mask));
-    const thr = i32x4.sub(i32x4.splat(mask >> 1), i32x4.shr_s(v, 31));
-    v = i32x4.sub(i32x4.shr_s(v, right), i32x4.gt_s(rem, thr));
-  }
-  v = i32x4.min_s(i32x4.max_s(i32x4.add(v, i32x4.splat(zp)), i32x4.splat(lo)), i32x4.splat(hi));
-  const h = i16x8.narrow_i32x4_s(v, v);
-  return i8x16.narrow_i16x8_s(h, h);
-}
-
-/**
- * out[b, p, m] = clamp(MultiplyByQuantizedMultiplier(acc[b, m, p], mult[m], shift[m]) + zp, lo, hi) as int8, for
- * n images of m channels × p pixels (acc int32 NCHW, out int8 NHWC; mult/shift int32 per channel).
- */
-export function tfl_requant_i8_nhwc(acc: usize, n: i32, m: i32, p: i32, mult: usize, shift: usize, zp: i32, lo: i32, hi: i32, out: usize): void {
-  for (let b = 0; b < n; b++) {
-    const ab = acc + ((<usize>b * m * p) << 2);
-    const ob = out + <usize>b * m * p;
-    for (let c = 0; c < m; c++) {
-      const q = load<i32>(mult + ((<usize>c) << 2));
-      const s = load<i32>(shift + ((<usize>c) << 2));
-      const left = s > 0 ? s : 0;
-      const right = s > 0 ? 0 : -s;
-      const row = ab + ((<usize>c * p) << 2);
-      for (let i = 0; i < p; i++) {
-        let v = rdbp(srdhm(load<i32>(row + ((<usize>i) << 2)) << left, q), right) + zp;
-        v = v < lo ? lo : v > hi ? hi : v;
-        store<i8>(ob + <usize>i * m + c, <i8>v);
-      }
-    }
-  }
-}
-
-/** out (NCHW bytes) = x (NHWC bytes) for n images of hw pixels × c channels. */
-export function x8_nhwc_to_nchw(x: usize, n: i32, hw: i32, c: i32, out: usize): void {
-  for (let b = 0; b < n; b++) {
-    const xb = x + <usize>b * hw * c;
-    const ob = out + <usize>b * hw * c;
-    for (let ch = 0; ch < c; ch++) {
-      const o = ob + <usize>ch * hw;
-      for (let i = 0; i < hw; i++) store<u8>(o + i, load<u8>(xb + <usize>i * c + ch));
-    }
-  }
-}
-
-/**
  * out[i, j] = clamp(MultiplyByQuantizedMultiplier(acc[i, j], mult[j], shift[j]) + zp, lo, hi) as int8 for an m×n
  * row-major int32 matrix (TFLite FULLY_CONNECTED: the channel is the column).
  */
@@ -106,32 +42,6 @@ export function tfl_requant_i8_rows(acc: usize, m: i32, n: i32, mult: usize, shi
       let v = rdbp(srdhm(load<i32>(row + ((<usize>j) << 2)) << left, load<i32>(mult + ((<usize>j) << 2))), right) + zp;
       v = v < lo ? lo : v > hi ? hi : v;
       store<i8>(orow + j, <i8>v);
-    }
-  }
-}
-
-/**
- * out[b, m, p] = clamp(MultiplyByQuantizedMultiplier(acc[b, m, p], mult[m], shift[m]) + zp, lo, hi) as int8: the
- * NCHW form of tfl_requant_i8_nhwc (the layout pass keeps int8 activations NCHW between kernels).
- */
-export function tfl_requant_i8_nchw(acc: usize, n: i32, m: i32, p: i32, mult: usize, shift: usize, zp: i32, lo: i32, hi: i32, out: usize): void {
-  for (let b = 0; b < n; b++) {
-    for (let c = 0; c < m; c++) {
-      const q = load<i32>(mult + ((<usize>c) << 2));
-      const s = load<i32>(shift + ((<usize>c) << 2));
-      const left = s > 0 ? s : 0;
-      const right = s > 0 ? 0 : -s;
-      const o = (<usize>b * m + c) * p;
-      const row = acc + (o << 2);
-      const orow = out + o;
-      let i = 0;
-      // four lanes at a time: the same integer steps (the multiplier is never INT32_MIN, so srdhm cannot saturate)
-      if (q != i32.MIN_VALUE) for (; i + 4 <= p; i += 4) store<i32>(orow + i, i32x4.extract_lane(tflRequant4(v128.load(row + ((<usize>i) << 2)), left, q, right, zp, lo, hi), 0));
-      for (; i < p; i++) {
-        let v = rdbp(srdhm(load<i32>(row + ((<usize>i) << 2)) << left, q), right) + zp;
-        v = v < lo ? lo : v > hi ? hi : v;
-        store<i8>(orow + i, <i8>v);
-      }
     }
   }
 }
@@ -184,7 +94,18 @@ function mbqm(x: i32, q: i32, s: i32): i32 {
  * out = clamp(MBQM(v1 ± v2, mo, so) + out_zp, lo, hi). int8 elements; sa / sb are element strides (0 = a scalar).
  */
 export function tfl_add_i8(a: usize, sa: i32, b: usize, sb: i32, n: i32, az: i32, bz: i32, ls: i32, m1: i32, s1: i32, m2: i32, s2: i32, mo: i32, so: i32, oz: i32, lo: i32, hi: i32, sign: i32, out: usize): void {
-  for (let i = 0; i < n; i++) {
+  let i = 0;
+  // four lanes at a time (asm/q8.ts tflMbqm4: the same integer steps; no multiplier may be INT32_MIN there)
+  if (m1 != i32.MIN_VALUE && m2 != i32.MIN_VALUE && mo != i32.MIN_VALUE) {
+    const vaz = i32x4.splat(az), vbz = i32x4.splat(bz), voz = i32x4.splat(oz), vlo = i32x4.splat(lo), vhi = i32x4.splat(hi);
+    for (; i + 4 <= n; i += 4) {
+      const v1 = mbqm4(i32x4.shl(i32x4.sub(load4(a, i, sa), vaz), ls), m1, s1);
+      const v2 = mbqm4(i32x4.shl(i32x4.sub(load4(b, i, sb), vbz), ls), m2, s2);
+      const r = mbqm4(sign > 0 ? i32x4.add(v1, v2) : i32x4.sub(v1, v2), mo, so);
+      store4(out + i, i32x4.min_s(i32x4.max_s(i32x4.add(r, voz), vlo), vhi));
+    }
+  }
+  for (; i < n; i++) {
     const x = <i32>load<i8>(a + <usize>(i * sa)) - az;
     const y = <i32>load<i8>(b + <usize>(i * sb)) - bz;
     const v1 = mbqm(x << ls, m1, s1);
@@ -197,13 +118,46 @@ export function tfl_add_i8(a: usize, sa: i32, b: usize, sb: i32, n: i32, az: i32
 
 /** TFLite quantized MUL (mul.cc): out = clamp(MBQM((a − a_zp)·(b − b_zp), m, s) + out_zp, lo, hi); int8, strides as tfl_add_i8. */
 export function tfl_mul_i8(a: usize, sa: i32, b: usize, sb: i32, n: i32, az: i32, bz: i32, m: i32, s: i32, oz: i32, lo: i32, hi: i32, out: usize): void {
-  for (let i = 0; i < n; i++) {
+  let i = 0;
+  if (m != i32.MIN_VALUE) {
+    const vaz = i32x4.splat(az), vbz = i32x4.splat(bz), voz = i32x4.splat(oz), vlo = i32x4.splat(lo), vhi = i32x4.splat(hi);
+    for (; i + 4 <= n; i += 4) {
+      const r = mbqm4(i32x4.mul(i32x4.sub(load4(a, i, sa), vaz), i32x4.sub(load4(b, i, sb), vbz)), m, s);
+      store4(out + i, i32x4.min_s(i32x4.max_s(i32x4.add(r, voz), vlo), vhi));
+    }
+  }
+  for (; i < n; i++) {
     const x = <i32>load<i8>(a + <usize>(i * sa)) - az;
     const y = <i32>load<i8>(b + <usize>(i * sb)) - bz;
     let r = mbqm(x * y, m, s) + oz;
     r = r < lo ? lo : r > hi ? hi : r;
     store<i8>(out + i, <i8>r);
   }
+}
+
+/** tflMbqm4 with the multiplier's scalar shift split and rounding constants computed here (hoisted by the caller's loop). */
+// @ts-ignore: decorator
+@inline
+function mbqm4(x: v128, q: i32, s: i32): v128 {
+  const right = s > 0 ? 0 : -s;
+  const mask = tflMask(right);
+  return tflMbqm4(x, i32x4.splat(q), s > 0 ? s : 0, right, i32x4.splat(mask), i32x4.splat(mask >> 1));
+}
+
+/** 4 int8 elements i … i + 3 at stride s (0: one element broadcast, 1: contiguous) as int32 lanes. */
+// @ts-ignore: decorator
+@inline
+function load4(p: usize, i: i32, s: i32): v128 {
+  if (s == 0) return i32x4.splat(<i32>load<i8>(p));
+  return i32x4.extend_low_i16x8_s(i16x8.extend_low_i8x16_s(v128.load32_zero(p + <usize>i)));
+}
+
+/** Store 4 int32 lanes (inside int8) as 4 bytes. */
+// @ts-ignore: decorator
+@inline
+function store4(p: usize, v: v128): void {
+  const h = i16x8.narrow_i32x4_s(v, v);
+  v128.store32_lane(p, i8x16.narrow_i16x8_s(h, h), 0);
 }
 
 /**
@@ -245,7 +199,22 @@ export function x8_lut_f32(x: usize, n: i32, table: usize, out: usize): void {
  * clamped to [lo, hi]; the division in f32, TfLiteRound halves away from zero. NaN stores 0 (as a JS typed array does).
  */
 export function tfl_quantize_f32_x8(x: usize, n: i32, scale: f32, zp: i32, lo: i32, hi: i32, out: usize): void {
-  for (let i = 0; i < n; i++) {
+  let i = 0;
+  // four lanes at a time, the same steps in f32: |q| − floor(|q|) is exact, so the half test is; r + zp is exact
+  // wherever it is not clamped anyway (|r| < 2^24); NaN passes min / max and truncates to 0; ±∞ clamps
+  const vs = f32x4.splat(scale), half = f32x4.splat(0.5), one = f32x4.splat(1), sign = i32x4.splat(0x80000000);
+  const vzp = f32x4.splat(<f32>zp), vlo = f32x4.splat(<f32>lo), vhi = f32x4.splat(<f32>hi);
+  for (; i + 4 <= n; i += 4) {
+    const q = f32x4.div(v128.load(x + ((<usize>i) << 2)), vs);
+    const a = f32x4.abs(q);
+    let r = f32x4.floor(a);
+    r = f32x4.add(r, v128.and(f32x4.ge(f32x4.sub(a, r), half), one));
+    const v = f32x4.min(f32x4.max(f32x4.add(v128.or(r, v128.and(q, sign)), vzp), vlo), vhi);
+    const k = i32x4.trunc_sat_f32x4_s(v);
+    const h = i16x8.narrow_i32x4_s(k, k);
+    v128.store32_lane(out + i, lo >= 0 ? i8x16.narrow_i16x8_u(h, h) : i8x16.narrow_i16x8_s(h, h), 0);
+  }
+  for (; i < n; i++) {
     const q = <f64>(load<f32>(x + ((<usize>i) << 2)) / scale);
     if (q != q) {
       store<u8>(out + i, 0);
@@ -418,5 +387,56 @@ export function tfl_svdf_i8(x: usize, b: i32, ii: i32, izp: i32, wf: usize, f: i
       let v = rdbp(srdhm(acc << l2, m2), r2) + ozp;
       v = v < lo ? lo : v > hi ? hi : v;
       store<i8>(out + <usize>(bb * u + uu), <i8>v);
+    }
+}
+
+/**
+ * TFLite RESIZE_NEAREST_NEIGHBOR on NHWC of any element type: output pixel (oy, ox) is a copy of the `pix` bytes
+ * (C · element size) of input pixel (ytab[oy], xtab[ox]); the int32 index tables come from the reference's
+ * GetNearestNeighbor (src/ops/tflite.ts tflNearestIndex).
+ */
+export function tfl_resize_nearest_nhwc(x: usize, pix: i32, n: i32, ih: i32, iw: i32, oh: i32, ow: i32, ytab: usize, xtab: usize, out: usize): void {
+  let o = out;
+  for (let b = 0; b < n; b++)
+    for (let oy = 0; oy < oh; oy++) {
+      const row = x + <usize>(b * ih + load<i32>(ytab + ((<usize>oy) << 2))) * iw * pix;
+      for (let ox = 0; ox < ow; ox++) {
+        memory.copy(o, row + <usize>load<i32>(xtab + ((<usize>ox) << 2)) * pix, <usize>pix);
+        o += <usize>pix;
+      }
+    }
+}
+
+/**
+ * TFLite int8 / int16 RESIZE_BILINEAR on NHWC (reference_ops::ResizeBilinearInteger): per output row / column the
+ * table entries (scaled 10-bit coordinate, lower, upper) from src/ops/tflite.ts tflBilinearCoords, then per channel
+ * output_20 = Σ code · weight_y · weight_x and (output_20 ± 2^19) / 2^20 truncating, stored without a clamp.
+ */
+export function tfl_resize_bilinear_nhwc(x: usize, esz: i32, n: i32, ih: i32, iw: i32, c: i32, oh: i32, ow: i32, ty: usize, tx: usize, out: usize): void {
+  let o: usize = 0;
+  for (let b = 0; b < n; b++)
+    for (let oy = 0; oy < oh; oy++) {
+      const yp = ty + <usize>oy * 12;
+      const y0 = load<i32>(yp, 4);
+      const dy = <i64>(load<i32>(yp) - 1024 * y0);
+      const r0 = <usize>(b * ih + y0) * iw * c;
+      const r1 = <usize>(b * ih + load<i32>(yp, 8)) * iw * c;
+      for (let ox = 0; ox < ow; ox++) {
+        const xp = tx + <usize>ox * 12;
+        const x0 = load<i32>(xp, 4);
+        const dx = <i64>(load<i32>(xp) - 1024 * x0);
+        const c0 = <usize>x0 * c;
+        const c1 = <usize>load<i32>(xp, 8) * c;
+        const wll = (1024 - dy) * (1024 - dx), wlu = dy * (1024 - dx), wrl = (1024 - dy) * dx, wru = dy * dx;
+        for (let ch = 0; ch < c; ch++, o++) {
+          const e = <usize>ch;
+          let v: i64;
+          if (esz == 1) v = <i64>load<i8>(x + r0 + c0 + e) * wll + <i64>load<i8>(x + r1 + c0 + e) * wlu + <i64>load<i8>(x + r0 + c1 + e) * wrl + <i64>load<i8>(x + r1 + c1 + e) * wru;
+          else v = <i64>load<i16>(x + ((r0 + c0 + e) << 1)) * wll + <i64>load<i16>(x + ((r1 + c0 + e) << 1)) * wlu + <i64>load<i16>(x + ((r0 + c1 + e) << 1)) * wrl + <i64>load<i16>(x + ((r1 + c1 + e) << 1)) * wru;
+          const r = (v + (v > 0 ? 1 << 19 : -(1 << 19))) / (1 << 20);
+          if (esz == 1) store<i8>(out + o, <i8>r);
+          else store<i16>(out + (o << 1), <i16>r);
+        }
+      }
     }
 }

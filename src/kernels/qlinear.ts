@@ -341,6 +341,23 @@ const matMulIntegerWasm: KernelDef = {
  * correction and the constant go into a per-row bias (with B), the second is the rank-1 term −wz[m]·colsum[p]
  * (only when some weight zero point is nonzero).
  */
+/**
+ * TFLite's requantization (reference_integer_ops conv.h / depthwise_conv.h): per output channel MultiplyByQuantized-
+ * Multiplier(acc, mult[c], shift[c]) + y_zp, clamped to [clamp.lo, clamp.hi] (read at run time: a fused activation
+ * narrows it after prepare). The kernels requantize in their tiles (asm code | 8), int8 output only.
+ */
+export interface TflRequant {
+  mult: Int32Array;
+  shift: Int32Array;
+  clamp: { lo: number; hi: number };
+}
+
+/** The per-channel (int32 multiplier, int32 shift) pairs of a TflRequant written at `p` (8 bytes a channel). */
+function putTflMultipliers(mem: Arena, p: number, t: TflRequant, m: number): void {
+  const v = i32(mem, p, 2 * m);
+  for (let i = 0; i < m; i++) [v[2 * i], v[2 * i + 1]] = [t.mult[i]!, t.shift[i]!];
+}
+
 export function prepareConv(
   ex: KernelExports,
   mem: Arena,
@@ -350,6 +367,7 @@ export function prepareConv(
   wz: ArrayLike<number> | undefined,
   bias: ArrayLike<number> | undefined,
   ws: Float32Array | undefined,
+  tfl?: TflRequant,
 ): PreparedKernel {
   const group = (attrs.group as number | undefined) ?? 1;
   const [m, cg, kh, kw] = w.dims as [number, number, number, number];
@@ -376,8 +394,9 @@ export function prepareConv(
   const dil = (attrs.dilations as number[] | undefined) ?? [1, 1];
   const [sh, sw] = strides as [number, number];
   const [dh, dw] = dil as [number, number];
+  if (tfl) putTflMultipliers(mem, mult, tfl, m);
   return {
-    name: ws ? 'qs8_conv2d_gemm_4x8c2' : 'qs8_convinteger_gemm_4x8c2',
+    name: tfl ? 'qs8_conv2d_tflite' : ws ? 'qs8_conv2d_gemm_4x8c2' : 'qs8_convinteger_gemm_4x8c2',
     run(inputs, [ot]) {
       const xt = inputs[0]!;
       if (xt.dims.length !== 4) return undefined;
@@ -387,7 +406,11 @@ export function prepareConv(
       const kind = outKind(ot!.dtype);
       let code: number = kind.code;
       let yz = 0;
-      if (ws) {
+      const [lo, hi] = tfl ? [tfl.clamp.lo, tfl.clamp.hi] : [kind.lo, kind.hi];
+      if (tfl) {
+        yz = scalarInt(inputs[7]);
+        code |= 8;
+      } else if (ws) {
         const xs = (inputs[1]!.data as Float32Array)[0]!;
         const ys = (inputs[6]!.data as Float32Array)[0]!;
         yz = scalarInt(inputs[7]);
@@ -423,7 +446,7 @@ export function prepareConv(
                 const pc = cols + (c0 >> 3) * k8 * 8;
                 const calls: KernelCall[] = pointwise ? [['qs8_pack_b', [c1 - c0, cg, xg + c0, p, fx ? 1 : 0, pc, 0]]] : [];
                 if (cv) calls.push(['qs8_panel_colsum', [c1 - c0, kg, pc, cv + c0 * 4]]);
-                calls.push(['qs8_gemm', [mg, c1 - c0, kg, wp + r0 * k8, k8, pc, og + c0 * kind.esz, p, 0, rb + r0 * 4, cv ? ru + r0 * 4 : 0, cv ? cv + c0 * 4 : 0, mult + r0 * 8, 1, yz, kind.lo, kind.hi, code, tmp + t * 32]]);
+                calls.push(['qs8_gemm', [mg, c1 - c0, kg, wp + r0 * k8, k8, pc, og + c0 * kind.esz, p, 0, rb + r0 * 4, cv ? ru + r0 * 4 : 0, cv ? cv + c0 * 4 : 0, mult + r0 * 8, 1, yz, lo, hi, code, tmp + t * 32]]);
                 return calls;
               }));
               continue;
@@ -431,7 +454,7 @@ export function prepareConv(
             if (pointwise) ex.qs8_pack_b(p, cg, xg, p, fx ? 1 : 0, cols, 0);
             else ex.qs8_im2col_pack_8(xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, xz, fx ? 1 : 0, cols, rowTmp);
             if (cv) ex.qs8_panel_colsum(p, kg, cols, cv);
-            ex.qs8_gemm(mg, p, kg, wp + r0 * k8, k8, cols, op + (bi * m + r0) * p * kind.esz, p, 0, rb + r0 * 4, cv ? ru + r0 * 4 : 0, cv, mult + r0 * 8, 1, yz, kind.lo, kind.hi, code, tmp);
+            ex.qs8_gemm(mg, p, kg, wp + r0 * k8, k8, cols, op + (bi * m + r0) * p * kind.esz, p, 0, rb + r0 * 4, cv ? ru + r0 * 4 : 0, cv, mult + r0 * 8, 1, yz, lo, hi, code, tmp);
           }
         }
         ok = true;
@@ -453,8 +476,9 @@ export function prepareConv(
 /**
  * Depthwise QLinearConv (group = C = M, one input channel per filter), 2-D NCHW: the direct kernel
  * asm/qs8_dwconv.ts (no im2col, no GEMM of one-row matrices). Taps are stored once as int16 w − w_zero_point[m].
+ * With `tfl` the kernel requantizes with TFLite's fixed-point arithmetic (DEPTHWISE_CONV_2D) instead of the float one.
  */
-function prepareDwConv(ex: KernelExports, mem: Arena, attrs: Record<string, unknown>, xType: 'int8' | 'uint8', w: Tensor, wz: ArrayLike<number>, bias: ArrayLike<number> | undefined, ws: Float32Array): PreparedKernel {
+export function prepareDwConv(ex: KernelExports, mem: Arena, attrs: Record<string, unknown>, xType: 'int8' | 'uint8', w: Tensor, wz: ArrayLike<number>, bias: ArrayLike<number> | undefined, ws: Float32Array | undefined, tfl?: TflRequant): PreparedKernel {
   const [m, , kh, kw] = w.dims as [number, number, number, number];
   const taps = kh * kw;
   const wt = mem.alloc(m * taps * 2, 'int8 depthwise taps');
@@ -466,17 +490,22 @@ function prepareDwConv(ex: KernelExports, mem: Arena, attrs: Record<string, unkn
   i32(mem, bp, m).set(Int32Array.from({ length: m }, (_, i) => (bias ? bias[i]! | 0 : 0)));
   const [sh, sw] = ((attrs.strides as number[] | undefined) ?? [1, 1]) as [number, number];
   const [dh, dw] = ((attrs.dilations as number[] | undefined) ?? [1, 1]) as [number, number];
+  if (tfl) putTflMultipliers(mem, mult, tfl, m);
   return {
-    name: 'qs8_dwconv2d',
+    name: tfl ? 'qs8_dwconv2d_tflite' : 'qs8_dwconv2d',
     run(inputs, [ot]) {
       const xt = inputs[0]!;
       if (xt.dims.length !== 4) return undefined;
-      const xs = (inputs[1]!.data as Float32Array)[0]!;
-      const ys = (inputs[6]!.data as Float32Array)[0]!;
       const kind = outKind(ot!.dtype);
-      const mv = f64(mem, mult, m);
-      for (let i = 0; i < m; i++) mv[i] = Math.fround(Math.fround(xs * ws[ws.length === 1 ? 0 : i]!) / ys);
-      const code = kind.code | (smallMultipliers(mv) ? 4 : 0);
+      let code: number = kind.code | 8;
+      if (!tfl) {
+        const xs = (inputs[1]!.data as Float32Array)[0]!;
+        const ys = (inputs[6]!.data as Float32Array)[0]!;
+        const mv = f64(mem, mult, m);
+        for (let i = 0; i < m; i++) mv[i] = Math.fround(Math.fround(xs * ws![ws!.length === 1 ? 0 : i]!) / ys);
+        code = kind.code | (smallMultipliers(mv) ? 4 : 0);
+      }
+      const [lo, hi] = tfl ? [tfl.clamp.lo, tfl.clamp.hi] : [kind.lo, kind.hi];
       const [n, c, ih, iw] = xt.dims as [number, number, number, number];
       const { oh, ow, pt, pl } = conv2dAt(ih, iw, kh, kw, attrs as never);
       const xin = mem.inputBytes(xt.data as QData, 'int8 conv input');
@@ -489,7 +518,7 @@ function prepareDwConv(ex: KernelExports, mem: Arena, attrs: Record<string, unkn
         const [xz, uns, yz] = [scalarInt(inputs[2]), xType === 'uint8' ? 1 : 0, scalarInt(inputs[7])];
         for (let bi = 0; bi < n; bi++) {
           const [xb, ob] = [xin.ptr + bi * c * ih * iw, op + bi * m * oh * ow];
-          forkJoin(ex, shares(c, 1, nt).map(([c0, c1], t): KernelCall[] => [['qs8_dwconv2d', [xb + c0 * ih * iw, c1 - c0, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, xz, uns, wt + c0 * taps * 2, bp + c0 * 4, mult + c0 * 8, yz, kind.lo, kind.hi, code, ob + c0 * oh * ow, scratch + t * scr]]]));
+          forkJoin(ex, shares(c, 1, nt).map(([c0, c1], t): KernelCall[] => [['qs8_dwconv2d', [xb + c0 * ih * iw, c1 - c0, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, xz, uns, wt + c0 * taps * 2, bp + c0 * 4, mult + c0 * 8, yz, lo, hi, code, ob + c0 * oh * ow, scratch + t * scr]]]));
         }
       } finally {
         mem.release(scratch);

@@ -4,19 +4,24 @@ import { expOnNegativeValues, perChannelMultipliers, qbounds, quantizeMultiplier
 import type { ValueType } from '../ir/graph.js';
 import type { DType } from '../tensor/dtype.js';
 import { getOp } from '../ir/registry.js';
-import { PackedQGemm, prepareConv, scalarInt } from './qlinear.js';
+import { PackedQGemm, prepareConv, prepareDwConv, scalarInt } from './qlinear.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
 import { arena, kernels } from './wasm.js';
 import { TFL_DOMAIN } from '../ir/layout.js';
-import { tflMeanHW, tflPadding } from '../ops/tflite.js';
+import { tflBilinearCoords, tflMeanHW, tflNearestIndex, tflPadding } from '../ops/tflite.js';
+
+const INT32_MIN = -2147483648;
 
 /**
  * TFLite's int8 CONV_2D / DEPTHWISE_CONV_2D (the importer's QLinearConv with data_layout NHWC, weight_layout
- * OHWI or 1HWO, rounding 'tflite'): the input is transposed to NCHW, the NCHW int8 conv kernel (prepareConv, int32
- * accumulators with the zero-point corrections and bias) computes acc, and asm/tfl_requant.ts requantizes it with
- * TFLite's MultiplyByQuantizedMultiplier while writing NHWC — bit-identical to the reference
- * (reference_integer_ops/conv.h, depthwise_conv.h; src/ops/quant.ts). int8 activations only (16x8 stays on the
- * reference); the filters are symmetric (zero point 0), which the op's shape rule enforces for rounding 'tflite'.
+ * OHWI or 1HWO, rounding 'tflite'; NCHW / OIHW after the layout pass, src/ir/passes/layout.ts): the NCHW int8 conv
+ * kernels of qlinear.ts — the direct depthwise kernel (asm/qs8_dwconv.ts) when every filter reads one channel
+ * (depth multiplier 1), else im2col + the int8 GEMM (asm/qs8_gemm.ts) — with TFLite's MultiplyByQuantizedMultiplier
+ * per output channel, + y_zp and the activation clamp applied in the kernels' tiles (no int32 pass through memory),
+ * bit-identical to the reference (reference_integer_ops/conv.h, depthwise_conv.h; src/ops/quant.ts). A graph left in
+ * NHWC (plans without the layout pass) is transposed in and out around the NCHW kernel. int8 activations only (16x8
+ * stays on the reference); the filters are symmetric (zero point 0), which the op's shape rule enforces for
+ * rounding 'tflite'.
  */
 /** The int8 output range, narrowed by a fused Clip on the codes (the importer's fused activation). */
 class CodeClamp {
@@ -67,45 +72,45 @@ const tfliteConvWasm: KernelDef = {
     const m = oihw.dims[0]!;
     const group = (attrs.group as number | undefined) ?? 1;
     if (group < 1 || m % group !== 0) return decline('output channels not divisible by group');
-    const inner = prepareConv(ex, mem, { ...attrs, data_layout: 'NCHW', weight_layout: 'OIHW' }, 'int8', oihw, [0], b && (b.data as Int32Array), undefined);
     const { mult, shift } = perChannelMultipliers((xs.data as Float32Array)[0]!, ws.data as Float32Array, (ys.data as Float32Array)[0]!, m);
-    const mp = mem.alloc(m * 8, 'tflite requant multipliers');
-    new Int32Array(mem.buffer, mp, m).set(mult);
-    new Int32Array(mem.buffer, mp + m * 4, m).set(shift);
+    if (mult.includes(INT32_MIN)) return decline('a requantization multiplier is INT32_MIN (a negative scale)');
     const clamp = new CodeClamp();
+    const tfl = { mult, shift, clamp };
+    const nattrs = { ...attrs, data_layout: 'NCHW', weight_layout: 'OIHW' };
+    const bias = b && (b.data as Int32Array);
+    const c = x.shape[nhwc ? 3 : 1];
+    // depth multiplier 1: the direct depthwise kernel (the GEMM path would multiply one-row matrices per channel)
+    const depthwise = group > 1 && group === m && oihw.dims[1] === 1 && (typeof c !== 'number' || c === group);
+    const inner = depthwise ? prepareDwConv(ex, mem, nattrs, 'int8', oihw, [0], bias, undefined, tfl) : prepareConv(ex, mem, nattrs, 'int8', oihw, [0], bias, undefined, tfl);
     return {
-      name: 'qs8_conv2d_tflite',
+      name: inner.name,
       // the importer's fused activation (a Clip on the int8 output) clamps the codes in the requantization
       fuseClampQ: clamp.fuse,
       run(inputs, [ot]) {
         const xt = inputs[0]!;
-        const [n, h, wi, c] = (nhwc ? xt.dims : [xt.dims[0], xt.dims[2], xt.dims[3], xt.dims[1]]) as [number, number, number, number];
-        const out = ot!.shape as number[];
-        const [oh, ow] = (nhwc ? out.slice(1, 3) : out.slice(2, 4)) as [number, number];
+        if (!nhwc) return inner.run(inputs, [ot]);
+        const [n, h, wi, ci] = xt.dims as [number, number, number, number];
+        const [, oh, ow] = ot!.shape as number[] as [number, number, number, number];
         // a resident input (the previous kernel's output) is read in place: only pointers survive a memory.grow
-        const xin = nhwc ? mem.inputBytes(xt.data as Int8Array, 'tflite conv input') : undefined;
+        const xin = mem.inputBytes(xt.data as Int8Array, 'tflite conv input');
         let xp = 0;
-        let ap = 0; // the accumulators' pointer, taken at once: a later alloc may grow memory and detach their view
+        let yp = 0;
         try {
-          let xn = xt;
-          if (nhwc) {
-            xp = mem.alloc(xt.size, 'tflite conv input NCHW');
-            ex.x8_nhwc_to_nchw(xin!.ptr, n, h * wi, c, xp);
-            xn = new Tensor('int8', new Int8Array(mem.buffer, xp, xt.size), [n, c, h, wi]);
-          }
-          ap = (inner.run([xn, undefined, inputs[2], undefined], [{ dtype: 'int32', shape: [n, m, oh, ow] }])![0]!.data as Int32Array).byteOffset;
+          xp = mem.alloc(xt.size, 'tflite conv input NCHW');
+          ex.x8_permute4(xin.ptr, n, ci, h, wi, h * wi * ci, 1, wi * ci, ci, xp);
+          const xn = new Tensor('int8', new Int8Array(mem.buffer, xp, xt.size), [n, ci, h, wi]);
+          yp = (inner.run([xn, ...inputs.slice(1)], [{ dtype: 'int8', shape: [n, m, oh, ow] }])![0]!.data as Int8Array).byteOffset;
           const op = mem.alloc(n * m * oh * ow, 'tflite conv output');
-          (nhwc ? ex.tfl_requant_i8_nhwc : ex.tfl_requant_i8_nchw)(ap, n, m, oh * ow, mp, mp + m * 4, scalarInt(inputs[7]), clamp.lo, clamp.hi, op);
-          return [new Tensor('int8', new Int8Array(mem.buffer, op, n * m * oh * ow), out)];
+          ex.x8_permute4(yp, n, oh, ow, m, m * oh * ow, ow, 1, oh * ow, op);
+          return [new Tensor('int8', new Int8Array(mem.buffer, op, n * m * oh * ow), ot!.shape as number[])];
         } finally {
-          if (ap) mem.release(ap);
+          if (yp) mem.release(yp);
           if (xp) mem.release(xp);
-          if (xin?.copied) mem.release(xin.ptr);
+          if (xin.copied) mem.release(xin.ptr);
         }
       },
       dispose() {
         inner.dispose?.();
-        mem.release(mp);
       },
     };
   },
@@ -250,6 +255,63 @@ const tflAvgPoolWasm: KernelDef = {
 };
 
 registerKernel(tflAvgPoolWasm);
+
+/**
+ * TFLite's RESIZE_NEAREST_NEIGHBOR (any element type: a copy of whole NHWC pixels) and int8 / int16 RESIZE_BILINEAR
+ * (reference_ops::ResizeBilinearInteger) as the importer keeps them (domain ai.edgeq.tflite, NHWC): the source
+ * indices / 10-bit coordinates come from the reference's own helpers (src/ops/tflite.ts tflNearestIndex,
+ * tflBilinearCoords), the per-channel integer interpolation from asm tfl_resize_bilinear_nhwc — bit-identical to the
+ * reference. The output size must be a constant (the importer's second input).
+ */
+function tflResizeWasm(op: 'RESIZE_NEAREST_NEIGHBOR' | 'RESIZE_BILINEAR'): KernelDef {
+  const bilinear = op === 'RESIZE_BILINEAR';
+  return {
+    op,
+    domain: TFL_DOMAIN,
+    backend: 'wasm',
+    layouts: true,
+    prepare(_node, attrs, types, constant) {
+      const mem = arena();
+      const ex = kernels();
+      const x = types[0];
+      const size = constant(1);
+      if (!mem || !ex) return decline('no WASM memory');
+      const esz = x ? ({ int8: 1, uint8: 1, int16: 2, float32: 4, int32: 4 } as Record<string, number>)[x.dtype] : undefined;
+      if (!esz || (bilinear && x!.dtype !== 'int8' && x!.dtype !== 'int16')) return decline(`input ${x?.dtype}: the kernel is ${bilinear ? 'int8 / int16 (float RESIZE_BILINEAR is an ONNX Resize)' : '8-, 16- or 32-bit'}`);
+      if (!size || size.size !== 2) return decline('the output size is not a constant pair');
+      const [oh, ow] = Array.from(size.data as Int32Array) as [number, number];
+      const [ac, hp] = [!!attrs.align_corners, !!attrs.half_pixel_centers];
+      return {
+        name: bilinear ? 'tfl_resize_bilinear_nhwc' : 'tfl_resize_nearest_nhwc',
+        run([xt], [ot]) {
+          const [n, h, w, c] = xt!.dims as [number, number, number, number];
+          const total = n * oh * ow * c;
+          const xin = mem.inputBytes(xt!.data as ArrayBufferView, `${op} input`);
+          let tab = 0;
+          try {
+            const ty = bilinear ? tflBilinearCoords(oh, h, ac, hp) : Int32Array.from({ length: oh }, (_, v) => tflNearestIndex(v, h, oh, ac, hp));
+            const tx = bilinear ? tflBilinearCoords(ow, w, ac, hp) : Int32Array.from({ length: ow }, (_, v) => tflNearestIndex(v, w, ow, ac, hp));
+            tab = mem.alloc((ty.length + tx.length) * 4, `${op} tables`);
+            new Int32Array(mem.buffer, tab, ty.length).set(ty);
+            new Int32Array(mem.buffer, tab + ty.length * 4, tx.length).set(tx);
+            const op_ = mem.alloc(total * esz, `${op} output`);
+            if (bilinear) ex.tfl_resize_bilinear_nhwc(xin.ptr, esz, n, h, w, c, oh, ow, tab, tab + ty.length * 4, op_);
+            else ex.tfl_resize_nearest_nhwc(xin.ptr, c * esz, n, h, w, oh, ow, tab, tab + ty.length * 4, op_);
+            const y = new Tensor(xt!.type, mem.view(xt!.type, op_, total), [n, oh, ow, c]);
+            y.quant = ot!.quant;
+            return [y];
+          } finally {
+            if (tab) mem.release(tab);
+            if (xin.copied) mem.release(xin.ptr);
+          }
+        },
+      };
+    },
+  };
+}
+
+registerKernel(tflResizeWasm('RESIZE_NEAREST_NEIGHBOR'));
+registerKernel(tflResizeWasm('RESIZE_BILINEAR'));
 
 /**
  * TFLite's int8 ADD and MUL (the importer's com.microsoft QLinearAdd / QLinearMul with rounding 'tflite'; add.cc's

@@ -25,9 +25,7 @@ export interface KernelExports {
   x32_strided_copy(src: number, out: number, rank: number, shape: number, st: number, idx: number): void;
   f32_peak_muladd(iters: number): number;
   /** rb: per-row bias pointer (0 = none) */
-  tfl_requant_i8_nhwc(acc: number, n: number, m: number, p: number, mult: number, shift: number, zp: number, lo: number, hi: number, out: number): void;
   tfl_requant_i8_rows(acc: number, m: number, n: number, mult: number, shift: number, zp: number, lo: number, hi: number, out: number): void;
-  x8_nhwc_to_nchw(x: number, n: number, hw: number, c: number, out: number): void;
   /** asm/tfl_requant.ts: small TFLite FULLY_CONNECTED (direct dots), 8-bit tables, QUANTIZE, int8 SOFTMAX */
   tfl_fc_i8_small(a: number, m: number, k: number, az: number, w: number, wz: number, bias: number, n: number, mult: number, shift: number, zp: number, lo: number, hi: number, out: number): void;
   x8_lut(x: number, n: number, table: number, out: number): void;
@@ -37,10 +35,11 @@ export interface KernelExports {
   x8_lut_f32(x: number, n: number, table: number, out: number): void;
   tfl_quantize_f32_x8(x: number, n: number, scale: number, zp: number, lo: number, hi: number, out: number): void;
   tfl_softmax_x8(x: number, signed: number, rows: number, depth: number, expt: number, sumt: number, outBits: number, outMin: number, outMax: number, oesz: number, out: number): void;
+  tfl_resize_nearest_nhwc(x: number, pix: number, n: number, ih: number, iw: number, oh: number, ow: number, ytab: number, xtab: number, out: number): void;
+  tfl_resize_bilinear_nhwc(x: number, esz: number, n: number, ih: number, iw: number, c: number, oh: number, ow: number, ty: number, tx: number, out: number): void;
   tfl_avgpool_nhwc(x: number, esz: number, n: number, h: number, w: number, c: number, fh: number, fw: number, sh: number, sw: number, pt: number, pl: number, oh: number, ow: number, lo: number, hi: number, out: number): void;
   tfl_add_i8(a: number, sa: number, b: number, sb: number, n: number, az: number, bz: number, ls: number, m1: number, s1: number, m2: number, s2: number, mo: number, so: number, oz: number, lo: number, hi: number, sign: number, out: number): void;
   tfl_mul_i8(a: number, sa: number, b: number, sb: number, n: number, az: number, bz: number, m: number, s: number, oz: number, lo: number, hi: number, out: number): void;
-  tfl_requant_i8_nchw(acc: number, n: number, m: number, p: number, mult: number, shift: number, zp: number, lo: number, hi: number, out: number): void;
   x32_permute4(x: number, d0: number, d1: number, d2: number, d3: number, s0: number, s1: number, s2: number, s3: number, out: number): void;
   x8_permute4(x: number, d0: number, d1: number, d2: number, d3: number, s0: number, s1: number, s2: number, s3: number, out: number): void;
   f32_unary(op: number, x: number, out: number, n: number, alpha: number, beta: number): void;

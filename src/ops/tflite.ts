@@ -708,6 +708,55 @@ function resizeInfer(ctx: ShapeCtx): ValueType[] {
   return [outType(ctx, x.dtype, x.shape ? [x.shape[0]!, s[0]!, s[1]!, x.shape[3]!] : undefined)];
 }
 
+/**
+ * RESIZE_NEAREST_NEIGHBOR's source index (reference_ops resize_nearest_neighbor.h GetNearestNeighbor), in float32:
+ * "scale = (align_corners && output_size > 1) ? (input_size - 1) / static_cast<float>(output_size - 1) :
+ * input_size / static_cast<float>(output_size); offset = half_pixel_centers ? 0.5f : 0.0f; output_value =
+ * std::min(align_corners ? static_cast<int32_t>(TfLiteRound((input_value + offset) * scale)) :
+ * static_cast<int32_t>(std::floor((input_value + offset) * scale)), input_size - 1); if (half_pixel_centers)
+ * output_value = std::max(0, output_value)". Values are ≥ 0, where TfLiteRound (half away from zero) is Math.round.
+ */
+export function tflNearestIndex(v: number, inSize: number, outSize: number, ac: boolean, hp: boolean): number {
+  const scale = ac && outSize > 1 ? Math.fround((inSize - 1) / (outSize - 1)) : Math.fround(inSize / outSize);
+  const f = Math.fround((v + (hp ? 0.5 : 0)) * scale);
+  const i = Math.min(ac ? Math.round(f) : Math.floor(f), inSize - 1);
+  return hp ? Math.max(0, i) : i;
+}
+
+/**
+ * RESIZE_BILINEAR of int8 / int16 (reference_ops::ResizeBilinearInteger, resize_bilinear.h): per output row / column
+ * the 10-bit fixed-point source coordinate and its two neighbours — "scale_10 = ((1 << 10) * input_size +
+ * output_size / 2) / output_size" (align_corners: "((1 << 10) * (input_size - 1) + (output_size - 1) / 2) /
+ * (output_size - 1)"), ComputeInterpolationValuesInteger: "scaled_value = value * scale_10 [+ scale_10 / 2 - (1 << 9)
+ * with half_pixel_centers]; lower_bound = std::max(scaled_value / (1 << 10), 0); upper_bound =
+ * std::min((scaled_value + (1 << 10) - 1) / (1 << 10), input_size - 1)" (C division truncating). Returns, per
+ * output position, [scaled, lower, upper].
+ */
+export function tflBilinearCoords(outSize: number, inSize: number, ac: boolean, hp: boolean): Int32Array {
+  const scale = ac && outSize > 1 ? Math.trunc((1024 * (inSize - 1) + Math.trunc((outSize - 1) / 2)) / (outSize - 1)) : Math.trunc((1024 * inSize + Math.trunc(outSize / 2)) / outSize);
+  const t = new Int32Array(3 * outSize);
+  for (let v = 0; v < outSize; v++) {
+    const sv = hp ? v * scale + Math.trunc(scale / 2) - 512 : v * scale;
+    t[3 * v] = sv;
+    t[3 * v + 1] = Math.max(Math.trunc(sv / 1024), 0);
+    t[3 * v + 2] = Math.min(Math.trunc((sv + 1023) / 1024), inSize - 1);
+  }
+  return t;
+}
+
+/**
+ * One int8 / int16 RESIZE_BILINEAR output from its four neighbours' codes (ResizeBilinearInteger): "output_20 =
+ * Σ input · weight_y · weight_x" with weights (1 << 10) − (input_y − (1 << 10)·y0) and input_y − (1 << 10)·y0 (and
+ * the same in x), then "round = (output_20 > 0) ? (1 << 19) : -(1 << 19); (output_20 + round) / (1 << 20)" (C
+ * division; TFLite's default double rounding), stored with static_cast<T> (no clamp). |output_20| < 2^40: exact in doubles.
+ */
+export function tflBilinearInteger(ll: number, lu: number, rl: number, ru: number, iy: number, y0: number, ix: number, x0: number): number {
+  const dy = iy - 1024 * y0;
+  const dx = ix - 1024 * x0;
+  const o = ll * (1024 - dy) * (1024 - dx) + lu * dy * (1024 - dx) + rl * (1024 - dy) * dx + ru * dy * dx;
+  return Math.trunc((o + (o > 0 ? 2 ** 19 : -(2 ** 19))) / 2 ** 20);
+}
+
 function resizeRun(ctx: RunCtx, bilinear: boolean): Tensor[] {
   const x = ctx.inputs[0]!;
   const dims = ctx.outputTypes[0]!.shape as number[];
@@ -718,24 +767,30 @@ function resizeRun(ctx: RunCtx, bilinear: boolean): Tensor[] {
   const sy = scale(H!, OH!), sx = scale(W!, OW!);
   const iq = qin(ctx.attrs, 0), oq = qout(ctx.attrs);
   const xd = x.data as ArrayLike<number>;
+  const at = (n: number, y: number, xx: number, c: number) => xd[((n * H! + y) * W! + xx) * C! + c]!;
   const get = (n: number, y: number, xx: number, c: number) => {
-    const v = xd[((n * H! + y) * W! + xx) * C! + c]!;
+    const v = at(n, y, xx, c);
     return iq && bilinear ? dequantize(v, iq.scale, iq.zp) : v;
   };
   const out = Tensor.zeros(x.type, dims);
   const od = out.data as Float32Array | Int8Array | Int16Array;
   const [lo, hi] = qbounds(x.type);
+  // int8 / int16 bilinear: TFLite's integer kernel on the codes (no requantization; static_cast wraps like the typed array)
+  const integer = bilinear && (x.type === 'int8' || x.type === 'int16');
+  const ty = integer ? tflBilinearCoords(OH!, H!, !!ac, !!hp) : undefined;
+  const tx = integer ? tflBilinearCoords(OW!, W!, !!ac, !!hp) : undefined;
   let o = 0;
   for (let n = 0; n < N!; n++)
     for (let oy = 0; oy < OH!; oy++)
       for (let ox = 0; ox < OW!; ox++)
         for (let c = 0; c < C!; c++, o++) {
           if (!bilinear) {
-            const off = hp ? 0.5 : 0;
-            const round = (v: number) => (ac ? Math.round(v) : Math.floor(v));
-            const y = Math.min(H! - 1, Math.max(0, round((oy + off) * sy)));
-            const xx = Math.min(W! - 1, Math.max(0, round((ox + off) * sx)));
-            od[o] = get(n, y, xx, c);
+            od[o] = at(n, tflNearestIndex(oy, H!, OH!, !!ac, !!hp), tflNearestIndex(ox, W!, OW!, !!ac, !!hp), c);
+            continue;
+          }
+          if (ty && tx) {
+            const [iy, y0, y1, ix, x0, x1] = [ty[3 * oy]!, ty[3 * oy + 1]!, ty[3 * oy + 2]!, tx[3 * ox]!, tx[3 * ox + 1]!, tx[3 * ox + 2]!];
+            od[o] = tflBilinearInteger(at(n, y0, x0, c), at(n, y1, x0, c), at(n, y0, x1, c), at(n, y1, x1, c), iy, y0, ix, x0);
             continue;
           }
           const fy = hp ? (oy + 0.5) * sy - 0.5 : oy * sy;

@@ -171,7 +171,10 @@ describe('layout pass on real TFLite models', () => {
     const ex = new Executor(g);
     const convs = ex.graph.nodes.filter((n) => n.op === 'QLinearConv');
     expect(convs.length).toBe(28);
-    expect(convs.every((n) => n.attrs.data_layout === undefined && n.attrs.rounding === 'tflite' && ex.kernels.get(n)?.name === 'qs8_conv2d_tflite')).toBe(true);
+    // the 13 depthwise convs over more than one channel on the direct depthwise kernel, the rest on the int8 GEMM
+    // (the first DEPTHWISE_CONV_2D reads the 1-channel image: a plain conv)
+    expect(convs.every((n) => n.attrs.data_layout === undefined && n.attrs.rounding === 'tflite' && ex.kernels.get(n)?.name === ((n.attrs.group ?? 1) !== 1 ? 'qs8_dwconv2d_tflite' : 'qs8_conv2d_tflite'))).toBe(true);
+    expect(convs.filter((n) => ex.kernels.get(n)?.name === 'qs8_dwconv2d_tflite').length).toBe(13);
     // Transposes: the input, around the NHWC-only TFLite AVERAGE_POOL_2D (3×3×256, not rewritten yet) and before
     // the final Reshape — none around the 28 convs
     expect(ex.graph.nodes.filter((n) => n.op === 'Transpose').length).toBe(4);

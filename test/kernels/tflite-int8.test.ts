@@ -65,7 +65,8 @@ describe('TFLite int8 conv kernel vs the TS reference', () => {
           const x = new Tensor('int8', i8(r.n * h * w * r.c), [r.n, h, w, r.c]);
           const fast = new Executor(g);
           // the plan's nodes (the layout pass rewrote the conv to NCHW: src/ir/passes/layout.ts)
-          expect(fast.kernels.get(fast.graph.nodes.find((n) => n.op === 'QLinearConv')!)?.name).toBe('qs8_conv2d_tflite');
+          const kname = dw && r.mult === 1 && r.c > 1 ? 'qs8_dwconv2d_tflite' : 'qs8_conv2d_tflite';
+          expect(fast.kernels.get(fast.graph.nodes.find((n) => n.op === 'QLinearConv')!)?.name).toBe(kname);
           if (r.clip) expect(fast.fusedInto.has(fast.graph.nodes.find((n) => n.op === 'Clip')!)).toBe(true);
           const got = fast.run({ X: x }).Y!;
           const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!;
@@ -74,12 +75,83 @@ describe('TFLite int8 conv kernel vs the TS reference', () => {
           expect(Array.from(got.data as Int8Array)).toEqual(Array.from(want.data as Int8Array));
           // the kernel's NHWC form (plans without the layout pass)
           const nhwc = new Executor(g, { layout: false });
-          expect(nhwc.kernels.get(g.nodes[0]!)?.name).toBe('qs8_conv2d_tflite');
+          expect(nhwc.kernels.get(g.nodes[0]!)?.name).toBe(kname);
           expect(Array.from(nhwc.run({ X: x }).Y!.data as Int8Array)).toEqual(Array.from(want.data as Int8Array));
           nhwc.dispose();
         },
       ),
       { numRuns: 250, seed: 51 },
+    );
+  });
+});
+
+// The same rule at MobileNet-like shapes, where the kernels requantize inside their tiles (asm/q8.ts tflRequant4):
+// depthwise 3×3 / 5×5 (depth multiplier 1: the direct depthwise kernel) and pointwise / 3×3 convs (the int8 GEMM),
+// widths past one 8-output vector with tails, channel counts past a 4-row tile, explicit asymmetric pads (a folded
+// PAD), input zero points over the whole int8 range, and multipliers M·2^shift from ~2^-20 (right shifts) to > 1
+// (left shifts). conv.h: "acc = MultiplyByQuantizedMultiplier(acc, output_multiplier[out_channel],
+// output_shift[out_channel]); acc += output_offset; acc = std::max(acc, output_activation_min); acc = std::min(acc,
+// output_activation_max);"
+describe('TFLite int8 conv kernels with the requantization in the tile', () => {
+  it('are bit-exact over depthwise / pointwise / full convs, strides, explicit pads, zero points and extreme multipliers', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          kind: fc.constantFrom('depthwise', 'depthwise', 'pointwise', 'full'),
+          c: fc.integer({ min: 2, max: 13 }),
+          m: fc.integer({ min: 1, max: 19 }),
+          h: fc.integer({ min: 5, max: 12 }),
+          w: fc.integer({ min: 5, max: 27 }),
+          k: fc.constantFrom(3, 3, 5),
+          s: fc.integer({ min: 1, max: 2 }),
+          pads: fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 })),
+          xz: fc.integer({ min: -128, max: 127 }),
+          // output scale: tiny (left shifts, saturating codes) … huge (right shifts up to ~20 bits)
+          yscale: fc.constantFrom(1e-5, 0.0007, 0.02, 0.5, 40),
+          perChannel: fc.boolean(),
+          clip: fc.constantFrom(undefined, [0, 127], [-100, 6]),
+        }),
+        fc.integer(),
+        (r, seed) => {
+          const rnd = rng(seed);
+          const i8 = (n: number) => Int8Array.from({ length: n }, () => Math.floor(rnd() * 256) - 128);
+          const dw = r.kind === 'depthwise';
+          const k = r.kind === 'pointwise' ? 1 : r.k;
+          const m = dw ? r.c : r.m;
+          const g = new Graph();
+          g.inputs = [{ name: 'X', type: { dtype: 'int8', shape: [1, r.h, r.w, r.c] } }];
+          const f32 = (v: number[] | Float32Array, dims: number[]) => new Tensor('float32', Float32Array.from(v), dims);
+          g.initializers.set('xs', f32([0.03 + rnd() * 0.05], []));
+          g.initializers.set('xz', new Tensor('int8', Int8Array.of(r.xz), []));
+          g.initializers.set('W', new Tensor('int8', i8(m * k * k * (dw ? 1 : r.c)), dw ? [1, k, k, m] : [m, k, k, r.c]));
+          g.initializers.set('ws', f32(Float32Array.from({ length: r.perChannel ? m : 1 }, () => 0.001 + rnd() * 0.08), r.perChannel ? [m] : []));
+          g.initializers.set('wz', new Tensor('int8', new Int8Array(r.perChannel ? m : 1), r.perChannel ? [m] : []));
+          g.initializers.set('ys', f32([r.yscale], []));
+          g.initializers.set('yz', new Tensor('int8', Int8Array.of(Math.floor(rnd() * 200) - 100), []));
+          g.initializers.set('B', new Tensor('int32', Int32Array.from({ length: m }, () => Math.floor(rnd() * 2e6) - 1e6), [m]));
+          const pads = r.kind === 'pointwise' ? [0, 0, 0, 0] : r.pads;
+          const attrs = { pads, strides: [r.s, r.s], group: dw ? r.c : 1, data_layout: 'NHWC', weight_layout: dw ? '1HWO' : 'OHWI', rounding: 'tflite' };
+          g.nodes = [{ name: 'conv', op: 'QLinearConv', domain: '', inputs: ['X', 'xs', 'xz', 'W', 'ws', 'wz', 'ys', 'yz', 'B'], outputs: [r.clip ? 'T' : 'Y'], attrs }];
+          if (r.clip) {
+            g.initializers.set('lo', new Tensor('int8', Int8Array.of(r.clip[0]!), []));
+            g.initializers.set('hi', new Tensor('int8', Int8Array.of(r.clip[1]!), []));
+            g.nodes.push({ name: 'act', op: 'Clip', domain: '', inputs: ['T', 'lo', 'hi'], outputs: ['Y'], attrs: {} });
+          }
+          g.outputs = [{ name: 'Y', type: { dtype: 'int8' } }];
+          const x = new Tensor('int8', i8(r.h * r.w * r.c), [1, r.h, r.w, r.c]);
+          const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!;
+          for (const layout of [true, false]) {
+            const fast = new Executor(g, { layout });
+            const node = layout ? fast.graph.nodes.find((n) => n.op === 'QLinearConv')! : g.nodes[0]!;
+            expect(fast.kernels.get(node)?.name).toBe(dw ? 'qs8_dwconv2d_tflite' : 'qs8_conv2d_tflite');
+            const got = fast.run({ X: x }).Y!;
+            fast.dispose();
+            expect(got.dims).toEqual(want.dims);
+            expect(Array.from(got.data as Int8Array)).toEqual(Array.from(want.data as Int8Array));
+          }
+        },
+      ),
+      { numRuns: 200, seed: 53 },
     );
   });
 });
