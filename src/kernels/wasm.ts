@@ -13,6 +13,8 @@ export interface KernelExports {
   /** asm/f32_norm.ts: per row of n floats; beta 0 = none; out may equal x for softmax */
   f32_layernorm(x: number, rows: number, n: number, gamma: number, beta: number, eps: number, out: number): void;
   f32_softmax(x: number, rows: number, n: number, out: number): void;
+  /** asm/f32_attention.ts: one block of ≤ 4 query rows of one head, fused scores → softmax → ·V (see kernels/attend.ts) */
+  f32_attn_rows(mr: number, t: number, hd: number, vd: number, q: number, ldq: number, kp: number, vp: number, scale: number, mask: number, ldm: number, lo0: number, dlo: number, hi0: number, dhi: number, s: number, o: number, ldo: number, nanEmpty: number): void;
   f32_rmsnorm(x: number, rows: number, n: number, gamma: number, eps: number, out: number): void;
   /** asm/x32_layout.ts: out (contiguous over shape) = src at element strides st (may be negative); idx: rank i32s scratch */
   x32_strided_copy(src: number, out: number, rank: number, shape: number, st: number, idx: number): void;

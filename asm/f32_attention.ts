@@ -1,0 +1,106 @@
+import { f32_gemm_4x8 } from './f32_gemm';
+import { expNeg } from './vec';
+// Fused scaled-dot-product attention (WebAssembly SIMD128), one head at a time, for a block of mr ≤ 4 query rows:
+//
+//   o[r] = Σ_j p[r][j] · v[j],   p[r] = softmax_j(scale · (q[r] · k[j]) + mask[r][j])   over keys j in [lo_r, hi_r)
+//
+// Kᵀ and V are packed once per head (f32_gemm_pack_8_t / f32_gemm_pack_8, no bias) and every block of query rows
+// runs the f32_gemm_4x8 micro-kernel twice: scores into a 4 × t scratch (one row block, never the whole [S, T]
+// score matrix), then exp(scores − row max) / Σ times V.
+// Q rows, masks and output rows are addressed with strides, so Q/K/V can be read straight out of a fused QKV
+// projection or a [B, H, cap, hd] cache, and the output written straight into [B, S, H·vd] rows.
+
+/**
+ * One block of `mr` ≤ 4 query rows against `t` keys of one head (see the file comment).
+ * - q: row r at q + r·ldq floats (hd floats each); kp: Kᵀ packed by f32_gemm_pack_8_t(t, hd, k, ldk, kp);
+ *   vp: V packed by f32_gemm_pack_8(vd, t, v, ldv, 0, vp).
+ * - mask: 0 (none) or an additive row per query row at mask + r·ldm floats (ldm 0: one row for every query row),
+ *   added after the scale; −∞ entries exclude keys.
+ * - keys j < lo0 + r·dlo or j ≥ hi0 + r·dhi are excluded (causal: hi0 = past + 1, dhi = 1; key lengths: hi0 = len).
+ * - s: scratch of 4·t floats; o: output row r at o + r·ldo floats (vd floats each).
+ * - a row that excludes every key (or whose scores are all −∞) gives zeros, or NaN when `nanEmpty` (what ONNX
+ *   Softmax's 0/0 gives for the unfused graph).
+ */
+export function f32_attn_rows(mr: i32, t: i32, hd: i32, vd: i32, q: usize, ldq: i32, kp: usize, vp: usize, scale: f32, mask: usize, ldm: i32, lo0: i32, dlo: i32, hi0: i32, dhi: i32, s: usize, o: usize, ldo: i32, nanEmpty: i32): void {
+  // the keys any row of the block can see: [kLo, kHi)
+  let kHi = 0;
+  let kLo = t;
+  for (let r = 0; r < mr; r++) {
+    kHi = max(kHi, min(t, hi0 + r * dhi));
+    kLo = min(kLo, max(0, lo0 + r * dlo));
+  }
+  kLo &= ~7; // whole 8-key panels
+  const kpanel = (<usize>(hd + 1)) << 5;
+  // scores: row r of the block at s + r·t floats
+  for (let j0 = kLo; j0 < kHi; j0 += 8) {
+    f32_gemm_4x8(mr, min(8, t - j0), hd, q, ldq, kp + (<usize>(j0 >> 3)) * kpanel, s + (<usize>j0 << 2), t, -Infinity, Infinity, 0);
+  }
+  const vs = f32x4.splat(scale);
+  let empty = 0; // bit r: row r sees no key
+  for (let r = 0; r < mr; r++) {
+    const row = s + ((<usize>r * t) << 2);
+    const mrow = mask != 0 ? mask + ((<usize>r * ldm) << 2) : 0;
+    const lo = max(0, lo0 + r * dlo);
+    const hi = min(t, hi0 + r * dhi);
+    // x = scale·s + mask on [lo, hi), running max
+    let vm = f32x4.splat(-Infinity);
+    let j = lo;
+    for (; j + 4 <= hi; j += 4) {
+      const o4 = <usize>j << 2;
+      let x = f32x4.mul(v128.load(row + o4), vs);
+      if (mrow != 0) x = f32x4.add(x, v128.load(mrow + o4));
+      v128.store(row + o4, x);
+      vm = f32x4.max(vm, x);
+    }
+    let mx = max(max(f32x4.extract_lane(vm, 0), f32x4.extract_lane(vm, 1)), max(f32x4.extract_lane(vm, 2), f32x4.extract_lane(vm, 3)));
+    for (; j < hi; j++) {
+      const o4 = <usize>j << 2;
+      let x = f32.load(row + o4) * scale;
+      if (mrow != 0) x += f32.load(mrow + o4);
+      f32.store(row + o4, x);
+      mx = max(mx, x);
+    }
+    // zeros outside [lo, hi) up to kHi (the P·V product reads keys [0, kHi))
+    for (let z = 0; z < lo; z++) f32.store(row + (<usize>z << 2), 0);
+    for (let z = max(lo, hi); z < kHi; z++) f32.store(row + (<usize>z << 2), 0);
+    if (hi <= lo || mx == -Infinity) {
+      for (let z = lo; z < hi; z++) f32.store(row + (<usize>z << 2), 0);
+      empty |= 1 << r;
+      continue;
+    }
+    const vmx = f32x4.splat(mx);
+    let acc = f32x4.splat(0);
+    j = lo;
+    for (; j + 4 <= hi; j += 4) {
+      const o4 = <usize>j << 2;
+      const e = expNeg(f32x4.sub(v128.load(row + o4), vmx));
+      v128.store(row + o4, e);
+      acc = f32x4.add(acc, e);
+    }
+    let sum: f64 = <f64>f32x4.extract_lane(acc, 0) + <f64>f32x4.extract_lane(acc, 1) + <f64>f32x4.extract_lane(acc, 2) + <f64>f32x4.extract_lane(acc, 3);
+    for (; j < hi; j++) {
+      const o4 = <usize>j << 2;
+      const e = f32x4.extract_lane(expNeg(f32x4.splat(f32.load(row + o4) - mx)), 0);
+      f32.store(row + o4, e);
+      sum += <f64>e;
+    }
+    // normalize p here (t products per row; the output's vd would be fewer, but this keeps P·V the last pass)
+    const inv = <f32>(1.0 / sum);
+    const vi = f32x4.splat(inv);
+    j = lo;
+    for (; j + 4 <= hi; j += 4) v128.store(row + (<usize>j << 2), f32x4.mul(v128.load(row + (<usize>j << 2)), vi));
+    for (; j < hi; j++) f32.store(row + (<usize>j << 2), f32.load(row + (<usize>j << 2)) * inv);
+  }
+  // P · V over keys [0, kHi) (the panels' zero bias row starts every column panel)
+  const vpanel = (<usize>(t + 1)) << 5;
+  for (let c0 = 0; c0 < vd; c0 += 8) {
+    f32_gemm_4x8(mr, min(8, vd - c0), kHi, s, t, vp + (<usize>(c0 >> 3)) * vpanel, o + (<usize>c0 << 2), ldo, -Infinity, Infinity, 0);
+  }
+  if (empty != 0 && nanEmpty != 0) {
+    for (let r = 0; r < mr; r++) {
+      if ((empty & (1 << r)) == 0) continue;
+      const orow = o + ((<usize>r * ldo) << 2);
+      for (let c = 0; c < vd; c++) f32.store(orow + (<usize>c << 2), NaN);
+    }
+  }
+}

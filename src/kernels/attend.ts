@@ -1,0 +1,114 @@
+import type { Arena } from './wasm.js';
+import { kernels } from './wasm.js';
+
+/**
+ * A float32 operand in kernel memory addressed by strides (in floats): element (b, h, i, d) at byte
+ * `ptr + 4·(b·sb + h·sh + i·si + d)` — the last axis (head dim, or keys for a mask row) is contiguous. A stride of 0
+ * broadcasts. Q heads [B, N, S, hd] can so be read straight out of a fused QKV projection ([B, S, 3·N·hd] rows:
+ * sb = S·3·N·hd, sh = hd, si = 3·N·hd), K/V out of a [B, Nkv, cap, hd] cache (sb = Nkv·cap·hd, sh = cap·hd, si = hd)
+ * and the output written as [B, S, N·vd] rows (sh = vd, si = N·vd).
+ */
+export interface Strided {
+  ptr: number;
+  sb: number;
+  sh: number;
+  si: number;
+}
+
+/** Keys a query row may see, per batch: row i sees keys j with lo + i·dlo ≤ j < min(hi + i·dhi, end) (clipped to [0, T)). */
+export interface KeyRange {
+  lo: number;
+  dlo: number;
+  hi: number;
+  dhi: number;
+  end?: number;
+}
+
+export interface AttendArgs {
+  B: number;
+  /** query heads; `Nkv` key/value heads, N a multiple of it: query head h reads kv head ⌊h / (N / Nkv)⌋ */
+  N: number;
+  Nkv: number;
+  /** query rows per head, keys per kv head */
+  S: number;
+  T: number;
+  /** head dims of Q/K and of V/output */
+  hd: number;
+  vd: number;
+  q: Strided;
+  k: Strided;
+  v: Strided;
+  o: Strided;
+  /** multiplies Q·Kᵀ before the mask is added */
+  scale: number;
+  /** additive mask rows of T floats over (b, h, i) (−∞ excludes a key); omitted: none */
+  mask?: Strided;
+  /** key window per batch (causal prefill: {lo: 0, dlo: 0, hi: past + 1, dhi: 1}); omitted: every key */
+  keys?: (b: number) => KeyRange;
+  /** a row that sees no key gives NaN (the unfused graph's Softmax 0/0) instead of zeros */
+  nanEmpty?: boolean;
+}
+
+const ALL: KeyRange = { lo: 0, dlo: 0, hi: Number.MAX_SAFE_INTEGER, dhi: 0 };
+const clampI32 = (x: number) => Math.max(-0x40000000, Math.min(0x3fffffff, x));
+
+/**
+ * o = softmax(scale · Q·Kᵀ + mask) · V for every (b, h), on the fused kernel (asm/f32_attention.ts): per kv head, Kᵀ
+ * and V are packed once, then blocks of ≤ 4 query rows run scores → softmax → ·V with one 4 × T scratch row block —
+ * the [S, T] score matrix is never materialized. When S = 1 (a decoder step) the query heads sharing a kv head are
+ * the rows of one block (GroupQueryAttention's kv-head sharing). Every pointer must already be in kernel memory
+ * (pinned by the caller); this only allocates the packing buffers and the scratch. Strides and pointers are trusted:
+ * the caller validated the shapes.
+ */
+export function attendStrided(mem: Arena, a: AttendArgs): void {
+  const ex = kernels()!;
+  const { B, N, Nkv, S, T, hd, vd, q, k, v, o, mask } = a;
+  if (!B || !N || !S) return;
+  const g = N / Nkv;
+  const kp = mem.alloc(ex.f32_gemm_packed_size_8(Math.max(T, 1), hd), 'attention packed K');
+  const vp = mem.alloc(ex.f32_gemm_packed_size_8(vd, Math.max(T, 1)), 'attention packed V');
+  const sp = mem.alloc(4 * Math.max(T, 1) * 4, 'attention scores');
+  try {
+    const scale = a.scale;
+    const nan = a.nanEmpty ? 1 : 0;
+    for (let b = 0; b < B; b++) {
+      const kr = a.keys ? a.keys(b) : ALL;
+      for (let kh = 0; kh < Nkv; kh++) {
+        if (T > 0) {
+          ex.f32_gemm_pack_8_t(T, hd, k.ptr + 4 * (b * k.sb + kh * k.sh), k.si, kp);
+          ex.f32_gemm_pack_8(vd, T, v.ptr + 4 * (b * v.sb + kh * v.sh), v.si, 0, vp);
+        }
+        const at = (x: Strided, h: number, i: number) => x.ptr + 4 * (b * x.sb + h * x.sh + i * x.si);
+        if (S === 1 && g > 1) {
+          // one query row per head: the group's heads are the rows of a block (row stride = head stride)
+          const hi = clampI32(Math.min(kr.hi, kr.end ?? T));
+          for (let h0 = kh * g; h0 < (kh + 1) * g; h0 += 4) {
+            const mr = Math.min(4, (kh + 1) * g - h0);
+            ex.f32_attn_rows(mr, T, hd, vd, at(q, h0, 0), q.sh, kp, vp, scale, mask ? at(mask, h0, 0) : 0, mask ? mask.sh : 0, clampI32(kr.lo), 0, hi, 0, sp, at(o, h0, 0), o.sh, nan);
+          }
+          continue;
+        }
+        const end = kr.end ?? T;
+        for (let h = kh * g; h < (kh + 1) * g; h++)
+          for (let i0 = 0; i0 < S; i0 += 4) {
+            const mr = Math.min(4, S - i0);
+            const lo = clampI32(kr.lo + i0 * kr.dlo);
+            const hi = kr.hi + i0 * kr.dhi;
+            if (hi + (mr - 1) * kr.dhi <= end) {
+              ex.f32_attn_rows(mr, T, hd, vd, at(q, h, i0), q.si, kp, vp, scale, mask ? at(mask, h, i0) : 0, mask ? mask.si : 0, lo, kr.dlo, clampI32(hi), kr.dhi, sp, at(o, h, i0), o.si, nan);
+              continue;
+            }
+            // rows past `end`: one at a time with their window clipped
+            for (let r = 0; r < mr; r++) {
+              const i = i0 + r;
+              ex.f32_attn_rows(1, T, hd, vd, at(q, h, i), q.si, kp, vp, scale, mask ? at(mask, h, i) : 0, 0, clampI32(kr.lo + i * kr.dlo), 0, clampI32(Math.min(kr.hi + i * kr.dhi, end)), 0, sp, at(o, h, i), o.si, nan);
+            }
+          }
+      }
+    }
+  } finally {
+    mem.release(sp);
+    mem.release(vp);
+    mem.release(kp);
+  }
+}
