@@ -13,6 +13,8 @@ export interface Strided {
   sb: number;
   sh: number;
   si: number;
+  /** stride of the last axis; K only (default 1): K read as Kᵀ rows, e.g. sd = T with si = 1 for a [hd, T] Kt */
+  sd?: number;
 }
 
 /** Keys a query row may see, per batch: row i sees keys j with lo + i·dlo ≤ j < min(hi + i·dhi, end) (clipped to [0, T)). */
@@ -49,7 +51,6 @@ export interface AttendArgs {
   nanEmpty?: boolean;
 }
 
-const ALL: KeyRange = { lo: 0, dlo: 0, hi: Number.MAX_SAFE_INTEGER, dhi: 0 };
 const clampI32 = (x: number) => Math.max(-0x40000000, Math.min(0x3fffffff, x));
 
 /**
@@ -72,10 +73,12 @@ export function attendStrided(mem: Arena, a: AttendArgs): void {
     const scale = a.scale;
     const nan = a.nanEmpty ? 1 : 0;
     for (let b = 0; b < B; b++) {
-      const kr = a.keys ? a.keys(b) : ALL;
+      const kr: KeyRange = a.keys ? a.keys(b) : { lo: 0, dlo: 0, hi: T, dhi: 0 };
       for (let kh = 0; kh < Nkv; kh++) {
         if (T > 0) {
-          ex.f32_gemm_pack_8_t(T, hd, k.ptr + 4 * (b * k.sb + kh * k.sh), k.si, kp);
+          const kb = k.ptr + 4 * (b * k.sb + kh * k.sh);
+          if ((k.sd ?? 1) === 1) ex.f32_gemm_pack_8_t(T, hd, kb, k.si, kp);
+          else ex.f32_gemm_pack_8(T, hd, kb, k.sd!, 0, kp); // Kt rows (one per head dim) of T keys: si must be 1
           ex.f32_gemm_pack_8(vd, T, v.ptr + 4 * (b * v.sb + kh * v.sh), v.si, 0, vp);
         }
         const at = (x: Strided, h: number, i: number) => x.ptr + 4 * (b * x.sb + h * x.sh + i * x.si);

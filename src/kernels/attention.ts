@@ -1,6 +1,7 @@
 import { UnsupportedError } from '../errors.js';
 import { type MaskFn, attnMask, catSeq, gqaLengths, msRotary, rotateInPlace, splitHeads } from '../ops/contrib-attention.js';
 import { attentionBias } from '../ops/attention.js';
+import { expandTo } from '../ops/broadcast.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Tensor as TensorT } from '../tensor/tensor.js';
 import { type AttendArgs, type KeyRange, type Strided, attendStrided } from './attend.js';
@@ -459,6 +460,110 @@ const onnxRotaryKernel: KernelDef = {
   },
 };
 
+/** Row-major element strides of `dims`. */
+const stridesOf = (dims: readonly number[]): number[] => {
+  const st = new Array<number>(dims.length);
+  for (let i = dims.length - 1, acc = 1; i >= 0; i--) {
+    st[i] = acc;
+    acc *= dims[i]!;
+  }
+  return st;
+};
+
+/**
+ * The attention block PyTorch exports, fused by the plan (src/ir/passes/fuse-xfmr.ts) into ai.edgeq
+ * ScaledDotProductAttention: softmax(Q·Kt·scale + mask)·V on the fused kernel (kernels/attend.ts). Q, Kt and V are
+ * read in place through the head Transposes that produce them (Transpose(Reshape(x)) with the head dim last: Q and V
+ * as rows of x, Kᵀ packed from x's rows), so the [B·H, S, hd] copies are not made; batch dims (≤ 2, numpy
+ * broadcast) map to the kernel's batch and head strides; a mask broadcast over keys is expanded once.
+ */
+const sdpaKernel: KernelDef = {
+  op: 'ScaledDotProductAttention',
+  domain: 'ai.edgeq',
+  backend: 'wasm',
+  prepare(_node, attrs, types, _constant, producer) {
+    const mem = arena();
+    if (!mem || !kernels()) return decline('no WASM memory');
+    if (types.some((t, i) => t && t.dtype !== 'float32' && i < 4)) return decline(`inputs are ${types.map((t) => t?.dtype ?? '-').join('/')}, not float32`);
+    if (types.slice(0, 3).some((t) => t?.shape && (t.shape.length < 2 || t.shape.length > 4))) return decline('Q/Kt/V rank is not 2, 3 or 4');
+    // bypass: Q and V need the Transpose to keep the head dim last; Kt needs its second-to-last axis to be the input's last
+    const perms: (number[] | undefined)[] = [0, 1, 2].map((i) => {
+      const p = producer?.(i);
+      if (!p || p.node.op !== 'Transpose' || p.node.domain !== '') return undefined;
+      const r = types[i]?.shape?.length;
+      const perm = (p.attrs.perm as number[] | undefined) ?? (r ? [...Array(r).keys()].reverse() : undefined);
+      if (!perm || perm.length < 2 || perm.length > 4) return undefined;
+      const last = perm.length - 1;
+      return (i === 1 ? perm[last - 1] : perm[last]) === last ? perm : undefined;
+    });
+    const scale: number = attrs.scale;
+    return {
+      name: 'f32_attention_fused',
+      ...(perms.some((p) => p) ? { readsInstead: (i: number) => (i < 3 && perms[i] ? producer!(i)!.node.inputs[0] : undefined) } : {}),
+      run([q, kt, v, mask], [out]) {
+        const shape = out!.shape as number[];
+        const r = shape.length;
+        if (r > 4) return undefined; // only without a bypass (ranks of bypassed inputs were checked)
+        // operand dims and element strides (through the Transpose when bypassed), right-aligned to the output's rank
+        const view = (t: TensorT, i: number): { dims: number[]; st: number[] } => {
+          const perm = perms[i];
+          let dims = [...t.dims];
+          let st = stridesOf(dims);
+          if (perm) {
+            dims = perm.map((a) => t.dims[a]!);
+            st = perm.map((a) => st[a]!);
+          }
+          while (dims.length < r) {
+            dims.unshift(1);
+            st.unshift(0);
+          }
+          return { dims, st: st.map((x, a) => (dims[a] === 1 && a < r - 2 ? 0 : x)) };
+        };
+        const Q = view(q!, 0);
+        const K = view(kt!, 1);
+        const V = view(v!, 2);
+        const [S, hd] = Q.dims.slice(-2) as [number, number];
+        const T = K.dims[r - 1]!;
+        const vd = V.dims[r - 1]!;
+        const B = r === 4 ? shape[0]! : 1;
+        const N = r >= 3 ? shape[r - 3]! : 1;
+        const bh = (st: number[]) => ({ sb: r === 4 ? st[0]! : 0, sh: r >= 3 ? st[r - 3]! : 0 });
+        let md: Float32Array | undefined;
+        let mst: number[] | undefined;
+        if (mask) {
+          const m = view(mask, 3);
+          if (m.dims[r - 1] === T || T <= 1) {
+            md = mask.data as Float32Array;
+            mst = m.dims.map((d, a) => (d === 1 ? 0 : m.st[a]!));
+          } else {
+            // broadcast over keys: expanded once into rows of T
+            const full = [...shape.slice(0, -2), S, T];
+            md = Float32Array.from(expandTo(mask, full) as ArrayLike<number>);
+            mst = stridesOf(full).map((x, a) => (full[a] === 1 ? 0 : x));
+          }
+        }
+        const ins = [q!.data as Float32Array, kt!.data as Float32Array, v!.data as Float32Array, ...(md ? [md] : [])];
+        const { ptrs, copied } = pinInputs(mem, ins, 'attention input');
+        try {
+          const yp = mem.alloc(B * N * S * vd * 4, 'attention output');
+          attendStrided(mem, {
+            B, N, Nkv: N, S, T, hd, vd, scale, nanEmpty: true,
+            q: { ptr: ptrs[0]!, ...bh(Q.st), si: Q.st[r - 2]! },
+            k: { ptr: ptrs[1]!, ...bh(K.st), si: K.st[r - 1]!, sd: K.st[r - 2]! },
+            v: { ptr: ptrs[2]!, ...bh(V.st), si: V.st[r - 2]! },
+            o: { ptr: yp, sb: N * S * vd, sh: S * vd, si: vd },
+            mask: mst && { ptr: ptrs[3]!, ...bh(mst), si: mst[r - 2]! },
+          });
+          return [new Tensor('float32', mem.f32(yp, B * N * S * vd), shape)];
+        } finally {
+          for (const p of copied) mem.release(p);
+        }
+      },
+    };
+  },
+};
+
+registerKernel(sdpaKernel);
 registerKernel(onnxAttentionKernel);
 registerKernel(onnxRotaryKernel);
 registerKernel(msAttentionKernel);
