@@ -1,4 +1,4 @@
-import { f32_gemm_4x8 } from './f32_gemm';
+import { f32_gemm_4x8, f32_gemm_pack_8, f32_gemm_pack_8_t } from './f32_gemm';
 import { expNeg } from './vec';
 // Fused scaled-dot-product attention (WebAssembly SIMD128), one head at a time, for a block of mr ≤ 4 query rows:
 //
@@ -101,6 +101,35 @@ export function f32_attn_rows(mr: i32, t: i32, hd: i32, vd: i32, q: usize, ldq: 
       if ((empty & (1 << r)) == 0) continue;
       const orow = o + ((<usize>r * ldo) << 2);
       for (let c = 0; c < vd; c++) f32.store(orow + (<usize>c << 2), NaN);
+    }
+  }
+}
+
+/**
+ * A whole head: packs K (rows of hd floats at k + j·ldk when kd = 1, else Kᵀ rows of T keys at k + d·kd) and V
+ * (rows at v + j·ldv) into kp / vp, then runs every block of ≤ 4 of its S query rows (f32_attn_rows). Row i sees
+ * keys [lo0 + i·dlo, min(hi0 + i·dhi, end)); blocks whose window would pass `end` run row by row.
+ * One call per head lets kernel threads take whole heads (each with its own kp, vp and scratch s).
+ */
+export function f32_attn_head(s_: i32, t: i32, hd: i32, vd: i32, q: usize, ldq: i32, k: usize, ldk: i32, kd: i32, v: usize, ldv: i32, kp: usize, vp: usize, scale: f32, mask: usize, ldm: i32, lo0: i32, dlo: i32, hi0: i32, dhi: i32, end: i32, s: usize, o: usize, ldo: i32, nanEmpty: i32): void {
+  if (t > 0) {
+    if (kd == 1) f32_gemm_pack_8_t(t, hd, k, ldk, kp);
+    else f32_gemm_pack_8(t, hd, k, kd, 0, kp);
+    f32_gemm_pack_8(vd, t, v, ldv, 0, vp);
+  }
+  for (let i0 = 0; i0 < s_; i0 += 4) {
+    const mr = min(4, s_ - i0);
+    const qi = q + ((<usize>i0 * ldq) << 2);
+    const mi = mask != 0 ? mask + ((<usize>i0 * ldm) << 2) : 0;
+    const oi = o + ((<usize>i0 * ldo) << 2);
+    const hi = hi0 + i0 * dhi;
+    if (hi + (mr - 1) * dhi <= end) {
+      f32_attn_rows(mr, t, hd, vd, qi, ldq, kp, vp, scale, mi, ldm, lo0 + i0 * dlo, dlo, hi, dhi, s, oi, ldo, nanEmpty);
+      continue;
+    }
+    for (let r = 0; r < mr; r++) {
+      const i = i0 + r;
+      f32_attn_rows(1, t, hd, vd, q + ((<usize>i * ldq) << 2), ldq, kp, vp, scale, mask != 0 ? mask + ((<usize>i * ldm) << 2) : 0, 0, lo0 + i * dlo, 0, min(hi0 + i * dhi, end), 0, s, o + ((<usize>i * ldo) << 2), ldo, nanEmpty);
     }
   }
 }

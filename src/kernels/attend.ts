@@ -1,4 +1,5 @@
 import type { Arena } from './wasm.js';
+import { forkJoin, shares, threadsFor } from './threads.js';
 import { kernels } from './wasm.js';
 
 /**
@@ -66,52 +67,66 @@ export function attendStrided(mem: Arena, a: AttendArgs): void {
   const { B, N, Nkv, S, T, hd, vd, q, k, v, o, mask } = a;
   if (!B || !N || !S) return;
   const g = N / Nkv;
-  const kp = mem.alloc(ex.f32_gemm_packed_size_8(Math.max(T, 1), hd), 'attention packed K');
-  const vp = mem.alloc(ex.f32_gemm_packed_size_8(vd, Math.max(T, 1)), 'attention packed V');
-  const sp = mem.alloc(4 * Math.max(T, 1) * 4, 'attention scores');
-  try {
-    const scale = a.scale;
-    const nan = a.nanEmpty ? 1 : 0;
-    for (let b = 0; b < B; b++) {
-      const kr: KeyRange = a.keys ? a.keys(b) : { lo: 0, dlo: 0, hi: T, dhi: 0 };
-      for (let kh = 0; kh < Nkv; kh++) {
-        if (T > 0) {
-          const kb = k.ptr + 4 * (b * k.sb + kh * k.sh);
-          if ((k.sd ?? 1) === 1) ex.f32_gemm_pack_8_t(T, hd, kb, k.si, kp);
-          else ex.f32_gemm_pack_8(T, hd, kb, k.sd!, 0, kp); // Kt rows (one per head dim) of T keys: si must be 1
-          ex.f32_gemm_pack_8(vd, T, v.ptr + 4 * (b * v.sb + kh * v.sh), v.si, 0, vp);
-        }
-        const at = (x: Strided, h: number, i: number) => x.ptr + 4 * (b * x.sb + h * x.sh + i * x.si);
-        if (S === 1 && g > 1) {
-          // one query row per head: the group's heads are the rows of a block (row stride = head stride)
-          const hi = clampI32(Math.min(kr.hi, kr.end ?? T));
+  const scale = a.scale;
+  const nan = a.nanEmpty ? 1 : 0;
+  const T1 = Math.max(T, 1);
+  const kpBytes = ex.f32_gemm_packed_size_8(T1, hd);
+  const vpBytes = ex.f32_gemm_packed_size_8(vd, T1);
+  const at = (x: Strided, b: number, h: number, i: number) => x.ptr + 4 * (b * x.sb + h * x.sh + i * x.si);
+  const range = (b: number): KeyRange => (a.keys ? a.keys(b) : { lo: 0, dlo: 0, hi: T, dhi: 0 });
+  if (S === 1 && g > 1) {
+    // a decoder step with grouped kv heads: the group's query heads are the rows of a block (row stride = head stride)
+    const kp = mem.alloc(kpBytes, 'attention packed K');
+    const vp = mem.alloc(vpBytes, 'attention packed V');
+    const sp = mem.alloc(16 * T1, 'attention scores');
+    try {
+      for (let b = 0; b < B; b++) {
+        const kr = range(b);
+        const hi = clampI32(Math.min(kr.hi, kr.end ?? T));
+        for (let kh = 0; kh < Nkv; kh++) {
+          if (T > 0) {
+            const kb = at(k, b, kh, 0);
+            if ((k.sd ?? 1) === 1) ex.f32_gemm_pack_8_t(T, hd, kb, k.si, kp);
+            else ex.f32_gemm_pack_8(T, hd, kb, k.sd!, 0, kp); // Kt rows (one per head dim) of T keys: si must be 1
+            ex.f32_gemm_pack_8(vd, T, at(v, b, kh, 0), v.si, 0, vp);
+          }
           for (let h0 = kh * g; h0 < (kh + 1) * g; h0 += 4) {
             const mr = Math.min(4, (kh + 1) * g - h0);
-            ex.f32_attn_rows(mr, T, hd, vd, at(q, h0, 0), q.sh, kp, vp, scale, mask ? at(mask, h0, 0) : 0, mask ? mask.sh : 0, clampI32(kr.lo), 0, hi, 0, sp, at(o, h0, 0), o.sh, nan);
+            ex.f32_attn_rows(mr, T, hd, vd, at(q, b, h0, 0), q.sh, kp, vp, scale, mask ? at(mask, b, h0, 0) : 0, mask ? mask.sh : 0, clampI32(kr.lo), 0, hi, 0, sp, at(o, b, h0, 0), o.sh, nan);
           }
-          continue;
         }
-        const end = kr.end ?? T;
-        for (let h = kh * g; h < (kh + 1) * g; h++)
-          for (let i0 = 0; i0 < S; i0 += 4) {
-            const mr = Math.min(4, S - i0);
-            const lo = clampI32(kr.lo + i0 * kr.dlo);
-            const hi = kr.hi + i0 * kr.dhi;
-            if (hi + (mr - 1) * kr.dhi <= end) {
-              ex.f32_attn_rows(mr, T, hd, vd, at(q, h, i0), q.si, kp, vp, scale, mask ? at(mask, h, i0) : 0, mask ? mask.si : 0, lo, kr.dlo, clampI32(hi), kr.dhi, sp, at(o, h, i0), o.si, nan);
-              continue;
-            }
-            // rows past `end`: one at a time with their window clipped
-            for (let r = 0; r < mr; r++) {
-              const i = i0 + r;
-              ex.f32_attn_rows(1, T, hd, vd, at(q, h, i), q.si, kp, vp, scale, mask ? at(mask, h, i) : 0, 0, clampI32(kr.lo + i * kr.dlo), 0, clampI32(Math.min(kr.hi + i * kr.dhi, end)), 0, sp, at(o, h, i), o.si, nan);
-            }
-          }
       }
+    } finally {
+      mem.release(sp);
+      mem.release(vp);
+      mem.release(kp);
     }
+    return;
+  }
+  // one f32_attn_head call per (b, h) (a group's heads each repack their kv head: O(T·hd) beside O(S·T·hd)); kernel
+  // threads take whole heads, each thread with its own packing buffers and scratch
+  const nt = threadsFor(B * N * S * T * (hd + vd));
+  const parts = shares(B * N, 1, nt);
+  const bufs: number[] = [];
+  try {
+    for (let t = 0; t < parts.length; t++) bufs.push(mem.alloc(kpBytes + vpBytes + 16 * T1, 'attention packing and scores'));
+    const jobs = parts.map(([h0, h1], t): [string, number[]][] => {
+      const kp = bufs[t]!;
+      const vp = kp + kpBytes;
+      const sp = vp + vpBytes;
+      const list: [string, number[]][] = [];
+      for (let bh = h0; bh < h1; bh++) {
+        const b = Math.floor(bh / N);
+        const h = bh % N;
+        const kh = Math.floor(h / g);
+        const kr = range(b);
+        const sd = k.sd ?? 1;
+        list.push(['f32_attn_head', [S, T, hd, vd, at(q, b, h, 0), q.si, at(k, b, kh, 0), sd === 1 ? k.si : 0, sd, at(v, b, kh, 0), v.si, kp, vp, scale, mask ? at(mask, b, h, 0) : 0, mask ? mask.si : 0, clampI32(kr.lo), kr.dlo, clampI32(kr.hi), kr.dhi, clampI32(kr.end ?? T), sp, at(o, b, h, 0), o.si, nan]]);
+      }
+      return list;
+    });
+    forkJoin(ex, jobs);
   } finally {
-    mem.release(sp);
-    mem.release(vp);
-    mem.release(kp);
+    for (const p of bufs) mem.release(p);
   }
 }
