@@ -21,3 +21,4 @@ export * from './x32_layout';
 export * from './x_layout';
 export * from './f32_resize';
 export * from './f32_rnn';
+export * from './f32_attention';

@@ -1,9 +1,11 @@
 import { UnsupportedError } from '../errors.js';
-import { type MaskFn, attnMask, catSeq, gqaLengths, gqaMask, msRotary, rotateInPlace, splitHeads } from '../ops/contrib-attention.js';
+import { type MaskFn, attnMask, catSeq, gqaLengths, msRotary, rotateInPlace, splitHeads } from '../ops/contrib-attention.js';
 import { attentionBias } from '../ops/attention.js';
+import { expandTo } from '../ops/broadcast.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Tensor as TensorT } from '../tensor/tensor.js';
-import { PackedGemmF32, runBatchedMatMul } from './gemm.js';
+import { type AttendArgs, type KeyRange, type Strided, attendStrided } from './attend.js';
+import { PackedGemmF32, pinInputs, runBatchedMatMul } from './gemm.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
 import { type Arena, arena, kernels } from './wasm.js';
 
@@ -42,8 +44,77 @@ type RowMask = (row: Float32Array, b: number, h: number, i: number) => void;
 /**
  * Y (B, S, N·vhs) in kernel memory = softmax((Q·Kᵀ) + mask) · V with Q (B, N, S, hs) already scaled, K (B, Nkv, T,
  * hs), V (B, Nkv, T, vhs) float32; q heads h use kv head ⌊h / (N/Nkv)⌋. A row whose every score is −∞ gives zeros.
+ * Without a softcap this runs the fused kernel (kernels/attend.ts, asm/f32_attention.ts): the mask rows are
+ * written once into kernel memory (or, for GroupQueryAttention, given as key windows plus the attention bias read
+ * in place) and the output is written straight into its (B, S, N·vhs) rows. With a softcap (tanh between the
+ * scores and the softmax) it runs the batched matmul, softmax and matmul as separate passes.
  */
-export function attendF32(mem: Arena, q: Float32Array, k: Float32Array, v: Float32Array, B: number, N: number, Nkv: number, S: number, T: number, hs: number, vhs: number, mask: RowMask | undefined, softcap = 0, merge = true): Float32Array {
+export function attendF32(mem: Arena, q: Float32Array, k: Float32Array, v: Float32Array, B: number, N: number, Nkv: number, S: number, T: number, hs: number, vhs: number, mask: RowMask | FusedMask | undefined, softcap = 0, merge = true): Float32Array {
+  if (softcap > 0) return attendUnfused(mem, q, k, v, B, N, Nkv, S, T, hs, vhs, typeof mask === 'function' ? mask : mask && fusedRows(mask, T), softcap, merge);
+  const { ptrs, copied } = pinInputs(mem, [q, k, v], 'attention input');
+  const n = B * S * N * vhs;
+  let mp = 0;
+  let mview: Strided | undefined;
+  let keys: AttendArgs['keys'];
+  try {
+    if (typeof mask === 'function') {
+      // the reference's mask writer, one row of T floats per (b, h, i), written once into kernel memory
+      mp = mem.alloc(B * N * S * T * 4, 'attention mask');
+      const m = mem.f32(mp, B * N * S * T).fill(0); // the writers add to the row
+      for (let b = 0; b < B; b++)
+        for (let h = 0; h < N; h++)
+          for (let i = 0; i < S; i++) mask(m.subarray(((b * N + h) * S + i) * T, ((b * N + h) * S + i + 1) * T), b, h, i);
+      mview = { ptr: mp, sb: N * S * T, sh: S * T, si: T };
+    } else if (mask) {
+      keys = mask.keys;
+      if (mask.bias) {
+        const bias = mask.bias;
+        mp = mem.alloc(bias.data.length * 4, 'attention bias');
+        mem.f32(mp, bias.data.length).set(bias.data);
+        mview = { ptr: mp, sb: bias.sb, sh: bias.sh, si: bias.si };
+      }
+    }
+    const yp = mem.alloc(n * 4, 'attention output');
+    const o: Strided = merge ? { ptr: yp, sb: S * N * vhs, sh: vhs, si: N * vhs } : { ptr: yp, sb: N * S * vhs, sh: S * vhs, si: vhs };
+    attendStrided(mem, {
+      B, N, Nkv, S, T, hd: hs, vd: vhs, scale: 1, mask: mview, keys,
+      q: { ptr: ptrs[0]!, sb: N * S * hs, sh: S * hs, si: hs },
+      k: { ptr: ptrs[1]!, sb: Nkv * T * hs, sh: T * hs, si: hs },
+      v: { ptr: ptrs[2]!, sb: Nkv * T * vhs, sh: T * vhs, si: vhs },
+      o,
+    });
+    return mem.f32(yp, n);
+  } finally {
+    if (mp) mem.release(mp);
+    for (const p of copied) mem.release(p);
+  }
+}
+
+/**
+ * A mask for the fused kernel without a per-row callback: key windows per batch (causal, key lengths, local window)
+ * and an optional additive bias read with strides (rows of T floats).
+ */
+interface FusedMask {
+  keys?: (b: number) => KeyRange;
+  bias?: { data: Float32Array; sb: number; sh: number; si: number };
+}
+
+/** The same mask as a row writer (for the unfused softcap path). */
+function fusedRows(m: FusedMask, T: number): RowMask {
+  return (row, b, h, i) => {
+    const kr = m.keys?.(b);
+    const lo = kr ? kr.lo + i * kr.dlo : 0;
+    const hi = kr ? Math.min(kr.hi + i * kr.dhi, kr.end ?? T) : T;
+    if (m.bias) {
+      const o = b * m.bias.sb + h * m.bias.sh + i * m.bias.si;
+      for (let j = 0; j < T; j++) row[j] = row[j]! + m.bias.data[o + j]!;
+    }
+    for (let j = 0; j < T; j++) if (j < lo || j >= hi) row[j] = -Infinity;
+  };
+}
+
+/** attendF32 as separate passes: batched Q·Kᵀ, softcap and mask on the scores, f32_softmax, batched ·V. */
+function attendUnfused(mem: Arena, q: Float32Array, k: Float32Array, v: Float32Array, B: number, N: number, Nkv: number, S: number, T: number, hs: number, vhs: number, mask: RowMask | undefined, softcap: number, merge: boolean): Float32Array {
   const ex = kernels()!;
   const g = N / Nkv;
   // heads of one group are contiguous in q: (B, Nkv, g·S, hs) rows against that kv head's K
@@ -269,8 +340,13 @@ const gqaKernel: KernelDef = {
             PK.set(kn.subarray(bh * S * hs, (bh + 1) * S * hs), bh * Tp * hs + n);
             PV.set(vn.subarray(bh * S * hs, (bh + 1) * S * hs), bh * Tp * hs + n);
           }
-        const mask = rowMask(gqaMask(past, attrs.local_window_size, abias, N, S, totalLen), (b) => total[b]!);
-        const y = attendF32(mem, q, PK, PV, B, N, Nkv, S, Tp, hs, hs, mask, attrs.softcap);
+        // gqaMask as key windows: query s of batch b sees keys [past_b + s + 1 − W, past_b + s] (W ≤ 0: from 0),
+        // and none from total_b on; attention_bias (B|1, N|1, S, totalLen) is read with strides
+        const W: number = attrs.local_window_size;
+        const keys = (b: number): KeyRange => ({ lo: W > 0 ? past[b]! + 1 - W : 0, dlo: W > 0 ? 1 : 0, hi: past[b]! + 1, dhi: 1, end: total[b]! });
+        const bd = abias?.dims;
+        const bias = abias && bd ? { data: f32(abias), sb: bd[0] === 1 ? 0 : bd[1]! * S * totalLen, sh: bd[1] === 1 ? 0 : S * totalLen, si: totalLen } : undefined;
+        const y = attendF32(mem, q, PK, PV, B, N, Nkv, S, Tp, hs, hs, { keys, bias }, attrs.softcap);
         const outs = [new Tensor('float32', y, [B, S, N * hs]), new Tensor('float32', PK, [B, Nkv, Tp, hs]), new Tensor('float32', PV, [B, Nkv, Tp, hs])];
         return outs.slice(0, outTypes.length);
       },
@@ -384,6 +460,110 @@ const onnxRotaryKernel: KernelDef = {
   },
 };
 
+/** Row-major element strides of `dims`. */
+const stridesOf = (dims: readonly number[]): number[] => {
+  const st = new Array<number>(dims.length);
+  for (let i = dims.length - 1, acc = 1; i >= 0; i--) {
+    st[i] = acc;
+    acc *= dims[i]!;
+  }
+  return st;
+};
+
+/**
+ * The attention block PyTorch exports, fused by the plan (src/ir/passes/fuse-xfmr.ts) into ai.edgeq
+ * ScaledDotProductAttention: softmax(Q·Kt·scale + mask)·V on the fused kernel (kernels/attend.ts). Q, Kt and V are
+ * read in place through the head Transposes that produce them (Transpose(Reshape(x)) with the head dim last: Q and V
+ * as rows of x, Kᵀ packed from x's rows), so the [B·H, S, hd] copies are not made; batch dims (≤ 2, numpy
+ * broadcast) map to the kernel's batch and head strides; a mask broadcast over keys is expanded once.
+ */
+const sdpaKernel: KernelDef = {
+  op: 'ScaledDotProductAttention',
+  domain: 'ai.edgeq',
+  backend: 'wasm',
+  prepare(_node, attrs, types, _constant, producer) {
+    const mem = arena();
+    if (!mem || !kernels()) return decline('no WASM memory');
+    if (types.some((t, i) => t && t.dtype !== 'float32' && i < 4)) return decline(`inputs are ${types.map((t) => t?.dtype ?? '-').join('/')}, not float32`);
+    if (types.slice(0, 3).some((t) => t?.shape && (t.shape.length < 2 || t.shape.length > 4))) return decline('Q/Kt/V rank is not 2, 3 or 4');
+    // bypass: Q and V need the Transpose to keep the head dim last; Kt needs its second-to-last axis to be the input's last
+    const perms: (number[] | undefined)[] = [0, 1, 2].map((i) => {
+      const p = producer?.(i);
+      if (!p || p.node.op !== 'Transpose' || p.node.domain !== '') return undefined;
+      const r = types[i]?.shape?.length;
+      const perm = (p.attrs.perm as number[] | undefined) ?? (r ? [...Array(r).keys()].reverse() : undefined);
+      if (!perm || perm.length < 2 || perm.length > 4) return undefined;
+      const last = perm.length - 1;
+      return (i === 1 ? perm[last - 1] : perm[last]) === last ? perm : undefined;
+    });
+    const scale: number = attrs.scale;
+    return {
+      name: 'f32_attention_fused',
+      ...(perms.some((p) => p) ? { readsInstead: (i: number) => (i < 3 && perms[i] ? producer!(i)!.node.inputs[0] : undefined) } : {}),
+      run([q, kt, v, mask], [out]) {
+        const shape = out!.shape as number[];
+        const r = shape.length;
+        if (r > 4) return undefined; // only without a bypass (ranks of bypassed inputs were checked)
+        // operand dims and element strides (through the Transpose when bypassed), right-aligned to the output's rank
+        const view = (t: TensorT, i: number): { dims: number[]; st: number[] } => {
+          const perm = perms[i];
+          let dims = [...t.dims];
+          let st = stridesOf(dims);
+          if (perm) {
+            dims = perm.map((a) => t.dims[a]!);
+            st = perm.map((a) => st[a]!);
+          }
+          while (dims.length < r) {
+            dims.unshift(1);
+            st.unshift(0);
+          }
+          return { dims, st: st.map((x, a) => (dims[a] === 1 && a < r - 2 ? 0 : x)) };
+        };
+        const Q = view(q!, 0);
+        const K = view(kt!, 1);
+        const V = view(v!, 2);
+        const [S, hd] = Q.dims.slice(-2) as [number, number];
+        const T = K.dims[r - 1]!;
+        const vd = V.dims[r - 1]!;
+        const B = r === 4 ? shape[0]! : 1;
+        const N = r >= 3 ? shape[r - 3]! : 1;
+        const bh = (st: number[]) => ({ sb: r === 4 ? st[0]! : 0, sh: r >= 3 ? st[r - 3]! : 0 });
+        let md: Float32Array | undefined;
+        let mst: number[] | undefined;
+        if (mask) {
+          const m = view(mask, 3);
+          if (m.dims[r - 1] === T || T <= 1) {
+            md = mask.data as Float32Array;
+            mst = m.dims.map((d, a) => (d === 1 ? 0 : m.st[a]!));
+          } else {
+            // broadcast over keys: expanded once into rows of T
+            const full = [...shape.slice(0, -2), S, T];
+            md = Float32Array.from(expandTo(mask, full) as ArrayLike<number>);
+            mst = stridesOf(full).map((x, a) => (full[a] === 1 ? 0 : x));
+          }
+        }
+        const ins = [q!.data as Float32Array, kt!.data as Float32Array, v!.data as Float32Array, ...(md ? [md] : [])];
+        const { ptrs, copied } = pinInputs(mem, ins, 'attention input');
+        try {
+          const yp = mem.alloc(B * N * S * vd * 4, 'attention output');
+          attendStrided(mem, {
+            B, N, Nkv: N, S, T, hd, vd, scale, nanEmpty: true,
+            q: { ptr: ptrs[0]!, ...bh(Q.st), si: Q.st[r - 2]! },
+            k: { ptr: ptrs[1]!, ...bh(K.st), si: K.st[r - 1]!, sd: K.st[r - 2]! },
+            v: { ptr: ptrs[2]!, ...bh(V.st), si: V.st[r - 2]! },
+            o: { ptr: yp, sb: N * S * vd, sh: S * vd, si: vd },
+            mask: mst && { ptr: ptrs[3]!, ...bh(mst), si: mst[r - 2]! },
+          });
+          return [new Tensor('float32', mem.f32(yp, B * N * S * vd), shape)];
+        } finally {
+          for (const p of copied) mem.release(p);
+        }
+      },
+    };
+  },
+};
+
+registerKernel(sdpaKernel);
 registerKernel(onnxAttentionKernel);
 registerKernel(onnxRotaryKernel);
 registerKernel(msAttentionKernel);

@@ -20,6 +20,9 @@ export interface KernelExports {
   f32_softmax_strided(x: number, outer: number, n: number, inner: number, out: number): void;
   f32_reduce_max(x: number, outer: number, r: number, inner: number, out: number, isMin: number): void;
   f32_instancenorm(x: number, planes: number, c: number, hw: number, scale: number, bias: number, eps: number, lo: number, hi: number, out: number): void;
+  /** asm/f32_attention.ts: one block of ≤ 4 query rows of one head, fused scores → softmax → ·V (see kernels/attend.ts) */
+  f32_attn_rows(mr: number, t: number, hd: number, vd: number, q: number, ldq: number, kp: number, vp: number, scale: number, mask: number, ldm: number, lo0: number, dlo: number, hi0: number, dhi: number, s: number, o: number, ldo: number, nanEmpty: number): void;
+  f32_attn_head(S: number, t: number, hd: number, vd: number, q: number, ldq: number, k: number, ldk: number, kd: number, v: number, ldv: number, kp: number, vp: number, scale: number, mask: number, ldm: number, lo0: number, dlo: number, hi0: number, dhi: number, end: number, s: number, o: number, ldo: number, nanEmpty: number): void;
   f32_rmsnorm(x: number, rows: number, n: number, gamma: number, eps: number, out: number): void;
   /** asm/x32_layout.ts: out (contiguous over shape) = src at element strides st (may be negative); idx: rank i32s scratch */
   x32_strided_copy(src: number, out: number, rank: number, shape: number, st: number, idx: number): void;

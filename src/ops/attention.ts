@@ -3,6 +3,7 @@ import { broadcastDims } from '../ir/dims.js';
 import type { Dim, ValueType } from '../ir/graph.js';
 import { defineOp, type ShapeCtx } from '../ir/registry.js';
 import { Tensor } from '../tensor/tensor.js';
+import { expandTo } from './broadcast.js';
 import { FLOATS, floats, fromFloats, needType } from './util.js';
 
 /**
@@ -373,5 +374,103 @@ defineOp({
           }
       }
     return [fromFloats(x.type, x.dims, y)];
+  },
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// ai.edgeq ScaledDotProductAttention: the attention block PyTorch exports, as one node (src/ir/passes/fuse-xfmr.ts)
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * Y = MatMul(Softmax(MatMul(Q, Kt) · scale + mask, axis = −1), V) — exactly the decomposed ONNX graph PyTorch writes
+ * for scaled dot-product attention (the Div/Mul of Q or of the scores by constants folded into `scale`), so the plan
+ * can replace that graph by this node: Q (…, S, hd), Kt (…, hd, T), V (…, T, vd) with numpy-broadcast batch dims
+ * (ONNX MatMul), mask (optional) broadcastable to (…, S, T) (ONNX Add). A row whose scores are all −∞ gives NaN, as
+ * ONNX Softmax's exp(x − max) / Σ does. Not an ONNX op: only plans create it; the ONNX writer never sees it.
+ */
+defineOp({
+  name: 'ScaledDotProductAttention',
+  domain: 'ai.edgeq',
+  inputs: [3, 4],
+  outputs: [1, 1],
+  attrs: { scale: { type: 'float', default: 1 } },
+  inferShape(ctx) {
+    const q = needType(ctx, 0, FLOATS, 'Q');
+    const kt = needType(ctx, 1, [q.dtype], 'Kt');
+    const v = needType(ctx, 2, [q.dtype], 'V');
+    const m = ctx.inputs[3] ? needType(ctx, 3, [q.dtype], 'mask') : undefined;
+    if (!q.shape || !kt.shape || !v.shape) return [{ dtype: q.dtype }];
+    for (const [t, n] of [[q, 'Q'], [kt, 'Kt'], [v, 'V']] as const) if (t.shape!.length < 2) ctx.fail(`${n} must be at least 2-D, got [${t.shape!.join(',')}]`);
+    const [S, hd] = q.shape.slice(-2);
+    const [hd2, T] = kt.shape.slice(-2);
+    const [T2, vd] = v.shape.slice(-2);
+    const same = (a: Dim | undefined, b: Dim | undefined) => typeof a !== 'number' || typeof b !== 'number' || a === b;
+    if (!same(hd, hd2)) ctx.fail(`Q's last dim ${hd} differs from Kt's second-to-last ${hd2}`);
+    if (!same(T, T2)) ctx.fail(`Kt's last dim ${T} differs from V's second-to-last ${T2}`);
+    const fail = (msg: string): never => ctx.fail(msg);
+    const qk = [...broadcastDims(q.shape.slice(0, -2), kt.shape.slice(0, -2)) ?? fail(`batch dims of Q [${q.shape.join(',')}] and Kt [${kt.shape.join(',')}] do not broadcast`), S!, T!];
+    if (m?.shape) {
+      const mb = broadcastDims(qk, m.shape);
+      if (!mb || mb.length !== qk.length || mb.some((d, i) => typeof d === 'number' && typeof qk[i] === 'number' && d !== qk[i])) ctx.fail(`mask [${m.shape.join(',')}] does not broadcast to the scores [${qk.join(',')}]`);
+    }
+    const batch = broadcastDims(qk.slice(0, -2), v.shape.slice(0, -2)) ?? fail(`batch dims of the scores [${qk.join(',')}] and V [${v.shape.join(',')}] do not broadcast`);
+    return [{ dtype: q.dtype, shape: [...batch, S!, vd!] }];
+  },
+  reference({ inputs, attrs, outputTypes }) {
+    const [q, kt, v, mask] = inputs as [Tensor, Tensor, Tensor, Tensor | undefined];
+    const out = outputTypes[0]!.shape as number[];
+    const nb = out.length - 2;
+    const [S, hd] = q.dims.slice(-2) as [number, number];
+    const T = kt.dims.at(-1)!;
+    const vd = v.dims.at(-1)!;
+    const batch = out.slice(0, nb);
+    const qv = floats(q);
+    const kv = floats(kt);
+    const vv = floats(v);
+    const mv = mask ? (expandTo(mask, [...batch, S, T]) as ArrayLike<number>) : undefined;
+    /** element offset of batch index `bi` (row-major over `batch`) in a tensor with dims `d` (broadcast dims: 0) */
+    const offOf = (d: readonly number[], bi: number): number => {
+      let off = 0;
+      let rest = bi;
+      let st = d.at(-1)! * d.at(-2)!;
+      const lead = d.slice(0, -2);
+      const idx: number[] = [];
+      for (let a = nb - 1; a >= 0; a--) {
+        idx[a] = rest % batch[a]!;
+        rest = Math.floor(rest / batch[a]!);
+      }
+      for (let a = lead.length - 1, o = nb - 1; a >= 0; a--, o--) {
+        if (lead[a] !== 1) off += idx[o]! * st;
+        st *= lead[a]!;
+      }
+      return off;
+    };
+    const nB = batch.reduce((a, b) => a * b, 1);
+    const y = new Float64Array(nB * S * vd);
+    const row = new Float64Array(T);
+    for (let bi = 0; bi < nB; bi++) {
+      const qo = offOf(q.dims, bi);
+      const ko = offOf(kt.dims, bi);
+      const vo = offOf(v.dims, bi);
+      for (let i = 0; i < S; i++) {
+        let mx = -Infinity;
+        for (let j = 0; j < T; j++) {
+          let s = 0;
+          for (let d = 0; d < hd; d++) s += qv[qo + i * hd + d]! * kv[ko + d * T + j]!;
+          s *= attrs.scale;
+          if (mv) s += mv[(bi * S + i) * T + j]!;
+          row[j] = s;
+          if (s > mx) mx = s;
+        }
+        let sum = 0;
+        for (let j = 0; j < T; j++) sum += row[j] = Math.exp(row[j]! - mx); // all −∞: NaN, as Softmax gives
+        const yo = (bi * S + i) * vd;
+        for (let j = 0; j < T; j++) {
+          const p = row[j]! / sum;
+          for (let c = 0; c < vd; c++) y[yo + c] += p * vv[vo + j * vd + c]!;
+        }
+      }
+    }
+    return [fromFloats(q.type, out, y)];
   },
 });

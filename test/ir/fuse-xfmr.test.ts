@@ -117,4 +117,72 @@ describe('transformer pattern fusion', () => {
     const r = await s.run({ X: x }, ['Y', 'e']);
     expect(r.e!.dims).toEqual([2, 8]);
   });
+
+  // PyTorch's scaled dot-product attention at opset 17 (nn.MultiheadAttention): Q, K, V heads by Reshape/Transpose,
+  // Div(Q, √hd), MatMul(Q, Kᵀ), [Mul by a constant], Add(mask), Softmax(axis = −1), MatMul(·, V). ONNX MatMul:
+  // "behaves like numpy.matmul"; Softmax (opset 13): "exp(input) / ReduceSum(exp(input), axis, keepdims = 1)" along
+  // the last axis. The fused ai.edgeq ScaledDotProductAttention must give the unfused reference's results, NaN rows
+  // (every key −∞: exp(−∞ − (−∞)) = NaN) included, with Q/Kᵀ/V read in place through their Transposes.
+  it('Div → MatMul(Q, Kᵀ) → [Mul] → [Add mask] → Softmax → MatMul(·, V) → ScaledDotProductAttention; results as unfused', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 13 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.constantFrom(4, 8, 12),
+        fc.integer({ min: 0, max: 3 }),
+        fc.boolean(),
+        fc.boolean(),
+        fc.integer(),
+        (S, H, hd, maskKind, postMul, mulFirst, seed) => {
+          const d = H * hd;
+          const g = new Graph();
+          g.opsets = { '': 17 };
+          g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [S, 1, 3 * d] } }];
+          const i64 = (name: string, v: number[]) => g.initializers.set(name, new Tensor('int64', BigInt64Array.from(v.map(BigInt)), [v.length]));
+          i64('heads', [S, H, hd]);
+          i64('back', [S, d]);
+          i64('split', [d, d, d]);
+          const mshape = maskKind === 1 ? [H, 1, S] : maskKind === 2 ? [S, S] : [H, S, S];
+          const mv = values(mshape.reduce((a, b) => a * b, 1), seed ^ 3, 2);
+          // maskKind 3: −∞ at random keys and every key of some rows (→ NaN rows, as unfused)
+          if (maskKind === 3) for (let i = 0; i < mv.length; i++) if (mv[i]! > 1 || Math.floor(i / S) % 4 === 2) mv[i] = -Infinity;
+          if (maskKind) g.initializers.set('mask', new Tensor('float32', mv, mshape));
+          g.nodes = [
+            { name: 'split', op: 'Split', domain: '', inputs: ['X', 'split'], outputs: ['q0', 'k0', 'v0'], attrs: { axis: -1 } },
+            ...['q', 'k', 'v'].map((n): Node => ({ name: `r${n}`, op: 'Reshape', domain: '', inputs: [`${n}0`, 'heads'], outputs: [`${n}h`], attrs: {} })),
+            { name: 'tq', op: 'Transpose', domain: '', inputs: ['qh'], outputs: ['qt'], attrs: { perm: [1, 0, 2] } },
+            { name: 'tk', op: 'Transpose', domain: '', inputs: ['kh'], outputs: ['kt'], attrs: { perm: [1, 2, 0] } },
+            { name: 'tv', op: 'Transpose', domain: '', inputs: ['vh'], outputs: ['vt'], attrs: { perm: [1, 0, 2] } },
+            c('sq', Math.sqrt(hd)),
+            c('two', 0.5),
+            { name: 'div', op: 'Div', domain: '', inputs: ['qt', 'sq'], outputs: ['qs'], attrs: {} },
+            { name: 'qk', op: 'MatMul', domain: '', inputs: ['qs', 'kt'], outputs: ['sc'], attrs: {} },
+            ...(postMul ? [{ name: 'mul', op: 'Mul', domain: '', inputs: mulFirst ? ['two', 'sc'] : ['sc', 'two'], outputs: ['sc2'], attrs: {} }] : []),
+            ...(maskKind ? [{ name: 'add', op: 'Add', domain: '', inputs: mulFirst ? ['mask', postMul ? 'sc2' : 'sc'] : [postMul ? 'sc2' : 'sc', 'mask'], outputs: ['sm'], attrs: {} }] : []),
+            { name: 'softmax', op: 'Softmax', domain: '', inputs: [maskKind ? 'sm' : postMul ? 'sc2' : 'sc'], outputs: ['p'], attrs: { axis: -1 } },
+            { name: 'pv', op: 'MatMul', domain: '', inputs: ['p', 'vt'], outputs: ['ctx'], attrs: {} },
+            { name: 'tb', op: 'Transpose', domain: '', inputs: ['ctx'], outputs: ['cb'], attrs: { perm: [1, 0, 2] } },
+            { name: 'rb', op: 'Reshape', domain: '', inputs: ['cb', 'back'], outputs: ['Y'], attrs: {} },
+          ];
+          g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+          const fused = fuseTransformerPatterns(g);
+          expect(fused.nodes.filter((x) => x.op === 'ScaledDotProductAttention')).toHaveLength(1);
+          expect(fused.nodes.some((x) => x.op === 'Softmax' || x.op === 'MatMul')).toBe(false);
+          const fast = new Executor(g);
+          const sdpa = fast.graph.nodes.find((x) => x.op === 'ScaledDotProductAttention')!;
+          expect(fast.kernels.get(sdpa)?.name).toBe('f32_attention_fused');
+          const x = new Tensor('float32', values(S * 3 * d, seed, 2), [S, 1, 3 * d]);
+          const got = fast.run({ X: x }).Y!.data as Float32Array;
+          fast.dispose();
+          const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!.data as Float32Array;
+          expect(got.length).toBe(want.length);
+          for (let i = 0; i < want.length; i++) {
+            if (Number.isNaN(want[i])) expect(got[i]).toBeNaN();
+            else expect(Math.abs(got[i]! - want[i]!)).toBeLessThanOrEqual(2e-5 * (1 + Math.abs(want[i]!)));
+          }
+        },
+      ),
+      { numRuns: 60, seed: 17 },
+    );
+  });
 });

@@ -140,6 +140,37 @@ describe('kernel threads', () => {
     );
   });
 
+  // ONNX Attention (opset 23): "softmax(Q·Kᵀ·scale + mask)·V" per head — the fused kernel hands whole heads to the
+  // threads (kernels/attend.ts f32_attn_head), so 2 and 3 threads must give the same bits as 1
+  it('fused attention (ONNX Attention on f32_attn_head): 2 and 3 threads bit-identical to 1', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2 }), fc.constantFrom([1, 1], [3, 3], [4, 2], [5, 5]), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 12 }), fc.constantFrom(4, 8, 12), fc.boolean(), fc.integer(), (b, [N, Nkv], S, T, hd, causal, seed) => {
+        const rnd = rng(seed);
+        const t = (dims: number[]) => new Tensor('float32', Float32Array.from({ length: dims.reduce((x, y) => x * y, 1) }, rnd), dims);
+        const g = new Graph();
+        g.opsets = { '': 23 };
+        g.inputs = [
+          { name: 'Q', type: { dtype: 'float32', shape: [b, N, S, hd] } },
+          { name: 'K', type: { dtype: 'float32', shape: [b, Nkv, T, hd] } },
+          { name: 'V', type: { dtype: 'float32', shape: [b, Nkv, T, hd] } },
+        ];
+        g.nodes.push({ name: 'att', op: 'Attention', domain: '', inputs: ['Q', 'K', 'V'], outputs: ['Y'], attrs: { is_causal: causal ? 1 : 0 } });
+        g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+        const feeds = { Q: t([b, N, S, hd]), K: t([b, Nkv, T, hd]), V: t([b, Nkv, T, hd]) };
+        const exec = new Executor(g, { backend: 'wasm' });
+        try {
+          const one = bits(runWith(exec, feeds, 1));
+          expect(bits(runWith(exec, feeds, 2))).toEqual(one);
+          expect(bits(runWith(exec, feeds, 3))).toEqual(one);
+          expect([...exec.fallbacks.values()]).toEqual([]);
+        } finally {
+          exec.dispose();
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+
   // ONNX QLinearConv: y = saturate(round(x_scale·w_scale/y_scale · Σ (x − x_zp)(w − w_zp) + B) + y_zp): integer
   // kernels, so 2 threads must give the same bytes as 1 (pointwise, im2col, depthwise, per-channel w_scale/w_zp).
   it('int8 QLinearConv (GEMM and depthwise): 2 and 3 threads give the same bytes as 1', () => {

@@ -118,6 +118,72 @@ export function fuseTransformerPatterns(graph: Graph): Graph {
     add.push({ at: last, node: { name: `${last.name}/layernorm_fused`, op: 'LayerNormalization', domain: '', inputs: beta ? [x, gname, beta] : [x, gname], outputs: [y], attrs: { axis: -1, epsilon: eps } } });
     k++;
   }
+  // scaled dot-product attention as PyTorch writes it (nn.MultiheadAttention, F.scaled_dot_product_attention):
+  // [Div|Mul(Q, c)] → MatMul(·, Kt) → [Div|Mul(·, c)] → [Add(·, mask)] → Softmax(axis −1) → MatMul(·, V)
+  const opset = graph.opsets[''] ?? 17;
+  for (const sm of graph.nodes) {
+    if (!is(sm, 'Softmax') || (sm.attrs.axis ?? (opset >= 13 ? -1 : 1)) !== -1) continue;
+    const pv = only(sm.outputs[0]!)?.[0];
+    if (!is(pv, 'MatMul') || pv.inputs[0] !== sm.outputs[0] || pv.inputs[1] === sm.outputs[0]) continue;
+    const nodes: Node[] = [sm, pv];
+    let x = sm.inputs[0]!;
+    let scale = 1;
+    let mask: string | undefined;
+    /** x = op(y, scalar c) for Mul/Div (either operand order for Mul): [y, factor] */
+    const scaled = (n: Node | undefined, y: string): [string, number] | undefined => {
+      if (!n || !only(y)) return undefined;
+      if (n.domain !== '') return undefined;
+      if (n.op === 'Div') {
+        const c = scalar(n.inputs[1]!);
+        return c !== undefined && c !== 0 && n.inputs[0] ? [n.inputs[0], 1 / c] : undefined;
+      }
+      if (n.op !== 'Mul') return undefined;
+      for (const i of [0, 1]) {
+        const c = scalar(n.inputs[i]!);
+        if (c !== undefined && n.inputs[1 - i]) return [n.inputs[1 - i]!, c];
+      }
+      return undefined;
+    };
+    let p = producer.get(x);
+    const plus = p;
+    if (plus && is(plus, 'Add') && only(x)) {
+      // the mask is the Add operand that is not the scores chain (the scores come from a MatMul, maybe scaled)
+      const fromScores = (y: string | undefined): boolean => {
+        const n = y ? producer.get(y) : undefined;
+        return is(n, 'MatMul') || (!!n && !!scaled(n, y!) && is(producer.get(scaled(n, y!)![0]), 'MatMul'));
+      };
+      const si = fromScores(plus.inputs[0]) ? 0 : fromScores(plus.inputs[1]) ? 1 : -1;
+      if (si < 0) continue;
+      mask = plus.inputs[1 - si];
+      nodes.push(plus);
+      x = plus.inputs[si]!;
+      p = producer.get(x);
+    }
+    const post = scaled(p, x);
+    if (post) {
+      nodes.push(p!);
+      scale *= post[1];
+      x = post[0];
+      p = producer.get(x);
+    }
+    if (!is(p, 'MatMul') || !only(x)) continue;
+    const qk = p;
+    nodes.push(qk);
+    let q = qk.inputs[0]!;
+    const kt = qk.inputs[1]!;
+    const qn = producer.get(q);
+    const pre = scaled(qn, q);
+    if (pre) {
+      nodes.push(qn!);
+      scale *= pre[1];
+      q = pre[0];
+    }
+    if (!mask && nodes.length < 3) continue; // a bare MatMul → Softmax → MatMul: nothing to fold but the pattern
+    if (nodes.some((n) => drop.has(n)) || [q, kt, pv.inputs[1]!, mask].some((v) => v !== undefined && nodes.some((n) => n.outputs.includes(v)))) continue;
+    for (const n of nodes) drop.add(n);
+    add.push({ at: pv, node: { name: `${pv.name}/sdpa_fused`, op: 'ScaledDotProductAttention', domain: 'ai.edgeq', inputs: mask ? [q, kt, pv.inputs[1]!, mask] : [q, kt, pv.inputs[1]!], outputs: [pv.outputs[0]!], attrs: { scale } } });
+    k++;
+  }
   if (!k) return graph;
   const g = graph.clone();
   const at = new Map<Node, Node[]>();
@@ -125,6 +191,7 @@ export function fuseTransformerPatterns(graph: Graph): Graph {
   // each fused node takes the place of the pattern's last node (the clone keeps the original order otherwise)
   g.nodes = graph.nodes.flatMap((n, i) => (drop.has(n) ? (at.get(n) ?? []) : [g.nodes[i]!]));
   if (!g.opsets['']) g.opsets[''] = 17;
+  if (add.some((a) => a.node.domain === 'ai.edgeq')) g.opsets['ai.edgeq'] ??= 1;
   return g;
 }
 
