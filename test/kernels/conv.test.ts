@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { Graph } from '../../src/ir/graph.js';
 import { Executor } from '../../src/runtime/executor.js';
 import { Tensor } from '../../src/tensor/tensor.js';
+import { arena, kernels } from '../../src/kernels/wasm.js';
 
 /** Same dims, and every value within 1e-5 relative (the sums run in another order than the reference's). */
 function expectClose(got: Tensor, want: Tensor): void {
@@ -139,6 +140,53 @@ describe('WASM Conv kernels vs the TS reference', () => {
         },
       ),
       { numRuns: 200, seed: 11 },
+    );
+  });
+});
+
+// Pointwise convs (1×1, stride 1, no pads) pack the input one cache block of columns at a time (f32_gemm_blockpack)
+// instead of packing all of it first: the blocks hold ≤ 64 KB of panels, so K up to 300 and P up to 600 cross several
+// blocks and leave partial 8-column panels. The same panels meet the same micro-kernel, so the result is f32_gemm
+// over f32_gemm_pack_8 of the whole input bit for bit; and the conv agrees with ONNX Conv's reference to 1e-5.
+describe('pointwise conv: input packed per cache block', () => {
+  it('f32_gemm_blockpack equals f32_gemm over the fully packed input, bit for bit, across blocks and tile edges', () => {
+    const mem = arena()!;
+    const ex = kernels()!;
+    fc.assert(
+      fc.property(fc.record({ m: fc.integer({ min: 1, max: 13 }), k: fc.integer({ min: 1, max: 300 }), n: fc.integer({ min: 1, max: 600 }), bias: fc.boolean(), lo: fc.constantFrom(-Infinity, -0.5), seed: fc.integer() }), ({ m, k, n, bias, lo, seed }) => {
+        let r = seed;
+        const rnd = () => ((r = (Math.imul(r, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+        const a = mem.alloc(m * k * 4), b = mem.alloc(k * n * 4), rb = mem.alloc(m * 4), c1 = mem.alloc(m * n * 4), c2 = mem.alloc(m * n * 4);
+        const packed = mem.alloc(((n + 7) >> 3) * (k + 1) * 32), scratch = mem.alloc(ex.f32_gemm_blockpack_scratch(k));
+        try {
+          for (const [p, len] of [[a, m * k], [b, k * n], [rb, m]] as const) mem.f32(p, len).set(Float32Array.from({ length: len }, rnd));
+          ex.f32_gemm_pack_8(n, k, b, n, 0, packed);
+          ex.f32_gemm(m, n, k, a, k, packed, c1, n, lo, Infinity, bias ? rb : 0);
+          ex.f32_gemm_blockpack(m, n, k, a, k, b, n, c2, n, lo, Infinity, bias ? rb : 0, scratch);
+          const want = mem.f32(c1, m * n);
+          const got = mem.f32(c2, m * n);
+          for (let i = 0; i < want.length; i++) if (!Object.is(got[i], want[i])) expect([i, got[i]]).toEqual([i, want[i]]);
+        } finally {
+          for (const p of [a, b, rb, c1, c2, packed, scratch]) mem.release(p);
+        }
+      }),
+      { numRuns: 150, seed: 21 },
+    );
+  });
+
+  it('wide pointwise convs agree with the reference (1e-5)', () => {
+    fc.assert(
+      fc.property(fc.record({ c: fc.integer({ min: 1, max: 300 }), mg: fc.integer({ min: 1, max: 9 }), h: fc.integer({ min: 1, max: 20 }), w: fc.integer({ min: 1, max: 30 }), act: fc.constantFrom('none' as const, 'relu' as const) }), fc.integer(), (r, seed) => {
+        const k: Case = { n: 1, c: r.c, h: r.h, w: r.w, group: 1, mg: r.mg, kh: 1, kw: 1, s: [1, 1], d: [1, 1], pads: [0, 0, 0, 0], autoPad: 'NOTSET', bias: true, act: r.act };
+        const { g, x } = build(k, seed);
+        const fast = new Executor(g);
+        expect([...fast.kernels.values()][0]?.name).toBe('f32_conv2d_gemm_4x8');
+        const got = fast.run({ X: x }).Y!;
+        const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!;
+        fast.dispose();
+        expectClose(got, want);
+      }),
+      { numRuns: 40, seed: 5 },
     );
   });
 });
