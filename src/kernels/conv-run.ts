@@ -60,6 +60,8 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
   // scratch: im2col panels, or the depthwise 3×3 (one per thread) / 5×5 kernel's zero-padded plane
   // a pointwise conv packs its input planes one cache block at a time (f32_gemm_blockpack): one block per thread
   const blockBytes = pointwise ? ex.f32_gemm_blockpack_scratch(kg) : 0;
+  // im2col convs on one thread: column panels packed and multiplied one cache block (f32_gemm's) at a time
+  const blockPanels = Math.min((p + 7) >> 3, ex.f32_gemm_blockpack_scratch(kg) / ((kg + 1) * 32));
   const cp = s.dw3x3
     ? mem.alloc(dwPlane * nt, 'dwconv plane')
     : s.dw5x5
@@ -68,7 +70,7 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
         ? 0
         : pointwise
           ? mem.alloc(blockBytes * nt, 'conv column block')
-          : mem.alloc(((p + 7) >> 3) * (kg + 1) * 32, 'conv columns');
+          : mem.alloc((nt > 1 ? (p + 7) >> 3 : blockPanels) * (kg + 1) * 32, 'conv columns');
   let ok = false;
   try {
     const bias = mem.f32(bp, m);
@@ -110,8 +112,12 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
           ex.f32_gemm_blockpack(mg, p, kg, wg, kg, xg, p, og, p, lo, hi, bp + gi * mg * 4, cp);
           continue;
         }
-        im2colPack(mem, ex, xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cp);
-        ex.f32_gemm(mg, p, kg, wg, kg, cp, og, p, lo, hi, bp + gi * mg * 4);
+        // one cache block of column panels at a time (the f32_gemm_blockpack idea for im2col): same panels, same
+        // micro-kernel calls, bit-identical to packing every column first
+        im2colPack(mem, ex, xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cp, undefined, {
+          panels: blockPanels,
+          gemm: (q0, q1) => ex.f32_gemm(mg, Math.min(p, q1 * 8) - q0 * 8, kg, wg, kg, cp, og + q0 * 32, p, lo, hi, bp + gi * mg * 4),
+        });
       }
     }
     ok = true;
