@@ -200,7 +200,7 @@ export function f32_gemm(m: i32, n: i32, k: i32, a: usize, lda: i32, w: usize, c
   // Cache blocking over N: a block of panels (≤ ~64 KB, L2-resident) is swept by every 4-row block of A before
   // the next block is touched, so wide B (conv pixels: N = 12544 at 112×112) is read from L2 M/4 times instead
   // of from memory. Each output element is still computed by the same micro-kernel call (bit-identical).
-  const block = <i32>max<usize>(8, (<usize>65536 / panel) << 3); // columns per block, a multiple of 8
+  const block = blockCols(k); // columns per block, a multiple of 8
   for (let nb = 0; nb < n; nb += block) {
     const ne = min(n, nb + block);
     for (let i = 0; i < m; i += 4) {
@@ -280,5 +280,68 @@ export function f32_gemv_n(n: i32, k: i32, x: usize, b: usize, ldb: i32, y: usiz
     let acc: f32 = 0;
     for (let r = 0; r < k; r++) acc += f32.load(x + (<usize>r << 2)) * f32.load(b + ((<usize>r * ldb + c0) << 2));
     f32.store(y + (<usize>c0 << 2), acc);
+  }
+}
+
+/** Columns of B per cache block of f32_gemm / f32_gemm_blockpack: panels of (K + 1)·32 bytes, ≤ ~64 KB per block. */
+// @ts-ignore: decorator
+@inline
+function blockCols(k: i32): i32 {
+  return <i32>max<usize>(8, (<usize>65536 / ((<usize>(k + 1)) << 5)) << 3);
+}
+
+/** Scratch bytes f32_gemm_blockpack needs for K: one cache block of packed panels. */
+export function f32_gemm_blockpack_scratch(k: i32): i32 {
+  return (blockCols(k) >> 3) * ((k + 1) << 5);
+}
+
+/**
+ * C[M×N] = clamp(A[M×K] · B[K×N] + rb, lo, hi) with B unpacked in memory (row stride ldb floats) — a pointwise
+ * (1×1, stride 1, unpadded) NCHW conv: A = weights, B = the input's channel planes, rb = one bias per row (0 = none).
+ * Instead of packing all of B first (a K·N-float round trip through memory), each cache block of columns is packed
+ * into `scratch` (f32_gemm_blockpack_scratch bytes) row by row — sequential reads of B, and no power-of-two row
+ * stride aliasing, which reading B in place suffers at 64×64 / 128×128 planes — and swept by every 4-row block of A
+ * while it is L2-resident. The panels and micro-kernel calls are f32_gemm's: the same bits as f32_gemm over
+ * f32_gemm_pack_8(B).
+ */
+export function f32_gemm_blockpack(m: i32, n: i32, k: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, lo: f32, hi: f32, rb: usize, scratch: usize): void {
+  const panel = (<usize>(k + 1)) << 5;
+  const block = blockCols(k);
+  const z = f32x4.splat(0);
+  for (let nb = 0; nb < n; nb += block) {
+    const ne = min(n, nb + block);
+    const np = (ne - nb + 7) >> 3;
+    const full = (ne - nb) >> 3;
+    // zero bias rows, then B's rows kk into row kk + 1 of every panel of the block
+    for (let j = 0; j < np; j++) {
+      v128.store(scratch + <usize>j * panel, z);
+      v128.store(scratch + <usize>j * panel, z, 16);
+    }
+    for (let kk = 0; kk < k; kk++) {
+      const row = b + ((<usize>kk * ldb + nb) << 2);
+      let dst = scratch + ((<usize>(kk + 1)) << 5);
+      for (let j = 0; j < full; j++) {
+        v128.store(dst, v128.load(row + ((<usize>j) << 5)));
+        v128.store(dst, v128.load(row + ((<usize>j) << 5), 16), 16);
+        dst += panel;
+      }
+      if (full < np) {
+        const r = row + ((<usize>full) << 5);
+        const nc = ne - nb - (full << 3);
+        for (let j = 0; j < 8; j++) f32.store(dst + (j << 2), j < nc ? f32.load(r + (j << 2)) : 0);
+      }
+    }
+    if (m == 1) {
+      const r: f32 = rb != 0 ? f32.load(rb) : 0;
+      for (let j = 0; j < np; j++) f32_gemm_1x8(min(8, ne - nb - (j << 3)), k, a, scratch + <usize>j * panel, c + (<usize>(nb + (j << 3)) << 2), lo, hi, r);
+      continue;
+    }
+    for (let i = 0; i < m; i += 4) {
+      const mr = min(4, m - i);
+      const ai = a + ((<usize>i * lda) << 2);
+      const ci = c + ((<usize>i * ldc) << 2);
+      const ri = rb != 0 ? rb + ((<usize>i) << 2) : 0;
+      for (let j = 0; j < np; j++) f32_gemm_4x8(mr, min(8, ne - nb - (j << 3)), k, ai, lda, scratch + <usize>j * panel, ci + (<usize>(nb + (j << 3)) << 2), ldc, lo, hi, ri);
+    }
   }
 }

@@ -58,3 +58,42 @@ export function f32_resize_linear(x: usize, planes: i32, ih: i32, iw: i32, oh: i
     }
   }
 }
+
+/**
+ * MediaPipe TransformTensorBilinear (v2), NHWC [1, h, w, c] → [1, oh, ow, c]: output pixel (ox, oy) samples the input
+ * at tx = f32(a0·ox + a1·oy + a3), ty = f32(b0·ox + b1·oy + b3) (a3, b3 carry the align-corners shift, computed by
+ * the caller); a sample point outside [0, w−1] × [0, h−1] gives 0, taps past the last row / column read 0. The
+ * arithmetic is the TS reference's (src/ops/mediapipe.ts) in f64, rounded to f32 where it rounds: the same bits.
+ */
+export function f32_affine_bilinear_nhwc(x: usize, h: i32, w: i32, c: i32, oh: i32, ow: i32, a0: f64, a1: f64, a3: f64, b0: f64, b1: f64, b3: f64, out: usize): void {
+  const pix = (<usize>c) << 2;
+  memory.fill(out, 0, <usize>oh * <usize>ow * pix);
+  for (let oy = 0; oy < oh; oy++) {
+    for (let ox = 0; ox < ow; ox++) {
+      const tx = <f64>(<f32>(a0 * <f64>ox + a1 * <f64>oy + a3));
+      const ty = <f64>(<f32>(b0 * <f64>ox + b1 * <f64>oy + b3));
+      if (tx < 0 || tx > <f64>(w - 1) || ty < 0 || ty > <f64>(h - 1)) continue;
+      const fx = <i32>Math.floor(tx);
+      const fy = <i32>Math.floor(ty);
+      const rx = tx - <f64>fx;
+      const ly = ty - <f64>fy;
+      const has01 = fx + 1 < w;
+      const has1 = fy + 1 < h;
+      const p00 = x + <usize>(fy * w + fx) * pix;
+      const p01 = p00 + pix;
+      const p10 = p00 + <usize>w * pix;
+      const p11 = p10 + pix;
+      const o = out + <usize>(oy * ow + ox) * pix;
+      for (let k = 0; k < c; k++) {
+        const kb = (<usize>k) << 2;
+        const v00 = <f64>f32.load(p00 + kb);
+        const v01: f64 = has01 ? <f64>f32.load(p01 + kb) : 0;
+        const v10: f64 = has1 ? <f64>f32.load(p10 + kb) : 0;
+        const v11: f64 = has1 && has01 ? <f64>f32.load(p11 + kb) : 0;
+        const upper = (1 - rx) * v00 + rx * v01;
+        const lower = (1 - rx) * v10 + rx * v11;
+        f32.store(o + kb, <f32>(ly * lower + (1 - ly) * upper));
+      }
+    }
+  }
+}

@@ -58,13 +58,19 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
   const nt = threadsFor(s.depthwise ? m * p * kh * kw : mg * p * kg);
   const dwPlane = s.dw3x3 ? ex.f32_dwconv3x3_scratch_size(ih, iw, sh, pt, pl, oh, ow) : 0;
   // scratch: im2col panels, or the depthwise 3×3 (one per thread) / 5×5 kernel's zero-padded plane
+  // a pointwise conv packs its input planes one cache block at a time (f32_gemm_blockpack): one block per thread
+  const blockBytes = pointwise ? ex.f32_gemm_blockpack_scratch(kg) : 0;
+  // im2col convs on one thread: column panels packed and multiplied one cache block (f32_gemm's) at a time
+  const blockPanels = Math.min((p + 7) >> 3, ex.f32_gemm_blockpack_scratch(kg) / ((kg + 1) * 32));
   const cp = s.dw3x3
     ? mem.alloc(dwPlane * nt, 'dwconv plane')
     : s.dw5x5
       ? mem.alloc(ex.f32_dwconv5x5_scratch_size(ih, iw, sh, pt, pl, oh, ow), 'dwconv plane')
       : s.depthwise
         ? 0
-        : mem.alloc(((p + 7) >> 3) * (kg + 1) * 32, 'conv columns');
+        : pointwise
+          ? mem.alloc(blockBytes * nt, 'conv column block')
+          : mem.alloc((nt > 1 ? (p + 7) >> 3 : blockPanels) * (kg + 1) * 32, 'conv columns');
   let ok = false;
   try {
     const bias = mem.f32(bp, m);
@@ -95,16 +101,23 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
           const panel = (kg + 1) * 32;
           const cols = shares(p, 8, nt);
           const gemm = (c0: number, c1: number): KernelCall => ['f32_gemm', [mg, c1 - c0, kg, wg, kg, cp + (c0 >> 3) * panel, og + c0 * 4, p, lo, hi, bp + gi * mg * 4]];
-          if (pointwise) forkJoin(ex, cols.map(([c0, c1]): KernelCall[] => [['f32_gemm_pack_8', [c1 - c0, cg, xg + c0 * 4, p, 0, cp + (c0 >> 3) * panel]], gemm(c0, c1)]));
+          if (pointwise) forkJoin(ex, cols.map(([c0, c1], t): KernelCall[] => [['f32_gemm_blockpack', [mg, c1 - c0, kg, wg, kg, xg + c0 * 4, p, og + c0 * 4, p, lo, hi, bp + gi * mg * 4, cp + t * blockBytes]]]));
           else {
             const panels = cols.map(([c0, c1]): [number, number] => [c0 >> 3, (c1 + 7) >> 3]);
             im2colPack(mem, ex, xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cp, { panels, gemm: (q0, q1) => gemm(q0 * 8, Math.min(p, q1 * 8)) });
           }
           continue;
         }
-        if (pointwise) ex.f32_gemm_pack_8(p, cg, xg, p, 0, cp);
-        else im2colPack(mem, ex, xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cp);
-        ex.f32_gemm(mg, p, kg, wg, kg, cp, og, p, lo, hi, bp + gi * mg * 4);
+        if (pointwise) {
+          ex.f32_gemm_blockpack(mg, p, kg, wg, kg, xg, p, og, p, lo, hi, bp + gi * mg * 4, cp);
+          continue;
+        }
+        // one cache block of column panels at a time (the f32_gemm_blockpack idea for im2col): same panels, same
+        // micro-kernel calls, bit-identical to packing every column first
+        im2colPack(mem, ex, xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cp, undefined, {
+          panels: blockPanels,
+          gemm: (q0, q1) => ex.f32_gemm(mg, Math.min(p, q1 * 8) - q0 * 8, kg, wg, kg, cp, og + q0 * 32, p, lo, hi, bp + gi * mg * 4),
+        });
       }
     }
     ok = true;

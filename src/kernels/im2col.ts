@@ -11,6 +11,8 @@ export function im2colPack(
   sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, cp: number,
   /** kernel threads: the GEMM of panels [q0, q1) to run after packing them (the caller's calls per share) */
   split?: { panels: [number, number][]; gemm(q0: number, q1: number): KernelCall },
+  /** one thread, blocked: `panels` panels are packed at `cp` and `gemm(q0, q1)` multiplies them, block after block */
+  block?: { panels: number; gemm(q0: number, q1: number): void },
 ): void {
   const ihp = Math.max(pt + ih, (oh - 1) * sh + (kh - 1) * dh + 1);
   const iwp = Math.max(pl + iw, (ow - 1) * sw + (kw - 1) * dw + 1);
@@ -27,6 +29,17 @@ export function im2colPack(
     if (split) {
       // each thread packs its own panels (its own offset table) and multiplies them: no barrier in between
       forkJoin(ex, split.panels.map(([q0, q1], t): KernelCall[] => [['f32_im2col_pack_8_range', [xp, cg, h, w, kh, kw, sh, sw, dh, dw, oh, ow, q0, q1, cp, tab + t * tabBytes]], split.gemm(q0, q1)]));
+    } else if (block) {
+      // one cache block of panels at a time, multiplied while L2-resident: no K·P-float round trip through memory.
+      // f32_im2col_pack_8_range writes panel q at base + q·panelBytes, so the base is shifted back by q0 panels
+      // (i32 arithmetic wraps; every address written lies in the block)
+      const panelBytes = (cg * kh * kw + 1) * 32;
+      const np = (oh * ow + 7) >> 3;
+      for (let q0 = 0; q0 < np; q0 += block.panels) {
+        const q1 = Math.min(np, q0 + block.panels);
+        ex.f32_im2col_pack_8_range(xp, cg, h, w, kh, kw, sh, sw, dh, dw, oh, ow, q0, q1, (cp - q0 * panelBytes) | 0, tab);
+        block.gemm(q0, q1);
+      }
     } else ex.f32_im2col_pack_8(xp, cg, h, w, kh, kw, sh, sw, dh, dw, oh, ow, cp, tab);
   } finally {
     if (xp !== xg) mem.release(xp);

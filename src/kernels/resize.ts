@@ -2,6 +2,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { resizeAxisTaps } from '../ops/resize.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
 import { arena, kernels } from './wasm.js';
+import { TFL_DOMAIN } from '../ir/layout.js';
 
 /**
  * Resize of float32 NCHW (rank 4) over H and W, N and C kept: mode nearest (every nearest_mode and
@@ -95,3 +96,46 @@ const resizeWasm: KernelDef = {
 };
 
 registerKernel(resizeWasm);
+
+/**
+ * MediaPipe TransformTensorBilinear (v2, face_landmark_with_attention's crops): float32 NHWC [1, H, W, C] resampled
+ * through the affine rows of a run-time [1, 4, 4] matrix (asm/f32_resize.ts f32_affine_bilinear_nhwc, the reference's
+ * arithmetic in f64: the same bits).
+ */
+const affineBilinearWasm: KernelDef = {
+  op: 'TransformTensorBilinear',
+  domain: TFL_DOMAIN,
+  backend: 'wasm',
+  prepare(_node, attrs, types) {
+    const mem = arena();
+    const ex = kernels();
+    const x = types[0];
+    if (!mem || !ex) return decline('no WASM memory');
+    if (x?.dtype !== 'float32' || types[1]?.dtype !== 'float32') return decline('input and matrix must be float32');
+    const oh = attrs.output_height as number;
+    const ow = attrs.output_width as number;
+    return {
+      name: 'f32_affine_bilinear_nhwc',
+      run([xt, t]) {
+        const [n, h, w, c] = xt!.dims as [number, number, number, number];
+        if (xt!.dims.length !== 4 || n !== 1 || t!.size !== 16) return undefined; // the reference names the error
+        const m = t!.data as Float32Array;
+        // transform_tensor_bilinear.cc's align-corners correction, evaluated as the reference does (doubles)
+        const a3 = m[3]! + m[0]! * 0.5 + m[1]! * 0.5 - 0.5;
+        const b3 = m[7]! + m[4]! * 0.5 + m[5]! * 0.5 - 0.5;
+        const size = oh * ow * c;
+        const xin = mem.input(xt!.data as Float32Array, 'transform input');
+        try {
+          const op = mem.alloc(size * 4, 'transform output');
+          if (size && h * w) ex.f32_affine_bilinear_nhwc(xin.ptr, h, w, c, oh, ow, m[0]!, m[1]!, a3, m[4]!, m[5]!, b3, op);
+          else mem.f32(op, size).fill(0);
+          return [new Tensor('float32', mem.f32(op, size), [1, oh, ow, c])];
+        } finally {
+          if (xin.copied) mem.release(xin.ptr);
+        }
+      },
+    };
+  },
+};
+
+registerKernel(affineBilinearWasm);

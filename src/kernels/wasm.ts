@@ -49,6 +49,9 @@ export interface KernelExports {
   f32_binary_nd(op: number, a: number, b: number, out: number, rank: number, shape: number, astr: number, bstr: number, idx: number, lo: number, hi: number): void;
   f32_binary(op: number, a: number, sa: number, b: number, sb: number, out: number, n: number, lo: number, hi: number): void;
   f32_gemm(m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, lo: number, hi: number, rb: number): void;
+  f32_gemm_blockpack(m: number, n: number, k: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number, lo: number, hi: number, rb: number, scratch: number): void;
+  f32_gemm_blockpack_scratch(k: number): number;
+  f32_affine_bilinear_nhwc(x: number, h: number, w: number, c: number, oh: number, ow: number, a0: number, a1: number, a3: number, b0: number, b1: number, b3: number, out: number): void;
   f32_im2col_pack_8(x: number, c: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, oh: number, ow: number, out: number, scratch: number): void;
   /** f32_im2col_pack_8 of panels q0 ≤ q < q1 only (kernel threads pack their own) */
   f32_im2col_pack_8_range(x: number, c: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, oh: number, ow: number, q0: number, q1: number, out: number, scratch: number): void;

@@ -132,6 +132,38 @@ describe('layout pass: NHWC graphs on NCHW kernels', () => {
     );
   });
 
+  // ONNX PRelu: "f(x) = slope * x for x < 0, f(x) = x for x >= 0", slope unidirectionally broadcastable to X; TFLite
+  // PRELU (MediaPipe face / palm / hand-recrop models) has alpha [1, 1, C] between two NHWC convs. Held in NCHW with
+  // its constant slope permuted once, the convs' output never goes back to NHWC.
+  it('PRelu between NHWC convs stays NCHW (slope permuted), outputs within 1e-5 of the reference', () => {
+    fc.assert(
+      fc.property(
+        fc.record({ h: fc.integer({ min: 1, max: 7 }), w: fc.integer({ min: 1, max: 9 }), c: fc.integer({ min: 1, max: 5 }), m: fc.integer({ min: 1, max: 9 }), slope: fc.constantFrom('C', '11C', '111C', '1', 'HWC') }),
+        fc.integer(),
+        ({ h, w, c, m, slope }, seed) => {
+          const g = new Graph();
+          g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [1, h, w, c] } }];
+          g.initializers.set('W', new Tensor('float32', rnd(m * c, seed), [m, 1, 1, c]));
+          g.initializers.set('W2', new Tensor('float32', rnd(m * 9, seed + 1), [1, 3, 3, m]));
+          const sd = { C: [m], '11C': [1, 1, m], '111C': [1, 1, 1, m], '1': [1], HWC: [h, w, m] }[slope];
+          g.initializers.set('S', new Tensor('float32', rnd(sd.reduce((a, d) => a * d, 1), seed + 2, 0, 0.5), sd));
+          const conv = (name: string, x: string, wt: string, y: string, dw: boolean): Node => ({ name, op: 'Conv', domain: '', inputs: [x, wt], outputs: [y], attrs: { auto_pad: 'SAME_UPPER', strides: [1, 1], group: dw ? m : 1, kernel_shape: dw ? [3, 3] : [1, 1], data_layout: 'NHWC', weight_layout: dw ? '1HWO' : 'OHWI' } });
+          g.nodes = [conv('c1', 'X', 'W', 'y1', false), { name: 'p', op: 'PRelu', domain: '', inputs: ['y1', 'S'], outputs: ['p1'], attrs: {} }, conv('c2', 'p1', 'W2', 'Y', true)];
+          g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+          const ex = new Executor(g);
+          expect(ex.graph.nodes.filter((n) => n.op === 'Transpose').map((n) => (n.attrs.perm as number[]).join(''))).toEqual(['0312', '0231']);
+          expect(ex.kernels.get(ex.graph.nodes.find((n) => n.op === 'PRelu')!)).toBeDefined();
+          const x = new Tensor('float32', rnd(h * w * c, seed + 9, -2, 2), [1, h, w, c]);
+          const got = ex.run({ X: x });
+          const ref = new Executor(g, { backend: 'reference' }).run({ X: x });
+          ex.dispose();
+          expect(relErr(got.Y!.data as Float32Array, ref.Y!.data as Float32Array)).toBeLessThanOrEqual(1e-5);
+        },
+      ),
+      { numRuns: 40, seed: 11 },
+    );
+  });
+
   it('leaves graphs without NHWC nodes alone', () => {
     const g = new Graph();
     g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [1, 2, 3, 3] } }];

@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { Graph } from '../../src/ir/graph.js';
 import { Executor } from '../../src/runtime/executor.js';
 import { Tensor } from '../../src/tensor/tensor.js';
+import { arena, kernels } from '../../src/kernels/wasm.js';
+import { im2colPack } from '../../src/kernels/im2col.js';
 
 /** Same dims, and every value within 1e-5 relative (the sums run in another order than the reference's). */
 function expectClose(got: Tensor, want: Tensor): void {
@@ -139,6 +141,101 @@ describe('WASM Conv kernels vs the TS reference', () => {
         },
       ),
       { numRuns: 200, seed: 11 },
+    );
+  });
+});
+
+// Pointwise convs (1×1, stride 1, no pads) pack the input one cache block of columns at a time (f32_gemm_blockpack)
+// instead of packing all of it first: the blocks hold ≤ 64 KB of panels, so K up to 300 and P up to 600 cross several
+// blocks and leave partial 8-column panels. The same panels meet the same micro-kernel, so the result is f32_gemm
+// over f32_gemm_pack_8 of the whole input bit for bit; and the conv agrees with ONNX Conv's reference to 1e-5.
+describe('conv columns packed per cache block', () => {
+  it('f32_gemm_blockpack equals f32_gemm over the fully packed input, bit for bit, across blocks and tile edges', () => {
+    const mem = arena()!;
+    const ex = kernels()!;
+    fc.assert(
+      fc.property(fc.record({ m: fc.integer({ min: 1, max: 13 }), k: fc.integer({ min: 1, max: 300 }), n: fc.integer({ min: 1, max: 600 }), bias: fc.boolean(), lo: fc.constantFrom(-Infinity, -0.5), seed: fc.integer() }), ({ m, k, n, bias, lo, seed }) => {
+        let r = seed;
+        const rnd = () => ((r = (Math.imul(r, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+        const a = mem.alloc(m * k * 4), b = mem.alloc(k * n * 4), rb = mem.alloc(m * 4), c1 = mem.alloc(m * n * 4), c2 = mem.alloc(m * n * 4);
+        const packed = mem.alloc(((n + 7) >> 3) * (k + 1) * 32), scratch = mem.alloc(ex.f32_gemm_blockpack_scratch(k));
+        try {
+          for (const [p, len] of [[a, m * k], [b, k * n], [rb, m]] as const) mem.f32(p, len).set(Float32Array.from({ length: len }, rnd));
+          ex.f32_gemm_pack_8(n, k, b, n, 0, packed);
+          ex.f32_gemm(m, n, k, a, k, packed, c1, n, lo, Infinity, bias ? rb : 0);
+          ex.f32_gemm_blockpack(m, n, k, a, k, b, n, c2, n, lo, Infinity, bias ? rb : 0, scratch);
+          const want = mem.f32(c1, m * n);
+          const got = mem.f32(c2, m * n);
+          for (let i = 0; i < want.length; i++) if (!Object.is(got[i], want[i])) expect([i, got[i]]).toEqual([i, want[i]]);
+        } finally {
+          for (const p of [a, b, rb, c1, c2, packed, scratch]) mem.release(p);
+        }
+      }),
+      { numRuns: 150, seed: 21 },
+    );
+  });
+
+  // im2col convs pack their column panels one cache block at a time too (src/kernels/im2col.ts `block`): any block
+  // size gives the panels and micro-kernel calls of packing every column first, so the same bits
+  it('im2col packed per block of panels equals im2col of every column first, bit for bit (any block size, pads, strides)', () => {
+    const mem = arena()!;
+    const ex = kernels()!;
+    fc.assert(
+      fc.property(fc.record({ c: fc.integer({ min: 1, max: 6 }), m: fc.integer({ min: 1, max: 9 }), h: fc.integer({ min: 3, max: 19 }), w: fc.integer({ min: 3, max: 23 }), k: fc.constantFrom(2, 3, 5), s: fc.constantFrom(1, 2), pad: fc.integer({ min: 0, max: 2 }), per: fc.integer({ min: 1, max: 7 }), seed: fc.integer() }), ({ c, m, h, w, k, s, pad, per, seed }) => {
+        fc.pre(h + 2 * pad >= k && w + 2 * pad >= k);
+        let r = seed;
+        const rnd = () => ((r = (Math.imul(r, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+        const oh = Math.floor((h + 2 * pad - k) / s) + 1;
+        const ow = Math.floor((w + 2 * pad - k) / s) + 1;
+        const p = oh * ow;
+        const kk = c * k * k;
+        const panel = (kk + 1) * 32;
+        const xp = mem.alloc(c * h * w * 4), wp = mem.alloc(m * kk * 4), rb = mem.alloc(m * 4), c1 = mem.alloc(m * p * 4), c2 = mem.alloc(m * p * 4);
+        const full = mem.alloc(((p + 7) >> 3) * panel), blk = mem.alloc(per * panel);
+        try {
+          for (const [q, len] of [[xp, c * h * w], [wp, m * kk], [rb, m]] as const) mem.f32(q, len).set(Float32Array.from({ length: len }, rnd));
+          im2colPack(mem, ex, xp, c, h, w, k, k, s, s, 1, 1, pad, pad, oh, ow, full);
+          ex.f32_gemm(m, p, kk, wp, kk, full, c1, p, -Infinity, Infinity, rb);
+          im2colPack(mem, ex, xp, c, h, w, k, k, s, s, 1, 1, pad, pad, oh, ow, blk, undefined, { panels: per, gemm: (q0, q1) => ex.f32_gemm(m, Math.min(p, q1 * 8) - q0 * 8, kk, wp, kk, blk, c2 + q0 * 32, p, -Infinity, Infinity, rb) });
+          const want = mem.f32(c1, m * p);
+          const got = mem.f32(c2, m * p);
+          for (let i = 0; i < want.length; i++) if (!Object.is(got[i], want[i])) expect([i, got[i]]).toEqual([i, want[i]]);
+        } finally {
+          for (const q of [xp, wp, rb, c1, c2, full, blk]) mem.release(q);
+        }
+      }),
+      { numRuns: 150, seed: 8 },
+    );
+  });
+
+  it('im2col convs whose columns span several cache blocks agree with the reference (1e-5)', () => {
+    fc.assert(
+      fc.property(fc.record({ c: fc.integer({ min: 8, max: 14 }), mg: fc.integer({ min: 1, max: 6 }), h: fc.integer({ min: 6, max: 22 }), w: fc.integer({ min: 6, max: 26 }), k: fc.constantFrom(3, 5), s: fc.constantFrom(1, 2), pad: fc.integer({ min: 0, max: 2 }) }), fc.integer(), (r, seed) => {
+        const k: Case = { n: 1, c: r.c, h: r.h, w: r.w, group: 1, mg: r.mg, kh: r.k, kw: r.k, s: [r.s, r.s], d: [1, 1], pads: [r.pad, r.pad, r.pad, r.pad], autoPad: 'NOTSET', bias: true, act: 'relu' };
+        const { g, x } = build(k, seed);
+        const fast = new Executor(g);
+        const got = fast.run({ X: x }).Y!;
+        const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!;
+        fast.dispose();
+        expectClose(got, want);
+      }),
+      { numRuns: 30, seed: 6 },
+    );
+  });
+
+  it('wide pointwise convs agree with the reference (1e-5)', () => {
+    fc.assert(
+      fc.property(fc.record({ c: fc.integer({ min: 1, max: 300 }), mg: fc.integer({ min: 1, max: 9 }), h: fc.integer({ min: 1, max: 20 }), w: fc.integer({ min: 1, max: 30 }), act: fc.constantFrom('none' as const, 'relu' as const) }), fc.integer(), (r, seed) => {
+        const k: Case = { n: 1, c: r.c, h: r.h, w: r.w, group: 1, mg: r.mg, kh: 1, kw: 1, s: [1, 1], d: [1, 1], pads: [0, 0, 0, 0], autoPad: 'NOTSET', bias: true, act: r.act };
+        const { g, x } = build(k, seed);
+        const fast = new Executor(g);
+        expect([...fast.kernels.values()][0]?.name).toBe('f32_conv2d_gemm_4x8');
+        const got = fast.run({ X: x }).Y!;
+        const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!;
+        fast.dispose();
+        expectClose(got, want);
+      }),
+      { numRuns: 40, seed: 5 },
     );
   });
 });

@@ -94,3 +94,42 @@ describe('WASM Resize vs the TS reference', () => {
     e2.dispose();
   });
 });
+
+// MediaPipe TransformTensorBilinear (v2, transform_tensor_bilinear.cc): with x_t, y_t rows 0 and 1 of the [1, 4, 4]
+// matrix and the align-corners correction t[3] += t[0]·0.5 + t[1]·0.5 − 0.5, output pixel (ox, oy) samples the NHWC
+// input bilinearly at (x_t·(ox, oy, 0, 1), y_t·(ox, oy, 0, 1)); a point outside [0, W−1] × [0, H−1] gives 0 and taps
+// past the edge read 0. The kernel does the reference's double arithmetic: bit-exact, in-range and out-of-range points.
+describe('WASM TransformTensorBilinear vs the TS reference', () => {
+  it('bit-exact over sizes, channels and affine matrices (rotations, scales, shifts past the image)', async () => {
+    const { TFL_DOMAIN } = await import('../../src/ir/layout.js');
+    fc.assert(
+      fc.property(
+        fc.record({ h: fc.integer({ min: 1, max: 12 }), w: fc.integer({ min: 1, max: 12 }), c: fc.integer({ min: 1, max: 9 }), oh: fc.integer({ min: 1, max: 10 }), ow: fc.integer({ min: 1, max: 10 }), rot: fc.double({ min: -3.2, max: 3.2, noNaN: true }), sx: fc.double({ min: 0.2, max: 2.5, noNaN: true }), sy: fc.double({ min: 0.2, max: 2.5, noNaN: true }), tx: fc.double({ min: -6, max: 12, noNaN: true }), ty: fc.double({ min: -6, max: 12, noNaN: true }), integral: fc.boolean() }),
+        fc.integer(),
+        (r, seed) => {
+          let q = seed >>> 0;
+          const rnd = () => ((q = (Math.imul(q, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+          const g = new Graph();
+          g.inputs = [
+            { name: 'X', type: { dtype: 'float32', shape: [1, r.h, r.w, r.c] } },
+            { name: 'T', type: { dtype: 'float32', shape: [1, 4, 4] } },
+          ];
+          g.nodes = [{ name: 'tt', op: 'TransformTensorBilinear', domain: TFL_DOMAIN, inputs: ['X', 'T'], outputs: ['Y'], attrs: { output_height: r.oh, output_width: r.ow } }];
+          g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+          const [c, s] = [Math.cos(r.rot), Math.sin(r.rot)];
+          // integral: a pure shift by whole pixels, so sample points land exactly on the image's last row / column
+          const m = r.integral ? [1, 0, 0, Math.round(r.tx) - 0, 0, 1, 0, Math.round(r.ty), 0, 0, 1, 0, 0, 0, 0, 1] : [c * r.sx, -s * r.sy, 0, r.tx, s * r.sx, c * r.sy, 0, r.ty, 0, 0, 1, 0, 0, 0, 0, 1];
+          const feeds = { X: new Tensor('float32', Float32Array.from({ length: r.h * r.w * r.c }, rnd), [1, r.h, r.w, r.c]), T: new Tensor('float32', Float32Array.from(m), [1, 4, 4]) };
+          const fast = new Executor(g);
+          const got = fast.run(feeds).Y!;
+          expect(fast.fallbacks.size).toBe(0);
+          fast.dispose();
+          const want = new Executor(g, { backend: 'reference' }).run(feeds).Y!;
+          expect(got.dims).toEqual(want.dims);
+          expect(Array.from(got.data as Float32Array)).toEqual(Array.from(want.data as Float32Array));
+        },
+      ),
+      { numRuns: 200, seed: 14 },
+    );
+  });
+});

@@ -174,8 +174,12 @@ type Types = Map<string, { shape?: (number | string)[] }>;
 /** pointwise ops (input 0 the activation, any other inputs size-1 constants) */
 const UNARY = new Set(['Relu', 'Clip', 'Sigmoid', 'Tanh', 'HardSwish', 'HardSigmoid', 'LeakyRelu', 'Elu', 'Selu', 'Cast', 'Identity', 'Abs', 'Neg', 'Exp', 'Log', 'Sqrt', 'Erf', 'Softplus', 'Gelu', 'QuantizeLinear', 'DequantizeLinear']);
 const UNARY_TFL = new Set(['LOGISTIC', 'TANH', 'HARD_SWISH', 'RELU', 'RELU6', 'RELU_N1_TO_1', 'QUANTIZE', 'DEQUANTIZE']);
-/** broadcasting binary ops: which inputs are activations (the rest must be size-1 constants) */
-const BINARY: Record<string, number[]> = { Add: [0, 1], Sub: [0, 1], Mul: [0, 1], Div: [0, 1], Max: [0, 1], Min: [0, 1], 'com.microsoft.QLinearAdd': [0, 3], 'com.microsoft.QLinearMul': [0, 3], [`${TFL_DOMAIN}.SUB`]: [0, 1] };
+/**
+ * broadcasting binary ops: which inputs are activations or broadcast constants (the rest must be size-1 constants).
+ * PRelu's slope broadcasts to X from the right (ONNX "unidirectional broadcasting"; TFLite PRELU's alpha [1, 1, C]),
+ * so a constant slope is permuted like an Add's constant operand.
+ */
+const BINARY: Record<string, number[]> = { PRelu: [0, 1], Add: [0, 1], Sub: [0, 1], Mul: [0, 1], Div: [0, 1], Max: [0, 1], Min: [0, 1], 'com.microsoft.QLinearAdd': [0, 3], 'com.microsoft.QLinearMul': [0, 3], [`${TFL_DOMAIN}.SUB`]: [0, 1] };
 
 function dataInputs(n: Node): number[] | undefined {
   const key = n.domain ? `${n.domain}.${n.op}` : n.op;
