@@ -1,6 +1,7 @@
 // Child of bench/threads.bench.js (a fresh process, because onnxruntime-web reads env.wasm.numThreads once, at its
 // first session): squeezenet1_1 and mobilenet_v2 on edgeq at 1 and 2 kernel threads and on onnxruntime-web at
-// numThreads = 2, alternating round by round. CPU time / wall time per run shows how many threads really worked.
+// numThreads = 2, alternating round by round, each run started on a quiet process (quiesce). CPU time / wall time
+// per run shows how many threads really worked.
 // Prints one JSON line.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { InferenceSession, Tensor, env } from '../dist/index.js';
@@ -37,6 +38,22 @@ function meter() {
   };
 }
 
+/**
+ * Wait until no thread of this process burns CPU (at most 0.5 s). onnxruntime-web's pool threads spin for some
+ * 20–50 ms after each of its runs (measured: process CPU/wall 1.86 for 20 ms after an ORT run, 1.09 after 200 ms),
+ * which on 2 cores took one of the two from whichever edgeq session ran next; each engine is timed on a quiet
+ * process instead (edgeq's workers spin < 0.5 ms).
+ */
+async function quiesce() {
+  for (let i = 0; i < 100; i++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, 5));
+    const c = process.cpuUsage(c0);
+    if ((c.user + c.system) / 1000 / (performance.now() - t0) < 0.25) return;
+  }
+}
+
 /** OS threads of this process (Linux): each worker_thread adds one, so ORT's pthread pool and edgeq's workers show */
 const osThreads = () => (existsSync('/proc/self/task') ? readdirSync('/proc/self/task').length : NaN);
 const rows = [];
@@ -57,7 +74,12 @@ for (const m of JSON.parse(spec)) {
   // warm up (V8 tiers the kernels up; the workers instantiate theirs)
   const t0 = performance.now();
   while (performance.now() - t0 < (quick ? 300 : 1500)) for (const [, f] of runs) await f();
-  for (let r = 0; r < (quick ? 5 : 25); r++) for (const [mt, f] of runs) await mt.once(f);
+  for (let r = 0; r < (quick ? 5 : 25); r++) {
+    for (const [mt, f] of runs) {
+      await quiesce();
+      await mt.once(f);
+    }
+  }
   const [a, b, o] = runs.map(([mt]) => mt);
   rows.push({ model: m.name, threads: s2.numThreads, ms1: a.ms, ms2: b.ms, ort2: o.ms, cpu1: a.cpuPerWall, cpu2: b.cpuPerWall, cpuOrt: o.cpuPerWall, osThreadsEdgeq: t1s - t0s, osThreadsOrt: t2s - t1s, ortNumThreads: ort.env.wasm.numThreads });
   await s1.release();

@@ -1,6 +1,6 @@
 import { im2colPack } from './im2col.js';
 import { conv2dAt } from '../ir/conv-geometry.js';
-import { type KernelCall, forkJoin, shares, threadsFor } from './threads.js';
+import { type KernelCall, forkJoin, gemmRows, gemmSplit, shares, threadsFor } from './threads.js';
 import type { Arena, KernelExports } from './wasm.js';
 
 /**
@@ -90,6 +90,13 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
         const xg = xb + gi * cg * ih * iw * 4;
         const wg = wp + gi * mg * kg * 4;
         const og = ob + gi * mg * p * 4;
+        if (nt > 1 && gemmSplit(mg, p, nt) === 'rows') {
+          // few pixel panels (7×7, 14×14): pack them all here, then each thread multiplies its output channels
+          if (pointwise) ex.f32_gemm_pack_8(p, cg, xg, p, 0, cp);
+          else im2colPack(mem, ex, xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cp);
+          forkJoin(ex, shares(mg, 4, nt).map(([r0, r1]): KernelCall[] => [gemmRows(r0, r1, p, kg, wg, kg, cp, og, p, lo, hi, bp + gi * mg * 4)]));
+          continue;
+        }
         if (nt > 1) {
           // each thread packs and multiplies its own panels: no barrier between the two
           const panel = (kg + 1) * 32;

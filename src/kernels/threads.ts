@@ -16,6 +16,8 @@ import { type KernelExports, kernels, setThreadsWanted, sharedKernelModule } fro
  */
 
 const SLOT = 8192;
+/** Atomics.load polls (~15 ns each) a waiting thread makes before it sleeps in Atomics.wait */
+const SPIN = 20000;
 const JOB0 = 8; // first f64 of the job in a slot
 const JOB_MAX = SLOT / 8 - JOB0;
 /** most threads a session may use */
@@ -34,7 +36,7 @@ const start = (d) => {
   let seen = Atomics.load(i32, 0);
   for (;;) {
     let s = seen;
-    for (let spin = 0; spin < ${20000} && s === seen; spin++) s = Atomics.load(i32, 0);
+    for (let spin = 0; spin < ${SPIN} && s === seen; spin++) s = Atomics.load(i32, 0);
     if (s === seen) {
       Atomics.wait(i32, 0, seen);
       continue;
@@ -180,6 +182,9 @@ export function releaseThreads(): void {
 export function setActiveThreads(n: number): number {
   const prev = active;
   active = Math.max(1, n);
+  // wake the workers as the run starts: they spin (bounded) until the first kernel posts, instead of paying a
+  // futex wake-up (~0.1 ms) on its fork
+  if (active > 1 && pool) for (let w = 0; w < Math.min(active - 1, pool.handles.length); w++) Atomics.notify(pool.i32, (w * SLOT) / 4);
   return prev;
 }
 
@@ -258,10 +263,11 @@ export function forkJoin(ex: KernelExports, shares: KernelCall[][]): void {
   let failed = false;
   for (const w of posted) {
     const b = (w * SLOT) / 4;
-    for (;;) {
+    // spin first (bounded, ~0.3 ms): a futex sleep costs 40–100 µs of wake-up per join, on every node
+    for (let spin = 0; ; spin++) {
       const d = Atomics.load(p.i32, b + 1);
       if (d === seq) break;
-      if (wait) Atomics.wait(p.i32, b + 1, d, 50);
+      if (wait && spin >= SPIN) Atomics.wait(p.i32, b + 1, d, 50);
     }
     if (Atomics.load(p.i32, b + 2) !== 0) failed = true;
   }
@@ -283,12 +289,39 @@ export function shares(count: number, grain: number, n: number): [number, number
 }
 
 /**
- * ex.f32_gemm(m, n, k, a, lda, w, c, ldc, lo, hi, rb) split by 8-column panels of C over the threads its work
- * earns: each share is the same micro-kernel calls on the same panels, so C is bit-identical.
+ * How to split ex.f32_gemm(m, n, k, …) over `nt` threads so that each thread does about the same work: by 8-column
+ * panels of C ('cols': each share can pack its own panels of B), or by 4-row blocks of A and C ('rows': B packed
+ * once, before the fork, read by every share) when there are too few panels for an even split — a 7×7 conv's
+ * 49 pixels are 7 panels, 3 against 4 (the fourth holding one column) — and enough rows. Every output element
+ * is computed by the same micro-kernel call either way (f32_gemm's 4×8 tiles over the same k), so C is
+ * bit-identical; 'rows' is never picked when a share would get a single row (f32_gemm runs m = 1 as a GEMV).
+ */
+export function gemmSplit(m: number, n: number, nt: number): 'rows' | 'cols' {
+  const panels = (n + 7) >> 3;
+  const blocks = (m + 3) >> 2;
+  // the busiest share's units over the even share: panels are charged whole (a 1-column panel costs a full one)
+  const skew = (units: number) => Math.ceil(units / nt) / (units / nt);
+  if (m < 8 || skew(blocks) >= skew(panels) || shares(m, 4, nt).some(([r0, r1]) => r1 - r0 === 1)) return 'cols';
+  // rows only when it is clearly better (cols keeps B's packing inside the shares)
+  return skew(panels) > 1.02 ? 'rows' : 'cols';
+}
+
+/** The calls of ex.f32_gemm's rows [r0, r1) (see gemmSplit): A, C and the row bias offset, the packed B shared. */
+export function gemmRows(r0: number, r1: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, lo: number, hi: number, rb: number): KernelCall {
+  return ['f32_gemm', [r1 - r0, n, k, a + r0 * lda * 4, lda, w, c + r0 * ldc * 4, ldc, lo, hi, rb ? rb + r0 * 4 : 0]];
+}
+
+/**
+ * ex.f32_gemm(m, n, k, a, lda, w, c, ldc, lo, hi, rb) (B packed at w) over the threads its work earns, split by
+ * gemmSplit: C is bit-identical to one thread.
  */
 export function f32GemmThreaded(ex: KernelExports, m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, lo: number, hi: number, rb: number): void {
   const nt = threadsFor(m * n * k);
   if (nt <= 1) return ex.f32_gemm(m, n, k, a, lda, w, c, ldc, lo, hi, rb);
+  if (gemmSplit(m, n, nt) === 'rows') {
+    forkJoin(ex, shares(m, 4, nt).map(([r0, r1]): KernelCall[] => [gemmRows(r0, r1, n, k, a, lda, w, c, ldc, lo, hi, rb)]));
+    return;
+  }
   const panel = (k + 1) * 32;
   forkJoin(ex, shares(n, 8, nt).map(([c0, c1]): KernelCall[] => [['f32_gemm', [m, c1 - c0, k, a, lda, w + (c0 >> 3) * panel, c + c0 * 4, ldc, lo, hi, rb]]]));
 }
