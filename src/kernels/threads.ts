@@ -11,13 +11,18 @@ import { type KernelExports, kernels, setThreadsWanted, sharedKernelModule } fro
  * so instances cannot clobber each other; each share gets its own scratch from the arena.
  *
  * Control block (one SharedArrayBuffer, SLOT bytes per worker): i32 [0] job sequence (written by the caller),
- * [1] sequence done (written by the worker), [2] error flag, [3] ready; then f64 [8…]: the job, a list of
+ * [1] sequence done (written by the worker), [2] error flag, [3] ready, [4] a run is in progress (spin); then f64 [8…]: the job, a list of
  * (export index, argument count, arguments…), ended by −1.
  */
 
 const SLOT = 8192;
-/** Atomics.load polls (~15 ns each) a waiting thread makes before it sleeps in Atomics.wait */
-const SPIN = 20000;
+/**
+ * Longest spin (ms) of a waiting thread before it sleeps in Atomics.wait: a worker between two kernels of a run,
+ * the caller in a join. A futex sleep costs a wake-up per fork and join (40–100 µs on a quiet machine, ms when
+ * the cores are contended); pthreadpool and onnxruntime's pool spin likewise (ORT for 20–50 ms after a run).
+ * Workers spin only while a run is in progress (setActiveThreads), so they sleep as soon as it ends.
+ */
+const SPIN_MS = 5;
 const JOB0 = 8; // first f64 of the job in a slot
 const JOB_MAX = SLOT / 8 - JOB0;
 /** most threads a session may use */
@@ -36,7 +41,11 @@ const start = (d) => {
   let seen = Atomics.load(i32, 0);
   for (;;) {
     let s = seen;
-    for (let spin = 0; spin < ${SPIN} && s === seen; spin++) s = Atomics.load(i32, 0);
+    const t0 = performance.now();
+    for (let spin = 1; s === seen; spin++) {
+      s = Atomics.load(i32, 0);
+      if ((spin & 255) === 0 && (Atomics.load(i32, 4) === 0 || performance.now() - t0 > ${SPIN_MS})) break;
+    }
     if (s === seen) {
       Atomics.wait(i32, 0, seen);
       continue;
@@ -182,9 +191,15 @@ export function releaseThreads(): void {
 export function setActiveThreads(n: number): number {
   const prev = active;
   active = Math.max(1, n);
-  // wake the workers as the run starts: they spin (bounded) until the first kernel posts, instead of paying a
-  // futex wake-up (~0.1 ms) on its fork
-  if (active > 1 && pool) for (let w = 0; w < Math.min(active - 1, pool.handles.length); w++) Atomics.notify(pool.i32, (w * SLOT) / 4);
+  // a run starts: wake the workers, which then spin between its kernels instead of sleeping (no futex wake-up
+  // per fork); it ends: they go to sleep at once
+  if (pool) {
+    for (let w = 0; w < pool.handles.length; w++) {
+      const b = (w * SLOT) / 4;
+      Atomics.store(pool.i32, b + 4, w + 1 < active ? 1 : 0);
+      if (w + 1 < active) Atomics.notify(pool.i32, b);
+    }
+  }
   return prev;
 }
 
@@ -263,11 +278,14 @@ export function forkJoin(ex: KernelExports, shares: KernelCall[][]): void {
   let failed = false;
   for (const w of posted) {
     const b = (w * SLOT) / 4;
-    // spin first (bounded, ~0.3 ms): a futex sleep costs 40–100 µs of wake-up per join, on every node
-    for (let spin = 0; ; spin++) {
+    // spin first (up to SPIN_MS), then sleep
+    let t0 = 0;
+    for (let spin = 1; ; spin++) {
       const d = Atomics.load(p.i32, b + 1);
       if (d === seq) break;
-      if (wait && spin >= SPIN) Atomics.wait(p.i32, b + 1, d, 50);
+      if (!wait || (spin & 255) !== 0) continue;
+      if (!t0) t0 = performance.now();
+      else if (performance.now() - t0 > SPIN_MS) Atomics.wait(p.i32, b + 1, d, 50);
     }
     if (Atomics.load(p.i32, b + 2) !== 0) failed = true;
   }
