@@ -1,6 +1,6 @@
 import { im2colPack } from './im2col.js';
 import { conv2dAt } from '../ir/conv-geometry.js';
-import { type KernelCall, forkJoin, gemmRows, gemmSplit, shares, threadsFor } from './threads.js';
+import { type KernelCall, chunksOf, forkJoin, gemmRowChunks, gemmSplit, threadsFor } from './threads.js';
 import type { Arena, KernelExports } from './wasm.js';
 
 /**
@@ -73,8 +73,9 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
       const ob = op + bi * m * p * 4;
       if (s.dw3x3) {
         if (nt > 1) {
+          // chunks of channels, a scratch plane per thread (argument 14)
           const plane = ih * iw * 4;
-          forkJoin(ex, shares(m, 1, nt).map(([c0, c1], t): KernelCall[] => [['f32_dwconv3x3', [xb + c0 * plane, c1 - c0, ih, iw, wp + c0 * 36, sh, pt, pl, oh, ow, bp + c0 * 4, ob + c0 * p * 4, lo, hi, cp + t * dwPlane]]]));
+          forkJoin(ex, chunksOf(m, 1, nt, p * 9).map(([c0, c1]): KernelCall[] => [['f32_dwconv3x3', [xb + c0 * plane, c1 - c0, ih, iw, wp + c0 * 36, sh, pt, pl, oh, ow, bp + c0 * 4, ob + c0 * p * 4, lo, hi, cp], { mask: 1 << 14, stride: dwPlane }]]), nt);
         } else ex.f32_dwconv3x3(xb, m, ih, iw, wp, sh, pt, pl, oh, ow, bp, ob, lo, hi, cp);
         continue;
       }
@@ -90,22 +91,22 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
         const xg = xb + gi * cg * ih * iw * 4;
         const wg = wp + gi * mg * kg * 4;
         const og = ob + gi * mg * p * 4;
-        if (nt > 1 && gemmSplit(mg, p, nt) === 'rows') {
-          // few pixel panels (7×7, 14×14): pack them all here, then each thread multiplies its output channels
+        if (nt > 1 && mg > 1 && gemmSplit(mg, p, nt) === 'rows') {
+          // few pixel panels (7×7): pack them all here, then the threads take chunks of output channels
           if (pointwise) ex.f32_gemm_pack_8(p, cg, xg, p, 0, cp);
           else im2colPack(mem, ex, xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cp);
-          forkJoin(ex, shares(mg, 4, nt).map(([r0, r1]): KernelCall[] => [gemmRows(r0, r1, p, kg, wg, kg, cp, og, p, lo, hi, bp + gi * mg * 4)]));
+          forkJoin(ex, gemmRowChunks(mg, p, kg, wg, kg, cp, og, p, lo, hi, bp + gi * mg * 4, nt), nt);
           continue;
         }
         if (nt > 1) {
-          // each thread packs and multiplies its own panels: no barrier between the two
+          // each chunk packs and multiplies its own panels: no barrier between the two
           const panel = (kg + 1) * 32;
-          const cols = shares(p, 8, nt);
+          const cols = chunksOf(p, 8, nt, mg * kg);
           const gemm = (c0: number, c1: number): KernelCall => ['f32_gemm', [mg, c1 - c0, kg, wg, kg, cp + (c0 >> 3) * panel, og + c0 * 4, p, lo, hi, bp + gi * mg * 4]];
-          if (pointwise) forkJoin(ex, cols.map(([c0, c1]): KernelCall[] => [['f32_gemm_pack_8', [c1 - c0, cg, xg + c0 * 4, p, 0, cp + (c0 >> 3) * panel]], gemm(c0, c1)]));
+          if (pointwise) forkJoin(ex, cols.map(([c0, c1]): KernelCall[] => [['f32_gemm_pack_8', [c1 - c0, cg, xg + c0 * 4, p, 0, cp + (c0 >> 3) * panel]], gemm(c0, c1)]), nt);
           else {
             const panels = cols.map(([c0, c1]): [number, number] => [c0 >> 3, (c1 + 7) >> 3]);
-            im2colPack(mem, ex, xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cp, { panels, gemm: (q0, q1) => gemm(q0 * 8, Math.min(p, q1 * 8)) });
+            im2colPack(mem, ex, xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cp, { panels, threads: nt, gemm: (q0, q1) => gemm(q0 * 8, Math.min(p, q1 * 8)) });
           }
           continue;
         }

@@ -3,19 +3,25 @@ import { ShapeError } from '../errors.js';
 import { type KernelExports, kernels, setThreadsWanted, sharedKernelModule } from './wasm.js';
 
 /**
- * Kernel threads: N−1 workers each instantiate the kernel module over the ONE shared WASM memory, and a kernel
- * that is worth splitting hands each worker a list of export calls over its share of the output (GEMM column
- * panels, conv output channels, Winograd tile blocks) while the calling thread runs its own share, then waits.
- * Every output element is computed by the same kernel call sequence as on one thread, so results are
- * bit-identical for any thread count. The module has no globals, data segments or heap (asm/: pointers only),
- * so instances cannot clobber each other; each share gets its own scratch from the arena.
+ * Kernel threads: N−1 workers each instantiate the kernel module over the ONE shared WASM memory. A kernel that
+ * is worth splitting cuts its output into chunks (GEMM column panels or row blocks, conv output channels,
+ * Winograd tile blocks), each a list of export calls; the calling thread and the workers then claim chunks one at
+ * a time from a shared counter until none are left, and the caller waits for the workers' last ones. Every output
+ * element is computed by the same kernel call sequence as on one thread, whichever thread claims it, so results
+ * are bit-identical for any thread count. Claiming (not fixed shares) keeps both cores busy when one thread is
+ * slowed — preempted on a loaded machine, or woken late — and a worker that has not started by the time the
+ * caller ran out of chunks is cancelled instead of waited for. The module has no globals, data segments or heap
+ * (asm/: pointers only), so instances cannot clobber each other; scratch is per chunk, or per thread (a call's
+ * arguments flagged in its mask get thread index × stride added: 0 on the caller, w + 1 on worker w).
  *
- * Control block (one SharedArrayBuffer, SLOT bytes per worker): i32 [0] job sequence (written by the caller),
- * [1] sequence done (written by the worker), [2] error flag, [3] ready, [4] a run is in progress (spin); then f64 [8…]: the job, a list of
- * (export index, argument count, arguments…), ended by −1.
+ * Control block (one SharedArrayBuffer): per worker SLOT bytes, i32 [0] job sequence (written by the caller),
+ * [1] sequence done (written by the worker), [2] error flag, [3] ready, [4] a run is in progress (spin),
+ * [5] the job's sequence while nobody claimed it (the worker's compare-exchange to 0 claims it, the caller's
+ * cancels it); then at DYN the chunk table shared by all threads: i32 claim counter, then f64 [0] chunk count,
+ * [1 + c] where chunk c starts, and the chunks: (export index, argument count, mask, stride, arguments…)…, −1.
  */
 
-const SLOT = 8192;
+const SLOT = 128;
 /**
  * Longest spin (ms) of a waiting thread before it sleeps in Atomics.wait: a worker between two kernels of a run,
  * the caller in a join. A futex sleep costs a wake-up per fork and join (40–100 µs on a quiet machine, ms when
@@ -23,8 +29,9 @@ const SLOT = 8192;
  * Workers spin only while a run is in progress (setActiveThreads), so they sleep as soon as it ends.
  */
 const SPIN_MS = 5;
-const JOB0 = 8; // first f64 of the job in a slot
-const JOB_MAX = SLOT / 8 - JOB0;
+/** byte offset of the chunk table, and its f64 capacity */
+const DYN = SLOT * 4;
+const DYN_MAX = 32768;
 /** most threads a session may use */
 export const MAX_THREADS = 4;
 
@@ -34,7 +41,9 @@ const start = (d) => {
   const inst = new WebAssembly.Instance(new WebAssembly.Module(d.bytes), { env: { memory: d.memory, abort: () => { throw new Error('WASM kernel aborted'); } } });
   const fns = d.names.map((n) => inst.exports[n]);
   const i32 = new Int32Array(d.ctrl, d.base, 8);
-  const f64 = new Float64Array(d.ctrl, d.base);
+  const cnt = new Int32Array(d.ctrl, ${DYN}, 2);
+  const D = new Float64Array(d.ctrl, ${DYN} + 8, ${DYN_MAX});
+  const t = d.base / ${SLOT} + 1;
   const args = [];
   Atomics.store(i32, 3, 1);
   Atomics.notify(i32, 3);
@@ -51,14 +60,19 @@ const start = (d) => {
       continue;
     }
     seen = s;
+    if (Atomics.compareExchange(i32, 5, s, 0) !== s) continue; // cancelled: the caller ran out of chunks first
     try {
-      for (let p = ${JOB0}; f64[p] >= 0; ) {
-        const f = fns[f64[p]];
-        const n = f64[p + 1];
-        args.length = n;
-        for (let i = 0; i < n; i++) args[i] = f64[p + 2 + i];
-        p += 2 + n;
-        f(...args);
+      for (let c, n = D[0]; (c = Atomics.add(cnt, 0, 1)) < n; ) {
+        for (let p = D[1 + c]; D[p] >= 0; ) {
+          const f = fns[D[p]];
+          const k = D[p + 1];
+          const mask = D[p + 2];
+          const off = t * D[p + 3];
+          args.length = k;
+          for (let i = 0; i < k; i++) args[i] = D[p + 4 + i] + ((mask >>> i) & 1 ? off : 0);
+          p += 4 + k;
+          f(...args);
+        }
       }
       Atomics.store(i32, 2, 0);
     } catch (e) {
@@ -72,14 +86,19 @@ if (typeof require === 'function') start(require('worker_threads').workerData); 
 else self.onmessage = (e) => { self.onmessage = null; start(e.data); };
 `;
 
-/** A call of a kernel export: its name and numeric arguments. */
-export type KernelCall = [name: string, args: number[]];
+/**
+ * A call of a kernel export: its name and numeric arguments; with `perThread`, the arguments whose bit is set in
+ * `mask` get t × `stride` added on thread t (0: the caller, 1…: the workers) — per-thread scratch for chunks.
+ */
+export type KernelCall = [name: string, args: number[], perThread?: { mask: number; stride: number }];
 
 interface Pool {
   readonly ex: KernelExports;
   readonly ctrl: SharedArrayBuffer;
   readonly i32: Int32Array;
-  readonly f64: Float64Array;
+  /** the chunk claim counter and the chunk table */
+  readonly cnt: Int32Array;
+  readonly dyn: Float64Array;
   readonly names: string[];
   readonly index: Map<string, number>;
   readonly handles: { terminate(): unknown }[];
@@ -143,9 +162,9 @@ export async function acquireThreads(n: number): Promise<number> {
   const ex = kernels();
   if (!shared || !ex) return 1;
   if (!pool) {
-    const ctrl = new SharedArrayBuffer(SLOT * (MAX_THREADS - 1));
+    const ctrl = new SharedArrayBuffer(DYN + 8 + DYN_MAX * 8);
     const names = Object.keys(ex).filter((k) => typeof (ex as unknown as Record<string, unknown>)[k] === 'function');
-    pool = { ex, ctrl, i32: new Int32Array(ctrl), f64: new Float64Array(ctrl), names, index: new Map(names.map((k, i) => [k, i])), handles: [], users: 0, dead: 0 };
+    pool = { ex, ctrl, i32: new Int32Array(ctrl), cnt: new Int32Array(ctrl, DYN, 2), dyn: new Float64Array(ctrl, DYN + 8, DYN_MAX), names, index: new Map(names.map((k, i) => [k, i])), handles: [], users: 0, dead: 0 };
   }
   const p = pool;
   p.users++;
@@ -226,58 +245,69 @@ export function setMinShare(work: number): number {
 let seq = 0;
 
 /**
- * Run shares[i] (a list of kernel calls) on thread i: shares[0] on the calling thread, the rest on workers
- * (threadsFor decides how many there are); returns when all are done. A share whose arguments do not fit a
- * worker's job block runs on the calling thread after its own.
+ * Run `chunks` (each a list of kernel calls, independent of each other) on up to `nt` threads, the calling one
+ * included: each thread claims the next chunk until none are left; returns when all are done. Chunk c may run
+ * on any thread, so its scratch must be its own or per thread (KernelCall's perThread). Without workers (or when
+ * the chunks do not fit the table) the calling thread runs them all, in order.
  */
-export function forkJoin(ex: KernelExports, shares: KernelCall[][]): void {
+export function forkJoin(ex: KernelExports, chunks: KernelCall[][], nt = chunks.length): void {
   const p = pool;
-  const run = (calls: KernelCall[]) => {
-    for (const [f, a] of calls) ((ex as unknown as Record<string, (...a: number[]) => unknown>)[f]!)(...a);
+  const fn = ex as unknown as Record<string, (...a: number[]) => unknown>;
+  const run = (calls: KernelCall[], t: number) => {
+    for (const [f, a, per] of calls) {
+      if (t && per) fn[f]!(...a.map((v, i) => ((per.mask >>> i) & 1 ? v + t * per.stride : v)));
+      else fn[f]!(...a);
+    }
   };
-  if (!p || shares.length <= 1) {
-    for (const s of shares) run(s);
+  const workers = p ? Math.min(nt, chunks.length, p.handles.length + 1) - 1 : 0;
+  let q = 1 + chunks.length;
+  if (p && workers > 0 && q < DYN_MAX) {
+    const D = p.dyn;
+    D[0] = chunks.length;
+    for (let c = 0; c < chunks.length && q > 0; c++) {
+      D[1 + c] = q;
+      for (const [name, args, per] of chunks[c]!) {
+        if (q + 5 + args.length > DYN_MAX) {
+          q = 0;
+          break;
+        }
+        D[q++] = p.index.get(name)!;
+        D[q++] = args.length;
+        D[q++] = per?.mask ?? 0;
+        D[q++] = per?.stride ?? 0;
+        for (const a of args) D[q++] = a;
+      }
+      if (q) D[q++] = -1;
+    }
+  } else q = 0;
+  if (!p || !q) {
+    for (const c of chunks) run(c, 0);
     return;
   }
   seq = (seq + 1) | 0;
+  Atomics.store(p.cnt, 0, 0);
   const posted: number[] = [];
-  const late: KernelCall[][] = [];
-  for (let w = 0; w + 1 < shares.length; w++) {
-    const calls = shares[w + 1]!;
-    const f = new Float64Array(p.ctrl, w * SLOT + JOB0 * 8, JOB_MAX);
-    let q = 0;
-    let fits = w < p.handles.length && ready(p, w);
-    for (const [name, args] of calls) {
-      if (!fits || q + 3 + args.length > JOB_MAX) {
-        fits = false;
-        break;
-      }
-      f[q++] = p.index.get(name)!;
-      f[q++] = args.length;
-      for (const a of args) f[q++] = a;
-    }
-    if (!fits) {
-      late.push(calls);
-      continue;
-    }
-    f[q] = -1;
+  for (let w = 0; w < workers; w++) {
+    if (!ready(p, w)) continue;
     const b = (w * SLOT) / 4;
+    Atomics.store(p.i32, b + 5, seq);
     Atomics.store(p.i32, b, seq);
     Atomics.notify(p.i32, b);
     posted.push(w);
   }
   let err: unknown;
   try {
-    run(shares[0]!);
-    for (const s of late) run(s);
+    for (let c; (c = Atomics.add(p.cnt, 0, 1)) < chunks.length; ) run(chunks[c]!, 0);
   } catch (e) {
     err = e;
   }
-  // join even when our share failed: the workers are still writing into the same memory
+  // join even when a chunk of ours failed: the workers are still writing into the same memory
   const wait = canWait();
   let failed = false;
   for (const w of posted) {
     const b = (w * SLOT) / 4;
+    // not started yet: every chunk is claimed, so cancel it rather than wait for it to wake
+    if (Atomics.compareExchange(p.i32, b + 5, seq, 0) === seq) continue;
     // spin first (up to SPIN_MS), then sleep
     let t0 = 0;
     for (let spin = 1; ; spin++) {
@@ -293,6 +323,23 @@ export function forkJoin(ex: KernelExports, shares: KernelCall[][]): void {
   if (failed) throw new ShapeError('a kernel thread failed (WASM trap in a worker)');
 }
 
+/**
+ * Chunks of `count` units (multiples of `grain` units but the last) for `nt` threads that claim them in turn:
+ * sizes fall geometrically (each a 1/(2·nt) of what is left, at least `minUnits` units), so a thread that is
+ * slowed takes fewer of them and the last ones, which decide when the join happens, are small. [start, end) pairs.
+ */
+export function chunks(count: number, grain: number, nt: number, minUnits = grain): [number, number][] {
+  const blocks = Math.ceil(count / grain);
+  const least = Math.max(1, Math.ceil(minUnits / grain));
+  const out: [number, number][] = [];
+  for (let b = 0; b < blocks; ) {
+    const size = Math.min(blocks - b, Math.max(least, Math.ceil((blocks - b) / (2 * nt))));
+    out.push([b * grain, Math.min(count, (b + size) * grain)]);
+    b += size;
+  }
+  return out;
+}
+
 /** Contiguous shares of `count` units (each share a multiple of `grain` units but the last): [start, end) pairs. */
 export function shares(count: number, grain: number, n: number): [number, number][] {
   const blocks = Math.ceil(count / grain);
@@ -306,27 +353,33 @@ export function shares(count: number, grain: number, n: number): [number, number
   return out;
 }
 
-/**
- * How to split ex.f32_gemm(m, n, k, …) over `nt` threads so that each thread does about the same work: by 8-column
- * panels of C ('cols': each share can pack its own panels of B), or by 4-row blocks of A and C ('rows': B packed
- * once, before the fork, read by every share) when there are too few panels for an even split — a 7×7 conv's
- * 49 pixels are 7 panels, 3 against 4 (the fourth holding one column) — and enough rows. Every output element
- * is computed by the same micro-kernel call either way (f32_gemm's 4×8 tiles over the same k), so C is
- * bit-identical; 'rows' is never picked when a share would get a single row (f32_gemm runs m = 1 as a GEMV).
- */
-export function gemmSplit(m: number, n: number, nt: number): 'rows' | 'cols' {
-  const panels = (n + 7) >> 3;
-  const blocks = (m + 3) >> 2;
-  // the busiest share's units over the even share: panels are charged whole (a 1-column panel costs a full one)
-  const skew = (units: number) => Math.ceil(units / nt) / (units / nt);
-  if (m < 8 || skew(blocks) >= skew(panels) || shares(m, 4, nt).some(([r0, r1]) => r1 - r0 === 1)) return 'cols';
-  // rows only when it is clearly better (cols keeps B's packing inside the shares)
-  return skew(panels) > 1.02 ? 'rows' : 'cols';
+/** Work (multiply-adds or comparable steps) below which a chunk is not cut smaller: a claim costs ~1 µs. */
+const CHUNK_WORK = 50_000;
+
+/** chunks() of `count` units of `unitWork` each: no chunk under CHUNK_WORK (unless the whole is; tests that set a tiny MIN_SHARE get tiny chunks too). */
+export function chunksOf(count: number, grain: number, nt: number, unitWork: number): [number, number][] {
+  return chunks(count, grain, nt, Math.ceil(Math.min(CHUNK_WORK, MIN_SHARE) / Math.max(1, unitWork)));
 }
 
-/** The calls of ex.f32_gemm's rows [r0, r1) (see gemmSplit): A, C and the row bias offset, the packed B shared. */
-export function gemmRows(r0: number, r1: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, lo: number, hi: number, rb: number): KernelCall {
-  return ['f32_gemm', [r1 - r0, n, k, a + r0 * lda * 4, lda, w, c + r0 * ldc * 4, ldc, lo, hi, rb ? rb + r0 * 4 : 0]];
+/**
+ * How to split ex.f32_gemm(m, n, k, …) over `nt` threads: by 8-column panels of C ('cols': each chunk can pack
+ * its own panels of B), or by 4-row blocks of A and C ('rows': B packed once, before the fork, read by every
+ * chunk) when there are few panels — a 7×7 conv's 49 pixels are 7 panels, so the last chunk would be a seventh
+ * of the work — and enough rows. Every output element is computed by the same micro-kernel call either way
+ * (f32_gemm's 4×8 tiles over the same k), so C is bit-identical.
+ */
+export function gemmSplit(m: number, n: number, nt: number): 'rows' | 'cols' {
+  return (n + 7) >> 3 < 8 * nt && m >= 8 * nt ? 'rows' : 'cols';
+}
+
+/**
+ * Chunks of ex.f32_gemm's rows (see gemmSplit): A, C and the row bias offset, the packed B shared. No chunk has
+ * a single row (f32_gemm runs m = 1 as a GEMV, which rounds differently): one would be merged into the one before.
+ */
+export function gemmRowChunks(m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, lo: number, hi: number, rb: number, nt: number): KernelCall[][] {
+  const rows = chunksOf(m, 4, nt, 4 * n * k);
+  if (rows.length > 1 && rows[rows.length - 1]![1] - rows[rows.length - 1]![0] === 1) rows.splice(-2, 2, [rows[rows.length - 2]![0], m]);
+  return rows.map(([r0, r1]) => [['f32_gemm', [r1 - r0, n, k, a + r0 * lda * 4, lda, w, c + r0 * ldc * 4, ldc, lo, hi, rb ? rb + r0 * 4 : 0]]]);
 }
 
 /**
@@ -336,10 +389,7 @@ export function gemmRows(r0: number, r1: number, n: number, k: number, a: number
 export function f32GemmThreaded(ex: KernelExports, m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, lo: number, hi: number, rb: number): void {
   const nt = threadsFor(m * n * k);
   if (nt <= 1) return ex.f32_gemm(m, n, k, a, lda, w, c, ldc, lo, hi, rb);
-  if (gemmSplit(m, n, nt) === 'rows') {
-    forkJoin(ex, shares(m, 4, nt).map(([r0, r1]): KernelCall[] => [gemmRows(r0, r1, n, k, a, lda, w, c, ldc, lo, hi, rb)]));
-    return;
-  }
+  if (m > 1 && gemmSplit(m, n, nt) === 'rows') return forkJoin(ex, gemmRowChunks(m, n, k, a, lda, w, c, ldc, lo, hi, rb, nt), nt);
   const panel = (k + 1) * 32;
-  forkJoin(ex, shares(n, 8, nt).map(([c0, c1]): KernelCall[] => [['f32_gemm', [m, c1 - c0, k, a, lda, w + (c0 >> 3) * panel, c + c0 * 4, ldc, lo, hi, rb]]]));
+  forkJoin(ex, chunksOf(n, 8, nt, m * k).map(([c0, c1]): KernelCall[] => [['f32_gemm', [m, c1 - c0, k, a, lda, w + (c0 >> 3) * panel, c + c0 * 4, ldc, lo, hi, rb]]]), nt);
 }
