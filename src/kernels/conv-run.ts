@@ -75,7 +75,8 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
         if (nt > 1) {
           // chunks of channels, a scratch plane per thread (argument 14)
           const plane = ih * iw * 4;
-          forkJoin(ex, chunksOf(m, 1, nt, p * 9).map(([c0, c1]): KernelCall[] => [['f32_dwconv3x3', [xb + c0 * plane, c1 - c0, ih, iw, wp + c0 * 36, sh, pt, pl, oh, ow, bp + c0 * 4, ob + c0 * p * 4, lo, hi, cp], { mask: 1 << 14, stride: dwPlane }]]), nt);
+          const chans = chunksOf(m, 1, nt, p * 9);
+          forkJoin(ex, chans.ranges.map(([c0, c1]): KernelCall[] => [['f32_dwconv3x3', [xb + c0 * plane, c1 - c0, ih, iw, wp + c0 * 36, sh, pt, pl, oh, ow, bp + c0 * 4, ob + c0 * p * 4, lo, hi, cp], { mask: 1 << 14, stride: dwPlane }]]), nt, chans.regions);
         } else ex.f32_dwconv3x3(xb, m, ih, iw, wp, sh, pt, pl, oh, ow, bp, ob, lo, hi, cp);
         continue;
       }
@@ -95,7 +96,7 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
           // few pixel panels (7×7): pack them all here, then the threads take chunks of output channels
           if (pointwise) ex.f32_gemm_pack_8(p, cg, xg, p, 0, cp);
           else im2colPack(mem, ex, xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cp);
-          forkJoin(ex, gemmRowChunks(mg, p, kg, wg, kg, cp, og, p, lo, hi, bp + gi * mg * 4, nt), nt);
+          gemmRowChunks(ex, mg, p, kg, wg, kg, cp, og, p, lo, hi, bp + gi * mg * 4, nt);
           continue;
         }
         if (nt > 1) {
@@ -103,10 +104,10 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
           const panel = (kg + 1) * 32;
           const cols = chunksOf(p, 8, nt, mg * kg);
           const gemm = (c0: number, c1: number): KernelCall => ['f32_gemm', [mg, c1 - c0, kg, wg, kg, cp + (c0 >> 3) * panel, og + c0 * 4, p, lo, hi, bp + gi * mg * 4]];
-          if (pointwise) forkJoin(ex, cols.map(([c0, c1]): KernelCall[] => [['f32_gemm_pack_8', [c1 - c0, cg, xg + c0 * 4, p, 0, cp + (c0 >> 3) * panel]], gemm(c0, c1)]), nt);
+          if (pointwise) forkJoin(ex, cols.ranges.map(([c0, c1]): KernelCall[] => [['f32_gemm_pack_8', [c1 - c0, cg, xg + c0 * 4, p, 0, cp + (c0 >> 3) * panel]], gemm(c0, c1)]), nt, cols.regions);
           else {
-            const panels = cols.map(([c0, c1]): [number, number] => [c0 >> 3, (c1 + 7) >> 3]);
-            im2colPack(mem, ex, xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cp, { panels, threads: nt, gemm: (q0, q1) => gemm(q0 * 8, Math.min(p, q1 * 8)) });
+            const panels = cols.ranges.map(([c0, c1]): [number, number] => [c0 >> 3, (c1 + 7) >> 3]);
+            im2colPack(mem, ex, xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cp, { panels, regions: cols.regions, threads: nt, gemm: (q0, q1) => gemm(q0 * 8, Math.min(p, q1 * 8)) });
           }
           continue;
         }

@@ -10,7 +10,7 @@ export function im2colPack(
   mem: Arena, ex: KernelExports, xg: number, cg: number, ih: number, iw: number, kh: number, kw: number,
   sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, cp: number,
   /** kernel threads: chunks of panels [q0, q1), each packed then multiplied by gemm(q0, q1), on `threads` threads */
-  split?: { panels: [number, number][]; threads: number; gemm(q0: number, q1: number): KernelCall },
+  split?: { panels: [number, number][]; regions: number[]; threads: number; gemm(q0: number, q1: number): KernelCall },
 ): void {
   const ihp = Math.max(pt + ih, (oh - 1) * sh + (kh - 1) * dh + 1);
   const iwp = Math.max(pl + iw, (ow - 1) * sw + (kw - 1) * dw + 1);
@@ -27,7 +27,7 @@ export function im2colPack(
     if (split) {
       // each chunk packs its own panels (with its thread's offset table, argument 15) and multiplies them: no
       // barrier in between
-      forkJoin(ex, split.panels.map(([q0, q1]): KernelCall[] => [['f32_im2col_pack_8_range', [xp, cg, h, w, kh, kw, sh, sw, dh, dw, oh, ow, q0, q1, cp, tab], { mask: 1 << 15, stride: tabBytes }], split.gemm(q0, q1)]), split.threads);
+      forkJoin(ex, split.panels.map(([q0, q1]): KernelCall[] => [['f32_im2col_pack_8_range', [xp, cg, h, w, kh, kw, sh, sw, dh, dw, oh, ow, q0, q1, cp, tab], { mask: 1 << 15, stride: tabBytes }], split.gemm(q0, q1)]), split.threads, split.regions);
     } else ex.f32_im2col_pack_8(xp, cg, h, w, kh, kw, sh, sw, dh, dw, oh, ow, cp, tab);
   } finally {
     if (xp !== xg) mem.release(xp);

@@ -17,11 +17,14 @@ import { type KernelExports, kernels, setThreadsWanted, sharedKernelModule } fro
  * Control block (one SharedArrayBuffer): per worker SLOT bytes, i32 [0] job sequence (written by the caller),
  * [1] sequence done (written by the worker), [2] error flag, [3] ready, [4] a run is in progress (spin),
  * [5] the job's sequence while nobody claimed it (the worker's compare-exchange to 0 claims it, the caller's
- * cancels it); then at DYN the chunk table shared by all threads: i32 claim counter, then f64 [0] chunk count,
- * [1 + c] where chunk c starts, and the chunks: (export index, argument count, mask, stride, arguments…)…, −1.
+ * cancels it); then at DYN the chunk table shared by all threads: per region r (one per thread, each on its
+ * own cache line) i32 [16r] next chunk to claim, [16r + 1] end; [64] the region count; then at DYN + 320, f64
+ * [c] where chunk c starts, and the chunks: (export index, argument count, mask, stride, arguments…)…, −1.
  */
 
 const SLOT = 128;
+/** most threads a session may use */
+export const MAX_THREADS = 4;
 /**
  * Longest spin (ms) of a waiting thread before it sleeps in Atomics.wait: a worker between two kernels of a run,
  * the caller in a join. A futex sleep costs a wake-up per fork and join (40–100 µs on a quiet machine, ms when
@@ -32,8 +35,9 @@ const SPIN_MS = 5;
 /** byte offset of the chunk table, and its f64 capacity */
 const DYN = SLOT * 4;
 const DYN_MAX = 32768;
-/** most threads a session may use */
-export const MAX_THREADS = 4;
+/** i32 index of the region count in the counter block; bytes of the block */
+const REGIONS = 16 * MAX_THREADS;
+const CNT_BYTES = 320;
 
 /** The worker: plain JS run as given (node:worker_threads eval, or a Blob-URL module Worker); no free names. */
 const WORKER = `
@@ -41,8 +45,8 @@ const start = (d) => {
   const inst = new WebAssembly.Instance(new WebAssembly.Module(d.bytes), { env: { memory: d.memory, abort: () => { throw new Error('WASM kernel aborted'); } } });
   const fns = d.names.map((n) => inst.exports[n]);
   const i32 = new Int32Array(d.ctrl, d.base, 8);
-  const cnt = new Int32Array(d.ctrl, ${DYN}, 2);
-  const D = new Float64Array(d.ctrl, ${DYN} + 8, ${DYN_MAX});
+  const cnt = new Int32Array(d.ctrl, ${DYN}, ${CNT_BYTES / 4});
+  const D = new Float64Array(d.ctrl, ${DYN + CNT_BYTES}, ${DYN_MAX});
   const t = d.base / ${SLOT} + 1;
   const args = [];
   Atomics.store(i32, 3, 1);
@@ -62,8 +66,10 @@ const start = (d) => {
     seen = s;
     if (Atomics.compareExchange(i32, 5, s, 0) !== s) continue; // cancelled: the caller ran out of chunks first
     try {
-      for (let c, n = D[0]; (c = Atomics.add(cnt, 0, 1)) < n; ) {
-        for (let p = D[1 + c]; D[p] >= 0; ) {
+      // own region first, then the others' leftovers
+      for (let r = 0, R = cnt[${REGIONS}]; r < R; r++) {
+      for (let u = (t + r) % R, c, e = cnt[16 * u + 1]; (c = Atomics.add(cnt, 16 * u, 1)) < e; ) {
+        for (let p = D[c]; D[p] >= 0; ) {
           const f = fns[D[p]];
           const k = D[p + 1];
           const mask = D[p + 2];
@@ -73,6 +79,7 @@ const start = (d) => {
           p += 4 + k;
           f(...args);
         }
+      }
       }
       Atomics.store(i32, 2, 0);
     } catch (e) {
@@ -162,9 +169,9 @@ export async function acquireThreads(n: number): Promise<number> {
   const ex = kernels();
   if (!shared || !ex) return 1;
   if (!pool) {
-    const ctrl = new SharedArrayBuffer(DYN + 8 + DYN_MAX * 8);
+    const ctrl = new SharedArrayBuffer(DYN + CNT_BYTES + DYN_MAX * 8);
     const names = Object.keys(ex).filter((k) => typeof (ex as unknown as Record<string, unknown>)[k] === 'function');
-    pool = { ex, ctrl, i32: new Int32Array(ctrl), cnt: new Int32Array(ctrl, DYN, 2), dyn: new Float64Array(ctrl, DYN + 8, DYN_MAX), names, index: new Map(names.map((k, i) => [k, i])), handles: [], users: 0, dead: 0 };
+    pool = { ex, ctrl, i32: new Int32Array(ctrl), cnt: new Int32Array(ctrl, DYN, CNT_BYTES / 4), dyn: new Float64Array(ctrl, DYN + CNT_BYTES, DYN_MAX), names, index: new Map(names.map((k, i) => [k, i])), handles: [], users: 0, dead: 0 };
   }
   const p = pool;
   p.users++;
@@ -246,11 +253,13 @@ let seq = 0;
 
 /**
  * Run `chunks` (each a list of kernel calls, independent of each other) on up to `nt` threads, the calling one
- * included: each thread claims the next chunk until none are left; returns when all are done. Chunk c may run
- * on any thread, so its scratch must be its own or per thread (KernelCall's perThread). Without workers (or when
- * the chunks do not fit the table) the calling thread runs them all, in order.
+ * included; returns when all are done. `regions` (the first chunk of each) give thread t region t: it claims
+ * the next chunk of its own region until none are left, then of the others' — the same thread keeps the same
+ * part of the output from one kernel to the next (its caches hold it) unless another thread is faster. Chunk c
+ * may run on any thread, so its scratch must be its own or per thread (KernelCall's perThread). Without workers
+ * (or when the chunks do not fit the table) the calling thread runs them all, in order.
  */
-export function forkJoin(ex: KernelExports, chunks: KernelCall[][], nt = chunks.length): void {
+export function forkJoin(ex: KernelExports, chunks: KernelCall[][], nt = chunks.length, regions: readonly number[] = chunks.length <= MAX_THREADS ? chunks.map((_, i) => i) : [0]): void {
   const p = pool;
   const fn = ex as unknown as Record<string, (...a: number[]) => unknown>;
   const run = (calls: KernelCall[], t: number) => {
@@ -260,12 +269,11 @@ export function forkJoin(ex: KernelExports, chunks: KernelCall[][], nt = chunks.
     }
   };
   const workers = p ? Math.min(nt, chunks.length, p.handles.length + 1) - 1 : 0;
-  let q = 1 + chunks.length;
-  if (p && workers > 0 && q < DYN_MAX) {
+  let q = chunks.length;
+  if (p && workers > 0 && q < DYN_MAX && regions.length <= MAX_THREADS) {
     const D = p.dyn;
-    D[0] = chunks.length;
     for (let c = 0; c < chunks.length && q > 0; c++) {
-      D[1 + c] = q;
+      D[c] = q;
       for (const [name, args, per] of chunks[c]!) {
         if (q + 5 + args.length > DYN_MAX) {
           q = 0;
@@ -285,7 +293,12 @@ export function forkJoin(ex: KernelExports, chunks: KernelCall[][], nt = chunks.
     return;
   }
   seq = (seq + 1) | 0;
-  Atomics.store(p.cnt, 0, 0);
+  const R = regions.length;
+  for (let r = 0; r < R; r++) {
+    p.cnt[16 * r] = regions[r]!;
+    p.cnt[16 * r + 1] = r + 1 < R ? regions[r + 1]! : chunks.length;
+  }
+  p.cnt[REGIONS] = R; // published to the workers by the Atomics.store of the sequence below
   const posted: number[] = [];
   for (let w = 0; w < workers; w++) {
     if (!ready(p, w)) continue;
@@ -297,7 +310,7 @@ export function forkJoin(ex: KernelExports, chunks: KernelCall[][], nt = chunks.
   }
   let err: unknown;
   try {
-    for (let c; (c = Atomics.add(p.cnt, 0, 1)) < chunks.length; ) run(chunks[c]!, 0);
+    for (let r = 0; r < R; r++) for (let c, e = p.cnt[16 * r + 1]!; (c = Atomics.add(p.cnt, 16 * r, 1)) < e; ) run(chunks[c]!, 0);
   } catch (e) {
     err = e;
   }
@@ -323,21 +336,32 @@ export function forkJoin(ex: KernelExports, chunks: KernelCall[][], nt = chunks.
   if (failed) throw new ShapeError('a kernel thread failed (WASM trap in a worker)');
 }
 
+/** Chunk ranges [start, end) and where each thread's region of them starts (forkJoin's `regions`). */
+export interface Chunks {
+  ranges: [number, number][];
+  regions: number[];
+}
+
 /**
- * Chunks of `count` units (multiples of `grain` units but the last) for `nt` threads that claim them in turn:
- * sizes fall geometrically (each a 1/(2·nt) of what is left, at least `minUnits` units), so a thread that is
- * slowed takes fewer of them and the last ones, which decide when the join happens, are small. [start, end) pairs.
+ * Chunks of `count` units (multiples of `grain` units but the last) for `nt` threads: one contiguous region
+ * per thread (shares()), cut into chunks of half of what is left of it (at least `minUnits` units), so a thread
+ * that is slowed hands its later, smaller chunks to the others, and the last ones, which decide when the join
+ * happens, are small.
  */
-export function chunks(count: number, grain: number, nt: number, minUnits = grain): [number, number][] {
-  const blocks = Math.ceil(count / grain);
+export function chunks(count: number, grain: number, nt: number, minUnits = grain): Chunks {
   const least = Math.max(1, Math.ceil(minUnits / grain));
-  const out: [number, number][] = [];
-  for (let b = 0; b < blocks; ) {
-    const size = Math.min(blocks - b, Math.max(least, Math.ceil((blocks - b) / (2 * nt))));
-    out.push([b * grain, Math.min(count, (b + size) * grain)]);
-    b += size;
+  const ranges: [number, number][] = [];
+  const regions: number[] = [];
+  for (const [s0, s1] of shares(count, grain, nt)) {
+    regions.push(ranges.length);
+    const b1 = Math.ceil(s1 / grain);
+    for (let b = s0 / grain; b < b1; ) {
+      const size = Math.min(b1 - b, Math.max(least, Math.ceil((b1 - b) / 2)));
+      ranges.push([b * grain, Math.min(count, (b + size) * grain)]);
+      b += size;
+    }
   }
-  return out;
+  return { ranges, regions };
 }
 
 /** Contiguous shares of `count` units (each share a multiple of `grain` units but the last): [start, end) pairs. */
@@ -357,7 +381,7 @@ export function shares(count: number, grain: number, n: number): [number, number
 const CHUNK_WORK = 50_000;
 
 /** chunks() of `count` units of `unitWork` each: no chunk under CHUNK_WORK (unless the whole is; tests that set a tiny MIN_SHARE get tiny chunks too). */
-export function chunksOf(count: number, grain: number, nt: number, unitWork: number): [number, number][] {
+export function chunksOf(count: number, grain: number, nt: number, unitWork: number): Chunks {
   return chunks(count, grain, nt, Math.ceil(Math.min(CHUNK_WORK, MIN_SHARE) / Math.max(1, unitWork)));
 }
 
@@ -373,13 +397,17 @@ export function gemmSplit(m: number, n: number, nt: number): 'rows' | 'cols' {
 }
 
 /**
- * Chunks of ex.f32_gemm's rows (see gemmSplit): A, C and the row bias offset, the packed B shared. No chunk has
- * a single row (f32_gemm runs m = 1 as a GEMV, which rounds differently): one would be merged into the one before.
+ * ex.f32_gemm in chunks of rows (see gemmSplit): A, C and the row bias offset, the packed B shared. No chunk
+ * has a single row (f32_gemm runs m = 1 as a GEMV, which rounds differently): one is merged into the one before.
  */
-export function gemmRowChunks(m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, lo: number, hi: number, rb: number, nt: number): KernelCall[][] {
-  const rows = chunksOf(m, 4, nt, 4 * n * k);
-  if (rows.length > 1 && rows[rows.length - 1]![1] - rows[rows.length - 1]![0] === 1) rows.splice(-2, 2, [rows[rows.length - 2]![0], m]);
-  return rows.map(([r0, r1]) => [['f32_gemm', [r1 - r0, n, k, a + r0 * lda * 4, lda, w, c + r0 * ldc * 4, ldc, lo, hi, rb ? rb + r0 * 4 : 0]]]);
+export function gemmRowChunks(ex: KernelExports, m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, lo: number, hi: number, rb: number, nt: number): void {
+  const { ranges, regions } = chunksOf(m, 4, nt, 4 * n * k);
+  const last = ranges.length - 1;
+  if (last > 0 && ranges[last]![1] - ranges[last]![0] === 1) {
+    ranges.splice(-2, 2, [ranges[last - 1]![0], m]);
+    if (regions[regions.length - 1] === last) regions.pop();
+  }
+  forkJoin(ex, ranges.map(([r0, r1]): KernelCall[] => [['f32_gemm', [r1 - r0, n, k, a + r0 * lda * 4, lda, w, c + r0 * ldc * 4, ldc, lo, hi, rb ? rb + r0 * 4 : 0]]]), nt, regions);
 }
 
 /**
@@ -389,7 +417,8 @@ export function gemmRowChunks(m: number, n: number, k: number, a: number, lda: n
 export function f32GemmThreaded(ex: KernelExports, m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, lo: number, hi: number, rb: number): void {
   const nt = threadsFor(m * n * k);
   if (nt <= 1) return ex.f32_gemm(m, n, k, a, lda, w, c, ldc, lo, hi, rb);
-  if (m > 1 && gemmSplit(m, n, nt) === 'rows') return forkJoin(ex, gemmRowChunks(m, n, k, a, lda, w, c, ldc, lo, hi, rb, nt), nt);
+  if (m > 1 && gemmSplit(m, n, nt) === 'rows') return gemmRowChunks(ex, m, n, k, a, lda, w, c, ldc, lo, hi, rb, nt);
   const panel = (k + 1) * 32;
-  forkJoin(ex, chunksOf(n, 8, nt, m * k).map(([c0, c1]): KernelCall[] => [['f32_gemm', [m, c1 - c0, k, a, lda, w + (c0 >> 3) * panel, c + c0 * 4, ldc, lo, hi, rb]]]), nt);
+  const cols = chunksOf(n, 8, nt, m * k);
+  forkJoin(ex, cols.ranges.map(([c0, c1]): KernelCall[] => [['f32_gemm', [m, c1 - c0, k, a, lda, w + (c0 >> 3) * panel, c + c0 * 4, ldc, lo, hi, rb]]]), nt, cols.regions);
 }

@@ -113,7 +113,8 @@ export function runConvWinograd(mem: Arena, ex: KernelExports, m: number, attrs:
       wx.f32_wino_pad(xp + bi * c * ih * iw * 4, c, ih, iw, pt, pl, hp, wp, pad);
       const ob = op + bi * m * oh * ow * 4;
       if (nt > 1) {
-        forkJoin(ex, chunksOf(tiles, 8, nt, 16 * m * c).map(([s0, s1]): KernelCall[] => {
+        const cs = chunksOf(tiles, 8, nt, 16 * m * c);
+        forkJoin(ex, cs.ranges.map(([s0, s1]): KernelCall[] => {
           const calls: KernelCall[] = [];
           for (let t0 = s0; t0 < s1; t0 += nb) {
             const cnt = Math.min(nb, s1 - t0);
@@ -122,7 +123,7 @@ export function runConvWinograd(mem: Arena, ex: KernelExports, m: number, attrs:
             calls.push(['f32_wino_output', [mp, m, ldm, mBytes, bp, oh, ow, tw, t0, cnt, ob, lo, hi], mt]);
           }
           return calls;
-        }), nt);
+        }), nt, cs.regions);
         continue;
       }
       for (let t0 = 0; t0 < tiles; t0 += nb) {
