@@ -1,6 +1,6 @@
 import { im2colPack } from './im2col.js';
 import { conv2dAt } from '../ir/conv-geometry.js';
-import { type KernelCall, forkJoin, shares, threadsFor } from './threads.js';
+import { type KernelCall, chunksOf, forkJoin, gemmRowChunks, gemmSplit, threadsFor } from './threads.js';
 import type { Arena, KernelExports } from './wasm.js';
 
 /**
@@ -59,6 +59,8 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
   const dwPlane = s.dw3x3 ? ex.f32_dwconv3x3_scratch_size(ih, iw, sh, pt, pl, oh, ow) : 0;
   // scratch: im2col panels, or the depthwise 3×3 (one per thread) / 5×5 kernel's zero-padded plane
   // a pointwise conv packs its input planes one cache block at a time (f32_gemm_blockpack): one block per thread
+  // few pixel panels (7×7) on threads: every panel packed once, the threads take chunks of output channels
+  const rowSplit = nt > 1 && mg > 1 && gemmSplit(mg, p, nt) === 'rows';
   const blockBytes = pointwise ? ex.f32_gemm_blockpack_scratch(kg) : 0;
   // im2col convs on one thread: column panels packed and multiplied one cache block (f32_gemm's) at a time
   const blockPanels = Math.min((p + 7) >> 3, ex.f32_gemm_blockpack_scratch(kg) / ((kg + 1) * 32));
@@ -69,7 +71,7 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
       : s.depthwise
         ? 0
         : pointwise
-          ? mem.alloc(blockBytes * nt, 'conv column block')
+          ? mem.alloc(Math.max(blockBytes * nt, rowSplit ? ((p + 7) >> 3) * (kg + 1) * 32 : 0), 'conv column block')
           : mem.alloc((nt > 1 ? (p + 7) >> 3 : blockPanels) * (kg + 1) * 32, 'conv columns');
   let ok = false;
   try {
@@ -79,8 +81,10 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
       const ob = op + bi * m * p * 4;
       if (s.dw3x3) {
         if (nt > 1) {
+          // chunks of channels, a scratch plane per thread (argument 14)
           const plane = ih * iw * 4;
-          forkJoin(ex, shares(m, 1, nt).map(([c0, c1], t): KernelCall[] => [['f32_dwconv3x3', [xb + c0 * plane, c1 - c0, ih, iw, wp + c0 * 36, sh, pt, pl, oh, ow, bp + c0 * 4, ob + c0 * p * 4, lo, hi, cp + t * dwPlane]]]));
+          const chans = chunksOf(m, 1, nt, p * 9);
+          forkJoin(ex, chans.ranges.map(([c0, c1]): KernelCall[] => [['f32_dwconv3x3', [xb + c0 * plane, c1 - c0, ih, iw, wp + c0 * 36, sh, pt, pl, oh, ow, bp + c0 * 4, ob + c0 * p * 4, lo, hi, cp], { mask: 1 << 14, stride: dwPlane }]]), nt, chans.regions);
         } else ex.f32_dwconv3x3(xb, m, ih, iw, wp, sh, pt, pl, oh, ow, bp, ob, lo, hi, cp);
         continue;
       }
@@ -96,15 +100,22 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
         const xg = xb + gi * cg * ih * iw * 4;
         const wg = wp + gi * mg * kg * 4;
         const og = ob + gi * mg * p * 4;
+        if (rowSplit) {
+          // few pixel panels (7×7): pack them all here, then the threads take chunks of output channels
+          if (pointwise) ex.f32_gemm_pack_8(p, cg, xg, p, 0, cp);
+          else im2colPack(mem, ex, xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cp);
+          gemmRowChunks(ex, mg, p, kg, wg, kg, cp, og, p, lo, hi, bp + gi * mg * 4, nt);
+          continue;
+        }
         if (nt > 1) {
-          // each thread packs and multiplies its own panels: no barrier between the two
+          // each chunk packs and multiplies its own panels: no barrier between the two
           const panel = (kg + 1) * 32;
-          const cols = shares(p, 8, nt);
+          const cols = chunksOf(p, 8, nt, mg * kg);
           const gemm = (c0: number, c1: number): KernelCall => ['f32_gemm', [mg, c1 - c0, kg, wg, kg, cp + (c0 >> 3) * panel, og + c0 * 4, p, lo, hi, bp + gi * mg * 4]];
-          if (pointwise) forkJoin(ex, cols.map(([c0, c1], t): KernelCall[] => [['f32_gemm_blockpack', [mg, c1 - c0, kg, wg, kg, xg + c0 * 4, p, og + c0 * 4, p, lo, hi, bp + gi * mg * 4, cp + t * blockBytes]]]));
+          if (pointwise) forkJoin(ex, cols.ranges.map(([c0, c1]): KernelCall[] => [['f32_gemm_blockpack', [mg, c1 - c0, kg, wg, kg, xg + c0 * 4, p, og + c0 * 4, p, lo, hi, bp + gi * mg * 4, cp], { mask: 1 << 12, stride: blockBytes }]]), nt, cols.regions);
           else {
-            const panels = cols.map(([c0, c1]): [number, number] => [c0 >> 3, (c1 + 7) >> 3]);
-            im2colPack(mem, ex, xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cp, { panels, gemm: (q0, q1) => gemm(q0 * 8, Math.min(p, q1 * 8)) });
+            const panels = cols.ranges.map(([c0, c1]): [number, number] => [c0 >> 3, (c1 + 7) >> 3]);
+            im2colPack(mem, ex, xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cp, { panels, regions: cols.regions, threads: nt, gemm: (q0, q1) => gemm(q0 * 8, Math.min(p, q1 * 8)) });
           }
           continue;
         }

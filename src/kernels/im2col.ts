@@ -9,8 +9,8 @@ import type { Arena, KernelExports } from './wasm.js';
 export function im2colPack(
   mem: Arena, ex: KernelExports, xg: number, cg: number, ih: number, iw: number, kh: number, kw: number,
   sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, cp: number,
-  /** kernel threads: the GEMM of panels [q0, q1) to run after packing them (the caller's calls per share) */
-  split?: { panels: [number, number][]; gemm(q0: number, q1: number): KernelCall },
+  /** kernel threads: chunks of panels [q0, q1), each packed then multiplied by gemm(q0, q1), on `threads` threads */
+  split?: { panels: [number, number][]; regions: number[]; threads: number; gemm(q0: number, q1: number): KernelCall },
   /** one thread, blocked: `panels` panels are packed at `cp` and `gemm(q0, q1)` multiplies them, block after block */
   block?: { panels: number; gemm(q0: number, q1: number): void },
 ): void {
@@ -18,7 +18,7 @@ export function im2colPack(
   const iwp = Math.max(pl + iw, (ow - 1) * sw + (kw - 1) * dw + 1);
   const padded = pt > 0 || pl > 0 || ihp > ih || iwp > iw;
   const tabBytes = ex.f32_im2col_scratch_size(cg, kh, kw);
-  const tab = mem.alloc(tabBytes * (split?.panels.length ?? 1), 'im2col offsets');
+  const tab = mem.alloc(tabBytes * (split?.threads ?? 1), 'im2col offsets');
   let xp = xg;
   try {
     if (padded) {
@@ -27,8 +27,9 @@ export function im2colPack(
     }
     const [h, w] = padded ? [ihp, iwp] : [ih, iw];
     if (split) {
-      // each thread packs its own panels (its own offset table) and multiplies them: no barrier in between
-      forkJoin(ex, split.panels.map(([q0, q1], t): KernelCall[] => [['f32_im2col_pack_8_range', [xp, cg, h, w, kh, kw, sh, sw, dh, dw, oh, ow, q0, q1, cp, tab + t * tabBytes]], split.gemm(q0, q1)]));
+      // each chunk packs its own panels (with its thread's offset table, argument 15) and multiplies them: no
+      // barrier in between
+      forkJoin(ex, split.panels.map(([q0, q1]): KernelCall[] => [['f32_im2col_pack_8_range', [xp, cg, h, w, kh, kw, sh, sw, dh, dw, oh, ow, q0, q1, cp, tab], { mask: 1 << 15, stride: tabBytes }], split.gemm(q0, q1)]), split.threads, split.regions);
     } else if (block) {
       // one cache block of panels at a time, multiplied while L2-resident: no K·P-float round trip through memory.
       // f32_im2col_pack_8_range writes panel q at base + q·panelBytes, so the base is shifted back by q0 panels

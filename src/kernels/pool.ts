@@ -3,6 +3,7 @@ import { pool2dAt } from '../ir/conv-geometry.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
 import { arena, kernels } from './wasm.js';
 import { attrs2d, dims2d } from './conv-run.js';
+import { type KernelCall, chunksOf, forkJoin, threadsFor } from './threads.js';
 
 /**
  * MaxPool (without the Indices output) and AveragePool, 2-D NCHW float32, one channel at a time: separable
@@ -37,13 +38,31 @@ function poolKernel(op: 'MaxPool' | 'AveragePool'): KernelDef {
           const d1 = g.dilations[0] === 1 && g.dilations[1] === 1;
           const sep = mode === 0 && d1;
           const avgSep = mode !== 0 && d1;
-          const tmp = sep ? mem.alloc((iw + 4) * 4, 'pool column maxima') : avgSep ? mem.alloc(ex.f32_avgpool2d_sep_scratch(iw, kw, g.strides[1]!, g.padBegin[1]!, g.padEnd[1]!, ow) * 4, 'pool column sums') : 0;
-          for (let i = 0; i < n * c; i++) {
-            if (avgSep) ex.f32_avgpool2d_sep(mode, xin.ptr + i * ih * iw * 4, ih, iw, kh, kw, g.strides[0]!, g.strides[1]!, g.padBegin[0]!, g.padBegin[1]!, g.padEnd[0]!, g.padEnd[1]!, oh, ow, op2 + i * oh * ow * 4, tmp);
-            else if (sep) ex.f32_maxpool2d_sep(xin.ptr + i * ih * iw * 4, ih, iw, kh, kw, g.strides[0]!, g.strides[1]!, g.padBegin[0]!, g.padBegin[1]!, oh, ow, op2 + i * oh * ow * 4, tmp);
-            else ex.f32_pool2d(mode, xin.ptr + i * ih * iw * 4, ih, iw, kh, kw, g.strides[0]!, g.strides[1]!, g.dilations[0]!, g.dilations[1]!, g.padBegin[0]!, g.padBegin[1]!, g.padEnd[0]!, g.padEnd[1]!, oh, ow, op2 + i * oh * ow * 4);
+          const planes = n * c;
+          // kernel threads: chunks of planes, the separable kernels' row scratch per thread
+          const nt = threadsFor(planes * oh * ow * kh * kw);
+          const tmpBytes = sep ? (iw + 4) * 4 : avgSep ? ex.f32_avgpool2d_sep_scratch(iw, kw, g.strides[1]!, g.padBegin[1]!, g.padEnd[1]!, ow) * 4 : 0;
+          const tmp = tmpBytes ? mem.alloc(tmpBytes * nt, sep ? 'pool column maxima' : 'pool column sums') : 0;
+          const plane = (i: number): KernelCall => {
+            const [x0, o0] = [xin.ptr + i * ih * iw * 4, op2 + i * oh * ow * 4];
+            if (avgSep) return ['f32_avgpool2d_sep', [mode, x0, ih, iw, kh, kw, g.strides[0]!, g.strides[1]!, g.padBegin[0]!, g.padBegin[1]!, g.padEnd[0]!, g.padEnd[1]!, oh, ow, o0, tmp], { mask: 1 << 15, stride: tmpBytes }];
+            if (sep) return ['f32_maxpool2d_sep', [x0, ih, iw, kh, kw, g.strides[0]!, g.strides[1]!, g.padBegin[0]!, g.padBegin[1]!, oh, ow, o0, tmp], { mask: 1 << 12, stride: tmpBytes }];
+            return ['f32_pool2d', [mode, x0, ih, iw, kh, kw, g.strides[0]!, g.strides[1]!, g.dilations[0]!, g.dilations[1]!, g.padBegin[0]!, g.padBegin[1]!, g.padEnd[0]!, g.padEnd[1]!, oh, ow, o0]];
+          };
+          try {
+            if (nt > 1) {
+              const cs = chunksOf(planes, 1, nt, oh * ow * kh * kw);
+              forkJoin(ex, cs.ranges.map(([i0, i1]) => Array.from({ length: i1 - i0 }, (_, j) => plane(i0 + j))), nt, cs.regions);
+            } else {
+              for (let i = 0; i < planes; i++) {
+                if (avgSep) ex.f32_avgpool2d_sep(mode, xin.ptr + i * ih * iw * 4, ih, iw, kh, kw, g.strides[0]!, g.strides[1]!, g.padBegin[0]!, g.padBegin[1]!, g.padEnd[0]!, g.padEnd[1]!, oh, ow, op2 + i * oh * ow * 4, tmp);
+                else if (sep) ex.f32_maxpool2d_sep(xin.ptr + i * ih * iw * 4, ih, iw, kh, kw, g.strides[0]!, g.strides[1]!, g.padBegin[0]!, g.padBegin[1]!, oh, ow, op2 + i * oh * ow * 4, tmp);
+                else ex.f32_pool2d(mode, xin.ptr + i * ih * iw * 4, ih, iw, kh, kw, g.strides[0]!, g.strides[1]!, g.dilations[0]!, g.dilations[1]!, g.padBegin[0]!, g.padBegin[1]!, g.padEnd[0]!, g.padEnd[1]!, oh, ow, op2 + i * oh * ow * 4);
+              }
+            }
+          } finally {
+            if (tmp) mem.release(tmp);
           }
-          if (tmp) mem.release(tmp);
           if (xin.copied) mem.release(xin.ptr);
           return [new Tensor('float32', mem.f32(op2, n * c * oh * ow), outType!.shape as number[])];
         },

@@ -3,23 +3,41 @@ import { ShapeError } from '../errors.js';
 import { type KernelExports, kernels, setThreadsWanted, sharedKernelModule } from './wasm.js';
 
 /**
- * Kernel threads: N−1 workers each instantiate the kernel module over the ONE shared WASM memory, and a kernel
- * that is worth splitting hands each worker a list of export calls over its share of the output (GEMM column
- * panels, conv output channels, Winograd tile blocks) while the calling thread runs its own share, then waits.
- * Every output element is computed by the same kernel call sequence as on one thread, so results are
- * bit-identical for any thread count. The module has no globals, data segments or heap (asm/: pointers only),
- * so instances cannot clobber each other; each share gets its own scratch from the arena.
+ * Kernel threads: N−1 workers each instantiate the kernel module over the ONE shared WASM memory. A kernel that
+ * is worth splitting cuts its output into chunks (GEMM column panels or row blocks, conv output channels,
+ * Winograd tile blocks), each a list of export calls; the calling thread and the workers then claim chunks one at
+ * a time from a shared counter until none are left, and the caller waits for the workers' last ones. Every output
+ * element is computed by the same kernel call sequence as on one thread, whichever thread claims it, so results
+ * are bit-identical for any thread count. Claiming (not fixed shares) keeps both cores busy when one thread is
+ * slowed — preempted on a loaded machine, or woken late — and a worker that has not started by the time the
+ * caller ran out of chunks is cancelled instead of waited for. The module has no globals, data segments or heap
+ * (asm/: pointers only), so instances cannot clobber each other; scratch is per chunk, or per thread (a call's
+ * arguments flagged in its mask get thread index × stride added: 0 on the caller, w + 1 on worker w).
  *
- * Control block (one SharedArrayBuffer, SLOT bytes per worker): i32 [0] job sequence (written by the caller),
- * [1] sequence done (written by the worker), [2] error flag, [3] ready; then f64 [8…]: the job, a list of
- * (export index, argument count, arguments…), ended by −1.
+ * Control block (one SharedArrayBuffer): per worker SLOT bytes, i32 [0] job sequence (written by the caller),
+ * [1] sequence done (written by the worker), [2] error flag, [3] ready, [4] a run is in progress (spin),
+ * [5] the job's sequence while nobody claimed it (the worker's compare-exchange to 0 claims it, the caller's
+ * cancels it); then at DYN the chunk table shared by all threads: per region r (one per thread, each on its
+ * own cache line) i32 [16r] next chunk to claim, [16r + 1] end; [64] the region count; then at DYN + 320, f64
+ * [c] where chunk c starts, and the chunks: (export index, argument count, mask, stride, arguments…)…, −1.
  */
 
-const SLOT = 8192;
-const JOB0 = 8; // first f64 of the job in a slot
-const JOB_MAX = SLOT / 8 - JOB0;
+const SLOT = 128;
 /** most threads a session may use */
 export const MAX_THREADS = 4;
+/**
+ * Longest spin (ms) of a waiting thread before it sleeps in Atomics.wait: a worker between two kernels of a run,
+ * the caller in a join. A futex sleep costs a wake-up per fork and join (40–100 µs on a quiet machine, ms when
+ * the cores are contended); pthreadpool and onnxruntime's pool spin likewise (ORT for 20–50 ms after a run).
+ * Workers spin only while a run is in progress (setActiveThreads), so they sleep as soon as it ends.
+ */
+const SPIN_MS = 5;
+/** byte offset of the chunk table, and its f64 capacity */
+const DYN = SLOT * 4;
+const DYN_MAX = 32768;
+/** i32 index of the region count in the counter block; bytes of the block */
+const REGIONS = 16 * MAX_THREADS;
+const CNT_BYTES = 320;
 
 /** The worker: plain JS run as given (node:worker_threads eval, or a Blob-URL module Worker); no free names. */
 const WORKER = `
@@ -27,27 +45,41 @@ const start = (d) => {
   const inst = new WebAssembly.Instance(new WebAssembly.Module(d.bytes), { env: { memory: d.memory, abort: () => { throw new Error('WASM kernel aborted'); } } });
   const fns = d.names.map((n) => inst.exports[n]);
   const i32 = new Int32Array(d.ctrl, d.base, 8);
-  const f64 = new Float64Array(d.ctrl, d.base);
+  const cnt = new Int32Array(d.ctrl, ${DYN}, ${CNT_BYTES / 4});
+  const D = new Float64Array(d.ctrl, ${DYN + CNT_BYTES}, ${DYN_MAX});
+  const t = d.base / ${SLOT} + 1;
   const args = [];
   Atomics.store(i32, 3, 1);
   Atomics.notify(i32, 3);
   let seen = Atomics.load(i32, 0);
   for (;;) {
     let s = seen;
-    for (let spin = 0; spin < ${20000} && s === seen; spin++) s = Atomics.load(i32, 0);
+    const t0 = performance.now();
+    for (let spin = 1; s === seen; spin++) {
+      s = Atomics.load(i32, 0);
+      if ((spin & 255) === 0 && (Atomics.load(i32, 4) === 0 || performance.now() - t0 > ${SPIN_MS})) break;
+    }
     if (s === seen) {
       Atomics.wait(i32, 0, seen);
       continue;
     }
     seen = s;
+    if (Atomics.compareExchange(i32, 5, s, 0) !== s) continue; // cancelled: the caller ran out of chunks first
     try {
-      for (let p = ${JOB0}; f64[p] >= 0; ) {
-        const f = fns[f64[p]];
-        const n = f64[p + 1];
-        args.length = n;
-        for (let i = 0; i < n; i++) args[i] = f64[p + 2 + i];
-        p += 2 + n;
-        f(...args);
+      // own region first, then the others' leftovers
+      for (let r = 0, R = cnt[${REGIONS}]; r < R; r++) {
+      for (let u = (t + r) % R, c, e = cnt[16 * u + 1]; (c = Atomics.add(cnt, 16 * u, 1)) < e; ) {
+        for (let p = D[c]; D[p] >= 0; ) {
+          const f = fns[D[p]];
+          const k = D[p + 1];
+          const mask = D[p + 2];
+          const off = t * D[p + 3];
+          args.length = k;
+          for (let i = 0; i < k; i++) args[i] = D[p + 4 + i] + ((mask >>> i) & 1 ? off : 0);
+          p += 4 + k;
+          f(...args);
+        }
+      }
       }
       Atomics.store(i32, 2, 0);
     } catch (e) {
@@ -61,14 +93,19 @@ if (typeof require === 'function') start(require('worker_threads').workerData); 
 else self.onmessage = (e) => { self.onmessage = null; start(e.data); };
 `;
 
-/** A call of a kernel export: its name and numeric arguments. */
-export type KernelCall = [name: string, args: number[]];
+/**
+ * A call of a kernel export: its name and numeric arguments; with `perThread`, the arguments whose bit is set in
+ * `mask` get t × `stride` added on thread t (0: the caller, 1…: the workers) — per-thread scratch for chunks.
+ */
+export type KernelCall = [name: string, args: number[], perThread?: { mask: number; stride: number }];
 
 interface Pool {
   readonly ex: KernelExports;
   readonly ctrl: SharedArrayBuffer;
   readonly i32: Int32Array;
-  readonly f64: Float64Array;
+  /** the chunk claim counter and the chunk table */
+  readonly cnt: Int32Array;
+  readonly dyn: Float64Array;
   readonly names: string[];
   readonly index: Map<string, number>;
   readonly handles: { terminate(): unknown }[];
@@ -132,9 +169,9 @@ export async function acquireThreads(n: number): Promise<number> {
   const ex = kernels();
   if (!shared || !ex) return 1;
   if (!pool) {
-    const ctrl = new SharedArrayBuffer(SLOT * (MAX_THREADS - 1));
+    const ctrl = new SharedArrayBuffer(DYN + CNT_BYTES + DYN_MAX * 8);
     const names = Object.keys(ex).filter((k) => typeof (ex as unknown as Record<string, unknown>)[k] === 'function');
-    pool = { ex, ctrl, i32: new Int32Array(ctrl), f64: new Float64Array(ctrl), names, index: new Map(names.map((k, i) => [k, i])), handles: [], users: 0, dead: 0 };
+    pool = { ex, ctrl, i32: new Int32Array(ctrl), cnt: new Int32Array(ctrl, DYN, CNT_BYTES / 4), dyn: new Float64Array(ctrl, DYN + CNT_BYTES, DYN_MAX), names, index: new Map(names.map((k, i) => [k, i])), handles: [], users: 0, dead: 0 };
   }
   const p = pool;
   p.users++;
@@ -180,6 +217,15 @@ export function releaseThreads(): void {
 export function setActiveThreads(n: number): number {
   const prev = active;
   active = Math.max(1, n);
+  // a run starts: wake the workers, which then spin between its kernels instead of sleeping (no futex wake-up
+  // per fork); it ends: they go to sleep at once
+  if (pool) {
+    for (let w = 0; w < pool.handles.length; w++) {
+      const b = (w * SLOT) / 4;
+      Atomics.store(pool.i32, b + 4, w + 1 < active ? 1 : 0);
+      if (w + 1 < active) Atomics.notify(pool.i32, b);
+    }
+  }
   return prev;
 }
 
@@ -206,67 +252,116 @@ export function setMinShare(work: number): number {
 let seq = 0;
 
 /**
- * Run shares[i] (a list of kernel calls) on thread i: shares[0] on the calling thread, the rest on workers
- * (threadsFor decides how many there are); returns when all are done. A share whose arguments do not fit a
- * worker's job block runs on the calling thread after its own.
+ * Run `chunks` (each a list of kernel calls, independent of each other) on up to `nt` threads, the calling one
+ * included; returns when all are done. `regions` (the first chunk of each) give thread t region t: it claims
+ * the next chunk of its own region until none are left, then of the others' — the same thread keeps the same
+ * part of the output from one kernel to the next (its caches hold it) unless another thread is faster. Chunk c
+ * may run on any thread, so its scratch must be its own or per thread (KernelCall's perThread). Without workers
+ * (or when the chunks do not fit the table) the calling thread runs them all, in order.
  */
-export function forkJoin(ex: KernelExports, shares: KernelCall[][]): void {
+export function forkJoin(ex: KernelExports, chunks: KernelCall[][], nt = chunks.length, regions: readonly number[] = chunks.length <= MAX_THREADS ? chunks.map((_, i) => i) : [0]): void {
   const p = pool;
-  const run = (calls: KernelCall[]) => {
-    for (const [f, a] of calls) ((ex as unknown as Record<string, (...a: number[]) => unknown>)[f]!)(...a);
+  const fn = ex as unknown as Record<string, (...a: number[]) => unknown>;
+  const run = (calls: KernelCall[], t: number) => {
+    for (const [f, a, per] of calls) {
+      if (t && per) fn[f]!(...a.map((v, i) => ((per.mask >>> i) & 1 ? v + t * per.stride : v)));
+      else fn[f]!(...a);
+    }
   };
-  if (!p || shares.length <= 1) {
-    for (const s of shares) run(s);
+  const workers = p ? Math.min(nt, chunks.length, p.handles.length + 1) - 1 : 0;
+  let q = chunks.length;
+  if (p && workers > 0 && q < DYN_MAX && regions.length <= MAX_THREADS) {
+    const D = p.dyn;
+    for (let c = 0; c < chunks.length && q > 0; c++) {
+      D[c] = q;
+      for (const [name, args, per] of chunks[c]!) {
+        if (q + 5 + args.length > DYN_MAX) {
+          q = 0;
+          break;
+        }
+        D[q++] = p.index.get(name)!;
+        D[q++] = args.length;
+        D[q++] = per?.mask ?? 0;
+        D[q++] = per?.stride ?? 0;
+        for (const a of args) D[q++] = a;
+      }
+      if (q) D[q++] = -1;
+    }
+  } else q = 0;
+  if (!p || !q) {
+    for (const c of chunks) run(c, 0);
     return;
   }
   seq = (seq + 1) | 0;
+  const R = regions.length;
+  for (let r = 0; r < R; r++) {
+    p.cnt[16 * r] = regions[r]!;
+    p.cnt[16 * r + 1] = r + 1 < R ? regions[r + 1]! : chunks.length;
+  }
+  p.cnt[REGIONS] = R; // published to the workers by the Atomics.store of the sequence below
   const posted: number[] = [];
-  const late: KernelCall[][] = [];
-  for (let w = 0; w + 1 < shares.length; w++) {
-    const calls = shares[w + 1]!;
-    const f = new Float64Array(p.ctrl, w * SLOT + JOB0 * 8, JOB_MAX);
-    let q = 0;
-    let fits = w < p.handles.length && ready(p, w);
-    for (const [name, args] of calls) {
-      if (!fits || q + 3 + args.length > JOB_MAX) {
-        fits = false;
-        break;
-      }
-      f[q++] = p.index.get(name)!;
-      f[q++] = args.length;
-      for (const a of args) f[q++] = a;
-    }
-    if (!fits) {
-      late.push(calls);
-      continue;
-    }
-    f[q] = -1;
+  for (let w = 0; w < workers; w++) {
+    if (!ready(p, w)) continue;
     const b = (w * SLOT) / 4;
+    Atomics.store(p.i32, b + 5, seq);
     Atomics.store(p.i32, b, seq);
     Atomics.notify(p.i32, b);
     posted.push(w);
   }
   let err: unknown;
   try {
-    run(shares[0]!);
-    for (const s of late) run(s);
+    for (let r = 0; r < R; r++) for (let c, e = p.cnt[16 * r + 1]!; (c = Atomics.add(p.cnt, 16 * r, 1)) < e; ) run(chunks[c]!, 0);
   } catch (e) {
     err = e;
   }
-  // join even when our share failed: the workers are still writing into the same memory
+  // join even when a chunk of ours failed: the workers are still writing into the same memory
   const wait = canWait();
   let failed = false;
   for (const w of posted) {
     const b = (w * SLOT) / 4;
-    for (;;) {
+    // not started yet: every chunk is claimed, so cancel it rather than wait for it to wake
+    if (Atomics.compareExchange(p.i32, b + 5, seq, 0) === seq) continue;
+    // spin first (up to SPIN_MS), then sleep
+    let t0 = 0;
+    for (let spin = 1; ; spin++) {
       const d = Atomics.load(p.i32, b + 1);
       if (d === seq) break;
-      if (wait) Atomics.wait(p.i32, b + 1, d, 50);
+      if (!wait || (spin & 255) !== 0) continue;
+      if (!t0) t0 = performance.now();
+      else if (performance.now() - t0 > SPIN_MS) Atomics.wait(p.i32, b + 1, d, 50);
     }
     if (Atomics.load(p.i32, b + 2) !== 0) failed = true;
   }
   if (err) throw err;
   if (failed) throw new ShapeError('a kernel thread failed (WASM trap in a worker)');
+}
+
+/** Chunk ranges [start, end) and where each thread's region of them starts (forkJoin's `regions`). */
+export interface Chunks {
+  ranges: [number, number][];
+  regions: number[];
+}
+
+/**
+ * Chunks of `count` units (multiples of `grain` units but the last) for `nt` threads: one contiguous region
+ * per thread (shares()), cut into chunks of half of what is left of it (at least `minUnits` units), so a thread
+ * that is slowed hands its later, smaller chunks to the others, and the last ones, which decide when the join
+ * happens, are small.
+ */
+export function chunks(count: number, grain: number, nt: number, minUnits = grain): Chunks {
+  const least = Math.max(1, Math.ceil(minUnits / grain));
+  const ranges: [number, number][] = [];
+  const regions: number[] = [];
+  for (const [s0, s1] of shares(count, grain, nt)) {
+    regions.push(ranges.length);
+    const b1 = Math.ceil(s1 / grain);
+    for (let b = s0 / grain; b < b1; ) {
+      const size = Math.min(b1 - b, Math.max(least, Math.ceil((b1 - b) / 2)));
+      ranges.push([b * grain, Math.min(count, (b + size) * grain)]);
+      b += size;
+    }
+  }
+  return { ranges, regions };
 }
 
 /** Contiguous shares of `count` units (each share a multiple of `grain` units but the last): [start, end) pairs. */
@@ -282,13 +377,48 @@ export function shares(count: number, grain: number, n: number): [number, number
   return out;
 }
 
+/** Work (multiply-adds or comparable steps) below which a chunk is not cut smaller: a claim costs ~1 µs. */
+const CHUNK_WORK = 50_000;
+
+/** chunks() of `count` units of `unitWork` each: no chunk under CHUNK_WORK (unless the whole is; tests that set a tiny MIN_SHARE get tiny chunks too). */
+export function chunksOf(count: number, grain: number, nt: number, unitWork: number): Chunks {
+  return chunks(count, grain, nt, Math.ceil(Math.min(CHUNK_WORK, MIN_SHARE) / Math.max(1, unitWork)));
+}
+
 /**
- * ex.f32_gemm(m, n, k, a, lda, w, c, ldc, lo, hi, rb) split by 8-column panels of C over the threads its work
- * earns: each share is the same micro-kernel calls on the same panels, so C is bit-identical.
+ * How to split ex.f32_gemm(m, n, k, …) over `nt` threads: by 8-column panels of C ('cols': each chunk can pack
+ * its own panels of B), or by 4-row blocks of A and C ('rows': B packed once, before the fork, read by every
+ * chunk) when there are few panels — a 7×7 conv's 49 pixels are 7 panels, so the last chunk would be a seventh
+ * of the work — and enough rows. Every output element is computed by the same micro-kernel call either way
+ * (f32_gemm's 4×8 tiles over the same k), so C is bit-identical.
+ */
+export function gemmSplit(m: number, n: number, nt: number): 'rows' | 'cols' {
+  return (n + 7) >> 3 < 8 * nt && m >= 8 * nt ? 'rows' : 'cols';
+}
+
+/**
+ * ex.f32_gemm in chunks of rows (see gemmSplit): A, C and the row bias offset, the packed B shared. No chunk
+ * has a single row (f32_gemm runs m = 1 as a GEMV, which rounds differently): one is merged into the one before.
+ */
+export function gemmRowChunks(ex: KernelExports, m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, lo: number, hi: number, rb: number, nt: number): void {
+  const { ranges, regions } = chunksOf(m, 4, nt, 4 * n * k);
+  const last = ranges.length - 1;
+  if (last > 0 && ranges[last]![1] - ranges[last]![0] === 1) {
+    ranges.splice(-2, 2, [ranges[last - 1]![0], m]);
+    if (regions[regions.length - 1] === last) regions.pop();
+  }
+  forkJoin(ex, ranges.map(([r0, r1]): KernelCall[] => [['f32_gemm', [r1 - r0, n, k, a + r0 * lda * 4, lda, w, c + r0 * ldc * 4, ldc, lo, hi, rb ? rb + r0 * 4 : 0]]]), nt, regions);
+}
+
+/**
+ * ex.f32_gemm(m, n, k, a, lda, w, c, ldc, lo, hi, rb) (B packed at w) over the threads its work earns, split by
+ * gemmSplit: C is bit-identical to one thread.
  */
 export function f32GemmThreaded(ex: KernelExports, m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, lo: number, hi: number, rb: number): void {
   const nt = threadsFor(m * n * k);
   if (nt <= 1) return ex.f32_gemm(m, n, k, a, lda, w, c, ldc, lo, hi, rb);
+  if (m > 1 && gemmSplit(m, n, nt) === 'rows') return gemmRowChunks(ex, m, n, k, a, lda, w, c, ldc, lo, hi, rb, nt);
   const panel = (k + 1) * 32;
-  forkJoin(ex, shares(n, 8, nt).map(([c0, c1]): KernelCall[] => [['f32_gemm', [m, c1 - c0, k, a, lda, w + (c0 >> 3) * panel, c + c0 * 4, ldc, lo, hi, rb]]]));
+  const cols = chunksOf(n, 8, nt, m * k);
+  forkJoin(ex, cols.ranges.map(([c0, c1]): KernelCall[] => [['f32_gemm', [m, c1 - c0, k, a, lda, w + (c0 >> 3) * panel, c + c0 * 4, ldc, lo, hi, rb]]]), nt, cols.regions);
 }

@@ -1,6 +1,6 @@
 import { conv2dAt } from '../ir/conv-geometry.js';
 import type { ConvF32Shape } from './conv-run.js';
-import { type KernelCall, forkJoin, shares, threadsFor } from './threads.js';
+import { type KernelCall, chunksOf, forkJoin, threadsFor } from './threads.js';
 import type { Arena, KernelExports } from './wasm.js';
 
 /**
@@ -86,10 +86,10 @@ export function runConvWinograd(mem: Arena, ex: KernelExports, m: number, attrs:
   const tiles = th * tw;
   const hp = 2 * th + 2;
   const wp = 2 * (((tw + 3) >> 2) << 2) + 2; // four-tile groups never read past a padded row
-  // kernel threads take whole tile blocks (each with its own V and M); a smaller block gives each thread one
+  // kernel threads claim chunks of 8-tile groups, run in blocks of up to nb tiles with their thread's V and M
   // (every tile's arithmetic is the same in any block: the block-size test in test/kernels/threads.test.ts)
   const nt = block === undefined ? threadsFor(16 * m * c * tiles) : 1;
-  const nb = block ?? (nt > 1 ? Math.min(tileBlock(c, m, tiles), Math.max(8, Math.ceil(tiles / nt / 8) * 8)) : tileBlock(c, m, tiles));
+  const nb = block ?? tileBlock(c, m, tiles);
   // the 16 planes of V and of M are read/written as 16 concurrent streams: a plane stride of an odd multiple of
   // 64 bytes puts them in 16 different L1 sets (a multiple of 4 KB would put all 16 in one 12-way set)
   const stride = (bytes: number) => (Math.ceil(bytes / 128) * 128) + 64;
@@ -99,27 +99,31 @@ export function runConvWinograd(mem: Arena, ex: KernelExports, m: number, attrs:
   const op = dst ?? mem.alloc(n * m * oh * ow * 4, 'conv output');
   let pad = 0;
   let vp = 0;
-  let mp = 0;
   let ok = false;
   try {
     pad = mem.alloc(c * hp * wp * 4, 'winograd padded input');
-    vp = mem.alloc(16 * vBytes * nt, 'winograd V');
-    mp = mem.alloc(16 * mBytes * nt, 'winograd M');
+    // V then M, per thread (the chunks' calls add thread × per to the V/M arguments)
+    const per = 16 * (vBytes + mBytes);
+    vp = mem.alloc(per * nt, 'winograd V and M');
+    const mp = vp + 16 * vBytes;
+    const vt = { mask: 1 << 7, stride: per };
+    const vmt = { mask: (1 << 4) | (1 << 6), stride: per };
+    const mt = { mask: 1, stride: per };
     for (let bi = 0; bi < n; bi++) {
       wx.f32_wino_pad(xp + bi * c * ih * iw * 4, c, ih, iw, pt, pl, hp, wp, pad);
       const ob = op + bi * m * oh * ow * 4;
       if (nt > 1) {
-        forkJoin(ex, shares(tiles, nb, nt).map(([s0, s1], t): KernelCall[] => {
+        const cs = chunksOf(tiles, 8, nt, 16 * m * c);
+        forkJoin(ex, cs.ranges.map(([s0, s1]): KernelCall[] => {
           const calls: KernelCall[] = [];
-          const [v, mo] = [vp + t * 16 * vBytes, mp + t * 16 * mBytes];
           for (let t0 = s0; t0 < s1; t0 += nb) {
-            const cnt = Math.min(nb, tiles - t0);
-            calls.push(['f32_wino_input', [pad, c, hp, wp, tw, t0, cnt, v, vBytes]]);
-            calls.push(['f32_wino_gemm', [m, cnt, c, up, v, vBytes, mo, mBytes, ldm]]);
-            calls.push(['f32_wino_output', [mo, m, ldm, mBytes, bp, oh, ow, tw, t0, cnt, ob, lo, hi]]);
+            const cnt = Math.min(nb, s1 - t0);
+            calls.push(['f32_wino_input', [pad, c, hp, wp, tw, t0, cnt, vp, vBytes], vt]);
+            calls.push(['f32_wino_gemm', [m, cnt, c, up, vp, vBytes, mp, mBytes, ldm], vmt]);
+            calls.push(['f32_wino_output', [mp, m, ldm, mBytes, bp, oh, ow, tw, t0, cnt, ob, lo, hi], mt]);
           }
           return calls;
-        }));
+        }), nt, cs.regions);
         continue;
       }
       for (let t0 = 0; t0 < tiles; t0 += nb) {
@@ -132,7 +136,6 @@ export function runConvWinograd(mem: Arena, ex: KernelExports, m: number, attrs:
     ok = true;
     return op;
   } finally {
-    if (mp) mem.release(mp);
     if (vp) mem.release(vp);
     if (pad) mem.release(pad);
     if (!ok && dst === undefined) mem.release(op);

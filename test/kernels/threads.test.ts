@@ -13,7 +13,7 @@ import { Executor } from '../../src/runtime/executor.js';
 import { InferenceSession } from '../../src/runtime/session.js';
 import { dataPath, hasData } from '../helpers/data.js';
 import { Tensor } from '../../src/tensor/tensor.js';
-import { acquireThreads, releaseThreads, setActiveThreads, setMinShare, threadsAvailable } from '../../src/kernels/threads.js';
+import { acquireThreads, chunks, forkJoin, gemmSplit, releaseThreads, setActiveThreads, setMinShare, threadsAvailable } from '../../src/kernels/threads.js';
 import { arena, kernels } from '../../src/kernels/wasm.js';
 import { runConvWinograd, winogradWeights } from '../../src/kernels/winograd.js';
 
@@ -65,6 +65,19 @@ function runWith(exec: Executor, feeds: Record<string, Tensor>, n: number): Tens
   }
 }
 
+/** The graph's Y on 1, 2 and 3 threads: the same bits, and every node on a WASM kernel (not the reference). */
+function sameBitsOn123(g: Graph, feeds: Record<string, Tensor>): void {
+  const exec = new Executor(g, { backend: 'wasm' });
+  try {
+    const one = bits(runWith(exec, feeds, 1));
+    expect(bits(runWith(exec, feeds, 2))).toEqual(one);
+    expect(bits(runWith(exec, feeds, 3))).toEqual(one);
+    expect([...exec.fallbacks.values()]).toEqual([]);
+  } finally {
+    exec.dispose();
+  }
+}
+
 const caseArb: fc.Arbitrary<Case> = fc
   .record({
     n: fc.integer({ min: 1, max: 2 }),
@@ -91,15 +104,7 @@ describe('kernel threads', () => {
     fc.assert(
       fc.property(caseArb, fc.integer(), (k, seed) => {
         const { g, X } = convGraph(k, seed);
-        const exec = new Executor(g, { backend: 'wasm' });
-        try {
-          const one = bits(runWith(exec, { X }, 1));
-          expect(bits(runWith(exec, { X }, 2))).toEqual(one);
-          expect(bits(runWith(exec, { X }, 3))).toEqual(one);
-          expect([...exec.fallbacks.values()]).toEqual([]); // the WASM kernels ran, not the reference
-        } finally {
-          exec.dispose();
-        }
+        sameBitsOn123(g, { X });
       }),
       { numRuns: 150 },
     );
@@ -126,15 +131,7 @@ describe('kernel threads', () => {
           feeds.A = t([m, k]);
         }
         g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
-        const exec = new Executor(g, { backend: 'wasm' });
-        try {
-          const one = bits(runWith(exec, feeds, 1));
-          expect(bits(runWith(exec, feeds, 2))).toEqual(one);
-          expect(bits(runWith(exec, feeds, 3))).toEqual(one);
-          expect([...exec.fallbacks.values()]).toEqual([]);
-        } finally {
-          exec.dispose();
-        }
+        sameBitsOn123(g, feeds);
       }),
       { numRuns: 100 },
     );
@@ -211,6 +208,74 @@ describe('kernel threads', () => {
       }),
       { numRuns: 100 },
     );
+  });
+
+  // ONNX MaxPool / AveragePool: each output is a max / mean over its own window of one (n, c) plane; the split is
+  // over planes only, so every output comes from the same kernel call as on one thread.
+  it('f32 MaxPool and AveragePool (separable and general): 2 and 3 threads bit-identical to 1', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 20 }), fc.integer({ min: 3, max: 17 }), fc.integer({ min: 3, max: 17 }), fc.constantFrom(2, 3), fc.constantFrom(1, 2), fc.integer({ min: 0, max: 1 }), fc.constantFrom('MaxPool', 'AveragePool'), fc.constantFrom(1, 1, 2), fc.integer(), (n, c, h, w, k, s, pad, op, d, seed) => {
+        fc.pre(h + 2 * pad >= (k - 1) * d + 1 && w + 2 * pad >= (k - 1) * d + 1 && pad < k);
+        const rnd = rng(seed);
+        const g = new Graph();
+        g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [n, c, h, w] } }];
+        const attrs: Record<string, unknown> = { kernel_shape: [k, k], strides: [s, s], pads: [pad, pad, pad, pad] };
+        if (op === 'MaxPool') attrs.dilations = [d, d];
+        g.nodes.push({ name: 'pool', op, domain: '', inputs: ['X'], outputs: ['Y'], attrs });
+        g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+        const X = new Tensor('float32', Float32Array.from({ length: n * c * h * w }, rnd), [n, c, h, w]);
+        sameBitsOn123(g, { X });
+      }),
+      { numRuns: 80 },
+    );
+  });
+
+  it('chunks: one contiguous region per thread, cut into shrinking chunks that cover every unit once', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 5000 }), fc.constantFrom(1, 4, 8), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 200 }), (count, grain, nt, least) => {
+        const { ranges, regions } = chunks(count, grain, nt, least);
+        expect(ranges[0]![0]).toBe(0);
+        expect(ranges[ranges.length - 1]![1]).toBe(count);
+        for (let i = 1; i < ranges.length; i++) expect(ranges[i]![0]).toBe(ranges[i - 1]![1]);
+        for (const [a, b] of ranges) {
+          expect(b).toBeGreaterThan(a);
+          expect(a % grain).toBe(0);
+        }
+        expect(regions[0]).toBe(0);
+        expect(regions.length).toBe(Math.min(nt, Math.ceil(count / grain)));
+        for (let r = 1; r < regions.length; r++) expect(regions[r]).toBeGreaterThan(regions[r - 1]!);
+      }),
+    );
+    // a 7×7 conv's 49 pixels (7 panels) split by rows; 56×56 by columns
+    expect(gemmSplit(160, 49, 2)).toBe('rows');
+    expect(gemmSplit(96, 3136, 2)).toBe('cols');
+  });
+
+  it('forkJoin: chunks in three regions, each run exactly once whichever thread claims it', () => {
+    const ex = kernels()!;
+    const mem = arena()!;
+    // f32_gemm_pack_8 of one 8-column panel per chunk: a bias row of zeros, then the 8 values
+    const cols = 64;
+    const src = mem.alloc(cols * 4);
+    const out = mem.alloc(cols * 4 * 8);
+    mem.f32(src, cols).set(Float32Array.from({ length: cols }, (_, i) => i + 1));
+    const prev = setActiveThreads(3);
+    try {
+      for (let round = 0; round < 50; round++) {
+        mem.f32(out, cols * 8).fill(0);
+        // 8 chunks of 8 columns: pack columns [8c, 8c + 8) of a 1-row matrix into its own 64 floats of out
+        forkJoin(ex, Array.from({ length: 8 }, (_, c) => [['f32_gemm_pack_8', [8, 1, src + c * 32, cols, 0, out + c * 8 * 32]]]), 3, [0, 3, 6]);
+        const o = mem.f32(out, cols * 8);
+        for (let c = 0; c < 8; c++) for (let j = 0; j < 8; j++) {
+          expect(o[c * 64 + j]).toBe(0);
+          expect(o[c * 64 + 8 + j]).toBe(c * 8 + j + 1);
+        }
+      }
+    } finally {
+      setActiveThreads(prev);
+      mem.release(src);
+      mem.release(out);
+    }
   });
 
   it('Winograd: every tile comes out the same in any tile block (threads give each a smaller block)', () => {
