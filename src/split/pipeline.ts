@@ -28,6 +28,11 @@ export interface LinkSpec {
 
 export interface PipelineOptions {
   backend?: 'wasm' | 'reference';
+  /**
+   * kernel threads per stage (default 1): every stage is already a thread of its own, so stages that each started
+   * the runtime's default number of kernel threads would oversubscribe the cores
+   */
+  numThreads?: number;
   /** simulated link after each stage (one spec = every link) */
   links?: LinkSpec | LinkSpec[];
   /** inputs kept inside the pipeline by runStream (default 2 × stages) */
@@ -167,6 +172,7 @@ export class PipelineSession {
         stage: i,
         stages: K,
         ...(this.opts.backend ? { backend: this.opts.backend } : {}),
+        numThreads: this.opts.numThreads ?? 1,
         ...(relaxedSimdAllowed() ? {} : { relaxedSimd: false }),
         ...(i > 0 ? { prev: chans[i - 1]!.port2 as WorkerInit['prev'] } : {}),
         ...(i < K - 1 ? { next: chans[i]!.port1 as WorkerInit['next'] } : {}),

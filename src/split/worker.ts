@@ -29,6 +29,8 @@ export interface WorkerInit {
   /** public key its signature must verify with */
   verifyKey?: Uint8Array | string;
   backend?: 'wasm' | 'reference';
+  /** kernel threads of this stage's session (PipelineOptions.numThreads) */
+  numThreads?: number;
   /** false: keep the plain SIMD build, as the main thread does (env.wasm.relaxedSimd = false) */
   relaxedSimd?: boolean;
   /** port to read inputs from (stages > 0) */
@@ -94,7 +96,7 @@ async function main(): Promise<void> {
   if (init.relaxedSimd === false) allowRelaxedSimd(false);
   let session: InferenceSession;
   try {
-    const opts = { backend: init.backend ?? 'wasm' } as const;
+    const opts = { backend: init.backend ?? 'wasm', ...(init.numThreads !== undefined ? { numThreads: init.numThreads } : {}) } as const;
     session = init.graph
       ? InferenceSession.fromGraph(graphFromPlain(init.graph), opts)
       : await InferenceSession.create(init.path!, { ...opts, ...(init.decryptionKey !== undefined ? { decryptionKey: init.decryptionKey } : {}), ...(init.verifyKey !== undefined ? { verifyKey: init.verifyKey } : {}) });
