@@ -1,5 +1,5 @@
 import { f32_gemm_4x8, f32_gemm_pack_8, f32_gemm_pack_8_t } from './f32_gemm';
-import { expNeg } from './vec';
+import { expShiftSum } from './vec';
 // Fused scaled-dot-product attention (WebAssembly SIMD128), one head at a time, for a block of mr ≤ 4 query rows:
 //
 //   o[r] = Σ_j p[r][j] · v[j],   p[r] = softmax_j(scale · (q[r] · k[j]) + mask[r][j])   over keys j in [lo_r, hi_r)
@@ -68,22 +68,7 @@ export function f32_attn_rows(mr: i32, t: i32, hd: i32, vd: i32, q: usize, ldq: 
       empty |= 1 << r;
       continue;
     }
-    const vmx = f32x4.splat(mx);
-    let acc = f32x4.splat(0);
-    j = lo;
-    for (; j + 4 <= hi; j += 4) {
-      const o4 = <usize>j << 2;
-      const e = expNeg(f32x4.sub(v128.load(row + o4), vmx));
-      v128.store(row + o4, e);
-      acc = f32x4.add(acc, e);
-    }
-    let sum: f64 = <f64>f32x4.extract_lane(acc, 0) + <f64>f32x4.extract_lane(acc, 1) + <f64>f32x4.extract_lane(acc, 2) + <f64>f32x4.extract_lane(acc, 3);
-    for (; j < hi; j++) {
-      const o4 = <usize>j << 2;
-      const e = f32x4.extract_lane(expNeg(f32x4.splat(f32.load(row + o4) - mx)), 0);
-      f32.store(row + o4, e);
-      sum += <f64>e;
-    }
+    const sum = expShiftSum(row, row, lo, hi, mx);
     // normalize p here (t products per row; the output's vd would be fewer, but this keeps P·V the last pass)
     const inv = <f32>(1.0 / sum);
     const vi = f32x4.splat(inv);

@@ -1,4 +1,4 @@
-import { expNeg } from './vec';
+import { expNeg, expShiftSum } from './vec';
 // f32 row normalizations (WebAssembly SIMD128): LayerNormalization and Softmax over the last `n` floats of each of
 // `rows` contiguous rows. Statistics accumulate in four f32 lanes plus a scalar tail, then in f64 across lanes.
 
@@ -79,22 +79,7 @@ export function f32_softmax(x: usize, rows: i32, n: i32, out: usize): void {
     for (; i < nv; i += 4) vm = f32x4.max(vm, v128.load(xr + (<usize>i << 2)));
     let mx = max(max(f32x4.extract_lane(vm, 0), f32x4.extract_lane(vm, 1)), max(f32x4.extract_lane(vm, 2), f32x4.extract_lane(vm, 3)));
     for (; i < n; i++) mx = max(mx, f32.load(xr + (<usize>i << 2)));
-    vm = f32x4.splat(mx);
-    let acc = f32x4.splat(0);
-    for (i = 0; i < nv; i += 4) {
-      const o = <usize>i << 2;
-      const e = expNeg(f32x4.sub(v128.load(xr + o), vm));
-      v128.store(yr + o, e);
-      acc = f32x4.add(acc, e);
-    }
-    let s: f64 = <f64>f32x4.extract_lane(acc, 0) + <f64>f32x4.extract_lane(acc, 1) + <f64>f32x4.extract_lane(acc, 2) + <f64>f32x4.extract_lane(acc, 3);
-    for (; i < n; i++) {
-      const o = <usize>i << 2;
-      // the tail through the same vector exp (one lane used), so every entry gets identical arithmetic
-      const e = f32x4.extract_lane(expNeg(f32x4.splat(f32.load(xr + o) - mx)), 0);
-      f32.store(yr + o, e);
-      s += <f64>e;
-    }
+    const s = expShiftSum(xr, yr, 0, n, mx);
     const vi = f32x4.splat(<f32>(1.0 / s));
     for (i = 0; i < nv; i += 4) {
       const o = <usize>i << 2;

@@ -91,6 +91,33 @@ export function expNeg(z: v128): v128 {
   return f32x4.mul(f32x4.mul(p, s1), s2);
 }
 
+/**
+ * dst[i] = exp(src[i] − mx) for i in [lo, hi), returning their sum in f64: four lanes at a time, then the tail through
+ * the same vector exp (one lane used) so every entry gets identical arithmetic. The shared middle of Softmax
+ * (asm/f32_norm.ts) and the fused attention rows (asm/f32_attention.ts); dst may equal src.
+ */
+// @ts-ignore: decorator
+@inline
+export function expShiftSum(src: usize, dst: usize, lo: i32, hi: i32, mx: f32): f64 {
+  const vmx = f32x4.splat(mx);
+  let acc = f32x4.splat(0);
+  let j = lo;
+  for (; j + 4 <= hi; j += 4) {
+    const o = <usize>j << 2;
+    const e = expNeg(f32x4.sub(v128.load(src + o), vmx));
+    v128.store(dst + o, e);
+    acc = f32x4.add(acc, e);
+  }
+  let sum: f64 = <f64>f32x4.extract_lane(acc, 0) + <f64>f32x4.extract_lane(acc, 1) + <f64>f32x4.extract_lane(acc, 2) + <f64>f32x4.extract_lane(acc, 3);
+  for (; j < hi; j++) {
+    const o = <usize>j << 2;
+    const e = f32x4.extract_lane(expNeg(f32x4.splat(f32.load(src + o) - mx)), 0);
+    f32.store(dst + o, e);
+    sum += <f64>e;
+  }
+  return sum;
+}
+
 
 /**
  * erf(x), Eigen's / XLA's float rational approximation (odd degree-13 numerator over degree-8 even denominator in x,
