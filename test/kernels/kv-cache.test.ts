@@ -12,6 +12,7 @@ import { KV_DOMAIN } from '../../src/ir/passes/kv-append.js';
 import { arena } from '../../src/kernels/wasm.js';
 import { Executor } from '../../src/runtime/executor.js';
 import { Tensor } from '../../src/tensor/tensor.js';
+import { expectClose } from '../helpers/compare.js';
 
 const node = (name: string, op: string, inputs: string[], outputs: string[], attrs: Node['attrs'] = {}): Node => ({ name, op, domain: KV_DOMAIN, inputs, outputs, attrs });
 const i64 = (v: number) => new Tensor('int64', BigInt64Array.of(BigInt(v)), [1]);
@@ -48,13 +49,6 @@ function graph(c: Case): Graph {
   return g;
 }
 
-function close(a: Tensor, b: Tensor): void {
-  expect(a.dims).toEqual(b.dims);
-  const x = a.data as Float32Array;
-  const y = b.data as Float32Array;
-  for (let i = 0; i < x.length; i++) expect(Math.abs(x[i]! - y[i]!)).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(y[i]!)));
-}
-
 const cases = fc.record({
   b: fc.integer({ min: 1, max: 2 }),
   h: fc.integer({ min: 1, max: 4 }),
@@ -89,7 +83,7 @@ describe('KvAppend / KvMatMul kernels', () => {
           mem.f32(blk, cacheJs.length).set(cacheJs);
           const got = exec.run({ ...feeds, cache: new Tensor('float32', mem.f32(blk, cacheJs.length), [c.b, c.h, cap, c.d]) });
           expect([...exec.fallbacks.values()]).toEqual([]);
-          for (const k of ['s', 'o', 'present']) close(got[k] as Tensor, ref[k] as Tensor);
+          for (const k of ['s', 'o', 'present']) expectClose(got[k] as Tensor, ref[k] as Tensor);
           // in place: the caller's block now holds the appended cache (and was not freed by the run)
           expect([...mem.f32(blk, cacheJs.length)]).toEqual([...(ref.present as Tensor).data]);
         } finally {

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { Graph, type Node } from '../../src/ir/graph.js';
 import { Executor } from '../../src/runtime/executor.js';
 import { Tensor } from '../../src/tensor/tensor.js';
+import { expectClose } from '../helpers/compare.js';
 
 const node = (name: string, op: string, inputs: string[], outputs: string[], attrs: Node['attrs'] = {}): Node => ({ name, op, domain: '', inputs, outputs, attrs });
 const floats = (n: number) => fc.float32Array({ minLength: n, maxLength: n, noNaN: true, noDefaultInfinity: true, min: -4, max: 4 });
@@ -40,13 +41,6 @@ function linear(c: Case, w: Float32Array, bias: Float32Array, extraUse = false):
   return g;
 }
 
-function close(a: Tensor, b: Tensor): void {
-  expect(a.dims).toEqual(b.dims);
-  const x = a.data as Float32Array;
-  const y = b.data as Float32Array;
-  for (let i = 0; i < x.length; i++) expect(Math.abs(x[i]! - y[i]!)).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(y[i]!)));
-}
-
 const cases = fc.record({
   b: fc.integer({ min: 1, max: 2 }),
   m: fc.integer({ min: 1, max: 9 }),
@@ -71,7 +65,7 @@ describe('MatMul + row-bias Add fused into f32_gemm', () => {
           expect([...wasm.fusedInto.keys()].map((n) => n.name)).toContain('add');
           const feeds = { x: new Tensor('float32', x, [c.b, c.m, c.k]) };
           const out = g.outputs[0]!.name;
-          close(wasm.run(feeds)[out] as Tensor, ref.run(feeds)[out] as Tensor);
+          expectClose(wasm.run(feeds)[out] as Tensor, ref.run(feeds)[out] as Tensor);
           wasm.dispose();
         },
       ),
@@ -88,15 +82,15 @@ describe('MatMul + row-bias Add fused into f32_gemm', () => {
     const e = new Executor(shared);
     expect(e.fusedInto.size).toBe(0);
     const r = new Executor(shared, { backend: 'reference' });
-    close(e.run({ x }).z as Tensor, r.run({ x }).z as Tensor);
-    close(e.run({ x }).hn as Tensor, r.run({ x }).hn as Tensor);
+    expectClose(e.run({ x }).z as Tensor, r.run({ x }).z as Tensor);
+    expectClose(e.run({ x }).hn as Tensor, r.run({ x }).hn as Tensor);
     e.dispose();
     // a full [M, N] addend is not a per-column bias
     const full = linear(c, w, bias);
     full.initializers.set('bias', new Tensor('float32', Float32Array.from({ length: 18 }, (_, i) => i / 3), [3, 6]));
     const f = new Executor(full);
     expect(f.fusedInto.size).toBe(0);
-    close(f.run({ x }).z as Tensor, new Executor(full, { backend: 'reference' }).run({ x }).z as Tensor);
+    expectClose(f.run({ x }).z as Tensor, new Executor(full, { backend: 'reference' }).run({ x }).z as Tensor);
     f.dispose();
   });
 });

@@ -154,15 +154,7 @@ describe('kernel threads', () => {
         g.nodes.push({ name: 'att', op: 'Attention', domain: '', inputs: ['Q', 'K', 'V'], outputs: ['Y'], attrs: { is_causal: causal ? 1 : 0 } });
         g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
         const feeds = { Q: t([b, N, S, hd]), K: t([b, Nkv, T, hd]), V: t([b, Nkv, T, hd]) };
-        const exec = new Executor(g, { backend: 'wasm' });
-        try {
-          const one = bits(runWith(exec, feeds, 1));
-          expect(bits(runWith(exec, feeds, 2))).toEqual(one);
-          expect(bits(runWith(exec, feeds, 3))).toEqual(one);
-          expect([...exec.fallbacks.values()]).toEqual([]);
-        } finally {
-          exec.dispose();
-        }
+        sameBitsOn123(g, feeds);
       }),
       { numRuns: 40 },
     );
