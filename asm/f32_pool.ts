@@ -232,3 +232,22 @@ export function f32_avgpool2d_sep(mode: i32, x: usize, ih: i32, iw: i32, kh: i32
     }
   }
 }
+
+/**
+ * `planes` consecutive planes (ih·iw floats apart in, oh·ow floats apart out) of f32_pool2d / f32_maxpool2d_sep /
+ * f32_avgpool2d_sep (`kind` 0 / 1 / 2; `mode` as theirs, ignored by the max-only kind 1): one call per chunk of
+ * planes for the kernel threads instead of one per plane. Every plane runs the same call as on its own.
+ */
+export function f32_pool2d_planes(
+  kind: i32, planes: i32, mode: i32, x: usize, ih: i32, iw: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, pt: i32, pl: i32, pb: i32, pr: i32, oh: i32, ow: i32, out: usize, tmp: usize,
+): void {
+  const inPlane = (<usize>ih * iw) << 2;
+  const outPlane = (<usize>oh * ow) << 2;
+  for (let i = 0; i < planes; i++) {
+    const xi = x + <usize>i * inPlane;
+    const oi = out + <usize>i * outPlane;
+    if (kind == 1) f32_maxpool2d_sep(xi, ih, iw, kh, kw, sh, sw, pt, pl, oh, ow, oi, tmp);
+    else if (kind == 2) f32_avgpool2d_sep(mode, xi, ih, iw, kh, kw, sh, sw, pt, pl, pb, pr, oh, ow, oi, tmp);
+    else f32_pool2d(mode, xi, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, oh, ow, oi);
+  }
+}

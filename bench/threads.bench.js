@@ -4,6 +4,7 @@
 // machine; the 1T runs have the other core held by a spinning thread, see threads.child.js). "new OS threads" counts /proc/self/task growth at session create: each worker thread adds one, so
 // edgeq's kernel worker and ORT's pthread pool worker both show (on the first model; later ones reuse them).
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dataFile, fmt, quick, table } from './common.js';
@@ -12,6 +13,20 @@ const MODELS = [
   { name: 'squeezenet1_1 (fp32)', file: 'bench/squeezenet1_1.onnx', input: 'input', dims: [1, 3, 224, 224] },
   { name: 'mobilenet_v2 (fp32)', file: 'bench/mobilenet_v2.onnx', input: 'input', dims: [1, 3, 224, 224] },
 ];
+
+/**
+ * Linux with sched_autogroup (Debian/Ubuntu kernels' default): CPU time is shared between sessions (autogroups)
+ * first, so `nice` on this process only orders it within its own session — on a shared machine each busy session
+ * gets an equal share whatever its processes' nice. The session's own nice (/proc/self/autogroup) is printed.
+ */
+function autogroup() {
+  try {
+    const [, nice] = /nice (-?\d+)/.exec(readFileSync('/proc/self/autogroup', 'utf8')) ?? [];
+    return nice === undefined ? '' : `; session autogroup nice ${nice}`;
+  } catch {
+    return '';
+  }
+}
 
 export async function run() {
   const spec = MODELS.map((m) => ({ ...m, path: dataFile(m.file) })).filter((m) => m.path);
@@ -32,6 +47,6 @@ export async function run() {
     'CPU/wall 2T, ORT': `${fmt(r.cpu2, 1)}, ${fmt(r.cpuOrt, 1)}`,
     'new OS threads edgeq, ORT': `${r.osThreadsEdgeq}, ${r.osThreadsOrt} (ORT numThreads ${r.ortNumThreads})`,
   }));
-  table(`Kernel threads (numThreads 1 vs 2; onnxruntime-web numThreads = 2; load average ${fmt(load, 1)} at start)`, rows);
+  table(`Kernel threads (numThreads 1 vs 2; onnxruntime-web numThreads = 2; load average ${fmt(load, 1)} at start${autogroup()})`, rows);
   return { threads: res.rows.map((r) => ({ ...r, speedup: r.ms1 / r.ms2, vsOrt: r.ms2 / r.ort2, load })) };
 }

@@ -1,6 +1,6 @@
 import { im2colPack } from './im2col.js';
 import { conv2dAt } from '../ir/conv-geometry.js';
-import { type KernelCall, chunksOf, forkJoin, gemmRowChunks, gemmSplit, threadsFor } from './threads.js';
+import { type KernelCall, chunksOf, forkJoin, gemmRowChunks, gemmSplit, shares, threadsFor } from './threads.js';
 import type { Arena, KernelExports } from './wasm.js';
 
 /**
@@ -112,8 +112,20 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
           const panel = (kg + 1) * 32;
           const cols = chunksOf(p, 8, nt, mg * kg);
           const gemm = (c0: number, c1: number): KernelCall => ['f32_gemm', [mg, c1 - c0, kg, wg, kg, cp + (c0 >> 3) * panel, og + c0 * 4, p, lo, hi, bp + gi * mg * 4]];
-          if (pointwise) forkJoin(ex, cols.ranges.map(([c0, c1]): KernelCall[] => [['f32_gemm_blockpack', [mg, c1 - c0, kg, wg, kg, xg + c0 * 4, p, og + c0 * 4, p, lo, hi, bp + gi * mg * 4, cp], { mask: 1 << 12, stride: blockBytes }]]), nt, cols.regions);
-          else {
+          if (pointwise) {
+            // few pixel panels (13×13, 14×14: 22–25) and many output channels: each chunk of panels also split into
+            // mParts blocks of rows (multiples of 4: f32_gemm's 4-row tiles, so the same micro-kernel calls), so the
+            // last chunks, which decide the join, are a fraction of a panel's work — a panel of squeezenet's
+            // classifier conv (1000 × 512) is 4 M multiply-adds. Each block packs its own copy of the B block (K·8
+            // floats per panel against M·K·8 multiply-adds: at most 1/16 more work).
+            const mParts = (p + 7) >> 3 < 16 * nt && mg >= 64 * nt ? 2 * nt : 1;
+            const cols1 = mParts > 1 ? chunksOf(p, 8, nt, (mg * kg) / mParts) : cols;
+            const rows = shares(mg, 4, mParts);
+            const calls: KernelCall[][] = [];
+            const regions = cols1.regions.map((r) => r * rows.length);
+            for (const [c0, c1] of cols1.ranges) for (const [r0, r1] of rows) calls.push([['f32_gemm_blockpack', [r1 - r0, c1 - c0, kg, wg + r0 * kg * 4, kg, xg + c0 * 4, p, og + (r0 * p + c0) * 4, p, lo, hi, bp + (gi * mg + r0) * 4, cp], { mask: 1 << 12, stride: blockBytes }]]);
+            forkJoin(ex, calls, nt, regions);
+          } else {
             const panels = cols.ranges.map(([c0, c1]): [number, number] => [c0 >> 3, (c1 + 7) >> 3]);
             im2colPack(mem, ex, xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cp, { panels, regions: cols.regions, threads: nt, gemm: (q0, q1) => gemm(q0 * 8, Math.min(p, q1 * 8)) });
           }

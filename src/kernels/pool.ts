@@ -43,23 +43,15 @@ function poolKernel(op: 'MaxPool' | 'AveragePool'): KernelDef {
           const nt = threadsFor(planes * oh * ow * kh * kw);
           const tmpBytes = sep ? (iw + 4) * 4 : avgSep ? ex.f32_avgpool2d_sep_scratch(iw, kw, g.strides[1]!, g.padBegin[1]!, g.padEnd[1]!, ow) * 4 : 0;
           const tmp = tmpBytes ? mem.alloc(tmpBytes * nt, sep ? 'pool column maxima' : 'pool column sums') : 0;
-          const plane = (i: number): KernelCall => {
-            const [x0, o0] = [xin.ptr + i * ih * iw * 4, op2 + i * oh * ow * 4];
-            if (avgSep) return ['f32_avgpool2d_sep', [mode, x0, ih, iw, kh, kw, g.strides[0]!, g.strides[1]!, g.padBegin[0]!, g.padBegin[1]!, g.padEnd[0]!, g.padEnd[1]!, oh, ow, o0, tmp], { mask: 1 << 15, stride: tmpBytes }];
-            if (sep) return ['f32_maxpool2d_sep', [x0, ih, iw, kh, kw, g.strides[0]!, g.strides[1]!, g.padBegin[0]!, g.padBegin[1]!, oh, ow, o0, tmp], { mask: 1 << 12, stride: tmpBytes }];
-            return ['f32_pool2d', [mode, x0, ih, iw, kh, kw, g.strides[0]!, g.strides[1]!, g.dilations[0]!, g.dilations[1]!, g.padBegin[0]!, g.padBegin[1]!, g.padEnd[0]!, g.padEnd[1]!, oh, ow, o0]];
-          };
+          // planes [i0, i1) in one call (asm f32_pool2d_planes: kind 1 max separable, 2 average separable, 0 any)
+          const kind = sep ? 1 : avgSep ? 2 : 0;
+          const args = (i0: number, i1: number): Parameters<typeof ex.f32_pool2d_planes> => [kind, i1 - i0, mode, xin.ptr + i0 * ih * iw * 4, ih, iw, kh, kw, g.strides[0]!, g.strides[1]!, g.dilations[0]!, g.dilations[1]!, g.padBegin[0]!, g.padBegin[1]!, g.padEnd[0]!, g.padEnd[1]!, oh, ow, op2 + i0 * oh * ow * 4, tmp];
           try {
             if (nt > 1) {
               const cs = chunksOf(planes, 1, nt, oh * ow * kh * kw);
-              forkJoin(ex, cs.ranges.map(([i0, i1]) => Array.from({ length: i1 - i0 }, (_, j) => plane(i0 + j))), nt, cs.regions);
-            } else {
-              for (let i = 0; i < planes; i++) {
-                if (avgSep) ex.f32_avgpool2d_sep(mode, xin.ptr + i * ih * iw * 4, ih, iw, kh, kw, g.strides[0]!, g.strides[1]!, g.padBegin[0]!, g.padBegin[1]!, g.padEnd[0]!, g.padEnd[1]!, oh, ow, op2 + i * oh * ow * 4, tmp);
-                else if (sep) ex.f32_maxpool2d_sep(xin.ptr + i * ih * iw * 4, ih, iw, kh, kw, g.strides[0]!, g.strides[1]!, g.padBegin[0]!, g.padBegin[1]!, oh, ow, op2 + i * oh * ow * 4, tmp);
-                else ex.f32_pool2d(mode, xin.ptr + i * ih * iw * 4, ih, iw, kh, kw, g.strides[0]!, g.strides[1]!, g.dilations[0]!, g.dilations[1]!, g.padBegin[0]!, g.padBegin[1]!, g.padEnd[0]!, g.padEnd[1]!, oh, ow, op2 + i * oh * ow * 4);
-              }
-            }
+              // the row scratch (argument 19) per thread
+              forkJoin(ex, cs.ranges.map(([i0, i1]): KernelCall[] => [['f32_pool2d_planes', args(i0, i1), { mask: 1 << 19, stride: tmpBytes }]]), nt, cs.regions);
+            } else ex.f32_pool2d_planes(...args(0, planes));
           } finally {
             if (tmp) mem.release(tmp);
           }

@@ -1,6 +1,6 @@
 import { conv2dAt } from '../ir/conv-geometry.js';
 import type { ConvF32Shape } from './conv-run.js';
-import { type KernelCall, chunksOf, forkJoin, threadsFor } from './threads.js';
+import { type KernelCall, chunksOf, forkJoin, shares, threadsFor } from './threads.js';
 import type { Arena, KernelExports } from './wasm.js';
 
 /**
@@ -77,7 +77,7 @@ export function tileBlock(c: number, m: number, tiles: number): number {
  * Run the conv over kernel memory: X (NCHW, `dims`) at `xp`, transformed weights (winogradWeights) at `up`, bias
  * (m floats) at `bp`, clamped to [lo, hi]. Returns the output block (n·m·oh·ow floats), which the caller owns, or writes it at `dst` when given.
  */
-export function runConvWinograd(mem: Arena, ex: KernelExports, m: number, attrs: Record<string, any>, dims: readonly number[], xp: number, up: number, bp: number, lo: number, hi: number, block?: number, dst?: number): number {
+export function runConvWinograd(mem: Arena, ex: KernelExports, m: number, attrs: Record<string, any>, dims: readonly number[], xp: number, up: number, bp: number, lo: number, hi: number, block?: number, dst?: number, rowBlocks?: (parts: number) => RowBlocks): number {
   const wx = ex as unknown as KernelExports & WinogradExports;
   const [n, c, ih, iw] = dims as [number, number, number, number];
   const { oh, ow, pt, pl } = conv2dAt(ih, iw, 3, 3, attrs);
@@ -112,6 +112,30 @@ export function runConvWinograd(mem: Arena, ex: KernelExports, m: number, attrs:
     for (let bi = 0; bi < n; bi++) {
       wx.f32_wino_pad(xp + bi * c * ih * iw * 4, c, ih, iw, pt, pl, hp, wp, pad);
       const ob = op + bi * m * oh * ow * 4;
+      // few 8-tile groups (13×13 output: 7) against many output channels: chunks of tiles × blocks of output
+      // channels, so the last chunks, which decide the join, are a fraction of a group's work. Each block runs
+      // f32_wino_gemm over its own copy of U's rows (rowBlocks: U_ξ's plane stride is the block's rows) and
+      // transforms its chunk's input tiles again (16·c per tile against 16·m·c for the products)
+      const parts = nt > 1 && rowBlocks && (tiles + 7) >> 3 < 4 * nt && m >= 32 * nt ? 2 * nt : 1;
+      if (parts > 1) {
+        const rb = rowBlocks!(parts);
+        const cs = chunksOf(tiles, 8, nt, (16 * m * c) / parts);
+        const calls: KernelCall[][] = [];
+        for (const [s0, s1] of cs.ranges) {
+          rb.rows.forEach(([r0, r1], b) => {
+            const chunk: KernelCall[] = [];
+            for (let t0 = s0; t0 < s1; t0 += nb) {
+              const cnt = Math.min(nb, s1 - t0);
+              chunk.push(['f32_wino_input', [pad, c, hp, wp, tw, t0, cnt, vp, vBytes], vt]);
+              chunk.push(['f32_wino_gemm', [r1 - r0, cnt, c, rb.ptrs[b]!, vp, vBytes, mp, mBytes, ldm], vmt]);
+              chunk.push(['f32_wino_output', [mp, r1 - r0, ldm, mBytes, bp + r0 * 4, oh, ow, tw, t0, cnt, ob + r0 * oh * ow * 4, lo, hi], mt]);
+            }
+            calls.push(chunk);
+          });
+        }
+        forkJoin(ex, calls, nt, cs.regions.map((r) => r * parts));
+        continue;
+      }
       if (nt > 1) {
         const cs = chunksOf(tiles, 8, nt, 16 * m * c);
         forkJoin(ex, cs.ranges.map(([s0, s1]): KernelCall[] => {
@@ -142,6 +166,23 @@ export function runConvWinograd(mem: Arena, ex: KernelExports, m: number, attrs:
   }
 }
 
+/** U split into blocks of output channels (rows [r0, r1), multiples of 4), each its own 16 planes, at ptrs[b]. */
+export interface RowBlocks {
+  rows: [number, number][];
+  ptrs: number[];
+}
+
+/** U (winogradWeights: 16 row-major m×c planes) rearranged as `rows.length` blocks of 16 (r1 − r0)×c planes. */
+export function winogradRowBlocks(u: Float32Array, m: number, c: number, rows: readonly [number, number][]): Float32Array {
+  const out = new Float32Array(u.length);
+  let o = 0;
+  for (const [r0, r1] of rows) for (let xi = 0; xi < 16; xi++) {
+    out.set(u.subarray((xi * m + r0) * c, (xi * m + r1) * c), o);
+    o += (r1 - r0) * c;
+  }
+  return out;
+}
+
 /** A conv prepared for Winograd: transformed weights in kernel memory, and the per-run choice. */
 export interface PreparedWinograd {
   /** whether this input (NCHW dims) runs Winograd (else the caller's im2col path) */
@@ -167,9 +208,28 @@ export function prepareWinograd(mem: Arena, w: Float32Array, s: ConvF32Shape, at
   const u = winogradWeights(w, m, c);
   const up = mem.alloc(u.length * 4, 'winograd weights');
   mem.f32(up, u.length).set(u);
+  // the row-block copy of U for threaded runs with few tiles: made on the first such run, kept for the session
+  let blocks: (RowBlocks & { parts: number; ptr: number }) | undefined;
+  const rowBlocks = (parts: number): RowBlocks => {
+    if (blocks?.parts !== parts) {
+      if (blocks) mem.release(blocks.ptr);
+      blocks = undefined;
+      const rows = shares(m, 4, parts);
+      const ub = winogradRowBlocks(mem.f32(up, 16 * m * c), m, c, rows);
+      const ptr = mem.alloc(ub.length * 4, 'winograd weights (row blocks)');
+      mem.f32(ptr, ub.length).set(ub);
+      const ptrs: number[] = [];
+      for (let b = 0, o = ptr; b < rows.length; o += 16 * (rows[b]![1] - rows[b]![0]) * c * 4, b++) ptrs.push(o);
+      blocks = { parts, ptr, rows, ptrs };
+    }
+    return blocks;
+  };
   return {
     wins: (dims) => sizeWins(dims[2]!, dims[3]!),
-    run: (mem, ex, attrs, dims, xp, bp, lo, hi, dst) => runConvWinograd(mem, ex, m, attrs, dims, xp, up, bp, lo, hi, undefined, dst),
-    dispose: () => mem.release(up),
+    run: (mem, ex, attrs, dims, xp, bp, lo, hi, dst) => runConvWinograd(mem, ex, m, attrs, dims, xp, up, bp, lo, hi, undefined, dst, rowBlocks),
+    dispose: () => {
+      mem.release(up);
+      if (blocks) mem.release(blocks.ptr);
+    },
   };
 }

@@ -110,6 +110,25 @@ describe('kernel threads', () => {
     );
   });
 
+  // ONNX Conv as above: the split may cut (m) into blocks of 4-row multiples as well as (oy, ox) into panels or
+  // tiles — still never the Σ over (c, ky, kx).
+  it('f32 Conv with few pixel panels or tiles and many outputs (pointwise, Winograd: chunks × blocks of output channels): 2 and 3 threads bit-identical to 1', () => {
+    const seen = new Set<string>();
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 96, max: 260 }), fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: 20 }), fc.constantFrom(1, 3), fc.integer({ min: 0, max: 1 }), fc.boolean(), fc.integer(), (c, m, h, w, k, pad, act, seed) => {
+        fc.pre(h + 2 * pad >= k && w + 2 * pad >= k);
+        const { g, X } = convGraph({ n: 1, c, m, h, w, k, s: 1, d: 1, pad: k === 1 ? 0 : pad, group: 'one', act }, seed);
+        sameBitsOn123(g, { X });
+        const exec = new Executor(g, { backend: 'wasm' });
+        seen.add(exec.kernelName(g.nodes[0]!));
+        exec.dispose();
+      }),
+      { numRuns: 60 },
+    );
+    expect(seen).toContain('f32_conv3x3_winograd_2x2');
+    expect(seen).toContain('f32_conv2d_gemm_4x8');
+  });
+
   // ONNX Gemm: Y = A·B + C and MatMul (batched, numpy semantics): split over column panels of Y, never over K.
   it('f32 Gemm (constant B) and MatMul (batched, both operands computed): 2 and 3 threads bit-identical to 1', () => {
     fc.assert(
