@@ -5,7 +5,7 @@
 import { platform } from '#platform';
 import { SealError } from '../errors.js';
 import { detectFormat, readModel } from '../formats/detect.js';
-import { type SealedFormat, type SealedInfo, isSealed, openSealed, openSealedSource } from '../formats/sealed.js';
+import { type OpenedModel, type SealedFormat, isSealed, openSealedModel, openSealedSource } from '../formats/sealed.js';
 import { type ContentKeyInput, type VerifyKeyInput, sha256, toHex } from '../formats/sealed-keys.js';
 import type { Graph } from '../ir/graph.js';
 import type { ExternalDataEntries, ExternalDataSource } from '../formats/onnx/tensor-proto.js';
@@ -41,9 +41,12 @@ export interface SealedLoadOptions {
   onModelLoaded?: (e: ModelLoadedEvent) => void;
 }
 
-/** The decrypted model parsed (the plaintext is ours alone: the reader may alias its aligned weights instead of copying them). */
-function opened({ plaintext, info }: { plaintext: Uint8Array; info: SealedInfo }, read: { externalData?: ExternalDataEntries | ExternalDataSource }, src: { source?: string }): { graph: Graph; event: ModelLoadedEvent } {
-  const graph = readModel(plaintext, { ...read, owned: true });
+/**
+ * The decrypted model parsed (the plaintext is ours alone: the reader may alias its aligned weights instead of copying
+ * them; an ONNX skeleton's weights were decrypted into buffers of their own, `prefilled`).
+ */
+function opened({ plaintext, info, prefilled }: OpenedModel, read: { externalData?: ExternalDataEntries | ExternalDataSource }, src: { source?: string }): { graph: Graph; event: ModelLoadedEvent } {
+  const graph = readModel(plaintext, { ...read, owned: true, ...(prefilled ? { prefilled } : {}) });
   const event: ModelLoadedEvent = {
     sha256: info.sha256,
     format: info.format,
@@ -73,7 +76,7 @@ export async function openModelFile(path: string, opts: SealedLoadOptions & { ex
     return undefined;
   }
   try {
-    const r = await openSealedSource(file, opts);
+    const r = await openSealedSource(file, opts, true);
     return r && opened(r, opts.externalData ? { externalData: opts.externalData } : {}, { source: path });
   } finally {
     await file.close().catch(() => undefined);
@@ -85,7 +88,7 @@ export async function openModel(bytes: Uint8Array, opts: SealedLoadOptions & { e
   const src = source !== undefined ? { source } : {};
   const read = opts.externalData ? { externalData: opts.externalData } : {};
   if (isSealed(bytes)) {
-    return opened(await openSealed(bytes, opts), read, src);
+    return opened(await openSealedModel(bytes, opts), read, src);
   }
   if (opts.decryptionKey !== undefined || opts.verifyKey !== undefined) {
     throw new SealError('not-sealed', `a ${opts.decryptionKey !== undefined ? 'decryptionKey' : 'verifyKey'} was given but the model is not sealed; refusing to load it unprotected`);
