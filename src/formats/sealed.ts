@@ -39,7 +39,7 @@ import {
   toBase64,
   toHex,
 } from './sealed-keys.js';
-import { OnnxScatter } from './sealed-scatter.js';
+import { OnnxScatter, giveReadBuffer, takeReadBuffer } from './sealed-scatter.js';
 
 export const SEAL_MAGIC = new Uint8Array([0x45, 0x51, 0x53, 0x45, 0x41, 0x4c]); // "EQSEAL"
 /** the version sealModel writes by default */
@@ -668,7 +668,8 @@ export async function openSealedSource(src: SealedSource, opts: OpenOptions, sca
     };
     const stride = l.chunk + TAG_LEN;
     const lenOf = (i: number) => Math.min(l.chunk, size - i * l.chunk);
-    const bufs = [new Uint8Array(Math.min(stride, l.signedEnd - l.aadEnd)), new Uint8Array(l.n > 1 ? stride : 0)];
+    // reused between loads (ciphertext only): fresh ones would cost a page fault per 4 KiB on every load
+    const bufs = [takeReadBuffer(Math.min(stride, l.signedEnd - l.aadEnd)), takeReadBuffer(l.n > 1 ? stride : 0)];
     const readChunk = (i: number) => {
       const p = readExactly(src, bufs[i & 1]!.subarray(0, lenOf(i) + TAG_LEN), l.aadEnd + i * stride);
       p.catch(() => undefined);
@@ -694,6 +695,7 @@ export async function openSealedSource(src: SealedSource, opts: OpenOptions, sca
       if (digestAt !== msg!.length) throw new SealError('malformed', 'block count');
       message(msg!);
     } else message(new Uint8Array(0));
+    bufs.forEach(giveReadBuffer);
     const verified = await sig;
     const d = sink.done();
     sink = { put: () => undefined, wipe: () => wipe(d), done: () => d };

@@ -2,11 +2,15 @@
 // decryption hands over, the skeleton parsed with its prefilled weights reads as the same graph as the plain bytes;
 // when the scanner meets something it does not follow, finish() gives back the plaintext byte for byte; and any
 // byte string either comes back unchanged or reads with the same outcome as the original.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { readModel } from '../../src/formats/detect.js';
 import { OnnxScatter } from '../../src/formats/sealed-scatter.js';
+import { InferenceSession } from '../../src/runtime/session.js';
+import { Tensor } from '../../src/tensor/tensor.js';
 import type { Graph } from '../../src/ir/graph.js';
 import { dataPath, hasData } from '../helpers/data.js';
 
@@ -109,5 +113,30 @@ describe('OnnxScatter', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('a plain ONNX file path is read piece by piece into the skeleton: the same outputs as from bytes, and a damaged file fails as its bytes do', async () => {
+    if (!hasData('mnist/lenet.onnx')) return;
+    const dir = mkdtempSync(join(tmpdir(), 'edgeq-scatter-'));
+    try {
+      const model = new Uint8Array(readFileSync(dataPath('mnist/lenet.onnx')));
+      const p = join(dir, 'lenet.onnx');
+      writeFileSync(p, model);
+      const a = await InferenceSession.create(model);
+      const b = await InferenceSession.create(p);
+      sameGraph(b.graph, a.graph);
+      const x = new Tensor('float32', Float32Array.from({ length: 784 }, (_, i) => Math.sin(i)), [1, 1, 28, 28]);
+      const [ya, yb] = [await a.run({ [a.inputNames[0]!]: x }), await b.run({ [b.inputNames[0]!]: x })];
+      expect(Buffer.compare(bytesOf(yb[b.outputNames[0]!]!), bytesOf(ya[a.outputNames[0]!]!))).toBe(0);
+      await Promise.all([a.release(), b.release()]);
+      for (const cut of [model.length - 1, model.length >> 1, 100]) {
+        const bad = join(dir, `cut${cut}.onnx`);
+        writeFileSync(bad, model.subarray(0, cut));
+        const err = async (src: string | Uint8Array) => InferenceSession.create(src).then(() => 'loaded', (e: Error) => `${e.constructor.name}: ${e.message}`);
+        expect(await err(bad)).toBe(await err(model.subarray(0, cut)));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
