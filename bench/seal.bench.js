@@ -127,7 +127,7 @@ export async function run() {
   table(`Sealed model load overhead: mobilenet_v2 InferenceSession.create (ms), median of ${reps} interleaved loads (target sealed/plain ≤ 1.05)`, [
     row('wall', w, [res.sealedRatio, res.signedRatio, res.fileRatio, res.v1Ratio, res.signedFileRatio]),
     row('cpu', c, [res.sealedCpuRatio, res.signedCpuRatio, res.fileCpuRatio, res.v1CpuRatio, res.signedFileCpuRatio]),
-    { time: 'page faults', ...Object.fromEntries(['plain', 'sealed', 'signed', 'plain file', 'sealed file', 'signed file', 'decrypt only'].map((k) => [k, String(flt[k === 'decrypt only' ? 'decrypt' : k.replace(/ file$/, 'File')])])) },
+    { ...Object.fromEntries(Object.keys(row('wall', w, [0, 0, 0, 0, 0])).map((k) => [k, ''])), time: 'page faults', ...Object.fromEntries(['plain', 'sealed', 'signed', 'plain file', 'sealed file', 'signed file', 'decrypt only'].map((k) => [k, String(flt[k === 'decrypt only' ? 'decrypt' : k.replace(/ file$/, 'File')])])) },
   ]);
   const pr = (m) => ({ 'sealed/plain': fmt(m.sealed, 3), 'signed/plain': fmt(m.signed, 3), 'v1 sealed/plain': fmt(m.v1, 3), 'file sealed/plain': fmt(m.file, 3), 'file signed/plain': fmt(m.signedFile, 3) });
   table('Same, as the median of per-round ratios (steadier when the machine load drifts)', [
