@@ -4,27 +4,30 @@
 // process so all see the same machine load — in a fresh shuffled order every round so no case always follows the same one (each load leaves garbage the next
 // one's GC pays for); medians and ratios. Target sealed/plain ≤ 1.05.
 // Wall time and process CPU time (all threads: GC helpers, the crypto thread pool) are both reported. The last
-// column is AES-256-GCM throughput of openSealed alone (model bytes / its CPU time; Node: node:crypto through
-// #platform — Node's WebCrypto ran 2–10× slower on whole models).
+// column is AES-256-GCM throughput of openSealedModel alone (what create() runs: decrypt, weights into their own
+// buffers; model bytes / its CPU time; Node: node:crypto through #platform — Node's WebCrypto ran 2–10× slower on
+// whole models). The 'page faults' row: minor faults per load (first touches of fresh memory).
 //   node bench/seal.bench.js [--quick] [--json]
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InferenceSession } from '../dist/runtime/session.js';
-import { openSealed, sealModel } from '../dist/formats/sealed.js';
+import { openSealedModel, sealModel } from '../dist/formats/sealed.js';
 import { generateContentKey, generateSigningKeyPair } from '../dist/formats/sealed-keys.js';
 import { dataFile, fmt, json, quick, table } from './common.js';
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 async function timed(fn) {
+  const f0 = process.resourceUsage().minorPageFault;
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   const r = await fn();
   const ms = performance.now() - t0;
   const c = process.cpuUsage(c0);
+  const faults = process.resourceUsage().minorPageFault - f0;
   if (r?.release) await r.release();
-  return { ms, cpu: (c.user + c.system) / 1e3 };
+  return { ms, cpu: (c.user + c.system) / 1e3, faults };
 }
 
 export async function run() {
@@ -52,11 +55,12 @@ export async function run() {
     plainFile: () => InferenceSession.create(path),
     sealedFile: () => InferenceSession.create(sealedPath, { decryptionKey: key }),
     signedFile: () => InferenceSession.create(signedPath, { decryptionKey: key, verifyKey: kp.publicPem }),
-    decrypt: () => openSealed(sealed, { decryptionKey: key }),
+    decrypt: () => openSealedModel(sealed, { decryptionKey: key }),
   };
   const reps = quick ? 3 : 31;
   const wall = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
   const cpu = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
+  const faults = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
   try {
     for (const f of Object.values(cases)) await timed(f); // warm-up: WASM instantiation, JIT
     const order = Object.entries(cases);
@@ -71,6 +75,7 @@ export async function run() {
         const t = await timed(f);
         wall[k].push(t.ms);
         cpu[k].push(t.cpu);
+        faults[k].push(t.faults);
       }
     }
   } finally {
@@ -80,12 +85,15 @@ export async function run() {
   const paired = (m, k, base) => median(m[k].map((x, r) => x / m[base][r]));
   const w = Object.fromEntries(Object.entries(wall).map(([k, v]) => [k, median(v)]));
   const c = Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, median(v)]));
+  // first touches of fresh memory (a page fault per 4 KiB; ≈ 10 µs each on a VM): the cost a model-sized buffer adds
+  const flt = Object.fromEntries(Object.entries(faults).map(([k, v]) => [k, median(v)]));
   const res = {
     model: 'mobilenet_v2',
     bytes: model.length,
     reps,
     wallMs: w,
     cpuMs: c,
+    minorFaults: flt,
     sealedRatio: w.sealed / w.plain,
     signedRatio: w.signed / w.plain,
     v1Ratio: w.v1 / w.plain,
@@ -119,6 +127,7 @@ export async function run() {
   table(`Sealed model load overhead: mobilenet_v2 InferenceSession.create (ms), median of ${reps} interleaved loads (target sealed/plain ≤ 1.05)`, [
     row('wall', w, [res.sealedRatio, res.signedRatio, res.fileRatio, res.v1Ratio, res.signedFileRatio]),
     row('cpu', c, [res.sealedCpuRatio, res.signedCpuRatio, res.fileCpuRatio, res.v1CpuRatio, res.signedFileCpuRatio]),
+    { ...Object.fromEntries(Object.keys(row('wall', w, [0, 0, 0, 0, 0])).map((k) => [k, ''])), time: 'page faults', ...Object.fromEntries(['plain', 'sealed', 'signed', 'plain file', 'sealed file', 'signed file', 'decrypt only'].map((k) => [k, String(flt[k === 'decrypt only' ? 'decrypt' : k.replace(/ file$/, 'File')])])) },
   ]);
   const pr = (m) => ({ 'sealed/plain': fmt(m.sealed, 3), 'signed/plain': fmt(m.signed, 3), 'v1 sealed/plain': fmt(m.v1, 3), 'file sealed/plain': fmt(m.file, 3), 'file signed/plain': fmt(m.signedFile, 3) });
   table('Same, as the median of per-round ratios (steadier when the machine load drifts)', [

@@ -39,6 +39,7 @@ import {
   toBase64,
   toHex,
 } from './sealed-keys.js';
+import { OnnxScatter, giveReadBuffer, takeReadBuffer } from './sealed-scatter.js';
 
 export const SEAL_MAGIC = new Uint8Array([0x45, 0x51, 0x53, 0x45, 0x41, 0x4c]); // "EQSEAL"
 /** the version sealModel writes by default */
@@ -455,14 +456,71 @@ export interface OpenOptions extends VerifyOptions {
  * fails is wiped, never returned.
  */
 export async function openSealed(bytes: Uint8Array, opts: OpenOptions): Promise<{ plaintext: Uint8Array; info: SealedInfo }> {
+  const { plaintext, info } = await openSealedAs(bytes, opts, false);
+  return { plaintext, info };
+}
+
+/**
+ * A sealed model opened for the model reader (the runtime): as openSealed, but an ONNX model decrypted by the host's
+ * AES-GCM comes back taken apart (sealed-scatter.ts) — `plaintext` is then the skeleton the reader parses with
+ * `{ owned: true, prefilled }`, and each weight already sits in a buffer of its own.
+ */
+export async function openSealedModel(bytes: Uint8Array, opts: OpenOptions): Promise<OpenedModel> {
+  return openSealedAs(bytes, opts, true);
+}
+
+/** A decrypted model: the whole plaintext, or (prefilled set) the skeleton and its weights (sealed-scatter.ts). */
+export interface OpenedModel {
+  plaintext: Uint8Array;
+  info: SealedInfo;
+  prefilled?: Map<number, Uint8Array>;
+}
+
+type Decrypted = { plaintext: Uint8Array; prefilled?: Map<number, Uint8Array> };
+
+function wipe(d: Decrypted): void {
+  d.plaintext.fill(0);
+  d.prefilled?.forEach((b) => b.fill(0));
+}
+
+async function openSealedAs(bytes: Uint8Array, opts: OpenOptions, scatter: boolean): Promise<OpenedModel> {
   const l = layout(bytes);
-  const [sig, dec] = await Promise.allSettled([checkSignature(l, opts.verifyKey, () => signedMessage(bytes, l)), decrypt(bytes, l, opts)]);
+  const [sig, dec] = await Promise.allSettled([checkSignature(l, opts.verifyKey, () => signedMessage(bytes, l)), decrypt(bytes, l, opts, scatter)]);
   if (sig.status === 'rejected') {
-    if (dec.status === 'fulfilled') dec.value.fill(0);
+    if (dec.status === 'fulfilled') wipe(dec.value);
     throw sig.reason;
   }
   if (dec.status === 'rejected') throw dec.reason;
-  return { plaintext: dec.value, info: infoOf(l, sig.value, bytes.length) };
+  return { ...dec.value, info: infoOf(l, sig.value, bytes.length) };
+}
+
+/**
+ * Where the host's decryption puts the plaintext, in order: one model-sized buffer, or (an ONNX model for the
+ * reader, no digest check) an OnnxScatter that gives every weight its own buffer.
+ */
+function plainSink(l: Layout, opts: OpenOptions, scatter: boolean): { put(p: Uint8Array): void; wipe(): void; done(): Decrypted } {
+  const size = l.header.size;
+  if (scatter && l.header.format === 'onnx' && !opts.checkDigest) {
+    const sc = new OnnxScatter(size);
+    return {
+      put: (p) => sc.push(p),
+      wipe: () => sc.wipe(),
+      done: () => {
+        const r = sc.finish();
+        return r.prefilled ? { plaintext: r.bytes, prefilled: r.prefilled } : { plaintext: r.bytes };
+      },
+    };
+  }
+  const plaintext = new Uint8Array(size);
+  let at = 0;
+  return {
+    put: (p) => {
+      plaintext.set(p, at);
+      at += p.length;
+    },
+    wipe: () => plaintext.fill(0),
+    done: () => ({ plaintext }),
+  };
 }
 
 /** The content key given in `opts`, checked against the file's key id when it has one. */
@@ -473,35 +531,42 @@ async function contentKeyOf(l: Layout, opts: OpenOptions): Promise<ContentKey> {
   return ck;
 }
 
-async function decrypt(bytes: Uint8Array, l: Layout, opts: OpenOptions): Promise<Uint8Array> {
+async function decrypt(bytes: Uint8Array, l: Layout, opts: OpenOptions, scatter = false): Promise<Decrypted> {
   const ck = await contentKeyOf(l, opts);
   const fail = () =>
     new SealError(ck.keyId === undefined ? 'wrong-key' : 'tampered', ck.keyId === undefined ? 'AES-GCM authentication failed: wrong key, or the file was altered' : 'AES-GCM authentication failed: the header or ciphertext was altered');
   const size = l.header.size;
-  // every chunk is decrypted into this one buffer, which the model reader then parses and aliases
-  const plaintext = new Uint8Array(size);
   // the host's synchronous AES-GCM (node:crypto) when it takes this key; WebCrypto otherwise, or when the host fails
   // for any reason but a tag mismatch (a runtime whose node:crypto lacks something)
   const host = platform.crypto;
   const hk = host?.aesGcmKey(ck.key);
-  let done = false;
   if (host && hk !== undefined) {
+    // in order, chunk by chunk, in small pieces: into one buffer, or the weights straight into their own (plainSink)
+    const sink = plainSink(l, opts, scatter);
     let authentic = true;
+    let ok = false;
     try {
       for (let i = 0; i < l.n && authentic; i++) {
         const c = chunkAt(bytes, l, i);
-        authentic = host.aesGcmDecryptInto(hk, c.iv, c.aad, c.stored.subarray(0, c.len), c.stored.subarray(c.len), plaintext, c.at);
+        authentic = host.aesGcmDecryptPieces(hk, c.iv, c.aad, c.stored.subarray(0, c.len), c.stored.subarray(c.len), sink.put);
       }
-      done = true;
+      ok = true;
     } catch {
-      plaintext.fill(0);
+      sink.wipe();
     }
-    if (!authentic) {
-      plaintext.fill(0);
-      throw fail();
+    if (ok) {
+      if (!authentic) {
+        sink.wipe();
+        throw fail();
+      }
+      const d = sink.done();
+      await checkPlaintext(d, l, opts);
+      return d;
     }
   }
-  if (!done) {
+  // every chunk is decrypted into this one buffer, which the model reader then parses and aliases
+  const plaintext = new Uint8Array(size);
+  {
     // WebCrypto: every chunk at once (they run concurrently on the runtime's crypto threads); it returns new
     // buffers, gathered here and wiped
     const s = subtle();
@@ -518,11 +583,18 @@ async function decrypt(bytes: Uint8Array, l: Layout, opts: OpenOptions): Promise
       throw fail();
     }
   }
-  if (plaintext.length !== size || (opts.checkDigest && toHex(await sha256(plaintext)) !== l.header.sha256)) {
-    plaintext.fill(0);
+  const d = { plaintext };
+  await checkPlaintext(d, l, opts);
+  return d;
+}
+
+/** The decrypted size, and with checkDigest the SHA-256, against the header (wiped and SealError when not). */
+async function checkPlaintext(d: Decrypted, l: Layout, opts: OpenOptions): Promise<void> {
+  // (a skeleton has no size to check: the scatter saw exactly header.size bytes, and it never has checkDigest)
+  if (!d.prefilled && (d.plaintext.length !== l.header.size || (opts.checkDigest && toHex(await sha256(d.plaintext)) !== l.header.sha256))) {
+    wipe(d);
     throw new SealError('tampered', 'the decrypted model does not match the size and SHA-256 in the header');
   }
-  return plaintext;
 }
 
 
@@ -550,10 +622,10 @@ async function readExactly(src: SealedSource, into: Uint8Array, position: number
  * signature, a short read); the caller then reads the whole file and opens it with `openSealed`, which reports the
  * failure exactly as it does for bytes (and re-checks everything on what it read).
  */
-export async function openSealedSource(src: SealedSource, opts: OpenOptions): Promise<{ plaintext: Uint8Array; info: SealedInfo } | undefined> {
+export async function openSealedSource(src: SealedSource, opts: OpenOptions, scatter = false): Promise<OpenedModel | undefined> {
   const host = platform.crypto;
   if (!host || !(src.size >= FIXED)) return undefined;
-  let plaintext: Uint8Array | undefined;
+  let sink: ReturnType<typeof plainSink> | undefined;
   try {
     const head = new Uint8Array(Math.min(src.size, FIXED + MAX_HEADER));
     await readExactly(src, head, 0);
@@ -573,7 +645,8 @@ export async function openSealedSource(src: SealedSource, opts: OpenOptions): Pr
     const ck = await contentKeyOf(l, opts);
     const hk = host.aesGcmKey(ck.key);
     if (hk === undefined) return undefined;
-    plaintext = new Uint8Array(size);
+    // the weights of an ONNX model straight into their own buffers when `scatter` (openSealedModel), else one buffer
+    sink = plainSink(l, opts, scatter);
     const msg = signed ? new Uint8Array(l.aadEnd + Math.max(1, Math.ceil((l.signedEnd - l.aadEnd) / SIGN_BLOCK)) * DIGEST_LEN) : undefined;
     msg?.set(head.subarray(0, l.aadEnd));
     let hash = signed ? host.sha256Stream() : undefined;
@@ -595,7 +668,8 @@ export async function openSealedSource(src: SealedSource, opts: OpenOptions): Pr
     };
     const stride = l.chunk + TAG_LEN;
     const lenOf = (i: number) => Math.min(l.chunk, size - i * l.chunk);
-    const bufs = [new Uint8Array(Math.min(stride, l.signedEnd - l.aadEnd)), new Uint8Array(l.n > 1 ? stride : 0)];
+    // reused between loads (ciphertext only): fresh ones would cost a page fault per 4 KiB on every load
+    const bufs = [takeReadBuffer(Math.min(stride, l.signedEnd - l.aadEnd)), takeReadBuffer(l.n > 1 ? stride : 0)];
     const readChunk = (i: number) => {
       const p = readExactly(src, bufs[i & 1]!.subarray(0, lenOf(i) + TAG_LEN), l.aadEnd + i * stride);
       p.catch(() => undefined);
@@ -611,7 +685,7 @@ export async function openSealedSource(src: SealedSource, opts: OpenOptions): Pr
       const stored = bufs[i & 1]!.subarray(0, len + TAG_LEN);
       if (signed) hashStored(stored);
       const { iv, aad } = nonceAad(hdr, base, l.version, i, l.n);
-      if (!host.aesGcmDecryptInto(hk, iv, aad, stored.subarray(0, len), stored.subarray(len), plaintext, i * l.chunk)) throw new SealError('tampered', 'chunk');
+      if (!host.aesGcmDecryptPieces(hk, iv, aad, stored.subarray(0, len), stored.subarray(len), sink.put)) throw new SealError('tampered', 'chunk');
     }
     if (signed) {
       if (inBlock > 0) {
@@ -621,11 +695,14 @@ export async function openSealedSource(src: SealedSource, opts: OpenOptions): Pr
       if (digestAt !== msg!.length) throw new SealError('malformed', 'block count');
       message(msg!);
     } else message(new Uint8Array(0));
+    bufs.forEach(giveReadBuffer);
     const verified = await sig;
-    if (opts.checkDigest && toHex(await sha256(plaintext)) !== l.header.sha256) throw new SealError('tampered', 'digest');
-    return { plaintext, info: infoOf(l, verified, src.size) };
+    const d = sink.done();
+    sink = { put: () => undefined, wipe: () => wipe(d), done: () => d };
+    await checkPlaintext(d, l, opts);
+    return { ...d, info: infoOf(l, verified, src.size) };
   } catch {
-    plaintext?.fill(0);
+    sink?.wipe();
     return undefined;
   }
 }

@@ -70,21 +70,32 @@ const hostCrypto: HostCrypto = {
     }
   },
   aesGcmDecryptInto(key, iv, aad, ct, tag, out, at) {
-    const d = createDecipheriv('aes-256-gcm', key as KeyObject, iv, { authTagLength: 16 });
-    d.setAAD(aad);
-    d.setAuthTag(tag);
     // node:crypto has no decrypt-into: update() returns a new buffer. In 256 KiB slices those come from malloc's
     // reused arena (hot, no page faults) instead of a fresh mapping the size of the model, and the only fresh
     // memory written is `out` — where the model reader then finds the weights.
+    let o = at;
+    const ok = hostCrypto.aesGcmDecryptPieces(key, iv, aad, ct, tag, (p) => {
+      out.set(p, o);
+      o += p.length;
+    });
+    if (!ok) out.fill(0, at, at + ct.length);
+    return ok;
+  },
+  aesGcmDecryptPieces(key, iv, aad, ct, tag, sink) {
+    const d = createDecipheriv('aes-256-gcm', key as KeyObject, iv, { authTagLength: 16 });
+    d.setAAD(aad);
+    d.setAuthTag(tag);
     for (let i = 0; i < ct.length; i += SLICE) {
       const p = d.update(ct.subarray(i, Math.min(ct.length, i + SLICE)));
-      out.set(p, at + i);
-      p.fill(0);
+      try {
+        if (p.length) sink(p);
+      } finally {
+        p.fill(0);
+      }
     }
     try {
       d.final();
     } catch {
-      out.fill(0, at, at + ct.length);
       return false;
     }
     return true;

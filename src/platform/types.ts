@@ -55,6 +55,11 @@ export interface HostCrypto {
   aesGcmKey(k: CryptoKey): unknown;
   /** decrypt `ct` into `out` from byte `at`; false when the 16-byte `tag` does not verify (that range is then zeroed) */
   aesGcmDecryptInto(key: unknown, iv: Uint8Array, aad: Uint8Array, ct: Uint8Array, tag: Uint8Array, out: Uint8Array, at: number): boolean;
+  /**
+   * decrypt `ct` piece by piece: `sink` gets each piece of plaintext in order (a short-lived buffer, wiped when sink
+   * returns; the pieces are unauthenticated until this returns true). False when the tag does not verify.
+   */
+  aesGcmDecryptPieces(key: unknown, iv: Uint8Array, aad: Uint8Array, ct: Uint8Array, tag: Uint8Array, sink: (piece: Uint8Array) => void): boolean;
   sha256(data: Uint8Array): Uint8Array;
   /** an incremental SHA-256 (fed piece by piece, e.g. while a file is read) */
   sha256Stream(): { update(data: Uint8Array): void; digest(): Uint8Array };

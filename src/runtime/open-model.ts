@@ -5,7 +5,8 @@
 import { platform } from '#platform';
 import { SealError } from '../errors.js';
 import { detectFormat, readModel } from '../formats/detect.js';
-import { type SealedFormat, type SealedInfo, isSealed, openSealed, openSealedSource } from '../formats/sealed.js';
+import { type OpenedModel, type SealedFormat, isSealed, openSealedModel, openSealedSource } from '../formats/sealed.js';
+import { readOnnxScattered } from '../formats/sealed-scatter.js';
 import { type ContentKeyInput, type VerifyKeyInput, sha256, toHex } from '../formats/sealed-keys.js';
 import type { Graph } from '../ir/graph.js';
 import type { ExternalDataEntries, ExternalDataSource } from '../formats/onnx/tensor-proto.js';
@@ -41,9 +42,12 @@ export interface SealedLoadOptions {
   onModelLoaded?: (e: ModelLoadedEvent) => void;
 }
 
-/** The decrypted model parsed (the plaintext is ours alone: the reader may alias its aligned weights instead of copying them). */
-function opened({ plaintext, info }: { plaintext: Uint8Array; info: SealedInfo }, read: { externalData?: ExternalDataEntries | ExternalDataSource }, src: { source?: string }): { graph: Graph; event: ModelLoadedEvent } {
-  const graph = readModel(plaintext, { ...read, owned: true });
+/**
+ * The decrypted model parsed (the plaintext is ours alone: the reader may alias its aligned weights instead of copying
+ * them; an ONNX skeleton's weights were decrypted into buffers of their own, `prefilled`).
+ */
+function opened({ plaintext, info, prefilled }: OpenedModel, read: { externalData?: ExternalDataEntries | ExternalDataSource }, src: { source?: string }): { graph: Graph; event: ModelLoadedEvent } {
+  const graph = readModel(plaintext, { ...read, owned: true, ...(prefilled ? { prefilled } : {}) });
   const event: ModelLoadedEvent = {
     sha256: info.sha256,
     format: info.format,
@@ -60,21 +64,37 @@ function opened({ plaintext, info }: { plaintext: Uint8Array; info: SealedInfo }
 }
 
 /**
- * A sealed model file opened while it is read (formats/sealed.ts openSealedSource: chunk i + 1 is read while chunk
- * i is decrypted), or undefined when that does not apply or anything fails — then the caller reads the whole file
- * and goes through `openModel`, which opens it (or reports the failure) exactly as it does bytes.
+ * A model file opened while it is read: a sealed one decrypted chunk by chunk (formats/sealed.ts openSealedSource:
+ * chunk i + 1 is read while chunk i is decrypted), a plain ONNX one read piece by piece — both taken apart into a
+ * skeleton and per-tensor weights (formats/sealed-scatter.ts), never held in one buffer the size of the file. Undefined
+ * when that does not apply or anything fails — then the caller reads the whole file and goes through `openModel`,
+ * which opens it (or reports the failure) exactly as it does bytes.
  */
-export async function openModelFile(path: string, opts: SealedLoadOptions & { externalData?: ExternalDataEntries | ExternalDataSource }): Promise<{ graph: Graph; event: ModelLoadedEvent } | undefined> {
-  if (!platform.openFile || opts.decryptionKey === undefined) return undefined;
+export async function openModelFile(path: string, opts: SealedLoadOptions & { externalData?: ExternalDataEntries | ExternalDataSource }): Promise<{ graph: Graph; event: ModelLoadedEvent | undefined } | undefined> {
+  // a plain file with a verify key is refused and one with an audit hook needs its digest: both by openModel
+  const plain = opts.decryptionKey === undefined;
+  if (!platform.openFile || (plain && (opts.verifyKey !== undefined || opts.onModelLoaded))) return undefined;
   let file;
   try {
     file = await platform.openFile(path);
   } catch {
     return undefined;
   }
+  const read = opts.externalData ? { externalData: opts.externalData } : {};
   try {
-    const r = await openSealedSource(file, opts);
-    return r && opened(r, opts.externalData ? { externalData: opts.externalData } : {}, { source: path });
+    if (plain) {
+      const head = new Uint8Array(Math.min(8, file.size));
+      if ((await file.read(head, 0)) !== head.length || head.length < 8 || isSealed(head) || detectFormat(head) !== 'onnx') return undefined;
+      const r = await readOnnxScattered(file);
+      if (!r) return undefined;
+      try {
+        return { graph: readModel(r.bytes, { ...read, owned: true, ...(r.prefilled ? { prefilled: r.prefilled } : {}) }), event: undefined };
+      } catch {
+        return undefined; // the whole-file read reports it, in the plain reader's words
+      }
+    }
+    const r = await openSealedSource(file, opts, true);
+    return r && opened(r, read, { source: path });
   } finally {
     await file.close().catch(() => undefined);
   }
@@ -85,7 +105,7 @@ export async function openModel(bytes: Uint8Array, opts: SealedLoadOptions & { e
   const src = source !== undefined ? { source } : {};
   const read = opts.externalData ? { externalData: opts.externalData } : {};
   if (isSealed(bytes)) {
-    return opened(await openSealed(bytes, opts), read, src);
+    return opened(await openSealedModel(bytes, opts), read, src);
   }
   if (opts.decryptionKey !== undefined || opts.verifyKey !== undefined) {
     throw new SealError('not-sealed', `a ${opts.decryptionKey !== undefined ? 'decryptionKey' : 'verifyKey'} was given but the model is not sealed; refusing to load it unprotected`);

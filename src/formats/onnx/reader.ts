@@ -30,13 +30,15 @@ export interface ReadOnnxOptions {
   externalData?: ExternalDataEntries | ExternalDataSource;
   /** the bytes are handed over (nobody else reads or writes them, e.g. a decrypted sealed model): aligned raw_data is aliased, not copied */
   owned?: boolean;
+  /** with `owned`: the bytes are a sealed model's skeleton, these its weights (formats/sealed-scatter.ts) */
+  prefilled?: Map<number, Uint8Array>;
 }
 
 export function readOnnx(bytes: Uint8Array, opts: ReadOnnxOptions = {}): Graph {
   const ed = opts.externalData;
   const src = ed === undefined ? undefined : Array.isArray(ed) ? entriesSource(ed) : (ed as ExternalDataSource);
   if (src && typeof src.file !== 'function') throw new InputError('externalData must be [{ path, data }] or { file(location) }');
-  return withExternalData(src, () => withOwnedBytes(opts.owned ? bytes.buffer : undefined, () => readOnnxBytes(bytes)));
+  return withExternalData(src, () => withOwnedBytes(opts.owned ? bytes.buffer : undefined, () => readOnnxBytes(bytes), opts.owned ? opts.prefilled : undefined));
 }
 
 function readOnnxBytes(bytes: Uint8Array): Graph {

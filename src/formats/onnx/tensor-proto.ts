@@ -62,15 +62,22 @@ let owned: ArrayBufferLike | undefined;
  * Decode with the bytes of `buf` handed over to the graph (a decrypted sealed model nobody else holds): raw_data
  * lying in it at an offset aligned for its type is aliased instead of copied.
  */
-export function withOwnedBytes<T>(buf: ArrayBufferLike | undefined, fn: () => T): T {
-  const prev = owned;
+export function withOwnedBytes<T>(buf: ArrayBufferLike | undefined, fn: () => T, pre?: Map<number, Uint8Array>): T {
+  const prev = [owned, prefilled] as const;
   owned = buf;
+  prefilled = pre;
   try {
     return fn();
   } finally {
-    owned = prev;
+    [owned, prefilled] = prev;
   }
 }
+
+/**
+ * With owned bytes that are a sealed model's skeleton (formats/sealed-scatter.ts): the one-byte raw_data at each of
+ * these offsets stands for the tensor bytes mapped to it, decrypted straight into a buffer of their own (handed over).
+ */
+let prefilled: Map<number, Uint8Array> | undefined;
 
 /**
  * Where an owned raw_data can be viewed as an aligned typed array without a copy: its own offset when aligned,
@@ -165,7 +172,10 @@ export function decodeTensor(tp: any, what: string): Tensor {
   }
   if (n > MAX_ELEMENTS) throw new ModelFormatError(`tensor ${name}: [${dims.join(',')}] has ${n} elements (limit ${MAX_ELEMENTS})`);
   const info = DTYPES[dtype];
-  const raw: Uint8Array | undefined = tp.raw_data && tp.raw_data.length ? tp.raw_data : undefined;
+  let raw: Uint8Array | undefined = tp.raw_data && tp.raw_data.length ? tp.raw_data : undefined;
+  // a sealed model's weight decrypted into its own buffer (see withOwnedBytes): ours to alias, aligned at its start
+  const pre = raw && prefilled && raw.length === 1 && raw.buffer === owned ? prefilled.get(raw.byteOffset) : undefined;
+  if (pre) raw = tp.raw_data = pre;
   const mismatch = (got: number, field: string) =>
     new ModelFormatError(`tensor ${name}: ${field} holds ${got} elements but dims [${dims.join(',')}] need ${n} (${dtype})`);
   if (dtype === 'string') {
@@ -181,7 +191,7 @@ export function decodeTensor(tp: any, what: string): Tensor {
     // copy into an aligned buffer (protobuf sub-arrays are not aligned) unless the bytes are handed over and this
     // one is aligned; little-endian as ONNX specifies
     let data;
-    const at = owned !== undefined && raw.buffer === owned ? alignInPlace(raw, info.bytes) : -1;
+    const at = pre ? pre.byteOffset : owned !== undefined && raw.buffer === owned ? alignInPlace(raw, info.bytes) : -1;
     if (at >= 0) {
       data = new Ctor(raw.buffer as ArrayBuffer, at, n);
       // the bytes may have moved: a second decode of this TensorProto must find them
