@@ -41,6 +41,9 @@ function unary(op: string, code: number, x: Tensor, shape: number[], alpha: numb
 for (const [op, code] of Object.entries(POST_OPS)) registerKernel(actKernel(op, code));
 // ONNX Sqrt: "y = x^0.5 … If x is negative, then it will return NaN" — f32x4.sqrt, correctly rounded (bit-exact)
 registerKernel(actKernel('Sqrt', UNARY.sqrt));
+// ONNX Log: "Calculates the natural log of the given input tensor, element-wise" — asm/vec.ts logv, a few float ulps
+// from the reference's double log (ln 0 = −inf, ln of a negative = NaN, as IEEE log)
+registerKernel(actKernel('Log', UNARY.log));
 
 /**
  * Pow(X, Y) with Y a float32 constant scalar 2 (the power spectra and variances of exported audio front ends and
