@@ -45,6 +45,18 @@ registerKernel(actKernel('Sqrt', UNARY.sqrt));
 // from the reference's double log (ln 0 = −inf, ln of a negative = NaN, as IEEE log)
 registerKernel(actKernel('Log', UNARY.log));
 
+/** ONNX Neg: "y = -x" on float32 — f32_unary's x·alpha with alpha = −1, an exact sign flip. */
+const negWasm: KernelDef = {
+  op: 'Neg',
+  backend: 'wasm',
+  prepare(_node, _attrs, types) {
+    if (!arena() || !kernels()) return decline('no WASM memory');
+    if (types[0]?.dtype !== 'float32') return decline(`input is ${types[0]?.dtype ?? 'of unknown type'}, not float32`);
+    return { name: 'f32_unary', run: ([x], [outType]) => unary('Neg', UNARY.mul, x!, outType!.shape as number[], -1, 0) };
+  },
+};
+registerKernel(negWasm);
+
 /**
  * Pow(X, Y) with Y a float32 constant scalar 2 (the power spectra and variances of exported audio front ends and
  * norms): X·X, one correctly rounded multiply, bit-exact with the reference's double pow rounded to float.

@@ -288,11 +288,12 @@ describe('scalar Mul / Add / Sub folded into the producing kernel', () => {
 // root is, y = x^0.5, is applied to the tensor elementwise. If x is negative, then it will return NaN."
 // ONNX Pow: "Pow takes input data (Tensor<T>) and exponent Tensor, and produces one output data (Tensor<T>) where the
 // function f(x) = x^exponent, is applied to the data tensor elementwise." — the kernel takes a constant exponent 2.
-// Both are one correctly rounded float op: bit-exact with the reference's double result rounded to float.
-describe('WASM Sqrt and Pow(x, 2) vs the TS reference', () => {
+// ONNX Neg: "y = -x" (an exact sign flip).
+// All are one correctly rounded float op: bit-exact with the reference's double result rounded to float.
+describe('WASM Sqrt, Pow(x, 2) and Neg vs the TS reference', () => {
   it('bit-exact over lengths around the vector width and special values; other exponents decline', () => {
     fc.assert(
-      fc.property(fc.constantFrom('Sqrt', 'Pow'), fc.integer({ min: 1, max: 23 }), fc.constantFrom(1, 1e3, 1e20), fc.constantFrom('float32', 'int64'), fc.integer(), (op, n, scale, et, seed) => {
+      fc.property(fc.constantFrom('Sqrt', 'Pow', 'Neg'), fc.integer({ min: 1, max: 23 }), fc.constantFrom(1, 1e3, 1e20), fc.constantFrom('float32', 'int64'), fc.integer(), (op, n, scale, et, seed) => {
         const g = new Graph();
         g.opsets = { '': 15 };
         g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [n] } }];
