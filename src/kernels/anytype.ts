@@ -86,6 +86,50 @@ const equalWasm: KernelDef = {
   },
 };
 
+/** f32_compare's op codes */
+const COMPARE: Record<string, number> = { Greater: 0, GreaterOrEqual: 1, Less: 2, LessOrEqual: 3 };
+
+/**
+ * Greater / GreaterOrEqual / Less / LessOrEqual on float32 (ONNX: "Returns the tensor resulted from performing the
+ * greater (greater_equal, less, less_equal) logical operation elementwise on the input tensors A and B (with
+ * Numpy-style broadcasting support)"): one operand of one element or both of the output's size; other broadcasts
+ * run on the reference. A wake-word head's score threshold before its If, for instance.
+ */
+function compareKernel(op: string): KernelDef {
+  return {
+    op,
+    backend: 'wasm',
+    prepare(_node, _attrs, types) {
+      const mem = arena();
+      const ex = kernels();
+      if (!mem || !ex) return decline('no WASM memory');
+      if (types[0]?.dtype !== 'float32' || types[1]?.dtype !== 'float32') return decline(`inputs ${types[0]?.dtype ?? '?'} / ${types[1]?.dtype ?? '?'}: the kernel compares float32`);
+      return {
+        name: 'f32_compare',
+        run([a, b], [outType]) {
+          const shape = outType!.shape as number[];
+          const n = shape.reduce((p, d) => p * d, 1);
+          if ((a!.size !== n && a!.size !== 1) || (b!.size !== n && b!.size !== 1)) return undefined;
+          // both residency checks before any allocation (growing the memory would detach a resident B's view)
+          const bd = b!.data as TypedArray;
+          const bRes = bd.buffer === mem.buffer ? bd.byteOffset : undefined;
+          const ap = mem.inputBytes(a!.data as TypedArray, `${op} A`);
+          let bp: { ptr: number; copied: boolean } | undefined;
+          try {
+            bp = bRes !== undefined ? { ptr: bRes, copied: false } : mem.inputBytes(bd, `${op} B`);
+            const yp = mem.alloc(Math.max(n, 1), `${op} output`);
+            if (n) ex.f32_compare(COMPARE[op]!, ap.ptr, a!.size === 1 ? 0 : 1, bp.ptr, b!.size === 1 ? 0 : 1, yp, n);
+            return [new Tensor('bool', new Uint8Array(mem.buffer, yp, n), shape)];
+          } finally {
+            if (ap.copied) mem.release(ap.ptr);
+            if (bp?.copied) mem.release(bp.ptr);
+          }
+        },
+      };
+    },
+  };
+}
+
 const expandWasm: KernelDef = {
   op: 'Expand',
   backend: 'wasm',
@@ -140,4 +184,5 @@ const expandWasm: KernelDef = {
 
 registerKernel(castWasm);
 registerKernel(equalWasm);
+for (const op of Object.keys(COMPARE)) registerKernel(compareKernel(op));
 registerKernel(expandWasm);

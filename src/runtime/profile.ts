@@ -12,10 +12,10 @@ export interface NodeProfile {
   /** why it ran on the reference (every candidate kernel's decline, or no kernel for the op) */
   reason?: string;
   /**
-   * kernel `control-flow` (If/Loop/Scan): the part of `ms` its bodies' nodes spent on kernels; the rest (body nodes
-   * on the reference, binding and dispatching the bodies) counts as reference time
+   * kernel `control-flow` (If/Loop/Scan): the part of `ms` its bodies' nodes spent on the reference (nested bodies
+   * included). The rest is body nodes on kernels and the executor binding and dispatching the bodies.
    */
-  body_kernel_ms?: number;
+  body_reference_ms?: number;
 }
 
 /** Per op type and kernel: how many nodes and their summed median ms. */
@@ -33,7 +33,7 @@ export interface ProfileSummary {
   ms: number;
   /**
    * share of the run spent in reference ops, 0..1: Σ reference nodes' median ms / Σ every node's median ms; a
-   * control-flow node counts with its time outside kernels (see NodeProfile.body_kernel_ms)
+   * control-flow node counts with its bodies' reference nodes (NodeProfile.body_reference_ms)
    */
   reference_share: number;
   /** Σ every node's median ms (the run minus per-run setup: feeds check, arena, copying outputs out) */
@@ -91,7 +91,7 @@ export class Profiler {
       const p: NodeProfile = { name: node.name, op: opName(node), kernel, ms: median(col) };
       if (how === RAN.control) {
         for (let r = 0; r < runs; r++) col[r] = this.bodies[r]![i]!;
-        p.body_kernel_ms = Math.min(p.ms, median(col));
+        p.body_reference_ms = Math.min(p.ms, median(col));
       }
       if (how === RAN.reference) p.reason = this.exec.fallbacks.get(node) ?? (this.exec.analysis.defs.get(node)!.runValues ? 'control-flow/sequence op (runs on the reference by design)' : 'reference backend');
       nodes.push(p);
@@ -102,7 +102,7 @@ export class Profiler {
     for (const n of nodes) {
       all += n.ms;
       if (n.kernel === 'reference') ref += n.ms;
-      else if (n.kernel === 'control-flow') ref += n.ms - n.body_kernel_ms!;
+      else if (n.kernel === 'control-flow') ref += n.body_reference_ms!;
     }
     const ops = new Map<string, OpProfile>();
     for (const n of nodes) {
