@@ -1,4 +1,4 @@
-import { erfv, expNeg, tanhv } from './vec';
+import { erfv, expNeg, logv, tanhv } from './vec';
 // f32 pointwise activations (LeakyRelu, HardSigmoid, HardSwish, Sigmoid, Erf, Tanh, Gelu) over n floats, in place or not. Kernels
 // with a fused activation run this on their output block right after computing it (the plan folds the node away).
 //
@@ -26,6 +26,7 @@ function act(op: i32, x: v128, alpha: v128, beta: v128): v128 {
   // Pow(x, 2) and Sqrt: one correctly rounded float op each, as the reference's double result rounded to float
   if (op == 11) return f32x4.mul(x, x);
   if (op == 12) return f32x4.sqrt(x);
+  if (op == 13) return logv(x); // Log
   // Sigmoid
   const e = expNeg(f32x4.neg(f32x4.abs(x)));
   const r = f32x4.div(one, f32x4.add(one, e));
@@ -57,7 +58,7 @@ function runAct(op: i32, x: usize, out: usize, n: i32, alpha: f32, beta: f32): v
 /**
  * out[i] = act(x[i]) for i < n; op 0 = LeakyRelu(alpha), 1 = HardSigmoid(alpha, beta), 2 = HardSwish, 3 = Sigmoid,
  * 4 = Erf, 5 = Tanh, 6 = Gelu (0.5·x·(1 + erf(x/√2))), 7 = clamp to [alpha, beta] (Clip, Relu), 8 = x·alpha,
- * 9 = x·alpha + beta, 10 = x + beta, 11 = x·x (Pow by 2), 12 = sqrt(x).
+ * 9 = x·alpha + beta, 10 = x + beta, 11 = x·x (Pow by 2), 12 = sqrt(x), 13 = ln(x).
  */
 export function f32_unary(op: i32, x: usize, out: usize, n: i32, alpha: f32, beta: f32): void {
   // each op a separate instantiation of the inlined loop (a constant op: no per-element dispatch)
@@ -73,6 +74,7 @@ export function f32_unary(op: i32, x: usize, out: usize, n: i32, alpha: f32, bet
   else if (op == 10) runAct(10, x, out, n, alpha, beta);
   else if (op == 11) runAct(11, x, out, n, alpha, beta);
   else if (op == 12) runAct(12, x, out, n, alpha, beta);
+  else if (op == 13) runAct(13, x, out, n, alpha, beta);
   else runAct(3, x, out, n, alpha, beta);
 }
 

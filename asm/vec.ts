@@ -159,3 +159,39 @@ export function tanhv(x: v128): v128 {
   t = v128.bitselect(s, t, f32x4.lt(ax, f32x4.splat(0.0625)));
   return v128.bitselect(f32x4.neg(t), t, f32x4.lt(x, f32x4.splat(0)));
 }
+
+// ln(x): x = m·2^e with m in [√½, √2) (subnormals scaled by 2^25 first), f = m − 1, s = f/(2 + f) (|s| ≤ 0.1716),
+// ln m = 2·atanh(s) = 2s·(1 + s²/3 + s⁴/5 + … + s¹⁰/11) (truncation < 1e-9 relative), plus e·ln2 split in a high part
+// exact in float and a low correction. Specials as ONNX Log / IEEE log: ln 0 = −inf, ln(x < 0) = NaN, ln inf = inf,
+// NaN stays NaN. Agreement with the reference's double Math.log rounded to float is to a few float ulps.
+// @ts-ignore: decorator
+@inline
+export function logv(x: v128): v128 {
+  const sub = f32x4.lt(x, f32x4.splat(1.17549435e-38));
+  const xs = v128.bitselect(f32x4.mul(x, f32x4.splat(33554432.0)), x, sub);
+  const bits = xs;
+  let e = i32x4.sub(i32x4.shr_u(bits, 23), i32x4.splat(127));
+  e = i32x4.sub(e, v128.and(sub, i32x4.splat(25)));
+  let m = v128.or(v128.and(bits, i32x4.splat(0x007fffff)), i32x4.splat(0x3f800000));
+  const big = f32x4.gt(m, f32x4.splat(1.41421356));
+  m = v128.bitselect(f32x4.mul(m, f32x4.splat(0.5)), m, big);
+  e = i32x4.sub(e, big); // big lanes are −1: e + 1
+  const f = f32x4.sub(m, f32x4.splat(1));
+  const s = f32x4.div(f, f32x4.add(f32x4.splat(2), f));
+  const z = f32x4.mul(s, s);
+  let p = f32x4.splat(1.0 / 11.0);
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(1.0 / 9.0));
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(1.0 / 7.0));
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(1.0 / 5.0));
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(1.0 / 3.0));
+  // 2s + 2s·z·p: the leading term kept exact-ish, the tail small
+  const s2 = f32x4.add(s, s);
+  const lm = f32x4.add(s2, f32x4.mul(f32x4.mul(s2, z), p));
+  const ef = f32x4.convert_i32x4_s(e);
+  let y = f32x4.add(f32x4.mul(ef, f32x4.splat(0.693145752)), f32x4.add(lm, f32x4.mul(ef, f32x4.splat(1.42860677e-6))));
+  // specials: 0 (either sign) → −inf, negative → NaN, +inf → +inf, NaN → NaN
+  y = v128.bitselect(f32x4.splat(-Infinity), y, f32x4.eq(x, f32x4.splat(0)));
+  y = v128.bitselect(f32x4.splat(NaN), y, f32x4.lt(x, f32x4.splat(0)));
+  y = v128.bitselect(x, y, v128.or(f32x4.eq(x, f32x4.splat(Infinity)), f32x4.ne(x, x)));
+  return y;
+}

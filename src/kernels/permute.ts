@@ -64,8 +64,12 @@ const transposeWasm: KernelDef = {
 };
 
 /**
- * Pad, mode constant, with constant non-negative pads and a constant value: the output is filled with the value and
- * the input copied in as contiguous blocks (every axis after the last padded one is merged into the block).
+ * Pad with constant non-negative pads: the input is copied in as contiguous blocks (every axis after the last padded
+ * one is merged into the block). Mode constant fills the rest with the (constant) value first; modes reflect, edge
+ * and wrap then fill each padded axis, innermost first, by copying whole slabs of the output along it (ONNX Pad:
+ * "reflect - pads with the reflection of the vector mirrored on the first and last values of the vector along each
+ * axis; edge - pads with the edge values of array; wrap - wrap-around padding as if the data tensor forms a torus"),
+ * which fills corners as numpy.pad does. Reflect pads wider than the axis minus one run on the reference.
  */
 const padWasm: KernelDef = {
   op: 'Pad',
@@ -74,7 +78,8 @@ const padWasm: KernelDef = {
     const mem = arena();
     const x = types[0];
     if (!mem) return decline('no WASM memory');
-    if ((attrs.mode ?? 'constant') !== 'constant') return decline(`mode ${attrs.mode}`);
+    const mode: string = attrs.mode ?? 'constant';
+    if (mode !== 'constant' && mode !== 'reflect' && mode !== 'edge' && mode !== 'wrap') return decline(`mode ${mode}`);
     const esz = x && BYTES[x.dtype];
     if (!esz || !x.shape) return decline(`dtype ${x?.dtype}: the kernel moves 1- or 4-byte elements`);
     const pads = constant(1);
@@ -87,16 +92,18 @@ const padWasm: KernelDef = {
     const value = cv ? Number((cv.data as ArrayLike<number>)[0] ?? 0) : 0;
     const last = p.reduce((k, v, i) => (v ? Math.max(k, i % r) : k), -1);
     return {
-      name: 'x_pad_constant',
+      name: mode === 'constant' ? 'x_pad_constant' : `x_pad_${mode}`,
       run([xt], [outType]) {
         const dims = xt!.dims;
         const out = outType!.shape as number[];
         const n = out.reduce((a, d) => a * d, 1);
+        // reflect needs pads < the axis length; edge and wrap an axis that is not empty
+        if (mode !== 'constant' && dims.some((d, a) => (p[a]! || p[a + r]!) && (mode === 'reflect' ? Math.max(p[a]!, p[a + r]!) >= d : d === 0))) return undefined;
         const xin = mem.inputBytes(xt!.data as TypedArray, 'pad input');
         try {
           const op = mem.alloc(n * esz, 'pad output');
           const y = new Tensor(xt!.type, mem.view(xt!.type, op, n), out);
-          (y.data as unknown as { fill(v: number): void }).fill(value);
+          if (mode === 'constant') (y.data as unknown as { fill(v: number): void }).fill(value);
           const bytes = new Uint8Array(mem.buffer);
           // block = the input's axes last..r-1 (axes after `last` unpadded): one copy per index of axes 0..last-1
           const k = Math.max(last, 0);
@@ -115,6 +122,31 @@ const padWasm: KernelDef = {
             for (let a = k - 1; a >= 0; a--) {
               if (++idx[a]! < dims[a]!) break;
               idx[a] = 0;
+            }
+          }
+          if (mode !== 'constant') {
+            // innermost padded axis first: a slab (one index of axis a, all of the axes after it) is complete when
+            // copied; slabs in the pad regions of outer axes are overwritten when those axes are filled
+            for (let a = r - 1; a >= 0; a--) {
+              const pb = p[a]!;
+              const d = dims[a]!;
+              if (!pb && !p[a + r]) continue;
+              const slab = ostr[a]!;
+              const outer = out.slice(0, a).reduce((u, v) => u * v, 1);
+              const src = (j: number): number => {
+                const q = j - pb;
+                const m = mode === 'edge' ? Math.min(Math.max(q, 0), d - 1) : mode === 'wrap' ? ((q % d) + d) % d : q < 0 ? -q : 2 * (d - 1) - q;
+                return pb + m;
+              };
+              for (let o = 0; o < outer; o++) {
+                const b = op + o * out[a]! * slab;
+                for (let j = 0; j < out[a]!; j++) {
+                  if (j === pb) j = pb + d; // the interior is in place
+                  if (j >= out[a]!) break;
+                  const s0 = b + src(j) * slab;
+                  bytes.copyWithin(b + j * slab, s0, s0 + slab);
+                }
+              }
             }
           }
           return [y];

@@ -19,26 +19,36 @@ function reduceKernel(op: 'ReduceSum' | 'ReduceMean' | 'ReduceMax' | 'ReduceMin'
       if (!mem || !ex) return decline('no WASM memory');
       const x = types[0];
       if (x?.dtype !== 'float32') return decline(`input is ${x?.dtype ?? 'of unknown type'}, not float32`);
-      const rank = x.shape?.length;
-      if (rank === undefined) return decline('input rank unknown');
-      let axes: number[] = [];
+      let axes0: number[] | undefined;
       if (node.inputs[1]) {
         const a = constant(1);
         if (!a) return decline('axes is not a constant');
-        axes = a.toNumbers().map((v) => (v < 0 ? v + rank : v));
+        axes0 = a.toNumbers();
       }
-      if (axes.length === 0) {
-        if (attrs.noop_with_empty_axes) return decline('noop_with_empty_axes: nothing to reduce');
-        axes = Array.from({ length: rank }, (_, i) => i);
-      }
-      axes.sort((a, b) => a - b);
-      if (axes.some((a, i) => i > 0 && a !== axes[i - 1]! + 1)) return decline(`axes [${axes}] are not one contiguous run`);
-      const a0 = axes[0]!;
-      const a1 = axes[axes.length - 1]!;
+      if (!axes0?.length && attrs.noop_with_empty_axes) return decline('noop_with_empty_axes: nothing to reduce');
+      /** the reduced run [a0, a1] of a rank-`rank` input, or why the kernel does not take it */
+      const runOf = (rank: number): [number, number] | string => {
+        const axes = axes0?.length ? axes0.map((v) => (v < 0 ? v + rank : v)) : Array.from({ length: rank }, (_, i) => i);
+        axes.sort((a, b) => a - b);
+        if (axes.some((a, i) => i > 0 && a !== axes[i - 1]! + 1)) return `axes [${axes}] are not one contiguous run`;
+        return [axes[0] ?? 0, axes[axes.length - 1] ?? -1];
+      };
+      // rank unknown at plan time (a control-flow body's value): the run is found from the first input's rank
+      const rank = x.shape?.length;
+      const fixed = rank === undefined ? undefined : runOf(rank);
+      if (typeof fixed === 'string') return decline(fixed);
+      let last: { rank: number; run: [number, number] | string } | undefined;
       return {
         name: op === 'ReduceSum' ? 'f32_reduce_sum' : op === 'ReduceMean' ? 'f32_reduce_mean' : 'f32_reduce_max',
         run([t], [outType]) {
           const dims = t!.dims;
+          let ar = fixed;
+          if (!ar) {
+            if (last?.rank !== dims.length) last = { rank: dims.length, run: runOf(dims.length) };
+            if (typeof last.run === 'string') return undefined; // gaps in the axes: the reference
+            ar = last.run;
+          }
+          const [a0, a1] = ar;
           let outer = 1;
           let r = 1;
           let inner = 1;

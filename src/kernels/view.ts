@@ -3,7 +3,7 @@ import { type KernelDef, decline, registerKernel } from './registry.js';
 import { arena } from './wasm.js';
 
 /**
- * Reshape, Flatten, Squeeze, Unsqueeze on any element type: the output is the input's data under the new dims (the ops only
+ * Reshape, Flatten, Squeeze, Unsqueeze, Identity on any element type: the output is the input's data under the new dims (the ops only
  * relabel dims: ONNX Reshape "the data is not changed, only the shape"), so a block in kernel memory stays there as an
  * alias (Residency counts it) instead of a reference op that round-trips through a JS copy. The shape rule already
  * validated the target dims, and `outputTypes` carry them concretely.
@@ -29,4 +29,6 @@ function viewKernel(op: string): KernelDef {
   };
 }
 
-for (const op of ['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze']) registerKernel(viewKernel(op));
+// Identity ("Identity operator": output = input) stays a node where canonicalize cannot bypass it: a graph output's
+// own name, an inlined If branch forwarding a value (ir/passes/inline-if.ts)
+for (const op of ['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identity']) registerKernel(viewKernel(op));

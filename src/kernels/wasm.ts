@@ -73,6 +73,7 @@ export interface KernelExports {
   /** Cast to float32 (kind 0 int64, 1 bool/uint8, 2 int8, 3 int32) and Equal → bool bytes (asm/x_layout.ts) */
   x_cast_f32(kind: number, x: number, n: number, out: number): void;
   x_equal(bytes: number, float: number, a: number, sa: number, b: number, sb: number, out: number, n: number): void;
+  f32_compare(op: number, a: number, sa: number, b: number, sb: number, out: number, n: number): void;
   f32_dwconv5x5(x: number, c: number, ih: number, iw: number, w: number, s: number, pt: number, pl: number, oh: number, ow: number, bias: number, out: number, lo: number, hi: number, tmp: number): void;
   f32_maxpool2d_sep(x: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, oh: number, ow: number, out: number, tmp: number): void;
   f32_global_avgpool(x: number, count: number, hw: number, out: number): void;

@@ -516,10 +516,13 @@ export class Executor {
     // feeds already in kernel memory: rebound if memory grows, never freed by this run
     if (res) for (const i of this.graph.inputs) values.set(i.name, res.feed(i.name, values.get(i.name) as Tensor));
     const blocks = new Map<Node, number>(); // planned Concat outputs allocated this run, not yet owned by a value
-    const prof = this.nodeTimes ?? (this.profile ? (this.nodeTimes = newNodeTimes(this.analysis.order.length)) : undefined);
+    // a body run inside a profiled control-flow node: time this plan too and report its reference time to that node
+    const sink = bodySink;
+    const prof = this.nodeTimes ?? (this.profile || sink ? (this.nodeTimes = newNodeTimes(this.analysis.order.length)) : undefined);
     try {
       this.step(values, keep, res, blocks, prof);
       if (this.profile) this.addProfile(this.profile, prof!);
+      if (sink) for (let i = 0; i < prof!.ran.length; i++) sink.reference += prof!.ran[i] === RAN.reference ? prof!.ms[i]! : prof!.ran[i] === RAN.control ? prof!.body[i]! : 0;
       const result: Record<string, Value> = {};
       for (const name of fetch) {
         const v = values.get(name) ?? this.analysis.consts.get(name);
@@ -572,6 +575,7 @@ export class Executor {
         concat: this.concatPlans.get(node),
         through: this.bypass.get(node),
         drop: this.dropAt[at]!,
+        body: Object.values(node.attrs).some((v) => v instanceof Graph),
       });
     });
     return steps;
@@ -591,6 +595,9 @@ export class Executor {
       const node = s.node;
       if (s.elided && !keep.has(node.outputs[0]!)) continue; // no consumer reads it (planElisions)
       const t0 = prof ? performance.now() : 0;
+      // a profiled control-flow node: its bodies add the time their nodes spent on the reference here
+      const outerSink = bodySink;
+      const sink = prof && s.body ? (bodySink = { reference: 0 }) : undefined;
       const fused = s.fused;
       // a producer that fell back to the reference this run did not apply the activations folded into its kernel:
       // they run as themselves (their output goes where the raw value went, e.g. into a Concat's block)
@@ -651,14 +658,15 @@ export class Executor {
         // runInfer rejects sequence inputs for ops without runValues, so `inputs` are tensors here
         const tensors = kin as (Tensor | undefined)[];
         const kernel = s.kernel;
-        let kernelOuts = def.runValues ? undefined : kernel?.run(tensors, outTypes, kernel.writesInto ? dst : undefined);
+        // an op that also takes sequences (runValues: Identity) runs its kernel when it has one (tensor types at plan)
+        let kernelOuts = def.runValues && !kernel ? undefined : kernel?.run(tensors, outTypes, kernel.writesInto ? dst : undefined);
         if (blk !== undefined) {
           // every part is already in place: the output is the block
           blocks.delete(node);
           kernelOuts = [new Tensor('float32', res!.mem.f32(blk, plan!.bytes / 4), plan!.shape)];
         }
         fromKernel = kernelOuts !== undefined;
-        if (kernel && !fromKernel && !def.runValues) this.fallbacks.set(node, `kernel ${kernel.name} declined this run (inputs ${tensors.map((t) => (t ? `${t.type}[${t.dims.join(',')}]` : '-')).join(', ')})`);
+        if (kernel && !fromKernel) this.fallbacks.set(node, `kernel ${kernel.name} declined this run (inputs ${tensors.map((t) => (t ? `${t.type}[${t.dims.join(',')}]` : '-')).join(', ')})`);
         if (fromKernel) res?.rebind(values as Map<string, unknown>);
         outs = kernelOuts ?? (def.runValues ? def.runValues({ node, attrs: s.attrs, inputs, outputTypes: outTypes, bodies: this.bodies.runner(node, inputs, (v) => (res ? (res.detach(v) as Value) : v)) }) : def.reference({ node, attrs: s.attrs, inputs: tensors, outputTypes: outTypes }));
         if (def.runValues && res) {
@@ -669,6 +677,7 @@ export class Executor {
         if (dst !== undefined) outs = [res!.place(outs[0] as Tensor, dst, fromKernel)];
         if (raw && (rerun || (kernel && !fromKernel && !def.runValues))) for (const o of node.outputs) if (o) raw.set(o, dst);
       } catch (e) {
+        if (sink) bodySink = outerSink;
         if (e instanceof EdgeqError) {
           if (!e.message.includes(`'${node.name}'`)) e.message = `node '${node.name}' (${node.op}): ${e.message}`;
           throw e;
@@ -690,12 +699,19 @@ export class Executor {
       const dead = s.drop;
       for (let k = 0; k < dead.length; k++) if (!keep.has(dead[k]!)) drop(dead[k]!);
       if (prof) {
-        prof.ran[s.at] = fromKernel ? RAN.kernel : RAN.reference;
+        prof.ran[s.at] = fromKernel ? RAN.kernel : sink ? RAN.control : RAN.reference;
         prof.ms[s.at] = performance.now() - t0;
+        if (sink) {
+          prof.body[s.at] = sink.reference;
+          bodySink = outerSink;
+        }
       }
     }
   }
 }
+
+/** While a profiled control-flow node runs its bodies: where their plans add the ms their nodes spent on the reference. */
+let bodySink: { reference: number } | undefined;
 
 /** One node of the compiled plan (Executor.compile). */
 interface Step {
@@ -715,6 +731,8 @@ interface Step {
   through: { i: number; x: string; perm: number[] | undefined }[] | undefined;
   /** values this node reads last */
   drop: string[];
+  /** a control-flow node (graph attributes: bodies run as plans of their own) */
+  body: boolean;
   /** the last run's output types, keyed by its input types (see inferRun) */
   shapes?: { sig: InputSig[]; out: ValueType[] };
 }
@@ -730,17 +748,21 @@ function wrongDims(want: readonly Dim[], got: readonly number[]): boolean {
   return bad;
 }
 
-/** How a node ran in the last profiled run (NodeTimes.ran). */
-export const RAN = { skipped: 0, kernel: 1, reference: 2, fused: 3 } as const;
+/**
+ * How a node ran in the last profiled run (NodeTimes.ran). `control`: a control-flow node (If/Loop/Scan) whose
+ * bodies ran as plans of their own; NodeTimes.body holds the part of its time their nodes spent on the reference.
+ */
+export const RAN = { skipped: 0, kernel: 1, reference: 2, fused: 3, control: 4 } as const;
 
-/** Per node of `analysis.order`: wall ms of the last run and how it ran (a RAN value). */
+/** Per node of `analysis.order`: wall ms of the last run, how it ran (a RAN value), body reference ms (RAN.control). */
 export interface NodeTimes {
   ms: Float64Array;
   ran: Uint8Array;
+  body: Float64Array;
 }
 
 export function newNodeTimes(n: number): NodeTimes {
-  return { ms: new Float64Array(n), ran: new Uint8Array(n) };
+  return { ms: new Float64Array(n), ran: new Uint8Array(n), body: new Float64Array(n) };
 }
 
 /** A cached shape-rule answer's input: dtype and dims of a plain tensor (no sequence, no quant), or absent. */

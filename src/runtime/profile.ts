@@ -11,6 +11,11 @@ export interface NodeProfile {
   ms: number;
   /** why it ran on the reference (every candidate kernel's decline, or no kernel for the op) */
   reason?: string;
+  /**
+   * kernel `control-flow` (If/Loop/Scan): the part of `ms` its bodies' nodes spent on the reference (nested bodies
+   * included). The rest is body nodes on kernels and the executor binding and dispatching the bodies.
+   */
+  body_reference_ms?: number;
 }
 
 /** Per op type and kernel: how many nodes and their summed median ms. */
@@ -26,7 +31,10 @@ export interface ProfileSummary {
   runs: number;
   /** median wall ms of a run */
   ms: number;
-  /** share of the run spent in reference ops, 0..1: Σ reference nodes' median ms / Σ every node's median ms */
+  /**
+   * share of the run spent in reference ops, 0..1: Σ reference nodes' median ms / Σ every node's median ms; a
+   * control-flow node counts with its bodies' reference nodes (NodeProfile.body_reference_ms)
+   */
   reference_share: number;
   /** Σ every node's median ms (the run minus per-run setup: feeds check, arena, copying outputs out) */
   nodes_ms: number;
@@ -49,6 +57,7 @@ const median = (xs: ArrayLike<number>): number => {
 export class Profiler {
   private walls: number[] = [];
   private times: Float64Array[] = [];
+  private bodies: Float64Array[] = [];
   private ran?: Uint8Array;
 
   constructor(readonly exec: Executor) {
@@ -60,12 +69,14 @@ export class Profiler {
     const t = this.exec.nodeTimes!;
     this.walls.push(wall);
     this.times.push(t.ms.slice());
+    this.bodies.push(t.body.slice());
     this.ran = t.ran.slice();
   }
 
   reset(): void {
     this.walls = [];
     this.times = [];
+    this.bodies = [];
   }
 
   summary(): ProfileSummary {
@@ -76,8 +87,12 @@ export class Profiler {
     order.forEach((node, i) => {
       for (let r = 0; r < runs; r++) col[r] = this.times[r]![i]!;
       const how = this.ran?.[i] ?? RAN.skipped;
-      const kernel = how === RAN.kernel ? this.exec.kernelName(node) : how === RAN.reference ? 'reference' : how === RAN.fused ? 'fused' : 'skipped';
+      const kernel = how === RAN.kernel ? this.exec.kernelName(node) : how === RAN.reference ? 'reference' : how === RAN.fused ? 'fused' : how === RAN.control ? 'control-flow' : 'skipped';
       const p: NodeProfile = { name: node.name, op: opName(node), kernel, ms: median(col) };
+      if (how === RAN.control) {
+        for (let r = 0; r < runs; r++) col[r] = this.bodies[r]![i]!;
+        p.body_reference_ms = Math.min(p.ms, median(col));
+      }
       if (how === RAN.reference) p.reason = this.exec.fallbacks.get(node) ?? (this.exec.analysis.defs.get(node)!.runValues ? 'control-flow/sequence op (runs on the reference by design)' : 'reference backend');
       nodes.push(p);
     });
@@ -87,6 +102,7 @@ export class Profiler {
     for (const n of nodes) {
       all += n.ms;
       if (n.kernel === 'reference') ref += n.ms;
+      else if (n.kernel === 'control-flow') ref += n.body_reference_ms!;
     }
     const ops = new Map<string, OpProfile>();
     for (const n of nodes) {

@@ -7,6 +7,7 @@ import { canonicalize, canonicalizeStats } from '../../src/ir/passes/canonicaliz
 import { Executor } from '../../src/runtime/executor.js';
 import { InferenceSession } from '../../src/runtime/session.js';
 import { Tensor } from '../../src/tensor/tensor.js';
+import { capturedBy } from '../../src/ir/subgraph.js';
 
 const node = (name: string, op: string, inputs: string[], outputs: string[], attrs: Node['attrs'] = {}): Node => ({ name, op, domain: '', inputs, outputs, attrs });
 
@@ -121,5 +122,56 @@ describe('canonicalize', () => {
     const c = canonicalize(g);
     expect(c.nodes.map((n) => n.op)).toEqual(['Reshape']);
     expect(Array.from(c.initializers.get('t')!.data as BigInt64Array)).toEqual([2n, -1n]);
+  });
+});
+
+// ONNX If: "then_branch: Graph to run if condition is true … else_branch: Graph to run if condition is false". With
+// X's shape known, Shape(X)[0] == 2 folds to a constant and the If becomes the nodes of the branch it selects.
+describe('canonicalize: If with a folded condition', () => {
+  const ifGraph = (dims: (number | string)[]): Graph => {
+    const then = new Graph();
+    then.initializers.set('half', new Tensor('float32', Float32Array.of(0.5), []));
+    then.nodes = [node('scale', 'Mul', ['X', 'half'], ['h']), node('neg', 'Neg', ['h'], ['t'])];
+    then.outputs = [{ name: 't', type: { dtype: 'float32' } }];
+    const other = new Graph();
+    other.nodes = [];
+    other.outputs = [{ name: 'X', type: { dtype: 'float32' } }]; // forwards an outer value: an Identity when inlined
+    const g = new Graph();
+    g.opsets = { '': 13 };
+    g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: dims } }];
+    g.initializers.set('i0', new Tensor('int64', BigInt64Array.from([0n]), []));
+    g.initializers.set('two', new Tensor('int64', BigInt64Array.from([2n]), []));
+    g.nodes = [
+      node('shape', 'Shape', ['X'], ['s']),
+      node('n', 'Gather', ['s', 'i0'], ['n0'], { axis: 0 }),
+      node('is2', 'Equal', ['n0', 'two'], ['k']),
+      node('branch', 'If', ['k'], ['Y'], { then_branch: then, else_branch: other }),
+    ];
+    g.nodes[3]!.inputs.push(...capturedBy(g.nodes[3]!)); // outer names a body reads are inputs (as the reader does)
+    g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+    return g;
+  };
+
+  it('inlines the selected branch (renaming its output to the If output, or forwarding an outer value); results as the If', () => {
+    for (const [dims, ops] of [
+      [[2, 3], ['Mul', 'Neg']],
+      [[3, 3], ['Identity']],
+    ] as const) {
+      const g = ifGraph([...dims]);
+      const c = canonicalize(g);
+      expect(c.nodes.map((n) => n.op)).toEqual(ops);
+      expect(c.nodes[c.nodes.length - 1]!.outputs).toEqual(['Y']);
+      const x = new Tensor('float32', rand(dims[0] * 3, 5), [...dims]);
+      const want = new Executor(g, { backend: 'reference', canonicalize: false }).run({ X: x }).Y as Tensor;
+      const ex = new Executor(g);
+      const got = ex.run({ X: x }).Y as Tensor;
+      expect(Array.from(got.data as Float32Array)).toEqual(Array.from(want.data as Float32Array));
+      expect(ex.fallbacks.size).toBe(0); // Mul, Neg, Identity all on kernels
+      ex.dispose();
+    }
+  });
+
+  it('keeps the If when the condition is not constant (symbolic dim)', () => {
+    expect(canonicalize(ifGraph(['N', 3])).nodes.map((n) => n.op)).toContain('If');
   });
 });

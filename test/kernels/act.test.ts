@@ -288,11 +288,12 @@ describe('scalar Mul / Add / Sub folded into the producing kernel', () => {
 // root is, y = x^0.5, is applied to the tensor elementwise. If x is negative, then it will return NaN."
 // ONNX Pow: "Pow takes input data (Tensor<T>) and exponent Tensor, and produces one output data (Tensor<T>) where the
 // function f(x) = x^exponent, is applied to the data tensor elementwise." — the kernel takes a constant exponent 2.
-// Both are one correctly rounded float op: bit-exact with the reference's double result rounded to float.
-describe('WASM Sqrt and Pow(x, 2) vs the TS reference', () => {
+// ONNX Neg: "y = -x" (an exact sign flip).
+// All are one correctly rounded float op: bit-exact with the reference's double result rounded to float.
+describe('WASM Sqrt, Pow(x, 2) and Neg vs the TS reference', () => {
   it('bit-exact over lengths around the vector width and special values; other exponents decline', () => {
     fc.assert(
-      fc.property(fc.constantFrom('Sqrt', 'Pow'), fc.integer({ min: 1, max: 23 }), fc.constantFrom(1, 1e3, 1e20), fc.constantFrom('float32', 'int64'), fc.integer(), (op, n, scale, et, seed) => {
+      fc.property(fc.constantFrom('Sqrt', 'Pow', 'Neg'), fc.integer({ min: 1, max: 23 }), fc.constantFrom(1, 1e3, 1e20), fc.constantFrom('float32', 'int64'), fc.integer(), (op, n, scale, et, seed) => {
         const g = new Graph();
         g.opsets = { '': 15 };
         g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [n] } }];
@@ -316,5 +317,40 @@ describe('WASM Sqrt and Pow(x, 2) vs the TS reference', () => {
     g.nodes = [{ name: 'u', op: 'Pow', domain: '', inputs: ['X', 'E'], outputs: ['Y'], attrs: {} }];
     g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
     expect(new Executor(g).fallbacks.get(g.nodes[0]!)).toContain('exponent is not the constant scalar 2');
+  });
+});
+
+// ONNX Log: "Calculates the natural log of the given input tensor, element-wise." Float log is not correctly rounded
+// anywhere (the reference computes Math.log in double and rounds to float): the kernel (asm/vec.ts logv) agrees to a
+// few float ulps; IEEE specials as the reference: log(±0) = −inf, log(x < 0) = NaN, log(inf) = inf, NaN stays NaN.
+describe('WASM Log vs the TS reference', () => {
+  it('within 4 ulps over positive magnitudes from subnormals to 1e38, lengths around the vector width, and specials', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 23 }), fc.integer({ min: -44, max: 38 }), fc.integer(), (n, exp10, seed) => {
+        const g = new Graph();
+        g.opsets = { '': 13 };
+        g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [n] } }];
+        g.nodes = [{ name: 'u', op: 'Log', domain: '', inputs: ['X'], outputs: ['Y'], attrs: {} }];
+        g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+        // mostly positive values spread over [0, 2·10^exp10), some negative, plus 1 (log 1 = 0 exactly)
+        const x = values(n, seed, 10 ** exp10).map((v, i) => (i % 5 === 4 ? v : Math.abs(v)));
+        if (n > 6) x.set([NaN, Infinity, -Infinity, 0, -0, 1], 0);
+        const fast = new Executor(g);
+        expect(fast.kernels.get(g.nodes[0]!)?.name).toBe('f32_unary');
+        const got = fast.run({ X: new Tensor('float32', x, [n]) }).Y!.data as Float32Array;
+        fast.dispose();
+        const want = new Executor(g, { backend: 'reference' }).run({ X: new Tensor('float32', x, [n]) }).Y!.data as Float32Array;
+        for (let i = 0; i < n; i++) {
+          if (!Number.isFinite(want[i]!) || want[i] === 0) {
+            expect(Object.is(got[i], want[i]) || (Number.isNaN(got[i]) && Number.isNaN(want[i]))).toBe(true);
+            continue;
+          }
+          // 4 ulps of the reference value (float ulp = 2^(exponent − 23))
+          const ulp = 2 ** (Math.floor(Math.log2(Math.abs(want[i]!))) - 23);
+          expect(Math.abs(got[i]! - want[i]!)).toBeLessThanOrEqual(4 * ulp);
+        }
+      }),
+      { numRuns: 300, seed: 53 },
+    );
   });
 });

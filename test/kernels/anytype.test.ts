@@ -72,6 +72,26 @@ describe('WASM Cast / Equal / Expand on any element type vs the TS reference', (
     );
   });
 
+  // ONNX Greater / GreaterOrEqual / Less / LessOrEqual: "Returns the tensor resulted from performing the greater
+  // (greater_equal, less, less_equal) logical operation elementwise on the input tensors A and B (with Numpy-style
+  // broadcasting support)"; comparisons with NaN are false.
+  it('Greater / GreaterOrEqual / Less / LessOrEqual on float32 with a one-element or same-shape operand (NaN compares false)', () => {
+    fc.assert(
+      fc.property(fc.constantFrom('Greater', 'GreaterOrEqual', 'Less', 'LessOrEqual'), fc.constantFrom('same', 'scalarB', 'scalarA'), fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 3 }), fc.integer(), (op, mode, dims, seed) => {
+        const rnd = rng(seed);
+        const n = dims.reduce((a, b) => a * b, 1);
+        const ad = mode === 'scalarA' ? [] : dims;
+        const bd = mode === 'scalarB' ? [] : dims;
+        const g = new Graph();
+        g.inputs = [{ name: 'A', type: { dtype: 'float32', shape: ad } }, { name: 'B', type: { dtype: 'float32', shape: bd } }];
+        g.nodes = [{ name: 'e', op, domain: '', inputs: ['A', 'B'], outputs: ['Y'], attrs: {} }];
+        g.outputs = [{ name: 'Y', type: { dtype: 'bool' } }];
+        check(g, { A: new Tensor('float32', values('float32', ad.length ? n : 1, rnd) as never, ad), B: new Tensor('float32', values('float32', bd.length ? n : 1, rnd) as never, bd) }, 'f32_compare');
+      }),
+      { numRuns: 200, seed: 33 },
+    );
+  });
+
   it('Expand of 1-, 2-, 4- and 8-byte elements over right-aligned broadcasts', () => {
     fc.assert(
       fc.property(

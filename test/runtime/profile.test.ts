@@ -4,6 +4,7 @@ import { Graph, type Node } from '../../src/ir/graph.js';
 import { Executor } from '../../src/runtime/executor.js';
 import { InferenceSession } from '../../src/runtime/session.js';
 import { SPECIALIZATIONS } from '../../src/runtime/specialize.js';
+import { capturedBy } from '../../src/ir/subgraph.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 
 const node = (name: string, op: string, inputs: string[], outputs: string[], attrs: Node['attrs'] = {}): Node => ({ name, op, domain: '', inputs, outputs, attrs });
@@ -101,5 +102,79 @@ describe('symbolic input dims: a plan per concrete shape', () => {
     await expect(s.run({ X: new Tensor('float32', new Float32Array(10), [1, 5, 2, 1]) })).rejects.toThrow(/shape/);
     await s.release();
     await ref.release();
+  });
+});
+
+/**
+ * X[1,4,6,6], flag (bool, a run-time input) → If(flag) { then: Conv 3×3 (a kernel) inside the body; Shape(X)[1] == 4
+ * → a nested If that folds once the body is planned for X's shape, so its branch (Neg) is inlined } else Floor(X).
+ */
+function branching(): Graph {
+  const body = new Graph();
+  body.name = 'then';
+  body.initializers.set('W', new Tensor('float32', rand(8 * 4 * 9, 3), [8, 4, 3, 3]));
+  body.initializers.set('i1', new Tensor('int64', BigInt64Array.from([1n]), []));
+  body.initializers.set('four', new Tensor('int64', BigInt64Array.from([4n]), []));
+  const inner = new Graph();
+  inner.name = 'inner_then';
+  inner.nodes = [node('neg', 'Neg', ['C'], ['N'])];
+  inner.outputs = [{ name: 'N', type: { dtype: 'float32' } }];
+  const innerElse = new Graph();
+  innerElse.name = 'inner_else';
+  innerElse.nodes = [node('floor2', 'Floor', ['C'], ['F2'])];
+  innerElse.outputs = [{ name: 'F2', type: { dtype: 'float32' } }];
+  body.nodes = [
+    node('conv', 'Conv', ['X', 'W'], ['C'], { pads: [1, 1, 1, 1] }),
+    node('shape', 'Shape', ['X'], ['s']),
+    node('c', 'Gather', ['s', 'i1'], ['ch'], { axis: 0 }),
+    node('is4', 'Equal', ['ch', 'four'], ['k']),
+    node('inner', 'If', ['k'], ['T'], { then_branch: inner, else_branch: innerElse }),
+  ];
+  body.nodes[4]!.inputs.push(...capturedBy(body.nodes[4]!)); // outer names a body reads are inputs (as the reader does)
+  body.outputs = [{ name: 'T', type: { dtype: 'float32' } }];
+  const other = new Graph();
+  other.name = 'else';
+  other.nodes = [node('floor', 'Floor', ['X'], ['E'])];
+  other.outputs = [{ name: 'E', type: { dtype: 'float32' } }];
+  const g = new Graph();
+  g.opsets = { '': 13 };
+  g.inputs = [
+    { name: 'X', type: { dtype: 'float32', shape: [1, 4, 6, 6] } },
+    { name: 'flag', type: { dtype: 'bool', shape: [] } },
+  ];
+  g.nodes = [node('branch', 'If', ['flag'], ['Y'], { then_branch: body, else_branch: other })];
+  g.nodes[0]!.inputs.push(...capturedBy(g.nodes[0]!));
+  g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+  return g;
+}
+
+describe('profile of control flow', () => {
+  it("an If counts with its bodies' reference nodes, not as a reference op (a nested If on a shape folds away)", async () => {
+    const s = await InferenceSession.create(branching(), { profile: true });
+    const feeds = { X: new Tensor('float32', rand(144, 4), [1, 4, 6, 6]), flag: new Tensor('bool', Uint8Array.of(1), []) };
+    const got = s.runSync(feeds).Y!;
+    const want = new Executor(branching(), { backend: 'reference', canonicalize: false }).run(feeds).Y as Tensor;
+    // the Conv kernel sums in another order than the reference: close, not bit-equal
+    const w = want.data as Float32Array;
+    (got.data as Float32Array).forEach((v, i) => expect(Math.abs(v - w[i]!)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(w[i]!))));
+    s.resetProfile();
+    for (let r = 0; r < 5; r++) s.runSync(feeds);
+    const p = s.profile();
+    const br = p.nodes.find((n) => n.name === 'branch')!;
+    expect(br.kernel).toBe('control-flow');
+    // every body node ran on a kernel (Conv; Neg of the inlined nested If): nothing on the reference
+    expect(br.body_reference_ms).toBe(0);
+    expect(p.reference_share).toBe(0);
+    // the else branch's Floor runs on the reference: the If counts with that node's time
+    const q = await InferenceSession.create(branching(), { profile: true });
+    const other = { ...feeds, flag: new Tensor('bool', Uint8Array.of(0), []) };
+    for (let r = 0; r < 5; r++) q.runSync(other);
+    const p2 = q.profile();
+    const br2 = p2.nodes.find((n) => n.name === 'branch')!;
+    expect(br2.body_reference_ms).toBeGreaterThan(0);
+    expect(br2.body_reference_ms).toBeLessThanOrEqual(br2.ms);
+    expect(p2.reference_share).toBeCloseTo(br2.body_reference_ms! / p2.nodes_ms, 6);
+    await q.release();
+    await s.release();
   });
 });
