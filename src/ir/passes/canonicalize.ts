@@ -3,6 +3,7 @@ import { Graph, type Node } from '../graph.js';
 import { analyze } from '../infer.js';
 import { rangeOffsets } from './range-offset.js';
 import { trivialMasks } from './causal-mask.js';
+import { shapeArith } from './shape-arith.js';
 
 export interface CanonicalizeOptions {
   /** largest folded output, in elements (default 16 M: 64 MB of float32); bigger constant subgraphs stay nodes */
@@ -46,7 +47,8 @@ export function canonicalizeStats(g: Graph): CanonicalizeStats | undefined {
  *    subgraphs — ConstantOfShape, Cast, Transpose, DequantizeLinear of initializers — then reach kernels, the
  *    quantizer and the pruner as initializers. A `Range(x, x + k)` with k folded becomes `x + Range(0, k)` and the
  *    graph is folded once more (range-offset.ts: a KV decoder's position ids, so a seq = 1 plan knows its shapes); so
- *    is it after a one-row causal mask that keeps everything became a constant fill (causal-mask.ts).
+ *    is it after a one-row causal mask that keeps everything became a constant fill (causal-mask.ts), and after
+ *    integer shape arithmetic on a run-time value was simplified and its per-layer copies merged (shape-arith.ts).
  * 3. Nodes no graph output depends on are removed, and initializers nothing reads (unless a graph input too).
  *
  * Returns a new graph (tensors shared with the input's; `graph` is not modified) or `graph` itself when nothing
@@ -103,8 +105,10 @@ export function canonicalize(graph: Graph, opts: CanonicalizeOptions = {}): Grap
     // everything → a constant fill (causal-mask.ts): fold again after either (a few rounds at most)
     const ranges = rangeOffsets(nodes, inits, a.types);
     const masks = trivialMasks(nodes, inits, a.types, graphOut, g.opsets['']);
-    if (ranges || masks) rewritten = true;
-    if (round >= 3 || (!ranges && !masks)) break;
+    // integer shape arithmetic on a run-time value (a KV step plan's cache length): shape-arith.ts
+    const arith = !hasSubgraphs && shapeArith(nodes, inits, a.types, graphOut);
+    if (ranges || masks || arith) rewritten = true;
+    if (round >= 3 || (!ranges && !masks && !arith)) break;
     g.nodes = nodes;
     g.initializers = inits;
   }
