@@ -481,10 +481,14 @@ const sdpaKernel: KernelDef = {
   op: 'ScaledDotProductAttention',
   domain: 'ai.edgeq',
   backend: 'wasm',
-  prepare(_node, attrs, types, _constant, producer) {
+  prepare(_node, attrs, types, constant, producer) {
     const mem = arena();
     if (!mem || !kernels()) return decline('no WASM memory');
     if (types.some((t, i) => t && t.dtype !== 'float32' && i < 4)) return decline(`inputs are ${types.map((t) => t?.dtype ?? '-').join('/')}, not float32`);
+    // a constant all-zero mask (a decoder step's one-row causal mask, folded) adds nothing: skipped, not copied per run
+    // (the shape rule has checked that it broadcasts to the scores without widening them)
+    const m = constant(3);
+    const noMask = !!m && (m.data as Float32Array).every((x) => x === 0);
     if (types.slice(0, 3).some((t) => t?.shape && (t.shape.length < 2 || t.shape.length > 4))) return decline('Q/Kt/V rank is not 2, 3 or 4');
     // bypass: Q and V need the Transpose to keep the head dim last; Kt needs its second-to-last axis to be the input's last
     const perms: (number[] | undefined)[] = [0, 1, 2].map((i) => {
@@ -530,7 +534,7 @@ const sdpaKernel: KernelDef = {
         const bh = (st: number[]) => ({ sb: r === 4 ? st[0]! : 0, sh: r >= 3 ? st[r - 3]! : 0 });
         let md: Float32Array | undefined;
         let mst: number[] | undefined;
-        if (mask) {
+        if (mask && !noMask) {
           const m = view(mask, 3);
           if (m.dims[r - 1] === T || T <= 1) {
             md = mask.data as Float32Array;

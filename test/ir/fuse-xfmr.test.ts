@@ -123,13 +123,13 @@ describe('transformer pattern fusion', () => {
   // "behaves like numpy.matmul"; Softmax (opset 13): "exp(input) / ReduceSum(exp(input), axis, keepdims = 1)" along
   // the last axis. The fused ai.edgeq ScaledDotProductAttention must give the unfused reference's results, NaN rows
   // (every key −∞: exp(−∞ − (−∞)) = NaN) included, with Q/Kᵀ/V read in place through their Transposes.
-  it('Div → MatMul(Q, Kᵀ) → [Mul] → [Add mask] → Softmax → MatMul(·, V) → ScaledDotProductAttention; results as unfused', () => {
+  it('Div → MatMul(Q, Kᵀ) → [Mul] → [Add mask | Where(bool mask, −∞, ·)] → Softmax → MatMul(·, V) → ScaledDotProductAttention; results as unfused', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 13 }),
         fc.integer({ min: 1, max: 3 }),
         fc.constantFrom(4, 8, 12),
-        fc.integer({ min: 0, max: 3 }),
+        fc.integer({ min: 0, max: 4 }),
         fc.boolean(),
         fc.boolean(),
         fc.integer(),
@@ -146,7 +146,10 @@ describe('transformer pattern fusion', () => {
           const mv = values(mshape.reduce((a, b) => a * b, 1), seed ^ 3, 2);
           // maskKind 3: −∞ at random keys and every key of some rows (→ NaN rows, as unfused)
           if (maskKind === 3) for (let i = 0; i < mv.length; i++) if (mv[i]! > 1 || Math.floor(i / S) % 4 === 2) mv[i] = -Infinity;
-          if (maskKind) g.initializers.set('mask', new Tensor('float32', mv, mshape));
+          // maskKind 4: a boolean mask as PyTorch decoders write it, Where(masked, −∞, scores) — ONNX Where: "elements
+          // from X if condition is true, from Y otherwise" (masked rows included)
+          if (maskKind === 4) g.initializers.set('bmask', new Tensor('bool', Uint8Array.from(mv, (v, i) => (v > 1 || Math.floor(i / S) % 4 === 2 ? 1 : 0)), mshape));
+          else if (maskKind) g.initializers.set('mask', new Tensor('float32', mv, mshape));
           g.nodes = [
             { name: 'split', op: 'Split', domain: '', inputs: ['X', 'split'], outputs: ['q0', 'k0', 'v0'], attrs: { axis: -1 } },
             ...['q', 'k', 'v'].map((n): Node => ({ name: `r${n}`, op: 'Reshape', domain: '', inputs: [`${n}0`, 'heads'], outputs: [`${n}h`], attrs: {} })),
@@ -158,7 +161,9 @@ describe('transformer pattern fusion', () => {
             { name: 'div', op: 'Div', domain: '', inputs: ['qt', 'sq'], outputs: ['qs'], attrs: {} },
             { name: 'qk', op: 'MatMul', domain: '', inputs: ['qs', 'kt'], outputs: ['sc'], attrs: {} },
             ...(postMul ? [{ name: 'mul', op: 'Mul', domain: '', inputs: mulFirst ? ['two', 'sc'] : ['sc', 'two'], outputs: ['sc2'], attrs: {} }] : []),
-            ...(maskKind ? [{ name: 'add', op: 'Add', domain: '', inputs: mulFirst ? ['mask', postMul ? 'sc2' : 'sc'] : [postMul ? 'sc2' : 'sc', 'mask'], outputs: ['sm'], attrs: {} }] : []),
+            c('ninf', -Infinity),
+            ...(maskKind === 4 ? [{ name: 'where', op: 'Where', domain: '', inputs: ['bmask', 'ninf', postMul ? 'sc2' : 'sc'], outputs: ['sm'], attrs: {} }] : []),
+            ...(maskKind && maskKind < 4 ? [{ name: 'add', op: 'Add', domain: '', inputs: mulFirst ? ['mask', postMul ? 'sc2' : 'sc'] : [postMul ? 'sc2' : 'sc', 'mask'], outputs: ['sm'], attrs: {} }] : []),
             { name: 'softmax', op: 'Softmax', domain: '', inputs: [maskKind ? 'sm' : postMul ? 'sc2' : 'sc'], outputs: ['p'], attrs: { axis: -1 } },
             { name: 'pv', op: 'MatMul', domain: '', inputs: ['p', 'vt'], outputs: ['ctx'], attrs: {} },
             { name: 'tb', op: 'Transpose', domain: '', inputs: ['ctx'], outputs: ['cb'], attrs: { perm: [1, 0, 2] } },

@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { readOnnx } from '../../src/formats/onnx/reader.js';
 import { writeOnnx } from '../../src/formats/onnx/writer.js';
-import { type KvPair, kvAppendGraph } from '../../src/ir/passes/kv-append.js';
+import { type KvPair, PAST_LEN, kvAppendGraph } from '../../src/ir/passes/kv-append.js';
+import type { Executor } from '../../src/runtime/executor.js';
 import { generate } from '../../src/runtime/generate.js';
 import { InferenceSession } from '../../src/runtime/session.js';
 import { collect, decoderBytes, ortGreedy } from '../helpers/decoder.js';
@@ -27,6 +28,13 @@ describe('KV-append rewrite of a generated decoder', () => {
     const sess = await InferenceSession.create(bytes);
     const a = await collect(generate(sess, { ids: PROMPT, maxTokens: 10 }));
     expect(sess.derivedPlans('kv-append', () => undefined)).toBeDefined();
+    // the step plan (seq = 1, cache length an input value): the per-layer int64 shape chains are simplified and
+    // merged (ir/passes/shape-arith.ts), so at most one copy of each op runs on the reference per step
+    const steps = (sess as unknown as { execs: Executor[] }).execs.filter((e) => e.graph.inputs.some((i) => i.name === PAST_LEN) && e.graph.inputs.find((i) => i.name === 'input_ids')?.type.shape?.[1] === 1);
+    expect(steps.length).toBe(1);
+    const ref = [...steps[0]!.fallbacks.keys()].map((n) => n.op);
+    expect(ref.length).toBeLessThanOrEqual(3);
+    expect(new Set(ref).size).toBe(ref.length);
     const b = await collect(generate(sess, { ids: PROMPT, maxTokens: 10, cache: 'resident' }));
     await sess.release();
     expect(a).toEqual(b);

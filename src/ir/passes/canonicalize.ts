@@ -4,6 +4,7 @@ import { analyze } from '../infer.js';
 import { rangeOffsets } from './range-offset.js';
 import { trivialMasks } from './causal-mask.js';
 import { inlineConstantIfs } from './inline-if.js';
+import { shapeArith } from './shape-arith.js';
 
 export interface CanonicalizeOptions {
   /** largest folded output, in elements (default 16 M: 64 MB of float32); bigger constant subgraphs stay nodes */
@@ -47,8 +48,9 @@ export function canonicalizeStats(g: Graph): CanonicalizeStats | undefined {
  *    subgraphs — ConstantOfShape, Cast, Transpose, DequantizeLinear of initializers — then reach kernels, the
  *    quantizer and the pruner as initializers. A `Range(x, x + k)` with k folded becomes `x + Range(0, k)` and the
  *    graph is folded once more (range-offset.ts: a KV decoder's position ids, so a seq = 1 plan knows its shapes); so
- *    is it after a one-row causal mask that keeps everything became a constant fill (causal-mask.ts), and after an If
- *    whose condition folded was replaced by the branch it selects (inline-if.ts).
+ *    is it after a one-row causal mask that keeps everything became a constant fill (causal-mask.ts), after an If
+ *    whose condition folded was replaced by the branch it selects (inline-if.ts), and after integer shape
+ *    arithmetic on a run-time value was simplified and its per-layer copies merged (shape-arith.ts).
  * 3. Nodes no graph output depends on are removed, and initializers nothing reads (unless a graph input too).
  *
  * Returns a new graph (tensors shared with the input's; `graph` is not modified) or `graph` itself when nothing
@@ -108,8 +110,11 @@ export function canonicalize(graph: Graph, opts: CanonicalizeOptions = {}): Grap
     // an If whose condition folded: its branch's nodes (inline-if.ts), typed and folded in the next round
     const inlined = inlineConstantIfs(g, nodes, inits, a.consts);
     if (inlined) nodes = inlined;
-    if (ranges || masks || inlined) rewritten = true;
-    if (round >= 6 || (!ranges && !masks && !inlined)) break;
+    // integer shape arithmetic on a run-time value (a KV step plan's cache length): shape-arith.ts; not in a round
+    // that inlined a branch (its nodes have no types yet) — the next round sees them typed
+    const arith = !inlined && !hasSubgraphs && shapeArith(nodes, inits, a.types, graphOut);
+    if (ranges || masks || inlined || arith) rewritten = true;
+    if (round >= 6 || (!ranges && !masks && !inlined && !arith)) break;
     g.nodes = nodes;
     g.initializers = inits;
   }

@@ -119,7 +119,8 @@ export function fuseTransformerPatterns(graph: Graph): Graph {
     k++;
   }
   // scaled dot-product attention as PyTorch writes it (nn.MultiheadAttention, F.scaled_dot_product_attention):
-  // [Div|Mul(Q, c)] → MatMul(·, Kt) → [Div|Mul(·, c)] → [Add(·, mask)] → Softmax(axis −1) → MatMul(·, V)
+  // [Div|Mul(Q, c)] → MatMul(·, Kt) → [Div|Mul(·, c)] → [Add(·, mask) | Where(bool mask, −∞, ·)] → Softmax(axis −1)
+  // → MatMul(·, V)
   const opset = graph.opsets[''] ?? 17;
   for (const sm of graph.nodes) {
     if (!is(sm, 'Softmax') || (sm.attrs.axis ?? (opset >= 13 ? -1 : 1)) !== -1) continue;
@@ -146,7 +147,22 @@ export function fuseTransformerPatterns(graph: Graph): Graph {
     };
     let p = producer.get(x);
     const plus = p;
-    if (plus && is(plus, 'Add') && only(x)) {
+    const extra: Node[] = [];
+    if (plus && is(plus, 'Where') && only(x) && plus.inputs.length === 3) {
+      // a boolean mask as PyTorch decoders write it: Where(masked, c, scores) with c = −∞ (or ≤ −1e30, which absorbs
+      // any finite score) is scores + Where(masked, c, 0) — the additive mask the fused node takes
+      const c = scalar(plus.inputs[1]!);
+      if (c === undefined || !(c <= -1e30)) continue;
+      const zero = `${plus.name}/sdpa_zero`;
+      mask = `${plus.name}/sdpa_mask`;
+      extra.push(
+        { name: zero, op: 'Constant', domain: '', inputs: [], outputs: [zero], attrs: { value: new Tensor('float32', Float32Array.of(0), []) } },
+        { name: mask, op: 'Where', domain: '', inputs: [plus.inputs[0]!, plus.inputs[1]!, zero], outputs: [mask], attrs: {} },
+      );
+      nodes.push(plus);
+      x = plus.inputs[2]!;
+      p = producer.get(x);
+    } else if (plus && is(plus, 'Add') && only(x)) {
       // the mask is the Add operand that is not the scores chain (the scores come from a MatMul, maybe scaled)
       const fromScores = (y: string | undefined): boolean => {
         const n = y ? producer.get(y) : undefined;
@@ -181,6 +197,7 @@ export function fuseTransformerPatterns(graph: Graph): Graph {
     if (!mask && nodes.length < 3) continue; // a bare MatMul → Softmax → MatMul: nothing to fold but the pattern
     if (nodes.some((n) => drop.has(n)) || [q, kt, pv.inputs[1]!, mask].some((v) => v !== undefined && nodes.some((n) => n.outputs.includes(v)))) continue;
     for (const n of nodes) drop.add(n);
+    for (const n of extra) add.push({ at: pv, node: n });
     add.push({ at: pv, node: { name: `${pv.name}/sdpa_fused`, op: 'ScaledDotProductAttention', domain: 'ai.edgeq', inputs: mask ? [q, kt, pv.inputs[1]!, mask] : [q, kt, pv.inputs[1]!], outputs: [pv.outputs[0]!], attrs: { scale } } });
     k++;
   }
