@@ -61,6 +61,8 @@ export interface KernelExports {
   f32_dwconv3x3(x: number, c: number, ih: number, iw: number, w: number, s: number, pt: number, pl: number, oh: number, ow: number, bias: number, out: number, lo: number, hi: number, tmp: number): void;
   f32_dwconv3x3_scratch_size(ih: number, iw: number, s: number, pt: number, pl: number, oh: number, ow: number): number;
   f32_dwconv5x5_scratch_size(ih: number, iw: number, s: number, pt: number, pl: number, oh: number, ow: number): number;
+  /** depthwise 1×1, stride 1, no pads: out = clamp(bias + w·x) per channel over p pixels */
+  f32_dwconv1x1(x: number, c: number, p: number, w: number, bias: number, out: number, lo: number, hi: number): void;
   /** one LSTM step of one batch row (asm/f32_rnn.ts): gates i,o,f,c from gx + gh, c and h in place, h copied to y */
   f32_lstm_cell(gx: number, gh: number, h: number, c: number, y: number, hs: number, clip: number, cclip: number): void;
   /** separable AveragePool (asm/f32_pool.ts): scratch floats, and the kernel over one channel */

@@ -102,7 +102,8 @@ describe('WASM Conv kernels vs the TS reference', () => {
         n: fc.integer({ min: 1, max: 2 }),
         c: fc.integer({ min: 1, max: 6 }),
         h: fc.integer({ min: 1, max: 19 }),
-        w: fc.integer({ min: 1, max: 23 }),
+        // up to 41 columns: stride 2 reaches the 8-output loop, the 4-output loop and the scalar tail
+        w: fc.integer({ min: 1, max: 41 }),
         s: fc.constantFrom(1, 2),
         pads: fc.array(fc.integer({ min: 0, max: kk - 1 }), { minLength: 4, maxLength: 4 }),
         autoPad: fc.constantFrom('NOTSET', 'NOTSET', 'SAME_UPPER', 'SAME_LOWER'),
@@ -124,6 +125,28 @@ describe('WASM Conv kernels vs the TS reference', () => {
       );
     });
   }
+
+  // A 1×1 depthwise conv is a per-channel scale: Y[n, c, y, x] = B[c] + X[n, c, y, x] · W[c, 0, 0, 0] (the Conv rule
+  // above with one tap); stride 1 and zero pads run f32_dwconv1x1, other strides or pads f32_dwconv2d.
+  it('f32_dwconv1x1 (per-channel scale) agrees over channel counts, pixel tails and fused clamps', () => {
+    fc.assert(
+      fc.property(
+        fc.record({ n: fc.integer({ min: 1, max: 2 }), c: fc.integer({ min: 1, max: 9 }), h: fc.integer({ min: 1, max: 7 }), w: fc.integer({ min: 1, max: 19 }), bias: fc.boolean(), act: fc.constantFrom('none', 'relu', 'clip'), autoPad: fc.constantFrom('NOTSET', 'VALID', 'SAME_UPPER') }),
+        fc.integer(),
+        (r, seed) => {
+          const k: Case = { n: r.n, c: r.c, h: r.h, w: r.w, group: r.c, mg: 1, kh: 1, kw: 1, s: [1, 1], d: [1, 1], pads: [0, 0, 0, 0], autoPad: r.autoPad, bias: r.bias, act: r.act as Case['act'] };
+          const { g, x } = build(k, seed);
+          const fast = new Executor(g);
+          expect(fast.kernels.get(g.nodes[0]!)?.name).toBe('f32_dwconv1x1');
+          const got = fast.run({ X: x }).Y!;
+          const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!;
+          fast.dispose();
+          expectClose(got, want);
+        },
+      ),
+      { numRuns: 150, seed: 1 },
+    );
+  });
 
   it('im2col fast paths (8-pixel runs at stride 1 and 2) agree on wide inputs', () => {
     fc.assert(
