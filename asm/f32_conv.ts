@@ -205,8 +205,18 @@ function dwCopyS2(xc: usize, ih: i32, iw: i32, tmp: usize, pt: i32, pl: i32, hal
 
 /** Scratch bytes f32_dwconv3x3 needs (one zero-padded input plane; at stride 2 with deinterleaved rows). */
 export function f32_dwconv3x3_scratch_size(ih: i32, iw: i32, s: i32, pt: i32, pl: i32, oh: i32, ow: i32): i32 {
-  if (s == 2) return (dwPlaneRows(ih, s, pt, oh) * dwHalf(iw, pl, ow, 3)) << 3;
-  return (dwPlaneRows(ih, s, pt, oh) * dwPlaneRows(iw, s, pl, ow)) << 2;
+  const ow4 = (ow + 3) & ~3;
+  if (s == 2) return (dwPlaneRows(ih, s, pt, oh) * dwHalf(iw, pl, ow4, 3)) << 3;
+  return (dwPlaneRows(ih, s, pt, oh) * dwPlaneRows(iw, s, pl, ow4)) << 2;
+}
+
+/** Lanes 0 … n − 1 (n = 1 … 3) of v to p: the partial last vector of an output row. */
+// @ts-ignore: decorator
+@inline
+function storeLanes(p: usize, v: v128, n: i32): void {
+  v128.store32_lane(p, v, 0);
+  if (n > 1) v128.store32_lane(p, v, 1, 4);
+  if (n > 2) v128.store32_lane(p, v, 2, 8);
 }
 
 /** Three taps of one kernel row for four outputs: (w0·x0 + w1·x1) + w2·x2 (fused multiply-adds in the relaxed build). */
@@ -226,8 +236,10 @@ function dwRow3(w0: v128, w1: v128, w2: v128, x0: v128, x1: v128, x2: v128): v12
  */
 export function f32_dwconv3x3(x: usize, c: i32, ih: i32, iw: i32, w: usize, s: i32, pt: i32, pl: i32, oh: i32, ow: i32, bias: usize, out: usize, lo: f32, hi: f32, tmp: usize): void {
   const hp = dwPlaneRows(ih, s, pt, oh);
-  const half = dwHalf(iw, pl, ow, 3);
-  const wp = s == 2 ? half << 1 : dwPlaneRows(iw, s, pl, ow);
+  // columns for whole 4-output vectors: the last ow mod 4 outputs run as one more vector, stored lane by lane
+  const ow4 = (ow + 3) & ~3;
+  const half = dwHalf(iw, pl, ow4, 3);
+  const wp = s == 2 ? half << 1 : dwPlaneRows(iw, s, pl, ow4);
   const rowBytes = (<usize>wp) << 2;
   const oddBytes = (<usize>half) << 2;
   memory.fill(tmp, 0, <usize>hp * rowBytes);
@@ -278,13 +290,13 @@ export function f32_dwconv3x3(x: usize, c: i32, ih: i32, iw: i32, w: usize, s: i
           const a2 = dwRow3(w6, w7, w8, v128.load(r2 + c0), v128.load(r2 + c0, 4), v128.load(r2 + c0, 8));
           v128.store(orow + c0, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, a0), f32x4.add(a1, a2)), vlo), vhi));
         }
-        // the last ow mod 4 pixels: nine taps each, same sums as the vector lanes
-        for (; ox < ow; ox++) {
+        // the last ow mod 4 pixels: one more vector over the plane's spare zero columns, its valid lanes stored
+        if (ox < ow) {
           const c0 = (<usize>ox) << 2;
-          const t0 = f32.load(wc) * f32.load(r0 + c0) + f32.load(wc, 4) * f32.load(r0 + c0, 4) + f32.load(wc, 8) * f32.load(r0 + c0, 8);
-          const t1 = f32.load(wc, 12) * f32.load(r1 + c0) + f32.load(wc, 16) * f32.load(r1 + c0, 4) + f32.load(wc, 20) * f32.load(r1 + c0, 8);
-          const t2 = f32.load(wc, 24) * f32.load(r2 + c0) + f32.load(wc, 28) * f32.load(r2 + c0, 4) + f32.load(wc, 32) * f32.load(r2 + c0, 8);
-          f32.store(orow + (<usize>ox << 2), min(max(b + t0 + (t1 + t2), lo), hi));
+          const a0 = dwRow3(w0, w1, w2, v128.load(r0 + c0), v128.load(r0 + c0, 4), v128.load(r0 + c0, 8));
+          const a1 = dwRow3(w3, w4, w5, v128.load(r1 + c0), v128.load(r1 + c0, 4), v128.load(r1 + c0, 8));
+          const a2 = dwRow3(w6, w7, w8, v128.load(r2 + c0), v128.load(r2 + c0, 4), v128.load(r2 + c0, 8));
+          storeLanes(orow + c0, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, a0), f32x4.add(a1, a2)), vlo), vhi), ow - ox);
         }
       } else {
         // even half rows e, odd half rows o: taps (e[ox], o[ox], e[ox + 1]) of each kernel row
@@ -308,12 +320,12 @@ export function f32_dwconv3x3(x: usize, c: i32, ih: i32, iw: i32, w: usize, s: i
           const a2 = dwRow3(w6, w7, w8, v128.load(e2 + c0), v128.load(o2 + c0), v128.load(e2 + c0, 4));
           v128.store(orow + c0, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, a0), f32x4.add(a1, a2)), vlo), vhi));
         }
-        for (; ox < ow; ox++) {
+        if (ox < ow) {
           const c0 = (<usize>ox) << 2;
-          const t0 = f32.load(wc) * f32.load(e0 + c0) + f32.load(wc, 4) * f32.load(o0 + c0) + f32.load(wc, 8) * f32.load(e0 + c0, 4);
-          const t1 = f32.load(wc, 12) * f32.load(e1 + c0) + f32.load(wc, 16) * f32.load(o1 + c0) + f32.load(wc, 20) * f32.load(e1 + c0, 4);
-          const t2 = f32.load(wc, 24) * f32.load(e2 + c0) + f32.load(wc, 28) * f32.load(o2 + c0) + f32.load(wc, 32) * f32.load(e2 + c0, 4);
-          f32.store(orow + (<usize>ox << 2), min(max(b + t0 + (t1 + t2), lo), hi));
+          const a0 = dwRow3(w0, w1, w2, v128.load(e0 + c0), v128.load(o0 + c0), v128.load(e0 + c0, 4));
+          const a1 = dwRow3(w3, w4, w5, v128.load(e1 + c0), v128.load(o1 + c0), v128.load(e1 + c0, 4));
+          const a2 = dwRow3(w6, w7, w8, v128.load(e2 + c0), v128.load(o2 + c0), v128.load(e2 + c0, 4));
+          storeLanes(orow + c0, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, a0), f32x4.add(a1, a2)), vlo), vhi), ow - ox);
         }
       }
     }
@@ -395,8 +407,9 @@ export function f32_col2im(col: usize, m: i32, kh: i32, kw: i32, ih: i32, iw: i3
 
 /** Scratch bytes f32_dwconv5x5 needs: one zero-padded plane (at stride 2 with deinterleaved rows, as dwCopyS2 writes). */
 export function f32_dwconv5x5_scratch_size(ih: i32, iw: i32, s: i32, pt: i32, pl: i32, oh: i32, ow: i32): i32 {
-  if (s == 2) return (max(ih + pt, (oh - 1) * s + 5) * dwHalf(iw, pl, ow, 5)) << 3;
-  return (max(ih + pt, (oh - 1) * s + 5) * max(iw + pl, (ow - 1) * s + 5)) << 2;
+  const ow4 = (ow + 3) & ~3;
+  if (s == 2) return (max(ih + pt, (oh - 1) * s + 5) * dwHalf(iw, pl, ow4, 5)) << 3;
+  return (max(ih + pt, (oh - 1) * s + 5) * max(iw + pl, (ow4 - 1) * s + 5)) << 2;
 }
 
 /** Five taps of one kernel row for four outputs: ((w0·x0 + w1·x1) + (w2·x2 + w3·x3)) + w4·x4 (madd: FMA in the relaxed build). */
@@ -420,20 +433,6 @@ function dwRow5s2(e: usize, o: usize, wa: v128, wb: v128, wc: v128, wd: v128, we
   return dwRow5(wa, wb, wc, wd, we, v128.load(e), v128.load(o), v128.load(e, 4), v128.load(o, 4), v128.load(e, 8));
 }
 
-/** Five taps of one kernel row for one output at stride 1 (the caller adds the column), in dwRow5's order. */
-// @ts-ignore: decorator
-@inline
-function dwRow5Scalar(r: usize, wr: usize): f32 {
-  return f32.load(wr) * f32.load(r) + f32.load(wr, 4) * f32.load(r, 4) + (f32.load(wr, 8) * f32.load(r, 8) + f32.load(wr, 12) * f32.load(r, 12)) + f32.load(wr, 16) * f32.load(r, 16);
-}
-
-/** dwRow5Scalar at stride 2 over a deinterleaved row (even half at e, odd half at o, the output's column added). */
-// @ts-ignore: decorator
-@inline
-function dwRow5ScalarS2(e: usize, o: usize, wr: usize): f32 {
-  return f32.load(wr) * f32.load(e) + f32.load(wr, 4) * f32.load(o) + (f32.load(wr, 8) * f32.load(e, 4) + f32.load(wr, 12) * f32.load(o, 4)) + f32.load(wr, 16) * f32.load(e, 8);
-}
-
 /**
  * Depthwise 5×5, dilation 1, stride 1 or 2, over `c` channels (weights 25 per channel at w, biases at `bias`), the
  * f32_dwconv3x3 scheme one size up: each channel is copied into a zero-padded plane in `tmp` (border zero across
@@ -443,8 +442,10 @@ function dwRow5ScalarS2(e: usize, o: usize, wr: usize): f32 {
  */
 export function f32_dwconv5x5(x: usize, c: i32, ih: i32, iw: i32, w: usize, s: i32, pt: i32, pl: i32, oh: i32, ow: i32, bias: usize, out: usize, lo: f32, hi: f32, tmp: usize): void {
   const hp = max(ih + pt, (oh - 1) * s + 5);
-  const half = dwHalf(iw, pl, ow, 5);
-  const wp = s == 2 ? half << 1 : max(iw + pl, (ow - 1) * s + 5);
+  // columns for whole 4-output vectors: the last ow mod 4 outputs run as one more vector, stored lane by lane
+  const ow4 = (ow + 3) & ~3;
+  const half = dwHalf(iw, pl, ow4, 5);
+  const wp = s == 2 ? half << 1 : max(iw + pl, (ow4 - 1) * s + 5);
   const rowBytes = (<usize>wp) << 2;
   const oddBytes = (<usize>half) << 2;
   memory.fill(tmp, 0, <usize>hp * rowBytes);
@@ -481,16 +482,15 @@ export function f32_dwconv5x5(x: usize, c: i32, ih: i32, iw: i32, w: usize, s: i
           const a4 = dwRow5s1(r4 + c0, k40, k41, k42, k43, k44);
           v128.store(orow + c0, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, f32x4.add(a0, a1)), f32x4.add(a2, f32x4.add(a3, a4))), vlo), vhi));
         }
-        // the last ow mod 4 pixels: 25 taps each, summed in the vector lanes' order
-        for (; ox < ow; ox++) {
+        // the last ow mod 4 pixels: one more vector over the plane's spare zero columns, its valid lanes stored
+        if (ox < ow) {
           const c0 = (<usize>ox) << 2;
-          const t0 = dwRow5Scalar(r0 + c0, wc);
-          const t1 = dwRow5Scalar(r1 + c0, wc + 20);
-          const t2 = dwRow5Scalar(r2 + c0, wc + 40);
-          const t3 = dwRow5Scalar(r3 + c0, wc + 60);
-          const t4 = dwRow5Scalar(r4 + c0, wc + 80);
-          const t: f32 = b + (t0 + t1) + (t2 + (t3 + t4));
-          f32.store(orow + (<usize>ox << 2), min(max(t, lo), hi));
+          const a0 = dwRow5s1(r0 + c0, k00, k01, k02, k03, k04);
+          const a1 = dwRow5s1(r1 + c0, k10, k11, k12, k13, k14);
+          const a2 = dwRow5s1(r2 + c0, k20, k21, k22, k23, k24);
+          const a3 = dwRow5s1(r3 + c0, k30, k31, k32, k33, k34);
+          const a4 = dwRow5s1(r4 + c0, k40, k41, k42, k43, k44);
+          storeLanes(orow + c0, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, f32x4.add(a0, a1)), f32x4.add(a2, f32x4.add(a3, a4))), vlo), vhi), ow - ox);
         }
       } else {
         for (; ox + 3 < ow; ox += 4) {
@@ -502,15 +502,14 @@ export function f32_dwconv5x5(x: usize, c: i32, ih: i32, iw: i32, w: usize, s: i
           const a4 = dwRow5s2(r4 + c0, r4 + oddBytes + c0, k40, k41, k42, k43, k44);
           v128.store(orow + c0, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, f32x4.add(a0, a1)), f32x4.add(a2, f32x4.add(a3, a4))), vlo), vhi));
         }
-        for (; ox < ow; ox++) {
+        if (ox < ow) {
           const c0 = (<usize>ox) << 2;
-          const t0 = dwRow5ScalarS2(r0 + c0, r0 + oddBytes + c0, wc);
-          const t1 = dwRow5ScalarS2(r1 + c0, r1 + oddBytes + c0, wc + 20);
-          const t2 = dwRow5ScalarS2(r2 + c0, r2 + oddBytes + c0, wc + 40);
-          const t3 = dwRow5ScalarS2(r3 + c0, r3 + oddBytes + c0, wc + 60);
-          const t4 = dwRow5ScalarS2(r4 + c0, r4 + oddBytes + c0, wc + 80);
-          const t: f32 = b + (t0 + t1) + (t2 + (t3 + t4));
-          f32.store(orow + (<usize>ox << 2), min(max(t, lo), hi));
+          const a0 = dwRow5s2(r0 + c0, r0 + oddBytes + c0, k00, k01, k02, k03, k04);
+          const a1 = dwRow5s2(r1 + c0, r1 + oddBytes + c0, k10, k11, k12, k13, k14);
+          const a2 = dwRow5s2(r2 + c0, r2 + oddBytes + c0, k20, k21, k22, k23, k24);
+          const a3 = dwRow5s2(r3 + c0, r3 + oddBytes + c0, k30, k31, k32, k33, k34);
+          const a4 = dwRow5s2(r4 + c0, r4 + oddBytes + c0, k40, k41, k42, k43, k44);
+          storeLanes(orow + c0, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, f32x4.add(a0, a1)), f32x4.add(a2, f32x4.add(a3, a4))), vlo), vhi), ow - ox);
         }
       }
     }
