@@ -52,7 +52,7 @@ const convWasm: KernelDef = {
       return wp;
     };
     if (!wino || !staticHW) weights();
-    const epi = new Epilogue();
+    const epi = new Epilogue(true);
     return {
       name: wino ? 'f32_conv3x3_winograd_2x2' : dw3x3 ? 'f32_dwconv3x3' : dw5x5 ? 'f32_dwconv5x5' : dw1x1 && !(attrs.pads as number[] | undefined)?.some((v) => v !== 0) ? 'f32_dwconv1x1' : depthwise ? 'f32_dwconv2d' : 'f32_conv2d_gemm_4x8',
       fuseClamp: epi.fuseClamp,
@@ -78,6 +78,7 @@ const convWasm: KernelDef = {
         mem.release(bp);
         if (wp) mem.release(wp);
         wino?.dispose();
+        epi.dispose();
       },
     };
   },

@@ -27,6 +27,8 @@ export interface KernelExports {
   f32_rmsnorm(x: number, rows: number, n: number, gamma: number, eps: number, out: number): void;
   /** asm/x32_layout.ts: out (contiguous over shape) = src at element strides st (may be negative); idx: rank i32s scratch */
   x32_strided_copy(src: number, out: number, rank: number, shape: number, st: number, idx: number): void;
+  /** PRelu in place over blocks [c, inner] of n floats, one slope per channel (asm/f32_act.ts) */
+  f32_prelu_channels(x: number, n: number, c: number, inner: number, slopes: number): void;
   /** n matrices rows × cols (4-byte elements) transposed: out[c·rows + r] = src[r·cols + c] */
   x32_transpose2d(src: number, n: number, rows: number, cols: number, out: number): void;
   f32_peak_muladd(iters: number): number;
