@@ -283,20 +283,16 @@ export function f32_dwconv3x3(x: usize, c: i32, ih: i32, iw: i32, w: usize, s: i
           v128.store(po, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, a0), f32x4.add(a1, a2)), vlo), vhi));
           v128.store(po, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, b0), f32x4.add(b1, b2)), vlo), vhi), 16);
         }
-        for (; ox + 3 < ow; ox += 4) {
+        // four outputs per step; the last ow mod 4 run as one more vector over the plane's spare zero
+        // columns, only its valid lanes stored
+        for (; ox < ow; ox += 4) {
           const c0 = (<usize>ox) << 2;
           const a0 = dwRow3(w0, w1, w2, v128.load(r0 + c0), v128.load(r0 + c0, 4), v128.load(r0 + c0, 8));
           const a1 = dwRow3(w3, w4, w5, v128.load(r1 + c0), v128.load(r1 + c0, 4), v128.load(r1 + c0, 8));
           const a2 = dwRow3(w6, w7, w8, v128.load(r2 + c0), v128.load(r2 + c0, 4), v128.load(r2 + c0, 8));
-          v128.store(orow + c0, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, a0), f32x4.add(a1, a2)), vlo), vhi));
-        }
-        // the last ow mod 4 pixels: one more vector over the plane's spare zero columns, its valid lanes stored
-        if (ox < ow) {
-          const c0 = (<usize>ox) << 2;
-          const a0 = dwRow3(w0, w1, w2, v128.load(r0 + c0), v128.load(r0 + c0, 4), v128.load(r0 + c0, 8));
-          const a1 = dwRow3(w3, w4, w5, v128.load(r1 + c0), v128.load(r1 + c0, 4), v128.load(r1 + c0, 8));
-          const a2 = dwRow3(w6, w7, w8, v128.load(r2 + c0), v128.load(r2 + c0, 4), v128.load(r2 + c0, 8));
-          storeLanes(orow + c0, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, a0), f32x4.add(a1, a2)), vlo), vhi), ow - ox);
+          const v = f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, a0), f32x4.add(a1, a2)), vlo), vhi);
+          if (ox + 3 < ow) v128.store(orow + c0, v);
+          else storeLanes(orow + c0, v, ow - ox);
         }
       } else {
         // even half rows e, odd half rows o: taps (e[ox], o[ox], e[ox + 1]) of each kernel row
@@ -313,19 +309,16 @@ export function f32_dwconv3x3(x: usize, c: i32, ih: i32, iw: i32, w: usize, s: i
           v128.store(po, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, a0), f32x4.add(a1, a2)), vlo), vhi));
           v128.store(po, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, b0), f32x4.add(b1, b2)), vlo), vhi), 16);
         }
-        for (; ox + 3 < ow; ox += 4) {
+        // four outputs per step; the last ow mod 4 run as one more vector over the plane's spare zero
+        // columns, only its valid lanes stored
+        for (; ox < ow; ox += 4) {
           const c0 = (<usize>ox) << 2;
           const a0 = dwRow3(w0, w1, w2, v128.load(e0 + c0), v128.load(o0 + c0), v128.load(e0 + c0, 4));
           const a1 = dwRow3(w3, w4, w5, v128.load(e1 + c0), v128.load(o1 + c0), v128.load(e1 + c0, 4));
           const a2 = dwRow3(w6, w7, w8, v128.load(e2 + c0), v128.load(o2 + c0), v128.load(e2 + c0, 4));
-          v128.store(orow + c0, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, a0), f32x4.add(a1, a2)), vlo), vhi));
-        }
-        if (ox < ow) {
-          const c0 = (<usize>ox) << 2;
-          const a0 = dwRow3(w0, w1, w2, v128.load(e0 + c0), v128.load(o0 + c0), v128.load(e0 + c0, 4));
-          const a1 = dwRow3(w3, w4, w5, v128.load(e1 + c0), v128.load(o1 + c0), v128.load(e1 + c0, 4));
-          const a2 = dwRow3(w6, w7, w8, v128.load(e2 + c0), v128.load(o2 + c0), v128.load(e2 + c0, 4));
-          storeLanes(orow + c0, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, a0), f32x4.add(a1, a2)), vlo), vhi), ow - ox);
+          const v = f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, a0), f32x4.add(a1, a2)), vlo), vhi);
+          if (ox + 3 < ow) v128.store(orow + c0, v);
+          else storeLanes(orow + c0, v, ow - ox);
         }
       }
     }
@@ -473,43 +466,32 @@ export function f32_dwconv5x5(x: usize, c: i32, ih: i32, iw: i32, w: usize, s: i
       const r4 = r3 + rowBytes;
       let ox = 0;
       if (s == 1) {
-        for (; ox + 3 < ow; ox += 4) {
+        // four outputs per step; the last ow mod 4 run as one more vector over the plane's spare zero
+        // columns, only its valid lanes stored
+        for (; ox < ow; ox += 4) {
           const c0 = (<usize>ox) << 2;
           const a0 = dwRow5s1(r0 + c0, k00, k01, k02, k03, k04);
           const a1 = dwRow5s1(r1 + c0, k10, k11, k12, k13, k14);
           const a2 = dwRow5s1(r2 + c0, k20, k21, k22, k23, k24);
           const a3 = dwRow5s1(r3 + c0, k30, k31, k32, k33, k34);
           const a4 = dwRow5s1(r4 + c0, k40, k41, k42, k43, k44);
-          v128.store(orow + c0, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, f32x4.add(a0, a1)), f32x4.add(a2, f32x4.add(a3, a4))), vlo), vhi));
-        }
-        // the last ow mod 4 pixels: one more vector over the plane's spare zero columns, its valid lanes stored
-        if (ox < ow) {
-          const c0 = (<usize>ox) << 2;
-          const a0 = dwRow5s1(r0 + c0, k00, k01, k02, k03, k04);
-          const a1 = dwRow5s1(r1 + c0, k10, k11, k12, k13, k14);
-          const a2 = dwRow5s1(r2 + c0, k20, k21, k22, k23, k24);
-          const a3 = dwRow5s1(r3 + c0, k30, k31, k32, k33, k34);
-          const a4 = dwRow5s1(r4 + c0, k40, k41, k42, k43, k44);
-          storeLanes(orow + c0, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, f32x4.add(a0, a1)), f32x4.add(a2, f32x4.add(a3, a4))), vlo), vhi), ow - ox);
+          const v = f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, f32x4.add(a0, a1)), f32x4.add(a2, f32x4.add(a3, a4))), vlo), vhi);
+          if (ox + 3 < ow) v128.store(orow + c0, v);
+          else storeLanes(orow + c0, v, ow - ox);
         }
       } else {
-        for (; ox + 3 < ow; ox += 4) {
+        // four outputs per step; the last ow mod 4 run as one more vector over the plane's spare zero
+        // columns, only its valid lanes stored
+        for (; ox < ow; ox += 4) {
           const c0 = (<usize>ox) << 2;
           const a0 = dwRow5s2(r0 + c0, r0 + oddBytes + c0, k00, k01, k02, k03, k04);
           const a1 = dwRow5s2(r1 + c0, r1 + oddBytes + c0, k10, k11, k12, k13, k14);
           const a2 = dwRow5s2(r2 + c0, r2 + oddBytes + c0, k20, k21, k22, k23, k24);
           const a3 = dwRow5s2(r3 + c0, r3 + oddBytes + c0, k30, k31, k32, k33, k34);
           const a4 = dwRow5s2(r4 + c0, r4 + oddBytes + c0, k40, k41, k42, k43, k44);
-          v128.store(orow + c0, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, f32x4.add(a0, a1)), f32x4.add(a2, f32x4.add(a3, a4))), vlo), vhi));
-        }
-        if (ox < ow) {
-          const c0 = (<usize>ox) << 2;
-          const a0 = dwRow5s2(r0 + c0, r0 + oddBytes + c0, k00, k01, k02, k03, k04);
-          const a1 = dwRow5s2(r1 + c0, r1 + oddBytes + c0, k10, k11, k12, k13, k14);
-          const a2 = dwRow5s2(r2 + c0, r2 + oddBytes + c0, k20, k21, k22, k23, k24);
-          const a3 = dwRow5s2(r3 + c0, r3 + oddBytes + c0, k30, k31, k32, k33, k34);
-          const a4 = dwRow5s2(r4 + c0, r4 + oddBytes + c0, k40, k41, k42, k43, k44);
-          storeLanes(orow + c0, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, f32x4.add(a0, a1)), f32x4.add(a2, f32x4.add(a3, a4))), vlo), vhi), ow - ox);
+          const v = f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, f32x4.add(a0, a1)), f32x4.add(a2, f32x4.add(a3, a4))), vlo), vhi);
+          if (ox + 3 < ow) v128.store(orow + c0, v);
+          else storeLanes(orow + c0, v, ow - ox);
         }
       }
     }
