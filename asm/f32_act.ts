@@ -104,3 +104,32 @@ export function f32_channel_affine(x: usize, out: usize, planes: i32, c: i32, hw
     }
   }
 }
+
+/**
+ * PRelu with one slope per channel, in place: x viewed as blocks [c, inner] (n elements in all), element i of
+ * channel ch becomes slopes[ch]·x where x < 0 (ONNX PRelu; NaN stays NaN). The epilogue of a kernel whose output
+ * a PRelu reads (MediaPipe models put one after most convs).
+ */
+export function f32_prelu_channels(x: usize, n: i32, c: i32, inner: i32, slopes: usize): void {
+  const zero = f32x4.splat(0);
+  const block = c * inner;
+  if (block <= 0) return;
+  for (let base = 0; base < n; base += block) {
+    for (let ch = 0; ch < c; ch++) {
+      const s: f32 = f32.load(slopes + ((<usize>ch) << 2));
+      const vs = f32x4.splat(s);
+      const p = x + ((<usize>(base + ch * inner)) << 2);
+      let i = 0;
+      for (; i + 3 < inner; i += 4) {
+        const q = p + ((<usize>i) << 2);
+        const v = v128.load(q);
+        v128.store(q, v128.bitselect(f32x4.mul(v, vs), v, f32x4.lt(v, zero)));
+      }
+      for (; i < inner; i++) {
+        const q = p + ((<usize>i) << 2);
+        const v = f32.load(q);
+        if (v < 0) f32.store(q, v * s);
+      }
+    }
+  }
+}

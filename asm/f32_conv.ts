@@ -1,4 +1,5 @@
 import { tapRow } from './vec';
+import { madd } from './madd';
 // f32 convolution helpers (NCHW). Conv runs as GEMM: out[M×P] = W[M×K] · cols[K×P] (+ row bias), with the
 // column matrix written straight into f32_gemm_pack_8's panel layout (no separate im2col + pack pass).
 // Depthwise convs (one input channel per group) run direct: no GEMM pays for K = kh·kw.
@@ -162,38 +163,102 @@ function dwPlaneRows(ih: i32, s: i32, pt: i32, oh: i32): i32 {
   return max(ih + pt, (oh - 1) * s + 3);
 }
 
-/** Scratch bytes f32_dwconv3x3 needs (one zero-padded input plane). */
+/**
+ * Stride-2 planes hold each padded row as two half rows, even columns then odd columns, `half` floats each: tap kx
+ * of output ox is even[ox + kx/2] (kx even) or odd[ox + (kx−1)/2] (kx odd), so four outputs read whole vectors with
+ * no shuffles. `half` covers the image's columns and every tap of a k-wide kernel.
+ */
+// @ts-ignore: decorator
+@inline
+function dwHalf(iw: i32, pl: i32, ow: i32, k: i32): i32 {
+  return max(ow + (k >> 1), (iw + pl + 1) >> 1);
+}
+
+/**
+ * Copy one channel (ih×iw at xc) into a stride-2 plane (rows of 2·half floats from `tmp`, image at row pt, padded
+ * column pl), deinterleaving columns: padded column j goes to half row j & 1 at j >> 1. Pixels only — the zero
+ * border written once by the caller stays zero across channels.
+ */
+// @ts-ignore: decorator
+@inline
+function dwCopyS2(xc: usize, ih: i32, iw: i32, tmp: usize, pt: i32, pl: i32, half: i32): void {
+  const rowBytes = (<usize>half) << 3;
+  // input column ix = 2q lands at half row (pl & 1) position q + a0, ix = 2q + 1 at the other one, position q + b0
+  const odd = pl & 1;
+  const a0 = (<usize>(odd ? (<usize>half) << 2 : 0)) + ((<usize>(pl >> 1)) << 2);
+  const b0 = (<usize>(odd ? 0 : (<usize>half) << 2)) + ((<usize>((pl + 1) >> 1)) << 2);
+  for (let y = 0; y < ih; y++) {
+    const src = xc + ((<usize>y * iw) << 2);
+    const row = tmp + <usize>(y + pt) * rowBytes;
+    const pa = row + a0;
+    const pb = row + b0;
+    let ix = 0;
+    for (; ix + 7 < iw; ix += 8) {
+      const u = v128.load(src + ((<usize>ix) << 2));
+      const v = v128.load(src + ((<usize>ix) << 2), 16);
+      v128.store(pa + ((<usize>ix) << 1), v128.shuffle<f32>(u, v, 0, 2, 4, 6));
+      v128.store(pb + ((<usize>ix) << 1), v128.shuffle<f32>(u, v, 1, 3, 5, 7));
+    }
+    for (; ix < iw; ix++) f32.store((ix & 1 ? pb : pa) + ((<usize>(ix >> 1)) << 2), f32.load(src + ((<usize>ix) << 2)));
+  }
+}
+
+/** Scratch bytes f32_dwconv3x3 needs (one zero-padded input plane; at stride 2 with deinterleaved rows). */
 export function f32_dwconv3x3_scratch_size(ih: i32, iw: i32, s: i32, pt: i32, pl: i32, oh: i32, ow: i32): i32 {
-  return (dwPlaneRows(ih, s, pt, oh) * dwPlaneRows(iw, s, pl, ow)) << 2;
+  const ow4 = (ow + 3) & ~3;
+  if (s == 2) return (dwPlaneRows(ih, s, pt, oh) * dwHalf(iw, pl, ow4, 3)) << 3;
+  return (dwPlaneRows(ih, s, pt, oh) * dwPlaneRows(iw, s, pl, ow4)) << 2;
+}
+
+/** Lanes 0 … n − 1 (n = 1 … 3) of v to p: the partial last vector of an output row. */
+// @ts-ignore: decorator
+@inline
+function storeLanes(p: usize, v: v128, n: i32): void {
+  v128.store32_lane(p, v, 0);
+  if (n > 1) v128.store32_lane(p, v, 1, 4);
+  if (n > 2) v128.store32_lane(p, v, 2, 8);
+}
+
+/** Three taps of one kernel row for four outputs: (w0·x0 + w1·x1) + w2·x2 (fused multiply-adds in the relaxed build). */
+// @ts-ignore: decorator
+@inline
+function dwRow3(w0: v128, w1: v128, w2: v128, x0: v128, x1: v128, x2: v128): v128 {
+  return madd(w2, x2, madd(w1, x1, f32x4.mul(w0, x0)));
 }
 
 /**
  * Depthwise 3×3, dilation 1, stride 1 or 2, over `c` channels (weights 9 per channel at w, biases at `bias`).
  * Each channel is copied into a zero-padded plane in `tmp` first (its border stays zero across channels), so every
  * output pixel takes the same branch-free path: scalar per-pixel border handling used to cost more than the
- * interior on 56×56 planes. Interior pixels keep all nine taps and four or eight outputs in registers. Each kernel
- * row's three taps are summed first, then bias + row0 + (row1 + row2), clamped to [lo, hi].
+ * interior on 56×56 planes. Stride 2 deinterleaves even and odd columns during that copy (dwCopyS2), so its taps
+ * are plain vector loads as at stride 1. Interior pixels keep all nine taps and four or eight outputs in registers.
+ * Each kernel row's three taps are summed first, then bias + row0 + (row1 + row2), clamped to [lo, hi].
  */
 export function f32_dwconv3x3(x: usize, c: i32, ih: i32, iw: i32, w: usize, s: i32, pt: i32, pl: i32, oh: i32, ow: i32, bias: usize, out: usize, lo: f32, hi: f32, tmp: usize): void {
   const hp = dwPlaneRows(ih, s, pt, oh);
-  const wp = dwPlaneRows(iw, s, pl, ow);
+  // columns for whole 4-output vectors: the last ow mod 4 outputs run as one more vector, stored lane by lane
+  const ow4 = (ow + 3) & ~3;
+  const half = dwHalf(iw, pl, ow4, 3);
+  const wp = s == 2 ? half << 1 : dwPlaneRows(iw, s, pl, ow4);
   const rowBytes = (<usize>wp) << 2;
+  const oddBytes = (<usize>half) << 2;
   memory.fill(tmp, 0, <usize>hp * rowBytes);
   const vlo = f32x4.splat(lo);
   const vhi = f32x4.splat(hi);
   for (let ch = 0; ch < c; ch++) {
     const xc = x + ((<usize>ch * ih * iw) << 2);
-    for (let y = 0; y < ih; y++) memory.copy(tmp + <usize>(y + pt) * rowBytes + ((<usize>pl) << 2), xc + ((<usize>y * iw) << 2), (<usize>iw) << 2);
+    if (s == 2) dwCopyS2(xc, ih, iw, tmp, pt, pl, half);
+    else for (let y = 0; y < ih; y++) memory.copy(tmp + <usize>(y + pt) * rowBytes + ((<usize>pl) << 2), xc + ((<usize>y * iw) << 2), (<usize>iw) << 2);
     const wc = w + <usize>ch * 36;
-    const w0 = f32x4.splat(f32.load(wc));
-    const w1 = f32x4.splat(f32.load(wc, 4));
-    const w2 = f32x4.splat(f32.load(wc, 8));
-    const w3 = f32x4.splat(f32.load(wc, 12));
-    const w4 = f32x4.splat(f32.load(wc, 16));
-    const w5 = f32x4.splat(f32.load(wc, 20));
-    const w6 = f32x4.splat(f32.load(wc, 24));
-    const w7 = f32x4.splat(f32.load(wc, 28));
-    const w8 = f32x4.splat(f32.load(wc, 32));
+    const w0 = v128.load32_splat(wc);
+    const w1 = v128.load32_splat(wc, 4);
+    const w2 = v128.load32_splat(wc, 8);
+    const w3 = v128.load32_splat(wc, 12);
+    const w4 = v128.load32_splat(wc, 16);
+    const w5 = v128.load32_splat(wc, 20);
+    const w6 = v128.load32_splat(wc, 24);
+    const w7 = v128.load32_splat(wc, 28);
+    const w8 = v128.load32_splat(wc, 32);
     const b: f32 = f32.load(bias + ((<usize>ch) << 2));
     const vb = f32x4.splat(b);
     const oc = out + ((<usize>ch * oh * ow) << 2);
@@ -208,56 +273,81 @@ export function f32_dwconv3x3(x: usize, c: i32, ih: i32, iw: i32, w: usize, s: i
         // the adds no longer wait on one long dependency chain (the kernel was add-latency bound)
         for (; ox + 7 < ow; ox += 8) {
           const c0 = (<usize>ox) << 2;
-          const a0 = f32x4.add(f32x4.add(f32x4.mul(w0, v128.load(r0 + c0)), f32x4.mul(w1, v128.load(r0 + c0, 4))), f32x4.mul(w2, v128.load(r0 + c0, 8)));
-          const b0 = f32x4.add(f32x4.add(f32x4.mul(w0, v128.load(r0 + c0, 16)), f32x4.mul(w1, v128.load(r0 + c0, 20))), f32x4.mul(w2, v128.load(r0 + c0, 24)));
-          const a1 = f32x4.add(f32x4.add(f32x4.mul(w3, v128.load(r1 + c0)), f32x4.mul(w4, v128.load(r1 + c0, 4))), f32x4.mul(w5, v128.load(r1 + c0, 8)));
-          const b1 = f32x4.add(f32x4.add(f32x4.mul(w3, v128.load(r1 + c0, 16)), f32x4.mul(w4, v128.load(r1 + c0, 20))), f32x4.mul(w5, v128.load(r1 + c0, 24)));
-          const a2 = f32x4.add(f32x4.add(f32x4.mul(w6, v128.load(r2 + c0)), f32x4.mul(w7, v128.load(r2 + c0, 4))), f32x4.mul(w8, v128.load(r2 + c0, 8)));
-          const b2 = f32x4.add(f32x4.add(f32x4.mul(w6, v128.load(r2 + c0, 16)), f32x4.mul(w7, v128.load(r2 + c0, 20))), f32x4.mul(w8, v128.load(r2 + c0, 24)));
+          const a0 = dwRow3(w0, w1, w2, v128.load(r0 + c0), v128.load(r0 + c0, 4), v128.load(r0 + c0, 8));
+          const b0 = dwRow3(w0, w1, w2, v128.load(r0 + c0, 16), v128.load(r0 + c0, 20), v128.load(r0 + c0, 24));
+          const a1 = dwRow3(w3, w4, w5, v128.load(r1 + c0), v128.load(r1 + c0, 4), v128.load(r1 + c0, 8));
+          const b1 = dwRow3(w3, w4, w5, v128.load(r1 + c0, 16), v128.load(r1 + c0, 20), v128.load(r1 + c0, 24));
+          const a2 = dwRow3(w6, w7, w8, v128.load(r2 + c0), v128.load(r2 + c0, 4), v128.load(r2 + c0, 8));
+          const b2 = dwRow3(w6, w7, w8, v128.load(r2 + c0, 16), v128.load(r2 + c0, 20), v128.load(r2 + c0, 24));
           const po = orow + c0;
           v128.store(po, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, a0), f32x4.add(a1, a2)), vlo), vhi));
           v128.store(po, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, b0), f32x4.add(b1, b2)), vlo), vhi), 16);
         }
-        for (; ox + 3 < ow; ox += 4) {
+        // four outputs per step; the last ow mod 4 run as one more vector over the plane's spare zero
+        // columns, only its valid lanes stored
+        for (; ox < ow; ox += 4) {
           const c0 = (<usize>ox) << 2;
-          const a0 = f32x4.add(f32x4.add(f32x4.mul(w0, v128.load(r0 + c0)), f32x4.mul(w1, v128.load(r0 + c0, 4))), f32x4.mul(w2, v128.load(r0 + c0, 8)));
-          const a1 = f32x4.add(f32x4.add(f32x4.mul(w3, v128.load(r1 + c0)), f32x4.mul(w4, v128.load(r1 + c0, 4))), f32x4.mul(w5, v128.load(r1 + c0, 8)));
-          const a2 = f32x4.add(f32x4.add(f32x4.mul(w6, v128.load(r2 + c0)), f32x4.mul(w7, v128.load(r2 + c0, 4))), f32x4.mul(w8, v128.load(r2 + c0, 8)));
-          v128.store(orow + c0, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, a0), f32x4.add(a1, a2)), vlo), vhi));
+          const a0 = dwRow3(w0, w1, w2, v128.load(r0 + c0), v128.load(r0 + c0, 4), v128.load(r0 + c0, 8));
+          const a1 = dwRow3(w3, w4, w5, v128.load(r1 + c0), v128.load(r1 + c0, 4), v128.load(r1 + c0, 8));
+          const a2 = dwRow3(w6, w7, w8, v128.load(r2 + c0), v128.load(r2 + c0, 4), v128.load(r2 + c0, 8));
+          const v = f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, a0), f32x4.add(a1, a2)), vlo), vhi);
+          if (ox + 3 < ow) v128.store(orow + c0, v);
+          else storeLanes(orow + c0, v, ow - ox);
         }
       } else {
-        for (; ox + 3 < ow; ox += 4) {
-          const c0 = (<usize>(2 * ox)) << 2;
-          // inputs c..c+8 of each row: evens e = x[c + 2j], odds o = x[c + 2j + 1], evens shifted e1 = x[c + 2j + 2]
-          let a = v128.load(r0 + c0);
-          let bb = v128.load(r0 + c0, 16);
-          let e = v128.shuffle<f32>(a, bb, 0, 2, 4, 6);
-          let o = v128.shuffle<f32>(a, bb, 1, 3, 5, 7);
-          let e1 = v128.shuffle<f32>(e, f32x4.splat(f32.load(r0 + c0, 32)), 1, 2, 3, 4);
-          const p0 = f32x4.add(f32x4.add(f32x4.mul(w0, e), f32x4.mul(w1, o)), f32x4.mul(w2, e1));
-          a = v128.load(r1 + c0);
-          bb = v128.load(r1 + c0, 16);
-          e = v128.shuffle<f32>(a, bb, 0, 2, 4, 6);
-          o = v128.shuffle<f32>(a, bb, 1, 3, 5, 7);
-          e1 = v128.shuffle<f32>(e, f32x4.splat(f32.load(r1 + c0, 32)), 1, 2, 3, 4);
-          const p1 = f32x4.add(f32x4.add(f32x4.mul(w3, e), f32x4.mul(w4, o)), f32x4.mul(w5, e1));
-          a = v128.load(r2 + c0);
-          bb = v128.load(r2 + c0, 16);
-          e = v128.shuffle<f32>(a, bb, 0, 2, 4, 6);
-          o = v128.shuffle<f32>(a, bb, 1, 3, 5, 7);
-          e1 = v128.shuffle<f32>(e, f32x4.splat(f32.load(r2 + c0, 32)), 1, 2, 3, 4);
-          const p2 = f32x4.add(f32x4.add(f32x4.mul(w6, e), f32x4.mul(w7, o)), f32x4.mul(w8, e1));
-          v128.store(orow + (<usize>ox << 2), f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, p0), f32x4.add(p1, p2)), vlo), vhi));
+        // even half rows e, odd half rows o: taps (e[ox], o[ox], e[ox + 1]) of each kernel row
+        const e0 = r0, o0 = r0 + oddBytes, e1 = r1, o1 = r1 + oddBytes, e2 = r2, o2 = r2 + oddBytes;
+        for (; ox + 7 < ow; ox += 8) {
+          const c0 = (<usize>ox) << 2;
+          const a0 = dwRow3(w0, w1, w2, v128.load(e0 + c0), v128.load(o0 + c0), v128.load(e0 + c0, 4));
+          const b0 = dwRow3(w0, w1, w2, v128.load(e0 + c0, 16), v128.load(o0 + c0, 16), v128.load(e0 + c0, 20));
+          const a1 = dwRow3(w3, w4, w5, v128.load(e1 + c0), v128.load(o1 + c0), v128.load(e1 + c0, 4));
+          const b1 = dwRow3(w3, w4, w5, v128.load(e1 + c0, 16), v128.load(o1 + c0, 16), v128.load(e1 + c0, 20));
+          const a2 = dwRow3(w6, w7, w8, v128.load(e2 + c0), v128.load(o2 + c0), v128.load(e2 + c0, 4));
+          const b2 = dwRow3(w6, w7, w8, v128.load(e2 + c0, 16), v128.load(o2 + c0, 16), v128.load(e2 + c0, 20));
+          const po = orow + c0;
+          v128.store(po, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, a0), f32x4.add(a1, a2)), vlo), vhi));
+          v128.store(po, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, b0), f32x4.add(b1, b2)), vlo), vhi), 16);
+        }
+        // four outputs per step; the last ow mod 4 run as one more vector over the plane's spare zero
+        // columns, only its valid lanes stored
+        for (; ox < ow; ox += 4) {
+          const c0 = (<usize>ox) << 2;
+          const a0 = dwRow3(w0, w1, w2, v128.load(e0 + c0), v128.load(o0 + c0), v128.load(e0 + c0, 4));
+          const a1 = dwRow3(w3, w4, w5, v128.load(e1 + c0), v128.load(o1 + c0), v128.load(e1 + c0, 4));
+          const a2 = dwRow3(w6, w7, w8, v128.load(e2 + c0), v128.load(o2 + c0), v128.load(e2 + c0, 4));
+          const v = f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, a0), f32x4.add(a1, a2)), vlo), vhi);
+          if (ox + 3 < ow) v128.store(orow + c0, v);
+          else storeLanes(orow + c0, v, ow - ox);
         }
       }
-      // the last ow mod 4 pixels: nine taps each, same sums as the vector lanes
-      for (; ox < ow; ox++) {
-        const c0 = (<usize>(ox * s)) << 2;
-        const t0 = f32.load(wc) * f32.load(r0 + c0) + f32.load(wc, 4) * f32.load(r0 + c0, 4) + f32.load(wc, 8) * f32.load(r0 + c0, 8);
-        const t1 = f32.load(wc, 12) * f32.load(r1 + c0) + f32.load(wc, 16) * f32.load(r1 + c0, 4) + f32.load(wc, 20) * f32.load(r1 + c0, 8);
-        const t2 = f32.load(wc, 24) * f32.load(r2 + c0) + f32.load(wc, 28) * f32.load(r2 + c0, 4) + f32.load(wc, 32) * f32.load(r2 + c0, 8);
-        f32.store(orow + (<usize>ox << 2), min(max(b + t0 + (t1 + t2), lo), hi));
-      }
+    }
+  }
+}
+
+/**
+ * Depthwise 1×1 (a per-channel scale and bias: MediaPipe's BlazeBlocks use them between convs), stride 1, no pads:
+ * out[ch, i] = clamp(bias[ch] + w[ch]·x[ch, i], lo, hi) over `p` pixels of `c` channels.
+ */
+export function f32_dwconv1x1(x: usize, c: i32, p: i32, w: usize, bias: usize, out: usize, lo: f32, hi: f32): void {
+  const vlo = f32x4.splat(lo);
+  const vhi = f32x4.splat(hi);
+  for (let ch = 0; ch < c; ch++) {
+    const wv: f32 = f32.load(w + ((<usize>ch) << 2));
+    const b: f32 = f32.load(bias + ((<usize>ch) << 2));
+    const vw = f32x4.splat(wv);
+    const vb = f32x4.splat(b);
+    const xc = x + ((<usize>ch * p) << 2);
+    const oc = out + ((<usize>ch * p) << 2);
+    let i = 0;
+    for (; i + 7 < p; i += 8) {
+      const o = (<usize>i) << 2;
+      v128.store(oc + o, f32x4.min(f32x4.max(madd(vw, v128.load(xc + o), vb), vlo), vhi));
+      v128.store(oc + o, f32x4.min(f32x4.max(madd(vw, v128.load(xc + o, 16), vb), vlo), vhi), 16);
+    }
+    for (; i < p; i++) {
+      const o = (<usize>i) << 2;
+      f32.store(oc + o, min(max(b + wv * f32.load(xc + o), lo), hi));
     }
   }
 }
@@ -308,57 +398,56 @@ export function f32_col2im(col: usize, m: i32, kh: i32, kw: i32, ih: i32, iw: i3
   }
 }
 
-/** Scratch bytes f32_dwconv5x5 needs: one zero-padded plane, 4 spare columns so stride 2 reads whole vectors. */
+/** Scratch bytes f32_dwconv5x5 needs: one zero-padded plane (at stride 2 with deinterleaved rows, as dwCopyS2 writes). */
 export function f32_dwconv5x5_scratch_size(ih: i32, iw: i32, s: i32, pt: i32, pl: i32, oh: i32, ow: i32): i32 {
-  return (max(ih + pt, (oh - 1) * s + 5) * (max(iw + pl, (ow - 1) * s + 5) + 4)) << 2;
+  const ow4 = (ow + 3) & ~3;
+  if (s == 2) return (max(ih + pt, (oh - 1) * s + 5) * dwHalf(iw, pl, ow4, 5)) << 3;
+  return (max(ih + pt, (oh - 1) * s + 5) * max(iw + pl, (ow4 - 1) * s + 5)) << 2;
 }
 
-/** Five taps of one kernel row at stride 1 for four outputs: Σ w_k·x[c + j + k], summed as two pairs plus one. */
+/** Five taps of one kernel row for four outputs: ((w0·x0 + w1·x1) + (w2·x2 + w3·x3)) + w4·x4 (madd: FMA in the relaxed build). */
+// @ts-ignore: decorator
+@inline
+function dwRow5(wa: v128, wb: v128, wc: v128, wd: v128, we: v128, x0: v128, x1: v128, x2: v128, x3: v128, x4: v128): v128 {
+  return madd(we, x4, f32x4.add(madd(wb, x1, f32x4.mul(wa, x0)), madd(wd, x3, f32x4.mul(wc, x2))));
+}
+
+/** dwRow5 at stride 1: taps x[c + j + k] of the padded row at p. */
 // @ts-ignore: decorator
 @inline
 function dwRow5s1(p: usize, wa: v128, wb: v128, wc: v128, wd: v128, we: v128): v128 {
-  return f32x4.add(f32x4.add(f32x4.add(f32x4.mul(wa, v128.load(p)), f32x4.mul(wb, v128.load(p, 4))), f32x4.add(f32x4.mul(wc, v128.load(p, 8)), f32x4.mul(wd, v128.load(p, 12)))), f32x4.mul(we, v128.load(p, 16)));
+  return dwRow5(wa, wb, wc, wd, we, v128.load(p), v128.load(p, 4), v128.load(p, 8), v128.load(p, 12), v128.load(p, 16));
 }
 
-/** Five taps of one kernel row for one output (stride applied by the caller), in dwRow5s1's order. */
+/** dwRow5 at stride 2 over a deinterleaved row: taps even[ox], odd[ox], even[ox + 1], odd[ox + 1], even[ox + 2]. */
 // @ts-ignore: decorator
 @inline
-function dwRow5Scalar(r: usize, wr: usize): f32 {
-  return f32.load(wr) * f32.load(r) + f32.load(wr, 4) * f32.load(r, 4) + (f32.load(wr, 8) * f32.load(r, 8) + f32.load(wr, 12) * f32.load(r, 12)) + f32.load(wr, 16) * f32.load(r, 16);
-}
-
-/** Five taps of one kernel row at stride 2 for four outputs: Σ w_k·x[c + 2j + k] from three vector loads (12 floats). */
-// @ts-ignore: decorator
-@inline
-function dwRow5s2(p: usize, wa: v128, wb: v128, wc: v128, wd: v128, we: v128): v128 {
-  const a = v128.load(p);
-  const b = v128.load(p, 16);
-  const c = v128.load(p, 32);
-  const e0 = v128.shuffle<f32>(a, b, 0, 2, 4, 6); // x[c + 2j]
-  const o0 = v128.shuffle<f32>(a, b, 1, 3, 5, 7); // x[c + 2j + 1]
-  const e2 = v128.shuffle<f32>(b, c, 0, 2, 4, 6); // x[c + 2j + 4]
-  const o2 = v128.shuffle<f32>(b, c, 1, 3, 5, 7); // x[c + 2j + 5]
-  const e1 = v128.shuffle<f32>(e0, e2, 1, 2, 3, 6); // x[c + 2j + 2]: e0 lanes 1..3, then x[c + 8]
-  const o1 = v128.shuffle<f32>(o0, o2, 1, 2, 3, 6); // x[c + 2j + 3]: o0 lanes 1..3, then x[c + 9]
-  return f32x4.add(f32x4.add(f32x4.add(f32x4.mul(wa, e0), f32x4.mul(wb, o0)), f32x4.add(f32x4.mul(wc, e1), f32x4.mul(wd, o1))), f32x4.mul(we, e2));
+function dwRow5s2(e: usize, o: usize, wa: v128, wb: v128, wc: v128, wd: v128, we: v128): v128 {
+  return dwRow5(wa, wb, wc, wd, we, v128.load(e), v128.load(o), v128.load(e, 4), v128.load(o, 4), v128.load(e, 8));
 }
 
 /**
  * Depthwise 5×5, dilation 1, stride 1 or 2, over `c` channels (weights 25 per channel at w, biases at `bias`), the
  * f32_dwconv3x3 scheme one size up: each channel is copied into a zero-padded plane in `tmp` (border zero across
- * channels), so every output pixel takes the same branch-free path; the 25 taps stay splatted in locals and each
- * kernel row's five taps are summed first, then bias + (row0 + row1) + (row2 + (row3 + row4)), clamped to [lo, hi].
+ * channels; stride 2 deinterleaves even and odd columns, dwCopyS2), so every output pixel takes the same
+ * branch-free path; the 25 taps stay splatted in locals and each kernel row's five taps are summed first, then
+ * bias + (row0 + row1) + (row2 + (row3 + row4)), clamped to [lo, hi].
  */
 export function f32_dwconv5x5(x: usize, c: i32, ih: i32, iw: i32, w: usize, s: i32, pt: i32, pl: i32, oh: i32, ow: i32, bias: usize, out: usize, lo: f32, hi: f32, tmp: usize): void {
   const hp = max(ih + pt, (oh - 1) * s + 5);
-  const wp = max(iw + pl, (ow - 1) * s + 5) + 4;
+  // columns for whole 4-output vectors: the last ow mod 4 outputs run as one more vector, stored lane by lane
+  const ow4 = (ow + 3) & ~3;
+  const half = dwHalf(iw, pl, ow4, 5);
+  const wp = s == 2 ? half << 1 : max(iw + pl, (ow4 - 1) * s + 5);
   const rowBytes = (<usize>wp) << 2;
+  const oddBytes = (<usize>half) << 2;
   memory.fill(tmp, 0, <usize>hp * rowBytes);
   const vlo = f32x4.splat(lo);
   const vhi = f32x4.splat(hi);
   for (let ch = 0; ch < c; ch++) {
     const xc = x + ((<usize>ch * ih * iw) << 2);
-    for (let y = 0; y < ih; y++) memory.copy(tmp + <usize>(y + pt) * rowBytes + ((<usize>pl) << 2), xc + ((<usize>y * iw) << 2), (<usize>iw) << 2);
+    if (s == 2) dwCopyS2(xc, ih, iw, tmp, pt, pl, half);
+    else for (let y = 0; y < ih; y++) memory.copy(tmp + <usize>(y + pt) * rowBytes + ((<usize>pl) << 2), xc + ((<usize>y * iw) << 2), (<usize>iw) << 2);
     const wc = w + <usize>ch * 100;
     const k00 = v128.load32_splat(wc, 0), k01 = v128.load32_splat(wc, 4), k02 = v128.load32_splat(wc, 8), k03 = v128.load32_splat(wc, 12), k04 = v128.load32_splat(wc, 16);
     const k10 = v128.load32_splat(wc, 20), k11 = v128.load32_splat(wc, 24), k12 = v128.load32_splat(wc, 28), k13 = v128.load32_splat(wc, 32), k14 = v128.load32_splat(wc, 36);
@@ -377,36 +466,33 @@ export function f32_dwconv5x5(x: usize, c: i32, ih: i32, iw: i32, w: usize, s: i
       const r4 = r3 + rowBytes;
       let ox = 0;
       if (s == 1) {
-        for (; ox + 3 < ow; ox += 4) {
+        // four outputs per step; the last ow mod 4 run as one more vector over the plane's spare zero
+        // columns, only its valid lanes stored
+        for (; ox < ow; ox += 4) {
           const c0 = (<usize>ox) << 2;
           const a0 = dwRow5s1(r0 + c0, k00, k01, k02, k03, k04);
           const a1 = dwRow5s1(r1 + c0, k10, k11, k12, k13, k14);
           const a2 = dwRow5s1(r2 + c0, k20, k21, k22, k23, k24);
           const a3 = dwRow5s1(r3 + c0, k30, k31, k32, k33, k34);
           const a4 = dwRow5s1(r4 + c0, k40, k41, k42, k43, k44);
-          v128.store(orow + c0, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, f32x4.add(a0, a1)), f32x4.add(a2, f32x4.add(a3, a4))), vlo), vhi));
+          const v = f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, f32x4.add(a0, a1)), f32x4.add(a2, f32x4.add(a3, a4))), vlo), vhi);
+          if (ox + 3 < ow) v128.store(orow + c0, v);
+          else storeLanes(orow + c0, v, ow - ox);
         }
       } else {
-        for (; ox + 3 < ow; ox += 4) {
-          const c0 = (<usize>(2 * ox)) << 2;
-          const a0 = dwRow5s2(r0 + c0, k00, k01, k02, k03, k04);
-          const a1 = dwRow5s2(r1 + c0, k10, k11, k12, k13, k14);
-          const a2 = dwRow5s2(r2 + c0, k20, k21, k22, k23, k24);
-          const a3 = dwRow5s2(r3 + c0, k30, k31, k32, k33, k34);
-          const a4 = dwRow5s2(r4 + c0, k40, k41, k42, k43, k44);
-          v128.store(orow + (<usize>ox << 2), f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, f32x4.add(a0, a1)), f32x4.add(a2, f32x4.add(a3, a4))), vlo), vhi));
+        // four outputs per step; the last ow mod 4 run as one more vector over the plane's spare zero
+        // columns, only its valid lanes stored
+        for (; ox < ow; ox += 4) {
+          const c0 = (<usize>ox) << 2;
+          const a0 = dwRow5s2(r0 + c0, r0 + oddBytes + c0, k00, k01, k02, k03, k04);
+          const a1 = dwRow5s2(r1 + c0, r1 + oddBytes + c0, k10, k11, k12, k13, k14);
+          const a2 = dwRow5s2(r2 + c0, r2 + oddBytes + c0, k20, k21, k22, k23, k24);
+          const a3 = dwRow5s2(r3 + c0, r3 + oddBytes + c0, k30, k31, k32, k33, k34);
+          const a4 = dwRow5s2(r4 + c0, r4 + oddBytes + c0, k40, k41, k42, k43, k44);
+          const v = f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, f32x4.add(a0, a1)), f32x4.add(a2, f32x4.add(a3, a4))), vlo), vhi);
+          if (ox + 3 < ow) v128.store(orow + c0, v);
+          else storeLanes(orow + c0, v, ow - ox);
         }
-      }
-      // the last ow mod 4 pixels: 25 taps each, summed in the vector lanes' order
-      for (; ox < ow; ox++) {
-        const c0 = (<usize>(ox * s)) << 2;
-        const t0 = dwRow5Scalar(r0 + c0, wc);
-        const t1 = dwRow5Scalar(r1 + c0, wc + 20);
-        const t2 = dwRow5Scalar(r2 + c0, wc + 40);
-        const t3 = dwRow5Scalar(r3 + c0, wc + 60);
-        const t4 = dwRow5Scalar(r4 + c0, wc + 80);
-        const t: f32 = b + (t0 + t1) + (t2 + (t3 + t4));
-        f32.store(orow + (<usize>ox << 2), min(max(t, lo), hi));
       }
     }
   }

@@ -88,6 +88,11 @@ const LAYERS = [
   ['mbv2 dw3x3 s2 144@56', 144, 56, 144, 3, 2, 1, 144],
   ['hand_landmark dw5x5 s1 144@28', 144, 28, 144, 5, 1, 2, 144],
   ['hand_landmark dw5x5 s2 96@56', 96, 56, 96, 5, 2, 2, 96],
+  ['pose_detection dw5x5 s1 672@14', 672, 14, 672, 5, 1, 2, 672],
+  ['pose_detection dw5x5 s1 1152@7', 1152, 7, 1152, 5, 1, 2, 1152],
+  ['face_landmark dw3x3 s2 16@96', 16, 96, 16, 3, 2, 1, 16],
+  ['face_landmark stem 3x3 s2 3→16 @192', 3, 192, 16, 3, 2, 1, 1],
+  ['hand_recrop dw1x1 8@128 (channel scale)', 8, 128, 8, 1, 1, 0, 8],
 ];
 const QUICK = new Set(['mbv2 stem 3x3 s2', 'mbv2 1x1 expand 24→144', 'mbv2 dw3x3 s1 144@56', 'mbv2 dw3x3 s2 96@112', 'hand_landmark dw5x5 s1 144@28']);
 

@@ -21,10 +21,12 @@ function binaryKernel(op: 'Add' | 'Sub' | 'Mul' | 'Div' | 'PRelu' | 'Max' | 'Min
       if (!mem || !ex) return decline('no WASM memory');
       if (node.inputs.length !== 2) return decline(`${node.inputs.length} inputs: the kernel takes two`);
       if (types[0]?.dtype !== 'float32' || types[1]?.dtype !== 'float32') return decline(`inputs are ${types[0]?.dtype}/${types[1]?.dtype}, not float32`);
-      const epi = new Epilogue();
+      // a PRelu after the op (MediaPipe's residual Add → PRelu) runs in the epilogue too
+      const epi = new Epilogue(true);
       let cached: { key: string; plan: BroadcastPlan } | undefined;
       return {
         name: 'f32_binary',
+        dispose: () => epi.dispose(),
         fuseClamp: epi.fuseClamp,
         fusePost: epi.fusePost,
         run([a, b], [outType]) {

@@ -1,4 +1,4 @@
-import { kernels } from './wasm.js';
+import { arena, kernels } from './wasm.js';
 
 /**
  * What a kernel folds in after its arithmetic: a clamp (Relu, Relu6/Clip) applied inside the micro-kernel's store,
@@ -10,8 +10,22 @@ import { kernels } from './wasm.js';
 export class Epilogue {
   lo = -Infinity;
   hi = Infinity;
-  /** pointwise steps after the clamp, in graph order: activations (POST_OPS) and scalar Mul/Add steps (AFFINE) */
-  private posts: [code: number, alpha: number, beta: number][] = [];
+  /** pointwise steps after the clamp, in graph order: activations (POST_OPS), scalar Mul/Add steps (AFFINE) and
+   * per-channel PRelu (code PRELU, with its slopes and the [channels, inner] blocks they apply over) */
+  private posts: [code: number, alpha: number, beta: number, prelu?: { ptr: number; c: number; inner: number }][] = [];
+
+  /**
+   * `channelPosts`: the kernel also takes per-channel PRelu (its slopes live in kernel memory from the plan on, so
+   * the kernel must call dispose()); without it fusePost declines PRelu.
+   */
+  constructor(private readonly channelPosts = false) {}
+
+  /** Release the PRelu slopes (kernels built with channelPosts call this from their dispose). */
+  dispose(): void {
+    const mem = arena();
+    for (const p of this.posts) if (p[3] && mem) mem.release(p[3].ptr);
+    this.posts = [];
+  }
 
   readonly fuseClamp = (l: number, h: number): boolean => {
     if (this.posts.length) return false;
@@ -32,6 +46,17 @@ export class Epilogue {
       else this.posts.push(Object.is(b, -0) ? [UNARY.mul, a, 0] : a === 1 ? [UNARY.add, 1, b] : [UNARY.affine, a, b]);
       return true;
     }
+    if (op === 'PRelu') {
+      // { slope: one float per channel, inner: elements per channel in each block } from the plan (executor.ts)
+      const slope = attrs.slope;
+      const inner = attrs.inner;
+      const mem = arena();
+      if (!this.channelPosts || !mem || !(slope instanceof Float32Array) || !slope.length || typeof inner !== 'number' || inner < 1) return false;
+      const ptr = mem.alloc(slope.length * 4, 'PRelu slopes');
+      mem.f32(ptr, slope.length).set(slope);
+      this.posts.push([PRELU, 0, 0, { ptr, c: slope.length, inner }]);
+      return true;
+    }
     const code = POST_OPS[op];
     if (code === undefined || !postSupported(op, attrs)) return false;
     const f = (k: string, d: number) => (typeof attrs[k] === 'number' ? (attrs[k] as number) : d);
@@ -42,7 +67,11 @@ export class Epilogue {
   /** Run the folded activation and scalar steps (if any) over a kernel output, in place. */
   apply(out: Float32Array): void {
     if (!out.length) return;
-    for (const [code, alpha, beta] of this.posts) kernels()!.f32_unary(code, out.byteOffset, out.byteOffset, out.length, alpha, beta);
+    const ex = kernels()!;
+    for (const [code, alpha, beta, prelu] of this.posts) {
+      if (prelu) ex.f32_prelu_channels(out.byteOffset, out.length, prelu.c, prelu.inner, prelu.ptr);
+      else ex.f32_unary(code, out.byteOffset, out.byteOffset, out.length, alpha, beta);
+    }
   }
 }
 
@@ -51,6 +80,9 @@ export class Epilogue {
  * constant, with attrs { alpha, beta }: y·alpha + beta (a Mul passes beta = −0, an Add/Sub alpha = 1: one op each).
  */
 export const AFFINE = 'edgeq.Affine';
+
+/** The epilogue step code of a per-channel PRelu (asm/f32_prelu_channels; not an f32_unary op). */
+const PRELU = -1;
 
 /** f32_unary's other op codes (asm/f32_act.ts): clamp to [alpha, beta], x·alpha, x·alpha + beta, x + beta, x·x, √x, ln x. */
 export const UNARY = { clamp: 7, mul: 8, affine: 9, add: 10, square: 11, sqrt: 12, log: 13 } as const;

@@ -16,7 +16,9 @@ import { convF32Shape, runConvF32 } from './conv-run.js';
  *  - Gemm / MatMul: packed once into fp16 panels (f16_gemm_pack_8); the micro-kernels widen each row of 8 halves
  *    in registers (f16_gemm) for M < 16 rows, or (M ≥ 16) the panels are widened per run into f32 scratch for f32_gemm.
  *  - Conv: W[M×K] kept as halves, widened per run (M·K values, small next to the M·K·P multiply-adds) into f32
- *    scratch for the same im2col-pack + f32_gemm / depthwise kernels the f32 Conv uses.
+ *    scratch for the same im2col-pack + f32_gemm / depthwise kernels the f32 Conv uses. Float16 conv weights behind
+ *    a Cast are folded to float32 by canonicalize (halfWeightCast), so this path serves float16 graphs and plans
+ *    made without canonicalize.
  * Inf/NaN weights are left to the other kernels (the in-register widening is exact for finite halves only).
  * float16 activations are widened on the way in and rounded to half (nearest-even) on the way out.
  */

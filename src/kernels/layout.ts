@@ -40,6 +40,12 @@ function stridedCopy(mem: Arena, srcPtr: number, off: number, shape: readonly nu
     ss.push(1);
   }
   const r = sh.length;
+  // a (batched) 2-D transpose — out [N?, A, B] reading src [N?, B, A] (NHWC ↔ NCHW): x32_transpose2d's 4×4 blocks
+  const [a, b] = [sh[r - 2]!, sh[r - 1]!];
+  if (r >= 2 && r <= 3 && ss[r - 2] === 1 && ss[r - 1] === a && (r === 2 || ss[0] === a * b)) {
+    kernels()!.x32_transpose2d(srcPtr + off * 4, r === 3 ? sh[0]! : 1, b, a, dst);
+    return;
+  }
   const meta = mem.alloc(12 * r, 'strided copy meta');
   const m = new Int32Array(mem.buffer, meta, 3 * r);
   m.set(sh, 0);

@@ -27,6 +27,10 @@ export interface KernelExports {
   f32_rmsnorm(x: number, rows: number, n: number, gamma: number, eps: number, out: number): void;
   /** asm/x32_layout.ts: out (contiguous over shape) = src at element strides st (may be negative); idx: rank i32s scratch */
   x32_strided_copy(src: number, out: number, rank: number, shape: number, st: number, idx: number): void;
+  /** PRelu in place over blocks [c, inner] of n floats, one slope per channel (asm/f32_act.ts) */
+  f32_prelu_channels(x: number, n: number, c: number, inner: number, slopes: number): void;
+  /** n matrices rows × cols (4-byte elements) transposed: out[c·rows + r] = src[r·cols + c] */
+  x32_transpose2d(src: number, n: number, rows: number, cols: number, out: number): void;
   f32_peak_muladd(iters: number): number;
   /** rb: per-row bias pointer (0 = none) */
   tfl_requant_i8_rows(acc: number, m: number, n: number, mult: number, shift: number, zp: number, lo: number, hi: number, out: number): void;
@@ -61,6 +65,8 @@ export interface KernelExports {
   f32_dwconv3x3(x: number, c: number, ih: number, iw: number, w: number, s: number, pt: number, pl: number, oh: number, ow: number, bias: number, out: number, lo: number, hi: number, tmp: number): void;
   f32_dwconv3x3_scratch_size(ih: number, iw: number, s: number, pt: number, pl: number, oh: number, ow: number): number;
   f32_dwconv5x5_scratch_size(ih: number, iw: number, s: number, pt: number, pl: number, oh: number, ow: number): number;
+  /** depthwise 1×1, stride 1, no pads: out = clamp(bias + w·x) per channel over p pixels */
+  f32_dwconv1x1(x: number, c: number, p: number, w: number, bias: number, out: number, lo: number, hi: number): void;
   /** one LSTM step of one batch row (asm/f32_rnn.ts): gates i,o,f,c from gx + gh, c and h in place, h copied to y */
   f32_lstm_cell(gx: number, gh: number, h: number, c: number, y: number, hs: number, clip: number, cclip: number): void;
   /** separable AveragePool (asm/f32_pool.ts): scratch floats, and the kernel over one channel */

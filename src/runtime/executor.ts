@@ -282,6 +282,25 @@ export class Executor {
   }
 
   /**
+   * PRelu(y, slope) with a float32 constant slope that varies along at most one axis of y's static shape: the
+   * fusePost attributes { slope (one float per channel), inner (elements after that axis) } of an epilogue step.
+   */
+  private channelPRelu(n: Node): { slope: Float32Array; inner: number } | undefined {
+    if (n.op !== 'PRelu' || n.domain !== '' || n.inputs.length !== 2) return undefined;
+    const s = this.analysis.consts.get(n.inputs[1]!);
+    const ys = this.analysis.types.get(n.inputs[0]!)?.shape;
+    if (!s || s.type !== 'float32' || this.analysis.consts.has(n.inputs[0]!) || !ys || ys.some((d) => typeof d !== 'number') || s.dims.length > ys.length) return undefined;
+    const dims = ys as number[];
+    const lead = dims.length - s.dims.length; // slope dims align to y's last ones (unidirectional broadcast)
+    const axes = s.dims.map((d, i) => (d > 1 ? i + lead : -1)).filter((a) => a >= 0);
+    if (axes.length > 1 || (axes.length === 1 && s.dims[axes[0]! - lead] !== dims[axes[0]!])) return undefined;
+    const axis = axes[0] ?? dims.length - 1;
+    const slope = axes.length ? (s.data as Float32Array) : new Float32Array(1).fill((s.data as Float32Array)[0]!);
+    const inner = axes.length ? dims.slice(axis + 1).reduce((a, d) => a * d, 1) : dims.reduce((a, d) => a * d, 1);
+    return { slope: Float32Array.from(slope), inner: Math.max(inner, 1) };
+  }
+
+  /**
    * Add(c, y) / Add(y, c) with c a float32 constant row — [N] or [1, …, 1, N], N = y's last dim, so broadcasting
    * keeps y's shape — folded into y's producing kernel (`fuseBias`: a MatMul packs it with its weight).
    */
@@ -311,7 +330,8 @@ export class Executor {
     for (const act of order) {
       if (this.fuseRowBias(act, graphOut)) continue;
       const affine = this.scalarAffine(act);
-      const post = POST_OPS[act.op] !== undefined || affine !== undefined;
+      const prelu = this.channelPRelu(act);
+      const post = POST_OPS[act.op] !== undefined || affine !== undefined || prelu !== undefined;
       if (act.op !== 'Relu' && act.op !== 'Clip' && !post) continue;
       if (act.domain !== '') continue;
       const y = affine ? affine.y : act.inputs[0]!;
@@ -340,7 +360,7 @@ export class Executor {
       }
       if (dt !== 'float32') continue;
       if (post) {
-        if (k.fusePost?.(affine ? AFFINE : act.op, affine ?? this.analysis.attrs.get(act)!)) {
+        if (k.fusePost?.(affine ? AFFINE : act.op, affine ?? prelu ?? this.analysis.attrs.get(act)!)) {
           this.fusedInto.set(act, y);
           this.kernels.get(act)?.dispose?.();
           this.kernels.delete(act);

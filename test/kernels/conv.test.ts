@@ -102,7 +102,8 @@ describe('WASM Conv kernels vs the TS reference', () => {
         n: fc.integer({ min: 1, max: 2 }),
         c: fc.integer({ min: 1, max: 6 }),
         h: fc.integer({ min: 1, max: 19 }),
-        w: fc.integer({ min: 1, max: 23 }),
+        // up to 41 columns: stride 2 reaches the 8-output loop, the 4-output loop and the scalar tail
+        w: fc.integer({ min: 1, max: 41 }),
         s: fc.constantFrom(1, 2),
         pads: fc.array(fc.integer({ min: 0, max: kk - 1 }), { minLength: 4, maxLength: 4 }),
         autoPad: fc.constantFrom('NOTSET', 'NOTSET', 'SAME_UPPER', 'SAME_LOWER'),
@@ -124,6 +125,58 @@ describe('WASM Conv kernels vs the TS reference', () => {
       );
     });
   }
+
+  // A 1×1 depthwise conv is a per-channel scale: Y[n, c, y, x] = B[c] + X[n, c, y, x] · W[c, 0, 0, 0] (the Conv rule
+  // above with one tap); stride 1 and zero pads run f32_dwconv1x1, other strides or pads f32_dwconv2d.
+  it('f32_dwconv1x1 (per-channel scale) agrees over channel counts, pixel tails and fused clamps', () => {
+    fc.assert(
+      fc.property(
+        fc.record({ n: fc.integer({ min: 1, max: 2 }), c: fc.integer({ min: 1, max: 9 }), h: fc.integer({ min: 1, max: 7 }), w: fc.integer({ min: 1, max: 19 }), bias: fc.boolean(), act: fc.constantFrom('none', 'relu', 'clip'), autoPad: fc.constantFrom('NOTSET', 'VALID', 'SAME_UPPER') }),
+        fc.integer(),
+        (r, seed) => {
+          const k: Case = { n: r.n, c: r.c, h: r.h, w: r.w, group: r.c, mg: 1, kh: 1, kw: 1, s: [1, 1], d: [1, 1], pads: [0, 0, 0, 0], autoPad: r.autoPad, bias: r.bias, act: r.act as Case['act'] };
+          const { g, x } = build(k, seed);
+          const fast = new Executor(g);
+          expect(fast.kernels.get(g.nodes[0]!)?.name).toBe('f32_dwconv1x1');
+          const got = fast.run({ X: x }).Y!;
+          const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!;
+          fast.dispose();
+          expectClose(got, want);
+        },
+      ),
+      { numRuns: 150, seed: 1 },
+    );
+  });
+
+  // ONNX PRelu: "y = slope * x for x < 0, y = x for x >= 0; slope is unidirectionally broadcastable to X". After a
+  // Conv it runs in the conv's epilogue (f32_prelu_channels) when the slope varies along one axis: per channel
+  // [C, 1, 1] or [1, C, 1, 1] (MediaPipe), one slope ([1] or []), or along W; the PRelu node then has no kernel.
+  it('PRelu after a Conv folds into its epilogue: per-channel, scalar and per-column slopes', () => {
+    fc.assert(
+      fc.property(
+        fc.record({ c: fc.integer({ min: 1, max: 9 }), mg: fc.integer({ min: 1, max: 3 }), depthwise: fc.boolean(), h: fc.integer({ min: 3, max: 9 }), w: fc.integer({ min: 3, max: 13 }), k: fc.constantFrom(1, 3, 5), n: fc.integer({ min: 1, max: 2 }), slope: fc.constantFrom('c11', '1c11', 'scalar', 'empty', 'w') }),
+        fc.integer(),
+        (r, seed) => {
+          const p = r.k >> 1;
+          const k: Case = { n: r.n, c: r.c, h: r.h, w: r.w, group: r.depthwise ? r.c : 1, mg: r.depthwise ? 1 : r.mg, kh: r.k, kw: r.k, s: [1, 1], d: [1, 1], pads: [p, p, p, p], autoPad: 'NOTSET', bias: true, act: 'none' };
+          const { g, x } = build(k, seed);
+          const m = r.depthwise ? r.c : r.mg;
+          const sd = { c11: [m, 1, 1], '1c11': [1, m, 1, 1], scalar: [1], empty: [], w: [r.w] }[r.slope]!;
+          const size = sd.reduce((a, d) => a * d, 1);
+          g.initializers.set('slope', new Tensor('float32', Float32Array.from({ length: size }, (_, i) => 0.25 - 0.1 * i), sd));
+          g.nodes[0]!.outputs = ['T'];
+          g.nodes.push({ name: 'prelu', op: 'PRelu', domain: '', inputs: ['T', 'slope'], outputs: ['Y'], attrs: {} });
+          const fast = new Executor(g);
+          expect(fast.kernels.has(g.nodes[1]!)).toBe(false);
+          const got = fast.run({ X: x }).Y!;
+          const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!;
+          fast.dispose();
+          expectClose(got, want);
+        },
+      ),
+      { numRuns: 120, seed: 7 },
+    );
+  });
 
   it('im2col fast paths (8-pixel runs at stride 1 and 2) agree on wide inputs', () => {
     fc.assert(

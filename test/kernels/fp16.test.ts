@@ -204,7 +204,8 @@ describe('fp16 weights in graphs', () => {
       g.nodes.push({ name: 'op', op, domain: '', inputs: ['A', 'W'], outputs: ['Y'], attrs: op === 'Gemm' ? { transB: 1 } : conv ? { kernel_shape: [1, 1] } : {} });
       g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
       const a = new Tensor('float32', Float32Array.from({ length: xd.reduce((p, q) => p * q, 1) }, rnd), xd);
-      const fast = new Executor(g);
+      // a Conv weight's Cast folds in canonicalize (next test): the f16w conv kernel is checked on the graph as is
+      const fast = new Executor(g, conv ? { canonicalize: false } : {});
       expect([...fast.kernels.values()].map((kk) => kk.name)).toEqual(['f16_to_f32', conv ? 'f16w_conv2d_gemm_4x8' : 'f16w_gemm_4x8']);
       const slow = new Executor(g, { backend: 'reference' });
       const want = slow.run({ A: a }).Y as Tensor;
@@ -226,11 +227,36 @@ describe('fp16 weights in graphs', () => {
       const w = fast.run({ A: a }, ['W', 'Y']).W as Tensor;
       const halves = (g.initializers.get('Wh')!.data as Uint16Array);
       expect(Array.from(w.data as Float32Array)).toEqual(Array.from(f16ArrayToF32(halves)));
-      const eager = new Executor(g, { elideUnread: false });
+      const eager = new Executor(g, { elideUnread: false, ...(conv ? { canonicalize: false } : {}) });
       eager.profile = new Map();
       eager.run({ A: a });
       expect(eager.profile.has('f16_to_f32')).toBe(true);
       eager.dispose();
+      fast.dispose();
+    }
+  });
+
+  // ONNX Cast: "casting from float16 to float32 is exact" — so folding a conv weight's Cast changes no value; the
+  // float32 conv kernels (here the dense GEMM; sparse / Winograd / depthwise where they apply) then take it, while a
+  // MatMul weight of the same size keeps its halves
+  it('canonicalize folds a big float16 Conv weight behind its Cast to float32 and keeps a MatMul weight as halves', () => {
+    for (const op of ['Conv', 'MatMul'] as const) {
+      const conv = op === 'Conv';
+      const g = new Graph();
+      const xd = conv ? [1, 300, 5, 5] : [3, 300];
+      g.inputs = [{ name: 'A', type: { dtype: 'float32', shape: xd } }];
+      g.initializers.set('Wh', new Tensor('float16', halfRnd(75000), conv ? [250, 300, 1, 1] : [300, 250]));
+      g.nodes.push({ name: 'cast', op: 'Cast', domain: '', inputs: ['Wh'], outputs: ['W'], attrs: { to: 1 } });
+      g.nodes.push({ name: 'op', op, domain: '', inputs: ['A', 'W'], outputs: ['Y'], attrs: conv ? { kernel_shape: [1, 1] } : {} });
+      g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+      const a = new Tensor('float32', Float32Array.from({ length: xd.reduce((p, q) => p * q, 1) }, rnd), xd);
+      const fast = new Executor(g);
+      expect([...fast.kernels.values()].map((kk) => kk.name)).toEqual(conv ? ['f32_conv2d_gemm_4x8'] : ['f16_to_f32', 'f16w_gemm_4x8']);
+      const got = fast.run({ A: a }).Y as Tensor;
+      const want = new Executor(g, { backend: 'reference' }).run({ A: a }).Y as Tensor;
+      const gv = got.data as Float32Array;
+      const wv = want.data as Float32Array;
+      for (let i = 0; i < wv.length; i++) expect(Math.abs(gv[i]! - wv[i]!)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(wv[i]!)) * 10);
       fast.dispose();
     }
   });

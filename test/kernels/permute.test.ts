@@ -42,6 +42,21 @@ describe('data movement kernels vs the reference', () => {
     );
   });
 
+  // the same rule at layout-change shapes: NHWC → NCHW (perm [0, 3, 1, 2]) and back ([0, 2, 3, 1]) merge into batched
+  // 2-D transposes (x32_transpose2d: 4×4 register blocks, a 3-column RGB path, scalar edges)
+  it('Transpose NHWC ↔ NCHW (batched 2-D transposes): channel counts 1–9 around the 4×4 blocks and the RGB path', () => {
+    fc.assert(
+      fc.property(fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 11 }), fc.integer({ min: 1, max: 9 })), fc.boolean(), fc.integer({ min: 0, max: 1000 }), (d, toNchw, seed) => {
+        const g = new Graph();
+        g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: d } }];
+        g.nodes = [{ name: 't', op: 'Transpose', domain: '', inputs: ['X'], outputs: ['Y'], attrs: { perm: toNchw ? [0, 3, 1, 2] : [0, 2, 3, 1] } }];
+        g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+        both(g, data('float32', d.reduce((a, v) => a * v, 1), seed).reshape(d), 'x32_transpose');
+      }),
+      { numRuns: 200, seed: 5 },
+    );
+  });
+
   it('Pad (constant): non-negative pads on any axes, pad value, 4- and 1-byte elements', () => {
     fc.assert(
       fc.property(dims, fc.constantFrom('float32' as const, 'int8' as const), fc.integer({ min: 0, max: 1000 }), fc.boolean(), (d, type, seed, withValue) => {

@@ -60,4 +60,21 @@ const slow = (new Executor(g, { backend: 'reference' }).run({ X: x }).Y as Tenso
 let convDiff = 0;
 for (let i = 0; i < slow.length; i++) convDiff = Math.max(convDiff, Math.abs(fast[i]! - slow[i]!) / Math.max(1, Math.abs(slow[i]!)));
 
+// depthwise convs (f32_dwconv3x3 / 5x5 at stride 1 and 2, f32_dwconv1x1), whose taps run through madd: fused here
+for (const [k, s, pad, h, w] of [[3, 1, 1, 13, 21], [3, 2, 1, 17, 35], [3, 2, 0, 12, 20], [5, 1, 2, 11, 19], [5, 2, 2, 15, 37], [5, 2, 1, 14, 22], [1, 1, 0, 6, 23]] as const) {
+  const c = 5;
+  const d = new Graph();
+  d.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [1, c, h, w] } }];
+  d.initializers.set('W', new Tensor('float32', arr(c * k * k), [c, 1, k, k]));
+  d.initializers.set('B', new Tensor('float32', arr(c), [c]));
+  d.nodes.push({ name: 'dw', op: 'Conv', domain: '', inputs: ['X', 'W', 'B'], outputs: ['Y'], attrs: { kernel_shape: [k, k], strides: [s, s], pads: [pad, pad, pad, pad], group: c } });
+  d.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+  const xd = new Tensor('float32', arr(c * h * w), [1, c, h, w]);
+  const ex = new Executor(d);
+  if (ex.kernels.get(d.nodes[0]!)?.name !== (k === 1 ? 'f32_dwconv1x1' : `f32_dwconv${k}x${k}`)) throw new Error(`depthwise ${k}×${k} did not run on its kernel`);
+  const got = (ex.run({ X: xd }).Y as Tensor).data as Float32Array;
+  const want = (new Executor(d, { backend: 'reference' }).run({ X: xd }).Y as Tensor).data as Float32Array;
+  for (let i = 0; i < want.length; i++) convDiff = Math.max(convDiff, Math.abs(got[i]! - want[i]!) / Math.max(1, Math.abs(want[i]!)));
+}
+
 console.log(JSON.stringify({ flavor: kernelFlavor(), relaxedExport: kernels()!.simd_relaxed(), cases, worst, convDiff }));

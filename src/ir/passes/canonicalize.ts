@@ -158,11 +158,19 @@ export function canonicalizeIfValid(graph: Graph, opts: CanonicalizeOptions = {}
 
 /**
  * A Cast to float32 of a big float16 initializer stays: the fp16 kernels read the halves behind it (half the weight
- * memory) and the plan skips the Cast (kernels/fp16.ts). Small ones (≤ 65536 elements, analyze()'s own limit) fold.
+ * memory) and the plan skips the Cast (kernels/fp16.ts). Small ones (≤ 65536 elements, analyze()'s own limit) fold,
+ * and so do conv weights (every reader a Conv / ConvTranspose weight input), as XNNPACK widens TFLite's fp16 conv
+ * weights at load: a float32 constant reaches the sparse, Winograd and depthwise kernels, which the per-run widening
+ * f16w conv path does not (pose_detection's pruned 1×1 convs: 122 → 53 ms), and CNN weights are small next to
+ * transformers' fp16 MatMul weights, which keep their halves.
  */
 function halfWeightCast(g: Graph, n: Node): boolean {
   const src = n.op === 'Cast' && n.domain === '' ? g.initializers.get(n.inputs[0] ?? '') : undefined;
-  return !!src && src.type === 'float16' && src.size > 1 << 16 && n.attrs.to === 1;
+  if (!src || src.type !== 'float16' || src.size <= 1 << 16 || n.attrs.to !== 1) return false;
+  const out = n.outputs[0];
+  const readers = g.nodes.filter((r) => r.inputs.includes(out!));
+  const convWeight = readers.length > 0 && readers.every((r) => (r.op === 'Conv' || r.op === 'ConvTranspose') && r.domain === '' && r.inputs.indexOf(out!) === 1 && r.inputs.lastIndexOf(out!) === 1);
+  return !convWeight || g.outputs.some((o) => o.name === out);
 }
 
 function isFalse(t: { size: number; num(i: number): number } | undefined): boolean {
