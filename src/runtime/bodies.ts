@@ -28,6 +28,8 @@ interface Free {
 export class Bodies {
   private readonly cache = new Map<Graph, Map<string, BodyExecutor>>();
   private readonly frees = new Map<Node, Map<Graph, Free[]>>();
+  /** per body: what passThrough found (null: not a pass-through body) */
+  private readonly through = new Map<Graph, (number | Free)[] | null>();
 
   constructor(
     private readonly make: (g: Graph) => BodyExecutor,
@@ -54,6 +56,10 @@ export class Bodies {
       run: (g, formal) => {
         if (formal.length !== g.inputs.length) throw new ShapeError(`node '${node.name}' (${node.op}): body '${g.name}' takes ${g.inputs.length} inputs, given ${formal.length}`);
         const free = this.freeOf(node, g);
+        // a body of Identity nodes only (PyTorch's `else: return x`): its outputs are values it was given, so no
+        // executor runs (a child run costs tens of µs, the whole of a small model's If)
+        const through = this.passThrough(g, free);
+        if (through) return through.map((src) => (typeof src === 'number' ? detach(formal[src]!) : input(src.i)));
         // first bodies are planned for the exact input shapes (kernels get static shapes, as outside); a body
         // that keeps seeing new shapes (a Loop growing its state) gets one plan with every dim open
         const sig = (v: Value, exact: boolean) => (v instanceof TensorSequence ? `s${v.elemType}` : `${v.type}${exact ? `[${v.dims.join(',')}]` : v.dims.length}`);
@@ -111,9 +117,39 @@ export class Bodies {
     return free;
   }
 
+  /**
+   * For a body whose nodes are all Identity: per output, the formal input index or the captured value it passes on
+   * (outer constants excluded — those go through a child plan, which copies them); undefined for any other body.
+   */
+  private passThrough(g: Graph, free: readonly Free[]): (number | Free)[] | undefined {
+    let r = this.through.get(g);
+    if (r !== undefined) return r ?? undefined;
+    r = null;
+    if (g.nodes.every((n) => n.op === 'Identity' && (n.domain ?? '') === '' && n.inputs.length === 1 && n.outputs.length === 1)) {
+      const src = new Map(g.nodes.map((n) => [n.outputs[0]!, n.inputs[0]!]));
+      const resolve = (name: string): number | Free | undefined => {
+        for (let hops = 0; hops <= g.nodes.length; hops++) {
+          const k = g.inputs.findIndex((io) => io.name === name);
+          if (k >= 0) return k;
+          const f = free.find((x) => x.name === name);
+          if (f) return f.value ? undefined : f;
+          const next = src.get(name);
+          if (next === undefined) return undefined;
+          name = next;
+        }
+        return undefined;
+      };
+      const outs = g.outputs.map((o) => resolve(o.name));
+      if (outs.every((x) => x !== undefined)) r = outs as (number | Free)[];
+    }
+    this.through.set(g, r);
+    return r ?? undefined;
+  }
+
   dispose(): void {
     for (const per of this.cache.values()) for (const ex of per.values()) ex.dispose();
     this.cache.clear();
     this.frees.clear();
+    this.through.clear();
   }
 }
