@@ -125,8 +125,15 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
             const cols1 = mParts > 1 ? chunksOf(p, 8, nt, (mg * kg) / mParts) : cols;
             const rows = shares(mg, 4, mParts);
             const calls: KernelCall[][] = [];
-            const regions = cols1.regions.map((r) => r * rows.length);
-            for (const [c0, c1] of cols1.ranges) for (const [r0, r1] of rows) calls.push([['f32_gemm_blockpack', [r1 - r0, c1 - c0, kg, wg + r0 * kg * 4, kg, xg + c0 * 4, p, og + (r0 * p + c0) * 4, p, lo, hi, bp + (gi * mg + r0) * 4, cp], { mask: 1 << 12, stride: blockBytes }]]);
+            const call = ([c0, c1]: [number, number], [r0, r1]: [number, number]): KernelCall[] => [['f32_gemm_blockpack', [r1 - r0, c1 - c0, kg, wg + r0 * kg * 4, kg, xg + c0 * 4, p, og + (r0 * p + c0) * 4, p, lo, hi, bp + (gi * mg + r0) * 4, cp], { mask: 1 << 12, stride: blockBytes }]];
+            // thread t's region: its share of the row blocks (output channels) over all panels — each core reads
+            // half of the weights and writes whole output planes (a split by pixels shares a cache line of every
+            // plane at the boundary between the threads' pixels)
+            const regions: number[] = [];
+            for (const [b0, b1] of shares(rows.length, 1, nt)) {
+              regions.push(calls.length);
+              for (let b = b0; b < b1; b++) for (const cr of cols1.ranges) calls.push(call(cr, rows[b]!));
+            }
             forkJoin(ex, calls, nt, regions);
           } else {
             const panels = cols.ranges.map(([c0, c1]): [number, number] => [c0 >> 3, (c1 + 7) >> 3]);

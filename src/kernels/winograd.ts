@@ -121,19 +121,25 @@ export function runConvWinograd(mem: Arena, ex: KernelExports, m: number, attrs:
         const rb = rowBlocks!(parts);
         const cs = chunksOf(tiles, 8, nt, (16 * m * c) / parts);
         const calls: KernelCall[][] = [];
-        for (const [s0, s1] of cs.ranges) {
-          rb.rows.forEach(([r0, r1], b) => {
-            const chunk: KernelCall[] = [];
-            for (let t0 = s0; t0 < s1; t0 += nb) {
-              const cnt = Math.min(nb, s1 - t0);
-              chunk.push(['f32_wino_input', [pad, c, hp, wp, tw, t0, cnt, vp, vBytes], vt]);
-              chunk.push(['f32_wino_gemm', [r1 - r0, cnt, c, rb.ptrs[b]!, vp, vBytes, mp, mBytes, ldm], vmt]);
-              chunk.push(['f32_wino_output', [mp, r1 - r0, ldm, mBytes, bp + r0 * 4, oh, ow, tw, t0, cnt, ob + r0 * oh * ow * 4, lo, hi], mt]);
-            }
-            calls.push(chunk);
-          });
+        const chunk = (s0: number, s1: number, b: number): KernelCall[] => {
+          const [r0, r1] = rb.rows[b]!;
+          const out: KernelCall[] = [];
+          for (let t0 = s0; t0 < s1; t0 += nb) {
+            const cnt = Math.min(nb, s1 - t0);
+            out.push(['f32_wino_input', [pad, c, hp, wp, tw, t0, cnt, vp, vBytes], vt]);
+            out.push(['f32_wino_gemm', [r1 - r0, cnt, c, rb.ptrs[b]!, vp, vBytes, mp, mBytes, ldm], vmt]);
+            out.push(['f32_wino_output', [mp, r1 - r0, ldm, mBytes, bp + r0 * 4, oh, ow, tw, t0, cnt, ob + r0 * oh * ow * 4, lo, hi], mt]);
+          }
+          return out;
+        };
+        // thread t's region: its share of the row blocks (output channels) over all tiles — each core reads
+        // half of U (a 13×13 fire module's 256×64 expand: 590 KB of U) and writes whole planes of the output
+        const regions: number[] = [];
+        for (const [b0, b1] of shares(parts, 1, nt)) {
+          regions.push(calls.length);
+          for (let b = b0; b < b1; b++) for (const [s0, s1] of cs.ranges) calls.push(chunk(s0, s1, b));
         }
-        forkJoin(ex, calls, nt, cs.regions.map((r) => r * parts));
+        forkJoin(ex, calls, nt, regions);
         continue;
       }
       if (nt > 1) {
