@@ -117,11 +117,11 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
           const gemm = (c0: number, c1: number): KernelCall => ['f32_gemm', [mg, c1 - c0, kg, wg, kg, cp + (c0 >> 3) * panel, og + c0 * 4, p, lo, hi, bp + gi * mg * 4]];
           if (pointwise) {
             // few pixel panels (13×13, 14×14: 22–25) and many output channels: each chunk of panels also split into
-            // mParts blocks of rows (multiples of 4: f32_gemm's 4-row tiles, so the same micro-kernel calls), so the
+            // mParts = nt blocks of rows (multiples of 4: f32_gemm's 4-row tiles, so the same micro-kernel calls), so the
             // last chunks, which decide the join, are a fraction of a panel's work — a panel of squeezenet's
             // classifier conv (1000 × 512) is 4 M multiply-adds. Each block packs its own copy of the B block (K·8
             // floats per panel against M·K·8 multiply-adds: at most 1/16 more work).
-            const mParts = (p + 7) >> 3 < 16 * nt && mg >= 64 * nt ? 2 * nt : 1;
+            const mParts = (p + 7) >> 3 < 16 * nt && mg >= 64 * nt ? nt : 1;
             const cols1 = mParts > 1 ? chunksOf(p, 8, nt, (mg * kg) / mParts) : cols;
             const rows = shares(mg, 4, mParts);
             const calls: KernelCall[][] = [];
