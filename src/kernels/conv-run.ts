@@ -1,6 +1,6 @@
 import { im2colPack } from './im2col.js';
 import { conv2dAt } from '../ir/conv-geometry.js';
-import { type KernelCall, chunksOf, forkJoin, gemmRowChunks, gemmSplit, shares, threadsFor } from './threads.js';
+import { type KernelCall, chunksOf, forkJoin, gemmRowChunks, gemmSplit, shares, threadScratch, threadsFor } from './threads.js';
 import type { Arena, KernelExports } from './wasm.js';
 
 /**
@@ -67,13 +67,15 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
   const blockBytes = pointwise ? ex.f32_gemm_blockpack_scratch(kg) : 0;
   // im2col convs on one thread: column panels packed and multiplied one cache block (f32_gemm's) at a time
   const blockPanels = Math.min((p + 7) >> 3, ex.f32_gemm_blockpack_scratch(kg) / ((kg + 1) * 32));
-  const cp = s.dw3x3 || s.dw5x5
-    ? mem.alloc(dwPlane * nt, 'dwconv plane')
+  // per-thread blocks each on their own cache lines (threadScratch: no line written by two threads)
+  const scr = s.dw3x3 || s.dw5x5
+    ? threadScratch(mem, dwPlane, nt, 'dwconv plane')
     : s.depthwise
-        ? 0
+        ? undefined
         : pointwise
-          ? mem.alloc(Math.max(blockBytes * nt, rowSplit ? ((p + 7) >> 3) * (kg + 1) * 32 : 0), 'conv column block')
-          : mem.alloc((nt > 1 ? (p + 7) >> 3 : blockPanels) * (kg + 1) * 32, 'conv columns');
+          ? threadScratch(mem, Math.max(blockBytes, rowSplit ? Math.ceil((((p + 7) >> 3) * (kg + 1) * 32) / nt) : 0), nt, 'conv column block')
+          : threadScratch(mem, (nt > 1 ? (p + 7) >> 3 : blockPanels) * (kg + 1) * 32, 1, 'conv columns');
+  const cp = scr?.ptr ?? 0;
   let ok = false;
   try {
     const bias = mem.f32(bp, m);
@@ -87,7 +89,7 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
           // chunks of channels, a scratch plane per thread (argument 14)
           const plane = ih * iw * 4;
           const chans = chunksOf(m, 1, nt, p * taps);
-          forkJoin(ex, chans.ranges.map(([c0, c1]): KernelCall[] => [[fn, [xb + c0 * plane, c1 - c0, ih, iw, wp + c0 * taps * 4, sh, pt, pl, oh, ow, bp + c0 * 4, ob + c0 * p * 4, lo, hi, cp], { mask: 1 << 14, stride: dwPlane }]]), nt, chans.regions);
+          forkJoin(ex, chans.ranges.map(([c0, c1]): KernelCall[] => [[fn, [xb + c0 * plane, c1 - c0, ih, iw, wp + c0 * taps * 4, sh, pt, pl, oh, ow, bp + c0 * 4, ob + c0 * p * 4, lo, hi, cp], { mask: 1 << 14, stride: scr!.stride }]]), nt, chans.regions);
         } else ex[fn](xb, m, ih, iw, wp, sh, pt, pl, oh, ow, bp, ob, lo, hi, cp);
         continue;
       }
@@ -125,7 +127,7 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
             const cols1 = mParts > 1 ? chunksOf(p, 8, nt, (mg * kg) / mParts) : cols;
             const rows = shares(mg, 4, mParts);
             const calls: KernelCall[][] = [];
-            const call = ([c0, c1]: [number, number], [r0, r1]: [number, number]): KernelCall[] => [['f32_gemm_blockpack', [r1 - r0, c1 - c0, kg, wg + r0 * kg * 4, kg, xg + c0 * 4, p, og + (r0 * p + c0) * 4, p, lo, hi, bp + (gi * mg + r0) * 4, cp], { mask: 1 << 12, stride: blockBytes }]];
+            const call = ([c0, c1]: [number, number], [r0, r1]: [number, number]): KernelCall[] => [['f32_gemm_blockpack', [r1 - r0, c1 - c0, kg, wg + r0 * kg * 4, kg, xg + c0 * 4, p, og + (r0 * p + c0) * 4, p, lo, hi, bp + (gi * mg + r0) * 4, cp], { mask: 1 << 12, stride: scr!.stride }]];
             // thread t's region: its share of the row blocks (output channels) over all panels — each core reads
             // half of the weights and writes whole output planes (a split by pixels shares a cache line of every
             // plane at the boundary between the threads' pixels)
@@ -156,7 +158,7 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
     ok = true;
     return op;
   } finally {
-    if (cp) mem.release(cp);
+    if (scr) mem.release(scr.block);
     if (!ok && dst === undefined) mem.release(op);
   }
 }

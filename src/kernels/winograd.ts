@@ -1,6 +1,6 @@
 import { conv2dAt } from '../ir/conv-geometry.js';
 import type { ConvF32Shape } from './conv-run.js';
-import { type KernelCall, chunksOf, forkJoin, shares, threadsFor } from './threads.js';
+import { type KernelCall, chunksOf, forkJoin, shares, threadScratch, threadsFor } from './threads.js';
 import type { Arena, KernelExports } from './wasm.js';
 
 /**
@@ -98,17 +98,19 @@ export function runConvWinograd(mem: Arena, ex: KernelExports, m: number, attrs:
   const mBytes = stride(m * ldm * 4); // one M_ξ
   const op = dst ?? mem.alloc(n * m * oh * ow * 4, 'conv output');
   let pad = 0;
-  let vp = 0;
+  let vBlock = 0;
   let ok = false;
   try {
     pad = mem.alloc(c * hp * wp * 4, 'winograd padded input');
     // V then M, per thread (the chunks' calls add thread × per to the V/M arguments)
     const per = 16 * (vBytes + mBytes);
-    vp = mem.alloc(per * nt, 'winograd V and M');
+    const vm = threadScratch(mem, per, nt, 'winograd V and M');
+    vBlock = vm.block;
+    const vp = vm.ptr;
     const mp = vp + 16 * vBytes;
-    const vt = { mask: 1 << 7, stride: per };
-    const vmt = { mask: (1 << 4) | (1 << 6), stride: per };
-    const mt = { mask: 1, stride: per };
+    const vt = { mask: 1 << 7, stride: vm.stride };
+    const vmt = { mask: (1 << 4) | (1 << 6), stride: vm.stride };
+    const mt = { mask: 1, stride: vm.stride };
     for (let bi = 0; bi < n; bi++) {
       wx.f32_wino_pad(xp + bi * c * ih * iw * 4, c, ih, iw, pt, pl, hp, wp, pad);
       const ob = op + bi * m * oh * ow * 4;
@@ -167,7 +169,7 @@ export function runConvWinograd(mem: Arena, ex: KernelExports, m: number, attrs:
     ok = true;
     return op;
   } finally {
-    if (vp) mem.release(vp);
+    if (vBlock) mem.release(vBlock);
     if (pad) mem.release(pad);
     if (!ok && dst === undefined) mem.release(op);
   }
