@@ -8,10 +8,9 @@
 // joins). "outside forks" is the 2T run minus the caller's chunk and join time: serial kernels, JS between kernels.
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { Worker } from 'node:worker_threads';
 import { InferenceSession, Tensor, env } from '../dist/index.js';
 import { forkStats } from '../dist/kernels/threads.js';
-import { dataFile } from './common.js';
+import { coreHolder, dataFile } from './common.js';
 
 const model = process.argv[2] ?? 'squeezenet1_1';
 const runs = Number(process.argv[3] ?? 40);
@@ -25,13 +24,7 @@ const bytes = new Uint8Array(readFileSync(path));
 const dims = [1, 3, 224, 224];
 const x = Float32Array.from({ length: 3 * 224 * 224 }, (_, i) => Math.sin(i) * 0.5 + 0.5);
 const feed = { input: new Tensor('float32', x, dims) };
-const hold = new Int32Array(new SharedArrayBuffer(4));
-const holder = new Worker("const { workerData: h } = require('node:worker_threads'); for (;;) { Atomics.wait(h, 0, 0); while (Atomics.load(h, 0) === 1); }", { eval: true, workerData: hold });
-holder.unref();
-const holding = (on) => {
-  Atomics.store(hold, 0, on ? 1 : 0);
-  if (on) Atomics.notify(hold, 0);
-};
+const holding = coreHolder();
 const s1 = await InferenceSession.create(bytes, { numThreads: 1, profile: true });
 const s2 = await InferenceSession.create(bytes, { numThreads: 2, profile: true });
 const load0 = loadavg()[0];
