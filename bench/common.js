@@ -1,6 +1,7 @@
 // Shared bench plumbing: tinybench runs, onnxruntime-web (wasm, SIMD, 1 thread) as the in-process rival; edgeq at 1 thread.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { Bench } from 'tinybench';
 import * as ort from 'onnxruntime-web';
 import { env } from '../dist/index.js';
@@ -68,4 +69,21 @@ export async function alternating(a, feedsA, b, feedsB, rounds) {
   }
   const med = (xs) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
   return [med(ta), med(tb)];
+}
+
+/**
+ * A thread of this process that spins (no memory traffic) on the other core while `holding(true)` — for the
+ * 1-thread runs of the threads benches: on a quiet machine that core would sit idle; on a loaded one (CI, shared
+ * hosts) it would run other programs that share the last-level cache and memory bus with the measured thread
+ * (measured 18:57, load 17: edgeq 1T squeezenet 23 ms with the core held, 34 ms without), so 1T would read slow
+ * and the 2T/1T speedup high. Returns holding(on).
+ */
+export function coreHolder() {
+  const hold = new Int32Array(new SharedArrayBuffer(4));
+  const holder = new Worker("const { workerData: h } = require('node:worker_threads'); for (;;) { Atomics.wait(h, 0, 0); while (Atomics.load(h, 0) === 1); }", { eval: true, workerData: hold });
+  holder.unref();
+  return (on) => {
+    Atomics.store(hold, 0, on ? 1 : 0);
+    if (on) Atomics.notify(hold, 0);
+  };
 }

@@ -4,9 +4,8 @@
 // per run shows how many threads really worked.
 // Prints one JSON line.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { Worker } from 'node:worker_threads';
 import { InferenceSession, Tensor, env } from '../dist/index.js';
-import { ort } from './common.js';
+import { coreHolder, ort } from './common.js';
 
 const [spec, ...rest] = process.argv.slice(2);
 const quick = rest.includes('--quick');
@@ -56,19 +55,8 @@ function quiesce() {
   }
 }
 
-/**
- * While the 1-thread session runs, a thread of this process spins (no memory traffic) on the other core: on a quiet
- * machine that core would sit idle; on a loaded one (CI, shared hosts) it would run other programs that share the
- * last-level cache and memory bus with the measured thread (measured 18:57, load 17: edgeq 1T squeezenet 23 ms
- * with the core held, 34 ms without), so 1T would read slow and the 2T/1T speedup high.
- */
-const hold = new Int32Array(new SharedArrayBuffer(4));
-const holder = new Worker("const { workerData: h } = require('node:worker_threads'); for (;;) { Atomics.wait(h, 0, 0); while (Atomics.load(h, 0) === 1); }", { eval: true, workerData: hold });
-holder.unref();
-const holding = (on) => {
-  Atomics.store(hold, 0, on ? 1 : 0);
-  if (on) Atomics.notify(hold, 0);
-};
+// while the 1-thread session runs, a thread of this process holds the other core (bench/common.js coreHolder)
+const holding = coreHolder();
 
 /** OS threads of this process (Linux): each worker_thread adds one, so ORT's pthread pool and edgeq's workers show */
 const osThreads = () => (existsSync('/proc/self/task') ? readdirSync('/proc/self/task').length : NaN);
@@ -104,4 +92,3 @@ for (const m of JSON.parse(spec)) {
   await s2.release();
 }
 console.log(JSON.stringify({ rows }));
-void holder.terminate();

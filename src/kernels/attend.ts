@@ -1,5 +1,5 @@
 import type { Arena } from './wasm.js';
-import { forkJoin, shares, threadsFor } from './threads.js';
+import { forkJoin, shares, threadScratch, threadsFor } from './threads.js';
 import { kernels } from './wasm.js';
 
 /**
@@ -138,11 +138,12 @@ export function attendStrided(mem: Arena, a: AttendArgs): void {
   // threads take whole heads, each thread with its own packing buffers and scratch
   const nt = threadsFor(B * N * S * T * (hd + vd));
   const parts = shares(B * N, 1, nt);
-  const bufs: number[] = [];
+  // one block per thread, each on its own cache lines (threadScratch): thread t's scores (written per query row)
+  // never share a line with thread t + 1's packing
+  const bufs = threadScratch(mem, kpBytes + vpBytes + 16 * T1, parts.length, 'attention packing and scores');
   try {
-    for (let t = 0; t < parts.length; t++) bufs.push(mem.alloc(kpBytes + vpBytes + 16 * T1, 'attention packing and scores'));
     const jobs = parts.map(([h0, h1], t): [string, number[]][] => {
-      const kp = bufs[t]!;
+      const kp = bufs.ptr + t * bufs.stride;
       const vp = kp + kpBytes;
       const sp = vp + vpBytes;
       const list: [string, number[]][] = [];
@@ -158,6 +159,6 @@ export function attendStrided(mem: Arena, a: AttendArgs): void {
     });
     forkJoin(ex, jobs);
   } finally {
-    for (const p of bufs) mem.release(p);
+    mem.release(bufs.block);
   }
 }

@@ -1,6 +1,6 @@
 import { im2colPack } from './im2col.js';
 import { conv2dAt } from '../ir/conv-geometry.js';
-import { type KernelCall, chunksOf, forkJoin, gemmRowChunks, gemmSplit, shares, threadsFor } from './threads.js';
+import { type KernelCall, chunksOf, forkJoin, gemmRowChunks, gemmSplit, shares, threadScratch, threadsFor } from './threads.js';
 import type { Arena, KernelExports } from './wasm.js';
 
 /**
@@ -67,13 +67,15 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
   const blockBytes = pointwise ? ex.f32_gemm_blockpack_scratch(kg) : 0;
   // im2col convs on one thread: column panels packed and multiplied one cache block (f32_gemm's) at a time
   const blockPanels = Math.min((p + 7) >> 3, ex.f32_gemm_blockpack_scratch(kg) / ((kg + 1) * 32));
-  const cp = s.dw3x3 || s.dw5x5
-    ? mem.alloc(dwPlane * nt, 'dwconv plane')
+  // per-thread blocks each on their own cache lines (threadScratch: no line written by two threads)
+  const scr = s.dw3x3 || s.dw5x5
+    ? threadScratch(mem, dwPlane, nt, 'dwconv plane')
     : s.depthwise
-        ? 0
+        ? undefined
         : pointwise
-          ? mem.alloc(Math.max(blockBytes * nt, rowSplit ? ((p + 7) >> 3) * (kg + 1) * 32 : 0), 'conv column block')
-          : mem.alloc((nt > 1 ? (p + 7) >> 3 : blockPanels) * (kg + 1) * 32, 'conv columns');
+          ? threadScratch(mem, Math.max(blockBytes, rowSplit ? Math.ceil((((p + 7) >> 3) * (kg + 1) * 32) / nt) : 0), nt, 'conv column block')
+          : threadScratch(mem, (nt > 1 ? (p + 7) >> 3 : blockPanels) * (kg + 1) * 32, 1, 'conv columns');
+  const cp = scr?.ptr ?? 0;
   let ok = false;
   try {
     const bias = mem.f32(bp, m);
@@ -87,7 +89,7 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
           // chunks of channels, a scratch plane per thread (argument 14)
           const plane = ih * iw * 4;
           const chans = chunksOf(m, 1, nt, p * taps);
-          forkJoin(ex, chans.ranges.map(([c0, c1]): KernelCall[] => [[fn, [xb + c0 * plane, c1 - c0, ih, iw, wp + c0 * taps * 4, sh, pt, pl, oh, ow, bp + c0 * 4, ob + c0 * p * 4, lo, hi, cp], { mask: 1 << 14, stride: dwPlane }]]), nt, chans.regions);
+          forkJoin(ex, chans.ranges.map(([c0, c1]): KernelCall[] => [[fn, [xb + c0 * plane, c1 - c0, ih, iw, wp + c0 * taps * 4, sh, pt, pl, oh, ow, bp + c0 * 4, ob + c0 * p * 4, lo, hi, cp], { mask: 1 << 14, stride: scr!.stride }]]), nt, chans.regions);
         } else ex[fn](xb, m, ih, iw, wp, sh, pt, pl, oh, ow, bp, ob, lo, hi, cp);
         continue;
       }
@@ -117,16 +119,23 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
           const gemm = (c0: number, c1: number): KernelCall => ['f32_gemm', [mg, c1 - c0, kg, wg, kg, cp + (c0 >> 3) * panel, og + c0 * 4, p, lo, hi, bp + gi * mg * 4]];
           if (pointwise) {
             // few pixel panels (13×13, 14×14: 22–25) and many output channels: each chunk of panels also split into
-            // mParts blocks of rows (multiples of 4: f32_gemm's 4-row tiles, so the same micro-kernel calls), so the
+            // mParts = nt blocks of rows (multiples of 4: f32_gemm's 4-row tiles, so the same micro-kernel calls), so the
             // last chunks, which decide the join, are a fraction of a panel's work — a panel of squeezenet's
             // classifier conv (1000 × 512) is 4 M multiply-adds. Each block packs its own copy of the B block (K·8
             // floats per panel against M·K·8 multiply-adds: at most 1/16 more work).
-            const mParts = (p + 7) >> 3 < 16 * nt && mg >= 64 * nt ? 2 * nt : 1;
+            const mParts = (p + 7) >> 3 < 16 * nt && mg >= 64 * nt ? nt : 1;
             const cols1 = mParts > 1 ? chunksOf(p, 8, nt, (mg * kg) / mParts) : cols;
             const rows = shares(mg, 4, mParts);
             const calls: KernelCall[][] = [];
-            const regions = cols1.regions.map((r) => r * rows.length);
-            for (const [c0, c1] of cols1.ranges) for (const [r0, r1] of rows) calls.push([['f32_gemm_blockpack', [r1 - r0, c1 - c0, kg, wg + r0 * kg * 4, kg, xg + c0 * 4, p, og + (r0 * p + c0) * 4, p, lo, hi, bp + (gi * mg + r0) * 4, cp], { mask: 1 << 12, stride: blockBytes }]]);
+            const call = ([c0, c1]: [number, number], [r0, r1]: [number, number]): KernelCall[] => [['f32_gemm_blockpack', [r1 - r0, c1 - c0, kg, wg + r0 * kg * 4, kg, xg + c0 * 4, p, og + (r0 * p + c0) * 4, p, lo, hi, bp + (gi * mg + r0) * 4, cp], { mask: 1 << 12, stride: scr!.stride }]];
+            // thread t's region: its share of the row blocks (output channels) over all panels — each core reads
+            // half of the weights and writes whole output planes (a split by pixels shares a cache line of every
+            // plane at the boundary between the threads' pixels)
+            const regions: number[] = [];
+            for (const [b0, b1] of shares(rows.length, 1, nt)) {
+              regions.push(calls.length);
+              for (let b = b0; b < b1; b++) for (const cr of cols1.ranges) calls.push(call(cr, rows[b]!));
+            }
             forkJoin(ex, calls, nt, regions);
           } else {
             const panels = cols.ranges.map(([c0, c1]): [number, number] => [c0 >> 3, (c1 + 7) >> 3]);
@@ -149,7 +158,7 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
     ok = true;
     return op;
   } finally {
-    if (cp) mem.release(cp);
+    if (scr) mem.release(scr.block);
     if (!ok && dst === undefined) mem.release(op);
   }
 }

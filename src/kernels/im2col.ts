@@ -1,4 +1,4 @@
-import { type KernelCall, forkJoin } from './threads.js';
+import { type KernelCall, forkJoin, threadScratch } from './threads.js';
 import type { Arena, KernelExports } from './wasm.js';
 
 /**
@@ -18,7 +18,8 @@ export function im2colPack(
   const iwp = Math.max(pl + iw, (ow - 1) * sw + (kw - 1) * dw + 1);
   const padded = pt > 0 || pl > 0 || ihp > ih || iwp > iw;
   const tabBytes = ex.f32_im2col_scratch_size(cg, kh, kw);
-  const tab = mem.alloc(tabBytes * (split?.threads ?? 1), 'im2col offsets');
+  const tabs = threadScratch(mem, tabBytes, split?.threads ?? 1, 'im2col offsets');
+  const tab = tabs.ptr;
   let xp = xg;
   try {
     if (padded) {
@@ -29,7 +30,7 @@ export function im2colPack(
     if (split) {
       // each chunk packs its own panels (with its thread's offset table, argument 15) and multiplies them: no
       // barrier in between
-      forkJoin(ex, split.panels.map(([q0, q1]): KernelCall[] => [['f32_im2col_pack_8_range', [xp, cg, h, w, kh, kw, sh, sw, dh, dw, oh, ow, q0, q1, cp, tab], { mask: 1 << 15, stride: tabBytes }], split.gemm(q0, q1)]), split.threads, split.regions);
+      forkJoin(ex, split.panels.map(([q0, q1]): KernelCall[] => [['f32_im2col_pack_8_range', [xp, cg, h, w, kh, kw, sh, sw, dh, dw, oh, ow, q0, q1, cp, tab], { mask: 1 << 15, stride: tabs.stride }], split.gemm(q0, q1)]), split.threads, split.regions);
     } else if (block) {
       // one cache block of panels at a time, multiplied while L2-resident: no K·P-float round trip through memory.
       // f32_im2col_pack_8_range writes panel q at base + q·panelBytes, so the base is shifted back by q0 panels
@@ -44,6 +45,6 @@ export function im2colPack(
     } else ex.f32_im2col_pack_8(xp, cg, h, w, kh, kw, sh, sw, dh, dw, oh, ow, cp, tab);
   } finally {
     if (xp !== xg) mem.release(xp);
-    mem.release(tab);
+    mem.release(tabs.block);
   }
 }

@@ -3,7 +3,7 @@ import { pool2dAt } from '../ir/conv-geometry.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
 import { arena, kernels } from './wasm.js';
 import { attrs2d, dims2d } from './conv-run.js';
-import { type KernelCall, chunksOf, forkJoin, threadsFor } from './threads.js';
+import { type KernelCall, chunksOf, forkJoin, threadScratch, threadsFor } from './threads.js';
 
 /**
  * MaxPool (without the Indices output) and AveragePool, 2-D NCHW float32, one channel at a time: separable
@@ -42,7 +42,9 @@ function poolKernel(op: 'MaxPool' | 'AveragePool'): KernelDef {
           // kernel threads: chunks of planes, the separable kernels' row scratch per thread
           const nt = threadsFor(planes * oh * ow * kh * kw);
           const tmpBytes = sep ? (iw + 4) * 4 : avgSep ? ex.f32_avgpool2d_sep_scratch(iw, kw, g.strides[1]!, g.padBegin[1]!, g.padEnd[1]!, ow) * 4 : 0;
-          const tmp = tmpBytes ? mem.alloc(tmpBytes * nt, sep ? 'pool column maxima' : 'pool column sums') : 0;
+          // the row scratch per thread, each on its own cache lines (threadScratch)
+          const scr = tmpBytes ? threadScratch(mem, tmpBytes, nt, sep ? 'pool column maxima' : 'pool column sums') : undefined;
+          const tmp = scr?.ptr ?? 0;
           // planes [i0, i1) in one call (asm f32_pool2d_planes: kind 1 max separable, 2 average separable, 0 any)
           const kind = sep ? 1 : avgSep ? 2 : 0;
           const args = (i0: number, i1: number): Parameters<typeof ex.f32_pool2d_planes> => [kind, i1 - i0, mode, xin.ptr + i0 * ih * iw * 4, ih, iw, kh, kw, g.strides[0]!, g.strides[1]!, g.dilations[0]!, g.dilations[1]!, g.padBegin[0]!, g.padBegin[1]!, g.padEnd[0]!, g.padEnd[1]!, oh, ow, op2 + i0 * oh * ow * 4, tmp];
@@ -50,10 +52,10 @@ function poolKernel(op: 'MaxPool' | 'AveragePool'): KernelDef {
             if (nt > 1) {
               const cs = chunksOf(planes, 1, nt, oh * ow * kh * kw);
               // the row scratch (argument 19) per thread
-              forkJoin(ex, cs.ranges.map(([i0, i1]): KernelCall[] => [['f32_pool2d_planes', args(i0, i1), { mask: 1 << 19, stride: tmpBytes }]]), nt, cs.regions);
+              forkJoin(ex, cs.ranges.map(([i0, i1]): KernelCall[] => [['f32_pool2d_planes', args(i0, i1), { mask: 1 << 19, stride: scr?.stride ?? 0 }]]), nt, cs.regions);
             } else ex.f32_pool2d_planes(...args(0, planes));
           } finally {
-            if (tmp) mem.release(tmp);
+            if (scr) mem.release(scr.block);
           }
           if (xin.copied) mem.release(xin.ptr);
           return [new Tensor('float32', mem.f32(op2, n * c * oh * ow), outType!.shape as number[])];

@@ -1,7 +1,7 @@
 import { conv2dAt } from '../ir/conv-geometry.js';
 import { Tensor } from '../tensor/tensor.js';
 import { type KernelDef, type PreparedKernel, decline, registerKernel } from './registry.js';
-import { type KernelCall, MAX_THREADS, forkJoin, shares, threadsFor } from './threads.js';
+import { type KernelCall, MAX_THREADS, forkJoin, shares, threadScratch, threadsFor } from './threads.js';
 import { type Arena, arena, type KernelExports, kernelFlavor, kernels } from './wasm.js';
 
 /**
@@ -381,7 +381,9 @@ export function prepareConv(
   const rb = mem.alloc(m * 4, 'int8 conv row bias');
   const ru = mem.alloc(m * 4, 'int8 conv rank-1 term');
   const mult = mem.alloc(m * 8, 'requant multipliers');
-  const tmp = mem.alloc(32 * MAX_THREADS, 'int8 gemm scratch');
+  // 32 bytes per thread, each on its own cache lines (kernels/threads.ts threadScratch)
+  const tmps = threadScratch(mem, 32, MAX_THREADS, 'int8 gemm scratch');
+  const tmp = tmps.ptr;
   const src = mem.inputBytes(w.data as QData, 'int8 conv weights');
   ex.qs8_pack_a(m, kg, src.ptr, kg, fw ? 1 : 0, wp, rsum);
   if (src.copied) mem.release(src.ptr);
@@ -446,7 +448,7 @@ export function prepareConv(
                 const pc = cols + (c0 >> 3) * k8 * 8;
                 const calls: KernelCall[] = pointwise ? [['qs8_pack_b', [c1 - c0, cg, xg + c0, p, fx ? 1 : 0, pc, 0]]] : [];
                 if (cv) calls.push(['qs8_panel_colsum', [c1 - c0, kg, pc, cv + c0 * 4]]);
-                calls.push(['qs8_gemm', [mg, c1 - c0, kg, wp + r0 * k8, k8, pc, og + c0 * kind.esz, p, 0, rb + r0 * 4, cv ? ru + r0 * 4 : 0, cv ? cv + c0 * 4 : 0, mult + r0 * 8, 1, yz, lo, hi, code, tmp + t * 32]]);
+                calls.push(['qs8_gemm', [mg, c1 - c0, kg, wp + r0 * k8, k8, pc, og + c0 * kind.esz, p, 0, rb + r0 * 4, cv ? ru + r0 * 4 : 0, cv ? cv + c0 * 4 : 0, mult + r0 * 8, 1, yz, lo, hi, code, tmp + t * tmps.stride]]);
                 return calls;
               }));
               continue;
@@ -468,7 +470,7 @@ export function prepareConv(
       }
     },
     dispose() {
-      for (const q of [wp, rsum, rb, ru, mult, tmp]) mem.release(q);
+      for (const q of [wp, rsum, rb, ru, mult, tmps.block]) mem.release(q);
     },
   };
 }
@@ -513,15 +515,16 @@ export function prepareDwConv(ex: KernelExports, mem: Arena, attrs: Record<strin
       // kernel threads: channels split, a scratch block each
       const nt = threadsFor(m * oh * ow * taps);
       const scr = ex.qs8_dwconv_scratch(kh, kw, sh, sw, dh, dw, oh, ow);
-      const scratch = mem.alloc(scr * nt, 'int8 depthwise scratch');
+      const scratches = threadScratch(mem, scr, nt, 'int8 depthwise scratch');
+      const scratch = scratches.ptr;
       try {
         const [xz, uns, yz] = [scalarInt(inputs[2]), xType === 'uint8' ? 1 : 0, scalarInt(inputs[7])];
         for (let bi = 0; bi < n; bi++) {
           const [xb, ob] = [xin.ptr + bi * c * ih * iw, op + bi * m * oh * ow];
-          forkJoin(ex, shares(c, 1, nt).map(([c0, c1], t): KernelCall[] => [['qs8_dwconv2d', [xb + c0 * ih * iw, c1 - c0, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, xz, uns, wt + c0 * taps * 2, bp + c0 * 4, mult + c0 * 8, yz, lo, hi, code, ob + c0 * oh * ow, scratch + t * scr]]]));
+          forkJoin(ex, shares(c, 1, nt).map(([c0, c1], t): KernelCall[] => [['qs8_dwconv2d', [xb + c0 * ih * iw, c1 - c0, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, xz, uns, wt + c0 * taps * 2, bp + c0 * 4, mult + c0 * 8, yz, lo, hi, code, ob + c0 * oh * ow, scratch + t * scratches.stride]]]));
         }
       } finally {
-        mem.release(scratch);
+        mem.release(scratches.block);
         if (xin.copied) mem.release(xin.ptr);
       }
       return [new Tensor(ot!.dtype, outView(mem, kind.code, op, n * m * oh * ow), ot!.shape as number[])];

@@ -1,6 +1,6 @@
 import { platform } from '#platform';
 import { ShapeError } from '../errors.js';
-import { type KernelExports, kernels, setThreadsWanted, sharedKernelModule } from './wasm.js';
+import { type Arena, type KernelExports, kernels, setThreadsWanted, sharedKernelModule } from './wasm.js';
 
 /**
  * Kernel threads: N−1 workers each instantiate the kernel module over the ONE shared WASM memory. A kernel that
@@ -251,6 +251,29 @@ export function setMinShare(work: number): number {
 
 let seq = 0;
 
+/** Fork/join counters since forkStats(true) (bench/threads-nodes.js): where a threaded run's time goes. */
+export interface ForkStats {
+  /** forkJoin calls that posted to at least one worker */
+  forks: number;
+  chunks: number;
+  /** chunks the calling thread ran itself */
+  callerChunks: number;
+  /** workers cancelled because the caller ran out of chunks before they started */
+  cancelled: number;
+  /** ms the caller spent running chunks, and waiting for the workers' last ones */
+  callerMs: number;
+  joinMs: number;
+}
+let stats: ForkStats | undefined;
+
+/** Start (true: from zero), stop (false) or read (no argument) the fork/join counters; off by default (no clock reads). */
+export function forkStats(on?: boolean): ForkStats | undefined {
+  const cur = stats;
+  if (on === true) stats = { forks: 0, chunks: 0, callerChunks: 0, cancelled: 0, callerMs: 0, joinMs: 0 };
+  else if (on === false) stats = undefined;
+  return cur;
+}
+
 /**
  * Run `chunks` (each a list of kernel calls, independent of each other) on up to `nt` threads, the calling one
  * included; returns when all are done. `regions` (the first chunk of each) give thread t region t: it claims
@@ -309,18 +332,27 @@ export function forkJoin(ex: KernelExports, chunks: KernelCall[][], nt = chunks.
     posted.push(w);
   }
   let err: unknown;
+  const st = stats;
+  const t0 = st ? performance.now() : 0;
+  let mine = 0;
   try {
-    for (let r = 0; r < R; r++) for (let c, e = p.cnt[16 * r + 1]!; (c = Atomics.add(p.cnt, 16 * r, 1)) < e; ) run(chunks[c]!, 0);
+    for (let r = 0; r < R; r++) {
+      for (let c, e = p.cnt[16 * r + 1]!; (c = Atomics.add(p.cnt, 16 * r, 1)) < e; mine++) run(chunks[c]!, 0);
+    }
   } catch (e) {
     err = e;
   }
+  const t1 = st ? performance.now() : 0;
   // join even when a chunk of ours failed: the workers are still writing into the same memory
   const wait = canWait();
   let failed = false;
   for (const w of posted) {
     const b = (w * SLOT) / 4;
     // not started yet: every chunk is claimed, so cancel it rather than wait for it to wake
-    if (Atomics.compareExchange(p.i32, b + 5, seq, 0) === seq) continue;
+    if (Atomics.compareExchange(p.i32, b + 5, seq, 0) === seq) {
+      if (st) st.cancelled++;
+      continue;
+    }
     // spin first (up to SPIN_MS), then sleep
     let t0 = 0;
     for (let spin = 1; ; spin++) {
@@ -332,8 +364,31 @@ export function forkJoin(ex: KernelExports, chunks: KernelCall[][], nt = chunks.
     }
     if (Atomics.load(p.i32, b + 2) !== 0) failed = true;
   }
+  if (st) {
+    st.forks++;
+    st.chunks += chunks.length;
+    st.callerChunks += mine;
+    st.callerMs += t1 - t0;
+    st.joinMs += performance.now() - t1;
+  }
   if (err) throw err;
   if (failed) throw new ShapeError('a kernel thread failed (WASM trap in a worker)');
+}
+
+/**
+ * Per-thread scratch (KernelCall's perThread): `nt` blocks of `bytes` in one allocation, each starting on its own
+ * 128-byte line pair, so no cache line is written by two threads. A line two cores both write moves between them
+ * on every write (false sharing): with MaxPool's 460-byte row scratch blocks back to back, 2 threads ran a 64×111×111
+ * pool slower than one. `ptr` is the first block, `stride` the distance between blocks; free with mem.release(`block`).
+ */
+export function threadScratch(mem: Arena, bytes: number, nt: number, what: string): { block: number; ptr: number; stride: number } {
+  if (nt <= 1) {
+    const block = mem.alloc(bytes, what);
+    return { block, ptr: block, stride: 0 };
+  }
+  const stride = Math.ceil(bytes / 128) * 128;
+  const block = mem.alloc(stride * nt + 128, what);
+  return { block, ptr: (block + 127) & ~127, stride };
 }
 
 /** Chunk ranges [start, end) and where each thread's region of them starts (forkJoin's `regions`). */

@@ -1,6 +1,6 @@
 import { conv2dAt } from '../ir/conv-geometry.js';
 import type { ConvF32Shape } from './conv-run.js';
-import { type KernelCall, chunksOf, forkJoin, shares, threadsFor } from './threads.js';
+import { type KernelCall, chunksOf, forkJoin, shares, threadScratch, threadsFor } from './threads.js';
 import type { Arena, KernelExports } from './wasm.js';
 
 /**
@@ -98,42 +98,51 @@ export function runConvWinograd(mem: Arena, ex: KernelExports, m: number, attrs:
   const mBytes = stride(m * ldm * 4); // one M_ξ
   const op = dst ?? mem.alloc(n * m * oh * ow * 4, 'conv output');
   let pad = 0;
-  let vp = 0;
+  let vBlock = 0;
   let ok = false;
   try {
     pad = mem.alloc(c * hp * wp * 4, 'winograd padded input');
     // V then M, per thread (the chunks' calls add thread × per to the V/M arguments)
     const per = 16 * (vBytes + mBytes);
-    vp = mem.alloc(per * nt, 'winograd V and M');
+    const vm = threadScratch(mem, per, nt, 'winograd V and M');
+    vBlock = vm.block;
+    const vp = vm.ptr;
     const mp = vp + 16 * vBytes;
-    const vt = { mask: 1 << 7, stride: per };
-    const vmt = { mask: (1 << 4) | (1 << 6), stride: per };
-    const mt = { mask: 1, stride: per };
+    const vt = { mask: 1 << 7, stride: vm.stride };
+    const vmt = { mask: (1 << 4) | (1 << 6), stride: vm.stride };
+    const mt = { mask: 1, stride: vm.stride };
     for (let bi = 0; bi < n; bi++) {
       wx.f32_wino_pad(xp + bi * c * ih * iw * 4, c, ih, iw, pt, pl, hp, wp, pad);
       const ob = op + bi * m * oh * ow * 4;
-      // few 8-tile groups (13×13 output: 7) against many output channels: chunks of tiles × blocks of output
-      // channels, so the last chunks, which decide the join, are a fraction of a group's work. Each block runs
-      // f32_wino_gemm over its own copy of U's rows (rowBlocks: U_ξ's plane stride is the block's rows) and
-      // transforms its chunk's input tiles again (16·c per tile against 16·m·c for the products)
-      const parts = nt > 1 && rowBlocks && (tiles + 7) >> 3 < 4 * nt && m >= 32 * nt ? 2 * nt : 1;
+      // few 8-tile groups (13×13 output: 7) against many output channels: chunks of tiles × one block of output
+      // channels per thread, so the last chunks, which decide the join, are a fraction of a group's work. Each block
+      // runs f32_wino_gemm over its own copy of U's rows (rowBlocks: U_ξ's plane stride is the block's rows) and
+      // transforms its chunk's input tiles again (16·c per tile against 16·m·c for the products). One block per
+      // thread rather than two: fewer repeated input transforms (squeezenet's 13×13 expand3x3 2T 3.5–7 % faster)
+      const parts = nt > 1 && rowBlocks && (tiles + 7) >> 3 < 4 * nt && m >= 32 * nt ? nt : 1;
       if (parts > 1) {
         const rb = rowBlocks!(parts);
         const cs = chunksOf(tiles, 8, nt, (16 * m * c) / parts);
         const calls: KernelCall[][] = [];
-        for (const [s0, s1] of cs.ranges) {
-          rb.rows.forEach(([r0, r1], b) => {
-            const chunk: KernelCall[] = [];
-            for (let t0 = s0; t0 < s1; t0 += nb) {
-              const cnt = Math.min(nb, s1 - t0);
-              chunk.push(['f32_wino_input', [pad, c, hp, wp, tw, t0, cnt, vp, vBytes], vt]);
-              chunk.push(['f32_wino_gemm', [r1 - r0, cnt, c, rb.ptrs[b]!, vp, vBytes, mp, mBytes, ldm], vmt]);
-              chunk.push(['f32_wino_output', [mp, r1 - r0, ldm, mBytes, bp + r0 * 4, oh, ow, tw, t0, cnt, ob + r0 * oh * ow * 4, lo, hi], mt]);
-            }
-            calls.push(chunk);
-          });
+        const chunk = (s0: number, s1: number, b: number): KernelCall[] => {
+          const [r0, r1] = rb.rows[b]!;
+          const out: KernelCall[] = [];
+          for (let t0 = s0; t0 < s1; t0 += nb) {
+            const cnt = Math.min(nb, s1 - t0);
+            out.push(['f32_wino_input', [pad, c, hp, wp, tw, t0, cnt, vp, vBytes], vt]);
+            out.push(['f32_wino_gemm', [r1 - r0, cnt, c, rb.ptrs[b]!, vp, vBytes, mp, mBytes, ldm], vmt]);
+            out.push(['f32_wino_output', [mp, r1 - r0, ldm, mBytes, bp + r0 * 4, oh, ow, tw, t0, cnt, ob + r0 * oh * ow * 4, lo, hi], mt]);
+          }
+          return out;
+        };
+        // thread t's region: its share of the row blocks (output channels) over all tiles — each core reads
+        // half of U (a 13×13 fire module's 256×64 expand: 590 KB of U) and writes whole planes of the output
+        const regions: number[] = [];
+        for (const [b0, b1] of shares(parts, 1, nt)) {
+          regions.push(calls.length);
+          for (let b = b0; b < b1; b++) for (const [s0, s1] of cs.ranges) calls.push(chunk(s0, s1, b));
         }
-        forkJoin(ex, calls, nt, cs.regions.map((r) => r * parts));
+        forkJoin(ex, calls, nt, regions);
         continue;
       }
       if (nt > 1) {
@@ -160,7 +169,7 @@ export function runConvWinograd(mem: Arena, ex: KernelExports, m: number, attrs:
     ok = true;
     return op;
   } finally {
-    if (vp) mem.release(vp);
+    if (vBlock) mem.release(vBlock);
     if (pad) mem.release(pad);
     if (!ok && dst === undefined) mem.release(op);
   }

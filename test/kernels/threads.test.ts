@@ -13,7 +13,7 @@ import { Executor } from '../../src/runtime/executor.js';
 import { InferenceSession } from '../../src/runtime/session.js';
 import { dataPath, hasData } from '../helpers/data.js';
 import { Tensor } from '../../src/tensor/tensor.js';
-import { acquireThreads, chunks, forkJoin, gemmSplit, releaseThreads, setActiveThreads, setMinShare, threadsAvailable } from '../../src/kernels/threads.js';
+import { acquireThreads, chunks, forkJoin, forkStats, gemmSplit, releaseThreads, setActiveThreads, setMinShare, threadsAvailable } from '../../src/kernels/threads.js';
 import { arena, kernels } from '../../src/kernels/wasm.js';
 import { runConvWinograd, winogradWeights } from '../../src/kernels/winograd.js';
 
@@ -275,7 +275,18 @@ describe('kernel threads', () => {
       for (let round = 0; round < 50; round++) {
         mem.f32(out, cols * 8).fill(0);
         // 8 chunks of 8 columns: pack columns [8c, 8c + 8) of a 1-row matrix into its own 64 floats of out
+        forkStats(true);
         forkJoin(ex, Array.from({ length: 8 }, (_, c) => [['f32_gemm_pack_8', [8, 1, src + c * 32, cols, 0, out + c * 8 * 32]]]), 3, [0, 3, 6]);
+        const st = forkStats(false)!;
+        // the counters (bench/threads-nodes.js): one fork of 8 chunks when workers exist; the caller ran none to
+        // all of them (fast workers may claim every one), and all of them when every worker was cancelled
+        if (threads > 1) {
+          expect(st).toMatchObject({ forks: 1, chunks: 8 });
+          expect(st.callerChunks).toBeGreaterThanOrEqual(0);
+          expect(st.callerChunks).toBeLessThanOrEqual(8);
+          expect(st.cancelled).toBeLessThanOrEqual(threads - 1);
+          if (st.cancelled === threads - 1) expect(st.callerChunks).toBe(8);
+        }
         const o = mem.f32(out, cols * 8);
         for (let c = 0; c < 8; c++) for (let j = 0; j < 8; j++) {
           expect(o[c * 64 + j]).toBe(0);
