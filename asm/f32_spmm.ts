@@ -317,3 +317,121 @@ export function f32_spconv2d(
     }
   }
 }
+
+/**
+ * NCHW sparse 1×1 conv (XNNPACK's f32-spmm layout, src/f32-spmm/*wasmsimd*): out[j, q] = clamp(bias_j + Σ_e w_e ·
+ * x[c_e, q], lo, hi) for q < p pixels, straight from the NCHW input rows (no packing), 32 pixels per tile (8
+ * accumulators), then 8-, 4- and 1-pixel tails. Weight stream `wts`: per output channel j its bias then its nnz[j]
+ * non-zero weights (f32). `dmap` (i32, one per non-zero weight, in the same order): the byte increment that moves
+ * the input pointer from this weight's channel row to the next weight's (the last one wraps to the first, so the
+ * chain sums to zero per tile). `x` points at the first non-zero weight's channel row (the caller adds c_0·p·4);
+ * `nnz` holds n i32 counts. Output rows are p floats apart, as are input rows (dmap encodes the input stride).
+ */
+export function f32_spmm_nchw_32(p: i32, n: i32, x: usize, wts: usize, dmap: usize, nnz: usize, out: usize, lo: f32, hi: f32): void {
+  const vlo = f32x4.splat(lo);
+  const vhi = f32x4.splat(hi);
+  const os = (<usize>p) << 2;
+  let q = 0;
+  for (; q + 32 <= p; q += 32) {
+    let xi = x + ((<usize>q) << 2);
+    let w = wts;
+    let d = dmap;
+    let o = out + ((<usize>q) << 2);
+    for (let j = 0; j < n; j++) {
+      let cnt = load<i32>(nnz + ((<usize>j) << 2));
+      let a0 = f32x4.splat(f32.load(w));
+      w += 4;
+      let a1 = a0;
+      let a2 = a0;
+      let a3 = a0;
+      let a4 = a0;
+      let a5 = a0;
+      let a6 = a0;
+      let a7 = a0;
+      for (; cnt > 0; cnt--) {
+        const vw = f32x4.splat(f32.load(w));
+        w += 4;
+        a0 = f32x4.add(a0, f32x4.mul(v128.load(xi), vw));
+        a1 = f32x4.add(a1, f32x4.mul(v128.load(xi, 16), vw));
+        a2 = f32x4.add(a2, f32x4.mul(v128.load(xi, 32), vw));
+        a3 = f32x4.add(a3, f32x4.mul(v128.load(xi, 48), vw));
+        a4 = f32x4.add(a4, f32x4.mul(v128.load(xi, 64), vw));
+        a5 = f32x4.add(a5, f32x4.mul(v128.load(xi, 80), vw));
+        a6 = f32x4.add(a6, f32x4.mul(v128.load(xi, 96), vw));
+        a7 = f32x4.add(a7, f32x4.mul(v128.load(xi, 112), vw));
+        xi += <usize>load<i32>(d);
+        d += 4;
+      }
+      v128.store(o, clampv(a0, vlo, vhi));
+      v128.store(o, clampv(a1, vlo, vhi), 16);
+      v128.store(o, clampv(a2, vlo, vhi), 32);
+      v128.store(o, clampv(a3, vlo, vhi), 48);
+      v128.store(o, clampv(a4, vlo, vhi), 64);
+      v128.store(o, clampv(a5, vlo, vhi), 80);
+      v128.store(o, clampv(a6, vlo, vhi), 96);
+      v128.store(o, clampv(a7, vlo, vhi), 112);
+      o += os;
+    }
+  }
+  for (; q + 8 <= p; q += 8) {
+    let xi = x + ((<usize>q) << 2);
+    let w = wts;
+    let d = dmap;
+    let o = out + ((<usize>q) << 2);
+    for (let j = 0; j < n; j++) {
+      let cnt = load<i32>(nnz + ((<usize>j) << 2));
+      let a0 = f32x4.splat(f32.load(w));
+      w += 4;
+      let a1 = a0;
+      for (; cnt > 0; cnt--) {
+        const vw = f32x4.splat(f32.load(w));
+        w += 4;
+        a0 = f32x4.add(a0, f32x4.mul(v128.load(xi), vw));
+        a1 = f32x4.add(a1, f32x4.mul(v128.load(xi, 16), vw));
+        xi += <usize>load<i32>(d);
+        d += 4;
+      }
+      v128.store(o, clampv(a0, vlo, vhi));
+      v128.store(o, clampv(a1, vlo, vhi), 16);
+      o += os;
+    }
+  }
+  for (; q + 4 <= p; q += 4) {
+    let xi = x + ((<usize>q) << 2);
+    let w = wts;
+    let d = dmap;
+    let o = out + ((<usize>q) << 2);
+    for (let j = 0; j < n; j++) {
+      let cnt = load<i32>(nnz + ((<usize>j) << 2));
+      let a0 = f32x4.splat(f32.load(w));
+      w += 4;
+      for (; cnt > 0; cnt--) {
+        a0 = f32x4.add(a0, f32x4.mul(v128.load(xi), f32x4.splat(f32.load(w))));
+        w += 4;
+        xi += <usize>load<i32>(d);
+        d += 4;
+      }
+      v128.store(o, clampv(a0, vlo, vhi));
+      o += os;
+    }
+  }
+  for (; q < p; q++) {
+    let xi = x + ((<usize>q) << 2);
+    let w = wts;
+    let d = dmap;
+    let o = out + ((<usize>q) << 2);
+    for (let j = 0; j < n; j++) {
+      let cnt = load<i32>(nnz + ((<usize>j) << 2));
+      let a: f32 = f32.load(w);
+      w += 4;
+      for (; cnt > 0; cnt--) {
+        a += f32.load(xi) * f32.load(w);
+        w += 4;
+        xi += <usize>load<i32>(d);
+        d += 4;
+      }
+      f32.store(o, min(max(a, lo), hi));
+      o += os;
+    }
+  }
+}
