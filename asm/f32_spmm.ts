@@ -1,4 +1,5 @@
 import { clampv, tapRow } from './vec';
+import { madd } from './madd';
 // f32 sparse-weight × dense-activation kernels (WebAssembly SIMD128). The weight is pruned and constant, so it is
 // compressed once per session (in TypeScript, src/kernels/sparse.ts) into one of two layouts:
 //
@@ -328,6 +329,24 @@ export function f32_spconv2d(
  * `nnz` holds n i32 counts. Output rows are p floats apart, as are input rows (dmap encodes the input stride).
  */
 export function f32_spmm_nchw_32(p: i32, n: i32, x: usize, wts: usize, dmap: usize, nnz: usize, out: usize, lo: f32, hi: f32): void {
+  // the clamp specialised away when there is none (a conv whose output feeds an Add) or only a lower bound (ReLU)
+  if (lo == -Infinity && hi == Infinity) spmmNchw(p, n, x, wts, dmap, nnz, out, lo, hi, 0);
+  else if (hi == Infinity) spmmNchw(p, n, x, wts, dmap, nnz, out, lo, hi, 1);
+  else spmmNchw(p, n, x, wts, dmap, nnz, out, lo, hi, 2);
+}
+
+/** v clamped to [lo, hi] by `mode` (a constant after inlining): 0 none, 1 max(v, lo) only, 2 both bounds */
+// @ts-ignore: decorator
+@inline
+function clampMode(v: v128, vlo: v128, vhi: v128, mode: i32): v128 {
+  if (mode == 0) return v;
+  if (mode == 1) return f32x4.max(v, vlo);
+  return f32x4.min(f32x4.max(v, vlo), vhi);
+}
+
+// @ts-ignore: decorator
+@inline
+function spmmNchw(p: i32, n: i32, x: usize, wts: usize, dmap: usize, nnz: usize, out: usize, lo: f32, hi: f32, mode: i32): void {
   const vlo = f32x4.splat(lo);
   const vhi = f32x4.splat(hi);
   const os = (<usize>p) << 2;
@@ -351,25 +370,25 @@ export function f32_spmm_nchw_32(p: i32, n: i32, x: usize, wts: usize, dmap: usi
       for (; cnt > 0; cnt--) {
         const vw = f32x4.splat(f32.load(w));
         w += 4;
-        a0 = f32x4.add(a0, f32x4.mul(v128.load(xi), vw));
-        a1 = f32x4.add(a1, f32x4.mul(v128.load(xi, 16), vw));
-        a2 = f32x4.add(a2, f32x4.mul(v128.load(xi, 32), vw));
-        a3 = f32x4.add(a3, f32x4.mul(v128.load(xi, 48), vw));
-        a4 = f32x4.add(a4, f32x4.mul(v128.load(xi, 64), vw));
-        a5 = f32x4.add(a5, f32x4.mul(v128.load(xi, 80), vw));
-        a6 = f32x4.add(a6, f32x4.mul(v128.load(xi, 96), vw));
-        a7 = f32x4.add(a7, f32x4.mul(v128.load(xi, 112), vw));
+        a0 = madd(v128.load(xi), vw, a0);
+        a1 = madd(v128.load(xi, 16), vw, a1);
+        a2 = madd(v128.load(xi, 32), vw, a2);
+        a3 = madd(v128.load(xi, 48), vw, a3);
+        a4 = madd(v128.load(xi, 64), vw, a4);
+        a5 = madd(v128.load(xi, 80), vw, a5);
+        a6 = madd(v128.load(xi, 96), vw, a6);
+        a7 = madd(v128.load(xi, 112), vw, a7);
         xi += <usize>load<i32>(d);
         d += 4;
       }
-      v128.store(o, clampv(a0, vlo, vhi));
-      v128.store(o, clampv(a1, vlo, vhi), 16);
-      v128.store(o, clampv(a2, vlo, vhi), 32);
-      v128.store(o, clampv(a3, vlo, vhi), 48);
-      v128.store(o, clampv(a4, vlo, vhi), 64);
-      v128.store(o, clampv(a5, vlo, vhi), 80);
-      v128.store(o, clampv(a6, vlo, vhi), 96);
-      v128.store(o, clampv(a7, vlo, vhi), 112);
+      v128.store(o, clampMode(a0, vlo, vhi, mode));
+      v128.store(o, clampMode(a1, vlo, vhi, mode), 16);
+      v128.store(o, clampMode(a2, vlo, vhi, mode), 32);
+      v128.store(o, clampMode(a3, vlo, vhi, mode), 48);
+      v128.store(o, clampMode(a4, vlo, vhi, mode), 64);
+      v128.store(o, clampMode(a5, vlo, vhi, mode), 80);
+      v128.store(o, clampMode(a6, vlo, vhi, mode), 96);
+      v128.store(o, clampMode(a7, vlo, vhi, mode), 112);
       o += os;
     }
   }
@@ -386,13 +405,13 @@ export function f32_spmm_nchw_32(p: i32, n: i32, x: usize, wts: usize, dmap: usi
       for (; cnt > 0; cnt--) {
         const vw = f32x4.splat(f32.load(w));
         w += 4;
-        a0 = f32x4.add(a0, f32x4.mul(v128.load(xi), vw));
-        a1 = f32x4.add(a1, f32x4.mul(v128.load(xi, 16), vw));
+        a0 = madd(v128.load(xi), vw, a0);
+        a1 = madd(v128.load(xi, 16), vw, a1);
         xi += <usize>load<i32>(d);
         d += 4;
       }
-      v128.store(o, clampv(a0, vlo, vhi));
-      v128.store(o, clampv(a1, vlo, vhi), 16);
+      v128.store(o, clampMode(a0, vlo, vhi, mode));
+      v128.store(o, clampMode(a1, vlo, vhi, mode), 16);
       o += os;
     }
   }
@@ -406,12 +425,12 @@ export function f32_spmm_nchw_32(p: i32, n: i32, x: usize, wts: usize, dmap: usi
       let a0 = f32x4.splat(f32.load(w));
       w += 4;
       for (; cnt > 0; cnt--) {
-        a0 = f32x4.add(a0, f32x4.mul(v128.load(xi), f32x4.splat(f32.load(w))));
+        a0 = madd(v128.load(xi), f32x4.splat(f32.load(w)), a0);
         w += 4;
         xi += <usize>load<i32>(d);
         d += 4;
       }
-      v128.store(o, clampv(a0, vlo, vhi));
+      v128.store(o, clampMode(a0, vlo, vhi, mode));
       o += os;
     }
   }
