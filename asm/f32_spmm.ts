@@ -327,12 +327,13 @@ export function f32_spconv2d(
  * the input pointer from this weight's channel row to the next weight's (the last one wraps to the first, so the
  * chain sums to zero per tile). `x` points at the first non-zero weight's channel row (the caller adds c_0·p·4);
  * `nnz` holds n i32 counts. Output rows are p floats apart, as are input rows (dmap encodes the input stride).
+ * `res` (0 = none): a residual of the output's layout added before the clamp (a folded Add: out = clamp(acc + res)).
  */
-export function f32_spmm_nchw_32(p: i32, n: i32, x: usize, wts: usize, dmap: usize, nnz: usize, out: usize, lo: f32, hi: f32): void {
+export function f32_spmm_nchw_32(p: i32, n: i32, x: usize, wts: usize, dmap: usize, nnz: usize, out: usize, lo: f32, hi: f32, res: usize): void {
   // the clamp specialised away when there is none (a conv whose output feeds an Add) or only a lower bound (ReLU)
-  if (lo == -Infinity && hi == Infinity) spmmNchw(p, n, x, wts, dmap, nnz, out, lo, hi, 0);
-  else if (hi == Infinity) spmmNchw(p, n, x, wts, dmap, nnz, out, lo, hi, 1);
-  else spmmNchw(p, n, x, wts, dmap, nnz, out, lo, hi, 2);
+  if (lo == -Infinity && hi == Infinity) spmmNchw(p, n, x, wts, dmap, nnz, out, res, lo, hi, 0);
+  else if (hi == Infinity) spmmNchw(p, n, x, wts, dmap, nnz, out, res, lo, hi, 1);
+  else spmmNchw(p, n, x, wts, dmap, nnz, out, res, lo, hi, 2);
 }
 
 /** v clamped to [lo, hi] by `mode` (a constant after inlining): 0 none, 1 max(v, lo) only, 2 both bounds */
@@ -346,7 +347,7 @@ function clampMode(v: v128, vlo: v128, vhi: v128, mode: i32): v128 {
 
 // @ts-ignore: decorator
 @inline
-function spmmNchw(p: i32, n: i32, x: usize, wts: usize, dmap: usize, nnz: usize, out: usize, lo: f32, hi: f32, mode: i32): void {
+function spmmNchw(p: i32, n: i32, x: usize, wts: usize, dmap: usize, nnz: usize, out: usize, res: usize, lo: f32, hi: f32, mode: i32): void {
   const vlo = f32x4.splat(lo);
   const vhi = f32x4.splat(hi);
   const os = (<usize>p) << 2;
@@ -356,6 +357,7 @@ function spmmNchw(p: i32, n: i32, x: usize, wts: usize, dmap: usize, nnz: usize,
     let w = wts;
     let d = dmap;
     let o = out + ((<usize>q) << 2);
+    let r = res + ((<usize>q) << 2);
     for (let j = 0; j < n; j++) {
       let cnt = load<i32>(nnz + ((<usize>j) << 2));
       let a0 = f32x4.splat(f32.load(w));
@@ -381,6 +383,16 @@ function spmmNchw(p: i32, n: i32, x: usize, wts: usize, dmap: usize, nnz: usize,
         xi += <usize>load<i32>(d);
         d += 4;
       }
+      if (res != 0) {
+        a0 = f32x4.add(a0, v128.load(r));
+        a1 = f32x4.add(a1, v128.load(r, 16));
+        a2 = f32x4.add(a2, v128.load(r, 32));
+        a3 = f32x4.add(a3, v128.load(r, 48));
+        a4 = f32x4.add(a4, v128.load(r, 64));
+        a5 = f32x4.add(a5, v128.load(r, 80));
+        a6 = f32x4.add(a6, v128.load(r, 96));
+        a7 = f32x4.add(a7, v128.load(r, 112));
+      }
       v128.store(o, clampMode(a0, vlo, vhi, mode));
       v128.store(o, clampMode(a1, vlo, vhi, mode), 16);
       v128.store(o, clampMode(a2, vlo, vhi, mode), 32);
@@ -390,6 +402,7 @@ function spmmNchw(p: i32, n: i32, x: usize, wts: usize, dmap: usize, nnz: usize,
       v128.store(o, clampMode(a6, vlo, vhi, mode), 96);
       v128.store(o, clampMode(a7, vlo, vhi, mode), 112);
       o += os;
+      r += os;
     }
   }
   for (; q + 8 <= p; q += 8) {
@@ -397,6 +410,7 @@ function spmmNchw(p: i32, n: i32, x: usize, wts: usize, dmap: usize, nnz: usize,
     let w = wts;
     let d = dmap;
     let o = out + ((<usize>q) << 2);
+    let r = res + ((<usize>q) << 2);
     for (let j = 0; j < n; j++) {
       let cnt = load<i32>(nnz + ((<usize>j) << 2));
       let a0 = f32x4.splat(f32.load(w));
@@ -410,9 +424,14 @@ function spmmNchw(p: i32, n: i32, x: usize, wts: usize, dmap: usize, nnz: usize,
         xi += <usize>load<i32>(d);
         d += 4;
       }
+      if (res != 0) {
+        a0 = f32x4.add(a0, v128.load(r));
+        a1 = f32x4.add(a1, v128.load(r, 16));
+      }
       v128.store(o, clampMode(a0, vlo, vhi, mode));
       v128.store(o, clampMode(a1, vlo, vhi, mode), 16);
       o += os;
+      r += os;
     }
   }
   for (; q + 4 <= p; q += 4) {
@@ -420,6 +439,7 @@ function spmmNchw(p: i32, n: i32, x: usize, wts: usize, dmap: usize, nnz: usize,
     let w = wts;
     let d = dmap;
     let o = out + ((<usize>q) << 2);
+    let r = res + ((<usize>q) << 2);
     for (let j = 0; j < n; j++) {
       let cnt = load<i32>(nnz + ((<usize>j) << 2));
       let a0 = f32x4.splat(f32.load(w));
@@ -430,8 +450,10 @@ function spmmNchw(p: i32, n: i32, x: usize, wts: usize, dmap: usize, nnz: usize,
         xi += <usize>load<i32>(d);
         d += 4;
       }
+      if (res != 0) a0 = f32x4.add(a0, v128.load(r));
       v128.store(o, clampMode(a0, vlo, vhi, mode));
       o += os;
+      r += os;
     }
   }
   for (; q < p; q++) {
@@ -439,6 +461,7 @@ function spmmNchw(p: i32, n: i32, x: usize, wts: usize, dmap: usize, nnz: usize,
     let w = wts;
     let d = dmap;
     let o = out + ((<usize>q) << 2);
+    let r = res + ((<usize>q) << 2);
     for (let j = 0; j < n; j++) {
       let cnt = load<i32>(nnz + ((<usize>j) << 2));
       let a: f32 = f32.load(w);
@@ -449,8 +472,10 @@ function spmmNchw(p: i32, n: i32, x: usize, wts: usize, dmap: usize, nnz: usize,
         xi += <usize>load<i32>(d);
         d += 4;
       }
+      if (res != 0) a += f32.load(r);
       f32.store(o, min(max(a, lo), hi));
       o += os;
+      r += os;
     }
   }
 }

@@ -12,6 +12,7 @@ import { QRANGE, roundHalfToEven, saturate } from '../tensor/rounding.js';
 import { floats } from '../ops/util.js';
 import { type Arena, arena, kernels } from './wasm.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
+import { ShapeError } from '../errors.js';
 
 /**
  * Sparse-weight kernels (asm/f32_spmm.ts) for MatMul, Gemm and Conv with a constant, pruned float32 weight.
@@ -460,10 +461,23 @@ const convSparse: KernelDef = {
     const bp = mem.alloc(m * 4, 'conv bias');
     mem.f32(bp, m).set(b ? (b.data as Float32Array) : new Float32Array(m));
     const c = new Epilogue();
+    // a folded residual Add (1×1 NCHW path only): its tensor arrives after the node's own inputs
+    let residual = -1;
     return {
       name: direct ? 'f32_spconv2d' : 'f32_spmm_conv2d',
       fuseClamp: c.fuseClamp,
-      run([input], [outType]) {
+      fuseResidual: pw1x1
+        ? () => {
+            if (c.lo !== -Infinity || c.hi !== Infinity) return false; // a clamp already fused runs before the add
+            residual = node.inputs.length;
+            return true;
+          }
+        : undefined,
+      run(ins, [outType]) {
+        const input = ins[0];
+        // the residual's place in kernel memory before anything here allocates (a grown memory detaches old views)
+        const rt = residual >= 0 ? ins[residual] : undefined;
+        const rRes = rt ? mem.ptrOf(rt) : undefined;
         const xt = input!;
         const [n, ch, ih, iw] = xt.dims as [number, number, number, number];
         const { oh, ow, pt, pl, p, pointwise } = conv2dAt(ih, iw, kh, kw, attrs);
@@ -472,6 +486,7 @@ const convSparse: KernelDef = {
         const op = mem.alloc(n * m * p * 4, 'conv output');
         let cp = 0;
         let ok = false;
+        let rin: { ptr: number; copied: boolean } | undefined;
         try {
           if (direct) {
             for (let bi = 0; bi < n; bi++)
@@ -480,11 +495,14 @@ const convSparse: KernelDef = {
             return [new Tensor('float32', mem.f32(op, n * m * p), outType!.shape as number[])];
           }
           if (pw1x1) {
+            if (rt && rt.size !== n * m * p) throw new ShapeError(`node '${node.name}': residual of ${rt.size} values for an output of ${n * m * p}`);
+            rin = rt ? (rRes !== undefined ? { ptr: rRes, copied: false } : mem.input(rt.data as Float32Array, 'conv residual')) : undefined;
             for (let bi = 0; bi < n; bi++)
               for (let gi = 0; gi < group; gi++) {
                 const s = nchw[gi]!;
                 const xg = xin.ptr + (bi * inSize + gi * cg * p) * 4;
-                ex.f32_spmm_nchw_32(p, mg, xg + s.first(p), s.wts, s.dmap, s.nnzp, op + (bi * m + gi * mg) * p * 4, c.lo, c.hi);
+                const o = (bi * m + gi * mg) * p * 4;
+                ex.f32_spmm_nchw_32(p, mg, xg + s.first(p), s.wts, s.dmap, s.nnzp, op + o, c.lo, c.hi, rin ? rin.ptr + o : 0);
               }
             ok = true;
             return [new Tensor('float32', mem.f32(op, n * m * p), outType!.shape as number[])];
@@ -507,6 +525,7 @@ const convSparse: KernelDef = {
           if (cp) mem.release(cp);
           if (!ok) mem.release(op);
           if (xin.copied) mem.release(xin.ptr);
+          if (rin?.copied) mem.release(rin.ptr);
         }
       },
       dispose() {
