@@ -405,57 +405,8 @@ function spmmNchw(p: i32, n: i32, x: usize, wts: usize, dmap: usize, nnz: usize,
       r += os;
     }
   }
-  for (; q + 8 <= p; q += 8) {
-    let xi = x + ((<usize>q) << 2);
-    let w = wts;
-    let d = dmap;
-    let o = out + ((<usize>q) << 2);
-    let r = res + ((<usize>q) << 2);
-    for (let j = 0; j < n; j++) {
-      let cnt = load<i32>(nnz + ((<usize>j) << 2));
-      let a0 = f32x4.splat(f32.load(w));
-      w += 4;
-      let a1 = a0;
-      for (; cnt > 0; cnt--) {
-        const vw = f32x4.splat(f32.load(w));
-        w += 4;
-        a0 = madd(v128.load(xi), vw, a0);
-        a1 = madd(v128.load(xi, 16), vw, a1);
-        xi += <usize>load<i32>(d);
-        d += 4;
-      }
-      if (res != 0) {
-        a0 = f32x4.add(a0, v128.load(r));
-        a1 = f32x4.add(a1, v128.load(r, 16));
-      }
-      v128.store(o, clampMode(a0, vlo, vhi, mode));
-      v128.store(o, clampMode(a1, vlo, vhi, mode), 16);
-      o += os;
-      r += os;
-    }
-  }
-  for (; q + 4 <= p; q += 4) {
-    let xi = x + ((<usize>q) << 2);
-    let w = wts;
-    let d = dmap;
-    let o = out + ((<usize>q) << 2);
-    let r = res + ((<usize>q) << 2);
-    for (let j = 0; j < n; j++) {
-      let cnt = load<i32>(nnz + ((<usize>j) << 2));
-      let a0 = f32x4.splat(f32.load(w));
-      w += 4;
-      for (; cnt > 0; cnt--) {
-        a0 = madd(v128.load(xi), f32x4.splat(f32.load(w)), a0);
-        w += 4;
-        xi += <usize>load<i32>(d);
-        d += 4;
-      }
-      if (res != 0) a0 = f32x4.add(a0, v128.load(r));
-      v128.store(o, clampMode(a0, vlo, vhi, mode));
-      o += os;
-      r += os;
-    }
-  }
+  for (; q + 8 <= p; q += 8) spmmTile(q, 2, n, x, wts, dmap, nnz, out, res, os, vlo, vhi, mode);
+  for (; q + 4 <= p; q += 4) spmmTile(q, 1, n, x, wts, dmap, nnz, out, res, os, vlo, vhi, mode);
   for (; q < p; q++) {
     let xi = x + ((<usize>q) << 2);
     let w = wts;
@@ -477,5 +428,38 @@ function spmmNchw(p: i32, n: i32, x: usize, wts: usize, dmap: usize, nnz: usize,
       o += os;
       r += os;
     }
+  }
+}
+
+/** One tile of `vecs` (1 or 2, a constant after inlining) 4-pixel vectors from pixel q, every output channel. */
+// @ts-ignore: decorator
+@inline
+function spmmTile(q: i32, vecs: i32, n: i32, x: usize, wts: usize, dmap: usize, nnz: usize, out: usize, res: usize, os: usize, vlo: v128, vhi: v128, mode: i32): void {
+  let xi = x + ((<usize>q) << 2);
+  let w = wts;
+  let d = dmap;
+  let o = out + ((<usize>q) << 2);
+  let r = res + ((<usize>q) << 2);
+  for (let j = 0; j < n; j++) {
+    let cnt = load<i32>(nnz + ((<usize>j) << 2));
+    let a0 = f32x4.splat(f32.load(w));
+    w += 4;
+    let a1 = a0;
+    for (; cnt > 0; cnt--) {
+      const vw = f32x4.splat(f32.load(w));
+      w += 4;
+      a0 = madd(v128.load(xi), vw, a0);
+      if (vecs == 2) a1 = madd(v128.load(xi, 16), vw, a1);
+      xi += <usize>load<i32>(d);
+      d += 4;
+    }
+    if (res != 0) {
+      a0 = f32x4.add(a0, v128.load(r));
+      if (vecs == 2) a1 = f32x4.add(a1, v128.load(r, 16));
+    }
+    v128.store(o, clampMode(a0, vlo, vhi, mode));
+    if (vecs == 2) v128.store(o, clampMode(a1, vlo, vhi, mode), 16);
+    o += os;
+    r += os;
   }
 }
