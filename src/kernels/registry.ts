@@ -25,6 +25,13 @@ export interface PreparedKernel {
    * over all rows) into this kernel's arithmetic, before any clamp or activation; false if it can't.
    */
   fuseBias?(bias: Float32Array): boolean;
+  /**
+   * Fold a following Add of another runtime tensor of exactly the output's shape (a residual connection) into this
+   * kernel: out = clamp(acc + residual) with any clamp fused later applied after the add; false if it can't (e.g. a
+   * clamp or activation is already fused: it would have to run before the add). When true, the plan appends the
+   * residual tensor to run()'s inputs, after the node's own inputs (index node.inputs.length).
+   */
+  fuseResidual?(): boolean;
   /** Fold a following pointwise activation (an op of kernels/epilogue.ts POST_OPS, with its attributes); false if it can't. */
   fusePost?(op: string, attrs: Record<string, unknown>): boolean;
   /**

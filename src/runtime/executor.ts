@@ -323,12 +323,49 @@ export class Executor {
     return true;
   }
 
+  /** kernel node → the residual value its kernel adds (fuseResidual: an Add folded into the kernel) */
+  private readonly residualOf = new Map<Node, string>();
+
+  /**
+   * Add(y, r) with y the single-use float32 output of a kernel with `fuseResidual` and r another runtime value of the
+   * same static shape, computed before that kernel runs (a residual connection): the kernel adds r in its epilogue.
+   */
+  private fuseResidual(act: Node, graphOut: ReadonlySet<string>): boolean {
+    if (act.op !== 'Add' || act.domain !== '' || act.inputs.length !== 2 || this.bypass.has(act)) return false;
+    const { consts, types, order } = this.analysis;
+    const [a, b] = act.inputs as [string, string];
+    if (!a || !b || a === b || consts.has(a) || consts.has(b)) return false;
+    const sa = types.get(a);
+    const sb = types.get(b);
+    const same = (x?: ValueType, z?: ValueType) => !!x?.shape && !!z?.shape && x.dtype === 'float32' && z.dtype === 'float32' && x.shape.length === z.shape.length && x.shape.every((d, i) => typeof d === 'number' && d === z.shape![i]);
+    if (!same(sa, sb)) return false;
+    const at = (n: Node | undefined) => (n ? order.indexOf(n) : -1);
+    for (const [y, r] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      const prod = this.producer.get(y);
+      const kernel = prod && !this.fusedInto.has(prod) ? this.kernels.get(prod) : undefined;
+      if (!kernel?.fuseResidual || this.residualOf.has(prod!) || this.uses(y) !== 1 || graphOut.has(y)) continue;
+      // r must hold its value when the kernel runs: a graph input, or computed by an earlier node
+      const rp = this.producer.get(r);
+      if (rp ? at(rp) >= at(prod) : !this.graph.inputs.some((i) => i.name === r)) continue;
+      if (!kernel.fuseResidual()) continue;
+      this.residualOf.set(prod!, r);
+      this.fusedInto.set(act, y);
+      this.kernels.get(act)?.dispose?.();
+      this.kernels.delete(act);
+      return true;
+    }
+    return false;
+  }
+
   private fuseClamps(): void {
     const { order, consts } = this.analysis;
     const graphOut = new Set(this.graph.outputs.map((o) => o.name));
     const producer = this.producer;
     for (const act of order) {
-      if (this.fuseRowBias(act, graphOut)) continue;
+      if (this.fuseRowBias(act, graphOut) || this.fuseResidual(act, graphOut)) continue;
       const affine = this.scalarAffine(act);
       const prelu = this.channelPRelu(act);
       const post = POST_OPS[act.op] !== undefined || affine !== undefined || prelu !== undefined;
@@ -590,6 +627,7 @@ export class Executor {
         // constants bound now (a graph input with an initializer default is fed, not constant)
         consts: node.inputs.map((x) => (x && !fed.has(x) ? consts.get(x) : undefined)),
         fused: this.fusedInto.get(node),
+        residual: this.residualOf.get(node),
         elided: this.elided.has(node),
         slot: this.concatSlots.get(node),
         concat: this.concatPlans.get(node),
@@ -627,6 +665,8 @@ export class Executor {
         const out = node.outputs[0]!;
         values.set(out, res && v instanceof Tensor ? (res.isSlice(fused) ? res.slice(out, v) : res.adopt(out, v, false)) : v);
         if (!keep.has(fused)) drop(fused);
+        // a folded residual Add: its other input dies here as at the Add
+        for (const x of s.drop) if (x !== fused && !keep.has(x)) drop(x);
         if (prof) {
           prof.ran[s.at] = RAN.fused;
           prof.ms[s.at] = performance.now() - t0;
@@ -679,7 +719,9 @@ export class Executor {
         const tensors = kin as (Tensor | undefined)[];
         const kernel = s.kernel;
         // an op that also takes sequences (runValues: Identity) runs its kernel when it has one (tensor types at plan)
-        let kernelOuts = def.runValues && !kernel ? undefined : kernel?.run(tensors, outTypes, kernel.writesInto ? dst : undefined);
+        // a kernel with a folded residual Add gets that value after the node's own inputs
+        const kargs = s.residual !== undefined ? [...tensors, values.get(s.residual) as Tensor] : tensors;
+        let kernelOuts = def.runValues && !kernel ? undefined : kernel?.run(kargs, outTypes, kernel.writesInto ? dst : undefined);
         if (blk !== undefined) {
           // every part is already in place: the output is the block
           blocks.delete(node);
@@ -745,6 +787,8 @@ interface Step {
   consts: (Tensor | undefined)[];
   /** the producer output this fused activation forwards */
   fused: string | undefined;
+  /** the residual value this node's kernel adds (an Add folded into it, fuseResidual) */
+  residual: string | undefined;
   elided: boolean;
   slot: { concat: Node; offset: number; bytes: number } | undefined;
   concat: ConcatPlan | undefined;

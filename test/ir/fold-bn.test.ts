@@ -144,3 +144,54 @@ describe('Conv + Mul/Add/Sub (scalar or per-channel constant) folding', () => {
     expect(foldBatchNorms(g)).toBe(g);
   });
 });
+
+// ONNX Conv: Y[m] = B[m] + Σ_{c, taps} W[m, c, taps] · X[c, shifted] with zero padding. A depthwise 1×1 conv before
+// it (u = x·s + t per channel, MediaPipe's "batch norm" between PRelu and the next conv) folds into W and B only when
+// the conv reads no padding (a padded tap reads 0, not t) — padded, grouped or shared cases stay as they are.
+describe('depthwise 1×1 affine folded into the next, unpadded conv', () => {
+  it('folds (pads 0, any kernel and stride) and agrees with the reference to 1e-5; leaves padded / grouped / shared ones', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          c: fc.integer({ min: 2, max: 6 }),
+          m: fc.integer({ min: 1, max: 5 }),
+          k: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
+          s: fc.integer({ min: 1, max: 2 }),
+          bias: fc.tuple(fc.boolean(), fc.boolean()),
+          kind: fc.constantFrom('fold', 'fold', 'padded', 'grouped', 'shared'),
+        }),
+        fc.integer(),
+        (r, seed) => {
+          const g = new Graph();
+          const [h, w] = [7, 6];
+          const group = r.kind === 'grouped' ? r.c : 1;
+          const m = r.kind === 'grouped' ? r.c : r.m;
+          g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [1, r.c, h, w] } }];
+          g.initializers.set('S', new Tensor('float32', rnd(r.c, seed, -2, 2), [r.c, 1, 1, 1]));
+          if (r.bias[0]) g.initializers.set('T', new Tensor('float32', rnd(r.c, seed + 1), [r.c]));
+          g.initializers.set('W', new Tensor('float32', rnd((m * r.c * r.k[0] * r.k[1]) / group, seed + 2), [m, r.c / group, r.k[0], r.k[1]]));
+          if (r.bias[1]) g.initializers.set('B', new Tensor('float32', rnd(m, seed + 3), [m]));
+          g.nodes = [
+            { name: 'aff', op: 'Conv', domain: '', inputs: ['X', 'S', ...(r.bias[0] ? ['T'] : [])], outputs: ['u'], attrs: { group: r.c, kernel_shape: [1, 1] } },
+            { name: 'conv', op: 'Conv', domain: '', inputs: ['u', 'W', ...(r.bias[1] ? ['B'] : [])], outputs: ['Y'], attrs: { group, strides: [r.s, r.s], pads: r.kind === 'padded' ? [1, 0, 1, 1] : [0, 0, 0, 0] } },
+          ];
+          g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+          if (r.kind === 'shared') {
+            g.nodes.push({ name: 'neg', op: 'Neg', domain: '', inputs: ['u'], outputs: ['U2'], attrs: {} });
+            g.outputs.push({ name: 'U2', type: { dtype: 'float32' } });
+          }
+          const folded = foldBatchNorms(g);
+          const convs = folded.nodes.filter((n) => n.op === 'Conv').length;
+          expect(convs).toBe(r.kind === 'fold' ? 1 : 2);
+          const x = new Tensor('float32', rnd(r.c * h * w, seed + 9, -2, 2), [1, r.c, h, w]);
+          const ex = new Executor(g);
+          const got = ex.run({ X: x }).Y!.data as Float32Array;
+          const ref = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!.data as Float32Array;
+          ex.dispose();
+          for (let i = 0; i < ref.length; i++) expect(Math.abs(got[i]! - ref[i]!)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(ref[i]!)) * r.c * r.k[0] * r.k[1]);
+        },
+      ),
+      { numRuns: 120, seed: 43 },
+    );
+  });
+});

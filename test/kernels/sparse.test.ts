@@ -174,6 +174,114 @@ describe('sparse WASM kernels vs the TS reference', () => {
     sparseConvConfig.direct = 'auto';
   });
 
+  // ONNX Conv with a 1×1 kernel, stride 1, no pads: Y[n, m, y, x] = B[m] + Σ_c W[m, c] · X[n, c, y, x]
+  // (per group). f32_spmm_nchw_32 runs it on the NCHW rows in 32-pixel tiles with 8-, 4- and 1-pixel tails, so
+  // pixel counts 1…80 cover every tail; two runs with another H×W check the rewritten input increments.
+  it('Conv 1×1 (f32_spmm_nchw_32): pixel tails around 32 / 8 / 4, groups, batch, empty filters, all-zero weights, another H×W per run', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          n: fc.integer({ min: 1, max: 2 }),
+          group: fc.constantFrom(1, 1, 2),
+          cg: fc.integer({ min: 1, max: 12 }),
+          mg: fc.integer({ min: 2, max: 9 }),
+          hw: fc.tuple(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 9 })),
+          hw2: fc.tuple(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 15 })),
+          sp: sparsityArb,
+          empty: fc.array(fc.integer({ min: 0, max: 17 }), { maxLength: 3 }),
+          bias: fc.boolean(),
+          act: actArb,
+          seed: fc.integer(),
+        }),
+        (c) => {
+          const m = c.mg * c.group;
+          const ch = c.cg * c.group;
+          const g = new Graph();
+          g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [c.n, ch, 'h', 'w'] } }];
+          g.initializers.set('W', new Tensor('float32', sparseWeights(m * c.cg, Math.max(c.sp, SPARSE_MIN_CONV), c.seed, (i) => Math.floor(i / c.cg), c.empty), [m, c.cg, 1, 1]));
+          const rnd = rng(c.seed ^ 0x5151);
+          if (c.bias) g.initializers.set('B', new Tensor('float32', Float32Array.from({ length: m }, rnd), [m]));
+          g.nodes.push({ name: 'conv', op: 'Conv', domain: '', inputs: ['X', 'W', c.bias ? 'B' : ''], outputs: [c.act === 'none' ? 'Y' : 'T'], attrs: { group: c.group, kernel_shape: [1, 1] } });
+          addAct(g, c.act);
+          g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+          const mem = arena()!;
+          const before = mem.inUse;
+          const fast = new Executor(g);
+          const ref = new Executor(g, { backend: 'reference' });
+          expect(fast.kernels.get(g.nodes[0]!)?.name).toBe('f32_spmm_conv2d');
+          for (const [h, w] of [c.hw, c.hw2, c.hw]) {
+            const X = new Tensor('float32', Float32Array.from({ length: c.n * ch * h * w }, rnd), [c.n, ch, h, w]);
+            close(fast.run({ X }).Y as Tensor, ref.run({ X }).Y as Tensor);
+          }
+          fast.dispose();
+          expect(mem.inUse).toBe(before);
+        },
+      ),
+      { numRuns: 200, seed: 5 },
+    );
+  });
+
+  // ONNX Add (same shapes, no broadcast): Y = A + B elementwise; Relu after it: max(0, ·) of the sum. A residual
+  // Add folded into the 1×1 sparse conv (fuseResidual) must give the same values as the unfused graph.
+  it('Conv 1×1 + residual Add (+ Relu): folded into f32_spmm_nchw_32 when the residual exists before the conv; otherwise left alone', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          c: fc.integer({ min: 2, max: 10 }),
+          m: fc.integer({ min: 2, max: 9 }),
+          hw: fc.tuple(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 9 })),
+          swap: fc.boolean(),
+          // 'input': R is a graph input; 'early': R = Neg(Z) before the conv; 'late': after it (no fold);
+          // 'clamped': Conv → Relu → Add (the clamp must run before the add: no fold)
+          where: fc.constantFrom('input', 'early', 'late', 'clamped'),
+          relu: fc.boolean(),
+          sp: sparsityArb,
+          seed: fc.integer(),
+        }),
+        (t) => {
+          const [h, w] = t.hw;
+          const g = new Graph();
+          const shape = [1, t.m, h, w];
+          g.inputs = [
+            { name: 'X', type: { dtype: 'float32', shape: [1, t.c, h, w] } },
+            { name: t.where === 'input' ? 'R' : 'Z', type: { dtype: 'float32', shape } },
+          ];
+          const rnd = rng(t.seed ^ 0x3131);
+          g.initializers.set('W', new Tensor('float32', sparseWeights(t.m * t.c, Math.max(t.sp, SPARSE_MIN_CONV), t.seed), [t.m, t.c, 1, 1]));
+          g.initializers.set('B', new Tensor('float32', Float32Array.from({ length: t.m }, rnd), [t.m]));
+          const conv = { name: 'conv', op: 'Conv', domain: '', inputs: ['X', 'W', 'B'], outputs: [t.where === 'clamped' ? 'C0' : 'C'], attrs: { kernel_shape: [1, 1] } };
+          const neg = { name: 'neg', op: 'Neg', domain: '', inputs: ['Z'], outputs: ['R'], attrs: {} };
+          if (t.where === 'early' || t.where === 'clamped') g.nodes.push(neg);
+          g.nodes.push(conv);
+          if (t.where === 'clamped') g.nodes.push({ name: 'relu0', op: 'Relu', domain: '', inputs: ['C0'], outputs: ['C'], attrs: {} });
+          if (t.where === 'late') g.nodes.push(neg);
+          const add = { name: 'add', op: 'Add', domain: '', inputs: t.swap ? ['R', 'C'] : ['C', 'R'], outputs: [t.relu ? 'S' : 'Y'], attrs: {} };
+          g.nodes.push(add);
+          if (t.relu) g.nodes.push({ name: 'relu', op: 'Relu', domain: '', inputs: ['S'], outputs: ['Y'], attrs: {} });
+          g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+          const mem = arena()!;
+          const before = mem.inUse;
+          const fast = new Executor(g);
+          const ref = new Executor(g, { backend: 'reference' });
+          const convNode = g.nodes.find((n) => n.name === 'conv') ?? fast.graph.nodes.find((n) => n.op === 'Conv')!;
+          expect(fast.kernels.get(convNode)?.name).toBe('f32_spmm_conv2d');
+          const addNode = fast.graph.nodes.find((n) => n.op === 'Add')!;
+          expect(fast.fusedInto.has(addNode)).toBe(t.where === 'input' || t.where === 'early');
+          const feeds = {
+            X: new Tensor('float32', Float32Array.from({ length: t.c * h * w }, rnd), [1, t.c, h, w]),
+            [t.where === 'input' ? 'R' : 'Z']: new Tensor('float32', Float32Array.from({ length: t.m * h * w }, rnd), shape),
+          };
+          const want = ref.run(feeds).Y as Tensor;
+          close(fast.run(feeds).Y as Tensor, want);
+          close(fast.run(feeds).Y as Tensor, want);
+          fast.dispose();
+          expect(mem.inUse).toBe(before);
+        },
+      ),
+      { numRuns: 150, seed: 9 },
+    );
+  });
+
   it('leaves weights below the crossover to the dense kernels', () => {
     const g = new Graph();
     g.inputs = [{ name: 'A', type: { dtype: 'float32', shape: [1, 16] } }];

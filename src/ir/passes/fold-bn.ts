@@ -21,7 +21,7 @@ import { Tensor } from '../../tensor/tensor.js';
 export function foldBatchNorms(graph: Graph): Graph {
   let g = graph;
   for (let round = 0; round < 16; round++) {
-    const next = foldOnce(g);
+    const next = foldIntoNext(foldOnce(g));
     if (next === g) break;
     g = next;
   }
@@ -127,6 +127,96 @@ function foldOnce(graph: Graph): Graph {
   const gone = new Set(pairs.map(([, op]) => g.nodes[graph.nodes.indexOf(op)]!));
   g.nodes = g.nodes.filter((n) => !gone.has(n));
   // the original weights (and the folded ops' constants) are garbage now unless something else reads them
+  const still = new Set(g.nodes.flatMap((n) => n.inputs));
+  for (const o of g.outputs) still.add(o.name);
+  for (const d of dropped) if (!still.has(d)) g.initializers.delete(d);
+  g.nodes = g.nodes.filter((n) => !(n.op === 'Constant' && n.outputs.every((o) => !o || !still.has(o))));
+  return g;
+}
+
+/**
+ * The other direction, for a per-channel affine that a nonlinearity separates from the conv before it (MediaPipe's
+ * BlazeBlocks: Conv → PRelu → depthwise 1×1 "batch norm" → Conv): an affine feeding an unpadded Conv folds into
+ * that conv's weights,
+ *
+ *     u = x·s + t (per input channel c);  z = Conv(u, W, B)   →   z = Conv(x, W', B'),
+ *     W'[m, c, …] = W[m, c, …]·s[c],  B'[m] = B[m] + Σ_{c, taps} W[m, c, taps]·t[c]
+ *
+ * exact up to float rounding only without padding (a padded tap would read 0, not t) — so only convs with all pads 0
+ * (auto_pad NOTSET or VALID) and group 1. The affine is a depthwise 1×1 Conv (W [C, 1, 1, 1], group C, stride 1, no
+ * pads, its bias t). Its output must feed only that conv and not be a graph output.
+ */
+function foldIntoNext(graph: Graph): Graph {
+  const uses = new Map<string, number>();
+  const consumer = new Map<string, Node>();
+  for (const n of graph.nodes)
+    for (const x of n.inputs)
+      if (x) {
+        uses.set(x, (uses.get(x) ?? 0) + 1);
+        consumer.set(x, n);
+      }
+  for (const o of graph.outputs) uses.set(o.name, (uses.get(o.name) ?? 0) + 1);
+  const constant = constants(graph);
+  const zeros = (v: unknown) => v === undefined || (Array.isArray(v) && v.every((x) => x === 0));
+  const ones = (v: unknown) => v === undefined || (Array.isArray(v) && v.every((x) => x === 1));
+  const plainConv = (n: Node) => n.op === 'Conv' && n.domain === '' && (n.attrs.data_layout ?? 'NCHW') === 'NCHW' && (n.attrs.weight_layout ?? 'OIHW') === 'OIHW' && ['NOTSET', 'VALID'].includes((n.attrs.auto_pad as string | undefined) ?? 'NOTSET') && zeros(n.attrs.pads);
+  const f32 = (name: string | undefined, len: number) => {
+    const t = constant(name);
+    return t && t.type === 'float32' && t.size === len ? t : undefined;
+  };
+  const pairs: [Node, Node][] = [];
+  const taken = new Set<Node>();
+  for (const aff of graph.nodes) {
+    if (!plainConv(aff) || !ones(aff.attrs.strides) || uses.get(aff.outputs[0]!) !== 1) continue;
+    const s = constant(aff.inputs[1]);
+    if (!s || s.type !== 'float32' || s.dims.length !== 4 || s.dims.slice(1).some((d) => d !== 1)) continue;
+    const c = s.dims[0]!;
+    if ((aff.attrs.group ?? 1) !== c || c < 2 || (aff.inputs[2] && !f32(aff.inputs[2], c))) continue;
+    const next = consumer.get(aff.outputs[0]!);
+    if (!next || taken.has(next) || !plainConv(next) || (next.attrs.group ?? 1) !== 1 || next.inputs[0] !== aff.outputs[0] || next.inputs.slice(1).includes(aff.outputs[0]!)) continue;
+    const w = constant(next.inputs[1]);
+    if (!w || w.type !== 'float32' || w.dims.length !== 4 || w.dims[1] !== c) continue;
+    if (next.inputs[2] && !f32(next.inputs[2], w.dims[0]!)) continue;
+    pairs.push([aff, next]);
+    taken.add(next);
+    taken.add(aff);
+  }
+  if (!pairs.length) return graph;
+  const g = graph.clone();
+  const fresh = freshNames(g);
+  const dropped = new Set<string>();
+  for (const [aff0, next0] of pairs) {
+    const aff = g.nodes[graph.nodes.indexOf(aff0)]!;
+    const conv = g.nodes[graph.nodes.indexOf(next0)]!;
+    const sd = constant(aff.inputs[1])!.data as Float32Array;
+    const c = sd.length;
+    const td = aff.inputs[2] ? (constant(aff.inputs[2])!.data as Float32Array) : new Float32Array(c);
+    const w = constant(conv.inputs[1])!;
+    const m = w.dims[0]!;
+    const taps = w.dims[2]! * w.dims[3]!;
+    const wd = w.data as Float32Array;
+    const b = conv.inputs[2] ? (constant(conv.inputs[2])!.data as Float32Array) : new Float32Array(m);
+    const w2 = new Float32Array(w.size);
+    const b2 = new Float32Array(m);
+    for (let o = 0; o < m; o++) {
+      let acc = b[o]!;
+      for (let ci = 0; ci < c; ci++)
+        for (let k = 0; k < taps; k++) {
+          const i = (o * c + ci) * taps + k;
+          w2[i] = wd[i]! * sd[ci]!;
+          acc += wd[i]! * td[ci]!;
+        }
+      b2[o] = acc;
+    }
+    const wName = fresh(`${conv.inputs[1]}_folded`);
+    const bName = fresh(`${conv.name || 'conv'}_folded_bias`);
+    g.initializers.set(wName, new Tensor('float32', w2, [...w.dims]));
+    g.initializers.set(bName, new Tensor('float32', b2, [m]));
+    for (const x of [...aff.inputs.slice(1), ...conv.inputs.slice(1)]) if (x) dropped.add(x);
+    conv.inputs = [aff.inputs[0]!, wName, bName];
+  }
+  const gone = new Set(pairs.map(([aff]) => g.nodes[graph.nodes.indexOf(aff)]!));
+  g.nodes = g.nodes.filter((n) => !gone.has(n));
   const still = new Set(g.nodes.flatMap((n) => n.inputs));
   for (const o of g.outputs) still.add(o.name);
   for (const d of dropped) if (!still.has(d)) g.initializers.delete(d);
