@@ -96,8 +96,10 @@ describe('WASM Conv kernels vs the TS reference', () => {
 
   // ONNX Conv with group = C = M and W [C, 1, k, k]: each output channel convolves only its own input channel
   // ("group: number of groups input channels and output channels are divided into"); pads and auto_pad as above.
+  // "strides: Stride along each spatial axis": the two axes independently — PP-OCR rec's depthwise convs use (2, 1)
+  // and (1, 2); any row stride with column stride 1 or 2 runs the padded-plane kernels.
   for (const [kk, name, runs] of [[3, 'f32_dwconv3x3', 300], [5, 'f32_dwconv5x5', 250]] as const) {
-    it(`${name} (padded-plane depthwise ${kk}×${kk}, stride 1/2) agrees over sizes, pads and borders`, () => {
+    it(`${name} (padded-plane depthwise ${kk}×${kk}, strides (1–3, 1–2)) agrees over sizes, pads and borders`, () => {
       const dwArb = fc.record({
         n: fc.integer({ min: 1, max: 2 }),
         c: fc.integer({ min: 1, max: 6 }),
@@ -105,6 +107,7 @@ describe('WASM Conv kernels vs the TS reference', () => {
         // up to 41 columns: stride 2 reaches the 8-output loop, the 4-output loop and the scalar tail
         w: fc.integer({ min: 1, max: 41 }),
         s: fc.constantFrom(1, 2),
+        sh: fc.constantFrom(0, 0, 1, 2, 3),
         pads: fc.array(fc.integer({ min: 0, max: kk - 1 }), { minLength: 4, maxLength: 4 }),
         autoPad: fc.constantFrom('NOTSET', 'NOTSET', 'SAME_UPPER', 'SAME_LOWER'),
         bias: fc.boolean(),
@@ -112,7 +115,8 @@ describe('WASM Conv kernels vs the TS reference', () => {
       }).filter((r) => r.autoPad !== 'NOTSET' || (r.h + r.pads[0]! + r.pads[2]! >= kk && r.w + r.pads[1]! + r.pads[3]! >= kk));
       fc.assert(
         fc.property(dwArb, fc.integer(), (r, seed) => {
-          const k: Case = { n: r.n, c: r.c, h: r.h, w: r.w, group: r.c, mg: 1, kh: kk, kw: kk, s: [r.s, r.s], d: [1, 1], pads: r.pads, autoPad: r.autoPad, bias: r.bias, act: r.act as Case['act'] };
+          // sh 0: the square stride (r.s, r.s); otherwise the row stride alone differs
+          const k: Case = { n: r.n, c: r.c, h: r.h, w: r.w, group: r.c, mg: 1, kh: kk, kw: kk, s: [r.sh || r.s, r.s], d: [1, 1], pads: r.pads, autoPad: r.autoPad, bias: r.bias, act: r.act as Case['act'] };
           const { g, x } = build(k, seed);
           const fast = new Executor(g);
           expect(fast.kernels.get(g.nodes[0]!)?.name).toBe(name);
