@@ -17,6 +17,7 @@ export interface KernelExports {
   f32_gemv_n(n: number, k: number, x: number, b: number, ldb: number, y: number): void;
   /** asm/f32_norm.ts: per row of n floats; beta 0 = none; out may equal x for softmax */
   f32_layernorm(x: number, rows: number, n: number, gamma: number, beta: number, eps: number, out: number): void;
+  f32_layernorm_clamp(x: number, rows: number, n: number, gamma: number, beta: number, eps: number, out: number, lo: number, hi: number): void;
   f32_softmax(x: number, rows: number, n: number, out: number): void;
   f32_softmax_strided(x: number, outer: number, n: number, inner: number, out: number): void;
   f32_reduce_max(x: number, outer: number, r: number, inner: number, out: number, isMin: number): void;
