@@ -500,6 +500,93 @@ export function f32_dwconv5x5(x: usize, c: i32, ih: i32, iw: i32, w: usize, sh: 
   }
 }
 
+/** Scratch bytes f32_dwconv_plane needs: one zero-padded plane for a kh×kw kernel (column stride 2: deinterleaved rows). */
+export function f32_dwconv_plane_scratch_size(ih: i32, iw: i32, kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, oh: i32, ow: i32): i32 {
+  const ow4 = (ow + 3) & ~3;
+  const rows = max(ih + pt, (oh - 1) * sh + kh);
+  if (sw == 2) return (rows * dwHalf(iw, pl, ow4, kw)) << 3;
+  return (rows * max(iw + pl, ow4 - 1 + kw)) << 2;
+}
+
+/**
+ * Depthwise conv of any kernel size kh×kw (1×k / k×1 too), dilation 1, row stride sh ≥ 1, column stride sw 1 or 2,
+ * over `c` channels (weights kh·kw per channel at w, biases at `bias`): the f32_dwconv3x3 scheme with the taps in a
+ * loop. Each channel is copied into a zero-padded plane in `tmp` (border zero across channels; column stride 2
+ * deinterleaves even and odd columns, dwCopyS2), so every output takes the same branch-free path; eight outputs
+ * per step accumulate in four registers (even and odd kernel rows apart), the last ow mod 8 four at a time, the
+ * final partial vector stored lane by lane. out = clamp(bias + Σ taps, lo, hi).
+ */
+export function f32_dwconv_plane(x: usize, c: i32, ih: i32, iw: i32, w: usize, kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, oh: i32, ow: i32, bias: usize, out: usize, lo: f32, hi: f32, tmp: usize): void {
+  const ow4 = (ow + 3) & ~3;
+  const hp = max(ih + pt, (oh - 1) * sh + kh);
+  const half = dwHalf(iw, pl, ow4, kw);
+  const wp = sw == 2 ? half << 1 : max(iw + pl, ow4 - 1 + kw);
+  const rowBytes = (<usize>wp) << 2;
+  const oddBytes = (<usize>half) << 2;
+  memory.fill(tmp, 0, <usize>hp * rowBytes);
+  const vlo = f32x4.splat(lo);
+  const vhi = f32x4.splat(hi);
+  const taps = kh * kw;
+  for (let ch = 0; ch < c; ch++) {
+    const xc = x + ((<usize>ch * ih * iw) << 2);
+    if (sw == 2) dwCopyS2(xc, ih, iw, tmp, pt, pl, half);
+    else for (let y = 0; y < ih; y++) memory.copy(tmp + <usize>(y + pt) * rowBytes + ((<usize>pl) << 2), xc + ((<usize>y * iw) << 2), (<usize>iw) << 2);
+    const wc = w + ((<usize>ch * taps) << 2);
+    const vb = f32x4.splat(f32.load(bias + ((<usize>ch) << 2)));
+    const oc = out + ((<usize>ch * oh * ow) << 2);
+    for (let oy = 0; oy < oh; oy++) {
+      const orow = oc + ((<usize>oy * ow) << 2);
+      const r0 = tmp + <usize>(oy * sh) * rowBytes;
+      let ox = 0;
+      for (; ox + 7 < ow; ox += 8) {
+        const c0 = (<usize>ox) << 2;
+        let a0 = vb;
+        let b0 = f32x4.splat(0);
+        let a1 = f32x4.splat(0);
+        let b1 = f32x4.splat(0);
+        for (let ky = 0; ky < kh; ky++) {
+          const r = r0 + <usize>ky * rowBytes + c0;
+          const wr = wc + ((<usize>(ky * kw)) << 2);
+          for (let kx = 0; kx < kw; kx++) {
+            const wv = v128.load32_splat(wr + ((<usize>kx) << 2));
+            // tap kx of output ox: column ox + kx (stride 1), or even / odd half row at ox + kx / 2 (stride 2)
+            const p = sw == 2 ? r + (kx & 1 ? oddBytes : 0) + ((<usize>(kx >> 1)) << 2) : r + ((<usize>kx) << 2);
+            if (ky & 1) {
+              a1 = madd(wv, v128.load(p), a1);
+              b1 = madd(wv, v128.load(p, 16), b1);
+            } else {
+              a0 = madd(wv, v128.load(p), a0);
+              b0 = madd(wv, v128.load(p, 16), b0);
+            }
+          }
+        }
+        const po = orow + c0;
+        v128.store(po, f32x4.min(f32x4.max(f32x4.add(a0, a1), vlo), vhi));
+        v128.store(po, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, b0), b1), vlo), vhi), 16);
+      }
+      // four outputs per step over the plane's spare zero columns; the partial last vector stored lane by lane
+      for (; ox < ow; ox += 4) {
+        const c0 = (<usize>ox) << 2;
+        let a0 = vb;
+        let a1 = f32x4.splat(0);
+        for (let ky = 0; ky < kh; ky++) {
+          const r = r0 + <usize>ky * rowBytes + c0;
+          const wr = wc + ((<usize>(ky * kw)) << 2);
+          for (let kx = 0; kx < kw; kx++) {
+            const wv = v128.load32_splat(wr + ((<usize>kx) << 2));
+            const p = sw == 2 ? r + (kx & 1 ? oddBytes : 0) + ((<usize>(kx >> 1)) << 2) : r + ((<usize>kx) << 2);
+            if (kx & 1) a1 = madd(wv, v128.load(p), a1);
+            else a0 = madd(wv, v128.load(p), a0);
+          }
+        }
+        const v = f32x4.min(f32x4.max(f32x4.add(a0, a1), vlo), vhi);
+        if (ox + 3 < ow) v128.store(orow + c0, v);
+        else storeLanes(orow + c0, v, ow - ox);
+      }
+    }
+  }
+}
+
 /**
  * ConvTranspose's scatter when stride = kernel, dilation 1 and no pads (kernel windows tile the output without
  * overlap: PP-OCR det's and U-Nets' k2 s2 upsampling): out[oc, iy·kh + ky, ix·kw + kx] = bias[oc] + col[(oc·kh + ky)
