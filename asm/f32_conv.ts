@@ -203,11 +203,11 @@ function dwCopyS2(xc: usize, ih: i32, iw: i32, tmp: usize, pt: i32, pl: i32, hal
   }
 }
 
-/** Scratch bytes f32_dwconv3x3 needs (one zero-padded input plane; at stride 2 with deinterleaved rows). */
-export function f32_dwconv3x3_scratch_size(ih: i32, iw: i32, s: i32, pt: i32, pl: i32, oh: i32, ow: i32): i32 {
+/** Scratch bytes f32_dwconv3x3 needs (one zero-padded input plane; at column stride 2 with deinterleaved rows). */
+export function f32_dwconv3x3_scratch_size(ih: i32, iw: i32, sh: i32, sw: i32, pt: i32, pl: i32, oh: i32, ow: i32): i32 {
   const ow4 = (ow + 3) & ~3;
-  if (s == 2) return (dwPlaneRows(ih, s, pt, oh) * dwHalf(iw, pl, ow4, 3)) << 3;
-  return (dwPlaneRows(ih, s, pt, oh) * dwPlaneRows(iw, s, pl, ow4)) << 2;
+  if (sw == 2) return (dwPlaneRows(ih, sh, pt, oh) * dwHalf(iw, pl, ow4, 3)) << 3;
+  return (dwPlaneRows(ih, sh, pt, oh) * dwPlaneRows(iw, 1, pl, ow4)) << 2;
 }
 
 /** Lanes 0 … n − 1 (n = 1 … 3) of v to p: the partial last vector of an output row. */
@@ -227,19 +227,20 @@ function dwRow3(w0: v128, w1: v128, w2: v128, x0: v128, x1: v128, x2: v128): v12
 }
 
 /**
- * Depthwise 3×3, dilation 1, stride 1 or 2, over `c` channels (weights 9 per channel at w, biases at `bias`).
+ * Depthwise 3×3, dilation 1, row stride sh ≥ 1 and column stride sw 1 or 2 (any pair: PP-OCR rec's (2,1)/(1,2)), over
+ * `c` channels (weights 9 per channel at w, biases at `bias`). Row strides only pick which plane rows an output row reads.
  * Each channel is copied into a zero-padded plane in `tmp` first (its border stays zero across channels), so every
  * output pixel takes the same branch-free path: scalar per-pixel border handling used to cost more than the
  * interior on 56×56 planes. Stride 2 deinterleaves even and odd columns during that copy (dwCopyS2), so its taps
  * are plain vector loads as at stride 1. Interior pixels keep all nine taps and four or eight outputs in registers.
  * Each kernel row's three taps are summed first, then bias + row0 + (row1 + row2), clamped to [lo, hi].
  */
-export function f32_dwconv3x3(x: usize, c: i32, ih: i32, iw: i32, w: usize, s: i32, pt: i32, pl: i32, oh: i32, ow: i32, bias: usize, out: usize, lo: f32, hi: f32, tmp: usize): void {
-  const hp = dwPlaneRows(ih, s, pt, oh);
+export function f32_dwconv3x3(x: usize, c: i32, ih: i32, iw: i32, w: usize, sh: i32, sw: i32, pt: i32, pl: i32, oh: i32, ow: i32, bias: usize, out: usize, lo: f32, hi: f32, tmp: usize): void {
+  const hp = dwPlaneRows(ih, sh, pt, oh);
   // columns for whole 4-output vectors: the last ow mod 4 outputs run as one more vector, stored lane by lane
   const ow4 = (ow + 3) & ~3;
   const half = dwHalf(iw, pl, ow4, 3);
-  const wp = s == 2 ? half << 1 : dwPlaneRows(iw, s, pl, ow4);
+  const wp = sw == 2 ? half << 1 : dwPlaneRows(iw, 1, pl, ow4);
   const rowBytes = (<usize>wp) << 2;
   const oddBytes = (<usize>half) << 2;
   memory.fill(tmp, 0, <usize>hp * rowBytes);
@@ -247,7 +248,7 @@ export function f32_dwconv3x3(x: usize, c: i32, ih: i32, iw: i32, w: usize, s: i
   const vhi = f32x4.splat(hi);
   for (let ch = 0; ch < c; ch++) {
     const xc = x + ((<usize>ch * ih * iw) << 2);
-    if (s == 2) dwCopyS2(xc, ih, iw, tmp, pt, pl, half);
+    if (sw == 2) dwCopyS2(xc, ih, iw, tmp, pt, pl, half);
     else for (let y = 0; y < ih; y++) memory.copy(tmp + <usize>(y + pt) * rowBytes + ((<usize>pl) << 2), xc + ((<usize>y * iw) << 2), (<usize>iw) << 2);
     const wc = w + <usize>ch * 36;
     const w0 = v128.load32_splat(wc);
@@ -264,11 +265,11 @@ export function f32_dwconv3x3(x: usize, c: i32, ih: i32, iw: i32, w: usize, s: i
     const oc = out + ((<usize>ch * oh * ow) << 2);
     for (let oy = 0; oy < oh; oy++) {
       const orow = oc + ((<usize>oy * ow) << 2);
-      const r0 = tmp + <usize>(oy * s) * rowBytes;
+      const r0 = tmp + <usize>(oy * sh) * rowBytes;
       const r1 = r0 + rowBytes;
       const r2 = r1 + rowBytes;
       let ox = 0;
-      if (s == 1) {
+      if (sw == 1) {
         // 8 outputs per step in two independent chains, each row's three taps summed separately first:
         // the adds no longer wait on one long dependency chain (the kernel was add-latency bound)
         for (; ox + 7 < ow; ox += 8) {
@@ -398,11 +399,11 @@ export function f32_col2im(col: usize, m: i32, kh: i32, kw: i32, ih: i32, iw: i3
   }
 }
 
-/** Scratch bytes f32_dwconv5x5 needs: one zero-padded plane (at stride 2 with deinterleaved rows, as dwCopyS2 writes). */
-export function f32_dwconv5x5_scratch_size(ih: i32, iw: i32, s: i32, pt: i32, pl: i32, oh: i32, ow: i32): i32 {
+/** Scratch bytes f32_dwconv5x5 needs: one zero-padded plane (at column stride 2 with deinterleaved rows, as dwCopyS2 writes). */
+export function f32_dwconv5x5_scratch_size(ih: i32, iw: i32, sh: i32, sw: i32, pt: i32, pl: i32, oh: i32, ow: i32): i32 {
   const ow4 = (ow + 3) & ~3;
-  if (s == 2) return (max(ih + pt, (oh - 1) * s + 5) * dwHalf(iw, pl, ow4, 5)) << 3;
-  return (max(ih + pt, (oh - 1) * s + 5) * max(iw + pl, (ow4 - 1) * s + 5)) << 2;
+  if (sw == 2) return (max(ih + pt, (oh - 1) * sh + 5) * dwHalf(iw, pl, ow4, 5)) << 3;
+  return (max(ih + pt, (oh - 1) * sh + 5) * max(iw + pl, ow4 - 1 + 5)) << 2;
 }
 
 /** Five taps of one kernel row for four outputs: ((w0·x0 + w1·x1) + (w2·x2 + w3·x3)) + w4·x4 (madd: FMA in the relaxed build). */
@@ -427,18 +428,19 @@ function dwRow5s2(e: usize, o: usize, wa: v128, wb: v128, wc: v128, wd: v128, we
 }
 
 /**
- * Depthwise 5×5, dilation 1, stride 1 or 2, over `c` channels (weights 25 per channel at w, biases at `bias`), the
+ * Depthwise 5×5, dilation 1, row stride sh ≥ 1, column stride sw 1 or 2, over `c` channels (weights 25 per channel at
+ * w, biases at `bias`), the
  * f32_dwconv3x3 scheme one size up: each channel is copied into a zero-padded plane in `tmp` (border zero across
  * channels; stride 2 deinterleaves even and odd columns, dwCopyS2), so every output pixel takes the same
  * branch-free path; the 25 taps stay splatted in locals and each kernel row's five taps are summed first, then
  * bias + (row0 + row1) + (row2 + (row3 + row4)), clamped to [lo, hi].
  */
-export function f32_dwconv5x5(x: usize, c: i32, ih: i32, iw: i32, w: usize, s: i32, pt: i32, pl: i32, oh: i32, ow: i32, bias: usize, out: usize, lo: f32, hi: f32, tmp: usize): void {
-  const hp = max(ih + pt, (oh - 1) * s + 5);
+export function f32_dwconv5x5(x: usize, c: i32, ih: i32, iw: i32, w: usize, sh: i32, sw: i32, pt: i32, pl: i32, oh: i32, ow: i32, bias: usize, out: usize, lo: f32, hi: f32, tmp: usize): void {
+  const hp = max(ih + pt, (oh - 1) * sh + 5);
   // columns for whole 4-output vectors: the last ow mod 4 outputs run as one more vector, stored lane by lane
   const ow4 = (ow + 3) & ~3;
   const half = dwHalf(iw, pl, ow4, 5);
-  const wp = s == 2 ? half << 1 : max(iw + pl, (ow4 - 1) * s + 5);
+  const wp = sw == 2 ? half << 1 : max(iw + pl, ow4 - 1 + 5);
   const rowBytes = (<usize>wp) << 2;
   const oddBytes = (<usize>half) << 2;
   memory.fill(tmp, 0, <usize>hp * rowBytes);
@@ -446,7 +448,7 @@ export function f32_dwconv5x5(x: usize, c: i32, ih: i32, iw: i32, w: usize, s: i
   const vhi = f32x4.splat(hi);
   for (let ch = 0; ch < c; ch++) {
     const xc = x + ((<usize>ch * ih * iw) << 2);
-    if (s == 2) dwCopyS2(xc, ih, iw, tmp, pt, pl, half);
+    if (sw == 2) dwCopyS2(xc, ih, iw, tmp, pt, pl, half);
     else for (let y = 0; y < ih; y++) memory.copy(tmp + <usize>(y + pt) * rowBytes + ((<usize>pl) << 2), xc + ((<usize>y * iw) << 2), (<usize>iw) << 2);
     const wc = w + <usize>ch * 100;
     const k00 = v128.load32_splat(wc, 0), k01 = v128.load32_splat(wc, 4), k02 = v128.load32_splat(wc, 8), k03 = v128.load32_splat(wc, 12), k04 = v128.load32_splat(wc, 16);
@@ -459,13 +461,13 @@ export function f32_dwconv5x5(x: usize, c: i32, ih: i32, iw: i32, w: usize, s: i
     const oc = out + ((<usize>ch * oh * ow) << 2);
     for (let oy = 0; oy < oh; oy++) {
       const orow = oc + ((<usize>oy * ow) << 2);
-      const r0 = tmp + <usize>(oy * s) * rowBytes;
+      const r0 = tmp + <usize>(oy * sh) * rowBytes;
       const r1 = r0 + rowBytes;
       const r2 = r1 + rowBytes;
       const r3 = r2 + rowBytes;
       const r4 = r3 + rowBytes;
       let ox = 0;
-      if (s == 1) {
+      if (sw == 1) {
         // four outputs per step; the last ow mod 4 run as one more vector over the plane's spare zero
         // columns, only its valid lanes stored
         for (; ox < ow; ox += 4) {
@@ -493,6 +495,93 @@ export function f32_dwconv5x5(x: usize, c: i32, ih: i32, iw: i32, w: usize, s: i
           if (ox + 3 < ow) v128.store(orow + c0, v);
           else storeLanes(orow + c0, v, ow - ox);
         }
+      }
+    }
+  }
+}
+
+/** Scratch bytes f32_dwconv_plane needs: one zero-padded plane for a kh×kw kernel (column stride 2: deinterleaved rows). */
+export function f32_dwconv_plane_scratch_size(ih: i32, iw: i32, kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, oh: i32, ow: i32): i32 {
+  const ow4 = (ow + 3) & ~3;
+  const rows = max(ih + pt, (oh - 1) * sh + kh);
+  if (sw == 2) return (rows * dwHalf(iw, pl, ow4, kw)) << 3;
+  return (rows * max(iw + pl, ow4 - 1 + kw)) << 2;
+}
+
+/**
+ * Depthwise conv of any kernel size kh×kw (1×k / k×1 too), dilation 1, row stride sh ≥ 1, column stride sw 1 or 2,
+ * over `c` channels (weights kh·kw per channel at w, biases at `bias`): the f32_dwconv3x3 scheme with the taps in a
+ * loop. Each channel is copied into a zero-padded plane in `tmp` (border zero across channels; column stride 2
+ * deinterleaves even and odd columns, dwCopyS2), so every output takes the same branch-free path; eight outputs
+ * per step accumulate in four registers (even and odd kernel rows apart), the last ow mod 8 four at a time, the
+ * final partial vector stored lane by lane. out = clamp(bias + Σ taps, lo, hi).
+ */
+export function f32_dwconv_plane(x: usize, c: i32, ih: i32, iw: i32, w: usize, kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, oh: i32, ow: i32, bias: usize, out: usize, lo: f32, hi: f32, tmp: usize): void {
+  const ow4 = (ow + 3) & ~3;
+  const hp = max(ih + pt, (oh - 1) * sh + kh);
+  const half = dwHalf(iw, pl, ow4, kw);
+  const wp = sw == 2 ? half << 1 : max(iw + pl, ow4 - 1 + kw);
+  const rowBytes = (<usize>wp) << 2;
+  const oddBytes = (<usize>half) << 2;
+  memory.fill(tmp, 0, <usize>hp * rowBytes);
+  const vlo = f32x4.splat(lo);
+  const vhi = f32x4.splat(hi);
+  const taps = kh * kw;
+  for (let ch = 0; ch < c; ch++) {
+    const xc = x + ((<usize>ch * ih * iw) << 2);
+    if (sw == 2) dwCopyS2(xc, ih, iw, tmp, pt, pl, half);
+    else for (let y = 0; y < ih; y++) memory.copy(tmp + <usize>(y + pt) * rowBytes + ((<usize>pl) << 2), xc + ((<usize>y * iw) << 2), (<usize>iw) << 2);
+    const wc = w + ((<usize>ch * taps) << 2);
+    const vb = f32x4.splat(f32.load(bias + ((<usize>ch) << 2)));
+    const oc = out + ((<usize>ch * oh * ow) << 2);
+    for (let oy = 0; oy < oh; oy++) {
+      const orow = oc + ((<usize>oy * ow) << 2);
+      const r0 = tmp + <usize>(oy * sh) * rowBytes;
+      let ox = 0;
+      for (; ox + 7 < ow; ox += 8) {
+        const c0 = (<usize>ox) << 2;
+        let a0 = vb;
+        let b0 = f32x4.splat(0);
+        let a1 = f32x4.splat(0);
+        let b1 = f32x4.splat(0);
+        for (let ky = 0; ky < kh; ky++) {
+          const r = r0 + <usize>ky * rowBytes + c0;
+          const wr = wc + ((<usize>(ky * kw)) << 2);
+          for (let kx = 0; kx < kw; kx++) {
+            const wv = v128.load32_splat(wr + ((<usize>kx) << 2));
+            // tap kx of output ox: column ox + kx (stride 1), or even / odd half row at ox + kx / 2 (stride 2)
+            const p = sw == 2 ? r + (kx & 1 ? oddBytes : 0) + ((<usize>(kx >> 1)) << 2) : r + ((<usize>kx) << 2);
+            if (ky & 1) {
+              a1 = madd(wv, v128.load(p), a1);
+              b1 = madd(wv, v128.load(p, 16), b1);
+            } else {
+              a0 = madd(wv, v128.load(p), a0);
+              b0 = madd(wv, v128.load(p, 16), b0);
+            }
+          }
+        }
+        const po = orow + c0;
+        v128.store(po, f32x4.min(f32x4.max(f32x4.add(a0, a1), vlo), vhi));
+        v128.store(po, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, b0), b1), vlo), vhi), 16);
+      }
+      // four outputs per step over the plane's spare zero columns; the partial last vector stored lane by lane
+      for (; ox < ow; ox += 4) {
+        const c0 = (<usize>ox) << 2;
+        let a0 = vb;
+        let a1 = f32x4.splat(0);
+        for (let ky = 0; ky < kh; ky++) {
+          const r = r0 + <usize>ky * rowBytes + c0;
+          const wr = wc + ((<usize>(ky * kw)) << 2);
+          for (let kx = 0; kx < kw; kx++) {
+            const wv = v128.load32_splat(wr + ((<usize>kx) << 2));
+            const p = sw == 2 ? r + (kx & 1 ? oddBytes : 0) + ((<usize>(kx >> 1)) << 2) : r + ((<usize>kx) << 2);
+            if (kx & 1) a1 = madd(wv, v128.load(p), a1);
+            else a0 = madd(wv, v128.load(p), a0);
+          }
+        }
+        const v = f32x4.min(f32x4.max(f32x4.add(a0, a1), vlo), vhi);
+        if (ox + 3 < ow) v128.store(orow + c0, v);
+        else storeLanes(orow + c0, v, ow - ox);
       }
     }
   }

@@ -41,7 +41,17 @@ function rowInvStd(xr: usize, n: i32, mean: f32, eps: f32): f64 {
  * x − mean (no E[x²] − mean² cancellation).
  */
 export function f32_layernorm(x: usize, rows: i32, n: i32, gamma: usize, beta: usize, eps: f32, out: usize): void {
+  f32_layernorm_clamp(x, rows, n, gamma, beta, eps, out, -Infinity, Infinity);
+}
+
+/**
+ * f32_layernorm with its output clamped to [lo, hi]: a Relu / Clip after the normalization (openWakeWord's
+ * Gemm → LayerNorm → Relu blocks) runs in the same store instead of as a node of its own.
+ */
+export function f32_layernorm_clamp(x: usize, rows: i32, n: i32, gamma: usize, beta: usize, eps: f32, out: usize, lo: f32, hi: f32): void {
   const nv = n & ~3;
+  const vlo = f32x4.splat(lo);
+  const vhi = f32x4.splat(hi);
   for (let r = 0; r < rows; r++) {
     const xr = x + ((<usize>r * n) << 2);
     const yr = out + ((<usize>r * n) << 2);
@@ -54,13 +64,13 @@ export function f32_layernorm(x: usize, rows: i32, n: i32, gamma: usize, beta: u
       const o = <usize>i << 2;
       let y = f32x4.mul(f32x4.mul(f32x4.sub(v128.load(xr + o), vm), vi), v128.load(gamma + o));
       if (beta != 0) y = f32x4.add(y, v128.load(beta + o));
-      v128.store(yr + o, y);
+      v128.store(yr + o, f32x4.min(f32x4.max(y, vlo), vhi));
     }
     for (; i < n; i++) {
       const o = <usize>i << 2;
       let y = (f32.load(xr + o) - mean) * inv * f32.load(gamma + o);
       if (beta != 0) y += f32.load(beta + o);
-      f32.store(yr + o, y);
+      f32.store(yr + o, min(max(y, lo), hi));
     }
   }
 }

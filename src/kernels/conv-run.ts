@@ -22,12 +22,14 @@ export interface ConvF32Shape {
   dw: number;
   /** one input channel and one output per group */
   depthwise: boolean;
-  /** depthwise 3×3, dilation 1, stride 1 or 2: the register-blocked kernel */
+  /** depthwise 3×3, dilation 1, row stride any, column stride 1 or 2: the register-blocked kernel */
   dw3x3: boolean;
-  /** depthwise 5×5, dilation 1, stride 1 or 2: the padded-plane kernel f32_dwconv5x5 */
+  /** depthwise 5×5, dilation 1, row stride any, column stride 1 or 2: the padded-plane kernel f32_dwconv5x5 */
   dw5x5: boolean;
   /** depthwise 1×1 stride 1 (a per-channel scale and bias): f32_dwconv1x1 when unpadded */
   dw1x1: boolean;
+  /** any other depthwise kernel size (1×k, k×1, 7×7 …), dilation 1, column stride 1 or 2: f32_dwconv_plane */
+  dwPlane: boolean;
 }
 
 /** Shape of a 2-D conv with weight dims [m, cg, kh, kw], or undefined when group does not divide m. */
@@ -38,10 +40,14 @@ export function convF32Shape(wDims: readonly number[], attrs: Record<string, any
   const [sh, sw] = (attrs.strides as number[] | undefined) ?? [1, 1];
   const [dh, dw] = (attrs.dilations as number[] | undefined) ?? [1, 1];
   const depthwise = cg === 1 && m / group === 1;
-  const dw3x3 = depthwise && kh === 3 && kw === 3 && dh === 1 && dw === 1 && sh === sw && (sh === 1 || sh === 2);
-  const dw5x5 = depthwise && kh === 5 && kw === 5 && dh === 1 && dw === 1 && sh === sw && (sh === 1 || sh === 2);
+  // any stride pair with column stride 1 or 2 (PP-OCR rec's (2,1) and (1,2)): the row stride only picks plane rows
+  const planeStrides = sh! >= 1 && (sw === 1 || sw === 2);
+  const dw3x3 = depthwise && kh === 3 && kw === 3 && dh === 1 && dw === 1 && planeStrides;
+  const dw5x5 = depthwise && kh === 5 && kw === 5 && dh === 1 && dw === 1 && planeStrides;
   const dw1x1 = depthwise && kh === 1 && kw === 1 && sh === 1 && sw === 1;
-  return { m, cg, kh, kw, group, sh: sh!, sw: sw!, dh: dh!, dw: dw!, depthwise, dw3x3, dw5x5, dw1x1 };
+  // 1×1 stride 1 stays with f32_dwconv1x1 (unpadded) or f32_dwconv2d (padded: mostly border)
+  const dwPlane = depthwise && !dw3x3 && !dw5x5 && !dw1x1 && dh === 1 && dw === 1 && planeStrides;
+  return { m, cg, kh, kw, group, sh: sh!, sw: sw!, dh: dh!, dw: dw!, depthwise, dw3x3, dw5x5, dw1x1, dwPlane };
 }
 
 /**
@@ -59,7 +65,13 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
   const op = dst ?? mem.alloc(n * m * p * 4, 'conv output');
   // kernel threads: depthwise 3×3 by channels (a plane of scratch each), GEMM by 8-column panels of output pixels
   const nt = threadsFor(s.depthwise ? m * p * kh * kw : mg * p * kg);
-  const dwPlane = s.dw3x3 ? ex.f32_dwconv3x3_scratch_size(ih, iw, sh, pt, pl, oh, ow) : s.dw5x5 ? ex.f32_dwconv5x5_scratch_size(ih, iw, sh, pt, pl, oh, ow) : 0;
+  const dwPlane = s.dw3x3
+    ? ex.f32_dwconv3x3_scratch_size(ih, iw, sh, sw, pt, pl, oh, ow)
+    : s.dw5x5
+      ? ex.f32_dwconv5x5_scratch_size(ih, iw, sh, sw, pt, pl, oh, ow)
+      : s.dwPlane
+        ? ex.f32_dwconv_plane_scratch_size(ih, iw, kh, kw, sh, sw, pt, pl, oh, ow)
+        : 0;
   // scratch: im2col panels, or the depthwise 3×3 (one per thread) / 5×5 kernel's zero-padded plane
   // a pointwise conv packs its input planes one cache block at a time (f32_gemm_blockpack): one block per thread
   // few pixel panels (7×7) on threads: every panel packed once, the threads take chunks of output channels
@@ -68,7 +80,7 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
   // im2col convs on one thread: column panels packed and multiplied one cache block (f32_gemm's) at a time
   const blockPanels = Math.min((p + 7) >> 3, ex.f32_gemm_blockpack_scratch(kg) / ((kg + 1) * 32));
   // per-thread blocks each on their own cache lines (threadScratch: no line written by two threads)
-  const scr = s.dw3x3 || s.dw5x5
+  const scr = s.dw3x3 || s.dw5x5 || s.dwPlane
     ? threadScratch(mem, dwPlane, nt, 'dwconv plane')
     : s.depthwise
         ? undefined
@@ -86,11 +98,21 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
         const fn = s.dw3x3 ? 'f32_dwconv3x3' : 'f32_dwconv5x5';
         const taps = kh * kw;
         if (nt > 1) {
-          // chunks of channels, a scratch plane per thread (argument 14)
+          // chunks of channels, a scratch plane per thread (argument 15)
           const plane = ih * iw * 4;
           const chans = chunksOf(m, 1, nt, p * taps);
-          forkJoin(ex, chans.ranges.map(([c0, c1]): KernelCall[] => [[fn, [xb + c0 * plane, c1 - c0, ih, iw, wp + c0 * taps * 4, sh, pt, pl, oh, ow, bp + c0 * 4, ob + c0 * p * 4, lo, hi, cp], { mask: 1 << 14, stride: scr!.stride }]]), nt, chans.regions);
-        } else ex[fn](xb, m, ih, iw, wp, sh, pt, pl, oh, ow, bp, ob, lo, hi, cp);
+          forkJoin(ex, chans.ranges.map(([c0, c1]): KernelCall[] => [[fn, [xb + c0 * plane, c1 - c0, ih, iw, wp + c0 * taps * 4, sh, sw, pt, pl, oh, ow, bp + c0 * 4, ob + c0 * p * 4, lo, hi, cp], { mask: 1 << 15, stride: scr!.stride }]]), nt, chans.regions);
+        } else ex[fn](xb, m, ih, iw, wp, sh, sw, pt, pl, oh, ow, bp, ob, lo, hi, cp);
+        continue;
+      }
+      if (s.dwPlane) {
+        const taps = kh * kw;
+        if (nt > 1) {
+          // chunks of channels, a scratch plane per thread (argument 17)
+          const plane = ih * iw * 4;
+          const chans = chunksOf(m, 1, nt, p * taps);
+          forkJoin(ex, chans.ranges.map(([c0, c1]): KernelCall[] => [['f32_dwconv_plane', [xb + c0 * plane, c1 - c0, ih, iw, wp + c0 * taps * 4, kh, kw, sh, sw, pt, pl, oh, ow, bp + c0 * 4, ob + c0 * p * 4, lo, hi, cp], { mask: 1 << 17, stride: scr!.stride }]]), nt, chans.regions);
+        } else ex.f32_dwconv_plane(xb, m, ih, iw, wp, kh, kw, sh, sw, pt, pl, oh, ow, bp, ob, lo, hi, cp);
         continue;
       }
       if (s.dw1x1 && pt === 0 && pl === 0 && oh === ih && ow === iw) {

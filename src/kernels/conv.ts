@@ -9,7 +9,8 @@ import { prepareWinograd } from './winograd.js';
  * Conv 2-D (and 1-D as 2-D with H = 1), NCHW float32, constant weights, any group count, pads (asymmetric too),
  * auto_pad, strides, dilations.
  *  - depthwise (one input channel per group, one output per group): direct kernels f32_dwconv3x3 / f32_dwconv5x5
- *    (dilation 1, stride 1 or 2), f32_dwconv1x1 (1×1 stride 1 unpadded: a per-channel scale), f32_dwconv2d otherwise;
+ *    (dilation 1, any row stride, column stride 1 or 2), f32_dwconv1x1 (1×1 stride 1 unpadded: a per-channel scale),
+ *    f32_dwconv_plane (other kernel sizes: 1×k, k×1, 7×7 …, same strides), f32_dwconv2d otherwise (dilations);
  *  - otherwise per group out[M×P] = W[M×K] · cols[K×P] + bias, with cols written by f32_im2col_pack_8 straight
  *    into the GEMM's packed panels (1×1 stride-1 unpadded convs pack the input as is), so the result lands in
  *    NCHW without a transpose. Weights live in kernel memory for the session; activations (Relu, Clip) fuse
@@ -36,7 +37,7 @@ const convWasm: KernelDef = {
     if (node.inputs[2] && (!b || b.type !== 'float32')) return decline('B is not a float32 constant');
     const shape = convF32Shape(dims2d(w.dims), attrs);
     if (!shape) return decline(`group ${attrs.group} does not divide ${w.dims[0]} output channels`);
-    const { m, depthwise, dw3x3, dw5x5, dw1x1 } = shape;
+    const { m, depthwise, dw3x3, dw5x5, dw1x1, dwPlane } = shape;
     const bp = mem.alloc(m * 4, 'conv bias');
     mem.f32(bp, m).set(b ? (b.data as Float32Array) : new Float32Array(m));
     const wino = prepareWinograd(mem, w.data as Float32Array, shape, attrs, x.shape); // 3×3 stride 1 where it wins
@@ -54,7 +55,7 @@ const convWasm: KernelDef = {
     if (!wino || !staticHW) weights();
     const epi = new Epilogue(true);
     return {
-      name: wino ? 'f32_conv3x3_winograd_2x2' : dw3x3 ? 'f32_dwconv3x3' : dw5x5 ? 'f32_dwconv5x5' : dw1x1 && !(attrs.pads as number[] | undefined)?.some((v) => v !== 0) ? 'f32_dwconv1x1' : depthwise ? 'f32_dwconv2d' : 'f32_conv2d_gemm_4x8',
+      name: wino ? 'f32_conv3x3_winograd_2x2' : dw3x3 ? 'f32_dwconv3x3' : dw5x5 ? 'f32_dwconv5x5' : dw1x1 && !(attrs.pads as number[] | undefined)?.some((v) => v !== 0) ? 'f32_dwconv1x1' : dwPlane ? 'f32_dwconv_plane' : depthwise ? 'f32_dwconv2d' : 'f32_conv2d_gemm_4x8',
       fuseClamp: epi.fuseClamp,
       fusePost: epi.fusePost,
       writesInto: true,

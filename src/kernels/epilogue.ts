@@ -1,8 +1,8 @@
 import { arena, kernels } from './wasm.js';
 
 /**
- * What a kernel folds in after its arithmetic: a clamp (Relu, Relu6/Clip) applied inside the micro-kernel's store,
- * then pointwise steps — activations (LeakyRelu, HardSigmoid, HardSwish, Sigmoid, Erf, Tanh, Gelu) and Mul/Add/Sub
+ * What a kernel folds in after its arithmetic: a clamp (Relu, Relu6/Clip, Max/Min by a scalar constant) applied
+ * inside the micro-kernel's store (or, after an activation, as a clamp step), then pointwise steps — activations (LeakyRelu, HardSigmoid, HardSwish, Sigmoid, Erf, Tanh, Gelu) and Mul/Add/Sub
  * by a scalar constant — each run over the output block in place right after it is written (asm/f32_act.ts
  * f32_unary). The plan (runtime/executor.ts) folds those nodes away. Order is the graph's: a clamp can fold in only
  * before any step.
@@ -28,7 +28,14 @@ export class Epilogue {
   }
 
   readonly fuseClamp = (l: number, h: number): boolean => {
-    if (this.posts.length) return false;
+    if (this.posts.length) {
+      // after an activation (LeakyRelu → Max(·, c), tf2onnx's tf.math.maximum): a clamp step over the output, merged
+      // with a clamp step right before it
+      const last = this.posts[this.posts.length - 1]!;
+      if (last[0] === UNARY.clamp) last.splice(1, 2, Math.max(last[1], l), Math.min(last[2], h));
+      else this.posts.push([UNARY.clamp, l, h]);
+      return true;
+    }
     this.lo = Math.max(this.lo, l);
     this.hi = Math.min(this.hi, h);
     return true;

@@ -5,7 +5,8 @@ import { arena, kernels } from './wasm.js';
 import { Epilogue } from './epilogue.js';
 
 /**
- * Normalizations on float32 (asm/f32_norm.ts): LayerNormalization over the trailing dims, Softmax on any axis (the
+ * Normalizations on float32 (asm/f32_norm.ts): LayerNormalization over the trailing dims (a following Relu/Clip or
+ * activation folded in), Softmax on any axis (the
  * last one as contiguous rows, another — e.g. the channels of NCHW — four inner positions at a time), and
  * InstanceNormalization with a following Relu/Clip or activation folded in. Outputs stay in kernel memory for the
  * next kernel.
@@ -34,8 +35,12 @@ const layerNormWasm: KernelDef = {
     if (bias) mem.f32(bp, n).set(bias.data as Float32Array);
     const eps: number = attrs.epsilon ?? 1e-5;
     const axisAttr: number = attrs.axis ?? -1;
+    // a following Relu / Clip clamps in the kernel's store, other activations run over its output (Epilogue)
+    const epi = new Epilogue();
     return {
       name: 'f32_layernorm',
+      fuseClamp: epi.fuseClamp,
+      fusePost: epi.fusePost,
       run([x], [out]) {
         const dims = x!.dims;
         const axis = axisAttr < 0 ? axisAttr + dims.length : axisAttr;
@@ -46,8 +51,10 @@ const layerNormWasm: KernelDef = {
         const xin = mem.input(x!.data as Float32Array, 'LayerNormalization input');
         try {
           const yp = mem.alloc(x!.size * 4, 'LayerNormalization output');
-          if (rows && n) ex.f32_layernorm(xin.ptr, rows, n, gp, bp, eps, yp);
-          return [new Tensor('float32', mem.f32(yp, x!.size), out!.shape as number[])];
+          if (rows && n) ex.f32_layernorm_clamp(xin.ptr, rows, n, gp, bp, eps, yp, epi.lo, epi.hi);
+          const y = mem.f32(yp, x!.size);
+          epi.apply(y);
+          return [new Tensor('float32', y, out!.shape as number[])];
         } finally {
           if (xin.copied) mem.release(xin.ptr);
         }

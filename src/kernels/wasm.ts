@@ -17,6 +17,7 @@ export interface KernelExports {
   f32_gemv_n(n: number, k: number, x: number, b: number, ldb: number, y: number): void;
   /** asm/f32_norm.ts: per row of n floats; beta 0 = none; out may equal x for softmax */
   f32_layernorm(x: number, rows: number, n: number, gamma: number, beta: number, eps: number, out: number): void;
+  f32_layernorm_clamp(x: number, rows: number, n: number, gamma: number, beta: number, eps: number, out: number, lo: number, hi: number): void;
   f32_softmax(x: number, rows: number, n: number, out: number): void;
   f32_softmax_strided(x: number, outer: number, n: number, inner: number, out: number): void;
   f32_reduce_max(x: number, outer: number, r: number, inner: number, out: number, isMin: number): void;
@@ -62,9 +63,9 @@ export interface KernelExports {
   f32_im2col_pack_8_range(x: number, c: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, oh: number, ow: number, q0: number, q1: number, out: number, scratch: number): void;
   f32_im2col_scratch_size(c: number, kh: number, kw: number): number;
   f32_pad_planes(x: number, c: number, ih: number, iw: number, pt: number, pl: number, ihp: number, iwp: number, out: number): void;
-  f32_dwconv3x3(x: number, c: number, ih: number, iw: number, w: number, s: number, pt: number, pl: number, oh: number, ow: number, bias: number, out: number, lo: number, hi: number, tmp: number): void;
-  f32_dwconv3x3_scratch_size(ih: number, iw: number, s: number, pt: number, pl: number, oh: number, ow: number): number;
-  f32_dwconv5x5_scratch_size(ih: number, iw: number, s: number, pt: number, pl: number, oh: number, ow: number): number;
+  f32_dwconv3x3(x: number, c: number, ih: number, iw: number, w: number, sh: number, sw: number, pt: number, pl: number, oh: number, ow: number, bias: number, out: number, lo: number, hi: number, tmp: number): void;
+  f32_dwconv3x3_scratch_size(ih: number, iw: number, sh: number, sw: number, pt: number, pl: number, oh: number, ow: number): number;
+  f32_dwconv5x5_scratch_size(ih: number, iw: number, sh: number, sw: number, pt: number, pl: number, oh: number, ow: number): number;
   /** depthwise 1×1, stride 1, no pads: out = clamp(bias + w·x) per channel over p pixels */
   f32_dwconv1x1(x: number, c: number, p: number, w: number, bias: number, out: number, lo: number, hi: number): void;
   /** one LSTM step of one batch row (asm/f32_rnn.ts): gates i,o,f,c from gx + gh, c and h in place, h copied to y */
@@ -80,12 +81,14 @@ export interface KernelExports {
   x_cast_f32(kind: number, x: number, n: number, out: number): void;
   x_equal(bytes: number, float: number, a: number, sa: number, b: number, sb: number, out: number, n: number): void;
   f32_compare(op: number, a: number, sa: number, b: number, sb: number, out: number, n: number): void;
-  f32_dwconv5x5(x: number, c: number, ih: number, iw: number, w: number, s: number, pt: number, pl: number, oh: number, ow: number, bias: number, out: number, lo: number, hi: number, tmp: number): void;
+  f32_dwconv5x5(x: number, c: number, ih: number, iw: number, w: number, sh: number, sw: number, pt: number, pl: number, oh: number, ow: number, bias: number, out: number, lo: number, hi: number, tmp: number): void;
   f32_maxpool2d_sep(x: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, oh: number, ow: number, out: number, tmp: number): void;
   f32_global_avgpool(x: number, count: number, hw: number, out: number): void;
   f32_pool2d(mode: number, x: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, pb: number, pr: number, oh: number, ow: number, out: number): void;
   /** `planes` planes of f32_pool2d (kind 0), f32_maxpool2d_sep (1) or f32_avgpool2d_sep (2) in one call (asm/f32_pool.ts) */
   f32_pool2d_planes(kind: number, planes: number, mode: number, x: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, pb: number, pr: number, oh: number, ow: number, out: number, tmp: number): void;
+  f32_dwconv_plane_scratch_size(ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, oh: number, ow: number): number;
+  f32_dwconv_plane(x: number, c: number, ih: number, iw: number, w: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, oh: number, ow: number, bias: number, out: number, lo: number, hi: number, tmp: number): void;
   f32_dwconv2d(x: number, ih: number, iw: number, w: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, bias: number, out: number, lo: number, hi: number): void;
   /** sparse (asm/f32_spmm.ts): 1×4 blocked CSR along N, rows of A 4 at a time */
   f32_spmm_1x4(m: number, n: number, a: number, lda: number, bptr: number, kidx: number, vals: number, bias: number, c: number, ldc: number, lo: number, hi: number): void;

@@ -261,12 +261,11 @@ export class Executor {
    * the kernel's output.
    */
   /**
-   * A Mul / Add / Sub of a float32 value y by a float32 scalar constant c, as y·alpha + beta (ONNX broadcasting of a
-   * one-element constant keeps y's shape); undefined for anything else. x − c is y + (−c) and c − y is y·(−1) + c,
-   * exactly (IEEE subtraction is addition of the negation).
+   * A two-input default-domain node with one float32 scalar constant operand (index k, value c) whose rank does not
+   * widen the other operand y, a float32 activation: the output has y's shape.
    */
-  private scalarAffine(n: Node): { y: string; alpha: number; beta: number } | undefined {
-    if ((n.op !== 'Mul' && n.op !== 'Add' && n.op !== 'Sub') || n.domain !== '' || n.inputs.length !== 2) return undefined;
+  private scalarOperand(n: Node): { k: number; y: string; c: number } | undefined {
+    if (n.domain !== '' || n.inputs.length !== 2) return undefined;
     const { consts, types } = this.analysis;
     const k = n.inputs.findIndex((x) => {
       const t = consts.get(x);
@@ -275,10 +274,39 @@ export class Executor {
     if (k < 0) return undefined;
     const y = n.inputs[1 - k]!;
     if (consts.has(y) || types.get(y)?.dtype !== 'float32') return undefined;
-    const c = (consts.get(n.inputs[k]!)!.data as Float32Array)[0]!;
+    return { k, y, c: (consts.get(n.inputs[k]!)!.data as Float32Array)[0]! };
+  }
+
+  /**
+   * A Mul / Add / Sub of a float32 value y by a float32 scalar constant c, as y·alpha + beta (ONNX broadcasting of a
+   * one-element constant keeps y's shape); undefined for anything else. x − c is y + (−c) and c − y is y·(−1) + c,
+   * exactly (IEEE subtraction is addition of the negation).
+   */
+  private scalarAffine(n: Node): { y: string; alpha: number; beta: number } | undefined {
+    if (n.op !== 'Mul' && n.op !== 'Add' && n.op !== 'Sub') return undefined;
+    const so = this.scalarOperand(n);
+    if (!so) return undefined;
+    const { k, y, c } = so;
     if (n.op === 'Mul') return { y, alpha: c, beta: -0 }; // −0: the additive identity for every float, −0 included
     if (n.op === 'Add') return { y, alpha: 1, beta: c };
     return k === 1 ? { y, alpha: 1, beta: -c } : { y, alpha: -1, beta: c };
+  }
+
+  /**
+   * Max(y, c) / Min(y, c) (either order) with c a float32 scalar constant whose rank does not widen y: a clamp of y to
+   * [c, ∞) / (−∞, c] (ONNX Max/Min: "Element-wise max (min) of each of the input tensors"; tf2onnx writes
+   * tf.math.maximum(x, c) so, after a LeakyRelu in openWakeWord's embedding CNN).
+   */
+  private scalarBound(n: Node): { y: string; lo: number; hi: number } | undefined {
+    if (n.op !== 'Max' && n.op !== 'Min') return undefined;
+    const so = this.scalarOperand(n);
+    if (!so || Number.isNaN(so.c)) return undefined;
+    const { k, y, c } = so;
+    // signed zeros: the reference returns its second operand on a tie (+0 vs −0), the clamp the IEEE max/min; they
+    // differ only when the constant is the zero the clamp would not pick (second) or would (first) — those stay a node
+    const tieDiffers = (n.op === 'Max') === (k === 1) ? Object.is(c, -0) : Object.is(c, 0);
+    if (tieDiffers) return undefined;
+    return n.op === 'Max' ? { y, lo: c, hi: Infinity } : { y, lo: -Infinity, hi: c };
   }
 
   /**
@@ -368,10 +396,11 @@ export class Executor {
       if (this.fuseRowBias(act, graphOut) || this.fuseResidual(act, graphOut)) continue;
       const affine = this.scalarAffine(act);
       const prelu = this.channelPRelu(act);
+      const scalarClamp = this.scalarBound(act);
       const post = POST_OPS[act.op] !== undefined || affine !== undefined || prelu !== undefined;
-      if (act.op !== 'Relu' && act.op !== 'Clip' && !post) continue;
+      if (act.op !== 'Relu' && act.op !== 'Clip' && !scalarClamp && !post) continue;
       if (act.domain !== '') continue;
-      const y = affine ? affine.y : act.inputs[0]!;
+      const y = affine ? affine.y : scalarClamp ? scalarClamp.y : act.inputs[0]!;
       // an activation already folded away forwards its producer's output: chains (Conv → HardSwish → Mul → Add) fold
       // into the one kernel at the start
       let prod = producer.get(y);
@@ -405,8 +434,8 @@ export class Executor {
         continue;
       }
       if (!k.fuseClamp) continue;
-      let lo = 0;
-      let hi = Infinity;
+      let lo = scalarClamp ? scalarClamp.lo : 0;
+      let hi = scalarClamp ? scalarClamp.hi : Infinity;
       if (act.op === 'Clip') {
         const bound = (i: number, dflt: number): number | undefined => {
           const name = act.inputs[i];

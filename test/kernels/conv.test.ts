@@ -1,4 +1,4 @@
-// WASM Conv kernels (f32_im2col_pack_8 + f32_gemm, f32_dwconv2d / 3x3 / 5x5, fused Relu/Clip) against the TS reference Conv.
+// WASM Conv kernels (f32_im2col_pack_8 + f32_gemm, f32_dwconv2d / 3x3 / 5x5 / plane, fused Relu/Clip) against the TS reference Conv.
 // ONNX Conv: Y[n, m, oy, ox] = B[m] + Σ_{c in group(m), ky, kx} X[n, c, oy·s − pad + ky·d, ox·s − pad + kx·d] · W[m, c, ky, kx]
 // Float sums run in another order, so results agree to 1e-5 relative (issue 5), not bit for bit.
 import fc from 'fast-check';
@@ -96,8 +96,10 @@ describe('WASM Conv kernels vs the TS reference', () => {
 
   // ONNX Conv with group = C = M and W [C, 1, k, k]: each output channel convolves only its own input channel
   // ("group: number of groups input channels and output channels are divided into"); pads and auto_pad as above.
+  // "strides: Stride along each spatial axis": the two axes independently — PP-OCR rec's depthwise convs use (2, 1)
+  // and (1, 2); any row stride with column stride 1 or 2 runs the padded-plane kernels.
   for (const [kk, name, runs] of [[3, 'f32_dwconv3x3', 300], [5, 'f32_dwconv5x5', 250]] as const) {
-    it(`${name} (padded-plane depthwise ${kk}×${kk}, stride 1/2) agrees over sizes, pads and borders`, () => {
+    it(`${name} (padded-plane depthwise ${kk}×${kk}, strides (1–3, 1–2)) agrees over sizes, pads and borders`, () => {
       const dwArb = fc.record({
         n: fc.integer({ min: 1, max: 2 }),
         c: fc.integer({ min: 1, max: 6 }),
@@ -105,6 +107,7 @@ describe('WASM Conv kernels vs the TS reference', () => {
         // up to 41 columns: stride 2 reaches the 8-output loop, the 4-output loop and the scalar tail
         w: fc.integer({ min: 1, max: 41 }),
         s: fc.constantFrom(1, 2),
+        sh: fc.constantFrom(0, 0, 1, 2, 3),
         pads: fc.array(fc.integer({ min: 0, max: kk - 1 }), { minLength: 4, maxLength: 4 }),
         autoPad: fc.constantFrom('NOTSET', 'NOTSET', 'SAME_UPPER', 'SAME_LOWER'),
         bias: fc.boolean(),
@@ -112,7 +115,8 @@ describe('WASM Conv kernels vs the TS reference', () => {
       }).filter((r) => r.autoPad !== 'NOTSET' || (r.h + r.pads[0]! + r.pads[2]! >= kk && r.w + r.pads[1]! + r.pads[3]! >= kk));
       fc.assert(
         fc.property(dwArb, fc.integer(), (r, seed) => {
-          const k: Case = { n: r.n, c: r.c, h: r.h, w: r.w, group: r.c, mg: 1, kh: kk, kw: kk, s: [r.s, r.s], d: [1, 1], pads: r.pads, autoPad: r.autoPad, bias: r.bias, act: r.act as Case['act'] };
+          // sh 0: the square stride (r.s, r.s); otherwise the row stride alone differs
+          const k: Case = { n: r.n, c: r.c, h: r.h, w: r.w, group: r.c, mg: 1, kh: kk, kw: kk, s: [r.sh || r.s, r.s], d: [1, 1], pads: r.pads, autoPad: r.autoPad, bias: r.bias, act: r.act as Case['act'] };
           const { g, x } = build(k, seed);
           const fast = new Executor(g);
           expect(fast.kernels.get(g.nodes[0]!)?.name).toBe(name);
@@ -126,8 +130,44 @@ describe('WASM Conv kernels vs the TS reference', () => {
     });
   }
 
+  // The same rule for any other kernel size (1×k and k×1 as audio/OCR CNNs use them, 2×2, 7×7): the generic
+  // padded-plane kernel, strides (1–3, 1–2), taps in a loop, eight outputs per step and a four-output tail.
+  it('f32_dwconv_plane (padded-plane depthwise of any kh×kw) agrees over kernel sizes, strides, pads and borders', () => {
+    const arb = fc.record({
+      n: fc.integer({ min: 1, max: 2 }),
+      c: fc.integer({ min: 1, max: 5 }),
+      h: fc.integer({ min: 1, max: 17 }),
+      w: fc.integer({ min: 1, max: 37 }),
+      kh: fc.integer({ min: 1, max: 7 }),
+      kw: fc.integer({ min: 1, max: 7 }),
+      sh: fc.integer({ min: 1, max: 3 }),
+      sw: fc.constantFrom(1, 2),
+      pads: fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 4, maxLength: 4 }),
+      autoPad: fc.constantFrom('NOTSET', 'NOTSET', 'SAME_UPPER', 'SAME_LOWER'),
+      bias: fc.boolean(),
+      act: fc.constantFrom('none', 'relu', 'clip'),
+    })
+      // 3×3 / 5×5 have their own kernels, 1×1 at stride 1 too
+      .filter((r) => !(r.kh === r.kw && (r.kh === 3 || r.kh === 5)) && !(r.kh === 1 && r.kw === 1 && r.sh === 1 && r.sw === 1))
+      .map((r) => ({ ...r, pads: r.pads.map((p, i) => Math.min(p, (i % 2 ? r.kw : r.kh) - 1)) }))
+      .filter((r) => r.autoPad !== 'NOTSET' || (r.h + r.pads[0]! + r.pads[2]! >= r.kh && r.w + r.pads[1]! + r.pads[3]! >= r.kw));
+    fc.assert(
+      fc.property(arb, fc.integer(), (r, seed) => {
+        const k: Case = { n: r.n, c: r.c, h: r.h, w: r.w, group: r.c, mg: 1, kh: r.kh, kw: r.kw, s: [r.sh, r.sw], d: [1, 1], pads: r.pads, autoPad: r.autoPad, bias: r.bias, act: r.act as Case['act'] };
+        const { g, x } = build(k, seed);
+        const fast = new Executor(g);
+        expect(fast.kernels.get(g.nodes[0]!)?.name).toBe('f32_dwconv_plane');
+        const got = fast.run({ X: x }).Y!;
+        const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!;
+        fast.dispose();
+        expectClose(got, want);
+      }),
+      { numRuns: 300, seed: 7 },
+    );
+  });
+
   // A 1×1 depthwise conv is a per-channel scale: Y[n, c, y, x] = B[c] + X[n, c, y, x] · W[c, 0, 0, 0] (the Conv rule
-  // above with one tap); stride 1 and zero pads run f32_dwconv1x1, other strides or pads f32_dwconv2d.
+  // above with one tap); stride 1 and zero pads run f32_dwconv1x1, pads f32_dwconv2d, other strides f32_dwconv_plane.
   it('f32_dwconv1x1 (per-channel scale) agrees over channel counts, pixel tails and fused clamps', () => {
     fc.assert(
       fc.property(

@@ -82,6 +82,54 @@ describe('WASM elementwise binary ops vs the TS reference', () => {
     );
   });
 
+  // ONNX Max / Min by a scalar constant c (tf2onnx's tf.math.maximum(LeakyRelu(x), c) in openWakeWord's embedding
+  // CNN): a clamp to [c, ∞) / (−∞, c] folded into the producing kernel — in its store, or after a folded activation
+  // as a clamp step. "Element-wise max (min) of each of the input tensors": NaN propagates as the reference's
+  // comparison does; a ±0 constant whose tie the clamp would break differently stays a node.
+  it('Max / Min by a scalar constant fold into the producer (after a folded LeakyRelu too), bit for bit', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          op: fc.constantFrom('Max', 'Min'),
+          constFirst: fc.boolean(),
+          c: fc.constantFrom(0, -0, 0.25, -0.5, 1, -Infinity),
+          leaky: fc.boolean(),
+          n: fc.integer({ min: 1, max: 23 }),
+          rank0: fc.boolean(),
+        }),
+        fc.integer(),
+        (r, seed) => {
+          const g = new Graph();
+          g.inputs = [
+            { name: 'A', type: { dtype: 'float32', shape: [2, r.n] } },
+            { name: 'B', type: { dtype: 'float32', shape: [2, r.n] } },
+          ];
+          g.initializers.set('c', new Tensor('float32', Float32Array.of(r.c), r.rank0 ? [] : [1, 1]));
+          g.nodes = [{ name: 'add', op: 'Add', domain: '', inputs: ['A', 'B'], outputs: ['T'], attrs: {} }];
+          if (r.leaky) g.nodes.push({ name: 'leaky', op: 'LeakyRelu', domain: '', inputs: ['T'], outputs: ['U'], attrs: { alpha: 0.2 } });
+          const y = r.leaky ? 'U' : 'T';
+          g.nodes.push({ name: 'bound', op: r.op, domain: '', inputs: r.constFirst ? ['c', y] : [y, 'c'], outputs: ['Y'], attrs: {} });
+          g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+          const feeds = { A: new Tensor('float32', values(2 * r.n, seed), [2, r.n]), B: new Tensor('float32', values(2 * r.n, seed ^ 0x2545f491), [2, r.n]) };
+          const fast = new Executor(g);
+          const tie = (r.op === 'Max') === !r.constFirst ? Object.is(r.c, -0) : Object.is(r.c, 0);
+          expect(fast.fusedInto.has(g.nodes[g.nodes.length - 1]!)).toBe(!tie);
+          const got = fast.run(feeds).Y!.data as Float32Array;
+          const want = new Executor(g, { backend: 'reference' }).run(feeds).Y!.data as Float32Array;
+          fast.dispose();
+          // the folded LeakyRelu multiplies in f32 lanes, the reference in f64 then rounds: an ulp apart (bit for bit
+          // without it)
+          for (let i = 0; i < want.length; i++) {
+            if (Number.isNaN(want[i]!)) expect(got[i]).toBeNaN();
+            else if (r.leaky && got[i] !== want[i]) expect(Math.abs(got[i]! - want[i]!)).toBeLessThanOrEqual(2.5e-7 * Math.abs(want[i]!));
+            else expect(Object.is(got[i], want[i]), `[${i}] ${got[i]} vs ${want[i]}`).toBe(true);
+          }
+        },
+      ),
+      { numRuns: 300, seed: 33 },
+    );
+  });
+
   it('merges dims into long rows: same shape and scalars are one flat loop, a per-channel bias rows of H·W', () => {
     expect(broadcastPlan([2, 3, 4], [2, 3, 4], [2, 3, 4])).toEqual({ shape: [24], sa: [1], sb: [1] });
     expect(broadcastPlan([2, 3, 4], [], [2, 3, 4])).toEqual({ shape: [24], sa: [1], sb: [0] });

@@ -104,3 +104,38 @@ describe('InstanceNormalization (f32_instancenorm)', () => {
     );
   });
 });
+
+describe('LayerNormalization with a fused activation (f32_layernorm_clamp)', () => {
+  // ONNX LayerNormalization (opset 17): "Mean = ReduceMean<axes=normalized_axes>(X); D = Sub(X, Mean); DD = Mul(D, D);
+  // Var = ReduceMean<axes=normalized_axes>(DD); VarEps = Add(Var, epsilon); StdDev = Sqrt(VarEps); InvStdDev =
+  // Reciprocal(StdDev); Normalized = Mul(D, InvStdDev); NormalizedScaled = Mul(Normalized, Scale); Y = Add(
+  // NormalizedScaled, B)". The Relu / Clip / Sigmoid after it (openWakeWord's Gemm → LayerNorm → Relu blocks) folds
+  // into the kernel: the clamp in its store, other activations over its output.
+  it('equals the reference over rows × normalized sizes (tails of 4), with Relu / Clip / Sigmoid folded in', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          rows: fc.integer({ min: 1, max: 5 }),
+          n: fc.integer({ min: 1, max: 37 }),
+          bias: fc.boolean(),
+          post: fc.constantFrom('Relu', 'Clip', 'Sigmoid'),
+          seed: fc.integer(),
+        }),
+        (r) => {
+          const shape = [r.rows, r.n];
+          const x = values(r.rows * r.n, r.seed, 2);
+          const inits: [string, Tensor][] = [['scale', new Tensor('float32', values(r.n, r.seed ^ 5), [r.n])]];
+          if (r.bias) inits.push(['B', new Tensor('float32', values(r.n, r.seed ^ 9), [r.n])]);
+          const g = graph('LayerNormalization', shape, { axis: -1, epsilon: 1e-5 }, inits, [r.post, {}]);
+          if (r.post === 'Clip') {
+            g.initializers.set('lo', new Tensor('float32', Float32Array.of(-0.25), []));
+            g.initializers.set('hi', new Tensor('float32', Float32Array.of(0.6), []));
+            g.nodes[1]!.inputs = ['T', 'lo', 'hi'];
+          }
+          check(g, new Tensor('float32', x, shape), 'f32_layernorm', (w) => 2e-5 * (1 + Math.abs(w)));
+        },
+      ),
+      { numRuns: 150, seed: 17 },
+    );
+  });
+});

