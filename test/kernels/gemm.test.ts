@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PackedGemmF32 } from '../../src/kernels/gemm.js';
-import { arena } from '../../src/kernels/wasm.js';
+import { arena, kernels } from '../../src/kernels/wasm.js';
 
 /** The spec: C[i,j] = bias[j] + Σ_k A[i,k]·W[k,j], accumulated in float32 in k order (no FMA). */
 function reference(a: Float32Array, w: Float32Array, bias: Float32Array | undefined, m: number, k: number, n: number, lo: number, hi: number) {
@@ -58,6 +58,47 @@ describe('f32_gemm_4x8 (WASM SIMD) against the TS reference', () => {
             for (let kk = 0; kk < k; kk++) mag += Math.abs(a[kk]! * w[kk * n + j]!);
             expect(Math.abs(got[j]! - want[j]!)).toBeLessThanOrEqual(1e-5 * mag + 1e-30);
           }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  // ONNX MatMul: "Matrix product that behaves like numpy.matmul" — the packed-A path must give f32_gemm's bits exactly
+  it('f32_gemm_pa over A packed in 4-row strips (f32_gemm_pack_a4) is bit-identical to f32_gemm, any M, K, lda ≥ K', () => {
+    const mem = arena()!;
+    const ex = kernels()!;
+    fc.assert(
+      fc.property(
+        fc.record({ m: fc.integer({ min: 1, max: 14 }), n: fc.integer({ min: 1, max: 27 }), k: fc.integer({ min: 1, max: 70 }), pad: fc.integer({ min: 0, max: 5 }), clamp: fc.boolean() })
+          .chain((s) => fc.tuple(fc.constant(s), floats(s.m * (s.k + s.pad)), floats(s.k * s.n), floats(s.n))),
+        ([{ m, n, k, pad, clamp }, a, w, b]) => {
+          const [lo, hi] = clamp ? [-1, 6] : [-Infinity, Infinity];
+          const lda = k + pad;
+          const before = mem.inUse;
+          const wp = mem.alloc(w.length * 4, 'w');
+          mem.f32(wp, w.length).set(w);
+          const bp = mem.alloc(n * 4, 'b');
+          mem.f32(bp, n).set(b);
+          const packed = mem.alloc(ex.f32_gemm_packed_size_8(n, k), 'packed');
+          ex.f32_gemm_pack_8(n, k, wp, n, bp, packed);
+          const ap = mem.alloc(a.length * 4, 'a');
+          mem.f32(ap, a.length).set(a);
+          const sp = mem.alloc(ex.f32_gemm_pa_scratch(m, k), 'strips');
+          ex.f32_gemm_pack_a4(m, k, ap, lda, sp);
+          const c1 = mem.alloc(m * n * 4, 'c1');
+          const c2 = mem.alloc(m * n * 4, 'c2');
+          ex.f32_gemm_pa(m, n, k, sp, packed, c2, n, lo, hi);
+          if (m > 1) {
+            ex.f32_gemm(m, n, k, ap, lda, packed, c1, n, lo, hi, 0);
+            expect(Array.from(mem.f32(c2, m * n))).toEqual(Array.from(mem.f32(c1, m * n)));
+          } else {
+            // one row: the 4×8 tile's k-ordered sums (f32_gemm itself would take the GEMV path)
+            const want = reference(a.subarray(0, k), w, b, 1, k, n, lo, hi);
+            expect(Array.from(mem.f32(c2, n))).toEqual(Array.from(want));
+          }
+          for (const p of [c2, c1, sp, ap, packed, bp, wp]) mem.release(p);
+          expect(mem.inUse).toBe(before);
         },
       ),
       { numRuns: 300 },
