@@ -1,5 +1,9 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Graph } from '../../src/ir/graph.js';
+import { Executor } from '../../src/runtime/executor.js';
+import { Tensor } from '../../src/tensor/tensor.js';
+import { acquireThreads, gemmSplit, releaseThreads, setActiveThreads, setMinShare } from '../../src/kernels/threads.js';
 import { PackedGemmF32 } from '../../src/kernels/gemm.js';
 import { arena, kernels } from '../../src/kernels/wasm.js';
 
@@ -103,5 +107,44 @@ describe('f32_gemm_4x8 (WASM SIMD) against the TS reference', () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('MatMul over packed A strips on threads', () => {
+  let threads = 1;
+  let minShare = 0;
+  beforeAll(async () => {
+    threads = await acquireThreads(3);
+    minShare = setMinShare(1); // split even small GEMMs
+  });
+  afterAll(() => {
+    setMinShare(minShare);
+    if (threads > 1) releaseThreads();
+  });
+  // ONNX MatMul "behaves like numpy.matmul": the thread split (8-column panels or 4-row strips of the packed A) must not
+  // change a bit of C
+  it('gives the same bits on 1, 2 and 3 threads, split by rows and by columns', () => {
+    const rnd = (i: number) => Math.sin(i * 12.9898) * 2;
+    for (const [m, k, n] of [[130, 37, 20], [9, 50, 100], [6, 3, 9]] as const) {
+      const g = new Graph();
+      g.inputs = [{ name: 'A', type: { dtype: 'float32', shape: [m, k] } }];
+      g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+      g.initializers.set('B', new Tensor('float32', Float32Array.from({ length: k * n }, (_, i) => rnd(i + 7)), [k, n]));
+      g.nodes.push({ name: 'mm', op: 'MatMul', domain: '', inputs: ['A', 'B'], outputs: ['Y'], attrs: {} });
+      const feeds = { A: new Tensor('float32', Float32Array.from({ length: m * k }, (_, i) => rnd(i)), [m, k]) };
+      const exec = new Executor(g, { backend: 'wasm' });
+      const out: Uint32Array[] = [];
+      for (const t of [1, 2, 3]) {
+        const prev = setActiveThreads(t);
+        try {
+          out.push(new Uint32Array(Float32Array.from((exec.run(feeds).Y as Tensor).data as Float32Array).buffer));
+        } finally {
+          setActiveThreads(prev);
+        }
+      }
+      expect(Array.from(out[1]!)).toEqual(Array.from(out[0]!));
+      expect(Array.from(out[2]!)).toEqual(Array.from(out[0]!));
+    }
+    expect(gemmSplit(130, 20, 2)).toBe('rows'); // the first shape takes the row split
   });
 });
