@@ -1,4 +1,5 @@
-// f32 GEMM: edgeq's packed WASM SIMD kernel and a whole MatMul session vs onnxruntime-web's MatMul, same shapes.
+// f32 GEMM: edgeq's packed WASM SIMD kernel and a whole MatMul session vs onnxruntime-web's MatMul, same shapes
+// (128×768×3072 / 128×3072×768: a transformer FFN at 128 tokens; with M ≥ 2 A is packed into 4-row strips first).
 import { Graph, InferenceSession, Tensor } from '../dist/index.js';
 import { PackedGemmF32 } from '../dist/kernels/gemm.js';
 import { arena } from '../dist/kernels/wasm.js';
@@ -16,7 +17,7 @@ function matmulGraph(m, k, n, w) {
 }
 
 export async function run(ctx) {
-  const shapes = quick ? [[256, 256, 256], [1, 1024, 1024]] : [[512, 512, 512], [256, 1152, 128], [1, 1024, 1024], [64, 400, 120]];
+  const shapes = quick ? [[256, 256, 256], [1, 1024, 1024]] : [[512, 512, 512], [256, 1152, 128], [1, 1024, 1024], [64, 400, 120], [128, 768, 3072], [128, 3072, 768]];
   const rows = [];
   const out = [];
   for (const [m, k, n] of shapes) {

@@ -6,10 +6,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InferenceSession, Tensor, generate } from '../dist/index.js';
-import { alternating, args, dataFile, fmt, ort, quick, table } from './common.js';
-import { PRESETS, writeTransformers } from '../scripts/make-transformer.mjs';
+import { args, dataFile, fmt, ort, quick, table } from './common.js';
+import { EXTRA_PRESETS, PRESETS, fileNames, writeTransformers } from '../scripts/make-transformer.mjs';
 
 const large = args.includes('--large');
+const extra = args.includes('--extra');
 
 function encoderFeeds(T, seq) {
   const ids = BigInt64Array.from({ length: seq }, (_, i) => BigInt((i * 7 + 3) % 1000));
@@ -24,15 +25,48 @@ function decoderFeeds(T, past, layers = 4, heads = 4, hd = 64) {
   return f;
 }
 
-/** the generated configurations (written on first use) as MODELS entries with absolute paths */
-function largeModels() {
+/**
+ * the generated configurations (written on first use) as MODELS entries with absolute paths: PRESETS (`--large`, plus
+ * a 1×256 encoder of the first) and EXTRA_PRESETS (`--extra`: other widths, head counts and encoder variants)
+ */
+function largeModels(presets = PRESETS, long = true) {
   const dir = join('tmp', 'transformer');
-  const missing = PRESETS.filter((c) => !existsSync(join(dir, `encoder_d${c.d}_l${c.layers}.onnx`)) || !existsSync(join(dir, `decoder_kv_d${c.d}_l${c.layers}.onnx`)));
+  const missing = presets.filter((c) => !existsSync(join(dir, fileNames(c).encoder)) || !existsSync(join(dir, fileNames(c).decoder)));
   if (missing.length) writeTransformers(dir, missing);
-  return PRESETS.flatMap((c) => [
-    { name: `encoder_d${c.d}_l${c.layers} (generated), 1×128`, path: join(dir, `encoder_d${c.d}_l${c.layers}.onnx`), feeds: (T) => encoderFeeds(T, 128), rounds: [2, 8] },
-    { name: `decoder_kv_d${c.d}_l${c.layers} (generated) step (past 64)`, path: join(dir, `decoder_kv_d${c.d}_l${c.layers}.onnx`), feeds: (T) => decoderFeeds(T, 64, c.layers, c.heads, c.d / c.heads), rounds: [5, 30] },
-  ]);
+  const seen = new Set();
+  return presets.flatMap((c, i) => {
+    const { encoder, decoder } = fileNames(c);
+    const enc = encoder.replace(/\.onnx$/, '');
+    const dec = decoder.replace(/\.onnx$/, '');
+    const rows = [{ name: `${enc} (generated), 1×128`, path: join(dir, encoder), feeds: (T) => encoderFeeds(T, 128), rounds: [2, 8] }];
+    if (long && i === 0) rows.push({ name: `${enc} (generated), 1×256`, path: join(dir, encoder), feeds: (T) => encoderFeeds(T, 256), rounds: [2, 6] });
+    if (!seen.has(dec)) rows.push({ name: `${dec} (generated) step (past 64)`, path: join(dir, decoder), feeds: (T) => decoderFeeds(T, 64, c.layers, c.heads, c.d / c.heads), rounds: [5, 30] });
+    seen.add(dec);
+    return rows;
+  });
+}
+
+/**
+ * alternating() with process CPU time beside wall time: on a loaded machine the wall medians carry the other processes'
+ * time slices, the per-run CPU-time minima do not (both engines run on this thread; CPU time includes GC threads).
+ */
+async function alternatingCpu(a, feedsA, b, feedsB, rounds) {
+  await a.run(feedsA);
+  await b.run(feedsB);
+  const w = [[], []];
+  const c = [[], []];
+  for (let r = 0; r < rounds; r++) {
+    for (const [i, s, f] of r & 1 ? [[1, b, feedsB], [0, a, feedsA]] : [[0, a, feedsA], [1, b, feedsB]]) {
+      const c0 = process.cpuUsage();
+      const t = performance.now();
+      await s.run(f);
+      w[i].push(performance.now() - t);
+      const u = process.cpuUsage(c0);
+      c[i].push((u.user + u.system) / 1e3);
+    }
+  }
+  const med = (xs) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
+  return { e: med(w[0]), o: med(w[1]), ce: Math.min(...c[0]), co: Math.min(...c[1]) };
 }
 
 /**
@@ -166,7 +200,7 @@ const MODELS = [
 export async function run() {
   const rows = [];
   const out = [];
-  for (const m of large ? [...MODELS, ...largeModels()] : MODELS) {
+  for (const m of [...MODELS, ...(large ? largeModels() : []), ...(extra ? largeModels(EXTRA_PRESETS, false) : [])]) {
     const path = m.path ?? dataFile(m.file);
     if (!path) {
       rows.push({ model: m.name, 'edgeq ms': 'skipped (no ../shared data)', 'ORT-web ms': '', 'edgeq/ORT': '' });
@@ -175,11 +209,13 @@ export async function run() {
     const bytes = new Uint8Array(readFileSync(path));
     const sess = await InferenceSession.create(bytes);
     const osess = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
-    const feeds = m.feeds(Tensor);
-    const ofeeds = m.feeds(ort.Tensor);
-    const [e, o] = await alternating(sess, feeds, osess, ofeeds, quick ? m.rounds[0] : m.rounds[1]);
-    out.push({ model: m.name, edgeqMs: e, ortMs: o, ratio: e / o });
-    rows.push({ model: m.name, 'edgeq ms': fmt(e), 'ORT-web ms': fmt(o), 'edgeq/ORT': fmt(e / o) });
+    // the unmasked encoder variants have no attention_mask input
+    const pick = (f) => Object.fromEntries(Object.entries(f).filter(([k]) => osess.inputNames.includes(k)));
+    const feeds = pick(m.feeds(Tensor));
+    const ofeeds = pick(m.feeds(ort.Tensor));
+    const { e, o, ce, co } = await alternatingCpu(sess, feeds, osess, ofeeds, quick ? m.rounds[0] : m.rounds[1]);
+    out.push({ model: m.name, edgeqMs: e, ortMs: o, ratio: e / o, cpuRatio: ce / co });
+    rows.push({ model: m.name, 'edgeq ms': fmt(e), 'ORT-web ms': fmt(o), 'edgeq/ORT': fmt(e / o), 'CPU-time edgeq/ORT': fmt(ce / co) });
     await sess.release();
     await osess.release();
   }
@@ -191,7 +227,7 @@ export async function run() {
     const { e, o, same } = await generation(new Uint8Array(readFileSync(path)), g.prompt, n, quick ? g.rounds[0] : g.rounds[1]);
     const name = `${g.name.replace(' generate (', ` generate ${n} (`)}${same ? '' : ' (tokens differ!)'}`;
     out.push({ model: name, edgeqMs: e, ortMs: o, ratio: e / o });
-    rows.push({ model: name, 'edgeq ms': fmt(e), 'ORT-web ms': fmt(o), 'edgeq/ORT': fmt(e / o) });
+    rows.push({ model: name, 'edgeq ms': fmt(e), 'ORT-web ms': fmt(o), 'edgeq/ORT': fmt(e / o), 'CPU-time edgeq/ORT': '' });
   }
   const grows = [...GROWTH, ...(large ? PRESETS.slice(0, 1).map((c) => ({ name: `decoder_kv_d${c.d}_l${c.layers} (generated)`, path: join('tmp', 'transformer', `decoder_kv_d${c.d}_l${c.layers}.onnx`), tokens: [96, 320], rounds: [1, 2] })) : [])];
   for (const g of grows) {
@@ -204,7 +240,7 @@ export async function run() {
         const name = `${g.name} step, ${at}, ${mode === 'append' ? 'append in place' : 'copying Concat'}${r.same ? '' : ' (tokens differ!)'}`;
         const x = r[w];
         out.push({ model: name, edgeqMs: x[mode], ortMs: x.ort, ratio: x[`${mode}Ratio`] });
-        rows.push({ model: name, 'edgeq ms': fmt(x[mode]), 'ORT-web ms': fmt(x.ort), 'edgeq/ORT': fmt(x[`${mode}Ratio`]) });
+        rows.push({ model: name, 'edgeq ms': fmt(x[mode]), 'ORT-web ms': fmt(x.ort), 'edgeq/ORT': fmt(x[`${mode}Ratio`]), 'CPU-time edgeq/ORT': '' });
       }
   }
   table('Transformers, one thread, alternating runs (lower edgeq/ORT is better)', rows);

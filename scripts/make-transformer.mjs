@@ -12,8 +12,10 @@
 //                             present_key_i / present_value_i [batch, H, past + seq, D/H]
 //
 // Usage: node scripts/make-transformer.mjs [--out DIR] [--d 512 --layers 6 --heads 8 --ffn 2048 --vocab 256]
-//        [--kind encoder|decoder|both] [--seed S]
-//   Without --d: the presets d512/l6/h8/ffn2048 and d768/l12/h12/ffn3072 (both kinds). DIR defaults to tmp/transformer
+//        [--norm post|pre] [--gelu erf|tanh] [--no-mask] [--kind encoder|decoder|both] [--seed S] [--extra]
+//   Without --d: the presets d512/l6/h8/ffn2048 and d768/l12/h12/ffn3072 (both kinds); --extra: EXTRA_PRESETS
+//   (d1024/l8/h16, d384/l6/h6/ffn1536, pre-LN / tanh-GELU / unmasked encoders). Variant files carry a suffix
+//   (_pre, _tanh, _nomask). DIR defaults to tmp/transformer
 //   (git-ignored). Prints one line per file written: its path and parameter count.
 // From code: `import { makeEncoder, makeDecoder, writeTransformers } from './scripts/make-transformer.mjs'`.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -88,10 +90,23 @@ function checkConfig(c) {
   if (c.d % c.heads) throw new Error(`make-transformer: d ${c.d} is not a multiple of heads ${c.heads}`);
 }
 
-/** GELU as PyTorch exports nn.GELU(): x · (erf(x / √2) + 1) · 0.5 */
-function gelu(b, s, x) {
+/**
+ * GELU as PyTorch exports nn.GELU(): x · (erf(x / √2) + 1) · 0.5; with kind 'tanh' nn.GELU(approximate='tanh') as
+ * torch.onnx writes it at opset 17: 0.5 · (x · (1 + tanh(√(2/π) · (x + 0.044715 · x·x·x)))).
+ */
+function gelu(b, s, x, kind = 'erf') {
+  if (kind === 'tanh') {
+    const cube = b.op(s, 'Mul', [x, b.op(s, 'Mul', [x, x])]);
+    const inner = b.op(s, 'Mul', [b.f32(s, Math.sqrt(2 / Math.PI)), b.op(s, 'Add', [x, b.op(s, 'Mul', [b.f32(s, 0.044715), cube])])]);
+    return b.op(s, 'Mul', [b.f32(s, 0.5), b.op(s, 'Mul', [x, b.op(s, 'Add', [b.f32(s, 1), b.op(s, 'Tanh', [inner])])])]);
+  }
   const e = b.op(s, 'Erf', [b.op(s, 'Div', [x, b.f32(s, Math.SQRT2)])]);
   return b.op(s, 'Mul', [b.op(s, 'Mul', [x, b.op(s, 'Add', [e, b.f32(s, 1)])]), b.f32(s, 0.5)]);
+}
+
+/** file-name suffix of the variant options (none for the defaults: post-norm, erf GELU, attention mask) */
+function variant({ norm = 'post', gelu: g = 'erf', mask = true }) {
+  return `${norm === 'pre' ? '_pre' : ''}${g === 'tanh' ? '_tanh' : ''}${mask ? '' : '_nomask'}`;
 }
 
 /** Linear as exported: MatMul by the [in, out] weight, then Add(bias, ·) */
@@ -108,26 +123,27 @@ function layerNorm(b, s, x, name, d) {
 /**
  * nn.TransformerEncoder(batch_first=True, norm_first=False, activation='gelu') over token + learned position
  * embeddings, src_key_padding_mask = (attention_mask == 0), then LayerNorm and the mask-weighted mean over tokens.
+ * Variants: norm 'pre' (norm_first=True: x + attn(norm1(x)), then + ffn(norm2(·))), gelu 'tanh' (approximate='tanh'),
+ * mask false (no attention_mask input and no key padding: the plain mean over tokens, ReduceMean).
  */
-export function makeEncoder({ d = 512, layers = 6, heads = 8, ffn = 4 * d, vocab = 1000, maxPos = 512, seed = 1 } = {}) {
+export function makeEncoder({ d = 512, layers = 6, heads = 8, ffn = 4 * d, vocab = 1000, maxPos = 512, seed = 1, norm = 'post', gelu: act = 'erf', mask: useMask = true } = {}) {
   checkConfig({ d, layers, heads, ffn, vocab });
   const b = new Builder(seed);
   const g = b.g;
-  g.name = `encoder_d${d}_l${layers}`;
+  g.name = `encoder_d${d}_l${layers}${variant({ norm, gelu: act, mask: useMask })}`;
   const hd = d / heads;
-  g.inputs = [
-    { name: 'input_ids', type: { dtype: 'int64', shape: ['batch', 'seq'] } },
-    { name: 'attention_mask', type: { dtype: 'int64', shape: ['batch', 'seq'] } },
-  ];
+  g.inputs = [{ name: 'input_ids', type: { dtype: 'int64', shape: ['batch', 'seq'] } }];
+  if (useMask) g.inputs.push({ name: 'attention_mask', type: { dtype: 'int64', shape: ['batch', 'seq'] } });
   g.outputs = [{ name: 'embedding', type: { dtype: 'float32', shape: ['batch', d] } }];
   const emb = b.op('/emb', 'Gather', [b.weight('emb.weight', [vocab, d], 1), 'input_ids']);
   const seq = b.dim('', 'input_ids', 1);
   const pos = b.op('', 'Slice', [b.weight('pos', [1, maxPos, d], 0.02), b.i64('', [0]), b.unsq('', seq), b.i64('', [1]), b.i64('', [1])]);
   let x = b.op('', 'Add', [emb, pos]);
-  const padding = b.op('', 'Equal', ['attention_mask', b.i64('', [0], [])]);
+  const padding = useMask ? b.op('', 'Equal', ['attention_mask', b.i64('', [0], [])]) : undefined;
   for (let l = 0; l < layers; l++) {
     const s = `/enc/layers.${l}/self_attn`;
-    const t = b.op(s, 'Transpose', [x], { perm: [1, 0, 2] });
+    const xin = norm === 'pre' ? layerNorm(b, `/enc/layers.${l}/norm1`, x, `enc.layers.${l}.norm1`, d) : x;
+    const t = b.op(s, 'Transpose', [xin], { perm: [1, 0, 2] });
     const tgt = b.dim(s, t, 0);
     const bsz = b.dim(s, t, 1);
     const embed = b.dim(s, t, 2);
@@ -151,6 +167,10 @@ export function makeEncoder({ d = 512, layers = 6, heads = 8, ffn = 4 * d, vocab
     const vLen = b.dim(s, v0, 0);
     const vr = b.op(s, 'Reshape', [v0, b.op(s, 'Concat', [b.unsq(s, vLen), b.unsq(s, bh), b.unsq(s, headDim)], { axis: 0 })], { allowzero: 0 });
     const v = b.op(s, 'Transpose', [vr], { perm: [1, 0, 2] });
+    const qs = b.op(s, 'Div', [q, b.f32(s, Math.sqrt(hd))]);
+    const kt = b.op(s, 'Transpose', [kr], { perm: [1, 2, 0] });
+    let scores;
+    if (useMask) {
     const srcLen = b.dim(s, k, 1);
     const m4 = b.op(s, 'Reshape', [padding, b.op(s, 'Concat', [b.unsq(s, bsz), b.i64(s, [1]), b.i64(s, [1]), b.unsq(s, srcLen)], { axis: 0 })], { allowzero: 0 });
     const expandTo = b.i64(s, [-1, heads, -1, -1]);
@@ -161,18 +181,27 @@ export function makeEncoder({ d = 512, layers = 6, heads = 8, ffn = 4 * d, vocab
     const mask = b.op(s, 'Reshape', [expanded, b.op(s, 'Concat', [b.unsq(s, bh), b.i64(s, [1]), b.unsq(s, srcLen)], { axis: 0 })], { allowzero: 0 });
     const zeros = b.op(s, 'ConstantOfShape', [b.op(s, 'Shape', [mask])], { value: new Tensor('float32', Float32Array.of(0), [1]) });
     const bias = b.op(s, 'Where', [b.op(s, 'Cast', [mask], { to: 9 }), b.f32(s, -Infinity), zeros]);
-    const qs = b.op(s, 'Div', [q, b.f32(s, Math.sqrt(hd))]);
-    const kt = b.op(s, 'Transpose', [kr], { perm: [1, 2, 0] });
-    const scores = b.op(s, 'Add', [b.op(s, 'Mul', [b.op(s, 'MatMul', [qs, kt]), b.f32(s, 1)]), b.op(s, 'Mul', [bias, b.f32(s, 1)])]);
+    scores = b.op(s, 'Add', [b.op(s, 'Mul', [b.op(s, 'MatMul', [qs, kt]), b.f32(s, 1)]), b.op(s, 'Mul', [bias, b.f32(s, 1)])]);
+    } else scores = b.op(s, 'MatMul', [qs, kt]);
     const attn = b.op(s, 'Transpose', [b.op(s, 'MatMul', [b.op(s, 'Softmax', [scores], { axis: -1 }), v])], { perm: [1, 0, 2] });
     const flat = b.op(s, 'Reshape', [attn, b.op(s, 'Concat', [b.unsq(s, b.op(s, 'Mul', [tgt, bsz])), b.unsq(s, embed)], { axis: 0 })], { allowzero: 0 });
     const gemm = b.op(s, 'Gemm', [flat, b.weight(`enc.layers.${l}.self_attn.out_proj.weight`, [d, d], 1 / Math.sqrt(d)), b.weight(`enc.layers.${l}.self_attn.out_proj.bias`, [d], 0.02)], { alpha: 1, beta: 1, transB: 1 });
     const outDim = b.dim(s, gemm, 1);
     const back = b.op(s, 'Transpose', [b.op(s, 'Reshape', [gemm, b.op(s, 'Concat', [b.unsq(s, tgt), b.unsq(s, bsz), b.unsq(s, outDim)], { axis: 0 })], { allowzero: 0 })], { perm: [1, 0, 2] });
     const L = `/enc/layers.${l}`;
+    if (norm === 'pre') {
+      const h1 = b.op(L, 'Add', [x, back]);
+      const f = gelu(b, L, linear(b, `${L}/linear1`, layerNorm(b, `${L}/norm2`, h1, `enc.layers.${l}.norm2`, d), `enc.layers.${l}.linear1`, d, ffn), act);
+      x = b.op(L, 'Add', [h1, linear(b, `${L}/linear2`, f, `enc.layers.${l}.linear2`, ffn, d)]);
+      continue;
+    }
     const n1 = layerNorm(b, `${L}/norm1`, b.op(L, 'Add', [x, back]), `enc.layers.${l}.norm1`, d);
-    const h = gelu(b, L, linear(b, `${L}/linear1`, n1, `enc.layers.${l}.linear1`, d, ffn));
+    const h = gelu(b, L, linear(b, `${L}/linear1`, n1, `enc.layers.${l}.linear1`, d, ffn), act);
     x = layerNorm(b, `${L}/norm2`, b.op(L, 'Add', [n1, linear(b, `${L}/linear2`, h, `enc.layers.${l}.linear2`, ffn, d)]), `enc.layers.${l}.norm2`, d);
+  }
+  if (!useMask) {
+    g.nodes.push({ name: '/ReduceMean', op: 'ReduceMean', domain: '', inputs: [layerNorm(b, '/norm', x, 'norm', d), b.i64('', [1])], outputs: ['embedding'], attrs: { keepdims: 0 } }); // axes as input: the in-memory (opset 18) form; the writer raises the opset to match
+    return { graph: g, params: b.params() };
   }
   const m = b.op('', 'Cast', [b.op('', 'Unsqueeze', ['attention_mask', b.i64('', [-1])])], { to: 1 });
   const y = b.op('', 'Mul', [layerNorm(b, '/norm', x, 'norm', d), m]);
@@ -187,11 +216,11 @@ export function makeEncoder({ d = 512, layers = 6, heads = 8, ffn = 4 * d, vocab
  * Pre-norm decoder-only LM (token + learned positions, causal self-attention with an explicit KV cache, GELU MLP,
  * final LayerNorm, bias-free head) as exported with past_key_i / past_value_i inputs and present_* outputs.
  */
-export function makeDecoder({ d = 512, layers = 6, heads = 8, ffn = 4 * d, vocab = 256, maxPos = 1024, seed = 2 } = {}) {
+export function makeDecoder({ d = 512, layers = 6, heads = 8, ffn = 4 * d, vocab = 256, maxPos = 1024, seed = 2, gelu: act = 'erf' } = {}) {
   checkConfig({ d, layers, heads, ffn, vocab });
   const b = new Builder(seed);
   const g = b.g;
-  g.name = `decoder_kv_d${d}_l${layers}`;
+  g.name = `decoder_kv_d${d}_l${layers}${variant({ gelu: act })}`;
   const hd = d / heads;
   g.inputs = [{ name: 'input_ids', type: { dtype: 'int64', shape: ['batch', 'seq'] } }];
   g.outputs = [{ name: 'logits', type: { dtype: 'float32', shape: ['batch', 'seq', vocab] } }];
@@ -232,7 +261,7 @@ export function makeDecoder({ d = 512, layers = 6, heads = 8, ffn = 4 * d, vocab
     const ctx = b.op(s, 'Transpose', [b.op(s, 'MatMul', [b.op(s, 'Softmax', [masked], { axis: -1 }), presentV])], { perm: [0, 2, 1, 3] });
     const flat = b.op(s, 'Reshape', [ctx, b.op(s, 'Concat', [b.unsq(s, B), b.unsq(s, S), b.i64(s, [d])], { axis: 0 })], { allowzero: 0 });
     const h = b.op(s, 'Add', [x, linear(b, `${s}/proj`, flat, `blocks.${l}.proj`, d, d)]);
-    const f = gelu(b, s, linear(b, `${s}/fc`, layerNorm(b, `${s}/ln2`, h, `blocks.${l}.ln2`, d), `blocks.${l}.fc`, d, ffn));
+    const f = gelu(b, s, linear(b, `${s}/fc`, layerNorm(b, `${s}/ln2`, h, `blocks.${l}.ln2`, d), `blocks.${l}.fc`, d, ffn), act);
     x = b.op(s, 'Add', [h, linear(b, `${s}/out`, f, `blocks.${l}.out`, ffn, d)]);
   }
   const y = layerNorm(b, '/ln', x, 'ln', d);
@@ -245,14 +274,34 @@ export const PRESETS = [
   { d: 768, layers: 12, heads: 12, ffn: 3072 },
 ];
 
+/**
+ * Other shapes a user's export may have (`--extra`): wider and narrower models with other head counts, and the
+ * encoder variants (pre-LN, tanh GELU, no attention mask). The decoder ignores norm/mask (it is pre-norm and causal).
+ */
+export const EXTRA_PRESETS = [
+  { d: 1024, layers: 8, heads: 16, ffn: 4096 },
+  { d: 384, layers: 6, heads: 6, ffn: 1536 },
+  { d: 512, layers: 6, heads: 8, ffn: 2048, norm: 'pre', gelu: 'tanh', mask: false },
+  { d: 768, layers: 4, heads: 12, ffn: 3072, norm: 'pre' },
+  { d: 512, layers: 6, heads: 8, ffn: 2048, gelu: 'tanh' },
+];
+
+/** File names of a config's encoder and decoder (as writeTransformers writes them). */
+export function fileNames(c) {
+  return { encoder: `encoder_d${c.d}_l${c.layers}${variant(c)}.onnx`, decoder: `decoder_kv_d${c.d}_l${c.layers}${variant({ gelu: c.gelu })}.onnx` };
+}
+
 /** Write the encoder and/or decoder of each config into `out`; returns [{ kind, path, params, config }]. */
 export function writeTransformers(out, configs = PRESETS, kind = 'both') {
   mkdirSync(out, { recursive: true });
   const written = [];
+  const seen = new Set();
   for (const c of configs) {
     for (const k of kind === 'both' ? ['encoder', 'decoder'] : [kind]) {
+      const path = join(out, fileNames(c)[k]);
+      if (seen.has(path)) continue; // decoders of encoder-only variants
+      seen.add(path);
       const { graph, params } = k === 'encoder' ? makeEncoder(c) : makeDecoder(c);
-      const path = join(out, `${graph.name}.onnx`);
       writeFileSync(path, writeOnnx(graph));
       written.push({ kind: k, path, params, config: c });
     }
@@ -269,10 +318,14 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const out = opt('out', join('tmp', 'transformer'));
   const kind = opt('kind', 'both');
   if (!['encoder', 'decoder', 'both'].includes(kind)) throw new Error(`make-transformer: --kind must be encoder, decoder or both, got ${kind}`);
-  let configs = PRESETS;
+  let configs = argv.includes('--extra') ? EXTRA_PRESETS : PRESETS;
   if (opt('d')) {
     const d = Number(opt('d'));
-    configs = [{ d, layers: Number(opt('layers', 6)), heads: Number(opt('heads', Math.max(1, d / 64))), ffn: Number(opt('ffn', 4 * d)), ...(opt('vocab') ? { vocab: Number(opt('vocab')) } : {}), ...(opt('seed') ? { seed: Number(opt('seed')) } : {}) }];
+    const norm = opt('norm', 'post');
+    const gelu = opt('gelu', 'erf');
+    if (!['pre', 'post'].includes(norm)) throw new Error(`make-transformer: --norm must be pre or post, got ${norm}`);
+    if (!['erf', 'tanh'].includes(gelu)) throw new Error(`make-transformer: --gelu must be erf or tanh, got ${gelu}`);
+    configs = [{ d, layers: Number(opt('layers', 6)), heads: Number(opt('heads', Math.max(1, d / 64))), ffn: Number(opt('ffn', 4 * d)), norm, gelu, mask: !argv.includes('--no-mask'), ...(opt('vocab') ? { vocab: Number(opt('vocab')) } : {}), ...(opt('seed') ? { seed: Number(opt('seed')) } : {}) }];
   }
   for (const w of writeTransformers(out, configs, kind)) console.log(`${w.path}  ${w.kind} d${w.config.d} l${w.config.layers} h${w.config.heads} ffn${w.config.ffn}  ${(w.params / 1e6).toFixed(1)} M parameters`);
 }
