@@ -270,7 +270,7 @@ export function f32_gemm_pa_scratch(m: i32, k: i32): i32 {
  * per iteration — V8 keeps this loop in registers (fourteen xmm), where the 4-pointer, 2-step loop of f32_gemm_4x8 runs
  * at ~60 % of the speed with the data in L1 (28 vs 42 GFLOP/s measured on the bench machine).
  */
-export function f32_gemm_4x8_pa(mr: i32, nc: i32, k: i32, ap: usize, w: usize, c: usize, ldc: i32, lo: f32, hi: f32): void {
+export function f32_gemm_4x8_pa(mr: i32, nc: i32, k: i32, ap: usize, w: usize, c: usize, ldc: i32, lo: f32, hi: f32, rb: usize): void {
   const sc = (<usize>ldc) << 2;
   let acc00 = v128.load(w);
   let acc01 = v128.load(w, 16);
@@ -280,6 +280,21 @@ export function f32_gemm_4x8_pa(mr: i32, nc: i32, k: i32, ap: usize, w: usize, c
   let acc21 = acc01;
   let acc30 = acc00;
   let acc31 = acc01;
+  if (rb != 0) {
+    // per-row bias (conv output channels are rows), added to the panel's per-column bias as f32_gemm_4x8 does
+    const r0 = f32x4.splat(f32.load(rb));
+    const r1 = f32x4.splat(mr > 1 ? f32.load(rb, 4) : 0);
+    const r2 = f32x4.splat(mr > 2 ? f32.load(rb, 8) : 0);
+    const r3 = f32x4.splat(mr > 3 ? f32.load(rb, 12) : 0);
+    acc00 = f32x4.add(acc00, r0);
+    acc01 = f32x4.add(acc01, r0);
+    acc10 = f32x4.add(acc10, r1);
+    acc11 = f32x4.add(acc11, r1);
+    acc20 = f32x4.add(acc20, r2);
+    acc21 = f32x4.add(acc21, r2);
+    acc30 = f32x4.add(acc30, r3);
+    acc31 = f32x4.add(acc31, r3);
+  }
   let wp = w + 32;
   const end = ap + ((<usize>k) << 4);
   for (let p = ap; p < end; p += 16) {
@@ -318,11 +333,11 @@ export function f32_gemm_4x8_pa(mr: i32, nc: i32, k: i32, ap: usize, w: usize, c
 }
 
 /**
- * f32_gemm over an A packed by f32_gemm_pack_a4 (`ap`, strips of 4 rows; M ≥ 1, no per-row bias): the same cache
+ * f32_gemm over an A packed by f32_gemm_pack_a4 (`ap`, strips of 4 rows; M ≥ 1; rb: one bias per row or 0): the same cache
  * blocking over N and the same micro-kernel arithmetic as f32_gemm's 4×8 path, so C is bit-identical to it for M ≥ 2.
  * Column chunks of a thread split pass w/c offset by whole panels, row chunks (multiples of 4 rows) ap offset by strips.
  */
-export function f32_gemm_pa(m: i32, n: i32, k: i32, ap: usize, w: usize, c: usize, ldc: i32, lo: f32, hi: f32): void {
+export function f32_gemm_pa(m: i32, n: i32, k: i32, ap: usize, w: usize, c: usize, ldc: i32, lo: f32, hi: f32, rb: usize): void {
   const panel = (<usize>(k + 1)) << 5;
   const strip = (<usize>k) << 4;
   const block = blockCols(k);
@@ -334,7 +349,7 @@ export function f32_gemm_pa(m: i32, n: i32, k: i32, ap: usize, w: usize, c: usiz
       const ci = c + ((<usize>i * ldc) << 2);
       let wp = w + (<usize>(nb >> 3)) * panel;
       for (let n0 = nb; n0 < ne; n0 += 8) {
-        f32_gemm_4x8_pa(mr, min(8, n - n0), k, as, wp, ci + (<usize>n0 << 2), ldc, lo, hi);
+        f32_gemm_4x8_pa(mr, min(8, n - n0), k, as, wp, ci + (<usize>n0 << 2), ldc, lo, hi, rb != 0 ? rb + ((<usize>i) << 2) : 0);
         wp += panel;
       }
     }
@@ -429,6 +444,21 @@ export function f32_gemm_blockpack_scratch(k: i32): i32 {
  * f32_gemm_pack_8(B).
  */
 export function f32_gemm_blockpack(m: i32, n: i32, k: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, lo: f32, hi: f32, rb: usize, scratch: usize): void {
+  blockpack(m, n, k, a, lda, 0, b, ldb, c, ldc, lo, hi, rb, scratch);
+}
+
+/**
+ * f32_gemm_blockpack with A = constant conv weights packed once into 4-row strips (f32_gemm_pack_a4, `ap`; M ≥ 2):
+ * the same panels and the same products in the same order (bit-identical), on the one-pointer micro-kernel
+ * f32_gemm_4x8_pa. Row chunks of a thread split pass ap offset by whole strips (multiples of 4 rows).
+ */
+export function f32_gemm_blockpack_pa(m: i32, n: i32, k: i32, ap: usize, b: usize, ldb: i32, c: usize, ldc: i32, lo: f32, hi: f32, rb: usize, scratch: usize): void {
+  blockpack(m, n, k, 0, 0, ap, b, ldb, c, ldc, lo, hi, rb, scratch);
+}
+
+// @ts-ignore: decorator
+@inline
+function blockpack(m: i32, n: i32, k: i32, a: usize, lda: i32, ap: usize, b: usize, ldb: i32, c: usize, ldc: i32, lo: f32, hi: f32, rb: usize, scratch: usize): void {
   const panel = (<usize>(k + 1)) << 5;
   const block = blockCols(k);
   const z = f32x4.splat(0);
@@ -455,9 +485,20 @@ export function f32_gemm_blockpack(m: i32, n: i32, k: i32, a: usize, lda: i32, b
         for (let j = 0; j < 8; j++) f32.store(dst + (j << 2), j < nc ? f32.load(r + (j << 2)) : 0);
       }
     }
-    if (m == 1) {
+    if (m == 1 && ap == 0) {
       const r: f32 = rb != 0 ? f32.load(rb) : 0;
       for (let j = 0; j < np; j++) f32_gemm_1x8(min(8, ne - nb - (j << 3)), k, a, scratch + <usize>j * panel, c + (<usize>(nb + (j << 3)) << 2), lo, hi, r);
+      continue;
+    }
+    if (ap != 0) {
+      const strip = (<usize>k) << 4;
+      for (let i = 0; i < m; i += 4) {
+        const mr = min(4, m - i);
+        const as = ap + (<usize>(i >> 2)) * strip;
+        const ci = c + ((<usize>i * ldc) << 2);
+        const ri = rb != 0 ? rb + ((<usize>i) << 2) : 0;
+        for (let j = 0; j < np; j++) f32_gemm_4x8_pa(mr, min(8, ne - nb - (j << 3)), k, as, scratch + <usize>j * panel, ci + (<usize>(nb + (j << 3)) << 2), ldc, lo, hi, ri);
+      }
       continue;
     }
     for (let i = 0; i < m; i += 4) {

@@ -51,11 +51,31 @@ export function convF32Shape(wDims: readonly number[], attrs: Record<string, any
 }
 
 /**
+ * Bytes of a GEMM conv's weights packed per group into 4-row strips (packConvStrips), or 0 when the conv keeps plain
+ * OIHW weights: depthwise convs (their own kernels) and one output channel per group (the GEMV path).
+ */
+export function convStripBytes(s: ConvF32Shape): number {
+  const mg = s.m / s.group;
+  return s.depthwise || mg < 2 ? 0 : s.group * ((mg + 3) >> 2) * s.cg * s.kh * s.kw * 16;
+}
+
+/**
+ * Pack OIHW weights at `wp` into per-group 4-row strips at `out` (convStripBytes): once per session, so every run's
+ * GEMM tiles read the weights from one pointer (f32_gemm_4x8_pa, ~1.4× f32_gemm_4x8; the same bits).
+ */
+export function packConvStrips(ex: KernelExports, s: ConvF32Shape, wp: number, out: number): void {
+  const mg = s.m / s.group;
+  const kg = s.cg * s.kh * s.kw;
+  for (let gi = 0; gi < s.group; gi++) ex.f32_gemm_pack_a4(mg, kg, wp + gi * mg * kg * 4, kg, out + gi * ((mg + 3) >> 2) * kg * 16);
+}
+
+/**
  * Run one conv over kernel memory: input X (NCHW, `dims`) at `xp`, f32 OIHW weights at `wp`, bias (m floats) at
  * `bp`, clamped to [lo, hi]. Returns the output block (n·m·oh·ow floats), which the caller owns — or writes it at
- * `dst` when given (a block the caller sized) and returns `dst`.
+ * `dst` when given (a block the caller sized) and returns `dst`. With `wa` (the weights packed by packConvStrips;
+ * `wp` is then unused by the GEMM paths) the GEMMs run over the packed strips.
  */
-export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs: Record<string, any>, dims: readonly number[], xp: number, wp: number, bp: number, lo: number, hi: number, dst?: number): number {
+export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs: Record<string, any>, dims: readonly number[], xp: number, wp: number, bp: number, lo: number, hi: number, dst?: number, wa = 0): number {
   const [n, c, ih, iw] = dims as [number, number, number, number];
   const { m, cg, kh, kw, group, sh, sw, dh, dw } = s;
   const mg = m / group;
@@ -126,19 +146,23 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
       for (let gi = 0; gi < group; gi++) {
         const xg = xb + gi * cg * ih * iw * 4;
         const wg = wp + gi * mg * kg * 4;
+        // the group's weights in 4-row strips (packConvStrips), when the caller packed them
+        const wag = wa && mg >= 2 ? wa + gi * ((mg + 3) >> 2) * kg * 16 : 0;
         const og = ob + gi * mg * p * 4;
         if (rowSplit) {
           // few pixel panels (7×7): pack them all here, then the threads take chunks of output channels
           if (pointwise) ex.f32_gemm_pack_8(p, cg, xg, p, 0, cp);
           else im2colPack(mem, ex, xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cp);
-          gemmRowChunks(ex, mg, p, kg, wg, kg, cp, og, p, lo, hi, bp + gi * mg * 4, nt);
+          gemmRowChunks(ex, mg, p, kg, wg, kg, cp, og, p, lo, hi, bp + gi * mg * 4, nt, wag);
           continue;
         }
         if (nt > 1) {
           // each chunk packs and multiplies its own panels: no barrier between the two
           const panel = (kg + 1) * 32;
           const cols = chunksOf(p, 8, nt, mg * kg);
-          const gemm = (c0: number, c1: number): KernelCall => ['f32_gemm', [mg, c1 - c0, kg, wg, kg, cp + (c0 >> 3) * panel, og + c0 * 4, p, lo, hi, bp + gi * mg * 4]];
+          const gemm = (c0: number, c1: number): KernelCall => wag
+            ? ['f32_gemm_pa', [mg, c1 - c0, kg, wag, cp + (c0 >> 3) * panel, og + c0 * 4, p, lo, hi, bp + gi * mg * 4]]
+            : ['f32_gemm', [mg, c1 - c0, kg, wg, kg, cp + (c0 >> 3) * panel, og + c0 * 4, p, lo, hi, bp + gi * mg * 4]];
           if (pointwise) {
             // few pixel panels (13×13, 14×14: 22–25) and many output channels: each chunk of panels also split into
             // mParts = nt blocks of rows (multiples of 4: f32_gemm's 4-row tiles, so the same micro-kernel calls), so the
@@ -149,7 +173,9 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
             const cols1 = mParts > 1 ? chunksOf(p, 8, nt, (mg * kg) / mParts) : cols;
             const rows = shares(mg, 4, mParts);
             const calls: KernelCall[][] = [];
-            const call = ([c0, c1]: [number, number], [r0, r1]: [number, number]): KernelCall[] => [['f32_gemm_blockpack', [r1 - r0, c1 - c0, kg, wg + r0 * kg * 4, kg, xg + c0 * 4, p, og + (r0 * p + c0) * 4, p, lo, hi, bp + (gi * mg + r0) * 4, cp], { mask: 1 << 12, stride: scr!.stride }]];
+            const call = ([c0, c1]: [number, number], [r0, r1]: [number, number]): KernelCall[] => wag
+              ? [['f32_gemm_blockpack_pa', [r1 - r0, c1 - c0, kg, wag + r0 * kg * 4, xg + c0 * 4, p, og + (r0 * p + c0) * 4, p, lo, hi, bp + (gi * mg + r0) * 4, cp], { mask: 1 << 11, stride: scr!.stride }]]
+              : [['f32_gemm_blockpack', [r1 - r0, c1 - c0, kg, wg + r0 * kg * 4, kg, xg + c0 * 4, p, og + (r0 * p + c0) * 4, p, lo, hi, bp + (gi * mg + r0) * 4, cp], { mask: 1 << 12, stride: scr!.stride }]];
             // thread t's region: its share of the row blocks (output channels) over all panels — each core reads
             // half of the weights and writes whole output planes (a split by pixels shares a cache line of every
             // plane at the boundary between the threads' pixels)
@@ -166,14 +192,17 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
           continue;
         }
         if (pointwise) {
-          ex.f32_gemm_blockpack(mg, p, kg, wg, kg, xg, p, og, p, lo, hi, bp + gi * mg * 4, cp);
+          if (wag) ex.f32_gemm_blockpack_pa(mg, p, kg, wag, xg, p, og, p, lo, hi, bp + gi * mg * 4, cp);
+          else ex.f32_gemm_blockpack(mg, p, kg, wg, kg, xg, p, og, p, lo, hi, bp + gi * mg * 4, cp);
           continue;
         }
         // one cache block of column panels at a time (the f32_gemm_blockpack idea for im2col): same panels, same
         // micro-kernel calls, bit-identical to packing every column first
         im2colPack(mem, ex, xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cp, undefined, {
           panels: blockPanels,
-          gemm: (q0, q1) => ex.f32_gemm(mg, Math.min(p, q1 * 8) - q0 * 8, kg, wg, kg, cp, og + q0 * 32, p, lo, hi, bp + gi * mg * 4),
+          gemm: (q0, q1) => wag
+            ? ex.f32_gemm_pa(mg, Math.min(p, q1 * 8) - q0 * 8, kg, wag, cp, og + q0 * 32, p, lo, hi, bp + gi * mg * 4)
+            : ex.f32_gemm(mg, Math.min(p, q1 * 8) - q0 * 8, kg, wg, kg, cp, og + q0 * 32, p, lo, hi, bp + gi * mg * 4),
         });
       }
     }

@@ -1,6 +1,6 @@
 import { Tensor } from '../tensor/tensor.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
-import { attrs2d, convF32Shape, dims2d, runConvF32 } from './conv-run.js';
+import { attrs2d, convF32Shape, convStripBytes, dims2d, packConvStrips, runConvF32 } from './conv-run.js';
 import { arena, kernels } from './wasm.js';
 import { Epilogue } from './epilogue.js';
 import { prepareWinograd } from './winograd.js';
@@ -44,11 +44,21 @@ const convWasm: KernelDef = {
     // the OIHW weights for the im2col path: packed now, unless Winograd takes every run (static H and W), in which
     // case they would only double the weight memory — then copied in on the first run that needs them, if any
     const staticHW = typeof x.shape?.[2] === 'number' && typeof x.shape?.[3] === 'number';
+    // GEMM convs keep only the weights packed in 4-row strips (packConvStrips: the micro-kernel reads them from one
+    // pointer), depthwise ones the OIHW weights their kernels read
+    const stripBytes = convStripBytes(shape);
     let wp = 0;
     const weights = (): number => {
       if (!wp) {
-        wp = mem.alloc(w.size * 4, 'conv weights');
-        mem.f32(wp, w.size).set(w.data as Float32Array);
+        const plain = mem.alloc(w.size * 4, 'conv weights');
+        mem.f32(plain, w.size).set(w.data as Float32Array);
+        if (!stripBytes) return (wp = plain);
+        try {
+          wp = mem.alloc(stripBytes, 'conv weights (4-row strips)');
+          packConvStrips(ex, shape, plain, wp);
+        } finally {
+          mem.release(plain);
+        }
       }
       return wp;
     };
@@ -66,7 +76,7 @@ const convWasm: KernelDef = {
         // (the arena pads every block, so the stride-2 depthwise path may read one float past a row)
         const xin = mem.input(xt.data as Float32Array, 'conv input');
         try {
-          const op = wino?.wins(xd) ? wino.run(mem, ex, attrs, xd, xin.ptr, bp, epi.lo, epi.hi, dst) : runConvF32(mem, ex, shape, attrs, xd, xin.ptr, weights(), bp, epi.lo, epi.hi, dst);
+          const op = wino?.wins(xd) ? wino.run(mem, ex, attrs, xd, xin.ptr, bp, epi.lo, epi.hi, dst) : (stripBytes ? runConvF32(mem, ex, shape, attrs, xd, xin.ptr, 0, bp, epi.lo, epi.hi, dst, weights()) : runConvF32(mem, ex, shape, attrs, xd, xin.ptr, weights(), bp, epi.lo, epi.hi, dst));
           const out = outType!.shape as number[];
           const y = mem.f32(op, out.reduce((a, d) => a * d, 1));
           epi.apply(y);

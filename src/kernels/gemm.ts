@@ -19,14 +19,14 @@ export function f32GemmPackedA(ex: KernelExports, mem: Arena, m: number, n: numb
   try {
     ex.f32_gemm_pack_a4(m, k, a, lda, sp);
     const nt = threadsFor(m * n * k);
-    if (nt <= 1) return ex.f32_gemm_pa(m, n, k, sp, w, c, ldc, lo, hi);
+    if (nt <= 1) return ex.f32_gemm_pa(m, n, k, sp, w, c, ldc, lo, hi, 0);
     if (gemmSplit(m, n, nt) === 'rows') {
       const rows = chunksOf(m, 4, nt, 4 * n * k);
-      return forkJoin(ex, rows.ranges.map(([r0, r1]): KernelCall[] => [['f32_gemm_pa', [r1 - r0, n, k, sp + r0 * k * 4, w, c + r0 * ldc * 4, ldc, lo, hi]]]), nt, rows.regions);
+      return forkJoin(ex, rows.ranges.map(([r0, r1]): KernelCall[] => [['f32_gemm_pa', [r1 - r0, n, k, sp + r0 * k * 4, w, c + r0 * ldc * 4, ldc, lo, hi, 0]]]), nt, rows.regions);
     }
     const panel = (k + 1) * 32;
     const cols = chunksOf(n, 8, nt, m * k);
-    forkJoin(ex, cols.ranges.map(([c0, c1]): KernelCall[] => [['f32_gemm_pa', [m, c1 - c0, k, sp, w + (c0 >> 3) * panel, c + c0 * 4, ldc, lo, hi]]]), nt, cols.regions);
+    forkJoin(ex, cols.ranges.map(([c0, c1]): KernelCall[] => [['f32_gemm_pa', [m, c1 - c0, k, sp, w + (c0 >> 3) * panel, c + c0 * 4, ldc, lo, hi, 0]]]), nt, cols.regions);
   } finally {
     mem.release(sp);
   }

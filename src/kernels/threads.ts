@@ -455,14 +455,16 @@ export function gemmSplit(m: number, n: number, nt: number): 'rows' | 'cols' {
  * ex.f32_gemm in chunks of rows (see gemmSplit): A, C and the row bias offset, the packed B shared. No chunk
  * has a single row (f32_gemm runs m = 1 as a GEMV, which rounds differently): one is merged into the one before.
  */
-export function gemmRowChunks(ex: KernelExports, m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, lo: number, hi: number, rb: number, nt: number): void {
+export function gemmRowChunks(ex: KernelExports, m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, lo: number, hi: number, rb: number, nt: number, ap = 0): void {
   const { ranges, regions } = chunksOf(m, 4, nt, 4 * n * k);
   const last = ranges.length - 1;
   if (last > 0 && ranges[last]![1] - ranges[last]![0] === 1) {
     ranges.splice(-2, 2, [ranges[last - 1]![0], m]);
     if (regions[regions.length - 1] === last) regions.pop();
   }
-  forkJoin(ex, ranges.map(([r0, r1]): KernelCall[] => [['f32_gemm', [r1 - r0, n, k, a + r0 * lda * 4, lda, w, c + r0 * ldc * 4, ldc, lo, hi, rb ? rb + r0 * 4 : 0]]]), nt, regions);
+  // ap: A already packed in 4-row strips (f32_gemm_pack_a4; chunks start on multiples of 4 rows) — f32_gemm_pa, same bits
+  if (ap) forkJoin(ex, ranges.map(([r0, r1]): KernelCall[] => [['f32_gemm_pa', [r1 - r0, n, k, ap + r0 * k * 4, w, c + r0 * ldc * 4, ldc, lo, hi, rb ? rb + r0 * 4 : 0]]]), nt, regions);
+  else forkJoin(ex, ranges.map(([r0, r1]): KernelCall[] => [['f32_gemm', [r1 - r0, n, k, a + r0 * lda * 4, lda, w, c + r0 * ldc * 4, ldc, lo, hi, rb ? rb + r0 * 4 : 0]]]), nt, regions);
 }
 
 /**

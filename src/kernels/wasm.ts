@@ -60,7 +60,9 @@ export interface KernelExports {
   /** asm/f32_gemm.ts: A packed in 4-row strips (f32_gemm_pack_a4), then f32_gemm's blocking over it */
   f32_gemm_pack_a4(m: number, k: number, a: number, lda: number, out: number): void;
   f32_gemm_pa_scratch(m: number, k: number): number;
-  f32_gemm_pa(m: number, n: number, k: number, ap: number, w: number, c: number, ldc: number, lo: number, hi: number): void;
+  f32_gemm_pa(m: number, n: number, k: number, ap: number, w: number, c: number, ldc: number, lo: number, hi: number, rb: number): void;
+  /** asm/f32_gemm.ts: f32_gemm_blockpack with A (conv weights) packed once in 4-row strips (f32_gemm_pack_a4), m ≥ 2 */
+  f32_gemm_blockpack_pa(m: number, n: number, k: number, ap: number, b: number, ldb: number, c: number, ldc: number, lo: number, hi: number, rb: number, scratch: number): void;
   f32_affine_bilinear_nhwc(x: number, h: number, w: number, c: number, oh: number, ow: number, a0: number, a1: number, a3: number, b0: number, b1: number, b3: number, out: number): void;
   f32_im2col_pack_8(x: number, c: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, oh: number, ow: number, out: number, scratch: number): void;
   /** f32_im2col_pack_8 of panels q0 ≤ q < q1 only (kernel threads pack their own) */

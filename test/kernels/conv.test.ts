@@ -268,6 +268,41 @@ describe('conv columns packed per cache block', () => {
     );
   });
 
+  // GEMM convs pack their constant weights (A) once into 4-row strips (packConvStrips → f32_gemm_pack_a4): the strip
+  // kernels make the same products in the same order per output, so f32_gemm_blockpack_pa / f32_gemm_pa (with a per-row
+  // bias) are bit-identical to f32_gemm_blockpack / f32_gemm for every M ≥ 2 (row tails 1–3 included), K and N
+  it('weights packed in 4-row strips: f32_gemm_blockpack_pa and f32_gemm_pa with per-row bias equal the unpacked kernels bit for bit', () => {
+    const mem = arena()!;
+    const ex = kernels()!;
+    fc.assert(
+      fc.property(fc.record({ m: fc.integer({ min: 2, max: 13 }), k: fc.integer({ min: 1, max: 300 }), n: fc.integer({ min: 1, max: 600 }), bias: fc.boolean(), lo: fc.constantFrom(-Infinity, -0.5, 0), seed: fc.integer() }), ({ m, k, n, bias, lo, seed }) => {
+        let r = seed;
+        const rnd = () => ((r = (Math.imul(r, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+        const a = mem.alloc(m * k * 4), b = mem.alloc(k * n * 4), rb = mem.alloc(m * 4), c1 = mem.alloc(m * n * 4), c2 = mem.alloc(m * n * 4);
+        const packed = mem.alloc(((n + 7) >> 3) * (k + 1) * 32), scratch = mem.alloc(ex.f32_gemm_blockpack_scratch(k)), ap = mem.alloc(ex.f32_gemm_pa_scratch(m, k));
+        const same = () => {
+          const want = mem.f32(c1, m * n);
+          const got = mem.f32(c2, m * n);
+          for (let i = 0; i < want.length; i++) if (!Object.is(got[i], want[i])) expect([i, got[i]]).toEqual([i, want[i]]);
+        };
+        try {
+          for (const [p, len] of [[a, m * k], [b, k * n], [rb, m]] as const) mem.f32(p, len).set(Float32Array.from({ length: len }, rnd));
+          ex.f32_gemm_pack_a4(m, k, a, k, ap);
+          ex.f32_gemm_blockpack(m, n, k, a, k, b, n, c1, n, lo, Infinity, bias ? rb : 0, scratch);
+          ex.f32_gemm_blockpack_pa(m, n, k, ap, b, n, c2, n, lo, Infinity, bias ? rb : 0, scratch);
+          same();
+          ex.f32_gemm_pack_8(n, k, b, n, 0, packed);
+          ex.f32_gemm(m, n, k, a, k, packed, c1, n, lo, Infinity, bias ? rb : 0);
+          ex.f32_gemm_pa(m, n, k, ap, packed, c2, n, lo, Infinity, bias ? rb : 0);
+          same();
+        } finally {
+          for (const p of [a, b, rb, c1, c2, packed, scratch, ap]) mem.release(p);
+        }
+      }),
+      { numRuns: 150, seed: 22 },
+    );
+  });
+
   // im2col convs pack their column panels one cache block at a time too (src/kernels/im2col.ts `block`): any block
   // size gives the panels and micro-kernel calls of packing every column first, so the same bits
   it('im2col packed per block of panels equals im2col of every column first, bit for bit (any block size, pads, strides)', () => {

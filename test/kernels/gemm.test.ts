@@ -92,7 +92,7 @@ describe('f32_gemm_4x8 (WASM SIMD) against the TS reference', () => {
           ex.f32_gemm_pack_a4(m, k, ap, lda, sp);
           const c1 = mem.alloc(m * n * 4, 'c1');
           const c2 = mem.alloc(m * n * 4, 'c2');
-          ex.f32_gemm_pa(m, n, k, sp, packed, c2, n, lo, hi);
+          ex.f32_gemm_pa(m, n, k, sp, packed, c2, n, lo, hi, 0);
           if (m > 1) {
             ex.f32_gemm(m, n, k, ap, lda, packed, c1, n, lo, hi, 0);
             expect(Array.from(mem.f32(c2, m * n))).toEqual(Array.from(mem.f32(c1, m * n)));
