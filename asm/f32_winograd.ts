@@ -192,28 +192,27 @@ export function f32_wino_output(mb: usize, m: i32, ldm: i32, xiBytes: usize, bia
 }
 
 /**
- * The 16 products M_ξ[m × nb] = U_ξ[m × c] · V_ξ for one block: U_ξ row-major at u + ξ·m·c·4, V_ξ packed at
- * v + ξ·vBytes (f32_wino_input), M_ξ row-major (ldm floats, ldm ≥ ⌈nb/8⌉·8) at mo + ξ·mBytes. f32_gemm's 4×8
- * micro-kernel without its bias and clamp epilogue (neither applies before the output transform) and always
- * storing whole 8-column panels (M's rows are padded to ldm), so a short K = c spends less outside its loop.
+ * The 16 products M_ξ[m × nb] = U_ξ[m × c] · V_ξ for one block: U_ξ at u + ξ·⌈m/4⌉·c·16 in strips of 4 rows
+ * interleaved by input channel (winogradWeights; f32_gemm_pack_a4's layout), V_ξ packed at v + ξ·vBytes
+ * (f32_wino_input), M_ξ row-major (ldm floats, ldm ≥ ⌈nb/8⌉·8) at mo + ξ·mBytes. f32_gemm_4x8_pa's one-pointer,
+ * one-k-step loop (~1.4× the 4-pointer loop with the data in L1) without its bias and clamp epilogue (neither
+ * applies before the output transform) and always storing whole 8-column panels (M's rows are padded to ldm).
  * A copy on purpose: calling f32_gemm_4x8 per panel instead made squeezenet's fire2 expand3x3 (c = 16) 1.31 → 1.8 ms
  * and fire9 (c = 64) 1.04 → 1.22 ms (bench/conv.bench.js, same machine, both builds).
  */
 export function f32_wino_gemm(m: i32, nb: i32, c: i32, u: usize, v: usize, vBytes: usize, mo: usize, mBytes: usize, ldm: i32): void {
   const panels = (nb + 7) >> 3;
   const panelBytes = (<usize>(c + 1)) << 5;
-  const sa = (<usize>c) << 2;
+  const strip = (<usize>c) << 4;
+  const plane = (<usize>((m + 3) >> 2)) * strip;
   const sc = (<usize>ldm) << 2;
-  const kb = (<usize>c) << 2;
   for (let xi = 0; xi < 16; xi++) {
-    const ux = u + <usize>xi * (<usize>m) * sa;
+    const ux = u + <usize>xi * plane;
     const vx = v + <usize>xi * vBytes + 32;
     const mx = mo + <usize>xi * mBytes;
     for (let i = 0; i < m; i += 4) {
-      const a0 = ux + <usize>i * sa;
-      const a1 = i + 1 < m ? a0 + sa : a0;
-      const a2 = i + 2 < m ? a1 + sa : a1;
-      const a3 = i + 3 < m ? a2 + sa : a2;
+      const as = ux + (<usize>(i >> 2)) * strip;
+      const end = as + strip;
       const c0 = mx + <usize>i * sc;
       for (let q = 0; q < panels; q++) {
         let wp = vx + <usize>q * panelBytes;
@@ -225,46 +224,14 @@ export function f32_wino_gemm(m: i32, nb: i32, c: i32, u: usize, v: usize, vByte
         let acc21 = acc00;
         let acc30 = acc00;
         let acc31 = acc00;
-        let kk: usize = 0;
-        // two k-steps per iteration (half the loop overhead), then the odd one
-        for (; kk + 4 < kb; kk += 8) {
+        for (let p = as; p < end; p += 16) {
           const b0 = v128.load(wp);
           const b1 = v128.load(wp, 16);
-          let x0 = v128.load32_splat(a0 + kk);
-          let x1 = v128.load32_splat(a1 + kk);
-          let x2 = v128.load32_splat(a2 + kk);
-          let x3 = v128.load32_splat(a3 + kk);
-          acc00 = madd(x0, b0, acc00);
-          acc01 = madd(x0, b1, acc01);
-          acc10 = madd(x1, b0, acc10);
-          acc11 = madd(x1, b1, acc11);
-          acc20 = madd(x2, b0, acc20);
-          acc21 = madd(x2, b1, acc21);
-          acc30 = madd(x3, b0, acc30);
-          acc31 = madd(x3, b1, acc31);
-          const b2 = v128.load(wp, 32);
-          const b3 = v128.load(wp, 48);
-          wp += 64;
-          x0 = v128.load32_splat(a0 + kk, 4);
-          x1 = v128.load32_splat(a1 + kk, 4);
-          x2 = v128.load32_splat(a2 + kk, 4);
-          x3 = v128.load32_splat(a3 + kk, 4);
-          acc00 = madd(x0, b2, acc00);
-          acc01 = madd(x0, b3, acc01);
-          acc10 = madd(x1, b2, acc10);
-          acc11 = madd(x1, b3, acc11);
-          acc20 = madd(x2, b2, acc20);
-          acc21 = madd(x2, b3, acc21);
-          acc30 = madd(x3, b2, acc30);
-          acc31 = madd(x3, b3, acc31);
-        }
-        if (kk < kb) {
-          const b0 = v128.load(wp);
-          const b1 = v128.load(wp, 16);
-          const x0 = v128.load32_splat(a0 + kk);
-          const x1 = v128.load32_splat(a1 + kk);
-          const x2 = v128.load32_splat(a2 + kk);
-          const x3 = v128.load32_splat(a3 + kk);
+          wp += 32;
+          const x0 = v128.load32_splat(p);
+          const x1 = v128.load32_splat(p, 4);
+          const x2 = v128.load32_splat(p, 8);
+          const x3 = v128.load32_splat(p, 12);
           acc00 = madd(x0, b0, acc00);
           acc01 = madd(x0, b1, acc01);
           acc10 = madd(x1, b0, acc10);

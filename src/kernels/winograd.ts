@@ -27,8 +27,16 @@ const G = [
   [0, 0, 1],
 ] as const;
 
-/** U_ξ = (G g Gᵀ)[i][j], ξ = 4i + j, for OIHW 3×3 weights w[m×c×3×3]: 16 row-major m×c matrices. */
+/**
+ * U_ξ = (G g Gᵀ)[i][j], ξ = 4i + j, for OIHW 3×3 weights w[m×c×3×3], as f32_wino_gemm reads them: 16 planes, each
+ * U_ξ[m×c] in strips of 4 rows interleaved by input channel (f32_gemm_pack_a4's layout; rows past m repeat row m − 1).
+ */
 export function winogradWeights(w: Float32Array, m: number, c: number): Float32Array {
+  return winogradStrips(winogradPlanes(w, m, c), m, c, [[0, m]]);
+}
+
+/** U as 16 row-major m×c planes. */
+function winogradPlanes(w: Float32Array, m: number, c: number): Float32Array {
   const u = new Float32Array(16 * m * c);
   const t = new Float64Array(12); // G g: 4×3
   for (let mm = 0; mm < m; mm++) {
@@ -181,13 +189,23 @@ export interface RowBlocks {
   ptrs: number[];
 }
 
-/** U (winogradWeights: 16 row-major m×c planes) rearranged as `rows.length` blocks of 16 (r1 − r0)×c planes. */
-export function winogradRowBlocks(u: Float32Array, m: number, c: number, rows: readonly [number, number][]): Float32Array {
-  const out = new Float32Array(u.length);
+/** Floats of one block of rows [r0, r1) of U in strips (16 planes of ⌈(r1 − r0)/4⌉ strips of 4·c floats). */
+export function winogradStripFloats(r0: number, r1: number, c: number): number {
+  return 16 * ((r1 - r0 + 3) >> 2) * 4 * c;
+}
+
+/**
+ * U (16 row-major m×c planes) as `rows.length` blocks, block b = 16 planes of its rows [r0, r1) in 4-row strips
+ * (f32_wino_gemm's layout: strip s holds, for each input channel, rows 4s…4s+3, the last row repeated past r1).
+ */
+export function winogradStrips(u: Float32Array, m: number, c: number, rows: readonly [number, number][]): Float32Array {
+  const out = new Float32Array(rows.reduce((a, [r0, r1]) => a + winogradStripFloats(r0, r1, c), 0));
   let o = 0;
   for (const [r0, r1] of rows) for (let xi = 0; xi < 16; xi++) {
-    out.set(u.subarray((xi * m + r0) * c, (xi * m + r1) * c), o);
-    o += (r1 - r0) * c;
+    for (let i = r0; i < r1; i += 4) {
+      for (let cc = 0; cc < c; cc++) for (let r = 0; r < 4; r++) out[o + cc * 4 + r] = u[(xi * m + Math.min(i + r, r1 - 1)) * c + cc]!;
+      o += 4 * c;
+    }
   }
   return out;
 }
@@ -224,11 +242,11 @@ export function prepareWinograd(mem: Arena, w: Float32Array, s: ConvF32Shape, at
       if (blocks) mem.release(blocks.ptr);
       blocks = undefined;
       const rows = shares(m, 4, parts);
-      const ub = winogradRowBlocks(mem.f32(up, 16 * m * c), m, c, rows);
+      const ub = winogradStrips(winogradPlanes(w, m, c), m, c, rows);
       const ptr = mem.alloc(ub.length * 4, 'winograd weights (row blocks)');
       mem.f32(ptr, ub.length).set(ub);
       const ptrs: number[] = [];
-      for (let b = 0, o = ptr; b < rows.length; o += 16 * (rows[b]![1] - rows[b]![0]) * c * 4, b++) ptrs.push(o);
+      for (let b = 0, o = ptr; b < rows.length; o += winogradStripFloats(rows[b]![0], rows[b]![1], c) * 4, b++) ptrs.push(o);
       blocks = { parts, ptr, rows, ptrs };
     }
     return blocks;
