@@ -179,22 +179,24 @@ const concat32: KernelDef = {
         let outer = 1;
         for (let i = 0; i < ax; i++) outer *= shape[i]!;
         const total = shape.reduce((a, b) => a * b, 1);
-        const srcs = ins.map((t) => mem.inputBytes(t.data as TypedArray, 'concat input'));
-        try {
-          const y = mem.alloc(total * 4, 'concat output');
-          const bytes = new Uint8Array(mem.buffer);
-          const row = outer ? (total / outer) * 4 : 0;
-          let off = 0;
-          for (let i = 0; i < ins.length; i++) {
-            const chunk = outer ? (ins[i]!.size / outer) * 4 : 0;
-            const p = srcs[i]!.ptr;
-            for (let o = 0; o < outer; o++) bytes.copyWithin(y + o * row + off, p + o * chunk, p + (o + 1) * chunk);
-            off += chunk;
+        const y = mem.alloc(total * 4, 'concat output');
+        const bytes = new Uint8Array(mem.buffer);
+        const row = outer ? (total / outer) * 4 : 0;
+        let off = 0;
+        for (let i = 0; i < ins.length; i++) {
+          const chunk = outer ? (ins[i]!.size / outer) * 4 : 0;
+          const d = ins[i]!.data as TypedArray;
+          const p = mem.ptrOf({ data: d });
+          if (p !== undefined) for (let o = 0; o < outer; o++) bytes.copyWithin(y + o * row + off, p + o * chunk, p + (o + 1) * chunk);
+          else {
+            // an input outside kernel memory (a graph input: a decoder's past keys/values fed back by the caller) is
+            // copied once, straight into its place in the output, not staged in kernel memory first
+            const src = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+            for (let o = 0; o < outer; o++) bytes.set(src.subarray(o * chunk, (o + 1) * chunk), y + o * row + off);
           }
-          return [new Tensor(ot!.dtype, mem.view(ot!.dtype, y, total), shape)];
-        } finally {
-          for (const s of srcs) if (s.copied) mem.release(s.ptr);
+          off += chunk;
         }
+        return [new Tensor(ot!.dtype, mem.view(ot!.dtype, y, total), shape)];
       },
     };
   },
