@@ -64,21 +64,45 @@ const convWasm: KernelDef = {
     };
     if (!wino || !staticHW) weights();
     const epi = new Epilogue(true);
+    // a residual Add folded in (fuseResidual): its input index; r is added over the output block before the clamp
+    let residual = -1;
     return {
       name: wino ? 'f32_conv3x3_winograd_2x2' : dw3x3 ? 'f32_dwconv3x3' : dw5x5 ? 'f32_dwconv5x5' : dw1x1 && !(attrs.pads as number[] | undefined)?.some((v) => v !== 0) ? 'f32_dwconv1x1' : dwPlane ? 'f32_dwconv_plane' : depthwise ? 'f32_dwconv2d' : 'f32_conv2d_gemm_4x8',
       fuseClamp: epi.fuseClamp,
       fusePost: epi.fusePost,
+      fuseResidual: () => {
+        // Conv → Add(·, r) (residual blocks: BlazeFace, MobileNetV2, ResNet): only while nothing else is folded in,
+        // so that the add comes first and a later Relu/Clip or step still folds after it
+        if (!epi.empty) return false;
+        residual = node.inputs.length;
+        return true;
+      },
       writesInto: true,
-      run([input], [outType], dst) {
-        const xt = input!;
+      run(ins, [outType], dst) {
+        const xt = ins[0]!;
+        const rt = residual >= 0 ? ins[residual] : undefined;
+        // the residual's place in kernel memory, taken before anything here allocates (a grown memory detaches views)
+        const rPtr = rt ? mem.ptrOf(rt) : undefined;
         const xd = dims2d(xt.dims);
         // a resident input (another kernel's output) is used in place; the output stays resident too
         // (the arena pads every block, so the stride-2 depthwise path may read one float past a row)
         const xin = mem.input(xt.data as Float32Array, 'conv input');
         try {
-          const op = wino?.wins(xd) ? wino.run(mem, ex, attrs, xd, xin.ptr, bp, epi.lo, epi.hi, dst) : (stripBytes ? runConvF32(mem, ex, shape, attrs, xd, xin.ptr, 0, bp, epi.lo, epi.hi, dst, weights()) : runConvF32(mem, ex, shape, attrs, xd, xin.ptr, weights(), bp, epi.lo, epi.hi, dst));
+          // with a residual the conv stores unclamped; the add pass below clamps
+          const [lo, hi] = rt ? [-Infinity, Infinity] : [epi.lo, epi.hi];
+          const op = wino?.wins(xd) ? wino.run(mem, ex, attrs, xd, xin.ptr, bp, lo, hi, dst) : (stripBytes ? runConvF32(mem, ex, shape, attrs, xd, xin.ptr, 0, bp, lo, hi, dst, weights()) : runConvF32(mem, ex, shape, attrs, xd, xin.ptr, weights(), bp, lo, hi, dst));
           const out = outType!.shape as number[];
-          const y = mem.f32(op, out.reduce((a, d) => a * d, 1));
+          const total = out.reduce((a, d) => a * d, 1);
+          if (rt) {
+            // y = clamp(y + r): one pass over the block while it is still in cache (r resident or copied in now)
+            const r = rPtr !== undefined ? { ptr: rPtr, copied: false } : mem.input(rt.data as Float32Array, 'conv residual');
+            try {
+              ex.f32_binary(0, op, 1, r.ptr, 1, op, total, epi.lo, epi.hi);
+            } finally {
+              if (r.copied) mem.release(r.ptr);
+            }
+          }
+          const y = mem.f32(op, total);
           epi.apply(y);
           return [new Tensor('float32', y, out)];
         } finally {

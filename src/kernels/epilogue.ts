@@ -20,6 +20,11 @@ export class Epilogue {
    */
   constructor(private readonly channelPosts = false) {}
 
+  /** Whether nothing is folded in yet: no clamp and no step (a residual Add may then join before all of them). */
+  get empty(): boolean {
+    return this.lo === -Infinity && this.hi === Infinity && this.posts.length === 0;
+  }
+
   /** Release the PRelu slopes (kernels built with channelPosts call this from their dispose). */
   dispose(): void {
     const mem = arena();

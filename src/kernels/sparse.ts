@@ -468,7 +468,7 @@ const convSparse: KernelDef = {
       fuseClamp: c.fuseClamp,
       fuseResidual: pw1x1
         ? () => {
-            if (c.lo !== -Infinity || c.hi !== Infinity) return false; // a clamp already fused runs before the add
+            if (!c.empty) return false; // a clamp or step already fused runs before the add
             residual = node.inputs.length;
             return true;
           }

@@ -436,3 +436,66 @@ describe('WASM Conv 1-D (as 2-D with H = 1) vs the TS reference', () => {
     expect(ex.fallbacks.get(g.nodes[0]!)).toContain('3-D runs on the reference');
   });
 });
+
+// ONNX Add (same shapes, no broadcast): Y = A + B elementwise; a Relu after it is max(0, ·) of the sum. A residual Add
+// folded into a dense conv (fuseResidual: the conv stores unclamped, then one clamp(y + r) pass) must give the graph's
+// values, on every conv path (pointwise, im2col, Winograd) — and must not fold when the residual is computed after
+// the conv, or when a clamp/activation already folded into the conv has to run before the add.
+describe('residual Add folded into the dense Conv', () => {
+  it('Conv + Add(·, r) (+ Relu) equals the unfused graph; not folded for a late residual or a clamp/step before the add', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          c: fc.integer({ min: 1, max: 9 }),
+          m: fc.integer({ min: 2, max: 11 }),
+          k: fc.constantFrom(1, 3),
+          hw: fc.tuple(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 13 })),
+          swap: fc.boolean(),
+          where: fc.constantFrom('input', 'early', 'late', 'clamped', 'stepped'),
+          relu: fc.boolean(),
+          seed: fc.integer(),
+        }),
+        (t) => {
+          const [h, w] = t.hw;
+          let r = t.seed;
+          const rnd = () => ((r = (Math.imul(r, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+          const g = new Graph();
+          const shape = [1, t.m, h, w];
+          g.inputs = [
+            { name: 'X', type: { dtype: 'float32', shape: [1, t.c, h, w] } },
+            { name: t.where === 'input' ? 'R' : 'Z', type: { dtype: 'float32', shape } },
+          ];
+          g.initializers.set('W', new Tensor('float32', Float32Array.from({ length: t.m * t.c * t.k * t.k }, rnd), [t.m, t.c, t.k, t.k]));
+          g.initializers.set('B', new Tensor('float32', Float32Array.from({ length: t.m }, rnd), [t.m]));
+          const p = (t.k - 1) / 2;
+          const pre = t.where === 'clamped' || t.where === 'stepped';
+          const conv = { name: 'conv', op: 'Conv', domain: '', inputs: ['X', 'W', 'B'], outputs: [pre ? 'C0' : 'C'], attrs: { kernel_shape: [t.k, t.k], pads: [p, p, p, p] } };
+          const neg = { name: 'neg', op: 'Neg', domain: '', inputs: ['Z'], outputs: ['R'], attrs: {} };
+          if (t.where !== 'input' && t.where !== 'late') g.nodes.push(neg);
+          g.nodes.push(conv);
+          if (pre) g.nodes.push({ name: 'act0', op: t.where === 'clamped' ? 'Relu' : 'HardSwish', domain: '', inputs: ['C0'], outputs: ['C'], attrs: {} });
+          if (t.where === 'late') g.nodes.push(neg);
+          g.nodes.push({ name: 'add', op: 'Add', domain: '', inputs: t.swap ? ['R', 'C'] : ['C', 'R'], outputs: [t.relu ? 'S' : 'Y'], attrs: {} });
+          if (t.relu) g.nodes.push({ name: 'relu', op: 'Relu', domain: '', inputs: ['S'], outputs: ['Y'], attrs: {} });
+          g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+          const mem = arena()!;
+          const before = mem.inUse;
+          const fast = new Executor(g);
+          const ref = new Executor(g, { backend: 'reference' });
+          const addNode = fast.graph.nodes.find((n) => n.op === 'Add')!;
+          expect(fast.fusedInto.has(addNode)).toBe(t.where === 'input' || t.where === 'early');
+          const feeds = {
+            X: new Tensor('float32', Float32Array.from({ length: t.c * h * w }, rnd), [1, t.c, h, w]),
+            [t.where === 'input' ? 'R' : 'Z']: new Tensor('float32', Float32Array.from({ length: t.m * h * w }, rnd), shape),
+          };
+          const want = ref.run(feeds).Y as Tensor;
+          expectClose(fast.run(feeds).Y as Tensor, want);
+          expectClose(fast.run(feeds).Y as Tensor, want);
+          fast.dispose();
+          expect(mem.inUse).toBe(before);
+        },
+      ),
+      { numRuns: 150, seed: 31 },
+    );
+  });
+});
