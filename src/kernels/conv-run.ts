@@ -51,12 +51,20 @@ export function convF32Shape(wDims: readonly number[], attrs: Record<string, any
 }
 
 /**
+ * Bytes of an m×k matrix in 4-row strips (f32_gemm_pack_a4's layout, = ex.f32_gemm_pa_scratch(m, k)): ⌈m/4⌉ strips of
+ * 4·k floats, the last strip's rows past m repeating row m − 1.
+ */
+export function stripBytes(m: number, k: number): number {
+  return ((m + 3) >> 2) * k * 16;
+}
+
+/**
  * Bytes of a GEMM conv's weights packed per group into 4-row strips (packConvStrips), or 0 when the conv keeps plain
  * OIHW weights: depthwise convs (their own kernels) and one output channel per group (the GEMV path).
  */
 export function convStripBytes(s: ConvF32Shape): number {
   const mg = s.m / s.group;
-  return s.depthwise || mg < 2 ? 0 : s.group * ((mg + 3) >> 2) * s.cg * s.kh * s.kw * 16;
+  return s.depthwise || mg < 2 ? 0 : s.group * stripBytes(mg, s.cg * s.kh * s.kw);
 }
 
 /**
@@ -66,7 +74,7 @@ export function convStripBytes(s: ConvF32Shape): number {
 export function packConvStrips(ex: KernelExports, s: ConvF32Shape, wp: number, out: number): void {
   const mg = s.m / s.group;
   const kg = s.cg * s.kh * s.kw;
-  for (let gi = 0; gi < s.group; gi++) ex.f32_gemm_pack_a4(mg, kg, wp + gi * mg * kg * 4, kg, out + gi * ((mg + 3) >> 2) * kg * 16);
+  for (let gi = 0; gi < s.group; gi++) ex.f32_gemm_pack_a4(mg, kg, wp + gi * mg * kg * 4, kg, out + gi * stripBytes(mg, kg));
 }
 
 /**
@@ -147,7 +155,7 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
         const xg = xb + gi * cg * ih * iw * 4;
         const wg = wp + gi * mg * kg * 4;
         // the group's weights in 4-row strips (packConvStrips), when the caller packed them
-        const wag = wa && mg >= 2 ? wa + gi * ((mg + 3) >> 2) * kg * 16 : 0;
+        const wag = wa && mg >= 2 ? wa + gi * stripBytes(mg, kg) : 0;
         const og = ob + gi * mg * p * 4;
         if (rowSplit) {
           // few pixel panels (7×7): pack them all here, then the threads take chunks of output channels

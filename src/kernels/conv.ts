@@ -46,15 +46,15 @@ const convWasm: KernelDef = {
     const staticHW = typeof x.shape?.[2] === 'number' && typeof x.shape?.[3] === 'number';
     // GEMM convs keep only the weights packed in 4-row strips (packConvStrips: the micro-kernel reads them from one
     // pointer), depthwise ones the OIHW weights their kernels read
-    const stripBytes = convStripBytes(shape);
+    const packed = convStripBytes(shape);
     let wp = 0;
     const weights = (): number => {
       if (!wp) {
         const plain = mem.alloc(w.size * 4, 'conv weights');
         mem.f32(plain, w.size).set(w.data as Float32Array);
-        if (!stripBytes) return (wp = plain);
+        if (!packed) return (wp = plain);
         try {
-          wp = mem.alloc(stripBytes, 'conv weights (4-row strips)');
+          wp = mem.alloc(packed, 'conv weights (4-row strips)');
           packConvStrips(ex, shape, plain, wp);
         } finally {
           mem.release(plain);
@@ -90,7 +90,7 @@ const convWasm: KernelDef = {
         try {
           // with a residual the conv stores unclamped; the add pass below clamps
           const [lo, hi] = rt ? [-Infinity, Infinity] : [epi.lo, epi.hi];
-          const op = wino?.wins(xd) ? wino.run(mem, ex, attrs, xd, xin.ptr, bp, lo, hi, dst) : (stripBytes ? runConvF32(mem, ex, shape, attrs, xd, xin.ptr, 0, bp, lo, hi, dst, weights()) : runConvF32(mem, ex, shape, attrs, xd, xin.ptr, weights(), bp, lo, hi, dst));
+          const op = wino?.wins(xd) ? wino.run(mem, ex, attrs, xd, xin.ptr, bp, lo, hi, dst) : runConvF32(mem, ex, shape, attrs, xd, xin.ptr, packed ? 0 : weights(), bp, lo, hi, dst, packed ? weights() : 0);
           const out = outType!.shape as number[];
           const total = out.reduce((a, d) => a * d, 1);
           if (rt) {

@@ -1,5 +1,5 @@
 import { conv2dAt } from '../ir/conv-geometry.js';
-import type { ConvF32Shape } from './conv-run.js';
+import { type ConvF32Shape, stripBytes } from './conv-run.js';
 import { type KernelCall, chunksOf, forkJoin, shares, threadScratch, threadsFor } from './threads.js';
 import type { Arena, KernelExports } from './wasm.js';
 
@@ -189,17 +189,13 @@ export interface RowBlocks {
   ptrs: number[];
 }
 
-/** Floats of one block of rows [r0, r1) of U in strips (16 planes of ⌈(r1 − r0)/4⌉ strips of 4·c floats). */
-export function winogradStripFloats(r0: number, r1: number, c: number): number {
-  return 16 * ((r1 - r0 + 3) >> 2) * 4 * c;
-}
-
 /**
  * U (16 row-major m×c planes) as `rows.length` blocks, block b = 16 planes of its rows [r0, r1) in 4-row strips
  * (f32_wino_gemm's layout: strip s holds, for each input channel, rows 4s…4s+3, the last row repeated past r1).
  */
 export function winogradStrips(u: Float32Array, m: number, c: number, rows: readonly [number, number][]): Float32Array {
-  const out = new Float32Array(rows.reduce((a, [r0, r1]) => a + winogradStripFloats(r0, r1, c), 0));
+  // 16 planes of stripBytes(rows, c) bytes per block
+  const out = new Float32Array(rows.reduce((a, [r0, r1]) => a + 4 * stripBytes(r1 - r0, c), 0));
   let o = 0;
   for (const [r0, r1] of rows) for (let xi = 0; xi < 16; xi++) {
     for (let i = r0; i < r1; i += 4) {
@@ -246,7 +242,7 @@ export function prepareWinograd(mem: Arena, w: Float32Array, s: ConvF32Shape, at
       const ptr = mem.alloc(ub.length * 4, 'winograd weights (row blocks)');
       mem.f32(ptr, ub.length).set(ub);
       const ptrs: number[] = [];
-      for (let b = 0, o = ptr; b < rows.length; o += winogradStripFloats(rows[b]![0], rows[b]![1], c) * 4, b++) ptrs.push(o);
+      for (let b = 0, o = ptr; b < rows.length; o += 16 * stripBytes(rows[b]![1] - rows[b]![0], c), b++) ptrs.push(o);
       blocks = { parts, ptr, rows, ptrs };
     }
     return blocks;
