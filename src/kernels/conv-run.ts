@@ -114,7 +114,9 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
         ? undefined
         : pointwise
           ? threadScratch(mem, Math.max(blockBytes, rowSplit ? Math.ceil((((p + 7) >> 3) * (kg + 1) * 32) / nt) : 0), nt, 'conv column block')
-          : threadScratch(mem, (nt > 1 ? (p + 7) >> 3 : blockPanels) * (kg + 1) * 32, 1, 'conv columns');
+          : nt > 1 && !rowSplit
+            ? undefined // im2colPack's per-thread blocks
+            : threadScratch(mem, (rowSplit ? (p + 7) >> 3 : blockPanels) * (kg + 1) * 32, 1, 'conv columns');
   const cp = scr?.ptr ?? 0;
   let ok = false;
   try {
@@ -166,11 +168,7 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
         }
         if (nt > 1) {
           // each chunk packs and multiplies its own panels: no barrier between the two
-          const panel = (kg + 1) * 32;
           const cols = chunksOf(p, 8, nt, mg * kg);
-          const gemm = (c0: number, c1: number): KernelCall => wag
-            ? ['f32_gemm_pa', [mg, c1 - c0, kg, wag, cp + (c0 >> 3) * panel, og + c0 * 4, p, lo, hi, bp + gi * mg * 4]]
-            : ['f32_gemm', [mg, c1 - c0, kg, wg, kg, cp + (c0 >> 3) * panel, og + c0 * 4, p, lo, hi, bp + gi * mg * 4]];
           if (pointwise) {
             // few pixel panels (13×13, 14×14: 22–25) and many output channels: each chunk of panels also split into
             // mParts = nt blocks of rows (multiples of 4: f32_gemm's 4-row tiles, so the same micro-kernel calls), so the
@@ -195,7 +193,11 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
             forkJoin(ex, calls, nt, regions);
           } else {
             const panels = cols.ranges.map(([c0, c1]): [number, number] => [c0 >> 3, (c1 + 7) >> 3]);
-            im2colPack(mem, ex, xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cp, { panels, regions: cols.regions, threads: nt, gemm: (q0, q1) => gemm(q0 * 8, Math.min(p, q1 * 8)) });
+            // columns [c0, c1) packed at b on thread 0, b + t·stride on thread t
+            const gemm = (c0: number, c1: number, b: number, stride: number): KernelCall => wag
+              ? ['f32_gemm_pa', [mg, c1 - c0, kg, wag, b, og + c0 * 4, p, lo, hi, bp + gi * mg * 4], { mask: 1 << 4, stride }]
+              : ['f32_gemm', [mg, c1 - c0, kg, wg, kg, b, og + c0 * 4, p, lo, hi, bp + gi * mg * 4], { mask: 1 << 5, stride }];
+            im2colPack(mem, ex, xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, 0, { panels, regions: cols.regions, threads: nt, block: blockPanels, gemm: (q0, q1, b, stride) => gemm(q0 * 8, Math.min(p, q1 * 8), b, stride) });
           }
           continue;
         }
