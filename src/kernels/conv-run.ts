@@ -91,8 +91,12 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
   const { oh, ow, pt, pl, p, pointwise } = conv2dAt(ih, iw, kh, kw, attrs);
   const inSize = c * ih * iw;
   const op = dst ?? mem.alloc(n * m * p * 4, 'conv output');
-  // kernel threads: depthwise 3×3 by channels (a plane of scratch each), GEMM by 8-column panels of output pixels
-  const nt = threadsFor(s.depthwise ? m * p * kh * kw : mg * p * kg);
+  // kernel threads: depthwise 3×3 by channels (a plane of scratch each), GEMM by 8-column panels of output pixels.
+  // A depthwise channel's work is its p·taps multiply-adds plus the copy of its input plane into the zero-padded
+  // scratch plane (counted as 2 per input element): on few output pixels the copy is most of it — mobilenet_v2's
+  // stride-2 14×14 → 7×7 depthwise (576 channels, 254 k multiply-adds, 0.2–0.3 ms) stayed on one thread
+  const dwUnit = p * kh * kw + 2 * ih * iw;
+  const nt = threadsFor(s.depthwise ? m * dwUnit : mg * p * kg);
   const dwPlane = s.dw3x3
     ? ex.f32_dwconv3x3_scratch_size(ih, iw, sh, sw, pt, pl, oh, ow)
     : s.dw5x5
@@ -130,7 +134,7 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
         if (nt > 1) {
           // chunks of channels, a scratch plane per thread (argument 15)
           const plane = ih * iw * 4;
-          const chans = chunksOf(m, 1, nt, p * taps);
+          const chans = chunksOf(m, 1, nt, dwUnit);
           forkJoin(ex, chans.ranges.map(([c0, c1]): KernelCall[] => [[fn, [xb + c0 * plane, c1 - c0, ih, iw, wp + c0 * taps * 4, sh, sw, pt, pl, oh, ow, bp + c0 * 4, ob + c0 * p * 4, lo, hi, cp], { mask: 1 << 15, stride: scr!.stride }]]), nt, chans.regions);
         } else ex[fn](xb, m, ih, iw, wp, sh, sw, pt, pl, oh, ow, bp, ob, lo, hi, cp);
         continue;
@@ -140,7 +144,7 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
         if (nt > 1) {
           // chunks of channels, a scratch plane per thread (argument 17)
           const plane = ih * iw * 4;
-          const chans = chunksOf(m, 1, nt, p * taps);
+          const chans = chunksOf(m, 1, nt, dwUnit);
           forkJoin(ex, chans.ranges.map(([c0, c1]): KernelCall[] => [['f32_dwconv_plane', [xb + c0 * plane, c1 - c0, ih, iw, wp + c0 * taps * 4, kh, kw, sh, sw, pt, pl, oh, ow, bp + c0 * 4, ob + c0 * p * 4, lo, hi, cp], { mask: 1 << 17, stride: scr!.stride }]]), nt, chans.regions);
         } else ex.f32_dwconv_plane(xb, m, ih, iw, wp, kh, kw, sh, sw, pt, pl, oh, ow, bp, ob, lo, hi, cp);
         continue;
