@@ -283,13 +283,15 @@ export interface ForkStats {
   /** ms the caller spent running chunks, and waiting for the workers' last ones */
   callerMs: number;
   joinMs: number;
+  /** ms the caller spent in forkJoin before the workers could start: writing the chunk table, posting */
+  setupMs: number;
 }
 let stats: ForkStats | undefined;
 
 /** Start (true: from zero), stop (false) or read (no argument) the fork/join counters; off by default (no clock reads). */
 export function forkStats(on?: boolean): ForkStats | undefined {
   const cur = stats;
-  if (on === true) stats = { forks: 0, chunks: 0, callerChunks: 0, cancelled: 0, callerMs: 0, joinMs: 0 };
+  if (on === true) stats = { forks: 0, chunks: 0, callerChunks: 0, cancelled: 0, callerMs: 0, joinMs: 0, setupMs: 0 };
   else if (on === false) stats = undefined;
   return cur;
 }
@@ -304,6 +306,7 @@ export function forkStats(on?: boolean): ForkStats | undefined {
  */
 export function forkJoin(ex: KernelExports, chunks: KernelCall[][], nt = chunks.length, regions: readonly number[] = chunks.length <= MAX_THREADS ? chunks.map((_, i) => i) : [0]): void {
   const p = pool;
+  const ts = stats ? performance.now() : 0;
   const fn = ex as unknown as Record<string, (...a: number[]) => unknown>;
   const run = (calls: KernelCall[], t: number) => {
     for (const [f, a, per] of calls) {
@@ -384,6 +387,7 @@ export function forkJoin(ex: KernelExports, chunks: KernelCall[][], nt = chunks.
     if (Atomics.load(p.i32, b + 2) !== 0) failed = true;
   }
   if (st) {
+    st.setupMs += t0 - ts;
     st.forks++;
     st.chunks += chunks.length;
     st.callerChunks += mine;
