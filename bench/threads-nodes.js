@@ -6,8 +6,12 @@
 // the 2T runs (kernels/threads.ts forkStats: forks per run, share of chunks the calling thread ran, workers
 // cancelled because they had not started when the caller ran out of chunks, ms the caller spent in chunks, in
 // joins and writing the chunk tables). "outside forks" is the rest of the 2T run: serial kernels, JS in and between kernels.
+// Last, the machine's thread wake-up latency: how long a worker sleeping in Atomics.wait takes to run after a notify
+// (what a 2-thread run's first fork waits for, its workers having slept since the last run) — ~0.1 ms on a quiet
+// machine, ms when the other core runs other programs' threads (the scheduler lets them finish their slice).
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { InferenceSession, Tensor, env } from '../dist/index.js';
 import { forkStats } from '../dist/kernels/threads.js';
 import { coreHolder, dataFile } from './common.js';
@@ -74,4 +78,26 @@ console.log(
 );
 await s1.release();
 await s2.release();
+
+// wake-up latency: the main thread busy (as in a run), the worker asleep for 20 ms, then notified
+const wake = new SharedArrayBuffer(16);
+const wi = new Int32Array(wake);
+const wt = new Float64Array(wake, 8, 1);
+new Worker(
+  "const { workerData: s } = require('node:worker_threads'); const i = new Int32Array(s); const t = new Float64Array(s, 8, 1);" +
+    'for (let q = 1; ; q++) { Atomics.wait(i, 0, q - 1); t[0] = performance.timeOrigin + performance.now(); Atomics.store(i, 1, q); }',
+  { eval: true, workerData: wake },
+).unref();
+const lat = [];
+for (let q = 1; q <= 100; q++) {
+  const t = performance.now();
+  while (performance.now() - t < 20);
+  const t0 = performance.timeOrigin + performance.now();
+  Atomics.store(wi, 0, q);
+  Atomics.notify(wi, 0);
+  while (Atomics.load(wi, 1) !== q);
+  lat.push(wt[0] - t0);
+}
+lat.sort((u, v) => u - v);
+console.log(`worker wake-up after a 20 ms sleep (100 times): p50 ${f(lat[50])} ms, p90 ${f(lat[90])} ms, max ${f(lat[99])} ms; load average ${f(loadavg()[0], 1)}`);
 process.exit(0);
