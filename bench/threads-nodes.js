@@ -4,10 +4,14 @@
 // runs a spinning thread holds the other core, as in bench/threads.child.js. Per node: median ms at 1T and 2T, the
 // speedup and "lost" = 2T − 1T/2 (what a perfect split would save); then per op type, and the fork/join counters of
 // the 2T runs (kernels/threads.ts forkStats: forks per run, share of chunks the calling thread ran, workers
-// cancelled because they had not started when the caller ran out of chunks, ms the caller spent in chunks and in
-// joins). "outside forks" is the 2T run minus the caller's chunk and join time: serial kernels, JS between kernels.
+// cancelled because they had not started when the caller ran out of chunks, ms the caller spent in chunks, in
+// joins and writing the chunk tables). "outside forks" is the rest of the 2T run: serial kernels, JS in and between kernels.
+// Last, the machine's thread wake-up latency: how long a worker sleeping in Atomics.wait takes to run after a notify
+// (what a 2-thread run's first fork waits for, its workers having slept since the last run) — ~0.1 ms on a quiet
+// machine, ms when the other core runs other programs' threads (the scheduler lets them finish their slice).
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { InferenceSession, Tensor, env } from '../dist/index.js';
 import { forkStats } from '../dist/kernels/threads.js';
 import { coreHolder, dataFile } from './common.js';
@@ -37,7 +41,7 @@ for (let i = 0; i < 10; i++) {
 s1.resetProfile();
 s2.resetProfile();
 let wall2 = 0;
-let fork = { forks: 0, chunks: 0, callerChunks: 0, cancelled: 0, callerMs: 0, joinMs: 0 };
+let fork = { forks: 0, chunks: 0, callerChunks: 0, cancelled: 0, callerMs: 0, joinMs: 0, setupMs: 0 };
 for (let i = 0; i < runs; i++) {
   holding(true);
   await s1.run(feed);
@@ -70,8 +74,30 @@ const per = (v) => v / runs;
 console.log(
   `\n2T fork/join per run: ${f(per(fork.forks), 0)} forks, ${f(per(fork.chunks), 0)} chunks (${f((100 * fork.callerChunks) / fork.chunks, 0)} % run by the caller), ` +
     `${f(per(fork.cancelled), 1)} workers cancelled; caller in chunks ${f(per(fork.callerMs), 2)} ms, in joins ${f(per(fork.joinMs), 2)} ms, ` +
-    `outside forks ${f(per(wall2 - fork.callerMs - fork.joinMs), 2)} ms of ${f(per(wall2), 2)}`,
+    `writing chunk tables ${f(per(fork.setupMs), 2)} ms, outside forks ${f(per(wall2 - fork.callerMs - fork.joinMs - fork.setupMs), 2)} ms of ${f(per(wall2), 2)}`,
 );
 await s1.release();
 await s2.release();
+
+// wake-up latency: the main thread busy (as in a run), the worker asleep for 20 ms, then notified
+const wake = new SharedArrayBuffer(16);
+const wi = new Int32Array(wake);
+const wt = new Float64Array(wake, 8, 1);
+new Worker(
+  "const { workerData: s } = require('node:worker_threads'); const i = new Int32Array(s); const t = new Float64Array(s, 8, 1);" +
+    'for (let q = 1; ; q++) { Atomics.wait(i, 0, q - 1); t[0] = performance.timeOrigin + performance.now(); Atomics.store(i, 1, q); }',
+  { eval: true, workerData: wake },
+).unref();
+const lat = [];
+for (let q = 1; q <= 100; q++) {
+  const t = performance.now();
+  while (performance.now() - t < 20);
+  const t0 = performance.timeOrigin + performance.now();
+  Atomics.store(wi, 0, q);
+  Atomics.notify(wi, 0);
+  while (Atomics.load(wi, 1) !== q);
+  lat.push(wt[0] - t0);
+}
+lat.sort((u, v) => u - v);
+console.log(`worker wake-up after a 20 ms sleep (100 times): p50 ${f(lat[50])} ms, p90 ${f(lat[90])} ms, max ${f(lat[99])} ms; load average ${f(loadavg()[0], 1)}`);
 process.exit(0);

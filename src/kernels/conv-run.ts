@@ -91,8 +91,12 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
   const { oh, ow, pt, pl, p, pointwise } = conv2dAt(ih, iw, kh, kw, attrs);
   const inSize = c * ih * iw;
   const op = dst ?? mem.alloc(n * m * p * 4, 'conv output');
-  // kernel threads: depthwise 3×3 by channels (a plane of scratch each), GEMM by 8-column panels of output pixels
-  const nt = threadsFor(s.depthwise ? m * p * kh * kw : mg * p * kg);
+  // kernel threads: depthwise 3×3 by channels (a plane of scratch each), GEMM by 8-column panels of output pixels.
+  // A depthwise channel's work is its p·taps multiply-adds plus the copy of its input plane into the zero-padded
+  // scratch plane (counted as 2 per input element): on few output pixels the copy is most of it — mobilenet_v2's
+  // stride-2 14×14 → 7×7 depthwise (576 channels, 254 k multiply-adds, 0.2–0.3 ms) stayed on one thread
+  const dwUnit = p * kh * kw + 2 * ih * iw;
+  const nt = threadsFor(s.depthwise ? m * dwUnit : mg * p * kg);
   const dwPlane = s.dw3x3
     ? ex.f32_dwconv3x3_scratch_size(ih, iw, sh, sw, pt, pl, oh, ow)
     : s.dw5x5
@@ -114,7 +118,9 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
         ? undefined
         : pointwise
           ? threadScratch(mem, Math.max(blockBytes, rowSplit ? Math.ceil((((p + 7) >> 3) * (kg + 1) * 32) / nt) : 0), nt, 'conv column block')
-          : threadScratch(mem, (nt > 1 ? (p + 7) >> 3 : blockPanels) * (kg + 1) * 32, 1, 'conv columns');
+          : nt > 1 && !rowSplit
+            ? undefined // im2colPack's per-thread blocks
+            : threadScratch(mem, (rowSplit ? (p + 7) >> 3 : blockPanels) * (kg + 1) * 32, 1, 'conv columns');
   const cp = scr?.ptr ?? 0;
   let ok = false;
   try {
@@ -128,7 +134,7 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
         if (nt > 1) {
           // chunks of channels, a scratch plane per thread (argument 15)
           const plane = ih * iw * 4;
-          const chans = chunksOf(m, 1, nt, p * taps);
+          const chans = chunksOf(m, 1, nt, dwUnit);
           forkJoin(ex, chans.ranges.map(([c0, c1]): KernelCall[] => [[fn, [xb + c0 * plane, c1 - c0, ih, iw, wp + c0 * taps * 4, sh, sw, pt, pl, oh, ow, bp + c0 * 4, ob + c0 * p * 4, lo, hi, cp], { mask: 1 << 15, stride: scr!.stride }]]), nt, chans.regions);
         } else ex[fn](xb, m, ih, iw, wp, sh, sw, pt, pl, oh, ow, bp, ob, lo, hi, cp);
         continue;
@@ -138,7 +144,7 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
         if (nt > 1) {
           // chunks of channels, a scratch plane per thread (argument 17)
           const plane = ih * iw * 4;
-          const chans = chunksOf(m, 1, nt, p * taps);
+          const chans = chunksOf(m, 1, nt, dwUnit);
           forkJoin(ex, chans.ranges.map(([c0, c1]): KernelCall[] => [['f32_dwconv_plane', [xb + c0 * plane, c1 - c0, ih, iw, wp + c0 * taps * 4, kh, kw, sh, sw, pt, pl, oh, ow, bp + c0 * 4, ob + c0 * p * 4, lo, hi, cp], { mask: 1 << 17, stride: scr!.stride }]]), nt, chans.regions);
         } else ex.f32_dwconv_plane(xb, m, ih, iw, wp, kh, kw, sh, sw, pt, pl, oh, ow, bp, ob, lo, hi, cp);
         continue;
@@ -166,11 +172,7 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
         }
         if (nt > 1) {
           // each chunk packs and multiplies its own panels: no barrier between the two
-          const panel = (kg + 1) * 32;
           const cols = chunksOf(p, 8, nt, mg * kg);
-          const gemm = (c0: number, c1: number): KernelCall => wag
-            ? ['f32_gemm_pa', [mg, c1 - c0, kg, wag, cp + (c0 >> 3) * panel, og + c0 * 4, p, lo, hi, bp + gi * mg * 4]]
-            : ['f32_gemm', [mg, c1 - c0, kg, wg, kg, cp + (c0 >> 3) * panel, og + c0 * 4, p, lo, hi, bp + gi * mg * 4]];
           if (pointwise) {
             // few pixel panels (13×13, 14×14: 22–25) and many output channels: each chunk of panels also split into
             // mParts = nt blocks of rows (multiples of 4: f32_gemm's 4-row tiles, so the same micro-kernel calls), so the
@@ -195,7 +197,11 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
             forkJoin(ex, calls, nt, regions);
           } else {
             const panels = cols.ranges.map(([c0, c1]): [number, number] => [c0 >> 3, (c1 + 7) >> 3]);
-            im2colPack(mem, ex, xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cp, { panels, regions: cols.regions, threads: nt, gemm: (q0, q1) => gemm(q0 * 8, Math.min(p, q1 * 8)) });
+            // columns [c0, c1) packed at b on thread 0, b + t·stride on thread t
+            const gemm = (c0: number, c1: number, b: number, stride: number): KernelCall => wag
+              ? ['f32_gemm_pa', [mg, c1 - c0, kg, wag, b, og + c0 * 4, p, lo, hi, bp + gi * mg * 4], { mask: 1 << 4, stride }]
+              : ['f32_gemm', [mg, c1 - c0, kg, wg, kg, b, og + c0 * 4, p, lo, hi, bp + gi * mg * 4], { mask: 1 << 5, stride }];
+            im2colPack(mem, ex, xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, 0, { panels, regions: cols.regions, threads: nt, block: blockPanels, gemm: (q0, q1, b, stride) => gemm(q0 * 8, Math.min(p, q1 * 8), b, stride) });
           }
           continue;
         }

@@ -18,8 +18,10 @@ import { type Arena, type KernelExports, kernels, setThreadsWanted, sharedKernel
  * [1] sequence done (written by the worker), [2] error flag, [3] ready, [4] a run is in progress (spin),
  * [5] the job's sequence while nobody claimed it (the worker's compare-exchange to 0 claims it, the caller's
  * cancels it); then at DYN the chunk table shared by all threads: per region r (one per thread, each on its
- * own cache line) i32 [16r] next chunk to claim, [16r + 1] end; [64] the region count; then at DYN + 320, f64
- * [c] where chunk c starts, and the chunks: (export index, argument count, mask, stride, arguments…)…, −1.
+ * own cache line) i32 [16r] the chunks [next, end) still unclaimed, as next | end << 16 (claimed by
+ * compare-exchange: the region's owner takes `next`, its largest chunk, any other thread `end − 1`, its
+ * smallest); [64] the region count; then at DYN + 320, f64 [c] where chunk c starts, and the chunks: (export
+ * index, argument count, mask, stride, arguments…)…, −1.
  */
 
 const SLOT = 128;
@@ -39,6 +41,23 @@ const DYN_MAX = 32768;
 const REGIONS = 16 * MAX_THREADS;
 const CNT_BYTES = 320;
 
+/**
+ * Claim a chunk of region u (forkJoin's regions): the owner (`own`) takes the next from the front — the region's
+ * chunks shrink from front to back (chunks()), so it starts on the largest — and any other thread the last one,
+ * the smallest: a thread that is done with its own region takes the small ones of a late or slow thread first,
+ * and larger ones only while that thread has still not come. −1: none left. Its source runs in the workers too
+ * (WORKER): no free names but Atomics.
+ */
+function claim(cnt: Int32Array, u: number, own: boolean): number {
+  for (;;) {
+    const v = Atomics.load(cnt, 16 * u);
+    const n = v & 0xffff;
+    const e = v >>> 16;
+    if (n >= e) return -1;
+    if (Atomics.compareExchange(cnt, 16 * u, v, own ? v + 1 : v - 0x10000) === v) return own ? n : e - 1;
+  }
+}
+
 /** The worker: plain JS run as given (node:worker_threads eval, or a Blob-URL module Worker); no free names. */
 const WORKER = `
 const start = (d) => {
@@ -49,6 +68,7 @@ const start = (d) => {
   const D = new Float64Array(d.ctrl, ${DYN + CNT_BYTES}, ${DYN_MAX});
   const t = d.base / ${SLOT} + 1;
   const args = [];
+  const claim = ${claim.toString()};
   Atomics.store(i32, 3, 1);
   Atomics.notify(i32, 3);
   let seen = Atomics.load(i32, 0);
@@ -68,7 +88,7 @@ const start = (d) => {
     try {
       // own region first, then the others' leftovers
       for (let r = 0, R = cnt[${REGIONS}]; r < R; r++) {
-      for (let u = (t + r) % R, c, e = cnt[16 * u + 1]; (c = Atomics.add(cnt, 16 * u, 1)) < e; ) {
+      for (let u = (t + r) % R, c; (c = claim(cnt, u, r === 0)) >= 0; ) {
         for (let p = D[c]; D[p] >= 0; ) {
           const f = fns[D[p]];
           const k = D[p + 1];
@@ -263,13 +283,15 @@ export interface ForkStats {
   /** ms the caller spent running chunks, and waiting for the workers' last ones */
   callerMs: number;
   joinMs: number;
+  /** ms the caller spent in forkJoin before the workers could start: writing the chunk table, posting */
+  setupMs: number;
 }
 let stats: ForkStats | undefined;
 
 /** Start (true: from zero), stop (false) or read (no argument) the fork/join counters; off by default (no clock reads). */
 export function forkStats(on?: boolean): ForkStats | undefined {
   const cur = stats;
-  if (on === true) stats = { forks: 0, chunks: 0, callerChunks: 0, cancelled: 0, callerMs: 0, joinMs: 0 };
+  if (on === true) stats = { forks: 0, chunks: 0, callerChunks: 0, cancelled: 0, callerMs: 0, joinMs: 0, setupMs: 0 };
   else if (on === false) stats = undefined;
   return cur;
 }
@@ -284,6 +306,7 @@ export function forkStats(on?: boolean): ForkStats | undefined {
  */
 export function forkJoin(ex: KernelExports, chunks: KernelCall[][], nt = chunks.length, regions: readonly number[] = chunks.length <= MAX_THREADS ? chunks.map((_, i) => i) : [0]): void {
   const p = pool;
+  const ts = stats ? performance.now() : 0;
   const fn = ex as unknown as Record<string, (...a: number[]) => unknown>;
   const run = (calls: KernelCall[], t: number) => {
     for (const [f, a, per] of calls) {
@@ -318,8 +341,7 @@ export function forkJoin(ex: KernelExports, chunks: KernelCall[][], nt = chunks.
   seq = (seq + 1) | 0;
   const R = regions.length;
   for (let r = 0; r < R; r++) {
-    p.cnt[16 * r] = regions[r]!;
-    p.cnt[16 * r + 1] = r + 1 < R ? regions[r + 1]! : chunks.length;
+    p.cnt[16 * r] = regions[r]! | ((r + 1 < R ? regions[r + 1]! : chunks.length) << 16);
   }
   p.cnt[REGIONS] = R; // published to the workers by the Atomics.store of the sequence below
   const posted: number[] = [];
@@ -337,7 +359,7 @@ export function forkJoin(ex: KernelExports, chunks: KernelCall[][], nt = chunks.
   let mine = 0;
   try {
     for (let r = 0; r < R; r++) {
-      for (let c, e = p.cnt[16 * r + 1]!; (c = Atomics.add(p.cnt, 16 * r, 1)) < e; mine++) run(chunks[c]!, 0);
+      for (let c; (c = claim(p.cnt, r, r === 0)) >= 0; mine++) run(chunks[c]!, 0);
     }
   } catch (e) {
     err = e;
@@ -365,6 +387,7 @@ export function forkJoin(ex: KernelExports, chunks: KernelCall[][], nt = chunks.
     if (Atomics.load(p.i32, b + 2) !== 0) failed = true;
   }
   if (st) {
+    st.setupMs += t0 - ts;
     st.forks++;
     st.chunks += chunks.length;
     st.callerChunks += mine;

@@ -129,6 +129,19 @@ describe('kernel threads', () => {
     expect(seen).toContain('f32_conv2d_gemm_4x8');
   });
 
+  // ONNX Conv as above, im2col path: a thread packs each chunk of output-pixel panels a cache block of panels at a
+  // time (f32_gemm_blockpack_scratch: 65536 / ((K + 1)·32) panels, 2–6 here for K = c·25) into its own block, so
+  // chunks span several blocks; the Σ over (c, ky, kx) is still one micro-kernel call per 4×8 tile.
+  it('f32 Conv (im2col) with chunks of several cache blocks of panels: 2 and 3 threads bit-identical to 1', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 16, max: 40 }), fc.integer({ min: 4, max: 24 }), fc.integer({ min: 12, max: 36 }), fc.integer({ min: 12, max: 36 }), fc.constantFrom(1, 2), fc.integer({ min: 0, max: 2 }), fc.integer(), (c, m, h, w, s, pad, seed) => {
+        const { g, X } = convGraph({ n: 1, c, m, h, w, k: 5, s, d: 1, pad, group: 'one', act: false }, seed);
+        sameBitsOn123(g, { X });
+      }),
+      { numRuns: 25 },
+    );
+  });
+
   // ONNX Gemm: Y = A·B + C and MatMul (batched, numpy semantics): split over column panels of Y, never over K.
   it('f32 Gemm (constant B) and MatMul (batched, both operands computed): 2 and 3 threads bit-identical to 1', () => {
     fc.assert(
