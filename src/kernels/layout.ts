@@ -81,6 +81,10 @@ const transposeWasm: KernelDef = {
         const p = perm ?? dims.map((_, i) => dims.length - 1 - i);
         const st = strides(dims);
         const shape = out!.shape as number[];
+        // a perm that only moves size-1 axes (a decoder step's [B, 1, H, hd] ↔ [B, H, 1, hd] head shuffles) keeps the
+        // element order: the output is the input's data under the new dims, an alias like Reshape's (no copy)
+        let last = -1;
+        if (p.every((a) => dims[a] === 1 || (a > last && (last = a) >= 0))) return [new Tensor('float32', x!.data as Float32Array, shape)];
         // inputs first: an allocation may grow memory, which detaches views (a resident input would look foreign)
         const xin = pin(mem, x!, 'Transpose input');
         const y = mem.alloc(x!.size * 4, 'Transpose output');
