@@ -40,6 +40,13 @@ function stridedCopy(mem: Arena, srcPtr: number, off: number, shape: readonly nu
     ss.push(1);
   }
   const r = sh.length;
+  // one contiguous block (a Split / Slice along the outermost non-1 axis: a decoder step's Q/K/V parts): a memory copy,
+  // no strides table
+  if (r === 1 && ss[0] === 1) {
+    const b = new Uint8Array(mem.buffer);
+    b.copyWithin(dst, srcPtr + off * 4, srcPtr + (off + sh[0]!) * 4);
+    return;
+  }
   // a (batched) 2-D transpose — out [N?, A, B] reading src [N?, B, A] (NHWC ↔ NCHW): x32_transpose2d's 4×4 blocks
   const [a, b] = [sh[r - 2]!, sh[r - 1]!];
   if (r >= 2 && r <= 3 && ss[r - 2] === 1 && ss[r - 1] === a && (r === 2 || ss[0] === a * b)) {
