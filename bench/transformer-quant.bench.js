@@ -6,8 +6,13 @@
 import { readFileSync } from 'node:fs';
 import { Graph, InferenceSession, Tensor, readOnnx, writeOnnx, quantize } from '../dist/index.js';
 import { foldWeightChains } from '../dist/quant/index.js';
-import { alternating, dataFile, fmt, ort, quick, table } from './common.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { alternating, args, dataFile, fmt, ort, quick, table } from './common.js';
 import { encoderGraph } from './transformer-gen.js';
+import { PRESETS, fileNames, writeTransformers } from '../scripts/make-transformer.mjs';
+
+const large = args.includes('--large');
 
 function encoderFeeds(T, seq) {
   const ids = BigInt64Array.from({ length: seq }, (_, i) => BigInt((i * 7 + 3) % 1000));
@@ -46,7 +51,7 @@ const med = (xs) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
  * sessions run round-robin in every round (so machine load drifts over all of them alike). Per variant: median ms
  * (of `reps` runs per round), file bytes and the ratios.
  */
-async function variantsRoundRobin(g, feeds, rounds, reps) {
+async function variantsRoundRobin(g, feeds, rounds, reps, check) {
   const variants = [
     ['fp32', writeOnnx(g)],
     ['dynamic int8', writeOnnx((await quantize(g, { mode: 'dynamic' })).graph)],
@@ -72,6 +77,7 @@ async function variantsRoundRobin(g, feeds, rounds, reps) {
     return { variant, bytes: bytes.length, file: `${((bytes.length / variants[0][1].length) * 100).toFixed(1)} %`, edgeqMs: e, ortMs: o, vsFp32: e / f32 };
   });
   for (const z of sess) await z.s.release();
+  if (check) for (let i = 0; i < res.length; i++) res[i].check = await check(res[i].variant, variants[i][1]);
   return res;
 }
 
@@ -107,7 +113,74 @@ async function generatedEncoder() {
   return res;
 }
 
+function decoderFeeds(T, past, layers, heads, hd) {
+  const f = { input_ids: new T('int64', BigInt64Array.from([42n]), [1, 1]) };
+  for (let i = 0; i < layers; i++)
+    for (const kv of ['key', 'value']) f[`past_${kv}_${i}`] = new T('float32', Float32Array.from({ length: heads * past * hd }, (_, j) => Math.sin(j * 0.37 + i) * 0.5), [1, heads, past, hd]);
+  return f;
+}
+
+/** cosine similarity and max |Δ| of two float arrays */
+function agree(a, b) {
+  let ab = 0, aa = 0, bb = 0, m = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i] * b[i];
+    aa += a[i] * a[i];
+    bb += b[i] * b[i];
+    m = Math.max(m, Math.abs(a[i] - b[i]));
+  }
+  return { cos: ab / Math.sqrt(aa * bb), max: m };
+}
+
+/**
+ * `--large`: the issue's quantization "done when" figures on the generated configurations (scripts/make-transformer.mjs,
+ * tmp/transformer): per model (encoder 1×128, decoder step after 64 cached) and variant (fp32, dynamic int8, int4
+ * MatMulNBits block 32): file size vs fp32; cosine and max |Δ| of the first output (encoder hidden state / logits) vs
+ * edgeq fp32; max |Δ| of edgeq vs onnxruntime-node on the same quantized file (it loads there); edgeq ms vs edgeq fp32
+ * and vs onnxruntime-web (the three variants' six sessions round-robin in every round).
+ */
+async function largeQuant() {
+  const dir = join('tmp', 'transformer');
+  const missing = PRESETS.filter((c) => !existsSync(join(dir, fileNames(c).encoder)) || !existsSync(join(dir, fileNames(c).decoder)));
+  if (missing.length) writeTransformers(dir, missing);
+  const ortNode = await import('onnxruntime-node');
+  const rows = [];
+  const out = [];
+  for (const c of PRESETS) {
+    const { encoder, decoder } = fileNames(c);
+    const models = [
+      { name: `${encoder.replace(/\.onnx$/, '')}, 1×128`, path: join(dir, encoder), feeds: (T) => encoderFeeds(T, 128), rounds: 5, reps: 1 },
+      { name: `${decoder.replace(/\.onnx$/, '')} step (past 64)`, path: join(dir, decoder), feeds: (T) => decoderFeeds(T, 64, c.layers, c.heads, c.d / c.heads), rounds: 15, reps: 3 },
+    ];
+    for (const m of models) {
+      const g = readOnnx(new Uint8Array(readFileSync(m.path)));
+      const first = g.outputs[0].name;
+      const outOf = async (bytes) => {
+        const s = await InferenceSession.create(bytes);
+        const y = (await s.run(m.feeds(Tensor)))[first].data;
+        await s.release();
+        return y;
+      };
+      const f32 = await outOf(new Uint8Array(readFileSync(m.path)));
+      const res = await variantsRoundRobin(g, m.feeds, m.rounds, m.reps, async (name, bytes) => {
+        const ours = await outOf(bytes);
+        const ns = await ortNode.InferenceSession.create(bytes);
+        const theirs = (await ns.run(m.feeds(ortNode.Tensor)))[first].data;
+        await ns.release();
+        return { vsFp32: agree(f32, ours), vsOrtNode: agree(theirs, ours) };
+      });
+      for (const r of res) {
+        out.push({ model: m.name, ...r });
+        rows.push({ model: m.name, ...row(r), 'cosine vs fp32': r.check.vsFp32.cos.toFixed(5), 'max |Δ| vs fp32': r.check.vsFp32.max.toPrecision(3), 'max |Δ| vs ORT-node': r.check.vsOrtNode.max.toPrecision(3) });
+      }
+    }
+  }
+  table('Quantized generated transformers (--large): file, agreement, speed; one thread, round-robin (lower is better)', rows);
+  return out;
+}
+
 export async function run() {
+  if (large) return { transformerQuantLarge: await largeQuant() };
   const linear = await linearLayers();
   const generated = await generatedEncoder();
   const path = dataFile('transformer/encoder_d256_l4.onnx');

@@ -75,31 +75,13 @@ export function attendStrided(mem: Arena, a: AttendArgs): void {
   const at = (x: Strided, b: number, h: number, i: number) => x.ptr + 4 * (b * x.sb + h * x.sh + i * x.si);
   const range = (b: number): KeyRange => (a.keys ? a.keys(b) : { lo: 0, dlo: 0, hi: T, dhi: 0 });
   if (S === 1 && g === 1 && !a.keys && (k.sd ?? 1) === 1 && T > 0) {
-    // a decoder step with one query row per kv head: the scores by f32_gemv_t over the key rows in place, softmax here
-    // (T floats), ·V by f32_gemv_n over the value rows in place — K and V are each read once, never packed
+    // a decoder step with one query row per kv head, every head in one call (f32_attn_step): the scores by f32_gemv_t
+    // over the key rows in place, softmax over T floats, ·V by f32_gemv_n over the value rows in place — K and V are
+    // each read once, never packed
     const sp = mem.alloc(4 * T, 'attention scores');
     try {
       for (let b = 0; b < B; b++)
-        for (let h = 0; h < N; h++) {
-          ex.f32_gemv_t(T, hd, at(q, b, h, 0), at(k, b, h, 0), k.si, sp);
-          const row = mem.f32(sp, T);
-          const mrow = mask ? mem.f32(at(mask, b, h, 0), T) : undefined;
-          let mx = -Infinity;
-          for (let j = 0; j < T; j++) {
-            const x = Math.fround(row[j]! * scale) + (mrow ? mrow[j]! : 0);
-            row[j] = x;
-            if (x > mx) mx = x;
-          }
-          if (mx === -Infinity) {
-            mem.f32(at(o, b, h, 0), vd).fill(nan ? NaN : 0); // no key visible: the unfused Softmax's 0/0, or zeros
-            continue;
-          }
-          let sum = 0;
-          for (let j = 0; j < T; j++) sum += row[j] = Math.exp(row[j]! - mx);
-          const inv = 1 / sum;
-          for (let j = 0; j < T; j++) row[j] = row[j]! * inv;
-          ex.f32_gemv_n(vd, T, sp, at(v, b, h, 0), v.si, at(o, b, h, 0));
-        }
+        ex.f32_attn_step(N, T, hd, vd, at(q, b, 0, 0), q.sh, at(k, b, 0, 0), k.sh, k.si, at(v, b, 0, 0), v.sh, v.si, scale, mask ? at(mask, b, 0, 0) : 0, mask ? mask.sh : 0, sp, at(o, b, 0, 0), o.sh, nan);
     } finally {
       mem.release(sp);
     }

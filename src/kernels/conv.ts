@@ -70,10 +70,10 @@ const convWasm: KernelDef = {
       name: wino ? 'f32_conv3x3_winograd_2x2' : dw3x3 ? 'f32_dwconv3x3' : dw5x5 ? 'f32_dwconv5x5' : dw1x1 && !(attrs.pads as number[] | undefined)?.some((v) => v !== 0) ? 'f32_dwconv1x1' : dwPlane ? 'f32_dwconv_plane' : depthwise ? 'f32_dwconv2d' : 'f32_conv2d_gemm_4x8',
       fuseClamp: epi.fuseClamp,
       fusePost: epi.fusePost,
-      fuseResidual: () => {
+      fuseResidual: (symbolic) => {
         // Conv → Add(·, r) (residual blocks: BlazeFace, MobileNetV2, ResNet): only while nothing else is folded in,
-        // so that the add comes first and a later Relu/Clip or step still folds after it
-        if (!epi.empty) return false;
+        // so that the add comes first and a later Relu/Clip or step still folds after it; static shapes only
+        if (!epi.empty || symbolic) return false;
         residual = node.inputs.length;
         return true;
       },

@@ -136,6 +136,8 @@ const matmulWasm: KernelDef = {
     let g = new PackedGemmF32(mem, k, n, b.data as Float32Array);
     const epi = new Epilogue();
     let clamped = false;
+    // a residual Add folded in (fuseResidual): its input index; r is added over the output block before any clamp
+    let residual = -1;
     return {
       name: 'f32_gemm_4x8',
       fuseClamp: (lo, hi) => epi.fuseClamp(lo, hi) && (clamped = true),
@@ -143,18 +145,37 @@ const matmulWasm: KernelDef = {
       // Add(bias, MatMul(x, W)) as PyTorch exports nn.Linear: the bias goes into the packed panels (added in the
       // micro-kernel), so the output block is written once; only before any clamp/activation (they act on x·W + bias)
       fuseBias(bias) {
-        if (clamped || bias.length !== n) return false;
+        if (clamped || residual >= 0 || bias.length !== n) return false;
         const biased = new PackedGemmF32(mem, k, n, b.data as Float32Array, bias);
         g.dispose();
         g = biased;
         return true;
       },
-      run([a], [out]) {
+      // the transformer residual x + Linear(h) (after the bias): added over the output block in one f32_binary pass
+      // instead of an Add node; the shapes may agree only by symbol ([batch, seq, d]), so run() checks them
+      fuseResidual: () => {
+        if (clamped) return false;
+        residual = node.inputs.length;
+        return true;
+      },
+      run(ins, [out]) {
+        const a = ins[0];
         if (!a || a.dims.length < 2) return undefined;
+        const shape = out!.shape as number[];
+        const r = residual >= 0 ? ins[residual] : undefined;
+        if (r && (r.type !== 'float32' || r.dims.length !== shape.length || r.dims.some((d, i) => d !== shape[i]))) return undefined;
         const m = a.size / k;
-        const y = g.runResident(a.data as Float32Array, m, epi.lo, epi.hi).view;
+        // the residual's place in kernel memory, taken before anything here allocates (a grown memory detaches views)
+        const rp = r ? mem.ptrOf(r) : undefined;
+        const { ptr: yp } = g.runResident(a.data as Float32Array, m, r ? -Infinity : epi.lo, r ? Infinity : epi.hi);
+        if (r) {
+          const rin = rp !== undefined ? { ptr: rp, copied: false } : mem.input(r.data as Float32Array, 'matmul residual');
+          kernels()!.f32_binary(0, yp, 1, rin.ptr, 1, yp, m * n, epi.lo, epi.hi);
+          if (rin.copied) mem.release(rin.ptr);
+        }
+        const y = mem.f32(yp, m * n);
         epi.apply(y);
-        return [new Tensor('float32', y, out!.shape as number[])];
+        return [new Tensor('float32', y, shape)];
       },
       dispose: () => g.dispose(),
     };

@@ -40,6 +40,13 @@ function stridedCopy(mem: Arena, srcPtr: number, off: number, shape: readonly nu
     ss.push(1);
   }
   const r = sh.length;
+  // one contiguous block (a Split / Slice along the outermost non-1 axis: a decoder step's Q/K/V parts): a memory copy,
+  // no strides table
+  if (r === 1 && ss[0] === 1) {
+    const b = new Uint8Array(mem.buffer);
+    b.copyWithin(dst, srcPtr + off * 4, srcPtr + (off + sh[0]!) * 4);
+    return;
+  }
   // a (batched) 2-D transpose — out [N?, A, B] reading src [N?, B, A] (NHWC ↔ NCHW): x32_transpose2d's 4×4 blocks
   const [a, b] = [sh[r - 2]!, sh[r - 1]!];
   if (r >= 2 && r <= 3 && ss[r - 2] === 1 && ss[r - 1] === a && (r === 2 || ss[0] === a * b)) {
@@ -81,6 +88,10 @@ const transposeWasm: KernelDef = {
         const p = perm ?? dims.map((_, i) => dims.length - 1 - i);
         const st = strides(dims);
         const shape = out!.shape as number[];
+        // a perm that only moves size-1 axes (a decoder step's [B, 1, H, hd] ↔ [B, H, 1, hd] head shuffles) keeps the
+        // element order: the output is the input's data under the new dims, an alias like Reshape's (no copy)
+        let last = -1;
+        if (p.every((a) => dims[a] === 1 || (a > last && (last = a) >= 0))) return [new Tensor('float32', x!.data as Float32Array, shape)];
         // inputs first: an allocation may grow memory, which detaches views (a resident input would look foreign)
         const xin = pin(mem, x!, 'Transpose input');
         const y = mem.alloc(x!.size * 4, 'Transpose output');

@@ -179,6 +179,8 @@ const concat32: KernelDef = {
         let outer = 1;
         for (let i = 0; i < ax; i++) outer *= shape[i]!;
         const total = shape.reduce((a, b) => a * b, 1);
+        // the resident inputs' places first: the allocation may grow memory, which detaches their views
+        const ptrs = ins.map((t) => mem.ptrOf({ data: t.data }));
         const y = mem.alloc(total * 4, 'concat output');
         const bytes = new Uint8Array(mem.buffer);
         const row = outer ? (total / outer) * 4 : 0;
@@ -186,7 +188,7 @@ const concat32: KernelDef = {
         for (let i = 0; i < ins.length; i++) {
           const chunk = outer ? (ins[i]!.size / outer) * 4 : 0;
           const d = ins[i]!.data as TypedArray;
-          const p = mem.ptrOf({ data: d });
+          const p = ptrs[i];
           if (p !== undefined) for (let o = 0; o < outer; o++) bytes.copyWithin(y + o * row + off, p + o * chunk, p + (o + 1) * chunk);
           else {
             // an input outside kernel memory (a graph input: a decoder's past keys/values fed back by the caller) is

@@ -24,6 +24,8 @@ export interface KernelExports {
   f32_instancenorm(x: number, planes: number, c: number, hw: number, scale: number, bias: number, eps: number, lo: number, hi: number, out: number): void;
   /** asm/f32_attention.ts: one block of ≤ 4 query rows of one head, fused scores → softmax → ·V (see kernels/attend.ts) */
   f32_attn_rows(mr: number, t: number, hd: number, vd: number, q: number, ldq: number, kp: number, vp: number, scale: number, mask: number, ldm: number, lo0: number, dlo: number, hi0: number, dhi: number, s: number, o: number, ldo: number, nanEmpty: number): void;
+  /** a decoder step: n heads of one query row against t keys read in place (scores, softmax, ·V in one call) */
+  f32_attn_step(n: number, t: number, hd: number, vd: number, q: number, qh: number, k: number, kh: number, ldk: number, v: number, vh: number, ldv: number, scale: number, mask: number, mh: number, s: number, o: number, oh: number, nanEmpty: number): void;
   f32_attn_head(S: number, t: number, hd: number, vd: number, q: number, ldq: number, k: number, ldk: number, kd: number, v: number, ldv: number, kp: number, vp: number, scale: number, mask: number, ldm: number, lo0: number, dlo: number, hi0: number, dhi: number, end: number, s: number, o: number, ldo: number, nanEmpty: number): void;
   f32_rmsnorm(x: number, rows: number, n: number, gamma: number, eps: number, out: number): void;
   /** asm/x32_layout.ts: out (contiguous over shape) = src at element strides st (may be negative); idx: rank i32s scratch */

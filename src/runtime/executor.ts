@@ -365,20 +365,24 @@ export class Executor {
     if (!a || !b || a === b || consts.has(a) || consts.has(b)) return false;
     const sa = types.get(a);
     const sb = types.get(b);
-    const same = (x?: ValueType, z?: ValueType) => !!x?.shape && !!z?.shape && x.dtype === 'float32' && z.dtype === 'float32' && x.shape.length === z.shape.length && x.shape.every((d, i) => typeof d === 'number' && d === z.shape![i]);
+    // equal static dims; or equal by symbol (a decoder's [batch, seq, d]): then only kernels that check at run time
+    const same = (x?: ValueType, z?: ValueType) => !!x?.shape && !!z?.shape && x.dtype === 'float32' && z.dtype === 'float32' && x.shape.length === z.shape.length && x.shape.every((d, i) => (typeof d === 'number' || (d !== '' && d !== '?')) && d === z.shape![i]);
     if (!same(sa, sb)) return false;
+    const symbolic = sa!.shape!.some((d) => typeof d !== 'number');
     const at = (n: Node | undefined) => (n ? order.indexOf(n) : -1);
     for (const [y, r] of [
       [a, b],
       [b, a],
     ] as const) {
-      const prod = this.producer.get(y);
+      // through a bias Add already folded into its kernel (MatMul → Add(bias) → Add(residual))
+      let prod = this.producer.get(y);
+      while (prod && this.fusedInto.has(prod) && prod.op === 'Add') prod = this.producer.get(this.fusedInto.get(prod)!);
       const kernel = prod && !this.fusedInto.has(prod) ? this.kernels.get(prod) : undefined;
       if (!kernel?.fuseResidual || this.residualOf.has(prod!) || this.uses(y) !== 1 || graphOut.has(y)) continue;
       // r must hold its value when the kernel runs: a graph input, or computed by an earlier node
       const rp = this.producer.get(r);
       if (rp ? at(rp) >= at(prod) : !this.graph.inputs.some((i) => i.name === r)) continue;
-      if (!kernel.fuseResidual()) continue;
+      if (!kernel.fuseResidual(symbolic)) continue;
       this.residualOf.set(prod!, r);
       this.fusedInto.set(act, y);
       this.kernels.get(act)?.dispose?.();

@@ -120,6 +120,73 @@ describe('f32_attn_rows: fused softmax(scale·Q·Kᵀ + mask)·V', () => {
     );
   });
 
+  // the decoder-step path (asm/f32_attention.ts f32_attn_step: S = 1, every head in one call, K/V rows read in place
+  // from a [B, N, cap, ·] cache with cap ≥ T) — same spec: "softmax(Q·Kᵀ·scale + mask)·V" per head
+  it('decoder step (one query row per head) matches the reference over caches, masks and heads', () => {
+    const mem = arena()!;
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 2 }),
+        fc.integer({ min: 1, max: 9 }),
+        fc.integer({ min: 1, max: 37 }),
+        fc.integer({ min: 0, max: 5 }),
+        fc.constantFrom(1, 3, 4, 8, 13, 16, 20, 64),
+        fc.constantFrom(1, 4, 7, 16, 17, 64),
+        fc.integer({ min: 0, max: 3 }),
+        fc.boolean(),
+        fc.constantFrom(1, 0.125),
+        fc.integer(),
+        (B, N, T, spare, hd, vd, maskKind, nanEmpty, scale, seed) => {
+          const cap = T + spare;
+          const q = values(B * N * hd, seed, 2);
+          const k = values(B * N * T * hd, seed ^ 0x55, 2);
+          const v = values(B * N * T * vd, seed ^ 0x99);
+          // mask: none, random additive, −∞ at random keys (head 1 of batch 0 fully masked), one row for all heads
+          const mvals = values(B * N * T, seed ^ 0x77, 3);
+          if (maskKind === 2) for (let i = 0; i < mvals.length; i++) mvals[i] = mvals[i]! > 0.5 || Math.floor(i / T) === 1 ? -Infinity : mvals[i]!;
+          const mh = maskKind === 3 ? 1 : N;
+          const want = attendRef(q, k, v, { B, N, Nkv: N, S: 1, Tk: T, hs: hd, vhs: vd, scale }, (b, h, _i, j) => (maskKind ? mvals[(b * mh + (mh === 1 ? 0 : h)) * T + j]! : 0));
+          // K / V in capacity blocks: row j of head h at ((b·N + h)·cap + j)·d
+          const kc = new Float32Array(B * N * cap * hd);
+          const vc = new Float32Array(B * N * cap * vd);
+          for (let bh = 0; bh < B * N; bh++) {
+            kc.set(k.subarray(bh * T * hd, (bh + 1) * T * hd), bh * cap * hd);
+            vc.set(v.subarray(bh * T * vd, (bh + 1) * T * vd), bh * cap * vd);
+          }
+          const put = (a: Float32Array): number => {
+            const p = mem.alloc(a.length * 4 + 4, 'test');
+            mem.f32(p, a.length).set(a);
+            return p;
+          };
+          const ptrs = [put(q), put(kc), put(vc), put(mvals), put(new Float32Array(B * N * vd).fill(7))];
+          const [qp, kp, vp, mp, op] = ptrs as [number, number, number, number, number];
+          try {
+            attendStrided(mem, {
+              B, N, Nkv: N, S: 1, T, hd, vd, scale, nanEmpty,
+              q: { ptr: qp, sb: N * hd, sh: hd, si: hd },
+              k: { ptr: kp, sb: N * cap * hd, sh: cap * hd, si: hd },
+              v: { ptr: vp, sb: N * cap * vd, sh: cap * vd, si: vd },
+              o: { ptr: op, sb: N * vd, sh: vd, si: N * vd },
+              mask: maskKind ? { ptr: mp, sb: mh * T, sh: mh === 1 ? 0 : T, si: T } : undefined,
+            });
+            const got = mem.f32(op, B * N * vd);
+            for (let i = 0; i < got.length; i++) {
+              const b = Math.floor(i / (N * vd));
+              const h = Math.floor(i / vd) % N;
+              const mrow = mvals.subarray((b * mh + (mh === 1 ? 0 : h)) * T, (b * mh + (mh === 1 ? 0 : h) + 1) * T);
+              // a head that sees no key: NaN with nanEmpty (the unfused Softmax's 0/0), else zeros (the reference's)
+              if (maskKind && mrow.every((x) => x === -Infinity) && nanEmpty) expect(got[i]).toBeNaN();
+              else if (!(Math.abs(got[i]! - want[i]!) <= 2e-5)) expect(`${i}: ${got[i]}`).toBe(`${want[i]}`);
+            }
+          } finally {
+            for (const p of ptrs) mem.release(p);
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
   it('a row that sees no key gives zeros, or NaN with nanEmpty (the unfused Softmax 0/0)', () => {
     const mem = arena()!;
     const [S, T, hd] = [3, 9, 8];

@@ -94,3 +94,58 @@ describe('MatMul + row-bias Add fused into f32_gemm', () => {
     f.dispose();
   });
 });
+
+// x + Linear(h) — a transformer's residual connection, Add(Add(MatMul(h, W), bias), r) — folded into the MatMul kernel
+// (executor.ts fuseResidual through the folded bias Add, kernels/gemm.ts fuseResidual): r is added over the output
+// block. The shapes are symbolic ([batch, seq, n], as a decoder exports them), equal by symbol; the kernel checks the
+// dims at run time. ONNX Add: element-wise addition — the fused kernel must give the reference's values.
+describe('MatMul + bias + residual Add fused into f32_gemm', () => {
+  function residual(k: number, n: number, w: Float32Array, bias: Float32Array, rKernel: boolean, act: boolean): Graph {
+    const g = new Graph();
+    g.opsets = { '': 20 };
+    g.inputs = [
+      { name: 'h', type: { dtype: 'float32', shape: ['batch', 'seq', k] } },
+      { name: 'r0', type: { dtype: 'float32', shape: ['batch', 'seq', n] } },
+    ];
+    g.initializers.set('W', new Tensor('float32', w, [k, n]));
+    g.initializers.set('bias', new Tensor('float32', bias, [n]));
+    // r: the graph input itself (outside kernel memory) or a kernel's output (resident)
+    g.nodes = rKernel ? [node('pre', 'Relu', ['r0'], ['r'])] : [];
+    const r = rKernel ? 'r' : 'r0';
+    g.nodes.push(node('mm', 'MatMul', ['h', 'W'], ['p']), node('bias', 'Add', ['bias', 'p'], ['z']), node('res', 'Add', [r, 'z'], ['y']));
+    if (act) g.nodes.push(node('act', 'Relu', ['y'], ['a']));
+    g.outputs = [{ name: act ? 'a' : 'y', type: { dtype: 'float32' } }];
+    return g;
+  }
+  it('equals the reference plan (random shapes, resident or foreign residual, a clamp after)', () => {
+    fc.assert(
+      fc.property(
+        fc.record({ b: fc.integer({ min: 1, max: 2 }), m: fc.integer({ min: 1, max: 6 }), k: fc.integer({ min: 1, max: 20 }), n: fc.integer({ min: 1, max: 19 }), rKernel: fc.boolean(), act: fc.boolean() }).chain((c) =>
+          fc.tuple(fc.constant(c), floats(c.b * c.m * c.k), floats(c.k * c.n), floats(c.n), floats(c.b * c.m * c.n)),
+        ),
+        ([c, h, w, bias, r]) => {
+          const g = residual(c.k, c.n, w, bias, c.rKernel, c.act);
+          const wasm = new Executor(g);
+          const ref = new Executor(g, { backend: 'reference' });
+          expect([...wasm.fusedInto.keys()].map((x) => x.name)).toEqual(expect.arrayContaining(['bias', 'res', ...(c.act ? ['act'] : [])]));
+          const feeds = { h: new Tensor('float32', h, [c.b, c.m, c.k]), r0: new Tensor('float32', r, [c.b, c.m, c.n]) };
+          const out = g.outputs[0]!.name;
+          expectClose(wasm.run(feeds)[out] as Tensor, ref.run(feeds)[out] as Tensor);
+          expect(wasm.fallbacks.size).toBe(0);
+          wasm.dispose();
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('does not fold an addend that broadcasts ([1, 1, n] against [batch, seq, n])', () => {
+    const g = residual(4, 3, new Float32Array(12).fill(0.5), new Float32Array(3), false, false);
+    g.inputs[1]!.type.shape = [1, 1, 3];
+    const e = new Executor(g);
+    expect([...e.fusedInto.keys()].map((x) => x.name)).not.toContain('res');
+    const feeds = { h: new Tensor('float32', Float32Array.from({ length: 8 }, (_, i) => i), [1, 2, 4]), r0: new Tensor('float32', Float32Array.of(1, 2, 3), [1, 1, 3]) };
+    expectClose(e.run(feeds).y as Tensor, new Executor(g, { backend: 'reference' }).run(feeds).y as Tensor);
+    e.dispose();
+  });
+});

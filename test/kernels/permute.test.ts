@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { Graph } from '../../src/ir/graph.js';
 import { Executor } from '../../src/runtime/executor.js';
 import { Tensor } from '../../src/tensor/tensor.js';
+import { arena } from '../../src/kernels/wasm.js';
 
 const dims = fc.integer({ min: 1, max: 4 }).chain((r) => fc.array(fc.integer({ min: 1, max: 7 }), { minLength: r, maxLength: r }));
 const data = (type: 'float32' | 'int8', n: number, seed: number) =>
@@ -118,5 +119,36 @@ describe('data movement kernels vs the reference', () => {
       }),
       { numRuns: 100, seed: 11 },
     );
+  });
+
+  // the output's allocation grows kernel memory, which (unshared memory, one thread) detaches the view of a resident
+  // input — here a Transpose output; the other part is a graph input, so the plan cannot write the parts in place: its
+  // place must be taken before (a one-thread d768 decoder step failed so: "Cannot perform Construct on a detached
+  // ArrayBuffer"). With a shared memory (kernel threads, the test default) the old view stays valid; both must copy right.
+  it('Concat of a resident input whose output allocation grows kernel memory', () => {
+    const n = Math.ceil(arena()!.buffer.byteLength / 8);
+    const g = new Graph();
+    g.inputs = [
+      { name: 'X', type: { dtype: 'float32', shape: [n, 2] } },
+      { name: 'Z', type: { dtype: 'float32', shape: [2, n] } },
+    ];
+    g.nodes = [
+      { name: 't', op: 'Transpose', domain: '', inputs: ['X'], outputs: ['A'], attrs: { perm: [1, 0] } },
+      { name: 'c', op: 'Concat', domain: '', inputs: ['A', 'Z'], outputs: ['Y'], attrs: { axis: 0 } },
+    ];
+    g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+    const x = new Tensor('float32', Float32Array.from({ length: 2 * n }, (_, i) => i % 1000), [n, 2]);
+    const z = new Tensor('float32', new Float32Array(2 * n).fill(-1), [2, n]);
+    const fast = new Executor(g);
+    expect([...fast.kernels.values()].map((k) => k.name)).toContain('x32_concat');
+    const before = arena()!.buffer.byteLength;
+    const got = fast.run({ X: x, Z: z }).Y as Tensor;
+    expect(arena()!.buffer.byteLength).toBeGreaterThan(before);
+    const y = got.data as Float32Array;
+    expect(got.dims).toEqual([4, n]);
+    for (const [r, c] of [[0, 0], [1, n - 1], [0, 7 % n], [1, 5 % n]] as const) expect(y[r * n + c]).toBe((2 * c + r) % 1000);
+    expect(y[2 * n]).toBe(-1);
+    expect(y[4 * n - 1]).toBe(-1);
+    fast.dispose();
   });
 });
