@@ -5,6 +5,7 @@ import { rangeOffsets } from './range-offset.js';
 import { trivialMasks } from './causal-mask.js';
 import { inlineConstantIfs } from './inline-if.js';
 import { shapeArith } from './shape-arith.js';
+import { widenHalf } from './widen-half.js';
 
 export interface CanonicalizeOptions {
   /** largest folded output, in elements (default 16 M: 64 MB of float32); bigger constant subgraphs stay nodes */
@@ -16,6 +17,11 @@ export interface CanonicalizeOptions {
   foldDequantize?: boolean;
   /** value names that stay computed by their node (not bypassed): e.g. split points a caller names */
   keep?: readonly string[];
+  /**
+   * false: float16 nodes stay float16 (the fp16 kernels and reference ops run them). Default true: they compute in
+   * float32 between Casts, as onnxruntime's CPU provider runs them (widen-half.ts).
+   */
+  widenHalf?: boolean;
 }
 
 /** What canonicalize changed (for `edgeq profile` and tests). */
@@ -110,11 +116,14 @@ export function canonicalize(graph: Graph, opts: CanonicalizeOptions = {}): Grap
     // an If whose condition folded: its branch's nodes (inline-if.ts), typed and folded in the next round
     const inlined = inlineConstantIfs(g, nodes, inits, a.consts);
     if (inlined) nodes = inlined;
+    // float16 nodes → float32 between Casts (widen-half.ts); the Casts of initializers fold in the next round
+    const halves = !inlined && opts.widenHalf !== false ? widenHalf(g, nodes, inits, a.types, graphOut) : undefined;
+    if (halves) nodes = halves;
     // integer shape arithmetic on a run-time value (a KV step plan's cache length): shape-arith.ts; not in a round
     // that inlined a branch (its nodes have no types yet) — the next round sees them typed
-    const arith = !inlined && !hasSubgraphs && shapeArith(nodes, inits, a.types, graphOut);
-    if (ranges || masks || inlined || arith) rewritten = true;
-    if (round >= 6 || (!ranges && !masks && !inlined && !arith)) break;
+    const arith = !inlined && !halves && !hasSubgraphs && shapeArith(nodes, inits, a.types, graphOut);
+    if (ranges || masks || inlined || halves || arith) rewritten = true;
+    if (round >= 6 || (!ranges && !masks && !inlined && !halves && !arith)) break;
     g.nodes = nodes;
     g.initializers = inits;
   }
