@@ -18,8 +18,9 @@ export interface CanonicalizeOptions {
   /** value names that stay computed by their node (not bypassed): e.g. split points a caller names */
   keep?: readonly string[];
   /**
-   * false: float16 nodes stay float16 (the fp16 kernels and reference ops run them). Default true: they compute in
-   * float32 between Casts, as onnxruntime's CPU provider runs them (widen-half.ts).
+   * true: float16 nodes compute in float32 between Casts, as onnxruntime's CPU provider runs them (widen-half.ts;
+   * the executor's wasm backend asks for it). Default false: float16 nodes stay float16, so graphs written back
+   * (quantize, prune, split) keep their float16 weights and values.
    */
   widenHalf?: boolean;
 }
@@ -56,7 +57,8 @@ export function canonicalizeStats(g: Graph): CanonicalizeStats | undefined {
  *    graph is folded once more (range-offset.ts: a KV decoder's position ids, so a seq = 1 plan knows its shapes); so
  *    is it after a one-row causal mask that keeps everything became a constant fill (causal-mask.ts), after an If
  *    whose condition folded was replaced by the branch it selects (inline-if.ts), and after integer shape
- *    arithmetic on a run-time value was simplified and its per-layer copies merged (shape-arith.ts).
+ *    arithmetic on a run-time value was simplified and its per-layer copies merged (shape-arith.ts), and (with
+ *    `widenHalf`) after float16 nodes were rewritten to compute in float32 between Casts (widen-half.ts).
  * 3. Nodes no graph output depends on are removed, and initializers nothing reads (unless a graph input too).
  *
  * Returns a new graph (tensors shared with the input's; `graph` is not modified) or `graph` itself when nothing
@@ -117,7 +119,7 @@ export function canonicalize(graph: Graph, opts: CanonicalizeOptions = {}): Grap
     const inlined = inlineConstantIfs(g, nodes, inits, a.consts);
     if (inlined) nodes = inlined;
     // float16 nodes → float32 between Casts (widen-half.ts); the Casts of initializers fold in the next round
-    const halves = !inlined && opts.widenHalf !== false ? widenHalf(g, nodes, inits, a.types, graphOut) : undefined;
+    const halves = !inlined && opts.widenHalf ? widenHalf(g, nodes, inits, a.types, graphOut) : undefined;
     if (halves) nodes = halves;
     // integer shape arithmetic on a run-time value (a KV step plan's cache length): shape-arith.ts; not in a round
     // that inlined a branch (its nodes have no types yet) — the next round sees them typed

@@ -88,7 +88,7 @@ function expectClose(got: Float32Array, want: Float32Array): void {
 
 describe('widen-half: float16 nodes run in float32', () => {
   it('leaves no float16 node but the Casts back to float16 outputs, and no Cast pair', () => {
-    const c = canonicalize(imglyLike());
+    const c = canonicalize(imglyLike(), { widenHalf: true });
     const a = analyze(c);
     const halfNodes = c.nodes.filter((n) => n.outputs.some((o) => a.types.get(o)?.dtype === 'float16'));
     // only the float16 graph output r1 is still made in half, by one Cast from its float32 twin
@@ -96,8 +96,8 @@ describe('widen-half: float16 nodes run in float32', () => {
     expect(c.nodes.filter((n) => n.op === 'Cast')).toHaveLength(1);
     // conv weights reach the kernels as float32 constants
     for (const n of c.nodes.filter((m) => m.op === 'Conv')) expect(c.initializers.get(n.inputs[1]!)?.type).toBe('float32');
-    // the pass can be turned off: the float16 nodes stay
-    const off = canonicalize(imglyLike(), { widenHalf: false });
+    // off by default (quantize, prune and split write graphs back): the float16 nodes stay
+    const off = canonicalize(imglyLike());
     expect(off.nodes.filter((n) => n.op === 'Conv' && analyze(off).types.get(n.outputs[0]!)?.dtype === 'float16')).toHaveLength(2);
   });
 
