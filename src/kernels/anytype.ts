@@ -30,8 +30,27 @@ const castWasm: KernelDef = {
       // "Casting to the same type is a no-op": the data under the same dims
       return { name: 'view', run: ([x]) => [new Tensor(x!.type, x!.data, x!.dims)] };
     }
+    if ((from === 'float16' && to === 'float32') || (from === 'float32' && to === 'float16')) {
+      // float16 ↔ float32 (the Casts widen-half.ts leaves at float16 graph inputs / outputs): exact widening,
+      // rounding to nearest even (IEEE 754, as ONNX Cast specifies for float → float16)
+      const widen = from === 'float16';
+      return {
+        name: widen ? 'f16_to_f32' : 'f32_to_f16',
+        run([x]) {
+          const n = x!.size;
+          const xin = mem.inputBytes(x!.data as TypedArray, 'Cast input');
+          try {
+            const yp = mem.alloc(Math.max(n, 1) * (widen ? 4 : 2), 'Cast output');
+            if (n) (widen ? ex.f16_to_f32 : ex.f32_to_f16)(n, xin.ptr, yp);
+            return [widen ? new Tensor('float32', mem.f32(yp, n), x!.dims) : new Tensor('float16', new Uint16Array(mem.buffer, yp, n), x!.dims)];
+          } finally {
+            if (xin.copied) mem.release(xin.ptr);
+          }
+        },
+      };
+    }
     const kind = TO_F32[from];
-    if (to !== 'float32' || kind === undefined) return decline(`${from} → ${to ?? attrs.to}: only int64/int32/int8/uint8/bool → float32 and same-type casts`);
+    if (to !== 'float32' || kind === undefined) return decline(`${from} → ${to ?? attrs.to}: only int64/int32/int8/uint8/bool/float16 → float32, float32 → float16 and same-type casts`);
     return {
       name: 'x_cast_f32',
       run([x]) {

@@ -141,6 +141,7 @@ export interface KernelExports {
   qs8_peak_dot(iters: number): number;
   /** fp16 weights (asm/f16_gemm.ts): panels of 8 f32 bias + K rows of 8 halves; pack returns 1 if any weight is Inf/NaN */
   f16_to_f32(n: number, src: number, dst: number): void;
+  f32_to_f16(n: number, src: number, dst: number): void;
   f16_gemm_pack_8(n: number, k: number, w: number, ldw: number, bias: number, out: number): number;
   f16_gemm_packed_size_8(n: number, k: number): number;
   f16_gemm_unpack_8(n: number, k: number, w: number, out: number): void;

@@ -49,6 +49,8 @@ export interface ExecutorOptions {
   elideUnread?: boolean;
   /** run ir/passes/canonicalize first: fold constant subgraphs, bypass Identity/Dropout, drop dead nodes (default true) */
   canonicalize?: boolean;
+  /** canonicalize computes float16 nodes in float32 between Casts, as onnxruntime's CPU provider (default true on the wasm backend) */
+  widenHalf?: boolean;
 }
 
 /** A Concat whose inputs the producing kernels write in place: its output block and each input's byte offset. */
@@ -116,14 +118,15 @@ export class Executor {
     const canon = opts.canonicalize !== false;
     const fuse = wasm && opts.fuseQdq !== false && graph.nodes.some((n) => n.op === 'DequantizeLinear');
     // DequantizeLinear of weights stays for QDQ fusion; what fusion leaves is folded after it
-    if (canon) graph = canonicalize(graph, { foldDequantize: !fuse });
+    const widenHalf = wasm && opts.widenHalf !== false;
+    if (canon) graph = canonicalize(graph, { foldDequantize: !fuse, widenHalf });
     this.canonicalized = canonicalizeStats(graph);
     if (wasm && opts.layout !== false) graph = foldPads(nhwcToNchw(graph));
     if (wasm && opts.fusePatterns !== false) graph = fuseDynamicQuantMatMul(fuseTransformerPatterns(graph));
     // Conv→BN/Mul/Add folding and HardSwish recognition (kernel-side rewrites; the unfused plan skips them too)
     if (wasm && opts.foldBatchNorm !== false) graph = fuseHardSwish(foldBatchNorms(graph));
     graph = fuse ? fuseQdq(graph) : graph;
-    if (canon && fuse && graph.nodes.some((n) => n.op === 'DequantizeLinear' && n.inputs.every((x) => !x || graph.initializers.has(x)))) graph = canonicalize(graph);
+    if (canon && fuse && graph.nodes.some((n) => n.op === 'DequantizeLinear' && n.inputs.every((x) => !x || graph.initializers.has(x)))) graph = canonicalize(graph, { widenHalf });
     this.graph = graph;
     this.analysis = analyze(graph);
     this.bodies = new Bodies((g) => new Executor(g, opts), (x) => this.analysis.consts.get(x));

@@ -55,6 +55,34 @@ describe('WASM Cast / Equal / Expand on any element type vs the TS reference', (
     );
   });
 
+  // ONNX Cast: "casting from a float to float16 … the result rounds to the nearest representable value (ties to
+  // even)"; overflow gives ±Inf, NaN stays NaN. Random bit patterns (every exponent: subnormals, Inf, NaN) plus
+  // exact halfway ties and the float16 → float32 direction, which is exact.
+  it('Cast float32 → float16 and float16 → float32, bit for bit', () => {
+    fc.assert(
+      fc.property(fc.boolean(), fc.array(fc.integer({ min: 1, max: 9 }), { maxLength: 3 }), fc.integer(), (toHalf, dims, seed) => {
+        const rnd = rng(seed);
+        const n = dims.reduce((a, b) => a * b, 1);
+        const g = new Graph();
+        const from: DType = toHalf ? 'float32' : 'float16';
+        g.inputs = [{ name: 'X', type: { dtype: from, shape: dims } }];
+        g.nodes = [{ name: 'c', op: 'Cast', domain: '', inputs: ['X'], outputs: ['Y'], attrs: { to: toHalf ? 10 : 1 } }];
+        g.outputs = [{ name: 'Y', type: { dtype: toHalf ? 'float16' : 'float32' } }];
+        let x: Tensor;
+        if (toHalf) {
+          const u = Uint32Array.from({ length: n }, (_, i) => {
+            const r = (rnd() * 2 ** 32) >>> 0;
+            // every third value a tie: a half's mantissa bits then exactly the halfway point below
+            return i % 3 === 0 ? ((r & 0xffffe000) | 0x1000) >>> 0 : r;
+          });
+          x = new Tensor('float32', new Float32Array(u.buffer), dims);
+        } else x = new Tensor('float16', Uint16Array.from({ length: n }, () => (rnd() * 65536) >>> 0), dims);
+        check(g, { X: x }, toHalf ? 'f32_to_f16' : 'f16_to_f32');
+      }),
+      { numRuns: 200, seed: 37 },
+    );
+  });
+
   it('Equal with a one-element or same-shape operand (NaN ≠ NaN for float32)', () => {
     fc.assert(
       fc.property(fc.constantFrom<DType>('int64', 'int32', 'float32', 'bool', 'int8', 'uint8'), fc.constantFrom('same', 'scalarB', 'scalarA'), fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 3 }), fc.integer(), (t, mode, dims, seed) => {

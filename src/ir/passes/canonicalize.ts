@@ -5,6 +5,7 @@ import { rangeOffsets } from './range-offset.js';
 import { trivialMasks } from './causal-mask.js';
 import { inlineConstantIfs } from './inline-if.js';
 import { shapeArith } from './shape-arith.js';
+import { widenHalf } from './widen-half.js';
 
 export interface CanonicalizeOptions {
   /** largest folded output, in elements (default 16 M: 64 MB of float32); bigger constant subgraphs stay nodes */
@@ -16,6 +17,12 @@ export interface CanonicalizeOptions {
   foldDequantize?: boolean;
   /** value names that stay computed by their node (not bypassed): e.g. split points a caller names */
   keep?: readonly string[];
+  /**
+   * true: float16 nodes compute in float32 between Casts, as onnxruntime's CPU provider runs them (widen-half.ts;
+   * the executor's wasm backend asks for it). Default false: float16 nodes stay float16, so graphs written back
+   * (quantize, prune, split) keep their float16 weights and values.
+   */
+  widenHalf?: boolean;
 }
 
 /** What canonicalize changed (for `edgeq profile` and tests). */
@@ -50,7 +57,8 @@ export function canonicalizeStats(g: Graph): CanonicalizeStats | undefined {
  *    graph is folded once more (range-offset.ts: a KV decoder's position ids, so a seq = 1 plan knows its shapes); so
  *    is it after a one-row causal mask that keeps everything became a constant fill (causal-mask.ts), after an If
  *    whose condition folded was replaced by the branch it selects (inline-if.ts), and after integer shape
- *    arithmetic on a run-time value was simplified and its per-layer copies merged (shape-arith.ts).
+ *    arithmetic on a run-time value was simplified and its per-layer copies merged (shape-arith.ts), and (with
+ *    `widenHalf`) after float16 nodes were rewritten to compute in float32 between Casts (widen-half.ts).
  * 3. Nodes no graph output depends on are removed, and initializers nothing reads (unless a graph input too).
  *
  * Returns a new graph (tensors shared with the input's; `graph` is not modified) or `graph` itself when nothing
@@ -110,11 +118,14 @@ export function canonicalize(graph: Graph, opts: CanonicalizeOptions = {}): Grap
     // an If whose condition folded: its branch's nodes (inline-if.ts), typed and folded in the next round
     const inlined = inlineConstantIfs(g, nodes, inits, a.consts);
     if (inlined) nodes = inlined;
+    // float16 nodes → float32 between Casts (widen-half.ts); the Casts of initializers fold in the next round
+    const halves = !inlined && opts.widenHalf ? widenHalf(g, nodes, inits, a.types, graphOut) : undefined;
+    if (halves) nodes = halves;
     // integer shape arithmetic on a run-time value (a KV step plan's cache length): shape-arith.ts; not in a round
     // that inlined a branch (its nodes have no types yet) — the next round sees them typed
-    const arith = !inlined && !hasSubgraphs && shapeArith(nodes, inits, a.types, graphOut);
-    if (ranges || masks || inlined || arith) rewritten = true;
-    if (round >= 6 || (!ranges && !masks && !inlined && !arith)) break;
+    const arith = !inlined && !halves && !hasSubgraphs && shapeArith(nodes, inits, a.types, graphOut);
+    if (ranges || masks || inlined || halves || arith) rewritten = true;
+    if (round >= 6 || (!ranges && !masks && !inlined && !halves && !arith)) break;
     g.nodes = nodes;
     g.initializers = inits;
   }
