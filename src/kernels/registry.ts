@@ -30,8 +30,11 @@ export interface PreparedKernel {
    * kernel: out = clamp(acc + residual) with any clamp fused later applied after the add; false if it can't (e.g. a
    * clamp or activation is already fused: it would have to run before the add). When true, the plan appends the
    * residual tensor to run()'s inputs, after the node's own inputs (index node.inputs.length).
+   * `prefix`: the residual may be shorter than the output (the input of a zero Pad whose block is that input then
+   * zeros): add it over the first residual.size values, the rest is acc alone (clamped). A kernel that accepts
+   * a prefix must not return undefined from run() (the Pad the residual stands for does not run).
    */
-  fuseResidual?(): boolean;
+  fuseResidual?(prefix: boolean): boolean;
   /** Fold a following pointwise activation (an op of kernels/epilogue.ts POST_OPS, with its attributes); false if it can't. */
   fusePost?(op: string, attrs: Record<string, unknown>): boolean;
   /**

@@ -150,12 +150,14 @@ export class Executor {
     this.analysis.order.forEach((n, i) => {
       n.inputs.forEach((x) => x && this.lastUse.set(x, i));
       this.bypass.get(n)?.forEach((b) => this.lastUse.set(b.x, i));
+      const also = this.alsoReads.get(n);
+      if (also) this.lastUse.set(also, i);
     });
     for (const o of graph.outputs) this.lastUse.set(o.name, Infinity);
     const consts = this.analysis.consts;
     this.analysis.order.forEach((n, i) => {
       this.foldedAt.push(n.outputs.every((o) => o === '' || consts.has(o)));
-      const read = [...n.inputs, ...(this.bypass.get(n)?.map((b) => b.x) ?? [])];
+      const read = [...n.inputs, ...(this.bypass.get(n)?.map((b) => b.x) ?? []), ...(this.alsoReads.has(n) ? [this.alsoReads.get(n)!] : [])];
       this.dropAt.push([...new Set(read.filter((x) => x && this.lastUse.get(x) === i && !consts.has(x)))]);
     });
   }
@@ -353,6 +355,30 @@ export class Executor {
 
   /** kernel node → the residual value its kernel adds (fuseResidual: an Add folded into the kernel) */
   private readonly residualOf = new Map<Node, string>();
+  /** a folded Add → the value its kernel reads in place of one of the Add's inputs (a zero Pad's input) */
+  private readonly alsoReads = new Map<Node, string>();
+
+  /**
+   * `p` is a constant-mode Pad (domain '', constant non-negative pads, no axes input, pad value absent or a float32
+   * zero) of a float32 runtime value x that pads only the end of one axis with every dim before that axis 1, so its
+   * output block is x's values followed by zeros (ONNX Pad: "constant - pads with a given constant value as
+   * specified by constant_value"): x's name, else undefined.
+   */
+  private zeroTailPad(p: Node | undefined): string | undefined {
+    if (!p || p.op !== 'Pad' || p.domain !== '' || (p.inputs[3] ?? '') !== '' || (this.analysis.attrs.get(p)!.mode ?? 'constant') !== 'constant') return undefined;
+    const { consts, types } = this.analysis;
+    const x = p.inputs[0]!;
+    const pads = consts.get(p.inputs[1] ?? '');
+    const v = p.inputs[2] ? consts.get(p.inputs[2]) : undefined;
+    const shape = types.get(x)?.shape;
+    if (!x || consts.has(x) || !pads || !shape || types.get(x)?.dtype !== 'float32' || (p.inputs[2] && (v?.type !== 'float32' || v.size !== 1 || (v.data as Float32Array)[0] !== 0))) return undefined;
+    const r = shape.length;
+    const pv = Array.from(pads.data as ArrayLike<number | bigint>, Number);
+    if (pv.length !== 2 * r || pv.slice(0, r).some((d) => d !== 0)) return undefined;
+    const axes = pv.slice(r).flatMap((d, a) => (d !== 0 ? [a] : []));
+    if (axes.length !== 1 || pv[r + axes[0]!]! < 0 || shape.slice(0, axes[0]).some((d) => d !== 1)) return undefined;
+    return x;
+  }
 
   /**
    * Add(y, r) with y the single-use float32 output of a kernel with `fuseResidual` and r another runtime value of the
@@ -375,14 +401,24 @@ export class Executor {
       const prod = this.producer.get(y);
       const kernel = prod && !this.fusedInto.has(prod) ? this.kernels.get(prod) : undefined;
       if (!kernel?.fuseResidual || this.residualOf.has(prod!) || this.uses(y) !== 1 || graphOut.has(y)) continue;
-      // r must hold its value when the kernel runs: a graph input, or computed by an earlier node
-      const rp = this.producer.get(r);
-      if (rp ? at(rp) >= at(prod) : !this.graph.inputs.some((i) => i.name === r)) continue;
-      if (!kernel.fuseResidual()) continue;
-      this.residualOf.set(prod!, r);
+      // r = a zero Pad of x whose block is x then zeros (BlazeFace's channel pad before its residual Add): the kernel
+      // adds x over the first x.size values of its output and the Pad does not run
+      const pad = this.uses(r) === 1 && !graphOut.has(r) ? this.zeroTailPad(this.producer.get(r)) : undefined;
+      const add = pad ?? r;
+      // the added value must hold when the kernel runs: a graph input, or computed by an earlier node
+      const rp = this.producer.get(add);
+      if (rp ? at(rp) >= at(prod) : !this.graph.inputs.some((i) => i.name === add)) continue;
+      if (!kernel.fuseResidual(pad !== undefined)) continue;
+      this.residualOf.set(prod!, add);
       this.fusedInto.set(act, y);
       this.kernels.get(act)?.dispose?.();
       this.kernels.delete(act);
+      if (pad !== undefined) {
+        const p = this.producer.get(r)!;
+        this.alsoReads.set(act, pad); // x lives until the Add's place, as r did
+        this.elided.add(p); // runs only when its output is fetched
+        this.unread.add(r);
+      }
       return true;
     }
     return false;
