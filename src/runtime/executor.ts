@@ -559,7 +559,7 @@ export class Executor {
     if (!readsValues && !inputs.some((t) => t instanceof TensorSequence || t?.quant)) {
       // the cached answer's shapes are frozen copies: tensors made with them share the array instead of copying it
       const frozen = out.map((t) => (t?.shape ? { ...t, shape: Object.freeze([...t.shape]) as Dim[] } : t));
-      s.shapes = { sig: inputs.map((t) => t && { type: (t as Tensor).type, dims: [...(t as Tensor).dims] }), out: frozen };
+      s.shapes = { sig: inputs.map((t) => t && { type: (t as Tensor).type, dims: [...(t as Tensor).dims], frozen: Object.isFrozen((t as Tensor).dims) ? (t as Tensor).dims : undefined }), out: frozen };
     }
     return out;
   }
@@ -894,8 +894,12 @@ export function newNodeTimes(n: number): NodeTimes {
   return { ms: new Float64Array(n), ran: new Uint8Array(n), body: new Float64Array(n) };
 }
 
-/** A cached shape-rule answer's input: dtype and dims of a plain tensor (no sequence, no quant), or absent. */
-type InputSig = { type: string; dims: number[] } | undefined;
+/**
+ * A cached shape-rule answer's input: dtype and dims of a plain tensor (no sequence, no quant), or absent; `frozen`:
+ * the tensor's dims array when it was frozen (a kernel output's shape from a cached answer), so the same array again
+ * means the same dims without comparing them.
+ */
+type InputSig = { type: string; dims: number[]; frozen: readonly number[] | undefined } | undefined;
 
 function sameSig(sig: InputSig[], inputs: (Value | undefined)[]): boolean {
   if (sig.length !== inputs.length) return false;
@@ -906,7 +910,9 @@ function sameSig(sig: InputSig[], inputs: (Value | undefined)[]): boolean {
       if (s || t) return false;
       continue;
     }
-    if (!(t instanceof Tensor) || t.quant || t.type !== s.type || t.dims.length !== s.dims.length) return false;
+    if (!(t instanceof Tensor) || t.quant || t.type !== s.type) return false;
+    if (t.dims === s.frozen) continue;
+    if (t.dims.length !== s.dims.length) return false;
     for (let k = 0; k < s.dims.length; k++) if (t.dims[k] !== s.dims[k]) return false;
   }
   return true;
