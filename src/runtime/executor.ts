@@ -17,7 +17,7 @@ import { foldPads } from '../ir/passes/fold-pad.js';
 import { type CanonicalizeStats, canonicalize, canonicalizeStats } from '../ir/passes/canonicalize.js';
 import { fuseHardSwish } from '../ir/passes/fuse-hardswish.js';
 import { collectDeclines, kernelsFor, type PreparedKernel } from '../kernels/index.js';
-import { AFFINE, POST_OPS } from '../kernels/epilogue.js';
+import { AFFINE, CHANNEL_AFFINE, POST_OPS } from '../kernels/epilogue.js';
 import type { Node } from '../ir/graph.js';
 import type { Attrs, OpDef } from '../ir/registry.js';
 import { nonOnnxAttr } from '../ir/layout.js';
@@ -331,6 +331,47 @@ export class Executor {
   }
 
   /**
+   * A per-channel y·scale[c] + bias[c] of a float32 NCHW value y with static shape: a depthwise 1×1 Conv (stride 1,
+   * no pads, constant weights [C,1,1,1] and bias, group C: ONNX Conv "Y = B + Σ X·W" over one tap) or an inference
+   * BatchNormalization with constant statistics (ONNX: "Y = (X − input_mean) / sqrt(input_var + epsilon) · scale + B",
+   * as the reference computes it: scale' = scale/√(var + ε), bias' = B − mean·scale'). MediaPipe's BlazeBlocks put
+   * such a 1×1 "batch norm" after the PRelu of the conv before it; folded into that conv's epilogue it runs in place.
+   */
+  private channelAffine(n: Node): { y: string; scale: Float32Array; bias: Float32Array; inner: number } | undefined {
+    if (n.domain !== '' || (n.op !== 'Conv' && n.op !== 'BatchNormalization') || n.outputs.length !== 1) return undefined;
+    const { consts, types, attrs } = this.analysis;
+    const y = n.inputs[0]!;
+    const ys = types.get(y)?.shape;
+    const a = attrs.get(n)!;
+    if (!y || consts.has(y) || types.get(y)?.dtype !== 'float32' || !ys || ys.length !== 4 || ys.some((d) => typeof d !== 'number') || (a.data_layout ?? 'NCHW') !== 'NCHW') return undefined;
+    const [, ch, h, w] = ys as number[];
+    const f32 = (i: number, len: number) => {
+      const t = consts.get(n.inputs[i] ?? '');
+      return t?.type === 'float32' && t.size === len ? (t.data as Float32Array) : undefined;
+    };
+    if (n.op === 'BatchNormalization') {
+      if (a.training_mode === 1) return undefined;
+      const [sc, b, mean, v] = [f32(1, ch!), f32(2, ch!), f32(3, ch!), f32(4, ch!)];
+      if (!sc || !b || !mean || !v) return undefined;
+      const eps = a.epsilon as number;
+      const scale = new Float32Array(ch!);
+      const bias = new Float32Array(ch!);
+      for (let c = 0; c < ch!; c++) {
+        scale[c] = sc[c]! / Math.sqrt(v[c]! + eps);
+        bias[c] = b[c]! - mean[c]! * scale[c]!;
+      }
+      return { y, scale, bias, inner: h! * w! };
+    }
+    const wt = consts.get(n.inputs[1] ?? '');
+    const pads = (a.pads as number[] | undefined) ?? [];
+    const ones = (v: unknown) => v === undefined || (v as number[]).every((d) => d === 1);
+    if (!wt || wt.type !== 'float32' || wt.dims.join() !== `${ch},1,1,1` || a.group !== ch || !ones(a.strides) || pads.some((d) => d !== 0)) return undefined;
+    const bias = n.inputs[2] ? f32(2, ch!) : new Float32Array(ch!);
+    if (!bias) return undefined;
+    return { y, scale: Float32Array.from(wt.data as Float32Array), bias: Float32Array.from(bias), inner: h! * w! };
+  }
+
+  /**
    * Add(c, y) / Add(y, c) with c a float32 constant row — [N] or [1, …, 1, N], N = y's last dim, so broadcasting
    * keeps y's shape — folded into y's producing kernel (`fuseBias`: a MatMul packs it with its weight).
    */
@@ -433,7 +474,8 @@ export class Executor {
       const affine = this.scalarAffine(act);
       const prelu = this.channelPRelu(act);
       const scalarClamp = this.scalarBound(act);
-      const post = POST_OPS[act.op] !== undefined || affine !== undefined || prelu !== undefined;
+      const chAffine = this.channelAffine(act);
+      const post = POST_OPS[act.op] !== undefined || affine !== undefined || prelu !== undefined || chAffine !== undefined;
       if (act.op !== 'Relu' && act.op !== 'Clip' && !scalarClamp && !post) continue;
       if (act.domain !== '') continue;
       const y = affine ? affine.y : scalarClamp ? scalarClamp.y : act.inputs[0]!;
@@ -462,7 +504,7 @@ export class Executor {
       }
       if (dt !== 'float32') continue;
       if (post) {
-        if (k.fusePost?.(affine ? AFFINE : act.op, affine ?? prelu ?? this.analysis.attrs.get(act)!)) {
+        if (k.fusePost?.(affine ? AFFINE : chAffine ? CHANNEL_AFFINE : act.op, affine ?? prelu ?? chAffine ?? this.analysis.attrs.get(act)!)) {
           this.fusedInto.set(act, y);
           this.kernels.get(act)?.dispose?.();
           this.kernels.delete(act);

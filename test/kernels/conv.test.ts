@@ -585,3 +585,90 @@ describe('zero channel Pad of a residual folded into the dense Conv', () => {
     );
   });
 });
+
+// ONNX Conv with group = C and a [C,1,1,1] weight is "Y[n, c] = B[c] + X[n, c]·W[c]" per pixel; inference
+// BatchNormalization is "Y = (X − input_mean) / sqrt(input_var + epsilon) · scale + B". Either, after a conv's (or an
+// Add's) folded activation, is a per-channel affine step the producer's epilogue runs in place (MediaPipe BlazeBlocks:
+// Conv → PRelu → 1×1 depthwise "batch norm"). Values must equal the unfused graph's; a producer output read twice, or
+// a padded / strided 1×1, keeps the node.
+describe('per-channel affine (depthwise 1×1 Conv, BatchNormalization) folded into the producer epilogue', () => {
+  it('equals the unfused graph; folded only for a single-use producer output and a plain 1×1', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          c: fc.integer({ min: 1, max: 7 }),
+          m: fc.integer({ min: 1, max: 9 }),
+          hw: fc.tuple(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 10 })),
+          n: fc.constantFrom(1, 1, 2),
+          producer: fc.constantFrom('conv', 'add'),
+          act: fc.constantFrom('none', 'relu', 'prelu'),
+          affine: fc.constantFrom('dw', 'dwNoBias', 'bn', 'dwPadded', 'dwStrided'),
+          reread: fc.boolean(),
+          after: fc.boolean(),
+          seed: fc.integer(),
+        }),
+        (t) => {
+          const [h, w] = t.hw;
+          let r = t.seed;
+          const rnd = () => ((r = (Math.imul(r, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+          const f32 = (len: number, dims: number[], pos = false) => new Tensor('float32', Float32Array.from({ length: len }, () => (pos ? 0.1 + Math.abs(rnd()) : rnd())), dims);
+          const m = t.producer === 'add' ? t.c : t.m;
+          const g = new Graph();
+          g.inputs = [
+            { name: 'X', type: { dtype: 'float32', shape: [t.n, t.c, h, w] } },
+            { name: 'X2', type: { dtype: 'float32', shape: [t.n, t.c, h, w] } },
+          ];
+          g.initializers.set('W', f32(t.m * t.c, [t.m, t.c, 1, 1]));
+          g.initializers.set('B', f32(t.m, [t.m]));
+          if (t.producer === 'conv') g.nodes.push({ name: 'conv', op: 'Conv', domain: '', inputs: ['X', 'W', 'B'], outputs: ['P0'], attrs: { kernel_shape: [1, 1] } });
+          else g.nodes.push({ name: 'add', op: 'Add', domain: '', inputs: ['X', 'X2'], outputs: ['P0'], attrs: {} });
+          if (t.act === 'relu') g.nodes.push({ name: 'act', op: 'Relu', domain: '', inputs: ['P0'], outputs: ['P'], attrs: {} });
+          if (t.act === 'prelu') {
+            g.initializers.set('slope', f32(m, [m, 1, 1]));
+            g.nodes.push({ name: 'act', op: 'PRelu', domain: '', inputs: ['P0', 'slope'], outputs: ['P'], attrs: {} });
+          }
+          const p = t.act === 'none' ? 'P0' : 'P';
+          if (t.affine === 'bn') {
+            g.initializers.set('s', f32(m, [m]));
+            g.initializers.set('b', f32(m, [m]));
+            g.initializers.set('mean', f32(m, [m]));
+            g.initializers.set('var', f32(m, [m], true));
+            g.nodes.push({ name: 'aff', op: 'BatchNormalization', domain: '', inputs: [p, 's', 'b', 'mean', 'var'], outputs: ['A'], attrs: { epsilon: 1e-3 } });
+          } else {
+            g.initializers.set('Wd', f32(m, [m, 1, 1, 1]));
+            g.initializers.set('Bd', f32(m, [m]));
+            const attrs: Record<string, unknown> = { group: m, kernel_shape: [1, 1] };
+            if (t.affine === 'dwPadded') attrs.pads = [0, 1, 0, 0];
+            if (t.affine === 'dwStrided') attrs.strides = [2, 1];
+            g.nodes.push({ name: 'aff', op: 'Conv', domain: '', inputs: t.affine === 'dwNoBias' ? [p, 'Wd'] : [p, 'Wd', 'Bd'], outputs: ['A'], attrs: attrs as never });
+          }
+          // a Relu after the affine folds too; a second reader of the producer's output blocks the fold
+          if (t.after) g.nodes.push({ name: 'relu2', op: 'Relu', domain: '', inputs: ['A'], outputs: ['Y'], attrs: {} });
+          g.outputs = [{ name: t.after ? 'Y' : 'A', type: { dtype: 'float32' } }];
+          if (t.reread) {
+            g.nodes.push({ name: 'neg', op: 'Neg', domain: '', inputs: [p], outputs: ['Q'], attrs: {} });
+            g.outputs.push({ name: 'Q', type: { dtype: 'float32' } });
+          }
+          const mem = arena()!;
+          const before = mem.inUse;
+          const fast = new Executor(g);
+          const ref = new Executor(g, { backend: 'reference' });
+          const aff = fast.graph.nodes.find((x) => x.name === 'aff');
+          const plain = t.affine !== 'dwPadded' && t.affine !== 'dwStrided';
+          // right after a conv (no activation between) a batch norm folds into its weights before planning instead
+          if (!aff) expect(t.act === 'none' && t.producer === 'conv').toBe(true);
+          else expect(fast.fusedInto.has(aff)).toBe(plain && !t.reread);
+          const feeds = { X: f32(t.n * t.c * h * w, [t.n, t.c, h, w]), X2: f32(t.n * t.c * h * w, [t.n, t.c, h, w]) };
+          const want = ref.run(feeds);
+          for (let i = 0; i < 2; i++) {
+            const got = fast.run(feeds);
+            for (const k of Object.keys(want)) expectClose(got[k] as Tensor, want[k] as Tensor);
+          }
+          fast.dispose();
+          expect(mem.inUse).toBe(before);
+        },
+      ),
+      { numRuns: 150, seed: 53 },
+    );
+  });
+});
