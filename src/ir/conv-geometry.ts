@@ -203,21 +203,32 @@ export interface Conv2dAt {
  * dims, so a failure here is a bug (plain Error), never a user-input error.
  */
 export function conv2dAt(ih: number, iw: number, kh: number, kw: number, attrs: Attrs): Conv2dAt {
+  // every run of a node asks again with the same attrs object and (mostly) the same dims: the last answer per attrs
+  const hit = lastConv2d.get(attrs);
+  if (hit && hit.ih === ih && hit.iw === iw && hit.kh === kh && hit.kw === kw) return hit.at;
   const g = convGeometry([ih, iw], [kh, kw], attrs, (msg) => {
     throw new Error(`unreachable: ${msg}`);
   })!;
   const [oh, ow] = g.out as [number, number];
   const [pt, pl] = g.padBegin as [number, number];
   const pointwise = kh === 1 && kw === 1 && g.strides.every((s) => s === 1) && [...g.padBegin, ...g.padEnd].every((v) => v === 0);
-  return { oh, ow, pt, pl, p: oh * ow, pointwise };
+  const at: Conv2dAt = Object.freeze({ oh, ow, pt, pl, p: oh * ow, pointwise });
+  lastConv2d.set(attrs, { ih, iw, kh, kw, at });
+  return at;
 }
+const lastConv2d = new WeakMap<Attrs, { ih: number; iw: number; kh: number; kw: number; at: Conv2dAt }>();
 
 /**
  * The WASM pooling kernels' per-run geometry (MaxPool / AveragePool, with ceil_mode), like conv2dAt: `inferShape`
  * has already validated it for these dims, so a failure here is a bug.
  */
 export function pool2dAt(ih: number, iw: number, kh: number, kw: number, attrs: Attrs): Geometry {
-  return convGeometry([ih, iw], [kh, kw], attrs, (msg) => {
+  const hit = lastPool2d.get(attrs);
+  if (hit && hit.ih === ih && hit.iw === iw && hit.kh === kh && hit.kw === kw) return hit.at;
+  const at = convGeometry([ih, iw], [kh, kw], attrs, (msg) => {
     throw new Error(`unreachable: ${msg}`);
   }, { ceilMode: attrs.ceil_mode === 1 })!;
+  lastPool2d.set(attrs, { ih, iw, kh, kw, at });
+  return at;
 }
+const lastPool2d = new WeakMap<Attrs, { ih: number; iw: number; kh: number; kw: number; at: Geometry }>();

@@ -2,7 +2,8 @@ import { Tensor } from '../tensor/tensor.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
 import { attrs2d, convF32Shape, convStripBytes, dims2d, packConvStrips, runConvF32 } from './conv-run.js';
 import { arena, kernels } from './wasm.js';
-import { Epilogue } from './epilogue.js';
+import { Epilogue, UNARY } from './epilogue.js';
+import { ShapeError } from '../errors.js';
 import { prepareWinograd } from './winograd.js';
 
 /**
@@ -66,15 +67,17 @@ const convWasm: KernelDef = {
     const epi = new Epilogue(true);
     // a residual Add folded in (fuseResidual): its input index; r is added over the output block before the clamp
     let residual = -1;
+    let prefix = false;
     return {
       name: wino ? 'f32_conv3x3_winograd_2x2' : dw3x3 ? 'f32_dwconv3x3' : dw5x5 ? 'f32_dwconv5x5' : dw1x1 && !(attrs.pads as number[] | undefined)?.some((v) => v !== 0) ? 'f32_dwconv1x1' : dwPlane ? 'f32_dwconv_plane' : depthwise ? 'f32_dwconv2d' : 'f32_conv2d_gemm_4x8',
       fuseClamp: epi.fuseClamp,
       fusePost: epi.fusePost,
-      fuseResidual: (symbolic) => {
+      fuseResidual: (pre, symbolic) => {
         // Conv → Add(·, r) (residual blocks: BlazeFace, MobileNetV2, ResNet): only while nothing else is folded in,
         // so that the add comes first and a later Relu/Clip or step still folds after it; static shapes only
         if (!epi.empty || symbolic) return false;
         residual = node.inputs.length;
+        prefix = pre;
         return true;
       },
       writesInto: true,
@@ -94,10 +97,13 @@ const convWasm: KernelDef = {
           const out = outType!.shape as number[];
           const total = out.reduce((a, d) => a * d, 1);
           if (rt) {
-            // y = clamp(y + r): one pass over the block while it is still in cache (r resident or copied in now)
+            // y = clamp(y + r): one pass over the block while it is still in cache (r resident or copied in now); a
+            // prefix residual (a zero channel Pad's input) covers the first rt.size values, the rest is clamp(y)
+            if (prefix ? rt.size > total : rt.size !== total) throw new ShapeError(`node '${node.name}': residual of ${rt.size} values for an output of ${total}`);
             const r = rPtr !== undefined ? { ptr: rPtr, copied: false } : mem.input(rt.data as Float32Array, 'conv residual');
             try {
-              ex.f32_binary(0, op, 1, r.ptr, 1, op, total, epi.lo, epi.hi);
+              ex.f32_binary(0, op, 1, r.ptr, 1, op, rt.size, epi.lo, epi.hi);
+              if (rt.size < total && (epi.lo > -Infinity || epi.hi < Infinity)) ex.f32_unary(UNARY.clamp, op + rt.size * 4, op + rt.size * 4, total - rt.size, epi.lo, epi.hi);
             } finally {
               if (r.copied) mem.release(r.ptr);
             }

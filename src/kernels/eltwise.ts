@@ -23,7 +23,8 @@ function binaryKernel(op: 'Add' | 'Sub' | 'Mul' | 'Div' | 'PRelu' | 'Max' | 'Min
       if (types[0]?.dtype !== 'float32' || types[1]?.dtype !== 'float32') return decline(`inputs are ${types[0]?.dtype}/${types[1]?.dtype}, not float32`);
       // a PRelu after the op (MediaPipe's residual Add → PRelu) runs in the epilogue too
       const epi = new Epilogue(true);
-      let cached: { key: string; plan: BroadcastPlan } | undefined;
+      // the last run's operand dims and their plan (small models run this per node per run: no string keys)
+      let cached: { a: readonly number[]; b: readonly number[]; plan: BroadcastPlan } | undefined;
       return {
         name: 'f32_binary',
         dispose: () => epi.dispose(),
@@ -33,13 +34,16 @@ function binaryKernel(op: 'Add' | 'Sub' | 'Mul' | 'Div' | 'PRelu' | 'Max' | 'Min
           const out = outType!.shape as number[];
           const n = out.reduce((x, d) => x * d, 1);
           if (n === 0) return [new Tensor('float32', new Float32Array(0), out)];
-          const key = `${a!.dims.join(',')};${b!.dims.join(',')}`;
-          if (cached?.key !== key) cached = { key, plan: broadcastPlan(a!.dims, b!.dims, out) };
+          if (!cached || !sameDims(cached.a, a!.dims) || !sameDims(cached.b, b!.dims)) cached = { a: [...a!.dims], b: [...b!.dims], plan: broadcastPlan(a!.dims, b!.dims, out) };
           const { shape, sa, sb } = cached.plan;
           // both operands pinned before any allocation (growing memory would detach a resident B while A is copied in)
-          const pins = pinInputs(mem, [a!.data as Float32Array, b!.data as Float32Array], `${op} input`);
-          const ain = { ptr: pins.ptrs[0]! };
-          const bin = { ptr: pins.ptrs[1]! };
+          const ad = a!.data as Float32Array;
+          const bd = b!.data as Float32Array;
+          const ap = mem.ptrOf(a!);
+          const bp = mem.ptrOf(b!);
+          const pins = ap === undefined || bp === undefined ? pinInputs(mem, [ad, bd], `${op} input`) : undefined;
+          const ain = { ptr: pins ? pins.ptrs[0]! : ap! };
+          const bin = { ptr: pins ? pins.ptrs[1]! : bp! };
           let meta = 0;
           try {
             const op2 = mem.alloc(n * 4, `${op} output`);
@@ -58,12 +62,19 @@ function binaryKernel(op: 'Add' | 'Sub' | 'Mul' | 'Div' | 'PRelu' | 'Max' | 'Min
             return [new Tensor('float32', y, out)];
           } finally {
             if (meta) mem.release(meta);
-            for (const p of pins.copied) mem.release(p);
+            if (pins) for (const p of pins.copied) mem.release(p);
           }
         },
       };
     },
   };
+}
+
+function sameDims(x: readonly number[], y: readonly number[]): boolean {
+  if (x === y) return true;
+  if (x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
 }
 
 interface BroadcastPlan {

@@ -12,7 +12,7 @@ export class Epilogue {
   hi = Infinity;
   /** pointwise steps after the clamp, in graph order: activations (POST_OPS), scalar Mul/Add steps (AFFINE) and
    * per-channel PRelu (code PRELU, with its slopes and the [channels, inner] blocks they apply over) */
-  private posts: [code: number, alpha: number, beta: number, prelu?: { ptr: number; c: number; inner: number }][] = [];
+  private posts: [code: number, alpha: number, beta: number, prelu?: { ptr: number; c: number; inner: number; bias?: number }][] = [];
 
   /**
    * `channelPosts`: the kernel also takes per-channel PRelu (its slopes live in kernel memory from the plan on, so
@@ -28,7 +28,11 @@ export class Epilogue {
   /** Release the PRelu slopes (kernels built with channelPosts call this from their dispose). */
   dispose(): void {
     const mem = arena();
-    for (const p of this.posts) if (p[3] && mem) mem.release(p[3].ptr);
+    for (const p of this.posts)
+      if (p[3] && mem) {
+        mem.release(p[3].ptr);
+        if (p[3].bias !== undefined) mem.release(p[3].bias);
+      }
     this.posts = [];
   }
 
@@ -69,6 +73,19 @@ export class Epilogue {
       this.posts.push([PRELU, 0, 0, { ptr, c: slope.length, inner }]);
       return true;
     }
+    if (op === CHANNEL_AFFINE) {
+      // { scale, bias: one float each per channel, inner: elements per channel in each block } (executor.ts: a
+      // depthwise 1×1 conv or an inference BatchNormalization after this kernel's activation)
+      const { scale, bias, inner } = attrs as { scale?: unknown; bias?: unknown; inner?: unknown };
+      const mem = arena();
+      if (!this.channelPosts || !mem || !(scale instanceof Float32Array) || !(bias instanceof Float32Array) || !scale.length || bias.length !== scale.length || typeof inner !== 'number' || inner < 1) return false;
+      const ptr = mem.alloc(scale.length * 4, 'channel scales');
+      mem.f32(ptr, scale.length).set(scale);
+      const bp = mem.alloc(bias.length * 4, 'channel biases');
+      mem.f32(bp, bias.length).set(bias);
+      this.posts.push([CHANNEL, 0, 0, { ptr, c: scale.length, inner, bias: bp }]);
+      return true;
+    }
     const code = POST_OPS[op];
     if (code === undefined || !postSupported(op, attrs)) return false;
     const f = (k: string, d: number) => (typeof attrs[k] === 'number' ? (attrs[k] as number) : d);
@@ -81,7 +98,12 @@ export class Epilogue {
     if (!out.length) return;
     const ex = kernels()!;
     for (const [code, alpha, beta, prelu] of this.posts) {
-      if (prelu) ex.f32_prelu_channels(out.byteOffset, out.length, prelu.c, prelu.inner, prelu.ptr);
+      if (code === CHANNEL) {
+        // y·scale[ch] + bias[ch] in place, one [c, inner] block at a time (f32_dwconv1x1 with no clamp)
+        const { ptr, c, inner, bias } = prelu!;
+        const block = c * inner;
+        for (let o = 0; o + block <= out.length; o += block) ex.f32_dwconv1x1(out.byteOffset + o * 4, c, inner, ptr, bias!, out.byteOffset + o * 4, -Infinity, Infinity);
+      } else if (prelu) ex.f32_prelu_channels(out.byteOffset, out.length, prelu.c, prelu.inner, prelu.ptr);
       else ex.f32_unary(code, out.byteOffset, out.byteOffset, out.length, alpha, beta);
     }
   }
@@ -95,6 +117,14 @@ export const AFFINE = 'edgeq.Affine';
 
 /** The epilogue step code of a per-channel PRelu (asm/f32_prelu_channels; not an f32_unary op). */
 const PRELU = -1;
+
+/**
+ * The pseudo-op name the plan passes to `fusePost` for a per-channel y·scale[c] + bias[c] after the kernel's other
+ * folded steps, with attrs { scale, bias: Float32Array (one per channel), inner: elements per channel in a block }.
+ */
+export const CHANNEL_AFFINE = 'edgeq.ChannelAffine';
+/** Its step code (asm/f32_dwconv1x1 in place). */
+const CHANNEL = -2;
 
 /** f32_unary's other op codes (asm/f32_act.ts): clamp to [alpha, beta], x·alpha, x·alpha + beta, x + beta, x·x, √x, ln x. */
 export const UNARY = { clamp: 7, mul: 8, affine: 9, add: 10, square: 11, sqrt: 12, log: 13 } as const;

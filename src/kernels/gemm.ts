@@ -153,8 +153,9 @@ const matmulWasm: KernelDef = {
       },
       // the transformer residual x + Linear(h) (after the bias): added over the output block in one f32_binary pass
       // instead of an Add node; the shapes may agree only by symbol ([batch, seq, d]), so run() checks them
-      fuseResidual: () => {
-        if (clamped) return false;
+      fuseResidual: (prefix) => {
+        // a prefix residual (a zero-tail Pad's input) would need the Pad to run when the dims differ at run time
+        if (clamped || prefix) return false;
         residual = node.inputs.length;
         return true;
       },

@@ -29,11 +29,14 @@ export interface PreparedKernel {
    * Fold a following Add of another runtime tensor of exactly the output's shape (a residual connection) into this
    * kernel: out = clamp(acc + residual) with any clamp fused later applied after the add; false if it can't (e.g. a
    * clamp or activation is already fused: it would have to run before the add). When true, the plan appends the
-   * residual tensor to run()'s inputs, after the node's own inputs (index node.inputs.length). `symbolic`: the two
-   * shapes agree only by dim symbols (e.g. [batch, seq, d]); accept only if run() checks the residual's dims and returns
-   * undefined (the reference runs the node, the Add then runs as itself) when they differ.
+   * residual tensor to run()'s inputs, after the node's own inputs (index node.inputs.length).
+   * `prefix`: the residual may be shorter than the output (the input of a zero Pad whose block is that input then
+   * zeros): add it over the first residual.size values, the rest is acc alone (clamped). A kernel that accepts
+   * a prefix must not return undefined from run() (the Pad the residual stands for does not run).
+   * `symbolic`: the two shapes agree only by dim symbols (e.g. [batch, seq, d]); accept only if run() checks the
+   * residual's dims and returns undefined (the reference runs the node, the Add then runs as itself) when they differ.
    */
-  fuseResidual?(symbolic?: boolean): boolean;
+  fuseResidual?(prefix: boolean, symbolic?: boolean): boolean;
   /** Fold a following pointwise activation (an op of kernels/epilogue.ts POST_OPS, with its attributes); false if it can't. */
   fusePost?(op: string, attrs: Record<string, unknown>): boolean;
   /**

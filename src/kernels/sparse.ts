@@ -467,8 +467,8 @@ const convSparse: KernelDef = {
       name: direct ? 'f32_spconv2d' : 'f32_spmm_conv2d',
       fuseClamp: c.fuseClamp,
       fuseResidual: pw1x1
-        ? () => {
-            if (!c.empty) return false; // a clamp or step already fused runs before the add
+        ? (prefix) => {
+            if (!c.empty || prefix) return false; // a clamp or step already fused runs before the add
             residual = node.inputs.length;
             return true;
           }

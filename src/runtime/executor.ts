@@ -17,7 +17,7 @@ import { foldPads } from '../ir/passes/fold-pad.js';
 import { type CanonicalizeStats, canonicalize, canonicalizeStats } from '../ir/passes/canonicalize.js';
 import { fuseHardSwish } from '../ir/passes/fuse-hardswish.js';
 import { collectDeclines, kernelsFor, type PreparedKernel } from '../kernels/index.js';
-import { AFFINE, POST_OPS } from '../kernels/epilogue.js';
+import { AFFINE, CHANNEL_AFFINE, POST_OPS } from '../kernels/epilogue.js';
 import type { Node } from '../ir/graph.js';
 import type { Attrs, OpDef } from '../ir/registry.js';
 import { nonOnnxAttr } from '../ir/layout.js';
@@ -153,12 +153,14 @@ export class Executor {
     this.analysis.order.forEach((n, i) => {
       n.inputs.forEach((x) => x && this.lastUse.set(x, i));
       this.bypass.get(n)?.forEach((b) => this.lastUse.set(b.x, i));
+      const also = this.alsoReads.get(n);
+      if (also) this.lastUse.set(also, i);
     });
     for (const o of graph.outputs) this.lastUse.set(o.name, Infinity);
     const consts = this.analysis.consts;
     this.analysis.order.forEach((n, i) => {
       this.foldedAt.push(n.outputs.every((o) => o === '' || consts.has(o)));
-      const read = [...n.inputs, ...(this.bypass.get(n)?.map((b) => b.x) ?? [])];
+      const read = [...n.inputs, ...(this.bypass.get(n)?.map((b) => b.x) ?? []), ...(this.alsoReads.has(n) ? [this.alsoReads.get(n)!] : [])];
       this.dropAt.push([...new Set(read.filter((x) => x && this.lastUse.get(x) === i && !consts.has(x)))]);
     });
   }
@@ -332,6 +334,47 @@ export class Executor {
   }
 
   /**
+   * A per-channel y·scale[c] + bias[c] of a float32 NCHW value y with static shape: a depthwise 1×1 Conv (stride 1,
+   * no pads, constant weights [C,1,1,1] and bias, group C: ONNX Conv "Y = B + Σ X·W" over one tap) or an inference
+   * BatchNormalization with constant statistics (ONNX: "Y = (X − input_mean) / sqrt(input_var + epsilon) · scale + B",
+   * as the reference computes it: scale' = scale/√(var + ε), bias' = B − mean·scale'). MediaPipe's BlazeBlocks put
+   * such a 1×1 "batch norm" after the PRelu of the conv before it; folded into that conv's epilogue it runs in place.
+   */
+  private channelAffine(n: Node): { y: string; scale: Float32Array; bias: Float32Array; inner: number } | undefined {
+    if (n.domain !== '' || (n.op !== 'Conv' && n.op !== 'BatchNormalization') || n.outputs.length !== 1) return undefined;
+    const { consts, types, attrs } = this.analysis;
+    const y = n.inputs[0]!;
+    const ys = types.get(y)?.shape;
+    const a = attrs.get(n)!;
+    if (!y || consts.has(y) || types.get(y)?.dtype !== 'float32' || !ys || ys.length !== 4 || ys.some((d) => typeof d !== 'number') || (a.data_layout ?? 'NCHW') !== 'NCHW') return undefined;
+    const [, ch, h, w] = ys as number[];
+    const f32 = (i: number, len: number) => {
+      const t = consts.get(n.inputs[i] ?? '');
+      return t?.type === 'float32' && t.size === len ? (t.data as Float32Array) : undefined;
+    };
+    if (n.op === 'BatchNormalization') {
+      if (a.training_mode === 1) return undefined;
+      const [sc, b, mean, v] = [f32(1, ch!), f32(2, ch!), f32(3, ch!), f32(4, ch!)];
+      if (!sc || !b || !mean || !v) return undefined;
+      const eps = a.epsilon as number;
+      const scale = new Float32Array(ch!);
+      const bias = new Float32Array(ch!);
+      for (let c = 0; c < ch!; c++) {
+        scale[c] = sc[c]! / Math.sqrt(v[c]! + eps);
+        bias[c] = b[c]! - mean[c]! * scale[c]!;
+      }
+      return { y, scale, bias, inner: h! * w! };
+    }
+    const wt = consts.get(n.inputs[1] ?? '');
+    const pads = (a.pads as number[] | undefined) ?? [];
+    const ones = (v: unknown) => v === undefined || (v as number[]).every((d) => d === 1);
+    if (!wt || wt.type !== 'float32' || wt.dims.join() !== `${ch},1,1,1` || a.group !== ch || !ones(a.strides) || pads.some((d) => d !== 0)) return undefined;
+    const bias = n.inputs[2] ? f32(2, ch!) : new Float32Array(ch!);
+    if (!bias) return undefined;
+    return { y, scale: Float32Array.from(wt.data as Float32Array), bias: Float32Array.from(bias), inner: h! * w! };
+  }
+
+  /**
    * Add(c, y) / Add(y, c) with c a float32 constant row — [N] or [1, …, 1, N], N = y's last dim, so broadcasting
    * keeps y's shape — folded into y's producing kernel (`fuseBias`: a MatMul packs it with its weight).
    */
@@ -356,6 +399,30 @@ export class Executor {
 
   /** kernel node → the residual value its kernel adds (fuseResidual: an Add folded into the kernel) */
   private readonly residualOf = new Map<Node, string>();
+  /** a folded Add → the value its kernel reads in place of one of the Add's inputs (a zero Pad's input) */
+  private readonly alsoReads = new Map<Node, string>();
+
+  /**
+   * `p` is a constant-mode Pad (domain '', constant non-negative pads, no axes input, pad value absent or a float32
+   * zero) of a float32 runtime value x that pads only the end of one axis with every dim before that axis 1, so its
+   * output block is x's values followed by zeros (ONNX Pad: "constant - pads with a given constant value as
+   * specified by constant_value"): x's name, else undefined.
+   */
+  private zeroTailPad(p: Node | undefined): string | undefined {
+    if (!p || p.op !== 'Pad' || p.domain !== '' || (p.inputs[3] ?? '') !== '' || (this.analysis.attrs.get(p)!.mode ?? 'constant') !== 'constant') return undefined;
+    const { consts, types } = this.analysis;
+    const x = p.inputs[0]!;
+    const pads = consts.get(p.inputs[1] ?? '');
+    const v = p.inputs[2] ? consts.get(p.inputs[2]) : undefined;
+    const shape = types.get(x)?.shape;
+    if (!x || consts.has(x) || !pads || !shape || types.get(x)?.dtype !== 'float32' || (p.inputs[2] && (v?.type !== 'float32' || v.size !== 1 || (v.data as Float32Array)[0] !== 0))) return undefined;
+    const r = shape.length;
+    const pv = Array.from(pads.data as ArrayLike<number | bigint>, Number);
+    if (pv.length !== 2 * r || pv.slice(0, r).some((d) => d !== 0)) return undefined;
+    const axes = pv.slice(r).flatMap((d, a) => (d !== 0 ? [a] : []));
+    if (axes.length !== 1 || pv[r + axes[0]!]! < 0 || shape.slice(0, axes[0]).some((d) => d !== 1)) return undefined;
+    return x;
+  }
 
   /**
    * Add(y, r) with y the single-use float32 output of a kernel with `fuseResidual` and r another runtime value of the
@@ -382,14 +449,24 @@ export class Executor {
       while (prod && this.fusedInto.has(prod) && prod.op === 'Add') prod = this.producer.get(this.fusedInto.get(prod)!);
       const kernel = prod && !this.fusedInto.has(prod) ? this.kernels.get(prod) : undefined;
       if (!kernel?.fuseResidual || this.residualOf.has(prod!) || this.uses(y) !== 1 || graphOut.has(y)) continue;
-      // r must hold its value when the kernel runs: a graph input, or computed by an earlier node
-      const rp = this.producer.get(r);
-      if (rp ? at(rp) >= at(prod) : !this.graph.inputs.some((i) => i.name === r)) continue;
-      if (!kernel.fuseResidual(symbolic)) continue;
-      this.residualOf.set(prod!, r);
+      // r = a zero Pad of x whose block is x then zeros (BlazeFace's channel pad before its residual Add): the kernel
+      // adds x over the first x.size values of its output and the Pad does not run
+      const pad = this.uses(r) === 1 && !graphOut.has(r) ? this.zeroTailPad(this.producer.get(r)) : undefined;
+      const add = pad ?? r;
+      // the added value must hold when the kernel runs: a graph input, or computed by an earlier node
+      const rp = this.producer.get(add);
+      if (rp ? at(rp) >= at(prod) : !this.graph.inputs.some((i) => i.name === add)) continue;
+      if (!kernel.fuseResidual(pad !== undefined, symbolic)) continue;
+      this.residualOf.set(prod!, add);
       this.fusedInto.set(act, y);
       this.kernels.get(act)?.dispose?.();
       this.kernels.delete(act);
+      if (pad !== undefined) {
+        const p = this.producer.get(r)!;
+        this.alsoReads.set(act, pad); // x lives until the Add's place, as r did
+        this.elided.add(p); // runs only when its output is fetched
+        this.unread.add(r);
+      }
       return true;
     }
     return false;
@@ -404,7 +481,8 @@ export class Executor {
       const affine = this.scalarAffine(act);
       const prelu = this.channelPRelu(act);
       const scalarClamp = this.scalarBound(act);
-      const post = POST_OPS[act.op] !== undefined || affine !== undefined || prelu !== undefined;
+      const chAffine = this.channelAffine(act);
+      const post = POST_OPS[act.op] !== undefined || affine !== undefined || prelu !== undefined || chAffine !== undefined;
       if (act.op !== 'Relu' && act.op !== 'Clip' && !scalarClamp && !post) continue;
       if (act.domain !== '') continue;
       const y = affine ? affine.y : scalarClamp ? scalarClamp.y : act.inputs[0]!;
@@ -433,7 +511,7 @@ export class Executor {
       }
       if (dt !== 'float32') continue;
       if (post) {
-        if (k.fusePost?.(affine ? AFFINE : act.op, affine ?? prelu ?? this.analysis.attrs.get(act)!)) {
+        if (k.fusePost?.(affine ? AFFINE : chAffine ? CHANNEL_AFFINE : act.op, affine ?? prelu ?? chAffine ?? this.analysis.attrs.get(act)!)) {
           this.fusedInto.set(act, y);
           this.kernels.get(act)?.dispose?.();
           this.kernels.delete(act);
@@ -530,7 +608,7 @@ export class Executor {
     if (!readsValues && !inputs.some((t) => t instanceof TensorSequence || t?.quant)) {
       // the cached answer's shapes are frozen copies: tensors made with them share the array instead of copying it
       const frozen = out.map((t) => (t?.shape ? { ...t, shape: Object.freeze([...t.shape]) as Dim[] } : t));
-      s.shapes = { sig: inputs.map((t) => t && { type: (t as Tensor).type, dims: [...(t as Tensor).dims] }), out: frozen };
+      s.shapes = { sig: inputs.map((t) => t && { type: (t as Tensor).type, dims: [...(t as Tensor).dims], frozen: Object.isFrozen((t as Tensor).dims) ? (t as Tensor).dims : undefined }), out: frozen };
     }
     return out;
   }
@@ -865,8 +943,12 @@ export function newNodeTimes(n: number): NodeTimes {
   return { ms: new Float64Array(n), ran: new Uint8Array(n), body: new Float64Array(n) };
 }
 
-/** A cached shape-rule answer's input: dtype and dims of a plain tensor (no sequence, no quant), or absent. */
-type InputSig = { type: string; dims: number[] } | undefined;
+/**
+ * A cached shape-rule answer's input: dtype and dims of a plain tensor (no sequence, no quant), or absent; `frozen`:
+ * the tensor's dims array when it was frozen (a kernel output's shape from a cached answer), so the same array again
+ * means the same dims without comparing them.
+ */
+type InputSig = { type: string; dims: number[]; frozen: readonly number[] | undefined } | undefined;
 
 function sameSig(sig: InputSig[], inputs: (Value | undefined)[]): boolean {
   if (sig.length !== inputs.length) return false;
@@ -877,7 +959,9 @@ function sameSig(sig: InputSig[], inputs: (Value | undefined)[]): boolean {
       if (s || t) return false;
       continue;
     }
-    if (!(t instanceof Tensor) || t.quant || t.type !== s.type || t.dims.length !== s.dims.length) return false;
+    if (!(t instanceof Tensor) || t.quant || t.type !== s.type) return false;
+    if (t.dims === s.frozen) continue;
+    if (t.dims.length !== s.dims.length) return false;
     for (let k = 0; k < s.dims.length; k++) if (t.dims[k] !== s.dims[k]) return false;
   }
   return true;

@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Graph } from '../../src/ir/graph.js';
-import { Executor } from '../../src/runtime/executor.js';
+import { Executor, RAN, newNodeTimes } from '../../src/runtime/executor.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { arena, kernels } from '../../src/kernels/wasm.js';
 import { im2colPack } from '../../src/kernels/im2col.js';
@@ -496,6 +496,179 @@ describe('residual Add folded into the dense Conv', () => {
         },
       ),
       { numRuns: 150, seed: 31 },
+    );
+  });
+});
+
+// ONNX Pad, mode constant: "pads with a given constant value as specified by constant_value" (default 0). A zero Pad
+// of only the end of one axis with every dim before it 1 (BlazeFace's channel pad of a residual to the conv's wider
+// output) lays out as its input followed by zeros, so Add(conv, Pad(x)) folds into the conv as a residual over the
+// first x.size values and the Pad does not run — unless its output is fetched. Pads elsewhere, a non-zero value, a
+// batch of 2 or an x computed after the conv keep the Pad (and the Add, if the residual is then too late) as nodes.
+describe('zero channel Pad of a residual folded into the dense Conv', () => {
+  it('Conv + Add(·, Pad(x)) (+ Relu) equals the unfused graph; folded only for a zero tail pad of a leading-1 axis', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          c: fc.integer({ min: 1, max: 6 }),
+          m: fc.integer({ min: 2, max: 11 }),
+          e: fc.integer({ min: 1, max: 5 }),
+          k: fc.constantFrom(1, 3),
+          hw: fc.tuple(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 10 })),
+          n: fc.constantFrom(1, 1, 1, 2),
+          swap: fc.boolean(),
+          where: fc.constantFrom('input', 'early', 'padLate', 'late'),
+          pad: fc.constantFrom('tail', 'tail', 'head', 'width'),
+          value: fc.constantFrom('absent', 'zero', 'one'),
+          relu: fc.boolean(),
+          fetchPad: fc.boolean(),
+          seed: fc.integer(),
+        }),
+        (t) => {
+          const [h, w] = t.hw;
+          const e = Math.min(t.e, t.pad === 'width' ? w - 1 : t.m - 1); // x not empty (an empty x's Pad is a constant)
+          if (e < 1) return;
+          let r = t.seed;
+          const rnd = () => ((r = (Math.imul(r, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+          const g = new Graph();
+          const shape = [t.n, t.m, h, w];
+          const xShape = t.pad === 'width' ? [t.n, t.m, h, w - e] : [t.n, t.m - e, h, w];
+          const pads = t.pad === 'width' ? [0, 0, 0, 0, 0, 0, 0, e] : t.pad === 'head' ? [0, e, 0, 0, 0, 0, 0, 0] : [0, 0, 0, 0, 0, e, 0, 0];
+          g.inputs = [
+            { name: 'X', type: { dtype: 'float32', shape: [t.n, t.c, h, w] } },
+            { name: t.where === 'input' ? 'R0' : 'Z', type: { dtype: 'float32', shape: xShape } },
+          ];
+          g.initializers.set('W', new Tensor('float32', Float32Array.from({ length: t.m * t.c * t.k * t.k }, rnd), [t.m, t.c, t.k, t.k]));
+          g.initializers.set('B', new Tensor('float32', Float32Array.from({ length: t.m }, rnd), [t.m]));
+          g.initializers.set('pads', new Tensor('int64', BigInt64Array.from(pads, BigInt), [8]));
+          if (t.value !== 'absent') g.initializers.set('v', new Tensor('float32', Float32Array.of(t.value === 'one' ? 1 : 0), []));
+          const p = (t.k - 1) / 2;
+          const conv = { name: 'conv', op: 'Conv', domain: '', inputs: ['X', 'W', 'B'], outputs: ['C'], attrs: { kernel_shape: [t.k, t.k], pads: [p, p, p, p] } };
+          const neg = { name: 'neg', op: 'Neg', domain: '', inputs: ['Z'], outputs: ['R0'], attrs: {} };
+          const pad = { name: 'pad', op: 'Pad', domain: '', inputs: t.value === 'absent' ? ['R0', 'pads'] : ['R0', 'pads', 'v'], outputs: ['P'], attrs: { mode: 'constant' } };
+          if (t.where === 'early') g.nodes.push(neg, pad, conv);
+          else if (t.where === 'padLate') g.nodes.push(neg, conv, pad);
+          else if (t.where === 'late') g.nodes.push(conv, neg, pad);
+          else g.nodes.push(pad, conv);
+          g.nodes.push({ name: 'add', op: 'Add', domain: '', inputs: t.swap ? ['P', 'C'] : ['C', 'P'], outputs: [t.relu ? 'S' : 'Y'], attrs: {} });
+          if (t.relu) g.nodes.push({ name: 'relu', op: 'Relu', domain: '', inputs: ['S'], outputs: ['Y'], attrs: {} });
+          g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+          const mem = arena()!;
+          const before = mem.inUse;
+          const fast = new Executor(g);
+          const ref = new Executor(g, { backend: 'reference' });
+          const addNode = fast.graph.nodes.find((n) => n.op === 'Add')!;
+          // the Pad folds away when x is computed before the conv in the plan's order; else the plain residual fold
+          // takes the Pad's output when that is computed before the conv
+          const at = (op: string) => fast.analysis.order.findIndex((n) => n.op === op);
+          const padFolds = t.n === 1 && t.pad === 'tail' && t.value !== 'one' && at('Neg') < at('Conv');
+          expect(fast.fusedInto.has(addNode)).toBe(padFolds || at('Pad') < at('Conv'));
+          fast.nodeTimes = newNodeTimes(fast.analysis.order.length);
+          const feeds = {
+            X: new Tensor('float32', Float32Array.from({ length: t.n * t.c * h * w }, rnd), [t.n, t.c, h, w]),
+            [t.where === 'input' ? 'R0' : 'Z']: new Tensor('float32', Float32Array.from({ length: xShape.reduce((a, d) => a * d, 1) }, rnd), xShape),
+          };
+          const fetch = t.fetchPad ? ['Y', 'P'] : ['Y'];
+          const want = ref.run(feeds, fetch);
+          for (let i = 0; i < 2; i++) {
+            const got = fast.run(feeds, fetch);
+            expectClose(got.Y as Tensor, want.Y as Tensor);
+            if (t.fetchPad) expectClose(got.P as Tensor, want.P as Tensor);
+          }
+          const padAt = fast.analysis.order.findIndex((n) => n.op === 'Pad');
+          expect(fast.nodeTimes.ran[padAt] === RAN.skipped).toBe(padFolds && !t.fetchPad);
+          fast.dispose();
+          expect(mem.inUse).toBe(before);
+        },
+      ),
+      { numRuns: 120, seed: 47 },
+    );
+  });
+});
+
+// ONNX Conv with group = C and a [C,1,1,1] weight is "Y[n, c] = B[c] + X[n, c]·W[c]" per pixel; inference
+// BatchNormalization is "Y = (X − input_mean) / sqrt(input_var + epsilon) · scale + B". Either, after a conv's (or an
+// Add's) folded activation, is a per-channel affine step the producer's epilogue runs in place (MediaPipe BlazeBlocks:
+// Conv → PRelu → 1×1 depthwise "batch norm"). Values must equal the unfused graph's; a producer output read twice, or
+// a padded / strided 1×1, keeps the node.
+describe('per-channel affine (depthwise 1×1 Conv, BatchNormalization) folded into the producer epilogue', () => {
+  it('equals the unfused graph; folded only for a single-use producer output and a plain 1×1', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          c: fc.integer({ min: 1, max: 7 }),
+          m: fc.integer({ min: 1, max: 9 }),
+          hw: fc.tuple(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 10 })),
+          n: fc.constantFrom(1, 1, 2),
+          producer: fc.constantFrom('conv', 'add'),
+          act: fc.constantFrom('none', 'relu', 'prelu'),
+          affine: fc.constantFrom('dw', 'dwNoBias', 'bn', 'dwPadded', 'dwStrided'),
+          reread: fc.boolean(),
+          after: fc.boolean(),
+          seed: fc.integer(),
+        }),
+        (t) => {
+          const [h, w] = t.hw;
+          let r = t.seed;
+          const rnd = () => ((r = (Math.imul(r, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+          const f32 = (len: number, dims: number[], pos = false) => new Tensor('float32', Float32Array.from({ length: len }, () => (pos ? 0.1 + Math.abs(rnd()) : rnd())), dims);
+          const m = t.producer === 'add' ? t.c : t.m;
+          const g = new Graph();
+          g.inputs = [
+            { name: 'X', type: { dtype: 'float32', shape: [t.n, t.c, h, w] } },
+            { name: 'X2', type: { dtype: 'float32', shape: [t.n, t.c, h, w] } },
+          ];
+          g.initializers.set('W', f32(t.m * t.c, [t.m, t.c, 1, 1]));
+          g.initializers.set('B', f32(t.m, [t.m]));
+          if (t.producer === 'conv') g.nodes.push({ name: 'conv', op: 'Conv', domain: '', inputs: ['X', 'W', 'B'], outputs: ['P0'], attrs: { kernel_shape: [1, 1] } });
+          else g.nodes.push({ name: 'add', op: 'Add', domain: '', inputs: ['X', 'X2'], outputs: ['P0'], attrs: {} });
+          if (t.act === 'relu') g.nodes.push({ name: 'act', op: 'Relu', domain: '', inputs: ['P0'], outputs: ['P'], attrs: {} });
+          if (t.act === 'prelu') {
+            g.initializers.set('slope', f32(m, [m, 1, 1]));
+            g.nodes.push({ name: 'act', op: 'PRelu', domain: '', inputs: ['P0', 'slope'], outputs: ['P'], attrs: {} });
+          }
+          const p = t.act === 'none' ? 'P0' : 'P';
+          if (t.affine === 'bn') {
+            g.initializers.set('s', f32(m, [m]));
+            g.initializers.set('b', f32(m, [m]));
+            g.initializers.set('mean', f32(m, [m]));
+            g.initializers.set('var', f32(m, [m], true));
+            g.nodes.push({ name: 'aff', op: 'BatchNormalization', domain: '', inputs: [p, 's', 'b', 'mean', 'var'], outputs: ['A'], attrs: { epsilon: 1e-3 } });
+          } else {
+            g.initializers.set('Wd', f32(m, [m, 1, 1, 1]));
+            g.initializers.set('Bd', f32(m, [m]));
+            const attrs: Record<string, unknown> = { group: m, kernel_shape: [1, 1] };
+            if (t.affine === 'dwPadded') attrs.pads = [0, 1, 0, 0];
+            if (t.affine === 'dwStrided') attrs.strides = [2, 1];
+            g.nodes.push({ name: 'aff', op: 'Conv', domain: '', inputs: t.affine === 'dwNoBias' ? [p, 'Wd'] : [p, 'Wd', 'Bd'], outputs: ['A'], attrs: attrs as never });
+          }
+          // a Relu after the affine folds too; a second reader of the producer's output blocks the fold
+          if (t.after) g.nodes.push({ name: 'relu2', op: 'Relu', domain: '', inputs: ['A'], outputs: ['Y'], attrs: {} });
+          g.outputs = [{ name: t.after ? 'Y' : 'A', type: { dtype: 'float32' } }];
+          if (t.reread) {
+            g.nodes.push({ name: 'neg', op: 'Neg', domain: '', inputs: [p], outputs: ['Q'], attrs: {} });
+            g.outputs.push({ name: 'Q', type: { dtype: 'float32' } });
+          }
+          const mem = arena()!;
+          const before = mem.inUse;
+          const fast = new Executor(g);
+          const ref = new Executor(g, { backend: 'reference' });
+          const aff = fast.graph.nodes.find((x) => x.name === 'aff');
+          const plain = t.affine !== 'dwPadded' && t.affine !== 'dwStrided';
+          // right after a conv (no activation between) a batch norm folds into its weights before planning instead
+          if (!aff) expect(t.act === 'none' && t.producer === 'conv').toBe(true);
+          else expect(fast.fusedInto.has(aff)).toBe(plain && !t.reread);
+          const feeds = { X: f32(t.n * t.c * h * w, [t.n, t.c, h, w]), X2: f32(t.n * t.c * h * w, [t.n, t.c, h, w]) };
+          const want = ref.run(feeds);
+          for (let i = 0; i < 2; i++) {
+            const got = fast.run(feeds);
+            for (const k of Object.keys(want)) expectClose(got[k] as Tensor, want[k] as Tensor);
+          }
+          fast.dispose();
+          expect(mem.inUse).toBe(before);
+        },
+      ),
+      { numRuns: 150, seed: 53 },
     );
   });
 });
