@@ -60,7 +60,7 @@ describe.skipIf(!hasData('mnist/lenet.onnx'))('sealed files opened while read', 
       { m: new Uint8Array(0), signingKey: kp.privatePem },
     ];
     for (const c of cases) {
-      const bytes = await sealModel(c.m, { key, format: 'onnx', ...(c.chunkSize ? { chunkSize: c.chunkSize } : {}), ...(c.signingKey ? { signingKey: c.signingKey } : {}) });
+      const bytes = await sealModel(c.m, { key, format: 'onnx', version: 2, ...(c.chunkSize ? { chunkSize: c.chunkSize } : {}), ...(c.signingKey ? { signingKey: c.signingKey } : {}) });
       const opts = { decryptionKey: key, checkDigest: true, ...(c.signingKey ? { verifyKey: kp.publicPem } : {}) };
       const want = await openSealed(bytes, opts);
       const path = join(tmp, 'm.eqs');
@@ -101,7 +101,7 @@ describe.skipIf(!hasData('mnist/lenet.onnx'))('sealed files opened while read', 
     const m = model();
     const key = generateContentKey();
     expect(await openSealedSource(source(await sealModel(m, { key, version: 1 })), { decryptionKey: key })).toBeUndefined();
-    const v2 = await sealModel(m, { key, chunkSize: 1024 });
+    const v2 = await sealModel(m, { key, version: 2, chunkSize: 1024 });
     expect(await openSealedSource(source(v2, v2.length - 5000), { decryptionKey: key })).toBeUndefined();
     expect(await openSealedSource(source(v2), {})).toBeUndefined();
     expect(await openSealedSource(source(m), { decryptionKey: key })).toBeUndefined();
@@ -113,7 +113,7 @@ describe.skipIf(!hasData('mnist/lenet.onnx'))('sealed files opened while read', 
     const other = generateContentKey();
     const kp = await generateSigningKeyPair('ed25519');
     const foreign = await generateSigningKeyPair('ed25519');
-    const files = [await sealModel(m, { key, chunkSize: 4096 }), await sealModel(m, { key, chunkSize: 4096, signingKey: kp.privatePem })];
+    const files = [await sealModel(m, { key, version: 2, chunkSize: 4096 }), await sealModel(m, { key, version: 2, chunkSize: 4096, signingKey: kp.privatePem })];
     const path = join(tmp, 't.eqs');
     const arb = fc.record({
       file: fc.nat(1),
