@@ -253,7 +253,8 @@ describe.skipIf(!hasData('mnist/lenet.onnx')).each([1, 2, 3] as const)('tampered
         // the GCM tags (index and last flag in the additional data, header with the size) or the signature (chunk
         // digests); signature-missing: an unsigned file given a verify key
         reorder: ['tampered', 'signature-invalid', 'signature-missing'],
-        drop: ['tampered', 'signature-invalid', 'signature-missing'],
+        // (version 3, malformed: without the skeleton chunk, whose length the header fixes, the chunk count no longer matches)
+        drop: ['tampered', 'signature-invalid', 'signature-missing', ...(version === 3 ? ['malformed'] : [])],
         // malformed: the whole last chunk cut, so the size implies one chunk fewer than are stored
         'shorten-last': ['tampered', 'signature-invalid', 'signature-missing', 'malformed'],
         downgrade: ['malformed'],
