@@ -903,31 +903,49 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
       return failWith(e);
     }
   } else {
+    // (no staging area: this thread decrypts every chunk straight into the weights' buffers)
     input = bytes.subarray(l.aadEnd, l.signedEnd);
-    staging = takeReadBuffer(W);
+    staging = new Uint8Array(0);
     ctl = new Int32Array(8);
     state = new Int32Array(m);
     sums = new Uint8Array(nb * DIGEST_LEN);
   }
   // each weight's own buffer (what the plain reader copies each weight into), filled from `staging` on first read
   const prefilled = new Map<number, Uint8Array>();
-  const weights = new Map<ArrayBufferLike, { buf: Uint8Array; wOff: number; len: number; filled: boolean; attached: boolean }>();
+  const weights = new Map<ArrayBufferLike, { buf: Uint8Array; wOff: number; len: number; filled: boolean; attached: boolean }>(); // (Weight)
   for (const e of sk.raws) {
     const buf = new Uint8Array(e.value);
     prefilled.set(sk.skeleton.byteOffset + e.at + 1, buf);
     weights.set(buf.buffer, { buf, wOff: e.wOff, len: e.value, filled: false, attached: false });
   }
+  type Weight = { buf: Uint8Array; wOff: number; len: number; filled: boolean; attached: boolean };
+  // the weights each chunk holds bytes of
+  const byChunk: Weight[][] = Array.from({ length: m }, () => []);
+  for (const w of weights.values()) if (w.len > 0) for (let j = Math.floor(w.wOff / l.chunk), last = Math.floor((w.wOff + w.len - 1) / l.chunk); j <= last; j++) byChunk[j]!.push(w);
+  /** bytes [at, at + piece.length) of the weights section into the weights of chunk j they belong to */
+  const scatter = (j: number, piece: Uint8Array, at: number): void => {
+    for (const w of byChunk[j]!) {
+      const s = Math.max(at, w.wOff);
+      const e = Math.min(at + piece.length, w.wOff + w.len);
+      if (s < e) w.buf.set(piece.subarray(s - at, e - at), s - w.wOff);
+    }
+  };
+  /** chunks this thread decrypted (straight into the weights' buffers); the others are in `staging` */
+  const here = new Uint8Array(m);
   let failed: SealError | undefined;
   let released = false;
+  // a chunk decrypted on this thread goes straight into the buffers of the weights it holds: nothing reads them before
+  // the tag verified (a weight is handed out only once all its chunks have), and a failed chunk's bytes are wiped
   const decryptHere = (j: number): boolean => {
     const st = stAt[j]!;
     const len = lens[j]!;
     let o = ptAt[j]!;
     const ok = host.aesGcmDecryptPieces(hk, ivs[j]!, aads[j]!, input.subarray(st, st + len), input.subarray(st + len, st + len + TAG_LEN), (p) => {
-      staging.set(p, o);
+      scatter(j, p, o);
       o += p.length;
     });
-    if (!ok) staging.fill(0, ptAt[j]!, ptAt[j]! + len);
+    if (!ok) scatter(j, new Uint8Array(len), ptAt[j]!);
+    here[j] = 1;
     return ok;
   };
   /** weight chunk j decrypted and authenticated (here, or by the crypto thread), else SealError */
@@ -952,11 +970,19 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
       Atomics.wait(state, j, 1, 100);
     }
   };
-  const fill = (w: { buf: Uint8Array; wOff: number; len: number; filled: boolean }): void => {
+  const fill = (w: Weight): void => {
     if (w.filled) return;
     if (failed) throw failed;
-    if (w.len > 0) for (let j = Math.floor(w.wOff / l.chunk), last = Math.floor((w.wOff + w.len - 1) / l.chunk); j <= last; j++) ensure(j);
-    w.buf.set(staging.subarray(w.wOff, w.wOff + w.len));
+    if (w.len > 0)
+      for (let j = Math.floor(w.wOff / l.chunk), last = Math.floor((w.wOff + w.len - 1) / l.chunk); j <= last; j++) {
+        ensure(j);
+        // decrypted by the crypto thread: copy this weight's part of the chunk from its plaintext area
+        if (!here[j]) {
+          const s = Math.max(ptAt[j]!, w.wOff);
+          const e = Math.min(ptAt[j]! + lens[j]!, w.wOff + w.len);
+          w.buf.set(staging.subarray(s, e), s - w.wOff);
+        }
+      }
     w.filled = true;
   };
   /** the signature's block digests: this thread takes the blocks the crypto thread has not, then waits for the rest */
@@ -987,9 +1013,6 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
       Atomics.store(ctl, 0, 1);
       Atomics.store(ctl, 1, 1);
       Atomics.notify(ctl, 1);
-    } else {
-      staging.fill(0);
-      giveReadBuffer(staging);
     }
   };
   const lazy: LazyWeights = {

@@ -62,7 +62,8 @@ const SLICE = 1 << 18;
 // ---- the crypto thread (HostCrypto.gcmThread; sealed files of version 3, formats/sealed.ts) ----
 // One persistent worker_thread, started by the first call and unref'd, driven through shared memory only: the loading
 // thread is busy building the session and blocks in Atomics.wait for a chunk it needs, so no event-loop round trip.
-// ctrl: [0] doorbell (bumped per message posted), [1] state: -1 starting, 0 idle, 1 claimed / working.
+// ctrl: [0] doorbell (bumped per message posted), [1] state: -1 starting, 0 idle, 1 claimed / working, 2 wiping the
+// last load's plaintext (a millisecond or so: a new load waits for it rather than go without the thread).
 const GCM_WORKER = `
 const { workerData, receiveMessageOnPort } = require('node:worker_threads');
 const { createDecipheriv, createHash } = require('node:crypto');
@@ -94,6 +95,7 @@ function job(m) {
   Atomics.store(ctl, 4, 1);
   Atomics.notify(ctl, 4);
   while (!Atomics.load(ctl, 1)) Atomics.wait(ctl, 1, 0, 1000);
+  Atomics.store(c, 1, 2);
   output.fill(0);
 }
 Atomics.store(c, 1, 0);
@@ -102,11 +104,12 @@ for (;;) {
   const r = receiveMessageOnPort(port);
   if (!r) { Atomics.wait(c, 0, seen); continue; }
   try { job(r.message); } catch {}
+  Atomics.store(c, 1, 0);
+  Atomics.notify(c, 1);
   // a scavenge (young generation: 1 MB) frees the job's decipher outputs and its views of the shared buffers, so the
   // next job's come from malloc's warm memory
   for (let i = 0; i < 40000; i++) junk = [i, i];
   junk = undefined;
-  Atomics.store(c, 1, 0);
 }`;
 
 interface GcmThread {
@@ -144,6 +147,7 @@ function gcmThread(): GcmThreadSlot | undefined {
     }
     return undefined;
   }
+  if (Atomics.load(t.c, 1) === 2) Atomics.wait(t.c, 1, 2, 3);
   if (Atomics.compareExchange(t.c, 1, 0, 1) !== 0) return undefined;
   let open = true;
   return {
