@@ -18,6 +18,7 @@ import type { HostCrypto } from '../../src/platform/types.js';
 import { InferenceSession } from '../../src/runtime/session.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { dataPath, hasData } from '../helpers/data.js';
+import { applyFileTamper, fileTamperArb } from './file-tampers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'edgeq-seal-v3-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -209,22 +210,11 @@ describe.skipIf(!MODELS.length)('sealed container version 3', () => {
     const foreign = await generateSigningKeyPair('ed25519');
     const files = [await sealModel(model, { key, chunkSize: 4096 }), await sealModel(model, { key, chunkSize: 4096, signingKey: kp.privatePem })];
     const path = join(tmp, 't.eqs');
-    const arb = fc.record({
-      file: fc.nat(1),
-      kind: fc.constantFrom('flip', 'truncate', 'append', 'wrong-key', 'verify-foreign', 'none'),
-      at: fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }),
-      bit: fc.integer({ min: 0, max: 7 }),
-      verify: fc.boolean(),
-    });
+    const keys = { key, other, signer: kp.publicPem, foreign: foreign.publicPem };
     let failures = 0;
     await fc.assert(
-      fc.asyncProperty(arb, async (c) => {
-        let b = files[c.file]!.slice();
-        const i = Math.floor(c.at * b.length);
-        if (c.kind === 'flip') b[i] ^= 1 << c.bit;
-        if (c.kind === 'truncate') b = b.subarray(0, i);
-        if (c.kind === 'append') b = Uint8Array.from([...b, c.bit]);
-        const opts = { decryptionKey: c.kind === 'wrong-key' ? other : key, ...(c.kind === 'verify-foreign' ? { verifyKey: foreign.publicPem } : c.verify ? { verifyKey: kp.publicPem } : {}) };
+      fc.asyncProperty(fileTamperArb, async (c) => {
+        const { bytes: b, opts } = applyFileTamper(files, c, keys);
         const fromBytes = await reason(InferenceSession.create(b, opts));
         writeFileSync(path, b);
         expect(await reason(InferenceSession.create(path, opts)), `${c.kind}`).toBe(fromBytes);
