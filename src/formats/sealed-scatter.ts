@@ -47,6 +47,22 @@ export interface Scattered {
   bytes: Uint8Array;
   /** offset in `bytes` of each placeholder byte → the raw_data it stands for */
   prefilled?: Map<number, Uint8Array>;
+  /**
+   * (prefilled set) every rewritten varint, in skeleton order: where it is in the skeleton, what it was in the
+   * plaintext and (raw) the bytes moved out — enough to rebuild the plaintext byte for byte (sealed.ts version 3)
+   */
+  edits?: SkeletonEdit[];
+}
+
+/** A length varint the skeleton rewrote: a message's (5 bytes in the skeleton) or a moved raw_data's (2: length 1 + placeholder). */
+export interface SkeletonEdit {
+  /** offset in the skeleton */
+  at: number;
+  kind: 'frame' | 'raw';
+  /** the varint as it was in the plaintext */
+  orig: Uint8Array;
+  /** raw: the moved bytes */
+  data?: Uint8Array;
 }
 
 /** Padded 5-byte varint of v < 2^32 (protobuf readers accept non-minimal varints). */
@@ -75,7 +91,11 @@ export class OnnxScatter {
   private lenStart = 0;
   private stopped = false;
 
-  constructor(private readonly size: number) {}
+  /** `min`: raw_data shorter than this stays in the skeleton (default 16 bytes) */
+  constructor(
+    private readonly size: number,
+    private readonly min = MIN_SCATTER,
+  ) {}
 
   private emit(b: Uint8Array): void {
     if (this.metaLen + b.length > this.meta.length) {
@@ -181,7 +201,7 @@ export class OnnxScatter {
           this.stack.push({ kind, end, edit, removed: 0 });
           this.state = 'tag';
           this.pop();
-        } else if (level === 'tensor' && this.field === 9 && v >= MIN_SCATTER) {
+        } else if (level === 'tensor' && this.field === 9 && v >= this.min) {
           const data = new Uint8Array(v);
           this.edits.push({ at: this.lenStart, len: nbytes, kind: 'raw', value: v, data });
           this.stack[this.stack.length - 1]!.removed += v + nbytes - 2;
@@ -208,6 +228,7 @@ export class OnnxScatter {
     for (const e of this.edits) grow += done ? (e.kind === 'frame' ? 5 : 2) - e.len : e.kind === 'raw' ? e.value : 0;
     const out = new Uint8Array(this.metaLen + grow);
     const prefilled = done ? new Map<number, Uint8Array>() : undefined;
+    const edits: SkeletonEdit[] = [];
     let from = 0;
     let to = 0;
     for (const e of this.edits) {
@@ -224,9 +245,11 @@ export class OnnxScatter {
           e.data!.fill(0);
         }
       } else if (e.kind === 'frame') {
+        edits.push({ at: to, kind: 'frame', orig: meta.slice(e.at, from) });
         put5(out, to, e.value);
         to += 5;
       } else {
+        edits.push({ at: to, kind: 'raw', orig: meta.slice(e.at, from), data: e.data! });
         out[to] = 1; // length 1, then the placeholder byte
         prefilled!.set(to + 1, e.data!);
         to += 2;
@@ -234,7 +257,7 @@ export class OnnxScatter {
     }
     out.set(meta.subarray(from), to);
     this.wipeMeta();
-    return prefilled ? { bytes: out, prefilled } : { bytes: out };
+    return prefilled ? { bytes: out, prefilled, edits } : { bytes: out };
   }
 
   /** zero everything decrypted so far (a failed tag, a bad signature) */

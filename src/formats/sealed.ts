@@ -21,6 +21,8 @@
  * sealed files and may import only lower layers.
  */
 import { platform } from '#platform';
+import type { GcmThreadSlot, HostCrypto } from '../platform/types.js';
+import type { Graph } from '../ir/graph.js';
 import { SealError } from '../errors.js';
 import {
   ALG_PARAMS,
@@ -40,17 +42,26 @@ import {
   toHex,
 } from './sealed-keys.js';
 import { OnnxScatter, giveReadBuffer, takeReadBuffer } from './sealed-scatter.js';
+import { type V3Skeleton, parseSkeletonSection, rebuildModel, v3Payload as takeApart } from './sealed-v3.js';
+
+function v3Payload(model: Uint8Array): { payload: Uint8Array; skeleton: number } | undefined {
+  return takeApart(model, V3_OUT_OF_LINE);
+}
 
 export const SEAL_MAGIC = new Uint8Array([0x45, 0x51, 0x53, 0x45, 0x41, 0x4c]); // "EQSEAL"
 /** the version sealModel writes by default */
 export const SEAL_VERSION = 2;
 /** the versions this edgeq reads */
-export const SEAL_VERSIONS: readonly number[] = [1, 2];
+export const SEAL_VERSIONS: readonly number[] = [1, 2, 3];
 /**
  * default plaintext bytes per chunk (version 2): 4 MiB. Node decrypts every chunk into the one buffer the reader
  * parses whatever the size; WebCrypto (browsers) decrypts chunks concurrently and its in/out copies stay bounded.
  */
 export const SEAL_CHUNK = 1 << 22;
+/** default bytes per weight chunk of version 3: the loading thread waits for the chunks of the weight it needs */
+export const SEAL_CHUNK_V3 = 1 << 20;
+/** version 3: raw_data of at least this many bytes leave the skeleton (smaller tensors stay inline) */
+const V3_OUT_OF_LINE = 1024;
 const MIN_CHUNK = 1024;
 const MAX_CHUNK = 1 << 30;
 const FIXED = 32;
@@ -73,8 +84,12 @@ export interface SealHeader {
   format: SealedFormat;
   /** plaintext bytes */
   size: number;
-  /** plaintext bytes per chunk (version 2 only; the last chunk may be shorter) */
+  /** plaintext bytes per chunk (versions 2 and 3; the last chunk may be shorter; version 3: per weight chunk) */
   chunk?: number;
+  /** version 3: bytes of the skeleton section (chunk 0) at the start of the payload */
+  skeleton?: number;
+  /** version 3: bytes encrypted (skeleton section + weights section); `size` is the model's */
+  payload?: number;
   /** id of the content key (16 hex digits; see sealed-keys.ts) */
   keyId: string;
   sigAlg: 'none' | SigAlg;
@@ -116,6 +131,9 @@ interface Layout {
   /** plaintext bytes per chunk and number of chunks (version 1: one chunk of the whole model) */
   chunk: number;
   n: number;
+  /** bytes encrypted (versions 1–2: the model's size) and plaintext bytes of chunk 0 (version 3: the skeleton section) */
+  payload: number;
+  first: number;
   sig?: Uint8Array;
 }
 
@@ -137,13 +155,18 @@ function malformed(msg: string): never {
 function validateHeader(h: unknown, version: number): SealHeader {
   if (!h || typeof h !== 'object' || Array.isArray(h)) malformed('header is not a JSON object');
   const o = h as Record<string, unknown>;
-  const allowed = new Set(['sha256', 'format', 'size', 'keyId', 'sigAlg', 'signer', 'meta', 'sealedAt', ...(version >= 2 ? ['chunk'] : [])]);
+  const allowed = new Set(['sha256', 'format', 'size', 'keyId', 'sigAlg', 'signer', 'meta', 'sealedAt', ...(version >= 2 ? ['chunk'] : []), ...(version >= 3 ? ['skeleton', 'payload'] : [])]);
   for (const k of Object.keys(o)) if (!allowed.has(k)) malformed(`header has an unknown field '${k.slice(0, 40)}'`);
   if (typeof o.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(o.sha256)) malformed('header.sha256 must be 64 lowercase hex digits');
   if (o.format !== 'onnx' && o.format !== 'tflite') malformed(`header.format must be 'onnx' or 'tflite'`);
   if (typeof o.size !== 'number' || !Number.isSafeInteger(o.size) || o.size < 0) malformed('header.size must be a non-negative integer');
   if (version >= 2 && (typeof o.chunk !== 'number' || !Number.isSafeInteger(o.chunk) || o.chunk < MIN_CHUNK || o.chunk > MAX_CHUNK)) {
     malformed(`header.chunk must be an integer in [${MIN_CHUNK}, ${MAX_CHUNK}]`);
+  }
+  if (version >= 3) {
+    if (o.format !== 'onnx') malformed('a version 3 container holds an ONNX model');
+    if (typeof o.payload !== 'number' || !Number.isSafeInteger(o.payload) || o.payload < 8) malformed('header.payload must be an integer ≥ 8');
+    if (typeof o.skeleton !== 'number' || !Number.isSafeInteger(o.skeleton) || o.skeleton < 8 || o.skeleton > o.payload || o.skeleton > MAX_CHUNK) malformed('header.skeleton must be an integer in [8, payload]');
   }
   if (typeof o.keyId !== 'string' || !/^[0-9a-f]{16}$/.test(o.keyId)) malformed('header.keyId must be 16 lowercase hex digits');
   if (o.sigAlg !== 'none' && o.sigAlg !== 'ed25519' && o.sigAlg !== 'ecdsa-p256') {
@@ -205,12 +228,15 @@ function layoutHead(head: Uint8Array, total: number): Layout {
   }
   header = validateHeader(header, version);
   const chunk = version >= 2 ? header.chunk! : Math.max(1, header.size);
-  const n = chunkCount(header.size, chunk);
+  // version 3: chunk 0 is the skeleton section, then the weights section in `chunk`-byte chunks
+  const payload = version >= 3 ? header.payload! : header.size;
+  const first = version >= 3 ? header.skeleton! : chunk;
+  const n = version >= 3 ? 1 + Math.ceil((payload - first) / chunk) : chunkCount(header.size, chunk);
   if (n > 2 ** 32) malformed(`${n} chunks (at most 2^32)`);
-  if (header.size + n * TAG_LEN !== C) malformed(`header.size ${header.size} in ${n} chunk(s) does not match the ciphertext length ${C}`);
+  if (payload + n * TAG_LEN !== C) malformed(`header.${version >= 3 ? 'payload' : 'size'} ${payload} in ${n} chunk(s) does not match the ciphertext length ${C}`);
   const signedEnd = aadEnd + C;
   if (total < signedEnd) throw new SealError('truncated', `the file has ${total} bytes; its ciphertext ends at byte ${signedEnd}`);
-  return { version, header, aadEnd, signedEnd, chunk, n };
+  return { version, header, aadEnd, signedEnd, chunk, n, payload, first };
 }
 
 /** The signature part: `tail` holds bytes [signedEnd, min(total, signedEnd + 2 + 64)) of the `total`-byte file. */
@@ -223,7 +249,7 @@ function layoutTail(l: Layout, tail: Uint8Array, total: number): Layout {
     const end = signedEnd + 2 + S;
     if (total < end) throw new SealError('truncated', `the file has ${total} bytes; its signature ends at byte ${end}`);
     if (total > end) throw new SealError('tampered', `${total - end} unexpected bytes after the signature`);
-    return { ...l, sig: tail.subarray(2, 2 + S) };
+    return { ...l, sig: tail.slice(2, 2 + S) }; // (a copy: WebCrypto takes no view of shared memory)
   }
   if (total > signedEnd) throw new SealError('tampered', `${total - signedEnd} unexpected bytes after the ciphertext of an unsigned file`);
   return l;
@@ -231,11 +257,16 @@ function layoutTail(l: Layout, tail: Uint8Array, total: number): Layout {
 
 /** Chunk i: its ciphertext ‖ tag in the file, where its plaintext goes, its nonce and its additional data. */
 function chunkAt(bytes: Uint8Array, l: Layout, i: number): { stored: Uint8Array; at: number; len: number; iv: Uint8Array; aad: Uint8Array } {
-  const at = i * l.chunk;
-  const len = Math.min(l.chunk, l.header.size - at);
-  const start = l.aadEnd + i * (l.chunk + TAG_LEN);
+  const at = chunkStart(l, i);
+  const len = Math.min(i === 0 ? l.first : l.chunk, l.payload - at);
+  const start = l.aadEnd + at + i * TAG_LEN;
   const stored = bytes.subarray(start, start + len + TAG_LEN);
   return { stored, at, len, ...nonceAad(bytes.subarray(0, l.aadEnd), bytes.subarray(IV_AT, IV_AT + IV_LEN), l.version, i, l.n) };
+}
+
+/** Plaintext offset of chunk i in the payload. */
+function chunkStart(l: { first: number; chunk: number }, i: number): number {
+  return i === 0 ? 0 : l.first + (i - 1) * l.chunk;
 }
 
 /** Version 2: nonce = base XOR i (big-endian, last 4 bytes); additional data = header ‖ u32 LE i ‖ u8 last. Version 1: as stored. */
@@ -286,9 +317,12 @@ export interface SealOptions {
   format?: SealedFormat;
   /** recorded in the header (default: now; null leaves it out) */
   sealedAt?: Date | null;
-  /** container version (default 2; 1 for readers older than chunked files) */
-  version?: 1 | 2;
-  /** plaintext bytes per chunk, version 2 (default 4 MiB; 1 KiB … 1 GiB) */
+  /**
+   * container version (default: 3 for an ONNX model the skeleton scanner takes apart, else 2; 2 for readers without
+   * version 3, 1 for readers older than chunked files)
+   */
+  version?: 1 | 2 | 3;
+  /** plaintext bytes per chunk, versions 2 and 3 (default 4 MiB, version 3: 1 MiB per weight chunk; 1 KiB … 1 GiB) */
   chunkSize?: number;
 }
 
@@ -296,9 +330,13 @@ export interface SealOptions {
 export async function sealModel(model: Uint8Array, opts: SealOptions): Promise<Uint8Array> {
   if (!(model instanceof Uint8Array)) throw new SealError('malformed', 'the model to seal must be bytes');
   if (isSealed(model)) throw new SealError('malformed', 'the model is already sealed');
-  const version = opts.version ?? SEAL_VERSION;
-  if (!SEAL_VERSIONS.includes(version)) throw new SealError('unknown-version', `cannot write container version ${version} (versions ${SEAL_VERSIONS.join(', ')})`);
-  const chunkSize = opts.chunkSize ?? SEAL_CHUNK;
+  const format = opts.format ?? (model.length >= 8 && model[4] === 0x54 && model[5] === 0x46 && model[6] === 0x4c && model[7] === 0x33 ? 'tflite' : 'onnx');
+  if (opts.version !== undefined && !SEAL_VERSIONS.includes(opts.version)) throw new SealError('unknown-version', `cannot write container version ${opts.version} (versions ${SEAL_VERSIONS.join(', ')})`);
+  // version 3: the model taken apart into a skeleton section and its weights in consumption order (see v3Payload)
+  const v3 = (opts.version === undefined || opts.version === 3) && format === 'onnx' ? v3Payload(model) : undefined;
+  if (opts.version === 3 && !v3) throw new SealError('malformed', 'version 3 holds an ONNX model whose initializers the skeleton scanner can take apart; seal this one as version 2');
+  const version = opts.version ?? (v3 ? 3 : SEAL_VERSION);
+  const chunkSize = opts.chunkSize ?? (version === 3 ? SEAL_CHUNK_V3 : SEAL_CHUNK);
   if (version >= 2 && (!Number.isSafeInteger(chunkSize) || chunkSize < MIN_CHUNK || chunkSize > MAX_CHUNK)) throw new SealError('malformed', `chunkSize must be an integer in [${MIN_CHUNK}, ${MAX_CHUNK}]`);
   const s = subtle();
   const ck = await importContentKey(opts.key);
@@ -310,12 +348,12 @@ export async function sealModel(model: Uint8Array, opts: SealOptions): Promise<U
     meta[k] = v;
   }
   if (Object.keys(meta).length > MAX_META) throw new SealError('malformed', `at most ${MAX_META} metadata entries`);
-  const format = opts.format ?? (model.length >= 8 && model[4] === 0x54 && model[5] === 0x46 && model[6] === 0x4c && model[7] === 0x33 ? 'tflite' : 'onnx');
   const header: SealHeader = {
     sha256: toHex(await sha256(model)),
     format,
     size: model.length,
     ...(version >= 2 ? { chunk: chunkSize } : {}),
+    ...(v3 ? { skeleton: v3.skeleton, payload: v3.payload.length } : {}),
     keyId: ck.keyId,
     sigAlg: sk ? sk.alg : 'none',
     ...(sk ? { signer: { spki: toBase64(sk.spki), fingerprint: sk.fingerprint } } : {}),
@@ -325,8 +363,10 @@ export async function sealModel(model: Uint8Array, opts: SealOptions): Promise<U
   const hbytes = new TextEncoder().encode(JSON.stringify(header));
   if (hbytes.length > MAX_HEADER) throw new SealError('malformed', `header is ${hbytes.length} bytes (at most ${MAX_HEADER}); use less metadata`);
   const chunk = version >= 2 ? chunkSize : Math.max(1, model.length);
-  const n = chunkCount(model.length, chunk);
-  const C = model.length + n * TAG_LEN;
+  const plain = v3 ? v3.payload : model;
+  const first = v3 ? v3.skeleton : chunk;
+  const n = v3 ? 1 + Math.ceil((plain.length - first) / chunk) : chunkCount(model.length, chunk);
+  const C = plain.length + n * TAG_LEN;
   const aadEnd = FIXED + hbytes.length;
   const signedEnd = aadEnd + C;
   const out = new Uint8Array(signedEnd + (sk ? 2 + SIG_LEN : 0));
@@ -339,15 +379,16 @@ export async function sealModel(model: Uint8Array, opts: SealOptions): Promise<U
   dv.setUint32(24, C % 2 ** 32, true);
   dv.setUint32(28, Math.floor(C / 2 ** 32), true);
   out.set(hbytes, FIXED);
-  const l: Layout = { version, header, aadEnd, signedEnd, chunk, n };
+  const l: Layout = { version, header, aadEnd, signedEnd, chunk, n, payload: plain.length, first };
   await Promise.all(
     Array.from({ length: n }, async (_, i) => {
       const c = chunkAt(out, l, i);
-      const ct = new Uint8Array(await s.encrypt({ name: 'AES-GCM', iv: c.iv as Uint8Array<ArrayBuffer>, additionalData: c.aad as Uint8Array<ArrayBuffer>, tagLength: 128 }, ck.key, model.subarray(c.at, c.at + c.len) as Uint8Array<ArrayBuffer>));
+      const ct = new Uint8Array(await s.encrypt({ name: 'AES-GCM', iv: c.iv as Uint8Array<ArrayBuffer>, additionalData: c.aad as Uint8Array<ArrayBuffer>, tagLength: 128 }, ck.key, plain.subarray(c.at, c.at + c.len) as Uint8Array<ArrayBuffer>));
       if (ct.length !== c.stored.length) throw new SealError('malformed', `AES-GCM returned ${ct.length} bytes, expected ${c.stored.length}`);
       c.stored.set(ct);
     }),
   );
+  v3?.payload.fill(0);
   if (sk) {
     const sig = new Uint8Array(await s.sign(ALG_PARAMS[sk.alg].sign, sk.privateKey, (await signedMessage(out, l)) as Uint8Array<ArrayBuffer>));
     if (sig.length !== SIG_LEN) throw new SealError('unsupported-algorithm', `${sk.alg} signature has ${sig.length} bytes, expected ${SIG_LEN}`);
@@ -474,6 +515,25 @@ export interface OpenedModel {
   plaintext: Uint8Array;
   info: SealedInfo;
   prefilled?: Map<number, Uint8Array>;
+  /**
+   * version 3 on a host with synchronous AES-GCM: the weights (`prefilled`) are still being decrypted; `attach` the
+   * parsed graph, build the session, then `ready()` — or `abort(e)` if building failed. See openV3Lazy.
+   */
+  lazy?: LazyWeights;
+}
+
+/**
+ * The weights of a version 3 model arriving while the session is built. Until `ready()` resolves nothing may be
+ * handed to the caller: a tag or signature failure surfaces there (or from the first read of a weight whose chunk
+ * failed) as a SealError.
+ */
+export interface LazyWeights {
+  /** each initializer of `graph` holding one of the weights fills on its first `data` read (waiting for its chunks) */
+  attach(graph: Graph): void;
+  /** every chunk authenticated and copied, the signature checked: resolves to `verified` (origin), else rejects */
+  ready(): Promise<boolean>;
+  /** the session was not built: wipe everything and reject with the error to report (a signature failure wins over `e`) */
+  abort(e: unknown): Promise<never>;
 }
 
 type Decrypted = { plaintext: Uint8Array; prefilled?: Map<number, Uint8Array> };
@@ -485,6 +545,11 @@ function wipe(d: Decrypted): void {
 
 async function openSealedAs(bytes: Uint8Array, opts: OpenOptions, scatter: boolean): Promise<OpenedModel> {
   const l = layout(bytes);
+  const host = platform.crypto;
+  if (scatter && l.version === 3 && !opts.checkDigest && host) {
+    const lazy = await openV3Lazy(bytes, l, opts, host);
+    if (lazy) return lazy;
+  }
   const [sig, dec] = await Promise.allSettled([checkSignature(l, opts.verifyKey, () => signedMessage(bytes, l)), decrypt(bytes, l, opts, scatter)]);
   if (sig.status === 'rejected') {
     if (dec.status === 'fulfilled') wipe(dec.value);
@@ -499,8 +564,8 @@ async function openSealedAs(bytes: Uint8Array, opts: OpenOptions, scatter: boole
  * reader, no digest check) an OnnxScatter that gives every weight its own buffer.
  */
 function plainSink(l: Layout, opts: OpenOptions, scatter: boolean): { put(p: Uint8Array): void; wipe(): void; done(): Decrypted } {
-  const size = l.header.size;
-  if (scatter && l.header.format === 'onnx' && !opts.checkDigest) {
+  const size = l.payload;
+  if (scatter && l.header.format === 'onnx' && !opts.checkDigest && l.version < 3) {
     const sc = new OnnxScatter(size);
     return {
       put: (p) => sc.push(p),
@@ -531,11 +596,14 @@ async function contentKeyOf(l: Layout, opts: OpenOptions): Promise<ContentKey> {
   return ck;
 }
 
+function gcmFailure(ck: ContentKey): SealError {
+  return new SealError(ck.keyId === undefined ? 'wrong-key' : 'tampered', ck.keyId === undefined ? 'AES-GCM authentication failed: wrong key, or the file was altered' : 'AES-GCM authentication failed: the header or ciphertext was altered');
+}
+
 async function decrypt(bytes: Uint8Array, l: Layout, opts: OpenOptions, scatter = false): Promise<Decrypted> {
   const ck = await contentKeyOf(l, opts);
-  const fail = () =>
-    new SealError(ck.keyId === undefined ? 'wrong-key' : 'tampered', ck.keyId === undefined ? 'AES-GCM authentication failed: wrong key, or the file was altered' : 'AES-GCM authentication failed: the header or ciphertext was altered');
-  const size = l.header.size;
+  const fail = () => gcmFailure(ck);
+  const size = l.payload;
   // the host's synchronous AES-GCM (node:crypto) when it takes this key; WebCrypto otherwise, or when the host fails
   // for any reason but a tag mismatch (a runtime whose node:crypto lacks something)
   const host = platform.crypto;
@@ -559,7 +627,7 @@ async function decrypt(bytes: Uint8Array, l: Layout, opts: OpenOptions, scatter 
         sink.wipe();
         throw fail();
       }
-      const d = sink.done();
+      const d = v3Finish(sink.done(), l, opts, scatter);
       await checkPlaintext(d, l, opts);
       return d;
     }
@@ -583,9 +651,36 @@ async function decrypt(bytes: Uint8Array, l: Layout, opts: OpenOptions, scatter 
       throw fail();
     }
   }
-  const d = { plaintext };
+  const d = v3Finish({ plaintext }, l, opts, scatter);
   await checkPlaintext(d, l, opts);
   return d;
+}
+
+/**
+ * A version 3 payload decrypted whole: for the runtime's reader (scatter) the skeleton with each weight a view into
+ * the payload (aligned by the writer); else the model rebuilt byte for byte (the payload wiped). Other versions: as is.
+ */
+function v3Finish(d: Decrypted, l: Layout, opts: OpenOptions, scatter: boolean): Decrypted {
+  if (l.version < 3) return d;
+  const payload = d.plaintext;
+  let sk: V3Skeleton;
+  try {
+    sk = parseSkeletonSection(payload.subarray(0, l.first), l.payload - l.first);
+  } catch (e) {
+    payload.fill(0);
+    throw e;
+  }
+  const weights = payload.subarray(l.first);
+  if (scatter && !opts.checkDigest) {
+    const prefilled = new Map<number, Uint8Array>();
+    for (const e of sk.raws) prefilled.set(sk.skeleton.byteOffset + e.at + 1, weights.subarray(e.wOff, e.wOff + e.value));
+    return { plaintext: sk.skeleton, prefilled };
+  }
+  try {
+    return { plaintext: rebuildModel(sk, weights, l.header.size) };
+  } finally {
+    payload.fill(0);
+  }
 }
 
 /** The decrypted size, and with checkDigest the SHA-256, against the header (wiped and SealError when not). */
@@ -703,6 +798,308 @@ export async function openSealedSource(src: SealedSource, opts: OpenOptions, sca
     return { ...d, info: infoOf(l, verified, src.size) };
   } catch {
     sink?.wipe();
+    return undefined;
+  }
+}
+
+/** how long the loading thread waits for the crypto thread without progress before doing the work itself */
+const STALL_MS = 3000;
+
+/**
+ * Version 3 for the runtime on a host with synchronous AES-GCM (Node: node:crypto). The skeleton section (chunk 0) is
+ * decrypted and checked here; the weight chunks are decrypted by the host's crypto thread when it is free (the stored
+ * chunks copied into its shared memory; it works from the front, in the order the graph reads its weights, then
+ * hashes the signature's blocks) while this thread parses the skeleton and builds the session. Each weight gets its
+ * own buffer, filled on its tensor's first `data` read from the decrypted chunks: a chunk the thread has not claimed
+ * yet is decrypted here, one it is working on is waited for. Only chunks whose tag verified are ever copied, so no
+ * unauthenticated byte reaches a tensor. Undefined when the host cannot take the key (WebCrypto then).
+ */
+async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host: HostCrypto, claimed?: GcmThreadSlot): Promise<OpenedModel | undefined> {
+  const signed = l.header.sigAlg !== 'none';
+  // the signature check starts first (importing keys); its block digests come from ready(), or from here on failure
+  let giveDigests: (m: Promise<Uint8Array>) => void = () => undefined;
+  const digests = new Promise<Uint8Array>((resolve) => (giveDigests = (m) => resolve(m)));
+  const sig = checkSignature(l, opts.verifyKey, () => digests);
+  sig.catch(() => undefined);
+  const failWith = async (e: unknown): Promise<never> => {
+    giveDigests(signed ? signedMessage(bytes, l) : Promise.resolve(new Uint8Array(0)));
+    await sig;
+    throw e;
+  };
+  let ck: ContentKey;
+  let hk: unknown;
+  try {
+    ck = await contentKeyOf(l, opts);
+    hk = host.aesGcmKey(ck.key);
+  } catch (e) {
+    claimed?.cancel();
+    return failWith(e);
+  }
+  if (hk === undefined) {
+    claimed?.cancel();
+    giveDigests(Promise.resolve(new Uint8Array(0)));
+    return undefined;
+  }
+  // chunk 0, the skeleton section: authenticated before any of it is parsed
+  const c0 = chunkAt(bytes, l, 0);
+  const sec = new Uint8Array(c0.len);
+  let p0 = 0;
+  let sk: V3Skeleton;
+  try {
+    if (!host.aesGcmDecryptPieces(hk, c0.iv, c0.aad, c0.stored.subarray(0, c0.len), c0.stored.subarray(c0.len), (p) => {
+      sec.set(p, p0);
+      p0 += p.length;
+    })) throw gcmFailure(ck);
+    sk = parseSkeletonSection(sec, l.payload - l.first);
+  } catch (e) {
+    sec.fill(0);
+    claimed?.cancel();
+    return failWith(e);
+  }
+  const W = l.payload - l.first;
+  const m = l.n - 1;
+  const storedLen = l.signedEnd - l.aadEnd;
+  const nb = signed ? Math.max(1, Math.ceil(storedLen / SIGN_BLOCK)) : 0;
+  // weight chunk j is chunk j + 1: where it is stored (from byte 32 + H) and where its plaintext goes in the weights section
+  const stAt: number[] = [];
+  const ptAt: number[] = [];
+  const lens: number[] = [];
+  const ivs: Uint8Array[] = [];
+  const aads: Uint8Array[] = [];
+  const hdr = bytes.subarray(0, l.aadEnd);
+  const base = bytes.subarray(IV_AT, IV_AT + IV_LEN);
+  for (let j = 0; j < m; j++) {
+    const at = chunkStart(l, j + 1);
+    stAt.push(at + (j + 1) * TAG_LEN);
+    ptAt.push(at - l.first);
+    lens.push(Math.min(l.chunk, l.payload - at));
+    const na = nonceAad(hdr, base, l.version, j + 1, l.n);
+    ivs.push(na.iv);
+    aads.push(na.aad);
+  }
+  // (a file read straight into the thread's shared memory comes with the thread claimed: `bytes` are that memory)
+  const slot = claimed ?? (m > 0 || signed ? host.gcmThread?.() : undefined);
+  let input: Uint8Array;
+  let staging: Uint8Array;
+  let state: Int32Array;
+  let ctl: Int32Array;
+  let sums: Uint8Array;
+  if (slot) {
+    try {
+      if (claimed) input = bytes.subarray(l.aadEnd, l.signedEnd);
+      else {
+        // at the source's alignment mod 8: V8 copies into shared memory word by word only between equally aligned
+        // addresses (else byte by byte, ~10× slower)
+        const d = (bytes.byteOffset + l.aadEnd) % 8;
+        input = slot.shared(0, storedLen + d).subarray(d);
+        input.set(bytes.subarray(l.aadEnd, l.signedEnd));
+      }
+      staging = slot.shared(1, W);
+      const words = slot.shared(3, (8 + m) * 4);
+      ctl = new Int32Array(words.buffer, words.byteOffset, 8).fill(0);
+      state = new Int32Array(words.buffer, words.byteOffset + 32, m).fill(0);
+      sums = slot.shared(2, nb * DIGEST_LEN);
+      slot.post({ key: hk, input, output: staging, state, ctl, ivs, aads, stAt, ptAt, lens, hashBlock: signed ? SIGN_BLOCK : 0, digests: sums });
+    } catch (e) {
+      slot.cancel();
+      sec.fill(0);
+      return failWith(e);
+    }
+  } else {
+    // (no staging area: this thread decrypts every chunk straight into the weights' buffers)
+    input = bytes.subarray(l.aadEnd, l.signedEnd);
+    staging = new Uint8Array(0);
+    ctl = new Int32Array(8);
+    state = new Int32Array(m);
+    sums = new Uint8Array(nb * DIGEST_LEN);
+  }
+  // each weight's own buffer (what the plain reader copies each weight into), filled from `staging` on first read
+  const prefilled = new Map<number, Uint8Array>();
+  const weights = new Map<ArrayBufferLike, { buf: Uint8Array; wOff: number; len: number; filled: boolean; attached: boolean }>(); // (Weight)
+  for (const e of sk.raws) {
+    const buf = new Uint8Array(e.value);
+    prefilled.set(sk.skeleton.byteOffset + e.at + 1, buf);
+    weights.set(buf.buffer, { buf, wOff: e.wOff, len: e.value, filled: false, attached: false });
+  }
+  type Weight = { buf: Uint8Array; wOff: number; len: number; filled: boolean; attached: boolean };
+  // the weights each chunk holds bytes of
+  const byChunk: Weight[][] = Array.from({ length: m }, () => []);
+  for (const w of weights.values()) if (w.len > 0) for (let j = Math.floor(w.wOff / l.chunk), last = Math.floor((w.wOff + w.len - 1) / l.chunk); j <= last; j++) byChunk[j]!.push(w);
+  /** bytes [at, at + piece.length) of the weights section into the weights of chunk j they belong to */
+  const scatter = (j: number, piece: Uint8Array, at: number): void => {
+    for (const w of byChunk[j]!) {
+      const s = Math.max(at, w.wOff);
+      const e = Math.min(at + piece.length, w.wOff + w.len);
+      if (s < e) w.buf.set(piece.subarray(s - at, e - at), s - w.wOff);
+    }
+  };
+  /** chunks this thread decrypted (straight into the weights' buffers); the others are in `staging` */
+  const here = new Uint8Array(m);
+  let failed: SealError | undefined;
+  let released = false;
+  // a chunk decrypted on this thread goes straight into the buffers of the weights it holds: nothing reads them before
+  // the tag verified (a weight is handed out only once all its chunks have), and a failed chunk's bytes are wiped
+  const decryptHere = (j: number): boolean => {
+    const st = stAt[j]!;
+    const len = lens[j]!;
+    let o = ptAt[j]!;
+    const ok = host.aesGcmDecryptPieces(hk, ivs[j]!, aads[j]!, input.subarray(st, st + len), input.subarray(st + len, st + len + TAG_LEN), (p) => {
+      scatter(j, p, o);
+      o += p.length;
+    });
+    if (!ok) scatter(j, new Uint8Array(len), ptAt[j]!);
+    here[j] = 1;
+    return ok;
+  };
+  /** weight chunk j decrypted and authenticated (here, or by the crypto thread), else SealError */
+  const ensure = (j: number): void => {
+    let since = 0;
+    for (;;) {
+      if (released) throw (failed ??= new SealError('tampered', 'the version 3 weights were released before they were read'));
+      const s = Atomics.load(state, j);
+      if (s === 3) return;
+      if (s === 4) throw (failed ??= gcmFailure(ck));
+      if (s === 0) {
+        if (Atomics.compareExchange(state, j, 0, 2) === 0) Atomics.store(state, j, decryptHere(j) ? 3 : 4);
+        continue;
+      }
+      // the crypto thread has it (1): wait; one that stopped answering is overtaken
+      const now = performance.now();
+      if (!since) since = now;
+      else if (now - since > STALL_MS) {
+        Atomics.compareExchange(state, j, 1, decryptHere(j) ? 3 : 4);
+        continue;
+      }
+      Atomics.wait(state, j, 1, 100);
+    }
+  };
+  const fill = (w: Weight): void => {
+    if (w.filled) return;
+    if (failed) throw failed;
+    if (w.len > 0)
+      for (let j = Math.floor(w.wOff / l.chunk), last = Math.floor((w.wOff + w.len - 1) / l.chunk); j <= last; j++) {
+        ensure(j);
+        // decrypted by the crypto thread: copy this weight's part of the chunk from its plaintext area
+        if (!here[j]) {
+          const s = Math.max(ptAt[j]!, w.wOff);
+          const e = Math.min(ptAt[j]! + lens[j]!, w.wOff + w.len);
+          w.buf.set(staging.subarray(s, e), s - w.wOff);
+        }
+      }
+    w.filled = true;
+  };
+  /** the signature's block digests: this thread takes the blocks the crypto thread has not, then waits for the rest */
+  const digestsNow = (): Uint8Array => {
+    const msg = new Uint8Array(l.aadEnd + nb * DIGEST_LEN);
+    msg.set(hdr);
+    const block = (b: number) => input.subarray(b * SIGN_BLOCK, Math.min(storedLen, (b + 1) * SIGN_BLOCK));
+    for (let b; (b = Atomics.add(ctl, 2, 1)) < nb; ) {
+      sums.set(host.sha256(block(b)), b * DIGEST_LEN);
+      Atomics.add(ctl, 3, 1);
+    }
+    const t0 = performance.now();
+    for (let v; (v = Atomics.load(ctl, 3)) < nb; ) {
+      if (performance.now() - t0 > STALL_MS) {
+        for (let b = 0; b < nb; b++) sums.set(host.sha256(block(b)), b * DIGEST_LEN);
+        break;
+      }
+      Atomics.wait(ctl, 3, v, 100);
+    }
+    msg.set(sums.subarray(0, nb * DIGEST_LEN), l.aadEnd);
+    return msg;
+  };
+  /** the plaintext staging area is done with: the crypto thread wipes its own, a kept buffer is wiped here */
+  const release = (): void => {
+    if (released) return;
+    released = true;
+    if (slot) {
+      Atomics.store(ctl, 0, 1);
+      Atomics.store(ctl, 1, 1);
+      Atomics.notify(ctl, 1);
+    }
+  };
+  const lazy: LazyWeights = {
+    attach(graph) {
+      for (const t of graph.initializers.values()) {
+        const d = t.data as ArrayBufferView;
+        const w = d && weights.get(d.buffer);
+        if (!w || w.attached) continue;
+        if (t.type === 'bool' || d.byteOffset !== 0) throw new SealError('malformed', 'a version 3 weight is not a plain view of its bytes');
+        w.attached = true;
+        if (w.filled) continue;
+        Object.defineProperty(t, 'data', {
+          configurable: true,
+          enumerable: true,
+          get() {
+            fill(w);
+            Object.defineProperty(t, 'data', { value: d, writable: true, configurable: true, enumerable: true });
+            return d;
+          },
+        });
+      }
+      for (const w of weights.values()) if (!w.attached) throw new SealError('malformed', 'a version 3 weight is not the data of a graph initializer');
+    },
+    async ready() {
+      let msg: Uint8Array;
+      try {
+        for (let j = 0; j < m; j++) ensure(j);
+        for (const w of weights.values()) fill(w);
+        msg = signed ? digestsNow() : new Uint8Array(0);
+      } catch (e) {
+        return lazy.abort(e);
+      }
+      release();
+      giveDigests(Promise.resolve(msg));
+      try {
+        return await sig;
+      } catch (e) {
+        for (const w of weights.values()) w.buf.fill(0);
+        throw e;
+      }
+    },
+    async abort(e) {
+      let msg: Uint8Array | undefined;
+      try {
+        if (signed) msg = digestsNow();
+      } catch {
+        // reported below as e
+      }
+      release();
+      for (const w of weights.values()) w.buf.fill(0);
+      sec.fill(0);
+      giveDigests(msg ? Promise.resolve(msg) : signed ? signedMessage(bytes, l) : Promise.resolve(new Uint8Array(0)));
+      await sig;
+      throw e;
+    },
+  };
+  return { plaintext: sk.skeleton, prefilled, info: infoOf(l, false, bytes.length), lazy };
+}
+
+/**
+ * A version 3 file given by path (Node): read in one go straight into the crypto thread's shared memory (the I/O
+ * threads write it; nothing is copied on this thread), then opened as openV3Lazy opens bytes. Undefined when the file
+ * is not version 3, the thread is not free, or anything fails before the weights are on their way — then the caller
+ * reads the whole file and opens the bytes, which reports any failure exactly as for bytes.
+ */
+export async function openSealedFileV3(src: SealedSource, opts: OpenOptions): Promise<OpenedModel | undefined> {
+  const host = platform.crypto;
+  if (!host?.gcmThread || !(src.size >= FIXED) || opts.checkDigest) return undefined;
+  const head = new Uint8Array(8);
+  try {
+    await readExactly(src, head, 0);
+  } catch {
+    return undefined;
+  }
+  if (!isSealed(head) || head[6] !== 3) return undefined;
+  const slot = host.gcmThread();
+  if (!slot) return undefined;
+  try {
+    const whole = slot.shared(0, src.size);
+    await readExactly(src, whole, 0);
+    const l = layout(whole);
+    return await openV3Lazy(whole, l, opts, host, slot);
+  } catch {
+    slot.cancel();
     return undefined;
   }
 }

@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as wt from 'node:worker_threads';
 import { folderSource } from '../formats/onnx/external-node.js';
-import type { HostCrypto, OpenedFile, Platform, WorkerScript, WorkerSelf, Workers } from './types.js';
+import type { GcmThreadJob, GcmThreadSlot, HostCrypto, OpenedFile, Platform, WorkerScript, WorkerSelf, Workers } from './types.js';
 
 /** The compiled worker, or (from a source checkout) its TypeScript source run through tsx. */
 function workerSpec(s: WorkerScript): { script: URL | string; eval: boolean } {
@@ -59,6 +59,119 @@ async function workerSelf(): Promise<WorkerSelf> {
 
 const SLICE = 1 << 18;
 
+// ---- the crypto thread (HostCrypto.gcmThread; sealed files of version 3, formats/sealed.ts) ----
+// One persistent worker_thread, started by the first call and unref'd, driven through shared memory only: the loading
+// thread is busy building the session and blocks in Atomics.wait for a chunk it needs, so no event-loop round trip.
+// ctrl: [0] doorbell (bumped per message posted), [1] state: -1 starting, 0 idle, 1 claimed / working, 2 wiping the
+// last load's plaintext (a millisecond or so: a new load waits for it rather than go without the thread).
+const GCM_WORKER = `
+const { workerData, receiveMessageOnPort } = require('node:worker_threads');
+const { createDecipheriv, createHash } = require('node:crypto');
+const { port } = workerData;
+const c = new Int32Array(workerData.ctrl);
+let junk;
+function job(m) {
+  const { key, input, output, state, ctl, ivs, aads, stAt, ptAt, lens } = m;
+  for (let i = 0; i < lens.length; i++) {
+    if (Atomics.load(ctl, 0)) break;
+    if (Atomics.compareExchange(state, i, 0, 1) !== 0) continue;
+    let ok = false;
+    try {
+      const d = createDecipheriv('aes-256-gcm', key, ivs[i], { authTagLength: 16 });
+      d.setAAD(aads[i]);
+      d.setAuthTag(input.subarray(stAt[i] + lens[i], stAt[i] + lens[i] + 16));
+      const p = d.update(input.subarray(stAt[i], stAt[i] + lens[i]));
+      try { d.final(); output.set(p, ptAt[i]); ok = true; } catch {} finally { p.fill(0); }
+    } catch {}
+    Atomics.store(state, i, ok ? 3 : 4);
+    Atomics.notify(state, i);
+  }
+  const B = m.hashBlock, total = input.length, nb = B ? Math.max(1, Math.ceil(total / B)) : 0;
+  for (let b; !Atomics.load(ctl, 0) && (b = Atomics.add(ctl, 2, 1)) < nb; ) {
+    m.digests.set(createHash('sha256').update(input.subarray(b * B, Math.min(total, (b + 1) * B))).digest(), b * 32);
+    Atomics.add(ctl, 3, 1);
+    Atomics.notify(ctl, 3);
+  }
+  Atomics.store(ctl, 4, 1);
+  Atomics.notify(ctl, 4);
+  while (!Atomics.load(ctl, 1)) Atomics.wait(ctl, 1, 0, 1000);
+  Atomics.store(c, 1, 2);
+  output.fill(0);
+}
+Atomics.store(c, 1, 0);
+for (;;) {
+  const seen = Atomics.load(c, 0);
+  const r = receiveMessageOnPort(port);
+  if (!r) { Atomics.wait(c, 0, seen); continue; }
+  try { job(r.message); } catch {}
+  Atomics.store(c, 1, 0);
+  Atomics.notify(c, 1);
+  // a scavenge (young generation: 1 MB) frees the job's decipher outputs and its views of the shared buffers, so the
+  // next job's come from malloc's warm memory
+  for (let i = 0; i < 40000; i++) junk = [i, i];
+  junk = undefined;
+}`;
+
+interface GcmThread {
+  w: wt.Worker;
+  port: wt.MessagePort;
+  c: Int32Array;
+  kept: (SharedArrayBuffer | undefined)[];
+}
+let gcmWorker: GcmThread | undefined;
+/** shared buffers up to this size are kept for the next load */
+const KEEP_SHARED = 1 << 28;
+
+function gcmThread(): GcmThreadSlot | undefined {
+  const t = gcmWorker;
+  if (!t) {
+    if (!wt.isMainThread || typeof SharedArrayBuffer === 'undefined') return undefined;
+    try {
+      const ctrl = new SharedArrayBuffer(8);
+      const c = new Int32Array(ctrl);
+      c[1] = -1;
+      const { port1, port2 } = new wt.MessageChannel();
+      const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+      const w = new wt.Worker(GCM_WORKER, { eval: true, workerData: { ctrl, port: port2 }, transferList: [port2], name: 'edgeq-crypto', execArgv, resourceLimits: { maxYoungGenerationSizeMb: 1 } });
+      w.unref();
+      port1.unref();
+      const nt: GcmThread = { w, port: port1, c, kept: [] };
+      const gone = () => {
+        if (gcmWorker === nt) gcmWorker = undefined;
+      };
+      w.on('error', gone);
+      w.on('exit', gone);
+      gcmWorker = nt;
+    } catch {
+      // no worker here: every load decrypts on its own thread
+    }
+    return undefined;
+  }
+  if (Atomics.load(t.c, 1) === 2) Atomics.wait(t.c, 1, 2, 3);
+  if (Atomics.compareExchange(t.c, 1, 0, 1) !== 0) return undefined;
+  let open = true;
+  return {
+    shared(which, n) {
+      const have = t.kept[which];
+      if (have && have.byteLength >= n) return new Uint8Array(have, 0, n);
+      const b = new SharedArrayBuffer(Math.max(n, 8));
+      if (n <= KEEP_SHARED) t.kept[which] = b;
+      return new Uint8Array(b, 0, n);
+    },
+    post(job: GcmThreadJob) {
+      if (!open) return;
+      open = false;
+      t.port.postMessage(job);
+      Atomics.add(t.c, 0, 1);
+      Atomics.notify(t.c, 0);
+    },
+    cancel() {
+      if (open) Atomics.store(t.c, 1, 0);
+      open = false;
+    },
+  };
+}
+
 /** node:crypto for sealed models (see HostCrypto). Deno and Bun take this module too: any gap there → undefined → WebCrypto. */
 const hostCrypto: HostCrypto = {
   aesGcmKey(k) {
@@ -100,6 +213,7 @@ const hostCrypto: HostCrypto = {
     }
     return true;
   },
+  gcmThread,
   sha256(data) {
     const h = createHash('sha256').update(data).digest();
     return new Uint8Array(h.buffer, h.byteOffset, h.length);

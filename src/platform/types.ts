@@ -60,9 +60,49 @@ export interface HostCrypto {
    * returns; the pieces are unauthenticated until this returns true). False when the tag does not verify.
    */
   aesGcmDecryptPieces(key: unknown, iv: Uint8Array, aad: Uint8Array, ct: Uint8Array, tag: Uint8Array, sink: (piece: Uint8Array) => void): boolean;
+  /**
+   * The host's crypto thread (Node: one persistent worker_thread running node:crypto, started by the first call,
+   * which returns undefined), claimed for one sealed load: undefined while it starts or serves another load. The
+   * caller fills the slot's shared buffers, then posts the job (or cancels). See formats/sealed.ts, version 3.
+   */
+  gcmThread?(): GcmThreadSlot | undefined;
   sha256(data: Uint8Array): Uint8Array;
   /** an incremental SHA-256 (fed piece by piece, e.g. while a file is read) */
   sha256Stream(): { update(data: Uint8Array): void; digest(): Uint8Array };
+}
+
+/**
+ * The crypto thread claimed for one load. `shared(i, n)` is kept shared buffer i (0: stored chunks, 1: plaintext,
+ * 2: digests, 3: control words) of n bytes, reused between loads (fresh memory costs a page fault per 4 KiB).
+ */
+export interface GcmThreadSlot {
+  shared(which: 0 | 1 | 2 | 3, n: number): Uint8Array;
+  /** hand the job over (the thread is busy until the job's control word 1 is set and it has wiped the plaintext) */
+  post(job: GcmThreadJob): void;
+  /** give the thread back without a job */
+  cancel(): void;
+}
+
+/**
+ * Decrypt chunk i (stored at `input[stAt[i], stAt[i] + lens[i] + 16)`, ciphertext ‖ tag) into `output` at ptAt[i]
+ * for every i whose `state[i]` the thread claims (0 → 1; the loading thread claims 0 → 2 to do one itself): 3 when
+ * its tag verified (its plaintext is in place), 4 when not (nothing written). Then hash `input` in `hashBlock`-byte
+ * blocks into `digests` (blocks claimed with ctl[2], done counted in ctl[3]; hashBlock 0: none), set ctl[4], wait for
+ * ctl[1] (the plaintext has been taken) and wipe `output`. ctl[0] set: stop claiming.
+ */
+export interface GcmThreadJob {
+  key: unknown;
+  input: Uint8Array;
+  output: Uint8Array;
+  state: Int32Array;
+  ctl: Int32Array;
+  ivs: Uint8Array[];
+  aads: Uint8Array[];
+  stAt: number[];
+  ptAt: number[];
+  lens: number[];
+  hashBlock: number;
+  digests: Uint8Array;
 }
 
 /** A file opened for positioned reads (Node, Deno, Bun): sealed files are read and decrypted chunk by chunk. */

@@ -5,7 +5,7 @@
 import { platform } from '#platform';
 import { SealError } from '../errors.js';
 import { detectFormat, readModel } from '../formats/detect.js';
-import { type OpenedModel, type SealedFormat, isSealed, openSealedModel, openSealedSource } from '../formats/sealed.js';
+import { type OpenedModel, type SealedFormat, isSealed, openSealedFileV3, openSealedModel, openSealedSource } from '../formats/sealed.js';
 import { readOnnxScattered } from '../formats/sealed-scatter.js';
 import { type ContentKeyInput, type VerifyKeyInput, sha256, toHex } from '../formats/sealed-keys.js';
 import type { Graph } from '../ir/graph.js';
@@ -46,8 +46,15 @@ export interface SealedLoadOptions {
  * The decrypted model parsed (the plaintext is ours alone: the reader may alias its aligned weights instead of copying
  * them; an ONNX skeleton's weights were decrypted into buffers of their own, `prefilled`).
  */
-function opened({ plaintext, info, prefilled }: OpenedModel, read: { externalData?: ExternalDataEntries | ExternalDataSource }, src: { source?: string }): { graph: Graph; event: ModelLoadedEvent } {
-  const graph = readModel(plaintext, { ...read, owned: true, ...(prefilled ? { prefilled } : {}) });
+async function opened({ plaintext, info, prefilled, lazy }: OpenedModel, read: { externalData?: ExternalDataEntries | ExternalDataSource }, src: { source?: string }): Promise<OpenedGraph> {
+  let graph: Graph;
+  try {
+    graph = readModel(plaintext, { ...read, owned: true, ...(prefilled ? { prefilled } : {}) });
+    lazy?.attach(graph);
+  } catch (e) {
+    if (lazy) await lazy.abort(e);
+    throw e;
+  }
   const event: ModelLoadedEvent = {
     sha256: info.sha256,
     format: info.format,
@@ -60,7 +67,29 @@ function opened({ plaintext, info, prefilled }: OpenedModel, read: { externalDat
     meta: info.meta,
     ...src,
   };
-  return { graph, event };
+  if (!lazy) return { graph, event };
+  // a version 3 model's weights are still being decrypted: the caller builds the session, then awaits `ready`
+  return {
+    graph,
+    event,
+    ready: async () => {
+      event.verified = await lazy.ready();
+      event.time = new Date().toISOString();
+    },
+    abort: (e) => lazy.abort(e),
+  };
+}
+
+/**
+ * A parsed model. With `ready` (a sealed version 3 model, formats/sealed.ts openV3Lazy) its weights are still being
+ * decrypted: build the session from the graph, then `await ready()` — it rejects with the SealError to report if any
+ * chunk or the signature fails, and nothing may run before it resolves — or call `abort(e)` if building failed.
+ */
+export interface OpenedGraph {
+  graph: Graph;
+  event: ModelLoadedEvent | undefined;
+  ready?: () => Promise<void>;
+  abort?: (e: unknown) => Promise<never>;
 }
 
 /**
@@ -70,7 +99,7 @@ function opened({ plaintext, info, prefilled }: OpenedModel, read: { externalDat
  * when that does not apply or anything fails — then the caller reads the whole file and goes through `openModel`,
  * which opens it (or reports the failure) exactly as it does bytes.
  */
-export async function openModelFile(path: string, opts: SealedLoadOptions & { externalData?: ExternalDataEntries | ExternalDataSource }): Promise<{ graph: Graph; event: ModelLoadedEvent | undefined } | undefined> {
+export async function openModelFile(path: string, opts: SealedLoadOptions & { externalData?: ExternalDataEntries | ExternalDataSource }): Promise<OpenedGraph | undefined> {
   // a plain file with a verify key is refused and one with an audit hook needs its digest: both by openModel
   const plain = opts.decryptionKey === undefined;
   if (!platform.openFile || (plain && (opts.verifyKey !== undefined || opts.onModelLoaded))) return undefined;
@@ -93,15 +122,16 @@ export async function openModelFile(path: string, opts: SealedLoadOptions & { ex
         return undefined; // the whole-file read reports it, in the plain reader's words
       }
     }
-    const r = await openSealedSource(file, opts, true);
-    return r && opened(r, read, { source: path });
+    // version 3: read into the crypto thread's memory, weights decrypted there while the session is built
+    const r = (await openSealedFileV3(file, opts)) ?? (await openSealedSource(file, opts, true));
+    return r ? await opened(r, read, { source: path }) : undefined;
   } finally {
     await file.close().catch(() => undefined);
   }
 }
 
 /** Parse model bytes (sealed or plain) into a Graph; sealed bytes are decrypted once into a fresh buffer the graph may alias. */
-export async function openModel(bytes: Uint8Array, opts: SealedLoadOptions & { externalData?: ExternalDataEntries | ExternalDataSource }, source?: string): Promise<{ graph: Graph; event: ModelLoadedEvent | undefined }> {
+export async function openModel(bytes: Uint8Array, opts: SealedLoadOptions & { externalData?: ExternalDataEntries | ExternalDataSource }, source?: string): Promise<OpenedGraph> {
   const src = source !== undefined ? { source } : {};
   const read = opts.externalData ? { externalData: opts.externalData } : {};
   if (isSealed(bytes)) {

@@ -182,11 +182,27 @@ export class InferenceSession {
     const beside = !options.externalData && path !== undefined ? platform.externalDataBeside(path) : undefined;
     const opts = beside ? { ...options, externalData: beside } : options;
     // a sealed file is decrypted while it is read; anything else (or any failure there) reads the whole file first
-    const { graph, event } =
+    const { graph, event, ready, abort } =
       (path !== undefined ? await openModelFile(path, opts) : undefined) ??
       (await openModel(await modelBytes(model), opts, typeof model === 'string' || model instanceof URL ? String(model) : undefined));
     const { decryptionKey: _k, verifyKey: _v, onModelLoaded: _h, ...kept } = options;
-    const session = new InferenceSession(graph, kept);
+    // a sealed version 3 model: the session is built while its weights are decrypted; it is handed out only once
+    // every chunk and the signature check out (open-model.ts OpenedGraph)
+    let session: InferenceSession;
+    try {
+      session = new InferenceSession(graph, kept);
+    } catch (e) {
+      if (abort) await abort(e);
+      throw e;
+    }
+    if (ready) {
+      try {
+        await ready();
+      } catch (e) {
+        await session.release();
+        throw e;
+      }
+    }
     await session.threadsReady;
     if (event) options.onModelLoaded?.(event);
     return session;

@@ -116,19 +116,22 @@ describe.skipIf(!hasData('mnist/lenet.onnx'))('sealed ONNX (LeNet)', () => {
 });
 
 describe.skipIf(!hasData('mnist/lenet.onnx'))('container versions and decryption paths', () => {
-  it('version 1 and version 2 (one chunk, 16 chunks, 243 chunks) open to the same bytes through node:crypto and through WebCrypto; a bad chunk fails on both', async () => {
+  it('versions 1, 2 (one chunk, 16 chunks, 243 chunks) and 3 (skeleton + 1 MiB / 1 KiB weight chunks) open to the same bytes through node:crypto and through WebCrypto; a bad chunk fails on both', async () => {
     const model = new Uint8Array(readFileSync(dataPath('mnist/lenet.onnx')));
     const key = generateContentKey();
     const kp = await generateSigningKeyPair('ecdsa-p256');
     const files = [
       await sealModel(model, { key, version: 1, signingKey: kp.privatePem }),
+      await sealModel(model, { key, version: 2, signingKey: kp.privatePem }),
+      await sealModel(model, { key, version: 2, chunkSize: 16384, signingKey: kp.privatePem }),
+      await sealModel(model, { key, version: 2, chunkSize: 1024 }),
       await sealModel(model, { key, signingKey: kp.privatePem }),
-      await sealModel(model, { key, chunkSize: 16384, signingKey: kp.privatePem }),
       await sealModel(model, { key, chunkSize: 1024 }),
       await sealModel(new Uint8Array(0), { key, format: 'onnx' }),
     ];
-    expect(files.map((f) => readSealedHeader(f).version)).toEqual([1, 2, 2, 2, 2]);
-    expect(files.map((f) => readSealedHeader(f).chunk)).toEqual([undefined, 1 << 22, 16384, 1024, 1 << 22]);
+    // the default is version 3 for an ONNX model that comes apart (an empty one does not: version 2)
+    expect(files.map((f) => readSealedHeader(f).version)).toEqual([1, 2, 2, 2, 3, 3, 2]);
+    expect(files.map((f) => readSealedHeader(f).chunk)).toEqual([undefined, 1 << 22, 16384, 1024, 1 << 20, 1024, 1 << 22]);
     const host = platform.crypto;
     expect(host, 'Node has the node:crypto path').toBeDefined();
     const p = platform as { crypto?: unknown };
@@ -181,7 +184,9 @@ describe.skipIf(!hasData('mnist/lenet.onnx'))('container versions and decryption
     const m = new Uint8Array(4096);
     expect((await sealErr(sealModel(m, { key, chunkSize: 512 }))).reason).toBe('malformed');
     expect((await sealErr(sealModel(m, { key, chunkSize: 1.5 * 1024 + 0.5 }))).reason).toBe('malformed');
-    expect((await sealErr(sealModel(m, { key, version: 3 as 2 }))).reason).toBe('unknown-version');
+    expect((await sealErr(sealModel(m, { key, version: 4 as 2 }))).reason).toBe('unknown-version');
+    // version 3 holds ONNX models only (a TFLite model, or bytes the skeleton scanner cannot take apart: version 2)
+    expect((await sealErr(sealModel(m, { key, version: 3, format: 'tflite' }))).reason).toBe('malformed');
   });
 });
 

@@ -4,7 +4,9 @@
 // fires), and no error message contains the key (hex or base64). Run for container version 1 (one AES-GCM
 // message) and version 2 (16 KiB chunks, so LeNet has 16), where chunks are also reordered, dropped and the last
 // one shortened — with the lengths in the fixed part and the header rewritten to match, so only the
-// authentication (GCM tags over index/last-flag and header, signature over block digests) can catch them.
+// authentication (GCM tags over index/last-flag and header, signature over block digests) can catch them. And for
+// version 3 (skeleton chunk first, weights decrypted on the crypto thread while the session is built, 16 KiB weight
+// chunks): the same, where a failure found only after the session was built must still end in SealError.
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -22,22 +24,26 @@ function aadEnd(b: Uint8Array): number {
 /** Container pieces by docs/sealed-format.md: fixed part, JSON header, stored chunks (ciphertext ‖ tag), signature (with its length). */
 function pieces(b: Uint8Array) {
   const end = aadEnd(b);
-  const header = JSON.parse(new TextDecoder().decode(b.subarray(32, end))) as { size: number; chunk?: number; sigAlg: string };
+  const header = JSON.parse(new TextDecoder().decode(b.subarray(32, end))) as { size: number; chunk?: number; sigAlg: string; skeleton?: number; payload?: number };
   const chunk = header.chunk ?? Math.max(1, header.size);
-  const n = Math.max(1, Math.ceil(header.size / chunk));
+  // version 3: chunk 0 is the skeleton section, then `chunk`-byte chunks of the rest of the payload
+  const size = header.payload ?? header.size;
+  const first = header.skeleton ?? chunk;
+  const n = header.skeleton !== undefined ? 1 + Math.ceil((size - first) / chunk) : Math.max(1, Math.ceil(size / chunk));
   const chunks: Uint8Array[] = [];
   let at = end;
-  for (let i = 0; i < n; i++) {
-    const len = Math.min(chunk, header.size - i * chunk) + 16;
+  for (let i = 0, pt = 0; i < n; i++) {
+    const len = Math.min(i === 0 ? first : chunk, size - pt) + 16;
+    pt += len - 16;
     chunks.push(b.subarray(at, at + len));
     at += len;
   }
-  return { fixed: b.subarray(0, 32), header, chunks, tail: b.subarray(at) };
+  return { fixed: b.subarray(0, 32), header, chunks, tail: b.subarray(at), size };
 }
 
-/** A container from pieces, with H, C and header.size rewritten to match the chunks given. */
+/** A container from pieces, with H, C and header.size (version 3: header.payload) rewritten to match the chunks given. */
 function rebuild(p: ReturnType<typeof pieces>, chunks: Uint8Array[], size: number): Uint8Array {
-  const h = new TextEncoder().encode(JSON.stringify({ ...p.header, size }));
+  const h = new TextEncoder().encode(JSON.stringify(p.header.payload !== undefined ? { ...p.header, payload: size } : { ...p.header, size }));
   const C = chunks.reduce((s, c) => s + c.length, 0);
   const out = new Uint8Array(32 + h.length + C + p.tail.length);
   out.set(p.fixed);
@@ -55,8 +61,12 @@ function rebuild(p: ReturnType<typeof pieces>, chunks: Uint8Array[], size: numbe
   return out;
 }
 
-describe.skipIf(!hasData('mnist/lenet.onnx')).each([1, 2] as const)('tampered sealed models (container version %i)', (version) => {
+describe.skipIf(!hasData('mnist/lenet.onnx')).each([1, 2, 3] as const)('tampered sealed models (container version %i)', (version) => {
   const sealOpts = version === 1 ? { version } : { version, chunkSize: 16384 };
+  if (version === 3) it('LeNet seals as version 3 with several weight chunks', async () => {
+    expect(a[6]).toBe(3);
+    expect(pieces(a).chunks.length).toBeGreaterThan(8);
+  });
   let model: Uint8Array;
   let key: Uint8Array;
   let legit: Awaited<ReturnType<typeof generateSigningKeyPair>>;
@@ -116,10 +126,10 @@ describe.skipIf(!hasData('mnist/lenet.onnx')).each([1, 2] as const)('tampered se
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('wrong-key' as const), k: fc.uint8Array({ minLength: 32, maxLength: 32 }) }) },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('version' as const), v: fc.integer({ min: 0, max: 255 }).filter((v) => !SEAL_VERSIONS.includes(v)) }) },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('append' as const), unsigned: fc.boolean(), extra: fc.uint8Array({ minLength: 1, maxLength: 64 }) }) },
-      ...(version === 2
+      ...(version >= 2
         ? [
-            // full-size chunks 0 … n − 2 have equal lengths, so a swap keeps every length right
-            { weight: 2, arbitrary: fc.record({ kind: fc.constant('reorder' as const), unsigned: fc.boolean(), i: fc.nat(pieces(a).chunks.length - 2), j: fc.nat(pieces(a).chunks.length - 2) }).filter((c) => c.i !== c.j) },
+            // full-size chunks 0 … n − 2 (version 3: 1 … n − 2, chunk 0 is the skeleton) have equal lengths, so a swap keeps every length right
+            { weight: 2, arbitrary: fc.record({ kind: fc.constant('reorder' as const), unsigned: fc.boolean(), i: fc.integer({ min: version === 3 ? 1 : 0, max: pieces(a).chunks.length - 2 }), j: fc.integer({ min: version === 3 ? 1 : 0, max: pieces(a).chunks.length - 2 }) }).filter((c) => c.i !== c.j) },
             { weight: 2, arbitrary: fc.record({ kind: fc.constant('drop' as const), unsigned: fc.boolean(), i: fc.nat(pieces(a).chunks.length - 1) }) },
             { weight: 2, arbitrary: fc.record({ kind: fc.constant('shorten-last' as const), unsigned: fc.boolean(), cut: fc.integer({ min: 1, max: pieces(a).chunks.at(-1)!.length - 16 }) }) },
             { weight: 1, arbitrary: fc.constant({ kind: 'downgrade' as const }) },
@@ -169,12 +179,12 @@ describe.skipIf(!hasData('mnist/lenet.onnx')).each([1, 2] as const)('tampered se
         const p = pieces(c.unsigned ? u : a);
         const chunks = [...p.chunks];
         [chunks[c.i], chunks[c.j]] = [chunks[c.j]!, chunks[c.i]!];
-        return { bytes: rebuild(p, chunks, p.header.size), key };
+        return { bytes: rebuild(p, chunks, p.size), key };
       }
       case 'drop': {
         const p = pieces(c.unsigned ? u : a);
         const gone = p.chunks[c.i]!.length - 16;
-        return { bytes: rebuild(p, p.chunks.filter((_, k) => k !== c.i), p.header.size - gone), key };
+        return { bytes: rebuild(p, p.chunks.filter((_, k) => k !== c.i), p.size - gone), key };
       }
       case 'shorten-last': {
         // the last chunk loses `cut` ciphertext bytes (its tag kept); size and lengths say so
@@ -183,11 +193,11 @@ describe.skipIf(!hasData('mnist/lenet.onnx')).each([1, 2] as const)('tampered se
         const short = new Uint8Array(last.length - c.cut);
         short.set(last.subarray(0, last.length - 16 - c.cut));
         short.set(last.subarray(last.length - 16), short.length - 16);
-        return { bytes: rebuild(p, [...p.chunks.slice(0, -1), short], p.header.size - c.cut), key };
+        return { bytes: rebuild(p, [...p.chunks.slice(0, -1), short], p.size - c.cut), key };
       }
       case 'downgrade': {
         const x = a.slice();
-        x[6] = 1;
+        x[6] = version - 1;
         return { bytes: x, key };
       }
       case 'append': {
@@ -229,7 +239,7 @@ describe.skipIf(!hasData('mnist/lenet.onnx')).each([1, 2] as const)('tampered se
     expect(loaded).toBe(0);
     // every tampering kind was exercised, and each maps to the reasons it should
     const kinds = new Set([...seen.keys()].map((s) => s.split(':')[0]));
-    const v2kinds = version === 2 ? ['downgrade', 'drop', 'reorder', 'shorten-last'] : [];
+    const v2kinds = version >= 2 ? ['downgrade', 'drop', 'reorder', 'shorten-last'] : [];
     expect([...kinds].sort()).toEqual(['append', 'flip', 'other-signature', 'swap-header', 'swap-iv', 'truncate', 'version', 'wrong-key', ...v2kinds].sort());
     for (const [k, n] of seen) {
       const [kind, reason] = k.split(':') as [string, string];
@@ -243,7 +253,8 @@ describe.skipIf(!hasData('mnist/lenet.onnx')).each([1, 2] as const)('tampered se
         // the GCM tags (index and last flag in the additional data, header with the size) or the signature (chunk
         // digests); signature-missing: an unsigned file given a verify key
         reorder: ['tampered', 'signature-invalid', 'signature-missing'],
-        drop: ['tampered', 'signature-invalid', 'signature-missing'],
+        // (version 3, malformed: without the skeleton chunk, whose length the header fixes, the chunk count no longer matches)
+        drop: ['tampered', 'signature-invalid', 'signature-missing', ...(version === 3 ? ['malformed'] : [])],
         // malformed: the whole last chunk cut, so the size implies one chunk fewer than are stored
         'shorten-last': ['tampered', 'signature-invalid', 'signature-missing', 'malformed'],
         downgrade: ['malformed'],
