@@ -35,24 +35,32 @@ function constants(graph: Graph): (name: string | undefined) => Tensor | undefin
   return (name) => (name ? (graph.initializers.get(name) ?? fromNodes.get(name)) : undefined);
 }
 
+/**
+ * An inference BatchNormalization as a per-channel affine y = x·s + t (ONNX: "Y = (X - input_mean) /
+ * sqrt(input_var + epsilon) * scale + B"): s = scale/√(var + ε), t = B − mean·s, in double precision.
+ */
+export function batchNormAffine(scale: Float32Array, beta: Float32Array, mean: Float32Array, vr: Float32Array, eps: number): [Float64Array, Float64Array] {
+  const m = scale.length;
+  const s = new Float64Array(m);
+  const t = new Float64Array(m);
+  for (let o = 0; o < m; o++) {
+    s[o] = scale[o]! / Math.sqrt(vr[o]! + eps);
+    t[o] = beta[o]! - mean[o]! * s[o]!;
+  }
+  return [s, t];
+}
+
 /** The per-channel affine (s, t) of `op` applied to a conv output with m channels and rank r, or undefined. */
 function affineOf(op: Node, y: string, m: number, r: number, constant: (name: string | undefined) => Tensor | undefined): [Float64Array, Float64Array] | undefined {
   const f32 = (name: string | undefined): Float32Array | undefined => {
     const t = constant(name);
     return t && t.type === 'float32' && t.dims.length === 1 && t.size === m ? (t.data as Float32Array) : undefined;
   };
-  const s = new Float64Array(m).fill(1);
-  const t = new Float64Array(m);
   if (op.op === 'BatchNormalization') {
     if ((op.attrs.training_mode ?? 0) !== 0 || op.inputs[0] !== y || op.outputs.filter((o) => o).length !== 1) return undefined;
     const [scale, beta, mean, vr] = [1, 2, 3, 4].map((i) => f32(op.inputs[i]));
     if (!scale || !beta || !mean || !vr) return undefined;
-    const eps: number = typeof op.attrs.epsilon === 'number' ? op.attrs.epsilon : 1e-5;
-    for (let o = 0; o < m; o++) {
-      s[o] = scale[o]! / Math.sqrt(vr[o]! + eps);
-      t[o] = beta[o]! - mean[o]! * s[o]!;
-    }
-    return [s, t];
+    return batchNormAffine(scale, beta, mean, vr, typeof op.attrs.epsilon === 'number' ? op.attrs.epsilon : 1e-5);
   }
   if (op.op !== 'Mul' && op.op !== 'Add' && op.op !== 'Sub') return undefined;
   if (op.inputs.length !== 2 || op.outputs.length !== 1) return undefined;
@@ -64,6 +72,8 @@ function affineOf(op: Node, y: string, m: number, r: number, constant: (name: st
   const pad = [...new Array<number>(r - c.dims.length).fill(1), ...c.dims];
   if (pad.some((d, i) => d !== 1 && !(i === 1 && d === m))) return undefined;
   const v = c.data as Float32Array;
+  const s = new Float64Array(m).fill(1);
+  const t = new Float64Array(m);
   for (let o = 0; o < m; o++) {
     const cv = v[c.size === 1 ? 0 : o]!;
     if (op.op === 'Mul') s[o] = cv;
