@@ -123,6 +123,8 @@ export function fuseTransformerPatterns(graph: Graph): Graph {
   // [Div|Mul(Q, c)] → MatMul(·, Kt) → [Div|Mul(·, c)] → [Add(·, mask) | Where(bool mask, −∞, ·)] → Softmax(axis −1)
   // → MatMul(·, V); in a generate() step graph the two MatMuls are KvMatMul over the caches → KvAttention
   const opset = graph.opsets[''] ?? 17;
+  /** additive masks made from boolean ones (Where below), by condition, fill value and its type */
+  const masks = new Map<string, string>();
   for (const sm of graph.nodes) {
     if (!is(sm, 'Softmax') || (sm.attrs.axis ?? (opset >= 13 ? -1 : 1)) !== -1) continue;
     const pv = only(sm.outputs[0]!)?.[0];
@@ -153,17 +155,24 @@ export function fuseTransformerPatterns(graph: Graph): Graph {
     let p = producer.get(x);
     const plus = p;
     const extra: Node[] = [];
+    let maskKey: string | undefined;
     if (plus && is(plus, 'Where') && only(x) && plus.inputs.length === 3) {
       // a boolean mask as PyTorch decoders write it: Where(masked, c, scores) with c = −∞ (or ≤ −1e30, which absorbs
       // any finite score) is scores + Where(masked, c, 0) — the additive mask the fused node takes
       const c = scalar(plus.inputs[1]!);
       if (c === undefined || !(c <= -1e30)) continue;
-      const zero = `${plus.name}/sdpa_zero`;
-      mask = `${plus.name}/sdpa_mask`;
-      extra.push(
-        { name: zero, op: 'Constant', domain: '', inputs: [], outputs: [zero], attrs: { value: new Tensor('float32', Float32Array.of(0), []) } },
-        { name: mask, op: 'Where', domain: '', inputs: [plus.inputs[0]!, plus.inputs[1]!, zero], outputs: [mask], attrs: {} },
-      );
+      // every layer of a decoder masks with the same condition and constant: one additive mask serves them all (a
+      // generate() step computes it at run time, the cache length being symbolic)
+      maskKey = `${plus.inputs[0]}\u0000${c}\u0000${constTensor(graph, producer, plus.inputs[1]!)?.type}`;
+      mask = masks.get(maskKey);
+      if (!mask) {
+        const zero = `${plus.name}/sdpa_zero`;
+        mask = `${plus.name}/sdpa_mask`;
+        extra.push(
+          { name: zero, op: 'Constant', domain: '', inputs: [], outputs: [zero], attrs: { value: new Tensor('float32', Float32Array.of(0), []) } },
+          { name: mask, op: 'Where', domain: '', inputs: [plus.inputs[0]!, plus.inputs[1]!, zero], outputs: [mask], attrs: {} },
+        );
+      }
       nodes.push(plus);
       x = plus.inputs[2]!;
       p = producer.get(x);
@@ -204,6 +213,7 @@ export function fuseTransformerPatterns(graph: Graph): Graph {
     if (nodes.some((n) => drop.has(n)) || [q, kt, pv.inputs[1]!, mask].some((v) => v !== undefined && nodes.some((n) => n.outputs.includes(v)))) continue;
     for (const n of nodes) drop.add(n);
     for (const n of extra) add.push({ at: pv, node: n });
+    if (maskKey && mask) masks.set(maskKey, mask);
     if (kv) add.push({ at: pv, node: { name: `${pv.name}/kv_attention`, op: 'KvAttention', domain: KV_DOMAIN, inputs: [q, kt, pv.inputs[1]!, pv.inputs[2]!, ...(mask ? [mask] : [])], outputs: [pv.outputs[0]!], attrs: { scale } } });
     else add.push({ at: pv, node: { name: `${pv.name}/sdpa_fused`, op: 'ScaledDotProductAttention', domain: 'ai.edgeq', inputs: mask ? [q, kt, pv.inputs[1]!, mask] : [q, kt, pv.inputs[1]!], outputs: [pv.outputs[0]!], attrs: { scale } } });
     k++;
