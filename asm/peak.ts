@@ -19,3 +19,21 @@ export function f32_peak_muladd(iters: i32): f32 {
   const s = f32x4.add(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)), f32x4.add(f32x4.add(a4, a5), f32x4.add(a6, a7)));
   return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 3);
 }
+
+/**
+ * Streaming-read probe: sums `bytes` (a multiple of 64) from `p` with four independent f32x4 accumulators, one
+ * sequential pass. The memory-bandwidth ceiling a GEMV over packed weights of the same size can reach (bench/attention
+ * and the transformer GEMV bench compare against it in the same process).
+ */
+export function f32_peak_read(p: usize, bytes: usize): f32 {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  const end = p + bytes;
+  for (; p < end; p += 64) {
+    a0 = f32x4.add(a0, v128.load(p));
+    a1 = f32x4.add(a1, v128.load(p, 16));
+    a2 = f32x4.add(a2, v128.load(p, 32));
+    a3 = f32x4.add(a3, v128.load(p, 48));
+  }
+  const s = f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3));
+  return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 3);
+}

@@ -1,7 +1,8 @@
 import { KV_DOMAIN } from '../ir/passes/kv-append.js';
 import { Tensor } from '../tensor/tensor.js';
 import { Epilogue } from './epilogue.js';
-import { runBatchedMatMul } from './gemm.js';
+import { pinInputs, runBatchedMatMul } from './gemm.js';
+import { attendStrided } from './attend.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
 import { arena } from './wasm.js';
 
@@ -60,5 +61,59 @@ const matmulWasm: KernelDef = {
   },
 };
 
+/**
+ * KvAttention (the attention chain of a generate() step, fused by the plan) on the fused attention kernel: Q's rows
+ * against the first `length` rows of every head read in place from the cache blocks (head stride C·D), no score tensor,
+ * no copy of the caches when they are in kernel memory (generate() feeds them so). A mask must have rows of `length`
+ * floats (or be one value per row when length is 1); a mask broadcast over keys runs the reference.
+ */
+const attentionWasm: KernelDef = {
+  op: 'KvAttention',
+  domain: KV_DOMAIN,
+  backend: 'wasm',
+  prepare(_node, attrs) {
+    const mem = arena();
+    if (!mem) return decline('no WASM memory');
+    const scale = attrs.scale as number;
+    return {
+      name: 'kv_attention',
+      run([q, k, v, l, mask], [out]) {
+        const [B, H, S, hd] = q!.dims as [number, number, number, number];
+        const cap = k!.dims[2]!;
+        const vd = v!.dims[3]!;
+        const T = Number((l!.data as BigInt64Array)[0]);
+        // mask strides (floats) over (b, h, i), right-aligned to [B, H, S, T]; broadcast dims read with stride 0
+        let mst: number[] | undefined;
+        if (mask) {
+          const md = [...new Array<number>(4 - mask.dims.length).fill(1), ...mask.dims];
+          if (md[3] !== T && T > 1) return undefined;
+          mst = [0, 0, 0];
+          for (let a = 2, st = md[3]!; a >= 0; st *= md[a]!, a--) mst[a] = md[a] === 1 ? 0 : st;
+        }
+        const ins = [q!.data as Float32Array, k!.data as Float32Array, v!.data as Float32Array, ...(mask ? [mask.data as Float32Array] : [])];
+        const { ptrs, copied } = pinInputs(mem, ins, 'kv attention input');
+        try {
+          const yp = mem.alloc(B * H * S * vd * 4, 'kv attention output');
+          const y = mem.f32(yp, B * H * S * vd);
+          if (T === 0) y.fill(0);
+          else
+            attendStrided(mem, {
+              B, N: H, Nkv: H, S, T, hd, vd, scale, nanEmpty: true,
+              q: { ptr: ptrs[0]!, sb: H * S * hd, sh: S * hd, si: hd },
+              k: { ptr: ptrs[1]!, sb: H * cap * hd, sh: cap * hd, si: hd },
+              v: { ptr: ptrs[2]!, sb: H * cap * vd, sh: cap * vd, si: vd },
+              o: { ptr: yp, sb: H * S * vd, sh: S * vd, si: vd },
+              mask: mst && { ptr: ptrs[3]!, sb: mst[0]!, sh: mst[1]!, si: mst[2]! },
+            });
+          return [new Tensor('float32', mem.f32(yp, B * H * S * vd), [B, H, S, vd])];
+        } finally {
+          for (const p of copied) mem.release(p);
+        }
+      },
+    };
+  },
+};
+
 registerKernel(appendWasm);
 registerKernel(matmulWasm);
+registerKernel(attentionWasm);

@@ -35,6 +35,8 @@ export interface KernelExports {
   /** n matrices rows × cols (4-byte elements) transposed: out[c·rows + r] = src[r·cols + c] */
   x32_transpose2d(src: number, n: number, rows: number, cols: number, out: number): void;
   f32_peak_muladd(iters: number): number;
+  /** asm/peak.ts: one sequential pass summing `bytes` (multiple of 64) at p: the streaming-read ceiling */
+  f32_peak_read(p: number, bytes: number): number;
   /** rb: per-row bias pointer (0 = none) */
   tfl_requant_i8_rows(acc: number, m: number, n: number, mult: number, shift: number, zp: number, lo: number, hi: number, out: number): void;
   /** asm/tfl_requant.ts: small TFLite FULLY_CONNECTED (direct dots), 8-bit tables, QUANTIZE, int8 SOFTMAX */

@@ -4,6 +4,7 @@ import type { ShapeCtx } from '../ir/registry.js';
 import { Tensor } from '../tensor/tensor.js';
 import { needType } from './util.js';
 import { KV_DOMAIN } from '../ir/passes/kv-append.js';
+import { expandTo } from './broadcast.js';
 
 /**
  * A decoder's KV cache kept in a block with spare capacity (generate.ts rewrites a step graph to these; no importer
@@ -106,4 +107,78 @@ defineOp({
     return [new Tensor('float32', y, [b, h, m, n])];
   },
   doc: 'edgeq KV cache: per head, A [B,H,M,K] times the first `length` rows of cache [B,H,C,D] (transB = 1: their transpose)',
+});
+
+/**
+ * Y = KvMatMul(Softmax(KvMatMul(Q, K, len, transB = 1) · scale + mask, axis = −1), V, len) in one node: attention of
+ * Q [B,H,S,D] over the first `length` rows of every head of the caches K [B,H,C,D] and V [B,H,C,Dv], mask (optional)
+ * additive and broadcastable to the scores [B,H,S,length]. The plan makes it from that chain in a generate() step graph
+ * (src/ir/passes/fuse-xfmr.ts, the KV form of ScaledDotProductAttention); a row whose scores are all −∞ gives NaN, as
+ * the Softmax of the chain does; length 0 gives zeros (the chain's MatMul over an empty axis).
+ */
+defineOp({
+  name: 'KvAttention',
+  domain: KV_DOMAIN,
+  inputs: [4, 5],
+  outputs: [1, 1],
+  attrs: { scale: { type: 'float', default: 1 } },
+  inferShape(ctx) {
+    const q = needType(ctx, 0, ['float32'], 'Q').shape;
+    if (!q || q.length !== 4) return ctx.fail('Q must be float32 rank 4 [B, H, S, D]');
+    const k = cache4(ctx, 1, 'K cache');
+    const v = cache4(ctx, 2, 'V cache');
+    for (const a of [0, 1]) if (!same(q[a]!, k[a]!) || !same(q[a]!, v[a]!)) ctx.fail(`Q [${q.join(',')}], K cache [${k.join(',')}] and V cache [${v.join(',')}] differ in dim ${a}`);
+    if (!same(q[3]!, k[3]!)) ctx.fail(`Q's D = ${q[3]} but the K cache rows have ${k[3]} columns`);
+    if (!same(k[2]!, v[2]!)) ctx.fail(`the K cache holds ${k[2]} rows per head, the V cache ${v[2]}`);
+    const len = rows(ctx, 3, 'length');
+    if (len !== undefined && typeof k[2] === 'number' && len > k[2]) ctx.fail(`length ${len} exceeds the caches' capacity ${k[2]}`);
+    if (ctx.inputs[4]) {
+      const m = needType(ctx, 4, ['float32'], 'mask').shape;
+      if (m) {
+        const want: Dim[] = [q[0]!, q[1]!, q[2]!, len ?? '?'];
+        if (m.length > 4 || m.some((d, i) => d !== 1 && !same(d, want[4 - m.length + i]!))) ctx.fail(`mask [${m.join(',')}] does not broadcast to the scores [${want.join(',')}]`);
+      }
+    }
+    return [{ dtype: 'float32', shape: [q[0]!, q[1]!, q[2]!, v[3]!] }];
+  },
+  reference({ inputs, attrs }) {
+    const [q, k, v, l, mask] = inputs as [Tensor, Tensor, Tensor, Tensor, Tensor | undefined];
+    const [b, h, s, d] = q.dims as [number, number, number, number];
+    const [, , cap] = k.dims as [number, number, number, number];
+    const vd = v.dims[3]!;
+    const T = Number((l.data as BigInt64Array)[0]);
+    const qv = q.data as Float32Array;
+    const kv = k.data as Float32Array;
+    const vv = v.data as Float32Array;
+    const mv = mask ? (expandTo(mask, [b, h, s, T]) as ArrayLike<number>) : undefined;
+    const y = new Float32Array(b * h * s * vd);
+    const row = new Float64Array(T);
+    const acc = new Float64Array(vd);
+    for (let bh = 0; bh < b * h; bh++) {
+      const ko = bh * cap * d;
+      const vo = bh * cap * vd;
+      for (let i = 0; i < s; i++) {
+        const qo = (bh * s + i) * d;
+        let mx = -Infinity;
+        for (let j = 0; j < T; j++) {
+          let x = 0;
+          for (let c = 0; c < d; c++) x += qv[qo + c]! * kv[ko + j * d + c]!;
+          x *= attrs.scale as number;
+          if (mv) x += mv[(bh * s + i) * T + j]!;
+          row[j] = x;
+          if (x > mx) mx = x;
+        }
+        let sum = 0;
+        for (let j = 0; j < T; j++) sum += row[j] = Math.exp(row[j]! - mx); // all −∞: NaN, as Softmax gives
+        acc.fill(0);
+        for (let j = 0; j < T; j++) {
+          const p = row[j]! / sum;
+          for (let c = 0; c < vd; c++) acc[c] += p * vv[vo + j * vd + c]!;
+        }
+        y.set(acc, (bh * s + i) * vd);
+      }
+    }
+    return [new Tensor('float32', y, [b, h, s, vd])];
+  },
+  doc: 'edgeq KV cache: softmax(Q·K[:length]ᵀ·scale + mask)·V[:length] per head over caches [B,H,C,D] (the attention chain of a generate() step graph in one node)',
 });

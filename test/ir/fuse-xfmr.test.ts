@@ -190,4 +190,39 @@ describe('transformer pattern fusion', () => {
       { numRuns: 60, seed: 17 },
     );
   });
+  it('layers masking with the same boolean mask and −∞ share one additive mask (one Where); results as unfused', () => {
+    const [S, T, hd] = [3, 5, 4];
+    const g = new Graph();
+    g.opsets = { '': 17 };
+    g.inputs = [
+      { name: 'q', type: { dtype: 'float32', shape: [S, hd] } },
+      { name: 'kt', type: { dtype: 'float32', shape: [hd, T] } },
+      { name: 'v', type: { dtype: 'float32', shape: [T, hd] } },
+      { name: 'bmask', type: { dtype: 'bool', shape: [S, T] } },
+    ];
+    const layer = (l: number, x: string, y: string): Node[] => [
+      c(`ninf${l}`, -Infinity),
+      { name: `qk${l}`, op: 'MatMul', domain: '', inputs: [x, 'kt'], outputs: [`sc${l}`], attrs: {} },
+      { name: `where${l}`, op: 'Where', domain: '', inputs: ['bmask', `ninf${l}`, `sc${l}`], outputs: [`sm${l}`], attrs: {} },
+      { name: `softmax${l}`, op: 'Softmax', domain: '', inputs: [`sm${l}`], outputs: [`p${l}`], attrs: { axis: -1 } },
+      { name: `pv${l}`, op: 'MatMul', domain: '', inputs: [`p${l}`, 'v'], outputs: [y], attrs: {} },
+    ];
+    g.nodes = [...layer(0, 'q', 'h'), ...layer(1, 'h', 'Y')];
+    g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+    const fused = fuseTransformerPatterns(g);
+    expect(fused.nodes.filter((x) => x.op === 'ScaledDotProductAttention')).toHaveLength(2);
+    expect(fused.nodes.filter((x) => x.op === 'Where')).toHaveLength(1);
+    const feeds = {
+      q: new Tensor('float32', values(S * hd, 1, 1), [S, hd]),
+      kt: new Tensor('float32', values(hd * T, 2, 1), [hd, T]),
+      v: new Tensor('float32', values(T * hd, 3, 1), [T, hd]),
+      // ONNX Where: "elements from X if condition is true, from Y otherwise" — key 0 stays visible in every row
+      bmask: new Tensor('bool', Uint8Array.from({ length: S * T }, (_, i) => (i % T > 0 && i % 3 === 1 ? 1 : 0)), [S, T]),
+    };
+    const fast = new Executor(g);
+    const got = fast.run(feeds).Y!.data as Float32Array;
+    fast.dispose();
+    const want = new Executor(g, { backend: 'reference' }).run(feeds).Y!.data as Float32Array;
+    for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThanOrEqual(2e-5 * (1 + Math.abs(want[i]!)));
+  });
 });

@@ -1,5 +1,6 @@
 import { Graph, type Node } from '../graph.js';
 import { Tensor } from '../../tensor/tensor.js';
+import { KV_DOMAIN } from './kv-append.js';
 
 /**
  * Plan-time rewrites of the decomposed forms transformer exports use into the single ops the kernels run in one pass
@@ -120,12 +121,18 @@ export function fuseTransformerPatterns(graph: Graph): Graph {
   }
   // scaled dot-product attention as PyTorch writes it (nn.MultiheadAttention, F.scaled_dot_product_attention):
   // [Div|Mul(Q, c)] → MatMul(·, Kt) → [Div|Mul(·, c)] → [Add(·, mask) | Where(bool mask, −∞, ·)] → Softmax(axis −1)
-  // → MatMul(·, V)
+  // → MatMul(·, V); in a generate() step graph the two MatMuls are KvMatMul over the caches → KvAttention
   const opset = graph.opsets[''] ?? 17;
+  /** additive masks made from boolean ones (Where below), by condition, fill value and its type */
+  const masks = new Map<string, string>();
   for (const sm of graph.nodes) {
     if (!is(sm, 'Softmax') || (sm.attrs.axis ?? (opset >= 13 ? -1 : 1)) !== -1) continue;
     const pv = only(sm.outputs[0]!)?.[0];
-    if (!is(pv, 'MatMul') || pv.inputs[0] !== sm.outputs[0] || pv.inputs[1] === sm.outputs[0]) continue;
+    // a generate() step graph (ir/passes/kv-append.ts) reads the caches through KvMatMul: Q·Kᵀ with transB = 1, ·V
+    // with transB = 0, over the same `length` — fused into KvAttention instead
+    const kvMatMul = (n: Node | undefined, tb: number): boolean => !!n && n.op === 'KvMatMul' && n.domain === KV_DOMAIN && (n.attrs.transB ?? 0) === tb;
+    const kv = kvMatMul(pv, 0);
+    if (!pv || (!is(pv, 'MatMul') && !kv) || pv.inputs[0] !== sm.outputs[0] || pv.inputs[1] === sm.outputs[0]) continue;
     const nodes: Node[] = [sm, pv];
     let x = sm.inputs[0]!;
     let scale = 1;
@@ -148,17 +155,24 @@ export function fuseTransformerPatterns(graph: Graph): Graph {
     let p = producer.get(x);
     const plus = p;
     const extra: Node[] = [];
+    let maskKey: string | undefined;
     if (plus && is(plus, 'Where') && only(x) && plus.inputs.length === 3) {
       // a boolean mask as PyTorch decoders write it: Where(masked, c, scores) with c = −∞ (or ≤ −1e30, which absorbs
       // any finite score) is scores + Where(masked, c, 0) — the additive mask the fused node takes
       const c = scalar(plus.inputs[1]!);
       if (c === undefined || !(c <= -1e30)) continue;
-      const zero = `${plus.name}/sdpa_zero`;
-      mask = `${plus.name}/sdpa_mask`;
-      extra.push(
-        { name: zero, op: 'Constant', domain: '', inputs: [], outputs: [zero], attrs: { value: new Tensor('float32', Float32Array.of(0), []) } },
-        { name: mask, op: 'Where', domain: '', inputs: [plus.inputs[0]!, plus.inputs[1]!, zero], outputs: [mask], attrs: {} },
-      );
+      // every layer of a decoder masks with the same condition and constant: one additive mask serves them all (a
+      // generate() step computes it at run time, the cache length being symbolic)
+      maskKey = `${plus.inputs[0]}\u0000${c}\u0000${constTensor(graph, producer, plus.inputs[1]!)?.type}`;
+      mask = masks.get(maskKey);
+      if (!mask) {
+        const zero = `${plus.name}/sdpa_zero`;
+        mask = `${plus.name}/sdpa_mask`;
+        extra.push(
+          { name: zero, op: 'Constant', domain: '', inputs: [], outputs: [zero], attrs: { value: new Tensor('float32', Float32Array.of(0), []) } },
+          { name: mask, op: 'Where', domain: '', inputs: [plus.inputs[0]!, plus.inputs[1]!, zero], outputs: [mask], attrs: {} },
+        );
+      }
       nodes.push(plus);
       x = plus.inputs[2]!;
       p = producer.get(x);
@@ -166,7 +180,8 @@ export function fuseTransformerPatterns(graph: Graph): Graph {
       // the mask is the Add operand that is not the scores chain (the scores come from a MatMul, maybe scaled)
       const fromScores = (y: string | undefined): boolean => {
         const n = y ? producer.get(y) : undefined;
-        return is(n, 'MatMul') || (!!n && !!scaled(n, y!) && is(producer.get(scaled(n, y!)![0]), 'MatMul'));
+        const mm = (m: Node | undefined) => (kv ? kvMatMul(m, 1) : is(m, 'MatMul'));
+        return mm(n) || (!!n && !!scaled(n, y!) && mm(producer.get(scaled(n, y!)![0])));
       };
       const si = fromScores(plus.inputs[0]) ? 0 : fromScores(plus.inputs[1]) ? 1 : -1;
       if (si < 0) continue;
@@ -182,7 +197,7 @@ export function fuseTransformerPatterns(graph: Graph): Graph {
       x = post[0];
       p = producer.get(x);
     }
-    if (!is(p, 'MatMul') || !only(x)) continue;
+    if (!p || !(kv ? kvMatMul(p, 1) && p.inputs[2] === pv.inputs[2] : is(p, 'MatMul')) || !only(x)) continue;
     const qk = p;
     nodes.push(qk);
     let q = qk.inputs[0]!;
@@ -198,7 +213,9 @@ export function fuseTransformerPatterns(graph: Graph): Graph {
     if (nodes.some((n) => drop.has(n)) || [q, kt, pv.inputs[1]!, mask].some((v) => v !== undefined && nodes.some((n) => n.outputs.includes(v)))) continue;
     for (const n of nodes) drop.add(n);
     for (const n of extra) add.push({ at: pv, node: n });
-    add.push({ at: pv, node: { name: `${pv.name}/sdpa_fused`, op: 'ScaledDotProductAttention', domain: 'ai.edgeq', inputs: mask ? [q, kt, pv.inputs[1]!, mask] : [q, kt, pv.inputs[1]!], outputs: [pv.outputs[0]!], attrs: { scale } } });
+    if (maskKey && mask) masks.set(maskKey, mask);
+    if (kv) add.push({ at: pv, node: { name: `${pv.name}/kv_attention`, op: 'KvAttention', domain: KV_DOMAIN, inputs: [q, kt, pv.inputs[1]!, pv.inputs[2]!, ...(mask ? [mask] : [])], outputs: [pv.outputs[0]!], attrs: { scale } } });
+    else add.push({ at: pv, node: { name: `${pv.name}/sdpa_fused`, op: 'ScaledDotProductAttention', domain: 'ai.edgeq', inputs: mask ? [q, kt, pv.inputs[1]!, mask] : [q, kt, pv.inputs[1]!], outputs: [pv.outputs[0]!], attrs: { scale } } });
     k++;
   }
   if (!k) return graph;
@@ -209,6 +226,7 @@ export function fuseTransformerPatterns(graph: Graph): Graph {
   g.nodes = graph.nodes.flatMap((n, i) => (drop.has(n) ? (at.get(n) ?? []) : [g.nodes[i]!]));
   if (!g.opsets['']) g.opsets[''] = 17;
   if (add.some((a) => a.node.domain === 'ai.edgeq')) g.opsets['ai.edgeq'] ??= 1;
+  if (add.some((a) => a.node.domain === KV_DOMAIN)) g.opsets[KV_DOMAIN] ??= 1;
   return g;
 }
 
