@@ -11,6 +11,7 @@
 //    and how long each thread waited on the OS run queue per run (/proc/self/task/*/schedstat: preemption by other
 //    programs, or the two threads sharing a core). Sums of per-fork medians; `-v` prints every fork.
 // Run it on a quiet machine; on a loaded one the run-queue waits show how much of the time the OS took.
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -123,6 +124,33 @@ for (let rep = 0; rep < 3; rep++) {
     `  ALU loop: main ${f(aluM)} / worker ${f(aluW)} alone, ${f(aluBM)} / ${f(aluBW)} both → ${f((aluM + aluW) / (aluBM + aluBW), 2)}×;` +
       ` GEMM 1000×512×169: shared memory ${f(fullS)}, unshared ${f(fullU)}; halves main ${f(h0)} / worker ${f(h1)} alone, ${f(h0b)} / ${f(h1b)} both → ${f((h0 + h1) / (h0b + h1b), 2)}× (both vs alone); ${where()}`,
   );
+}
+// vCPU or thread? With taskset (Linux, util-linux) pin main and the worker to vCPUs 0 and 1, then swapped: a GEMM
+// half that is slow on one vCPU whichever thread runs it is that core's doing (the hypervisor's other load on it).
+const probeTid = (() => {
+  const ts = tasks().filter((t) => t.tid !== process.pid);
+  return ts.sort((a, b) => b.ticks - a.ticks)[0]?.tid;
+})();
+const pin = (tid, cpu) => {
+  try {
+    execFileSync('taskset', ['-pc', String(cpu), String(tid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+};
+if (probeTid && pin(process.pid, 0) && pin(probeTid, 1)) {
+  const out = [];
+  for (const [a, b] of [[0, 1], [1, 0], [0, 1], [1, 0]]) {
+    pin(process.pid, a);
+    pin(probeTid, b);
+    const [h0] = measure('h0', null);
+    const [, h1] = measure(null, 'h1');
+    out.push(`main on vCPU ${a} ${f(h0)}, worker on vCPU ${b} ${f(h1)}`);
+  }
+  pin(process.pid, '0-1023');
+  pin(probeTid, '0-1023');
+  console.log(`  GEMM half alone, threads pinned (taskset): ${out.join('; ')}`);
 }
 post(null);
 await new Promise((r) => worker.once('exit', r));
