@@ -308,7 +308,7 @@ export interface ForkStats {
   workerLateMs: number;
   workerMs: number;
   workerIdleMs: number;
-  /** with forkStats(true, true), per fork: [caller ms in chunks, its chunks, chunks, join ms, worker late ms, worker ms in chunks, its chunks, worker idle ms] (inline forks: the first three) */
+  /** with forkStats(true, true), per fork: [caller ms in chunks, its chunks, chunks, join ms, worker late ms, worker ms in chunks, its chunks, worker idle ms, regions] (inline forks: the first three) */
   log?: number[][];
 }
 let stats: ForkStats | undefined;
@@ -444,7 +444,7 @@ export function forkJoin(ex: KernelExports, chunks: KernelCall[][], nt = chunks.
     st.workerLateMs += wl;
     st.workerMs += wm;
     st.workerIdleMs += wi;
-    st.log?.push([t1 - t0, mine, chunks.length, j, wl, wm, wc, wi]);
+    st.log?.push([t1 - t0, mine, chunks.length, j, wl, wm, wc, wi, R]);
   }
   if (err) throw err;
   if (failed) throw new ShapeError('a kernel thread failed (WASM trap in a worker)');

@@ -129,6 +129,30 @@ describe('kernel threads', () => {
     expect(seen).toContain('f32_conv2d_gemm_4x8');
   });
 
+  // Each thread owns a contiguous region of the output pixels (forkJoin's regions), as every pixel-split kernel before
+  // and after it does, so a core reads the pixels it wrote itself; one region for all the chunks (0df7b26 to b572003)
+  // let the two threads take pixels from either end of the map, a different share on every kernel.
+  it('a pointwise conv split by pixels gives each thread its own region of them', () => {
+    const { g, X } = convGraph({ n: 1, c: 16, m: 16, h: 40, w: 40, k: 1, s: 1, d: 1, pad: 0, group: 'one', act: false }, 7);
+    const exec = new Executor(g, { backend: 'wasm' });
+    try {
+      expect(exec.kernelName(g.nodes[0]!)).toBe('f32_conv2d_gemm_4x8');
+      const prev = setActiveThreads(2);
+      forkStats(true, true);
+      try {
+        exec.run({ X });
+      } finally {
+        setActiveThreads(prev);
+      }
+      const log = forkStats(false)!.log!;
+      expect(log).toHaveLength(1);
+      expect(log[0]![8]).toBe(2);
+      expect(log[0]![2]).toBeGreaterThan(2);
+    } finally {
+      exec.dispose();
+    }
+  });
+
   // ONNX Conv as above, im2col path: a thread packs each chunk of output-pixel panels a cache block of panels at a
   // time (f32_gemm_blockpack_scratch: 65536 / ((K + 1)·32) panels, 2–6 here for K = c·25) into its own block, so
   // chunks span several blocks; the Σ over (c, ky, kx) is still one micro-kernel call per 4×8 tile.
