@@ -139,7 +139,9 @@ const pin = (tid, cpu) => {
     return false;
   }
 };
-if (probeTid && pin(process.pid, 0) && pin(probeTid, 1)) {
+// (not under a real-time policy, e.g. chrt -f: moving a spinning real-time thread onto the other's vCPU starves it)
+const policy = existsSync('/proc/self/stat') ? Number(readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ')[38]) : 0;
+if (policy === 0 && probeTid && pin(process.pid, 0) && pin(probeTid, 1)) {
   const out = [];
   for (const [a, b] of [[0, 1], [1, 0], [0, 1], [1, 0]]) {
     pin(process.pid, a);
