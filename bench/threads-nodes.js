@@ -41,7 +41,7 @@ for (let i = 0; i < 10; i++) {
 s1.resetProfile();
 s2.resetProfile();
 let wall2 = 0;
-let fork = { forks: 0, chunks: 0, callerChunks: 0, cancelled: 0, callerMs: 0, joinMs: 0, setupMs: 0 };
+let fork = { forks: 0, chunks: 0, callerChunks: 0, cancelled: 0, callerMs: 0, joinMs: 0, setupMs: 0, workerChunks: 0, workerLateMs: 0, workerMs: 0, workerIdleMs: 0 };
 for (let i = 0; i < runs; i++) {
   holding(true);
   await s1.run(feed);
@@ -75,6 +75,10 @@ console.log(
   `\n2T fork/join per run: ${f(per(fork.forks), 0)} forks, ${f(per(fork.chunks), 0)} chunks (${f((100 * fork.callerChunks) / fork.chunks, 0)} % run by the caller), ` +
     `${f(per(fork.cancelled), 1)} workers cancelled; caller in chunks ${f(per(fork.callerMs), 2)} ms, in joins ${f(per(fork.joinMs), 2)} ms, ` +
     `writing chunk tables ${f(per(fork.setupMs), 2)} ms, outside forks ${f(per(wall2 - fork.callerMs - fork.joinMs - fork.setupMs), 2)} ms of ${f(per(wall2), 2)}`,
+);
+console.log(
+  `worker per run: ${f(per(fork.workerChunks), 0)} chunks, started ${f(per(fork.workerLateMs), 2)} ms after the posts (sum over forks), in chunks ${f(per(fork.workerMs), 2)} ms, ` +
+    `done while the caller still ran chunks ${f(per(fork.workerIdleMs), 2)} ms`,
 );
 await s1.release();
 await s2.release();

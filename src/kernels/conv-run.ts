@@ -188,7 +188,16 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
               : [['f32_gemm_blockpack', [r1 - r0, c1 - c0, kg, wg + r0 * kg * 4, kg, xg + c0 * 4, p, og + (r0 * p + c0) * 4, p, lo, hi, bp + (gi * mg + r0) * 4, cp], { mask: 1 << 12, stride: scr!.stride }]];
             // thread t's region: its share of the row blocks (output channels) over all panels — each core reads
             // half of the weights and writes whole output planes (a split by pixels shares a cache line of every
-            // plane at the boundary between the threads' pixels)
+            // plane at the boundary between the threads' pixels). One row block (many panels: 55×55, 27×27): its
+            // share of the pixels (cols' regions), as every other pixel-split kernel — the pixels whose inputs the
+            // same core wrote in the kernel before. (A single region here let the worker take the smallest chunks
+            // from the far end of all the pixels, and the caller the largest from the front: half of each core's
+            // inputs came from the other core's cache, and each thread's share of the output moved from kernel to
+            // kernel.)
+            if (mParts === 1) {
+              forkJoin(ex, cols.ranges.map((cr) => call(cr, rows[0]!)), nt, cols.regions);
+              continue;
+            }
             const regions: number[] = [];
             for (const [b0, b1] of shares(rows.length, 1, nt)) {
               regions.push(calls.length);

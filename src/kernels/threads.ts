@@ -17,7 +17,8 @@ import { type Arena, type KernelExports, kernels, setThreadsWanted, sharedKernel
  * Control block (one SharedArrayBuffer): per worker SLOT bytes, i32 [0] job sequence (written by the caller),
  * [1] sequence done (written by the worker), [2] error flag, [3] ready, [4] a run is in progress (spin),
  * [5] the job's sequence while nobody claimed it (the worker's compare-exchange to 0 claims it, the caller's
- * cancels it); then at DYN the chunk table shared by all threads: per region r (one per thread, each on its
+ * cancels it), [6] forkStats is on: the worker writes f64 at byte 64 of its slot [0] when it started the job,
+ * [1] when it ended (timeOrigin-based ms), [2] the chunks it ran; then at DYN the chunk table shared by all threads: per region r (one per thread, each on its
  * own cache line) i32 [16r] the chunks [next, end) still unclaimed, as next | end << 16 (claimed by
  * compare-exchange: the region's owner takes `next`, its largest chunk, any other thread `end − 1`, its
  * smallest); [64] the region count; then at DYN + 320, f64 [c] where chunk c starts, and the chunks: (export
@@ -64,6 +65,7 @@ const start = (d) => {
   const inst = new WebAssembly.Instance(new WebAssembly.Module(d.bytes), { env: { memory: d.memory, abort: () => { throw new Error('WASM kernel aborted'); } } });
   const fns = d.names.map((n) => inst.exports[n]);
   const i32 = new Int32Array(d.ctrl, d.base, 8);
+  const tm = new Float64Array(d.ctrl, d.base + 64, 4);
   const cnt = new Int32Array(d.ctrl, ${DYN}, ${CNT_BYTES / 4});
   const D = new Float64Array(d.ctrl, ${DYN + CNT_BYTES}, ${DYN_MAX});
   const t = d.base / ${SLOT} + 1;
@@ -85,10 +87,13 @@ const start = (d) => {
     }
     seen = s;
     if (Atomics.compareExchange(i32, 5, s, 0) !== s) continue; // cancelled: the caller ran out of chunks first
+    const timed = i32[6] === 1; // forkStats on: when this job started and ended, its chunks (f64 at SLOT byte 64)
+    if (timed) tm[0] = performance.timeOrigin + performance.now();
+    let nc = 0;
     try {
       // own region first, then the others' leftovers
       for (let r = 0, R = cnt[${REGIONS}]; r < R; r++) {
-      for (let u = (t + r) % R, c; (c = claim(cnt, u, r === 0)) >= 0; ) {
+      for (let u = (t + r) % R, c; (c = claim(cnt, u, r === 0)) >= 0; nc++) {
         for (let p = D[c]; D[p] >= 0; ) {
           const f = fns[D[p]];
           const k = D[p + 1];
@@ -104,6 +109,10 @@ const start = (d) => {
       Atomics.store(i32, 2, 0);
     } catch (e) {
       Atomics.store(i32, 2, 1);
+    }
+    if (timed) {
+      tm[1] = performance.timeOrigin + performance.now();
+      tm[2] = nc;
     }
     Atomics.store(i32, 1, s);
     Atomics.notify(i32, 1);
@@ -270,6 +279,15 @@ export function setMinShare(work: number): number {
 }
 
 let seq = 0;
+/** diagnostic (setInlineForks): forkJoin runs every chunk on the calling thread, cut as for the threads */
+let inline = false;
+
+/** Diagnostic: with `on`, kernels still cut their work for the run's thread count, but the caller runs every chunk (what the split itself costs); returns the previous value. */
+export function setInlineForks(on: boolean): boolean {
+  const prev = inline;
+  inline = on;
+  return prev;
+}
 
 /** Fork/join counters since forkStats(true) (bench/threads-nodes.js): where a threaded run's time goes. */
 export interface ForkStats {
@@ -285,13 +303,20 @@ export interface ForkStats {
   joinMs: number;
   /** ms the caller spent in forkJoin before the workers could start: writing the chunk table, posting */
   setupMs: number;
+  /** workers' chunks; their ms from the post to their start (wake-up), in chunks, and idle while the caller still ran chunks */
+  workerChunks: number;
+  workerLateMs: number;
+  workerMs: number;
+  workerIdleMs: number;
+  /** with forkStats(true, true), per fork: [caller ms in chunks, its chunks, chunks, join ms, worker late ms, worker ms in chunks, its chunks, worker idle ms, regions] (inline forks: the first three) */
+  log?: number[][];
 }
 let stats: ForkStats | undefined;
 
 /** Start (true: from zero), stop (false) or read (no argument) the fork/join counters; off by default (no clock reads). */
-export function forkStats(on?: boolean): ForkStats | undefined {
+export function forkStats(on?: boolean, log = false): ForkStats | undefined {
   const cur = stats;
-  if (on === true) stats = { forks: 0, chunks: 0, callerChunks: 0, cancelled: 0, callerMs: 0, joinMs: 0, setupMs: 0 };
+  if (on === true) stats = { forks: 0, chunks: 0, callerChunks: 0, cancelled: 0, callerMs: 0, joinMs: 0, setupMs: 0, workerChunks: 0, workerLateMs: 0, workerMs: 0, workerIdleMs: 0, ...(log ? { log: [] } : {}) };
   else if (on === false) stats = undefined;
   return cur;
 }
@@ -334,8 +359,18 @@ export function forkJoin(ex: KernelExports, chunks: KernelCall[][], nt = chunks.
       if (q) D[q++] = -1;
     }
   } else q = 0;
-  if (!p || !q) {
+  if (!p || !q || inline) {
+    const t0 = stats ? performance.now() : 0;
     for (const c of chunks) run(c, 0);
+    if (stats && inline) {
+      const t1 = performance.now();
+      stats.setupMs += t0 - ts;
+      stats.forks++;
+      stats.chunks += chunks.length;
+      stats.callerChunks += chunks.length;
+      stats.callerMs += t1 - t0;
+      stats.log?.push([t1 - t0, chunks.length, chunks.length]);
+    }
     return;
   }
   seq = (seq + 1) | 0;
@@ -345,9 +380,11 @@ export function forkJoin(ex: KernelExports, chunks: KernelCall[][], nt = chunks.
   }
   p.cnt[REGIONS] = R; // published to the workers by the Atomics.store of the sequence below
   const posted: number[] = [];
+  const tp = stats ? performance.now() : 0;
   for (let w = 0; w < workers; w++) {
     if (!ready(p, w)) continue;
     const b = (w * SLOT) / 4;
+    p.i32[b + 6] = stats ? 1 : 0;
     Atomics.store(p.i32, b + 5, seq);
     Atomics.store(p.i32, b, seq);
     Atomics.notify(p.i32, b);
@@ -368,6 +405,7 @@ export function forkJoin(ex: KernelExports, chunks: KernelCall[][], nt = chunks.
   // join even when a chunk of ours failed: the workers are still writing into the same memory
   const wait = canWait();
   let failed = false;
+  let wc = 0, wl = 0, wm = 0, wi = 0;
   for (const w of posted) {
     const b = (w * SLOT) / 4;
     // not started yet: every chunk is claimed, so cancel it rather than wait for it to wake
@@ -385,6 +423,14 @@ export function forkJoin(ex: KernelExports, chunks: KernelCall[][], nt = chunks.
       else if (performance.now() - t0 > SPIN_MS) Atomics.wait(p.i32, b + 1, d, 50);
     }
     if (Atomics.load(p.i32, b + 2) !== 0) failed = true;
+    if (st) {
+      const tm = new Float64Array(p.ctrl, w * SLOT + 64, 4);
+      const o = performance.timeOrigin;
+      wc += tm[2]!;
+      wl += Math.max(0, tm[0]! - (o + tp));
+      wm += tm[1]! - tm[0]!;
+      wi += Math.max(0, o + t1 - tm[1]!);
+    }
   }
   if (st) {
     st.setupMs += t0 - ts;
@@ -392,7 +438,13 @@ export function forkJoin(ex: KernelExports, chunks: KernelCall[][], nt = chunks.
     st.chunks += chunks.length;
     st.callerChunks += mine;
     st.callerMs += t1 - t0;
-    st.joinMs += performance.now() - t1;
+    const j = performance.now() - t1;
+    st.joinMs += j;
+    st.workerChunks += wc;
+    st.workerLateMs += wl;
+    st.workerMs += wm;
+    st.workerIdleMs += wi;
+    st.log?.push([t1 - t0, mine, chunks.length, j, wl, wm, wc, wi, R]);
   }
   if (err) throw err;
   if (failed) throw new ShapeError('a kernel thread failed (WASM trap in a worker)');

@@ -13,7 +13,7 @@ import { Executor } from '../../src/runtime/executor.js';
 import { InferenceSession } from '../../src/runtime/session.js';
 import { dataPath, hasData } from '../helpers/data.js';
 import { Tensor } from '../../src/tensor/tensor.js';
-import { acquireThreads, chunks, forkJoin, forkStats, gemmSplit, releaseThreads, setActiveThreads, setMinShare, threadsAvailable } from '../../src/kernels/threads.js';
+import { acquireThreads, chunks, forkJoin, forkStats, gemmSplit, releaseThreads, setActiveThreads, setInlineForks, setMinShare, threadsAvailable } from '../../src/kernels/threads.js';
 import { arena, kernels } from '../../src/kernels/wasm.js';
 import { runConvWinograd, winogradWeights } from '../../src/kernels/winograd.js';
 
@@ -127,6 +127,30 @@ describe('kernel threads', () => {
     );
     expect(seen).toContain('f32_conv3x3_winograd_2x2');
     expect(seen).toContain('f32_conv2d_gemm_4x8');
+  });
+
+  // Each thread owns a contiguous region of the output pixels (forkJoin's regions), as every pixel-split kernel before
+  // and after it does, so a core reads the pixels it wrote itself; one region for all the chunks (0df7b26 to b572003)
+  // let the two threads take pixels from either end of the map, a different share on every kernel.
+  it('a pointwise conv split by pixels gives each thread its own region of them', () => {
+    const { g, X } = convGraph({ n: 1, c: 16, m: 16, h: 40, w: 40, k: 1, s: 1, d: 1, pad: 0, group: 'one', act: false }, 7);
+    const exec = new Executor(g, { backend: 'wasm' });
+    try {
+      expect(exec.kernelName(g.nodes[0]!)).toBe('f32_conv2d_gemm_4x8');
+      const prev = setActiveThreads(2);
+      forkStats(true, true);
+      try {
+        exec.run({ X });
+      } finally {
+        setActiveThreads(prev);
+      }
+      const log = forkStats(false)!.log!;
+      expect(log).toHaveLength(1);
+      expect(log[0]![8]).toBe(2);
+      expect(log[0]![2]).toBeGreaterThan(2);
+    } finally {
+      exec.dispose();
+    }
   });
 
   // ONNX Conv as above, im2col path: a thread packs each chunk of output-pixel panels a cache block of panels at a
@@ -288,9 +312,15 @@ describe('kernel threads', () => {
       for (let round = 0; round < 50; round++) {
         mem.f32(out, cols * 8).fill(0);
         // 8 chunks of 8 columns: pack columns [8c, 8c + 8) of a 1-row matrix into its own 64 floats of out
-        forkStats(true);
+        const inl = setInlineForks(round === 1); // round 1: every chunk runs on the caller (the diagnostic)
+        forkStats(true, true);
         forkJoin(ex, Array.from({ length: 8 }, (_, c) => [['f32_gemm_pack_8', [8, 1, src + c * 32, cols, 0, out + c * 8 * 32]]]), 3, [0, 3, 6]);
         const st = forkStats(false)!;
+        setInlineForks(inl);
+        // every chunk ran once, on the caller or on a worker (the workers' own counts)
+        if (threads > 1) expect(st.callerChunks + st.workerChunks).toBe(8);
+        if (threads > 1 && round === 1) expect(st).toMatchObject({ forks: 1, chunks: 8, callerChunks: 8, workerChunks: 0 });
+        if (threads > 1) expect(st.log).toHaveLength(1);
         // the counters (bench/threads-nodes.js): one fork of 8 chunks when workers exist; the caller ran none to
         // all of them (fast workers may claim every one), and all of them when every worker was cancelled
         if (threads > 1) {
