@@ -806,6 +806,14 @@ export async function openSealedSource(src: SealedSource, opts: OpenOptions, sca
 const STALL_MS = 3000;
 
 /**
+ * Where a version 3 load spends its time (bench/seal-timeline.js): when `on` is set, openV3Lazy reports its steps
+ * (epoch ms, `performance.timeOrigin + performance.now()`) and the crypto thread records, per weight chunk, when it
+ * took it and when its tag verified (`threadTimes`: [job start, claim_0, done_0, claim_1, …, hashes done]). Events
+ * name steps and chunk indices only — never key or model bytes. Off (undefined) in normal use.
+ */
+export const sealTrace: { on?: (event: string, chunk?: number, ms?: number) => void; threadTimes?: Float64Array } = {};
+
+/**
  * Version 3 for the runtime on a host with synchronous AES-GCM (Node: node:crypto). The skeleton section (chunk 0) is
  * decrypted and checked here; the weight chunks are decrypted by the host's crypto thread when it is free (the stored
  * chunks copied into its shared memory; it works from the front, in the order the graph reads its weights, then
@@ -815,6 +823,8 @@ const STALL_MS = 3000;
  * unauthenticated byte reaches a tensor. Undefined when the host cannot take the key (WebCrypto then).
  */
 async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host: HostCrypto, claimed?: GcmThreadSlot): Promise<OpenedModel | undefined> {
+  const trace = sealTrace.on;
+  trace?.('open');
   const signed = l.header.sigAlg !== 'none';
   // the signature check starts first (importing keys); its block digests come from ready(), or from here on failure
   let giveDigests: (m: Promise<Uint8Array>) => void = () => undefined;
@@ -835,6 +845,7 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
     claimed?.cancel();
     return failWith(e);
   }
+  trace?.('key imported');
   if (hk === undefined) {
     claimed?.cancel();
     giveDigests(Promise.resolve(new Uint8Array(0)));
@@ -856,6 +867,7 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
     claimed?.cancel();
     return failWith(e);
   }
+  trace?.('chunk 0 decrypted, skeleton section checked');
   const W = l.payload - l.first;
   const m = l.n - 1;
   const storedLen = l.signedEnd - l.aadEnd;
@@ -893,13 +905,17 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
         const d = (bytes.byteOffset + l.aadEnd) % 8;
         input = slot.shared(0, storedLen + d).subarray(d);
         input.set(bytes.subarray(l.aadEnd, l.signedEnd));
+        trace?.('ciphertext copied into shared memory');
       }
       staging = slot.shared(1, W);
       const words = slot.shared(3, (8 + m) * 4);
       ctl = new Int32Array(words.buffer, words.byteOffset, 8).fill(0);
       state = new Int32Array(words.buffer, words.byteOffset + 32, m).fill(0);
       sums = slot.shared(2, nb * DIGEST_LEN);
-      slot.post({ key: hk, input, output: staging, state, ctl, ivs, aads, stAt, ptAt, lens, hashBlock: signed ? SIGN_BLOCK : 0, digests: sums });
+      const times = trace ? new Float64Array(new SharedArrayBuffer(8 * (2 * m + 2))) : undefined;
+      sealTrace.threadTimes = times;
+      slot.post({ key: hk, input, output: staging, state, ctl, ivs, aads, stAt, ptAt, lens, hashBlock: signed ? SIGN_BLOCK : 0, digests: sums, ...(times ? { times } : {}) });
+      trace?.('job posted to the crypto thread');
     } catch (e) {
       slot.cancel();
       sec.fill(0);
@@ -912,6 +928,7 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
     ctl = new Int32Array(8);
     state = new Int32Array(m);
     sums = new Uint8Array(nb * DIGEST_LEN);
+    trace?.('no crypto thread: every chunk on this thread');
   }
   // each weight's own buffer (what the plain reader copies each weight into), filled from `staging` on first read
   const prefilled = new Map<number, Uint8Array>();
@@ -949,6 +966,7 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
     });
     if (!ok) scatter(j, new Uint8Array(len), ptAt[j]!);
     here[j] = 1;
+    trace?.('chunk decrypted on the loading thread', j);
     return ok;
   };
   /** weight chunk j decrypted and authenticated (here, or by the crypto thread), else SealError */
@@ -965,7 +983,10 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
       }
       // the crypto thread has it (1): wait; one that stopped answering is overtaken
       const now = performance.now();
-      if (!since) since = now;
+      if (!since) {
+        since = now;
+        trace?.('waits for the crypto thread', j);
+      }
       else if (now - since > STALL_MS) {
         Atomics.compareExchange(state, j, 1, decryptHere(j) ? 3 : 4);
         continue;
@@ -976,6 +997,7 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
   const fill = (w: Weight): void => {
     if (w.filled) return;
     if (failed) throw failed;
+    trace?.('weight read', Math.floor(w.wOff / l.chunk), w.len);
     if (w.len > 0)
       for (let j = Math.floor(w.wOff / l.chunk), last = Math.floor((w.wOff + w.len - 1) / l.chunk); j <= last; j++) {
         ensure(j);
@@ -1040,6 +1062,7 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
       for (const w of weights.values()) if (!w.attached) throw new SealError('malformed', 'a version 3 weight is not the data of a graph initializer');
     },
     async ready() {
+      trace?.('ready() called');
       let msg: Uint8Array;
       try {
         for (let j = 0; j < m; j++) ensure(j);
@@ -1049,6 +1072,7 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
         return lazy.abort(e);
       }
       release();
+      trace?.('every chunk authenticated, weights copied');
       giveDigests(Promise.resolve(msg));
       try {
         return await sig;

@@ -71,10 +71,13 @@ const { port } = workerData;
 const c = new Int32Array(workerData.ctrl);
 let junk;
 function job(m) {
-  const { key, input, output, state, ctl, ivs, aads, stAt, ptAt, lens } = m;
+  const { key, input, output, state, ctl, ivs, aads, stAt, ptAt, lens, times } = m;
+  const now = () => performance.timeOrigin + performance.now();
+  if (times) times[0] = now();
   for (let i = 0; i < lens.length; i++) {
     if (Atomics.load(ctl, 0)) break;
     if (Atomics.compareExchange(state, i, 0, 1) !== 0) continue;
+    if (times) times[1 + 2 * i] = now();
     let ok = false;
     try {
       const d = createDecipheriv('aes-256-gcm', key, ivs[i], { authTagLength: 16 });
@@ -83,6 +86,7 @@ function job(m) {
       const p = d.update(input.subarray(stAt[i], stAt[i] + lens[i]));
       try { d.final(); output.set(p, ptAt[i]); ok = true; } catch {} finally { p.fill(0); }
     } catch {}
+    if (times) times[2 + 2 * i] = now();
     Atomics.store(state, i, ok ? 3 : 4);
     Atomics.notify(state, i);
   }
@@ -92,6 +96,7 @@ function job(m) {
     Atomics.add(ctl, 3, 1);
     Atomics.notify(ctl, 3);
   }
+  if (times) times[times.length - 1] = now();
   Atomics.store(ctl, 4, 1);
   Atomics.notify(ctl, 4);
   while (!Atomics.load(ctl, 1)) Atomics.wait(ctl, 1, 0, 1000);

@@ -103,6 +103,8 @@ export interface GcmThreadJob {
   lens: number[];
   hashBlock: number;
   digests: Uint8Array;
+  /** (tracing only, formats/sealed.ts sealTrace) epoch ms: [0] job start, [1 + 2i] chunk i claimed, [2 + 2i] done, [last] hashes done */
+  times?: Float64Array;
 }
 
 /** A file opened for positioned reads (Node, Deno, Bun): sealed files are read and decrypted chunk by chunk. */
