@@ -2,7 +2,8 @@
 // the steps of create() replayed with timestamps (ms from the start of the load) — the kernel worker's start, reading
 // the model, for v3 the loading thread's steps and the crypto thread's per-chunk claim/done times (formats/sealed.ts
 // sealTrace), each weight's first read by the session build (which chunk it needs, and whether it had to wait), the
-// session built, ready(). Prints the run with the median total of `--reps` (default 9) loads per case.
+// session built, ready() — with the loading thread's CPU time so far (Linux schedstat) beside each of its steps. Prints
+// the run with the median total of `--reps` (default 9) loads per case.
 //   node bench/seal-timeline.js [--reps N] [--case plain|sealed|plainFile|sealedFile] [--all]
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,7 +43,7 @@ async function load(kind) {
   const ev = [];
   const t0 = now();
   const c0 = mainCpu();
-  const mark = (what, chunk, n) => ev.push([now() - t0, what, chunk, n]);
+  const mark = (what, chunk, n) => ev.push([now() - t0, what, chunk, n, mainCpu() - c0]);
   sealTrace.on = (what, chunk, n) => mark(what, chunk, n);
   sealTrace.threadTimes = undefined;
   const threads = acquireThreads(threadsConfigured()).then((n) => {
@@ -99,8 +100,8 @@ try {
     console.log(`\n== ${k}: median of ${reps} loads ${med.total.toFixed(1)} ms wall, loading thread ${med.cpu.toFixed(1)} ms CPU (all: ${runs[k].map((x) => x.total.toFixed(1)).join(' ')})`);
     // weight reads and chunk events are many: fold runs of the same event into one line
     let prev;
-    for (const [t, what, chunk, n] of med.ev) {
-      const line = `${what}${chunk !== undefined ? ` #${chunk}` : ''}${n !== undefined ? ` (${(n / 1024).toFixed(0)} KiB)` : ''}`;
+    for (const [t, what, chunk, n, cpu] of med.ev) {
+      const line = `${what}${chunk !== undefined ? ` #${chunk}` : ''}${n !== undefined ? ` (${(n / 1024).toFixed(0)} KiB)` : ''}${cpu !== undefined ? `  [loading thread ${cpu.toFixed(2)} ms CPU]` : ''}`;
       if (!all && prev && prev.what === what && (what.startsWith('weight read') || what.startsWith('crypto thread: c') || what.startsWith('crypto thread: d'))) {
         prev.count++;
         prev.last = `${t.toFixed(2)} ${line}`;

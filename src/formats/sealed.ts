@@ -809,6 +809,8 @@ export async function openSealedSource(src: SealedSource, opts: OpenOptions, sca
 
 /** how long the loading thread waits for the crypto thread without progress before doing the work itself */
 const STALL_MS = 3000;
+/** version 3: ms per chunk (+ one) the loading thread waits for a segment the crypto thread is on before doing it too */
+const TAKE_OVER_MS = 2;
 
 /**
  * Where a version 3 load spends its time (bench/seal-timeline.js): when `on` is set, openV3Lazy reports its steps
@@ -1073,16 +1075,19 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
         if (Atomics.compareExchange(state, s, 0, 2) === 0) Atomics.store(state, s, decryptHere(s));
         continue;
       }
-      // the crypto thread has it (1): wait; one that stopped answering is overtaken
+      // the crypto thread has it (1): wait for as long as it should take (≈ 0.5 ms a chunk), then do it here too —
+      // the thread may have lost its core to another process — and whichever finishes first is used (the other's
+      // weights are wiped unused)
       const now = performance.now();
       if (!since) {
         since = now;
         trace?.('waits for the crypto thread', s);
-      } else if (now - since > STALL_MS) {
-        Atomics.compareExchange(state, s, 1, decryptHere(s));
-        continue;
+      } else if (now - since > TAKE_OVER_MS * (segG[s]! - s + 2)) {
+        trace?.('takes over from the crypto thread', s);
+        const r = decryptHere(s);
+        if (Atomics.compareExchange(state, s, 1, r) === 1 || r === 3) continue;
       }
-      Atomics.wait(state, s, 1, 100);
+      Atomics.wait(state, s, 1, TAKE_OVER_MS);
     }
   };
   const fill = (w: Weight): void => {

@@ -64,7 +64,7 @@ const SLICE = 1 << 18;
 // thread is busy building the session and blocks in Atomics.wait for a segment it needs, then takes the segment's
 // weights (transferred: no copy) from the channel with receiveMessageOnPort — no event-loop round trip either way.
 // ctrl: [0] doorbell (bumped per message posted), [1] state: -1 starting, 0 idle, 1 claimed / working, 2 done with the
-// last job's shared words (tidying up; a new load may claim it).
+// last job's shared words (tidying up; a new load may claim it). The first load in a process starts it and claims it.
 const GCM_WORKER = `
 const { workerData, receiveMessageOnPort } = require('node:worker_threads');
 const { createDecipheriv, createHash } = require('node:crypto');
@@ -145,7 +145,8 @@ function job(m) {
   }
   if (times) times[times.length - 1] = now();
 }
-Atomics.store(c, 1, 0);
+// (a load may have claimed the thread while it started: its job is waiting in the channel)
+Atomics.compareExchange(c, 1, -1, 0);
 for (;;) {
   const seen = Atomics.load(c, 0);
   const r = receiveMessageOnPort(port);
@@ -183,7 +184,7 @@ function drain(t: GcmThread, keep?: number): { id: number; seg: number; bufs: Ui
 }
 
 function gcmThread(): GcmThreadSlot | undefined {
-  const t = gcmWorker;
+  let t = gcmWorker;
   if (!t) {
     if (!wt.isMainThread || typeof SharedArrayBuffer === 'undefined') return undefined;
     try {
@@ -202,14 +203,17 @@ function gcmThread(): GcmThreadSlot | undefined {
       w.on('error', gone);
       w.on('exit', gone);
       gcmWorker = nt;
+      t = nt;
     } catch {
       // no worker here: every load decrypts on its own thread
+      return undefined;
     }
-    return undefined;
   }
   // the last job may be finishing this very moment (its loader returned as its last segment was handed over)
   if (Atomics.load(t.c, 1) === 1) Atomics.wait(t.c, 1, 1, 1);
-  if (Atomics.compareExchange(t.c, 1, 0, 1) !== 0 && Atomics.compareExchange(t.c, 1, 2, 1) !== 2) return undefined;
+  // (-1: still starting — the first load in a process claims it anyway: its job waits in the channel while the loading
+  // thread does the segments it needs itself, and the thread joins in once it runs)
+  if (Atomics.compareExchange(t.c, 1, 0, 1) !== 0 && Atomics.compareExchange(t.c, 1, 2, 1) !== 2 && Atomics.compareExchange(t.c, 1, -1, 1) !== -1) return undefined;
   drain(t);
   const id = ++gcmJobs;
   let open = true;

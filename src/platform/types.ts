@@ -61,9 +61,9 @@ export interface HostCrypto {
    */
   aesGcmDecryptPieces(key: unknown, iv: Uint8Array, aad: Uint8Array, ct: Uint8Array, tag: Uint8Array, sink: (piece: Uint8Array) => void): boolean;
   /**
-   * The host's crypto thread (Node: one persistent worker_thread running node:crypto, started by the first call,
-   * which returns undefined), claimed for one sealed load: undefined while it starts or serves another load. The
-   * caller fills the slot's shared buffers, then posts the job (or cancels). See formats/sealed.ts, version 3.
+   * The host's crypto thread (Node: one persistent worker_thread running node:crypto, started by the first call),
+   * claimed for one sealed load: undefined while it serves another load. The caller fills the slot's shared buffers,
+   * then posts the job (or cancels); a job posted while the thread starts waits for it. See formats/sealed.ts, version 3.
    */
   gcmThread?(): GcmThreadSlot | undefined;
   sha256(data: Uint8Array): Uint8Array;
