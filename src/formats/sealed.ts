@@ -32,6 +32,7 @@ import {
   type SigningKeyInput,
   type VerifyKeyInput,
   fromBase64,
+  hostContentKey,
   importContentKey,
   importSigningKey,
   importVerifyKey,
@@ -592,11 +593,15 @@ function plainSink(l: Layout, opts: OpenOptions, scatter: boolean): { put(p: Uin
 async function contentKeyOf(l: Layout, opts: OpenOptions): Promise<ContentKey> {
   if (opts.decryptionKey === undefined || opts.decryptionKey === null) throw new SealError('key-required', `the model is sealed (key id ${l.header.keyId}); pass decryptionKey`);
   const ck = await importContentKey(opts.decryptionKey);
-  if (ck.keyId !== undefined && ck.keyId !== l.header.keyId) throw new SealError('wrong-key', `the file is sealed for key id ${l.header.keyId}, the given key has id ${ck.keyId}`);
+  if (ck.keyId !== undefined && ck.keyId !== l.header.keyId) throw wrongKey(l, ck.keyId);
   return ck;
 }
 
-function gcmFailure(ck: ContentKey): SealError {
+function wrongKey(l: Layout, keyId: string): SealError {
+  return new SealError('wrong-key', `the file is sealed for key id ${l.header.keyId}, the given key has id ${keyId}`);
+}
+
+function gcmFailure(ck: Pick<ContentKey, 'keyId'>): SealError {
   return new SealError(ck.keyId === undefined ? 'wrong-key' : 'tampered', ck.keyId === undefined ? 'AES-GCM authentication failed: wrong key, or the file was altered' : 'AES-GCM authentication failed: the header or ciphertext was altered');
 }
 
@@ -861,11 +866,20 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
     await sig;
     throw e;
   };
-  let ck: ContentKey;
+  let ck: Pick<ContentKey, 'keyId'>;
   let hk: unknown;
   try {
-    ck = await contentKeyOf(l, opts);
-    hk = host.aesGcmKey(ck.key);
+    // key bytes straight into the host's AES-GCM (no WebCrypto import), checked against the header's key id
+    const fast = hostContentKey(opts.decryptionKey);
+    if (fast && fast.keyId !== l.header.keyId) throw wrongKey(l, fast.keyId);
+    if (fast) {
+      ck = { keyId: fast.keyId };
+      hk = fast.key;
+    } else {
+      const c = await contentKeyOf(l, opts);
+      ck = c;
+      hk = host.aesGcmKey(c.key);
+    }
   } catch (e) {
     file?.slot.cancel();
     return failWith(e);
@@ -930,6 +944,9 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
     while (segW.length <= w.seg) segW.push(i);
   });
   while (segW.length <= nseg) segW.push(ws.length);
+  // a weight's buffer: every byte of it is written by its decryption before it is handed over (its segment's chunks
+  // cover it), and it is wiped if that fails — so it need not be zeroed first
+  const newWeight = (n: number): Uint8Array => host.uninitialized?.(n) ?? new Uint8Array(n);
   const slot = file?.slot ?? (m > 0 || signed ? host.gcmThread?.() : undefined);
   const src = file?.src;
   let input: Uint8Array;
@@ -958,13 +975,13 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
       sealTrace.threadTimes = times;
       // the weights' buffers are allocated here, as the plain reader allocates its copies (so the allocator recycles
       // the last load's, which this thread's garbage collector frees), and lent to the crypto thread to fill
-      const bufs = ws.map((w) => new Uint8Array(w.len));
+      const bufs = ws.map((w) => newWeight(w.len));
       trace?.('weight buffers allocated');
       slot.post({
         bufs,
         key: hk, input, state, cv, ctl, ivs, aads, stAt, ptAt, lens, segG, segW, wOff: ws.map((w) => w.wOff), wLen: ws.map((w) => w.len),
         hashBlock: signed ? SIGN_BLOCK : 0, digests: sums, ...(times ? { times } : {}), ...(file && src?.fd !== undefined ? { fd: src.fd, fileAt: l.aadEnd } : {}),
-      }, bufs.map((b) => b.buffer));
+      }, bufs.map((b) => b.buffer as ArrayBuffer));
       trace?.('job posted to the crypto thread');
     } catch (e) {
       slot.cancel();
@@ -1009,7 +1026,7 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
   /** segment s decrypted on this thread into fresh buffers, given to its weights only once every tag verified: 3, 4 (a tag), 5 (a read) */
   const decryptHere = (s: number): number => {
     const mine = ws.slice(segW[s], segW[s + 1]);
-    const bufs = mine.map((w) => new Uint8Array(w.len));
+    const bufs = mine.map((w) => newWeight(w.len));
     let r = 3;
     for (let j = s; j <= segG[s]! && r === 3; j++) {
       // (a chunk no weight of this segment reads is only checked, unless someone already did)

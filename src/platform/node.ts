@@ -3,7 +3,7 @@
  * files, node:worker_threads for the pipeline. Static `node:` imports are fine here: only runtimes with
  * them resolve this module.
  */
-import { KeyObject, createDecipheriv, createHash } from 'node:crypto';
+import { KeyObject, createDecipheriv, createHash, createSecretKey } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -250,6 +250,9 @@ const hostCrypto: HostCrypto = {
       return undefined;
     }
   },
+  aesGcmRawKey(raw) {
+    return raw.length === 32 ? createSecretKey(raw) : undefined;
+  },
   aesGcmDecryptInto(key, iv, aad, ct, tag, out, at) {
     // node:crypto has no decrypt-into: update() returns a new buffer. In 256 KiB slices those come from malloc's
     // reused arena (hot, no page faults) instead of a fresh mapping the size of the model, and the only fresh
@@ -282,6 +285,11 @@ const hostCrypto: HostCrypto = {
     return true;
   },
   gcmThread,
+  // its own ArrayBuffer (allocUnsafeSlow never hands out a slice of the shared pool), so it can be transferred
+  uninitialized(n) {
+    const b = Buffer.allocUnsafeSlow(n);
+    return new Uint8Array(b.buffer, b.byteOffset, n);
+  },
   sha256(data) {
     const h = createHash('sha256').update(data).digest();
     return new Uint8Array(h.buffer, h.byteOffset, h.length);

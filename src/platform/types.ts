@@ -53,6 +53,8 @@ export interface WorkerSelf {
 export interface HostCrypto {
   /** a handle for an AES-256-GCM CryptoKey, or undefined when this host cannot take it */
   aesGcmKey(k: CryptoKey): unknown;
+  /** the same for 32 raw key bytes (copied; the caller wipes its own) */
+  aesGcmRawKey?(raw: Uint8Array): unknown;
   /** decrypt `ct` into `out` from byte `at`; false when the 16-byte `tag` does not verify (that range is then zeroed) */
   aesGcmDecryptInto(key: unknown, iv: Uint8Array, aad: Uint8Array, ct: Uint8Array, tag: Uint8Array, out: Uint8Array, at: number): boolean;
   /**
@@ -66,6 +68,11 @@ export interface HostCrypto {
    * then posts the job (or cancels); a job posted while the thread starts waits for it. See formats/sealed.ts, version 3.
    */
   gcmThread?(): GcmThreadSlot | undefined;
+  /**
+   * n bytes NOT zeroed (Node: Buffer.allocUnsafeSlow, its own ArrayBuffer), for a buffer the caller overwrites entirely
+   * before anyone reads it — a version 3 weight's, written by its decryption (zeroing 14 MB of weights cost ≈ 1 ms).
+   */
+  uninitialized?(n: number): Uint8Array;
   sha256(data: Uint8Array): Uint8Array;
   /** an incremental SHA-256 (fed piece by piece, e.g. while a file is read) */
   sha256Stream(): { update(data: Uint8Array): void; digest(): Uint8Array };
