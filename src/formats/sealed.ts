@@ -1222,24 +1222,23 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
 export async function openSealedFileV3(src: SealedSource, opts: OpenOptions): Promise<OpenedModel | undefined> {
   const host = platform.crypto;
   if (!host?.gcmThread || !(src.size >= FIXED) || opts.checkDigest || src.fd === undefined || !src.readSync) return undefined;
-  const head = new Uint8Array(8);
-  try {
-    await readExactly(src, head, 0);
-  } catch {
-    return undefined;
-  }
-  if (!isSealed(head) || head[6] !== 3) return undefined;
   const slot = host.gcmThread();
   if (!slot) return undefined;
   try {
     const whole = slot.shared(0, src.size);
-    // the header (up to its 64 KiB limit), then the rest of chunk 0 and the signature: all this thread reads
+    // the header (up to its 64 KiB limit; usually chunk 0 too) and the signature's place at the end, read together: the
+    // rest of chunk 0, if any, after — all this thread reads
     const first = Math.min(src.size, FIXED + MAX_HEADER);
-    await readExactly(src, whole.subarray(0, first), 0);
+    const tailAt = Math.max(first, src.size - 2 - SIG_LEN);
+    await Promise.all([readExactly(src, whole.subarray(0, first), 0), tailAt < src.size ? readExactly(src, whole.subarray(tailAt), tailAt) : undefined]);
+    if (!isSealed(whole) || whole[6] !== 3) {
+      slot.cancel();
+      return undefined;
+    }
     const l0 = layoutHead(whole, src.size);
     const c0End = l0.aadEnd + l0.first + TAG_LEN;
-    if (c0End > first) await readExactly(src, whole.subarray(first, c0End), first);
-    await readExactly(src, whole.subarray(l0.signedEnd), l0.signedEnd);
+    if (c0End > first) await readExactly(src, whole.subarray(first, Math.min(c0End, tailAt)), first);
+    if (l0.signedEnd < tailAt) await readExactly(src, whole.subarray(l0.signedEnd, tailAt), l0.signedEnd);
     const l = layoutTail(l0, whole.subarray(l0.signedEnd), src.size);
     const r = await openV3Lazy(whole, l, opts, host, { slot, src });
     if (!r) return undefined;
