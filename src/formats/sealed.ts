@@ -1089,9 +1089,17 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
       if (st === 5) throw (failed ??= new SealError('truncated', 'the file ended or changed while it was read'));
       if (st === 6) throw (failed ??= new SealError('tampered', 'the version 3 weights were released before they were read'));
       if (st === 0) {
-        if (Atomics.compareExchange(state, s, 0, 2) === 0) Atomics.store(state, s, decryptHere(s));
+        if (Atomics.compareExchange(state, s, 0, 2) === 0) {
+          let r = 4;
+          try {
+            r = decryptHere(s);
+          } finally {
+            Atomics.store(state, s, r);
+          }
+        }
         continue;
       }
+      if (st !== 1) throw (failed ??= new SealError('tampered', `segment ${s} is in an unknown state`));
       // the crypto thread has it (1): wait for as long as it should take (≈ 0.5 ms a chunk), then do it here too —
       // the thread may have lost its core to another process — and whichever finishes first is used (the other's
       // weights are wiped unused)

@@ -10,34 +10,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { platform } from '#platform';
-import { SealError } from '../../src/errors.js';
 import { readOnnx } from '../../src/formats/onnx/reader.js';
 import { type SealedSource, openSealedFileV3, sealModel, sealTrace } from '../../src/formats/sealed.js';
 import { generateContentKey } from '../../src/formats/sealed-keys.js';
 import type { Graph } from '../../src/ir/graph.js';
-import type { HostCrypto } from '../../src/platform/types.js';
 import { openModel, openModelFile } from '../../src/runtime/open-model.js';
 import { dataPath, hasData } from '../helpers/data.js';
+import { outcome, threadUp } from './crypto-thread.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'edgeq-seal-v3h-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-const host = platform.crypto as HostCrypto;
-const p = platform as { crypto?: HostCrypto };
-
-/** wait until the crypto thread has started and is free (its first request starts it) */
-async function threadUp(): Promise<boolean> {
-  for (let i = 0; i < 200; i++) {
-    const slot = host.gcmThread?.();
-    if (slot) {
-      slot.cancel();
-      return true;
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return false;
-}
 
 function bytesOf(g: Graph): Map<string, Uint8Array> {
   const m = new Map<string, Uint8Array>();
@@ -54,16 +37,6 @@ async function readAll(o: Awaited<ReturnType<typeof openModel>>, order: number[]
   for (const i of order) void ts[i % ts.length]!.data;
   await o.ready?.();
   return bytesOf(o.graph);
-}
-
-async function reason(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    expect(e).toBeInstanceOf(SealError);
-    return (e as SealError).reason;
-  }
 }
 
 const LENET = 'mnist/lenet.onnx';
@@ -161,7 +134,7 @@ describe.skipIf(!hasData(LENET))('sealed version 3: segments and hand-over', () 
         const g = readOnnx(r!.plaintext, { owned: true, prefilled: r!.prefilled! });
         r!.lazy!.attach(g);
         const handed: ArrayBufferView[] = [];
-        const got = await reason(
+        const got = await outcome(
           (async () => {
             for (const t of g.initializers.values()) handed.push(t.data as ArrayBufferView);
             await r!.lazy!.ready();
