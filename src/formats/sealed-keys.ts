@@ -172,6 +172,29 @@ export async function importContentKey(input: ContentKeyInput): Promise<ContentK
   }
 }
 
+/**
+ * A content key given as bytes or text, imported into the host's own AES-GCM (Node: a KeyObject) with its key id —
+ * synchronously: no WebCrypto import and no promise to wait for on the loading thread (formats/sealed.ts, version 3).
+ * Undefined for a CryptoKey, a missing key, or a host without it (then importContentKey); bad bytes are `bad-key`.
+ */
+export function hostContentKey(input: ContentKeyInput | undefined | null): { key: unknown; keyId: string } | undefined {
+  const host = platform.crypto;
+  if (!host?.aesGcmRawKey || !(input instanceof Uint8Array || input instanceof ArrayBuffer || typeof input === 'string')) return undefined;
+  const raw = contentKeyBytes(input);
+  const buf = new Uint8Array(KEY_ID_PREFIX.length + raw.length);
+  try {
+    buf.set(KEY_ID_PREFIX);
+    buf.set(raw, KEY_ID_PREFIX.length);
+    const key = host.aesGcmRawKey(raw);
+    return key === undefined ? undefined : { key, keyId: toHex(host.sha256(buf)).slice(0, 16) };
+  } catch {
+    return undefined;
+  } finally {
+    raw.fill(0);
+    buf.fill(0);
+  }
+}
+
 /** 32 random bytes for a new content key. */
 export function generateContentKey(): Uint8Array {
   return globalThis.crypto.getRandomValues(new Uint8Array(32));

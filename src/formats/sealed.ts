@@ -32,6 +32,7 @@ import {
   type SigningKeyInput,
   type VerifyKeyInput,
   fromBase64,
+  hostContentKey,
   importContentKey,
   importSigningKey,
   importVerifyKey,
@@ -592,11 +593,15 @@ function plainSink(l: Layout, opts: OpenOptions, scatter: boolean): { put(p: Uin
 async function contentKeyOf(l: Layout, opts: OpenOptions): Promise<ContentKey> {
   if (opts.decryptionKey === undefined || opts.decryptionKey === null) throw new SealError('key-required', `the model is sealed (key id ${l.header.keyId}); pass decryptionKey`);
   const ck = await importContentKey(opts.decryptionKey);
-  if (ck.keyId !== undefined && ck.keyId !== l.header.keyId) throw new SealError('wrong-key', `the file is sealed for key id ${l.header.keyId}, the given key has id ${ck.keyId}`);
+  if (ck.keyId !== undefined && ck.keyId !== l.header.keyId) throw wrongKey(l, ck.keyId);
   return ck;
 }
 
-function gcmFailure(ck: ContentKey): SealError {
+function wrongKey(l: Layout, keyId: string): SealError {
+  return new SealError('wrong-key', `the file is sealed for key id ${l.header.keyId}, the given key has id ${keyId}`);
+}
+
+function gcmFailure(ck: Pick<ContentKey, 'keyId'>): SealError {
   return new SealError(ck.keyId === undefined ? 'wrong-key' : 'tampered', ck.keyId === undefined ? 'AES-GCM authentication failed: wrong key, or the file was altered' : 'AES-GCM authentication failed: the header or ciphertext was altered');
 }
 
@@ -699,6 +704,11 @@ export interface SealedSource {
   readonly size: number;
   /** read up to `into.length` bytes from `position`; resolves to the bytes read */
   read(into: Uint8Array, position: number): Promise<number>;
+  /** (version 3 from a file) the same read, synchronous, and the OS file descriptor the crypto thread reads from */
+  readSync?(into: Uint8Array, position: number): number;
+  readonly fd?: number;
+  /** (version 3 from a file) called once the load no longer reads the file */
+  close?(): Promise<void>;
 }
 
 /** largest chunk read and decrypted piece by piece (two of them are buffered); files with larger chunks are read whole */
@@ -804,17 +814,46 @@ export async function openSealedSource(src: SealedSource, opts: OpenOptions, sca
 
 /** how long the loading thread waits for the crypto thread without progress before doing the work itself */
 const STALL_MS = 3000;
+/** version 3: ms per chunk (+ one) the loading thread waits for a segment the crypto thread is on before doing it too */
+const TAKE_OVER_MS = 2;
+
+/**
+ * Where a version 3 load spends its time (bench/seal-timeline.js): when `on` is set, openV3Lazy reports its steps
+ * (`weight read` with the weight's segment and bytes) and the crypto thread records, per segment, when it took it and
+ * when its weights were handed over (`threadTimes`, epoch ms `performance.timeOrigin + performance.now()`: [job start,
+ * claim_0, done_0, claim_1, …, hashes done]). Events name steps and indices only — never key or model bytes. Off
+ * (undefined) in normal use.
+ */
+export const sealTrace: { on?: (event: string, index?: number, bytes?: number) => void; threadTimes?: Float64Array } = {};
+
+/**
+ * What the model reader aliases for a version 3 weight until it arrives: a view into one zero buffer that is never
+ * written (its pages are never touched, so it costs address space only), at the weight's offset in the weights
+ * section. The tensor's `data` is swapped for the weight's own buffer on its first read (see `attach`).
+ */
+let placeholder: ArrayBuffer | undefined;
+function placeholders(n: number): ArrayBuffer {
+  if (!placeholder || placeholder.byteLength < n) placeholder = new ArrayBuffer(Math.max(16, n));
+  return placeholder;
+}
 
 /**
  * Version 3 for the runtime on a host with synchronous AES-GCM (Node: node:crypto). The skeleton section (chunk 0) is
- * decrypted and checked here; the weight chunks are decrypted by the host's crypto thread when it is free (the stored
- * chunks copied into its shared memory; it works from the front, in the order the graph reads its weights, then
- * hashes the signature's blocks) while this thread parses the skeleton and builds the session. Each weight gets its
- * own buffer, filled on its tensor's first `data` read from the decrypted chunks: a chunk the thread has not claimed
- * yet is decrypted here, one it is working on is waited for. Only chunks whose tag verified are ever copied, so no
- * unauthenticated byte reaches a tensor. Undefined when the host cannot take the key (WebCrypto then).
+ * decrypted and checked here; the weight chunks are decrypted by the host's crypto thread when it is free, while this
+ * thread parses the skeleton and builds the session. The weights section is cut into **segments**: runs of chunks
+ * that no weight crosses out of (a weight spanning chunks 8–12 makes them one segment). Whoever claims a segment —
+ * the crypto thread, front to back (the order the graph reads its weights), or this thread for one it needs before
+ * the crypto thread got to it — decrypts its chunks into a fresh buffer per weight and hands them over only once every
+ * tag of the segment verified: the crypto thread transfers them (postMessage, no copy), so this thread neither copies
+ * nor allocates the weights it did not decrypt. Each initializer's `data` is its own weight buffer from its first
+ * read on; until then the reader holds a placeholder view. No unauthenticated byte reaches a tensor. The stored chunks
+ * reach the crypto thread's shared memory by a copy from `bytes`, or (`file`: a file given by path) by the crypto
+ * thread reading the file itself — this thread then reads only the header, chunk 0 and the signature. Undefined when
+ * the host cannot take the key (WebCrypto then).
  */
-async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host: HostCrypto, claimed?: GcmThreadSlot): Promise<OpenedModel | undefined> {
+async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host: HostCrypto, file?: { slot: GcmThreadSlot; src: SealedSource }): Promise<OpenedModel | undefined> {
+  const trace = sealTrace.on;
+  trace?.('open');
   const signed = l.header.sigAlg !== 'none';
   // the signature check starts first (importing keys); its block digests come from ready(), or from here on failure
   let giveDigests: (m: Promise<Uint8Array>) => void = () => undefined;
@@ -822,24 +861,35 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
   const sig = checkSignature(l, opts.verifyKey, () => digests);
   sig.catch(() => undefined);
   const failWith = async (e: unknown): Promise<never> => {
-    giveDigests(signed ? signedMessage(bytes, l) : Promise.resolve(new Uint8Array(0)));
+    // (a file's ciphertext is not all read yet: openSealedFileV3 then falls back to the whole file, so any digests do)
+    giveDigests(signed && !file ? signedMessage(bytes, l) : Promise.resolve(new Uint8Array(0)));
     await sig;
     throw e;
   };
-  let ck: ContentKey;
+  let ck: Pick<ContentKey, 'keyId'>;
   let hk: unknown;
   try {
-    ck = await contentKeyOf(l, opts);
-    hk = host.aesGcmKey(ck.key);
+    // key bytes straight into the host's AES-GCM (no WebCrypto import), checked against the header's key id
+    const fast = hostContentKey(opts.decryptionKey);
+    if (fast && fast.keyId !== l.header.keyId) throw wrongKey(l, fast.keyId);
+    if (fast) {
+      ck = { keyId: fast.keyId };
+      hk = fast.key;
+    } else {
+      const c = await contentKeyOf(l, opts);
+      ck = c;
+      hk = host.aesGcmKey(c.key);
+    }
   } catch (e) {
-    claimed?.cancel();
+    file?.slot.cancel();
     return failWith(e);
   }
   if (hk === undefined) {
-    claimed?.cancel();
+    file?.slot.cancel();
     giveDigests(Promise.resolve(new Uint8Array(0)));
     return undefined;
   }
+  trace?.('key imported');
   // chunk 0, the skeleton section: authenticated before any of it is parsed
   const c0 = chunkAt(bytes, l, 0);
   const sec = new Uint8Array(c0.len);
@@ -853,9 +903,10 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
     sk = parseSkeletonSection(sec, l.payload - l.first);
   } catch (e) {
     sec.fill(0);
-    claimed?.cancel();
+    file?.slot.cancel();
     return failWith(e);
   }
+  trace?.('chunk 0 decrypted, skeleton section checked');
   const W = l.payload - l.first;
   const m = l.n - 1;
   const storedLen = l.signedEnd - l.aadEnd;
@@ -877,115 +928,199 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
     ivs.push(na.iv);
     aads.push(na.aad);
   }
-  // (a file read straight into the thread's shared memory comes with the thread claimed: `bytes` are that memory)
-  const slot = claimed ?? (m > 0 || signed ? host.gcmThread?.() : undefined);
+  // the weights in weights-section order, and the segments: segment s holds the weights that start in weight chunk s
+  // and needs chunks s … segG[s] (the last one any of them reaches; a chunk two segments need is decrypted by each
+  // owner, once when the same thread owns both)
+  type Weight = { wOff: number; len: number; seg: number; buf?: Uint8Array; filled: boolean; attached: boolean };
+  const ws: Weight[] = sk.raws.filter((e) => e.value > 0).map((e) => ({ wOff: e.wOff, len: e.value, seg: 0, filled: false, attached: false }));
+  ws.sort((a, b) => a.wOff - b.wOff);
+  const chunkOf = (off: number) => Math.floor(off / l.chunk);
+  const nseg = m;
+  const segG = Array.from({ length: m }, (_, j) => j);
+  const segW: number[] = [];
+  ws.forEach((w, i) => {
+    w.seg = chunkOf(w.wOff);
+    segG[w.seg] = Math.max(segG[w.seg]!, chunkOf(w.wOff + w.len - 1));
+    while (segW.length <= w.seg) segW.push(i);
+  });
+  while (segW.length <= nseg) segW.push(ws.length);
+  // a weight's buffer: every byte of it is written by its decryption before it is handed over (its segment's chunks
+  // cover it), and it is wiped if that fails — so it need not be zeroed first
+  const newWeight = (n: number): Uint8Array => host.uninitialized?.(n) ?? new Uint8Array(n);
+  const slot = file?.slot ?? (m > 0 || signed ? host.gcmThread?.() : undefined);
+  const src = file?.src;
   let input: Uint8Array;
-  let staging: Uint8Array;
   let state: Int32Array;
+  /** cv[j]: weight chunk j's tag verified (by either thread) */
+  let cv: Int32Array;
   let ctl: Int32Array;
   let sums: Uint8Array;
   if (slot) {
     try {
-      if (claimed) input = bytes.subarray(l.aadEnd, l.signedEnd);
+      if (file) input = bytes.subarray(l.aadEnd, l.signedEnd);
       else {
         // at the source's alignment mod 8: V8 copies into shared memory word by word only between equally aligned
         // addresses (else byte by byte, ~10× slower)
         const d = (bytes.byteOffset + l.aadEnd) % 8;
         input = slot.shared(0, storedLen + d).subarray(d);
         input.set(bytes.subarray(l.aadEnd, l.signedEnd));
+        trace?.('ciphertext copied into shared memory');
       }
-      staging = slot.shared(1, W);
-      const words = slot.shared(3, (8 + m) * 4);
+      const words = slot.shared(3, (8 + nseg + m) * 4);
       ctl = new Int32Array(words.buffer, words.byteOffset, 8).fill(0);
-      state = new Int32Array(words.buffer, words.byteOffset + 32, m).fill(0);
+      state = new Int32Array(words.buffer, words.byteOffset + 32, nseg).fill(0);
+      cv = new Int32Array(words.buffer, words.byteOffset + 32 + 4 * nseg, m).fill(0);
       sums = slot.shared(2, nb * DIGEST_LEN);
-      slot.post({ key: hk, input, output: staging, state, ctl, ivs, aads, stAt, ptAt, lens, hashBlock: signed ? SIGN_BLOCK : 0, digests: sums });
+      const times = trace ? new Float64Array(new SharedArrayBuffer(8 * (2 * nseg + 2))) : undefined;
+      sealTrace.threadTimes = times;
+      // the weights' buffers are allocated here, as the plain reader allocates its copies (so the allocator recycles
+      // the last load's, which this thread's garbage collector frees), and lent to the crypto thread to fill
+      const bufs = ws.map((w) => newWeight(w.len));
+      trace?.('weight buffers allocated');
+      slot.post({
+        bufs,
+        key: hk, input, state, cv, ctl, ivs, aads, stAt, ptAt, lens, segG, segW, wOff: ws.map((w) => w.wOff), wLen: ws.map((w) => w.len),
+        hashBlock: signed ? SIGN_BLOCK : 0, digests: sums, ...(times ? { times } : {}), ...(file && src?.fd !== undefined ? { fd: src.fd, fileAt: l.aadEnd } : {}),
+      }, bufs.map((b) => b.buffer as ArrayBuffer));
+      trace?.('job posted to the crypto thread');
     } catch (e) {
       slot.cancel();
       sec.fill(0);
       return failWith(e);
     }
   } else {
-    // (no staging area: this thread decrypts every chunk straight into the weights' buffers)
     input = bytes.subarray(l.aadEnd, l.signedEnd);
-    staging = new Uint8Array(0);
     ctl = new Int32Array(8);
-    state = new Int32Array(m);
+    state = new Int32Array(nseg);
+    cv = new Int32Array(m);
     sums = new Uint8Array(nb * DIGEST_LEN);
+    trace?.('no crypto thread: every chunk on this thread');
   }
-  // each weight's own buffer (what the plain reader copies each weight into), filled from `staging` on first read
+  // what the reader aliases until a weight arrives (never written; see placeholders)
+  const ph = placeholders(W);
   const prefilled = new Map<number, Uint8Array>();
-  const weights = new Map<ArrayBufferLike, { buf: Uint8Array; wOff: number; len: number; filled: boolean; attached: boolean }>(); // (Weight)
-  for (const e of sk.raws) {
-    const buf = new Uint8Array(e.value);
-    prefilled.set(sk.skeleton.byteOffset + e.at + 1, buf);
-    weights.set(buf.buffer, { buf, wOff: e.wOff, len: e.value, filled: false, attached: false });
-  }
-  type Weight = { buf: Uint8Array; wOff: number; len: number; filled: boolean; attached: boolean };
-  // the weights each chunk holds bytes of
-  const byChunk: Weight[][] = Array.from({ length: m }, () => []);
-  for (const w of weights.values()) if (w.len > 0) for (let j = Math.floor(w.wOff / l.chunk), last = Math.floor((w.wOff + w.len - 1) / l.chunk); j <= last; j++) byChunk[j]!.push(w);
-  /** bytes [at, at + piece.length) of the weights section into the weights of chunk j they belong to */
-  const scatter = (j: number, piece: Uint8Array, at: number): void => {
-    for (const w of byChunk[j]!) {
-      const s = Math.max(at, w.wOff);
-      const e = Math.min(at + piece.length, w.wOff + w.len);
-      if (s < e) w.buf.set(piece.subarray(s - at, e - at), s - w.wOff);
+  const byOff = new Map<number, Weight>();
+  for (const e of sk.raws) prefilled.set(sk.skeleton.byteOffset + e.at + 1, new Uint8Array(ph, e.wOff, e.value));
+  for (const w of ws) byOff.set(w.wOff, w);
+  /** segments whose weights this thread holds (decrypted here, or handed over by the crypto thread) */
+  const taken = new Uint8Array(nseg);
+  let failed: SealError | undefined;
+  let closed = false;
+  /** the file is done with (every read finished): close it (not waited for: nothing depends on it) */
+  const closeFile = (): void => {
+    if (closed || !src?.close) return;
+    closed = true;
+    src.close().catch(() => undefined);
+  };
+  /** a file's chunk j read here (the crypto thread did not take its segment) */
+  const readHere = (j: number): boolean => {
+    if (!src) return true;
+    const at = stAt[j]!;
+    const into = input.subarray(at, at + lens[j]! + TAG_LEN);
+    try {
+      return src.readSync!(into, l.aadEnd + at) === into.length;
+    } catch {
+      return false;
     }
   };
-  /** chunks this thread decrypted (straight into the weights' buffers); the others are in `staging` */
-  const here = new Uint8Array(m);
-  let failed: SealError | undefined;
-  let released = false;
-  // a chunk decrypted on this thread goes straight into the buffers of the weights it holds: nothing reads them before
-  // the tag verified (a weight is handed out only once all its chunks have), and a failed chunk's bytes are wiped
-  const decryptHere = (j: number): boolean => {
-    const st = stAt[j]!;
-    const len = lens[j]!;
-    let o = ptAt[j]!;
-    const ok = host.aesGcmDecryptPieces(hk, ivs[j]!, aads[j]!, input.subarray(st, st + len), input.subarray(st + len, st + len + TAG_LEN), (p) => {
-      scatter(j, p, o);
-      o += p.length;
-    });
-    if (!ok) scatter(j, new Uint8Array(len), ptAt[j]!);
-    here[j] = 1;
-    return ok;
+  /** segment s decrypted on this thread into fresh buffers, given to its weights only once every tag verified: 3, 4 (a tag), 5 (a read) */
+  const decryptHere = (s: number): number => {
+    const mine = ws.slice(segW[s], segW[s + 1]);
+    const bufs = mine.map((w) => newWeight(w.len));
+    let r = 3;
+    for (let j = s; j <= segG[s]! && r === 3; j++) {
+      // (a chunk no weight of this segment reads is only checked, unless someone already did)
+      if (!mine.length && Atomics.load(cv, j)) continue;
+      if (!readHere(j)) {
+        r = 5;
+        break;
+      }
+      const st = stAt[j]!;
+      const len = lens[j]!;
+      let o = ptAt[j]!;
+      const ok = host.aesGcmDecryptPieces(hk, ivs[j]!, aads[j]!, input.subarray(st, st + len), input.subarray(st + len, st + len + TAG_LEN), (p) => {
+        mine.forEach((w, i) => {
+          const a = Math.max(o, w.wOff);
+          const e = Math.min(o + p.length, w.wOff + w.len);
+          if (a < e) bufs[i]!.set(p.subarray(a - o, e - o), a - w.wOff);
+        });
+        o += p.length;
+      });
+      if (!ok) r = 4;
+      else Atomics.store(cv, j, 1);
+    }
+    if (r !== 3) bufs.forEach((b) => b.fill(0));
+    else if (!taken[s]) {
+      mine.forEach((w, i) => (w.buf = bufs[i]));
+      taken[s] = 1;
+    }
+    trace?.('segment decrypted on the loading thread', s);
+    return r;
   };
-  /** weight chunk j decrypted and authenticated (here, or by the crypto thread), else SealError */
-  const ensure = (j: number): void => {
+  /** the crypto thread's hand-overs up to segment s's (it posts a segment's weights before marking it done) */
+  const takeUntil = (s: number): void => {
+    if (segW[s] === segW[s + 1]) taken[s] = 1; // (no weights: nothing handed over)
+    const t0 = performance.now();
+    while (!taken[s]) {
+      const msg = slot?.take();
+      if (!msg) {
+        if (performance.now() - t0 > STALL_MS) throw (failed ??= new SealError('tampered', `the weights of segment ${s} were not handed over`));
+        continue;
+      }
+      const mine = ws.slice(segW[msg.seg], segW[msg.seg + 1]);
+      if (taken[msg.seg] || mine.length !== msg.bufs.length || mine.some((w, i) => msg.bufs[i]!.length !== w.len)) {
+        msg.bufs.forEach((b) => b.fill(0));
+        continue;
+      }
+      mine.forEach((w, i) => (w.buf = msg.bufs[i]));
+      taken[msg.seg] = 1;
+    }
+  };
+  /** segment s authenticated and its weights here, else SealError */
+  const ensure = (s: number): void => {
     let since = 0;
     for (;;) {
-      if (released) throw (failed ??= new SealError('tampered', 'the version 3 weights were released before they were read'));
-      const s = Atomics.load(state, j);
-      if (s === 3) return;
-      if (s === 4) throw (failed ??= gcmFailure(ck));
-      if (s === 0) {
-        if (Atomics.compareExchange(state, j, 0, 2) === 0) Atomics.store(state, j, decryptHere(j) ? 3 : 4);
+      const st = Atomics.load(state, s);
+      if (st === 3) {
+        takeUntil(s);
+        return;
+      }
+      if (st === 4) throw (failed ??= gcmFailure(ck));
+      if (st === 5) throw (failed ??= new SealError('truncated', 'the file ended or changed while it was read'));
+      if (st === 6) throw (failed ??= new SealError('tampered', 'the version 3 weights were released before they were read'));
+      if (st === 0) {
+        if (Atomics.compareExchange(state, s, 0, 2) === 0) {
+          let r = 4;
+          try {
+            r = decryptHere(s);
+          } finally {
+            Atomics.store(state, s, r);
+          }
+        }
         continue;
       }
-      // the crypto thread has it (1): wait; one that stopped answering is overtaken
+      if (st !== 1) throw (failed ??= new SealError('tampered', `segment ${s} is in an unknown state`));
+      // the crypto thread has it (1): wait for as long as it should take (≈ 0.5 ms a chunk), then do it here too —
+      // the thread may have lost its core to another process — and whichever finishes first is used (the other's
+      // weights are wiped unused)
       const now = performance.now();
-      if (!since) since = now;
-      else if (now - since > STALL_MS) {
-        Atomics.compareExchange(state, j, 1, decryptHere(j) ? 3 : 4);
-        continue;
+      if (!since) {
+        since = now;
+        trace?.('waits for the crypto thread', s);
+      } else if (now - since > TAKE_OVER_MS * (segG[s]! - s + 2)) {
+        trace?.('takes over from the crypto thread', s);
+        const r = decryptHere(s);
+        if (Atomics.compareExchange(state, s, 1, r) === 1 || r === 3) continue;
       }
-      Atomics.wait(state, j, 1, 100);
+      Atomics.wait(state, s, 1, TAKE_OVER_MS);
     }
   };
   const fill = (w: Weight): void => {
     if (w.filled) return;
     if (failed) throw failed;
-    if (w.len > 0)
-      for (let j = Math.floor(w.wOff / l.chunk), last = Math.floor((w.wOff + w.len - 1) / l.chunk); j <= last; j++) {
-        ensure(j);
-        // decrypted by the crypto thread: copy this weight's part of the chunk from its plaintext area
-        if (!here[j]) {
-          const s = Math.max(ptAt[j]!, w.wOff);
-          const e = Math.min(ptAt[j]! + lens[j]!, w.wOff + w.len);
-          w.buf.set(staging.subarray(s, e), s - w.wOff);
-        }
-      }
+    trace?.('weight read', w.seg, w.len);
+    ensure(w.seg);
+    if (!w.buf) throw (failed ??= new SealError('tampered', 'a version 3 weight was not handed over'));
     w.filled = true;
   };
   /** the signature's block digests: this thread takes the blocks the crypto thread has not, then waits for the rest */
@@ -1008,96 +1143,114 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
     msg.set(sums.subarray(0, nb * DIGEST_LEN), l.aadEnd);
     return msg;
   };
-  /** the plaintext staging area is done with: the crypto thread wipes its own, a kept buffer is wiped here */
-  const release = (): void => {
-    if (released) return;
-    released = true;
-    if (slot) {
-      Atomics.store(ctl, 0, 1);
-      Atomics.store(ctl, 1, 1);
-      Atomics.notify(ctl, 1);
-    }
+  /**
+   * Stop the crypto thread's work for this load: no segment is claimed any more (6), the one it is on is waited for,
+   * and whatever it handed over is wiped. A file's chunks nobody read are read now when signed (the digests need them).
+   */
+  const stop = (): void => {
+    Atomics.store(ctl, 0, 1);
+    const abandoned: number[] = [];
+    for (let s = 0; s < nseg; s++) if (Atomics.compareExchange(state, s, 0, 6) === 0) abandoned.push(s);
+    const t0 = performance.now();
+    for (let s = 0; s < nseg; s++) while (Atomics.load(state, s) === 1 && performance.now() - t0 < STALL_MS) Atomics.wait(state, s, 1, 20);
+    for (let msg; (msg = slot?.take()); ) msg.bufs.forEach((b) => b.fill(0));
+    if (src && signed && abandoned.length) for (let j = 0; j < m; j++) if (!Atomics.load(cv, j)) readHere(j);
   };
   const lazy: LazyWeights = {
     attach(graph) {
       for (const t of graph.initializers.values()) {
-        const d = t.data as ArrayBufferView;
-        const w = d && weights.get(d.buffer);
-        if (!w || w.attached) continue;
-        if (t.type === 'bool' || d.byteOffset !== 0) throw new SealError('malformed', 'a version 3 weight is not a plain view of its bytes');
+        const d = t.data as unknown as ArrayBufferView & { length: number; constructor: new (b: ArrayBufferLike, o: number, n: number) => ArrayBufferView };
+        if (!d || d.buffer !== ph) continue;
+        const w = byOff.get(d.byteOffset);
+        if (!w || w.attached || t.type === 'bool' || d.byteLength !== w.len) throw new SealError('malformed', 'a version 3 weight is not a plain view of its bytes');
         w.attached = true;
-        if (w.filled) continue;
         Object.defineProperty(t, 'data', {
           configurable: true,
           enumerable: true,
           get() {
             fill(w);
-            Object.defineProperty(t, 'data', { value: d, writable: true, configurable: true, enumerable: true });
-            return d;
+            const v = new d.constructor(w.buf!.buffer, w.buf!.byteOffset, d.length);
+            Object.defineProperty(t, 'data', { value: v, writable: true, configurable: true, enumerable: true });
+            return v;
           },
         });
       }
-      for (const w of weights.values()) if (!w.attached) throw new SealError('malformed', 'a version 3 weight is not the data of a graph initializer');
+      for (const w of ws) if (!w.attached) throw new SealError('malformed', 'a version 3 weight is not the data of a graph initializer');
     },
     async ready() {
+      trace?.('ready() called');
       let msg: Uint8Array;
       try {
-        for (let j = 0; j < m; j++) ensure(j);
-        for (const w of weights.values()) fill(w);
+        for (let s = 0; s < nseg; s++) ensure(s);
+        for (const w of ws) fill(w);
+        for (let j = 0; j < m; j++) if (!Atomics.load(cv, j)) throw (failed ??= new SealError('tampered', `weight chunk ${j} was not authenticated`));
         msg = signed ? digestsNow() : new Uint8Array(0);
       } catch (e) {
         return lazy.abort(e);
       }
-      release();
+      closeFile();
+      // (duplicates of segments this thread overtook after a stall)
+      for (let d; (d = slot?.take()); ) d.bufs.forEach((b) => b.fill(0));
+      trace?.('every segment authenticated and handed over');
       giveDigests(Promise.resolve(msg));
       try {
         return await sig;
       } catch (e) {
-        for (const w of weights.values()) w.buf.fill(0);
+        for (const w of ws) w.buf?.fill(0);
         throw e;
       }
     },
     async abort(e) {
       let msg: Uint8Array | undefined;
       try {
+        stop();
         if (signed) msg = digestsNow();
       } catch {
         // reported below as e
       }
-      release();
-      for (const w of weights.values()) w.buf.fill(0);
+      closeFile();
+      for (const w of ws) w.buf?.fill(0);
       sec.fill(0);
-      giveDigests(msg ? Promise.resolve(msg) : signed ? signedMessage(bytes, l) : Promise.resolve(new Uint8Array(0)));
+      giveDigests(msg ? Promise.resolve(msg) : signed && !file ? signedMessage(bytes, l) : Promise.resolve(new Uint8Array(0)));
       await sig;
       throw e;
     },
   };
-  return { plaintext: sk.skeleton, prefilled, info: infoOf(l, false, bytes.length), lazy };
+  return { plaintext: sk.skeleton, prefilled, info: infoOf(l, false, l.signedEnd + (l.sig ? 2 + SIG_LEN : 0)), lazy };
 }
 
 /**
- * A version 3 file given by path (Node): read in one go straight into the crypto thread's shared memory (the I/O
- * threads write it; nothing is copied on this thread), then opened as openV3Lazy opens bytes. Undefined when the file
- * is not version 3, the thread is not free, or anything fails before the weights are on their way — then the caller
- * reads the whole file and opens the bytes, which reports any failure exactly as for bytes.
+ * A version 3 file given by path (Node): the header, chunk 0 and the signature are read here into the crypto thread's
+ * shared memory, the weight chunks by the crypto thread itself (synchronous reads of the same open file, each chunk
+ * just before it decrypts it) while this thread parses the skeleton and builds the session; the file stays open until
+ * `ready()` or `abort()`. Undefined when the file is not version 3, the thread is not free, or anything fails before
+ * the weights are on their way — then the caller reads the whole file and opens the bytes, which reports any failure
+ * exactly as for bytes.
  */
 export async function openSealedFileV3(src: SealedSource, opts: OpenOptions): Promise<OpenedModel | undefined> {
   const host = platform.crypto;
-  if (!host?.gcmThread || !(src.size >= FIXED) || opts.checkDigest) return undefined;
-  const head = new Uint8Array(8);
-  try {
-    await readExactly(src, head, 0);
-  } catch {
-    return undefined;
-  }
-  if (!isSealed(head) || head[6] !== 3) return undefined;
+  if (!host?.gcmThread || !(src.size >= FIXED) || opts.checkDigest || src.fd === undefined || !src.readSync) return undefined;
   const slot = host.gcmThread();
   if (!slot) return undefined;
   try {
     const whole = slot.shared(0, src.size);
-    await readExactly(src, whole, 0);
-    const l = layout(whole);
-    return await openV3Lazy(whole, l, opts, host, slot);
+    // the header (up to its 64 KiB limit; usually chunk 0 too) and the signature's place at the end, read together: the
+    // rest of chunk 0, if any, after — all this thread reads
+    const first = Math.min(src.size, FIXED + MAX_HEADER);
+    const tailAt = Math.max(first, src.size - 2 - SIG_LEN);
+    await Promise.all([readExactly(src, whole.subarray(0, first), 0), tailAt < src.size ? readExactly(src, whole.subarray(tailAt), tailAt) : undefined]);
+    if (!isSealed(whole) || whole[6] !== 3) {
+      slot.cancel();
+      return undefined;
+    }
+    const l0 = layoutHead(whole, src.size);
+    const c0End = l0.aadEnd + l0.first + TAG_LEN;
+    if (c0End > first) await readExactly(src, whole.subarray(first, Math.min(c0End, tailAt)), first);
+    if (l0.signedEnd < tailAt) await readExactly(src, whole.subarray(l0.signedEnd, tailAt), l0.signedEnd);
+    const l = layoutTail(l0, whole.subarray(l0.signedEnd), src.size);
+    const r = await openV3Lazy(whole, l, opts, host, { slot, src });
+    if (!r) return undefined;
+    return { ...r, info: { ...r.info, sealedBytes: src.size } };
   } catch {
     slot.cancel();
     return undefined;

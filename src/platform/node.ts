@@ -3,8 +3,8 @@
  * files, node:worker_threads for the pipeline. Static `node:` imports are fine here: only runtimes with
  * them resolve this module.
  */
-import { KeyObject, createDecipheriv, createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { KeyObject, createDecipheriv, createHash, createSecretKey } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
@@ -60,56 +60,106 @@ async function workerSelf(): Promise<WorkerSelf> {
 const SLICE = 1 << 18;
 
 // ---- the crypto thread (HostCrypto.gcmThread; sealed files of version 3, formats/sealed.ts) ----
-// One persistent worker_thread, started by the first call and unref'd, driven through shared memory only: the loading
-// thread is busy building the session and blocks in Atomics.wait for a chunk it needs, so no event-loop round trip.
-// ctrl: [0] doorbell (bumped per message posted), [1] state: -1 starting, 0 idle, 1 claimed / working, 2 wiping the
-// last load's plaintext (a millisecond or so: a new load waits for it rather than go without the thread).
+// One persistent worker_thread, started by the first call and unref'd, driven through shared memory: the loading
+// thread is busy building the session and blocks in Atomics.wait for a segment it needs, then takes the segment's
+// weights (transferred: no copy) from the channel with receiveMessageOnPort — no event-loop round trip either way.
+// ctrl: [0] doorbell (bumped per message posted), [1] state: -1 starting, 0 idle, 1 claimed / working, 2 done with the
+// last job's shared words (tidying up; a new load may claim it). The first load in a process starts it and claims it.
 const GCM_WORKER = `
 const { workerData, receiveMessageOnPort } = require('node:worker_threads');
 const { createDecipheriv, createHash } = require('node:crypto');
+const { readSync } = require('node:fs');
 const { port } = workerData;
 const c = new Int32Array(workerData.ctrl);
 let junk;
 function job(m) {
-  const { key, input, output, state, ctl, ivs, aads, stAt, ptAt, lens } = m;
-  for (let i = 0; i < lens.length; i++) {
+  const { id, key, input, state, cv, ctl, ivs, aads, stAt, ptAt, lens, segG, segW, wOff, wLen, times, fd, fileAt } = m;
+  const now = () => performance.timeOrigin + performance.now();
+  if (times) times[0] = now();
+  const nseg = segG.length;
+  // the last chunk decrypted here (authenticated): a weight crossing into the next segment's first chunk needs it again
+  let cached = -1, cp = null;
+  const chunk = (k) => {
+    if (k === cached) return cp;
+    if (cp) cp.fill(0);
+    cached = -1;
+    cp = null;
+    const st = stAt[k], len = lens[k];
+    if (fd !== undefined) {
+      let got = 0;
+      try {
+        for (let n = 1; got < len + 16 && n > 0; got += n) n = readSync(fd, input, st + got, len + 16 - got, fileAt + st + got);
+      } catch {}
+      if (got !== len + 16) return 5;
+    }
+    const d = createDecipheriv('aes-256-gcm', key, ivs[k], { authTagLength: 16 });
+    d.setAAD(aads[k]);
+    d.setAuthTag(input.subarray(st + len, st + len + 16));
+    const p = d.update(input.subarray(st, st + len));
+    try { d.final(); } catch { p.fill(0); return 4; }
+    Atomics.store(cv, k, 1);
+    cached = k;
+    cp = p;
+    return p;
+  };
+  for (let s = 0; s < nseg; s++) {
     if (Atomics.load(ctl, 0)) break;
-    if (Atomics.compareExchange(state, i, 0, 1) !== 0) continue;
-    let ok = false;
+    if (Atomics.compareExchange(state, s, 0, 1) !== 0) continue;
+    if (times) times[1 + 2 * s] = now();
+    const w0 = segW[s], w1 = segW[s + 1];
+    const bufs = [];
+    let r = 3;
     try {
-      const d = createDecipheriv('aes-256-gcm', key, ivs[i], { authTagLength: 16 });
-      d.setAAD(aads[i]);
-      d.setAuthTag(input.subarray(stAt[i] + lens[i], stAt[i] + lens[i] + 16));
-      const p = d.update(input.subarray(stAt[i], stAt[i] + lens[i]));
-      try { d.final(); output.set(p, ptAt[i]); ok = true; } catch {} finally { p.fill(0); }
-    } catch {}
-    Atomics.store(state, i, ok ? 3 : 4);
-    Atomics.notify(state, i);
+      for (let w = w0; w < w1; w++) bufs.push(m.bufs[w]);
+      for (let k = s; k <= segG[s] && r === 3; k++) {
+        if (w0 === w1 && Atomics.load(cv, k)) continue;
+        const p = chunk(k);
+        if (typeof p === 'number') { r = p; break; }
+        const at = ptAt[k];
+        for (let w = w0; w < w1; w++) {
+          const a = Math.max(at, wOff[w]), e = Math.min(at + p.length, wOff[w] + wLen[w]);
+          if (a < e) bufs[w - w0].set(p.subarray(a - at, e - at), a - wOff[w]);
+        }
+      }
+    } catch { r = 4; }
+    if (r === 3 && bufs.length) {
+      try { port.postMessage({ id, seg: s, bufs }, bufs.map((b) => b.buffer)); } catch { r = 4; }
+    }
+    if (r !== 3) for (const b of bufs) if (b.byteLength) b.fill(0);
+    if (times) times[2 + 2 * s] = now();
+    Atomics.compareExchange(state, s, 1, r);
+    Atomics.notify(state, s);
   }
+  if (cp) cp.fill(0);
+  cp = null;
   const B = m.hashBlock, total = input.length, nb = B ? Math.max(1, Math.ceil(total / B)) : 0;
+  if (nb && fd !== undefined) {
+    // every chunk must have been read: wait for the segments the loading thread is on
+    for (let s = 0; s < nseg && !Atomics.load(ctl, 0); s++) while (Atomics.load(state, s) === 2 && !Atomics.load(ctl, 0)) Atomics.wait(state, s, 2, 20);
+    for (let k = 0; k < lens.length; k++) if (!Atomics.load(cv, k)) return;
+  }
   for (let b; !Atomics.load(ctl, 0) && (b = Atomics.add(ctl, 2, 1)) < nb; ) {
     m.digests.set(createHash('sha256').update(input.subarray(b * B, Math.min(total, (b + 1) * B))).digest(), b * 32);
     Atomics.add(ctl, 3, 1);
     Atomics.notify(ctl, 3);
   }
-  Atomics.store(ctl, 4, 1);
-  Atomics.notify(ctl, 4);
-  while (!Atomics.load(ctl, 1)) Atomics.wait(ctl, 1, 0, 1000);
-  Atomics.store(c, 1, 2);
-  output.fill(0);
+  if (times) times[times.length - 1] = now();
 }
-Atomics.store(c, 1, 0);
+// (a load may have claimed the thread while it started: its job is waiting in the channel)
+Atomics.compareExchange(c, 1, -1, 0);
 for (;;) {
   const seen = Atomics.load(c, 0);
   const r = receiveMessageOnPort(port);
   if (!r) { Atomics.wait(c, 0, seen); continue; }
   try { job(r.message); } catch {}
-  Atomics.store(c, 1, 0);
+  // done with the job's shared words: a new load may claim the thread while the scavenge below runs
+  Atomics.store(c, 1, 2);
   Atomics.notify(c, 1);
   // a scavenge (young generation: 1 MB) frees the job's decipher outputs and its views of the shared buffers, so the
   // next job's come from malloc's warm memory
   for (let i = 0; i < 40000; i++) junk = [i, i];
   junk = undefined;
+  Atomics.compareExchange(c, 1, 2, 0);
 }`;
 
 interface GcmThread {
@@ -119,11 +169,22 @@ interface GcmThread {
   kept: (SharedArrayBuffer | undefined)[];
 }
 let gcmWorker: GcmThread | undefined;
+let gcmJobs = 0;
 /** shared buffers up to this size are kept for the next load */
 const KEEP_SHARED = 1 << 28;
 
+/** what the crypto thread handed over for jobs nobody takes any more (an abandoned load): wiped */
+function drain(t: GcmThread, keep?: number): { id: number; seg: number; bufs: Uint8Array[] } | undefined {
+  for (let r; (r = wt.receiveMessageOnPort(t.port)); ) {
+    const m = r.message as { id: number; seg: number; bufs: Uint8Array[] };
+    if (m.id === keep) return m;
+    for (const b of m.bufs) b.fill(0);
+  }
+  return undefined;
+}
+
 function gcmThread(): GcmThreadSlot | undefined {
-  const t = gcmWorker;
+  let t = gcmWorker;
   if (!t) {
     if (!wt.isMainThread || typeof SharedArrayBuffer === 'undefined') return undefined;
     try {
@@ -142,13 +203,19 @@ function gcmThread(): GcmThreadSlot | undefined {
       w.on('error', gone);
       w.on('exit', gone);
       gcmWorker = nt;
+      t = nt;
     } catch {
       // no worker here: every load decrypts on its own thread
+      return undefined;
     }
-    return undefined;
   }
-  if (Atomics.load(t.c, 1) === 2) Atomics.wait(t.c, 1, 2, 3);
-  if (Atomics.compareExchange(t.c, 1, 0, 1) !== 0) return undefined;
+  // the last job may be finishing this very moment (its loader returned as its last segment was handed over)
+  if (Atomics.load(t.c, 1) === 1) Atomics.wait(t.c, 1, 1, 1);
+  // (-1: still starting — the first load in a process claims it anyway: its job waits in the channel while the loading
+  // thread does the segments it needs itself, and the thread joins in once it runs)
+  if (Atomics.compareExchange(t.c, 1, 0, 1) !== 0 && Atomics.compareExchange(t.c, 1, 2, 1) !== 2 && Atomics.compareExchange(t.c, 1, -1, 1) !== -1) return undefined;
+  drain(t);
+  const id = ++gcmJobs;
   let open = true;
   return {
     shared(which, n) {
@@ -158,10 +225,10 @@ function gcmThread(): GcmThreadSlot | undefined {
       if (n <= KEEP_SHARED) t.kept[which] = b;
       return new Uint8Array(b, 0, n);
     },
-    post(job: GcmThreadJob) {
+    post(job: GcmThreadJob, transfer?: ArrayBuffer[]) {
       if (!open) return;
       open = false;
-      t.port.postMessage(job);
+      t.port.postMessage({ ...job, id }, transfer ?? []);
       Atomics.add(t.c, 0, 1);
       Atomics.notify(t.c, 0);
     },
@@ -169,6 +236,7 @@ function gcmThread(): GcmThreadSlot | undefined {
       if (open) Atomics.store(t.c, 1, 0);
       open = false;
     },
+    take: () => drain(t, id),
   };
 }
 
@@ -181,6 +249,9 @@ const hostCrypto: HostCrypto = {
     } catch {
       return undefined;
     }
+  },
+  aesGcmRawKey(raw) {
+    return raw.length === 32 ? createSecretKey(raw) : undefined;
   },
   aesGcmDecryptInto(key, iv, aad, ct, tag, out, at) {
     // node:crypto has no decrypt-into: update() returns a new buffer. In 256 KiB slices those come from malloc's
@@ -214,6 +285,11 @@ const hostCrypto: HostCrypto = {
     return true;
   },
   gcmThread,
+  // its own ArrayBuffer (allocUnsafeSlow never hands out a slice of the shared pool), so it can be transferred
+  uninitialized(n) {
+    const b = Buffer.allocUnsafeSlow(n);
+    return new Uint8Array(b.buffer, b.byteOffset, n);
+  },
   sha256(data) {
     const h = createHash('sha256').update(data).digest();
     return new Uint8Array(h.buffer, h.byteOffset, h.length);
@@ -236,6 +312,12 @@ async function openFile(p: string): Promise<OpenedFile> {
     const { size } = await fh.stat();
     return {
       size,
+      fd: fh.fd,
+      readSync: (into, position) => {
+        let got = 0;
+        for (let n = 1; got < into.length && n > 0; got += n) n = readSync(fh.fd, into, got, into.length - got, position + got);
+        return got;
+      },
       read: async (into, position) => {
         let got = 0;
         while (got < into.length) {

@@ -53,6 +53,8 @@ export interface WorkerSelf {
 export interface HostCrypto {
   /** a handle for an AES-256-GCM CryptoKey, or undefined when this host cannot take it */
   aesGcmKey(k: CryptoKey): unknown;
+  /** the same for 32 raw key bytes (copied; the caller wipes its own) */
+  aesGcmRawKey?(raw: Uint8Array): unknown;
   /** decrypt `ct` into `out` from byte `at`; false when the 16-byte `tag` does not verify (that range is then zeroed) */
   aesGcmDecryptInto(key: unknown, iv: Uint8Array, aad: Uint8Array, ct: Uint8Array, tag: Uint8Array, out: Uint8Array, at: number): boolean;
   /**
@@ -61,39 +63,49 @@ export interface HostCrypto {
    */
   aesGcmDecryptPieces(key: unknown, iv: Uint8Array, aad: Uint8Array, ct: Uint8Array, tag: Uint8Array, sink: (piece: Uint8Array) => void): boolean;
   /**
-   * The host's crypto thread (Node: one persistent worker_thread running node:crypto, started by the first call,
-   * which returns undefined), claimed for one sealed load: undefined while it starts or serves another load. The
-   * caller fills the slot's shared buffers, then posts the job (or cancels). See formats/sealed.ts, version 3.
+   * The host's crypto thread (Node: one persistent worker_thread running node:crypto, started by the first call),
+   * claimed for one sealed load: undefined while it serves another load. The caller fills the slot's shared buffers,
+   * then posts the job (or cancels); a job posted while the thread starts waits for it. See formats/sealed.ts, version 3.
    */
   gcmThread?(): GcmThreadSlot | undefined;
+  /**
+   * n bytes NOT zeroed (Node: Buffer.allocUnsafeSlow, its own ArrayBuffer), for a buffer the caller overwrites entirely
+   * before anyone reads it — a version 3 weight's, written by its decryption (zeroing 14 MB of weights cost ≈ 1 ms).
+   */
+  uninitialized?(n: number): Uint8Array;
   sha256(data: Uint8Array): Uint8Array;
   /** an incremental SHA-256 (fed piece by piece, e.g. while a file is read) */
   sha256Stream(): { update(data: Uint8Array): void; digest(): Uint8Array };
 }
 
 /**
- * The crypto thread claimed for one load. `shared(i, n)` is kept shared buffer i (0: stored chunks, 1: plaintext,
- * 2: digests, 3: control words) of n bytes, reused between loads (fresh memory costs a page fault per 4 KiB).
+ * The crypto thread claimed for one load. `shared(i, n)` is kept shared buffer i (0: stored chunks, 2: digests,
+ * 3: control words) of n bytes, reused between loads (fresh memory costs a page fault per 4 KiB).
  */
 export interface GcmThreadSlot {
   shared(which: 0 | 1 | 2 | 3, n: number): Uint8Array;
-  /** hand the job over (the thread is busy until the job's control word 1 is set and it has wiped the plaintext) */
-  post(job: GcmThreadJob): void;
+  /** hand the job over (`transfer`: its weight buffers, lent to the thread) */
+  post(job: GcmThreadJob, transfer?: ArrayBuffer[]): void;
   /** give the thread back without a job */
   cancel(): void;
+  /** the next segment of this load's job the thread handed over (its weights' buffers, transferred), or undefined */
+  take(): { seg: number; bufs: Uint8Array[] } | undefined;
 }
 
 /**
- * Decrypt chunk i (stored at `input[stAt[i], stAt[i] + lens[i] + 16)`, ciphertext ‖ tag) into `output` at ptAt[i]
- * for every i whose `state[i]` the thread claims (0 → 1; the loading thread claims 0 → 2 to do one itself): 3 when
- * its tag verified (its plaintext is in place), 4 when not (nothing written). Then hash `input` in `hashBlock`-byte
- * blocks into `digests` (blocks claimed with ctl[2], done counted in ctl[3]; hashBlock 0: none), set ctl[4], wait for
- * ctl[1] (the plaintext has been taken) and wipe `output`. ctl[0] set: stop claiming.
+ * Decrypt the weights of a version 3 model (formats/sealed.ts openV3Lazy). Segment s needs chunks s … segG[s] and
+ * holds weights [segW[s], segW[s + 1]) (weight w: bytes [wOff[w], wOff[w] + wLen[w]) of the weights section). Chunk
+ * k is stored at `input[stAt[k], stAt[k] + lens[k] + 16)` (ciphertext ‖ tag; with `fd`, read there first from file
+ * offset fileAt + stAt[k]); its plaintext is bytes [ptAt[k], ptAt[k] + lens[k]) of the weights section. For every
+ * segment whose `state[s]` the thread claims (0 → 1; the loading thread claims 0 → 2 to do one itself, 6 to abandon
+ * it): decrypt its chunks (those it reads, or one nobody verified yet: cv[k] is set when a tag verified) and copy each
+ * authenticated plaintext into its weights' `bufs`; post them (transferred back) for `take()` and set 3; else wipe
+ * them and set 4 (a tag) or 5 (a read). Then hash `input` in `hashBlock`-byte blocks
+ * into `digests` (blocks claimed with ctl[2], done counted in ctl[3]; hashBlock 0: none). ctl[0] set: stop claiming.
  */
 export interface GcmThreadJob {
   key: unknown;
   input: Uint8Array;
-  output: Uint8Array;
   state: Int32Array;
   ctl: Int32Array;
   ivs: Uint8Array[];
@@ -101,8 +113,21 @@ export interface GcmThreadJob {
   stAt: number[];
   ptAt: number[];
   lens: number[];
+  /** weight chunk k's tag verified: set by whoever decrypted it */
+  cv: Int32Array;
+  segG: number[];
+  segW: number[];
+  /** weight w's buffer (allocated by the loading thread, transferred): filled and handed back in its segment's message */
+  bufs: Uint8Array[];
+  wOff: number[];
+  wLen: number[];
   hashBlock: number;
   digests: Uint8Array;
+  /** read each chunk from this file descriptor first (a file given by path) */
+  fd?: number;
+  fileAt?: number;
+  /** (tracing only, formats/sealed.ts sealTrace) epoch ms: [0] job start, [1 + 2s] segment s claimed, [2 + 2s] done, [last] hashes done */
+  times?: Float64Array;
 }
 
 /** A file opened for positioned reads (Node, Deno, Bun): sealed files are read and decrypted chunk by chunk. */
@@ -111,6 +136,10 @@ export interface OpenedFile {
   readonly size: number;
   /** read up to `into.length` bytes from `position` into `into`; resolves to the bytes read (fewer only at the end) */
   read(into: Uint8Array, position: number): Promise<number>;
+  /** the same read, synchronous (a sealed version 3 file: chunks read while the session is built) */
+  readSync?(into: Uint8Array, position: number): number;
+  /** the OS file descriptor (Node): the crypto thread reads a sealed version 3 file's chunks through it */
+  readonly fd?: number;
   close(): Promise<void>;
 }
 

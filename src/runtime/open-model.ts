@@ -110,6 +110,7 @@ export async function openModelFile(path: string, opts: SealedLoadOptions & { ex
     return undefined;
   }
   const read = opts.externalData ? { externalData: opts.externalData } : {};
+  let handedOver = false;
   try {
     if (plain) {
       const head = new Uint8Array(Math.min(8, file.size));
@@ -122,11 +123,16 @@ export async function openModelFile(path: string, opts: SealedLoadOptions & { ex
         return undefined; // the whole-file read reports it, in the plain reader's words
       }
     }
-    // version 3: read into the crypto thread's memory, weights decrypted there while the session is built
-    const r = (await openSealedFileV3(file, opts)) ?? (await openSealedSource(file, opts, true));
+    // version 3: the crypto thread reads and decrypts the weights while the session is built (the load closes the file)
+    const v3 = await openSealedFileV3(file, opts);
+    if (v3) {
+      handedOver = true;
+      return await opened(v3, read, { source: path });
+    }
+    const r = await openSealedSource(file, opts, true);
     return r ? await opened(r, read, { source: path }) : undefined;
   } finally {
-    await file.close().catch(() => undefined);
+    if (!handedOver) await file.close().catch(() => undefined);
   }
 }
 

@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SealError } from '../../src/errors.js';
 import { type SealedSource, openSealed, openSealedSource, sealModel } from '../../src/formats/sealed.js';
 import { generateContentKey, generateSigningKeyPair } from '../../src/formats/sealed-keys.js';
 import { platform } from '#platform';
 import { InferenceSession } from '../../src/runtime/session.js';
 import { dataPath, hasData } from '../helpers/data.js';
+import { outcome } from './crypto-thread.js';
 import { applyFileTamper, fileTamperArb } from './file-tampers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'edgeq-seal-stream-'));
@@ -34,15 +34,6 @@ function source(bytes: Uint8Array, shrinkAt = Infinity): SealedSource & { reads:
   return s;
 }
 
-async function outcome(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    expect(e).toBeInstanceOf(SealError);
-    return (e as SealError).reason;
-  }
-}
 
 describe.skipIf(!hasData('mnist/lenet.onnx'))('sealed files opened while read', () => {
   const model = () => new Uint8Array(readFileSync(dataPath('mnist/lenet.onnx')));

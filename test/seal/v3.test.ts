@@ -18,6 +18,7 @@ import type { HostCrypto } from '../../src/platform/types.js';
 import { InferenceSession } from '../../src/runtime/session.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { dataPath, hasData } from '../helpers/data.js';
+import { threadUp } from './crypto-thread.js';
 import { applyFileTamper, fileTamperArb } from './file-tampers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'edgeq-seal-v3-'));
@@ -56,19 +57,6 @@ const paths = {
   'loading thread only': () => ({ ...host, gcmThread: undefined }),
   WebCrypto: () => undefined,
 };
-
-/** wait until the crypto thread has started and is free (its first request starts it) */
-async function threadUp(): Promise<boolean> {
-  for (let i = 0; i < 200; i++) {
-    const slot = host.gcmThread?.();
-    if (slot) {
-      slot.cancel();
-      return true;
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return false;
-}
 
 describe.skipIf(!MODELS.length)('sealed container version 3', () => {
   beforeAll(async () => {

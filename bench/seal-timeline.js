@@ -1,0 +1,118 @@
+// Where a sealed (container version 3) and a plain InferenceSession.create of mobilenet_v2 spend their time (issue 19):
+// the steps of create() replayed with timestamps (ms from the start of the load) — the kernel worker's start, reading
+// the model, for v3 the loading thread's steps and the crypto thread's per-chunk claim/done times (formats/sealed.ts
+// sealTrace), each weight's first read by the session build (which chunk it needs, and whether it had to wait), the
+// session built, ready() — with the loading thread's CPU time so far (Linux schedstat) beside each of its steps. Prints
+// the run with the median total of `--reps` (default 9) loads per case.
+//   node bench/seal-timeline.js [--reps N] [--case plain|sealed|plainFile|sealedFile] [--all]
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { InferenceSession } from '../dist/runtime/session.js';
+import { openModel, openModelFile } from '../dist/runtime/open-model.js';
+import { acquireThreads, releaseThreads, threadsConfigured } from '../dist/kernels/threads.js';
+import { sealModel, sealTrace } from '../dist/formats/sealed.js';
+import { generateContentKey } from '../dist/formats/sealed-keys.js';
+import { dataFile } from './common.js';
+
+const arg = (name, d) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : d;
+};
+const reps = Number(arg('--reps', 9));
+const only = arg('--case');
+const all = process.argv.includes('--all');
+const now = () => performance.timeOrigin + performance.now();
+const SCHEDSTAT = `/proc/self/task/${process.pid}/schedstat`;
+const mainCpu = () => Number(readFileSync(SCHEDSTAT, 'utf8').split(' ')[0]) / 1e6;
+
+const path = dataFile('bench/mobilenet_v2.onnx');
+if (!path) {
+  console.log('seal-timeline: skipped (no shared data)');
+  process.exit(0);
+}
+const model = new Uint8Array(readFileSync(path));
+const key = generateContentKey();
+const sealed = await sealModel(model, { key });
+const dir = mkdtempSync(join(tmpdir(), 'edgeq-seal-tl-'));
+const sealedPath = join(dir, 'm.eqs');
+writeFileSync(sealedPath, sealed);
+
+/** One load, replaying InferenceSession.create: kernel threads acquired first, the model opened, the session built. */
+async function load(kind) {
+  const ev = [];
+  const t0 = now();
+  const c0 = mainCpu();
+  const mark = (what, chunk, n) => ev.push([now() - t0, what, chunk, n, mainCpu() - c0]);
+  sealTrace.on = (what, chunk, n) => mark(what, chunk, n);
+  sealTrace.threadTimes = undefined;
+  const threads = acquireThreads(threadsConfigured()).then((n) => {
+    mark(`kernel worker ready (${n} threads)`);
+    return n;
+  });
+  const opts = kind.startsWith('sealed') ? { decryptionKey: key } : {};
+  const o = kind.endsWith('File') ? ((await openModelFile(kind === 'plainFile' ? path : sealedPath, opts)) ?? (mark('file fast path declined'), await openModel(readFileSync(kind === 'plainFile' ? path : sealedPath), opts))) : await openModel(kind === 'plain' ? model : sealed, opts);
+  mark('graph parsed');
+  if (!o.ready) {
+    // the plain graph: note each weight's first read as the v3 loader does
+    for (const t of o.graph.initializers.values()) {
+      const d = t.data;
+      if (!d || d.byteLength < 1024) continue;
+      Object.defineProperty(t, 'data', {
+        configurable: true,
+        enumerable: true,
+        get() {
+          mark('weight read', undefined, d.byteLength);
+          Object.defineProperty(t, 'data', { value: d, writable: true, configurable: true, enumerable: true });
+          return d;
+        },
+      });
+    }
+  }
+  const s = InferenceSession.fromGraph(o.graph);
+  mark('session built');
+  if (o.ready) await o.ready();
+  mark('ready() done');
+  const n = await threads;
+  const cpu = mainCpu() - c0;
+  const total = now() - t0;
+  const tt = sealTrace.threadTimes;
+  sealTrace.on = undefined;
+  if (tt) {
+    if (tt[0]) ev.push([tt[0] - t0, 'crypto thread: job start']);
+    for (let i = 0; 2 + 2 * i < tt.length - 1; i++) if (tt[1 + 2 * i]) ev.push([tt[1 + 2 * i] - t0, 'crypto thread: claims', i], [tt[2 + 2 * i] - t0, 'crypto thread: done', i]);
+    if (tt[tt.length - 1]) ev.push([tt[tt.length - 1] - t0, 'crypto thread: hashes done']);
+  }
+  if (n > 1) releaseThreads();
+  await s.release();
+  ev.sort((a, b) => a[0] - b[0]);
+  return { total, cpu, ev };
+}
+
+const cases = only ? [only] : ['plain', 'sealed', 'plainFile', 'sealedFile'];
+try {
+  for (const k of cases) await load(k); // warm-up
+  const runs = Object.fromEntries(cases.map((k) => [k, []]));
+  for (let r = 0; r < reps; r++) for (const k of cases) runs[k].push(await load(k));
+  for (const k of cases) {
+    const sorted = [...runs[k]].sort((a, b) => a.total - b.total);
+    const med = sorted[sorted.length >> 1];
+    console.log(`\n== ${k}: median of ${reps} loads ${med.total.toFixed(1)} ms wall, loading thread ${med.cpu.toFixed(1)} ms CPU (all: ${runs[k].map((x) => x.total.toFixed(1)).join(' ')})`);
+    // weight reads and chunk events are many: fold runs of the same event into one line
+    let prev;
+    for (const [t, what, chunk, n, cpu] of med.ev) {
+      const line = `${what}${chunk !== undefined ? ` #${chunk}` : ''}${n !== undefined ? ` (${(n / 1024).toFixed(0)} KiB)` : ''}${cpu !== undefined ? `  [loading thread ${cpu.toFixed(2)} ms CPU]` : ''}`;
+      if (!all && prev && prev.what === what && (what.startsWith('weight read') || what.startsWith('crypto thread: c') || what.startsWith('crypto thread: d'))) {
+        prev.count++;
+        prev.last = `${t.toFixed(2)} ${line}`;
+        continue;
+      }
+      if (prev?.count) console.log(`   … ${prev.count} more, last ${prev.last}`);
+      console.log(`${t.toFixed(2).padStart(7)}  ${line}`);
+      prev = { what, count: 0 };
+    }
+    if (prev?.count) console.log(`   … ${prev.count} more, last ${prev.last}`);
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
