@@ -471,7 +471,7 @@ function dwRow5s2(e: usize, o: usize, wa: v128, wb: v128, wc: v128, wd: v128, we
  * f32_dwconv3x3 scheme one size up: each channel is copied into a zero-padded plane in `tmp` (border zero across
  * channels; stride 2 deinterleaves even and odd columns, dwCopyS2), so every output pixel takes the same
  * branch-free path; the 25 taps stay splatted in locals and each kernel row's five taps are summed first, then
- * bias + (row0 + row1) + (row2 + (row3 + row4)), clamped to [lo, hi].
+ * bias + (row0 + row1) + (row2 + (row3 + row4)), clamped to [lo, hi] (dwClamp).
  */
 export function f32_dwconv5x5(x: usize, c: i32, ih: i32, iw: i32, w: usize, sh: i32, sw: i32, pt: i32, pl: i32, oh: i32, ow: i32, bias: usize, out: usize, lo: f32, hi: f32, tmp: usize): void {
   const hp = max(ih + pt, (oh - 1) * sh + 5);
@@ -482,8 +482,11 @@ export function f32_dwconv5x5(x: usize, c: i32, ih: i32, iw: i32, w: usize, sh: 
   const rowBytes = (<usize>wp) << 2;
   const oddBytes = (<usize>half) << 2;
   memory.fill(tmp, 0, <usize>hp * rowBytes);
+  const clamp = lo > -Infinity || hi < Infinity;
+  const exact = dwClampExact(lo, hi);
   const vlo = f32x4.splat(lo);
   const vhi = f32x4.splat(hi);
+  const vz = dwClampZero(lo);
   for (let ch = 0; ch < c; ch++) {
     const xc = x + ((<usize>ch * ih * iw) << 2);
     if (sw == 2) dwCopyS2(xc, ih, iw, tmp, pt, pl, half);
@@ -515,7 +518,7 @@ export function f32_dwconv5x5(x: usize, c: i32, ih: i32, iw: i32, w: usize, sh: 
           const a2 = dwRow5s1(r2 + c0, k20, k21, k22, k23, k24);
           const a3 = dwRow5s1(r3 + c0, k30, k31, k32, k33, k34);
           const a4 = dwRow5s1(r4 + c0, k40, k41, k42, k43, k44);
-          const v = f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, f32x4.add(a0, a1)), f32x4.add(a2, f32x4.add(a3, a4))), vlo), vhi);
+          const v = dwClamp(f32x4.add(f32x4.add(vb, f32x4.add(a0, a1)), f32x4.add(a2, f32x4.add(a3, a4))), clamp, exact, vlo, vhi, vz);
           if (ox + 3 < ow) v128.store(orow + c0, v);
           else storeLanes(orow + c0, v, ow - ox);
         }
@@ -529,7 +532,7 @@ export function f32_dwconv5x5(x: usize, c: i32, ih: i32, iw: i32, w: usize, sh: 
           const a2 = dwRow5s2(r2 + c0, r2 + oddBytes + c0, k20, k21, k22, k23, k24);
           const a3 = dwRow5s2(r3 + c0, r3 + oddBytes + c0, k30, k31, k32, k33, k34);
           const a4 = dwRow5s2(r4 + c0, r4 + oddBytes + c0, k40, k41, k42, k43, k44);
-          const v = f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, f32x4.add(a0, a1)), f32x4.add(a2, f32x4.add(a3, a4))), vlo), vhi);
+          const v = dwClamp(f32x4.add(f32x4.add(vb, f32x4.add(a0, a1)), f32x4.add(a2, f32x4.add(a3, a4))), clamp, exact, vlo, vhi, vz);
           if (ox + 3 < ow) v128.store(orow + c0, v);
           else storeLanes(orow + c0, v, ow - ox);
         }
@@ -552,7 +555,7 @@ export function f32_dwconv_plane_scratch_size(ih: i32, iw: i32, kh: i32, kw: i32
  * loop. Each channel is copied into a zero-padded plane in `tmp` (border zero across channels; column stride 2
  * deinterleaves even and odd columns, dwCopyS2), so every output takes the same branch-free path; eight outputs
  * per step accumulate in four registers (even and odd kernel rows apart), the last ow mod 8 four at a time, the
- * final partial vector stored lane by lane. out = clamp(bias + Σ taps, lo, hi).
+ * final partial vector stored lane by lane. out = clamp(bias + Σ taps, lo, hi) (dwClamp).
  */
 export function f32_dwconv_plane(x: usize, c: i32, ih: i32, iw: i32, w: usize, kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, oh: i32, ow: i32, bias: usize, out: usize, lo: f32, hi: f32, tmp: usize): void {
   const ow4 = (ow + 3) & ~3;
@@ -562,8 +565,11 @@ export function f32_dwconv_plane(x: usize, c: i32, ih: i32, iw: i32, w: usize, k
   const rowBytes = (<usize>wp) << 2;
   const oddBytes = (<usize>half) << 2;
   memory.fill(tmp, 0, <usize>hp * rowBytes);
+  const clamp = lo > -Infinity || hi < Infinity;
+  const exact = dwClampExact(lo, hi);
   const vlo = f32x4.splat(lo);
   const vhi = f32x4.splat(hi);
+  const vz = dwClampZero(lo);
   const taps = kh * kw;
   for (let ch = 0; ch < c; ch++) {
     const xc = x + ((<usize>ch * ih * iw) << 2);
@@ -599,8 +605,8 @@ export function f32_dwconv_plane(x: usize, c: i32, ih: i32, iw: i32, w: usize, k
           }
         }
         const po = orow + c0;
-        v128.store(po, f32x4.min(f32x4.max(f32x4.add(a0, a1), vlo), vhi));
-        v128.store(po, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, b0), b1), vlo), vhi), 16);
+        v128.store(po, dwClamp(f32x4.add(a0, a1), clamp, exact, vlo, vhi, vz));
+        v128.store(po, dwClamp(f32x4.add(f32x4.add(vb, b0), b1), clamp, exact, vlo, vhi, vz), 16);
       }
       // four outputs per step over the plane's spare zero columns; the partial last vector stored lane by lane
       for (; ox < ow; ox += 4) {
@@ -617,7 +623,7 @@ export function f32_dwconv_plane(x: usize, c: i32, ih: i32, iw: i32, w: usize, k
             else a0 = madd(wv, v128.load(p), a0);
           }
         }
-        const v = f32x4.min(f32x4.max(f32x4.add(a0, a1), vlo), vhi);
+        const v = dwClamp(f32x4.add(a0, a1), clamp, exact, vlo, vhi, vz);
         if (ox + 3 < ow) v128.store(orow + c0, v);
         else storeLanes(orow + c0, v, ow - ox);
       }
