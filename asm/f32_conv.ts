@@ -226,6 +226,13 @@ function dwRow3(w0: v128, w1: v128, w2: v128, x0: v128, x1: v128, x2: v128): v12
   return madd(w2, x2, madd(w1, x1, f32x4.mul(w0, x0)));
 }
 
+/** dwRow3 over the taps at p, p + t1, p + t2 of a plane row (f32_dwconv3x3: columns ox … ox + 2, or even / odd half rows). */
+// @ts-ignore: decorator
+@inline
+function dwTaps3(p: usize, t1: usize, t2: usize, w0: v128, w1: v128, w2: v128): v128 {
+  return dwRow3(w0, w1, w2, v128.load(p), v128.load(p + t1), v128.load(p + t2));
+}
+
 /**
  * The clamp of a depthwise output vector, [lo, hi] as f32x4.min(f32x4.max(v, lo), hi) gives it, in three single
  * instructions instead of two NaN-exact sequences (f32x4.max / min are ~8 x64 instructions each in V8):
@@ -236,7 +243,7 @@ function dwRow3(w0: v128, w1: v128, w2: v128, x0: v128, x1: v128, x2: v128): v12
  */
 // @ts-ignore: decorator
 @inline
-export function dwClamp(v: v128, clamp: bool, exact: bool, vlo: v128, vhi: v128, vz: v128): v128 {
+function dwClamp(v: v128, clamp: bool, exact: bool, vlo: v128, vhi: v128, vz: v128): v128 {
   if (!clamp) return v;
   if (exact) return f32x4.min(f32x4.max(v, vlo), vhi);
   return f32x4.add(f32x4.pmin(f32x4.pmax(v, vlo), vhi), vz);
@@ -245,14 +252,14 @@ export function dwClamp(v: v128, clamp: bool, exact: bool, vlo: v128, vhi: v128,
 /** Whether the clamp [lo, hi] needs f32x4.min / max (hi = −0; NaN bounds): see dwClamp. */
 // @ts-ignore: decorator
 @inline
-export function dwClampExact(lo: f32, hi: f32): bool {
+function dwClampExact(lo: f32, hi: f32): bool {
   return (hi == 0 && (reinterpret<u32>(hi) >> 31) != 0) || lo != lo || hi != hi;
 }
 
 /** The vz of dwClamp: +0 when lo is +0, else −0. */
 // @ts-ignore: decorator
 @inline
-export function dwClampZero(lo: f32): v128 {
+function dwClampZero(lo: f32): v128 {
   return f32x4.splat(lo == 0 && (reinterpret<u32>(lo) >> 31) == 0 ? <f32>0 : <f32>-0.0);
 }
 
@@ -312,7 +319,7 @@ export function f32_dwconv3x3(x: usize, c: i32, ih: i32, iw: i32, w: usize, sh: 
       for (let ox = 0; ox < ow; ox += 4) {
         const c0 = (<usize>ox) << 2;
         const p0 = r0 + c0, p1 = r1 + c0, p2 = r2 + c0;
-        const a0 = dwRow3(w0, w1, w2, v128.load(p0), v128.load(p0 + t1), v128.load(p0 + t2));
+        const a0 = dwTaps3(p0, t1, t2, w0, w1, w2);
         const x10 = v128.load(p1), x11 = v128.load(p1 + t1), x12 = v128.load(p1 + t2);
         const a1 = dwRow3(w3, w4, w5, x10, x11, x12);
         const x20 = v128.load(p2), x21 = v128.load(p2 + t1), x22 = v128.load(p2 + t2);
@@ -323,14 +330,14 @@ export function f32_dwconv3x3(x: usize, c: i32, ih: i32, iw: i32, w: usize, sh: 
           const p3 = p2 + rowBytes;
           b0 = dwRow3(w0, w1, w2, x10, x11, x12);
           b1 = dwRow3(w3, w4, w5, x20, x21, x22);
-          b2 = dwRow3(w6, w7, w8, v128.load(p3), v128.load(p3 + t1), v128.load(p3 + t2));
+          b2 = dwTaps3(p3, t1, t2, w6, w7, w8);
         } else {
           // row stride 2: output row oy + 1 reads plane rows oy·2 + 2 … oy·2 + 4, the first already loaded
           const p3 = p2 + rowBytes;
           const p4 = p3 + rowBytes;
           b0 = dwRow3(w0, w1, w2, x20, x21, x22);
-          b1 = dwRow3(w3, w4, w5, v128.load(p3), v128.load(p3 + t1), v128.load(p3 + t2));
-          b2 = dwRow3(w6, w7, w8, v128.load(p4), v128.load(p4 + t1), v128.load(p4 + t2));
+          b1 = dwTaps3(p3, t1, t2, w3, w4, w5);
+          b2 = dwTaps3(p4, t1, t2, w6, w7, w8);
         }
         const va = dwClamp(f32x4.add(f32x4.add(vb, a0), f32x4.add(a1, a2)), clamp, exact, vlo, vhi, vz);
         const vv = dwClamp(f32x4.add(f32x4.add(vb, b0), f32x4.add(b1, b2)), clamp, exact, vlo, vhi, vz);
@@ -346,16 +353,13 @@ export function f32_dwconv3x3(x: usize, c: i32, ih: i32, iw: i32, w: usize, sh: 
     for (let oy = pairs << 1; oy < oh; oy++) {
       const orow = oc + ((<usize>oy * ow) << 2);
       const r0 = tmp + <usize>(oy * sh) * rowBytes;
-      const r1 = r0 + rowBytes;
-      const r2 = r1 + rowBytes;
       // four outputs per step; the last ow mod 4 run as one more vector over the plane's spare zero
       // columns, only its valid lanes stored
       for (let ox = 0; ox < ow; ox += 4) {
         const c0 = (<usize>ox) << 2;
-        const p0 = r0 + c0, p1 = r1 + c0, p2 = r2 + c0;
-        const a0 = dwRow3(w0, w1, w2, v128.load(p0), v128.load(p0 + t1), v128.load(p0 + t2));
-        const a1 = dwRow3(w3, w4, w5, v128.load(p1), v128.load(p1 + t1), v128.load(p1 + t2));
-        const a2 = dwRow3(w6, w7, w8, v128.load(p2), v128.load(p2 + t1), v128.load(p2 + t2));
+        const a0 = dwTaps3(r0 + c0, t1, t2, w0, w1, w2);
+        const a1 = dwTaps3(r0 + rowBytes + c0, t1, t2, w3, w4, w5);
+        const a2 = dwTaps3(r0 + 2 * rowBytes + c0, t1, t2, w6, w7, w8);
         const v = dwClamp(f32x4.add(f32x4.add(vb, a0), f32x4.add(a1, a2)), clamp, exact, vlo, vhi, vz);
         if (ox + 3 < ow) v128.store(orow + c0, v);
         else storeLanes(orow + c0, v, ow - ox);
