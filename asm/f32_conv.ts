@@ -226,14 +226,53 @@ function dwRow3(w0: v128, w1: v128, w2: v128, x0: v128, x1: v128, x2: v128): v12
   return madd(w2, x2, madd(w1, x1, f32x4.mul(w0, x0)));
 }
 
+/** dwRow3 over the taps at p, p + t1, p + t2 of a plane row (f32_dwconv3x3: columns ox … ox + 2, or even / odd half rows). */
+// @ts-ignore: decorator
+@inline
+function dwTaps3(p: usize, t1: usize, t2: usize, w0: v128, w1: v128, w2: v128): v128 {
+  return dwRow3(w0, w1, w2, v128.load(p), v128.load(p + t1), v128.load(p + t2));
+}
+
+/**
+ * The clamp of a depthwise output vector, [lo, hi] as f32x4.min(f32x4.max(v, lo), hi) gives it, in three single
+ * instructions instead of two NaN-exact sequences (f32x4.max / min are ~8 x64 instructions each in V8):
+ * pmax(v, lo) = v < lo ? lo : v and pmin(_, hi) = hi < _ ? hi : _ keep a NaN v NaN and agree with max / min
+ * everywhere else except max(−0, +0) = +0, which adding vz (+0 when lo is +0, else −0: x + −0 = x for every x)
+ * restores. Exact except NaN payloads, for every lo and hi but hi = −0 (min(+0, −0) = −0): `exact` then keeps
+ * f32x4.min / max. `clamp` false (lo = −∞, hi = +∞): v unchanged.
+ */
+// @ts-ignore: decorator
+@inline
+function dwClamp(v: v128, clamp: bool, exact: bool, vlo: v128, vhi: v128, vz: v128): v128 {
+  if (!clamp) return v;
+  if (exact) return f32x4.min(f32x4.max(v, vlo), vhi);
+  return f32x4.add(f32x4.pmin(f32x4.pmax(v, vlo), vhi), vz);
+}
+
+/** Whether the clamp [lo, hi] needs f32x4.min / max (hi = −0; NaN bounds): see dwClamp. */
+// @ts-ignore: decorator
+@inline
+function dwClampExact(lo: f32, hi: f32): bool {
+  return (hi == 0 && (reinterpret<u32>(hi) >> 31) != 0) || lo != lo || hi != hi;
+}
+
+/** The vz of dwClamp: +0 when lo is +0, else −0. */
+// @ts-ignore: decorator
+@inline
+function dwClampZero(lo: f32): v128 {
+  return f32x4.splat(lo == 0 && (reinterpret<u32>(lo) >> 31) == 0 ? <f32>0 : <f32>-0.0);
+}
+
 /**
  * Depthwise 3×3, dilation 1, row stride sh ≥ 1 and column stride sw 1 or 2 (any pair: PP-OCR rec's (2,1)/(1,2)), over
  * `c` channels (weights 9 per channel at w, biases at `bias`). Row strides only pick which plane rows an output row reads.
  * Each channel is copied into a zero-padded plane in `tmp` first (its border stays zero across channels), so every
  * output pixel takes the same branch-free path: scalar per-pixel border handling used to cost more than the
  * interior on 56×56 planes. Stride 2 deinterleaves even and odd columns during that copy (dwCopyS2), so its taps
- * are plain vector loads as at stride 1. Interior pixels keep all nine taps and four or eight outputs in registers.
- * Each kernel row's three taps are summed first, then bias + row0 + (row1 + row2), clamped to [lo, hi].
+ * are plain vector loads as at stride 1. At row stride 1 or 2 two output rows run per pass, four outputs each: the
+ * plane rows both read (two at stride 1, one at stride 2) are loaded once and feed both (XNNPACK's multi-row
+ * dwconv tiles); other row strides one row of four. The nine taps stay splatted in locals. Each kernel row's three
+ * taps are summed first, then bias + row0 + (row1 + row2), clamped to [lo, hi] (dwClamp; none when lo = −∞, hi = +∞).
  */
 export function f32_dwconv3x3(x: usize, c: i32, ih: i32, iw: i32, w: usize, sh: i32, sw: i32, pt: i32, pl: i32, oh: i32, ow: i32, bias: usize, out: usize, lo: f32, hi: f32, tmp: usize): void {
   const hp = dwPlaneRows(ih, sh, pt, oh);
@@ -242,10 +281,18 @@ export function f32_dwconv3x3(x: usize, c: i32, ih: i32, iw: i32, w: usize, sh: 
   const half = dwHalf(iw, pl, ow4, 3);
   const wp = sw == 2 ? half << 1 : dwPlaneRows(iw, 1, pl, ow4);
   const rowBytes = (<usize>wp) << 2;
-  const oddBytes = (<usize>half) << 2;
+  // tap 1 / tap 2 of output ox: x[ox + 1], x[ox + 2] at stride 1; odd[ox], even[ox + 1] of the half rows at stride 2
+  const t1 = sw == 2 ? (<usize>half) << 2 : 4;
+  const t2: usize = sw == 2 ? 4 : 8;
   memory.fill(tmp, 0, <usize>hp * rowBytes);
+  const clamp = lo > -Infinity || hi < Infinity;
+  const exact = dwClampExact(lo, hi);
   const vlo = f32x4.splat(lo);
   const vhi = f32x4.splat(hi);
+  const vz = dwClampZero(lo);
+  const obytes = (<usize>ow) << 2;
+  // output row pairs (oy, oy + 1) at row stride 1 or 2; the rest (odd oh, other strides) one row at a time
+  const pairs = sh <= 2 ? oh >> 1 : 0;
   for (let ch = 0; ch < c; ch++) {
     const xc = x + ((<usize>ch * ih * iw) << 2);
     if (sw == 2) dwCopyS2(xc, ih, iw, tmp, pt, pl, half);
@@ -263,64 +310,59 @@ export function f32_dwconv3x3(x: usize, c: i32, ih: i32, iw: i32, w: usize, sh: 
     const b: f32 = f32.load(bias + ((<usize>ch) << 2));
     const vb = f32x4.splat(b);
     const oc = out + ((<usize>ch * oh * ow) << 2);
-    for (let oy = 0; oy < oh; oy++) {
+    for (let pr = 0; pr < pairs; pr++) {
+      const oy = pr << 1;
       const orow = oc + ((<usize>oy * ow) << 2);
       const r0 = tmp + <usize>(oy * sh) * rowBytes;
       const r1 = r0 + rowBytes;
       const r2 = r1 + rowBytes;
-      let ox = 0;
-      if (sw == 1) {
-        // 8 outputs per step in two independent chains, each row's three taps summed separately first:
-        // the adds no longer wait on one long dependency chain (the kernel was add-latency bound)
-        for (; ox + 7 < ow; ox += 8) {
-          const c0 = (<usize>ox) << 2;
-          const a0 = dwRow3(w0, w1, w2, v128.load(r0 + c0), v128.load(r0 + c0, 4), v128.load(r0 + c0, 8));
-          const b0 = dwRow3(w0, w1, w2, v128.load(r0 + c0, 16), v128.load(r0 + c0, 20), v128.load(r0 + c0, 24));
-          const a1 = dwRow3(w3, w4, w5, v128.load(r1 + c0), v128.load(r1 + c0, 4), v128.load(r1 + c0, 8));
-          const b1 = dwRow3(w3, w4, w5, v128.load(r1 + c0, 16), v128.load(r1 + c0, 20), v128.load(r1 + c0, 24));
-          const a2 = dwRow3(w6, w7, w8, v128.load(r2 + c0), v128.load(r2 + c0, 4), v128.load(r2 + c0, 8));
-          const b2 = dwRow3(w6, w7, w8, v128.load(r2 + c0, 16), v128.load(r2 + c0, 20), v128.load(r2 + c0, 24));
-          const po = orow + c0;
-          v128.store(po, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, a0), f32x4.add(a1, a2)), vlo), vhi));
-          v128.store(po, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, b0), f32x4.add(b1, b2)), vlo), vhi), 16);
+      for (let ox = 0; ox < ow; ox += 4) {
+        const c0 = (<usize>ox) << 2;
+        const p0 = r0 + c0, p1 = r1 + c0, p2 = r2 + c0;
+        const a0 = dwTaps3(p0, t1, t2, w0, w1, w2);
+        const x10 = v128.load(p1), x11 = v128.load(p1 + t1), x12 = v128.load(p1 + t2);
+        const a1 = dwRow3(w3, w4, w5, x10, x11, x12);
+        const x20 = v128.load(p2), x21 = v128.load(p2 + t1), x22 = v128.load(p2 + t2);
+        const a2 = dwRow3(w6, w7, w8, x20, x21, x22);
+        let b0: v128, b1: v128, b2: v128;
+        if (sh == 1) {
+          // output row oy + 1 reads plane rows oy + 1 … oy + 3: two of them already loaded
+          const p3 = p2 + rowBytes;
+          b0 = dwRow3(w0, w1, w2, x10, x11, x12);
+          b1 = dwRow3(w3, w4, w5, x20, x21, x22);
+          b2 = dwTaps3(p3, t1, t2, w6, w7, w8);
+        } else {
+          // row stride 2: output row oy + 1 reads plane rows oy·2 + 2 … oy·2 + 4, the first already loaded
+          const p3 = p2 + rowBytes;
+          const p4 = p3 + rowBytes;
+          b0 = dwRow3(w0, w1, w2, x20, x21, x22);
+          b1 = dwTaps3(p3, t1, t2, w3, w4, w5);
+          b2 = dwTaps3(p4, t1, t2, w6, w7, w8);
         }
-        // four outputs per step; the last ow mod 4 run as one more vector over the plane's spare zero
-        // columns, only its valid lanes stored
-        for (; ox < ow; ox += 4) {
-          const c0 = (<usize>ox) << 2;
-          const a0 = dwRow3(w0, w1, w2, v128.load(r0 + c0), v128.load(r0 + c0, 4), v128.load(r0 + c0, 8));
-          const a1 = dwRow3(w3, w4, w5, v128.load(r1 + c0), v128.load(r1 + c0, 4), v128.load(r1 + c0, 8));
-          const a2 = dwRow3(w6, w7, w8, v128.load(r2 + c0), v128.load(r2 + c0, 4), v128.load(r2 + c0, 8));
-          const v = f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, a0), f32x4.add(a1, a2)), vlo), vhi);
-          if (ox + 3 < ow) v128.store(orow + c0, v);
-          else storeLanes(orow + c0, v, ow - ox);
+        const va = dwClamp(f32x4.add(f32x4.add(vb, a0), f32x4.add(a1, a2)), clamp, exact, vlo, vhi, vz);
+        const vv = dwClamp(f32x4.add(f32x4.add(vb, b0), f32x4.add(b1, b2)), clamp, exact, vlo, vhi, vz);
+        if (ox + 3 < ow) {
+          v128.store(orow + c0, va);
+          v128.store(orow + obytes + c0, vv);
+        } else {
+          storeLanes(orow + c0, va, ow - ox);
+          storeLanes(orow + obytes + c0, vv, ow - ox);
         }
-      } else {
-        // even half rows e, odd half rows o: taps (e[ox], o[ox], e[ox + 1]) of each kernel row
-        const e0 = r0, o0 = r0 + oddBytes, e1 = r1, o1 = r1 + oddBytes, e2 = r2, o2 = r2 + oddBytes;
-        for (; ox + 7 < ow; ox += 8) {
-          const c0 = (<usize>ox) << 2;
-          const a0 = dwRow3(w0, w1, w2, v128.load(e0 + c0), v128.load(o0 + c0), v128.load(e0 + c0, 4));
-          const b0 = dwRow3(w0, w1, w2, v128.load(e0 + c0, 16), v128.load(o0 + c0, 16), v128.load(e0 + c0, 20));
-          const a1 = dwRow3(w3, w4, w5, v128.load(e1 + c0), v128.load(o1 + c0), v128.load(e1 + c0, 4));
-          const b1 = dwRow3(w3, w4, w5, v128.load(e1 + c0, 16), v128.load(o1 + c0, 16), v128.load(e1 + c0, 20));
-          const a2 = dwRow3(w6, w7, w8, v128.load(e2 + c0), v128.load(o2 + c0), v128.load(e2 + c0, 4));
-          const b2 = dwRow3(w6, w7, w8, v128.load(e2 + c0, 16), v128.load(o2 + c0, 16), v128.load(e2 + c0, 20));
-          const po = orow + c0;
-          v128.store(po, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, a0), f32x4.add(a1, a2)), vlo), vhi));
-          v128.store(po, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, b0), f32x4.add(b1, b2)), vlo), vhi), 16);
-        }
-        // four outputs per step; the last ow mod 4 run as one more vector over the plane's spare zero
-        // columns, only its valid lanes stored
-        for (; ox < ow; ox += 4) {
-          const c0 = (<usize>ox) << 2;
-          const a0 = dwRow3(w0, w1, w2, v128.load(e0 + c0), v128.load(o0 + c0), v128.load(e0 + c0, 4));
-          const a1 = dwRow3(w3, w4, w5, v128.load(e1 + c0), v128.load(o1 + c0), v128.load(e1 + c0, 4));
-          const a2 = dwRow3(w6, w7, w8, v128.load(e2 + c0), v128.load(o2 + c0), v128.load(e2 + c0, 4));
-          const v = f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, a0), f32x4.add(a1, a2)), vlo), vhi);
-          if (ox + 3 < ow) v128.store(orow + c0, v);
-          else storeLanes(orow + c0, v, ow - ox);
-        }
+      }
+    }
+    for (let oy = pairs << 1; oy < oh; oy++) {
+      const orow = oc + ((<usize>oy * ow) << 2);
+      const r0 = tmp + <usize>(oy * sh) * rowBytes;
+      // four outputs per step; the last ow mod 4 run as one more vector over the plane's spare zero
+      // columns, only its valid lanes stored
+      for (let ox = 0; ox < ow; ox += 4) {
+        const c0 = (<usize>ox) << 2;
+        const a0 = dwTaps3(r0 + c0, t1, t2, w0, w1, w2);
+        const a1 = dwTaps3(r0 + rowBytes + c0, t1, t2, w3, w4, w5);
+        const a2 = dwTaps3(r0 + 2 * rowBytes + c0, t1, t2, w6, w7, w8);
+        const v = dwClamp(f32x4.add(f32x4.add(vb, a0), f32x4.add(a1, a2)), clamp, exact, vlo, vhi, vz);
+        if (ox + 3 < ow) v128.store(orow + c0, v);
+        else storeLanes(orow + c0, v, ow - ox);
       }
     }
   }
@@ -433,7 +475,7 @@ function dwRow5s2(e: usize, o: usize, wa: v128, wb: v128, wc: v128, wd: v128, we
  * f32_dwconv3x3 scheme one size up: each channel is copied into a zero-padded plane in `tmp` (border zero across
  * channels; stride 2 deinterleaves even and odd columns, dwCopyS2), so every output pixel takes the same
  * branch-free path; the 25 taps stay splatted in locals and each kernel row's five taps are summed first, then
- * bias + (row0 + row1) + (row2 + (row3 + row4)), clamped to [lo, hi].
+ * bias + (row0 + row1) + (row2 + (row3 + row4)), clamped to [lo, hi] (dwClamp).
  */
 export function f32_dwconv5x5(x: usize, c: i32, ih: i32, iw: i32, w: usize, sh: i32, sw: i32, pt: i32, pl: i32, oh: i32, ow: i32, bias: usize, out: usize, lo: f32, hi: f32, tmp: usize): void {
   const hp = max(ih + pt, (oh - 1) * sh + 5);
@@ -444,8 +486,11 @@ export function f32_dwconv5x5(x: usize, c: i32, ih: i32, iw: i32, w: usize, sh: 
   const rowBytes = (<usize>wp) << 2;
   const oddBytes = (<usize>half) << 2;
   memory.fill(tmp, 0, <usize>hp * rowBytes);
+  const clamp = lo > -Infinity || hi < Infinity;
+  const exact = dwClampExact(lo, hi);
   const vlo = f32x4.splat(lo);
   const vhi = f32x4.splat(hi);
+  const vz = dwClampZero(lo);
   for (let ch = 0; ch < c; ch++) {
     const xc = x + ((<usize>ch * ih * iw) << 2);
     if (sw == 2) dwCopyS2(xc, ih, iw, tmp, pt, pl, half);
@@ -477,7 +522,7 @@ export function f32_dwconv5x5(x: usize, c: i32, ih: i32, iw: i32, w: usize, sh: 
           const a2 = dwRow5s1(r2 + c0, k20, k21, k22, k23, k24);
           const a3 = dwRow5s1(r3 + c0, k30, k31, k32, k33, k34);
           const a4 = dwRow5s1(r4 + c0, k40, k41, k42, k43, k44);
-          const v = f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, f32x4.add(a0, a1)), f32x4.add(a2, f32x4.add(a3, a4))), vlo), vhi);
+          const v = dwClamp(f32x4.add(f32x4.add(vb, f32x4.add(a0, a1)), f32x4.add(a2, f32x4.add(a3, a4))), clamp, exact, vlo, vhi, vz);
           if (ox + 3 < ow) v128.store(orow + c0, v);
           else storeLanes(orow + c0, v, ow - ox);
         }
@@ -491,7 +536,7 @@ export function f32_dwconv5x5(x: usize, c: i32, ih: i32, iw: i32, w: usize, sh: 
           const a2 = dwRow5s2(r2 + c0, r2 + oddBytes + c0, k20, k21, k22, k23, k24);
           const a3 = dwRow5s2(r3 + c0, r3 + oddBytes + c0, k30, k31, k32, k33, k34);
           const a4 = dwRow5s2(r4 + c0, r4 + oddBytes + c0, k40, k41, k42, k43, k44);
-          const v = f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, f32x4.add(a0, a1)), f32x4.add(a2, f32x4.add(a3, a4))), vlo), vhi);
+          const v = dwClamp(f32x4.add(f32x4.add(vb, f32x4.add(a0, a1)), f32x4.add(a2, f32x4.add(a3, a4))), clamp, exact, vlo, vhi, vz);
           if (ox + 3 < ow) v128.store(orow + c0, v);
           else storeLanes(orow + c0, v, ow - ox);
         }
@@ -514,7 +559,7 @@ export function f32_dwconv_plane_scratch_size(ih: i32, iw: i32, kh: i32, kw: i32
  * loop. Each channel is copied into a zero-padded plane in `tmp` (border zero across channels; column stride 2
  * deinterleaves even and odd columns, dwCopyS2), so every output takes the same branch-free path; eight outputs
  * per step accumulate in four registers (even and odd kernel rows apart), the last ow mod 8 four at a time, the
- * final partial vector stored lane by lane. out = clamp(bias + Σ taps, lo, hi).
+ * final partial vector stored lane by lane. out = clamp(bias + Σ taps, lo, hi) (dwClamp).
  */
 export function f32_dwconv_plane(x: usize, c: i32, ih: i32, iw: i32, w: usize, kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, oh: i32, ow: i32, bias: usize, out: usize, lo: f32, hi: f32, tmp: usize): void {
   const ow4 = (ow + 3) & ~3;
@@ -524,8 +569,11 @@ export function f32_dwconv_plane(x: usize, c: i32, ih: i32, iw: i32, w: usize, k
   const rowBytes = (<usize>wp) << 2;
   const oddBytes = (<usize>half) << 2;
   memory.fill(tmp, 0, <usize>hp * rowBytes);
+  const clamp = lo > -Infinity || hi < Infinity;
+  const exact = dwClampExact(lo, hi);
   const vlo = f32x4.splat(lo);
   const vhi = f32x4.splat(hi);
+  const vz = dwClampZero(lo);
   const taps = kh * kw;
   for (let ch = 0; ch < c; ch++) {
     const xc = x + ((<usize>ch * ih * iw) << 2);
@@ -561,8 +609,8 @@ export function f32_dwconv_plane(x: usize, c: i32, ih: i32, iw: i32, w: usize, k
           }
         }
         const po = orow + c0;
-        v128.store(po, f32x4.min(f32x4.max(f32x4.add(a0, a1), vlo), vhi));
-        v128.store(po, f32x4.min(f32x4.max(f32x4.add(f32x4.add(vb, b0), b1), vlo), vhi), 16);
+        v128.store(po, dwClamp(f32x4.add(a0, a1), clamp, exact, vlo, vhi, vz));
+        v128.store(po, dwClamp(f32x4.add(f32x4.add(vb, b0), b1), clamp, exact, vlo, vhi, vz), 16);
       }
       // four outputs per step over the plane's spare zero columns; the partial last vector stored lane by lane
       for (; ox < ow; ox += 4) {
@@ -579,7 +627,7 @@ export function f32_dwconv_plane(x: usize, c: i32, ih: i32, iw: i32, w: usize, k
             else a0 = madd(wv, v128.load(p), a0);
           }
         }
-        const v = f32x4.min(f32x4.max(f32x4.add(a0, a1), vlo), vhi);
+        const v = dwClamp(f32x4.add(a0, a1), clamp, exact, vlo, vhi, vz);
         if (ox + 3 < ow) v128.store(orow + c0, v);
         else storeLanes(orow + c0, v, ow - ox);
       }
@@ -634,3 +682,4 @@ export function f32_col2im_tiled(col: usize, m: i32, kh: i32, kw: i32, ih: i32, 
     for (let i = ih * kh * ow; i < plane; i++) f32.store(op + ((<usize>i) << 2), b);
   }
 }
+

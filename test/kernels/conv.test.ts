@@ -166,6 +166,44 @@ describe('WASM Conv kernels vs the TS reference', () => {
     );
   });
 
+  // The depthwise kernels clamp with pmax / pmin (asm/f32_conv.ts dwClamp) and must give f32x4.max / min's answers
+  // (IEEE maximum / minimum: max(−0, +0) = +0, NaN in → NaN out), as JS Math.max / Math.min do: ONNX Relu
+  // "y = max(0, x)", Clip "y = min(max(x, min), max)". Checked against the same kernel's unclamped output (the
+  // reference sums in another order, so its zeros may carry the other sign): channel 0 sums to −0 (bias −0, zero
+  // inputs, negative taps), channel 1 holds a NaN, channel 2 random values on both sides of the clip bounds.
+  for (const [kk, name] of [[3, 'f32_dwconv3x3'], [5, 'f32_dwconv5x5'], [2, 'f32_dwconv_plane']] as const) {
+    it(`${name}: its clamp keeps max/min's signed zeros and NaN (relu, clip)`, () => {
+      const c = 3, h = 9, w = 11;
+      const plane = h * w;
+      const xd = new Float32Array(c * plane);
+      xd[plane + 4 * w + 5] = NaN;
+      for (let i = 2 * plane; i < 3 * plane; i++) xd[i] = Math.sin(i * 7.3) * 3;
+      const x = new Tensor('float32', xd, [1, c, h, w]);
+      const runAct = (act: Case['act']): Float32Array => {
+        const k: Case = { n: 1, c, h, w, group: c, mg: 1, kh: kk, kw: kk, s: [1, 1], d: [1, 1], pads: [1, 1, 1, 1], autoPad: 'NOTSET', bias: true, act };
+        const { g } = build(k, 5);
+        g.initializers.set('W', new Tensor('float32', Float32Array.from({ length: c * kk * kk }, (_, i) => -0.25 - (i % 5) * 0.125), [c, 1, kk, kk]));
+        g.initializers.set('B', new Tensor('float32', Float32Array.of(-0, 0.5, -0.125), [c]));
+        const fast = new Executor(g);
+        expect(fast.kernels.get(g.nodes[0]!)?.name).toBe(name);
+        const y = fast.run({ X: x }).Y!.data as Float32Array;
+        fast.dispose();
+        return y;
+      };
+      const raw = runAct('none');
+      if (kk !== 2) expect(raw.filter((v) => Object.is(v, -0)).length).toBeGreaterThan(0);
+      expect(raw.some(Number.isNaN)).toBe(true);
+      for (const [act, f] of [['relu', (v: number) => Math.max(v, 0)], ['clip', (v: number) => Math.min(Math.max(v, -0.5), 0.75)]] as const) {
+        const got = runAct(act);
+        for (let i = 0; i < raw.length; i++) {
+          const want = Math.fround(f(raw[i]!));
+          if (Number.isNaN(want)) expect(got[i]).toBeNaN();
+          else expect(Object.is(got[i], want), `${act} at ${i}: ${Object.is(got[i], -0) ? '-0' : got[i]} vs ${Object.is(want, -0) ? '-0' : want}`).toBe(true);
+        }
+      }
+    });
+  }
+
   // A 1×1 depthwise conv is a per-channel scale: Y[n, c, y, x] = B[c] + X[n, c, y, x] · W[c, 0, 0, 0] (the Conv rule
   // above with one tap); stride 1 and zero pads run f32_dwconv1x1, pads f32_dwconv2d, other strides f32_dwconv_plane.
   it('f32_dwconv1x1 (per-channel scale) agrees over channel counts, pixel tails and fused clamps', () => {
