@@ -207,6 +207,15 @@ function tflFcSmall(mem: NonNullable<ReturnType<typeof arena>>, ex: NonNullable<
         if (xin.copied) mem.release(xin.ptr);
       }
     },
+    bind({ ins, consts, inTypes: [at], outs: [op] }) {
+      const ap = ins[0]!;
+      const m = at!.shape![0] as number;
+      // zero points that are runtime values (never in an imported TFLite graph) keep the general path
+      if (ap < 0 || op! < 0 || at!.shape!.length !== 2 || (ins[2] ?? -1) >= 0 || (ins[8] ?? -1) >= 0) return undefined;
+      const [az, yz, lo, hi] = [scalarInt(consts[2]), scalarInt(consts[8]), clamp.lo, clamp.hi];
+      const [wp, zp, bp, mp, sp] = [p, p + wb, bias ? p + wb + n * 4 : 0, p + wb + n * 8, p + wb + n * 12];
+      return () => ex.tfl_fc_i8_small(ap, m, k, az, wp, zp, bp, n, mp, sp, yz, lo, hi, op!);
+    },
     dispose() {
       mem.release(p);
     },

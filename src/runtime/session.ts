@@ -219,10 +219,9 @@ export class InferenceSession {
 
   runSync(feeds: Record<string, Tensor>, fetches?: readonly string[] | Record<string, unknown>): Record<string, Tensor> {
     if (this.released) throw new InputError('session was released');
-    let names: readonly string[] = this.outputNames;
-    if (Array.isArray(fetches)) names = fetches;
-    else if (fetches && typeof fetches === 'object') names = Object.keys(fetches);
-    for (const n of names) if (!this.exec.analysis.types.has(n) && !this.exec.altered.has(n) && !this.graph.initializers.has(n)) throw new InputError(`unknown output '${n}'`);
+    // preallocated outputs (onnxruntime-web's `run(feeds, { name: tensor })`): written in place and returned
+    const into = fetches && !Array.isArray(fetches) && typeof fetches === 'object' ? (fetches as Record<string, unknown>) : undefined;
+    const names = this.fetchNames(fetches);
     // sequence-typed outputs (ONNX sequence values) come back as TensorSequence
     let exec = this.exec;
     if (this.specs) {
@@ -240,16 +239,42 @@ export class InferenceSession {
     }
     const prevThreads = setActiveThreads(this.threads);
     try {
-      if (!this.options.profile) return exec.run(feeds, names) as Record<string, Tensor>;
+      if (!this.options.profile) return exec.run(feeds, names, undefined, into) as Record<string, Tensor>;
       const prof = this.profilers.get(exec) ?? this.profilers.set(exec, new Profiler(exec)).get(exec)!;
       const t0 = performance.now();
-      const out = exec.run(feeds, names) as Record<string, Tensor>;
+      const out = exec.run(feeds, names, undefined, into) as Record<string, Tensor>;
       prof.record(performance.now() - t0);
       this.lastProfiled = prof;
       return out;
     } finally {
       setActiveThreads(prevThreads);
     }
+  }
+
+  /** the last fetch list checked by fetchNames (the same array while callers fetch the same names) */
+  private lastNames?: readonly string[];
+
+  /**
+   * The names `fetches` asks for (all outputs when absent), each checked to name a value of the graph. The last list
+   * is kept and handed back while the names are the same, so the plan's per-fetch caches hit and nothing is re-checked.
+   */
+  private fetchNames(fetches?: readonly string[] | Record<string, unknown>): readonly string[] {
+    if (!fetches || typeof fetches !== 'object') return this.outputNames;
+    const last = this.lastNames;
+    if (last) {
+      let i = 0;
+      let same = true;
+      if (Array.isArray(fetches)) same = fetches.length === last.length && fetches.every((n, j) => n === last[j]);
+      else {
+        for (const n in fetches) if (last[i++] !== n) same = false;
+        same &&= i === last.length;
+      }
+      if (same) return last;
+    }
+    const names = Array.isArray(fetches) ? [...(fetches as readonly string[])] : Object.keys(fetches);
+    for (const n of names) if (!this.exec.analysis.types.has(n) && !this.exec.altered.has(n) && !this.graph.initializers.has(n)) throw new InputError(`unknown output '${n}'`);
+    this.lastNames = names;
+    return names;
   }
 
   /** Kernel threads this session's runs use (see SessionOptions.numThreads). */
