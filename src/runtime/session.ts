@@ -230,7 +230,7 @@ export class InferenceSession {
     }
     // fetching an intermediate that fusion folded away (a pre-activation conv output, a DQ→op→Q value) runs an
     // unfused plan of the same graph, built once on first need
-    if (names.some((n) => exec.altered.has(n))) {
+    if (exec === this.exec ? this.fetchAltered(names) : names.some((n) => exec.altered.has(n))) {
       if (!this.plain) {
         this.plain = new Executor(this.graph, { backend: this.options.backend ?? 'wasm', fuseQdq: false, fuseClamps: false, foldBatchNorm: false, fusePatterns: false, elideUnread: false, layout: false, canonicalize: false });
         this.execs.push(this.plain);
@@ -253,6 +253,17 @@ export class InferenceSession {
 
   /** the last fetch list checked by fetchNames (the same array while callers fetch the same names) */
   private lastNames?: readonly string[];
+  /** the last list given to fetchAltered, and its answer */
+  private lastAltered?: { names: readonly string[]; altered: boolean };
+
+  /** Whether `names` (a fetchNames list) asks for a value the session's plan altered (answered once per list). */
+  private fetchAltered(names: readonly string[]): boolean {
+    const last = this.lastAltered;
+    if (last?.names === names) return last.altered;
+    const altered = names.some((n) => this.exec.altered.has(n));
+    this.lastAltered = { names, altered };
+    return altered;
+  }
 
   /**
    * The names `fetches` asks for (all outputs when absent), each checked to name a value of the graph. The last list

@@ -60,9 +60,11 @@ export function planOffsets(blocks: readonly Lifetime[]): { offsets: number[]; t
 export class StaticPlan {
   private buffer?: ArrayBuffer;
   private inViews: TypedArray[] = [];
-  private outViews = new Map<string, TypedArray>();
+  private outViews: TypedArray[] = [];
   private lastFetch?: readonly string[];
-  private fetchIO: StaticIO[] = [];
+  /** per fetched name: its output and the index of its view in outViews */
+  private fetchIO: { io: StaticIO; view: number }[] = [];
+  private readonly outList: StaticIO[];
 
   constructor(
     private readonly mem: Arena,
@@ -73,7 +75,9 @@ export class StaticPlan {
     private readonly held: number[],
     /** bytes of its value block (tests, reports) */
     readonly bytes: number,
-  ) {}
+  ) {
+    this.outList = [...outputs.values()];
+  }
 
   /** Typed views of the input and output blocks, rebuilt when the memory grew since the last run. */
   private views(): void {
@@ -81,7 +85,7 @@ export class StaticPlan {
     if (buf === this.buffer) return;
     this.buffer = buf;
     this.inViews = this.inputs.map((io) => viewOf(buf, io));
-    this.outViews = new Map([...this.outputs].map(([n, io]) => [n, viewOf(buf, io)]));
+    this.outViews = this.outList.map((io) => viewOf(buf, io));
   }
 
   /**
@@ -98,11 +102,11 @@ export class StaticPlan {
       if (!(t instanceof Tensor) || t.type !== ins[i]!.type || !sameDims(t.dims, ins[i]!.dims)) return undefined;
     }
     if (fetch !== this.lastFetch) {
-      const io: StaticIO[] = [];
+      const io: { io: StaticIO; view: number }[] = [];
       for (const name of fetch) {
         const o = this.outputs.get(name);
         if (!o) return undefined;
-        io.push(o);
+        io.push({ io: o, view: this.outList.indexOf(o) });
       }
       this.lastFetch = fetch;
       this.fetchIO = io;
@@ -119,8 +123,8 @@ export class StaticPlan {
     const result: Record<string, Tensor> = {};
     const io = this.fetchIO;
     for (let i = 0; i < io.length; i++) {
-      const o = io[i]!;
-      const view = this.outViews.get(o.name)!;
+      const o = io[i]!.io;
+      const view = this.outViews[io[i]!.view]!;
       const dst = into?.[o.name];
       if (dst != null) result[o.name] = writeInto(o.name, dst, o.type, o.dims, view);
       else {
