@@ -214,7 +214,8 @@ describe('static plan', () => {
         }),
         { numRuns: 30 },
       );
-      if (name === 'hello_world_int8') expect(s.executor.staticPlan).toBeDefined();
+      // every node of both binds (FC, conv, Transpose, SOFTMAX, views): the runs above took the static plan
+      expect(s.executor.staticPlan).toBeDefined();
       slow.dispose();
       await s.release();
     });
