@@ -3,7 +3,7 @@
 // same integer steps as src/tensor/tflite-quant.ts (the TS reference), so results are bit-identical. The int8 convs
 // requantize inside their tiles (asm/q8.ts tflRequant4).
 
-import { tflMask, tflMbqm4 } from './q8';
+import { tflMask, tflMbqm4, tflRequant4 } from './q8';
 
 /** gemmlowp SaturatingRoundingDoublingHighMul: (a·b + nudge) / 2^31, truncating; INT32_MIN² saturates. */
 // @ts-ignore: decorator
@@ -166,14 +166,34 @@ function store4(p: usize, v: v128): void {
  * int32s, bias 0 = none), then MultiplyByQuantizedMultiplier per column as in tfl_requant_i8_rows.
  */
 export function tfl_fc_i8_small(a: usize, m: i32, k: i32, az: i32, w: usize, wz: usize, bias: usize, n: i32, mult: usize, shift: usize, zp: i32, lo: i32, hi: i32, out: usize): void {
+  const vzp = i32x4.splat(zp), vlo = i32x4.splat(lo), vhi = i32x4.splat(hi);
   for (let i = 0; i < m; i++) {
     const ar = a + <usize>i * k;
     const orow = out + <usize>i * n;
-    for (let j = 0; j < n; j++) {
-      const wr = w + <usize>j * k;
+    let j = 0;
+    // four columns at a time when they share one shift (per-tensor quantization, hello_world's layers): the
+    // requantization on four lanes (asm/q8.ts tflRequant4: the same integer steps; no multiplier may be INT32_MIN there)
+    for (; j + 4 <= n; j += 4) {
+      const jb = (<usize>j) << 2;
+      const s = load<i32>(shift + jb);
+      const q = v128.load(mult + jb);
+      if (load<i32>(shift + jb, 4) != s || load<i32>(shift + jb, 8) != s || load<i32>(shift + jb, 12) != s) break;
+      if (i32x4.all_true(i32x4.ne(q, i32x4.splat(i32.MIN_VALUE))) == 0) break;
+      let acc = i32x4.splat(fcDot(ar, w + <usize>j * k, k, az, load<i32>(wz + jb)));
+      acc = i32x4.replace_lane(acc, 1, fcDot(ar, w + <usize>(j + 1) * k, k, az, load<i32>(wz + jb, 4)));
+      acc = i32x4.replace_lane(acc, 2, fcDot(ar, w + <usize>(j + 2) * k, k, az, load<i32>(wz + jb, 8)));
+      acc = i32x4.replace_lane(acc, 3, fcDot(ar, w + <usize>(j + 3) * k, k, az, load<i32>(wz + jb, 12)));
+      if (bias) acc = i32x4.add(acc, v128.load(bias + jb));
+      const left = s > 0 ? s : 0;
+      const right = s > 0 ? 0 : -s;
+      const mask = tflMask(right);
+      const r = tflRequant4(acc, q, left, right, i32x4.splat(mask), i32x4.splat(mask >> 1), vzp, vlo, vhi);
+      const h = i16x8.narrow_i32x4_s(r, r);
+      v128.store32_lane(orow + j, i8x16.narrow_i16x8_s(h, h), 0);
+    }
+    for (; j < n; j++) {
       const z = load<i32>(wz + ((<usize>j) << 2));
-      let acc: i32 = bias ? load<i32>(bias + ((<usize>j) << 2)) : 0;
-      for (let kk = 0; kk < k; kk++) acc += (<i32>load<i8>(ar + kk) - az) * (<i32>load<i8>(wr + kk) - z);
+      const acc: i32 = (bias ? load<i32>(bias + ((<usize>j) << 2)) : 0) + fcDot(ar, w + <usize>j * k, k, az, z);
       const s = load<i32>(shift + ((<usize>j) << 2));
       const left = s > 0 ? s : 0;
       const right = s > 0 ? 0 : -s;
@@ -182,6 +202,27 @@ export function tfl_fc_i8_small(a: usize, m: i32, k: i32, az: i32, w: usize, wz:
       store<i8>(orow + j, <i8>v);
     }
   }
+}
+
+/**
+ * Σ (a[kk] − az)·(w[kk] − z) over k int8 taps, wrapping in i32. 8 taps at a time: (a − az) and (w − z) lie in
+ * [−255, 255], so i16 lanes hold them and i32x4.dot_i16x8_s adds exact products; i32 addition wraps the same in any
+ * order, so the sum equals the scalar loop's.
+ */
+// @ts-ignore: decorator
+@inline
+function fcDot(ar: usize, wr: usize, k: i32, az: i32, z: i32): i32 {
+  let acc: i32 = 0;
+  let kk = 0;
+  if (k >= 8) {
+    const vaz = i16x8.splat(<i16>az);
+    const vz = i16x8.splat(<i16>z);
+    let vacc = i32x4.splat(0);
+    for (; kk + 8 <= k; kk += 8) vacc = i32x4.add(vacc, i32x4.dot_i16x8_s(i16x8.sub(v128.load8x8_s(ar + kk), vaz), i16x8.sub(v128.load8x8_s(wr + kk), vz)));
+    acc = i32x4.extract_lane(vacc, 0) + i32x4.extract_lane(vacc, 1) + i32x4.extract_lane(vacc, 2) + i32x4.extract_lane(vacc, 3);
+  }
+  for (; kk < k; kk++) acc += (<i32>load<i8>(ar + kk) - az) * (<i32>load<i8>(wr + kk) - z);
+  return acc;
 }
 
 /** out[i] = table[x[i] & 255] for n bytes: any per-code op on 8-bit input (a 256-byte table built from the reference). */

@@ -7,7 +7,7 @@ import { args, json } from './common.js';
 const filterIdx = args.indexOf('--filter');
 const filter = filterIdx >= 0 ? new RegExp(args[filterIdx + 1]) : /./;
 // peak first: the kernel benches report % of it
-const order = ['peak', 'gemm', 'gemv', 'conv', 'pool', 'fp16', 'qgemm', 'sparse', 'models', 'threads', 'models-real', 'transformer', 'attention', 'contrib', 'transformer-quant', 'models-int8', 'models-tflite', 'split', 'vad', 'seal'];
+const order = ['peak', 'gemm', 'gemv', 'conv', 'pool', 'fp16', 'qgemm', 'sparse', 'models', 'threads', 'models-real', 'transformer', 'attention', 'contrib', 'transformer-quant', 'models-int8', 'models-tflite', 'dispatch', 'split', 'vad', 'seal'];
 const ctx = {};
 for (const name of order) {
   if (name !== 'peak' && !filter.test(name)) continue;

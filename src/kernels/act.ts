@@ -1,6 +1,6 @@
 import { Tensor } from '../tensor/tensor.js';
 import { Epilogue, POST_OPS, UNARY, postSupported } from './epilogue.js';
-import { type KernelDef, decline, registerKernel } from './registry.js';
+import { type BindArgs, type KernelDef, decline, registerKernel } from './registry.js';
 import { arena, kernels } from './wasm.js';
 
 /**
@@ -19,8 +19,19 @@ function actKernel(op: string, code: number): KernelDef {
       if (!postSupported(op, attrs)) return decline(`${op} approximate='${attrs.approximate}' is not implemented`);
       const alpha: number = attrs.alpha ?? (op === 'LeakyRelu' ? 0.01 : 0.2);
       const beta: number = attrs.beta ?? 0.5;
-      return { name: 'f32_unary', run: ([x], [outType]) => unary(op, code, x!, outType!.shape as number[], alpha, beta) };
+      return { name: 'f32_unary', run: ([x], [outType]) => unary(op, code, x!, outType!.shape as number[], alpha, beta), bind: (b) => bindUnary(b, code, alpha, beta) };
     },
+  };
+}
+
+/** A static plan's f32_unary step: x at b.ins[0] → the output block (same element count). */
+function bindUnary(b: BindArgs, code: number, alpha: number, beta: number): (() => void) | undefined {
+  const [xp, yp] = [b.ins[0]!, b.outs[0]!];
+  const n = (b.outTypes[0]!.shape as number[]).reduce((a, d) => a * d, 1);
+  if (xp < 0 || yp < 0 || n !== (b.inTypes[0]!.shape as number[]).reduce((a, d) => a * d, 1)) return undefined;
+  const ex = kernels()!;
+  return () => {
+    if (n) ex.f32_unary(code, xp, yp, n, alpha, beta);
   };
 }
 
@@ -52,7 +63,7 @@ const negWasm: KernelDef = {
   prepare(_node, _attrs, types) {
     if (!arena() || !kernels()) return decline('no WASM memory');
     if (types[0]?.dtype !== 'float32') return decline(`input is ${types[0]?.dtype ?? 'of unknown type'}, not float32`);
-    return { name: 'f32_unary', run: ([x], [outType]) => unary('Neg', UNARY.mul, x!, outType!.shape as number[], -1, 0) };
+    return { name: 'f32_unary', run: ([x], [outType]) => unary('Neg', UNARY.mul, x!, outType!.shape as number[], -1, 0), bind: (b) => bindUnary(b, UNARY.mul, -1, 0) };
   },
 };
 registerKernel(negWasm);
@@ -78,6 +89,7 @@ const powWasm: KernelDef = {
         if (x!.size !== shape.reduce((a, d) => a * d, 1)) return undefined; // Y broadcast X up (rank > X's)
         return unary('Pow', UNARY.square, x!, shape, 0, 0);
       },
+      bind: (b) => bindUnary(b, UNARY.square, 0, 0),
     };
   },
 };
@@ -128,6 +140,22 @@ function clampKernel(op: 'Clip' | 'Relu'): KernelDef {
           } finally {
             if (xin.copied) mem.release(xin.ptr);
           }
+        },
+        bind({ ins, consts, outs: [yp], outTypes: [o] }) {
+          // run-time bounds (ins ≥ 0) keep the general path; constant ones are read once here
+          if ((ins[1] ?? -1) >= 0 || (ins[2] ?? -1) >= 0) return undefined;
+          const lo0 = op === 'Relu' ? 0 : clipBound(consts[1], -Infinity);
+          const hi0 = op === 'Relu' ? Infinity : clipBound(consts[2], Infinity);
+          const xp = ins[0]!;
+          if (lo0 === undefined || hi0 === undefined || xp < 0 || yp! < 0) return undefined;
+          const n = (o!.shape as number[]).reduce((a, d) => a * d, 1);
+          const [lo, hi] = [epi.lo, epi.hi];
+          return () => {
+            if (!n) return;
+            ex.f32_unary(UNARY.clamp, xp, yp!, n, lo0, hi0);
+            if (lo > -Infinity || hi < Infinity) ex.f32_unary(UNARY.clamp, yp!, yp!, n, lo, hi);
+            epi.applyAt(yp!, n);
+          };
         },
       };
     },

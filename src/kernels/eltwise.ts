@@ -65,6 +65,40 @@ function binaryKernel(op: 'Add' | 'Sub' | 'Mul' | 'Div' | 'PRelu' | 'Max' | 'Min
             if (pins) for (const p of pins.copied) mem.release(p);
           }
         },
+        bind({ ins, consts, inTypes, outs: [yp], outTypes: [o], scratch }) {
+          const out = o!.shape as number[];
+          const n = out.reduce((x, d) => x * d, 1);
+          const [ta, tb] = [inTypes[0]?.shape as number[] | undefined, inTypes[1]?.shape as number[] | undefined];
+          if (yp! < 0 || !ta || !tb) return undefined;
+          // a constant operand is copied into held scratch once (run() copies it in every time)
+          const place = (i: number): number => {
+            if (ins[i]! >= 0) return ins[i]!;
+            const c = consts[i];
+            if (!c || c.type !== 'float32') return -1;
+            const p = scratch(Math.max(c.size, 1) * 4, `${op} constant operand`);
+            mem.f32(p, c.size).set(c.data as Float32Array);
+            return p;
+          };
+          const [ap, bp] = [place(0), place(1)];
+          if (ap < 0 || bp < 0) return undefined;
+          const { shape, sa, sb } = broadcastPlan(ta, tb, out);
+          const [lo, hi] = [epi.lo, epi.hi];
+          if (shape.length === 1)
+            return () => {
+              if (n) ex.f32_binary(code, ap, sa[0]!, bp, sb[0]!, yp!, n, lo, hi);
+              epi.applyAt(yp!, n);
+            };
+          const r = shape.length;
+          const meta = scratch(16 * r, `${op} broadcast strides`);
+          const m = new Int32Array(mem.buffer, meta, 3 * r);
+          m.set(shape, 0);
+          m.set(sa, r);
+          m.set(sb, 2 * r);
+          return () => {
+            if (n) ex.f32_binary_nd(code, ap, bp, yp!, r, meta, meta + 4 * r, meta + 8 * r, meta + 12 * r, lo, hi);
+            epi.applyAt(yp!, n);
+          };
+        },
       };
     },
   };

@@ -95,8 +95,14 @@ export class Epilogue {
 
   /** Run the folded activation and scalar steps (if any) over a kernel output, in place. */
   apply(out: Float32Array): void {
-    if (!out.length) return;
+    this.applyAt(out.byteOffset, out.length);
+  }
+
+  /** apply() over the `n` floats at byte offset `ptr` of kernel memory (a static plan's bound call: no view). */
+  applyAt(ptr: number, n: number): void {
+    if (!n || !this.posts.length) return;
     const ex = kernels()!;
+    const out = { byteOffset: ptr, length: n };
     for (const [code, alpha, beta, prelu] of this.posts) {
       if (code === CHANNEL) {
         // y·scale[ch] + bias[ch] in place, one [c, inner] block at a time (f32_dwconv1x1 with no clamp)

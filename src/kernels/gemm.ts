@@ -13,9 +13,10 @@ import { type KernelDef, type Producer, decline, registerKernel } from './regist
  * ~1.4× f32_gemm's speed at transformer shapes (bench/gemm.bench.js). Threads split it like f32GemmThreaded (8-column
  * panels, or 4-row strips of the packed A when there are few panels); m = 1 stays f32_gemm's GEMV.
  */
-export function f32GemmPackedA(ex: KernelExports, mem: Arena, m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, lo: number, hi: number): void {
+export function f32GemmPackedA(ex: KernelExports, mem: Arena, m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, lo: number, hi: number, scratch?: number): void {
   if (m < 2) return f32GemmThreaded(ex, m, n, k, a, lda, w, c, ldc, lo, hi, 0);
-  const sp = mem.alloc(ex.f32_gemm_pa_scratch(m, k), 'gemm packed A');
+  // `scratch`: ex.f32_gemm_pa_scratch(m, k) bytes the caller holds (a static plan's bound call), else taken here
+  const sp = scratch ?? mem.alloc(ex.f32_gemm_pa_scratch(m, k), 'gemm packed A');
   try {
     ex.f32_gemm_pack_a4(m, k, a, lda, sp);
     const nt = threadsFor(m * n * k);
@@ -28,7 +29,7 @@ export function f32GemmPackedA(ex: KernelExports, mem: Arena, m: number, n: numb
     const cols = chunksOf(n, 8, nt, m * k);
     forkJoin(ex, cols.ranges.map(([c0, c1]): KernelCall[] => [['f32_gemm_pa', [m, c1 - c0, k, sp, w + (c0 >> 3) * panel, c + c0 * 4, ldc, lo, hi, 0]]]), nt, cols.regions);
   } finally {
-    mem.release(sp);
+    if (scratch === undefined) mem.release(sp);
   }
 }
 
@@ -37,7 +38,7 @@ export function f32GemmPackedA(ex: KernelExports, mem: Arena, m: number, n: numb
  * `w` is K×N row-major; `bias` has N entries or is undefined.
  */
 export class PackedGemmF32 {
-  private readonly packed: number;
+  readonly packed: number;
   constructor(
     private readonly mem: Arena,
     readonly k: number,
@@ -71,6 +72,17 @@ export class PackedGemmF32 {
     f32GemmPackedA(ex, this.mem, m, this.n, this.k, ain.ptr, this.k, this.packed, cp, this.n, lo, hi);
     if (ain.copied) this.mem.release(ain.ptr);
     return { view: this.mem.f32(cp, m * this.n), ptr: cp };
+  }
+
+  /**
+   * The call computing C[m×n] = clamp(A · W + bias) from A at byte offset `a` into `c` (a static plan's bound step):
+   * the same kernels as runResident, with its packed-A scratch held from `scratch` instead of taken per call.
+   */
+  bind(m: number, a: number, c: number, lo: number, hi: number, scratch: (bytes: number, what: string) => number): () => void {
+    const ex = kernels()!;
+    const { mem, n, k, packed } = this;
+    const sp = m < 2 ? undefined : scratch(ex.f32_gemm_pa_scratch(m, k), 'gemm packed A');
+    return () => f32GemmPackedA(ex, mem, m, n, k, a, k, packed, c, n, lo, hi, sp);
   }
 
   /** C[m×n] = A[m×k] · W + bias, clamped to [lo, hi], copied out to JS memory. */
@@ -178,6 +190,23 @@ const matmulWasm: KernelDef = {
         epi.apply(y);
         return [new Tensor('float32', y, shape)];
       },
+      bind({ ins, inTypes, outs: [yp], outTypes: [out], scratch }) {
+        const [ap, a] = [ins[0]!, inTypes[0]?.shape as number[] | undefined];
+        const shape = out!.shape as number[];
+        if (ap < 0 || yp! < 0 || !a || a.length < 2) return undefined;
+        const m = a.reduce((x, d) => x * d, 1) / k;
+        const rp = residual >= 0 ? ins[residual]! : -1;
+        const rs = residual >= 0 ? (inTypes[residual]?.shape as number[] | undefined) : undefined;
+        if (residual >= 0 && (rp < 0 || inTypes[residual]?.dtype !== 'float32' || !rs || rs.length !== shape.length || rs.some((d, i) => d !== shape[i]))) return undefined;
+        const ex = kernels()!;
+        const gemm = g.bind(m, ap, yp!, rp >= 0 ? -Infinity : epi.lo, rp >= 0 ? Infinity : epi.hi, scratch);
+        const [lo, hi] = [epi.lo, epi.hi];
+        return () => {
+          gemm();
+          if (rp >= 0) ex.f32_binary(0, yp!, 1, rp, 1, yp!, m * n, lo, hi);
+          epi.applyAt(yp!, m * n);
+        };
+      },
       dispose: () => g.dispose(),
     };
   },
@@ -218,6 +247,15 @@ const gemmWasm: KernelDef = {
         const y = g.runResident(a!.data as Float32Array, m, epi.lo, epi.hi).view;
         epi.apply(y);
         return [new Tensor('float32', y, out!.shape as number[])];
+      },
+      bind({ ins: [ap], inTypes: [a], outs: [yp], scratch }) {
+        const m = a?.shape?.[0] as number | undefined;
+        if (ap! < 0 || yp! < 0 || m === undefined || a!.shape!.length !== 2) return undefined;
+        const gemm = g.bind(m, ap!, yp!, epi.lo, epi.hi, scratch);
+        return () => {
+          gemm();
+          epi.applyAt(yp!, m * g.n);
+        };
       },
       dispose: () => g.dispose(),
     };

@@ -59,6 +59,21 @@ const transposeWasm: KernelDef = {
           if (xin.copied) mem.release(xin.ptr);
         }
       },
+      bind({ ins: [xp], inTypes: [xt], outs: [yp] }) {
+        const dims = xt!.shape as number[];
+        const rank = dims.length;
+        const perm = (attrs.perm as number[] | undefined) ?? [...Array(rank).keys()].reverse();
+        const m = mergePerm(dims, perm);
+        if (m.dims.length > 4 || xp! < 0 || yp! < 0) return undefined;
+        const pad = 4 - m.dims.length;
+        const d = [...Array(pad).fill(1), ...m.dims];
+        const p = [...Array(pad).keys(), ...m.perm.map((q) => q + pad)];
+        const st = [d[1]! * d[2]! * d[3]!, d[2]! * d[3]!, d[3]!, 1];
+        const [o0, o1, o2, o3] = p.map((q) => d[q]!) as [number, number, number, number];
+        const [s0, s1, s2, s3] = p.map((q) => st[q]!) as [number, number, number, number];
+        const f = esz === 4 ? ex.x32_permute4 : ex.x8_permute4;
+        return () => f(xp!, o0, o1, o2, o3, s0, s1, s2, s3, yp!);
+      },
     };
   },
 };

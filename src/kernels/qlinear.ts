@@ -224,6 +224,33 @@ export class PackedQGemm {
   }
 
   /**
+   * The call computing run(a, m, false, za, 'int32', undefined, 0, bias) from int8 A at byte offset `ap` into the int32
+   * block `cp` (a static plan's bound step): the column terms are written once here (za and the bias are constants),
+   * row sums and the flipped copy of A live in held scratch.
+   */
+  bindInt32(ap: number, m: number, za: number, bias: ArrayLike<number> | undefined, cp: number, scratch: (bytes: number, what: string) => number): () => void {
+    const ex = kernels()!;
+    const mem = this.mem;
+    const { k, n, packed, cv, tmp } = this;
+    const n8 = pad8(n);
+    const cs = i32(mem, this.colsum, n8);
+    const cbv = i32(mem, this.cb, n8);
+    for (let j = 0; j < n8; j++) cbv[j] = (Math.imul(-za, cs[j]!) + Math.imul(Math.imul(k, za), this.zbS[j]!) + (bias && j < n ? bias[j]! : 0)) | 0;
+    const cb = this.cb;
+    const mult = this.mult;
+    const rs = this.needRowsum ? scratch(m * 4, 'int8 row sums') : 0;
+    if (this.mode === 'plain')
+      return () => {
+        if (rs) ex.qs8_rowsum(m, k, ap, k, 0, rs);
+        ex.qs8_gemm(m, n, k, ap, k, packed, cp, n, cb, 0, rs, rs ? cv : 0, mult, 0, 0, 0, 0, 0, tmp);
+      };
+    return () => {
+      if (rs) ex.qs8_rowsum(m, k, ap, k, 0, rs);
+      ex.qs8_gemm_c4(m, n, k, ap, k, packed, cp, n, cb, 0, rs, rs ? cv : 0, mult, 0, 0, 0, 0, 0, tmp);
+    };
+  }
+
+  /**
    * Y[m×n] float32 = f32(Σ (a − za)(b − zb)) · scale[j] + add[j] for int8 A rows already in kernel memory at `ap`
    * (stride k, K8 bytes readable per row) — the GEMM's float epilogue (qs8_gemm out = 3). `scaleAdd` is written into
    * the multiplier buffer in the kernel's layout (per panel of 8 columns: 8 scales, 8 addends). A resident view.
@@ -397,6 +424,37 @@ export function prepareConv(
   const [sh, sw] = strides as [number, number];
   const [dh, dw] = dil as [number, number];
   if (tfl) putTflMultipliers(mem, mult, tfl, m);
+  /** every image and group of x at `xp` into `op` (run's loop, and a static plan's bound call): columns, then the GEMM */
+  const images = (xp: number, op: number, dims: readonly number[], xz: number, yz: number, code: number, lo: number, hi: number, esz: number, cols: number, rowTmp: number, cv: number): void => {
+    const [n, c, ih, iw] = dims as [number, number, number, number];
+    const { oh, ow, pt, pl, p, pointwise } = conv2dAt(ih, iw, kh, kw, attrs as never);
+    const inSize = c * ih * iw;
+    const kind = { esz };
+    const xin = { ptr: xp };
+    const nt = threadsFor(mg * p * kg);
+    for (let bi = 0; bi < n; bi++) {
+      for (let gi = 0; gi < group; gi++) {
+        const xg = xin.ptr + bi * inSize + gi * cg * ih * iw;
+        const r0 = gi * mg;
+        if (nt > 1) {
+          if (!pointwise) ex.qs8_im2col_pack_8(xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, xz, fx ? 1 : 0, cols, rowTmp);
+          const og = op + (bi * m + r0) * p * kind.esz;
+          forkJoin(ex, shares(p, 8, nt).map(([c0, c1], t): KernelCall[] => {
+            const pc = cols + (c0 >> 3) * k8 * 8;
+            const calls: KernelCall[] = pointwise ? [['qs8_pack_b', [c1 - c0, cg, xg + c0, p, fx ? 1 : 0, pc, 0]]] : [];
+            if (cv) calls.push(['qs8_panel_colsum', [c1 - c0, kg, pc, cv + c0 * 4]]);
+            calls.push(['qs8_gemm', [mg, c1 - c0, kg, wp + r0 * k8, k8, pc, og + c0 * kind.esz, p, 0, rb + r0 * 4, cv ? ru + r0 * 4 : 0, cv ? cv + c0 * 4 : 0, mult + r0 * 8, 1, yz, lo, hi, code, tmp + t * tmps.stride]]);
+            return calls;
+          }));
+          continue;
+        }
+        if (pointwise) ex.qs8_pack_b(p, cg, xg, p, fx ? 1 : 0, cols, 0);
+        else ex.qs8_im2col_pack_8(xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, xz, fx ? 1 : 0, cols, rowTmp);
+        if (cv) ex.qs8_panel_colsum(p, kg, cols, cv);
+        ex.qs8_gemm(mg, p, kg, wp + r0 * k8, k8, cols, op + (bi * m + r0) * p * kind.esz, p, 0, rb + r0 * 4, cv ? ru + r0 * 4 : 0, cv, mult + r0 * 8, 1, yz, lo, hi, code, tmp);
+      }
+    }
+  };
   return {
     name: tfl ? 'qs8_conv2d_tflite' : ws ? 'qs8_conv2d_gemm_4x8c2' : 'qs8_convinteger_gemm_4x8c2',
     run(inputs, [ot]) {
@@ -426,8 +484,7 @@ export function prepareConv(
       const rbv = i32(mem, rb, m);
       for (let i = 0; i < m; i++) rbv[i] = ((bias ? bias[i]! | 0 : 0) - Math.imul(xzS, rs[i]!) + Math.imul(Math.imul(kg, wzS[i]!), xzS)) | 0;
       const [n, c, ih, iw] = xt.dims as [number, number, number, number];
-      const { oh, ow, pt, pl, p, pointwise } = conv2dAt(ih, iw, kh, kw, attrs as never);
-      const inSize = c * ih * iw;
+      const { p, pointwise } = conv2dAt(ih, iw, kh, kw, attrs as never);
       const xin = mem.inputBytes(xt.data as QData, 'int8 conv input');
       const op = mem.alloc(n * m * p * kind.esz, 'int8 conv output');
       const cols = mem.alloc(ex.qs8_packed_size_8(p, kg), 'int8 conv columns');
@@ -435,30 +492,7 @@ export function prepareConv(
       const cv = needColsum ? mem.alloc(pad8(p) * 4, 'int8 conv column sums') : 0;
       let ok = false;
       try {
-        // kernel threads: each packs (pointwise), sums and multiplies its own 8-column panels of output pixels
-        const nt = threadsFor(mg * p * kg);
-        for (let bi = 0; bi < n; bi++) {
-          for (let gi = 0; gi < group; gi++) {
-            const xg = xin.ptr + bi * inSize + gi * cg * ih * iw;
-            const r0 = gi * mg;
-            if (nt > 1) {
-              if (!pointwise) ex.qs8_im2col_pack_8(xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, xz, fx ? 1 : 0, cols, rowTmp);
-              const og = op + (bi * m + r0) * p * kind.esz;
-              forkJoin(ex, shares(p, 8, nt).map(([c0, c1], t): KernelCall[] => {
-                const pc = cols + (c0 >> 3) * k8 * 8;
-                const calls: KernelCall[] = pointwise ? [['qs8_pack_b', [c1 - c0, cg, xg + c0, p, fx ? 1 : 0, pc, 0]]] : [];
-                if (cv) calls.push(['qs8_panel_colsum', [c1 - c0, kg, pc, cv + c0 * 4]]);
-                calls.push(['qs8_gemm', [mg, c1 - c0, kg, wp + r0 * k8, k8, pc, og + c0 * kind.esz, p, 0, rb + r0 * 4, cv ? ru + r0 * 4 : 0, cv ? cv + c0 * 4 : 0, mult + r0 * 8, 1, yz, lo, hi, code, tmp + t * tmps.stride]]);
-                return calls;
-              }));
-              continue;
-            }
-            if (pointwise) ex.qs8_pack_b(p, cg, xg, p, fx ? 1 : 0, cols, 0);
-            else ex.qs8_im2col_pack_8(xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, xz, fx ? 1 : 0, cols, rowTmp);
-            if (cv) ex.qs8_panel_colsum(p, kg, cols, cv);
-            ex.qs8_gemm(mg, p, kg, wp + r0 * k8, k8, cols, op + (bi * m + r0) * p * kind.esz, p, 0, rb + r0 * 4, cv ? ru + r0 * 4 : 0, cv, mult + r0 * 8, 1, yz, lo, hi, code, tmp);
-          }
-        }
+        images(xin.ptr, op, [n, c, ih, iw], xz, yz, code, lo, hi, kind.esz, cols, rowTmp, cv);
         ok = true;
         return [new Tensor(ot!.dtype, outView(mem, kind.code, op, n * m * p), ot!.shape as number[])];
       } finally {
@@ -468,6 +502,24 @@ export function prepareConv(
         if (!ok) mem.release(op);
         if (xin.copied) mem.release(xin.ptr);
       }
+    },
+    bind({ ins, consts, inTypes: [xt], outs: [op], outTypes: [ot], scratch }) {
+      const dims = xt!.shape as number[];
+      // TFLite only (QLinearConv's float multipliers and ConvInteger keep the general path); zero points constant
+      if (!tfl || dims.length !== 4 || ins[0]! < 0 || op! < 0 || (ins[2] ?? -1) >= 0 || (ins[7] ?? -1) >= 0) return undefined;
+      const xz = scalarInt(consts[2]);
+      const xzS = xz - fx;
+      const kind = outKind(ot!.dtype);
+      const rs = i32(mem, rsum, m);
+      const rbv = i32(mem, rb, m);
+      for (let i = 0; i < m; i++) rbv[i] = ((bias ? bias[i]! | 0 : 0) - Math.imul(xzS, rs[i]!) + Math.imul(Math.imul(kg, wzS[i]!), xzS)) | 0;
+      const [, , ih, iw] = dims as [number, number, number, number];
+      const { p, pointwise } = conv2dAt(ih, iw, kh, kw, attrs as never);
+      const cols = scratch(ex.qs8_packed_size_8(p, kg), 'int8 conv columns');
+      const rowTmp = pointwise ? 0 : scratch(2 * pad8(p) + 32, 'int8 im2col rows');
+      const cv = needColsum ? scratch(pad8(p) * 4, 'int8 conv column sums') : 0;
+      const [xp, yz, code, lo, hi] = [ins[0]!, scalarInt(consts[7]), kind.code | 8, tfl.clamp.lo, tfl.clamp.hi];
+      return () => images(xp, op!, dims, xz, yz, code, lo, hi, kind.esz, cols, rowTmp, cv);
     },
     dispose() {
       for (const q of [wp, rsum, rb, ru, mult, tmps.block]) mem.release(q);

@@ -56,8 +56,37 @@ export interface PreparedKernel {
    * bypass must not return undefined from run() (the reference would need the real input).
    */
   readsInstead?(i: number): string | undefined;
+  /**
+   * The node's output is input 0's data under the output's dims (Reshape, Flatten, Squeeze, …: the view kernel): a
+   * static plan (see `bind`) gives the output input 0's block instead of running anything.
+   */
+  alias?: boolean;
+  /**
+   * Static plan (the executor's fast path for graphs whose shapes are all static and whose every step binds): the
+   * node's inputs sit at fixed byte offsets of kernel memory and its outputs go to fixed offsets, with the shapes
+   * of `b`. Return the call that computes the node there — WASM calls on those pointers, no allocation, no Tensor,
+   * no shape work — or undefined when the kernel cannot (the plan then runs every node through `run`). Scratch the
+   * call needs comes from `b.scratch` (held until the plan is dropped). The call must compute exactly what `run`
+   * would (tests compare the two paths bit for bit) and must not decline at call time.
+   */
+  bind?(b: BindArgs): (() => void) | undefined;
   /** free what prepare allocated (packed weights) when the session is released */
   dispose?(): void;
+}
+
+/** What a kernel's `bind` gets: per input its byte offset (runtime values) or constant, per output its offset. */
+export interface BindArgs {
+  /** per node input (then the folded residual, as in run()): byte offset in kernel memory, or -1 (constant / absent) */
+  ins: number[];
+  /** per node input: its constant value (bound at plan time), else undefined */
+  consts: (Tensor | undefined)[];
+  /** per input: its static type (shape all numbers), undefined when absent */
+  inTypes: (ValueType | undefined)[];
+  /** per output: byte offset where the call writes it (-1: an output nobody reads, e.g. an optional second output) */
+  outs: number[];
+  outTypes: ValueType[];
+  /** `bytes` of kernel memory for the call's own use, freed with the plan (alloc-time growth only) */
+  scratch(bytes: number, what: string): number;
 }
 
 /** The node computing a kernel's input, with its resolved attributes and constant inputs (plan-time view). */

@@ -109,6 +109,8 @@ const tfliteConvWasm: KernelDef = {
           if (xin.copied) mem.release(xin.ptr);
         }
       },
+      // a graph the layout pass made NCHW: the inner kernel's bound call (the NHWC form transposes around it: general path)
+      bind: nhwc || !inner.bind ? undefined : (b) => inner.bind!(b),
       dispose() {
         inner.dispose?.();
       },
@@ -171,6 +173,18 @@ const tfliteFcWasm: KernelDef = {
           mem.release(ap);
         }
       },
+      bind({ ins, consts, inTypes: [at], outs: [op], scratch }) {
+        const xp = ins[0]!;
+        const m = at!.shape![0] as number;
+        if (xp < 0 || op! < 0 || at!.shape!.length !== 2 || (ins[2] ?? -1) >= 0 || (ins[8] ?? -1) >= 0) return undefined;
+        const acc = scratch(m * n * 4, 'tflite fc accumulators');
+        const gemm = g.bindInt32(xp, m, scalarInt(consts[2]), bias, acc, scratch);
+        const [yz, lo, hi] = [scalarInt(consts[8]), clamp.lo, clamp.hi];
+        return () => {
+          gemm();
+          ex.tfl_requant_i8_rows(acc, m, n, mp, mp + n * 4, yz, lo, hi, op!);
+        };
+      },
       dispose() {
         g.dispose();
         mem.release(mp);
@@ -206,6 +220,15 @@ function tflFcSmall(mem: NonNullable<ReturnType<typeof arena>>, ex: NonNullable<
       } finally {
         if (xin.copied) mem.release(xin.ptr);
       }
+    },
+    bind({ ins, consts, inTypes: [at], outs: [op] }) {
+      const ap = ins[0]!;
+      const m = at!.shape![0] as number;
+      // zero points that are runtime values (never in an imported TFLite graph) keep the general path
+      if (ap < 0 || op! < 0 || at!.shape!.length !== 2 || (ins[2] ?? -1) >= 0 || (ins[8] ?? -1) >= 0) return undefined;
+      const [az, yz, lo, hi] = [scalarInt(consts[2]), scalarInt(consts[8]), clamp.lo, clamp.hi];
+      const [wp, zp, bp, mp, sp] = [p, p + wb, bias ? p + wb + n * 4 : 0, p + wb + n * 8, p + wb + n * 12];
+      return () => ex.tfl_fc_i8_small(ap, m, k, az, wp, zp, bp, n, mp, sp, yz, lo, hi, op!);
     },
     dispose() {
       mem.release(p);
@@ -558,6 +581,14 @@ const tflSoftmaxWasm: KernelDef = {
         } finally {
           if (xin.copied) mem.release(xin.ptr);
         }
+      },
+      bind({ ins: [xp], inTypes: [xt], outs: [yp] }) {
+        const dims = xt!.shape as number[];
+        const n = dims.reduce((a, d) => a * d, 1);
+        const depth = dims.at(-1) ?? 1;
+        const rows = depth ? n / depth : 0;
+        if (xp! < 0 || yp! < 0) return undefined;
+        return () => ex.tfl_softmax_x8(xp!, dt === 'int8' ? 1 : 0, rows, depth, tp, tp + 1024, bits, lo, hi, oesz, yp!);
       },
       dispose() {
         mem.release(tp);

@@ -18,6 +18,7 @@ function viewKernel(op: string): KernelDef {
       if (!t || t.sequence) return decline(`input is ${t ? 'a sequence' : 'of unknown type'}`);
       return {
         name: 'view',
+        alias: true,
         run([x], [outType]) {
           // any element type: only the dims change (quantization parameters ride along, as in the reference)
           const y = new Tensor(x!.type, x!.data, outType!.shape as number[]);

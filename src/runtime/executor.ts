@@ -23,6 +23,7 @@ import type { Node } from '../ir/graph.js';
 import type { Attrs, OpDef } from '../ir/registry.js';
 import { nonOnnxAttr } from '../ir/layout.js';
 import { Bodies } from './bodies.js';
+import { type Lifetime, StaticPlan, type StaticIO, planOffsets, writeInto } from './static-plan.js';
 
 export interface ExecutorOptions {
   /** 'wasm' (default): WASM SIMD kernels where one applies, reference ops elsewhere; 'reference': TS only */
@@ -52,6 +53,11 @@ export interface ExecutorOptions {
   canonicalize?: boolean;
   /** canonicalize computes float16 nodes in float32 between Casts, as onnxruntime's CPU provider (default true on the wasm backend) */
   widenHalf?: boolean;
+  /**
+   * run graphs whose shapes are all static and whose every kernel binds (PreparedKernel.bind) as a static plan:
+   * bound WASM calls on fixed blocks, no per-node JS (default true on the wasm backend; runtime/static-plan.ts)
+   */
+  staticPlan?: boolean;
 }
 
 /** A Concat whose inputs the producing kernels write in place: its output block and each input's byte offset. */
@@ -115,6 +121,7 @@ export class Executor {
 
   constructor(graph: Graph, opts: ExecutorOptions = {}) {
     const original = graph;
+    this.staticWanted = opts.backend !== 'reference' && opts.staticPlan !== false;
     const wasm = opts.backend !== 'reference';
     const canon = opts.canonicalize !== false;
     const fuse = wasm && opts.fuseQdq !== false && graph.nodes.some((n) => n.op === 'DequantizeLinear');
@@ -612,6 +619,8 @@ export class Executor {
 
   /** Free kernel memory (packed weights). The executor must not be used afterwards. */
   dispose(): void {
+    this.static?.dispose();
+    this.static = null;
     for (const k of this.kernels.values()) k.dispose?.();
     this.kernels.clear();
     this.steps = undefined;
@@ -673,7 +682,12 @@ export class Executor {
    * back next step): the caller owns those blocks (`arena().release(t.data.byteOffset)`). Feeds that are such views
    * are read in place.
    */
-  run(feeds: Record<string, Value>, fetch: readonly string[] = this.graph.outputs.map((o) => o.name), resident?: ReadonlySet<string>): Record<string, Value> {
+  run(feeds: Record<string, Value>, fetch: readonly string[] = (this.outputNames ??= this.graph.outputs.map((o) => o.name)), resident?: ReadonlySet<string>, into?: Record<string, unknown>): Record<string, Value> {
+    // all shapes static and every node bound: the compiled plan, when the feeds are the planned ones (else below)
+    if (this.static !== null && !resident?.size && !this.profile && !this.nodeTimes && !bodySink) {
+      const out = (this.static ??= this.compileStatic() ?? null)?.run(feeds, fetch, into);
+      if (out) return out;
+    }
     this.checkFeeds(feeds);
     // constants are bound into the plan's steps (compile); the map holds only what this run computes
     const values = new Map<string, Value>();
@@ -695,13 +709,152 @@ export class Executor {
       for (const name of fetch) {
         const v = values.get(name) ?? this.analysis.consts.get(name);
         if (!v) throw new InputError(`output '${name}' was not computed`);
-        result[name] = (res ? (resident?.has(name) && res.keep(name) !== undefined ? v : res.detach(v)) : v) as Value;
+        const dst = into?.[name];
+        if (dst != null && v instanceof Tensor) result[name] = writeInto(name, dst, v.type, v.dims, v.data as ArrayLike<unknown>);
+        else result[name] = (res ? (resident?.has(name) && res.keep(name) !== undefined ? v : res.detach(v)) : v) as Value;
       }
       return result;
     } finally {
       res?.releaseAll();
       for (const p of blocks.values()) mem!.release(p);
     }
+  }
+
+  /** the graph's output names (run's default fetch list, one array so the plans' fetch caches hit) */
+  private outputNames?: string[];
+  /** whether to try a static plan (ExecutorOptions.staticPlan) */
+  private readonly staticWanted: boolean;
+  /** the static plan: undefined until the first run tries to build one, null when this graph has none */
+  private static?: StaticPlan | null;
+
+  /** The static plan in use, if the last runs could use one (tests, `edgeq profile`). */
+  get staticPlan(): StaticPlan | undefined {
+    return this.static ?? undefined;
+  }
+
+  /**
+   * Compile the plan to bound calls on fixed blocks (runtime/static-plan.ts) when every graph input and output and
+   * every value a kernel reads or writes has one static shape, and every step is an alias (a fused activation, a
+   * view kernel) or a kernel whose `bind` accepts its places. Values get blocks of one arena allocation, shared
+   * between values not alive at the same time (planOffsets). Undefined when any step cannot bind: every run then
+   * takes the general path, as before.
+   */
+  private compileStatic(): StaticPlan | undefined {
+    const mem = this.staticWanted && this.kernels.size ? arena() : undefined;
+    if (!mem || this.graph.inputs.length === 0) return undefined;
+    const { types } = this.analysis;
+    const staticType = (x: string): { t: ValueType; size: number; bytes: number } | undefined => {
+      const t = types.get(x);
+      if (!t || t.sequence || !t.shape || !t.shape.every((d) => typeof d === 'number')) return undefined;
+      const arr = DTYPES[t.dtype].array as unknown as { BYTES_PER_ELEMENT: number } | undefined;
+      if (!arr || t.dtype === 'string') return undefined;
+      const size = (t.shape as number[]).reduce((a, d) => a * d, 1);
+      return { t, size, bytes: size * arr.BYTES_PER_ELEMENT };
+    };
+    // every value in a block: the value owning it (an alias points at its root), and the block's lifetime
+    const rootOf = new Map<string, number>();
+    const blocks: (Lifetime & { name: string })[] = [];
+    const newBlock = (name: string, first: number): boolean => {
+      const st = staticType(name);
+      if (!st) return false;
+      rootOf.set(name, blocks.length);
+      blocks.push({ name, first, last: first, bytes: Math.max(st.bytes, 1) });
+      return true;
+    };
+    const read = (x: string, at: number): number | undefined => {
+      const b = rootOf.get(x);
+      if (b !== undefined) blocks[b]!.last = Math.max(blocks[b]!.last, at);
+      return b;
+    };
+    for (const i of this.graph.inputs) if (!newBlock(i.name, -1)) return undefined;
+    const steps = (this.steps ??= this.compile());
+    const work: { s: Step; ins: (number | undefined)[]; outs: (number | undefined)[] }[] = [];
+    for (let si = 0; si < steps.length; si++) {
+      const s = steps[si]!;
+      const node = s.node;
+      if (s.body || s.through || s.slot || s.concat) return undefined;
+      if (s.elided) continue; // its output is read by no one (a graph output is never elided)
+      if (s.fused !== undefined) {
+        const b = read(s.fused, si);
+        if (b === undefined) return undefined;
+        rootOf.set(node.outputs[0]!, b);
+        continue;
+      }
+      const k = s.kernel;
+      if (!k || (!k.alias && !k.bind)) return undefined;
+      const ins: (number | undefined)[] = [];
+      for (let j = 0; j < node.inputs.length; j++) {
+        const x = node.inputs[j]!;
+        if (s.consts[j] !== undefined || x === '') ins.push(undefined);
+        else {
+          const b = read(x, si);
+          if (b === undefined && !this.unread.has(x)) return undefined;
+          ins.push(b); // undefined for a value no step computes here (the kernel ignores it)
+        }
+      }
+      if (s.residual !== undefined) {
+        const b = read(s.residual, si);
+        if (b === undefined) return undefined;
+        ins.push(b);
+      }
+      if (k.alias) {
+        const o = node.outputs[0]!;
+        if (node.outputs.length !== 1 || ins[0] === undefined || !staticType(o)) return undefined;
+        rootOf.set(o, ins[0]);
+        continue;
+      }
+      const outs: (number | undefined)[] = [];
+      for (const o of node.outputs) {
+        if (o === '') outs.push(undefined);
+        else if (!newBlock(o, si)) return undefined;
+        else outs.push(rootOf.get(o));
+      }
+      work.push({ s, ins, outs });
+    }
+    const outputs = new Map<string, StaticIO>();
+    for (const o of this.graph.outputs) {
+      const b = rootOf.get(o.name);
+      const st = staticType(o.name);
+      if (b === undefined || !st) return undefined;
+      blocks[b]!.last = Infinity;
+    }
+    const { offsets, total } = planOffsets(blocks);
+    const held: number[] = [];
+    const base = mem.alloc(total, 'static plan values');
+    held.push(base);
+    const at = (b: number | undefined) => (b === undefined ? -1 : base + offsets[b]!);
+    const calls: (() => void)[] = [];
+    try {
+      for (const { s, ins, outs } of work) {
+        const node = s.node;
+        const call = s.kernel!.bind!({
+          ins: ins.map(at),
+          consts: s.consts,
+          inTypes: [...node.inputs, ...(s.residual !== undefined ? [s.residual] : [])].map((x, j) => (x && (s.consts[j] === undefined || j >= node.inputs.length) ? types.get(x) : s.consts[j] && { dtype: s.consts[j]!.type, shape: [...s.consts[j]!.dims] })),
+          outs: outs.map(at),
+          outTypes: node.outputs.map((o) => (o ? types.get(o)! : { dtype: 'float32' })),
+          scratch: (bytes, what) => {
+            const p = mem.alloc(bytes, what);
+            held.push(p);
+            return p;
+          },
+        });
+        if (!call) {
+          for (const p of held) mem.release(p);
+          return undefined;
+        }
+        calls.push(call);
+      }
+    } catch (e) {
+      for (const p of held) mem.release(p);
+      throw e;
+    }
+    const io = (name: string): StaticIO => {
+      const st = staticType(name)!;
+      return { name, type: st.t.dtype, dims: Object.freeze([...(st.t.shape as number[])]), size: st.size, ptr: at(rootOf.get(name)), ...(st.t.quant ? { quant: st.t.quant } : {}) };
+    };
+    for (const o of this.graph.outputs) outputs.set(o.name, io(o.name));
+    return new StaticPlan(mem, this.graph.inputs.map((i) => io(i.name)), outputs, calls, held, total);
   }
 
   /** The kernel that computes `node`'s output: its own, or `concat-in-place` (a planned Concat its producers wrote). */

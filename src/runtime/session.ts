@@ -219,10 +219,9 @@ export class InferenceSession {
 
   runSync(feeds: Record<string, Tensor>, fetches?: readonly string[] | Record<string, unknown>): Record<string, Tensor> {
     if (this.released) throw new InputError('session was released');
-    let names: readonly string[] = this.outputNames;
-    if (Array.isArray(fetches)) names = fetches;
-    else if (fetches && typeof fetches === 'object') names = Object.keys(fetches);
-    for (const n of names) if (!this.exec.analysis.types.has(n) && !this.exec.altered.has(n) && !this.graph.initializers.has(n)) throw new InputError(`unknown output '${n}'`);
+    // preallocated outputs (onnxruntime-web's `run(feeds, { name: tensor })`): written in place and returned
+    const into = fetches && !Array.isArray(fetches) && typeof fetches === 'object' ? (fetches as Record<string, unknown>) : undefined;
+    const names = this.fetchNames(fetches);
     // sequence-typed outputs (ONNX sequence values) come back as TensorSequence
     let exec = this.exec;
     if (this.specs) {
@@ -231,7 +230,7 @@ export class InferenceSession {
     }
     // fetching an intermediate that fusion folded away (a pre-activation conv output, a DQ→op→Q value) runs an
     // unfused plan of the same graph, built once on first need
-    if (names.some((n) => exec.altered.has(n))) {
+    if (exec === this.exec ? this.fetchAltered(names) : names.some((n) => exec.altered.has(n))) {
       if (!this.plain) {
         this.plain = new Executor(this.graph, { backend: this.options.backend ?? 'wasm', fuseQdq: false, fuseClamps: false, foldBatchNorm: false, fusePatterns: false, elideUnread: false, layout: false, canonicalize: false });
         this.execs.push(this.plain);
@@ -240,16 +239,53 @@ export class InferenceSession {
     }
     const prevThreads = setActiveThreads(this.threads);
     try {
-      if (!this.options.profile) return exec.run(feeds, names) as Record<string, Tensor>;
+      if (!this.options.profile) return exec.run(feeds, names, undefined, into) as Record<string, Tensor>;
       const prof = this.profilers.get(exec) ?? this.profilers.set(exec, new Profiler(exec)).get(exec)!;
       const t0 = performance.now();
-      const out = exec.run(feeds, names) as Record<string, Tensor>;
+      const out = exec.run(feeds, names, undefined, into) as Record<string, Tensor>;
       prof.record(performance.now() - t0);
       this.lastProfiled = prof;
       return out;
     } finally {
       setActiveThreads(prevThreads);
     }
+  }
+
+  /** the last fetch list checked by fetchNames (the same array while callers fetch the same names) */
+  private lastNames?: readonly string[];
+  /** the last list given to fetchAltered, and its answer */
+  private lastAltered?: { names: readonly string[]; altered: boolean };
+
+  /** Whether `names` (a fetchNames list) asks for a value the session's plan altered (answered once per list). */
+  private fetchAltered(names: readonly string[]): boolean {
+    const last = this.lastAltered;
+    if (last?.names === names) return last.altered;
+    const altered = names.some((n) => this.exec.altered.has(n));
+    this.lastAltered = { names, altered };
+    return altered;
+  }
+
+  /**
+   * The names `fetches` asks for (all outputs when absent), each checked to name a value of the graph. The last list
+   * is kept and handed back while the names are the same, so the plan's per-fetch caches hit and nothing is re-checked.
+   */
+  private fetchNames(fetches?: readonly string[] | Record<string, unknown>): readonly string[] {
+    if (!fetches || typeof fetches !== 'object') return this.outputNames;
+    const last = this.lastNames;
+    if (last) {
+      let i = 0;
+      let same = true;
+      if (Array.isArray(fetches)) same = fetches.length === last.length && fetches.every((n, j) => n === last[j]);
+      else {
+        for (const n in fetches) if (last[i++] !== n) same = false;
+        same &&= i === last.length;
+      }
+      if (same) return last;
+    }
+    const names = Array.isArray(fetches) ? [...(fetches as readonly string[])] : Object.keys(fetches);
+    for (const n of names) if (!this.exec.analysis.types.has(n) && !this.exec.altered.has(n) && !this.graph.initializers.has(n)) throw new InputError(`unknown output '${n}'`);
+    this.lastNames = names;
+    return names;
   }
 
   /** Kernel threads this session's runs use (see SessionOptions.numThreads). */

@@ -1,0 +1,167 @@
+import { InputError } from '../errors.js';
+import type { Arena } from '../kernels/wasm.js';
+import type { DType, TypedArray } from '../tensor/dtype.js';
+import { DTYPES } from '../tensor/dtype.js';
+import type { QuantParams } from '../tensor/quant.js';
+import { Tensor } from '../tensor/tensor.js';
+
+/** A graph input or output of a static plan: its block in kernel memory and its one shape. */
+export interface StaticIO {
+  name: string;
+  type: DType;
+  /** frozen: the output Tensors share it */
+  dims: readonly number[];
+  size: number;
+  /** byte offset in kernel memory */
+  ptr: number;
+  /** an output's quantization parameters from its type (as the kernels attach them on the general path) */
+  quant?: QuantParams;
+}
+
+/** Where a block of a static plan lives: [first step writing it, last step reading it] and its bytes. */
+export interface Lifetime {
+  first: number;
+  last: number;
+  bytes: number;
+}
+
+/**
+ * Offsets for blocks with lifetimes, TFLite's "greedy by size" arena plan: the largest block first, each at the lowest
+ * offset that overlaps no placed block alive at the same time (steps in common, the bounds included, so a step's
+ * output never shares bytes with its inputs). Returns the offsets (16-byte aligned) and the total bytes.
+ */
+export function planOffsets(blocks: readonly Lifetime[]): { offsets: number[]; total: number } {
+  const order = blocks.map((_, i) => i).sort((a, b) => blocks[b]!.bytes - blocks[a]!.bytes || a - b);
+  const offsets = new Array<number>(blocks.length).fill(0);
+  const placed: number[] = [];
+  let total = 0;
+  for (const i of order) {
+    const b = blocks[i]!;
+    const size = (b.bytes + 15) & ~15;
+    const live = placed.filter((j) => blocks[j]!.first <= b.last && b.first <= blocks[j]!.last).sort((x, y) => offsets[x]! - offsets[y]!);
+    let at = 0;
+    for (const j of live) {
+      if (at + size <= offsets[j]!) break;
+      at = Math.max(at, offsets[j]! + ((blocks[j]!.bytes + 15) & ~15));
+    }
+    offsets[i] = at;
+    placed.push(i);
+    total = Math.max(total, at + size);
+  }
+  return { offsets, total };
+}
+
+/**
+ * A compiled plan for a graph whose every value has one static shape and whose every node bound to fixed places in
+ * kernel memory (PreparedKernel.bind): a run copies the feeds into their blocks, makes the bound calls in order, and
+ * copies the fetched outputs out (or into the caller's preallocated tensors). No maps, no shape rules, no Tensor
+ * between nodes, no allocation but the returned outputs — TFLite's interpreter loop.
+ */
+export class StaticPlan {
+  private buffer?: ArrayBuffer;
+  private inViews: TypedArray[] = [];
+  private outViews: TypedArray[] = [];
+  private lastFetch?: readonly string[];
+  /** per fetched name: its output and the index of its view in outViews */
+  private fetchIO: { io: StaticIO; view: number }[] = [];
+  private readonly outList: StaticIO[];
+
+  constructor(
+    private readonly mem: Arena,
+    readonly inputs: readonly StaticIO[],
+    readonly outputs: ReadonlyMap<string, StaticIO>,
+    private readonly calls: readonly (() => void)[],
+    /** blocks this plan holds (its arena block, kernels' scratch): freed by dispose */
+    private readonly held: number[],
+    /** bytes of its value block (tests, reports) */
+    readonly bytes: number,
+  ) {
+    this.outList = [...outputs.values()];
+  }
+
+  /** Typed views of the input and output blocks, rebuilt when the memory grew since the last run. */
+  private views(): void {
+    const buf = this.mem.buffer;
+    if (buf === this.buffer) return;
+    this.buffer = buf;
+    this.inViews = this.inputs.map((io) => viewOf(buf, io));
+    this.outViews = this.outList.map((io) => viewOf(buf, io));
+  }
+
+  /**
+   * Run with `feeds` when they are exactly what the plan was made for (Tensors of the planned dtype and dims, no other
+   * keys) and `fetch` names only graph outputs; else undefined (the executor's general path validates and runs).
+   */
+  run(feeds: Record<string, unknown>, fetch: readonly string[], into?: Record<string, unknown>): Record<string, Tensor> | undefined {
+    const ins = this.inputs;
+    let keys = 0;
+    for (const _ in feeds) keys++;
+    if (keys !== ins.length) return undefined;
+    for (let i = 0; i < ins.length; i++) {
+      const t = feeds[ins[i]!.name];
+      if (!(t instanceof Tensor) || t.type !== ins[i]!.type || !sameDims(t.dims, ins[i]!.dims)) return undefined;
+    }
+    if (fetch !== this.lastFetch) {
+      const io: { io: StaticIO; view: number }[] = [];
+      for (const name of fetch) {
+        const o = this.outputs.get(name);
+        if (!o) return undefined;
+        io.push({ io: o, view: this.outList.indexOf(o) });
+      }
+      this.lastFetch = fetch;
+      this.fetchIO = io;
+    }
+    this.views();
+    const buf = this.buffer!;
+    for (let i = 0; i < ins.length; i++) {
+      const d = (feeds[ins[i]!.name] as Tensor).data as TypedArray;
+      // a feed that already is this block (a previous output fed back as a view) needs no copy
+      if (d.buffer !== buf || d.byteOffset !== ins[i]!.ptr) this.inViews[i]!.set(d as never);
+    }
+    const calls = this.calls;
+    for (let i = 0; i < calls.length; i++) calls[i]!();
+    const result: Record<string, Tensor> = {};
+    const io = this.fetchIO;
+    for (let i = 0; i < io.length; i++) {
+      const o = io[i]!.io;
+      const view = this.outViews[io[i]!.view]!;
+      const dst = into?.[o.name];
+      if (dst != null) result[o.name] = writeInto(o.name, dst, o.type, o.dims, view);
+      else {
+        const t = new Tensor(o.type, view.slice(), o.dims);
+        if (o.quant) t.quant = o.quant;
+        result[o.name] = t;
+      }
+    }
+    return result;
+  }
+
+  dispose(): void {
+    for (const p of this.held) this.mem.release(p);
+    this.held.length = 0;
+  }
+}
+
+function viewOf(buf: ArrayBuffer, io: StaticIO): TypedArray {
+  const Ctor = DTYPES[io.type].array as unknown as new (b: ArrayBuffer, o: number, n: number) => TypedArray;
+  return new Ctor(buf, io.ptr, io.size);
+}
+
+function sameDims(a: readonly number[], b: readonly number[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * A preallocated output (onnxruntime-web's `run(feeds, { name: tensor })`): `src` copied into `dst`'s data, which
+ * must be a Tensor of the output's dtype and dims; returns `dst`.
+ */
+export function writeInto(name: string, dst: unknown, type: DType, dims: readonly number[], src: ArrayLike<unknown>): Tensor {
+  if (!(dst instanceof Tensor)) throw new InputError(`output '${name}': a preallocated output must be a Tensor (or null to have one made)`);
+  if (dst.type !== type || !sameDims(dst.dims, dims)) throw new InputError(`output '${name}' is ${type}[${dims.join(',')}], the preallocated tensor is ${dst.type}[${dst.dims.join(',')}]`);
+  if (type === 'string') (dst.data as string[]).splice(0, dst.size, ...(src as string[]));
+  else (dst.data as TypedArray).set(src as never);
+  return dst;
+}

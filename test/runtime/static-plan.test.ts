@@ -1,0 +1,223 @@
+// Static plans (runtime/static-plan.ts): a graph whose shapes are all static and whose every kernel binds runs as bound
+// WASM calls on one planned block. These check that it computes exactly what the general path computes (bit for
+// bit, over repeated runs with other inputs), that blocks alive at the same time never share bytes, that returned
+// outputs are the caller's (a later run does not change them) unless the caller preallocated them, and that feeds
+// the plan was not made for still get the general path's typed errors.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { InputError } from '../../src/errors.js';
+import { Graph, type Node } from '../../src/ir/graph.js';
+import { arena } from '../../src/kernels/wasm.js';
+import { Executor } from '../../src/runtime/executor.js';
+import { InferenceSession } from '../../src/runtime/session.js';
+import { planOffsets } from '../../src/runtime/static-plan.js';
+import { Tensor } from '../../src/tensor/tensor.js';
+import { dataPath, hasData } from '../helpers/data.js';
+
+type Layer = { op: 'MatMul' | 'Gemm'; n: number; bias: boolean; act: 'none' | 'Relu' | 'Clip' | 'Sigmoid'; residual: boolean; flatten: boolean };
+
+/** An MLP of MatMul / Gemm layers with bias Adds, activations, residual Adds and Flatten views (static shapes). */
+function mlp(m: number, k0: number, layers: Layer[], seed: number): Graph {
+  const g = new Graph();
+  g.opsets = { '': 17 };
+  g.inputs = [{ name: 'x', type: { dtype: 'float32', shape: [m, k0] } }];
+  let s = seed >>> 0 || 1;
+  const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32 - 0.5) * 0.8;
+  const nodes: Node[] = [];
+  let cur = 'x';
+  let k = k0;
+  layers.forEach((l, i) => {
+    const w = `w${i}`;
+    g.initializers.set(w, new Tensor('float32', Float32Array.from({ length: k * l.n }, rnd), l.op === 'Gemm' ? [l.n, k] : [k, l.n]));
+    const y = `y${i}`;
+    if (l.op === 'Gemm') {
+      const inputs = [cur, w];
+      if (l.bias) {
+        g.initializers.set(`c${i}`, new Tensor('float32', Float32Array.from({ length: l.n }, rnd), [l.n]));
+        inputs.push(`c${i}`);
+      }
+      nodes.push({ name: `gemm${i}`, op: 'Gemm', domain: '', inputs, outputs: [y], attrs: { transB: 1 } });
+    } else {
+      nodes.push({ name: `mm${i}`, op: 'MatMul', domain: '', inputs: [cur, w], outputs: [l.bias ? `${y}_mm` : y], attrs: {} });
+      if (l.bias) {
+        g.initializers.set(`b${i}`, new Tensor('float32', Float32Array.from({ length: l.n }, rnd), [l.n]));
+        nodes.push({ name: `bias${i}`, op: 'Add', domain: '', inputs: [`${y}_mm`, `b${i}`], outputs: [y], attrs: {} });
+      }
+    }
+    let out = y;
+    // a residual connection (x + Linear(x)) when the widths agree: folded into the MatMul's epilogue
+    if (l.residual && l.n === k && l.op === 'MatMul') {
+      nodes.push({ name: `res${i}`, op: 'Add', domain: '', inputs: [out, cur], outputs: [`${y}_res`], attrs: {} });
+      out = `${y}_res`;
+    }
+    if (l.act !== 'none') {
+      const inputs = [out];
+      if (l.act === 'Clip') {
+        g.initializers.set(`lo${i}`, new Tensor('float32', new Float32Array([-0.25]), []));
+        g.initializers.set(`hi${i}`, new Tensor('float32', new Float32Array([0.5]), []));
+        inputs.push(`lo${i}`, `hi${i}`);
+      }
+      nodes.push({ name: `act${i}`, op: l.act, domain: '', inputs, outputs: [`${y}_act`], attrs: {} });
+      out = `${y}_act`;
+    }
+    if (l.flatten) {
+      nodes.push({ name: `flat${i}`, op: 'Flatten', domain: '', inputs: [out], outputs: [`${y}_flat`], attrs: { axis: 1 } });
+      out = `${y}_flat`;
+    }
+    cur = out;
+    k = l.n;
+  });
+  g.nodes = nodes;
+  // the last value and, when there is one, an intermediate as a second output
+  g.outputs = [{ name: cur, type: { dtype: 'float32' } }];
+  const mid = nodes[Math.floor(nodes.length / 2)]!.outputs[0]!;
+  if (mid !== cur) g.outputs.push({ name: mid, type: { dtype: 'float32' } });
+  return g;
+}
+
+const layer = fc.record({
+  op: fc.constantFrom('MatMul' as const, 'MatMul' as const, 'Gemm' as const),
+  n: fc.integer({ min: 1, max: 20 }),
+  bias: fc.boolean(),
+  act: fc.constantFrom('none' as const, 'Relu' as const, 'Clip' as const, 'Sigmoid' as const),
+  residual: fc.boolean(),
+  flatten: fc.boolean(),
+});
+
+const bits = (t: Tensor) => Array.from(new Uint32Array((t.data as Float32Array).slice().buffer));
+
+describe('static plan', () => {
+  it('computes bit for bit what the general path computes, run after run (random MLPs: MatMul/Gemm, bias, Relu/Clip/Sigmoid, residual, Flatten)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 24 }), fc.array(layer, { minLength: 1, maxLength: 6 }), fc.integer(), (m, k0, layers, seed) => {
+        const g = mlp(m, k0, layers, seed);
+        const fast = new Executor(g);
+        const slow = new Executor(g, { staticPlan: false });
+        try {
+          for (let r = 0; r < 3; r++) {
+            const x = new Tensor('float32', Float32Array.from({ length: m * k0 }, (_, i) => Math.sin(i * 0.7 + r + seed)), [m, k0]);
+            const a = fast.run({ x }) as Record<string, Tensor>;
+            const b = slow.run({ x }) as Record<string, Tensor>;
+            for (const o of g.outputs) {
+              expect(a[o.name]!.dims).toEqual(b[o.name]!.dims);
+              expect(bits(a[o.name]!)).toEqual(bits(b[o.name]!));
+            }
+          }
+          // every step of these graphs binds: the runs above took the static plan
+          expect(fast.staticPlan).toBeDefined();
+          expect(slow.staticPlan).toBeUndefined();
+        } finally {
+          fast.dispose();
+          slow.dispose();
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('places blocks so that two alive at the same step never share a byte (planOffsets)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.record({ first: fc.integer({ min: -1, max: 12 }), len: fc.integer({ min: 0, max: 6 }), bytes: fc.integer({ min: 1, max: 300 }) }), { maxLength: 24 }), (bs) => {
+        const blocks = bs.map((b) => ({ first: b.first, last: b.first + b.len, bytes: b.bytes }));
+        const { offsets, total } = planOffsets(blocks);
+        blocks.forEach((a, i) => {
+          expect(offsets[i]! % 16).toBe(0);
+          expect(offsets[i]! + a.bytes).toBeLessThanOrEqual(total);
+          blocks.forEach((b, j) => {
+            if (j <= i || a.last < b.first || b.last < a.first) return;
+            expect(offsets[i]! + a.bytes <= offsets[j]! || offsets[j]! + b.bytes <= offsets[i]!).toBe(true);
+          });
+        });
+      }),
+    );
+  });
+
+  it('hands out outputs that later runs leave alone, writes preallocated outputs in place, and rejects mismatched ones', async () => {
+    const g = mlp(2, 5, [{ op: 'MatMul', n: 3, bias: true, act: 'Relu', residual: false, flatten: false }], 7);
+    const s = await InferenceSession.create(g);
+    const y = g.outputs[0]!.name;
+    const x1 = new Tensor('float32', Float32Array.from({ length: 10 }, (_, i) => i - 4), [2, 5]);
+    const x2 = new Tensor('float32', Float32Array.from({ length: 10 }, (_, i) => 3 - i), [2, 5]);
+    const first = s.runSync({ x: x1 })[y]!;
+    const kept = Array.from(first.data as Float32Array);
+    const second = s.runSync({ x: x2 })[y]!;
+    expect(Array.from(first.data as Float32Array)).toEqual(kept);
+    expect(second.data).not.toBe(first.data);
+    expect(s.executor.staticPlan).toBeDefined();
+    // onnxruntime-web's run(feeds, fetches) with preallocated tensors: the same object comes back, filled
+    const pre = new Tensor('float32', new Float32Array(6), [2, 3]);
+    const out = s.runSync({ x: x1 }, { [y]: pre });
+    expect(out[y]).toBe(pre);
+    expect(Array.from(pre.data as Float32Array)).toEqual(kept);
+    // a null entry asks for that output without preallocating it
+    expect(Array.from(s.runSync({ x: x2 }, { [y]: null })[y]!.data as Float32Array)).toEqual(Array.from(second.data as Float32Array));
+    expect(() => s.runSync({ x: x1 }, { [y]: new Tensor('float32', new Float32Array(3), [1, 3]) })).toThrow(InputError);
+    expect(() => s.runSync({ x: x1 }, { [y]: new Tensor('int32', new Int32Array(6), [2, 3]) })).toThrow(/int32\[2,3\]/);
+    await s.release();
+  });
+
+  it('leaves feeds it was not made for to the general path and its typed errors', async () => {
+    const g = mlp(1, 4, [{ op: 'Gemm', n: 2, bias: true, act: 'none', residual: false, flatten: false }], 3);
+    const s = await InferenceSession.create(g);
+    const ok = new Tensor('float32', new Float32Array(4), [1, 4]);
+    s.runSync({ x: ok });
+    expect(() => s.runSync({ x: new Tensor('float32', new Float32Array(8), [2, 4]) })).toThrow(InputError);
+    expect(() => s.runSync({ x: new Tensor('int32', new Int32Array(4), [1, 4]) })).toThrow(/type int32/);
+    expect(() => s.runSync({ x: ok, extra: ok })).toThrow(/unknown input 'extra'/);
+    expect(() => s.runSync({})).toThrow(/missing/);
+    // an onnxruntime-web-like tensor object (not an edgeq Tensor) still runs, through the general path
+    const like = { type: 'float32', data: new Float32Array([1, 2, 3, 4]), dims: [1, 4] } as unknown as Tensor;
+    expect(Array.from(s.runSync({ x: like })[g.outputs[0]!.name]!.data as Float32Array)).toEqual(Array.from(s.runSync({ x: new Tensor('float32', new Float32Array([1, 2, 3, 4]), [1, 4]) })[g.outputs[0]!.name]!.data as Float32Array));
+    await s.release();
+  });
+
+  it('is not made when a step has no bound form (a reference op), and the plan still runs', () => {
+    const g = mlp(1, 3, [{ op: 'MatMul', n: 3, bias: false, act: 'none', residual: false, flatten: false }], 5);
+    g.nodes.push({ name: 'cos', op: 'Cos', domain: '', inputs: [g.outputs[0]!.name], outputs: ['e'], attrs: {} });
+    g.outputs = [{ name: 'e', type: { dtype: 'float32' } }];
+    const ex = new Executor(g);
+    const out = ex.run({ x: new Tensor('float32', new Float32Array([1, 2, 3]), [1, 3]) }) as Record<string, Tensor>;
+    expect(out.e!.dims).toEqual([1, 3]);
+    expect(ex.staticPlan).toBeUndefined();
+    ex.dispose();
+  });
+
+  it('gives its kernel memory back on release', async () => {
+    const mem = arena()!;
+    const before = mem.inUse;
+    const s = await InferenceSession.create(mlp(3, 8, [{ op: 'MatMul', n: 16, bias: true, act: 'Relu', residual: false, flatten: false }, { op: 'Gemm', n: 4, bias: true, act: 'none', residual: false, flatten: false }], 11));
+    s.runSync({ x: new Tensor('float32', new Float32Array(24), [3, 8]) });
+    expect(s.executor.staticPlan!.bytes).toBeGreaterThan(0);
+    await s.release();
+    expect(mem.inUse).toBe(before);
+  });
+
+  // TFLite's hello_world and micro_speech (int8): the static plan's outputs equal the general path's
+  for (const name of ['hello_world_int8', 'micro_speech_quantized']) {
+    it.skipIf(!hasData(`tflite/${name}.tflite`))(`${name}: bit-identical to the general path over random int8 inputs`, async () => {
+      const s = await InferenceSession.create(new Uint8Array(readFileSync(dataPath(`tflite/${name}.tflite`))), { numThreads: 1 });
+      const slow = new Executor(s.graph, { staticPlan: false });
+      const meta = s.inputMetadata[0]!;
+      const dims = meta.shape as number[];
+      const size = dims.reduce((a, d) => a * d, 1);
+      fc.assert(
+        fc.property(fc.integer(), (seed) => {
+          const x = new Tensor('int8', Int8Array.from({ length: size }, (_, i) => (Math.imul(i + 1, seed | 1) >>> 13) & 255), dims);
+          const a = s.runSync({ [meta.name]: x });
+          const b = slow.run({ [meta.name]: x }) as Record<string, Tensor>;
+          for (const o of s.outputNames) {
+            expect(a[o]!.dims).toEqual(b[o]!.dims);
+            expect(Array.from(a[o]!.data as Int8Array)).toEqual(Array.from(b[o]!.data as Int8Array));
+            expect(a[o]!.quant).toEqual(b[o]!.quant);
+          }
+        }),
+        { numRuns: 30 },
+      );
+      // every node of both binds (FC, conv, Transpose, SOFTMAX, views): the runs above took the static plan
+      expect(s.executor.staticPlan).toBeDefined();
+      slow.dispose();
+      await s.release();
+    });
+  }
+});
