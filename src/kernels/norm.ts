@@ -59,6 +59,20 @@ const layerNormWasm: KernelDef = {
           if (xin.copied) mem.release(xin.ptr);
         }
       },
+      // a static plan's call (runtime/static-plan.ts): x at b.ins[0] → b.outs[0], the same element count
+      bind(b) {
+        const [xp, yp] = [b.ins[0]!, b.outs[0]!];
+        const dims = b.inTypes[0]!.shape as number[];
+        const axis = axisAttr < 0 ? axisAttr + dims.length : axisAttr;
+        const size = dims.reduce((a, d) => a * d, 1);
+        const inner = dims.slice(axis).reduce((a, d) => a * d, 1);
+        if (xp < 0 || yp < 0 || inner !== n || size !== (b.outTypes[0]!.shape as number[]).reduce((a, d) => a * d, 1)) return undefined;
+        const rows = inner ? size / inner : 0;
+        return () => {
+          if (rows && n) ex.f32_layernorm_clamp(xp, rows, n, gp, bp, eps, yp, epi.lo, epi.hi);
+          epi.applyAt(yp, size);
+        };
+      },
       dispose() {
         mem.release(gp);
         if (bp) mem.release(bp);

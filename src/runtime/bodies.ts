@@ -30,6 +30,8 @@ export class Bodies {
   private readonly frees = new Map<Node, Map<Graph, Free[]>>();
   /** per body: what passThrough found (null: not a pass-through body) */
   private readonly through = new Map<Graph, (number | Free)[] | null>();
+  /** per body: its output names (the fetch list of every child run) */
+  private readonly fetches = new Map<Graph, string[]>();
 
   constructor(
     private readonly make: (g: Graph) => BodyExecutor,
@@ -92,7 +94,9 @@ export class Bodies {
         const feeds: Record<string, Value> = {};
         g.inputs.forEach((io, k) => (feeds[io.name] = detach(formal[k]!)));
         for (const f of free) if (!f.value) feeds[f.name] = input(f.i);
-        const out = ex.run(feeds, g.outputs.map((o) => o.name));
+        let fetch = this.fetches.get(g);
+        if (!fetch) this.fetches.set(g, (fetch = g.outputs.map((o) => o.name)));
+        const out = ex.run(feeds, fetch); // one array per body: a child's static plan answers its fetch check once
         return g.outputs.map((o) => out[o.name]!);
       },
     };
@@ -151,5 +155,6 @@ export class Bodies {
     this.cache.clear();
     this.frees.clear();
     this.through.clear();
+    this.fetches.clear();
   }
 }

@@ -15,7 +15,7 @@ import { planOffsets } from '../../src/runtime/static-plan.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { dataPath, hasData } from '../helpers/data.js';
 
-type Layer = { op: 'MatMul' | 'Gemm'; n: number; bias: boolean; act: 'none' | 'Relu' | 'Clip' | 'Sigmoid'; residual: boolean; flatten: boolean };
+type Layer = { op: 'MatMul' | 'Gemm'; n: number; bias: boolean; act: 'none' | 'Relu' | 'Clip' | 'Sigmoid'; residual: boolean; flatten: boolean; norm?: boolean };
 
 /** An MLP of MatMul / Gemm layers with bias Adds, activations, residual Adds and Flatten views (static shapes). */
 function mlp(m: number, k0: number, layers: Layer[], seed: number): Graph {
@@ -51,6 +51,14 @@ function mlp(m: number, k0: number, layers: Layer[], seed: number): Graph {
       nodes.push({ name: `res${i}`, op: 'Add', domain: '', inputs: [out, cur], outputs: [`${y}_res`], attrs: {} });
       out = `${y}_res`;
     }
+    // LayerNormalization over the features (openWakeWord's classifier heads: Gemm → LayerNorm → Relu); the
+    // activation after it folds into its store (Relu/Clip) or runs over its output (Sigmoid)
+    if (l.norm) {
+      g.initializers.set(`g${i}`, new Tensor('float32', Float32Array.from({ length: l.n }, () => 1 + rnd()), [l.n]));
+      g.initializers.set(`be${i}`, new Tensor('float32', Float32Array.from({ length: l.n }, rnd), [l.n]));
+      nodes.push({ name: `ln${i}`, op: 'LayerNormalization', domain: '', inputs: [out, `g${i}`, `be${i}`], outputs: [`${y}_ln`], attrs: { axis: -1, epsilon: 1e-5 } });
+      out = `${y}_ln`;
+    }
     if (l.act !== 'none') {
       const inputs = [out];
       if (l.act === 'Clip') {
@@ -83,12 +91,13 @@ const layer = fc.record({
   act: fc.constantFrom('none' as const, 'Relu' as const, 'Clip' as const, 'Sigmoid' as const),
   residual: fc.boolean(),
   flatten: fc.boolean(),
+  norm: fc.boolean(),
 });
 
 const bits = (t: Tensor) => Array.from(new Uint32Array((t.data as Float32Array).slice().buffer));
 
 describe('static plan', () => {
-  it('computes bit for bit what the general path computes, run after run (random MLPs: MatMul/Gemm, bias, Relu/Clip/Sigmoid, residual, Flatten)', () => {
+  it('computes bit for bit what the general path computes, run after run (random MLPs: MatMul/Gemm, bias, LayerNormalization, Relu/Clip/Sigmoid, residual, Flatten)', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 24 }), fc.array(layer, { minLength: 1, maxLength: 6 }), fc.integer(), (m, k0, layers, seed) => {
         const g = mlp(m, k0, layers, seed);
