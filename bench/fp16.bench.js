@@ -9,7 +9,7 @@ import { f32ArrayToF16, f16ArrayToF32 } from '../dist/tensor/fp16.js';
 import { arena } from '../dist/kernels/wasm.js';
 import { writeOnnx } from '../dist/formats/onnx/writer.js';
 import { seeded } from './conv.bench.js';
-import { dataFile, fmt, ort, quick, table, timeMs } from './common.js';
+import { alternating, dataFile, fmt, ort, quick, table, timeMs } from './common.js';
 
 export async function run(ctx) {
   const shapes = quick ? [[256, 256, 256], [1, 1024, 1024]] : [[512, 512, 512], [64, 400, 120], [4, 1024, 1024], [1, 1024, 1024], [1, 4096, 1024]];
@@ -82,28 +82,16 @@ export async function run(ctx) {
     const osess = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
     const feed = { [name]: new Tensor('float32', x, dims) };
     const ofeed = { [name]: new ort.Tensor('float32', x, dims) };
-    await sess.run(feed);
-    await osess.run(ofeed);
     // alternated single runs (a model run is ≥ 10 ms), medians
-    const e = [];
-    const o = [];
-    for (let r = 0; r < (quick ? 5 : 20); r++) {
-      let t0 = performance.now();
-      await sess.run(feed);
-      e.push(performance.now() - t0);
-      t0 = performance.now();
-      await osess.run(ofeed);
-      o.push(performance.now() - t0);
-    }
-    const med = (v) => [...v].sort((a, b) => a - b)[v.length >> 1];
+    const [eMs, oMs] = await alternating(sess, feed, osess, ofeed, quick ? 5 : 20);
     const ps = await InferenceSession.create(bytes, { profile: true });
     await ps.run(feed);
     ps.resetProfile();
     await ps.run(feed);
     const share = ps.profile().reference_share;
     await Promise.all([sess.release(), ps.release(), osess.release()]);
-    out.push({ model: label, edgeqMs: med(e), ortMs: med(o), ratio: med(e) / med(o), referenceShare: share });
-    crows.push({ model: label, 'edgeq ms': fmt(med(e), 2), 'ORT-web ms': fmt(med(o), 2), 'edgeq/ORT': fmt(med(e) / med(o), 2), 'edgeq reference share': `${(100 * share).toFixed(1)} %` });
+    out.push({ model: label, edgeqMs: eMs, ortMs: oMs, ratio: eMs / oMs, referenceShare: share });
+    crows.push({ model: label, 'edgeq ms': fmt(eMs, 2), 'ORT-web ms': fmt(oMs, 2), 'edgeq/ORT': fmt(eMs / oMs, 2), 'edgeq reference share': `${(100 * share).toFixed(1)} %` });
   }
   table('float16-activation CNNs (Casts at the I/O), one thread', crows);
   return { fp16: out };

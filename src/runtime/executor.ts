@@ -746,10 +746,10 @@ export class Executor {
     const staticType = (x: string): { t: ValueType; size: number; bytes: number } | undefined => {
       const t = types.get(x);
       if (!t || t.sequence || !t.shape || !t.shape.every((d) => typeof d === 'number')) return undefined;
-      const arr = DTYPES[t.dtype].array as unknown as { BYTES_PER_ELEMENT: number } | undefined;
-      if (!arr || t.dtype === 'string') return undefined;
+      const width = DTYPES[t.dtype].bytes; // 0 for strings, which have no place in kernel memory
+      if (!width) return undefined;
       const size = (t.shape as number[]).reduce((a, d) => a * d, 1);
-      return { t, size, bytes: size * arr.BYTES_PER_ELEMENT };
+      return { t, size, bytes: size * width };
     };
     // every value in a block: the value owning it (an alias points at its root), and the block's lifetime
     const rootOf = new Map<string, number>();
