@@ -78,12 +78,28 @@ export function packConvStrips(ex: KernelExports, s: ConvF32Shape, wp: number, o
 }
 
 /**
+ * A residual Add folded into a conv (y = clamp(conv + r, lo, hi), the conv itself unclamped): r's block at `ptr`, the
+ * size of the whole output. runConvF32 adds it inside the threads' chunks where it can — each chunk adds r over
+ * the part of the output it wrote, while that part is in its core's cache — and sets `done`; otherwise the caller
+ * adds it over the whole block (f32_binary) afterwards. In chunks, every row segment f32_binary_rows adds starts on a
+ * multiple of 4 floats of the block and ends on one or at the block's end, so each element goes through the same
+ * SIMD lane or tail as in the one whole-block call: bit-identical.
+ */
+export interface ConvResidual {
+  ptr: number;
+  lo: number;
+  hi: number;
+  done?: boolean;
+}
+
+/**
  * Run one conv over kernel memory: input X (NCHW, `dims`) at `xp`, f32 OIHW weights at `wp`, bias (m floats) at
  * `bp`, clamped to [lo, hi]. Returns the output block (n·m·oh·ow floats), which the caller owns — or writes it at
  * `dst` when given (a block the caller sized) and returns `dst`. With `wa` (the weights packed by packConvStrips;
- * `wp` is then unused by the GEMM paths) the GEMMs run over the packed strips.
+ * `wp` is then unused by the GEMM paths) the GEMMs run over the packed strips. `res`: a residual to add in the
+ * threads' chunks (ConvResidual; `res.done` tells the caller whether it was).
  */
-export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs: Record<string, any>, dims: readonly number[], xp: number, wp: number, bp: number, lo: number, hi: number, dst?: number, wa = 0): number {
+export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs: Record<string, any>, dims: readonly number[], xp: number, wp: number, bp: number, lo: number, hi: number, dst?: number, wa = 0, res?: ConvResidual): number {
   const [n, c, ih, iw] = dims as [number, number, number, number];
   const { m, cg, kh, kw, group, sh, sw, dh, dw } = s;
   const mg = m / group;
@@ -122,6 +138,12 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
             ? undefined // im2colPack's per-thread blocks
             : threadScratch(mem, (rowSplit ? (p + 7) >> 3 : blockPanels) * (kg + 1) * 32, 1, 'conv columns');
   const cp = scr?.ptr ?? 0;
+  // the residual in the chunks (ConvResidual): one image, one group, and pixel rows on multiples of 4 floats (or a
+  // split by whole rows, rowSplit) so that every segment starts where the whole-block add has a SIMD group start
+  const rAdd = res && nt > 1 && n === 1 && group === 1 && pointwise && !s.depthwise && (rowSplit || p % 4 === 0)
+    ? (rows: number, len: number, at: number): KernelCall => ['f32_binary_rows', [0, rows, len, p, at, res.ptr + (at - op), at, res.lo, res.hi]]
+    : undefined;
+  if (rAdd) res!.done = true;
   let ok = false;
   try {
     const bias = mem.f32(bp, m);
@@ -167,7 +189,7 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
           // few pixel panels (7×7): pack them all here, then the threads take chunks of output channels
           if (pointwise) ex.f32_gemm_pack_8(p, cg, xg, p, 0, cp);
           else im2colPack(mem, ex, xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cp);
-          gemmRowChunks(ex, mg, p, kg, wg, kg, cp, og, p, lo, hi, bp + gi * mg * 4, nt, wag);
+          gemmRowChunks(ex, mg, p, kg, wg, kg, cp, og, p, lo, hi, bp + gi * mg * 4, nt, wag, rAdd && ((r0, r1) => [rAdd(r1 - r0, p, og + r0 * p * 4)]));
           continue;
         }
         if (nt > 1) {
@@ -183,9 +205,13 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
             const cols1 = mParts > 1 ? chunksOf(p, 8, nt, (mg * kg) / mParts) : cols;
             const rows = shares(mg, 4, mParts);
             const calls: KernelCall[][] = [];
-            const call = ([c0, c1]: [number, number], [r0, r1]: [number, number]): KernelCall[] => wag
-              ? [['f32_gemm_blockpack_pa', [r1 - r0, c1 - c0, kg, wag + r0 * kg * 4, xg + c0 * 4, p, og + (r0 * p + c0) * 4, p, lo, hi, bp + (gi * mg + r0) * 4, cp], { mask: 1 << 11, stride: scr!.stride }]]
-              : [['f32_gemm_blockpack', [r1 - r0, c1 - c0, kg, wg + r0 * kg * 4, kg, xg + c0 * 4, p, og + (r0 * p + c0) * 4, p, lo, hi, bp + (gi * mg + r0) * 4, cp], { mask: 1 << 12, stride: scr!.stride }]];
+            const call = ([c0, c1]: [number, number], [r0, r1]: [number, number]): KernelCall[] => {
+              const g: KernelCall = wag
+                ? ['f32_gemm_blockpack_pa', [r1 - r0, c1 - c0, kg, wag + r0 * kg * 4, xg + c0 * 4, p, og + (r0 * p + c0) * 4, p, lo, hi, bp + (gi * mg + r0) * 4, cp], { mask: 1 << 11, stride: scr!.stride }]
+                : ['f32_gemm_blockpack', [r1 - r0, c1 - c0, kg, wg + r0 * kg * 4, kg, xg + c0 * 4, p, og + (r0 * p + c0) * 4, p, lo, hi, bp + (gi * mg + r0) * 4, cp], { mask: 1 << 12, stride: scr!.stride }];
+              // the residual over the same rows × pixels, right after the chunk wrote them (p % 4 = 0: rAdd)
+              return rAdd ? [g, rAdd(r1 - r0, c1 - c0, og + (r0 * p + c0) * 4)] : [g];
+            };
             // thread t's region: its share of the row blocks (output channels) over all panels — each core reads
             // half of the weights and writes whole output planes (a split by pixels shares a cache line of every
             // plane at the boundary between the threads' pixels). One row block (many panels: 55×55, 27×27): its

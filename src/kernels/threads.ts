@@ -308,7 +308,7 @@ export interface ForkStats {
   workerLateMs: number;
   workerMs: number;
   workerIdleMs: number;
-  /** with forkStats(true, true), per fork: [caller ms in chunks, its chunks, chunks, join ms, worker late ms, worker ms in chunks, its chunks, worker idle ms, regions] (inline forks: the first three) */
+  /** with forkStats(true, true), per fork: [caller ms in chunks, its chunks, chunks, join ms, worker late ms, worker ms in chunks, its chunks, worker idle ms, regions, setup ms] (inline forks: the first three) */
   log?: number[][];
 }
 let stats: ForkStats | undefined;
@@ -444,7 +444,7 @@ export function forkJoin(ex: KernelExports, chunks: KernelCall[][], nt = chunks.
     st.workerLateMs += wl;
     st.workerMs += wm;
     st.workerIdleMs += wi;
-    st.log?.push([t1 - t0, mine, chunks.length, j, wl, wm, wc, wi, R]);
+    st.log?.push([t1 - t0, mine, chunks.length, j, wl, wm, wc, wi, R, t0 - ts]);
   }
   if (err) throw err;
   if (failed) throw new ShapeError('a kernel thread failed (WASM trap in a worker)');
@@ -530,7 +530,7 @@ export function gemmSplit(m: number, n: number, nt: number): 'rows' | 'cols' {
  * ex.f32_gemm in chunks of rows (see gemmSplit): A, C and the row bias offset, the packed B shared. No chunk
  * has a single row (f32_gemm runs m = 1 as a GEMV, which rounds differently): one is merged into the one before.
  */
-export function gemmRowChunks(ex: KernelExports, m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, lo: number, hi: number, rb: number, nt: number, ap = 0): void {
+export function gemmRowChunks(ex: KernelExports, m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, lo: number, hi: number, rb: number, nt: number, ap = 0, post?: (r0: number, r1: number) => KernelCall[]): void {
   const { ranges, regions } = chunksOf(m, 4, nt, 4 * n * k);
   const last = ranges.length - 1;
   if (last > 0 && ranges[last]![1] - ranges[last]![0] === 1) {
@@ -538,8 +538,11 @@ export function gemmRowChunks(ex: KernelExports, m: number, n: number, k: number
     if (regions[regions.length - 1] === last) regions.pop();
   }
   // ap: A already packed in 4-row strips (f32_gemm_pack_a4; chunks start on multiples of 4 rows) — f32_gemm_pa, same bits
-  if (ap) forkJoin(ex, ranges.map(([r0, r1]): KernelCall[] => [['f32_gemm_pa', [r1 - r0, n, k, ap + r0 * k * 4, w, c + r0 * ldc * 4, ldc, lo, hi, rb ? rb + r0 * 4 : 0]]]), nt, regions);
-  else forkJoin(ex, ranges.map(([r0, r1]): KernelCall[] => [['f32_gemm', [r1 - r0, n, k, a + r0 * lda * 4, lda, w, c + r0 * ldc * 4, ldc, lo, hi, rb ? rb + r0 * 4 : 0]]]), nt, regions);
+  // post(r0, r1): calls run after a chunk's rows (a residual over them)
+  forkJoin(ex, ranges.map(([r0, r1]): KernelCall[] => [
+    ap ? ['f32_gemm_pa', [r1 - r0, n, k, ap + r0 * k * 4, w, c + r0 * ldc * 4, ldc, lo, hi, rb ? rb + r0 * 4 : 0]] : ['f32_gemm', [r1 - r0, n, k, a + r0 * lda * 4, lda, w, c + r0 * ldc * 4, ldc, lo, hi, rb ? rb + r0 * 4 : 0]],
+    ...(post ? post(r0, r1) : []),
+  ]), nt, regions);
 }
 
 /**

@@ -16,6 +16,7 @@ import { Tensor } from '../../src/tensor/tensor.js';
 import { acquireThreads, chunks, forkJoin, forkStats, gemmSplit, releaseThreads, setActiveThreads, setInlineForks, setMinShare, threadsAvailable } from '../../src/kernels/threads.js';
 import { arena, kernels } from '../../src/kernels/wasm.js';
 import { runConvWinograd, winogradWeights } from '../../src/kernels/winograd.js';
+import { type ConvResidual, convF32Shape, runConvF32 } from '../../src/kernels/conv-run.js';
 
 let threads = 1;
 let minShare = 0;
@@ -151,6 +152,59 @@ describe('kernel threads', () => {
     } finally {
       exec.dispose();
     }
+  });
+
+  // ONNX Add: "performs element-wise binary addition" — a residual Add folded into the pointwise conv before it
+  // (Conv → Add(·, r) → Relu?, MobileNetV2's projection + skip) is added by each thread over the rows × pixels its
+  // chunk wrote (f32_binary_rows): by pixel panels (p % 4 = 0), by blocks of output channels too (few panels, many
+  // channels) and by rows only (few panels: gemmSplit 'rows'); the same bits as one thread's whole-block add.
+  it('a residual Add folded into a pointwise conv, added in the threads\' chunks: 2 and 3 threads bit-identical to 1', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 24 }), fc.constantFrom(4, 16, 24, 40, 130, 200), fc.integer({ min: 1, max: 24 }), fc.integer({ min: 1, max: 24 }), fc.boolean(), fc.integer(), (c, m, h, w, act, seed) => {
+        const rnd = rng(seed);
+        const g = new Graph();
+        g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [1, c, h, w] } }];
+        const t = (dims: number[]) => new Tensor('float32', Float32Array.from({ length: dims.reduce((x, y) => x * y, 1) }, rnd), dims);
+        g.initializers.set('W1', t([m, c, 1, 1]));
+        g.initializers.set('B1', t([m]));
+        g.initializers.set('W2', t([m, m, 1, 1]));
+        g.initializers.set('B2', t([m]));
+        const pw = { kernel_shape: [1, 1], strides: [1, 1], pads: [0, 0, 0, 0] };
+        g.nodes.push({ name: 'c1', op: 'Conv', domain: '', inputs: ['X', 'W1', 'B1'], outputs: ['A'], attrs: pw });
+        g.nodes.push({ name: 'c2', op: 'Conv', domain: '', inputs: ['A', 'W2', 'B2'], outputs: ['B'], attrs: pw });
+        g.nodes.push({ name: 'add', op: 'Add', domain: '', inputs: ['B', 'A'], outputs: [act ? 'S' : 'Y'], attrs: {} });
+        if (act) g.nodes.push({ name: 'relu', op: 'Relu', domain: '', inputs: ['S'], outputs: ['Y'], attrs: {} });
+        g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+        sameBitsOn123(g, { X: t([1, c, h, w]) });
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('the residual goes into the chunks where each segment keeps the whole-block add\'s SIMD groups', () => {
+    const ex = kernels()!;
+    const mem = arena()!;
+    const at = (m: number, c: number, h: number, w: number, nt: number) => {
+      const shape = convF32Shape([m, c, 1, 1], {})!;
+      const x = mem.alloc(c * h * w * 4, 'x');
+      const wt = mem.alloc(m * c * 4, 'w');
+      const b = mem.alloc(m * 4, 'b');
+      const r = mem.alloc(m * h * w * 4, 'r');
+      const res: ConvResidual = { ptr: r, lo: -Infinity, hi: Infinity };
+      const prev = setActiveThreads(nt);
+      try {
+        mem.release(runConvF32(mem, ex, shape, { kernel_shape: [1, 1] }, [1, c, h, w], x, wt, b, -Infinity, Infinity, undefined, 0, res));
+      } finally {
+        setActiveThreads(prev);
+        for (const q of [x, wt, b, r]) mem.release(q);
+      }
+      return res.done === true;
+    };
+    expect(at(24, 16, 56, 56, 2)).toBe(true); // by pixel panels
+    expect(at(256, 64, 13, 12, 2)).toBe(true); // panels × blocks of output channels
+    expect(at(160, 96, 7, 7, 2)).toBe(true); // by rows (7×7: 49 pixels, p % 4 ≠ 0, but whole rows)
+    expect(at(24, 16, 13, 13, 2)).toBe(false); // by panels with p % 4 ≠ 0: the caller adds it afterwards
+    expect(at(24, 16, 56, 56, 1)).toBe(false); // one thread
   });
 
   // ONNX Conv as above, im2col path: a thread packs each chunk of output-pixel panels a cache block of panels at a
