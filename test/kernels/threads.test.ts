@@ -181,6 +181,69 @@ describe('kernel threads', () => {
     );
   });
 
+  // forkCached: a node's chunk lists (and their table in the control block) are kept across runs while the pointers
+  // and sizes they were built from repeat. Runs of one executor over inputs of changing size (symbolic H, W: new
+  // blocks, new geometry) and changing values, interleaved, must each give the bits of a fresh 1-thread run — a
+  // kept fork used past a change of its key would compute the old geometry or write the old blocks.
+  it('kept forks follow their key: one executor, inputs of changing size and values, 2 threads = 1 thread each run', () => {
+    const rnd = rng(11);
+    const t = (dims: number[]) => new Tensor('float32', Float32Array.from({ length: dims.reduce((x, y) => x * y, 1) }, rnd), dims);
+    const g = new Graph();
+    g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [1, 24, 'h', 'w'] } }];
+    for (const [n, dims] of [['W1', [96, 24, 1, 1]], ['B1', [96]], ['Wd', [96, 1, 3, 3]], ['Bd', [96]], ['W3', [64, 96, 3, 3]], ['B3', [64]], ['W2', [64, 64, 1, 1]], ['B2', [64]]] as const) g.initializers.set(n, t([...dims]));
+    const pad1 = { pads: [1, 1, 1, 1] };
+    g.nodes.push({ name: 'mp', op: 'MaxPool', domain: '', inputs: ['X'], outputs: ['P'], attrs: { kernel_shape: [3, 3], strides: [1, 1], ...pad1 } });
+    g.nodes.push({ name: 'pw', op: 'Conv', domain: '', inputs: ['P', 'W1', 'B1'], outputs: ['A'], attrs: { kernel_shape: [1, 1] } });
+    g.nodes.push({ name: 'dw', op: 'Conv', domain: '', inputs: ['A', 'Wd', 'Bd'], outputs: ['D'], attrs: { kernel_shape: [3, 3], group: 96, ...pad1 } });
+    g.nodes.push({ name: 'c3', op: 'Conv', domain: '', inputs: ['D', 'W3', 'B3'], outputs: ['E'], attrs: { kernel_shape: [3, 3], ...pad1 } });
+    g.nodes.push({ name: 'pj', op: 'Conv', domain: '', inputs: ['E', 'W2', 'B2'], outputs: ['G'], attrs: { kernel_shape: [1, 1] } });
+    g.nodes.push({ name: 'add', op: 'Add', domain: '', inputs: ['G', 'E'], outputs: ['Y'], attrs: {} });
+    g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+    const exec = new Executor(g, { backend: 'wasm' });
+    try {
+      const fresh1 = (X: Tensor) => {
+        const e = new Executor(g, { backend: 'wasm' });
+        try {
+          return bits(runWith(e, { X }, 1));
+        } finally {
+          e.dispose();
+        }
+      };
+      const on2 = (X: Tensor) => {
+        forkStats(true);
+        const y = bits(runWith(exec, { X }, 2));
+        return { y, st: forkStats(false)! };
+      };
+      let prev = '';
+      for (const [h, w] of [[16, 16], [16, 16], [12, 20], [16, 16], [28, 28], [12, 20], [12, 20]] as const) {
+        const X = t([1, 24, h, w]);
+        const want = fresh1(X);
+        // straight after a 2-thread run of another size every key differs (its sizes), of the same size none does
+        const a = on2(X);
+        expect(a.y).toEqual(want);
+        expect(a.st.forks).toBeGreaterThan(0);
+        if (prev === `${h}x${w}`) expect(a.st.kept).toBeGreaterThanOrEqual(a.st.forks - 1);
+        else expect(a.st.kept).toBe(0);
+        expect(bits(runWith(exec, { X }, 3))).toEqual(want);
+        // after a 3-thread run nothing is kept (the thread count is part of every key); new values, same blocks
+        const X2 = t([1, 24, h, w]);
+        const b = on2(X2);
+        expect(b.y).toEqual(fresh1(X2));
+        expect(b.st.kept).toBe(0);
+        const c = on2(X2);
+        expect(c.y).toEqual(b.y);
+        // the same run again: forks kept, with their tables (all but where a block moved: the graph output's, which
+        // the caller still holds, lands elsewhere)
+        expect(c.st.kept).toBeGreaterThanOrEqual(c.st.forks - 1);
+        expect(c.st.keptTables).toBe(c.st.kept);
+        prev = `${h}x${w}`;
+      }
+      expect([...exec.fallbacks.values()]).toEqual([]);
+    } finally {
+      exec.dispose();
+    }
+  });
+
   it('the residual goes into the chunks where each segment keeps the whole-block add\'s SIMD groups', () => {
     const ex = kernels()!;
     const mem = arena()!;
