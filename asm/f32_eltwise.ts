@@ -100,3 +100,17 @@ export function f32_binary_nd(op: i32, a: usize, b: usize, out: usize, rank: i32
     }
   }
 }
+
+/**
+ * f32_binary over `rows` rows of n floats, row r at a / b / out + r·ld floats: one block of a strided 2-D region
+ * (a conv output's channel planes over a range of pixels, as a thread's chunk covers them). Each row is exactly one
+ * f32_binary call, so a row that starts on a multiple of 4 floats of a block computes every element as the one
+ * whole-block call does (the same SIMD lanes and tail).
+ */
+export function f32_binary_rows(op: i32, rows: i32, n: i32, ld: i32, a: usize, b: usize, out: usize, lo: f32, hi: f32): void {
+  const step = (<usize>ld) << 2;
+  for (let r = 0; r < rows; r++) {
+    const o = <usize>r * step;
+    f32_binary(op, a + o, 1, b + o, 1, out + o, n, lo, hi);
+  }
+}

@@ -41,7 +41,7 @@ for (let i = 0; i < 10; i++) {
 s1.resetProfile();
 s2.resetProfile();
 let wall2 = 0;
-let fork = { forks: 0, chunks: 0, callerChunks: 0, cancelled: 0, callerMs: 0, joinMs: 0, setupMs: 0, workerChunks: 0, workerLateMs: 0, workerMs: 0, workerIdleMs: 0 };
+let fork = { forks: 0, chunks: 0, callerChunks: 0, cancelled: 0, kept: 0, keptTables: 0, callerMs: 0, joinMs: 0, setupMs: 0, workerChunks: 0, workerLateMs: 0, workerMs: 0, workerIdleMs: 0 };
 for (let i = 0; i < runs; i++) {
   holding(true);
   await s1.run(feed);
@@ -73,7 +73,7 @@ for (const [op, o] of ops) console.log(`${op.padEnd(18)} ${String(o.c).padStart(
 const per = (v) => v / runs;
 console.log(
   `\n2T fork/join per run: ${f(per(fork.forks), 0)} forks, ${f(per(fork.chunks), 0)} chunks (${f((100 * fork.callerChunks) / fork.chunks, 0)} % run by the caller), ` +
-    `${f(per(fork.cancelled), 1)} workers cancelled; caller in chunks ${f(per(fork.callerMs), 2)} ms, in joins ${f(per(fork.joinMs), 2)} ms, ` +
+    `${f(per(fork.cancelled), 1)} workers cancelled, ${f(per(fork.kept), 0)} kept from the run before (${f(per(fork.keptTables), 0)} with their table); caller in chunks ${f(per(fork.callerMs), 2)} ms, in joins ${f(per(fork.joinMs), 2)} ms, ` +
     `writing chunk tables ${f(per(fork.setupMs), 2)} ms, outside forks ${f(per(wall2 - fork.callerMs - fork.joinMs - fork.setupMs), 2)} ms of ${f(per(wall2), 2)}`,
 );
 console.log(

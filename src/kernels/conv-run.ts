@@ -1,6 +1,6 @@
 import { im2colPack } from './im2col.js';
 import { conv2dAt } from '../ir/conv-geometry.js';
-import { type KernelCall, chunksOf, forkJoin, gemmRowChunks, gemmSplit, shares, threadScratch, threadsFor } from './threads.js';
+import { type KernelCall, chunksOf, forkCached, gemmRowPlan, gemmSplit, shares, threadScratch, threadsFor } from './threads.js';
 import type { Arena, KernelExports } from './wasm.js';
 
 /**
@@ -78,12 +78,28 @@ export function packConvStrips(ex: KernelExports, s: ConvF32Shape, wp: number, o
 }
 
 /**
+ * A residual Add folded into a conv (y = clamp(conv + r, lo, hi), the conv itself unclamped): r's block at `ptr`, the
+ * size of the whole output. runConvF32 adds it inside the threads' chunks where it can — each chunk adds r over
+ * the part of the output it wrote, while that part is in its core's cache — and sets `done`; otherwise the caller
+ * adds it over the whole block (f32_binary) afterwards. In chunks, every row segment f32_binary_rows adds starts on a
+ * multiple of 4 floats of the block and ends on one or at the block's end, so each element goes through the same
+ * SIMD lane or tail as in the one whole-block call: bit-identical.
+ */
+export interface ConvResidual {
+  ptr: number;
+  lo: number;
+  hi: number;
+  done?: boolean;
+}
+
+/**
  * Run one conv over kernel memory: input X (NCHW, `dims`) at `xp`, f32 OIHW weights at `wp`, bias (m floats) at
  * `bp`, clamped to [lo, hi]. Returns the output block (n·m·oh·ow floats), which the caller owns — or writes it at
  * `dst` when given (a block the caller sized) and returns `dst`. With `wa` (the weights packed by packConvStrips;
- * `wp` is then unused by the GEMM paths) the GEMMs run over the packed strips.
+ * `wp` is then unused by the GEMM paths) the GEMMs run over the packed strips. `res`: a residual to add in the
+ * threads' chunks (ConvResidual; `res.done` tells the caller whether it was).
  */
-export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs: Record<string, any>, dims: readonly number[], xp: number, wp: number, bp: number, lo: number, hi: number, dst?: number, wa = 0): number {
+export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs: Record<string, any>, dims: readonly number[], xp: number, wp: number, bp: number, lo: number, hi: number, dst?: number, wa = 0, res?: ConvResidual): number {
   const [n, c, ih, iw] = dims as [number, number, number, number];
   const { m, cg, kh, kw, group, sh, sw, dh, dw } = s;
   const mg = m / group;
@@ -122,6 +138,16 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
             ? undefined // im2colPack's per-thread blocks
             : threadScratch(mem, (rowSplit ? (p + 7) >> 3 : blockPanels) * (kg + 1) * 32, 1, 'conv columns');
   const cp = scr?.ptr ?? 0;
+  // the residual in the chunks (ConvResidual): one image, one group, and pixel rows on multiples of 4 floats (or a
+  // split by whole rows, rowSplit) so that every segment starts where the whole-block add has a SIMD group start
+  const rAdd = res && nt > 1 && n === 1 && group === 1 && pointwise && !s.depthwise && (rowSplit || p % 4 === 0)
+    ? (rows: number, len: number, at: number): KernelCall => ['f32_binary_rows', [0, rows, len, p, at, res.ptr + (at - op), at, res.lo, res.hi]]
+    : undefined;
+  if (rAdd) res!.done = true;
+  // the node's fork is the same run after run while these are (forkCached): one image, one group only
+  const owner = n === 1 && group === 1 ? s : undefined;
+  const key = owner ? [c, ih, iw, xp, wp, bp, lo, hi, op, wa, res?.ptr ?? 0, res?.lo ?? 0, res?.hi ?? 0, cp, scr?.stride ?? 0] : [];
+  const fork = (build: () => { chunks: KernelCall[][]; regions: readonly number[] }) => forkCached(ex, owner, key, nt, build);
   let ok = false;
   try {
     const bias = mem.f32(bp, m);
@@ -134,8 +160,10 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
         if (nt > 1) {
           // chunks of channels, a scratch plane per thread (argument 15)
           const plane = ih * iw * 4;
-          const chans = chunksOf(m, 1, nt, dwUnit);
-          forkJoin(ex, chans.ranges.map(([c0, c1]): KernelCall[] => [[fn, [xb + c0 * plane, c1 - c0, ih, iw, wp + c0 * taps * 4, sh, sw, pt, pl, oh, ow, bp + c0 * 4, ob + c0 * p * 4, lo, hi, cp], { mask: 1 << 15, stride: scr!.stride }]]), nt, chans.regions);
+          fork(() => {
+            const chans = chunksOf(m, 1, nt, dwUnit);
+            return { chunks: chans.ranges.map(([c0, c1]): KernelCall[] => [[fn, [xb + c0 * plane, c1 - c0, ih, iw, wp + c0 * taps * 4, sh, sw, pt, pl, oh, ow, bp + c0 * 4, ob + c0 * p * 4, lo, hi, cp], { mask: 1 << 15, stride: scr!.stride }]]), regions: chans.regions };
+          });
         } else ex[fn](xb, m, ih, iw, wp, sh, sw, pt, pl, oh, ow, bp, ob, lo, hi, cp);
         continue;
       }
@@ -144,8 +172,10 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
         if (nt > 1) {
           // chunks of channels, a scratch plane per thread (argument 17)
           const plane = ih * iw * 4;
-          const chans = chunksOf(m, 1, nt, dwUnit);
-          forkJoin(ex, chans.ranges.map(([c0, c1]): KernelCall[] => [['f32_dwconv_plane', [xb + c0 * plane, c1 - c0, ih, iw, wp + c0 * taps * 4, kh, kw, sh, sw, pt, pl, oh, ow, bp + c0 * 4, ob + c0 * p * 4, lo, hi, cp], { mask: 1 << 17, stride: scr!.stride }]]), nt, chans.regions);
+          fork(() => {
+            const chans = chunksOf(m, 1, nt, dwUnit);
+            return { chunks: chans.ranges.map(([c0, c1]): KernelCall[] => [['f32_dwconv_plane', [xb + c0 * plane, c1 - c0, ih, iw, wp + c0 * taps * 4, kh, kw, sh, sw, pt, pl, oh, ow, bp + c0 * 4, ob + c0 * p * 4, lo, hi, cp], { mask: 1 << 17, stride: scr!.stride }]]), regions: chans.regions };
+          });
         } else ex.f32_dwconv_plane(xb, m, ih, iw, wp, kh, kw, sh, sw, pt, pl, oh, ow, bp, ob, lo, hi, cp);
         continue;
       }
@@ -167,13 +197,13 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
           // few pixel panels (7×7): pack them all here, then the threads take chunks of output channels
           if (pointwise) ex.f32_gemm_pack_8(p, cg, xg, p, 0, cp);
           else im2colPack(mem, ex, xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cp);
-          gemmRowChunks(ex, mg, p, kg, wg, kg, cp, og, p, lo, hi, bp + gi * mg * 4, nt, wag);
+          fork(() => gemmRowPlan(mg, p, kg, wg, kg, cp, og, p, lo, hi, bp + gi * mg * 4, nt, wag, rAdd && ((r0, r1) => [rAdd(r1 - r0, p, og + r0 * p * 4)])));
           continue;
         }
         if (nt > 1) {
           // each chunk packs and multiplies its own panels: no barrier between the two
-          const cols = chunksOf(p, 8, nt, mg * kg);
-          if (pointwise) {
+          if (pointwise) fork(() => {
+            const cols = chunksOf(p, 8, nt, mg * kg);
             // few pixel panels (13×13, 14×14: 22–25) and many output channels: each chunk of panels also split into
             // mParts = nt blocks of rows (multiples of 4: f32_gemm's 4-row tiles, so the same micro-kernel calls), so the
             // last chunks, which decide the join, are a fraction of a panel's work — a panel of squeezenet's
@@ -183,9 +213,13 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
             const cols1 = mParts > 1 ? chunksOf(p, 8, nt, (mg * kg) / mParts) : cols;
             const rows = shares(mg, 4, mParts);
             const calls: KernelCall[][] = [];
-            const call = ([c0, c1]: [number, number], [r0, r1]: [number, number]): KernelCall[] => wag
-              ? [['f32_gemm_blockpack_pa', [r1 - r0, c1 - c0, kg, wag + r0 * kg * 4, xg + c0 * 4, p, og + (r0 * p + c0) * 4, p, lo, hi, bp + (gi * mg + r0) * 4, cp], { mask: 1 << 11, stride: scr!.stride }]]
-              : [['f32_gemm_blockpack', [r1 - r0, c1 - c0, kg, wg + r0 * kg * 4, kg, xg + c0 * 4, p, og + (r0 * p + c0) * 4, p, lo, hi, bp + (gi * mg + r0) * 4, cp], { mask: 1 << 12, stride: scr!.stride }]];
+            const call = ([c0, c1]: [number, number], [r0, r1]: [number, number]): KernelCall[] => {
+              const g: KernelCall = wag
+                ? ['f32_gemm_blockpack_pa', [r1 - r0, c1 - c0, kg, wag + r0 * kg * 4, xg + c0 * 4, p, og + (r0 * p + c0) * 4, p, lo, hi, bp + (gi * mg + r0) * 4, cp], { mask: 1 << 11, stride: scr!.stride }]
+                : ['f32_gemm_blockpack', [r1 - r0, c1 - c0, kg, wg + r0 * kg * 4, kg, xg + c0 * 4, p, og + (r0 * p + c0) * 4, p, lo, hi, bp + (gi * mg + r0) * 4, cp], { mask: 1 << 12, stride: scr!.stride }];
+              // the residual over the same rows × pixels, right after the chunk wrote them (p % 4 = 0: rAdd)
+              return rAdd ? [g, rAdd(r1 - r0, c1 - c0, og + (r0 * p + c0) * 4)] : [g];
+            };
             // thread t's region: its share of the row blocks (output channels) over all panels — each core reads
             // half of the weights and writes whole output planes (a split by pixels shares a cache line of every
             // plane at the boundary between the threads' pixels). One row block (many panels: 55×55, 27×27): its
@@ -194,17 +228,16 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
             // from the far end of all the pixels, and the caller the largest from the front: half of each core's
             // inputs came from the other core's cache, and each thread's share of the output moved from kernel to
             // kernel.)
-            if (mParts === 1) {
-              forkJoin(ex, cols.ranges.map((cr) => call(cr, rows[0]!)), nt, cols.regions);
-              continue;
-            }
+            if (mParts === 1) return { chunks: cols.ranges.map((cr) => call(cr, rows[0]!)), regions: cols.regions };
             const regions: number[] = [];
             for (const [b0, b1] of shares(rows.length, 1, nt)) {
               regions.push(calls.length);
               for (let b = b0; b < b1; b++) for (const cr of cols1.ranges) calls.push(call(cr, rows[b]!));
             }
-            forkJoin(ex, calls, nt, regions);
-          } else {
+            return { chunks: calls, regions };
+          });
+          else {
+            const cols = chunksOf(p, 8, nt, mg * kg);
             const panels = cols.ranges.map(([c0, c1]): [number, number] => [c0 >> 3, (c1 + 7) >> 3]);
             // columns [c0, c1) packed at b on thread 0, b + t·stride on thread t
             const gemm = (c0: number, c1: number, b: number, stride: number): KernelCall => wag

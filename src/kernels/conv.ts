@@ -1,6 +1,6 @@
 import { Tensor } from '../tensor/tensor.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
-import { attrs2d, convF32Shape, convStripBytes, dims2d, packConvStrips, runConvF32 } from './conv-run.js';
+import { type ConvResidual, attrs2d, convF32Shape, convStripBytes, dims2d, packConvStrips, runConvF32 } from './conv-run.js';
 import { arena, kernels } from './wasm.js';
 import { Epilogue, UNARY } from './epilogue.js';
 import { ShapeError } from '../errors.js';
@@ -93,10 +93,12 @@ const convWasm: KernelDef = {
         try {
           // with a residual the conv stores unclamped; the add pass below clamps
           const [lo, hi] = rt ? [-Infinity, Infinity] : [epi.lo, epi.hi];
-          const op = wino?.wins(xd) ? wino.run(mem, ex, attrs, xd, xin.ptr, bp, lo, hi, dst) : runConvF32(mem, ex, shape, attrs, xd, xin.ptr, packed ? 0 : weights(), bp, lo, hi, dst, packed ? weights() : 0);
           const out = outType!.shape as number[];
           const total = out.reduce((a, d) => a * d, 1);
-          if (rt) {
+          // a resident residual of the output's size is added by the threads' chunks where runConvF32 can (res.done)
+          const res: ConvResidual | undefined = rt && rPtr !== undefined && rt.size === total ? { ptr: rPtr, lo: epi.lo, hi: epi.hi } : undefined;
+          const op = wino?.wins(xd) ? wino.run(mem, ex, attrs, xd, xin.ptr, bp, lo, hi, dst) : runConvF32(mem, ex, shape, attrs, xd, xin.ptr, packed ? 0 : weights(), bp, lo, hi, dst, packed ? weights() : 0, res);
+          if (rt && !res?.done) {
             // y = clamp(y + r): one pass over the block while it is still in cache (r resident or copied in now); a
             // prefix residual (a zero channel Pad's input) covers the first rt.size values, the rest is clamp(y)
             if (prefix ? rt.size > total : rt.size !== total) throw new ShapeError(`node '${node.name}': residual of ${rt.size} values for an output of ${total}`);

@@ -3,7 +3,7 @@ import { pool2dAt } from '../ir/conv-geometry.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
 import { arena, kernels } from './wasm.js';
 import { attrs2d, dims2d } from './conv-run.js';
-import { type KernelCall, chunksOf, forkJoin, threadScratch, threadsFor } from './threads.js';
+import { type KernelCall, chunksOf, forkCached, threadScratch, threadsFor } from './threads.js';
 
 /**
  * MaxPool (without the Indices output) and AveragePool, 2-D NCHW float32, one channel at a time: separable
@@ -26,6 +26,7 @@ function poolKernel(op: 'MaxPool' | 'AveragePool'): KernelDef {
       if (node.outputs.length > 1 && node.outputs[1] !== '') return decline('Indices output requested'); // reference
       const mode = op === 'MaxPool' ? 0 : attrs.count_include_pad ? 2 : 1;
       const [kh, kw] = attrs.kernel_shape as [number, number];
+      const site = {}; // this node's fork, kept across runs (forkCached)
       return {
         name: op === 'MaxPool' ? 'f32_maxpool2d' : 'f32_avgpool2d',
         run([input], [outType]) {
@@ -50,9 +51,11 @@ function poolKernel(op: 'MaxPool' | 'AveragePool'): KernelDef {
           const args = (i0: number, i1: number): Parameters<typeof ex.f32_pool2d_planes> => [kind, i1 - i0, mode, xin.ptr + i0 * ih * iw * 4, ih, iw, kh, kw, g.strides[0]!, g.strides[1]!, g.dilations[0]!, g.dilations[1]!, g.padBegin[0]!, g.padBegin[1]!, g.padEnd[0]!, g.padEnd[1]!, oh, ow, op2 + i0 * oh * ow * 4, tmp];
           try {
             if (nt > 1) {
-              const cs = chunksOf(planes, 1, nt, oh * ow * kh * kw);
               // the row scratch (argument 19) per thread
-              forkJoin(ex, cs.ranges.map(([i0, i1]): KernelCall[] => [['f32_pool2d_planes', args(i0, i1), { mask: 1 << 19, stride: scr?.stride ?? 0 }]]), nt, cs.regions);
+              forkCached(ex, site, [planes, ih, iw, xin.ptr, op2, tmp, scr?.stride ?? 0], nt, () => {
+                const cs = chunksOf(planes, 1, nt, oh * ow * kh * kw);
+                return { chunks: cs.ranges.map(([i0, i1]): KernelCall[] => [['f32_pool2d_planes', args(i0, i1), { mask: 1 << 19, stride: scr?.stride ?? 0 }]]), regions: cs.regions };
+              });
             } else ex.f32_pool2d_planes(...args(0, planes));
           } finally {
             if (scr) mem.release(scr.block);

@@ -21,8 +21,10 @@ import { type Arena, type KernelExports, kernels, setThreadsWanted, sharedKernel
  * [1] when it ended (timeOrigin-based ms), [2] the chunks it ran; then at DYN the chunk table shared by all threads: per region r (one per thread, each on its
  * own cache line) i32 [16r] the chunks [next, end) still unclaimed, as next | end << 16 (claimed by
  * compare-exchange: the region's owner takes `next`, its largest chunk, any other thread `end − 1`, its
- * smallest); [64] the region count; then at DYN + 320, f64 [c] where chunk c starts, and the chunks: (export
- * index, argument count, mask, stride, arguments…)…, −1.
+ * smallest); [64] the region count, [65] where the fork's table starts in D (B); then at DYN + 320 the f64 array D:
+ * at D[B + c] where chunk c's calls start, and the chunks: (export index, argument count, mask, stride,
+ * arguments…)…, −1. Tables of call sites that fork the same chunks run after run (forkCached) stay in D, each at
+ * its own place, and are not written again while D has room (a full D starts over: `gen`).
  */
 
 const SLOT = 128;
@@ -91,10 +93,11 @@ const start = (d) => {
     if (timed) tm[0] = performance.timeOrigin + performance.now();
     let nc = 0;
     try {
-      // own region first, then the others' leftovers
+      // own region first, then the others' leftovers; the chunk table starts at D[B]
+      const B = cnt[${REGIONS + 1}];
       for (let r = 0, R = cnt[${REGIONS}]; r < R; r++) {
       for (let u = (t + r) % R, c; (c = claim(cnt, u, r === 0)) >= 0; nc++) {
-        for (let p = D[c]; D[p] >= 0; ) {
+        for (let p = D[B + c]; D[p] >= 0; ) {
           const f = fns[D[p]];
           const k = D[p + 1];
           const mask = D[p + 2];
@@ -142,6 +145,12 @@ interface Pool {
   dead: number;
   /** sessions holding the pool */
   users: number;
+  /** D[0, top) holds kept tables (ForkSite) of generation `gen` */
+  top: number;
+  gen: number;
+  /** the calling thread's exports by table index (for `fnsOf`) */
+  fns?: ((...a: number[]) => unknown)[];
+  fnsOf?: KernelExports;
 }
 
 let pool: Pool | undefined;
@@ -200,7 +209,7 @@ export async function acquireThreads(n: number): Promise<number> {
   if (!pool) {
     const ctrl = new SharedArrayBuffer(DYN + CNT_BYTES + DYN_MAX * 8);
     const names = Object.keys(ex).filter((k) => typeof (ex as unknown as Record<string, unknown>)[k] === 'function');
-    pool = { ex, ctrl, i32: new Int32Array(ctrl), cnt: new Int32Array(ctrl, DYN, CNT_BYTES / 4), dyn: new Float64Array(ctrl, DYN + CNT_BYTES, DYN_MAX), names, index: new Map(names.map((k, i) => [k, i])), handles: [], users: 0, dead: 0 };
+    pool = { ex, ctrl, i32: new Int32Array(ctrl), cnt: new Int32Array(ctrl, DYN, CNT_BYTES / 4), dyn: new Float64Array(ctrl, DYN + CNT_BYTES, DYN_MAX), names, index: new Map(names.map((k, i) => [k, i])), handles: [], users: 0, dead: 0, top: 0, gen: 0 };
   }
   const p = pool;
   p.users++;
@@ -279,6 +288,8 @@ export function setMinShare(work: number): number {
 }
 
 let seq = 0;
+/** the calling thread's argument list for a table call (reused) */
+const args: number[] = [];
 /** diagnostic (setInlineForks): forkJoin runs every chunk on the calling thread, cut as for the threads */
 let inline = false;
 
@@ -298,6 +309,9 @@ export interface ForkStats {
   callerChunks: number;
   /** workers cancelled because the caller ran out of chunks before they started */
   cancelled: number;
+  /** forks whose chunk lists were kept from an earlier run (forkCached), and of those, whose table was still in place */
+  kept: number;
+  keptTables: number;
   /** ms the caller spent running chunks, and waiting for the workers' last ones */
   callerMs: number;
   joinMs: number;
@@ -308,7 +322,7 @@ export interface ForkStats {
   workerLateMs: number;
   workerMs: number;
   workerIdleMs: number;
-  /** with forkStats(true, true), per fork: [caller ms in chunks, its chunks, chunks, join ms, worker late ms, worker ms in chunks, its chunks, worker idle ms, regions] (inline forks: the first three) */
+  /** with forkStats(true, true), per fork: [caller ms in chunks, its chunks, chunks, join ms, worker late ms, worker ms in chunks, its chunks, worker idle ms, regions, setup ms] (inline forks: the first three) */
   log?: number[][];
 }
 let stats: ForkStats | undefined;
@@ -316,9 +330,67 @@ let stats: ForkStats | undefined;
 /** Start (true: from zero), stop (false) or read (no argument) the fork/join counters; off by default (no clock reads). */
 export function forkStats(on?: boolean, log = false): ForkStats | undefined {
   const cur = stats;
-  if (on === true) stats = { forks: 0, chunks: 0, callerChunks: 0, cancelled: 0, callerMs: 0, joinMs: 0, setupMs: 0, workerChunks: 0, workerLateMs: 0, workerMs: 0, workerIdleMs: 0, ...(log ? { log: [] } : {}) };
+  if (on === true) stats = { forks: 0, chunks: 0, callerChunks: 0, cancelled: 0, kept: 0, keptTables: 0, callerMs: 0, joinMs: 0, setupMs: 0, workerChunks: 0, workerLateMs: 0, workerMs: 0, workerIdleMs: 0, ...(log ? { log: [] } : {}) };
   else if (on === false) stats = undefined;
   return cur;
+}
+
+/** Write `chunks` as a table at D[base] (see the control block): chunk starts, then each chunk's calls, −1. */
+function encode(p: Pool, chunks: KernelCall[][], base: number): void {
+  const D = p.dyn;
+  let q = base + chunks.length;
+  for (let c = 0; c < chunks.length; c++) {
+    D[base + c] = q;
+    const calls = chunks[c]!;
+    for (let i = 0; i < calls.length; i++) {
+      const call = calls[i]!;
+      const args = call[1];
+      const per = call[2];
+      D[q] = p.index.get(call[0])!;
+      D[q + 1] = args.length;
+      D[q + 2] = per ? per.mask : 0;
+      D[q + 3] = per ? per.stride : 0;
+      q += 4;
+      for (let j = 0; j < args.length; j++) D[q++] = args[j]!;
+    }
+    D[q++] = -1;
+  }
+}
+
+/**
+ * A call site that forks the same chunks run after run (a kernel node: the same pointers and sizes each run):
+ * forkCached keeps its chunk lists, and forkJoin its table in D, so neither is built again until the key changes.
+ */
+export interface ForkSite {
+  key: number[];
+  chunks: KernelCall[][];
+  regions: readonly number[];
+  pool?: Pool;
+  gen: number;
+  base: number;
+}
+const sites = new WeakMap<object, ForkSite>();
+
+/**
+ * forkJoin(ex, build().chunks, nt, build().regions), with the chunk lists kept for `owner` (one fork per owner:
+ * e.g. a conv node's shape object) while `key` — every number the lists are built from that may change between
+ * runs (pointers, sizes; `nt` is added) — is the same; `build` runs only when it is not. Without an owner, or
+ * when the run stays on one thread, it is forkJoin as is.
+ */
+export function forkCached(ex: KernelExports, owner: object | undefined, key: readonly number[], nt: number, build: () => { chunks: KernelCall[][]; regions: readonly number[] }): void {
+  if (!owner || !pool || nt <= 1) {
+    const b = build();
+    return forkJoin(ex, b.chunks, nt, b.regions);
+  }
+  let site = sites.get(owner);
+  let same = site !== undefined && site.key.length === key.length + 1 && site.key[0] === nt;
+  for (let i = 0; same && i < key.length; i++) same = Object.is(site!.key[i + 1], key[i]);
+  if (!same) {
+    const b = build();
+    site = { key: [nt, ...key], chunks: b.chunks, regions: b.regions, gen: -1, base: -1 };
+    sites.set(owner, site);
+  } else if (stats) stats.kept++;
+  forkJoin(ex, site!.chunks, nt, site!.regions, site);
 }
 
 /**
@@ -329,7 +401,7 @@ export function forkStats(on?: boolean, log = false): ForkStats | undefined {
  * may run on any thread, so its scratch must be its own or per thread (KernelCall's perThread). Without workers
  * (or when the chunks do not fit the table) the calling thread runs them all, in order.
  */
-export function forkJoin(ex: KernelExports, chunks: KernelCall[][], nt = chunks.length, regions: readonly number[] = chunks.length <= MAX_THREADS ? chunks.map((_, i) => i) : [0]): void {
+export function forkJoin(ex: KernelExports, chunks: KernelCall[][], nt = chunks.length, regions: readonly number[] = chunks.length <= MAX_THREADS ? chunks.map((_, i) => i) : [0], site?: ForkSite): void {
   const p = pool;
   const ts = stats ? performance.now() : 0;
   const fn = ex as unknown as Record<string, (...a: number[]) => unknown>;
@@ -340,26 +412,35 @@ export function forkJoin(ex: KernelExports, chunks: KernelCall[][], nt = chunks.
     }
   };
   const workers = p ? Math.min(nt, chunks.length, p.handles.length + 1) - 1 : 0;
-  let q = chunks.length;
-  if (p && workers > 0 && q < DYN_MAX && regions.length <= MAX_THREADS) {
-    const D = p.dyn;
-    for (let c = 0; c < chunks.length && q > 0; c++) {
-      D[c] = q;
-      for (const [name, args, per] of chunks[c]!) {
-        if (q + 5 + args.length > DYN_MAX) {
-          q = 0;
-          break;
-        }
-        D[q++] = p.index.get(name)!;
-        D[q++] = args.length;
-        D[q++] = per?.mask ?? 0;
-        D[q++] = per?.stride ?? 0;
-        for (const a of args) D[q++] = a;
-      }
-      if (q) D[q++] = -1;
+  // the table: a site's kept one while it is still in D, else written now — a site's at D's top (kept), any
+  // other fork's above the kept ones (overwritten by the next fork)
+  let base = -1;
+  if (p && workers > 0 && !inline && regions.length <= MAX_THREADS) {
+    if (site && site.pool === p && site.gen === p.gen) {
+      base = site.base;
+      if (stats) stats.keptTables++;
     }
-  } else q = 0;
-  if (!p || !q || inline) {
+    else {
+      // per chunk its start, its calls (4 + arguments each) and the −1 that ends it
+      let need = 2 * chunks.length;
+      for (const c of chunks) for (const call of c) need += 4 + call[1].length;
+      if (need <= DYN_MAX) {
+        if (p.top + need > DYN_MAX) {
+          p.gen++; // D is full: every kept table is written again when its site next forks
+          p.top = 0;
+        }
+        base = p.top;
+        encode(p, chunks, base);
+        if (site) {
+          site.pool = p;
+          site.gen = p.gen;
+          site.base = base;
+          p.top += need;
+        }
+      }
+    }
+  }
+  if (!p || base < 0) {
     const t0 = stats ? performance.now() : 0;
     for (const c of chunks) run(c, 0);
     if (stats && inline) {
@@ -379,6 +460,7 @@ export function forkJoin(ex: KernelExports, chunks: KernelCall[][], nt = chunks.
     p.cnt[16 * r] = regions[r]! | ((r + 1 < R ? regions[r + 1]! : chunks.length) << 16);
   }
   p.cnt[REGIONS] = R; // published to the workers by the Atomics.store of the sequence below
+  p.cnt[REGIONS + 1] = base;
   const posted: number[] = [];
   const tp = stats ? performance.now() : 0;
   for (let w = 0; w < workers; w++) {
@@ -395,8 +477,23 @@ export function forkJoin(ex: KernelExports, chunks: KernelCall[][], nt = chunks.
   const t0 = st ? performance.now() : 0;
   let mine = 0;
   try {
+    const D = p.dyn;
+    if (p.fnsOf !== ex) {
+      p.fns = p.names.map((k) => fn[k]!);
+      p.fnsOf = ex;
+    }
+    const fns = p.fns!;
     for (let r = 0; r < R; r++) {
-      for (let c; (c = claim(p.cnt, r, r === 0)) >= 0; mine++) run(chunks[c]!, 0);
+      for (let c; (c = claim(p.cnt, r, r === 0)) >= 0; mine++) {
+        // the chunk's calls as the table has them (the calling thread is thread 0: no per-thread offsets)
+        for (let q = D[base + c]!; D[q]! >= 0; ) {
+          const k = D[q + 1]!;
+          args.length = k;
+          for (let i = 0; i < k; i++) args[i] = D[q + 4 + i]!;
+          fns[D[q]!]!(...args);
+          q += 4 + k;
+        }
+      }
     }
   } catch (e) {
     err = e;
@@ -444,7 +541,7 @@ export function forkJoin(ex: KernelExports, chunks: KernelCall[][], nt = chunks.
     st.workerLateMs += wl;
     st.workerMs += wm;
     st.workerIdleMs += wi;
-    st.log?.push([t1 - t0, mine, chunks.length, j, wl, wm, wc, wi, R]);
+    st.log?.push([t1 - t0, mine, chunks.length, j, wl, wm, wc, wi, R, t0 - ts]);
   }
   if (err) throw err;
   if (failed) throw new ShapeError('a kernel thread failed (WASM trap in a worker)');
@@ -530,7 +627,13 @@ export function gemmSplit(m: number, n: number, nt: number): 'rows' | 'cols' {
  * ex.f32_gemm in chunks of rows (see gemmSplit): A, C and the row bias offset, the packed B shared. No chunk
  * has a single row (f32_gemm runs m = 1 as a GEMV, which rounds differently): one is merged into the one before.
  */
-export function gemmRowChunks(ex: KernelExports, m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, lo: number, hi: number, rb: number, nt: number, ap = 0): void {
+export function gemmRowChunks(ex: KernelExports, m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, lo: number, hi: number, rb: number, nt: number, ap = 0, post?: (r0: number, r1: number) => KernelCall[]): void {
+  const { chunks, regions } = gemmRowPlan(m, n, k, a, lda, w, c, ldc, lo, hi, rb, nt, ap, post);
+  forkJoin(ex, chunks, nt, regions);
+}
+
+/** gemmRowChunks' chunk lists (for forkCached). */
+export function gemmRowPlan(m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, lo: number, hi: number, rb: number, nt: number, ap = 0, post?: (r0: number, r1: number) => KernelCall[]): { chunks: KernelCall[][]; regions: number[] } {
   const { ranges, regions } = chunksOf(m, 4, nt, 4 * n * k);
   const last = ranges.length - 1;
   if (last > 0 && ranges[last]![1] - ranges[last]![0] === 1) {
@@ -538,8 +641,12 @@ export function gemmRowChunks(ex: KernelExports, m: number, n: number, k: number
     if (regions[regions.length - 1] === last) regions.pop();
   }
   // ap: A already packed in 4-row strips (f32_gemm_pack_a4; chunks start on multiples of 4 rows) — f32_gemm_pa, same bits
-  if (ap) forkJoin(ex, ranges.map(([r0, r1]): KernelCall[] => [['f32_gemm_pa', [r1 - r0, n, k, ap + r0 * k * 4, w, c + r0 * ldc * 4, ldc, lo, hi, rb ? rb + r0 * 4 : 0]]]), nt, regions);
-  else forkJoin(ex, ranges.map(([r0, r1]): KernelCall[] => [['f32_gemm', [r1 - r0, n, k, a + r0 * lda * 4, lda, w, c + r0 * ldc * 4, ldc, lo, hi, rb ? rb + r0 * 4 : 0]]]), nt, regions);
+  // post(r0, r1): calls run after a chunk's rows (a residual over them)
+  const chunks = ranges.map(([r0, r1]): KernelCall[] => [
+    ap ? ['f32_gemm_pa', [r1 - r0, n, k, ap + r0 * k * 4, w, c + r0 * ldc * 4, ldc, lo, hi, rb ? rb + r0 * 4 : 0]] : ['f32_gemm', [r1 - r0, n, k, a + r0 * lda * 4, lda, w, c + r0 * ldc * 4, ldc, lo, hi, rb ? rb + r0 * 4 : 0]],
+    ...(post ? post(r0, r1) : []),
+  ]);
+  return { chunks, regions };
 }
 
 /**

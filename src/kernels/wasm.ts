@@ -58,6 +58,7 @@ export interface KernelExports {
   f32_unary(op: number, x: number, out: number, n: number, alpha: number, beta: number): void;
   f32_binary_nd(op: number, a: number, b: number, out: number, rank: number, shape: number, astr: number, bstr: number, idx: number, lo: number, hi: number): void;
   f32_binary(op: number, a: number, sa: number, b: number, sb: number, out: number, n: number, lo: number, hi: number): void;
+  f32_binary_rows(op: number, rows: number, n: number, ld: number, a: number, b: number, out: number, lo: number, hi: number): void;
   f32_gemm(m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, lo: number, hi: number, rb: number): void;
   f32_gemm_blockpack(m: number, n: number, k: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number, lo: number, hi: number, rb: number, scratch: number): void;
   f32_gemm_blockpack_scratch(k: number): number;

@@ -1,6 +1,6 @@
 import { conv2dAt } from '../ir/conv-geometry.js';
 import { type ConvF32Shape, stripBytes } from './conv-run.js';
-import { type KernelCall, chunksOf, forkJoin, shares, threadScratch, threadsFor } from './threads.js';
+import { type KernelCall, chunksOf, forkCached, shares, threadScratch, threadsFor } from './threads.js';
 import type { Arena, KernelExports } from './wasm.js';
 
 /**
@@ -128,7 +128,10 @@ export function runConvWinograd(mem: Arena, ex: KernelExports, m: number, attrs:
       // transforms its chunk's input tiles again (16·c per tile against 16·m·c for the products). One block per
       // thread rather than two: fewer repeated input transforms (squeezenet's 13×13 expand3x3 2T 3.5–7 % faster)
       const parts = nt > 1 && rowBlocks && (tiles + 7) >> 3 < 4 * nt && m >= 32 * nt ? nt : 1;
-      if (parts > 1) {
+      // a node's fork is the same run after run while these are (forkCached; its rowBlocks closure owns it)
+      const owner = n === 1 ? rowBlocks : undefined;
+      const key = owner ? [c, ih, iw, xp, up, bp, lo, hi, op, pad, vp, vm.stride, nb, parts] : [];
+      if (parts > 1) forkCached(ex, owner, key, nt, () => {
         const rb = rowBlocks!(parts);
         const cs = chunksOf(tiles, 8, nt, (16 * m * c) / parts);
         const calls: KernelCall[][] = [];
@@ -150,12 +153,11 @@ export function runConvWinograd(mem: Arena, ex: KernelExports, m: number, attrs:
           regions.push(calls.length);
           for (let b = b0; b < b1; b++) for (const [s0, s1] of cs.ranges) calls.push(chunk(s0, s1, b));
         }
-        forkJoin(ex, calls, nt, regions);
-        continue;
-      }
-      if (nt > 1) {
+        return { chunks: calls, regions };
+      });
+      else if (nt > 1) forkCached(ex, owner, key, nt, () => {
         const cs = chunksOf(tiles, 8, nt, 16 * m * c);
-        forkJoin(ex, cs.ranges.map(([s0, s1]): KernelCall[] => {
+        return { chunks: cs.ranges.map(([s0, s1]): KernelCall[] => {
           const calls: KernelCall[] = [];
           for (let t0 = s0; t0 < s1; t0 += nb) {
             const cnt = Math.min(nb, s1 - t0);
@@ -164,10 +166,9 @@ export function runConvWinograd(mem: Arena, ex: KernelExports, m: number, attrs:
             calls.push(['f32_wino_output', [mp, m, ldm, mBytes, bp, oh, ow, tw, t0, cnt, ob, lo, hi], mt]);
           }
           return calls;
-        }), nt, cs.regions);
-        continue;
-      }
-      for (let t0 = 0; t0 < tiles; t0 += nb) {
+        }), regions: cs.regions };
+      });
+      else for (let t0 = 0; t0 < tiles; t0 += nb) {
         const cnt = Math.min(nb, tiles - t0);
         wx.f32_wino_input(pad, c, hp, wp, tw, t0, cnt, vp, vBytes);
         wx.f32_wino_gemm(m, cnt, c, up, vp, vBytes, mp, mBytes, ldm);

@@ -169,3 +169,47 @@ describe('WASM PRelu vs the TS reference', () => {
     );
   });
 });
+
+// f32_binary_rows (a conv's residual Add over one thread's chunk: rows × pixels of a strided block): unclamped, each
+// element is the TS reference's Add, IEEE single (NaN stays NaN); clamped, each row is what one f32_binary call over
+// it gives (the fused Relu/Clip epilogue above); nothing between the rows (the stride's gap) is written.
+describe('WASM f32_binary_rows vs the TS reference', () => {
+  it('adds row segments of a strided block bit for bit, specials included, leaving the gaps alone', async () => {
+    const { arena, kernels } = await import('../../src/kernels/wasm.js');
+    const ex = kernels()!;
+    const mem = arena()!;
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 0, max: 23 }), fc.integer({ min: 0, max: 9 }), fc.boolean(), fc.integer(), (rows, n, gap, clamp, seed) => {
+        const ld = n + gap;
+        const size = rows * ld;
+        const a = values(size, seed);
+        const b = values(size, seed ^ 0x5bd1e995);
+        const [lo, hi] = clamp ? [0, 6] : [-Infinity, Infinity];
+        const pa = mem.alloc(size * 4 + 4, 'a');
+        const pb = mem.alloc(size * 4 + 4, 'b');
+        const pw = mem.alloc(size * 4 + 4, 'want');
+        try {
+          mem.f32(pa, size).set(a);
+          mem.f32(pb, size).set(b);
+          mem.f32(pw, size).set(a);
+          for (let r = 0; r < rows; r++) ex.f32_binary(0, pw + r * ld * 4, 1, pb + r * ld * 4, 1, pw + r * ld * 4, n, lo, hi);
+          ex.f32_binary_rows(0, rows, n, ld, pa, pb, pa, lo, hi);
+          const got = new Uint32Array(Float32Array.from(mem.f32(pa, size)).buffer);
+          const want = new Uint32Array(Float32Array.from(mem.f32(pw, size)).buffer);
+          expect(got).toEqual(want);
+          const out = mem.f32(pa, size);
+          for (let i = 0; i < size; i++) {
+            if (i % ld >= n) expect(Object.is(out[i], a[i]) || (Number.isNaN(out[i]!) && Number.isNaN(a[i]!))).toBe(true);
+            else if (!clamp) {
+              const y = Math.fround(a[i]! + b[i]!);
+              expect(Object.is(out[i], y) || (Number.isNaN(out[i]!) && Number.isNaN(y))).toBe(true);
+            }
+          }
+        } finally {
+          for (const q of [pa, pb, pw]) mem.release(q);
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+});

@@ -16,6 +16,7 @@ import { Tensor } from '../../src/tensor/tensor.js';
 import { acquireThreads, chunks, forkJoin, forkStats, gemmSplit, releaseThreads, setActiveThreads, setInlineForks, setMinShare, threadsAvailable } from '../../src/kernels/threads.js';
 import { arena, kernels } from '../../src/kernels/wasm.js';
 import { runConvWinograd, winogradWeights } from '../../src/kernels/winograd.js';
+import { type ConvResidual, convF32Shape, runConvF32 } from '../../src/kernels/conv-run.js';
 
 let threads = 1;
 let minShare = 0;
@@ -153,6 +154,123 @@ describe('kernel threads', () => {
     }
   });
 
+  // ONNX Add: "performs element-wise binary addition" — a residual Add folded into the pointwise conv before it
+  // (Conv → Add(·, r) → Relu?, MobileNetV2's projection + skip) is added by each thread over the rows × pixels its
+  // chunk wrote (f32_binary_rows): by pixel panels (p % 4 = 0), by blocks of output channels too (few panels, many
+  // channels) and by rows only (few panels: gemmSplit 'rows'); the same bits as one thread's whole-block add.
+  it('a residual Add folded into a pointwise conv, added in the threads\' chunks: 2 and 3 threads bit-identical to 1', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 24 }), fc.constantFrom(4, 16, 24, 40, 130, 200), fc.integer({ min: 1, max: 24 }), fc.integer({ min: 1, max: 24 }), fc.boolean(), fc.integer(), (c, m, h, w, act, seed) => {
+        const rnd = rng(seed);
+        const g = new Graph();
+        g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [1, c, h, w] } }];
+        const t = (dims: number[]) => new Tensor('float32', Float32Array.from({ length: dims.reduce((x, y) => x * y, 1) }, rnd), dims);
+        g.initializers.set('W1', t([m, c, 1, 1]));
+        g.initializers.set('B1', t([m]));
+        g.initializers.set('W2', t([m, m, 1, 1]));
+        g.initializers.set('B2', t([m]));
+        const pw = { kernel_shape: [1, 1], strides: [1, 1], pads: [0, 0, 0, 0] };
+        g.nodes.push({ name: 'c1', op: 'Conv', domain: '', inputs: ['X', 'W1', 'B1'], outputs: ['A'], attrs: pw });
+        g.nodes.push({ name: 'c2', op: 'Conv', domain: '', inputs: ['A', 'W2', 'B2'], outputs: ['B'], attrs: pw });
+        g.nodes.push({ name: 'add', op: 'Add', domain: '', inputs: ['B', 'A'], outputs: [act ? 'S' : 'Y'], attrs: {} });
+        if (act) g.nodes.push({ name: 'relu', op: 'Relu', domain: '', inputs: ['S'], outputs: ['Y'], attrs: {} });
+        g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+        sameBitsOn123(g, { X: t([1, c, h, w]) });
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  // forkCached: a node's chunk lists (and their table in the control block) are kept across runs while the pointers
+  // and sizes they were built from repeat. Runs of one executor over inputs of changing size (symbolic H, W: new
+  // blocks, new geometry) and changing values, interleaved, must each give the bits of a fresh 1-thread run — a
+  // kept fork used past a change of its key would compute the old geometry or write the old blocks.
+  it('kept forks follow their key: one executor, inputs of changing size and values, 2 threads = 1 thread each run', () => {
+    const rnd = rng(11);
+    const t = (dims: number[]) => new Tensor('float32', Float32Array.from({ length: dims.reduce((x, y) => x * y, 1) }, rnd), dims);
+    const g = new Graph();
+    g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [1, 24, 'h', 'w'] } }];
+    for (const [n, dims] of [['W1', [96, 24, 1, 1]], ['B1', [96]], ['Wd', [96, 1, 3, 3]], ['Bd', [96]], ['W3', [64, 96, 3, 3]], ['B3', [64]], ['W2', [64, 64, 1, 1]], ['B2', [64]]] as const) g.initializers.set(n, t([...dims]));
+    const pad1 = { pads: [1, 1, 1, 1] };
+    g.nodes.push({ name: 'mp', op: 'MaxPool', domain: '', inputs: ['X'], outputs: ['P'], attrs: { kernel_shape: [3, 3], strides: [1, 1], ...pad1 } });
+    g.nodes.push({ name: 'pw', op: 'Conv', domain: '', inputs: ['P', 'W1', 'B1'], outputs: ['A'], attrs: { kernel_shape: [1, 1] } });
+    g.nodes.push({ name: 'dw', op: 'Conv', domain: '', inputs: ['A', 'Wd', 'Bd'], outputs: ['D'], attrs: { kernel_shape: [3, 3], group: 96, ...pad1 } });
+    g.nodes.push({ name: 'c3', op: 'Conv', domain: '', inputs: ['D', 'W3', 'B3'], outputs: ['E'], attrs: { kernel_shape: [3, 3], ...pad1 } });
+    g.nodes.push({ name: 'pj', op: 'Conv', domain: '', inputs: ['E', 'W2', 'B2'], outputs: ['G'], attrs: { kernel_shape: [1, 1] } });
+    g.nodes.push({ name: 'add', op: 'Add', domain: '', inputs: ['G', 'E'], outputs: ['Y'], attrs: {} });
+    g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+    const exec = new Executor(g, { backend: 'wasm' });
+    try {
+      const fresh1 = (X: Tensor) => {
+        const e = new Executor(g, { backend: 'wasm' });
+        try {
+          return bits(runWith(e, { X }, 1));
+        } finally {
+          e.dispose();
+        }
+      };
+      const on2 = (X: Tensor) => {
+        forkStats(true);
+        const y = bits(runWith(exec, { X }, 2));
+        return { y, st: forkStats(false)! };
+      };
+      let prev = '';
+      for (const [h, w] of [[16, 16], [16, 16], [12, 20], [16, 16], [28, 28], [12, 20], [12, 20]] as const) {
+        const X = t([1, 24, h, w]);
+        const want = fresh1(X);
+        // straight after a 2-thread run of another size every key differs (its sizes), of the same size none does
+        const a = on2(X);
+        expect(a.y).toEqual(want);
+        expect(a.st.forks).toBeGreaterThan(0);
+        if (prev === `${h}x${w}`) expect(a.st.kept).toBeGreaterThanOrEqual(a.st.forks - 1);
+        else expect(a.st.kept).toBe(0);
+        expect(bits(runWith(exec, { X }, 3))).toEqual(want);
+        // after a 3-thread run nothing is kept (the thread count is part of every key); new values, same blocks
+        const X2 = t([1, 24, h, w]);
+        const b = on2(X2);
+        expect(b.y).toEqual(fresh1(X2));
+        expect(b.st.kept).toBe(0);
+        const c = on2(X2);
+        expect(c.y).toEqual(b.y);
+        // the same run again: forks kept (all but where a block moved: the graph output's, which the caller still
+        // holds, lands elsewhere), mostly with their tables (the table area starts over when full: the earlier
+        // tests' executors left theirs)
+        expect(c.st.kept).toBeGreaterThanOrEqual(c.st.forks - 1);
+        expect(c.st.keptTables).toBeLessThanOrEqual(c.st.kept);
+        prev = `${h}x${w}`;
+      }
+      expect([...exec.fallbacks.values()]).toEqual([]);
+    } finally {
+      exec.dispose();
+    }
+  });
+
+  it('the residual goes into the chunks where each segment keeps the whole-block add\'s SIMD groups', () => {
+    const ex = kernels()!;
+    const mem = arena()!;
+    const at = (m: number, c: number, h: number, w: number, nt: number) => {
+      const shape = convF32Shape([m, c, 1, 1], {})!;
+      const x = mem.alloc(c * h * w * 4, 'x');
+      const wt = mem.alloc(m * c * 4, 'w');
+      const b = mem.alloc(m * 4, 'b');
+      const r = mem.alloc(m * h * w * 4, 'r');
+      const res: ConvResidual = { ptr: r, lo: -Infinity, hi: Infinity };
+      const prev = setActiveThreads(nt);
+      try {
+        mem.release(runConvF32(mem, ex, shape, { kernel_shape: [1, 1] }, [1, c, h, w], x, wt, b, -Infinity, Infinity, undefined, 0, res));
+      } finally {
+        setActiveThreads(prev);
+        for (const q of [x, wt, b, r]) mem.release(q);
+      }
+      return res.done === true;
+    };
+    expect(at(24, 16, 56, 56, 2)).toBe(true); // by pixel panels
+    expect(at(256, 64, 13, 12, 2)).toBe(true); // panels × blocks of output channels
+    expect(at(160, 96, 7, 7, 2)).toBe(true); // by rows (7×7: 49 pixels, p % 4 ≠ 0, but whole rows)
+    expect(at(24, 16, 13, 13, 2)).toBe(false); // by panels with p % 4 ≠ 0: the caller adds it afterwards
+    expect(at(24, 16, 56, 56, 1)).toBe(false); // one thread
+  });
+
   // ONNX Conv as above, im2col path: a thread packs each chunk of output-pixel panels a cache block of panels at a
   // time (f32_gemm_blockpack_scratch: 65536 / ((K + 1)·32) panels, 2–6 here for K = c·25) into its own block, so
   // chunks span several blocks; the Σ over (c, ky, kx) is still one micro-kernel call per 4×8 tile.
@@ -260,21 +378,24 @@ describe('kernel threads', () => {
 
   // ONNX MaxPool / AveragePool: each output is a max / mean over its own window of one (n, c) plane; the split is
   // over planes only, so every output comes from the same kernel call as on one thread.
+  // ONNX MaxPool / AveragePool: each output pixel is a function of its own window only (the threads split by planes);
+  // ceil_mode's partial last windows included
   it('f32 MaxPool and AveragePool (separable and general): 2 and 3 threads bit-identical to 1', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 20 }), fc.integer({ min: 3, max: 17 }), fc.integer({ min: 3, max: 17 }), fc.constantFrom(2, 3), fc.constantFrom(1, 2), fc.integer({ min: 0, max: 1 }), fc.constantFrom('MaxPool', 'AveragePool'), fc.constantFrom(1, 1, 2), fc.integer(), (n, c, h, w, k, s, pad, op, d, seed) => {
+      fc.property(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 20 }), fc.integer({ min: 3, max: 31 }), fc.integer({ min: 3, max: 17 }), fc.constantFrom(2, 3), fc.constantFrom(1, 2), fc.integer({ min: 0, max: 1 }), fc.constantFrom('MaxPool', 'AveragePool'), fc.constantFrom(1, 1, 2), fc.boolean(), fc.integer(), (n, c, h, w, k, s, pad, op, d, ceil, seed) => {
         fc.pre(h + 2 * pad >= (k - 1) * d + 1 && w + 2 * pad >= (k - 1) * d + 1 && pad < k);
         const rnd = rng(seed);
         const g = new Graph();
         g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [n, c, h, w] } }];
         const attrs: Record<string, unknown> = { kernel_shape: [k, k], strides: [s, s], pads: [pad, pad, pad, pad] };
         if (op === 'MaxPool') attrs.dilations = [d, d];
+        if (ceil) attrs.ceil_mode = 1;
         g.nodes.push({ name: 'pool', op, domain: '', inputs: ['X'], outputs: ['Y'], attrs });
         g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
         const X = new Tensor('float32', Float32Array.from({ length: n * c * h * w }, rnd), [n, c, h, w]);
         sameBitsOn123(g, { X });
       }),
-      { numRuns: 80 },
+      { numRuns: 120 },
     );
   });
 
