@@ -683,3 +683,178 @@ export function f32_col2im_tiled(col: usize, m: i32, kh: i32, kw: i32, ih: i32, 
   }
 }
 
+
+/**
+ * Bytes f32_conv2d_direct_4x8's packed weights take for m output channels and k = cin·kh·kw taps: ⌈m/4⌉ blocks of
+ * 4 biases then k vectors of 4 weights (f32_conv2d_direct_pack's layout).
+ */
+export function f32_conv2d_direct_size(m: i32, k: i32): i32 {
+  return ((m + 3) >> 2) * (k + 1) * 16;
+}
+
+/**
+ * Pack OIHW weights (m × cin × kh × kw at w) and m biases for f32_conv2d_direct_4x8: per 4 output channels the 4
+ * biases, then for every tap t = (ky·kw + kx)·cin + ci the 4 channels' weights (channels past m: 0).
+ */
+export function f32_conv2d_direct_pack(w: usize, bias: usize, m: i32, cin: i32, kh: i32, kw: i32, out: usize): void {
+  const k = cin * kh * kw;
+  const cv = (m + 3) >> 2;
+  for (let v = 0; v < cv; v++) {
+    const blk = out + <usize>v * (<usize>(k + 1) << 4);
+    for (let l = 0; l < 4; l++) {
+      const co = v * 4 + l;
+      f32.store(blk + ((<usize>l) << 2), co < m ? f32.load(bias + ((<usize>co) << 2)) : 0);
+      for (let ky = 0; ky < kh; ky++)
+        for (let kx = 0; kx < kw; kx++)
+          for (let ci = 0; ci < cin; ci++) {
+            const t = (ky * kw + kx) * cin + ci;
+            const src = w + ((<usize>(((co * cin + ci) * kh + ky) * kw + kx)) << 2);
+            f32.store(blk + (<usize>(t + 1) << 4) + ((<usize>l) << 2), co < m ? f32.load(src) : 0);
+          }
+    }
+  }
+}
+
+/** Store 4 pixels × 4 channels (a_j: pixel j's channels) as 4 channel rows of 4 pixels at o, o + plane, …: n pixels, c channels. */
+// @ts-ignore: decorator
+@inline
+function storeTransposed(o: usize, plane: usize, a0: v128, a1: v128, a2: v128, a3: v128, n: i32, c: i32): void {
+  const t0 = v128.shuffle<f32>(a0, a1, 0, 4, 1, 5);
+  const t1 = v128.shuffle<f32>(a2, a3, 0, 4, 1, 5);
+  const t2 = v128.shuffle<f32>(a0, a1, 2, 6, 3, 7);
+  const t3 = v128.shuffle<f32>(a2, a3, 2, 6, 3, 7);
+  const r0 = v128.shuffle<f32>(t0, t1, 0, 1, 4, 5);
+  const r1 = v128.shuffle<f32>(t0, t1, 2, 3, 6, 7);
+  const r2 = v128.shuffle<f32>(t2, t3, 0, 1, 4, 5);
+  const r3 = v128.shuffle<f32>(t2, t3, 2, 3, 6, 7);
+  if (n == 4) {
+    v128.store(o, r0);
+    if (c > 1) v128.store(o + plane, r1);
+    if (c > 2) v128.store(o + 2 * plane, r2);
+    if (c > 3) v128.store(o + 3 * plane, r3);
+  } else {
+    storeLanes(o, r0, n);
+    if (c > 1) storeLanes(o + plane, r1, n);
+    if (c > 2) storeLanes(o + 2 * plane, r2, n);
+    if (c > 3) storeLanes(o + 3 * plane, r3, n);
+  }
+}
+
+/** The input tap (iy, ix) of one channel at `q` (its pixel (0, 0)) as 4 lanes, or 0 outside the ih×iw image. */
+// @ts-ignore: decorator
+@inline
+function tapOr0(q: usize, iy: i32, ix: i32, ih: i32, iw: i32, sy: i32, sx: i32): v128 {
+  return iy >= 0 && iy < ih && ix >= 0 && ix < iw ? v128.load32_splat(q + ((<usize>(iy * sy + ix * sx)) << 2)) : f32x4.splat(0);
+}
+
+/**
+ * Direct conv for few input channels (a network's first conv: 3×3 stride 2 over RGB), group 1, dilation 1, output
+ * NCHW rows oy0 … oy1 − 1 of m channels, the input read through element strides (channel sc, row sy, column sx:
+ * NCHW or NHWC alike). XNNPACK's indirect-GEMM tile without the column matrix: 4 output pixels × 8 channels per
+ * pass (channels in lanes), every tap t = (ky·kw + kx)·cin + ci a splat of each pixel's input times the packed
+ * weight vectors (f32_conv2d_direct_pack, w), summed from the bias in tap order (madd), clamped to [lo, hi], the
+ * 4×4 blocks transposed into the output's pixel rows. Pixel quads whose taps are all inside the image read them
+ * through a table of tap offsets (tab: k i32s); the others (borders, the last ow mod 4 pixels) test each tap.
+ */
+export function f32_conv2d_direct_4x8(x: usize, sc: i32, sy: i32, sx: i32, ih: i32, iw: i32, cin: i32, kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, w: usize, m: i32, oh: i32, ow: i32, oy0: i32, oy1: i32, out: usize, lo: f32, hi: f32, tab: usize): void {
+  const k = cin * kh * kw;
+  for (let ky = 0; ky < kh; ky++)
+    for (let kx = 0; kx < kw; kx++)
+      for (let ci = 0; ci < cin; ci++) i32.store(tab + ((<usize>((ky * kw + kx) * cin + ci)) << 2), (ky * sy + kx * sx + ci * sc) << 2);
+  const cv = (m + 3) >> 2;
+  const blkBytes = (<usize>(k + 1)) << 4;
+  const ps = (<usize>(sw * sx)) << 2;
+  const plane = (<usize>(oh * ow)) << 2;
+  const clamp = lo > -Infinity || hi < Infinity;
+  const exact = dwClampExact(lo, hi);
+  const vlo = f32x4.splat(lo);
+  const vhi = f32x4.splat(hi);
+  const vz = dwClampZero(lo);
+  const tabEnd = tab + ((<usize>k) << 2);
+  for (let oy = oy0; oy < oy1; oy++) {
+    const iy0 = oy * sh - pt;
+    const rowIn = iy0 >= 0 && iy0 + kh <= ih;
+    for (let v = 0; v < cv; v += 2) {
+      const pair = v + 1 < cv;
+      const w0 = w + <usize>v * blkBytes;
+      const w1 = pair ? w0 + blkBytes : w0;
+      const vb0 = v128.load(w0);
+      const vb1 = v128.load(w1);
+      for (let ox = 0; ox < ow; ox += 4) {
+        const n = min(4, ow - ox);
+        const ix0 = ox * sw - pl;
+        let a0 = vb0, a1 = vb0, a2 = vb0, a3 = vb0;
+        let b0 = vb1, b1 = vb1, b2 = vb1, b3 = vb1;
+        if (rowIn && n == 4 && ix0 >= 0 && ix0 + 3 * sw + kw <= iw) {
+          const p = x + ((<usize>(iy0 * sy + ix0 * sx)) << 2);
+          let wp0 = w0 + 16;
+          let wp1 = w1 + 16;
+          if (pair) {
+            for (let tp = tab; tp < tabEnd; tp += 4) {
+              const q = p + <usize>i32.load(tp);
+              const x0 = v128.load32_splat(q);
+              const x1 = v128.load32_splat(q + ps);
+              const x2 = v128.load32_splat(q + 2 * ps);
+              const x3 = v128.load32_splat(q + 3 * ps);
+              const u0 = v128.load(wp0);
+              const u1 = v128.load(wp1);
+              a0 = madd(x0, u0, a0);
+              a1 = madd(x1, u0, a1);
+              a2 = madd(x2, u0, a2);
+              a3 = madd(x3, u0, a3);
+              b0 = madd(x0, u1, b0);
+              b1 = madd(x1, u1, b1);
+              b2 = madd(x2, u1, b2);
+              b3 = madd(x3, u1, b3);
+              wp0 += 16;
+              wp1 += 16;
+            }
+          } else {
+            for (let tp = tab; tp < tabEnd; tp += 4) {
+              const q = p + <usize>i32.load(tp);
+              const u0 = v128.load(wp0);
+              a0 = madd(v128.load32_splat(q), u0, a0);
+              a1 = madd(v128.load32_splat(q + ps), u0, a1);
+              a2 = madd(v128.load32_splat(q + 2 * ps), u0, a2);
+              a3 = madd(v128.load32_splat(q + 3 * ps), u0, a3);
+              wp0 += 16;
+            }
+          }
+        } else {
+          // border quads: each tap tested (0 outside the image; pixels past ow read as the last valid one)
+          let wp0 = w0 + 16;
+          let wp1 = w1 + 16;
+          const j1 = min(1, n - 1) * sw, j2 = min(2, n - 1) * sw, j3 = min(3, n - 1) * sw;
+          for (let ky = 0; ky < kh; ky++) {
+            const iy = iy0 + ky;
+            for (let kx = 0; kx < kw; kx++) {
+              const ix = ix0 + kx;
+              for (let ci = 0; ci < cin; ci++) {
+                const q = x + ((<usize>(ci * sc)) << 2);
+                const x0 = tapOr0(q, iy, ix, ih, iw, sy, sx);
+                const x1 = tapOr0(q, iy, ix + j1, ih, iw, sy, sx);
+                const x2 = tapOr0(q, iy, ix + j2, ih, iw, sy, sx);
+                const x3 = tapOr0(q, iy, ix + j3, ih, iw, sy, sx);
+                const u0 = v128.load(wp0);
+                const u1 = v128.load(wp1);
+                a0 = madd(x0, u0, a0);
+                a1 = madd(x1, u0, a1);
+                a2 = madd(x2, u0, a2);
+                a3 = madd(x3, u0, a3);
+                b0 = madd(x0, u1, b0);
+                b1 = madd(x1, u1, b1);
+                b2 = madd(x2, u1, b2);
+                b3 = madd(x3, u1, b3);
+                wp0 += 16;
+                wp1 += 16;
+              }
+            }
+          }
+        }
+        const o = out + ((<usize>(((v << 2) * oh + oy) * ow + ox)) << 2);
+        storeTransposed(o, plane, dwClamp(a0, clamp, exact, vlo, vhi, vz), dwClamp(a1, clamp, exact, vlo, vhi, vz), dwClamp(a2, clamp, exact, vlo, vhi, vz), dwClamp(a3, clamp, exact, vlo, vhi, vz), n, min(4, m - (v << 2)));
+        if (pair) storeTransposed(o + (plane << 2), plane, dwClamp(b0, clamp, exact, vlo, vhi, vz), dwClamp(b1, clamp, exact, vlo, vhi, vz), dwClamp(b2, clamp, exact, vlo, vhi, vz), dwClamp(b3, clamp, exact, vlo, vhi, vz), n, min(4, m - ((v + 1) << 2)));
+      }
+    }
+  }
+}

@@ -30,7 +30,16 @@ export interface ConvF32Shape {
   dw1x1: boolean;
   /** any other depthwise kernel size (1×k, k×1, 7×7 …), dilation 1, column stride 1 or 2: f32_dwconv_plane */
   dwPlane: boolean;
+  /**
+   * group 1, dilation 1, at most DIRECT_MAX_CIN input channels, not 1×1 (a network's first conv over RGB): the
+   * direct kernel f32_conv2d_direct_4x8, no column matrix (K = cin·kh·kw is too short to pay for im2col)
+   */
+  direct: boolean;
 }
+
+/** Input channels up to which a group-1 conv runs on f32_conv2d_direct_4x8 (and at most DIRECT_MAX_K taps). */
+const DIRECT_MAX_CIN = 4;
+const DIRECT_MAX_K = 64;
 
 /** Shape of a 2-D conv with weight dims [m, cg, kh, kw], or undefined when group does not divide m. */
 export function convF32Shape(wDims: readonly number[], attrs: Record<string, any>): ConvF32Shape | undefined {
@@ -47,7 +56,8 @@ export function convF32Shape(wDims: readonly number[], attrs: Record<string, any
   const dw1x1 = depthwise && kh === 1 && kw === 1 && sh === 1 && sw === 1;
   // 1×1 stride 1 stays with f32_dwconv1x1 (unpadded) or f32_dwconv2d (padded: mostly border)
   const dwPlane = depthwise && !dw3x3 && !dw5x5 && !dw1x1 && dh === 1 && dw === 1 && planeStrides;
-  return { m, cg, kh, kw, group, sh: sh!, sw: sw!, dh: dh!, dw: dw!, depthwise, dw3x3, dw5x5, dw1x1, dwPlane };
+  const direct = group === 1 && m >= 2 && cg <= DIRECT_MAX_CIN && cg * kh * kw <= DIRECT_MAX_K && kh * kw > 1 && dh === 1 && dw === 1;
+  return { m, cg, kh, kw, group, sh: sh!, sw: sw!, dh: dh!, dw: dw!, depthwise, dw3x3, dw5x5, dw1x1, dwPlane, direct };
 }
 
 /**
@@ -64,14 +74,18 @@ export function stripBytes(m: number, k: number): number {
  */
 export function convStripBytes(s: ConvF32Shape): number {
   const mg = s.m / s.group;
+  // f32_conv2d_direct_size: per 4 output channels their biases and 4-channel weight vectors per tap
+  if (s.direct) return ((s.m + 3) >> 2) * (s.cg * s.kh * s.kw + 1) * 16;
   return s.depthwise || mg < 2 ? 0 : s.group * stripBytes(mg, s.cg * s.kh * s.kw);
 }
 
 /**
  * Pack OIHW weights at `wp` into per-group 4-row strips at `out` (convStripBytes): once per session, so every run's
- * GEMM tiles read the weights from one pointer (f32_gemm_4x8_pa, ~1.4× f32_gemm_4x8; the same bits).
+ * GEMM tiles read the weights from one pointer (f32_gemm_4x8_pa, ~1.4× f32_gemm_4x8; the same bits). A direct conv
+ * (s.direct) packs f32_conv2d_direct_pack's blocks instead, the biases at `bp` (m floats) with them.
  */
-export function packConvStrips(ex: KernelExports, s: ConvF32Shape, wp: number, out: number): void {
+export function packConvStrips(ex: KernelExports, s: ConvF32Shape, wp: number, out: number, bp: number): void {
+  if (s.direct) return ex.f32_conv2d_direct_pack(wp, bp, s.m, s.cg, s.kh, s.kw, out);
   const mg = s.m / s.group;
   const kg = s.cg * s.kh * s.kw;
   for (let gi = 0; gi < s.group; gi++) ex.f32_gemm_pack_a4(mg, kg, wp + gi * mg * kg * 4, kg, out + gi * stripBytes(mg, kg));
@@ -91,6 +105,10 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
   const { oh, ow, pt, pl, p, pointwise } = conv2dAt(ih, iw, kh, kw, attrs);
   const inSize = c * ih * iw;
   const op = dst ?? mem.alloc(n * m * p * 4, 'conv output');
+  if (s.direct && wa) {
+    runDirect(mem, ex, s, dims, xp, wa, pt, pl, oh, ow, lo, hi, op);
+    return op;
+  }
   // kernel threads: depthwise 3×3 by channels (a plane of scratch each), GEMM by 8-column panels of output pixels.
   // A depthwise channel's work is its p·taps multiply-adds plus the copy of its input plane into the zero-padded
   // scratch plane (counted as 2 per input element): on few output pixels the copy is most of it — mobilenet_v2's
@@ -234,6 +252,30 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
   } finally {
     if (scr) mem.release(scr.block);
     if (!ok && dst === undefined) mem.release(op);
+  }
+}
+
+/**
+ * f32_conv2d_direct_4x8 over NCHW input (element strides: channel ih·iw, row iw, column 1), weights packed by
+ * packConvStrips at `wa`; on threads by chunks of output rows (a tap table each).
+ */
+function runDirect(mem: Arena, ex: KernelExports, s: ConvF32Shape, dims: readonly number[], xp: number, wa: number, pt: number, pl: number, oh: number, ow: number, lo: number, hi: number, op: number): void {
+  const [n, c, ih, iw] = dims as [number, number, number, number];
+  const k = c * s.kh * s.kw;
+  const nt = threadsFor(s.m * oh * ow * k);
+  const scr = threadScratch(mem, k * 4, nt, 'conv tap offsets');
+  try {
+    for (let bi = 0; bi < n; bi++) {
+      const xb = xp + bi * c * ih * iw * 4;
+      const ob = op + bi * s.m * oh * ow * 4;
+      const call = (oy0: number, oy1: number): KernelCall => ['f32_conv2d_direct_4x8', [xb, ih * iw, iw, 1, ih, iw, c, s.kh, s.kw, s.sh, s.sw, pt, pl, wa, s.m, oh, ow, oy0, oy1, ob, lo, hi, scr.ptr], { mask: 1 << 22, stride: scr.stride }];
+      if (nt > 1) {
+        const rows = chunksOf(oh, 1, nt, s.m * ow * k);
+        forkJoin(ex, rows.ranges.map(([r0, r1]) => [call(r0, r1)]), nt, rows.regions);
+      } else ex.f32_conv2d_direct_4x8(xb, ih * iw, iw, 1, ih, iw, c, s.kh, s.kw, s.sh, s.sw, pt, pl, wa, s.m, oh, ow, 0, oh, ob, lo, hi, scr.ptr);
+    }
+  } finally {
+    mem.release(scr.block);
   }
 }
 

@@ -56,7 +56,7 @@ const convWasm: KernelDef = {
         if (!packed) return (wp = plain);
         try {
           wp = mem.alloc(packed, 'conv weights (4-row strips)');
-          packConvStrips(ex, shape, plain, wp);
+          packConvStrips(ex, shape, plain, wp, bp);
         } finally {
           mem.release(plain);
         }
@@ -69,7 +69,7 @@ const convWasm: KernelDef = {
     let residual = -1;
     let prefix = false;
     return {
-      name: wino ? 'f32_conv3x3_winograd_2x2' : dw3x3 ? 'f32_dwconv3x3' : dw5x5 ? 'f32_dwconv5x5' : dw1x1 && !(attrs.pads as number[] | undefined)?.some((v) => v !== 0) ? 'f32_dwconv1x1' : dwPlane ? 'f32_dwconv_plane' : depthwise ? 'f32_dwconv2d' : 'f32_conv2d_gemm_4x8',
+      name: wino ? 'f32_conv3x3_winograd_2x2' : shape.direct ? 'f32_conv2d_direct_4x8' : dw3x3 ? 'f32_dwconv3x3' : dw5x5 ? 'f32_dwconv5x5' : dw1x1 && !(attrs.pads as number[] | undefined)?.some((v) => v !== 0) ? 'f32_dwconv1x1' : dwPlane ? 'f32_dwconv_plane' : depthwise ? 'f32_dwconv2d' : 'f32_conv2d_gemm_4x8',
       fuseClamp: epi.fuseClamp,
       fusePost: epi.fusePost,
       fuseResidual: (pre, symbolic) => {

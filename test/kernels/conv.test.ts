@@ -130,6 +130,46 @@ describe('WASM Conv kernels vs the TS reference', () => {
     });
   }
 
+  // ONNX Conv with group 1 and few input channels (a network's first conv over RGB: MediaPipe's 3×3 stride-2 SAME):
+  // Y[n, m, oy, ox] = B[m] + Σ_{c, ky, kx} X[n, c, oy·s − pad + ky, ox·s − pad + kx] · W[m, c, ky, kx], taps outside
+  // the padded image read 0. f32_conv2d_direct_4x8: 4 pixels × 8 channels per pass, so widths around multiples of 4
+  // (pixel tails), channel counts around multiples of 4 and 8 (an unpaired last 4-channel block, partial blocks),
+  // borders on every side and strides 1–3 on each axis.
+  it('f32_conv2d_direct_4x8 (group 1, ≤ 4 input channels) agrees over pixel and channel tails, strides, pads, borders', () => {
+    const arb = fc.record({
+      n: fc.integer({ min: 1, max: 2 }),
+      c: fc.integer({ min: 1, max: 4 }),
+      m: fc.integer({ min: 2, max: 19 }),
+      h: fc.integer({ min: 1, max: 13 }),
+      w: fc.integer({ min: 1, max: 29 }),
+      kh: fc.integer({ min: 1, max: 5 }),
+      kw: fc.integer({ min: 1, max: 5 }),
+      s: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
+      pads: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 4, maxLength: 4 }),
+      autoPad: fc.constantFrom('NOTSET', 'NOTSET', 'SAME_UPPER', 'SAME_LOWER', 'VALID'),
+      bias: fc.boolean(),
+      act: fc.constantFrom('none', 'relu', 'clip'),
+    }).filter((r) => r.kh * r.kw > 1 && r.c * r.kh * r.kw <= 64 && (r.autoPad === 'SAME_UPPER' || r.autoPad === 'SAME_LOWER' || (r.h + (r.autoPad === 'VALID' ? 0 : r.pads[0]! + r.pads[2]!) >= r.kh && r.w + (r.autoPad === 'VALID' ? 0 : r.pads[1]! + r.pads[3]!) >= r.kw)));
+    let direct = 0;
+    fc.assert(
+      fc.property(arb, fc.integer(), (r, seed) => {
+        const k: Case = { n: r.n, c: r.c, h: r.h, w: r.w, group: 1, mg: r.m, kh: r.kh, kw: r.kw, s: r.s, d: [1, 1], pads: r.pads, autoPad: r.autoPad, bias: r.bias, act: r.act as Case['act'] };
+        const { g, x } = build(k, seed);
+        const fast = new Executor(g);
+        const name = fast.kernels.get(g.nodes[0]!)?.name;
+        expect(['f32_conv2d_direct_4x8', 'f32_conv3x3_winograd_2x2']).toContain(name);
+        if (name === 'f32_conv2d_direct_4x8') direct++;
+        const got = fast.run({ X: x }).Y!;
+        const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!;
+        fast.dispose();
+        expectClose(got, want);
+      }),
+      { numRuns: 300, seed: 14 },
+    );
+    // Winograd takes some 3×3 stride-1 cases; the direct kernel most
+    expect(direct).toBeGreaterThan(200);
+  });
+
   // The same rule for any other kernel size (1×k and k×1 as audio/OCR CNNs use them, 2×2, 7×7): the generic
   // padded-plane kernel, strides (1–3, 1–2), taps in a loop, eight outputs per step and a four-output tail.
   it('f32_dwconv_plane (padded-plane depthwise of any kh×kw) agrees over kernel sizes, strides, pads and borders', () => {
