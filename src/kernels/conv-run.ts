@@ -97,7 +97,22 @@ export function packConvStrips(ex: KernelExports, s: ConvF32Shape, wp: number, o
  * `dst` when given (a block the caller sized) and returns `dst`. With `wa` (the weights packed by packConvStrips;
  * `wp` is then unused by the GEMM paths) the GEMMs run over the packed strips.
  */
-export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs: Record<string, any>, dims: readonly number[], xp: number, wp: number, bp: number, lo: number, hi: number, dst?: number, wa = 0): number {
+/**
+ * A residual and a per-channel PRelu the GEMM tiles can apply while storing (f32_gemm_pa_epi,
+ * f32_gemm_blockpack_pa_epi): y = prelu(clamp(conv + r, lo, hi)). runConvF32 sets `done` when it did (one thread,
+ * packed weights, the GEMM paths); otherwise it clamped to its own lo / hi and the caller runs the separate passes.
+ */
+export interface ConvFusedEpilogue {
+  /** the residual's place in kernel memory (same layout as the output), or undefined */
+  res?: number;
+  /** per-output-channel PRelu slopes (m floats) in kernel memory, or 0 */
+  slopes: number;
+  lo: number;
+  hi: number;
+  done?: boolean;
+}
+
+export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs: Record<string, any>, dims: readonly number[], xp: number, wp: number, bp: number, lo: number, hi: number, dst?: number, wa = 0, fe?: ConvFusedEpilogue): number {
   const [n, c, ih, iw] = dims as [number, number, number, number];
   const { m, cg, kh, kw, group, sh, sw, dh, dw } = s;
   const mg = m / group;
@@ -140,6 +155,12 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
             ? undefined // im2colPack's per-thread blocks
             : threadScratch(mem, (rowSplit ? (p + 7) >> 3 : blockPanels) * (kg + 1) * 32, 1, 'conv columns');
   const cp = scr?.ptr ?? 0;
+  // the fused epilogue: the single-thread GEMM paths over packed weights (every group and batch alike)
+  const fuse = fe && !s.depthwise && !s.direct && nt === 1 && wa !== 0 && mg >= 2 && (fe.res !== undefined || fe.slopes !== 0);
+  const radd = fuse && fe.res !== undefined ? 1 : 0;
+  const roff = fuse && fe.res !== undefined ? fe.res - op : 0;
+  if (fuse) [lo, hi] = [fe.lo, fe.hi];
+  const sl = (gi: number) => (fuse && fe.slopes ? fe.slopes + gi * mg * 4 : 0);
   let ok = false;
   try {
     const bias = mem.f32(bp, m);
@@ -233,7 +254,8 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
           continue;
         }
         if (pointwise) {
-          if (wag) ex.f32_gemm_blockpack_pa(mg, p, kg, wag, xg, p, og, p, lo, hi, bp + gi * mg * 4, cp);
+          if (wag && fuse) ex.f32_gemm_blockpack_pa_epi(mg, p, kg, wag, xg, p, og, p, lo, hi, bp + gi * mg * 4, cp, radd, roff, sl(gi));
+          else if (wag) ex.f32_gemm_blockpack_pa(mg, p, kg, wag, xg, p, og, p, lo, hi, bp + gi * mg * 4, cp);
           else ex.f32_gemm_blockpack(mg, p, kg, wg, kg, xg, p, og, p, lo, hi, bp + gi * mg * 4, cp);
           continue;
         }
@@ -241,13 +263,16 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
         // micro-kernel calls, bit-identical to packing every column first
         im2colPack(mem, ex, xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cp, undefined, {
           panels: blockPanels,
-          gemm: (q0, q1) => wag
+          gemm: (q0, q1) => wag && fuse
+            ? ex.f32_gemm_pa_epi(mg, Math.min(p, q1 * 8) - q0 * 8, kg, wag, cp, og + q0 * 32, p, lo, hi, bp + gi * mg * 4, radd, roff, sl(gi))
+            : wag
             ? ex.f32_gemm_pa(mg, Math.min(p, q1 * 8) - q0 * 8, kg, wag, cp, og + q0 * 32, p, lo, hi, bp + gi * mg * 4)
             : ex.f32_gemm(mg, Math.min(p, q1 * 8) - q0 * 8, kg, wg, kg, cp, og + q0 * 32, p, lo, hi, bp + gi * mg * 4),
         });
       }
     }
     ok = true;
+    if (fuse) fe.done = true;
     return op;
   } finally {
     if (scr) mem.release(scr.block);

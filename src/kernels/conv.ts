@@ -1,6 +1,6 @@
 import { Tensor } from '../tensor/tensor.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
-import { attrs2d, convF32Shape, convStripBytes, dims2d, packConvStrips, runConvF32 } from './conv-run.js';
+import { type ConvFusedEpilogue, attrs2d, convF32Shape, convStripBytes, dims2d, packConvStrips, runConvF32 } from './conv-run.js';
 import { arena, kernels } from './wasm.js';
 import { Epilogue, UNARY } from './epilogue.js';
 import { ShapeError } from '../errors.js';
@@ -90,22 +90,33 @@ const convWasm: KernelDef = {
         // a resident input (another kernel's output) is used in place; the output stays resident too
         // (the arena pads every block, so the stride-2 depthwise path may read one float past a row)
         const xin = mem.input(xt.data as Float32Array, 'conv input');
+        const out = outType!.shape as number[];
+        const total = out.reduce((a, d) => a * d, 1);
+        // the GEMM paths apply a whole-output residual and a leading per-channel PRelu while storing (fe.done)
+        const lead = epi.leadingPRelu();
+        const slopes = lead && lead.c === shape.m && lead.inner * shape.m * (out[0] ?? 1) === total ? lead.ptr : 0;
+        const rFused = rt && !prefix && rt.size === total ? (rPtr !== undefined ? { ptr: rPtr, copied: false } : mem.input(rt.data as Float32Array, 'conv residual')) : undefined;
+        // (a prefix residual runs as its own pass, before the clamp and the PRelu: nothing fused then)
+        const fe: ConvFusedEpilogue | undefined = (rFused || slopes) && (!rt || rFused) ? { res: rFused?.ptr, slopes, lo: epi.lo, hi: epi.hi } : undefined;
         try {
           // with a residual the conv stores unclamped; the add pass below clamps
           const [lo, hi] = rt ? [-Infinity, Infinity] : [epi.lo, epi.hi];
-          const op = wino?.wins(xd) ? wino.run(mem, ex, attrs, xd, xin.ptr, bp, lo, hi, dst) : runConvF32(mem, ex, shape, attrs, xd, xin.ptr, packed ? 0 : weights(), bp, lo, hi, dst, packed ? weights() : 0);
-          const out = outType!.shape as number[];
-          const total = out.reduce((a, d) => a * d, 1);
+          const op = wino?.wins(xd) ? wino.run(mem, ex, attrs, xd, xin.ptr, bp, lo, hi, dst) : runConvF32(mem, ex, shape, attrs, xd, xin.ptr, packed ? 0 : weights(), bp, lo, hi, dst, packed ? weights() : 0, fe);
+          if (fe?.done) {
+            const y = mem.f32(op, total);
+            epi.apply(y, slopes ? 1 : 0);
+            return [new Tensor('float32', y, out)];
+          }
           if (rt) {
             // y = clamp(y + r): one pass over the block while it is still in cache (r resident or copied in now); a
             // prefix residual (a zero channel Pad's input) covers the first rt.size values, the rest is clamp(y)
             if (prefix ? rt.size > total : rt.size !== total) throw new ShapeError(`node '${node.name}': residual of ${rt.size} values for an output of ${total}`);
-            const r = rPtr !== undefined ? { ptr: rPtr, copied: false } : mem.input(rt.data as Float32Array, 'conv residual');
+            const r = rFused ?? (rPtr !== undefined ? { ptr: rPtr, copied: false } : mem.input(rt.data as Float32Array, 'conv residual'));
             try {
               ex.f32_binary(0, op, 1, r.ptr, 1, op, rt.size, epi.lo, epi.hi);
               if (rt.size < total && (epi.lo > -Infinity || epi.hi < Infinity)) ex.f32_unary(UNARY.clamp, op + rt.size * 4, op + rt.size * 4, total - rt.size, epi.lo, epi.hi);
             } finally {
-              if (r.copied) mem.release(r.ptr);
+              if (r.copied && r !== rFused) mem.release(r.ptr);
             }
           }
           const y = mem.f32(op, total);
@@ -113,6 +124,7 @@ const convWasm: KernelDef = {
           return [new Tensor('float32', y, out)];
         } finally {
           if (xin.copied) mem.release(xin.ptr);
+          if (rFused?.copied) mem.release(rFused.ptr);
         }
       },
       dispose() {

@@ -93,17 +93,26 @@ export class Epilogue {
     return true;
   };
 
-  /** Run the folded activation and scalar steps (if any) over a kernel output, in place. */
-  apply(out: Float32Array): void {
-    this.applyAt(out.byteOffset, out.length);
+  /**
+   * The first step when it is a per-channel PRelu: its slopes (c floats at ptr in kernel memory) and the elements per
+   * channel it applies over — a kernel that applies it while storing skips it with apply(out, 1).
+   */
+  leadingPRelu(): { ptr: number; c: number; inner: number } | undefined {
+    const first = this.posts[0];
+    return first && first[0] === PRELU ? first[3] : undefined;
+  }
+
+  /** Run the folded activation and scalar steps (if any; from step `from` on) over a kernel output, in place. */
+  apply(out: Float32Array, from = 0): void {
+    this.applyAt(out.byteOffset, out.length, from);
   }
 
   /** apply() over the `n` floats at byte offset `ptr` of kernel memory (a static plan's bound call: no view). */
-  applyAt(ptr: number, n: number): void {
-    if (!n || !this.posts.length) return;
+  applyAt(ptr: number, n: number, from = 0): void {
+    if (!n || this.posts.length <= from) return;
     const ex = kernels()!;
     const out = { byteOffset: ptr, length: n };
-    for (const [code, alpha, beta, prelu] of this.posts) {
+    for (const [code, alpha, beta, prelu] of this.posts.slice(from)) {
       if (code === CHANNEL) {
         // y·scale[ch] + bias[ch] in place, one [c, inner] block at a time (f32_dwconv1x1 with no clamp)
         const { ptr, c, inner, bias } = prelu!;

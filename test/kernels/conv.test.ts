@@ -576,6 +576,71 @@ describe('residual Add folded into the dense Conv', () => {
       { numRuns: 150, seed: 31 },
     );
   });
+
+  // ONNX Add then PRelu ("f(x) = slope * x for x < 0, f(x) = x for x >= 0", slope [M, 1, 1] broadcasting per channel),
+  // MediaPipe's BlazeBlock tail: the GEMM tiles (f32_gemm_pa_epi, f32_gemm_blockpack_pa_epi) add the residual, clamp
+  // and apply the slope while storing — the same IEEE operations per element as the separate passes (fuseClamps off),
+  // so bit-identical to them, over tile edges (m, pixels not multiples of 4 / 8), 1×1 (blockpack) and 3×3 (im2col).
+  it('Conv + Add(·, r) (+ Relu) + PRelu applied in the GEMM store is bit-identical to the separate passes', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          n: fc.integer({ min: 1, max: 2 }),
+          c: fc.integer({ min: 5, max: 9 }),
+          m: fc.integer({ min: 2, max: 13 }),
+          k: fc.constantFrom(1, 3),
+          hw: fc.tuple(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 13 })),
+          residual: fc.boolean(),
+          relu: fc.boolean(),
+          after: fc.boolean(),
+          seed: fc.integer(),
+        }),
+        (t) => {
+          const [h, w] = t.hw;
+          let r = t.seed;
+          const rnd = () => ((r = (Math.imul(r, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+          const g = new Graph();
+          const shape = [t.n, t.m, h, w];
+          g.inputs = [
+            { name: 'X', type: { dtype: 'float32', shape: [t.n, t.c, h, w] } },
+            { name: 'R', type: { dtype: 'float32', shape } },
+          ];
+          g.initializers.set('W', new Tensor('float32', Float32Array.from({ length: t.m * t.c * t.k * t.k }, rnd), [t.m, t.c, t.k, t.k]));
+          g.initializers.set('B', new Tensor('float32', Float32Array.from({ length: t.m }, rnd), [t.m]));
+          g.initializers.set('S', new Tensor('float32', Float32Array.from({ length: t.m }, rnd), [t.m, 1, 1]));
+          g.initializers.set('two', new Tensor('float32', Float32Array.of(2), []));
+          const p = (t.k - 1) / 2;
+          g.nodes.push({ name: 'conv', op: 'Conv', domain: '', inputs: ['X', 'W', 'B'], outputs: ['C'], attrs: { kernel_shape: [t.k, t.k], pads: [p, p, p, p] } });
+          let y = 'C';
+          const push = (op: string, inputs: string[]) => {
+            const o = `${op}_${g.nodes.length}`;
+            g.nodes.push({ name: o, op, domain: '', inputs: [y, ...inputs], outputs: [o], attrs: {} });
+            y = o;
+          };
+          if (t.residual) push('Add', ['R']);
+          if (t.relu) push('Relu', []);
+          push('PRelu', ['S']);
+          if (t.after) push('Mul', ['two']);
+          g.nodes[g.nodes.length - 1]!.outputs = ['Y'];
+          g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+          const fast = new Executor(g);
+          const sep = new Executor(g, { fuseClamps: false });
+          expect(fast.graph.nodes.filter((n) => !fast.fusedInto.has(n)).map((n) => n.op)).toEqual(['Conv']);
+          const feeds = {
+            X: new Tensor('float32', Float32Array.from({ length: t.n * t.c * h * w }, rnd), [t.n, t.c, h, w]),
+            R: new Tensor('float32', Float32Array.from({ length: t.n * t.m * h * w }, rnd), shape),
+          };
+          const got = fast.run(feeds).Y as Tensor;
+          const want = sep.run(feeds).Y as Tensor;
+          expect(Array.from(got.data as Float32Array)).toEqual(Array.from(want.data as Float32Array));
+          expectClose(got, new Executor(g, { backend: 'reference' }).run(feeds).Y as Tensor);
+          fast.dispose();
+          sep.dispose();
+        },
+      ),
+      { numRuns: 150, seed: 32 },
+    );
+  });
 });
 
 // ONNX Pad, mode constant: "pads with a given constant value as specified by constant_value" (default 0). A zero Pad
