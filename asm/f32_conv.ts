@@ -1,4 +1,4 @@
-import { tapRow } from './vec';
+import { dwClamp, dwClampExact, dwClampZero, tapRow } from './vec';
 import { madd } from './madd';
 // f32 convolution helpers (NCHW). Conv runs as GEMM: out[M×P] = W[M×K] · cols[K×P] (+ row bias), with the
 // column matrix written straight into f32_gemm_pack_8's panel layout (no separate im2col + pack pass).
@@ -234,36 +234,6 @@ function dwTaps3(p: usize, t1: usize, t2: usize, w0: v128, w1: v128, w2: v128): 
 }
 
 /**
- * The clamp of a depthwise output vector, [lo, hi] as f32x4.min(f32x4.max(v, lo), hi) gives it, in three single
- * instructions instead of two NaN-exact sequences (f32x4.max / min are ~8 x64 instructions each in V8):
- * pmax(v, lo) = v < lo ? lo : v and pmin(_, hi) = hi < _ ? hi : _ keep a NaN v NaN and agree with max / min
- * everywhere else except max(−0, +0) = +0, which adding vz (+0 when lo is +0, else −0: x + −0 = x for every x)
- * restores. Exact except NaN payloads, for every lo and hi but hi = −0 (min(+0, −0) = −0): `exact` then keeps
- * f32x4.min / max. `clamp` false (lo = −∞, hi = +∞): v unchanged.
- */
-// @ts-ignore: decorator
-@inline
-function dwClamp(v: v128, clamp: bool, exact: bool, vlo: v128, vhi: v128, vz: v128): v128 {
-  if (!clamp) return v;
-  if (exact) return f32x4.min(f32x4.max(v, vlo), vhi);
-  return f32x4.add(f32x4.pmin(f32x4.pmax(v, vlo), vhi), vz);
-}
-
-/** Whether the clamp [lo, hi] needs f32x4.min / max (hi = −0; NaN bounds): see dwClamp. */
-// @ts-ignore: decorator
-@inline
-function dwClampExact(lo: f32, hi: f32): bool {
-  return (hi == 0 && (reinterpret<u32>(hi) >> 31) != 0) || lo != lo || hi != hi;
-}
-
-/** The vz of dwClamp: +0 when lo is +0, else −0. */
-// @ts-ignore: decorator
-@inline
-function dwClampZero(lo: f32): v128 {
-  return f32x4.splat(lo == 0 && (reinterpret<u32>(lo) >> 31) == 0 ? <f32>0 : <f32>-0.0);
-}
-
-/**
  * Depthwise 3×3, dilation 1, row stride sh ≥ 1 and column stride sw 1 or 2 (any pair: PP-OCR rec's (2,1)/(1,2)), over
  * `c` channels (weights 9 per channel at w, biases at `bias`). Row strides only pick which plane rows an output row reads.
  * Each channel is copied into a zero-padded plane in `tmp` first (its border stays zero across channels), so every
@@ -373,8 +343,18 @@ export function f32_dwconv3x3(x: usize, c: i32, ih: i32, iw: i32, w: usize, sh: 
  * out[ch, i] = clamp(bias[ch] + w[ch]·x[ch, i], lo, hi) over `p` pixels of `c` channels.
  */
 export function f32_dwconv1x1(x: usize, c: i32, p: i32, w: usize, bias: usize, out: usize, lo: f32, hi: f32): void {
+  // no clamp at all when unbounded (the per-channel affine epilogue step), else dwClamp's three instructions
+  if (lo == -Infinity && hi == Infinity) dwconv1x1(x, c, p, w, bias, out, lo, hi, false);
+  else dwconv1x1(x, c, p, w, bias, out, lo, hi, true);
+}
+
+// @ts-ignore: decorator
+@inline
+function dwconv1x1(x: usize, c: i32, p: i32, w: usize, bias: usize, out: usize, lo: f32, hi: f32, clamp: bool): void {
   const vlo = f32x4.splat(lo);
   const vhi = f32x4.splat(hi);
+  const exact = dwClampExact(lo, hi);
+  const vz = dwClampZero(lo);
   for (let ch = 0; ch < c; ch++) {
     const wv: f32 = f32.load(w + ((<usize>ch) << 2));
     const b: f32 = f32.load(bias + ((<usize>ch) << 2));
@@ -385,8 +365,8 @@ export function f32_dwconv1x1(x: usize, c: i32, p: i32, w: usize, bias: usize, o
     let i = 0;
     for (; i + 7 < p; i += 8) {
       const o = (<usize>i) << 2;
-      v128.store(oc + o, f32x4.min(f32x4.max(madd(vw, v128.load(xc + o), vb), vlo), vhi));
-      v128.store(oc + o, f32x4.min(f32x4.max(madd(vw, v128.load(xc + o, 16), vb), vlo), vhi), 16);
+      v128.store(oc + o, dwClamp(madd(vw, v128.load(xc + o), vb), clamp, exact, vlo, vhi, vz));
+      v128.store(oc + o, dwClamp(madd(vw, v128.load(xc + o, 16), vb), clamp, exact, vlo, vhi, vz), 16);
     }
     for (; i < p; i++) {
       const o = (<usize>i) << 2;
