@@ -720,6 +720,26 @@ function storeTransposed(o: usize, plane: usize, a0: v128, a1: v128, a2: v128, a
   }
 }
 
+/** Field `off` (0 slope, 4 scale, 8 bias) of 4 consecutive 16-byte channel-step entries at e, as one vector's lanes. */
+// @ts-ignore: decorator
+@inline
+function chanLanes(e: usize, off: usize): v128 {
+  let v = f32x4.splat(f32.load(e + off));
+  v = f32x4.replace_lane(v, 1, f32.load(e + off + 16));
+  v = f32x4.replace_lane(v, 2, f32.load(e + off + 32));
+  return f32x4.replace_lane(v, 3, f32.load(e + off + 48));
+}
+
+/** A pixel's 4 channels (lanes) through the fused channel steps: em & 1 PRelu (slopes ps), em & 2 ab + as·y. */
+// @ts-ignore: decorator
+@inline
+function chanSteps(y: v128, em: i32, ps: v128, as: v128, ab: v128): v128 {
+  let r = y;
+  if (em & 1) r = v128.bitselect(f32x4.mul(r, ps), r, f32x4.lt(r, f32x4.splat(0)));
+  if (em & 2) r = madd(as, r, ab);
+  return r;
+}
+
 /** The input tap (iy, ix) of one channel at `q` (its pixel (0, 0)) as 4 lanes, or 0 outside the ih×iw image. */
 // @ts-ignore: decorator
 @inline
@@ -736,7 +756,7 @@ function tapOr0(q: usize, iy: i32, ix: i32, ih: i32, iw: i32, sy: i32, sx: i32):
  * 4×4 blocks transposed into the output's pixel rows. Pixel quads whose taps are all inside the image read them
  * through a table of tap offsets (tab: k i32s); the others (borders, the last ow mod 4 pixels) test each tap.
  */
-export function f32_conv2d_direct_4x8(x: usize, sc: i32, sy: i32, sx: i32, ih: i32, iw: i32, cin: i32, kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, w: usize, m: i32, oh: i32, ow: i32, oy0: i32, oy1: i32, out: usize, lo: f32, hi: f32, tab: usize): void {
+export function f32_conv2d_direct_4x8(x: usize, sc: i32, sy: i32, sx: i32, ih: i32, iw: i32, cin: i32, kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, w: usize, m: i32, oh: i32, ow: i32, oy0: i32, oy1: i32, out: usize, lo: f32, hi: f32, tab: usize, ep: usize, em: i32): void {
   const k = cin * kh * kw;
   for (let ky = 0; ky < kh; ky++)
     for (let kx = 0; kx < kw; kx++)
@@ -760,6 +780,12 @@ export function f32_conv2d_direct_4x8(x: usize, sc: i32, sy: i32, sx: i32, ih: i
       const w1 = pair ? w0 + blkBytes : w0;
       const vb0 = v128.load(w0);
       const vb1 = v128.load(w1);
+      // the blocks' channel steps (em: 1 PRelu slopes, 2 affine scale and bias; ep: 16 bytes per channel, padded to 4)
+      const e0 = ep + (<usize>v << 6);
+      const e1 = pair ? e0 + 64 : e0;
+      const ps0 = chanLanes(e0, 0), ps1 = chanLanes(e1, 0);
+      const as0 = chanLanes(e0, 4), as1 = chanLanes(e1, 4);
+      const ab0 = chanLanes(e0, 8), ab1 = chanLanes(e1, 8);
       for (let ox = 0; ox < ow; ox += 4) {
         const n = min(4, ow - ox);
         const ix0 = ox * sw - pl;
@@ -832,8 +858,8 @@ export function f32_conv2d_direct_4x8(x: usize, sc: i32, sy: i32, sx: i32, ih: i
           }
         }
         const o = out + ((<usize>(((v << 2) * oh + oy) * ow + ox)) << 2);
-        storeTransposed(o, plane, dwClamp(a0, clamp, exact, vlo, vhi, vz), dwClamp(a1, clamp, exact, vlo, vhi, vz), dwClamp(a2, clamp, exact, vlo, vhi, vz), dwClamp(a3, clamp, exact, vlo, vhi, vz), n, min(4, m - (v << 2)));
-        if (pair) storeTransposed(o + (plane << 2), plane, dwClamp(b0, clamp, exact, vlo, vhi, vz), dwClamp(b1, clamp, exact, vlo, vhi, vz), dwClamp(b2, clamp, exact, vlo, vhi, vz), dwClamp(b3, clamp, exact, vlo, vhi, vz), n, min(4, m - ((v + 1) << 2)));
+        storeTransposed(o, plane, chanSteps(dwClamp(a0, clamp, exact, vlo, vhi, vz), em, ps0, as0, ab0), chanSteps(dwClamp(a1, clamp, exact, vlo, vhi, vz), em, ps0, as0, ab0), chanSteps(dwClamp(a2, clamp, exact, vlo, vhi, vz), em, ps0, as0, ab0), chanSteps(dwClamp(a3, clamp, exact, vlo, vhi, vz), em, ps0, as0, ab0), n, min(4, m - (v << 2)));
+        if (pair) storeTransposed(o + (plane << 2), plane, chanSteps(dwClamp(b0, clamp, exact, vlo, vhi, vz), em, ps1, as1, ab1), chanSteps(dwClamp(b1, clamp, exact, vlo, vhi, vz), em, ps1, as1, ab1), chanSteps(dwClamp(b2, clamp, exact, vlo, vhi, vz), em, ps1, as1, ab1), chanSteps(dwClamp(b3, clamp, exact, vlo, vhi, vz), em, ps1, as1, ab1), n, min(4, m - ((v + 1) << 2)));
       }
     }
   }

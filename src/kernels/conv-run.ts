@@ -98,15 +98,17 @@ export function packConvStrips(ex: KernelExports, s: ConvF32Shape, wp: number, o
  * `wp` is then unused by the GEMM paths) the GEMMs run over the packed strips.
  */
 /**
- * A residual and a per-channel PRelu the GEMM tiles can apply while storing (f32_gemm_pa_epi,
- * f32_gemm_blockpack_pa_epi): y = prelu(clamp(conv + r, lo, hi)). runConvF32 sets `done` when it did (one thread,
- * packed weights, the GEMM paths); otherwise it clamped to its own lo / hi and the caller runs the separate passes.
+ * A residual and per-channel steps the GEMM tiles (f32_gemm_pa_epi, f32_gemm_blockpack_pa_epi) and the direct conv
+ * (no residual) can apply while storing: y = affine(prelu(clamp(conv + r, lo, hi))). runConvF32 sets `done` when it
+ * did (one thread, packed weights); otherwise it clamped to its own lo / hi and the caller runs the separate passes.
  */
 export interface ConvFusedEpilogue {
   /** the residual's place in kernel memory (same layout as the output), or undefined */
   res?: number;
-  /** per-output-channel PRelu slopes (m floats) in kernel memory, or 0 */
-  slopes: number;
+  /** per-output-channel steps: 16 bytes per channel [slope, scale, bias, −] in kernel memory (⌈m/4⌉·4 entries) */
+  ep: number;
+  /** which steps: 1 PRelu, 2 affine (both: PRelu first), 0 none */
+  em: number;
   lo: number;
   hi: number;
   done?: boolean;
@@ -121,7 +123,10 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
   const inSize = c * ih * iw;
   const op = dst ?? mem.alloc(n * m * p * 4, 'conv output');
   if (s.direct && wa) {
-    runDirect(mem, ex, s, dims, xp, wa, pt, pl, oh, ow, lo, hi, op);
+    // the channel steps fused when there is no residual (the direct kernel adds none); row chunks on threads apply them alike
+    const f = fe && fe.res === undefined && fe.em !== 0 ? fe : undefined;
+    runDirect(mem, ex, s, dims, xp, wa, pt, pl, oh, ow, f ? f.lo : lo, f ? f.hi : hi, op, f?.ep ?? 0, f?.em ?? 0);
+    if (f) f.done = true;
     return op;
   }
   // kernel threads: depthwise 3×3 by channels (a plane of scratch each), GEMM by 8-column panels of output pixels.
@@ -156,11 +161,12 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
             : threadScratch(mem, (rowSplit ? (p + 7) >> 3 : blockPanels) * (kg + 1) * 32, 1, 'conv columns');
   const cp = scr?.ptr ?? 0;
   // the fused epilogue: the single-thread GEMM paths over packed weights (every group and batch alike)
-  const fuse = fe && !s.depthwise && !s.direct && nt === 1 && wa !== 0 && mg >= 2 && (fe.res !== undefined || fe.slopes !== 0);
+  const fuse = fe && !s.depthwise && !s.direct && nt === 1 && wa !== 0 && mg >= 2 && (fe.res !== undefined || fe.em !== 0);
   const radd = fuse && fe.res !== undefined ? 1 : 0;
   const roff = fuse && fe.res !== undefined ? fe.res - op : 0;
   if (fuse) [lo, hi] = [fe.lo, fe.hi];
-  const sl = (gi: number) => (fuse && fe.slopes ? fe.slopes + gi * mg * 4 : 0);
+  const em = fuse ? fe.em : 0;
+  const ep = (gi: number) => (em ? fe!.ep + gi * mg * 16 : 0);
   let ok = false;
   try {
     const bias = mem.f32(bp, m);
@@ -254,7 +260,7 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
           continue;
         }
         if (pointwise) {
-          if (wag && fuse) ex.f32_gemm_blockpack_pa_epi(mg, p, kg, wag, xg, p, og, p, lo, hi, bp + gi * mg * 4, cp, radd, roff, sl(gi));
+          if (wag && fuse) ex.f32_gemm_blockpack_pa_epi(mg, p, kg, wag, xg, p, og, p, lo, hi, bp + gi * mg * 4, cp, radd, roff, ep(gi), em);
           else if (wag) ex.f32_gemm_blockpack_pa(mg, p, kg, wag, xg, p, og, p, lo, hi, bp + gi * mg * 4, cp);
           else ex.f32_gemm_blockpack(mg, p, kg, wg, kg, xg, p, og, p, lo, hi, bp + gi * mg * 4, cp);
           continue;
@@ -264,7 +270,7 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
         im2colPack(mem, ex, xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cp, undefined, {
           panels: blockPanels,
           gemm: (q0, q1) => wag && fuse
-            ? ex.f32_gemm_pa_epi(mg, Math.min(p, q1 * 8) - q0 * 8, kg, wag, cp, og + q0 * 32, p, lo, hi, bp + gi * mg * 4, radd, roff, sl(gi))
+            ? ex.f32_gemm_pa_epi(mg, Math.min(p, q1 * 8) - q0 * 8, kg, wag, cp, og + q0 * 32, p, lo, hi, bp + gi * mg * 4, radd, roff, ep(gi), em)
             : wag
             ? ex.f32_gemm_pa(mg, Math.min(p, q1 * 8) - q0 * 8, kg, wag, cp, og + q0 * 32, p, lo, hi, bp + gi * mg * 4)
             : ex.f32_gemm(mg, Math.min(p, q1 * 8) - q0 * 8, kg, wg, kg, cp, og + q0 * 32, p, lo, hi, bp + gi * mg * 4),
@@ -284,7 +290,7 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
  * f32_conv2d_direct_4x8 over NCHW input (element strides: channel ih·iw, row iw, column 1), weights packed by
  * packConvStrips at `wa`; on threads by chunks of output rows (a tap table each).
  */
-function runDirect(mem: Arena, ex: KernelExports, s: ConvF32Shape, dims: readonly number[], xp: number, wa: number, pt: number, pl: number, oh: number, ow: number, lo: number, hi: number, op: number): void {
+function runDirect(mem: Arena, ex: KernelExports, s: ConvF32Shape, dims: readonly number[], xp: number, wa: number, pt: number, pl: number, oh: number, ow: number, lo: number, hi: number, op: number, ep: number, em: number): void {
   const [n, c, ih, iw] = dims as [number, number, number, number];
   const k = c * s.kh * s.kw;
   const nt = threadsFor(s.m * oh * ow * k);
@@ -293,11 +299,11 @@ function runDirect(mem: Arena, ex: KernelExports, s: ConvF32Shape, dims: readonl
     for (let bi = 0; bi < n; bi++) {
       const xb = xp + bi * c * ih * iw * 4;
       const ob = op + bi * s.m * oh * ow * 4;
-      const call = (oy0: number, oy1: number): KernelCall => ['f32_conv2d_direct_4x8', [xb, ih * iw, iw, 1, ih, iw, c, s.kh, s.kw, s.sh, s.sw, pt, pl, wa, s.m, oh, ow, oy0, oy1, ob, lo, hi, scr.ptr], { mask: 1 << 22, stride: scr.stride }];
+      const call = (oy0: number, oy1: number): KernelCall => ['f32_conv2d_direct_4x8', [xb, ih * iw, iw, 1, ih, iw, c, s.kh, s.kw, s.sh, s.sw, pt, pl, wa, s.m, oh, ow, oy0, oy1, ob, lo, hi, scr.ptr, ep, em], { mask: 1 << 22, stride: scr.stride }];
       if (nt > 1) {
         const rows = chunksOf(oh, 1, nt, s.m * ow * k);
         forkJoin(ex, rows.ranges.map(([r0, r1]) => [call(r0, r1)]), nt, rows.regions);
-      } else ex.f32_conv2d_direct_4x8(xb, ih * iw, iw, 1, ih, iw, c, s.kh, s.kw, s.sh, s.sw, pt, pl, wa, s.m, oh, ow, 0, oh, ob, lo, hi, scr.ptr);
+      } else ex.f32_conv2d_direct_4x8(xb, ih * iw, iw, 1, ih, iw, c, s.kh, s.kw, s.sh, s.sw, pt, pl, wa, s.m, oh, ow, 0, oh, ob, lo, hi, scr.ptr, ep, em);
     }
   } finally {
     mem.release(scr.block);

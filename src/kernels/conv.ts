@@ -65,6 +65,29 @@ const convWasm: KernelDef = {
     };
     if (!wino || !staticHW) weights();
     const epi = new Epilogue(true);
+    // the epilogue's leading per-channel steps as ConvFusedEpilogue's table (built on the first run, once the plan
+    // has folded every step in): 16 bytes per output channel, [slope, scale, bias, 0], ⌈m/4⌉·4 entries
+    let stepTable: { ep: number; em: number; count: number; inner: number } | undefined;
+    const channelSteps = (inner: number): { ep: number; em: number; count: number } | undefined => {
+      if (stepTable?.inner === inner) return stepTable.em ? stepTable : undefined;
+      if (stepTable?.ep) mem.release(stepTable.ep);
+      const lead = epi.leadingChannelSteps(shape.m, inner);
+      stepTable = { ep: 0, em: 0, count: lead?.count ?? 0, inner };
+      if (!lead) return undefined;
+      const rows = (shape.m + 3) & ~3;
+      const ep = mem.alloc(rows * 16, 'conv channel steps');
+      const t = mem.f32(ep, rows * 4).fill(0);
+      const col = (ptr: number | undefined, j: number) => {
+        if (ptr === undefined) return;
+        const v = mem.f32(ptr, shape.m);
+        for (let i = 0; i < shape.m; i++) t[i * 4 + j] = v[i]!;
+      };
+      col(lead.slopes, 0);
+      col(lead.scale, 1);
+      col(lead.bias, 2);
+      stepTable = { ep, em: (lead.slopes !== undefined ? 1 : 0) | (lead.scale !== undefined ? 2 : 0), count: lead.count, inner };
+      return stepTable;
+    };
     // a residual Add folded in (fuseResidual): its input index; r is added over the output block before the clamp
     let residual = -1;
     let prefix = false;
@@ -92,19 +115,19 @@ const convWasm: KernelDef = {
         const xin = mem.input(xt.data as Float32Array, 'conv input');
         const out = outType!.shape as number[];
         const total = out.reduce((a, d) => a * d, 1);
-        // the GEMM paths apply a whole-output residual and a leading per-channel PRelu while storing (fe.done)
-        const lead = epi.leadingPRelu();
-        const slopes = lead && lead.c === shape.m && lead.inner * shape.m * (out[0] ?? 1) === total ? lead.ptr : 0;
+        // the GEMM paths apply a whole-output residual and leading per-channel PRelu / affine steps while storing, the
+        // direct kernel the steps (fe.done)
+        const steps = channelSteps(total / shape.m / (out[0] ?? 1));
         const rFused = rt && !prefix && rt.size === total ? (rPtr !== undefined ? { ptr: rPtr, copied: false } : mem.input(rt.data as Float32Array, 'conv residual')) : undefined;
-        // (a prefix residual runs as its own pass, before the clamp and the PRelu: nothing fused then)
-        const fe: ConvFusedEpilogue | undefined = (rFused || slopes) && (!rt || rFused) ? { res: rFused?.ptr, slopes, lo: epi.lo, hi: epi.hi } : undefined;
+        // (a prefix residual runs as its own pass, before the clamp and the steps: nothing fused then)
+        const fe: ConvFusedEpilogue | undefined = (rFused || steps) && (!rt || rFused) ? { res: rFused?.ptr, ep: steps?.ep ?? 0, em: steps?.em ?? 0, lo: epi.lo, hi: epi.hi } : undefined;
         try {
           // with a residual the conv stores unclamped; the add pass below clamps
           const [lo, hi] = rt ? [-Infinity, Infinity] : [epi.lo, epi.hi];
           const op = wino?.wins(xd) ? wino.run(mem, ex, attrs, xd, xin.ptr, bp, lo, hi, dst) : runConvF32(mem, ex, shape, attrs, xd, xin.ptr, packed ? 0 : weights(), bp, lo, hi, dst, packed ? weights() : 0, fe);
           if (fe?.done) {
             const y = mem.f32(op, total);
-            epi.apply(y, slopes ? 1 : 0);
+            epi.apply(y, fe.em ? steps!.count : 0);
             return [new Tensor('float32', y, out)];
           }
           if (rt) {
@@ -129,6 +152,7 @@ const convWasm: KernelDef = {
       },
       dispose() {
         mem.release(bp);
+        if (stepTable?.ep) mem.release(stepTable.ep);
         if (wp) mem.release(wp);
         wino?.dispose();
         epi.dispose();

@@ -94,12 +94,21 @@ export class Epilogue {
   };
 
   /**
-   * The first step when it is a per-channel PRelu: its slopes (c floats at ptr in kernel memory) and the elements per
-   * channel it applies over — a kernel that applies it while storing skips it with apply(out, 1).
+   * The leading per-channel steps over `c` channels of `inner` elements each that a kernel can apply while storing: a
+   * PRelu (slopes: c floats in kernel memory), then a per-channel affine (scale, bias), either or both, in graph
+   * order; `count` steps, which the kernel then skips with apply(out, count). Undefined when the first step is neither.
    */
-  leadingPRelu(): { ptr: number; c: number; inner: number } | undefined {
-    const first = this.posts[0];
-    return first && first[0] === PRELU ? first[3] : undefined;
+  leadingChannelSteps(c: number, inner: number): { slopes?: number; scale?: number; bias?: number; count: number } | undefined {
+    const fits = (x: (typeof this.posts)[number] | undefined, code: number) => x && x[0] === code && x[3]?.c === c && x[3].inner === inner;
+    let i = 0;
+    const r: { slopes?: number; scale?: number; bias?: number; count: number } = { count: 0 };
+    if (fits(this.posts[i], PRELU)) r.slopes = this.posts[i++]![3]!.ptr;
+    if (fits(this.posts[i], CHANNEL)) {
+      r.scale = this.posts[i]![3]!.ptr;
+      r.bias = this.posts[i++]![3]!.bias;
+    }
+    r.count = i;
+    return i ? r : undefined;
   }
 
   /** Run the folded activation and scalar steps (if any; from step `from` on) over a kernel output, in place. */

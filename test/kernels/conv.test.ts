@@ -577,22 +577,26 @@ describe('residual Add folded into the dense Conv', () => {
     );
   });
 
-  // ONNX Add then PRelu ("f(x) = slope * x for x < 0, f(x) = x for x >= 0", slope [M, 1, 1] broadcasting per channel),
-  // MediaPipe's BlazeBlock tail: the GEMM tiles (f32_gemm_pa_epi, f32_gemm_blockpack_pa_epi) add the residual, clamp
-  // and apply the slope while storing — the same IEEE operations per element as the separate passes (fuseClamps off),
-  // so bit-identical to them, over tile edges (m, pixels not multiples of 4 / 8), 1×1 (blockpack) and 3×3 (im2col).
-  it('Conv + Add(·, r) (+ Relu) + PRelu applied in the GEMM store is bit-identical to the separate passes', () => {
+  // ONNX Add then PRelu ("f(x) = slope * x for x < 0, f(x) = x for x >= 0", slope [M, 1, 1] broadcasting per channel)
+  // then a depthwise 1×1 Conv (Y[m] = B[m] + W[m]·X[m]), MediaPipe's BlazeBlock tails: the GEMM tiles
+  // (f32_gemm_pa_epi, f32_gemm_blockpack_pa_epi) add the residual, clamp and apply the channel steps while storing, the
+  // direct conv (≤ 4 input channels, no residual) the steps — the same IEEE operations per element as the separate
+  // passes (fuseClamps off), so bit-identical to them, over tile edges (m, pixels not multiples of 4 / 8), 1×1
+  // (blockpack), 3×3 (im2col) and the direct kernel.
+  it('Conv + Add(·, r) (+ Relu) + PRelu (+ depthwise 1×1) applied in the GEMM / direct store is bit-identical to the separate passes', () => {
     fc.assert(
       fc.property(
         fc.record({
           n: fc.integer({ min: 1, max: 2 }),
-          c: fc.integer({ min: 5, max: 9 }),
+          c: fc.integer({ min: 1, max: 9 }),
           m: fc.integer({ min: 2, max: 13 }),
           k: fc.constantFrom(1, 3),
           hw: fc.tuple(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 13 })),
           residual: fc.boolean(),
           relu: fc.boolean(),
           after: fc.boolean(),
+          prelu: fc.constantFrom(true, true, false),
+          affine: fc.boolean(),
           seed: fc.integer(),
         }),
         (t) => {
@@ -609,6 +613,8 @@ describe('residual Add folded into the dense Conv', () => {
           g.initializers.set('B', new Tensor('float32', Float32Array.from({ length: t.m }, rnd), [t.m]));
           g.initializers.set('S', new Tensor('float32', Float32Array.from({ length: t.m }, rnd), [t.m, 1, 1]));
           g.initializers.set('two', new Tensor('float32', Float32Array.of(2), []));
+          g.initializers.set('DW', new Tensor('float32', Float32Array.from({ length: t.m }, rnd), [t.m, 1, 1, 1]));
+          g.initializers.set('DB', new Tensor('float32', Float32Array.from({ length: t.m }, rnd), [t.m]));
           const p = (t.k - 1) / 2;
           g.nodes.push({ name: 'conv', op: 'Conv', domain: '', inputs: ['X', 'W', 'B'], outputs: ['C'], attrs: { kernel_shape: [t.k, t.k], pads: [p, p, p, p] } });
           let y = 'C';
@@ -619,7 +625,11 @@ describe('residual Add folded into the dense Conv', () => {
           };
           if (t.residual) push('Add', ['R']);
           if (t.relu) push('Relu', []);
-          push('PRelu', ['S']);
+          if (t.prelu || !t.affine) push('PRelu', ['S']);
+          if (t.affine) {
+            push('Conv', ['DW', 'DB']);
+            Object.assign(g.nodes[g.nodes.length - 1]!.attrs, { kernel_shape: [1, 1], group: t.m });
+          }
           if (t.after) push('Mul', ['two']);
           g.nodes[g.nodes.length - 1]!.outputs = ['Y'];
           g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
@@ -748,6 +758,8 @@ describe('per-channel affine (depthwise 1×1 Conv, BatchNormalization) folded in
           affine: fc.constantFrom('dw', 'dwNoBias', 'bn', 'dwPadded', 'dwStrided'),
           reread: fc.boolean(),
           after: fc.boolean(),
+          prelu: fc.constantFrom(true, true, false),
+          affine: fc.boolean(),
           seed: fc.integer(),
         }),
         (t) => {
