@@ -203,6 +203,25 @@ function dwCopyS2(xc: usize, ih: i32, iw: i32, tmp: usize, pt: i32, pl: i32, hal
   }
 }
 
+/**
+ * Copy one channel (ih×iw at xc) into a stride-1 plane (rows of rowBytes from `tmp`, image at row pt, column pl):
+ * four floats per vector load / store, the row's last iw mod 4 one by one. A memory.copy per row (a call into the
+ * engine each) cost more than the taps on the 7×7 – 14×14 planes of the late depthwise layers.
+ */
+// @ts-ignore: decorator
+@inline
+function dwCopyS1(xc: usize, ih: i32, iw: i32, tmp: usize, pt: i32, pl: i32, rowBytes: usize): void {
+  const bytes = (<usize>iw) << 2;
+  const vec = bytes & ~15;
+  for (let y = 0; y < ih; y++) {
+    const src = xc + <usize>y * bytes;
+    const dst = tmp + <usize>(y + pt) * rowBytes + ((<usize>pl) << 2);
+    let o: usize = 0;
+    for (; o < vec; o += 16) v128.store(dst + o, v128.load(src + o));
+    for (; o < bytes; o += 4) f32.store(dst + o, f32.load(src + o));
+  }
+}
+
 /** Scratch bytes f32_dwconv3x3 needs (one zero-padded input plane; at column stride 2 with deinterleaved rows). */
 export function f32_dwconv3x3_scratch_size(ih: i32, iw: i32, sh: i32, sw: i32, pt: i32, pl: i32, oh: i32, ow: i32): i32 {
   const ow4 = (ow + 3) & ~3;
@@ -266,7 +285,7 @@ export function f32_dwconv3x3(x: usize, c: i32, ih: i32, iw: i32, w: usize, sh: 
   for (let ch = 0; ch < c; ch++) {
     const xc = x + ((<usize>ch * ih * iw) << 2);
     if (sw == 2) dwCopyS2(xc, ih, iw, tmp, pt, pl, half);
-    else for (let y = 0; y < ih; y++) memory.copy(tmp + <usize>(y + pt) * rowBytes + ((<usize>pl) << 2), xc + ((<usize>y * iw) << 2), (<usize>iw) << 2);
+    else dwCopyS1(xc, ih, iw, tmp, pt, pl, rowBytes);
     const wc = w + <usize>ch * 36;
     const w0 = v128.load32_splat(wc);
     const w1 = v128.load32_splat(wc, 4);
@@ -474,7 +493,7 @@ export function f32_dwconv5x5(x: usize, c: i32, ih: i32, iw: i32, w: usize, sh: 
   for (let ch = 0; ch < c; ch++) {
     const xc = x + ((<usize>ch * ih * iw) << 2);
     if (sw == 2) dwCopyS2(xc, ih, iw, tmp, pt, pl, half);
-    else for (let y = 0; y < ih; y++) memory.copy(tmp + <usize>(y + pt) * rowBytes + ((<usize>pl) << 2), xc + ((<usize>y * iw) << 2), (<usize>iw) << 2);
+    else dwCopyS1(xc, ih, iw, tmp, pt, pl, rowBytes);
     const wc = w + <usize>ch * 100;
     const k00 = v128.load32_splat(wc, 0), k01 = v128.load32_splat(wc, 4), k02 = v128.load32_splat(wc, 8), k03 = v128.load32_splat(wc, 12), k04 = v128.load32_splat(wc, 16);
     const k10 = v128.load32_splat(wc, 20), k11 = v128.load32_splat(wc, 24), k12 = v128.load32_splat(wc, 28), k13 = v128.load32_splat(wc, 32), k14 = v128.load32_splat(wc, 36);
@@ -558,7 +577,7 @@ export function f32_dwconv_plane(x: usize, c: i32, ih: i32, iw: i32, w: usize, k
   for (let ch = 0; ch < c; ch++) {
     const xc = x + ((<usize>ch * ih * iw) << 2);
     if (sw == 2) dwCopyS2(xc, ih, iw, tmp, pt, pl, half);
-    else for (let y = 0; y < ih; y++) memory.copy(tmp + <usize>(y + pt) * rowBytes + ((<usize>pl) << 2), xc + ((<usize>y * iw) << 2), (<usize>iw) << 2);
+    else dwCopyS1(xc, ih, iw, tmp, pt, pl, rowBytes);
     const wc = w + ((<usize>ch * taps) << 2);
     const vb = f32x4.splat(f32.load(bias + ((<usize>ch) << 2)));
     const oc = out + ((<usize>ch * oh * ow) << 2);
