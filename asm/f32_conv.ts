@@ -490,6 +490,7 @@ export function f32_dwconv5x5(x: usize, c: i32, ih: i32, iw: i32, w: usize, sh: 
   const vlo = f32x4.splat(lo);
   const vhi = f32x4.splat(hi);
   const vz = dwClampZero(lo);
+  const obytes = (<usize>ow) << 2;
   for (let ch = 0; ch < c; ch++) {
     const xc = x + ((<usize>ch * ih * iw) << 2);
     if (sw == 2) dwCopyS2(xc, ih, iw, tmp, pt, pl, half);
@@ -503,7 +504,47 @@ export function f32_dwconv5x5(x: usize, c: i32, ih: i32, iw: i32, w: usize, sh: 
     const b: f32 = f32.load(bias + ((<usize>ch) << 2));
     const vb = f32x4.splat(b);
     const oc = out + ((<usize>ch * oh * ow) << 2);
-    for (let oy = 0; oy < oh; oy++) {
+    // stride 1: output rows in pairs, each plane row loaded once for both (rows oy … oy + 5; XNNPACK's 2-row tiles)
+    const pairs = sh == 1 && sw == 1 ? oh >> 1 : 0;
+    for (let pr = 0; pr < pairs; pr++) {
+      const oy = pr << 1;
+      const orow = oc + ((<usize>oy * ow) << 2);
+      const r0 = tmp + <usize>oy * rowBytes;
+      for (let ox = 0; ox < ow; ox += 4) {
+        const c0 = (<usize>ox) << 2;
+        const p0 = r0 + c0;
+        // plane row j feeds kernel row j of output oy and kernel row j − 1 of output oy + 1
+        let x0 = v128.load(p0), x1 = v128.load(p0, 4), x2 = v128.load(p0, 8), x3 = v128.load(p0, 12), x4 = v128.load(p0, 16);
+        const a0 = dwRow5(k00, k01, k02, k03, k04, x0, x1, x2, x3, x4);
+        let p = p0 + rowBytes;
+        x0 = v128.load(p); x1 = v128.load(p, 4); x2 = v128.load(p, 8); x3 = v128.load(p, 12); x4 = v128.load(p, 16);
+        const a1 = dwRow5(k10, k11, k12, k13, k14, x0, x1, x2, x3, x4);
+        const b0 = dwRow5(k00, k01, k02, k03, k04, x0, x1, x2, x3, x4);
+        p += rowBytes;
+        x0 = v128.load(p); x1 = v128.load(p, 4); x2 = v128.load(p, 8); x3 = v128.load(p, 12); x4 = v128.load(p, 16);
+        const a2 = dwRow5(k20, k21, k22, k23, k24, x0, x1, x2, x3, x4);
+        const b1 = dwRow5(k10, k11, k12, k13, k14, x0, x1, x2, x3, x4);
+        p += rowBytes;
+        x0 = v128.load(p); x1 = v128.load(p, 4); x2 = v128.load(p, 8); x3 = v128.load(p, 12); x4 = v128.load(p, 16);
+        const a3 = dwRow5(k30, k31, k32, k33, k34, x0, x1, x2, x3, x4);
+        const b2 = dwRow5(k20, k21, k22, k23, k24, x0, x1, x2, x3, x4);
+        p += rowBytes;
+        x0 = v128.load(p); x1 = v128.load(p, 4); x2 = v128.load(p, 8); x3 = v128.load(p, 12); x4 = v128.load(p, 16);
+        const a4 = dwRow5(k40, k41, k42, k43, k44, x0, x1, x2, x3, x4);
+        const b3 = dwRow5(k30, k31, k32, k33, k34, x0, x1, x2, x3, x4);
+        const b4 = dwRow5s1(p + rowBytes, k40, k41, k42, k43, k44);
+        const va = dwClamp(f32x4.add(f32x4.add(vb, f32x4.add(a0, a1)), f32x4.add(a2, f32x4.add(a3, a4))), clamp, exact, vlo, vhi, vz);
+        const vv = dwClamp(f32x4.add(f32x4.add(vb, f32x4.add(b0, b1)), f32x4.add(b2, f32x4.add(b3, b4))), clamp, exact, vlo, vhi, vz);
+        if (ox + 3 < ow) {
+          v128.store(orow + c0, va);
+          v128.store(orow + obytes + c0, vv);
+        } else {
+          storeLanes(orow + c0, va, ow - ox);
+          storeLanes(orow + obytes + c0, vv, ow - ox);
+        }
+      }
+    }
+    for (let oy = pairs << 1; oy < oh; oy++) {
       const orow = oc + ((<usize>oy * ow) << 2);
       const r0 = tmp + <usize>(oy * sh) * rowBytes;
       const r1 = r0 + rowBytes;
