@@ -1,4 +1,4 @@
-import { tapRow } from './vec';
+import { dwClamp, dwClampExact, dwClampZero, tapRow } from './vec';
 import { madd } from './madd';
 // f32 convolution helpers (NCHW). Conv runs as GEMM: out[M×P] = W[M×K] · cols[K×P] (+ row bias), with the
 // column matrix written straight into f32_gemm_pack_8's panel layout (no separate im2col + pack pass).
@@ -203,6 +203,25 @@ function dwCopyS2(xc: usize, ih: i32, iw: i32, tmp: usize, pt: i32, pl: i32, hal
   }
 }
 
+/**
+ * Copy one channel (ih×iw at xc) into a stride-1 plane (rows of rowBytes from `tmp`, image at row pt, column pl):
+ * four floats per vector load / store, the row's last iw mod 4 one by one. A memory.copy per row (a call into the
+ * engine each) cost more than the taps on the 7×7 – 14×14 planes of the late depthwise layers.
+ */
+// @ts-ignore: decorator
+@inline
+function dwCopyS1(xc: usize, ih: i32, iw: i32, tmp: usize, pt: i32, pl: i32, rowBytes: usize): void {
+  const bytes = (<usize>iw) << 2;
+  const vec = bytes & ~15;
+  for (let y = 0; y < ih; y++) {
+    const src = xc + <usize>y * bytes;
+    const dst = tmp + <usize>(y + pt) * rowBytes + ((<usize>pl) << 2);
+    let o: usize = 0;
+    for (; o < vec; o += 16) v128.store(dst + o, v128.load(src + o));
+    for (; o < bytes; o += 4) f32.store(dst + o, f32.load(src + o));
+  }
+}
+
 /** Scratch bytes f32_dwconv3x3 needs (one zero-padded input plane; at column stride 2 with deinterleaved rows). */
 export function f32_dwconv3x3_scratch_size(ih: i32, iw: i32, sh: i32, sw: i32, pt: i32, pl: i32, oh: i32, ow: i32): i32 {
   const ow4 = (ow + 3) & ~3;
@@ -231,36 +250,6 @@ function dwRow3(w0: v128, w1: v128, w2: v128, x0: v128, x1: v128, x2: v128): v12
 @inline
 function dwTaps3(p: usize, t1: usize, t2: usize, w0: v128, w1: v128, w2: v128): v128 {
   return dwRow3(w0, w1, w2, v128.load(p), v128.load(p + t1), v128.load(p + t2));
-}
-
-/**
- * The clamp of a depthwise output vector, [lo, hi] as f32x4.min(f32x4.max(v, lo), hi) gives it, in three single
- * instructions instead of two NaN-exact sequences (f32x4.max / min are ~8 x64 instructions each in V8):
- * pmax(v, lo) = v < lo ? lo : v and pmin(_, hi) = hi < _ ? hi : _ keep a NaN v NaN and agree with max / min
- * everywhere else except max(−0, +0) = +0, which adding vz (+0 when lo is +0, else −0: x + −0 = x for every x)
- * restores. Exact except NaN payloads, for every lo and hi but hi = −0 (min(+0, −0) = −0): `exact` then keeps
- * f32x4.min / max. `clamp` false (lo = −∞, hi = +∞): v unchanged.
- */
-// @ts-ignore: decorator
-@inline
-function dwClamp(v: v128, clamp: bool, exact: bool, vlo: v128, vhi: v128, vz: v128): v128 {
-  if (!clamp) return v;
-  if (exact) return f32x4.min(f32x4.max(v, vlo), vhi);
-  return f32x4.add(f32x4.pmin(f32x4.pmax(v, vlo), vhi), vz);
-}
-
-/** Whether the clamp [lo, hi] needs f32x4.min / max (hi = −0; NaN bounds): see dwClamp. */
-// @ts-ignore: decorator
-@inline
-function dwClampExact(lo: f32, hi: f32): bool {
-  return (hi == 0 && (reinterpret<u32>(hi) >> 31) != 0) || lo != lo || hi != hi;
-}
-
-/** The vz of dwClamp: +0 when lo is +0, else −0. */
-// @ts-ignore: decorator
-@inline
-function dwClampZero(lo: f32): v128 {
-  return f32x4.splat(lo == 0 && (reinterpret<u32>(lo) >> 31) == 0 ? <f32>0 : <f32>-0.0);
 }
 
 /**
@@ -296,7 +285,7 @@ export function f32_dwconv3x3(x: usize, c: i32, ih: i32, iw: i32, w: usize, sh: 
   for (let ch = 0; ch < c; ch++) {
     const xc = x + ((<usize>ch * ih * iw) << 2);
     if (sw == 2) dwCopyS2(xc, ih, iw, tmp, pt, pl, half);
-    else for (let y = 0; y < ih; y++) memory.copy(tmp + <usize>(y + pt) * rowBytes + ((<usize>pl) << 2), xc + ((<usize>y * iw) << 2), (<usize>iw) << 2);
+    else dwCopyS1(xc, ih, iw, tmp, pt, pl, rowBytes);
     const wc = w + <usize>ch * 36;
     const w0 = v128.load32_splat(wc);
     const w1 = v128.load32_splat(wc, 4);
@@ -373,8 +362,18 @@ export function f32_dwconv3x3(x: usize, c: i32, ih: i32, iw: i32, w: usize, sh: 
  * out[ch, i] = clamp(bias[ch] + w[ch]·x[ch, i], lo, hi) over `p` pixels of `c` channels.
  */
 export function f32_dwconv1x1(x: usize, c: i32, p: i32, w: usize, bias: usize, out: usize, lo: f32, hi: f32): void {
+  // no clamp at all when unbounded (the per-channel affine epilogue step), else dwClamp's three instructions
+  if (lo == -Infinity && hi == Infinity) dwconv1x1(x, c, p, w, bias, out, lo, hi, false);
+  else dwconv1x1(x, c, p, w, bias, out, lo, hi, true);
+}
+
+// @ts-ignore: decorator
+@inline
+function dwconv1x1(x: usize, c: i32, p: i32, w: usize, bias: usize, out: usize, lo: f32, hi: f32, clamp: bool): void {
   const vlo = f32x4.splat(lo);
   const vhi = f32x4.splat(hi);
+  const exact = dwClampExact(lo, hi);
+  const vz = dwClampZero(lo);
   for (let ch = 0; ch < c; ch++) {
     const wv: f32 = f32.load(w + ((<usize>ch) << 2));
     const b: f32 = f32.load(bias + ((<usize>ch) << 2));
@@ -385,8 +384,8 @@ export function f32_dwconv1x1(x: usize, c: i32, p: i32, w: usize, bias: usize, o
     let i = 0;
     for (; i + 7 < p; i += 8) {
       const o = (<usize>i) << 2;
-      v128.store(oc + o, f32x4.min(f32x4.max(madd(vw, v128.load(xc + o), vb), vlo), vhi));
-      v128.store(oc + o, f32x4.min(f32x4.max(madd(vw, v128.load(xc + o, 16), vb), vlo), vhi), 16);
+      v128.store(oc + o, dwClamp(madd(vw, v128.load(xc + o), vb), clamp, exact, vlo, vhi, vz));
+      v128.store(oc + o, dwClamp(madd(vw, v128.load(xc + o, 16), vb), clamp, exact, vlo, vhi, vz), 16);
     }
     for (; i < p; i++) {
       const o = (<usize>i) << 2;
@@ -491,10 +490,11 @@ export function f32_dwconv5x5(x: usize, c: i32, ih: i32, iw: i32, w: usize, sh: 
   const vlo = f32x4.splat(lo);
   const vhi = f32x4.splat(hi);
   const vz = dwClampZero(lo);
+  const obytes = (<usize>ow) << 2;
   for (let ch = 0; ch < c; ch++) {
     const xc = x + ((<usize>ch * ih * iw) << 2);
     if (sw == 2) dwCopyS2(xc, ih, iw, tmp, pt, pl, half);
-    else for (let y = 0; y < ih; y++) memory.copy(tmp + <usize>(y + pt) * rowBytes + ((<usize>pl) << 2), xc + ((<usize>y * iw) << 2), (<usize>iw) << 2);
+    else dwCopyS1(xc, ih, iw, tmp, pt, pl, rowBytes);
     const wc = w + <usize>ch * 100;
     const k00 = v128.load32_splat(wc, 0), k01 = v128.load32_splat(wc, 4), k02 = v128.load32_splat(wc, 8), k03 = v128.load32_splat(wc, 12), k04 = v128.load32_splat(wc, 16);
     const k10 = v128.load32_splat(wc, 20), k11 = v128.load32_splat(wc, 24), k12 = v128.load32_splat(wc, 28), k13 = v128.load32_splat(wc, 32), k14 = v128.load32_splat(wc, 36);
@@ -504,7 +504,47 @@ export function f32_dwconv5x5(x: usize, c: i32, ih: i32, iw: i32, w: usize, sh: 
     const b: f32 = f32.load(bias + ((<usize>ch) << 2));
     const vb = f32x4.splat(b);
     const oc = out + ((<usize>ch * oh * ow) << 2);
-    for (let oy = 0; oy < oh; oy++) {
+    // stride 1: output rows in pairs, each plane row loaded once for both (rows oy … oy + 5; XNNPACK's 2-row tiles)
+    const pairs = sh == 1 && sw == 1 ? oh >> 1 : 0;
+    for (let pr = 0; pr < pairs; pr++) {
+      const oy = pr << 1;
+      const orow = oc + ((<usize>oy * ow) << 2);
+      const r0 = tmp + <usize>oy * rowBytes;
+      for (let ox = 0; ox < ow; ox += 4) {
+        const c0 = (<usize>ox) << 2;
+        const p0 = r0 + c0;
+        // plane row j feeds kernel row j of output oy and kernel row j − 1 of output oy + 1
+        let x0 = v128.load(p0), x1 = v128.load(p0, 4), x2 = v128.load(p0, 8), x3 = v128.load(p0, 12), x4 = v128.load(p0, 16);
+        const a0 = dwRow5(k00, k01, k02, k03, k04, x0, x1, x2, x3, x4);
+        let p = p0 + rowBytes;
+        x0 = v128.load(p); x1 = v128.load(p, 4); x2 = v128.load(p, 8); x3 = v128.load(p, 12); x4 = v128.load(p, 16);
+        const a1 = dwRow5(k10, k11, k12, k13, k14, x0, x1, x2, x3, x4);
+        const b0 = dwRow5(k00, k01, k02, k03, k04, x0, x1, x2, x3, x4);
+        p += rowBytes;
+        x0 = v128.load(p); x1 = v128.load(p, 4); x2 = v128.load(p, 8); x3 = v128.load(p, 12); x4 = v128.load(p, 16);
+        const a2 = dwRow5(k20, k21, k22, k23, k24, x0, x1, x2, x3, x4);
+        const b1 = dwRow5(k10, k11, k12, k13, k14, x0, x1, x2, x3, x4);
+        p += rowBytes;
+        x0 = v128.load(p); x1 = v128.load(p, 4); x2 = v128.load(p, 8); x3 = v128.load(p, 12); x4 = v128.load(p, 16);
+        const a3 = dwRow5(k30, k31, k32, k33, k34, x0, x1, x2, x3, x4);
+        const b2 = dwRow5(k20, k21, k22, k23, k24, x0, x1, x2, x3, x4);
+        p += rowBytes;
+        x0 = v128.load(p); x1 = v128.load(p, 4); x2 = v128.load(p, 8); x3 = v128.load(p, 12); x4 = v128.load(p, 16);
+        const a4 = dwRow5(k40, k41, k42, k43, k44, x0, x1, x2, x3, x4);
+        const b3 = dwRow5(k30, k31, k32, k33, k34, x0, x1, x2, x3, x4);
+        const b4 = dwRow5s1(p + rowBytes, k40, k41, k42, k43, k44);
+        const va = dwClamp(f32x4.add(f32x4.add(vb, f32x4.add(a0, a1)), f32x4.add(a2, f32x4.add(a3, a4))), clamp, exact, vlo, vhi, vz);
+        const vv = dwClamp(f32x4.add(f32x4.add(vb, f32x4.add(b0, b1)), f32x4.add(b2, f32x4.add(b3, b4))), clamp, exact, vlo, vhi, vz);
+        if (ox + 3 < ow) {
+          v128.store(orow + c0, va);
+          v128.store(orow + obytes + c0, vv);
+        } else {
+          storeLanes(orow + c0, va, ow - ox);
+          storeLanes(orow + obytes + c0, vv, ow - ox);
+        }
+      }
+    }
+    for (let oy = pairs << 1; oy < oh; oy++) {
       const orow = oc + ((<usize>oy * ow) << 2);
       const r0 = tmp + <usize>(oy * sh) * rowBytes;
       const r1 = r0 + rowBytes;
@@ -578,7 +618,7 @@ export function f32_dwconv_plane(x: usize, c: i32, ih: i32, iw: i32, w: usize, k
   for (let ch = 0; ch < c; ch++) {
     const xc = x + ((<usize>ch * ih * iw) << 2);
     if (sw == 2) dwCopyS2(xc, ih, iw, tmp, pt, pl, half);
-    else for (let y = 0; y < ih; y++) memory.copy(tmp + <usize>(y + pt) * rowBytes + ((<usize>pl) << 2), xc + ((<usize>y * iw) << 2), (<usize>iw) << 2);
+    else dwCopyS1(xc, ih, iw, tmp, pt, pl, rowBytes);
     const wc = w + ((<usize>ch * taps) << 2);
     const vb = f32x4.splat(f32.load(bias + ((<usize>ch) << 2)));
     const oc = out + ((<usize>ch * oh * ow) << 2);
@@ -683,3 +723,204 @@ export function f32_col2im_tiled(col: usize, m: i32, kh: i32, kw: i32, ih: i32, 
   }
 }
 
+
+/**
+ * Bytes f32_conv2d_direct_4x8's packed weights take for m output channels and k = cin·kh·kw taps: ⌈m/4⌉ blocks of
+ * 4 biases then k vectors of 4 weights (f32_conv2d_direct_pack's layout).
+ */
+export function f32_conv2d_direct_size(m: i32, k: i32): i32 {
+  return ((m + 3) >> 2) * (k + 1) * 16;
+}
+
+/**
+ * Pack OIHW weights (m × cin × kh × kw at w) and m biases for f32_conv2d_direct_4x8: per 4 output channels the 4
+ * biases, then for every tap t = (ky·kw + kx)·cin + ci the 4 channels' weights (channels past m: 0).
+ */
+export function f32_conv2d_direct_pack(w: usize, bias: usize, m: i32, cin: i32, kh: i32, kw: i32, out: usize): void {
+  const k = cin * kh * kw;
+  const cv = (m + 3) >> 2;
+  for (let v = 0; v < cv; v++) {
+    const blk = out + <usize>v * (<usize>(k + 1) << 4);
+    for (let l = 0; l < 4; l++) {
+      const co = v * 4 + l;
+      f32.store(blk + ((<usize>l) << 2), co < m ? f32.load(bias + ((<usize>co) << 2)) : 0);
+      for (let ky = 0; ky < kh; ky++)
+        for (let kx = 0; kx < kw; kx++)
+          for (let ci = 0; ci < cin; ci++) {
+            const t = (ky * kw + kx) * cin + ci;
+            const src = w + ((<usize>(((co * cin + ci) * kh + ky) * kw + kx)) << 2);
+            f32.store(blk + (<usize>(t + 1) << 4) + ((<usize>l) << 2), co < m ? f32.load(src) : 0);
+          }
+    }
+  }
+}
+
+/** Store 4 pixels × 4 channels (a_j: pixel j's channels) as 4 channel rows of 4 pixels at o, o + plane, …: n pixels, c channels. */
+// @ts-ignore: decorator
+@inline
+function storeTransposed(o: usize, plane: usize, a0: v128, a1: v128, a2: v128, a3: v128, n: i32, c: i32): void {
+  const t0 = v128.shuffle<f32>(a0, a1, 0, 4, 1, 5);
+  const t1 = v128.shuffle<f32>(a2, a3, 0, 4, 1, 5);
+  const t2 = v128.shuffle<f32>(a0, a1, 2, 6, 3, 7);
+  const t3 = v128.shuffle<f32>(a2, a3, 2, 6, 3, 7);
+  const r0 = v128.shuffle<f32>(t0, t1, 0, 1, 4, 5);
+  const r1 = v128.shuffle<f32>(t0, t1, 2, 3, 6, 7);
+  const r2 = v128.shuffle<f32>(t2, t3, 0, 1, 4, 5);
+  const r3 = v128.shuffle<f32>(t2, t3, 2, 3, 6, 7);
+  if (n == 4) {
+    v128.store(o, r0);
+    if (c > 1) v128.store(o + plane, r1);
+    if (c > 2) v128.store(o + 2 * plane, r2);
+    if (c > 3) v128.store(o + 3 * plane, r3);
+  } else {
+    storeLanes(o, r0, n);
+    if (c > 1) storeLanes(o + plane, r1, n);
+    if (c > 2) storeLanes(o + 2 * plane, r2, n);
+    if (c > 3) storeLanes(o + 3 * plane, r3, n);
+  }
+}
+
+/** Field `off` (0 slope, 4 scale, 8 bias) of 4 consecutive 16-byte channel-step entries at e, as one vector's lanes. */
+// @ts-ignore: decorator
+@inline
+function chanLanes(e: usize, off: usize): v128 {
+  let v = f32x4.splat(f32.load(e + off));
+  v = f32x4.replace_lane(v, 1, f32.load(e + off + 16));
+  v = f32x4.replace_lane(v, 2, f32.load(e + off + 32));
+  return f32x4.replace_lane(v, 3, f32.load(e + off + 48));
+}
+
+/** A pixel's 4 channels (lanes) through the fused channel steps: em & 1 PRelu (slopes ps), em & 2 ab + as·y. */
+// @ts-ignore: decorator
+@inline
+function chanSteps(y: v128, em: i32, ps: v128, as: v128, ab: v128): v128 {
+  let r = y;
+  if (em & 1) r = v128.bitselect(f32x4.mul(r, ps), r, f32x4.lt(r, f32x4.splat(0)));
+  if (em & 2) r = madd(as, r, ab);
+  return r;
+}
+
+/** The input tap (iy, ix) of one channel at `q` (its pixel (0, 0)) as 4 lanes, or 0 outside the ih×iw image. */
+// @ts-ignore: decorator
+@inline
+function tapOr0(q: usize, iy: i32, ix: i32, ih: i32, iw: i32, sy: i32, sx: i32): v128 {
+  return iy >= 0 && iy < ih && ix >= 0 && ix < iw ? v128.load32_splat(q + ((<usize>(iy * sy + ix * sx)) << 2)) : f32x4.splat(0);
+}
+
+/**
+ * Direct conv for few input channels (a network's first conv: 3×3 stride 2 over RGB), group 1, dilation 1, output
+ * NCHW rows oy0 … oy1 − 1 of m channels, the input read through element strides (channel sc, row sy, column sx:
+ * NCHW or NHWC alike). XNNPACK's indirect-GEMM tile without the column matrix: 4 output pixels × 8 channels per
+ * pass (channels in lanes), every tap t = (ky·kw + kx)·cin + ci a splat of each pixel's input times the packed
+ * weight vectors (f32_conv2d_direct_pack, w), summed from the bias in tap order (madd), clamped to [lo, hi], the
+ * 4×4 blocks transposed into the output's pixel rows. Pixel quads whose taps are all inside the image read them
+ * through a table of tap offsets (tab: k i32s); the others (borders, the last ow mod 4 pixels) test each tap.
+ */
+export function f32_conv2d_direct_4x8(x: usize, sc: i32, sy: i32, sx: i32, ih: i32, iw: i32, cin: i32, kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, w: usize, m: i32, oh: i32, ow: i32, oy0: i32, oy1: i32, out: usize, lo: f32, hi: f32, tab: usize, ep: usize, em: i32): void {
+  const k = cin * kh * kw;
+  for (let ky = 0; ky < kh; ky++)
+    for (let kx = 0; kx < kw; kx++)
+      for (let ci = 0; ci < cin; ci++) i32.store(tab + ((<usize>((ky * kw + kx) * cin + ci)) << 2), (ky * sy + kx * sx + ci * sc) << 2);
+  const cv = (m + 3) >> 2;
+  const blkBytes = (<usize>(k + 1)) << 4;
+  const ps = (<usize>(sw * sx)) << 2;
+  const plane = (<usize>(oh * ow)) << 2;
+  const clamp = lo > -Infinity || hi < Infinity;
+  const exact = dwClampExact(lo, hi);
+  const vlo = f32x4.splat(lo);
+  const vhi = f32x4.splat(hi);
+  const vz = dwClampZero(lo);
+  const tabEnd = tab + ((<usize>k) << 2);
+  for (let oy = oy0; oy < oy1; oy++) {
+    const iy0 = oy * sh - pt;
+    const rowIn = iy0 >= 0 && iy0 + kh <= ih;
+    for (let v = 0; v < cv; v += 2) {
+      const pair = v + 1 < cv;
+      const w0 = w + <usize>v * blkBytes;
+      const w1 = pair ? w0 + blkBytes : w0;
+      const vb0 = v128.load(w0);
+      const vb1 = v128.load(w1);
+      // the blocks' channel steps (em: 1 PRelu slopes, 2 affine scale and bias; ep: 16 bytes per channel, padded to 4)
+      const e0 = ep + (<usize>v << 6);
+      const e1 = pair ? e0 + 64 : e0;
+      const ps0 = chanLanes(e0, 0), ps1 = chanLanes(e1, 0);
+      const as0 = chanLanes(e0, 4), as1 = chanLanes(e1, 4);
+      const ab0 = chanLanes(e0, 8), ab1 = chanLanes(e1, 8);
+      for (let ox = 0; ox < ow; ox += 4) {
+        const n = min(4, ow - ox);
+        const ix0 = ox * sw - pl;
+        let a0 = vb0, a1 = vb0, a2 = vb0, a3 = vb0;
+        let b0 = vb1, b1 = vb1, b2 = vb1, b3 = vb1;
+        if (rowIn && n == 4 && ix0 >= 0 && ix0 + 3 * sw + kw <= iw) {
+          const p = x + ((<usize>(iy0 * sy + ix0 * sx)) << 2);
+          let wp0 = w0 + 16;
+          let wp1 = w1 + 16;
+          if (pair) {
+            for (let tp = tab; tp < tabEnd; tp += 4) {
+              const q = p + <usize>i32.load(tp);
+              const x0 = v128.load32_splat(q);
+              const x1 = v128.load32_splat(q + ps);
+              const x2 = v128.load32_splat(q + 2 * ps);
+              const x3 = v128.load32_splat(q + 3 * ps);
+              const u0 = v128.load(wp0);
+              const u1 = v128.load(wp1);
+              a0 = madd(x0, u0, a0);
+              a1 = madd(x1, u0, a1);
+              a2 = madd(x2, u0, a2);
+              a3 = madd(x3, u0, a3);
+              b0 = madd(x0, u1, b0);
+              b1 = madd(x1, u1, b1);
+              b2 = madd(x2, u1, b2);
+              b3 = madd(x3, u1, b3);
+              wp0 += 16;
+              wp1 += 16;
+            }
+          } else {
+            for (let tp = tab; tp < tabEnd; tp += 4) {
+              const q = p + <usize>i32.load(tp);
+              const u0 = v128.load(wp0);
+              a0 = madd(v128.load32_splat(q), u0, a0);
+              a1 = madd(v128.load32_splat(q + ps), u0, a1);
+              a2 = madd(v128.load32_splat(q + 2 * ps), u0, a2);
+              a3 = madd(v128.load32_splat(q + 3 * ps), u0, a3);
+              wp0 += 16;
+            }
+          }
+        } else {
+          // border quads: each tap tested (0 outside the image; pixels past ow read as the last valid one)
+          let wp0 = w0 + 16;
+          let wp1 = w1 + 16;
+          const j1 = min(1, n - 1) * sw, j2 = min(2, n - 1) * sw, j3 = min(3, n - 1) * sw;
+          for (let ky = 0; ky < kh; ky++) {
+            const iy = iy0 + ky;
+            for (let kx = 0; kx < kw; kx++) {
+              const ix = ix0 + kx;
+              for (let ci = 0; ci < cin; ci++) {
+                const q = x + ((<usize>(ci * sc)) << 2);
+                const x0 = tapOr0(q, iy, ix, ih, iw, sy, sx);
+                const x1 = tapOr0(q, iy, ix + j1, ih, iw, sy, sx);
+                const x2 = tapOr0(q, iy, ix + j2, ih, iw, sy, sx);
+                const x3 = tapOr0(q, iy, ix + j3, ih, iw, sy, sx);
+                const u0 = v128.load(wp0);
+                const u1 = v128.load(wp1);
+                a0 = madd(x0, u0, a0);
+                a1 = madd(x1, u0, a1);
+                a2 = madd(x2, u0, a2);
+                a3 = madd(x3, u0, a3);
+                b0 = madd(x0, u1, b0);
+                b1 = madd(x1, u1, b1);
+                b2 = madd(x2, u1, b2);
+                b3 = madd(x3, u1, b3);
+                wp0 += 16;
+                wp1 += 16;
+              }
+            }
+          }
+        }
+        const o = out + ((<usize>(((v << 2) * oh + oy) * ow + ox)) << 2);
+        storeTransposed(o, plane, chanSteps(dwClamp(a0, clamp, exact, vlo, vhi, vz), em, ps0, as0, ab0), chanSteps(dwClamp(a1, clamp, exact, vlo, vhi, vz), em, ps0, as0, ab0), chanSteps(dwClamp(a2, clamp, exact, vlo, vhi, vz), em, ps0, as0, ab0), chanSteps(dwClamp(a3, clamp, exact, vlo, vhi, vz), em, ps0, as0, ab0), n, min(4, m - (v << 2)));
+        if (pair) storeTransposed(o + (plane << 2), plane, chanSteps(dwClamp(b0, clamp, exact, vlo, vhi, vz), em, ps1, as1, ab1), chanSteps(dwClamp(b1, clamp, exact, vlo, vhi, vz), em, ps1, as1, ab1), chanSteps(dwClamp(b2, clamp, exact, vlo, vhi, vz), em, ps1, as1, ab1), chanSteps(dwClamp(b3, clamp, exact, vlo, vhi, vz), em, ps1, as1, ab1), n, min(4, m - ((v + 1) << 2)));
+      }
+    }
+  }
+}

@@ -1,4 +1,4 @@
-import { clampv } from './vec';
+import { dwClamp, dwClampExact, dwClampZero } from './vec';
 // f32 elementwise binary ops (Add, Sub, Mul, Div) with the fused clamp epilogue (Relu/Clip after a residual Add).
 // Each operand is either n floats or one scalar broadcast to all (step 0). IEEE single arithmetic per lane, which
 // is what the TS reference computes (the double result of two floats' +, −, ×, ÷ rounds to the same float).
@@ -31,8 +31,18 @@ function apply1(op: i32, a: f32, b: f32): f32 {
 // @ts-ignore: decorator
 @inline
 function run(op: i32, a: usize, as: usize, b: usize, bs: usize, out: usize, n: i32, lo: f32, hi: f32): void {
+  // no clamp when unbounded (a residual Add or PRelu on its own), else dwClamp's three-instruction form
+  if (lo == -Infinity && hi == Infinity) runClamped(op, a, as, b, bs, out, n, lo, hi, false);
+  else runClamped(op, a, as, b, bs, out, n, lo, hi, true);
+}
+
+// @ts-ignore: decorator
+@inline
+function runClamped(op: i32, a: usize, as: usize, b: usize, bs: usize, out: usize, n: i32, lo: f32, hi: f32, clamp: bool): void {
   const vlo = f32x4.splat(lo);
   const vhi = f32x4.splat(hi);
+  const exact = dwClampExact(lo, hi);
+  const vz = dwClampZero(lo);
   const sa = f32x4.splat(f32.load(a));
   const sb = f32x4.splat(f32.load(b));
   let i = 0;
@@ -40,7 +50,7 @@ function run(op: i32, a: usize, as: usize, b: usize, bs: usize, out: usize, n: i
     const o = (<usize>i) << 2;
     const va = as ? v128.load(a + o) : sa;
     const vb = bs ? v128.load(b + o) : sb;
-    v128.store(out + o, clampv(apply(op, va, vb), vlo, vhi));
+    v128.store(out + o, dwClamp(apply(op, va, vb), clamp, exact, vlo, vhi, vz));
   }
   for (; i < n; i++) {
     const o = (<usize>i) << 2;

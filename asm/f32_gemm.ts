@@ -271,6 +271,70 @@ export function f32_gemm_pa_scratch(m: i32, k: i32): i32 {
  * at ~60 % of the speed with the data in L1 (28 vs 42 GFLOP/s measured on the bench machine).
  */
 export function f32_gemm_4x8_pa(mr: i32, nc: i32, k: i32, ap: usize, w: usize, c: usize, ldc: i32, lo: f32, hi: f32, rb: usize): void {
+  tile4x8pa(mr, nc, k, ap, w, c, ldc, lo, hi, rb, false, 0, 0, 0);
+}
+
+/** f32_gemm_4x8_pa with tile4x8pa's fused residual (radd: at c + roff) and per-row channel steps (ep, em). */
+function f32_gemm_4x8_pa_epi(mr: i32, nc: i32, k: i32, ap: usize, w: usize, c: usize, ldc: i32, lo: f32, hi: f32, rb: usize, radd: bool, roff: usize, ep: usize, em: i32): void {
+  tile4x8pa(mr, nc, k, ap, w, c, ldc, lo, hi, rb, radd, roff, ep, em);
+}
+
+/** Lanes 0 … n − 1 (n = 0 … 4) of the floats at p, the rest 0 (a residual row's last partial vector). */
+// @ts-ignore: decorator
+@inline
+function loadLanes(p: usize, n: i32): v128 {
+  if (n >= 4) return v128.load(p);
+  let v = f32x4.splat(0);
+  if (n > 0) v = f32x4.replace_lane(v, 0, f32.load(p));
+  if (n > 1) v = f32x4.replace_lane(v, 1, f32.load(p, 4));
+  if (n > 2) v = f32x4.replace_lane(v, 2, f32.load(p, 8));
+  return v;
+}
+
+/**
+ * One output row's fused epilogue: + the residual row at c + roff (radd), clamp, then the row's channel steps from
+ * its 16-byte entry at ep: em & 1 PRelu by ep[0], em & 2 the affine ep[2] + ep[1]·y (f32_dwconv1x1's madd).
+ */
+// @ts-ignore: decorator
+@inline
+function epiRow(c: usize, nc: i32, v0: v128, v1: v128, radd: bool, roff: usize, clamp: bool, vlo: v128, vhi: v128, ep: usize, em: i32): void {
+  let a = v0;
+  let b = v1;
+  if (radd) {
+    // y + r as f32_binary's add pass computes it (one IEEE add per element)
+    const r = c + roff;
+    a = f32x4.add(a, loadLanes(r, nc));
+    b = f32x4.add(b, loadLanes(r + 16, nc - 4));
+  }
+  if (clamp) {
+    a = clampv(a, vlo, vhi);
+    b = clampv(b, vlo, vhi);
+  }
+  if (em & 1) {
+    // x < 0 ? x·slope : x, as f32_prelu_channels' select
+    const s = f32x4.splat(f32.load(ep));
+    const z = f32x4.splat(0);
+    a = v128.bitselect(f32x4.mul(a, s), a, f32x4.lt(a, z));
+    b = v128.bitselect(f32x4.mul(b, s), b, f32x4.lt(b, z));
+  }
+  if (em & 2) {
+    const s = f32x4.splat(f32.load(ep, 4));
+    const t = f32x4.splat(f32.load(ep, 8));
+    a = madd(s, a, t);
+    b = madd(s, b, t);
+  }
+  storeRow(c, nc, a, b);
+}
+
+/**
+ * f32_gemm_4x8_pa's tile with an optional fused epilogue after the clamp-free sum: radd adds the residual tile at
+ * c + roff (same layout and ldc as C), then the clamp [lo, hi], then per-row channel steps (em ≠ 0: a PRelu and / or a
+ * per-channel affine, one 16-byte entry per row from ep; epiRow) — the arithmetic of the separate residual, PRelu
+ * and affine passes, element by element.
+ */
+// @ts-ignore: decorator
+@inline
+function tile4x8pa(mr: i32, nc: i32, k: i32, ap: usize, w: usize, c: usize, ldc: i32, lo: f32, hi: f32, rb: usize, radd: bool, roff: usize, ep: usize, em: i32): void {
   const sc = (<usize>ldc) << 2;
   let acc00 = v128.load(w);
   let acc01 = v128.load(w, 16);
@@ -314,6 +378,16 @@ export function f32_gemm_4x8_pa(mr: i32, nc: i32, k: i32, ap: usize, w: usize, c
     acc30 = madd(x3, b0, acc30);
     acc31 = madd(x3, b1, acc31);
   }
+  if (radd || em != 0) {
+    const clamp = lo != -Infinity || hi != Infinity;
+    const vlo = f32x4.splat(lo);
+    const vhi = f32x4.splat(hi);
+    epiRow(c, nc, acc00, acc01, radd, roff, clamp, vlo, vhi, ep, em);
+    if (mr > 1) epiRow(c + sc, nc, acc10, acc11, radd, roff, clamp, vlo, vhi, ep + 16, em);
+    if (mr > 2) epiRow(c + 2 * sc, nc, acc20, acc21, radd, roff, clamp, vlo, vhi, ep + 32, em);
+    if (mr > 3) epiRow(c + 3 * sc, nc, acc30, acc31, radd, roff, clamp, vlo, vhi, ep + 48, em);
+    return;
+  }
   if (lo != -Infinity || hi != Infinity) {
     const vlo = f32x4.splat(lo);
     const vhi = f32x4.splat(hi);
@@ -338,6 +412,21 @@ export function f32_gemm_4x8_pa(mr: i32, nc: i32, k: i32, ap: usize, w: usize, c
  * Column chunks of a thread split pass w/c offset by whole panels, row chunks (multiples of 4 rows) ap offset by strips.
  */
 export function f32_gemm_pa(m: i32, n: i32, k: i32, ap: usize, w: usize, c: usize, ldc: i32, lo: f32, hi: f32, rb: usize): void {
+  gemmPa(m, n, k, ap, w, c, ldc, lo, hi, rb, false, 0, 0, 0);
+}
+
+/**
+ * f32_gemm_pa with the fused epilogue of tile4x8pa: radd ≠ 0 adds the residual at c + roff (bytes; same layout as C)
+ * before the clamp, then per-row channel steps (em: 1 PRelu, 2 affine; ep: m entries of 16 bytes [slope, scale, bias,
+ * −]) — a conv followed by Add(·, r), PRelu and a depthwise 1×1 in one pass over its output instead of four.
+ */
+export function f32_gemm_pa_epi(m: i32, n: i32, k: i32, ap: usize, w: usize, c: usize, ldc: i32, lo: f32, hi: f32, rb: usize, radd: i32, roff: i32, ep: usize, em: i32): void {
+  gemmPa(m, n, k, ap, w, c, ldc, lo, hi, rb, radd != 0, <usize>roff, ep, em);
+}
+
+// @ts-ignore: decorator
+@inline
+function gemmPa(m: i32, n: i32, k: i32, ap: usize, w: usize, c: usize, ldc: i32, lo: f32, hi: f32, rb: usize, radd: bool, roff: usize, ep: usize, em: i32): void {
   const panel = (<usize>(k + 1)) << 5;
   const strip = (<usize>k) << 4;
   const block = blockCols(k);
@@ -349,7 +438,8 @@ export function f32_gemm_pa(m: i32, n: i32, k: i32, ap: usize, w: usize, c: usiz
       const ci = c + ((<usize>i * ldc) << 2);
       let wp = w + (<usize>(nb >> 3)) * panel;
       for (let n0 = nb; n0 < ne; n0 += 8) {
-        f32_gemm_4x8_pa(mr, min(8, n - n0), k, as, wp, ci + (<usize>n0 << 2), ldc, lo, hi, rb != 0 ? rb + ((<usize>i) << 2) : 0);
+        if (radd || em != 0) f32_gemm_4x8_pa_epi(mr, min(8, n - n0), k, as, wp, ci + (<usize>n0 << 2), ldc, lo, hi, rb != 0 ? rb + ((<usize>i) << 2) : 0, radd, roff, ep + ((<usize>i) << 4), em);
+        else f32_gemm_4x8_pa(mr, min(8, n - n0), k, as, wp, ci + (<usize>n0 << 2), ldc, lo, hi, rb != 0 ? rb + ((<usize>i) << 2) : 0);
         wp += panel;
       }
     }
@@ -444,7 +534,7 @@ export function f32_gemm_blockpack_scratch(k: i32): i32 {
  * f32_gemm_pack_8(B).
  */
 export function f32_gemm_blockpack(m: i32, n: i32, k: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, lo: f32, hi: f32, rb: usize, scratch: usize): void {
-  blockpack(m, n, k, a, lda, 0, b, ldb, c, ldc, lo, hi, rb, scratch);
+  blockpack(m, n, k, a, lda, 0, b, ldb, c, ldc, lo, hi, rb, scratch, false, 0, 0, 0);
 }
 
 /**
@@ -453,12 +543,17 @@ export function f32_gemm_blockpack(m: i32, n: i32, k: i32, a: usize, lda: i32, b
  * f32_gemm_4x8_pa. Row chunks of a thread split pass ap offset by whole strips (multiples of 4 rows).
  */
 export function f32_gemm_blockpack_pa(m: i32, n: i32, k: i32, ap: usize, b: usize, ldb: i32, c: usize, ldc: i32, lo: f32, hi: f32, rb: usize, scratch: usize): void {
-  blockpack(m, n, k, 0, 0, ap, b, ldb, c, ldc, lo, hi, rb, scratch);
+  blockpack(m, n, k, 0, 0, ap, b, ldb, c, ldc, lo, hi, rb, scratch, false, 0, 0, 0);
+}
+
+/** f32_gemm_blockpack_pa with f32_gemm_pa_epi's fused residual (radd, roff bytes) and per-row channel steps (ep, em). */
+export function f32_gemm_blockpack_pa_epi(m: i32, n: i32, k: i32, ap: usize, b: usize, ldb: i32, c: usize, ldc: i32, lo: f32, hi: f32, rb: usize, scratch: usize, radd: i32, roff: i32, ep: usize, em: i32): void {
+  blockpack(m, n, k, 0, 0, ap, b, ldb, c, ldc, lo, hi, rb, scratch, radd != 0, <usize>roff, ep, em);
 }
 
 // @ts-ignore: decorator
 @inline
-function blockpack(m: i32, n: i32, k: i32, a: usize, lda: i32, ap: usize, b: usize, ldb: i32, c: usize, ldc: i32, lo: f32, hi: f32, rb: usize, scratch: usize): void {
+function blockpack(m: i32, n: i32, k: i32, a: usize, lda: i32, ap: usize, b: usize, ldb: i32, c: usize, ldc: i32, lo: f32, hi: f32, rb: usize, scratch: usize, radd: bool, roff: usize, ep: usize, em: i32): void {
   const panel = (<usize>(k + 1)) << 5;
   const block = blockCols(k);
   const z = f32x4.splat(0);
@@ -497,7 +592,9 @@ function blockpack(m: i32, n: i32, k: i32, a: usize, lda: i32, ap: usize, b: usi
         const as = ap + (<usize>(i >> 2)) * strip;
         const ci = c + ((<usize>i * ldc) << 2);
         const ri = rb != 0 ? rb + ((<usize>i) << 2) : 0;
-        for (let j = 0; j < np; j++) f32_gemm_4x8_pa(mr, min(8, ne - nb - (j << 3)), k, as, scratch + <usize>j * panel, ci + (<usize>(nb + (j << 3)) << 2), ldc, lo, hi, ri);
+        const ei = ep + ((<usize>i) << 4);
+        if (radd || em != 0) for (let j = 0; j < np; j++) f32_gemm_4x8_pa_epi(mr, min(8, ne - nb - (j << 3)), k, as, scratch + <usize>j * panel, ci + (<usize>(nb + (j << 3)) << 2), ldc, lo, hi, ri, radd, roff, ei, em);
+        else for (let j = 0; j < np; j++) f32_gemm_4x8_pa(mr, min(8, ne - nb - (j << 3)), k, as, scratch + <usize>j * panel, ci + (<usize>(nb + (j << 3)) << 2), ldc, lo, hi, ri);
       }
       continue;
     }

@@ -1,6 +1,6 @@
 import { im2colPack } from './im2col.js';
 import { conv2dAt } from '../ir/conv-geometry.js';
-import { type KernelCall, chunksOf, forkCached, gemmRowPlan, gemmSplit, shares, threadScratch, threadsFor } from './threads.js';
+import { type KernelCall, chunksOf, forkCached, forkJoin, gemmRowPlan, gemmSplit, shares, threadScratch, threadsFor } from './threads.js';
 import type { Arena, KernelExports } from './wasm.js';
 
 /**
@@ -30,7 +30,16 @@ export interface ConvF32Shape {
   dw1x1: boolean;
   /** any other depthwise kernel size (1×k, k×1, 7×7 …), dilation 1, column stride 1 or 2: f32_dwconv_plane */
   dwPlane: boolean;
+  /**
+   * group 1, dilation 1, at most DIRECT_MAX_CIN input channels, not 1×1 (a network's first conv over RGB): the
+   * direct kernel f32_conv2d_direct_4x8, no column matrix (K = cin·kh·kw is too short to pay for im2col)
+   */
+  direct: boolean;
 }
+
+/** Input channels up to which a group-1 conv runs on f32_conv2d_direct_4x8 (and at most DIRECT_MAX_K taps). */
+const DIRECT_MAX_CIN = 4;
+const DIRECT_MAX_K = 64;
 
 /** Shape of a 2-D conv with weight dims [m, cg, kh, kw], or undefined when group does not divide m. */
 export function convF32Shape(wDims: readonly number[], attrs: Record<string, any>): ConvF32Shape | undefined {
@@ -47,7 +56,8 @@ export function convF32Shape(wDims: readonly number[], attrs: Record<string, any
   const dw1x1 = depthwise && kh === 1 && kw === 1 && sh === 1 && sw === 1;
   // 1×1 stride 1 stays with f32_dwconv1x1 (unpadded) or f32_dwconv2d (padded: mostly border)
   const dwPlane = depthwise && !dw3x3 && !dw5x5 && !dw1x1 && dh === 1 && dw === 1 && planeStrides;
-  return { m, cg, kh, kw, group, sh: sh!, sw: sw!, dh: dh!, dw: dw!, depthwise, dw3x3, dw5x5, dw1x1, dwPlane };
+  const direct = group === 1 && m >= 2 && cg <= DIRECT_MAX_CIN && cg * kh * kw <= DIRECT_MAX_K && kh * kw > 1 && dh === 1 && dw === 1;
+  return { m, cg, kh, kw, group, sh: sh!, sw: sw!, dh: dh!, dw: dw!, depthwise, dw3x3, dw5x5, dw1x1, dwPlane, direct };
 }
 
 /**
@@ -64,14 +74,18 @@ export function stripBytes(m: number, k: number): number {
  */
 export function convStripBytes(s: ConvF32Shape): number {
   const mg = s.m / s.group;
+  // f32_conv2d_direct_size: per 4 output channels their biases and 4-channel weight vectors per tap
+  if (s.direct) return ((s.m + 3) >> 2) * (s.cg * s.kh * s.kw + 1) * 16;
   return s.depthwise || mg < 2 ? 0 : s.group * stripBytes(mg, s.cg * s.kh * s.kw);
 }
 
 /**
  * Pack OIHW weights at `wp` into per-group 4-row strips at `out` (convStripBytes): once per session, so every run's
- * GEMM tiles read the weights from one pointer (f32_gemm_4x8_pa, ~1.4× f32_gemm_4x8; the same bits).
+ * GEMM tiles read the weights from one pointer (f32_gemm_4x8_pa, ~1.4× f32_gemm_4x8; the same bits). A direct conv
+ * (s.direct) packs f32_conv2d_direct_pack's blocks instead, the biases at `bp` (m floats) with them.
  */
-export function packConvStrips(ex: KernelExports, s: ConvF32Shape, wp: number, out: number): void {
+export function packConvStrips(ex: KernelExports, s: ConvF32Shape, wp: number, out: number, bp: number): void {
+  if (s.direct) return ex.f32_conv2d_direct_pack(wp, bp, s.m, s.cg, s.kh, s.kw, out);
   const mg = s.m / s.group;
   const kg = s.cg * s.kh * s.kw;
   for (let gi = 0; gi < s.group; gi++) ex.f32_gemm_pack_a4(mg, kg, wp + gi * mg * kg * 4, kg, out + gi * stripBytes(mg, kg));
@@ -93,13 +107,30 @@ export interface ConvResidual {
 }
 
 /**
+ * A residual and per-channel steps the GEMM tiles (f32_gemm_pa_epi, f32_gemm_blockpack_pa_epi) and the direct conv
+ * (no residual) can apply while storing: y = affine(prelu(clamp(conv + r, lo, hi))). runConvF32 sets `done` when it
+ * did (one thread, packed weights); otherwise it clamped to its own lo / hi and the caller runs the separate passes.
+ */
+export interface ConvFusedEpilogue {
+  /** the residual's place in kernel memory (same layout as the output), or undefined */
+  res?: number;
+  /** per-output-channel steps: 16 bytes per channel [slope, scale, bias, −] in kernel memory (⌈m/4⌉·4 entries) */
+  ep: number;
+  /** which steps: 1 PRelu, 2 affine (both: PRelu first), 0 none */
+  em: number;
+  lo: number;
+  hi: number;
+  done?: boolean;
+}
+
+/**
  * Run one conv over kernel memory: input X (NCHW, `dims`) at `xp`, f32 OIHW weights at `wp`, bias (m floats) at
  * `bp`, clamped to [lo, hi]. Returns the output block (n·m·oh·ow floats), which the caller owns — or writes it at
  * `dst` when given (a block the caller sized) and returns `dst`. With `wa` (the weights packed by packConvStrips;
  * `wp` is then unused by the GEMM paths) the GEMMs run over the packed strips. `res`: a residual to add in the
  * threads' chunks (ConvResidual; `res.done` tells the caller whether it was).
  */
-export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs: Record<string, any>, dims: readonly number[], xp: number, wp: number, bp: number, lo: number, hi: number, dst?: number, wa = 0, res?: ConvResidual): number {
+export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs: Record<string, any>, dims: readonly number[], xp: number, wp: number, bp: number, lo: number, hi: number, dst?: number, wa = 0, fe?: ConvFusedEpilogue, res?: ConvResidual): number {
   const [n, c, ih, iw] = dims as [number, number, number, number];
   const { m, cg, kh, kw, group, sh, sw, dh, dw } = s;
   const mg = m / group;
@@ -107,6 +138,13 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
   const { oh, ow, pt, pl, p, pointwise } = conv2dAt(ih, iw, kh, kw, attrs);
   const inSize = c * ih * iw;
   const op = dst ?? mem.alloc(n * m * p * 4, 'conv output');
+  if (s.direct && wa) {
+    // the channel steps fused when there is no residual (the direct kernel adds none); row chunks on threads apply them alike
+    const f = fe && fe.res === undefined && fe.em !== 0 ? fe : undefined;
+    runDirect(mem, ex, s, dims, xp, wa, pt, pl, oh, ow, f ? f.lo : lo, f ? f.hi : hi, op, f?.ep ?? 0, f?.em ?? 0);
+    if (f) f.done = true;
+    return op;
+  }
   // kernel threads: depthwise 3×3 by channels (a plane of scratch each), GEMM by 8-column panels of output pixels.
   // A depthwise channel's work is its p·taps multiply-adds plus the copy of its input plane into the zero-padded
   // scratch plane (counted as 2 per input element): on few output pixels the copy is most of it — mobilenet_v2's
@@ -148,6 +186,13 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
   const owner = n === 1 && group === 1 ? s : undefined;
   const key = owner ? [c, ih, iw, xp, wp, bp, lo, hi, op, wa, res?.ptr ?? 0, res?.lo ?? 0, res?.hi ?? 0, cp, scr?.stride ?? 0] : [];
   const fork = (build: () => { chunks: KernelCall[][]; regions: readonly number[] }) => forkCached(ex, owner, key, nt, build);
+  // the fused epilogue: the single-thread GEMM paths over packed weights (every group and batch alike)
+  const fuse = fe && !s.depthwise && !s.direct && nt === 1 && wa !== 0 && mg >= 2 && (fe.res !== undefined || fe.em !== 0);
+  const radd = fuse && fe.res !== undefined ? 1 : 0;
+  const roff = fuse && fe.res !== undefined ? fe.res - op : 0;
+  if (fuse) [lo, hi] = [fe.lo, fe.hi];
+  const em = fuse ? fe.em : 0;
+  const ep = (gi: number) => (em ? fe!.ep + gi * mg * 16 : 0);
   let ok = false;
   try {
     const bias = mem.f32(bp, m);
@@ -248,7 +293,8 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
           continue;
         }
         if (pointwise) {
-          if (wag) ex.f32_gemm_blockpack_pa(mg, p, kg, wag, xg, p, og, p, lo, hi, bp + gi * mg * 4, cp);
+          if (wag && fuse) ex.f32_gemm_blockpack_pa_epi(mg, p, kg, wag, xg, p, og, p, lo, hi, bp + gi * mg * 4, cp, radd, roff, ep(gi), em);
+          else if (wag) ex.f32_gemm_blockpack_pa(mg, p, kg, wag, xg, p, og, p, lo, hi, bp + gi * mg * 4, cp);
           else ex.f32_gemm_blockpack(mg, p, kg, wg, kg, xg, p, og, p, lo, hi, bp + gi * mg * 4, cp);
           continue;
         }
@@ -256,17 +302,44 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
         // micro-kernel calls, bit-identical to packing every column first
         im2colPack(mem, ex, xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cp, undefined, {
           panels: blockPanels,
-          gemm: (q0, q1) => wag
+          gemm: (q0, q1) => wag && fuse
+            ? ex.f32_gemm_pa_epi(mg, Math.min(p, q1 * 8) - q0 * 8, kg, wag, cp, og + q0 * 32, p, lo, hi, bp + gi * mg * 4, radd, roff, ep(gi), em)
+            : wag
             ? ex.f32_gemm_pa(mg, Math.min(p, q1 * 8) - q0 * 8, kg, wag, cp, og + q0 * 32, p, lo, hi, bp + gi * mg * 4)
             : ex.f32_gemm(mg, Math.min(p, q1 * 8) - q0 * 8, kg, wg, kg, cp, og + q0 * 32, p, lo, hi, bp + gi * mg * 4),
         });
       }
     }
     ok = true;
+    if (fuse) fe.done = true;
     return op;
   } finally {
     if (scr) mem.release(scr.block);
     if (!ok && dst === undefined) mem.release(op);
+  }
+}
+
+/**
+ * f32_conv2d_direct_4x8 over NCHW input (element strides: channel ih·iw, row iw, column 1), weights packed by
+ * packConvStrips at `wa`; on threads by chunks of output rows (a tap table each).
+ */
+function runDirect(mem: Arena, ex: KernelExports, s: ConvF32Shape, dims: readonly number[], xp: number, wa: number, pt: number, pl: number, oh: number, ow: number, lo: number, hi: number, op: number, ep: number, em: number): void {
+  const [n, c, ih, iw] = dims as [number, number, number, number];
+  const k = c * s.kh * s.kw;
+  const nt = threadsFor(s.m * oh * ow * k);
+  const scr = threadScratch(mem, k * 4, nt, 'conv tap offsets');
+  try {
+    for (let bi = 0; bi < n; bi++) {
+      const xb = xp + bi * c * ih * iw * 4;
+      const ob = op + bi * s.m * oh * ow * 4;
+      const call = (oy0: number, oy1: number): KernelCall => ['f32_conv2d_direct_4x8', [xb, ih * iw, iw, 1, ih, iw, c, s.kh, s.kw, s.sh, s.sw, pt, pl, wa, s.m, oh, ow, oy0, oy1, ob, lo, hi, scr.ptr, ep, em], { mask: 1 << 22, stride: scr.stride }];
+      if (nt > 1) {
+        const rows = chunksOf(oh, 1, nt, s.m * ow * k);
+        forkJoin(ex, rows.ranges.map(([r0, r1]) => [call(r0, r1)]), nt, rows.regions);
+      } else ex.f32_conv2d_direct_4x8(xb, ih * iw, iw, 1, ih, iw, c, s.kh, s.kw, s.sh, s.sw, pt, pl, wa, s.m, oh, ow, 0, oh, ob, lo, hi, scr.ptr, ep, em);
+    }
+  } finally {
+    mem.release(scr.block);
   }
 }
 

@@ -1,6 +1,6 @@
 import { Tensor } from '../tensor/tensor.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
-import { type ConvResidual, attrs2d, convF32Shape, convStripBytes, dims2d, packConvStrips, runConvF32 } from './conv-run.js';
+import { type ConvFusedEpilogue, type ConvResidual, attrs2d, convF32Shape, convStripBytes, dims2d, packConvStrips, runConvF32 } from './conv-run.js';
 import { arena, kernels } from './wasm.js';
 import { Epilogue, UNARY } from './epilogue.js';
 import { ShapeError } from '../errors.js';
@@ -56,7 +56,7 @@ const convWasm: KernelDef = {
         if (!packed) return (wp = plain);
         try {
           wp = mem.alloc(packed, 'conv weights (4-row strips)');
-          packConvStrips(ex, shape, plain, wp);
+          packConvStrips(ex, shape, plain, wp, bp);
         } finally {
           mem.release(plain);
         }
@@ -65,11 +65,34 @@ const convWasm: KernelDef = {
     };
     if (!wino || !staticHW) weights();
     const epi = new Epilogue(true);
+    // the epilogue's leading per-channel steps as ConvFusedEpilogue's table (built on the first run, once the plan
+    // has folded every step in): 16 bytes per output channel, [slope, scale, bias, 0], ⌈m/4⌉·4 entries
+    let stepTable: { ep: number; em: number; count: number; inner: number } | undefined;
+    const channelSteps = (inner: number): { ep: number; em: number; count: number } | undefined => {
+      if (stepTable?.inner === inner) return stepTable.em ? stepTable : undefined;
+      if (stepTable?.ep) mem.release(stepTable.ep);
+      const lead = epi.leadingChannelSteps(shape.m, inner);
+      stepTable = { ep: 0, em: 0, count: lead?.count ?? 0, inner };
+      if (!lead) return undefined;
+      const rows = (shape.m + 3) & ~3;
+      const ep = mem.alloc(rows * 16, 'conv channel steps');
+      const t = mem.f32(ep, rows * 4).fill(0);
+      const col = (ptr: number | undefined, j: number) => {
+        if (ptr === undefined) return;
+        const v = mem.f32(ptr, shape.m);
+        for (let i = 0; i < shape.m; i++) t[i * 4 + j] = v[i]!;
+      };
+      col(lead.slopes, 0);
+      col(lead.scale, 1);
+      col(lead.bias, 2);
+      stepTable = { ep, em: (lead.slopes !== undefined ? 1 : 0) | (lead.scale !== undefined ? 2 : 0), count: lead.count, inner };
+      return stepTable;
+    };
     // a residual Add folded in (fuseResidual): its input index; r is added over the output block before the clamp
     let residual = -1;
     let prefix = false;
     return {
-      name: wino ? 'f32_conv3x3_winograd_2x2' : dw3x3 ? 'f32_dwconv3x3' : dw5x5 ? 'f32_dwconv5x5' : dw1x1 && !(attrs.pads as number[] | undefined)?.some((v) => v !== 0) ? 'f32_dwconv1x1' : dwPlane ? 'f32_dwconv_plane' : depthwise ? 'f32_dwconv2d' : 'f32_conv2d_gemm_4x8',
+      name: wino ? 'f32_conv3x3_winograd_2x2' : shape.direct ? 'f32_conv2d_direct_4x8' : dw3x3 ? 'f32_dwconv3x3' : dw5x5 ? 'f32_dwconv5x5' : dw1x1 && !(attrs.pads as number[] | undefined)?.some((v) => v !== 0) ? 'f32_dwconv1x1' : dwPlane ? 'f32_dwconv_plane' : depthwise ? 'f32_dwconv2d' : 'f32_conv2d_gemm_4x8',
       fuseClamp: epi.fuseClamp,
       fusePost: epi.fusePost,
       fuseResidual: (pre, symbolic) => {
@@ -90,24 +113,35 @@ const convWasm: KernelDef = {
         // a resident input (another kernel's output) is used in place; the output stays resident too
         // (the arena pads every block, so the stride-2 depthwise path may read one float past a row)
         const xin = mem.input(xt.data as Float32Array, 'conv input');
+        const out = outType!.shape as number[];
+        const total = out.reduce((a, d) => a * d, 1);
+        // the GEMM paths apply a whole-output residual and leading per-channel PRelu / affine steps while storing, the
+        // direct kernel the steps (fe.done)
+        const steps = channelSteps(total / shape.m / (out[0] ?? 1));
+        const rFused = rt && !prefix && rt.size === total ? (rPtr !== undefined ? { ptr: rPtr, copied: false } : mem.input(rt.data as Float32Array, 'conv residual')) : undefined;
+        // (a prefix residual runs as its own pass, before the clamp and the steps: nothing fused then)
+        const fe: ConvFusedEpilogue | undefined = (rFused || steps) && (!rt || rFused) ? { res: rFused?.ptr, ep: steps?.ep ?? 0, em: steps?.em ?? 0, lo: epi.lo, hi: epi.hi } : undefined;
         try {
           // with a residual the conv stores unclamped; the add pass below clamps
           const [lo, hi] = rt ? [-Infinity, Infinity] : [epi.lo, epi.hi];
-          const out = outType!.shape as number[];
-          const total = out.reduce((a, d) => a * d, 1);
-          // a resident residual of the output's size is added by the threads' chunks where runConvF32 can (res.done)
-          const res: ConvResidual | undefined = rt && rPtr !== undefined && rt.size === total ? { ptr: rPtr, lo: epi.lo, hi: epi.hi } : undefined;
-          const op = wino?.wins(xd) ? wino.run(mem, ex, attrs, xd, xin.ptr, bp, lo, hi, dst) : runConvF32(mem, ex, shape, attrs, xd, xin.ptr, packed ? 0 : weights(), bp, lo, hi, dst, packed ? weights() : 0, res);
+          // on threads, a whole-output residual is added by the threads' chunks where runConvF32 can (res.done)
+          const res: ConvResidual | undefined = rFused ? { ptr: rFused.ptr, lo: epi.lo, hi: epi.hi } : undefined;
+          const op = wino?.wins(xd) ? wino.run(mem, ex, attrs, xd, xin.ptr, bp, lo, hi, dst) : runConvF32(mem, ex, shape, attrs, xd, xin.ptr, packed ? 0 : weights(), bp, lo, hi, dst, packed ? weights() : 0, fe, res);
+          if (fe?.done) {
+            const y = mem.f32(op, total);
+            epi.apply(y, fe.em ? steps!.count : 0);
+            return [new Tensor('float32', y, out)];
+          }
           if (rt && !res?.done) {
             // y = clamp(y + r): one pass over the block while it is still in cache (r resident or copied in now); a
             // prefix residual (a zero channel Pad's input) covers the first rt.size values, the rest is clamp(y)
             if (prefix ? rt.size > total : rt.size !== total) throw new ShapeError(`node '${node.name}': residual of ${rt.size} values for an output of ${total}`);
-            const r = rPtr !== undefined ? { ptr: rPtr, copied: false } : mem.input(rt.data as Float32Array, 'conv residual');
+            const r = rFused ?? (rPtr !== undefined ? { ptr: rPtr, copied: false } : mem.input(rt.data as Float32Array, 'conv residual'));
             try {
               ex.f32_binary(0, op, 1, r.ptr, 1, op, rt.size, epi.lo, epi.hi);
               if (rt.size < total && (epi.lo > -Infinity || epi.hi < Infinity)) ex.f32_unary(UNARY.clamp, op + rt.size * 4, op + rt.size * 4, total - rt.size, epi.lo, epi.hi);
             } finally {
-              if (r.copied) mem.release(r.ptr);
+              if (r.copied && r !== rFused) mem.release(r.ptr);
             }
           }
           const y = mem.f32(op, total);
@@ -115,10 +149,12 @@ const convWasm: KernelDef = {
           return [new Tensor('float32', y, out)];
         } finally {
           if (xin.copied) mem.release(xin.ptr);
+          if (rFused?.copied) mem.release(rFused.ptr);
         }
       },
       dispose() {
         mem.release(bp);
+        if (stepTable?.ep) mem.release(stepTable.ep);
         if (wp) mem.release(wp);
         wino?.dispose();
         epi.dispose();

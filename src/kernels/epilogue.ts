@@ -93,17 +93,35 @@ export class Epilogue {
     return true;
   };
 
-  /** Run the folded activation and scalar steps (if any) over a kernel output, in place. */
-  apply(out: Float32Array): void {
-    this.applyAt(out.byteOffset, out.length);
+  /**
+   * The leading per-channel steps over `c` channels of `inner` elements each that a kernel can apply while storing: a
+   * PRelu (slopes: c floats in kernel memory), then a per-channel affine (scale, bias), either or both, in graph
+   * order; `count` steps, which the kernel then skips with apply(out, count). Undefined when the first step is neither.
+   */
+  leadingChannelSteps(c: number, inner: number): { slopes?: number; scale?: number; bias?: number; count: number } | undefined {
+    const fits = (x: (typeof this.posts)[number] | undefined, code: number) => x && x[0] === code && x[3]?.c === c && x[3].inner === inner;
+    let i = 0;
+    const r: { slopes?: number; scale?: number; bias?: number; count: number } = { count: 0 };
+    if (fits(this.posts[i], PRELU)) r.slopes = this.posts[i++]![3]!.ptr;
+    if (fits(this.posts[i], CHANNEL)) {
+      r.scale = this.posts[i]![3]!.ptr;
+      r.bias = this.posts[i++]![3]!.bias;
+    }
+    r.count = i;
+    return i ? r : undefined;
+  }
+
+  /** Run the folded activation and scalar steps (if any; from step `from` on) over a kernel output, in place. */
+  apply(out: Float32Array, from = 0): void {
+    this.applyAt(out.byteOffset, out.length, from);
   }
 
   /** apply() over the `n` floats at byte offset `ptr` of kernel memory (a static plan's bound call: no view). */
-  applyAt(ptr: number, n: number): void {
-    if (!n || !this.posts.length) return;
+  applyAt(ptr: number, n: number, from = 0): void {
+    if (!n || this.posts.length <= from) return;
     const ex = kernels()!;
     const out = { byteOffset: ptr, length: n };
-    for (const [code, alpha, beta, prelu] of this.posts) {
+    for (const [code, alpha, beta, prelu] of this.posts.slice(from)) {
       if (code === CHANNEL) {
         // y·scale[ch] + bias[ch] in place, one [c, inner] block at a time (f32_dwconv1x1 with no clamp)
         const { ptr, c, inner, bias } = prelu!;

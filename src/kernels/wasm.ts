@@ -92,6 +92,13 @@ export interface KernelExports {
   x_cast_f32(kind: number, x: number, n: number, out: number): void;
   x_equal(bytes: number, float: number, a: number, sa: number, b: number, sb: number, out: number, n: number): void;
   f32_compare(op: number, a: number, sa: number, b: number, sb: number, out: number, n: number): void;
+  /** asm/f32_gemm.ts: f32_gemm_pa / f32_gemm_blockpack_pa with a fused residual (radd: at C + roff bytes) and per-row channel steps (ep: 16 bytes a row [slope, scale, bias, −]; em: 1 PRelu, 2 affine) */
+  f32_gemm_pa_epi(m: number, n: number, k: number, ap: number, w: number, c: number, ldc: number, lo: number, hi: number, rb: number, radd: number, roff: number, ep: number, em: number): void;
+  f32_gemm_blockpack_pa_epi(m: number, n: number, k: number, ap: number, b: number, ldb: number, c: number, ldc: number, lo: number, hi: number, rb: number, scratch: number, radd: number, roff: number, ep: number, em: number): void;
+  /** asm/f32_conv.ts: direct conv for few input channels (see there); weights packed by f32_conv2d_direct_pack */
+  f32_conv2d_direct_size(m: number, k: number): number;
+  f32_conv2d_direct_pack(w: number, bias: number, m: number, cin: number, kh: number, kw: number, out: number): void;
+  f32_conv2d_direct_4x8(x: number, sc: number, sy: number, sx: number, ih: number, iw: number, cin: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, w: number, m: number, oh: number, ow: number, oy0: number, oy1: number, out: number, lo: number, hi: number, tab: number, ep: number, em: number): void;
   f32_dwconv5x5(x: number, c: number, ih: number, iw: number, w: number, sh: number, sw: number, pt: number, pl: number, oh: number, ow: number, bias: number, out: number, lo: number, hi: number, tmp: number): void;
   f32_maxpool2d_sep(x: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, oh: number, ow: number, out: number, tmp: number): void;
   f32_global_avgpool(x: number, count: number, hw: number, out: number): void;

@@ -331,3 +331,55 @@ describe('layout pass: Resize and ConvTranspose of NHWC values', () => {
     );
   });
 });
+
+// ONNX Slice: "axes: 1-D tensor of axes that starts and ends apply to. Negative value means counting dimensions from
+// the back"; steps may be negative. On an NCHW-held value the pass renames the axes (NHWC axis a → NCHW [0, 2, 3, 1][a])
+// and keeps the Slice in NCHW: no Transpose around it, outputs as the reference's NHWC run.
+describe('layout pass: Slice of NHWC values', () => {
+  it('stays NCHW (axes renamed) with no transpose around it and matches the reference', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          h: fc.integer({ min: 1, max: 6 }),
+          w: fc.integer({ min: 1, max: 6 }),
+          c: fc.integer({ min: 2, max: 9 }),
+          axis: fc.constantFrom(1, 2, 3, -1, -3),
+          neg: fc.boolean(),
+          i64: fc.boolean(),
+          seed: fc.integer(),
+        }),
+        (r) => {
+          const g = new Graph();
+          g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [1, r.h, r.w, r.c] } }];
+          g.initializers.set('W', new Tensor('float32', rnd(r.c * r.c, r.seed), [r.c, 1, 1, r.c]));
+          const dim = [1, r.h, r.w, r.c][r.axis < 0 ? r.axis + 4 : r.axis]!;
+          // a crop of the first half (or a reversed walk with step −1)
+          const [st, en, sp] = r.neg ? [dim - 1, -dim - 1, -1] : [0, Math.max(1, dim >> 1), 1];
+          const mk = (v: number) => (r.i64 ? new Tensor('int64', BigInt64Array.of(BigInt(v)), [1]) : new Tensor('int32', Int32Array.of(v), [1]));
+          g.initializers.set('st', mk(st));
+          g.initializers.set('en', mk(en));
+          g.initializers.set('ax', mk(r.axis));
+          g.initializers.set('sp', mk(sp));
+          g.nodes = [
+            { name: 'conv', op: 'Conv', domain: '', inputs: ['X', 'W'], outputs: ['a'], attrs: { kernel_shape: [1, 1], data_layout: 'NHWC', weight_layout: 'OHWI' } },
+            { name: 'slice', op: 'Slice', domain: '', inputs: ['a', 'st', 'en', 'ax', 'sp'], outputs: ['b'], attrs: {} },
+            { name: 'relu', op: 'Relu', domain: '', inputs: ['b'], outputs: ['Y'], attrs: {} },
+          ];
+          g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+          const ex = new Executor(g);
+          const order = ex.graph.nodes.map((n) => n.op);
+          // the one Transpose left is the graph input's (before the conv) and the output's (after the Relu)
+          expect(order.indexOf('Slice')).toBe(order.indexOf('Conv') + 1);
+          expect(order.filter((o) => o === 'Transpose')).toHaveLength(2);
+          const x = new Tensor('float32', rnd(r.h * r.w * r.c, r.seed + 1), [1, r.h, r.w, r.c]);
+          const got = ex.run({ X: x }).Y as Tensor;
+          ex.dispose();
+          const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y as Tensor;
+          expect(got.dims).toEqual(want.dims);
+          expect(relErr(got.data as Float32Array, want.data as Float32Array)).toBeLessThanOrEqual(1e-5);
+        },
+      ),
+      { numRuns: 60, seed: 14 },
+    );
+  });
+});

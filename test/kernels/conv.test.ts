@@ -130,6 +130,46 @@ describe('WASM Conv kernels vs the TS reference', () => {
     });
   }
 
+  // ONNX Conv with group 1 and few input channels (a network's first conv over RGB: MediaPipe's 3×3 stride-2 SAME):
+  // Y[n, m, oy, ox] = B[m] + Σ_{c, ky, kx} X[n, c, oy·s − pad + ky, ox·s − pad + kx] · W[m, c, ky, kx], taps outside
+  // the padded image read 0. f32_conv2d_direct_4x8: 4 pixels × 8 channels per pass, so widths around multiples of 4
+  // (pixel tails), channel counts around multiples of 4 and 8 (an unpaired last 4-channel block, partial blocks),
+  // borders on every side and strides 1–3 on each axis.
+  it('f32_conv2d_direct_4x8 (group 1, ≤ 4 input channels) agrees over pixel and channel tails, strides, pads, borders', () => {
+    const arb = fc.record({
+      n: fc.integer({ min: 1, max: 2 }),
+      c: fc.integer({ min: 1, max: 4 }),
+      m: fc.integer({ min: 2, max: 19 }),
+      h: fc.integer({ min: 1, max: 13 }),
+      w: fc.integer({ min: 1, max: 29 }),
+      kh: fc.integer({ min: 1, max: 5 }),
+      kw: fc.integer({ min: 1, max: 5 }),
+      s: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
+      pads: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 4, maxLength: 4 }),
+      autoPad: fc.constantFrom('NOTSET', 'NOTSET', 'SAME_UPPER', 'SAME_LOWER', 'VALID'),
+      bias: fc.boolean(),
+      act: fc.constantFrom('none', 'relu', 'clip'),
+    }).filter((r) => r.kh * r.kw > 1 && r.c * r.kh * r.kw <= 64 && (r.autoPad === 'SAME_UPPER' || r.autoPad === 'SAME_LOWER' || (r.h + (r.autoPad === 'VALID' ? 0 : r.pads[0]! + r.pads[2]!) >= r.kh && r.w + (r.autoPad === 'VALID' ? 0 : r.pads[1]! + r.pads[3]!) >= r.kw)));
+    let direct = 0;
+    fc.assert(
+      fc.property(arb, fc.integer(), (r, seed) => {
+        const k: Case = { n: r.n, c: r.c, h: r.h, w: r.w, group: 1, mg: r.m, kh: r.kh, kw: r.kw, s: r.s, d: [1, 1], pads: r.pads, autoPad: r.autoPad, bias: r.bias, act: r.act as Case['act'] };
+        const { g, x } = build(k, seed);
+        const fast = new Executor(g);
+        const name = fast.kernels.get(g.nodes[0]!)?.name;
+        expect(['f32_conv2d_direct_4x8', 'f32_conv3x3_winograd_2x2']).toContain(name);
+        if (name === 'f32_conv2d_direct_4x8') direct++;
+        const got = fast.run({ X: x }).Y!;
+        const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!;
+        fast.dispose();
+        expectClose(got, want);
+      }),
+      { numRuns: 300, seed: 14 },
+    );
+    // Winograd takes some 3×3 stride-1 cases; the direct kernel most
+    expect(direct).toBeGreaterThan(200);
+  });
+
   // The same rule for any other kernel size (1×k and k×1 as audio/OCR CNNs use them, 2×2, 7×7): the generic
   // padded-plane kernel, strides (1–3, 1–2), taps in a loop, eight outputs per step and a four-output tail.
   it('f32_dwconv_plane (padded-plane depthwise of any kh×kw) agrees over kernel sizes, strides, pads and borders', () => {
@@ -536,6 +576,81 @@ describe('residual Add folded into the dense Conv', () => {
       { numRuns: 150, seed: 31 },
     );
   });
+
+  // ONNX Add then PRelu ("f(x) = slope * x for x < 0, f(x) = x for x >= 0", slope [M, 1, 1] broadcasting per channel)
+  // then a depthwise 1×1 Conv (Y[m] = B[m] + W[m]·X[m]), MediaPipe's BlazeBlock tails: the GEMM tiles
+  // (f32_gemm_pa_epi, f32_gemm_blockpack_pa_epi) add the residual, clamp and apply the channel steps while storing, the
+  // direct conv (≤ 4 input channels, no residual) the steps — the same IEEE operations per element as the separate
+  // passes (fuseClamps off), so bit-identical to them, over tile edges (m, pixels not multiples of 4 / 8), 1×1
+  // (blockpack), 3×3 (im2col) and the direct kernel.
+  it('Conv + Add(·, r) (+ Relu) + PRelu (+ depthwise 1×1) applied in the GEMM / direct store is bit-identical to the separate passes', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          n: fc.integer({ min: 1, max: 2 }),
+          c: fc.integer({ min: 1, max: 9 }),
+          m: fc.integer({ min: 2, max: 13 }),
+          k: fc.constantFrom(1, 3),
+          hw: fc.tuple(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 13 })),
+          residual: fc.boolean(),
+          relu: fc.boolean(),
+          after: fc.boolean(),
+          prelu: fc.constantFrom(true, true, false),
+          affine: fc.boolean(),
+          seed: fc.integer(),
+        }),
+        (t) => {
+          const [h, w] = t.hw;
+          let r = t.seed;
+          const rnd = () => ((r = (Math.imul(r, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+          const g = new Graph();
+          const shape = [t.n, t.m, h, w];
+          g.inputs = [
+            { name: 'X', type: { dtype: 'float32', shape: [t.n, t.c, h, w] } },
+            { name: 'R', type: { dtype: 'float32', shape } },
+          ];
+          g.initializers.set('W', new Tensor('float32', Float32Array.from({ length: t.m * t.c * t.k * t.k }, rnd), [t.m, t.c, t.k, t.k]));
+          g.initializers.set('B', new Tensor('float32', Float32Array.from({ length: t.m }, rnd), [t.m]));
+          g.initializers.set('S', new Tensor('float32', Float32Array.from({ length: t.m }, rnd), [t.m, 1, 1]));
+          g.initializers.set('two', new Tensor('float32', Float32Array.of(2), []));
+          g.initializers.set('DW', new Tensor('float32', Float32Array.from({ length: t.m }, rnd), [t.m, 1, 1, 1]));
+          g.initializers.set('DB', new Tensor('float32', Float32Array.from({ length: t.m }, rnd), [t.m]));
+          const p = (t.k - 1) / 2;
+          g.nodes.push({ name: 'conv', op: 'Conv', domain: '', inputs: ['X', 'W', 'B'], outputs: ['C'], attrs: { kernel_shape: [t.k, t.k], pads: [p, p, p, p] } });
+          let y = 'C';
+          const push = (op: string, inputs: string[]) => {
+            const o = `${op}_${g.nodes.length}`;
+            g.nodes.push({ name: o, op, domain: '', inputs: [y, ...inputs], outputs: [o], attrs: {} });
+            y = o;
+          };
+          if (t.residual) push('Add', ['R']);
+          if (t.relu) push('Relu', []);
+          if (t.prelu || !t.affine) push('PRelu', ['S']);
+          if (t.affine) {
+            push('Conv', ['DW', 'DB']);
+            Object.assign(g.nodes[g.nodes.length - 1]!.attrs, { kernel_shape: [1, 1], group: t.m });
+          }
+          if (t.after) push('Mul', ['two']);
+          g.nodes[g.nodes.length - 1]!.outputs = ['Y'];
+          g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+          const fast = new Executor(g);
+          const sep = new Executor(g, { fuseClamps: false });
+          expect(fast.graph.nodes.filter((n) => !fast.fusedInto.has(n)).map((n) => n.op)).toEqual(['Conv']);
+          const feeds = {
+            X: new Tensor('float32', Float32Array.from({ length: t.n * t.c * h * w }, rnd), [t.n, t.c, h, w]),
+            R: new Tensor('float32', Float32Array.from({ length: t.n * t.m * h * w }, rnd), shape),
+          };
+          const got = fast.run(feeds).Y as Tensor;
+          const want = sep.run(feeds).Y as Tensor;
+          expect(Array.from(got.data as Float32Array)).toEqual(Array.from(want.data as Float32Array));
+          expectClose(got, new Executor(g, { backend: 'reference' }).run(feeds).Y as Tensor);
+          fast.dispose();
+          sep.dispose();
+        },
+      ),
+      { numRuns: 150, seed: 32 },
+    );
+  });
 });
 
 // ONNX Pad, mode constant: "pads with a given constant value as specified by constant_value" (default 0). A zero Pad
@@ -643,6 +758,8 @@ describe('per-channel affine (depthwise 1×1 Conv, BatchNormalization) folded in
           affine: fc.constantFrom('dw', 'dwNoBias', 'bn', 'dwPadded', 'dwStrided'),
           reread: fc.boolean(),
           after: fc.boolean(),
+          prelu: fc.constantFrom(true, true, false),
+          affine: fc.boolean(),
           seed: fc.integer(),
         }),
         (t) => {

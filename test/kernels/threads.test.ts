@@ -257,7 +257,7 @@ describe('kernel threads', () => {
       const res: ConvResidual = { ptr: r, lo: -Infinity, hi: Infinity };
       const prev = setActiveThreads(nt);
       try {
-        mem.release(runConvF32(mem, ex, shape, { kernel_shape: [1, 1] }, [1, c, h, w], x, wt, b, -Infinity, Infinity, undefined, 0, res));
+        mem.release(runConvF32(mem, ex, shape, { kernel_shape: [1, 1] }, [1, c, h, w], x, wt, b, -Infinity, Infinity, undefined, 0, undefined, res));
       } finally {
         setActiveThreads(prev);
         for (const q of [x, wt, b, r]) mem.release(q);

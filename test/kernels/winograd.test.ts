@@ -12,6 +12,7 @@ import { Executor } from '../../src/runtime/executor.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { arena, kernels } from '../../src/kernels/wasm.js';
 import { runConvWinograd, tileBlock, winogradWeights, winogradWins } from '../../src/kernels/winograd.js';
+import { convF32Shape } from '../../src/kernels/conv-run.js';
 
 interface Case {
   n: number; c: number; m: number; h: number; w: number; pads: number[]; bias: boolean; act: 'none' | 'relu' | 'clip';
@@ -125,7 +126,11 @@ describe('Winograd F(2×2,3×3) conv vs the TS reference', () => {
         const fast = new Executor(g);
         const { oh, ow } = conv2dAt(k.h, k.w, 3, 3, attrs);
         const wino = winogradWins(k.c, k.m, oh, ow);
-        expect(fast.kernels.get(g.nodes[0]!)?.name).toBe(wino ? 'f32_conv3x3_winograd_2x2' : 'f32_conv2d_gemm_4x8');
+        // where Winograd does not win: ≤ 4 input channels run the direct kernel (f32_conv2d_direct_4x8), one in and
+        // one out the depthwise one, the rest im2col + GEMM
+        const s = convF32Shape([k.m, k.c, 3, 3], attrs)!;
+        const other = s.direct ? 'f32_conv2d_direct_4x8' : s.dw3x3 ? 'f32_dwconv3x3' : 'f32_conv2d_gemm_4x8';
+        expect(fast.kernels.get(g.nodes[0]!)?.name).toBe(wino ? 'f32_conv3x3_winograd_2x2' : other);
         if (k.act !== 'none') expect(fast.fusedInto.has(g.nodes[1]!)).toBe(true);
         if (wino) picked++;
         const got = fast.run({ X }).Y!;

@@ -188,6 +188,7 @@ function dataInputs(n: Node): number[] | undefined {
   if (n.domain === '' && n.op === 'Concat') return n.inputs.map((_, i) => i);
   if (n.domain === '' && n.op === 'Pad') return [0];
   if (n.domain === '' && n.op === 'Resize') return [0];
+  if (n.domain === '' && n.op === 'Slice') return [0];
   return undefined;
 }
 
@@ -206,7 +207,7 @@ function agnostic(n: Node, types: Types, consts: Map<string, unknown>, nchw: Map
     const r = types.get(x)?.shape?.length;
     if (!data.includes(i)) {
       if (n.op === 'Pad' && i === 1) continue; // checked below
-      if (n.op === 'Resize') continue; // checked below
+      if (n.op === 'Resize' || n.op === 'Slice') continue; // checked below
       if (!consts.has(x) || size(x) !== 1) return false;
       continue;
     }
@@ -218,7 +219,20 @@ function agnostic(n: Node, types: Types, consts: Map<string, unknown>, nchw: Map
     if (!pads || pads.size !== 8 || pads.type !== 'int64' || n.inputs[3]) return false;
   }
   if (n.op === 'Resize') return resizeRemappable(n, consts);
+  if (n.op === 'Slice') return sliceRemappable(n, consts);
   return true;
+}
+
+/**
+ * A Slice the pass can hold in NCHW (BlazeFace / hand_recrop's channel crops before a residual Add): starts, ends,
+ * axes and steps constant, axes given (renamed, the per-axis values stay in their order).
+ */
+function sliceRemappable(n: Node, consts: Map<string, unknown>): boolean {
+  const ins = n.inputs.slice(1);
+  if (ins.length < 3 || !ins[2] || !ins.every((x) => !x || consts.has(x))) return false;
+  // axes in range (a bad one stays NHWC for Slice's own shape rule to reject)
+  const axes = consts.get(ins[2]) as Tensor;
+  return (axes.type === 'int64' || axes.type === 'int32') && Array.from(axes.data as ArrayLike<number | bigint>, Number).every((a) => a >= -4 && a <= 3);
 }
 
 function rewriteAgnostic(
@@ -263,6 +277,13 @@ function rewriteAgnostic(
         const data = t.type === 'int64' ? BigInt64Array.from([v[0], v[3], v[1], v[2]] as bigint[]) : Float32Array.from([v[0], v[3], v[1], v[2]] as number[]);
         inputs[i] = addConst(`${x}_nchw`, new Tensor(t.type, data, [4]));
       }
+  }
+  if (n.op === 'Slice') {
+    // ONNX Slice: "axes: 1-D tensor of axes that starts and ends apply to. Negative value means counting dimensions
+    // from the back": NHWC axis a is NCHW axis AXIS[a]
+    const t = consts.get(n.inputs[3]!)!;
+    const v = Array.from(t.data as ArrayLike<number | bigint>, Number).map((a) => AXIS[a < 0 ? a + 4 : a]!);
+    inputs[3] = addConst(`${n.inputs[3]}_nchw`, t.type === 'int64' ? new Tensor('int64', BigInt64Array.from(v, BigInt), [v.length]) : new Tensor('int32', Int32Array.from(v), [v.length]));
   }
   if (n.op === 'Pad') {
     // NHWC pads [b_N, b_H, b_W, b_C, e_N, e_H, e_W, e_C] → NCHW order
