@@ -33,6 +33,7 @@ import {
   type VerifyKeyInput,
   fromBase64,
   hostContentKey,
+  hostVerifyKey,
   importContentKey,
   importSigningKey,
   importVerifyKey,
@@ -440,31 +441,46 @@ async function checkSignature(l: Layout, verifyKey: VerifyKeyInput | undefined, 
   // start hashing the chunks first: it is the long part and runs off this thread
   const message = h.sigAlg === 'none' ? undefined : signed();
   message?.catch(() => undefined);
-  const vk = verifyKey !== undefined ? await importVerifyKey(verifyKey) : undefined;
+  // the host's own signature check (Node: node:crypto) where it has one: synchronous, so no step of it waits for an
+  // event-loop turn (a version 3 load's loading thread builds the session without yielding, then checks this)
+  const host = platform.crypto;
+  const vk = hostVerifyKey(verifyKey) ?? (verifyKey !== undefined ? await importVerifyKey(verifyKey) : undefined);
   if (h.sigAlg === 'none') {
     if (vk) throw new SealError('signature-missing', 'a verify key was given but the file is not signed');
     return false;
   }
   const alg = h.sigAlg;
-  let publicKey: CryptoKey;
+  let check: (sig: Uint8Array, msg: Uint8Array) => boolean | Promise<boolean>;
   let given = false;
+  const webVerify = (k: CryptoKey) => (sig: Uint8Array, msg: Uint8Array) => subtle().verify(ALG_PARAMS[alg].sign, k, sig as Uint8Array<ArrayBuffer>, msg as Uint8Array<ArrayBuffer>);
   if (vk) {
     if (vk.fingerprint !== h.signer!.fingerprint) throw new SealError('signature-invalid', `signed by key ${h.signer!.fingerprint.slice(0, 16)}…, not by the verify key ${vk.fingerprint.slice(0, 16)}…`);
     if (vk.alg !== alg) throw new SealError('signature-invalid', `the file is signed with ${alg}, the verify key is ${vk.alg}`);
-    publicKey = vk.publicKey;
+    check = 'hostKey' in vk ? (sig, msg) => host!.verify!(alg, vk.hostKey, sig, msg) : webVerify(vk.publicKey);
     given = true;
   } else {
     const spki = fromBase64(h.signer!.spki);
-    if (!spki || (await spkiFingerprint(spki)) !== h.signer!.fingerprint) throw new SealError('signature-invalid', 'the embedded signer key does not match its fingerprint');
-    try {
-      publicKey = await subtle().importKey('spki', spki as Uint8Array<ArrayBuffer>, ALG_PARAMS[alg].import, false, ['verify']);
-    } catch (e) {
-      throw new SealError('signature-invalid', `the embedded signer key is not a valid ${alg} public key (${(e as Error).name})`);
+    const fp = spki && (host ? toHex(host.sha256(spki)) : await spkiFingerprint(spki));
+    if (!spki || fp !== h.signer!.fingerprint) throw new SealError('signature-invalid', 'the embedded signer key does not match its fingerprint');
+    if (host?.verifyKey && host.verify) {
+      let k: unknown;
+      try {
+        k = host.verifyKey(alg, spki);
+      } catch {
+        throw new SealError('signature-invalid', `the embedded signer key is not a valid ${alg} public key (DataError)`);
+      }
+      check = (sig, msg) => host.verify!(alg, k, sig, msg);
+    } else {
+      try {
+        check = webVerify(await subtle().importKey('spki', spki as Uint8Array<ArrayBuffer>, ALG_PARAMS[alg].import, false, ['verify']));
+      } catch (e) {
+        throw new SealError('signature-invalid', `the embedded signer key is not a valid ${alg} public key (${(e as Error).name})`);
+      }
     }
   }
   let ok: boolean;
   try {
-    ok = await subtle().verify(ALG_PARAMS[alg].sign, publicKey, l.sig! as Uint8Array<ArrayBuffer>, (await message!) as Uint8Array<ArrayBuffer>);
+    ok = await check(l.sig!, await message!);
   } catch (e) {
     throw new SealError('signature-invalid', `${alg} verification failed (${(e as Error).name})`);
   }
@@ -1184,6 +1200,7 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
         for (let s = 0; s < nseg; s++) ensure(s);
         for (const w of ws) fill(w);
         for (let j = 0; j < m; j++) if (!Atomics.load(cv, j)) throw (failed ??= new SealError('tampered', `weight chunk ${j} was not authenticated`));
+        if (signed) trace?.('every chunk authenticated; takes the block digests');
         msg = signed ? digestsNow() : new Uint8Array(0);
       } catch (e) {
         return lazy.abort(e);
@@ -1194,7 +1211,9 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
       trace?.('every segment authenticated and handed over');
       giveDigests(Promise.resolve(msg));
       try {
-        return await sig;
+        const r = await sig;
+        if (signed) trace?.('signature checked');
+        return r;
       } catch (e) {
         for (const w of ws) w.buf?.fill(0);
         throw e;

@@ -3,7 +3,7 @@
  * files, node:worker_threads for the pipeline. Static `node:` imports are fine here: only runtimes with
  * them resolve this module.
  */
-import { KeyObject, createDecipheriv, createHash, createSecretKey } from 'node:crypto';
+import { KeyObject, createDecipheriv, createHash, createPublicKey, createSecretKey, verify as nodeVerify } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -293,6 +293,17 @@ const hostCrypto: HostCrypto = {
   sha256(data) {
     const h = createHash('sha256').update(data).digest();
     return new Uint8Array(h.buffer, h.byteOffset, h.length);
+  },
+  verifyKey(alg, spki) {
+    const k = createPublicKey({ key: Buffer.from(spki.buffer, spki.byteOffset, spki.length), format: 'der', type: 'spki' });
+    const want = alg === 'ed25519' ? 'ed25519' : 'ec';
+    if (k.asymmetricKeyType !== want || (want === 'ec' && k.asymmetricKeyDetails?.namedCurve !== 'prime256v1')) throw new Error('not a key of this algorithm');
+    return k;
+  },
+  verify(alg, key, signature, message) {
+    return alg === 'ed25519'
+      ? nodeVerify(null, message, key as KeyObject, signature)
+      : nodeVerify('sha256', message, { key: key as KeyObject, dsaEncoding: 'ieee-p1363' }, signature);
   },
   sha256Stream() {
     const h = createHash('sha256');

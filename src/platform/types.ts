@@ -74,6 +74,13 @@ export interface HostCrypto {
    */
   uninitialized?(n: number): Uint8Array;
   sha256(data: Uint8Array): Uint8Array;
+  /**
+   * A public key (SPKI DER) for `verify`, parsed synchronously (Node: a KeyObject); throws when it is not a valid key
+   * of that algorithm. Where present, a sealed file's signature is checked with no WebCrypto job and no event-loop turn.
+   */
+  verifyKey?(alg: 'ed25519' | 'ecdsa-p256', spki: Uint8Array): unknown;
+  /** Ed25519, or ECDSA P-256 with SHA-256 and the signature as r ‖ s (64 bytes); false when it does not verify */
+  verify?(alg: 'ed25519' | 'ecdsa-p256', key: unknown, signature: Uint8Array, message: Uint8Array): boolean;
   /** an incremental SHA-256 (fed piece by piece, e.g. while a file is read) */
   sha256Stream(): { update(data: Uint8Array): void; digest(): Uint8Array };
 }
