@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readOnnx } from '../../src/formats/onnx/reader.js';
 import { type SealedSource, openSealedFileV3, sealModel, sealTrace } from '../../src/formats/sealed.js';
-import { generateContentKey } from '../../src/formats/sealed-keys.js';
+import { generateContentKey, generateSigningKeyPair } from '../../src/formats/sealed-keys.js';
 import type { Graph } from '../../src/ir/graph.js';
 import { openModel, openModelFile } from '../../src/runtime/open-model.js';
 import { dataPath, hasData } from '../helpers/data.js';
@@ -47,20 +47,22 @@ describe.skipIf(!hasData(LENET))('sealed version 3: segments and hand-over', () 
     expect(await threadUp(), 'the crypto thread starts').toBe(true);
   });
 
-  it('property: any chunk size and any order the loading thread reads the weights in (so segments, and chunks two segments share, are split between the threads in every way) — every initializer holds exactly the plain model\'s bytes, from bytes and from a file', async () => {
+  it('property: any chunk size and any order the loading thread reads the weights in (so segments, and chunks two segments share, are split between the threads in every way; signed: the signature\'s block digests too) — every initializer holds exactly the plain model\'s bytes and the signature verifies, from bytes and from a file', async () => {
     const model = new Uint8Array(readFileSync(dataPath(LENET)));
     const want = bytesOf(readOnnx(model));
     const key = generateContentKey();
+    const kp = await generateSigningKeyPair('ed25519');
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1024, max: 1 << 16 }), fc.array(fc.nat(64), { maxLength: 12 }), fc.boolean(), async (chunkSize, order, fromFile) => {
-        const sealed = await sealModel(model, { key, chunkSize, sealedAt: null });
+      fc.asyncProperty(fc.integer({ min: 1024, max: 1 << 16 }), fc.array(fc.nat(64), { maxLength: 12 }), fc.boolean(), fc.boolean(), async (chunkSize, order, fromFile, signed) => {
+        const sealed = await sealModel(model, { key, chunkSize, sealedAt: null, ...(signed ? { signingKey: kp.privatePem } : {}) });
+        const opts = { decryptionKey: key, ...(signed ? { verifyKey: kp.publicPem } : {}) };
         await threadUp();
         let o;
         if (fromFile) {
           const path = join(tmp, 'p.eqs');
           writeFileSync(path, sealed);
-          o = await openModelFile(path, { decryptionKey: key });
-        } else o = await openModel(sealed, { decryptionKey: key });
+          o = await openModelFile(path, opts);
+        } else o = await openModel(sealed, opts);
         expect(o?.ready, 'a version 3 model opened lazily').toBeDefined();
         const got = await readAll(o!, order);
         expect([...got.keys()]).toEqual([...want.keys()]);
