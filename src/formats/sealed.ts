@@ -896,7 +896,13 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
   const signed = l.header.sigAlg !== 'none';
   // the signature check starts first (importing keys); its block digests come from ready(), or from here on failure
   let giveDigests: (m: Promise<Uint8Array>) => void = () => undefined;
-  const digests = new Promise<Uint8Array>((resolve) => (giveDigests = (m) => resolve(m)));
+  const digests = new Promise<Uint8Array>(
+    (resolve) =>
+      (giveDigests = (m) => {
+        m.catch(() => undefined); // (handled where it is awaited; one given after the first is dropped)
+        resolve(m);
+      }),
+  );
   const sig = checkSignature(l, opts.verifyKey, () => digests);
   sig.catch(() => undefined);
   const failWith = async (e: unknown): Promise<never> => {

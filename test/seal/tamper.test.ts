@@ -10,7 +10,6 @@
 // 4 (version 3 with the signature over per-chunk digests). From version 2 on also the attack the signature is there
 // for: one who holds the content key but not the signing key re-encrypts a chunk (same key, nonce and additional
 // data, so its GCM tag is valid): only the signature, over the SHA-256 of the stored chunks, catches it.
-import { createCipheriv } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -19,11 +18,7 @@ import { SEAL_VERSIONS, sealModel } from '../../src/formats/sealed.js';
 import { generateContentKey, generateSigningKeyPair, toBase64, toHex } from '../../src/formats/sealed-keys.js';
 import { InferenceSession } from '../../src/runtime/session.js';
 import { dataPath, hasData } from '../helpers/data.js';
-
-/** Offsets from docs/sealed-format.md: fixed part 32 bytes, header length at 20 (u32 LE), ciphertext length at 24. */
-function aadEnd(b: Uint8Array): number {
-  return 32 + (b[20]! | (b[21]! << 8) | (b[22]! << 16) | (b[23]! << 24));
-}
+import { aadEnd, reencryptChunk } from './file-tampers.js';
 
 /** Container pieces by docs/sealed-format.md: fixed part, JSON header, stored chunks (ciphertext ‖ tag), signature (with its length). */
 function pieces(b: Uint8Array) {
@@ -209,20 +204,10 @@ describe.skipIf(!hasData('mnist/lenet.onnx')).each([1, 2, 3, 4] as const)('tampe
       case 'reencrypt': {
         // (the file: a, or the unsigned u for the control test below) chunk i replaced by other plaintext encrypted under the content key with chunk i's own nonce (the base
         // nonce, its last 4 bytes XOR i) and additional data (fixed part + header ‖ u32 i ‖ last flag): a valid tag
-        const x = (c.unsigned ? u : a).slice();
+        const x = c.unsigned ? u : a;
         const p = pieces(x);
         const chunk = p.chunks[c.i]!;
-        const iv = x.slice(8, 20);
-        new DataView(iv.buffer).setUint32(8, new DataView(iv.buffer).getUint32(8, false) ^ c.i, false);
-        const ad = new Uint8Array(aadEnd(x) + 5);
-        ad.set(x.subarray(0, aadEnd(x)));
-        new DataView(ad.buffer).setUint32(aadEnd(x), c.i, true);
-        ad[ad.length - 1] = c.i === p.chunks.length - 1 ? 1 : 0;
-        const other = new Uint8Array(chunk.length - 16).map((_, k) => (c.seed * 31 + k * 7 + 1) & 255);
-        const enc = createCipheriv('aes-256-gcm', key, iv, { authTagLength: 16 }).setAAD(ad);
-        const ct = Buffer.concat([enc.update(other), enc.final(), enc.getAuthTag()]);
-        x.set(ct, chunk.byteOffset - x.byteOffset);
-        return { bytes: x, key };
+        return { bytes: reencryptChunk(x, key, c.i, chunk.byteOffset - x.byteOffset, chunk.length, c.i === p.chunks.length - 1, c.seed), key };
       }
       case 'append': {
         const base = c.unsigned ? u : a;

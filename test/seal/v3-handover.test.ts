@@ -17,6 +17,7 @@ import type { Graph } from '../../src/ir/graph.js';
 import { openModel, openModelFile } from '../../src/runtime/open-model.js';
 import { dataPath, hasData } from '../helpers/data.js';
 import { outcome, threadUp } from './crypto-thread.js';
+import { aadEnd, reencryptChunk } from './file-tampers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'edgeq-seal-v3h-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -158,6 +159,81 @@ describe.skipIf(!hasData(LENET))('sealed version 3: segments and hand-over', () 
       const ok = await readAll(o!, []);
       for (const [n2, b] of want) expect(Buffer.compare(ok.get(n2)!, b), `${name}: the next load`).toBe(0);
     }
+  });
+});
+
+describe.skipIf(!hasData(LENET))('sealed version 4: a file rewritten during the load', () => {
+  beforeAll(async () => {
+    expect(await threadUp(), 'the crypto thread starts').toBe(true);
+  });
+
+  // The threat: one who holds the content key but not the signing key rewrites the file while it is loaded, with a
+  // chunk re-encrypted under the content key (a valid GCM tag). The crypto thread reads the weight chunks through the
+  // file descriptor, the loading thread (a segment it decrypts itself) through readSync: here each sees the original
+  // or the rewritten file, in any order of weight reads (so either thread decrypts any chunk). Version 4 hashes the
+  // very bytes each thread decrypted, so the load either refuses (SealError) or hands out exactly the signed weights.
+  it('property: whichever thread reads the rewritten chunk, the load refuses or yields exactly the signed weights; both reading it → signature-invalid', async () => {
+    const model = new Uint8Array(readFileSync(dataPath(LENET)));
+    const want = bytesOf(readOnnx(model));
+    const key = generateContentKey();
+    const kp = await generateSigningKeyPair('ed25519');
+    const chunk = 4096;
+    const sealed = await sealModel(model, { key, chunkSize: chunk, signingKey: kp.privatePem });
+    expect(sealed[6]).toBe(4);
+    const end = aadEnd(sealed);
+    const hdr = JSON.parse(new TextDecoder().decode(sealed.subarray(32, end))) as { skeleton: number; payload: number };
+    const n = 1 + Math.ceil((hdr.payload - hdr.skeleton) / chunk);
+    const good = join(tmp, 'toctou-good.eqs');
+    writeFileSync(good, sealed);
+    const seen = new Map<string, number>();
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: n - 1 }), fc.constantFrom('crypto', 'loading', 'both'), fc.array(fc.nat(64), { maxLength: 12 }), fc.boolean(), async (i, who, order, backwards) => {
+        const at = end + hdr.skeleton + 16 + (i - 1) * (chunk + 16);
+        const len = Math.min(chunk, hdr.payload - hdr.skeleton - (i - 1) * chunk) + 16;
+        const changed = join(tmp, 'toctou-changed.eqs');
+        writeFileSync(changed, reencryptChunk(sealed, key, i, at, len, i === n - 1, i));
+        await threadUp();
+        const cfd = openSync(who === 'loading' ? good : changed, 'r');
+        const lfd = openSync(who === 'crypto' ? good : changed, 'r');
+        const gfd = openSync(good, 'r');
+        try {
+          const src: SealedSource = {
+            size: sealed.length,
+            read: async (into, pos) => readSync(gfd, into, 0, into.length, pos),
+            readSync: (into, pos) => readSync(lfd, into, 0, into.length, pos),
+            fd: cfd,
+            close: async () => undefined,
+          };
+          const r = await openSealedFileV3(src, { decryptionKey: key, verifyKey: kp.publicPem });
+          expect(r?.lazy).toBeDefined();
+          const g = readOnnx(r!.plaintext, { owned: true, prefilled: r!.prefilled! });
+          r!.lazy!.attach(g);
+          const ts = [...g.initializers.values()];
+          const idx = [...order, ...ts.keys()];
+          const got = await outcome(
+            (async () => {
+              for (const k of backwards ? idx.reverse() : idx) void ts[k % ts.length]!.data;
+              await r!.lazy!.ready();
+            })().catch(async (e) => {
+              await r!.lazy!.abort(e).catch(() => undefined);
+              throw e;
+            }),
+          );
+          seen.set(`${who}:${got}`, (seen.get(`${who}:${got}`) ?? 0) + 1);
+          if (who === 'both') expect(got).toBe('signature-invalid');
+          else expect(['ok', 'signature-invalid', 'truncated']).toContain(got);
+          if (got === 'ok') for (const [name, b] of want) expect(Buffer.compare(bytesOf(g).get(name)!, b), name).toBe(0);
+        } finally {
+          closeSync(cfd);
+          closeSync(lfd);
+          closeSync(gfd);
+        }
+      }),
+      { numRuns: 60, seed: 19 },
+    );
+    // both threads read the rewritten chunk in some runs and only one of them in others
+    expect([...seen.keys()].some((k) => k.startsWith('both:'))).toBe(true);
+    expect([...seen.keys()].some((k) => !k.startsWith('both:') && !k.endsWith(':ok'))).toBe(true);
   });
 });
 
