@@ -99,6 +99,24 @@ try {
   for (const k of cases) await load(k); // warm-up
   const runs = Object.fromEntries(cases.map((k) => [k, []]));
   for (let r = 0; r < reps; r++) for (const k of cases) runs[k].push(await load(k));
+  // how long the loading thread waited for the crypto thread, per load (from 'waits for the crypto thread' to the
+  // segment arriving or being taken over)
+  const waited = (r) => {
+    let sum = 0;
+    let from;
+    for (const [t, what] of r.ev) {
+      if (what === 'waits for the crypto thread') from = t;
+      else if (from !== undefined && (what === 'waited for the crypto thread until here' || what === 'takes over from the crypto thread')) {
+        sum += t - from;
+        from = undefined;
+      }
+    }
+    return sum;
+  };
+  for (const k of cases) {
+    const w = runs[k].map(waited).sort((a, b) => a - b);
+    console.log(`${k}: the loading thread waited for the crypto thread ${w.map((x) => x.toFixed(1)).join(' ')} ms (sorted, per load)`);
+  }
   for (const k of cases) {
     const sorted = [...runs[k]].sort((a, b) => a.total - b.total);
     const med = sorted[sorted.length >> 1];

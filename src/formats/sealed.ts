@@ -1165,6 +1165,7 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
     for (;;) {
       const st = Atomics.load(state, s);
       if (st === 3) {
+        if (since) trace?.('waited for the crypto thread until here', s);
         takeUntil(s);
         return;
       }
