@@ -128,7 +128,8 @@ export async function contentKeyId(raw: Uint8Array): Promise<string> {
  */
 export function contentKeyBytes(input: Uint8Array | ArrayBuffer | string): Uint8Array {
   const bytes = typeof input === 'string' ? undefined : input instanceof ArrayBuffer ? new Uint8Array(input) : input;
-  if (bytes && bytes.length === 32) return bytes.slice();
+  // (new Uint8Array copies; a Node Buffer's slice() is a view, which the caller's wipe would zero under its owner)
+  if (bytes && bytes.length === 32) return new Uint8Array(bytes);
   let text: string;
   if (typeof input === 'string') text = input;
   else {

@@ -257,7 +257,7 @@ function layoutTail(l: Layout, tail: Uint8Array, total: number): Layout {
     const end = signedEnd + 2 + S;
     if (total < end) throw new SealError('truncated', `the file has ${total} bytes; its signature ends at byte ${end}`);
     if (total > end) throw new SealError('tampered', `${total - end} unexpected bytes after the signature`);
-    return { ...l, sig: tail.slice(2, 2 + S) }; // (a copy: WebCrypto takes no view of shared memory)
+    return { ...l, sig: new Uint8Array(tail.subarray(2, 2 + S)) }; // (a copy: WebCrypto takes no view of shared memory)
   }
   if (total > signedEnd) throw new SealError('tampered', `${total - signedEnd} unexpected bytes after the ciphertext of an unsigned file`);
   return l;
@@ -280,7 +280,8 @@ function chunkStart(l: { first: number; chunk: number }, i: number): number {
 /** Version 2: nonce = base XOR i (big-endian, last 4 bytes); additional data = header ‖ u32 LE i ‖ u8 last. Version 1: as stored. */
 function nonceAad(header: Uint8Array, base: Uint8Array, version: number, i: number, n: number): { iv: Uint8Array; aad: Uint8Array } {
   if (version === 1) return { iv: base, aad: header };
-  const iv = base.slice();
+  // (a copy — `new Uint8Array`, not `slice()`: a Node Buffer's slice is a view, and this would XOR the caller's bytes)
+  const iv = new Uint8Array(base);
   iv[8]! ^= (i >>> 24) & 255;
   iv[9]! ^= (i >>> 16) & 255;
   iv[10]! ^= (i >>> 8) & 255;
@@ -863,7 +864,7 @@ const TAKE_OVER_MS = 2;
  * claim_0, done_0, claim_1, …, hashes done]). Events name steps and indices only — never key or model bytes. Off
  * (undefined) in normal use.
  */
-export const sealTrace: { on?: (event: string, index?: number, bytes?: number) => void; threadTimes?: Float64Array } = {};
+export const sealTrace: { on?: (event: string, index?: number, bytes?: number) => void; threadTimes?: Float64Array; takeOverMs?: number } = {};
 
 /**
  * What the model reader aliases for a version 3 weight until it arrives: a view into one zero buffer that is never
@@ -1191,7 +1192,7 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
       if (!since) {
         since = now;
         trace?.('waits for the crypto thread', s);
-      } else if (now - since > TAKE_OVER_MS * (segG[s]! - s + 2)) {
+      } else if (now - since > (sealTrace.takeOverMs ?? TAKE_OVER_MS) * (segG[s]! - s + 2)) {
         trace?.('takes over from the crypto thread', s);
         const r = decryptHere(s);
         if (Atomics.compareExchange(state, s, 1, r) === 1 || r === 3) continue;

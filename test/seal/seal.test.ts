@@ -82,6 +82,24 @@ describe.skipIf(!hasData('mnist/lenet.onnx'))('sealed ONNX (LeNet)', () => {
     await s.release();
   });
 
+  it('Node Buffers (readFileSync of the sealed file and of a raw key file), versions 4, 3 and 2, signed: load again and again, and neither Buffer is changed (a Buffer\'s slice() is a view: the loader once XORed the nonce into the caller\'s file bytes and wiped the caller\'s key)', async () => {
+    const model = plain();
+    const key = generateContentKey();
+    const kp = await generateSigningKeyPair('ed25519');
+    writeFileSync(join(tmp, 'raw.key'), key);
+    for (const version of [4, 3, 2] as const) {
+      writeFileSync(join(tmp, 'buf.eqs'), await sealModel(model, { key, version, signingKey: kp.privatePem }));
+      const sealed = readFileSync(join(tmp, 'buf.eqs'));
+      const keyBuf = readFileSync(join(tmp, 'raw.key'));
+      const before = Buffer.from(sealed);
+      for (let i = 0; i < 3; i++) await (await InferenceSession.create(sealed, { decryptionKey: keyBuf, verifyKey: kp.publicPem })).release();
+      expect(Buffer.compare(sealed, before), `v${version}: the file bytes`).toBe(0);
+      expect(Buffer.compare(keyBuf, key), `v${version}: the key bytes`).toBe(0);
+      const { plaintext } = await openSealed(sealed, { decryptionKey: keyBuf, verifyKey: kp.publicPem, checkDigest: true });
+      expect(Buffer.compare(plaintext, model)).toBe(0);
+    }
+  });
+
   it('refusals are typed: no key, plain model given a key, unsigned given a verify key, readModel on sealed bytes', async () => {
     const model = plain();
     const key = generateContentKey();
