@@ -106,9 +106,9 @@ function job(m) {
   };
   // the signature's digests of the stored chunks, block b = input[blocks[b], blocks[b + 1]) (hs[b]: 0 → 1 claimed → 2
   // done): a block is hashed once every chunk it overlaps was authenticated (byRead, version 4 from a file: read here,
-  // so that input holds this thread's one read of it), right behind the decryption while it is in cache — but only
-  // while the loading thread, which asks for segment ctl[4] − 1 at most so far, is AHEAD chunks behind, so that the
-  // segments it needs next are decrypted first
+  // so that input holds this thread's one read of it): with hashAhead, between segments while the session build —
+  // which publishes the furthest segment it asked for in ctl[4] — is that many chunks behind; the rest (all, without
+  // it) after the last segment
   const nb = blocks && blocks.length > 1 ? blocks.length - 1 : 0, K = lens.length;
   // k0[b]: the first weight chunk that ends after block b starts (chunk 0, before every weight chunk, is always there)
   const k0 = new Int32Array(nb);
@@ -120,13 +120,9 @@ function job(m) {
     for (let k = k0[b]; k < K && stAt[k] < blocks[b + 1]; k++) if (!Atomics.load(byRead ? rt : cv, k)) return false;
     return true;
   };
-  let hb = 0;
   const hashReady = (all) => {
-    for (let b = hb; b < nb && !Atomics.load(ctl, 0); b++) {
-      if (Atomics.load(hs, b) !== 0) {
-        if (b === hb) hb++;
-        continue;
-      }
+    for (let b = 0; b < nb && !Atomics.load(ctl, 0); b++) {
+      if (Atomics.load(hs, b) !== 0) continue;
       if (!ready(b)) {
         if (all) continue;
         break;
@@ -137,10 +133,9 @@ function job(m) {
       Atomics.notify(hs, b);
     }
   };
-  const AHEAD = 3;
   for (let s = 0; s < nseg; s++) {
     if (Atomics.load(ctl, 0)) break;
-    if (nb && s >= Atomics.load(ctl, 4) + AHEAD) hashReady(false);
+    if (nb && m.hashAhead && s >= Atomics.load(ctl, 4) + m.hashAhead) hashReady(false);
     if (Atomics.compareExchange(state, s, 0, 1) !== 0) continue;
     if (times) times[1 + 2 * s] = now();
     const w0 = segW[s], w1 = segW[s + 1];
