@@ -869,7 +869,8 @@ const TAKE_OVER_MS = 2;
  * (`weight read` with the weight's segment and bytes) and the crypto thread records, per segment, when it took it and
  * when its weights were handed over (`threadTimes`, epoch ms `performance.timeOrigin + performance.now()`: [job start,
  * claim_0, done_0, claim_1, …, hashes done]). Events name steps and indices only — never key or model bytes. Off
- * (undefined) in normal use.
+ * (undefined) in normal use. `takeOverMs` and `hashAhead` override TAKE_OVER_MS and HASH_AHEAD for same-process
+ * comparisons in benches and tests.
  */
 export const sealTrace: { on?: (event: string, index?: number, bytes?: number) => void; threadTimes?: Float64Array; takeOverMs?: number; hashAhead?: number } = {};
 
