@@ -1,10 +1,11 @@
-// Where a sealed (container version 3) and a plain InferenceSession.create of mobilenet_v2 spend their time (issue 19):
+// Where a sealed (container version 4, the default; signed: + an Ed25519 signature checked against a verify key) and a
+// plain InferenceSession.create of mobilenet_v2 spend their time (issue 19):
 // the steps of create() replayed with timestamps (ms from the start of the load) — the kernel worker's start, reading
 // the model, for v3 the loading thread's steps and the crypto thread's per-chunk claim/done times (formats/sealed.ts
 // sealTrace), each weight's first read by the session build (which chunk it needs, and whether it had to wait), the
 // session built, ready() — with the loading thread's CPU time so far (Linux schedstat) beside each of its steps. Prints
 // the run with the median total of `--reps` (default 9) loads per case.
-//   node bench/seal-timeline.js [--reps N] [--case plain|sealed|plainFile|sealedFile] [--all]
+//   node bench/seal-timeline.js [--reps N] [--case plain|sealed|signed|plainFile|sealedFile|signedFile] [--all]
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +13,7 @@ import { InferenceSession } from '../dist/runtime/session.js';
 import { openModel, openModelFile } from '../dist/runtime/open-model.js';
 import { acquireThreads, releaseThreads, threadsConfigured } from '../dist/kernels/threads.js';
 import { sealModel, sealTrace } from '../dist/formats/sealed.js';
-import { generateContentKey } from '../dist/formats/sealed-keys.js';
+import { generateContentKey, generateSigningKeyPair } from '../dist/formats/sealed-keys.js';
 import { dataFile } from './common.js';
 
 const arg = (name, d) => {
@@ -33,10 +34,14 @@ if (!path) {
 }
 const model = new Uint8Array(readFileSync(path));
 const key = generateContentKey();
+const kp = await generateSigningKeyPair('ed25519');
 const sealed = await sealModel(model, { key });
+const signed = await sealModel(model, { key, signingKey: kp.privatePem });
 const dir = mkdtempSync(join(tmpdir(), 'edgeq-seal-tl-'));
 const sealedPath = join(dir, 'm.eqs');
 writeFileSync(sealedPath, sealed);
+const signedPath = join(dir, 'm.signed.eqs');
+writeFileSync(signedPath, signed);
 
 /** One load, replaying InferenceSession.create: kernel threads acquired first, the model opened, the session built. */
 async function load(kind) {
@@ -50,8 +55,9 @@ async function load(kind) {
     mark(`kernel worker ready (${n} threads)`);
     return n;
   });
-  const opts = kind.startsWith('sealed') ? { decryptionKey: key } : {};
-  const o = kind.endsWith('File') ? ((await openModelFile(kind === 'plainFile' ? path : sealedPath, opts)) ?? (mark('file fast path declined'), await openModel(readFileSync(kind === 'plainFile' ? path : sealedPath), opts))) : await openModel(kind === 'plain' ? model : sealed, opts);
+  const opts = kind.startsWith('sealed') ? { decryptionKey: key } : kind.startsWith('signed') ? { decryptionKey: key, verifyKey: kp.publicPem } : {};
+  const file = { plainFile: path, sealedFile: sealedPath, signedFile: signedPath }[kind];
+  const o = file ? ((await openModelFile(file, opts)) ?? (mark('file fast path declined'), await openModel(readFileSync(file), opts))) : await openModel({ plain: model, sealed, signed }[kind], opts);
   mark('graph parsed');
   if (!o.ready) {
     // the plain graph: note each weight's first read as the v3 loader does
@@ -89,11 +95,29 @@ async function load(kind) {
   return { total, cpu, ev };
 }
 
-const cases = only ? [only] : ['plain', 'sealed', 'plainFile', 'sealedFile'];
+const cases = only ? only.split(',') : ['plain', 'sealed', 'signed', 'plainFile', 'sealedFile', 'signedFile'];
 try {
   for (const k of cases) await load(k); // warm-up
   const runs = Object.fromEntries(cases.map((k) => [k, []]));
   for (let r = 0; r < reps; r++) for (const k of cases) runs[k].push(await load(k));
+  // how long the loading thread waited for the crypto thread, per load (from 'waits for the crypto thread' to the
+  // segment arriving or being taken over)
+  const waited = (r) => {
+    let sum = 0;
+    let from;
+    for (const [t, what] of r.ev) {
+      if (what === 'waits for the crypto thread') from = t;
+      else if (from !== undefined && (what === 'waited for the crypto thread until here' || what === 'takes over from the crypto thread')) {
+        sum += t - from;
+        from = undefined;
+      }
+    }
+    return sum;
+  };
+  for (const k of cases) {
+    const w = runs[k].map(waited).sort((a, b) => a - b);
+    console.log(`${k}: the loading thread waited for the crypto thread ${w.map((x) => x.toFixed(1)).join(' ')} ms (sorted, per load)`);
+  }
   for (const k of cases) {
     const sorted = [...runs[k]].sort((a, b) => a.total - b.total);
     const med = sorted[sorted.length >> 1];

@@ -128,7 +128,8 @@ export async function contentKeyId(raw: Uint8Array): Promise<string> {
  */
 export function contentKeyBytes(input: Uint8Array | ArrayBuffer | string): Uint8Array {
   const bytes = typeof input === 'string' ? undefined : input instanceof ArrayBuffer ? new Uint8Array(input) : input;
-  if (bytes && bytes.length === 32) return bytes.slice();
+  // (new Uint8Array copies; a Node Buffer's slice() is a view, which the caller's wipe would zero under its owner)
+  if (bytes && bytes.length === 32) return new Uint8Array(bytes);
   let text: string;
   if (typeof input === 'string') text = input;
   else {
@@ -293,6 +294,26 @@ export async function importVerifyKey(input: VerifyKeyInput): Promise<VerifyKey>
     throw new SealError('bad-key', `verify key: not a valid ${alg} SPKI public key (${(e as Error).name})`);
   }
   return { publicKey, alg, spki, fingerprint: await spkiFingerprint(spki) };
+}
+
+/**
+ * A verify key given as PEM or DER, parsed by the host's own crypto (Node: a KeyObject) — synchronously, so checking a
+ * signature needs no WebCrypto job (each one an event-loop turn, which a loading thread busy building a session does
+ * not take until it is done). Undefined for a CryptoKey, no key, or a host without it (then importVerifyKey). Bad input
+ * fails as importVerifyKey's does (`bad-key`, `unsupported-algorithm`).
+ */
+export function hostVerifyKey(input: VerifyKeyInput | undefined): { hostKey: unknown; alg: SigAlg; spki: Uint8Array; fingerprint: string } | undefined {
+  const host = platform.crypto;
+  if (!host?.verifyKey || !host.verify || input === undefined || isCryptoKey(input)) return undefined;
+  const spki = derOf(input, ['PUBLIC KEY'], 'verify key');
+  const alg = keyAlg(spki, 'verify key');
+  let hostKey: unknown;
+  try {
+    hostKey = host.verifyKey(alg, spki);
+  } catch {
+    throw new SealError('bad-key', `verify key: not a valid ${alg} SPKI public key (DataError)`);
+  }
+  return { hostKey, alg, spki, fingerprint: toHex(host.sha256(spki)) };
 }
 
 /** A new signing key pair as PEM text (PKCS#8 private, SPKI public). */

@@ -33,6 +33,7 @@ import {
   type VerifyKeyInput,
   fromBase64,
   hostContentKey,
+  hostVerifyKey,
   importContentKey,
   importSigningKey,
   importVerifyKey,
@@ -53,7 +54,7 @@ export const SEAL_MAGIC = new Uint8Array([0x45, 0x51, 0x53, 0x45, 0x41, 0x4c]); 
 /** the version sealModel writes by default */
 export const SEAL_VERSION = 2;
 /** the versions this edgeq reads */
-export const SEAL_VERSIONS: readonly number[] = [1, 2, 3];
+export const SEAL_VERSIONS: readonly number[] = [1, 2, 3, 4];
 /**
  * default plaintext bytes per chunk (version 2): 4 MiB. Node decrypts every chunk into the one buffer the reader
  * parses whatever the size; WebCrypto (browsers) decrypts chunks concurrently and its in/out copies stay bounded.
@@ -191,6 +192,12 @@ function validateHeader(h: unknown, version: number): SealHeader {
 }
 
 /** Number of chunks of a `size`-byte model in `chunk`-byte chunks (an empty model is one empty chunk). */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 function chunkCount(size: number, chunk: number): number {
   return Math.max(1, Math.ceil(size / chunk));
 }
@@ -250,7 +257,7 @@ function layoutTail(l: Layout, tail: Uint8Array, total: number): Layout {
     const end = signedEnd + 2 + S;
     if (total < end) throw new SealError('truncated', `the file has ${total} bytes; its signature ends at byte ${end}`);
     if (total > end) throw new SealError('tampered', `${total - end} unexpected bytes after the signature`);
-    return { ...l, sig: tail.slice(2, 2 + S) }; // (a copy: WebCrypto takes no view of shared memory)
+    return { ...l, sig: new Uint8Array(tail.subarray(2, 2 + S)) }; // (a copy: WebCrypto takes no view of shared memory)
   }
   if (total > signedEnd) throw new SealError('tampered', `${total - signedEnd} unexpected bytes after the ciphertext of an unsigned file`);
   return l;
@@ -273,7 +280,8 @@ function chunkStart(l: { first: number; chunk: number }, i: number): number {
 /** Version 2: nonce = base XOR i (big-endian, last 4 bytes); additional data = header ‖ u32 LE i ‖ u8 last. Version 1: as stored. */
 function nonceAad(header: Uint8Array, base: Uint8Array, version: number, i: number, n: number): { iv: Uint8Array; aad: Uint8Array } {
   if (version === 1) return { iv: base, aad: header };
-  const iv = base.slice();
+  // (a copy — `new Uint8Array`, not `slice()`: a Node Buffer's slice is a view, and this would XOR the caller's bytes)
+  const iv = new Uint8Array(base);
   iv[8]! ^= (i >>> 24) & 255;
   iv[9]! ^= (i >>> 16) & 255;
   iv[10]! ^= (i >>> 8) & 255;
@@ -319,10 +327,11 @@ export interface SealOptions {
   /** recorded in the header (default: now; null leaves it out) */
   sealedAt?: Date | null;
   /**
-   * container version (default: 3 for an ONNX model the skeleton scanner takes apart, else 2; 2 for readers without
-   * version 3, 1 for readers older than chunked files)
+   * container version (default: 4 for an ONNX model the skeleton scanner takes apart, else 2; 3 for readers without
+   * version 4 (it signs 1 MiB blocks instead of chunks), 2 for readers without version 3, 1 for readers older than
+   * chunked files)
    */
-  version?: 1 | 2 | 3;
+  version?: 1 | 2 | 3 | 4;
   /** plaintext bytes per chunk, versions 2 and 3 (default 4 MiB, version 3: 1 MiB per weight chunk; 1 KiB … 1 GiB) */
   chunkSize?: number;
 }
@@ -334,10 +343,10 @@ export async function sealModel(model: Uint8Array, opts: SealOptions): Promise<U
   const format = opts.format ?? (model.length >= 8 && model[4] === 0x54 && model[5] === 0x46 && model[6] === 0x4c && model[7] === 0x33 ? 'tflite' : 'onnx');
   if (opts.version !== undefined && !SEAL_VERSIONS.includes(opts.version)) throw new SealError('unknown-version', `cannot write container version ${opts.version} (versions ${SEAL_VERSIONS.join(', ')})`);
   // version 3: the model taken apart into a skeleton section and its weights in consumption order (see v3Payload)
-  const v3 = (opts.version === undefined || opts.version === 3) && format === 'onnx' ? v3Payload(model) : undefined;
-  if (opts.version === 3 && !v3) throw new SealError('malformed', 'version 3 holds an ONNX model whose initializers the skeleton scanner can take apart; seal this one as version 2');
-  const version = opts.version ?? (v3 ? 3 : SEAL_VERSION);
-  const chunkSize = opts.chunkSize ?? (version === 3 ? SEAL_CHUNK_V3 : SEAL_CHUNK);
+  const v3 = (opts.version === undefined || opts.version >= 3) && format === 'onnx' ? v3Payload(model) : undefined;
+  if (opts.version !== undefined && opts.version >= 3 && !v3) throw new SealError('malformed', `version ${opts.version} holds an ONNX model whose initializers the skeleton scanner can take apart; seal this one as version 2`);
+  const version = opts.version ?? (v3 ? 4 : SEAL_VERSION);
+  const chunkSize = opts.chunkSize ?? (version >= 3 ? SEAL_CHUNK_V3 : SEAL_CHUNK);
   if (version >= 2 && (!Number.isSafeInteger(chunkSize) || chunkSize < MIN_CHUNK || chunkSize > MAX_CHUNK)) throw new SealError('malformed', `chunkSize must be an integer in [${MIN_CHUNK}, ${MAX_CHUNK}]`);
   const s = subtle();
   const ck = await importContentKey(opts.key);
@@ -399,17 +408,24 @@ export async function sealModel(model: Uint8Array, opts: SealOptions): Promise<U
   return out;
 }
 
+/** how many digests a version ≥ 2 signature covers: one per 1 MiB block of the chunks (versions 2, 3), one per chunk (4) */
+function signBlocks(l: Layout): number {
+  return l.version >= 4 ? l.n : Math.max(1, Math.ceil((l.signedEnd - l.aadEnd) / SIGN_BLOCK));
+}
+
 /**
  * What the signature covers. Version 1: bytes [0, 32 + H + C). Version 2: bytes [0, 32 + H) followed by the
  * SHA-256 of every 1 MiB block of the chunks [32 + H, 32 + H + C) in order (the last block shorter) — fixed-size
- * blocks, whatever the chunk size, so the digests run concurrently on WebCrypto's threads while this one decrypts.
+ * blocks, whatever the chunk size, so the digests run concurrently on WebCrypto's threads while this one decrypts
+ * (version 3 likewise). Version 4: bytes [0, 32 + H) followed by the SHA-256 of each chunk's stored bytes (ciphertext ‖
+ * tag), so whoever decrypts a chunk can hash exactly the bytes it decrypted (docs/sealed-format.md, version 4).
  */
 async function signedMessage(bytes: Uint8Array, l: Layout): Promise<Uint8Array> {
   if (l.version === 1) return bytes.subarray(0, l.signedEnd);
-  const blocks = Math.max(1, Math.ceil((l.signedEnd - l.aadEnd) / SIGN_BLOCK));
+  const blocks = signBlocks(l);
   const msg = new Uint8Array(l.aadEnd + blocks * DIGEST_LEN);
   msg.set(bytes.subarray(0, l.aadEnd));
-  const block = (i: number) => bytes.subarray(l.aadEnd + i * SIGN_BLOCK, Math.min(l.signedEnd, l.aadEnd + (i + 1) * SIGN_BLOCK));
+  const block = (i: number) => (l.version >= 4 ? chunkAt(bytes, l, i).stored : bytes.subarray(l.aadEnd + i * SIGN_BLOCK, Math.min(l.signedEnd, l.aadEnd + (i + 1) * SIGN_BLOCK)));
   // the host's SHA-256 (Node: node:crypto, SHA-NI) on this thread: Node's WebCrypto digests on its thread pool cost
   // several times the CPU (a copy of every block into fresh memory, thread hand-offs) and were slower in wall time too
   const host = platform.crypto;
@@ -430,6 +446,9 @@ async function signedMessage(bytes: Uint8Array, l: Layout): Promise<Uint8Array> 
   return msg;
 }
 
+/** failures of the load itself that a signature check waiting for the digests reports as they are */
+const loadFailures = new WeakSet<SealError>();
+
 /**
  * Check a sealed file's signature: against `verifyKey` when given (origin: signed by that key), otherwise
  * against the public key embedded in its header (integrity only). Does not decrypt.
@@ -440,32 +459,53 @@ async function checkSignature(l: Layout, verifyKey: VerifyKeyInput | undefined, 
   // start hashing the chunks first: it is the long part and runs off this thread
   const message = h.sigAlg === 'none' ? undefined : signed();
   message?.catch(() => undefined);
-  const vk = verifyKey !== undefined ? await importVerifyKey(verifyKey) : undefined;
+  // the host's own signature check (Node: node:crypto) where it has one: synchronous, so no step of it waits for an
+  // event-loop turn (a version 3 load's loading thread builds the session without yielding, then checks this)
+  const host = platform.crypto;
+  const vk = hostVerifyKey(verifyKey) ?? (verifyKey !== undefined ? await importVerifyKey(verifyKey) : undefined);
   if (h.sigAlg === 'none') {
     if (vk) throw new SealError('signature-missing', 'a verify key was given but the file is not signed');
     return false;
   }
   const alg = h.sigAlg;
-  let publicKey: CryptoKey;
+  let check: (sig: Uint8Array, msg: Uint8Array) => boolean | Promise<boolean>;
   let given = false;
+  const webVerify = (k: CryptoKey) => (sig: Uint8Array, msg: Uint8Array) => subtle().verify(ALG_PARAMS[alg].sign, k, sig as Uint8Array<ArrayBuffer>, msg as Uint8Array<ArrayBuffer>);
   if (vk) {
     if (vk.fingerprint !== h.signer!.fingerprint) throw new SealError('signature-invalid', `signed by key ${h.signer!.fingerprint.slice(0, 16)}…, not by the verify key ${vk.fingerprint.slice(0, 16)}…`);
     if (vk.alg !== alg) throw new SealError('signature-invalid', `the file is signed with ${alg}, the verify key is ${vk.alg}`);
-    publicKey = vk.publicKey;
+    check = 'hostKey' in vk ? (sig, msg) => host!.verify!(alg, vk.hostKey, sig, msg) : webVerify(vk.publicKey);
     given = true;
   } else {
     const spki = fromBase64(h.signer!.spki);
-    if (!spki || (await spkiFingerprint(spki)) !== h.signer!.fingerprint) throw new SealError('signature-invalid', 'the embedded signer key does not match its fingerprint');
-    try {
-      publicKey = await subtle().importKey('spki', spki as Uint8Array<ArrayBuffer>, ALG_PARAMS[alg].import, false, ['verify']);
-    } catch (e) {
-      throw new SealError('signature-invalid', `the embedded signer key is not a valid ${alg} public key (${(e as Error).name})`);
+    const fp = spki && (host ? toHex(host.sha256(spki)) : await spkiFingerprint(spki));
+    if (!spki || fp !== h.signer!.fingerprint) throw new SealError('signature-invalid', 'the embedded signer key does not match its fingerprint');
+    if (host?.verifyKey && host.verify) {
+      let k: unknown;
+      try {
+        k = host.verifyKey(alg, spki);
+      } catch {
+        throw new SealError('signature-invalid', `the embedded signer key is not a valid ${alg} public key (DataError)`);
+      }
+      check = (sig, msg) => host.verify!(alg, k, sig, msg);
+    } else {
+      try {
+        check = webVerify(await subtle().importKey('spki', spki as Uint8Array<ArrayBuffer>, ALG_PARAMS[alg].import, false, ['verify']));
+      } catch (e) {
+        throw new SealError('signature-invalid', `the embedded signer key is not a valid ${alg} public key (${(e as Error).name})`);
+      }
     }
   }
   let ok: boolean;
   try {
-    ok = await subtle().verify(ALG_PARAMS[alg].sign, publicKey, l.sig! as Uint8Array<ArrayBuffer>, (await message!) as Uint8Array<ArrayBuffer>);
+    const m = await message!.catch((e: unknown) => {
+      // (the load's own failure, when the digests could not be taken: a file that could not be read whole)
+      if (e instanceof SealError) loadFailures.add(e);
+      throw e;
+    });
+    ok = await check(l.sig!, m);
   } catch (e) {
+    if (e instanceof SealError && loadFailures.has(e)) throw e;
     throw new SealError('signature-invalid', `${alg} verification failed (${(e as Error).name})`);
   }
   if (!ok) throw new SealError('signature-invalid', `the ${alg} signature of key ${h.signer!.fingerprint.slice(0, 16)}… does not match the file (altered, or signed by another key)`);
@@ -547,7 +587,7 @@ function wipe(d: Decrypted): void {
 async function openSealedAs(bytes: Uint8Array, opts: OpenOptions, scatter: boolean): Promise<OpenedModel> {
   const l = layout(bytes);
   const host = platform.crypto;
-  if (scatter && l.version === 3 && !opts.checkDigest && host) {
+  if (scatter && l.version >= 3 && !opts.checkDigest && host) {
     const lazy = await openV3Lazy(bytes, l, opts, host);
     if (lazy) return lazy;
   }
@@ -812,6 +852,13 @@ export async function openSealedSource(src: SealedSource, opts: OpenOptions, sca
   }
 }
 
+/**
+ * The crypto thread hashes between segments while the session build is this many chunks behind it (0: all after its last
+ * segment). 0: decrypting first keeps it ahead of the build. Same process, signed mobilenet_v2, load 10–12.6, three runs
+ * of 31–41 shuffled rounds (`sealTrace.hashAhead`), signed/plain wall — 0: bytes 1.301 / 1.095 / 0.964, file 1.273 /
+ * 0.979 / 0.946; 1: 1.246 / 1.183 / 1.075, 1.059 / 1.302 / 1.054; 3: 1.321 / 1.296 / 1.072, 1.164 / 1.150 / 1.407.
+ */
+const HASH_AHEAD = 0;
 /** how long the loading thread waits for the crypto thread without progress before doing the work itself */
 const STALL_MS = 3000;
 /** version 3: ms per chunk (+ one) the loading thread waits for a segment the crypto thread is on before doing it too */
@@ -822,9 +869,10 @@ const TAKE_OVER_MS = 2;
  * (`weight read` with the weight's segment and bytes) and the crypto thread records, per segment, when it took it and
  * when its weights were handed over (`threadTimes`, epoch ms `performance.timeOrigin + performance.now()`: [job start,
  * claim_0, done_0, claim_1, …, hashes done]). Events name steps and indices only — never key or model bytes. Off
- * (undefined) in normal use.
+ * (undefined) in normal use. `takeOverMs` and `hashAhead` override TAKE_OVER_MS and HASH_AHEAD for same-process
+ * comparisons in benches and tests.
  */
-export const sealTrace: { on?: (event: string, index?: number, bytes?: number) => void; threadTimes?: Float64Array } = {};
+export const sealTrace: { on?: (event: string, index?: number, bytes?: number) => void; threadTimes?: Float64Array; takeOverMs?: number; hashAhead?: number } = {};
 
 /**
  * What the model reader aliases for a version 3 weight until it arrives: a view into one zero buffer that is never
@@ -857,7 +905,13 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
   const signed = l.header.sigAlg !== 'none';
   // the signature check starts first (importing keys); its block digests come from ready(), or from here on failure
   let giveDigests: (m: Promise<Uint8Array>) => void = () => undefined;
-  const digests = new Promise<Uint8Array>((resolve) => (giveDigests = (m) => resolve(m)));
+  const digests = new Promise<Uint8Array>(
+    (resolve) =>
+      (giveDigests = (m) => {
+        m.catch(() => undefined); // (handled where it is awaited; one given after the first is dropped)
+        resolve(m);
+      }),
+  );
   const sig = checkSignature(l, opts.verifyKey, () => digests);
   sig.catch(() => undefined);
   const failWith = async (e: unknown): Promise<never> => {
@@ -910,7 +964,7 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
   const W = l.payload - l.first;
   const m = l.n - 1;
   const storedLen = l.signedEnd - l.aadEnd;
-  const nb = signed ? Math.max(1, Math.ceil(storedLen / SIGN_BLOCK)) : 0;
+  const nb = signed ? signBlocks(l) : 0;
   // weight chunk j is chunk j + 1: where it is stored (from byte 32 + H) and where its plaintext goes in the weights section
   const stAt: number[] = [];
   const ptAt: number[] = [];
@@ -928,6 +982,18 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
     ivs.push(na.iv);
     aads.push(na.aad);
   }
+  // the signature's digest blocks, as ranges of the stored chunks: 1 MiB each (version 3), or chunk by chunk (4: block 0
+  // is chunk 0, block j + 1 weight chunk j)
+  const blocks: number[] = [];
+  for (let b = 0; b < nb; b++) blocks.push(l.version >= 4 ? (b === 0 ? 0 : stAt[b - 1]!) : b * SIGN_BLOCK);
+  if (nb) blocks.push(storedLen);
+  /**
+   * Version 4 from a file: a weight chunk this thread decrypts is read into its own buffer (never into the crypto
+   * thread's memory, which holds what that thread read and hashes) and hashed right there: `mineDigests[j]` is the digest of
+   * exactly the bytes this thread decrypted. So every plaintext used comes from a read whose digest the signature covers.
+   */
+  const ownReads = l.version >= 4 && !!file;
+  const mineDigests: (Uint8Array | undefined)[] = [];
   // the weights in weights-section order, and the segments: segment s holds the weights that start in weight chunk s
   // and needs chunks s … segG[s] (the last one any of them reaches; a chunk two segments need is decrypted by each
   // owner, once when the same thread owns both)
@@ -954,6 +1020,10 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
   /** cv[j]: weight chunk j's tag verified (by either thread) */
   let cv: Int32Array;
   let ctl: Int32Array;
+  /** rt[j]: the crypto thread read weight chunk j from the file (once: it never reads it again) */
+  let rt: Int32Array;
+  /** hs[b]: digest block b 0 unclaimed, 1 being hashed, 2 in `sums` (hashed from `input`), 4 not in `input` (see digestsNow) */
+  let hs: Int32Array;
   let sums: Uint8Array;
   if (slot) {
     try {
@@ -966,10 +1036,12 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
         input.set(bytes.subarray(l.aadEnd, l.signedEnd));
         trace?.('ciphertext copied into shared memory');
       }
-      const words = slot.shared(3, (8 + nseg + m) * 4);
+      const words = slot.shared(3, (8 + nseg + 2 * m + nb) * 4);
       ctl = new Int32Array(words.buffer, words.byteOffset, 8).fill(0);
       state = new Int32Array(words.buffer, words.byteOffset + 32, nseg).fill(0);
       cv = new Int32Array(words.buffer, words.byteOffset + 32 + 4 * nseg, m).fill(0);
+      rt = new Int32Array(words.buffer, words.byteOffset + 32 + 4 * (nseg + m), m).fill(0);
+      hs = new Int32Array(words.buffer, words.byteOffset + 32 + 4 * (nseg + 2 * m), nb).fill(0);
       sums = slot.shared(2, nb * DIGEST_LEN);
       const times = trace ? new Float64Array(new SharedArrayBuffer(8 * (2 * nseg + 2))) : undefined;
       sealTrace.threadTimes = times;
@@ -980,7 +1052,7 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
       slot.post({
         bufs,
         key: hk, input, state, cv, ctl, ivs, aads, stAt, ptAt, lens, segG, segW, wOff: ws.map((w) => w.wOff), wLen: ws.map((w) => w.len),
-        hashBlock: signed ? SIGN_BLOCK : 0, digests: sums, ...(times ? { times } : {}), ...(file && src?.fd !== undefined ? { fd: src.fd, fileAt: l.aadEnd } : {}),
+        blocks, hs, rt, byRead: ownReads, hashAhead: sealTrace.hashAhead ?? HASH_AHEAD, digests: sums, ...(times ? { times } : {}), ...(file && src?.fd !== undefined ? { fd: src.fd, fileAt: l.aadEnd } : {}),
       }, bufs.map((b) => b.buffer as ArrayBuffer));
       trace?.('job posted to the crypto thread');
     } catch (e) {
@@ -993,6 +1065,8 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
     ctl = new Int32Array(8);
     state = new Int32Array(nseg);
     cv = new Int32Array(m);
+    rt = new Int32Array(m);
+    hs = new Int32Array(nb);
     sums = new Uint8Array(nb * DIGEST_LEN);
     trace?.('no crypto thread: every chunk on this thread');
   }
@@ -1012,16 +1086,34 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
     closed = true;
     src.close().catch(() => undefined);
   };
-  /** a file's chunk j read here (the crypto thread did not take its segment) */
-  const readHere = (j: number): boolean => {
-    if (!src) return true;
+  /** (version 4 from a file) this thread's read buffer, reused between loads (ciphertext only) */
+  let own: Uint8Array | undefined;
+  const dropOwn = (): void => {
+    if (own) giveReadBuffer(own);
+    own = undefined;
+  };
+  /**
+   * Weight chunk j's stored bytes (ciphertext ‖ tag) for this thread to decrypt: from a file given by path read here
+   * (the crypto thread did not take its segment) — version 4 into this thread's own buffer, hashed into `mineDigests`
+   * (a chunk read twice must read the same) — else where they are. Undefined: the read failed or the file changed.
+   */
+  const readHere = (j: number): Uint8Array | undefined => {
     const at = stAt[j]!;
-    const into = input.subarray(at, at + lens[j]! + TAG_LEN);
+    const n = lens[j]! + TAG_LEN;
+    if (!src) return input.subarray(at, at + n);
+    const into = ownReads ? (own ??= takeReadBuffer(l.chunk + TAG_LEN)).subarray(0, n) : input.subarray(at, at + n);
     try {
-      return src.readSync!(into, l.aadEnd + at) === into.length;
+      if (src.readSync!(into, l.aadEnd + at) !== n) return undefined;
     } catch {
-      return false;
+      return undefined;
     }
+    if (ownReads && signed) {
+      const d = host.sha256(into);
+      const had = mineDigests[j];
+      if (had && !sameBytes(had, d)) return undefined;
+      mineDigests[j] = d;
+    }
+    return into;
   };
   /** segment s decrypted on this thread into fresh buffers, given to its weights only once every tag verified: 3, 4 (a tag), 5 (a read) */
   const decryptHere = (s: number): number => {
@@ -1031,14 +1123,14 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
     for (let j = s; j <= segG[s]! && r === 3; j++) {
       // (a chunk no weight of this segment reads is only checked, unless someone already did)
       if (!mine.length && Atomics.load(cv, j)) continue;
-      if (!readHere(j)) {
+      const stored = readHere(j);
+      if (!stored) {
         r = 5;
         break;
       }
-      const st = stAt[j]!;
       const len = lens[j]!;
       let o = ptAt[j]!;
-      const ok = host.aesGcmDecryptPieces(hk, ivs[j]!, aads[j]!, input.subarray(st, st + len), input.subarray(st + len, st + len + TAG_LEN), (p) => {
+      const ok = host.aesGcmDecryptPieces(hk, ivs[j]!, aads[j]!, stored.subarray(0, len), stored.subarray(len), (p) => {
         mine.forEach((w, i) => {
           const a = Math.max(o, w.wOff);
           const e = Math.min(o + p.length, w.wOff + w.len);
@@ -1082,6 +1174,7 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
     for (;;) {
       const st = Atomics.load(state, s);
       if (st === 3) {
+        if (since) trace?.('waited for the crypto thread until here', s);
         takeUntil(s);
         return;
       }
@@ -1107,7 +1200,7 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
       if (!since) {
         since = now;
         trace?.('waits for the crypto thread', s);
-      } else if (now - since > TAKE_OVER_MS * (segG[s]! - s + 2)) {
+      } else if (now - since > (sealTrace.takeOverMs ?? TAKE_OVER_MS) * (segG[s]! - s + 2)) {
         trace?.('takes over from the crypto thread', s);
         const r = decryptHere(s);
         if (Atomics.compareExchange(state, s, 1, r) === 1 || r === 3) continue;
@@ -1115,32 +1208,63 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
       Atomics.wait(state, s, 1, TAKE_OVER_MS);
     }
   };
+  /** the segment the session build asks for, so far at most (+ 1): the crypto thread hashes only while it is ahead of it */
+  let asked = 0;
   const fill = (w: Weight): void => {
     if (w.filled) return;
     if (failed) throw failed;
     trace?.('weight read', w.seg, w.len);
+    if (w.seg >= asked) Atomics.store(ctl, 4, (asked = w.seg + 1));
     ensure(w.seg);
     if (!w.buf) throw (failed ??= new SealError('tampered', 'a version 3 weight was not handed over'));
     w.filled = true;
   };
-  /** the signature's block digests: this thread takes the blocks the crypto thread has not, then waits for the rest */
+  /**
+   * The signature's message: header ‖ every block's digest. A block the crypto thread hashed (hs 2) or is hashing (1,
+   * waited for) comes from `sums`; one nobody claimed is hashed here from `input` when `input` holds it for good (bytes:
+   * always; a file: chunk 0, version 3 every chunk — all reads go there —, version 4 a chunk the crypto thread read),
+   * else (version 4, a chunk only this thread read) it is the digest of this thread's own read. Version 4: a chunk both
+   * threads read must have read the same (else the file changed while it was read: SealError).
+   */
   const digestsNow = (): Uint8Array => {
     const msg = new Uint8Array(l.aadEnd + nb * DIGEST_LEN);
     msg.set(hdr);
-    const block = (b: number) => input.subarray(b * SIGN_BLOCK, Math.min(storedLen, (b + 1) * SIGN_BLOCK));
-    for (let b; (b = Atomics.add(ctl, 2, 1)) < nb; ) {
-      sums.set(host.sha256(block(b)), b * DIGEST_LEN);
-      Atomics.add(ctl, 3, 1);
-    }
-    const t0 = performance.now();
-    for (let v; (v = Atomics.load(ctl, 3)) < nb; ) {
-      if (performance.now() - t0 > STALL_MS) {
-        for (let b = 0; b < nb; b++) sums.set(host.sha256(block(b)), b * DIGEST_LEN);
+    const inInput = (b: number): boolean => !ownReads || b === 0 || Atomics.load(rt, b - 1) === 1;
+    const hashed = (b: number): Uint8Array => host.sha256(input.subarray(blocks[b]!, blocks[b + 1]!));
+    let here = 0;
+    for (let b = 0; b < nb; b++) {
+      let d: Uint8Array | undefined;
+      const t0 = performance.now();
+      for (;;) {
+        const st = Atomics.load(hs, b);
+        if (st === 2) d = sums.subarray(b * DIGEST_LEN, (b + 1) * DIGEST_LEN);
+        else if (st === 0) {
+          if (Atomics.compareExchange(hs, b, 0, 1) !== 0) continue;
+          if (inInput(b)) {
+            d = hashed(b);
+            here++;
+            sums.set(d, b * DIGEST_LEN);
+          }
+          Atomics.store(hs, b, d ? 2 : 4);
+        } else if (st === 1) {
+          // the crypto thread is on it (≈ 0.6 ms a MiB); if it lost its core, hash it here too (it only hashes blocks
+          // `input` holds for good)
+          if (performance.now() - t0 <= TAKE_OVER_MS * 2) {
+            Atomics.wait(hs, b, 1, TAKE_OVER_MS);
+            continue;
+          }
+          d = hashed(b);
+          here++;
+        }
         break;
       }
-      Atomics.wait(ctl, 3, v, 100);
+      const mine = ownReads && b > 0 ? mineDigests[b - 1] : undefined;
+      if (mine && d && !sameBytes(mine, d)) throw (failed ??= new SealError('truncated', 'the file ended or changed while it was read'));
+      d ??= mine;
+      if (!d) throw (failed ??= new SealError('truncated', `chunk ${b} of the file was not read`));
+      msg.set(d, l.aadEnd + b * DIGEST_LEN);
     }
-    msg.set(sums.subarray(0, nb * DIGEST_LEN), l.aadEnd);
+    trace?.('block digests: hashed on the loading thread', here);
     return msg;
   };
   /**
@@ -1154,7 +1278,7 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
     const t0 = performance.now();
     for (let s = 0; s < nseg; s++) while (Atomics.load(state, s) === 1 && performance.now() - t0 < STALL_MS) Atomics.wait(state, s, 1, 20);
     for (let msg; (msg = slot?.take()); ) msg.bufs.forEach((b) => b.fill(0));
-    if (src && signed && abandoned.length) for (let j = 0; j < m; j++) if (!Atomics.load(cv, j)) readHere(j);
+    if (src && signed && abandoned.length) for (let j = 0; j < m; j++) if (!Atomics.load(cv, j) && !(ownReads && Atomics.load(rt, j))) readHere(j);
   };
   const lazy: LazyWeights = {
     attach(graph) {
@@ -1184,17 +1308,21 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
         for (let s = 0; s < nseg; s++) ensure(s);
         for (const w of ws) fill(w);
         for (let j = 0; j < m; j++) if (!Atomics.load(cv, j)) throw (failed ??= new SealError('tampered', `weight chunk ${j} was not authenticated`));
+        if (signed) trace?.('every chunk authenticated; takes the block digests');
         msg = signed ? digestsNow() : new Uint8Array(0);
       } catch (e) {
         return lazy.abort(e);
       }
       closeFile();
+      dropOwn();
       // (duplicates of segments this thread overtook after a stall)
       for (let d; (d = slot?.take()); ) d.bufs.forEach((b) => b.fill(0));
       trace?.('every segment authenticated and handed over');
       giveDigests(Promise.resolve(msg));
       try {
-        return await sig;
+        const r = await sig;
+        if (signed) trace?.('signature checked');
+        return r;
       } catch (e) {
         for (const w of ws) w.buf?.fill(0);
         throw e;
@@ -1209,9 +1337,12 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
         // reported below as e
       }
       closeFile();
+      dropOwn();
       for (const w of ws) w.buf?.fill(0);
       sec.fill(0);
-      giveDigests(msg ? Promise.resolve(msg) : signed && !file ? signedMessage(bytes, l) : Promise.resolve(new Uint8Array(0)));
+      // (a file whose chunks could not all be read has no digests: the signature check reports the failure itself, unless
+      // the signer is wrong anyway)
+      giveDigests(msg ? Promise.resolve(msg) : !signed ? Promise.resolve(new Uint8Array(0)) : !file ? signedMessage(bytes, l) : e instanceof SealError ? Promise.reject(e) : Promise.resolve(new Uint8Array(0)));
       await sig;
       throw e;
     },
@@ -1239,7 +1370,7 @@ export async function openSealedFileV3(src: SealedSource, opts: OpenOptions): Pr
     const first = Math.min(src.size, FIXED + MAX_HEADER);
     const tailAt = Math.max(first, src.size - 2 - SIG_LEN);
     await Promise.all([readExactly(src, whole.subarray(0, first), 0), tailAt < src.size ? readExactly(src, whole.subarray(tailAt), tailAt) : undefined]);
-    if (!isSealed(whole) || whole[6] !== 3) {
+    if (!isSealed(whole) || whole[6]! < 3 || !SEAL_VERSIONS.includes(whole[6]!)) {
       slot.cancel();
       return undefined;
     }

@@ -3,7 +3,7 @@
  * files, node:worker_threads for the pipeline. Static `node:` imports are fine here: only runtimes with
  * them resolve this module.
  */
-import { KeyObject, createDecipheriv, createHash, createSecretKey } from 'node:crypto';
+import { KeyObject, createDecipheriv, createHash, createPublicKey, createSecretKey, verify as nodeVerify } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -73,7 +73,7 @@ const { port } = workerData;
 const c = new Int32Array(workerData.ctrl);
 let junk;
 function job(m) {
-  const { id, key, input, state, cv, ctl, ivs, aads, stAt, ptAt, lens, segG, segW, wOff, wLen, times, fd, fileAt } = m;
+  const { id, key, input, state, cv, ctl, ivs, aads, stAt, ptAt, lens, segG, segW, wOff, wLen, times, fd, fileAt, blocks, hs, rt, byRead } = m;
   const now = () => performance.timeOrigin + performance.now();
   if (times) times[0] = now();
   const nseg = segG.length;
@@ -85,12 +85,14 @@ function job(m) {
     cached = -1;
     cp = null;
     const st = stAt[k], len = lens[k];
-    if (fd !== undefined) {
+    // (a file's chunk is read once: what input holds of it never changes after, so its digest is of what was decrypted)
+    if (fd !== undefined && !Atomics.load(rt, k)) {
       let got = 0;
       try {
         for (let n = 1; got < len + 16 && n > 0; got += n) n = readSync(fd, input, st + got, len + 16 - got, fileAt + st + got);
       } catch {}
       if (got !== len + 16) return 5;
+      Atomics.store(rt, k, 1);
     }
     const d = createDecipheriv('aes-256-gcm', key, ivs[k], { authTagLength: 16 });
     d.setAAD(aads[k]);
@@ -102,8 +104,38 @@ function job(m) {
     cp = p;
     return p;
   };
+  // the signature's digests of the stored chunks, block b = input[blocks[b], blocks[b + 1]) (hs[b]: 0 → 1 claimed → 2
+  // done): a block is hashed once every chunk it overlaps was authenticated (byRead, version 4 from a file: read here,
+  // so that input holds this thread's one read of it): with hashAhead, between segments while the session build —
+  // which publishes the furthest segment it asked for in ctl[4] — is that many chunks behind; the rest (all, without
+  // it) after the last segment
+  const nb = blocks && blocks.length > 1 ? blocks.length - 1 : 0, K = lens.length;
+  // k0[b]: the first weight chunk that ends after block b starts (chunk 0, before every weight chunk, is always there)
+  const k0 = new Int32Array(nb);
+  for (let b = 0, k = 0; b < nb; b++) {
+    while (k < K && stAt[k] + lens[k] + 16 <= blocks[b]) k++;
+    k0[b] = k;
+  }
+  const ready = (b) => {
+    for (let k = k0[b]; k < K && stAt[k] < blocks[b + 1]; k++) if (!Atomics.load(byRead ? rt : cv, k)) return false;
+    return true;
+  };
+  const hashReady = (all) => {
+    for (let b = 0; b < nb && !Atomics.load(ctl, 0); b++) {
+      if (Atomics.load(hs, b) !== 0) continue;
+      if (!ready(b)) {
+        if (all) continue;
+        break;
+      }
+      if (Atomics.compareExchange(hs, b, 0, 1) !== 0) continue;
+      m.digests.set(createHash('sha256').update(input.subarray(blocks[b], blocks[b + 1])).digest(), b * 32);
+      Atomics.store(hs, b, 2);
+      Atomics.notify(hs, b);
+    }
+  };
   for (let s = 0; s < nseg; s++) {
     if (Atomics.load(ctl, 0)) break;
+    if (nb && m.hashAhead && s >= Atomics.load(ctl, 4) + m.hashAhead) hashReady(false);
     if (Atomics.compareExchange(state, s, 0, 1) !== 0) continue;
     if (times) times[1 + 2 * s] = now();
     const w0 = segW[s], w1 = segW[s + 1];
@@ -132,16 +164,10 @@ function job(m) {
   }
   if (cp) cp.fill(0);
   cp = null;
-  const B = m.hashBlock, total = input.length, nb = B ? Math.max(1, Math.ceil(total / B)) : 0;
-  if (nb && fd !== undefined) {
-    // every chunk must have been read: wait for the segments the loading thread is on
+  if (nb) {
+    // the rest: every chunk must have been authenticated (a file's read): wait for the segments the loading thread is on
     for (let s = 0; s < nseg && !Atomics.load(ctl, 0); s++) while (Atomics.load(state, s) === 2 && !Atomics.load(ctl, 0)) Atomics.wait(state, s, 2, 20);
-    for (let k = 0; k < lens.length; k++) if (!Atomics.load(cv, k)) return;
-  }
-  for (let b; !Atomics.load(ctl, 0) && (b = Atomics.add(ctl, 2, 1)) < nb; ) {
-    m.digests.set(createHash('sha256').update(input.subarray(b * B, Math.min(total, (b + 1) * B))).digest(), b * 32);
-    Atomics.add(ctl, 3, 1);
-    Atomics.notify(ctl, 3);
+    hashReady(true);
   }
   if (times) times[times.length - 1] = now();
 }
@@ -293,6 +319,17 @@ const hostCrypto: HostCrypto = {
   sha256(data) {
     const h = createHash('sha256').update(data).digest();
     return new Uint8Array(h.buffer, h.byteOffset, h.length);
+  },
+  verifyKey(alg, spki) {
+    const k = createPublicKey({ key: Buffer.from(spki.buffer, spki.byteOffset, spki.length), format: 'der', type: 'spki' });
+    const want = alg === 'ed25519' ? 'ed25519' : 'ec';
+    if (k.asymmetricKeyType !== want || (want === 'ec' && k.asymmetricKeyDetails?.namedCurve !== 'prime256v1')) throw new Error('not a key of this algorithm');
+    return k;
+  },
+  verify(alg, key, signature, message) {
+    return alg === 'ed25519'
+      ? nodeVerify(null, message, key as KeyObject, signature)
+      : nodeVerify('sha256', message, { key: key as KeyObject, dsaEncoding: 'ieee-p1363' }, signature);
   },
   sha256Stream() {
     const h = createHash('sha256');

@@ -74,6 +74,13 @@ export interface HostCrypto {
    */
   uninitialized?(n: number): Uint8Array;
   sha256(data: Uint8Array): Uint8Array;
+  /**
+   * A public key (SPKI DER) for `verify`, parsed synchronously (Node: a KeyObject); throws when it is not a valid key
+   * of that algorithm. Where present, a sealed file's signature is checked with no WebCrypto job and no event-loop turn.
+   */
+  verifyKey?(alg: 'ed25519' | 'ecdsa-p256', spki: Uint8Array): unknown;
+  /** Ed25519, or ECDSA P-256 with SHA-256 and the signature as r ‖ s (64 bytes); false when it does not verify */
+  verify?(alg: 'ed25519' | 'ecdsa-p256', key: unknown, signature: Uint8Array, message: Uint8Array): boolean;
   /** an incremental SHA-256 (fed piece by piece, e.g. while a file is read) */
   sha256Stream(): { update(data: Uint8Array): void; digest(): Uint8Array };
 }
@@ -100,8 +107,9 @@ export interface GcmThreadSlot {
  * segment whose `state[s]` the thread claims (0 → 1; the loading thread claims 0 → 2 to do one itself, 6 to abandon
  * it): decrypt its chunks (those it reads, or one nobody verified yet: cv[k] is set when a tag verified) and copy each
  * authenticated plaintext into its weights' `bufs`; post them (transferred back) for `take()` and set 3; else wipe
- * them and set 4 (a tag) or 5 (a read). Then hash `input` in `hashBlock`-byte blocks
- * into `digests` (blocks claimed with ctl[2], done counted in ctl[3]; hashBlock 0: none). ctl[0] set: stop claiming.
+ * them and set 4 (a tag) or 5 (a read). Hash the `blocks` of `input` into `digests` (each claimed with hs[b]), each once
+ * every chunk it overlaps is ready: between segments while the loading thread's furthest segment asked for (ctl[4] − 1)
+ * is a few chunks behind, the rest after the last segment. ctl[0] set: stop claiming.
  */
 export interface GcmThreadJob {
   key: unknown;
@@ -121,7 +129,15 @@ export interface GcmThreadJob {
   bufs: Uint8Array[];
   wOff: number[];
   wLen: number[];
-  hashBlock: number;
+  /** the signature's digest blocks: block b is input[blocks[b], blocks[b + 1]) (none: unsigned); hs[b] 0 unclaimed, 1 claimed, 2 in `digests` */
+  blocks?: number[];
+  hs: Int32Array;
+  /** rt[k]: weight chunk k was read from `fd` (once; set by the thread) */
+  rt: Int32Array;
+  /** hash blocks between segments while the loading thread's furthest segment (ctl[4] − 1) is this many chunks behind (0/undefined: all after the last segment) */
+  hashAhead?: number;
+  /** a block is ready to hash once the thread read its chunks (version 4 from a file), else once they are authenticated */
+  byRead?: boolean;
   digests: Uint8Array;
   /** read each chunk from this file descriptor first (a file given by path) */
   fd?: number;

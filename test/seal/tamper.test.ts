@@ -6,7 +6,10 @@
 // one shortened — with the lengths in the fixed part and the header rewritten to match, so only the
 // authentication (GCM tags over index/last-flag and header, signature over block digests) can catch them. And for
 // version 3 (skeleton chunk first, weights decrypted on the crypto thread while the session is built, 16 KiB weight
-// chunks): the same, where a failure found only after the session was built must still end in SealError.
+// chunks): the same, where a failure found only after the session was built must still end in SealError; and version
+// 4 (version 3 with the signature over per-chunk digests). From version 2 on also the attack the signature is there
+// for: one who holds the content key but not the signing key re-encrypts a chunk (same key, nonce and additional
+// data, so its GCM tag is valid): only the signature, over the SHA-256 of the stored chunks, catches it.
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -15,11 +18,7 @@ import { SEAL_VERSIONS, sealModel } from '../../src/formats/sealed.js';
 import { generateContentKey, generateSigningKeyPair, toBase64, toHex } from '../../src/formats/sealed-keys.js';
 import { InferenceSession } from '../../src/runtime/session.js';
 import { dataPath, hasData } from '../helpers/data.js';
-
-/** Offsets from docs/sealed-format.md: fixed part 32 bytes, header length at 20 (u32 LE), ciphertext length at 24. */
-function aadEnd(b: Uint8Array): number {
-  return 32 + (b[20]! | (b[21]! << 8) | (b[22]! << 16) | (b[23]! << 24));
-}
+import { aadEnd, reencryptChunk } from './file-tampers.js';
 
 /** Container pieces by docs/sealed-format.md: fixed part, JSON header, stored chunks (ciphertext ‖ tag), signature (with its length). */
 function pieces(b: Uint8Array) {
@@ -61,10 +60,10 @@ function rebuild(p: ReturnType<typeof pieces>, chunks: Uint8Array[], size: numbe
   return out;
 }
 
-describe.skipIf(!hasData('mnist/lenet.onnx')).each([1, 2, 3] as const)('tampered sealed models (container version %i)', (version) => {
+describe.skipIf(!hasData('mnist/lenet.onnx')).each([1, 2, 3, 4] as const)('tampered sealed models (container version %i)', (version) => {
   const sealOpts = version === 1 ? { version } : { version, chunkSize: 16384 };
-  if (version === 3) it('LeNet seals as version 3 with several weight chunks', async () => {
-    expect(a[6]).toBe(3);
+  if (version >= 3) it(`LeNet seals as version ${version} with several weight chunks`, async () => {
+    expect(a[6]).toBe(version);
     expect(pieces(a).chunks.length).toBeGreaterThan(8);
   });
   let model: Uint8Array;
@@ -109,7 +108,8 @@ describe.skipIf(!hasData('mnist/lenet.onnx')).each([1, 2, 3] as const)('tampered
     | { kind: 'reorder'; unsigned: boolean; i: number; j: number }
     | { kind: 'drop'; unsigned: boolean; i: number }
     | { kind: 'shorten-last'; unsigned: boolean; cut: number }
-    | { kind: 'downgrade' };
+    | { kind: 'downgrade' }
+    | { kind: 'reencrypt'; i: number; seed: number; unsigned?: boolean };
 
   /** A position in a file of `n` bytes: anywhere, in the fixed part + header, or in the last 100 bytes (tag, signature). */
   const position = (n: number, hdr: number) => fc.oneof(fc.integer({ min: 0, max: n - 1 }), fc.integer({ min: 0, max: hdr - 1 }), fc.integer({ min: n - 100, max: n - 1 }));
@@ -129,10 +129,11 @@ describe.skipIf(!hasData('mnist/lenet.onnx')).each([1, 2, 3] as const)('tampered
       ...(version >= 2
         ? [
             // full-size chunks 0 … n − 2 (version 3: 1 … n − 2, chunk 0 is the skeleton) have equal lengths, so a swap keeps every length right
-            { weight: 2, arbitrary: fc.record({ kind: fc.constant('reorder' as const), unsigned: fc.boolean(), i: fc.integer({ min: version === 3 ? 1 : 0, max: pieces(a).chunks.length - 2 }), j: fc.integer({ min: version === 3 ? 1 : 0, max: pieces(a).chunks.length - 2 }) }).filter((c) => c.i !== c.j) },
+            { weight: 2, arbitrary: fc.record({ kind: fc.constant('reorder' as const), unsigned: fc.boolean(), i: fc.integer({ min: version >= 3 ? 1 : 0, max: pieces(a).chunks.length - 2 }), j: fc.integer({ min: version >= 3 ? 1 : 0, max: pieces(a).chunks.length - 2 }) }).filter((c) => c.i !== c.j) },
             { weight: 2, arbitrary: fc.record({ kind: fc.constant('drop' as const), unsigned: fc.boolean(), i: fc.nat(pieces(a).chunks.length - 1) }) },
             { weight: 2, arbitrary: fc.record({ kind: fc.constant('shorten-last' as const), unsigned: fc.boolean(), cut: fc.integer({ min: 1, max: pieces(a).chunks.at(-1)!.length - 16 }) }) },
             { weight: 1, arbitrary: fc.constant({ kind: 'downgrade' as const }) },
+            { weight: 2, arbitrary: fc.record({ kind: fc.constant('reencrypt' as const), i: fc.nat(pieces(a).chunks.length - 1), seed: fc.nat() }) },
           ]
         : []),
     ) as fc.Arbitrary<Case>;
@@ -200,6 +201,14 @@ describe.skipIf(!hasData('mnist/lenet.onnx')).each([1, 2, 3] as const)('tampered
         x[6] = version - 1;
         return { bytes: x, key };
       }
+      case 'reencrypt': {
+        // (the file: a, or the unsigned u for the control test below) chunk i replaced by other plaintext encrypted under the content key with chunk i's own nonce (the base
+        // nonce, its last 4 bytes XOR i) and additional data (fixed part + header ‖ u32 i ‖ last flag): a valid tag
+        const x = c.unsigned ? u : a;
+        const p = pieces(x);
+        const chunk = p.chunks[c.i]!;
+        return { bytes: reencryptChunk(x, key, c.i, chunk.byteOffset - x.byteOffset, chunk.length, c.i === p.chunks.length - 1, c.seed), key };
+      }
       case 'append': {
         const base = c.unsigned ? u : a;
         const x = new Uint8Array(base.length + c.extra.length);
@@ -239,7 +248,7 @@ describe.skipIf(!hasData('mnist/lenet.onnx')).each([1, 2, 3] as const)('tampered
     expect(loaded).toBe(0);
     // every tampering kind was exercised, and each maps to the reasons it should
     const kinds = new Set([...seen.keys()].map((s) => s.split(':')[0]));
-    const v2kinds = version >= 2 ? ['downgrade', 'drop', 'reorder', 'shorten-last'] : [];
+    const v2kinds = version >= 2 ? ['downgrade', 'drop', 'reencrypt', 'reorder', 'shorten-last'] : [];
     expect([...kinds].sort()).toEqual(['append', 'flip', 'other-signature', 'swap-header', 'swap-iv', 'truncate', 'version', 'wrong-key', ...v2kinds].sort());
     for (const [k, n] of seen) {
       const [kind, reason] = k.split(':') as [string, string];
@@ -254,13 +263,28 @@ describe.skipIf(!hasData('mnist/lenet.onnx')).each([1, 2, 3] as const)('tampered
         // digests); signature-missing: an unsigned file given a verify key
         reorder: ['tampered', 'signature-invalid', 'signature-missing'],
         // (version 3, malformed: without the skeleton chunk, whose length the header fixes, the chunk count no longer matches)
-        drop: ['tampered', 'signature-invalid', 'signature-missing', ...(version === 3 ? ['malformed'] : [])],
+        drop: ['tampered', 'signature-invalid', 'signature-missing', ...(version >= 3 ? ['malformed'] : [])],
         // malformed: the whole last chunk cut, so the size implies one chunk fewer than are stored
         'shorten-last': ['tampered', 'signature-invalid', 'signature-missing', 'malformed'],
-        downgrade: ['malformed'],
+        // (4 → 3: the same header fields; the signature, over other digests, fails first)
+        downgrade: version === 4 ? ['signature-invalid'] : ['malformed'],
+        // the key holder's chunk has a valid tag: only the signature over the chunks' digests can refuse it
+        reencrypt: ['signature-invalid'],
       };
       if (allowed[kind]) expect(allowed[kind], `${kind} → ${reason} (${n}×)`).toContain(reason);
     }
+  });
+
+  if (version >= 2) it('control: the re-encrypted chunk has a valid tag — in an unsigned file it passes every seal check (versions 3, 4: it loads, with other weights; 2: the model parser then sees other bytes), so only the signature stops a key holder', async () => {
+    const { bytes } = apply({ kind: 'reencrypt', i: pieces(u).chunks.length - 1, seed: 5, unsigned: true });
+    let err: unknown;
+    try {
+      await (await InferenceSession.create(bytes, { decryptionKey: key })).release();
+    } catch (e) {
+      err = e;
+    }
+    expect(err).not.toBeInstanceOf(SealError);
+    if (version >= 3) expect(err).toBeUndefined();
   });
 
   it('a signature from another key is refused even when it is the only change', async () => {

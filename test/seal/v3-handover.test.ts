@@ -12,11 +12,12 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readOnnx } from '../../src/formats/onnx/reader.js';
 import { type SealedSource, openSealedFileV3, sealModel, sealTrace } from '../../src/formats/sealed.js';
-import { generateContentKey } from '../../src/formats/sealed-keys.js';
+import { generateContentKey, generateSigningKeyPair } from '../../src/formats/sealed-keys.js';
 import type { Graph } from '../../src/ir/graph.js';
 import { openModel, openModelFile } from '../../src/runtime/open-model.js';
 import { dataPath, hasData } from '../helpers/data.js';
 import { outcome, threadUp } from './crypto-thread.js';
+import { aadEnd, reencryptChunk } from './file-tampers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'edgeq-seal-v3h-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -47,20 +48,24 @@ describe.skipIf(!hasData(LENET))('sealed version 3: segments and hand-over', () 
     expect(await threadUp(), 'the crypto thread starts').toBe(true);
   });
 
-  it('property: any chunk size and any order the loading thread reads the weights in (so segments, and chunks two segments share, are split between the threads in every way) — every initializer holds exactly the plain model\'s bytes, from bytes and from a file', async () => {
+  it('property: any chunk size and any order the loading thread reads the weights in (so segments, and chunks two segments share, are split between the threads in every way; signed: the signature\'s block digests too) — every initializer holds exactly the plain model\'s bytes and the signature verifies, from bytes and from a file', async () => {
     const model = new Uint8Array(readFileSync(dataPath(LENET)));
     const want = bytesOf(readOnnx(model));
     const key = generateContentKey();
+    const kp = await generateSigningKeyPair('ed25519');
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1024, max: 1 << 16 }), fc.array(fc.nat(64), { maxLength: 12 }), fc.boolean(), async (chunkSize, order, fromFile) => {
-        const sealed = await sealModel(model, { key, chunkSize, sealedAt: null });
+      // (hashAhead: the crypto thread hashes between segments while the build is that many chunks behind, or after its last)
+      fc.asyncProperty(fc.integer({ min: 1024, max: 1 << 16 }), fc.array(fc.nat(64), { maxLength: 12 }), fc.boolean(), fc.boolean(), fc.constantFrom(0, 1, 3), async (chunkSize, order, fromFile, signed, hashAhead) => {
+        sealTrace.hashAhead = hashAhead;
+        const sealed = await sealModel(model, { key, chunkSize, sealedAt: null, ...(signed ? { signingKey: kp.privatePem } : {}) });
+        const opts = { decryptionKey: key, ...(signed ? { verifyKey: kp.publicPem } : {}) };
         await threadUp();
         let o;
         if (fromFile) {
           const path = join(tmp, 'p.eqs');
           writeFileSync(path, sealed);
-          o = await openModelFile(path, { decryptionKey: key });
-        } else o = await openModel(sealed, { decryptionKey: key });
+          o = await openModelFile(path, opts);
+        } else o = await openModel(sealed, opts);
         expect(o?.ready, 'a version 3 model opened lazily').toBeDefined();
         const got = await readAll(o!, order);
         expect([...got.keys()]).toEqual([...want.keys()]);
@@ -68,6 +73,7 @@ describe.skipIf(!hasData(LENET))('sealed version 3: segments and hand-over', () 
       }),
       { numRuns: 40, seed: 19 },
     );
+    sealTrace.hashAhead = undefined;
   });
 
   it.skipIf(!hasData(MNV2))('mobilenet_v2: the loading thread reads the weights back to front while the crypto thread works front to back — bit-identical', async () => {
@@ -156,6 +162,81 @@ describe.skipIf(!hasData(LENET))('sealed version 3: segments and hand-over', () 
       const ok = await readAll(o!, []);
       for (const [n2, b] of want) expect(Buffer.compare(ok.get(n2)!, b), `${name}: the next load`).toBe(0);
     }
+  });
+});
+
+describe.skipIf(!hasData(LENET))('sealed version 4: a file rewritten during the load', () => {
+  beforeAll(async () => {
+    expect(await threadUp(), 'the crypto thread starts').toBe(true);
+  });
+
+  // The threat: one who holds the content key but not the signing key rewrites the file while it is loaded, with a
+  // chunk re-encrypted under the content key (a valid GCM tag). The crypto thread reads the weight chunks through the
+  // file descriptor, the loading thread (a segment it decrypts itself) through readSync: here each sees the original
+  // or the rewritten file, in any order of weight reads (so either thread decrypts any chunk). Version 4 hashes the
+  // very bytes each thread decrypted, so the load either refuses (SealError) or hands out exactly the signed weights.
+  it('property: whichever thread reads the rewritten chunk, the load refuses or yields exactly the signed weights; both reading it → signature-invalid', async () => {
+    const model = new Uint8Array(readFileSync(dataPath(LENET)));
+    const want = bytesOf(readOnnx(model));
+    const key = generateContentKey();
+    const kp = await generateSigningKeyPair('ed25519');
+    const chunk = 4096;
+    const sealed = await sealModel(model, { key, chunkSize: chunk, signingKey: kp.privatePem });
+    expect(sealed[6]).toBe(4);
+    const end = aadEnd(sealed);
+    const hdr = JSON.parse(new TextDecoder().decode(sealed.subarray(32, end))) as { skeleton: number; payload: number };
+    const n = 1 + Math.ceil((hdr.payload - hdr.skeleton) / chunk);
+    const good = join(tmp, 'toctou-good.eqs');
+    writeFileSync(good, sealed);
+    const seen = new Map<string, number>();
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: n - 1 }), fc.constantFrom('crypto', 'loading', 'both'), fc.array(fc.nat(64), { maxLength: 12 }), fc.boolean(), async (i, who, order, backwards) => {
+        const at = end + hdr.skeleton + 16 + (i - 1) * (chunk + 16);
+        const len = Math.min(chunk, hdr.payload - hdr.skeleton - (i - 1) * chunk) + 16;
+        const changed = join(tmp, 'toctou-changed.eqs');
+        writeFileSync(changed, reencryptChunk(sealed, key, i, at, len, i === n - 1, i));
+        await threadUp();
+        const cfd = openSync(who === 'loading' ? good : changed, 'r');
+        const lfd = openSync(who === 'crypto' ? good : changed, 'r');
+        const gfd = openSync(good, 'r');
+        try {
+          const src: SealedSource = {
+            size: sealed.length,
+            read: async (into, pos) => readSync(gfd, into, 0, into.length, pos),
+            readSync: (into, pos) => readSync(lfd, into, 0, into.length, pos),
+            fd: cfd,
+            close: async () => undefined,
+          };
+          const r = await openSealedFileV3(src, { decryptionKey: key, verifyKey: kp.publicPem });
+          expect(r?.lazy).toBeDefined();
+          const g = readOnnx(r!.plaintext, { owned: true, prefilled: r!.prefilled! });
+          r!.lazy!.attach(g);
+          const ts = [...g.initializers.values()];
+          const idx = [...order, ...ts.keys()];
+          const got = await outcome(
+            (async () => {
+              for (const k of backwards ? idx.reverse() : idx) void ts[k % ts.length]!.data;
+              await r!.lazy!.ready();
+            })().catch(async (e) => {
+              await r!.lazy!.abort(e).catch(() => undefined);
+              throw e;
+            }),
+          );
+          seen.set(`${who}:${got}`, (seen.get(`${who}:${got}`) ?? 0) + 1);
+          if (who === 'both') expect(got).toBe('signature-invalid');
+          else expect(['ok', 'signature-invalid', 'truncated']).toContain(got);
+          if (got === 'ok') for (const [name, b] of want) expect(Buffer.compare(bytesOf(g).get(name)!, b), name).toBe(0);
+        } finally {
+          closeSync(cfd);
+          closeSync(lfd);
+          closeSync(gfd);
+        }
+      }),
+      { numRuns: 60, seed: 19 },
+    );
+    // both threads read the rewritten chunk in some runs and only one of them in others
+    expect([...seen.keys()].some((k) => k.startsWith('both:'))).toBe(true);
+    expect([...seen.keys()].some((k) => !k.startsWith('both:') && !k.endsWith(':ok'))).toBe(true);
   });
 });
 

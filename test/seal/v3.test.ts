@@ -71,9 +71,9 @@ describe.skipIf(!MODELS.length)('sealed container version 3', () => {
     const feeds = inputFor(plain);
     const want = await outputs(plain, feeds);
     await plain.release();
-    for (const signingKey of [undefined, kp.privatePem]) {
-      const sealed = await sealModel(model, { key, ...(signingKey ? { signingKey } : {}) });
-      expect(readSealedHeader(sealed).version).toBe(3);
+    for (const [version, signingKey] of [[4, undefined], [4, kp.privatePem], [3, kp.privatePem]] as const) {
+      const sealed = await sealModel(model, { key, ...(version === 3 ? { version } : {}), ...(signingKey ? { signingKey } : {}) });
+      expect(readSealedHeader(sealed).version).toBe(version);
       const back = await openSealed(sealed, { decryptionKey: key, checkDigest: true });
       expect(Buffer.compare(back.plaintext, model)).toBe(0);
       const path = join(tmp, 'm.eqs');
