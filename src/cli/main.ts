@@ -58,7 +58,7 @@ commands:
         [--report] [--json]                    cut a model into sub-models (+ manifest.json); --report
                                                measures each part and the worker pipeline's throughput;
                                                --seal-keys seals each part with its own key
-  seal IN OUT --key-file K [--sign-key PRIV.pem] [--meta k=v …] [--chunk BYTES] [--container 1|2] [--json]
+  seal IN OUT --key-file K [--sign-key PRIV.pem] [--meta k=v …] [--chunk BYTES] [--container 1|2|3|4] [--json]
                                                encrypt (AES-256-GCM) and sign a model (docs/sealed-format.md)
   verify FILE [--verify-key PUB.pem] [--key-file K] [--json]
                                                check a sealed model's structure, signature and content

@@ -1,5 +1,5 @@
 /**
- * `edgeq seal IN OUT --key-file K [--sign-key PRIV.pem] [--meta k=v …] [--chunk BYTES] [--container 1|2] [--json]`
+ * `edgeq seal IN OUT --key-file K [--sign-key PRIV.pem] [--meta k=v …] [--chunk BYTES] [--container 1|2|3|4] [--json]`
  * `edgeq verify FILE [--verify-key PUB.pem] [--key-file K] [--json]`
  * `edgeq keygen OUT [--sign ed25519|p256] [--force] [--json]`
  * Sealed models (docs/sealed-format.md). Output names keys by id / fingerprint only, never by their bytes.
@@ -33,7 +33,7 @@ export async function sealMain(argv: string[], io: Io = stdio): Promise<number> 
   const chunk = a.get('chunk');
   const container = a.get('container');
   if (chunk !== undefined && !/^[0-9]+$/.test(chunk)) throw new UsageError(`--chunk must be a number of bytes, got '${chunk}'`);
-  if (container !== undefined && container !== '1' && container !== '2') throw new UsageError(`--container must be 1 or 2, got '${container}'`);
+  if (container !== undefined && !/^[1-4]$/.test(container)) throw new UsageError(`--container must be 1, 2, 3 or 4, got '${container}'`);
   const keyFile = a.get('key-file');
   if (!keyFile) throw new UsageError('seal needs --key-file K (make one with `edgeq keygen K`)');
   const [inPath, outPath] = a.positional as [string, string];
@@ -46,7 +46,7 @@ export async function sealMain(argv: string[], io: Io = stdio): Promise<number> 
     ...(signKey ? { signingKey: readText(signKey, 'signing key') } : {}),
     meta: parseMeta(a.all('meta')),
     ...(chunk !== undefined ? { chunkSize: Number(chunk) } : {}),
-    ...(container !== undefined ? { version: Number(container) as 1 | 2 } : {}),
+    ...(container !== undefined ? { version: Number(container) as 1 | 2 | 3 | 4 } : {}),
   });
   key.fill(0);
   writeFileSync(outPath, sealed);

@@ -71,6 +71,21 @@ describe.skipIf(!hasData('mnist/lenet.onnx'))('edgeq keygen / seal / verify', ()
     expect(Array.from((await s.run({ input: x })).logits!.data as Float32Array)).toEqual(Array.from((await ref.run({ input: x })).logits!.data as Float32Array));
   });
 
+  it('--container writes the version asked for (1–4; 4 is the default for ONNX) and refuses others', async () => {
+    for (const v of ['1', '2', '3', '4']) {
+      const out = join(tmp, `lenet.v${v}.eqs`);
+      expect((await cli('seal', model, out, '--key-file', k, '--container', v)).code).toBe(0);
+      expect(readSealedHeader(readFileSync(out)).version).toBe(Number(v));
+      expect((await cli('verify', out, '--key-file', k)).code).toBe(0);
+    }
+    const dflt = join(tmp, 'lenet.default.eqs');
+    expect((await cli('seal', model, dflt, '--key-file', k)).code).toBe(0);
+    expect(readSealedHeader(readFileSync(dflt)).version).toBe(4);
+    const bad = await cli('seal', model, join(tmp, 'x.eqs'), '--key-file', k, '--container', '5');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--container must be 1, 2, 3 or 4/);
+  });
+
   it('verify fails with exit 1 and a typed message on a tampered file, a foreign signer or a wrong key', async () => {
     const bytes = readFileSync(sealed);
     bytes[bytes.length - 100] ^= 1;
