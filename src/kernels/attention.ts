@@ -567,7 +567,97 @@ const sdpaKernel: KernelDef = {
   },
 };
 
+/**
+ * CacheAttention (a decoder step's attention block over its explicit KV cache, fused by the plan: ops/attention.ts)
+ * in one pass over the caches: each head's past rows are copied once from the feed (JS or kernel memory) into the
+ * present block and the new rows written after them — present_k/present_v are made once, not concatenated from
+ * transposed copies — then the fused attention kernel reads Q straight out of the q rows (column offset, row stride),
+ * K and V from the present blocks in place, and writes Y as [B, S, H, vd] rows (the head merge's layout), so the
+ * Split, the head Transposes, the two Concats and the output Transpose make no copies of their own.
+ */
+const cacheAttentionKernel: KernelDef = {
+  op: 'CacheAttention',
+  domain: 'ai.edgeq',
+  backend: 'wasm',
+  prepare(_node, attrs, types, constant) {
+    const mem = arena();
+    if (!mem || !kernels()) return decline('no WASM memory');
+    if (types.some((t) => t && t.dtype !== 'float32')) return decline(`inputs are ${types.map((t) => t?.dtype ?? '-').join('/')}, not float32`);
+    // a constant all-zero mask (a decoder step's one-row causal mask, folded) adds nothing
+    const m = constant(5);
+    const noMask = !!m && (m.data as Float32Array).every((x) => x === 0);
+    const H: number = attrs.heads;
+    const [oq, ok, ov] = attrs.offsets as [number, number, number];
+    const scale: number = attrs.scale;
+    return {
+      name: 'f32_cache_attention',
+      run([q, k, v, pk, pv, mask]) {
+        const [B, S, wq] = q!.dims as [number, number, number];
+        const wk = k!.dims[2]!;
+        const wv = v!.dims[2]!;
+        const [, , P, hd] = pk!.dims as [number, number, number, number];
+        const vd = pv!.dims[3]!;
+        const T = P + S;
+        let md: Float32Array | undefined;
+        let mst: number[] | undefined;
+        if (mask && !noMask) {
+          const dims = [...new Array<number>(4 - mask.dims.length).fill(1), ...mask.dims];
+          const full = dims[3] === T || T <= 1 ? dims : [B, H, S, T]; // broadcast over keys: expanded once into rows of T
+          md = full === dims ? (mask.data as Float32Array) : Float32Array.from(expandTo(mask, full) as ArrayLike<number>);
+          mst = stridesOf(full).map((x, a) => (full[a] === 1 ? 0 : x));
+        }
+        const kBytes = B * H * T * hd * 4;
+        const vBytes = B * H * T * vd * 4;
+        const yBytes = B * S * H * vd * 4;
+        const kp = mem.alloc(kBytes, 'present_k');
+        let vp = -1;
+        let yp = -1;
+        let pinned: { ptrs: number[]; copied: number[] } | undefined;
+        try {
+          vp = mem.alloc(vBytes, 'present_v');
+          yp = mem.alloc(yBytes, 'cache attention output');
+          const ins = [q!.data as Float32Array, k!.data as Float32Array, v!.data as Float32Array, ...(md ? [md] : [])];
+          // caches in kernel memory (views) by pointer: any view is stale once an allocation above grew the memory
+          const pastPtr = [mem.ptrOf(pk!), mem.ptrOf(pv!)];
+          pinned = pinInputs(mem, ins, 'cache attention input');
+          const { ptrs } = pinned;
+          const fill = (dst: number, past: Tensor, pp: number | undefined, src: number, w: number, o: number, d: number) => {
+            const y = mem.f32(dst, B * H * T * d);
+            const pd = pp === undefined ? (past.data as Float32Array) : mem.f32(pp, B * H * P * d);
+            const x = mem.f32(src, B * S * w);
+            for (let bh = 0; bh < B * H; bh++) {
+              if (P) y.set(pd.subarray(bh * P * d, (bh + 1) * P * d), bh * T * d);
+              const b = (bh / H) | 0;
+              const at = o + (bh - b * H) * d;
+              for (let s = 0; s < S; s++) y.set(x.subarray((b * S + s) * w + at, (b * S + s) * w + at + d), (bh * T + P + s) * d);
+            }
+          };
+          fill(kp, pk!, pastPtr[0], ptrs[1]!, wk, ok, hd);
+          fill(vp, pv!, pastPtr[1], ptrs[2]!, wv, ov, vd);
+          if (T === 0 || S === 0) mem.f32(yp, B * S * H * vd).fill(0);
+          else
+            attendStrided(mem, {
+              B, N: H, Nkv: H, S, T, hd, vd, scale, nanEmpty: true,
+              q: { ptr: ptrs[0]! + 4 * oq, sb: S * wq, sh: hd, si: wq },
+              k: { ptr: kp, sb: H * T * hd, sh: T * hd, si: hd },
+              v: { ptr: vp, sb: H * T * vd, sh: T * vd, si: vd },
+              o: { ptr: yp, sb: S * H * vd, sh: vd, si: H * vd },
+              mask: mst && { ptr: ptrs[3]!, sb: mst[0]!, sh: mst[1]!, si: mst[2]! },
+            });
+        } catch (e) {
+          for (const p of [kp, vp, yp]) if (p >= 0) mem.release(p);
+          throw e;
+        } finally {
+          for (const p of pinned?.copied ?? []) mem.release(p);
+        }
+        return [new Tensor('float32', mem.f32(yp, B * S * H * vd), [B, S, H, vd]), new Tensor('float32', mem.f32(kp, B * H * T * hd), [B, H, T, hd]), new Tensor('float32', mem.f32(vp, B * H * T * vd), [B, H, T, vd])];
+      },
+    };
+  },
+};
+
 registerKernel(sdpaKernel);
+registerKernel(cacheAttentionKernel);
 registerKernel(onnxAttentionKernel);
 registerKernel(onnxRotaryKernel);
 registerKernel(msAttentionKernel);
