@@ -2,12 +2,13 @@
 // onnxruntime-web (wasm, SIMD, numThreads = 1) in the same process. Runs alternate edgeq / ORT round by round so both
 // see the same machine load; the medians and their ratio are printed.
 // `--large` adds generated configurations larger than the shared ones (scripts/make-transformer.mjs, written once to
-// tmp/transformer, git-ignored): encoder and decoder step at d512/l6/h8 and d768/l12/h12.
+// tmp/transformer, git-ignored): encoder and decoder step at d512/l6/h8 and d768/l12/h12, and decoder steps of
+// STEP_PRESETS: d1024/l12/h16 after 256 cached rows, d512/l6 after 512.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InferenceSession, Tensor, generate } from '../dist/index.js';
 import { args, dataFile, fmt, ort, quick, table } from './common.js';
-import { EXTRA_PRESETS, PRESETS, fileNames, writeTransformers } from '../scripts/make-transformer.mjs';
+import { EXTRA_PRESETS, PRESETS, STEP_PRESETS, fileNames, writeTransformers } from '../scripts/make-transformer.mjs';
 
 const large = args.includes('--large');
 const extra = args.includes('--extra');
@@ -44,6 +45,19 @@ function largeModels(presets = PRESETS, long = true) {
     seen.add(dec);
     return rows;
   });
+}
+
+/** STEP_PRESETS as MODELS entries: one decoder step after `past` cached rows (decoders written on first use). */
+function stepModels() {
+  const dir = join('tmp', 'transformer');
+  const missing = STEP_PRESETS.filter((c) => !existsSync(join(dir, fileNames(c).decoder)));
+  if (missing.length) writeTransformers(dir, missing, 'decoder');
+  return STEP_PRESETS.map((c) => ({
+    name: `${fileNames(c).decoder.replace(/\.onnx$/, '')} (generated) step (past ${c.past})`,
+    path: join(dir, fileNames(c).decoder),
+    feeds: (T) => decoderFeeds(T, c.past, c.layers, c.heads, c.d / c.heads),
+    rounds: [3, 20],
+  }));
 }
 
 /**
@@ -200,7 +214,7 @@ const MODELS = [
 export async function run() {
   const rows = [];
   const out = [];
-  for (const m of [...MODELS, ...(large ? largeModels() : []), ...(extra ? largeModels(EXTRA_PRESETS, false) : [])]) {
+  for (const m of [...MODELS, ...(large ? [...largeModels(), ...stepModels()] : []), ...(extra ? largeModels(EXTRA_PRESETS, false) : [])]) {
     const path = m.path ?? dataFile(m.file);
     if (!path) {
       rows.push({ model: m.name, 'edgeq ms': 'skipped (no ../shared data)', 'ORT-web ms': '', 'edgeq/ORT': '' });

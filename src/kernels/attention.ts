@@ -606,21 +606,33 @@ const cacheAttentionKernel: KernelDef = {
           md = full === dims ? (mask.data as Float32Array) : Float32Array.from(expandTo(mask, full) as ArrayLike<number>);
           mst = stridesOf(full).map((x, a) => (full[a] === 1 ? 0 : x));
         }
+        // inputs already in kernel memory by pointer, taken before anything here allocates (a grown memory detaches
+        // their views); the others (JS arrays) are copied in after the allocations
+        const ins = [q!.data as Float32Array, k!.data as Float32Array, v!.data as Float32Array, ...(md ? [md] : [])];
+        const ptrs = ins.map((t) => mem.ptrOf({ data: t }) ?? -1);
+        const pastPtr = [mem.ptrOf(pk!), mem.ptrOf(pv!)];
         const kBytes = B * H * T * hd * 4;
         const vBytes = B * H * T * vd * 4;
         const yBytes = B * S * H * vd * 4;
-        const kp = mem.alloc(kBytes, 'present_k');
-        let vp = -1;
-        let yp = -1;
-        let pinned: { ptrs: number[]; copied: number[] } | undefined;
+        const held: number[] = [];
+        const copied: number[] = [];
         try {
-          vp = mem.alloc(vBytes, 'present_v');
-          yp = mem.alloc(yBytes, 'cache attention output');
-          const ins = [q!.data as Float32Array, k!.data as Float32Array, v!.data as Float32Array, ...(md ? [md] : [])];
-          // caches in kernel memory (views) by pointer: any view is stale once an allocation above grew the memory
-          const pastPtr = [mem.ptrOf(pk!), mem.ptrOf(pv!)];
-          pinned = pinInputs(mem, ins, 'cache attention input');
-          const { ptrs } = pinned;
+          const kp = mem.alloc(kBytes, 'present_k');
+          held.push(kp);
+          const vp = mem.alloc(vBytes, 'present_v');
+          held.push(vp);
+          const yp = mem.alloc(yBytes, 'cache attention output');
+          held.push(yp);
+          ins.forEach((t, i) => {
+            if (ptrs[i]! >= 0) return;
+            const same = ins.indexOf(t); // q, k and v are often the one QKV array
+            if (same < i) return void (ptrs[i] = ptrs[same]!);
+            const p = mem.alloc(t.length * 4, 'cache attention input');
+            copied.push(p);
+            mem.f32(p, t.length).set(t);
+            ptrs[i] = p;
+          });
+          // present = the past rows of each head (copied once, from the feed or its block), then the new rows
           const fill = (dst: number, past: Tensor, pp: number | undefined, src: number, w: number, o: number, d: number) => {
             const y = mem.f32(dst, B * H * T * d);
             const pd = pp === undefined ? (past.data as Float32Array) : mem.f32(pp, B * H * P * d);
@@ -644,13 +656,13 @@ const cacheAttentionKernel: KernelDef = {
               o: { ptr: yp, sb: S * H * vd, sh: vd, si: H * vd },
               mask: mst && { ptr: ptrs[3]!, sb: mst[0]!, sh: mst[1]!, si: mst[2]! },
             });
+          return [new Tensor('float32', mem.f32(yp, B * S * H * vd), [B, S, H, vd]), new Tensor('float32', mem.f32(kp, B * H * T * hd), [B, H, T, hd]), new Tensor('float32', mem.f32(vp, B * H * T * vd), [B, H, T, vd])];
         } catch (e) {
-          for (const p of [kp, vp, yp]) if (p >= 0) mem.release(p);
+          for (const p of held) mem.release(p);
           throw e;
         } finally {
-          for (const p of pinned?.copied ?? []) mem.release(p);
+          for (const p of copied) mem.release(p);
         }
-        return [new Tensor('float32', mem.f32(yp, B * S * H * vd), [B, S, H, vd]), new Tensor('float32', mem.f32(kp, B * H * T * hd), [B, H, T, hd]), new Tensor('float32', mem.f32(vp, B * H * T * vd), [B, H, T, vd])];
       },
     };
   },
