@@ -32,7 +32,7 @@ function cache4(ctx: ShapeCtx, i: number, what: string): Dim[] {
 
 const same = (a: Dim, b: Dim) => a === b || typeof a !== 'number' || typeof b !== 'number';
 
-defineOp({
+const appendDef = defineOp({
   name: 'KvAppend',
   domain: KV_DOMAIN,
   inputs: [3, 3],
@@ -116,7 +116,7 @@ defineOp({
  * (src/ir/passes/fuse-xfmr.ts, the KV form of ScaledDotProductAttention); a row whose scores are all −∞ gives NaN, as
  * the Softmax of the chain does; length 0 gives zeros (the chain's MatMul over an empty axis).
  */
-defineOp({
+const attentionDef = defineOp({
   name: 'KvAttention',
   domain: KV_DOMAIN,
   inputs: [4, 5],
@@ -181,4 +181,86 @@ defineOp({
     return [new Tensor('float32', y, [b, h, s, vd])];
   },
   doc: 'edgeq KV cache: softmax(Q·K[:length]ᵀ·scale + mask)·V[:length] per head over caches [B,H,C,D] (the attention chain of a generate() step graph in one node)',
+});
+
+/**
+ * KvAttention over caches that KvAppend wrote this step, with the new rows taken straight from the projection rows: in
+ * a generate() step graph the plan fuses (src/ir/passes/fuse-xfmr.ts, as CacheAttention for exported caches)
+ *
+ *     Kh = Transpose(Reshape(k[..., ok : ok + H·hd], [B, S, H, hd]), [0,2,1,3])        (likewise Qh, Vh)
+ *     K' = KvAppend(cache_k, Kh, position)      V' = KvAppend(cache_v, Vh, position)
+ *     Y  = Transpose(KvAttention(Qh, K', V', length, mask?), [0,2,1,3])                 [B, S, H, vd]
+ *
+ * into `Y, K', V' = KvAppendAttention(q, k, v, cache_k, cache_v, position, length, mask?)` (attrs heads, scale,
+ * offsets as CacheAttention's). length must be position + S. The kernel writes the new rows into the cache blocks in
+ * place (when they are in kernel memory, as generate() feeds them) and K', V' are those blocks.
+ */
+defineOp({
+  name: 'KvAppendAttention',
+  domain: KV_DOMAIN,
+  inputs: [7, 8],
+  outputs: [3, 3],
+  attrs: { heads: { type: 'int', default: 1 }, scale: { type: 'float', default: 1 }, offsets: { type: 'ints', default: [0, 0, 0] } },
+  inferShape(ctx) {
+    const H: number = ctx.attrs.heads;
+    const off = ctx.attrs.offsets as number[];
+    if (!Number.isInteger(H) || H < 1) ctx.fail(`heads must be a positive integer, got ${H}`);
+    if (off.length !== 3 || off.some((o) => !Number.isInteger(o) || o < 0)) ctx.fail(`offsets must be 3 non-negative integers, got [${off.join(',')}]`);
+    const [q, k, v] = ['q', 'k', 'v'].map((w, i) => needType(ctx, i, ['float32'], w).shape);
+    const ck = cache4(ctx, 3, 'K cache');
+    const cv = cache4(ctx, 4, 'V cache');
+    const pos = rows(ctx, 5, 'position');
+    const len = rows(ctx, 6, 'length');
+    if (!q || !k || !v) return [{ dtype: 'float32' }, { dtype: 'float32', shape: ck }, { dtype: 'float32', shape: cv }];
+    for (const [s, w] of [[q, 'q'], [k, 'k'], [v, 'v']] as const) if (s.length !== 3) ctx.fail(`${w} must be [B, S, W] rows, got [${s.join(',')}]`);
+    const [B, S] = q as [Dim, Dim];
+    for (const [s, w] of [[k, 'k'], [v, 'v']] as const) if (!same(s[0]!, B) || !same(s[1]!, S)) ctx.fail(`${w} [${s.join(',')}] and q [${q.join(',')}] differ in [B, S]`);
+    for (const [c, w] of [[ck, 'K cache'], [cv, 'V cache']] as const) if (!same(c[0]!, B) || !same(c[1]!, H)) ctx.fail(`${w} [${c.join(',')}] is not [B = ${B}, H = ${H}, C, D]`);
+    if (!same(ck[2]!, cv[2]!)) ctx.fail(`the K cache holds ${ck[2]} rows per head, the V cache ${cv[2]}`);
+    const hd = ck[3]!;
+    const vd = cv[3]!;
+    for (const [s, o, d, w] of [[q, off[0]!, hd, 'q'], [k, off[1]!, hd, 'k'], [v, off[2]!, vd, 'v']] as const)
+      if (typeof s[2] === 'number' && typeof d === 'number' && o + H * d > s[2]) ctx.fail(`${w} rows of ${s[2]} hold no ${H} heads of ${d} at offset ${o}`);
+    if (pos !== undefined && typeof S === 'number') {
+      if (typeof ck[2] === 'number' && pos + S > ck[2]) ctx.fail(`${S} new rows at position ${pos} do not fit the cache's capacity ${ck[2]}`);
+      if (len !== undefined && len !== pos + S) ctx.fail(`length ${len} is not position ${pos} + ${S} new rows`);
+    }
+    if (ctx.inputs[7]) {
+      const m = needType(ctx, 7, ['float32'], 'mask').shape;
+      if (m) {
+        const want: Dim[] = [B, H, S, len ?? '?'];
+        if (m.length > 4 || m.some((d, i) => d !== 1 && !same(d, want[4 - m.length + i]!))) ctx.fail(`mask [${m.join(',')}] does not broadcast to the scores [${want.join(',')}]`);
+      }
+    }
+    return [
+      { dtype: 'float32', shape: [B, S, H, vd] },
+      { dtype: 'float32', shape: ck },
+      { dtype: 'float32', shape: cv },
+    ];
+  },
+  reference({ node, inputs, attrs }) {
+    const [q, k, v, ck, cv, p, l, mask] = inputs as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor | undefined];
+    const H: number = attrs.heads;
+    const [oq, ok, ov] = attrs.offsets as [number, number, number];
+    const [B, S] = q.dims as [number, number];
+    const hd = ck.dims[3]!;
+    const vd = cv.dims[3]!;
+    const heads = (x: Tensor, o: number, d: number): Tensor => {
+      // Transpose(Reshape(x[..., o : o + H·d], [B, S, H, d]), [0, 2, 1, 3])
+      const w = x.dims[2]!;
+      const xs = x.data as Float32Array;
+      const y = new Float32Array(B * H * S * d);
+      for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let s = 0; s < S; s++) y.set(xs.subarray((b * S + s) * w + o + h * d, (b * S + s) * w + o + (h + 1) * d), ((b * H + h) * S + s) * d);
+      return new Tensor('float32', y, [B, H, S, d]);
+    };
+    const [K] = appendDef.reference({ node, attrs: {}, inputs: [ck, heads(k, ok, hd), p], outputTypes: [] }) as Tensor[];
+    const [V] = appendDef.reference({ node, attrs: {}, inputs: [cv, heads(v, ov, vd), p], outputTypes: [] }) as Tensor[];
+    const [o] = attentionDef.reference({ node, attrs: { scale: attrs.scale }, inputs: [heads(q, oq, hd), K!, V!, l, mask], outputTypes: [] }) as Tensor[];
+    // Transpose(o, [0, 2, 1, 3])
+    const od = o!.data as Float32Array;
+    const y = new Float32Array(B * S * H * vd);
+    for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let s = 0; s < S; s++) y.set(od.subarray(((b * H + h) * S + s) * vd, ((b * H + h) * S + s + 1) * vd), ((b * S + s) * H + h) * vd);
+    return [new Tensor('float32', y, [B, S, H, vd]), K!, V!];
+  },
+  doc: 'edgeq KV cache: the new heads of q/k/v rows appended to caches [B,H,C,D] at `position`, then attention over their first `length` rows (KvAppend ×2 + KvAttention with the head split and merge, one node)',
 });

@@ -9,6 +9,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Graph, type Node } from '../../src/ir/graph.js';
+import { KV_DOMAIN } from '../../src/ir/passes/kv-append.js';
 import { arena } from '../../src/kernels/wasm.js';
 import { Executor } from '../../src/runtime/executor.js';
 import { Tensor } from '../../src/tensor/tensor.js';
@@ -172,5 +173,79 @@ describe('CacheAttention (a decoder attention block over its KV cache, fused)', 
     expect(e.run({ qkv: t([1, 1, 24]), past_k: t([1, 2, 3, 4]), past_v: t([1, 2, 3, 4]) }).y).toBeDefined();
     expect(() => e.run({ qkv: t([1, 1, 24]), past_k: t([1, 3, 3, 4]), past_v: t([1, 3, 3, 4]) })).toThrow(/cache_attention.*past_k \[1,3,3,4\] is not \[B = 1, H = 2/);
     expect(() => e.run({ qkv: t([1, 1, 24]), past_k: t([1, 2, 3, 12]), past_v: t([1, 2, 3, 4]) })).toThrow(/cache_attention.*k rows of 24 hold no 2 heads of 12 at offset 8/);
+  });
+});
+
+// KvAppendAttention (ops/kv-cache.ts): the same block in a generate() step graph (ir/passes/kv-append.ts), where the
+// caches are capacity blocks [B, H, C, D]: KvAppend(cache, new heads, position) for K and V, then KvAttention over the
+// first `length` rows — fused into one node that writes the new rows into the blocks in place. Reference: the unfused
+// KV chain on the TS reference ops (KvAppend = Concat of the past rows and the new ones on axis 2 at `position`).
+function kvBlock(c: Case & { spare: number }): Graph {
+  const g = block({ ...c, mask: c.mask === 'bool' || c.mask === 'keys' ? 'causal' : c.mask });
+  const cap = c.p + c.s + c.spare;
+  g.opsets[KV_DOMAIN] = 1;
+  for (const i of g.inputs) if (i.name === 'past_k' || i.name === 'past_v') i.type = { dtype: 'float32', shape: [c.b, c.h, cap, i.name === 'past_k' ? c.d : c.vd] };
+  g.inputs.push({ name: 'pos', type: { dtype: 'int64', shape: [1] } }, { name: 'len', type: { dtype: 'int64', shape: [1] } });
+  g.nodes = g.nodes.flatMap((n): Node[] => {
+    if (n.op === 'Concat') return [{ name: n.name, op: 'KvAppend', domain: KV_DOMAIN, inputs: [n.inputs[0]!, n.inputs[1]!, 'pos'], outputs: n.outputs, attrs: {} }];
+    if (n.name === 'kt') return [];
+    if (n.name === 'qk') return [{ name: 'qk', op: 'KvMatMul', domain: KV_DOMAIN, inputs: ['q', 'present_k', 'len'], outputs: ['s'], attrs: { transB: 1 } }];
+    if (n.name === 'pv') return [{ name: 'pv', op: 'KvMatMul', domain: KV_DOMAIN, inputs: ['p', 'present_v', 'len'], outputs: ['o'], attrs: { transB: 0 } }];
+    return [n];
+  });
+  g.outputs = [{ name: 'y', type: { dtype: 'float32' } }];
+  return g;
+}
+
+describe('KvAppendAttention (the attention block of a generate() step, fused)', () => {
+  it('the plan fuses the KV chain; the kernel appends in place and equals the chain on the reference ops', () => {
+    const mem = arena()!;
+    fc.assert(
+      fc.property(cases, fc.integer({ min: 0, max: 5 }), fc.integer(), (c0, spare, seed) => {
+        const c = { ...c0, spare, mask: c0.mask === 'bool' || c0.mask === 'keys' ? ('causal' as const) : c0.mask };
+        const T = c.p + c.s;
+        const cap = T + spare;
+        let r = seed;
+        const rnd = (n: number) => Float32Array.from({ length: n }, () => ((r = (Math.imul(r, 1103515245) + 12345) | 0) >>> 8) / (1 << 23) - 1);
+        const t = (dims: number[]) => new Tensor('float32', rnd(dims.reduce((a, x) => a * x, 1)), dims);
+        const feeds: Record<string, Tensor> = c.split ? { qkv: t([c.b, c.s, c.h * (2 * c.d + c.vd)]) } : { xq: t([c.b, c.s, c.h * c.d]), xk: t([c.b, c.s, c.h * c.d]), xv: t([c.b, c.s, c.h * c.vd]) };
+        if (c.mask === 'full') feeds.mask = new Tensor('float32', Float32Array.from({ length: c.b * c.h * c.s * T }, (_, i) => (i % T !== 0 && (i * 7 + seed) % 5 === 0 ? -Infinity : (i % 3) * 0.25)), [c.b, c.h, c.s, T]);
+        if (c.mask === 'causal') feeds.mask = new Tensor('float32', Float32Array.from({ length: c.s * T }, (_, i) => (i % T > c.p + Math.floor(i / T) ? -Infinity : 0)), [c.s, T]);
+        feeds.pos = new Tensor('int64', BigInt64Array.of(BigInt(c.p)), [1]);
+        feeds.len = new Tensor('int64', BigInt64Array.of(BigInt(T)), [1]);
+        const caches = { past_k: t([c.b, c.h, cap, c.d]), past_v: t([c.b, c.h, cap, c.vd]) };
+        const g = kvBlock(c);
+        g.outputs.push({ name: 'present_k', type: { dtype: 'float32' } }, { name: 'present_v', type: { dtype: 'float32' } });
+        const ref = new Executor(g, { backend: 'reference' }).run({ ...feeds, ...caches });
+        const exec = new Executor(kvBlock(c));
+        const blocks: number[] = [];
+        try {
+          expect(exec.graph.nodes.filter((n) => n.op === 'KvAppendAttention')).toHaveLength(1);
+          expect(exec.graph.nodes.map((n) => n.op)).not.toContain('KvAppend');
+          const fed = Object.fromEntries(
+            Object.entries(caches).map(([k, v]) => {
+              const p = mem.alloc(v.size * 4, 'test cache');
+              blocks.push(p);
+              mem.f32(p, v.size).set(v.data as Float32Array);
+              return [k, new Tensor('float32', mem.f32(p, v.size), v.dims)];
+            }),
+          );
+          const got = exec.run({ ...feeds, ...fed });
+          expect([...exec.fallbacks.values()]).toEqual([]);
+          expect(exec.kernelName(exec.graph.nodes.find((n) => n.op === 'KvAppendAttention')!)).toBe('kv_append_attention');
+          expectClose(got.y as Tensor, ref.y as Tensor);
+          // in place: the caller's blocks now hold the appended caches, exactly
+          expect([...mem.f32(blocks[0]!, caches.past_k.size)]).toEqual([...(ref.present_k as Tensor).data]);
+          expect([...mem.f32(blocks[1]!, caches.past_v.size)]).toEqual([...(ref.present_v as Tensor).data]);
+          // the fused node's own reference (caches from JS: a copy) is the chain too
+          const own = new Executor(exec.graph, { backend: 'reference' }).run({ ...feeds, ...caches });
+          expectClose(own.y as Tensor, ref.y as Tensor);
+        } finally {
+          for (const p of blocks) mem.release(p);
+          exec.dispose();
+        }
+      }),
+      { numRuns: 60 },
+    );
   });
 });

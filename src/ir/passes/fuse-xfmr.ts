@@ -263,9 +263,13 @@ function intsOf(t: Tensor | undefined): number[] | undefined {
  * → `Y, present_k, present_v = CacheAttention(qkv, qkv, qkv, past_k, past_v, mask?)` with the Split's column offsets.
  * The Reshapes must keep [B, S] (checked on the inferred types); every value inside the pattern has no other reader
  * and is not a graph output, except present_k / present_v (graph outputs, read by nothing else). Float32 only.
+ * In a generate() step graph (ir/passes/kv-append.ts) the same block reads KvAppend(cache, new heads, position) through
+ * KvAttention: it becomes `Y, cache_k', cache_v' = KvAppendAttention(qkv, qkv, qkv, cache_k, cache_v, position,
+ * length, mask?)` (ops/kv-cache.ts), whose kernel writes the new rows into the cache blocks in place.
  */
 function fuseCacheAttention(graph: Graph): Graph {
-  if (!graph.nodes.some((n) => n.op === 'ScaledDotProductAttention' && n.domain === 'ai.edgeq')) return graph;
+  const isKv = (n: Node | undefined, op: string): n is Node => !!n && n.op === op && n.domain === KV_DOMAIN;
+  if (!graph.nodes.some((n) => (n.op === 'ScaledDotProductAttention' && n.domain === 'ai.edgeq') || isKv(n, 'KvAttention'))) return graph;
   let types: Map<string, ValueType>;
   try {
     types = analyze(graph, { fold: false }).types;
@@ -315,6 +319,52 @@ function fuseCacheAttention(graph: Graph): Graph {
   };
   const drop = new Set<Node>();
   const add = new Map<Node, Node>();
+  /** the generate() form: cache' = KvAppend(cache, new heads, position) read only by `reader` */
+  const appended = (present: string, reader: Node): { cache: string; pos: string; h: NonNullable<ReturnType<typeof heads>>; app: Node } | undefined => {
+    const app = producer.get(present);
+    if (!isKv(app, 'KvAppend') || (uses.get(present) ?? []).length !== 1 || uses.get(present)![0] !== reader || graphOut.has(present)) return undefined;
+    const [cache, x, pos] = app.inputs as [string, string, string];
+    if (shape(cache)?.length !== 4 || only(x) !== app) return undefined;
+    const h = heads(x);
+    return h && { cache, pos, h, app };
+  };
+  /** [q, k, v] rows and column offsets: the three parts of one Split on the last axis read by nothing else, as its input */
+  const splitRows = (rows: string[], nodes: Node[]): { rows: string[]; offsets: number[] } => {
+    const sp = producer.get(rows[0]!);
+    if (sp && sp.op === 'Split' && sp.domain === '' && sp.outputs.length === 3 && sp.outputs.every((o, i) => o === rows[i] && only(o))) {
+      const xs = shape(sp.inputs[0]!);
+      const w = rows.map((r) => shape(r)![2]);
+      const axis = sp.attrs.axis ?? 0;
+      if (xs?.length === 3 && (axis === 2 || axis === -1) && w.every((d) => typeof d === 'number')) {
+        nodes.push(sp);
+        return { rows: [sp.inputs[0]!, sp.inputs[0]!, sp.inputs[0]!], offsets: [0, w[0] as number, (w[0] as number) + (w[1] as number)] };
+      }
+    }
+    return { rows, offsets: [0, 0, 0] };
+  };
+  for (const kva of graph.nodes) {
+    if (!isKv(kva, 'KvAttention')) continue;
+    const [qh, pk, pv, len, mask] = kva.inputs as [string, string, string, string, string | undefined];
+    const out = only(kva.outputs[0]!);
+    if (!perm(out, [0, 2, 1, 3]) || only(qh) !== kva) continue;
+    const q = heads(qh);
+    const ak = appended(pk, kva);
+    const av = appended(pv, kva);
+    if (!q || !ak || !av || ak.pos !== av.pos || q.H !== ak.h.H || q.H !== av.h.H || q.d !== ak.h.d) continue;
+    if (shape(ak.cache)![3] !== q.d || shape(av.cache)![3] !== av.h.d) continue;
+    const nodes = [kva, out, ak.app, av.app, ...q.nodes, ...ak.h.nodes, ...av.h.nodes];
+    const { rows, offsets } = splitRows([q.r, ak.h.r, av.h.r], nodes);
+    if (nodes.some((n) => drop.has(n))) continue;
+    for (const n of nodes) drop.add(n);
+    add.set(kva, {
+      name: `${kva.name}/append_attention`,
+      op: 'KvAppendAttention',
+      domain: KV_DOMAIN,
+      inputs: [...rows, ak.cache, av.cache, ak.pos, len, ...(mask ? [mask] : [])],
+      outputs: [out.outputs[0]!, pk, pv],
+      attrs: { heads: q.H, scale: kva.attrs.scale ?? 1, offsets },
+    });
+  }
   for (const sdpa of graph.nodes) {
     if (sdpa.op !== 'ScaledDotProductAttention' || sdpa.domain !== 'ai.edgeq') continue;
     const [qh, kt, pv, mask] = sdpa.inputs as [string, string, string, string | undefined];
@@ -328,20 +378,7 @@ function fuseCacheAttention(graph: Graph): Graph {
     if (!q || !ck || !cv || q.H !== ck.h.H || q.H !== cv.h.H || q.d !== ck.h.d) continue;
     if (shape(ck.past)![3] !== q.d || shape(cv.past)![3] !== cv.h.d) continue;
     const nodes = [sdpa, out, tk, ck.cat, cv.cat, ...q.nodes, ...ck.h.nodes, ...cv.h.nodes];
-    let rows = [q.r, ck.h.r, cv.h.r];
-    let offsets = [0, 0, 0];
-    // the three parts of one Split on the last axis, read by nothing else: its input with the parts' column offsets
-    const sp = producer.get(q.r);
-    if (sp && sp.op === 'Split' && sp.domain === '' && sp.outputs.length === 3 && sp.outputs.every((o, i) => o === rows[i] && only(o))) {
-      const xs = shape(sp.inputs[0]!);
-      const w = rows.map((r) => shape(r)![2]);
-      const axis = sp.attrs.axis ?? 0;
-      if (xs?.length === 3 && (axis === 2 || axis === -1) && w.every((d) => typeof d === 'number')) {
-        offsets = [0, w[0] as number, (w[0] as number) + (w[1] as number)];
-        rows = [sp.inputs[0]!, sp.inputs[0]!, sp.inputs[0]!];
-        nodes.push(sp);
-      }
-    }
+    const { rows, offsets } = splitRows([q.r, ck.h.r, cv.h.r], nodes);
     if (nodes.some((n) => drop.has(n))) continue;
     for (const n of nodes) drop.add(n);
     add.set(sdpa, {
@@ -355,6 +392,7 @@ function fuseCacheAttention(graph: Graph): Graph {
   }
   if (!add.size) return graph;
   const g = graph.clone();
+  if ([...add.values()].some((n) => n.domain === 'ai.edgeq')) g.opsets['ai.edgeq'] ??= 1;
   // the fused node takes the attention's place: every input (rows, pasts, mask) is computed before it, and the
   // presents' only reader was the attention
   g.nodes = graph.nodes.flatMap((n, i) => (add.has(n) ? [add.get(n)!] : drop.has(n) ? [] : [g.nodes[i]!]));
