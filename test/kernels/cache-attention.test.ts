@@ -12,8 +12,13 @@ import { Graph, type Node } from '../../src/ir/graph.js';
 import { KV_DOMAIN } from '../../src/ir/passes/kv-append.js';
 import { arena } from '../../src/kernels/wasm.js';
 import { Executor } from '../../src/runtime/executor.js';
+import { env } from '../../src/runtime/env.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { expectClose } from '../helpers/compare.js';
+
+// one kernel thread: the kernel memory is then not shared, so a growth detaches the views made before it (what the
+// growth test below needs; a shared memory's old views stay valid)
+env.wasm.numThreads = 1;
 
 interface Case {
   b: number;
@@ -143,6 +148,43 @@ describe('CacheAttention (a decoder attention block over its KV cache, fused)', 
       }),
       { numRuns: 80 },
     );
+  });
+
+  it('reads caches fed from kernel memory by place when its own allocation grows (so detaches) the memory', () => {
+    const mem = arena()!;
+    const c: Case = { b: 1, s: 1, p: 5, h: 2, d: 8, vd: 8, split: true, zeros: false, mask: 'none' };
+    let r = 7;
+    const t = (dims: number[]) => new Tensor('float32', Float32Array.from({ length: dims.reduce((a, x) => a * x, 1) }, () => ((r = (Math.imul(r, 1103515245) + 12345) | 0) >>> 8) / (1 << 23) - 1), dims);
+    const feeds = { qkv: t([1, 1, 48]) };
+    const past = { past_k: t([1, 2, 5, 8]), past_v: t([1, 2, 5, 8]) };
+    const ref = new Executor(block(c), { backend: 'reference' }).run({ ...feeds, ...past });
+    const exec = new Executor(block(c));
+    const blocks = Object.values(past).map((v) => {
+      const p = mem.alloc(v.size * 4, 'test cache');
+      mem.f32(p, v.size).set(v.data as Float32Array);
+      return p;
+    });
+    const alloc = mem.alloc;
+    let grow = true;
+    // the kernel's first allocation grows the memory: every view made before it (the fed caches) is detached
+    mem.alloc = (bytes: number, what?: string) => {
+      if (grow) {
+        grow = false;
+        mem.release(alloc.call(mem, mem.buffer.byteLength, 'test growth'));
+      }
+      return alloc.call(mem, bytes, what);
+    };
+    try {
+      const before = mem.buffer;
+      const got = exec.run({ ...feeds, past_k: new Tensor('float32', mem.f32(blocks[0]!, 80), [1, 2, 5, 8]), past_v: new Tensor('float32', mem.f32(blocks[1]!, 80), [1, 2, 5, 8]) });
+      expect(mem.buffer).not.toBe(before);
+      expect([...exec.fallbacks.values()]).toEqual([]);
+      for (const k of ['y', 'present_k', 'present_v']) expectClose(got[k] as Tensor, ref[k] as Tensor);
+    } finally {
+      mem.alloc = alloc;
+      for (const p of blocks) mem.release(p);
+      exec.dispose();
+    }
   });
 
   it('leaves the block alone when a value inside it has another reader', () => {
