@@ -575,11 +575,14 @@ const sdpaKernel: KernelDef = {
  * K and V from the present blocks in place, and writes Y as [B, S, H, vd] rows (the head merge's layout), so the
  * Split, the head Transposes, the two Concats and the output Transpose make no copies of their own.
  */
+/** Past rows (K and V, bytes per layer) up to which CacheAttention binds into static plans (see its bind). */
+export const BIND_CACHE_BYTES = 256 * 1024;
+
 const cacheAttentionKernel: KernelDef = {
   op: 'CacheAttention',
   domain: 'ai.edgeq',
   backend: 'wasm',
-  prepare(_node, attrs, types, constant) {
+  prepare(node, attrs, types, constant) {
     const mem = arena();
     if (!mem || !kernels()) return decline('no WASM memory');
     if (types.some((t) => t && t.dtype !== 'float32')) return decline(`inputs are ${types.map((t) => t?.dtype ?? '-').join('/')}, not float32`);
@@ -663,6 +666,61 @@ const cacheAttentionKernel: KernelDef = {
         } finally {
           for (const p of copied) mem.release(p);
         }
+      },
+      // in a static plan: the past rows are copied block to block (the plan has copied the feeds into their blocks), so
+      // each past row moves twice per step where run() moves it once from the feed straight into the present block;
+      // that is cheaper than run()'s per-node dispatch only while the caches are small — larger ones stay on run()
+      bind({ ins, consts, inTypes, outs, scratch }) {
+        const dims = inTypes.map((t) => t?.shape as number[] | undefined);
+        if (ins.slice(0, 5).some((p) => p < 0) || dims.slice(0, 5).some((d) => !d)) return undefined;
+        const [B, S, wq] = dims[0] as [number, number, number];
+        const wk = dims[1]![2]!;
+        const wv = dims[2]![2]!;
+        const [, , P, hd] = dims[3] as [number, number, number, number];
+        const vd = dims[4]![3]!;
+        const T = P + S;
+        // a step (S = 1: f32_attn_step on scratch bound here; a bound call must not allocate) with small caches
+        if (S !== 1 || B * H * P * (hd + vd) * 4 > BIND_CACHE_BYTES) return undefined;
+        let mptr = -1;
+        let mst: number[] | undefined;
+        if (node.inputs[5] && !noMask) {
+          const m = consts[5] ?? undefined;
+          const md = [...new Array<number>(4 - dims[5]!.length).fill(1), ...(m ? m.dims : dims[5]!)];
+          const full = md[3] === T || T <= 1 ? md : [B, H, S, T];
+          if (m) {
+            // a constant mask (not all zeros): expanded into scratch once
+            const data = Float32Array.from(expandTo(m, full) as ArrayLike<number>);
+            mptr = scratch(data.length * 4, 'cache attention mask');
+            mem.f32(mptr, data.length).set(data);
+          } else {
+            if (full !== md) return undefined; // a run-time mask broadcast over keys: run() expands it
+            mptr = ins[5]!;
+          }
+          mst = stridesOf(full).map((x, a) => (full[a] === 1 ? 0 : x));
+        }
+        const kp = outs[1]! >= 0 ? outs[1]! : scratch(B * H * T * hd * 4, 'present_k');
+        const vp = outs[2]! >= 0 ? outs[2]! : scratch(B * H * T * vd * 4, 'present_v');
+        const yp = outs[0]! >= 0 ? outs[0]! : scratch(B * S * H * vd * 4, 'cache attention output');
+        const [qp, kin, vin, pk, pv] = ins as [number, number, number, number, number];
+        const fill = (f: Float32Array, dst: number, past: number, src: number, w: number, o: number, d: number) => {
+          for (let bh = 0; bh < B * H; bh++) {
+            const at = (past >> 2) + bh * P * d;
+            if (P) f.copyWithin((dst >> 2) + bh * T * d, at, at + P * d);
+            const b = (bh / H) | 0;
+            const col = (src >> 2) + o + (bh - b * H) * d;
+            for (let s = 0; s < S; s++) f.copyWithin((dst >> 2) + (bh * T + P + s) * d, col + (b * S + s) * w, col + (b * S + s) * w + d);
+          }
+        };
+        const sp = scratch(4 * T, 'cache attention scores');
+        const ex = kernels()!;
+        return () => {
+          const f = new Float32Array(mem.buffer);
+          fill(f, kp, pk, kin, wk, ok, hd);
+          fill(f, vp, pv, vin, wv, ov, vd);
+          // every head's one query row against its T keys read in place (attendStrided's S = 1 path)
+          for (let b = 0; b < B; b++)
+            ex.f32_attn_step(H, T, hd, vd, qp + 4 * (oq + b * wq), hd, kp + 4 * b * H * T * hd, T * hd, hd, vp + 4 * b * H * T * vd, T * vd, vd, scale, mst ? mptr + 4 * b * mst[0]! : 0, mst ? mst[1]! : 0, sp, yp + 4 * b * H * vd, vd, 1);
+        };
       },
     };
   },
