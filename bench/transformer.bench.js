@@ -12,6 +12,9 @@ import { EXTRA_PRESETS, PRESETS, STEP_PRESETS, fileNames, writeTransformers } fr
 
 const large = args.includes('--large');
 const extra = args.includes('--extra');
+// `--steps`: only the decoder-step rows (one step after a fixed cache, session.run against ORT's run) — no encoders,
+// generate or growth rows
+const stepsOnly = args.includes('--steps');
 
 function encoderFeeds(T, seq) {
   const ids = BigInt64Array.from({ length: seq }, (_, i) => BigInt((i * 7 + 3) % 1000));
@@ -214,7 +217,8 @@ const MODELS = [
 export async function run() {
   const rows = [];
   const out = [];
-  for (const m of [...MODELS, ...(large ? [...largeModels(), ...stepModels()] : []), ...(extra ? largeModels(EXTRA_PRESETS, false) : [])]) {
+  const models = [...MODELS, ...(large ? [...largeModels(), ...stepModels()] : []), ...(extra ? largeModels(EXTRA_PRESETS, false) : [])];
+  for (const m of stepsOnly ? models.filter((x) => / step /.test(x.name)) : models) {
     const path = m.path ?? dataFile(m.file);
     if (!path) {
       rows.push({ model: m.name, 'edgeq ms': 'skipped (no ../shared data)', 'ORT-web ms': '', 'edgeq/ORT': '' });
@@ -234,7 +238,7 @@ export async function run() {
     await osess.release();
   }
   const gens = [...GENERATE, ...(large ? PRESETS.map((c) => ({ name: `decoder_kv_d${c.d}_l${c.layers} (generated) generate (ms/token, prompt 8)`, path: join('tmp', 'transformer', `decoder_kv_d${c.d}_l${c.layers}.onnx`), prompt: 8, tokens: [16, 48], rounds: [1, 2] })) : [])];
-  for (const g of gens) {
+  for (const g of stepsOnly ? [] : gens) {
     const path = g.path ?? dataFile(g.file);
     if (!path) continue;
     const n = quick ? g.tokens[0] : g.tokens[1];
@@ -244,7 +248,7 @@ export async function run() {
     rows.push({ model: name, 'edgeq ms': fmt(e), 'ORT-web ms': fmt(o), 'edgeq/ORT': fmt(e / o), 'CPU-time edgeq/ORT': '' });
   }
   const grows = [...GROWTH, ...(large ? PRESETS.slice(0, 1).map((c) => ({ name: `decoder_kv_d${c.d}_l${c.layers} (generated)`, path: join('tmp', 'transformer', `decoder_kv_d${c.d}_l${c.layers}.onnx`), tokens: [96, 320], rounds: [1, 2] })) : [])];
-  for (const g of grows) {
+  for (const g of stepsOnly ? [] : grows) {
     const path = g.path ?? dataFile(g.file);
     if (!path) continue;
     const n = quick ? g.tokens[0] : g.tokens[1];
