@@ -5,6 +5,7 @@ import { defineOp, type ShapeCtx } from '../ir/registry.js';
 import { Tensor } from '../tensor/tensor.js';
 import { expandTo } from './broadcast.js';
 import { FLOATS, floats, fromFloats, needType } from './util.js';
+import { HEAD_ROWS_ATTRS, headRows, headsOf, kvAttend, mergeHeads } from './kv-cache.js';
 
 /**
  * Transformer building blocks of opset 23+: Attention, RMSNormalization, RotaryEmbedding. Plain TS references,
@@ -496,30 +497,20 @@ defineOp({
   domain: 'ai.edgeq',
   inputs: [5, 6],
   outputs: [3, 3],
-  attrs: { heads: { type: 'int', default: 1 }, scale: { type: 'float', default: 1 }, offsets: { type: 'ints', default: [0, 0, 0] } },
+  attrs: HEAD_ROWS_ATTRS,
   inferShape(ctx) {
-    const H: number = ctx.attrs.heads;
-    const off = ctx.attrs.offsets as number[];
-    if (!Number.isInteger(H) || H < 1) ctx.fail(`heads must be a positive integer, got ${H}`);
-    if (off.length !== 3 || off.some((o) => !Number.isInteger(o) || o < 0)) ctx.fail(`offsets must be 3 non-negative integers, got [${off.join(',')}]`);
-    const [q, k, v, pk, pv] = ['q', 'k', 'v', 'past_k', 'past_v'].map((w, i) => needType(ctx, i, ['float32'], w).shape);
+    const { H, rows, fits } = headRows(ctx);
+    const [pk, pv] = ['past_k', 'past_v'].map((w, i) => needType(ctx, i + 3, ['float32'], w).shape);
     const m = ctx.inputs[5] ? needType(ctx, 5, ['float32'], 'mask').shape : undefined;
-    if (!q || !k || !v || !pk || !pv) return [{ dtype: 'float32' }, { dtype: 'float32' }, { dtype: 'float32' }];
-    for (const [s, w] of [[q, 'q'], [k, 'k'], [v, 'v']] as const) if (s.length !== 3) ctx.fail(`${w} must be [B, S, W] rows, got [${s.join(',')}]`);
+    if (!rows || !pk || !pv) return [{ dtype: 'float32' }, { dtype: 'float32' }, { dtype: 'float32' }];
     for (const [s, w] of [[pk, 'past_k'], [pv, 'past_v']] as const) if (s.length !== 4) ctx.fail(`${w} must be [B, H, P, D], got [${s.join(',')}]`);
     const same = (a: Dim | undefined, b: Dim | undefined) => a === b || typeof a !== 'number' || typeof b !== 'number';
-    const [B, S] = q as [Dim, Dim];
-    for (const [s, w] of [[k, 'k'], [v, 'v']] as const) if (!same(s[0], B) || !same(s[1], S)) ctx.fail(`${w} [${s.join(',')}] and q [${q.join(',')}] differ in [B, S]`);
+    const [B, S] = rows[0] as [Dim, Dim];
     for (const [s, w] of [[pk, 'past_k'], [pv, 'past_v']] as const) if (!same(s[0], B) || !same(s[1], H)) ctx.fail(`${w} [${s.join(',')}] is not [B = ${B}, H = ${H}, P, D]`);
     if (!same(pk[2], pv[2])) ctx.fail(`past_k holds ${pk[2]} rows per head, past_v ${pv[2]}`);
     const hd = pk[3]!;
     const vd = pv[3]!;
-    const fits = (s: readonly Dim[], o: number, d: Dim, w: string) => {
-      if (typeof s[2] === 'number' && typeof d === 'number' && o + H * d > s[2]) ctx.fail(`${w} rows of ${s[2]} hold no ${H} heads of ${d} at offset ${o}`);
-    };
-    fits(q, off[0]!, hd, 'q');
-    fits(k, off[1]!, hd, 'k');
-    fits(v, off[2]!, vd, 'v');
+    fits(hd, vd);
     const T = addDim(pk[2]!, S);
     if (m) {
       const want: Dim[] = [B, H, S, T];
@@ -534,56 +525,25 @@ defineOp({
   reference({ inputs, attrs }) {
     const [q, k, v, pk, pv, mask] = inputs as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor | undefined];
     const H: number = attrs.heads;
-    const [oq, ok, ov] = attrs.offsets as number[];
+    const [oq, ok, ov] = attrs.offsets as [number, number, number];
     const [B, S] = q.dims as [number, number];
     const [, , P, hd] = pk.dims as [number, number, number, number];
     const vd = pv.dims[3]!;
     const T = P + S;
-    const [wq, wk, wv] = [q, k, v].map((t) => t.dims[2]!) as [number, number, number];
-    const [qv, kv, vv] = [q, k, v].map((t) => t.data as Float32Array) as [Float32Array, Float32Array, Float32Array];
     // present = Concat(past, new heads) on the length axis
-    const present = (past: Tensor, x: Float32Array, w: number, o: number, d: number): Float32Array => {
+    const present = (past: Tensor, x: Tensor, d: number): Tensor => {
       const y = new Float32Array(B * H * T * d);
       const pd = past.data as Float32Array;
+      const xd = x.data as Float32Array;
       for (let bh = 0; bh < B * H; bh++) {
         y.set(pd.subarray(bh * P * d, (bh + 1) * P * d), bh * T * d);
-        const b = Math.floor(bh / H);
-        const h = bh % H;
-        for (let s = 0; s < S; s++) y.set(x.subarray((b * S + s) * w + o + h * d, (b * S + s) * w + o + (h + 1) * d), (bh * T + P + s) * d);
+        y.set(xd.subarray(bh * S * d, (bh + 1) * S * d), (bh * T + P) * d);
       }
-      return y;
+      return new Tensor('float32', y, [B, H, T, d]);
     };
-    const K = present(pk, kv, wk, ok!, hd);
-    const V = present(pv, vv, wv, ov!, vd);
-    const mv = mask ? (expandTo(mask, [B, H, S, T]) as ArrayLike<number>) : undefined;
-    const y = new Float32Array(B * S * H * vd);
-    const row = new Float64Array(T);
-    const acc = new Float64Array(vd);
-    for (let b = 0; b < B; b++)
-      for (let h = 0; h < H; h++)
-        for (let i = 0; i < S; i++) {
-          const qo = (b * S + i) * wq + oq! + h * hd;
-          const ko = (b * H + h) * T * hd;
-          const vo = (b * H + h) * T * vd;
-          let mx = -Infinity;
-          for (let j = 0; j < T; j++) {
-            let s = 0;
-            for (let c = 0; c < hd; c++) s += qv[qo + c]! * K[ko + j * hd + c]!;
-            s *= attrs.scale;
-            if (mv) s += mv[((b * H + h) * S + i) * T + j]!;
-            row[j] = s;
-            if (s > mx) mx = s;
-          }
-          let sum = 0;
-          for (let j = 0; j < T; j++) sum += row[j] = Math.exp(row[j]! - mx); // all −∞: NaN, as Softmax gives
-          acc.fill(0);
-          for (let j = 0; j < T; j++) {
-            const p = row[j]! / sum;
-            for (let c = 0; c < vd; c++) acc[c] += p * V[vo + j * vd + c]!;
-          }
-          y.set(acc, ((b * S + i) * H + h) * vd);
-        }
-    return [new Tensor('float32', y, [B, S, H, vd]), new Tensor('float32', K, [B, H, T, hd]), new Tensor('float32', V, [B, H, T, vd])];
+    const K = present(pk, headsOf(k, H, ok, hd), hd);
+    const V = present(pv, headsOf(v, H, ov, vd), vd);
+    return [mergeHeads(kvAttend(headsOf(q, H, oq, hd), K, V, T, attrs.scale as number, mask)), K, V];
   },
   doc: 'edgeq: a decoder attention block over an explicit KV cache (head split of q/k/v rows, Concat of the caches, SDPA, head merge) as one node',
 });

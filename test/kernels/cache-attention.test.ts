@@ -87,6 +87,20 @@ function block(c: Case): Graph {
   return g;
 }
 
+/** Seeded random rows (and the case's mask) for block(c): masks never hide every key of a row (key 0 stays visible; a causal row sees its past and itself). */
+function rowFeeds(c: Case, seed: number): { feeds: Record<string, Tensor>; t: (dims: number[]) => Tensor } {
+  const T = c.p + c.s;
+  let r = seed;
+  const rnd = (n: number) => Float32Array.from({ length: n }, () => ((r = (Math.imul(r, 1103515245) + 12345) | 0) >>> 8) / (1 << 23) - 1);
+  const t = (dims: number[]) => new Tensor('float32', rnd(dims.reduce((a, x) => a * x, 1)), dims);
+  const feeds: Record<string, Tensor> = c.split ? { qkv: t([c.b, c.s, c.h * (2 * c.d + c.vd)]) } : { xq: t([c.b, c.s, c.h * c.d]), xk: t([c.b, c.s, c.h * c.d]), xv: t([c.b, c.s, c.h * c.vd]) };
+  if (c.mask === 'full') feeds.mask = new Tensor('float32', Float32Array.from({ length: c.b * c.h * c.s * T }, (_, i) => (i % T !== 0 && (i * 7 + seed) % 5 === 0 ? -Infinity : (i % 3) * 0.25)), [c.b, c.h, c.s, T]);
+  if (c.mask === 'causal') feeds.mask = new Tensor('float32', Float32Array.from({ length: c.s * T }, (_, i) => (i % T > c.p + Math.floor(i / T) ? -Infinity : 0)), [c.s, T]);
+  if (c.mask === 'keys') feeds.mask = new Tensor('float32', Float32Array.from({ length: c.b * c.s }, (_, i) => i * 0.5 - 1), [c.b, 1, c.s, 1]);
+  if (c.mask === 'bool') feeds.mask = new Tensor('bool', Uint8Array.from({ length: c.s * T }, (_, i) => (i % T > c.p + Math.floor(i / T) ? 1 : 0)), [c.s, T]);
+  return { feeds, t };
+}
+
 const cases = fc.record({
   b: fc.integer({ min: 1, max: 2 }),
   s: fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 5 })),
@@ -104,16 +118,7 @@ describe('CacheAttention (a decoder attention block over its KV cache, fused)', 
     const mem = arena()!;
     fc.assert(
       fc.property(cases, fc.integer(), fc.boolean(), (c, seed, resident) => {
-        const T = c.p + c.s;
-        let r = seed;
-        const rnd = (n: number) => Float32Array.from({ length: n }, () => ((r = (Math.imul(r, 1103515245) + 12345) | 0) >>> 8) / (1 << 23) - 1);
-        const t = (dims: number[]) => new Tensor('float32', rnd(dims.reduce((a, x) => a * x, 1)), dims);
-        const feeds: Record<string, Tensor> = c.split ? { qkv: t([c.b, c.s, c.h * (2 * c.d + c.vd)]) } : { xq: t([c.b, c.s, c.h * c.d]), xk: t([c.b, c.s, c.h * c.d]), xv: t([c.b, c.s, c.h * c.vd]) };
-        // masks that never hide every key of a row (key 0 stays visible; a causal row sees its past and itself)
-        if (c.mask === 'full') feeds.mask = new Tensor('float32', Float32Array.from({ length: c.b * c.h * c.s * T }, (_, i) => (i % T !== 0 && (i * 7 + seed) % 5 === 0 ? -Infinity : (i % 3) * 0.25)), [c.b, c.h, c.s, T]);
-        if (c.mask === 'causal') feeds.mask = new Tensor('float32', Float32Array.from({ length: c.s * T }, (_, i) => (i % T > c.p + Math.floor(i / T) ? -Infinity : 0)), [c.s, T]);
-        if (c.mask === 'keys') feeds.mask = new Tensor('float32', Float32Array.from({ length: c.b * c.s }, (_, i) => i * 0.5 - 1), [c.b, 1, c.s, 1]);
-        if (c.mask === 'bool') feeds.mask = new Tensor('bool', Uint8Array.from({ length: c.s * T }, (_, i) => (i % T > c.p + Math.floor(i / T) ? 1 : 0)), [c.s, T]);
+        const { feeds, t } = rowFeeds(c, seed);
         const past = { past_k: t([c.b, c.h, c.p, c.d]), past_v: t([c.b, c.h, c.p, c.vd]) };
         const ref = new Executor(block(c), { backend: 'reference' }).run({ ...feeds, ...past });
         const exec = new Executor(block(c));
@@ -260,12 +265,7 @@ describe('KvAppendAttention (the attention block of a generate() step, fused)', 
         const c = { ...c0, spare, mask: c0.mask === 'bool' || c0.mask === 'keys' ? ('causal' as const) : c0.mask };
         const T = c.p + c.s;
         const cap = T + spare;
-        let r = seed;
-        const rnd = (n: number) => Float32Array.from({ length: n }, () => ((r = (Math.imul(r, 1103515245) + 12345) | 0) >>> 8) / (1 << 23) - 1);
-        const t = (dims: number[]) => new Tensor('float32', rnd(dims.reduce((a, x) => a * x, 1)), dims);
-        const feeds: Record<string, Tensor> = c.split ? { qkv: t([c.b, c.s, c.h * (2 * c.d + c.vd)]) } : { xq: t([c.b, c.s, c.h * c.d]), xk: t([c.b, c.s, c.h * c.d]), xv: t([c.b, c.s, c.h * c.vd]) };
-        if (c.mask === 'full') feeds.mask = new Tensor('float32', Float32Array.from({ length: c.b * c.h * c.s * T }, (_, i) => (i % T !== 0 && (i * 7 + seed) % 5 === 0 ? -Infinity : (i % 3) * 0.25)), [c.b, c.h, c.s, T]);
-        if (c.mask === 'causal') feeds.mask = new Tensor('float32', Float32Array.from({ length: c.s * T }, (_, i) => (i % T > c.p + Math.floor(i / T) ? -Infinity : 0)), [c.s, T]);
+        const { feeds, t } = rowFeeds(c, seed);
         feeds.pos = new Tensor('int64', BigInt64Array.of(BigInt(c.p)), [1]);
         feeds.len = new Tensor('int64', BigInt64Array.of(BigInt(T)), [1]);
         const caches = { past_k: t([c.b, c.h, cap, c.d]), past_v: t([c.b, c.h, cap, c.vd]) };

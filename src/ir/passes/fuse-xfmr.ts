@@ -23,7 +23,11 @@ export function fuseTransformerPatterns(graph: Graph): Graph {
   return fuseCacheAttention(fusePatterns(graph));
 }
 
-function fusePatterns(graph: Graph): Graph {
+/**
+ * The graph's links: the node computing each value, the nodes reading it (once per use), the graph outputs, and
+ * `only(v, n)`: v's n readers when it has exactly n and is not a graph output.
+ */
+function links(graph: Graph) {
   const producer = new Map<string, Node>();
   const uses = new Map<string, Node[]>();
   for (const n of graph.nodes) {
@@ -35,6 +39,11 @@ function fusePatterns(graph: Graph): Graph {
     const u = uses.get(v) ?? [];
     return u.length === n && !graphOut.has(v) ? u : undefined;
   };
+  return { producer, uses, graphOut, only };
+}
+
+function fusePatterns(graph: Graph): Graph {
+  const { producer, only } = links(graph);
   /** a float constant's value when it is a scalar (initializer or Constant node), else undefined */
   const scalar = (name: string): number | undefined => {
     const t = constTensor(graph, producer, name);
@@ -276,17 +285,8 @@ function fuseCacheAttention(graph: Graph): Graph {
   } catch {
     return graph; // a graph the analysis cannot type keeps its nodes (the plan reports why)
   }
-  const producer = new Map<string, Node>();
-  const uses = new Map<string, Node[]>();
-  for (const n of graph.nodes) {
-    for (const o of n.outputs) if (o) producer.set(o, n);
-    for (const x of n.inputs) if (x) (uses.get(x) ?? uses.set(x, []).get(x)!).push(n);
-  }
-  const graphOut = new Set(graph.outputs.map((o) => o.name));
-  const only = (v: string): Node | undefined => {
-    const u = uses.get(v) ?? [];
-    return u.length === 1 && !graphOut.has(v) ? u[0] : undefined;
-  };
+  const { producer, uses, graphOut, only: readers } = links(graph);
+  const only = (v: string): Node | undefined => readers(v)?.[0];
   const perm = (n: Node | undefined, p: number[]): n is Node => !!n && n.op === 'Transpose' && n.domain === '' && JSON.stringify(n.attrs.perm) === JSON.stringify(p);
   const shape = (x: string): readonly Dim[] | undefined => {
     const t = types.get(x);
