@@ -153,8 +153,9 @@ const appendAttentionWasm: KernelDef = {
         }
         const ins = [q!.data as Float32Array, k!.data as Float32Array, v!.data as Float32Array, ...(mask ? [mask.data as Float32Array] : [])];
         const { ptrs, copied } = pinInputs(mem, ins, 'kv attention input');
+        let yp = -1;
         try {
-          const yp = mem.alloc(B * S * H * vd * 4, 'kv attention output');
+          yp = mem.alloc(B * S * H * vd * 4, 'kv attention output');
           const write = (c: number, src: number, w: number, o: number, d: number) => {
             const y = mem.f32(c, B * H * C * d);
             const x = mem.f32(src, B * S * w);
@@ -175,6 +176,9 @@ const appendAttentionWasm: KernelDef = {
               mask: mst && { ptr: ptrs[3]!, sb: mst[0]!, sh: mst[1]!, si: mst[2]! },
             });
           return [new Tensor('float32', mem.f32(yp, B * S * H * vd), [B, S, H, vd]), new Tensor('float32', mem.f32(cp[0], B * H * C * hd), ck!.dims), new Tensor('float32', mem.f32(cp[1], B * H * C * vd), cv!.dims)];
+        } catch (e) {
+          if (yp >= 0) mem.release(yp);
+          throw e;
         } finally {
           for (const c of copied) mem.release(c);
         }
