@@ -132,21 +132,19 @@ describe('CacheAttention (a decoder attention block over its KV cache, fused)', 
           // the static plan takes its block on the first run (a growth detaches views made before): build it first
           const general = new Executor(block(c), { staticPlan: false });
           exec.run({ ...feeds, ...past });
-          const caches = resident
-            ? Object.fromEntries(
-                Object.entries(past).map(([k, v]) => {
-                  const p = mem.alloc(Math.max(v.size, 1) * 4, 'test cache');
-                  blocks.push(p);
-                  const view = mem.f32(p, v.size);
-                  view.set(v.data as Float32Array);
-                  return [k, new Tensor('float32', view, v.dims)];
-                }),
-              )
-            : past;
+          const pasts = Object.entries(past);
+          if (resident)
+            for (const [, v] of pasts) {
+              const p = mem.alloc(Math.max(v.size, 1) * 4, 'test cache');
+              blocks.push(p);
+              mem.f32(p, v.size).set(v.data as Float32Array);
+            }
+          // views made just before each run (a run that grows the memory detaches the views made before it)
+          const caches = () => (resident ? Object.fromEntries(pasts.map(([k, v], i) => [k, new Tensor('float32', mem.f32(blocks[i]!, v.size), v.dims)])) : past);
           // the whole block binds into a static plan (small caches: see BIND_CACHE_BYTES); run() without it
           try {
             for (const e of [exec, general]) {
-              const got = e.run({ ...feeds, ...caches });
+              const got = e.run({ ...feeds, ...caches() });
               expect([...e.fallbacks.values()]).toEqual([]);
               expect(e.kernelName(e.graph.nodes.find((n) => n.op === 'CacheAttention')!)).toBe('f32_cache_attention');
               for (const k of ['y', 'present_k', 'present_v']) expectClose(got[k] as Tensor, ref[k] as Tensor);
