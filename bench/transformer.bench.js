@@ -2,15 +2,19 @@
 // onnxruntime-web (wasm, SIMD, numThreads = 1) in the same process. Runs alternate edgeq / ORT round by round so both
 // see the same machine load; the medians and their ratio are printed.
 // `--large` adds generated configurations larger than the shared ones (scripts/make-transformer.mjs, written once to
-// tmp/transformer, git-ignored): encoder and decoder step at d512/l6/h8 and d768/l12/h12.
+// tmp/transformer, git-ignored): encoder and decoder step at d512/l6/h8 and d768/l12/h12, and decoder steps of
+// STEP_PRESETS: d1024/l12/h16 after 256 cached rows, d512/l6 after 512.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InferenceSession, Tensor, generate } from '../dist/index.js';
 import { args, dataFile, fmt, ort, quick, table } from './common.js';
-import { EXTRA_PRESETS, PRESETS, fileNames, writeTransformers } from '../scripts/make-transformer.mjs';
+import { EXTRA_PRESETS, PRESETS, STEP_PRESETS, fileNames, writeTransformers } from '../scripts/make-transformer.mjs';
 
 const large = args.includes('--large');
 const extra = args.includes('--extra');
+// `--steps`: only the decoder-step rows (one step after a fixed cache, session.run against ORT's run) — no encoders,
+// generate or growth rows
+const stepsOnly = args.includes('--steps');
 
 function encoderFeeds(T, seq) {
   const ids = BigInt64Array.from({ length: seq }, (_, i) => BigInt((i * 7 + 3) % 1000));
@@ -44,6 +48,19 @@ function largeModels(presets = PRESETS, long = true) {
     seen.add(dec);
     return rows;
   });
+}
+
+/** STEP_PRESETS as MODELS entries: one decoder step after `past` cached rows (decoders written on first use). */
+function stepModels() {
+  const dir = join('tmp', 'transformer');
+  const missing = STEP_PRESETS.filter((c) => !existsSync(join(dir, fileNames(c).decoder)));
+  if (missing.length) writeTransformers(dir, missing, 'decoder');
+  return STEP_PRESETS.map((c) => ({
+    name: `${fileNames(c).decoder.replace(/\.onnx$/, '')} (generated) step (past ${c.past})`,
+    path: join(dir, fileNames(c).decoder),
+    feeds: (T) => decoderFeeds(T, c.past, c.layers, c.heads, c.d / c.heads),
+    rounds: [3, 20],
+  }));
 }
 
 /**
@@ -200,7 +217,8 @@ const MODELS = [
 export async function run() {
   const rows = [];
   const out = [];
-  for (const m of [...MODELS, ...(large ? largeModels() : []), ...(extra ? largeModels(EXTRA_PRESETS, false) : [])]) {
+  const models = [...MODELS, ...(large ? [...largeModels(), ...stepModels()] : []), ...(extra ? largeModels(EXTRA_PRESETS, false) : [])];
+  for (const m of stepsOnly ? models.filter((x) => / step /.test(x.name)) : models) {
     const path = m.path ?? dataFile(m.file);
     if (!path) {
       rows.push({ model: m.name, 'edgeq ms': 'skipped (no ../shared data)', 'ORT-web ms': '', 'edgeq/ORT': '' });
@@ -220,7 +238,7 @@ export async function run() {
     await osess.release();
   }
   const gens = [...GENERATE, ...(large ? PRESETS.map((c) => ({ name: `decoder_kv_d${c.d}_l${c.layers} (generated) generate (ms/token, prompt 8)`, path: join('tmp', 'transformer', `decoder_kv_d${c.d}_l${c.layers}.onnx`), prompt: 8, tokens: [16, 48], rounds: [1, 2] })) : [])];
-  for (const g of gens) {
+  for (const g of stepsOnly ? [] : gens) {
     const path = g.path ?? dataFile(g.file);
     if (!path) continue;
     const n = quick ? g.tokens[0] : g.tokens[1];
@@ -230,7 +248,7 @@ export async function run() {
     rows.push({ model: name, 'edgeq ms': fmt(e), 'ORT-web ms': fmt(o), 'edgeq/ORT': fmt(e / o), 'CPU-time edgeq/ORT': '' });
   }
   const grows = [...GROWTH, ...(large ? PRESETS.slice(0, 1).map((c) => ({ name: `decoder_kv_d${c.d}_l${c.layers} (generated)`, path: join('tmp', 'transformer', `decoder_kv_d${c.d}_l${c.layers}.onnx`), tokens: [96, 320], rounds: [1, 2] })) : [])];
-  for (const g of grows) {
+  for (const g of stepsOnly ? [] : grows) {
     const path = g.path ?? dataFile(g.file);
     if (!path) continue;
     const n = quick ? g.tokens[0] : g.tokens[1];

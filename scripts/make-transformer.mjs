@@ -14,7 +14,8 @@
 // Usage: node scripts/make-transformer.mjs [--out DIR] [--d 512 --layers 6 --heads 8 --ffn 2048 --vocab 256]
 //        [--norm post|pre] [--gelu erf|tanh] [--no-mask] [--kind encoder|decoder|both] [--seed S] [--extra]
 //   Without --d: the presets d512/l6/h8/ffn2048 and d768/l12/h12/ffn3072 (both kinds); --extra: EXTRA_PRESETS
-//   (d1024/l8/h16, d384/l6/h6/ffn1536, pre-LN / tanh-GELU / unmasked encoders). Variant files carry a suffix
+//   (d1024/l8/h16, d384/l6/h6/ffn1536, pre-LN / tanh-GELU / unmasked encoders); --step: the decoders of STEP_PRESETS
+//   (d1024/l12/h16). Variant files carry a suffix
 //   (_pre, _tanh, _nomask). DIR defaults to tmp/transformer
 //   (git-ignored). Prints one line per file written: its path and parameter count.
 // From code: `import { makeEncoder, makeDecoder, writeTransformers } from './scripts/make-transformer.mjs'`.
@@ -275,6 +276,16 @@ export const PRESETS = [
 ];
 
 /**
+ * Decoders larger than PRESETS for the step bench (`--large`: decoder only, one step after `past` cached rows): a
+ * d1024 / 12-layer / 16-head model (151 M parameters, 0.6 GB of float32 weights streamed per token) after 256 rows,
+ * and the d512 one after 512 rows (a step whose cache traffic is a sixth of its weight traffic).
+ */
+export const STEP_PRESETS = [
+  { d: 1024, layers: 12, heads: 16, ffn: 4096, past: 256 },
+  { d: 512, layers: 6, heads: 8, ffn: 2048, past: 512 },
+];
+
+/**
  * Other shapes a user's export may have (`--extra`): wider and narrower models with other head counts, and the
  * encoder variants (pre-LN, tanh GELU, no attention mask). The decoder ignores norm/mask (it is pre-norm and causal).
  */
@@ -316,9 +327,9 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     return i >= 0 ? argv[i + 1] : dflt;
   };
   const out = opt('out', join('tmp', 'transformer'));
-  const kind = opt('kind', 'both');
+  const kind = opt('kind', argv.includes('--step') ? 'decoder' : 'both');
   if (!['encoder', 'decoder', 'both'].includes(kind)) throw new Error(`make-transformer: --kind must be encoder, decoder or both, got ${kind}`);
-  let configs = argv.includes('--extra') ? EXTRA_PRESETS : PRESETS;
+  let configs = argv.includes('--extra') ? EXTRA_PRESETS : argv.includes('--step') ? STEP_PRESETS : PRESETS;
   if (opt('d')) {
     const d = Number(opt('d'));
     const norm = opt('norm', 'post');

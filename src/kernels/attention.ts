@@ -567,7 +567,167 @@ const sdpaKernel: KernelDef = {
   },
 };
 
+/**
+ * CacheAttention (a decoder step's attention block over its explicit KV cache, fused by the plan: ops/attention.ts)
+ * in one pass over the caches: each head's past rows are copied once from the feed (JS or kernel memory) into the
+ * present block and the new rows written after them — present_k/present_v are made once, not concatenated from
+ * transposed copies — then the fused attention kernel reads Q straight out of the q rows (column offset, row stride),
+ * K and V from the present blocks in place, and writes Y as [B, S, H, vd] rows (the head merge's layout), so the
+ * Split, the head Transposes, the two Concats and the output Transpose make no copies of their own.
+ */
+/** Past rows (K and V, bytes per layer) up to which CacheAttention binds into static plans (see its bind). */
+export const BIND_CACHE_BYTES = 256 * 1024;
+
+const cacheAttentionKernel: KernelDef = {
+  op: 'CacheAttention',
+  domain: 'ai.edgeq',
+  backend: 'wasm',
+  prepare(node, attrs, types, constant) {
+    const mem = arena();
+    if (!mem || !kernels()) return decline('no WASM memory');
+    if (types.some((t) => t && t.dtype !== 'float32')) return decline(`inputs are ${types.map((t) => t?.dtype ?? '-').join('/')}, not float32`);
+    // a constant all-zero mask (a decoder step's one-row causal mask, folded) adds nothing
+    const m = constant(5);
+    const noMask = !!m && (m.data as Float32Array).every((x) => x === 0);
+    const H: number = attrs.heads;
+    const [oq, ok, ov] = attrs.offsets as [number, number, number];
+    const scale: number = attrs.scale;
+    return {
+      name: 'f32_cache_attention',
+      run([q, k, v, pk, pv, mask]) {
+        const [B, S, wq] = q!.dims as [number, number, number];
+        const wk = k!.dims[2]!;
+        const wv = v!.dims[2]!;
+        const [, , P, hd] = pk!.dims as [number, number, number, number];
+        const vd = pv!.dims[3]!;
+        const T = P + S;
+        let md: Float32Array | undefined;
+        let mst: number[] | undefined;
+        if (mask && !noMask) {
+          const dims = [...new Array<number>(4 - mask.dims.length).fill(1), ...mask.dims];
+          const full = dims[3] === T || T <= 1 ? dims : [B, H, S, T]; // broadcast over keys: expanded once into rows of T
+          md = full === dims ? (mask.data as Float32Array) : Float32Array.from(expandTo(mask, full) as ArrayLike<number>);
+          mst = stridesOf(full).map((x, a) => (full[a] === 1 ? 0 : x));
+        }
+        // inputs already in kernel memory by pointer, taken before anything here allocates (a grown memory detaches
+        // their views); the others (JS arrays) are copied in after the allocations
+        const ins = [q!.data as Float32Array, k!.data as Float32Array, v!.data as Float32Array, ...(md ? [md] : [])];
+        const ptrs = ins.map((t) => mem.ptrOf({ data: t }) ?? -1);
+        const pastPtr = [mem.ptrOf(pk!), mem.ptrOf(pv!)];
+        const kBytes = B * H * T * hd * 4;
+        const vBytes = B * H * T * vd * 4;
+        const yBytes = B * S * H * vd * 4;
+        const held: number[] = [];
+        const copied: number[] = [];
+        try {
+          const kp = mem.alloc(kBytes, 'present_k');
+          held.push(kp);
+          const vp = mem.alloc(vBytes, 'present_v');
+          held.push(vp);
+          const yp = mem.alloc(yBytes, 'cache attention output');
+          held.push(yp);
+          ins.forEach((t, i) => {
+            if (ptrs[i]! >= 0) return;
+            const same = ins.indexOf(t); // q, k and v are often the one QKV array
+            if (same < i) return void (ptrs[i] = ptrs[same]!);
+            const p = mem.alloc(t.length * 4, 'cache attention input');
+            copied.push(p);
+            mem.f32(p, t.length).set(t);
+            ptrs[i] = p;
+          });
+          // present = the past rows of each head (copied once, from the feed or its block), then the new rows
+          const fill = (dst: number, past: Tensor, pp: number | undefined, src: number, w: number, o: number, d: number) => {
+            const y = mem.f32(dst, B * H * T * d);
+            const pd = pp === undefined ? (past.data as Float32Array) : mem.f32(pp, B * H * P * d);
+            const x = mem.f32(src, B * S * w);
+            for (let bh = 0; bh < B * H; bh++) {
+              if (P) y.set(pd.subarray(bh * P * d, (bh + 1) * P * d), bh * T * d);
+              const b = (bh / H) | 0;
+              const at = o + (bh - b * H) * d;
+              for (let s = 0; s < S; s++) y.set(x.subarray((b * S + s) * w + at, (b * S + s) * w + at + d), (bh * T + P + s) * d);
+            }
+          };
+          fill(kp, pk!, pastPtr[0], ptrs[1]!, wk, ok, hd);
+          fill(vp, pv!, pastPtr[1], ptrs[2]!, wv, ov, vd);
+          if (T === 0 || S === 0) mem.f32(yp, B * S * H * vd).fill(0);
+          else
+            attendStrided(mem, {
+              B, N: H, Nkv: H, S, T, hd, vd, scale, nanEmpty: true,
+              q: { ptr: ptrs[0]! + 4 * oq, sb: S * wq, sh: hd, si: wq },
+              k: { ptr: kp, sb: H * T * hd, sh: T * hd, si: hd },
+              v: { ptr: vp, sb: H * T * vd, sh: T * vd, si: vd },
+              o: { ptr: yp, sb: S * H * vd, sh: vd, si: H * vd },
+              mask: mst && { ptr: ptrs[3]!, sb: mst[0]!, sh: mst[1]!, si: mst[2]! },
+            });
+          return [new Tensor('float32', mem.f32(yp, B * S * H * vd), [B, S, H, vd]), new Tensor('float32', mem.f32(kp, B * H * T * hd), [B, H, T, hd]), new Tensor('float32', mem.f32(vp, B * H * T * vd), [B, H, T, vd])];
+        } catch (e) {
+          for (const p of held) mem.release(p);
+          throw e;
+        } finally {
+          for (const p of copied) mem.release(p);
+        }
+      },
+      // in a static plan: the past rows are copied block to block (the plan has copied the feeds into their blocks), so
+      // each past row moves twice per step where run() moves it once from the feed straight into the present block;
+      // that is cheaper than run()'s per-node dispatch only while the caches are small — larger ones stay on run()
+      bind({ ins, consts, inTypes, outs, scratch }) {
+        const dims = inTypes.map((t) => t?.shape as number[] | undefined);
+        if (ins.slice(0, 5).some((p) => p < 0) || dims.slice(0, 5).some((d) => !d)) return undefined;
+        const [B, S, wq] = dims[0] as [number, number, number];
+        const wk = dims[1]![2]!;
+        const wv = dims[2]![2]!;
+        const [, , P, hd] = dims[3] as [number, number, number, number];
+        const vd = dims[4]![3]!;
+        const T = P + S;
+        // a step (S = 1: f32_attn_step on scratch bound here; a bound call must not allocate) with small caches
+        if (S !== 1 || B * H * P * (hd + vd) * 4 > BIND_CACHE_BYTES) return undefined;
+        let mptr = -1;
+        let mst: number[] | undefined;
+        if (node.inputs[5] && !noMask) {
+          const m = consts[5] ?? undefined;
+          const md = [...new Array<number>(4 - dims[5]!.length).fill(1), ...(m ? m.dims : dims[5]!)];
+          const full = md[3] === T || T <= 1 ? md : [B, H, S, T];
+          if (m) {
+            // a constant mask (not all zeros): expanded into scratch once
+            const data = Float32Array.from(expandTo(m, full) as ArrayLike<number>);
+            mptr = scratch(data.length * 4, 'cache attention mask');
+            mem.f32(mptr, data.length).set(data);
+          } else {
+            if (full !== md) return undefined; // a run-time mask broadcast over keys: run() expands it
+            mptr = ins[5]!;
+          }
+          mst = stridesOf(full).map((x, a) => (full[a] === 1 ? 0 : x));
+        }
+        const kp = outs[1]! >= 0 ? outs[1]! : scratch(B * H * T * hd * 4, 'present_k');
+        const vp = outs[2]! >= 0 ? outs[2]! : scratch(B * H * T * vd * 4, 'present_v');
+        const yp = outs[0]! >= 0 ? outs[0]! : scratch(B * S * H * vd * 4, 'cache attention output');
+        const [qp, kin, vin, pk, pv] = ins as [number, number, number, number, number];
+        const fill = (f: Float32Array, dst: number, past: number, src: number, w: number, o: number, d: number) => {
+          for (let bh = 0; bh < B * H; bh++) {
+            const at = (past >> 2) + bh * P * d;
+            if (P) f.copyWithin((dst >> 2) + bh * T * d, at, at + P * d);
+            const b = (bh / H) | 0;
+            const col = (src >> 2) + o + (bh - b * H) * d;
+            for (let s = 0; s < S; s++) f.copyWithin((dst >> 2) + (bh * T + P + s) * d, col + (b * S + s) * w, col + (b * S + s) * w + d);
+          }
+        };
+        const sp = scratch(4 * T, 'cache attention scores');
+        const ex = kernels()!;
+        return () => {
+          const f = new Float32Array(mem.buffer);
+          fill(f, kp, pk, kin, wk, ok, hd);
+          fill(f, vp, pv, vin, wv, ov, vd);
+          // every head's one query row against its T keys read in place (attendStrided's S = 1 path)
+          for (let b = 0; b < B; b++)
+            ex.f32_attn_step(H, T, hd, vd, qp + 4 * (oq + b * wq), hd, kp + 4 * b * H * T * hd, T * hd, hd, vp + 4 * b * H * T * vd, T * vd, vd, scale, mst ? mptr + 4 * b * mst[0]! : 0, mst ? mst[1]! : 0, sp, yp + 4 * b * H * vd, vd, 1);
+        };
+      },
+    };
+  },
+};
+
 registerKernel(sdpaKernel);
+registerKernel(cacheAttentionKernel);
 registerKernel(onnxAttentionKernel);
 registerKernel(onnxRotaryKernel);
 registerKernel(msAttentionKernel);

@@ -114,6 +114,80 @@ const attentionWasm: KernelDef = {
   },
 };
 
+/**
+ * KvAppendAttention (a generate() step's attention block, fused by the plan: ops/kv-cache.ts) on the caches in place:
+ * the new heads are written straight from the q/k/v projection rows into rows [position, position + S) of every head
+ * of the cache blocks (no head Transposes, no KvAppend of its own), then the fused attention kernel reads Q out of the
+ * q rows and the first `length` rows of every head of K and V in place, writing Y in the head-merge layout. Caches
+ * outside kernel memory: the reference (a copy; generate() refuses a step that did not append in place).
+ */
+const appendAttentionWasm: KernelDef = {
+  op: 'KvAppendAttention',
+  domain: KV_DOMAIN,
+  backend: 'wasm',
+  prepare(_node, attrs) {
+    const mem = arena();
+    if (!mem) return decline('no WASM memory');
+    const H: number = attrs.heads;
+    const [oq, ok, ov] = attrs.offsets as [number, number, number];
+    const scale: number = attrs.scale;
+    return {
+      name: 'kv_append_attention',
+      run([q, k, v, ck, cv, p, l, mask]) {
+        // caches and rows by pointer, taken before anything here allocates (a grown memory detaches views)
+        const cp = [mem.ptrOf(ck!), mem.ptrOf(cv!)];
+        if (cp[0] === undefined || cp[1] === undefined) return undefined; // a cache outside kernel memory: its copy is the reference's
+        const [B, S, wq] = q!.dims as [number, number, number];
+        const wk = k!.dims[2]!;
+        const wv = v!.dims[2]!;
+        const [, , C, hd] = ck!.dims as [number, number, number, number];
+        const vd = cv!.dims[3]!;
+        const pos = Number((p!.data as BigInt64Array)[0]);
+        const T = Number((l!.data as BigInt64Array)[0]);
+        let mst: number[] | undefined;
+        if (mask) {
+          const md = [...new Array<number>(4 - mask.dims.length).fill(1), ...mask.dims];
+          if (md[3] !== T && T > 1) return undefined; // a mask broadcast over keys: the reference
+          mst = [0, 0, 0];
+          for (let a = 2, st = md[3]!; a >= 0; st *= md[a]!, a--) mst[a] = md[a] === 1 ? 0 : st;
+        }
+        const ins = [q!.data as Float32Array, k!.data as Float32Array, v!.data as Float32Array, ...(mask ? [mask.data as Float32Array] : [])];
+        const { ptrs, copied } = pinInputs(mem, ins, 'kv attention input');
+        let yp = -1;
+        try {
+          yp = mem.alloc(B * S * H * vd * 4, 'kv attention output');
+          const write = (c: number, src: number, w: number, o: number, d: number) => {
+            const y = mem.f32(c, B * H * C * d);
+            const x = mem.f32(src, B * S * w);
+            for (let b = 0; b < B; b++)
+              for (let h = 0; h < H; h++)
+                for (let s = 0; s < S; s++) y.set(x.subarray((b * S + s) * w + o + h * d, (b * S + s) * w + o + (h + 1) * d), ((b * H + h) * C + pos + s) * d);
+          };
+          write(cp[0], ptrs[1]!, wk, ok, hd);
+          write(cp[1], ptrs[2]!, wv, ov, vd);
+          if (T === 0 || S === 0) mem.f32(yp, B * S * H * vd).fill(0);
+          else
+            attendStrided(mem, {
+              B, N: H, Nkv: H, S, T, hd, vd, scale, nanEmpty: true,
+              q: { ptr: ptrs[0]! + 4 * oq, sb: S * wq, sh: hd, si: wq },
+              k: { ptr: cp[0], sb: H * C * hd, sh: C * hd, si: hd },
+              v: { ptr: cp[1], sb: H * C * vd, sh: C * vd, si: vd },
+              o: { ptr: yp, sb: S * H * vd, sh: vd, si: H * vd },
+              mask: mst && { ptr: ptrs[3]!, sb: mst[0]!, sh: mst[1]!, si: mst[2]! },
+            });
+          return [new Tensor('float32', mem.f32(yp, B * S * H * vd), [B, S, H, vd]), new Tensor('float32', mem.f32(cp[0], B * H * C * hd), ck!.dims), new Tensor('float32', mem.f32(cp[1], B * H * C * vd), cv!.dims)];
+        } catch (e) {
+          if (yp >= 0) mem.release(yp);
+          throw e;
+        } finally {
+          for (const c of copied) mem.release(c);
+        }
+      },
+    };
+  },
+};
+
 registerKernel(appendWasm);
 registerKernel(matmulWasm);
 registerKernel(attentionWasm);
+registerKernel(appendAttentionWasm);

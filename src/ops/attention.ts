@@ -5,6 +5,7 @@ import { defineOp, type ShapeCtx } from '../ir/registry.js';
 import { Tensor } from '../tensor/tensor.js';
 import { expandTo } from './broadcast.js';
 import { FLOATS, floats, fromFloats, needType } from './util.js';
+import { HEAD_ROWS_ATTRS, headRows, headsOf, kvAttend, mergeHeads } from './kv-cache.js';
 
 /**
  * Transformer building blocks of opset 23+: Attention, RMSNormalization, RotaryEmbedding. Plain TS references,
@@ -473,4 +474,76 @@ defineOp({
     }
     return [fromFloats(q.type, out, y)];
   },
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// ai.edgeq CacheAttention: a decoder's attention over its KV cache as exported, as one node (src/ir/passes/fuse-xfmr.ts)
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * One decoder step's attention block over an explicit KV cache, exactly the ONNX graph PyTorch exports for it:
+ *
+ *     Qh = Transpose(Reshape(q[..., oq : oq + H·hd], [B, S, H, hd]), [0, 2, 1, 3])          (likewise Kh, Vh)
+ *     present_k = Concat(past_k, Kh, axis 2)      present_v = Concat(past_v, Vh, axis 2)   [B, H, P + S, hd | vd]
+ *     Y = Transpose(Softmax(Qh · present_kᵀ · scale + mask, axis −1) · present_v, [0, 2, 1, 3])   [B, S, H, vd]
+ *
+ * q, k, v are [B, S, W] rows holding the heads at column offsets `offsets` = [oq, ok, ov] (one fused QKV projection
+ * feeds all three with the offsets its Split had); past_k [B, H, P, hd], past_v [B, H, P, vd]; mask (optional)
+ * broadcastable to the scores [B, H, S, P + S] without widening them (ONNX Add). A row whose scores are all −∞ gives
+ * NaN, as ONNX Softmax's exp(x − max) / Σ does. Not an ONNX op: only plans create it; the ONNX writer never sees it.
+ */
+defineOp({
+  name: 'CacheAttention',
+  domain: 'ai.edgeq',
+  inputs: [5, 6],
+  outputs: [3, 3],
+  attrs: HEAD_ROWS_ATTRS,
+  inferShape(ctx) {
+    const { H, rows, fits } = headRows(ctx);
+    const [pk, pv] = ['past_k', 'past_v'].map((w, i) => needType(ctx, i + 3, ['float32'], w).shape);
+    const m = ctx.inputs[5] ? needType(ctx, 5, ['float32'], 'mask').shape : undefined;
+    if (!rows || !pk || !pv) return [{ dtype: 'float32' }, { dtype: 'float32' }, { dtype: 'float32' }];
+    for (const [s, w] of [[pk, 'past_k'], [pv, 'past_v']] as const) if (s.length !== 4) ctx.fail(`${w} must be [B, H, P, D], got [${s.join(',')}]`);
+    const same = (a: Dim | undefined, b: Dim | undefined) => a === b || typeof a !== 'number' || typeof b !== 'number';
+    const [B, S] = rows[0] as [Dim, Dim];
+    for (const [s, w] of [[pk, 'past_k'], [pv, 'past_v']] as const) if (!same(s[0], B) || !same(s[1], H)) ctx.fail(`${w} [${s.join(',')}] is not [B = ${B}, H = ${H}, P, D]`);
+    if (!same(pk[2], pv[2])) ctx.fail(`past_k holds ${pk[2]} rows per head, past_v ${pv[2]}`);
+    const hd = pk[3]!;
+    const vd = pv[3]!;
+    fits(hd, vd);
+    const T = addDim(pk[2]!, S);
+    if (m) {
+      const want: Dim[] = [B, H, S, T];
+      if (m.length > 4 || m.some((d, i) => d !== 1 && !same(d, want[4 - m.length + i]))) ctx.fail(`mask [${m.join(',')}] does not broadcast to the scores [${want.join(',')}]`);
+    }
+    return [
+      { dtype: 'float32', shape: [B, S, H, vd] },
+      { dtype: 'float32', shape: [B, H, T, hd] },
+      { dtype: 'float32', shape: [B, H, T, vd] },
+    ];
+  },
+  reference({ inputs, attrs }) {
+    const [q, k, v, pk, pv, mask] = inputs as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor | undefined];
+    const H: number = attrs.heads;
+    const [oq, ok, ov] = attrs.offsets as [number, number, number];
+    const [B, S] = q.dims as [number, number];
+    const [, , P, hd] = pk.dims as [number, number, number, number];
+    const vd = pv.dims[3]!;
+    const T = P + S;
+    // present = Concat(past, new heads) on the length axis
+    const present = (past: Tensor, x: Tensor, d: number): Tensor => {
+      const y = new Float32Array(B * H * T * d);
+      const pd = past.data as Float32Array;
+      const xd = x.data as Float32Array;
+      for (let bh = 0; bh < B * H; bh++) {
+        y.set(pd.subarray(bh * P * d, (bh + 1) * P * d), bh * T * d);
+        y.set(xd.subarray(bh * S * d, (bh + 1) * S * d), (bh * T + P) * d);
+      }
+      return new Tensor('float32', y, [B, H, T, d]);
+    };
+    const K = present(pk, headsOf(k, H, ok, hd), hd);
+    const V = present(pv, headsOf(v, H, ov, vd), vd);
+    return [mergeHeads(kvAttend(headsOf(q, H, oq, hd), K, V, T, attrs.scale as number, mask)), K, V];
+  },
+  doc: 'edgeq: a decoder attention block over an explicit KV cache (head split of q/k/v rows, Concat of the caches, SDPA, head merge) as one node',
 });

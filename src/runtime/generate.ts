@@ -179,7 +179,7 @@ async function* generateAppend(io: DecoderIo, kv: { specs: Specializations; pair
       views(); // making a plan packs weights and may grow (so detach) the memory the views point into
       const out = exec.run(feeds, [io.logits]) as Record<string, Tensor>;
       // a KvAppend on the reference wrote a copy, not the cache: never expected (the blocks are in kernel memory)
-      for (const node of exec.fallbacks.keys()) if (node.op === 'KvAppend') throw new EdgeqError(`generate: KV append '${node.name}' did not run in place (${exec.fallbacks.get(node)})`);
+      for (const node of exec.fallbacks.keys()) if (node.op === 'KvAppend' || node.op === 'KvAppendAttention') throw new EdgeqError(`generate: KV append '${node.name}' did not run in place (${exec.fallbacks.get(node)})`);
       pastLen = total;
       const id = pickToken(lastRow(out[io.logits]!), opts.temperature, opts.topK, rand);
       yield id;

@@ -19,15 +19,17 @@ describe.runIf(hasData(MODEL))('generate with a KV cache', () => {
     const N = 12;
     const sess = await InferenceSession.create(dataPath(MODEL));
     const ours = await collect(generate(sess, { ids: PROMPT, maxTokens: N }));
-    // the default path ran the rewritten step graph: every Concat(past, new) an in-place append on its kernel
+    // the default path ran the rewritten step graph: every Concat(past, new) an in-place append, fused with its layer's
+    // head split and attention into one KvAppendAttention per layer on its kernel
     const plans = sess.derivedPlans('kv-append', () => undefined);
     expect(plans?.size).toBe(2); // the prompt's plan and the one step plan
-    const plansKv = (sess as unknown as { execs: Executor[] }).execs.filter((e) => e.analysis.order.some((n) => n.op === 'KvAppend'));
+    const plansKv = (sess as unknown as { execs: Executor[] }).execs.filter((e) => e.analysis.order.some((n) => n.op === 'KvAppendAttention'));
     expect(plansKv.length).toBe(2);
     for (const e of plansKv) {
-      const appends = e.analysis.order.filter((n) => n.op === 'KvAppend');
-      expect(appends.length).toBe(8);
-      for (const n of appends) expect(e.kernels.get(n)?.name).toBe('kv_append');
+      const appends = e.analysis.order.filter((n) => n.op === 'KvAppendAttention');
+      expect(appends.length).toBe(4);
+      expect(e.analysis.order.filter((n) => n.op === 'KvAppend' || n.op === 'Split' || n.op === 'Transpose')).toEqual([]);
+      for (const n of appends) expect(e.kernels.get(n)?.name).toBe('kv_append_attention');
       expect(e.analysis.order.some((n) => n.op === 'Concat' && n.inputs.some((x) => x.startsWith('past_')))).toBe(false);
     }
     const io = decoderIo(sess);

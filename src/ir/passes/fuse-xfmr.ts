@@ -1,5 +1,7 @@
 import { Graph, type Node } from '../graph.js';
 import { Tensor } from '../../tensor/tensor.js';
+import type { Dim, ValueType } from '../graph.js';
+import { analyze } from '../infer.js';
 import { KV_DOMAIN } from './kv-append.js';
 
 /**
@@ -18,6 +20,14 @@ import { KV_DOMAIN } from './kv-append.js';
  * nothing matches.
  */
 export function fuseTransformerPatterns(graph: Graph): Graph {
+  return fuseCacheAttention(fusePatterns(graph));
+}
+
+/**
+ * The graph's links: the node computing each value, the nodes reading it (once per use), the graph outputs, and
+ * `only(v, n)`: v's n readers when it has exactly n and is not a graph output.
+ */
+function links(graph: Graph) {
   const producer = new Map<string, Node>();
   const uses = new Map<string, Node[]>();
   for (const n of graph.nodes) {
@@ -29,6 +39,11 @@ export function fuseTransformerPatterns(graph: Graph): Graph {
     const u = uses.get(v) ?? [];
     return u.length === n && !graphOut.has(v) ? u : undefined;
   };
+  return { producer, uses, graphOut, only };
+}
+
+function fusePatterns(graph: Graph): Graph {
+  const { producer, only } = links(graph);
   /** a float constant's value when it is a scalar (initializer or Constant node), else undefined */
   const scalar = (name: string): number | undefined => {
     const t = constTensor(graph, producer, name);
@@ -243,4 +258,144 @@ function constTensor(graph: Graph, producer: Map<string, Node>, name: string): T
 
 function intsOf(t: Tensor | undefined): number[] | undefined {
   return t && (t.type === 'int64' || t.type === 'int32') ? Array.from(t.data as ArrayLike<number | bigint>, Number) : undefined;
+}
+
+/**
+ * A decoder's attention block over an explicit KV cache, as PyTorch exports it (after the rewrites above made its
+ * attention one ScaledDotProductAttention node), becomes one ai.edgeq CacheAttention (ops/attention.ts):
+ *
+ *     [q, k, v] = Split(qkv, last axis)                              (or three separate [B, S, H·hd] values)
+ *     Qh = Transpose(Reshape(q, [B, S, H, hd]), [0,2,1,3])            likewise Kh, Vh
+ *     present_k = Concat(past_k, Kh, axis 2)    present_v = Concat(past_v, Vh, axis 2)
+ *     Y = Transpose(ScaledDotProductAttention(Qh, Transpose(present_k, [0,1,3,2]), present_v, mask?), [0,2,1,3])
+ *
+ * → `Y, present_k, present_v = CacheAttention(qkv, qkv, qkv, past_k, past_v, mask?)` with the Split's column offsets.
+ * The Reshapes must keep [B, S] (checked on the inferred types); every value inside the pattern has no other reader
+ * and is not a graph output, except present_k / present_v (graph outputs, read by nothing else). Float32 only.
+ * In a generate() step graph (ir/passes/kv-append.ts) the same block reads KvAppend(cache, new heads, position) through
+ * KvAttention: it becomes `Y, cache_k', cache_v' = KvAppendAttention(qkv, qkv, qkv, cache_k, cache_v, position,
+ * length, mask?)` (ops/kv-cache.ts), whose kernel writes the new rows into the cache blocks in place.
+ */
+function fuseCacheAttention(graph: Graph): Graph {
+  const isKv = (n: Node | undefined, op: string): n is Node => !!n && n.op === op && n.domain === KV_DOMAIN;
+  if (!graph.nodes.some((n) => (n.op === 'ScaledDotProductAttention' && n.domain === 'ai.edgeq') || isKv(n, 'KvAttention'))) return graph;
+  let types: Map<string, ValueType>;
+  try {
+    types = analyze(graph, { fold: false }).types;
+  } catch {
+    return graph; // a graph the analysis cannot type keeps its nodes (the plan reports why)
+  }
+  const { producer, uses, graphOut, only: readers } = links(graph);
+  const only = (v: string): Node | undefined => readers(v)?.[0];
+  const perm = (n: Node | undefined, p: number[]): n is Node => !!n && n.op === 'Transpose' && n.domain === '' && JSON.stringify(n.attrs.perm) === JSON.stringify(p);
+  const shape = (x: string): readonly Dim[] | undefined => {
+    const t = types.get(x);
+    return t && t.dtype === 'float32' && !t.sequence ? t.shape : undefined;
+  };
+  /** x = Transpose(Reshape(r, [B, S, H, d]), [0,2,1,3]) of float32 rows r [B, S, H·d]: { r, H, d, nodes } */
+  const heads = (x: string): { r: string; H: number; d: number; nodes: Node[] } | undefined => {
+    const t = producer.get(x);
+    if (!perm(t, [0, 2, 1, 3])) return undefined;
+    const rs = producer.get(t.inputs[0]!);
+    if (!rs || rs.op !== 'Reshape' || rs.domain !== '' || only(t.inputs[0]!) !== t) return undefined;
+    const r = rs.inputs[0]!;
+    const a = shape(r);
+    const b = shape(rs.outputs[0]!);
+    if (!a || !b || a.length !== 3 || b.length !== 4 || typeof b[2] !== 'number' || typeof b[3] !== 'number' || a[0] !== b[0] || a[1] !== b[1]) return undefined;
+    if (typeof a[0] !== 'number' && (a[0] === '' || a[0] === '?')) return undefined; // unknown dims equal by name only
+    if (typeof a[1] !== 'number' && (a[1] === '' || a[1] === '?')) return undefined;
+    if (a[2] !== b[2] * b[3]) return undefined;
+    return { r, H: b[2], d: b[3], nodes: [t, rs] };
+  };
+  /** present = Concat(past, new heads, axis 2) read only by `reader` (besides being a graph output) */
+  const cache = (present: string, reader: Node): { past: string; h: NonNullable<ReturnType<typeof heads>>; cat: Node } | undefined => {
+    const cat = producer.get(present);
+    if (!cat || cat.op !== 'Concat' || cat.domain !== '' || cat.inputs.length !== 2 || (cat.attrs.axis !== 2 && cat.attrs.axis !== -2)) return undefined;
+    if ((uses.get(present) ?? []).some((n) => n !== reader) || (uses.get(present) ?? []).length !== 1) return undefined;
+    const past = cat.inputs[0]!;
+    if (shape(past)?.length !== 4 || only(cat.inputs[1]!) !== cat) return undefined;
+    const h = heads(cat.inputs[1]!);
+    return h && { past, h, cat };
+  };
+  const drop = new Set<Node>();
+  const add = new Map<Node, Node>();
+  /** the generate() form: cache' = KvAppend(cache, new heads, position) read only by `reader` */
+  const appended = (present: string, reader: Node): { cache: string; pos: string; h: NonNullable<ReturnType<typeof heads>>; app: Node } | undefined => {
+    const app = producer.get(present);
+    if (!isKv(app, 'KvAppend') || (uses.get(present) ?? []).length !== 1 || uses.get(present)![0] !== reader || graphOut.has(present)) return undefined;
+    const [cache, x, pos] = app.inputs as [string, string, string];
+    if (shape(cache)?.length !== 4 || only(x) !== app) return undefined;
+    const h = heads(x);
+    return h && { cache, pos, h, app };
+  };
+  /** [q, k, v] rows and column offsets: the three parts of one Split on the last axis read by nothing else, as its input */
+  const splitRows = (rows: string[], nodes: Node[]): { rows: string[]; offsets: number[] } => {
+    const sp = producer.get(rows[0]!);
+    if (sp && sp.op === 'Split' && sp.domain === '' && sp.outputs.length === 3 && sp.outputs.every((o, i) => o === rows[i] && only(o))) {
+      const xs = shape(sp.inputs[0]!);
+      const w = rows.map((r) => shape(r)![2]);
+      const axis = sp.attrs.axis ?? 0;
+      if (xs?.length === 3 && (axis === 2 || axis === -1) && w.every((d) => typeof d === 'number')) {
+        nodes.push(sp);
+        return { rows: [sp.inputs[0]!, sp.inputs[0]!, sp.inputs[0]!], offsets: [0, w[0] as number, (w[0] as number) + (w[1] as number)] };
+      }
+    }
+    return { rows, offsets: [0, 0, 0] };
+  };
+  for (const kva of graph.nodes) {
+    if (!isKv(kva, 'KvAttention')) continue;
+    const [qh, pk, pv, len, mask] = kva.inputs as [string, string, string, string, string | undefined];
+    const out = only(kva.outputs[0]!);
+    if (!perm(out, [0, 2, 1, 3]) || only(qh) !== kva) continue;
+    const q = heads(qh);
+    const ak = appended(pk, kva);
+    const av = appended(pv, kva);
+    if (!q || !ak || !av || ak.pos !== av.pos || q.H !== ak.h.H || q.H !== av.h.H || q.d !== ak.h.d) continue;
+    if (shape(ak.cache)![3] !== q.d || shape(av.cache)![3] !== av.h.d) continue;
+    const nodes = [kva, out, ak.app, av.app, ...q.nodes, ...ak.h.nodes, ...av.h.nodes];
+    const { rows, offsets } = splitRows([q.r, ak.h.r, av.h.r], nodes);
+    if (nodes.some((n) => drop.has(n))) continue;
+    for (const n of nodes) drop.add(n);
+    add.set(kva, {
+      name: `${kva.name}/append_attention`,
+      op: 'KvAppendAttention',
+      domain: KV_DOMAIN,
+      inputs: [...rows, ak.cache, av.cache, ak.pos, len, ...(mask ? [mask] : [])],
+      outputs: [out.outputs[0]!, pk, pv],
+      attrs: { heads: q.H, scale: kva.attrs.scale ?? 1, offsets },
+    });
+  }
+  for (const sdpa of graph.nodes) {
+    if (sdpa.op !== 'ScaledDotProductAttention' || sdpa.domain !== 'ai.edgeq') continue;
+    const [qh, kt, pv, mask] = sdpa.inputs as [string, string, string, string | undefined];
+    const out = only(sdpa.outputs[0]!);
+    if (!perm(out, [0, 2, 1, 3]) || only(qh) !== sdpa) continue;
+    const tk = producer.get(kt);
+    if (!perm(tk, [0, 1, 3, 2]) || only(kt) !== sdpa) continue;
+    const q = heads(qh);
+    const ck = cache(tk.inputs[0]!, tk);
+    const cv = cache(pv, sdpa);
+    if (!q || !ck || !cv || q.H !== ck.h.H || q.H !== cv.h.H || q.d !== ck.h.d) continue;
+    if (shape(ck.past)![3] !== q.d || shape(cv.past)![3] !== cv.h.d) continue;
+    const nodes = [sdpa, out, tk, ck.cat, cv.cat, ...q.nodes, ...ck.h.nodes, ...cv.h.nodes];
+    const { rows, offsets } = splitRows([q.r, ck.h.r, cv.h.r], nodes);
+    if (nodes.some((n) => drop.has(n))) continue;
+    for (const n of nodes) drop.add(n);
+    add.set(sdpa, {
+      name: `${sdpa.name}/cache_attention`,
+      op: 'CacheAttention',
+      domain: 'ai.edgeq',
+      inputs: [...rows, ck.past, cv.past, ...(mask ? [mask] : [])],
+      outputs: [out.outputs[0]!, ck.cat.outputs[0]!, cv.cat.outputs[0]!],
+      attrs: { heads: q.H, scale: sdpa.attrs.scale ?? 1, offsets },
+    });
+  }
+  if (!add.size) return graph;
+  const g = graph.clone();
+  if ([...add.values()].some((n) => n.domain === 'ai.edgeq')) g.opsets['ai.edgeq'] ??= 1;
+  // the fused node takes the attention's place: every input (rows, pasts, mask) is computed before it, and the
+  // presents' only reader was the attention
+  g.nodes = graph.nodes.flatMap((n, i) => (add.has(n) ? [add.get(n)!] : drop.has(n) ? [] : [g.nodes[i]!]));
+  for (const n of drop) for (const o of n.outputs) if (o && !graphOut.has(o)) g.types.delete(o);
+  return g;
 }
