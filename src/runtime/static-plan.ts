@@ -65,6 +65,7 @@ export class StaticPlan {
   /** per fetched name: its output and the index of its view in outViews */
   private fetchIO: { io: StaticIO; view: number }[] = [];
   private readonly outList: StaticIO[];
+  private disposed = false;
 
   constructor(
     private readonly mem: Arena,
@@ -136,7 +137,42 @@ export class StaticPlan {
     return result;
   }
 
+  /**
+   * In place (TFLite's `typed_input_tensor(i)`): a typed view of input `i`'s block, which `invoke()` reads. Valid until
+   * the kernel memory grows (any call that may allocate kernel memory: creating a session, a run on the general path,
+   * a plan): a view held across such a call is detached (length 0) or stale, so ask again after it. The view is the
+   * same object while the memory has not grown. Only plans made with their inputs kept (Executor.newStaticPlan) keep
+   * an input's bytes from one invoke to the next.
+   */
+  inputView(i: number): TypedArray {
+    if (this.disposed) throw new InputError('the static plan was released');
+    this.views();
+    const v = this.inViews[i];
+    if (!v) throw new InputError(`input ${i} does not exist (the model has ${this.inputs.length})`);
+    return v;
+  }
+
+  /** In place (TFLite's `typed_output_tensor`): output `name`'s block, written by `invoke()`; the rule of inputView. */
+  outputView(name: string): TypedArray {
+    if (this.disposed) throw new InputError('the static plan was released');
+    this.views();
+    const k = this.outList.findIndex((o) => o.name === name);
+    if (k < 0) throw new InputError(`'${name}' is not an output of the plan`);
+    return this.outViews[k]!;
+  }
+
+  /**
+   * Run on what the input blocks hold now, leaving the outputs in their blocks (TFLite's Invoke()): the bound calls
+   * and nothing else — no copy, no allocation, no Tensor.
+   */
+  invoke(): void {
+    if (this.disposed) throw new InputError('the static plan was released');
+    const calls = this.calls;
+    for (let i = 0; i < calls.length; i++) calls[i]!();
+  }
+
   dispose(): void {
+    this.disposed = true;
     for (const p of this.held) this.mem.release(p);
     this.held.length = 0;
   }
