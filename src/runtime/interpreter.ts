@@ -32,9 +32,10 @@ export interface TensorDetails {
  * API; `inPlace` tells which).
  *
  * The rule for views (TFLite's for its tensor pointers): a view stays valid until the kernel memory grows, which
- * only calls that allocate kernel memory do (creating a session or interpreter, a run that is not in place, a plan);
- * a view held across such a call may be detached (length 0), so ask `typedInputTensor(i)` again after it. Each call
- * hands out a view of the current memory. Inputs keep what was written from one `invoke()` to the next; outputs
+ * only calls that allocate kernel memory do (creating a session or interpreter, a run that is not in place, a plan;
+ * invoke() only when a conv's or pool's per-call scratch no longer finds its free block, i.e. after other sessions
+ * allocated); a view held across such a call may be detached (length 0), so ask `typedInputTensor(i)` again after
+ * it. Each call hands out a view of the current memory. Inputs keep what was written from one `invoke()` to the next; outputs
  * hold the last invoke's results until the next one overwrites them. `setTensor` / `getTensor` copy, as in TFLite.
  */
 export class Interpreter {
@@ -94,6 +95,9 @@ export class Interpreter {
       this.plan = plan;
       this.inputs.forEach((_, i) => plan.inputView(i).fill(0 as never));
       this.values.clear();
+      // one run on the zeros: kernels that take scratch per call (convs, pools) find it free from then on, so later
+      // invokes do not grow the memory (unless other sessions took those blocks meanwhile)
+      this.plan.invoke();
     } else {
       for (const d of this.inputs) this.values.set(d.index, Tensor.zeros(d.dtype, d.shape as number[]));
       // outputs of static shape: preallocated, so typedOutputTensor(i) is one array the runs write into

@@ -129,6 +129,8 @@ export class StaticPlan {
     }
     const calls = this.calls;
     for (let i = 0; i < calls.length; i++) calls[i]!();
+    // a call that took scratch for itself (a conv's columns) may have grown the memory
+    this.views();
     const result: Record<string, Tensor> = {};
     const io = this.fetchIO;
     for (let i = 0; i < io.length; i++) {

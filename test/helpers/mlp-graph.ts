@@ -82,3 +82,106 @@ export const layer = fc.record({
   norm: fc.boolean(),
 });
 
+
+export type ConvLayer = {
+  kind: 'dw3' | 'dw5' | 'pw' | 'full' | 'grouped';
+  n: number;
+  stride: 1 | 2;
+  /** extra padding at the end of H / W (asymmetric pads) */
+  padEnd: 0 | 1;
+  bias: boolean;
+  act: 'none' | 'Relu' | 'Clip';
+  residual: boolean;
+  pool: 'none' | 'MaxPool' | 'AveragePool';
+  transpose: boolean;
+  slice: boolean;
+};
+
+export const convLayer = fc.record({
+  kind: fc.constantFrom('dw3' as const, 'dw5' as const, 'pw' as const, 'full' as const, 'grouped' as const),
+  n: fc.integer({ min: 1, max: 12 }),
+  stride: fc.constantFrom(1 as const, 2 as const),
+  padEnd: fc.constantFrom(0 as const, 1 as const),
+  bias: fc.boolean(),
+  act: fc.constantFrom('none' as const, 'Relu' as const, 'Clip' as const),
+  residual: fc.boolean(),
+  pool: fc.constantFrom('none' as const, 'none' as const, 'MaxPool' as const, 'AveragePool' as const),
+  transpose: fc.boolean(),
+  slice: fc.boolean(),
+});
+
+/**
+ * A small NCHW float CNN of static shape (MediaPipe-like): depthwise 3×3 / 5×5, pointwise, full and grouped convs
+ * (strides, asymmetric pads), bias, Relu/Clip, residual Adds, Max/Average pools, H↔W Transposes and channel Slices.
+ */
+export function cnn(c0: number, h0: number, w0: number, layers: ConvLayer[], seed: number): Graph {
+  const g = new Graph();
+  g.opsets = { '': 17 };
+  g.inputs = [{ name: 'x', type: { dtype: 'float32', shape: [1, c0, h0, w0] } }];
+  let s = seed >>> 0 || 1;
+  const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32 - 0.5) * 0.8;
+  const nodes: Node[] = [];
+  let [cur, c, h, w] = ['x', c0, h0, w0];
+  const init = (name: string, dims: number[], f = rnd) => g.initializers.set(name, new Tensor('float32', Float32Array.from({ length: dims.reduce((a, d) => a * d, 1) }, f), dims));
+  layers.forEach((l, i) => {
+    const k = l.kind === 'dw5' ? 5 : l.kind === 'pw' ? 1 : 3;
+    const depthwise = l.kind === 'dw3' || l.kind === 'dw5';
+    const group = depthwise ? c : l.kind === 'grouped' && c % 2 === 0 ? 2 : 1;
+    const m = depthwise ? c : group === 2 ? 2 * Math.max(1, l.n >> 1) : l.n;
+    const p = k >> 1;
+    const stride = h >= k && w >= k ? l.stride : 1;
+    const pads = [p, p, p + (k > 1 ? l.padEnd : 0), p + (k > 1 ? l.padEnd : 0)];
+    const oh = Math.floor((h + pads[0]! + pads[2]! - k) / stride) + 1;
+    const ow = Math.floor((w + pads[1]! + pads[3]! - k) / stride) + 1;
+    init(`w${i}`, [m, c / group, k, k]);
+    const inputs = [cur, `w${i}`];
+    if (l.bias) {
+      init(`b${i}`, [m]);
+      inputs.push(`b${i}`);
+    }
+    let out = `conv${i}`;
+    nodes.push({ name: `conv${i}`, op: 'Conv', domain: '', inputs, outputs: [out], attrs: { kernel_shape: [k, k], strides: [stride, stride], pads, group } });
+    // a residual connection when the shapes agree (folded into the conv's epilogue)
+    if (l.residual && m === c && oh === h && ow === w) {
+      nodes.push({ name: `res${i}`, op: 'Add', domain: '', inputs: [out, cur], outputs: [`${out}_res`], attrs: {} });
+      out = `${out}_res`;
+    }
+    if (l.act !== 'none') {
+      const ins = [out];
+      if (l.act === 'Clip') {
+        init(`lo${i}`, [], () => -0.25);
+        init(`hi${i}`, [], () => 0.5);
+        ins.push(`lo${i}`, `hi${i}`);
+      }
+      nodes.push({ name: `act${i}`, op: l.act, domain: '', inputs: ins, outputs: [`${out}_act`], attrs: {} });
+      out = `${out}_act`;
+    }
+    [c, h, w] = [m, oh, ow];
+    if (l.pool !== 'none' && h >= 2 && w >= 2) {
+      const big = h >= 3 && w >= 3 && l.stride === 1;
+      const attrs = big ? { kernel_shape: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1] } : { kernel_shape: [2, 2], strides: [2, 2] };
+      nodes.push({ name: `pool${i}`, op: l.pool, domain: '', inputs: [out], outputs: [`${out}_pool`], attrs });
+      out = `${out}_pool`;
+      if (!big) [h, w] = [h >> 1, w >> 1];
+    }
+    if (l.transpose) {
+      nodes.push({ name: `tr${i}`, op: 'Transpose', domain: '', inputs: [out], outputs: [`${out}_tr`], attrs: { perm: [0, 1, 3, 2] } });
+      out = `${out}_tr`;
+      [h, w] = [w, h];
+    }
+    if (l.slice && c >= 2) {
+      g.initializers.set(`st${i}`, new Tensor('int64', BigInt64Array.of(1n), [1]));
+      g.initializers.set(`en${i}`, new Tensor('int64', BigInt64Array.of(BigInt(c)), [1]));
+      g.initializers.set(`ax${i}`, new Tensor('int64', BigInt64Array.of(1n), [1]));
+      nodes.push({ name: `sl${i}`, op: 'Slice', domain: '', inputs: [out, `st${i}`, `en${i}`, `ax${i}`], outputs: [`${out}_sl`], attrs: {} });
+      out = `${out}_sl`;
+      c -= 1;
+    }
+    cur = out;
+  });
+  g.nodes = nodes;
+  g.outputs = [{ name: cur, type: { dtype: 'float32' } }];
+  const mid = nodes[Math.floor(nodes.length / 2)]!.outputs[0]!;
+  if (mid !== cur) g.outputs.push({ name: mid, type: { dtype: 'float32' } });
+  return g;
+}

@@ -13,7 +13,7 @@ import { InferenceSession } from '../../src/runtime/session.js';
 import { planOffsets } from '../../src/runtime/static-plan.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { dataPath, hasData } from '../helpers/data.js';
-import { layer, mlp } from '../helpers/mlp-graph.js';
+import { cnn, convLayer, layer, mlp } from '../helpers/mlp-graph.js';
 
 const bits = (t: Tensor) => Array.from(new Uint32Array((t.data as Float32Array).slice().buffer));
 
@@ -43,6 +43,35 @@ describe('static plan', () => {
         }
       }),
       { numRuns: 60 },
+    );
+  });
+
+  it('computes bit for bit what the general path computes on random CNNs (depthwise 3×3/5×5, pointwise, full and grouped convs, strides, asymmetric pads, residual, Relu/Clip, Max/AveragePool, Transpose, Slice)', () => {
+    // ONNX Conv / MaxPool / AveragePool / Transpose / Slice semantics come from the ops' reference and shape rules;
+    // here the plan's bound calls must reproduce the general path's kernel runs exactly
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 13 }), fc.integer({ min: 1, max: 13 }), fc.array(convLayer, { minLength: 1, maxLength: 5 }), fc.integer(), (c0, h0, w0, layers, seed) => {
+        const g = cnn(c0, h0, w0, layers, seed);
+        const fast = new Executor(g);
+        const slow = new Executor(g, { staticPlan: false });
+        try {
+          for (let r = 0; r < 2; r++) {
+            const x = new Tensor('float32', Float32Array.from({ length: c0 * h0 * w0 }, (_, i) => Math.sin(i * 0.7 + r + seed)), [1, c0, h0, w0]);
+            const a = fast.run({ x }) as Record<string, Tensor>;
+            const b = slow.run({ x }) as Record<string, Tensor>;
+            for (const o of g.outputs) {
+              expect(a[o.name]!.dims).toEqual(b[o.name]!.dims);
+              expect(bits(a[o.name]!)).toEqual(bits(b[o.name]!));
+            }
+          }
+          // every step binds (convs, pools, Transpose, Slice, Add, activations fused or bound): the static plan ran
+          expect(fast.staticPlan).toBeDefined();
+        } finally {
+          fast.dispose();
+          slow.dispose();
+        }
+      }),
+      { numRuns: 80 },
     );
   });
 
