@@ -95,6 +95,11 @@ export type ConvLayer = {
   pool: 'none' | 'MaxPool' | 'AveragePool';
   transpose: boolean;
   slice: boolean;
+  /** most weights zero (the sparse conv kernel takes such a non-depthwise conv) */
+  sparse: boolean;
+  /** a layer after: Concat with the conv's input (same H×W), a constant spatial Pad, a 2× linear Resize, or a
+   * GlobalAveragePool (then nothing follows it but other layers' 1×1 geometry) */
+  extra: 'none' | 'concat' | 'pad' | 'resize' | 'gap';
 };
 
 export const convLayer = fc.record({
@@ -108,11 +113,14 @@ export const convLayer = fc.record({
   pool: fc.constantFrom('none' as const, 'none' as const, 'MaxPool' as const, 'AveragePool' as const),
   transpose: fc.boolean(),
   slice: fc.boolean(),
+  sparse: fc.boolean(),
+  extra: fc.constantFrom('none' as const, 'none' as const, 'concat' as const, 'pad' as const, 'resize' as const, 'gap' as const),
 });
 
 /**
  * A small NCHW float CNN of static shape (MediaPipe-like): depthwise 3×3 / 5×5, pointwise, full and grouped convs
- * (strides, asymmetric pads), bias, Relu/Clip, residual Adds, Max/Average pools, H↔W Transposes and channel Slices.
+ * (strides, asymmetric pads, sparse weights), bias, Relu/Clip, residual Adds, Max/Average pools, H↔W Transposes,
+ * channel Slices and Concats, constant Pads, linear Resizes, GlobalAveragePool.
  */
 export function cnn(c0: number, h0: number, w0: number, layers: ConvLayer[], seed: number): Graph {
   const g = new Graph();
@@ -133,7 +141,9 @@ export function cnn(c0: number, h0: number, w0: number, layers: ConvLayer[], see
     const pads = [p, p, p + (k > 1 ? l.padEnd : 0), p + (k > 1 ? l.padEnd : 0)];
     const oh = Math.floor((h + pads[0]! + pads[2]! - k) / stride) + 1;
     const ow = Math.floor((w + pads[1]! + pads[3]! - k) / stride) + 1;
-    init(`w${i}`, [m, c / group, k, k]);
+    let z = 0;
+    init(`w${i}`, [m, c / group, k, k], l.sparse && !depthwise ? () => (z++ % 10 === 3 ? rnd() : 0) : rnd);
+    const [cIn, hIn, wIn, xIn] = [c, h, w, cur];
     const inputs = [cur, `w${i}`];
     if (l.bias) {
       init(`b${i}`, [m]);
@@ -168,6 +178,25 @@ export function cnn(c0: number, h0: number, w0: number, layers: ConvLayer[], see
       nodes.push({ name: `tr${i}`, op: 'Transpose', domain: '', inputs: [out], outputs: [`${out}_tr`], attrs: { perm: [0, 1, 3, 2] } });
       out = `${out}_tr`;
       [h, w] = [w, h];
+    }
+    if (l.extra === 'concat' && h === hIn && w === wIn && !l.transpose) {
+      nodes.push({ name: `cat${i}`, op: 'Concat', domain: '', inputs: [out, xIn], outputs: [`${out}_cat`], attrs: { axis: 1 } });
+      out = `${out}_cat`;
+      c += cIn;
+    } else if (l.extra === 'pad') {
+      g.initializers.set(`pd${i}`, new Tensor('int64', BigInt64Array.of(0n, 0n, 1n, 0n, 0n, 0n, 0n, 2n), [8]));
+      nodes.push({ name: `pad${i}`, op: 'Pad', domain: '', inputs: [out, `pd${i}`], outputs: [`${out}_pad`], attrs: { mode: 'constant' } });
+      out = `${out}_pad`;
+      [h, w] = [h + 1, w + 2];
+    } else if (l.extra === 'resize' && h * w <= 64) {
+      g.initializers.set(`sz${i}`, new Tensor('int64', BigInt64Array.of(1n, BigInt(c), BigInt(2 * h), BigInt(2 * w)), [4]));
+      nodes.push({ name: `rs${i}`, op: 'Resize', domain: '', inputs: [out, '', '', `sz${i}`], outputs: [`${out}_rs`], attrs: { mode: 'linear', coordinate_transformation_mode: 'half_pixel' } });
+      out = `${out}_rs`;
+      [h, w] = [2 * h, 2 * w];
+    } else if (l.extra === 'gap') {
+      nodes.push({ name: `gap${i}`, op: 'GlobalAveragePool', domain: '', inputs: [out], outputs: [`${out}_gap`], attrs: {} });
+      out = `${out}_gap`;
+      [h, w] = [1, 1];
     }
     if (l.slice && c >= 2) {
       g.initializers.set(`st${i}`, new Tensor('int64', BigInt64Array.of(1n), [1]));

@@ -46,7 +46,7 @@ describe('static plan', () => {
     );
   });
 
-  it('computes bit for bit what the general path computes on random CNNs (depthwise 3×3/5×5, pointwise, full and grouped convs, strides, asymmetric pads, residual, Relu/Clip, Max/AveragePool, Transpose, Slice)', () => {
+  it('computes bit for bit what the general path computes on random CNNs (depthwise 3×3/5×5, pointwise, full, grouped and sparse convs, strides, asymmetric pads, residual, Relu/Clip, Max/AveragePool, Transpose, Slice, Concat, Pad, Resize, GlobalAveragePool)', () => {
     // ONNX Conv / MaxPool / AveragePool / Transpose / Slice semantics come from the ops' reference and shape rules;
     // here the plan's bound calls must reproduce the general path's kernel runs exactly
     fc.assert(
@@ -64,14 +64,15 @@ describe('static plan', () => {
               expect(bits(a[o.name]!)).toEqual(bits(b[o.name]!));
             }
           }
-          // every step binds (convs, pools, Transpose, Slice, Add, activations fused or bound): the static plan ran
+          // every step binds (convs, pools, Transpose, Slice, Concat, Pad, Resize, Add, activations fused or bound): the
+          // static plan ran
           expect(fast.staticPlan).toBeDefined();
         } finally {
           fast.dispose();
           slow.dispose();
         }
       }),
-      { numRuns: 80 },
+      { numRuns: 100 },
     );
   });
 
