@@ -186,6 +186,16 @@ const padWasm: KernelDef = {
   },
 };
 
+/** A 4-byte Concat's output `shape` along `axis` as `outer` rows of `row` bytes (`total` elements). */
+function concatRows(shape: readonly number[], axis: number): { outer: number; total: number; row: number } {
+  const r = shape.length;
+  const ax = ((axis % r) + r) % r;
+  let outer = 1;
+  for (let i = 0; i < ax; i++) outer *= shape[i]!;
+  const total = shape.reduce((a, b) => a * b, 1);
+  return { outer, total, row: outer ? (total / outer) * 4 : 0 };
+}
+
 /**
  * Concat of 4-byte elements (float32 / int32; 8-bit codes have q8_concat): per outer index one block copy per input
  * (TFLite detectors concatenate their per-scale box and score heads).
@@ -202,16 +212,11 @@ const concat32: KernelDef = {
       run(inputs, [ot]) {
         const ins = inputs as Tensor[];
         const shape = ot!.shape as number[];
-        const r = shape.length;
-        const ax = (((attrs.axis as number) % r) + r) % r;
-        let outer = 1;
-        for (let i = 0; i < ax; i++) outer *= shape[i]!;
-        const total = shape.reduce((a, b) => a * b, 1);
+        const { outer, total, row } = concatRows(shape, attrs.axis as number);
         // the resident inputs' places first: the allocation may grow memory, which detaches their views
         const ptrs = ins.map((t) => mem.ptrOf({ data: t.data }));
         const y = mem.alloc(total * 4, 'concat output');
         const bytes = new Uint8Array(mem.buffer);
-        const row = outer ? (total / outer) * 4 : 0;
         let off = 0;
         for (let i = 0; i < ins.length; i++) {
           const chunk = outer ? (ins[i]!.size / outer) * 4 : 0;
@@ -230,12 +235,7 @@ const concat32: KernelDef = {
       },
       // static plan: the same block copies between fixed places (a constant part copied into held scratch once)
       bind({ ins, consts, inTypes, outs: [yp], outTypes: [ot], scratch }) {
-        const shape = ot!.shape as number[];
-        const r = shape.length;
-        const ax = (((attrs.axis as number) % r) + r) % r;
-        let outer = 1;
-        for (let i = 0; i < ax; i++) outer *= shape[i]!;
-        const total = shape.reduce((a, b) => a * b, 1);
+        const { outer, row } = concatRows(ot!.shape as number[], attrs.axis as number);
         if (yp! < 0) return undefined;
         const parts: { ptr: number; chunk: number }[] = [];
         for (let i = 0; i < inTypes.length; i++) {
@@ -249,7 +249,6 @@ const concat32: KernelDef = {
           }
           parts.push({ ptr, chunk: outer ? (size / outer) * 4 : 0 });
         }
-        const row = outer ? (total / outer) * 4 : 0;
         return () => {
           const bytes = new Uint8Array(mem.buffer);
           let off = 0;

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { InputError } from '../../src/errors.js';
+import type { Graph } from '../../src/ir/graph.js';
 import { arena } from '../../src/kernels/wasm.js';
 import { Executor } from '../../src/runtime/executor.js';
 import { InferenceSession } from '../../src/runtime/session.js';
@@ -17,30 +18,37 @@ import { cnn, convLayer, layer, mlp } from '../helpers/mlp-graph.js';
 
 const bits = (t: Tensor) => Array.from(new Uint32Array((t.data as Float32Array).slice().buffer));
 
+/**
+ * `runs` runs of g on float inputs x of `dims` through the static plan and through the general path: the outputs
+ * equal bit for bit, and the plan was made (every step bound).
+ */
+function samePaths(g: Graph, dims: number[], runs: number, seed: number): void {
+  const fast = new Executor(g);
+  const slow = new Executor(g, { staticPlan: false });
+  try {
+    for (let r = 0; r < runs; r++) {
+      const x = new Tensor('float32', Float32Array.from({ length: dims.reduce((a, d) => a * d, 1) }, (_, i) => Math.sin(i * 0.7 + r + seed)), dims);
+      const a = fast.run({ x }) as Record<string, Tensor>;
+      const b = slow.run({ x }) as Record<string, Tensor>;
+      for (const o of g.outputs) {
+        expect(a[o.name]!.dims).toEqual(b[o.name]!.dims);
+        expect(bits(a[o.name]!)).toEqual(bits(b[o.name]!));
+      }
+    }
+    expect(fast.staticPlan).toBeDefined();
+    expect(slow.staticPlan).toBeUndefined();
+  } finally {
+    fast.dispose();
+    slow.dispose();
+  }
+}
+
 describe('static plan', () => {
   it('computes bit for bit what the general path computes, run after run (random MLPs: MatMul/Gemm, bias, LayerNormalization, Relu/Clip/Sigmoid, residual, Flatten)', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 24 }), fc.array(layer, { minLength: 1, maxLength: 6 }), fc.integer(), (m, k0, layers, seed) => {
-        const g = mlp(m, k0, layers, seed);
-        const fast = new Executor(g);
-        const slow = new Executor(g, { staticPlan: false });
-        try {
-          for (let r = 0; r < 3; r++) {
-            const x = new Tensor('float32', Float32Array.from({ length: m * k0 }, (_, i) => Math.sin(i * 0.7 + r + seed)), [m, k0]);
-            const a = fast.run({ x }) as Record<string, Tensor>;
-            const b = slow.run({ x }) as Record<string, Tensor>;
-            for (const o of g.outputs) {
-              expect(a[o.name]!.dims).toEqual(b[o.name]!.dims);
-              expect(bits(a[o.name]!)).toEqual(bits(b[o.name]!));
-            }
-          }
-          // every step of these graphs binds: the runs above took the static plan
-          expect(fast.staticPlan).toBeDefined();
-          expect(slow.staticPlan).toBeUndefined();
-        } finally {
-          fast.dispose();
-          slow.dispose();
-        }
+        // every step of these graphs binds: the runs take the static plan
+        samePaths(mlp(m, k0, layers, seed), [m, k0], 3, seed);
       }),
       { numRuns: 60 },
     );
@@ -51,26 +59,8 @@ describe('static plan', () => {
     // here the plan's bound calls must reproduce the general path's kernel runs exactly
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 13 }), fc.integer({ min: 1, max: 13 }), fc.array(convLayer, { minLength: 1, maxLength: 5 }), fc.integer(), (c0, h0, w0, layers, seed) => {
-        const g = cnn(c0, h0, w0, layers, seed);
-        const fast = new Executor(g);
-        const slow = new Executor(g, { staticPlan: false });
-        try {
-          for (let r = 0; r < 2; r++) {
-            const x = new Tensor('float32', Float32Array.from({ length: c0 * h0 * w0 }, (_, i) => Math.sin(i * 0.7 + r + seed)), [1, c0, h0, w0]);
-            const a = fast.run({ x }) as Record<string, Tensor>;
-            const b = slow.run({ x }) as Record<string, Tensor>;
-            for (const o of g.outputs) {
-              expect(a[o.name]!.dims).toEqual(b[o.name]!.dims);
-              expect(bits(a[o.name]!)).toEqual(bits(b[o.name]!));
-            }
-          }
-          // every step binds (convs, pools, Transpose, Slice, Concat, Pad, Resize, Add, activations fused or bound): the
-          // static plan ran
-          expect(fast.staticPlan).toBeDefined();
-        } finally {
-          fast.dispose();
-          slow.dispose();
-        }
+        // every step binds (convs, pools, Transpose, Slice, Concat, Pad, Resize, Add, activations fused or bound)
+        samePaths(cnn(c0, h0, w0, layers, seed), [1, c0, h0, w0], 2, seed);
       }),
       { numRuns: 100 },
     );
