@@ -99,7 +99,7 @@ export type ConvLayer = {
   sparse: boolean;
   /** a layer after: Concat with the conv's input (same H×W), a constant spatial Pad, a 2× linear Resize, or a
    * GlobalAveragePool (then nothing follows it but other layers' 1×1 geometry) */
-  extra: 'none' | 'concat' | 'pad' | 'resize' | 'gap';
+  extra: 'none' | 'concat' | 'pad' | 'resize' | 'gap' | 'deconv';
 };
 
 export const convLayer = fc.record({
@@ -114,13 +114,13 @@ export const convLayer = fc.record({
   transpose: fc.boolean(),
   slice: fc.boolean(),
   sparse: fc.boolean(),
-  extra: fc.constantFrom('none' as const, 'none' as const, 'concat' as const, 'pad' as const, 'resize' as const, 'gap' as const),
+  extra: fc.constantFrom('none' as const, 'none' as const, 'concat' as const, 'pad' as const, 'resize' as const, 'gap' as const, 'deconv' as const),
 });
 
 /**
  * A small NCHW float CNN of static shape (MediaPipe-like): depthwise 3×3 / 5×5, pointwise, full and grouped convs
  * (strides, asymmetric pads, sparse weights), bias, Relu/Clip, residual Adds, Max/Average pools, H↔W Transposes,
- * channel Slices and Concats, constant Pads, linear Resizes, GlobalAveragePool.
+ * channel Slices and Concats, constant Pads, linear Resizes, ConvTranspose, GlobalAveragePool.
  */
 export function cnn(c0: number, h0: number, w0: number, layers: ConvLayer[], seed: number): Graph {
   const g = new Graph();
@@ -193,6 +193,14 @@ export function cnn(c0: number, h0: number, w0: number, layers: ConvLayer[], see
       nodes.push({ name: `rs${i}`, op: 'Resize', domain: '', inputs: [out, '', '', `sz${i}`], outputs: [`${out}_rs`], attrs: { mode: 'linear', coordinate_transformation_mode: 'half_pixel' } });
       out = `${out}_rs`;
       [h, w] = [2 * h, 2 * w];
+    } else if (l.extra === 'deconv' && h * w <= 64) {
+      // ConvTranspose 2×2 stride 2 (selfie_segmentation's upsampling), bias, then Relu
+      init(`dw${i}`, [c, 3, 2, 2]);
+      init(`db${i}`, [3]);
+      nodes.push({ name: `dc${i}`, op: 'ConvTranspose', domain: '', inputs: [out, `dw${i}`, `db${i}`], outputs: [`${out}_dc`], attrs: { kernel_shape: [2, 2], strides: [2, 2] } });
+      nodes.push({ name: `dcr${i}`, op: 'Relu', domain: '', inputs: [`${out}_dc`], outputs: [`${out}_dcr`], attrs: {} });
+      out = `${out}_dcr`;
+      [c, h, w] = [3, 2 * h, 2 * w];
     } else if (l.extra === 'gap') {
       nodes.push({ name: `gap${i}`, op: 'GlobalAveragePool', domain: '', inputs: [out], outputs: [`${out}_gap`], attrs: {} });
       out = `${out}_gap`;

@@ -54,12 +54,13 @@ describe('static plan', () => {
     );
   });
 
-  it('computes bit for bit what the general path computes on random CNNs (depthwise 3×3/5×5, pointwise, full, grouped and sparse convs, strides, asymmetric pads, residual, Relu/Clip, Max/AveragePool, Transpose, Slice, Concat, Pad, Resize, GlobalAveragePool)', () => {
+  it('computes bit for bit what the general path computes on random CNNs (depthwise 3×3/5×5, pointwise, full, grouped and sparse convs, strides, asymmetric pads, residual, Relu/Clip, Max/AveragePool, Transpose, Slice, Concat, Pad, Resize, ConvTranspose, GlobalAveragePool)', () => {
     // ONNX Conv / MaxPool / AveragePool / Transpose / Slice semantics come from the ops' reference and shape rules;
     // here the plan's bound calls must reproduce the general path's kernel runs exactly
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 13 }), fc.integer({ min: 1, max: 13 }), fc.array(convLayer, { minLength: 1, maxLength: 5 }), fc.integer(), (c0, h0, w0, layers, seed) => {
-        // every step binds (convs, pools, Transpose, Slice, Concat, Pad, Resize, Add, activations fused or bound)
+        // every step binds (convs, pools, Transpose, Slice, Concat, Pad, Resize, ConvTranspose, Add, activations fused
+        // or bound)
         samePaths(cnn(c0, h0, w0, layers, seed), [1, c0, h0, w0], 2, seed);
       }),
       { numRuns: 100 },
