@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { InputError } from '../../src/errors.js';
-import type { Graph } from '../../src/ir/graph.js';
+import { Graph } from '../../src/ir/graph.js';
+import { f32ArrayToF16 } from '../../src/tensor/fp16.js';
 import { arena } from '../../src/kernels/wasm.js';
 import { Executor } from '../../src/runtime/executor.js';
 import { InferenceSession } from '../../src/runtime/session.js';
@@ -65,6 +66,26 @@ describe('static plan', () => {
       }),
       { numRuns: 100 },
     );
+  });
+
+  it('runs float32 MatMul / Gemm on float16 weights behind a Cast (f16w_gemm_4x8) bit for bit as the general path', () => {
+    let s0 = 5;
+    const rnd = () => ((s0 = (Math.imul(s0, 1103515245) + 12345) >>> 0) / 2 ** 32 - 0.5) * 0.5;
+    for (const [op, dims] of [['MatMul', [1, 384]], ['MatMul', [2, 3, 384]], ['Gemm', [3, 384]]] as const) {
+      const [k, n] = [384, 256];
+      const g = new Graph();
+      g.opsets = { '': 17 };
+      g.inputs = [{ name: 'x', type: { dtype: 'float32', shape: [...dims] } }];
+      g.initializers.set('Wh', new Tensor('float16', f32ArrayToF16(Float32Array.from({ length: k * n }, rnd)), op === 'Gemm' ? [n, k] : [k, n]));
+      g.nodes.push({ name: 'cast', op: 'Cast', domain: '', inputs: ['Wh'], outputs: ['W'], attrs: { to: 1 } });
+      g.nodes.push({ name: 'mm', op, domain: '', inputs: ['x', 'W'], outputs: ['y'], attrs: op === 'Gemm' ? { transB: 1 } : {} });
+      g.nodes.push({ name: 'relu', op: 'Relu', domain: '', inputs: ['y'], outputs: ['z'], attrs: {} });
+      g.outputs = [{ name: 'z', type: { dtype: 'float32' } }];
+      const probe = new Executor(g);
+      expect([...probe.kernels.values()].map((kd) => kd.name)).toContain('f16w_gemm_4x8');
+      probe.dispose();
+      samePaths(g, [...dims], 2, 9);
+    }
   });
 
   it('places blocks so that two alive at the same step never share a byte (planOffsets)', () => {
