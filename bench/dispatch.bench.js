@@ -1,8 +1,9 @@
 // Per-node dispatch on tiny models (issue 14 item 5): synthetic many-small-node MLPs, written as ONNX here, edgeq vs
 // onnxruntime-web (wasm, numThreads 1) in this process. Rows: edgeq run() (async, as ORT's), runSync(), runSync into
-// preallocated outputs, and ORT-web run(); samples of each alternated round by round, medians per run. Also whether
-// edgeq took its static plan (every node bound: src/runtime/static-plan.ts).
-import { Graph, InferenceSession, Tensor, writeOnnx } from '../dist/index.js';
+// preallocated outputs, Interpreter.invoke() on its tensors in place (TFLite's typed_input_tensor: no copies), and
+// ORT-web run(); samples of each alternated round by round, medians per run. Also whether edgeq took its static plan
+// (every node bound: src/runtime/static-plan.ts).
+import { Graph, InferenceSession, Interpreter, Tensor, writeOnnx } from '../dist/index.js';
 import { fmt, ort, quick, table } from './common.js';
 
 /** L × (MatMul → Add(bias) → Relu), the last without Relu: 3L − 1 nodes, widths d. Weights from a fixed LCG. */
@@ -47,7 +48,12 @@ export async function run() {
     const fe = { x: new Tensor('float32', x, [c.batch, c.d]) };
     const fo = { x: new ort.Tensor('float32', x, [c.batch, c.d]) };
     const pre = { [y]: new Tensor('float32', new Float32Array(c.batch * c.d), [c.batch, c.d]) };
+    const ip = Interpreter.fromSession(s);
+    ip.allocateTensors();
+    ip.typedInputTensor(0).set(x);
     const a = s.runSync(fe)[y].data;
+    ip.invoke();
+    const same = ip.typedOutputTensor(0).every((v, i) => Object.is(v, a[i]));
     const b = (await o.run(fo))[y].data;
     let diff = 0;
     let scale = 0;
@@ -60,7 +66,7 @@ export async function run() {
     for (let i = 0; i < 200; i++) await o.run(fo);
     const k = Math.max(10, Math.round((quick ? 0.5 : 2) / ((performance.now() - probe) / 200)));
     const rounds = quick ? 7 : 25;
-    const t = { run: [], sync: [], pre: [], ort: [] };
+    const t = { run: [], sync: [], pre: [], ip: [], ort: [] };
     const sample = async (key, f) => {
       const t0 = performance.now();
       for (let i = 0; i < k; i++) await f();
@@ -71,21 +77,24 @@ export async function run() {
       await sample('run', () => s.run(fe));
       await sample('sync', () => s.runSync(fe));
       await sample('pre', () => s.runSync(fe, pre));
+      await sample('ip', () => ip.invoke());
     }
-    const [us, ss, ps, os] = ['run', 'sync', 'pre', 'ort'].map((key) => med(t[key].slice(1)));
+    const [us, ss, ps, is, os] = ['run', 'sync', 'pre', 'ip', 'ort'].map((key) => med(t[key].slice(1)));
     rows.push({
       model: c.name,
       'static plan': s.executor.staticPlan ? 'yes' : 'no',
       'edgeq run µs': fmt(us),
       'runSync µs': fmt(ss),
       'preallocated µs': fmt(ps),
+      'Interpreter.invoke in place µs': `${fmt(is)}${ip.inPlace ? '' : ' (copies)'}${same ? '' : ' DIFFERS from runSync'}`,
       'ORT-web run µs': fmt(os),
       'run/ORT': fmt(us / os),
       'runSync/ORT': fmt(ss / os),
       'max rel diff': (diff / Math.max(scale, 1e-30)).toExponential(1),
       nodes,
     });
-    out[c.name] = { runUs: us, runSyncUs: ss, preallocatedUs: ps, ortUs: os, ratio: us / os, staticPlan: !!s.executor.staticPlan };
+    out[c.name] = { runUs: us, runSyncUs: ss, preallocatedUs: ps, inPlaceUs: is, ortUs: os, ratio: us / os, staticPlan: !!s.executor.staticPlan };
+    await ip.release();
     await s.release();
     await o.release();
   }

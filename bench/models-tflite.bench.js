@@ -1,8 +1,10 @@
 // TFLite models against TFLite's own WASM runtime (@tensorflow/tfjs-tflite 0.0.1-alpha.10: TFLite + XNNPACK,
 // numThreads 1) in the SAME headless Chromium page (scripts/tflite-web.mjs), with edgeq bundled for the browser
 // (esbuild --bundle --platform=browser --external:node:*). Runs alternate between the two runtimes on the same
-// input; printed: median ms of each, edgeq/TFLite, edgeq's reference share (time on TS reference ops) and the
-// largest output difference. Without Chromium or the npm packages the table says why and the bench is skipped.
+// input; printed: median ms of each, edgeq/TFLite for three edgeq rows (runSync returning fresh outputs, the honest
+// row; runSync into preallocated outputs; Interpreter.invoke on tensors in place, which like TFLite's infer() copies
+// nothing), edgeq's reference share (time on TS reference ops) and the largest output difference (the three rows'
+// outputs are checked bit-identical). Without Chromium or the npm packages the table says why and the bench is skipped.
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,6 +79,7 @@ const PAIR_PAGE = `async ({ model, inputs, runs, warmup }) => {
   const feeds = {};
   s.inputNames.forEach((n, i) => { const d = unpack(inputs[i].data); feeds[n] = new edgeq.Tensor(s.inputMetadata[i].type, d, inputs[i].dims); });
   const runner = (await tflite.loadTFLiteModel(bytes.buffer.slice(0), { numThreads: 1 })).modelRunner;
+  let ip;
   try {
     runner.getInputs().forEach((t, i) => { const d = t.data(); const x = unpack(inputs[i].data); new Uint8Array(d.buffer, d.byteOffset, d.byteLength).set(new Uint8Array(x.buffer, x.byteOffset, x.byteLength)); });
     const tfl = () => { if (!runner.infer()) throw new Error('TFLite Invoke() failed'); };
@@ -88,17 +91,24 @@ const PAIR_PAGE = `async ({ model, inputs, runs, warmup }) => {
     s.outputNames.forEach((n, i) => { const m = s.outputMetadata[i]; const dims = m.shape.map((d) => (typeof d === 'number' ? d : 1)); const size = dims.reduce((a, b) => a * b, 1); pre[n] = new edgeq.Tensor(m.type, m.type === 'float32' ? new Float32Array(size) : m.type === 'int8' ? new Int8Array(size) : m.type === 'uint8' ? new Uint8Array(size) : m.type === 'int32' ? new Int32Array(size) : new Float32Array(size), dims); });
     let preOk = true;
     const eqPre = () => { if (preOk) { try { s.runSync(feeds, pre); } catch { preOk = false; } } };
-    for (let i = 0; i < warmup; i++) { tfl(); eq(); eqPre(); }
+    // like for like with infer(): edgeq's TFLite-shaped Interpreter with its tensors in place (typedInputTensor(i),
+    // TFLite's typed_input_tensor), inputs written into them once, invoke() on a static plan of its own (copies
+    // nothing; graphs without one copy, the same API); outputs read from typedOutputTensor(i) at the end
+    ip = await edgeq.Interpreter.create(new Uint8Array(bytes.buffer.slice(0)));
+    ip.allocateTensors();
+    s.inputNames.forEach((n, i) => ip.typedInputTensor(i).set(feeds[n].data));
+    const eqIp = () => ip.invoke();
+    for (let i = 0; i < warmup; i++) { tfl(); eq(); eqPre(); eqIp(); }
     // k from the quickest of three tries: one stall of a loaded machine during calibration (k = 8) left sub-µs
     // models with samples below the page clock's step, reading 0 ms
     const kOf = (f) => { let k = 1; for (;;) { let dt = Infinity; for (let r = 0; r < 3; r++) { const t0 = performance.now(); for (let j = 0; j < k; j++) f(); dt = Math.min(dt, performance.now() - t0); } if (dt >= 5 || k >= 65536) return k; k = dt < 0.5 ? k * 8 : Math.ceil((k * 5) / dt); } };
-    const kt = kOf(tfl), ke = kOf(eq), kp = kOf(eqPre);
+    const kt = kOf(tfl), ke = kOf(eq), kp = kOf(eqPre), ki = kOf(eqIp);
     const sample = (f, k) => { const t0 = performance.now(); for (let j = 0; j < k; j++) f(); return (performance.now() - t0) / k; };
-    const tt = [], te = [], ratios = [], tp = [], ratiosPre = [];
+    const tt = [], te = [], ratios = [], tp = [], ratiosPre = [], ti = [], ratiosIp = [];
     for (let i = 0; i < runs; i++) {
-      let a, b, c;
-      if (i % 2) { c = sample(eqPre, kp); b = sample(eq, ke); a = sample(tfl, kt); } else { a = sample(tfl, kt); b = sample(eq, ke); c = sample(eqPre, kp); }
-      tt.push(a); te.push(b); ratios.push(b / a); tp.push(c); ratiosPre.push(c / a);
+      let a, b, c, d;
+      if (i % 2) { d = sample(eqIp, ki); c = sample(eqPre, kp); b = sample(eq, ke); a = sample(tfl, kt); } else { a = sample(tfl, kt); b = sample(eq, ke); c = sample(eqPre, kp); d = sample(eqIp, ki); }
+      tt.push(a); te.push(b); ratios.push(b / a); tp.push(c); ratiosPre.push(c / a); ti.push(d); ratiosIp.push(d / a);
     }
     const med = (xs) => { const v = [...xs].sort((x, y) => x - y); return v.length % 2 ? v[v.length >> 1] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2; };
     // reference share: one profiled run (per node wall time under its kernel name or ref:<Op>)
@@ -106,9 +116,14 @@ const PAIR_PAGE = `async ({ model, inputs, runs, warmup }) => {
     let tot = 0, ref = 0; for (const [name, t] of ex.profile) { tot += t; if (name.startsWith('ref:')) ref += t; }
     const top = [...ex.profile].filter(([n]) => n.startsWith('ref:')).sort((a, b) => b[1] - a[1]).slice(0, 3).map(([n, t]) => n + ' ' + (100 * t / tot).toFixed(1) + '%');
     ex.profile = undefined;
-    return { tflMs: med(tt), ms: med(te), ratio: med(ratios), preMs: preOk ? med(tp) : NaN, ratioPre: preOk ? med(ratiosPre) : NaN, refShare: tot ? ref / tot : 0, top, outputs: s.outputNames.map((n) => ({ name: n, data: pack(outs[n].data), dims: [...outs[n].dims] })), tflOutputs: runner.getOutputs().map((t) => ({ data: pack(t.data().slice()) })) };
+    // the three edgeq rows computed the same outputs (bit for bit; the table compares runSync's with TFLite's)
+    const bitsOf = (a) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    const same = (a, b) => { const x = bitsOf(a), y = bitsOf(b); return x.length === y.length && x.every((v, j) => v === y[j]); };
+    const sameRows = s.outputNames.every((n, i) => same(outs[n].data, ip.typedOutputTensor(i)) && (!preOk || same(outs[n].data, pre[n].data)));
+    return { tflMs: med(tt), ms: med(te), ratio: med(ratios), preMs: preOk ? med(tp) : NaN, ratioPre: preOk ? med(ratiosPre) : NaN, ipMs: med(ti), ratioIp: med(ratiosIp), inPlace: ip.inPlace, sameRows, refShare: tot ? ref / tot : 0, top, outputs: s.outputNames.map((n) => ({ name: n, data: pack(outs[n].data), dims: [...outs[n].dims] })), tflOutputs: runner.getOutputs().map((t) => ({ data: pack(t.data().slice()) })) };
   } finally {
     runner.cleanUp && runner.cleanUp();
+    if (ip) await ip.release();
   }
 }`;
 
@@ -183,15 +198,17 @@ export async function run() {
         const refMs = await timeMs(`${m.name} reference`, () => ref.run(feed));
         await fast.release();
         await ref.release();
-        rows.push({ model: m.name, 'TFLite ms': `(cannot load: ${why.slice(0, 60)})`, 'edgeq ms': fmt(wasmMs), 'edgeq/TFLite': '-', 'preallocated outputs ms': '-', 'prealloc/TFLite': '-', 'reference share': '-', 'top reference ops': `vs edgeq's TS reference in Node: ${fmt(refMs)} ms`, 'max output diff': !same ? 'DIFFERS from the reference' : exact ? '0 (bit-identical to the reference)' : '≤ 1e-3 rel of the reference' });
+        rows.push({ model: m.name, 'TFLite ms': `(cannot load: ${why.slice(0, 60)})`, 'edgeq ms': fmt(wasmMs), 'edgeq/TFLite': '-', 'preallocated outputs ms': '-', 'prealloc/TFLite': '-', 'edgeq Interpreter.invoke (in place, like infer()) ms': '-', 'in place/TFLite': '-', 'reference share': '-', 'top reference ops': `vs edgeq's TS reference in Node: ${fmt(refMs)} ms`, 'max output diff (all 3 rows)': !same ? 'DIFFERS from the reference' : exact ? '0 (bit-identical to the reference)' : '≤ 1e-3 rel of the reference' });
         if (!same) throw new Error(`${m.name}: WASM kernels and reference disagree`);
         continue;
       }
       const last = await page.evaluate(`(${PAIR_PAGE})(${JSON.stringify({ model: pack(bytes), inputs: inputs.map((x) => ({ data: pack(x.data), dims: x.dims })), runs, warmup: 2 })})`);
       const [tm, em] = [last.tflMs, last.ms];
       const diffs = last.tflOutputs.map((o, i) => maxDiff(unpack(o.data), unpack(last.outputs[i].data))).join(', ');
-      rows.push({ model: m.name, 'TFLite ms': fmt(tm, tm < 0.01 ? 5 : 2), 'edgeq ms': fmt(em, em < 0.01 ? 5 : 2), 'edgeq/TFLite': `${fmt(last.ratio)}×`, 'preallocated outputs ms': fmt(last.preMs, last.preMs < 0.01 ? 5 : 2), 'prealloc/TFLite': `${fmt(last.ratioPre)}×`, 'reference share': `${fmt(100 * last.refShare, 1)}%`, 'top reference ops': last.top.join(', ') || '-', 'max output diff': diffs });
-      result[m.name] = { tfliteMs: tm, edgeqMs: em, ratio: last.ratio, preallocatedMs: last.preMs, preallocatedRatio: last.ratioPre, refShare: last.refShare };
+      if (!last.sameRows) throw new Error(`${m.name}: Interpreter.invoke / preallocated outputs differ from runSync's`);
+      const ipMs = last.ipMs;
+      rows.push({ model: m.name, 'TFLite ms': fmt(tm, tm < 0.01 ? 5 : 2), 'edgeq ms': fmt(em, em < 0.01 ? 5 : 2), 'edgeq/TFLite': `${fmt(last.ratio)}×`, 'preallocated outputs ms': fmt(last.preMs, last.preMs < 0.01 ? 5 : 2), 'prealloc/TFLite': `${fmt(last.ratioPre)}×`, 'edgeq Interpreter.invoke (in place, like infer()) ms': `${fmt(ipMs, ipMs < 0.01 ? 5 : 2)}${last.inPlace ? '' : ' (copies: no static plan)'}`, 'in place/TFLite': `${fmt(last.ratioIp)}×`, 'reference share': `${fmt(100 * last.refShare, 1)}%`, 'top reference ops': last.top.join(', ') || '-', 'max output diff (all 3 rows)': diffs });
+      result[m.name] = { tfliteMs: tm, edgeqMs: em, ratio: last.ratio, preallocatedMs: last.preMs, preallocatedRatio: last.ratioPre, inPlaceMs: ipMs, inPlaceRatio: last.ratioIp, inPlace: last.inPlace, refShare: last.refShare };
     }
   } finally {
     await page.close();

@@ -47,38 +47,47 @@ const convTransposeWasm: KernelDef = {
     const bp = mem.alloc(m * 4, 'conv-transpose bias');
     mem.f32(bp, m).set(b ? (b.data as Float32Array) : new Float32Array(m));
     const epi = new Epilogue();
+    /** For X of `dims`: its pixel count p, the output size, the column bytes, and the calls X at xp → Y at op (clamped) */
+    const at = ([n, , ih, iw]: [number, number, number, number]) => {
+      const geo = convTransposeGeometry([ih, iw], [kh, kw], attrs, (msg) => {
+        throw new Error(`unreachable: ${msg}`); // inferShape validated the same attributes for these dims
+      })!;
+      const [oh, ow] = geo.out as [number, number];
+      const [pt, pl] = geo.padBegin as [number, number];
+      const p = ih * iw;
+      // stride = kernel, no pads, no dilation: windows tile the output without overlap — one write per pixel
+      const tiled = sh === kh && sw === kw && (kh === 1 || dh === 1) && (kw === 1 || dw === 1) && pt === 0 && pl === 0 && ow === iw * kw && oh >= ih * kh;
+      const size = n * m * oh * ow;
+      const run = (xp: number, op: number, cp: number, colp: number): void => {
+        for (let bi = 0; bi < n; bi++) {
+          for (let g = 0; g < group; g++) {
+            const xg = xp + ((bi * c + g * cg) * p) * 4;
+            ex.f32_gemm_pack_8(p, cg, xg, p, 0, cp);
+            ex.f32_gemm(kk, p, cg, wp + g * kk * cg * 4, cg, cp, colp, p, -Infinity, Infinity, 0);
+            if (tiled) ex.f32_col2im_tiled(colp, mg, kh, kw, ih, iw, oh, bp + g * mg * 4, op + ((bi * m + g * mg) * oh * ow) * 4);
+            else ex.f32_col2im(colp, mg, kh, kw, ih, iw, sh!, sw!, dh!, dw!, pt, pl, oh, ow, bp + g * mg * 4, op + ((bi * m + g * mg) * oh * ow) * 4);
+          }
+        }
+        if (size && (epi.lo > -Infinity || epi.hi < Infinity)) ex.f32_unary(UNARY.clamp, op, op, size, epi.lo, epi.hi);
+      };
+      return { p, size, colBytes: kk * p * 4, run };
+    };
     return {
       name: 'f32_conv_transpose_gemm',
       fuseClamp: epi.fuseClamp,
       fusePost: epi.fusePost,
       run([input], [outType]) {
         const xt = input!;
-        const [n, , ih, iw] = dims2d(xt.dims) as [number, number, number, number];
-        const geo = convTransposeGeometry([ih, iw], [kh, kw], attrs, (msg) => {
-          throw new Error(`unreachable: ${msg}`); // inferShape validated the same attributes for these dims
-        })!;
-        const [oh, ow] = geo.out as [number, number];
-        const [pt, pl] = geo.padBegin as [number, number];
-        const p = ih * iw;
-        // stride = kernel, no pads, no dilation: windows tile the output without overlap — one write per pixel
-        const tiled = sh === kh && sw === kw && (kh === 1 || dh === 1) && (kw === 1 || dw === 1) && pt === 0 && pl === 0 && ow === iw * kw && oh >= ih * kh;
-        const size = n * m * oh * ow;
+        const dims = dims2d(xt.dims) as [number, number, number, number];
+        const g = at(dims);
+        const { p, size, colBytes } = g;
         const xin = mem.input(xt.data as Float32Array, 'conv-transpose input');
         const cp = mem.alloc(((p + 7) >> 3) * (cg + 1) * 32, 'conv-transpose panels');
         let colp = 0;
         try {
-          colp = mem.alloc(kk * p * 4, 'conv-transpose columns');
+          colp = mem.alloc(colBytes, 'conv-transpose columns');
           const op = mem.alloc(size * 4, 'conv-transpose output');
-          for (let bi = 0; bi < n; bi++) {
-            for (let g = 0; g < group; g++) {
-              const xg = xin.ptr + ((bi * c + g * cg) * p) * 4;
-              ex.f32_gemm_pack_8(p, cg, xg, p, 0, cp);
-              ex.f32_gemm(kk, p, cg, wp + g * kk * cg * 4, cg, cp, colp, p, -Infinity, Infinity, 0);
-              if (tiled) ex.f32_col2im_tiled(colp, mg, kh, kw, ih, iw, oh, bp + g * mg * 4, op + ((bi * m + g * mg) * oh * ow) * 4);
-              else ex.f32_col2im(colp, mg, kh, kw, ih, iw, sh!, sw!, dh!, dw!, pt, pl, oh, ow, bp + g * mg * 4, op + ((bi * m + g * mg) * oh * ow) * 4);
-            }
-          }
-          if (size && (epi.lo > -Infinity || epi.hi < Infinity)) ex.f32_unary(UNARY.clamp, op, op, size, epi.lo, epi.hi);
+          g.run(xin.ptr, op, cp, colp);
           const y = mem.f32(op, size);
           epi.apply(y);
           return [new Tensor('float32', y, outType!.shape as number[])];
@@ -87,6 +96,17 @@ const convTransposeWasm: KernelDef = {
           mem.release(cp);
           if (xin.copied) mem.release(xin.ptr);
         }
+      },
+      // static plan: the same calls on fixed places, the panels and columns held
+      bind({ ins: [xp], inTypes: [xt], outs: [yp], scratch }) {
+        if (xp! < 0 || yp! < 0) return undefined;
+        const g = at(dims2d(xt!.shape as number[]) as [number, number, number, number]);
+        const cp = scratch(((g.p + 7) >> 3) * (cg + 1) * 32, 'conv-transpose panels');
+        const colp = scratch(g.colBytes, 'conv-transpose columns');
+        return () => {
+          g.run(xp!, yp!, cp, colp);
+          epi.applyAt(yp!, g.size);
+        };
       },
       dispose() {
         mem.release(wp);

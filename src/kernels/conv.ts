@@ -91,6 +91,29 @@ const convWasm: KernelDef = {
     // a residual Add folded in (fuseResidual): its input index; r is added over the output block before the clamp
     let residual = -1;
     let prefix = false;
+    /** run() at fixed places: X at xp (dims xd), the output (total floats) at yp, the residual (rSize floats) at rp */
+    const bindConv = (xp: number, xd: number[], yp: number, total: number, rp: number, rSize: number): (() => void) | undefined => {
+      if (rp >= 0 && (prefix ? rSize > total : rSize !== total)) return undefined;
+      const [elo, ehi] = [epi.lo, epi.hi];
+      const [lo, hi] = rp >= 0 ? [-Infinity, Infinity] : [elo, ehi];
+      const clampRest = rp >= 0 && rSize < total && (elo > -Infinity || ehi < Infinity);
+      // as run(): a whole-output residual and the leading per-channel steps fused into the store on one thread
+      // (fe), the residual added in the threads' chunks on more (res), the separate passes otherwise
+      const whole = rp >= 0 && !prefix && rSize === total;
+      return () => {
+        const steps = channelSteps(total / shape.m / (xd[0] ?? 1));
+        const fe: ConvFusedEpilogue | undefined = (whole || steps) && (rp < 0 || whole) ? { res: whole ? rp : undefined, ep: steps?.ep ?? 0, em: steps?.em ?? 0, lo: elo, hi: ehi } : undefined;
+        const res: ConvResidual | undefined = whole ? { ptr: rp, lo: elo, hi: ehi } : undefined;
+        if (wino?.wins(xd)) wino.run(mem, ex, attrs, xd, xp, bp, lo, hi, yp);
+        else runConvF32(mem, ex, shape, attrs, xd, xp, packed ? 0 : weights(), bp, lo, hi, yp, packed ? weights() : 0, fe, res);
+        if (fe?.done) return epi.applyAt(yp, total, fe.em ? steps!.count : 0);
+        if (rp >= 0 && !res?.done) {
+          ex.f32_binary(0, yp, 1, rp, 1, yp, rSize, elo, ehi);
+          if (clampRest) ex.f32_unary(UNARY.clamp, yp + rSize * 4, yp + rSize * 4, total - rSize, elo, ehi);
+        }
+        epi.applyAt(yp, total);
+      };
+    };
     return {
       name: wino ? 'f32_conv3x3_winograd_2x2' : shape.direct ? 'f32_conv2d_direct_4x8' : dw3x3 ? 'f32_dwconv3x3' : dw5x5 ? 'f32_dwconv5x5' : dw1x1 && !(attrs.pads as number[] | undefined)?.some((v) => v !== 0) ? 'f32_dwconv1x1' : dwPlane ? 'f32_dwconv_plane' : depthwise ? 'f32_dwconv2d' : 'f32_conv2d_gemm_4x8',
       fuseClamp: epi.fuseClamp,
@@ -151,6 +174,14 @@ const convWasm: KernelDef = {
           if (xin.copied) mem.release(xin.ptr);
           if (rFused?.copied) mem.release(rFused.ptr);
         }
+      },
+      // static plan: the run above on fixed places (input, residual, output blocks); runConvF32 takes its scratch per
+      // call as run() does and frees it before returning (bit-identical: the same calls)
+      bind({ ins, inTypes, outs: [yp], outTypes: [ot] }) {
+        const xt = inTypes[0];
+        const rp = residual >= 0 ? ins[residual]! : -1;
+        if (ins[0]! < 0 || yp! < 0 || (residual >= 0 && rp < 0)) return undefined;
+        return bindConv(ins[0]!, dims2d(xt!.shape as number[]), yp!, (ot!.shape as number[]).reduce((a, d) => a * d, 1), rp, residual >= 0 ? (inTypes[residual]!.shape as number[]).reduce((a, d) => a * d, 1) : 0);
       },
       dispose() {
         mem.release(bp);

@@ -187,6 +187,16 @@ export class PackedGemmF16 {
     return { view: this.mem.f32(cp, m * this.n), ptr: cp };
   }
 
+  /**
+   * A static plan's bound call: C[m×n] at `cp` from float32 A[m×k] at `ap` (runResident's GEMM on fixed places), or
+   * undefined unless A and C are float32 (float16 activations convert on the general path).
+   */
+  bind(m: number, a: { ins: number[]; inTypes: ({ dtype: string } | undefined)[]; outs: number[]; outTypes: { dtype: string }[] }, lo: number, hi: number): (() => void) | undefined {
+    const [ap, cp] = [a.ins[0]!, a.outs[0]!];
+    if (ap < 0 || cp < 0 || a.inTypes[0]?.dtype !== 'float32' || a.outTypes[0]!.dtype !== 'float32' || !Number.isInteger(m)) return undefined;
+    return () => this.gemm(m, ap, cp, lo, hi);
+  }
+
   /** C[m×n] = A[m×k] · W + bias, clamped, copied out to JS memory. */
   run(a: Float32Array, m: number, lo = -Infinity, hi = Infinity): Float32Array {
     const r = this.runResident(a, m, lo, hi);
@@ -241,6 +251,7 @@ const matmulF16: KernelDef = {
         const m = a.size / k;
         return [output(mem, g.runResident(actFloats(a), m, c.lo, c.hi), out!.dtype, out!.shape as number[])];
       },
+      bind: (b) => (b.inTypes[0]!.shape!.length < 2 ? undefined : g.bind((b.inTypes[0]!.shape as number[]).reduce((x, d) => x * d, 1) / k, b, c.lo, c.hi)),
       dispose: () => g.dispose(),
     } satisfies PreparedKernel;
   },
@@ -283,6 +294,7 @@ const gemmF16: KernelDef = {
         const m = a!.dims[0]!;
         return [output(mem, g.runResident(actFloats(a!), m, c.lo, c.hi), out!.dtype, out!.shape as number[])];
       },
+      bind: (b) => g.bind(b.inTypes[0]!.shape![0] as number, b, c.lo, c.hi),
       dispose: () => g.dispose(),
     } satisfies PreparedKernel;
   },

@@ -99,6 +99,20 @@ const transposeWasm: KernelDef = {
         if (xin.copied) mem.release(xin.ptr);
         return [new Tensor('float32', mem.f32(y, x!.size), shape)];
       },
+      // static plan: the same strided copy between fixed places (a perm moving only size-1 axes: a plain copy, the
+      // bytes run() hands on under the new dims)
+      bind({ ins: [xp], inTypes: [xt], outs: [yp], outTypes: [o] }) {
+        const dims = xt!.shape as number[];
+        if (xp! < 0 || yp! < 0) return undefined;
+        const p = perm ?? dims.map((_, i) => dims.length - 1 - i);
+        const st = strides(dims);
+        const size = dims.reduce((a, d) => a * d, 1);
+        const shape = o!.shape as number[];
+        let last = -1;
+        const same = p.every((a) => dims[a] === 1 || (a > last && (last = a) >= 0));
+        if (!size) return () => {};
+        return same ? () => stridedCopy(mem, xp!, 0, [size], [1], yp!) : () => stridedCopy(mem, xp!, 0, shape, p.map((a) => st[a]!), yp!);
+      },
     };
   },
 };
@@ -125,6 +139,21 @@ const sliceWasm: KernelDef = {
         }
         if (xin.copied) mem.release(xin.ptr);
         return [new Tensor('float32', mem.f32(y, n), shape)];
+      },
+      // static plan: starts/ends/axes/steps constant (an ONNX Slice's inputs 1–4, or attributes), the strided copy
+      // between fixed places
+      bind({ ins, consts, inTypes: [xt], outs: [yp], outTypes: [o] }) {
+        if (ins[0]! < 0 || yp! < 0 || ins.some((p, i) => i > 0 && p >= 0)) return undefined;
+        const dims = xt!.shape as number[];
+        const per = sliceStartSteps(node, attrs, [{ dims, type: xt!.dtype } as unknown as TensorT, ...consts.slice(1)]);
+        const st = strides(dims);
+        const shape = o!.shape as number[];
+        const n = shape.reduce((a, d) => a * d, 1);
+        const off = per.reduce((a, s, i) => a + s.start * st[i]!, 0);
+        const ss = per.map((s, i) => s.step * st[i]!);
+        return () => {
+          if (n) stridedCopy(mem, ins[0]!, off, shape, ss, yp!);
+        };
       },
     };
   },

@@ -106,6 +106,55 @@ const padWasm: KernelDef = {
     if (node.inputs[2] && !cv) return decline('the pad value is not a constant');
     const value = cv ? Number((cv.data as ArrayLike<number>)[0] ?? 0) : 0;
     const last = p.reduce((k, v, i) => (v ? Math.max(k, i % r) : k), -1);
+    /** X (`dims`, `type`) at xp padded into the n elements (`out`) at op */
+    const padAt = (type: DType, xp: number, dims: readonly number[], op: number, out: readonly number[], n: number): void => {
+      if (mode === 'constant') (mem.view(type, op, n) as unknown as { fill(v: number): void }).fill(value);
+      const bytes = new Uint8Array(mem.buffer);
+      // block = the input's axes last..r-1 (axes after `last` unpadded): one copy per index of axes 0..last-1
+      const k = Math.max(last, 0);
+      let block = esz;
+      for (let a = k; a < r; a++) block *= dims[a]!;
+      const ostr = new Array<number>(r).fill(esz);
+      for (let a = r - 2; a >= 0; a--) ostr[a] = ostr[a + 1]! * out[a + 1]!;
+      let base = op;
+      for (let a = 0; a < r; a++) base += p[a]! * ostr[a]!;
+      const rows = dims.slice(0, k).reduce((a, d) => a * d, 1);
+      const idx = new Array<number>(k).fill(0);
+      for (let i = 0; i < rows; i++) {
+        let o = base;
+        for (let a = 0; a < k; a++) o += idx[a]! * ostr[a]!;
+        bytes.copyWithin(o, xp + i * block, xp + (i + 1) * block);
+        for (let a = k - 1; a >= 0; a--) {
+          if (++idx[a]! < dims[a]!) break;
+          idx[a] = 0;
+        }
+      }
+      if (mode !== 'constant') {
+        // innermost padded axis first: a slab (one index of axis a, all of the axes after it) is complete when
+        // copied; slabs in the pad regions of outer axes are overwritten when those axes are filled
+        for (let a = r - 1; a >= 0; a--) {
+          const pb = p[a]!;
+          const d = dims[a]!;
+          if (!pb && !p[a + r]) continue;
+          const slab = ostr[a]!;
+          const outer = out.slice(0, a).reduce((u, v) => u * v, 1);
+          const src = (j: number): number => {
+            const q = j - pb;
+            const m = mode === 'edge' ? Math.min(Math.max(q, 0), d - 1) : mode === 'wrap' ? ((q % d) + d) % d : q < 0 ? -q : 2 * (d - 1) - q;
+            return pb + m;
+          };
+          for (let o = 0; o < outer; o++) {
+            const b = op + o * out[a]! * slab;
+            for (let j = 0; j < out[a]!; j++) {
+              if (j === pb) j = pb + d; // the interior is in place
+              if (j >= out[a]!) break;
+              const s0 = b + src(j) * slab;
+              bytes.copyWithin(b + j * slab, s0, s0 + slab);
+            }
+          }
+        }
+      }
+    };
     return {
       name: mode === 'constant' ? 'x_pad_constant' : `x_pad_${mode}`,
       run([xt], [outType]) {
@@ -118,60 +167,34 @@ const padWasm: KernelDef = {
         try {
           const op = mem.alloc(n * esz, 'pad output');
           const y = new Tensor(xt!.type, mem.view(xt!.type, op, n), out);
-          if (mode === 'constant') (y.data as unknown as { fill(v: number): void }).fill(value);
-          const bytes = new Uint8Array(mem.buffer);
-          // block = the input's axes last..r-1 (axes after `last` unpadded): one copy per index of axes 0..last-1
-          const k = Math.max(last, 0);
-          let block = esz;
-          for (let a = k; a < r; a++) block *= dims[a]!;
-          const ostr = new Array<number>(r).fill(esz);
-          for (let a = r - 2; a >= 0; a--) ostr[a] = ostr[a + 1]! * out[a + 1]!;
-          let base = op;
-          for (let a = 0; a < r; a++) base += p[a]! * ostr[a]!;
-          const rows = dims.slice(0, k).reduce((a, d) => a * d, 1);
-          const idx = new Array<number>(k).fill(0);
-          for (let i = 0; i < rows; i++) {
-            let o = base;
-            for (let a = 0; a < k; a++) o += idx[a]! * ostr[a]!;
-            bytes.copyWithin(o, xin.ptr + i * block, xin.ptr + (i + 1) * block);
-            for (let a = k - 1; a >= 0; a--) {
-              if (++idx[a]! < dims[a]!) break;
-              idx[a] = 0;
-            }
-          }
-          if (mode !== 'constant') {
-            // innermost padded axis first: a slab (one index of axis a, all of the axes after it) is complete when
-            // copied; slabs in the pad regions of outer axes are overwritten when those axes are filled
-            for (let a = r - 1; a >= 0; a--) {
-              const pb = p[a]!;
-              const d = dims[a]!;
-              if (!pb && !p[a + r]) continue;
-              const slab = ostr[a]!;
-              const outer = out.slice(0, a).reduce((u, v) => u * v, 1);
-              const src = (j: number): number => {
-                const q = j - pb;
-                const m = mode === 'edge' ? Math.min(Math.max(q, 0), d - 1) : mode === 'wrap' ? ((q % d) + d) % d : q < 0 ? -q : 2 * (d - 1) - q;
-                return pb + m;
-              };
-              for (let o = 0; o < outer; o++) {
-                const b = op + o * out[a]! * slab;
-                for (let j = 0; j < out[a]!; j++) {
-                  if (j === pb) j = pb + d; // the interior is in place
-                  if (j >= out[a]!) break;
-                  const s0 = b + src(j) * slab;
-                  bytes.copyWithin(b + j * slab, s0, s0 + slab);
-                }
-              }
-            }
-          }
+          padAt(xt!.type, xin.ptr, dims, op, out, n);
           return [y];
         } finally {
           if (xin.copied) mem.release(xin.ptr);
         }
       },
+      // static plan: padAt between fixed places
+      bind({ ins: [xp], inTypes: [xt], outs: [yp], outTypes: [ot] }) {
+        const dims = xt!.shape as number[];
+        const out = ot!.shape as number[];
+        const n = out.reduce((a, d) => a * d, 1);
+        if (xp! < 0 || yp! < 0) return undefined;
+        if (mode !== 'constant' && dims.some((d, a) => (p[a]! || p[a + r]!) && (mode === 'reflect' ? Math.max(p[a]!, p[a + r]!) >= d : d === 0))) return undefined;
+        return () => padAt(xt!.dtype, xp!, dims, yp!, out, n);
+      },
     };
   },
 };
+
+/** A 4-byte Concat's output `shape` along `axis` as `outer` rows of `row` bytes (`total` elements). */
+function concatRows(shape: readonly number[], axis: number): { outer: number; total: number; row: number } {
+  const r = shape.length;
+  const ax = ((axis % r) + r) % r;
+  let outer = 1;
+  for (let i = 0; i < ax; i++) outer *= shape[i]!;
+  const total = shape.reduce((a, b) => a * b, 1);
+  return { outer, total, row: outer ? (total / outer) * 4 : 0 };
+}
 
 /**
  * Concat of 4-byte elements (float32 / int32; 8-bit codes have q8_concat): per outer index one block copy per input
@@ -189,16 +212,11 @@ const concat32: KernelDef = {
       run(inputs, [ot]) {
         const ins = inputs as Tensor[];
         const shape = ot!.shape as number[];
-        const r = shape.length;
-        const ax = (((attrs.axis as number) % r) + r) % r;
-        let outer = 1;
-        for (let i = 0; i < ax; i++) outer *= shape[i]!;
-        const total = shape.reduce((a, b) => a * b, 1);
+        const { outer, total, row } = concatRows(shape, attrs.axis as number);
         // the resident inputs' places first: the allocation may grow memory, which detaches their views
         const ptrs = ins.map((t) => mem.ptrOf({ data: t.data }));
         const y = mem.alloc(total * 4, 'concat output');
         const bytes = new Uint8Array(mem.buffer);
-        const row = outer ? (total / outer) * 4 : 0;
         let off = 0;
         for (let i = 0; i < ins.length; i++) {
           const chunk = outer ? (ins[i]!.size / outer) * 4 : 0;
@@ -214,6 +232,31 @@ const concat32: KernelDef = {
           off += chunk;
         }
         return [new Tensor(ot!.dtype, mem.view(ot!.dtype, y, total), shape)];
+      },
+      // static plan: the same block copies between fixed places (a constant part copied into held scratch once)
+      bind({ ins, consts, inTypes, outs: [yp], outTypes: [ot], scratch }) {
+        const { outer, row } = concatRows(ot!.shape as number[], attrs.axis as number);
+        if (yp! < 0) return undefined;
+        const parts: { ptr: number; chunk: number }[] = [];
+        for (let i = 0; i < inTypes.length; i++) {
+          const size = (inTypes[i]!.shape as number[]).reduce((a, d) => a * d, 1);
+          let ptr = ins[i]!;
+          const c = consts[i];
+          if (ptr < 0) {
+            if (!c || BYTES[c.type] !== 4) return undefined;
+            ptr = scratch(Math.max(size, 1) * 4, 'concat constant part');
+            new Uint8Array(mem.buffer, ptr, size * 4).set(new Uint8Array((c.data as TypedArray).buffer, (c.data as TypedArray).byteOffset, size * 4));
+          }
+          parts.push({ ptr, chunk: outer ? (size / outer) * 4 : 0 });
+        }
+        return () => {
+          const bytes = new Uint8Array(mem.buffer);
+          let off = 0;
+          for (const { ptr, chunk } of parts) {
+            for (let o = 0; o < outer; o++) bytes.copyWithin(yp! + o * row + off, ptr + o * chunk, ptr + (o + 1) * chunk);
+            off += chunk;
+          }
+        };
       },
     };
   },

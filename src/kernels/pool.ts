@@ -27,6 +27,33 @@ function poolKernel(op: 'MaxPool' | 'AveragePool'): KernelDef {
       const mode = op === 'MaxPool' ? 0 : attrs.count_include_pad ? 2 : 1;
       const [kh, kw] = attrs.kernel_shape as [number, number];
       const site = {}; // this node's fork, kept across runs (forkCached)
+      /** run() at fixed places: X at xp ([n, c, ih, iw]), Y at yp */
+      const bindPool = (xp: number, [n, c, ih, iw]: [number, number, number, number], yp: number): (() => void) => {
+        const g = pool2dAt(ih, iw, kh, kw, attrs);
+        const [oh, ow] = g.out as [number, number];
+        const d1 = g.dilations[0] === 1 && g.dilations[1] === 1;
+        const sep = mode === 0 && d1;
+        const avgSep = mode !== 0 && d1;
+        const planes = n * c;
+        const tmpBytes = sep ? (iw + 4) * 4 : avgSep ? ex.f32_avgpool2d_sep_scratch(iw, kw, g.strides[1]!, g.padBegin[1]!, g.padEnd[1]!, ow) * 4 : 0;
+        const kind = sep ? 1 : avgSep ? 2 : 0;
+        const args = (i0: number, i1: number, tmp: number): Parameters<typeof ex.f32_pool2d_planes> => [kind, i1 - i0, mode, xp + i0 * ih * iw * 4, ih, iw, kh, kw, g.strides[0]!, g.strides[1]!, g.dilations[0]!, g.dilations[1]!, g.padBegin[0]!, g.padBegin[1]!, g.padEnd[0]!, g.padEnd[1]!, oh, ow, yp + i0 * oh * ow * 4, tmp];
+        const bound = {}; // the bound call's fork, kept across runs like run()'s (forkCached)
+        return () => {
+          const nt = threadsFor(planes * oh * ow * kh * kw);
+          const scr = tmpBytes ? threadScratch(mem, tmpBytes, nt, sep ? 'pool column maxima' : 'pool column sums') : undefined;
+          try {
+            if (nt > 1) {
+              forkCached(ex, bound, [planes, ih, iw, xp, yp, scr?.ptr ?? 0, scr?.stride ?? 0], nt, () => {
+                const cs = chunksOf(planes, 1, nt, oh * ow * kh * kw);
+                return { chunks: cs.ranges.map(([i0, i1]): KernelCall[] => [['f32_pool2d_planes', args(i0, i1, scr?.ptr ?? 0), { mask: 1 << 19, stride: scr?.stride ?? 0 }]]), regions: cs.regions };
+              });
+            } else ex.f32_pool2d_planes(...args(0, planes, scr?.ptr ?? 0));
+          } finally {
+            if (scr) mem.release(scr.block);
+          }
+        };
+      };
       return {
         name: op === 'MaxPool' ? 'f32_maxpool2d' : 'f32_avgpool2d',
         run([input], [outType]) {
@@ -63,6 +90,11 @@ function poolKernel(op: 'MaxPool' | 'AveragePool'): KernelDef {
           if (xin.copied) mem.release(xin.ptr);
           return [new Tensor('float32', mem.f32(op2, n * c * oh * ow), outType!.shape as number[])];
         },
+        // static plan: run()'s calls on fixed places, its row scratch taken per call and freed as there
+        bind({ ins: [xp], inTypes: [xt], outs: [yp] }) {
+          if (xp! < 0 || yp! < 0) return undefined;
+          return bindPool(xp!, dims2d(xt!.shape as number[]) as [number, number, number, number], yp!);
+        },
       };
     },
   };
@@ -93,6 +125,14 @@ const globalAvgWasm: KernelDef = {
         ex.f32_global_avgpool(xin.ptr, count, hw, op);
         if (xin.copied) mem.release(xin.ptr);
         return [new Tensor('float32', mem.f32(op, count), outType!.shape as number[])];
+      },
+      // static plan: the same call on fixed places
+      bind({ ins: [xp], inTypes: [xt], outs: [yp] }) {
+        const dims = xt!.shape as number[];
+        const count = dims[0]! * dims[1]!;
+        const hw = count ? dims.reduce((a, d) => a * d, 1) / count : 0;
+        if (xp! < 0 || yp! < 0 || hw === 0) return undefined;
+        return () => ex.f32_global_avgpool(xp!, count, hw, yp!);
       },
     };
   },

@@ -64,10 +64,12 @@ export interface PreparedKernel {
   /**
    * Static plan (the executor's fast path for graphs whose shapes are all static and whose every step binds): the
    * node's inputs sit at fixed byte offsets of kernel memory and its outputs go to fixed offsets, with the shapes
-   * of `b`. Return the call that computes the node there — WASM calls on those pointers, no allocation, no Tensor,
-   * no shape work — or undefined when the kernel cannot (the plan then runs every node through `run`). Scratch the
-   * call needs comes from `b.scratch` (held until the plan is dropped). The call must compute exactly what `run`
-   * would (tests compare the two paths bit for bit) and must not decline at call time.
+   * of `b`. Return the call that computes the node there — WASM calls on those pointers, no Tensor, no shape work, no
+   * allocation that outlives the call (scratch a kernel's run() takes per call, e.g. a conv's column panels, may be
+   * taken and freed the same way: the plan re-takes its views after the calls) — or undefined when the kernel
+   * cannot (the plan then runs every node through `run`). Scratch the call keeps comes from `b.scratch` (held until
+   * the plan is dropped). The call must compute exactly what `run` would (tests compare the two paths bit for bit)
+   * and must not decline at call time.
    */
   bind?(b: BindArgs): (() => void) | undefined;
   /** free what prepare allocated (packed weights) when the session is released */

@@ -31,46 +31,69 @@ const resizeWasm: KernelDef = {
       if (cached) mem.release(cached.tab);
       cached = undefined;
     };
+    /**
+     * The kernel's tap tables for these inputs (X of ih×iw planes) in a block from `alloc` (`before` runs first: the
+     * old tables dropped), or undefined when the reference must run (N or C resized, extrapolation, other taps).
+     */
+    const tables = (inputs: readonly (Tensor | undefined)[], ih: number, iw: number, alloc: (bytes: number) => number, before?: () => void): { tab: number; oh: number; ow: number } | undefined => {
+      const taps = resizeAxisTaps(node, attrs, inputs);
+      if (taps[0] || taps[1]) return undefined;
+      const ty = taps[2];
+      const tx = taps[3];
+      const oh = ty ? ty.length : ih;
+      const ow = tx ? tx.length : iw;
+      if ([ty, tx].some((t) => t?.some((k) => k.extrapolate || k.idx.length !== (linear ? 2 : 1)))) return undefined;
+      before?.();
+      // nearest: yi[oh], xi[ow] (i32); linear: y pairs, wy pairs, x pairs, wx pairs
+      const per = linear ? 4 : 1;
+      const tab = alloc((oh + ow) * per * 4);
+      const i32 = new Int32Array(mem.buffer, tab, (oh + ow) * per);
+      const f32 = new Float32Array(mem.buffer, tab, (oh + ow) * per);
+      const fill = (t: typeof ty, len: number, at: number, wAt: number) => {
+        for (let o = 0; o < len; o++) {
+          if (!linear) i32[at + o] = t ? t[o]!.idx[0]! : o;
+          else {
+            // an unresized axis: both taps on the same pixel (the kernel reads it once)
+            i32[at + 2 * o] = t ? t[o]!.idx[0]! : o;
+            i32[at + 2 * o + 1] = t ? t[o]!.idx[1]! : o;
+            f32[wAt + 2 * o] = t ? t[o]!.w[0]! : 1;
+            f32[wAt + 2 * o + 1] = t ? t[o]!.w[1]! : 0;
+          }
+        }
+      };
+      if (linear) {
+        fill(ty, oh, 0, 2 * oh);
+        fill(tx, ow, 4 * oh, 4 * oh + 2 * ow);
+      } else {
+        fill(ty, oh, 0, 0);
+        fill(tx, ow, oh, 0);
+      }
+      return { tab, oh, ow };
+    };
     return {
       name: linear ? 'f32_resize_linear' : 'f32_resize_nearest',
+      // static plan: constant roi / scales / sizes, the tables and the row scratch held, run()'s call on fixed places
+      bind({ ins, consts, inTypes: [xt], outs: [yp], scratch }) {
+        if (ins[0]! < 0 || yp! < 0 || ins.some((q, i) => i > 0 && q >= 0)) return undefined;
+        const [n, c, ih, iw] = xt!.shape as [number, number, number, number];
+        const t = tables([{ dims: [n, c, ih, iw], type: 'float32' } as unknown as Tensor, ...consts.slice(1)], ih, iw, (bytes) => scratch(bytes, 'resize tables'));
+        if (!t) return undefined;
+        const { tab, oh, ow } = t;
+        const size = n * c * oh * ow;
+        const xp = ins[0]!;
+        if (!size) return () => {};
+        if (!linear) return () => ex.f32_resize_nearest(xp, n * c, ih, iw, oh, ow, tab, tab + 4 * oh, yp!);
+        const tmp = scratch(iw * 4, 'resize row');
+        return () => ex.f32_resize_linear(xp, n * c, ih, iw, oh, ow, tab, tab + 8 * oh, tab + 16 * oh, tab + 16 * oh + 8 * ow, yp!, tmp);
+      },
       run(inputs, [outType]) {
         const xt = inputs[0]!;
         const [n, c, ih, iw] = xt.dims as [number, number, number, number];
         const key = `${xt.dims.join(',')}|${inputs.slice(1).map((t) => (t ? t.toNumbers().join(',') : '-')).join('|')}`;
         if (cached?.key !== key) {
-          const taps = resizeAxisTaps(node, attrs, inputs);
-          if (taps[0] || taps[1]) return undefined; // N or C resized: the reference
-          const ty = taps[2];
-          const tx = taps[3];
-          const oh = ty ? ty.length : ih;
-          const ow = tx ? tx.length : iw;
-          if ([ty, tx].some((t) => t?.some((k) => k.extrapolate || k.idx.length !== (linear ? 2 : 1)))) return undefined;
-          drop();
-          // nearest: yi[oh], xi[ow] (i32); linear: y pairs, wy pairs, x pairs, wx pairs
-          const per = linear ? 4 : 1;
-          const tab = mem.alloc((oh + ow) * per * 4, 'resize tables');
-          const i32 = new Int32Array(mem.buffer, tab, (oh + ow) * per);
-          const f32 = new Float32Array(mem.buffer, tab, (oh + ow) * per);
-          const fill = (t: typeof ty, len: number, at: number, wAt: number) => {
-            for (let o = 0; o < len; o++) {
-              if (!linear) i32[at + o] = t ? t[o]!.idx[0]! : o;
-              else {
-                // an unresized axis: both taps on the same pixel (the kernel reads it once)
-                i32[at + 2 * o] = t ? t[o]!.idx[0]! : o;
-                i32[at + 2 * o + 1] = t ? t[o]!.idx[1]! : o;
-                f32[wAt + 2 * o] = t ? t[o]!.w[0]! : 1;
-                f32[wAt + 2 * o + 1] = t ? t[o]!.w[1]! : 0;
-              }
-            }
-          };
-          if (linear) {
-            fill(ty, oh, 0, 2 * oh);
-            fill(tx, ow, 4 * oh, 4 * oh + 2 * ow);
-          } else {
-            fill(ty, oh, 0, 0);
-            fill(tx, ow, oh, 0);
-          }
-          cached = { key, tab, oh, ow };
+          const t = tables(inputs, ih, iw, (bytes) => mem.alloc(bytes, 'resize tables'), drop);
+          if (!t) return undefined; // N or C resized, or taps the kernel does not take: the reference
+          cached = { key, ...t };
         }
         const { tab, oh, ow } = cached;
         const size = n * c * oh * ow;

@@ -463,6 +463,39 @@ const convSparse: KernelDef = {
     const c = new Epilogue();
     // a folded residual Add (1×1 NCHW path only): its tensor arrives after the node's own inputs
     let residual = -1;
+    /** the im2col + CSR path's column panels for p output pixels */
+    const colBytes = (p: number) => ((p + 7) >> 3) * (kg + 1) * 32;
+    /** X (NCHW `dims`) at xp → Y at op; rp the residual (pw1x1, 0: none), cp the column scratch (im2col path) */
+    const convAt = (xp: number, dims: readonly number[], op: number, rp: number, cp: number): void => {
+      const [n, ch, ih, iw] = dims as [number, number, number, number];
+      const { oh, ow, pt, pl, p, pointwise } = conv2dAt(ih, iw, kh, kw, attrs);
+      const inSize = ch * ih * iw;
+      if (direct) {
+        for (let bi = 0; bi < n; bi++) ex.f32_spconv2d(xp + bi * inSize * 4, ih, iw, m, eptr, ent, sh!, sw!, pt, pl, oh, ow, bp, op + bi * m * p * 4, c.lo, c.hi);
+        return;
+      }
+      if (pw1x1) {
+        for (let bi = 0; bi < n; bi++)
+          for (let gi = 0; gi < group; gi++) {
+            const s = nchw[gi]!;
+            const xg = xp + (bi * inSize + gi * cg * p) * 4;
+            const o = (bi * m + gi * mg) * p * 4;
+            ex.f32_spmm_nchw_32(p, mg, xg + s.first(p), s.wts, s.dmap, s.nnzp, op + o, c.lo, c.hi, rp ? rp + o : 0);
+          }
+        return;
+      }
+      for (let bi = 0; bi < n; bi++) {
+        const xb = xp + bi * inSize * 4;
+        const ob = op + bi * m * p * 4;
+        for (let gi = 0; gi < group; gi++) {
+          const xg = xb + gi * cg * ih * iw * 4;
+          if (pointwise) ex.f32_gemm_pack_8(p, cg, xg, p, 0, cp);
+          else im2colPack(mem, ex, xg, cg, ih, iw, kh, kw, sh!, sw!, dh!, dw!, pt, pl, oh, ow, cp);
+          const s = csr[gi]!;
+          ex.f32_spmm_csr_8(mg, p, cp + 32, (kg + 1) * 32, s.rowptr, s.kidx, s.vals, bp + gi * mg * 4, ob + gi * mg * p * 4, p, 1, c.lo, c.hi);
+        }
+      }
+    };
     return {
       name: direct ? 'f32_spconv2d' : 'f32_spmm_conv2d',
       fuseClamp: c.fuseClamp,
@@ -479,46 +512,18 @@ const convSparse: KernelDef = {
         const rt = residual >= 0 ? ins[residual] : undefined;
         const rRes = rt ? mem.ptrOf(rt) : undefined;
         const xt = input!;
-        const [n, ch, ih, iw] = xt.dims as [number, number, number, number];
-        const { oh, ow, pt, pl, p, pointwise } = conv2dAt(ih, iw, kh, kw, attrs);
-        const inSize = ch * ih * iw;
+        const [n, , ih, iw] = xt.dims as [number, number, number, number];
+        const { p } = conv2dAt(ih, iw, kh, kw, attrs);
+        if (rt && pw1x1 && rt.size !== n * m * p) throw new ShapeError(`node '${node.name}': residual of ${rt.size} values for an output of ${n * m * p}`);
         const xin = mem.input(xt.data as Float32Array, 'conv input');
         const op = mem.alloc(n * m * p * 4, 'conv output');
         let cp = 0;
         let ok = false;
         let rin: { ptr: number; copied: boolean } | undefined;
         try {
-          if (direct) {
-            for (let bi = 0; bi < n; bi++)
-              ex.f32_spconv2d(xin.ptr + bi * inSize * 4, ih, iw, m, eptr, ent, sh!, sw!, pt, pl, oh, ow, bp, op + bi * m * p * 4, c.lo, c.hi);
-            ok = true;
-            return [new Tensor('float32', mem.f32(op, n * m * p), outType!.shape as number[])];
-          }
-          if (pw1x1) {
-            if (rt && rt.size !== n * m * p) throw new ShapeError(`node '${node.name}': residual of ${rt.size} values for an output of ${n * m * p}`);
-            rin = rt ? (rRes !== undefined ? { ptr: rRes, copied: false } : mem.input(rt.data as Float32Array, 'conv residual')) : undefined;
-            for (let bi = 0; bi < n; bi++)
-              for (let gi = 0; gi < group; gi++) {
-                const s = nchw[gi]!;
-                const xg = xin.ptr + (bi * inSize + gi * cg * p) * 4;
-                const o = (bi * m + gi * mg) * p * 4;
-                ex.f32_spmm_nchw_32(p, mg, xg + s.first(p), s.wts, s.dmap, s.nnzp, op + o, c.lo, c.hi, rin ? rin.ptr + o : 0);
-              }
-            ok = true;
-            return [new Tensor('float32', mem.f32(op, n * m * p), outType!.shape as number[])];
-          }
-          cp = mem.alloc(((p + 7) >> 3) * (kg + 1) * 32, 'conv columns');
-          for (let bi = 0; bi < n; bi++) {
-            const xb = xin.ptr + bi * inSize * 4;
-            const ob = op + bi * m * p * 4;
-            for (let gi = 0; gi < group; gi++) {
-              const xg = xb + gi * cg * ih * iw * 4;
-              if (pointwise) ex.f32_gemm_pack_8(p, cg, xg, p, 0, cp);
-              else im2colPack(mem, ex, xg, cg, ih, iw, kh, kw, sh!, sw!, dh!, dw!, pt, pl, oh, ow, cp);
-              const s = csr[gi]!;
-              ex.f32_spmm_csr_8(mg, p, cp + 32, (kg + 1) * 32, s.rowptr, s.kidx, s.vals, bp + gi * mg * 4, ob + gi * mg * p * 4, p, 1, c.lo, c.hi);
-            }
-          }
+          rin = rt && pw1x1 ? (rRes !== undefined ? { ptr: rRes, copied: false } : mem.input(rt.data as Float32Array, 'conv residual')) : undefined;
+          if (!direct && !pw1x1) cp = mem.alloc(colBytes(p), 'conv columns');
+          convAt(xin.ptr, xt.dims, op, rin ? rin.ptr : 0, cp);
           ok = true;
           return [new Tensor('float32', mem.f32(op, n * m * p), outType!.shape as number[])];
         } finally {
@@ -527,6 +532,16 @@ const convSparse: KernelDef = {
           if (xin.copied) mem.release(xin.ptr);
           if (rin?.copied) mem.release(rin.ptr);
         }
+      },
+      // static plan: convAt on fixed places, the column scratch held
+      bind({ ins, inTypes, outs: [yp], outTypes: [ot], scratch }) {
+        const dims = inTypes[0]!.shape as number[];
+        const rp = residual >= 0 ? ins[residual]! : 0;
+        const total = (ot!.shape as number[]).reduce((a, d) => a * d, 1);
+        if (ins[0]! < 0 || yp! < 0 || rp < 0 || dims.length !== 4 || (residual >= 0 && (!pw1x1 || (inTypes[residual]!.shape as number[]).reduce((a, d) => a * d, 1) !== total))) return undefined;
+        const { p } = conv2dAt(dims[2]!, dims[3]!, kh, kw, attrs);
+        const cp = !direct && !pw1x1 ? scratch(colBytes(p), 'conv columns') : 0;
+        return () => convAt(ins[0]!, dims, yp!, rp, cp);
       },
       dispose() {
         for (const s of csr) s.dispose();

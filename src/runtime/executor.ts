@@ -621,6 +621,7 @@ export class Executor {
   dispose(): void {
     this.static?.dispose();
     this.static = null;
+    for (const p of this.ownPlans ?? []) p.dispose();
     for (const k of this.kernels.values()) k.dispose?.();
     this.kernels.clear();
     this.steps = undefined;
@@ -739,7 +740,7 @@ export class Executor {
    * between values not alive at the same time (planOffsets). Undefined when any step cannot bind: every run then
    * takes the general path, as before.
    */
-  private compileStatic(): StaticPlan | undefined {
+  private compileStatic(keepInputs = false): StaticPlan | undefined {
     const mem = this.staticWanted && this.kernels.size ? arena() : undefined;
     if (!mem || this.graph.inputs.length === 0) return undefined;
     const { types } = this.analysis;
@@ -818,6 +819,8 @@ export class Executor {
       if (b === undefined || !st) return undefined;
       blocks[b]!.last = Infinity;
     }
+    // an in-place plan's inputs are written once and invoked many times (TFLite keeps its inputs too): no value shares them
+    if (keepInputs) for (let b = 0; b < this.graph.inputs.length; b++) blocks[b]!.last = Infinity;
     const { offsets, total } = planOffsets(blocks);
     const held: number[] = [];
     const base = mem.alloc(total, 'static plan values');
@@ -856,6 +859,19 @@ export class Executor {
     for (const o of this.graph.outputs) outputs.set(o.name, io(o.name));
     return new StaticPlan(mem, this.graph.inputs.map((i) => io(i.name)), outputs, calls, held, total);
   }
+
+  /**
+   * A static plan of its own for a caller that runs it in place (Interpreter: inputs written into its blocks, outputs
+   * read from them), with blocks apart from the plan run() uses, so neither disturbs the other; its input blocks are
+   * never reused within a run, so inputs stay as written. Undefined when the graph has no static plan. Freed by
+   * `dispose()` of the plan or of this executor.
+   */
+  newStaticPlan(): StaticPlan | undefined {
+    const plan = this.compileStatic(true);
+    if (plan) (this.ownPlans ??= []).push(plan);
+    return plan;
+  }
+  private ownPlans?: StaticPlan[];
 
   /** The kernel that computes `node`'s output: its own, or `concat-in-place` (a planned Concat its producers wrote). */
   kernelName(node: Node): string {

@@ -237,6 +237,8 @@ export class InferenceSession {
       }
       exec = this.plain;
     }
+    // one thread: nothing to switch (between runs the active count is always 1, runs restore it)
+    if (this.threads === 1 && !this.options.profile) return exec.run(feeds, names, undefined, into) as Record<string, Tensor>;
     const prevThreads = setActiveThreads(this.threads);
     try {
       if (!this.options.profile) return exec.run(feeds, names, undefined, into) as Record<string, Tensor>;

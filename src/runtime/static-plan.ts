@@ -3,7 +3,7 @@ import type { Arena } from '../kernels/wasm.js';
 import type { DType, TypedArray } from '../tensor/dtype.js';
 import { DTYPES } from '../tensor/dtype.js';
 import type { QuantParams } from '../tensor/quant.js';
-import { Tensor } from '../tensor/tensor.js';
+import { Tensor, trustedTensor } from '../tensor/tensor.js';
 
 /** A graph input or output of a static plan: its block in kernel memory and its one shape. */
 export interface StaticIO {
@@ -65,6 +65,9 @@ export class StaticPlan {
   /** per fetched name: its output and the index of its view in outViews */
   private fetchIO: { io: StaticIO; view: number }[] = [];
   private readonly outList: StaticIO[];
+  private disposed = false;
+  /** per input: the (frozen) dims array of the last feed found to have the planned dims */
+  private readonly seenDims: (readonly number[] | undefined)[] = [];
 
   constructor(
     private readonly mem: Arena,
@@ -97,9 +100,15 @@ export class StaticPlan {
     let keys = 0;
     for (const _ in feeds) keys++;
     if (keys !== ins.length) return undefined;
+    const seen = this.seenDims;
     for (let i = 0; i < ins.length; i++) {
       const t = feeds[ins[i]!.name];
-      if (!(t instanceof Tensor) || t.type !== ins[i]!.type || !sameDims(t.dims, ins[i]!.dims)) return undefined;
+      if (!(t instanceof Tensor) || t.type !== ins[i]!.type) return undefined;
+      // a Tensor's dims are frozen: the array last checked needs no second look (a session fed the same tensors)
+      if (t.dims !== seen[i]) {
+        if (!sameDims(t.dims, ins[i]!.dims)) return undefined;
+        seen[i] = t.dims;
+      }
     }
     if (fetch !== this.lastFetch) {
       const io: { io: StaticIO; view: number }[] = [];
@@ -120,6 +129,8 @@ export class StaticPlan {
     }
     const calls = this.calls;
     for (let i = 0; i < calls.length; i++) calls[i]!();
+    // a call that took scratch for itself (a conv's columns) may have grown the memory
+    this.views();
     const result: Record<string, Tensor> = {};
     const io = this.fetchIO;
     for (let i = 0; i < io.length; i++) {
@@ -128,7 +139,8 @@ export class StaticPlan {
       const dst = into?.[o.name];
       if (dst != null) result[o.name] = writeInto(o.name, dst, o.type, o.dims, view);
       else {
-        const t = new Tensor(o.type, view.slice(), o.dims);
+        // the plan's frozen dims and a fresh array of them: no checks to repeat
+        const t = trustedTensor(o.type, view.slice(), o.dims);
         if (o.quant) t.quant = o.quant;
         result[o.name] = t;
       }
@@ -136,7 +148,42 @@ export class StaticPlan {
     return result;
   }
 
+  /**
+   * In place (TFLite's `typed_input_tensor(i)`): a typed view of input `i`'s block, which `invoke()` reads. Valid until
+   * the kernel memory grows (any call that may allocate kernel memory: creating a session, a run on the general path,
+   * a plan): a view held across such a call is detached (length 0) or stale, so ask again after it. The view is the
+   * same object while the memory has not grown. Only plans made with their inputs kept (Executor.newStaticPlan) keep
+   * an input's bytes from one invoke to the next.
+   */
+  inputView(i: number): TypedArray {
+    if (this.disposed) throw new InputError('the static plan was released');
+    this.views();
+    const v = this.inViews[i];
+    if (!v) throw new InputError(`input ${i} does not exist (the model has ${this.inputs.length})`);
+    return v;
+  }
+
+  /** In place (TFLite's `typed_output_tensor`): output `name`'s block, written by `invoke()`; the rule of inputView. */
+  outputView(name: string): TypedArray {
+    if (this.disposed) throw new InputError('the static plan was released');
+    this.views();
+    const k = this.outList.findIndex((o) => o.name === name);
+    if (k < 0) throw new InputError(`'${name}' is not an output of the plan`);
+    return this.outViews[k]!;
+  }
+
+  /**
+   * Run on what the input blocks hold now, leaving the outputs in their blocks (TFLite's Invoke()): the bound calls
+   * and nothing else — no copy, no allocation, no Tensor.
+   */
+  invoke(): void {
+    if (this.disposed) throw new InputError('the static plan was released');
+    const calls = this.calls;
+    for (let i = 0; i < calls.length; i++) calls[i]!();
+  }
+
   dispose(): void {
+    this.disposed = true;
     for (const p of this.held) this.mem.release(p);
     this.held.length = 0;
   }

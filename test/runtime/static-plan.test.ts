@@ -7,122 +7,87 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { InputError } from '../../src/errors.js';
-import { Graph, type Node } from '../../src/ir/graph.js';
+import { Graph } from '../../src/ir/graph.js';
+import { f32ArrayToF16 } from '../../src/tensor/fp16.js';
 import { arena } from '../../src/kernels/wasm.js';
 import { Executor } from '../../src/runtime/executor.js';
 import { InferenceSession } from '../../src/runtime/session.js';
 import { planOffsets } from '../../src/runtime/static-plan.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { dataPath, hasData } from '../helpers/data.js';
-
-type Layer = { op: 'MatMul' | 'Gemm'; n: number; bias: boolean; act: 'none' | 'Relu' | 'Clip' | 'Sigmoid'; residual: boolean; flatten: boolean; norm?: boolean };
-
-/** An MLP of MatMul / Gemm layers with bias Adds, activations, residual Adds and Flatten views (static shapes). */
-function mlp(m: number, k0: number, layers: Layer[], seed: number): Graph {
-  const g = new Graph();
-  g.opsets = { '': 17 };
-  g.inputs = [{ name: 'x', type: { dtype: 'float32', shape: [m, k0] } }];
-  let s = seed >>> 0 || 1;
-  const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32 - 0.5) * 0.8;
-  const nodes: Node[] = [];
-  let cur = 'x';
-  let k = k0;
-  layers.forEach((l, i) => {
-    const w = `w${i}`;
-    g.initializers.set(w, new Tensor('float32', Float32Array.from({ length: k * l.n }, rnd), l.op === 'Gemm' ? [l.n, k] : [k, l.n]));
-    const y = `y${i}`;
-    if (l.op === 'Gemm') {
-      const inputs = [cur, w];
-      if (l.bias) {
-        g.initializers.set(`c${i}`, new Tensor('float32', Float32Array.from({ length: l.n }, rnd), [l.n]));
-        inputs.push(`c${i}`);
-      }
-      nodes.push({ name: `gemm${i}`, op: 'Gemm', domain: '', inputs, outputs: [y], attrs: { transB: 1 } });
-    } else {
-      nodes.push({ name: `mm${i}`, op: 'MatMul', domain: '', inputs: [cur, w], outputs: [l.bias ? `${y}_mm` : y], attrs: {} });
-      if (l.bias) {
-        g.initializers.set(`b${i}`, new Tensor('float32', Float32Array.from({ length: l.n }, rnd), [l.n]));
-        nodes.push({ name: `bias${i}`, op: 'Add', domain: '', inputs: [`${y}_mm`, `b${i}`], outputs: [y], attrs: {} });
-      }
-    }
-    let out = y;
-    // a residual connection (x + Linear(x)) when the widths agree: folded into the MatMul's epilogue
-    if (l.residual && l.n === k && l.op === 'MatMul') {
-      nodes.push({ name: `res${i}`, op: 'Add', domain: '', inputs: [out, cur], outputs: [`${y}_res`], attrs: {} });
-      out = `${y}_res`;
-    }
-    // LayerNormalization over the features (openWakeWord's classifier heads: Gemm → LayerNorm → Relu); the
-    // activation after it folds into its store (Relu/Clip) or runs over its output (Sigmoid)
-    if (l.norm) {
-      g.initializers.set(`g${i}`, new Tensor('float32', Float32Array.from({ length: l.n }, () => 1 + rnd()), [l.n]));
-      g.initializers.set(`be${i}`, new Tensor('float32', Float32Array.from({ length: l.n }, rnd), [l.n]));
-      nodes.push({ name: `ln${i}`, op: 'LayerNormalization', domain: '', inputs: [out, `g${i}`, `be${i}`], outputs: [`${y}_ln`], attrs: { axis: -1, epsilon: 1e-5 } });
-      out = `${y}_ln`;
-    }
-    if (l.act !== 'none') {
-      const inputs = [out];
-      if (l.act === 'Clip') {
-        g.initializers.set(`lo${i}`, new Tensor('float32', new Float32Array([-0.25]), []));
-        g.initializers.set(`hi${i}`, new Tensor('float32', new Float32Array([0.5]), []));
-        inputs.push(`lo${i}`, `hi${i}`);
-      }
-      nodes.push({ name: `act${i}`, op: l.act, domain: '', inputs, outputs: [`${y}_act`], attrs: {} });
-      out = `${y}_act`;
-    }
-    if (l.flatten) {
-      nodes.push({ name: `flat${i}`, op: 'Flatten', domain: '', inputs: [out], outputs: [`${y}_flat`], attrs: { axis: 1 } });
-      out = `${y}_flat`;
-    }
-    cur = out;
-    k = l.n;
-  });
-  g.nodes = nodes;
-  // the last value and, when there is one, an intermediate as a second output
-  g.outputs = [{ name: cur, type: { dtype: 'float32' } }];
-  const mid = nodes[Math.floor(nodes.length / 2)]!.outputs[0]!;
-  if (mid !== cur) g.outputs.push({ name: mid, type: { dtype: 'float32' } });
-  return g;
-}
-
-const layer = fc.record({
-  op: fc.constantFrom('MatMul' as const, 'MatMul' as const, 'Gemm' as const),
-  n: fc.integer({ min: 1, max: 20 }),
-  bias: fc.boolean(),
-  act: fc.constantFrom('none' as const, 'Relu' as const, 'Clip' as const, 'Sigmoid' as const),
-  residual: fc.boolean(),
-  flatten: fc.boolean(),
-  norm: fc.boolean(),
-});
+import { cnn, convLayer, layer, mlp } from '../helpers/mlp-graph.js';
 
 const bits = (t: Tensor) => Array.from(new Uint32Array((t.data as Float32Array).slice().buffer));
+
+/**
+ * `runs` runs of g on float inputs x of `dims` through the static plan and through the general path: the outputs
+ * equal bit for bit, and the plan was made (every step bound).
+ */
+function samePaths(g: Graph, dims: number[], runs: number, seed: number, unfused = false): void {
+  const fast = new Executor(g);
+  // unfused: the general path without folded activations / residuals / channel steps (every step its own pass) —
+  // the fused stores must give the same bits
+  const slow = new Executor(g, unfused ? { staticPlan: false, fuseClamps: false } : { staticPlan: false });
+  try {
+    for (let r = 0; r < runs; r++) {
+      const x = new Tensor('float32', Float32Array.from({ length: dims.reduce((a, d) => a * d, 1) }, (_, i) => Math.sin(i * 0.7 + r + seed)), dims);
+      const a = fast.run({ x }) as Record<string, Tensor>;
+      const b = slow.run({ x }) as Record<string, Tensor>;
+      for (const o of g.outputs) {
+        expect(a[o.name]!.dims).toEqual(b[o.name]!.dims);
+        expect(bits(a[o.name]!)).toEqual(bits(b[o.name]!));
+      }
+    }
+    expect(fast.staticPlan).toBeDefined();
+    expect(slow.staticPlan).toBeUndefined();
+  } finally {
+    fast.dispose();
+    slow.dispose();
+  }
+}
 
 describe('static plan', () => {
   it('computes bit for bit what the general path computes, run after run (random MLPs: MatMul/Gemm, bias, LayerNormalization, Relu/Clip/Sigmoid, residual, Flatten)', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 24 }), fc.array(layer, { minLength: 1, maxLength: 6 }), fc.integer(), (m, k0, layers, seed) => {
-        const g = mlp(m, k0, layers, seed);
-        const fast = new Executor(g);
-        const slow = new Executor(g, { staticPlan: false });
-        try {
-          for (let r = 0; r < 3; r++) {
-            const x = new Tensor('float32', Float32Array.from({ length: m * k0 }, (_, i) => Math.sin(i * 0.7 + r + seed)), [m, k0]);
-            const a = fast.run({ x }) as Record<string, Tensor>;
-            const b = slow.run({ x }) as Record<string, Tensor>;
-            for (const o of g.outputs) {
-              expect(a[o.name]!.dims).toEqual(b[o.name]!.dims);
-              expect(bits(a[o.name]!)).toEqual(bits(b[o.name]!));
-            }
-          }
-          // every step of these graphs binds: the runs above took the static plan
-          expect(fast.staticPlan).toBeDefined();
-          expect(slow.staticPlan).toBeUndefined();
-        } finally {
-          fast.dispose();
-          slow.dispose();
-        }
+        // every step of these graphs binds: the runs take the static plan
+        samePaths(mlp(m, k0, layers, seed), [m, k0], 3, seed);
       }),
       { numRuns: 60 },
     );
+  });
+
+  it('computes bit for bit what the general path computes on random CNNs (depthwise 3×3/5×5, pointwise, full, grouped and sparse convs, strides, asymmetric pads, residual, Relu/Clip/PRelu, Max/AveragePool, Transpose, Slice, Concat, Pad, Resize, ConvTranspose, GlobalAveragePool)', () => {
+    // ONNX Conv / MaxPool / AveragePool / Transpose / Slice semantics come from the ops' reference and shape rules;
+    // here the plan's bound calls must reproduce the general path's kernel runs exactly
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 13 }), fc.integer({ min: 1, max: 13 }), fc.array(convLayer, { minLength: 1, maxLength: 5 }), fc.integer(), (c0, h0, w0, layers, seed) => {
+        // every step binds (convs, pools, Transpose, Slice, Concat, Pad, Resize, ConvTranspose, Add, activations fused
+        // or bound)
+        samePaths(cnn(c0, h0, w0, layers, seed), [1, c0, h0, w0], 2, seed, seed % 2 === 0);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('runs float32 MatMul / Gemm on float16 weights behind a Cast (f16w_gemm_4x8) bit for bit as the general path', () => {
+    let s0 = 5;
+    const rnd = () => ((s0 = (Math.imul(s0, 1103515245) + 12345) >>> 0) / 2 ** 32 - 0.5) * 0.5;
+    for (const [op, dims] of [['MatMul', [1, 384]], ['MatMul', [2, 3, 384]], ['Gemm', [3, 384]]] as const) {
+      const [k, n] = [384, 256];
+      const g = new Graph();
+      g.opsets = { '': 17 };
+      g.inputs = [{ name: 'x', type: { dtype: 'float32', shape: [...dims] } }];
+      g.initializers.set('Wh', new Tensor('float16', f32ArrayToF16(Float32Array.from({ length: k * n }, rnd)), op === 'Gemm' ? [n, k] : [k, n]));
+      g.nodes.push({ name: 'cast', op: 'Cast', domain: '', inputs: ['Wh'], outputs: ['W'], attrs: { to: 1 } });
+      g.nodes.push({ name: 'mm', op, domain: '', inputs: ['x', 'W'], outputs: ['y'], attrs: op === 'Gemm' ? { transB: 1 } : {} });
+      g.nodes.push({ name: 'relu', op: 'Relu', domain: '', inputs: ['y'], outputs: ['z'], attrs: {} });
+      g.outputs = [{ name: 'z', type: { dtype: 'float32' } }];
+      const probe = new Executor(g);
+      expect([...probe.kernels.values()].map((kd) => kd.name)).toContain('f16w_gemm_4x8');
+      probe.dispose();
+      samePaths(g, [...dims], 2, 9);
+    }
   });
 
   it('places blocks so that two alive at the same step never share a byte (planOffsets)', () => {
