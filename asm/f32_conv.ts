@@ -238,6 +238,19 @@ function storeLanes(p: usize, v: v128, n: i32): void {
   if (n > 2) v128.store32_lane(p, v, 2, 8);
 }
 
+/** Four outputs of two output rows `obytes` apart (va at p, vv below it); only n lanes of each when n < 4 (a row's end). */
+// @ts-ignore: decorator
+@inline
+function storeRowPair(p: usize, obytes: usize, va: v128, vv: v128, n: i32): void {
+  if (n >= 4) {
+    v128.store(p, va);
+    v128.store(p + obytes, vv);
+  } else {
+    storeLanes(p, va, n);
+    storeLanes(p + obytes, vv, n);
+  }
+}
+
 /** Three taps of one kernel row for four outputs: (w0·x0 + w1·x1) + w2·x2 (fused multiply-adds in the relaxed build). */
 // @ts-ignore: decorator
 @inline
@@ -330,13 +343,7 @@ export function f32_dwconv3x3(x: usize, c: i32, ih: i32, iw: i32, w: usize, sh: 
         }
         const va = dwClamp(f32x4.add(f32x4.add(vb, a0), f32x4.add(a1, a2)), clamp, exact, vlo, vhi, vz);
         const vv = dwClamp(f32x4.add(f32x4.add(vb, b0), f32x4.add(b1, b2)), clamp, exact, vlo, vhi, vz);
-        if (ox + 3 < ow) {
-          v128.store(orow + c0, va);
-          v128.store(orow + obytes + c0, vv);
-        } else {
-          storeLanes(orow + c0, va, ow - ox);
-          storeLanes(orow + obytes + c0, vv, ow - ox);
-        }
+        storeRowPair(orow + c0, obytes, va, vv, ow - ox);
       }
     }
     for (let oy = pairs << 1; oy < oh; oy++) {
@@ -535,13 +542,7 @@ export function f32_dwconv5x5(x: usize, c: i32, ih: i32, iw: i32, w: usize, sh: 
         const b4 = dwRow5s1(p + rowBytes, k40, k41, k42, k43, k44);
         const va = dwClamp(f32x4.add(f32x4.add(vb, f32x4.add(a0, a1)), f32x4.add(a2, f32x4.add(a3, a4))), clamp, exact, vlo, vhi, vz);
         const vv = dwClamp(f32x4.add(f32x4.add(vb, f32x4.add(b0, b1)), f32x4.add(b2, f32x4.add(b3, b4))), clamp, exact, vlo, vhi, vz);
-        if (ox + 3 < ow) {
-          v128.store(orow + c0, va);
-          v128.store(orow + obytes + c0, vv);
-        } else {
-          storeLanes(orow + c0, va, ow - ox);
-          storeLanes(orow + obytes + c0, vv, ow - ox);
-        }
+        storeRowPair(orow + c0, obytes, va, vv, ow - ox);
       }
     }
     for (let oy = pairs << 1; oy < oh; oy++) {
