@@ -91,28 +91,36 @@ const convWasm: KernelDef = {
     // a residual Add folded in (fuseResidual): its input index; r is added over the output block before the clamp
     let residual = -1;
     let prefix = false;
-    /** run() at fixed places: X at xp (dims xd), the output (total floats) at yp, the residual (rSize floats) at rp */
-    const bindConv = (xp: number, xd: number[], yp: number, total: number, rp: number, rSize: number): (() => void) | undefined => {
-      if (rp >= 0 && (prefix ? rSize > total : rSize !== total)) return undefined;
+    /** whether a residual of rSize floats fits an output of total: the whole output, or a prefix of it (a channel Pad's input) */
+    const residualFits = (rSize: number, total: number) => (prefix ? rSize <= total : rSize === total);
+    /**
+     * The conv and its folded epilogue over kernel memory (run() and the static plan's bound call): X at xp (dims
+     * xd), the output (total floats) at yp (undefined: a new block), a folded residual (rSize floats) at rp (−1:
+     * none). A whole-output residual and the leading per-channel steps go into the store on one thread (fe), the
+     * residual into the threads' chunks on more (res), the separate passes otherwise. Returns the output block.
+     */
+    const convAt = (xp: number, xd: number[], yp: number | undefined, total: number, rp: number, rSize: number): number => {
       const [elo, ehi] = [epi.lo, epi.hi];
+      // with a residual the conv stores unclamped; the add pass or the fused store clamps
       const [lo, hi] = rp >= 0 ? [-Infinity, Infinity] : [elo, ehi];
-      const clampRest = rp >= 0 && rSize < total && (elo > -Infinity || ehi < Infinity);
-      // as run(): a whole-output residual and the leading per-channel steps fused into the store on one thread
-      // (fe), the residual added in the threads' chunks on more (res), the separate passes otherwise
+      // (a prefix residual runs as its own pass, before the clamp and the steps: nothing fused then)
       const whole = rp >= 0 && !prefix && rSize === total;
-      return () => {
-        const steps = channelSteps(total / shape.m / (xd[0] ?? 1));
-        const fe: ConvFusedEpilogue | undefined = (whole || steps) && (rp < 0 || whole) ? { res: whole ? rp : undefined, ep: steps?.ep ?? 0, em: steps?.em ?? 0, lo: elo, hi: ehi } : undefined;
-        const res: ConvResidual | undefined = whole ? { ptr: rp, lo: elo, hi: ehi } : undefined;
-        if (wino?.wins(xd)) wino.run(mem, ex, attrs, xd, xp, bp, lo, hi, yp);
-        else runConvF32(mem, ex, shape, attrs, xd, xp, packed ? 0 : weights(), bp, lo, hi, yp, packed ? weights() : 0, fe, res);
-        if (fe?.done) return epi.applyAt(yp, total, fe.em ? steps!.count : 0);
-        if (rp >= 0 && !res?.done) {
-          ex.f32_binary(0, yp, 1, rp, 1, yp, rSize, elo, ehi);
-          if (clampRest) ex.f32_unary(UNARY.clamp, yp + rSize * 4, yp + rSize * 4, total - rSize, elo, ehi);
-        }
-        epi.applyAt(yp, total);
-      };
+      const steps = channelSteps(total / shape.m / (xd[0] ?? 1));
+      const fe: ConvFusedEpilogue | undefined = (whole || steps) && (rp < 0 || whole) ? { res: whole ? rp : undefined, ep: steps?.ep ?? 0, em: steps?.em ?? 0, lo: elo, hi: ehi } : undefined;
+      const res: ConvResidual | undefined = whole ? { ptr: rp, lo: elo, hi: ehi } : undefined;
+      const op = wino?.wins(xd) ? wino.run(mem, ex, attrs, xd, xp, bp, lo, hi, yp) : runConvF32(mem, ex, shape, attrs, xd, xp, packed ? 0 : weights(), bp, lo, hi, yp, packed ? weights() : 0, fe, res);
+      if (fe?.done) {
+        epi.applyAt(op, total, fe.em ? steps!.count : 0);
+        return op;
+      }
+      if (rp >= 0 && !res?.done) {
+        // y = clamp(y + r): one pass over the block while it is still in cache; a prefix residual covers the first
+        // rSize values, the rest is clamp(y)
+        ex.f32_binary(0, op, 1, rp, 1, op, rSize, elo, ehi);
+        if (rSize < total && (elo > -Infinity || ehi < Infinity)) ex.f32_unary(UNARY.clamp, op + rSize * 4, op + rSize * 4, total - rSize, elo, ehi);
+      }
+      epi.applyAt(op, total);
+      return op;
     };
     return {
       name: wino ? 'f32_conv3x3_winograd_2x2' : shape.direct ? 'f32_conv2d_direct_4x8' : dw3x3 ? 'f32_dwconv3x3' : dw5x5 ? 'f32_dwconv5x5' : dw1x1 && !(attrs.pads as number[] | undefined)?.some((v) => v !== 0) ? 'f32_dwconv1x1' : dwPlane ? 'f32_dwconv_plane' : depthwise ? 'f32_dwconv2d' : 'f32_conv2d_gemm_4x8',
@@ -133,46 +141,19 @@ const convWasm: KernelDef = {
         // the residual's place in kernel memory, taken before anything here allocates (a grown memory detaches views)
         const rPtr = rt ? mem.ptrOf(rt) : undefined;
         const xd = dims2d(xt.dims);
+        const out = outType!.shape as number[];
+        const total = out.reduce((a, d) => a * d, 1);
+        if (rt && !residualFits(rt.size, total)) throw new ShapeError(`node '${node.name}': residual of ${rt.size} values for an output of ${total}`);
         // a resident input (another kernel's output) is used in place; the output stays resident too
         // (the arena pads every block, so the stride-2 depthwise path may read one float past a row)
         const xin = mem.input(xt.data as Float32Array, 'conv input');
-        const out = outType!.shape as number[];
-        const total = out.reduce((a, d) => a * d, 1);
-        // the GEMM paths apply a whole-output residual and leading per-channel PRelu / affine steps while storing, the
-        // direct kernel the steps (fe.done)
-        const steps = channelSteps(total / shape.m / (out[0] ?? 1));
-        const rFused = rt && !prefix && rt.size === total ? (rPtr !== undefined ? { ptr: rPtr, copied: false } : mem.input(rt.data as Float32Array, 'conv residual')) : undefined;
-        // (a prefix residual runs as its own pass, before the clamp and the steps: nothing fused then)
-        const fe: ConvFusedEpilogue | undefined = (rFused || steps) && (!rt || rFused) ? { res: rFused?.ptr, ep: steps?.ep ?? 0, em: steps?.em ?? 0, lo: epi.lo, hi: epi.hi } : undefined;
+        const r = rt ? (rPtr !== undefined ? { ptr: rPtr, copied: false } : mem.input(rt.data as Float32Array, 'conv residual')) : undefined;
         try {
-          // with a residual the conv stores unclamped; the add pass below clamps
-          const [lo, hi] = rt ? [-Infinity, Infinity] : [epi.lo, epi.hi];
-          // on threads, a whole-output residual is added by the threads' chunks where runConvF32 can (res.done)
-          const res: ConvResidual | undefined = rFused ? { ptr: rFused.ptr, lo: epi.lo, hi: epi.hi } : undefined;
-          const op = wino?.wins(xd) ? wino.run(mem, ex, attrs, xd, xin.ptr, bp, lo, hi, dst) : runConvF32(mem, ex, shape, attrs, xd, xin.ptr, packed ? 0 : weights(), bp, lo, hi, dst, packed ? weights() : 0, fe, res);
-          if (fe?.done) {
-            const y = mem.f32(op, total);
-            epi.apply(y, fe.em ? steps!.count : 0);
-            return [new Tensor('float32', y, out)];
-          }
-          if (rt && !res?.done) {
-            // y = clamp(y + r): one pass over the block while it is still in cache (r resident or copied in now); a
-            // prefix residual (a zero channel Pad's input) covers the first rt.size values, the rest is clamp(y)
-            if (prefix ? rt.size > total : rt.size !== total) throw new ShapeError(`node '${node.name}': residual of ${rt.size} values for an output of ${total}`);
-            const r = rFused ?? (rPtr !== undefined ? { ptr: rPtr, copied: false } : mem.input(rt.data as Float32Array, 'conv residual'));
-            try {
-              ex.f32_binary(0, op, 1, r.ptr, 1, op, rt.size, epi.lo, epi.hi);
-              if (rt.size < total && (epi.lo > -Infinity || epi.hi < Infinity)) ex.f32_unary(UNARY.clamp, op + rt.size * 4, op + rt.size * 4, total - rt.size, epi.lo, epi.hi);
-            } finally {
-              if (r.copied && r !== rFused) mem.release(r.ptr);
-            }
-          }
-          const y = mem.f32(op, total);
-          epi.apply(y);
-          return [new Tensor('float32', y, out)];
+          const op = convAt(xin.ptr, xd, dst, total, r?.ptr ?? -1, rt?.size ?? 0);
+          return [new Tensor('float32', mem.f32(op, total), out)];
         } finally {
           if (xin.copied) mem.release(xin.ptr);
-          if (rFused?.copied) mem.release(rFused.ptr);
+          if (r?.copied) mem.release(r.ptr);
         }
       },
       // static plan: the run above on fixed places (input, residual, output blocks); runConvF32 takes its scratch per
@@ -181,7 +162,11 @@ const convWasm: KernelDef = {
         const xt = inTypes[0];
         const rp = residual >= 0 ? ins[residual]! : -1;
         if (ins[0]! < 0 || yp! < 0 || (residual >= 0 && rp < 0)) return undefined;
-        return bindConv(ins[0]!, dims2d(xt!.shape as number[]), yp!, (ot!.shape as number[]).reduce((a, d) => a * d, 1), rp, residual >= 0 ? (inTypes[residual]!.shape as number[]).reduce((a, d) => a * d, 1) : 0);
+        const xd = dims2d(xt!.shape as number[]);
+        const total = (ot!.shape as number[]).reduce((a, d) => a * d, 1);
+        const rSize = residual >= 0 ? (inTypes[residual]!.shape as number[]).reduce((a, d) => a * d, 1) : 0;
+        if (rp >= 0 && !residualFits(rSize, total)) return undefined;
+        return () => void convAt(ins[0]!, xd, yp!, total, rp, rSize);
       },
       dispose() {
         mem.release(bp);

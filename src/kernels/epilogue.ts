@@ -121,7 +121,8 @@ export class Epilogue {
     if (!n || this.posts.length <= from) return;
     const ex = kernels()!;
     const out = { byteOffset: ptr, length: n };
-    for (const [code, alpha, beta, prelu] of this.posts.slice(from)) {
+    for (let i = from; i < this.posts.length; i++) {
+      const [code, alpha, beta, prelu] = this.posts[i]!;
       if (code === CHANNEL) {
         // y·scale[ch] + bias[ch] in place, one [c, inner] block at a time (f32_dwconv1x1 with no clamp)
         const { ptr, c, inner, bias } = prelu!;
