@@ -239,6 +239,7 @@ function fcDot4(ar: usize, w0: usize, k: i32, az: i32, wz: usize): v128 {
   return acc;
 }
 
+/** Σ (a[kk] − az)·(w[kk] − z) over taps kk … k − 1, one at a time (fcDot's and fcDot4's tails). */
 // @ts-ignore: decorator
 @inline
 function tailDot(ar: usize, wr: usize, kk: i32, k: i32, az: i32, z: i32): i32 {
@@ -264,8 +265,7 @@ function fcDot(ar: usize, wr: usize, k: i32, az: i32, z: i32): i32 {
     for (; kk + 8 <= k; kk += 8) vacc = i32x4.add(vacc, i32x4.dot_i16x8_s(i16x8.sub(v128.load8x8_s(ar + kk), vaz), i16x8.sub(v128.load8x8_s(wr + kk), vz)));
     acc = i32x4.extract_lane(vacc, 0) + i32x4.extract_lane(vacc, 1) + i32x4.extract_lane(vacc, 2) + i32x4.extract_lane(vacc, 3);
   }
-  for (; kk < k; kk++) acc += (<i32>load<i8>(ar + kk) - az) * (<i32>load<i8>(wr + kk) - z);
-  return acc;
+  return acc + tailDot(ar, wr, kk, k, az, z);
 }
 
 /** out[i] = table[x[i] & 255] for n bytes: any per-code op on 8-bit input (a 256-byte table built from the reference). */
