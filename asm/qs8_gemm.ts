@@ -127,11 +127,14 @@ export function qs8_panel_colsum(n: i32, k: i32, w: usize, out: usize): void {
   }
 }
 
-/** Row r = (ch, ky, kx) of the im2col matrix as P = oh·ow raw bytes at `dst` (out-of-image taps: `pad`). */
+/**
+ * Row r = (ch, ky, kx) of the im2col matrix over output pixels j0 … j1 − 1 (j = oy·ow + ox) as raw bytes at `dst`
+ * (out-of-image taps: `pad`): each output row's run of pixels is a fill, a copy of input bytes, a fill.
+ */
 // @ts-ignore: decorator
 @inline
 function im2colRow(
-  dst: usize, r: i32, x: usize, ih: i32, iw: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, pt: i32, pl: i32, oh: i32, ow: i32, pad: u8,
+  dst: usize, r: i32, x: usize, ih: i32, iw: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, pt: i32, pl: i32, ow: i32, j0: i32, j1: i32, pad: u8,
 ): void {
   const kx = r % kw;
   const ky = (r / kw) % kh;
@@ -143,23 +146,30 @@ function im2colRow(
   let ox1 = iw - off <= 0 ? 0 : (iw - off + sw - 1) / sw;
   if (ox1 > ow) ox1 = ow;
   if (ox0 > ox1) ox0 = ox1;
-  for (let oy = 0; oy < oh; oy++) {
-    const d = dst + <usize>oy * ow;
+  for (let j = j0; j < j1; ) {
+    const oy = j / ow;
+    // this output row's pixels a … b − 1 of the range, at d + ox
+    const a = j - oy * ow;
+    const b = min(ow, a + (j1 - j));
+    const d = dst + <usize>(j - j0) - <usize>a;
+    j += b - a;
     const iy = oy * sh - pt + ky * dh;
-    if (iy < 0 || iy >= ih) {
-      memory.fill(d, pad, ow);
+    const s0 = max(a, ox0);
+    const s1 = min(b, ox1);
+    if (iy < 0 || iy >= ih || s0 >= s1) {
+      memory.fill(d + <usize>a, pad, b - a);
       continue;
     }
     const xr = xc + <usize>iy * iw;
-    if (ox0 > 0) memory.fill(d, pad, ox0);
-    if (sw == 1) memory.copy(d + ox0, xr + (ox0 + off), ox1 - ox0);
+    if (s0 > a) memory.fill(d + <usize>a, pad, s0 - a);
+    if (sw == 1) memory.copy(d + <usize>s0, xr + (s0 + off), s1 - s0);
     else {
-      let ox = ox0;
+      let ox = s0;
       // stride 2: the even bytes of 16 (reads one byte past the last tap: arena slack)
-      if (sw == 2) for (; ox + 8 <= ox1; ox += 8) v128.store64_lane(d + ox, i8x16.shuffle(v128.load(xr + (ox * 2 + off)), i32x4.splat(0), 0, 2, 4, 6, 8, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0), 0);
-      for (; ox < ox1; ox++) store<u8>(d + ox, load<u8>(xr + (ox * sw + off)));
+      if (sw == 2) for (; ox + 8 <= s1; ox += 8) v128.store64_lane(d + <usize>ox, i8x16.shuffle(v128.load(xr + (ox * 2 + off)), i32x4.splat(0), 0, 2, 4, 6, 8, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0), 0);
+      for (; ox < s1; ox++) store<u8>(d + <usize>ox, load<u8>(xr + (ox * sw + off)));
     }
-    if (ox1 < ow) memory.fill(d + ox1, pad, ow - ox1);
+    if (s1 < b) memory.fill(d + <usize>s1, pad, b - s1);
   }
 }
 
@@ -174,9 +184,23 @@ function im2colRow(
 export function qs8_im2col_pack_8(
   x: usize, c: i32, ih: i32, iw: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, pt: i32, pl: i32, oh: i32, ow: i32, xz: i32, flip: i32, out: usize, tmp: usize,
 ): void {
+  qs8_im2col_pack_8_range(x, c, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, xz, flip, 0, (oh * ow + 7) >> 3, out, tmp);
+}
+
+/**
+ * qs8_im2col_pack_8 for panels q0 … q1 − 1 only (output pixels 8·q0 … min(P, 8·q1) − 1), panel q0 at `out`; `tmp`
+ * holds 2·(pixels of the range) + 16 bytes. A conv packs and multiplies one cache block of panels at a time: the
+ * whole image's columns (K·P bytes: 302 MB for a 3×3 conv of 128 channels over 512×512) never exist at once.
+ */
+export function qs8_im2col_pack_8_range(
+  x: usize, c: i32, ih: i32, iw: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, pt: i32, pl: i32, oh: i32, ow: i32, xz: i32, flip: i32,
+  q0: i32, q1: i32, out: usize, tmp: usize,
+): void {
   const k = c * kh * kw;
   const k8 = ((k + 7) >> 3) << 3;
-  const p = oh * ow;
+  const j0 = q0 << 3;
+  const j1 = min(oh * ow, q1 << 3);
+  const p = j1 - j0;
   const full = p >> 3;
   const tail = p & 7;
   const panelBytes = <usize>k8 << 3;
@@ -185,8 +209,8 @@ export function qs8_im2col_pack_8(
   const t0 = tmp;
   const t1 = tmp + <usize>((p + 15) & ~7);
   for (let r = 0; r < k8; r += 2) {
-    if (r < k) im2colRow(t0, r, x, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, pad);
-    if (r + 1 < k) im2colRow(t1, r + 1, x, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, pad);
+    if (r < k) im2colRow(t0, r, x, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, ow, j0, j1, pad);
+    if (r + 1 < k) im2colRow(t1, r + 1, x, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, ow, j0, j1, pad);
     const base = out + ((<usize>(r >> 1)) << 4);
     if (r >= k) {
       for (let q = 0; q <= full - (tail ? 0 : 1); q++) v128.store(base + <usize>q * panelBytes, i32x4.splat(0));

@@ -1,7 +1,7 @@
 import { conv2dAt } from '../ir/conv-geometry.js';
 import { Tensor } from '../tensor/tensor.js';
 import { type KernelDef, type PreparedKernel, decline, registerKernel } from './registry.js';
-import { type KernelCall, MAX_THREADS, forkJoin, shares, threadScratch, threadsFor } from './threads.js';
+import { type KernelCall, MAX_THREADS, chunksOf, forkJoin, shares, threadScratch, threadsFor } from './threads.js';
 import { type Arena, arena, type KernelExports, kernelFlavor, kernels } from './wasm.js';
 
 /**
@@ -385,6 +385,45 @@ function putTflMultipliers(mem: Arena, p: number, t: TflRequant, m: number): voi
   for (let i = 0; i < m; i++) [v[2 * i], v[2 * i + 1]] = [t.mult[i]!, t.shift[i]!];
 }
 
+/**
+ * Bytes of packed int8 column panels per cache block: one block is packed, then swept by every weight row (XNNPACK's
+ * and MLAS's blocking). The whole image's columns at once were K·P bytes (302 MB for isnet's 3×3 conv of 128
+ * channels over 512×512) streamed through memory twice.
+ */
+let INT8_BLOCK_BYTES = 128 * 1024;
+
+/** Tests: set the column block size (bytes; 1 = one panel per block) for convs prepared after; returns the previous one. */
+export function setInt8BlockBytes(bytes: number): number {
+  const prev = INT8_BLOCK_BYTES;
+  INT8_BLOCK_BYTES = bytes;
+  return prev;
+}
+
+/** One thread's column block of an int8 conv (images()): packed panels, im2col rows, the GEMM's tile scratch. */
+interface ConvBlock {
+  panels: number;
+  cols: number;
+  rows: number;
+  tmp: number;
+  /** bytes from one thread's block to the next's (each on its own cache lines) */
+  stride: number;
+}
+
+/** The layout of `nt` per-thread column blocks (≤ blockBytes of panels each) for P pixels and K8 rows, and where they sit from `base`. */
+function convBlock(p: number, k8: number, pointwise: boolean, nt: number, blockBytes: number): { bytes: number; at(base: number): ConvBlock } {
+  const panels = Math.max(1, Math.min((p + 7) >> 3, Math.floor(blockBytes / (k8 * 8))));
+  const colsBytes = panels * k8 * 8;
+  const rowsBytes = pointwise ? 0 : 2 * (panels * 8 + 16) + 32;
+  const stride = Math.ceil((colsBytes + rowsBytes + 32) / 128) * 128;
+  return {
+    bytes: stride * Math.max(1, nt) + 128,
+    at(base) {
+      const cols = (base + 127) & ~127;
+      return { panels, cols, rows: cols + colsBytes, tmp: cols + colsBytes + rowsBytes, stride };
+    },
+  };
+}
+
 export function prepareConv(
   ex: KernelExports,
   mem: Arena,
@@ -403,14 +442,12 @@ export function prepareConv(
   const k8 = pad8(kg);
   const fw = w.type === 'uint8' ? 128 : 0;
   const fx = xType === 'uint8' ? 128 : 0;
+  const blockBytes = INT8_BLOCK_BYTES;
   const wp = mem.alloc(m * k8, 'int8 conv weights');
   const rsum = mem.alloc(m * 4, 'int8 conv row sums');
   const rb = mem.alloc(m * 4, 'int8 conv row bias');
   const ru = mem.alloc(m * 4, 'int8 conv rank-1 term');
   const mult = mem.alloc(m * 8, 'requant multipliers');
-  // 32 bytes per thread, each on its own cache lines (kernels/threads.ts threadScratch)
-  const tmps = threadScratch(mem, 32, MAX_THREADS, 'int8 gemm scratch');
-  const tmp = tmps.ptr;
   const src = mem.inputBytes(w.data as QData, 'int8 conv weights');
   ex.qs8_pack_a(m, kg, src.ptr, kg, fw ? 1 : 0, wp, rsum);
   if (src.copied) mem.release(src.ptr);
@@ -424,34 +461,57 @@ export function prepareConv(
   const [sh, sw] = strides as [number, number];
   const [dh, dw] = dil as [number, number];
   if (tfl) putTflMultipliers(mem, mult, tfl, m);
-  /** every image and group of x at `xp` into `op` (run's loop, and a static plan's bound call): columns, then the GEMM */
-  const images = (xp: number, op: number, dims: readonly number[], xz: number, yz: number, code: number, lo: number, hi: number, esz: number, cols: number, rowTmp: number, cv: number): void => {
+  /**
+   * every image and group of x at `xp` into `op` (run's loop, and a static plan's bound call): one cache block of
+   * column panels at a time (INT8_BLOCK_BYTES), packed (im2col or the pointwise input's rows) and then multiplied by
+   * every weight row while it is L2-resident; threads take blocks (their own region of pixels first). `blk`: the
+   * per-thread block (columns, im2col rows, the GEMM's 32-byte tile scratch) of convBlock's layout.
+   */
+  const images = (xp: number, op: number, dims: readonly number[], xz: number, yz: number, code: number, lo: number, hi: number, esz: number, blk: ConvBlock, cv: number): void => {
     const [n, c, ih, iw] = dims as [number, number, number, number];
     const { oh, ow, pt, pl, p, pointwise } = conv2dAt(ih, iw, kh, kw, attrs as never);
     const inSize = c * ih * iw;
-    const kind = { esz };
-    const xin = { ptr: xp };
     const nt = threadsFor(mg * p * kg);
+    const panels = (p + 7) >> 3;
+    const nb = blk.panels;
+    const flip = fx ? 1 : 0;
     for (let bi = 0; bi < n; bi++) {
       for (let gi = 0; gi < group; gi++) {
-        const xg = xin.ptr + bi * inSize + gi * cg * ih * iw;
+        const xg = xp + bi * inSize + gi * cg * ih * iw;
         const r0 = gi * mg;
-        if (nt > 1) {
-          if (!pointwise) ex.qs8_im2col_pack_8(xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, xz, fx ? 1 : 0, cols, rowTmp);
-          const og = op + (bi * m + r0) * p * kind.esz;
-          forkJoin(ex, shares(p, 8, nt).map(([c0, c1], t): KernelCall[] => {
-            const pc = cols + (c0 >> 3) * k8 * 8;
-            const calls: KernelCall[] = pointwise ? [['qs8_pack_b', [c1 - c0, cg, xg + c0, p, fx ? 1 : 0, pc, 0]]] : [];
-            if (cv) calls.push(['qs8_panel_colsum', [c1 - c0, kg, pc, cv + c0 * 4]]);
-            calls.push(['qs8_gemm', [mg, c1 - c0, kg, wp + r0 * k8, k8, pc, og + c0 * kind.esz, p, 0, rb + r0 * 4, cv ? ru + r0 * 4 : 0, cv ? cv + c0 * 4 : 0, mult + r0 * 8, 1, yz, lo, hi, code, tmp + t * tmps.stride]]);
-            return calls;
-          }));
+        const og = op + (bi * m + r0) * p * esz;
+        // panels q0 … q1 − 1 (pixels c0 … c1 − 1): pack them at `cols`, their column sums, the GEMM of every row over them
+        const pack = (q0: number, q1: number, cols: number, rows: number): void => {
+          if (pointwise) ex.qs8_pack_b(Math.min(p, q1 * 8) - q0 * 8, cg, xg + q0 * 8, p, flip, cols, 0);
+          else ex.qs8_im2col_pack_8_range(xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, xz, flip, q0, q1, cols, rows);
+        };
+        if (nt <= 1) {
+          for (let q0 = 0; q0 < panels; q0 += nb) {
+            const q1 = Math.min(panels, q0 + nb);
+            const [c0, c1] = [q0 * 8, Math.min(p, q1 * 8)];
+            pack(q0, q1, blk.cols, blk.rows);
+            if (cv) ex.qs8_panel_colsum(c1 - c0, kg, blk.cols, cv + c0 * 4);
+            ex.qs8_gemm(mg, c1 - c0, kg, wp + r0 * k8, k8, blk.cols, og + c0 * esz, p, 0, rb + r0 * 4, cv ? ru + r0 * 4 : 0, cv ? cv + c0 * 4 : 0, mult + r0 * 8, 1, yz, lo, hi, code, blk.tmp);
+          }
           continue;
         }
-        if (pointwise) ex.qs8_pack_b(p, cg, xg, p, fx ? 1 : 0, cols, 0);
-        else ex.qs8_im2col_pack_8(xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, xz, fx ? 1 : 0, cols, rowTmp);
-        if (cv) ex.qs8_panel_colsum(p, kg, cols, cv);
-        ex.qs8_gemm(mg, p, kg, wp + r0 * k8, k8, cols, op + (bi * m + r0) * p * kind.esz, p, 0, rb + r0 * 4, cv ? ru + r0 * 4 : 0, cv, mult + r0 * 8, 1, yz, lo, hi, code, tmp);
+        // the same three calls per block as chunks; the block's pointers are thread 0's, moved by `stride` on thread t
+        const per = { mask: 0, stride: blk.stride };
+        const { ranges, regions } = chunksOf(panels, 1, nt, mg * kg * 8);
+        const calls: KernelCall[][] = [];
+        for (const [a, b] of ranges) {
+          const list: KernelCall[] = [];
+          for (let q0 = a; q0 < b; q0 += nb) {
+            const q1 = Math.min(b, q0 + nb);
+            const [c0, c1] = [q0 * 8, Math.min(p, q1 * 8)];
+            if (pointwise) list.push(['qs8_pack_b', [c1 - c0, cg, xg + c0, p, flip, blk.cols, 0], { ...per, mask: 1 << 5 }]);
+            else list.push(['qs8_im2col_pack_8_range', [xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, xz, flip, q0, q1, blk.cols, blk.rows], { ...per, mask: (1 << 18) | (1 << 19) }]);
+            if (cv) list.push(['qs8_panel_colsum', [c1 - c0, kg, blk.cols, cv + c0 * 4], { ...per, mask: 1 << 2 }]);
+            list.push(['qs8_gemm', [mg, c1 - c0, kg, wp + r0 * k8, k8, blk.cols, og + c0 * esz, p, 0, rb + r0 * 4, cv ? ru + r0 * 4 : 0, cv ? cv + c0 * 4 : 0, mult + r0 * 8, 1, yz, lo, hi, code, blk.tmp], { ...per, mask: (1 << 5) | (1 << 18) }]);
+          }
+          calls.push(list);
+        }
+        forkJoin(ex, calls, nt, regions);
       }
     }
   };
@@ -487,18 +547,17 @@ export function prepareConv(
       const { p, pointwise } = conv2dAt(ih, iw, kh, kw, attrs as never);
       const xin = mem.inputBytes(xt.data as QData, 'int8 conv input');
       const op = mem.alloc(n * m * p * kind.esz, 'int8 conv output');
-      const cols = mem.alloc(ex.qs8_packed_size_8(p, kg), 'int8 conv columns');
-      const rowTmp = pointwise ? 0 : mem.alloc(2 * pad8(p) + 32, 'int8 im2col rows');
+      const lay = convBlock(p, k8, pointwise, threadsFor(mg * p * kg), blockBytes);
+      const blockAt = mem.alloc(lay.bytes, 'int8 conv column blocks');
       const cv = needColsum ? mem.alloc(pad8(p) * 4, 'int8 conv column sums') : 0;
       let ok = false;
       try {
-        images(xin.ptr, op, [n, c, ih, iw], xz, yz, code, lo, hi, kind.esz, cols, rowTmp, cv);
+        images(xin.ptr, op, [n, c, ih, iw], xz, yz, code, lo, hi, kind.esz, lay.at(blockAt), cv);
         ok = true;
         return [new Tensor(ot!.dtype, outView(mem, kind.code, op, n * m * p), ot!.shape as number[])];
       } finally {
         if (cv) mem.release(cv);
-        if (rowTmp) mem.release(rowTmp);
-        mem.release(cols);
+        mem.release(blockAt);
         if (!ok) mem.release(op);
         if (xin.copied) mem.release(xin.ptr);
       }
@@ -515,14 +574,15 @@ export function prepareConv(
       for (let i = 0; i < m; i++) rbv[i] = ((bias ? bias[i]! | 0 : 0) - Math.imul(xzS, rs[i]!) + Math.imul(Math.imul(kg, wzS[i]!), xzS)) | 0;
       const [, , ih, iw] = dims as [number, number, number, number];
       const { p, pointwise } = conv2dAt(ih, iw, kh, kw, attrs as never);
-      const cols = scratch(ex.qs8_packed_size_8(p, kg), 'int8 conv columns');
-      const rowTmp = pointwise ? 0 : scratch(2 * pad8(p) + 32, 'int8 im2col rows');
+      // blocks for every thread the session may run (threadsFor decides per call)
+      const lay = convBlock(p, k8, pointwise, MAX_THREADS, blockBytes);
+      const blk = lay.at(scratch(lay.bytes, 'int8 conv column blocks'));
       const cv = needColsum ? scratch(pad8(p) * 4, 'int8 conv column sums') : 0;
       const [xp, yz, code, lo, hi] = [ins[0]!, scalarInt(consts[7]), kind.code | 8, tfl.clamp.lo, tfl.clamp.hi];
-      return () => images(xp, op!, dims, xz, yz, code, lo, hi, kind.esz, cols, rowTmp, cv);
+      return () => images(xp, op!, dims, xz, yz, code, lo, hi, kind.esz, blk, cv);
     },
     dispose() {
-      for (const q of [wp, rsum, rb, ru, mult, tmps.block]) mem.release(q);
+      for (const q of [wp, rsum, rb, ru, mult]) mem.release(q);
     },
   };
 }

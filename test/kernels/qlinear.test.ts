@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Graph } from '../../src/ir/graph.js';
 import { arena } from '../../src/kernels/wasm.js';
+import { setInt8BlockBytes } from '../../src/kernels/qlinear.js';
 import { Executor } from '../../src/runtime/executor.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { type Q, qArb, rng, qdata, qt, scalarQ, zpv } from '../helpers/quant-data.js';
@@ -165,6 +166,32 @@ describe('QLinearConv / ConvInteger (im2col into int8 panels + qs8_gemm)', () =>
         check(g, { X: x });
       }),
       { numRuns: 200 },
+    );
+  });
+
+  // The conv packs and multiplies one cache block of column panels at a time (qlinear.ts convBlock): with blocks of
+  // one to a few panels, planes of many panels and both the im2col and the pointwise packing cross block edges.
+  // Integer math in any block order is the same: ConvInteger's int32 and QLinearConv's requantized bytes stay exact.
+  it('ConvInteger and QLinearConv in column blocks of 1–3 panels are bit-exact', () => {
+    const big = fc.record({
+      n: fc.integer({ min: 1, max: 2 }), cg: fc.integer({ min: 1, max: 5 }), h: fc.integer({ min: 3, max: 20 }), w: fc.integer({ min: 3, max: 20 }),
+      group: fc.integer({ min: 1, max: 2 }), mg: fc.integer({ min: 1, max: 9 }), kh: fc.constantFrom(1, 3), kw: fc.constantFrom(1, 3),
+      s: fc.constantFrom<[number, number]>([1, 1], [2, 2], [1, 2]), d: fc.constantFrom<[number, number]>([1, 1], [2, 1]),
+      pads: fc.array(fc.integer({ min: 0, max: 1 }), { minLength: 4, maxLength: 4 }), tx: qArb, tw: qArb, ty: qArb, perCh: fc.boolean(),
+      wzp: fc.constantFrom<'zero' | 'scalar' | 'ch'>('zero', 'scalar', 'ch'), bias: fc.boolean(), seed: fc.integer(),
+    }).map((r) => ({ ...r, c: r.cg * r.group }) as ConvCase & { cg: number })
+      .filter((k) => k.h + k.pads[0]! + k.pads[2]! >= (k.kh - 1) * k.d[0] + 1 && k.w + k.pads[1]! + k.pads[3]! >= (k.kw - 1) * k.d[1] + 1);
+    fc.assert(
+      fc.property(big, fc.boolean(), fc.integer({ min: 1, max: 400 }), (k, integer, bytes) => {
+        const prev = setInt8BlockBytes(bytes);
+        try {
+          const { g, x } = convGraph(k, integer);
+          check(g, { X: x });
+        } finally {
+          setInt8BlockBytes(prev);
+        }
+      }),
+      { numRuns: 150 },
     );
   });
 

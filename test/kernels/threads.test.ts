@@ -17,6 +17,7 @@ import { acquireThreads, chunks, forkJoin, forkStats, gemmSplit, releaseThreads,
 import { arena, kernels } from '../../src/kernels/wasm.js';
 import { runConvWinograd, winogradWeights } from '../../src/kernels/winograd.js';
 import { type ConvResidual, convF32Shape, runConvF32 } from '../../src/kernels/conv-run.js';
+import { setInt8BlockBytes } from '../../src/kernels/qlinear.js';
 
 let threads = 1;
 let minShare = 0;
@@ -338,7 +339,7 @@ describe('kernel threads', () => {
   // kernels, so 2 threads must give the same bytes as 1 (pointwise, im2col, depthwise, per-channel w_scale/w_zp).
   it('int8 QLinearConv (GEMM and depthwise): 2 and 3 threads give the same bytes as 1', () => {
     fc.assert(
-      fc.property(caseArb, fc.boolean(), fc.boolean(), fc.integer(), (k, uns, perChannel, seed) => {
+      fc.property(caseArb, fc.boolean(), fc.boolean(), fc.integer(), fc.boolean(), (k, uns, perChannel, seed, small) => {
         const rnd = rng(seed);
         const group = k.group === 'dw' ? k.c : k.group === 'two' ? 2 : 1;
         const c = k.group === 'two' ? k.c * 2 : k.c;
@@ -361,7 +362,10 @@ describe('kernel threads', () => {
         g.nodes.push({ name: 'qconv', op: 'QLinearConv', domain: '', inputs: ['X', 'xs', 'xz', 'W', 'ws', 'wz', 'ys', 'yz', 'B'], outputs: ['Y'], attrs });
         g.outputs = [{ name: 'Y', type: { dtype: xt } }];
         const X = new Tensor(xt, xArr.from(q(k.n * c * k.h * k.w, uns ? 0 : -128, uns ? 255 : 127)), [k.n, c, k.h, k.w]);
+        // small: column blocks of one panel (qlinear.ts convBlock), so the threads' chunks hold several blocks each
+        const prev = setInt8BlockBytes(small ? 1 : 128 * 1024);
         const exec = new Executor(g, { backend: 'wasm' });
+        setInt8BlockBytes(prev);
         try {
           const y = (n: number) => Array.from(runWith(exec, { X }, n).data as Int8Array);
           const one = y(1);
