@@ -1,6 +1,6 @@
 // f32 Resize over NCHW planes (H and W resized, N and C kept): the coordinate rules (coordinate_transformation_mode,
-// nearest_mode, edge clamping) are resolved in TS by the reference's own tap computation (src/ops/resize.ts
-// resizeTaps) into per-row and per-column tables; these kernels only gather.
+// nearest_mode, edge clamping) are resolved in TS (src/kernels/resize.ts: the reference's own taps, or onnxruntime's
+// bilinear tables) into per-row and per-column tables; these kernels only gather.
 
 /** Nearest: out[p, oy, ox] = x[p, yi[oy], xi[ox]] for `planes` planes; yi / xi are i32 tables of oh / ow indices. */
 export function f32_resize_nearest(x: usize, planes: i32, ih: i32, iw: i32, oh: i32, ow: i32, yi: usize, xi: usize, out: usize): void {
@@ -18,11 +18,14 @@ export function f32_resize_nearest(x: usize, planes: i32, ih: i32, iw: i32, oh: 
 }
 
 /**
- * Bilinear: per output row oy, t[ix] = wy[2·oy]·x[y[2·oy], ix] + wy[2·oy+1]·x[y[2·oy+1], ix] over the input row
- * (the H pass), then out[oy, ox] = wx[2·ox]·t[xs[2·ox]] + wx[2·ox+1]·t[xs[2·ox+1]] (the W pass) — the reference's
- * axis order. y / xs are i32 index pairs, wy / wx f32 weight pairs; `tmp` holds iw floats.
+ * Bilinear: out[p, oy, ox] = (wx0·wy0)·x11 + (wx1·wy0)·x21 + (wx0·wy1)·x12 + (wx1·wy1)·x22, summed left to right in
+ * float32 with no fused multiply-add, where x11 = x[p, y0, x0], x21 = x[p, y0, x1], x12 = x[p, y1, x0], x22 = x[p, y1, x1]
+ * for the row pair (y0, y1) = y[2·oy …] with weights (wy0, wy1) = wy[2·oy …] and the column pair xs[2·ox …] with wx[2·ox …].
+ * This is onnxruntime's arithmetic (cpu/tensor/upsample.cc UpsampleBilinear: dx2·dy2·X11 + dx1·dy2·X21 + dx2·dy1·X12
+ * + dx1·dy1·X22), so with its tables (src/kernels/resize.ts ortBilinearAxis) the outputs are its bits: a quantized
+ * model that rounds activations after a Resize then makes the same rounding choices.
  */
-export function f32_resize_linear(x: usize, planes: i32, ih: i32, iw: i32, oh: i32, ow: i32, y: usize, wy: usize, xs: usize, wx: usize, out: usize, tmp: usize): void {
+export function f32_resize_linear(x: usize, planes: i32, ih: i32, iw: i32, oh: i32, ow: i32, y: usize, wy: usize, xs: usize, wx: usize, out: usize): void {
   let d = out;
   for (let p = 0; p < planes; p++) {
     const xp = x + ((<usize>p * <usize>(ih * iw)) << 2);
@@ -32,27 +35,13 @@ export function f32_resize_linear(x: usize, planes: i32, ih: i32, iw: i32, oh: i
       const r1 = xp + ((<usize>(load<i32>(y + q, 4) * iw)) << 2);
       const a = f32.load(wy + q);
       const b = f32.load(wy + q, 4);
-      const va = f32x4.splat(a);
-      const vb = f32x4.splat(b);
-      let ix = 0;
-      if (r0 == r1 && b == 0) {
-        // an axis left as is (the caller's identity table): a plain copy, as the reference skips the axis
-        for (; ix + 3 < iw; ix += 4) v128.store(tmp + ((<usize>ix) << 2), v128.load(r0 + ((<usize>ix) << 2)));
-        for (; ix < iw; ix++) f32.store(tmp + ((<usize>ix) << 2), f32.load(r0 + ((<usize>ix) << 2)));
-      }
-      for (; ix + 3 < iw; ix += 4) {
-        const o = (<usize>ix) << 2;
-        v128.store(tmp + o, f32x4.add(f32x4.mul(v128.load(r0 + o), va), f32x4.mul(v128.load(r1 + o), vb)));
-      }
-      for (; ix < iw; ix++) {
-        const o = (<usize>ix) << 2;
-        f32.store(tmp + o, f32.load(r0 + o) * a + f32.load(r1 + o) * b);
-      }
       for (let ox = 0; ox < ow; ox++) {
         const k = (<usize>ox) << 3;
-        const t0 = f32.load(tmp + ((<usize>load<i32>(xs + k)) << 2));
-        const t1 = f32.load(tmp + ((<usize>load<i32>(xs + k, 4)) << 2));
-        f32.store(d, t0 * f32.load(wx + k) + t1 * f32.load(wx + k, 4));
+        const c0 = (<usize>load<i32>(xs + k)) << 2;
+        const c1 = (<usize>load<i32>(xs + k, 4)) << 2;
+        const u = f32.load(wx + k);
+        const v = f32.load(wx + k, 4);
+        f32.store(d, u * a * f32.load(r0 + c0) + v * a * f32.load(r0 + c1) + u * b * f32.load(r1 + c0) + v * b * f32.load(r1 + c1));
         d += 4;
       }
     }

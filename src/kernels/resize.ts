@@ -1,5 +1,5 @@
 import { Tensor } from '../tensor/tensor.js';
-import { resizeAxisTaps } from '../ops/resize.js';
+import { resizeAxisPlans, resizeAxisTaps } from '../ops/resize.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
 import { arena, kernels } from './wasm.js';
 import { TFL_DOMAIN } from '../ir/layout.js';
@@ -26,6 +26,9 @@ const resizeWasm: KernelDef = {
     if (mode === 'linear' && attrs.antialias === 1) return decline('linear with antialias');
     if (attrs.coordinate_transformation_mode === 'tf_crop_and_resize') return decline('tf_crop_and_resize');
     const linear = mode === 'linear';
+    const ctm = (attrs.coordinate_transformation_mode as string | undefined) ?? 'half_pixel';
+    // the coordinate modes whose tables onnxruntime builds the same way (cpu/tensor/upsample.h): its bits
+    const ortLinear = linear && ['half_pixel', 'asymmetric', 'pytorch_half_pixel', 'align_corners'].includes(ctm) && attrs.exclude_outside !== 1;
     let cached: { key: string; tab: number; oh: number; ow: number } | undefined;
     const drop = () => {
       if (cached) mem.release(cached.tab);
@@ -36,6 +39,24 @@ const resizeWasm: KernelDef = {
      * old tables dropped), or undefined when the reference must run (N or C resized, extrapolation, other taps).
      */
     const tables = (inputs: readonly (Tensor | undefined)[], ih: number, iw: number, alloc: (bytes: number) => number, before?: () => void): { tab: number; oh: number; ow: number } | undefined => {
+      if (ortLinear) {
+        const plans = resizeAxisPlans(node, attrs, inputs);
+        if (plans[0]!.scale !== 1 || plans[1]!.scale !== 1 || plans[0]!.outLen !== inputs[0]!.dims[0] || plans[1]!.outLen !== inputs[0]!.dims[1]) return undefined;
+        const [py, px] = [plans[2]!, plans[3]!];
+        // align_corners and pytorch_half_pixel read the output length: onnxruntime its integer one, the ONNX reference
+        // scale · input (unrounded); the two agree when that product is whole — else the reference's taps below
+        const whole = (q: typeof py, len: number) => q.scale === 1 || q.scale * len === q.outLen;
+        if (ctm !== 'half_pixel' && ctm !== 'asymmetric' && !(whole(py, ih) && whole(px, iw))) return referenceTables(inputs, ih, iw, alloc, before);
+        before?.();
+        const tab = alloc((py.outLen + px.outLen) * 16);
+        ortBilinearAxis(mem, tab, ih, py.outLen, py.scale, ctm);
+        ortBilinearAxis(mem, tab + 16 * py.outLen, iw, px.outLen, px.scale, ctm);
+        return { tab, oh: py.outLen, ow: px.outLen };
+      }
+      return referenceTables(inputs, ih, iw, alloc, before);
+    };
+    /** tables from the reference's own taps (ops/resize.ts resizeAxisTaps) */
+    const referenceTables = (inputs: readonly (Tensor | undefined)[], ih: number, iw: number, alloc: (bytes: number) => number, before?: () => void): { tab: number; oh: number; ow: number } | undefined => {
       const taps = resizeAxisTaps(node, attrs, inputs);
       if (taps[0] || taps[1]) return undefined;
       const ty = taps[2];
@@ -83,8 +104,7 @@ const resizeWasm: KernelDef = {
         const xp = ins[0]!;
         if (!size) return () => {};
         if (!linear) return () => ex.f32_resize_nearest(xp, n * c, ih, iw, oh, ow, tab, tab + 4 * oh, yp!);
-        const tmp = scratch(iw * 4, 'resize row');
-        return () => ex.f32_resize_linear(xp, n * c, ih, iw, oh, ow, tab, tab + 8 * oh, tab + 16 * oh, tab + 16 * oh + 8 * ow, yp!, tmp);
+        return () => ex.f32_resize_linear(xp, n * c, ih, iw, oh, ow, tab, tab + 8 * oh, tab + 16 * oh, tab + 16 * oh + 8 * ow, yp!);
       },
       run(inputs, [outType]) {
         const xt = inputs[0]!;
@@ -98,18 +118,14 @@ const resizeWasm: KernelDef = {
         const { tab, oh, ow } = cached;
         const size = n * c * oh * ow;
         const xin = mem.input(xt.data as Float32Array, 'resize input');
-        let tmp = 0;
         try {
           const op = mem.alloc(size * 4, 'resize output');
           if (size) {
-            if (linear) {
-              tmp = mem.alloc(iw * 4, 'resize row');
-              ex.f32_resize_linear(xin.ptr, n * c, ih, iw, oh, ow, tab, tab + 8 * oh, tab + 16 * oh, tab + 16 * oh + 8 * ow, op, tmp);
-            } else ex.f32_resize_nearest(xin.ptr, n * c, ih, iw, oh, ow, tab, tab + 4 * oh, op);
+            if (linear) ex.f32_resize_linear(xin.ptr, n * c, ih, iw, oh, ow, tab, tab + 8 * oh, tab + 16 * oh, tab + 16 * oh + 8 * ow, op);
+            else ex.f32_resize_nearest(xin.ptr, n * c, ih, iw, oh, ow, tab, tab + 4 * oh, op);
           }
           return [new Tensor('float32', mem.f32(op, size), outType!.shape as number[])];
         } finally {
-          if (tmp) mem.release(tmp);
           if (xin.copied) mem.release(xin.ptr);
         }
       },
@@ -119,6 +135,34 @@ const resizeWasm: KernelDef = {
 };
 
 registerKernel(resizeWasm);
+
+/**
+ * One axis of onnxruntime's bilinear tables (cpu/tensor/upsample.cc SetupUpsampleBilinear) at `at` in the kernel's
+ * layout — index pairs (len × 2 i32), then weight pairs (len × 2 f32): the source coordinate in float32 (an unresized
+ * axis, scale 1, maps o to o), clamped to [0, n − 1]; taps i1 = ⌊c⌋, i2 = min(i1 + 1, n − 1) weighted |c − i2| and
+ * |c − i1| (0.5 each when the two are one pixel). Every step rounds to float32 as its C++ does.
+ */
+function ortBilinearAxis(mem: NonNullable<ReturnType<typeof arena>>, at: number, n: number, len: number, scale: number, ctm: string): void {
+  const f = Math.fround;
+  const s = f(scale);
+  const idx = new Int32Array(mem.buffer, at, 2 * len);
+  const w = new Float32Array(mem.buffer, at + 8 * len, 2 * len);
+  for (let o = 0; o < len; o++) {
+    let c: number;
+    if (s === 1) c = o;
+    else if (ctm === 'asymmetric') c = f(o / s);
+    else if (ctm === 'align_corners') c = len === 1 ? 0 : f(f(o * (n - 1)) / (len - 1));
+    else if (ctm === 'pytorch_half_pixel' && len <= 1) c = 0;
+    else c = f(f(f(o + 0.5) / s) - 0.5);
+    c = Math.max(0, Math.min(c, n - 1));
+    const i1 = Math.min(Math.trunc(c), n - 1);
+    const i2 = Math.min(i1 + 1, n - 1);
+    idx[2 * o] = i1;
+    idx[2 * o + 1] = i2;
+    w[2 * o] = i1 === i2 ? 0.5 : f(Math.abs(f(c - i2)));
+    w[2 * o + 1] = i1 === i2 ? 0.5 : f(Math.abs(f(c - i1)));
+  }
+}
 
 /**
  * MediaPipe TransformTensorBilinear (v2, face_landmark_with_attention's crops): float32 NHWC [1, H, W, C] resampled

@@ -168,7 +168,7 @@ export interface KernelExports {
   f32_col2im_tiled(col: number, m: number, kh: number, kw: number, ih: number, iw: number, oh: number, bias: number, out: number): void;
   /** asm/f32_resize.ts: NCHW Resize from per-row / per-column tables (i32 indices, f32 weight pairs for linear) */
   f32_resize_nearest(x: number, planes: number, ih: number, iw: number, oh: number, ow: number, yi: number, xi: number, out: number): void;
-  f32_resize_linear(x: number, planes: number, ih: number, iw: number, oh: number, ow: number, y: number, wy: number, xs: number, wx: number, out: number, tmp: number): void;
+  f32_resize_linear(x: number, planes: number, ih: number, iw: number, oh: number, ow: number, y: number, wy: number, xs: number, wx: number, out: number): void;
 }
 
 function decodeBase64(s: string): Uint8Array {

@@ -180,6 +180,11 @@ function runPlan(node: Node, attrs: Attrs, inputs: readonly (Tensor | undefined)
   return plan(runShapeCtx(node, attrs, inputs, UnsupportedError), inputs[0]!.dims)!.axes;
 }
 
+/** Output length and scale of each axis of a Resize for these concrete inputs (the scale given, or sizes / input). */
+export function resizeAxisPlans(node: Node, attrs: Attrs, inputs: readonly (Tensor | undefined)[]): readonly { outLen: number; scale: number }[] {
+  return runPlan(node, attrs, inputs);
+}
+
 /**
  * What the reference does along each axis of a Resize for these concrete inputs, for kernels that gather with
  * tables: `null` for an axis it leaves as is, else per output index the input indices (edge-clamped) and weights
