@@ -44,8 +44,9 @@ const resizeWasm: KernelDef = {
         if (plans[0]!.scale !== 1 || plans[1]!.scale !== 1 || plans[0]!.outLen !== inputs[0]!.dims[0] || plans[1]!.outLen !== inputs[0]!.dims[1]) return undefined;
         const [py, px] = [plans[2]!, plans[3]!];
         // align_corners and pytorch_half_pixel read the output length: onnxruntime its integer one, the ONNX reference
-        // scale · input (unrounded); the two agree when that product is whole — else the reference's taps below
-        const whole = (q: typeof py, len: number) => q.scale === 1 || q.scale * len === q.outLen;
+        // scale · input (unrounded); the two agree when that product is whole (up to the rounding of sizes / input
+        // · input when sizes were given) — else the reference's taps below
+        const whole = (q: typeof py, len: number) => q.scale === 1 || Math.abs(q.scale * len - q.outLen) <= 1e-9 * q.outLen;
         if (ctm !== 'half_pixel' && ctm !== 'asymmetric' && !(whole(py, ih) && whole(px, iw))) return referenceTables(inputs, ih, iw, alloc, before);
         before?.();
         const tab = alloc((py.outLen + px.outLen) * 16);

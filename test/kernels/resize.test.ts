@@ -120,7 +120,7 @@ describe('WASM Resize vs the TS reference', () => {
           expect(Array.from(new Uint32Array(Float32Array.from(got.data as Float32Array).buffer))).toEqual(Array.from(new Uint32Array(want.buffer, want.byteOffset, want.length)));
         },
       ),
-      { numRuns: 150 },
+      { numRuns: 300 },
     );
   });
 
