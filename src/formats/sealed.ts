@@ -868,8 +868,8 @@ const TAKE_OVER_MS = 2;
  * Where a version 3 load spends its time (bench/seal-timeline.js): when `on` is set, openV3Lazy reports its steps
  * (`weight read` with the weight's segment and bytes) and the crypto thread records, per segment, when it took it and
  * when its weights were handed over (`threadTimes`, epoch ms `performance.timeOrigin + performance.now()`: [job start,
- * claim_0, done_0, claim_1, …, hashes done]). Events name steps and indices only — never key or model bytes. Off
- * (undefined) in normal use. `takeOverMs` and `hashAhead` override TAKE_OVER_MS and HASH_AHEAD for same-process
+ * claim_0, done_0, claim_1, …, hashes done], then the thread's CPU time in ms at the job's start and at its end, Linux).
+ * Events name steps and indices only — never key or model bytes. Off (undefined) in normal use. `takeOverMs` and `hashAhead` override TAKE_OVER_MS and HASH_AHEAD for same-process
  * comparisons in benches and tests.
  */
 export const sealTrace: { on?: (event: string, index?: number, bytes?: number) => void; threadTimes?: Float64Array; takeOverMs?: number; hashAhead?: number } = {};
@@ -1043,7 +1043,7 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
       rt = new Int32Array(words.buffer, words.byteOffset + 32 + 4 * (nseg + m), m).fill(0);
       hs = new Int32Array(words.buffer, words.byteOffset + 32 + 4 * (nseg + 2 * m), nb).fill(0);
       sums = slot.shared(2, nb * DIGEST_LEN);
-      const times = trace ? new Float64Array(new SharedArrayBuffer(8 * (2 * nseg + 2))) : undefined;
+      const times = trace ? new Float64Array(new SharedArrayBuffer(8 * (2 * nseg + 4))) : undefined;
       sealTrace.threadTimes = times;
       // the weights' buffers are allocated here, as the plain reader allocates its copies (so the allocator recycles
       // the last load's, which this thread's garbage collector frees), and lent to the crypto thread to fill

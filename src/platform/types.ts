@@ -142,7 +142,7 @@ export interface GcmThreadJob {
   /** read each chunk from this file descriptor first (a file given by path) */
   fd?: number;
   fileAt?: number;
-  /** (tracing only, formats/sealed.ts sealTrace) epoch ms: [0] job start, [1 + 2s] segment s claimed, [2 + 2s] done, [last] hashes done */
+  /** (tracing only, formats/sealed.ts sealTrace) epoch ms: [0] job start, [1 + 2s] segment s claimed, [2 + 2s] done, then hashes done; and the thread's CPU ms at the job's start and end */
   times?: Float64Array;
 }
 
