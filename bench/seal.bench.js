@@ -9,13 +9,14 @@
 // whole models). The 'page faults' row: minor faults per load (first touches of fresh memory). Two more tables (Linux)
 // split each load's wall time: the loading thread's CPU, its wait for a core while runnable, its sleep, and the CPU
 // of every other thread of the process meanwhile (V8's compiler and GC helpers, the crypto thread, the kernel worker).
+// EDGEQ_SEAL_NICE=n (an experiment): the crypto thread's nice value raised by n (compare runs with and without).
 //   node bench/seal.bench.js [--quick] [--json]
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InferenceSession } from '../dist/runtime/session.js';
 import { openModel } from '../dist/runtime/open-model.js';
-import { openSealedModel, sealModel } from '../dist/formats/sealed.js';
+import { openSealedModel, sealModel, sealTrace } from '../dist/formats/sealed.js';
 import { generateContentKey, generateSigningKeyPair } from '../dist/formats/sealed-keys.js';
 import { dataFile, fmt, json, quick, table } from './common.js';
 
@@ -85,6 +86,8 @@ async function timed(fn) {
 }
 
 export async function run() {
+  // (an experiment: EDGEQ_SEAL_NICE=n raises the crypto thread's nice value by n — compare runs with and without)
+  if (process.env.EDGEQ_SEAL_NICE) sealTrace.cryptoNice = Number(process.env.EDGEQ_SEAL_NICE);
   const path = dataFile('bench/mobilenet_v2.onnx');
   if (!path) {
     table('Sealed model load overhead', [{ model: 'mobilenet_v2', result: 'skipped (no ../shared data)' }]);

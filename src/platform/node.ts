@@ -68,12 +68,22 @@ const SLICE = 1 << 18;
 const GCM_WORKER = `
 const { workerData, receiveMessageOnPort } = require('node:worker_threads');
 const { createDecipheriv, createHash } = require('node:crypto');
-const { readSync, readFileSync } = require('node:fs');
+const { readSync, readFileSync, readlinkSync } = require('node:fs');
+const { getPriority, setPriority } = require('node:os');
 const { port } = workerData;
 const c = new Int32Array(workerData.ctrl);
 let junk;
+// (an experiment, sealTrace.cryptoNice) this thread's own nice value raised by job.nice over the process's: on Linux
+// setpriority with a thread id sets that thread's alone. Raising it again needs privilege, so a change sticks.
+let tid, niced = 0;
+try { tid = Number(readlinkSync('/proc/thread-self').split('/').pop()); } catch {}
+function niceBy(n) {
+  if (!(n > niced) || !tid) return;
+  try { setPriority(tid, Math.min(19, getPriority(tid) + n - niced)); niced = n; } catch {}
+}
 function job(m) {
   const { id, key, input, state, cv, ctl, ivs, aads, stAt, ptAt, lens, segG, segW, wOff, wLen, times, fd, fileAt, blocks, hs, rt, byRead } = m;
+  niceBy(m.nice);
   const now = () => performance.timeOrigin + performance.now();
   // (tracing) this thread's CPU time, ms (Linux)
   const cpu = () => { try { return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e6; } catch { return NaN; } };
