@@ -6,14 +6,17 @@
 // Wall time and process CPU time (all threads: GC helpers, the crypto thread pool) are both reported. The last
 // column is AES-256-GCM throughput of openSealedModel alone (what create() runs: decrypt, weights into their own
 // buffers; model bytes / its CPU time; Node: node:crypto through #platform — Node's WebCrypto ran 2–10× slower on
-// whole models). The 'page faults' row: minor faults per load (first touches of fresh memory).
+// whole models). The 'page faults' row: minor faults per load (first touches of fresh memory). Two more tables (Linux)
+// split each load's wall time: the loading thread's CPU, its wait for a core while runnable, its sleep, and the CPU
+// of every other thread of the process meanwhile (V8's compiler and GC helpers, the crypto thread, the kernel worker).
+// EDGEQ_SEAL_NICE=n (an experiment): the crypto thread's nice value raised by n (compare runs with and without).
 //   node bench/seal.bench.js [--quick] [--json]
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InferenceSession } from '../dist/runtime/session.js';
 import { openModel } from '../dist/runtime/open-model.js';
-import { openSealedModel, sealModel } from '../dist/formats/sealed.js';
+import { openSealedModel, sealModel, sealTrace } from '../dist/formats/sealed.js';
 import { generateContentKey, generateSigningKeyPair } from '../dist/formats/sealed-keys.js';
 import { dataFile, fmt, json, quick, table } from './common.js';
 
@@ -37,29 +40,54 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 // core, so it still reads right on a loaded machine (it does count waiting for the crypto thread only as far as
 // the loading thread then decrypts a chunk itself).
 const SCHEDSTAT = `/proc/self/task/${process.pid}/schedstat`;
-function mainCpu() {
+/** the loading thread's [CPU time, time runnable but waiting for a core] so far, ms (NaN off Linux) */
+function mainSched() {
   try {
-    return Number(readFileSync(SCHEDSTAT, 'utf8').split(' ')[0]) / 1e6;
+    return readFileSync(SCHEDSTAT, 'utf8').split(' ').slice(0, 2).map((x) => Number(x) / 1e6);
+  } catch {
+    return [NaN, NaN];
+  }
+}
+const mainCpu = () => mainSched()[0];
+/** CPU time of every thread of the process but the loading one, ms: V8's helper threads (compiler, GC), the crypto thread, the kernel worker */
+function othersCpu() {
+  let sum = 0;
+  try {
+    for (const t of readdirSync('/proc/self/task')) {
+      if (t === String(process.pid)) continue;
+      try {
+        sum += Number(readFileSync(`/proc/self/task/${t}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+      } catch {
+        // (a thread that ended between the listing and the read)
+      }
+    }
   } catch {
     return NaN;
   }
+  return sum;
 }
 
 async function timed(fn) {
   const f0 = process.resourceUsage().minorPageFault;
   const c0 = process.cpuUsage();
-  const m0 = mainCpu();
+  const [m0, q0] = mainSched();
+  const o0 = othersCpu();
   const t0 = performance.now();
   const r = await fn();
   const ms = performance.now() - t0;
-  const main = mainCpu() - m0;
+  const [m1, q1] = mainSched();
+  const others = othersCpu() - o0;
   const c = process.cpuUsage(c0);
   const faults = process.resourceUsage().minorPageFault - f0;
   if (r?.release) await r.release();
-  return { ms, cpu: (c.user + c.system) / 1e3, faults, main };
+  // the loading thread's wall time is its CPU + its wait for a core (other threads, other processes) + its sleep
+  // (blocked: Atomics.wait for the crypto thread, a GC helper, I/O)
+  return { ms, cpu: (c.user + c.system) / 1e3, faults, main: m1 - m0, queued: q1 - q0, slept: ms - (m1 - m0) - (q1 - q0), others };
 }
 
 export async function run() {
+  // (an experiment: EDGEQ_SEAL_NICE=n raises the crypto thread's nice value by n — compare runs with and without)
+  if (process.env.EDGEQ_SEAL_NICE) sealTrace.cryptoNice = Number(process.env.EDGEQ_SEAL_NICE);
   const path = dataFile('bench/mobilenet_v2.onnx');
   if (!path) {
     table('Sealed model load overhead', [{ model: 'mobilenet_v2', result: 'skipped (no ../shared data)' }]);
@@ -105,6 +133,9 @@ export async function run() {
   const cpu = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
   const faults = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
   const main = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
+  const queued = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
+  const slept = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
+  const others = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
   try {
     for (const f of Object.values(cases)) await timed(f); // warm-up: WASM instantiation, JIT
     const order = Object.entries(cases);
@@ -121,6 +152,9 @@ export async function run() {
         cpu[k].push(t.cpu);
         faults[k].push(t.faults);
         main[k].push(t.main);
+        queued[k].push(t.queued);
+        slept[k].push(t.slept);
+        others[k].push(t.others);
       }
     }
   } finally {
@@ -154,6 +188,11 @@ export async function run() {
     pairedCpu: Object.fromEntries(PAIRS.map(([name, k, base]) => [name, paired(cpu, k, base)])),
     pairedMain: Object.fromEntries(PAIRS.map(([name, k, base]) => [name, paired(main, k, base)])),
     mainMs: Object.fromEntries(Object.entries(main).map(([k, v]) => [k, median(v)])),
+    queuedMs: Object.fromEntries(Object.entries(queued).map(([k, v]) => [k, median(v)])),
+    sleptMs: Object.fromEntries(Object.entries(slept).map(([k, v]) => [k, median(v)])),
+    othersMs: Object.fromEntries(Object.entries(others).map(([k, v]) => [k, median(v)])),
+    // per round, sealed minus its plain peer (ms): where the extra wall time of a sealed load went
+    pairedExtra: Object.fromEntries(PAIRS.map(([name, k, base]) => [name, Object.fromEntries(Object.entries({ wall, main, queued, slept, others }).map(([what, m]) => [what, median(m[k].map((x, r) => x - m[base][r]))]))])),
   };
   const row = (time, m, r) => ({
     time,
@@ -182,6 +221,27 @@ export async function run() {
     { time: 'cpu', ...pr(res.pairedCpu) },
     { time: 'loading thread cpu', ...pr(res.pairedMain) },
   ]);
+  // Where a sealed load's extra wall time goes (Linux): the loading thread's own CPU, its wait for a core while runnable
+  // (other threads of this process — V8's compiler and GC helpers, the crypto thread — or other processes on a
+  // loaded machine), its sleep (blocked: waiting for the crypto thread, a GC helper), and the CPU the process's other
+  // threads used meanwhile. On a quiet 2-core machine a wait for a core means both cores were busy within the process.
+  const ex = (name) => res.pairedExtra[name];
+  table('Sealed minus plain, per round (median ms): the loading thread\'s CPU, its wait for a core, its sleep; the other threads\' CPU', PAIRS.map(([name]) => ({
+    case: name,
+    wall: fmt(ex(name).wall, 2),
+    'loading thread CPU': fmt(ex(name).main, 2),
+    'waited for a core': fmt(ex(name).queued, 2),
+    slept: fmt(ex(name).slept, 2),
+    'other threads CPU': fmt(ex(name).others, 2),
+  })));
+  table('Per load (median ms): the loading thread\'s wait for a core and sleep, and the CPU of every other thread (V8 helpers, crypto thread, kernel worker)', ['plain', 'sealed', 'signed', 'plainFile', 'sealedFile', 'signedFile'].map((k) => ({
+    case: k,
+    wall: fmt(w[k], 1),
+    'loading thread CPU': fmt(res.mainMs[k], 1),
+    'waited for a core': fmt(res.queuedMs[k], 1),
+    slept: fmt(res.sleptMs[k], 1),
+    'other threads CPU': fmt(res.othersMs[k], 1),
+  })));
   // The loading thread's floor with v4: the crypto thread given time to finish before the session is built (open,
   // wait, build, ready) — what a load costs its thread when the other core is free — against plain bytes, same steps.
   const staged = { plain: [], v3: [] };

@@ -868,11 +868,14 @@ const TAKE_OVER_MS = 2;
  * Where a version 3 load spends its time (bench/seal-timeline.js): when `on` is set, openV3Lazy reports its steps
  * (`weight read` with the weight's segment and bytes) and the crypto thread records, per segment, when it took it and
  * when its weights were handed over (`threadTimes`, epoch ms `performance.timeOrigin + performance.now()`: [job start,
- * claim_0, done_0, claim_1, …, hashes done]). Events name steps and indices only — never key or model bytes. Off
- * (undefined) in normal use. `takeOverMs` and `hashAhead` override TAKE_OVER_MS and HASH_AHEAD for same-process
- * comparisons in benches and tests.
+ * claim_0, done_0, claim_1, …, hashes done], then the thread's CPU time in ms at the job's start and at its end, Linux).
+ * Events name steps and indices only — never key or model bytes. Off (undefined) in normal use. `takeOverMs` and `hashAhead` override TAKE_OVER_MS and HASH_AHEAD for same-process
+ * comparisons in benches and tests. `cryptoNice` (an experiment for a quiet machine, bench/seal.bench.js with
+ * EDGEQ_SEAL_NICE): raise the crypto thread's own nice value by this much (Linux), so that when both cores are busy the
+ * scheduler gives the loading thread — and V8's helpers, which a plain load keeps busy on the other core — precedence
+ * over decryption; once raised it stays for the process.
  */
-export const sealTrace: { on?: (event: string, index?: number, bytes?: number) => void; threadTimes?: Float64Array; takeOverMs?: number; hashAhead?: number } = {};
+export const sealTrace: { on?: (event: string, index?: number, bytes?: number) => void; threadTimes?: Float64Array; takeOverMs?: number; hashAhead?: number; cryptoNice?: number } = {};
 
 /**
  * What the model reader aliases for a version 3 weight until it arrives: a view into one zero buffer that is never
@@ -1043,7 +1046,7 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
       rt = new Int32Array(words.buffer, words.byteOffset + 32 + 4 * (nseg + m), m).fill(0);
       hs = new Int32Array(words.buffer, words.byteOffset + 32 + 4 * (nseg + 2 * m), nb).fill(0);
       sums = slot.shared(2, nb * DIGEST_LEN);
-      const times = trace ? new Float64Array(new SharedArrayBuffer(8 * (2 * nseg + 2))) : undefined;
+      const times = trace ? new Float64Array(new SharedArrayBuffer(8 * (2 * nseg + 4))) : undefined;
       sealTrace.threadTimes = times;
       // the weights' buffers are allocated here, as the plain reader allocates its copies (so the allocator recycles
       // the last load's, which this thread's garbage collector frees), and lent to the crypto thread to fill
@@ -1052,7 +1055,7 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
       slot.post({
         bufs,
         key: hk, input, state, cv, ctl, ivs, aads, stAt, ptAt, lens, segG, segW, wOff: ws.map((w) => w.wOff), wLen: ws.map((w) => w.len),
-        blocks, hs, rt, byRead: ownReads, hashAhead: sealTrace.hashAhead ?? HASH_AHEAD, digests: sums, ...(times ? { times } : {}), ...(file && src?.fd !== undefined ? { fd: src.fd, fileAt: l.aadEnd } : {}),
+        blocks, hs, rt, byRead: ownReads, hashAhead: sealTrace.hashAhead ?? HASH_AHEAD, ...(sealTrace.cryptoNice ? { nice: sealTrace.cryptoNice } : {}), digests: sums, ...(times ? { times } : {}), ...(file && src?.fd !== undefined ? { fd: src.fd, fileAt: l.aadEnd } : {}),
       }, bufs.map((b) => b.buffer as ArrayBuffer));
       trace?.('job posted to the crypto thread');
     } catch (e) {

@@ -136,13 +136,15 @@ export interface GcmThreadJob {
   rt: Int32Array;
   /** hash blocks between segments while the loading thread's furthest segment (ctl[4] − 1) is this many chunks behind (0/undefined: all after the last segment) */
   hashAhead?: number;
+  /** (an experiment) raise the thread's own nice value by this much (Linux; once raised it stays) */
+  nice?: number;
   /** a block is ready to hash once the thread read its chunks (version 4 from a file), else once they are authenticated */
   byRead?: boolean;
   digests: Uint8Array;
   /** read each chunk from this file descriptor first (a file given by path) */
   fd?: number;
   fileAt?: number;
-  /** (tracing only, formats/sealed.ts sealTrace) epoch ms: [0] job start, [1 + 2s] segment s claimed, [2 + 2s] done, [last] hashes done */
+  /** (tracing only, formats/sealed.ts sealTrace) epoch ms: [0] job start, [1 + 2s] segment s claimed, [2 + 2s] done, then hashes done; and the thread's CPU ms at the job's start and end */
   times?: Float64Array;
 }
 
