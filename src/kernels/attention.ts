@@ -2,6 +2,7 @@ import { UnsupportedError } from '../errors.js';
 import { type MaskFn, attnMask, catSeq, gqaLengths, msRotary, rotateInPlace, splitHeads } from '../ops/contrib-attention.js';
 import { attentionBias } from '../ops/attention.js';
 import { expandTo } from '../ops/broadcast.js';
+import type { TypedArray } from '../tensor/dtype.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Tensor as TensorT } from '../tensor/tensor.js';
 import { type AttendArgs, type KeyRange, type Strided, attendStrided } from './attend.js';
@@ -667,20 +668,23 @@ const cacheAttentionKernel: KernelDef = {
           for (const p of copied) mem.release(p);
         }
       },
-      // in a static plan: the past rows are copied block to block (the plan has copied the feeds into their blocks), so
-      // each past row moves twice per step where run() moves it once from the feed straight into the present block;
-      // that is cheaper than run()'s per-node dispatch only while the caches are small — larger ones stay on run()
-      bind({ ins, consts, inTypes, outs, scratch }) {
+      // in a static plan, past K/V that are graph inputs are read straight from the caller's feed into the present
+      // blocks (readsFeed): each past row moves once per step, as on run(). A past in a block of its own (computed in
+      // the graph, or a feed the plan copied in) is copied block to block: a second move per row, cheaper than run()'s
+      // per-node dispatch only while the caches are small — larger ones stay on run()
+      readsFeed: [3, 4],
+      bind({ ins, consts, inTypes, outs, scratch, feeds }) {
         const dims = inTypes.map((t) => t?.shape as number[] | undefined);
-        if (ins.slice(0, 5).some((p) => p < 0) || dims.slice(0, 5).some((d) => !d)) return undefined;
+        const pastFeed = [feeds?.[3], feeds?.[4]] as const;
+        if (ins.slice(0, 3).some((p) => p < 0) || [3, 4].some((j) => ins[j]! < 0 && !pastFeed[j - 3]) || dims.slice(0, 5).some((d) => !d)) return undefined;
         const [B, S, wq] = dims[0] as [number, number, number];
         const wk = dims[1]![2]!;
         const wv = dims[2]![2]!;
         const [, , P, hd] = dims[3] as [number, number, number, number];
         const vd = dims[4]![3]!;
         const T = P + S;
-        // a step (S = 1: f32_attn_step on scratch bound here; a bound call must not allocate) with small caches
-        if (S !== 1 || B * H * P * (hd + vd) * 4 > BIND_CACHE_BYTES) return undefined;
+        // a step (S = 1: f32_attn_step on scratch bound here; a bound call must not allocate); caches in blocks only small
+        if (S !== 1 || ((ins[3]! >= 0 || ins[4]! >= 0) && B * H * P * (hd + vd) * 4 > BIND_CACHE_BYTES)) return undefined;
         let mptr = -1;
         let mst: number[] | undefined;
         if (node.inputs[5] && !noMask) {
@@ -702,10 +706,15 @@ const cacheAttentionKernel: KernelDef = {
         const vp = outs[2]! >= 0 ? outs[2]! : scratch(B * H * T * vd * 4, 'present_v');
         const yp = outs[0]! >= 0 ? outs[0]! : scratch(B * S * H * vd * 4, 'cache attention output');
         const [qp, kin, vin, pk, pv] = ins as [number, number, number, number, number];
-        const fill = (f: Float32Array, dst: number, past: number, src: number, w: number, o: number, d: number) => {
+        // past rows from the block at `past` (≥ 0) or from the feed `given` (JS memory or a view into kernel memory)
+        const fill = (f: Float32Array, dst: number, past: number, given: (() => TypedArray) | undefined, src: number, w: number, o: number, d: number) => {
+          const g = given?.() as Float32Array | undefined;
+          const inMem = g !== undefined && g.buffer === f.buffer;
+          const from = g === undefined ? past >> 2 : inMem ? g.byteOffset >> 2 : 0;
           for (let bh = 0; bh < B * H; bh++) {
-            const at = (past >> 2) + bh * P * d;
-            if (P) f.copyWithin((dst >> 2) + bh * T * d, at, at + P * d);
+            const at = from + bh * P * d;
+            if (P && g && !inMem) f.set(g.subarray(at, at + P * d), (dst >> 2) + bh * T * d);
+            else if (P) f.copyWithin((dst >> 2) + bh * T * d, at, at + P * d);
             const b = (bh / H) | 0;
             const col = (src >> 2) + o + (bh - b * H) * d;
             for (let s = 0; s < S; s++) f.copyWithin((dst >> 2) + (bh * T + P + s) * d, col + (b * S + s) * w, col + (b * S + s) * w + d);
@@ -715,8 +724,8 @@ const cacheAttentionKernel: KernelDef = {
         const ex = kernels()!;
         return () => {
           const f = new Float32Array(mem.buffer);
-          fill(f, kp, pk, kin, wk, ok, hd);
-          fill(f, vp, pv, vin, wv, ov, vd);
+          fill(f, kp, pk, pastFeed[0], kin, wk, ok, hd);
+          fill(f, vp, pv, pastFeed[1], vin, wv, ov, vd);
           // every head's one query row against its T keys read in place (attendStrided's S = 1 path)
           for (let b = 0; b < B; b++)
             ex.f32_attn_step(H, T, hd, vd, qp + 4 * (oq + b * wq), hd, kp + 4 * b * H * T * hd, T * hd, hd, vp + 4 * b * H * T * vd, T * vd, vd, scale, mst ? mptr + 4 * b * mst[0]! : 0, mst ? mst[1]! : 0, sp, yp + 4 * b * H * vd, vd, 1);

@@ -1,3 +1,4 @@
+import { ShapeError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Tensor as TensorT } from '../tensor/tensor.js';
 import { sliceStartSteps } from '../ops/shape.js';
@@ -209,7 +210,7 @@ const splitWasm: KernelDef = {
 const gatherWasm: KernelDef = {
   op: 'Gather',
   backend: 'wasm',
-  prepare(_node, attrs, types) {
+  prepare(node, attrs, types) {
     const mem = f32Arena(types);
     if (!mem) return undefined;
     const a0: number = attrs.axis ?? 0;
@@ -236,6 +237,40 @@ const gatherWasm: KernelDef = {
             p += inner;
           }
         return [new Tensor('float32', dst, shape)];
+      },
+      // in a static plan (a decoder step's token embedding): the indices are a run-time block (int32 or int64), so each
+      // call checks them as the op's shape rule does on run() (untrusted input), then copies the rows
+      bind({ ins: [xp, ip], consts: [xc], inTypes: [xt, it], outs: [yp] }) {
+        const dims = xt?.shape as number[] | undefined;
+        const idims = it?.shape as number[] | undefined;
+        if (!dims || !idims || ip === undefined || ip < 0 || yp === undefined || yp < 0 || (xp! < 0 && !xc)) return undefined;
+        if (it!.dtype !== 'int32' && it!.dtype !== 'int64') return undefined;
+        const ax = a0 < 0 ? a0 + dims.length : a0;
+        const { outer, inner } = axisGeometry(dims, ax);
+        const len = dims[ax]!;
+        const n = idims.reduce((a, d) => a * d, 1);
+        const wide = it!.dtype === 'int64';
+        const table = xc?.data as Float32Array | undefined;
+        const xsize = outer * len * inner;
+        return () => {
+          const buf = mem.buffer;
+          const idx = wide ? new BigInt64Array(buf, ip, n) : new Int32Array(buf, ip, n);
+          const src = table ?? new Float32Array(buf, xp!, xsize);
+          const dst = new Float32Array(buf, yp, outer * n * inner);
+          for (let k = 0; k < n; k++) {
+            const i = Number(idx[k]!);
+            // ONNX: "All index values are expected to be within bounds [-s, s-1] along axis of size s"
+            if (i < -len || i >= len) throw new ShapeError(`node '${node.name}' (Gather): indices[${k}] = ${i} out of range [${-len}, ${len - 1}]`);
+          }
+          let p = 0;
+          for (let o = 0; o < outer; o++)
+            for (let k = 0; k < n; k++) {
+              const i = Number(idx[k]!);
+              const b = (o * len + (i < 0 ? i + len : i)) * inner;
+              dst.set(src.subarray(b, b + inner), p);
+              p += inner;
+            }
+        };
       },
     };
   },

@@ -1,5 +1,6 @@
 import type { Node, ValueType } from '../ir/graph.js';
 import type { Attrs } from '../ir/registry.js';
+import type { TypedArray } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 /**
@@ -72,6 +73,12 @@ export interface PreparedKernel {
    * and must not decline at call time.
    */
   bind?(b: BindArgs): (() => void) | undefined;
+  /**
+   * Node inputs the bound call can read straight from the caller's feed (`BindArgs.feeds`) when they are graph inputs:
+   * a decoder step's past KV cache, which CacheAttention copies into its present block itself — the plan then gives
+   * the value no block and does not copy the feed in first (each past row moves once per step, not twice).
+   */
+  readsFeed?: readonly number[];
   /** free what prepare allocated (packed weights) when the session is released */
   dispose?(): void;
 }
@@ -89,6 +96,11 @@ export interface BindArgs {
   outTypes: ValueType[];
   /** `bytes` of kernel memory for the call's own use, freed with the plan (alloc-time growth only) */
   scratch(bytes: number, what: string): number;
+  /**
+   * per node input listed in PreparedKernel.readsFeed that the plan reads from the feed (its `ins` entry is then -1):
+   * the getter of the array fed to the current run (JS memory, or a view into kernel memory), else undefined
+   */
+  feeds?: ((() => TypedArray) | undefined)[];
 }
 
 /** The node computing a kernel's input, with its resolved attributes and constant inputs (plan-time view). */

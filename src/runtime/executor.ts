@@ -7,7 +7,7 @@ import type { QuantParams } from '../tensor/quant.js';
 import { TensorSequence, type Value } from '../tensor/sequence.js';
 import '../ops/index.js';
 import { MAX_BYTES, arena } from '../kernels/wasm.js';
-import { DTYPES } from '../tensor/dtype.js';
+import { DTYPES, type TypedArray } from '../tensor/dtype.js';
 import { Residency } from './resident.js';
 import { fuseQdq } from '../ir/passes/qdq-fuse.js';
 import { batchNormAffine, foldBatchNorms } from '../ir/passes/fold-bn.js';
@@ -767,9 +767,11 @@ export class Executor {
       if (b !== undefined) blocks[b]!.last = Math.max(blocks[b]!.last, at);
       return b;
     };
-    for (const i of this.graph.inputs) if (!newBlock(i.name, -1)) return undefined;
     const steps = (this.steps ??= this.compile());
-    const work: { s: Step; ins: (number | undefined)[]; outs: (number | undefined)[] }[] = [];
+    // graph inputs whose every reader takes them straight from the feed get no block (an in-place plan keeps blocks)
+    const direct = keepInputs ? new Map<string, number>() : this.directFeeds(steps);
+    for (const i of this.graph.inputs) if (!direct.has(i.name) && !newBlock(i.name, -1)) return undefined;
+    const work: { s: Step; ins: (number | undefined)[]; outs: (number | undefined)[]; fin: (number | undefined)[] }[] = [];
     for (let si = 0; si < steps.length; si++) {
       const s = steps[si]!;
       const node = s.node;
@@ -784,9 +786,11 @@ export class Executor {
       const k = s.kernel;
       if (!k || (!k.alias && !k.bind)) return undefined;
       const ins: (number | undefined)[] = [];
+      const fin: (number | undefined)[] = [];
       for (let j = 0; j < node.inputs.length; j++) {
         const x = node.inputs[j]!;
-        if (s.consts[j] !== undefined || x === '') ins.push(undefined);
+        fin.push(direct.get(x));
+        if (s.consts[j] !== undefined || x === '' || direct.has(x)) ins.push(undefined);
         else {
           const b = read(x, si);
           if (b === undefined && !this.unread.has(x)) return undefined;
@@ -810,7 +814,7 @@ export class Executor {
         else if (!newBlock(o, si)) return undefined;
         else outs.push(rootOf.get(o));
       }
-      work.push({ s, ins, outs });
+      work.push({ s, ins, outs, fin });
     }
     const outputs = new Map<string, StaticIO>();
     for (const o of this.graph.outputs) {
@@ -827,8 +831,10 @@ export class Executor {
     held.push(base);
     const at = (b: number | undefined) => (b === undefined ? -1 : base + offsets[b]!);
     const calls: (() => void)[] = [];
+    // the arrays fed to the current run, per graph input read straight from its feed (StaticPlan.run sets them)
+    const fed: (TypedArray | undefined)[] = [];
     try {
-      for (const { s, ins, outs } of work) {
+      for (const { s, ins, outs, fin } of work) {
         const node = s.node;
         const call = s.kernel!.bind!({
           ins: ins.map(at),
@@ -841,6 +847,7 @@ export class Executor {
             held.push(p);
             return p;
           },
+          feeds: fin.map((d) => (d === undefined ? undefined : () => fed[d]!)),
         });
         if (!call) {
           for (const p of held) mem.release(p);
@@ -857,7 +864,29 @@ export class Executor {
       return { name, type: st.t.dtype, dims: Object.freeze([...(st.t.shape as number[])]), size: st.size, ptr: at(rootOf.get(name)), ...(st.t.quant ? { quant: st.t.quant } : {}) };
     };
     for (const o of this.graph.outputs) outputs.set(o.name, io(o.name));
-    return new StaticPlan(mem, this.graph.inputs.map((i) => io(i.name)), outputs, calls, held, total);
+    return new StaticPlan(mem, this.graph.inputs.map((i) => io(i.name)), outputs, calls, held, total, fed);
+  }
+
+  /**
+   * The graph inputs (name → input index) that a static plan can leave in the caller's feed: every step reading one
+   * binds and lists that input slot in its kernel's `readsFeed` (no fused, residual or other use), and it is no graph
+   * output.
+   */
+  private directFeeds(steps: readonly Step[]): Map<string, number> {
+    const index = new Map(this.graph.inputs.map((i, k) => [i.name, k]));
+    const ok = new Map<string, boolean>();
+    const use = (x: string | undefined, slot: boolean) => {
+      if (x !== undefined && index.has(x)) ok.set(x, (ok.get(x) ?? true) && slot);
+    };
+    for (const s of steps) {
+      if (s.elided) continue;
+      use(s.fused, false);
+      use(s.residual, false);
+      const k = s.kernel;
+      s.node.inputs.forEach((x, j) => s.consts[j] === undefined && use(x, !!k?.bind && !!k.readsFeed?.includes(j)));
+    }
+    for (const o of this.graph.outputs) ok.delete(o.name);
+    return new Map([...ok].filter(([, v]) => v).map(([x]) => [x, index.get(x)!]));
   }
 
   /**

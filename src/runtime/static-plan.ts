@@ -12,7 +12,7 @@ export interface StaticIO {
   /** frozen: the output Tensors share it */
   dims: readonly number[];
   size: number;
-  /** byte offset in kernel memory */
+  /** byte offset in kernel memory; -1 for an input with no block (its kernels read it from the feed of run()) */
   ptr: number;
   /** an output's quantization parameters from its type (as the kernels attach them on the general path) */
   quant?: QuantParams;
@@ -78,16 +78,25 @@ export class StaticPlan {
     private readonly held: number[],
     /** bytes of its value block (tests, reports) */
     readonly bytes: number,
+    /**
+     * per input, the array fed to the run in progress for inputs with no block (ptr < 0: every reader takes it from
+     * the feed, BindArgs.feeds): set before the calls, cleared after them (the plan holds no caller array between runs)
+     */
+    private readonly fed: (TypedArray | undefined)[] = [],
   ) {
     this.outList = [...outputs.values()];
+    this.feedOnly = inputs.find((io) => io.ptr < 0);
   }
+
+  /** an input with no block (its kernels read the feed of run()), which invoke() cannot run without */
+  private readonly feedOnly?: StaticIO;
 
   /** Typed views of the input and output blocks, rebuilt when the memory grew since the last run. */
   private views(): void {
     const buf = this.mem.buffer;
     if (buf === this.buffer) return;
     this.buffer = buf;
-    this.inViews = this.inputs.map((io) => viewOf(buf, io));
+    this.inViews = this.inputs.map((io) => (io.ptr < 0 ? NO_BLOCK : viewOf(buf, io)));
     this.outViews = this.outList.map((io) => viewOf(buf, io));
   }
 
@@ -122,13 +131,23 @@ export class StaticPlan {
     }
     this.views();
     const buf = this.buffer!;
+    const fed = this.fed;
     for (let i = 0; i < ins.length; i++) {
       const d = (feeds[ins[i]!.name] as Tensor).data as TypedArray;
+      if (ins[i]!.ptr < 0) {
+        // read by the kernels as it is: a view detached by a memory growth since the caller made it has no data
+        if (d.length !== ins[i]!.size) throw new InputError(`input '${ins[i]!.name}' holds ${d.length} values, its dims [${ins[i]!.dims.join(',')}] need ${ins[i]!.size} (a view into kernel memory made before the memory grew?)`);
+        fed[i] = d;
+      }
       // a feed that already is this block (a previous output fed back as a view) needs no copy
-      if (d.buffer !== buf || d.byteOffset !== ins[i]!.ptr) this.inViews[i]!.set(d as never);
+      else if (d.buffer !== buf || d.byteOffset !== ins[i]!.ptr) this.inViews[i]!.set(d as never);
     }
     const calls = this.calls;
-    for (let i = 0; i < calls.length; i++) calls[i]!();
+    try {
+      for (let i = 0; i < calls.length; i++) calls[i]!();
+    } finally {
+      fed.fill(undefined);
+    }
     // a call that took scratch for itself (a conv's columns) may have grown the memory
     this.views();
     const result: Record<string, Tensor> = {};
@@ -160,6 +179,7 @@ export class StaticPlan {
     this.views();
     const v = this.inViews[i];
     if (!v) throw new InputError(`input ${i} does not exist (the model has ${this.inputs.length})`);
+    if (v === NO_BLOCK) throw new InputError(`input ${i} ('${this.inputs[i]!.name}') has no block: its kernels read it from the feed of run()`);
     return v;
   }
 
@@ -178,6 +198,8 @@ export class StaticPlan {
    */
   invoke(): void {
     if (this.disposed) throw new InputError('the static plan was released');
+    const feedOnly = this.feedOnly;
+    if (feedOnly) throw new InputError(`input '${feedOnly.name}' has no block: its kernels read it from the feed of run()`);
     const calls = this.calls;
     for (let i = 0; i < calls.length; i++) calls[i]!();
   }
@@ -188,6 +210,9 @@ export class StaticPlan {
     this.held.length = 0;
   }
 }
+
+/** inViews' entry for an input with no block (read from the feed by its kernels) */
+const NO_BLOCK = new Float32Array(0);
 
 function viewOf(buf: ArrayBuffer, io: StaticIO): TypedArray {
   const Ctor = DTYPES[io.type].array as unknown as new (b: ArrayBuffer, o: number, n: number) => TypedArray;

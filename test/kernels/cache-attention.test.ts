@@ -35,6 +35,8 @@ interface Case {
 const op = (name: string, o: string, inputs: string[], outputs: string[], attrs: Node['attrs'] = {}): Node => ({ name, op: o, domain: '', inputs, outputs, attrs });
 const i64 = (v: number[]) => new Tensor('int64', BigInt64Array.from(v, BigInt), [v.length]);
 
+const bits = (t: Tensor) => Array.from(new Uint32Array((t.data as Float32Array).slice().buffer));
+
 /** The exported attention block (make-transformer.mjs's decoder, one layer) with static shapes. */
 function block(c: Case): Graph {
   const g = new Graph();
@@ -163,6 +165,58 @@ describe('CacheAttention (a decoder attention block over its KV cache, fused)', 
         }
       }),
       { numRuns: 80 },
+    );
+  });
+
+  it('in a static plan reads the past caches straight from the feeds (no block of their own, any size), bit for bit as the general path', () => {
+    const mem = arena()!;
+    // caches past BIND_CACHE_BYTES too (a past in a block of its own would keep those on run())
+    fc.assert(
+      fc.property(fc.record({ p: fc.integer({ min: 0, max: 600 }), h: fc.integer({ min: 1, max: 4 }), d: fc.integer({ min: 1, max: 70 }), vd: fc.integer({ min: 1, max: 70 }), mask: fc.constantFrom('none' as const, 'causal' as const) }), fc.integer(), fc.boolean(), (r, seed, resident) => {
+        const c: Case = { b: 1, s: 1, split: true, zeros: false, ...r };
+        const exec = new Executor(block(c));
+        const general = new Executor(block(c), { staticPlan: false });
+        const blocks: number[] = [];
+        try {
+          for (let run = 0; run < 2; run++) {
+            const { feeds, t } = rowFeeds(c, seed + run);
+            const past = { past_k: t([1, c.h, c.p, c.d]), past_v: t([1, c.h, c.p, c.vd]) };
+            const a = exec.run({ ...feeds, ...past });
+            // the same caches fed from kernel memory (views made after the plan took its block)
+            let fed: Record<string, Tensor> = past;
+            if (resident) {
+              const at = Object.values(past).map((v) => {
+                const p = mem.alloc(Math.max(v.size, 1) * 4, 'test cache');
+                blocks.push(p);
+                return p;
+              });
+              // views made after the allocations (one that grows the memory detaches the views made before it)
+              fed = Object.fromEntries(
+                Object.entries(past).map(([k, v], i) => {
+                  const view = mem.f32(at[i]!, v.size);
+                  view.set(v.data as Float32Array);
+                  return [k, new Tensor('float32', view, v.dims)];
+                }),
+              );
+            }
+            const b = exec.run({ ...feeds, ...fed });
+            const want = general.run({ ...feeds, ...past });
+            for (const k of ['y', 'present_k', 'present_v']) {
+              expect(bits(a[k] as Tensor)).toEqual(bits(want[k] as Tensor));
+              expect(bits(b[k] as Tensor)).toEqual(bits(want[k] as Tensor));
+            }
+          }
+          const plan = exec.staticPlan;
+          expect(plan).toBeDefined();
+          expect(plan!.inputs.filter((i) => i.ptr < 0).map((i) => i.name)).toEqual(['past_k', 'past_v']);
+          expect(() => plan!.invoke()).toThrow(/past_k.*no block/);
+        } finally {
+          for (const p of blocks) mem.release(p);
+          exec.dispose();
+          general.dispose();
+        }
+      }),
+      { numRuns: 25 },
     );
   });
 

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { InputError } from '../../src/errors.js';
+import { InputError, ShapeError } from '../../src/errors.js';
 import { Graph } from '../../src/ir/graph.js';
 import { f32ArrayToF16 } from '../../src/tensor/fp16.js';
 import { arena } from '../../src/kernels/wasm.js';
@@ -144,6 +144,44 @@ describe('static plan', () => {
     const like = { type: 'float32', data: new Float32Array([1, 2, 3, 4]), dims: [1, 4] } as unknown as Tensor;
     expect(Array.from(s.runSync({ x: like })[g.outputs[0]!.name]!.data as Float32Array)).toEqual(Array.from(s.runSync({ x: new Tensor('float32', new Float32Array([1, 2, 3, 4]), [1, 4]) })[g.outputs[0]!.name]!.data as Float32Array));
     await s.release();
+  });
+
+  it('binds a token embedding (Gather of a constant table by int64 / int32 ids): the general path bits, and its ShapeError for ids out of range', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 19 }), fc.integer({ min: 1, max: 6 }), fc.boolean(), fc.integer(), (V, D, S, wide, seed) => {
+        const g = new Graph();
+        g.opsets = { '': 17 };
+        g.inputs = [{ name: 'ids', type: { dtype: wide ? 'int64' : 'int32', shape: [1, S] } }];
+        g.initializers.set('table', new Tensor('float32', Float32Array.from({ length: V * D }, (_, i) => Math.sin(i * 0.37 + seed)), [V, D]));
+        g.initializers.set('w', new Tensor('float32', Float32Array.from({ length: D * 3 }, (_, i) => Math.cos(i + seed)), [D, 3]));
+        g.nodes = [
+          { name: 'embed', op: 'Gather', domain: '', inputs: ['table', 'ids'], outputs: ['e'], attrs: { axis: 0 } },
+          { name: 'mm', op: 'MatMul', domain: '', inputs: ['e', 'w'], outputs: ['y'], attrs: {} },
+        ];
+        g.outputs = [{ name: 'y', type: { dtype: 'float32' } }];
+        const fast = new Executor(g);
+        const slow = new Executor(g, { staticPlan: false });
+        const ids = (v: number[]) => (wide ? new Tensor('int64', BigInt64Array.from(v, BigInt), [1, S]) : new Tensor('int32', Int32Array.from(v), [1, S]));
+        try {
+          for (let r = 0; r < 3; r++) {
+            // negative ids count from the end (ONNX Gather: "within bounds [-s, s-1]")
+            const x = ids(Array.from({ length: S }, (_, i) => ((((i * 7 + r + seed) % (2 * V)) + 2 * V) % (2 * V)) - V));
+            expect(bits(fast.run({ ids: x }).y as Tensor)).toEqual(bits(slow.run({ ids: x }).y as Tensor));
+          }
+          expect(fast.staticPlan).toBeDefined();
+          for (const bad of [V, -V - 1]) {
+            const x = ids(Array.from({ length: S }, (_, i) => (i === S - 1 ? bad : 0)));
+            expect(() => fast.run({ ids: x })).toThrow(ShapeError);
+            expect(() => fast.run({ ids: x })).toThrow(new RegExp(`embed.*indices\\[${S - 1}\\] = ${bad} out of range`));
+            expect(() => slow.run({ ids: x })).toThrow(ShapeError);
+          }
+        } finally {
+          fast.dispose();
+          slow.dispose();
+        }
+      }),
+      { numRuns: 40 },
+    );
   });
 
   it('is not made when a step has no bound form (a reference op), and the plan still runs', () => {
