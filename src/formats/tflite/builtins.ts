@@ -209,11 +209,12 @@ const MAPPERS: Record<string, Mapper> = {
   // log_softmax.cc over the last axis
   LOG_SOFTMAX: unary('LogSoftmax', { axis: -1 }),
   LOGICAL_NOT: unary('Not'),
-  // rsqrt.cc (float): 1.f / std::sqrt(x)
+  // rsqrt.cc (float): 1.f / std::sqrt(x) — as Div(1, ·), which has a WASM kernel (Reciprocal has none)
   RSQRT: (c) => {
     c.count(1);
     c.float();
-    c.emit('Reciprocal', [c.tmp('Sqrt', c.ins, {}, 'sqrt')]);
+    if (c.b.dtype(c.t(0)) !== 'float32') c.unsupported(`only float32 is supported, got ${c.b.dtype(c.t(0))}`);
+    c.emit('Div', [c.scalar('float32', 1, 'one'), c.tmp('Sqrt', c.ins, {}, 'sqrt')]);
   },
   // square.cc: x * x
   SQUARE: (c) => {

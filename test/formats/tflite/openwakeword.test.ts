@@ -25,8 +25,6 @@ const MODELS: [name: string, dims: number[], amp: number][] = [
   ['hey_jarvis_v0.1', [1, 16, 96], 2],
   ['hey_mycroft_v0.1', [1, 16, 96], 2],
 ];
-/** ops allowed on the reference: Reciprocal (RSQRT's 1/x) has no WASM kernel and runs on [1, 1] tensors here */
-const LIGHT_REFERENCE = new Set(['Reciprocal']);
 
 /**
  * |a - b| within 1e-4 relative to max |b|, or 1e-6 absolute: onnxruntime's Sigmoid is MLAS's approximation
@@ -47,7 +45,7 @@ describe('openWakeWord .tflite models agree with their .onnx twins', () => {
   });
 
   for (const [name, dims, amp] of MODELS) {
-    it(`${name}: matches onnxruntime on the .onnx twin and edgeq's ONNX path; no heavy op on the reference`, async () => {
+    it(`${name}: matches onnxruntime on the .onnx twin and edgeq's ONNX path; no op on the reference`, async () => {
       const s = await InferenceSession.create(`${DIR}/${name}.tflite`, { profile: true });
       const e = await InferenceSession.create(`${DIR}/${name}.onnx`);
       const o = await ort.InferenceSession.create(`${DIR}/${name}.onnx`, { intraOpNumThreads: 1, interOpNumThreads: 1 });
@@ -63,8 +61,9 @@ describe('openWakeWord .tflite models agree with their .onnx twins', () => {
           const same = e.runSync({ [e.inputNames[0]!]: x })[e.outputNames[0]!]!;
           expect(relErr(got.data as Float32Array, same.data as Float32Array), `${name} input ${k} vs edgeq ONNX`).toBeLessThanOrEqual(1e-4);
         }
-        const ref = s.profile().nodes.filter((n) => n.kernel === 'reference').map((n) => n.op);
-        expect(ref.filter((op) => !LIGHT_REFERENCE.has(op)), `${name}: ops on the reference`).toEqual([]);
+        const p = s.profile();
+        expect(p.nodes.filter((n) => n.kernel === 'reference').map((n) => n.op), `${name}: ops on the reference`).toEqual([]);
+        expect(p.reference_share).toBe(0);
       } finally {
         await o.release();
       }
