@@ -22,7 +22,8 @@ const ACT = ['NONE', 'RELU', 'RELU_N1_TO_1', 'RELU6', 'TANH', 'SIGN_BIT'] as con
 const PAD = ['SAME', 'VALID'] as const;
 
 /**
- * Decode a .tflite flatbuffer into the IR (subgraph 0). Ops map onto the same definitions ONNX models use
+ * Decode a .tflite flatbuffer into the IR (subgraph 0; the subgraphs an IF names become its ONNX If branches,
+ * a CALL_ONCE init subgraph is evaluated at load). Ops map onto the same definitions ONNX models use
  * wherever one computes exactly what TFLite does: layouts become attributes (data_layout NHWC, weight_layout
  * OHWI / 1HWO) and TFLite's integer requantization is `rounding: 'tflite'` on QLinearConv / QGemm / QLinearAdd /
  * QLinearMul (mapFloat, mapQuant). The rest become `ai.edgeq.tflite` nodes (src/ops/tflite.ts says which and why).
