@@ -255,20 +255,31 @@ const MAPPERS: Record<string, Mapper> = {
     const d = c.tmp('Sub', c.ins, {}, 'diff');
     c.emit('Mul', [d, d]);
   },
-  // floor_div.cc (float): std::floor(x / y)
+  // floor_div.cc: std::floor(x / y) — float: Floor(Div); integers: the truncating Div minus 1 where the
+  // truncated and the floored remainder differ (signs of a non-zero remainder and y differ), no overflow
   FLOOR_DIV: (c) => {
     c.count(2);
     c.float();
-    if (c.b.dtype(c.t(0)) !== 'float32') c.unsupported('only float32 is supported (integer floor division has no single IR op)');
-    c.emit('Floor', [c.tmp('Div', c.ins, {}, 'div')]);
+    const dt = c.b.dtype(c.t(0));
+    if (dt === 'float32') return c.emit('Floor', [c.tmp('Div', c.ins, {}, 'div')]);
+    if (dt !== 'int32' && dt !== 'int64') c.unsupported(`only float32 / int32 / int64 are supported, got ${dt}`);
+    const q = c.tmp('Div', c.ins, {}, 'div');
+    const same = c.tmp('Equal', [c.tmp('Mod', c.ins, { fmod: 1 }, 'tmod'), c.tmp('Mod', c.ins, { fmod: 0 }, 'fmod')], {}, 'same');
+    c.emit('Sub', [q, c.tmp('Cast', [c.tmp('Not', [same], {}, 'adj')], { to: DTYPE_ONNX[dt] }, 'one')]);
   },
-  // floor_mod.cc: r = x % y; (r != 0 && (y < 0) != (r < 0)) ? r + y : r — ONNX Mod(fmod = 0) on integers
+  // floor_mod.cc: r = x % y (std::fmod for floats); (r != 0 && (y < 0) != (r < 0)) ? r + y : r — ONNX Mod(fmod = 0)
+  // on integers; on floats Mod(fmod = 1) and that adjustment
   FLOOR_MOD: (c) => {
     c.count(2);
     c.float();
     const dt = c.b.dtype(c.t(0));
-    if (dt !== 'int32' && dt !== 'int64') c.unsupported(`only int32 / int64 are supported, got ${dt}`);
-    c.emit('Mod', c.ins, { fmod: 0 });
+    if (dt === 'int32' || dt === 'int64') return c.emit('Mod', c.ins, { fmod: 0 });
+    if (dt !== 'float32') c.unsupported(`only float32 / int32 / int64 are supported, got ${dt}`);
+    const r = c.tmp('Mod', c.ins, { fmod: 1 }, 'tmod');
+    const zero = c.scalar('float32', 0, 'zero');
+    const signs = c.tmp('Xor', [c.tmp('Less', [c.ins[1]!, zero], {}, 'yneg'), c.tmp('Less', [r, zero], {}, 'rneg')], {}, 'signs');
+    const fix = c.tmp('And', [c.tmp('Not', [c.tmp('Equal', [r, zero], {}, 'rzero')], {}, 'rnz'), signs], {}, 'fix');
+    c.emit('Where', [fix, c.tmp('Add', [r, c.ins[1]!], {}, 'radd'), r]);
   },
   EQUAL: compare('Equal'),
   NOT_EQUAL: compare('Equal', true),

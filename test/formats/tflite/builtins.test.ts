@@ -188,20 +188,29 @@ describe('TFLite elementwise builtins (float) = the kernels’ formulas', () => 
       );
     });
 
-  it('FLOOR_MOD (int32): r = x % y; r != 0 and sign(r) != sign(y) → r + y (floor_mod.cc)', async () => {
-    const x = i32([7, -7, 7, -7, 6, -6, 0, 5]), y = i32([3, 3, -3, -3, 3, -4, 5, 7]);
-    const [r] = await run(OP.FLOOR_MOD, [{ shape: [8], type: I32, data: x }, { shape: [8], type: I32, data: y }], [{ shape: [8], type: I32 }]);
-    const want = Array.from(x, (a, i) => {
-      const t = a % y[i]!;
-      return t !== 0 && t < 0 !== y[i]! < 0 ? t + y[i]! : t;
-    });
-    expect(Array.from(r!.data as Int32Array)).toEqual(want);
+  it('FLOOR_MOD: r = x % y; r != 0 and (y < 0) != (r < 0) → r + y; FLOOR_DIV: floor(x / y) — int32 and float (floor_mod.cc, floor_div.cc)', async () => {
+    const xs = [7, -7, 7, -7, 6, -6, 0, 5, -1, 2147483647, -2147483648];
+    const ys = [3, 3, -3, -3, 3, -4, 5, 7, 2, -2, 3];
+    const n = xs.length;
+    for (const t of [I32, F32]) {
+      const mk = (v: number[]) => ({ shape: [n], type: t, data: t === I32 ? i32(v) : f32(v) });
+      const x = mk(xs).data, y = mk(ys).data;
+      const [m] = await run(OP.FLOOR_MOD, [mk(xs), mk(ys)], [{ shape: [n], type: t }]);
+      const [d] = await run(OP.FLOOR_DIV, [mk(xs), mk(ys)], [{ shape: [n], type: t }]);
+      const wantMod = Array.from(x, (a, i) => {
+        const r = t === I32 ? a % y[i]! : Math.fround(a % y[i]!);
+        return r !== 0 && y[i]! < 0 !== r < 0 ? Math.fround(r + y[i]!) : r;
+      });
+      const wantDiv = Array.from(x, (a, i) => (t === I32 ? Math.floor(a / y[i]!) : Math.floor(Math.fround(a / y[i]!))));
+      expect(Array.from(m!.data as Float32Array), `FLOOR_MOD ${DT[t]}`).toEqual(wantMod.map((v) => v + 0));
+      expect(Array.from(d!.data as Float32Array), `FLOOR_DIV ${DT[t]}`).toEqual(wantDiv.map((v) => v + 0));
+    }
   });
 
-  it('FLOOR_MOD on float and FLOOR_DIV on int32 are refused with UnsupportedOpError', () => {
+  it('FLOOR_MOD / FLOOR_DIV on other types are refused with UnsupportedOpError', () => {
     const m = (op: number, t: number) => oneOpTflite({ tensors: [{ shape: [2], type: t }, { shape: [2], type: t }, { shape: [2], type: t }], opcode: op, inputs: [0, 1], outputs: [2] });
-    expect(() => readTflite(m(OP.FLOOR_MOD, F32))).toThrow(UnsupportedOpError);
-    expect(() => readTflite(m(OP.FLOOR_DIV, I32))).toThrow(UnsupportedOpError);
+    expect(() => readTflite(m(OP.FLOOR_MOD, 7))).toThrow(UnsupportedOpError);
+    expect(() => readTflite(m(OP.FLOOR_DIV, 7))).toThrow(UnsupportedOpError);
   });
 
   it('comparisons and logical ops (bool outputs, broadcasting)', async () => {
