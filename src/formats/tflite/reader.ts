@@ -61,9 +61,10 @@ function subgraphView(m: TflModel, k: number): TflModel {
 /**
  * Fill `g` with subgraph `k` (`stack`: the subgraphs being converted around it, innermost last). Subgraph 0's
  * inputs become graph inputs; a control-flow branch (k > 0) reads the enclosing graph's values `outer` instead,
- * bound to its inputs by Identity nodes (the If node then captures them: ir/subgraph.ts).
+ * bound to its inputs by Identity nodes (the If node then captures them: ir/subgraph.ts), or as initializers
+ * where the outer value is a constant (`outerConst`).
  */
-function fill(g: Graph, model: TflModel, k: number, stack: number[], used: Set<number>, outer?: string[]): void {
+function fill(g: Graph, model: TflModel, k: number, stack: number[], used: Set<number>, outer?: string[], outerConst?: (name: string) => Tensor | undefined): void {
   const m = k ? subgraphView(model, k) : model;
   const where = `subgraph ${k}`;
   // branch values get a per-subgraph prefix: TFLite names are per subgraph, IR names are one scope with the outer graph
@@ -107,7 +108,10 @@ function fill(g: Graph, model: TflModel, k: number, stack: number[], used: Set<n
   const avail = new Set<number>();
   m.inputs.forEach((i, j) => {
     avail.add(i);
-    if (outer) g.nodes.push({ name: `${prefix}input_${j}`, op: 'Identity', domain: '', inputs: [outer[j]!], outputs: [names[i]!], attrs: {} } as Node);
+    // an operand that is a constant outside is one inside too (ops needing constant inputs, packed weights)
+    const c = outer && outerConst?.(outer[j]!);
+    if (c) g.initializers.set(names[i]!, c);
+    else if (outer) g.nodes.push({ name: `${prefix}input_${j}`, op: 'Identity', domain: '', inputs: [outer[j]!], outputs: [names[i]!], attrs: {} } as Node);
     else if (!g.initializers.has(names[i]!)) g.inputs.push({ name: names[i]!, type: b.valueType(m.tensors[i]!) });
   });
   // SSA checks: every tensor has one producer; every operator input is produced earlier, constant or a graph input
@@ -554,7 +558,7 @@ class Builder {
       this.used.add(k);
       const body = new Graph();
       body.name = sg.name || `subgraph_${k}`;
-      fill(body, this.model, k, [...this.stack, k], this.used, ins.slice(1));
+      fill(body, this.model, k, [...this.stack, k], this.used, ins.slice(1), (n) => this.g.initializers.get(n));
       return body;
     };
     if (op.inputs.length < 1 || op.inputs.some((i) => i < 0)) throw new ModelFormatError(`${this.where(op)}: IF needs a condition and no omitted inputs`);

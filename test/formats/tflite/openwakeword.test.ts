@@ -89,6 +89,10 @@ describe('openWakeWord .tflite models agree with their .onnx twins', () => {
     expect(ifs.length).toBe(1);
     expect((ifs[0]!.attrs.then_branch as Graph).nodes.filter((n) => n.op === 'Gemm').length).toBe(3);
     expect((ifs[0]!.attrs.else_branch as Graph).nodes.every((n) => n.op === 'Identity')).toBe(true);
+    // the verifier's weights are IF operands that are constants outside: constants inside (packed by the Gemm kernel)
+    const then = ifs[0]!.attrs.then_branch as Graph;
+    for (const gemm of then.nodes.filter((n) => n.op === 'Gemm')) expect(then.initializers.has(gemm.inputs[1]!), gemm.name).toBe(true);
+    expect(ifs[0]!.inputs.length).toBe(3); // cond + the captured x and first-stage score
     expect(g.metadata['tflite.ignored_subgraphs']).toBeUndefined();
     // the twin with its If condition's input (the first stage's score p1.1; If runs the verifier when p ≥ 0.5) exposed
     const twin = readOnnx(new Uint8Array(readFileSync(`${DIR}/hey_jarvis_v0.1.onnx`)));
