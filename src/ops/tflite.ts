@@ -33,7 +33,9 @@ import { need } from './util.js';
  *    MaxPool / AveragePool (NHWC); FULLY_CONNECTED → Gemm(transB); ADD / SUB / MUL → Add / Sub / Mul; SOFTMAX
  *    (beta 1) → Softmax; MEAN → ReduceMean; RESIZE_BILINEAR → Resize; TRANSPOSE_CONV → ConvTranspose (NHWC,
  *    OHWI); LOGISTIC / TANH / RELU / RELU6 / RELU_N1_TO_1 / LEAKY_RELU / HARD_SWISH → Sigmoid / Tanh / Relu / Clip /
- *    LeakyRelu / HardSwish; DEQUANTIZE float16 → Cast; layout-neutral ops → their ONNX ops;
+ *    LeakyRelu / HardSwish; DEQUANTIZE float16 → Cast; layout-neutral ops → their ONNX ops; the elementwise /
+ *    shape builtins converters emit (MAXIMUM, RSQRT, EXPAND_DIMS, GATHER, BATCH_MATMUL, reducers, comparisons …)
+ *    → their IR ops (src/formats/tflite/builtins.ts); IF → If;
  *  - int8 / uint8 / 16x8 CONV_2D / DEPTHWISE_CONV_2D → QLinearConv, FULLY_CONNECTED → com.microsoft QGemm,
  *    ADD / MUL / LEAKY_RELU → com.microsoft QLinearAdd / QLinearMul / QLinearLeakyRelu, all with
  *    `rounding: 'tflite'` (the same integer kernels); int8 MAX_POOL_2D → MaxPool (NHWC).

@@ -112,7 +112,8 @@ export function buildTflite(s: TflSpec): Uint8Array {
           const [id, kind, v] = f;
           if (kind === 'str') b.addFieldOffset(id, strs[k]!, 0);
           else if (kind === 'i8' || kind === 'bool') b.addFieldInt8(id, v, -1);
-          else if (kind === 'i32') b.addFieldInt32(id, v, -1);
+          // the default argument only decides whether flatbuffers writes the field: one the value never equals
+          else if (kind === 'i32') b.addFieldInt32(id, v, v === -1 ? 0 : -1);
           else b.addFieldFloat32(id, v, -1);
         });
         opts = b.endObject();
@@ -163,3 +164,32 @@ export function buildTflite(s: TflSpec): Uint8Array {
   b.finish(b.endObject(), 'TFL3');
   return b.asUint8Array().slice();
 }
+
+export interface OneOpTensor {
+  shape: number[];
+  type?: number; // TensorType, float32 by default
+  data?: Float32Array | Int32Array | Uint16Array | Int8Array | Uint8Array | BigInt64Array;
+  q?: [scale: number, zeroPoint: number];
+}
+export interface OneOpSpec {
+  tensors: OneOpTensor[];
+  opcode: number;
+  options?: { type: number; fields: OptionField[] };
+  inputs: number[];
+  outputs: number[];
+}
+
+/** One-operator model: tensors with data are constants (one buffer each); the others are graph inputs/outputs. */
+export function oneOpTflite(s: OneOpSpec): Uint8Array {
+  let nb = 0;
+  const dataTensors = s.tensors.filter((t) => t.data);
+  return buildTflite({
+    tensors: s.tensors.map((t, k) => ({ shape: t.shape, type: t.type ?? 0, buffer: t.data ? ++nb : 0, name: `t${k}`, ...(t.q ? { scale: t.q[0], zp: t.q[1] } : {}) })),
+    buffers: [new Uint8Array(0), ...dataTensors.map((t) => new Uint8Array(t.data!.buffer, t.data!.byteOffset, t.data!.byteLength))],
+    opcodes: [s.opcode],
+    ops: [{ opcode: 0, inputs: s.inputs, outputs: s.outputs, ...(s.options ? { options: s.options } : {}) }],
+    inputs: s.tensors.flatMap((t, k) => (t.data ? [] : [k])).filter((k) => !s.outputs.includes(k)),
+    outputs: s.outputs,
+  });
+}
+

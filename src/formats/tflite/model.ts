@@ -14,6 +14,8 @@ export interface TflTensor {
   zeroPoint?: bigint[];
   quantizedDimension: number;
   isVariable: boolean;
+  /** shape_signature when it has dynamic (-1) dims: same rank as `shape`, -1 where `shape` is a placeholder */
+  signature?: number[];
   /** SparsityParameters (the buffer holds only the stored values; reader.ts densifies it) */
   sparsity?: TflSparsity;
 }
@@ -121,6 +123,13 @@ function parseSubgraph(sg: Table<'SubGraph'>, k: number, buffers: Uint8Array[], 
     const buffer = t.int('buffer', 'u32');
     if (buffer >= buffers.length && buffer !== 0) throw new ModelFormatError(`${what}: buffer index ${buffer} past the end (${buffers.length} buffers)`);
     const tensor: TflTensor = { index: i, name, shape, type, buffer, quantizedDimension: 0, isVariable: t.bool('is_variable') };
+    // shape_signature: the converter's shape with -1 for dims fixed only when the input is resized (TFLite's
+    // ResizeInputTensor); `shape` then holds a placeholder (often 1)
+    const sig = t.ints('shape_signature');
+    if (sig && sig.some((d) => d === -1)) {
+      if (sig.length !== shape.length || sig.some((d, k) => d !== -1 && d !== shape[k])) throw new ModelFormatError(`${what}: shape_signature [${sig.join(',')}] does not fit shape [${shape.join(',')}]`);
+      tensor.signature = sig;
+    }
     const sp = t.table('sparsity', 'SparsityParameters', `${what} sparsity`);
     if (sp) tensor.sparsity = readSparsity(sp, what);
     const q = t.table('quantization', 'QuantizationParameters', `${what} quantization`);

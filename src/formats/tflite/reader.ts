@@ -1,6 +1,7 @@
 import { EdgeqError, ModelFormatError, UnsupportedError, UnsupportedOpError } from '../../errors.js';
 import { type AttrValue, type Dim, Graph, type Node, type ValueType } from '../../ir/graph.js';
 import { TFL_DOMAIN } from '../../ir/layout.js';
+import { capturedBy, MAX_BODY_DEPTH } from '../../ir/subgraph.js';
 import { DTYPES, type DType } from '../../tensor/dtype.js';
 import type { QuantParams } from '../../tensor/quant.js';
 import { sizeOf } from '../../tensor/shape.js';
@@ -10,6 +11,7 @@ import type { Table } from './flatbuf.js';
 import { TFLITE_ENUMS, TFLITE_UNIONS } from './generated/tflite-schema.js';
 import { readFlexbuffer } from './flexbuffers.js';
 import { densify } from './sparse.js';
+import { mapBuiltin } from './builtins.js';
 import { parseTflite, type TflModel, type TflOperator, type TflTensor } from './model.js';
 
 /** TensorType → edgeq dtype (others: UnsupportedError). */
@@ -20,7 +22,8 @@ const ACT = ['NONE', 'RELU', 'RELU_N1_TO_1', 'RELU6', 'TANH', 'SIGN_BIT'] as con
 const PAD = ['SAME', 'VALID'] as const;
 
 /**
- * Decode a .tflite flatbuffer into the IR (subgraph 0). Ops map onto the same definitions ONNX models use
+ * Decode a .tflite flatbuffer into the IR (subgraph 0; the subgraphs an IF names become its ONNX If branches,
+ * a CALL_ONCE init subgraph is evaluated at load). Ops map onto the same definitions ONNX models use
  * wherever one computes exactly what TFLite does: layouts become attributes (data_layout NHWC, weight_layout
  * OHWI / 1HWO) and TFLite's integer requantization is `rounding: 'tflite'` on QLinearConv / QGemm / QLinearAdd /
  * QLinearMul (mapFloat, mapQuant). The rest become `ai.edgeq.tflite` nodes (src/ops/tflite.ts says which and why).
@@ -43,23 +46,49 @@ function build(m: TflModel): Graph {
   g.producer = m.description;
   g.opsets = { '': 18, [TFL_DOMAIN]: 1, 'com.microsoft': 1 };
   g.metadata['tflite.schema_version'] = String(m.version);
-  if (m.numSubgraphs > 1) g.metadata['tflite.ignored_subgraphs'] = String(m.numSubgraphs - 1);
+  const used = new Set<number>([0]);
+  fill(g, m, 0, [0], used);
+  if (m.numSubgraphs > used.size) g.metadata['tflite.ignored_subgraphs'] = String(m.numSubgraphs - used.size);
+  return g;
+}
+
+/** Subgraph `k` of `m` seen as a model of its own (same buffers and operator codes). */
+function subgraphView(m: TflModel, k: number): TflModel {
+  const sg = m.subgraphs[k]!;
+  return { ...m, tensors: sg.tensors, inputs: sg.inputs, outputs: sg.outputs, operators: sg.operators, subgraphName: sg.name };
+}
+
+/**
+ * Fill `g` with subgraph `k` (`stack`: the subgraphs being converted around it, innermost last). Subgraph 0's
+ * inputs become graph inputs; a control-flow branch (k > 0) reads the enclosing graph's values `outer` instead,
+ * bound to its inputs by Identity nodes (the If node then captures them: ir/subgraph.ts), or as initializers
+ * where the outer value is a constant (`outerConst`).
+ */
+function fill(g: Graph, model: TflModel, k: number, stack: number[], used: Set<number>, outer?: string[], outerConst?: (name: string) => Tensor | undefined): void {
+  const m = k ? subgraphView(model, k) : model;
+  const where = `subgraph ${k}`;
+  // branch values get a per-subgraph prefix: TFLite names are per subgraph, IR names are one scope with the outer graph
+  const prefix = k ? `sg${k}/` : '';
   const names: string[] = [];
-  const used = new Set<string>();
+  const taken = new Set<string>();
   for (const t of m.tensors) {
-    let n = t.name || `t${t.index}`;
-    if (used.has(n)) n = `${n}__${t.index}`;
-    used.add(n);
+    let n = prefix + (t.name || `t${t.index}`);
+    if (taken.has(n)) n = `${n}__${t.index}`;
+    taken.add(n);
     names.push(n);
   }
-  const b = new Builder(g, m, names);
+  const b = new Builder(g, m, names, k, stack, used, model);
   // constants
   const produced = new Set<number>();
   for (const op of m.operators) for (const o of op.outputs) produced.add(o);
+  const isInput = new Set(m.inputs);
   for (const t of m.tensors) {
+    if (produced.has(t.index) || (k && isInput.has(t.index))) continue;
     const data = m.buffers[t.buffer];
-    if (t.buffer === 0 || !data || data.length === 0 || produced.has(t.index)) continue;
-    g.initializers.set(names[t.index]!, b.constant(t, data));
+    if (t.buffer !== 0 && data && data.length !== 0) g.initializers.set(names[t.index]!, b.constant(t, data));
+    // a tensor of zero elements needs no data (TFLite leaves its data pointer null; converters write such
+    // shapes, e.g. RESHAPE's legacy shape [0] = "a scalar")
+    else if (!t.isVariable && !t.sparsity && !isInput.has(t.index) && t.shape.some((d) => d === 0)) g.initializers.set(names[t.index]!, b.constant(t, new Uint8Array(0)));
   }
   for (const t of m.tensors) {
     // variable tensors (SVDF/LSTM state) start at zero: TFLite's ResetVariableTensors (state does not persist across runs here)
@@ -76,27 +105,30 @@ function build(m: TflModel): Graph {
   }
   for (const t of m.tensors)
     if (t.sparsity && !g.initializers.has(names[t.index]!)) throw new UnsupportedError(`tensor ${t.index} ('${t.name}'): sparse tensors must be constants (TFLite only stores sparse weights)`);
-  for (const i of m.inputs) {
-    if (g.initializers.has(names[i]!)) continue;
-    g.inputs.push({ name: names[i]!, type: b.valueType(m.tensors[i]!) });
-  }
+  const avail = new Set<number>();
+  m.inputs.forEach((i, j) => {
+    avail.add(i);
+    // an operand that is a constant outside is one inside too (ops needing constant inputs, packed weights)
+    const c = outer && outerConst?.(outer[j]!);
+    if (c) g.initializers.set(names[i]!, c);
+    else if (outer) g.nodes.push({ name: `${prefix}input_${j}`, op: 'Identity', domain: '', inputs: [outer[j]!], outputs: [names[i]!], attrs: {} } as Node);
+    else if (!g.initializers.has(names[i]!)) g.inputs.push({ name: names[i]!, type: b.valueType(m.tensors[i]!) });
+  });
   // SSA checks: every tensor has one producer; every operator input is produced earlier, constant or a graph input
-  const avail = new Set<number>([...g.inputs.map((i) => names.indexOf(i.name))]);
   m.tensors.forEach((t) => g.initializers.has(names[t.index]!) && avail.add(t.index));
   const seen = new Set<number>();
   for (const op of m.operators) {
     for (const i of op.inputs)
-      if (i >= 0 && !avail.has(i)) throw new ModelFormatError(`subgraph 0 operator ${op.index} (${op.opName}): input tensor ${i} ('${m.tensors[i]!.name}') has no data, no producer before it and is not a graph input`);
+      if (i >= 0 && !avail.has(i)) throw new ModelFormatError(`${where} operator ${op.index} (${op.opName}): input tensor ${i} ('${m.tensors[i]!.name}') has no data, no producer before it and is not a graph input`);
     for (const o of op.outputs) {
-      if (seen.has(o) || g.initializers.has(names[o]!) || g.inputs.some((x) => x.name === names[o])) throw new ModelFormatError(`subgraph 0 operator ${op.index} (${op.opName}): output tensor ${o} ('${m.tensors[o]!.name}') is written twice or is a constant/graph input`);
+      if (seen.has(o) || g.initializers.has(names[o]!) || isInput.has(o)) throw new ModelFormatError(`${where} operator ${op.index} (${op.opName}): output tensor ${o} ('${m.tensors[o]!.name}') is written twice or is a constant/graph input`);
       seen.add(o);
       avail.add(o);
     }
   }
-  for (const o of m.outputs) if (!avail.has(o)) throw new ModelFormatError(`subgraph 0 output tensor ${o} ('${m.tensors[o]!.name}') is never computed`);
+  for (const o of m.outputs) if (!avail.has(o)) throw new ModelFormatError(`${where} output tensor ${o} ('${m.tensors[o]!.name}') is never computed`);
   for (const op of m.operators) b.convert(op);
   for (const o of m.outputs) g.outputs.push({ name: names[o]!, type: b.valueType(m.tensors[o]!) });
-  return g;
 }
 
 class Builder {
@@ -109,6 +141,12 @@ class Builder {
     readonly g: Graph,
     readonly m: TflModel,
     readonly names: string[],
+    /** this subgraph's index, the subgraphs converted around it and every subgraph reached so far */
+    readonly k = 0,
+    readonly stack: number[] = [0],
+    readonly used = new Set<number>([0]),
+    /** the whole model (m is subgraph k of it) */
+    readonly model = m,
   ) {}
 
   dtype(t: TflTensor): DType {
@@ -123,10 +161,17 @@ class Builder {
     return { scale: Float32Array.from(t.scale), zeroPoint: zp, ...(t.scale.length > 1 ? { axis: t.quantizedDimension } : {}) };
   }
 
+  /**
+   * A tensor's type. Dims the shape_signature leaves open (-1) past the first are symbolic: TFLite runs them at
+   * whatever size ResizeInputTensor sets, and their placeholder (often 1) is rarely a usable size (openWakeWord's
+   * melspectrogram: 1 audio sample for a 512-tap window). An open first (batch) dim keeps its placeholder, which
+   * is what TFLite's AllocateTensors runs without a resize and what edge models are fed (batch 1).
+   */
   valueType(t: TflTensor): ValueType {
     const dtype = this.dtype(t);
     const q = this.quant(t);
-    return { dtype, shape: t.shape.map((d): Dim => d), ...(q ? { quant: q } : {}) };
+    const shape = t.shape.map((d, i): Dim => (i > 0 && t.signature?.[i] === -1 ? `${this.names[t.index]}_d${i}` : d));
+    return { dtype, shape, ...(q ? { quant: q } : {}) };
   }
 
   /** Constant tensor over the file bytes: a zero-copy view when the offset is aligned. */
@@ -157,24 +202,24 @@ class Builder {
     return tensor;
   }
 
-  private node(op: string, domain: string, inputs: string[], outputs: string[], attrs: Record<string, AttrValue>, name: string): void {
+  node(op: string, domain: string, inputs: string[], outputs: string[], attrs: Record<string, AttrValue>, name: string): void {
     this.g.nodes.push({ name, op, domain, inputs, outputs, attrs } as Node);
   }
 
-  private fresh(base: string): string {
+  fresh(base: string): string {
     let n: string;
     do n = `${base}__${this.counter++}`;
     while (this.g.initializers.has(n) || this.names.includes(n));
     return n;
   }
 
-  private addConst(base: string, t: Tensor): string {
+  addConst(base: string, t: Tensor): string {
     const n = this.fresh(base);
     this.g.initializers.set(n, t);
     return n;
   }
 
-  private constOf(op: TflOperator, k: number, what: string): Tensor {
+  constOf(op: TflOperator, k: number, what: string): Tensor {
     const i = op.inputs[k];
     const t = i === undefined || i < 0 ? undefined : this.g.initializers.get(this.names[i]!);
     if (!t) throw new UnsupportedError(`${this.where(op)}: ${what} (input ${k}) must be a constant`);
@@ -182,7 +227,7 @@ class Builder {
   }
 
   where(op: TflOperator): string {
-    return `subgraph 0 operator ${op.index} (${op.opName})`;
+    return `subgraph ${this.k} operator ${op.index} (${op.opName})`;
   }
 
   private qattrs(op: TflOperator): Record<string, AttrValue> {
@@ -191,13 +236,13 @@ class Builder {
     return { in_scale: op.inputs.map(s), in_zero_point: op.inputs.map(z), out_scale: op.outputs.map(s), out_zero_point: op.outputs.map(z) };
   }
 
-  private opts(op: TflOperator, table: keyof typeof OPTS): Table<any> | undefined {
+  opts(op: TflOperator, table: keyof typeof OPTS): Table<any> | undefined {
     if (!op.options) return undefined;
     if (op.optionsType !== OPTS[table]) throw new ModelFormatError(`${this.where(op)}: builtin_options type ${op.optionsType}, expected ${table} (${OPTS[table]})`);
     return op.options.as(table as never);
   }
 
-  private act(op: TflOperator, o: Table<any> | undefined): string {
+  act(op: TflOperator, o: Table<any> | undefined): string {
     const a = o ? o.int('fused_activation_function', 'i8') : 0;
     const s = ACT[a];
     if (s === undefined) throw new ModelFormatError(`${this.where(op)}: unknown fused activation ${a}`);
@@ -211,7 +256,7 @@ class Builder {
   }
 
   /** Emit the op producing output 0 (through a fused-activation node when `act` is not NONE). */
-  private emit(op: TflOperator, type: string, domain: string, inputs: string[], attrs: Record<string, AttrValue>, act = 'NONE'): void {
+  emit(op: TflOperator, type: string, domain: string, inputs: string[], attrs: Record<string, AttrValue>, act = 'NONE'): void {
     const outs = op.outputs.map((o) => this.names[o]!);
     const name = `${op.opName}_${op.index}`;
     if (act === 'NONE') return this.node(type, domain, inputs, outs, attrs, name);
@@ -241,11 +286,11 @@ class Builder {
     return op.inputs.map((i) => (i < 0 ? '' : this.names[i]!));
   }
 
-  private i64(base: string, v: number[]): string {
+  i64(base: string, v: number[]): string {
     return this.addConst(base, new Tensor('int64', BigInt64Array.from(v, (x) => BigInt(x)), [v.length]));
   }
 
-  private sameQuant(op: TflOperator, tensors: number[]): void {
+  sameQuant(op: TflOperator, tensors: number[]): void {
     const ref = this.m.tensors[tensors[0]!]!;
     for (const i of tensors) {
       const t = this.m.tensors[i]!;
@@ -263,7 +308,7 @@ class Builder {
       if (op.outputs.length < 1) throw new ModelFormatError(`${this.where(op)}: no outputs`);
     };
     const t = (k: number) => this.m.tensors[op.inputs[k]!]!;
-    if (this.mapFloat(op, ins) || this.mapQuant(op, ins)) return;
+    if (this.mapFloat(op, ins) || this.mapQuant(op, ins) || mapBuiltin(this, op, ins)) return;
     switch (op.opName) {
       case 'CONV_2D':
       case 'DEPTHWISE_CONV_2D':
@@ -488,9 +533,38 @@ class Builder {
         return this.emit(op, 'Identity', '', ins, {});
       case 'CUSTOM':
         return this.custom(op, ins);
+      case 'IF':
+        return this.ifOp(op, ins);
       default:
         throw new UnsupportedOpError(op.opName, `TFLite builtin code ${op.opcode}${op.customCode !== undefined ? ` custom '${op.customCode}'` : ''}, ${this.where(op)}, output '${this.names[op.outputs[0]!] ?? '?'}'`);
     }
+  }
+
+  /**
+   * IF (if.cc): inputs (cond, x…) run then_subgraph_index or else_subgraph_index with x… bound to that subgraph's
+   * inputs; its outputs are the op's outputs. → ONNX If whose branches are the two subgraphs (bool cond of one
+   * element in both). A subgraph that (through further IFs) contains itself is rejected: TFLite would recurse forever.
+   */
+  private ifOp(op: TflOperator, ins: string[]): void {
+    const o = this.opts(op, 'IfOptions');
+    const branch = (field: string): Graph => {
+      const k = o?.int(field, 'i32') ?? -1;
+      const sg = this.model.subgraphs[k];
+      if (!sg || k === 0) throw new ModelFormatError(`${this.where(op)}: ${field} ${k} is not a subgraph other than 0 (${this.model.subgraphs.length} subgraphs)`);
+      if (this.stack.includes(k)) throw new ModelFormatError(`${this.where(op)}: ${field} ${k} contains this IF (recursive subgraphs)`);
+      if (this.stack.length >= MAX_BODY_DEPTH) throw new UnsupportedError(`${this.where(op)}: control flow nested deeper than ${MAX_BODY_DEPTH}`);
+      if (sg.inputs.length !== op.inputs.length - 1 || sg.outputs.length !== op.outputs.length)
+        throw new ModelFormatError(`${this.where(op)}: subgraph ${k} has ${sg.inputs.length} inputs and ${sg.outputs.length} outputs, the IF passes ${op.inputs.length - 1} and takes ${op.outputs.length}`);
+      this.used.add(k);
+      const body = new Graph();
+      body.name = sg.name || `subgraph_${k}`;
+      fill(body, this.model, k, [...this.stack, k], this.used, ins.slice(1), (n) => this.g.initializers.get(n));
+      return body;
+    };
+    if (op.inputs.length < 1 || op.inputs.some((i) => i < 0)) throw new ModelFormatError(`${this.where(op)}: IF needs a condition and no omitted inputs`);
+    const node: Node = { name: `${op.opName}_${op.index}`, op: 'If', domain: '', inputs: [ins[0]!], outputs: op.outputs.map((i) => this.names[i]!), attrs: { then_branch: branch('then_subgraph_index'), else_branch: branch('else_subgraph_index') } };
+    node.inputs.push(...capturedBy(node));
+    this.g.nodes.push(node);
   }
 
   /** VAR_HANDLE's variable name: shared_name, or container/shared_name when a container is given. */

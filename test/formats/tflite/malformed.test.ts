@@ -88,9 +88,9 @@ describe('TFLite reader on crafted flatbuffers', () => {
 
   it('unknown op → UnsupportedOpError naming code, name and index', () => {
     const s = good();
-    s.opcodes = [150];
+    s.opcodes = [160];
     expect(() => readModel(build(s))).toThrow(UnsupportedOpError);
-    expect(() => readModel(build(s))).toThrow(/GELU \(TFLite builtin code 150, subgraph 0 operator 0/);
+    expect(() => readModel(build(s))).toThrow(/BITWISE_XOR \(TFLite builtin code 160, subgraph 0 operator 0/);
   });
 
   it('truncated files and out-of-range offsets', () => {

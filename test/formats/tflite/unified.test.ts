@@ -8,37 +8,9 @@ import { TFL_DOMAIN, tflPadding } from '../../../src/ops/tflite.js';
 import { writeOnnx } from '../../../src/formats/onnx/writer.js';
 import { readFileSync } from 'node:fs';
 import { dataPath, hasData } from '../../helpers/data.js';
-import { type OptionField, buildTflite } from '../../helpers/tflite-builder.js';
+import { type OneOpSpec as Spec, type OptionField, oneOpTflite as build } from '../../helpers/tflite-builder.js';
 import { InferenceSession } from '../../../src/runtime/session.js';
 import { Tensor } from '../../../src/tensor/tensor.js';
-
-interface T {
-  shape: number[];
-  type?: number; // TensorType, float32 by default
-  data?: Float32Array | Int32Array | Uint16Array | Int8Array;
-  q?: [scale: number, zeroPoint: number];
-}
-interface Spec {
-  tensors: T[];
-  opcode: number;
-  options?: { type: number; fields: OptionField[] };
-  inputs: number[];
-  outputs: number[];
-}
-
-/** One-operator model: tensors with data are constants (one buffer each); the others are graph inputs/outputs. */
-function build(s: Spec): Uint8Array {
-  let nb = 0;
-  const dataTensors = s.tensors.filter((t) => t.data);
-  return buildTflite({
-    tensors: s.tensors.map((t, k) => ({ shape: t.shape, type: t.type ?? 0, buffer: t.data ? ++nb : 0, name: `t${k}`, ...(t.q ? { scale: t.q[0], zp: t.q[1] } : {}) })),
-    buffers: [new Uint8Array(0), ...dataTensors.map((t) => new Uint8Array(t.data!.buffer, t.data!.byteOffset, t.data!.byteLength))],
-    opcodes: [s.opcode],
-    ops: [{ opcode: 0, inputs: s.inputs, outputs: s.outputs, ...(s.options ? { options: s.options } : {}) }],
-    inputs: s.tensors.flatMap((t, k) => (t.data ? [] : [k])).filter((k) => !s.outputs.includes(k)),
-    outputs: s.outputs,
-  });
-}
 
 const rnd = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + seed * 78.233) * 3);
 const size = (d: number[]) => d.reduce((a, c) => a * c, 1);
