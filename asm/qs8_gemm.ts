@@ -174,23 +174,14 @@ function im2colRow(
 }
 
 /**
- * im2col of one NCHW image (c channels of ih×iw int8, or uint8 when flip = 1) into c2 panels of 8 output pixels:
- * row r = (ch, ky, kx) of K = c·kh·kw, column j = oy·ow + ox. Out-of-image taps take the input zero point `xz`
- * (raw, before flipping), so (x − xz) is 0 there as the ONNX spec's padding with x_zero_point requires.
- * Two rows at a time are written plainly into `tmp` (2·P + 16 bytes: runs of input bytes, memory.copy for
- * stride 1), then interleaved into the panels 8 columns per vector; rows K … K8 − 1 and the columns past P of
- * the last panel are zero.
- */
-export function qs8_im2col_pack_8(
-  x: usize, c: i32, ih: i32, iw: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, pt: i32, pl: i32, oh: i32, ow: i32, xz: i32, flip: i32, out: usize, tmp: usize,
-): void {
-  qs8_im2col_pack_8_range(x, c, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, xz, flip, 0, (oh * ow + 7) >> 3, out, tmp);
-}
-
-/**
- * qs8_im2col_pack_8 for panels q0 … q1 − 1 only (output pixels 8·q0 … min(P, 8·q1) − 1), panel q0 at `out`; `tmp`
- * holds 2·(pixels of the range) + 16 bytes. A conv packs and multiplies one cache block of panels at a time: the
- * whole image's columns (K·P bytes: 302 MB for a 3×3 conv of 128 channels over 512×512) never exist at once.
+ * im2col of one NCHW image (c channels of ih×iw int8, or uint8 when flip = 1) into c2 panels of 8 output pixels,
+ * panels q0 … q1 − 1 only (output pixels 8·q0 … min(P, 8·q1) − 1), panel q0 at `out`: row r = (ch, ky, kx) of
+ * K = c·kh·kw, column j = oy·ow + ox. Out-of-image taps take the input zero point `xz` (raw, before flipping), so
+ * (x − xz) is 0 there as the ONNX spec's padding with x_zero_point requires. Two rows at a time are written plainly
+ * into `tmp` (2·(pixels of the range) + 16 bytes: runs of input bytes, memory.copy for stride 1), then interleaved
+ * into the panels 8 columns per vector; rows K … K8 − 1 and the columns past the range's last pixel are zero.
+ * A conv packs and multiplies one cache block of panels at a time: the whole image's columns (K·P bytes: 302 MB for
+ * a 3×3 conv of 128 channels over 512×512) never exist at once.
  */
 export function qs8_im2col_pack_8_range(
   x: usize, c: i32, ih: i32, iw: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, pt: i32, pl: i32, oh: i32, ow: i32, xz: i32, flip: i32,

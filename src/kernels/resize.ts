@@ -1,7 +1,7 @@
 import { Tensor } from '../tensor/tensor.js';
 import { resizeAxisPlans, resizeAxisTaps } from '../ops/resize.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
-import { arena, kernels } from './wasm.js';
+import { type Arena, arena, kernels } from './wasm.js';
 import { TFL_DOMAIN } from '../ir/layout.js';
 
 /**
@@ -143,7 +143,7 @@ registerKernel(resizeWasm);
  * axis, scale 1, maps o to o), clamped to [0, n − 1]; taps i1 = ⌊c⌋, i2 = min(i1 + 1, n − 1) weighted |c − i2| and
  * |c − i1| (0.5 each when the two are one pixel). Every step rounds to float32 as its C++ does.
  */
-function ortBilinearAxis(mem: NonNullable<ReturnType<typeof arena>>, at: number, n: number, len: number, scale: number, ctm: string): void {
+function ortBilinearAxis(mem: Arena, at: number, n: number, len: number, scale: number, ctm: string): void {
   const f = Math.fround;
   const s = f(scale);
   const idx = new Int32Array(mem.buffer, at, 2 * len);

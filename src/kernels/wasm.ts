@@ -126,7 +126,6 @@ export interface KernelExports {
   qs8_rowsum(m: number, k: number, a: number, lda: number, uns: number, out: number): void;
   qs8_panel_colsum(n: number, k: number, w: number, out: number): void;
   /** tmp: 2·ceil8(oh·ow) + 16 bytes of scratch */
-  qs8_im2col_pack_8(x: number, c: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, xz: number, flip: number, out: number, tmp: number): void;
   qs8_im2col_pack_8_range(x: number, c: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, xz: number, flip: number, q0: number, q1: number, out: number, tmp: number): void;
   /** asm/q8_dynamic.ts: DynamicQuantizeLinear's two passes ([min(0, x…), max(0, x…)] as 2 float32 at out; codes ^ flip) */
   f32_minmax0(x: number, n: number, out: number): void;
