@@ -1,4 +1,5 @@
 import { KV_DOMAIN } from '../ir/passes/kv-append.js';
+import { appendRows } from '../ops/kv-cache.js';
 import { Tensor } from '../tensor/tensor.js';
 import { Epilogue } from './epilogue.js';
 import { pinInputs, runBatchedMatMul } from './gemm.js';
@@ -25,13 +26,7 @@ const appendWasm: KernelDef = {
       run([c, x, p]) {
         // a cache outside kernel memory would need its copy: the reference makes it
         if (mem.ptrOf(c!) === undefined) return undefined;
-        const [b, h, cap, d] = c!.dims as [number, number, number, number];
-        const s = x!.dims[2]!;
-        const pos = Number((p!.data as BigInt64Array)[0]);
-        const y = c!.data as Float32Array;
-        const xs = x!.data as Float32Array;
-        for (let bh = 0; bh < b * h; bh++) y.set(xs.subarray(bh * s * d, (bh + 1) * s * d), (bh * cap + pos) * d);
-        return [new Tensor('float32', y, c!.dims)];
+        return [appendRows(c!, x!, p!, c!.data as Float32Array)];
       },
     };
   },

@@ -123,6 +123,19 @@ export function mergeHeads(y: Tensor): Tensor {
   return new Tensor('float32', out, [B, S, H, d]);
 }
 
+/**
+ * KvAppend's rows: x [B,H,S,D] written at row `position` (p) of every head of the cache c [B,H,C,D], into `y` (a copy of
+ * c's values for the reference, c's own kernel-memory block for the in-place kernel).
+ */
+export function appendRows(c: Tensor, x: Tensor, p: Tensor, y: Float32Array): Tensor {
+  const [b, h, cap, d] = c.dims as [number, number, number, number];
+  const s = x.dims[2]!;
+  const pos = Number((p.data as BigInt64Array)[0]);
+  const xs = x.data as Float32Array;
+  for (let bh = 0; bh < b * h; bh++) y.set(xs.subarray(bh * s * d, (bh + 1) * s * d), (bh * cap + pos) * d);
+  return new Tensor('float32', y, c.dims);
+}
+
 const appendDef = defineOp({
   name: 'KvAppend',
   domain: KV_DOMAIN,
@@ -141,13 +154,7 @@ const appendDef = defineOp({
   },
   reference({ inputs }) {
     const [c, x, p] = inputs as Tensor[];
-    const [b, h, cap, d] = c!.dims as [number, number, number, number];
-    const s = x!.dims[2]!;
-    const pos = Number((p!.data as BigInt64Array)[0]);
-    const y = (c!.data as Float32Array).slice();
-    const xs = x!.data as Float32Array;
-    for (let bh = 0; bh < b * h; bh++) y.set(xs.subarray(bh * s * d, (bh + 1) * s * d), (bh * cap + pos) * d);
-    return [new Tensor('float32', y, c!.dims)];
+    return [appendRows(c!, x!, p!, (c!.data as Float32Array).slice())];
   },
   doc: 'edgeq KV cache: cache [B,H,C,D] with new rows [B,H,S,D] written at row `position` of every head (Concat(past, new) on axis 2 without copying the past)',
 });
