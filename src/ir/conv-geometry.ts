@@ -82,6 +82,42 @@ export function convGeometry(
   return { rank, kernel: [...kernel], strides, dilations, padBegin, padEnd, out };
 }
 
+/**
+ * Output spatial dims of a Conv/Pool whose input has symbolic spatial dims (dynamic-resolution exports such as
+ * Paddle2ONNX's PP-OCR detector, [N, 3, H, W]): each concrete dim as convGeometry computes it; a symbolic dim keeps
+ * its symbol where the output provably equals the input — stride 1 and the padding restoring the kernel's reach
+ * (SAME_UPPER/SAME_LOWER: out = ceil(in / 1); NOTSET with pad_begin + pad_end = (k−1)·d + 1 − 1; VALID with a
+ * 1-wide kernel) — and becomes '?' otherwise. Rank and channels then flow on, so later shape rules still check
+ * ranks and `inspect` counts MACs (symbols as 1). Validates the attributes exactly as convGeometry does.
+ */
+export function convOutDims(
+  inSpatial: readonly Dim[],
+  kernel: readonly number[],
+  attrs: Attrs,
+  fail: (msg: string) => never,
+  opts: { ceilMode?: boolean } = {},
+): Dim[] {
+  const g = convGeometry(inSpatial, kernel, attrs, fail, opts);
+  if (g) return g.out;
+  const rank = kernel.length;
+  const strides: number[] = attrs.strides ?? new Array(rank).fill(1);
+  const dilations: number[] = attrs.dilations ?? new Array(rank).fill(1);
+  const pads: number[] = attrs.pads ?? new Array(2 * rank).fill(0);
+  const autoPad: string = attrs.auto_pad ?? 'NOTSET';
+  return inSpatial.map((d, i) => {
+    const s = strides[i]!;
+    const pb = pads[i]!;
+    const pe = pads[i + rank]!;
+    if (typeof d === 'number') {
+      const one = { auto_pad: autoPad, strides: [s], dilations: [dilations[i]!], pads: [pb, pe] };
+      return convGeometry([d], [kernel[i]!], one, fail, opts)!.out[0]!;
+    }
+    const ek = (kernel[i]! - 1) * dilations[i]! + 1;
+    const keeps = s === 1 && (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER' || (autoPad === 'NOTSET' && pb + pe === ek - 1) || (autoPad === 'VALID' && ek === 1));
+    return keeps ? d : '?';
+  });
+}
+
 /** Attribute specs shared by conv-like ops (merge into an op's `attrs`). */
 export const CONV_ATTRS = {
   auto_pad: { type: 'string', default: 'NOTSET', oneOf: ['NOTSET', 'SAME_UPPER', 'SAME_LOWER', 'VALID'] },

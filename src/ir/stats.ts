@@ -6,14 +6,15 @@
 import { EdgeqError } from '../errors.js';
 import type { Dim, Graph, GraphIO, Node, ValueType } from './graph.js';
 import { analyze } from './infer.js';
+import { Tensor } from '../tensor/tensor.js';
 
 export interface ModelStats {
   /** nodes per op type (domain-qualified when not ai.onnx), sorted by count */
   ops: Record<string, number>;
   nodes: number;
-  /** total elements of all initializers */
+  /** total elements of all initializers and Constant-node tensors (Paddle2ONNX and some exporters keep every weight in a Constant) */
   params: number;
-  /** elements of initializers per dtype */
+  /** elements of those per dtype */
   paramsByDtype: Record<string, number>;
   /** bytes of initializers per dtype */
   bytesByDtype: Record<string, number>;
@@ -57,7 +58,8 @@ export function modelStats(graph: Graph): ModelStats {
   let bytes = 0;
   const paramsByDtype: Record<string, number> = {};
   const bytesByDtype: Record<string, number> = {};
-  for (const t of graph.initializers.values()) {
+  const constants = graph.nodes.filter((n) => n.op === 'Constant' && (!n.domain || n.domain === 'ai.onnx') && n.attrs.value instanceof Tensor).map((n) => n.attrs.value as Tensor);
+  for (const t of [...graph.initializers.values(), ...constants]) {
     params += t.size;
     bytes += t.byteLength;
     paramsByDtype[t.type] = (paramsByDtype[t.type] ?? 0) + t.size;

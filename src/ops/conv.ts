@@ -3,7 +3,7 @@ import type { Dim, ValueType } from '../ir/graph.js';
 import { defineOp, type ShapeCtx } from '../ir/registry.js';
 import { sizeOf } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { CONV_ATTRS, convGeometry, convTransposeGeometry, type Geometry, LAYOUT_ATTRS, wView, xView } from '../ir/conv-geometry.js';
+import { CONV_ATTRS, convGeometry, convOutDims, convTransposeGeometry, type Geometry, LAYOUT_ATTRS, wView, xView } from '../ir/conv-geometry.js';
 import { FLOATS, floats, fromFloats, needType } from './util.js';
 
 /**
@@ -94,10 +94,9 @@ defineOp({
     checkBias(ctx, m);
     if (!x.shape || !kernel) return [{ dtype: x.dtype, shape: undefined }];
     const xv = xView(x.shape, nhwc);
-    const g = convGeometry(xv.sp, kernel, ctx.attrs, ctx.fail);
-    if (!g) return [{ dtype: x.dtype, shape: undefined }];
+    const out = convOutDims(xv.sp, kernel, ctx.attrs, ctx.fail);
     const md = m ?? `${ctx.node.name}_M`;
-    return [{ dtype: x.dtype, shape: nhwc ? [xv.n, ...g.out, md] : [xv.n, md, ...g.out] }];
+    return [{ dtype: x.dtype, shape: nhwc ? [xv.n, ...out, md] : [xv.n, md, ...out] }];
   },
   reference({ inputs, attrs }) {
     const [X, W, B] = inputs as [Tensor, Tensor, Tensor | undefined];
@@ -193,10 +192,10 @@ defineOp({
     checkBias(ctx, m);
     if (!x.shape || !kernel) return [{ dtype: x.dtype, shape: undefined }];
     const xv = xView(x.shape, nhwc);
-    const g = convTransposeGeometry(xv.sp, kernel, ctx.attrs, ctx.fail);
-    if (!g) return [{ dtype: x.dtype, shape: undefined }];
+    // symbolic spatial dims: unknown output dims ('?'), rank and channels still known (see convOutDims)
+    const out: Dim[] = convTransposeGeometry(xv.sp, kernel, ctx.attrs, ctx.fail)?.out ?? xv.sp.map(() => '?');
     const md = m ?? `${ctx.node.name}_M`;
-    return [{ dtype: x.dtype, shape: nhwc ? [xv.n, ...g.out, md] : [xv.n, md, ...g.out] }];
+    return [{ dtype: x.dtype, shape: nhwc ? [xv.n, ...out, md] : [xv.n, md, ...out] }];
   },
   reference({ inputs, attrs }) {
     const [X, W, B] = inputs as [Tensor, Tensor, Tensor | undefined];

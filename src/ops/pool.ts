@@ -4,7 +4,7 @@ import { defineOp, type ShapeCtx } from '../ir/registry.js';
 import type { DType } from '../tensor/dtype.js';
 import { sizeOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { convGeometry, type Geometry } from '../ir/conv-geometry.js';
+import { convGeometry, convOutDims, type Geometry } from '../ir/conv-geometry.js';
 import { FLOATS, floats, fromFloats, needType } from './util.js';
 
 /**
@@ -52,9 +52,8 @@ function poolShape(ctx: ShapeCtx, dtypes: readonly DType[]): { x: ValueType; sha
   if (x.shape.length !== kernel.length + 2) ctx.fail(`X [${x.shape.join(',')}] must have rank ${kernel.length + 2} for kernel_shape [${kernel.join(',')}]`);
   const nhwc = ctx.attrs.data_layout === 'NHWC';
   const v = nchwView(x.shape, nhwc);
-  const g = convGeometry(v.slice(2), kernel, ctx.attrs, ctx.fail, { ceilMode: ceil === 1 });
-  if (!g) return { x }; // symbolic spatial dims: output spatial dims unknowable
-  return { x, shape: nhwc ? [v[0]!, ...g.out, v[1]!] : [v[0]!, v[1]!, ...g.out] };
+  const out = convOutDims(v.slice(2), kernel, ctx.attrs, ctx.fail, { ceilMode: ceil === 1 });
+  return { x, shape: nhwc ? [v[0]!, ...out, v[1]!] : [v[0]!, v[1]!, ...out] };
 }
 
 function geometryOf(X: Tensor, attrs: Record<string, any>): Geometry {

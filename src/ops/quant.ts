@@ -8,7 +8,7 @@ import { floatsToMini, isMiniFloat } from '../tensor/minifloat.js';
 import { QRANGE, roundHalfToEven, saturate } from '../tensor/rounding.js';
 import { sizeOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { CONV_ATTRS, convGeometry, type Geometry, LAYOUT_ATTRS, wView, xView } from '../ir/conv-geometry.js';
+import { CONV_ATTRS, convGeometry, convOutDims, type Geometry, LAYOUT_ATTRS, wView, xView } from '../ir/conv-geometry.js';
 import { multiplyByQuantizedMultiplier, multiplyByQuantizedMultiplierAcc, perChannelMultipliers, qbounds, tflAddSub, tflLeakyRelu, tflMul, type TflQ } from '../tensor/tflite-quant.js';
 import { FLOATS, floats, fromFloats, needType } from './util.js';
 
@@ -559,7 +559,6 @@ defineOp({
 // ---------------------------------------------------------------- integer Conv
 
 interface ConvPlan {
-  geom?: Geometry;
   shape?: Dim[];
 }
 
@@ -588,9 +587,8 @@ function convShape(ctx: ShapeCtx, x: ValueType, w: ValueType): ConvPlan {
     if (!attrs.kernel_shape) return {};
   }
   const kernel = kdims.map((d, i) => (typeof d === 'number' ? d : (attrs.kernel_shape[i] as number)));
-  const geom = convGeometry(xv.sp, kernel, attrs, ctx.fail);
-  if (!geom) return {};
-  return { geom, shape: nhwc ? [N, ...geom.out, M] : [N, M, ...geom.out] };
+  const out = convOutDims(xv.sp, kernel, attrs, ctx.fail);
+  return { shape: nhwc ? [N, ...out, M] : [N, M, ...out] };
 }
 
 /**
