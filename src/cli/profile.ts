@@ -61,6 +61,7 @@ export function formatProfile(model: string, p: ProfileSummary, all = false): st
   const c = p.canonicalized;
   lines.push(`${model}: ${p.nodes.length} nodes planned (canonicalize: ${c.folded} folded, ${c.bypassed} bypassed, ${c.dead} dead)`);
   lines.push(`median ${ms(p.ms)} ms over ${p.runs} runs (nodes ${ms(p.nodes_ms)} ms: sum of per-node medians); reference ops ${pct(p.reference_share)} of node time`);
+  lines.push(`static plan: ${p.static_plan}`);
   lines.push('', 'per op:');
   const w = Math.max(4, ...p.ops.map((o) => o.op.length));
   const wk = Math.max(6, ...p.ops.map((o) => o.kernel.length));

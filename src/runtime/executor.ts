@@ -1,12 +1,12 @@
 import { EdgeqError, InputError, ShapeError } from '../errors.js';
 import { type Analysis, analyze, runInfer } from '../ir/infer.js';
 import { type Dim, Graph, type ValueType } from '../ir/graph.js';
-import { shapeStr } from '../ir/dims.js';
+import { shapeStr, typeStr } from '../ir/dims.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { QuantParams } from '../tensor/quant.js';
 import { TensorSequence, type Value } from '../tensor/sequence.js';
 import '../ops/index.js';
-import { MAX_BYTES, arena } from '../kernels/wasm.js';
+import { type Arena, MAX_BYTES, arena } from '../kernels/wasm.js';
 import { DTYPES, type TypedArray } from '../tensor/dtype.js';
 import { Residency } from './resident.js';
 import { fuseQdq } from '../ir/passes/qdq-fuse.js';
@@ -734,6 +734,20 @@ export class Executor {
   }
 
   /**
+   * Whether run() takes a static plan, else why not (`edgeq profile` prints it: its own runs time each node on the
+   * general path, so they cannot show it). Compiles the plan if no run has tried yet.
+   */
+  staticPlanStatus(): { static: boolean; why?: string } {
+    if (this.static === undefined) this.static = this.compileStatic() ?? null;
+    return this.static ? { static: true } : { static: false, why: this.staticMiss ?? 'released' };
+  }
+  private staticMiss?: string;
+  private noStatic(why: string): undefined {
+    this.staticMiss = why;
+    return undefined;
+  }
+
+  /**
    * Compile the plan to bound calls on fixed blocks (runtime/static-plan.ts) when every graph input and output and
    * every value a kernel reads or writes has one static shape, and every step is an alias (a fused activation, a
    * view kernel) or a kernel whose `bind` accepts its places. Values get blocks of one arena allocation, shared
@@ -741,8 +755,9 @@ export class Executor {
    * takes the general path, as before.
    */
   private compileStatic(keepInputs = false): StaticPlan | undefined {
+    this.staticMiss = undefined;
     const mem = this.staticWanted && this.kernels.size ? arena() : undefined;
-    if (!mem || this.graph.inputs.length === 0) return undefined;
+    if (!mem || this.graph.inputs.length === 0) return this.noStatic(!this.staticWanted ? 'not wanted (backend or staticPlan option)' : !this.kernels.size ? 'no step runs a kernel' : 'the graph has no inputs');
     const { types } = this.analysis;
     const staticType = (x: string): { t: ValueType; size: number; bytes: number } | undefined => {
       const t = types.get(x);
@@ -752,39 +767,64 @@ export class Executor {
       const size = (t.shape as number[]).reduce((a, d) => a * d, 1);
       return { t, size, bytes: size * width };
     };
-    // every value in a block: the value owning it (an alias points at its root), and the block's lifetime
+    // every value at a place: a block and a byte offset in it (an alias shares its root's place; a part of an
+    // in-place Concat sits at its offset in the Concat's block, see planConcats), and each block's lifetime
     const rootOf = new Map<string, number>();
+    const places: { b: number; off: number }[] = [];
     const blocks: (Lifetime & { name: string })[] = [];
+    const place = (name: string, b: number, off: number) => {
+      rootOf.set(name, places.length);
+      places.push({ b, off });
+    };
     const newBlock = (name: string, first: number): boolean => {
       const st = staticType(name);
       if (!st) return false;
-      rootOf.set(name, blocks.length);
+      place(name, blocks.length, 0);
       blocks.push({ name, first, last: first, bytes: Math.max(st.bytes, 1) });
       return true;
     };
     const read = (x: string, at: number): number | undefined => {
-      const b = rootOf.get(x);
-      if (b !== undefined) blocks[b]!.last = Math.max(blocks[b]!.last, at);
-      return b;
+      const p = rootOf.get(x);
+      if (p !== undefined) blocks[places[p]!.b]!.last = Math.max(blocks[places[p]!.b]!.last, at);
+      return p;
+    };
+    // an in-place Concat's block, made when its first part is computed
+    const catBlocks = new Map<Node, number>();
+    const catPlace = (name: string, slot: NonNullable<Step['slot']>, si: number): number => {
+      let b = catBlocks.get(slot.concat);
+      if (b === undefined) {
+        catBlocks.set(slot.concat, (b = blocks.length));
+        blocks.push({ name: slot.concat.outputs[0]!, first: si, last: si, bytes: this.concatPlans.get(slot.concat)!.bytes });
+      }
+      place(name, b, slot.offset);
+      return rootOf.get(name)!;
     };
     const steps = (this.steps ??= this.compile());
     // graph inputs whose every reader takes them straight from the feed get no block (an in-place plan keeps blocks)
     const direct = keepInputs ? new Map<string, number>() : this.directFeeds(steps);
-    for (const i of this.graph.inputs) if (!direct.has(i.name) && !newBlock(i.name, -1)) return undefined;
-    const work: { s: Step; ins: (number | undefined)[]; outs: (number | undefined)[]; fin: (number | undefined)[] }[] = [];
+    for (const i of this.graph.inputs) if (!direct.has(i.name) && !newBlock(i.name, -1)) return this.noStatic(`input '${i.name}' has no static shape (${typeStr(types.get(i.name))})`);
+    const work: ({ s: Step; ins: (number | undefined)[]; outs: (number | undefined)[]; fin: (number | undefined)[] } | { copy: [from: number, to: number, bytes: number] })[] = [];
     for (let si = 0; si < steps.length; si++) {
       const s = steps[si]!;
       const node = s.node;
-      if (s.body || s.through || s.slot || s.concat) return undefined;
+      const at = `node '${node.name}' (${node.op})`;
+      if (s.body || s.through) return this.noStatic(`${at} ${s.body ? 'runs a subgraph' : 'reads an input through a fused transpose'}`);
       if (s.elided) continue; // its output is read by no one (a graph output is never elided)
+      if (s.concat) {
+        // every part was written in place: the output is the whole block
+        const b = catBlocks.get(node);
+        if (b === undefined) return this.noStatic(`${at}: no part of the in-place Concat was planned`);
+        place(node.outputs[0]!, b, 0);
+        continue;
+      }
       if (s.fused !== undefined) {
         const b = read(s.fused, si);
-        if (b === undefined) return undefined;
+        if (b === undefined) return this.noStatic(`${at}: its fused input has no block`);
         rootOf.set(node.outputs[0]!, b);
         continue;
       }
       const k = s.kernel;
-      if (!k || (!k.alias && !k.bind)) return undefined;
+      if (!k || (!k.alias && !k.bind)) return this.noStatic(`${at} ${k ? `kernel '${k.name}' has no bind` : 'runs on the reference'}`);
       const ins: (number | undefined)[] = [];
       const fin: (number | undefined)[] = [];
       for (let j = 0; j < node.inputs.length; j++) {
@@ -793,35 +833,42 @@ export class Executor {
         if (s.consts[j] !== undefined || x === '' || direct.has(x)) ins.push(undefined);
         else {
           const b = read(x, si);
-          if (b === undefined && !this.unread.has(x)) return undefined;
+          if (b === undefined && !this.unread.has(x)) return this.noStatic(`${at}: input '${x}' has no static shape (${typeStr(types.get(x))})`);
           ins.push(b); // undefined for a value no step computes here (the kernel ignores it)
         }
       }
       if (s.residual !== undefined) {
         const b = read(s.residual, si);
-        if (b === undefined) return undefined;
+        if (b === undefined) return this.noStatic(`${at}: its residual input has no block`);
         ins.push(b);
       }
       if (k.alias) {
         const o = node.outputs[0]!;
-        if (node.outputs.length !== 1 || ins[0] === undefined || !staticType(o)) return undefined;
-        rootOf.set(o, ins[0]);
+        if (node.outputs.length !== 1 || ins[0] === undefined || !staticType(o)) return this.noStatic(`${at}: view '${o}' has no static shape`);
+        // a view that is a part of an in-place Concat: its bytes are copied to their place (as the general path does)
+        if (s.slot) work.push({ copy: [ins[0], catPlace(o, s.slot, si), s.slot.bytes] });
+        else rootOf.set(o, ins[0]);
         continue;
       }
       const outs: (number | undefined)[] = [];
-      for (const o of node.outputs) {
-        if (o === '') outs.push(undefined);
-        else if (!newBlock(o, si)) return undefined;
-        else outs.push(rootOf.get(o));
-      }
+      if (s.slot) {
+        // a part of an in-place Concat: written at its offset in the Concat's block (its single output)
+        catPlace(node.outputs.find((x) => x !== '')!, s.slot, si);
+        for (const x of node.outputs) outs.push(x === '' ? undefined : rootOf.get(x));
+      } else
+        for (const o of node.outputs) {
+          if (o === '') outs.push(undefined);
+          else if (!newBlock(o, si)) return this.noStatic(`${at}: output '${o}' has no static shape (${typeStr(types.get(o))})`);
+          else outs.push(rootOf.get(o));
+        }
       work.push({ s, ins, outs, fin });
     }
     const outputs = new Map<string, StaticIO>();
     for (const o of this.graph.outputs) {
-      const b = rootOf.get(o.name);
+      const p = rootOf.get(o.name);
       const st = staticType(o.name);
-      if (b === undefined || !st) return undefined;
-      blocks[b]!.last = Infinity;
+      if (p === undefined || !st) return this.noStatic(`graph output '${o.name}' has no block of a static shape`);
+      blocks[places[p]!.b]!.last = Infinity;
     }
     // an in-place plan's inputs are written once and invoked many times (TFLite keeps its inputs too): no value shares them
     if (keepInputs) for (let b = 0; b < this.graph.inputs.length; b++) blocks[b]!.last = Infinity;
@@ -829,12 +876,17 @@ export class Executor {
     const held: number[] = [];
     const base = mem.alloc(total, 'static plan values');
     held.push(base);
-    const at = (b: number | undefined) => (b === undefined ? -1 : base + offsets[b]!);
+    const at = (p: number | undefined) => (p === undefined ? -1 : base + offsets[places[p]!.b]! + places[p]!.off);
     const calls: (() => void)[] = [];
     // the arrays fed to the current run, per graph input read straight from its feed (StaticPlan.run sets them)
     const fed: (TypedArray | undefined)[] = [];
     try {
-      for (const { s, ins, outs, fin } of work) {
+      for (const w of work) {
+        if ('copy' in w) {
+          calls.push(copyCall(mem, at(w.copy[0]), at(w.copy[1]), w.copy[2]));
+          continue;
+        }
+        const { s, ins, outs, fin } = w;
         const node = s.node;
         const call = s.kernel!.bind!({
           ins: ins.map(at),
@@ -851,7 +903,7 @@ export class Executor {
         });
         if (!call) {
           for (const p of held) mem.release(p);
-          return undefined;
+          return this.noStatic(`node '${node.name}' (${node.op}): kernel '${s.kernel!.name}' declined to bind these places`);
         }
         calls.push(call);
       }
@@ -1108,6 +1160,17 @@ interface Step {
   body: boolean;
   /** the last run's output types, keyed by its input types (see inferRun) */
   shapes?: { sig: InputSig[]; out: ValueType[] };
+}
+
+/** A static plan's call copying `bytes` within kernel memory (a view's bytes to their place in a Concat's block). */
+function copyCall(mem: Arena, from: number, to: number, bytes: number): () => void {
+  let buf: ArrayBufferLike | undefined;
+  let u8 = new Uint8Array(0);
+  return () => {
+    // the memory may have grown since the last run (a new buffer)
+    if (mem.buffer !== buf) u8 = new Uint8Array((buf = mem.buffer));
+    u8.copyWithin(to, from, from + bytes);
+  };
 }
 
 /** True if `want` is fully static and differs from `got` (a shape with a symbolic dim is not checked). */

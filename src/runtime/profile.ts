@@ -42,6 +42,8 @@ export interface ProfileSummary {
   nodes: NodeProfile[];
   /** per op and kernel totals, slowest first */
   ops: OpProfile[];
+  /** 'yes' when session.run takes a static plan (precompiled calls on one planned block), else why not */
+  static_plan: string;
   /** nodes canonicalize folded into initializers, bypassed (Identity/Dropout) or dropped as dead before planning */
   canonicalized: { folded: number; bypassed: number; dead: number };
 }
@@ -113,7 +115,9 @@ export class Profiler {
       o.ms += n.ms;
     }
     const canonicalized = this.exec.canonicalized ?? { folded: 0, bypassed: 0, dead: 0 };
-    return { runs, ms: median(this.walls), reference_share: all > 0 ? ref / all : 0, nodes_ms: all, nodes, ops: [...ops.values()].sort((a, b) => b.ms - a.ms), canonicalized };
+    const st = this.exec.staticPlanStatus();
+    const static_plan = st.static ? 'yes' : `no: ${st.why}`;
+    return { runs, ms: median(this.walls), reference_share: all > 0 ? ref / all : 0, nodes_ms: all, nodes, ops: [...ops.values()].sort((a, b) => b.ms - a.ms), canonicalized, static_plan };
   }
 }
 
