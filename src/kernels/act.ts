@@ -141,18 +141,28 @@ function clampKernel(op: 'Clip' | 'Relu'): KernelDef {
             if (xin.copied) mem.release(xin.ptr);
           }
         },
-        bind({ ins, consts, outs: [yp], outTypes: [o] }) {
-          // run-time bounds (ins ≥ 0) keep the general path; constant ones are read once here
-          if ((ins[1] ?? -1) >= 0 || (ins[2] ?? -1) >= 0) return undefined;
-          const lo0 = op === 'Relu' ? 0 : clipBound(consts[1], -Infinity);
-          const hi0 = op === 'Relu' ? Infinity : clipBound(consts[2], Infinity);
+        bind({ ins, consts, inTypes, outs: [yp], outTypes: [o] }) {
+          // constant bounds are read once here; a run-time bound (a value computed in the graph, ins ≥ 0: the
+          // melspectrogram's dB floor, max − 80) is read from its block on every call — a float32 scalar only
+          const bound = (j: number, dflt: number): (() => number) | undefined => {
+            const p = ins[j] ?? -1;
+            if (p < 0) {
+              const v = clipBound(consts[j], dflt);
+              return v === undefined ? undefined : () => v;
+            }
+            const t = inTypes[j];
+            if (t?.dtype !== 'float32' || !t.shape || t.shape.some((d) => d !== 1)) return undefined;
+            return () => mem.f32(p, 1)[0]!;
+          };
+          const lo0 = op === 'Relu' ? () => 0 : bound(1, -Infinity);
+          const hi0 = op === 'Relu' ? () => Infinity : bound(2, Infinity);
           const xp = ins[0]!;
           if (lo0 === undefined || hi0 === undefined || xp < 0 || yp! < 0) return undefined;
           const n = (o!.shape as number[]).reduce((a, d) => a * d, 1);
           const [lo, hi] = [epi.lo, epi.hi];
           return () => {
             if (!n) return;
-            ex.f32_unary(UNARY.clamp, xp, yp!, n, lo0, hi0);
+            ex.f32_unary(UNARY.clamp, xp, yp!, n, lo0(), hi0());
             if (lo > -Infinity || hi < Infinity) ex.f32_unary(UNARY.clamp, yp!, yp!, n, lo, hi);
             epi.applyAt(yp!, n);
           };

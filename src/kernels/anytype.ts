@@ -28,7 +28,7 @@ const castWasm: KernelDef = {
     if (!from) return decline('input type unknown');
     if (from === to && from !== 'string') {
       // "Casting to the same type is a no-op": the data under the same dims
-      return { name: 'view', run: ([x]) => [new Tensor(x!.type, x!.data, x!.dims)] };
+      return { name: 'view', alias: true, run: ([x]) => [new Tensor(x!.type, x!.data, x!.dims)] };
     }
     if ((from === 'float16' && to === 'float32') || (from === 'float32' && to === 'float16')) {
       // float16 ↔ float32 (the Casts widen-half.ts leaves at float16 graph inputs / outputs): exact widening,

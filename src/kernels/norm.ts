@@ -110,6 +110,16 @@ const softmaxWasm: KernelDef = {
           if (xin.copied) mem.release(xin.ptr);
         }
       },
+      bind({ ins: [xp], outs: [yp], inTypes: [xt] }) {
+        const dims = xt?.shape as number[] | undefined;
+        if (xp === undefined || yp === undefined || xp < 0 || yp < 0 || !dims) return undefined;
+        const axis = axisAttr < 0 ? axisAttr + dims.length : axisAttr;
+        const n = dims[axis] ?? 1;
+        const inner = dims.slice(axis + 1).reduce((a, d) => a * d, 1);
+        const size = dims.reduce((a, d) => a * d, 1);
+        if (!size) return () => {};
+        return inner === 1 ? () => ex.f32_softmax(xp, size / n, n, yp) : () => ex.f32_softmax_strided(xp, size / (n * inner), n, inner, yp);
+      },
     };
   },
 };

@@ -38,6 +38,25 @@ function reduceKernel(op: 'ReduceSum' | 'ReduceMean' | 'ReduceMax' | 'ReduceMin'
       const fixed = rank === undefined ? undefined : runOf(rank);
       if (typeof fixed === 'string') return decline(fixed);
       let last: { rank: number; run: [number, number] | string } | undefined;
+      /** x viewed as [outer, r, inner] around the reduced run [a0, a1] */
+      const split = (dims: readonly number[], [a0, a1]: [number, number]): [number, number, number] => {
+        let outer = 1;
+        let r = 1;
+        let inner = 1;
+        dims.forEach((d, i) => {
+          if (i < a0) outer *= d;
+          else if (i <= a1) r *= d;
+          else inner *= d;
+        });
+        return [outer, r, inner];
+      };
+      const reduceAt = (xp: number, outer: number, r: number, inner: number, yp: number) => {
+        const n = outer * inner;
+        if (!n) return;
+        if (op === 'ReduceMax' || op === 'ReduceMin') ex.f32_reduce_max(xp, outer, r, inner, yp, op === 'ReduceMin' ? 1 : 0);
+        else if (r) ex.f32_reduce_sum(xp, outer, r, inner, yp, op === 'ReduceMean' ? 1 / r : 1);
+        else mem.f32(yp, n).fill(0);
+      };
       return {
         name: op === 'ReduceSum' ? 'f32_reduce_sum' : op === 'ReduceMean' ? 'f32_reduce_mean' : 'f32_reduce_max',
         run([t], [outType]) {
@@ -48,15 +67,7 @@ function reduceKernel(op: 'ReduceSum' | 'ReduceMean' | 'ReduceMax' | 'ReduceMin'
             if (typeof last.run === 'string') return undefined; // gaps in the axes: the reference
             ar = last.run;
           }
-          const [a0, a1] = ar;
-          let outer = 1;
-          let r = 1;
-          let inner = 1;
-          dims.forEach((d, i) => {
-            if (i < a0) outer *= d;
-            else if (i <= a1) r *= d;
-            else inner *= d;
-          });
+          const [outer, r, inner] = split(dims, ar);
           const n = outer * inner;
           const shape = outType!.shape as number[];
           // ReduceMean of an empty axis is 0/0 in the reference: leave that to it
@@ -65,15 +76,18 @@ function reduceKernel(op: 'ReduceSum' | 'ReduceMean' | 'ReduceMax' | 'ReduceMin'
           const xin = mem.input(t!.data as Float32Array, `${op} input`);
           try {
             const yp = mem.alloc(n * 4, `${op} output`);
-            if (n) {
-              if (op === 'ReduceMax' || op === 'ReduceMin') ex.f32_reduce_max(xin.ptr, outer, r, inner, yp, op === 'ReduceMin' ? 1 : 0);
-              else if (r) ex.f32_reduce_sum(xin.ptr, outer, r, inner, yp, op === 'ReduceMean' ? 1 / r : 1);
-              else mem.f32(yp, n).fill(0);
-            }
+            reduceAt(xin.ptr, outer, r, inner, yp);
             return [new Tensor('float32', mem.f32(yp, n), shape)];
           } finally {
             if (xin.copied) mem.release(xin.ptr);
           }
+        },
+        bind({ ins: [xp], outs: [yp], inTypes: [xt] }) {
+          const dims = xt?.shape as number[] | undefined;
+          if (xp === undefined || yp === undefined || xp < 0 || yp < 0 || !dims || typeof fixed !== 'object') return undefined;
+          const [outer, r, inner] = split(dims, fixed);
+          if (!r && op !== 'ReduceSum') return undefined;
+          return () => reduceAt(xp, outer, r, inner, yp);
         },
       };
     },

@@ -223,6 +223,23 @@ export class SparseGemmF32 {
     return { view: mem.f32(cp, m * n), ptr: cp };
   }
 
+  /**
+   * A static plan's call (PreparedKernel.bind): C[m×n] clamped to [lo, hi] at `cp` from A[m×k] at `ap`, the kernel
+   * runResident would pick; the CSR path's packed A lives in plan scratch. Same calls, same bits as runResident.
+   */
+  bindAt(ap: number, m: number, cp: number, lo: number, hi: number, scratch: (bytes: number, what: string) => number): () => void {
+    const ex = kernels()!;
+    const { k, n, csr } = this;
+    const kernel = !csr ? 'f32_spmm_1x4' : this.blocks < 0 ? 'f32_spmm_csr_8' : SparseGemmF32.kernelFor(m);
+    if (!m) return () => {};
+    if (kernel === 'f32_spmm_1x4') return () => ex.f32_spmm_1x4(m, n, ap, k, this.bptr, this.bkidx, this.bvals, this.bias4, cp, n, lo, hi);
+    const pp = scratch(((m + 7) >> 3) * (k + 1) * 32, 'sparse gemm packed input');
+    return () => {
+      ex.f32_spmm_pack_t8(m, k, ap, k, pp);
+      ex.f32_spmm_csr_8(n, m, pp + 32, (k + 1) * 32, csr!.rowptr, csr!.kidx, csr!.vals, this.bias, cp, 1, n, lo, hi);
+    };
+  }
+
   /** Same product copied out to JS memory (benchmarks, tests). */
   run(a: Float32Array, m: number, lo = -Infinity, hi = Infinity, kernel = SparseGemmF32.kernelFor(m)): Float32Array {
     const { view, ptr } = this.runResident(a, m, lo, hi, kernel);
@@ -277,6 +294,11 @@ const matmulSparse: KernelDef = {
         const m = a.size / k;
         return [new Tensor('float32', g.runResident(a.data as Float32Array, m, c.lo, c.hi).view, out!.shape as number[])];
       },
+      bind({ ins: [ap], outs: [cp], inTypes: [at], scratch }) {
+        const dims = at?.shape as number[] | undefined;
+        if (ap === undefined || cp === undefined || ap < 0 || cp < 0 || !dims || dims.length < 2) return undefined;
+        return g.bindAt(ap, dims.reduce((p, d) => p * d, 1) / k, cp, c.lo, c.hi, scratch);
+      },
       dispose: () => g.dispose(),
     };
   },
@@ -314,6 +336,11 @@ const gemmSparse: KernelDef = {
       run([a], [out]) {
         const m = a!.dims[0]!;
         return [new Tensor('float32', g.runResident(a!.data as Float32Array, m, c.lo, c.hi).view, out!.shape as number[])];
+      },
+      bind({ ins: [ap], outs: [cp], inTypes: [at], scratch }) {
+        const dims = at?.shape as number[] | undefined;
+        if (ap === undefined || cp === undefined || ap < 0 || cp < 0 || !dims || dims.length !== 2) return undefined;
+        return g.bindAt(ap, dims[0]!, cp, c.lo, c.hi, scratch);
       },
       dispose: () => g.dispose(),
     };

@@ -1,0 +1,117 @@
+// Static-plan forms (PreparedKernel.bind) of Softmax, ReduceSum/Mean/Max/Min, the sparse MatMul/Gemm kernels, a
+// same-type Cast (a view) and Clip with bounds computed in the graph (openWakeWord's melspectrogram: Clip(x,
+// ReduceMax(x) − 80)). Each must give the general path's bits, run after run with other inputs, and the plan must be
+// made. The ops' semantics are checked against their references elsewhere (test/ops, test/kernels); here: the bound
+// call = the kernel's run().
+//   ONNX Softmax: "The operator computes the normalized exponential values for the given input … along the axis"
+//   ONNX ReduceMax (opset 18): "Computes the max of the input tensor's elements along the provided axes"
+//   ONNX Clip: "min(max(input, min), max)", min and max scalar tensors (any value, not only constants)
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { Graph, type Node } from '../../src/ir/graph.js';
+import { sparseConfig } from '../../src/kernels/sparse.js';
+import { Executor } from '../../src/runtime/executor.js';
+import { Tensor } from '../../src/tensor/tensor.js';
+
+const bits = (t: Tensor) => Array.from(new Uint32Array((t.data as Float32Array).slice().buffer));
+const node = (name: string, op: string, inputs: string[], outputs: string[], attrs: Node['attrs'] = {}): Node => ({ name, op, domain: '', inputs, outputs, attrs });
+const f32 = (dims: number[], f: (i: number) => number) => new Tensor('float32', Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => f(i)), dims);
+const i64 = (v: number[]) => new Tensor('int64', BigInt64Array.from(v, BigInt), [v.length]);
+
+function graph(dims: number[], nodes: Node[], inits: Record<string, Tensor> = {}): Graph {
+  const g = new Graph();
+  g.opsets = { '': 18 };
+  g.inputs = [{ name: 'x', type: { dtype: 'float32', shape: dims } }];
+  g.outputs = [{ name: 'y', type: { dtype: 'float32' } }];
+  for (const [k, v] of Object.entries(inits)) g.initializers.set(k, v);
+  g.nodes.push(...nodes);
+  return g;
+}
+
+/** static plan vs general path: equal bits over 3 runs, and the plan was made */
+function samePaths(g: Graph, dims: number[], seed: number): void {
+  const fast = new Executor(g);
+  const slow = new Executor(g, { staticPlan: false });
+  try {
+    for (let r = 0; r < 3; r++) {
+      const x = f32(dims, (i) => Math.sin(i * 0.37 + r * 1.3 + seed) * (2 + r));
+      const a = fast.run({ x }) as Record<string, Tensor>;
+      const b = slow.run({ x }) as Record<string, Tensor>;
+      expect(a.y!.dims).toEqual(b.y!.dims);
+      expect(bits(a.y!)).toEqual(bits(b.y!));
+    }
+    expect(fast.staticPlanStatus()).toEqual({ static: true });
+  } finally {
+    fast.dispose();
+    slow.dispose();
+  }
+}
+
+const dims3 = fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 4 });
+
+describe('static plan binds', () => {
+  it('Softmax on any axis (f32_softmax / f32_softmax_strided)', () => {
+    fc.assert(
+      fc.property(dims3, fc.nat(), fc.integer(), (dims, a, seed) => {
+        const axis = (a % (2 * dims.length)) - dims.length;
+        samePaths(graph(dims, [node('sm', 'Softmax', ['x'], ['y'], { axis })]), dims, seed);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('ReduceSum / ReduceMean / ReduceMax / ReduceMin over a contiguous run of axes, keepdims 0 and 1', () => {
+    fc.assert(
+      fc.property(dims3, fc.constantFrom('ReduceSum', 'ReduceMean', 'ReduceMax', 'ReduceMin'), fc.nat(), fc.nat(), fc.boolean(), fc.integer(), (dims, op, s, l, keep, seed) => {
+        const a0 = s % dims.length;
+        const a1 = a0 + (l % (dims.length - a0));
+        const axes = Array.from({ length: a1 - a0 + 1 }, (_, i) => a0 + i);
+        samePaths(graph(dims, [node('r', op, ['x', 'axes'], ['y'], { keepdims: keep ? 1 : 0 })], { axes: i64(axes) }), dims, seed);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('Clip with a bound computed in the graph, then a same-type Cast (a view)', () => {
+    fc.assert(
+      fc.property(dims3, fc.integer({ min: -3, max: 3 }), fc.boolean(), fc.integer(), (dims, off, hiConst, seed) => {
+        const nodes = [
+          node('mx', 'ReduceMax', ['x'], ['m'], { keepdims: 0 }),
+          node('sub', 'Sub', ['m', 'off'], ['lo']),
+          node('clip', 'Clip', ['x', 'lo', hiConst ? 'hi' : ''], ['c']),
+          node('cast', 'Cast', ['c'], ['y'], { to: 1 }),
+        ];
+        samePaths(graph(dims, nodes, { off: new Tensor('float32', Float32Array.of(off + 0.5), []), hi: new Tensor('float32', Float32Array.of(1.25), []) }), dims, seed);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('MatMul and Gemm (bias, transB, Relu folded) on a pruned constant weight (f32_spmm, 1×4 and CSR×8 paths)', () => {
+    // the sparse kernel takes every weight here (small ones rarely reach its sparsity threshold)
+    sparseConfig.force = true;
+    try {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 40 }), fc.boolean(), fc.boolean(), fc.integer(), (m, k, n, gemm, transB, seed) => {
+        // 90 % zeros
+        const w = f32(gemm && transB ? [n, k] : [k, n], (i) => ((i * 7 + seed) % 10 === 0 ? Math.cos(i + seed) : 0));
+        const nodes = gemm
+          ? [node('g', 'Gemm', ['x', 'w', 'b'], ['z'], { transB: transB ? 1 : 0, alpha: 0.75 }), node('relu', 'Relu', ['z'], ['y'])]
+          : [node('mm', 'MatMul', ['x', 'w'], ['y'])];
+        const g = graph([m, k], nodes, { w, b: f32([n], (i) => i * 0.1 - 0.3) });
+        const fast = new Executor(g);
+        try {
+          fast.run({ x: f32([m, k], Math.sin) });
+          expect(fast.kernelName(fast.analysis.order.find((x) => x.name === nodes[0]!.name)!)).toBe('f32_spmm');
+        } finally {
+          fast.dispose();
+        }
+        samePaths(g, [m, k], seed);
+      }),
+      { numRuns: 40 },
+    );
+    } finally {
+      sparseConfig.force = false;
+    }
+  });
+});
