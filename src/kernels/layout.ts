@@ -240,21 +240,24 @@ const gatherWasm: KernelDef = {
       },
       // in a static plan (a decoder step's token embedding): the indices are a run-time block (int32 or int64), so each
       // call checks them as the op's shape rule does on run() (untrusted input), then copies the rows
-      bind({ ins: [xp, ip], consts: [xc], inTypes: [xt, it], outs: [yp] }) {
+      // constant indices (silero's Gather(state, 0) picking h or c) are checked once, here
+      bind({ ins: [xp, ip], consts: [xc, ic], inTypes: [xt, it], outs: [yp] }) {
         const dims = xt?.shape as number[] | undefined;
-        const idims = it?.shape as number[] | undefined;
-        if (!dims || !idims || ip === undefined || ip < 0 || yp === undefined || yp < 0 || (xp! < 0 && !xc)) return undefined;
-        if (it!.dtype !== 'int32' && it!.dtype !== 'int64') return undefined;
+        const idims = (ic?.dims ?? it?.shape) as number[] | undefined;
+        if (!dims || !idims || ((ip === undefined || ip < 0) && !ic) || yp === undefined || yp < 0 || (xp! < 0 && !xc)) return undefined;
         const ax = a0 < 0 ? a0 + dims.length : a0;
         const { outer, inner } = axisGeometry(dims, ax);
         const len = dims[ax]!;
         const n = idims.reduce((a, d) => a * d, 1);
-        const wide = it!.dtype === 'int64';
+        const fixed = ic?.toNumbers();
+        if (fixed?.some((i) => i < -len || i >= len)) return undefined; // the general path's ShapeError says which
+        if (!fixed && it!.dtype !== 'int32' && it!.dtype !== 'int64') return undefined;
+        const wide = it?.dtype === 'int64';
         const table = xc?.data as Float32Array | undefined;
         const xsize = outer * len * inner;
         return () => {
           const buf = mem.buffer;
-          const idx = wide ? new BigInt64Array(buf, ip, n) : new Int32Array(buf, ip, n);
+          const idx = fixed ?? (wide ? new BigInt64Array(buf, ip!, n) : new Int32Array(buf, ip!, n));
           const src = table ?? new Float32Array(buf, xp!, xsize);
           const dst = new Float32Array(buf, yp, outer * n * inner);
           for (let k = 0; k < n; k++) {

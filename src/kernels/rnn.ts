@@ -65,20 +65,51 @@ function prepareLstm(mem: Arena, ex: KernelExports, lw: LstmWeights, name: strin
     throw e;
   }
   const Hp = (H + 3) & ~3;
+  /**
+   * The recurrence over kernel-memory pointers: X at xp ([seq, batch] or [batch, seq] rows of I); Y written at yp
+   * on every step, Y_h / Y_c at yh / yc when non-zero; gx, gh, hs, cs scratch (scratchFloats). `init(f, c, o, at)`
+   * writes direction/batch state o of H floats (c = 0: h, 1: c) at float index `at` of f.
+   */
+  const recur = (xp: number, seq: number, batch: number, init: (f: Float32Array, c: 0 | 1, o: number, at: number) => void, yp: number, yh: number, yc: number, gx: number, gh: number, hs: number, cs: number) => {
+    const f = new Float32Array(mem.buffer);
+    const so = (d: number, bi: number) => (layout === 0 ? (d * batch + bi) * H : (bi * dirs + d) * H);
+    const rows = seq * batch;
+    for (let d = 0; d < dirs; d++) {
+      ex.f32_gemm(rows, 4 * H, I, xp, I, wp[d]!, gx, 4 * H, -Infinity, Infinity, 0);
+      for (let bi = 0; bi < batch; bi++) {
+        init(f, 0, so(d, bi), (hs >> 2) + bi * Hp);
+        init(f, 1, so(d, bi), (cs >> 2) + bi * Hp);
+      }
+      const back = reverse || d === 1;
+      for (let s = 0; s < seq; s++) {
+        const t = back ? seq - 1 - s : s;
+        ex.f32_gemm(batch, 4 * H, H, hs, Hp, rp[d]!, gh, 4 * H, -Infinity, Infinity, 0);
+        for (let bi = 0; bi < batch; bi++) {
+          const row = layout === 0 ? t * batch + bi : bi * seq + t;
+          const yo = layout === 0 ? ((t * dirs + d) * batch + bi) * H : ((bi * seq + t) * dirs + d) * H;
+          ex.f32_lstm_cell(gx + row * 16 * H, gh + bi * 16 * H, hs + bi * Hp * 4, cs + bi * Hp * 4, yp + yo * 4, H, clip, cclip);
+        }
+      }
+      for (let bi = 0; bi < batch; bi++) {
+        const o = so(d, bi);
+        if (yh) f.copyWithin((yh >> 2) + o, (hs >> 2) + bi * Hp, (hs >> 2) + bi * Hp + H);
+        if (yc) f.copyWithin((yc >> 2) + o, (cs >> 2) + bi * Hp, (cs >> 2) + bi * Hp + H);
+      }
+    }
+  };
+  /** floats of the scratch blocks gx, gh, hs, cs */
+  const scratchFloats = (seq: number, batch: number) => [seq * batch * 4 * H + 4, batch * 4 * H + 4, batch * Hp, batch * Hp] as const;
+  const dimsOf = (x: readonly number[]) => (layout === 0 ? { seq: x[0]!, batch: x[1]! } : { seq: x[1]!, batch: x[0]! });
   return {
     name,
     run(inputs, outTypes: ValueType[]) {
       const X = inputs[0]!;
-      const [d0, d1] = X.dims as [number, number, number];
-      const seq = layout === 0 ? d0 : d1;
-      const batch = layout === 0 ? d1 : d0;
+      const { seq, batch } = dimsOf(X.dims);
       if (!seq || !batch || !H) return undefined;
       // initial state read before any allocation (growing the memory would detach resident inputs' views)
       const st = (i: number | undefined) => (i !== undefined && inputs[i] ? Float32Array.from(inputs[i].data as Float32Array) : undefined);
-      const h0 = st(inputIdx.h0);
-      const c0 = st(inputIdx.c0);
+      const states = [st(inputIdx.h0), st(inputIdx.c0)];
       const xin = mem.input(X.data as Float32Array, 'LSTM input');
-      const rows = seq * batch;
       const scratch: number[] = [];
       const outputs: number[] = [];
       const alloc = (floats: number, what: string, into = scratch) => {
@@ -88,43 +119,12 @@ function prepareLstm(mem: Arena, ex: KernelExports, lw: LstmWeights, name: strin
       };
       let ok = false;
       try {
-        const gx = alloc(rows * 4 * H + 4, 'LSTM input gates');
-        const gh = alloc(batch * 4 * H + 4, 'LSTM recurrent gates');
-        const hs = alloc(batch * Hp, 'LSTM h');
-        const cs = alloc(batch * Hp, 'LSTM c');
+        const [gx, gh, hs, cs] = scratchFloats(seq, batch).map((n) => alloc(n, 'LSTM scratch')) as [number, number, number, number];
         // Y is written every step (the cell's h copy); Y_h / Y_c only when fetched
         const yp = alloc(seq * dirs * batch * H, 'LSTM Y', want[0] ? outputs : scratch);
         const yh = want[1] ? alloc(dirs * batch * H, 'LSTM Y_h', outputs) : 0;
         const yc = want[2] ? alloc(dirs * batch * H, 'LSTM Y_c', outputs) : 0;
-        const f = new Float32Array(mem.buffer);
-        const so = (d: number, bi: number) => (layout === 0 ? (d * batch + bi) * H : (bi * dirs + d) * H);
-        for (let d = 0; d < dirs; d++) {
-          ex.f32_gemm(rows, 4 * H, I, xin.ptr, I, wp[d]!, gx, 4 * H, -Infinity, Infinity, 0);
-          for (let bi = 0; bi < batch; bi++) {
-            const o = so(d, bi);
-            const hb = (hs >> 2) + bi * Hp;
-            const cb = (cs >> 2) + bi * Hp;
-            if (h0) f.set(h0.subarray(o, o + H), hb);
-            else f.fill(0, hb, hb + H);
-            if (c0) f.set(c0.subarray(o, o + H), cb);
-            else f.fill(0, cb, cb + H);
-          }
-          const back = reverse || d === 1;
-          for (let s = 0; s < seq; s++) {
-            const t = back ? seq - 1 - s : s;
-            ex.f32_gemm(batch, 4 * H, H, hs, Hp, rp[d]!, gh, 4 * H, -Infinity, Infinity, 0);
-            for (let bi = 0; bi < batch; bi++) {
-              const row = layout === 0 ? t * batch + bi : bi * seq + t;
-              const yo = layout === 0 ? ((t * dirs + d) * batch + bi) * H : ((bi * seq + t) * dirs + d) * H;
-              ex.f32_lstm_cell(gx + row * 16 * H, gh + bi * 16 * H, hs + bi * Hp * 4, cs + bi * Hp * 4, yp + yo * 4, H, clip, cclip);
-            }
-          }
-          for (let bi = 0; bi < batch; bi++) {
-            const o = so(d, bi);
-            if (yh) f.copyWithin((yh >> 2) + o, (hs >> 2) + bi * Hp, (hs >> 2) + bi * Hp + H);
-            if (yc) f.copyWithin((yc >> 2) + o, (cs >> 2) + bi * Hp, (cs >> 2) + bi * Hp + H);
-          }
-        }
+        recur(xin.ptr, seq, batch, (f, c, o, at) => (states[c] ? f.set(states[c].subarray(o, o + H), at) : f.fill(0, at, at + H)), yp, yh, yc, gx, gh, hs, cs);
         const out = (k: number, p: number) => {
           if (!want[k]) return new Tensor('float32', new Float32Array(0), [0]);
           const shape = outTypes[k]!.shape as number[];
@@ -139,6 +139,34 @@ function prepareLstm(mem: Arena, ex: KernelExports, lw: LstmWeights, name: strin
         if (!ok) for (const p of outputs) mem.release(p);
         if (xin.copied) mem.release(xin.ptr);
       }
+    },
+    bind({ ins, consts, inTypes, outs, scratch }) {
+      const x = inTypes[0]?.shape as number[] | undefined;
+      if (!x || ins[0] === undefined || ins[0] < 0) return undefined;
+      const { seq, batch } = dimsOf(x);
+      if (!seq || !batch || !H) return undefined;
+      // initial states: a block (a value of this run), a constant (copied once into plan memory) or absent (zeros)
+      const statePtr = (i: number | undefined): number | undefined => {
+        if (i === undefined) return 0;
+        if ((ins[i] ?? -1) >= 0) return ins[i];
+        const c = consts[i];
+        if (!c) return 0;
+        if (c.type !== 'float32' || c.size !== dirs * batch * H) return undefined;
+        const p = scratch(c.size * 4, 'LSTM constant state');
+        mem.f32(p, c.size).set(c.data as Float32Array);
+        return p;
+      };
+      const h0 = statePtr(inputIdx.h0);
+      const c0 = statePtr(inputIdx.c0);
+      if (h0 === undefined || c0 === undefined) return undefined;
+      const [gx, gh, hs, cs] = scratchFloats(seq, batch).map((n) => scratch(n * 4, 'LSTM scratch')) as [number, number, number, number];
+      const at = (k: number) => (want[k] && (outs[k] ?? -1) >= 0 ? outs[k]! : 0);
+      const yp = at(0) || scratch(seq * dirs * batch * H * 4, 'LSTM Y');
+      const [yh, yc] = [at(1), at(2)];
+      const src = [h0 >> 2, c0 >> 2];
+      const init = (f: Float32Array, c: 0 | 1, o: number, to: number) => (src[c] ? f.copyWithin(to, src[c] + o, src[c] + o + H) : f.fill(0, to, to + H));
+      const xp = ins[0];
+      return () => recur(xp, seq, batch, init, yp, yh, yc, gx, gh, hs, cs);
     },
     dispose() {
       for (const p of [...wp, ...rp]) mem.release(p);

@@ -1,4 +1,4 @@
-import type { Dim, Graph } from '../ir/graph.js';
+import type { Dim, Graph, Node } from '../ir/graph.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Value } from '../tensor/sequence.js';
 import { Executor, type ExecutorOptions } from './executor.js';
@@ -6,14 +6,55 @@ import { Executor, type ExecutorOptions } from './executor.js';
 /** How many plans per concrete input shape a session keeps (least recently used dropped first). */
 export const SPECIALIZATIONS = 4;
 
-/** `graph` with the given inputs' dims fixed (a clone; tensors shared), so shape inference makes every shape static. */
-export function specializeInputs(graph: Graph, dims: ReadonlyMap<string, readonly Dim[]>): Graph {
+/**
+ * `graph` with the given inputs' dims fixed (a clone; tensors shared), so shape inference makes every shape static;
+ * and with the `values` inputs read as those constants (configInputs): every node reading one reads an initializer
+ * holding the fed value instead, so canonicalize folds the If conditions it decides and inlines the taken branch.
+ * The input itself stays declared (and fed), unread.
+ */
+export function specializeInputs(graph: Graph, dims: ReadonlyMap<string, readonly Dim[]>, values?: ReadonlyMap<string, Tensor>): Graph {
   const g = graph.clone();
   for (const i of g.inputs) {
     const d = dims.get(i.name);
     if (d && !i.type.sequence) i.type = { ...i.type, shape: [...d] };
   }
+  for (const [name, t] of values ?? []) {
+    let c = `${name}::fed`;
+    while (g.initializers.has(c) || g.nodes.some((n) => n.outputs.includes(c))) c += '_';
+    g.initializers.set(c, t);
+    for (const n of g.nodes) n.inputs = n.inputs.map((x) => (x === name ? c : x));
+  }
   return g;
+}
+
+const CONFIG_DTYPES = new Set(['int64', 'int32', 'bool']);
+/** Distinct values a config input takes before plans stop specializing on it (a counter, not a setting). */
+export const CONFIG_VALUES = 4;
+
+/**
+ * Graph inputs that are settings rather than data: one integer or bool element, read (through any nodes) by the
+ * condition of an If — silero VAD's `sr` picks the 16 kHz or the 8 kHz branch on every run. A plan made for one
+ * value of each (specializations) has the condition folded and the taken branch inlined: no body plan to run per
+ * call, and the whole graph can become a static plan.
+ */
+export function configInputs(graph: Graph): string[] {
+  const conds = new Set(graph.nodes.filter((n) => n.op === 'If' && (n.domain === '' || n.domain === 'ai.onnx')).map((n) => n.inputs[0]!));
+  if (!conds.size) return [];
+  const readers = new Map<string, Node[]>();
+  for (const n of graph.nodes) for (const x of n.inputs) if (x) (readers.get(x) ?? readers.set(x, []).get(x)!).push(n);
+  const reachesCond = (start: string): boolean => {
+    const seen = new Set<string>([start]);
+    const todo = [start];
+    while (todo.length) {
+      const v = todo.pop()!;
+      if (conds.has(v)) return true;
+      for (const n of readers.get(v) ?? []) for (const o of n.outputs) if (o && !seen.has(o) && seen.add(o)) todo.push(o);
+    }
+    return false;
+  };
+  return graph.inputs
+    .filter((i) => !i.type.sequence && CONFIG_DTYPES.has(i.type.dtype) && i.type.shape?.every((d) => d === 1) && reachesCond(i.name))
+    .map((i) => i.name);
 }
 
 /** Plans for the concrete input shapes a session sees, made on first use and cached (see specializations). */
@@ -43,6 +84,8 @@ export const VARYING_AFTER = 3;
 export function specializations(graph: Graph, opts: ExecutorOptions, live: Executor[], capacity = SPECIALIZATIONS, onEvict?: (e: Executor) => void): Specializations {
   const cache = new Map<string, Executor>();
   const symbolic = graph.inputs.filter((i) => !i.type.sequence && i.type.shape?.some((d) => typeof d !== 'number'));
+  // config inputs (configInputs) and the distinct values each took; past CONFIG_VALUES it is data, not a setting
+  const config = new Map(configInputs(graph).map((n) => [n, new Set<string>()]));
   const varying = new Set<string>();
   /** per dim name: the other dims' key when it last changed alone, and the distinct values seen with that key */
   const seen = new Map<string, { rest: string; values: Set<number> }>();
@@ -75,6 +118,16 @@ export function specializations(graph: Graph, opts: ExecutorOptions, live: Execu
       const free = (n: Dim | undefined) => named(n) && (keep ? keep.has(n) : varying.has(n));
       let key = '';
       for (const i of symbolic) key += `${(feeds[i.name] as Tensor).dims.map((v, k) => (free(i.type.shape![k]) ? i.type.shape![k] : v)).join(',')};`;
+      const values = new Map<string, Tensor>();
+      for (const [name, seenValues] of config) {
+        const t = feeds[name];
+        if (!(t instanceof Tensor) || t.size !== 1) continue;
+        const v = String(t.data[0]);
+        if (seenValues.size >= CONFIG_VALUES && !seenValues.has(v)) continue;
+        seenValues.add(v);
+        values.set(name, new Tensor(t.type, (t.data as Int32Array).slice(), [...t.dims])); // the plan keeps its own copy
+        key += `${name}=${v};`;
+      }
       let e = cache.get(key);
       if (e) {
         cache.delete(key); // most recently used last
@@ -82,7 +135,7 @@ export function specializations(graph: Graph, opts: ExecutorOptions, live: Execu
         return e;
       }
       const dims = new Map(symbolic.map((i) => [i.name, (feeds[i.name] as Tensor).dims.map((v, k) => (free(i.type.shape![k]) ? i.type.shape![k]! : v))] as const));
-      e = new Executor(specializeInputs(graph, dims), opts);
+      e = new Executor(specializeInputs(graph, dims, values), opts);
       cache.set(key, e);
       live.push(e);
       if (cache.size > capacity) {

@@ -28,17 +28,19 @@ function graph(dims: number[], nodes: Node[], inits: Record<string, Tensor> = {}
   return g;
 }
 
-/** static plan vs general path: equal bits over 3 runs, and the plan was made */
-function samePaths(g: Graph, dims: number[], seed: number): void {
+/** static plan vs general path: equal bits of every graph output over 3 runs, and the plan was made */
+function samePaths(g: Graph, dims: number[], seed: number, more: (r: number) => Record<string, Tensor> = () => ({})): void {
   const fast = new Executor(g);
   const slow = new Executor(g, { staticPlan: false });
   try {
     for (let r = 0; r < 3; r++) {
       const x = f32(dims, (i) => Math.sin(i * 0.37 + r * 1.3 + seed) * (2 + r));
-      const a = fast.run({ x }) as Record<string, Tensor>;
-      const b = slow.run({ x }) as Record<string, Tensor>;
-      expect(a.y!.dims).toEqual(b.y!.dims);
-      expect(bits(a.y!)).toEqual(bits(b.y!));
+      const a = fast.run({ x, ...more(r) }) as Record<string, Tensor>;
+      const b = slow.run({ x, ...more(r) }) as Record<string, Tensor>;
+      for (const o of g.outputs) {
+        expect(a[o.name]!.dims).toEqual(b[o.name]!.dims);
+        expect(bits(a[o.name]!)).toEqual(bits(b[o.name]!));
+      }
     }
     expect(fast.staticPlanStatus()).toEqual({ static: true });
   } finally {
@@ -84,6 +86,35 @@ describe('static plan binds', () => {
         samePaths(graph(dims, nodes, { off: new Tensor('float32', Float32Array.of(off + 0.5), []), hi: new Tensor('float32', Float32Array.of(1.25), []) }), dims, seed);
       }),
       { numRuns: 40 },
+    );
+  });
+
+  // ONNX LSTM: "Computes an one-layer LSTM … it = f(Xt*(Wi^T) + Ht-1*(Ri^T) + Wbi + Rbi) …", inputs X, W, R, B,
+  // sequence_lens, initial_h, initial_c; outputs Y, Y_h, Y_c; layout 0: X [seq, batch, input], 1: [batch, seq, input]
+  it('LSTM (f32_lstm): any direction and layout, initial state fed, constant or absent, Y / Y_h / Y_c', () => {
+    fc.assert(
+      fc.property(
+        fc.record({ seq: fc.integer({ min: 1, max: 5 }), batch: fc.integer({ min: 1, max: 3 }), I: fc.integer({ min: 1, max: 9 }), H: fc.integer({ min: 1, max: 11 }) }),
+        fc.constantFrom('forward', 'reverse', 'bidirectional'),
+        fc.constantFrom(0, 1),
+        fc.constantFrom('fed', 'constant', 'absent'),
+        fc.boolean(),
+        fc.integer(),
+        ({ seq, batch, I, H }, direction, layout, state, bias, seed) => {
+          const D = direction === 'bidirectional' ? 2 : 1;
+          const w = (dims: number[], k: number) => f32(dims, (i) => Math.sin(i * 0.71 + k + seed) * 0.4);
+          const sdims = layout === 0 ? [D, batch, H] : [batch, D, H];
+          const inits: Record<string, Tensor> = { W: w([D, 4 * H, I], 1), R: w([D, 4 * H, H], 2), B: w([D, 8 * H], 3) };
+          if (state === 'constant') Object.assign(inits, { h0: w(sdims, 4), c0: w(sdims, 5) });
+          const st = state === 'absent' ? ['', ''] : ['h0', 'c0'];
+          const g = graph(layout === 0 ? [seq, batch, I] : [batch, seq, I], [node('lstm', 'LSTM', ['x', 'W', 'R', bias ? 'B' : '', '', ...st], ['y', 'yh', 'yc'], { hidden_size: H, direction, layout })], inits);
+          g.outputs = ['y', 'yh', 'yc'].map((name) => ({ name, type: { dtype: 'float32' } }));
+          if (state === 'fed') g.inputs.push(...['h0', 'c0'].map((name) => ({ name, type: { dtype: 'float32' as const, shape: sdims } })));
+          const fed = (r: number): Record<string, Tensor> => (state === 'fed' ? { h0: f32(sdims, (i) => Math.cos(i + r)), c0: f32(sdims, (i) => Math.sin(i * 3 + r)) } : {});
+          samePaths(g, layout === 0 ? [seq, batch, I] : [batch, seq, I], seed, fed);
+        },
+      ),
+      { numRuns: 60 },
     );
   });
 

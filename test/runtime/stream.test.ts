@@ -67,6 +67,50 @@ describe('StatefulStream: silero VAD over 512-sample chunks at 16 kHz', () => {
     }, 120_000);
   }
 
+  // `sr` picks silero's 16 kHz (512-sample) or 8 kHz (256-sample) branch: one session serves both, a plan per value
+  // (runtime/specialize.ts configInputs) with the branch inlined, each chain of chunks as onnxruntime-node computes it
+  for (const v of VERSIONS)
+    it(`${v.file}: 16 kHz and 8 kHz chunks alternately in one session, each within 1e-4 of onnxruntime-node`, async () => {
+      const bytes = new Uint8Array(readFileSync(join(dist, v.file)));
+      const s = await InferenceSession.create(bytes);
+      const peer = await ort.InferenceSession.create(bytes);
+      const rates = [16000, 8000] as const;
+      const states = rates.map(() => ({ ours: {} as Record<string, Tensor>, theirs: {} as Record<string, ort.Tensor> }));
+      for (const st of states)
+        for (const inp of Object.values(v.carry)) {
+          const dims = inp === 'state' ? [2, 1, 128] : [2, 1, 64];
+          st.ours[inp] = new Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims);
+          st.theirs[inp] = new ort.Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims);
+        }
+      let worst = 0;
+      for (let c = 0; c < 12; c++) {
+        const k = c % 2;
+        const n = rates[k] === 16000 ? 512 : 256;
+        const chunk = audio.slice(c * 512, c * 512 + n);
+        const srT = BigInt64Array.of(BigInt(rates[k]));
+        const got = await s.run({ input: new Tensor('float32', chunk, [1, n]), sr: new Tensor('int64', srT, []), ...states[k]!.ours });
+        const want = await peer.run({ input: new ort.Tensor('float32', chunk, [1, n]), sr: new ort.Tensor('int64', srT, []), ...states[k]!.theirs });
+        for (const name of Object.keys(want)) {
+          const a = got[name]!.data as Float32Array;
+          const b = want[name]!.data as Float32Array;
+          expect(a.length).toBe(b.length);
+          for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+        }
+        for (const [o, i] of Object.entries(v.carry)) {
+          states[k]!.ours[i] = got[o]!;
+          states[k]!.theirs[i] = want[o]!;
+        }
+      }
+      expect(worst).toBeLessThan(1e-4);
+      // each rate ran on a plan of its own with the branch inlined
+      for (const r of rates) {
+        const n = r === 16000 ? 512 : 256;
+        const e = s.executorFor({ input: new Tensor('float32', new Float32Array(n), [1, n]), sr: new Tensor('int64', BigInt64Array.of(BigInt(r)), []), ...states[0]!.ours });
+        expect(e.analysis.order.some((x) => x.op === 'If')).toBe(false);
+      }
+      await s.release();
+    }, 120_000);
+
   it('refuses unknown names and feeding carried state', async () => {
     const bytes = new Uint8Array(readFileSync(join(dist, 'silero_vad_v5.onnx')));
     const s = await InferenceSession.create(bytes);
