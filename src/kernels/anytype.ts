@@ -1,6 +1,6 @@
-import type { DType, TypedArray } from '../tensor/dtype.js';
+import { DTYPES, type DType, type TypedArray } from '../tensor/dtype.js';
 import { Tensor } from '../tensor/tensor.js';
-import { type KernelDef, decline, registerKernel } from './registry.js';
+import { type BindArgs, type KernelDef, decline, registerKernel } from './registry.js';
 import { type Arena, arena, kernels } from './wasm.js';
 
 /**
@@ -47,6 +47,14 @@ const castWasm: KernelDef = {
             if (xin.copied) mem.release(xin.ptr);
           }
         },
+        bind: ({ ins: [xp], outs: [yp], outTypes: [o] }) => {
+          const n = (o?.shape as number[] | undefined)?.reduce((a, d) => a * d, 1);
+          if (n === undefined || xp === undefined || yp === undefined || xp < 0 || yp < 0) return undefined;
+          const f = widen ? ex.f16_to_f32 : ex.f32_to_f16;
+          return () => {
+            if (n) f(n, xp, yp);
+          };
+        },
       };
     }
     const kind = TO_F32[from];
@@ -62,6 +70,13 @@ const castWasm: KernelDef = {
         } finally {
           if (xin.copied) mem.release(xin.ptr);
         }
+      },
+      bind: ({ ins: [xp], outs: [yp], outTypes: [o] }) => {
+        const n = (o?.shape as number[] | undefined)?.reduce((a, d) => a * d, 1);
+        if (n === undefined || xp === undefined || yp === undefined || xp < 0 || yp < 0) return undefined;
+        return () => {
+          if (n) ex.x_cast_f32(kind, xp, n, yp);
+        };
       },
     };
   },
@@ -91,6 +106,36 @@ function boolOf(mem: Arena, op: string, a: Tensor, b: Tensor, shape: number[], c
   }
 }
 
+/**
+ * boolOf as a static plan's call: each operand a block (a value of this run) or a constant copied once into plan
+ * memory; one of one element or both of the output's size, as run() takes them.
+ */
+function bindBool(mem: Arena, b: BindArgs, call: (ap: number, sa: number, bp: number, sb: number, yp: number, n: number) => void): (() => void) | undefined {
+  const shape = b.outTypes[0]?.shape as number[] | undefined;
+  const yp = b.outs[0] ?? -1;
+  if (!shape || yp < 0) return undefined;
+  const n = shape.reduce((p, d) => p * d, 1);
+  const operand = (j: number): { p: number; size: number } | undefined => {
+    const c = b.consts[j];
+    if (c) {
+      const bytes = (c.data as TypedArray).byteLength;
+      const p = b.scratch(Math.max(bytes, 1), 'comparison constant');
+      new Uint8Array(mem.buffer, p, bytes).set(new Uint8Array((c.data as TypedArray).buffer, (c.data as TypedArray).byteOffset, bytes));
+      return { p, size: c.size };
+    }
+    const t = b.inTypes[j]?.shape as number[] | undefined;
+    const p = b.ins[j] ?? -1;
+    return p < 0 || !t ? undefined : { p, size: t.reduce((q, d) => q * d, 1) };
+  };
+  const a = operand(0);
+  const c = operand(1);
+  if (!a || !c || (a.size !== n && a.size !== 1) || (c.size !== n && c.size !== 1)) return undefined;
+  const [sa, sc] = [a.size === 1 ? 0 : 1, c.size === 1 ? 0 : 1];
+  return () => {
+    if (n) call(a.p, sa, c.p, sc, yp, n);
+  };
+}
+
 const EQ_BYTES: Partial<Record<DType, number>> = { int64: 8, int32: 4, float32: 4, bool: 1, uint8: 1, int8: 1 };
 
 const equalWasm: KernelDef = {
@@ -106,6 +151,7 @@ const equalWasm: KernelDef = {
     return {
       name: 'x_equal',
       run: ([a, b], [outType]) => boolOf(mem, 'Equal', a!, b!, outType!.shape as number[], (ap, sa, bp, sb, yp, n) => ex.x_equal(bytes, t === 'float32' ? 1 : 0, ap, sa, bp, sb, yp, n)),
+      bind: (b) => bindBool(mem, b, (ap, sa, bp, sb, yp, n) => ex.x_equal(bytes, t === 'float32' ? 1 : 0, ap, sa, bp, sb, yp, n)),
     };
   },
 };
@@ -131,9 +177,35 @@ function compareKernel(op: string): KernelDef {
       return {
         name: 'f32_compare',
         run: ([a, b], [outType]) => boolOf(mem, op, a!, b!, outType!.shape as number[], (ap, sa, bp, sb, yp, n) => ex.f32_compare(COMPARE[op]!, ap, sa, bp, sb, yp, n)),
+        bind: (b) => bindBool(mem, b, (ap, sa, bp, sb, yp, n) => ex.f32_compare(COMPARE[op]!, ap, sa, bp, sb, yp, n)),
       };
     },
   };
+}
+
+/**
+ * Expand's copy: x (dims right-aligned under the output's `shape`, broadcast axes read with stride 0) of `e`-byte
+ * elements at xp into yp, through x32_strided_copy (4-byte) or x8_strided_copy (bytes; the element's bytes an extra
+ * innermost axis); `meta` holds 12 × (rank + 1) bytes of dims / strides / index scratch.
+ */
+function expandAt(xdims: readonly number[], shape: readonly number[], e: number, xp: number, yp: number, meta: number): void {
+  const ex = kernels()!;
+  const r = shape.length;
+  const xd = [...new Array<number>(r - xdims.length).fill(1), ...xdims];
+  const st = new Array<number>(r).fill(0);
+  for (let i = r - 1, s = 1; i >= 0; i--) {
+    st[i] = xd[i] === 1 ? 0 : s;
+    s *= xd[i]!;
+  }
+  const wide = e === 4;
+  const dims = wide ? [...shape] : [...shape, e];
+  const strides = wide ? st : [...st.map((v) => v * e), 1];
+  const rk = Math.max(dims.length, 1);
+  const m = new Int32Array(arena()!.buffer, meta, 3 * rk);
+  m.set(dims.length ? dims : [1], 0);
+  m.set(strides.length ? strides : [1], rk);
+  if (wide) ex.x32_strided_copy(xp, yp, rk, meta, meta + 4 * rk, meta + 8 * rk);
+  else ex.x8_strided_copy(xp, yp, rk, meta, meta + 4 * rk, meta + 8 * rk);
 }
 
 const expandWasm: KernelDef = {
@@ -153,28 +225,12 @@ const expandWasm: KernelDef = {
         const data = x!.data as TypedArray;
         const e = data.BYTES_PER_ELEMENT;
         if (!e || x!.size * e !== data.byteLength) return undefined; // packed sub-byte types: the reference
-        // input dims right-aligned under the output's; broadcast axes read with stride 0
-        const r = shape.length;
-        const xd = [...new Array<number>(r - x!.dims.length).fill(1), ...x!.dims];
-        const st = new Array<number>(r).fill(0);
-        for (let i = r - 1, s = 1; i >= 0; i--) {
-          st[i] = xd[i] === 1 ? 0 : s;
-          s *= xd[i]!;
-        }
         const xin = mem.inputBytes(data, 'Expand input');
         try {
           const yp = mem.alloc(Math.max(n * e, 1), 'Expand output');
           if (n) {
-            const wide = e === 4;
-            const dims = wide ? shape : [...shape, e];
-            const strides = wide ? st : [...st.map((v) => v * e), 1];
-            const rk = Math.max(dims.length, 1);
-            const meta = mem.alloc(12 * rk, 'Expand meta');
-            const m = new Int32Array(mem.buffer, meta, 3 * rk);
-            m.set(dims.length ? dims : [1], 0);
-            m.set(strides.length ? strides : [1], rk);
-            if (wide) ex.x32_strided_copy(xin.ptr, yp, rk, meta, meta + 4 * rk, meta + 8 * rk);
-            else ex.x8_strided_copy(xin.ptr, yp, rk, meta, meta + 4 * rk, meta + 8 * rk);
+            const meta = mem.alloc(12 * Math.max(shape.length + 1, 1), 'Expand meta');
+            expandAt(x!.dims, shape, e, xin.ptr, yp, meta);
             mem.release(meta);
           }
           const y = new Tensor(x!.type, mem.view(x!.type, yp, n), shape);
@@ -183,6 +239,16 @@ const expandWasm: KernelDef = {
         } finally {
           if (xin.copied) mem.release(xin.ptr);
         }
+      },
+      bind({ ins: [xp], inTypes: [xt], outs: [yp], outTypes: [o], scratch }) {
+        const shape = o?.shape as number[] | undefined;
+        const xd = xt?.shape as number[] | undefined;
+        const e = xt ? DTYPES[xt.dtype].bytes : 0;
+        if (!shape || !xd || xp === undefined || yp === undefined || xp < 0 || yp < 0 || !Number.isInteger(e) || e < 1) return undefined;
+        const n = shape.reduce((p, d) => p * d, 1);
+        if (!n) return () => {};
+        const meta = scratch(12 * Math.max(shape.length + 1, 1), 'Expand meta');
+        return () => expandAt(xd, shape, e, xp, yp, meta);
       },
     };
   },

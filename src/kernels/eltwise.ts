@@ -157,6 +157,29 @@ function bstrides(d: readonly number[], out: readonly number[]): number[] {
   return st;
 }
 
+/** Where's odometer over the output dims `out`, one element stride per operand (0 where it broadcasts). */
+function whereAt(cd: Uint8Array, xd: Float32Array, yd: Float32Array, o: Float32Array, out: readonly number[], sc: readonly number[], sx: readonly number[], sy: readonly number[]): void {
+  const n = o.length;
+  const r = out.length;
+  const idx = new Array<number>(r).fill(0);
+  let ic = 0;
+  let ix = 0;
+  let iy = 0;
+  for (let k = 0; k < n; k++) {
+    o[k] = cd[ic] ? xd[ix]! : yd[iy]!;
+    for (let d = r - 1; d >= 0; d--) {
+      ic += sc[d]!;
+      ix += sx[d]!;
+      iy += sy[d]!;
+      if (++idx[d]! < out[d]!) break;
+      ic -= sc[d]! * out[d]!;
+      ix -= sx[d]! * out[d]!;
+      iy -= sy[d]! * out[d]!;
+      idx[d] = 0;
+    }
+  }
+}
+
 /**
  * Where(condition, X, Y) on float32 X/Y with NumPy broadcasting of all three (ONNX: "Where supports
  * multidirectional (i.e., Numpy-style) broadcasting"): attention's masked fill (Where(mask, −inf, scores)). The output
@@ -181,29 +204,30 @@ const whereWasm: KernelDef = {
         const xd = mem.f32(pins.ptrs[0]!, x!.size);
         const yd = mem.f32(pins.ptrs[1]!, y!.size);
         const o = mem.f32(op, n);
-        const r = out.length;
-        const sc = bstrides(c!.dims, out);
-        const sx = bstrides(x!.dims, out);
-        const sy = bstrides(y!.dims, out);
-        const idx = new Array<number>(r).fill(0);
-        let ic = 0;
-        let ix = 0;
-        let iy = 0;
-        for (let k = 0; k < n; k++) {
-          o[k] = cd[ic] ? xd[ix]! : yd[iy]!;
-          for (let d = r - 1; d >= 0; d--) {
-            ic += sc[d]!;
-            ix += sx[d]!;
-            iy += sy[d]!;
-            if (++idx[d]! < out[d]!) break;
-            ic -= sc[d]! * out[d]!;
-            ix -= sx[d]! * out[d]!;
-            iy -= sy[d]! * out[d]!;
-            idx[d] = 0;
-          }
-        }
+        whereAt(cd, xd, yd, o, out, bstrides(c!.dims, out), bstrides(x!.dims, out), bstrides(y!.dims, out));
         for (const p of pins.copied) mem.release(p);
         return [new Tensor('float32', o, out)];
+      },
+      // each operand a block of this run or a constant (read where it is: the loop is JS)
+      bind({ ins, consts, inTypes, outs: [yp], outTypes: [o] }) {
+        const out = o?.shape as number[] | undefined;
+        if (!out || yp === undefined || yp < 0) return undefined;
+        const n = out.reduce((a, d) => a * d, 1);
+        const ops: { p: number; c?: Uint8Array | Float32Array; dims: number[] }[] = [];
+        for (let j = 0; j < 3; j++) {
+          const c = consts[j];
+          const dims = (c?.dims ?? inTypes[j]?.shape) as number[] | undefined;
+          if (!dims || (!c && (ins[j] ?? -1) < 0) || (j === 0 && c && c.type !== 'bool')) return undefined;
+          ops.push({ p: ins[j] ?? -1, ...(c ? { c: c.data as Uint8Array | Float32Array } : {}), dims });
+        }
+        const [sc, sx, sy] = ops.map((q) => bstrides(q.dims, out));
+        const size = (q: (typeof ops)[number]) => q.dims.reduce((a, d) => a * d, 1);
+        return () => {
+          const buf = mem.buffer;
+          const cd = (ops[0]!.c as Uint8Array | undefined) ?? new Uint8Array(buf, ops[0]!.p, size(ops[0]!));
+          const [xd, yd] = [ops[1]!, ops[2]!].map((q) => (q.c as Float32Array | undefined) ?? new Float32Array(buf, q.p, size(q))) as [Float32Array, Float32Array];
+          whereAt(cd, xd, yd, new Float32Array(buf, yp, n), out, sc!, sx!, sy!);
+        };
       },
     };
   },

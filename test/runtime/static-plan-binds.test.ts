@@ -1,5 +1,5 @@
-// Static-plan forms (PreparedKernel.bind) of Softmax, ReduceSum/Mean/Max/Min, the sparse MatMul/Gemm kernels, a
-// same-type Cast (a view) and Clip with bounds computed in the graph (openWakeWord's melspectrogram: Clip(x,
+// Static-plan forms (PreparedKernel.bind) of Softmax, ReduceSum/Mean/Max/Min, the sparse MatMul/Gemm kernels, LSTM,
+// Equal / comparisons, Cast, Expand, Where, a same-type Cast (a view) and Clip with bounds computed in the graph (openWakeWord's melspectrogram: Clip(x,
 // ReduceMax(x) − 80)). Each must give the general path's bits, run after run with other inputs, and the plan must be
 // made. The ops' semantics are checked against their references elsewhere (test/ops, test/kernels); here: the bound
 // call = the kernel's run().
@@ -115,6 +115,39 @@ describe('static plan binds', () => {
         },
       ),
       { numRuns: 60 },
+    );
+  });
+
+  // An encoder's mask path: ONNX Equal / GreaterOrEqual "Returns the tensor resulted from performing the equal
+  // (greater_equal) logical operation elementwise … (with Numpy-style broadcasting support)"; Expand "Broadcast the
+  // input tensor following the given shape"; Where "Return elements, either from X or Y, depending on condition";
+  // Cast int64 → float32 and float32 → float16 → float32 (round to nearest even).
+  it('mask arithmetic: Equal, GreaterOrEqual, Cast (int64 → f32, f32 ↔ f16), Expand and Where on blocks and constants', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 17 }), fc.integer({ min: 1, max: 3 }), fc.integer(), (b, t, r, seed) => {
+        const nodes = [
+          node('eq', 'Equal', ['m', 'zero'], ['e']),
+          node('ex', 'Expand', ['e', 'shape'], ['ee']),
+          node('xx', 'Expand', ['x', 'shape'], ['xe']),
+          node('w', 'Where', ['ee', 'big', 'xe'], ['y']),
+          node('ge', 'GreaterOrEqual', ['x', 'q'], ['g']),
+          node('cm', 'Cast', ['m'], ['mf'], { to: 1 }),
+          node('w2', 'Where', ['g', 'x', 'mf'], ['y2']),
+          node('h', 'Cast', ['x'], ['xh'], { to: 10 }),
+          node('f', 'Cast', ['xh'], ['y3'], { to: 1 }),
+        ];
+        const g = graph([b, t], nodes, {
+          zero: new Tensor('int64', BigInt64Array.of(0n), []),
+          shape: i64([r, b, t]),
+          big: new Tensor('float32', Float32Array.of(-1e9), []),
+          q: new Tensor('float32', Float32Array.of(0.25), []),
+        });
+        g.inputs.push({ name: 'm', type: { dtype: 'int64', shape: [b, t] } });
+        g.outputs = ['y', 'y2', 'y3'].map((name) => ({ name, type: { dtype: 'float32' } }));
+        const m = (run: number) => ({ m: new Tensor('int64', BigInt64Array.from({ length: b * t }, (_, i) => BigInt((i * 5 + run + seed) % 3)), [b, t]) });
+        samePaths(g, [b, t], seed, m);
+      }),
+      { numRuns: 40 },
     );
   });
 
