@@ -4,7 +4,7 @@ import type { Tensor as TensorT } from '../tensor/tensor.js';
 import { Tensor } from '../tensor/tensor.js';
 import { type KernelCall, chunksOf, f32GemmThreaded, forkJoin, gemmSplit, threadsFor } from './threads.js';
 import { type Arena, type KernelExports, arena, kernels } from './wasm.js';
-import { type KernelDef, type Producer, decline, registerKernel } from './registry.js';
+import { type BindArgs, type KernelDef, type Producer, decline, registerKernel } from './registry.js';
 
 /**
  * C[m×n] = clamp(A[m×k] · W + bias) over W packed at `w` (f32_gemm_pack_8 panels), no per-row bias. With m ≥ 2, A is
@@ -307,53 +307,98 @@ function batchStrides(dims: readonly number[], nb: number): number[] {
  */
 export function runBatchedMatMul(mem: Arena, a: TensorT, b: TensorT, bT: boolean, out: number[], lo: number, hi: number, bRows?: number): Float32Array {
   const ex = kernels()!;
-  const [m, k] = a.dims.slice(-2) as [number, number];
-  const n = bT ? (bRows ?? b.dims.at(-2)!) : b.dims.at(-1)!;
-  const nb = out.length - 2;
-  const bdims = out.slice(0, nb);
-  const batches = bdims.reduce((x, d) => x * d, 1);
+  const g = bmmGeometry(a.dims, b.dims, bT, out, lo, hi, bRows);
   // inputs first: an allocation may grow memory, which detaches views (a resident input would look foreign)
   const { ptrs, copied } = pinInputs(mem, [a.data as Float32Array, b.data as Float32Array], 'MatMul input');
-  const cp = mem.alloc(batches * m * n * 4, 'MatMul output');
-  if (batches * m * n === 0) {
+  const cp = mem.alloc(g.batches * g.m * g.n * 4, 'MatMul output');
+  if (g.batches * g.m * g.n === 0) {
     for (const p of copied) mem.release(p);
     return mem.f32(cp, 0);
   }
-  // one row per batch (a decoder step's q·Kᵀ and softmax·V): B's rows are read once, unpacked, by the GEMV kernels
-  const gemv = m === 1 && lo === -Infinity && hi === Infinity;
-  const ldb = b.dims.at(-1)!;
-  const packed = gemv ? undefined : mem.alloc(ex.f32_gemm_packed_size_8(n, k), 'MatMul packed B');
+  const packed = g.gemv ? undefined : mem.alloc(ex.f32_gemm_packed_size_8(g.n, g.k), 'MatMul packed B');
   try {
-    const sa = batchStrides(a.dims, nb);
-    const sb = batchStrides(b.dims, nb);
-    const idx = new Array<number>(nb).fill(0);
-    let lastB = -1;
-    for (let bi = 0; bi < batches; bi++) {
-      let offA = 0;
-      let offB = 0;
-      for (let d = 0; d < nb; d++) {
-        offA += idx[d]! * sa[d]!;
-        offB += idx[d]! * sb[d]!;
-      }
-      if (gemv) {
-        if (bT) ex.f32_gemv_t(n, k, ptrs[0]! + offA * 4, ptrs[1]! + offB * 4, ldb, cp + bi * n * 4);
-        else ex.f32_gemv_n(n, k, ptrs[0]! + offA * 4, ptrs[1]! + offB * 4, ldb, cp + bi * n * 4);
-      } else if (offB !== lastB) {
-        if (bT) ex.f32_gemm_pack_8_t(n, k, ptrs[1]! + offB * 4, k, packed!);
-        else ex.f32_gemm_pack_8(n, k, ptrs[1]! + offB * 4, n, 0, packed!);
-        lastB = offB;
-      }
-      if (!gemv) f32GemmPackedA(ex, mem, m, n, k, ptrs[0]! + offA * 4, k, packed!, cp + bi * m * n * 4, n, lo, hi);
-      for (let d = nb - 1; d >= 0; d--) {
-        if (++idx[d]! < bdims[d]!) break;
-        idx[d] = 0;
-      }
-    }
+    bmmAt(g, ptrs[0]!, ptrs[1]!, cp, packed ?? 0);
   } finally {
     if (packed !== undefined) mem.release(packed);
     for (const p of copied) mem.release(p);
   }
-  return mem.f32(cp, batches * m * n);
+  return mem.f32(cp, g.batches * g.m * g.n);
+}
+
+/** The shapes of a batched MatMul (runBatchedMatMul): per-batch m, n, k, the batch strides, whether it is GEMV. */
+interface BmmGeometry {
+  m: number;
+  n: number;
+  k: number;
+  ldb: number;
+  bT: boolean;
+  nb: number;
+  bdims: number[];
+  batches: number;
+  sa: number[];
+  sb: number[];
+  gemv: boolean;
+  lo: number;
+  hi: number;
+}
+
+function bmmGeometry(adims: readonly number[], bd: readonly number[], bT: boolean, out: readonly number[], lo: number, hi: number, bRows?: number): BmmGeometry {
+  const [m, k] = adims.slice(-2) as [number, number];
+  const n = bT ? (bRows ?? bd.at(-2)!) : bd.at(-1)!;
+  const nb = out.length - 2;
+  const bdims = out.slice(0, nb);
+  // one row per batch (a decoder step's q·Kᵀ and softmax·V): B's rows are read once, unpacked, by the GEMV kernels
+  const gemv = m === 1 && lo === -Infinity && hi === Infinity;
+  return { m, n, k, ldb: bd.at(-1)!, bT, nb, bdims, batches: bdims.reduce((x, d) => x * d, 1), sa: batchStrides(adims, nb), sb: batchStrides(bd, nb), gemv, lo, hi };
+}
+
+/** The product on pointers: A at ap, B at bp, C at cp; `packed` holds f32_gemm_packed_size_8(n, k) bytes unless gemv. */
+function bmmAt(g: BmmGeometry, ap: number, bp: number, cp: number, packed: number): void {
+  const ex = kernels()!;
+  const { m, n, k, ldb, bT, nb, bdims, batches, sa, sb, gemv, lo, hi } = g;
+  if (batches * m * n === 0) return;
+  const idx = new Array<number>(nb).fill(0);
+  let lastB = -1;
+  for (let bi = 0; bi < batches; bi++) {
+    let offA = 0;
+    let offB = 0;
+    for (let d = 0; d < nb; d++) {
+      offA += idx[d]! * sa[d]!;
+      offB += idx[d]! * sb[d]!;
+    }
+    if (gemv) {
+      if (bT) ex.f32_gemv_t(n, k, ap + offA * 4, bp + offB * 4, ldb, cp + bi * n * 4);
+      else ex.f32_gemv_n(n, k, ap + offA * 4, bp + offB * 4, ldb, cp + bi * n * 4);
+    } else if (offB !== lastB) {
+      if (bT) ex.f32_gemm_pack_8_t(n, k, bp + offB * 4, k, packed);
+      else ex.f32_gemm_pack_8(n, k, bp + offB * 4, n, 0, packed);
+      lastB = offB;
+    }
+    if (!gemv) f32GemmPackedA(ex, arena()!, m, n, k, ap + offA * 4, k, packed, cp + bi * m * n * 4, n, lo, hi);
+    for (let d = nb - 1; d >= 0; d--) {
+      if (++idx[d]! < bdims[d]!) break;
+      idx[d] = 0;
+    }
+  }
+}
+
+/**
+ * runBatchedMatMul as a static plan's call: A and B blocks of this run (B the Transpose's input with `bT`), the
+ * packed panels in plan scratch; the epilogue after it. Undefined for a constant or absent operand.
+ */
+export function bindBatchedMatMul(b: BindArgs, bT: boolean, epi: Epilogue): (() => void) | undefined {
+  const [ap, bp] = b.ins;
+  const [at, bt] = b.inTypes.map((t) => t?.shape as number[] | undefined);
+  const out = b.outTypes[0]?.shape as number[] | undefined;
+  const cp = b.outs[0] ?? -1;
+  if (ap === undefined || bp === undefined || ap < 0 || bp < 0 || cp < 0 || !at || !bt || !out || at.length < 2 || bt.length < 2) return undefined;
+  const g = bmmGeometry(at, bt, bT, out, epi.lo, epi.hi);
+  const packed = g.gemv ? 0 : b.scratch(kernels()!.f32_gemm_packed_size_8(g.n, g.k), 'MatMul packed B');
+  const size = out.reduce((x, d) => x * d, 1);
+  return () => {
+    bmmAt(g, ap, bp, cp, packed);
+    epi.applyAt(cp, size);
+  };
 }
 
 /** True if `perm` swaps the last two axes and keeps the others (Kᵀ in attention). */
@@ -392,6 +437,8 @@ const bmmWasm: KernelDef = {
         epi.apply(y);
         return [new Tensor('float32', y, shape)];
       },
+      // with a bypass, B's block is the Transpose's input (the plan reads through it, as run() gets it)
+      bind: (b) => bindBatchedMatMul(b, !!bypass, epi),
     };
   },
 };

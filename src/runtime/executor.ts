@@ -803,12 +803,14 @@ export class Executor {
     // graph inputs whose every reader takes them straight from the feed get no block (an in-place plan keeps blocks)
     const direct = keepInputs ? new Map<string, number>() : this.directFeeds(steps);
     for (const i of this.graph.inputs) if (!direct.has(i.name) && !newBlock(i.name, -1)) return this.noStatic(`input '${i.name}' has no static shape (${typeStr(types.get(i.name))})`);
-    const work: ({ s: Step; ins: (number | undefined)[]; outs: (number | undefined)[]; fin: (number | undefined)[] } | { copy: [from: number, to: number, bytes: number] })[] = [];
+    const work: ({ s: Step; ins: (number | undefined)[]; outs: (number | undefined)[]; fin: (number | undefined)[]; names: string[] } | { copy: [from: number, to: number, bytes: number] })[] = [];
     for (let si = 0; si < steps.length; si++) {
       const s = steps[si]!;
       const node = s.node;
       const at = `node '${node.name}' (${node.op})`;
-      if (s.body || s.through) return this.noStatic(`${at} ${s.body ? 'runs a subgraph' : 'reads an input through a fused transpose'}`);
+      if (s.body) return this.noStatic(`${at} runs a subgraph`);
+      // an input read through a skipped Transpose (readsInstead): the kernel gets the Transpose's input, as in run()
+      const names = node.inputs.map((x, j) => s.through?.find((t) => t.i === j)?.x ?? x);
       if (s.elided) continue; // its output is read by no one (a graph output is never elided)
       if (s.concat) {
         // every part was written in place: the output is the whole block
@@ -828,7 +830,7 @@ export class Executor {
       const ins: (number | undefined)[] = [];
       const fin: (number | undefined)[] = [];
       for (let j = 0; j < node.inputs.length; j++) {
-        const x = node.inputs[j]!;
+        const x = names[j]!;
         fin.push(direct.get(x));
         if (s.consts[j] !== undefined || x === '' || direct.has(x)) ins.push(undefined);
         else {
@@ -861,7 +863,7 @@ export class Executor {
           else if (!newBlock(o, si)) return this.noStatic(`${at}: output '${o}' has no static shape (${typeStr(types.get(o))})`);
           else outs.push(rootOf.get(o));
         }
-      work.push({ s, ins, outs, fin });
+      work.push({ s, ins, outs, fin, names });
     }
     const outputs = new Map<string, StaticIO>();
     for (const o of this.graph.outputs) {
@@ -886,12 +888,12 @@ export class Executor {
           calls.push(copyCall(mem, at(w.copy[0]), at(w.copy[1]), w.copy[2]));
           continue;
         }
-        const { s, ins, outs, fin } = w;
+        const { s, ins, outs, fin, names } = w;
         const node = s.node;
         const call = s.kernel!.bind!({
           ins: ins.map(at),
           consts: s.consts,
-          inTypes: [...node.inputs, ...(s.residual !== undefined ? [s.residual] : [])].map((x, j) => (x && (s.consts[j] === undefined || j >= node.inputs.length) ? types.get(x) : s.consts[j] && { dtype: s.consts[j]!.type, shape: [...s.consts[j]!.dims] })),
+          inTypes: [...names, ...(s.residual !== undefined ? [s.residual] : [])].map((x, j) => (x && (s.consts[j] === undefined || j >= node.inputs.length) ? types.get(x) : s.consts[j] && { dtype: s.consts[j]!.type, shape: [...s.consts[j]!.dims] })),
           outs: outs.map(at),
           outTypes: node.outputs.map((o) => (o ? types.get(o)! : { dtype: 'float32' })),
           scratch: (bytes, what) => {

@@ -151,6 +151,25 @@ describe('static plan binds', () => {
     );
   });
 
+  // ONNX MatMul: "Matrix product that behaves like numpy.matmul" (batch dims broadcast); Transpose swapping the last
+  // two axes of B is read through (f32_bmm packs Bᵀ in place), and a following Relu is folded
+  it('batched MatMul of two activations (f32_bmm), B through a Transpose or not, broadcast batches, Relu folded', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 10 }), fc.boolean(), fc.boolean(), fc.boolean(), fc.integer(), (bt, m, k, n, through, bcast, relu, seed) => {
+        const bdims = through ? [bcast ? 1 : bt, n, k] : [bcast ? 1 : bt, k, n];
+        const nodes = [
+          ...(through ? [node('t', 'Transpose', ['w'], ['wt'], { perm: [0, 2, 1] })] : []),
+          node('mm', 'MatMul', ['x', through ? 'wt' : 'w'], [relu ? 'z' : 'y']),
+          ...(relu ? [node('r', 'Relu', ['z'], ['y'])] : []),
+        ];
+        const g = graph([bt, m, k], nodes);
+        g.inputs.push({ name: 'w', type: { dtype: 'float32', shape: bdims } });
+        samePaths(g, [bt, m, k], seed, (r) => ({ w: f32(bdims, (i) => Math.cos(i * 0.53 + r + seed)) }));
+      }),
+      { numRuns: 50 },
+    );
+  });
+
   it('MatMul and Gemm (bias, transB, Relu folded) on a pruned constant weight (f32_spmm, 1×4 and CSR×8 paths)', () => {
     // the sparse kernel takes every weight here (small ones rarely reach its sparsity threshold)
     sparseConfig.force = true;
