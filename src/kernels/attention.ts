@@ -507,64 +507,98 @@ const sdpaKernel: KernelDef = {
       ...(perms.some((p) => p) ? { readsInstead: (i: number) => (i < 3 && perms[i] ? producer!(i)!.node.inputs[0] : undefined) } : {}),
       run([q, kt, v, mask], [out]) {
         const shape = out!.shape as number[];
-        const r = shape.length;
-        if (r > 4) return undefined; // only without a bypass (ranks of bypassed inputs were checked)
-        // operand dims and element strides (through the Transpose when bypassed), right-aligned to the output's rank
-        const view = (t: TensorT, i: number): { dims: number[]; st: number[] } => {
-          const perm = perms[i];
-          let dims = [...t.dims];
-          let st = stridesOf(dims);
-          if (perm) {
-            dims = perm.map((a) => t.dims[a]!);
-            st = perm.map((a) => st[a]!);
-          }
-          while (dims.length < r) {
-            dims.unshift(1);
-            st.unshift(0);
-          }
-          return { dims, st: st.map((x, a) => (dims[a] === 1 && a < r - 2 ? 0 : x)) };
-        };
-        const Q = view(q!, 0);
-        const K = view(kt!, 1);
-        const V = view(v!, 2);
-        const [S, hd] = Q.dims.slice(-2) as [number, number];
-        const T = K.dims[r - 1]!;
-        const vd = V.dims[r - 1]!;
-        const B = r === 4 ? shape[0]! : 1;
-        const N = r >= 3 ? shape[r - 3]! : 1;
-        const bh = (st: number[]) => ({ sb: r === 4 ? st[0]! : 0, sh: r >= 3 ? st[r - 3]! : 0 });
-        let md: Float32Array | undefined;
-        let mst: number[] | undefined;
-        if (mask && !noMask) {
-          const m = view(mask, 3);
-          if (m.dims[r - 1] === T || T <= 1) {
-            md = mask.data as Float32Array;
-            mst = m.dims.map((d, a) => (d === 1 ? 0 : m.st[a]!));
-          } else {
-            // broadcast over keys: expanded once into rows of T
-            const full = [...shape.slice(0, -2), S, T];
-            md = Float32Array.from(expandTo(mask, full) as ArrayLike<number>);
-            mst = stridesOf(full).map((x, a) => (full[a] === 1 ? 0 : x));
-          }
-        }
+        if (shape.length > 4) return undefined; // only without a bypass (ranks of bypassed inputs were checked)
+        const g = geometry(q!.dims, kt!.dims, v!.dims, mask && !noMask ? mask.dims : undefined, shape);
+        // a mask broadcast over keys is expanded once into rows of T
+        const md = !g.mask ? undefined : g.expandMask ? Float32Array.from(expandTo(mask!, g.maskDims) as ArrayLike<number>) : (mask!.data as Float32Array);
         const ins = [q!.data as Float32Array, kt!.data as Float32Array, v!.data as Float32Array, ...(md ? [md] : [])];
         const { ptrs, copied } = pinInputs(mem, ins, 'attention input');
         try {
-          const yp = mem.alloc(B * N * S * vd * 4, 'attention output');
-          attendStrided(mem, {
-            B, N, Nkv: N, S, T, hd, vd, scale, nanEmpty: true,
-            q: { ptr: ptrs[0]!, ...bh(Q.st), si: Q.st[r - 2]! },
-            k: { ptr: ptrs[1]!, ...bh(K.st), si: K.st[r - 1]!, sd: K.st[r - 2]! },
-            v: { ptr: ptrs[2]!, ...bh(V.st), si: V.st[r - 2]! },
-            o: { ptr: yp, sb: N * S * vd, sh: S * vd, si: vd },
-            mask: mst && { ptr: ptrs[3]!, ...bh(mst), si: mst[r - 2]! },
-          });
-          return [new Tensor('float32', mem.f32(yp, B * N * S * vd), shape)];
+          const yp = mem.alloc(g.B * g.N * g.S * g.vd * 4, 'attention output');
+          g.attend(ptrs[0]!, ptrs[1]!, ptrs[2]!, md ? ptrs[3]! : 0, yp);
+          return [new Tensor('float32', mem.f32(yp, g.B * g.N * g.S * g.vd), shape)];
         } finally {
           for (const p of copied) mem.release(p);
         }
       },
+      // Q, Kt, V blocks of this run (a Transpose's input where read through); a mask block, or a constant one copied
+      // (expanded where it broadcasts over keys) into plan memory once
+      bind({ ins, consts, inTypes, outs: [yp], outTypes: [o], scratch }) {
+        const shape = o?.shape as number[] | undefined;
+        const dims = inTypes.slice(0, 4).map((t) => t?.shape as number[] | undefined);
+        if (!shape || shape.length > 4 || yp === undefined || yp < 0 || [0, 1, 2].some((i) => !dims[i] || (ins[i] ?? -1) < 0)) return undefined;
+        const useMask = (inTypes[3] || consts[3]) && !noMask;
+        const mdims = useMask ? ((consts[3]?.dims ?? dims[3]) as number[] | undefined) : undefined;
+        if (useMask && !mdims) return undefined;
+        const g = geometry(dims[0]!, dims[1]!, dims[2]!, mdims, shape);
+        let mp = 0;
+        if (g.mask) {
+          const c = consts[3];
+          if (c) {
+            const md = g.expandMask ? Float32Array.from(expandTo(c, g.maskDims) as ArrayLike<number>) : (c.data as Float32Array);
+            mp = scratch(md.length * 4, 'attention mask');
+            mem.f32(mp, md.length).set(md);
+          } else if (g.expandMask || (ins[3] ?? -1) < 0) return undefined;
+          else mp = ins[3]!;
+        }
+        const [qp, kp, vp] = [ins[0]!, ins[1]!, ins[2]!];
+        return () => g.attend(qp, kp, vp, mp, yp);
+      },
     };
+
+    /**
+     * Operand dims and element strides (through the Transpose when bypassed), right-aligned to the output's rank, and
+     * the call of attendStrided on pointers. `maskDims` undefined: no mask. A mask not spanning the keys is to be
+     * expanded to `maskDims` ([…, S, T]) by the caller first (`expandMask`).
+     */
+    function geometry(qd: readonly number[], kd: readonly number[], vdims: readonly number[], md: readonly number[] | undefined, shape: readonly number[]) {
+      const r = shape.length;
+      const view = (d0: readonly number[], i: number): { dims: number[]; st: number[] } => {
+        const perm = perms[i];
+        let dims = [...d0];
+        let st = stridesOf(dims);
+        if (perm) {
+          dims = perm.map((a) => d0[a]!);
+          st = perm.map((a) => st[a]!);
+        }
+        while (dims.length < r) {
+          dims.unshift(1);
+          st.unshift(0);
+        }
+        return { dims, st: st.map((x, a) => (dims[a] === 1 && a < r - 2 ? 0 : x)) };
+      };
+      const Q = view(qd, 0);
+      const K = view(kd, 1);
+      const V = view(vdims, 2);
+      const [S, hd] = Q.dims.slice(-2) as [number, number];
+      const T = K.dims[r - 1]!;
+      const vd = V.dims[r - 1]!;
+      const B = r === 4 ? shape[0]! : 1;
+      const N = r >= 3 ? shape[r - 3]! : 1;
+      const bh = (st: number[]) => ({ sb: r === 4 ? st[0]! : 0, sh: r >= 3 ? st[r - 3]! : 0 });
+      let mst: number[] | undefined;
+      let expandMask = false;
+      let maskDims: number[] = [];
+      if (md) {
+        const m = view(md, 3);
+        if (m.dims[r - 1] === T || T <= 1) mst = m.dims.map((d, a) => (d === 1 ? 0 : m.st[a]!));
+        else {
+          expandMask = true;
+          maskDims = [...shape.slice(0, -2), S, T];
+          mst = stridesOf(maskDims).map((x, a) => (maskDims[a] === 1 ? 0 : x));
+        }
+      }
+      const attend = (qp: number, kp: number, vp: number, mp: number, yp: number) =>
+        attendStrided(mem!, {
+          B, N, Nkv: N, S, T, hd, vd, scale, nanEmpty: true,
+          q: { ptr: qp, ...bh(Q.st), si: Q.st[r - 2]! },
+          k: { ptr: kp, ...bh(K.st), si: K.st[r - 1]!, sd: K.st[r - 2]! },
+          v: { ptr: vp, ...bh(V.st), si: V.st[r - 2]! },
+          o: { ptr: yp, sb: N * S * vd, sh: S * vd, si: vd },
+          mask: mst && { ptr: mp, ...bh(mst), si: mst[r - 2]! },
+        });
+      return { B, N, S, vd, mask: !!mst, expandMask, maskDims, attend };
+    }
   },
 };
 

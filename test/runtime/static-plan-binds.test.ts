@@ -9,7 +9,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Graph, type Node } from '../../src/ir/graph.js';
+import { readFileSync } from 'node:fs';
+import { readOnnx } from '../../src/formats/onnx/reader.js';
 import { sparseConfig } from '../../src/kernels/sparse.js';
+import { specializeInputs } from '../../src/runtime/specialize.js';
+import { dataPath, hasData } from '../helpers/data.js';
 import { Executor } from '../../src/runtime/executor.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 
@@ -168,6 +172,28 @@ describe('static plan binds', () => {
       }),
       { numRuns: 50 },
     );
+  });
+
+  // the fused attention (ScaledDotProductAttention from the exporter's MatMul → Softmax → MatMul, Q/Kt/V read through
+  // their head Transposes) with the padding mask of a PyTorch-exported encoder
+  it.runIf(hasData('transformer/encoder_d256_l4.onnx'))('encoder_d256_l4 with a padding mask: the whole encoder as a static plan, bit for bit', () => {
+    const g = specializeInputs(readOnnx(new Uint8Array(readFileSync(dataPath('transformer/encoder_d256_l4.onnx')))), new Map([['input_ids', [2, 37]], ['attention_mask', [2, 37]]]));
+    const fast = new Executor(g);
+    const slow = new Executor(g, { staticPlan: false });
+    try {
+      for (let r = 0; r < 2; r++) {
+        const ids = new Tensor('int64', BigInt64Array.from({ length: 74 }, (_, i) => BigInt((i * 7 + r) % 1000)), [2, 37]);
+        const mask = new Tensor('int64', BigInt64Array.from({ length: 74 }, (_, i) => (i % 37 < 30 - 9 * r ? 1n : 0n)), [2, 37]);
+        const a = fast.run({ input_ids: ids, attention_mask: mask }) as Record<string, Tensor>;
+        const b = slow.run({ input_ids: ids, attention_mask: mask }) as Record<string, Tensor>;
+        for (const o of g.outputs) expect(bits(a[o.name]!)).toEqual(bits(b[o.name]!));
+      }
+      expect(fast.staticPlanStatus()).toEqual({ static: true });
+      expect(fast.analysis.order.some((n) => n.op === 'ScaledDotProductAttention')).toBe(true);
+    } finally {
+      fast.dispose();
+      slow.dispose();
+    }
   });
 
   it('MatMul and Gemm (bias, transB, Relu folded) on a pruned constant weight (f32_spmm, 1×4 and CSR×8 paths)', () => {
