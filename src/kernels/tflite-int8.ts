@@ -470,6 +470,13 @@ function tflLutKernel(op: string, domain: string, inputs: number): KernelDef {
             if (xin.copied) mem.release(xin.ptr);
           }
         },
+        // the table (with any clamp fused at plan time) stays where it is; the call reads codes from the input block
+        bind({ ins: [xp], outs: [yp], outTypes: [o] }) {
+          const n = (o?.shape as number[] | undefined)?.reduce((a, d) => a * d, 1);
+          if (n === undefined || xp === undefined || yp === undefined || xp < 0 || yp < 0) return undefined;
+          const f = esz === 1 ? ex.x8_lut : ex.x8_lut_f32;
+          return () => f(xp, n, tp, yp);
+        },
         dispose() {
           mem.release(tp);
         },
@@ -510,6 +517,10 @@ const tflQuantizeWasm: KernelDef = {
     if (it === 'float32' && oesz !== 1) return decline(`float32 → ${ot} (the kernel quantizes to int8 / uint8)`);
     const [mult, shift] = iesz ? quantizeMultiplier((attrs.in_scale as number[])[0]! / scale) : [0, 0];
     const izp = (attrs.in_zero_point as number[])[0] ?? 0;
+    const quantizeAt = (xp: number, n: number, y: number) => {
+      if (iesz) ex.tfl_requantize(xp, iesz, it === 'uint8' ? 0 : 1, n, izp, mult, shift, zp, lo, hi, oesz, y);
+      else ex.tfl_quantize_f32_x8(xp, n, scale, zp, lo, hi, y);
+    };
     return {
       name: iesz ? 'tfl_requantize' : 'tfl_quantize_f32_x8',
       run([xt], [o]) {
@@ -517,12 +528,16 @@ const tflQuantizeWasm: KernelDef = {
         const xin = mem.inputBytes(xt!.data as ArrayBufferView, 'QUANTIZE input');
         try {
           const y = mem.alloc(n * oesz, 'QUANTIZE output');
-          if (iesz) ex.tfl_requantize(xin.ptr, iesz, it === 'uint8' ? 0 : 1, n, izp, mult, shift, zp, lo, hi, oesz, y);
-          else ex.tfl_quantize_f32_x8(xin.ptr, n, scale, zp, lo, hi, y);
+          quantizeAt(xin.ptr, n, y);
           return [outAt(mem, ot, y, n, o!)];
         } finally {
           if (xin.copied) mem.release(xin.ptr);
         }
+      },
+      bind({ ins: [xp], outs: [yp], outTypes: [o] }) {
+        const n = (o?.shape as number[] | undefined)?.reduce((a, d) => a * d, 1);
+        if (n === undefined || xp === undefined || yp === undefined || xp < 0 || yp < 0) return undefined;
+        return () => quantizeAt(xp, n, yp);
       },
     };
   },
