@@ -605,6 +605,16 @@ export function prepareDwConv(ex: KernelExports, mem: Arena, attrs: Record<strin
   const [sh, sw] = ((attrs.strides as number[] | undefined) ?? [1, 1]) as [number, number];
   const [dh, dw] = ((attrs.dilations as number[] | undefined) ?? [1, 1]) as [number, number];
   if (tfl) putTflMultipliers(mem, mult, tfl, m);
+  const uns = xType === 'uint8' ? 1 : 0;
+  /** every image of x at xp (NCHW dims) into op, channels split over `nt` threads with a scratch each */
+  const images = (xp: number, op: number, dims: readonly number[], xz: number, yz: number, code: number, lo: number, hi: number, nt: number, scr: { ptr: number; stride: number }) => {
+    const [n, c, ih, iw] = dims as [number, number, number, number];
+    const { oh, ow, pt, pl } = conv2dAt(ih, iw, kh, kw, attrs as never);
+    for (let bi = 0; bi < n; bi++) {
+      const [xb, ob] = [xp + bi * c * ih * iw, op + bi * m * oh * ow];
+      forkJoin(ex, shares(c, 1, nt).map(([c0, c1], t): KernelCall[] => [['qs8_dwconv2d', [xb + c0 * ih * iw, c1 - c0, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, xz, uns, wt + c0 * taps * 2, bp + c0 * 4, mult + c0 * 8, yz, lo, hi, code, ob + c0 * oh * ow, scr.ptr + t * scr.stride]]]));
+    }
+  };
   return {
     name: tfl ? 'qs8_dwconv2d_tflite' : 'qs8_dwconv2d',
     run(inputs, [ot]) {
@@ -620,26 +630,34 @@ export function prepareDwConv(ex: KernelExports, mem: Arena, attrs: Record<strin
         code = kind.code | (smallMultipliers(mv) ? 4 : 0);
       }
       const [lo, hi] = tfl ? [tfl.clamp.lo, tfl.clamp.hi] : [kind.lo, kind.hi];
-      const [n, c, ih, iw] = xt.dims as [number, number, number, number];
-      const { oh, ow, pt, pl } = conv2dAt(ih, iw, kh, kw, attrs as never);
+      const [n, , ih, iw] = xt.dims as [number, number, number, number];
+      const { oh, ow } = conv2dAt(ih, iw, kh, kw, attrs as never);
       const xin = mem.inputBytes(xt.data as QData, 'int8 conv input');
       const op = mem.alloc(n * m * oh * ow, 'int8 conv output');
       // kernel threads: channels split, a scratch block each
       const nt = threadsFor(m * oh * ow * taps);
-      const scr = ex.qs8_dwconv_scratch(kh, kw, sh, sw, dh, dw, oh, ow);
-      const scratches = threadScratch(mem, scr, nt, 'int8 depthwise scratch');
-      const scratch = scratches.ptr;
+      const scratches = threadScratch(mem, ex.qs8_dwconv_scratch(kh, kw, sh, sw, dh, dw, oh, ow), nt, 'int8 depthwise scratch');
       try {
-        const [xz, uns, yz] = [scalarInt(inputs[2]), xType === 'uint8' ? 1 : 0, scalarInt(inputs[7])];
-        for (let bi = 0; bi < n; bi++) {
-          const [xb, ob] = [xin.ptr + bi * c * ih * iw, op + bi * m * oh * ow];
-          forkJoin(ex, shares(c, 1, nt).map(([c0, c1], t): KernelCall[] => [['qs8_dwconv2d', [xb + c0 * ih * iw, c1 - c0, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, xz, uns, wt + c0 * taps * 2, bp + c0 * 4, mult + c0 * 8, yz, lo, hi, code, ob + c0 * oh * ow, scratch + t * scratches.stride]]]));
-        }
+        images(xin.ptr, op, xt.dims as number[], scalarInt(inputs[2]), scalarInt(inputs[7]), code, lo, hi, nt, scratches);
       } finally {
         mem.release(scratches.block);
         if (xin.copied) mem.release(xin.ptr);
       }
       return [new Tensor(ot!.dtype, outView(mem, kind.code, op, n * m * oh * ow), ot!.shape as number[])];
+    },
+    // TFLite only (QLinearConv's float multipliers are set per run); zero points constant; scratch for every thread
+    // the session may run (threadsFor decides per call)
+    bind({ ins, consts, inTypes: [xt], outs: [op], outTypes: [ot], scratch }) {
+      const dims = xt?.shape as number[] | undefined;
+      if (!tfl || !dims || dims.length !== 4 || (ins[0] ?? -1) < 0 || (op ?? -1) < 0 || (ins[2] ?? -1) >= 0 || (ins[7] ?? -1) >= 0) return undefined;
+      const kind = outKind(ot!.dtype);
+      const { oh, ow } = conv2dAt(dims[2]!, dims[3]!, kh, kw, attrs as never);
+      const bytes = ex.qs8_dwconv_scratch(kh, kw, sh, sw, dh, dw, oh, ow);
+      const stride = Math.ceil(bytes / 128) * 128;
+      const block = scratch(stride * MAX_THREADS + 128, 'int8 depthwise scratch');
+      const scr = { block, ptr: (block + 127) & ~127, stride };
+      const [xp, xz, yz] = [ins[0]!, scalarInt(consts[2]), scalarInt(consts[7])];
+      return () => images(xp, op!, dims, xz, yz, kind.code | 8, tfl.clamp.lo, tfl.clamp.hi, threadsFor(m * oh * ow * taps), scr);
     },
     dispose() {
       for (const q of [wt, bp, mult]) mem.release(q);

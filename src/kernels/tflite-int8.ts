@@ -256,22 +256,34 @@ const tflAvgPoolWasm: KernelDef = {
     if (!esz) return decline(`input ${x?.dtype}: the kernel is int8 / int16`);
     const clamp = new CodeClamp();
     if (esz === 2) [clamp.lo, clamp.hi] = qbounds('int16');
+    /** output size and the call on pointers for an NHWC input of `dims` (the clamp read at call time: fused later) */
+    const geometry = (dims: readonly number[]) => {
+      const [n, h, w, c] = dims as [number, number, number, number];
+      const ph = tflPadding(attrs.padding as string, h, attrs.filter_height as number, attrs.stride_h as number, 1);
+      const pw = tflPadding(attrs.padding as string, w, attrs.filter_width as number, attrs.stride_w as number, 1);
+      const pool = (xp: number, op: number) =>
+        ex.tfl_avgpool_nhwc(xp, esz, n, h, w, c, attrs.filter_height as number, attrs.filter_width as number, attrs.stride_h as number, attrs.stride_w as number, ph.pad, pw.pad, ph.out, pw.out, clamp.lo, clamp.hi, op);
+      return { size: n * ph.out * pw.out * c, pool };
+    };
     return {
       name: 'tfl_avgpool_nhwc',
       fuseClampQ: clamp.fuse,
       run([xt], [ot]) {
-        const [n, h, w, c] = xt!.dims as [number, number, number, number];
-        const ph = tflPadding(attrs.padding as string, h, attrs.filter_height as number, attrs.stride_h as number, 1);
-        const pw = tflPadding(attrs.padding as string, w, attrs.filter_width as number, attrs.stride_w as number, 1);
+        const g = geometry(xt!.dims);
         const xin = mem.inputBytes(xt!.data as Int8Array | Int16Array, 'avgpool input');
         try {
-          const size = n * ph.out * pw.out * c;
-          const op = mem.alloc(size * esz, 'avgpool output');
-          ex.tfl_avgpool_nhwc(xin.ptr, esz, n, h, w, c, attrs.filter_height as number, attrs.filter_width as number, attrs.stride_h as number, attrs.stride_w as number, ph.pad, pw.pad, ph.out, pw.out, clamp.lo, clamp.hi, op);
-          return [outAt(mem, xt!.type, op, size, ot!)];
+          const op = mem.alloc(g.size * esz, 'avgpool output');
+          g.pool(xin.ptr, op);
+          return [outAt(mem, xt!.type, op, g.size, ot!)];
         } finally {
           if (xin.copied) mem.release(xin.ptr);
         }
+      },
+      bind({ ins: [xp], inTypes: [xt], outs: [op] }) {
+        const dims = xt?.shape as number[] | undefined;
+        if (!dims || dims.length !== 4 || xp === undefined || op === undefined || xp < 0 || op < 0) return undefined;
+        const g = geometry(dims);
+        return () => g.pool(xp, op);
       },
     };
   },

@@ -145,6 +145,9 @@ describe('TFLite int8 conv kernels with the requantization in the tile', () => {
             const node = layout ? fast.graph.nodes.find((n) => n.op === 'QLinearConv')! : g.nodes[0]!;
             expect(fast.kernels.get(node)?.name).toBe(dw ? 'qs8_dwconv2d_tflite' : 'qs8_conv2d_tflite');
             const got = fast.run({ X: x }).Y!;
+            // made NCHW by the layout pass, both convs bind: the graph ran as a static plan (the bound calls), bit-exact
+            // all the same (the NHWC form transposes around the kernel on the general path)
+            if (layout) expect(fast.staticPlanStatus()).toEqual({ static: true });
             fast.dispose();
             expect(got.dims).toEqual(want.dims);
             expect(Array.from(got.data as Int8Array)).toEqual(Array.from(want.data as Int8Array));
@@ -256,6 +259,8 @@ describe('TFLite quantized AVERAGE_POOL_2D kernel vs the TS reference', () => {
           expect(fast.kernels.get(g.nodes[0]!)?.name).toBe('tfl_avgpool_nhwc');
           const got = fast.run({ X: x }).Y!;
           const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!;
+          // the bound call ran (an int8 clamp fused at plan time; an int16 Clip the kernel did not fold runs on the reference)
+          if (!(r.int16 && r.clip && !fast.fusedInto.has(g.nodes[1]!))) expect(fast.staticPlanStatus()).toEqual({ static: true });
           fast.dispose();
           expect(got.dims).toEqual(want.dims);
           expect(Array.from(got.data as Int8Array)).toEqual(Array.from(want.data as Int8Array));
