@@ -377,6 +377,11 @@ function tflBinaryWasm(op: 'QLinearAdd' | 'QLinearMul'): KernelDef {
       const p = op === 'QLinearAdd' ? tflAddParams('int8', q1, q2, oq) : undefined;
       const [mm, ms] = op === 'QLinearMul' ? tflMulParams(q1, q2, oq) : [0, 0];
       const clamp = new CodeClamp();
+      // the clamp is read at call time: a Clip folds in after prepare
+      const at = (pa: number, sa: number, pb: number, sb: number, n: number, y: number) => {
+        if (p) ex.tfl_add_i8(pa, sa, pb, sb, n, az, bz, p.leftShift, p.m1, p.s1, p.m2, p.s2, p.mo, p.so, cz, clamp.lo, clamp.hi, 1, y);
+        else ex.tfl_mul_i8(pa, sa, pb, sb, n, az, bz, mm, ms, cz, clamp.lo, clamp.hi, y);
+      };
       return {
         name: op === 'QLinearAdd' ? 'tfl_add_i8' : 'tfl_mul_i8',
         fuseClampQ: clamp.fuse,
@@ -390,13 +395,28 @@ function tflBinaryWasm(op: 'QLinearAdd' | 'QLinearMul'): KernelDef {
           try {
             pb = mem.inputBytes(b!.data as Int8Array, `${op} input B`);
             const y = mem.alloc(n, `${op} output`);
-            if (p) ex.tfl_add_i8(pa.ptr, sa, pb.ptr, sb, n, az, bz, p.leftShift, p.m1, p.s1, p.m2, p.s2, p.mo, p.so, cz, clamp.lo, clamp.hi, 1, y);
-            else ex.tfl_mul_i8(pa.ptr, sa, pb.ptr, sb, n, az, bz, mm, ms, cz, clamp.lo, clamp.hi, y);
+            at(pa.ptr, sa, pb.ptr, sb, n, y);
             return [new Tensor('int8', new Int8Array(mem.buffer, y, n), ot!.shape as number[])];
           } finally {
             if (pa.copied) mem.release(pa.ptr);
             if (pb?.copied) mem.release(pb.ptr);
           }
+        },
+        // both operands blocks of this run, or a constant one copied once into plan memory
+        bind({ ins, consts, outs: [yp], outTypes: [ot], scratch }) {
+          const n = (ot?.shape as number[] | undefined)?.reduce((x, d) => x * d, 1);
+          if (n === undefined || yp === undefined || yp < 0) return undefined;
+          const operand = (j: number): number | undefined => {
+            const c = consts[j];
+            if (!c) return (ins[j] ?? -1) < 0 ? undefined : ins[j];
+            const q = scratch(Math.max(c.size, 1), `${op} constant`);
+            new Int8Array(mem.buffer, q, c.size).set(c.data as Int8Array);
+            return q;
+          };
+          const [ap, bp] = [operand(0), operand(3)];
+          if (ap === undefined || bp === undefined) return undefined;
+          const [sa, sb] = [na === 1 ? 0 : 1, nb === 1 ? 0 : 1];
+          return () => at(ap, sa, bp, sb, n, yp);
         },
       };
     },
@@ -665,6 +685,13 @@ const tflMeanWasm: KernelDef = {
           mem.release(acc);
           if (xin.copied) mem.release(xin.ptr);
         }
+      },
+      bind({ ins: [xp], inTypes: [xt], outs: [yp], scratch }) {
+        const dims = xt?.shape as number[] | undefined;
+        if (!dims || dims.length !== 4 || xp === undefined || yp === undefined || xp < 0 || yp < 0) return undefined;
+        const [n, h, w, c] = dims as [number, number, number, number];
+        const acc = scratch(c * 4, 'MEAN sums');
+        return () => ex.tfl_mean_hw(xp, esz, n, h * w, c, izp, mult, shift, ozp, lo, hi, acc, yp);
       },
     };
   },

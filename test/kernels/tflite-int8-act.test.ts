@@ -249,6 +249,7 @@ describe('TFLite quantized MEAN over H and W vs the TS reference', () => {
           expect(fast.kernels.get(g.nodes[0]!)?.name).toBe('tfl_mean_hw');
           const got = fast.run({ X: x }).Y!;
           const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!;
+          expect(fast.staticPlanStatus()).toEqual({ static: true }); // the bound call ran
           fast.dispose();
           expect(got.dims).toEqual([r.n, 1, 1, r.c]);
           expect(Array.from(got.data as Int8Array)).toEqual(Array.from(want.data as Int8Array));

@@ -287,6 +287,7 @@ describe('TFLite int8 ADD / MUL kernels (QLinearAdd / QLinearMul, rounding tflit
           s: fc.tuple(fc.double({ min: 0.001, max: 2, noNaN: true }), fc.double({ min: 0.001, max: 2, noNaN: true }), fc.double({ min: 0.001, max: 4, noNaN: true })),
           z: fc.tuple(fc.integer({ min: -128, max: 127 }), fc.integer({ min: -128, max: 127 }), fc.integer({ min: -128, max: 127 })),
           clip: fc.constantFrom(undefined, [-128, 127], [-30, 90]),
+          constB: fc.boolean(),
         }),
         fc.integer(),
         (r, seed) => {
@@ -310,11 +311,18 @@ describe('TFLite int8 ADD / MUL kernels (QLinearAdd / QLinearMul, rounding tflit
           }
           g.outputs = [{ name: 'Y', type: { dtype: 'int8' } }];
           g.opsets['com.microsoft'] = 1;
-          const feeds = { A: new Tensor('int8', i8(da.reduce((a, d) => a * d, 1)), da), B: new Tensor('int8', i8(db.reduce((a, d) => a * d, 1)), db) };
+          const feeds: Record<string, Tensor> = { A: new Tensor('int8', i8(da.reduce((a, d) => a * d, 1)), da), B: new Tensor('int8', i8(db.reduce((a, d) => a * d, 1)), db) };
+          if (r.constB) {
+            // a constant operand (a bias-like tensor): copied once into the static plan's memory
+            g.inputs = g.inputs.filter((i) => i.name !== 'B');
+            g.initializers.set('B', feeds.B!);
+            delete feeds.B;
+          }
           const fast = new Executor(g);
           expect(fast.kernels.get(g.nodes[0]!)?.name).toBe(r.mul ? 'tfl_mul_i8' : 'tfl_add_i8');
           const got = fast.run(feeds).Y!;
           const want = new Executor(g, { backend: 'reference' }).run(feeds).Y!;
+          expect(fast.staticPlanStatus()).toEqual({ static: true }); // the bound call ran
           fast.dispose();
           expect(got.dims).toEqual(want.dims);
           expect(Array.from(got.data as Int8Array)).toEqual(Array.from(want.data as Int8Array));
