@@ -443,13 +443,20 @@ export function prepareConv(
   const fw = w.type === 'uint8' ? 128 : 0;
   const fx = xType === 'uint8' ? 128 : 0;
   const blockBytes = INT8_BLOCK_BYTES;
-  const wp = mem.alloc(m * k8, 'int8 conv weights');
+  // groups of ≥ 4 filters: weights widened to int16 in 4-row groups (qs8_gemm_a4's broadcast-load tile); fewer
+  // (ConvInteger's depthwise-like groups) keep int8 rows, whose 1-row tile does not compute 3 padding rows
+  const a4 = mg >= 4;
+  const gemm = a4 ? 'qs8_gemm_a4' : 'qs8_gemm';
+  const groupBytes = a4 ? ex.qs8_packed_a4_size(mg, kg) : mg * k8;
+  const lda = a4 ? 8 * k8 : k8;
+  const wp = mem.alloc(group * groupBytes, 'int8 conv weights');
   const rsum = mem.alloc(m * 4, 'int8 conv row sums');
   const rb = mem.alloc(m * 4, 'int8 conv row bias');
   const ru = mem.alloc(m * 4, 'int8 conv rank-1 term');
   const mult = mem.alloc(m * 8, 'requant multipliers');
   const src = mem.inputBytes(w.data as QData, 'int8 conv weights');
-  ex.qs8_pack_a(m, kg, src.ptr, kg, fw ? 1 : 0, wp, rsum);
+  if (a4) for (let gi = 0; gi < group; gi++) ex.qs8_pack_a4(mg, kg, src.ptr + gi * mg * kg, kg, fw ? 1 : 0, wp + gi * groupBytes, rsum + gi * mg * 4);
+  else ex.qs8_pack_a(m, kg, src.ptr, kg, fw ? 1 : 0, wp, rsum);
   if (src.copied) mem.release(src.ptr);
   const wzS = new Int32Array(m);
   for (let i = 0; i < m; i++) wzS[i] = (wz ? (wz.length === 1 ? wz[0]! : wz[i]!) : 0) - fw;
@@ -479,6 +486,7 @@ export function prepareConv(
       for (let gi = 0; gi < group; gi++) {
         const xg = xp + bi * inSize + gi * cg * ih * iw;
         const r0 = gi * mg;
+        const wa = wp + gi * groupBytes;
         const og = op + (bi * m + r0) * p * esz;
         // panels q0 … q1 − 1 (pixels c0 … c1 − 1): pack them at `cols`, their column sums, the GEMM of every row over them
         const pack = (q0: number, q1: number, cols: number, rows: number): void => {
@@ -491,7 +499,7 @@ export function prepareConv(
             const [c0, c1] = [q0 * 8, Math.min(p, q1 * 8)];
             pack(q0, q1, blk.cols, blk.rows);
             if (cv) ex.qs8_panel_colsum(c1 - c0, kg, blk.cols, cv + c0 * 4);
-            ex.qs8_gemm(mg, c1 - c0, kg, wp + r0 * k8, k8, blk.cols, og + c0 * esz, p, 0, rb + r0 * 4, cv ? ru + r0 * 4 : 0, cv ? cv + c0 * 4 : 0, mult + r0 * 8, 1, yz, lo, hi, code, blk.tmp);
+            ex[gemm](mg, c1 - c0, kg, wa, lda, blk.cols, og + c0 * esz, p, 0, rb + r0 * 4, cv ? ru + r0 * 4 : 0, cv ? cv + c0 * 4 : 0, mult + r0 * 8, 1, yz, lo, hi, code, blk.tmp);
           }
           continue;
         }
@@ -507,7 +515,7 @@ export function prepareConv(
             if (pointwise) list.push(['qs8_pack_b', [c1 - c0, cg, xg + c0, p, flip, blk.cols, 0], { ...per, mask: 1 << 5 }]);
             else list.push(['qs8_im2col_pack_8_range', [xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, xz, flip, q0, q1, blk.cols, blk.rows], { ...per, mask: (1 << 18) | (1 << 19) }]);
             if (cv) list.push(['qs8_panel_colsum', [c1 - c0, kg, blk.cols, cv + c0 * 4], { ...per, mask: 1 << 2 }]);
-            list.push(['qs8_gemm', [mg, c1 - c0, kg, wp + r0 * k8, k8, blk.cols, og + c0 * esz, p, 0, rb + r0 * 4, cv ? ru + r0 * 4 : 0, cv ? cv + c0 * 4 : 0, mult + r0 * 8, 1, yz, lo, hi, code, blk.tmp], { ...per, mask: (1 << 5) | (1 << 18) }]);
+            list.push([gemm, [mg, c1 - c0, kg, wa, lda, blk.cols, og + c0 * esz, p, 0, rb + r0 * 4, cv ? ru + r0 * 4 : 0, cv ? cv + c0 * 4 : 0, mult + r0 * 8, 1, yz, lo, hi, code, blk.tmp], { ...per, mask: (1 << 5) | (1 << 18) }]);
           }
           calls.push(list);
         }
