@@ -202,13 +202,12 @@ export class PackedQGemm {
     const ain = mem.inputBytes(a.subarray(0, m * k), 'int8 gemm input');
     const rs = this.needRowsum ? mem.alloc(m * 4, 'int8 row sums') : 0;
     const af = flipA ? mem.alloc(m * pad8(k), 'int8 gemm flipped input') : 0;
+    const pa = this.mode === 'plain' ? this.packedA(m, (b, what) => mem.alloc(b, what)) : 0;
     const cp = mem.alloc(m * n * kind.esz, 'int8 gemm output');
     try {
       if (this.mode === 'plain') {
-        if (rs) ex.qs8_rowsum(m, k, ain.ptr, k, aUnsigned ? 1 : 0, rs);
-        const f = aUnsigned ? ex.qu8_gemm : ex.qs8_gemm;
         const code = kind.code && mult && smallMultipliers(mult.subarray(0, n)) ? kind.code | 4 : kind.code;
-        f(m, n, k, ain.ptr, k, this.packed, cp, n, this.cb, 0, rs, rs ? this.cv : 0, this.mult, 0, yz, kind.lo, kind.hi, code, this.tmp);
+        this.plainGemm(ain.ptr, m, aUnsigned, rs, pa, cp, yz, kind.lo, kind.hi, code);
       } else {
         if (af) ex.qs8_pack_a(m, k, ain.ptr, k, 1, af, rs);
         else if (rs) ex.qs8_rowsum(m, k, ain.ptr, k, 0, rs);
@@ -216,11 +215,35 @@ export class PackedQGemm {
         ex.qs8_gemm_c4(m, n, k, ap, af ? pad8(k) : k, this.packed, cp, n, this.cb, 0, rs, rs ? this.cv : 0, this.mult, 0, yz, kind.lo, kind.hi, kind.code, this.tmp);
       }
     } finally {
+      if (pa) mem.release(pa);
       if (af) mem.release(af);
       if (rs) mem.release(rs);
       if (ain.copied) mem.release(ain.ptr);
     }
     return outView(mem, kind.code, cp, m * n);
+  }
+
+  /** Scratch for A packed by plainGemm (0 when it multiplies the bytes in place: fewer than 4 rows). */
+  private packedA(m: number, alloc: (bytes: number, what: string) => number): number {
+    return m >= 4 ? alloc(kernels()!.qs8_packed_a4_size(m, this.k), 'int8 gemm packed input') : 0;
+  }
+
+  /**
+   * The 'plain' GEMM of m rows of A at `ap` (stride k, int8 or uint8) into `cp`, the row sums into `rs` (0 = none):
+   * from 4 rows on, A is widened into 4-row groups at `pa` (qs8_pack_a4, which sums the rows as it goes) for
+   * qs8_gemm_a4's broadcast-load tile; fewer rows (a GEMV is bound by streaming B) run qs8_gemm's tiles on the bytes.
+   */
+  private plainGemm(ap: number, m: number, aUnsigned: boolean, rs: number, pa: number, cp: number, yz: number, lo: number, hi: number, code: number): void {
+    const ex = kernels()!;
+    const { k, n } = this;
+    const cv = rs ? this.cv : 0;
+    if (pa) {
+      ex.qs8_pack_a4(m, k, ap, k, aUnsigned ? 2 : 0, pa, rs);
+      ex.qs8_gemm_a4(m, n, k, pa, 8 * pad8(k), this.packed, cp, n, this.cb, 0, rs, cv, this.mult, 0, yz, lo, hi, code, this.tmp);
+      return;
+    }
+    if (rs) ex.qs8_rowsum(m, k, ap, k, aUnsigned ? 1 : 0, rs);
+    (aUnsigned ? ex.qu8_gemm : ex.qs8_gemm)(m, n, k, ap, k, this.packed, cp, n, this.cb, 0, rs, cv, this.mult, 0, yz, lo, hi, code, this.tmp);
   }
 
   /**
@@ -239,11 +262,10 @@ export class PackedQGemm {
     const cb = this.cb;
     const mult = this.mult;
     const rs = this.needRowsum ? scratch(m * 4, 'int8 row sums') : 0;
-    if (this.mode === 'plain')
-      return () => {
-        if (rs) ex.qs8_rowsum(m, k, ap, k, 0, rs);
-        ex.qs8_gemm(m, n, k, ap, k, packed, cp, n, cb, 0, rs, rs ? cv : 0, mult, 0, 0, 0, 0, 0, tmp);
-      };
+    if (this.mode === 'plain') {
+      const pa = this.packedA(m, scratch);
+      return () => this.plainGemm(ap, m, false, rs, pa, cp, 0, 0, 0, 0);
+    }
     return () => {
       if (rs) ex.qs8_rowsum(m, k, ap, k, 0, rs);
       ex.qs8_gemm_c4(m, n, k, ap, k, packed, cp, n, cb, 0, rs, rs ? cv : 0, mult, 0, 0, 0, 0, 0, tmp);
@@ -271,12 +293,16 @@ export class PackedQGemm {
       sa[o + 8] = add && j < n ? add[j]! : -0;
     }
     const rs = this.needRowsum ? mem.alloc(m * 4, 'int8 row sums') : 0;
+    const pa = this.mode === 'plain' ? this.packedA(m, (b, what) => mem.alloc(b, what)) : 0;
     const cp = mem.alloc(m * n * 4, 'int8 gemm float output');
     try {
-      if (rs) ex.qs8_rowsum(m, k, ap, k, 0, rs);
-      const f = this.mode === 'plain' ? ex.qs8_gemm : ex.qs8_gemm_c4;
-      f(m, n, k, ap, k, this.packed, cp, n, this.cb, 0, rs, rs ? this.cv : 0, this.mult, 0, 0, 0, 0, 3, this.tmp);
+      if (this.mode === 'plain') this.plainGemm(ap, m, false, rs, pa, cp, 0, 0, 0, 3);
+      else {
+        if (rs) ex.qs8_rowsum(m, k, ap, k, 0, rs);
+        ex.qs8_gemm_c4(m, n, k, ap, k, this.packed, cp, n, this.cb, 0, rs, rs ? this.cv : 0, this.mult, 0, 0, 0, 0, 3, this.tmp);
+      }
     } finally {
+      if (pa) mem.release(pa);
       if (rs) mem.release(rs);
     }
     return mem.f32(cp, m * n);
