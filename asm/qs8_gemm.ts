@@ -224,6 +224,7 @@ export function qs8_panel_colsum(n: i32, k: i32, w: usize, out: usize): void {
 function im2colRow(
   dst: usize, r: i32, x: usize, ih: i32, iw: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, pt: i32, pl: i32, ow: i32, j0: i32, j1: i32, pad: u8,
 ): void {
+  const vpad = i8x16.splat(<i8>pad);
   const kx = r % kw;
   const ky = (r / kw) % kh;
   const ch = r / (kw * kh);
@@ -245,20 +246,36 @@ function im2colRow(
     const s0 = max(a, ox0);
     const s1 = min(b, ox1);
     if (iy < 0 || iy >= ih || s0 >= s1) {
-      memory.fill(d + <usize>a, pad, b - a);
+      fillOver(d + <usize>a, vpad, b - a);
       continue;
     }
     const xr = xc + <usize>iy * iw;
-    if (s0 > a) memory.fill(d + <usize>a, pad, s0 - a);
-    if (sw == 1) memory.copy(d + <usize>s0, xr + (s0 + off), s1 - s0);
+    if (s0 > a) fillOver(d + <usize>a, vpad, s0 - a);
+    if (sw == 1) copyOver(d + <usize>s0, xr + (s0 + off), s1 - s0);
     else {
       let ox = s0;
       // stride 2: the even bytes of 16 (reads one byte past the last tap: arena slack)
       if (sw == 2) for (; ox + 8 <= s1; ox += 8) v128.store64_lane(d + <usize>ox, i8x16.shuffle(v128.load(xr + (ox * 2 + off)), i32x4.splat(0), 0, 2, 4, 6, 8, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0), 0);
       for (; ox < s1; ox++) store<u8>(d + <usize>ox, load<u8>(xr + (ox * sw + off)));
     }
-    if (s1 < b) memory.fill(d + <usize>s1, pad, b - s1);
+    if (s1 < b) fillOver(d + <usize>s1, vpad, b - s1);
   }
+}
+
+// The runs of an im2col row are short (a block's pixels of one output row: tens of bytes), where memory.copy /
+// memory.fill cost a call each; these write whole vectors instead — up to 15 bytes past the run, which the row's next
+// run overwrites (runs are written in address order) or which land in the row buffer's slack — and read up to 15
+// bytes past the source run (the arena's read slack).
+// @ts-ignore: decorator
+@inline
+function copyOver(d: usize, s: usize, n: i32): void {
+  for (let o = 0; o < n; o += 16) v128.store(d + <usize>o, v128.load(s + <usize>o));
+}
+
+// @ts-ignore: decorator
+@inline
+function fillOver(d: usize, v: v128, n: i32): void {
+  for (let o = 0; o < n; o += 16) v128.store(d + <usize>o, v);
 }
 
 /**
@@ -266,7 +283,8 @@ function im2colRow(
  * panels q0 … q1 − 1 only (output pixels 8·q0 … min(P, 8·q1) − 1), panel q0 at `out`: row r = (ch, ky, kx) of
  * K = c·kh·kw, column j = oy·ow + ox. Out-of-image taps take the input zero point `xz` (raw, before flipping), so
  * (x − xz) is 0 there as the ONNX spec's padding with x_zero_point requires. Two rows at a time are written plainly
- * into `tmp` (2·(pixels of the range) + 16 bytes: runs of input bytes, memory.copy for stride 1), then interleaved
+ * into `tmp` (2·(pixels of the range) + 32 bytes: runs of input bytes in whole vectors, copyOver / fillOver; the
+ * input needs the arena's 16 bytes of read slack), then interleaved
  * into the panels 8 columns per vector; rows K … K8 − 1 and the columns past the range's last pixel are zero.
  * A conv packs and multiplies one cache block of panels at a time: the whole image's columns (K·P bytes: 302 MB for
  * a 3×3 conv of 128 channels over 512×512) never exist at once.
