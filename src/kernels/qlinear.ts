@@ -390,7 +390,8 @@ const matMulIntegerWasm: KernelDef = {
 /**
  * Integer Conv2D, NCHW: per image and group out[Mg×P] = W[Mg×Kg] · cols[Kg×P], with cols written by
  * qs8_im2col_pack_8_range straight into the c2 panels (padding taps hold x_zero_point; one cache block at a time) and W the kernel's "A" rows
- * (stored once as int8, K padded to 8). Σ(w−wz)(x−xz) = Σwx − xz·Σ_k w − wz·Σ_k x + K·wz·xz: the first
+ * (stored once, K padded to 8: widened to int16 in 4-row groups for qs8_gemm_a4 when a group has ≥ 4 filters, else
+ * int8 rows for qs8_gemm). Σ(w−wz)(x−xz) = Σwx − xz·Σ_k w − wz·Σ_k x + K·wz·xz: the first
  * correction and the constant go into a per-row bias (with B), the second is the rank-1 term −wz[m]·colsum[p]
  * (only when some weight zero point is nonzero).
  */
