@@ -202,13 +202,12 @@ export class PackedQGemm {
     const ain = mem.inputBytes(a.subarray(0, m * k), 'int8 gemm input');
     const rs = this.needRowsum ? mem.alloc(m * 4, 'int8 row sums') : 0;
     const af = flipA ? mem.alloc(m * pad8(k), 'int8 gemm flipped input') : 0;
+    const pa = this.mode === 'plain' ? this.packedA(m, (b, what) => mem.alloc(b, what)) : 0;
     const cp = mem.alloc(m * n * kind.esz, 'int8 gemm output');
     try {
       if (this.mode === 'plain') {
-        if (rs) ex.qs8_rowsum(m, k, ain.ptr, k, aUnsigned ? 1 : 0, rs);
-        const f = aUnsigned ? ex.qu8_gemm : ex.qs8_gemm;
         const code = kind.code && mult && smallMultipliers(mult.subarray(0, n)) ? kind.code | 4 : kind.code;
-        f(m, n, k, ain.ptr, k, this.packed, cp, n, this.cb, 0, rs, rs ? this.cv : 0, this.mult, 0, yz, kind.lo, kind.hi, code, this.tmp);
+        this.plainGemm(ain.ptr, m, aUnsigned, rs, pa, cp, yz, kind.lo, kind.hi, code);
       } else {
         if (af) ex.qs8_pack_a(m, k, ain.ptr, k, 1, af, rs);
         else if (rs) ex.qs8_rowsum(m, k, ain.ptr, k, 0, rs);
@@ -216,11 +215,35 @@ export class PackedQGemm {
         ex.qs8_gemm_c4(m, n, k, ap, af ? pad8(k) : k, this.packed, cp, n, this.cb, 0, rs, rs ? this.cv : 0, this.mult, 0, yz, kind.lo, kind.hi, kind.code, this.tmp);
       }
     } finally {
+      if (pa) mem.release(pa);
       if (af) mem.release(af);
       if (rs) mem.release(rs);
       if (ain.copied) mem.release(ain.ptr);
     }
     return outView(mem, kind.code, cp, m * n);
+  }
+
+  /** Scratch for A packed by plainGemm (0 when it multiplies the bytes in place: fewer than 4 rows). */
+  private packedA(m: number, alloc: (bytes: number, what: string) => number): number {
+    return m >= 4 ? alloc(kernels()!.qs8_packed_a4_size(m, this.k), 'int8 gemm packed input') : 0;
+  }
+
+  /**
+   * The 'plain' GEMM of m rows of A at `ap` (stride k, int8 or uint8) into `cp`, the row sums into `rs` (0 = none):
+   * from 4 rows on, A is widened into 4-row groups at `pa` (qs8_pack_a4, which sums the rows as it goes) for
+   * qs8_gemm_a4's broadcast-load tile; fewer rows (a GEMV is bound by streaming B) run qs8_gemm's tiles on the bytes.
+   */
+  private plainGemm(ap: number, m: number, aUnsigned: boolean, rs: number, pa: number, cp: number, yz: number, lo: number, hi: number, code: number): void {
+    const ex = kernels()!;
+    const { k, n } = this;
+    const cv = rs ? this.cv : 0;
+    if (pa) {
+      ex.qs8_pack_a4(m, k, ap, k, aUnsigned ? 2 : 0, pa, rs);
+      ex.qs8_gemm_a4(m, n, k, pa, 8 * pad8(k), this.packed, cp, n, this.cb, 0, rs, cv, this.mult, 0, yz, lo, hi, code, this.tmp);
+      return;
+    }
+    if (rs) ex.qs8_rowsum(m, k, ap, k, aUnsigned ? 1 : 0, rs);
+    (aUnsigned ? ex.qu8_gemm : ex.qs8_gemm)(m, n, k, ap, k, this.packed, cp, n, this.cb, 0, rs, cv, this.mult, 0, yz, lo, hi, code, this.tmp);
   }
 
   /**
@@ -239,11 +262,10 @@ export class PackedQGemm {
     const cb = this.cb;
     const mult = this.mult;
     const rs = this.needRowsum ? scratch(m * 4, 'int8 row sums') : 0;
-    if (this.mode === 'plain')
-      return () => {
-        if (rs) ex.qs8_rowsum(m, k, ap, k, 0, rs);
-        ex.qs8_gemm(m, n, k, ap, k, packed, cp, n, cb, 0, rs, rs ? cv : 0, mult, 0, 0, 0, 0, 0, tmp);
-      };
+    if (this.mode === 'plain') {
+      const pa = this.packedA(m, scratch);
+      return () => this.plainGemm(ap, m, false, rs, pa, cp, 0, 0, 0, 0);
+    }
     return () => {
       if (rs) ex.qs8_rowsum(m, k, ap, k, 0, rs);
       ex.qs8_gemm_c4(m, n, k, ap, k, packed, cp, n, cb, 0, rs, rs ? cv : 0, mult, 0, 0, 0, 0, 0, tmp);
@@ -271,12 +293,16 @@ export class PackedQGemm {
       sa[o + 8] = add && j < n ? add[j]! : -0;
     }
     const rs = this.needRowsum ? mem.alloc(m * 4, 'int8 row sums') : 0;
+    const pa = this.mode === 'plain' ? this.packedA(m, (b, what) => mem.alloc(b, what)) : 0;
     const cp = mem.alloc(m * n * 4, 'int8 gemm float output');
     try {
-      if (rs) ex.qs8_rowsum(m, k, ap, k, 0, rs);
-      const f = this.mode === 'plain' ? ex.qs8_gemm : ex.qs8_gemm_c4;
-      f(m, n, k, ap, k, this.packed, cp, n, this.cb, 0, rs, rs ? this.cv : 0, this.mult, 0, 0, 0, 0, 3, this.tmp);
+      if (this.mode === 'plain') this.plainGemm(ap, m, false, rs, pa, cp, 0, 0, 0, 3);
+      else {
+        if (rs) ex.qs8_rowsum(m, k, ap, k, 0, rs);
+        ex.qs8_gemm_c4(m, n, k, ap, k, this.packed, cp, n, this.cb, 0, rs, rs ? this.cv : 0, this.mult, 0, 0, 0, 0, 3, this.tmp);
+      }
     } finally {
+      if (pa) mem.release(pa);
       if (rs) mem.release(rs);
     }
     return mem.f32(cp, m * n);
@@ -364,7 +390,8 @@ const matMulIntegerWasm: KernelDef = {
 /**
  * Integer Conv2D, NCHW: per image and group out[Mg×P] = W[Mg×Kg] · cols[Kg×P], with cols written by
  * qs8_im2col_pack_8_range straight into the c2 panels (padding taps hold x_zero_point; one cache block at a time) and W the kernel's "A" rows
- * (stored once as int8, K padded to 8). Σ(w−wz)(x−xz) = Σwx − xz·Σ_k w − wz·Σ_k x + K·wz·xz: the first
+ * (stored once, K padded to 8: widened to int16 in 4-row groups for qs8_gemm_a4 when a group has ≥ 4 filters, else
+ * int8 rows for qs8_gemm). Σ(w−wz)(x−xz) = Σwx − xz·Σ_k w − wz·Σ_k x + K·wz·xz: the first
  * correction and the constant go into a per-row bias (with B), the second is the rank-1 term −wz[m]·colsum[p]
  * (only when some weight zero point is nonzero).
  */
@@ -443,13 +470,20 @@ export function prepareConv(
   const fw = w.type === 'uint8' ? 128 : 0;
   const fx = xType === 'uint8' ? 128 : 0;
   const blockBytes = INT8_BLOCK_BYTES;
-  const wp = mem.alloc(m * k8, 'int8 conv weights');
+  // groups of ≥ 4 filters: weights widened to int16 in 4-row groups (qs8_gemm_a4's broadcast-load tile); fewer
+  // (ConvInteger's depthwise-like groups) keep int8 rows, whose 1-row tile does not compute 3 padding rows
+  const a4 = mg >= 4;
+  const gemm = a4 ? 'qs8_gemm_a4' : 'qs8_gemm';
+  const groupBytes = a4 ? ex.qs8_packed_a4_size(mg, kg) : mg * k8;
+  const lda = a4 ? 8 * k8 : k8;
+  const wp = mem.alloc(group * groupBytes, 'int8 conv weights');
   const rsum = mem.alloc(m * 4, 'int8 conv row sums');
   const rb = mem.alloc(m * 4, 'int8 conv row bias');
   const ru = mem.alloc(m * 4, 'int8 conv rank-1 term');
   const mult = mem.alloc(m * 8, 'requant multipliers');
   const src = mem.inputBytes(w.data as QData, 'int8 conv weights');
-  ex.qs8_pack_a(m, kg, src.ptr, kg, fw ? 1 : 0, wp, rsum);
+  if (a4) for (let gi = 0; gi < group; gi++) ex.qs8_pack_a4(mg, kg, src.ptr + gi * mg * kg, kg, fw ? 1 : 0, wp + gi * groupBytes, rsum + gi * mg * 4);
+  else ex.qs8_pack_a(m, kg, src.ptr, kg, fw ? 1 : 0, wp, rsum);
   if (src.copied) mem.release(src.ptr);
   const wzS = new Int32Array(m);
   for (let i = 0; i < m; i++) wzS[i] = (wz ? (wz.length === 1 ? wz[0]! : wz[i]!) : 0) - fw;
@@ -479,6 +513,7 @@ export function prepareConv(
       for (let gi = 0; gi < group; gi++) {
         const xg = xp + bi * inSize + gi * cg * ih * iw;
         const r0 = gi * mg;
+        const wa = wp + gi * groupBytes;
         const og = op + (bi * m + r0) * p * esz;
         // panels q0 … q1 − 1 (pixels c0 … c1 − 1): pack them at `cols`, their column sums, the GEMM of every row over them
         const pack = (q0: number, q1: number, cols: number, rows: number): void => {
@@ -491,7 +526,7 @@ export function prepareConv(
             const [c0, c1] = [q0 * 8, Math.min(p, q1 * 8)];
             pack(q0, q1, blk.cols, blk.rows);
             if (cv) ex.qs8_panel_colsum(c1 - c0, kg, blk.cols, cv + c0 * 4);
-            ex.qs8_gemm(mg, c1 - c0, kg, wp + r0 * k8, k8, blk.cols, og + c0 * esz, p, 0, rb + r0 * 4, cv ? ru + r0 * 4 : 0, cv ? cv + c0 * 4 : 0, mult + r0 * 8, 1, yz, lo, hi, code, blk.tmp);
+            ex[gemm](mg, c1 - c0, kg, wa, lda, blk.cols, og + c0 * esz, p, 0, rb + r0 * 4, cv ? ru + r0 * 4 : 0, cv ? cv + c0 * 4 : 0, mult + r0 * 8, 1, yz, lo, hi, code, blk.tmp);
           }
           continue;
         }
@@ -507,7 +542,7 @@ export function prepareConv(
             if (pointwise) list.push(['qs8_pack_b', [c1 - c0, cg, xg + c0, p, flip, blk.cols, 0], { ...per, mask: 1 << 5 }]);
             else list.push(['qs8_im2col_pack_8_range', [xg, cg, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, xz, flip, q0, q1, blk.cols, blk.rows], { ...per, mask: (1 << 18) | (1 << 19) }]);
             if (cv) list.push(['qs8_panel_colsum', [c1 - c0, kg, blk.cols, cv + c0 * 4], { ...per, mask: 1 << 2 }]);
-            list.push(['qs8_gemm', [mg, c1 - c0, kg, wp + r0 * k8, k8, blk.cols, og + c0 * esz, p, 0, rb + r0 * 4, cv ? ru + r0 * 4 : 0, cv ? cv + c0 * 4 : 0, mult + r0 * 8, 1, yz, lo, hi, code, blk.tmp], { ...per, mask: (1 << 5) | (1 << 18) }]);
+            list.push([gemm, [mg, c1 - c0, kg, wa, lda, blk.cols, og + c0 * esz, p, 0, rb + r0 * 4, cv ? ru + r0 * 4 : 0, cv ? cv + c0 * 4 : 0, mult + r0 * 8, 1, yz, lo, hi, code, blk.tmp], { ...per, mask: (1 << 5) | (1 << 18) }]);
           }
           calls.push(list);
         }

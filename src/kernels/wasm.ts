@@ -123,6 +123,9 @@ export interface KernelExports {
   qs8_packed_size_8(n: number, k: number): number;
   qs8_pack_b(n: number, k: number, b: number, ldb: number, flip: number, out: number, csum: number): void;
   qs8_pack_a(m: number, k: number, a: number, lda: number, flip: number, out: number, rsum: number): void;
+  /** A in 4-row groups of int16 k pairs for qs8_gemm_a4 (mode 0 int8, 1 uint8 flipped to int8, 2 uint8) */
+  qs8_packed_a4_size(m: number, k: number): number;
+  qs8_pack_a4(m: number, k: number, a: number, lda: number, mode: number, out: number, rsum: number): void;
   qs8_rowsum(m: number, k: number, a: number, lda: number, uns: number, out: number): void;
   qs8_panel_colsum(n: number, k: number, w: number, out: number): void;
   /** tmp: 2·ceil8(oh·ow) + 16 bytes of scratch */
@@ -136,6 +139,8 @@ export interface KernelExports {
   /** out: 0 = int32, 1 = int8, 2 = uint8, 3 = float32 (mult: per panel 8 f32 scales + 8 f32 addends); mrow: mult per row (1) or per column (0) */
   qs8_gemm(m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, cb: number, rb: number, ru: number, cv: number, mult: number, mrow: number, yz: number, lo: number, hi: number, out: number, tmp: number): void;
   qu8_gemm(m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, cb: number, rb: number, ru: number, cv: number, mult: number, mrow: number, yz: number, lo: number, hi: number, out: number, tmp: number): void;
+  /** as qs8_gemm with A packed by qs8_pack_a4, lda = byte stride of its 4-row groups */
+  qs8_gemm_a4(m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, cb: number, rb: number, ru: number, cv: number, mult: number, mrow: number, yz: number, lo: number, hi: number, out: number, tmp: number): void;
   /** relaxed build only (asm/qs8_gemm.ts, c4 panels, i32x4.relaxed_dot_i8x16_i7x16_add_s); the plain build traps */
   qs8_pack_b_c4(n: number, k: number, b: number, ldb: number, x: number, uns: number, out: number, csum: number): void;
   qs8_gemm_c4(m: number, n: number, k: number, a: number, lda: number, w: number, c: number, ldc: number, cb: number, rb: number, ru: number, cv: number, mult: number, mrow: number, yz: number, lo: number, hi: number, out: number, tmp: number): void;
