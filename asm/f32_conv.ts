@@ -480,8 +480,12 @@ function dwRow5s2(e: usize, o: usize, wa: v128, wb: v128, wc: v128, wd: v128, we
  * w, biases at `bias`), the
  * f32_dwconv3x3 scheme one size up: each channel is copied into a zero-padded plane in `tmp` (border zero across
  * channels; stride 2 deinterleaves even and odd columns, dwCopyS2), so every output pixel takes the same
- * branch-free path; the 25 taps stay splatted in locals and each kernel row's five taps are summed first, then
- * bias + (row0 + row1) + (row2 + (row3 + row4)), clamped to [lo, hi] (dwClamp).
+ * branch-free path; the 25 taps stay splatted in locals and each kernel row's five taps are summed first. Output rows
+ * in pairs (row stride 1 at column stride 1, stride 2 at 2: each plane row both read is loaded once) sum the rows in
+ * order from the bias, ((((bias + row0) + row1) + row2) + row3) + row4, so only two accumulators are live beside the
+ * 25 taps (the ten row sums the pairs used to keep made them ~8 % slower); the other rows (an odd last one, other
+ * strides) bias + ((row0 + row1) + (row2 + (row3 + row4))), whose shorter add chain suits one row of four outputs.
+ * Clamped to [lo, hi] (dwClamp).
  */
 export function f32_dwconv5x5(x: usize, c: i32, ih: i32, iw: i32, w: usize, sh: i32, sw: i32, pt: i32, pl: i32, oh: i32, ow: i32, bias: usize, out: usize, lo: f32, hi: f32, tmp: usize): void {
   const hp = max(ih + pt, (oh - 1) * sh + 5);
@@ -520,32 +524,61 @@ export function f32_dwconv5x5(x: usize, c: i32, ih: i32, iw: i32, w: usize, sh: 
       for (let ox = 0; ox < ow; ox += 4) {
         const c0 = (<usize>ox) << 2;
         const p0 = r0 + c0;
-        // plane row j feeds kernel row j of output oy and kernel row j − 1 of output oy + 1
-        let x0 = v128.load(p0), x1 = v128.load(p0, 4), x2 = v128.load(p0, 8), x3 = v128.load(p0, 12), x4 = v128.load(p0, 16);
-        const a0 = dwRow5(k00, k01, k02, k03, k04, x0, x1, x2, x3, x4);
+        // plane row j feeds kernel row j of output oy and kernel row j − 1 of output oy + 1; both outputs run as one
+        // sum from the bias, row by row (two accumulators live, not ten row sums: the 25 taps already fill the registers)
+        let va = f32x4.add(vb, dwRow5s1(p0, k00, k01, k02, k03, k04));
         let p = p0 + rowBytes;
-        x0 = v128.load(p); x1 = v128.load(p, 4); x2 = v128.load(p, 8); x3 = v128.load(p, 12); x4 = v128.load(p, 16);
-        const a1 = dwRow5(k10, k11, k12, k13, k14, x0, x1, x2, x3, x4);
-        const b0 = dwRow5(k00, k01, k02, k03, k04, x0, x1, x2, x3, x4);
+        let x0 = v128.load(p), x1 = v128.load(p, 4), x2 = v128.load(p, 8), x3 = v128.load(p, 12), x4 = v128.load(p, 16);
+        va = f32x4.add(va, dwRow5(k10, k11, k12, k13, k14, x0, x1, x2, x3, x4));
+        let vv = f32x4.add(vb, dwRow5(k00, k01, k02, k03, k04, x0, x1, x2, x3, x4));
         p += rowBytes;
         x0 = v128.load(p); x1 = v128.load(p, 4); x2 = v128.load(p, 8); x3 = v128.load(p, 12); x4 = v128.load(p, 16);
-        const a2 = dwRow5(k20, k21, k22, k23, k24, x0, x1, x2, x3, x4);
-        const b1 = dwRow5(k10, k11, k12, k13, k14, x0, x1, x2, x3, x4);
+        va = f32x4.add(va, dwRow5(k20, k21, k22, k23, k24, x0, x1, x2, x3, x4));
+        vv = f32x4.add(vv, dwRow5(k10, k11, k12, k13, k14, x0, x1, x2, x3, x4));
         p += rowBytes;
         x0 = v128.load(p); x1 = v128.load(p, 4); x2 = v128.load(p, 8); x3 = v128.load(p, 12); x4 = v128.load(p, 16);
-        const a3 = dwRow5(k30, k31, k32, k33, k34, x0, x1, x2, x3, x4);
-        const b2 = dwRow5(k20, k21, k22, k23, k24, x0, x1, x2, x3, x4);
+        va = f32x4.add(va, dwRow5(k30, k31, k32, k33, k34, x0, x1, x2, x3, x4));
+        vv = f32x4.add(vv, dwRow5(k20, k21, k22, k23, k24, x0, x1, x2, x3, x4));
         p += rowBytes;
         x0 = v128.load(p); x1 = v128.load(p, 4); x2 = v128.load(p, 8); x3 = v128.load(p, 12); x4 = v128.load(p, 16);
-        const a4 = dwRow5(k40, k41, k42, k43, k44, x0, x1, x2, x3, x4);
-        const b3 = dwRow5(k30, k31, k32, k33, k34, x0, x1, x2, x3, x4);
-        const b4 = dwRow5s1(p + rowBytes, k40, k41, k42, k43, k44);
-        const va = dwClamp(f32x4.add(f32x4.add(vb, f32x4.add(a0, a1)), f32x4.add(a2, f32x4.add(a3, a4))), clamp, exact, vlo, vhi, vz);
-        const vv = dwClamp(f32x4.add(f32x4.add(vb, f32x4.add(b0, b1)), f32x4.add(b2, f32x4.add(b3, b4))), clamp, exact, vlo, vhi, vz);
+        va = dwClamp(f32x4.add(va, dwRow5(k40, k41, k42, k43, k44, x0, x1, x2, x3, x4)), clamp, exact, vlo, vhi, vz);
+        vv = f32x4.add(vv, dwRow5(k30, k31, k32, k33, k34, x0, x1, x2, x3, x4));
+        vv = dwClamp(f32x4.add(vv, dwRow5s1(p + rowBytes, k40, k41, k42, k43, k44)), clamp, exact, vlo, vhi, vz);
         storeRowPair(orow + c0, obytes, va, vv, ow - ox);
       }
     }
-    for (let oy = pairs << 1; oy < oh; oy++) {
+    // stride 2: output rows in pairs too, plane rows 2·oy … 2·oy + 6, the middle three read once for both
+    const pairs2 = sh == 2 && sw == 2 ? oh >> 1 : 0;
+    for (let pr = 0; pr < pairs2; pr++) {
+      const oy = pr << 1;
+      const orow = oc + ((<usize>oy * ow) << 2);
+      const r0 = tmp + <usize>(oy << 1) * rowBytes;
+      for (let ox = 0; ox < ow; ox += 4) {
+        const c0 = (<usize>ox) << 2;
+        const e0 = r0 + c0;
+        let va = f32x4.add(vb, dwRow5s2(e0, e0 + oddBytes, k00, k01, k02, k03, k04));
+        va = f32x4.add(va, dwRow5s2(e0 + rowBytes, e0 + rowBytes + oddBytes, k10, k11, k12, k13, k14));
+        let e = e0 + 2 * rowBytes;
+        let o = e + oddBytes;
+        let x0 = v128.load(e), x1 = v128.load(o), x2 = v128.load(e, 4), x3 = v128.load(o, 4), x4 = v128.load(e, 8);
+        va = f32x4.add(va, dwRow5(k20, k21, k22, k23, k24, x0, x1, x2, x3, x4));
+        let vv = f32x4.add(vb, dwRow5(k00, k01, k02, k03, k04, x0, x1, x2, x3, x4));
+        e += rowBytes;
+        o += rowBytes;
+        x0 = v128.load(e); x1 = v128.load(o); x2 = v128.load(e, 4); x3 = v128.load(o, 4); x4 = v128.load(e, 8);
+        va = f32x4.add(va, dwRow5(k30, k31, k32, k33, k34, x0, x1, x2, x3, x4));
+        vv = f32x4.add(vv, dwRow5(k10, k11, k12, k13, k14, x0, x1, x2, x3, x4));
+        e += rowBytes;
+        o += rowBytes;
+        x0 = v128.load(e); x1 = v128.load(o); x2 = v128.load(e, 4); x3 = v128.load(o, 4); x4 = v128.load(e, 8);
+        va = dwClamp(f32x4.add(va, dwRow5(k40, k41, k42, k43, k44, x0, x1, x2, x3, x4)), clamp, exact, vlo, vhi, vz);
+        vv = f32x4.add(vv, dwRow5(k20, k21, k22, k23, k24, x0, x1, x2, x3, x4));
+        vv = f32x4.add(vv, dwRow5s2(e + rowBytes, o + rowBytes, k30, k31, k32, k33, k34));
+        vv = dwClamp(f32x4.add(vv, dwRow5s2(e + 2 * rowBytes, o + 2 * rowBytes, k40, k41, k42, k43, k44)), clamp, exact, vlo, vhi, vz);
+        storeRowPair(orow + c0, obytes, va, vv, ow - ox);
+      }
+    }
+    for (let oy = (pairs + pairs2) << 1; oy < oh; oy++) {
       const orow = oc + ((<usize>oy * ow) << 2);
       const r0 = tmp + <usize>(oy * sh) * rowBytes;
       const r1 = r0 + rowBytes;

@@ -39,6 +39,14 @@ const resizeWasm: KernelDef = {
      * old tables dropped), or undefined when the reference must run (N or C resized, extrapolation, other taps).
      */
     const tables = (inputs: readonly (Tensor | undefined)[], ih: number, iw: number, alloc: (bytes: number) => number, before?: () => void): { tab: number; oh: number; ow: number } | undefined => {
+      const t = axisTables(inputs, ih, iw, alloc, before);
+      // bilinear: the column plan after the tables (linearBytes reserved it)
+      if (t && linear) ex.f32_resize_linear_plan(iw, t.ow, t.tab + 16 * t.oh, t.tab + 16 * t.oh + 8 * t.ow, t.tab + 16 * (t.oh + t.ow));
+      return t;
+    };
+    /** bytes of the bilinear tables (index and weight pairs per row and column) and the kernel's column plan */
+    const linearBytes = (oh: number, ow: number) => (oh + ow) * 16 + ex.f32_resize_linear_plan_size(ow);
+    const axisTables = (inputs: readonly (Tensor | undefined)[], ih: number, iw: number, alloc: (bytes: number) => number, before?: () => void): { tab: number; oh: number; ow: number } | undefined => {
       if (ortLinear) {
         const plans = resizeAxisPlans(node, attrs, inputs);
         if (plans[0]!.scale !== 1 || plans[1]!.scale !== 1 || plans[0]!.outLen !== inputs[0]!.dims[0] || plans[1]!.outLen !== inputs[0]!.dims[1]) return undefined;
@@ -49,7 +57,7 @@ const resizeWasm: KernelDef = {
         const whole = (q: typeof py, len: number) => q.scale === 1 || Math.abs(q.scale * len - q.outLen) <= 1e-9 * q.outLen;
         if (ctm !== 'half_pixel' && ctm !== 'asymmetric' && !(whole(py, ih) && whole(px, iw))) return referenceTables(inputs, ih, iw, alloc, before);
         before?.();
-        const tab = alloc((py.outLen + px.outLen) * 16);
+        const tab = alloc(linearBytes(py.outLen, px.outLen));
         ortBilinearAxis(mem, tab, ih, py.outLen, py.scale, ctm);
         ortBilinearAxis(mem, tab + 16 * py.outLen, iw, px.outLen, px.scale, ctm);
         return { tab, oh: py.outLen, ow: px.outLen };
@@ -68,7 +76,7 @@ const resizeWasm: KernelDef = {
       before?.();
       // nearest: yi[oh], xi[ow] (i32); linear: y pairs, wy pairs, x pairs, wx pairs
       const per = linear ? 4 : 1;
-      const tab = alloc((oh + ow) * per * 4);
+      const tab = alloc(linear ? linearBytes(oh, ow) : (oh + ow) * 4);
       const i32 = new Int32Array(mem.buffer, tab, (oh + ow) * per);
       const f32 = new Float32Array(mem.buffer, tab, (oh + ow) * per);
       const fill = (t: typeof ty, len: number, at: number, wAt: number) => {
@@ -105,7 +113,7 @@ const resizeWasm: KernelDef = {
         const xp = ins[0]!;
         if (!size) return () => {};
         if (!linear) return () => ex.f32_resize_nearest(xp, n * c, ih, iw, oh, ow, tab, tab + 4 * oh, yp!);
-        return () => ex.f32_resize_linear(xp, n * c, ih, iw, oh, ow, tab, tab + 8 * oh, tab + 16 * oh, tab + 16 * oh + 8 * ow, yp!);
+        return () => ex.f32_resize_linear(xp, n * c, ih, iw, oh, ow, tab, tab + 8 * oh, tab + 16 * oh, tab + 16 * oh + 8 * ow, yp!, tab + 16 * (oh + ow));
       },
       run(inputs, [outType]) {
         const xt = inputs[0]!;
@@ -122,7 +130,7 @@ const resizeWasm: KernelDef = {
         try {
           const op = mem.alloc(size * 4, 'resize output');
           if (size) {
-            if (linear) ex.f32_resize_linear(xin.ptr, n * c, ih, iw, oh, ow, tab, tab + 8 * oh, tab + 16 * oh, tab + 16 * oh + 8 * ow, op);
+            if (linear) ex.f32_resize_linear(xin.ptr, n * c, ih, iw, oh, ow, tab, tab + 8 * oh, tab + 16 * oh, tab + 16 * oh + 8 * ow, op, tab + 16 * (oh + ow));
             else ex.f32_resize_nearest(xin.ptr, n * c, ih, iw, oh, ow, tab, tab + 4 * oh, op);
           }
           return [new Tensor('float32', mem.f32(op, size), outType!.shape as number[])];

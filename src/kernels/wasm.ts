@@ -172,7 +172,10 @@ export interface KernelExports {
   f32_col2im_tiled(col: number, m: number, kh: number, kw: number, ih: number, iw: number, oh: number, bias: number, out: number): void;
   /** asm/f32_resize.ts: NCHW Resize from per-row / per-column tables (i32 indices, f32 weight pairs for linear) */
   f32_resize_nearest(x: number, planes: number, ih: number, iw: number, oh: number, ow: number, yi: number, xi: number, out: number): void;
-  f32_resize_linear(x: number, planes: number, ih: number, iw: number, oh: number, ow: number, y: number, wy: number, xs: number, wx: number, out: number): void;
+  f32_resize_linear(x: number, planes: number, ih: number, iw: number, oh: number, ow: number, y: number, wy: number, xs: number, wx: number, out: number, plan: number): void;
+  /** the column plan f32_resize_linear vectorises with (80 bytes per group of four output columns), from its tables */
+  f32_resize_linear_plan(iw: number, ow: number, xs: number, wx: number, plan: number): void;
+  f32_resize_linear_plan_size(ow: number): number;
 }
 
 function decodeBase64(s: string): Uint8Array {

@@ -225,7 +225,7 @@ describe('layout pass on real TFLite models', () => {
 // (TFLite reference_integer_ops/conv.h adds input_offset = −x_zp to every tap inside the image and skips padded taps,
 // i.e. a padded tap counts as the code x_zp; PAD of a quantized tensor pads with its zero point).
 describe('explicit Pad folded into the following conv', () => {
-  it('float and int8 (rounding tflite): folded iff the pad value is 0 / the input zero point; outputs unchanged', () => {
+  it('float and int8 (rounding tflite): folded iff the pad value is 0 / the input zero point and only convs read it; outputs unchanged', () => {
     fc.assert(
       fc.property(
         fc.record({
@@ -240,6 +240,8 @@ describe('explicit Pad folded into the following conv', () => {
           pads: fc.tuple(fc.nat(2), fc.nat(2), fc.nat(2), fc.nat(2)),
           auto: fc.constantFrom('VALID', 'SAME_UPPER'),
           matching: fc.boolean(),
+          // who else reads the padded value: nobody, a second conv (folds into both), a Relu (no fold)
+          other: fc.constantFrom('none', 'conv', 'relu'),
         }),
         fc.integer(),
         (r, seed) => {
@@ -265,23 +267,32 @@ describe('explicit Pad folded into the following conv', () => {
             g.initializers.set('wz', new Tensor('int8', Int8Array.of(0), []));
             g.initializers.set('ys', f(0.1));
             g.initializers.set('yz', new Tensor('int8', Int8Array.of(3), []));
+            g.initializers.set('W2', new Tensor('int8', Int8Array.from({ length: wn }, (_, i) => ((i * 31 + seed) % 255) - 127), wdims));
             g.nodes.push({ name: 'conv', op: 'QLinearConv', domain: '', inputs: ['P', 'xs', 'xz', 'W', 'ws', 'wz', 'ys', 'yz'], outputs: ['Y'], attrs });
+            if (r.other === 'conv') g.nodes.push({ name: 'conv2', op: 'QLinearConv', domain: '', inputs: ['P', 'xs', 'xz', 'W2', 'ws', 'wz', 'ys', 'yz'], outputs: ['Y2'], attrs });
           } else {
             g.initializers.set('W', new Tensor('float32', rnd(wn, seed), wdims));
+            g.initializers.set('W2', new Tensor('float32', rnd(wn, seed + 7), wdims));
             g.nodes.push({ name: 'conv', op: 'Conv', domain: '', inputs: ['P', 'W'], outputs: ['Y'], attrs });
+            if (r.other === 'conv') g.nodes.push({ name: 'conv2', op: 'Conv', domain: '', inputs: ['P', 'W2'], outputs: ['Y2'], attrs });
           }
-          g.outputs = [{ name: 'Y', type: { dtype: dt } }];
+          if (r.other === 'relu') g.nodes.push({ name: 'relu', op: 'Relu', domain: '', inputs: ['P'], outputs: ['Y2'], attrs: {} });
+          g.outputs = [{ name: 'Y', type: { dtype: dt } }, ...(r.other === 'none' ? [] : [{ name: 'Y2', type: { dtype: dt } }])];
           const n = r.h * r.w * r.c;
           const x = r.int8 ? new Tensor('int8', Int8Array.from({ length: n }, (_, i) => ((i * 97 + seed) % 256) - 128), [1, r.h, r.w, r.c]) : new Tensor('float32', rnd(n, seed + 1, -2, 2), [1, r.h, r.w, r.c]);
           const ex = new Executor(g);
           const folded = !ex.graph.nodes.some((nd) => nd.op === 'Pad');
-          expect(folded).toBe(r.matching);
-          const got = ex.run({ X: x }).Y!;
-          const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!;
+          expect(folded).toBe(r.matching && r.other !== 'relu');
+          const gotAll = ex.run({ X: x });
+          const wantAll = new Executor(g, { backend: 'reference' }).run({ X: x });
           ex.dispose();
-          expect(got.dims).toEqual(want.dims);
-          if (r.int8) expect(Array.from(got.data as Int8Array)).toEqual(Array.from(want.data as Int8Array));
-          else expect(relErr(got.data as Float32Array, want.data as Float32Array)).toBeLessThanOrEqual(1e-5);
+          for (const name of g.outputs.map((o) => o.name)) {
+            const got = gotAll[name]!;
+            const want = wantAll[name]!;
+            expect(got.dims).toEqual(want.dims);
+            if (r.int8) expect(Array.from(got.data as Int8Array)).toEqual(Array.from(want.data as Int8Array));
+            else expect(relErr(got.data as Float32Array, want.data as Float32Array)).toBeLessThanOrEqual(1e-5);
+          }
         },
       ),
       { numRuns: 120, seed: 13 },

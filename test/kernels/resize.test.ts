@@ -124,6 +124,56 @@ describe('WASM Resize vs the TS reference', () => {
     );
   });
 
+  // asm/f32_resize.ts: four columns at a time (swizzled taps of one vector load per row) where a column plan entry
+  // allows, one at a time elsewhere; the two must give the same bits. Arbitrary tables (taps anywhere in the row, not
+  // only a resize's monotone ones; any weights) reach both kinds of plan entry, widths below 4 none.
+  it('bilinear: the vectorised column groups give the scalar loop\'s bits for any tables', async () => {
+    const { arena, kernels } = await import('../../src/kernels/wasm.js');
+    const ex = kernels()!;
+    const mem = arena()!;
+    let vector = 0;
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 7 }), fc.integer({ min: 1, max: 13 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 23 }), fc.integer({ min: 0, max: 3 }), fc.integer(), (planes, ih, iw, oh, ow, spread, seed) => {
+        let q = seed;
+        const rnd = () => (q = (Math.imul(q, 1103515245) + 12345) >>> 0) / 2 ** 32;
+        const tabBytes = (oh + ow) * 16;
+        const planBytes = ex.f32_resize_linear_plan_size(ow);
+        const n = planes * ih * iw;
+        const tab = mem.alloc(tabBytes + planBytes, 'tables');
+        const xp = mem.alloc(n * 4, 'x');
+        const y1 = mem.alloc(planes * oh * ow * 4, 'y1');
+        const y2 = mem.alloc(planes * oh * ow * 4, 'y2');
+        try {
+          const i32 = new Int32Array(mem.buffer, tab, (oh + ow) * 4);
+          const f32 = new Float32Array(mem.buffer, tab, (oh + ow) * 4);
+          for (let o = 0; o < 2 * oh; o++) {
+            i32[o] = Math.floor(rnd() * ih);
+            f32[2 * oh + o] = rnd() * 2 - 0.5;
+          }
+          // column taps near a walking position (spread 0: a tight upsampling; larger: wider, some groups scalar)
+          for (let o = 0; o < ow; o++) {
+            const c = Math.floor((o * iw) / ow);
+            for (let t = 0; t < 2; t++) i32[4 * oh + 2 * o + t] = Math.min(iw - 1, Math.max(0, c + t + Math.floor((rnd() - 0.5) * 2 * spread)));
+            for (let t = 0; t < 2; t++) f32[4 * oh + 2 * ow + 2 * o + t] = rnd() * 2 - 0.5;
+          }
+          mem.f32(xp, n).set(Float32Array.from({ length: n }, () => (rnd() - 0.5) * 200));
+          ex.f32_resize_linear_plan(iw, ow, tab + 16 * oh, tab + 16 * oh + 8 * ow, tab + tabBytes);
+          const planI = new Int32Array(mem.buffer, tab + tabBytes, planBytes / 4);
+          for (let g = 0; g < ow >> 2; g++) if (planI[g * 20 + 16]! >= 0) vector++;
+          const args = [xp, planes, ih, iw, oh, ow, tab, tab + 8 * oh, tab + 16 * oh, tab + 16 * oh + 8 * ow] as const;
+          ex.f32_resize_linear(...args, y1, tab + tabBytes);
+          ex.f32_resize_linear(...args, y2, 0);
+          const bits = (p: number) => Array.from(new Uint32Array(mem.buffer, p, planes * oh * ow));
+          expect(bits(y1)).toEqual(bits(y2));
+        } finally {
+          for (const p of [tab, xp, y1, y2]) mem.release(p);
+        }
+      }),
+      { numRuns: 300 },
+    );
+    expect(vector).toBeGreaterThan(100);
+  });
+
   it('leaves cubic, antialias and resizing N or C to the reference, saying why', () => {
     const mk = (attrs: Record<string, unknown>, scales: number[]) => {
       const g = new Graph();
