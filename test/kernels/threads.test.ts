@@ -13,7 +13,7 @@ import { Executor } from '../../src/runtime/executor.js';
 import { InferenceSession } from '../../src/runtime/session.js';
 import { dataPath, hasData } from '../helpers/data.js';
 import { Tensor } from '../../src/tensor/tensor.js';
-import { acquireThreads, chunks, forkJoin, forkStats, gemmSplit, releaseThreads, setActiveThreads, setInlineForks, setMinShare, threadsAvailable } from '../../src/kernels/threads.js';
+import { acquireThreads, chunks, forkJoin, forkStats, gemmSplit, releaseThreads, setActiveThreads, setInlineForks, setMinShare, threadsAvailable, workersSpinning } from '../../src/kernels/threads.js';
 import { arena, kernels } from '../../src/kernels/wasm.js';
 import { runConvWinograd, winogradWeights } from '../../src/kernels/winograd.js';
 import { type ConvResidual, convF32Shape, runConvF32 } from '../../src/kernels/conv-run.js';
@@ -241,6 +241,38 @@ describe('kernel threads', () => {
         prev = `${h}x${w}`;
       }
       expect([...exec.fallbacks.values()]).toEqual([]);
+    } finally {
+      exec.dispose();
+    }
+  });
+
+  // A run's workers spin from its first fork to its end; a plan (an executor, a static plan) whose last run on threads
+  // forked has them woken when its next run starts instead, so their wake-up passes while the caller works up to
+  // the first fork. A plan whose runs do not fork never wakes them.
+  it('a plan whose last run on threads forked wakes the workers at its next run\'s start; others at their first fork', () => {
+    const { g, X } = convGraph({ n: 1, c: 8, m: 16, h: 12, w: 12, k: 3, s: 1, d: 1, pad: 1, group: 'one', act: false }, 3);
+    const exec = new Executor(g, { backend: 'wasm' });
+    const idle = {};
+    /** a run of `plan` on n threads that runs the conv (forks) or not; whether the workers spun at its start, and after it */
+    const run = (plan: object, n: number, conv: boolean): [boolean, boolean] => {
+      const prev = setActiveThreads(n, plan);
+      let start = false;
+      try {
+        start = workersSpinning();
+        if (conv) exec.run({ X });
+      } finally {
+        setActiveThreads(prev);
+      }
+      return [start, workersSpinning()];
+    };
+    try {
+      expect(run(exec, 2, true)).toEqual([false, false]); // no run before: woken at the first fork, asleep after the run
+      expect(run(exec, 2, true)).toEqual([true, false]); // its last run forked: woken at the start
+      expect(run(idle, 2, false)).toEqual([false, false]); // another plan, which never forked
+      expect(run(exec, 2, false)).toEqual([true, false]); // exec's last run forked, this one does not …
+      expect(run(exec, 2, true)).toEqual([false, false]); // … so the next is woken at its first fork
+      expect(run(exec, 1, true)).toEqual([false, false]); // one thread: no workers, and the history stays that of its runs on threads
+      expect(run(exec, 2, true)).toEqual([true, false]);
     } finally {
       exec.dispose();
     }
