@@ -190,11 +190,14 @@ describe('kernel threads', () => {
     const rnd = rng(11);
     const t = (dims: number[]) => new Tensor('float32', Float32Array.from({ length: dims.reduce((x, y) => x * y, 1) }, rnd), dims);
     const g = new Graph();
-    g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [1, 24, 'h', 'w'] } }];
-    for (const [n, dims] of [['W1', [96, 24, 1, 1]], ['B1', [96]], ['Wd', [96, 1, 3, 3]], ['Bd', [96]], ['W3', [64, 96, 3, 3]], ['B3', [64]], ['W2', [64, 64, 1, 1]], ['B2', [64]]] as const) g.initializers.set(n, t([...dims]));
+    g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [1, 3, 'h', 'w'] } }];
+    for (const [n, dims] of [['W0', [24, 3, 3, 3]], ['B0', [24]], ['W1', [96, 24, 1, 1]], ['B1', [96]], ['Wd', [96, 1, 3, 3]], ['Bd', [96]], ['W3', [64, 96, 3, 3]], ['B3', [64]], ['W2', [64, 64, 1, 1]], ['B2', [64]]] as const) g.initializers.set(n, t([...dims]));
     const pad1 = { pads: [1, 1, 1, 1] };
+    // the direct conv over 3 channels (f32_conv2d_direct_4x8, chunks of output rows; stride 2, or Winograd takes it)
+    // and the depthwise one (chunks of channels): kept forks too
     g.nodes.push({ name: 'mp', op: 'MaxPool', domain: '', inputs: ['X'], outputs: ['P'], attrs: { kernel_shape: [3, 3], strides: [1, 1], ...pad1 } });
-    g.nodes.push({ name: 'pw', op: 'Conv', domain: '', inputs: ['P', 'W1', 'B1'], outputs: ['A'], attrs: { kernel_shape: [1, 1] } });
+    g.nodes.push({ name: 'c0', op: 'Conv', domain: '', inputs: ['P', 'W0', 'B0'], outputs: ['X0'], attrs: { kernel_shape: [3, 3], strides: [2, 2], ...pad1 } });
+    g.nodes.push({ name: 'pw', op: 'Conv', domain: '', inputs: ['X0', 'W1', 'B1'], outputs: ['A'], attrs: { kernel_shape: [1, 1] } });
     g.nodes.push({ name: 'dw', op: 'Conv', domain: '', inputs: ['A', 'Wd', 'Bd'], outputs: ['D'], attrs: { kernel_shape: [3, 3], group: 96, ...pad1 } });
     g.nodes.push({ name: 'c3', op: 'Conv', domain: '', inputs: ['D', 'W3', 'B3'], outputs: ['E'], attrs: { kernel_shape: [3, 3], ...pad1 } });
     g.nodes.push({ name: 'pj', op: 'Conv', domain: '', inputs: ['E', 'W2', 'B2'], outputs: ['G'], attrs: { kernel_shape: [1, 1] } });
@@ -217,7 +220,7 @@ describe('kernel threads', () => {
       };
       let prev = '';
       for (const [h, w] of [[16, 16], [16, 16], [12, 20], [16, 16], [28, 28], [12, 20], [12, 20]] as const) {
-        const X = t([1, 24, h, w]);
+        const X = t([1, 3, h, w]);
         const want = fresh1(X);
         // straight after a 2-thread run of another size every key differs (its sizes), of the same size none does
         const a = on2(X);
@@ -227,7 +230,7 @@ describe('kernel threads', () => {
         else expect(a.st.kept).toBe(0);
         expect(bits(runWith(exec, { X }, 3))).toEqual(want);
         // after a 3-thread run nothing is kept (the thread count is part of every key); new values, same blocks
-        const X2 = t([1, 24, h, w]);
+        const X2 = t([1, 3, h, w]);
         const b = on2(X2);
         expect(b.y).toEqual(fresh1(X2));
         expect(b.st.kept).toBe(0);
@@ -241,6 +244,7 @@ describe('kernel threads', () => {
         prev = `${h}x${w}`;
       }
       expect([...exec.fallbacks.values()]).toEqual([]);
+      expect(['c0', 'dw'].map((n) => exec.kernelName(g.nodes.find((x) => x.name === n)!))).toEqual(['f32_conv2d_direct_4x8', 'f32_dwconv3x3']);
     } finally {
       exec.dispose();
     }
