@@ -251,16 +251,3 @@ export function f32_pool2d_planes(
     else f32_pool2d(mode, xi, ih, iw, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, oh, ow, oi);
   }
 }
-
-/**
- * Output rows [oy0, oy1) of `planes` consecutive planes of f32_maxpool2d_sep (ih·iw floats apart in, oh·ow out):
- * the kernel threads split a max pool by bands of output rows, as the convs before and after it split their
- * pixels, so each core reads the rows it wrote itself. Each output row is the same computation as in the
- * whole-plane call: its window starts at input row oy·sh − pt either way (the top pad is shifted by oy0·sh).
- */
-export function f32_maxpool2d_sep_rows(planes: i32, x: usize, ih: i32, iw: i32, kh: i32, kw: i32, sh: i32, sw: i32, pt: i32, pl: i32, oh: i32, ow: i32, oy0: i32, oy1: i32, out: usize, tmp: usize): void {
-  const inPlane = (<usize>ih * iw) << 2;
-  const outPlane = (<usize>oh * ow) << 2;
-  const rows = out + ((<usize>oy0 * ow) << 2);
-  for (let i = 0; i < planes; i++) f32_maxpool2d_sep(x + <usize>i * inPlane, ih, iw, kh, kw, sh, sw, pt - oy0 * sh, pl, oy1 - oy0, ow, rows + <usize>i * outPlane, tmp);
-}

@@ -9,9 +9,6 @@ import { type KernelCall, chunksOf, forkCached, threadScratch, threadsFor } from
  * MaxPool (without the Indices output) and AveragePool, 2-D NCHW float32, one channel at a time: separable
  * kernels at dilation 1 (f32_maxpool2d_sep, f32_avgpool2d_sep), f32_pool2d otherwise. Geometry (pads, ceil_mode, dilations) comes from pool2dAt, the convGeometry the ops' shape rules use.
  */
-/** output rows per thread from which a separable max pool splits by bands of rows rather than by planes */
-const ROW_BANDS = 4;
-
 function poolKernel(op: 'MaxPool' | 'AveragePool'): KernelDef {
   return {
     op,
@@ -29,9 +26,9 @@ function poolKernel(op: 'MaxPool' | 'AveragePool'): KernelDef {
       if (node.outputs.length > 1 && node.outputs[1] !== '') return decline('Indices output requested'); // reference
       const mode = op === 'MaxPool' ? 0 : attrs.count_include_pad ? 2 : 1;
       const [kh, kw] = attrs.kernel_shape as [number, number];
-      const site = {}; // run()'s fork, kept across runs (forkCached)
-      /** the pool of X at xp ([n, c, ih, iw]) into Y at yp, its fork kept for `owner` */
-      const bindPool = (xp: number, [n, c, ih, iw]: [number, number, number, number], yp: number, owner: object): (() => void) => {
+      const site = {}; // this node's fork, kept across runs (forkCached)
+      /** run() at fixed places: X at xp ([n, c, ih, iw]), Y at yp */
+      const bindPool = (xp: number, [n, c, ih, iw]: [number, number, number, number], yp: number): (() => void) => {
         const g = pool2dAt(ih, iw, kh, kw, attrs);
         const [oh, ow] = g.out as [number, number];
         const d1 = g.dilations[0] === 1 && g.dilations[1] === 1;
@@ -39,33 +36,19 @@ function poolKernel(op: 'MaxPool' | 'AveragePool'): KernelDef {
         const avgSep = mode !== 0 && d1;
         const planes = n * c;
         const tmpBytes = sep ? (iw + 4) * 4 : avgSep ? ex.f32_avgpool2d_sep_scratch(iw, kw, g.strides[1]!, g.padBegin[1]!, g.padEnd[1]!, ow) * 4 : 0;
-        // planes [i0, i1) in one call (asm f32_pool2d_planes: kind 1 max separable, 2 average separable, 0 any)
         const kind = sep ? 1 : avgSep ? 2 : 0;
         const args = (i0: number, i1: number, tmp: number): Parameters<typeof ex.f32_pool2d_planes> => [kind, i1 - i0, mode, xp + i0 * ih * iw * 4, ih, iw, kh, kw, g.strides[0]!, g.strides[1]!, g.dilations[0]!, g.dilations[1]!, g.padBegin[0]!, g.padBegin[1]!, g.padEnd[0]!, g.padEnd[1]!, oh, ow, yp + i0 * oh * ow * 4, tmp];
-        /** chunks of planes; `tmp` the first thread's row scratch, `stride` the next threads' (argument 19) */
-        const planeChunks = (nt: number, tmp: number, stride: number) => {
-          const cs = chunksOf(planes, 1, nt, oh * ow * kh * kw);
-          return { chunks: cs.ranges.map(([i0, i1]): KernelCall[] => [['f32_pool2d_planes', args(i0, i1, tmp), { mask: 1 << 19, stride }]]), regions: cs.regions };
-        };
-        /**
-         * chunks of output rows of every plane (separable max; the row scratch is argument 15): the convs around a
-         * pool split their pixels (the direct conv by rows, the GEMM convs by pixel columns, Winograd by tiles), so
-         * thread t's band of rows is mostly what it wrote in the conv before and reads in the one after. By planes,
-         * each thread read half of its input from the other core's cache and left half of the next conv's there
-         * (a 1×1 conv's chunk over pixels the other core wrote ran ~10 % slower: bench/threads-xcore.js).
-         */
-        const rowChunks = (nt: number, tmp: number, stride: number) => {
-          const rs = chunksOf(oh, 1, nt, planes * ow * kh * kw);
-          return { chunks: rs.ranges.map(([r0, r1]): KernelCall[] => [['f32_maxpool2d_sep_rows', [planes, xp, ih, iw, kh, kw, g.strides[0]!, g.strides[1]!, g.padBegin[0]!, g.padBegin[1]!, oh, ow, r0, r1, yp, tmp], { mask: 1 << 15, stride }]]), regions: rs.regions };
-        };
+        const bound = {}; // the bound call's fork, kept across runs like run()'s (forkCached)
         return () => {
-          // kernel threads: chunks of rows (separable max, enough rows) or planes, the separable kernels' row scratch per thread
           const nt = threadsFor(planes * oh * ow * kh * kw);
-          // the row scratch per thread, each on its own cache lines (threadScratch)
           const scr = tmpBytes ? threadScratch(mem, tmpBytes, nt, sep ? 'pool column maxima' : 'pool column sums') : undefined;
           try {
-            if (nt > 1) forkCached(ex, owner, [planes, ih, iw, xp, yp, scr?.ptr ?? 0, scr?.stride ?? 0], nt, () => (sep && oh >= ROW_BANDS * nt ? rowChunks : planeChunks)(nt, scr?.ptr ?? 0, scr?.stride ?? 0));
-            else ex.f32_pool2d_planes(...args(0, planes, scr?.ptr ?? 0));
+            if (nt > 1) {
+              forkCached(ex, bound, [planes, ih, iw, xp, yp, scr?.ptr ?? 0, scr?.stride ?? 0], nt, () => {
+                const cs = chunksOf(planes, 1, nt, oh * ow * kh * kw);
+                return { chunks: cs.ranges.map(([i0, i1]): KernelCall[] => [['f32_pool2d_planes', args(i0, i1, scr?.ptr ?? 0), { mask: 1 << 19, stride: scr?.stride ?? 0 }]]), regions: cs.regions };
+              });
+            } else ex.f32_pool2d_planes(...args(0, planes, scr?.ptr ?? 0));
           } finally {
             if (scr) mem.release(scr.block);
           }
@@ -80,17 +63,37 @@ function poolKernel(op: 'MaxPool' | 'AveragePool'): KernelDef {
           const [oh, ow] = g.out as [number, number];
           const xin = mem.input(xt.data as Float32Array, 'pool input');
           const op2 = mem.alloc(n * c * oh * ow * 4, 'pool output');
+          const d1 = g.dilations[0] === 1 && g.dilations[1] === 1;
+          const sep = mode === 0 && d1;
+          const avgSep = mode !== 0 && d1;
+          const planes = n * c;
+          // kernel threads: chunks of planes, the separable kernels' row scratch per thread
+          const nt = threadsFor(planes * oh * ow * kh * kw);
+          const tmpBytes = sep ? (iw + 4) * 4 : avgSep ? ex.f32_avgpool2d_sep_scratch(iw, kw, g.strides[1]!, g.padBegin[1]!, g.padEnd[1]!, ow) * 4 : 0;
+          // the row scratch per thread, each on its own cache lines (threadScratch)
+          const scr = tmpBytes ? threadScratch(mem, tmpBytes, nt, sep ? 'pool column maxima' : 'pool column sums') : undefined;
+          const tmp = scr?.ptr ?? 0;
+          // planes [i0, i1) in one call (asm f32_pool2d_planes: kind 1 max separable, 2 average separable, 0 any)
+          const kind = sep ? 1 : avgSep ? 2 : 0;
+          const args = (i0: number, i1: number): Parameters<typeof ex.f32_pool2d_planes> => [kind, i1 - i0, mode, xin.ptr + i0 * ih * iw * 4, ih, iw, kh, kw, g.strides[0]!, g.strides[1]!, g.dilations[0]!, g.dilations[1]!, g.padBegin[0]!, g.padBegin[1]!, g.padEnd[0]!, g.padEnd[1]!, oh, ow, op2 + i0 * oh * ow * 4, tmp];
           try {
-            bindPool(xin.ptr, [n, c, ih, iw], op2, site)();
+            if (nt > 1) {
+              // the row scratch (argument 19) per thread
+              forkCached(ex, site, [planes, ih, iw, xin.ptr, op2, tmp, scr?.stride ?? 0], nt, () => {
+                const cs = chunksOf(planes, 1, nt, oh * ow * kh * kw);
+                return { chunks: cs.ranges.map(([i0, i1]): KernelCall[] => [['f32_pool2d_planes', args(i0, i1), { mask: 1 << 19, stride: scr?.stride ?? 0 }]]), regions: cs.regions };
+              });
+            } else ex.f32_pool2d_planes(...args(0, planes));
           } finally {
-            if (xin.copied) mem.release(xin.ptr);
+            if (scr) mem.release(scr.block);
           }
+          if (xin.copied) mem.release(xin.ptr);
           return [new Tensor('float32', mem.f32(op2, n * c * oh * ow), outType!.shape as number[])];
         },
         // static plan: run()'s calls on fixed places, its row scratch taken per call and freed as there
         bind({ ins: [xp], inTypes: [xt], outs: [yp] }) {
           if (xp! < 0 || yp! < 0) return undefined;
-          return bindPool(xp!, dims2d(xt!.shape as number[]) as [number, number, number, number], yp!, {});
+          return bindPool(xp!, dims2d(xt!.shape as number[]) as [number, number, number, number], yp!);
         },
       };
     },

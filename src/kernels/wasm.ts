@@ -105,8 +105,6 @@ export interface KernelExports {
   f32_pool2d(mode: number, x: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, pb: number, pr: number, oh: number, ow: number, out: number): void;
   /** `planes` planes of f32_pool2d (kind 0), f32_maxpool2d_sep (1) or f32_avgpool2d_sep (2) in one call (asm/f32_pool.ts) */
   f32_pool2d_planes(kind: number, planes: number, mode: number, x: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, pb: number, pr: number, oh: number, ow: number, out: number, tmp: number): void;
-  /** output rows [oy0, oy1) of `planes` planes of f32_maxpool2d_sep in one call (kernel threads' bands of rows) */
-  f32_maxpool2d_sep_rows(planes: number, x: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, oh: number, ow: number, oy0: number, oy1: number, out: number, tmp: number): void;
   f32_dwconv_plane_scratch_size(ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, oh: number, ow: number): number;
   f32_dwconv_plane(x: number, c: number, ih: number, iw: number, w: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, oh: number, ow: number, bias: number, out: number, lo: number, hi: number, tmp: number): void;
   f32_dwconv2d(x: number, ih: number, iw: number, w: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, oh: number, ow: number, bias: number, out: number, lo: number, hi: number): void;
