@@ -425,13 +425,13 @@ describe('kernel threads', () => {
     );
   });
 
-  // ONNX MaxPool / AveragePool: each output is a max / mean over its own window of one (n, c) plane. The threads split
-  // by planes, or a separable max pool (dilation 1) with at least 4 output rows per thread by bands of output rows
-  // of every plane (f32_maxpool2d_sep_rows: each row the same computation as in the whole-plane call); ceil_mode's
-  // partial last windows and the pads' partial first ones included
+  // ONNX MaxPool / AveragePool: each output is a max / mean over its own window of one (n, c) plane; the split is
+  // over planes only, so every output comes from the same kernel call as on one thread.
+  // ONNX MaxPool / AveragePool: each output pixel is a function of its own window only (the threads split by planes);
+  // ceil_mode's partial last windows included
   it('f32 MaxPool and AveragePool (separable and general): 2 and 3 threads bit-identical to 1', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 20 }), fc.integer({ min: 3, max: 40 }), fc.integer({ min: 3, max: 17 }), fc.constantFrom(2, 3), fc.constantFrom(1, 2), fc.integer({ min: 0, max: 1 }), fc.constantFrom('MaxPool', 'AveragePool'), fc.constantFrom(1, 1, 2), fc.boolean(), fc.integer(), (n, c, h, w, k, s, pad, op, d, ceil, seed) => {
+      fc.property(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 20 }), fc.integer({ min: 3, max: 31 }), fc.integer({ min: 3, max: 17 }), fc.constantFrom(2, 3), fc.constantFrom(1, 2), fc.integer({ min: 0, max: 1 }), fc.constantFrom('MaxPool', 'AveragePool'), fc.constantFrom(1, 1, 2), fc.boolean(), fc.integer(), (n, c, h, w, k, s, pad, op, d, ceil, seed) => {
         fc.pre(h + 2 * pad >= (k - 1) * d + 1 && w + 2 * pad >= (k - 1) * d + 1 && pad < k);
         const rnd = rng(seed);
         const g = new Graph();
