@@ -1,6 +1,6 @@
 import { im2colPack } from './im2col.js';
 import { conv2dAt } from '../ir/conv-geometry.js';
-import { type KernelCall, chunksOf, forkCached, forkJoin, gemmRowPlan, gemmSplit, shares, threadScratch, threadsFor } from './threads.js';
+import { type KernelCall, chunksOf, forkCached, gemmRowPlan, gemmSplit, shares, threadScratch, threadsFor } from './threads.js';
 import type { Arena, KernelExports } from './wasm.js';
 
 /**
@@ -182,8 +182,9 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
     ? (rows: number, len: number, at: number): KernelCall => ['f32_binary_rows', [0, rows, len, p, at, res.ptr + (at - op), at, res.lo, res.hi]]
     : undefined;
   if (rAdd) res!.done = true;
-  // the node's fork is the same run after run while these are (forkCached): one image, one group only
-  const owner = n === 1 && group === 1 ? s : undefined;
+  // the node's fork is the same run after run while these are (forkCached): one image, and one group or a
+  // depthwise conv (one fork over all its channels) — not a grouped GEMM's fork per group
+  const owner = n === 1 && (group === 1 || s.depthwise) ? s : undefined;
   const key = owner ? [c, ih, iw, xp, wp, bp, lo, hi, op, wa, res?.ptr ?? 0, res?.lo ?? 0, res?.hi ?? 0, cp, scr?.stride ?? 0] : [];
   const fork = (build: () => { chunks: KernelCall[][]; regions: readonly number[] }) => forkCached(ex, owner, key, nt, build);
   // the fused epilogue: the single-thread GEMM paths over packed weights (every group and batch alike)
@@ -334,8 +335,12 @@ function runDirect(mem: Arena, ex: KernelExports, s: ConvF32Shape, dims: readonl
       const ob = op + bi * s.m * oh * ow * 4;
       const call = (oy0: number, oy1: number): KernelCall => ['f32_conv2d_direct_4x8', [xb, ih * iw, iw, 1, ih, iw, c, s.kh, s.kw, s.sh, s.sw, pt, pl, wa, s.m, oh, ow, oy0, oy1, ob, lo, hi, scr.ptr, ep, em], { mask: 1 << 22, stride: scr.stride }];
       if (nt > 1) {
-        const rows = chunksOf(oh, 1, nt, s.m * ow * k);
-        forkJoin(ex, rows.ranges.map(([r0, r1]) => [call(r0, r1)]), nt, rows.regions);
+        // the node's fork is the same run after run while these are (forkCached): one image
+        const key = [c, ih, iw, xb, wa, ob, lo, hi, scr.ptr, scr.stride, ep, em];
+        forkCached(ex, n === 1 ? s : undefined, key, nt, () => {
+          const rows = chunksOf(oh, 1, nt, s.m * ow * k);
+          return { chunks: rows.ranges.map(([r0, r1]) => [call(r0, r1)]), regions: rows.regions };
+        });
       } else ex.f32_conv2d_direct_4x8(xb, ih * iw, iw, 1, ih, iw, c, s.kh, s.kw, s.sh, s.sw, pt, pl, wa, s.m, oh, ow, 0, oh, ob, lo, hi, scr.ptr, ep, em);
     }
   } finally {

@@ -252,19 +252,44 @@ export function releaseThreads(): void {
   awake = false;
 }
 
-/** Threads the kernels may use for the run in progress (the executor sets it per run; 1 outside runs). */
-export function setActiveThreads(n: number): number {
+/**
+ * Threads the kernels may use for the run in progress (the executor sets it per run; 1 outside runs). `plan`: what
+ * runs (a session's executor, a static plan) — when its last run on threads forked, the workers are woken now.
+ */
+export function setActiveThreads(n: number, plan?: object): number {
   const prev = active;
   active = Math.max(1, n);
-  // a run's workers are woken at its first fork (wakeWorkers), which then spin between its kernels instead of
-  // sleeping (no futex wake-up per fork); when it ends they go to sleep at once. A run that never forks (a tiny
-  // static plan: hello_world's three 16-wide layers) pays two assignments here instead of a store and a notify
-  // per worker at each end (~120 ns of a 140 ns invoke in Node, where sessions default to 2 threads)
+  // a run's workers are woken at its first fork (wake), which then spin between its kernels instead of sleeping
+  // (no futex wake-up per fork); when it ends they go to sleep at once. A run that never forks (a tiny static
+  // plan: hello_world's three 16-wide layers) pays two assignments here instead of a store and a notify per worker
+  // at each end (~120 ns of a 140 ns invoke in Node, where sessions default to 2 threads). A plan whose last run
+  // forked wakes them at its start instead: the wake-up (0.1 ms on a quiet machine, more when the other core is
+  // busy) then passes while the caller copies the inputs in and runs the nodes before the first fork, instead of
+  // the caller running the first fork's chunks alone (squeezenet's first conv: 0.12 ms of a 9.7 ms 2-thread run)
+  if (running && active === 1) {
+    if (forked) forking.add(running);
+    else forking.delete(running);
+    running = undefined;
+  }
   if (pool && awake) wake(pool);
+  forked = false;
+  if (plan && active > 1) {
+    running = plan;
+    if (pool && forking.has(plan)) wake(pool);
+  }
   return prev;
 }
-/** whether the workers were told to spin for the run in progress (wakeWorkers) */
+/** whether the workers were told to spin for the run in progress (wake) */
 let awake = false;
+/** the plan of the run in progress on threads (setActiveThreads), whether that run posted to a worker yet, and the plans whose last such run did */
+let running: object | undefined;
+let forked = false;
+const forking = new WeakSet<object>();
+
+/** Whether the workers spin for the run in progress (woken at its start or at its first fork; tests). */
+export function workersSpinning(): boolean {
+  return awake;
+}
 function wake(p: Pool): void {
   for (let w = 0; w < p.handles.length; w++) {
     const b = (w * SLOT) / 4;
@@ -470,6 +495,7 @@ export function forkJoin(ex: KernelExports, chunks: KernelCall[][], nt = chunks.
   p.cnt[REGIONS] = R; // published to the workers by the Atomics.store of the sequence below
   p.cnt[REGIONS + 1] = base;
   const posted: number[] = [];
+  forked = true;
   const tp = stats ? performance.now() : 0;
   for (let w = 0; w < workers; w++) {
     if (!ready(p, w)) continue;

@@ -183,7 +183,7 @@ export class Interpreter {
       // one thread (the usual case for models this small): the active count is already 1 between runs
       const n = this.session.numThreads;
       if (n === 1) return plan.invoke();
-      const prev = setActiveThreads(n);
+      const prev = setActiveThreads(n, plan);
       try {
         plan.invoke();
       } finally {

@@ -239,7 +239,7 @@ export class InferenceSession {
     }
     // one thread: nothing to switch (between runs the active count is always 1, runs restore it)
     if (this.threads === 1 && !this.options.profile) return exec.run(feeds, names, undefined, into) as Record<string, Tensor>;
-    const prevThreads = setActiveThreads(this.threads);
+    const prevThreads = setActiveThreads(this.threads, exec);
     try {
       if (!this.options.profile) return exec.run(feeds, names, undefined, into) as Record<string, Tensor>;
       const prof = this.profilers.get(exec) ?? this.profilers.set(exec, new Profiler(exec)).get(exec)!;

@@ -13,7 +13,7 @@ import { Executor } from '../../src/runtime/executor.js';
 import { InferenceSession } from '../../src/runtime/session.js';
 import { dataPath, hasData } from '../helpers/data.js';
 import { Tensor } from '../../src/tensor/tensor.js';
-import { acquireThreads, chunks, forkJoin, forkStats, gemmSplit, releaseThreads, setActiveThreads, setInlineForks, setMinShare, threadsAvailable } from '../../src/kernels/threads.js';
+import { acquireThreads, chunks, forkJoin, forkStats, gemmSplit, releaseThreads, setActiveThreads, setInlineForks, setMinShare, threadsAvailable, workersSpinning } from '../../src/kernels/threads.js';
 import { arena, kernels } from '../../src/kernels/wasm.js';
 import { runConvWinograd, winogradWeights } from '../../src/kernels/winograd.js';
 import { type ConvResidual, convF32Shape, runConvF32 } from '../../src/kernels/conv-run.js';
@@ -67,13 +67,22 @@ function runWith(exec: Executor, feeds: Record<string, Tensor>, n: number): Tens
   }
 }
 
-/** The graph's Y on 1, 2 and 3 threads: the same bits, and every node on a WASM kernel (not the reference). */
+/**
+ * The graph's Y on 1, 2 and 3 threads: the same bits, and every node on a WASM kernel (not the reference). Each
+ * multi-thread run follows a 1-thread run on the negated inputs: the plan keeps its blocks from run to run, so an
+ * output element no chunk wrote would otherwise still hold the bits of the 1-thread run it is compared with.
+ */
 function sameBitsOn123(g: Graph, feeds: Record<string, Tensor>): void {
   const exec = new Executor(g, { backend: 'wasm' });
+  const negated = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, new Tensor('float32', (t.data as Float32Array).map((v) => -v), [...t.dims])]));
+  const after = (n: number) => {
+    runWith(exec, negated, 1);
+    return bits(runWith(exec, feeds, n));
+  };
   try {
     const one = bits(runWith(exec, feeds, 1));
-    expect(bits(runWith(exec, feeds, 2))).toEqual(one);
-    expect(bits(runWith(exec, feeds, 3))).toEqual(one);
+    expect(after(2)).toEqual(one);
+    expect(after(3)).toEqual(one);
     expect([...exec.fallbacks.values()]).toEqual([]);
   } finally {
     exec.dispose();
@@ -190,11 +199,14 @@ describe('kernel threads', () => {
     const rnd = rng(11);
     const t = (dims: number[]) => new Tensor('float32', Float32Array.from({ length: dims.reduce((x, y) => x * y, 1) }, rnd), dims);
     const g = new Graph();
-    g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [1, 24, 'h', 'w'] } }];
-    for (const [n, dims] of [['W1', [96, 24, 1, 1]], ['B1', [96]], ['Wd', [96, 1, 3, 3]], ['Bd', [96]], ['W3', [64, 96, 3, 3]], ['B3', [64]], ['W2', [64, 64, 1, 1]], ['B2', [64]]] as const) g.initializers.set(n, t([...dims]));
+    g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [1, 3, 'h', 'w'] } }];
+    for (const [n, dims] of [['W0', [24, 3, 3, 3]], ['B0', [24]], ['W1', [96, 24, 1, 1]], ['B1', [96]], ['Wd', [96, 1, 3, 3]], ['Bd', [96]], ['W3', [64, 96, 3, 3]], ['B3', [64]], ['W2', [64, 64, 1, 1]], ['B2', [64]]] as const) g.initializers.set(n, t([...dims]));
     const pad1 = { pads: [1, 1, 1, 1] };
+    // the direct conv over 3 channels (f32_conv2d_direct_4x8, chunks of output rows; stride 2, or Winograd takes it)
+    // and the depthwise one (chunks of channels): kept forks too
     g.nodes.push({ name: 'mp', op: 'MaxPool', domain: '', inputs: ['X'], outputs: ['P'], attrs: { kernel_shape: [3, 3], strides: [1, 1], ...pad1 } });
-    g.nodes.push({ name: 'pw', op: 'Conv', domain: '', inputs: ['P', 'W1', 'B1'], outputs: ['A'], attrs: { kernel_shape: [1, 1] } });
+    g.nodes.push({ name: 'c0', op: 'Conv', domain: '', inputs: ['P', 'W0', 'B0'], outputs: ['X0'], attrs: { kernel_shape: [3, 3], strides: [2, 2], ...pad1 } });
+    g.nodes.push({ name: 'pw', op: 'Conv', domain: '', inputs: ['X0', 'W1', 'B1'], outputs: ['A'], attrs: { kernel_shape: [1, 1] } });
     g.nodes.push({ name: 'dw', op: 'Conv', domain: '', inputs: ['A', 'Wd', 'Bd'], outputs: ['D'], attrs: { kernel_shape: [3, 3], group: 96, ...pad1 } });
     g.nodes.push({ name: 'c3', op: 'Conv', domain: '', inputs: ['D', 'W3', 'B3'], outputs: ['E'], attrs: { kernel_shape: [3, 3], ...pad1 } });
     g.nodes.push({ name: 'pj', op: 'Conv', domain: '', inputs: ['E', 'W2', 'B2'], outputs: ['G'], attrs: { kernel_shape: [1, 1] } });
@@ -217,7 +229,7 @@ describe('kernel threads', () => {
       };
       let prev = '';
       for (const [h, w] of [[16, 16], [16, 16], [12, 20], [16, 16], [28, 28], [12, 20], [12, 20]] as const) {
-        const X = t([1, 24, h, w]);
+        const X = t([1, 3, h, w]);
         const want = fresh1(X);
         // straight after a 2-thread run of another size every key differs (its sizes), of the same size none does
         const a = on2(X);
@@ -227,7 +239,7 @@ describe('kernel threads', () => {
         else expect(a.st.kept).toBe(0);
         expect(bits(runWith(exec, { X }, 3))).toEqual(want);
         // after a 3-thread run nothing is kept (the thread count is part of every key); new values, same blocks
-        const X2 = t([1, 24, h, w]);
+        const X2 = t([1, 3, h, w]);
         const b = on2(X2);
         expect(b.y).toEqual(fresh1(X2));
         expect(b.st.kept).toBe(0);
@@ -241,6 +253,39 @@ describe('kernel threads', () => {
         prev = `${h}x${w}`;
       }
       expect([...exec.fallbacks.values()]).toEqual([]);
+      expect(['c0', 'dw'].map((n) => exec.kernelName(g.nodes.find((x) => x.name === n)!))).toEqual(['f32_conv2d_direct_4x8', 'f32_dwconv3x3']);
+    } finally {
+      exec.dispose();
+    }
+  });
+
+  // A run's workers spin from its first fork to its end; a plan (an executor, a static plan) whose last run on threads
+  // forked has them woken when its next run starts instead, so their wake-up passes while the caller works up to
+  // the first fork. A plan whose runs do not fork never wakes them.
+  it('a plan whose last run on threads forked wakes the workers at its next run\'s start; others at their first fork', () => {
+    const { g, X } = convGraph({ n: 1, c: 8, m: 16, h: 12, w: 12, k: 3, s: 1, d: 1, pad: 1, group: 'one', act: false }, 3);
+    const exec = new Executor(g, { backend: 'wasm' });
+    const idle = {};
+    /** a run of `plan` on n threads that runs the conv (forks) or not; whether the workers spun at its start, and after it */
+    const run = (plan: object, n: number, conv: boolean): [boolean, boolean] => {
+      const prev = setActiveThreads(n, plan);
+      let start = false;
+      try {
+        start = workersSpinning();
+        if (conv) exec.run({ X });
+      } finally {
+        setActiveThreads(prev);
+      }
+      return [start, workersSpinning()];
+    };
+    try {
+      expect(run(exec, 2, true)).toEqual([false, false]); // no run before: woken at the first fork, asleep after the run
+      expect(run(exec, 2, true)).toEqual([true, false]); // its last run forked: woken at the start
+      expect(run(idle, 2, false)).toEqual([false, false]); // another plan, which never forked
+      expect(run(exec, 2, false)).toEqual([true, false]); // exec's last run forked, this one does not …
+      expect(run(exec, 2, true)).toEqual([false, false]); // … so the next is woken at its first fork
+      expect(run(exec, 1, true)).toEqual([false, false]); // one thread: no workers, and the history stays that of its runs on threads
+      expect(run(exec, 2, true)).toEqual([true, false]);
     } finally {
       exec.dispose();
     }
