@@ -18,6 +18,16 @@ export interface Geometry {
   out: number[];
 }
 
+/** A conv/pool node's geometry attributes with the ONNX defaults (strides and dilations 1, pads 0, NOTSET). */
+function convAttrs(attrs: Attrs, rank: number): { strides: number[]; dilations: number[]; pads: number[]; autoPad: string } {
+  return {
+    strides: attrs.strides ?? new Array(rank).fill(1),
+    dilations: attrs.dilations ?? new Array(rank).fill(1),
+    pads: attrs.pads ?? new Array(2 * rank).fill(0),
+    autoPad: attrs.auto_pad ?? 'NOTSET',
+  };
+}
+
 /**
  * ONNX Conv/Pool output size (operator docs, "auto_pad"):
  *  - NOTSET: out = floor((in + pad_begin + pad_end - ((k-1)·d + 1)) / s) + 1   (ceil with ceil_mode=1)
@@ -35,10 +45,7 @@ export function convGeometry(
   opts: { ceilMode?: boolean } = {},
 ): Geometry | undefined {
   const rank = kernel.length;
-  const strides: number[] = attrs.strides ?? new Array(rank).fill(1);
-  const dilations: number[] = attrs.dilations ?? new Array(rank).fill(1);
-  const pads: number[] = attrs.pads ?? new Array(2 * rank).fill(0);
-  const autoPad: string = attrs.auto_pad ?? 'NOTSET';
+  const { strides, dilations, pads, autoPad } = convAttrs(attrs, rank);
   if (inSpatial.length !== rank) fail(`input has ${inSpatial.length} spatial dims, kernel has ${rank}`);
   if (strides.length !== rank || strides.some((s) => s < 1)) fail(`strides must be ${rank} positive ints, got [${strides}]`);
   if (dilations.length !== rank || dilations.some((s) => s < 1)) fail(`dilations must be ${rank} positive ints, got [${dilations}]`);
@@ -100,10 +107,7 @@ export function convOutDims(
   const g = convGeometry(inSpatial, kernel, attrs, fail, opts);
   if (g) return g.out;
   const rank = kernel.length;
-  const strides: number[] = attrs.strides ?? new Array(rank).fill(1);
-  const dilations: number[] = attrs.dilations ?? new Array(rank).fill(1);
-  const pads: number[] = attrs.pads ?? new Array(2 * rank).fill(0);
-  const autoPad: string = attrs.auto_pad ?? 'NOTSET';
+  const { strides, dilations, pads, autoPad } = convAttrs(attrs, rank);
   return inSpatial.map((d, i) => {
     const s = strides[i]!;
     const pb = pads[i]!;
