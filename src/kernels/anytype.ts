@@ -1,7 +1,7 @@
 import { DTYPES, type DType, type TypedArray } from '../tensor/dtype.js';
 import { Tensor } from '../tensor/tensor.js';
 import { type BindArgs, type KernelDef, decline, registerKernel } from './registry.js';
-import { type Arena, arena, kernels } from './wasm.js';
+import { type Arena, arena, bindConstant, kernels } from './wasm.js';
 
 /**
  * Small ops on integer / bool tensors that attention-mask paths are made of (attention_mask int64 → Equal → bool →
@@ -117,12 +117,7 @@ function bindBool(mem: Arena, b: BindArgs, call: (ap: number, sa: number, bp: nu
   const n = shape.reduce((p, d) => p * d, 1);
   const operand = (j: number): { p: number; size: number } | undefined => {
     const c = b.consts[j];
-    if (c) {
-      const bytes = (c.data as TypedArray).byteLength;
-      const p = b.scratch(Math.max(bytes, 1), 'comparison constant');
-      new Uint8Array(mem.buffer, p, bytes).set(new Uint8Array((c.data as TypedArray).buffer, (c.data as TypedArray).byteOffset, bytes));
-      return { p, size: c.size };
-    }
+    if (c) return { p: bindConstant(b.scratch, c.data as TypedArray, 'comparison constant'), size: c.size };
     const t = b.inTypes[j]?.shape as number[] | undefined;
     const p = b.ins[j] ?? -1;
     return p < 0 || !t ? undefined : { p, size: t.reduce((q, d) => q * d, 1) };

@@ -8,7 +8,7 @@ import type { Tensor as TensorT } from '../tensor/tensor.js';
 import { type AttendArgs, type KeyRange, type Strided, attendStrided } from './attend.js';
 import { PackedGemmF32, pinInputs, runBatchedMatMul } from './gemm.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
-import { type Arena, arena, kernels } from './wasm.js';
+import { type Arena, arena, bindConstant, kernels } from './wasm.js';
 
 /**
  * float32 kernels for the com.microsoft attention ops (src/ops/contrib-attention.ts): per batch and kv head,
@@ -535,9 +535,7 @@ const sdpaKernel: KernelDef = {
         if (g.mask) {
           const c = consts[3];
           if (c) {
-            const md = g.expandMask ? Float32Array.from(expandTo(c, g.maskDims) as ArrayLike<number>) : (c.data as Float32Array);
-            mp = scratch(md.length * 4, 'attention mask');
-            mem.f32(mp, md.length).set(md);
+            mp = bindConstant(scratch, g.expandMask ? Float32Array.from(expandTo(c, g.maskDims) as ArrayLike<number>) : (c.data as Float32Array), 'attention mask');
           } else if (g.expandMask || (ins[3] ?? -1) < 0) return undefined;
           else mp = ins[3]!;
         }
@@ -727,9 +725,7 @@ const cacheAttentionKernel: KernelDef = {
           const full = md[3] === T || T <= 1 ? md : [B, H, S, T];
           if (m) {
             // a constant mask (not all zeros): expanded into scratch once
-            const data = Float32Array.from(expandTo(m, full) as ArrayLike<number>);
-            mptr = scratch(data.length * 4, 'cache attention mask');
-            mem.f32(mptr, data.length).set(data);
+            mptr = bindConstant(scratch, Float32Array.from(expandTo(m, full) as ArrayLike<number>), 'cache attention mask');
           } else {
             if (full !== md) return undefined; // a run-time mask broadcast over keys: run() expands it
             mptr = ins[5]!;

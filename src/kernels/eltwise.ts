@@ -1,6 +1,6 @@
 import { Tensor } from '../tensor/tensor.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
-import { arena, kernels } from './wasm.js';
+import { arena, bindConstant, kernels } from './wasm.js';
 import { Epilogue } from './epilogue.js';
 import { pinInputs } from './gemm.js';
 
@@ -75,9 +75,7 @@ function binaryKernel(op: 'Add' | 'Sub' | 'Mul' | 'Div' | 'PRelu' | 'Max' | 'Min
             if (ins[i]! >= 0) return ins[i]!;
             const c = consts[i];
             if (!c || c.type !== 'float32') return -1;
-            const p = scratch(Math.max(c.size, 1) * 4, `${op} constant operand`);
-            mem.f32(p, c.size).set(c.data as Float32Array);
-            return p;
+            return bindConstant(scratch, c.data as Float32Array, `${op} constant operand`);
           };
           const [ap, bp] = [place(0), place(1)];
           if (ap < 0 || bp < 0) return undefined;

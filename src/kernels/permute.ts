@@ -1,7 +1,7 @@
 import { Tensor } from '../tensor/tensor.js';
 import type { DType, TypedArray } from '../tensor/dtype.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
-import { arena, kernels } from './wasm.js';
+import { arena, bindConstant, kernels } from './wasm.js';
 
 /**
  * Data movement the layout pass (src/ir/passes/layout.ts) leaves between kernels: Transpose at the graph's edges
@@ -244,8 +244,7 @@ const concat32: KernelDef = {
           const c = consts[i];
           if (ptr < 0) {
             if (!c || BYTES[c.type] !== 4) return undefined;
-            ptr = scratch(Math.max(size, 1) * 4, 'concat constant part');
-            new Uint8Array(mem.buffer, ptr, size * 4).set(new Uint8Array((c.data as TypedArray).buffer, (c.data as TypedArray).byteOffset, size * 4));
+            ptr = bindConstant(scratch, c.data as TypedArray, 'concat constant part');
           }
           parts.push({ ptr, chunk: outer ? (size / outer) * 4 : 0 });
         }

@@ -687,10 +687,7 @@ export function prepareDwConv(ex: KernelExports, mem: Arena, attrs: Record<strin
       if (!tfl || !dims || dims.length !== 4 || (ins[0] ?? -1) < 0 || (op ?? -1) < 0 || (ins[2] ?? -1) >= 0 || (ins[7] ?? -1) >= 0) return undefined;
       const kind = outKind(ot!.dtype);
       const { oh, ow } = conv2dAt(dims[2]!, dims[3]!, kh, kw, attrs as never);
-      const bytes = ex.qs8_dwconv_scratch(kh, kw, sh, sw, dh, dw, oh, ow);
-      const stride = Math.ceil(bytes / 128) * 128;
-      const block = scratch(stride * MAX_THREADS + 128, 'int8 depthwise scratch');
-      const scr = { block, ptr: (block + 127) & ~127, stride };
+      const scr = threadScratch({ alloc: scratch }, ex.qs8_dwconv_scratch(kh, kw, sh, sw, dh, dw, oh, ow), MAX_THREADS, 'int8 depthwise scratch');
       const [xp, xz, yz] = [ins[0]!, scalarInt(consts[2]), scalarInt(consts[7])];
       return () => images(xp, op!, dims, xz, yz, kind.code | 8, tfl.clamp.lo, tfl.clamp.hi, threadsFor(m * oh * ow * taps), scr);
     },

@@ -2,7 +2,7 @@ import type { ValueType } from '../ir/graph.js';
 import { TFL_DOMAIN } from '../ir/layout.js';
 import { Tensor } from '../tensor/tensor.js';
 import { type KernelDef, type PreparedKernel, decline, registerKernel } from './registry.js';
-import { type Arena, type KernelExports, arena, kernels } from './wasm.js';
+import { type Arena, type KernelExports, arena, bindConstant, kernels } from './wasm.js';
 
 /**
  * LSTM on float32 with constant weights and sigmoid / tanh / tanh activations: ONNX LSTM (either layout, any
@@ -152,9 +152,7 @@ function prepareLstm(mem: Arena, ex: KernelExports, lw: LstmWeights, name: strin
         const c = consts[i];
         if (!c) return 0;
         if (c.type !== 'float32' || c.size !== dirs * batch * H) return undefined;
-        const p = scratch(c.size * 4, 'LSTM constant state');
-        mem.f32(p, c.size).set(c.data as Float32Array);
-        return p;
+        return bindConstant(scratch, c.data as Float32Array, 'LSTM constant state');
       };
       const h0 = statePtr(inputIdx.h0);
       const c0 = statePtr(inputIdx.c0);

@@ -6,7 +6,7 @@ import type { DType } from '../tensor/dtype.js';
 import { getOp } from '../ir/registry.js';
 import { PackedQGemm, prepareConv, prepareDwConv, scalarInt } from './qlinear.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
-import { arena, kernels } from './wasm.js';
+import { arena, bindConstant, kernels } from './wasm.js';
 import { TFL_DOMAIN } from '../ir/layout.js';
 import { tflBilinearCoords, tflMeanHW, tflNearestIndex, tflPadding } from '../ops/tflite.js';
 
@@ -409,9 +409,7 @@ function tflBinaryWasm(op: 'QLinearAdd' | 'QLinearMul'): KernelDef {
           const operand = (j: number): number | undefined => {
             const c = consts[j];
             if (!c) return (ins[j] ?? -1) < 0 ? undefined : ins[j];
-            const q = scratch(Math.max(c.size, 1), `${op} constant`);
-            new Int8Array(mem.buffer, q, c.size).set(c.data as Int8Array);
-            return q;
+            return bindConstant(scratch, c.data as Int8Array, `${op} constant`);
           };
           const [ap, bp] = [operand(0), operand(3)];
           if (ap === undefined || bp === undefined) return undefined;

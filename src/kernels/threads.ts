@@ -585,9 +585,10 @@ export function forkJoin(ex: KernelExports, chunks: KernelCall[][], nt = chunks.
  * Per-thread scratch (KernelCall's perThread): `nt` blocks of `bytes` in one allocation, each starting on its own
  * 128-byte line pair, so no cache line is written by two threads. A line two cores both write moves between them
  * on every write (false sharing): with MaxPool's 460-byte row scratch blocks back to back, 2 threads ran a 64×111×111
- * pool slower than one. `ptr` is the first block, `stride` the distance between blocks; free with mem.release(`block`).
+ * pool slower than one. `ptr` is the first block, `stride` the distance between blocks; free with mem.release(`block`)
+ * (`mem` may be a static plan's scratch, `{ alloc: b.scratch }`, freed with the plan).
  */
-export function threadScratch(mem: Arena, bytes: number, nt: number, what: string): { block: number; ptr: number; stride: number } {
+export function threadScratch(mem: Pick<Arena, 'alloc'>, bytes: number, nt: number, what: string): { block: number; ptr: number; stride: number } {
   if (nt <= 1) {
     const block = mem.alloc(bytes, what);
     return { block, ptr: block, stride: 0 };

@@ -451,3 +451,13 @@ export function arena(): Arena | undefined {
   if (!k) return undefined;
   return (shared ??= new Arena(k));
 }
+
+/**
+ * A static plan's copy of a constant operand (PreparedKernel.bind): `data`'s bytes, any typed array, into plan scratch
+ * (BindArgs.scratch) once at bind time; returns its byte offset in kernel memory.
+ */
+export function bindConstant(scratch: (bytes: number, what: string) => number, data: ArrayBufferView, what: string): number {
+  const p = scratch(Math.max(data.byteLength, 1), what);
+  new Uint8Array(arena()!.buffer, p, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  return p;
+}
