@@ -809,8 +809,6 @@ export class Executor {
       const node = s.node;
       const at = `node '${node.name}' (${node.op})`;
       if (s.body) return this.noStatic(`${at} runs a subgraph`);
-      // an input read through a skipped Transpose (readsInstead): the kernel gets the Transpose's input, as in run()
-      const names = node.inputs.map((x, j) => s.through?.find((t) => t.i === j)?.x ?? x);
       if (s.elided) continue; // its output is read by no one (a graph output is never elided)
       if (s.concat) {
         // every part was written in place: the output is the whole block
@@ -827,6 +825,8 @@ export class Executor {
       }
       const k = s.kernel;
       if (!k || (!k.alias && !k.bind)) return this.noStatic(`${at} ${k ? `kernel '${k.name}' has no bind` : 'runs on the reference'}`);
+      // an input read through a skipped Transpose (readsInstead): the kernel gets the Transpose's input, as in run()
+      const names = node.inputs.map((x, j) => s.through?.find((t) => t.i === j)?.x ?? x);
       const ins: (number | undefined)[] = [];
       const fin: (number | undefined)[] = [];
       for (let j = 0; j < node.inputs.length; j++) {

@@ -125,7 +125,7 @@ export function specializations(graph: Graph, opts: ExecutorOptions, live: Execu
         const v = String(t.data[0]);
         if (seenValues.size >= CONFIG_VALUES && !seenValues.has(v)) continue;
         seenValues.add(v);
-        values.set(name, new Tensor(t.type, (t.data as Int32Array).slice(), [...t.dims])); // the plan keeps its own copy
+        values.set(name, t);
         key += `${name}=${v};`;
       }
       let e = cache.get(key);
@@ -135,7 +135,9 @@ export function specializations(graph: Graph, opts: ExecutorOptions, live: Execu
         return e;
       }
       const dims = new Map(symbolic.map((i) => [i.name, (feeds[i.name] as Tensor).dims.map((v, k) => (free(i.type.shape![k]) ? i.type.shape![k]! : v))] as const));
-      e = new Executor(specializeInputs(graph, dims, values), opts);
+      // the plan keeps its own copies of the fed config values (made only here, on a miss, not per run)
+      const own = new Map([...values].map(([n, t]) => [n, new Tensor(t.type, (t.data as Int32Array).slice(), [...t.dims])] as const));
+      e = new Executor(specializeInputs(graph, dims, own), opts);
       cache.set(key, e);
       live.push(e);
       if (cache.size > capacity) {
