@@ -12,16 +12,17 @@ import { clampv, storeRow } from './vec';
 // from a zero-padded copy (f32_wino_pad), so neither transform has a bounds check.
 
 /**
- * Zero-padded copy of c channels of x[ih × iw] into out[hp × wp] per channel, input pixel (iy, ix) at
- * (iy + pt, ix + pl); everything else is 0.
+ * Rows [r0, r1) of the zero-padded copy of c channels of x[ih × iw] into out[hp × wp] per channel, input pixel
+ * (iy, ix) at (iy + pt, ix + pl); everything else is 0. Threads pad bands of rows (each the rows it wrote the
+ * input of, mostly: the copy after a pixel-split conv otherwise read half its input from the other core).
  */
-export function f32_wino_pad(x: usize, c: i32, ih: i32, iw: i32, pt: i32, pl: i32, hp: i32, wp: i32, out: usize): void {
+export function f32_wino_pad(x: usize, c: i32, ih: i32, iw: i32, pt: i32, pl: i32, hp: i32, wp: i32, out: usize, r0: i32, r1: i32): void {
   const ncol = min(iw, wp - pl); // input columns that land inside the padded row
   const rowBytes = (<usize>wp) << 2;
   for (let ch = 0; ch < c; ch++) {
     const xc = x + ((<usize>ch * ih * iw) << 2);
     const oc = out + ((<usize>ch * hp * wp) << 2);
-    for (let r = 0; r < hp; r++) {
+    for (let r = r0; r < r1; r++) {
       const dst = oc + <usize>r * rowBytes;
       const iy = r - pt;
       if (iy < 0 || iy >= ih || ncol <= 0) {

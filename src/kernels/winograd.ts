@@ -13,7 +13,7 @@ import type { Arena, KernelExports } from './wasm.js';
 
 /** asm/f32_winograd.ts exports (pointers are byte offsets into kernel memory). */
 interface WinogradExports {
-  f32_wino_pad(x: number, c: number, ih: number, iw: number, pt: number, pl: number, hp: number, wp: number, out: number): void;
+  f32_wino_pad(x: number, c: number, ih: number, iw: number, pt: number, pl: number, hp: number, wp: number, out: number, r0: number, r1: number): void;
   f32_wino_input(xp: number, c: number, hp: number, wp: number, tw: number, t0: number, nb: number, out: number, xiBytes: number): void;
   f32_wino_gemm(m: number, nb: number, c: number, u: number, v: number, vBytes: number, mo: number, mBytes: number, ldm: number): void;
   f32_wino_output(mb: number, m: number, ldm: number, xiBytes: number, bias: number, oh: number, ow: number, tw: number, t0: number, nb: number, out: number, lo: number, hi: number): void;
@@ -85,7 +85,7 @@ export function tileBlock(c: number, m: number, tiles: number): number {
  * Run the conv over kernel memory: X (NCHW, `dims`) at `xp`, transformed weights (winogradWeights) at `up`, bias
  * (m floats) at `bp`, clamped to [lo, hi]. Returns the output block (n·m·oh·ow floats), which the caller owns, or writes it at `dst` when given.
  */
-export function runConvWinograd(mem: Arena, ex: KernelExports, m: number, attrs: Record<string, any>, dims: readonly number[], xp: number, up: number, bp: number, lo: number, hi: number, block?: number, dst?: number, rowBlocks?: (parts: number) => RowBlocks): number {
+export function runConvWinograd(mem: Arena, ex: KernelExports, m: number, attrs: Record<string, any>, dims: readonly number[], xp: number, up: number, bp: number, lo: number, hi: number, block?: number, dst?: number, rowBlocks?: (parts: number) => RowBlocks, padSite?: object): number {
   const wx = ex as unknown as KernelExports & WinogradExports;
   const [n, c, ih, iw] = dims as [number, number, number, number];
   const { oh, ow, pt, pl } = conv2dAt(ih, iw, 3, 3, attrs);
@@ -120,7 +120,15 @@ export function runConvWinograd(mem: Arena, ex: KernelExports, m: number, attrs:
     const vmt = { mask: (1 << 4) | (1 << 6), stride: vm.stride };
     const mt = { mask: 1, stride: vm.stride };
     for (let bi = 0; bi < n; bi++) {
-      wx.f32_wino_pad(xp + bi * c * ih * iw * 4, c, ih, iw, pt, pl, hp, wp, pad);
+      const xb = xp + bi * c * ih * iw * 4;
+      // the padded copy in bands of rows over the threads: the conv before this one split its pixels, so each
+      // thread copies (mostly) rows it wrote — on one thread the copy read half of them from the other core, 3–7×
+      // its one-thread time (squeezenet1_1's eight expand3x3: 0.11 ms a run on one thread, 0.3–0.8 ms serial at 2)
+      if (nt > 1) forkCached(ex, n === 1 ? padSite : undefined, [xb, c, ih, iw, pt, pl, hp, wp, pad], nt, () => {
+        const rs = chunksOf(hp, 1, nt, c * wp);
+        return { chunks: rs.ranges.map(([r0, r1]): KernelCall[] => [['f32_wino_pad', [xb, c, ih, iw, pt, pl, hp, wp, pad, r0, r1]]]), regions: rs.regions };
+      });
+      else wx.f32_wino_pad(xb, c, ih, iw, pt, pl, hp, wp, pad, 0, hp);
       const ob = op + bi * m * oh * ow * 4;
       // few 8-tile groups (13×13 output: 7) against many output channels: chunks of tiles × one block of output
       // channels per thread, so the last chunks, which decide the join, are a fraction of a group's work. Each block
@@ -248,9 +256,11 @@ export function prepareWinograd(mem: Arena, w: Float32Array, s: ConvF32Shape, at
     }
     return blocks;
   };
+  // forkCached's owner of this node's padding fork (rowBlocks owns its conv fork)
+  const padSite = {};
   return {
     wins: (dims) => sizeWins(dims[2]!, dims[3]!),
-    run: (mem, ex, attrs, dims, xp, bp, lo, hi, dst) => runConvWinograd(mem, ex, m, attrs, dims, xp, up, bp, lo, hi, undefined, dst, rowBlocks),
+    run: (mem, ex, attrs, dims, xp, bp, lo, hi, dst) => runConvWinograd(mem, ex, m, attrs, dims, xp, up, bp, lo, hi, undefined, dst, rowBlocks, padSite),
     dispose: () => {
       mem.release(up);
       if (blocks) mem.release(blocks.ptr);

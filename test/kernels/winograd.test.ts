@@ -144,6 +144,37 @@ describe('Winograd F(2×2,3×3) conv vs the TS reference', () => {
     expect(picked).toBeGreaterThan(30);
   });
 
+  // ONNX Conv reads taps outside X as 0: the padded copy holds X[c, y − pt, x − pl] inside and 0 elsewhere. Threads
+  // pad bands of rows [r0, r1); any cut of [0, hp) into bands must give the same copy as one pass.
+  it('the padded copy in bands of rows (threads) equals zero padding by definition', () => {
+    const ex = kernels()! as unknown as { f32_wino_pad(...a: number[]): void };
+    const mem = arena()!;
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 19 }), fc.integer({ min: 1, max: 19 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 }), fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 4 }), (c, ih, iw, pt, pl, cuts) => {
+        const th = (ih + 2 * pt - 1) >> 1;
+        const hp = 2 * Math.max(1, th) + 2;
+        const wp = 2 * ((((iw + 2 * pl - 1) >> 1) + 3 >> 2) << 2) + 2;
+        const x = Float32Array.from({ length: c * ih * iw }, (_, i) => i + 1);
+        const xp = mem.alloc(x.length * 4);
+        mem.f32(xp, x.length).set(x);
+        const op = mem.alloc(c * hp * wp * 4);
+        mem.f32(op, c * hp * wp).fill(NaN); // every element must be written
+        const bounds = [0, ...cuts.map((f) => Math.floor(f * hp)).sort((a, b) => a - b), hp];
+        for (let b = 0; b + 1 < bounds.length; b++) ex.f32_wino_pad(xp, c, ih, iw, pt, pl, hp, wp, op, bounds[b]!, bounds[b + 1]!);
+        const got = Array.from(mem.f32(op, c * hp * wp));
+        const want: number[] = [];
+        for (let ch = 0; ch < c; ch++) for (let y = 0; y < hp; y++) for (let xx = 0; xx < wp; xx++) {
+          const iy = y - pt, ix = xx - pl;
+          want.push(iy >= 0 && iy < ih && ix >= 0 && ix < iw ? x[(ch * ih + iy) * iw + ix]! : 0);
+        }
+        mem.release(xp);
+        mem.release(op);
+        expect(got).toEqual(want);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('tile blocks are multiples of 8 and cover small images in one block', () => {
     for (const [c, m, t] of [[16, 64, 784], [64, 256, 49], [1, 1, 1], [512, 512, 10000]] as const) {
       const nb = tileBlock(c, m, t);
