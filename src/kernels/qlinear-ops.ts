@@ -3,7 +3,8 @@ import { roundHalfToEven } from '../tensor/rounding.js';
 import { Tensor } from '../tensor/tensor.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
 import { PackedQGemm, i32, ints, isQ8, outKind, outView, type QData, scalarInt } from './qlinear.js';
-import { arena, kernels } from './wasm.js';
+import { tflLutKernel } from './tflite-int8.js';
+import { arena, bindConstant, kernels } from './wasm.js';
 
 /**
  * The int8 / uint8 ops around the convolutions of a quantized model, as WASM kernels bit-identical to the TS
@@ -26,6 +27,14 @@ const quantizeLinearWasm: KernelDef = {
     if (node.inputs[2] && !isQ8(types[2]?.dtype)) return decline('zero point is not 8-bit');
     return {
       name: 'qs8_quantize_f32',
+      // static plan: a constant per-tensor scale and zero point (a QDQ model's input quantizer)
+      bind({ ins: [xp], consts: [, s, z], outs: [yp], outTypes: [ot] }) {
+        const sv = f32Scalar(s);
+        const n = (ot?.shape as number[] | undefined)?.reduce((a, d) => a * d, 1);
+        if (sv === undefined || (node.inputs[2] && !z) || (z && z.size !== 1) || !isQ8(ot?.dtype) || n === undefined || xp === undefined || yp === undefined || xp < 0 || yp < 0) return undefined;
+        const [zv, uns] = [scalarInt(z), ot!.dtype === 'uint8' ? 1 : 0];
+        return () => ex.qs8_quantize_f32(xp, n, sv, zv, uns, yp);
+      },
       run([x, s, z], [ot]) {
         const sv = f32Scalar(s);
         if (sv === undefined || (z && z.size !== 1) || !isQ8(ot!.dtype)) return undefined;
@@ -39,28 +48,81 @@ const quantizeLinearWasm: KernelDef = {
   },
 };
 
+/**
+ * DequantizeLinear of 8-bit codes with a constant per-tensor scale and zero point ("y = (x − x_zero_point) ·
+ * x_scale"): 256 possible inputs, so a float32 table made by the reference op itself (bit-identical by construction)
+ * and one lookup per element (x8_lut_f32) — the float output of a QDQ model, which otherwise ran on the reference.
+ */
+registerKernel(
+  // y has x_scale's type, or output_dtype's when set (opset 23); the tables are float32 (or 8-bit)
+  tflLutKernel('DequantizeLinear', '', 3, (types, attrs) => {
+    const dt = types[1]?.dtype;
+    return dt === 'float32' && [0, 1].includes((attrs.output_dtype as number | undefined) ?? 0) ? 'float32' : undefined;
+  }),
+);
+
+/**
+ * QLinearAdd's operands as rows: the one whose shape is the output's ("big") and the other, equal to it or repeated
+ * along its leading dims (a bias row [N] beside [M×N]); `swap`: the big one is B. Undefined for any other broadcast
+ * (the reference). The sum f32(sa·(a − za)) + f32(sb·(b − zb)) is commutative, so swapping is exact.
+ */
+function addRows(da: readonly number[], db: readonly number[]): { swap: boolean; outer: number; inner: number } | undefined {
+  const size = (d: readonly number[]) => d.reduce((x, y) => x * y, 1);
+  const suffixOf = (big: readonly number[], small: readonly number[]) => {
+    let i = 0;
+    while (i < small.length - 1 && small[i] === 1) i++;
+    const s = small.slice(i);
+    return s.length <= big.length && s.every((v, j) => v === big[big.length - s.length + j]);
+  };
+  const [na, nb] = [size(da), size(db)];
+  if (!na || !nb) return undefined;
+  if (da.length >= db.length && nb <= na && suffixOf(da, db)) return { swap: false, outer: na / nb, inner: nb };
+  if (db.length >= da.length && na < nb && suffixOf(db, da)) return { swap: true, outer: nb / na, inner: na };
+  return undefined;
+}
+
 const qlinearAddWasm: KernelDef = {
   op: 'QLinearAdd',
   domain: 'com.microsoft',
   backend: 'wasm',
-  prepare(_node, _attrs, types) {
+  prepare(node, _attrs, types) {
     const mem = arena();
     const ex = kernels();
     if (!mem || !ex || !isQ8(types[0]?.dtype)) return decline('needs WASM and 8-bit input');
+    /** y = QLinearAdd over the rows (addRows) of operands at pa, pb */
+    const addAt = (rows: NonNullable<ReturnType<typeof addRows>>, pa: number, sa: number, za: number, pb: number, sb: number, zb: number, sc: number, zc: number, uns: number, y: number) => {
+      const [p, s, z, q, t, w] = rows.swap ? [pb, sb, zb, pa, sa, za] : [pa, sa, za, pb, sb, zb];
+      for (let o = 0, off = 0; o < rows.outer; o++, off += rows.inner) ex.qs8_qlinear_add(p + off, s, z, q, t, w, rows.inner, sc, zc, uns, y + off);
+    };
     return {
       name: 'qs8_qlinear_add',
       run([a, as, az, b, bs, bz, cs, cz], [ot]) {
         const [sa, sb, sc] = [f32Scalar(as), f32Scalar(bs), f32Scalar(cs)];
-        // broadcasting: the reference
-        if (sa === undefined || sb === undefined || sc === undefined || a!.size !== b!.size || a!.dims.length !== b!.dims.length || a!.dims.some((d, i) => d !== b!.dims[i])) return undefined;
-        const n = a!.size;
+        const rows = addRows(a!.dims, b!.dims);
+        // other broadcasts: the reference
+        if (sa === undefined || sb === undefined || sc === undefined || !rows) return undefined;
+        const n = rows.outer * rows.inner;
         const pa = mem.inputBytes(a!.data as QData, 'add input');
         const pb = mem.inputBytes(b!.data as QData, 'add input');
         const y = mem.alloc(n, 'add output');
-        ex.qs8_qlinear_add(pa.ptr, sa, scalarInt(az), pb.ptr, sb, scalarInt(bz), n, sc, scalarInt(cz), a!.type === 'uint8' ? 1 : 0, y);
+        addAt(rows, pa.ptr, sa, scalarInt(az), pb.ptr, sb, scalarInt(bz), sc, scalarInt(cz), a!.type === 'uint8' ? 1 : 0, y);
         if (pa.copied) mem.release(pa.ptr);
         if (pb.copied) mem.release(pb.ptr);
         return [new Tensor(ot!.dtype, outView(mem, outKind(ot!.dtype).code, y, n), ot!.shape as number[])];
+      },
+      // static plan: constant scales and zero points; a constant operand (a bias) is copied into plan scratch once
+      bind({ ins, consts, inTypes, outs: [yp], scratch }) {
+        const [as, az, bs, bz, cs, cz] = [consts[1], consts[2], consts[4], consts[5], consts[6], consts[7]];
+        const [sa, sb, sc] = [f32Scalar(as), f32Scalar(bs), f32Scalar(cs)];
+        const [ta, tb] = [inTypes[0]?.shape as number[] | undefined, inTypes[3]?.shape as number[] | undefined];
+        const rows = ta && tb ? addRows(ta, tb) : undefined;
+        if (sa === undefined || sb === undefined || sc === undefined || !rows) return undefined;
+        for (const [i, z] of [[2, az], [5, bz], [7, cz]] as const) if (node.inputs[i] && !z) return undefined;
+        const at = (i: number) => (ins[i]! >= 0 ? ins[i]! : consts[i] ? bindConstant(scratch, consts[i]!.data as ArrayBufferView, 'add operand') : -1);
+        const [pa, pb] = [at(0), at(3)];
+        if (pa < 0 || pb < 0 || yp === undefined || yp < 0) return undefined;
+        const [za, zb, zc, uns] = [scalarInt(az), scalarInt(bz), scalarInt(cz), inTypes[0]!.dtype === 'uint8' ? 1 : 0];
+        return () => addAt(rows, pa, sa, za, pb, sb, zb, sc, zc, uns, yp);
       },
     };
   },
@@ -79,6 +141,17 @@ const maxPoolQ8Wasm: KernelDef = {
     const [kh, kw] = attrs.kernel_shape as [number, number];
     return {
       name: 'qs8_maxpool2d',
+      // static plan: the same call on the input and output blocks, the column maxima in plan scratch
+      bind({ ins: [xp], inTypes: [xt], outs: [yp], scratch }) {
+        const d = xt?.shape as number[] | undefined;
+        if (!d || d.length !== 4 || xp === undefined || yp === undefined || xp < 0 || yp < 0) return undefined;
+        const [n, c, ih, iw] = d as [number, number, number, number];
+        const g = pool2dAt(ih, iw, kh, kw, attrs);
+        const [oh, ow] = g.out as [number, number];
+        const tmp = scratch(iw + 16, 'pool column maxima');
+        const uns = xt!.dtype === 'uint8' ? 1 : 0;
+        return () => ex.qs8_maxpool2d(xp, n * c, ih, iw, kh, kw, g.strides[0]!, g.strides[1]!, g.padBegin[0]!, g.padBegin[1]!, oh, ow, uns, yp, tmp);
+      },
       run([input], [ot]) {
         const xt = input!;
         const [n, c, ih, iw] = xt.dims as [number, number, number, number];
@@ -146,13 +219,15 @@ const qgemmWasm: KernelDef = {
   backend: 'wasm',
   prepare(node, attrs, types, constant) {
     const mem = arena();
-    const b = constant(3);
+    const bt = constant(3);
     const bs = constant(4);
     const bz = constant(5);
     const c = node.inputs[6] ? constant(6) : undefined;
     const a = types[0];
-    if (!mem || !kernels() || !b || !bs || !bz || !isQ8(a?.dtype) || !isQ8(b.type) || b.dims.length !== 2 || bs.type !== 'float32') return decline('needs WASM, 8-bit A, a constant 2-D 8-bit B and constant float32 scales');
-    if (attrs.alpha !== 1 || attrs.transA || attrs.transB || (attrs.rounding ?? 'onnx') !== 'onnx') return decline('alpha != 1, transposes or non-ONNX rounding');
+    if (!mem || !kernels() || !bt || !bs || !bz || !isQ8(a?.dtype) || !isQ8(bt.type) || bt.dims.length !== 2 || bs.type !== 'float32') return decline('needs WASM, 8-bit A, a constant 2-D 8-bit B and constant float32 scales');
+    if (attrs.alpha !== 1 || attrs.transA || (attrs.rounding ?? 'onnx') !== 'onnx') return decline('alpha != 1, a transposed A or non-ONNX rounding');
+    // transB (a PyTorch Linear's [N×K] weight): B is a constant, transposed once here
+    const b = attrs.transB ? transposed8(bt) : bt;
     const [k, n] = b.dims as [number, number];
     if (!(bs.size === 1 || bs.size === n) || !(bz.size === 1 || bz.size === n)) return decline("B's scale/zero point are neither per-tensor nor per-column");
     if (node.inputs[6] && (!c || c.type !== 'int32' || !(c.dims.length === 1 || (c.dims.length === 2 && c.dims[0] === 1)) || c.size !== n)) return decline('C is not a constant int32 row of N');
@@ -185,10 +260,31 @@ const qgemmWasm: KernelDef = {
         mem.release(acc.byteOffset);
         return [new Tensor('float32', y, ot!.shape as number[])];
       },
+      // static plan: the requantized form (y_scale given) with constant scales and zero points, as run() computes them;
+      // the float32 form keeps the general path
+      bind({ ins: [xp], consts: [, as, az, , , , , ys, yz], inTypes: [xt], outs: [op], outTypes: [ot], scratch }) {
+        const asv = f32Scalar(as);
+        const ysv = f32Scalar(ys);
+        const shape = xt?.shape as number[] | undefined;
+        if (asv === undefined || ysv === undefined || !shape || shape.length !== 2 || shape[1] !== k || (node.inputs[2] && !az) || (node.inputs[8] && !yz)) return undefined;
+        if (xp === undefined || op === undefined || xp < 0 || op < 0 || !isQ8(ot?.dtype)) return undefined;
+        const mv = new Float64Array(n);
+        for (let j = 0; j < n; j++) mv[j] = Math.fround(Math.fround(asv * bsv[bsv.length === 1 ? 0 : j]!) / ysv);
+        return g.bindGemm(xp, shape[0]!, xt!.dtype === 'uint8', scalarInt(az), ot!.dtype as 'int8' | 'uint8', mv, scalarInt(yz), cv, op, scratch);
+      },
       dispose: () => g.dispose(),
     };
   },
 };
+
+/** A constant 2-D 8-bit matrix transposed (its codes moved, nothing requantized). */
+function transposed8(t: Tensor): Tensor {
+  const [r, c] = t.dims as [number, number];
+  const src = t.data as Int8Array | Uint8Array;
+  const out = t.type === 'uint8' ? new Uint8Array(r * c) : new Int8Array(r * c);
+  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = src[i * c + j]!;
+  return new Tensor(t.type, out, [c, r]);
+}
 
 /** Concat of 8-bit tensors (the codes between quantized ops): one block copy per input and outer index. */
 const concatQ8: KernelDef = {

@@ -233,42 +233,54 @@ export class PackedQGemm {
    * from 4 rows on, A is widened into 4-row groups at `pa` (qs8_pack_a4, which sums the rows as it goes) for
    * qs8_gemm_a4's broadcast-load tile; fewer rows (a GEMV is bound by streaming B) run qs8_gemm's tiles on the bytes.
    */
-  private plainGemm(ap: number, m: number, aUnsigned: boolean, rs: number, pa: number, cp: number, yz: number, lo: number, hi: number, code: number): void {
+  private plainGemm(ap: number, m: number, aUnsigned: boolean, rs: number, pa: number, cp: number, yz: number, lo: number, hi: number, code: number, cb = this.cb, mult = this.mult): void {
     const ex = kernels()!;
     const { k, n } = this;
     const cv = rs ? this.cv : 0;
     if (pa) {
       ex.qs8_pack_a4(m, k, ap, k, aUnsigned ? 2 : 0, pa, rs);
-      ex.qs8_gemm_a4(m, n, k, pa, 8 * pad8(k), this.packed, cp, n, this.cb, 0, rs, cv, this.mult, 0, yz, lo, hi, code, this.tmp);
+      ex.qs8_gemm_a4(m, n, k, pa, 8 * pad8(k), this.packed, cp, n, cb, 0, rs, cv, mult, 0, yz, lo, hi, code, this.tmp);
       return;
     }
     if (rs) ex.qs8_rowsum(m, k, ap, k, aUnsigned ? 1 : 0, rs);
-    (aUnsigned ? ex.qu8_gemm : ex.qs8_gemm)(m, n, k, ap, k, this.packed, cp, n, this.cb, 0, rs, cv, this.mult, 0, yz, lo, hi, code, this.tmp);
+    (aUnsigned ? ex.qu8_gemm : ex.qs8_gemm)(m, n, k, ap, k, this.packed, cp, n, cb, 0, rs, cv, mult, 0, yz, lo, hi, code, this.tmp);
   }
 
   /**
-   * The call computing run(a, m, false, za, 'int32', undefined, 0, bias) from int8 A at byte offset `ap` into the int32
-   * block `cp` (a static plan's bound step): the column terms are written once here (za and the bias are constants),
-   * row sums and the flipped copy of A live in held scratch.
+   * The call computing run(a, m, aUnsigned, za, out, mult, yz, bias) — the int32 accumulator, or 8-bit output
+   * requantized by `mult` — from A at byte offset `ap` into the block `cp` (a static plan's bound step; za, yz, the
+   * multipliers and the bias are the plan's constants). Its column terms and multipliers live in held scratch of its
+   * own (run() rewrites the shared ones per call), as do the row sums, A packed in 4-row groups and the flipped copy
+   * of uint8 A.
    */
-  bindInt32(ap: number, m: number, za: number, bias: ArrayLike<number> | undefined, cp: number, scratch: (bytes: number, what: string) => number): () => void {
+  bindGemm(ap: number, m: number, aUnsigned: boolean, za: number, out: 'int32' | 'int8' | 'uint8', mult: ArrayLike<number> | undefined, yz: number, bias: ArrayLike<number> | undefined, cp: number, scratch: (bytes: number, what: string) => number): () => void {
     const ex = kernels()!;
     const mem = this.mem;
-    const { k, n, packed, cv, tmp } = this;
+    const { k, n, packed, tmp } = this;
     const n8 = pad8(n);
-    const cs = i32(mem, this.colsum, n8);
-    const cbv = i32(mem, this.cb, n8);
-    for (let j = 0; j < n8; j++) cbv[j] = (Math.imul(-za, cs[j]!) + Math.imul(Math.imul(k, za), this.zbS[j]!) + (bias && j < n ? bias[j]! : 0)) | 0;
-    const cb = this.cb;
-    const mult = this.mult;
+    const kind = outKind(out);
+    const flipA = this.mode !== 'plain' && aUnsigned;
+    const zaS = flipA ? za - 128 : za;
+    // every scratch block first (taking one may grow the memory), then the views that fill them
+    const cb = scratch(n8 * 4, 'int8 column bias');
+    const mp = scratch(n8 * 8, 'requant multipliers');
     const rs = this.needRowsum ? scratch(m * 4, 'int8 row sums') : 0;
+    const af = flipA ? scratch(m * pad8(k), 'int8 gemm flipped input') : 0;
+    const pa = this.mode === 'plain' ? this.packedA(m, scratch) : 0;
+    const cs = i32(mem, this.colsum, n8);
+    const cbv = i32(mem, cb, n8);
+    for (let j = 0; j < n8; j++) cbv[j] = (Math.imul(-zaS, cs[j]!) + Math.imul(Math.imul(k, zaS), this.zbS[j]!) + (bias && j < n ? bias[j]! : 0)) | 0;
+    const mv = f64(mem, mp, n8);
+    if (mult) for (let j = 0; j < n; j++) mv[j] = mult[j]!;
     if (this.mode === 'plain') {
-      const pa = this.packedA(m, scratch);
-      return () => this.plainGemm(ap, m, false, rs, pa, cp, 0, 0, 0, 0);
+      const code = kind.code && mult && smallMultipliers(mv.subarray(0, n)) ? kind.code | 4 : kind.code;
+      return () => this.plainGemm(ap, m, aUnsigned, rs, pa, cp, yz, kind.lo, kind.hi, code, cb, mp);
     }
+    const cv = rs ? this.cv : 0;
     return () => {
-      if (rs) ex.qs8_rowsum(m, k, ap, k, 0, rs);
-      ex.qs8_gemm_c4(m, n, k, ap, k, packed, cp, n, cb, 0, rs, rs ? cv : 0, mult, 0, 0, 0, 0, 0, tmp);
+      if (af) ex.qs8_pack_a(m, k, ap, k, 1, af, rs);
+      else if (rs) ex.qs8_rowsum(m, k, ap, k, 0, rs);
+      ex.qs8_gemm_c4(m, n, k, af || ap, af ? pad8(k) : k, packed, cp, n, cb, 0, rs, cv, mp, 0, yz, kind.lo, kind.hi, kind.code, tmp);
     };
   }
 
@@ -352,6 +364,18 @@ const qlinearMatMulWasm: KernelDef = {
         const y = g.run(x!.data as QData, m, x!.type === 'uint8', scalarInt(az), od, mult, scalarInt(yz));
         return [new Tensor(od, y, outType!.shape as number[])];
       },
+      // static plan: constant per-tensor A and Y scales / zero points (a QDQ-fused graph's), as run() computes them
+      bind({ ins: [xp], consts: [, as, az, , , , ys, yz], inTypes: [xt], outs: [op], outTypes: [ot] , scratch }) {
+        const shape = xt?.shape as number[] | undefined;
+        if (!shape || shape.length < 2 || shape[shape.length - 1] !== k || !isScalar(as) || !isScalar(az) || !isScalar(ys) || (node.inputs[7] && !isScalar(yz)) || as!.type !== bs.type) return undefined;
+        if (xp === undefined || op === undefined || xp < 0 || op < 0) return undefined;
+        const m = shape.reduce((a, d) => a * d, 1) / k;
+        const asv = rd((as!.data as Float32Array)[0]!);
+        const ysv = rd((ys!.data as Float32Array)[0]!);
+        const mv = new Float64Array(n);
+        for (let j = 0; j < n; j++) mv[j] = rd(rd(asv * rd(bsv[bsv.length === 1 ? 0 : j]!)) / ysv);
+        return g.bindGemm(xp, m, xt!.dtype === 'uint8', scalarInt(az), ot!.dtype as 'int8' | 'uint8', mv, scalarInt(yz), undefined, op, scratch);
+      },
       dispose: () => g.dispose(),
     };
   },
@@ -379,6 +403,12 @@ const matMulIntegerWasm: KernelDef = {
         if (m === undefined || !isScalar(az)) return undefined;
         const y = g.run(x!.data as QData, m, x!.type === 'uint8', scalarInt(az), 'int32');
         return [new Tensor('int32', y, outType!.shape as number[])];
+      },
+      // static plan: A's zero point a constant (absent: 0)
+      bind({ ins: [xp], consts: [, , az], inTypes: [xt], outs: [op], scratch }) {
+        const shape = xt?.shape as number[] | undefined;
+        if (!shape || shape.length < 2 || shape[shape.length - 1] !== k || (node.inputs[2] && !isScalar(az)) || xp === undefined || op === undefined || xp < 0 || op < 0) return undefined;
+        return g.bindGemm(xp, shape.reduce((a, d) => a * d, 1) / k, xt!.dtype === 'uint8', scalarInt(az), 'int32', undefined, 0, undefined, op, scratch);
       },
       dispose: () => g.dispose(),
     };
@@ -599,11 +629,20 @@ export function prepareConv(
     },
     bind({ ins, consts, inTypes: [xt], outs: [op], outTypes: [ot], scratch }) {
       const dims = xt!.shape as number[];
-      // TFLite only (QLinearConv's float multipliers and ConvInteger keep the general path); zero points constant
-      if (!tfl || dims.length !== 4 || ins[0]! < 0 || op! < 0 || (ins[2] ?? -1) >= 0 || (ins[7] ?? -1) >= 0) return undefined;
+      // TFLite, and QLinearConv with constant scales (its multipliers then are what run() computes); zero points
+      // constant. ConvInteger keeps the general path
+      if ((!tfl && !ws) || dims.length !== 4 || ins[0]! < 0 || op! < 0 || (ins[2] ?? -1) >= 0 || (ins[7] ?? -1) >= 0) return undefined;
       const xz = scalarInt(consts[2]);
       const xzS = xz - fx;
       const kind = outKind(ot!.dtype);
+      let code: number = kind.code | (tfl ? 8 : 0);
+      if (!tfl) {
+        const [xs, ys] = [consts[1], consts[6]];
+        if (xs?.type !== 'float32' || xs.size !== 1 || ys?.type !== 'float32' || ys.size !== 1) return undefined;
+        const mv = f64(mem, mult, m);
+        for (let i = 0; i < m; i++) mv[i] = Math.fround(Math.fround((xs.data as Float32Array)[0]! * ws![ws!.length === 1 ? 0 : i]!) / (ys.data as Float32Array)[0]!);
+        if (smallMultipliers(mv)) code |= 4;
+      }
       const rs = i32(mem, rsum, m);
       const rbv = i32(mem, rb, m);
       for (let i = 0; i < m; i++) rbv[i] = ((bias ? bias[i]! | 0 : 0) - Math.imul(xzS, rs[i]!) + Math.imul(Math.imul(kg, wzS[i]!), xzS)) | 0;
@@ -613,7 +652,8 @@ export function prepareConv(
       const lay = convBlock(p, k8, pointwise, MAX_THREADS, blockBytes);
       const blk = lay.at(scratch(lay.bytes, 'int8 conv column blocks'));
       const cv = needColsum ? scratch(pad8(p) * 4, 'int8 conv column sums') : 0;
-      const [xp, yz, code, lo, hi] = [ins[0]!, scalarInt(consts[7]), kind.code | 8, tfl.clamp.lo, tfl.clamp.hi];
+      const [xp, yz] = [ins[0]!, scalarInt(consts[7])];
+      const [lo, hi] = tfl ? [tfl.clamp.lo, tfl.clamp.hi] : [kind.lo, kind.hi];
       return () => images(xp, op!, dims, xz, yz, code, lo, hi, kind.esz, blk, cv);
     },
     dispose() {

@@ -178,7 +178,7 @@ const tfliteFcWasm: KernelDef = {
         const m = at!.shape![0] as number;
         if (xp < 0 || op! < 0 || at!.shape!.length !== 2 || (ins[2] ?? -1) >= 0 || (ins[8] ?? -1) >= 0) return undefined;
         const acc = scratch(m * n * 4, 'tflite fc accumulators');
-        const gemm = g.bindInt32(xp, m, scalarInt(consts[2]), bias, acc, scratch);
+        const gemm = g.bindGemm(xp, m, false, scalarInt(consts[2]), 'int32', undefined, 0, bias, acc, scratch);
         const [yz, lo, hi] = [scalarInt(consts[8]), clamp.lo, clamp.hi];
         return () => {
           gemm();
@@ -446,7 +446,7 @@ function allCodes(dtype: 'int8' | 'uint8'): Tensor {
  * standalone Clip on codes). TFLite's optimized kernels use 256-entry tables for int8 LOGISTIC / TANH / HARD_SWISH too
  * (activations.cc PopulateLookupTable). A following Clip on 8-bit output codes folds into the table.
  */
-function tflLutKernel(op: string, domain: string, inputs: number): KernelDef {
+export function tflLutKernel(op: string, domain: string, inputs: number, outDtype?: (types: readonly (ValueType | undefined)[], attrs: Record<string, unknown>) => ValueType['dtype'] | undefined): KernelDef {
   return {
     op,
     domain,
@@ -468,7 +468,12 @@ function tflLutKernel(op: string, domain: string, inputs: number): KernelDef {
           extra.push(c);
         }
       }
-      const outTypes: ValueType[] = [{ dtype: dt, shape: [256] }];
+      // one value per code: a parameter with one value per channel or element (per-axis DequantizeLinear) has no table
+      if (extra.some((c) => c !== undefined && c.size !== 1)) return decline('a per-axis or per-element parameter (a table holds one value per code)');
+      // the reference's output type: the input's (the TFLite ops read theirs from attributes) unless `outDtype` says
+      const odt = outDtype ? outDtype(types, attrs) : dt;
+      if (!odt) return decline('an output type the tables do not hold');
+      const outTypes: ValueType[] = [{ dtype: odt, shape: [256] }];
       const table = def.reference({ node, attrs, inputs: [allCodes(dt), ...extra], outputTypes: outTypes })[0]!;
       const ot = table.type;
       if (ot !== 'int8' && ot !== 'uint8' && ot !== 'float32') return decline(`output is ${ot}: the tables are 8-bit or float32`);

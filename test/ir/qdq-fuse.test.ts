@@ -84,7 +84,8 @@ describe('fuseQdq', () => {
         expect(ops).not.toContain(o.op);
         expect(ops).not.toContain('DequantizeLinear');
         expect(ops).not.toContain('QuantizeLinear');
-        expect(ops.includes('Max')).toBe(o.relu && !o.yzMin);
+        // a Relu that is not a no-op on the output codes: Clip(codes, q(0), qmax), which runs as an 8-bit table
+        expect(ops.includes('Clip')).toBe(o.relu && !o.yzMin);
         expect(g.nodes.map((n) => n.op)).toContain(o.op); // the input graph is untouched
         const want = run(g, feeds, 'reference');
         const fusedRef = run(f, feeds, 'reference');
@@ -249,8 +250,13 @@ describe('fuseQdq: Add, GlobalAveragePool, MaxPool, Concat, Clip, Gemm with bias
           expect(ops).not.toContain('DequantizeLinear');
           expect(ops).not.toContain('QuantizeLinear');
         } else expect(ops).toContain('QuantizeLinear'); // different scales: Q(DQ(c)) ≠ c, left alone
-        // ReLU6 calibrated to its range: no clamp node; a tighter max: an integer Clip at Q(hi)
-        if (kind === 'ConvClip') expect(ops.includes('Clip')).toBe(Math.round(clipHi / (g.initializers.get('ys')!.data as Float32Array)[0]!) + (g.initializers.get('yz')!.data as Int8Array)[0]! < (t === 'int8' ? 127 : 255));
+        // ReLU6 calibrated to its range with the zero point at the bottom code: no clamp node; a tighter max or a zero
+        // point above the bottom code: an integer Clip [Q(0), Q(hi)] (a lone lower bound too: one 8-bit table either way)
+        if (kind === 'ConvClip') {
+          const yz = (g.initializers.get('yz')!.data as Int8Array | Uint8Array)[0]!;
+          const [qmin, qmax] = t === 'int8' ? [-128, 127] : [0, 255];
+          expect(ops.includes('Clip')).toBe(Math.round(clipHi / (g.initializers.get('ys')!.data as Float32Array)[0]!) + yz < qmax || yz > qmin);
+        }
         const ref = runY(g, feeds, 'reference');
         const fusedRef = runY(f, feeds, 'reference');
         const fusedWasm = runY(f, feeds, 'wasm');

@@ -318,10 +318,10 @@ export function fuseQdq(graph: Graph): Graph {
         });
     }
     if (needClamp) {
-      const name = fresh(`${act!.name}_q${qhi < qmax ? 'clip' : 'max'}`);
-      const lo = addInit('qdq_clamp', qScalar(yType, qlo));
-      if (qhi < qmax) nodes.push({ name, op: 'Clip', domain: '', attrs: {}, inputs: [opOut, lo, addInit('qdq_clamp', qScalar(yType, qhi))], outputs: [out] });
-      else nodes.push({ name, op: 'Max', domain: '', attrs: {}, inputs: [opOut, lo], outputs: [out] });
+      // a Relu is Clip(codes, q(0), qmax) too: one op, which 8-bit codes run through a 256-entry table (x8_lut; a
+      // Max on 8-bit codes had no kernel and ran on the reference)
+      const name = fresh(`${act!.name}_qclip`);
+      nodes.push({ name, op: 'Clip', domain: '', attrs: {}, inputs: [opOut, addInit('qdq_clamp', qScalar(yType, qlo)), addInit('qdq_clamp', qScalar(yType, qhi))], outputs: [out] });
     }
     commit(op, nodes, act);
   }
