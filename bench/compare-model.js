@@ -1,7 +1,8 @@
 // Bring your own ONNX model: edgeq against onnxruntime-web (speed, one thread each, same process, runs alternated)
 // and against onnxruntime-node (outputs) on one deterministic input. Not part of bench/run.js (any model, any size).
 //   node bench/compare-model.js MODEL.onnx [--runs N] [--dims NAME=1,3,224,224 …] [--threads N]
-// Symbolic input dims default to 1 (give --dims for real sizes); float32 inputs get sin(0.37·i)/2, int64 inputs 1.
+// Symbolic input dims default to 1 (give --dims for real sizes, 0 too: an empty past KV cache); float32 inputs get
+// sin(0.37·i)/2, int64 inputs 1, bool inputs false (a merged decoder's use_cache_branch: its no-cache branch).
 // Prints per output the max |edgeq − ORT-node| next to max |ORT-web − ORT-node| (how far onnxruntime's own two
 // builds are apart on this model), then median wall and CPU ms of each engine and their ratio.
 import { readFileSync } from 'node:fs';
@@ -34,8 +35,8 @@ const feeds = [{}, {}, {}];
 for (const m of s.inputMetadata) {
   const d = dims[m.name] ?? m.shape.map((x) => (typeof x === 'number' ? x : 1));
   const n = d.reduce((a, b) => a * b, 1);
-  const data = m.type === 'float32' ? Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37) / 2) : m.type === 'int64' ? new BigInt64Array(n).fill(1n) : undefined;
-  if (!data) throw new Error(`input ${m.name}: ${m.type} (only float32 and int64 inputs are generated)`);
+  const data = m.type === 'float32' ? Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37) / 2) : m.type === 'int64' ? new BigInt64Array(n).fill(1n) : m.type === 'bool' ? new Uint8Array(n) : undefined;
+  if (!data) throw new Error(`input ${m.name}: ${m.type} (only float32, int64 and bool inputs are generated)`);
   feeds[0][m.name] = new Tensor(m.type, data, d);
   feeds[1][m.name] = new ort.Tensor(m.type, data, d);
   feeds[2][m.name] = new ortNode.Tensor(m.type, data, d);

@@ -18,6 +18,12 @@ export interface Analysis {
 const NO_FOLD = new Set(['RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike', 'Multinomial', 'Bernoulli']);
 /** Fold only small constants: shape arithmetic, not whole weight transforms. */
 const FOLD_LIMIT = 1 << 16;
+/**
+ * Element-preserving transforms: their output is a constant input in another layout or type (a weight stored
+ * transposed, quantized, reshaped), so folding one costs at most its input's elements (4 bytes each for float32
+ * from 8-bit codes), once, instead of recomputing the weight on every run.
+ */
+const WEIGHT_TRANSFORMS = new Set(['Transpose', 'DequantizeLinear', 'Cast', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze']);
 
 export interface AnalyzeOptions {
   /** fold all-constant nodes (default true) */
@@ -26,6 +32,13 @@ export interface AnalyzeOptions {
   foldLimit?: number;
   /** nodes never folded even when their inputs are constant */
   keep?: (node: Node) => boolean;
+  /**
+   * also fold element-preserving transforms of constants larger than foldLimit (Transpose, DequantizeLinear, Cast,
+   * Reshape … whose output has no more elements than their largest input): a big weight the model stores quantized
+   * or transposed (whisper's tied 51865×384 uint8 embedding, transposed and dequantized for the logits MatMul) then
+   * reaches the kernels as a constant instead of being recomputed on the reference every run. Default false.
+   */
+  foldWeights?: boolean;
 }
 
 /**
@@ -57,7 +70,10 @@ export function analyze(g: Graph, opts: AnalyzeOptions = {}): Analysis {
     });
     // control flow (graph attributes) runs its bodies through an executor: never folded here
     if (opts.fold === false || NO_FOLD.has(node.op) || out.some((t) => t?.sequence) || opts.keep?.(node) || Object.values(node.attrs).some((v) => v instanceof Graph)) continue;
-    const allConst = node.inputs.every((x) => x === '' || (consts.has(x) && consts.get(x)!.size <= limit));
+    const bigConst = (x: string) => consts.has(x) && consts.get(x)!.size > limit;
+    // a transform of a big weight folds when its output turns out no bigger than its input (checked below)
+    const weight = !!opts.foldWeights && WEIGHT_TRANSFORMS.has(node.op) && (node.domain === '' || node.domain === 'ai.onnx') && node.inputs.some(bigConst);
+    const allConst = node.inputs.every((x) => x === '' || (consts.has(x) && (weight || consts.get(x)!.size <= limit)));
     let res: (Tensor | undefined)[] | undefined;
     if (allConst && (node.op === 'Constant' || node.inputs.some((x) => x !== ''))) {
       const ins = node.inputs.map((x) => (x === '' ? undefined : consts.get(x)));
@@ -69,7 +85,8 @@ export function analyze(g: Graph, opts: AnalyzeOptions = {}): Analysis {
       const t = res?.[k];
       // a Constant node's value already exists (its attribute): kept whatever its size, so weights exported as
       // Constant nodes reach the kernels as constants; computed values stay capped
-      if (o !== '' && t && (t.size <= limit || node.op === 'Constant')) consts.set(o, t);
+      const inSize = weight ? Math.max(...node.inputs.map((x) => consts.get(x)?.size ?? 0)) : 0;
+      if (o !== '' && t && (t.size <= limit || node.op === 'Constant' || t.size <= inSize)) consts.set(o, t);
     });
   }
   return { order, defs, attrs: attrsOf, types, consts };

@@ -1,17 +1,18 @@
 import { conv2dAt } from '../ir/conv-geometry.js';
 import { Tensor } from '../tensor/tensor.js';
+import { attrs2d, dims2d } from './conv-run.js';
 import { type KernelDef, type PreparedKernel, decline, registerKernel } from './registry.js';
 import { type KernelCall, MAX_THREADS, chunksOf, forkJoin, shares, threadScratch, threadsFor } from './threads.js';
 import { type Arena, arena, type KernelExports, kernelFlavor, kernels } from './wasm.js';
 
 /**
  * int8 / uint8 kernels over asm/qs8_gemm.ts: QLinearMatMul, MatMulInteger (constant 2-D B) and QLinearConv,
- * ConvInteger (NCHW 2-D, constant weights, any group). Weights are packed once per session; zero points are
+ * ConvInteger (NCHW 2-D, and 1-D as 2-D with H = 1; constant weights, any group). Weights are packed once per session; zero points are
  * folded into per-row / per-column int32 terms from precomputed row / column sums, so the hot loop is a plain
  * widening int8 dot product. Integer accumulation wraps in int32 exactly like the TS reference (src/ops/quant.ts),
  * and requantization is the reference's own float64 arithmetic (`roundHalfToEven(acc · multiplier)` with the
  * multiplier rounded as the reference rounds it), so every output is bit-identical to the reference.
- * Cases outside these (per-row a scales / zero points, float16 scales, non-constant weights, 1-D or 3-D+ conv)
+ * Cases outside these (per-row a scales / zero points, float16 scales, non-constant weights, 3-D+ conv)
  * stay with the reference: `prepare` declines, or `run` returns undefined.
  */
 
@@ -738,10 +739,30 @@ export function prepareDwConv(ex: KernelExports, mem: Arena, attrs: Record<strin
 }
 
 function convOk(attrs: Record<string, unknown>, w: Tensor | undefined, xShape: readonly unknown[] | undefined): w is Tensor {
-  if (!w || !isQ8(w.type) || w.dims.length !== 4) return false;
-  if (xShape && xShape.length !== 4) return false;
+  if (!w || !isQ8(w.type) || (w.dims.length !== 4 && w.dims.length !== 3)) return false;
+  if (xShape && xShape.length !== w.dims.length) return false;
   const group = (attrs.group as number | undefined) ?? 1;
   return Number.isInteger(group) && group >= 1 && w.dims[0]! % group === 0;
+}
+
+/**
+ * A 1-D ConvInteger / QLinearConv (X [N, C, W], W [M, C/group, k]: whisper's and other audio front ends' Conv1d,
+ * quantized) as the 2-D kernel with H = 1, as the float Conv kernel runs it: `prepare2d` gets the lifted
+ * attributes (attrs2d) and the weight viewed as [M, C/group, 1, k]; the prepared kernel sees X as [N, C, 1, W]
+ * and writes the node's own [N, M, W'] output (same values, same order). 2-D weights pass through unchanged.
+ */
+function convRank(attrs: Record<string, unknown>, w: Tensor, prepare2d: (attrs: Record<string, unknown>, w: Tensor) => PreparedKernel): PreparedKernel {
+  if (w.dims.length === 4) return prepare2d(attrs, w);
+  const k = prepare2d(attrs2d(attrs, 1), new Tensor(w.type, w.data, dims2d(w.dims)));
+  return {
+    name: k.name,
+    run(inputs, outputTypes) {
+      const x = inputs[0]!;
+      if (x.dims.length !== 3) return undefined;
+      return k.run([new Tensor(x.type, x.data, dims2d(x.dims)), ...inputs.slice(1)], outputTypes);
+    },
+    dispose: () => k.dispose?.(),
+  };
 }
 
 const qlinearConvWasm: KernelDef = {
@@ -755,12 +776,16 @@ const qlinearConvWasm: KernelDef = {
     const wz = constant(5);
     const b = node.inputs[8] ? constant(8) : undefined;
     const x = types[0];
-    if (!mem || !ex || !isQ8(x?.dtype) || !convOk(attrs, w, x.shape) || !ws || ws.type !== 'float32' || !wz) return decline('needs WASM, 8-bit X, a constant 8-bit 2-D conv weight the kernel supports, constant float32 scale and zero point');
+    if (!mem || !ex || !isQ8(x?.dtype) || !convOk(attrs, w, x.shape) || !ws || ws.type !== 'float32' || !wz) return decline('needs WASM, 8-bit X, a constant 8-bit 1-D or 2-D conv weight the kernel supports, constant float32 scale and zero point');
     if (node.inputs[8] && (!b || b.type !== 'int32')) return decline('bias is not a constant int32');
     if (types[1]?.dtype !== 'float32' || types[6]?.dtype !== 'float32') return decline('scales are not float32');
     const group = (attrs.group as number | undefined) ?? 1;
-    if (group > 1 && group === w.dims[0] && w.dims[1] === 1) return prepareDwConv(ex, mem, attrs, x.dtype, w, ints(wz), b && ints(b), ws.data as Float32Array);
-    return prepareConv(ex, mem, attrs, x.dtype, w, ints(wz), b && ints(b), ws.data as Float32Array);
+    const xType = x.dtype;
+    return convRank(attrs, w, (a, w4) =>
+      group > 1 && group === w4.dims[0] && w4.dims[1] === 1
+        ? prepareDwConv(ex, mem, a, xType, w4, ints(wz), b && ints(b), ws.data as Float32Array)
+        : prepareConv(ex, mem, a, xType, w4, ints(wz), b && ints(b), ws.data as Float32Array),
+    );
   },
 };
 
@@ -773,9 +798,10 @@ const convIntegerWasm: KernelDef = {
     const w = constant(1);
     const wz = node.inputs[3] ? constant(3) : undefined;
     const x = types[0];
-    if (!mem || !ex || !isQ8(x?.dtype) || !convOk(attrs, w, x.shape)) return decline('needs WASM, 8-bit X and a constant 8-bit 2-D conv weight the kernel supports');
+    if (!mem || !ex || !isQ8(x?.dtype) || !convOk(attrs, w, x.shape)) return decline('needs WASM, 8-bit X and a constant 8-bit 1-D or 2-D conv weight the kernel supports');
     if (node.inputs[3] && !wz) return decline("W's zero point is not a constant");
-    return prepareConv(ex, mem, attrs, x.dtype, w, wz && ints(wz), undefined, undefined);
+    const xType = x.dtype;
+    return convRank(attrs, w, (a, w4) => prepareConv(ex, mem, a, xType, w4, wz && ints(wz), undefined, undefined));
   },
 };
 

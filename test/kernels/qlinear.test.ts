@@ -123,17 +123,22 @@ const convArb: fc.Arbitrary<ConvCase> = fc
   .map((r) => ({ ...r, c: r.cg * r.group }) as ConvCase & { cg: number })
   .filter((k) => k.h + k.pads[0]! + k.pads[2]! >= (k.kh - 1) * k.d[0] + 1 && k.w + k.pads[1]! + k.pads[3]! >= (k.kw - 1) * k.d[1] + 1);
 
-function convGraph(k: ConvCase, integer: boolean): { g: Graph; x: Tensor } {
+/** `rank1`: the 1-D conv of k's W axis (X [N, C, W], W [M, C/group, kw]; k's H axis, kh and H pads unused). */
+function convGraph(k: ConvCase, integer: boolean, rank1 = false): { g: Graph; x: Tensor } {
   const rnd = rng(k.seed);
   const cg = k.c / k.group;
   const m = k.mg * k.group;
   const g = new Graph();
-  g.inputs = [{ name: 'X', type: { dtype: k.tx, shape: [k.n, k.c, k.h, k.w] } }];
+  const xDims = rank1 ? [k.n, k.c, k.w] : [k.n, k.c, k.h, k.w];
+  const wDims = rank1 ? [m, cg, k.kw] : [m, cg, k.kh, k.kw];
+  g.inputs = [{ name: 'X', type: { dtype: k.tx, shape: xDims } }];
   g.outputs = [{ name: 'Y', type: { dtype: integer ? 'int32' : k.ty } }];
-  g.initializers.set('W', qt(k.tw, qdata(k.tw, m * cg * k.kh * k.kw, rnd), [m, cg, k.kh, k.kw]));
+  g.initializers.set('W', qt(k.tw, qdata(k.tw, wDims.reduce((a, b) => a * b, 1), rnd), wDims));
   g.initializers.set('xz', scalarQ(k.tx, zpv(k.tx, rnd)));
   g.initializers.set('wz', k.wzp === 'ch' ? qt(k.tw, qdata(k.tw, m, rnd), [m]) : scalarQ(k.tw, k.wzp === 'zero' ? (k.tw === 'uint8' ? 128 : 0) : zpv(k.tw, rnd)));
-  const attrs = { group: k.group, strides: k.s, dilations: k.d, pads: k.pads, kernel_shape: [k.kh, k.kw] };
+  const attrs = rank1
+    ? { group: k.group, strides: [k.s[1]], dilations: [k.d[1]], pads: [k.pads[1]!, k.pads[3]!], kernel_shape: [k.kw] }
+    : { group: k.group, strides: k.s, dilations: k.d, pads: k.pads, kernel_shape: [k.kh, k.kw] };
   if (integer) {
     g.nodes = [{ name: 'ci', op: 'ConvInteger', domain: '', inputs: ['X', 'W', 'xz', 'wz'], outputs: ['Y'], attrs }];
   } else {
@@ -144,7 +149,7 @@ function convGraph(k: ConvCase, integer: boolean): { g: Graph; x: Tensor } {
     if (k.bias) g.initializers.set('B', new Tensor('int32', Int32Array.from({ length: m }, () => Math.floor(rnd() * 20000) - 10000), [m]));
     g.nodes = [{ name: 'qc', op: 'QLinearConv', domain: '', inputs: ['X', 'xs', 'xz', 'W', 'ws', 'wz', 'ys', 'yz', ...(k.bias ? ['B'] : [])], outputs: ['Y'], attrs }];
   }
-  const x = qt(k.tx, qdata(k.tx, k.n * k.c * k.h * k.w, rnd), [k.n, k.c, k.h, k.w]);
+  const x = qt(k.tx, qdata(k.tx, xDims.reduce((a, b) => a * b, 1), rnd), xDims);
   return { g, x };
 }
 
@@ -195,11 +200,26 @@ describe('QLinearConv / ConvInteger (im2col into int8 panels + qs8_gemm)', () =>
     );
   });
 
+  // ONNX ConvInteger / QLinearConv take X as (N x C x D1 x … x Dn), any spatial rank. A 1-D one (whisper's
+  // Conv1d front end after quantize_dynamic: ConvInteger on [1, 80, 3000]) runs as the 2-D kernel with H = 1.
+  it('1-D ConvInteger and QLinearConv are bit-exact (the 2-D kernel with H = 1)', () => {
+    fc.assert(
+      fc.property(convArb, fc.boolean(), (k, integer) => {
+        const { g, x } = convGraph(k, integer, true);
+        check(g, { X: x });
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('depthwise and pointwise shapes', () => {
     const base = { n: 1, h: 7, w: 6, d: [1, 1] as [number, number], tx: 'uint8' as Q, tw: 'int8' as Q, ty: 'uint8' as Q, perCh: true, wzp: 'zero' as const, bias: true, seed: 3 };
     check(convGraph({ ...base, c: 5, group: 5, mg: 1, kh: 3, kw: 3, s: [2, 2], pads: [1, 1, 1, 1] }, false).g, { X: convGraph({ ...base, c: 5, group: 5, mg: 1, kh: 3, kw: 3, s: [2, 2], pads: [1, 1, 1, 1] }, false).x });
     const pw = { ...base, c: 9, group: 1, mg: 17, kh: 1, kw: 1, s: [1, 1] as [number, number], pads: [0, 0, 0, 0] };
     const { g, x } = convGraph(pw, false);
     check(g, { X: x });
+    // 1-D depthwise (qs8_dwconv2d with H = 1)
+    const dw1 = convGraph({ ...base, c: 5, group: 5, mg: 1, kh: 1, kw: 3, s: [1, 2], pads: [0, 1, 0, 1] }, false, true);
+    check(dw1.g, { X: dw1.x });
   });
 });

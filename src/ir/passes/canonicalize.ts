@@ -8,7 +8,10 @@ import { shapeArith } from './shape-arith.js';
 import { widenHalf } from './widen-half.js';
 
 export interface CanonicalizeOptions {
-  /** largest folded output, in elements (default 16 M: 64 MB of float32); bigger constant subgraphs stay nodes */
+  /**
+   * largest folded output, in elements (default 16 M: 64 MB of float32); bigger constant subgraphs stay nodes, except
+   * element-preserving transforms of a weight (Transpose, DequantizeLinear, Cast … : infer.ts foldWeights)
+   */
   maxElements?: number;
   /**
    * false: leave DequantizeLinear nodes (and what they feed) in place, so DQ→op→Q patterns can still be fused into
@@ -102,7 +105,7 @@ export function canonicalize(graph: Graph, opts: CanonicalizeOptions = {}): Grap
   let nodes: Node[] = [];
   let rewritten = false;
   for (let round = 0; ; round++) {
-    const a = analyze(g, { foldLimit: opts.maxElements ?? 1 << 24, keep });
+    const a = analyze(g, { foldLimit: opts.maxElements ?? 1 << 24, keep, foldWeights: true });
     inits = new Map(g.initializers);
     nodes = [];
     for (const n of a.order) {
