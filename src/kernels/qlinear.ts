@@ -761,6 +761,12 @@ function convRank(attrs: Record<string, unknown>, w: Tensor, prepare2d: (attrs: 
       if (x.dims.length !== 3) return undefined;
       return k.run([new Tensor(x.type, x.data, dims2d(x.dims)), ...inputs.slice(1)], outputTypes);
     },
+    // static plan: the 2-D kernel's bound call on X's block seen as [N, C, 1, W]
+    bind: k.bind && ((b) => {
+      const t = b.inTypes[0];
+      if (!t?.shape || t.shape.length !== 3) return undefined;
+      return k.bind!({ ...b, inTypes: [{ ...t, shape: dims2d(t.shape as number[]) }, ...b.inTypes.slice(1)] });
+    }),
     dispose: () => k.dispose?.(),
   };
 }

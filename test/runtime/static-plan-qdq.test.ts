@@ -69,6 +69,28 @@ function mlp(m: number, k: number, n: number, seed: number): { g: Graph; dims: n
   return { g, dims };
 }
 
+/** Conv1d → Relu → Conv1d (stride 2) → Relu: an audio front end (whisper's), 1-D QLinearConv after fusion */
+function conv1d(c: number, w: number, c1: number, seed: number): { g: Graph; dims: number[] } {
+  const r = rng(seed);
+  const g = new Graph();
+  g.opsets = { '': 17 };
+  const dims = [1, c, w];
+  g.inputs = [{ name: 'x', type: { dtype: 'float32', shape: dims } }];
+  g.outputs = [{ name: 'y', type: { dtype: 'float32' } }];
+  const pos = (n: number) => new Tensor('float32', Float32Array.from({ length: n }, () => 0.2 + Math.abs(r()) * 0.3), [n]);
+  g.initializers.set('w1', f32([c1, c, 3], r, 0.5));
+  g.initializers.set('b1', pos(c1));
+  g.initializers.set('w2', f32([c1, c1, 3], r, 0.5));
+  g.initializers.set('b2', pos(c1));
+  g.nodes.push(
+    node('conv1', 'Conv', ['x', 'w1', 'b1'], ['c1'], { kernel_shape: [3], pads: [1, 1] }),
+    node('relu1', 'Relu', ['c1'], ['r1']),
+    node('conv2', 'Conv', ['r1', 'w2', 'b2'], ['c2'], { kernel_shape: [3], pads: [1, 1], strides: [2] }),
+    node('relu2', 'Relu', ['c2'], ['y']),
+  );
+  return { g, dims };
+}
+
 /** the static plan and the general path of `g` give the same bytes over 3 inputs, and the plan is made */
 function samePaths(g: Graph, dims: number[], seed: number): void {
   const fast = new Executor(g);
@@ -101,6 +123,18 @@ describe('static plans of quantized models', () => {
         samePaths(q.graph, dims, seed);
       }),
       { numRuns: 24 },
+    );
+  });
+
+  it('1-D convs quantized to int8 (QLinearConv on the 2-D kernel with H = 1) plan whole, same bytes', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 3, max: 40 }), fc.integer({ min: 1, max: 9 }), kinds, fc.integer(), async (c, w, c1, o, seed) => {
+        const { g, dims } = conv1d(c, w, c1, seed);
+        const q = await quantize(g, { calib: f32(dims, rng(seed + 1), 2), ...o, report: false });
+        fc.pre([...q.tensors.values()].every((t) => t.max > t.min));
+        samePaths(q.graph, dims, seed);
+      }),
+      { numRuns: 16 },
     );
   });
 
