@@ -174,10 +174,23 @@ const qlinearGapWasm: KernelDef = {
   op: 'QLinearGlobalAveragePool',
   domain: 'com.microsoft',
   backend: 'wasm',
-  prepare(_node, attrs, types) {
+  prepare(node, attrs, types) {
     const mem = arena();
     const ex = kernels();
     if (!mem || !ex || !isQ8(types[0]?.dtype) || attrs.channels_last) return decline('needs WASM, 8-bit input and channels_first');
+    const uns = types[0]!.dtype === 'uint8';
+    const [lo, hi] = uns ? [0, 255] : [-128, 127];
+    /** y[i] for each of `rows` rows of S codes at xp (sums in the int32 block `sums`), into `y` */
+    const gap = (xp: number, rows: number, S: number, sx: number, zx: number, sy: number, zy: number, sums: number, y: Int8Array | Uint8Array) => {
+      ex.qs8_rowsum(rows, S, xp, S, uns ? 1 : 0, sums);
+      const sv = i32(mem, sums, rows);
+      // the reference: round_half_even(fround((Σx − S·x_zp) · fround(x_scale / fround(S · y_scale)))) + y_zp
+      const mult = Math.fround(sx / Math.fround(S * sy));
+      for (let i = 0; i < rows; i++) {
+        const v = roundHalfToEven(Math.fround((sv[i]! - S * zx) * mult)) + zy;
+        y[i] = v !== v ? 0 : v < lo ? lo : v > hi ? hi : v;
+      }
+    };
     return {
       name: 'qs8_global_avgpool',
       run([x, xs, xz, ys, yz], [ot]) {
@@ -187,21 +200,29 @@ const qlinearGapWasm: KernelDef = {
         if (sx === undefined || sy === undefined || S === 0) return undefined;
         const xin = mem.inputBytes(x!.data as QData, 'pool input');
         const sums = mem.alloc(rows * 4, 'pool sums');
-        ex.qs8_rowsum(rows, S, xin.ptr, S, x!.type === 'uint8' ? 1 : 0, sums);
+        const y = uns ? new Uint8Array(rows) : new Int8Array(rows);
+        gap(xin.ptr, rows, S, sx, scalarInt(xz), sy, scalarInt(yz), sums, y);
         if (xin.copied) mem.release(xin.ptr);
-        const sv = i32(mem, sums, rows);
-        const [lo, hi] = x!.type === 'uint8' ? [0, 255] : [-128, 127];
-        const zx = scalarInt(xz);
-        const zy = scalarInt(yz);
-        // the reference: round_half_even(fround((Σx − S·x_zp) · fround(x_scale / fround(S · y_scale)))) + y_zp
-        const mult = Math.fround(sx / Math.fround(S * sy));
-        const y = x!.type === 'uint8' ? new Uint8Array(rows) : new Int8Array(rows);
-        for (let i = 0; i < rows; i++) {
-          const v = roundHalfToEven(Math.fround((sv[i]! - S * zx) * mult)) + zy;
-          y[i] = v !== v ? 0 : v < lo ? lo : v > hi ? hi : v;
-        }
         mem.release(sums);
         return [new Tensor(x!.type, y, ot!.shape as number[])];
+      },
+      // static plan: constant scales and zero points; the codes written into the output block
+      bind({ ins: [xp], consts: [, xs, xz, ys, yz], inTypes: [xt], outs: [yp], scratch }) {
+        const [sx, sy] = [f32Scalar(xs), f32Scalar(ys)];
+        const d = xt?.shape as number[] | undefined;
+        if (sx === undefined || sy === undefined || !d || d.length < 2 || (node.inputs[2] && !xz) || (node.inputs[4] && !yz)) return undefined;
+        const rows = d[0]! * d[1]!;
+        const S = rows ? d.reduce((a, v) => a * v, 1) / rows : 0;
+        if (S === 0 || xp === undefined || yp === undefined || xp < 0 || yp < 0) return undefined;
+        const sums = scratch(rows * 4, 'pool sums');
+        const [zx, zy] = [scalarInt(xz), scalarInt(yz)];
+        let buf: ArrayBufferLike | undefined;
+        let y: Int8Array | Uint8Array = new Uint8Array(0);
+        return () => {
+          // (a view of the output block, taken again when the memory has grown)
+          if (mem.buffer !== buf) y = uns ? new Uint8Array((buf = mem.buffer), yp, rows) : new Int8Array((buf = mem.buffer), yp, rows);
+          gap(xp, rows, S, sx, zx, sy, zy, sums, y);
+        };
       },
     };
   },
@@ -318,6 +339,32 @@ const concatQ8: KernelDef = {
           off += chunk;
         }
         return [new Tensor(ot!.dtype, outView(mem, outKind(ot!.dtype).code, y, total), shape)];
+      },
+      // static plan: each part's rows copied into the output block (a constant part from plan scratch)
+      bind({ ins, consts, inTypes, outs: [yp], outTypes: [ot], scratch }) {
+        const shape = ot?.shape as number[] | undefined;
+        if (!shape || yp === undefined || yp < 0) return undefined;
+        const r = shape.length;
+        const ax = ((_attrs.axis as number) + r) % r;
+        const outer = shape.slice(0, ax).reduce((a, d) => a * d, 1);
+        const total = shape.reduce((a, d) => a * d, 1);
+        const row = total / Math.max(1, outer) || 0;
+        const parts: [ptr: number, chunk: number, off: number][] = [];
+        let off = 0;
+        for (let i = 0; i < ins.length; i++) {
+          const size = (inTypes[i]?.shape as number[] | undefined)?.reduce((a, d) => a * d, 1);
+          const p = ins[i]! >= 0 ? ins[i]! : consts[i] ? bindConstant(scratch, consts[i]!.data as ArrayBufferView, 'concat part') : -1;
+          if (size === undefined || p < 0) return undefined;
+          const chunk = size / Math.max(1, outer) || 0;
+          parts.push([p, chunk, off]);
+          off += chunk;
+        }
+        let buf: ArrayBufferLike | undefined;
+        let u8 = new Uint8Array(0);
+        return () => {
+          if (mem.buffer !== buf) u8 = new Uint8Array((buf = mem.buffer));
+          for (const [p, chunk, at] of parts) for (let o = 0; o < outer; o++) u8.copyWithin(yp + o * row + at, p + o * chunk, p + (o + 1) * chunk);
+        };
       },
     };
   },

@@ -31,6 +31,21 @@ export function f64(mem: Arena, p: number, n: number): Float64Array {
   return new Float64Array(mem.buffer, p, n);
 }
 
+/**
+ * QLinearConv's requantization multipliers x_scale · w_scale[i] / y_scale, each step rounded to float32 as the
+ * reference computes them, into the f64 block `mult` (m of them); whether all are small (the kernels' code bit 4).
+ * `xs` / `ys`: the one-element float32 scales (run-time tensors, or a static plan's constants).
+ */
+function convMultipliers(mem: Arena, mult: number, m: number, xs: Tensor, ws: Float32Array, ys: Tensor): boolean {
+  const [x, y] = [(xs.data as Float32Array)[0]!, (ys.data as Float32Array)[0]!];
+  const mv = f64(mem, mult, m);
+  for (let i = 0; i < m; i++) mv[i] = Math.fround(Math.fround(x * ws[ws.length === 1 ? 0 : i]!) / y);
+  return smallMultipliers(mv);
+}
+
+/** a static plan's one-element float32 constant (a QLinearConv scale), else undefined */
+const oneF32 = (t: Tensor | undefined): Tensor | undefined => (t?.type === 'float32' && t.size === 1 ? t : undefined);
+
 /** Output code of qs8_gemm and the view constructor for it. */
 export function outKind(dtype: string): { code: 0 | 1 | 2; esz: number; lo: number; hi: number } {
   if (dtype === 'int8') return { code: 1, esz: 1, lo: -128, hi: 127 };
@@ -597,13 +612,8 @@ export function prepareConv(
         yz = scalarInt(inputs[7]);
         code |= 8;
       } else if (ws) {
-        const xs = (inputs[1]!.data as Float32Array)[0]!;
-        const ys = (inputs[6]!.data as Float32Array)[0]!;
         yz = scalarInt(inputs[7]);
-        // multiplier = x_scale · w_scale[m] / y_scale in float32, exactly as the reference computes it
-        const mv = f64(mem, mult, m);
-        for (let i = 0; i < m; i++) mv[i] = Math.fround(Math.fround(xs * ws[ws.length === 1 ? 0 : i]!) / ys);
-        if (smallMultipliers(mv)) code |= 4;
+        if (convMultipliers(mem, mult, m, inputs[1]!, ws, inputs[6]!)) code |= 4;
       }
       // rb[m] = B[m] − xz_s·Σ_k w_s[m,k] + K·wz_s[m]·xz_s
       const rs = i32(mem, rsum, m);
@@ -638,11 +648,9 @@ export function prepareConv(
       const kind = outKind(ot!.dtype);
       let code: number = kind.code | (tfl ? 8 : 0);
       if (!tfl) {
-        const [xs, ys] = [consts[1], consts[6]];
-        if (xs?.type !== 'float32' || xs.size !== 1 || ys?.type !== 'float32' || ys.size !== 1) return undefined;
-        const mv = f64(mem, mult, m);
-        for (let i = 0; i < m; i++) mv[i] = Math.fround(Math.fround((xs.data as Float32Array)[0]! * ws![ws!.length === 1 ? 0 : i]!) / (ys.data as Float32Array)[0]!);
-        if (smallMultipliers(mv)) code |= 4;
+        const [xs, ys] = [oneF32(consts[1]), oneF32(consts[6])];
+        if (!xs || !ys) return undefined;
+        if (convMultipliers(mem, mult, m, xs, ws!, ys)) code |= 4;
       }
       const rs = i32(mem, rsum, m);
       const rbv = i32(mem, rb, m);
@@ -698,13 +706,7 @@ export function prepareDwConv(ex: KernelExports, mem: Arena, attrs: Record<strin
       if (xt.dims.length !== 4) return undefined;
       const kind = outKind(ot!.dtype);
       let code: number = kind.code | 8;
-      if (!tfl) {
-        const xs = (inputs[1]!.data as Float32Array)[0]!;
-        const ys = (inputs[6]!.data as Float32Array)[0]!;
-        const mv = f64(mem, mult, m);
-        for (let i = 0; i < m; i++) mv[i] = Math.fround(Math.fround(xs * ws![ws!.length === 1 ? 0 : i]!) / ys);
-        code = kind.code | (smallMultipliers(mv) ? 4 : 0);
-      }
+      if (!tfl) code = kind.code | (convMultipliers(mem, mult, m, inputs[1]!, ws!, inputs[6]!) ? 4 : 0);
       const [lo, hi] = tfl ? [tfl.clamp.lo, tfl.clamp.hi] : [kind.lo, kind.hi];
       const [n, , ih, iw] = xt.dims as [number, number, number, number];
       const { oh, ow } = conv2dAt(ih, iw, kh, kw, attrs as never);
@@ -721,16 +723,23 @@ export function prepareDwConv(ex: KernelExports, mem: Arena, attrs: Record<strin
       }
       return [new Tensor(ot!.dtype, outView(mem, kind.code, op, n * m * oh * ow), ot!.shape as number[])];
     },
-    // TFLite only (QLinearConv's float multipliers are set per run); zero points constant; scratch for every thread
-    // the session may run (threadsFor decides per call)
+    // TFLite, and QLinearConv with constant scales (the multipliers run() would compute, written now); zero points
+    // constant; scratch for every thread the session may run (threadsFor decides per call)
     bind({ ins, consts, inTypes: [xt], outs: [op], outTypes: [ot], scratch }) {
       const dims = xt?.shape as number[] | undefined;
-      if (!tfl || !dims || dims.length !== 4 || (ins[0] ?? -1) < 0 || (op ?? -1) < 0 || (ins[2] ?? -1) >= 0 || (ins[7] ?? -1) >= 0) return undefined;
+      if (!dims || dims.length !== 4 || (ins[0] ?? -1) < 0 || (op ?? -1) < 0 || (ins[2] ?? -1) >= 0 || (ins[7] ?? -1) >= 0) return undefined;
       const kind = outKind(ot!.dtype);
+      let code = kind.code | 8;
+      if (!tfl) {
+        const [xs, ys] = [oneF32(consts[1]), oneF32(consts[6])];
+        if (!xs || !ys) return undefined;
+        code = kind.code | (convMultipliers(mem, mult, m, xs, ws!, ys) ? 4 : 0);
+      }
+      const [lo, hi] = tfl ? [tfl.clamp.lo, tfl.clamp.hi] : [kind.lo, kind.hi];
       const { oh, ow } = conv2dAt(dims[2]!, dims[3]!, kh, kw, attrs as never);
       const scr = threadScratch({ alloc: scratch }, ex.qs8_dwconv_scratch(kh, kw, sh, sw, dh, dw, oh, ow), MAX_THREADS, 'int8 depthwise scratch');
       const [xp, xz, yz] = [ins[0]!, scalarInt(consts[2]), scalarInt(consts[7])];
-      return () => images(xp, op!, dims, xz, yz, kind.code | 8, tfl.clamp.lo, tfl.clamp.hi, threadsFor(m * oh * ow * taps), scr);
+      return () => images(xp, op!, dims, xz, yz, code, lo, hi, threadsFor(m * oh * ow * taps), scr);
     },
     dispose() {
       for (const q of [wt, bp, mult]) mem.release(q);

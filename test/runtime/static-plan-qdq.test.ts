@@ -54,6 +54,38 @@ function cnn(c: number, h: number, w: number, c1: number, c2: number, hid: numbe
   return { g, dims };
 }
 
+/** Conv → Relu → (depthwise 3×3 → Relu ‖ Conv 1×1 → Relu) → Concat → GlobalAveragePool → Flatten → Gemm: MobileNet's and
+ * SqueezeNet's int8 pieces (depthwise QLinearConv, 8-bit Concat, QLinearGlobalAveragePool) */
+function branches(c: number, h: number, w: number, c1: number, c2: number, seed: number): { g: Graph; dims: number[] } {
+  const r = rng(seed);
+  const g = new Graph();
+  g.opsets = { '': 17 };
+  const dims = [1, c, h, w];
+  g.inputs = [{ name: 'x', type: { dtype: 'float32', shape: dims } }];
+  g.outputs = [{ name: 'y', type: { dtype: 'float32' } }];
+  const pos = (n: number) => new Tensor('float32', Float32Array.from({ length: n }, () => 0.2 + Math.abs(r()) * 0.3), [n]);
+  const inits: Record<string, Tensor> = {
+    w1: f32([c1, c, 3, 3], r, 0.5), b1: pos(c1),
+    wd: f32([c1, 1, 3, 3], r, 0.5), bd: pos(c1),
+    wp: f32([c2, c1, 1, 1], r, 0.5), bp: pos(c2),
+    wf: f32([4, c1 + c2], r, 0.3), bf: f32([4], r, 0.1),
+  };
+  for (const [k, v] of Object.entries(inits)) g.initializers.set(k, v);
+  g.nodes.push(
+    node('conv1', 'Conv', ['x', 'w1', 'b1'], ['c1'], { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [2, 2] }),
+    node('relu1', 'Relu', ['c1'], ['r1']),
+    node('dw', 'Conv', ['r1', 'wd', 'bd'], ['d'], { kernel_shape: [3, 3], pads: [1, 1, 1, 1], group: c1 }),
+    node('relud', 'Relu', ['d'], ['rd']),
+    node('pw', 'Conv', ['r1', 'wp', 'bp'], ['p'], { kernel_shape: [1, 1] }),
+    node('relup', 'Relu', ['p'], ['rp']),
+    node('cat', 'Concat', ['rd', 'rp'], ['cc'], { axis: 1 }),
+    node('gap', 'GlobalAveragePool', ['cc'], ['gp']),
+    node('flat', 'Flatten', ['gp'], ['f']),
+    node('fc', 'Gemm', ['f', 'wf', 'bf'], ['y'], { transB: 1 }),
+  );
+  return { g, dims };
+}
+
 /** MatMul → Add → Relu → MatMul over rows of tokens (QLinearMatMul after fusion) */
 function mlp(m: number, k: number, n: number, seed: number): { g: Graph; dims: number[] } {
   const r = rng(seed);
@@ -123,6 +155,18 @@ describe('static plans of quantized models', () => {
         samePaths(q.graph, dims, seed);
       }),
       { numRuns: 24 },
+    );
+  });
+
+  it('depthwise conv, 8-bit Concat and GlobalAveragePool quantized (QDQ and QOperator) plan whole, same bytes', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 4, max: 17 }), fc.integer({ min: 4, max: 17 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 12 }), kinds, fc.integer(), async (c, h, w, c1, c2, o, seed) => {
+        const { g, dims } = branches(c, h, w, c1, c2, seed);
+        const q = await quantize(g, { calib: f32(dims, rng(seed + 1), 2), ...o, report: false });
+        fc.pre([...q.tensors.values()].every((t) => t.max > t.min));
+        samePaths(q.graph, dims, seed);
+      }),
+      { numRuns: 20 },
     );
   });
 
