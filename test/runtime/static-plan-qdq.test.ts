@@ -21,18 +21,23 @@ const rng = (seed: number) => {
 const f32 = (dims: number[], r: () => number, scale = 1) => new Tensor('float32', Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => r() * scale), dims);
 const bytesOf = (t: Tensor) => Array.from(new Uint8Array((t.data as ArrayBufferView).buffer.slice((t.data as ArrayBufferView).byteOffset, (t.data as ArrayBufferView).byteOffset + (t.data as ArrayBufferView).byteLength)));
 
-/** Conv 3×3 → Relu → MaxPool 2×2 → Conv 1×1 → Relu → Flatten → Gemm → Relu → Gemm: the shape of `npm start`'s teacher */
-function cnn(c: number, h: number, w: number, c1: number, c2: number, hid: number, seed: number): { g: Graph; dims: number[] } {
+/** an empty float graph with input x of `dims` and output y, its random source, and positive bias vectors */
+function floatGraph(dims: number[], seed: number) {
   const r = rng(seed);
   const g = new Graph();
   g.opsets = { '': 17 };
-  const dims = [1, c, h, w];
   g.inputs = [{ name: 'x', type: { dtype: 'float32', shape: dims } }];
   g.outputs = [{ name: 'y', type: { dtype: 'float32' } }];
-  const flat = c2 * Math.floor(h / 2) * Math.floor(w / 2);
-  // positive biases before each Relu: no layer's activations are all zero (a zero range makes a degenerate scale, and
-  // a bias as int32 at that scale overflows the accumulator, which the QGemm kernel declines — correctly)
+  // positive biases before each Relu: no layer's activations are all zero (see quantizedSame)
   const pos = (n: number) => new Tensor('float32', Float32Array.from({ length: n }, () => 0.2 + Math.abs(r()) * 0.3), [n]);
+  return { g, r, pos };
+}
+
+/** Conv 3×3 → Relu → MaxPool 2×2 → Conv 1×1 → Relu → Flatten → Gemm → Relu → Gemm: the shape of `npm start`'s teacher */
+function cnn(c: number, h: number, w: number, c1: number, c2: number, hid: number, seed: number): { g: Graph; dims: number[] } {
+  const dims = [1, c, h, w];
+  const { g, r, pos } = floatGraph(dims, seed);
+  const flat = c2 * Math.floor(h / 2) * Math.floor(w / 2);
   const inits: Record<string, Tensor> = {
     w1: f32([c1, c, 3, 3], r, 0.5), b1: pos(c1),
     w2: f32([c2, c1, 1, 1], r, 0.5), b2: pos(c2),
@@ -57,13 +62,8 @@ function cnn(c: number, h: number, w: number, c1: number, c2: number, hid: numbe
 /** Conv → Relu → (depthwise 3×3 → Relu ‖ Conv 1×1 → Relu) → Concat → GlobalAveragePool → Flatten → Gemm: MobileNet's and
  * SqueezeNet's int8 pieces (depthwise QLinearConv, 8-bit Concat, QLinearGlobalAveragePool) */
 function branches(c: number, h: number, w: number, c1: number, c2: number, seed: number): { g: Graph; dims: number[] } {
-  const r = rng(seed);
-  const g = new Graph();
-  g.opsets = { '': 17 };
   const dims = [1, c, h, w];
-  g.inputs = [{ name: 'x', type: { dtype: 'float32', shape: dims } }];
-  g.outputs = [{ name: 'y', type: { dtype: 'float32' } }];
-  const pos = (n: number) => new Tensor('float32', Float32Array.from({ length: n }, () => 0.2 + Math.abs(r()) * 0.3), [n]);
+  const { g, r, pos } = floatGraph(dims, seed);
   const inits: Record<string, Tensor> = {
     w1: f32([c1, c, 3, 3], r, 0.5), b1: pos(c1),
     wd: f32([c1, 1, 3, 3], r, 0.5), bd: pos(c1),
@@ -88,14 +88,10 @@ function branches(c: number, h: number, w: number, c1: number, c2: number, seed:
 
 /** MatMul → Add → Relu → MatMul over rows of tokens (QLinearMatMul after fusion) */
 function mlp(m: number, k: number, n: number, seed: number): { g: Graph; dims: number[] } {
-  const r = rng(seed);
-  const g = new Graph();
-  g.opsets = { '': 17 };
   const dims = [m, k];
-  g.inputs = [{ name: 'x', type: { dtype: 'float32', shape: dims } }];
-  g.outputs = [{ name: 'y', type: { dtype: 'float32' } }];
+  const { g, r, pos } = floatGraph(dims, seed);
   g.initializers.set('w1', f32([k, n], r, 0.4));
-  g.initializers.set('b1', new Tensor('float32', Float32Array.from({ length: n }, () => 0.2 + Math.abs(r()) * 0.3), [n]));
+  g.initializers.set('b1', pos(n));
   g.initializers.set('w2', f32([n, 7], r, 0.4));
   g.nodes.push(node('mm1', 'MatMul', ['x', 'w1'], ['a']), node('add', 'Add', ['a', 'b1'], ['ab']), node('relu', 'Relu', ['ab'], ['h']), node('mm2', 'MatMul', ['h', 'w2'], ['y']));
   return { g, dims };
@@ -103,13 +99,8 @@ function mlp(m: number, k: number, n: number, seed: number): { g: Graph; dims: n
 
 /** Conv1d → Relu → Conv1d (stride 2) → Relu: an audio front end (whisper's), 1-D QLinearConv after fusion */
 function conv1d(c: number, w: number, c1: number, seed: number): { g: Graph; dims: number[] } {
-  const r = rng(seed);
-  const g = new Graph();
-  g.opsets = { '': 17 };
   const dims = [1, c, w];
-  g.inputs = [{ name: 'x', type: { dtype: 'float32', shape: dims } }];
-  g.outputs = [{ name: 'y', type: { dtype: 'float32' } }];
-  const pos = (n: number) => new Tensor('float32', Float32Array.from({ length: n }, () => 0.2 + Math.abs(r()) * 0.3), [n]);
+  const { g, r, pos } = floatGraph(dims, seed);
   g.initializers.set('w1', f32([c1, c, 3], r, 0.5));
   g.initializers.set('b1', pos(c1));
   g.initializers.set('w2', f32([c1, c1, 3], r, 0.5));
