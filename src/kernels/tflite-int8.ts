@@ -745,6 +745,8 @@ const tflSvdfWasm: KernelDef = {
     const izp = q('in_zero_point', 0) ?? 0;
     const szp = (attrs.in_zero_point as number[])[4] ?? 0;
     const ozp = (attrs.out_zero_point as number[])[0] ?? 0;
+    const svdfAt = (xp: number, B: number, sp: number, st: number, y: number) =>
+      ex.tfl_svdf_i8(xp, B, I, izp, p, F, M, p + wb, tesz, sp, sesz, szp, m1, s1, slo, shi, bias ? p + wb + tb : 0, R, m2, s2, ozp, -128, 127, st, y);
     return {
       name: 'tfl_svdf_i8',
       run(inputs, [o]) {
@@ -758,13 +760,24 @@ const tflSvdfWasm: KernelDef = {
         const scratch = mem.alloc(B * F * M * 4, 'SVDF state scratch');
         try {
           const y = mem.alloc(B * U, 'SVDF output');
-          ex.tfl_svdf_i8(xin.ptr, B, I, izp, p, F, M, p + wb, tesz, sin.ptr, sesz, szp, m1, s1, slo, shi, bias ? p + wb + tb : 0, R, m2, s2, ozp, -128, 127, scratch, y);
+          svdfAt(xin.ptr, B, sin.ptr, scratch, y);
           return [outAt(mem, 'int8', y, B * U, o!)];
         } finally {
           mem.release(scratch);
           if (sin.copied) mem.release(sin.ptr);
           if (xin.copied) mem.release(xin.ptr);
         }
+      },
+      // static plan: the state (read only: the kernel shifts it into its scratch) from its block, or its initial value
+      // (a variable tensor's constant) copied into plan scratch once
+      bind({ ins: [xp, , , , sp], consts, inTypes: [xt], outs: [yp], scratch }) {
+        const B = (xt?.shape as number[] | undefined)?.[0];
+        const sc = consts[4];
+        if (B === undefined || xp === undefined || yp === undefined || xp < 0 || yp < 0) return undefined;
+        const state = sp !== undefined && sp >= 0 ? sp : sc && sc.size === B * F * M ? bindConstant(scratch, sc.data as ArrayBufferView, 'SVDF state') : -1;
+        if (state < 0) return undefined;
+        const st = scratch(B * F * M * 4, 'SVDF state scratch');
+        return () => svdfAt(xp, B, state, st, yp);
       },
       dispose() {
         mem.release(p);

@@ -205,9 +205,10 @@ describe('static plan', () => {
     expect(mem.inUse).toBe(before);
   });
 
-  // TFLite's hello_world and micro_speech (int8): the static plan's outputs equal the general path's
-  for (const name of ['hello_world_int8', 'micro_speech_quantized']) {
-    it.skipIf(!hasData(`tflite/${name}.tflite`))(`${name}: bit-identical to the general path over random int8 inputs`, async () => {
+  // TFLite's hello_world, micro_speech (int8) and keyword_scrambled (int16 in, integer SVDF, int32 out): the static
+  // plan's outputs equal the general path's
+  for (const name of ['hello_world_int8', 'micro_speech_quantized', 'keyword_scrambled', 'keyword_scrambled_8bit']) {
+    it.skipIf(!hasData(`tflite/${name}.tflite`))(`${name}: bit-identical to the general path over random integer inputs`, async () => {
       const s = await InferenceSession.create(new Uint8Array(readFileSync(dataPath(`tflite/${name}.tflite`))), { numThreads: 1 });
       const slow = new Executor(s.graph, { staticPlan: false });
       const meta = s.inputMetadata[0]!;
@@ -215,12 +216,14 @@ describe('static plan', () => {
       const size = dims.reduce((a, d) => a * d, 1);
       fc.assert(
         fc.property(fc.integer(), (seed) => {
-          const x = new Tensor('int8', Int8Array.from({ length: size }, (_, i) => (Math.imul(i + 1, seed | 1) >>> 13) & 255), dims);
+          const codes = Array.from({ length: size }, (_, i) => (Math.imul(i + 1, seed | 1) >>> 13) & 255);
+          const x = meta.type === 'int16' ? new Tensor('int16', Int16Array.from(codes, (c) => (c - 128) * 97), dims) : new Tensor('int8', Int8Array.from(codes), dims);
           const a = s.runSync({ [meta.name]: x });
           const b = slow.run({ [meta.name]: x }) as Record<string, Tensor>;
+          const bytes = (t: Tensor) => Array.from(new Uint8Array((t.data as Int8Array).buffer, (t.data as Int8Array).byteOffset, (t.data as Int8Array).byteLength));
           for (const o of s.outputNames) {
             expect(a[o]!.dims).toEqual(b[o]!.dims);
-            expect(Array.from(a[o]!.data as Int8Array)).toEqual(Array.from(b[o]!.data as Int8Array));
+            expect(bytes(a[o]!)).toEqual(bytes(b[o]!));
             expect(a[o]!.quant).toEqual(b[o]!.quant);
           }
         }),
