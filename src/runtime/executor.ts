@@ -966,6 +966,7 @@ export class Executor {
     const arms: LayoutArm[] = [];
     for (const key of ['then_branch', 'else_branch'] as const) {
       const g = s.attrs[key] as Graph;
+      if (g.inputs.length) return `${key} takes ${g.inputs.length} formal inputs (an ONNX If branch takes none)`;
       const ex = this.bodies.branch(node, g, (i) => types.get(node.inputs[i]!));
       if (!ex) return `${key}: a captured value has no static shape`;
       const layout = ex.layoutStatic('branch');
