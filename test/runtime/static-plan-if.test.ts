@@ -13,6 +13,8 @@ import { readOnnx } from '../../src/formats/onnx/reader.js';
 import { Graph, type Node } from '../../src/ir/graph.js';
 import { capturedBy } from '../../src/ir/subgraph.js';
 import { Executor } from '../../src/runtime/executor.js';
+import { Interpreter } from '../../src/runtime/interpreter.js';
+import { arena } from '../../src/kernels/wasm.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { rng } from '../helpers/ort-oracle.js';
 
@@ -105,6 +107,29 @@ describe('a data-dependent If in a static plan', () => {
     } finally {
       fast.dispose();
       slow.dispose();
+    }
+  });
+
+  it('runs in place in the Interpreter (the plan kept across invokes), both branches, the general path bits', async () => {
+    const ip = await Interpreter.create(model(), { numThreads: 1 });
+    const slow = new Executor(model(), { staticPlan: false });
+    try {
+      ip.allocateTensors();
+      const outIndex = ip.getOutputDetails().find((d) => d.name === 'out')!.index;
+      const taken = new Set<boolean>();
+      for (let k = 0; k < 12; k++) {
+        const x = f32([1, 8], (i) => Math.cos(i * 0.7 + k) * (0.5 + k / 3));
+        taken.add(score(slow, x) >= 0.5);
+        const view = ip.typedInputTensor(0);
+        expect(view.buffer).toBe(arena()!.buffer); // a block of the static plan, not a copy
+        view.set(x.data as Float32Array);
+        ip.invoke();
+        expect(bits(ip.getTensor(outIndex)), `run ${k}`).toEqual(bits(slow.run({ x }).out as Tensor));
+      }
+      expect([...taken].sort()).toEqual([false, true]);
+    } finally {
+      slow.dispose();
+      await ip.release();
     }
   });
 
