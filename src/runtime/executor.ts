@@ -848,7 +848,7 @@ export class Executor {
       const node = s.node;
       const at = `node '${node.name}' (${node.op})`;
       if (s.body) {
-        const w = this.layoutIf(s, si, (x) => read(x, si), (o) => newBlock(o, si));
+        const w = this.layoutIf(s, (x) => read(x, si), (o) => newBlock(o, si));
         if (typeof w === 'string') return this.noStatic(`${at} ${w}`);
         // the branches' own values: one region alive at this step, shared by both branches (one runs)
         blocks.push({ name: `${node.name} branches`, first: si, last: si, bytes: Math.max(1, ...w.arms.map((a) => a.layout.total)) });
@@ -955,19 +955,27 @@ export class Executor {
    * plan of its own whose inputs are the places of the captured values and whose outputs land in the places of the
    * If's outputs; or why not (Loop/Scan bodies, a branch that does not plan, outputs whose shapes differ).
    */
-  private layoutIf(s: Step, si: number, read: (x: string) => number | undefined, newBlock: (o: string) => boolean): Omit<LayoutIf, 'region'> | string {
+  private layoutIf(s: Step, read: (x: string) => number | undefined, newBlock: (o: string) => boolean): Omit<LayoutIf, 'region'> | string {
     const node = s.node;
     if (node.op !== 'If' || node.domain !== '') return `runs a subgraph (only If is planned statically; ${node.op} bodies run as plans of their own)`;
     const { types } = this.analysis;
     const c = this.staticType(node.inputs[0]!);
     if (s.consts[0] !== undefined || c?.t.dtype !== 'bool' || c.size !== 1) return `has a condition that is no one-element bool value of kernel memory (${typeStr(types.get(node.inputs[0]!))})`;
-    const cond = read(node.inputs[0]!)!;
+    const cond = read(node.inputs[0]!);
+    if (cond === undefined) return `has a condition '${node.inputs[0]}' with no block`;
     const { captured } = splitCaptured(node);
     const arms: LayoutArm[] = [];
     for (const key of ['then_branch', 'else_branch'] as const) {
       const g = s.attrs[key] as Graph;
       if (g.inputs.length) return `${key} takes ${g.inputs.length} formal inputs (an ONNX If branch takes none)`;
-      const ex = this.bodies.branch(node, g, (i) => types.get(node.inputs[i]!));
+      let ex: Executor | undefined;
+      try {
+        ex = this.bodies.branch(node, g, (i) => types.get(node.inputs[i]!));
+      } catch (e) {
+        // a branch the general path would build only when it is taken: its error belongs to that run, not to this plan
+        if (e instanceof EdgeqError) return `${key}: ${e.message}`;
+        throw e;
+      }
       if (!ex) return `${key}: a captured value has no static shape`;
       const layout = ex.layoutStatic('branch');
       if (!layout) return `${key}: ${ex.staticMiss}`;
