@@ -1,5 +1,5 @@
 import { ShapeError } from '../errors.js';
-import type { Graph, Node } from '../ir/graph.js';
+import type { Graph, Node, ValueType } from '../ir/graph.js';
 import { type BodyRunner, bindBody, freeVars, looseType, splitCaptured } from '../ir/subgraph.js';
 import { Tensor } from '../tensor/tensor.js';
 import { TensorSequence, type Value } from '../tensor/sequence.js';
@@ -25,8 +25,8 @@ interface Free {
  * signature, built on first use and kept for the session: kernels run inside bodies as they do outside (weights the
  * body captures from the outer graph are constants of the child, so kernels pack them once).
  */
-export class Bodies {
-  private readonly cache = new Map<Graph, Map<string, BodyExecutor>>();
+export class Bodies<E extends BodyExecutor = BodyExecutor> {
+  private readonly cache = new Map<Graph, Map<string, E>>();
   private readonly frees = new Map<Node, Map<Graph, Free[]>>();
   /** per body: what passThrough found (null: not a pass-through body) */
   private readonly through = new Map<Graph, (number | Free)[] | null>();
@@ -34,7 +34,7 @@ export class Bodies {
   private readonly fetches = new Map<Graph, string[]>();
 
   constructor(
-    private readonly make: (g: Graph) => BodyExecutor,
+    private readonly make: (g: Graph) => E,
     /** the outer plan's constant value of a name, if it has one */
     private readonly constant: (name: string) => Tensor | undefined,
   ) {}
@@ -78,18 +78,8 @@ export class Bodies {
         const key = ex ? exactKey : exact ? exactKey : keyOf(false);
         ex ??= per.get(key);
         if (!ex) {
-          const byName = new Map(free.map((f) => [f.name, f]));
           const typeOf = (v: Value) => (exact && v instanceof Tensor ? { dtype: v.type, shape: [...v.dims] } : looseType(v, v instanceof TensorSequence));
-          const bound = bindBody(
-            g,
-            formal.map(typeOf),
-            (x) => {
-              const f = byName.get(x)!;
-              if (f.value) return { value: f.value };
-              return { type: typeOf(input(f.i)) };
-            },
-          );
-          per.set(key, (ex = this.make(bound)));
+          per.set(key, (ex = this.build(g, free, formal.map(typeOf), (f) => typeOf(input(f.i)))));
         }
         const feeds: Record<string, Value> = {};
         g.inputs.forEach((io, k) => (feeds[io.name] = detach(formal[k]!)));
@@ -100,6 +90,39 @@ export class Bodies {
         return g.outputs.map((o) => out[o.name]!);
       },
     };
+  }
+
+  /**
+   * The executor of body `g` of `node` (no formal inputs: an If branch) for captured values of these static types
+   * (`typeOf(i)`: the type of node.inputs[i]) — the one runner() picks for values of those shapes, made now if absent,
+   * so a static plan's branch and the general path share one set of packed weights. Undefined when a captured value
+   * has no static tensor type.
+   */
+  branch(node: Node, g: Graph, typeOf: (i: number) => ValueType | undefined): E | undefined {
+    if (g.inputs.length) return undefined;
+    const free = this.freeOf(node, g);
+    let key = '|';
+    for (const f of free) {
+      if (f.value) continue;
+      const t = typeOf(f.i);
+      if (!t || t.sequence || !t.shape?.every((d) => typeof d === 'number')) return undefined;
+      key += `${t.dtype}[${t.shape.join(',')}],`; // as keyOf(true) in runner()
+    }
+    let per = this.cache.get(g);
+    if (!per) this.cache.set(g, (per = new Map()));
+    let ex = per.get(key);
+    if (!ex) per.set(key, (ex = this.build(g, free, [], (f) => ({ dtype: typeOf(f.i)!.dtype, shape: [...typeOf(f.i)!.shape!] }))));
+    return ex;
+  }
+
+  /** An executor of `g` with its formal inputs and its captured values (constants bound, the rest typed by `freeType`). */
+  private build(g: Graph, free: readonly Free[], formal: ValueType[], freeType: (f: Free) => ValueType): E {
+    const byName = new Map(free.map((f) => [f.name, f]));
+    const bound = bindBody(g, formal, (x) => {
+      const f = byName.get(x)!;
+      return f.value ? { value: f.value } : { type: freeType(f) };
+    });
+    return this.make(bound);
   }
 
   /**

@@ -23,6 +23,7 @@ import type { Node } from '../ir/graph.js';
 import type { Attrs, OpDef } from '../ir/registry.js';
 import { nonOnnxAttr } from '../ir/layout.js';
 import { Bodies } from './bodies.js';
+import { splitCaptured } from '../ir/subgraph.js';
 import { type Lifetime, StaticPlan, type StaticIO, planOffsets, writeInto } from './static-plan.js';
 
 export interface ExecutorOptions {
@@ -115,7 +116,7 @@ export class Executor {
   /** the graph as planned: the caller's, with DQ→op→Q patterns fused into integer ops on the wasm backend */
   readonly graph: Graph;
   /** child executors of control-flow bodies (If/Loop/Scan), built on first use */
-  private readonly bodies: Bodies;
+  private readonly bodies: Bodies<Executor>;
   /** what canonicalize changed before planning (undefined: nothing, or not run) */
   readonly canonicalized?: CanonicalizeStats;
 
@@ -750,37 +751,74 @@ export class Executor {
   /**
    * Compile the plan to bound calls on fixed blocks (runtime/static-plan.ts) when every graph input and output and
    * every value a kernel reads or writes has one static shape, and every step is an alias (a fused activation, a
-   * view kernel) or a kernel whose `bind` accepts its places. Values get blocks of one arena allocation, shared
-   * between values not alive at the same time (planOffsets). Undefined when any step cannot bind: every run then
-   * takes the general path, as before.
+   * view kernel), a kernel whose `bind` accepts its places, or an If whose branches plan so too (layoutStatic).
+   * Values get blocks of one arena allocation, shared between values not alive at the same time (planOffsets).
+   * Undefined when any step cannot bind: every run then takes the general path, as before.
    */
   private compileStatic(keepInputs = false): StaticPlan | undefined {
     this.staticMiss = undefined;
     const mem = this.staticWanted && this.kernels.size ? arena() : undefined;
     if (!mem || this.graph.inputs.length === 0) return this.noStatic(!this.staticWanted ? 'not wanted (backend or staticPlan option)' : !this.kernels.size ? 'no step runs a kernel' : 'the graph has no inputs');
-    const { types } = this.analysis;
-    const staticType = (x: string): { t: ValueType; size: number; bytes: number } | undefined => {
-      const t = types.get(x);
-      if (!t || t.sequence || !t.shape || !t.shape.every((d) => typeof d === 'number')) return undefined;
-      const width = DTYPES[t.dtype].bytes; // 0 for strings, which have no place in kernel memory
-      if (!width) return undefined;
-      const size = (t.shape as number[]).reduce((a, d) => a * d, 1);
-      return { t, size, bytes: size * width };
+    const layout = this.layoutStatic(keepInputs ? 'keep' : 'own');
+    if (!layout) return undefined;
+    const held: number[] = [];
+    const base = mem.alloc(layout.total, 'static plan values');
+    held.push(base);
+    // the arrays fed to the current run, per graph input read straight from its feed (StaticPlan.run sets them)
+    const fed: (TypedArray | undefined)[] = [];
+    let calls: (() => void)[] | undefined;
+    try {
+      calls = this.bindLayout(layout, mem, base, [], held, fed);
+    } finally {
+      if (!calls) for (const p of held) mem.release(p);
+    }
+    if (!calls) return undefined;
+    const at = layout.at(base, []);
+    const io = (name: string): StaticIO => {
+      const st = this.staticType(name)!;
+      return { name, type: st.t.dtype, dims: Object.freeze([...(st.t.shape as number[])]), size: st.size, ptr: at(layout.rootOf.get(name)), ...(st.t.quant ? { quant: st.t.quant } : {}) };
     };
+    const outputs = new Map<string, StaticIO>();
+    for (const o of this.graph.outputs) outputs.set(o.name, io(o.name));
+    return new StaticPlan(mem, this.graph.inputs.map((i) => io(i.name)), outputs, calls, held, layout.total, fed);
+  }
+
+  /** `x`'s type when it has one static shape and a place in kernel memory (not a string), with its element count and bytes. */
+  private staticType(x: string): { t: ValueType; size: number; bytes: number } | undefined {
+    const t = this.analysis.types.get(x);
+    if (!t || t.sequence || !t.shape || !t.shape.every((d) => typeof d === 'number')) return undefined;
+    const width = DTYPES[t.dtype].bytes; // 0 for strings, which have no place in kernel memory
+    if (!width) return undefined;
+    const size = (t.shape as number[]).reduce((a, d) => a * d, 1);
+    return { t, size, bytes: size * width };
+  }
+
+  /**
+   * Where every value of a static plan goes and what runs, before any memory is taken (undefined, with staticMiss
+   * set, when a step cannot be planned). `own`: the graph inputs read only by binding kernels stay in the caller's
+   * feeds; `keep`: every input gets a block no value shares (an in-place plan's inputs outlive a run); `branch`: the
+   * graph is an If branch inside a caller's plan, its inputs (the captured values) and outputs (the If's outputs)
+   * are places the caller gives (`ext` blocks: inputs first, then outputs) and the rest is one region the caller
+   * places (`total` bytes), alive while the If runs.
+   */
+  private layoutStatic(mode: 'own' | 'keep' | 'branch'): StaticLayout | undefined {
+    const { types } = this.analysis;
+    const staticType = (x: string) => this.staticType(x);
     // every value at a place: a block and a byte offset in it (an alias shares its root's place; a part of an
     // in-place Concat sits at its offset in the Concat's block, see planConcats), and each block's lifetime
     const rootOf = new Map<string, number>();
     const places: { b: number; off: number }[] = [];
-    const blocks: (Lifetime & { name: string })[] = [];
-    const place = (name: string, b: number, off: number) => {
-      rootOf.set(name, places.length);
+    const blocks: LayoutBlock[] = [];
+    const place = (name: string | undefined, b: number, off: number): number => {
+      if (name !== undefined) rootOf.set(name, places.length);
       places.push({ b, off });
+      return places.length - 1;
     };
-    const newBlock = (name: string, first: number): boolean => {
+    const newBlock = (name: string, first: number, ext?: number): boolean => {
       const st = staticType(name);
       if (!st) return false;
       place(name, blocks.length, 0);
-      blocks.push({ name, first, last: first, bytes: Math.max(st.bytes, 1) });
+      blocks.push({ name, first, last: first, bytes: Math.max(st.bytes, 1), ext });
       return true;
     };
     const read = (x: string, at: number): number | undefined => {
@@ -801,14 +839,22 @@ export class Executor {
     };
     const steps = (this.steps ??= this.compile());
     // graph inputs whose every reader takes them straight from the feed get no block (an in-place plan keeps blocks)
-    const direct = keepInputs ? new Map<string, number>() : this.directFeeds(steps);
-    for (const i of this.graph.inputs) if (!direct.has(i.name) && !newBlock(i.name, -1)) return this.noStatic(`input '${i.name}' has no static shape (${typeStr(types.get(i.name))})`);
-    const work: ({ s: Step; ins: (number | undefined)[]; outs: (number | undefined)[]; fin: (number | undefined)[]; names: string[] } | { copy: [from: number, to: number, bytes: number] })[] = [];
+    const direct = mode === 'own' ? this.directFeeds(steps) : new Map<string, number>();
+    const nIn = this.graph.inputs.length;
+    for (const [k, i] of this.graph.inputs.entries()) if (!direct.has(i.name) && !newBlock(i.name, -1, mode === 'branch' ? k : undefined)) return this.noStatic(`input '${i.name}' has no static shape (${typeStr(types.get(i.name))})`);
+    const work: LayoutWork[] = [];
     for (let si = 0; si < steps.length; si++) {
       const s = steps[si]!;
       const node = s.node;
       const at = `node '${node.name}' (${node.op})`;
-      if (s.body) return this.noStatic(`${at} runs a subgraph`);
+      if (s.body) {
+        const w = this.layoutIf(s, (x) => read(x, si), (o) => newBlock(o, si));
+        if (typeof w === 'string') return this.noStatic(`${at} ${w}`);
+        // the branches' own values: one region alive at this step, shared by both branches (one runs)
+        blocks.push({ name: `${node.name} branches`, first: si, last: si, bytes: Math.max(1, ...w.arms.map((a) => a.layout.total)) });
+        work.push({ ...w, region: place(undefined, blocks.length - 1, 0) });
+        continue;
+      }
       if (s.elided) continue; // its output is read by no one (a graph output is never elided)
       if (s.concat) {
         // every part was written in place: the output is the whole block
@@ -865,29 +911,117 @@ export class Executor {
         }
       work.push({ s, ins, outs, fin, names });
     }
-    const outputs = new Map<string, StaticIO>();
-    for (const o of this.graph.outputs) {
+    const claimed = new Set<number>();
+    for (const [k, o] of this.graph.outputs.entries()) {
       const p = rootOf.get(o.name);
       const st = staticType(o.name);
+      const c = this.analysis.consts.get(o.name);
+      if (mode === 'branch' && st && (c || p !== undefined)) {
+        // an If's output: its place is the caller's. The block computing it becomes that place when it holds exactly
+        // this value; else (a captured value passed on, a constant, a view of a larger block) its bytes are copied
+        const b = p === undefined ? -1 : places[p]!.b;
+        if (!c && blocks[b]!.ext === undefined && places[p!]!.off === 0 && blocks[b]!.bytes === Math.max(st.bytes, 1) && !claimed.has(b)) {
+          blocks[b]!.ext = nIn + k;
+          claimed.add(b);
+          continue;
+        }
+        const to = place(undefined, blocks.length, 0);
+        blocks.push({ name: o.name, first: steps.length, last: steps.length, bytes: st.bytes, ext: nIn + k });
+        if (c) work.push({ fill: c, to });
+        else {
+          blocks[b]!.last = Infinity;
+          work.push({ copy: [p!, to, st.bytes] });
+        }
+        continue;
+      }
       if (p === undefined || !st) return this.noStatic(`graph output '${o.name}' has no block of a static shape`);
       blocks[places[p]!.b]!.last = Infinity;
     }
     // an in-place plan's inputs are written once and invoked many times (TFLite keeps its inputs too): no value shares them
-    if (keepInputs) for (let b = 0; b < this.graph.inputs.length; b++) blocks[b]!.last = Infinity;
-    const { offsets, total } = planOffsets(blocks);
-    const held: number[] = [];
-    const base = mem.alloc(total, 'static plan values');
-    held.push(base);
-    const at = (p: number | undefined) => (p === undefined ? -1 : base + offsets[places[p]!.b]! + places[p]!.off);
+    if (mode === 'keep') for (let b = 0; b < nIn; b++) blocks[b]!.last = Infinity;
+    // blocks at the caller's places take no room here
+    const { offsets, total } = planOffsets(blocks.map((b) => (b.ext === undefined ? b : { ...b, bytes: 0 })));
+    const at = (base: number, ext: readonly number[]) => (p: number | undefined) => {
+      if (p === undefined) return -1;
+      const { b, off } = places[p]!;
+      const e = blocks[b]!.ext;
+      return (e === undefined ? base + offsets[b]! : ext[e]!) + off;
+    };
+    return { rootOf, work, total, at };
+  }
+
+  /**
+   * An If step of a static plan (its condition read from kernel memory when it runs): each branch laid out as a
+   * plan of its own whose inputs are the places of the captured values and whose outputs land in the places of the
+   * If's outputs; or why not (Loop/Scan bodies, a branch that does not plan, outputs whose shapes differ).
+   */
+  private layoutIf(s: Step, read: (x: string) => number | undefined, newBlock: (o: string) => boolean): Omit<LayoutIf, 'region'> | string {
+    const node = s.node;
+    if (node.op !== 'If' || node.domain !== '') return `runs a subgraph (only If is planned statically; ${node.op} bodies run as plans of their own)`;
+    const { types } = this.analysis;
+    const c = this.staticType(node.inputs[0]!);
+    if (s.consts[0] !== undefined || c?.t.dtype !== 'bool' || c.size !== 1) return `has a condition that is no one-element bool value of kernel memory (${typeStr(types.get(node.inputs[0]!))})`;
+    const cond = read(node.inputs[0]!);
+    if (cond === undefined) return `has a condition '${node.inputs[0]}' with no block`;
+    const { captured } = splitCaptured(node);
+    const arms: LayoutArm[] = [];
+    for (const key of ['then_branch', 'else_branch'] as const) {
+      const g = s.attrs[key] as Graph;
+      if (g.inputs.length) return `${key} takes ${g.inputs.length} formal inputs (an ONNX If branch takes none)`;
+      let ex: Executor | undefined;
+      try {
+        ex = this.bodies.branch(node, g, (i) => types.get(node.inputs[i]!));
+      } catch (e) {
+        // a branch the general path would build only when it is taken: its error belongs to that run, not to this plan
+        if (e instanceof EdgeqError) return `${key}: ${e.message}`;
+        throw e;
+      }
+      if (!ex) return `${key}: a captured value has no static shape`;
+      const layout = ex.layoutStatic('branch');
+      if (!layout) return `${key}: ${ex.staticMiss}`;
+      for (const [k, o] of ex.graph.outputs.entries()) {
+        const mine = types.get(node.outputs[k]!);
+        const theirs = ex.analysis.types.get(o.name);
+        if (!theirs || !mine || theirs.dtype !== mine.dtype || shapeStr(theirs.shape) !== shapeStr(mine.shape) || !this.staticType(node.outputs[k]!))
+          return `output '${node.outputs[k]}' is ${typeStr(mine)}, ${key} gives ${typeStr(theirs)} (branches whose shapes differ run on the general path)`;
+      }
+      const ins: number[] = [];
+      for (const i of ex.graph.inputs) {
+        const x = node.inputs[captured.get(i.name) ?? -1];
+        const p = x === undefined ? undefined : read(x);
+        if (p === undefined) return `${key}: captured value '${x ?? i.name}' has no block`;
+        ins.push(p);
+      }
+      arms.push({ ex, layout, ins });
+    }
+    const outs: number[] = [];
+    for (const o of node.outputs) {
+      if (o === '' || !newBlock(o)) return `output '${o}' has no static shape (${typeStr(types.get(o))})`;
+      outs.push(read(o)!);
+    }
+    return { s, cond, arms: arms as [LayoutArm, LayoutArm], outs };
+  }
+
+  /**
+   * The bound calls of a layout whose region starts at `base` and whose caller-given places are `ext` (layoutStatic);
+   * scratch the kernels take goes to `held`. Undefined (staticMiss set) when a kernel declines its places.
+   */
+  private bindLayout(layout: StaticLayout, mem: Arena, base: number, ext: readonly number[], held: number[], fed: (TypedArray | undefined)[]): (() => void)[] | undefined {
+    const { types } = this.analysis;
+    const at = layout.at(base, ext);
     const calls: (() => void)[] = [];
-    // the arrays fed to the current run, per graph input read straight from its feed (StaticPlan.run sets them)
-    const fed: (TypedArray | undefined)[] = [];
-    try {
-      for (const w of work) {
-        if ('copy' in w) {
-          calls.push(copyCall(mem, at(w.copy[0]), at(w.copy[1]), w.copy[2]));
-          continue;
+    for (const w of layout.work) {
+      if ('copy' in w) calls.push(copyCall(mem, at(w.copy[0]), at(w.copy[1]), w.copy[2]));
+      else if ('fill' in w) calls.push(fillCall(mem, w.fill, at(w.to)));
+      else if ('arms' in w) {
+        const branch: (() => void)[][] = [];
+        for (const a of w.arms) {
+          const c = a.ex.bindLayout(a.layout, mem, at(w.region), [...a.ins.map(at), ...w.outs.map(at)], held, []);
+          if (!c) return this.noStatic(`node '${w.s.node.name}' (If): ${a.ex.staticMiss}`);
+          branch.push(c);
         }
+        calls.push(ifCall(mem, at(w.cond), branch[0]!, branch[1]!));
+      } else {
         const { s, ins, outs, fin, names } = w;
         const node = s.node;
         const call = s.kernel!.bind!({
@@ -903,22 +1037,11 @@ export class Executor {
           },
           feeds: fin.map((d) => (d === undefined ? undefined : () => fed[d]!)),
         });
-        if (!call) {
-          for (const p of held) mem.release(p);
-          return this.noStatic(`node '${node.name}' (${node.op}): kernel '${s.kernel!.name}' declined to bind these places`);
-        }
+        if (!call) return this.noStatic(`node '${node.name}' (${node.op}): kernel '${s.kernel!.name}' declined to bind these places`);
         calls.push(call);
       }
-    } catch (e) {
-      for (const p of held) mem.release(p);
-      throw e;
     }
-    const io = (name: string): StaticIO => {
-      const st = staticType(name)!;
-      return { name, type: st.t.dtype, dims: Object.freeze([...(st.t.shape as number[])]), size: st.size, ptr: at(rootOf.get(name)), ...(st.t.quant ? { quant: st.t.quant } : {}) };
-    };
-    for (const o of this.graph.outputs) outputs.set(o.name, io(o.name));
-    return new StaticPlan(mem, this.graph.inputs.map((i) => io(i.name)), outputs, calls, held, total, fed);
+    return calls;
   }
 
   /**
@@ -1162,6 +1285,70 @@ interface Step {
   body: boolean;
   /** the last run's output types, keyed by its input types (see inferRun) */
   shapes?: { sig: InputSig[]; out: ValueType[] };
+}
+
+/** A block of a static plan's layout; `ext`: at a place the caller gives (an If branch's inputs and outputs), not planned here. */
+type LayoutBlock = Lifetime & { name: string; ext?: number };
+
+/** A branch of a planned If: its executor, its layout, and the places (in the If's layout) of its graph inputs. */
+interface LayoutArm {
+  ex: Executor;
+  layout: StaticLayout;
+  ins: number[];
+}
+
+/** A planned If: the place of its condition, then/else, its outputs' places and the region its branches' values share. */
+interface LayoutIf {
+  s: Step;
+  cond: number;
+  arms: [LayoutArm, LayoutArm];
+  outs: number[];
+  region: number;
+}
+
+/** What a static plan runs, in order: a kernel's bound call (places by index), a copy, a constant written, an If. */
+type LayoutWork =
+  | { s: Step; ins: (number | undefined)[]; outs: (number | undefined)[]; fin: (number | undefined)[]; names: string[] }
+  | { copy: [from: number, to: number, bytes: number] }
+  | { fill: Tensor; to: number }
+  | LayoutIf;
+
+/** A static plan before memory is taken (Executor.layoutStatic). */
+interface StaticLayout {
+  /** value name → its place */
+  rootOf: Map<string, number>;
+  work: LayoutWork[];
+  /** bytes of its own blocks (the caller-given places excluded) */
+  total: number;
+  /** place → byte offset in kernel memory, for its blocks from `base` and the caller-given places `ext` (-1: none) */
+  at(base: number, ext: readonly number[]): (p: number | undefined) => number;
+}
+
+/**
+ * A static plan's If (ONNX If: "then_branch: Graph to run if condition is true"): reads the one-byte bool at `cond`
+ * as the plan runs and makes the bound calls of that branch.
+ */
+function ifCall(mem: Arena, cond: number, then: readonly (() => void)[], other: readonly (() => void)[]): () => void {
+  let buf: ArrayBufferLike | undefined;
+  let u8 = new Uint8Array(0);
+  return () => {
+    // the memory may have grown since the last run (a new buffer)
+    if (mem.buffer !== buf) u8 = new Uint8Array((buf = mem.buffer));
+    const calls = u8[cond] ? then : other;
+    for (let i = 0; i < calls.length; i++) calls[i]!();
+  };
+}
+
+/** A static plan's call writing constant `c`'s bytes at `to` (an If branch whose output is a constant). */
+function fillCall(mem: Arena, c: Tensor, to: number): () => void {
+  const d = c.data as TypedArray;
+  const bytes = new Uint8Array(d.buffer, d.byteOffset, d.byteLength).slice();
+  let buf: ArrayBufferLike | undefined;
+  let u8 = new Uint8Array(0);
+  return () => {
+    if (mem.buffer !== buf) u8 = new Uint8Array((buf = mem.buffer));
+    u8.set(bytes, to);
+  };
 }
 
 /** A static plan's call copying `bytes` within kernel memory (a view's bytes to their place in a Concat's block). */
