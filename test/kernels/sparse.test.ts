@@ -175,9 +175,10 @@ describe('sparse WASM kernels vs the TS reference', () => {
   });
 
   // ONNX Conv with a 1×1 kernel, stride 1, no pads: Y[n, m, y, x] = B[m] + Σ_c W[m, c] · X[n, c, y, x]
-  // (per group). f32_spmm_nchw_32 runs it on the NCHW rows in 32-pixel tiles with 8-, 4- and 1-pixel tails, so
-  // pixel counts 1…80 cover every tail; two runs with another H×W check the rewritten input increments.
-  it('Conv 1×1 (f32_spmm_nchw_32): pixel tails around 32 / 8 / 4, groups, batch, empty filters, all-zero weights, another H×W per run', () => {
+  // (per group). f32_spmm_nchw_32 runs it on the NCHW rows in 32-pixel tiles with one 16-, 8-, 4-, 2- and 1-pixel
+  // tail each at most, so pixel counts 1…90 cover every combination of tails; two runs with another H×W check the
+  // rewritten input increments.
+  it('Conv 1×1 (f32_spmm_nchw_32): pixel tails 16 / 8 / 4 / 2 / 1 around 32, groups, batch, empty filters, all-zero weights, another H×W per run', () => {
     fc.assert(
       fc.property(
         fc.record({
@@ -219,6 +220,34 @@ describe('sparse WASM kernels vs the TS reference', () => {
       ),
       { numRuns: 200, seed: 5 },
     );
+  });
+
+  // ONNX Relu: Y = max(0, X) (the reference: x > 0 ? x : 0), so an output of −0 before it (an empty filter with
+  // bias −0) is +0 after it. The fused clamp (pmax then + 0 in f32_spmm_nchw_32) must keep that sign: zero outputs
+  // are compared with Object.is, every pixel tail included (p = 1…40).
+  it('Conv 1×1 + Relu: the signs of zero outputs match the reference', () => {
+    for (let p = 1; p <= 40; p++) {
+      const [c, m] = [5, 6];
+      const g = new Graph();
+      g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [1, c, 1, p] } }];
+      g.initializers.set('W', new Tensor('float32', sparseWeights(m * c, 0.7, p, (i) => Math.floor(i / c), [0, 3]), [m, c, 1, 1]));
+      g.initializers.set('B', new Tensor('float32', Float32Array.of(-0, 0.25, -0.5, -0, 1, -1), [m]));
+      g.nodes.push({ name: 'conv', op: 'Conv', domain: '', inputs: ['X', 'W', 'B'], outputs: ['T'], attrs: { kernel_shape: [1, 1] } });
+      addAct(g, 'relu');
+      g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+      const fast = new Executor(g);
+      const ref = new Executor(g, { backend: 'reference' });
+      expect(fast.kernels.get(g.nodes[0]!)?.name).toBe('f32_spmm_conv2d');
+      expect(fast.fusedInto.has(g.nodes[1]!)).toBe(true);
+      const X = new Tensor('float32', Float32Array.from({ length: c * p }, rng(p ^ 0x77)), [1, c, 1, p]);
+      const got = fast.run({ X }).Y as Tensor;
+      const want = ref.run({ X }).Y as Tensor;
+      const zeros = [...(want.data as Float32Array).keys()].filter((i) => want.data[i] === 0);
+      expect(zeros.length).toBeGreaterThanOrEqual(2 * p); // the two empty filters at least
+      for (const i of zeros) expect(Object.is(got.data[i], want.data[i])).toBe(true);
+      close(got, want);
+      fast.dispose();
+    }
   });
 
   // ONNX Add (same shapes, no broadcast): Y = A + B elementwise; Relu after it: max(0, ·) of the sum. A residual
