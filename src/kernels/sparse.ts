@@ -348,15 +348,31 @@ const gemmSparse: KernelDef = {
 };
 
 /**
- * One group of a sparse 1×1 conv in XNNPACK's SpMM layout for f32_spmm_nchw_32: the weight stream (per output
- * channel its bias, then its non-zero weights), the per-channel counts and the input-pointer increments between
+ * f32_spmm_nchw_32's split of a 1×1 conv's channels: input-channel ranges of SPMM_CHUNK channels (a 32-pixel tile of
+ * one range, 32 · 4 · 64 = 8 KB, stays in L1 while the output channels read it) from SPMM_CHUNK_MIN input channels on,
+ * and then output-channel blocks of SPMM_BLOCK (the block's partial sums between ranges, 64 · 128 = 8 KB, stay in L1).
+ * Kernel A/B (/tmp harness, plain build, medians of 9 alternated rounds, loaded machine): 192×1152 at 14×14 16.1 →
+ * 19.1 GFLOP/s of non-zero work, 112×672 at 14×14 16.4 → 20.5, 64×128 at 24×24 20.0 → 22.1 (ranges of 128 or 192 did
+ * less; 32 no better).
+ */
+export const SPMM_CHUNK = 64;
+export const SPMM_CHUNK_MIN = 128;
+export const SPMM_BLOCK = 64;
+
+/**
+ * One group of a sparse 1×1 conv in XNNPACK's SpMM layout for f32_spmm_nchw_32: the weight stream (output-channel
+ * block after block, in a block input-channel range after range, per output channel its non-zero weights from that
+ * range, the bias first in the first range), the counts in the same order and the input-pointer increments between
  * consecutive non-zero weights' channel rows. The increments are bytes, so they depend on the pixel count p; they
  * are rewritten when a run brings another p (symbolic spatial dims).
  */
-class SpmmNchw {
+export class SpmmNchw {
   readonly wts: number;
   readonly nnzp: number;
   readonly dmap: number;
+  /** input-channel ranges and output channels per block (f32_spmm_nchw_32's chunks, nb) */
+  readonly chunks: number;
+  readonly nb: number;
   private readonly chans: Int32Array;
   private p = -1;
   constructor(
@@ -370,26 +386,36 @@ class SpmmNchw {
   ) {
     let nnz = 0;
     for (let i = 0; i < n * k; i++) if (w[off + i] !== 0) nnz++;
+    const { chunk, chunkMin, block } = sparseConvConfig;
+    const chunks = (this.chunks = k < chunkMin ? 1 : Math.ceil(k / chunk));
+    const nb = (this.nb = chunks > 1 ? Math.max(1, Math.min(n, block)) : Math.max(n, 1));
     this.chans = new Int32Array(nnz);
     this.wts = mem.alloc((n + nnz) * 4, 'sparse conv weights');
-    this.nnzp = mem.alloc(Math.max(n, 1) * 4, 'sparse conv counts');
+    this.nnzp = mem.alloc(Math.max(n * chunks, 1) * 4, 'sparse conv counts');
     this.dmap = mem.alloc(Math.max(nnz, 1) * 4, 'sparse conv increments');
     const wv = mem.f32(this.wts, n + nnz);
-    const cnt = i32(mem, this.nnzp, n);
+    const cnt = i32(mem, this.nnzp, n * chunks);
     let e = 0;
     let q = 0;
-    for (let j = 0; j < n; j++) {
-      wv[q++] = bias ? bias[boff + j]! : 0;
-      let c = 0;
-      for (let t = 0; t < k; t++) {
-        const v = w[off + j * k + t]!;
-        if (v === 0) continue;
-        wv[q++] = v;
-        this.chans[e++] = t;
-        c++;
+    let ci = 0;
+    for (let j0 = 0; j0 < n; j0 += nb)
+      for (let c = 0; c < chunks; c++) {
+        // range c: input channels [t0, t1), balanced
+        const t0 = Math.floor((c * k) / chunks);
+        const t1 = Math.floor(((c + 1) * k) / chunks);
+        for (let j = j0; j < Math.min(n, j0 + nb); j++) {
+          if (c === 0) wv[q++] = bias ? bias[boff + j]! : 0;
+          let m = 0;
+          for (let t = t0; t < t1; t++) {
+            const v = w[off + j * k + t]!;
+            if (v === 0) continue;
+            wv[q++] = v;
+            this.chans[e++] = t;
+            m++;
+          }
+          cnt[ci++] = m;
+        }
       }
-      cnt[j] = c;
-    }
   }
   /** byte offset of the first non-zero weight's input row for `p` pixels (the increments rewritten for `p`) */
   first(p: number): number {
@@ -415,8 +441,17 @@ class SpmmNchw {
  * the NCHW input rows (XNNPACK's SpMM: 32-pixel tiles, no packing); face_detection_full_range_sparse's 46 sparse
  * 1×1 convs: the whole model 11.70 → 10.41 ms in Node (fastest of 150 alternated runs each, loaded machine).
  */
-/** Conv path switch (benchmarks and tests compare the two): direct sparse conv vs im2col + CSR. */
-export const sparseConvConfig: { direct: 'auto' | 'always' | 'never'; nchw: boolean } = { direct: 'auto', nchw: true };
+/**
+ * Conv path switches (benchmarks and tests compare them): direct sparse conv vs im2col + CSR; the 1×1 NCHW SpMM; its
+ * channel split (SPMM_CHUNK, SPMM_CHUNK_MIN, SPMM_BLOCK; tests force small ones). Read when a node is prepared.
+ */
+export const sparseConvConfig: { direct: 'auto' | 'always' | 'never'; nchw: boolean; chunk: number; chunkMin: number; block: number } = {
+  direct: 'auto',
+  nchw: true,
+  chunk: SPMM_CHUNK,
+  chunkMin: SPMM_CHUNK_MIN,
+  block: SPMM_BLOCK,
+};
 
 const convSparse: KernelDef = {
   op: 'Conv',
@@ -507,7 +542,7 @@ const convSparse: KernelDef = {
             const s = nchw[gi]!;
             const xg = xp + (bi * inSize + gi * cg * p) * 4;
             const o = (bi * m + gi * mg) * p * 4;
-            ex.f32_spmm_nchw_32(p, mg, xg + s.first(p), s.wts, s.dmap, s.nnzp, op + o, c.lo, c.hi, rp ? rp + o : 0);
+            ex.f32_spmm_nchw_32(p, mg, xg + s.first(p), s.wts, s.dmap, s.nnzp, op + o, c.lo, c.hi, rp ? rp + o : 0, s.chunks, s.nb);
           }
         return;
       }

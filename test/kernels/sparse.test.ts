@@ -64,6 +64,20 @@ function check(g: Graph, feeds: Record<string, Tensor>, kernel: string | string[
   expect(mem.inUse).toBe(before);
 }
 
+/** f32_spmm_nchw_32's channel split [input channels per range, from how many input channels, output channels per block]; undefined: the default */
+const splitArb = fc.constantFrom<[number, number, number] | undefined>(undefined, [1, 1, 1], [2, 2, 3], [3, 2, 2], [4, 5, 1], [2, 2, 64]);
+
+/** `make()` with sparseConvConfig's channel split set to `split` (the kernel reads it when a node is prepared) */
+function withSplit<T>(split: [number, number, number] | undefined, make: () => T): T {
+  const { chunk, chunkMin, block } = sparseConvConfig;
+  if (split) [sparseConvConfig.chunk, sparseConvConfig.chunkMin, sparseConvConfig.block] = split;
+  try {
+    return make();
+  } finally {
+    Object.assign(sparseConvConfig, { chunk, chunkMin, block });
+  }
+}
+
 const sparsityArb = fc.oneof(fc.double({ min: SPARSE_MIN_SMALL_M, max: 0.99, noNaN: true }), fc.constantFrom(0.99, 1));
 const actArb = fc.constantFrom<'none' | 'relu' | 'clip'>('none', 'relu', 'clip');
 
@@ -150,6 +164,7 @@ describe('sparse WASM kernels vs the TS reference', () => {
           empty: fc.array(fc.integer({ min: 0, max: 26 }), { maxLength: 3 }),
           bias: fc.boolean(),
           act: actArb,
+          split: splitArb,
           seed: fc.integer(),
         }),
         (c) => {
@@ -177,8 +192,9 @@ describe('sparse WASM kernels vs the TS reference', () => {
   // ONNX Conv with a 1×1 kernel, stride 1, no pads: Y[n, m, y, x] = B[m] + Σ_c W[m, c] · X[n, c, y, x]
   // (per group). f32_spmm_nchw_32 runs it on the NCHW rows in 32-pixel tiles with one 16-, 8-, 4-, 2- and 1-pixel
   // tail each at most, so pixel counts 1…90 cover every combination of tails; two runs with another H×W check the
-  // rewritten input increments.
-  it('Conv 1×1 (f32_spmm_nchw_32): pixel tails 16 / 8 / 4 / 2 / 1 around 32, groups, batch, empty filters, all-zero weights, another H×W per run', () => {
+  // rewritten input increments. `split` forces small input-channel ranges and output-channel blocks (the model
+  // layers' split starts at SPMM_CHUNK_MIN input channels), uneven ones and ranges without any weight included.
+  it('Conv 1×1 (f32_spmm_nchw_32): pixel tails 16 / 8 / 4 / 2 / 1 around 32, channel ranges and blocks, groups, batch, empty filters, all-zero weights, another H×W per run', () => {
     fc.assert(
       fc.property(
         fc.record({
@@ -192,6 +208,7 @@ describe('sparse WASM kernels vs the TS reference', () => {
           empty: fc.array(fc.integer({ min: 0, max: 17 }), { maxLength: 3 }),
           bias: fc.boolean(),
           act: actArb,
+          split: splitArb,
           seed: fc.integer(),
         }),
         (c) => {
@@ -207,14 +224,19 @@ describe('sparse WASM kernels vs the TS reference', () => {
           g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
           const mem = arena()!;
           const before = mem.inUse;
-          const fast = new Executor(g);
+          const fast = withSplit(c.split, () => new Executor(g));
+          // one range, one block: a split keeps every sum's order, so the bits must not change
+          const whole = withSplit([1, 1 << 30, 1 << 30], () => new Executor(g));
           const ref = new Executor(g, { backend: 'reference' });
           expect(fast.kernels.get(g.nodes[0]!)?.name).toBe('f32_spmm_conv2d');
           for (const [h, w] of [c.hw, c.hw2, c.hw]) {
             const X = new Tensor('float32', Float32Array.from({ length: c.n * ch * h * w }, rnd), [c.n, ch, h, w]);
-            close(fast.run({ X }).Y as Tensor, ref.run({ X }).Y as Tensor);
+            const got = fast.run({ X }).Y as Tensor;
+            close(got, ref.run({ X }).Y as Tensor);
+            expect(new Uint32Array((got.data as Float32Array).slice().buffer)).toEqual(new Uint32Array(((whole.run({ X }).Y as Tensor).data as Float32Array).slice().buffer));
           }
           fast.dispose();
+          whole.dispose();
           expect(mem.inUse).toBe(before);
         },
       ),
@@ -265,6 +287,7 @@ describe('sparse WASM kernels vs the TS reference', () => {
           where: fc.constantFrom('input', 'early', 'late', 'clamped'),
           relu: fc.boolean(),
           sp: sparsityArb,
+          split: splitArb,
           seed: fc.integer(),
         }),
         (t) => {
@@ -290,7 +313,7 @@ describe('sparse WASM kernels vs the TS reference', () => {
           g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
           const mem = arena()!;
           const before = mem.inUse;
-          const fast = new Executor(g);
+          const fast = withSplit(t.split, () => new Executor(g));
           const ref = new Executor(g, { backend: 'reference' });
           const convNode = g.nodes.find((n) => n.name === 'conv') ?? fast.graph.nodes.find((n) => n.op === 'Conv')!;
           expect(fast.kernels.get(convNode)?.name).toBe('f32_spmm_conv2d');
