@@ -321,7 +321,8 @@ export function f32_spconv2d(
 
 /**
  * NCHW sparse 1×1 conv (XNNPACK's f32-spmm layout, src/f32-spmm/*wasmsimd*): out[j, q] = clamp(bias_j + Σ_e w_e ·
- * x[c_e, q], lo, hi) for q < p pixels, straight from the NCHW input rows (no packing), 32 pixels per tile (8
+ * x[c_e, q], lo, hi) for the pixels q0 ≤ q < q1 of rows of p (a thread's share: the caller cuts [0, p) at multiples
+ * of 32), straight from the NCHW input rows (no packing), 32 pixels per tile (8
  * accumulators), then one 16-, 8-, 4-, 2- and 1-pixel tail each at most (XNNPACK's tails: a 16-pixel remainder is one
  * pass over the weights, not two). Weight stream `wts`: per output channel j its bias then its nnz[j]
  * non-zero weights (f32). `dmap` (i32, one per non-zero weight, in the same order): the byte increment that moves
@@ -340,14 +341,14 @@ export function f32_spconv2d(
  * channel order, the residual) whatever the ranges and blocks and whichever tile holds the pixel: a split of the
  * pixels (threads) cannot change a bit.
  */
-export function f32_spmm_nchw_32(p: i32, n: i32, x: usize, wts: usize, dmap: usize, nnz: usize, out: usize, lo: f32, hi: f32, res: usize, chunks: i32, nb: i32): void {
+export function f32_spmm_nchw_32(p: i32, q0: i32, q1: i32, n: i32, x: usize, wts: usize, dmap: usize, nnz: usize, out: usize, lo: f32, hi: f32, res: usize, chunks: i32, nb: i32): void {
   // the clamp specialised away when there is none (a conv whose output feeds an Add), only a lower bound (ReLU),
   // both (dwClamp's pmin / pmax: one x64 instruction each where f32x4.min / max are ~8), or a bound that needs the
   // NaN-exact f32x4.min / max (hi = −0, NaN bounds; see dwClamp)
-  if (lo == -Infinity && hi == Infinity) spmmNchw(p, n, x, wts, dmap, nnz, out, res, lo, hi, chunks, nb, 0);
-  else if (dwClampExact(lo, hi)) spmmNchw(p, n, x, wts, dmap, nnz, out, res, lo, hi, chunks, nb, 3);
-  else if (hi == Infinity) spmmNchw(p, n, x, wts, dmap, nnz, out, res, lo, hi, chunks, nb, 1);
-  else spmmNchw(p, n, x, wts, dmap, nnz, out, res, lo, hi, chunks, nb, 2);
+  if (lo == -Infinity && hi == Infinity) spmmNchw(p, q0, q1, n, x, wts, dmap, nnz, out, res, lo, hi, chunks, nb, 0);
+  else if (dwClampExact(lo, hi)) spmmNchw(p, q0, q1, n, x, wts, dmap, nnz, out, res, lo, hi, chunks, nb, 3);
+  else if (hi == Infinity) spmmNchw(p, q0, q1, n, x, wts, dmap, nnz, out, res, lo, hi, chunks, nb, 1);
+  else spmmNchw(p, q0, q1, n, x, wts, dmap, nnz, out, res, lo, hi, chunks, nb, 2);
 }
 
 /**
@@ -365,30 +366,30 @@ function clampMode(v: v128, vlo: v128, vhi: v128, vz: v128, mode: i32): v128 {
 
 // @ts-ignore: decorator
 @inline
-function spmmNchw(p: i32, n: i32, x: usize, wts: usize, dmap: usize, nnz: usize, out: usize, res: usize, lo: f32, hi: f32, chunks: i32, nb: i32, mode: i32): void {
+function spmmNchw(p: i32, q0: i32, q1: i32, n: i32, x: usize, wts: usize, dmap: usize, nnz: usize, out: usize, res: usize, lo: f32, hi: f32, chunks: i32, nb: i32, mode: i32): void {
   const vlo = f32x4.splat(lo);
   const vhi = f32x4.splat(hi);
   const vz = dwClampZero(lo);
   const os = (<usize>p) << 2;
-  let q = 0;
-  for (; q + 32 <= p; q += 32) spmmTile(q, 32, n, x, wts, dmap, nnz, out, res, os, chunks, nb, vlo, vhi, vz, mode);
-  if (q + 16 <= p) {
+  let q = q0;
+  for (; q + 32 <= q1; q += 32) spmmTile(q, 32, n, x, wts, dmap, nnz, out, res, os, chunks, nb, vlo, vhi, vz, mode);
+  if (q + 16 <= q1) {
     spmmTile(q, 16, n, x, wts, dmap, nnz, out, res, os, chunks, nb, vlo, vhi, vz, mode);
     q += 16;
   }
-  if (q + 8 <= p) {
+  if (q + 8 <= q1) {
     spmmTile(q, 8, n, x, wts, dmap, nnz, out, res, os, chunks, nb, vlo, vhi, vz, mode);
     q += 8;
   }
-  if (q + 4 <= p) {
+  if (q + 4 <= q1) {
     spmmTile(q, 4, n, x, wts, dmap, nnz, out, res, os, chunks, nb, vlo, vhi, vz, mode);
     q += 4;
   }
-  if (q + 2 <= p) {
+  if (q + 2 <= q1) {
     spmmTile(q, 2, n, x, wts, dmap, nnz, out, res, os, chunks, nb, vlo, vhi, vz, mode);
     q += 2;
   }
-  if (q < p) spmmTile(q, 1, n, x, wts, dmap, nnz, out, res, os, chunks, nb, vlo, vhi, vz, mode);
+  if (q < q1) spmmTile(q, 1, n, x, wts, dmap, nnz, out, res, os, chunks, nb, vlo, vhi, vz, mode);
 }
 
 /** `px` (32, 16, 8, 4, 2 or 1, a constant after inlining) floats at `a` as one vector: a full load for px ≥ 4 */

@@ -236,7 +236,7 @@ async function pointwiseNchw(mem, out) {
       const s = new SpmmNchw(mem, w, 0, n, k, bias, 0);
       Object.assign(sparseConvConfig, saved);
       const f = s.first(p);
-      const run = () => ex.f32_spmm_nchw_32(p, n, x + f, s.wts, s.dmap, s.nnzp, y, 0, Infinity, 0, s.chunks, s.nb);
+      const run = () => ex.f32_spmm_nchw_32(p, 0, p, n, x + f, s.wts, s.dmap, s.nnzp, y, 0, Infinity, 0, s.chunks, s.nb);
       const us = 1000 * (await median('spmm-nchw', run));
       run();
       forms.push({ s, us, y: mem.f32(y, n * p).slice() });

@@ -12,6 +12,7 @@ import { QRANGE, roundHalfToEven, saturate } from '../tensor/rounding.js';
 import { floats } from '../ops/util.js';
 import { type Arena, arena, kernels } from './wasm.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
+import { type KernelCall, chunksOf, forkCached, threadsFor } from './threads.js';
 import { ShapeError } from '../errors.js';
 
 /**
@@ -373,6 +374,8 @@ export class SpmmNchw {
   /** input-channel ranges and output channels per block (f32_spmm_nchw_32's chunks, nb) */
   readonly chunks: number;
   readonly nb: number;
+  /** stored (non-zero) weights */
+  readonly nnz: number;
   private readonly chans: Int32Array;
   private p = -1;
   constructor(
@@ -386,6 +389,7 @@ export class SpmmNchw {
   ) {
     let nnz = 0;
     for (let i = 0; i < n * k; i++) if (w[off + i] !== 0) nnz++;
+    this.nnz = nnz;
     const { chunk, chunkMin, block } = sparseConvConfig;
     const chunks = (this.chunks = k < chunkMin ? 1 : Math.ceil(k / chunk));
     const nb = (this.nb = chunks > 1 ? Math.max(1, Math.min(n, block)) : Math.max(n, 1));
@@ -540,9 +544,19 @@ const convSparse: KernelDef = {
         for (let bi = 0; bi < n; bi++)
           for (let gi = 0; gi < group; gi++) {
             const s = nchw[gi]!;
-            const xg = xp + (bi * inSize + gi * cg * p) * 4;
+            const xg = xp + (bi * inSize + gi * cg * p) * 4 + s.first(p);
             const o = (bi * m + gi * mg) * p * 4;
-            ex.f32_spmm_nchw_32(p, mg, xg + s.first(p), s.wts, s.dmap, s.nnzp, op + o, c.lo, c.hi, rp ? rp + o : 0, s.chunks, s.nb);
+            const ro = rp ? rp + o : 0;
+            // kernel threads: shares of the pixels cut at multiples of 32 (the kernel sums every pixel in one order
+            // whichever tile holds it, so the bits do not depend on the split); the fork kept per group of one image
+            const nt = threadsFor(s.nnz * p);
+            if (nt > 1)
+              forkCached(ex, n === 1 ? s : undefined, [xg, op + o, ro, p, c.lo, c.hi], nt, () => {
+                const cols = chunksOf(p, 32, nt, s.nnz);
+                const call = ([q0, q1]: [number, number]): KernelCall[] => [['f32_spmm_nchw_32', [p, q0, q1, mg, xg, s.wts, s.dmap, s.nnzp, op + o, c.lo, c.hi, ro, s.chunks, s.nb]]];
+                return { chunks: cols.ranges.map(call), regions: cols.regions };
+              });
+            else ex.f32_spmm_nchw_32(p, 0, p, mg, xg, s.wts, s.dmap, s.nnzp, op + o, c.lo, c.hi, ro, s.chunks, s.nb);
           }
         return;
       }

@@ -2,12 +2,13 @@
 // MatMul/Gemm: Y = A·B (+ C), Conv: Y[n,m] = B[m] + Σ W·X (ONNX spec). Float sums run in another order, so
 // results agree to 1e-5 relative, not bit for bit. The kernel choice follows the sparsity crossover.
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Graph } from '../../src/ir/graph.js';
 import { Executor } from '../../src/runtime/executor.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { SPARSE_MIN_CONV, SPARSE_MIN_LARGE_M, SPARSE_MIN_SMALL_M, SparseGemmF32, sparseConfig, sparseConvConfig, sparseThreshold } from '../../src/kernels/sparse.js';
 import { arena } from '../../src/kernels/wasm.js';
+import { acquireThreads, forkStats, releaseThreads, setActiveThreads, setMinShare } from '../../src/kernels/threads.js';
 
 const rng = (seed: number) => {
   let r = seed >>> 0 || 1;
@@ -502,5 +503,93 @@ describe('sparse WASM kernels vs the TS reference', () => {
     expect(mm(1, SPARSE_MIN_SMALL_M - 0.1)).not.toBe('f32_spmm');
     expect(mm(16, SPARSE_MIN_LARGE_M)).toBe('f32_spmm');
     expect(mm(16, SPARSE_MIN_LARGE_M - 0.1)).not.toBe('f32_spmm');
+  });
+});
+
+// Kernel threads: f32_spmm_nchw_32 splits a 1×1 conv's pixels at multiples of 32 (src/kernels/sparse.ts), and every
+// pixel's sum runs in one order whichever tile holds it, so 2 and 3 threads must give the bits of 1 — for pixel counts
+// around the 32-pixel shares and every tail, channel ranges and blocks, groups, batches, a fused Relu or residual Add.
+describe('sparse 1×1 conv on kernel threads', () => {
+  let threads = 1;
+  let minShare = 0;
+  beforeAll(async () => {
+    threads = await acquireThreads(3);
+    minShare = setMinShare(1); // split even the smallest convs
+  });
+  afterAll(() => {
+    setMinShare(minShare);
+    if (threads > 1) releaseThreads();
+  });
+
+  const bits = (t: Tensor) => new Uint32Array(Float32Array.from(t.data as Float32Array).buffer);
+
+  it('2 and 3 threads bit-identical to 1 (pixel shares at multiples of 32, tails, ranges, groups, batch, Relu, residual)', () => {
+    expect(threads).toBeGreaterThan(1);
+    fc.assert(
+      fc.property(
+        fc.record({
+          n: fc.constantFrom(1, 1, 2),
+          group: fc.constantFrom(1, 1, 2),
+          cg: fc.integer({ min: 1, max: 12 }),
+          mg: fc.integer({ min: 2, max: 9 }),
+          p: fc.oneof(fc.integer({ min: 1, max: 140 }), fc.constantFrom(32, 33, 64, 65, 95, 96, 97, 129)),
+          relu: fc.boolean(),
+          residual: fc.boolean(),
+          split: splitArb,
+          seed: fc.integer(),
+        }),
+        (c) => {
+          const m = c.mg * c.group;
+          const ch = c.cg * c.group;
+          const rnd = rng(c.seed ^ 0x2727);
+          const g = new Graph();
+          const shape = [c.n, m, 1, c.p];
+          g.inputs = [
+            { name: 'X', type: { dtype: 'float32', shape: [c.n, ch, 1, c.p] } },
+            { name: 'R', type: { dtype: 'float32', shape } },
+          ];
+          const w = sparseWeights(m * c.cg, 0.7, c.seed);
+          g.initializers.set('W', new Tensor('float32', w, [m, c.cg, 1, 1]));
+          g.initializers.set('B', new Tensor('float32', Float32Array.from({ length: m }, rnd), [m]));
+          g.nodes.push({ name: 'conv', op: 'Conv', domain: '', inputs: ['X', 'W', 'B'], outputs: ['C'], attrs: { group: c.group, kernel_shape: [1, 1] } });
+          let y = 'C';
+          if (c.residual) g.nodes.push({ name: 'add', op: 'Add', domain: '', inputs: [y, 'R'], outputs: [(y = 'S')], attrs: {} });
+          if (c.relu) g.nodes.push({ name: 'relu', op: 'Relu', domain: '', inputs: [y], outputs: [(y = 'T')], attrs: {} });
+          g.nodes.push({ name: 'id', op: 'Identity', domain: '', inputs: [y], outputs: ['Y'], attrs: {} });
+          g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+          const exec = withSplit(c.split, () => new Executor(g));
+          const feeds = {
+            X: new Tensor('float32', Float32Array.from({ length: c.n * ch * c.p }, rnd), [c.n, ch, 1, c.p]),
+            R: new Tensor('float32', Float32Array.from({ length: c.n * m * c.p }, rnd), shape),
+          };
+          const negated = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, new Tensor('float32', (t.data as Float32Array).map((v) => -v), [...t.dims])]));
+          const runOn = (nt: number, f: Record<string, Tensor>) => {
+            const prev = setActiveThreads(nt);
+            try {
+              return bits(exec.run(f).Y as Tensor);
+            } finally {
+              setActiveThreads(prev);
+            }
+          };
+          try {
+            expect(exec.kernels.get(g.nodes[0]!)?.name).toBe('f32_spmm_conv2d');
+            const one = runOn(1, feeds);
+            for (const nt of [2, 3]) {
+              // a 1-thread run on other inputs first: an output element no chunk wrote would keep its bits
+              runOn(1, negated);
+              forkStats(true);
+              const got = runOn(nt, feeds);
+              const forks = forkStats(false)!.forks;
+              expect(got).toEqual(one);
+              // more than 32 pixels and a weight to multiply: the conv forked (the workers took part)
+              if (c.p > 32 && w.some((v) => v !== 0)) expect(forks).toBeGreaterThan(0);
+            }
+          } finally {
+            exec.dispose();
+          }
+        },
+      ),
+      { numRuns: 120, seed: 13 },
+    );
   });
 });
