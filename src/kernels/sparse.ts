@@ -352,9 +352,9 @@ const gemmSparse: KernelDef = {
  * f32_spmm_nchw_32's split of a 1×1 conv's channels: input-channel ranges of SPMM_CHUNK channels (a 32-pixel tile of
  * one range, 32 · 4 · 64 = 8 KB, stays in L1 while the output channels read it) from SPMM_CHUNK_MIN input channels on,
  * and then output-channel blocks of SPMM_BLOCK (the block's partial sums between ranges, 64 · 128 = 8 KB, stay in L1).
- * Kernel A/B (/tmp harness, plain build, medians of 9 alternated rounds, loaded machine): 192×1152 at 14×14 16.1 →
- * 19.1 GFLOP/s of non-zero work, 112×672 at 14×14 16.4 → 20.5, 64×128 at 24×24 20.0 → 22.1 (ranges of 128 or 192 did
- * less; 32 no better).
+ * bench/sparse.bench.js's 1×1 NCHW section (one range vs this split, same bits; loaded 2-vCPU machine, 2026-12-07):
+ * 192×1152 at 14×14 16.6 → 23.3 GFLOP/s of non-zero work, 96×384 at 6×6 19.4 → 23.7, 64×128 at 24×24 22.4 → 25.1;
+ * ranges of 128 or 192 channels gained less, 32 no more than 64.
  */
 export const SPMM_CHUNK = 64;
 export const SPMM_CHUNK_MIN = 128;
@@ -443,7 +443,8 @@ export class SpmmNchw {
  * direct kernel keeps): per group out[Mg×P] = W[Mg×K] · cols[K×P] + bias with W in scalar CSR and cols in
  * the 8-column panels of f32_im2col_pack_8. A 1×1 stride-1 unpadded conv instead runs f32_spmm_nchw_32 straight on
  * the NCHW input rows (XNNPACK's SpMM: 32-pixel tiles, no packing); face_detection_full_range_sparse's 46 sparse
- * 1×1 convs: the whole model 11.70 → 10.41 ms in Node (fastest of 150 alternated runs each, loaded machine).
+ * 1×1 convs: the whole model 11.70 → 10.41 ms in Node (fastest of 150 alternated runs each, loaded machine). Its
+ * pixels split over kernel threads at multiples of 32 (bit-identical to one thread).
  */
 /**
  * Conv path switches (benchmarks and tests compare them): direct sparse conv vs im2col + CSR; the 1×1 NCHW SpMM; its
