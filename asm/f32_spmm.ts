@@ -1,4 +1,4 @@
-import { clampv, tapRow } from './vec';
+import { clampv, dwClampExact, dwClampZero, tapRow } from './vec';
 import { madd } from './madd';
 // f32 sparse-weight × dense-activation kernels (WebAssembly SIMD128). The weight is pruned and constant, so it is
 // compressed once per session (in TypeScript, src/kernels/sparse.ts) into one of two layouts:
@@ -321,145 +321,201 @@ export function f32_spconv2d(
 
 /**
  * NCHW sparse 1×1 conv (XNNPACK's f32-spmm layout, src/f32-spmm/*wasmsimd*): out[j, q] = clamp(bias_j + Σ_e w_e ·
- * x[c_e, q], lo, hi) for q < p pixels, straight from the NCHW input rows (no packing), 32 pixels per tile (8
- * accumulators), then 8-, 4- and 1-pixel tails. Weight stream `wts`: per output channel j its bias then its nnz[j]
+ * x[c_e, q], lo, hi) for the pixels q0 ≤ q < q1 of rows of p (a thread's share: the caller cuts [0, p) at multiples
+ * of 32), straight from the NCHW input rows (no packing), 32 pixels per tile (8
+ * accumulators), then one 16-, 8-, 4-, 2- and 1-pixel tail each at most (XNNPACK's tails: a 16-pixel remainder is one
+ * pass over the weights, not two). Weight stream `wts`: per output channel j its bias then its nnz[j]
  * non-zero weights (f32). `dmap` (i32, one per non-zero weight, in the same order): the byte increment that moves
  * the input pointer from this weight's channel row to the next weight's (the last one wraps to the first, so the
  * chain sums to zero per tile). `x` points at the first non-zero weight's channel row (the caller adds c_0·p·4);
  * `nnz` holds n i32 counts. Output rows are p floats apart, as are input rows (dmap encodes the input stride).
  * `res` (0 = none): a residual of the output's layout added before the clamp (a folded Add: out = clamp(acc + res)).
+ *
+ * `chunks` ≥ 1, `nb` ≥ 1: the input channels come in `chunks` consecutive ranges and the output channels in blocks of
+ * nb (the caller's split, src/kernels/sparse.ts); the stream holds, block after block and within a block range after
+ * range, every output channel's weights from that range (the bias only in the first range; `nnz` holds the counts
+ * in the same order, chunks·n of them). A tile runs each block range after range, keeping the block's partial sums
+ * in its output rows between ranges: the tile's input rows of one range stay in L1 across the block's output channels
+ * (a 32-pixel tile of 1152 input channels is 147 KB: every load went to L2), and so do the block's partial sums. A
+ * partial sum is stored and reloaded exactly, so every pixel's sum still runs in one order (bias, the weights in
+ * channel order, the residual) whatever the ranges and blocks and whichever tile holds the pixel: a split of the
+ * pixels (threads) cannot change a bit.
  */
-export function f32_spmm_nchw_32(p: i32, n: i32, x: usize, wts: usize, dmap: usize, nnz: usize, out: usize, lo: f32, hi: f32, res: usize): void {
-  // the clamp specialised away when there is none (a conv whose output feeds an Add) or only a lower bound (ReLU)
-  if (lo == -Infinity && hi == Infinity) spmmNchw(p, n, x, wts, dmap, nnz, out, res, lo, hi, 0);
-  else if (hi == Infinity) spmmNchw(p, n, x, wts, dmap, nnz, out, res, lo, hi, 1);
-  else spmmNchw(p, n, x, wts, dmap, nnz, out, res, lo, hi, 2);
+export function f32_spmm_nchw_32(p: i32, q0: i32, q1: i32, n: i32, x: usize, wts: usize, dmap: usize, nnz: usize, out: usize, lo: f32, hi: f32, res: usize, chunks: i32, nb: i32): void {
+  // the clamp specialised away when there is none (a conv whose output feeds an Add), only a lower bound (ReLU),
+  // both (dwClamp's pmin / pmax: one x64 instruction each where f32x4.min / max are ~8), or a bound that needs the
+  // NaN-exact f32x4.min / max (hi = −0, NaN bounds; see dwClamp)
+  if (lo == -Infinity && hi == Infinity) spmmNchw(p, q0, q1, n, x, wts, dmap, nnz, out, res, lo, hi, chunks, nb, 0);
+  else if (dwClampExact(lo, hi)) spmmNchw(p, q0, q1, n, x, wts, dmap, nnz, out, res, lo, hi, chunks, nb, 3);
+  else if (hi == Infinity) spmmNchw(p, q0, q1, n, x, wts, dmap, nnz, out, res, lo, hi, chunks, nb, 1);
+  else spmmNchw(p, q0, q1, n, x, wts, dmap, nnz, out, res, lo, hi, chunks, nb, 2);
 }
 
-/** v clamped to [lo, hi] by `mode` (a constant after inlining): 0 none, 1 max(v, lo) only, 2 both bounds */
+/**
+ * v clamped to [lo, hi] by `mode` (a constant after inlining): 0 none, 1 max(v, lo) only, 2 both bounds, each
+ * through pmax / pmin plus vz (dwClamp: exact but for NaN payloads), 3 both through the NaN-exact f32x4.max / min.
+ */
 // @ts-ignore: decorator
 @inline
-function clampMode(v: v128, vlo: v128, vhi: v128, mode: i32): v128 {
+function clampMode(v: v128, vlo: v128, vhi: v128, vz: v128, mode: i32): v128 {
   if (mode == 0) return v;
-  if (mode == 1) return f32x4.max(v, vlo);
+  if (mode == 1) return f32x4.add(f32x4.pmax(v, vlo), vz);
+  if (mode == 2) return f32x4.add(f32x4.pmin(f32x4.pmax(v, vlo), vhi), vz);
   return f32x4.min(f32x4.max(v, vlo), vhi);
 }
 
 // @ts-ignore: decorator
 @inline
-function spmmNchw(p: i32, n: i32, x: usize, wts: usize, dmap: usize, nnz: usize, out: usize, res: usize, lo: f32, hi: f32, mode: i32): void {
+function spmmNchw(p: i32, q0: i32, q1: i32, n: i32, x: usize, wts: usize, dmap: usize, nnz: usize, out: usize, res: usize, lo: f32, hi: f32, chunks: i32, nb: i32, mode: i32): void {
   const vlo = f32x4.splat(lo);
   const vhi = f32x4.splat(hi);
+  const vz = dwClampZero(lo);
   const os = (<usize>p) << 2;
-  let q = 0;
-  for (; q + 32 <= p; q += 32) {
-    let xi = x + ((<usize>q) << 2);
-    let w = wts;
-    let d = dmap;
-    let o = out + ((<usize>q) << 2);
-    let r = res + ((<usize>q) << 2);
-    for (let j = 0; j < n; j++) {
-      let cnt = load<i32>(nnz + ((<usize>j) << 2));
-      let a0 = f32x4.splat(f32.load(w));
-      w += 4;
-      let a1 = a0;
-      let a2 = a0;
-      let a3 = a0;
-      let a4 = a0;
-      let a5 = a0;
-      let a6 = a0;
-      let a7 = a0;
-      for (; cnt > 0; cnt--) {
-        const vw = f32x4.splat(f32.load(w));
-        w += 4;
-        a0 = madd(v128.load(xi), vw, a0);
-        a1 = madd(v128.load(xi, 16), vw, a1);
-        a2 = madd(v128.load(xi, 32), vw, a2);
-        a3 = madd(v128.load(xi, 48), vw, a3);
-        a4 = madd(v128.load(xi, 64), vw, a4);
-        a5 = madd(v128.load(xi, 80), vw, a5);
-        a6 = madd(v128.load(xi, 96), vw, a6);
-        a7 = madd(v128.load(xi, 112), vw, a7);
-        xi += <usize>load<i32>(d);
-        d += 4;
-      }
-      if (res != 0) {
-        a0 = f32x4.add(a0, v128.load(r));
-        a1 = f32x4.add(a1, v128.load(r, 16));
-        a2 = f32x4.add(a2, v128.load(r, 32));
-        a3 = f32x4.add(a3, v128.load(r, 48));
-        a4 = f32x4.add(a4, v128.load(r, 64));
-        a5 = f32x4.add(a5, v128.load(r, 80));
-        a6 = f32x4.add(a6, v128.load(r, 96));
-        a7 = f32x4.add(a7, v128.load(r, 112));
-      }
-      v128.store(o, clampMode(a0, vlo, vhi, mode));
-      v128.store(o, clampMode(a1, vlo, vhi, mode), 16);
-      v128.store(o, clampMode(a2, vlo, vhi, mode), 32);
-      v128.store(o, clampMode(a3, vlo, vhi, mode), 48);
-      v128.store(o, clampMode(a4, vlo, vhi, mode), 64);
-      v128.store(o, clampMode(a5, vlo, vhi, mode), 80);
-      v128.store(o, clampMode(a6, vlo, vhi, mode), 96);
-      v128.store(o, clampMode(a7, vlo, vhi, mode), 112);
-      o += os;
-      r += os;
-    }
+  let q = q0;
+  for (; q + 32 <= q1; q += 32) spmmTile(q, 32, n, x, wts, dmap, nnz, out, res, os, chunks, nb, vlo, vhi, vz, mode);
+  if (q + 16 <= q1) {
+    spmmTile(q, 16, n, x, wts, dmap, nnz, out, res, os, chunks, nb, vlo, vhi, vz, mode);
+    q += 16;
   }
-  for (; q + 8 <= p; q += 8) spmmTile(q, 2, n, x, wts, dmap, nnz, out, res, os, vlo, vhi, mode);
-  for (; q + 4 <= p; q += 4) spmmTile(q, 1, n, x, wts, dmap, nnz, out, res, os, vlo, vhi, mode);
-  for (; q < p; q++) {
-    let xi = x + ((<usize>q) << 2);
-    let w = wts;
-    let d = dmap;
-    let o = out + ((<usize>q) << 2);
-    let r = res + ((<usize>q) << 2);
-    for (let j = 0; j < n; j++) {
-      let cnt = load<i32>(nnz + ((<usize>j) << 2));
-      let a: f32 = f32.load(w);
-      w += 4;
-      for (; cnt > 0; cnt--) {
-        a += f32.load(xi) * f32.load(w);
-        w += 4;
-        xi += <usize>load<i32>(d);
-        d += 4;
+  if (q + 8 <= q1) {
+    spmmTile(q, 8, n, x, wts, dmap, nnz, out, res, os, chunks, nb, vlo, vhi, vz, mode);
+    q += 8;
+  }
+  if (q + 4 <= q1) {
+    spmmTile(q, 4, n, x, wts, dmap, nnz, out, res, os, chunks, nb, vlo, vhi, vz, mode);
+    q += 4;
+  }
+  if (q + 2 <= q1) {
+    spmmTile(q, 2, n, x, wts, dmap, nnz, out, res, os, chunks, nb, vlo, vhi, vz, mode);
+    q += 2;
+  }
+  if (q < q1) spmmTile(q, 1, n, x, wts, dmap, nnz, out, res, os, chunks, nb, vlo, vhi, vz, mode);
+}
+
+/** `px` (32, 16, 8, 4, 2 or 1, a constant after inlining) floats at `a` as one vector: a full load for px ≥ 4 */
+// @ts-ignore: decorator
+@inline
+function loadPx(a: usize, px: i32): v128 {
+  if (px == 2) return v128.load64_zero(a);
+  if (px == 1) return v128.load32_zero(a);
+  return v128.load(a);
+}
+
+// @ts-ignore: decorator
+@inline
+function storePx(a: usize, v: v128, px: i32): void {
+  if (px == 2) v128.store64_lane(a, v, 0);
+  else if (px == 1) v128.store32_lane(a, v, 0);
+  else v128.store(a, v);
+}
+
+/**
+ * One tile of `px` pixels from pixel q (a constant after inlining; px / 4 vectors, or one partial vector for 2 and
+ * 1), output-channel block after block and in a block input-channel range after range: the splat-multiply-add of
+ * each stored weight over the tile's pixels of its input row; a range after the first resumes from the partial sums
+ * in the block's output rows.
+ */
+// @ts-ignore: decorator
+@inline
+function spmmTile(q: i32, px: i32, n: i32, x: usize, wts: usize, dmap: usize, nnz: usize, out: usize, res: usize, os: usize, chunks: i32, nb: i32, vlo: v128, vhi: v128, vz: v128, mode: i32): void {
+  let xi = x + ((<usize>q) << 2);
+  let w = wts;
+  let d = dmap;
+  let cp = nnz;
+  for (let j0 = 0; j0 < n; j0 += nb) {
+    const j1 = min(n, j0 + nb);
+    for (let c = 1; c <= chunks; c++) {
+      const last = c == chunks;
+      let o = out + ((<usize>q) << 2) + <usize>j0 * os;
+      let r = res + ((<usize>q) << 2) + <usize>j0 * os;
+      for (let j = j0; j < j1; j++) {
+        let cnt = load<i32>(cp);
+        cp += 4;
+        let a0: v128;
+        let a1: v128;
+        let a2: v128;
+        let a3: v128;
+        let a4: v128;
+        let a5: v128;
+        let a6: v128;
+        let a7: v128;
+        if (c == 1) {
+          a0 = v128.load32_splat(w);
+          w += 4;
+          a1 = a0;
+          a2 = a0;
+          a3 = a0;
+          a4 = a0;
+          a5 = a0;
+          a6 = a0;
+          a7 = a0;
+        } else {
+          a0 = loadPx(o, px);
+          a1 = px >= 8 ? v128.load(o, 16) : a0;
+          a2 = px >= 16 ? v128.load(o, 32) : a0;
+          a3 = px >= 16 ? v128.load(o, 48) : a0;
+          a4 = px >= 32 ? v128.load(o, 64) : a0;
+          a5 = px >= 32 ? v128.load(o, 80) : a0;
+          a6 = px >= 32 ? v128.load(o, 96) : a0;
+          a7 = px >= 32 ? v128.load(o, 112) : a0;
+        }
+        for (; cnt > 0; cnt--) {
+          const vw = v128.load32_splat(w);
+          w += 4;
+          a0 = madd(loadPx(xi, px), vw, a0);
+          if (px >= 8) a1 = madd(v128.load(xi, 16), vw, a1);
+          if (px >= 16) {
+            a2 = madd(v128.load(xi, 32), vw, a2);
+            a3 = madd(v128.load(xi, 48), vw, a3);
+          }
+          if (px >= 32) {
+            a4 = madd(v128.load(xi, 64), vw, a4);
+            a5 = madd(v128.load(xi, 80), vw, a5);
+            a6 = madd(v128.load(xi, 96), vw, a6);
+            a7 = madd(v128.load(xi, 112), vw, a7);
+          }
+          xi += <usize>load<i32>(d);
+          d += 4;
+        }
+        if (last) {
+          if (res != 0) {
+            a0 = f32x4.add(a0, loadPx(r, px));
+            if (px >= 8) a1 = f32x4.add(a1, v128.load(r, 16));
+            if (px >= 16) {
+              a2 = f32x4.add(a2, v128.load(r, 32));
+              a3 = f32x4.add(a3, v128.load(r, 48));
+            }
+            if (px >= 32) {
+              a4 = f32x4.add(a4, v128.load(r, 64));
+              a5 = f32x4.add(a5, v128.load(r, 80));
+              a6 = f32x4.add(a6, v128.load(r, 96));
+              a7 = f32x4.add(a7, v128.load(r, 112));
+            }
+          }
+          storeTile(o, px, clampMode(a0, vlo, vhi, vz, mode), clampMode(a1, vlo, vhi, vz, mode), clampMode(a2, vlo, vhi, vz, mode), clampMode(a3, vlo, vhi, vz, mode),
+            clampMode(a4, vlo, vhi, vz, mode), clampMode(a5, vlo, vhi, vz, mode), clampMode(a6, vlo, vhi, vz, mode), clampMode(a7, vlo, vhi, vz, mode));
+        } else storeTile(o, px, a0, a1, a2, a3, a4, a5, a6, a7);
+        o += os;
+        r += os;
       }
-      if (res != 0) a += f32.load(r);
-      f32.store(o, min(max(a, lo), hi));
-      o += os;
-      r += os;
     }
   }
 }
 
-/** One tile of `vecs` (1 or 2, a constant after inlining) 4-pixel vectors from pixel q, every output channel. */
+/** The first px floats of (a0 … a7) at o (px as in spmmTile). */
 // @ts-ignore: decorator
 @inline
-function spmmTile(q: i32, vecs: i32, n: i32, x: usize, wts: usize, dmap: usize, nnz: usize, out: usize, res: usize, os: usize, vlo: v128, vhi: v128, mode: i32): void {
-  let xi = x + ((<usize>q) << 2);
-  let w = wts;
-  let d = dmap;
-  let o = out + ((<usize>q) << 2);
-  let r = res + ((<usize>q) << 2);
-  for (let j = 0; j < n; j++) {
-    let cnt = load<i32>(nnz + ((<usize>j) << 2));
-    let a0 = f32x4.splat(f32.load(w));
-    w += 4;
-    let a1 = a0;
-    for (; cnt > 0; cnt--) {
-      const vw = f32x4.splat(f32.load(w));
-      w += 4;
-      a0 = madd(v128.load(xi), vw, a0);
-      if (vecs == 2) a1 = madd(v128.load(xi, 16), vw, a1);
-      xi += <usize>load<i32>(d);
-      d += 4;
-    }
-    if (res != 0) {
-      a0 = f32x4.add(a0, v128.load(r));
-      if (vecs == 2) a1 = f32x4.add(a1, v128.load(r, 16));
-    }
-    v128.store(o, clampMode(a0, vlo, vhi, mode));
-    if (vecs == 2) v128.store(o, clampMode(a1, vlo, vhi, mode), 16);
-    o += os;
-    r += os;
+function storeTile(o: usize, px: i32, a0: v128, a1: v128, a2: v128, a3: v128, a4: v128, a5: v128, a6: v128, a7: v128): void {
+  storePx(o, a0, px);
+  if (px >= 8) v128.store(o, a1, 16);
+  if (px >= 16) {
+    v128.store(o, a2, 32);
+    v128.store(o, a3, 48);
+  }
+  if (px >= 32) {
+    v128.store(o, a4, 64);
+    v128.store(o, a5, 80);
+    v128.store(o, a6, 96);
+    v128.store(o, a7, 112);
   }
 }

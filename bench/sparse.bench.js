@@ -5,7 +5,8 @@
 // i32_spmm_1x4 vs the dense qs8 GEMM vs the TS reference) and Conv (dense WASM vs direct sparse f32_spconv2d vs
 // im2col + CSR), both through the Executor with src/kernels/sparse.ts's sparseConfig switches.
 // Prints the crossover (the lowest sparsity from which a sparse kernel beats dense WASM and stays ahead) per
-// shape; src/kernels/sparse.ts takes its SPARSE_MIN_* constants from these numbers.
+// shape; src/kernels/sparse.ts takes its SPARSE_MIN_* constants from these numbers. Last, the 1×1 NCHW SpMM alone on
+// MediaPipe's layer shapes, its channel split against one range (EDGEQ_SPARSE_NCHW=1: only that section).
 // The machine may be shared: every timing is the median of REPEATS tinybench medians.
 // Runs from dist/ (npm run bench) or straight from src/ with EDGEQ_SRC=1 node --import tsx bench/sparse.bench.js.
 import { pathToFileURL } from 'node:url';
@@ -15,8 +16,8 @@ const base = process.env.EDGEQ_SRC ? '../src/' : '../dist/';
 const load = (p) => import(new URL(base + p, import.meta.url).href);
 const { csrGemmNT, denseGemmNT, toCsr } = await load('prune/csr.js');
 const { PackedGemmF32 } = await load('kernels/gemm.js');
-const { SparseGemmF32, sparseConfig, sparseConvConfig, SMALL_M, SPARSE_MIN_SMALL_M, SPARSE_MIN_LARGE_M, SPARSE_MIN_INT8, SPARSE_MIN_CONV, SPARSE_DIRECT_CONV } = await load('kernels/sparse.js');
-const { arena } = await load('kernels/wasm.js');
+const { SparseGemmF32, SpmmNchw, sparseConfig, sparseConvConfig, SMALL_M, SPARSE_MIN_SMALL_M, SPARSE_MIN_LARGE_M, SPARSE_MIN_INT8, SPARSE_MIN_CONV, SPARSE_DIRECT_CONV } = await load('kernels/sparse.js');
+const { arena, kernels } = await load('kernels/wasm.js');
 const { Graph } = await load('ir/graph.js');
 const { Executor } = await load('runtime/executor.js');
 const { Tensor } = await load('tensor/tensor.js');
@@ -51,7 +52,15 @@ function crossover(results, key) {
   return cross;
 }
 
+const NCHW_TITLE = 'sparse 1×1 conv, NCHW SpMM (f32_spmm_nchw_32) on MediaPipe layer shapes, 70 % zeros, one thread (µs, medians; GFLOP/s of non-zero work)';
+
 export async function run() {
+  // EDGEQ_SPARSE_NCHW=1: only the 1×1 NCHW section (the others take minutes)
+  if (process.env.EDGEQ_SPARSE_NCHW) {
+    const out = [];
+    table(NCHW_TITLE, await pointwiseNchw(arena(), out));
+    return { sparse: out };
+  }
   // [M, K, N]: batch-1 and batch-64 FC layers (lenet f1 400→120, a 1024² layer, a 512→2048 expansion),
   // and a conv as im2col GEMM (784 pixels, 150 = 6·5·5 taps, 16 filters)
   const shapes = quick
@@ -189,6 +198,9 @@ export async function run() {
     crows.push({ conv: 'crossover (sparse path the plan picks)', sparsity: Number.isNaN(cross) ? 'none ≤ 0.95' : `≥ ${cross}` });
   }
   table('sparse vs dense f32 Conv, batch 1 (ms, medians)', crows.map((r) => Object.fromEntries(Object.keys(crows[0]).map((c) => [c, r[c] ?? '']))));
+  const prows = await pointwiseNchw(mem, out);
+  table(NCHW_TITLE, prows);
+
   const worst = (a) => (a.some(Number.isNaN) ? 'none' : Math.max(...a));
   const summary = { measuredSmallM: worst(cross.small), measuredLargeM: worst(cross.large), measuredInt8: worst(icross), measuredConv: worst(ccross), usedSmallM: SPARSE_MIN_SMALL_M, usedLargeM: SPARSE_MIN_LARGE_M, usedInt8: SPARSE_MIN_INT8, usedConv: SPARSE_MIN_CONV, usedDirectConv: SPARSE_DIRECT_CONV, smallMBelow: SMALL_M };
   if (!process.argv.includes('--json'))
@@ -197,6 +209,51 @@ export async function run() {
         `conv: ${summary.measuredConv}; int8 vs dense WASM: ${summary.measuredInt8}; src/kernels/sparse.ts uses ${SPARSE_MIN_SMALL_M} / ${SPARSE_MIN_LARGE_M} / conv ${SPARSE_MIN_CONV} (direct from ${SPARSE_DIRECT_CONV}) / int8 ${SPARSE_MIN_INT8}`,
     );
   return { sparse: out, sparseCrossover: summary };
+}
+
+/**
+ * f32_spmm_nchw_32 alone (no executor copies) on the 1×1 layer shapes of face_detection_full_range_sparse and
+ * pose_detection (Cout, Cin, pixels; unstructured 70 % zeros like theirs), ReLU fused: the default channel split
+ * (input-channel ranges, output-channel blocks: SPMM_CHUNK …) against one range, same bits.
+ */
+async function pointwiseNchw(mem, out) {
+  const ex = kernels();
+  const shapes = quick
+    ? [[128, 32, 576], [192, 1152, 196]]
+    : [[8, 32, 9216], [32, 8, 9216], [48, 64, 2304], [128, 32, 576], [64, 128, 576], [96, 192, 144], [96, 384, 36], [144, 24, 3136], [672, 112, 196], [192, 1152, 196], [1152, 192, 49], [192, 1152, 49]];
+  const rows = [];
+  for (const [n, k, p] of shapes) {
+    const w = prunedWeights(n, k, 0.7);
+    const nnz = w.reduce((a, v) => a + (v !== 0 ? 1 : 0), 0);
+    const bias = Float32Array.from({ length: n }, (_, j) => ((j * 37) % 11) / 11 - 0.5);
+    const x = mem.alloc(k * p * 4, 'bench input');
+    const y = mem.alloc(n * p * 4, 'bench output');
+    mem.f32(x, k * p).set(Float32Array.from({ length: k * p }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5));
+    const saved = { ...sparseConvConfig };
+    const forms = [];
+    for (const whole of [false, true]) {
+      if (whole) sparseConvConfig.chunkMin = Infinity;
+      const s = new SpmmNchw(mem, w, 0, n, k, bias, 0);
+      Object.assign(sparseConvConfig, saved);
+      const f = s.first(p);
+      const run = () => ex.f32_spmm_nchw_32(p, 0, p, n, x + f, s.wts, s.dmap, s.nnzp, y, 0, Infinity, 0, s.chunks, s.nb);
+      const us = 1000 * (await median('spmm-nchw', run));
+      run();
+      forms.push({ s, us, y: mem.f32(y, n * p).slice() });
+    }
+    const same = forms[0].y.every((v, i) => Object.is(v, forms[1].y[i]));
+    const gf = (us) => fmt((2 * nnz * p) / us / 1e3, 1);
+    const [split, one] = forms;
+    out.push({ shape: `nchw ${n}x${k}x${p}`, nnz, chunks: split.s.chunks, block: split.s.nb, splitUs: split.us, oneRangeUs: one.us, sameBits: same });
+    rows.push({
+      'Cout×Cin, pixels': `${n}×${k}, ${p}`, nnz, 'ranges × block': `${split.s.chunks} × ${split.s.nb}`, 'split µs': fmt(split.us, 1), 'split GFLOP/s': gf(split.us),
+      'one range µs': fmt(one.us, 1), 'one range GFLOP/s': gf(one.us), 'same bits': same ? 'yes' : 'NO',
+    });
+    for (const f of forms) f.s.dispose();
+    mem.release(y);
+    mem.release(x);
+  }
+  return rows;
 }
 
 // standalone: node bench/sparse.bench.js (or with EDGEQ_SRC=1 and --import tsx)

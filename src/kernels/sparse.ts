@@ -12,6 +12,7 @@ import { QRANGE, roundHalfToEven, saturate } from '../tensor/rounding.js';
 import { floats } from '../ops/util.js';
 import { type Arena, arena, kernels } from './wasm.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
+import { type KernelCall, chunksOf, forkCached, threadsFor } from './threads.js';
 import { ShapeError } from '../errors.js';
 
 /**
@@ -348,15 +349,33 @@ const gemmSparse: KernelDef = {
 };
 
 /**
- * One group of a sparse 1×1 conv in XNNPACK's SpMM layout for f32_spmm_nchw_32: the weight stream (per output
- * channel its bias, then its non-zero weights), the per-channel counts and the input-pointer increments between
+ * f32_spmm_nchw_32's split of a 1×1 conv's channels: input-channel ranges of SPMM_CHUNK channels (a 32-pixel tile of
+ * one range, 32 · 4 · 64 = 8 KB, stays in L1 while the output channels read it) from SPMM_CHUNK_MIN input channels on,
+ * and then output-channel blocks of SPMM_BLOCK (the block's partial sums between ranges, 64 · 128 = 8 KB, stay in L1).
+ * bench/sparse.bench.js's 1×1 NCHW section (one range vs this split, same bits; loaded 2-vCPU machine, 2026-12-07):
+ * 192×1152 at 14×14 16.6 → 23.3 GFLOP/s of non-zero work, 96×384 at 6×6 19.4 → 23.7, 64×128 at 24×24 22.4 → 25.1;
+ * ranges of 128 or 192 channels gained less, 32 no more than 64.
+ */
+export const SPMM_CHUNK = 64;
+export const SPMM_CHUNK_MIN = 128;
+export const SPMM_BLOCK = 64;
+
+/**
+ * One group of a sparse 1×1 conv in XNNPACK's SpMM layout for f32_spmm_nchw_32: the weight stream (output-channel
+ * block after block, in a block input-channel range after range, per output channel its non-zero weights from that
+ * range, the bias first in the first range), the counts in the same order and the input-pointer increments between
  * consecutive non-zero weights' channel rows. The increments are bytes, so they depend on the pixel count p; they
  * are rewritten when a run brings another p (symbolic spatial dims).
  */
-class SpmmNchw {
+export class SpmmNchw {
   readonly wts: number;
   readonly nnzp: number;
   readonly dmap: number;
+  /** input-channel ranges and output channels per block (f32_spmm_nchw_32's chunks, nb) */
+  readonly chunks: number;
+  readonly nb: number;
+  /** stored (non-zero) weights */
+  readonly nnz: number;
   private readonly chans: Int32Array;
   private p = -1;
   constructor(
@@ -370,26 +389,37 @@ class SpmmNchw {
   ) {
     let nnz = 0;
     for (let i = 0; i < n * k; i++) if (w[off + i] !== 0) nnz++;
+    this.nnz = nnz;
+    const { chunk, chunkMin, block } = sparseConvConfig;
+    const chunks = (this.chunks = k < chunkMin ? 1 : Math.ceil(k / chunk));
+    const nb = (this.nb = chunks > 1 ? Math.max(1, Math.min(n, block)) : Math.max(n, 1));
     this.chans = new Int32Array(nnz);
     this.wts = mem.alloc((n + nnz) * 4, 'sparse conv weights');
-    this.nnzp = mem.alloc(Math.max(n, 1) * 4, 'sparse conv counts');
+    this.nnzp = mem.alloc(Math.max(n * chunks, 1) * 4, 'sparse conv counts');
     this.dmap = mem.alloc(Math.max(nnz, 1) * 4, 'sparse conv increments');
     const wv = mem.f32(this.wts, n + nnz);
-    const cnt = i32(mem, this.nnzp, n);
+    const cnt = i32(mem, this.nnzp, n * chunks);
     let e = 0;
     let q = 0;
-    for (let j = 0; j < n; j++) {
-      wv[q++] = bias ? bias[boff + j]! : 0;
-      let c = 0;
-      for (let t = 0; t < k; t++) {
-        const v = w[off + j * k + t]!;
-        if (v === 0) continue;
-        wv[q++] = v;
-        this.chans[e++] = t;
-        c++;
+    let ci = 0;
+    for (let j0 = 0; j0 < n; j0 += nb)
+      for (let c = 0; c < chunks; c++) {
+        // range c: input channels [t0, t1), balanced
+        const t0 = Math.floor((c * k) / chunks);
+        const t1 = Math.floor(((c + 1) * k) / chunks);
+        for (let j = j0; j < Math.min(n, j0 + nb); j++) {
+          if (c === 0) wv[q++] = bias ? bias[boff + j]! : 0;
+          let m = 0;
+          for (let t = t0; t < t1; t++) {
+            const v = w[off + j * k + t]!;
+            if (v === 0) continue;
+            wv[q++] = v;
+            this.chans[e++] = t;
+            m++;
+          }
+          cnt[ci++] = m;
+        }
       }
-      cnt[j] = c;
-    }
   }
   /** byte offset of the first non-zero weight's input row for `p` pixels (the increments rewritten for `p`) */
   first(p: number): number {
@@ -413,10 +443,20 @@ class SpmmNchw {
  * direct kernel keeps): per group out[Mg×P] = W[Mg×K] · cols[K×P] + bias with W in scalar CSR and cols in
  * the 8-column panels of f32_im2col_pack_8. A 1×1 stride-1 unpadded conv instead runs f32_spmm_nchw_32 straight on
  * the NCHW input rows (XNNPACK's SpMM: 32-pixel tiles, no packing); face_detection_full_range_sparse's 46 sparse
- * 1×1 convs: the whole model 11.70 → 10.41 ms in Node (fastest of 150 alternated runs each, loaded machine).
+ * 1×1 convs: the whole model 11.70 → 10.41 ms in Node (fastest of 150 alternated runs each, loaded machine). Its
+ * pixels split over kernel threads at multiples of 32 (bit-identical to one thread).
  */
-/** Conv path switch (benchmarks and tests compare the two): direct sparse conv vs im2col + CSR. */
-export const sparseConvConfig: { direct: 'auto' | 'always' | 'never'; nchw: boolean } = { direct: 'auto', nchw: true };
+/**
+ * Conv path switches (benchmarks and tests compare them): direct sparse conv vs im2col + CSR; the 1×1 NCHW SpMM; its
+ * channel split (SPMM_CHUNK, SPMM_CHUNK_MIN, SPMM_BLOCK; tests force small ones). Read when a node is prepared.
+ */
+export const sparseConvConfig: { direct: 'auto' | 'always' | 'never'; nchw: boolean; chunk: number; chunkMin: number; block: number } = {
+  direct: 'auto',
+  nchw: true,
+  chunk: SPMM_CHUNK,
+  chunkMin: SPMM_CHUNK_MIN,
+  block: SPMM_BLOCK,
+};
 
 const convSparse: KernelDef = {
   op: 'Conv',
@@ -505,9 +545,19 @@ const convSparse: KernelDef = {
         for (let bi = 0; bi < n; bi++)
           for (let gi = 0; gi < group; gi++) {
             const s = nchw[gi]!;
-            const xg = xp + (bi * inSize + gi * cg * p) * 4;
+            const xg = xp + (bi * inSize + gi * cg * p) * 4 + s.first(p);
             const o = (bi * m + gi * mg) * p * 4;
-            ex.f32_spmm_nchw_32(p, mg, xg + s.first(p), s.wts, s.dmap, s.nnzp, op + o, c.lo, c.hi, rp ? rp + o : 0);
+            const ro = rp ? rp + o : 0;
+            // kernel threads: shares of the pixels cut at multiples of 32 (the kernel sums every pixel in one order
+            // whichever tile holds it, so the bits do not depend on the split); the fork kept per group of one image
+            const nt = threadsFor(s.nnz * p);
+            if (nt > 1)
+              forkCached(ex, n === 1 ? s : undefined, [xg, op + o, ro, p, c.lo, c.hi], nt, () => {
+                const cols = chunksOf(p, 32, nt, s.nnz);
+                const call = ([q0, q1]: [number, number]): KernelCall[] => [['f32_spmm_nchw_32', [p, q0, q1, mg, xg, s.wts, s.dmap, s.nnzp, op + o, c.lo, c.hi, ro, s.chunks, s.nb]]];
+                return { chunks: cols.ranges.map(call), regions: cols.regions };
+              });
+            else ex.f32_spmm_nchw_32(p, 0, p, mg, xg, s.wts, s.dmap, s.nnzp, op + o, c.lo, c.hi, ro, s.chunks, s.nb);
           }
         return;
       }

@@ -113,7 +113,7 @@ export interface KernelExports {
   /** sparse: scalar CSR W[n×K] times 8-column panels of X[K×p]; output (j, col) at c + (j·csn + col·csp)·4 */
   f32_spmm_csr_8(n: number, p: number, x: number, pstride: number, rowptr: number, kidx: number, vals: number, bias: number, c: number, csn: number, csp: number, lo: number, hi: number): void;
   /** NCHW sparse 1×1 conv, XNNPACK's SpMM layout: per channel bias + weights, input byte increments, counts */
-  f32_spmm_nchw_32(p: number, n: number, x: number, wts: number, dmap: number, nnz: number, out: number, lo: number, hi: number, res: number): void;
+  f32_spmm_nchw_32(p: number, q0: number, q1: number, n: number, x: number, wts: number, dmap: number, nnz: number, out: number, lo: number, hi: number, res: number, chunks: number, nb: number): void;
   f32_spmm_pack_t8(m: number, k: number, a: number, lda: number, out: number): void;
   /** sparse int: C (i32) = A' (i32, zero point subtracted) · W' in 1×4 blocked CSR of i32x4, wrapping */
   i32_spmm_1x4(m: number, n: number, a: number, lda: number, bptr: number, kidx: number, vals: number, c: number, ldc: number): void;

@@ -2,12 +2,13 @@
 // MatMul/Gemm: Y = A·B (+ C), Conv: Y[n,m] = B[m] + Σ W·X (ONNX spec). Float sums run in another order, so
 // results agree to 1e-5 relative, not bit for bit. The kernel choice follows the sparsity crossover.
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Graph } from '../../src/ir/graph.js';
 import { Executor } from '../../src/runtime/executor.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { SPARSE_MIN_CONV, SPARSE_MIN_LARGE_M, SPARSE_MIN_SMALL_M, SparseGemmF32, sparseConfig, sparseConvConfig, sparseThreshold } from '../../src/kernels/sparse.js';
 import { arena } from '../../src/kernels/wasm.js';
+import { acquireThreads, forkStats, releaseThreads, setActiveThreads, setMinShare } from '../../src/kernels/threads.js';
 
 const rng = (seed: number) => {
   let r = seed >>> 0 || 1;
@@ -62,6 +63,20 @@ function check(g: Graph, feeds: Record<string, Tensor>, kernel: string | string[
   close(fast.run(feeds).Y as Tensor, want);
   fast.dispose();
   expect(mem.inUse).toBe(before);
+}
+
+/** f32_spmm_nchw_32's channel split [input channels per range, from how many input channels, output channels per block]; undefined: the default */
+const splitArb = fc.constantFrom<[number, number, number] | undefined>(undefined, [1, 1, 1], [2, 2, 3], [3, 2, 2], [4, 5, 1], [2, 2, 64]);
+
+/** `make()` with sparseConvConfig's channel split set to `split` (the kernel reads it when a node is prepared) */
+function withSplit<T>(split: [number, number, number] | undefined, make: () => T): T {
+  const { chunk, chunkMin, block } = sparseConvConfig;
+  if (split) [sparseConvConfig.chunk, sparseConvConfig.chunkMin, sparseConvConfig.block] = split;
+  try {
+    return make();
+  } finally {
+    Object.assign(sparseConvConfig, { chunk, chunkMin, block });
+  }
 }
 
 const sparsityArb = fc.oneof(fc.double({ min: SPARSE_MIN_SMALL_M, max: 0.99, noNaN: true }), fc.constantFrom(0.99, 1));
@@ -150,6 +165,7 @@ describe('sparse WASM kernels vs the TS reference', () => {
           empty: fc.array(fc.integer({ min: 0, max: 26 }), { maxLength: 3 }),
           bias: fc.boolean(),
           act: actArb,
+          split: splitArb,
           seed: fc.integer(),
         }),
         (c) => {
@@ -175,9 +191,11 @@ describe('sparse WASM kernels vs the TS reference', () => {
   });
 
   // ONNX Conv with a 1×1 kernel, stride 1, no pads: Y[n, m, y, x] = B[m] + Σ_c W[m, c] · X[n, c, y, x]
-  // (per group). f32_spmm_nchw_32 runs it on the NCHW rows in 32-pixel tiles with 8-, 4- and 1-pixel tails, so
-  // pixel counts 1…80 cover every tail; two runs with another H×W check the rewritten input increments.
-  it('Conv 1×1 (f32_spmm_nchw_32): pixel tails around 32 / 8 / 4, groups, batch, empty filters, all-zero weights, another H×W per run', () => {
+  // (per group). f32_spmm_nchw_32 runs it on the NCHW rows in 32-pixel tiles with one 16-, 8-, 4-, 2- and 1-pixel
+  // tail each at most, so pixel counts 1…90 cover every combination of tails; two runs with another H×W check the
+  // rewritten input increments. `split` forces small input-channel ranges and output-channel blocks (the model
+  // layers' split starts at SPMM_CHUNK_MIN input channels), uneven ones and ranges without any weight included.
+  it('Conv 1×1 (f32_spmm_nchw_32): pixel tails 16 / 8 / 4 / 2 / 1 around 32, channel ranges and blocks, groups, batch, empty filters, all-zero weights, another H×W per run', () => {
     fc.assert(
       fc.property(
         fc.record({
@@ -191,6 +209,7 @@ describe('sparse WASM kernels vs the TS reference', () => {
           empty: fc.array(fc.integer({ min: 0, max: 17 }), { maxLength: 3 }),
           bias: fc.boolean(),
           act: actArb,
+          split: splitArb,
           seed: fc.integer(),
         }),
         (c) => {
@@ -206,19 +225,52 @@ describe('sparse WASM kernels vs the TS reference', () => {
           g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
           const mem = arena()!;
           const before = mem.inUse;
-          const fast = new Executor(g);
+          const fast = withSplit(c.split, () => new Executor(g));
+          // one range, one block: a split keeps every sum's order, so the bits must not change
+          const whole = withSplit([1, 1 << 30, 1 << 30], () => new Executor(g));
           const ref = new Executor(g, { backend: 'reference' });
           expect(fast.kernels.get(g.nodes[0]!)?.name).toBe('f32_spmm_conv2d');
           for (const [h, w] of [c.hw, c.hw2, c.hw]) {
             const X = new Tensor('float32', Float32Array.from({ length: c.n * ch * h * w }, rnd), [c.n, ch, h, w]);
-            close(fast.run({ X }).Y as Tensor, ref.run({ X }).Y as Tensor);
+            const got = fast.run({ X }).Y as Tensor;
+            close(got, ref.run({ X }).Y as Tensor);
+            expect(new Uint32Array((got.data as Float32Array).slice().buffer)).toEqual(new Uint32Array(((whole.run({ X }).Y as Tensor).data as Float32Array).slice().buffer));
           }
           fast.dispose();
+          whole.dispose();
           expect(mem.inUse).toBe(before);
         },
       ),
       { numRuns: 200, seed: 5 },
     );
+  });
+
+  // ONNX Relu: Y = max(0, X) (the reference: x > 0 ? x : 0), so an output of −0 before it (an empty filter with
+  // bias −0) is +0 after it. The fused clamp (pmax then + 0 in f32_spmm_nchw_32) must keep that sign: zero outputs
+  // are compared with Object.is, every pixel tail included (p = 1…40).
+  it('Conv 1×1 + Relu: the signs of zero outputs match the reference', () => {
+    for (let p = 1; p <= 40; p++) {
+      const [c, m] = [5, 6];
+      const g = new Graph();
+      g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [1, c, 1, p] } }];
+      g.initializers.set('W', new Tensor('float32', sparseWeights(m * c, 0.7, p, (i) => Math.floor(i / c), [0, 3]), [m, c, 1, 1]));
+      g.initializers.set('B', new Tensor('float32', Float32Array.of(-0, 0.25, -0.5, -0, 1, -1), [m]));
+      g.nodes.push({ name: 'conv', op: 'Conv', domain: '', inputs: ['X', 'W', 'B'], outputs: ['T'], attrs: { kernel_shape: [1, 1] } });
+      addAct(g, 'relu');
+      g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+      const fast = new Executor(g);
+      const ref = new Executor(g, { backend: 'reference' });
+      expect(fast.kernels.get(g.nodes[0]!)?.name).toBe('f32_spmm_conv2d');
+      expect(fast.fusedInto.has(g.nodes[1]!)).toBe(true);
+      const X = new Tensor('float32', Float32Array.from({ length: c * p }, rng(p ^ 0x77)), [1, c, 1, p]);
+      const got = fast.run({ X }).Y as Tensor;
+      const want = ref.run({ X }).Y as Tensor;
+      const zeros = [...(want.data as Float32Array).keys()].filter((i) => want.data[i] === 0);
+      expect(zeros.length).toBeGreaterThanOrEqual(2 * p); // the two empty filters at least
+      for (const i of zeros) expect(Object.is(got.data[i], want.data[i])).toBe(true);
+      close(got, want);
+      fast.dispose();
+    }
   });
 
   // ONNX Add (same shapes, no broadcast): Y = A + B elementwise; Relu after it: max(0, ·) of the sum. A residual
@@ -236,6 +288,7 @@ describe('sparse WASM kernels vs the TS reference', () => {
           where: fc.constantFrom('input', 'early', 'late', 'clamped'),
           relu: fc.boolean(),
           sp: sparsityArb,
+          split: splitArb,
           seed: fc.integer(),
         }),
         (t) => {
@@ -261,7 +314,7 @@ describe('sparse WASM kernels vs the TS reference', () => {
           g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
           const mem = arena()!;
           const before = mem.inUse;
-          const fast = new Executor(g);
+          const fast = withSplit(t.split, () => new Executor(g));
           const ref = new Executor(g, { backend: 'reference' });
           const convNode = g.nodes.find((n) => n.name === 'conv') ?? fast.graph.nodes.find((n) => n.op === 'Conv')!;
           expect(fast.kernels.get(convNode)?.name).toBe('f32_spmm_conv2d');
@@ -450,5 +503,93 @@ describe('sparse WASM kernels vs the TS reference', () => {
     expect(mm(1, SPARSE_MIN_SMALL_M - 0.1)).not.toBe('f32_spmm');
     expect(mm(16, SPARSE_MIN_LARGE_M)).toBe('f32_spmm');
     expect(mm(16, SPARSE_MIN_LARGE_M - 0.1)).not.toBe('f32_spmm');
+  });
+});
+
+// Kernel threads: f32_spmm_nchw_32 splits a 1×1 conv's pixels at multiples of 32 (src/kernels/sparse.ts), and every
+// pixel's sum runs in one order whichever tile holds it, so 2 and 3 threads must give the bits of 1 — for pixel counts
+// around the 32-pixel shares and every tail, channel ranges and blocks, groups, batches, a fused Relu or residual Add.
+describe('sparse 1×1 conv on kernel threads', () => {
+  let threads = 1;
+  let minShare = 0;
+  beforeAll(async () => {
+    threads = await acquireThreads(3);
+    minShare = setMinShare(1); // split even the smallest convs
+  });
+  afterAll(() => {
+    setMinShare(minShare);
+    if (threads > 1) releaseThreads();
+  });
+
+  const bits = (t: Tensor) => new Uint32Array(Float32Array.from(t.data as Float32Array).buffer);
+
+  it('2 and 3 threads bit-identical to 1 (pixel shares at multiples of 32, tails, ranges, groups, batch, Relu, residual)', () => {
+    expect(threads).toBeGreaterThan(1);
+    fc.assert(
+      fc.property(
+        fc.record({
+          n: fc.constantFrom(1, 1, 2),
+          group: fc.constantFrom(1, 1, 2),
+          cg: fc.integer({ min: 1, max: 12 }),
+          mg: fc.integer({ min: 2, max: 9 }),
+          p: fc.oneof(fc.integer({ min: 1, max: 140 }), fc.constantFrom(32, 33, 64, 65, 95, 96, 97, 129)),
+          relu: fc.boolean(),
+          residual: fc.boolean(),
+          split: splitArb,
+          seed: fc.integer(),
+        }),
+        (c) => {
+          const m = c.mg * c.group;
+          const ch = c.cg * c.group;
+          const rnd = rng(c.seed ^ 0x2727);
+          const g = new Graph();
+          const shape = [c.n, m, 1, c.p];
+          g.inputs = [
+            { name: 'X', type: { dtype: 'float32', shape: [c.n, ch, 1, c.p] } },
+            { name: 'R', type: { dtype: 'float32', shape } },
+          ];
+          const w = sparseWeights(m * c.cg, 0.7, c.seed);
+          g.initializers.set('W', new Tensor('float32', w, [m, c.cg, 1, 1]));
+          g.initializers.set('B', new Tensor('float32', Float32Array.from({ length: m }, rnd), [m]));
+          g.nodes.push({ name: 'conv', op: 'Conv', domain: '', inputs: ['X', 'W', 'B'], outputs: ['C'], attrs: { group: c.group, kernel_shape: [1, 1] } });
+          let y = 'C';
+          if (c.residual) g.nodes.push({ name: 'add', op: 'Add', domain: '', inputs: [y, 'R'], outputs: [(y = 'S')], attrs: {} });
+          if (c.relu) g.nodes.push({ name: 'relu', op: 'Relu', domain: '', inputs: [y], outputs: [(y = 'T')], attrs: {} });
+          g.nodes.push({ name: 'id', op: 'Identity', domain: '', inputs: [y], outputs: ['Y'], attrs: {} });
+          g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+          const exec = withSplit(c.split, () => new Executor(g));
+          const feeds = {
+            X: new Tensor('float32', Float32Array.from({ length: c.n * ch * c.p }, rnd), [c.n, ch, 1, c.p]),
+            R: new Tensor('float32', Float32Array.from({ length: c.n * m * c.p }, rnd), shape),
+          };
+          const negated = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, new Tensor('float32', (t.data as Float32Array).map((v) => -v), [...t.dims])]));
+          const runOn = (nt: number, f: Record<string, Tensor>) => {
+            const prev = setActiveThreads(nt);
+            try {
+              return bits(exec.run(f).Y as Tensor);
+            } finally {
+              setActiveThreads(prev);
+            }
+          };
+          try {
+            expect(exec.kernels.get(g.nodes[0]!)?.name).toBe('f32_spmm_conv2d');
+            const one = runOn(1, feeds);
+            for (const nt of [2, 3]) {
+              // a 1-thread run on other inputs first: an output element no chunk wrote would keep its bits
+              runOn(1, negated);
+              forkStats(true);
+              const got = runOn(nt, feeds);
+              const forks = forkStats(false)!.forks;
+              expect(got).toEqual(one);
+              // more than 32 pixels and a weight to multiply: the conv forked (the workers took part)
+              if (c.p > 32 && w.some((v) => v !== 0)) expect(forks).toBeGreaterThan(0);
+            }
+          } finally {
+            exec.dispose();
+          }
+        },
+      ),
+      { numRuns: 120, seed: 13 },
+    );
   });
 });
