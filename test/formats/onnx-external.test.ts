@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { ModelFormatError, UnsupportedError } from '../../src/errors.js';
 import { folderSource, readOnnxFile } from '../../src/formats/onnx/external-node.js';
 import { readOnnx } from '../../src/formats/onnx/reader.js';
-import { onnxRoot } from '../../src/formats/onnx/reader.js';
+import { onnxRoot } from '../helpers/onnx-reflect.js';
 import { type ExternalDataWrite, writeOnnx } from '../../src/formats/onnx/writer.js';
 import { Graph } from '../../src/ir/graph.js';
 import '../../src/ops/index.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EdgeqError, InputError, ModelFormatError, ShapeError } from '../../src/errors.js';
-import { onnxRoot } from '../../src/formats/onnx/reader.js';
+import { onnxRoot } from '../helpers/onnx-reflect.js';
 import { InferenceSession } from '../../src/runtime/session.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { dataPath, hasData } from '../helpers/data.js';

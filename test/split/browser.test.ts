@@ -2,7 +2,7 @@
 // EDGEQ_BROWSER_DIST to use another build) from a tiny static server on 127.0.0.1; the page imports
 // dist/index.js, splits a graph built in the page into 2 parts and streams inputs through module Web Workers.
 //
-// The server stands in for a bundler in two respects only: dist/ imports the CommonJS package 'protobufjs/light'
+// The server stands in for a bundler in two respects only: dist/ imports the CommonJS package 'protobufjs/minimal'
 // by its bare name, which browsers (and module workers, which have no import maps) cannot resolve, so the
 // server rewrites that specifier to a small ES-module wrapper around protobufjs's UMD build; and it resolves
 // the package-internal '#platform' import (package.json "imports") by its "browser" condition.
@@ -32,7 +32,7 @@ const TYPES: Record<string, string> = { '.js': 'text/javascript', '.mjs': 'text/
 
 function protobufShim(): string {
   const pkg = createRequire(import.meta.url).resolve('protobufjs/package.json');
-  const umd = readFileSync(join(dirname(pkg), 'dist', 'light', 'protobuf.min.js'), 'utf8'); // the reader imports protobufjs/light
+  const umd = readFileSync(join(dirname(pkg), 'dist', 'minimal', 'protobuf.min.js'), 'utf8'); // the reader's static code imports protobufjs/minimal
   // the UMD build assigns module.exports when `module` is an object
   return `const module = { exports: {} }; const exports = module.exports; const define = undefined;\n${umd}\nexport default module.exports;\n`;
 }
@@ -53,7 +53,7 @@ function serve(): Promise<Server> {
     const type = TYPES[extname(file)] ?? 'application/octet-stream';
     if (type !== 'text/javascript') return send(200, type, readFileSync(file));
     const js = readFileSync(file, 'utf8')
-      .replace(/(from\s*)(['"])protobufjs(?:\/light\.js)?\2/g, '$1"/shim/protobufjs.js"')
+      .replace(/(from\s*)(['"])protobufjs(?:\/minimal\.js)?\2/g, '$1"/shim/protobufjs.js"')
       .replace(/(from\s*)(['"])#platform\2/g, '$1"/dist/platform/web.js"');
     send(200, type, js);
   });

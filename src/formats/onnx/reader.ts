@@ -1,21 +1,22 @@
-// protobufjs/light: decoding and encoding from a JSON descriptor, without the .proto text parser
-import protobuf from 'protobufjs/light.js';
 import { EdgeqError, InputError, ModelFormatError, UnsupportedError } from '../../errors.js';
 import { type AttrValue, type Dim, Graph, type GraphIO, type Node, type ValueType } from '../../ir/graph.js';
 import type { DType } from '../../tensor/dtype.js';
 import { Tensor } from '../../tensor/tensor.js';
-import { ONNX_DESCRIPTOR } from './onnx-schema.generated.js';
+// static protobufjs code (npm run gen:schemas): decode / encode without runtime code generation
+import { onnx } from './onnx-proto.generated.js';
 import { type ExternalDataEntries, type ExternalDataSource, ONNX_DTYPE, decodeTensor, entriesSource, int, withExternalData, withOwnedBytes } from './tensor-proto.js';
 import { upgradeNode } from './legacy/index.js';
 import { MAX_BODY_DEPTH, UNTYPED, capturedBy } from '../../ir/subgraph.js';
 
-let modelType: protobuf.Type | undefined;
-/** The protobufjs root of onnx.proto, built from the embedded descriptor (npm run gen:schemas). */
-export function onnxRoot(): protobuf.Root {
-  return protobuf.Root.fromJSON(ONNX_DESCRIPTOR);
-}
-function ModelProto(): protobuf.Type {
-  return (modelType ??= onnxRoot().lookupType('onnx.ModelProto'));
+/** The onnx.proto messages as static protobufjs classes (`onnx.ModelProto.decode(bytes)`, `.encode(obj).finish()`). */
+export const onnxProto = onnx as {
+  ModelProto: ProtoMessage;
+  TensorProto: ProtoMessage;
+  SequenceProto: ProtoMessage;
+};
+interface ProtoMessage {
+  decode(bytes: Uint8Array): any;
+  encode(message: object): { finish(): Uint8Array };
 }
 
 /** Limits that keep hostile files from causing huge work before any data is read. */
@@ -44,7 +45,7 @@ export function readOnnx(bytes: Uint8Array, opts: ReadOnnxOptions = {}): Graph {
 function readOnnxBytes(bytes: Uint8Array): Graph {
   let m: any;
   try {
-    m = ModelProto().decode(bytes);
+    m = onnxProto.ModelProto.decode(bytes);
   } catch (e) {
     throw new ModelFormatError(`not a valid ONNX protobuf: ${(e as Error).message}`);
   }

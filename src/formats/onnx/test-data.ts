@@ -2,34 +2,28 @@ import { ModelFormatError, UnsupportedError } from '../../errors.js';
 import type { DType } from '../../tensor/dtype.js';
 import { TensorSequence } from '../../tensor/sequence.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { onnxRoot } from './reader.js';
+import { onnxProto } from './reader.js';
 import { decodeTensor } from './tensor-proto.js';
-
-let tensorType: import('protobufjs').Type | undefined;
 
 /** Decode a serialized TensorProto (the `input_K.pb` / `output_K.pb` files of the ONNX test suite). */
 export function readTensorProto(bytes: Uint8Array, what = 'tensor'): Tensor {
-  tensorType ??= onnxRoot().lookupType('onnx.TensorProto');
   let tp: unknown;
   try {
-    tp = tensorType.decode(bytes);
+    tp = onnxProto.TensorProto.decode(bytes);
   } catch (e) {
     throw new ModelFormatError(`${what}: not a valid TensorProto: ${(e as Error).message}`);
   }
   return decodeTensor(tp, what);
 }
 
-let sequenceType: import('protobufjs').Type | undefined;
-
 /**
  * Decode a serialized SequenceProto of tensors (sequence-typed `input_K.pb` / `output_K.pb`).
  * `elemType` names the element type when the sequence may be empty.
  */
 export function readSequenceProto(bytes: Uint8Array, what = 'sequence', elemType?: DType): TensorSequence {
-  sequenceType ??= onnxRoot().lookupType('onnx.SequenceProto');
   let sp: any;
   try {
-    sp = sequenceType.decode(bytes);
+    sp = onnxProto.SequenceProto.decode(bytes);
   } catch (e) {
     throw new ModelFormatError(`${what}: not a valid SequenceProto: ${(e as Error).message}`);
   }

@@ -4,14 +4,13 @@
  * written as value_info with symbolic dims as dim_param. Nodes are in the newest ONNX form (the importer
  * upgrades old opsets), so the default-domain opset written is at least `newestFormOpset()`.
  */
-import type protobuf from 'protobufjs/light.js';
 import { UnsupportedError } from '../../errors.js';
 import type { AttrValue, Graph, Node, ValueType } from '../../ir/graph.js';
 import { type AttrType, getOp } from '../../ir/registry.js';
 import '../../ops/index.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { newestFormOpset } from './legacy/index.js';
-import { onnxRoot } from './reader.js';
+import { onnxProto } from './reader.js';
 import { nonOnnxAttr } from '../../ir/layout.js';
 import { UNTYPED, bodies, splitCaptured } from '../../ir/subgraph.js';
 import { DTYPE_ONNX, packBits } from './tensor-proto.js';
@@ -26,7 +25,6 @@ export interface WriteOptions {
   externalData?: ExternalDataWrite;
 }
 
-let modelType: protobuf.Type | undefined;
 const enc = new TextEncoder();
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -170,7 +168,6 @@ function uses4Bit(g: Graph): boolean {
 
 /** Encode `graph` as ONNX ModelProto bytes (readable by readOnnx and onnxruntime). */
 export function writeOnnx(graph: Graph, opts: WriteOptions = {}): Uint8Array {
-  modelType ??= onnxRoot().lookupType('onnx.ModelProto');
   // TFLite imports use edgeq's own NHWC ops (domain ai.edgeq.tflite) that no ONNX runtime knows: refuse
   // rather than write a file onnxruntime would reject
   const foreign = graph.nodes.find((n) => n.domain === 'ai.edgeq.tflite');
@@ -194,8 +191,9 @@ export function writeOnnx(graph: Graph, opts: WriteOptions = {}): Uint8Array {
     graph: graphProto(graph, opts),
   };
   if (opts.externalData) moveExternal(model.graph, opts.externalData);
-  const msg = modelType.fromObject(model);
-  return modelType.encode(msg).finish();
+  // plain objects in the schema's own types (int64 as {low, high}, bytes as Uint8Array, enums as numbers): the static
+  // encoder writes them as they are
+  return onnxProto.ModelProto.encode(model).finish();
 }
 
 export interface ExternalDataWrite {
