@@ -5,10 +5,29 @@
  */
 import { dynamicQuantParamsOf } from '../ops/quant.js';
 import { floats } from '../ops/util.js';
+import { getOp } from '../ir/registry.js';
 import { Tensor } from '../tensor/tensor.js';
 import { ints, isQ8, PackedQGemm } from './qlinear.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
-import { arena, kernels } from './wasm.js';
+import { type Arena, arena, kernels } from './wasm.js';
+
+/**
+ * DynamicQuantizeLinear's scale and zero point for the n float32 at `xp` (asm f32_minmax0 into the 8 bytes at `mm`),
+ * or undefined for a degenerate range — all zeros (scale 0) or non-finite values — whose results the reference makes.
+ */
+function rangeOf(mem: Arena, xp: number, n: number, mm: number): { scale: number; zp: number } | undefined {
+  kernels()!.f32_minmax0(xp, n, mm);
+  const r = mem.f32(mm, 2);
+  const q = dynamicQuantParamsOf(r[0]!, r[1]!);
+  return q.scale > 0 && Number.isFinite(q.scale) ? q : undefined;
+}
+
+/** `t`'s bytes at byte offset `p` of kernel memory (a static plan's block; p < 0: a value nobody reads). */
+function put(mem: Arena, p: number, t: Tensor): void {
+  if (p < 0) return;
+  const d = t.data as ArrayBufferView;
+  new Uint8Array(mem.buffer, p, d.byteLength).set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+}
 
 /**
  * DynamicQuantizeLinear on float32 (left alone when fuse-dynq folds it into DynamicQuantizeMatMul: the chains
@@ -20,10 +39,11 @@ import { arena, kernels } from './wasm.js';
 const dynamicQuantizeLinearWasm: KernelDef = {
   op: 'DynamicQuantizeLinear',
   backend: 'wasm',
-  prepare(_node, _attrs, types) {
+  prepare(node, attrs, types) {
     const mem = arena();
     const ex = kernels();
-    if (!mem || !ex) return decline('no WASM memory');
+    const def = getOp('', 'DynamicQuantizeLinear');
+    if (!mem || !ex || !def) return decline('no WASM memory');
     if (types[0]?.dtype !== 'float32') return decline(`x is ${types[0]?.dtype ?? 'of unknown type'}, not float32`);
     const mm = mem.alloc(8, 'dynamic quantization range');
     return {
@@ -32,16 +52,33 @@ const dynamicQuantizeLinearWasm: KernelDef = {
         const v = x!.data as Float32Array;
         const xin = mem.input(v, 'DynamicQuantizeLinear input');
         try {
-          ex.f32_minmax0(xin.ptr, v.length, mm);
-          const r = mem.f32(mm, 2);
-          const { scale, zp } = dynamicQuantParamsOf(r[0]!, r[1]!);
-          if (!(scale > 0) || !Number.isFinite(scale)) return undefined; // all zeros / non-finite: the reference's rules
+          const q = rangeOf(mem, xin.ptr, v.length, mm);
+          if (!q) return undefined; // all zeros / non-finite: the reference's rules
           const yp = mem.alloc(v.length, 'DynamicQuantizeLinear codes');
-          if (v.length) ex.f32_dynquant_u8(xin.ptr, v.length, scale, zp, 0, yp);
-          return [new Tensor('uint8', mem.view('uint8', yp, v.length), x!.dims), new Tensor('float32', Float32Array.of(scale), []), new Tensor('uint8', Uint8Array.of(zp), [])];
+          if (v.length) ex.f32_dynquant_u8(xin.ptr, v.length, q.scale, q.zp, 0, yp);
+          return [new Tensor('uint8', mem.view('uint8', yp, v.length), x!.dims), new Tensor('float32', Float32Array.of(q.scale), []), new Tensor('uint8', Uint8Array.of(q.zp), [])];
         } finally {
           if (xin.copied) mem.release(xin.ptr);
         }
+      },
+      // static plan: codes, scale and zero point into their blocks (the MatMulInteger / ConvInteger and the scale Mul
+      // after it read them there); a degenerate range runs the reference on x's block, as the general path would
+      bind({ ins: [xp], inTypes: [xt], outs, outTypes: outputTypes }) {
+        const dims = xt?.shape as number[] | undefined;
+        if (!dims || xp === undefined || xp < 0) return undefined;
+        const n = dims.reduce((a, d) => a * d, 1);
+        const [yp, sp, zp] = [outs[0] ?? -1, outs[1] ?? -1, outs[2] ?? -1];
+        return () => {
+          const q = rangeOf(mem, xp, n, mm);
+          if (!q) {
+            const r = def.reference({ node, attrs, inputs: [new Tensor('float32', mem.f32(xp, n), dims)], outputTypes });
+            [yp, sp, zp].forEach((p, i) => put(mem, p, r[i]!));
+            return;
+          }
+          if (yp >= 0 && n) ex.f32_dynquant_u8(xp, n, q.scale, q.zp, 0, yp);
+          if (sp >= 0) mem.f32(sp, 1)[0] = q.scale;
+          if (zp >= 0) mem.view('uint8', zp, 1)[0] = q.zp;
+        };
       },
       dispose: () => mem.release(mm),
     };
@@ -59,9 +96,10 @@ const dynamicQuantizeMatMulWasm: KernelDef = {
   op: 'DynamicQuantizeMatMul',
   domain: 'com.microsoft',
   backend: 'wasm',
-  prepare(node, _attrs, types, constant) {
+  prepare(node, attrs, types, constant) {
     const mem = arena();
-    if (!mem) return decline('no WASM memory');
+    const def = getOp('com.microsoft', 'DynamicQuantizeMatMul');
+    if (!mem || !def) return decline('no WASM memory');
     if (types[0]?.dtype !== 'float32') return decline(`A is ${types[0]?.dtype ?? 'of unknown type'}, not float32`);
     const b = constant(1);
     const bs = constant(2);
@@ -75,31 +113,54 @@ const dynamicQuantizeMatMulWasm: KernelDef = {
     const bsv = floats(bs);
     const bv = bias ? Float32Array.from(floats(bias)) : undefined;
     const scale = new Float32Array(n);
+    /** fround(a_scale · b_scale[j]) per column, as the reference rounds it */
+    const scales = (xs: number): Float32Array => {
+      for (let j = 0; j < n; j++) scale[j] = xs * bsv[bsv.length === 1 ? 0 : j]!;
+      return scale;
+    };
+    /** A's uint8 codes stored as int8 (code − 128, the int8 GEMM's operand) */
+    const quantizeInt8 = (xp: number, len: number, q: { scale: number; zp: number }, ap: number) => kernels()!.f32_dynquant_u8(xp, len, q.scale, q.zp, 0x80, ap);
     const mm = mem.alloc(8, 'dynamic quantization range');
     return {
       name: g.mode === 'plain' ? 'dynq_qs8_gemm_4x8c2_f32' : `dynq_qs8_gemm_4x8c4_rdot_${g.mode}_f32`,
       run([a], [out]) {
-        const ex = kernels()!;
         const x = a!.data as Float32Array;
         if (a!.dims.length < 1 || a!.dims[a!.dims.length - 1] !== k) return undefined;
         const m = x.length / k;
         const xin = mem.input(x, 'dynamic quantization input');
         let ap = 0;
         try {
-          ex.f32_minmax0(xin.ptr, x.length, mm);
-          const r = mem.f32(mm, 2);
-          const { scale: xs, zp } = dynamicQuantParamsOf(r[0]!, r[1]!);
-          if (!(xs > 0) || !Number.isFinite(xs)) return undefined; // all zeros / non-finite: the reference's rules
+          const q = rangeOf(mem, xin.ptr, x.length, mm);
+          if (!q) return undefined; // all zeros / non-finite: the reference's rules
           // codes for m rows plus 8 readable bytes past the last (the GEMM reads rows in K8 steps)
           ap = mem.alloc(x.length + 8, 'dynamic quantization codes');
-          ex.f32_dynquant_u8(xin.ptr, x.length, xs, zp, 0x80, ap);
-          for (let j = 0; j < n; j++) scale[j] = xs * bsv[bsv.length === 1 ? 0 : j]!;
-          const y = g.runFloat(ap, m, zp - 128, scale, bv);
+          quantizeInt8(xin.ptr, x.length, q, ap);
+          const y = g.runFloat(ap, m, q.zp - 128, scales(q.scale), bv);
           return [new Tensor('float32', y, out!.shape as number[])];
         } finally {
           if (ap) mem.release(ap);
           if (xin.copied) mem.release(xin.ptr);
         }
+      },
+      // static plan: the codes in held scratch, the GEMM's column terms and scales redone per call from A's range; a
+      // degenerate range runs the reference on A's block, as the general path would
+      bind({ ins: [xp], inTypes: [xt], outs: [yp], outTypes: outputTypes, scratch }) {
+        const dims = xt?.shape as number[] | undefined;
+        if (!dims || dims.length < 1 || dims[dims.length - 1] !== k || xp === undefined || xp < 0 || yp === undefined || yp < 0) return undefined;
+        const size = dims.reduce((a, d) => a * d, 1);
+        const m = size / k;
+        const ap = scratch(size + 8, 'dynamic quantization codes');
+        const gemm = g.bindFloat(ap, m, yp, scratch);
+        const consts = [b, bs, bz, bias];
+        return () => {
+          const q = rangeOf(mem, xp, size, mm);
+          if (!q) {
+            put(mem, yp, def.reference({ node, attrs, inputs: [new Tensor('float32', mem.f32(xp, size), dims), ...consts], outputTypes })[0]!);
+            return;
+          }
+          quantizeInt8(xp, size, q, ap);
+          gemm(q.zp - 128, scales(q.scale), bv);
+        };
       },
       dispose: () => {
         g.dispose();

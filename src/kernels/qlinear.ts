@@ -1,4 +1,5 @@
 import { conv2dAt } from '../ir/conv-geometry.js';
+import type { ValueType } from '../ir/graph.js';
 import { Tensor } from '../tensor/tensor.js';
 import { attrs2d, dims2d } from './conv-run.js';
 import { type KernelDef, type PreparedKernel, decline, registerKernel } from './registry.js';
@@ -210,10 +211,7 @@ export class PackedQGemm {
     // the c4 kernel multiplies int8 A: uint8 A is flipped (a − 128, and its zero point alike) by qs8_pack_a
     const flipA = this.mode !== 'plain' && aUnsigned;
     const zaS = flipA ? za - 128 : za;
-    // cb[j] = −za·Σ_k b_s[k,j] + K·za·zb_s[j] (wrapping int32, as the reference's accumulator wraps)
-    const cs = i32(mem, this.colsum, n8);
-    const cb = i32(mem, this.cb, n8);
-    for (let j = 0; j < n8; j++) cb[j] = (Math.imul(-zaS, cs[j]!) + Math.imul(Math.imul(k, zaS), this.zbS[j]!) + (bias && j < n ? bias[j]! : 0)) | 0;
+    this.columnTerms(this.cb, zaS, bias);
     if (mult) f64(mem, this.mult, n8).set(mult.subarray(0, n8));
     const ain = mem.inputBytes(a.subarray(0, m * k), 'int8 gemm input');
     const rs = this.needRowsum ? mem.alloc(m * 4, 'int8 row sums') : 0;
@@ -237,6 +235,15 @@ export class PackedQGemm {
       if (ain.copied) mem.release(ain.ptr);
     }
     return outView(mem, kind.code, cp, m * n);
+  }
+
+  /** cb[j] = −za·Σ_k b_s[k,j] + K·za·zb_s[j] (+ bias[j]) at `cb`, wrapping int32 as the reference's accumulator wraps. */
+  private columnTerms(cb: number, zaS: number, bias?: ArrayLike<number>): void {
+    const { k, n } = this;
+    const n8 = pad8(n);
+    const cs = i32(this.mem, this.colsum, n8);
+    const cbv = i32(this.mem, cb, n8);
+    for (let j = 0; j < n8; j++) cbv[j] = (Math.imul(-zaS, cs[j]!) + Math.imul(Math.imul(k, zaS), this.zbS[j]!) + (bias && j < n ? bias[j]! : 0)) | 0;
   }
 
   /** Scratch for A packed by plainGemm (0 when it multiplies the bytes in place: fewer than 4 rows). */
@@ -264,36 +271,40 @@ export class PackedQGemm {
 
   /**
    * The call computing run(a, m, aUnsigned, za, out, mult, yz, bias) — the int32 accumulator, or 8-bit output
-   * requantized by `mult` — from A at byte offset `ap` into the block `cp` (a static plan's bound step; za, yz, the
-   * multipliers and the bias are the plan's constants). Its column terms and multipliers live in held scratch of its
-   * own (run() rewrites the shared ones per call), as do the row sums, A packed in 4-row groups and the flipped copy
-   * of uint8 A.
+   * requantized by `mult` — from A at byte offset `ap` into the block `cp` (a static plan's bound step; yz, the
+   * multipliers and the bias are the plan's constants; za too, or read by the call from kernel memory when it is a
+   * function: a zero point the graph computes, DynamicQuantizeLinear's, whose column terms are then redone per call).
+   * Its column terms and multipliers live in held scratch of its own (run() rewrites the shared ones per call), as do
+   * the row sums, A packed in 4-row groups and the flipped copy of uint8 A.
    */
-  bindGemm(ap: number, m: number, aUnsigned: boolean, za: number, out: 'int32' | 'int8' | 'uint8', mult: ArrayLike<number> | undefined, yz: number, bias: ArrayLike<number> | undefined, cp: number, scratch: (bytes: number, what: string) => number): () => void {
+  bindGemm(ap: number, m: number, aUnsigned: boolean, za: number | (() => number), out: 'int32' | 'int8' | 'uint8', mult: ArrayLike<number> | undefined, yz: number, bias: ArrayLike<number> | undefined, cp: number, scratch: (bytes: number, what: string) => number): () => void {
     const ex = kernels()!;
     const mem = this.mem;
     const { k, n, packed, tmp } = this;
     const n8 = pad8(n);
     const kind = outKind(out);
     const flipA = this.mode !== 'plain' && aUnsigned;
-    const zaS = flipA ? za - 128 : za;
+    const zaS = (z: number) => (flipA ? z - 128 : z);
     // every scratch block first (taking one may grow the memory), then the views that fill them
     const cb = scratch(n8 * 4, 'int8 column bias');
     const mp = scratch(n8 * 8, 'requant multipliers');
     const rs = this.needRowsum ? scratch(m * 4, 'int8 row sums') : 0;
     const af = flipA ? scratch(m * pad8(k), 'int8 gemm flipped input') : 0;
     const pa = this.mode === 'plain' ? this.packedA(m, scratch) : 0;
-    const cs = i32(mem, this.colsum, n8);
-    const cbv = i32(mem, cb, n8);
-    for (let j = 0; j < n8; j++) cbv[j] = (Math.imul(-zaS, cs[j]!) + Math.imul(Math.imul(k, zaS), this.zbS[j]!) + (bias && j < n ? bias[j]! : 0)) | 0;
+    if (typeof za === 'number') this.columnTerms(cb, zaS(za), bias);
+    const terms = typeof za === 'number' ? () => {} : () => this.columnTerms(cb, zaS(za()), bias);
     const mv = f64(mem, mp, n8);
     if (mult) for (let j = 0; j < n; j++) mv[j] = mult[j]!;
     if (this.mode === 'plain') {
       const code = kind.code && mult && smallMultipliers(mv.subarray(0, n)) ? kind.code | 4 : kind.code;
-      return () => this.plainGemm(ap, m, aUnsigned, rs, pa, cp, yz, kind.lo, kind.hi, code, cb, mp);
+      return () => {
+        terms();
+        this.plainGemm(ap, m, aUnsigned, rs, pa, cp, yz, kind.lo, kind.hi, code, cb, mp);
+      };
     }
     const cv = rs ? this.cv : 0;
     return () => {
+      terms();
       if (af) ex.qs8_pack_a(m, k, ap, k, 1, af, rs);
       else if (rs) ex.qs8_rowsum(m, k, ap, k, 0, rs);
       ex.qs8_gemm_c4(m, n, k, af || ap, af ? pad8(k) : k, packed, cp, n, cb, 0, rs, cv, mp, 0, yz, kind.lo, kind.hi, kind.code, tmp);
@@ -302,43 +313,73 @@ export class PackedQGemm {
 
   /**
    * Y[m×n] float32 = f32(Σ (a − za)(b − zb)) · scale[j] + add[j] for int8 A rows already in kernel memory at `ap`
-   * (stride k, K8 bytes readable per row) — the GEMM's float epilogue (qs8_gemm out = 3). `scaleAdd` is written into
-   * the multiplier buffer in the kernel's layout (per panel of 8 columns: 8 scales, 8 addends). A resident view.
+   * (stride k, K8 bytes readable per row) — the GEMM's float epilogue (qs8_gemm out = 3). A resident view.
    */
   runFloat(ap: number, m: number, za: number, scale: ArrayLike<number>, add: ArrayLike<number> | undefined): Float32Array {
-    const ex = kernels()!;
     const mem = this.mem;
-    const { k, n } = this;
-    const n8 = pad8(n);
-    const cs = i32(mem, this.colsum, n8);
-    const cb = i32(mem, this.cb, n8);
-    for (let j = 0; j < n8; j++) cb[j] = (Math.imul(-za, cs[j]!) + Math.imul(Math.imul(k, za), this.zbS[j]!)) | 0;
-    const sa = new Float32Array(mem.buffer, this.mult, n8 * 2);
-    for (let j = 0; j < n8; j++) {
-      const o = ((j >> 3) << 4) + (j & 7);
-      sa[o] = j < n ? scale[j]! : 0;
-      // −0 is the additive identity for every float (+0 would turn a −0 product into +0)
-      sa[o + 8] = add && j < n ? add[j]! : -0;
-    }
     const rs = this.needRowsum ? mem.alloc(m * 4, 'int8 row sums') : 0;
     const pa = this.mode === 'plain' ? this.packedA(m, (b, what) => mem.alloc(b, what)) : 0;
-    const cp = mem.alloc(m * n * 4, 'int8 gemm float output');
+    const cp = mem.alloc(m * this.n * 4, 'int8 gemm float output');
     try {
-      if (this.mode === 'plain') this.plainGemm(ap, m, false, rs, pa, cp, 0, 0, 0, 3);
-      else {
-        if (rs) ex.qs8_rowsum(m, k, ap, k, 0, rs);
-        ex.qs8_gemm_c4(m, n, k, ap, k, this.packed, cp, n, this.cb, 0, rs, rs ? this.cv : 0, this.mult, 0, 0, 0, 0, 3, this.tmp);
-      }
+      this.floatGemm(ap, m, za, scale, add, rs, pa, cp, this.cb, this.mult);
     } finally {
       if (pa) mem.release(pa);
       if (rs) mem.release(rs);
     }
-    return mem.f32(cp, m * n);
+    return mem.f32(cp, m * this.n);
+  }
+
+  /**
+   * runFloat for a static plan: the call that computes it from A at `ap` into the block `cp` with the za, scales and
+   * addends it is given (a dynamically quantized A's, known per call), its column terms, epilogue and row sums in
+   * held scratch of its own.
+   */
+  bindFloat(ap: number, m: number, cp: number, scratch: (bytes: number, what: string) => number): (za: number, scale: ArrayLike<number>, add: ArrayLike<number> | undefined) => void {
+    const n8 = pad8(this.n);
+    const cb = scratch(n8 * 4, 'int8 column bias');
+    const sa = scratch(n8 * 8, 'int8 gemm float epilogue');
+    const rs = this.needRowsum ? scratch(m * 4, 'int8 row sums') : 0;
+    const pa = this.mode === 'plain' ? this.packedA(m, scratch) : 0;
+    return (za, scale, add) => this.floatGemm(ap, m, za, scale, add, rs, pa, cp, cb, sa);
+  }
+
+  /**
+   * The float GEMM of runFloat into `cp` with its column terms at `cb` and the epilogue at `sa`, written in the
+   * kernel's layout (per panel of 8 columns: 8 scales, 8 addends).
+   */
+  private floatGemm(ap: number, m: number, za: number, scale: ArrayLike<number>, add: ArrayLike<number> | undefined, rs: number, pa: number, cp: number, cb: number, sa: number): void {
+    const ex = kernels()!;
+    const { k, n } = this;
+    const n8 = pad8(n);
+    this.columnTerms(cb, za);
+    const sav = new Float32Array(this.mem.buffer, sa, n8 * 2);
+    for (let j = 0; j < n8; j++) {
+      const o = ((j >> 3) << 4) + (j & 7);
+      sav[o] = j < n ? scale[j]! : 0;
+      // −0 is the additive identity for every float (+0 would turn a −0 product into +0)
+      sav[o + 8] = add && j < n ? add[j]! : -0;
+    }
+    if (this.mode === 'plain') this.plainGemm(ap, m, false, rs, pa, cp, 0, 0, 0, 3, cb, sa);
+    else {
+      if (rs) ex.qs8_rowsum(m, k, ap, k, 0, rs);
+      ex.qs8_gemm_c4(m, n, k, ap, k, this.packed, cp, n, cb, 0, rs, rs ? this.cv : 0, sa, 0, 0, 0, 0, 3, this.tmp);
+    }
   }
 
   dispose(): void {
     for (const p of [this.packed, this.colsum, this.cb, this.cv, this.mult, this.tmp]) this.mem.release(p);
   }
+}
+
+/**
+ * A per-tensor 8-bit zero point for a bound call: the constant (absent: 0), or — at byte offset `p`, a scalar the graph
+ * computes (DynamicQuantizeLinear's y_zero_point) — a reader of its byte, called per run; undefined if neither.
+ */
+export function zeroPointAt(mem: Arena, p: number | undefined, t: ValueType | undefined, c: Tensor | undefined): number | (() => number) | undefined {
+  if (p === undefined || p < 0) return isScalar(c) ? scalarInt(c) : undefined;
+  const dt = t?.dtype;
+  if (!isQ8(dt) || !t!.shape || t!.shape.some((d) => d !== 1)) return undefined;
+  return dt === 'uint8' ? () => new Uint8Array(mem.buffer, p, 1)[0]! : () => new Int8Array(mem.buffer, p, 1)[0]!;
 }
 
 /** Rows of A when B is a constant 2-D matrix and A has rank ≥ 2 (leading dims flattened), else undefined. */
@@ -420,11 +461,12 @@ const matMulIntegerWasm: KernelDef = {
         const y = g.run(x!.data as QData, m, x!.type === 'uint8', scalarInt(az), 'int32');
         return [new Tensor('int32', y, outType!.shape as number[])];
       },
-      // static plan: A's zero point a constant (absent: 0)
-      bind({ ins: [xp], consts: [, , az], inTypes: [xt], outs: [op], scratch }) {
+      // static plan: A's zero point a constant (absent: 0) or a scalar the graph computes (DynamicQuantizeLinear's)
+      bind({ ins: [xp, , zp], consts: [, , az], inTypes: [xt, , zt], outs: [op], scratch }) {
         const shape = xt?.shape as number[] | undefined;
-        if (!shape || shape.length < 2 || shape[shape.length - 1] !== k || (node.inputs[2] && !isScalar(az)) || xp === undefined || op === undefined || xp < 0 || op < 0) return undefined;
-        return g.bindGemm(xp, shape.reduce((a, d) => a * d, 1) / k, xt!.dtype === 'uint8', scalarInt(az), 'int32', undefined, 0, undefined, op, scratch);
+        const za = zeroPointAt(mem, zp, zt, az);
+        if (!shape || shape.length < 2 || shape[shape.length - 1] !== k || za === undefined || xp === undefined || op === undefined || xp < 0 || op < 0) return undefined;
+        return g.bindGemm(xp, shape.reduce((a, d) => a * d, 1) / k, xt!.dtype === 'uint8', za, 'int32', undefined, 0, undefined, op, scratch);
       },
       dispose: () => g.dispose(),
     };
@@ -541,6 +583,13 @@ export function prepareConv(
   const [sh, sw] = strides as [number, number];
   const [dh, dw] = dil as [number, number];
   if (tfl) putTflMultipliers(mem, mult, tfl, m);
+  /** rb[m] = B[m] − xz_s·Σ_k w_s[m,k] + K·wz_s[m]·xz_s for x's zero point xz (wrapping int32, as the reference) */
+  const rowTerms = (xz: number): void => {
+    const xzS = xz - fx;
+    const rs = i32(mem, rsum, m);
+    const rbv = i32(mem, rb, m);
+    for (let i = 0; i < m; i++) rbv[i] = ((bias ? bias[i]! | 0 : 0) - Math.imul(xzS, rs[i]!) + Math.imul(Math.imul(kg, wzS[i]!), xzS)) | 0;
+  };
   /**
    * every image and group of x at `xp` into `op` (run's loop, and a static plan's bound call): one cache block of
    * column panels at a time (INT8_BLOCK_BYTES), packed (im2col or the pointwise input's rows) and then multiplied by
@@ -603,7 +652,6 @@ export function prepareConv(
       if (xt.dims.length !== 4) return undefined;
       // QLinearConv: x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, B; ConvInteger: x, w, x_zp, w_zp
       const xz = scalarInt(inputs[2]);
-      const xzS = xz - fx;
       const kind = outKind(ot!.dtype);
       let code: number = kind.code;
       let yz = 0;
@@ -615,10 +663,7 @@ export function prepareConv(
         yz = scalarInt(inputs[7]);
         if (convMultipliers(mem, mult, m, inputs[1]!, ws, inputs[6]!)) code |= 4;
       }
-      // rb[m] = B[m] − xz_s·Σ_k w_s[m,k] + K·wz_s[m]·xz_s
-      const rs = i32(mem, rsum, m);
-      const rbv = i32(mem, rb, m);
-      for (let i = 0; i < m; i++) rbv[i] = ((bias ? bias[i]! | 0 : 0) - Math.imul(xzS, rs[i]!) + Math.imul(Math.imul(kg, wzS[i]!), xzS)) | 0;
+      rowTerms(xz);
       const [n, c, ih, iw] = xt.dims as [number, number, number, number];
       const { p, pointwise } = conv2dAt(ih, iw, kh, kw, attrs as never);
       const xin = mem.inputBytes(xt.data as QData, 'int8 conv input');
@@ -638,23 +683,20 @@ export function prepareConv(
         if (xin.copied) mem.release(xin.ptr);
       }
     },
-    bind({ ins, consts, inTypes: [xt], outs: [op], outTypes: [ot], scratch }) {
+    bind({ ins, consts, inTypes: [xt, , zt], outs: [op], outTypes: [ot], scratch }) {
       const dims = xt!.shape as number[];
-      // TFLite, and QLinearConv with constant scales (its multipliers then are what run() computes); zero points
-      // constant. ConvInteger keeps the general path
-      if ((!tfl && !ws) || dims.length !== 4 || ins[0]! < 0 || op! < 0 || (ins[2] ?? -1) >= 0 || (ins[7] ?? -1) >= 0) return undefined;
-      const xz = scalarInt(consts[2]);
-      const xzS = xz - fx;
+      // TFLite, and QLinearConv with constant scales (its multipliers then are what run() computes), y's zero point
+      // constant; x's a constant, or (ConvInteger after DynamicQuantizeLinear) a scalar the graph computes: the call
+      // reads it and redoes the row terms (m values) before the images
+      const xz = zeroPointAt(mem, ins[2], zt, consts[2]);
+      if (xz === undefined || dims.length !== 4 || ins[0]! < 0 || op! < 0 || (ins[7] ?? -1) >= 0) return undefined;
       const kind = outKind(ot!.dtype);
       let code: number = kind.code | (tfl ? 8 : 0);
-      if (!tfl) {
+      if (ws) {
         const [xs, ys] = [oneF32(consts[1]), oneF32(consts[6])];
         if (!xs || !ys) return undefined;
-        if (convMultipliers(mem, mult, m, xs, ws!, ys)) code |= 4;
+        if (convMultipliers(mem, mult, m, xs, ws, ys)) code |= 4;
       }
-      const rs = i32(mem, rsum, m);
-      const rbv = i32(mem, rb, m);
-      for (let i = 0; i < m; i++) rbv[i] = ((bias ? bias[i]! | 0 : 0) - Math.imul(xzS, rs[i]!) + Math.imul(Math.imul(kg, wzS[i]!), xzS)) | 0;
       const [, , ih, iw] = dims as [number, number, number, number];
       const { p, pointwise } = conv2dAt(ih, iw, kh, kw, attrs as never);
       // blocks for every thread the session may run (threadsFor decides per call)
@@ -663,7 +705,15 @@ export function prepareConv(
       const cv = needColsum ? scratch(pad8(p) * 4, 'int8 conv column sums') : 0;
       const [xp, yz] = [ins[0]!, scalarInt(consts[7])];
       const [lo, hi] = tfl ? [tfl.clamp.lo, tfl.clamp.hi] : [kind.lo, kind.hi];
-      return () => images(xp, op!, dims, xz, yz, code, lo, hi, kind.esz, blk, cv);
+      if (typeof xz === 'number') {
+        rowTerms(xz);
+        return () => images(xp, op!, dims, xz, yz, code, lo, hi, kind.esz, blk, cv);
+      }
+      return () => {
+        const z = xz();
+        rowTerms(z);
+        images(xp, op!, dims, z, yz, code, lo, hi, kind.esz, blk, cv);
+      };
     },
     dispose() {
       for (const q of [wp, rsum, rb, ru, mult]) mem.release(q);

@@ -177,16 +177,21 @@ describe('DynamicQuantizeMatMul (fused dynamic int8 MatMul)', () => {
         expect(fused.length).toBe(1);
         expect(fast.graph.nodes.length).toBe(1); // the DynamicQuantizeLinear went too: nothing else reads it
         expect(fast.kernels.get(fused[0]!)?.name).toMatch(/^dynq_qs8_gemm_4x8c/);
+        // the static plan (the bound call) and the general path (the kernel's run)
+        const general = new Executor(g, { staticPlan: false });
         const got = fast.run(feeds).Y!;
         const got2 = fast.run(feeds).Y!;
-        fast.dispose();
-        expect(mem.inUse).toBe(before);
+        const got3 = general.run(feeds).Y!;
+        expect(fast.staticPlanStatus()).toEqual({ static: true });
+        // an all-zero A has y_scale 0 (the spec's 0/0 zero point): run() leaves that run to the reference (the bound
+        // call runs the reference itself)
+        expect(general.fallbacks.size).toBe((feeds.X!.data as Float32Array).every((v) => v === 0) ? 1 : 0);
         const want = new Executor(g, { backend: 'reference' }).run(feeds).Y!;
         expect(got.dims).toEqual(want.dims);
-        // an all-zero A has y_scale 0 (the spec's 0/0 zero point): the kernel leaves that run to the reference
-        expect(fast.fallbacks.size).toBe((feeds.X!.data as Float32Array).every((v) => v === 0) ? 1 : 0);
-        expect(Array.from(got.data as Float32Array)).toEqual(Array.from(want.data as Float32Array));
-        expect(Array.from(got2.data as Float32Array)).toEqual(Array.from(want.data as Float32Array));
+        for (const y of [got, got2, got3]) expect(Array.from(y.data as Float32Array)).toEqual(Array.from(want.data as Float32Array));
+        fast.dispose();
+        general.dispose();
+        expect(mem.inUse).toBe(before);
       }),
       { numRuns: 150 },
     );

@@ -59,6 +59,8 @@ function check(g: Graph, feeds: Record<string, Tensor>): void {
     const wd = want.data as Int32Array;
     for (let i = 0; i < wd.length; i++) if (gd[i] !== wd[i]) throw new Error(`element ${i}: got ${gd[i]}, reference ${wd[i]}`);
   }
+  // static shapes: those were the static plan's bound calls (PackedQGemm.bindGemm on this packing)
+  if (!wasm.staticPlanStatus().static) throw new Error(`no static plan: ${wasm.staticPlanStatus().why}`);
   wasm.dispose();
   if (mem.inUse !== before) throw new Error('kernel memory leaked');
 }
@@ -99,7 +101,7 @@ try {
     fc.property(
       fc.record({
         m: fc.integer({ min: 1, max: 13 }), k: fc.integer({ min: 1, max: 70 }), n: fc.integer({ min: 1, max: 25 }), ta: qArb, tb: qArb,
-        azp: fc.boolean(), bzp: fc.constantFrom('none', 'scalar', 'col'), seed: fc.integer(),
+        azp: fc.constantFrom('none', 'const', 'input'), bzp: fc.constantFrom('none', 'scalar', 'col'), seed: fc.integer(),
       }),
       (c) => {
         runs++;
@@ -108,11 +110,14 @@ try {
         g.inputs = [{ name: 'A', type: { dtype: c.ta, shape: [c.m, c.k] } }];
         g.outputs = [{ name: 'Y', type: { dtype: 'int32' } }];
         g.initializers.set('B', new Tensor(c.tb, qvals(c.tb, c.k * c.n, wRange[0], wRange[1], rnd), [c.k, c.n]));
-        if (c.azp) g.initializers.set('az', scalarQ(c.ta, zpv(c.ta, rnd)));
+        // a zero point fed at run time (as DynamicQuantizeLinear computes it): the static plan's call reads it per run
+        const az = scalarQ(c.ta, zpv(c.ta, rnd));
+        if (c.azp === 'const') g.initializers.set('az', az);
+        if (c.azp === 'input') g.inputs.push({ name: 'az', type: { dtype: c.ta, shape: [] } });
         if (c.bzp === 'scalar') g.initializers.set('bz', scalarQ(c.tb, zpv(c.tb, rnd)));
         if (c.bzp === 'col') g.initializers.set('bz', new Tensor(c.tb, qvals(c.tb, c.n, -128, 127, rnd), [c.n]));
-        g.nodes = [{ name: 'mmi', op: 'MatMulInteger', domain: '', inputs: ['A', 'B', c.azp ? 'az' : '', c.bzp !== 'none' ? 'bz' : ''], outputs: ['Y'], attrs: {} }];
-        check(g, { A: new Tensor(c.ta, qvals(c.ta, c.m * c.k, aRange[0], aRange[1], rnd), [c.m, c.k]) });
+        g.nodes = [{ name: 'mmi', op: 'MatMulInteger', domain: '', inputs: ['A', 'B', c.azp !== 'none' ? 'az' : '', c.bzp !== 'none' ? 'bz' : ''], outputs: ['Y'], attrs: {} }];
+        check(g, { A: new Tensor(c.ta, qvals(c.ta, c.m * c.k, aRange[0], aRange[1], rnd), [c.m, c.k]), ...(c.azp === 'input' ? { az } : {}) });
       },
     ),
     { numRuns: 150 },
@@ -144,6 +149,8 @@ try {
           const want = new Executor(g, { backend: 'reference' }).run(feeds).Y!.data as Float32Array;
           const got = wasm.run(feeds).Y!.data as Float32Array;
           for (let i = 0; i < want.length; i++) if (!Object.is(got[i], want[i])) throw new Error(`DynamicQuantizeMatMul element ${i}: got ${got[i]}, reference ${want[i]}`);
+          // static shapes: that was the static plan's bound call (PackedQGemm.bindFloat on this packing)
+          if (!wasm.staticPlanStatus().static) throw new Error(`no static plan: ${wasm.staticPlanStatus().why}`);
           wasm.dispose();
           if (mem.inUse !== before) throw new Error('kernel memory leaked');
         },
