@@ -1,4 +1,5 @@
 import { ShapeError } from '../errors.js';
+import { DTYPES } from '../tensor/dtype.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Tensor as TensorT } from '../tensor/tensor.js';
 import { sliceStartSteps } from '../ops/shape.js';
@@ -203,40 +204,51 @@ const splitWasm: KernelDef = {
 };
 
 /**
- * Gather of float32 rows (embedding lookup: Gather(weight[V, D], ids) on axis 0, or any axis with the rows after it
- * contiguous): each index copies one block of `inner` floats into kernel memory, so the embeddings start the
- * network resident. Indices were range-checked by the op's shape rule (ONNX: "values must be within bounds [-s, s-1]").
+ * Gather of rows of a float32, float16 or 8-bit table (embedding lookup: Gather(weight[V, D], ids) on axis 0, or any
+ * axis with the rows after it contiguous — float32 embeddings, a quantized model's uint8 / int8 table):
+ * each index copies one block of `inner` elements (as bytes) into kernel memory, so the embeddings start the network
+ * resident. Indices were range-checked by the op's shape rule (ONNX: "values must be within bounds [-s, s-1]").
  */
 const gatherWasm: KernelDef = {
   op: 'Gather',
   backend: 'wasm',
   prepare(node, attrs, types) {
-    const mem = f32Arena(types);
-    if (!mem) return undefined;
+    const mem = arena();
+    if (!mem) return decline('no WASM memory');
+    const dt = types[0]?.dtype;
+    // tables of rows: float32, a float16 or 8-bit (quantized) embedding; integer index / shape math stays on the reference
+    if (!dt || !['float32', 'float16', 'int8', 'uint8'].includes(dt)) return decline(`input is ${dt ?? 'of unknown type'}, not a float32 / float16 / 8-bit table`);
+    const info = DTYPES[dt];
+    const esz = info.bytes;
     const a0: number = attrs.axis ?? 0;
+    /** the rows of `idx` (numbers or bigints, range-checked) from the table bytes `src` into `dst` */
+    const copyRows = (src: Uint8Array, dst: Uint8Array, idx: ArrayLike<number | bigint>, outer: number, len: number, inner: number) => {
+      const row = inner * esz;
+      let p = 0;
+      for (let o = 0; o < outer; o++)
+        for (let k = 0; k < idx.length; k++) {
+          const i = Number(idx[k]!);
+          const b = (o * len + (i < 0 ? i + len : i)) * row;
+          dst.set(src.subarray(b, b + row), p);
+          p += row;
+        }
+    };
+    const bytesOf = (t: ArrayBufferView) => new Uint8Array(t.buffer, t.byteOffset, t.byteLength);
     return {
-      name: 'x32_gather',
+      name: esz === 4 ? 'x32_gather' : `x${esz * 8}_gather`,
       run([x, ind], [out]) {
         const dims = x!.dims;
         const ax = a0 < 0 ? a0 + dims.length : a0;
         const { outer, inner } = axisGeometry(dims, ax);
-        const len = dims[ax]!;
         const idx = ind!.toNumbers();
         const shape = out!.shape as number[];
         const total = outer * idx.length * inner;
         // a constant table (JS memory) is read where it is: only the gathered rows enter kernel memory
         const xp = mem.ptrOf(x!);
-        const y = mem.alloc(total * 4, 'Gather output');
-        const src = xp !== undefined ? mem.f32(xp, x!.size) : (x!.data as Float32Array);
-        const dst = mem.f32(y, total);
-        let p = 0;
-        for (let o = 0; o < outer; o++)
-          for (const i of idx) {
-            const b = (o * len + (i < 0 ? i + len : i)) * inner;
-            dst.set(src.subarray(b, b + inner), p);
-            p += inner;
-          }
-        return [new Tensor('float32', dst, shape)];
+        const y = mem.alloc(Math.max(total * esz, 1), 'Gather output');
+        const src = xp !== undefined ? new Uint8Array(mem.buffer, xp, x!.size * esz) : bytesOf(x!.data as ArrayBufferView);
+        copyRows(src, new Uint8Array(mem.buffer, y, total * esz), idx, outer, dims[ax]!, inner);
+        return [new Tensor(dt, new info.array!(mem.buffer, y, total) as never, shape)];
       },
       // in a static plan (a decoder step's token embedding): the indices are a run-time block (int32 or int64), so each
       // call checks them as the op's shape rule does on run() (untrusted input), then copies the rows
@@ -253,26 +265,17 @@ const gatherWasm: KernelDef = {
         if (fixed?.some((i) => i < -len || i >= len)) return undefined; // the general path's ShapeError says which
         if (!fixed && it!.dtype !== 'int32' && it!.dtype !== 'int64') return undefined;
         const wide = it?.dtype === 'int64';
-        const table = xc?.data as Float32Array | undefined;
-        const xsize = outer * len * inner;
+        const table = xc ? bytesOf(xc.data as ArrayBufferView) : undefined;
+        const xbytes = outer * len * inner * esz;
         return () => {
           const buf = mem.buffer;
           const idx = fixed ?? (wide ? new BigInt64Array(buf, ip!, n) : new Int32Array(buf, ip!, n));
-          const src = table ?? new Float32Array(buf, xp!, xsize);
-          const dst = new Float32Array(buf, yp, outer * n * inner);
           for (let k = 0; k < n; k++) {
             const i = Number(idx[k]!);
             // ONNX: "All index values are expected to be within bounds [-s, s-1] along axis of size s"
             if (i < -len || i >= len) throw new ShapeError(`node '${node.name}' (Gather): indices[${k}] = ${i} out of range [${-len}, ${len - 1}]`);
           }
-          let p = 0;
-          for (let o = 0; o < outer; o++)
-            for (let k = 0; k < n; k++) {
-              const i = Number(idx[k]!);
-              const b = (o * len + (i < 0 ? i + len : i)) * inner;
-              dst.set(src.subarray(b, b + inner), p);
-              p += inner;
-            }
+          copyRows(table ?? new Uint8Array(buf, xp!, xbytes), new Uint8Array(buf, yp, outer * n * inner * esz), idx, outer, len, inner);
         };
       },
     };

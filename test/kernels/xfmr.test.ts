@@ -281,18 +281,23 @@ describe('layout kernels (x32_strided_copy): Transpose, Slice, Concat, Split', (
 
   // ONNX Gather: "Given data tensor of rank r >= 1, and indices tensor of rank q, gather entries of the axis
   // dimension of data (by default outer-most one as axis=0) indexed by indices" — negative indices count from the back
-  it('Gather of rows (embeddings) on any axis, negative indices', () => {
+  // (float32 tables, and the 8-bit tables of quantized models: whisper-tiny quantized's uint8 embedding; a float16 table
+  // reaches the executor widened to float32 by the fp16 pass)
+  it('Gather of rows (embeddings) on any axis, negative indices, float32 / uint8 / int8 tables', () => {
+    const kinds = { float32: 'x32_gather', uint8: 'x8_gather', int8: 'x8_gather' } as const;
     fc.assert(
-      fc.property(shapeArb.chain((d) => fc.tuple(fc.constant(d), fc.integer({ min: 0, max: d.length - 1 }), fc.array(fc.integer({ min: -5, max: 4 }), { minLength: 0, maxLength: 6 }), fc.integer())), ([d, axis, raw, seed]) => {
+      fc.property(shapeArb.chain((d) => fc.tuple(fc.constant(d), fc.integer({ min: 0, max: d.length - 1 }), fc.array(fc.integer({ min: -5, max: 4 }), { minLength: 0, maxLength: 6 }), fc.integer(), fc.constantFrom(...(Object.keys(kinds) as (keyof typeof kinds)[])))), ([d, axis, raw, seed, dt]) => {
         const len = d[axis]!;
         const idx = raw.map((i) => ((i % len) + len) % len - (i < 0 ? len : 0));
         const g = new Graph();
         g.opsets = { '': 18 };
-        g.initializers.set('W', new Tensor('float32', values(sz(d), seed), d));
+        const f = values(sz(d), seed);
+        const table = dt === 'float32' ? f : dt === 'uint8' ? Uint8Array.from(f, (v) => (v * 1000) & 255) : Int8Array.from(f, (v) => (v * 1000) | 0);
+        g.initializers.set('W', new Tensor(dt, table as never, d));
         g.inputs = [{ name: 'I', type: { dtype: 'int64', shape: [idx.length] } }];
         g.nodes = [{ name: 'n', op: 'Gather', domain: '', inputs: ['W', 'I'], outputs: ['Y'], attrs: { axis } }];
-        g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
-        run1(g, { I: new Tensor('int64', BigInt64Array.from(idx, BigInt), [idx.length]) }, 'x32_gather');
+        g.outputs = [{ name: 'Y', type: { dtype: dt } }];
+        run1(g, { I: new Tensor('int64', BigInt64Array.from(idx, BigInt), [idx.length]) }, kinds[dt]);
       }),
       { numRuns: 120, seed: 37 },
     );
