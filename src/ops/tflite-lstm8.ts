@@ -129,9 +129,26 @@ function gate8x8_16(g: Lstm8Gate, x: ArrayLike<number>, xOff: number, nIn: numbe
   for (let r = 0; r < out.length; r++) out[r] = act(out[r]!);
 }
 
-// ApplySigmoid: gemmlowp::logistic on FixedPoint<int16, 3>; ApplyTanh(3, …) on the cell gate's Q3.12
-const sigmoidQ3 = (v: number) => fixedLogistic16(v, 3);
-const tanhQ3 = (v: number) => fixedTanh16(v, 3);
+/**
+ * An int16 → int16 function memoized per input value: gemmlowp's fixed-point activations cost ~30 multiplies, and
+ * an LSTM's gates see the same few thousand values every step. The table (65,536 entries) is allocated on first use.
+ */
+function memo16(fn: (v: number) => number): (v: number) => number {
+  const NONE = 0x40000000;
+  let cache: Int32Array | undefined;
+  return (v) => {
+    cache ??= new Int32Array(65536).fill(NONE);
+    let y = cache[v + 32768]!;
+    if (y === NONE) cache[v + 32768] = y = fn(v);
+    return y;
+  };
+}
+
+// ApplySigmoid: gemmlowp::logistic on FixedPoint<int16, 3>; ApplyTanh(n, …) on FixedPoint<int16, n>: n = 3 for the
+// cell gate's Q3.12, 15 + cell_scale (0..6) for the cell state
+const sigmoidQ3 = memo16((v) => fixedLogistic16(v, 3));
+const tanhQ = Array.from({ length: 7 }, (_, n) => memo16((v) => fixedTanh16(v, n)));
+const tanhQ3 = tanhQ[3]!;
 
 /**
  * EvalInteger8x8_16 for one batch row over T steps (the caller walks batch rows and the time layout): x at
@@ -142,7 +159,7 @@ const tanhQ3 = (v: number) => fixedTanh16(v, 3);
 export function lstm8x8_16Run(p: Lstm8Params, x: ArrayLike<number>, xAt: (t: number) => number, T: number, h: Int8Array, c: Int16Array, out: Int8Array, outAt: (t: number) => number): void {
   const { nCell, nInput, nOutput, gates } = p;
   const gi = new Int16Array(nCell), gf = new Int16Array(nCell), gc = new Int16Array(nCell), go = new Int16Array(nCell);
-  const tanhCell = 15 + p.cellScale;
+  const tanhCell = tanhQ[15 + p.cellScale]!;
   for (let t = 0; t < T; t++) {
     const xo = xAt(t);
     gate8x8_16(gates[0], x, xo, nInput, h, nOutput, sigmoidQ3, gi);
@@ -161,7 +178,7 @@ export function lstm8x8_16Run(p: Lstm8Params, x: ArrayLike<number>, xAt: (t: num
     // CalculateLstmOutputInteger8x8_16 without projection: "ApplyTanh(15 + cell_state_scale, cell_state)", then
     // "CwiseMul(output_gate, scratch0, hidden_scale_a, hidden_scale_b, …)" clamped to int8 (hidden zero point 0)
     for (let r = 0; r < nCell; r++) {
-      const v = multiplyByQuantizedMultiplier(go[r]! * fixedTanh16(c[r]!, tanhCell), p.mHidden, p.sHidden);
+      const v = multiplyByQuantizedMultiplier(go[r]! * tanhCell(c[r]!), p.mHidden, p.sHidden);
       h[r] = v < -128 ? -128 : v > 127 ? 127 : v;
     }
     out.set(h, outAt(t));
