@@ -21,6 +21,7 @@ import {
   tanhInt8,
   tflAddSub,
 } from '../tensor/tflite-quant.js';
+import { type Lstm8Quant, lstm8CellScale, lstm8Params, lstm8x8_16Run } from './tflite-lstm8.js';
 import { need } from './util.js';
 
 /**
@@ -908,6 +909,75 @@ const LSTM_ACT: Record<string, (v: number) => number> = {
   SIGN_BIT: (v) => (v < 0 ? 1 : 0),
 };
 
+/** The int8 (8x8_16) LSTM's types and the pieces TFLite's integer kernel has that edgeq does not (declined by name). */
+function checkLstm8(ctx: ShapeCtx): void {
+  const has = (i: number) => !!ctx.inputs[i];
+  const no = (what: string) => {
+    throw new UnsupportedError(`node '${ctx.node.name}': int8 LSTM with ${what} is not supported (plain LSTM only)`);
+  };
+  if (!has(1)) no('CIFG (no input gate)');
+  if ([9, 10, 11].some(has)) no('peepholes');
+  if (has(16) || has(17)) no('projection');
+  if ([20, 21, 22, 23].some(has)) no('layer norm');
+  const a = ctx.attrs;
+  if (a.fused_activation_function !== 'TANH') ctx.fail(`int8 LSTM needs the TANH cell activation, got ${a.fused_activation_function}`);
+  const want = (i: number, dt: DType) => {
+    const t = need(ctx, i, `input ${i}`);
+    if (t.dtype !== dt) ctx.fail(`input ${i} has type ${t.dtype}, expected ${dt}`);
+    if (dt !== 'int32') needQ(ctx, qin(a, i), dt, `input ${i}`);
+  };
+  for (const i of [0, 1, 2, 3, 4, 5, 6, 7, 8, 18]) want(i, 'int8');
+  for (const i of [12, 13, 14, 15]) want(i, 'int32');
+  want(19, 'int16');
+  if (!(a.hidden_scale > 0)) ctx.fail('int8 LSTM needs the hidden intermediate\'s scale (hidden_scale)');
+  // TFLite versions disagree on the sign CwiseMul gives the hidden zero point ("value -= output_zp" vs "+="): only 0
+  if (a.hidden_zero_point !== 0) throw new UnsupportedError(`node '${ctx.node.name}': int8 LSTM with hidden zero point ${a.hidden_zero_point} is not supported`);
+  const l = lstm8CellScale(qin(a, 19)!.scale);
+  if (typeof l === 'string') ctx.fail(l);
+}
+
+/** Scales and zero points of the int8 LSTM's tensors from the op's attributes (validated by checkLstm8). */
+function lstm8Quant(a: Attrs): Lstm8Quant {
+  const s = (i: number) => qin(a, i)?.scale ?? 0;
+  return {
+    inputScale: s(0),
+    inputZp: qin(a, 0)?.zp ?? 0,
+    wInScale: [1, 2, 3, 4].map(s),
+    wRecScale: [5, 6, 7, 8].map(s),
+    stateScale: s(18),
+    stateZp: qin(a, 18)?.zp ?? 0,
+    cellStateScale: s(19),
+    hiddenScale: a.hidden_scale as number,
+    cellClip: a.cell_clip as number,
+  };
+}
+
+/** Reference of the int8 LSTM: TFLite's EvalInteger8x8_16 (src/ops/tflite-lstm8.ts) per batch row. */
+function lstm8Reference(ctx: RunCtx): Tensor {
+  const ins = ctx.inputs;
+  const x = ins[0]!;
+  const [d0, d1] = x.dims as [number, number, number];
+  const tm = !!ctx.attrs.time_major;
+  const [T, B] = tm ? [d0, d1] : [d1, d0];
+  const nCell = ins[2]!.dims[0]!, nIn = ins[2]!.dims[1]!, nOut = ins[6]!.dims[1]!;
+  const q = lstm8Quant(ctx.attrs);
+  const i8 = (i: number) => ins[i]!.data as Int8Array;
+  const p = lstm8Params(q, [1, 2, 3, 4].map(i8), [5, 6, 7, 8].map(i8), [12, 13, 14, 15].map((i) => ins[i]?.data as Int32Array | undefined), nCell, nIn, nOut);
+  if (typeof p === 'string') throw new UnsupportedError(`node '${ctx.node.name}': ${p}`);
+  const out = Tensor.zeros('int8', [d0, d1, nOut]);
+  const h = Int8Array.from(ins[18]!.data as Int8Array);
+  const c = Int16Array.from(ins[19]!.data as Int16Array);
+  const xd = x.data as Int8Array;
+  // EvalInteger8x8_16 runs batch rows one by one when batch-major, all rows per step when time-major: without
+  // cross-row coupling both are the same arithmetic per row
+  for (let b = 0; b < B; b++) {
+    const at = (t: number) => (tm ? t * B + b : b * T + t);
+    lstm8x8_16Run(p, xd, (t) => at(t) * nIn, T, h.subarray(b * nOut, (b + 1) * nOut), c.subarray(b * nCell, (b + 1) * nCell), out.data as Int8Array, (t) => at(t) * nOut);
+  }
+  out.quant = ctx.outputTypes[0]?.quant;
+  return out;
+}
+
 defineOp({
   name: 'UNIDIRECTIONAL_SEQUENCE_LSTM',
   domain: TFL_DOMAIN,
@@ -918,16 +988,21 @@ defineOp({
     cell_clip: { type: 'float', default: 0 },
     proj_clip: { type: 'float', default: 0 },
     time_major: { type: 'int', default: 0 },
+    // int8: the scale / zero point of the hidden-state intermediate (the operator's intermediates[4])
+    hidden_scale: { type: 'float', default: 0 },
+    hidden_zero_point: { type: 'int', default: 0 },
     ...QUANT_ATTRS,
   },
-  doc: 'TFLite UNIDIRECTIONAL_SEQUENCE_LSTM (float32; CIFG, peephole and projection supported; layer norm not)',
+  doc: "TFLite UNIDIRECTIONAL_SEQUENCE_LSTM: float32 (CIFG, peephole and projection supported; layer norm not) and int8 (TFLite's 8x8_16 integer kernel; plain LSTM only)",
   inferShape(ctx) {
     const x = rank(ctx, 0, 3, 'input');
-    if (x.dtype !== 'float32') ctx.fail(`only float32 LSTMs are supported, got ${x.dtype}`);
-    for (let i = 1; i < 24; i++) {
-      const t = ctx.inputs[i];
-      if (t && t.dtype !== 'float32') ctx.fail(`input ${i} has type ${t.dtype}, expected float32`);
-    }
+    if (x.dtype === 'int8') checkLstm8(ctx);
+    else if (x.dtype !== 'float32') ctx.fail(`only float32 and int8 LSTMs are supported, got ${x.dtype}`);
+    else
+      for (let i = 1; i < 24; i++) {
+        const t = ctx.inputs[i];
+        if (t && t.dtype !== 'float32') ctx.fail(`input ${i} has type ${t.dtype}, expected float32`);
+      }
     for (const i of [2, 3, 4, 6, 7, 8, 13, 14, 15, 18, 19]) need(ctx, i, `input ${i}`);
     for (let i = 20; i < 24; i++) if (ctx.inputs[i]) throw new UnsupportedError(`node '${ctx.node.name}': layer-norm LSTM is not supported`);
     const wf = rank(ctx, 2, 2, 'input_to_forget_weights');
@@ -951,12 +1026,14 @@ defineOp({
     const batch = ctx.attrs.time_major ? d1 : d0;
     check(18, [num(batch), nOut]);
     check(19, [num(batch), nCell]);
-    return [{ dtype: 'float32', ...(x.shape && nOut !== undefined ? { shape: [d0!, d1!, nOut] } : {}) }];
+    const shape = x.shape && nOut !== undefined ? [d0!, d1!, nOut] : undefined;
+    return [x.dtype === 'int8' ? outType(ctx, 'int8', shape) : { dtype: 'float32', ...(shape ? { shape } : {}) }];
   },
   reference(ctx) {
     const ins = ctx.inputs;
     const a = ctx.attrs;
     const x = ins[0]!;
+    if (x.type === 'int8') return [lstm8Reference(ctx)];
     const [d0, d1, nIn] = x.dims as [number, number, number];
     const tm = !!a.time_major;
     const T = tm ? d0 : d1;

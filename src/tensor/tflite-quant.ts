@@ -188,17 +188,53 @@ export function saturatingRoundingMultiplyByPOT(x: number, e: number): number {
 
 const fmul = saturatingRoundingDoublingHighMul;
 
-/** gemmlowp exp_on_interval_between_negative_one_quarter_and_0_excl (FixedPoint<int32, 0>). */
-function expOnIntervalNegQuarter0(a: number): number {
-  const constantTerm = 1895147668; // exp(-1/8)
-  const oneOver3 = 715827883;
-  const x = (a + (1 << 28)) | 0; // x = a + 1/8
-  const x2 = fmul(x, x);
-  const x3 = fmul(x2, x);
-  const x4 = fmul(x2, x2);
-  const x4over4 = saturatingRoundingMultiplyByPOT(x4, -2);
-  const poly = saturatingRoundingMultiplyByPOT((fmul((x4over4 + x3) | 0, oneOver3) + x2) | 0, -1);
-  return (constantTerm + fmul(constantTerm, (x + poly) | 0)) | 0;
+/**
+ * gemmlowp's FixedPoint arithmetic over one raw integer type. gemmlowp's exp / logistic / tanh templates are
+ * generic in the raw type, and an int16 raw (FixedPoint<int16_t, N>, TFLite's integer LSTM) rounds differently
+ * from int32: products keep 15 fraction bits, constants are the int32 ones rounded by 2^16
+ * (RescaleConstantInitializer), sums wrap to 16 bits and AddSaturatingIf16Bit saturates.
+ */
+interface Fx {
+  bits: 16 | 32;
+  max: number;
+  /** SaturatingRoundingDoublingHighMul (operator*) */
+  mul(a: number, b: number): number;
+  /** the raw type's wrap-around (operator+, operator-, unary minus) */
+  wrap(x: number): number;
+  /** SaturatingRoundingMultiplyByPOT<e> */
+  pot(x: number, e: number): number;
+  /** GEMMLOWP_CHECKED_FIXEDPOINT_CONSTANT from its int32 raw value */
+  c(raw32: number): number;
+  /** AddSaturatingIf16Bit */
+  addSat(a: number, b: number): number;
+}
+
+const FX32: Fx = { bits: 32, max: INT32_MAX, mul: fmul, wrap: (x) => x | 0, pot: saturatingRoundingMultiplyByPOT, c: (v) => v, addSat: (a, b) => (a + b) | 0 };
+
+const wrap16 = (x: number) => (x << 16) >> 16;
+const sat16 = (x: number) => (x < -32768 ? -32768 : x > 32767 ? 32767 : x);
+const FX16: Fx = {
+  bits: 16,
+  max: 32767,
+  // "ab_x2_high16 = (ab_32 + nudge) / (1 << 15)", nudge 2^14 or 1 - 2^14; -32768 · -32768 saturates
+  mul: (a, b) => (a === -32768 && b === -32768 ? 32767 : Math.trunc((a * b + (a * b >= 0 ? 16384 : -16383)) / 32768)),
+  wrap: wrap16,
+  pot: (x, e) => (e <= 0 ? roundingDivideByPOT(x, -e) : x > 2 ** (15 - e) - 1 ? 32767 : x < -(2 ** (15 - e) - 1) ? -32768 : wrap16(x << e)),
+  c: (v) => roundingDivideByPOT(v, 16),
+  addSat: (a, b) => sat16(a + b),
+};
+
+/** gemmlowp exp_on_interval_between_negative_one_quarter_and_0_excl (FixedPoint<raw, 0>). */
+function expOnIntervalNegQuarter0(f: Fx, a: number): number {
+  const constantTerm = f.c(1895147668); // exp(-1/8)
+  const oneOver3 = f.c(715827883);
+  const x = f.wrap(a + 2 ** (f.bits - 4)); // x = a + 1/8
+  const x2 = f.mul(x, x);
+  const x3 = f.mul(x2, x);
+  const x4 = f.mul(x2, x2);
+  const x4over4 = f.pot(x4, -2);
+  const poly = f.pot(f.wrap(f.mul(f.wrap(x4over4 + x3), oneOver3) + x2), -1);
+  return f.addSat(constantTerm, f.mul(constantTerm, f.wrap(x + poly)));
 }
 
 const EXP_BARREL: [number, number][] = [
@@ -211,45 +247,62 @@ const EXP_BARREL: [number, number][] = [
   [4, 242],
 ];
 
-/** gemmlowp exp_on_negative_values for FixedPoint<int32, integerBits> input (raw), result FixedPoint<int32, 0>. */
-export function expOnNegativeValues(a: number, integerBits: number): number {
-  const frac = 31 - integerBits;
+/** gemmlowp exp_on_negative_values for FixedPoint<raw, integerBits> input (raw), result FixedPoint<raw, 0>. */
+function expNeg(f: Fx, a: number, integerBits: number): number {
+  const frac = f.bits - 1 - integerBits;
   const oneQuarter = 1 << (frac - 2);
   const mask = oneQuarter - 1;
-  const aModQuarterMinusQuarter = ((a & mask) - oneQuarter) | 0;
-  let result = expOnIntervalNegQuarter0(saturatingRoundingMultiplyByPOT(aModQuarterMinusQuarter, integerBits)); // Rescale<0>
-  const remainder = (aModQuarterMinusQuarter - a) | 0;
+  const aModQuarterMinusQuarter = f.wrap((a & mask) - oneQuarter);
+  let result = expOnIntervalNegQuarter0(f, f.pot(aModQuarterMinusQuarter, integerBits)); // Rescale<0>
+  const remainder = f.wrap(aModQuarterMinusQuarter - a);
   for (const [exp, mult] of EXP_BARREL) {
     if (integerBits > exp) {
       const shift = frac + exp;
-      if (remainder & (1 << shift)) result = fmul(result, mult);
+      if (remainder & (1 << shift)) result = f.mul(result, f.c(mult));
     }
   }
   if (integerBits > 5) {
-    const clampRaw = -(1 << (36 - integerBits)) | 0; // -32.0
+    const clampRaw = f.c(-(1 << (36 - integerBits)) | 0); // -32.0
     if (a < clampRaw) result = 0;
   }
-  if (a === 0) result = INT32_MAX;
+  if (a === 0) result = f.max;
   return result;
 }
 
-/** gemmlowp RoundingHalfSum for int32. */
+/** gemmlowp exp_on_negative_values for FixedPoint<int32, integerBits> input (raw), result FixedPoint<int32, 0>. */
+export function expOnNegativeValues(a: number, integerBits: number): number {
+  return expNeg(FX32, a, integerBits);
+}
+
+/** gemmlowp RoundingHalfSum (int32 or int16: the sum is formed in int32). */
 function roundingHalfSum(a: number, b: number): number {
   const sum = a + b;
   return Math.trunc((sum + (sum >= 0 ? 1 : -1)) / 2);
 }
 
+/**
+ * The Newton-Raphson division shared by gemmlowp one_over_one_plus_x_for_x_in_0_1 and
+ * one_minus_x_over_one_plus_x_for_x_in_0_1: x ≈ 1 / half_denominator as FixedPoint<raw, 2>, "x = 48/17 - 32/17·d"
+ * then three "x = x + Rescale<2>(x · (1 - d·x))".
+ */
+function newtonHalfReciprocal(f: Fx, half: number): number {
+  let x = f.wrap(f.c(1515870810) + f.mul(half, f.c(-1010580540)));
+  const one2 = 2 ** (f.bits - 3);
+  for (let i = 0; i < 3; i++) {
+    const oneMinus = f.wrap(one2 - f.mul(half, x));
+    x = f.wrap(x + f.pot(f.mul(x, oneMinus), 2));
+  }
+  return x;
+}
+
+/** gemmlowp one_over_one_plus_x_for_x_in_0_1: Rescale<0>(ExactMulByPot<-1>(x)). */
+function oneOverOnePlusXFx(f: Fx, a: number): number {
+  return f.pot(newtonHalfReciprocal(f, roundingHalfSum(a, f.max)), 1);
+}
+
 /** gemmlowp one_over_one_plus_x_for_x_in_0_1 (Newton-Raphson, FixedPoint<int32, 0> in and out). */
 export function oneOverOnePlusX(a: number): number {
-  const half = roundingHalfSum(a, INT32_MAX);
-  let x = (1515870810 + fmul(half, -1010580540)) | 0; // 48/17 - 32/17·d (F2)
-  const one2 = 1 << 29;
-  for (let i = 0; i < 3; i++) {
-    const hx = fmul(half, x);
-    const oneMinus = (one2 - hx) | 0;
-    x = (x + saturatingRoundingMultiplyByPOT(fmul(x, oneMinus), 2)) | 0;
-  }
-  return saturatingRoundingMultiplyByPOT(x, 1); // Rescale<0>(ExactMulByPot<-1>(x))
+  return oneOverOnePlusXFx(FX32, a);
 }
 
 /** TFLite GetReciprocal: 1/x for FixedPoint<int32, integerDigits> x, with the shift it needs. */
@@ -293,32 +346,45 @@ export function softmaxQuantRow(input: ArrayLike<number>, off: number, depth: nu
   }
 }
 
-/** gemmlowp one_minus_x_over_one_plus_x_for_x_in_0_1 (FixedPoint<int32, 0>). */
-function oneMinusXOverOnePlusX(a: number): number {
-  const half = roundingHalfSum(a, INT32_MAX);
-  let x = (1515870810 + fmul(half, -1010580540)) | 0;
-  const one2 = 1 << 29;
-  for (let i = 0; i < 3; i++) {
-    const oneMinus = (one2 - fmul(half, x)) | 0;
-    x = (x + saturatingRoundingMultiplyByPOT(fmul(x, oneMinus), 2)) | 0;
-  }
-  return saturatingRoundingMultiplyByPOT((x - one2) | 0, 2); // Rescale<0>(x - F2::One())
+/** gemmlowp one_minus_x_over_one_plus_x_for_x_in_0_1: Rescale<0>(x - F2::One()). */
+function oneMinusXOverOnePlusX(f: Fx, a: number): number {
+  return f.pot(f.wrap(newtonHalfReciprocal(f, roundingHalfSum(a, f.max)) - 2 ** (f.bits - 3)), 2);
+}
+
+/** gemmlowp logistic(FixedPoint<raw, integerBits>) → FixedPoint<raw, 0>. */
+function logisticFx(f: Fx, a: number, integerBits: number): number {
+  if (a === 0) return f.c(1 << 30); // one half
+  const abs = a > 0 ? a : f.wrap(-a);
+  const pos = oneOverOnePlusXFx(f, expNeg(f, f.wrap(-abs), integerBits));
+  return a > 0 ? pos : f.wrap(f.max - pos);
+}
+
+/** gemmlowp tanh(FixedPoint<raw, integerBits>) → FixedPoint<raw, 0>: -tanh(n) = (1 - e^{2n}) / (1 + e^{2n}) for n = -|a|. */
+function tanhFx(f: Fx, a: number, integerBits: number): number {
+  if (a === 0) return 0;
+  const n = a < 0 ? a : f.wrap(-a);
+  const t = oneMinusXOverOnePlusX(f, expNeg(f, n, integerBits + 1)); // ExactMulByPot<1>
+  return a < 0 ? f.wrap(-t) : t;
 }
 
 /** gemmlowp logistic(FixedPoint<int32, integerBits>) → FixedPoint<int32, 0>. */
 export function fixedLogistic(a: number, integerBits: number): number {
-  if (a === 0) return 1 << 30; // one half
-  const abs = a > 0 ? a : -a | 0;
-  const pos = oneOverOnePlusX(expOnNegativeValues(-abs | 0, integerBits));
-  return a > 0 ? pos : (INT32_MAX - pos) | 0;
+  return logisticFx(FX32, a, integerBits);
 }
 
-/** gemmlowp tanh(FixedPoint<int32, integerBits>) → FixedPoint<int32, 0>: -tanh(n) = (1 - e^{2n}) / (1 + e^{2n}) for n = -|a|. */
+/** gemmlowp tanh(FixedPoint<int32, integerBits>) → FixedPoint<int32, 0>. */
 export function fixedTanh(a: number, integerBits: number): number {
-  if (a === 0) return 0;
-  const n = a < 0 ? a : -a | 0;
-  const t = oneMinusXOverOnePlusX(expOnNegativeValues(n, integerBits + 1)); // ExactMulByPot<1>
-  return a < 0 ? -t | 0 : t;
+  return tanhFx(FX32, a, integerBits);
+}
+
+/** gemmlowp logistic(FixedPoint<int16, integerBits>) → FixedPoint<int16, 0> (tensor_utils ApplySigmoid: Q3.12 in, Q0.15 out). */
+export function fixedLogistic16(a: number, integerBits: number): number {
+  return logisticFx(FX16, a, integerBits);
+}
+
+/** gemmlowp tanh(FixedPoint<int16, integerBits>) → FixedPoint<int16, 0> (tensor_utils ApplyTanh). */
+export function fixedTanh16(a: number, integerBits: number): number {
+  return tanhFx(FX16, a, integerBits);
 }
 
 /**

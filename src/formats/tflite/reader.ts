@@ -230,6 +230,22 @@ class Builder {
     return `subgraph ${this.k} operator ${op.index} (${op.opName})`;
   }
 
+  /**
+   * TFLite's integer LSTM (8x8_16: int8 input, int16 cell state) takes its hidden state's scale from the operator's
+   * intermediates[4] (lstm.cc PopulateQuantizedLstmParams8x8_16; 0–3 carry gate scales only with layer norm), and
+   * reads every other scale per tensor.
+   */
+  private lstm8Attrs(op: TflOperator, dt: string): Record<string, AttrValue> {
+    const fail = (why: string) => new UnsupportedOpError(op.opName, `TFLite builtin code ${op.opcode}, ${this.where(op)}`, why);
+    const cell = op.inputs[19] !== undefined && op.inputs[19] >= 0 ? this.m.tensors[op.inputs[19]]! : undefined;
+    if (dt !== 'int8' || !cell || this.dtype(cell) !== 'int16') throw fail(`float32 and int8 with an int16 cell state (TFLite's 8x8_16 kernel) are supported, the input is ${dt} and the cell state ${cell ? this.dtype(cell) : 'absent'}`);
+    if (op.intermediates.length !== 5) throw fail(`the int8 LSTM has ${op.intermediates.length} intermediate tensors, TFLite's 8x8_16 kernel takes 5`);
+    for (const i of op.inputs) if (i >= 0 && (this.m.tensors[i]!.scale?.length ?? 0) > 1) throw fail(`tensor ${i} is quantized per channel; the integer LSTM reads one scale per tensor`);
+    const hid = this.m.tensors[op.intermediates[4]!];
+    if (!hid?.scale?.length) throw new ModelFormatError(`${this.where(op)}: the hidden-state intermediate (tensor ${op.intermediates[4]}) has no quantization parameters`);
+    return { hidden_scale: hid.scale[0]!, hidden_zero_point: Number(hid.zeroPoint?.[0] ?? 0n) };
+  }
+
   private qattrs(op: TflOperator): Record<string, AttrValue> {
     const s = (i: number) => (i >= 0 && this.m.tensors[i]!.scale ? this.m.tensors[i]!.scale![0]! : 0);
     const z = (i: number) => (i >= 0 && this.m.tensors[i]!.zeroPoint ? Number(this.m.tensors[i]!.zeroPoint![0]!) : 0);
@@ -468,14 +484,15 @@ class Builder {
       case 'UNIDIRECTIONAL_SEQUENCE_LSTM': {
         nIn(20, 24);
         const o = this.opts(op, 'UnidirectionalSequenceLSTMOptions');
-        if (this.dtype(t(0)) !== 'float32') throw new UnsupportedOpError(op.opName, `TFLite builtin code ${op.opcode}, ${this.where(op)}`, `only float32 is supported, the input is ${this.dtype(t(0))}`);
         const attrs = {
           fused_activation_function: this.act(op, o),
           cell_clip: o?.float('cell_clip') ?? 0,
           proj_clip: o?.float('proj_clip') ?? 0,
           time_major: o?.bool('time_major') ? 1 : 0,
         };
-        return this.emit(op, op.opName, T, ins, attrs);
+        const dt = this.dtype(t(0));
+        if (dt === 'float32') return this.emit(op, op.opName, T, ins, attrs);
+        return this.emit(op, op.opName, T, ins, { ...attrs, ...q, ...this.lstm8Attrs(op, dt) });
       }
       case 'STRIDED_SLICE':
         return this.stridedSlice(op, ins);
