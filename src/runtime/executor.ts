@@ -1159,6 +1159,18 @@ export class Executor {
         }
         continue;
       }
+      // in-place Concat: this node's output goes to `dst` inside the Concat's block (allocated by its first part)
+      const slot = res ? s.slot : undefined;
+      let dst: number | undefined = rerun ? raw!.get(fused!) : undefined;
+      if (slot) {
+        let blk = blocks.get(slot.concat);
+        if (blk === undefined) {
+          blocks.set(slot.concat, (blk = res!.mem.alloc(this.concatPlans.get(slot.concat)!.bytes, 'concat output')));
+          // the allocation may have grown (and, unshared, detached) the memory: the values read below are views of it
+          res!.rebind(values as Map<string, unknown>);
+        }
+        dst = blk + slot.offset;
+      }
       const def = s.def;
       const names = node.inputs;
       const inputs: (Value | undefined)[] = new Array(names.length);
@@ -1190,14 +1202,6 @@ export class Executor {
       const outTypes = this.inferRun(s, tin);
       let outs: Value[];
       let fromKernel = false;
-      // in-place Concat: this node's output goes to `dst` inside the Concat's block (allocated by its first part)
-      const slot = res ? s.slot : undefined;
-      let dst: number | undefined = rerun ? raw!.get(fused!) : undefined;
-      if (slot) {
-        let blk = blocks.get(slot.concat);
-        if (blk === undefined) blocks.set(slot.concat, (blk = res!.mem.alloc(this.concatPlans.get(slot.concat)!.bytes, 'concat output')));
-        dst = blk + slot.offset;
-      }
       const plan = res && s.concat;
       const blk = plan && blocks.get(node);
       try {
