@@ -12,8 +12,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Graph, type Node } from '../../src/ir/graph.js';
 import { quantize } from '../../src/quant/index.js';
-import { Executor } from '../../src/runtime/executor.js';
 import { Tensor } from '../../src/tensor/tensor.js';
+import { staticEqualsGeneral } from '../helpers/static-paths.js';
 
 const node = (name: string, op: string, inputs: string[], outputs: string[], attrs: Node['attrs'] = {}): Node => ({ name, op, domain: '', inputs, outputs, attrs });
 const rng = (seed: number) => {
@@ -22,31 +22,14 @@ const rng = (seed: number) => {
 };
 const size = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
 const f32 = (dims: number[], r: () => number, scale = 1, offset = 0) => new Tensor('float32', Float32Array.from({ length: size(dims) }, () => r() * scale + offset), dims);
-const bytesOf = (t: Tensor) => {
-  const d = t.data as ArrayBufferView;
-  return Array.from(new Uint8Array(d.buffer.slice(d.byteOffset, d.byteOffset + d.byteLength)));
-};
 
 /**
  * The static plan and the general path give the same bytes for every graph output over inputs whose ranges differ
  * (scale and offset: the zero point moves from 0 to 255) and an all-zero input; the plan is made.
  */
 function samePaths(g: Graph, dims: number[], seed: number, opts: { fusePatterns?: boolean } = {}): void {
-  const fast = new Executor(g, opts);
-  const slow = new Executor(g, { ...opts, staticPlan: false });
-  try {
-    const r = rng(seed);
-    const feeds = [f32(dims, r, 2), f32(dims, r, 0.3, 0.25), f32(dims, r, 5, -4), new Tensor('float32', new Float32Array(size(dims)), dims), f32(dims, r, 40, 3)];
-    for (const x of feeds) {
-      const a = fast.run({ x }) as Record<string, Tensor>;
-      const b = slow.run({ x }) as Record<string, Tensor>;
-      for (const o of g.outputs) expect(bytesOf(a[o.name]!)).toEqual(bytesOf(b[o.name]!));
-    }
-    expect(fast.staticPlanStatus()).toEqual({ static: true });
-  } finally {
-    fast.dispose();
-    slow.dispose();
-  }
+  const r = rng(seed);
+  staticEqualsGeneral(g, [f32(dims, r, 2), f32(dims, r, 0.3, 0.25), f32(dims, r, 5, -4), new Tensor('float32', new Float32Array(size(dims)), dims), f32(dims, r, 40, 3)], opts);
 }
 
 /** MatMul → Add → Relu → MatMul (→ Gemm) over rows of tokens: what `quantize(…, { mode: 'dynamic' })` rewrites */

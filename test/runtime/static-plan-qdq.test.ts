@@ -7,11 +7,11 @@
 //   ONNX DequantizeLinear: "y = (x - x_zero_point) * x_scale" (8-bit x, per-tensor scale here: a 256-entry table)
 //   QLinearConv / QLinearMatMul / QGemm: the integer accumulator requantized by a_scale · b_scale / y_scale
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { Graph, type Node } from '../../src/ir/graph.js';
 import { quantize } from '../../src/quant/index.js';
-import { Executor } from '../../src/runtime/executor.js';
 import { Tensor } from '../../src/tensor/tensor.js';
+import { staticEqualsGeneral } from '../helpers/static-paths.js';
 
 const node = (name: string, op: string, inputs: string[], outputs: string[], attrs: Node['attrs'] = {}): Node => ({ name, op, domain: '', inputs, outputs, attrs });
 const rng = (seed: number) => {
@@ -19,7 +19,6 @@ const rng = (seed: number) => {
   return () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
 };
 const f32 = (dims: number[], r: () => number, scale = 1) => new Tensor('float32', Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => r() * scale), dims);
-const bytesOf = (t: Tensor) => Array.from(new Uint8Array((t.data as ArrayBufferView).buffer.slice((t.data as ArrayBufferView).byteOffset, (t.data as ArrayBufferView).byteOffset + (t.data as ArrayBufferView).byteLength)));
 
 /** an empty float graph with input x of `dims` and output y, its random source, and positive bias vectors */
 function floatGraph(dims: number[], seed: number) {
@@ -116,20 +115,7 @@ function conv1d(c: number, w: number, c1: number, seed: number): { g: Graph; dim
 
 /** the static plan and the general path of `g` give the same bytes over 3 inputs, and the plan is made */
 function samePaths(g: Graph, dims: number[], seed: number): void {
-  const fast = new Executor(g);
-  const slow = new Executor(g, { staticPlan: false });
-  try {
-    for (let k = 0; k < 3; k++) {
-      const x = f32(dims, rng(seed * 7 + k), 2);
-      const a = fast.run({ x }) as Record<string, Tensor>;
-      const b = slow.run({ x }) as Record<string, Tensor>;
-      for (const o of g.outputs) expect(bytesOf(a[o.name]!)).toEqual(bytesOf(b[o.name]!));
-    }
-    expect(fast.staticPlanStatus()).toEqual({ static: true });
-  } finally {
-    fast.dispose();
-    slow.dispose();
-  }
+  staticEqualsGeneral(g, [0, 1, 2].map((k) => f32(dims, rng(seed * 7 + k), 2)));
 }
 
 /**
