@@ -260,21 +260,31 @@ const qgemmWasm: KernelDef = {
     const bsv = bs.data as Float32Array;
     const mult = new Float64Array(((n + 7) >> 3) << 3);
     const scale = new Float32Array(n);
+    /** scale[j] = a_scale · b_scale[j] in float32 */
+    const scales = (asv: number) => {
+      for (let j = 0; j < n; j++) scale[j] = Math.fround(asv * bsv[bsv.length === 1 ? 0 : j]!);
+    };
+    /** the requantization multipliers scale[j] / y_scale (float32) into `into` */
+    const multipliers = (asv: number, ysv: number, into: Float64Array) => {
+      scales(asv);
+      for (let j = 0; j < n; j++) into[j] = Math.fround(scale[j]! / ysv);
+      return into;
+    };
     return {
       name: a.dtype === 'uint8' ? 'qu8_gemm_4x8c2' : 'qs8_gemm_4x8c2',
       run([x, as, az, , , , , ys, yz], [ot]) {
         const asv = f32Scalar(as);
         if (asv === undefined || x!.dims.length !== 2 || x!.dims[1] !== k) return undefined;
         const m = x!.dims[0]!;
-        for (let j = 0; j < n; j++) scale[j] = Math.fround(asv * bsv[bsv.length === 1 ? 0 : j]!);
         if (ys) {
           const ysv = f32Scalar(ys);
           if (ysv === undefined) return undefined;
-          for (let j = 0; j < n; j++) mult[j] = Math.fround(scale[j]! / ysv);
+          multipliers(asv, ysv, mult);
           const od = ot!.dtype as 'int8' | 'uint8';
           const y = g.run(x!.data as QData, m, x!.type === 'uint8', scalarInt(az), od, mult, scalarInt(yz), cv);
           return [new Tensor(od, y, ot!.shape as number[])];
         }
+        scales(asv);
         const acc = g.run(x!.data as QData, m, x!.type === 'uint8', scalarInt(az), 'int32', undefined, 0, cv) as Int32Array;
         const y = new Float32Array(m * n);
         for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) y[i * n + j] = acc[i * n + j]! * scale[j]!;
@@ -289,9 +299,7 @@ const qgemmWasm: KernelDef = {
         const shape = xt?.shape as number[] | undefined;
         if (asv === undefined || ysv === undefined || !shape || shape.length !== 2 || shape[1] !== k || (node.inputs[2] && !az) || (node.inputs[8] && !yz)) return undefined;
         if (xp === undefined || op === undefined || xp < 0 || op < 0 || !isQ8(ot?.dtype)) return undefined;
-        const mv = new Float64Array(n);
-        for (let j = 0; j < n; j++) mv[j] = Math.fround(Math.fround(asv * bsv[bsv.length === 1 ? 0 : j]!) / ysv);
-        return g.bindGemm(xp, shape[0]!, xt!.dtype === 'uint8', scalarInt(az), ot!.dtype as 'int8' | 'uint8', mv, scalarInt(yz), cv, op, scratch);
+        return g.bindGemm(xp, shape[0]!, xt!.dtype === 'uint8', scalarInt(az), ot!.dtype as 'int8' | 'uint8', multipliers(asv, ysv, new Float64Array(n)), scalarInt(yz), cv, op, scratch);
       },
       dispose: () => g.dispose(),
     };
@@ -307,6 +315,32 @@ function transposed8(t: Tensor): Tensor {
   return new Tensor(t.type, out, [c, r]);
 }
 
+/**
+ * Concat's layout of 8-bit parts: `outer` rows (the dims before the axis) of `row` output bytes, each part contributing
+ * `chunk` bytes at byte `off` of every row.
+ */
+function concatRows(shape: readonly number[], axisAttr: number, sizes: readonly number[]): { outer: number; row: number; parts: { chunk: number; off: number }[] } {
+  const r = shape.length;
+  const ax = (axisAttr + r) % r;
+  let outer = 1;
+  for (let i = 0; i < ax; i++) outer *= shape[i]!;
+  const row = shape.reduce((a, b) => a * b, 1) / Math.max(1, outer) || 0;
+  let off = 0;
+  const parts = sizes.map((size) => {
+    const chunk = size / Math.max(1, outer) || 0;
+    off += chunk;
+    return { chunk, off: off - chunk };
+  });
+  return { outer, row, parts };
+}
+
+/** Each part's rows (`srcs[i]`: its bytes) into the output bytes `dst`, as concatRows lays them out. */
+function copyConcatRows(dst: Uint8Array, srcs: readonly Uint8Array[], { outer, row, parts }: ReturnType<typeof concatRows>): void {
+  parts.forEach(({ chunk, off }, i) => {
+    for (let o = 0; o < outer; o++) dst.set(srcs[i]!.subarray(o * chunk, (o + 1) * chunk), o * row + off);
+  });
+}
+
 /** Concat of 8-bit tensors (the codes between quantized ops): one block copy per input and outer index. */
 const concatQ8: KernelDef = {
   op: 'Concat',
@@ -319,51 +353,32 @@ const concatQ8: KernelDef = {
       run(inputs, [ot]) {
         const ins = inputs as Tensor[];
         const shape = ot!.shape as number[];
-        const r = shape.length;
-        const ax = ((_attrs.axis as number) + r) % r;
-        let outer = 1;
-        for (let i = 0; i < ax; i++) outer *= shape[i]!;
         const total = shape.reduce((a, b) => a * b, 1);
         // inputs in kernel memory by pointer: growing the memory below detaches views of it
         const ptrs = ins.map((t) => mem.ptrOf(t));
         const y = mem.alloc(total, 'concat output');
-        const dst = new Uint8Array(mem.buffer, y, total);
-        const row = total / Math.max(1, outer) || 0;
-        let off = 0;
-        for (let i = 0; i < ins.length; i++) {
-          const t = ins[i]!;
-          const chunk = t.size / Math.max(1, outer) || 0;
-          const p = ptrs[i];
-          const src = p !== undefined ? new Uint8Array(mem.buffer, p, t.size) : new Uint8Array((t.data as QData).buffer, (t.data as QData).byteOffset, t.size);
-          for (let o = 0; o < outer; o++) dst.set(src.subarray(o * chunk, (o + 1) * chunk), o * row + off);
-          off += chunk;
-        }
+        const srcs = ins.map((t, i) => (ptrs[i] !== undefined ? new Uint8Array(mem.buffer, ptrs[i], t.size) : new Uint8Array((t.data as QData).buffer, (t.data as QData).byteOffset, t.size)));
+        copyConcatRows(new Uint8Array(mem.buffer, y, total), srcs, concatRows(shape, _attrs.axis as number, ins.map((t) => t.size)));
         return [new Tensor(ot!.dtype, outView(mem, outKind(ot!.dtype).code, y, total), shape)];
       },
       // static plan: each part's rows copied into the output block (a constant part from plan scratch)
       bind({ ins, consts, inTypes, outs: [yp], outTypes: [ot], scratch }) {
         const shape = ot?.shape as number[] | undefined;
         if (!shape || yp === undefined || yp < 0) return undefined;
-        const r = shape.length;
-        const ax = ((_attrs.axis as number) + r) % r;
-        const outer = shape.slice(0, ax).reduce((a, d) => a * d, 1);
-        const total = shape.reduce((a, d) => a * d, 1);
-        const row = total / Math.max(1, outer) || 0;
-        const parts: [ptr: number, chunk: number, off: number][] = [];
-        let off = 0;
+        const sizes: number[] = [];
+        const ptrs: number[] = [];
         for (let i = 0; i < ins.length; i++) {
           const size = (inTypes[i]?.shape as number[] | undefined)?.reduce((a, d) => a * d, 1);
           const p = ins[i]! >= 0 ? ins[i]! : consts[i] ? bindConstant(scratch, consts[i]!.data as ArrayBufferView, 'concat part') : -1;
           if (size === undefined || p < 0) return undefined;
-          const chunk = size / Math.max(1, outer) || 0;
-          parts.push([p, chunk, off]);
-          off += chunk;
+          sizes.push(size);
+          ptrs.push(p);
         }
-        let buf: ArrayBufferLike | undefined;
-        let u8 = new Uint8Array(0);
+        const layout = concatRows(shape, _attrs.axis as number, sizes);
+        const total = shape.reduce((a, d) => a * d, 1);
         return () => {
-          if (mem.buffer !== buf) u8 = new Uint8Array((buf = mem.buffer));
-          for (const [p, chunk, at] of parts) for (let o = 0; o < outer; o++) u8.copyWithin(yp + o * row + at, p + o * chunk, p + (o + 1) * chunk);
+          const buf = mem.buffer;
+          copyConcatRows(new Uint8Array(buf, yp, total), ptrs.map((p, i) => new Uint8Array(buf, p, sizes[i]!)), layout);
         };
       },
     };

@@ -406,6 +406,13 @@ const qlinearMatMulWasm: KernelDef = {
     const g = new PackedQGemm(mem, k, n, b, ints(bz));
     const bsv = bs.data as Float32Array | Float64Array;
     const mult = new Float64Array(pad8(n));
+    // multiplier[j] = a_scale · b_scale[j] / y_scale, each step rounded to the scales' type (as the reference)
+    const multipliers = (as: Tensor, ys: Tensor, into: Float64Array) => {
+      const asv = rd((as.data as Float32Array)[0]!);
+      const ysv = rd((ys.data as Float32Array)[0]!);
+      for (let j = 0; j < n; j++) into[j] = rd(rd(asv * rd(bsv[bsv.length === 1 ? 0 : j]!)) / ysv);
+      return into;
+    };
     return {
       name: g.mode === 'plain' ? (a.dtype === 'uint8' ? 'qu8_gemm_4x8c2' : 'qs8_gemm_4x8c2') : `qs8_gemm_4x8c4_rdot_${g.mode}`,
       run(inputs, [outType]) {
@@ -413,10 +420,7 @@ const qlinearMatMulWasm: KernelDef = {
         const m = matmulRows(x!, k);
         // per-row a_scale / a_zero_point: the reference handles it
         if (m === undefined || !isScalar(as) || !isScalar(az) || as!.type !== bs.type) return undefined;
-        // multiplier[j] = a_scale · b_scale[j] / y_scale, each step rounded to the scales' type (as the reference)
-        const asv = rd((as!.data as Float32Array)[0]!);
-        const ysv = rd((ys!.data as Float32Array)[0]!);
-        for (let j = 0; j < n; j++) mult[j] = rd(rd(asv * rd(bsv[bsv.length === 1 ? 0 : j]!)) / ysv);
+        multipliers(as!, ys!, mult);
         const od = outType!.dtype as 'int8' | 'uint8';
         const y = g.run(x!.data as QData, m, x!.type === 'uint8', scalarInt(az), od, mult, scalarInt(yz));
         return [new Tensor(od, y, outType!.shape as number[])];
@@ -427,11 +431,7 @@ const qlinearMatMulWasm: KernelDef = {
         if (!shape || shape.length < 2 || shape[shape.length - 1] !== k || !isScalar(as) || !isScalar(az) || !isScalar(ys) || (node.inputs[7] && !isScalar(yz)) || as!.type !== bs.type) return undefined;
         if (xp === undefined || op === undefined || xp < 0 || op < 0) return undefined;
         const m = shape.reduce((a, d) => a * d, 1) / k;
-        const asv = rd((as!.data as Float32Array)[0]!);
-        const ysv = rd((ys!.data as Float32Array)[0]!);
-        const mv = new Float64Array(n);
-        for (let j = 0; j < n; j++) mv[j] = rd(rd(asv * rd(bsv[bsv.length === 1 ? 0 : j]!)) / ysv);
-        return g.bindGemm(xp, m, xt!.dtype === 'uint8', scalarInt(az), ot!.dtype as 'int8' | 'uint8', mv, scalarInt(yz), undefined, op, scratch);
+        return g.bindGemm(xp, m, xt!.dtype === 'uint8', scalarInt(az), ot!.dtype as 'int8' | 'uint8', multipliers(as!, ys!, new Float64Array(n)), scalarInt(yz), undefined, op, scratch);
       },
       dispose: () => g.dispose(),
     };
