@@ -79,11 +79,15 @@ export async function alternating(a, feedsA, b, feedsB, rounds) {
  * and the 2T/1T speedup high. Returns holding(on).
  */
 export function coreHolder() {
-  const hold = new Int32Array(new SharedArrayBuffer(4));
-  const holder = new Worker("const { workerData: h } = require('node:worker_threads'); for (;;) { Atomics.wait(h, 0, 0); while (Atomics.load(h, 0) === 1); }", { eval: true, workerData: hold });
+  // h[0]: 1 = spin; h[1]: the holder's OS thread id (Linux, from /proc/thread-self), for pinning it (threads.child.js)
+  const hold = new Int32Array(new SharedArrayBuffer(8));
+  const holder = new Worker("const { workerData: h } = require('node:worker_threads'); try { Atomics.store(h, 1, Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop())); } catch {} Atomics.notify(h, 1); for (;;) { Atomics.wait(h, 0, 0); while (Atomics.load(h, 0) === 1); }", { eval: true, workerData: hold });
   holder.unref();
-  return (on) => {
+  const holding = (on) => {
     Atomics.store(hold, 0, on ? 1 : 0);
     if (on) Atomics.notify(hold, 0);
   };
+  /** the holder's OS thread id once it has started (0 where /proc/thread-self does not exist) */
+  holding.tid = () => Atomics.load(hold, 1);
+  return holding;
 }

@@ -3,7 +3,9 @@
 // numThreads = 2, alternating round by round, each run started with the other engine's threads quiet (quiesce). CPU time / wall time
 // per run shows how many threads really worked.
 // Prints one JSON line.
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { InferenceSession, Tensor, env } from '../dist/index.js';
 import { coreHolder, ort } from './common.js';
 
@@ -58,6 +60,34 @@ function quiesce() {
 // while the 1-thread session runs, a thread of this process holds the other core (bench/common.js coreHolder)
 const holding = coreHolder();
 
+/**
+ * Pins every thread of this process to one CPU (Linux `taskset`), or back to all with `cpu = -1`. On this project's
+ * 2-vCPU VM the two vCPUs do not run kernels at the same speed: squeezenet1_1 on one thread took 15.7–16.3 ms pinned
+ * to cpu0 and 20.7–23.8 ms pinned to cpu1 for minutes at a time (2026-12-07, quiet machine, /tmp/core1t.mjs), while a
+ * scalar loop and AES ran alike on both — the host shares the second vCPU's core or caches. Two threads can then do
+ * at most 1/(1/t0 + 1/t1) of work per ms, i.e. 1 + t0/t1 ≈ 1.7× the faster core, whatever the kernels do. Timing the
+ * 1-thread session pinned to each CPU, interleaved with the other runs, shows that bound next to the speedup.
+ * Returns false where pinning is unavailable (not Linux, no taskset, one CPU).
+ */
+const cpus = availableParallelism();
+function taskset(cpuList, id, all) {
+  execFileSync('taskset', [...(all ? ['-a'] : []), '-p', '-c', cpuList, String(id)], { stdio: 'ignore' });
+}
+function pin(cpu) {
+  if (process.platform !== 'linux' || cpus < 2) return false;
+  try {
+    taskset(cpu < 0 ? `0-${cpus - 1}` : String(cpu), process.pid, true);
+    // the holder spins on the other CPU meanwhile, as it does for the unpinned 1T runs (see coreHolder)
+    if (cpu >= 0 && holding.tid()) taskset(String(cpu === 0 ? 1 : 0), holding.tid(), false);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+while (process.platform === 'linux' && !holding.tid() && performance.now() < 5000) await new Promise((r) => setTimeout(r, 5));
+const pinning = pin(-1);
+
 /** OS threads of this process (Linux): each worker_thread adds one, so ORT's pthread pool and edgeq's workers show */
 const osThreads = () => (existsSync('/proc/self/task') ? readdirSync('/proc/self/task').length : NaN);
 const rows = [];
@@ -75,19 +105,27 @@ for (const m of JSON.parse(spec)) {
   const feed = { [m.input]: new Tensor('float32', x, m.dims) };
   const ofeed = { [m.input]: new ort.Tensor('float32', x, m.dims) };
   const runs = [[meter(), () => s1.run(feed), true], [meter(), () => s2.run(feed)], [meter(), () => os.run(ofeed)]];
+  // the 1-thread session pinned to cpu0 and to cpu1 (every thread of the process on that CPU but the holder, which
+  // spins on the other one)
+  if (pinning) for (const cpu of [0, 1]) runs.push([meter(), () => s1.run(feed), true, cpu]);
   // warm up (V8 tiers the kernels up; the workers instantiate theirs)
   const t0 = performance.now();
   while (performance.now() - t0 < (quick ? 300 : 1500)) for (const [, f] of runs) await f();
   for (let r = 0; r < (quick ? 5 : 25); r++) {
-    for (const [mt, f, held] of runs) {
+    for (const [mt, f, held, cpu] of runs) {
       quiesce();
+      if (cpu !== undefined) {
+        pin(cpu);
+        await f(); // the first run on a newly pinned CPU refills its caches: not timed
+      }
       holding(held);
       await mt.once(f);
       holding(false);
+      if (cpu !== undefined) pin(-1);
     }
   }
-  const [a, b, o] = runs.map(([mt]) => mt);
-  rows.push({ model: m.name, threads: s2.numThreads, ms1: a.ms, ms2: b.ms, ort2: o.ms, cpu2: b.cpuPerWall, cpuOrt: o.cpuPerWall, osThreadsEdgeq: t1s - t0s, osThreadsOrt: t2s - t1s, ortNumThreads: ort.env.wasm.numThreads });
+  const [a, b, o, p0, p1] = runs.map(([mt]) => mt);
+  rows.push({ model: m.name, threads: s2.numThreads, ms1: a.ms, ms2: b.ms, ort2: o.ms, cpu2: b.cpuPerWall, cpuOrt: o.cpuPerWall, osThreadsEdgeq: t1s - t0s, osThreadsOrt: t2s - t1s, ortNumThreads: ort.env.wasm.numThreads, ms1cpu0: p0?.ms, ms1cpu1: p1?.ms });
   await s1.release();
   await s2.release();
 }
