@@ -22,3 +22,4 @@ export * from './x_layout';
 export * from './f32_resize';
 export * from './f32_rnn';
 export * from './f32_attention';
+export * from './qs8_lstm';

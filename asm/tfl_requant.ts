@@ -3,7 +3,7 @@
 // same integer steps as src/tensor/tflite-quant.ts (the TS reference), so results are bit-identical. The int8 convs
 // requantize inside their tiles (asm/q8.ts tflRequant4).
 
-import { tflMask, tflMbqm4, tflRequant4 } from './q8';
+import { fcDot4, tailDot, tflMask, tflMbqm4, tflRequant4 } from './q8';
 
 /** gemmlowp SaturatingRoundingDoublingHighMul: (a·b + nudge) / 2^31, truncating; INT32_MIN² saturates. */
 // @ts-ignore: decorator
@@ -199,53 +199,6 @@ export function tfl_fc_i8_small(a: usize, m: i32, k: i32, az: i32, w: usize, wz:
       store<i8>(orow + j, <i8>v);
     }
   }
-}
-
-/**
- * fcDot of four consecutive weight rows (k taps each, zero points at wz[0..3]) as one i32x4: the four rows share
- * each (a − az) vector, and their lane sums are reduced together at the end (two shuffle+add rounds) instead of four
- * extract-lane sums and three replace-lanes. i32 additions wrap alike in any order: the same four sums as fcDot.
- */
-// @ts-ignore: decorator
-@inline
-function fcDot4(ar: usize, w0: usize, k: i32, az: i32, wz: usize): v128 {
-  const z0 = load<i32>(wz), z1 = load<i32>(wz, 4), z2 = load<i32>(wz, 8), z3 = load<i32>(wz, 12);
-  let kk = 0;
-  let acc = i32x4.splat(0);
-  if (k >= 8) {
-    const w1 = w0 + <usize>k, w2 = w1 + <usize>k, w3 = w2 + <usize>k;
-    const vaz = i16x8.splat(<i16>az);
-    const vz0 = i16x8.splat(<i16>z0), vz1 = i16x8.splat(<i16>z1), vz2 = i16x8.splat(<i16>z2), vz3 = i16x8.splat(<i16>z3);
-    let v0 = i32x4.splat(0), v1 = i32x4.splat(0), v2 = i32x4.splat(0), v3 = i32x4.splat(0);
-    for (; kk + 8 <= k; kk += 8) {
-      const av = i16x8.sub(v128.load8x8_s(ar + kk), vaz);
-      v0 = i32x4.add(v0, i32x4.dot_i16x8_s(av, i16x8.sub(v128.load8x8_s(w0 + kk), vz0)));
-      v1 = i32x4.add(v1, i32x4.dot_i16x8_s(av, i16x8.sub(v128.load8x8_s(w1 + kk), vz1)));
-      v2 = i32x4.add(v2, i32x4.dot_i16x8_s(av, i16x8.sub(v128.load8x8_s(w2 + kk), vz2)));
-      v3 = i32x4.add(v3, i32x4.dot_i16x8_s(av, i16x8.sub(v128.load8x8_s(w3 + kk), vz3)));
-    }
-    // [v0₀+v0₂, v1₀+v1₂, v0₁+v0₃, v1₁+v1₃] and the same for v2, v3; then lanes 0+2 and 1+3 of those
-    const s01 = i32x4.add(v128.shuffle<i32>(v0, v1, 0, 4, 1, 5), v128.shuffle<i32>(v0, v1, 2, 6, 3, 7));
-    const s23 = i32x4.add(v128.shuffle<i32>(v2, v3, 0, 4, 1, 5), v128.shuffle<i32>(v2, v3, 2, 6, 3, 7));
-    acc = i32x4.add(v128.shuffle<i32>(s01, s23, 0, 1, 4, 5), v128.shuffle<i32>(s01, s23, 2, 3, 6, 7));
-  }
-  if (kk < k) {
-    const t0 = tailDot(ar, w0, kk, k, az, z0);
-    const t1 = tailDot(ar, w0 + <usize>k, kk, k, az, z1);
-    const t2 = tailDot(ar, w0 + <usize>(2 * k), kk, k, az, z2);
-    const t3 = tailDot(ar, w0 + <usize>(3 * k), kk, k, az, z3);
-    acc = i32x4.add(acc, i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(t0), 1, t1), 2, t2), 3, t3));
-  }
-  return acc;
-}
-
-/** Σ (a[kk] − az)·(w[kk] − z) over taps kk … k − 1, one at a time (fcDot's and fcDot4's tails). */
-// @ts-ignore: decorator
-@inline
-function tailDot(ar: usize, wr: usize, kk: i32, k: i32, az: i32, z: i32): i32 {
-  let acc: i32 = 0;
-  for (; kk < k; kk++) acc += (<i32>load<i8>(ar + kk) - az) * (<i32>load<i8>(wr + kk) - z);
-  return acc;
 }
 
 /**

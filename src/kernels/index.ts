@@ -22,6 +22,7 @@ import './dynq.js';
 import './contrib.js';
 import './attention.js';
 import './rnn.js';
+import './tfl-lstm8.js'; // int8 UNIDIRECTIONAL_SEQUENCE_LSTM (rnn.js takes the float one)
 import './reduce.js';
 import './anytype.js';
 import './kv-cache.js';

@@ -81,6 +81,12 @@ export interface KernelExports {
   f32_dwconv1x1(x: number, c: number, p: number, w: number, bias: number, out: number, lo: number, hi: number): void;
   /** one LSTM step of one batch row (asm/f32_rnn.ts): gates i,o,f,c from gx + gh, c and h in place, h copied to y */
   f32_lstm_cell(gx: number, gh: number, h: number, c: number, y: number, hs: number, clip: number, cclip: number): void;
+  /** asm/qs8_lstm.ts: TFLite's integer (8x8_16) LSTM — gemmlowp int16 sigmoid / tanh, the input gates of all steps, the whole sequence */
+  qs16_lstm_sigmoid(x: number, n: number, out: number): void;
+  qs16_lstm_tanh(x: number, n: number, bits: number, out: number): void;
+  qs8_lstm_gates(x: number, rows: number, k: number, w: number, g: number, bias: number, mult: number, shift: number, zeros: number, gx: number): void;
+  qs8_lstm_scratch_bytes(t: number, b: number, g: number): number;
+  qs8_lstm_run(x: number, t: number, b: number, tm: number, ni: number, nc: number, g: number, wx: number, wh: number, bx: number, bh: number, q: number, zeros: number, cellScale: number, clip: number, mh: number, sh: number, h0: number, c0: number, scratch: number, out: number): void;
   /** separable AveragePool (asm/f32_pool.ts): scratch floats, and the kernel over one channel */
   f32_avgpool2d_sep_scratch(iw: number, kw: number, sw: number, pl: number, pr: number, ow: number): number;
   f32_avgpool2d_sep(mode: number, x: number, ih: number, iw: number, kh: number, kw: number, sh: number, sw: number, pt: number, pl: number, pb: number, pr: number, oh: number, ow: number, out: number, tmp: number): void;

@@ -111,13 +111,14 @@ const sat16 = (v: number) => (v < -32768 ? -32768 : v > 32767 ? 32767 : v);
 
 /**
  * PortableMatrixBatchVectorMultiplyAccumulate (int8 × int8 → int16, one batch row): "acc = bias[row] + Σ input ·
- * weights; acc = MultiplyByQuantizedMultiplier(acc, multiplier, shift); acc += output[row]; clamp to int16".
+ * weights; acc = MultiplyByQuantizedMultiplier(acc, multiplier, shift); acc += output[row]; clamp to int16", acc an
+ * int32 (wrapping, as TFLite's builds do: the sum reaches int32's ends only with recurrent effective scales in the thousands).
  */
 function gateAccumulate(w: Int8Array, bias: Int32Array, m: number, s: number, v: ArrayLike<number>, vOff: number, n: number, gate: Int16Array): void {
   for (let r = 0; r < gate.length; r++) {
     let acc = bias[r]!;
     for (let k = 0; k < n; k++) acc += v[vOff + k]! * w[r * n + k]!;
-    gate[r] = sat16(multiplyByQuantizedMultiplier(acc, m, s) + gate[r]!);
+    gate[r] = sat16((multiplyByQuantizedMultiplier(acc, m, s) + gate[r]!) | 0);
   }
 }
 

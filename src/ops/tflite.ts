@@ -937,7 +937,7 @@ function checkLstm8(ctx: ShapeCtx): void {
 }
 
 /** Scales and zero points of the int8 LSTM's tensors from the op's attributes (validated by checkLstm8). */
-function lstm8Quant(a: Attrs): Lstm8Quant {
+export function lstm8Quant(a: Attrs): Lstm8Quant {
   const s = (i: number) => qin(a, i)?.scale ?? 0;
   return {
     inputScale: s(0),

@@ -27,10 +27,7 @@ interface Gap {
 }
 
 /** Observed after merging the issue-14/15/16 kernel branches (2026-12-06); shrink it as kernels land. */
-const KNOWN_GAPS: Record<string, Gap> = {
-  // int8 UNIDIRECTIONAL_SEQUENCE_LSTM runs on its TS reference (TFLite's 8x8_16 kernel; no WASM kernel yet)
-  'lstm-int8': { reference: ['ai.edgeq.tflite.UNIDIRECTIONAL_SEQUENCE_LSTM: input is int8, not float32'] },
-};
+const KNOWN_GAPS: Record<string, Gap> = {};
 
 const observed: Record<string, Gap> = {};
 afterAll(() => {

@@ -205,9 +205,9 @@ describe('static plan', () => {
     expect(mem.inUse).toBe(before);
   });
 
-  // TFLite's hello_world, micro_speech (int8) and keyword_scrambled (int16 in, integer SVDF, int32 out): the static
-  // plan's outputs equal the general path's
-  for (const name of ['hello_world_int8', 'micro_speech_quantized', 'keyword_scrambled', 'keyword_scrambled_8bit']) {
+  // TFLite's hello_world, micro_speech (int8), keyword_scrambled (int16 in, integer SVDF, int32 out) and trained_lstm_int8
+  // (integer LSTM): the static plan's outputs equal the general path's
+  for (const name of ['hello_world_int8', 'micro_speech_quantized', 'keyword_scrambled', 'keyword_scrambled_8bit', 'trained_lstm_int8']) {
     it.skipIf(!hasData(`tflite/${name}.tflite`))(`${name}: bit-identical to the general path over random integer inputs`, async () => {
       const s = await InferenceSession.create(new Uint8Array(readFileSync(dataPath(`tflite/${name}.tflite`))), { numThreads: 1 });
       const slow = new Executor(s.graph, { staticPlan: false });
