@@ -651,8 +651,33 @@ export function fp16Weights(g: G): G {
 // ---- TFLite (NHWC IR) → ONNX --------------------------------------------------------------------------------
 
 /**
- * The float NHWC TFLite IR (readTflite's output, or onnxToTfliteGraph's) as plain ONNX: each NHWC Conv / MaxPool /
- * AveragePool runs on NCHW between two Transposes, with OHWI / 1HWO weights permuted back to OIHW. Ops without an
+ * RESIZE_BILINEAR reads as a Resize of the NHWC H and W (`axes` [1, 2], a 2-element `sizes`). onnxruntime's layout
+ * optimizer (graph optimization level 'extended' and up, the default) rewrites such a node into one whose `sizes`
+ * has 0 elements and then fails to load the model ("Number of elements of input 'sizes' (0) does not match the number
+ * of axes (2)"), while the same node loads with optimizations disabled. With the input's dims static, the written node
+ * takes the full-rank `sizes` instead (ONNX Resize: "the number of elements of 'sizes' should be the same as the rank
+ * of input 'X'" when `axes` is absent) — the same output size and, by the spec's scale = sizes / input dims per axis,
+ * the same sampling.
+ */
+function fullRankResize(g: G, n: Node, dims: readonly (number | string)[] | undefined, fresh: (b: string) => string): void {
+  const axes = n.attrs.axes as number[];
+  const sz = n.inputs[3] ? g.initializers.get(n.inputs[3]) : undefined;
+  if (!sz || !dims || dims.some((d) => typeof d !== 'number') || n.inputs[2] || sz.size !== axes.length) return;
+  const full = (dims as number[]).slice();
+  const r = full.length;
+  const want = sz.toNumbers();
+  axes.forEach((a, k) => (full[a < 0 ? a + r : a] = want[k]!));
+  const name = fresh(`${n.inputs[3]}_full`);
+  g.initializers.set(name, new Tensor('int64', BigInt64Array.from(full, (d) => BigInt(d)), [r]));
+  n.inputs = [n.inputs[0]!, n.inputs[1] ?? '', '', name];
+  n.attrs = { ...n.attrs };
+  delete n.attrs.axes;
+}
+
+/**
+ * The float NHWC TFLite IR (readTflite's output, or onnxToTfliteGraph's) as plain ONNX: each NHWC Conv / ConvTranspose /
+ * MaxPool / AveragePool runs on NCHW between two Transposes, with OHWI / 1HWO weights permuted back to ONNX's layouts
+ * (float16 weights behind their DEQUANTIZE Cast included). Ops without an
  * ONNX counterpart (ai.edgeq.tflite, TFLite's integer rounding) make writeOnnx fail with a typed error.
  */
 export function tfliteToOnnxGraph(src: G): G {
@@ -665,9 +690,14 @@ export function tfliteToOnnxGraph(src: G): G {
     while (g.initializers.has(n) || g.types.has(n));
     return n;
   };
+  // Casts of a constant to float32, by output (a float16 weight's DEQUANTIZE)
+  const castOf = new Map<string, Node>();
+  for (const n of g.nodes) if (n.op === 'Cast' && n.domain === '' && n.attrs.to === 1 && g.initializers.has(n.inputs[0]!)) castOf.set(n.outputs[0]!, n);
+  const shapes = analyze(src).types;
   for (const n of g.nodes) {
     const lay = n.attrs.data_layout;
-    if (n.domain !== '' || lay !== 'NHWC' || !['Conv', 'MaxPool', 'AveragePool'].includes(n.op)) {
+    if (n.op === 'Resize' && n.domain === '' && n.attrs.axes) fullRankResize(g, n, shapes.get(n.inputs[0]!)?.shape, fresh);
+    if (n.domain !== '' || lay !== 'NHWC' || !['Conv', 'ConvTranspose', 'MaxPool', 'AveragePool'].includes(n.op)) {
       nodes.push(n);
       continue;
     }
@@ -678,19 +708,31 @@ export function tfliteToOnnxGraph(src: G): G {
     delete attrs.data_layout;
     delete attrs.weight_layout;
     const ins = [x, ...n.inputs.slice(1)];
-    if (n.op === 'Conv') {
-      const W = g.initializers.get(n.inputs[1]!);
-      if (!W) throw new UnsupportedOpError('Conv', `node '${n.name}'`, 'NHWC conv with non-constant weights');
-      // OHWI → OIHW; 1HWO → [O, 1, H, W]
-      const w = n.attrs.weight_layout === '1HWO' ? permute(W, [3, 0, 1, 2]) : permute(W, TO_NCHW);
+    if (n.op === 'Conv' || n.op === 'ConvTranspose') {
+      // a float16 weight (MediaPipe's f16 models, fp16Weights' output) is a constant behind DEQUANTIZE (read as a
+      // Cast to float32): the float16 constant is permuted and gets its own Cast
+      const cast = castOf.get(n.inputs[1]!);
+      const W = g.initializers.get(cast ? cast.inputs[0]! : n.inputs[1]!);
+      if (!W) throw new UnsupportedOpError(n.op, `node '${n.name}'`, `NHWC ${n.op} with non-constant weights`);
+      if (n.op === 'ConvTranspose' && ((n.attrs.group as number | undefined) ?? 1) !== 1) throw new UnsupportedOpError(n.op, `node '${n.name}'`, 'grouped NHWC ConvTranspose');
+      // Conv: OHWI → OIHW, 1HWO → [O, 1, H, W]; ConvTranspose (TFLite TRANSPOSE_CONV / MediaPipe's
+      // Convolution2DTransposeBias): OHWI → ONNX's (C_in, C_out, kH, kW), the same permutation as 1HWO
+      const w = n.attrs.weight_layout === '1HWO' || n.op === 'ConvTranspose' ? permute(W, [3, 0, 1, 2]) : permute(W, TO_NCHW);
       const wn = fresh(`${n.inputs[1]}_oihw`);
       g.initializers.set(wn, w);
       ins[1] = wn;
+      if (cast) {
+        ins[1] = fresh(`${n.inputs[1]}_oihw_f32`);
+        nodes.push({ ...cast, name: fresh(`${cast.name}_oihw`), inputs: [wn], outputs: [ins[1]] });
+      }
     }
     nodes.push({ ...n, inputs: ins, outputs: [y], attrs });
     nodes.push({ name: `${n.name}_to_nhwc`, op: 'Transpose', domain: '', inputs: [y], outputs: [n.outputs[0]!], attrs: { perm: TO_NHWC } });
   }
-  g.nodes = nodes;
+  // the original Casts of permuted weights are read by nobody now
+  const read = new Set(nodes.flatMap((n) => n.inputs).concat(g.outputs.map((o) => o.name)));
+  g.nodes = nodes.filter((n) => !castOf.has(n.outputs[0]!) || read.has(n.outputs[0]!));
+  for (const c of castOf.values()) if (!g.nodes.some((n) => n.inputs.includes(c.inputs[0]!))) g.initializers.delete(c.inputs[0]!);
   g.types = new Map();
   g.source = 'edgeq';
   g.opsets = { '': Math.max(13, g.opsets[''] ?? 13) };

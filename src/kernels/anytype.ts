@@ -83,11 +83,11 @@ const castWasm: KernelDef = {
 };
 
 /**
- * A two-operand kernel with a bool output (Equal, the comparisons): one operand of one element, or both of the
- * output's size (other broadcasts: the reference, via undefined). `call(a, strideA, b, strideB, out, n)` writes the
- * n bytes; a stride of 0 broadcasts the one-element operand.
+ * A two-operand kernel (Equal and the comparisons with a bool output, integer Add / Sub / Mul with their input type):
+ * one operand of one element, or both of the output's size (other broadcasts: the reference, via undefined).
+ * `call(a, strideA, b, strideB, out, n)` writes the n elements; a stride of 0 broadcasts the one-element operand.
  */
-function boolOf(mem: Arena, op: string, a: Tensor, b: Tensor, shape: number[], call: (ap: number, sa: number, bp: number, sb: number, yp: number, n: number) => void): Tensor[] | undefined {
+function pairOf(mem: Arena, op: string, a: Tensor, b: Tensor, shape: number[], out: DType, call: (ap: number, sa: number, bp: number, sb: number, yp: number, n: number) => void): Tensor[] | undefined {
   const n = shape.reduce((p, d) => p * d, 1);
   if ((a.size !== n && a.size !== 1) || (b.size !== n && b.size !== 1)) return undefined;
   // both residency checks before any allocation (growing the memory would detach a resident B's view)
@@ -97,9 +97,9 @@ function boolOf(mem: Arena, op: string, a: Tensor, b: Tensor, shape: number[], c
   let bp: { ptr: number; copied: boolean } | undefined;
   try {
     const bq = (bp = bRes !== undefined ? { ptr: bRes, copied: false } : mem.inputBytes(bd, `${op} B`));
-    const yp = mem.alloc(Math.max(n, 1), `${op} output`);
+    const yp = mem.alloc(Math.max(n * DTYPES[out].bytes, 1), `${op} output`);
     if (n) call(ap.ptr, a.size === 1 ? 0 : 1, bq.ptr, b.size === 1 ? 0 : 1, yp, n);
-    return [new Tensor('bool', new Uint8Array(mem.buffer, yp, n), shape)];
+    return [new Tensor(out, mem.view(out, yp, n) as never, shape)];
   } finally {
     if (ap.copied) mem.release(ap.ptr);
     if (bp?.copied) mem.release(bp.ptr);
@@ -107,17 +107,17 @@ function boolOf(mem: Arena, op: string, a: Tensor, b: Tensor, shape: number[], c
 }
 
 /**
- * boolOf as a static plan's call: each operand a block (a value of this run) or a constant copied once into plan
+ * pairOf as a static plan's call: each operand a block (a value of this run) or a constant copied once into plan
  * memory; one of one element or both of the output's size, as run() takes them.
  */
-function bindBool(mem: Arena, b: BindArgs, call: (ap: number, sa: number, bp: number, sb: number, yp: number, n: number) => void): (() => void) | undefined {
+function bindPair(b: BindArgs, call: (ap: number, sa: number, bp: number, sb: number, yp: number, n: number) => void): (() => void) | undefined {
   const shape = b.outTypes[0]?.shape as number[] | undefined;
   const yp = b.outs[0] ?? -1;
   if (!shape || yp < 0) return undefined;
   const n = shape.reduce((p, d) => p * d, 1);
   const operand = (j: number): { p: number; size: number } | undefined => {
     const c = b.consts[j];
-    if (c) return { p: bindConstant(b.scratch, c.data as TypedArray, 'comparison constant'), size: c.size };
+    if (c) return { p: bindConstant(b.scratch, c.data as TypedArray, 'constant operand'), size: c.size };
     const t = b.inTypes[j]?.shape as number[] | undefined;
     const p = b.ins[j] ?? -1;
     return p < 0 || !t ? undefined : { p, size: t.reduce((q, d) => q * d, 1) };
@@ -145,8 +145,8 @@ const equalWasm: KernelDef = {
     if (!bytes || types[1]?.dtype !== t) return decline(`inputs ${t ?? '?'} / ${types[1]?.dtype ?? '?'}: only int64, int32, float32, bool, int8, uint8 of one type`);
     return {
       name: 'x_equal',
-      run: ([a, b], [outType]) => boolOf(mem, 'Equal', a!, b!, outType!.shape as number[], (ap, sa, bp, sb, yp, n) => ex.x_equal(bytes, t === 'float32' ? 1 : 0, ap, sa, bp, sb, yp, n)),
-      bind: (b) => bindBool(mem, b, (ap, sa, bp, sb, yp, n) => ex.x_equal(bytes, t === 'float32' ? 1 : 0, ap, sa, bp, sb, yp, n)),
+      run: ([a, b], [outType]) => pairOf(mem, 'Equal', a!, b!, outType!.shape as number[], 'bool', (ap, sa, bp, sb, yp, n) => ex.x_equal(bytes, t === 'float32' ? 1 : 0, ap, sa, bp, sb, yp, n)),
+      bind: (b) => bindPair(b, (ap, sa, bp, sb, yp, n) => ex.x_equal(bytes, t === 'float32' ? 1 : 0, ap, sa, bp, sb, yp, n)),
     };
   },
 };
@@ -171,8 +171,45 @@ function compareKernel(op: string): KernelDef {
       if (types[0]?.dtype !== 'float32' || types[1]?.dtype !== 'float32') return decline(`inputs ${types[0]?.dtype ?? '?'} / ${types[1]?.dtype ?? '?'}: the kernel compares float32`);
       return {
         name: 'f32_compare',
-        run: ([a, b], [outType]) => boolOf(mem, op, a!, b!, outType!.shape as number[], (ap, sa, bp, sb, yp, n) => ex.f32_compare(COMPARE[op]!, ap, sa, bp, sb, yp, n)),
-        bind: (b) => bindBool(mem, b, (ap, sa, bp, sb, yp, n) => ex.f32_compare(COMPARE[op]!, ap, sa, bp, sb, yp, n)),
+        run: ([a, b], [outType]) => pairOf(mem, op, a!, b!, outType!.shape as number[], 'bool', (ap, sa, bp, sb, yp, n) => ex.f32_compare(COMPARE[op]!, ap, sa, bp, sb, yp, n)),
+        bind: (b) => bindPair(b, (ap, sa, bp, sb, yp, n) => ex.f32_compare(COMPARE[op]!, ap, sa, bp, sb, yp, n)),
+      };
+    },
+  };
+}
+
+/**
+ * Add / Sub / Mul on int64 or int32 (ONNX: "Performs element-wise binary addition (subtraction, multiplication) (with
+ * Numpy-style broadcasting support)"; integer results wrap, two's complement, as the reference's typed-array stores
+ * do): the index arithmetic a graph does on fed integers — silero VAD's `sr · 0` added to its state, position ids
+ * offset by a past length. Few elements, so a JS loop over kernel-memory views; being a kernel keeps such a graph on
+ * the static plan. One operand of one element or both of the output's size (pairOf); other broadcasts: the reference.
+ */
+const INT_ARITH: Record<string, { int64: (x: bigint, y: bigint) => bigint; int32: (x: number, y: number) => number }> = {
+  Add: { int64: (x, y) => x + y, int32: (x, y) => (x + y) | 0 },
+  Sub: { int64: (x, y) => x - y, int32: (x, y) => (x - y) | 0 },
+  Mul: { int64: (x, y) => x * y, int32: Math.imul },
+};
+
+function intArithKernel(op: string): KernelDef {
+  return {
+    op,
+    backend: 'wasm',
+    prepare(node, _attrs, types) {
+      const mem = arena();
+      if (!mem) return decline('no WASM memory');
+      const t = types[0]?.dtype;
+      if (node.inputs.length !== 2 || (t !== 'int64' && t !== 'int32') || types[1]?.dtype !== t) return decline(`inputs ${t ?? '?'} / ${types[1]?.dtype ?? '?'}: the integer kernel takes two int64 or two int32`);
+      const f = INT_ARITH[op]![t] as (x: number | bigint, y: number | bigint) => number | bigint;
+      const A = DTYPES[t].array!;
+      const call = (ap: number, sa: number, bp: number, sb: number, yp: number, n: number) => {
+        const [a, b, y] = [new A(mem.buffer, ap, sa ? n : 1), new A(mem.buffer, bp, sb ? n : 1), new A(mem.buffer, yp, n)];
+        for (let i = 0; i < n; i++) y[i] = f(a[i * sa]!, b[i * sb]!);
+      };
+      return {
+        name: `${t === 'int64' ? 'i64' : 'i32'}_arith`,
+        run: ([a, b], [outType]) => pairOf(mem, op, a!, b!, outType!.shape as number[], t, call),
+        bind: (b) => bindPair(b, call),
       };
     },
   };
@@ -253,3 +290,4 @@ registerKernel(castWasm);
 registerKernel(equalWasm);
 for (const op of Object.keys(COMPARE)) registerKernel(compareKernel(op));
 registerKernel(expandWasm);
+for (const op of Object.keys(INT_ARITH)) registerKernel(intArithKernel(op));

@@ -170,6 +170,20 @@ function axisGeometry(dims: readonly number[], axis: number): { outer: number; i
   return { outer, inner };
 }
 
+/**
+ * Split's parts: part i starts `at_i · inner` floats into the input (the sum of the earlier parts' lengths along the
+ * axis) and reads the input's strides over its own shape.
+ */
+function splitParts(dims: readonly number[], ax: number, shapes: readonly (readonly number[])[]): { off: number; shape: number[]; n: number }[] {
+  const { inner } = axisGeometry(dims, ax);
+  let at = 0;
+  return shapes.map((s) => {
+    const part = { off: at * inner, shape: [...s], n: s.reduce((a, d) => a * d, 1) };
+    at += s[ax]!;
+    return part;
+  });
+}
+
 const splitWasm: KernelDef = {
   op: 'Split',
   backend: 'wasm',
@@ -182,22 +196,31 @@ const splitWasm: KernelDef = {
       run([x], outs) {
         const dims = x!.dims;
         const ax = (a0 + dims.length) % dims.length;
-        const { outer, inner } = axisGeometry(dims, ax);
         const st = strides(dims);
         const xin = pin(mem, x!, 'Split input');
-        const blocks: [number, number, number[]][] = [];
-        let at = 0;
-        for (const o of outs) {
-          const shape = o!.shape as number[];
-          const n = shape.reduce((a, d) => a * d, 1);
+        const blocks = splitParts(dims, ax, outs.map((o) => o!.shape as number[])).map(({ off, shape, n }) => {
           const y = mem.alloc(n * 4, 'Split output');
-          if (n && outer) stridedCopy(mem, xin.ptr, at * inner, shape, st, y);
-          blocks.push([y, n, shape]);
-          at += shape[ax]!;
-        }
+          if (n) stridedCopy(mem, xin.ptr, off, shape, st, y);
+          return [y, n, shape] as const;
+        });
         if (xin.copied) mem.release(xin.ptr);
         // views last: a later allocation may have grown (and detached) memory
         return blocks.map(([y, n, shape]) => new Tensor('float32', mem.f32(y, n), shape));
+      },
+      // static plan (an unrolled LSTM's gates, a fused QKV projection): the same strided copies between fixed places;
+      // an output nobody reads (offset -1) is skipped. The split sizes are in the output shapes, so a constant or
+      // attribute `split` needs nothing here.
+      bind({ ins: [xp], inTypes: [xt], outs, outTypes }) {
+        const dims = xt?.shape as number[] | undefined;
+        if (!dims || xp === undefined || xp < 0) return undefined;
+        const ax = (a0 + dims.length) % dims.length;
+        const st = strides(dims);
+        const parts = splitParts(dims, ax, outTypes.map((o) => o.shape as number[]))
+          .map((p, i) => ({ ...p, y: outs[i]! }))
+          .filter((p) => p.y >= 0 && p.n > 0);
+        return () => {
+          for (const p of parts) stridedCopy(mem, xp, p.off, p.shape, st, p.y);
+        };
       },
     };
   },

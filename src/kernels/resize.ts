@@ -5,12 +5,23 @@ import { type Arena, arena, kernels } from './wasm.js';
 import { TFL_DOMAIN } from '../ir/layout.js';
 
 /**
- * Resize of float32 NCHW (rank 4) over H and W, N and C kept: mode nearest (every nearest_mode and
+ * Resize of float32 rank-4 NCHW over H and W, N and C kept — or NHWC over H and W (a TFLite / Keras graph written as
+ * ONNX: transposed to NCHW around the same call) —: mode nearest (every nearest_mode and
  * coordinate_transformation_mode) and linear (bilinear, no antialias); scales or sizes, constant or run-time. The
  * tables come from the reference's own per-axis taps (ops/resize.ts resizeAxisTaps), rebuilt only when the input
  * dims or the scales/sizes/roi values change; asm/f32_resize.ts gathers. Cubic, antialias, tf_crop_and_resize
  * extrapolation and resizing N or C stay on the reference.
  */
+/** a Resize kernel's tap tables at `tab` for the resized axes ya, ya + 1 (ih × iw → oh × ow planes) */
+interface Tables {
+  tab: number;
+  ya: 1 | 2;
+  ih: number;
+  iw: number;
+  oh: number;
+  ow: number;
+}
+
 const resizeWasm: KernelDef = {
   op: 'Resize',
   backend: 'wasm',
@@ -29,47 +40,56 @@ const resizeWasm: KernelDef = {
     const ctm = (attrs.coordinate_transformation_mode as string | undefined) ?? 'half_pixel';
     // the coordinate modes whose tables onnxruntime builds the same way (cpu/tensor/upsample.h): its bits
     const ortLinear = linear && ['half_pixel', 'asymmetric', 'pytorch_half_pixel', 'align_corners'].includes(ctm) && attrs.exclude_outside !== 1;
-    let cached: { key: string; tab: number; oh: number; ow: number } | undefined;
+    let cached: ({ key: string } & Tables) | undefined;
     const drop = () => {
       if (cached) mem.release(cached.tab);
       cached = undefined;
     };
     /**
-     * The kernel's tap tables for these inputs (X of ih×iw planes) in a block from `alloc` (`before` runs first: the
-     * old tables dropped), or undefined when the reference must run (N or C resized, extrapolation, other taps).
+     * The kernel's tap tables for these inputs in a block from `alloc` (`before` runs first: the old tables dropped),
+     * with the resized axes: H, W of NCHW (`ya` 2) or of NHWC (`ya` 1, N and C kept: a TFLite / Keras graph's Resize
+     * written as ONNX), ih × iw input planes; undefined when the reference must run (other axes resized,
+     * extrapolation, other taps).
      */
-    const tables = (inputs: readonly (Tensor | undefined)[], ih: number, iw: number, alloc: (bytes: number) => number, before?: () => void): { tab: number; oh: number; ow: number } | undefined => {
-      const t = axisTables(inputs, ih, iw, alloc, before);
+    const tables = (inputs: readonly (Tensor | undefined)[], alloc: (bytes: number) => number, before?: () => void): Tables | undefined => {
+      const d = inputs[0]!.dims;
+      let t: Tables | undefined;
+      for (const ya of [2, 1] as const) {
+        t = axisTables(inputs, ya, d[ya]!, d[ya + 1]!, alloc, before);
+        if (t) break;
+      }
       // bilinear: the column plan after the tables (linearBytes reserved it)
-      if (t && linear) ex.f32_resize_linear_plan(iw, t.ow, t.tab + 16 * t.oh, t.tab + 16 * t.oh + 8 * t.ow, t.tab + 16 * (t.oh + t.ow));
+      if (t && linear) ex.f32_resize_linear_plan(t.iw, t.ow, t.tab + 16 * t.oh, t.tab + 16 * t.oh + 8 * t.ow, t.tab + 16 * (t.oh + t.ow));
       return t;
     };
     /** bytes of the bilinear tables (index and weight pairs per row and column) and the kernel's column plan */
     const linearBytes = (oh: number, ow: number) => (oh + ow) * 16 + ex.f32_resize_linear_plan_size(ow);
-    const axisTables = (inputs: readonly (Tensor | undefined)[], ih: number, iw: number, alloc: (bytes: number) => number, before?: () => void): { tab: number; oh: number; ow: number } | undefined => {
+    /** the two axes other than the resized pair ya, ya + 1 */
+    const kept = (ya: number) => (ya === 2 ? [0, 1] : [0, 3]);
+    const axisTables = (inputs: readonly (Tensor | undefined)[], ya: 1 | 2, ih: number, iw: number, alloc: (bytes: number) => number, before?: () => void): Tables | undefined => {
       if (ortLinear) {
         const plans = resizeAxisPlans(node, attrs, inputs);
-        if (plans[0]!.scale !== 1 || plans[1]!.scale !== 1 || plans[0]!.outLen !== inputs[0]!.dims[0] || plans[1]!.outLen !== inputs[0]!.dims[1]) return undefined;
-        const [py, px] = [plans[2]!, plans[3]!];
+        if (kept(ya).some((a) => plans[a]!.scale !== 1 || plans[a]!.outLen !== inputs[0]!.dims[a])) return undefined;
+        const [py, px] = [plans[ya]!, plans[ya + 1]!];
         // align_corners and pytorch_half_pixel read the output length: onnxruntime its integer one, the ONNX reference
         // scale · input (unrounded); the two agree when that product is whole (up to the rounding of sizes / input
         // · input when sizes were given) — else the reference's taps below
         const whole = (q: typeof py, len: number) => q.scale === 1 || Math.abs(q.scale * len - q.outLen) <= 1e-9 * q.outLen;
-        if (ctm !== 'half_pixel' && ctm !== 'asymmetric' && !(whole(py, ih) && whole(px, iw))) return referenceTables(inputs, ih, iw, alloc, before);
+        if (ctm !== 'half_pixel' && ctm !== 'asymmetric' && !(whole(py, ih) && whole(px, iw))) return referenceTables(inputs, ya, ih, iw, alloc, before);
         before?.();
         const tab = alloc(linearBytes(py.outLen, px.outLen));
         ortBilinearAxis(mem, tab, ih, py.outLen, py.scale, ctm);
         ortBilinearAxis(mem, tab + 16 * py.outLen, iw, px.outLen, px.scale, ctm);
-        return { tab, oh: py.outLen, ow: px.outLen };
+        return { tab, ya, ih, iw, oh: py.outLen, ow: px.outLen };
       }
-      return referenceTables(inputs, ih, iw, alloc, before);
+      return referenceTables(inputs, ya, ih, iw, alloc, before);
     };
     /** tables from the reference's own taps (ops/resize.ts resizeAxisTaps) */
-    const referenceTables = (inputs: readonly (Tensor | undefined)[], ih: number, iw: number, alloc: (bytes: number) => number, before?: () => void): { tab: number; oh: number; ow: number } | undefined => {
+    const referenceTables = (inputs: readonly (Tensor | undefined)[], ya: 1 | 2, ih: number, iw: number, alloc: (bytes: number) => number, before?: () => void): Tables | undefined => {
       const taps = resizeAxisTaps(node, attrs, inputs);
-      if (taps[0] || taps[1]) return undefined;
-      const ty = taps[2];
-      const tx = taps[3];
+      if (kept(ya).some((a) => taps[a])) return undefined;
+      const ty = taps[ya];
+      const tx = taps[ya + 1];
       const oh = ty ? ty.length : ih;
       const ow = tx ? tx.length : iw;
       if ([ty, tx].some((t) => t?.some((k) => k.extrapolate || k.idx.length !== (linear ? 2 : 1)))) return undefined;
@@ -98,43 +118,56 @@ const resizeWasm: KernelDef = {
         fill(ty, oh, 0, 0);
         fill(tx, ow, oh, 0);
       }
-      return { tab, oh, ow };
+      return { tab, ya, ih, iw, oh, ow };
     };
+    /**
+     * The resize of the `n` · `c` planes at xp into yp with tables `t`; an NHWC input goes to NCHW in `tmp` first
+     * (n · c · ih · iw floats) and the result comes back from `tmp2` (n · c · oh · ow floats), through x32_transpose2d.
+     */
+    const resizeAt = (t: Tables, n: number, c: number, xp: number, yp: number, tmp: number, tmp2: number) => {
+      const { tab, ih, iw, oh, ow } = t;
+      const [src, dst] = t.ya === 1 ? [tmp, tmp2] : [xp, yp];
+      if (t.ya === 1) ex.x32_transpose2d(xp, n, ih * iw, c, src);
+      if (linear) ex.f32_resize_linear(src, n * c, ih, iw, oh, ow, tab, tab + 8 * oh, tab + 16 * oh, tab + 16 * oh + 8 * ow, dst, tab + 16 * (oh + ow));
+      else ex.f32_resize_nearest(src, n * c, ih, iw, oh, ow, tab, tab + 4 * oh, dst);
+      if (t.ya === 1) ex.x32_transpose2d(dst, n, c, oh * ow, yp);
+    };
+    /** N and C of an input of dims `d` resized over the tables' axes */
+    const nc = (t: Tables, d: readonly number[]) => [d[0]!, t.ya === 1 ? d[3]! : d[1]!] as const;
     return {
       name: linear ? 'f32_resize_linear' : 'f32_resize_nearest',
       // static plan: constant roi / scales / sizes, the tables and the row scratch held, run()'s call on fixed places
       bind({ ins, consts, inTypes: [xt], outs: [yp], scratch }) {
         if (ins[0]! < 0 || yp! < 0 || ins.some((q, i) => i > 0 && q >= 0)) return undefined;
-        const [n, c, ih, iw] = xt!.shape as [number, number, number, number];
-        const t = tables([{ dims: [n, c, ih, iw], type: 'float32' } as unknown as Tensor, ...consts.slice(1)], ih, iw, (bytes) => scratch(bytes, 'resize tables'));
+        const dims = xt!.shape as number[];
+        const t = tables([{ dims, type: 'float32' } as unknown as Tensor, ...consts.slice(1)], (bytes) => scratch(bytes, 'resize tables'));
         if (!t) return undefined;
-        const { tab, oh, ow } = t;
-        const size = n * c * oh * ow;
-        const xp = ins[0]!;
+        const [n, c] = nc(t, dims);
+        const size = n * c * t.oh * t.ow;
         if (!size) return () => {};
-        if (!linear) return () => ex.f32_resize_nearest(xp, n * c, ih, iw, oh, ow, tab, tab + 4 * oh, yp!);
-        return () => ex.f32_resize_linear(xp, n * c, ih, iw, oh, ow, tab, tab + 8 * oh, tab + 16 * oh, tab + 16 * oh + 8 * ow, yp!, tab + 16 * (oh + ow));
+        const [tmp, tmp2] = t.ya === 1 ? [scratch(n * c * t.ih * t.iw * 4, 'resize NCHW input'), scratch(size * 4, 'resize NCHW output')] : [0, 0];
+        const xp = ins[0]!;
+        return () => resizeAt(t, n, c, xp, yp!, tmp, tmp2);
       },
       run(inputs, [outType]) {
         const xt = inputs[0]!;
-        const [n, c, ih, iw] = xt.dims as [number, number, number, number];
         const key = `${xt.dims.join(',')}|${inputs.slice(1).map((t) => (t ? t.toNumbers().join(',') : '-')).join('|')}`;
         if (cached?.key !== key) {
-          const t = tables(inputs, ih, iw, (bytes) => mem.alloc(bytes, 'resize tables'), drop);
+          const t = tables(inputs, (bytes) => mem.alloc(bytes, 'resize tables'), drop);
           if (!t) return undefined; // N or C resized, or taps the kernel does not take: the reference
           cached = { key, ...t };
         }
-        const { tab, oh, ow } = cached;
-        const size = n * c * oh * ow;
+        const t = cached;
+        const [n, c] = nc(t, xt.dims);
+        const size = n * c * t.oh * t.ow;
         const xin = mem.input(xt.data as Float32Array, 'resize input');
+        const tmp = t.ya === 1 && size ? [mem.alloc(n * c * t.ih * t.iw * 4, 'resize NCHW input'), mem.alloc(size * 4, 'resize NCHW output')] : [];
         try {
           const op = mem.alloc(size * 4, 'resize output');
-          if (size) {
-            if (linear) ex.f32_resize_linear(xin.ptr, n * c, ih, iw, oh, ow, tab, tab + 8 * oh, tab + 16 * oh, tab + 16 * oh + 8 * ow, op, tab + 16 * (oh + ow));
-            else ex.f32_resize_nearest(xin.ptr, n * c, ih, iw, oh, ow, tab, tab + 4 * oh, op);
-          }
+          if (size) resizeAt(t, n, c, xin.ptr, op, tmp[0] ?? 0, tmp[1] ?? 0);
           return [new Tensor('float32', mem.f32(op, size), outType!.shape as number[])];
         } finally {
+          for (const p of tmp) mem.release(p);
           if (xin.copied) mem.release(xin.ptr);
         }
       },

@@ -1,4 +1,4 @@
-// WASM Cast / Equal / Expand on integer and bool tensors (src/kernels/anytype.ts, asm/x_layout.ts) against the TS
+// WASM Cast / Equal / Expand / integer Add·Sub·Mul on integer and bool tensors (src/kernels/anytype.ts, asm/x_layout.ts) against the TS
 // reference, bit for bit (no float arithmetic beyond the int → float32 conversion, which rounds to nearest as the
 // reference's Math.fround does).
 // ONNX Cast: "The operator casts the elements of a given input tensor to a data type specified by the 'to' argument";
@@ -11,6 +11,7 @@ import { Graph } from '../../src/ir/graph.js';
 import { Executor } from '../../src/runtime/executor.js';
 import type { DType } from '../../src/tensor/dtype.js';
 import { Tensor } from '../../src/tensor/tensor.js';
+import { ortRun } from '../helpers/ort-oracle.js';
 
 const ONNX: Record<string, number> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9 };
 
@@ -33,6 +34,25 @@ function check(g: Graph, feeds: Record<string, Tensor>, kernel: string): void {
   expect(got.type).toBe(want.type);
   expect(got.dims).toEqual(want.dims);
   expect(Array.from(got.data as ArrayLike<unknown>)).toEqual(Array.from(want.data as ArrayLike<unknown>));
+}
+
+/** int64 / int32 values whose sums and products overflow (the results must wrap as two's complement) */
+function wide(t: 'int64' | 'int32', n: number, rnd: () => number): BigInt64Array | Int32Array {
+  const v = Array.from({ length: n }, () => (rnd() - 0.5) * 2);
+  if (t === 'int64') return BigInt64Array.from(v.map((x) => BigInt(Math.trunc(x * 2 ** 52)) * 1025n));
+  return Int32Array.from(v.map((x) => Math.trunc(x * 2 ** 31)));
+}
+
+/** A, B (each fed, or a one-element / full constant) → op → Y */
+function arithGraph(op: string, t: DType, ad: number[], bd: number[], constB?: Tensor): Graph {
+  const g = new Graph();
+  g.opsets = { '': 17 };
+  g.inputs = [{ name: 'A', type: { dtype: t, shape: ad } }];
+  if (constB) g.initializers.set('B', constB);
+  else g.inputs.push({ name: 'B', type: { dtype: t, shape: bd } });
+  g.nodes = [{ name: 'e', op, domain: '', inputs: ['A', 'B'], outputs: ['Y'], attrs: {} }];
+  g.outputs = [{ name: 'Y', type: { dtype: t } }];
+  return g;
 }
 
 const rng = (seed: number) => {
@@ -140,5 +160,63 @@ describe('WASM Cast / Equal / Expand on any element type vs the TS reference', (
       ),
       { numRuns: 200, seed: 33 },
     );
+  });
+  // ONNX Add / Sub / Mul: "Performs element-wise binary addition (subtraction, multiplication) (with Numpy-style
+  // broadcasting support)" for int32 / int64 too; integer results wrap (two's complement, as onnxruntime's do).
+  it('integer Add / Sub / Mul (i64_arith / i32_arith): wrapping results, a one-element or same-shape operand', () => {
+    fc.assert(
+      fc.property(fc.constantFrom('Add', 'Sub', 'Mul'), fc.constantFrom<'int64' | 'int32'>('int64', 'int32'), fc.constantFrom('same', 'scalarB', 'scalarA'), fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 3 }), fc.integer(), (op, t, mode, dims, seed) => {
+        const rnd = rng(seed);
+        const n = dims.reduce((a, b) => a * b, 1);
+        const ad = mode === 'scalarA' ? [] : dims;
+        const bd = mode === 'scalarB' ? [] : dims;
+        const A = new Tensor(t, wide(t, ad.length ? n : 1, rnd) as never, ad);
+        const B = new Tensor(t, wide(t, bd.length ? n : 1, rnd) as never, bd);
+        check(arithGraph(op, t, ad, bd), { A, B }, t === 'int64' ? 'i64_arith' : 'i32_arith');
+      }),
+      { numRuns: 150, seed: 34 },
+    );
+  });
+
+  it('integer Add / Sub / Mul match onnxruntime-node, and a fed int64 through Mul → Cast → Add stays on the static plan', async () => {
+    const rnd = rng(35);
+    for (const op of ['Add', 'Sub', 'Mul'])
+      for (const t of ['int64', 'int32'] as const) {
+        const A = new Tensor(t, wide(t, 12, rnd) as never, [3, 4]);
+        const B = new Tensor(t, wide(t, 1, rnd) as never, []);
+        const g = arithGraph(op, t, [3, 4], [], B);
+        const ex = new Executor(g);
+        try {
+          const got = ex.run({ A }).Y as Tensor;
+          expect(ex.kernels.get(g.nodes[0]!)?.name).toBe(t === 'int64' ? 'i64_arith' : 'i32_arith');
+          const want = (await ortRun(g, { A })).Y as unknown as ArrayLike<unknown>;
+          expect(Array.from(got.data as ArrayLike<unknown>)).toEqual(Array.from(want));
+        } finally {
+          ex.dispose();
+        }
+      }
+    // silero VAD (16k, opset 15): stateN = LSTM state + Cast(sr · 0) — the int64 Mul of a fed scalar took the plan
+    // off the static path ('/Mul runs on the reference')
+    const g = new Graph();
+    g.opsets = { '': 15 };
+    g.inputs = [{ name: 'sr', type: { dtype: 'int64', shape: [] } }, { name: 'x', type: { dtype: 'float32', shape: [2, 3] } }];
+    g.initializers.set('zero', new Tensor('int64', BigInt64Array.of(0n), []));
+    g.nodes = [
+      { name: 'mul', op: 'Mul', domain: '', inputs: ['sr', 'zero'], outputs: ['m'], attrs: {} },
+      { name: 'cast', op: 'Cast', domain: '', inputs: ['m'], outputs: ['mf'], attrs: { to: 1 } },
+      { name: 'add', op: 'Add', domain: '', inputs: ['x', 'mf'], outputs: ['Y'], attrs: {} },
+    ];
+    g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+    const ex = new Executor(g);
+    try {
+      for (const sr of [16000n, 8000n]) {
+        const feeds = { sr: new Tensor('int64', BigInt64Array.of(sr), []), x: new Tensor('float32', Float32Array.from([1, -2, 3.5, 0.25, -0, 7]), [2, 3]) };
+        const got = ex.run(feeds).Y as Tensor;
+        expect(Array.from(got.data as Float32Array)).toEqual(Array.from((await ortRun(g, feeds)).Y!));
+      }
+      expect(ex.staticPlanStatus()).toEqual({ static: true });
+    } finally {
+      ex.dispose();
+    }
   });
 });

@@ -1,4 +1,4 @@
-// Static-plan forms (PreparedKernel.bind) of Softmax, ReduceSum/Mean/Max/Min, the sparse MatMul/Gemm kernels, LSTM,
+// Static-plan forms (PreparedKernel.bind) of Softmax, Split, ReduceSum/Mean/Max/Min, the sparse MatMul/Gemm kernels, LSTM,
 // Equal / comparisons, Cast, Expand, Where, a same-type Cast (a view) and Clip with bounds computed in the graph (openWakeWord's melspectrogram: Clip(x,
 // ReduceMax(x) − 80)). Each must give the general path's bits, run after run with other inputs, and the plan must be
 // made. The ops' semantics are checked against their references elsewhere (test/ops, test/kernels); here: the bound
@@ -118,6 +118,36 @@ describe('static plan binds', () => {
           samePaths(g, layout === 0 ? [seq, batch, I] : [batch, seq, I], seed, fed);
         },
       ),
+      { numRuns: 60 },
+    );
+  });
+
+  // silero VAD exported by torch.onnx's dynamo exporter (opset 18, its LSTM unrolled into Split / Sigmoid / Tanh / Mul)
+  // fell off the static plan on 'x32_split has no bind'. ONNX Split (opset 18): "Split a tensor into a list of tensors,
+  // along the specified 'axis'. Either input 'split' or the attribute 'num_outputs' should be specified, but not both."
+  // Here: the parts uneven (a constant 'split') or even ('num_outputs'), one part left unread (no block), the others
+  // through a Relu or straight to the graph outputs.
+  it('Split (x32_split) along any axis: constant split or num_outputs, a part nobody reads', () => {
+    fc.assert(
+      fc.property(dims3, fc.nat(), fc.integer({ min: 1, max: 4 }), fc.boolean(), fc.nat(), fc.integer(), (dims, a, k, even, drop, seed) => {
+        const axis = (a % (2 * dims.length)) - dims.length;
+        const ax = (axis + dims.length) % dims.length;
+        const len = dims[ax]!;
+        const parts = Math.min(k, len);
+        // uneven: sizes 1, 1, … and the rest in the last part; even: num_outputs (the last part the smaller)
+        const split = Array.from({ length: parts }, (_, i) => (i < parts - 1 ? 1 : len - parts + 1));
+        const outs = Array.from({ length: parts }, (_, i) => `p${i}`);
+        const unread = parts > 1 ? drop % parts : -1;
+        const nodes = [
+          even
+            ? node('s', 'Split', ['x'], outs, { axis, num_outputs: parts })
+            : node('s', 'Split', ['x', 'split'], outs, { axis }),
+          ...outs.flatMap((o, i) => (i === unread || i % 2 ? [] : [node(`r${i}`, 'Relu', [o], [`y${i}`])])),
+        ];
+        const g = graph(dims, nodes, even ? {} : { split: i64(split) });
+        g.outputs = outs.flatMap((o, i) => (i === unread ? [] : [{ name: i % 2 ? o : `y${i}`, type: { dtype: 'float32' as const } }]));
+        samePaths(g, dims, seed);
+      }),
       { numRuns: 60 },
     );
   });
