@@ -1,3 +1,4 @@
+import { ShapeError } from '../errors.js';
 import { im2colPack } from './im2col.js';
 import { conv2dAt } from '../ir/conv-geometry.js';
 import { type KernelCall, chunksOf, forkCached, gemmRowPlan, gemmSplit, shares, threadScratch, threadsFor } from './threads.js';
@@ -128,20 +129,22 @@ export interface ConvFusedEpilogue {
  * `bp`, clamped to [lo, hi]. Returns the output block (n·m·oh·ow floats), which the caller owns — or writes it at
  * `dst` when given (a block the caller sized) and returns `dst`. With `wa` (the weights packed by packConvStrips;
  * `wp` is then unused by the GEMM paths) the GEMMs run over the packed strips. `res`: a residual to add in the
- * threads' chunks (ConvResidual; `res.done` tells the caller whether it was).
+ * threads' chunks (ConvResidual; `res.done` tells the caller whether it was). `nhwc`: X at `xp` is laid out NHWC (its
+ * NCHW `dims` as ever) — the direct conv only (s.direct with `wa`), which reads through element strides.
  */
-export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs: Record<string, any>, dims: readonly number[], xp: number, wp: number, bp: number, lo: number, hi: number, dst?: number, wa = 0, fe?: ConvFusedEpilogue, res?: ConvResidual): number {
+export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs: Record<string, any>, dims: readonly number[], xp: number, wp: number, bp: number, lo: number, hi: number, dst?: number, wa = 0, fe?: ConvFusedEpilogue, res?: ConvResidual, nhwc = false): number {
   const [n, c, ih, iw] = dims as [number, number, number, number];
   const { m, cg, kh, kw, group, sh, sw, dh, dw } = s;
   const mg = m / group;
   const kg = cg * kh * kw;
   const { oh, ow, pt, pl, p, pointwise } = conv2dAt(ih, iw, kh, kw, attrs);
   const inSize = c * ih * iw;
+  if (nhwc && !(s.direct && wa)) throw new ShapeError('conv: an NHWC input needs the direct kernel');
   const op = dst ?? mem.alloc(n * m * p * 4, 'conv output');
   if (s.direct && wa) {
     // the channel steps fused when there is no residual (the direct kernel adds none); row chunks on threads apply them alike
     const f = fe && fe.res === undefined && fe.em !== 0 ? fe : undefined;
-    runDirect(mem, ex, s, dims, xp, wa, pt, pl, oh, ow, f ? f.lo : lo, f ? f.hi : hi, op, f?.ep ?? 0, f?.em ?? 0);
+    runDirect(mem, ex, s, dims, xp, wa, pt, pl, oh, ow, f ? f.lo : lo, f ? f.hi : hi, op, f?.ep ?? 0, f?.em ?? 0, nhwc);
     if (f) f.done = true;
     return op;
   }
@@ -321,11 +324,13 @@ export function runConvF32(mem: Arena, ex: KernelExports, s: ConvF32Shape, attrs
 }
 
 /**
- * f32_conv2d_direct_4x8 over NCHW input (element strides: channel ih·iw, row iw, column 1), weights packed by
- * packConvStrips at `wa`; on threads by chunks of output rows (a tap table each).
+ * f32_conv2d_direct_4x8 over NCHW input (element strides: channel ih·iw, row iw, column 1) or NHWC input (`nhwc`:
+ * channel 1, row iw·c, column c; `dims` still NCHW), weights packed by packConvStrips at `wa`; on threads by chunks
+ * of output rows (a tap table each).
  */
-function runDirect(mem: Arena, ex: KernelExports, s: ConvF32Shape, dims: readonly number[], xp: number, wa: number, pt: number, pl: number, oh: number, ow: number, lo: number, hi: number, op: number, ep: number, em: number): void {
+function runDirect(mem: Arena, ex: KernelExports, s: ConvF32Shape, dims: readonly number[], xp: number, wa: number, pt: number, pl: number, oh: number, ow: number, lo: number, hi: number, op: number, ep: number, em: number, nhwc: boolean): void {
   const [n, c, ih, iw] = dims as [number, number, number, number];
+  const [sc, sy, sx] = nhwc ? [1, iw * c, c] : [ih * iw, iw, 1];
   const k = c * s.kh * s.kw;
   const nt = threadsFor(s.m * oh * ow * k);
   const scr = threadScratch(mem, k * 4, nt, 'conv tap offsets');
@@ -333,15 +338,15 @@ function runDirect(mem: Arena, ex: KernelExports, s: ConvF32Shape, dims: readonl
     for (let bi = 0; bi < n; bi++) {
       const xb = xp + bi * c * ih * iw * 4;
       const ob = op + bi * s.m * oh * ow * 4;
-      const call = (oy0: number, oy1: number): KernelCall => ['f32_conv2d_direct_4x8', [xb, ih * iw, iw, 1, ih, iw, c, s.kh, s.kw, s.sh, s.sw, pt, pl, wa, s.m, oh, ow, oy0, oy1, ob, lo, hi, scr.ptr, ep, em], { mask: 1 << 22, stride: scr.stride }];
+      const call = (oy0: number, oy1: number): KernelCall => ['f32_conv2d_direct_4x8', [xb, sc, sy, sx, ih, iw, c, s.kh, s.kw, s.sh, s.sw, pt, pl, wa, s.m, oh, ow, oy0, oy1, ob, lo, hi, scr.ptr, ep, em], { mask: 1 << 22, stride: scr.stride }];
       if (nt > 1) {
         // the node's fork is the same run after run while these are (forkCached): one image
-        const key = [c, ih, iw, xb, wa, ob, lo, hi, scr.ptr, scr.stride, ep, em];
+        const key = [c, ih, iw, xb, wa, ob, lo, hi, scr.ptr, scr.stride, ep, em, sc];
         forkCached(ex, n === 1 ? s : undefined, key, nt, () => {
           const rows = chunksOf(oh, 1, nt, s.m * ow * k);
           return { chunks: rows.ranges.map(([r0, r1]) => [call(r0, r1)]), regions: rows.regions };
         });
-      } else ex.f32_conv2d_direct_4x8(xb, ih * iw, iw, 1, ih, iw, c, s.kh, s.kw, s.sh, s.sw, pt, pl, wa, s.m, oh, ow, 0, oh, ob, lo, hi, scr.ptr, ep, em);
+      } else ex.f32_conv2d_direct_4x8(xb, sc, sy, sx, ih, iw, c, s.kh, s.kw, s.sh, s.sw, pt, pl, wa, s.m, oh, ow, 0, oh, ob, lo, hi, scr.ptr, ep, em);
     }
   } finally {
     mem.release(scr.block);

@@ -1,5 +1,5 @@
 import { Tensor } from '../tensor/tensor.js';
-import { type KernelDef, decline, registerKernel } from './registry.js';
+import { type KernelDef, type Producer, decline, registerKernel } from './registry.js';
 import { type ConvFusedEpilogue, type ConvResidual, attrs2d, convF32Shape, convStripBytes, dims2d, packConvStrips, runConvF32 } from './conv-run.js';
 import { arena, kernels } from './wasm.js';
 import { Epilogue, UNARY } from './epilogue.js';
@@ -20,7 +20,7 @@ import { prepareWinograd } from './winograd.js';
 const convWasm: KernelDef = {
   op: 'Conv',
   backend: 'wasm',
-  prepare(node, attrs0, types, constant) {
+  prepare(node, attrs0, types, constant, producer) {
     const w = constant(1);
     // spatial rank from the weight (the input's shape may be unknown: a control-flow body planned with open dims)
     const attrs = attrs2d(attrs0, (w?.dims.length ?? types[0]?.shape?.length ?? 4) - 2);
@@ -42,6 +42,9 @@ const convWasm: KernelDef = {
     const bp = mem.alloc(m * 4, 'conv bias');
     mem.f32(bp, m).set(b ? (b.data as Float32Array) : new Float32Array(m));
     const wino = prepareWinograd(mem, w.data as Float32Array, shape, attrs, x.shape); // 3×3 stride 1 where it wins
+    // X = Transpose(NHWC → NCHW) of the value the direct conv reads (a TFLite model's first conv over its RGB input):
+    // the kernel takes any element strides, so it reads the NHWC value in place and the Transpose is skipped
+    const nhwcIn = shape.direct && !wino && x.shape?.length === 4 ? nhwcSource(producer?.(0)) : undefined;
     // the OIHW weights for the im2col path: packed now, unless Winograd takes every run (static H and W), in which
     // case they would only double the weight memory — then copied in on the first run that needs them, if any
     const staticHW = typeof x.shape?.[2] === 'number' && typeof x.shape?.[3] === 'number';
@@ -99,7 +102,7 @@ const convWasm: KernelDef = {
      * none). A whole-output residual and the leading per-channel steps go into the store on one thread (fe), the
      * residual into the threads' chunks on more (res), the separate passes otherwise. Returns the output block.
      */
-    const convAt = (xp: number, xd: number[], yp: number | undefined, total: number, rp: number, rSize: number): number => {
+    const convAt = (xp: number, xd: number[], yp: number | undefined, total: number, rp: number, rSize: number, nhwc = false): number => {
       const [elo, ehi] = [epi.lo, epi.hi];
       // with a residual the conv stores unclamped; the add pass or the fused store clamps
       const [lo, hi] = rp >= 0 ? [-Infinity, Infinity] : [elo, ehi];
@@ -108,7 +111,7 @@ const convWasm: KernelDef = {
       const steps = channelSteps(total / shape.m / (xd[0] ?? 1));
       const fe: ConvFusedEpilogue | undefined = (whole || steps) && (rp < 0 || whole) ? { res: whole ? rp : undefined, ep: steps?.ep ?? 0, em: steps?.em ?? 0, lo: elo, hi: ehi } : undefined;
       const res: ConvResidual | undefined = whole ? { ptr: rp, lo: elo, hi: ehi } : undefined;
-      const op = wino?.wins(xd) ? wino.run(mem, ex, attrs, xd, xp, bp, lo, hi, yp) : runConvF32(mem, ex, shape, attrs, xd, xp, packed ? 0 : weights(), bp, lo, hi, yp, packed ? weights() : 0, fe, res);
+      const op = wino?.wins(xd) ? wino.run(mem, ex, attrs, xd, xp, bp, lo, hi, yp) : runConvF32(mem, ex, shape, attrs, xd, xp, packed ? 0 : weights(), bp, lo, hi, yp, packed ? weights() : 0, fe, res, nhwc);
       if (fe?.done) {
         epi.applyAt(op, total, fe.em ? steps!.count : 0);
         return op;
@@ -135,12 +138,14 @@ const convWasm: KernelDef = {
         return true;
       },
       writesInto: true,
+      ...(nhwcIn !== undefined ? { readsInstead: (i: number) => (i === 0 ? nhwcIn : undefined) } : {}),
       run(ins, [outType], dst) {
         const xt = ins[0]!;
         const rt = residual >= 0 ? ins[residual] : undefined;
         // the residual's place in kernel memory, taken before anything here allocates (a grown memory detaches views)
         const rPtr = rt ? mem.ptrOf(rt) : undefined;
-        const xd = dims2d(xt.dims);
+        // with the Transpose skipped, X arrives NHWC: the conv's dims are its NCHW ones
+        const xd = nhwcIn !== undefined ? nchwOf(xt.dims) : dims2d(xt.dims);
         const out = outType!.shape as number[];
         const total = out.reduce((a, d) => a * d, 1);
         if (rt && !residualFits(rt.size, total)) throw new ShapeError(`node '${node.name}': residual of ${rt.size} values for an output of ${total}`);
@@ -149,7 +154,7 @@ const convWasm: KernelDef = {
         const xin = mem.input(xt.data as Float32Array, 'conv input');
         const r = rt ? (rPtr !== undefined ? { ptr: rPtr, copied: false } : mem.input(rt.data as Float32Array, 'conv residual')) : undefined;
         try {
-          const op = convAt(xin.ptr, xd, dst, total, r?.ptr ?? -1, rt?.size ?? 0);
+          const op = convAt(xin.ptr, xd, dst, total, r?.ptr ?? -1, rt?.size ?? 0, nhwcIn !== undefined);
           return [new Tensor('float32', mem.f32(op, total), out)];
         } finally {
           if (xin.copied) mem.release(xin.ptr);
@@ -162,11 +167,11 @@ const convWasm: KernelDef = {
         const xt = inTypes[0];
         const rp = residual >= 0 ? ins[residual]! : -1;
         if (ins[0]! < 0 || yp! < 0 || (residual >= 0 && rp < 0)) return undefined;
-        const xd = dims2d(xt!.shape as number[]);
+        const xd = nhwcIn !== undefined ? nchwOf(xt!.shape as number[]) : dims2d(xt!.shape as number[]);
         const total = (ot!.shape as number[]).reduce((a, d) => a * d, 1);
         const rSize = residual >= 0 ? (inTypes[residual]!.shape as number[]).reduce((a, d) => a * d, 1) : 0;
         if (rp >= 0 && !residualFits(rSize, total)) return undefined;
-        return () => void convAt(ins[0]!, xd, yp!, total, rp, rSize);
+        return () => void convAt(ins[0]!, xd, yp!, total, rp, rSize, nhwcIn !== undefined);
       },
       dispose() {
         mem.release(bp);
@@ -178,5 +183,15 @@ const convWasm: KernelDef = {
     };
   },
 };
+
+/** The NHWC value a Transpose with perm [0, 3, 1, 2] (NHWC → NCHW) makes X from, else undefined. */
+function nhwcSource(p: Producer | undefined): string | undefined {
+  const perm = p?.attrs.perm as number[] | undefined;
+  if (!p || p.node.op !== 'Transpose' || p.node.domain !== '' || !perm || perm.join() !== '0,3,1,2') return undefined;
+  return p.node.inputs[0] || undefined;
+}
+
+/** NCHW dims of an NHWC 4-D shape. */
+const nchwOf = (d: readonly number[]): number[] => [d[0]!, d[3]!, d[1]!, d[2]!];
 
 registerKernel(convWasm);

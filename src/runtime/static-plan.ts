@@ -62,8 +62,8 @@ export class StaticPlan {
   private inViews: TypedArray[] = [];
   private outViews: TypedArray[] = [];
   private lastFetch?: readonly string[];
-  /** per fetched name: its output and the index of its view in outViews */
-  private fetchIO: { io: StaticIO; view: number }[] = [];
+  /** per fetched name: its output, the index of its view in outViews and its array type (copyOut) */
+  private fetchIO: { io: StaticIO; view: number; Ctor: ArrayCtor }[] = [];
   private readonly outList: StaticIO[];
   private disposed = false;
   /** per input: the (frozen) dims array of the last feed found to have the planned dims */
@@ -120,11 +120,11 @@ export class StaticPlan {
       }
     }
     if (fetch !== this.lastFetch) {
-      const io: { io: StaticIO; view: number }[] = [];
+      const io: { io: StaticIO; view: number; Ctor: ArrayCtor }[] = [];
       for (const name of fetch) {
         const o = this.outputs.get(name);
         if (!o) return undefined;
-        io.push({ io: o, view: this.outList.indexOf(o) });
+        io.push({ io: o, view: this.outList.indexOf(o), Ctor: DTYPES[o.type].array as unknown as ArrayCtor });
       }
       this.lastFetch = fetch;
       this.fetchIO = io;
@@ -139,14 +139,18 @@ export class StaticPlan {
         if (d.length !== ins[i]!.size) throw new InputError(`input '${ins[i]!.name}' holds ${d.length} values, its dims [${ins[i]!.dims.join(',')}] need ${ins[i]!.size} (a view into kernel memory made before the memory grew?)`);
         fed[i] = d;
       }
-      // a feed that already is this block (a previous output fed back as a view) needs no copy
-      else if (d.buffer !== buf || d.byteOffset !== ins[i]!.ptr) this.inViews[i]!.set(d as never);
+      // a feed that already is this block (a previous output fed back as a view) needs no copy; byteOffset first: a
+      // caller's own array starts at 0, no block does, and the buffer getter of a view is the dearer read
+      else if (d.byteOffset !== ins[i]!.ptr || d.buffer !== buf) copyIn(this.inViews[i]!, d);
     }
     const calls = this.calls;
-    try {
-      for (let i = 0; i < calls.length; i++) calls[i]!();
-    } finally {
-      fed.fill(undefined);
+    if (!this.feedOnly) for (let i = 0; i < calls.length; i++) calls[i]!();
+    else {
+      try {
+        for (let i = 0; i < calls.length; i++) calls[i]!();
+      } finally {
+        fed.fill(undefined);
+      }
     }
     // a call that took scratch for itself (a conv's columns) may have grown the memory
     this.views();
@@ -159,7 +163,7 @@ export class StaticPlan {
       if (dst != null) result[o.name] = writeInto(o.name, dst, o.type, o.dims, view);
       else {
         // the plan's frozen dims and a fresh array of them: no checks to repeat
-        const t = trustedTensor(o.type, view.slice(), o.dims);
+        const t = trustedTensor(o.type, copyOut(view, io[i]!.Ctor), o.dims);
         if (o.quant) t.quant = o.quant;
         result[o.name] = t;
       }
@@ -211,6 +215,31 @@ export class StaticPlan {
   }
 }
 
+/**
+ * Up to this many elements a JS loop copies a feed or an output faster than TypedArray set / slice (a builtin call
+ * each, and slice's new ArrayBuffer off the heap; V8 keeps a small `new Int8Array(n)` on its heap): hello_world's
+ * one-element input and output, once per run.
+ */
+const SMALL_COPY = 16;
+
+/** `src` (of `dst`'s length, a typed or plain array of its kind) into `dst`. */
+function copyIn(dst: TypedArray, src: ArrayLike<number | bigint>): void {
+  const n = src.length;
+  if (n > SMALL_COPY) dst.set(src as never);
+  else for (let i = 0; i < n; i++) dst[i] = src[i]!;
+}
+
+type ArrayCtor = new (n: number) => TypedArray;
+
+/** A fresh array (of `view`'s type, `Ctor`) holding its elements. */
+function copyOut(view: TypedArray, Ctor: ArrayCtor): TypedArray {
+  const n = view.length;
+  if (n > SMALL_COPY) return view.slice();
+  const a = new Ctor(n);
+  for (let i = 0; i < n; i++) a[i] = view[i]!;
+  return a;
+}
+
 /** inViews' entry for an input with no block (read from the feed by its kernels) */
 const NO_BLOCK = new Float32Array(0);
 
@@ -234,6 +263,6 @@ export function writeInto(name: string, dst: unknown, type: DType, dims: readonl
   if (!(dst instanceof Tensor)) throw new InputError(`output '${name}': a preallocated output must be a Tensor (or null to have one made)`);
   if (dst.type !== type || !sameDims(dst.dims, dims)) throw new InputError(`output '${name}' is ${type}[${dims.join(',')}], the preallocated tensor is ${dst.type}[${dst.dims.join(',')}]`);
   if (type === 'string') (dst.data as string[]).splice(0, dst.size, ...(src as string[]));
-  else (dst.data as TypedArray).set(src as never);
+  else copyIn(dst.data as TypedArray, src as TypedArray);
   return dst;
 }

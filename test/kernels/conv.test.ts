@@ -170,6 +170,61 @@ describe('WASM Conv kernels vs the TS reference', () => {
     expect(direct).toBeGreaterThan(200);
   });
 
+  // A TFLite model's first conv reads its NHWC input through the layout pass's Transpose (perm 0,3,1,2). The direct
+  // kernel reads through element strides, so it takes the NHWC value in place (channel 1, row w·c, column c) and the
+  // Transpose does not run; the taps are summed in the same order, so the bits equal those of the conv fed the
+  // transposed input, on the general path and the static plan alike, and agree with the reference.
+  it('f32_conv2d_direct_4x8 reads an NHWC input in place of its NCHW Transpose: the Transpose skipped, the same bits', () => {
+    const arb = fc.record({
+      n: fc.integer({ min: 1, max: 2 }),
+      c: fc.integer({ min: 1, max: 4 }),
+      m: fc.integer({ min: 2, max: 13 }),
+      h: fc.integer({ min: 3, max: 13 }),
+      w: fc.integer({ min: 3, max: 21 }),
+      k: fc.constantFrom(2, 3, 5),
+      s: fc.integer({ min: 1, max: 3 }),
+      pads: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 4, maxLength: 4 }),
+      act: fc.constantFrom('none', 'relu', 'clip'),
+      static: fc.boolean(),
+    }).filter((r) => r.c * r.k * r.k <= 64 && r.h + r.pads[0]! + r.pads[2]! >= r.k && r.w + r.pads[1]! + r.pads[3]! >= r.k && !(r.k === 3 && r.s === 1));
+    fc.assert(
+      fc.property(arb, fc.integer(), (r, seed) => {
+        const k: Case = { n: r.n, c: r.c, h: r.h, w: r.w, group: 1, mg: r.m, kh: r.k, kw: r.k, s: [r.s, r.s], d: [1, 1], pads: r.pads, autoPad: 'NOTSET', bias: true, act: r.act as Case['act'] };
+        const { g: gNchw, x } = build(k, seed);
+        // the same conv behind a Transpose of an NHWC graph input
+        const g = gNchw.clone();
+        g.inputs = [{ name: 'XH', type: { dtype: 'float32', shape: [r.n, r.h, r.w, r.c] } }];
+        g.nodes = [{ name: 'to_nchw', op: 'Transpose', domain: '', inputs: ['XH'], outputs: ['X'], attrs: { perm: [0, 3, 1, 2] } }, ...g.nodes];
+        const xh = new Float32Array(x.size);
+        const xd = x.data as Float32Array;
+        for (let b = 0; b < r.n; b++)
+          for (let ci = 0; ci < r.c; ci++)
+            for (let y = 0; y < r.h; y++) for (let xx = 0; xx < r.w; xx++) xh[((b * r.h + y) * r.w + xx) * r.c + ci] = xd[((b * r.c + ci) * r.h + y) * r.w + xx]!;
+        const feed = { XH: new Tensor('float32', xh, [r.n, r.h, r.w, r.c]) };
+        const fast = new Executor(g, { staticPlan: r.static });
+        const plain = new Executor(gNchw, { staticPlan: r.static });
+        expect(fast.kernels.get(g.nodes[1]!)?.name).toBe('f32_conv2d_direct_4x8');
+        const want = plain.run({ X: x }).Y as Tensor;
+        for (let i = 0; i < 2; i++) {
+          const got = fast.run(feed).Y as Tensor;
+          expect(got.dims).toEqual(want.dims);
+          expect(new Uint32Array((got.data as Float32Array).slice().buffer)).toEqual(new Uint32Array((want.data as Float32Array).slice().buffer));
+        }
+        expect(fast.staticPlan !== undefined).toBe(r.static);
+        expectClose(fast.run(feed).Y as Tensor, new Executor(g, { backend: 'reference' }).run(feed).Y as Tensor);
+        if (!r.static) {
+          // the general path's per-node record: the Transpose did not run
+          fast.nodeTimes = newNodeTimes(fast.analysis.order.length);
+          fast.run(feed);
+          expect(fast.nodeTimes.ran[fast.analysis.order.findIndex((n) => n.op === 'Transpose')]).toBe(RAN.skipped);
+        }
+        fast.dispose();
+        plain.dispose();
+      }),
+      { numRuns: 120, seed: 21 },
+    );
+  });
+
   // The same rule for any other kernel size (1×k and k×1 as audio/OCR CNNs use them, 2×2, 7×7): the generic
   // padded-plane kernel, strides (1–3, 1–2), taps in a loop, eight outputs per step and a four-output tail.
   it('f32_dwconv_plane (padded-plane depthwise of any kh×kw) agrees over kernel sizes, strides, pads and borders', () => {
