@@ -5,7 +5,7 @@ import { isConcrete } from '../ir/dims.js';
 import { DTYPES, type DType, type TensorData, allocData } from '../tensor/dtype.js';
 import { sizeOf, stridesOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { ALL, need, needType, runShapeCtx } from './util.js';
+import { ALL, need, needType, openDims, runShapeCtx } from './util.js';
 import { broadcastDims } from './broadcast.js';
 
 /**
@@ -243,7 +243,7 @@ defineOp({
     const s = constInts(ctx, 1, 'shape');
     if (!s) {
       const len = st.shape?.[0];
-      return [sameType(x, typeof len === 'number' ? new Array<Dim>(len).fill(U) : undefined)];
+      return [sameType(x, typeof len === 'number' ? openDims(ctx, len, `shape of length ${len}`) : undefined)];
     }
     const allowzero = ctx.attrs.allowzero === 1;
     let neg = -1;
@@ -410,7 +410,7 @@ defineOp({
     const axes = constInts(ctx, 1, 'axes', { scalarOk: true });
     if (!axes) {
       const n = at.shape?.length === 0 ? 1 : at.shape?.[0];
-      return [sameType(x, x.shape && typeof n === 'number' ? new Array<Dim>(x.shape.length + n).fill(U) : undefined)];
+      return [sameType(x, x.shape && typeof n === 'number' ? openDims(ctx, x.shape.length + n, `axes of length ${n}`) : undefined)];
     }
     if (!x.shape) return [sameType(x, undefined)];
     const r = x.shape.length + axes.length;
@@ -668,7 +668,7 @@ defineOp({
     const s = constInts(ctx, 1, 'shape');
     if (!s) {
       const n = st.shape?.[0];
-      if (typeof n === 'number' && x.shape) return [sameType(x, new Array<Dim>(Math.max(n, x.shape.length)).fill(U))];
+      if (typeof n === 'number' && x.shape) return [sameType(x, openDims(ctx, Math.max(n, x.shape.length), `shape of length ${n}`))];
       return [sameType(x, undefined)];
     }
     if (s.some((d) => d < 0)) ctx.fail(`shape [${s.join(',')}] has a negative dim`);

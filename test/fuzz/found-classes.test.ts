@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { ShapeError } from '../../src/errors.js';
 import { Arena, type KernelExports } from '../../src/kernels/wasm.js';
 import { Tensor } from '../../src/tensor/tensor.js';
-import { i64, run } from '../helpers/op-graph.js';
+import { graph, i64, run } from '../helpers/op-graph.js';
+import { InferenceSession } from '../../src/runtime/session.js';
 
 const f32 = (dims: number[]) => new Tensor('float32', Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => (i % 7) / 7), dims);
 
@@ -37,4 +38,36 @@ describe('classes found by the structure-aware fuzzer', () => {
     expect(a.alloc(64, 'third')).toBe(p1);
     expect(a.inUse).toBe(2 * (64 + 16));
   });
+
+  it('Conv/Pool geometry past int32 (kernel reach, padded input, stride) → ShapeError naming the node (was a WASM trap)', async () => {
+    const x = { name: 'X', feed: f32([1, 1, 4, 4]) };
+    await expect(run('AveragePool', [x], { kernel_shape: [2, 2 ** 31 - 1], auto_pad: 'SAME_UPPER' })).rejects.toThrow(/'n0' \(AveragePool\).*spatial axis 1: padded input .* must each be below 2\^31/);
+    await expect(run('MaxPool', [x], { kernel_shape: [2, 2], pads: [0, 0, 2 ** 31 - 2, 0] })).rejects.toThrow(ShapeError);
+    await expect(run('Conv', [x, { name: 'W', init: f32([1, 1, 1, 2]) }], { dilations: [1, 2 ** 31], auto_pad: 'SAME_UPPER' })).rejects.toThrow(/'n0' \(Conv\).*kernel reach 2147483649/);
+  });
+
+  it('LpPool: a kernel mostly in the padding costs only its taps inside the input (was a 2^20-step loop per output)', async () => {
+    // stride K with pads K-1: window 0 covers x[..0], window 1 x[1..2], for any K ≥ 3 — the same output
+    const x = { name: 'X', feed: new Tensor('float32', Float32Array.from([1, -2, 3, 4, 5, -6]), [1, 1, 2, 3]) };
+    const lp = (K: number) => run('LpPool', [x], { kernel_shape: [1, K], strides: [1, K], pads: [0, K - 1, 0, K - 1], p: 2 });
+    const [small] = await lp(4);
+    const [huge] = await lp(2 ** 20);
+    expect(huge!.dims).toEqual([1, 1, 2, 2]);
+    expect(Array.from(huge!.data as Float32Array)).toEqual(Array.from(small!.data as Float32Array));
+  });
+
+  it('a shape / axes input declared with a huge length → ShapeError naming the node (was a 2^31-element array)', async () => {
+    const big = (name: string, n: number) => ({ name, dtype: 'int64' as const, shape: [n] });
+    const x = { name: 'X', feed: f32([2, 3]) };
+    for (const [op, ins] of [
+      ['Unsqueeze', [x, big('A', 2 ** 31 - 1)]],
+      ['Reshape', [x, big('S', 2 ** 31 - 1)]],
+      ['Expand', [x, big('S', 65)]],
+      ['ConstantOfShape', [big('S', 2 ** 31 - 1)]],
+    ] as const)
+      await expect(InferenceSession.create(graph(op, [...ins]))).rejects.toThrow(new RegExp(`'n0' \\(${op}\\).*output rank \\d+ \\(at most 64\\)`));
+    // a declared length within the bound still loads (its values arrive at run time)
+    await expect(InferenceSession.create(graph('Reshape', [x, big('S', 2)]))).resolves.toBeDefined();
+  });
 });
+
