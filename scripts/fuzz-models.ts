@@ -6,7 +6,7 @@
 // clean run or an EdgeqError subclass — and any case slower than SLOW_MS or growing the WASM memory by more than
 // GROW_LIMIT — is printed as one JSON line with its (seed, case) so it replays alone: pass `case` as the name-regex
 // argument `#<case>`.
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 
@@ -75,6 +75,7 @@ async function workerMain(): Promise<void> {
       parentPort!.postMessage({ type: 'done', i, seed: s.name, what: [], outcome: { kind: 'skip', name: 'mutate', message: String(e) }, ms: 0, grow: 0 });
       continue;
     }
+    if (process.env.FUZZ_DUMP && only === i) writeFileSync(process.env.FUZZ_DUMP, m.bytes); // the mutated model, to debug one case
     parentPort!.postMessage({ type: 'start', i, seed: s.name, what: m.what });
     const mem0 = kernels()?.memory.buffer.byteLength ?? 0;
     const t0 = performance.now();
@@ -100,7 +101,8 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   while (next < end) {
     await new Promise<void>((resolve) => {
-      const w = new Worker(BOOT, { eval: true, workerData: { seeds, seed, from: next, to: end, only } });
+      // a heap bound of its own: a giant JS array kills the worker (reported), not this process
+      const w = new Worker(BOOT, { eval: true, workerData: { seeds, seed, from: next, to: end, only }, resourceLimits: { maxOldGenerationSizeMb: 2048 } });
       let current: { i: number; seed: string; what: string[]; t: number } | undefined;
       const stop = (why: string) => {
         clearInterval(timer);

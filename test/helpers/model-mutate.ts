@@ -68,7 +68,7 @@ function intListSites(sites: Site[], r: Rand, holder: Obj, key: string, what: st
       what: `${what}[${i}]`,
       apply: () => {
         const n = edgeInt(r, BigInt(v as string | number));
-        list[i] = asInt32 ? i32(n) : n.toString();
+        return (list[i] = asInt32 ? i32(n) : n.toString());
       },
     }),
   );
