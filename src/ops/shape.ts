@@ -106,6 +106,15 @@ function checkSize(ctx: ShapeCtx, s: readonly Dim[]): void {
 }
 
 /**
+ * gatherAxes' per-axis source index maps, none for an empty output: a 0 beside a dim of 2^31 - 1 is a valid, empty
+ * shape, and its maps were 2^31 callback calls (a stranger's TFLite shape hung a Slice).
+ */
+function axisMaps(out: readonly number[], at: (axis: number, k: number) => number): Int32Array[] {
+  const empty = out.includes(0);
+  return out.map((d, a) => (empty ? new Int32Array(0) : Int32Array.from({ length: d }, (_, k) => at(a, k))));
+}
+
+/**
  * out[o] = x[Σ map_a[o_a]·stride_a] with one index map per axis (entry < 0 → `fill`). Covers Slice, Pad,
  * Tile, Expand: O(output) work (inner loop along the last axis).
  */
@@ -636,7 +645,7 @@ defineOp({
     const x = ctx.inputs[0]!;
     const per = sliceStartSteps(ctx.node, ctx.attrs, ctx.inputs);
     const out = outDims(ctx);
-    const maps = x.dims.map((_, a) => Int32Array.from({ length: out[a]! }, (_, k) => per[a]!.start + k * per[a]!.step));
+    const maps = axisMaps(out, (a, k) => per[a]!.start + k * per[a]!.step);
     return [gatherAxes(x, maps, out)];
   },
 });
@@ -683,7 +692,7 @@ defineOp({
     const out = outDims(ctx);
     const r = out.length;
     const xd = [...new Array<number>(r - x.dims.length).fill(1), ...x.dims];
-    const maps = out.map((d, a) => Int32Array.from({ length: d }, (_, k) => (xd[a] === 1 ? 0 : k)));
+    const maps = axisMaps(out, (a, k) => (xd[a] === 1 ? 0 : k));
     return [gatherAxes(x.reshape(xd), maps, out)];
   },
 });
@@ -711,7 +720,7 @@ defineOp({
   reference(ctx) {
     const x = ctx.inputs[0]!;
     const out = outDims(ctx);
-    const maps = out.map((d, a) => Int32Array.from({ length: d }, (_, k) => k % x.dims[a]!));
+    const maps = axisMaps(out, (a, k) => k % x.dims[a]!);
     return [gatherAxes(x, maps, out)];
   },
 });
@@ -774,26 +783,18 @@ defineOp({
     axes.forEach((a, i) => (pb[a] = pads[i]!));
     const cv = ctx.inputs[2];
     const fill = cv && cv.size > 0 ? (cv.data as Arr)[0] : undefined;
-    const maps = out.map((od, a) => {
+    const maps = axisMaps(out, (a, o) => {
       const d = x.dims[a]!;
-      const m = new Int32Array(od);
-      for (let o = 0; o < od; o++) {
-        let i = o - pb[a]!;
-        if (i < 0 || i >= d) {
-          if (mode === 'constant') i = -1;
-          else if (mode === 'edge') i = i < 0 ? 0 : d - 1;
-          else if (mode === 'wrap') i = ((i % d) + d) % d;
-          else if (d === 1) i = 0;
-          else {
-            // reflect without repeating the edge: period 2(d-1)
-            const p = 2 * (d - 1);
-            i = ((i % p) + p) % p;
-            if (i >= d) i = p - i;
-          }
-        }
-        m[o] = i;
-      }
-      return m;
+      const i = o - pb[a]!;
+      if (i >= 0 && i < d) return i;
+      if (mode === 'constant') return -1;
+      if (mode === 'edge') return i < 0 ? 0 : d - 1;
+      if (mode === 'wrap') return ((i % d) + d) % d;
+      if (d === 1) return 0;
+      // reflect without repeating the edge: period 2(d-1)
+      const p = 2 * (d - 1);
+      const k = ((i % p) + p) % p;
+      return k >= d ? p - k : k;
     });
     return [gatherAxes(x, maps, out, fill)];
   },

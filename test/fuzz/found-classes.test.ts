@@ -69,5 +69,21 @@ describe('classes found by the structure-aware fuzzer', () => {
     // a declared length within the bound still loads (its values arrive at run time)
     await expect(InferenceSession.create(graph('Reshape', [x, big('S', 2)]))).resolves.toBeDefined();
   });
+
+  it('Slice / Expand / Tile / Pad with an empty output beside a dim of 2^31 - 1 → the empty tensor (was 2^31 index-map steps)', async () => {
+    const big = 2 ** 31 - 1;
+    const empty = (dims: number[]) => ({ name: 'X', feed: new Tensor('float32', new Float32Array(0), dims) });
+    const cases: [string, Parameters<typeof run>[1], number[]][] = [
+      ['Slice', [empty([0, big]), { name: 's', init: i64([0]) }, { name: 'e', init: i64([big]) }, { name: 'a', init: i64([1]) }], [0, big]],
+      ['Expand', [empty([0, 1]), { name: 's', init: i64([0, big]) }], [0, big]],
+      ['Tile', [empty([0, 1]), { name: 'r', init: i64([1, big]) }], [0, big]],
+      ['Pad', [empty([0, 1]), { name: 'p', init: i64([0, 0, 0, big - 1]) }], [0, big]],
+    ];
+    for (const [op, ins, dims] of cases) {
+      const [y] = await run(op, ins);
+      expect(y!.dims).toEqual(dims);
+      expect(y!.size).toBe(0);
+    }
+  });
 });
 
