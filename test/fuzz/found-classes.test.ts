@@ -1,10 +1,11 @@
 // One regression test per class of failure the structure-aware fuzzer (scripts/fuzz-models.ts) found: each names the
 // typed error the single validation point now gives, where before there was a hang, a trap or a corrupted allocator.
 import { describe, expect, it } from 'vitest';
-import { ShapeError } from '../../src/errors.js';
+import { ModelFormatError, ShapeError } from '../../src/errors.js';
 import { Arena, type KernelExports } from '../../src/kernels/wasm.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { graph, i64, run } from '../helpers/op-graph.js';
+import { buildTflite } from '../helpers/tflite-builder.js';
 import { InferenceSession } from '../../src/runtime/session.js';
 
 const f32 = (dims: number[]) => new Tensor('float32', Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => (i % 7) / 7), dims);
@@ -92,6 +93,31 @@ describe('classes found by the structure-aware fuzzer', () => {
     expect(ok!.dims).toEqual([1, 1, 5, 5]);
     for (const op of ['AveragePool', 'MaxPool', 'LpPool'])
       await expect(run(op, [x], { kernel_shape: [2, 2], pads: [0, 2 ** 20, 0, 0] })).rejects.toThrow(new RegExp(`'n0' \\(${op}\\): pads \\[0,1048576,0,0\\] must each be smaller than kernel_shape \\[2,2\\]`));
+  });
+
+  it('TFLite quantization: a scale not finite and positive, or a zero point outside the type → ModelFormatError naming the tensor', async () => {
+    const model = (scale: number, zp: number) =>
+      buildTflite({
+        tensors: [
+          { shape: [1, 4], type: 9, buffer: 0, name: 'x', scale, zp },
+          { shape: [1, 4], type: 9, buffer: 0, name: 'y', scale: 0.5, zp: 0 },
+        ],
+        buffers: [new Uint8Array(0)],
+        opcodes: [19], // RELU
+        ops: [{ opcode: 0, inputs: [0], outputs: [1] }],
+        inputs: [0],
+        outputs: [1],
+      });
+    await expect(InferenceSession.create(model(0.25, -3))).resolves.toBeDefined();
+    for (const [scale, zp, msg] of [
+      [-1, 0, /'x'.*scale\[0\] = -1 \(expected a finite positive number\)/],
+      [NaN, 0, /'x'.*scale\[0\] = NaN/],
+      [0, 0, /'x'.*scale\[0\] = 0/],
+      [Infinity, 0, /'x'.*scale\[0\] = Infinity/],
+      [0.25, 300, /'x'.*zero_point\[0\] = 300 outside \[-128, 127\]/],
+    ] as const)
+      await expect(InferenceSession.create(model(scale, zp))).rejects.toThrow(msg);
+    await expect(InferenceSession.create(model(-1, 0))).rejects.toThrow(ModelFormatError);
   });
 });
 
