@@ -4,8 +4,8 @@
 // Cases run in a worker thread watched by this thread: a case still running after HANG_MS is a hang (the worker is
 // terminated and restarted after it); the process RSS past RSS_LIMIT is a giant allocation. Every outcome other than a
 // clean run or an EdgeqError subclass — and any case slower than SLOW_MS or growing the WASM memory by more than
-// GROW_LIMIT — is printed as one JSON line with its (seed, case) so it replays alone: pass `case` as the name-regex
-// argument `#<case>`.
+// GROW_LIMIT — is printed as one JSON line with its (seed, case) so it replays alone: append `#<case>` to the name-regex
+// argument (`'.#1215'`, or the regex the run used; FUZZ_DUMP=file.onnx writes that case's mutated model).
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
@@ -89,8 +89,9 @@ async function workerMain(): Promise<void> {
 
 async function main(): Promise<void> {
   const [kind = 'onnx-node', casesArg = '1000', seedArg = '1', filterArg = '.'] = process.argv.slice(2);
-  const only = filterArg.startsWith('#') ? Number(filterArg.slice(1)) : undefined;
-  const seeds = corpus(kind, only === undefined ? new RegExp(filterArg) : /./);
+  const [re = '', caseArg] = filterArg.split('#');
+  const only = caseArg === undefined ? undefined : Number(caseArg);
+  const seeds = corpus(kind, new RegExp(re || '.'));
   const cases = Number(casesArg);
   const seed = Number(seedArg);
   const counts = new Map<string, number>();
