@@ -119,5 +119,16 @@ describe('classes found by the structure-aware fuzzer', () => {
       await expect(InferenceSession.create(model(scale, zp))).rejects.toThrow(msg);
     await expect(InferenceSession.create(model(-1, 0))).rejects.toThrow(ModelFormatError);
   });
+
+  it('an output past 2 GiB (within the element limit) → ShapeError naming node and output (was a multi-GB array filled for minutes)', async () => {
+    const i32 = (v: number) => ({ init: new Tensor('int32', Int32Array.from([v]), []) });
+    await expect(run('Range', [{ name: 's', ...i32(0) }, { name: 'l', ...i32(2 ** 31 - 1) }, { name: 'd', ...i32(1) }])).rejects.toThrow(
+      /'n0' \(Range\): output 'y0' \[2147483647\] of int32 would take 8589934588 bytes, more than the 2147483648-byte limit/,
+    );
+    const shape = { name: 'S', init: i64([2 ** 28 + 1]) };
+    await expect(run('ConstantOfShape', [shape], { value: new Tensor('float64', Float64Array.from([1]), [1]) })).rejects.toThrow(ShapeError);
+    const [ok] = await run('Range', [{ name: 's', ...i32(0) }, { name: 'l', ...i32(5) }, { name: 'd', ...i32(2) }]);
+    expect(Array.from(ok!.data as Int32Array)).toEqual([0, 2, 4]);
+  });
 });
 
