@@ -79,16 +79,16 @@ interface PoolOut {
   idx?: BigInt64Array;
 }
 
-/**
- * The window loop. For each output pixel visit the taps in bounds; `max` also records the flat input
- * index of the first maximum (row-major, or column-major spatial part when storageOrder = 1).
- */
 /** Taps k in [k0, k1) ∩ [0, K) of a window at output o whose input position o·s - pad + k·d lies in [lo, hi). */
 function tapSpan(o: number, s: number, pad: number, K: number, d: number, lo: number, hi: number): [number, number] {
   const base = o * s - pad;
   return [Math.max(0, Math.ceil((lo - base) / d)), Math.min(K, Math.ceil((hi - base) / d))];
 }
 
+/**
+ * The window loop. For each output pixel visit the taps in bounds; `max` also records the flat input
+ * index of the first maximum (row-major, or column-major spatial part when storageOrder = 1).
+ */
 function poolLoop(x: ArrayLike<number>, xdims: readonly number[], g: Geometry, mode: Mode, p: number, wantIdx: boolean, storageOrder: number, nhwc = false): PoolOut {
   const dims = nchwView(xdims, nhwc);
   const nc = dims[0]! * dims[1]!;

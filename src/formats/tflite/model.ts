@@ -69,8 +69,8 @@ export interface TflSubgraph {
 const MAX_ITEMS = 10_000_000;
 /** zero-point ranges of the 8- and 16-bit quantized tensor types (TensorType codes UINT8 3, INT16 7, INT8 9) */
 const ZP_RANGE: Record<number, [bigint, bigint]> = { 3: [0n, 255n], 7: [-32768n, 32767n], 9: [-128n, 127n] };
-/** TensorType codes of float tensors (FLOAT32 0, FLOAT16 1, FLOAT64 10, BFLOAT16 19): their quantization is unused */
-const FLOAT_TYPES = new Set([0, 1, 10, 19]);
+/** TensorType codes of float tensors (FLOAT32 0, FLOAT16 1, FLOAT64 10): their quantization is unused */
+const FLOAT_TYPES = new Set([0, 1, 10]);
 
 /**
  * real = scale · (q − zero_point): a scale that is not finite and positive, or a zero point the type cannot hold, is a
