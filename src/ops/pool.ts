@@ -44,10 +44,12 @@ function poolShape(ctx: ShapeCtx, dtypes: readonly DType[]): { x: ValueType; sha
   if (ceil !== 0 && ceil !== 1) ctx.fail(`ceil_mode must be 0 or 1, got ${ceil}`);
   if (kernel.length === 0) ctx.fail('kernel_shape must not be empty');
   if (kernel.length > MAX_SPATIAL) throw new UnsupportedError(`node '${ctx.node.name}' (${ctx.node.op}): ${kernel.length}-D pooling is not supported (max ${MAX_SPATIAL})`);
-  // onnxruntime's rule (pool_attributes.h: "Pad should be smaller than kernel"): a window wholly in the padding pools no
-  // input, so a stranger's huge pads only buy huge outputs of -inf / NaN at huge cost
+  // pads smaller than the (dilated) window, as onnxruntime requires ("Pad should be smaller than kernel"): a window wholly
+  // in the padding pools no input, so a stranger's huge pads only buy huge outputs of -inf / NaN at huge cost
   const pads: number[] | undefined = ctx.attrs.pads;
-  if (pads && pads.length === 2 * kernel.length && pads.some((p, i) => p >= kernel[i % kernel.length]!)) ctx.fail(`pads [${pads.join(',')}] must each be smaller than kernel_shape [${kernel.join(',')}]`);
+  const dil: number[] | undefined = ctx.attrs.dilations;
+  const reach = kernel.map((k, i) => (k - 1) * (dil?.[i] ?? 1) + 1);
+  if (pads && pads.length === 2 * kernel.length && pads.some((p, i) => p >= reach[i % kernel.length]!)) ctx.fail(`pads [${pads.join(',')}] must each be smaller than the window [${reach.join(',')}] (kernel_shape × dilations)`);
   if (!x.shape) {
     // still check the attribute lists against each other
     convGeometry(new Array(kernel.length).fill('?'), kernel, ctx.attrs, ctx.fail);

@@ -87,12 +87,12 @@ describe('classes found by the structure-aware fuzzer', () => {
     }
   });
 
-  it('pooling pads not smaller than the kernel → ShapeError (onnxruntime\'s rule; huge pads made huge all-padding outputs)', async () => {
+  it('pooling pads not smaller than the dilated window → ShapeError (onnxruntime\'s rule; huge pads made huge all-padding outputs)', async () => {
     const x = { name: 'X', feed: f32([1, 1, 4, 4]) };
     const [ok] = await run('AveragePool', [x], { kernel_shape: [2, 2], pads: [1, 1, 1, 1] });
     expect(ok!.dims).toEqual([1, 1, 5, 5]);
     for (const op of ['AveragePool', 'MaxPool', 'LpPool'])
-      await expect(run(op, [x], { kernel_shape: [2, 2], pads: [0, 2 ** 20, 0, 0] })).rejects.toThrow(new RegExp(`'n0' \\(${op}\\): pads \\[0,1048576,0,0\\] must each be smaller than kernel_shape \\[2,2\\]`));
+      await expect(run(op, [x], { kernel_shape: [2, 2], pads: [0, 2 ** 20, 0, 0] })).rejects.toThrow(new RegExp(`'n0' \\(${op}\\): pads \\[0,1048576,0,0\\] must each be smaller than the window \\[2,2\\] \\(kernel_shape × dilations\\)`));
   });
 
   it('TFLite quantization: a scale not finite and positive, or a zero point outside the type → ModelFormatError naming the tensor', async () => {
