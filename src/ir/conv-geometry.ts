@@ -18,6 +18,8 @@ export interface Geometry {
   out: number[];
 }
 
+const INT32_MAX = 2 ** 31 - 1;
+
 /** A conv/pool node's geometry attributes with the ONNX defaults (strides and dilations 1, pads 0, NOTSET). */
 function convAttrs(attrs: Attrs, rank: number): { strides: number[]; dilations: number[]; pads: number[]; autoPad: string } {
   return {
@@ -83,6 +85,10 @@ export function convGeometry(
         if ((o - 1) * s >= n + pb) o--;
       } else o = Math.floor(span / s) + 1;
     } else fail(`auto_pad '${autoPad}' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID`);
+    // the kernels take the geometry as int32 and index the padded input with it: a stranger's kernel_shape, pads or
+    // dilations past that range wrapped inside the kernel (an out-of-bounds trap, not an answer)
+    if (n + padBegin[i]! + padEnd[i]! > INT32_MAX || ek > INT32_MAX || s > INT32_MAX)
+      fail(`spatial axis ${i}: padded input ${n}+${padBegin[i]}+${padEnd[i]}, kernel reach ${ek} and stride ${s} must each be below 2^31`);
     if (!(o! >= 1)) fail(`output spatial dim ${i} would be ${o!} (input ${n}, kernel ${kernel[i]}, stride ${s}, dilation ${dilations[i]}, pads ${padBegin[i]}+${padEnd[i]})`);
     out.push(o!);
   }

@@ -1,5 +1,7 @@
 import { EdgeqError, ShapeError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { DTYPES } from '../tensor/dtype.js';
+import { MAX_TENSOR_BYTES } from '../tensor/shape.js';
 import { Graph, type Node, type ValueType } from './graph.js';
 import { type Attrs, type OpDef, opFor, resolveAttrs } from './registry.js';
 import { topoSort } from './topo.js';
@@ -116,5 +118,11 @@ export function runInfer(
     throw new ShapeError(`node '${node.name}' (${node.op}): ${msg}`);
   };
   if (!def.runValues) inputs.forEach((t, i) => t?.sequence && fail(`input ${i} ('${node.inputs[i]}') is a sequence; ${node.op} takes tensors`));
-  return guard(node, () => def.inferShape({ node, attrs, inputs, value, numOutputs: node.outputs.length, fail }));
+  const out = guard(node, () => def.inferShape({ node, attrs, inputs, value, numOutputs: node.outputs.length, fail }));
+  out.forEach((t, k) => {
+    if (!t || t.sequence || !t.shape || !t.shape.every((d) => typeof d === 'number') || !DTYPES[t.dtype]) return;
+    const bytes = (t.shape as number[]).reduce((a, b) => a * b, 1) * DTYPES[t.dtype].bytes;
+    if (bytes > MAX_TENSOR_BYTES) fail(`output '${node.outputs[k]}' [${t.shape.join(',')}] of ${t.dtype} would take ${bytes} bytes, more than the ${MAX_TENSOR_BYTES}-byte limit of one tensor`);
+  });
+  return out;
 }

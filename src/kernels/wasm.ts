@@ -362,7 +362,9 @@ export class Arena {
   alloc(bytes: number, what = 'buffer'): number {
     if (!Number.isSafeInteger(bytes) || bytes < 0 || bytes > MAX_BYTES) throw new ShapeError(`${what}: ${bytes} bytes do not fit in 4 GB of WASM memory`);
     // +16: SIMD kernels may read (never write) up to one vector past the end of a buffer
-    const size = ((bytes + 15) & ~15) + 16;
+    // (arithmetic, not `& ~15`: bitwise ops are int32, and a request of 2 GB or more came out negative, which handed out
+    // a block that overlapped live data and moved a free block's start below zero for every later allocation)
+    const size = Math.ceil(bytes / 16) * 16 + 16;
     for (let i = 0; i < this.free.length; i++) {
       const blk = this.free[i]!;
       if (blk[1] < size) continue;
@@ -380,7 +382,12 @@ export class Arena {
     if (end > MAX_BYTES) throw new ShapeError(`${what}: ${bytes} bytes do not fit in 4 GB of WASM memory`);
     const have = this.buf.byteLength;
     if (end > have) {
-      this.k.memory.grow(Math.ceil((end - have) / 65536));
+      try {
+        this.k.memory.grow(Math.ceil((end - have) / 65536));
+      } catch (e) {
+        // the engine's RangeError (maximum reached, or the host refused the pages) as the typed error callers expect
+        throw new ShapeError(`${what}: ${bytes} bytes: WASM memory cannot grow to ${end} bytes (${(e as Error).message})`);
+      }
       this.buf = this.k.memory.buffer;
     }
     this.top = end;

@@ -140,6 +140,11 @@ defineOp({
     if (ctx.inputs[6]) needType(ctx, 6, ['int64'], 'nonpad_kv_seqlen');
     const past: Dim = pk?.shape?.[2] ?? (pk ? '?' : 0);
     const total = addDim(past, d.kvs);
+    // the bias loops run from nonpad_kv_seqlen[b] to the total length: a value outside [0, total] is a stranger's
+    // number that would loop ~2^31 times (negative) or index past the keys
+    const np = ctx.inputs[6] ? ctx.value(6) : undefined;
+    if (np && typeof total === 'number')
+      for (let b = 0; b < np.size; b++) if (!(np.num(b) >= 0 && np.num(b) <= total)) ctx.fail(`nonpad_kv_seqlen[${b}] = ${np.num(b)} out of range [0, ${total}]`);
     if (m?.shape) {
       // "attn_mask: shape must be broadcastable to (batch_size, q_num_heads, q_sequence_length, total_sequence_length)"
       // (opset 24: a shorter last dim is padded with -inf / false)

@@ -8,7 +8,7 @@ import { f16ToF32, f32ToF16 } from '../tensor/fp16.js';
 import { sizeOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { constInts, outDims } from './shape.js';
-import { ALL, FLOATS, NUMERIC, needType } from './util.js';
+import { ALL, FLOATS, NUMERIC, needType, openDims } from './util.js';
 
 /** Generators: Constant, ConstantOfShape, Range, EyeLike, OneHot, Trilu. */
 
@@ -109,7 +109,7 @@ defineOp({
     const s = constInts(ctx, 0, 'input');
     if (!s) {
       const n = st.shape?.[0];
-      return [{ dtype, ...(typeof n === 'number' ? { shape: new Array<Dim>(n).fill('?') } : {}) }];
+      return [{ dtype, ...(typeof n === 'number' ? { shape: openDims(ctx, n, `input of length ${n}`) } : {}) }];
     }
     if (s.some((d) => d < 0)) ctx.fail(`shape [${s.join(',')}] has a negative dim`);
     checkShapeSize(ctx, s);

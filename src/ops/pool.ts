@@ -44,6 +44,12 @@ function poolShape(ctx: ShapeCtx, dtypes: readonly DType[]): { x: ValueType; sha
   if (ceil !== 0 && ceil !== 1) ctx.fail(`ceil_mode must be 0 or 1, got ${ceil}`);
   if (kernel.length === 0) ctx.fail('kernel_shape must not be empty');
   if (kernel.length > MAX_SPATIAL) throw new UnsupportedError(`node '${ctx.node.name}' (${ctx.node.op}): ${kernel.length}-D pooling is not supported (max ${MAX_SPATIAL})`);
+  // pads smaller than the (dilated) window, as onnxruntime requires ("Pad should be smaller than kernel"): a window wholly
+  // in the padding pools no input, so a stranger's huge pads only buy huge outputs of -inf / NaN at huge cost
+  const pads: number[] | undefined = ctx.attrs.pads;
+  const dil: number[] | undefined = ctx.attrs.dilations;
+  const reach = kernel.map((k, i) => (k - 1) * (dil?.[i] ?? 1) + 1);
+  if (pads && pads.length === 2 * kernel.length && pads.some((p, i) => p >= reach[i % kernel.length]!)) ctx.fail(`pads [${pads.join(',')}] must each be smaller than the window [${reach.join(',')}] (kernel_shape × dilations)`);
   if (!x.shape) {
     // still check the attribute lists against each other
     convGeometry(new Array(kernel.length).fill('?'), kernel, ctx.attrs, ctx.fail);
@@ -75,6 +81,12 @@ interface PoolOut {
   idx?: BigInt64Array;
 }
 
+/** Taps k in [k0, k1) ∩ [0, K) of a window at output o whose input position o·s - pad + k·d lies in [lo, hi). */
+function tapSpan(o: number, s: number, pad: number, K: number, d: number, lo: number, hi: number): [number, number] {
+  const base = o * s - pad;
+  return [Math.max(0, Math.ceil((lo - base) / d)), Math.min(K, Math.ceil((hi - base) / d))];
+}
+
 /**
  * The window loop. For each output pixel visit the taps in bounds; `max` also records the flat input
  * index of the first maximum (row-major, or column-major spatial part when storageOrder = 1).
@@ -96,12 +108,8 @@ function poolLoop(x: ArrayLike<number>, xdims: readonly number[], g: Geometry, m
   const idx = wantIdx ? new BigInt64Array(y.length) : undefined;
   // count of taps k in [0,K) whose position o·s - pad + k·d lies in [lo, hi)
   const taps = (o: number, s: number, pad: number, K: number, d: number, lo: number, hi: number) => {
-    let c = 0;
-    for (let k = 0; k < K; k++) {
-      const q = o * s - pad + k * d;
-      if (q >= lo && q < hi) c++;
-    }
-    return c;
+    const [k0, k1] = tapSpan(o, s, pad, K, d, lo, hi);
+    return Math.max(0, k1 - k0);
   };
   for (let b = 0; b < nc; b++) {
     // element (batch, channel, flat spatial q): NCHW b·inSp + q; NHWC (n·inSp + q)·C + c
@@ -114,15 +122,16 @@ function poolLoop(x: ArrayLike<number>, xdims: readonly number[], g: Geometry, m
           let acc = mode === 'max' ? -Infinity : 0;
           let best = -1;
           let cnt = 0;
-          for (let kd = 0; kd < KD; kd++) {
+          // only the taps inside the input, in the same ascending order (a huge kernel mostly lies in the padding)
+          const [kd0, kd1] = tapSpan(od, sD, pD, KD, dD, 0, ID);
+          const [kh0, kh1] = tapSpan(oh, sH, pH, KH, dH, 0, IH);
+          const [kw0, kw1] = tapSpan(ow, sW, pW, KW, dW, 0, IW);
+          for (let kd = kd0; kd < kd1; kd++) {
             const id = od * sD - pD + kd * dD;
-            if (id < 0 || id >= ID) continue;
-            for (let kh = 0; kh < KH; kh++) {
+            for (let kh = kh0; kh < kh1; kh++) {
               const ih = oh * sH - pH + kh * dH;
-              if (ih < 0 || ih >= IH) continue;
-              for (let kw = 0; kw < KW; kw++) {
+              for (let kw = kw0; kw < kw1; kw++) {
                 const iw = ow * sW - pW + kw * dW;
-                if (iw < 0 || iw >= IW) continue;
                 const off = (id * IH + ih) * IW + iw;
                 const v = x[xo + off * xs]!;
                 if (mode === 'max') {

@@ -5,7 +5,7 @@ import { isConcrete } from '../ir/dims.js';
 import { DTYPES, type DType, type TensorData, allocData } from '../tensor/dtype.js';
 import { sizeOf, stridesOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { ALL, need, needType, runShapeCtx } from './util.js';
+import { ALL, need, needType, openDims, runShapeCtx } from './util.js';
 import { broadcastDims } from './broadcast.js';
 
 /**
@@ -103,6 +103,15 @@ function checkSize(ctx: ShapeCtx, s: readonly Dim[]): void {
       ctx.fail((e as Error).message);
     }
   }
+}
+
+/**
+ * gatherAxes' per-axis source index maps, none for an empty output: a 0 beside a dim of 2^31 - 1 is a valid, empty
+ * shape, and its maps were 2^31 callback calls (a stranger's TFLite shape hung a Slice).
+ */
+function axisMaps(out: readonly number[], at: (axis: number, k: number) => number): Int32Array[] {
+  const empty = out.includes(0);
+  return out.map((d, a) => (empty ? new Int32Array(0) : Int32Array.from({ length: d }, (_, k) => at(a, k))));
 }
 
 /**
@@ -243,7 +252,7 @@ defineOp({
     const s = constInts(ctx, 1, 'shape');
     if (!s) {
       const len = st.shape?.[0];
-      return [sameType(x, typeof len === 'number' ? new Array<Dim>(len).fill(U) : undefined)];
+      return [sameType(x, typeof len === 'number' ? openDims(ctx, len, `shape of length ${len}`) : undefined)];
     }
     const allowzero = ctx.attrs.allowzero === 1;
     let neg = -1;
@@ -410,7 +419,7 @@ defineOp({
     const axes = constInts(ctx, 1, 'axes', { scalarOk: true });
     if (!axes) {
       const n = at.shape?.length === 0 ? 1 : at.shape?.[0];
-      return [sameType(x, x.shape && typeof n === 'number' ? new Array<Dim>(x.shape.length + n).fill(U) : undefined)];
+      return [sameType(x, x.shape && typeof n === 'number' ? openDims(ctx, x.shape.length + n, `axes of length ${n}`) : undefined)];
     }
     if (!x.shape) return [sameType(x, undefined)];
     const r = x.shape.length + axes.length;
@@ -636,7 +645,7 @@ defineOp({
     const x = ctx.inputs[0]!;
     const per = sliceStartSteps(ctx.node, ctx.attrs, ctx.inputs);
     const out = outDims(ctx);
-    const maps = x.dims.map((_, a) => Int32Array.from({ length: out[a]! }, (_, k) => per[a]!.start + k * per[a]!.step));
+    const maps = axisMaps(out, (a, k) => per[a]!.start + k * per[a]!.step);
     return [gatherAxes(x, maps, out)];
   },
 });
@@ -668,7 +677,7 @@ defineOp({
     const s = constInts(ctx, 1, 'shape');
     if (!s) {
       const n = st.shape?.[0];
-      if (typeof n === 'number' && x.shape) return [sameType(x, new Array<Dim>(Math.max(n, x.shape.length)).fill(U))];
+      if (typeof n === 'number' && x.shape) return [sameType(x, openDims(ctx, Math.max(n, x.shape.length), `shape of length ${n}`))];
       return [sameType(x, undefined)];
     }
     if (s.some((d) => d < 0)) ctx.fail(`shape [${s.join(',')}] has a negative dim`);
@@ -683,7 +692,7 @@ defineOp({
     const out = outDims(ctx);
     const r = out.length;
     const xd = [...new Array<number>(r - x.dims.length).fill(1), ...x.dims];
-    const maps = out.map((d, a) => Int32Array.from({ length: d }, (_, k) => (xd[a] === 1 ? 0 : k)));
+    const maps = axisMaps(out, (a, k) => (xd[a] === 1 ? 0 : k));
     return [gatherAxes(x.reshape(xd), maps, out)];
   },
 });
@@ -711,7 +720,7 @@ defineOp({
   reference(ctx) {
     const x = ctx.inputs[0]!;
     const out = outDims(ctx);
-    const maps = out.map((d, a) => Int32Array.from({ length: d }, (_, k) => k % x.dims[a]!));
+    const maps = axisMaps(out, (a, k) => k % x.dims[a]!);
     return [gatherAxes(x, maps, out)];
   },
 });
@@ -774,26 +783,18 @@ defineOp({
     axes.forEach((a, i) => (pb[a] = pads[i]!));
     const cv = ctx.inputs[2];
     const fill = cv && cv.size > 0 ? (cv.data as Arr)[0] : undefined;
-    const maps = out.map((od, a) => {
+    const maps = axisMaps(out, (a, o) => {
       const d = x.dims[a]!;
-      const m = new Int32Array(od);
-      for (let o = 0; o < od; o++) {
-        let i = o - pb[a]!;
-        if (i < 0 || i >= d) {
-          if (mode === 'constant') i = -1;
-          else if (mode === 'edge') i = i < 0 ? 0 : d - 1;
-          else if (mode === 'wrap') i = ((i % d) + d) % d;
-          else if (d === 1) i = 0;
-          else {
-            // reflect without repeating the edge: period 2(d-1)
-            const p = 2 * (d - 1);
-            i = ((i % p) + p) % p;
-            if (i >= d) i = p - i;
-          }
-        }
-        m[o] = i;
-      }
-      return m;
+      const i = o - pb[a]!;
+      if (i >= 0 && i < d) return i;
+      if (mode === 'constant') return -1;
+      if (mode === 'edge') return i < 0 ? 0 : d - 1;
+      if (mode === 'wrap') return ((i % d) + d) % d;
+      if (d === 1) return 0;
+      // reflect without repeating the edge: period 2(d-1)
+      const p = 2 * (d - 1);
+      const k = ((i % p) + p) % p;
+      return k >= d ? p - k : k;
     });
     return [gatherAxes(x, maps, out, fill)];
   },

@@ -5,7 +5,7 @@ import { floatsToMini, isMiniFloat, miniToFloats } from '../tensor/minifloat.js'
 import { sizeOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Attrs, ShapeCtx } from '../ir/registry.js';
-import type { Node, ValueType } from '../ir/graph.js';
+import type { Dim, Node, ValueType } from '../ir/graph.js';
 
 /** Shared helpers for op definitions. Keep ops boringly obvious; put the repetition here. */
 
@@ -73,3 +73,14 @@ export const INTS: readonly DType[] = ['int8', 'uint8', 'int16', 'uint16', 'int3
 export const NUMERIC: readonly DType[] = [...FLOATS, ...INTS];
 export const ALL: readonly DType[] = [...NUMERIC, 'bool', 'string'];
 export { isFloat };
+
+/** Largest rank a shape rule builds from a shape input's declared length (numpy's limit, NPY_MAXDIMS). */
+export const MAX_RANK = 64;
+/**
+ * `n` unknown dims for an output whose rank is the declared length of a shape / axes input (its values unknown until
+ * run time). The length is a stranger's number: a declared [2^31 - 1] allocated that array (hang, then out of memory).
+ */
+export function openDims(ctx: ShapeCtx, n: number, what: string): Dim[] {
+  if (!(Number.isInteger(n) && n >= 0 && n <= MAX_RANK)) ctx.fail(`${what} would make the output rank ${n} (at most ${MAX_RANK})`);
+  return new Array<Dim>(n).fill('?');
+}

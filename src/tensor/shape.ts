@@ -2,6 +2,13 @@ import { ShapeError } from '../errors.js';
 
 /** Largest element count edgeq will allocate for one tensor (2^31 - 1, the WASM32/typed-array bound). */
 export const MAX_ELEMENTS = 2 ** 31 - 1;
+/**
+ * Largest tensor edgeq computes, in bytes (2 GiB): kernel memory is WASM32, where byte offsets past 2^31 are where
+ * int32 arithmetic breaks, and a stranger's data-dependent sizes (Resize sizes, Range limits, pads) within the element
+ * limit asked for 8 GB arrays that then took minutes to fill. Shape rules' concrete outputs are checked against it
+ * (runInfer), at load and at run time.
+ */
+export const MAX_TENSOR_BYTES = 2 ** 31;
 
 /** Product of dims, validated: every dim a non-negative integer and the product ≤ MAX_ELEMENTS. */
 export function sizeOf(dims: readonly number[], what = 'tensor'): number {

@@ -67,6 +67,23 @@ export interface TflSubgraph {
 }
 
 const MAX_ITEMS = 10_000_000;
+/** zero-point ranges of the 8- and 16-bit quantized tensor types (TensorType codes UINT8 3, INT16 7, INT8 9) */
+const ZP_RANGE: Record<number, [bigint, bigint]> = { 3: [0n, 255n], 7: [-32768n, 32767n], 9: [-128n, 127n] };
+/** TensorType codes of float tensors (FLOAT32 0, FLOAT16 1, FLOAT64 10): their quantization is unused */
+const FLOAT_TYPES = new Set([0, 1, 10]);
+
+/**
+ * real = scale · (q − zero_point): a scale that is not finite and positive, or a zero point the type cannot hold, is a
+ * stranger's number that turns every value it touches into NaN / ±Inf or wraps, so the file is refused by name.
+ */
+function checkQuant(scale: number[], zp: bigint[], type: number, what: string): void {
+  if (FLOAT_TYPES.has(type)) return;
+  const s = scale.findIndex((v) => !(v > 0 && v < Infinity));
+  if (s >= 0) throw new ModelFormatError(`${what}: quantization scale[${s}] = ${scale[s]} (expected a finite positive number)`);
+  const r = ZP_RANGE[type];
+  const z = r ? zp.findIndex((v) => v < r[0] || v > r[1]) : -1;
+  if (z >= 0) throw new ModelFormatError(`${what}: zero_point[${z}] = ${zp[z]} outside [${r![0]}, ${r![1]}] for its type`);
+}
 
 export function parseTflite(bytes: Uint8Array): TflModel {
   if (bytes.length < 8) throw new ModelFormatError(`TFLite file is ${bytes.length} bytes, too short for a flatbuffer`);
@@ -141,6 +158,7 @@ function parseSubgraph(sg: Table<'SubGraph'>, k: number, buffers: Uint8Array[], 
         tensor.scale = scale;
         tensor.zeroPoint = zp && zp.length ? zp : scale.map(() => 0n);
         if (tensor.zeroPoint.length !== scale.length) throw new ModelFormatError(`${what}: ${scale.length} scales but ${tensor.zeroPoint.length} zero points`);
+        checkQuant(scale, tensor.zeroPoint, type, what);
         tensor.quantizedDimension = q.int('quantized_dimension', 'i32');
         // TFLite converters write the weight's quantized_dimension on 1-D biases too; the only axis there is 0
         if (shape.length === 1 && shape[0] === scale.length) tensor.quantizedDimension = 0;
