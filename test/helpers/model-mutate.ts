@@ -9,21 +9,13 @@ import type { DType } from '../../src/tensor/dtype.js';
 import { TFLITE_FIELDS } from '../../src/formats/tflite/generated/tflite-schema.js';
 import { getOp } from '../../src/ir/registry.js';
 import '../../src/ops/index.js';
+import { mulberry32 } from '../../src/ops/nn-misc.js';
 import { onnxRoot } from './onnx-reflect.js';
 
 export type Rand = () => number;
 
-/** mulberry32: a small seeded PRNG so every case is reproducible from (seed, case index). */
-export function prng(seed: number): Rand {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (the seeded training-mode Dropout's PRNG): every case is reproducible from (seed, case index). */
+export const prng: (seed: number) => Rand = mulberry32;
 const pick = <T>(r: Rand, a: readonly T[]): T => a[Math.floor(r() * a.length)]!;
 
 /** Integers at the edges: zero, negatives, int32/uint32/int64 limits, element-count overflow, small off-by-ones. */
