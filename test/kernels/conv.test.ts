@@ -813,8 +813,6 @@ describe('per-channel affine (depthwise 1×1 Conv, BatchNormalization) folded in
           affine: fc.constantFrom('dw', 'dwNoBias', 'bn', 'dwPadded', 'dwStrided'),
           reread: fc.boolean(),
           after: fc.boolean(),
-          prelu: fc.constantFrom(true, true, false),
-          affine: fc.boolean(),
           seed: fc.integer(),
         }),
         (t) => {
