@@ -93,13 +93,14 @@ function fill(g: Graph, model: TflModel, k: number, stack: number[], used: Set<n
   for (const t of m.tensors) {
     // variable tensors (SVDF/LSTM state) start at zero: TFLite's ResetVariableTensors (state does not persist across runs here)
     if (t.isVariable && !g.initializers.has(names[t.index]!) && !produced.has(t.index)) {
+      // checked before the zeros are allocated, so a bad shape names this tensor
+      sizeOf(t.shape, `variable tensor ${t.index} ('${t.name}')`);
       const z = Tensor.zeros(b.dtype(t), t.shape.length ? t.shape : []);
       const q = b.quant(t);
       if (q) {
         z.quant = q;
         if (q.zeroPoint[0]) (z.data as Int8Array).fill(q.zeroPoint[0]);
       }
-      sizeOf(t.shape, `variable tensor ${t.index} ('${t.name}')`);
       g.initializers.set(names[t.index]!, z);
     }
   }
