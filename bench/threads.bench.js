@@ -5,7 +5,8 @@
 // is also timed pinned to cpu0 and to cpu1 (interleaved with the other runs): "two-CPU bound" = 1 + t_fast/t_slow is
 // the most two threads can gain over the faster CPU when the CPUs differ in speed (this VM's do, by up to 1.5×, for
 // minutes), and "efficiency" = (1 / (1/t0 + 1/t1)) / t_2T is the share of both CPUs' capacity the 2T run used
-// (1.0 = perfect split; on two equal CPUs the speedup is 2 × efficiency). "new OS threads" counts /proc/self/task growth at session create: each worker thread adds one, so
+// (1.0 = perfect split; on two equal CPUs the speedup is 2 × efficiency). "speedup" is median 1T / median 2T; "per
+// round" the median (and 25th percentile) of each round's 1T run over the 2T run right after it. "new OS threads" counts /proc/self/task growth at session create: each worker thread adds one, so
 // edgeq's kernel worker and ORT's pthread pool worker both show (on the first model; later ones reuse them).
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -46,6 +47,7 @@ export async function run() {
     'edgeq 1T ms': fmt(r.ms1),
     [`edgeq ${r.threads}T ms`]: fmt(r.ms2),
     'speedup': fmt(r.ms1 / r.ms2),
+    'per round (median, p25)': `${fmt(r.speedupPerRound)}, ${fmt(r.speedupP25)}`,
     ...(r.ms1cpu0 === undefined ? {} : {
       '1T pinned cpu0, cpu1 ms': `${fmt(r.ms1cpu0)}, ${fmt(r.ms1cpu1)}`,
       'speedup vs faster CPU': fmt(Math.min(r.ms1cpu0, r.ms1cpu1) / r.ms2),

@@ -12,10 +12,16 @@ import { coreHolder, ort } from './common.js';
 const [spec, ...rest] = process.argv.slice(2);
 const quick = rest.includes('--quick');
 const T = 2;
+/**
+ * Timed rounds per model (each: one run of every case). 41, not 25: the VM's speed drifts over seconds (another
+ * guest on the host), and the per-round ratio below pairs runs a few ms apart, so its median needs the rounds more
+ * than the per-case medians do.
+ */
+const ROUNDS = 41;
 env.wasm.numThreads = T; // before the first kernel use (bench/common.js sets 1 for the other benches)
 ort.env.wasm.numThreads = T;
 
-/** median wall ms and CPU/wall of fn over `rounds` runs (one per round, interleaved by the caller) */
+/** median wall ms and CPU/wall of fn over `rounds` runs (one per round, interleaved by the caller); `wall`: each run's ms */
 function meter() {
   const wall = [];
   let cpu = 0;
@@ -37,6 +43,7 @@ function meter() {
     get cpuPerWall() {
       return cpu / sum;
     },
+    wall,
   };
 }
 
@@ -111,7 +118,7 @@ for (const m of JSON.parse(spec)) {
   // warm up (V8 tiers the kernels up; the workers instantiate theirs)
   const t0 = performance.now();
   while (performance.now() - t0 < (quick ? 300 : 1500)) for (const [, f] of runs) await f();
-  for (let r = 0; r < (quick ? 5 : 25); r++) {
+  for (let r = 0; r < (quick ? 5 : ROUNDS); r++) {
     for (const [mt, f, held, cpu] of runs) {
       quiesce();
       if (cpu !== undefined) {
@@ -125,7 +132,10 @@ for (const m of JSON.parse(spec)) {
     }
   }
   const [a, b, o, p0, p1] = runs.map(([mt]) => mt);
-  rows.push({ model: m.name, threads: s2.numThreads, ms1: a.ms, ms2: b.ms, ort2: o.ms, cpu2: b.cpuPerWall, cpuOrt: o.cpuPerWall, osThreadsEdgeq: t1s - t0s, osThreadsOrt: t2s - t1s, ortNumThreads: ort.env.wasm.numThreads, ms1cpu0: p0?.ms, ms1cpu1: p1?.ms });
+  // speedup per round: the 1T run and the 2T run right after it saw the same machine (drift cancels), unlike the
+  // ratio of the two medians, whose runs may come from different phases of the host's load
+  const perRound = a.wall.map((t1, i) => t1 / b.wall[i]).sort((u, v) => u - v);
+  rows.push({ model: m.name, threads: s2.numThreads, ms1: a.ms, ms2: b.ms, ort2: o.ms, cpu2: b.cpuPerWall, cpuOrt: o.cpuPerWall, osThreadsEdgeq: t1s - t0s, osThreadsOrt: t2s - t1s, ortNumThreads: ort.env.wasm.numThreads, ms1cpu0: p0?.ms, ms1cpu1: p1?.ms, speedupPerRound: perRound[perRound.length >> 1], speedupP25: perRound[perRound.length >> 2] });
   await s1.release();
   await s2.release();
 }
