@@ -2,13 +2,13 @@ import { EdgeqError, InputError, ModelFormatError, UnsupportedError } from '../.
 import { type AttrValue, type Dim, Graph, type GraphIO, type Node, type ValueType } from '../../ir/graph.js';
 import type { DType } from '../../tensor/dtype.js';
 import { Tensor } from '../../tensor/tensor.js';
-// static protobufjs code (npm run gen:schemas): decode / encode without runtime code generation
+// static protobufjs code (npm run gen:schemas): decode without runtime code generation (encode: writer.ts's own module)
 import { onnx } from './onnx-proto.generated.js';
 import { type ExternalDataEntries, type ExternalDataSource, ONNX_DTYPE, decodeTensor, entriesSource, int, withExternalData, withOwnedBytes } from './tensor-proto.js';
 import { upgradeNode } from './legacy/index.js';
 import { MAX_BODY_DEPTH, UNTYPED, capturedBy } from '../../ir/subgraph.js';
 
-/** The onnx.proto messages as static protobufjs classes (`onnx.ModelProto.decode(bytes)`, `.encode(obj).finish()`). */
+/** The onnx.proto messages as static protobufjs decoders (`onnx.ModelProto.decode(bytes)`). */
 export const onnxProto = onnx as {
   ModelProto: ProtoMessage;
   TensorProto: ProtoMessage;
@@ -16,7 +16,6 @@ export const onnxProto = onnx as {
 };
 interface ProtoMessage {
   decode(bytes: Uint8Array): any;
-  encode(message: object): { finish(): Uint8Array };
 }
 
 /** Limits that keep hostile files from causing huge work before any data is read. */

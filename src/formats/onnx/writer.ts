@@ -10,7 +10,9 @@ import { type AttrType, getOp } from '../../ir/registry.js';
 import '../../ops/index.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { newestFormOpset } from './legacy/index.js';
-import { onnxProto } from './reader.js';
+// encode-only static protobufjs code (npm run gen:schemas): apart from the reader's decoders, so an app that only
+// loads models does not bundle it
+import { onnxEncoders } from './onnx-proto-encode.generated.js';
 import { nonOnnxAttr } from '../../ir/layout.js';
 import { UNTYPED, bodies, splitCaptured } from '../../ir/subgraph.js';
 import { DTYPE_ONNX, packBits } from './tensor-proto.js';
@@ -193,7 +195,7 @@ export function writeOnnx(graph: Graph, opts: WriteOptions = {}): Uint8Array {
   if (opts.externalData) moveExternal(model.graph, opts.externalData);
   // plain objects in the schema's own types (int64 as {low, high}, bytes as Uint8Array, enums as numbers): the static
   // encoder writes them as they are
-  return onnxProto.ModelProto.encode(model).finish();
+  return (onnxEncoders().ModelProto as { encode(m: object): { finish(): Uint8Array } }).encode(model).finish();
 }
 
 export interface ExternalDataWrite {
