@@ -86,6 +86,9 @@ const resizeWasm: KernelDef = {
     };
     /** tables from the reference's own taps (ops/resize.ts resizeAxisTaps) */
     const referenceTables = (inputs: readonly (Tensor | undefined)[], ya: 1 | 2, ih: number, iw: number, alloc: (bytes: number) => number, before?: () => void): Tables | undefined => {
+      // N and C resized: the reference (checked on the plans first — taps of a stranger's million-long C axis cost ~1 s)
+      const plans = resizeAxisPlans(node, attrs, inputs);
+      if (kept(ya).some((a) => plans[a]!.scale !== 1 || plans[a]!.outLen !== inputs[0]!.dims[a])) return undefined;
       const taps = resizeAxisTaps(node, attrs, inputs);
       if (kept(ya).some((a) => taps[a])) return undefined;
       const ty = taps[ya];

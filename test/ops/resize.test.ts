@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ShapeError, UnsupportedError } from '../../src/errors.js';
 import { Graph, type Dim } from '../../src/ir/graph.js';
@@ -76,4 +77,42 @@ describe('Resize symbolic shapes', () => {
     const s = await b.run({ x: f32(new Array(2 * 3 * 2 * 2).fill(1), [2, 3, 2, 2]) });
     expect(s.y0!.dims).toEqual([2, 3, 5, 6]);
   });
+
+  // ONNX Resize: "Each dimension value of the output tensor is: output_dimension = floor(input_dimension * (roi_end -
+  // roi_start) * scale)" and nearest interpolates "N-D as nested 1-D" — so resizing all axes at once equals resizing
+  // one axis after the other (the `axes` attribute). The reference gathers every axis in one pass (ops/resize.ts
+  // resizeNearest); this holds it to the per-axis composition over ranks 1–4, every coordinate mode (incl.
+  // tf_crop_and_resize's extrapolation) and rounding mode, rows copied as blocks (an axis of 16+ left as is last) and element by element.
+  it('nearest over all axes at once equals one axis after the other (reference, property)', async () => {
+    const ctms = ['half_pixel', 'half_pixel_symmetric', 'pytorch_half_pixel', 'align_corners', 'asymmetric', 'tf_crop_and_resize', 'tf_half_pixel_for_nn'];
+    const modes = ['round_prefer_floor', 'round_prefer_ceil', 'floor', 'ceil'];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ d: fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 1, max: 5 }) }, { weight: 1, arbitrary: fc.integer({ min: 16, max: 18 }) }), o: fc.integer({ min: 1, max: 20 }), keep: fc.boolean(), lo: fc.double({ min: 0, max: 0.5, noNaN: true }), hi: fc.double({ min: 0.5, max: 1, noNaN: true }) }), { minLength: 1, maxLength: 4 }),
+        fc.constantFrom(...ctms),
+        fc.constantFrom(...modes),
+        fc.constantFrom('float32', 'int32'),
+        async (axes, ctm, nearest_mode, dtype) => {
+          const dims = axes.map((a) => a.d);
+          const outs = axes.map((a) => (a.keep ? a.d : a.o));
+          const n = dims.reduce((p, d) => p * d, 1);
+          const x = new Tensor(dtype as DType, Array.from({ length: n }, (_, i) => i + 1), dims);
+          const crop = ctm === 'tf_crop_and_resize';
+          const attrs = { mode: 'nearest', coordinate_transformation_mode: ctm, nearest_mode, extrapolation_value: -7 };
+          const roi = (ks: number[]) => (crop ? { name: 'roi', init: new Tensor('float32', [...ks.map((k) => axes[k]!.lo), ...ks.map((k) => axes[k]!.hi)], [2 * ks.length]) } : ('' as const));
+          const once = async (t: Tensor, ks: number[], sizes: number[], extra: Record<string, unknown>) => {
+            const s = await InferenceSession.create(graph('Resize', [{ name: 'x', dtype: t.type, shape: [...t.dims] }, roi(ks), '', sz(sizes)], { ...attrs, ...extra }), { backend: 'reference' });
+            return (await s.run({ x: t })).y0!;
+          };
+          const all = await once(x, dims.map((_, k) => k), outs, {});
+          let seq = x;
+          for (let k = 0; k < dims.length; k++) seq = await once(seq, [k], [outs[k]!], { axes: [k] });
+          expect(all.dims).toEqual(seq.dims);
+          expect(arr(all)).toEqual(arr(seq));
+        },
+      ),
+      { numRuns: 80 },
+    );
+  });
 });
+
