@@ -64,11 +64,12 @@ function subgraphView(m: TflModel, k: number): TflModel {
  * bound to its inputs by Identity nodes (the If node then captures them: ir/subgraph.ts), or as initializers
  * where the outer value is a constant (`outerConst`).
  */
-function fill(g: Graph, model: TflModel, k: number, stack: number[], used: Set<number>, outer?: string[], outerConst?: (name: string) => Tensor | undefined): void {
+function fill(g: Graph, model: TflModel, k: number, stack: number[], used: Set<number>, outer?: string[], outerConst?: (name: string) => Tensor | undefined, prefixAs?: string): void {
   const m = k ? subgraphView(model, k) : model;
   const where = `subgraph ${k}`;
   // branch values get a per-subgraph prefix: TFLite names are per subgraph, IR names are one scope with the outer graph
-  const prefix = k ? `sg${k}/` : '';
+  // (prefixAs: a second copy of one subgraph, WHILE's condition, needs names of its own)
+  const prefix = prefixAs ?? (k ? `sg${k}/` : '');
   const names: string[] = [];
   const taken = new Set<string>();
   for (const t of m.tensors) {
@@ -553,6 +554,8 @@ class Builder {
         return this.custom(op, ins);
       case 'IF':
         return this.ifOp(op, ins);
+      case 'WHILE':
+        return this.whileOp(op, ins);
       default:
         throw new UnsupportedOpError(op.opName, `TFLite builtin code ${op.opcode}${op.customCode !== undefined ? ` custom '${op.customCode}'` : ''}, ${this.where(op)}, output '${this.names[op.outputs[0]!] ?? '?'}'`);
     }
@@ -566,21 +569,76 @@ class Builder {
   private ifOp(op: TflOperator, ins: string[]): void {
     const o = this.opts(op, 'IfOptions');
     const branch = (field: string): Graph => {
-      const k = o?.int(field, 'i32') ?? -1;
-      const sg = this.model.subgraphs[k];
-      if (!sg || k === 0) throw new ModelFormatError(`${this.where(op)}: ${field} ${k} is not a subgraph other than 0 (${this.model.subgraphs.length} subgraphs)`);
-      if (this.stack.includes(k)) throw new ModelFormatError(`${this.where(op)}: ${field} ${k} contains this IF (recursive subgraphs)`);
-      if (this.stack.length >= MAX_BODY_DEPTH) throw new UnsupportedError(`${this.where(op)}: control flow nested deeper than ${MAX_BODY_DEPTH}`);
-      if (sg.inputs.length !== op.inputs.length - 1 || sg.outputs.length !== op.outputs.length)
-        throw new ModelFormatError(`${this.where(op)}: subgraph ${k} has ${sg.inputs.length} inputs and ${sg.outputs.length} outputs, the IF passes ${op.inputs.length - 1} and takes ${op.outputs.length}`);
-      this.used.add(k);
+      const k = this.subgraphOf(op, o, field, op.inputs.length - 1, op.outputs.length);
       const body = new Graph();
-      body.name = sg.name || `subgraph_${k}`;
+      body.name = this.model.subgraphs[k]!.name || `subgraph_${k}`;
       fill(body, this.model, k, [...this.stack, k], this.used, ins.slice(1), (n) => this.g.initializers.get(n));
       return body;
     };
     if (op.inputs.length < 1 || op.inputs.some((i) => i < 0)) throw new ModelFormatError(`${this.where(op)}: IF needs a condition and no omitted inputs`);
     const node: Node = { name: `${op.opName}_${op.index}`, op: 'If', domain: '', inputs: [ins[0]!], outputs: op.outputs.map((i) => this.names[i]!), attrs: { then_branch: branch('then_subgraph_index'), else_branch: branch('else_subgraph_index') } };
+    node.inputs.push(...capturedBy(node));
+    this.g.nodes.push(node);
+  }
+
+  /**
+   * The subgraph index in option `field` of a control-flow op, checked: a subgraph other than 0 that does not (through
+   * further control flow) contain this op — TFLite would recurse forever —, nesting within MAX_BODY_DEPTH, and `ins` /
+   * `outs` inputs and outputs.
+   */
+  private subgraphOf(op: TflOperator, o: ReturnType<Builder['opts']>, field: string, ins: number, outs: number): number {
+    const k = o?.int(field, 'i32') ?? -1;
+    const sg = this.model.subgraphs[k];
+    if (!sg || k === 0) throw new ModelFormatError(`${this.where(op)}: ${field} ${k} is not a subgraph other than 0 (${this.model.subgraphs.length} subgraphs)`);
+    if (this.stack.includes(k)) throw new ModelFormatError(`${this.where(op)}: ${field} ${k} contains this ${op.opName} (recursive subgraphs)`);
+    if (this.stack.length >= MAX_BODY_DEPTH) throw new UnsupportedError(`${this.where(op)}: control flow nested deeper than ${MAX_BODY_DEPTH}`);
+    if (sg.inputs.length !== ins || sg.outputs.length !== outs)
+      throw new ModelFormatError(`${this.where(op)}: ${field} ${k} has ${sg.inputs.length} inputs and ${sg.outputs.length} outputs, expected ${ins} and ${outs}`);
+    this.used.add(k);
+    return k;
+  }
+
+  /**
+   * WHILE (while.cc): inputs x… are the loop variables; cond_subgraph_index maps them to one bool, body_subgraph_index
+   * to their next values; while the condition holds the body runs, and the op's outputs are the variables' last
+   * values (shapes may change from one iteration to the next). → ONNX Loop with no trip count, whose first condition is
+   * the cond subgraph on the inputs and whose body is the body subgraph followed by the cond subgraph on its results.
+   * Each subgraph use is an `If` on a constant true with the subgraph as its branch — the plan inlines it
+   * (ir/passes/inline-if.ts) —, the two uses of the cond subgraph with names of their own.
+   */
+  private whileOp(op: TflOperator, ins: string[]): void {
+    const o = this.opts(op, 'WhileOptions');
+    const n = op.inputs.length;
+    if (op.inputs.some((i) => i < 0) || op.outputs.length !== n) throw new ModelFormatError(`${this.where(op)}: WHILE takes n loop variables (none omitted) and gives n, got ${n} inputs and ${op.outputs.length} outputs`);
+    const ck = this.subgraphOf(op, o, 'cond_subgraph_index', n, 1);
+    const bk = this.subgraphOf(op, o, 'body_subgraph_index', n, n);
+    const base = `${op.opName}_${op.index}`;
+    const yes = `${base}/true`;
+    this.g.initializers.set(yes, new Tensor('bool', Uint8Array.of(1), []));
+    // subgraph k on the values `bound`, as If(true) { subgraph } giving `outs`
+    const call = (k: number, bound: string[], outs: string[], prefix: string): Node => {
+      const g = new Graph();
+      g.name = this.model.subgraphs[k]!.name || `subgraph_${k}`;
+      fill(g, this.model, k, [...this.stack, k], this.used, bound, (x) => this.g.initializers.get(x), prefix);
+      const node: Node = { name: `${prefix}call`, op: 'If', domain: '', inputs: [yes], outputs: outs, attrs: { then_branch: g, else_branch: g.clone() } };
+      node.inputs.push(...capturedBy(node));
+      return node;
+    };
+    const cond0 = `${base}/cond0`;
+    this.g.nodes.push(call(ck, ins, [cond0], `${base}/cond0/`));
+    const body = new Graph();
+    body.name = `${base}/body`;
+    const types = this.model.subgraphs[bk]!.inputs.map((i) => this.valueType(this.model.subgraphs[bk]!.tensors[i]!));
+    const vin = ins.map((_, j) => `${base}/body/v${j}`);
+    const vout = ins.map((_, j) => `${base}/body/next${j}`);
+    body.inputs = [
+      { name: `${base}/body/iter`, type: { dtype: 'int64', shape: [] } },
+      { name: `${base}/body/cond_in`, type: { dtype: 'bool', shape: [] } },
+      ...vin.map((name, j) => ({ name, type: { dtype: types[j]!.dtype } })),
+    ];
+    body.nodes = [call(bk, vin, vout, `${base}/body/`), call(ck, vout, [`${base}/body/cond`], `${base}/body/cond/`)];
+    body.outputs = [{ name: `${base}/body/cond`, type: { dtype: 'bool', shape: [] } }, ...vout.map((name, j) => ({ name, type: { dtype: types[j]!.dtype } }))];
+    const node: Node = { name: base, op: 'Loop', domain: '', inputs: ['', cond0, ...ins], outputs: op.outputs.map((i) => this.names[i]!), attrs: { body } };
     node.inputs.push(...capturedBy(node));
     this.g.nodes.push(node);
   }
