@@ -1,3 +1,4 @@
+import { limits } from '../tensor/limits.js';
 import { ShapeError, UnsupportedError } from '../errors.js';
 import type { Dim, Graph, ValueType } from '../ir/graph.js';
 import { analyze } from '../ir/infer.js';
@@ -14,8 +15,6 @@ import { Tensor } from '../tensor/tensor.js';
  * ONNX inputs + a captured tail. Bodies run through the executor (`ctx.bodies`), kernels included.
  */
 
-/** Iterations a Loop may run (beyond it the model would hang the caller): a typed error instead. */
-export const MAX_LOOP_ITERATIONS = 2 ** 31 - 1;
 
 // ---------------------------------------------------------------------------------------------------------
 // static types through bodies
@@ -190,14 +189,15 @@ defineOp({
     const m = ctx.inputs[0] ? Number(need(ctx.inputs[0], 'M').data[0]) : undefined;
     let cond = ctx.inputs[1] ? !!need(ctx.inputs[1], 'cond').data[0] : true;
     if (m === undefined && !ctx.inputs[1]) throw new ShapeError('Loop has neither a trip count M nor a cond input: it would never end');
-    if (m !== undefined && m > MAX_LOOP_ITERATIONS && !ctx.inputs[1]) throw new ShapeError(`trip count ${m} exceeds ${MAX_LOOP_ITERATIONS} iterations`);
+    const cap = limits.loopIterations;
+    if (m !== undefined && m > cap && !ctx.inputs[1]) throw new ShapeError(`${ctx.node.name || 'Loop'}: trip count ${m} exceeds env.limits.loopIterations (${cap})`);
     let carried = ctx.inputs.slice(2, 2 + n) as Value[];
     const k = g.outputs.length - 1 - n;
     const scans: Tensor[][] = Array.from({ length: k }, () => []);
     const run = runner(ctx);
     let i = 0;
     for (; (m === undefined || i < m) && cond; i++) {
-      if (i >= MAX_LOOP_ITERATIONS) throw new ShapeError(`Loop ran ${MAX_LOOP_ITERATIONS} iterations without ending`);
+      if (i >= cap) throw new ShapeError(`${ctx.node.name || 'Loop'}: ran env.limits.loopIterations (${cap}) iterations without ending`);
       const outs = run.run(g, [new Tensor('int64', new BigInt64Array([BigInt(i)]), []), new Tensor('bool', new Uint8Array([cond ? 1 : 0]), []), ...carried]);
       const c = need(outs[0], 'body cond output');
       cond = !!c.data[0];

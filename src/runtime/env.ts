@@ -7,6 +7,7 @@ import { platform } from '#platform';
 import { InputError } from '../errors.js';
 import { configureThreads, threadsAvailable, threadsConfigured } from '../kernels/threads.js';
 import { allowRelaxedSimd, kernelFlavor, relaxedSimdSupported } from '../kernels/wasm.js';
+import { MAX_LOOP_ITERATIONS, limits } from '../tensor/limits.js';
 import { VERSION } from '../version.js';
 
 export interface Env {
@@ -32,6 +33,11 @@ export interface Env {
      */
     numThreads: number;
   };
+  /** run-time limits against models that would hang the caller (tensor/limits.ts) */
+  readonly limits: {
+    /** iterations one Loop / TFLite WHILE may run before the run fails with a ShapeError (default 1,000,000; at most 2^31 − 1) */
+    loopIterations: number;
+  };
 }
 
 export const env: Env = {
@@ -56,6 +62,15 @@ export const env: Env = {
     set numThreads(n: number) {
       if (!(Number.isInteger(n) && n >= 0)) throw new InputError(`env.wasm.numThreads must be a non-negative integer, got ${n}`);
       configureThreads(n);
+    },
+  },
+  limits: {
+    get loopIterations() {
+      return limits.loopIterations;
+    },
+    set loopIterations(n: number) {
+      if (!(Number.isInteger(n) && n >= 1 && n <= MAX_LOOP_ITERATIONS)) throw new InputError(`env.limits.loopIterations must be an integer in [1, ${MAX_LOOP_ITERATIONS}], got ${n}`);
+      limits.loopIterations = n;
     },
   },
 };

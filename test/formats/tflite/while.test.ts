@@ -1,9 +1,10 @@
 // TFLite WHILE (while.cc) → ONNX Loop: edgeq's run of hand-built models, and the same bytes in TFLite's own runtime
 // (tfjs-tflite in headless Chromium, scripts/tflite-web.mjs) as the oracle.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ModelFormatError } from '../../../src/errors.js';
+import { InputError, ModelFormatError, ShapeError } from '../../../src/errors.js';
 import { TFLITE_ENUMS, TFLITE_UNIONS } from '../../../src/formats/tflite/generated/tflite-schema.js';
 import { readTflite } from '../../../src/formats/tflite/reader.js';
+import { env } from '../../../src/runtime/env.js';
 import { InferenceSession } from '../../../src/runtime/session.js';
 import { Tensor } from '../../../src/tensor/tensor.js';
 import { buildTflite } from '../../helpers/tflite-builder.js';
@@ -88,6 +89,25 @@ describe('TFLite WHILE', () => {
     const r = s.runSync({ i: new Tensor('int32', Int32Array.of(0), []), x: new Tensor('float32', f32([1, 2]), [2]) });
     expect(r.x_out!.dims).toEqual([16]);
     expect(Array.from(r.x_out!.data as Float32Array)).toEqual(Array.from({ length: 16 }, (_, k) => (k % 2) + 1));
+  });
+
+  it('a WHILE whose condition never turns false ends in a ShapeError at env.limits.loopIterations, not a hang', async () => {
+    const s = await InferenceSession.create(whileModel({ n: 2 ** 31 - 1 }));
+    const was = env.limits.loopIterations;
+    try {
+      env.limits.loopIterations = 500;
+      const run = () => s.runSync({ i: new Tensor('int32', Int32Array.of(0), []), x: new Tensor('float32', f32([1, 1]), [2]) });
+      expect(run).toThrow(ShapeError);
+      expect(run).toThrow(/WHILE_0: ran env.limits.loopIterations \(500\) iterations without ending/);
+      env.limits.loopIterations = 600; // within the limit: 499 < 600 iterations
+      const s2 = await InferenceSession.create(whileModel({ n: 499 }));
+      expect(Array.from(s2.runSync({ i: new Tensor('int32', Int32Array.of(0), []), x: new Tensor('float32', f32([1, 1]), [2]) }).i_out!.data as Int32Array)).toEqual([499]);
+      expect(() => (env.limits.loopIterations = 0)).toThrow(InputError);
+      expect(() => (env.limits.loopIterations = 2 ** 31)).toThrow(InputError);
+    } finally {
+      env.limits.loopIterations = was;
+    }
+    expect(env.limits.loopIterations).toBe(1_000_000);
   });
 
   it('WHILE naming subgraph 0, a missing subgraph, itself, or subgraphs of the wrong arity is a ModelFormatError', () => {
