@@ -1,5 +1,6 @@
 // Hand-built .tflite flatbuffers for tests (official table field ids, see schemas/tflite.fbs).
 import * as flatbuffers from 'flatbuffers';
+import { TFLITE_ENUMS, TFLITE_UNIONS } from '../../src/formats/tflite/generated/tflite-schema.js';
 
 /** A builtin-options field: [field id, kind, value]. */
 export type OptionField = [id: number, kind: 'i8' | 'i32' | 'bool' | 'f32', value: number] | [id: number, kind: 'str', value: string];
@@ -192,4 +193,62 @@ export function oneOpTflite(s: OneOpSpec): Uint8Array {
     outputs: s.outputs,
   });
 }
+
+const OP = TFLITE_ENUMS.BuiltinOperator;
+const OPT = TFLITE_UNIONS.BuiltinOptions;
+const F32 = 0, I32 = 2, BOOL = 6;
+
+/**
+ * WHILE(i, x) (while.cc): cond subgraph `i < n`, body subgraph `(i + 1, grow ? concat(x, x) : x · 2)`; the loop
+ * variables' last values are the outputs. i: int32 scalar, x: float32 [2]; with `grow` x's shape doubles every
+ * iteration (TFLite resizes the body's tensors as it goes).
+ */
+export function whileModel(o: { n: number; grow?: boolean; cond?: number; body?: number }): Uint8Array {
+  const i32 = (v: number[]) => new Uint8Array(Int32Array.from(v).buffer);
+  return buildTflite({
+    tensors: [
+      { shape: [], type: I32, buffer: 0, name: 'i' },
+      { shape: [2], type: F32, buffer: 0, name: 'x' },
+      { shape: [], type: I32, buffer: 0, name: 'i_out' },
+      { shape: [2], type: F32, buffer: 0, name: 'x_out' },
+    ],
+    buffers: [new Uint8Array(0), i32([o.n]), i32([1]), new Uint8Array(Float32Array.of(2).buffer)],
+    opcodes: [OP.WHILE, OP.LESS, OP.ADD, OP.MUL, OP.CONCATENATION],
+    ops: [{ opcode: 0, inputs: [0, 1], outputs: [2, 3], options: { type: OPT.WhileOptions, fields: [[0, 'i32', o.cond ?? 1], [1, 'i32', o.body ?? 2]] } }],
+    inputs: [0, 1],
+    outputs: [2, 3],
+    subgraphs: [
+      {
+        // cond: i < n
+        tensors: [
+          { shape: [], type: I32, buffer: 0, name: 'i' },
+          { shape: [2], type: F32, buffer: 0, name: 'x' },
+          { shape: [], type: I32, buffer: 1, name: 'n' },
+          { shape: [], type: BOOL, buffer: 0, name: 'go' },
+        ],
+        ops: [{ opcode: 1, inputs: [0, 2], outputs: [3] }],
+        inputs: [0, 1],
+        outputs: [3],
+      },
+      {
+        // body: i + 1, and x · 2 or concat(x, x)
+        tensors: [
+          { shape: [], type: I32, buffer: 0, name: 'i' },
+          { shape: [2], type: F32, buffer: 0, name: 'x' },
+          { shape: [], type: I32, buffer: 2, name: 'one' },
+          { shape: [], type: F32, buffer: 3, name: 'two' },
+          { shape: [], type: I32, buffer: 0, name: 'i1' },
+          { shape: [o.grow ? 4 : 2], type: F32, buffer: 0, name: 'x1' },
+        ],
+        ops: [
+          { opcode: 2, inputs: [0, 2], outputs: [4] },
+          o.grow ? { opcode: 4, inputs: [1, 1], outputs: [5], options: { type: OPT.ConcatenationOptions, fields: [[0, 'i32', 0]] } } : { opcode: 3, inputs: [1, 3], outputs: [5] },
+        ],
+        inputs: [0, 1],
+        outputs: [4, 5],
+      },
+    ],
+  });
+}
+
 

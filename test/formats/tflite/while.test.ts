@@ -2,73 +2,15 @@
 // (tfjs-tflite in headless Chromium, scripts/tflite-web.mjs) as the oracle.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError, ModelFormatError, ShapeError } from '../../../src/errors.js';
-import { TFLITE_ENUMS, TFLITE_UNIONS } from '../../../src/formats/tflite/generated/tflite-schema.js';
 import { readTflite } from '../../../src/formats/tflite/reader.js';
 import { env } from '../../../src/runtime/env.js';
 import { InferenceSession } from '../../../src/runtime/session.js';
 import { Tensor } from '../../../src/tensor/tensor.js';
-import { buildTflite } from '../../helpers/tflite-builder.js';
+import { whileModel } from '../../helpers/tflite-builder.js';
 // @ts-expect-error plain ESM JS without types
 import { openTflitePage, tfliteWebAvailable } from '../../../scripts/tflite-web.mjs';
 
-const OP = TFLITE_ENUMS.BuiltinOperator;
-const OPT = TFLITE_UNIONS.BuiltinOptions;
-const F32 = 0, I32 = 2, BOOL = 6;
 const f32 = (v: ArrayLike<number>) => Float32Array.from(v);
-
-/**
- * WHILE(i, x) (while.cc): cond subgraph `i < n`, body subgraph `(i + 1, grow ? concat(x, x) : x · 2)`; the loop
- * variables' last values are the outputs. i: int32 scalar, x: float32 [2]; with `grow` x's shape doubles every
- * iteration (TFLite resizes the body's tensors as it goes).
- */
-function whileModel(o: { n: number; grow?: boolean; cond?: number; body?: number }): Uint8Array {
-  const i32 = (v: number[]) => new Uint8Array(Int32Array.from(v).buffer);
-  return buildTflite({
-    tensors: [
-      { shape: [], type: I32, buffer: 0, name: 'i' },
-      { shape: [2], type: F32, buffer: 0, name: 'x' },
-      { shape: [], type: I32, buffer: 0, name: 'i_out' },
-      { shape: [2], type: F32, buffer: 0, name: 'x_out' },
-    ],
-    buffers: [new Uint8Array(0), i32([o.n]), i32([1]), new Uint8Array(f32([2]).buffer)],
-    opcodes: [OP.WHILE, OP.LESS, OP.ADD, OP.MUL, OP.CONCATENATION],
-    ops: [{ opcode: 0, inputs: [0, 1], outputs: [2, 3], options: { type: OPT.WhileOptions, fields: [[0, 'i32', o.cond ?? 1], [1, 'i32', o.body ?? 2]] } }],
-    inputs: [0, 1],
-    outputs: [2, 3],
-    subgraphs: [
-      {
-        // cond: i < n
-        tensors: [
-          { shape: [], type: I32, buffer: 0, name: 'i' },
-          { shape: [2], type: F32, buffer: 0, name: 'x' },
-          { shape: [], type: I32, buffer: 1, name: 'n' },
-          { shape: [], type: BOOL, buffer: 0, name: 'go' },
-        ],
-        ops: [{ opcode: 1, inputs: [0, 2], outputs: [3] }],
-        inputs: [0, 1],
-        outputs: [3],
-      },
-      {
-        // body: i + 1, and x · 2 or concat(x, x)
-        tensors: [
-          { shape: [], type: I32, buffer: 0, name: 'i' },
-          { shape: [2], type: F32, buffer: 0, name: 'x' },
-          { shape: [], type: I32, buffer: 2, name: 'one' },
-          { shape: [], type: F32, buffer: 3, name: 'two' },
-          { shape: [], type: I32, buffer: 0, name: 'i1' },
-          { shape: [o.grow ? 4 : 2], type: F32, buffer: 0, name: 'x1' },
-        ],
-        ops: [
-          { opcode: 2, inputs: [0, 2], outputs: [4] },
-          o.grow ? { opcode: 4, inputs: [1, 1], outputs: [5], options: { type: OPT.ConcatenationOptions, fields: [[0, 'i32', 0]] } } : { opcode: 3, inputs: [1, 3], outputs: [5] },
-        ],
-        inputs: [0, 1],
-        outputs: [4, 5],
-      },
-    ],
-  });
-}
-
 
 describe('TFLite WHILE', () => {
   it('WHILE runs the body while the cond subgraph holds; the outputs are the variables\' last values (while.cc)', async () => {
