@@ -88,3 +88,43 @@ describe('TFLite → ONNX: float16 weights, Convolution2DTransposeBias, RESIZE_B
       (got.data as Float32Array).forEach((v, i) => expect(Math.abs(v - d[i]!)).toBeLessThan(1e-5 * Math.max(1, Math.abs(d[i]!))));
     });
 });
+
+// TFLite DEPTH_TO_SPACE (depth_to_space.h: out[n, h·b + i, w·b + j, c] = in[n, h, w, (i·b + j)·C + c]) after a CONV_2D,
+// read as DepthToSpace with data_layout NHWC: written as ONNX DepthToSpace (DCR) between two Transposes
+describe('TFLite → ONNX: DEPTH_TO_SPACE', () => {
+  for (const [H, W, b] of [
+    [3, 5, 2],
+    [2, 2, 3],
+  ] as const)
+    it(`[1,${H},${W},3] → CONV_2D 1×1 to ${2 * b * b} channels → DEPTH_TO_SPACE ${b}: loads in onnxruntime-node and matches edgeq on the .tflite`, async () => {
+      const C = 2 * b * b;
+      const tfl = buildTflite({
+        tensors: [
+          { shape: [1, H, W, 3], type: 0, buffer: 0, name: 'x' },
+          { shape: [C, 1, 1, 3], type: 0, buffer: 1, name: 'w' },
+          { shape: [1, H, W, C], type: 0, buffer: 0, name: 'c' },
+          { shape: [1, H * b, W * b, 2], type: 0, buffer: 0, name: 'y' },
+        ],
+        buffers: [new Uint8Array(0), bytes(seq(C * 3, (i) => Math.sin(i * 0.9)))],
+        opcodes: [3, 5],
+        ops: [
+          { opcode: 0, inputs: [0, 1, -1], outputs: [2], options: { type: 1, fields: [[0, 'i8', 1], [1, 'i32', 1], [2, 'i32', 1]] } },
+          // DepthToSpaceOptions (union 94): block_size
+          { opcode: 1, inputs: [2], outputs: [3], options: { type: 94, fields: [[0, 'i32', b]] } },
+        ],
+        inputs: [0],
+        outputs: [3],
+      });
+      const g = tfliteToOnnxGraph(readTflite(tfl));
+      const d2s = g.nodes.find((n) => n.op === 'DepthToSpace')!;
+      expect(d2s.attrs.data_layout).toBeUndefined();
+      const x = seq(H * W * 3, (i) => Math.sin(i * 0.37) + 0.25);
+      const s = await ort.InferenceSession.create(writeOnnx(g));
+      const want = (await s.run({ x: new ort.Tensor('float32', x, [1, H, W, 3]) })).y!;
+      const got = (await (await InferenceSession.create(tfl)).run({ x: new Tensor('float32', x, [1, H, W, 3]) })).y!;
+      expect(got.dims).toEqual([1, H * b, W * b, 2]);
+      expect(got.dims).toEqual(want.dims);
+      const d = want.data as Float32Array;
+      (got.data as Float32Array).forEach((v, i) => expect(Math.abs(v - d[i]!)).toBeLessThan(1e-5 * Math.max(1, Math.abs(d[i]!))));
+    });
+});
