@@ -23,6 +23,40 @@ export function x32_permute4(x: usize, d0: i32, d1: i32, d2: i32, d3: i32, s0: i
       }
 }
 
+/**
+ * DepthToSpace (ONNX DCR) of 4-byte elements on NCHW: out[q, c, y·b + i, x·b + j] = in[q, (i·b + j)·C + c, y, x]
+ * (C = output channels). Each output row interleaves row y of the b input planes (i·b + j)·C + c, j = 0..b-1; for
+ * b = 2 four columns of both planes at a time (two loads, two shuffles, two stores), else one element at a time.
+ */
+export function x32_depth_to_space(x: usize, n: i32, c: i32, h: i32, w: i32, b: i32, out: usize): void {
+  const plane = (<usize>(h * w)) << 2;
+  const next = (<usize>c) * plane; // plane (i·b + j)·C + c → (i·b + j + 1)·C + c
+  const row = (<usize>w) << 2;
+  let o = out;
+  for (let q = 0; q < n; q++)
+    for (let ch = 0; ch < c; ch++)
+      for (let y = 0; y < h; y++)
+        for (let i = 0; i < b; i++) {
+          const s0 = x + (<usize>((q * b + i) * b * c + ch)) * plane + (<usize>y) * row;
+          let k = 0;
+          if (b == 2) {
+            const s1 = s0 + next;
+            for (; k + 4 <= w; k += 4) {
+              const u = v128.load(s0 + ((<usize>k) << 2));
+              const v = v128.load(s1 + ((<usize>k) << 2));
+              v128.store(o, v128.shuffle<i32>(u, v, 0, 4, 1, 5));
+              v128.store(o, v128.shuffle<i32>(u, v, 2, 6, 3, 7), 16);
+              o += 32;
+            }
+          }
+          for (; k < w; k++)
+            for (let j = 0; j < b; j++) {
+              store<u32>(o, load<u32>(s0 + (<usize>j) * next + ((<usize>k) << 2)));
+              o += 4;
+            }
+        }
+}
+
 /** The same for 1-byte elements. */
 export function x8_permute4(x: usize, d0: i32, d1: i32, d2: i32, d3: i32, s0: i32, s1: i32, s2: i32, s3: i32, out: usize): void {
   let o = out;

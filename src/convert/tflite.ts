@@ -676,7 +676,7 @@ function fullRankResize(g: G, n: Node, dims: readonly (number | string)[] | unde
 
 /**
  * The float NHWC TFLite IR (readTflite's output, or onnxToTfliteGraph's) as plain ONNX: each NHWC Conv / ConvTranspose /
- * MaxPool / AveragePool runs on NCHW between two Transposes, with OHWI / 1HWO weights permuted back to ONNX's layouts
+ * MaxPool / AveragePool / DepthToSpace runs on NCHW between two Transposes, with OHWI / 1HWO weights permuted back to ONNX's layouts
  * (float16 weights behind their DEQUANTIZE Cast included). Ops without an
  * ONNX counterpart (ai.edgeq.tflite, TFLite's integer rounding) make writeOnnx fail with a typed error.
  */
@@ -697,7 +697,7 @@ export function tfliteToOnnxGraph(src: G): G {
   for (const n of g.nodes) {
     const lay = n.attrs.data_layout;
     if (n.op === 'Resize' && n.domain === '' && n.attrs.axes) fullRankResize(g, n, shapes.get(n.inputs[0]!)?.shape, fresh);
-    if (n.domain !== '' || lay !== 'NHWC' || !['Conv', 'ConvTranspose', 'MaxPool', 'AveragePool'].includes(n.op)) {
+    if (n.domain !== '' || lay !== 'NHWC' || !['Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'DepthToSpace'].includes(n.op)) {
       nodes.push(n);
       continue;
     }

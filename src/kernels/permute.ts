@@ -2,10 +2,12 @@ import { Tensor } from '../tensor/tensor.js';
 import type { DType, TypedArray } from '../tensor/dtype.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
 import { arena, bindConstant, kernels } from './wasm.js';
+import { isConcrete } from '../ir/dims.js';
+import { depthToSpaceView } from '../ops/shape.js';
 
 /**
- * Data movement the layout pass (src/ir/passes/layout.ts) leaves between kernels: Transpose at the graph's edges
- * and constant-mode Pad (TFLite's channel pads before a residual Add, spatial pads it did not fold into a conv).
+ * Data movement the layout pass (src/ir/passes/layout.ts) leaves between kernels: Transpose at the graph's edges,
+ * DepthToSpace (TFLite's DEPTH_TO_SPACE after a conv) and constant-mode Pad (TFLite's channel pads before a residual Add, spatial pads it did not fold into a conv).
  * 1- and 4-byte elements; outputs stay in kernel memory.
  */
 const BYTES: Partial<Record<DType, 1 | 4>> = { float32: 4, int32: 4, uint32: 4, int8: 1, uint8: 1, bool: 1 };
@@ -26,6 +28,35 @@ export function mergePerm(dims: readonly number[], perm: readonly number[]): { d
   return { dims: md, perm: mp };
 }
 
+/**
+ * x32_permute4 / x8_permute4's arguments for the input `dims` permuted by `perm`: output dims and input strides,
+ * after merging axes to at most 4 (undefined when more remain).
+ */
+function permute4Args(dims: readonly number[], perm: readonly number[]): [number, number, number, number, number, number, number, number] | undefined {
+  const m = mergePerm(dims, perm);
+  if (m.dims.length > 4) return undefined;
+  const pad = 4 - m.dims.length;
+  const d = [...Array(pad).fill(1), ...m.dims];
+  const p = [...Array(pad).keys(), ...m.perm.map((q) => q + pad)];
+  const st = [d[1]! * d[2]! * d[3]!, d[2]! * d[3]!, d[3]!, 1];
+  return [...p.map((q) => d[q]!), ...p.map((q) => st[q]!)] as [number, number, number, number, number, number, number, number];
+}
+
+/** A kernel run that moves x's elements (at `xp`, `dims`) to `yp`: the permute kernels by element width. */
+type Move = (xp: number, dims: readonly number[], yp: number) => void;
+
+/** Run `move` on x into fresh kernel memory; the result has x's type and the dims `out`. */
+function moveOut(mem: NonNullable<ReturnType<typeof arena>>, x: Tensor, esz: number, out: number[], move: Move, what: string): Tensor {
+  const xin = mem.inputBytes(x.data as TypedArray, `${what} input`);
+  try {
+    const op = mem.alloc(x.size * esz, `${what} output`);
+    move(xin.ptr, x.dims, op);
+    return new Tensor(x.type, mem.view(x.type, op, x.size), out);
+  } finally {
+    if (xin.copied) mem.release(xin.ptr);
+  }
+}
+
 const transposeWasm: KernelDef = {
   op: 'Transpose',
   backend: 'wasm',
@@ -36,43 +67,64 @@ const transposeWasm: KernelDef = {
     if (!mem || !ex) return decline('no WASM memory');
     const esz = x && BYTES[x.dtype];
     if (!esz) return decline(`dtype ${x?.dtype}: the kernel moves 1- or 4-byte elements`);
+    const f = esz === 4 ? ex.x32_permute4 : ex.x8_permute4;
+    const args = (dims: readonly number[]) => permute4Args(dims, (attrs.perm as number[] | undefined) ?? [...dims.keys()].reverse());
+    const move: Move = (xp, dims, yp) => f(xp, ...args(dims)!, yp);
     return {
       name: esz === 4 ? 'x32_permute4' : 'x8_permute4',
       run([xt], [outType]) {
-        const rank = xt!.dims.length;
-        const perm = (attrs.perm as number[] | undefined) ?? [...Array(rank).keys()].reverse();
-        const m = mergePerm(xt!.dims, perm);
-        if (m.dims.length > 4) return undefined; // the reference handles it
-        const pad = 4 - m.dims.length;
-        const d = [...Array(pad).fill(1), ...m.dims];
-        const p = [...Array(pad).keys(), ...m.perm.map((q) => q + pad)];
-        const st = [d[1]! * d[2]! * d[3]!, d[2]! * d[3]!, d[3]!, 1];
-        const od = p.map((q) => d[q]!);
-        const os = p.map((q) => st[q]!);
-        const out = outType!.shape as number[];
-        const xin = mem.inputBytes(xt!.data as TypedArray, 'transpose input');
-        try {
-          const op = mem.alloc(xt!.size * esz, 'transpose output');
-          (esz === 4 ? ex.x32_permute4 : ex.x8_permute4)(xin.ptr, od[0]!, od[1]!, od[2]!, od[3]!, os[0]!, os[1]!, os[2]!, os[3]!, op);
-          return [new Tensor(xt!.type, mem.view(xt!.type, op, xt!.size), out)];
-        } finally {
-          if (xin.copied) mem.release(xin.ptr);
-        }
+        if (!args(xt!.dims)) return undefined; // the reference handles it
+        return [moveOut(mem, xt!, esz, outType!.shape as number[], move, 'transpose')];
       },
       bind({ ins: [xp], inTypes: [xt], outs: [yp] }) {
         const dims = xt!.shape as number[];
-        const rank = dims.length;
-        const perm = (attrs.perm as number[] | undefined) ?? [...Array(rank).keys()].reverse();
-        const m = mergePerm(dims, perm);
-        if (m.dims.length > 4 || xp! < 0 || yp! < 0) return undefined;
-        const pad = 4 - m.dims.length;
-        const d = [...Array(pad).fill(1), ...m.dims];
-        const p = [...Array(pad).keys(), ...m.perm.map((q) => q + pad)];
-        const st = [d[1]! * d[2]! * d[3]!, d[2]! * d[3]!, d[3]!, 1];
-        const [o0, o1, o2, o3] = p.map((q) => d[q]!) as [number, number, number, number];
-        const [s0, s1, s2, s3] = p.map((q) => st[q]!) as [number, number, number, number];
-        const f = esz === 4 ? ex.x32_permute4 : ex.x8_permute4;
-        return () => f(xp!, o0, o1, o2, o3, s0, s1, s2, s3, yp!);
+        if (!args(dims) || xp! < 0 || yp! < 0) return undefined;
+        return () => move(xp!, dims, yp!);
+      },
+    };
+  },
+};
+
+/**
+ * DepthToSpace (ONNX; data_layout NHWC from TFLite's DEPTH_TO_SPACE when the layout pass did not run) as one data
+ * movement: DCR on NCHW of 4-byte elements is x32_depth_to_space (the layout pass's form, after a conv), anything
+ * else the 6-D transpose of ops/shape.ts depthToSpaceView on the permute kernels (NHWC merges to 4 axes; what does
+ * not — CRD, 1-byte NCHW with N > 1 — declines).
+ */
+const depthToSpaceWasm: KernelDef = {
+  op: 'DepthToSpace',
+  backend: 'wasm',
+  layouts: true,
+  prepare(_node, attrs, types) {
+    const mem = arena();
+    const ex = kernels();
+    const x = types[0];
+    if (!mem || !ex) return decline('no WASM memory');
+    const esz = x && BYTES[x.dtype];
+    if (!esz) return decline(`dtype ${x?.dtype}: the kernel moves 1- or 4-byte elements`);
+    const b: number = attrs.blocksize;
+    const dcr = attrs.mode !== 'CRD';
+    const nhwc = attrs.data_layout === 'NHWC';
+    const view = (dims: readonly number[]) => depthToSpaceView(dims, b, dcr, nhwc);
+    const direct = esz === 4 && dcr && !nhwc;
+    const permArgs = (dims: readonly number[]) => {
+      const v = view(dims);
+      return permute4Args(v.dims, v.perm);
+    };
+    const args = (dims: readonly number[]) => direct || !!permArgs(dims);
+    const f = esz === 4 ? ex.x32_permute4 : ex.x8_permute4;
+    const move: Move = direct ? (xp, [n, c, h, w], yp) => ex.x32_depth_to_space(xp, n!, c! / (b * b), h!, w!, b, yp) : (xp, dims, yp) => f(xp, ...permArgs(dims)!, yp);
+    if (x.shape && isConcrete(x.shape) && !args(x.shape)) return decline('the 6-D view does not merge to 4 axes');
+    return {
+      name: direct ? 'x32_depth_to_space' : esz === 4 ? 'x32_permute4' : 'x8_permute4',
+      run([xt], [outType]) {
+        if (!args(xt!.dims)) return undefined; // the reference handles it
+        return [moveOut(mem, xt!, esz, outType!.shape as number[], move, 'DepthToSpace')];
+      },
+      bind({ ins: [xp], inTypes: [xt], outs: [yp] }) {
+        const dims = xt!.shape as number[];
+        if (!args(dims) || xp! < 0 || yp! < 0) return undefined;
+        return () => move(xp!, dims, yp!);
       },
     };
   },
@@ -262,5 +314,6 @@ const concat32: KernelDef = {
 };
 
 registerKernel(transposeWasm);
+registerKernel(depthToSpaceWasm);
 registerKernel(padWasm);
 registerKernel(concat32);

@@ -55,6 +55,7 @@ export interface KernelExports {
   tfl_mul_i8(a: number, sa: number, b: number, sb: number, n: number, az: number, bz: number, m: number, s: number, oz: number, lo: number, hi: number, out: number): void;
   x32_permute4(x: number, d0: number, d1: number, d2: number, d3: number, s0: number, s1: number, s2: number, s3: number, out: number): void;
   x8_permute4(x: number, d0: number, d1: number, d2: number, d3: number, s0: number, s1: number, s2: number, s3: number, out: number): void;
+  x32_depth_to_space(x: number, n: number, c: number, h: number, w: number, b: number, out: number): void;
   f32_unary(op: number, x: number, out: number, n: number, alpha: number, beta: number): void;
   f32_binary_nd(op: number, a: number, b: number, out: number, rank: number, shape: number, astr: number, bstr: number, idx: number, lo: number, hi: number): void;
   f32_binary(op: number, a: number, sa: number, b: number, sb: number, out: number, n: number, lo: number, hi: number): void;

@@ -864,14 +864,16 @@ defineOp({
 function blockShape(ctx: ShapeCtx, toSpace: boolean): ValueType {
   const x = needType(ctx, 0, ALL, 'input');
   const b: number = ctx.attrs.blocksize;
+  const nhwc = ctx.attrs.data_layout === 'NHWC';
   if (!(b >= 1)) ctx.fail(`blocksize must be ≥ 1, got ${b}`);
   if (!x.shape) return sameType(x, [U, U, U, U]);
-  if (x.shape.length !== 4) ctx.fail(`input must be 4-D [N,C,H,W], got rank ${x.shape.length}`);
-  const [n, c, h, w] = x.shape as [Dim, Dim, Dim, Dim];
+  if (x.shape.length !== 4) ctx.fail(`input must be 4-D [N,${nhwc ? 'H,W,C' : 'C,H,W'}], got rank ${x.shape.length}`);
+  const [n, c, h, w] = (nhwc ? [0, 3, 1, 2].map((a) => x.shape![a]) : x.shape) as [Dim, Dim, Dim, Dim];
   const mul = (d: Dim, k: number): Dim => (typeof d === 'number' ? d * k : b === 1 ? d : U);
   if (toSpace) {
     if (typeof c === 'number' && c % (b * b) !== 0) ctx.fail(`channels ${c} are not divisible by blocksize² = ${b * b}`);
-    return sameType(x, [n, typeof c === 'number' ? c / (b * b) : b === 1 ? c : U, mul(h, b), mul(w, b)]);
+    const c2 = typeof c === 'number' ? c / (b * b) : b === 1 ? c : U;
+    return sameType(x, nhwc ? [n, mul(h, b), mul(w, b), c2] : [n, c2, mul(h, b), mul(w, b)]);
   }
   if (typeof h === 'number' && h % b !== 0) ctx.fail(`height ${h} is not divisible by blocksize ${b}`);
   if (typeof w === 'number' && w % b !== 0) ctx.fail(`width ${w} is not divisible by blocksize ${b}`);
@@ -883,23 +885,31 @@ defineOp({
   name: 'DepthToSpace',
   inputs: [1, 1],
   outputs: [1, 1],
-  attrs: { blocksize: { type: 'int', required: true }, mode: { type: 'string', default: 'DCR', oneOf: ['DCR', 'CRD'] } },
+  // data_layout NHWC: an edgeq extension (TFLite DEPTH_TO_SPACE; the layout pass makes it NCHW)
+  attrs: { blocksize: { type: 'int', required: true }, mode: { type: 'string', default: 'DCR', oneOf: ['DCR', 'CRD'] }, data_layout: { type: 'string', default: 'NCHW', oneOf: ['NCHW', 'NHWC'] } },
   inferShape(ctx) {
     return [blockShape(ctx, true)];
   },
   reference(ctx) {
     const x = ctx.inputs[0]!;
-    const b: number = ctx.attrs.blocksize;
-    const [n, c, h, w] = x.dims as [number, number, number, number];
-    const c2 = c / (b * b);
-    // ONNX DCR: reshape [N, b, b, C/b², H, W], transpose [0,3,4,1,5,2]; CRD: [N, C/b², b, b, H, W], [0,1,4,2,5,3]
-    const dcr = ctx.attrs.mode === 'DCR';
-    const dims6 = dcr ? [n, b, b, c2, h, w] : [n, c2, b, b, h, w];
-    const perm = dcr ? [0, 3, 4, 1, 5, 2] : [0, 1, 4, 2, 5, 3];
-    const { data } = transposeData(x.type, x.data as Arr, dims6, perm);
+    const { dims, perm } = depthToSpaceView(x.dims, ctx.attrs.blocksize, ctx.attrs.mode === 'DCR', ctx.attrs.data_layout === 'NHWC');
+    const { data } = transposeData(x.type, x.data as Arr, dims, perm);
     return [new Tensor(x.type, data, outDims(ctx))];
   },
 });
+
+/**
+ * DepthToSpace as a 6-D transpose of its input: the input viewed as `dims`, permuted by `perm`, is the output.
+ * ONNX DCR: reshape [N, b, b, C/b², H, W], transpose [0,3,4,1,5,2]; CRD: [N, C/b², b, b, H, W], [0,1,4,2,5,3].
+ * NHWC (TFLite depth_to_space.h, DCR order: out[n, h·b + i, w·b + j, c] = in[n, h, w, (i·b + j)·C/b² + c]):
+ * [N, H, W, b, b, C/b²] by [0,1,3,2,4,5]; CRD likewise [N, H, W, C/b², b, b] by [0,1,4,2,5,3].
+ */
+export function depthToSpaceView(x: readonly number[], b: number, dcr: boolean, nhwc: boolean): { dims: number[]; perm: number[] } {
+  const [n, c, h, w] = (nhwc ? [x[0], x[3], x[1], x[2]] : x) as [number, number, number, number];
+  const c2 = c / (b * b);
+  if (nhwc) return dcr ? { dims: [n, h, w, b, b, c2], perm: [0, 1, 3, 2, 4, 5] } : { dims: [n, h, w, c2, b, b], perm: [0, 1, 4, 2, 5, 3] };
+  return dcr ? { dims: [n, b, b, c2, h, w], perm: [0, 3, 4, 1, 5, 2] } : { dims: [n, c2, b, b, h, w], perm: [0, 1, 4, 2, 5, 3] };
+}
 
 defineOp({
   name: 'SpaceToDepth',

@@ -394,3 +394,42 @@ describe('layout pass: Slice of NHWC values', () => {
     );
   });
 });
+
+// TFLite DEPTH_TO_SPACE (DepthToSpace with data_layout NHWC): depth_to_space.h "out[b, h·bs + i, w·bs + j, c] =
+// in[b, h, w, (i·bs + j)·C + c]" — run by the pass as ONNX DCR on the conv's NCHW output, with no transpose between
+describe('layout pass: DepthToSpace of NHWC values', () => {
+  it('runs DCR on the NCHW form right after the conv and matches the reference (1e-5 of the output scale)', () => {
+    fc.assert(
+      fc.property(
+        fc.record({ n: fc.integer({ min: 1, max: 2 }), h: fc.integer({ min: 1, max: 6 }), w: fc.integer({ min: 1, max: 9 }), c: fc.integer({ min: 1, max: 4 }), oc: fc.integer({ min: 1, max: 3 }), b: fc.integer({ min: 1, max: 3 }), seed: fc.integer({ min: 0, max: 1000 }) }),
+        (r) => {
+          const m = r.oc * r.b * r.b;
+          const g = new Graph();
+          g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [r.n, r.h, r.w, r.c] } }];
+          g.initializers.set('W', new Tensor('float32', rnd(m * r.c, r.seed), [m, 1, 1, r.c]));
+          g.nodes = [
+            { name: 'conv', op: 'Conv', domain: '', inputs: ['X', 'W'], outputs: ['a'], attrs: { kernel_shape: [1, 1], data_layout: 'NHWC', weight_layout: 'OHWI' } },
+            { name: 'd2s', op: 'DepthToSpace', domain: '', inputs: ['a'], outputs: ['b'], attrs: { blocksize: r.b, mode: 'DCR', data_layout: 'NHWC' } },
+            { name: 'relu', op: 'Relu', domain: '', inputs: ['b'], outputs: ['Y'], attrs: {} },
+          ];
+          g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+          const ex = new Executor(g);
+          const nodes = ex.graph.nodes;
+          const d2s = nodes.find((n) => n.op === 'DepthToSpace')!;
+          expect(d2s.attrs.data_layout).toBeUndefined();
+          expect(nodes.find((n) => n.outputs.includes(d2s.inputs[0]!))?.op).toBe('Conv');
+          // the Transposes left are the graph input's and the output's
+          expect(nodes.filter((n) => n.op === 'Transpose')).toHaveLength(2);
+          const x = new Tensor('float32', rnd(r.n * r.h * r.w * r.c, r.seed + 1), [r.n, r.h, r.w, r.c]);
+          const got = ex.run({ X: x }).Y as Tensor;
+          ex.dispose();
+          const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y as Tensor;
+          expect(got.dims).toEqual([r.n, r.h * r.b, r.w * r.b, r.oc]);
+          expect(got.dims).toEqual(want.dims);
+          expect(relErr(got.data as Float32Array, want.data as Float32Array)).toBeLessThanOrEqual(1e-5);
+        },
+      ),
+      { numRuns: 60, seed: 15 },
+    );
+  });
+});

@@ -12,9 +12,10 @@ const dims = fc.integer({ min: 1, max: 4 }).chain((r) => fc.array(fc.integer({ m
 const data = (type: 'float32' | 'int8', n: number, seed: number) =>
   type === 'float32' ? new Tensor('float32', Float32Array.from({ length: n }, (_, i) => Math.sin(i * 1.3 + seed)), undefined) : new Tensor('int8', Int8Array.from({ length: n }, (_, i) => ((i * 37 + seed) % 256) - 128), undefined);
 
-function both(g: Graph, x: Tensor, kernel: string): void {
+/** g on the kernels and on the reference: the same elements; `kernel` (when given) is the one kernel that ran */
+function both(g: Graph, x: Tensor, kernel?: string): void {
   const fast = new Executor(g);
-  expect([...fast.kernels.values()].map((k) => k.name)).toEqual([kernel]);
+  if (kernel) expect([...fast.kernels.values()].map((k) => k.name)).toEqual([kernel]);
   const got = fast.run({ X: x }).Y!;
   const want = new Executor(g, { backend: 'reference' }).run({ X: x }).Y!;
   fast.dispose();
@@ -55,6 +56,35 @@ describe('data movement kernels vs the reference', () => {
         both(g, data('float32', d.reduce((a, v) => a * v, 1), seed).reshape(d), 'x32_transpose');
       }),
       { numRuns: 200, seed: 5 },
+    );
+  });
+
+  // ONNX DepthToSpace: DCR "reshape [N, b, b, C/b², H, W], transpose [0,3,4,1,5,2]", CRD "[N, C/b², b, b, H, W],
+  // [0,1,4,2,5,3]"; data_layout NHWC (TFLite DEPTH_TO_SPACE, DCR: out[n, h·b + i, w·b + j, c] = in[n, h, w,
+  // (i·b + j)·C + c]). Widths 1–11 cross x32_depth_to_space's 4-column blocks (b = 2) and its scalar tail.
+  it('DepthToSpace: NCHW / NHWC, DCR / CRD, block 1–3, 4- and 1-byte elements', () => {
+    fc.assert(
+      fc.property(
+        fc.record({ n: fc.integer({ min: 1, max: 2 }), c: fc.integer({ min: 1, max: 4 }), h: fc.integer({ min: 1, max: 5 }), w: fc.integer({ min: 1, max: 11 }), b: fc.integer({ min: 1, max: 3 }) }),
+        fc.constantFrom('float32' as const, 'int8' as const),
+        fc.boolean(),
+        fc.boolean(),
+        fc.integer({ min: 0, max: 1000 }),
+        (r, type, nhwc, dcr, seed) => {
+          const cin = r.c * r.b * r.b;
+          const d = nhwc ? [r.n, r.h, r.w, cin] : [r.n, cin, r.h, r.w];
+          const g = new Graph();
+          g.inputs = [{ name: 'X', type: { dtype: type, shape: d } }];
+          g.nodes = [{ name: 'd2s', op: 'DepthToSpace', domain: '', inputs: ['X'], outputs: ['Y'], attrs: { blocksize: r.b, mode: dcr ? 'DCR' : 'CRD', ...(nhwc ? { data_layout: 'NHWC' } : {}) } }];
+          g.outputs = [{ name: 'Y', type: { dtype: type } }];
+          const x = data(type, d.reduce((a, v) => a * v, 1), seed).reshape(d);
+          // DCR: NCHW float32 is x32_depth_to_space; NHWC (and 1-byte NCHW of one image) merges to 4 axes for the
+          // permute kernels. CRD and 1-byte NCHW batches may decline to the reference: values only
+          const permuted = nhwc || r.n === 1 ? (type === 'float32' ? 'x32_permute4' : 'x8_permute4') : undefined;
+          both(g, x, dcr ? (!nhwc && type === 'float32' ? 'x32_depth_to_space' : permuted) : undefined);
+        },
+      ),
+      { numRuns: 200, seed: 7 },
     );
   });
 

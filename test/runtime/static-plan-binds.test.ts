@@ -156,6 +156,19 @@ describe('static plan binds', () => {
   // (greater_equal) logical operation elementwise … (with Numpy-style broadcasting support)"; Expand "Broadcast the
   // input tensor following the given shape"; Where "Return elements, either from X or Y, depending on condition";
   // Cast int64 → float32 and float32 → float16 → float32 (round to nearest even).
+  // ONNX DepthToSpace, DCR: "reshape [N, b, b, C/b², H, W], transpose [0,3,4,1,5,2]", and its NHWC form (TFLite
+  // DEPTH_TO_SPACE): x32_depth_to_space and x32_permute4 bound (CRD's 6-D view does not merge to 4 axes: reference)
+  it('DepthToSpace DCR (x32_depth_to_space, x32_permute4): NCHW / NHWC, block 1–3', () => {
+    fc.assert(
+      fc.property(fc.record({ n: fc.integer({ min: 1, max: 2 }), c: fc.integer({ min: 1, max: 3 }), h: fc.integer({ min: 1, max: 5 }), w: fc.integer({ min: 1, max: 9 }), b: fc.integer({ min: 1, max: 3 }) }), fc.boolean(), (r, nhwc) => {
+        const cin = r.c * r.b * r.b;
+        const dims = nhwc ? [r.n, r.h, r.w, cin] : [r.n, cin, r.h, r.w];
+        samePaths(graph(dims, [node('d', 'DepthToSpace', ['x'], ['y'], { blocksize: r.b, ...(nhwc ? { data_layout: 'NHWC' } : {}) })]), dims, r.w);
+      }),
+      { numRuns: 60, seed: 8 },
+    );
+  });
+
   it('mask arithmetic: Equal, GreaterOrEqual, Cast (int64 → f32, f32 ↔ f16), Expand and Where on blocks and constants', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 17 }), fc.integer({ min: 1, max: 3 }), fc.integer(), (b, t, r, seed) => {

@@ -499,20 +499,16 @@ class Builder {
       case 'STRIDED_SLICE':
         return this.stridedSlice(op, ins);
       case 'DEPTH_TO_SPACE': {
-        // depth_to_space.h (NHWC): out[b, h·bs + i, w·bs + j, c] = in[b, h, w, (i·bs + j)·C + c] — ONNX DCR order, as
-        // Reshape [N, H, W, bs, bs, C] → Transpose [0, 1, 3, 2, 4, 5] → Reshape [N, H·bs, W·bs, C]
+        // depth_to_space.h (NHWC): out[b, h·bs + i, w·bs + j, c] = in[b, h, w, (i·bs + j)·C + c] — ONNX DCR order.
+        // One DepthToSpace with data_layout NHWC: the layout pass runs it on the NCHW form of the conv before it
+        // (no transposes around it), and one kernel moves the data
         nIn(1);
         const o = this.opts(op, 'DepthToSpaceOptions');
         const bs = o?.int('block_size', 'i32') ?? 0;
-        const [N, H, W, D] = t(0).shape as [number, number, number, number];
+        const D = t(0).shape[3]!;
         if (t(0).shape.length !== 4 || !(bs >= 1) || D % (bs * bs) !== 0) throw new ModelFormatError(`${this.where(op)}: block_size ${bs} does not fit input [${t(0).shape.join(',')}]`);
-        const C = D / (bs * bs);
         this.sameQuant(op, [op.inputs[0]!, op.outputs[0]!]);
-        const nm = `${op.opName}_${op.index}`;
-        const r6 = this.fresh(`${nm}_6d`), t6 = this.fresh(`${nm}_6dt`);
-        this.node('Reshape', '', [ins[0]!, this.i64(`${nm}_6d_shape`, [N, H, W, bs, bs, C])], [r6], {}, `${nm}_6d`);
-        this.node('Transpose', '', [r6], [t6], { perm: [0, 1, 3, 2, 4, 5] }, `${nm}_perm`);
-        return this.emit(op, 'Reshape', '', [t6, this.i64(`${nm}_shape`, [N, H * bs, W * bs, C])], {});
+        return this.emit(op, 'DepthToSpace', '', ins, { blocksize: bs, mode: 'DCR', data_layout: 'NHWC' });
       }
       case 'PRELU': {
         // prelu.cc (float): x ≥ 0 ? x : alpha·x with alpha broadcast to x = ONNX PRelu (slope broadcasts to X)

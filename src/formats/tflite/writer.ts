@@ -408,6 +408,11 @@ export function writeTflite(graph: Graph, opts: WriteTfliteOptions = {}): Uint8A
       emit('TRANSPOSE', [tensorOf(ins[0]!, n), i32(`${n.name}_perm`, perm)], [tensorOf(n.outputs[0]!, n)]);
       continue;
     }
+    // the importer's DEPTH_TO_SPACE (depth_to_space.h: NHWC, ONNX's DCR order) back as itself
+    if (D === '' && n.op === 'DepthToSpace' && n.attrs.data_layout === 'NHWC' && (n.attrs.mode ?? 'DCR') === 'DCR') {
+      emit('DEPTH_TO_SPACE', [tensorOf(ins[0]!, n)], [tensorOf(n.outputs[0]!, n)], { table: 'DepthToSpaceOptions', fields: [['block_size', 'i32', n.attrs.blocksize as number]] });
+      continue;
+    }
     if (D === '' && n.op === 'MatMul') {
       emit('BATCH_MATMUL', [tensorOf(ins[0]!, n), tensorOf(ins[1]!, n)], [tensorOf(n.outputs[0]!, n)], { table: 'BatchMatMulOptions', fields: [] });
       continue;

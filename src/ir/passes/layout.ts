@@ -13,6 +13,7 @@ import { allocData } from '../../tensor/dtype.js';
  *
  *  - each 4-D value is held in NHWC (as the model defines it), in NCHW (a renamed value), or both;
  *  - a layout-sensitive node takes the NCHW form of its input and makes only the NCHW form of its output;
+ *  - an NHWC DepthToSpace of a value held in NCHW becomes its NCHW (ONNX) form;
  *  - a layout-agnostic node (pointwise unary ops, broadcasting binary ops with constants permuted, Concat with the
  *    axis remapped, Pad with the pads permuted) whose activation input is held in NCHW is rewritten on the NCHW
  *    forms; its other 4-D inputs are transposed (constants once, here);
@@ -110,7 +111,7 @@ export function nhwcToNchw(graph: Graph): Graph {
       continue;
     }
     let n: Node | undefined;
-    if (isSensitive(n0) && n0.outputs.filter((o) => o).length === 1 && rank(n0.inputs[0]!) === 4) n = rewriteSensitive(n0, needNchw, permuteConst);
+    if ((isSensitive(n0) && n0.outputs.filter((o) => o).length === 1 && rank(n0.inputs[0]!) === 4) || nchwDepthToSpace(n0, nchw)) n = rewriteSensitive(n0, needNchw, permuteConst);
     else if (agnostic(n0, types, consts, nchw, feedsSensitive)) n = rewriteAgnostic(n0, types, consts, needNchw, permuteConst, addConst);
     if (n) {
       out.push(makeNchw(n));
@@ -151,6 +152,14 @@ function isSensitive(n: Node): boolean {
   // TFLite TRANSPOSE_CONV / MediaPipe Convolution2DTransposeBias: W (M, kH, kW, C) → ONNX (C, M, kH, kW), group 1
   if (n.op === 'ConvTranspose') return n.attrs.weight_layout === 'OHWI' && (n.attrs.group ?? 1) === 1;
   return n.op === 'MaxPool' || n.op === 'AveragePool';
+}
+
+/**
+ * An NHWC DepthToSpace (TFLite DEPTH_TO_SPACE) of a value held in NCHW (a conv's output): its NCHW form (ONNX
+ * DepthToSpace) reads that as it is. Of an NHWC-held value it stays NHWC (one kernel either way, no transposes).
+ */
+function nchwDepthToSpace(n: Node, nchw: Map<string, string>): boolean {
+  return n.op === 'DepthToSpace' && n.domain === '' && n.attrs.data_layout === 'NHWC' && nchw.has(n.inputs[0] ?? '') && n.outputs.filter((o) => o).length === 1;
 }
 
 function rewriteSensitive(n: Node, needNchw: (x: string) => string, permuteConst: (x: string, perm: number[], dims?: number[]) => string | undefined): Node | undefined {

@@ -14,6 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { tfliteToOnnxGraph } from '../../../src/convert/tflite.js';
 import { writeOnnx } from '../../../src/formats/onnx/writer.js';
 import { readTflite } from '../../../src/formats/tflite/reader.js';
+import { writeTflite } from '../../../src/formats/tflite/writer.js';
 import '../../../src/ops/index.js';
 import { InferenceSession } from '../../../src/runtime/session.js';
 import { f32ArrayToF16 } from '../../../src/tensor/fp16.js';
@@ -86,5 +87,57 @@ describe('TFLite → ONNX: float16 weights, Convolution2DTransposeBias, RESIZE_B
       expect(got.dims).toEqual(want.dims);
       const d = want.data as Float32Array;
       (got.data as Float32Array).forEach((v, i) => expect(Math.abs(v - d[i]!)).toBeLessThan(1e-5 * Math.max(1, Math.abs(d[i]!))));
+    });
+});
+
+// TFLite DEPTH_TO_SPACE (depth_to_space.h: out[n, h·b + i, w·b + j, c] = in[n, h, w, (i·b + j)·C + c]) after a CONV_2D,
+// read as DepthToSpace with data_layout NHWC: written as ONNX DepthToSpace (DCR) between two Transposes, and by
+// writeTflite as DEPTH_TO_SPACE again
+
+/** x [1,H,W,3] → CONV_2D 1×1 (no bias) to 2·b² channels → DEPTH_TO_SPACE b → y [1, H·b, W·b, 2] */
+function d2sModel(H: number, W: number, b: number): Uint8Array {
+  const C = 2 * b * b;
+  return buildTflite({
+    tensors: [
+      { shape: [1, H, W, 3], type: 0, buffer: 0, name: 'x' },
+      { shape: [C, 1, 1, 3], type: 0, buffer: 1, name: 'w' },
+      { shape: [1, H, W, C], type: 0, buffer: 0, name: 'c' },
+      { shape: [1, H * b, W * b, 2], type: 0, buffer: 0, name: 'y' },
+    ],
+    buffers: [new Uint8Array(0), bytes(seq(C * 3, (i) => Math.sin(i * 0.9)))],
+    opcodes: [3, 5],
+    ops: [
+      { opcode: 0, inputs: [0, 1, -1], outputs: [2], options: { type: 1, fields: [[0, 'i8', 1], [1, 'i32', 1], [2, 'i32', 1]] } },
+      // DepthToSpaceOptions (union 94): block_size
+      { opcode: 1, inputs: [2], outputs: [3], options: { type: 94, fields: [[0, 'i32', b]] } },
+    ],
+    inputs: [0],
+    outputs: [3],
+  });
+}
+
+describe('TFLite → ONNX: DEPTH_TO_SPACE', () => {
+  for (const [H, W, b] of [
+    [3, 5, 2],
+    [2, 2, 3],
+  ] as const)
+    it(`[1,${H},${W},3] → CONV_2D 1×1 to ${2 * b * b} channels → DEPTH_TO_SPACE ${b}: loads in onnxruntime-node and matches edgeq on the .tflite; writeTflite keeps it`, async () => {
+      const tfl = d2sModel(H, W, b);
+      const g = tfliteToOnnxGraph(readTflite(tfl));
+      const d2s = g.nodes.find((n) => n.op === 'DepthToSpace')!;
+      expect(d2s.attrs.data_layout).toBeUndefined();
+      const x = seq(H * W * 3, (i) => Math.sin(i * 0.37) + 0.25);
+      const s = await ort.InferenceSession.create(writeOnnx(g));
+      const want = (await s.run({ x: new ort.Tensor('float32', x, [1, H, W, 3]) })).y!;
+      const got = (await (await InferenceSession.create(tfl)).run({ x: new Tensor('float32', x, [1, H, W, 3]) })).y!;
+      expect(got.dims).toEqual([1, H * b, W * b, 2]);
+      expect(got.dims).toEqual(want.dims);
+      const d = want.data as Float32Array;
+      (got.data as Float32Array).forEach((v, i) => expect(Math.abs(v - d[i]!)).toBeLessThan(1e-5 * Math.max(1, Math.abs(d[i]!))));
+      // read → write → read: one DepthToSpace again, the same numbers
+      const back = readTflite(writeTflite(readTflite(tfl)));
+      expect(back.nodes.filter((n) => n.op === 'DepthToSpace').map((n) => n.attrs)).toEqual([{ blocksize: b, mode: 'DCR', data_layout: 'NHWC' }]);
+      const again = (await (await InferenceSession.create(back)).run({ x: new Tensor('float32', x, [1, H, W, 3]) })).y!;
+      expect(Array.from(again.data as Float32Array)).toEqual(Array.from(got.data as Float32Array));
     });
 });
