@@ -65,15 +65,16 @@ type Step = (ex: KernelExports, a: StepArgs) => void;
 /** Copy rows × k floats into kernel memory, pack them transposed (f32_gemm_pack_8_t) and put `bias` in the panels. */
 function packT(mem: Arena, ex: KernelExports, m: Float32Array, rows: number, k: number, bias: Float32Array | undefined, what: string): number {
   const out = mem.alloc(ex.f32_gemm_packed_size_8(rows, k), what);
-  const tmp = mem.alloc(Math.max(4, rows * k * 4), `${what} staging`);
+  let tmp = 0;
   try {
+    tmp = mem.alloc(Math.max(4, rows * k * 4), `${what} staging`);
     mem.f32(tmp, rows * k).set(m);
     ex.f32_gemm_pack_8_t(rows, k, tmp, k, out);
   } catch (e) {
     mem.release(out);
     throw e;
   } finally {
-    mem.release(tmp);
+    if (tmp) mem.release(tmp);
   }
   if (bias) {
     // panel p starts with 8 bias floats (columns 8p..8p+7), then k rows of 8 weights
