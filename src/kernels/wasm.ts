@@ -82,6 +82,12 @@ export interface KernelExports {
   f32_dwconv1x1(x: number, c: number, p: number, w: number, bias: number, out: number, lo: number, hi: number): void;
   /** one LSTM step of one batch row (asm/f32_rnn.ts): gates i,o,f,c from gx + gh, c and h in place, h copied to y */
   f32_lstm_cell(gx: number, gh: number, h: number, c: number, y: number, hs: number, clip: number, cclip: number): void;
+  /** GRU (linear_before_reset = 0): rh = σ(gx_r + gh_r) ⊙ h, the input of the candidate's recurrent product */
+  f32_gru_reset(gx: number, gh: number, h: number, rh: number, hs: number, clip: number): void;
+  /** one GRU step of one batch row: gates z,r,h from gx + gh, h in place and copied to y */
+  f32_gru_cell(gx: number, gh: number, h: number, y: number, hs: number, clip: number, lbr: number): void;
+  /** one RNN step of one batch row: h = tanh or relu of gx + gh, copied to y */
+  f32_rnn_cell(gx: number, gh: number, h: number, y: number, hs: number, clip: number, relu: number): void;
   /** asm/qs8_lstm.ts: TFLite's integer (8x8_16) LSTM — gemmlowp int16 sigmoid / tanh, the input gates of all steps, the whole sequence */
   qs16_lstm_sigmoid(x: number, n: number, out: number): void;
   qs16_lstm_tanh(x: number, n: number, bits: number, out: number): void;
