@@ -234,28 +234,25 @@ const slice: Sink = {
 };
 
 /**
- * Reduce* (axes attribute, or input 1 from ReduceSum 13 / all 18): axes renamed; keepdims 0 drops the reduced axes,
- * so the output is held by p without them (renumbered). A full reduction's output is not permuted.
+ * Reduce* (axes as input 1, the IR's form for every opset): axes renamed; keepdims 0 drops the reduced axes, so the
+ * output is held by p without them (renumbered). A full reduction's output is not permuted.
  */
 const reduce: Sink = {
   data: first,
   rewrite(n, p, ctx) {
     const r = p.length;
-    const fromInput = !!n.inputs[1];
-    const axesT = fromInput ? ctx.constOf(n.inputs[1]!) : undefined;
-    if (fromInput && !axesT) return undefined;
-    let axes = fromInput ? ints(axesT!) : (n.attrs.axes as number[] | undefined);
-    if (!axes || !axes.length) {
+    const axesT = n.inputs[1] ? ctx.constOf(n.inputs[1]) : undefined;
+    if (n.inputs[1] && !axesT) return undefined;
+    let axes = axesT ? ints(axesT) : [];
+    if (!axes.length) {
       if (n.attrs.noop_with_empty_axes) return undefined;
       axes = Array.from({ length: r }, (_, i) => i);
     }
     if (axes.some((a) => a < -r || a >= r)) return undefined;
     const mapped = axes.map((a) => remapAxis(a, p));
     const inputs = [...n.inputs];
-    const attrs = { ...n.attrs };
-    if (fromInput) inputs[1] = ctx.addConst(`${n.inputs[1]}_t`, intTensor(axesT!, mapped));
-    else attrs.axes = mapped;
-    return { node: { ...n, inputs, attrs }, outPerms: [keptPerm(n, p, mapped)] };
+    if (axesT) inputs[1] = ctx.addConst(`${n.inputs[1]}_t`, intTensor(axesT, mapped));
+    return { node: { ...n, inputs }, outPerms: [keptPerm(n, p, mapped)] };
   },
 };
 
