@@ -50,7 +50,8 @@ const BINARY = ['Add', 'Sub', 'Mul', 'Div', 'Max', 'Min', 'PRelu', 'Pow'];
 
 /**
  * A random DAG over one input of rank 3–5: Transposes by a perm p, its inverse or a random perm; the ops the pass
- * moves Transposes through (random constants of broadcast shapes, random axes); values reused by several nodes and
+ * moves Transposes through (random constants of broadcast shapes, random axes: unary, broadcasting binary, Concat,
+ * Split, Pad, Reduce*, Slice, comparisons, per-axis Q→DQ, ArgMax/ArgMin, nearest Resize); values reused by several nodes and
  * some of them graph outputs. Returns whether a reduction over several axes sums (order may differ: tolerance).
  */
 function randomGraph(seed: number, steps: number): { g: Graph; feeds: Record<string, Tensor>; sums: boolean } {
@@ -100,7 +101,7 @@ function randomGraph(seed: number, steps: number): { g: Graph; feeds: Record<str
     const d = v.dims;
     const rk = d.length;
     const axis = int(rk);
-    const choice = int(12);
+    const choice = int(15);
     if (choice <= 2 && rk > 1) {
       const perm = rk === rank ? pick([P, inv(P), shuffle(rk)]) : shuffle(rk);
       add('Transpose', [v.name], [perm.map((a) => d[a]!)], { perm });
@@ -141,6 +142,23 @@ function randomGraph(seed: number, steps: number): { g: Graph; feeds: Record<str
       const st = axes.map((a) => int(d[a]!));
       const en = axes.map((a, i) => st[i]! + 1 + int(d[a]! - st[i]!));
       add('Slice', [v.name, i64(st), i64(en), i64(axes.map((a) => (r() < 0 ? a - rk : a)))], [d.map((n, i) => (axes.includes(i) ? en[axes.indexOf(i)]! - st[axes.indexOf(i)]! : n))]);
+    } else if (choice === 12) {
+      // per-axis QuantizeLinear → DequantizeLinear (the axis renamed)
+      const sc = konst([d[axis]!], 0.01, 0.05);
+      const zp = name('zp');
+      g.initializers.set(zp, new Tensor('uint8', Uint8Array.from({ length: d[axis]! }, () => 100 + int(50)), [d[axis]!]));
+      const [q] = add('QuantizeLinear', [v.name, sc, zp], [d], { axis });
+      pool.pop(); // uint8
+      add('DequantizeLinear', [q!.name, sc, zp], [d], { axis: axis - rk });
+    } else if (choice === 13) {
+      const [m] = add(pick(['ArgMax', 'ArgMin']), [v.name], [d.map((n, i) => (i === axis ? 1 : n))], { axis });
+      pool.pop(); // int64
+      add('Cast', [m!.name], [d.map((n, i) => (i === axis ? 1 : n))], { to: 1 });
+    } else if (choice === 14) {
+      // nearest Resize by integer scales (exact): every output element is one input element
+      const sc = d.map(() => 1 + int(2));
+      add('Resize', [v.name, '', konst([rk], 0, 0)], [d.map((n, i) => n * sc[i]!)], { mode: 'nearest' });
+      g.initializers.set(g.nodes.at(-1)!.inputs[2]!, new Tensor('float32', Float32Array.from(sc), [rk]));
     } else {
       // a comparison, Cast back to float (the value keeps flowing)
       const [b] = add(pick(['Greater', 'Less', 'Equal']), [v.name, konst(d.slice(rk - 1))], [d]);
