@@ -1,6 +1,7 @@
 import type { Graph, Node } from '../graph.js';
 import { freshNames } from './names.js';
 import { analyze } from '../infer.js';
+import { type Commutes, getOp } from '../registry.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { allocData } from '../../tensor/dtype.js';
 
@@ -13,8 +14,8 @@ import { allocData } from '../../tensor/dtype.js';
  * vanish — as onnxruntime's transpose optimizer does.
  *
  * At plan time, nodes in topological order: the output v of a Transpose(x, perm) is not computed but "held" as
- * (x, perm); a Transpose of a held value composes the perms (identity: v is x); a node listed in SINKS whose data
- * inputs are all held with one perm p (or constants, permuted once here) is rewritten on the unpermuted values
+ * (x, perm); a Transpose of a held value composes the perms (identity: v is x); a node whose op declares how it
+ * commutes with a permutation (OpDef.commutes, next to its defineOp; the rules are below) and whose data inputs are all held with one perm p (or constants, permuted once here) is rewritten on the unpermuted values
  * and its output is held with p. Anything else (and graph outputs) reads a held value through one Transpose
  * emitted where first needed, under the value's own name.
  *
@@ -91,16 +92,6 @@ const remapAxis = (a: number, p: Perm): number => p[norm(a, p.length)]!;
 const ints = (t: Tensor): number[] => Array.from(t.data as ArrayLike<number | bigint>, Number);
 const intTensor = (like: Tensor, v: number[]): Tensor =>
   like.type === 'int32' ? new Tensor('int32', Int32Array.from(v), [v.length]) : new Tensor('int64', BigInt64Array.from(v, BigInt), [v.length]);
-
-/** unary elementwise ops: input 0 the data, other inputs (Clip's min / max, Q/DQ's scale and zero point) size 1 */
-const UNARY = [
-  'Relu', 'Clip', 'Sigmoid', 'Tanh', 'HardSwish', 'HardSigmoid', 'LeakyRelu', 'Elu', 'Selu', 'Celu', 'ThresholdedRelu', 'Cast', 'Identity',
-  'Abs', 'Neg', 'Exp', 'Log', 'Sqrt', 'Reciprocal', 'Erf', 'Softplus', 'Softsign', 'Gelu', 'Mish', 'Floor', 'Ceil', 'Round', 'Sign',
-  'Sin', 'Cos', 'Tan', 'Asin', 'Acos', 'Atan', 'Sinh', 'Cosh', 'Asinh', 'Acosh', 'Atanh', 'Not', 'IsNaN', 'IsInf', 'Shrink',
-];
-/** broadcasting ops: every input data (permuted) or a constant broadcast from the right (padded, permuted once) */
-const BROADCAST = ['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Mod', 'Max', 'Min', 'Sum', 'Mean', 'PRelu', 'Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or', 'Xor', 'Where', 'BitShift'];
-const REDUCE = ['ReduceMean', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceSumSquare'];
 
 const all = (n: Node): number[] => n.inputs.map((_, i) => i);
 const first = (): number[] => [0];
@@ -277,21 +268,8 @@ function keptPerm(n: Node, p: Perm, reduced: number[]): Perm | undefined {
   return kept.map((a) => rank.indexOf(a));
 }
 
-/** ONNX-domain ops that commute with a permutation of their data (the pass's only table) */
-const SINKS = new Map<string, Sink>([
-  ...UNARY.map((o) => [o, unary] as const),
-  ...BROADCAST.map((o) => [o, broadcast] as const),
-  ...REDUCE.map((o) => [o, reduce] as const),
-  ['QuantizeLinear', qdq],
-  ['DequantizeLinear', qdq],
-  ['Concat', concat],
-  ['Split', split],
-  ['Pad', pad],
-  ['Resize', resize],
-  ['Slice', slice],
-  ['ArgMax', arg],
-  ['ArgMin', arg],
-]);
+/** the rule of each OpDef.commutes kind (each op declares its kind next to its defineOp) */
+const SINKS: Record<Commutes, Sink> = { elementwise: unary, broadcast, concat, split, pad, resize, slice, reduce, arg, qdq };
 
 function attempt(graph: Graph, deny: Set<string>): { graph: Graph; bad: Set<string>; changed: boolean } {
   const { types, consts, order } = analyze(graph);
@@ -365,7 +343,8 @@ function attempt(graph: Graph, deny: Set<string>): { graph: Graph; bad: Set<stri
       held.set(n.outputs[0], h ? { src: h.src, perm: compose(h.perm, perm), comp } : { src: x, perm, comp });
       continue;
     }
-    const rule = SINKS.get(n.op);
+    const kind = getOp('', n.op)?.commutes;
+    const rule = kind && SINKS[kind];
     const rewritten = rule && rewriteOn(n, rule);
     if (!rewritten) keep();
   }
