@@ -33,7 +33,9 @@ export function sinkTransposes(graph: Graph): Graph {
   const deny = new Set<string>();
   for (let round = 0; round < 4; round++) {
     const r = attempt(graph, deny);
-    if (!r.bad.size) return r.changed ? r.graph : graph;
+    // nothing gains: the graph as it was (no second analysis)
+    if (!r.changed) return graph;
+    if (!r.bad.size) return r.graph;
     for (const name of r.bad) deny.add(name);
   }
   return graph;
