@@ -332,11 +332,12 @@ function attempt(graph: Graph, deny: Set<string>): { graph: Graph; bad: Set<stri
       const r = rankOf(x);
       // a Transpose of a constant is folded, not moved
       const perm = (n.attrs.perm as number[] | undefined) ?? (r === undefined ? undefined : Array.from({ length: r }, (_, i) => r - 1 - i));
-      if (!perm || consts.has(x)) {
+      const h = held.get(x);
+      // an identity perm on its own is the kernel's business (a copy or a view), not a pair to cancel
+      if (!perm || consts.has(x) || (!h && isIdentity(perm))) {
         keep();
         continue;
       }
-      const h = held.get(x);
       const comp = h ? h.comp : newComp();
       const c = costs[root(comp)]!;
       c.before++;
