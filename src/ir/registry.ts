@@ -74,7 +74,18 @@ export interface OpDef {
   constantFromTypes?(ctx: ShapeCtx): (Tensor | undefined)[] | undefined;
   /** Short description for docs/inspect. */
   doc?: string;
+  /**
+   * How the op commutes with a permutation of its data's axes, for the plan-time Transpose sinking
+   * (ir/passes/transpose-sink.ts): 'elementwise' (input 0 the data, any other inputs size-1 constants),
+   * 'broadcast' (every input data or a constant broadcast from the right), or an op whose axes / per-axis
+   * parameters the pass renames ('concat', 'split', 'pad', 'resize', 'slice', 'reduce', 'arg', 'qdq').
+   * Undefined: a Transpose stops before the op.
+   */
+  commutes?: Commutes;
 }
+
+/** see OpDef.commutes */
+export type Commutes = 'elementwise' | 'broadcast' | 'concat' | 'split' | 'pad' | 'resize' | 'slice' | 'reduce' | 'arg' | 'qdq';
 
 const registry = new Map<string, OpDef>();
 const key = (domain: string, name: string) => `${domain === 'ai.onnx' ? '' : domain}::${name}`;

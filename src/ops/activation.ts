@@ -31,6 +31,7 @@ function unary(
     outputs: [1, 1],
     attrs,
     ignoredAttrs: IGNORED,
+    commutes: 'elementwise',
     inferShape(ctx) {
       const x = needType(ctx, 0, types, 'X');
       return [{ dtype: x.dtype, shape: x.shape }];
@@ -106,6 +107,8 @@ unary('Shrink', shrink, { bias: { type: 'float', default: 0 }, lambd: { type: 'f
 // ONNX PRelu: y = slope * x for x < 0, y = x for x >= 0; slope is unidirectionally broadcastable to X
 defineOp({
   name: 'PRelu',
+  // the slope broadcasts to X from the right ("unidirectional broadcasting")
+  commutes: 'broadcast',
   inputs: [2, 2],
   outputs: [1, 1],
   attrs: {},
@@ -134,6 +137,7 @@ defineOp({
 // ONNX Clip: y = min(max(x, min), max); "When 'min' is greater than 'max', … all values are set to 'max'"
 defineOp({
   name: 'Clip',
+  commutes: 'elementwise',
   inputs: [1, 3],
   outputs: [1, 1],
   attrs: {},

@@ -61,6 +61,7 @@ function binaryOp(
     inputs: [2, 2],
     outputs: [1, 1],
     attrs: opts.attrs ?? {},
+    commutes: 'broadcast',
     ignoredAttrs: LEGACY_IGNORED,
     inferShape(ctx) {
       const { dtype, shape } = sameTypeBroadcast(ctx, [0, 1], types, ['A', 'B']);
@@ -160,6 +161,7 @@ function powBig(x: bigint, n: bigint, signed: boolean): bigint {
 // ONNX Pow: Z = X ^ Y, Z has X's type; Y may be any numeric type
 defineOp({
   name: 'Pow',
+  commutes: 'broadcast',
   inputs: [2, 2],
   outputs: [1, 1],
   attrs: {},
@@ -207,6 +209,7 @@ function variadicOp(name: string, types: readonly DType[], make: (dtype: DType) 
     inputs: [1, Infinity],
     outputs: [1, 1],
     attrs: {},
+    commutes: 'broadcast',
     ignoredAttrs: LEGACY_IGNORED,
     inferShape(ctx) {
       const idxs = ctx.inputs.map((_, i) => i);
@@ -360,6 +363,7 @@ function castTarget(ctx: ShapeCtx, code: number): DType {
 // ONNX Cast: "Casting from floating point to fixed point ... truncates"; saturate only applies to float8
 defineOp({
   name: 'Cast',
+  commutes: 'elementwise',
   inputs: [1, 1],
   outputs: [1, 1],
   attrs: { to: { type: 'int', required: true }, ...CAST_ATTRS },
@@ -435,6 +439,7 @@ interface UnaryFns {
 function unaryOp(name: string, types: readonly DType[], fns: UnaryFns) {
   defineOp({
     name,
+    commutes: 'elementwise',
     inputs: [1, 1],
     outputs: [1, 1],
     attrs: {},
@@ -531,6 +536,7 @@ unaryOp('Not', BOOL, { int: (x) => (x ? 0 : 1) });
 function floatToBool(name: string, attrs: Record<string, AttrSpec>, pred: (x: number, a: Attrs) => boolean) {
   defineOp({
     name,
+    commutes: 'elementwise',
     inputs: [1, 1],
     outputs: [1, 1],
     attrs,

@@ -129,6 +129,7 @@ function forEachParam(xDims: readonly number[], sDims: readonly number[], axisAt
 
 defineOp({
   name: 'QuantizeLinear',
+  commutes: 'qdq',
   inputs: [2, 3],
   outputs: [1, 1],
   attrs: {
@@ -187,6 +188,7 @@ defineOp({
 
 defineOp({
   name: 'DequantizeLinear',
+  commutes: 'qdq',
   inputs: [2, 3],
   outputs: [1, 1],
   attrs: {

@@ -229,6 +229,7 @@ function toDType(dt: DType, dims: readonly number[], v: Float64Array): Tensor {
 function defineReduce(kind: Kind, types: readonly DType[]) {
   defineOp({
     name: `Reduce${kind}`,
+    commutes: 'reduce',
     inputs: [1, 2],
     outputs: [1, 1],
     attrs: {
@@ -280,6 +281,7 @@ function defineArg(name: 'ArgMax' | 'ArgMin') {
   const better = name === 'ArgMax' ? (a: number | bigint, b: number | bigint) => a > b : (a: number | bigint, b: number | bigint) => a < b;
   defineOp({
     name,
+    commutes: 'arg',
     inputs: [1, 1],
     outputs: [1, 1],
     attrs: {

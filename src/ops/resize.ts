@@ -141,6 +141,7 @@ function validate(ctx: ShapeCtx) {
 
 defineOp({
   name: 'Resize',
+  commutes: 'resize',
   inputs: [1, 4],
   outputs: [1, 1],
   attrs: {

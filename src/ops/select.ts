@@ -19,6 +19,7 @@ function values(t: Tensor): ArrayLike<number | bigint> {
 // ---------------------------------------------------------------------------------------------------
 defineOp({
   name: 'Where',
+  commutes: 'broadcast',
   inputs: [3, 3],
   outputs: [1, 1],
   attrs: {},

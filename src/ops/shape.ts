@@ -319,6 +319,7 @@ defineOp({
 
 defineOp({
   name: 'Identity',
+  commutes: 'elementwise',
   inputs: [1, 1],
   outputs: [1, 1],
   attrs: {},
@@ -478,6 +479,7 @@ export function concatShape(ctx: ShapeCtx, ins: readonly ValueType[], axisAttr: 
 
 defineOp({
   name: 'Concat',
+  commutes: 'concat',
   inputs: [1, Infinity],
   outputs: [1, 1],
   attrs: { axis: { type: 'int', required: true } },
@@ -522,6 +524,7 @@ function splitSizes(ctx: ShapeCtx, dim: number, split: number[] | undefined, num
 
 defineOp({
   name: 'Split',
+  commutes: 'split',
   inputs: [1, 2],
   outputs: [1, Infinity],
   attrs: { axis: { type: 'int', default: 0 }, num_outputs: { type: 'int' } },
@@ -618,6 +621,7 @@ function sliceSpec(ctx: ShapeCtx, rank: number | undefined): SliceSpec | undefin
 
 defineOp({
   name: 'Slice',
+  commutes: 'slice',
   inputs: [3, 5],
   outputs: [1, 1],
   attrs: {},
@@ -730,6 +734,7 @@ defineOp({
 
 defineOp({
   name: 'Pad',
+  commutes: 'pad',
   inputs: [2, 4],
   outputs: [1, 1],
   attrs: { mode: { type: 'string', default: 'constant', oneOf: ['constant', 'reflect', 'edge', 'wrap'] } },

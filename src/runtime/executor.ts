@@ -15,6 +15,7 @@ import { fuseTransformerPatterns } from '../ir/passes/fuse-xfmr.js';
 import { fuseDynamicQuantMatMul } from '../ir/passes/fuse-dynq.js';
 import { nhwcToNchw } from '../ir/passes/layout.js';
 import { foldPads } from '../ir/passes/fold-pad.js';
+import { sinkTransposes } from '../ir/passes/transpose-sink.js';
 import { type CanonicalizeStats, canonicalize, canonicalizeStats } from '../ir/passes/canonicalize.js';
 import { fuseHardSwish } from '../ir/passes/fuse-hardswish.js';
 import { collectDeclines, kernelsFor, type PreparedKernel } from '../kernels/index.js';
@@ -44,8 +45,9 @@ export interface ExecutorOptions {
   /** rewrite decomposed GELU / LayerNorm patterns into Gelu / LayerNormalization (default true on the wasm backend) */
   fusePatterns?: boolean;
   /**
-   * rewrite NHWC convs/pools (TFLite) to NCHW with tensors kept NCHW between kernels, then fold explicit Pads into
-   * the following conv (default true on the wasm backend; src/ir/passes/layout.ts, fold-pad.ts)
+   * rewrite NHWC convs/pools (TFLite) to NCHW with tensors kept NCHW between kernels, sink Transposes through
+   * layout-agnostic ops until inverse pairs cancel (converted NHWC-born ONNX models), then fold explicit Pads into
+   * the following conv (default true on the wasm backend; src/ir/passes/layout.ts, transpose-sink.ts, fold-pad.ts)
    */
   layout?: boolean;
   /** skip kernels whose output no consumer reads (a float16 weight's Cast; default true on the wasm backend) */
@@ -130,7 +132,7 @@ export class Executor {
     const widenHalf = wasm && opts.widenHalf !== false;
     if (canon) graph = canonicalize(graph, { foldDequantize: !fuse, widenHalf });
     this.canonicalized = canonicalizeStats(graph);
-    if (wasm && opts.layout !== false) graph = foldPads(nhwcToNchw(graph));
+    if (wasm && opts.layout !== false) graph = foldPads(sinkTransposes(nhwcToNchw(graph)));
     if (wasm && opts.fusePatterns !== false) graph = fuseDynamicQuantMatMul(fuseTransformerPatterns(graph));
     // Conv→BN/Mul/Add folding and HardSwish recognition (kernel-side rewrites; the unfused plan skips them too)
     if (wasm && opts.foldBatchNorm !== false) graph = fuseHardSwish(foldBatchNorms(graph));
