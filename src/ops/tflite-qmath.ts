@@ -3,7 +3,7 @@ import type { Dim } from '../ir/graph.js';
 import { TFL_DOMAIN } from '../ir/layout.js';
 import { type Attrs, defineOp, type RunCtx, type ShapeCtx } from '../ir/registry.js';
 import { Tensor } from '../tensor/tensor.js';
-import { lutPopulate8, multiplyByQuantizedMultiplier, multiplyByQuantizedMultiplierSingle, quantizeMultiplier, roundAway } from '../tensor/tflite-quant.js';
+import { invSqrtQuantizedMultiplierExp, lutPopulate8, multiplyByQuantizedMultiplier, multiplyByQuantizedMultiplierSingle, quantizeMultiplier, roundAway } from '../tensor/tflite-quant.js';
 import { erf } from './elementwise.js';
 import { broadcastIndex, broadcastInfer, needQ, outType, qin, qout, QUANT_ATTRS, unaryInfer } from './tflite.js';
 import { need } from './util.js';
@@ -311,6 +311,44 @@ defineOp({
     const { sums, count } = sumCodes(x, new Set(ax.toNumbers().map((a) => (a < 0 ? a + r : a))));
     const [qi, qo] = [qin(c.attrs, 0)!, qout(c.attrs)!];
     const out = new Tensor('int8', sumInt8(sums, count, qi.scale, qi.zp, qo.scale, qo.zp), c.outputTypes[0]!.shape as number[]);
+    out.quant = c.outputTypes[0]?.quant;
+    return [out];
+  },
+});
+
+// ---------------------------------------------------------------- L2_NORMALIZATION
+
+/**
+ * reference_integer_ops::L2Normalization (int8, over the last axis): "acc = Σ (x − zp)²" (int32);
+ * GetInvSqrtQuantizedMultiplierExp(acc, kReverseShift = −1); "MultiplyByQuantizedMultiplier(x − zp, inv_l2norm_multiplier,
+ * inv_l2norm_shift + 7)" clamped to int8. The output is on TFLite's fixed scale 1/128, zero point 0 (l2norm.cc Prepare
+ * requires it).
+ */
+defineOp({
+  name: 'L2_NORMALIZATION',
+  domain: TFL_DOMAIN,
+  inputs: [1, 1],
+  outputs: [1, 1],
+  attrs: QUANT_ATTRS,
+  doc: 'TFLite int8 L2_NORMALIZATION over the last axis (reference_integer_ops::L2Normalization, output scale 1/128, zp 0)',
+  inferShape(ctx) {
+    const r = int8UnaryInfer(ctx);
+    const oq = qout(ctx.attrs)!;
+    if (oq.scale !== 1 / 128 || oq.zp !== 0) throw new UnsupportedError(`node '${ctx.node.name}' (L2_NORMALIZATION): int8 output must have scale 1/128 and zero point 0 (TFLite's l2norm.cc), got ${oq.scale} / ${oq.zp}`);
+    return r;
+  },
+  reference(c) {
+    const x = c.inputs[0]!;
+    const zp = qin(c.attrs, 0)!.zp;
+    const depth = x.dims[x.dims.length - 1] ?? 1;
+    const out = Tensor.zeros('int8', x.dims);
+    const xd = x.data as Int8Array, od = out.data as Int8Array;
+    for (let o = 0; depth > 0 && o < xd.length; o += depth) {
+      let acc = 0;
+      for (let i = 0; i < depth; i++) acc = (acc + (xd[o + i]! - zp) ** 2) | 0;
+      const [m, s] = invSqrtQuantizedMultiplierExp(acc, -1);
+      for (let i = 0; i < depth; i++) od[o + i] = clamp(multiplyByQuantizedMultiplier(xd[o + i]! - zp, m, s + 7), -128, 127);
+    }
     out.quant = c.outputTypes[0]?.quant;
     return [out];
   },

@@ -583,3 +583,38 @@ export function hardSwishTable8(dtype: 'int8' | 'uint8', inScale: number, inZp: 
   }
   return table;
 }
+
+/**
+ * GetInvSqrtQuantizedMultiplierExp(input, reverse_shift) (kernels/internal/common.h): 1/√input as a multiplier and
+ * shift — input ≤ 1 gives (INT32_MAX, 0); else the input is normalised into [2^27, 2^29) by pairs of bits, 5
+ * Newton–Raphson steps "x = Rescale<3>(1.5·x − (input/2)·Rescale<3>(x³))" in FixedPoint<int32, 3> from x = 1, times
+ * √2/2 (1518500250 in F0); a negative shift is folded into the multiplier; the shift is multiplied by reverse_shift.
+ */
+export function invSqrtQuantizedMultiplierExp(input: number, reverseShift: number): [number, number] {
+  if (input <= 1) return [INT32_MAX, 0];
+  let shift = 11;
+  while (input >= 1 << 29) {
+    input = Math.trunc(input / 4);
+    shift++;
+  }
+  const maxLeftShiftBits = Math.clz32(input) - 1;
+  const pairs = Math.floor(maxLeftShiftBits / 2) - 1;
+  shift -= pairs;
+  input = input << (2 * pairs);
+  const fin = input >> 1; // F3 raw
+  const halfIn = saturatingRoundingMultiplyByPOT(fin, -1);
+  const halfThree = (1 << 28) + (1 << 27);
+  let x = 1 << 28; // F3 one
+  for (let i = 0; i < 5; i++) {
+    // F3·F3·F3 = F9 raw by two SRDHMs; Rescale<3> of F9 multiplies by 2^6 (saturating, rounding)
+    const x3 = saturatingRoundingMultiplyByPOT(fmul(fmul(x, x), x), 6);
+    // F3·F3 = F6; their difference rescaled to F3: × 2^3
+    x = saturatingRoundingMultiplyByPOT((fmul(halfThree, x) - fmul(halfIn, x3)) | 0, 3);
+  }
+  let m = fmul(x, 1518500250);
+  if (shift < 0) {
+    m = (m << -shift) | 0;
+    shift = 0;
+  }
+  return [m, shift * reverseShift];
+}

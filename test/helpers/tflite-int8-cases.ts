@@ -24,7 +24,7 @@ const INT8 = 9, INT32 = 2;
 export type Oracle = 'both' | 'tflite' | 'neither' | 'xnnpack';
 const ORACLE: Record<string, Oracle> = {
   RSQRT: 'neither', EXP: 'neither', LOG: 'neither', DIV: 'neither', NEG: 'neither', SQUARE: 'neither', SQRT: 'neither', BROADCAST_TO: 'neither', 'CONCATENATION requant': 'neither',
-  REDUCE_PROD: 'tflite', LOG_SOFTMAX: 'tflite', L2_NORMALIZATION: 'tflite',
+  REDUCE_PROD: 'tflite', LOG_SOFTMAX: 'tflite',
   LEAKY_RELU: 'xnnpack',
 };
 
@@ -132,6 +132,7 @@ export function int8Cases(seed: number): Int8Case[] {
   add('DEPTH_TO_SPACE', 'depth_to_space.cc: shared parameters', 5, [x([1, 2, 2, 8], same)], [1, 4, 4, 2], { options: { type: OPT.DepthToSpace, fields: [[0, 'i32', 2]] }, outQ: same });
   add('REDUCE_MIN', 'reduce.cc: raw min, shared parameters', 89, [x([2, 3, 4], same), { shape: [1], data: i32([0]), int: true }], [3, 4], { options: { type: OPT.Reducer, fields: [[0, 'bool', 0]] }, outQ: same });
   add('L2_NORMALIZATION', 'l2norm.cc: int8 output scale 1/128, zp 0', 11, [x([2, 8])], [2, 8], { options: { type: OPT.L2Norm, fields: [] }, outQ: [1 / 128, 0] });
+  add('L2_NORMALIZATION wide', 'l2norm.cc: Σ over 200 values (GetInvSqrtQuantizedMultiplierExp normalises large sums)', 11, [x([3, 200])], [3, 200], { options: { type: OPT.L2Norm, fields: [] }, outQ: [1 / 128, 0] });
   add('SLICE', 'slice.cc: shared parameters', 65, [x([3, 5], same), { shape: [2], data: i32([1, 1]), int: true }, { shape: [2], data: i32([2, -1]), int: true }], [2, 4], { outQ: same });
   add('TILE', 'tile.cc: shared parameters', 69, [x([2, 3], same), { shape: [2], data: i32([2, 1]), int: true }], [4, 3], { outQ: same });
   add('SPLIT_V', 'split_v.cc: shared parameters', 102, [x([2, 5], same), { shape: [2], data: i32([2, -1]), int: true }, { shape: [], data: i32([1]), int: true }], [[2, 2], [2, 3]], { options: { type: OPT.SplitV, fields: [[0, 'i32', 2]] }, outQ: same });

@@ -8,7 +8,7 @@ import { readTflite } from '../../src/formats/tflite/reader.js';
 import '../../src/ops/index.js';
 import { absTable, geluTransform, squaredDifferenceInt8, sumInt8 } from '../../src/ops/tflite-qmath.js';
 import { InferenceSession } from '../../src/runtime/session.js';
-import { hardSwishTable8, lutPopulate8, multiplyByQuantizedMultiplierSingle, quantizeMultiplier } from '../../src/tensor/tflite-quant.js';
+import { hardSwishTable8, invSqrtQuantizedMultiplierExp, lutPopulate8, multiplyByQuantizedMultiplierSingle, quantizeMultiplier } from '../../src/tensor/tflite-quant.js';
 import { buildTflite } from '../helpers/tflite-builder.js';
 
 const scale = fc.double({ min: 2 ** -10, max: 2, noNaN: true }).map(Math.fround);
@@ -80,6 +80,18 @@ describe('int8 math arithmetic', () => {
     );
   });
 
+  // GetInvSqrtQuantizedMultiplierExp(input, −1): multiplier · 2^(shift − 31) ≈ 1/√input (5 Newton–Raphson steps)
+  it('invSqrtQuantizedMultiplierExp is 1/√x to 1e-5 relative over int32 sums (28 fraction bits, 5 steps)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 2, max: 2 ** 31 - 1 }), (v) => {
+        const [m, s] = invSqrtQuantizedMultiplierExp(v, -1);
+        expect(Math.abs((m * 2 ** (s - 31)) * Math.sqrt(v) - 1)).toBeLessThan(1e-5);
+      }),
+    );
+    expect(invSqrtQuantizedMultiplierExp(1, -1)).toEqual([2147483647, 0]);
+    expect(invSqrtQuantizedMultiplierExp(0, -1)).toEqual([2147483647, 0]);
+  });
+
   // reduce.cc EvalSum at equal parameters: EvalGeneric sums in the int8 type (wraps); else QuantizedMeanOrSum stores
   // static_cast<int8_t> of the rounded int32 (wraps too)
   it('SUM wraps like TFLite instead of saturating', () => {
@@ -122,6 +134,9 @@ describe('int8 math builtins: typed errors naming the op', () => {
       expect(() => readTflite(model(ABS, [bad, q]))).toThrow(ModelFormatError);
       expect(() => readTflite(model(ABS, [bad, q]))).toThrow(/tensor 0/);
     }
+  });
+  it('int8 L2_NORMALIZATION off TFLite\'s fixed output scale 1/128, zero point 0', async () => {
+    await expect(InferenceSession.create(model(11, [q, { scale: 0.01, zp: 0 }]))).rejects.toThrow(/L2_NORMALIZATION.*1\/128/);
   });
   it('int16 forms this build does not define', () => {
     expect(() => readTflite(model(GELU, [{ ...q, type: INT16 }, { ...q, type: INT16 }]))).toThrow(UnsupportedOpError);

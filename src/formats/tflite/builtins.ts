@@ -14,7 +14,7 @@ import type { TflModel, TflOperator, TflTensor } from './model.js';
  * adj_x/adj_y, SELECT's row condition, …) or refuses the form with a typed error.
  *
  * Math ops: the float / integer form maps onto IR ops; the int8 form of ABS, ELU, GELU, SQUARED_DIFFERENCE,
- * BATCH_MATMUL, SUM and PRELU onto the ai.edgeq.tflite definitions of src/ops/tflite-qmath.ts (TFLite's integer kernels
+ * BATCH_MATMUL, SUM, L2_NORMALIZATION and PRELU onto the ai.edgeq.tflite definitions of src/ops/tflite-qmath.ts (TFLite's integer kernels
  * rescale, which no IR op does); the other math ops refuse quantized tensors. Pure data movement / order ops (shape ops, MAXIMUM, comparisons, REDUCE_MAX/MIN) accept quantized tensors when
  * all of them share one scale and zero point, where the raw values carry the same order and positions.
  */
@@ -508,7 +508,11 @@ const MAPPERS: Record<string, Mapper> = {
   // l2norm.cc (float): y = x / max(√Σ x², 1e-6) over the last axis
   L2_NORMALIZATION: (c) => {
     c.count(1);
-    c.float();
+    if (c.int8()) {
+      // l2norm.cc int8: the fused activation must be NONE
+      if (c.b.act(c.op, c.b.opts(c.op, 'L2NormOptions')) !== 'NONE') c.unsupported('a fused activation on the int8 form');
+      return c.tfl('L2_NORMALIZATION', c.ins);
+    }
     const o = c.b.opts(c.op, 'L2NormOptions');
     const sq = c.tmp('Mul', [c.ins[0]!, c.ins[0]!], {}, 'sq');
     const sum = c.tmp('ReduceSum', [sq, c.b.i64(`${c.nm}_axes`, [-1])], { keepdims: 1 }, 'sum');
