@@ -14,9 +14,10 @@ import type { TflModel, TflOperator, TflTensor } from './model.js';
  * adj_x/adj_y, SELECT's row condition, …) or refuses the form with a typed error.
  *
  * Math ops: the float / integer form maps onto IR ops; the int8 form of ABS, ELU, GELU, SQUARED_DIFFERENCE,
- * BATCH_MATMUL, SUM, L2_NORMALIZATION and PRELU onto the ai.edgeq.tflite definitions of src/ops/tflite-qmath.ts (TFLite's integer kernels
- * rescale, which no IR op does); the other math ops refuse quantized tensors. Pure data movement / order ops (shape ops, MAXIMUM, comparisons, REDUCE_MAX/MIN) accept quantized tensors when
- * all of them share one scale and zero point, where the raw values carry the same order and positions.
+ * BATCH_MATMUL, SUM, L2_NORMALIZATION and PRELU onto the ai.edgeq.tflite definitions of src/ops/tflite-qmath.ts
+ * (TFLite's integer kernels rescale, which no IR op does); the other math ops refuse quantized tensors. Pure data
+ * movement / order ops (shape ops, MAXIMUM, comparisons, REDUCE_MAX/MIN) accept quantized tensors when all of them
+ * share one scale and zero point, where the raw values carry the same order and positions.
  */
 
 /** What the reader's Builder offers the mappings (src/formats/tflite/reader.ts). */
@@ -82,8 +83,7 @@ class Ctx {
    * Math ops with an int8 form (src/ops/tflite-qmath.ts): true when the op is quantized, after checking what TFLite's
    * int8 kernels require of every tensor — int8 with one scale and zero point per tensor (a per-channel tensor is
    * refused; the parser, model.ts, has checked each scale is finite and positive and each zero point in range); false
-   * for the float / integer form. `consts` are the inputs
-   * that are not activations (axes, …) and are not checked.
+   * for the float / integer form. `consts` are the inputs that are not activations (axes, …) and are not checked.
    */
   int8(consts: number[] = []): boolean {
     const { op } = this;
