@@ -787,3 +787,6 @@ const tflSvdfWasm: KernelDef = {
 };
 
 registerKernel(tflSvdfWasm);
+
+// the int8 math builtins that are per-code functions (src/ops/tflite-qmath.ts) run on the same table kernel
+for (const op of ['GELU', 'ELU', 'ABS']) registerKernel(tflLutKernel(op, TFL_DOMAIN, 1));

@@ -17,6 +17,7 @@ import './select.js';
 import './quant.js';
 import './rnn.js';
 import './tflite.js';
+import './tflite-qmath.js';
 import './control.js';
 import './attention.js';
 import './string.js';

@@ -9,6 +9,7 @@ import {
   activationRangeQuantized,
   affineQuantize,
   dequantize,
+  hardSwishTable8,
   multiplyByQuantizedMultiplier,
   multiplyByQuantizedMultiplierAcc,
   perChannelMultipliers,
@@ -56,6 +57,8 @@ import { need } from './util.js';
  * from the weight initializer's `quant`.
  */
 export { TFL_DOMAIN };
+/** Shared with the quantized math builtins (src/ops/tflite-qmath.ts). */
+export { QUANT_ATTRS, qin, qout, needQ, outType, broadcastInfer, broadcastIndex, unaryInfer, type QP };
 
 const QUANT_ATTRS: Record<string, AttrSpec> = {
   in_scale: { type: 'floats', default: [] },
@@ -458,7 +461,35 @@ function sigmoidTanhRun(ctx: RunCtx, tanh: boolean): Tensor[] {
 }
 defineOp({ name: 'LOGISTIC', domain: TFL_DOMAIN, inputs: [1, 1], outputs: [1, 1], attrs: QUANT_ATTRS, inferShape: unaryInfer, reference: (c) => sigmoidTanhRun(c, false) });
 defineOp({ name: 'TANH', domain: TFL_DOMAIN, inputs: [1, 1], outputs: [1, 1], attrs: QUANT_ATTRS, inferShape: unaryInfer, reference: (c) => sigmoidTanhRun(c, true) });
-defineOp({ name: 'HARD_SWISH', domain: TFL_DOMAIN, inputs: [1, 1], outputs: [1, 1], attrs: QUANT_ATTRS, inferShape: unaryInfer, reference: (c) => unaryRun(c, (v) => Math.fround((v * Math.min(6, Math.max(0, v + 3))) / 6)) });
+/** HARD_SWISH: 8-bit codes through TFLite's 16-bit fixed point (hardSwishTable8); float32 / int16 as the float function. */
+function hardSwishRun(ctx: RunCtx): Tensor[] {
+  const x = ctx.inputs[0]!;
+  if (x.type !== 'int8' && x.type !== 'uint8') return unaryRun(ctx, (v) => Math.fround((v * Math.min(6, Math.max(0, v + 3))) / 6));
+  const iq = qin(ctx.attrs, 0)!, oq = qout(ctx.attrs)!;
+  const t = hardSwishTable8(x.type, iq.scale, iq.zp, oq.scale, oq.zp);
+  if (typeof t === 'string') throw new UnsupportedError(`node '${ctx.node.name}' (HARD_SWISH): ${t}`);
+  const out = Tensor.zeros(x.type, x.dims);
+  const xd = x.data as Int8Array | Uint8Array, od = out.data as Int8Array | Uint8Array;
+  for (let i = 0; i < xd.length; i++) od[i] = t[xd[i]! & 0xff]!;
+  out.quant = ctx.outputTypes[0]?.quant;
+  return [out];
+}
+defineOp({
+  name: 'HARD_SWISH',
+  domain: TFL_DOMAIN,
+  inputs: [1, 1],
+  outputs: [1, 1],
+  attrs: QUANT_ATTRS,
+  inferShape(ctx) {
+    const r = unaryInfer(ctx);
+    const t = ctx.inputs[0]!.dtype, iq = qin(ctx.attrs, 0), oq = qout(ctx.attrs);
+    // HardSwishPrepare refuses an output multiplier ≥ 1 ("output_multiplier_exponent <= 0"), as TFLite-web does
+    const why = (t === 'int8' || t === 'uint8') && iq && oq ? hardSwishTable8(t, iq.scale, iq.zp, oq.scale, oq.zp) : undefined;
+    if (typeof why === 'string') throw new UnsupportedError(`node '${ctx.node.name}' (HARD_SWISH): ${why}`);
+    return r;
+  },
+  reference: hardSwishRun,
+});
 
 /** Quantized RELU/RELU6/RELU_N1_TO_1 (activations.cc ReluPrepare): requantize input→output, then clamp. */
 function reluRun(ctx: RunCtx, loF: number, hiF: number): Tensor[] {

@@ -504,3 +504,117 @@ export function tflLeakyRelu(dtype: string, iq: TflQ, oq: TflQ, alpha: number): 
     return r < lo ? lo : r > hi ? hi : r;
   };
 }
+
+/**
+ * LUTPopulate for 8-bit types (kernels/internal/reference lut.h; activations.cc PopulateLookupTable before it), all in
+ * float: "dequantized = input_scale * (val - input_zp); transformed = transform(dequantized); rescaled =
+ * TfLiteRound(transformed * inverse_scale); quantized = static_cast<int32_t>(rescaled + output_zp)", clamped to the
+ * type's range, with inverse_scale = 1 / output_scale. Entry k holds the result for the code whose byte is k.
+ */
+export function lutPopulate8(dtype: 'int8' | 'uint8', inScale: number, inZp: number, outScale: number, outZp: number, transform: (v: number) => number): Int8Array | Uint8Array {
+  const [lo, hi] = qbounds(dtype);
+  const inv = Math.fround(1 / Math.fround(outScale));
+  const table = dtype === 'int8' ? new Int8Array(256) : new Uint8Array(256);
+  for (let v = lo; v <= hi; v++) {
+    const deq = Math.fround(Math.fround(inScale) * (v - inZp));
+    const rescaled = roundAway(Math.fround(Math.fround(transform(deq)) * inv));
+    const q = Math.trunc(Math.fround(rescaled + outZp));
+    table[v & 0xff] = q < lo ? lo : q > hi ? hi : q;
+  }
+  return table;
+}
+
+/**
+ * ruy's MultiplyByQuantizedMultiplier (ruy/apply_multiplier.cc), the requantization of TFLite's optimized integer GEMMs
+ * through cpu_backend_gemm (int8 BATCH_MATMUL): one rounding, half up — "total_shift = 31 - shift; round = 1 <<
+ * (total_shift - 1); result = (x * quantized_multiplier + round) >> total_shift" in int64 — where gemmlowp's form
+ * rounds twice (SaturatingRoundingDoublingHighMul, then RoundingDivideByPOT).
+ */
+export function multiplyByQuantizedMultiplierSingle(x: number, multiplier: number, shift: number): number {
+  const total = BigInt(31 - shift);
+  return Number(BigInt.asIntN(32, (BigInt(x) * BigInt(multiplier) + (1n << (total - 1n))) >> total));
+}
+
+// ---- 16-bit fixed point of TFLite's int8 HARD_SWISH (reference_ops::HardSwish, kernels/internal/common.h)
+
+const I16_MIN = -32768;
+const I16_MAX = 32767;
+/** gemmlowp SaturatingRoundingDoublingHighMul on int16 (FX16.mul). */
+const srdhm16 = FX16.mul;
+/** common.h SaturatingDoublingHighMul (no rounding): "static_cast<int16_t>(a·b / (1 << 15))". */
+function sdhm16(a: number, b: number): number {
+  if (a === I16_MIN && b === I16_MIN) return I16_MAX;
+  return wrap16(Math.trunc((a * b) / 32768));
+}
+/** DownScaleInt32ToInt16Multiplier: "(multiplier + (1 << 15)) >> 16", or INT16_MAX near the top. */
+function downScale16(m: number): number {
+  return m >= 2147483647 - (1 << 15) ? I16_MAX : (m + (1 << 15)) >> 16;
+}
+
+/**
+ * The table of TFLite's 8-bit HARD_SWISH (activations.cc HardSwishPrepare + reference_ops::HardSwish): hires_input_scale
+ * = input_scale / 128, output multiplier hires / output_scale and "reluish" multiplier hires / (3 / 32768), both
+ * QuantizeMultiplier'd in float then DownScaleInt32ToInt16Multiplier'd; per code: x·2^7 (x = code − zp), its
+ * SRDHM16 by the output multiplier; (RoundingDivideByPOT on int16 values is the int32 rule); the reluish value (saturating left shifts / rounding right shift around SRDHM16),
+ * mapped from [-1, 1] to [0, 1] by "(v + (1 << 15)) >> 1"; SaturatingDoublingHighMul of the two, RoundingDivideByPOT by
+ * the output exponent, + output_zp, clamped. A string says why the parameters are refused (TF_LITE_ENSURE).
+ */
+export function hardSwishTable8(dtype: 'int8' | 'uint8', inScale: number, inZp: number, outScale: number, outZp: number): Int8Array | Uint8Array | string {
+  const hires = Math.fround(Math.fround(1 / 128) * Math.fround(inScale));
+  const [om, oe] = quantizeMultiplier(Math.fround(hires / Math.fround(outScale)));
+  if (oe > 0) return `the output multiplier ${Math.fround(hires / Math.fround(outScale))} is not below 1 (output scale < input scale / 128)`;
+  const [rm, re] = quantizeMultiplier(Math.fround(hires / Math.fround(3 / 32768)));
+  const om16 = downScale16(om), rm16 = downScale16(rm);
+  const [lo, hi] = qbounds(dtype);
+  const table = dtype === 'int8' ? new Int8Array(256) : new Uint8Array(256);
+  for (let v = lo; v <= hi; v++) {
+    const x = wrap16(v - inZp);
+    const hiresX = wrap16(x * 128);
+    const preshift = srdhm16(hiresX, om16);
+    let r = hiresX;
+    if (re > 0) r = sat16(r * 2 ** (re - 1));
+    r = srdhm16(r, rm16);
+    if (re > 0) r = sat16(r * 2);
+    if (re < 0) r = roundingDivideByPOT(r, -re);
+    r = (r + (1 << 15)) >> 1;
+    let y = roundingDivideByPOT(sdhm16(r, preshift), -oe) + outZp;
+    y = Math.min(Math.max(y, lo), hi);
+    table[v & 0xff] = y;
+  }
+  return table;
+}
+
+/**
+ * GetInvSqrtQuantizedMultiplierExp(input, reverse_shift) (kernels/internal/common.h): 1/√input as a multiplier and
+ * shift — input ≤ 1 gives (INT32_MAX, 0); else the input is normalised into [2^27, 2^29) by pairs of bits, 5
+ * Newton–Raphson steps "x = Rescale<3>(1.5·x − (input/2)·Rescale<3>(x³))" in FixedPoint<int32, 3> from x = 1, times
+ * √2/2 (1518500250 in F0); a negative shift is folded into the multiplier; the shift is multiplied by reverse_shift.
+ */
+export function invSqrtQuantizedMultiplierExp(input: number, reverseShift: number): [number, number] {
+  if (input <= 1) return [INT32_MAX, 0];
+  let shift = 11;
+  while (input >= 1 << 29) {
+    input = Math.trunc(input / 4);
+    shift++;
+  }
+  const maxLeftShiftBits = Math.clz32(input) - 1;
+  const pairs = Math.floor(maxLeftShiftBits / 2) - 1;
+  shift -= pairs;
+  input = input << (2 * pairs);
+  const fin = input >> 1; // F3 raw
+  const halfIn = saturatingRoundingMultiplyByPOT(fin, -1);
+  const halfThree = (1 << 28) + (1 << 27);
+  let x = 1 << 28; // F3 one
+  for (let i = 0; i < 5; i++) {
+    // F3·F3·F3 = F9 raw by two SRDHMs; Rescale<3> of F9 multiplies by 2^6 (saturating, rounding)
+    const x3 = saturatingRoundingMultiplyByPOT(fmul(fmul(x, x), x), 6);
+    // F3·F3 = F6; their difference rescaled to F3: × 2^3
+    x = saturatingRoundingMultiplyByPOT((fmul(halfThree, x) - fmul(halfIn, x3)) | 0, 3);
+  }
+  let m = fmul(x, 1518500250);
+  if (shift < 0) {
+    m = (m << -shift) | 0;
+    shift = 0;
+  }
+  return [m, shift * reverseShift];
+}

@@ -6,7 +6,8 @@ import { TFLITE_ENUMS, TFLITE_UNIONS } from '../../src/formats/tflite/generated/
 export type OptionField = [id: number, kind: 'i8' | 'i32' | 'bool' | 'f32', value: number] | [id: number, kind: 'str', value: string];
 
 export interface TflSpec {
-  tensors: { shape: number[]; type: number; buffer: number; name: string; scale?: number; zp?: number; sparsity?: SparsitySpec }[];
+  /** scale / zp: per tensor; scales / zps: per channel along quantized_dimension qdim */
+  tensors: { shape: number[]; type: number; buffer: number; name: string; scale?: number; zp?: number; scales?: number[]; zps?: number[]; qdim?: number; sparsity?: SparsitySpec }[];
   /** buffer 0 is conventionally empty (tensors without data) */
   buffers: Uint8Array[];
   /** builtin op codes, indexed by the operators' `opcode` */
@@ -83,16 +84,19 @@ export function buildTflite(s: TflSpec): Uint8Array {
       const name = b.createString(t.name);
       const shape = ints(t.shape);
       let q = 0;
-      if (t.scale !== undefined) {
-        b.startVector(4, 1, 4);
-        b.addFloat32(t.scale);
+      if (t.scale !== undefined || t.scales) {
+        const scales = t.scales ?? [t.scale!];
+        const zps = t.zps ?? scales.map(() => t.zp ?? 0);
+        b.startVector(4, scales.length, 4);
+        for (let i = scales.length - 1; i >= 0; i--) b.addFloat32(scales[i]!);
         const sc = b.endVector();
-        b.startVector(8, 1, 8);
-        b.addInt64(BigInt(t.zp ?? 0));
+        b.startVector(8, zps.length, 8);
+        for (let i = zps.length - 1; i >= 0; i--) b.addInt64(BigInt(zps[i]!));
         const zp = b.endVector();
         b.startObject(7);
         b.addFieldOffset(2, sc, 0);
         b.addFieldOffset(3, zp, 0);
+        if (t.qdim) b.addFieldInt32(6, t.qdim, 0);
         q = b.endObject();
       }
       b.startObject(10);

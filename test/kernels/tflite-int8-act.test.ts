@@ -51,7 +51,7 @@ describe('TFLite 8-bit pointwise ops on a 256-entry table vs the TS reference', 
   // fixed parameters ("output->params.scale == 1. / 256", zero point −128 for LOGISTIC; 1/128 and 0 for TANH), else
   // the float function rounded; RELU / RELU6 / RELU_N1_TO_1 (activations.cc ReluPrepare): "clamped = output_offset +
   // MultiplyByQuantizedMultiplier(input - input_zero_point, multiplier, shift)" clamped to the activation range;
-  // HARD_SWISH: the float function of the dequantized code, requantized. Each is a function of the input code, so the
+  // HARD_SWISH: reference_ops::HardSwish's 16-bit fixed point (hardSwishTable8). Each is a function of the input code, so the
   // table built from the reference at plan time must reproduce it for every code and every shape.
   it('LOGISTIC / TANH / HARD_SWISH / RELU / RELU6 / RELU_N1_TO_1 are bit-exact over int8 / uint8, scales, zero points and a fused Clip', () => {
     fc.assert(
@@ -72,6 +72,8 @@ describe('TFLite 8-bit pointwise ops on a 256-entry table vs the TS reference', 
           let [os, oz] = [r.os, zp(r.dt)];
           if (r.fixedOut && r.dt === 'int8' && r.op === 'LOGISTIC') [os, oz] = [1 / 256, -128];
           if (r.fixedOut && r.dt === 'int8' && r.op === 'TANH') [os, oz] = [1 / 128, 0];
+          // HardSwishPrepare refuses output scales below input_scale / 128 (test/ops/tflite-qmath.test.ts checks the error)
+          if (r.op === 'HARD_SWISH' && os < r.is / 128) os = r.is / 64;
           const attrs = { in_scale: [r.is], in_zero_point: [zp(r.dt)], out_scale: [os], out_zero_point: [oz] };
           const n = r.dims.reduce((a, d) => a * d, 1);
           const clip = r.clip && r.dt === 'uint8' ? ([Math.max(0, r.clip[0]), r.clip[1]] as [number, number]) : r.clip;
@@ -79,6 +81,21 @@ describe('TFLite 8-bit pointwise ops on a 256-entry table vs the TS reference', 
         },
       ),
       { numRuns: 200, seed: 81 },
+    );
+  });
+
+  // The int8 math builtins that are per-code functions (src/ops/tflite-qmath.ts): GELU (gelu.cc LUT, erf or tanh form),
+  // ELU (activations.cc EluPrepare LUT), ABS (elementwise.cc AbsEvalQuantized) land on the same table kernel.
+  it('int8 GELU / ELU / ABS are bit-exact on the table kernel, with a fused Clip', () => {
+    fc.assert(
+      fc.property(fc.constantFrom('GELU', 'ELU', 'ABS'), fc.constantFrom(0, 1), dimsArb, scaleArb, scaleArb, fc.constantFrom(undefined, [-20, 40] as [number, number]), fc.integer(), (op, approx, dims, is, os, clip, seed) => {
+        const rnd = rng(seed);
+        const zp = () => Math.floor(rnd() * 60) - 30;
+        const attrs = { in_scale: [is], in_zero_point: [zp()], out_scale: [os], out_zero_point: [zp()], ...(op === 'GELU' ? { approximate: approx } : {}) };
+        const n = dims.reduce((a, d) => a * d, 1);
+        check(op, 'int8', 'int8', dims, attrs, new Tensor('int8', codes('int8', n, rnd), dims), 'x8_lut', clip);
+      }),
+      { numRuns: 60, seed: 83 },
     );
   });
 

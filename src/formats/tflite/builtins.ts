@@ -1,5 +1,6 @@
 import { ModelFormatError, UnsupportedOpError } from '../../errors.js';
 import type { AttrValue, Graph } from '../../ir/graph.js';
+import { TFL_DOMAIN } from '../../ir/layout.js';
 import type { DType } from '../../tensor/dtype.js';
 import { DTYPE_ONNX } from '../../tensor/onnx-dtype.js';
 import { Tensor } from '../../tensor/tensor.js';
@@ -12,9 +13,11 @@ import type { TflModel, TflOperator, TflTensor } from './model.js';
  * TFLite rule differs from the ONNX op, the mapping spells it out (negative axes, SLICE size -1, BATCH_MATMUL
  * adj_x/adj_y, SELECT's row condition, …) or refuses the form with a typed error.
  *
- * Float first: math ops refuse quantized tensors (TFLite's integer kernels rescale; no IR op does that here);
- * pure data movement / order ops (shape ops, MAXIMUM, comparisons, REDUCE_MAX/MIN) accept quantized tensors when
- * all of them share one scale and zero point, where the raw values carry the same order and positions.
+ * Math ops: the float / integer form maps onto IR ops; the int8 form of ABS, ELU, GELU, SQUARED_DIFFERENCE,
+ * BATCH_MATMUL, SUM, L2_NORMALIZATION and PRELU onto the ai.edgeq.tflite definitions of src/ops/tflite-qmath.ts
+ * (TFLite's integer kernels rescale, which no IR op does); the other math ops refuse quantized tensors. Pure data
+ * movement / order ops (shape ops, MAXIMUM, comparisons, REDUCE_MAX/MIN) accept quantized tensors when all of them
+ * share one scale and zero point, where the raw values carry the same order and positions.
  */
 
 /** What the reader's Builder offers the mappings (src/formats/tflite/reader.ts). */
@@ -33,6 +36,7 @@ export interface Emitter {
   i64(base: string, v: number[]): string;
   constOf(op: TflOperator, k: number, what: string): Tensor;
   sameQuant(op: TflOperator, tensors: number[]): void;
+  qattrs(op: TflOperator): Record<string, AttrValue>;
 }
 
 type Mapper = (c: Ctx) => void;
@@ -73,6 +77,31 @@ class Ctx {
   float(): void {
     const q = [...this.op.inputs, ...this.op.outputs].some((i) => i >= 0 && this.b.m.tensors[i]!.scale);
     if (q) throw new UnsupportedOpError(this.op.opName, `TFLite builtin code ${this.op.opcode}, ${this.b.where(this.op)}`, 'only the float / integer (not quantized) form is supported');
+  }
+
+  /**
+   * Math ops with an int8 form (src/ops/tflite-qmath.ts): true when the op is quantized, after checking what TFLite's
+   * int8 kernels require of every tensor — int8 with one scale and zero point per tensor (a per-channel tensor is
+   * refused; the parser, model.ts, has checked each scale is finite and positive and each zero point in range); false
+   * for the float / integer form. `consts` are the inputs that are not activations (axes, …) and are not checked.
+   */
+  int8(consts: number[] = []): boolean {
+    const { op } = this;
+    const ts = [...op.inputs.filter((_, k) => !consts.includes(k)), ...op.outputs];
+    if (!ts.some((i) => this.b.m.tensors[i]!.scale)) return false;
+    for (const i of ts) {
+      const t = this.b.m.tensors[i]!;
+      const dt = this.b.dtype(t);
+      if (dt !== 'int8') this.unsupported(`the quantized form is supported for int8 tensors only, tensor ${i} is ${dt}`);
+      if (!t.scale?.length || !t.zeroPoint?.length) this.fail(`int8 tensor ${i} has no quantization parameters`);
+      if (t.scale.length !== 1 || t.zeroPoint.length !== 1) this.unsupported(`tensor ${i} is quantized per channel (${t.scale.length} scales); TFLite's int8 kernel takes one scale per tensor`);
+    }
+    return true;
+  }
+
+  /** The op's int8 form (src/ops/tflite-qmath.ts), quantization parameters as attributes. */
+  tfl(type: string, inputs: string[], attrs: Record<string, AttrValue> = {}): void {
+    this.b.emit(this.op, type, TFL_DOMAIN, inputs, { ...attrs, ...this.b.qattrs(this.op) });
   }
 
   /** Order / data-movement ops: quantized tensors pass when they all share one scale and zero point. */
@@ -152,6 +181,12 @@ const unary = (onnx: string, attrs: Record<string, AttrValue> = {}): Mapper => (
   c.float();
   c.emit(onnx, c.ins, attrs);
 };
+/** Unary math with an int8 form: a per-code table op of src/ops/tflite-qmath.ts (TFLite builds the same table). */
+const unaryQ = (onnx: string, attrs: Record<string, AttrValue> = {}): Mapper => (c) => {
+  c.count(1);
+  if (c.int8()) return c.tfl(c.op.opName, c.ins);
+  c.emit(onnx, c.ins, attrs);
+};
 /** Binary float/integer math with broadcasting (ONNX multidirectional broadcasting = TFLite's BroadcastBinary). */
 const binary = (onnx: string, attrs: Record<string, AttrValue> = {}): Mapper => (c) => {
   c.count(2);
@@ -167,12 +202,16 @@ const compare = (onnx: string, negate = false): Mapper => (c) => {
 };
 
 /** Reducers (ReducerOptions keep_dims; TFLite reduces a repeated axis once and an empty axis list is the identity). */
-const reducer = (onnx: string, order: boolean): Mapper => (c) => {
+const reducer = (onnx: string, order: boolean, int8 = false): Mapper => (c) => {
   c.count(2);
-  if (order) c.same([0]);
-  else c.float();
   const o = c.b.opts(c.op, 'ReducerOptions');
   const keepdims = o?.bool('keep_dims') ? 1 : 0;
+  if (int8 && c.int8([1])) {
+    // axes: the op's shape rule checks them (a constant, in range)
+    return c.tfl(c.op.opName, c.ins, { keep_dims: keepdims });
+  }
+  if (order) c.same([0]);
+  else c.float();
   const ax = c.b.g.initializers.get(c.ins[1]!);
   if (!ax) return c.emit(onnx, [c.ins[0]!, c.int64(1, 'axes')], { keepdims, noop_with_empty_axes: 1 });
   const r = c.rank(0);
@@ -193,7 +232,8 @@ const argReduce = (onnx: string, table: string): Mapper => (c) => {
 
 /** (x - y)² , x·x and 1/√x as the kernels compute them in float: one rounding per step, as here. */
 const MAPPERS: Record<string, Mapper> = {
-  ABS: unary('Abs'),
+  // elementwise.cc: int8 |x − zp| requantized
+  ABS: unaryQ('Abs'),
   NEG: unary('Neg'),
   SQRT: unary('Sqrt'),
   EXP: unary('Exp'),
@@ -205,7 +245,7 @@ const MAPPERS: Record<string, Mapper> = {
   // round.cc: RoundToNearest rounds half to even, as ONNX Round
   ROUND: unary('Round'),
   // elu.cc: x < 0 ? expm1(x) : x (alpha 1)
-  ELU: unary('Elu', { alpha: 1 }),
+  ELU: unaryQ('Elu', { alpha: 1 }),
   // log_softmax.cc over the last axis
   LOG_SOFTMAX: unary('LogSoftmax', { axis: -1 }),
   LOGICAL_NOT: unary('Not'),
@@ -225,8 +265,8 @@ const MAPPERS: Record<string, Mapper> = {
   // gelu.cc: approximate ? tanh form : 0.5·x·(1 + erf(x/√2))
   GELU: (c) => {
     c.count(1);
-    c.float();
     const o = c.b.opts(c.op, 'GeluOptions');
+    if (c.int8()) return c.tfl('GELU', c.ins, { approximate: o?.bool('approximate') ? 1 : 0 });
     c.emit('Gelu', c.ins, { approximate: o?.bool('approximate') ? 'tanh' : 'none' });
   },
   MAXIMUM: (c) => {
@@ -251,7 +291,7 @@ const MAPPERS: Record<string, Mapper> = {
   // squared_difference.cc: (x - y) * (x - y)
   SQUARED_DIFFERENCE: (c) => {
     c.count(2);
-    c.float();
+    if (c.int8()) return c.tfl('SQUARED_DIFFERENCE', c.ins);
     const d = c.tmp('Sub', c.ins, {}, 'diff');
     c.emit('Mul', [d, d]);
   },
@@ -287,7 +327,8 @@ const MAPPERS: Record<string, Mapper> = {
   LESS_EQUAL: compare('LessOrEqual'),
   GREATER: compare('Greater'),
   GREATER_EQUAL: compare('GreaterOrEqual'),
-  SUM: reducer('ReduceSum', false),
+  // reduce.cc EvalSum int8: src/ops/tflite-qmath.ts
+  SUM: reducer('ReduceSum', false, true),
   REDUCE_PROD: reducer('ReduceProd', false),
   REDUCE_MAX: reducer('ReduceMax', true),
   REDUCE_MIN: reducer('ReduceMin', true),
@@ -381,7 +422,7 @@ const MAPPERS: Record<string, Mapper> = {
   // batch_matmul.cc: adj_x / adj_y transpose the last two dims; batch dims broadcast (= ONNX MatMul)
   BATCH_MATMUL: (c) => {
     c.count(2);
-    c.float();
+    const q = c.int8();
     const o = c.b.opts(c.op, 'BatchMatMulOptions');
     const side = (k: number, adj: boolean) => {
       const r = c.rank(k);
@@ -391,7 +432,9 @@ const MAPPERS: Record<string, Mapper> = {
       [perm[r - 2], perm[r - 1]] = [perm[r - 1]!, perm[r - 2]!];
       return c.tmp('Transpose', [c.ins[k]!], { perm }, `adj${k}`);
     };
-    c.emit('MatMul', [side(0, o?.bool('adj_x') ?? false), side(1, o?.bool('adj_y') ?? false)]);
+    const ab = [side(0, o?.bool('adj_x') ?? false), side(1, o?.bool('adj_y') ?? false)];
+    if (q) return c.tfl('BATCH_MATMUL', ab);
+    c.emit('MatMul', ab);
   },
   TILE: (c) => {
     c.count(2);
@@ -465,7 +508,11 @@ const MAPPERS: Record<string, Mapper> = {
   // l2norm.cc (float): y = x / max(√Σ x², 1e-6) over the last axis
   L2_NORMALIZATION: (c) => {
     c.count(1);
-    c.float();
+    if (c.int8()) {
+      // l2norm.cc int8: the fused activation must be NONE
+      if (c.b.act(c.op, c.b.opts(c.op, 'L2NormOptions')) !== 'NONE') c.unsupported('a fused activation on the int8 form');
+      return c.tfl('L2_NORMALIZATION', c.ins);
+    }
     const o = c.b.opts(c.op, 'L2NormOptions');
     const sq = c.tmp('Mul', [c.ins[0]!, c.ins[0]!], {}, 'sq');
     const sum = c.tmp('ReduceSum', [sq, c.b.i64(`${c.nm}_axes`, [-1])], { keepdims: 1 }, 'sum');
@@ -482,14 +529,28 @@ const MAPPERS: Record<string, Mapper> = {
   },
 };
 
+/**
+ * Quantized forms the reader's own cases hand over (PRELU's float form is ONNX PRelu there); false when the op is
+ * not quantized.
+ */
+const QUANT_ONLY: Record<string, (c: Ctx) => boolean> = {
+  PRELU: (c) => {
+    c.count(2);
+    if (!c.int8()) return false;
+    c.tfl('PRELU', c.ins);
+    return true;
+  },
+};
+
 /** The builtins this module maps (for coverage listings). */
 export const MAPPED_BUILTINS = Object.keys(MAPPERS);
 
 /** Map `op` when this module knows it; false leaves it to the reader's other cases. */
 export function mapBuiltin(b: Emitter, op: TflOperator, ins: string[]): boolean {
-  const f = MAPPERS[op.opName];
-  if (!f) return false;
+  const f = MAPPERS[op.opName], q = QUANT_ONLY[op.opName];
+  if (!f && !q) return false;
   if (op.outputs.length < 1) throw new ModelFormatError(`${b.where(op)}: no outputs`);
-  f(new Ctx(b, op, ins));
+  if (q) return q(new Ctx(b, op, ins));
+  f!(new Ctx(b, op, ins));
   return true;
 }

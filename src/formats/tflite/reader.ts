@@ -248,7 +248,7 @@ class Builder {
     return { hidden_scale: hid.scale[0]!, hidden_zero_point: Number(hid.zeroPoint?.[0] ?? 0n) };
   }
 
-  private qattrs(op: TflOperator): Record<string, AttrValue> {
+  qattrs(op: TflOperator): Record<string, AttrValue> {
     const s = (i: number) => (i >= 0 && this.m.tensors[i]!.scale ? this.m.tensors[i]!.scale![0]! : 0);
     const z = (i: number) => (i >= 0 && this.m.tensors[i]!.zeroPoint ? Number(this.m.tensors[i]!.zeroPoint![0]!) : 0);
     return { in_scale: op.inputs.map(s), in_zero_point: op.inputs.map(z), out_scale: op.outputs.map(s), out_zero_point: op.outputs.map(z) };
@@ -511,6 +511,7 @@ class Builder {
         return this.emit(op, 'DepthToSpace', '', ins, { blocksize: bs, mode: 'DCR', data_layout: 'NHWC' });
       }
       case 'PRELU': {
+        // (int8: src/formats/tflite/builtins.ts QUANT_ONLY → src/ops/tflite-qmath.ts)
         // prelu.cc (float): x ≥ 0 ? x : alpha·x with alpha broadcast to x = ONNX PRelu (slope broadcasts to X)
         nIn(2);
         const x = t(0), al = t(1);
