@@ -1,6 +1,6 @@
 import { Tensor } from '../tensor/tensor.js';
 import type { DType, TypedArray } from '../tensor/dtype.js';
-import { type KernelDef, decline, registerKernel } from './registry.js';
+import { type KernelDef, type PreparedKernel, decline, registerKernel } from './registry.js';
 import { arena, bindConstant, kernels } from './wasm.js';
 import { isConcrete } from '../ir/dims.js';
 import { depthToSpaceView } from '../ops/shape.js';
@@ -57,6 +57,25 @@ function moveOut(mem: NonNullable<ReturnType<typeof arena>>, x: Tensor, esz: num
   }
 }
 
+/**
+ * The prepared kernel of a pure data movement: run() moves into fresh kernel memory, bind() between planned blocks;
+ * both decline (the reference) when `ok` rejects the input's dims.
+ */
+function movingKernel(name: string, mem: NonNullable<ReturnType<typeof arena>>, esz: number, ok: (dims: readonly number[]) => boolean, move: Move, what: string): PreparedKernel {
+  return {
+    name,
+    run([xt], [outType]) {
+      if (!ok(xt!.dims)) return undefined; // the reference handles it
+      return [moveOut(mem, xt!, esz, outType!.shape as number[], move, what)];
+    },
+    bind({ ins: [xp], inTypes: [xt], outs: [yp] }) {
+      const dims = xt!.shape as number[];
+      if (!ok(dims) || xp! < 0 || yp! < 0) return undefined;
+      return () => move(xp!, dims, yp!);
+    },
+  };
+}
+
 const transposeWasm: KernelDef = {
   op: 'Transpose',
   backend: 'wasm',
@@ -70,18 +89,7 @@ const transposeWasm: KernelDef = {
     const f = esz === 4 ? ex.x32_permute4 : ex.x8_permute4;
     const args = (dims: readonly number[]) => permute4Args(dims, (attrs.perm as number[] | undefined) ?? [...dims.keys()].reverse());
     const move: Move = (xp, dims, yp) => f(xp, ...args(dims)!, yp);
-    return {
-      name: esz === 4 ? 'x32_permute4' : 'x8_permute4',
-      run([xt], [outType]) {
-        if (!args(xt!.dims)) return undefined; // the reference handles it
-        return [moveOut(mem, xt!, esz, outType!.shape as number[], move, 'transpose')];
-      },
-      bind({ ins: [xp], inTypes: [xt], outs: [yp] }) {
-        const dims = xt!.shape as number[];
-        if (!args(dims) || xp! < 0 || yp! < 0) return undefined;
-        return () => move(xp!, dims, yp!);
-      },
-    };
+    return movingKernel(esz === 4 ? 'x32_permute4' : 'x8_permute4', mem, esz, (dims) => !!args(dims), move, 'transpose');
   },
 };
 
@@ -115,18 +123,7 @@ const depthToSpaceWasm: KernelDef = {
     const f = esz === 4 ? ex.x32_permute4 : ex.x8_permute4;
     const move: Move = direct ? (xp, [n, c, h, w], yp) => ex.x32_depth_to_space(xp, n!, c! / (b * b), h!, w!, b, yp) : (xp, dims, yp) => f(xp, ...permArgs(dims)!, yp);
     if (x.shape && isConcrete(x.shape) && !args(x.shape)) return decline('the 6-D view does not merge to 4 axes');
-    return {
-      name: direct ? 'x32_depth_to_space' : esz === 4 ? 'x32_permute4' : 'x8_permute4',
-      run([xt], [outType]) {
-        if (!args(xt!.dims)) return undefined; // the reference handles it
-        return [moveOut(mem, xt!, esz, outType!.shape as number[], move, 'DepthToSpace')];
-      },
-      bind({ ins: [xp], inTypes: [xt], outs: [yp] }) {
-        const dims = xt!.shape as number[];
-        if (!args(dims) || xp! < 0 || yp! < 0) return undefined;
-        return () => move(xp!, dims, yp!);
-      },
-    };
+    return movingKernel(direct ? 'x32_depth_to_space' : esz === 4 ? 'x32_permute4' : 'x8_permute4', mem, esz, args, move, 'DepthToSpace');
   },
 };
 

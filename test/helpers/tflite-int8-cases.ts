@@ -1,18 +1,11 @@
 // One-operator int8 TFLite models with random scales / zero points, for comparing edgeq with TFLite itself
-// (test/formats/tflite/int8-math-tflite-web.test.ts) and for the coverage probe (scripts/tflite-int8-probe.ts).
+// (test/formats/tflite/int8-math-tflite-web.test.ts).
 import { type OptionField, oneOpTflite, type OneOpTensor } from './tflite-builder.js';
 
-/** mulberry32: a small seeded generator, so a failing case can be rebuilt from its seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (the one in src/ops/nn-misc.ts): a small seeded generator, so a failing case can be rebuilt from its seed. */
+import { mulberry32 as rng } from '../../src/ops/nn-misc.js';
+
+export { rng };
 
 const INT8 = 9, INT32 = 2;
 
