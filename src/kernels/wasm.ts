@@ -1,7 +1,7 @@
 import { ShapeError } from '../errors.js';
 import { DTYPES, type DType, type TypedArray } from '../tensor/dtype.js';
 import { inflateRaw } from './inflate.js';
-import { WASM_RELAXED_DELTA_BASE64, WASM_SIMD_BYTES, WASM_SIMD_DEFLATE_BASE64 } from './wasm-binary.generated.js';
+import { WASM_RELAXED_DELTA_DEFLATE_BASE64, WASM_RELAXED_DELTA_BYTES, WASM_SIMD_BYTES, WASM_SIMD_DEFLATE_BASE64 } from './wasm-binary.generated.js';
 import { applyDelta } from './wasm-delta.js';
 
 /** Exports of asm/index.ts (pointers are byte offsets into `memory`). */
@@ -284,7 +284,7 @@ const imports = (memory: WebAssembly.Memory) => ({ env: { memory, abort: () => {
 /** The embedded kernel module of a flavor (the relaxed build is rebuilt from its delta against the plain one). */
 export function kernelBinary(flavor: 'simd' | 'relaxed'): Uint8Array {
   const plain = inflateRaw(decodeBase64(WASM_SIMD_DEFLATE_BASE64), WASM_SIMD_BYTES);
-  return flavor === 'simd' ? plain : applyDelta(plain, decodeBase64(WASM_RELAXED_DELTA_BASE64));
+  return flavor === 'simd' ? plain : applyDelta(plain, inflateRaw(decodeBase64(WASM_RELAXED_DELTA_DEFLATE_BASE64), WASM_RELAXED_DELTA_BYTES));
 }
 
 function instantiate(bytes: Uint8Array): KernelExports {
