@@ -1,5 +1,6 @@
 import { Tensor } from '../tensor/tensor.js';
 import type { DType, TypedArray } from '../tensor/dtype.js';
+import type { ValueType } from '../ir/graph.js';
 import { type KernelDef, type PreparedKernel, decline, registerKernel } from './registry.js';
 import { arena, bindConstant, kernels } from './wasm.js';
 import { isConcrete } from '../ir/dims.js';
@@ -76,16 +77,23 @@ function movingKernel(name: string, mem: NonNullable<ReturnType<typeof arena>>, 
   };
 }
 
+/** The memory, kernels and element width (1 or 4 bytes) a data-movement kernel needs for input type `x`, or a decline. */
+function mover(x: ValueType | undefined): { mem: NonNullable<ReturnType<typeof arena>>; ex: NonNullable<ReturnType<typeof kernels>>; esz: number } | undefined {
+  const mem = arena();
+  const ex = kernels();
+  if (!mem || !ex) return decline('no WASM memory');
+  const esz = x && BYTES[x.dtype];
+  if (!esz) return decline(`dtype ${x?.dtype}: the kernel moves 1- or 4-byte elements`);
+  return { mem, ex, esz };
+}
+
 const transposeWasm: KernelDef = {
   op: 'Transpose',
   backend: 'wasm',
   prepare(_node, attrs, types) {
-    const mem = arena();
-    const ex = kernels();
-    const x = types[0];
-    if (!mem || !ex) return decline('no WASM memory');
-    const esz = x && BYTES[x.dtype];
-    if (!esz) return decline(`dtype ${x?.dtype}: the kernel moves 1- or 4-byte elements`);
+    const m = mover(types[0]);
+    if (!m) return undefined;
+    const { mem, ex, esz } = m;
     const f = esz === 4 ? ex.x32_permute4 : ex.x8_permute4;
     const args = (dims: readonly number[]) => permute4Args(dims, (attrs.perm as number[] | undefined) ?? [...dims.keys()].reverse());
     const move: Move = (xp, dims, yp) => f(xp, ...args(dims)!, yp);
@@ -104,12 +112,9 @@ const depthToSpaceWasm: KernelDef = {
   backend: 'wasm',
   layouts: true,
   prepare(_node, attrs, types) {
-    const mem = arena();
-    const ex = kernels();
-    const x = types[0];
-    if (!mem || !ex) return decline('no WASM memory');
-    const esz = x && BYTES[x.dtype];
-    if (!esz) return decline(`dtype ${x?.dtype}: the kernel moves 1- or 4-byte elements`);
+    const m = mover(types[0]);
+    if (!m) return undefined;
+    const { mem, ex, esz } = m;
     const b: number = attrs.blocksize;
     const dcr = attrs.mode !== 'CRD';
     const nhwc = attrs.data_layout === 'NHWC';
@@ -122,7 +127,8 @@ const depthToSpaceWasm: KernelDef = {
     const args = (dims: readonly number[]) => direct || !!permArgs(dims);
     const f = esz === 4 ? ex.x32_permute4 : ex.x8_permute4;
     const move: Move = direct ? (xp, [n, c, h, w], yp) => ex.x32_depth_to_space(xp, n!, c! / (b * b), h!, w!, b, yp) : (xp, dims, yp) => f(xp, ...permArgs(dims)!, yp);
-    if (x.shape && isConcrete(x.shape) && !args(x.shape)) return decline('the 6-D view does not merge to 4 axes');
+    const shape = types[0]!.shape;
+    if (shape && isConcrete(shape) && !args(shape)) return decline('the 6-D view does not merge to 4 axes');
     return movingKernel(direct ? 'x32_depth_to_space' : esz === 4 ? 'x32_permute4' : 'x8_permute4', mem, esz, args, move, 'DepthToSpace');
   },
 };
