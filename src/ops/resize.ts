@@ -359,13 +359,16 @@ function axisTaps(inLen: number, p: AxisPlan, attrs: Attrs): Taps[] {
   );
 }
 
+/**
+ * Linear and cubic as separable 1-D passes in float64 (the ONNX reference interpolates N-D as nested 1-D
+ * interpolations); nearest is one gather over all axes (resizeNearest).
+ */
 function resize(x: Tensor, axes: AxisPlan[], attrs: Attrs, outDims: number[]): Tensor {
   if (attrs.mode === 'nearest') return resizeNearest(x, axes, attrs, outDims);
-  const nearest = false;
   let dims = [...x.dims];
   const ctm = attrs.coordinate_transformation_mode;
-  // nearest: raw element copy (exact for every dtype); else float64 working values
-  let cur: any = nearest ? x.data : isFloat(x.type) ? floats(x) : isBig(x.type) ? Float64Array.from(x.data as BigInt64Array, Number) : x.data;
+  let cur: Float64Array | Float32Array | ArrayLike<number> = isFloat(x.type) ? floats(x) : isBig(x.type) ? Float64Array.from(x.data as BigInt64Array, Number) : (x.data as ArrayLike<number>);
+  const ev = attrs.extrapolation_value as number;
   for (let ax = 0; ax < dims.length; ax++) {
     const p = axes[ax]!;
     const inLen = dims[ax]!;
@@ -374,43 +377,32 @@ function resize(x: Tensor, axes: AxisPlan[], attrs: Attrs, outDims: number[]): T
     const outer = dims.slice(0, ax).reduce((q, d) => q * d, 1);
     const inner = dims.slice(ax + 1).reduce((q, d) => q * d, 1);
     const nd = dims.map((d, i) => (i === ax ? p.outLen : d));
-    const size = sizeOf(nd);
-    const next: any = nearest ? allocData(x.type, size) : new Float64Array(size);
-    const ev = attrs.extrapolation_value as number;
-    // nearest rows of 16+ elements copy as blocks (typed arrays; string tensors are plain arrays)
-    const block = nearest && inner >= 16 && !Array.isArray(cur);
+    const next = new Float64Array(sizeOf(nd));
     let q = 0;
     for (let o = 0; o < outer; o++) {
       const ob = o * inLen * inner;
       for (let j = 0; j < p.outLen; j++) {
         if (extrapolate[j]) {
-          for (let i = 0; i < inner; i++) next[q++] = nearest ? extrapolated(x, ev) : ev;
-        } else if (nearest) {
-          const s = ob + idx[j]! * inner;
-          if (block) {
-            next.set(cur.subarray(s, s + inner), q);
-            q += inner;
-          } else for (let i = 0; i < inner; i++) next[q++] = cur[s + i];
-        } else {
-          const t0 = j * n;
-          for (let i = 0; i < inner; i++) {
-            let acc = 0;
-            for (let k = 0; k < n; k++) acc += w[t0 + k]! * cur[ob + idx[t0 + k]! * inner + i];
-            next[q++] = acc;
-          }
+          for (let i = 0; i < inner; i++) next[q++] = ev;
+          continue;
+        }
+        const t0 = j * n;
+        for (let i = 0; i < inner; i++) {
+          let acc = 0;
+          for (let k = 0; k < n; k++) acc += w[t0 + k]! * cur[ob + idx[t0 + k]! * inner + i]!;
+          next[q++] = acc;
         }
       }
     }
     cur = next;
     dims = nd;
   }
-  if (nearest) return new Tensor(x.type, cur === x.data ? (x.data as any).slice() : cur, outDims);
   if (isFloat(x.type)) return fromFloats(x.type, outDims, x.type === 'float64' ? Float64Array.from(cur) : Float32Array.from(cur));
   // integer outputs: round to nearest and saturate to the type's range
   const out = allocData(x.type, sizeOf(outDims)) as any;
   const info = DTYPES[x.type];
   for (let i = 0; i < out.length; i++) {
-    const v = Math.min(info.max!, Math.max(info.min!, Math.round(cur[i])));
+    const v = Math.min(info.max!, Math.max(info.min!, Math.round(cur[i]!)));
     out[i] = isBig(x.type) ? BigInt(v) : v;
   }
   return new Tensor(x.type, out, outDims);
