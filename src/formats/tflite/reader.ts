@@ -565,17 +565,19 @@ class Builder {
    */
   private ifOp(op: TflOperator, ins: string[]): void {
     const o = this.opts(op, 'IfOptions');
-    const branch = (field: string): Graph => {
-      const k = this.subgraphOf(op, o, field, op.inputs.length - 1, op.outputs.length);
-      const body = new Graph();
-      body.name = this.model.subgraphs[k]!.name || `subgraph_${k}`;
-      fill(body, this.model, k, [...this.stack, k], this.used, ins.slice(1), (n) => this.g.initializers.get(n));
-      return body;
-    };
+    const branch = (field: string): Graph => this.subgraphBody(this.subgraphOf(op, o, field, op.inputs.length - 1, op.outputs.length), ins.slice(1));
     if (op.inputs.length < 1 || op.inputs.some((i) => i < 0)) throw new ModelFormatError(`${this.where(op)}: IF needs a condition and no omitted inputs`);
     const node: Node = { name: `${op.opName}_${op.index}`, op: 'If', domain: '', inputs: [ins[0]!], outputs: op.outputs.map((i) => this.names[i]!), attrs: { then_branch: branch('then_subgraph_index'), else_branch: branch('else_subgraph_index') } };
     node.inputs.push(...capturedBy(node));
     this.g.nodes.push(node);
+  }
+
+  /** Subgraph k as an IR graph whose inputs read the outer values `bound` (names prefixed by `prefix`, see fill). */
+  private subgraphBody(k: number, bound: string[], prefix?: string): Graph {
+    const g = new Graph();
+    g.name = this.model.subgraphs[k]!.name || `subgraph_${k}`;
+    fill(g, this.model, k, [...this.stack, k], this.used, bound, (x) => this.g.initializers.get(x), prefix);
+    return g;
   }
 
   /**
@@ -614,9 +616,7 @@ class Builder {
     this.g.initializers.set(yes, new Tensor('bool', Uint8Array.of(1), []));
     // subgraph k on the values `bound`, as If(true) { subgraph } giving `outs`
     const call = (k: number, bound: string[], outs: string[], prefix: string): Node => {
-      const g = new Graph();
-      g.name = this.model.subgraphs[k]!.name || `subgraph_${k}`;
-      fill(g, this.model, k, [...this.stack, k], this.used, bound, (x) => this.g.initializers.get(x), prefix);
+      const g = this.subgraphBody(k, bound, prefix);
       const node: Node = { name: `${prefix}call`, op: 'If', domain: '', inputs: [yes], outputs: outs, attrs: { then_branch: g, else_branch: g.clone() } };
       node.inputs.push(...capturedBy(node));
       return node;
