@@ -7,7 +7,7 @@
 //   node bench/compare-nodes.js MODEL.onnx [--backend reference|wasm] [--tol 1e-5] [--dims NAME=d0,d1,… …]
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { deviation } from '../dist/cli/check.js';
+import { walkNodes } from '../dist/cli/check.js';
 import { inputShapes } from '../dist/cli/profile.js';
 import { sampleFeeds } from '../dist/cli/split.js';
 import { readOnnx } from '../dist/formats/onnx/reader.js';
@@ -50,19 +50,10 @@ const os = await ortNode.InferenceSession.create(writeOnnx(wide), { graphOptimiz
 const want = await os.run(Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, new ortNode.Tensor(t.type, t.data, t.dims)])));
 const s = await InferenceSession.create(g, { backend });
 const got = s.runSync(feeds, [...fetch].filter((n) => want[n]));
-const off = new Set();
-const rows = [];
-for (const n of order) {
-  const inputsOk = n.inputs.every((x) => !x || !off.has(x));
-  for (const o of n.outputs) {
-    if (!o || !want[o]) continue;
-    const d = deviation(o, got[o], want[o], tol);
-    if (!d.ok) off.add(o);
-    rows.push({ ...d, op: n.op, node: n.name, starts: !d.ok && inputsOk });
-  }
-}
+const rows = walkNodes(order, got, want, tol, true);
+const offCount = rows.filter((r) => !r.ok).length;
 const e = (x) => (Number.isFinite(x) ? x.toExponential(1) : String(x));
-console.log(`${path}: edgeq (${backend}) against onnxruntime-node (no graph optimizations), tol ${tol}: ${rows.length} values compared, ${off.size} off`);
+console.log(`${path}: edgeq (${backend}) against onnxruntime-node (no graph optimizations), tol ${tol}: ${rows.length} values compared, ${offCount} off`);
 const starts = rows.filter((r) => r.starts);
 console.log(`where a difference starts (${starts.length}):`);
 for (const r of starts.slice(0, 20)) console.log(`  ${r.op} ${r.node} → ${r.name}: rel ${e(r.rel)}, max |Δ| ${e(r.max_abs)}, range ${e(r.range)}${r.skipped ? ` (${r.skipped})` : ''}`);

@@ -7,7 +7,7 @@
  * place to look. Float values are compared relative to the reference's range (max |x|); integer and 8-bit values
  * must be equal (every integer kernel is bit-exact to its reference). Exit code 1 when an output is off.
  */
-import type { Graph } from '../ir/graph.js';
+import type { Graph, Node } from '../ir/graph.js';
 import { topoSort } from '../ir/topo.js';
 import { InferenceSession } from '../runtime/session.js';
 import { DTYPES } from '../tensor/dtype.js';
@@ -78,12 +78,35 @@ function isTensor(x: unknown): x is Tensor & { size: number } {
   return !!x && typeof x === 'object' && 'dims' in x && 'type' in x && 'data' in x;
 }
 
+/** A node output's deviation, with its node and whether the difference starts there. */
+export type NodeDeviation = Deviation & { node: string; op: string; starts: boolean };
+
+/**
+ * Every node output of `order` (execution order), `got` against `want`: a value is off past `tol` (see deviation);
+ * the difference *starts* at a node whose output is off while none of the values it read was. Outputs `want` lacks
+ * are left out when `onlyWanted` (onnxruntime returns only the intermediates it could type).
+ */
+export function walkNodes(order: readonly Node[], got: Record<string, unknown>, want: Record<string, unknown>, tol: number, onlyWanted = false): NodeDeviation[] {
+  const off = new Set<string>();
+  const rows: NodeDeviation[] = [];
+  for (const n of order) {
+    const inputsOk = n.inputs.every((x) => !x || !off.has(x));
+    for (const o of n.outputs) {
+      if (!o || (onlyWanted && !want[o])) continue;
+      const d = deviation(o, got[o], want[o], tol);
+      if (!d.ok) off.add(o);
+      rows.push({ ...d, node: n.name, op: n.op, starts: !d.ok && inputsOk });
+    }
+  }
+  return rows;
+}
+
 export interface CheckReport {
   model: string;
   tol: number;
   outputs: Deviation[];
   /** every node output, in execution order (with --nodes, or when an output is off) */
-  values?: (Deviation & { node: string; op: string; kernel: string; starts: boolean })[];
+  values?: (NodeDeviation & { kernel: string })[];
   ok: boolean;
 }
 
@@ -103,18 +126,7 @@ export async function checkModel(model: string, graph: Graph, feeds: Record<stri
     const names = [...new Set(order.flatMap((n) => n.outputs.filter((o) => o !== '')))];
     const gotAll = planned.runSync(feeds, names);
     const wantAll = reference.runSync(feeds, names);
-    const off = new Set<string>();
-    report.values = [];
-    for (const n of order) {
-      // the difference starts here when this node's output is off and none of the values it read was
-      const inputsOk = n.inputs.every((x) => !x || !off.has(x));
-      for (const o of n.outputs) {
-        if (!o) continue;
-        const d = deviation(o, gotAll[o], wantAll[o], tol);
-        if (!d.ok) off.add(o);
-        report.values.push({ ...d, node: n.name, op: n.op, kernel: kernelOf.get(n.name) ?? '(folded or fused)', starts: !d.ok && inputsOk });
-      }
-    }
+    report.values = walkNodes(order, gotAll, wantAll, tol).map((v) => ({ ...v, kernel: kernelOf.get(v.node) ?? '(folded or fused)' }));
     return report;
   } finally {
     await planned.release();
