@@ -4,6 +4,7 @@ import { analyze } from '../infer.js';
 import { rangeOffsets } from './range-offset.js';
 import { trivialMasks } from './causal-mask.js';
 import { inlineConstantIfs } from './inline-if.js';
+import { lastAxisSoftmax } from './legacy-softmax.js';
 import { shapeArith } from './shape-arith.js';
 import { widenHalf } from './widen-half.js';
 
@@ -61,7 +62,9 @@ export function canonicalizeStats(g: Graph): CanonicalizeStats | undefined {
  *    is it after a one-row causal mask that keeps everything became a constant fill (causal-mask.ts), after an If
  *    whose condition folded was replaced by the branch it selects (inline-if.ts), and after integer shape
  *    arithmetic on a run-time value was simplified and its per-layer copies merged (shape-arith.ts), and (with
- *    `widenHalf`) after float16 nodes were rewritten to compute in float32 between Casts (widen-half.ts).
+ *    `widenHalf`) after float16 nodes were rewritten to compute in float32 between Casts (widen-half.ts). An opset
+ *    ≤ 12 Softmax / LogSoftmax / Hardmax over the last axis, which the importer wrote as Flatten → op → Reshape,
+ *    becomes one node again once x's rank is known (legacy-softmax.ts).
  * 3. Nodes no graph output depends on are removed, and initializers nothing reads (unless a graph input too).
  *
  * Returns a new graph (tensors shared with the input's; `graph` is not modified) or `graph` itself when nothing
@@ -127,8 +130,10 @@ export function canonicalize(graph: Graph, opts: CanonicalizeOptions = {}): Grap
     // integer shape arithmetic on a run-time value (a KV step plan's cache length): shape-arith.ts; not in a round
     // that inlined a branch (its nodes have no types yet) — the next round sees them typed
     const arith = !inlined && !halves && !hasSubgraphs && shapeArith(nodes, inits, a.types, graphOut);
-    if (ranges || masks || inlined || halves || arith) rewritten = true;
-    if (round >= 6 || (!ranges && !masks && !inlined && !halves && !arith)) break;
+    // an opset ≤ 12 Softmax over the last axis, imported as Flatten → Softmax → Reshape: one node again (legacy-softmax.ts)
+    const legacy = !inlined && lastAxisSoftmax(nodes, inits, a.types, graphOut);
+    if (ranges || masks || inlined || halves || arith || legacy) rewritten = true;
+    if (round >= 6 || (!ranges && !masks && !inlined && !halves && !arith && !legacy)) break;
     g.nodes = nodes;
     g.initializers = inits;
   }
