@@ -22,7 +22,8 @@ function scaleMaskMax(row: usize, mrow: usize, lo: i32, hi: i32, scale: f32): f3
     let x = f32x4.mul(v128.load(row + o4), vs);
     if (mrow != 0) x = f32x4.add(x, v128.load(mrow + o4));
     v128.store(row + o4, x);
-    vm = f32x4.max(vm, x);
+    // pmax: one maxps (max is a NaN/±0-exact sequence); a NaN score still makes its row NaN through the exp sum
+    vm = f32x4.pmax(vm, x);
   }
   let mx = max(max(f32x4.extract_lane(vm, 0), f32x4.extract_lane(vm, 1)), max(f32x4.extract_lane(vm, 2), f32x4.extract_lane(vm, 3)));
   for (; j < hi; j++) {

@@ -84,9 +84,17 @@ export function f32_softmax(x: usize, rows: i32, n: i32, out: usize): void {
   for (let r = 0; r < rows; r++) {
     const xr = x + ((<usize>r * n) << 2);
     const yr = out + ((<usize>r * n) << 2);
+    // the row max: two chains of pmax (one maxps each; max is a NaN/±0-exact sequence whose chain set the pace). A NaN
+    // x is skipped here, but exp(NaN − max) then makes the sum, and so the whole row, NaN, as with max
     let vm = f32x4.splat(-Infinity);
+    let vm2 = vm;
     let i = 0;
-    for (; i < nv; i += 4) vm = f32x4.max(vm, v128.load(xr + (<usize>i << 2)));
+    for (; i + 8 <= nv; i += 8) {
+      vm = f32x4.pmax(vm, v128.load(xr + (<usize>i << 2)));
+      vm2 = f32x4.pmax(vm2, v128.load(xr + (<usize>i << 2), 16));
+    }
+    for (; i < nv; i += 4) vm = f32x4.pmax(vm, v128.load(xr + (<usize>i << 2)));
+    vm = f32x4.pmax(vm, vm2);
     let mx = max(max(f32x4.extract_lane(vm, 0), f32x4.extract_lane(vm, 1)), max(f32x4.extract_lane(vm, 2), f32x4.extract_lane(vm, 3)));
     for (; i < n; i++) mx = max(mx, f32.load(xr + (<usize>i << 2)));
     const s = expShiftSum(xr, yr, 0, n, mx);

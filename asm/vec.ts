@@ -69,9 +69,14 @@ export function tapRow(orow: usize, xr: usize, wv: f32, off: i32, sw: i32, iw: i
 // @ts-ignore: decorator
 @inline
 export function expNeg(z: v128): v128 {
-  // z ≤ 0; below −104 the result rounds to 0 in float (e^−104 < half the smallest subnormal)
-  const zc = f32x4.max(z, f32x4.splat(-104));
-  const n = f32x4.nearest(f32x4.mul(zc, f32x4.splat(1.44269504)));
+  // z ≤ 0; below −104 the result rounds to 0 in float (e^−104 < half the smallest subnormal). pmax (z < c ? c : z)
+  // is one x86 maxps where max is a NaN/±0-exact sequence; a NaN z still passes through.
+  const zc = f32x4.pmax(z, f32x4.splat(-104));
+  // n = round-to-nearest-even(z·log2 e) by the magic-bias trick: adding 1.5·2^23 leaves the integer part in the low
+  // mantissa bits (the ulp there is 1), so n is that sum minus the bias and its int32 is the sum's bits minus the
+  // bias's — the same n as f32x4.nearest, without V8's long trunc_sat_f32x4_s sequence on x86
+  const vn = f32x4.add(f32x4.mul(zc, f32x4.splat(1.44269504)), f32x4.splat(12582912.0));
+  const n = f32x4.sub(vn, f32x4.splat(12582912.0));
   let r = f32x4.sub(zc, f32x4.mul(n, f32x4.splat(0.693145752)));
   r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(1.42860677e-6)));
   let p = f32x4.splat(1.0 / 5040.0);
@@ -84,7 +89,7 @@ export function expNeg(z: v128): v128 {
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0));
   // 2^n through the exponent bits, as two normal factors 2^h · 2^(n−h) (n in [−150, 0]) so results below 2^−126
   // round into the subnormals as the reference's do
-  const ni = i32x4.trunc_sat_f32x4_s(n);
+  const ni = i32x4.sub(vn, i32x4.splat(0x4b400000));
   const h = i32x4.shr_s(ni, 1);
   const s1 = i32x4.shl(i32x4.add(h, i32x4.splat(127)), 23);
   const s2 = i32x4.shl(i32x4.add(i32x4.sub(ni, h), i32x4.splat(127)), 23);
