@@ -25,19 +25,21 @@ function sigmoidv(x: v128): v128 {
  */
 export function f32_lstm_cell(gx: usize, gh: usize, h: usize, c: usize, y: usize, hs: i32, clip: f32, cclip: f32): void {
   const hb = (<usize>hs) << 2;
+  // the clips by pmin/pmax (one minps/maxps each): x first and bounds ±clip, they give min/max's results bit for bit
+  // (NaN passes through; a ±0 bound only meets the other zero's sign when both are ±0 alike)
   const vc = f32x4.splat(clip);
   const vnc = f32x4.splat(-clip);
   const vcc = f32x4.splat(cclip);
   const vncc = f32x4.splat(-cclip);
   for (let j = 0; j < hs; j += 4) {
     const o = (<usize>j) << 2;
-    const pi = f32x4.min(f32x4.max(f32x4.add(v128.load(gx + o), v128.load(gh + o)), vnc), vc);
-    const po = f32x4.min(f32x4.max(f32x4.add(v128.load(gx + hb + o), v128.load(gh + hb + o)), vnc), vc);
-    const pf = f32x4.min(f32x4.max(f32x4.add(v128.load(gx + 2 * hb + o), v128.load(gh + 2 * hb + o)), vnc), vc);
-    const pc = f32x4.min(f32x4.max(f32x4.add(v128.load(gx + 3 * hb + o), v128.load(gh + 3 * hb + o)), vnc), vc);
-    const cn = f32x4.min(f32x4.max(f32x4.add(f32x4.mul(sigmoidv(pf), v128.load(c + o)), f32x4.mul(sigmoidv(pi), tanhv(pc))), vncc), vcc);
+    const pi = f32x4.pmin(f32x4.pmax(f32x4.add(v128.load(gx + o), v128.load(gh + o)), vnc), vc);
+    const po = f32x4.pmin(f32x4.pmax(f32x4.add(v128.load(gx + hb + o), v128.load(gh + hb + o)), vnc), vc);
+    const pf = f32x4.pmin(f32x4.pmax(f32x4.add(v128.load(gx + 2 * hb + o), v128.load(gh + 2 * hb + o)), vnc), vc);
+    const pc = f32x4.pmin(f32x4.pmax(f32x4.add(v128.load(gx + 3 * hb + o), v128.load(gh + 3 * hb + o)), vnc), vc);
+    const cn = f32x4.pmin(f32x4.pmax(f32x4.add(f32x4.mul(sigmoidv(pf), v128.load(c + o)), f32x4.mul(sigmoidv(pi), tanhv(pc))), vncc), vcc);
     v128.store(c + o, cn);
-    v128.store(h + o, f32x4.mul(sigmoidv(po), tanhv(f32x4.min(f32x4.max(cn, vnc), vc))));
+    v128.store(h + o, f32x4.mul(sigmoidv(po), tanhv(f32x4.pmin(f32x4.pmax(cn, vnc), vc))));
   }
   memory.copy(y, h, hb);
 }
@@ -53,7 +55,7 @@ export function f32_gru_reset(gx: usize, gh: usize, h: usize, rh: usize, hs: i32
   const vnc = f32x4.splat(-clip);
   for (let j = 0; j < hs; j += 4) {
     const o = (<usize>j) << 2;
-    const pr = f32x4.min(f32x4.max(f32x4.add(v128.load(gx + hb + o), v128.load(gh + hb + o)), vnc), vc);
+    const pr = f32x4.pmin(f32x4.pmax(f32x4.add(v128.load(gx + hb + o), v128.load(gh + hb + o)), vnc), vc);
     v128.store(rh + o, f32x4.mul(sigmoidv(pr), v128.load(h + o)));
   }
 }
@@ -72,10 +74,10 @@ export function f32_gru_cell(gx: usize, gh: usize, h: usize, y: usize, hs: i32, 
   const one = f32x4.splat(1);
   for (let j = 0; j < hs; j += 4) {
     const o = (<usize>j) << 2;
-    const z = sigmoidv(f32x4.min(f32x4.max(f32x4.add(v128.load(gx + o), v128.load(gh + o)), vnc), vc));
+    const z = sigmoidv(f32x4.pmin(f32x4.pmax(f32x4.add(v128.load(gx + o), v128.load(gh + o)), vnc), vc));
     let ph = v128.load(gh + 2 * hb + o);
-    if (lbr != 0) ph = f32x4.mul(sigmoidv(f32x4.min(f32x4.max(f32x4.add(v128.load(gx + hb + o), v128.load(gh + hb + o)), vnc), vc)), ph);
-    const n = tanhv(f32x4.min(f32x4.max(f32x4.add(v128.load(gx + 2 * hb + o), ph), vnc), vc));
+    if (lbr != 0) ph = f32x4.mul(sigmoidv(f32x4.pmin(f32x4.pmax(f32x4.add(v128.load(gx + hb + o), v128.load(gh + hb + o)), vnc), vc)), ph);
+    const n = tanhv(f32x4.pmin(f32x4.pmax(f32x4.add(v128.load(gx + 2 * hb + o), ph), vnc), vc));
     v128.store(h + o, f32x4.add(f32x4.mul(f32x4.sub(one, z), n), f32x4.mul(z, v128.load(h + o))));
   }
   memory.copy(y, h, hb);
@@ -88,7 +90,7 @@ export function f32_rnn_cell(gx: usize, gh: usize, h: usize, y: usize, hs: i32, 
   const zero = f32x4.splat(0);
   for (let j = 0; j < hs; j += 4) {
     const o = (<usize>j) << 2;
-    const p = f32x4.min(f32x4.max(f32x4.add(v128.load(gx + o), v128.load(gh + o)), vnc), vc);
+    const p = f32x4.pmin(f32x4.pmax(f32x4.add(v128.load(gx + o), v128.load(gh + o)), vnc), vc);
     v128.store(h + o, relu != 0 ? f32x4.max(p, zero) : tanhv(p));
   }
   memory.copy(y, h, (<usize>hs) << 2);

@@ -35,13 +35,14 @@ export function f32_rowquant_s8(x: usize, m: i32, k: i32, out: usize, sa: usize)
     }
     store<f32>(sa + (<usize>i << 2), s);
     const inv = f32x4.splat(1 / s);
+    // pmin/pmax (one minps/maxps each): ±127 bounds, x first, and trunc_sat after — the same codes as min/max
     const lo = f32x4.splat(-127);
     const hi = f32x4.splat(127);
     kk = 0;
     for (; kk + 8 <= k; kk += 8) {
       const p = row + (<usize>kk << 2);
-      const q0 = i32x4.trunc_sat_f32x4_s(f32x4.min(f32x4.max(f32x4.nearest(f32x4.mul(v128.load(p), inv)), lo), hi));
-      const q1 = i32x4.trunc_sat_f32x4_s(f32x4.min(f32x4.max(f32x4.nearest(f32x4.mul(v128.load(p, 16), inv)), lo), hi));
+      const q0 = i32x4.trunc_sat_f32x4_s(f32x4.pmin(f32x4.pmax(f32x4.nearest(f32x4.mul(v128.load(p), inv)), lo), hi));
+      const q1 = i32x4.trunc_sat_f32x4_s(f32x4.pmin(f32x4.pmax(f32x4.nearest(f32x4.mul(v128.load(p, 16), inv)), lo), hi));
       const h = i16x8.narrow_i32x4_s(q0, q1);
       v128.store64_lane(dst + <usize>kk, i8x16.narrow_i16x8_s(h, h), 0);
     }

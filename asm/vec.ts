@@ -131,7 +131,8 @@ export function expShiftSum(src: usize, dst: usize, lo: i32, hi: i32, mx: f32): 
 // @ts-ignore: decorator
 @inline
 export function erfv(x0: v128): v128 {
-  const x = f32x4.min(f32x4.max(x0, f32x4.splat(-4)), f32x4.splat(4));
+  // pmin/pmax (one minps/maxps each): with bounds ≠ ±0 and x first they give min/max's results bit for bit, NaN included
+  const x = f32x4.pmin(f32x4.pmax(x0, f32x4.splat(-4)), f32x4.splat(4));
   const x2 = f32x4.mul(x, x);
   let p = f32x4.splat(-2.72614225801306e-10);
   p = f32x4.add(f32x4.mul(p, x2), f32x4.splat(2.77068142495902e-8));
