@@ -230,7 +230,8 @@ export function f32_softmax_strided(x: usize, outer: i32, n: i32, inner: i32, ou
       const xc = xo + ((<usize>i) << 2);
       const yc = yo + ((<usize>i) << 2);
       let vm = f32x4.splat(-Infinity);
-      for (let k = 0; k < n; k++) vm = f32x4.max(vm, v128.load(xc + <usize>k * rowBytes));
+      // pmax as in f32_softmax: a NaN skipped here still makes its column NaN through the exp sum
+      for (let k = 0; k < n; k++) vm = f32x4.pmax(vm, v128.load(xc + <usize>k * rowBytes));
       let acc = f32x4.splat(0);
       for (let k = 0; k < n; k++) {
         const e = expNeg(f32x4.sub(v128.load(xc + <usize>k * rowBytes), vm));
