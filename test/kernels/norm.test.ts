@@ -64,6 +64,25 @@ describe('Softmax over an inner axis (f32_softmax_strided)', () => {
   });
 });
 
+describe('Softmax with NaN and infinite entries (f32_softmax, f32_softmax_strided)', () => {
+  // The kernels take the max with pmax, which skips a NaN; exp(NaN − max) then makes the sum — and so every entry of
+  // that row — NaN, which is what the spec's Exp(x) / ReduceSum(Exp(x)) gives (and the reference). An all −∞ row is
+  // NaN too (−∞ − (−∞)); a +∞ entry makes its row NaN (∞ − ∞). Each case: NaN exactly where the reference has NaN,
+  // the other values within 3e-6.
+  it('gives NaN exactly where the reference does, on the last axis and an inner one', () => {
+    const specials = [NaN, Infinity, -Infinity, 0, -0];
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 19 }), fc.boolean(), fc.integer(), fc.array(fc.tuple(fc.nat(), fc.constantFrom(...specials)), { maxLength: 4 }), (rows, n, inner, seed, put) => {
+        const shape = inner ? [rows, n, 3] : [rows, n];
+        const x = values(shape.reduce((p, d) => p * d, 1), seed, 8);
+        for (const [at, v] of put) x[at % x.length] = v;
+        check(graph('Softmax', shape, { axis: 1 }, []), new Tensor('float32', x, shape), inner ? 'f32_softmax_strided' : 'f32_softmax', (w) => 3e-6 * Math.abs(w) + 1e-9);
+      }),
+      { numRuns: 200, seed: 5 },
+    );
+  });
+});
+
 describe('InstanceNormalization (f32_instancenorm)', () => {
   // ONNX InstanceNormalization: "y = scale * (x - mean) / sqrt(variance + epsilon) + B, where mean and variance
   // are computed per instance per channel."
