@@ -3,6 +3,7 @@ import { Epilogue } from './epilogue.js';
 import type { Tensor as TensorT } from '../tensor/tensor.js';
 import { Tensor } from '../tensor/tensor.js';
 import { f16ArrayToF32, f32ArrayToF16, f32ToF16 } from '../tensor/fp16.js';
+import { type KernelCall, chunksOf, forkJoin, threadsFor } from './threads.js';
 import { type Arena, arena, kernels } from './wasm.js';
 import { type KernelDef, type PreparedKernel, type Producer, decline, registerKernel } from './registry.js';
 import { convF32Shape, runConvF32 } from './conv-run.js';
@@ -163,13 +164,40 @@ export class PackedGemmF16 {
     mem.release(wp);
   }
 
+  /**
+   * On kernel threads the columns are cut into chunks of whole 8-column panels (chunksOf), each chunk the same calls
+   * over its panels — in-kernel widening, or widening its panels and f32_gemm over them — so every output element is
+   * computed exactly as on one thread (panels are independent): bit-identical for any thread count.
+   */
   private gemm(m: number, ap: number, cp: number, lo: number, hi: number): void {
     const ex = kernels()!;
-    if (this.strategy === 'kernel' || (this.strategy === 'auto' && m < UNPACK_MIN_ROWS)) return ex.f16_gemm(m, this.n, this.k, ap, this.k, this.packed, cp, this.n, lo, hi);
-    const wf = this.mem.alloc(ex.f32_gemm_packed_size_8(this.n, this.k), 'widened gemm weight');
+    const { n, k } = this;
+    const inKernel = this.strategy === 'kernel' || (this.strategy === 'auto' && m < UNPACK_MIN_ROWS);
+    const nt = threadsFor(m * n * k);
+    // bytes per 8-column panel: fp16 (8 f32 of bias, then k rows of 8 halves) and widened f32 (f32_gemm_pack_8's)
+    const [p16, p32] = [32 + k * 16, (k + 1) * 32];
+    if (inKernel) {
+      if (nt <= 1) return ex.f16_gemm(m, n, k, ap, k, this.packed, cp, n, lo, hi);
+      const cols = chunksOf(n, 8, nt, m * k);
+      return forkJoin(ex, cols.ranges.map(([c0, c1]): KernelCall[] => [['f16_gemm', [m, c1 - c0, k, ap, k, this.packed + (c0 >> 3) * p16, cp + c0 * 4, n, lo, hi]]]), nt, cols.regions);
+    }
+    const wf = this.mem.alloc(ex.f32_gemm_packed_size_8(n, k), 'widened gemm weight');
     try {
-      ex.f16_gemm_unpack_8(this.n, this.k, this.packed, wf);
-      ex.f32_gemm(m, this.n, this.k, ap, this.k, wf, cp, this.n, lo, hi, 0);
+      if (nt <= 1) {
+        ex.f16_gemm_unpack_8(n, k, this.packed, wf);
+        ex.f32_gemm(m, n, k, ap, k, wf, cp, n, lo, hi, 0);
+        return;
+      }
+      const cols = chunksOf(n, 8, nt, m * k);
+      forkJoin(
+        ex,
+        cols.ranges.map(([c0, c1]): KernelCall[] => [
+          ['f16_gemm_unpack_8', [c1 - c0, k, this.packed + (c0 >> 3) * p16, wf + (c0 >> 3) * p32]],
+          ['f32_gemm', [m, c1 - c0, k, ap, k, wf + (c0 >> 3) * p32, cp + c0 * 4, n, lo, hi, 0]],
+        ]),
+        nt,
+        cols.regions,
+      );
     } finally {
       this.mem.release(wf);
     }

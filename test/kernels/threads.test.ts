@@ -13,6 +13,7 @@ import { Executor } from '../../src/runtime/executor.js';
 import { InferenceSession } from '../../src/runtime/session.js';
 import { dataPath, hasData } from '../helpers/data.js';
 import { Tensor } from '../../src/tensor/tensor.js';
+import { f32ArrayToF16 } from '../../src/tensor/fp16.js';
 import { acquireThreads, chunks, forkJoin, forkStats, gemmSplit, releaseThreads, setActiveThreads, setInlineForks, setMinShare, threadsAvailable, workersSpinning } from '../../src/kernels/threads.js';
 import { arena, kernels } from '../../src/kernels/wasm.js';
 import { runConvWinograd, winogradWeights } from '../../src/kernels/winograd.js';
@@ -354,6 +355,28 @@ describe('kernel threads', () => {
         sameBitsOn123(g, feeds);
       }),
       { numRuns: 100 },
+    );
+  });
+
+  // a float16 weight read through its Cast (kernels/fp16.ts): chunks of whole 8-column panels, widened in the micro-kernel
+  // (M < 16) or per chunk into f32 panels for f32_gemm (M ≥ 16)
+  it('float16-weight MatMul (both widening strategies): 2 and 3 threads bit-identical to 1', () => {
+    fc.assert(
+      // weights over 2^16 halves: smaller ones fold into float32 at canonicalize and run the f32 kernel
+      fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 257, max: 300 }), fc.integer({ min: 256, max: 270 }), fc.integer(), (m, n, k, seed) => {
+        const rnd = rng(seed);
+        const g = new Graph();
+        g.inputs = [{ name: 'A', type: { dtype: 'float32', shape: [m, k] } }];
+        g.initializers.set('W', new Tensor('float16', f32ArrayToF16(Float32Array.from({ length: k * n }, rnd)), [k, n]));
+        g.nodes.push({ name: 'cast', op: 'Cast', domain: '', inputs: ['W'], outputs: ['Wf'], attrs: { to: 1 } });
+        g.nodes.push({ name: 'mm', op: 'MatMul', domain: '', inputs: ['A', 'Wf'], outputs: ['Y'], attrs: {} });
+        g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+        const exec = new Executor(g, { backend: 'wasm' });
+        expect(exec.kernels.get(exec.graph.nodes.find((x) => x.op === 'MatMul')!)?.name).toBe('f16w_gemm_4x8');
+        exec.dispose();
+        sameBitsOn123(g, { A: new Tensor('float32', Float32Array.from({ length: m * k }, rnd), [m, k]) });
+      }),
+      { numRuns: 25 },
     );
   });
 
