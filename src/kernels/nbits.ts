@@ -16,6 +16,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { PackedGemmF32 } from './gemm.js';
 import { pad8 } from './qlinear.js';
 import { type KernelDef, type PreparedKernel, decline, registerKernel } from './registry.js';
+import { type KernelCall, MAX_THREADS, chunksOf, forkJoin, threadScratch, threadsFor } from './threads.js';
 import { type Arena, arena, kernels } from './wasm.js';
 
 /** The weight as int8 (code − zero point), [K, N] row-major; undefined if some value leaves int8 (8-bit codes). */
@@ -37,7 +38,8 @@ function int8Kernel(mem: Arena, gm: NBitsGeom, w: Int8Array, scales: ArrayLike<n
   const packed = mem.alloc(ex.qs8_packed_size_8(N, K), 'MatMulNBits int8 panels');
   const ws = mem.alloc(panels * kBlocks * 32, 'MatMulNBits block scales');
   const bp = bias ? mem.alloc(n8 * 4, 'MatMulNBits bias') : 0;
-  const tmp = mem.alloc(32, 'MatMulNBits scratch');
+  // 32 bytes of tile scratch per kernel thread, each on its own cache lines
+  const tmp = threadScratch(mem, 32, MAX_THREADS, 'MatMulNBits scratch');
   const src = mem.alloc(K * N, 'MatMulNBits unpacked codes');
   new Int8Array(mem.buffer, src, K * N).set(w);
   ex.qs8_pack_b(N, K, src, N, 0, packed, 0);
@@ -66,7 +68,14 @@ function int8Kernel(mem: Arena, gm: NBitsGeom, w: Int8Array, scales: ArrayLike<n
       try {
         ex.f32_rowquant_s8(xin.ptr, m, K, aq, sa);
         const yp = mem.alloc(m * N * 4, 'MatMulNBits output');
-        ex.qs8_nbits_gemm(m, N, K, aq, k8, sa, packed, blockSize, ws, bp, yp, N, tmp);
+        // on kernel threads: chunks of whole 8-column panels (the same tile calls per panel: bit-identical)
+        const nt = threadsFor(m * N * K);
+        if (nt <= 1) ex.qs8_nbits_gemm(m, N, K, aq, k8, sa, packed, blockSize, ws, bp, yp, N, tmp.ptr);
+        else {
+          const cols = chunksOf(N, 8, nt, m * K);
+          const at = (c0: number) => c0 >> 3; // the chunk's first panel
+          forkJoin(ex, cols.ranges.map(([c0, c1]): KernelCall[] => [['qs8_nbits_gemm', [m, c1 - c0, K, aq, k8, sa, packed + at(c0) * k8 * 8, blockSize, ws + at(c0) * kBlocks * 32, bp ? bp + c0 * 4 : 0, yp + c0 * 4, N, tmp.ptr], { mask: 1 << 12, stride: tmp.stride }]]), nt, cols.regions);
+        }
         // a row with NaN / ±inf has no int8 scale (sa = 0): its outputs are NaN (the float path gives NaN or ±inf)
         const s = mem.f32(sa, m);
         const y = mem.f32(yp, m * N);
@@ -79,7 +88,7 @@ function int8Kernel(mem: Arena, gm: NBitsGeom, w: Int8Array, scales: ArrayLike<n
       }
     },
     dispose: () => {
-      for (const p of [packed, ws, bp, tmp]) if (p) mem.release(p);
+      for (const p of [packed, ws, bp, tmp.block]) if (p) mem.release(p);
     },
   };
 }

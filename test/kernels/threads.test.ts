@@ -14,6 +14,7 @@ import { InferenceSession } from '../../src/runtime/session.js';
 import { dataPath, hasData } from '../helpers/data.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { f32ArrayToF16 } from '../../src/tensor/fp16.js';
+import { quantizeNBits } from '../../src/quant/nbits.js';
 import { acquireThreads, chunks, forkJoin, forkStats, gemmSplit, releaseThreads, setActiveThreads, setInlineForks, setMinShare, threadsAvailable, workersSpinning } from '../../src/kernels/threads.js';
 import { arena, kernels } from '../../src/kernels/wasm.js';
 import { runConvWinograd, winogradWeights } from '../../src/kernels/winograd.js';
@@ -377,6 +378,33 @@ describe('kernel threads', () => {
         sameBitsOn123(g, { A: new Tensor('float32', Float32Array.from({ length: m * k }, rnd), [m, k]) });
       }),
       { numRuns: 25 },
+    );
+  });
+
+  // com.microsoft MatMulNBits at accuracy_level 4 (kernels/nbits.ts): int8 panels with block scales, chunks of whole
+  // 8-column panels, a tile scratch per thread
+  it('MatMulNBits (int4 / int8 codes, with and without bias): 2 and 3 threads bit-identical to 1', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 80 }), fc.constantFrom(4, 8), fc.constantFrom(16, 32), fc.boolean(), fc.integer(), (m, n, k, bits, bs, withBias, seed) => {
+        const rnd = rng(seed);
+        const q = quantizeNBits(Float32Array.from({ length: k * n }, rnd), k, n, bits as 4 | 8, bs, true);
+        const g = new Graph();
+        g.opsets = { '': 17, 'com.microsoft': 1 };
+        g.inputs = [{ name: 'A', type: { dtype: 'float32', shape: [m, k] } }];
+        g.initializers.set('B', new Tensor('uint8', q.b, [n, q.gm.kBlocks, q.gm.blobSize]));
+        g.initializers.set('S', new Tensor('float32', q.scales, [n * q.gm.kBlocks]));
+        g.initializers.set('Z', new Tensor('uint8', q.zp!, [n * q.gm.zpRow]));
+        if (withBias) g.initializers.set('C', new Tensor('float32', Float32Array.from({ length: n }, rnd), [n]));
+        const attrs = { K: k, N: n, bits, block_size: bs, accuracy_level: 4 };
+        g.nodes.push({ name: 'mm', op: 'MatMulNBits', domain: 'com.microsoft', inputs: ['A', 'B', 'S', 'Z', ...(withBias ? ['', 'C'] : [])], outputs: ['Y'], attrs });
+        g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+        const exec = new Executor(g, { backend: 'wasm' });
+        // 4-bit codes minus their zero points always fit int8; 8-bit ones may not (then the dequantized f32 GEMM runs)
+        if (bits === 4) expect(exec.kernels.get(exec.graph.nodes[0]!)?.name).toBe('nbits_qs8_gemm_4x8_blockscaled');
+        exec.dispose();
+        sameBitsOn123(g, { A: new Tensor('float32', Float32Array.from({ length: m * k }, rnd), [m, k]) });
+      }),
+      { numRuns: 60 },
     );
   });
 
