@@ -2,6 +2,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { convTransposeGeometry } from '../ir/conv-geometry.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
 import { attrs2d, dims2d } from './conv-run.js';
+import { type KernelCall, chunksOf, f32GemmThreaded, forkJoin, threadsFor } from './threads.js';
 import { arena, kernels } from './wasm.js';
 import { Epilogue, UNARY } from './epilogue.js';
 
@@ -63,9 +64,20 @@ const convTransposeWasm: KernelDef = {
           for (let g = 0; g < group; g++) {
             const xg = xp + ((bi * c + g * cg) * p) * 4;
             ex.f32_gemm_pack_8(p, cg, xg, p, 0, cp);
-            ex.f32_gemm(kk, p, cg, wp + g * kk * cg * 4, cg, cp, colp, p, -Infinity, Infinity, 0);
-            if (tiled) ex.f32_col2im_tiled(colp, mg, kh, kw, ih, iw, oh, bp + g * mg * 4, op + ((bi * m + g * mg) * oh * ow) * 4);
-            else ex.f32_col2im(colp, mg, kh, kw, ih, iw, sh!, sw!, dh!, dw!, pt, pl, oh, ow, bp + g * mg * 4, op + ((bi * m + g * mg) * oh * ow) * 4);
+            // kernel threads: the GEMM split as any (f32GemmThreaded), the scatter by output channels (each channel's
+            // adds in the same order on whichever thread): bit-identical to one thread
+            f32GemmThreaded(ex, kk, p, cg, wp + g * kk * cg * 4, cg, cp, colp, p, -Infinity, Infinity, 0);
+            const [bg, og] = [bp + g * mg * 4, op + ((bi * m + g * mg) * oh * ow) * 4];
+            const scatter = (o0: number, o1: number): KernelCall => {
+              const [col, b, out] = [colp + o0 * kh * kw * p * 4, bg + o0 * 4, og + o0 * oh * ow * 4];
+              return tiled ? ['f32_col2im_tiled', [col, o1 - o0, kh, kw, ih, iw, oh, b, out]] : ['f32_col2im', [col, o1 - o0, kh, kw, ih, iw, sh!, sw!, dh!, dw!, pt, pl, oh, ow, b, out]];
+            };
+            const nt = threadsFor(mg * kh * kw * p);
+            if (nt > 1) {
+              const chans = chunksOf(mg, 1, nt, kh * kw * p);
+              forkJoin(ex, chans.ranges.map(([o0, o1]) => [scatter(o0, o1)]), nt, chans.regions);
+            } else if (tiled) ex.f32_col2im_tiled(colp, mg, kh, kw, ih, iw, oh, bg, og);
+            else ex.f32_col2im(colp, mg, kh, kw, ih, iw, sh!, sw!, dh!, dw!, pt, pl, oh, ow, bg, og);
           }
         }
         if (size && (epi.lo > -Infinity || epi.hi < Infinity)) ex.f32_unary(UNARY.clamp, op, op, size, epi.lo, epi.hi);

@@ -408,6 +408,28 @@ describe('kernel threads', () => {
     );
   });
 
+  // ConvTranspose (kernels/conv-transpose.ts): the column GEMM split as any f32 GEMM, the scatter by output channels;
+  // stride = kernel (f32_col2im_tiled) and overlapping windows with pads and dilations (f32_col2im), groups
+  it('f32 ConvTranspose (tiled and overlapping windows, groups): 2 and 3 threads bit-identical to 1', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 11 }), fc.integer({ min: 1, max: 11 }), fc.constantFrom(1, 2, 3), fc.constantFrom(1, 2), fc.boolean(), fc.integer(), (group, cg, mg, h, w, kern, stride, tiledCase, seed) => {
+        const rnd = rng(seed);
+        const [c, k, s] = [cg * group, kern, tiledCase ? kern : stride];
+        // the pads remove a row and a column: keep some output
+        fc.pre(tiledCase || (s * (h - 1) + k - 1 > 0 && s * (w - 1) + 2 * (k - 1) > 0));
+        const attrs = tiledCase ? { group, strides: [s, s], kernel_shape: [k, k] } : { group, strides: [s, s], kernel_shape: [k, k], pads: [1, 0, 0, 1], dilations: [1, 2] };
+        const g = new Graph();
+        g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [1, c, h, w] } }];
+        g.initializers.set('W', new Tensor('float32', Float32Array.from({ length: c * mg * k * k }, rnd), [c, mg, k, k]));
+        g.initializers.set('B', new Tensor('float32', Float32Array.from({ length: mg * group }, rnd), [mg * group]));
+        g.nodes.push({ name: 'ct', op: 'ConvTranspose', domain: '', inputs: ['X', 'W', 'B'], outputs: ['Y'], attrs });
+        g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+        sameBitsOn123(g, { X: new Tensor('float32', Float32Array.from({ length: c * h * w }, rnd), [1, c, h, w]) });
+      }),
+      { numRuns: 80 },
+    );
+  });
+
   // ONNX Attention (opset 23): "softmax(Q·Kᵀ·scale + mask)·V" per head — the fused kernel hands whole heads to the
   // threads (kernels/attend.ts f32_attn_head), so 2 and 3 threads must give the same bits as 1
   it('fused attention (ONNX Attention on f32_attn_head): 2 and 3 threads bit-identical to 1', () => {
