@@ -1,7 +1,8 @@
 import { Tensor } from '../tensor/tensor.js';
 import type { Tensor as TensorT } from '../tensor/tensor.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
-import { arena, kernels } from './wasm.js';
+import { type KernelCall, chunksOf, forkJoin, threadsFor } from './threads.js';
+import { type KernelExports, arena, kernels } from './wasm.js';
 import { Epilogue } from './epilogue.js';
 
 /**
@@ -81,6 +82,31 @@ const layerNormWasm: KernelDef = {
   },
 };
 
+/**
+ * Softmax over `rows` rows of n (inner = 1: f32_softmax) or over `outer` blocks of n × inner (f32_softmax_strided), on
+ * kernel threads in chunks of rows / blocks when the work earns them (an exp and its sum ≈ 10 multiply-adds per
+ * element): every row or block is computed by the same calls on whichever thread, so the bits do not depend on the
+ * thread count.
+ */
+function softmaxAt(ex: KernelExports, xp: number, yp: number, size: number, n: number, inner: number): void {
+  if (!size) return;
+  const outer = size / (n * inner);
+  const nt = threadsFor(size * 10);
+  if (nt <= 1 || outer < 2) {
+    if (inner === 1) ex.f32_softmax(xp, outer, n, yp);
+    else ex.f32_softmax_strided(xp, outer, n, inner, yp);
+    return;
+  }
+  const block = n * inner * 4;
+  const parts = chunksOf(outer, 1, nt, n * inner * 10);
+  forkJoin(
+    ex,
+    parts.ranges.map(([r0, r1]): KernelCall[] => [inner === 1 ? ['f32_softmax', [xp + r0 * block, r1 - r0, n, yp + r0 * block]] : ['f32_softmax_strided', [xp + r0 * block, r1 - r0, n, inner, yp + r0 * block]]]),
+    nt,
+    parts.regions,
+  );
+}
+
 const softmaxWasm: KernelDef = {
   op: 'Softmax',
   backend: 'wasm',
@@ -103,8 +129,7 @@ const softmaxWasm: KernelDef = {
         const xin = mem.input(x!.data as Float32Array, 'Softmax input');
         try {
           const yp = mem.alloc(x!.size * 4, 'Softmax output');
-          if (x!.size && inner === 1) ex.f32_softmax(xin.ptr, x!.size / n, n, yp);
-          else if (x!.size) ex.f32_softmax_strided(xin.ptr, x!.size / (n * inner), n, inner, yp);
+          softmaxAt(ex, xin.ptr, yp, x!.size, n, inner);
           return [new Tensor('float32', mem.f32(yp, x!.size), out!.shape as number[])];
         } finally {
           if (xin.copied) mem.release(xin.ptr);
@@ -118,7 +143,7 @@ const softmaxWasm: KernelDef = {
         const inner = dims.slice(axis + 1).reduce((a, d) => a * d, 1);
         const size = dims.reduce((a, d) => a * d, 1);
         if (!size) return () => {};
-        return inner === 1 ? () => ex.f32_softmax(xp, size / n, n, yp) : () => ex.f32_softmax_strided(xp, size / (n * inner), n, inner, yp);
+        return () => softmaxAt(ex, xp, yp, size, n, inner);
       },
     };
   },

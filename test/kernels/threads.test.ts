@@ -430,6 +430,23 @@ describe('kernel threads', () => {
     );
   });
 
+  // Softmax (kernels/norm.ts): chunks of rows (last axis) or of outer blocks (an inner axis)
+  it('f32 Softmax over the last and an inner axis: 2 and 3 threads bit-identical to 1', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 2, maxLength: 4 }), fc.nat(), fc.integer(), (dims, a, seed) => {
+        const rnd = rng(seed);
+        const axis = a % dims.length;
+        const g = new Graph();
+        g.opsets = { '': 17 };
+        g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: dims } }];
+        g.nodes.push({ name: 'sm', op: 'Softmax', domain: '', inputs: ['X'], outputs: ['Y'], attrs: { axis } });
+        g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+        sameBitsOn123(g, { X: new Tensor('float32', Float32Array.from({ length: dims.reduce((x, y) => x * y, 1) }, () => rnd() * 6), dims) });
+      }),
+      { numRuns: 100 },
+    );
+  });
+
   // ONNX Attention (opset 23): "softmax(Q·Kᵀ·scale + mask)·V" per head — the fused kernel hands whole heads to the
   // threads (kernels/attend.ts f32_attn_head), so 2 and 3 threads must give the same bits as 1
   it('fused attention (ONNX Attention on f32_attn_head): 2 and 3 threads bit-identical to 1', () => {
