@@ -1,5 +1,5 @@
 import { Tensor } from '../tensor/tensor.js';
-import { Epilogue, POST_OPS, UNARY, postSupported } from './epilogue.js';
+import { Epilogue, POST_OPS, UNARY, postSupported, unaryAt } from './epilogue.js';
 import { type BindArgs, type KernelDef, decline, registerKernel } from './registry.js';
 import { arena, kernels } from './wasm.js';
 
@@ -30,9 +30,7 @@ function bindUnary(b: BindArgs, code: number, alpha: number, beta: number): (() 
   const n = (b.outTypes[0]!.shape as number[]).reduce((a, d) => a * d, 1);
   if (xp < 0 || yp < 0 || n !== (b.inTypes[0]!.shape as number[]).reduce((a, d) => a * d, 1)) return undefined;
   const ex = kernels()!;
-  return () => {
-    if (n) ex.f32_unary(code, xp, yp, n, alpha, beta);
-  };
+  return () => unaryAt(ex, code, xp, yp, n, alpha, beta);
 }
 
 /** f32_unary `code` over x into a new kernel-memory block (x's element count; dims `shape`). */
@@ -42,7 +40,7 @@ function unary(op: string, code: number, x: Tensor, shape: number[], alpha: numb
   const xin = mem.input(x.data as Float32Array, `${op} input`);
   try {
     const op2 = mem.alloc(n * 4, `${op} output`);
-    if (n) kernels()!.f32_unary(code, xin.ptr, op2, n, alpha, beta);
+    unaryAt(kernels()!, code, xin.ptr, op2, n, alpha, beta);
     return [new Tensor('float32', mem.f32(op2, n), shape)];
   } finally {
     if (xin.copied) mem.release(xin.ptr);

@@ -1,7 +1,7 @@
 import { Tensor } from '../tensor/tensor.js';
 import type { Tensor as TensorT } from '../tensor/tensor.js';
 import { pinInputs } from './gemm.js';
-import { UNARY, POST_OPS } from './epilogue.js';
+import { UNARY, POST_OPS, unaryAt } from './epilogue.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
 import { type Arena, arena, kernels } from './wasm.js';
 
@@ -144,16 +144,17 @@ const SQRT_2_PI = Math.sqrt(2 / Math.PI);
 function act(kind: 'gelu' | 'fast' | 'quick', y: number, t: number, n: number, alpha: number): void {
   const ex = kernels()!;
   const mul = (a: number, b: number, o: number) => ex.f32_binary(MUL, a, 1, b, 1, o, n, -Infinity, Infinity);
-  if (kind === 'gelu') return ex.f32_unary(POST_OPS.Gelu!, y, y, n, 0, 0);
+  const un = (code: number, a: number, o: number, p: number, q: number) => unaryAt(ex, code, a, o, n, p, q);
+  if (kind === 'gelu') return un(POST_OPS.Gelu!, y, y, 0, 0);
   if (kind === 'quick') {
-    ex.f32_unary(UNARY.mul, y, t, n, alpha, 0);
-    ex.f32_unary(POST_OPS.Sigmoid!, t, t, n, 0, 0);
+    un(UNARY.mul, y, t, alpha, 0);
+    un(POST_OPS.Sigmoid!, t, t, 0, 0);
   } else {
     mul(y, y, t);
-    ex.f32_unary(UNARY.affine, t, t, n, 0.044715 * SQRT_2_PI, SQRT_2_PI);
+    un(UNARY.affine, t, t, 0.044715 * SQRT_2_PI, SQRT_2_PI);
     mul(t, y, t);
-    ex.f32_unary(POST_OPS.Tanh!, t, t, n, 0, 0);
-    ex.f32_unary(UNARY.affine, t, t, n, 0.5, 0.5);
+    un(POST_OPS.Tanh!, t, t, 0, 0);
+    un(UNARY.affine, t, t, 0.5, 0.5);
   }
   mul(y, t, y);
 }

@@ -1,4 +1,5 @@
-import { arena, kernels } from './wasm.js';
+import { type KernelCall, chunksOf, forkJoin, threadsFor } from './threads.js';
+import { type KernelExports, arena, kernels } from './wasm.js';
 
 /**
  * What a kernel folds in after its arithmetic: a clamp (Relu, Relu6/Clip, Max/Min by a scalar constant) applied
@@ -129,7 +130,7 @@ export class Epilogue {
         const block = c * inner;
         for (let o = 0; o + block <= out.length; o += block) ex.f32_dwconv1x1(out.byteOffset + o * 4, c, inner, ptr, bias!, out.byteOffset + o * 4, -Infinity, Infinity);
       } else if (prelu) ex.f32_prelu_channels(out.byteOffset, out.length, prelu.c, prelu.inner, prelu.ptr);
-      else ex.f32_unary(code, out.byteOffset, out.byteOffset, out.length, alpha, beta);
+      else unaryAt(ex, code, out.byteOffset, out.byteOffset, out.length, alpha, beta);
     }
   }
 }
@@ -153,6 +154,23 @@ const CHANNEL = -2;
 
 /** f32_unary's other op codes (asm/f32_act.ts): clamp to [alpha, beta], x·alpha, x·alpha + beta, x + beta, x·x, √x, ln x. */
 export const UNARY = { clamp: 7, mul: 8, affine: 9, add: 10, square: 11, sqrt: 12, log: 13 } as const;
+
+/** f32_unary codes whose element costs a polynomial or more (Sigmoid, Erf, Tanh, Gelu, sqrt, log); the rest are a few ops. */
+const HEAVY = new Set([3, 4, 5, 6, 12, 13]);
+
+/**
+ * ex.f32_unary(code, x, y, n, alpha, beta) on the kernel threads its work earns (an element of a heavy op counted as
+ * 16 multiply-adds, of a light one as 1), in chunks of multiples of 4 floats: every element gets the same vector
+ * arithmetic as in one call — the last n mod 4 the same scalar tail — so the bits do not depend on the thread count.
+ */
+export function unaryAt(ex: KernelExports, code: number, x: number, y: number, n: number, alpha: number, beta: number): void {
+  if (!n) return;
+  const per = HEAVY.has(code) ? 16 : 1;
+  const nt = threadsFor(n * per);
+  if (nt <= 1) return ex.f32_unary(code, x, y, n, alpha, beta);
+  const parts = chunksOf(n, 4, nt, per);
+  forkJoin(ex, parts.ranges.map(([a, b]): KernelCall[] => [['f32_unary', [code, x + a * 4, y + a * 4, b - a, alpha, beta]]]), nt, parts.regions);
+}
 
 /** Activations f32_unary implements, by ONNX op name (its `op` code). */
 export const POST_OPS: Readonly<Record<string, number>> = { LeakyRelu: 0, HardSigmoid: 1, HardSwish: 2, Sigmoid: 3, Erf: 4, Tanh: 5, Gelu: 6 };

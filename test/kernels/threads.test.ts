@@ -447,6 +447,22 @@ describe('kernel threads', () => {
     );
   });
 
+  // elementwise activations on f32_unary (kernels/epilogue.ts unaryAt): chunks of multiples of 4 floats
+  it('f32 activations (Sigmoid, Tanh, Erf, Gelu, LeakyRelu, HardSwish): 2 and 3 threads bit-identical to 1', () => {
+    fc.assert(
+      fc.property(fc.constantFrom('Sigmoid', 'Tanh', 'Erf', 'Gelu', 'LeakyRelu', 'HardSwish'), fc.integer({ min: 1, max: 300 }), fc.integer(), (op, n, seed) => {
+        const rnd = rng(seed);
+        const g = new Graph();
+        g.opsets = { '': 20 };
+        g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [n] } }];
+        g.nodes.push({ name: 'act', op, domain: '', inputs: ['X'], outputs: ['Y'], attrs: {} });
+        g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+        sameBitsOn123(g, { X: new Tensor('float32', Float32Array.from({ length: n }, () => rnd() * 5), [n]) });
+      }),
+      { numRuns: 120 },
+    );
+  });
+
   // ONNX Attention (opset 23): "softmax(Q·Kᵀ·scale + mask)·V" per head — the fused kernel hands whole heads to the
   // threads (kernels/attend.ts f32_attn_head), so 2 and 3 threads must give the same bits as 1
   it('fused attention (ONNX Attention on f32_attn_head): 2 and 3 threads bit-identical to 1', () => {
