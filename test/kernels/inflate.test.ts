@@ -1,8 +1,9 @@
-// The embedded kernel binary ships deflated; src/kernels/inflate.ts must undo what node:zlib (the build script's
-// deflater) writes, for every block type RFC 1951 §3.2.3 defines: stored (BTYPE 00, level 0), fixed Huffman (01)
+// The embedded kernel binary ships deflated by Zopfli (scripts/build-asm.mjs); src/kernels/inflate.ts must undo what
+// it and node:zlib write, for every block type RFC 1951 §3.2.3 defines: stored (BTYPE 00, level 0), fixed Huffman (01)
 // and dynamic Huffman (10) — and refuse damaged input with a typed error instead of hanging or reading past the end.
 // (That the shipped module inflates to the compiler's file is checked in wasm-delta.test.ts.)
 import fc from 'fast-check';
+import zopfli from '@gfx/zopfli';
 import { constants, deflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { ModelFormatError } from '../../src/errors.js';
@@ -27,6 +28,14 @@ describe('inflateRaw (RFC 1951) vs node:zlib deflateRawSync', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it("round-trips Zopfli's streams (the build's deflater: its own block splits and Huffman tables)", async () => {
+    const samples = fc.sample(data, { numRuns: 40, seed: 9 });
+    for (const x of samples) {
+      const z = await new Promise<Uint8Array>((res, rej) => zopfli.deflate(x, { numiterations: 5 }, (e, out) => (e ? rej(e) : res(out))));
+      expect(inflateRaw(z, x.length)).toEqual(x);
+    }
   });
 
   it('a long input spans several blocks, and distances reach back 32 KB', () => {
