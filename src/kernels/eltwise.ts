@@ -1,8 +1,22 @@
 import { Tensor } from '../tensor/tensor.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
-import { arena, bindConstant, kernels } from './wasm.js';
+import { type KernelCall, chunksOf, forkJoin, threadsFor } from './threads.js';
+import { type KernelExports, arena, bindConstant, kernels } from './wasm.js';
 import { Epilogue } from './epilogue.js';
 import { pinInputs } from './gemm.js';
+
+/**
+ * ex.f32_binary over n elements (operand strides 1 or 0: a broadcast scalar) on the kernel threads its work earns
+ * (memory-bound: ~2 steps per element), in chunks of multiples of 4 elements. An element's IEEE operation and clamp are
+ * the same in the vector loop and the scalar tail, so the bits do not depend on the split.
+ */
+export function binaryAt(ex: KernelExports, code: number, a: number, sa: number, b: number, sb: number, y: number, n: number, lo: number, hi: number): void {
+  if (!n) return;
+  const nt = threadsFor(2 * n);
+  if (nt <= 1) return ex.f32_binary(code, a, sa, b, sb, y, n, lo, hi);
+  const parts = chunksOf(n, 4, nt, 2);
+  forkJoin(ex, parts.ranges.map(([i0, i1]): KernelCall[] => [['f32_binary', [code, a + i0 * 4 * sa, sa, b + i0 * 4 * sb, sb, y + i0 * 4, i1 - i0, lo, hi]]]), nt, parts.regions);
+}
 
 /**
  * Add, Sub, Mul, Div, PRelu and two-input Max / Min on float32 with NumPy broadcasting ("multidirectional broadcasting" in the ONNX spec). The
@@ -47,7 +61,7 @@ function binaryKernel(op: 'Add' | 'Sub' | 'Mul' | 'Div' | 'PRelu' | 'Max' | 'Min
           let meta = 0;
           try {
             const op2 = mem.alloc(n * 4, `${op} output`);
-            if (shape.length === 1) ex.f32_binary(code, ain.ptr, sa[0]!, bin.ptr, sb[0]!, op2, n, epi.lo, epi.hi);
+            if (shape.length === 1) binaryAt(ex, code, ain.ptr, sa[0]!, bin.ptr, sb[0]!, op2, n, epi.lo, epi.hi);
             else {
               const r = shape.length;
               meta = mem.alloc(16 * r, `${op} broadcast strides`);
@@ -83,7 +97,7 @@ function binaryKernel(op: 'Add' | 'Sub' | 'Mul' | 'Div' | 'PRelu' | 'Max' | 'Min
           const [lo, hi] = [epi.lo, epi.hi];
           if (shape.length === 1)
             return () => {
-              if (n) ex.f32_binary(code, ap, sa[0]!, bp, sb[0]!, yp!, n, lo, hi);
+              binaryAt(ex, code, ap, sa[0]!, bp, sb[0]!, yp!, n, lo, hi);
               epi.applyAt(yp!, n);
             };
           const r = shape.length;

@@ -52,7 +52,7 @@ const layerNormWasm: KernelDef = {
         const xin = mem.input(x!.data as Float32Array, 'LayerNormalization input');
         try {
           const yp = mem.alloc(x!.size * 4, 'LayerNormalization output');
-          if (rows && n) ex.f32_layernorm_clamp(xin.ptr, rows, n, gp, bp, eps, yp, epi.lo, epi.hi);
+          layerNormAt(ex, xin.ptr, rows, n, gp, bp, eps, yp, epi.lo, epi.hi);
           const y = mem.f32(yp, x!.size);
           epi.apply(y);
           return [new Tensor('float32', y, out!.shape as number[])];
@@ -70,7 +70,7 @@ const layerNormWasm: KernelDef = {
         if (xp < 0 || yp < 0 || inner !== n || size !== (b.outTypes[0]!.shape as number[]).reduce((a, d) => a * d, 1)) return undefined;
         const rows = inner ? size / inner : 0;
         return () => {
-          if (rows && n) ex.f32_layernorm_clamp(xp, rows, n, gp, bp, eps, yp, epi.lo, epi.hi);
+          layerNormAt(ex, xp, rows, n, gp, bp, eps, yp, epi.lo, epi.hi);
           epi.applyAt(yp, size);
         };
       },
@@ -81,6 +81,15 @@ const layerNormWasm: KernelDef = {
     };
   },
 };
+
+/** f32_layernorm_clamp over `rows` rows of n, on kernel threads in chunks of rows when the work earns them (each row the same calls: same bits). */
+function layerNormAt(ex: KernelExports, xp: number, rows: number, n: number, gp: number, bp: number, eps: number, yp: number, lo: number, hi: number): void {
+  if (!rows || !n) return;
+  const nt = threadsFor(rows * n * 4);
+  if (nt <= 1 || rows < 2) return ex.f32_layernorm_clamp(xp, rows, n, gp, bp, eps, yp, lo, hi);
+  const parts = chunksOf(rows, 1, nt, n * 4);
+  forkJoin(ex, parts.ranges.map(([r0, r1]): KernelCall[] => [['f32_layernorm_clamp', [xp + r0 * n * 4, r1 - r0, n, gp, bp, eps, yp + r0 * n * 4, lo, hi]]]), nt, parts.regions);
+}
 
 /**
  * Softmax over `rows` rows of n (inner = 1: f32_softmax) or over `outer` blocks of n × inner (f32_softmax_strided), on

@@ -463,6 +463,33 @@ describe('kernel threads', () => {
     );
   });
 
+  // elementwise binary ops over one run of elements (eltwise.ts binaryAt: same shapes, or a scalar operand) and
+  // LayerNormalization (norm.ts: chunks of rows)
+  it('f32 Add/Sub/Mul/Div (same shape or a scalar operand) and LayerNormalization: 2 and 3 threads bit-identical to 1', () => {
+    fc.assert(
+      fc.property(fc.constantFrom('Add', 'Sub', 'Mul', 'Div', 'LayerNormalization'), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 30 }), fc.boolean(), fc.integer(), (op, rows, n, scalar, seed) => {
+        const rnd = rng(seed);
+        const g = new Graph();
+        g.opsets = { '': 17 };
+        g.inputs = [{ name: 'X', type: { dtype: 'float32', shape: [rows, n] } }];
+        const feeds: Record<string, Tensor> = { X: new Tensor('float32', Float32Array.from({ length: rows * n }, rnd), [rows, n]) };
+        if (op === 'LayerNormalization') {
+          g.initializers.set('G', new Tensor('float32', Float32Array.from({ length: n }, rnd), [n]));
+          g.initializers.set('B', new Tensor('float32', Float32Array.from({ length: n }, rnd), [n]));
+          g.nodes.push({ name: 'ln', op, domain: '', inputs: ['X', 'G', 'B'], outputs: ['Y'], attrs: { axis: -1 } });
+        } else {
+          const bd = scalar ? [1] : [rows, n];
+          g.inputs.push({ name: 'Z', type: { dtype: 'float32', shape: bd } });
+          feeds.Z = new Tensor('float32', Float32Array.from({ length: bd.reduce((x, y) => x * y, 1) }, () => rnd() + 1.5), bd);
+          g.nodes.push({ name: 'bin', op, domain: '', inputs: ['X', 'Z'], outputs: ['Y'], attrs: {} });
+        }
+        g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+        sameBitsOn123(g, feeds);
+      }),
+      { numRuns: 120 },
+    );
+  });
+
   // ONNX Attention (opset 23): "softmax(Q·Kᵀ·scale + mask)·V" per head — the fused kernel hands whole heads to the
   // threads (kernels/attend.ts f32_attn_head), so 2 and 3 threads must give the same bits as 1
   it('fused attention (ONNX Attention on f32_attn_head): 2 and 3 threads bit-identical to 1', () => {
