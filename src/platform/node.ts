@@ -87,6 +87,8 @@ function job(m) {
   const now = () => performance.timeOrigin + performance.now();
   // (tracing) this thread's CPU time, ms (Linux)
   const cpu = () => { try { return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e6; } catch { return NaN; } };
+  // (a test hook, sealTrace.holdCrypto) ctl[5] = 1: wait until the loading thread lets go — or stops the job, or 10 s pass
+  for (const t0 = Date.now(); Atomics.load(ctl, 5) === 1 && !Atomics.load(ctl, 0) && Date.now() - t0 < 10000; ) Atomics.wait(ctl, 5, 1, 50);
   if (times) { times[0] = now(); times[times.length - 2] = cpu(); }
   const nseg = segG.length;
   // the last chunk decrypted here (authenticated): a weight crossing into the next segment's first chunk needs it again
