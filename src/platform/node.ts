@@ -93,7 +93,7 @@ function job(m) {
   const nseg = segG.length;
   // the last chunk decrypted here (authenticated): a weight crossing into the next segment's first chunk needs it again.
   // An authenticated chunk's plaintext is not wiped when dropped: it is a copy of weights the process holds anyway (a
-  // process holding the key can read them, docs/sealed-format.md), and the wipe was ≈ 12 % of this thread's CPU
+  // process holding the key can read them, docs/sealed-format.md; its memset was ≈ 0.4 ms a job, session 17)
   let cached = -1, cp = null;
   const chunk = (k) => {
     if (k === cached) return cp;
