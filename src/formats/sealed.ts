@@ -875,7 +875,20 @@ const TAKE_OVER_MS = 2;
  * scheduler gives the loading thread — and V8's helpers, which a plain load keeps busy on the other core — precedence
  * over decryption; once raised it stays for the process.
  */
-export const sealTrace: { on?: (event: string, index?: number, bytes?: number) => void; threadTimes?: Float64Array; takeOverMs?: number; hashAhead?: number; cryptoNice?: number } = {};
+export const sealTrace: {
+  on?: (event: string, index?: number, bytes?: number) => void;
+  threadTimes?: Float64Array;
+  takeOverMs?: number;
+  hashAhead?: number;
+  cryptoNice?: number;
+  /**
+   * (tests) the next loads' crypto thread claims no segment until `releaseCrypto()` (set by each such load; also
+   * called by its ready() and abort(), and the thread lets go by itself after 10 s): so a test can have the loading
+   * thread claim segments first, whatever the scheduler does
+   */
+  holdCrypto?: boolean;
+  releaseCrypto?: () => void;
+} = {};
 
 /**
  * What the model reader aliases for a version 3 weight until it arrives: a view into one zero buffer that is never
@@ -1023,6 +1036,10 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
   /** cv[j]: weight chunk j's tag verified (by either thread) */
   let cv: Int32Array;
   let ctl: Int32Array;
+  /** (sealTrace.holdCrypto) let the crypto thread start claiming segments */
+  const releaseCrypto = (): void => {
+    if (Atomics.compareExchange(ctl, 5, 1, 0) === 1) Atomics.notify(ctl, 5);
+  };
   /** rt[j]: the crypto thread read weight chunk j from the file (once: it never reads it again) */
   let rt: Int32Array;
   /** hs[b]: digest block b 0 unclaimed, 1 being hashed, 2 in `sums` (hashed from `input`), 4 not in `input` (see digestsNow) */
@@ -1041,6 +1058,10 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
       }
       const words = slot.shared(3, (8 + nseg + 2 * m + nb) * 4);
       ctl = new Int32Array(words.buffer, words.byteOffset, 8).fill(0);
+      if (sealTrace.holdCrypto) {
+        Atomics.store(ctl, 5, 1);
+        sealTrace.releaseCrypto = releaseCrypto;
+      }
       state = new Int32Array(words.buffer, words.byteOffset + 32, nseg).fill(0);
       cv = new Int32Array(words.buffer, words.byteOffset + 32 + 4 * nseg, m).fill(0);
       rt = new Int32Array(words.buffer, words.byteOffset + 32 + 4 * (nseg + m), m).fill(0);
@@ -1276,6 +1297,7 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
    */
   const stop = (): void => {
     Atomics.store(ctl, 0, 1);
+    releaseCrypto();
     const abandoned: number[] = [];
     for (let s = 0; s < nseg; s++) if (Atomics.compareExchange(state, s, 0, 6) === 0) abandoned.push(s);
     const t0 = performance.now();
@@ -1306,6 +1328,7 @@ async function openV3Lazy(bytes: Uint8Array, l: Layout, opts: OpenOptions, host:
     },
     async ready() {
       trace?.('ready() called');
+      releaseCrypto();
       let msg: Uint8Array;
       try {
         for (let s = 0; s < nseg; s++) ensure(s);

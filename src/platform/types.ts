@@ -109,7 +109,8 @@ export interface GcmThreadSlot {
  * authenticated plaintext into its weights' `bufs`; post them (transferred back) for `take()` and set 3; else wipe
  * them and set 4 (a tag) or 5 (a read). Hash the `blocks` of `input` into `digests` (each claimed with hs[b]), each once
  * every chunk it overlaps is ready: between segments while the loading thread's furthest segment asked for (ctl[4] − 1)
- * is a few chunks behind, the rest after the last segment. ctl[0] set: stop claiming.
+ * is a few chunks behind, the rest after the last segment. ctl[0] set: stop claiming. ctl[5] = 1 when the job starts
+ * (a test hook): claim nothing until it is 0 (or ctl[0] is set; at most 10 s).
  */
 export interface GcmThreadJob {
   key: unknown;
