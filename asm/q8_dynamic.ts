@@ -43,19 +43,28 @@ export function f32_minmax0(x: usize, n: i32, out: usize): void {
   store<f32>(out, b, 4);
 }
 
+// 1.5·2^23: adding it to a float32 of magnitude ≤ 2^22 leaves that value rounded half to even to an integer in the
+// low mantissa bits (the ulp there is 1), so the sum's bits minus MAGIC_BITS are the rounded integer
+const MAGIC: f32 = 12582912.0;
+const MAGIC_BITS: i32 = 0x4b400000;
+
 // @ts-ignore: decorator
 @inline
-function quant4(v: v128, vs: v128, vz: v128): v128 {
-  const r = f32x4.nearest(f32x4.div(v, vs));
-  // clamp before converting so ±inf or huge quotients cannot wrap when the zero point is added; NaN lanes → 0
-  const c = f32x4.min(f32x4.max(r, f32x4.splat(-1024)), f32x4.splat(1024));
-  return v128.and(i32x4.add(i32x4.trunc_sat_f32x4_s(c), vz), f32x4.eq(r, r));
+function quant4(v: v128, vs: v128, vzm: v128): v128 {
+  const q = f32x4.div(v, vs);
+  // clamp before rounding so ±inf or huge quotients stay in the magic add's exact range (clamping to the integers
+  // ±1024 commutes with rounding); pmax / pmin keep a NaN lane NaN (one maxps / minps each, where f32x4.max / min
+  // are NaN-propagating sequences), and the final mask turns it into 0
+  const c = f32x4.pmin(f32x4.pmax(q, f32x4.splat(-1024)), f32x4.splat(1024));
+  // bits(c + MAGIC) − MAGIC_BITS + zp in one add (vzm = zp − MAGIC_BITS): nearest-even without f32x4.nearest and
+  // i32x4.trunc_sat_f32x4_s (a ~8-instruction sequence on x64)
+  return v128.and(i32x4.add(f32x4.add(c, f32x4.splat(MAGIC)), vzm), f32x4.eq(q, q));
 }
 
 /** y[i] (bytes) = saturate_u8(nearest_even(x[i] / scale) + zp) ^ flip for i < n (see the file comment). */
 export function f32_dynquant_u8(x: usize, n: i32, scale: f32, zp: i32, flip: i32, y: usize): void {
   const vs = f32x4.splat(scale);
-  const vz = i32x4.splat(zp);
+  const vz = i32x4.splat(zp - MAGIC_BITS);
   const vf = i8x16.splat(<i8>flip);
   let i = 0;
   for (; i + 16 <= n; i += 16) {

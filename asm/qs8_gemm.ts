@@ -21,8 +21,10 @@
 //   out | 4 (5 / 6): the same, computed with integer clamping (asm/q8.ts requant4i); only when every |mult| < 0.5.
 //   out | 8 (9 / 10, mrow = 1 only): TFLite's MultiplyByQuantizedMultiplier (asm/q8.ts tflRequant4) with `mult`
 //     holding per row an int32 multiplier and an int32 shift (8 bytes, the float64's place), + yz, clamped.
-//   out = 3: float32 y = f32(acc) · s[j] + t[j] (DynamicQuantizeMatMul's dequantize + bias), with `mult` holding per
-//     panel of 8 columns 8 float32 scales then 8 float32 addends (the 64 bytes the panel's float64 multipliers take).
+//   out = 3: float32 y = f32(acc) · f32(a · s[j]) + t[j] (DynamicQuantizeMatMul's dequantize + bias: A's scale a times
+//     B's scale, rounded to float32 as the chain's Mul rounds it), with `yz` holding a's float32 bits (a changes per
+//     call, s and t do not, so the caller writes their table once) and `mult` per panel of 8 columns 8 float32 scales
+//     then 8 float32 addends (the 64 bytes the panel's float64 multipliers take).
 
 import { narrow8, requant4, requant4i, store8, tflMask, tflRequant4 } from './q8';
 
@@ -366,11 +368,12 @@ function storeRowQ(
     return;
   }
   if (out == 3) {
-    // float32: y = f32(acc) · s[j] + t[j], the panel's 8 scales then 8 addends at mult + n0·8 (two roundings, no
-    // fused multiply-add: the same float32 steps as Cast → Mul → Add); 8 lanes like int32
+    // float32: y = f32(acc) · f32(a · s[j]) + t[j] (`yz`: a splat), the panel's 8 scales then 8 addends at
+    // mult + n0·8 (each step rounded, no fused multiply-add: the same float32 steps as the chain's Muls and Add);
+    // 8 lanes like int32
     const mp = mult + (<usize>n0 << 3);
-    v128.store(c, f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(v0), v128.load(mp)), v128.load(mp, 32)));
-    v128.store(c, f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(v1), v128.load(mp, 16)), v128.load(mp, 48)), 16);
+    v128.store(c, f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(v0), f32x4.mul(yz, v128.load(mp))), v128.load(mp, 32)));
+    v128.store(c, f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(v1), f32x4.mul(yz, v128.load(mp, 16))), v128.load(mp, 48)), 16);
     return;
   }
   if (out & 8) {
@@ -627,7 +630,8 @@ function gemm<T>(
   const panel = <usize>k8 << 3;
   const esz: usize = out == 0 || out == 3 ? 4 : 1;
   const fast = (out & 12) != 0; // integer yz / lo / hi splats for requant4i (4) and TFLite's requantization (8)
-  const vyz = fast ? i32x4.splat(yz) : f64x2.splat(<f64>yz);
+  // out = 3: yz is the float32 bits of A's scale
+  const vyz = out == 3 ? f32x4.splat(reinterpret<f32>(yz)) : fast ? i32x4.splat(yz) : f64x2.splat(<f64>yz);
   const vlo = fast ? i32x4.splat(lo) : f64x2.splat(<f64>lo);
   const vhi = fast ? i32x4.splat(hi) : f64x2.splat(<f64>hi);
   // columns in blocks of about B_BLOCK bytes of panels, every row tile over one block before the next: the block

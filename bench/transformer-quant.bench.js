@@ -47,6 +47,16 @@ function linearGraph(M, K, N) {
 const med = (xs) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
 
 /**
+ * Runs before timing: V8 runs a WebAssembly function in its baseline tier (Liftoff) until the optimizing tier's code
+ * is ready, which a long call does not wait for (no on-stack replacement) — onnxruntime-web's GEMM took ~6 runs of a
+ * 128×768×768 layer to get there (10 → 2.5 ms), so quick mode's one warm-up run timed tier-up, not the kernels.
+ */
+const WARMUP = 6;
+async function warmUp(session, feeds) {
+  for (let i = 0; i < WARMUP; i++) await session.run(feeds);
+}
+
+/**
  * `g` as fp32, dynamic int8 and int4 MatMulNBits (accuracy_level 4), each in edgeq and onnxruntime-web; all six
  * sessions run round-robin in every round (so machine load drifts over all of them alike). Per variant: median ms
  * (of `reps` runs per round), file bytes and the ratios.
@@ -62,7 +72,7 @@ async function variantsRoundRobin(g, feeds, rounds, reps, check) {
     sess.push({ name, kind: 'edgeq', s: await InferenceSession.create(bytes), feeds: feeds(Tensor), t: [] });
     sess.push({ name, kind: 'ort', s: await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] }), feeds: feeds(ort.Tensor), t: [] });
   }
-  for (const z of sess) await z.s.run(z.feeds);
+  for (const z of sess) await warmUp(z.s, z.feeds);
   for (let round = 0; round < rounds; round++)
     for (const z of sess) {
       const t = performance.now();
@@ -205,6 +215,8 @@ export async function run() {
     const osess = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
     const feeds = encoderFeeds(Tensor, 128);
     const ofeeds = encoderFeeds(ort.Tensor, 128);
+    await warmUp(sess, feeds);
+    await warmUp(osess, ofeeds);
     const [e, o] = await alternating(sess, feeds, osess, ofeeds, quick ? 3 : 15);
     fp32Ms ??= e;
     out.push({ variant: v.name, bytes: bytes.length, edgeqMs: e, ortMs: o, ratio: e / o, vsFp32: e / fp32Ms });

@@ -90,7 +90,7 @@ const dynamicQuantizeLinearWasm: KernelDef = {
  * → MatMulInteger → Cast → Mul (→ Add) chain) as one kernel: x's range and its uint8 codes in two SIMD passes
  * (asm/q8_dynamic.ts, stored as int8 code − 128 with the zero point shifted alike), the int8 GEMM against B packed
  * once (asm/qs8_gemm.ts, c2 or relaxed-dot c4 panels), and f32(acc) · fround(a_scale · b_scale[j]) + bias[j] in the
- * GEMM's epilogue — bit-identical to the reference (src/ops/quant.ts), which follows the chain's float32 steps.
+ * GEMM's epilogue (the product rounded there, in float32 as the chain's Mul rounds it) — bit-identical to the reference (src/ops/quant.ts), which follows the chain's float32 steps.
  */
 const dynamicQuantizeMatMulWasm: KernelDef = {
   op: 'DynamicQuantizeMatMul',
@@ -112,12 +112,6 @@ const dynamicQuantizeMatMulWasm: KernelDef = {
     const g = new PackedQGemm(mem, k, n, b, bz && ints(bz));
     const bsv = floats(bs);
     const bv = bias ? Float32Array.from(floats(bias)) : undefined;
-    const scale = new Float32Array(n);
-    /** fround(a_scale · b_scale[j]) per column, as the reference rounds it */
-    const scales = (xs: number): Float32Array => {
-      for (let j = 0; j < n; j++) scale[j] = xs * bsv[bsv.length === 1 ? 0 : j]!;
-      return scale;
-    };
     /** A's uint8 codes stored as int8 (code − 128, the int8 GEMM's operand) */
     const quantizeInt8 = (xp: number, len: number, q: { scale: number; zp: number }, ap: number) => kernels()!.f32_dynquant_u8(xp, len, q.scale, q.zp, 0x80, ap);
     const mm = mem.alloc(8, 'dynamic quantization range');
@@ -135,22 +129,22 @@ const dynamicQuantizeMatMulWasm: KernelDef = {
           // codes for m rows plus 8 readable bytes past the last (the GEMM reads rows in K8 steps)
           ap = mem.alloc(x.length + 8, 'dynamic quantization codes');
           quantizeInt8(xin.ptr, x.length, q, ap);
-          const y = g.runFloat(ap, m, q.zp - 128, scales(q.scale), bv);
+          const y = g.runFloat(ap, m, q.zp - 128, q.scale, bsv, bv);
           return [new Tensor('float32', y, out!.shape as number[])];
         } finally {
           if (ap) mem.release(ap);
           if (xin.copied) mem.release(xin.ptr);
         }
       },
-      // static plan: the codes in held scratch, the GEMM's column terms and scales redone per call from A's range; a
-      // degenerate range runs the reference on A's block, as the general path would
+      // static plan: the codes in held scratch, the epilogue's table of B's scales and the bias written once, A's
+      // scale and zero point passed per call; a degenerate range runs the reference on A's block, as the general path would
       bind({ ins: [xp], inTypes: [xt], outs: [yp], outTypes: outputTypes, scratch }) {
         const dims = xt?.shape as number[] | undefined;
         if (!dims || dims.length < 1 || dims[dims.length - 1] !== k || xp === undefined || xp < 0 || yp === undefined || yp < 0) return undefined;
         const size = dims.reduce((a, d) => a * d, 1);
         const m = size / k;
         const ap = scratch(size + 8, 'dynamic quantization codes');
-        const gemm = g.bindFloat(ap, m, yp, scratch);
+        const gemm = g.bindFloat(ap, m, yp, bsv, bv, scratch);
         const consts = [b, bs, bz, bias];
         return () => {
           const q = rangeOf(mem, xp, size, mm);
@@ -159,7 +153,7 @@ const dynamicQuantizeMatMulWasm: KernelDef = {
             return;
           }
           quantizeInt8(xp, size, q, ap);
-          gemm(q.zp - 128, scales(q.scale), bv);
+          gemm(q.zp - 128, q.scale);
         };
       },
       dispose: () => {

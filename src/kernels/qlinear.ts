@@ -28,6 +28,9 @@ const isScalar = (t: Tensor | undefined) => !t || t.size === 1;
 export function i32(mem: Arena, p: number, n: number): Int32Array {
   return new Int32Array(mem.buffer, p, n);
 }
+/** A float32's bits (f32Bits[0] = x, then i32Bits[0]): how a float argument rides in an int32 kernel parameter. */
+const f32Bits = new Float32Array(1);
+const i32Bits = new Int32Array(f32Bits.buffer);
 export function f64(mem: Arena, p: number, n: number): Float64Array {
   return new Float64Array(mem.buffer, p, n);
 }
@@ -256,17 +259,19 @@ export class PackedQGemm {
    * from 4 rows on, A is widened into 4-row groups at `pa` (qs8_pack_a4, which sums the rows as it goes) for
    * qs8_gemm_a4's broadcast-load tile; fewer rows (a GEMV is bound by streaming B) run qs8_gemm's tiles on the bytes.
    */
-  private plainGemm(ap: number, m: number, aUnsigned: boolean, rs: number, pa: number, cp: number, yz: number, lo: number, hi: number, code: number, cb = this.cb, mult = this.mult): void {
+  private plainGemm(
+    ap: number, m: number, aUnsigned: boolean, rs: number, pa: number, cp: number, yz: number, lo: number, hi: number, code: number,
+    cb = this.cb, mult = this.mult, ru = rs, cv = rs ? this.cv : 0,
+  ): void {
     const ex = kernels()!;
     const { k, n } = this;
-    const cv = rs ? this.cv : 0;
     if (pa) {
       ex.qs8_pack_a4(m, k, ap, k, aUnsigned ? 2 : 0, pa, rs);
-      ex.qs8_gemm_a4(m, n, k, pa, 8 * pad8(k), this.packed, cp, n, cb, 0, rs, cv, mult, 0, yz, lo, hi, code, this.tmp);
+      ex.qs8_gemm_a4(m, n, k, pa, 8 * pad8(k), this.packed, cp, n, cb, 0, ru, cv, mult, 0, yz, lo, hi, code, this.tmp);
       return;
     }
     if (rs) ex.qs8_rowsum(m, k, ap, k, aUnsigned ? 1 : 0, rs);
-    (aUnsigned ? ex.qu8_gemm : ex.qs8_gemm)(m, n, k, ap, k, this.packed, cp, n, cb, 0, rs, cv, mult, 0, yz, lo, hi, code, this.tmp);
+    (aUnsigned ? ex.qu8_gemm : ex.qs8_gemm)(m, n, k, ap, k, this.packed, cp, n, cb, 0, ru, cv, mult, 0, yz, lo, hi, code, this.tmp);
   }
 
   /**
@@ -312,57 +317,72 @@ export class PackedQGemm {
   }
 
   /**
-   * Y[m×n] float32 = f32(Σ (a − za)(b − zb)) · scale[j] + add[j] for int8 A rows already in kernel memory at `ap`
-   * (stride k, K8 bytes readable per row) — the GEMM's float epilogue (qs8_gemm out = 3). A resident view.
+   * Y[m×n] float32 = f32(Σ (a − za)(b − zb)) · f32(aScale · bScale[j]) + add[j] for int8 A rows already in kernel
+   * memory at `ap` (stride k, K8 bytes readable per row) — the GEMM's float epilogue (qs8_gemm out = 3). A resident
+   * view.
    */
-  runFloat(ap: number, m: number, za: number, scale: ArrayLike<number>, add: ArrayLike<number> | undefined): Float32Array {
+  runFloat(ap: number, m: number, za: number, aScale: number, bScale: ArrayLike<number>, add: ArrayLike<number> | undefined): Float32Array {
     const mem = this.mem;
     const rs = this.needRowsum ? mem.alloc(m * 4, 'int8 row sums') : 0;
+    const ru = this.needRowsum ? 0 : mem.alloc(m * 4, 'int8 zero-point row factors');
     const pa = this.mode === 'plain' ? this.packedA(m, (b, what) => mem.alloc(b, what)) : 0;
     const cp = mem.alloc(m * this.n * 4, 'int8 gemm float output');
     try {
-      this.floatGemm(ap, m, za, scale, add, rs, pa, cp, this.cb, this.mult);
+      this.floatTable(this.mult, bScale, add);
+      this.floatGemm(ap, m, za, aScale, rs, ru, pa, cp, this.cb, this.mult);
     } finally {
-      if (pa) mem.release(pa);
-      if (rs) mem.release(rs);
+      for (const p of [pa, ru, rs]) if (p) mem.release(p);
     }
     return mem.f32(cp, m * this.n);
   }
 
   /**
-   * runFloat for a static plan: the call that computes it from A at `ap` into the block `cp` with the za, scales and
-   * addends it is given (a dynamically quantized A's, known per call), its column terms, epilogue and row sums in
-   * held scratch of its own.
+   * runFloat for a static plan: the call that computes it from A at `ap` into the block `cp` with the za and aScale
+   * it is given (a dynamically quantized A's, known per call); B's scales and the addends are written into the
+   * epilogue's table once here, the column terms and row sums live in held scratch of its own.
    */
-  bindFloat(ap: number, m: number, cp: number, scratch: (bytes: number, what: string) => number): (za: number, scale: ArrayLike<number>, add: ArrayLike<number> | undefined) => void {
+  bindFloat(ap: number, m: number, cp: number, bScale: ArrayLike<number>, add: ArrayLike<number> | undefined, scratch: (bytes: number, what: string) => number): (za: number, aScale: number) => void {
     const n8 = pad8(this.n);
-    const cb = scratch(n8 * 4, 'int8 column bias');
+    const cb = this.needRowsum ? scratch(n8 * 4, 'int8 column bias') : 0;
     const sa = scratch(n8 * 8, 'int8 gemm float epilogue');
     const rs = this.needRowsum ? scratch(m * 4, 'int8 row sums') : 0;
+    const ru = this.needRowsum ? 0 : scratch(m * 4, 'int8 zero-point row factors');
     const pa = this.mode === 'plain' ? this.packedA(m, scratch) : 0;
-    return (za, scale, add) => this.floatGemm(ap, m, za, scale, add, rs, pa, cp, cb, sa);
+    this.floatTable(sa, bScale, add);
+    return (za, aScale) => this.floatGemm(ap, m, za, aScale, rs, ru, pa, cp, cb, sa);
+  }
+
+  /** The float epilogue's table at `sa` in the kernel's layout: per panel of 8 columns, 8 of B's scales, 8 addends. */
+  private floatTable(sa: number, bScale: ArrayLike<number>, add: ArrayLike<number> | undefined): void {
+    const n = this.n;
+    const n8 = pad8(n);
+    const t = new Float32Array(this.mem.buffer, sa, n8 * 2);
+    for (let j = 0; j < n8; j++) {
+      const o = ((j >> 3) << 4) + (j & 7);
+      t[o] = j < n ? bScale[bScale.length === 1 ? 0 : j]! : 0;
+      // −0 is the additive identity for every float (+0 would turn a −0 product into +0)
+      t[o + 8] = add && j < n ? add[j]! : -0;
+    }
   }
 
   /**
-   * The float GEMM of runFloat into `cp` with its column terms at `cb` and the epilogue at `sa`, written in the
-   * kernel's layout (per panel of 8 columns: 8 scales, 8 addends).
+   * The float GEMM of runFloat into `cp` with the epilogue's table at `sa`. B's zero points all 0 (int8 weights
+   * stored as they are: no row sums, `rs` = 0): the one za term, −za·Σ_k b[k,j], is the kernel's rank-1 term with
+   * −za in each of the m int32 at `ru` and the column sums — m stores per call instead of N column terms. Else the
+   * column terms at `cb` and the row sums at `rs`.
    */
-  private floatGemm(ap: number, m: number, za: number, scale: ArrayLike<number>, add: ArrayLike<number> | undefined, rs: number, pa: number, cp: number, cb: number, sa: number): void {
+  private floatGemm(ap: number, m: number, za: number, aScale: number, rs: number, ru: number, pa: number, cp: number, cb: number, sa: number): void {
     const ex = kernels()!;
     const { k, n } = this;
-    const n8 = pad8(n);
-    this.columnTerms(cb, za);
-    const sav = new Float32Array(this.mem.buffer, sa, n8 * 2);
-    for (let j = 0; j < n8; j++) {
-      const o = ((j >> 3) << 4) + (j & 7);
-      sav[o] = j < n ? scale[j]! : 0;
-      // −0 is the additive identity for every float (+0 would turn a −0 product into +0)
-      sav[o + 8] = add && j < n ? add[j]! : -0;
-    }
-    if (this.mode === 'plain') this.plainGemm(ap, m, false, rs, pa, cp, 0, 0, 0, 3, cb, sa);
+    if (rs) this.columnTerms(cb, za);
+    else i32(this.mem, ru, m).fill(-za);
+    const [u, v] = rs ? [rs, this.cv] : [ru, this.colsum];
+    f32Bits[0] = aScale;
+    const as = i32Bits[0]!; // A's scale as float32 bits: the kernel's `yz` for out = 3
+    if (this.mode === 'plain') this.plainGemm(ap, m, false, rs, pa, cp, as, 0, 0, 3, rs ? cb : 0, sa, u, v);
     else {
       if (rs) ex.qs8_rowsum(m, k, ap, k, 0, rs);
-      ex.qs8_gemm_c4(m, n, k, ap, k, this.packed, cp, n, cb, 0, rs, rs ? this.cv : 0, sa, 0, 0, 0, 0, 3, this.tmp);
+      ex.qs8_gemm_c4(m, n, k, ap, k, this.packed, cp, n, rs ? cb : 0, 0, u, v, sa, 0, as, 0, 0, 3, this.tmp);
     }
   }
 
