@@ -6,6 +6,7 @@ import { roundHalfToEven } from '../tensor/rounding.js';
 import { sizeOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { FLOATS, NUMERIC, floats, fromFloats, needType, runShapeCtx } from './util.js';
+import { dim } from './cost.js';
 
 /**
  * Resize (opset 19 form; Resize-10 and Upsample-7/9 are rewritten to it in formats/onnx/legacy/resize.ts).
@@ -141,6 +142,12 @@ function validate(ctx: ShapeCtx) {
 
 defineOp({
   name: 'Resize',
+  cost: ({ attrs, inputs: [x], outputs: [y] }) => {
+    // each output element mixes taps^(resized axes) inputs: 1 nearest, 2 linear, 4 cubic per axis; antialias widens the
+    // taps by the downscale factor
+    const taps = attrs.mode === 'cubic' ? 4 : attrs.mode === 'linear' ? 2 : 1;
+    return y ? y.reduce((c, o, d) => c * o * (dim(x, d) === o ? 1 : taps * (attrs.antialias ? Math.max(1, dim(x, d) / o) : 1)), 1) : NaN;
+  },
   commutes: 'resize',
   inputs: [1, 4],
   outputs: [1, 1],
