@@ -6,7 +6,7 @@ import type { DType } from '../tensor/dtype.js';
 import { broadcastShapes, sizeOf, stridesOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { FLOATS, floats, fromFloats, needType } from './util.js';
-import { matmulCost } from './cost.js';
+import { dim, elems, matmulCost } from './cost.js';
 
 /** Matrix products: MatMul (numpy semantics, batch broadcasting, 1-D promotion) and Gemm. */
 
@@ -242,6 +242,7 @@ defineOp({
 // (LU decomposition with partial pivoting, in float64)
 defineOp({
   name: 'Det',
+  cost: ({ inputs: [x] }) => elems(x) * dim(x, -1),
   inputs: [1, 1],
   outputs: [1, 1],
   attrs: {},

@@ -61,6 +61,9 @@ const FAMILIES: [string, () => Graph, number][] = [
   ['MaxPool', () => layerGraph('MaxPool', [vt([1, 2, 9, 9])], { kernel_shape: [4, 4] }), 2 * 6 * 6 * 16],
   ['AveragePool', () => layerGraph('AveragePool', [vt([1, 2, 9, 9])], { kernel_shape: [3, 5] }), 2 * 7 * 5 * 15],
   ['Resize linear', () => layerGraph('Resize', [vt([1, 1, 4, 4]), '', new Tensor('float32', Float32Array.of(1, 1, 2, 3), [4])], { mode: 'linear' }), 8 * 12 * 2 * 2],
+  ['Einsum', () => layerGraph('Einsum', [vt([3, 4]), f32([4, 5])], { equation: 'ij,jk->ik' }), 3 * 4 * 5 * 2],
+  ['Det', () => layerGraph('Det', [vt([2, 4, 4])]), 2 * 4 * 4 * 4],
+  ['NonMaxSuppression', () => layerGraph('NonMaxSuppression', [vt([1, 6, 4]), vt([1, 2, 6])]), 2 * 6 * 6],
 ];
 
 /** ShapeError naming node n0, its op, its cost and the limit */
