@@ -8,6 +8,7 @@
 // clean run or an EdgeqError subclass — and any case slower than SLOW_MS or growing the WASM memory by more than
 // GROW_LIMIT — is printed as one JSON line with its (seed, case) so it replays alone: append `#<case>` to the name-regex
 // argument (`'.#1215'`, or the regex the run used; FUZZ_DUMP=file.onnx writes that case's mutated model).
+// FUZZ_WORK sets env.limits.nodeWork for the cases (default 1e8; Infinity to fuzz without it).
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
@@ -57,6 +58,10 @@ const isTflite = (b: Uint8Array) => b[4] === 0x54 && b[5] === 0x46 && b[6] === 0
 async function workerMain(): Promise<void> {
   const { seeds, seed, from, to, only } = workerData as { seeds: Seed[]; seed: number; from: number; to: number; only?: number };
   const mm = await import('../test/helpers/model-mutate.js');
+  // as an app loading strangers' models would: nodes of more than FUZZ_WORK multiply-adds (default 10^8, ~0.1–3 s on
+  // the kernels or the reference) are refused from their shapes, so a HANG is work the limit does not count
+  const { env } = await import('../src/runtime/env.js');
+  env.limits.nodeWork = Number(process.env.FUZZ_WORK ?? 1e8);
   const { readTensorProto } = await import('../src/formats/onnx/test-data.js');
   const { kernels } = await import('../src/kernels/wasm.js');
   const cache = new Map<string, { bytes: Uint8Array; feeds?: any[] }>();
