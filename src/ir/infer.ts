@@ -108,7 +108,7 @@ function guard<T>(node: Node, f: () => T): T {
 }
 
 /** A type's shape when every dim is a number (what OpDef.cost reads). */
-export const concrete = (t: ValueType | undefined): number[] | undefined => (t?.shape?.every((d) => typeof d === 'number') ? (t.shape as number[]) : undefined);
+const concrete = (t: ValueType | undefined): number[] | undefined => (t?.shape?.every((d) => typeof d === 'number') ? (t.shape as number[]) : undefined);
 
 /** Run an op's shape rule, turning any failure into a ShapeError that names the node. */
 export function runInfer(

@@ -91,7 +91,7 @@ export interface OpDef {
   commutes?: Commutes;
   /**
    * Multiply-adds (or comparable elementary steps) one run of the node takes, from its shapes; NaN when a shape it
-   * needs is unknown. `env.limits.work` bounds it before any kernel runs (ir/infer.ts runInfer) and `inspect` and
+   * needs is unknown. `env.limits.nodeWork` bounds it before any kernel runs (ir/infer.ts runInfer) and `inspect` and
    * the splitter count it. Defined by ops whose work can grow faster than their tensors (convs, products,
    * attention, recurrences, windows); the others are bounded by MAX_TENSOR_BYTES. Helpers: ops/cost.ts.
    */
