@@ -8,7 +8,7 @@
 // clean run or an EdgeqError subclass — and any case slower than SLOW_MS or growing the WASM memory by more than
 // GROW_LIMIT — is printed as one JSON line with its (seed, case) so it replays alone: append `#<case>` to the name-regex
 // argument (`'.#1215'`, or the regex the run used; FUZZ_DUMP=file.onnx writes that case's mutated model).
-// FUZZ_WORK sets env.limits.nodeWork for the cases (default 1e8; Infinity to fuzz without it).
+// FUZZ_WORK / FUZZ_LOOPS set env.limits.nodeWork / loopIterations for the cases (default 1e8 / 10000).
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
@@ -62,6 +62,8 @@ async function workerMain(): Promise<void> {
   // the kernels or the reference) are refused from their shapes, so a HANG is work the limit does not count
   const { env } = await import('../src/runtime/env.js');
   env.limits.nodeWork = Number(process.env.FUZZ_WORK ?? 1e8);
+  // likewise loops: a mutated WHILE whose counter no longer moves runs the 10^6 default iterations, 5–50 s
+  env.limits.loopIterations = Number(process.env.FUZZ_LOOPS ?? 10_000);
   const { readTensorProto } = await import('../src/formats/onnx/test-data.js');
   const { kernels } = await import('../src/kernels/wasm.js');
   const cache = new Map<string, { bytes: Uint8Array; feeds?: any[] }>();
