@@ -1,11 +1,14 @@
 // Structure-aware fuzzer for strangers' model files (see test/helpers/model-mutate.ts for the mutations).
 //   EDGEQ_DATA=/work/shared/models npx tsx scripts/fuzz-models.ts <corpus> [cases] [seed] [name-regex]
 // corpus: onnx-node | onnx-simple | onnx-pytorch | onnx-real (lenet, bench, transformer) | tflite
+//   | built (models made in test/helpers/model-mutate.ts builtSeeds: TFLite WHILE, int8 one-op cases, RNNs, Resize)
+//   | onnx-extra | tflite-extra (every .onnx / .tflite under FUZZ_DIRS, ':'-separated; files are only read)
 // Cases run in a worker thread watched by this thread: a case still running after HANG_MS is a hang (the worker is
 // terminated and restarted after it); the process RSS past RSS_LIMIT is a giant allocation. Every outcome other than a
 // clean run or an EdgeqError subclass — and any case slower than SLOW_MS or growing the WASM memory by more than
 // GROW_LIMIT — is printed as one JSON line with its (seed, case) so it replays alone: append `#<case>` to the name-regex
 // argument (`'.#1215'`, or the regex the run used; FUZZ_DUMP=file.onnx writes that case's mutated model).
+// FUZZ_WORK / FUZZ_LOOPS set env.limits.nodeWork / loopIterations for the cases (default 1e8 / 10000).
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
@@ -19,6 +22,10 @@ const GROW_LIMIT = 256 * 2 ** 20;
 const BOOT = `import('tsx/esm/api').then((t) => { t.register(); return import(${JSON.stringify(import.meta.url)}); })`;
 
 type Seed = { name: string; model: string; inputs: string[] };
+
+/** Model files under `dirs` (recursively) whose name ends with `ext`. */
+const walk = (d: string, ext: string): string[] =>
+  existsSync(d) ? readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name), ext) : e.name.endsWith(ext) ? [join(d, e.name)] : [])) : [];
 
 function corpus(kind: string, filter: RegExp): Seed[] {
   const root = process.env.EDGEQ_DATA ?? join(process.cwd(), '..', 'shared', 'models');
@@ -36,19 +43,31 @@ function corpus(kind: string, filter: RegExp): Seed[] {
   else if (kind === 'onnx-simple') conf('simple');
   else if (kind === 'onnx-pytorch') (conf('pytorch-converted'), conf('pytorch-operator'));
   else if (kind === 'onnx-real') for (const f of ['mnist/lenet.onnx', 'bench/squeezenet1_1.onnx', 'bench/mobilenet_v2.onnx']) seeds.push({ name: f, model: join(root, f), inputs: [] });
-  else if (kind === 'tflite') {
-    const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : e.name.endsWith('.tflite') ? [join(d, e.name)] : []));
-    for (const f of walk(join(root, 'tflite')).sort()) seeds.push({ name: f.slice(root.length + 1), model: f, inputs: [] });
-  } else throw new Error(`unknown corpus ${kind}`);
+  else if (kind === 'tflite') for (const f of walk(join(root, 'tflite'), '.tflite').sort()) seeds.push({ name: f.slice(root.length + 1), model: f, inputs: [] });
+  else if (kind === 'onnx-extra' || kind === 'tflite-extra') {
+    const dirs = (process.env.FUZZ_DIRS ?? (kind === 'onnx-extra' ? '/tmp/sweep2/m:/tmp/sweep2/conv' : '/tmp/s16/npm/x:/tmp/tflf')).split(':');
+    for (const f of dirs.flatMap((d) => walk(d, kind === 'onnx-extra' ? '.onnx' : '.tflite')).sort()) seeds.push({ name: f, model: f, inputs: [] });
+  } else if (kind === 'built') for (const b of BUILT_NAMES) seeds.push({ name: b, model: `built:${b}`, inputs: [] });
+  else throw new Error(`unknown corpus ${kind}`);
   return seeds.filter((s) => filter.test(s.name));
 }
+
+/** TFLite flatbuffers carry the file identifier 'TFL3' at byte 4 */
+const isTflite = (b: Uint8Array) => b[4] === 0x54 && b[5] === 0x46 && b[6] === 0x4c && b[7] === 0x33;
 
 async function workerMain(): Promise<void> {
   const { seeds, seed, from, to, only } = workerData as { seeds: Seed[]; seed: number; from: number; to: number; only?: number };
   const mm = await import('../test/helpers/model-mutate.js');
+  // as an app loading strangers' models would: nodes of more than FUZZ_WORK multiply-adds (default 10^8, ~0.1–3 s on
+  // the kernels or the reference) are refused from their shapes, so a HANG is work the limit does not count
+  const { env } = await import('../src/runtime/env.js');
+  env.limits.nodeWork = Number(process.env.FUZZ_WORK ?? 1e8);
+  // likewise loops: a mutated WHILE whose counter no longer moves runs the 10^6 default iterations, 5–50 s
+  env.limits.loopIterations = Number(process.env.FUZZ_LOOPS ?? 10_000);
   const { readTensorProto } = await import('../src/formats/onnx/test-data.js');
   const { kernels } = await import('../src/kernels/wasm.js');
   const cache = new Map<string, { bytes: Uint8Array; feeds?: any[] }>();
+  if (seeds.some((s) => s.model.startsWith('built:'))) for (const b of await mm.builtSeeds()) cache.set(`built:${b.name}`, { bytes: b.bytes, feeds: b.feeds });
   const load = (s: Seed) => {
     let c = cache.get(s.model);
     if (!c) {
@@ -70,7 +89,7 @@ async function workerMain(): Promise<void> {
     const c = load(s);
     let m: { bytes: Uint8Array; what: string[] };
     try {
-      m = s.model.endsWith('.tflite') ? mm.mutateTflite(c.bytes, r) : mm.mutateOnnx(c.bytes, r);
+      m = isTflite(c.bytes) ? mm.mutateTflite(c.bytes, r) : mm.mutateOnnx(c.bytes, r);
     } catch (e) {
       parentPort!.postMessage({ type: 'done', i, seed: s.name, what: [], outcome: { kind: 'skip', name: 'mutate', message: String(e) }, ms: 0, grow: 0 });
       continue;
@@ -87,10 +106,14 @@ async function workerMain(): Promise<void> {
   parentPort!.postMessage({ type: 'end' });
 }
 
+/** the built seeds' names (the main thread lists them without building: the worker builds) */
+let BUILT_NAMES: string[] = [];
+
 async function main(): Promise<void> {
   const [kind = 'onnx-node', casesArg = '1000', seedArg = '1', filterArg = '.'] = process.argv.slice(2);
   const [re = '', caseArg] = filterArg.split('#');
   const only = caseArg === undefined ? undefined : Number(caseArg);
+  if (kind === 'built') BUILT_NAMES = (await (await import('../test/helpers/model-mutate.js')).builtSeeds()).map((b) => b.name);
   const seeds = corpus(kind, new RegExp(re || '.'));
   const cases = Number(casesArg);
   const seed = Number(seedArg);

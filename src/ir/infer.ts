@@ -1,6 +1,7 @@
 import { EdgeqError, ShapeError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { DTYPES } from '../tensor/dtype.js';
+import { limits } from '../tensor/limits.js';
 import { MAX_TENSOR_BYTES } from '../tensor/shape.js';
 import { Graph, type Node, type ValueType } from './graph.js';
 import { type Attrs, type OpDef, opFor, resolveAttrs } from './registry.js';
@@ -106,6 +107,9 @@ function guard<T>(node: Node, f: () => T): T {
   }
 }
 
+/** A type's shape when every dim is a number (what OpDef.cost reads). */
+const concrete = (t: ValueType | undefined): number[] | undefined => (t?.shape?.every((d) => typeof d === 'number') ? (t.shape as number[]) : undefined);
+
 /** Run an op's shape rule, turning any failure into a ShapeError that names the node. */
 export function runInfer(
   def: OpDef,
@@ -124,5 +128,8 @@ export function runInfer(
     const bytes = (t.shape as number[]).reduce((a, b) => a * b, 1) * DTYPES[t.dtype].bytes;
     if (bytes > MAX_TENSOR_BYTES) fail(`output '${node.outputs[k]}' [${t.shape.join(',')}] of ${t.dtype} would take ${bytes} bytes, more than the ${MAX_TENSOR_BYTES}-byte limit of one tensor`);
   });
+  // the work limit, before anything computes the node (a NaN cost — some shape still symbolic — is checked at run time)
+  const work = def.cost?.({ attrs, inputs: inputs.map(concrete), outputs: out.map(concrete) });
+  if (work! > limits.nodeWork) fail(`its shapes take ${work} multiply-adds, more than env.limits.nodeWork (${limits.nodeWork})`);
   return out;
 }

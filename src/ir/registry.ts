@@ -48,6 +48,13 @@ export interface ValueRunCtx extends Omit<RunCtx, 'inputs'> {
   bodies?: BodyRunner;
 }
 
+/** What `OpDef.cost` sees: resolved attributes and the node's shapes, each undefined unless every dim is a number. */
+export interface CostCtx {
+  attrs: Attrs;
+  inputs: (readonly number[] | undefined)[];
+  outputs: (readonly number[] | undefined)[];
+}
+
 export interface OpDef {
   name: string;
   /** '' = ai.onnx */
@@ -82,6 +89,13 @@ export interface OpDef {
    * Undefined: a Transpose stops before the op.
    */
   commutes?: Commutes;
+  /**
+   * Multiply-adds (or comparable elementary steps) one run of the node takes, from its shapes; NaN when a shape it
+   * needs is unknown. `env.limits.nodeWork` bounds it before any kernel runs (ir/infer.ts runInfer) and `inspect` and
+   * the splitter count it. Defined by ops whose work can grow faster than their tensors (convs, products,
+   * attention, recurrences, windows); the others are bounded by MAX_TENSOR_BYTES. Helpers: ops/cost.ts.
+   */
+  cost?(c: CostCtx): number;
 }
 
 /** see OpDef.commutes */

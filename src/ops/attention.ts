@@ -6,6 +6,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { expandTo } from './broadcast.js';
 import { FLOATS, floats, fromFloats, needType } from './util.js';
 import { HEAD_ROWS_ATTRS, headRows, headsOf, kvAttend, mergeHeads } from './kv-cache.js';
+import { attnCost, dim } from './cost.js';
 
 /**
  * Transformer building blocks of opset 23+: Attention, RMSNormalization, RotaryEmbedding. Plain TS references,
@@ -114,6 +115,7 @@ export function attentionBias(mask: Tensor | undefined, nonpad: Tensor | undefin
 
 defineOp({
   name: 'Attention',
+  cost: (c) => attnCost(c, dim(c.inputs[1], -2) + (c.inputs[4] ? dim(c.inputs[4], -2) : 0)),
   inputs: [3, 7],
   outputs: [1, 4],
   attrs: {
@@ -396,6 +398,7 @@ defineOp({
  */
 defineOp({
   name: 'ScaledDotProductAttention',
+  cost: (c) => attnCost(c, dim(c.inputs[1], -1)),
   domain: 'ai.edgeq',
   inputs: [3, 4],
   outputs: [1, 1],
@@ -499,6 +502,7 @@ defineOp({
  */
 defineOp({
   name: 'CacheAttention',
+  cost: (c) => attnCost(c, dim(c.inputs[0], 1) + dim(c.inputs[3], 2)),
   domain: 'ai.edgeq',
   inputs: [5, 6],
   outputs: [3, 3],

@@ -11,6 +11,7 @@ import type { Attrs, ShapeCtx } from '../ir/registry.js';
 import { defineOp } from '../ir/registry.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { FLOATS, floats, fromFloats, needType } from './util.js';
+import { attnCost, dim, elems } from './cost.js';
 
 const MS = 'com.microsoft';
 const num = (d: Dim | undefined): number | undefined => (typeof d === 'number' ? d : undefined);
@@ -399,6 +400,7 @@ export function msAttnGeom(ctx: ShapeCtx): MsAttnGeom {
 
 defineOp({
   name: 'Attention',
+  cost: (c) => elems(c.inputs[0]) * dim(c.inputs[1], 1) + attnCost(c, dim(c.inputs[0], 1) + (c.inputs[4] ? dim(c.inputs[4], 3) : 0)),
   domain: MS,
   inputs: [2, 7],
   outputs: [1, 2],
@@ -549,6 +551,11 @@ export function mhaGeom(ctx: ShapeCtx): MhaGeom {
 
 defineOp({
   name: 'MultiHeadAttention',
+  cost(c) {
+    // key [B, L, D], [B, N, L, H] or packed [B, L, N, 2, H]; none when query packs Q, K and V
+    const [q, k, , , , , pk] = c.inputs;
+    return attnCost(c, (k ? dim(k, k.length === 4 ? 2 : 1) : dim(q, 1)) + (pk ? dim(pk, 2) : 0));
+  },
   domain: MS,
   inputs: [1, 10],
   outputs: [1, 4],
@@ -722,6 +729,7 @@ export function gqaMask(past: number[], W: number, abias: Tensor | undefined, N:
 
 defineOp({
   name: 'GroupQueryAttention',
+  cost: (c) => attnCost(c, c.outputs[1] ? dim(c.outputs[1], 2) : dim(c.inputs[0], 1) + (c.inputs[3] ? dim(c.inputs[3], 2) : 0)),
   domain: MS,
   inputs: [1, 16],
   outputs: [1, 4],

@@ -16,6 +16,7 @@ import type { Dim } from '../ir/graph.js';
 import { defineOp, type ShapeCtx } from '../ir/registry.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { floats, fromFloats, needType } from './util.js';
+import { matmulCost } from './cost.js';
 
 const NBITS_FLOATS = ['float32', 'float16'] as const;
 
@@ -80,6 +81,7 @@ function elems(t: { shape?: readonly Dim[] } | undefined): number | undefined {
 
 defineOp({
   name: 'MatMulNBits',
+  cost: matmulCost,
   domain: 'com.microsoft',
   inputs: [3, 6],
   outputs: [1, 1],

@@ -5,6 +5,7 @@ import { sizeOf } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { CONV_ATTRS, convGeometry, convOutDims, convTransposeGeometry, type Geometry, LAYOUT_ATTRS, wView, xView } from '../ir/conv-geometry.js';
 import { FLOATS, floats, fromFloats, needType } from './util.js';
+import { convCost, elems } from './cost.js';
 
 /**
  * Conv and ConvTranspose (1-D/2-D/3-D, groups, dilations, auto_pad, output_padding, output_shape).
@@ -83,6 +84,7 @@ function to3(v: readonly number[], fill: number): [number, number, number] {
 
 defineOp({
   name: 'Conv',
+  cost: convCost(1),
   inputs: [2, 3],
   outputs: [1, 1],
   attrs: { ...CONV_ATTRS, ...LAYOUT_ATTRS },
@@ -172,6 +174,7 @@ function convRef(X: Tensor, W: Tensor, B: Tensor | undefined, g: Geometry, group
 
 defineOp({
   name: 'ConvTranspose',
+  cost: ({ attrs, inputs: [x, w] }) => elems(x) * (attrs.weight_layout === 'OHWI' ? elems(w, 0, -1) / attrs.group : elems(w, 1)),
   inputs: [2, 3],
   outputs: [1, 1],
   attrs: {

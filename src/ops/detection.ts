@@ -3,6 +3,7 @@ import { allocData } from '../tensor/dtype.js';
 import { sizeOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { NUMERIC, floats, needType } from './util.js';
+import { dim, elems } from './cost.js';
 
 /** Detection and image-geometry ops: NonMaxSuppression, CenterCropPad. */
 
@@ -12,6 +13,7 @@ import { NUMERIC, floats, needType } from './util.js';
 // [num_selected_indices, 3]: [batch_index, class_index, box_index]"
 defineOp({
   name: 'NonMaxSuppression',
+  cost: ({ inputs: [, s] }) => elems(s) * dim(s, -1),
   inputs: [2, 5],
   outputs: [1, 1],
   attrs: { center_point_box: { type: 'int', default: 0, oneOf: [0, 1] } },

@@ -5,6 +5,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { needType } from './util.js';
 import { KV_DOMAIN } from '../ir/passes/kv-append.js';
 import { expandTo } from './broadcast.js';
+import { attnCost, dim, matmulCost } from './cost.js';
 
 /**
  * A decoder's KV cache kept in a block with spare capacity (generate.ts rewrites a step graph to these; no importer
@@ -161,6 +162,7 @@ const appendDef = defineOp({
 
 defineOp({
   name: 'KvMatMul',
+  cost: matmulCost,
   domain: KV_DOMAIN,
   inputs: [3, 3],
   outputs: [1, 1],
@@ -216,6 +218,7 @@ defineOp({
  */
 defineOp({
   name: 'KvAttention',
+  cost: (c) => attnCost(c, dim(c.inputs[1], 2)),
   domain: KV_DOMAIN,
   inputs: [4, 5],
   outputs: [1, 1],
@@ -260,6 +263,7 @@ defineOp({
  */
 defineOp({
   name: 'KvAppendAttention',
+  cost: (c) => attnCost(c, dim(c.inputs[3], 2)),
   domain: KV_DOMAIN,
   inputs: [7, 8],
   outputs: [3, 3],

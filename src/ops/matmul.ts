@@ -6,6 +6,7 @@ import type { DType } from '../tensor/dtype.js';
 import { broadcastShapes, sizeOf, stridesOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { FLOATS, floats, fromFloats, needType } from './util.js';
+import { dim, elems, matmulCost } from './cost.js';
 
 /** Matrix products: MatMul (numpy semantics, batch broadcasting, 1-D promotion) and Gemm. */
 
@@ -133,6 +134,7 @@ export function matmulTensors(A: Tensor, B: Tensor): Tensor {
 
 defineOp({
   name: 'MatMul',
+  cost: matmulCost,
   inputs: [2, 2],
   outputs: [1, 1],
   attrs: {},
@@ -155,6 +157,7 @@ defineOp({
  */
 defineOp({
   name: 'Gemm',
+  cost: matmulCost,
   inputs: [2, 3],
   outputs: [1, 1],
   attrs: {
@@ -239,6 +242,7 @@ defineOp({
 // (LU decomposition with partial pivoting, in float64)
 defineOp({
   name: 'Det',
+  cost: ({ inputs: [x] }) => elems(x) * dim(x, -1),
   inputs: [1, 1],
   outputs: [1, 1],
   attrs: {},

@@ -5,6 +5,7 @@ import { type AttrSpec, defineOp, type RunCtx, type ShapeCtx } from '../ir/regis
 import { Tensor } from '../tensor/tensor.js';
 import { tflPadding } from './tflite.js';
 import { needType } from './util.js';
+import { poolCost } from './cost.js';
 
 /**
  * MediaPipe's custom TFLite pooling ops (mediapipe/util/tflite/operations/max_pool_argmax.cc, max_unpooling.cc),
@@ -35,6 +36,7 @@ function nhwc(ctx: ShapeCtx, i: number, what: string): ValueType {
 // max_pool_argmax.cc Prepare: out = SAME ? ceil(in / s) : (in - f + s) / s; pad = ComputePadding(s, 1, in, f, out)
 defineOp({
   name: 'MaxPoolingWithArgmax2D',
+  cost: poolCost,
   domain: TFL_DOMAIN,
   inputs: [1, 1],
   outputs: [2, 2],

@@ -6,6 +6,7 @@ import { sizeOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { convGeometry, convOutDims, type Geometry } from '../ir/conv-geometry.js';
 import { FLOATS, floats, fromFloats, needType } from './util.js';
+import { poolCost } from './cost.js';
 
 /**
  * Pooling: MaxPool (with Indices), AveragePool, LpPool, GlobalAveragePool, GlobalMaxPool, GlobalLpPool.
@@ -174,6 +175,7 @@ function outputOf(X: Tensor, dims: number[], y: Float64Array): Tensor {
 
 defineOp({
   name: 'MaxPool',
+  cost: poolCost,
   inputs: [1, 1],
   outputs: [1, 2],
   attrs: { ...POOL_ATTRS, storage_order: { type: 'int', default: 0 }, ...LAYOUT_ATTR },
@@ -202,6 +204,7 @@ defineOp({
 
 defineOp({
   name: 'AveragePool',
+  cost: poolCost,
   inputs: [1, 1],
   outputs: [1, 1],
   attrs: { ...POOL_ATTRS, count_include_pad: { type: 'int', default: 0 }, ...LAYOUT_ATTR },
@@ -223,6 +226,7 @@ defineOp({
 
 defineOp({
   name: 'LpPool',
+  cost: poolCost,
   inputs: [1, 1],
   outputs: [1, 1],
   attrs: { ...POOL_ATTRS, p: { type: 'int', default: 2 } },

@@ -11,6 +11,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { CONV_ATTRS, convGeometry, convOutDims, type Geometry, LAYOUT_ATTRS, wView, xView } from '../ir/conv-geometry.js';
 import { multiplyByQuantizedMultiplier, multiplyByQuantizedMultiplierAcc, perChannelMultipliers, qbounds, tflAddSub, tflLeakyRelu, tflMul, type TflQ } from '../tensor/tflite-quant.js';
 import { FLOATS, floats, fromFloats, needType } from './util.js';
+import { convCost, matmulCost } from './cost.js';
 
 /**
  * Quantized ops: QuantizeLinear / DequantizeLinear (opset 25 form: per-tensor, per-axis, blocked),
@@ -355,6 +356,7 @@ function matmulInt(a: Tensor, b: Tensor, azp: ArrayLike<number> | undefined, bzp
 
 defineOp({
   name: 'MatMulInteger',
+  cost: matmulCost,
   inputs: [2, 4],
   outputs: [1, 1],
   attrs: {},
@@ -471,6 +473,7 @@ defineOp({
  */
 defineOp({
   name: 'DynamicQuantizeMatMul',
+  cost: matmulCost,
   domain: 'com.microsoft',
   inputs: [3, 5],
   outputs: [1, 1],
@@ -513,6 +516,7 @@ defineOp({
 
 defineOp({
   name: 'QLinearMatMul',
+  cost: matmulCost,
   inputs: [8, 8],
   outputs: [1, 1],
   attrs: {},
@@ -685,6 +689,7 @@ function checkPerChannel(ctx: ShapeCtx, t: ValueType | undefined, w: ValueType, 
 
 defineOp({
   name: 'ConvInteger',
+  cost: convCost(1),
   inputs: [2, 4],
   outputs: [1, 1],
   attrs: { ...CONV_ATTRS },
@@ -764,6 +769,7 @@ function convIntLayout(x: Tensor, w: Tensor, xzp: number, wzp: ArrayLike<number>
 
 defineOp({
   name: 'QLinearConv',
+  cost: convCost(3),
   inputs: [8, 9],
   outputs: [1, 1],
   attrs: {
@@ -879,6 +885,7 @@ function onnxConvMultipliers(xs: Tensor, ws: Tensor, ys: Tensor, M: number): Flo
  */
 defineOp({
   name: 'QGemm',
+  cost: matmulCost,
   domain: 'com.microsoft',
   inputs: [6, 9],
   outputs: [1, 1],

@@ -6,6 +6,7 @@ import { roundHalfToEven } from '../tensor/rounding.js';
 import { sizeOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { FLOATS, NUMERIC, floats, fromFloats, needType, runShapeCtx } from './util.js';
+import { dim } from './cost.js';
 
 /**
  * Resize (opset 19 form; Resize-10 and Upsample-7/9 are rewritten to it in formats/onnx/legacy/resize.ts).
@@ -141,6 +142,19 @@ function validate(ctx: ShapeCtx) {
 
 defineOp({
   name: 'Resize',
+  cost: ({ attrs, inputs: [x], outputs: [y] }) => {
+    // separable passes, one per resized axis, each over at most ∏ max(in, out) elements with 1 (nearest), 2 (linear)
+    // or 4 (cubic) taps, antialias widening them by the downscale factor
+    const taps = attrs.mode === 'cubic' ? 4 : attrs.mode === 'linear' ? 2 : 1;
+    let big = 1;
+    let sum = 0;
+    y?.forEach((o, d) => {
+      const i = dim(x, d);
+      big *= Math.max(i, o);
+      if (i !== o) sum += taps * (attrs.antialias && o ? Math.max(1, i / o) : 1);
+    });
+    return y ? big * sum : NaN;
+  },
   commutes: 'resize',
   inputs: [1, 4],
   outputs: [1, 1],
@@ -300,6 +314,9 @@ interface FlatTaps {
 }
 
 function axisTapsFlat(inLen: number, p: AxisPlan, attrs: Attrs): FlatTaps {
+  // an empty axis has no taps: its scale may be below 1 / inLen (a stranger's 1e-40), and an antialias filter spans
+  // 1 / scale input pixels — building that one filter ran out of memory (fuzzer, seed 17 case 950)
+  if (!p.outLen) return { n: 0, idx: new Int32Array(0), w: new Float64Array(0), extrapolate: new Uint8Array(0) };
   const ctm = attrs.coordinate_transformation_mode as string;
   const mode = attrs.mode as string;
   const A = attrs.cubic_coeff_a as number;

@@ -1,10 +1,11 @@
 import { UnsupportedError } from '../errors.js';
 import { shapeStr } from '../ir/dims.js';
 import type { Dim, ValueType } from '../ir/graph.js';
-import { type Attrs, defineOp, type ShapeCtx } from '../ir/registry.js';
+import { type Attrs, type CostCtx, defineOp, type ShapeCtx } from '../ir/registry.js';
 import { sizeOf } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { FLOATS, floats, fromFloats, needType } from './util.js';
+import { dim, elems } from './cost.js';
 
 /**
  * Recurrent ops RNN, GRU, LSTM (opset 22 form: `layout`, activations lists, clip, sequence_lens).
@@ -253,8 +254,12 @@ function matvec(M: Float32Array | Float64Array, off: number, rows: number, cols:
 const clipper = (clip: number | undefined) => (clip === undefined ? (x: number) => x : (x: number) => (x < -clip ? -clip : x > clip ? clip : x));
 
 // ONNX RNN: Ht = f(Xt·Wiᵀ + Ht-1·Riᵀ + Wbi + Rbi)
+/** Steps × batch × directions × (W·x + R·h): gates·H × (I + H) multiply-adds each (OpDef.cost). */
+const rnnCost = ({ inputs: [x, w, r] }: CostCtx): number => elems(x, 0, 2) * elems(w, 0, 2) * (dim(w, 2) + dim(r, 2));
+
 defineOp({
   name: 'RNN',
+  cost: rnnCost,
   inputs: [3, 6],
   outputs: [0, 2],
   attrs: { ...RNN_ATTRS },
@@ -283,6 +288,7 @@ defineOp({
 //   Ht = (1 - zt) ⊙ ht + zt ⊙ Ht-1
 defineOp({
   name: 'GRU',
+  cost: rnnCost,
   inputs: [3, 6],
   outputs: [0, 2],
   attrs: { ...RNN_ATTRS, linear_before_reset: { type: 'int', default: 0 } },
@@ -331,6 +337,7 @@ defineOp({
 //   Ct = ft ⊙ Ct-1 + it ⊙ ct;  ot = f(… + Po ⊙ Ct + …);  Ht = ot ⊙ h(Ct)
 defineOp({
   name: 'LSTM',
+  cost: rnnCost,
   inputs: [3, 8],
   outputs: [0, 3],
   attrs: { ...RNN_ATTRS, input_forget: { type: 'int', default: 0 } },

@@ -390,6 +390,15 @@ function einsumDims(plan: EinsumPlan, shapes: readonly (readonly Dim[])[], fail:
 
 defineOp({
   name: 'Einsum',
+  cost: ({ attrs, inputs }) => {
+    // the reference's loop: every combination of label values, one product over the inputs each
+    if (inputs.some((s) => !s)) return NaN;
+    const fail = (m: string): never => {
+      throw new ShapeError(m);
+    };
+    const size = einsumDims(parseEinsum(attrs.equation, inputs.map((s) => s!.length), fail), inputs as number[][], fail) as Map<string, number>;
+    return [...size.values()].reduce((a, b) => a * b, inputs.length);
+  },
   inputs: [1, Infinity],
   outputs: [1, 1],
   attrs: { equation: { type: 'string', required: true } },

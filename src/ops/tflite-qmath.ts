@@ -7,6 +7,7 @@ import { invSqrtQuantizedMultiplierExp, lutPopulate8, multiplyByQuantizedMultipl
 import { erf } from './elementwise.js';
 import { broadcastIndex, broadcastInfer, needQ, outType, qin, qout, QUANT_ATTRS, unaryInfer } from './tflite.js';
 import { need } from './util.js';
+import { matmulCost } from './cost.js';
 
 /**
  * Quantized (int8) forms of TFLite's math builtins that no ONNX-family op computes: each with the integer kernel's
@@ -190,6 +191,7 @@ defineOp({
  */
 defineOp({
   name: 'BATCH_MATMUL',
+  cost: matmulCost,
   domain: TFL_DOMAIN,
   inputs: [2, 2],
   outputs: [1, 1],

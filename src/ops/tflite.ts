@@ -24,6 +24,7 @@ import {
 } from '../tensor/tflite-quant.js';
 import { type Lstm8Quant, lstm8CellScale, lstm8Params, lstm8x8_16Run } from './tflite-lstm8.js';
 import { need } from './util.js';
+import { dim, elems, poolCost } from './cost.js';
 
 /**
  * TFLite builtin operators that have no exact ONNX-family counterpart yet, with TFLite's own semantics (NHWC
@@ -166,6 +167,7 @@ function checkBias(ctx: ShapeCtx, i: number, channels: number | undefined, xType
 
 defineOp({
   name: 'TRANSPOSE_CONV',
+  cost: ({ inputs: [, w, x] }) => elems(x) * elems(w, 0, -1),
   domain: TFL_DOMAIN,
   inputs: [3, 4],
   outputs: [1, 1],
@@ -318,8 +320,8 @@ function poolRun(ctx: RunCtx, max: boolean): Tensor[] {
   return [out];
 }
 
-defineOp({ name: 'AVERAGE_POOL_2D', domain: TFL_DOMAIN, inputs: [1, 1], outputs: [1, 1], attrs: POOL_ATTRS, doc: 'TFLite AVERAGE_POOL_2D (NHWC; padding excluded from the count)', inferShape: poolInfer, reference: (c) => poolRun(c, false) });
-defineOp({ name: 'MAX_POOL_2D', domain: TFL_DOMAIN, inputs: [1, 1], outputs: [1, 1], attrs: POOL_ATTRS, doc: 'TFLite MAX_POOL_2D (NHWC)', inferShape: poolInfer, reference: (c) => poolRun(c, true) });
+defineOp({ name: 'AVERAGE_POOL_2D', domain: TFL_DOMAIN, cost: poolCost, inputs: [1, 1], outputs: [1, 1], attrs: POOL_ATTRS, doc: 'TFLite AVERAGE_POOL_2D (NHWC; padding excluded from the count)', inferShape: poolInfer, reference: (c) => poolRun(c, false) });
+defineOp({ name: 'MAX_POOL_2D', domain: TFL_DOMAIN, cost: poolCost, inputs: [1, 1], outputs: [1, 1], attrs: POOL_ATTRS, doc: 'TFLite MAX_POOL_2D (NHWC)', inferShape: poolInfer, reference: (c) => poolRun(c, true) });
 
 // ---------------------------------------------------------------- ADD / SUB / MUL
 
@@ -1011,6 +1013,7 @@ function lstm8Reference(ctx: RunCtx): Tensor {
 
 defineOp({
   name: 'UNIDIRECTIONAL_SEQUENCE_LSTM',
+  cost: ({ inputs: [x, , , , w], outputs: [y] }) => elems(x, 0, 2) * 4 * dim(w, 0) * (dim(x, 2) + dim(y, 2)),
   domain: TFL_DOMAIN,
   inputs: [1, 24], // optional tensors (CIFG, peephole, projection) are '' — required ones are checked in inferShape
   outputs: [1, 1],

@@ -37,6 +37,8 @@ export interface Env {
   readonly limits: {
     /** iterations one Loop / TFLite WHILE may run before the run fails with a ShapeError (default 1,000,000; at most 2^31 − 1) */
     loopIterations: number;
+    /** multiply-adds one node may take, from its shapes, before the run fails with a ShapeError (default 10^12, ~70 s; Infinity: unchecked) */
+    nodeWork: number;
   };
 }
 
@@ -71,6 +73,13 @@ export const env: Env = {
     set loopIterations(n: number) {
       if (!(Number.isInteger(n) && n >= 1 && n <= MAX_LOOP_ITERATIONS)) throw new InputError(`env.limits.loopIterations must be an integer in [1, ${MAX_LOOP_ITERATIONS}], got ${n}`);
       limits.loopIterations = n;
+    },
+    get nodeWork() {
+      return limits.nodeWork;
+    },
+    set nodeWork(n: number) {
+      if (!((Number.isInteger(n) || n === Infinity) && n >= 1)) throw new InputError(`env.limits.nodeWork must be an integer ≥ 1 or Infinity, got ${n}`);
+      limits.nodeWork = n;
     },
   },
 };

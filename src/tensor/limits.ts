@@ -11,6 +11,16 @@ export const limits = {
    * that loads models from strangers may lower it (each iteration of a small body costs ~5–50 µs).
    */
   loopIterations: 1_000_000,
+  /**
+   * Multiply-adds (or comparable elementary steps: window reads, attention scores) one node may take, from its
+   * shapes (OpDef.cost); past it the node fails with a ShapeError naming it, its op, its cost and this limit, before
+   * any kernel runs — at load when its shapes are static, at run time when they depend on the inputs. A valid model
+   * stays under the 2 GiB tensor limit with a Conv padded by 2^20, a 100k × 100k × 100k MatMul or attention over
+   * 10^6 tokens, and would run for hours. 10^12 is ~70 s at 30 GFLOP/s and far above real nodes (the heaviest we run,
+   * isnet_small at 1024², has 160 G in all, 19 G in its biggest node, a ConvInteger); a Loop body's nodes count per iteration.
+   * Infinity turns the check off.
+   */
+  nodeWork: 1e12,
 };
 
 /** Most iterations `limits.loopIterations` may be set to (the iteration counter's range). */

@@ -130,5 +130,15 @@ describe('classes found by the structure-aware fuzzer', () => {
     const [ok] = await run('Range', [{ name: 's', ...i32(0) }, { name: 'l', ...i32(5) }, { name: 'd', ...i32(2) }]);
     expect(Array.from(ok!.data as Int32Array)).toEqual([0, 2, 4]);
   });
-});
 
+  it('Resize antialias with a scale below 1 / input length (1e-40) → an empty axis without building its filter (was a 2/scale-tap array: out of memory)', async () => {
+    const x = { name: 'X', feed: f32([1, 2, 6, 8]) };
+    const scales = (v: number[]) => ({ name: 'S', init: new Tensor('float32', Float32Array.from(v), [4]) });
+    for (const mode of ['linear', 'cubic']) {
+      const [y] = await run('Resize', [x, '', scales([1, 1, 1e-40, 0.75])], { mode, antialias: 1 });
+      expect(y!.dims).toEqual([1, 2, 0, 6]);
+      const [z] = await run('Resize', [x, '', scales([1, 1, 0.5, 0.75])], { mode, antialias: 1 });
+      expect(z!.dims).toEqual([1, 2, 3, 6]);
+    }
+  });
+});

@@ -11,7 +11,8 @@ import { readTensorProto } from '../../src/formats/onnx/test-data.js';
 import { kernels } from '../../src/kernels/wasm.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 import { dataPath, hasData } from '../helpers/data.js';
-import { mutateOnnx, mutateTflite, prng, runCase } from '../helpers/model-mutate.js';
+import { builtSeeds, mutateOnnx, mutateTflite, prng, runCase } from '../helpers/model-mutate.js';
+import { env } from '../../src/runtime/env.js';
 
 const GROW_LIMIT = 256 * 2 ** 20;
 
@@ -81,5 +82,23 @@ describe('structure-aware fuzzing', () => {
       fc.asyncProperty(fc.nat({ max: seeds.length - 1 }), fc.nat(), (which, caseSeed) => fuzzCase(seeds, which, caseSeed, mutateTflite)),
       { numRuns: 1000, seed: 20261207 },
     );
+  }, 120_000);
+
+  it('field mutations of built models (TFLite WHILE, int8 one-op cases, RNN/GRU/LSTM, Resize) → a run or an EdgeqError', async () => {
+    // not WHILE grow: a mutation that stops its counter doubles x until the 2 GiB tensor limit, ~30 iterations and tens
+    // of seconds of copying (bounded, but for the watchdog of scripts/fuzz-models.ts, not a unit test)
+    const seeds = (await builtSeeds()).filter((b) => b.name !== 'tflite WHILE grow');
+    const was = env.limits.nodeWork;
+    env.limits.nodeWork = 1e8; // as the fuzzer runs: a mutated Resize to 65536× stays a quick ShapeError
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.nat({ max: seeds.length - 1 }), fc.nat(), (which, caseSeed) =>
+          fuzzCase(seeds, which, caseSeed, seeds[which]!.name.startsWith('tflite') ? mutateTflite : mutateOnnx),
+        ),
+        { numRuns: 400, seed: 20261208 },
+      );
+    } finally {
+      env.limits.nodeWork = was;
+    }
   }, 120_000);
 });

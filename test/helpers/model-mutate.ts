@@ -6,6 +6,7 @@ import { EdgeqError } from '../../src/errors.js';
 import { InferenceSession } from '../../src/runtime/session.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import type { DType } from '../../src/tensor/dtype.js';
+import type { ValueType } from '../../src/ir/graph.js';
 import { TFLITE_FIELDS } from '../../src/formats/tflite/generated/tflite-schema.js';
 import { getOp } from '../../src/ir/registry.js';
 import '../../src/ops/index.js';
@@ -332,4 +333,42 @@ export async function runCase(bytes: Uint8Array, seedFeeds: Tensor[] | undefined
   } finally {
     await s?.release().catch(() => undefined);
   }
+}
+
+// ───────────────────────────────────────── built seeds ─────────────────────────────────────────
+
+/**
+ * Small models built here for code no corpus file reaches: TFLite WHILE (→ ONNX Loop), the int8 one-op cases
+ * (ABS, ELU, GELU, SQUARED_DIFFERENCE, PRELU, BATCH_MATMUL, SUM, L2_NORMALIZATION, DEPTH_TO_SPACE … of
+ * tflite-int8-cases.ts), ONNX GRU / RNN / LSTM in both layouts and directions, and Resize in every mode (the gather
+ * reference, antialias). Each comes with feeds; the fuzzer mutates its fields like a file's.
+ */
+export async function builtSeeds(): Promise<{ name: string; bytes: Uint8Array; feeds: Tensor[] }[]> {
+  const { whileModel } = await import('./tflite-builder.js');
+  const { int8Cases } = await import('./tflite-int8-cases.js');
+  const { layerGraph } = await import('./op-graph.js');
+  const { writeOnnx } = await import('../../src/formats/onnx/writer.js');
+  const r = prng(7);
+  const f32 = (dims: number[]) => new Tensor('float32', Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => r() * 2 - 1), dims);
+  const out: { name: string; bytes: Uint8Array; feeds: Tensor[] }[] = [];
+  const i32 = (v: number) => new Tensor('int32', Int32Array.of(v), []);
+  out.push({ name: 'tflite WHILE', bytes: whileModel({ n: 5 }), feeds: [i32(0), f32([2])] });
+  out.push({ name: 'tflite WHILE grow', bytes: whileModel({ n: 3, grow: true }), feeds: [i32(0), f32([2])] });
+  for (const c of int8Cases(1)) out.push({ name: `tflite int8 ${c.name}`, bytes: c.bytes, feeds: c.inputs.map((i) => new Tensor('int8', i.data, i.dims)) });
+  const onnx = (name: string, op: string, ins: (Tensor | ValueType)[], attrs: Record<string, unknown>, feeds: Tensor[], nOut = 1) =>
+    out.push({ name, bytes: writeOnnx(layerGraph(op, ins, attrs, nOut, 22)), feeds });
+  const [T, B, I, H] = [4, 2, 3, 5];
+  for (const [op, gates] of [['RNN', 1], ['GRU', 3], ['LSTM', 4]] as const)
+    for (const dirs of [1, 2])
+      for (const layout of [0, 1]) {
+        const x = layout ? [B, T, I] : [T, B, I];
+        const h0 = layout ? [B, dirs, H] : [dirs, B, H];
+        const extra = op === 'GRU' ? { linear_before_reset: dirs - 1 } : {};
+        onnx(`onnx ${op} dirs ${dirs} layout ${layout}`, op, [{ dtype: 'float32', shape: x }, f32([dirs, gates * H, I]), f32([dirs, gates * H, H]), f32([dirs, 2 * gates * H]), '' as never, { dtype: 'float32', shape: h0 }], { hidden_size: H, layout, direction: dirs === 2 ? 'bidirectional' : 'forward', ...extra }, [f32(x), f32(h0)], 2);
+      }
+  for (const mode of ['nearest', 'linear', 'cubic'])
+    for (const antialias of mode === 'nearest' ? [0] : [0, 1])
+      for (const scales of [[1, 1, 2, 3], [1, 1, 0.5, 0.75]])
+        onnx(`onnx Resize ${mode} aa ${antialias} ${scales.join('x')}`, 'Resize', [{ dtype: 'float32', shape: [1, 2, 6, 8] }, '' as never, new Tensor('float32', Float32Array.from(scales), [4])], { mode, antialias }, [f32([1, 2, 6, 8])]);
+  return out;
 }
