@@ -166,7 +166,11 @@ export class PackedQGemm {
   private readonly cb: number;
   private readonly cv: number;
   private readonly mult: number;
-  private readonly tmp: number;
+  /** 32 bytes of tile scratch per kernel thread (threadScratch: each on its own cache lines) */
+  private readonly tmpS: { block: number; ptr: number; stride: number };
+  private get tmp(): number {
+    return this.tmpS.ptr;
+  }
   readonly needRowsum: boolean;
   /** packing and kernel: c2 + qs8_gemm / qu8_gemm ('plain') or c4 + qs8_gemm_c4 (relaxed dot) */
   readonly mode: QDotMode;
@@ -188,7 +192,7 @@ export class PackedQGemm {
     this.cb = mem.alloc(n8 * 4, 'int8 column bias');
     this.cv = mem.alloc(n8 * 4, 'int8 rank-1 term');
     this.mult = mem.alloc(n8 * 8, 'requant multipliers');
-    this.tmp = mem.alloc(32, 'int8 gemm scratch');
+    this.tmpS = threadScratch(mem, 32, MAX_THREADS, 'int8 gemm scratch');
     const src = mem.inputBytes(b.data as QData, 'int8 weight');
     if (mode === 'plain') ex.qs8_pack_b(n, k, src.ptr, n, shift ? 1 : 0, this.packed, this.colsum);
     else ex.qs8_pack_b_c4(n, k, src.ptr, n, shift ? 0x80 : 0, mode === 'unsigned' ? 1 : 0, this.packed, this.colsum);
@@ -229,7 +233,7 @@ export class PackedQGemm {
         if (af) ex.qs8_pack_a(m, k, ain.ptr, k, 1, af, rs);
         else if (rs) ex.qs8_rowsum(m, k, ain.ptr, k, 0, rs);
         const ap = af || ain.ptr;
-        ex.qs8_gemm_c4(m, n, k, ap, af ? pad8(k) : k, this.packed, cp, n, this.cb, 0, rs, rs ? this.cv : 0, this.mult, 0, yz, kind.lo, kind.hi, kind.code, this.tmp);
+        this.gemmAt('qs8_gemm_c4', m, ap, af ? pad8(k) : k, cp, this.cb, rs, rs ? this.cv : 0, this.mult, yz, kind.lo, kind.hi, kind.code);
       }
     } finally {
       if (pa) mem.release(pa);
@@ -238,6 +242,30 @@ export class PackedQGemm {
       if (ain.copied) mem.release(ain.ptr);
     }
     return outView(mem, kind.code, cp, m * n);
+  }
+
+  /**
+   * ex[fn](m, n, k, a, lda, packed B, c, n, cb, 0, ru, cv, mult, 0, yz, lo, hi, out, tmp) — the int8 GEMMs' shared
+   * signature (qs8_gemm, qu8_gemm, qs8_gemm_a4, qs8_gemm_c4; cb, cv and mult read per column) — on the kernel threads
+   * its work earns, in chunks of whole 8-column panels: a chunk runs the same tiles over its panels (B from its first
+   * panel, C, cb, cv and mult from its first column) with its thread's tile scratch, so every output element comes
+   * from the same tile call as on one thread: the same bits for any thread count.
+   */
+  private gemmAt(fn: 'qs8_gemm' | 'qu8_gemm' | 'qs8_gemm_a4' | 'qs8_gemm_c4', m: number, a: number, lda: number, c: number, cb: number, ru: number, cv: number, mult: number, yz: number, lo: number, hi: number, out: number): void {
+    const ex = kernels()!;
+    const { k, n, packed } = this;
+    const nt = threadsFor(m * n * k);
+    if (nt <= 1) return ex[fn](m, n, k, a, lda, packed, c, n, cb, 0, ru, cv, mult, 0, yz, lo, hi, out, this.tmp);
+    const panel = pad8(k) * 8;
+    const esz = out === 0 || out === 3 ? 4 : 1; // int32 / float output, else 8-bit (the kernel's own rule)
+    const cols = chunksOf(n, 8, nt, m * k);
+    const at = (p: number, c0: number, bytes: number) => (p ? p + c0 * bytes : 0);
+    forkJoin(
+      ex,
+      cols.ranges.map(([c0, c1]): KernelCall[] => [[fn, [m, c1 - c0, k, a, lda, packed + (c0 >> 3) * panel, c + c0 * esz, n, at(cb, c0, 4), 0, ru, at(cv, c0, 4), at(mult, c0, 8), 0, yz, lo, hi, out, this.tmpS.ptr], { mask: 1 << 18, stride: this.tmpS.stride }]]),
+      nt,
+      cols.regions,
+    );
   }
 
   /** cb[j] = −za·Σ_k b_s[k,j] + K·za·zb_s[j] (+ bias[j]) at `cb`, wrapping int32 as the reference's accumulator wraps. */
@@ -264,14 +292,14 @@ export class PackedQGemm {
     cb = this.cb, mult = this.mult, ru = rs, cv = rs ? this.cv : 0,
   ): void {
     const ex = kernels()!;
-    const { k, n } = this;
+    const { k } = this;
     if (pa) {
       ex.qs8_pack_a4(m, k, ap, k, aUnsigned ? 2 : 0, pa, rs);
-      ex.qs8_gemm_a4(m, n, k, pa, 8 * pad8(k), this.packed, cp, n, cb, 0, ru, cv, mult, 0, yz, lo, hi, code, this.tmp);
+      this.gemmAt('qs8_gemm_a4', m, pa, 8 * pad8(k), cp, cb, ru, cv, mult, yz, lo, hi, code);
       return;
     }
     if (rs) ex.qs8_rowsum(m, k, ap, k, aUnsigned ? 1 : 0, rs);
-    (aUnsigned ? ex.qu8_gemm : ex.qs8_gemm)(m, n, k, ap, k, this.packed, cp, n, cb, 0, ru, cv, mult, 0, yz, lo, hi, code, this.tmp);
+    this.gemmAt(aUnsigned ? 'qu8_gemm' : 'qs8_gemm', m, ap, k, cp, cb, ru, cv, mult, yz, lo, hi, code);
   }
 
   /**
@@ -285,7 +313,7 @@ export class PackedQGemm {
   bindGemm(ap: number, m: number, aUnsigned: boolean, za: number | (() => number), out: 'int32' | 'int8' | 'uint8', mult: ArrayLike<number> | undefined, yz: number, bias: ArrayLike<number> | undefined, cp: number, scratch: (bytes: number, what: string) => number): () => void {
     const ex = kernels()!;
     const mem = this.mem;
-    const { k, n, packed, tmp } = this;
+    const { k, n } = this;
     const n8 = pad8(n);
     const kind = outKind(out);
     const flipA = this.mode !== 'plain' && aUnsigned;
@@ -312,7 +340,7 @@ export class PackedQGemm {
       terms();
       if (af) ex.qs8_pack_a(m, k, ap, k, 1, af, rs);
       else if (rs) ex.qs8_rowsum(m, k, ap, k, 0, rs);
-      ex.qs8_gemm_c4(m, n, k, af || ap, af ? pad8(k) : k, packed, cp, n, cb, 0, rs, cv, mp, 0, yz, kind.lo, kind.hi, kind.code, tmp);
+      this.gemmAt('qs8_gemm_c4', m, af || ap, af ? pad8(k) : k, cp, cb, rs, cv, mp, yz, kind.lo, kind.hi, kind.code);
     };
   }
 
@@ -373,7 +401,7 @@ export class PackedQGemm {
    */
   private floatGemm(ap: number, m: number, za: number, aScale: number, rs: number, ru: number, pa: number, cp: number, cb: number, sa: number): void {
     const ex = kernels()!;
-    const { k, n } = this;
+    const { k } = this;
     if (rs) this.columnTerms(cb, za);
     else i32(this.mem, ru, m).fill(-za);
     const [u, v] = rs ? [rs, this.cv] : [ru, this.colsum];
@@ -382,12 +410,12 @@ export class PackedQGemm {
     if (this.mode === 'plain') this.plainGemm(ap, m, false, rs, pa, cp, as, 0, 0, 3, rs ? cb : 0, sa, u, v);
     else {
       if (rs) ex.qs8_rowsum(m, k, ap, k, 0, rs);
-      ex.qs8_gemm_c4(m, n, k, ap, k, this.packed, cp, n, rs ? cb : 0, 0, u, v, sa, 0, as, 0, 0, 3, this.tmp);
+      this.gemmAt('qs8_gemm_c4', m, ap, k, cp, rs ? cb : 0, u, v, sa, as, 0, 0, 3);
     }
   }
 
   dispose(): void {
-    for (const p of [this.packed, this.colsum, this.cb, this.cv, this.mult, this.tmp]) this.mem.release(p);
+    for (const p of [this.packed, this.colsum, this.cb, this.cv, this.mult, this.tmpS.block]) this.mem.release(p);
   }
 }
 

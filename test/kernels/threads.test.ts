@@ -490,6 +490,49 @@ describe('kernel threads', () => {
     );
   });
 
+  // the int8 GEMM (kernels/qlinear.ts PackedQGemm.gemmAt): chunks of whole 8-column panels, a tile scratch per thread —
+  // as DynamicQuantizeMatMul (the fused DynamicQuantizeLinear → MatMulInteger → Cast → Mul chain, float epilogue) and as
+  // QLinearMatMul between QuantizeLinear / DequantizeLinear (8-bit requantized output), 1–9 rows (GEMV and 4-row tiles)
+  it('int8 GEMM (DynamicQuantizeMatMul, QLinearMatMul): 2 and 3 threads bit-identical to 1', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 60 }), fc.boolean(), fc.integer(), (m, n, k, dynamic, seed) => {
+        const rnd = rng(seed);
+        const g = new Graph();
+        g.opsets = { '': 17 };
+        g.inputs = [{ name: 'A', type: { dtype: 'float32', shape: [m, k] } }];
+        g.initializers.set('W', new Tensor('int8', Int8Array.from({ length: k * n }, () => Math.round(rnd() * 127)), [k, n]));
+        const f = (name: string, v: number) => g.initializers.set(name, new Tensor('float32', Float32Array.of(v), []));
+        const u8 = (name: string, v: number) => g.initializers.set(name, new Tensor('uint8', Uint8Array.of(v), []));
+        const i8 = (name: string, v: number) => g.initializers.set(name, new Tensor('int8', Int8Array.of(v), []));
+        if (dynamic) {
+          f('ws', 0.02);
+          g.nodes.push(
+            { name: 'dq', op: 'DynamicQuantizeLinear', domain: '', inputs: ['A'], outputs: ['Aq', 'As', 'Az'], attrs: {} },
+            { name: 'mmi', op: 'MatMulInteger', domain: '', inputs: ['Aq', 'W', 'Az'], outputs: ['P'], attrs: {} },
+            { name: 'cast', op: 'Cast', domain: '', inputs: ['P'], outputs: ['Pf'], attrs: { to: 1 } },
+            { name: 'sc', op: 'Mul', domain: '', inputs: ['As', 'ws'], outputs: ['S'], attrs: {} },
+            { name: 'mul', op: 'Mul', domain: '', inputs: ['Pf', 'S'], outputs: ['Y'], attrs: {} },
+          );
+        } else {
+          f('as', 0.01);
+          u8('az', 128);
+          f('ws', 0.02);
+          i8('wz', 0);
+          f('ys', 0.05);
+          u8('yz', 120);
+          g.nodes.push(
+            { name: 'q', op: 'QuantizeLinear', domain: '', inputs: ['A', 'as', 'az'], outputs: ['Aq'], attrs: {} },
+            { name: 'qmm', op: 'QLinearMatMul', domain: '', inputs: ['Aq', 'as', 'az', 'W', 'ws', 'wz', 'ys', 'yz'], outputs: ['Yq'], attrs: {} },
+            { name: 'dq', op: 'DequantizeLinear', domain: '', inputs: ['Yq', 'ys', 'yz'], outputs: ['Y'], attrs: {} },
+          );
+        }
+        g.outputs = [{ name: 'Y', type: { dtype: 'float32' } }];
+        sameBitsOn123(g, { A: new Tensor('float32', Float32Array.from({ length: m * k }, () => rnd()), [m, k]) });
+      }),
+      { numRuns: 80 },
+    );
+  });
+
   // ONNX Attention (opset 23): "softmax(Q·Kᵀ·scale + mask)·V" per head — the fused kernel hands whole heads to the
   // threads (kernels/attend.ts f32_attn_head), so 2 and 3 threads must give the same bits as 1
   it('fused attention (ONNX Attention on f32_attn_head): 2 and 3 threads bit-identical to 1', () => {
