@@ -2,7 +2,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { convTransposeGeometry } from '../ir/conv-geometry.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
 import { attrs2d, dims2d } from './conv-run.js';
-import { type KernelCall, chunksOf, f32GemmThreaded, forkJoin, threadsFor } from './threads.js';
+import { type KernelCall, chunksOf, f32GemmThreaded, forkRanges, threadsFor } from './threads.js';
 import { arena, kernels } from './wasm.js';
 import { Epilogue, UNARY } from './epilogue.js';
 
@@ -75,7 +75,7 @@ const convTransposeWasm: KernelDef = {
             const nt = threadsFor(mg * kh * kw * p);
             if (nt > 1) {
               const chans = chunksOf(mg, 1, nt, kh * kw * p);
-              forkJoin(ex, chans.ranges.map(([o0, o1]) => [scatter(o0, o1)]), nt, chans.regions);
+              forkRanges(ex, chans, nt, (o0, o1): KernelCall[] => [scatter(o0, o1)]);
             } else if (tiled) ex.f32_col2im_tiled(colp, mg, kh, kw, ih, iw, oh, bg, og);
             else ex.f32_col2im(colp, mg, kh, kw, ih, iw, sh!, sw!, dh!, dw!, pt, pl, oh, ow, bg, og);
           }

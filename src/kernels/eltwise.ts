@@ -1,6 +1,6 @@
 import { Tensor } from '../tensor/tensor.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
-import { type KernelCall, chunksOf, forkJoin, threadsFor } from './threads.js';
+import { type KernelCall, chunksOf, forkRanges, threadsFor } from './threads.js';
 import { type KernelExports, arena, bindConstant, kernels } from './wasm.js';
 import { Epilogue } from './epilogue.js';
 import { pinInputs } from './gemm.js';
@@ -15,7 +15,7 @@ export function binaryAt(ex: KernelExports, code: number, a: number, sa: number,
   const nt = threadsFor(2 * n);
   if (nt <= 1) return ex.f32_binary(code, a, sa, b, sb, y, n, lo, hi);
   const parts = chunksOf(n, 4, nt, 2);
-  forkJoin(ex, parts.ranges.map(([i0, i1]): KernelCall[] => [['f32_binary', [code, a + i0 * 4 * sa, sa, b + i0 * 4 * sb, sb, y + i0 * 4, i1 - i0, lo, hi]]]), nt, parts.regions);
+  forkRanges(ex, parts, nt, (i0, i1): KernelCall[] => [['f32_binary', [code, a + i0 * 4 * sa, sa, b + i0 * 4 * sb, sb, y + i0 * 4, i1 - i0, lo, hi]]]);
 }
 
 /**

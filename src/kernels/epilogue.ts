@@ -1,4 +1,4 @@
-import { type KernelCall, chunksOf, forkJoin, threadsFor } from './threads.js';
+import { type KernelCall, chunksOf, forkRanges, threadsFor } from './threads.js';
 import { type KernelExports, arena, kernels } from './wasm.js';
 
 /**
@@ -169,7 +169,7 @@ export function unaryAt(ex: KernelExports, code: number, x: number, y: number, n
   const nt = threadsFor(n * per);
   if (nt <= 1) return ex.f32_unary(code, x, y, n, alpha, beta);
   const parts = chunksOf(n, 4, nt, per);
-  forkJoin(ex, parts.ranges.map(([a, b]): KernelCall[] => [['f32_unary', [code, x + a * 4, y + a * 4, b - a, alpha, beta]]]), nt, parts.regions);
+  forkRanges(ex, parts, nt, (a, b): KernelCall[] => [['f32_unary', [code, x + a * 4, y + a * 4, b - a, alpha, beta]]]);
 }
 
 /** Activations f32_unary implements, by ONNX op name (its `op` code). */

@@ -3,7 +3,7 @@ import { Epilogue } from './epilogue.js';
 import type { Tensor as TensorT } from '../tensor/tensor.js';
 import { Tensor } from '../tensor/tensor.js';
 import { f16ArrayToF32, f32ArrayToF16, f32ToF16 } from '../tensor/fp16.js';
-import { type KernelCall, chunksOf, forkJoin, threadsFor } from './threads.js';
+import { type KernelCall, chunksOf, forkRanges, threadsFor } from './threads.js';
 import { type Arena, arena, kernels } from './wasm.js';
 import { type KernelDef, type PreparedKernel, type Producer, decline, registerKernel } from './registry.js';
 import { convF32Shape, runConvF32 } from './conv-run.js';
@@ -179,7 +179,7 @@ export class PackedGemmF16 {
     if (inKernel) {
       if (nt <= 1) return ex.f16_gemm(m, n, k, ap, k, this.packed, cp, n, lo, hi);
       const cols = chunksOf(n, 8, nt, m * k);
-      return forkJoin(ex, cols.ranges.map(([c0, c1]): KernelCall[] => [['f16_gemm', [m, c1 - c0, k, ap, k, this.packed + (c0 >> 3) * p16, cp + c0 * 4, n, lo, hi]]]), nt, cols.regions);
+      return forkRanges(ex, cols, nt, (c0, c1): KernelCall[] => [['f16_gemm', [m, c1 - c0, k, ap, k, this.packed + (c0 >> 3) * p16, cp + c0 * 4, n, lo, hi]]]);
     }
     const wf = this.mem.alloc(ex.f32_gemm_packed_size_8(n, k), 'widened gemm weight');
     try {
@@ -189,15 +189,10 @@ export class PackedGemmF16 {
         return;
       }
       const cols = chunksOf(n, 8, nt, m * k);
-      forkJoin(
-        ex,
-        cols.ranges.map(([c0, c1]): KernelCall[] => [
-          ['f16_gemm_unpack_8', [c1 - c0, k, this.packed + (c0 >> 3) * p16, wf + (c0 >> 3) * p32]],
-          ['f32_gemm', [m, c1 - c0, k, ap, k, wf + (c0 >> 3) * p32, cp + c0 * 4, n, lo, hi, 0]],
-        ]),
-        nt,
-        cols.regions,
-      );
+      forkRanges(ex, cols, nt, (c0, c1): KernelCall[] => [
+        ['f16_gemm_unpack_8', [c1 - c0, k, this.packed + (c0 >> 3) * p16, wf + (c0 >> 3) * p32]],
+        ['f32_gemm', [m, c1 - c0, k, ap, k, wf + (c0 >> 3) * p32, cp + c0 * 4, n, lo, hi, 0]],
+      ]);
     } finally {
       this.mem.release(wf);
     }

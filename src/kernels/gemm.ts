@@ -2,7 +2,7 @@ import { gemmRowBias } from './gemm-bias.js';
 import { Epilogue } from './epilogue.js';
 import type { Tensor as TensorT } from '../tensor/tensor.js';
 import { Tensor } from '../tensor/tensor.js';
-import { type KernelCall, chunksOf, f32GemmThreaded, forkJoin, gemmSplit, threadsFor } from './threads.js';
+import { type KernelCall, chunksOf, f32GemmThreaded, forkRanges, gemmSplit, threadsFor } from './threads.js';
 import { type Arena, type KernelExports, arena, kernels } from './wasm.js';
 import { type BindArgs, type KernelDef, type Producer, decline, registerKernel } from './registry.js';
 
@@ -23,11 +23,11 @@ export function f32GemmPackedA(ex: KernelExports, mem: Arena, m: number, n: numb
     if (nt <= 1) return ex.f32_gemm_pa(m, n, k, sp, w, c, ldc, lo, hi, 0);
     if (gemmSplit(m, n, nt) === 'rows') {
       const rows = chunksOf(m, 4, nt, 4 * n * k);
-      return forkJoin(ex, rows.ranges.map(([r0, r1]): KernelCall[] => [['f32_gemm_pa', [r1 - r0, n, k, sp + r0 * k * 4, w, c + r0 * ldc * 4, ldc, lo, hi, 0]]]), nt, rows.regions);
+      return forkRanges(ex, rows, nt, (r0, r1): KernelCall[] => [['f32_gemm_pa', [r1 - r0, n, k, sp + r0 * k * 4, w, c + r0 * ldc * 4, ldc, lo, hi, 0]]]);
     }
     const panel = (k + 1) * 32;
     const cols = chunksOf(n, 8, nt, m * k);
-    forkJoin(ex, cols.ranges.map(([c0, c1]): KernelCall[] => [['f32_gemm_pa', [m, c1 - c0, k, sp, w + (c0 >> 3) * panel, c + c0 * 4, ldc, lo, hi, 0]]]), nt, cols.regions);
+    forkRanges(ex, cols, nt, (c0, c1): KernelCall[] => [['f32_gemm_pa', [m, c1 - c0, k, sp, w + (c0 >> 3) * panel, c + c0 * 4, ldc, lo, hi, 0]]]);
   } finally {
     if (scratch === undefined) mem.release(sp);
   }

@@ -16,7 +16,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { PackedGemmF32 } from './gemm.js';
 import { pad8 } from './qlinear.js';
 import { type KernelDef, type PreparedKernel, decline, registerKernel } from './registry.js';
-import { type KernelCall, MAX_THREADS, chunksOf, forkJoin, threadScratch, threadsFor } from './threads.js';
+import { type KernelCall, chunksOf, forkRanges, MAX_THREADS, threadScratch, threadsFor } from './threads.js';
 import { type Arena, arena, kernels } from './wasm.js';
 
 /** The weight as int8 (code − zero point), [K, N] row-major; undefined if some value leaves int8 (8-bit codes). */
@@ -74,7 +74,7 @@ function int8Kernel(mem: Arena, gm: NBitsGeom, w: Int8Array, scales: ArrayLike<n
         else {
           const cols = chunksOf(N, 8, nt, m * K);
           const at = (c0: number) => c0 >> 3; // the chunk's first panel
-          forkJoin(ex, cols.ranges.map(([c0, c1]): KernelCall[] => [['qs8_nbits_gemm', [m, c1 - c0, K, aq, k8, sa, packed + at(c0) * k8 * 8, blockSize, ws + at(c0) * kBlocks * 32, bp ? bp + c0 * 4 : 0, yp + c0 * 4, N, tmp.ptr], { mask: 1 << 12, stride: tmp.stride }]]), nt, cols.regions);
+          forkRanges(ex, cols, nt, (c0, c1): KernelCall[] => [['qs8_nbits_gemm', [m, c1 - c0, K, aq, k8, sa, packed + at(c0) * k8 * 8, blockSize, ws + at(c0) * kBlocks * 32, bp ? bp + c0 * 4 : 0, yp + c0 * 4, N, tmp.ptr], { mask: 1 << 12, stride: tmp.stride }]]);
         }
         // a row with NaN / ±inf has no int8 scale (sa = 0): its outputs are NaN (the float path gives NaN or ±inf)
         const s = mem.f32(sa, m);

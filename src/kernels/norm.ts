@@ -1,7 +1,7 @@
 import { Tensor } from '../tensor/tensor.js';
 import type { Tensor as TensorT } from '../tensor/tensor.js';
 import { type KernelDef, decline, registerKernel } from './registry.js';
-import { type KernelCall, chunksOf, forkJoin, threadsFor } from './threads.js';
+import { type KernelCall, chunksOf, forkRanges, threadsFor } from './threads.js';
 import { type KernelExports, arena, kernels } from './wasm.js';
 import { Epilogue } from './epilogue.js';
 
@@ -88,7 +88,7 @@ function layerNormAt(ex: KernelExports, xp: number, rows: number, n: number, gp:
   const nt = threadsFor(rows * n * 4);
   if (nt <= 1 || rows < 2) return ex.f32_layernorm_clamp(xp, rows, n, gp, bp, eps, yp, lo, hi);
   const parts = chunksOf(rows, 1, nt, n * 4);
-  forkJoin(ex, parts.ranges.map(([r0, r1]): KernelCall[] => [['f32_layernorm_clamp', [xp + r0 * n * 4, r1 - r0, n, gp, bp, eps, yp + r0 * n * 4, lo, hi]]]), nt, parts.regions);
+  forkRanges(ex, parts, nt, (r0, r1): KernelCall[] => [['f32_layernorm_clamp', [xp + r0 * n * 4, r1 - r0, n, gp, bp, eps, yp + r0 * n * 4, lo, hi]]]);
 }
 
 /**
@@ -108,12 +108,9 @@ function softmaxAt(ex: KernelExports, xp: number, yp: number, size: number, n: n
   }
   const block = n * inner * 4;
   const parts = chunksOf(outer, 1, nt, n * inner * 10);
-  forkJoin(
-    ex,
-    parts.ranges.map(([r0, r1]): KernelCall[] => [inner === 1 ? ['f32_softmax', [xp + r0 * block, r1 - r0, n, yp + r0 * block]] : ['f32_softmax_strided', [xp + r0 * block, r1 - r0, n, inner, yp + r0 * block]]]),
-    nt,
-    parts.regions,
-  );
+  forkRanges(ex, parts, nt, (r0, r1): KernelCall[] => [
+    inner === 1 ? ['f32_softmax', [xp + r0 * block, r1 - r0, n, yp + r0 * block]] : ['f32_softmax_strided', [xp + r0 * block, r1 - r0, n, inner, yp + r0 * block]],
+  ]);
 }
 
 const softmaxWasm: KernelDef = {

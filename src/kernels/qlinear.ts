@@ -3,7 +3,7 @@ import type { ValueType } from '../ir/graph.js';
 import { Tensor } from '../tensor/tensor.js';
 import { attrs2d, dims2d } from './conv-run.js';
 import { type KernelDef, type PreparedKernel, decline, registerKernel } from './registry.js';
-import { type KernelCall, MAX_THREADS, chunksOf, forkJoin, shares, threadScratch, threadsFor } from './threads.js';
+import { type KernelCall, chunksOf, forkJoin, forkRanges, MAX_THREADS, shares, threadScratch, threadsFor } from './threads.js';
 import { type Arena, arena, type KernelExports, kernelFlavor, kernels } from './wasm.js';
 
 /**
@@ -260,12 +260,9 @@ export class PackedQGemm {
     const esz = out === 0 || out === 3 ? 4 : 1; // int32 / float output, else 8-bit (the kernel's own rule)
     const cols = chunksOf(n, 8, nt, m * k);
     const at = (p: number, c0: number, bytes: number) => (p ? p + c0 * bytes : 0);
-    forkJoin(
-      ex,
-      cols.ranges.map(([c0, c1]): KernelCall[] => [[fn, [m, c1 - c0, k, a, lda, packed + (c0 >> 3) * panel, c + c0 * esz, n, at(cb, c0, 4), 0, ru, at(cv, c0, 4), at(mult, c0, 8), 0, yz, lo, hi, out, this.tmpS.ptr], { mask: 1 << 18, stride: this.tmpS.stride }]]),
-      nt,
-      cols.regions,
-    );
+    forkRanges(ex, cols, nt, (c0, c1): KernelCall[] => [
+      [fn, [m, c1 - c0, k, a, lda, packed + (c0 >> 3) * panel, c + c0 * esz, n, at(cb, c0, 4), 0, ru, at(cv, c0, 4), at(mult, c0, 8), 0, yz, lo, hi, out, this.tmpS.ptr], { mask: 1 << 18, stride: this.tmpS.stride }],
+    ]);
   }
 
   /** cb[j] = −za·Σ_k b_s[k,j] + K·za·zb_s[j] (+ bias[j]) at `cb`, wrapping int32 as the reference's accumulator wraps. */

@@ -647,6 +647,11 @@ export function chunksOf(count: number, grain: number, nt: number, unitWork: num
   return chunks(count, grain, nt, Math.ceil(Math.min(CHUNK_WORK, MIN_SHARE) / Math.max(1, unitWork)));
 }
 
+/** forkJoin over the ranges of `c` (chunks / chunksOf): range [r0, r1) runs `calls(r0, r1)`, each thread starting in its own region. */
+export function forkRanges(ex: KernelExports, c: Chunks, nt: number, calls: (r0: number, r1: number) => KernelCall[]): void {
+  forkJoin(ex, c.ranges.map(([r0, r1]) => calls(r0, r1)), nt, c.regions);
+}
+
 /**
  * How to split ex.f32_gemm(m, n, k, …) over `nt` threads: by 8-column panels of C ('cols': each chunk can pack
  * its own panels of B), or by 4-row blocks of A and C ('rows': B packed once, before the fork, read by every
@@ -694,5 +699,5 @@ export function f32GemmThreaded(ex: KernelExports, m: number, n: number, k: numb
   if (m > 1 && gemmSplit(m, n, nt) === 'rows') return gemmRowChunks(ex, m, n, k, a, lda, w, c, ldc, lo, hi, rb, nt);
   const panel = (k + 1) * 32;
   const cols = chunksOf(n, 8, nt, m * k);
-  forkJoin(ex, cols.ranges.map(([c0, c1]): KernelCall[] => [['f32_gemm', [m, c1 - c0, k, a, lda, w + (c0 >> 3) * panel, c + c0 * 4, ldc, lo, hi, rb]]]), nt, cols.regions);
+  forkRanges(ex, cols, nt, (c0, c1): KernelCall[] => [['f32_gemm', [m, c1 - c0, k, a, lda, w + (c0 >> 3) * panel, c + c0 * 4, ldc, lo, hi, rb]]]);
 }
